@@ -1,0 +1,235 @@
+package hist
+
+// The histograms of one table live in its Arena. Each histogram is a small
+// open-addressing hash table (linear probing, power-of-two capacity, load
+// factor ≤ 3/4) of packed uint64 entries:
+//
+//	 63  62  61         43 42                              0
+//	+---+---+-------------+---------------------------------+
+//	| 1 | h |  key (19)   |           count (43)            |
+//	+---+---+-------------+---------------------------------+
+//
+// An all-zero word is an empty slot, so a freshly cleared block is an empty
+// table, and a bucket with count 0 (which pre-aggregated data may carry) is
+// still a present key. A bucket's count is split in two entries: the low 43
+// bits (h = 0) and, only once a count has carried past 2^43, the high part
+// (h = 1, in units of 2^43). Recording any uint64 count therefore touches at
+// most two entries, and reading sums them modulo 2^64, which is MAD's Java
+// long arithmetic.
+//
+// A histogram handle (Hist) is one uint64 held in the table's hist column:
+//
+//	 63        32 31        8 7       0
+//	+------------+-----------+---------+
+//	|    loc     |   used    | logCap  |     0 = no histogram yet
+//	+------------+-----------+---------+
+//
+// loc = chunk index << 16 | offset in chunk. Blocks are carved from chunks
+// that grow geometrically (so a table with a few rows stays small), blocks
+// never straddle chunks, and a block larger than a chunk gets a dedicated
+// chunk at offset 0. Growing a histogram moves it to a block twice the size;
+// the old block is garbage until the arena is reset, which bounds the waste
+// to the live size.
+
+const (
+	countBits               = 43
+	countMask        uint64 = 1<<countBits - 1
+	entryHigh        uint64 = 1 << 62
+	entryUsed        uint64 = 1 << 63
+	minLogCap               = 2 // 4 slots
+	firstChunk              = 1 << 9
+	maxChunk                = 1 << 16 // offsets fit in 16 bits
+	loadNum, loadDen        = 3, 4
+	fibonacci32      uint32 = 0x9E3779B1
+)
+
+func entryKey(e uint64) Key { return Key(e >> countBits & keyMask) }
+
+// Hist is a handle to one histogram in an Arena; 0 is the empty histogram.
+type Hist uint64
+
+func (h Hist) loc() uint32    { return uint32(h >> 32) }
+func (h Hist) used() uint32   { return uint32(h) >> 8 }
+func (h Hist) logCap() uint32 { return uint32(h) & 0xFF }
+
+func makeHist(loc, used, logCap uint32) Hist {
+	return Hist(uint64(loc)<<32 | uint64(used)<<8 | uint64(logCap))
+}
+
+// Arena owns the histogram blocks of one table. The zero value is ready.
+type Arena struct {
+	chunks [][]uint64
+	cur    int // chunk being carved
+	off    int // next free offset in chunks[cur]
+	bytes  int64
+}
+
+// Reset forgets every histogram. Regular chunks are kept for reuse; chunks
+// dedicated to one big block are dropped.
+func (a *Arena) Reset() {
+	n := 0
+	for _, c := range a.chunks {
+		if len(c) <= maxChunk {
+			a.chunks[n] = c
+			n++
+		}
+	}
+	clear(a.chunks[n:])
+	a.chunks = a.chunks[:n]
+	a.cur, a.off = 0, 0
+	a.bytes = 0
+	for _, c := range a.chunks {
+		a.bytes += int64(len(c)) * 8
+	}
+}
+
+// Bytes returns the memory the arena holds.
+func (a *Arena) Bytes() int64 { return a.bytes }
+
+// alloc returns a zeroed block of n words (n a power of two) and its loc.
+func (a *Arena) alloc(n int) (uint32, []uint64) {
+	if n > maxChunk {
+		c := make([]uint64, n)
+		a.chunks = append(a.chunks, c)
+		a.bytes += int64(n) * 8
+		return uint32(len(a.chunks)-1) << 16, c
+	}
+	for {
+		if a.cur < len(a.chunks) {
+			c := a.chunks[a.cur]
+			if len(c) <= maxChunk && a.off+n <= len(c) {
+				b := c[a.off : a.off+n : a.off+n]
+				loc := uint32(a.cur)<<16 | uint32(a.off)
+				a.off += n
+				clear(b)
+				return loc, b
+			}
+			a.cur++
+			a.off = 0
+			continue
+		}
+		size := firstChunk
+		if len(a.chunks) > 0 {
+			size = min(len(a.chunks[len(a.chunks)-1])*2, maxChunk)
+			if size < firstChunk {
+				size = firstChunk
+			}
+		}
+		size = max(size, n)
+		a.chunks = append(a.chunks, make([]uint64, size))
+		a.bytes += int64(size) * 8
+		a.cur = len(a.chunks) - 1
+		a.off = 0
+	}
+}
+
+func (a *Arena) block(h Hist) []uint64 {
+	loc := h.loc()
+	c := a.chunks[loc>>16]
+	off := int(loc & 0xFFFF)
+	n := 1 << h.logCap()
+	return c[off : off+n : off+n]
+}
+
+func slot(k Key, logCap uint32) uint32 {
+	return (uint32(k) * fibonacci32) >> (32 - logCap)
+}
+
+// Record adds count entries of bucket k to the histogram *h.
+func (a *Arena) Record(h *Hist, k Key, count uint64) {
+	if *h == 0 {
+		loc, _ := a.alloc(1 << minLogCap)
+		*h = makeHist(loc, 0, minLogCap)
+	}
+	tag := entryUsed | uint64(k&keyMask)<<countBits
+	e := a.entry(h, tag)
+	low := *e&countMask + count&countMask
+	*e = tag | low&countMask
+	if carry := low>>countBits + count>>countBits; carry != 0 {
+		e = a.entry(h, tag|entryHigh)
+		*e = tag | entryHigh | (*e+carry)&countMask
+	}
+}
+
+// entry returns the entry tagged tag in *h, inserting it with count 0 (and
+// growing the table) if absent.
+func (a *Arena) entry(h *Hist, tag uint64) *uint64 {
+	for {
+		hh := *h
+		b := a.block(hh)
+		mask := uint32(len(b) - 1)
+		i := slot(entryKey(tag), hh.logCap())
+		for b[i] != 0 {
+			if b[i]&^countMask == tag {
+				return &b[i]
+			}
+			i = (i + 1) & mask
+		}
+		used := hh.used()
+		if (used+1)*loadDen > uint32(len(b))*loadNum {
+			a.grow(h)
+			continue
+		}
+		b[i] = tag
+		*h = makeHist(hh.loc(), used+1, hh.logCap())
+		return &b[i]
+	}
+}
+
+// grow moves *h to a block twice the size.
+func (a *Arena) grow(h *Hist) {
+	old := a.block(*h)
+	logCap := h.logCap() + 1
+	loc, b := a.alloc(1 << logCap)
+	mask := uint32(len(b) - 1)
+	for _, e := range old {
+		if e == 0 {
+			continue
+		}
+		i := slot(entryKey(e), logCap)
+		for b[i] != 0 {
+			i = (i + 1) & mask
+		}
+		b[i] = e
+	}
+	*h = makeHist(loc, h.used(), logCap)
+}
+
+// Merge adds every bucket of src (a histogram of arena from) into *h.
+func (a *Arena) Merge(h *Hist, from *Arena, src Hist) {
+	if src == 0 {
+		return
+	}
+	for _, e := range from.block(src) {
+		if e != 0 {
+			a.Record(h, entryKey(e), entryCount(e))
+		}
+	}
+}
+
+// entryCount is the count an entry contributes (high parts scaled back).
+func entryCount(e uint64) uint64 {
+	if e&entryHigh != 0 {
+		return (e & countMask) << countBits
+	}
+	return e & countMask
+}
+
+// AppendBuckets appends the buckets of h to dst, unsorted and possibly with
+// a key twice (low and high part of a count beyond 2^43); SortBuckets orders
+// and merges them.
+func (a *Arena) AppendBuckets(dst []Bucket, h Hist) []Bucket {
+	if h == 0 {
+		return dst
+	}
+	for _, e := range a.block(h) {
+		if e != 0 {
+			dst = append(dst, Bucket{Key: entryKey(e), Count: entryCount(e)})
+		}
+	}
+	return dst
+}
+
+// Len returns the number of entries of h: its distinct keys, plus one for
+// each key whose count went beyond 2^43.
+func (h Hist) Len() int { return int(h.used()) }

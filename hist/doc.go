@@ -1,0 +1,33 @@
+// Package hist is MAD's histogram and the storage built around it: bucket
+// keys, percentiles, the statistics MAD computes, the columnar per-bucket
+// tables a shard writes into, the arenas those tables keep histograms and
+// series keys in, and the immutable snapshots the control plane reads.
+//
+// # The histogram (MAD-SPEC §8)
+//
+// A value's bucket is the IEEE-754 double with its mantissa truncated to the
+// top 7 bits; sign and exponent are kept. The 19 significant bits, shifted
+// down, are the packed key that client protocol V3 carries:
+//
+//	 63  62        52 51     45 44                                  0
+//	+---+------------+---------+-------------------------------------+
+//	| s |  exponent  | mant[7] |        dropped (truncated)          |
+//	+---+------------+---------+-------------------------------------+
+//	Key = bits >> 45 (19 bits)         Truncate = bits & 0xFFFFE00000000000
+//
+// Truncation is toward zero in magnitude, so integers up to 256 are exact and
+// the relative error is below 2⁻⁷. The percentile p of n entries is the first
+// bucket, in ascending numeric order, at which the running count reaches
+// ceil(n·p/100), computed in double arithmetic exactly as MAD does; an empty
+// histogram gives 0.
+//
+// # Storage
+//
+// A Table is one open bucket of one period in one shard: a row per series
+// that had data for it, in columns (count, sum, min, max, unit, flags,
+// histogram handle, minimum request time). Histograms are small open-
+// addressing tables of packed uint64 entries carved from the table's Arena,
+// which is reset wholesale when the table is recycled. Series keys live in a
+// KeySlab. None of this holds per-series pointers, so the garbage collector's
+// work does not grow with the number of series.
+package hist

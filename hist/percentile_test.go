@@ -1,0 +1,150 @@
+package hist
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// histOf records values into an arena histogram and returns its sorted buckets.
+func histOf(values ...float64) []Bucket {
+	var a Arena
+	var h Hist
+	for _, v := range values {
+		a.Record(&h, Pack(v), 1)
+	}
+	return SortBuckets(a.AppendBuckets(nil, h))
+}
+
+func TestPercentile1To10000(t *testing.T) {
+	values := make([]float64, 10000)
+	for i := range values {
+		values[i] = float64(i + 1)
+	}
+	b := histOf(values...)
+	for _, tc := range []struct {
+		p    float64
+		want float64
+	}{
+		{50, 4992}, {90, 8960}, {99, 9856}, {99.9, 9984}, {100, 9984}, {0, 1},
+	} {
+		if got := Percentile(b, tc.p); got != tc.want {
+			t.Errorf("p%v = %v; want %v", tc.p, got, tc.want)
+		}
+	}
+	// TPStatisticTest: every named percentile within 1 % of the exact value.
+	for _, st := range []Stat{Median, TP75, TP90, TP95, TP99, TP99p9} {
+		want := st.Percentile() * 100
+		if got := Percentile(b, st.Percentile()); math.Abs(got-want)/want > 0.01 {
+			t.Errorf("%v = %v; want within 1%% of %v", st, got, want)
+		}
+	}
+}
+
+func TestPercentileEdges(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		buckets []Bucket
+		p       float64
+		want    float64
+	}{
+		{"empty gives 0", nil, 50, 0},
+		{"empty p0 gives 0", nil, 0, 0},
+		{"single", histOf(42), 99.9, 42},
+		{"negatives in numeric order", histOf(-5, -1, 0, 3), 25, -5},
+		{"negatives p50", histOf(-5, -1, 0, 3), 50, -1},
+		{"negatives p100", histOf(-5, -1, 0, 3), 100, 3},
+		{"-0 sorts before +0", histOf(0, math.Copysign(0, -1)), 50, math.Copysign(0, -1)},
+		// A zero-count bucket is a key: p0 (target 0) returns it.
+		{"zero count bucket at p0", []Bucket{{Pack(1), 0}, {Pack(2), 3}}, 0, 1},
+		{"zero count bucket skipped at p50", []Bucket{{Pack(1), 0}, {Pack(2), 3}}, 50, 2},
+		// ceil(3 * 50 / 100) = 2: the second entry.
+		{"ceil", histOf(1, 2, 3), 50, 2},
+		// MAD's (int) cast saturates at 2^31-1, so with more entries than
+		// that the walk stops early: reproduce the quirk.
+		{"int saturation", []Bucket{{Pack(1), 1 << 33}, {Pack(2), 1}}, 100, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Percentile(tc.buckets, tc.p)
+			if got != tc.want || math.Signbit(got) != math.Signbit(tc.want) {
+				t.Fatalf("got %v; want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBimodal(t *testing.T) {
+	// HistogramStatisticTest's bimodal case: 999 fast and 1 slow; p99.9
+	// lands in the fast mode, p100 in the slow one.
+	var vals []float64
+	for i := 0; i < 999; i++ {
+		vals = append(vals, 10)
+	}
+	vals = append(vals, 10000)
+	b := histOf(vals...)
+	if got := Percentile(b, 99.9); got != 10 {
+		t.Errorf("p99.9 = %v; want 10", got)
+	}
+	if got, want := Percentile(b, 100), Truncate(10000); got != want {
+		t.Errorf("p100 = %v; want %v", got, want)
+	}
+}
+
+func TestJavaCasts(t *testing.T) {
+	for _, tc := range []struct {
+		f    float64
+		want int64
+	}{
+		{0, 0}, {1.9, 1}, {-1.9, -1}, {math.NaN(), 0}, {math.Inf(1), math.MaxInt64},
+		{math.Inf(-1), math.MinInt64}, {1e300, math.MaxInt64}, {-1e300, math.MinInt64},
+	} {
+		if got := JavaLong(tc.f); got != tc.want {
+			t.Errorf("JavaLong(%v) = %d; want %d", tc.f, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		f    float64
+		want int32
+	}{
+		{0, 0}, {2.5, 2}, {math.NaN(), 0}, {1e10, math.MaxInt32}, {-1e10, math.MinInt32},
+	} {
+		if got := javaInt(tc.f); got != tc.want {
+			t.Errorf("javaInt(%v) = %d; want %d", tc.f, got, tc.want)
+		}
+	}
+}
+
+// TestMerge: merging histograms is the same as recording all their values.
+func TestMerge(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var a, b, all Arena
+	var ha, hb, hall Hist
+	for i := 0; i < 5000; i++ {
+		v := r.NormFloat64() * 100
+		if i%2 == 0 {
+			a.Record(&ha, Pack(v), 1)
+		} else {
+			b.Record(&hb, Pack(v), 1)
+		}
+		all.Record(&hall, Pack(v), 1)
+	}
+	var merged Arena
+	var hm Hist
+	merged.Merge(&hm, &a, ha)
+	merged.Merge(&hm, &b, hb)
+	got := SortBuckets(merged.AppendBuckets(nil, hm))
+	want := SortBuckets(all.AppendBuckets(nil, hall))
+	if len(got) != len(want) {
+		t.Fatalf("merged has %d buckets; want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("bucket %d = %+v; want %+v", i, got[i], want[i])
+		}
+	}
+	for _, p := range []float64{0, 50, 90, 99, 99.9, 100} {
+		if g, w := Percentile(got, p), Percentile(want, p); g != w {
+			t.Errorf("p%v merged = %v; want %v", p, g, w)
+		}
+	}
+}

@@ -1,0 +1,177 @@
+package hist
+
+import (
+	"math"
+	"testing"
+)
+
+const (
+	unitNone   = 0
+	unitSecond = 4 // any two distinct codes will do; hist treats units as opaque
+	unitByte   = 10
+)
+
+func TestTableAccumulates(t *testing.T) {
+	var tb Table
+	all := SetOf(Min, Max, Mean, Median, TP99, Sum).Need()
+	r := tb.AddRow(7)
+	for _, v := range []float64{3, 1, 2, 1} {
+		if !tb.AddValue(r, v, unitSecond, all) {
+			t.Fatalf("AddValue(%v) refused", v)
+		}
+	}
+	row := tb.Row(int(r), nil)
+	for _, tc := range []struct {
+		st   Stat
+		want float64
+		unit uint8
+	}{
+		{Count, 4, unitNone}, {Sum, 7, unitSecond}, {Min, 1, unitSecond}, {Max, 3, unitSecond},
+		{Mean, 1.75, unitSecond}, {Median, 1, unitSecond}, {TP99, 3, unitSecond}, {Histogram, 1, unitSecond},
+	} {
+		v, u, ok := row.Value(tc.st)
+		if !ok || v != tc.want || u != tc.unit {
+			t.Errorf("%v = %v %d %v; want %v %d true", tc.st, v, u, ok, tc.want, tc.unit)
+		}
+	}
+	if row.Sid != 7 {
+		t.Errorf("sid = %d; want 7", row.Sid)
+	}
+}
+
+func TestTableFirstValueKeptAsIs(t *testing.T) {
+	// MAD's sum starts absent and takes the first quantity: -0.0 stays -0.0.
+	var tb Table
+	r := tb.AddRow(0)
+	negZero := math.Copysign(0, -1)
+	tb.AddValue(r, negZero, unitNone, NeedSum|NeedMin|NeedMax)
+	tb.AddValue(r, 0, unitNone, NeedSum|NeedMin|NeedMax)
+	row := tb.Row(int(r), nil)
+	// sum = -0.0 + 0.0 = 0.0; min and max keep -0.0 (strict comparisons).
+	for _, tc := range []struct {
+		st      Stat
+		signbit bool
+	}{{Sum, false}, {Min, true}, {Max, true}} {
+		v, _, _ := row.Value(tc.st)
+		if v != 0 || math.Signbit(v) != tc.signbit {
+			t.Errorf("%v = %v (signbit %v); want signbit %v", tc.st, v, math.Signbit(v), tc.signbit)
+		}
+	}
+}
+
+func TestTableUnitClash(t *testing.T) {
+	var tb Table
+	need := SetOf(Mean).Need()
+	r := tb.AddRow(0)
+	if !tb.AddValue(r, 1, unitNone, need) {
+		t.Fatal("first value refused")
+	}
+	if tb.AddValue(r, 2, unitSecond, need) {
+		t.Fatal("value with a unit accepted into a row without one")
+	}
+	if !tb.AddValue(r, 3, unitNone, need) {
+		t.Fatal("matching value refused")
+	}
+	row := tb.Row(int(r), nil)
+	if v, _, _ := row.Value(Count); v != 2 {
+		t.Errorf("count = %v; want 2 (the refused sample changes nothing)", v)
+	}
+	if v, _, _ := row.Value(Sum); v != 4 {
+		t.Errorf("sum = %v; want 4", v)
+	}
+	// A count-only row has no unit-carrying calculator, so MAD never
+	// compares units and neither do we.
+	r2 := tb.AddRow(1)
+	countOnly := SetOf(Count).Need()
+	if !tb.AddValue(r2, 1, unitSecond, countOnly) || !tb.AddValue(r2, 1, unitByte, countOnly) {
+		t.Fatal("count-only row refused a unit")
+	}
+}
+
+func TestTableMergeAgg(t *testing.T) {
+	var tb Table
+	need := SetOf(Min, Max, Mean, TP90).Need()
+	r := tb.AddRow(0)
+	tb.AddValue(r, 3, unitNone, need)
+	// V3's testSingleRecord "combined1": samples then two statistic sets.
+	for _, a := range []struct {
+		agg     Agg
+		buckets map[float64]uint64
+	}{
+		{Agg{Min: 2, Max: 5, Sum: 14, Count: 4, Has: AggMin | AggMax | AggSum | AggCount | AggHist},
+			map[float64]uint64{2: 1, 3: 1, 4: 1, 5: 1}},
+		{Agg{Min: 3, Max: 3, Sum: 3, Count: 1, Has: AggMin | AggMax | AggSum | AggCount | AggHist},
+			map[float64]uint64{3: 1}},
+	} {
+		if !tb.MergeAgg(r, &a.agg, unitNone, need) {
+			t.Fatal("MergeAgg refused")
+		}
+		for v, n := range a.buckets {
+			tb.RecordHist(r, Pack(v), n)
+		}
+	}
+	row := tb.Row(int(r), nil)
+	for _, tc := range []struct {
+		st   Stat
+		want float64
+	}{{Count, 6}, {Min, 2}, {Max, 5}, {Sum, 20}, {Mean, 20.0 / 6}, {TP90, 5}} {
+		if v, _, ok := row.Value(tc.st); !ok || v != tc.want {
+			t.Errorf("%v = %v %v; want %v", tc.st, v, ok, tc.want)
+		}
+	}
+}
+
+func TestTableAggSubsets(t *testing.T) {
+	var tb Table
+	need := SetOf(Min, Max, Mean, Median).Need()
+	r := tb.AddRow(0)
+	// Only a count: min, max and sum got no data (MAD's Quantity(null));
+	// mean would make MAD throw, we report no value.
+	a := Agg{Count: 2.9, Has: AggCount}
+	if !tb.MergeAgg(r, &a, unitSecond, need) {
+		t.Fatal("MergeAgg refused")
+	}
+	row := tb.Row(int(r), nil)
+	if v, _, ok := row.Value(Count); !ok || v != 2 {
+		t.Errorf("count = %v; want 2 (Java (long) truncation of 2.9)", v)
+	}
+	for _, st := range []Stat{Sum, Min, Max, Mean} {
+		if _, _, ok := row.Value(st); ok {
+			t.Errorf("%v has a value; want none", st)
+		}
+	}
+	if v, u, ok := row.Value(Median); !ok || v != 0 || u != unitNone {
+		t.Errorf("median of empty histogram = %v %d %v; want 0, no unit", v, u, ok)
+	}
+	if row.HasUnit() {
+		t.Error("a count-only merge adopted a unit")
+	}
+}
+
+func TestTableRequestTime(t *testing.T) {
+	var tb Table
+	r0 := tb.AddRow(0)
+	r1 := tb.AddRow(1)
+	tb.NoteRequestTime(r1, 500)
+	tb.NoteRequestTime(r1, 0)
+	tb.NoteRequestTime(r1, 700)
+	tb.NoteRequestTime(r1, 300)
+	r2 := tb.AddRow(2)
+	if got := tb.Row(int(r0), nil).RequestTime; got != 0 {
+		t.Errorf("row 0 request time = %d; want 0", got)
+	}
+	if got := tb.Row(int(r1), nil).RequestTime; got != 300 {
+		t.Errorf("row 1 request time = %d; want 300", got)
+	}
+	if got := tb.Row(int(r2), nil).RequestTime; got != 0 {
+		t.Errorf("row 2 request time = %d; want 0", got)
+	}
+	tb.Reset()
+	if tb.Len() != 0 {
+		t.Fatalf("Len after Reset = %d", tb.Len())
+	}
+	r := tb.AddRow(9)
+	if got := tb.Row(int(r), nil); got.RequestTime != 0 || got.Count != 0 || got.Sid != 9 {
+		t.Fatalf("row after Reset = %+v; want empty", got)
+	}
+}

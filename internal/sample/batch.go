@@ -1,0 +1,137 @@
+package sample
+
+// Flags on a Sample.
+const (
+	// FlagAgg: the sample carries pre-aggregated statistics in
+	// Batch.Aggs[Sample.Agg] instead of a single Value.
+	FlagAgg uint8 = 1 << iota
+)
+
+// Sample is one quantity or one set of pre-aggregated statistics for one
+// series. It is 48 bytes and holds no pointers.
+//
+// The order of samples in a batch matters and is preserved all the way into
+// the shard: MAD accumulates sums in arrival order (floating-point addition is
+// not associative), and within one record it accumulates every value of a
+// metric before its pre-aggregated statistics. Parsers emit samples in that
+// order.
+type Sample struct {
+	// Hash is Hash(key bytes).
+	Hash uint64
+	// Value is the quantity, already normalised (Normalize); ignored when
+	// FlagAgg is set.
+	Value float64
+	// Time is the record time in milliseconds since the Unix epoch. It
+	// decides the bucket.
+	Time int64
+	// ReqTime is MAD's record requestTime in milliseconds since the epoch,
+	// or 0 when the record has none (only client protocol V3 sets it).
+	ReqTime int64
+	// KeyOff and KeyLen locate the canonical key in Batch.Keys.
+	KeyOff uint32
+	KeyLen uint32
+	// Agg indexes Batch.Aggs when FlagAgg is set.
+	Agg uint32
+	// Unit of Value and of the pre-aggregated min, max, sum and histogram.
+	Unit  Unit
+	Flags uint8
+}
+
+// Which pre-aggregated statistics an Agg carries (Agg.Has).
+const (
+	HasMin uint8 = 1 << iota
+	HasMax
+	HasSum
+	HasCount
+	HasHist
+)
+
+// Agg is a set of pre-aggregated statistics (MAD's CalculatedValues of one
+// metric in one record). A statistic that is absent is not merged, exactly
+// as MAD ignores statistics a record does not carry.
+type Agg struct {
+	Min, Max, Sum float64
+	// Count is a double, as MAD's CalculatedValue is; it is truncated to an
+	// integer when merged into the count statistic, as MAD's (long) cast does.
+	Count float64
+	// HistOff and HistLen locate the histogram entries in Batch.Hist.
+	HistOff, HistLen uint32
+	Has              uint8
+}
+
+// HistEntry is one histogram bucket of pre-aggregated data: Count samples at
+// Value. Value need not be a bucket key; it is truncated when recorded.
+type HistEntry struct {
+	Value float64
+	Count uint64
+}
+
+// Batch is the unit that crosses from a producer to a shard over an SPSC ring.
+// All slices are reused across batches: Reset keeps their capacity.
+type Batch struct {
+	Samples []Sample
+	Keys    []byte
+	Aggs    []Agg
+	Hist    []HistEntry
+}
+
+// Reset empties the batch and keeps its capacity.
+func (b *Batch) Reset() {
+	b.Samples = b.Samples[:0]
+	b.Keys = b.Keys[:0]
+	b.Aggs = b.Aggs[:0]
+	b.Hist = b.Hist[:0]
+}
+
+// Len returns the number of samples.
+func (b *Batch) Len() int { return len(b.Samples) }
+
+// Key returns the canonical key of s. The slice references the batch and is
+// valid until the batch is reset.
+func (b *Batch) Key(s *Sample) []byte {
+	return b.Keys[s.KeyOff : s.KeyOff+s.KeyLen : s.KeyOff+s.KeyLen]
+}
+
+// KeyRef locates a canonical key appended to a batch with PutKey.
+type KeyRef struct {
+	Hash     uint64
+	Off, Len uint32
+}
+
+// PutKey appends the canonical key of (kind, name, dims) to the batch and
+// hashes it. dims must be sorted with unique keys (SortDims). Samples of the
+// same series in one batch may share the KeyRef.
+func (b *Batch) PutKey(kind Kind, name []byte, dims []Dim) (KeyRef, error) {
+	off := len(b.Keys)
+	keys, err := AppendKey(b.Keys, kind, name, dims)
+	b.Keys = keys
+	if err != nil {
+		return KeyRef{}, err
+	}
+	return KeyRef{Hash: Hash(keys[off:]), Off: uint32(off), Len: uint32(len(keys) - off)}, nil
+}
+
+// AddValue appends a sample carrying one quantity.
+func (b *Batch) AddValue(k KeyRef, t, reqTime int64, v float64, u Unit) {
+	b.Samples = append(b.Samples, Sample{
+		Hash: k.Hash, Value: v, Time: t, ReqTime: reqTime,
+		KeyOff: k.Off, KeyLen: k.Len, Unit: u,
+	})
+}
+
+// AddAgg appends a sample carrying pre-aggregated statistics; hist is copied
+// into the batch.
+func (b *Batch) AddAgg(k KeyRef, t, reqTime int64, a Agg, hist []HistEntry, u Unit) {
+	a.HistOff, a.HistLen = uint32(len(b.Hist)), uint32(len(hist))
+	b.Hist = append(b.Hist, hist...)
+	b.Samples = append(b.Samples, Sample{
+		Hash: k.Hash, Time: t, ReqTime: reqTime,
+		KeyOff: k.Off, KeyLen: k.Len, Agg: uint32(len(b.Aggs)), Unit: u, Flags: FlagAgg,
+	})
+	b.Aggs = append(b.Aggs, a)
+}
+
+// HistOf returns the histogram entries of a.
+func (b *Batch) HistOf(a *Agg) []HistEntry {
+	return b.Hist[a.HistOff : a.HistOff+a.HistLen : a.HistOff+a.HistLen]
+}

@@ -1,0 +1,198 @@
+package sample
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/maphash"
+)
+
+// Kind is MAD's MetricType, stored as the first byte of a canonical key.
+type Kind uint8
+
+const (
+	// KindNone marks a record that carried no usable metric. MAD still
+	// creates the bucket for the record's dimensions and emits a
+	// PeriodicData with empty data for it, so the key still matters.
+	KindNone Kind = iota
+	KindCounter
+	KindGauge
+	KindTimer
+	// KindExplicit is internal to the shard: a metric whose name matches a
+	// pipeline `statistics` override is aggregated by name regardless of
+	// its type (MAD keeps those calculators in one type-less map), so its
+	// series key carries this kind instead of the type it arrived with.
+	// Ingest never produces it.
+	KindExplicit
+
+	numKinds
+)
+
+var kindNames = [numKinds]string{"none", "counter", "gauge", "timer", "explicit"}
+
+// String returns the lower-case kind name.
+func (k Kind) String() string {
+	if k >= numKinds {
+		return "invalid"
+	}
+	return kindNames[k]
+}
+
+// Ingested reports whether k is a kind ingest may put into a batch.
+func (k Kind) Ingested() bool { return k <= KindTimer }
+
+// Dim is one dimension (tag) of a series. Both slices reference the caller's
+// buffers; AppendKey copies them.
+type Dim struct {
+	Key, Value []byte
+}
+
+// SortDims sorts dims by key bytes (then value, to be deterministic) without
+// allocating, and returns the index of the first duplicate key after sorting,
+// or -1. Parsers decide the policy for duplicates: MAD's StatsD and protobuf
+// parsers refuse them, Graphite lets the later tag win (see DedupLastWins).
+func SortDims(dims []Dim) int {
+	// Insertion sort: dimension lists are short (typically < 16), and this
+	// keeps the sort allocation-free and stable.
+	for i := 1; i < len(dims); i++ {
+		d := dims[i]
+		j := i
+		for j > 0 && bytes.Compare(dims[j-1].Key, d.Key) > 0 {
+			dims[j] = dims[j-1]
+			j--
+		}
+		dims[j] = d
+	}
+	for i := 1; i < len(dims); i++ {
+		if bytes.Equal(dims[i-1].Key, dims[i].Key) {
+			return i
+		}
+	}
+	return -1
+}
+
+// ErrKeyTooLong is returned when a canonical key would exceed MaxKeyLen.
+var ErrKeyTooLong = errors.New("sample: series key longer than 65535 bytes")
+
+// MaxKeyLen bounds a canonical key, so that the shard can store key lengths
+// in 16 bits. Real keys are a few dozen bytes.
+const MaxKeyLen = 1<<16 - 1
+
+// AppendKey appends the canonical key of (kind, name, dims) to dst. dims
+// must be sorted with unique keys (SortDims). The bytes appended are the
+// series identity: equal keys are the same series, different keys are
+// different series.
+func AppendKey(dst []byte, kind Kind, name []byte, dims []Dim) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, byte(kind))
+	dst = binary.AppendUvarint(dst, uint64(len(name)))
+	dst = append(dst, name...)
+	dst = binary.AppendUvarint(dst, uint64(len(dims)))
+	for i := range dims {
+		dst = binary.AppendUvarint(dst, uint64(len(dims[i].Key)))
+		dst = append(dst, dims[i].Key...)
+		dst = binary.AppendUvarint(dst, uint64(len(dims[i].Value)))
+		dst = append(dst, dims[i].Value...)
+	}
+	if len(dst)-start > MaxKeyLen {
+		return dst[:start], ErrKeyTooLong
+	}
+	return dst, nil
+}
+
+// ErrBadKey is returned by ParseKey for bytes that are not a canonical key.
+var ErrBadKey = errors.New("sample: malformed canonical series key")
+
+// ParsedKey is a canonical key split into its parts. Name and Dims reference
+// the key bytes.
+type ParsedKey struct {
+	Kind Kind
+	Name []byte
+	// Dims is the encoded dimension section (count and pairs). Two series
+	// have the same dimension map iff their Dims bytes are equal.
+	Dims []byte
+}
+
+// ParseKey splits a canonical key. It validates the structure completely, so
+// a successful parse means NextDim will not fail on the result.
+func ParseKey(key []byte) (ParsedKey, error) {
+	var p ParsedKey
+	if len(key) == 0 {
+		return p, ErrBadKey
+	}
+	p.Kind = Kind(key[0])
+	if p.Kind >= numKinds {
+		return p, ErrBadKey
+	}
+	rest := key[1:]
+	name, rest, ok := readBytes(rest)
+	if !ok {
+		return p, ErrBadKey
+	}
+	p.Name = name
+	p.Dims = rest
+	n, w := binary.Uvarint(rest)
+	if w <= 0 {
+		return p, ErrBadKey
+	}
+	rest = rest[w:]
+	for ; n > 0; n-- {
+		if _, rest, ok = readBytes(rest); !ok {
+			return p, ErrBadKey
+		}
+		if _, rest, ok = readBytes(rest); !ok {
+			return p, ErrBadKey
+		}
+	}
+	if len(rest) != 0 {
+		return p, ErrBadKey
+	}
+	return p, nil
+}
+
+// DimIter walks the dimension section of a parsed key.
+type DimIter struct {
+	rest []byte
+	left uint64
+}
+
+// Dims returns an iterator over p's dimensions in canonical order.
+func (p ParsedKey) DimIter() DimIter {
+	n, w := binary.Uvarint(p.Dims)
+	if w <= 0 {
+		return DimIter{}
+	}
+	return DimIter{rest: p.Dims[w:], left: n}
+}
+
+// Len returns the number of dimensions not yet returned.
+func (it *DimIter) Len() int { return int(it.left) }
+
+// Next returns the next dimension; ok is false at the end.
+func (it *DimIter) Next() (d Dim, ok bool) {
+	if it.left == 0 {
+		return d, false
+	}
+	it.left--
+	if d.Key, it.rest, ok = readBytes(it.rest); !ok {
+		return d, false
+	}
+	d.Value, it.rest, ok = readBytes(it.rest)
+	return d, ok
+}
+
+func readBytes(b []byte) (v, rest []byte, ok bool) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n > uint64(len(b)-w) {
+		return nil, nil, false
+	}
+	return b[w : w+int(n)], b[w+int(n):], true
+}
+
+// seed is fixed for the life of the process so that every producer and every
+// shard agree on a key's hash. Keys never leave the process as hashes.
+var seed = maphash.MakeSeed()
+
+// Hash returns the hash of a canonical key. It routes the sample to its
+// shard and indexes the shard's series table.
+func Hash(key []byte) uint64 { return maphash.Bytes(seed, key) }
