@@ -2,36 +2,47 @@ package hist
 
 import "sync/atomic"
 
+// Series is a shard's record of one series, in a column indexed by series id
+// (sid). It is written once when the series is created and read-only until
+// the series is forgotten; it holds no pointers.
+type Series struct {
+	// Key is the canonical series key (see package sample).
+	Key KeyRef
+	// Owner is the series whose rows accumulate this series' samples: the
+	// series itself, or, for a metric matched by a pipeline `statistics`
+	// override, the type-less series that MAD aggregates such metrics in.
+	Owner uint32
+	// Spec indexes SeriesView.Sets: the statistics specified for the series.
+	Spec uint16
+	_    uint16
+}
+
 // SeriesView is what a snapshot needs to know about the series of its rows,
-// captured from the shard when the table was sealed: each series' key and
-// statistics specification, indexed by series id. The shard only appends to
-// these columns and does not reuse a series id while a snapshot that may
-// reference it is outstanding, so the captured prefix stays valid.
+// captured from the shard when the table was sealed. The shard only appends
+// to the Series column, and does not reuse a series id or free its key while
+// a snapshot that may reference it is outstanding, so the captured prefix
+// stays valid until Release.
 type SeriesView struct {
-	Keys    KeyView
-	KeyRefs []KeyRef
-	// Specs[sid] indexes Sets: the statistics specified for the series.
-	Specs []uint16
-	Sets  []Set
+	Keys   KeyView
+	Series []Series
+	Sets   []Set
 }
 
 // Snapshot is a sealed bucket table: immutable, owned by the control plane
 // until Release returns it to its shard. Emitters turn each row into MAD
-// AggregatedData (Row, Row.Value) grouped by the dimensions of Key.
+// AggregatedData (Table.Row, Row.Value) grouped by the dimensions of Key.
 type Snapshot struct {
 	Table  *Table
 	Series SeriesView
 	// Shard is the index of the shard that sealed the table.
-	Shard int
-	// Seq numbers the snapshots of a shard in sealing order.
-	Seq      uint64
-	release  func(*Snapshot)
+	Shard    int
+	free     *FreeList
 	released atomic.Bool
 }
 
-// NewSnapshot wraps a sealed table. release is called once by Release.
-func NewSnapshot(t *Table, series SeriesView, shard int, seq uint64, release func(*Snapshot)) *Snapshot {
-	return &Snapshot{Table: t, Series: series, Shard: shard, Seq: seq, release: release}
+// NewSnapshot wraps a sealed table; Release pushes it onto free.
+func NewSnapshot(t *Table, series SeriesView, shard int, free *FreeList) *Snapshot {
+	return &Snapshot{Table: t, Series: series, Shard: shard, free: free}
 }
 
 // Len returns the number of rows.
@@ -40,22 +51,58 @@ func (s *Snapshot) Len() int { return s.Table.Len() }
 // Key returns the canonical series key of row i; the slice aliases the shard's
 // key slab and is valid until Release.
 func (s *Snapshot) Key(i int) []byte {
-	return s.Series.Keys.Bytes(s.Series.KeyRefs[s.Table.sid[i]])
+	return s.Series.Keys.Bytes(s.Series.Series[s.Table.sid[i]].Key)
 }
 
 // Specified returns the statistics specified for row i's series; MAD computes
 // Specified().Closure() and marks the others isSpecified=false.
 func (s *Snapshot) Specified(i int) Set {
-	return s.Series.Sets[s.Series.Specs[s.Table.sid[i]]]
+	return s.Series.Sets[s.Series.Series[s.Table.sid[i]].Spec]
 }
 
-// Release hands the table back to its shard for reuse. The snapshot and every
-// slice read from it must not be used afterwards. Calling it twice panics.
+// Release hands the table back to its shard for reuse. Any goroutine may call
+// it, once; the snapshot and every slice read from it must not be used
+// afterwards.
 func (s *Snapshot) Release() {
 	if s.released.Swap(true) {
 		panic("BUG: hist.Snapshot released twice")
 	}
-	if s.release != nil {
-		s.release(s)
+	if s.free != nil {
+		s.free.Push(s.Table)
 	}
 }
+
+// FreeList is a lock-free stack of released tables (Treiber, "Systems
+// Programming: Coping with Parallelism", IBM RJ 5118, 1986): any goroutine
+// pushes, one owner takes the whole stack at once, so there is no ABA.
+type FreeList struct {
+	top atomic.Pointer[Table]
+	n   atomic.Int64
+}
+
+// Push adds t. Safe from any goroutine.
+func (f *FreeList) Push(t *Table) {
+	for {
+		top := f.top.Load()
+		t.next = top
+		if f.top.CompareAndSwap(top, t) {
+			f.n.Add(1)
+			return
+		}
+	}
+}
+
+// TakeAll removes every table and returns them as a list linked by Next.
+func (f *FreeList) TakeAll() *Table {
+	t := f.top.Swap(nil)
+	for x := t; x != nil; x = x.next {
+		f.n.Add(-1)
+	}
+	return t
+}
+
+// Len returns the number of tables on the list (approximate while pushes race).
+func (f *FreeList) Len() int { return int(f.n.Load()) }
+
+// Next returns the table after t on a list returned by TakeAll.
+func (t *Table) Next() *Table { return t.next }

@@ -34,6 +34,8 @@ type Table struct {
 	Created int64
 	// PeriodIndex is the index of Period in the shard's configuration.
 	PeriodIndex int
+	// Seq numbers the tables of a shard in creation order.
+	Seq uint64
 
 	sid     []uint32
 	count   []int64
@@ -45,11 +47,13 @@ type Table struct {
 	flags   []uint8
 	reqTime []int64 // nil until a row gets a request time
 	arena   Arena
+	next    *Table // FreeList link
 }
 
 // Reset empties the table for reuse and keeps its capacity.
 func (t *Table) Reset() {
-	t.Period, t.Start, t.Expires, t.Created, t.PeriodIndex = 0, 0, 0, 0, 0
+	t.Period, t.Start, t.Expires, t.Created, t.PeriodIndex, t.Seq = 0, 0, 0, 0, 0, 0
+	t.next = nil
 	t.sid = t.sid[:0]
 	t.count = t.count[:0]
 	t.sum = t.sum[:0]

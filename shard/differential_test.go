@@ -1,0 +1,365 @@
+package shard
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/sample"
+)
+
+// decider drives a random workload either from a PRNG (tests) or from the
+// fuzzer's bytes (each decision consumes bytes; an exhausted input decides 0).
+type decider struct {
+	data []byte
+	rnd  *rand.Rand
+}
+
+func (d *decider) intn(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	if d.rnd != nil {
+		return d.rnd.IntN(n)
+	}
+	var v uint32
+	for i := 0; i < 4 && n > 1<<(8*i); i++ {
+		if len(d.data) == 0 {
+			break
+		}
+		v = v<<8 | uint32(d.data[0])
+		d.data = d.data[1:]
+	}
+	return int(v % uint32(n))
+}
+
+func (d *decider) chance(percent int) bool { return d.intn(100) < percent }
+
+func pick[T any](d *decider, xs ...T) T { return xs[d.intn(len(xs))] }
+
+var (
+	diffNames   = []string{"a", "b", "lat.x", "lat.y", "c"}
+	diffDimKeys = []string{"host", "service", "region"}
+	diffDimVals = []string{"h1", "h2", "r1"}
+	diffAllStat = []hist.Stat{hist.Count, hist.Sum, hist.Min, hist.Max, hist.Mean, hist.Median,
+		hist.TP75, hist.TP90, hist.TP95, hist.TP99, hist.TP99p9, hist.Histogram}
+)
+
+func randomSet(d *decider) hist.Set {
+	var s hist.Set
+	for s == 0 {
+		for _, st := range diffAllStat {
+			if d.chance(30) {
+				s |= hist.SetOf(st)
+			}
+		}
+	}
+	return s
+}
+
+func setNames(s hist.Set) []string {
+	var out []string
+	for _, st := range s.All() {
+		out = append(out, st.String())
+	}
+	return out
+}
+
+func randomValue(d *decider) float64 {
+	switch d.intn(12) {
+	case 0:
+		return 0
+	case 1:
+		return math.Copysign(0, -1)
+	case 2:
+		return -float64(d.intn(300))
+	case 3:
+		return float64(d.intn(1<<20)) * 1e-3
+	case 4:
+		return pick(d, 1e300, -1e300, 5e-324, math.MaxFloat64)
+	case 5:
+		return float64(d.intn(5)) + 0.5
+	}
+	return float64(d.intn(1000))
+}
+
+// diffConfig draws a pipeline configuration for both aggregators.
+func diffConfig(d *decider) (Config, refConfig) {
+	var cfg Config
+	var rc refConfig
+	all := []int64{500, 1000, 2000, 3000, 7000, 60000}
+	for len(cfg.Periods) == 0 {
+		for _, p := range all {
+			if d.chance(35) {
+				cfg.Periods = append(cfg.Periods, time.Duration(p)*time.Millisecond)
+				rc.periodsMs = append(rc.periodsMs, p)
+			}
+		}
+	}
+	rc.granMs = pick[int64](d, 100, 1, 1000, 300)
+	cfg.Granularity = time.Duration(rc.granMs) * time.Millisecond
+	rc.idleMs = pick[int64](d, 300000, 1500, 4000)
+	cfg.IdleTimeout = time.Duration(rc.idleMs) * time.Millisecond
+	cfg.CounterStatistics, cfg.GaugeStatistics, cfg.TimerStatistics = DefaultCounterStatistics, DefaultGaugeStatistics, DefaultTimerStatistics
+	if d.chance(60) {
+		cfg.CounterStatistics, cfg.GaugeStatistics, cfg.TimerStatistics = randomSet(d), randomSet(d), randomSet(d)
+	}
+	rc.counter, rc.gauge, rc.timer = setNames(cfg.CounterStatistics), setNames(cfg.GaugeStatistics), setNames(cfg.TimerStatistics)
+	for _, pat := range []string{`lat\..*`, `a|c`, `lat\.x`} {
+		if d.chance(25) {
+			set := randomSet(d)
+			cfg.Overrides = append(cfg.Overrides, Override{Pattern: pat, Stats: set})
+			rc.overrides = append(rc.overrides, refOverride{re: regexp.MustCompile(`^(?:` + pat + `)$`), stats: setNames(set)})
+		}
+	}
+	cfg.OutputQueue = pick(d, 1, 4, 1024)
+	return cfg, rc
+}
+
+// diffBatch draws one batch of samples around now. With wide set, names
+// carry a numeric suffix so that the series index grows and idle series are
+// reaped while others keep arriving.
+func diffBatch(d *decider, b *sample.Batch, now int64, wide bool) {
+	b.Reset()
+	var nameBuf []byte
+	var dims []sample.Dim
+	for n := 1 + d.intn(40); n > 0; n-- {
+		kind := pick(d, sample.KindCounter, sample.KindGauge, sample.KindTimer, sample.KindTimer, sample.KindCounter)
+		if d.chance(4) {
+			kind = sample.KindNone
+		}
+		name := append(nameBuf[:0], pick(d, diffNames...)...)
+		if wide {
+			name = fmt.Appendf(name, "%d", d.intn(3000))
+		}
+		nameBuf = name
+		if kind == sample.KindNone {
+			name = nil
+		}
+		dims = dims[:0]
+		for _, k := range diffDimKeys {
+			if d.chance(40) {
+				dims = append(dims, sample.Dim{Key: []byte(k), Value: []byte(pick(d, diffDimVals...))})
+			}
+		}
+		// Tags arrive in any order; the canonical key must not care.
+		if len(dims) > 1 && d.chance(50) {
+			dims[0], dims[len(dims)-1] = dims[len(dims)-1], dims[0]
+		}
+		sample.SortDims(dims)
+		k, err := b.PutKey(kind, name, dims)
+		if err != nil {
+			panic(err)
+		}
+		t := now + int64(d.intn(2000)) - 1500
+		switch d.intn(30) {
+		case 0:
+			t = now - int64(d.intn(20000))
+		case 1:
+			t = now + int64(d.intn(20000))
+		case 2:
+			t = now - 1_000_000 + int64(d.intn(1000))
+		}
+		unit := pick(d, sample.UnitNone, sample.UnitNone, sample.UnitNone, sample.Second, sample.Byte)
+		var reqTime int64
+		if d.chance(30) {
+			reqTime = now - int64(d.intn(5000))
+		}
+		if !d.chance(25) {
+			v := randomValue(d)
+			if d.chance(2) {
+				v = pick(d, math.NaN(), math.Inf(1), math.Inf(-1))
+			}
+			b.AddValue(k, t, reqTime, v, unit)
+			continue
+		}
+		a := sample.Agg{Min: randomValue(d), Max: randomValue(d), Sum: randomValue(d), Count: float64(d.intn(10)) + pick(d, 0, 0.7)}
+		a.Has = uint8(d.intn(32))
+		var entries []sample.HistEntry
+		if a.Has&sample.HasHist != 0 {
+			for n := d.intn(5); n > 0; n-- {
+				c := uint64(d.intn(6))
+				if d.chance(3) {
+					c = 1 << 50
+				}
+				entries = append(entries, sample.HistEntry{Value: randomValue(d), Count: c})
+			}
+		}
+		if d.chance(2) {
+			a.Sum = math.NaN()
+		}
+		b.AddAgg(k, t, reqTime, a, entries, unit)
+	}
+}
+
+// renderSnapshot prints every row of a snapshot in the reference's format.
+func renderSnapshot(s *hist.Snapshot) []string {
+	var out []string
+	var scratch []hist.Bucket
+	t := s.Table
+	for i := 0; i < s.Len(); i++ {
+		row := t.Row(i, scratch)
+		scratch = row.Buckets
+		key := s.Key(i)
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "exp=%d period=%d start=%d key=%q req=%d", t.Expires, t.Period, t.Start, key, row.RequestTime)
+		if key[0] != byte(sample.KindNone) {
+			spec := s.Specified(i)
+			closure := spec.Closure().All()
+			sort.Slice(closure, func(a, b int) bool { return closure[a].String() < closure[b].String() })
+			for _, st := range closure {
+				v, u, ok := row.Value(st)
+				fmt.Fprintf(&sb, " %s", st)
+				if spec.Has(st) {
+					sb.WriteString("*")
+				}
+				if ok {
+					fmt.Fprintf(&sb, "=%x%s", math.Float64bits(v), sample.Unit(u).String())
+				} else {
+					sb.WriteString("=null")
+				}
+			}
+			fmt.Fprintf(&sb, " pop=%d hist=", row.Count)
+			for _, e := range row.Buckets {
+				fmt.Fprintf(&sb, "%x:%d,", math.Float64bits(e.Key.Value()), e.Count)
+			}
+		}
+		out = append(out, sb.String())
+	}
+	return out
+}
+
+// runDifferential feeds one random workload to a shard and to the reference
+// and fails if they ever emit different buckets.
+func runDifferential(t testing.TB, d *decider) {
+	cfg, rc := diffConfig(d)
+	sh, err := New(0, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := newRef(rc)
+	// Held snapshots and their rendering when popped: re-rendered at release,
+	// they must not have changed (keys and series of outstanding snapshots
+	// must survive reaping and reuse).
+	type heldSnap struct {
+		snap *hist.Snapshot
+		rows []string
+	}
+	var held []heldSnap
+	release := func(h heldSnap) {
+		t.Helper()
+		if again := renderSnapshot(h.snap); !slices.Equal(again, h.rows) {
+			t.Fatalf("snapshot changed while held:\n%s", diffLines(again, h.rows))
+		}
+		h.snap.Release()
+	}
+	var b sample.Batch
+	now := int64(1_700_000_000_000) + int64(d.intn(100000))
+	compare := func(step int, all bool) {
+		t.Helper()
+		var got []string
+		for {
+			snap, ok := sh.Output().Pop()
+			if !ok {
+				if sh.Pending() == 0 {
+					break
+				}
+				sh.flushPending()
+				continue
+			}
+			rows := renderSnapshot(snap)
+			got = append(got, rows...)
+			// Hold some snapshots across steps, releasing them in any
+			// order, so that reaped series wait in limbo.
+			held = append(held, heldSnap{snap, rows})
+		}
+		for len(held) > 0 && d.chance(70) {
+			i := d.intn(len(held))
+			release(held[i])
+			held = slices.Delete(held, i, i+1)
+		}
+		sort.Strings(got)
+		want := ref.closeBefore(now, all)
+		if !slices.Equal(got, want) {
+			t.Fatalf("step %d (now %d): shard and reference differ\n%s", step, now, diffLines(got, want))
+		}
+	}
+	steps := 1 + d.intn(80)
+	wide := d.chance(20)
+	for step := 0; step < steps; step++ {
+		diffBatch(d, &b, now, wide)
+		sh.Apply(&b, now)
+		for i := range b.Samples {
+			ref.add(&b, &b.Samples[i], now)
+		}
+		if d.chance(70) {
+			sh.Tick(now)
+			compare(step, false)
+		}
+		now += int64(d.intn(900))
+		if d.chance(5) {
+			now += int64(pick(d, 5000, 70000))
+		}
+	}
+	sh.Flush(now)
+	compare(steps, true)
+	for _, h := range held {
+		release(h)
+	}
+	st := sh.Stats()
+	var refused uint64
+	for _, n := range st.Refused {
+		refused += n
+	}
+	if refused != uint64(ref.refused) {
+		t.Fatalf("shard refused %d samples (%v); reference %d", refused, st.Refused, ref.refused)
+	}
+}
+
+func diffLines(got, want []string) string {
+	var sb strings.Builder
+	gs, ws := map[string]int{}, map[string]int{}
+	for _, g := range got {
+		gs[g]++
+	}
+	for _, w := range want {
+		ws[w]++
+	}
+	for _, g := range got {
+		if gs[g] > ws[g] {
+			fmt.Fprintf(&sb, "only in shard:     %s\n", g)
+			gs[g]--
+		}
+	}
+	for _, w := range want {
+		if ws[w] > 0 && gs[w] < ws[w] {
+			fmt.Fprintf(&sb, "only in reference: %s\n", w)
+			ws[w]--
+		}
+	}
+	fmt.Fprintf(&sb, "(%d rows from the shard, %d from the reference)", len(got), len(want))
+	return sb.String()
+}
+
+func TestDifferential(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	runs := 400
+	if testing.Short() {
+		runs = 50
+	}
+	for i := 0; i < runs; i++ {
+		d := &decider{rnd: rand.New(rand.NewPCG(seed, uint64(i)))}
+		t.Run(fmt.Sprint(i), func(t *testing.T) { runDifferential(t, d) })
+		if t.Failed() {
+			t.Fatalf("reproduce with seed %d run %d", seed, i)
+		}
+	}
+}

@@ -1,0 +1,293 @@
+// Package shard aggregates samples into MAD buckets. A shard is the single
+// writer of its series table and of its open bucket tables: one goroutine
+// (pinned to a core by the engine) consumes sample batches from its input
+// rings, accumulates each sample into the row of its series in the open table
+// of every configured period, seals tables when they expire, and hands each
+// sealed table to the control plane as an immutable hist.Snapshot over an
+// SPSC ring. It never takes a lock, never allocates per sample in steady
+// state, and never waits for its consumer.
+//
+// Semantics are MAD's PeriodWorker and Bucket (MAD-SPEC §6), applied per
+// series: bucket start t − t mod period (epoch-anchored), timeout
+// clamp(period/2, 1 s, 10 min), expiration max(now + timeout, start + period +
+// timeout) fixed when the bucket is created, closing at the first check after
+// the expiration, and late data opening a new bucket for the same start. See
+// DESIGN.md for where this differs from MAD and why.
+package shard
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/ring"
+)
+
+type period struct {
+	ms      int64
+	timeout int64
+}
+
+// Shard is one aggregation shard. Apply, Tick and Flush are called by its
+// owning goroutine only (Run is that goroutine's loop); Output, Stats and
+// SealedThrough are safe from any goroutine.
+type Shard struct {
+	id        int
+	cfg       Config
+	periods   []period
+	nSlots    int // 2 per period
+	gran      int64
+	sets      []hist.Set
+	needs     []hist.Need
+	overrides []*regexp.Regexp
+	nameCache map[string]int32
+
+	// Series.
+	index      []uint64
+	indexLog   uint
+	nSeries    int
+	series     []hist.Series
+	lastRow    []int64  // when the series last got a new row (ms)
+	aliases    []uint32 // per owner: how many series use its rows
+	slots      []uint64 // nSlots per series
+	keys       *hist.KeySlab
+	freeSids   []uint32
+	limbo      []limboEntry
+	reapCursor int
+	keyBuf     []byte
+
+	// Tables.
+	desc           []tableDesc
+	freeIdx        idxQueue
+	openList       []uint16
+	byKey          map[tableKey]uint16
+	byStart        map[startKey][]uint16
+	cur            []curTable
+	overflow       []map[uint32]uint32 // by table idx; nil when unused
+	overflowTables int
+	pool           []*hist.Table
+	free           hist.FreeList
+	outstanding    []uint64 // Seq of sealed tables not yet released
+	tableSeq       uint64
+	dueBuf         []uint16
+
+	// Output.
+	out           *ring.SPSC[*hist.Snapshot]
+	pending       []*hist.Snapshot
+	sealedThrough atomicInt64
+	lastReap      int64
+	flushing      bool
+
+	inputs []input
+	stats  Stats
+	pub    publishedStats
+}
+
+// New returns shard number id of a pipeline configured by cfg (defaults are
+// applied to a copy).
+func New(id int, cfg Config) (*Shard, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("cannot configure shard: %w", err)
+	}
+	s := &Shard{
+		id:        id,
+		cfg:       cfg,
+		nSlots:    2 * len(cfg.Periods),
+		gran:      cfg.Granularity.Milliseconds(),
+		nameCache: map[string]int32{},
+		keys:      hist.NewKeySlab(),
+		indexLog:  minIndexLog,
+		index:     make([]uint64, 1<<minIndexLog),
+		byKey:     map[tableKey]uint16{},
+		byStart:   map[startKey][]uint16{},
+		cur:       make([]curTable, len(cfg.Periods)),
+		overflow:  make([]map[uint32]uint32, maxTables),
+		out:       ring.NewSPSC[*hist.Snapshot](cfg.OutputQueue),
+	}
+	for _, p := range cfg.Periods {
+		s.periods = append(s.periods, period{ms: p.Milliseconds(), timeout: Timeout(p)})
+	}
+	s.sets = []hist.Set{0, cfg.CounterStatistics, cfg.GaugeStatistics, cfg.TimerStatistics}
+	for _, o := range cfg.Overrides {
+		re, err := compileFull(o.Pattern)
+		if err != nil {
+			return nil, err
+		}
+		s.overrides = append(s.overrides, re)
+		s.sets = append(s.sets, o.Stats)
+	}
+	for _, set := range s.sets {
+		s.needs = append(s.needs, set.Need())
+	}
+	// The zero slot names idx 0 with generation 0, which no table has.
+	for i := 0; i < minTableIdx; i++ {
+		s.desc = append(s.desc, tableDesc{gen: 1})
+		s.freeIdx.push(uint16(i))
+	}
+	for i := range s.cur {
+		s.cur[i].key.period = -1
+	}
+	return s, nil
+}
+
+// ID returns the shard's index.
+func (s *Shard) ID() int { return s.id }
+
+// Output returns the ring of sealed snapshots. Its consumer (the emitter)
+// must Release every snapshot it takes.
+func (s *Shard) Output() *ring.SPSC[*hist.Snapshot] { return s.out }
+
+// SealedThrough returns a time W (ms since the epoch) such that every table
+// expiring before W has been sealed and pushed to Output: a consumer that
+// reads W and then drains Output has every bucket of the shard that expired
+// before W.
+func (s *Shard) SealedThrough() int64 { return s.sealedThrough.Load() }
+
+// Apply accumulates a batch at time now (ms since the epoch; read once per
+// batch by the caller). The batch is not retained.
+func (s *Shard) Apply(b *sample.Batch, now int64) {
+	for i := range b.Samples {
+		s.apply(b, &b.Samples[i], now)
+	}
+	s.stats.Samples += uint64(len(b.Samples))
+}
+
+func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64) {
+	if uint64(smp.KeyOff)+uint64(smp.KeyLen) > uint64(len(b.Keys)) || smp.KeyLen == 0 {
+		s.stats.Refused[RefusedBadKey]++
+		return
+	}
+	if !smp.Unit.Valid() {
+		s.stats.Refused[RefusedBadUnit]++
+		return
+	}
+	var agg *sample.Agg
+	if smp.Flags&sample.FlagAgg != 0 {
+		if agg = s.validAgg(b, smp); agg == nil {
+			return
+		}
+	} else if !finite(smp.Value) {
+		s.stats.Refused[RefusedNonFinite]++
+		return
+	}
+	key := b.Key(smp)
+	sid, ok := s.lookup(smp.Hash, key)
+	if !ok {
+		if sid, ok = s.createSeries(smp.Hash, key, now); !ok {
+			return
+		}
+	}
+	ser := &s.series[sid]
+	owner, spec := ser.Owner, ser.Spec
+	need := s.needs[spec]
+	unit := uint8(smp.Unit)
+	for p := range s.periods {
+		t, row, ok := s.row(owner, p, BucketStart(smp.Time, s.periods[p].ms), now)
+		if !ok {
+			continue
+		}
+		switch {
+		case spec == specNone:
+			// A record without metrics: the bucket exists, nothing accumulates.
+		case agg == nil:
+			if !t.AddValue(row, smp.Value, unit, need) {
+				s.stats.Refused[RefusedUnitMismatch]++
+				continue
+			}
+		default:
+			ha := hist.Agg{Min: agg.Min, Max: agg.Max, Sum: agg.Sum, Count: agg.Count, Has: hist.AggHas(agg.Has)}
+			if !t.MergeAgg(row, &ha, unit, need) {
+				s.stats.Refused[RefusedUnitMismatch]++
+				continue
+			}
+			if agg.Has&sample.HasHist != 0 && need&hist.NeedHist != 0 {
+				for _, e := range b.HistOf(agg) {
+					t.RecordHist(row, hist.Pack(e.Value), e.Count)
+				}
+			}
+		}
+		t.NoteRequestTime(row, smp.ReqTime)
+	}
+}
+
+// validAgg returns the sample's pre-aggregated data if it is well-formed and
+// finite, counting the refusal otherwise.
+func (s *Shard) validAgg(b *sample.Batch, smp *sample.Sample) *sample.Agg {
+	if int(smp.Agg) >= len(b.Aggs) {
+		s.stats.Refused[RefusedBadAgg]++
+		return nil
+	}
+	a := &b.Aggs[smp.Agg]
+	if uint64(a.HistOff)+uint64(a.HistLen) > uint64(len(b.Hist)) {
+		s.stats.Refused[RefusedBadAgg]++
+		return nil
+	}
+	if (a.Has&sample.HasMin != 0 && !finite(a.Min)) || (a.Has&sample.HasMax != 0 && !finite(a.Max)) ||
+		(a.Has&sample.HasSum != 0 && !finite(a.Sum)) || (a.Has&sample.HasCount != 0 && !finite(a.Count)) {
+		s.stats.Refused[RefusedNonFinite]++
+		return nil
+	}
+	if a.Has&sample.HasHist != 0 {
+		for _, e := range b.HistOf(a) {
+			if !finite(e.Value) {
+				s.stats.Refused[RefusedNonFinite]++
+				return nil
+			}
+		}
+	}
+	return a
+}
+
+func finite(f float64) bool { return f-f == 0 }
+
+// Tick seals the tables that expired before now, takes back released tables,
+// forgets idle series and publishes the shard's statistics. Call it at least
+// every Granularity.
+func (s *Shard) Tick(now int64) {
+	s.recycle()
+	s.sealExpired(now, false)
+	s.flushPending()
+	s.freeLimbo()
+	if now-s.lastReap >= reapInterval {
+		s.reapStep(now, reapBatch)
+		s.lastReap = now
+	}
+	if len(s.pending) == 0 {
+		s.sealedThrough.Store(now)
+	}
+	s.publish()
+}
+
+const (
+	reapInterval = 100 // ms between reaping steps
+	reapBatch    = 8192
+)
+
+// Flush seals every open table regardless of its expiration, as on shutdown
+// or reload: nothing that was accepted is lost.
+func (s *Shard) Flush(now int64) {
+	s.recycle()
+	s.flushing = true
+	s.sealExpired(now, true)
+	s.flushing = false
+	s.flushPending()
+	s.freeLimbo()
+	if len(s.pending) == 0 {
+		s.sealedThrough.Store(maxTime)
+	}
+	s.publish()
+}
+
+const maxTime = 1<<63 - 1
+
+// Pending returns how many sealed snapshots wait for room in Output.
+func (s *Shard) Pending() int { return len(s.pending) }
+
+// OpenTables returns the number of open bucket tables.
+func (s *Shard) OpenTables() int { return len(s.openList) }
+
+// Now is the shard's clock: milliseconds since the epoch.
+func Now() int64 { return time.Now().UnixMilli() }

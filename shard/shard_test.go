@@ -1,0 +1,499 @@
+package shard
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/ring"
+)
+
+const t0 = int64(1_699_999_980_000) // a whole minute, ms since the epoch
+
+func newTestShard(t testing.TB, cfg Config) *Shard {
+	t.Helper()
+	s, err := New(0, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// add appends one value sample; dims alternate key, value.
+func add(t testing.TB, b *sample.Batch, kind sample.Kind, name string, at int64, v float64, u sample.Unit, dims ...string) {
+	t.Helper()
+	var ds []sample.Dim
+	for i := 0; i+1 < len(dims); i += 2 {
+		ds = append(ds, sample.Dim{Key: []byte(dims[i]), Value: []byte(dims[i+1])})
+	}
+	if sample.SortDims(ds) >= 0 {
+		t.Fatal("duplicate dimension in test")
+	}
+	k, err := b.PutKey(kind, []byte(name), ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.AddValue(k, at, 0, v, u)
+}
+
+type emitted struct {
+	period, start, expires int64
+	name                   string
+	kind                   sample.Kind
+	row                    hist.Row
+	specified              hist.Set
+}
+
+// drain pops and releases every snapshot, including those still pending,
+// returning their rows.
+func drain(t testing.TB, s *Shard) []emitted {
+	t.Helper()
+	var out []emitted
+	for {
+		snap, ok := s.Output().Pop()
+		if !ok {
+			if len(s.pending) == 0 {
+				return out
+			}
+			s.flushPending()
+			continue
+		}
+		for i := 0; i < snap.Len(); i++ {
+			pk, err := sample.ParseKey(snap.Key(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := snap.Table.Row(i, nil)
+			out = append(out, emitted{snap.Table.Period, snap.Table.Start, snap.Table.Expires, string(pk.Name), pk.Kind, r, snap.Specified(i)})
+		}
+		snap.Release()
+	}
+}
+
+func value(t testing.TB, r hist.Row, st hist.Stat) float64 {
+	t.Helper()
+	v, _, ok := r.Value(st)
+	if !ok {
+		t.Fatalf("%v has no value", st)
+	}
+	return v
+}
+
+func TestTimeout(t *testing.T) {
+	// PeriodWorkerTest's table (MAD-SPEC §6.2).
+	for _, tc := range []struct {
+		period time.Duration
+		want   int64
+	}{
+		{500 * time.Millisecond, 1000}, {time.Second, 1000}, {15 * time.Second, 7500},
+		{time.Minute, 30000}, {10 * time.Minute, 300000}, {20 * time.Minute, 600000}, {time.Hour, 600000},
+	} {
+		if got := Timeout(tc.period); got != tc.want {
+			t.Errorf("Timeout(%v) = %d; want %d", tc.period, got, tc.want)
+		}
+	}
+}
+
+func TestBucketStart(t *testing.T) {
+	for _, tc := range []struct {
+		t, period, want int64
+	}{
+		{t0 + 1234, 1000, t0 + 1000},
+		{t0 + 59_999, 60_000, t0},
+		{t0 + 60_000, 60_000, t0 + 60_000},
+		// 18 minutes do not divide an hour: anchored at the epoch.
+		{3_600_000, 1_080_000, 3_240_000},
+		{0, 1000, 0},
+		// Java's truncated remainder: before 1970 the start is after t.
+		{-1500, 1000, -1000},
+	} {
+		if got := BucketStart(tc.t, tc.period); got != tc.want {
+			t.Errorf("BucketStart(%d, %d) = %d; want %d", tc.t, tc.period, got, tc.want)
+		}
+	}
+}
+
+func TestExpiryIsStrict(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
+	var b sample.Batch
+	add(t, &b, sample.KindCounter, "c", t0+100, 1, sample.UnitNone)
+	s.Apply(&b, t0+200)
+	// Created on time: expires at start + period + timeout = t0 + 2000.
+	s.Tick(t0 + 2000)
+	if got := drain(t, s); len(got) != 0 {
+		t.Fatalf("sealed at now == expiration; MAD closes only expiration < now")
+	}
+	s.Tick(t0 + 2001)
+	got := drain(t, s)
+	if len(got) != 1 || got[0].expires != t0+2000 || got[0].start != t0 {
+		t.Fatalf("got %+v; want one bucket [t0, t0+1s) expiring at t0+2000", got)
+	}
+}
+
+func TestLateDataOpensNewBucket(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
+	var b sample.Batch
+	add(t, &b, sample.KindCounter, "c", t0+100, 1, sample.UnitNone)
+	s.Apply(&b, t0+100)
+	s.Tick(t0 + 2500)
+	first := drain(t, s)
+	if len(first) != 1 || value(t, first[0].row, hist.Sum) != 1 {
+		t.Fatalf("first emission = %+v", first)
+	}
+	// The bucket of t0 was closed and removed: a late record for it opens
+	// a new bucket with the same start, expiring at now + timeout, which
+	// is emitted again holding only the late sample (MAD-SPEC §6.2).
+	b.Reset()
+	add(t, &b, sample.KindCounter, "c", t0+900, 5, sample.UnitNone)
+	add(t, &b, sample.KindCounter, "c", t0+950, 6, sample.UnitNone)
+	s.Apply(&b, t0+3000)
+	s.Tick(t0 + 4000)
+	if got := drain(t, s); len(got) != 0 {
+		t.Fatalf("late bucket sealed before now + timeout: %+v", got)
+	}
+	s.Tick(t0 + 4001)
+	late := drain(t, s)
+	if len(late) != 1 || late[0].start != t0 || late[0].expires != t0+4000 ||
+		value(t, late[0].row, hist.Sum) != 11 || value(t, late[0].row, hist.Count) != 2 {
+		t.Fatalf("late emission = %+v; want start t0, expiring t0+4000, sum 11, count 2", late)
+	}
+	if st := s.Stats(); st.LateRows != 1 {
+		t.Fatalf("LateRows = %d; want 1", st.LateRows)
+	}
+}
+
+func TestPeriodsAreIndependent(t *testing.T) {
+	s := newTestShard(t, Config{})
+	var b sample.Batch
+	for i := 0; i < 120; i++ {
+		add(t, &b, sample.KindTimer, "t", t0+int64(i)*500, float64(i), sample.Second, "host", "a")
+	}
+	s.Apply(&b, t0)
+	s.Flush(t0)
+	var perSecond, perMinute int
+	var minuteSum float64
+	for _, e := range drain(t, s) {
+		switch e.period {
+		case 1000:
+			perSecond++
+			if c := value(t, e.row, hist.Count); c != 2 {
+				t.Fatalf("PT1S bucket %d count %v; want 2", e.start, c)
+			}
+		case 60000:
+			perMinute++
+			minuteSum += value(t, e.row, hist.Sum)
+		}
+	}
+	if perSecond != 60 || perMinute != 1 || minuteSum != 119*120/2 {
+		t.Fatalf("got %d PT1S, %d PT1M buckets (sum %v); want 60, 1, 7140", perSecond, perMinute, minuteSum)
+	}
+}
+
+func TestDefaultStatistics(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
+	var b sample.Batch
+	add(t, &b, sample.KindTimer, "t", t0, 0.5, sample.Second)
+	add(t, &b, sample.KindCounter, "c", t0, 2, sample.UnitNone)
+	add(t, &b, sample.KindGauge, "g", t0, 3, sample.UnitNone)
+	s.Apply(&b, t0)
+	s.Flush(t0)
+	want := map[string]hist.Set{
+		// MAD's default timer statistics plus the always-present count
+		// and the dependencies histogram and sum.
+		"t": hist.SetOf(hist.Median, hist.TP90, hist.TP99, hist.Mean, hist.Count, hist.Histogram, hist.Sum),
+		"c": hist.SetOf(hist.Mean, hist.Sum, hist.Count),
+		"g": hist.SetOf(hist.Min, hist.Max, hist.Mean, hist.Sum, hist.Count),
+	}
+	for _, e := range drain(t, s) {
+		if got := e.specified.Closure(); got != want[e.name] {
+			t.Errorf("%s computes %v; want %v", e.name, got, want[e.name])
+		}
+		if e.name == "t" {
+			if v, u, _ := e.row.Value(hist.Median); v != 0.5 || sample.Unit(u) != sample.Second {
+				t.Errorf("timer median = %v %v; want 0.5 SECOND", v, sample.Unit(u))
+			}
+		}
+	}
+}
+
+func TestOverrideAggregatesByNameAcrossTypes(t *testing.T) {
+	s := newTestShard(t, Config{
+		Periods:   []time.Duration{time.Second},
+		Overrides: []Override{{Pattern: `lat\..*`, Stats: hist.SetOf(hist.Max, hist.TP99)}, {Pattern: `lat\.x`, Stats: hist.SetOf(hist.Min)}},
+	})
+	var b sample.Batch
+	add(t, &b, sample.KindCounter, "lat.x", t0, 1, sample.UnitNone, "host", "a")
+	add(t, &b, sample.KindTimer, "lat.x", t0, 7, sample.UnitNone, "host", "a")
+	add(t, &b, sample.KindGauge, "lat.x", t0, 3, sample.UnitNone, "host", "a")
+	add(t, &b, sample.KindTimer, "lat", t0, 9, sample.UnitNone, "host", "a") // no full match
+	s.Apply(&b, t0)
+	s.Flush(t0)
+	got := drain(t, s)
+	if len(got) != 2 {
+		t.Fatalf("got %d rows; want 2 (lat.x merged across types, lat alone)", len(got))
+	}
+	for _, e := range got {
+		switch e.name {
+		case "lat.x":
+			// First matching override wins; all three types share one
+			// aggregation, as MAD's type-less explicit calculators do.
+			if e.kind != sample.KindExplicit || e.specified != hist.SetOf(hist.Max, hist.TP99) ||
+				value(t, e.row, hist.Count) != 3 || value(t, e.row, hist.Max) != 7 {
+				t.Errorf("lat.x = kind %v specified %v row %+v", e.kind, e.specified, e.row)
+			}
+		case "lat":
+			if e.kind != sample.KindTimer || e.specified != DefaultTimerStatistics {
+				t.Errorf("lat = kind %v specified %v", e.kind, e.specified)
+			}
+		}
+	}
+}
+
+func TestRecordWithoutMetrics(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
+	var b sample.Batch
+	k, _ := b.PutKey(sample.KindNone, nil, []sample.Dim{{Key: []byte("host"), Value: []byte("a")}})
+	b.AddValue(k, t0, t0-50, 0, sample.UnitNone)
+	s.Apply(&b, t0)
+	s.Flush(t0)
+	got := drain(t, s)
+	if len(got) != 1 || got[0].kind != sample.KindNone || got[0].row.Count != 0 || got[0].row.RequestTime != t0-50 {
+		t.Fatalf("got %+v; want one empty bucket marker with the request time", got)
+	}
+}
+
+func TestRefusalsAreCountedNotFatal(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
+	var b sample.Batch
+	add(t, &b, sample.KindGauge, "g", t0, 1, sample.Second)
+	add(t, &b, sample.KindGauge, "g", t0, 2, sample.UnitNone) // unit mismatch
+	add(t, &b, sample.KindGauge, "g", t0, math.NaN(), sample.Second)
+	add(t, &b, sample.KindGauge, "g", t0, math.Inf(-1), sample.Second)
+	add(t, &b, sample.KindGauge, "g", t0, 3, sample.Unit(200))
+	// A key that is not a canonical key, one of a kind ingest may not
+	// send, and one pointing outside the batch.
+	junk := []byte("\x07garbage")
+	b.Samples = append(b.Samples, sample.Sample{Hash: sample.Hash(junk), KeyOff: uint32(len(b.Keys)), KeyLen: uint32(len(junk)), Time: t0, Value: 1})
+	b.Keys = append(b.Keys, junk...)
+	explicit, _ := sample.AppendKey(nil, sample.KindExplicit, []byte("g"), nil)
+	b.Samples = append(b.Samples, sample.Sample{Hash: sample.Hash(explicit), KeyOff: uint32(len(b.Keys)), KeyLen: uint32(len(explicit)), Time: t0, Value: 1})
+	b.Keys = append(b.Keys, explicit...)
+	b.Samples = append(b.Samples, sample.Sample{KeyOff: 1 << 30, KeyLen: 4, Time: t0})
+	// Pre-aggregated data out of the batch, and with a NaN bucket.
+	kg, _ := b.PutKey(sample.KindGauge, []byte("g"), nil)
+	b.Samples = append(b.Samples, sample.Sample{Hash: kg.Hash, KeyOff: kg.Off, KeyLen: kg.Len, Time: t0, Flags: sample.FlagAgg, Agg: 99})
+	b.AddAgg(kg, t0, 0, sample.Agg{Has: sample.HasHist}, []sample.HistEntry{{Value: math.NaN(), Count: 1}}, sample.Second)
+	s.Apply(&b, t0)
+	s.Tick(t0)
+	st := s.Stats()
+	want := [NumRefusals]uint64{RefusedBadKey: 3, RefusedBadUnit: 1, RefusedNonFinite: 3, RefusedBadAgg: 1, RefusedUnitMismatch: 1}
+	if st.Refused != want {
+		t.Fatalf("Refused = %v; want %v", st.Refused, want)
+	}
+	s.Flush(t0)
+	got := drain(t, s)
+	if len(got) != 1 || value(t, got[0].row, hist.Max) != 1 || got[0].row.Count != 1 {
+		t.Fatalf("got %+v; want the one good sample", got)
+	}
+}
+
+func TestPendingSnapshotsDropOldestCounted(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}, OutputQueue: 1, PendingLimit: 2})
+	var b sample.Batch
+	for i := int64(0); i < 5; i++ {
+		add(t, &b, sample.KindCounter, "c", t0+i*1000, 1, sample.UnitNone)
+	}
+	s.Apply(&b, t0)
+	// The emitter is stalled: the ring takes 2 (capacity rounds up to 2),
+	// 2 more are held, and the oldest held one is dropped and counted.
+	s.Tick(t0 + 7000)
+	st := s.Stats()
+	if st.SnapshotsDropped != 1 || st.RowsDropped != 1 || st.Pending != 2 {
+		t.Fatalf("dropped %d (%d rows), pending %d; want 1, 1, 2", st.SnapshotsDropped, st.RowsDropped, st.Pending)
+	}
+	if s.SealedThrough() >= t0+7000 {
+		t.Fatal("SealedThrough advanced past snapshots still pending")
+	}
+	var starts []int64
+	for _, e := range drain(t, s) {
+		starts = append(starts, e.start-t0)
+	}
+	if !slices.Equal(starts, []int64{0, 1000, 3000, 4000}) {
+		t.Fatalf("emitted starts %v; want [0 1000 3000 4000] (2000 dropped)", starts)
+	}
+	// A flush for shutdown drops nothing, however far behind the emitter is.
+	b.Reset()
+	for i := int64(0); i < 5; i++ {
+		add(t, &b, sample.KindCounter, "c", t0+10000+i*1000, 1, sample.UnitNone)
+	}
+	s.Apply(&b, t0+10000)
+	s.Flush(t0 + 10000)
+	if got := len(drain(t, s)); got != 5 || s.Stats().SnapshotsDropped != 1 {
+		t.Fatalf("flush emitted %d of 5 buckets (dropped %d)", got, s.Stats().SnapshotsDropped)
+	}
+	s.Tick(t0 + 2)
+	if s.SealedThrough() != t0+2 || len(s.outstanding) != 0 || len(s.pool) == 0 {
+		t.Fatalf("after draining: sealedThrough %d outstanding %d pool %d", s.SealedThrough(), len(s.outstanding), len(s.pool))
+	}
+}
+
+func TestTableLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 65536 tables")
+	}
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Millisecond}})
+	var b sample.Batch
+	k, _ := b.PutKey(sample.KindCounter, []byte("c"), nil)
+	for i := int64(0); i < maxTables+10; i++ {
+		b.AddValue(k, t0+i, 0, 1, sample.UnitNone)
+	}
+	s.Apply(&b, t0)
+	if got := s.stats.Refused[RefusedTableLimit]; got != 10 {
+		t.Fatalf("RefusedTableLimit = %d; want 10", got)
+	}
+	s.Flush(t0)
+	if n := len(drain(t, s)); n != maxTables {
+		t.Fatalf("emitted %d buckets; want %d", n, maxTables)
+	}
+}
+
+func TestSeriesLimit(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}, MaxSeries: 2})
+	var b sample.Batch
+	for _, n := range []string{"a", "b", "c", "a"} {
+		add(t, &b, sample.KindCounter, n, t0, 1, sample.UnitNone)
+	}
+	s.Apply(&b, t0)
+	if got := s.stats.Refused[RefusedSeriesLimit]; got != 1 {
+		t.Fatalf("RefusedSeriesLimit = %d; want 1", got)
+	}
+}
+
+func TestReapedSeriesComeBack(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}, IdleTimeout: time.Second})
+	var b sample.Batch
+	add(t, &b, sample.KindCounter, "old", t0, 1, sample.UnitNone)
+	s.Apply(&b, t0)
+	s.Tick(t0 + 2100) // seals the bucket
+	held := drain(t, s)
+	for now := t0 + 2200; now < t0+4000; now += 100 {
+		s.Tick(now)
+	}
+	if st := s.Stats(); st.SeriesReaped != 1 || st.Series != 0 {
+		t.Fatalf("reaped %d, live %d; want 1, 0", st.SeriesReaped, st.Series)
+	}
+	if len(s.freeSids) != 1 {
+		t.Fatalf("sid not recycled after its tables were released")
+	}
+	b.Reset()
+	add(t, &b, sample.KindCounter, "new", t0+4000, 5, sample.UnitNone)
+	add(t, &b, sample.KindCounter, "old", t0+4000, 7, sample.UnitNone)
+	s.Apply(&b, t0+4000)
+	s.Flush(t0 + 4000)
+	got := drain(t, s)
+	if len(held) != 1 || len(got) != 2 {
+		t.Fatalf("got %d then %d rows; want 1 then 2", len(held), len(got))
+	}
+	for _, e := range got {
+		if want := map[string]float64{"new": 5, "old": 7}[e.name]; value(t, e.row, hist.Sum) != want {
+			t.Errorf("%s sum = %v; want %v", e.name, value(t, e.row, hist.Sum), want)
+		}
+	}
+}
+
+// TestSteadyStateAllocs: updating existing series allocates nothing.
+func TestSteadyStateAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	s := newTestShard(t, Config{})
+	var b sample.Batch
+	for i := 0; i < 1000; i++ {
+		kind := []sample.Kind{sample.KindCounter, sample.KindGauge, sample.KindTimer}[i%3]
+		add(t, &b, kind, "m"+strings.Repeat("x", i%7), t0+int64(i%900), float64(i), sample.UnitNone, "host", string(rune('a'+i%26)), "i", string(rune('a'+i/26)))
+	}
+	k, _ := b.PutKey(sample.KindTimer, []byte("pre"), nil)
+	b.AddAgg(k, t0, t0, sample.Agg{Min: 1, Max: 5, Sum: 9, Count: 3, Has: 31}, []sample.HistEntry{{Value: 1, Count: 1}, {Value: 3, Count: 1}, {Value: 5, Count: 1}}, sample.UnitNone)
+	s.Apply(&b, t0) // creates the series, rows and tables
+	s.Apply(&b, t0) // grows histograms to their size
+	allocs := testing.AllocsPerRun(100, func() { s.Apply(&b, t0+1) })
+	if allocs != 0 {
+		t.Fatalf("Apply allocated %v times per batch; want 0", allocs)
+	}
+}
+
+// TestRun drives the real loop: producers on their own goroutines push
+// batches over SPSC rings, the emitter drains concurrently; after stop,
+// every sample is in exactly one emitted bucket. Run it with -race.
+func TestRun(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second, time.Minute}})
+	const producers, batches, perBatch = 2, 200, 50
+	var wg sync.WaitGroup
+	for p := 0; p < producers; p++ {
+		in, back := ring.NewSPSC[*sample.Batch](8), ring.NewSPSC[*sample.Batch](8)
+		s.Attach(in, back)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < batches; i++ {
+				b, ok := back.Pop()
+				if !ok {
+					b = new(sample.Batch)
+				}
+				now := Now()
+				for j := 0; j < perBatch; j++ {
+					add(t, b, sample.KindCounter, "c", now, 1, sample.UnitNone, "producer", string(rune('a'+p)))
+				}
+				for !in.Push(b) {
+					time.Sleep(10 * time.Microsecond)
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { s.Run(stop); close(done) }()
+	var total [2]float64
+	var mu sync.Mutex
+	emitterDone := make(chan struct{})
+	go func() {
+		defer close(emitterDone)
+		for {
+			snap, ok := s.Output().Pop()
+			if !ok {
+				select {
+				case <-done:
+					if s.Output().Len() == 0 {
+						return
+					}
+				default:
+					time.Sleep(100 * time.Microsecond)
+				}
+				continue
+			}
+			mu.Lock()
+			for i := 0; i < snap.Len(); i++ {
+				r := snap.Table.Row(i, nil)
+				total[snap.Table.PeriodIndex] += r.Sum
+			}
+			mu.Unlock()
+			snap.Release()
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	<-done
+	<-emitterDone
+	want := float64(producers * batches * perBatch)
+	if total[0] != want || total[1] != want {
+		t.Fatalf("emitted sums %v; want %v per period", total, want)
+	}
+	if st := s.Stats(); st.Samples != uint64(want) {
+		t.Fatalf("Samples = %d; want %v", st.Samples, want)
+	}
+}

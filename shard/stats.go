@@ -1,0 +1,113 @@
+package shard
+
+import "sync/atomic"
+
+// Refusal reasons: every sample the shard does not accumulate is counted
+// under one of them.
+const (
+	// RefusedBadKey: the key is empty, out of the batch, malformed, or of
+	// a kind ingest may not produce.
+	RefusedBadKey = iota
+	// RefusedBadUnit: the unit is not one of MAD's.
+	RefusedBadUnit
+	// RefusedNonFinite: NaN or an infinity in a value, a pre-aggregated
+	// statistic or a histogram bucket (never let into a histogram).
+	RefusedNonFinite
+	// RefusedBadAgg: pre-aggregated data referenced out of the batch.
+	RefusedBadAgg
+	// RefusedUnitMismatch: the sample's unit differs from the unit its
+	// bucket row already has (counted once per period it was refused in).
+	// MAD throws here and loses the whole bucket.
+	RefusedUnitMismatch
+	// RefusedSeriesLimit: a new series beyond Config.MaxSeries.
+	RefusedSeriesLimit
+	// RefusedTableLimit: a new bucket beyond the 65536 open tables a shard
+	// can address (records spread over that many distinct buckets).
+	RefusedTableLimit
+
+	NumRefusals
+)
+
+// RefusalNames are the label values of the refusal reasons.
+var RefusalNames = [NumRefusals]string{
+	"bad_key", "bad_unit", "non_finite", "bad_aggregate", "unit_mismatch", "series_limit", "table_limit",
+}
+
+// Stats are a shard's counters. Totals are monotonic; Series, OpenTables and
+// Pending are current values.
+type Stats struct {
+	Samples          uint64 // samples received (accepted or refused)
+	Refused          [NumRefusals]uint64
+	SeriesCreated    uint64
+	SeriesReaped     uint64
+	LateRows         uint64 // rows opened after their bucket's period ended
+	TablesSealed     uint64
+	RowsSealed       uint64
+	SnapshotsDropped uint64 // sealed tables dropped because the emitter fell behind
+	RowsDropped      uint64 // rows of those tables
+	Series           uint64
+	OpenTables       uint64
+	Pending          uint64
+	KeyBytes         uint64 // bytes of live series keys
+}
+
+// publishedStats mirrors Stats in typed atomics so that the control plane can
+// read them while the shard runs; the shard counts in plain fields on the hot
+// path and publishes on every Tick.
+type publishedStats struct {
+	samples, seriesCreated, seriesReaped, lateRows atomic.Uint64
+	tablesSealed, rowsSealed, dropped, rowsDropped atomic.Uint64
+	series, openTables, pending, keyBytes          atomic.Uint64
+	refused                                        [NumRefusals]atomic.Uint64
+}
+
+func (s *Shard) publish() {
+	st := &s.stats
+	st.Series = uint64(s.nSeries)
+	st.OpenTables = uint64(len(s.openList))
+	st.Pending = uint64(len(s.pending))
+	live, _, _ := s.keys.Stats()
+	st.KeyBytes = uint64(live)
+	p := &s.pub
+	p.samples.Store(st.Samples)
+	p.seriesCreated.Store(st.SeriesCreated)
+	p.seriesReaped.Store(st.SeriesReaped)
+	p.lateRows.Store(st.LateRows)
+	p.tablesSealed.Store(st.TablesSealed)
+	p.rowsSealed.Store(st.RowsSealed)
+	p.dropped.Store(st.SnapshotsDropped)
+	p.rowsDropped.Store(st.RowsDropped)
+	p.series.Store(st.Series)
+	p.openTables.Store(st.OpenTables)
+	p.pending.Store(st.Pending)
+	p.keyBytes.Store(st.KeyBytes)
+	for i := range st.Refused {
+		p.refused[i].Store(st.Refused[i])
+	}
+}
+
+// Stats returns the counters as of the shard's last Tick. Safe from any
+// goroutine.
+func (s *Shard) Stats() Stats {
+	p := &s.pub
+	st := Stats{
+		Samples:          p.samples.Load(),
+		SeriesCreated:    p.seriesCreated.Load(),
+		SeriesReaped:     p.seriesReaped.Load(),
+		LateRows:         p.lateRows.Load(),
+		TablesSealed:     p.tablesSealed.Load(),
+		RowsSealed:       p.rowsSealed.Load(),
+		SnapshotsDropped: p.dropped.Load(),
+		RowsDropped:      p.rowsDropped.Load(),
+		Series:           p.series.Load(),
+		OpenTables:       p.openTables.Load(),
+		Pending:          p.pending.Load(),
+		KeyBytes:         p.keyBytes.Load(),
+	}
+	for i := range st.Refused {
+		st.Refused[i] = p.refused[i].Load()
+	}
+	return st
+}
+
+type atomicInt64 = atomic.Int64

@@ -1,0 +1,364 @@
+package shard
+
+import (
+	"math"
+	"slices"
+
+	"github.com/gomad/mad/hist"
+)
+
+// Open bucket tables are addressed by a small index (idx, 16 bits) into
+// Shard.desc. Each series keeps, per period, two slots that remember the
+// rows it has in open tables:
+//
+//	 63       40 39       16 15       0
+//	+-----------+-----------+----------+
+//	|  row (24) |  gen (24) | idx (16) |
+//	+-----------+-----------+----------+
+//
+// A slot is valid while desc[idx] still holds the same table instance, which
+// the generation tells: it is bumped whenever a table at idx is sealed and
+// never takes the value 0 (so the zero slot is always invalid). idx values
+// are reused first-in first-out from a pool of at least minTableIdx, so a
+// generation comes back at an idx only after minTableIdx·2^24 ≈ 7·10^10
+// table openings, far beyond the life of any stale slot (a series without
+// new rows is forgotten after IdleTimeout, and its slots are cleared when
+// its sid is reused). A series with rows in more than two open tables of
+// one period (records spread over several buckets) keeps the extra rows in
+// the table's overflow map.
+
+const (
+	maxTables   = 1 << 16
+	minTableIdx = 1 << 12
+	genMask     = 1<<24 - 1
+)
+
+type tableDesc struct {
+	t     *hist.Table // nil when the idx is free
+	start int64
+	gen   uint32
+}
+
+type tableKey struct {
+	period  int
+	start   int64
+	expires int64
+}
+
+type startKey struct {
+	period int
+	start  int64
+}
+
+func makeSlot(idx uint16, gen uint32, row uint32) uint64 {
+	return uint64(row)<<40 | uint64(gen)<<16 | uint64(idx)
+}
+
+// row returns the row of series owner in the open table of period p that
+// holds bucket start, creating it (and the table) if there is none.
+func (s *Shard) row(owner uint32, p int, start, now int64) (*hist.Table, uint32, bool) {
+	base := int(owner)*s.nSlots + 2*p
+	sl := s.slots[base : base+2 : base+2]
+	free := -1
+	for k, v := range sl {
+		d := &s.desc[uint16(v)]
+		if uint32(v>>16)&genMask == d.gen && d.t != nil {
+			if d.start == start {
+				return d.t, uint32(v >> 40), true
+			}
+			continue
+		}
+		if free < 0 {
+			free = k
+		}
+	}
+	if s.overflowTables > 0 {
+		for _, idx := range s.byStart[startKey{p, start}] {
+			if row, ok := s.overflow[idx][owner]; ok {
+				if free >= 0 {
+					sl[free] = makeSlot(idx, s.desc[idx].gen, row)
+				}
+				return s.desc[idx].t, row, true
+			}
+		}
+	}
+	return s.newRow(owner, p, start, now, sl, free)
+}
+
+func (s *Shard) newRow(owner uint32, p int, start, now int64, sl []uint64, free int) (*hist.Table, uint32, bool) {
+	per := &s.periods[p]
+	expires := s.expiration(per, start, now)
+	idx, ok := s.tableFor(p, start, expires, now)
+	if !ok {
+		return nil, 0, false
+	}
+	d := &s.desc[idx]
+	row := d.t.AddRow(owner)
+	if free >= 0 {
+		sl[free] = makeSlot(idx, d.gen, row)
+	} else {
+		if s.overflow[idx] == nil {
+			s.overflow[idx] = make(map[uint32]uint32)
+			s.overflowTables++
+		}
+		s.overflow[idx][owner] = row
+	}
+	s.lastRow[owner] = now
+	if now > satAdd(start, per.ms) {
+		s.stats.LateRows++
+	}
+	return d.t, row, true
+}
+
+// expiration is MAD's bucket expiration, max(now + timeout, start + period +
+// timeout), rounded up to the granularity.
+func (s *Shard) expiration(per *period, start, now int64) int64 {
+	e := max(satAdd(now, per.timeout), satAdd(satAdd(start, per.ms), per.timeout))
+	if r := e % s.gran; r != 0 {
+		if e > 0 {
+			e = satAdd(e, s.gran-r)
+		} else {
+			e -= r
+		}
+	}
+	return e
+}
+
+func satAdd(a, b int64) int64 {
+	if c := a + b; (c > a) == (b > 0) {
+		return c
+	}
+	if b > 0 {
+		return math.MaxInt64
+	}
+	return math.MinInt64
+}
+
+// tableFor returns the open table of (period p, start, expires), opening one
+// if needed.
+func (s *Shard) tableFor(p int, start, expires, now int64) (uint16, bool) {
+	k := tableKey{p, start, expires}
+	if c := &s.cur[p]; c.key == k && s.desc[c.idx].gen == c.gen && s.desc[c.idx].t != nil {
+		return c.idx, true
+	}
+	idx, ok := s.byKey[k]
+	if !ok {
+		if idx, ok = s.allocIdx(); !ok {
+			s.stats.Refused[RefusedTableLimit]++
+			return 0, false
+		}
+		t := s.newTable()
+		t.Period, t.Start, t.Expires, t.Created, t.PeriodIndex = s.periods[p].ms, start, expires, now, p
+		t.Seq = s.tableSeq
+		s.tableSeq++
+		d := &s.desc[idx]
+		d.t, d.start = t, start
+		s.byKey[k] = idx
+		sk := startKey{p, start}
+		s.byStart[sk] = append(s.byStart[sk], idx)
+		s.openList = append(s.openList, idx)
+	}
+	s.cur[p] = curTable{key: k, idx: idx, gen: s.desc[idx].gen}
+	return idx, true
+}
+
+// allocIdx takes the least recently freed table index, growing the pool of
+// indexes while it is empty.
+func (s *Shard) allocIdx() (uint16, bool) {
+	if s.freeIdx.len() == 0 {
+		if len(s.desc) >= maxTables {
+			return 0, false
+		}
+		n := len(s.desc)
+		grow := max(n, minTableIdx)
+		for i := n; i < min(n+grow, maxTables); i++ {
+			s.desc = append(s.desc, tableDesc{gen: 1})
+			s.freeIdx.push(uint16(i))
+		}
+	}
+	return s.freeIdx.pop(), true
+}
+
+// idxQueue is a FIFO of free table indexes.
+type idxQueue struct {
+	buf        []uint16
+	head, tail int // tail - head items, buf used as a ring
+}
+
+func (q *idxQueue) len() int { return q.tail - q.head }
+
+func (q *idxQueue) push(v uint16) {
+	if q.len() == len(q.buf) {
+		nb := make([]uint16, max(2*len(q.buf), 64))
+		for i := q.head; i < q.tail; i++ {
+			nb[i-q.head] = q.buf[i%len(q.buf)]
+		}
+		q.buf, q.head, q.tail = nb, 0, q.len()
+	}
+	q.buf[q.tail%len(q.buf)] = v
+	q.tail++
+}
+
+func (q *idxQueue) pop() uint16 {
+	v := q.buf[q.head%len(q.buf)]
+	q.head++
+	return v
+}
+
+type curTable struct {
+	key tableKey
+	idx uint16
+	gen uint32
+}
+
+func (s *Shard) newTable() *hist.Table {
+	s.recycle()
+	if n := len(s.pool); n > 0 {
+		t := s.pool[n-1]
+		s.pool[n-1] = nil
+		s.pool = s.pool[:n-1]
+		return t
+	}
+	return new(hist.Table)
+}
+
+// recycle takes back the tables the control plane released.
+func (s *Shard) recycle() {
+	for t := s.free.TakeAll(); t != nil; {
+		next := t.Next()
+		if i := slices.Index(s.outstanding, t.Seq); i >= 0 {
+			s.outstanding[i] = s.outstanding[len(s.outstanding)-1]
+			s.outstanding = s.outstanding[:len(s.outstanding)-1]
+		} else {
+			panic("BUG: shard: released a table that was not outstanding")
+		}
+		t.Reset()
+		if len(s.pool) < tablePoolLimit {
+			s.pool = append(s.pool, t)
+		}
+		t = next
+	}
+}
+
+// tablePoolLimit bounds the released tables kept for reuse.
+const tablePoolLimit = 64
+
+// seal closes the open table at idx and queues its snapshot.
+func (s *Shard) seal(idx uint16) {
+	d := &s.desc[idx]
+	t := d.t
+	p := t.PeriodIndex
+	delete(s.byKey, tableKey{p, t.Start, t.Expires})
+	sk := startKey{p, t.Start}
+	if l := s.byStart[sk]; len(l) == 1 {
+		delete(s.byStart, sk)
+	} else {
+		i := slices.Index(l, idx)
+		s.byStart[sk] = slices.Delete(l, i, i+1)
+	}
+	if s.overflow[idx] != nil {
+		s.overflow[idx] = nil
+		s.overflowTables--
+	}
+	d.t = nil
+	d.gen = (d.gen + 1) & genMask
+	if d.gen == 0 {
+		d.gen = 1
+	}
+	s.freeIdx.push(idx)
+	s.outstanding = append(s.outstanding, t.Seq)
+	s.stats.TablesSealed++
+	s.stats.RowsSealed += uint64(t.Len())
+	s.emit(hist.NewSnapshot(t, s.view(), s.id, &s.free))
+}
+
+func (s *Shard) view() hist.SeriesView {
+	return hist.SeriesView{Keys: s.keys.View(), Series: s.series[:len(s.series):len(s.series)], Sets: s.sets}
+}
+
+// sealExpired seals every open table whose expiration is before now (all of
+// them if all is set), in order of expiration, period and start.
+func (s *Shard) sealExpired(now int64, all bool) {
+	due := s.dueBuf[:0]
+	kept := s.openList[:0]
+	for _, idx := range s.openList {
+		if all || s.desc[idx].t.Expires < now {
+			due = append(due, idx)
+		} else {
+			kept = append(kept, idx)
+		}
+	}
+	s.openList = kept
+	slices.SortFunc(due, func(a, b uint16) int {
+		ta, tb := s.desc[a].t, s.desc[b].t
+		if ta.Expires != tb.Expires {
+			return cmpInt(ta.Expires, tb.Expires)
+		}
+		if ta.PeriodIndex != tb.PeriodIndex {
+			return ta.PeriodIndex - tb.PeriodIndex
+		}
+		return cmpInt(ta.Start, tb.Start)
+	})
+	for _, idx := range due {
+		s.seal(idx)
+	}
+	s.dueBuf = due[:0]
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// oldestOpenCreated returns the earliest creation time of an open table.
+func (s *Shard) oldestOpenCreated() int64 {
+	oldest := int64(math.MaxInt64)
+	for _, idx := range s.openList {
+		oldest = min(oldest, s.desc[idx].t.Created)
+	}
+	return oldest
+}
+
+// oldestAliveSeq returns the smallest Seq of a table that is open or sealed
+// but not yet released, or the next Seq if there is none.
+func (s *Shard) oldestAliveSeq() uint64 {
+	oldest := s.tableSeq
+	for _, idx := range s.openList {
+		oldest = min(oldest, s.desc[idx].t.Seq)
+	}
+	for _, seq := range s.outstanding {
+		oldest = min(oldest, seq)
+	}
+	return oldest
+}
+
+// emit queues a snapshot for the emitter, holding it while the output ring
+// is full. Beyond PendingLimit held snapshots (the emitter has stalled), the
+// oldest held one is dropped and counted, except while flushing for shutdown
+// or reload, which must lose nothing.
+func (s *Shard) emit(snap *hist.Snapshot) {
+	s.pending = append(s.pending, snap)
+	s.flushPending()
+	if over := len(s.pending) - s.cfg.PendingLimit; over > 0 && !s.flushing {
+		for _, old := range s.pending[:over] {
+			s.stats.SnapshotsDropped++
+			s.stats.RowsDropped += uint64(old.Len())
+			old.Release()
+		}
+		s.pending = s.pending[:copy(s.pending, s.pending[over:])]
+	}
+}
+
+func (s *Shard) flushPending() {
+	if len(s.pending) == 0 {
+		return
+	}
+	n := s.out.PushN(s.pending)
+	clear(s.pending[:n])
+	s.pending = s.pending[:copy(s.pending, s.pending[n:])]
+}
