@@ -113,8 +113,11 @@ type ParsedKey struct {
 	Dims []byte
 }
 
-// ParseKey splits a canonical key. It validates the structure completely, so
-// a successful parse means NextDim will not fail on the result.
+// ParseKey splits a canonical key. It validates the key completely (structure,
+// kind, dimensions in strictly increasing key order), so that a key that was
+// not built by AppendKey from sorted unique dimensions is refused instead of
+// silently becoming a second series; a successful parse means DimIter will
+// not fail on the result.
 func ParseKey(key []byte) (ParsedKey, error) {
 	var p ParsedKey
 	if len(key) == 0 {
@@ -131,15 +134,21 @@ func ParseKey(key []byte) (ParsedKey, error) {
 	}
 	p.Name = name
 	p.Dims = rest
-	n, w := binary.Uvarint(rest)
+	n, w := uvarint(rest)
 	if w <= 0 {
 		return p, ErrBadKey
 	}
 	rest = rest[w:]
-	for ; n > 0; n-- {
-		if _, rest, ok = readBytes(rest); !ok {
+	var prev []byte
+	for i := uint64(0); i < n; i++ {
+		var k []byte
+		if k, rest, ok = readBytes(rest); !ok {
 			return p, ErrBadKey
 		}
+		if i > 0 && bytes.Compare(prev, k) >= 0 {
+			return p, ErrBadKey
+		}
+		prev = k
 		if _, rest, ok = readBytes(rest); !ok {
 			return p, ErrBadKey
 		}
@@ -156,7 +165,7 @@ type DimIter struct {
 	left uint64
 }
 
-// Dims returns an iterator over p's dimensions in canonical order.
+// DimIter returns an iterator over p's dimensions in canonical order.
 func (p ParsedKey) DimIter() DimIter {
 	n, w := binary.Uvarint(p.Dims)
 	if w <= 0 {
@@ -182,11 +191,22 @@ func (it *DimIter) Next() (d Dim, ok bool) {
 }
 
 func readBytes(b []byte) (v, rest []byte, ok bool) {
-	n, w := binary.Uvarint(b)
+	n, w := uvarint(b)
 	if w <= 0 || n > uint64(len(b)-w) {
 		return nil, nil, false
 	}
 	return b[w : w+int(n)], b[w+int(n):], true
+}
+
+// uvarint is binary.Uvarint restricted to minimal encodings (a multi-byte
+// varint may not end in a zero byte), so that every key has exactly one
+// encoding.
+func uvarint(b []byte) (uint64, int) {
+	n, w := binary.Uvarint(b)
+	if w > 1 && b[w-1] == 0 {
+		return 0, -1
+	}
+	return n, w
 }
 
 // seed is fixed for the life of the process so that every producer and every

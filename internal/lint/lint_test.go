@@ -1,0 +1,203 @@
+package lint
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/gomad/mad"
+
+// allowed lists, for each project package (a "/*" pattern matches its
+// subpackages), the project packages it may import: the table of
+// ARCHITECTURE.md. Nothing imports engine from below it, ingest never
+// imports shard, sinks never import shard, ring or ingest.
+var allowed = []struct {
+	pkg     string
+	imports []string
+}{
+	{"internal/sample", nil},
+	{"internal/lint", nil},
+	{"affinity", nil},
+	{"ring", nil},
+	{"hist", nil},
+	{"ingest/*", []string{"internal/sample"}},
+	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample"}},
+	{"shard", []string{"ring", "hist", "internal/sample"}},
+	{"sinks", []string{"hist"}},
+	{"sinks/*", []string{"sinks", "hist"}},
+	{"engine", []string{"*"}},
+	{"engine/*", []string{"*"}},
+	{"bench", []string{"engine", "engine/*", "ingest", "ingest/*", "bench/*"}},
+	{"bench/*", []string{"engine", "engine/*", "ingest", "ingest/*", "bench/*"}},
+	{"fuzz", []string{"internal/sample", "hist", "ring", "shard", "ingest/*", "sinks", "sinks/*"}},
+	{"cmd/*", []string{"engine", "engine/*", "bench", "bench/*"}},
+}
+
+func match(pattern, pkg string) bool {
+	switch {
+	case pattern == "*":
+		return pkg != "cmd" && !strings.HasPrefix(pkg, "cmd/") // nothing imports a main
+	case strings.HasSuffix(pattern, "/*"):
+		return strings.HasPrefix(pkg, strings.TrimSuffix(pattern, "*"))
+	}
+	return pattern == pkg
+}
+
+func rulesFor(pkg string) ([]string, bool) {
+	// An exact rule wins over a pattern.
+	for _, r := range allowed {
+		if r.pkg == pkg {
+			return r.imports, true
+		}
+	}
+	for _, r := range allowed {
+		if match(r.pkg, pkg) {
+			return r.imports, true
+		}
+	}
+	return nil, false
+}
+
+type goFile struct {
+	pkg  string // package path relative to the module root
+	path string
+	ast  *ast.File
+}
+
+// files parses every Go file of the module (all build tags, tests included;
+// testdata excluded).
+func files(t *testing.T) []goFile {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "go.mod")); err != nil || !strings.Contains(string(b), "module "+module) {
+		t.Fatalf("cannot find the module root from %s", root)
+	}
+	var out []goFile
+	fset := token.NewFileSet()
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); p != root && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(p))
+		out = append(out, goFile{pkg: filepath.ToSlash(rel), path: p, ast: f})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestImportDirections fails when a package imports a project package the
+// architecture does not allow it to.
+func TestImportDirections(t *testing.T) {
+	var problems []string
+	seen := map[string]bool{}
+	for _, f := range files(t) {
+		// External test packages (package x_test) may use anything.
+		if strings.HasSuffix(f.ast.Name.Name, "_test") {
+			continue
+		}
+		seen[f.pkg] = true
+		rules, ok := rulesFor(f.pkg)
+		if !ok {
+			problems = append(problems, f.pkg+": no import rule; add the package to internal/lint's table (and ARCHITECTURE's)")
+			continue
+		}
+		for _, imp := range f.ast.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if !strings.HasPrefix(p, module+"/") {
+				continue
+			}
+			dep := strings.TrimPrefix(p, module+"/")
+			okDep := dep == f.pkg
+			for _, r := range rules {
+				okDep = okDep || match(r, dep)
+			}
+			if !okDep {
+				problems = append(problems, f.path+": "+f.pkg+" must not import "+dep)
+			}
+		}
+	}
+	for _, must := range []string{"internal/sample", "hist", "ring", "shard", "engine", "ingest", "sinks", "affinity", "bench", "fuzz"} {
+		if !seen[must] {
+			problems = append(problems, "package "+must+" of the design card's layout is missing")
+		}
+	}
+	sort.Strings(problems)
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+// TestRulesReject makes sure the checker itself can fail.
+func TestRulesReject(t *testing.T) {
+	for _, tc := range []struct{ pkg, dep string }{
+		{"ingest", "shard"}, {"ingest/statsd", "hist"}, {"sinks", "shard"}, {"sinks", "ring"},
+		{"sinks/telemetry", "ingest"}, {"shard", "engine"}, {"hist", "internal/sample"}, {"engine", "cmd/mad"},
+	} {
+		rules, _ := rulesFor(tc.pkg)
+		for _, r := range rules {
+			if match(r, tc.dep) {
+				t.Errorf("%s may import %s; the architecture forbids it", tc.pkg, tc.dep)
+			}
+		}
+	}
+}
+
+// TestNoRawAtomics bans the sync/atomic functions (atomic.AddUint64(&x, …)):
+// only the typed atomics (atomic.Uint64, …), which are aligned on 32-bit
+// platforms and caught by vet when copied, may be used.
+func TestNoRawAtomics(t *testing.T) {
+	for _, f := range files(t) {
+		name := ""
+		for _, imp := range f.ast.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); p == "sync/atomic" {
+				name = path.Base(p)
+				if imp.Name != nil {
+					name = imp.Name.Name
+				}
+			}
+		}
+		if name == "" {
+			continue
+		}
+		ast.Inspect(f.ast, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == name {
+					t.Errorf("%s: raw atomic %s.%s; use a typed atomic", f.path, name, sel.Sel.Name)
+				}
+			}
+			return true
+		})
+	}
+}

@@ -1,0 +1,156 @@
+package sample
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func dims(kv ...string) []Dim {
+	var ds []Dim
+	for i := 0; i+1 < len(kv); i += 2 {
+		ds = append(ds, Dim{Key: []byte(kv[i]), Value: []byte(kv[i+1])})
+	}
+	return ds
+}
+
+func TestKeyIsCanonical(t *testing.T) {
+	a := dims("service", "s", "host", "h", "cluster", "c")
+	b := dims("host", "h", "cluster", "c", "service", "s")
+	if SortDims(a) >= 0 || SortDims(b) >= 0 {
+		t.Fatal("unexpected duplicate")
+	}
+	ka, _ := AppendKey(nil, KindTimer, []byte("lat"), a)
+	kb, _ := AppendKey(nil, KindTimer, []byte("lat"), b)
+	if !bytes.Equal(ka, kb) || Hash(ka) != Hash(kb) {
+		t.Fatalf("tag order changed the key: %q vs %q", ka, kb)
+	}
+	for _, other := range [][]byte{
+		must(AppendKey(nil, KindCounter, []byte("lat"), a)),
+		must(AppendKey(nil, KindTimer, []byte("lat2"), a)),
+		must(AppendKey(nil, KindTimer, []byte("lat"), dims("cluster", "c", "host", "h"))),
+		must(AppendKey(nil, KindTimer, []byte("lat"), dims("cluster", "c", "host", "h", "service", "t"))),
+		// Length prefixes keep "ab"+"c" and "a"+"bc" apart.
+		must(AppendKey(nil, KindTimer, []byte("la"), dims("tcluster", "c", "host", "h", "service", "s"))),
+	} {
+		if bytes.Equal(ka, other) {
+			t.Errorf("different series share the key %q", other)
+		}
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func TestParseKeyRoundTrip(t *testing.T) {
+	ds := dims("b", "2", "a", "1", "", "empty-key", "c", "")
+	SortDims(ds)
+	key := must(AppendKey(nil, KindGauge, []byte("name with spaces"), ds))
+	p, err := ParseKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Kind != KindGauge || string(p.Name) != "name with spaces" {
+		t.Fatalf("parsed %v %q", p.Kind, p.Name)
+	}
+	it := p.DimIter()
+	var got []string
+	for d, ok := it.Next(); ok; d, ok = it.Next() {
+		got = append(got, string(d.Key)+"="+string(d.Value))
+	}
+	if want := "=empty-key a=1 b=2 c="; strings.Join(got, " ") != want {
+		t.Fatalf("dims %q; want %q", strings.Join(got, " "), want)
+	}
+	// Dims identifies the dimension map whatever the name and kind.
+	other, _ := ParseKey(must(AppendKey(nil, KindCounter, []byte("x"), ds)))
+	if !bytes.Equal(p.Dims, other.Dims) {
+		t.Fatal("same dimension map, different Dims bytes")
+	}
+}
+
+func TestParseKeyRejects(t *testing.T) {
+	good := must(AppendKey(nil, KindTimer, []byte("n"), dims("a", "1", "b", "2")))
+	unsorted := must(AppendKey(nil, KindTimer, []byte("n"), dims("b", "2", "a", "1")))
+	dup := must(AppendKey(nil, KindTimer, []byte("n"), dims("a", "1", "a", "2")))
+	for name, key := range map[string][]byte{
+		"empty":         {},
+		"bad kind":      append([]byte{byte(numKinds)}, good[1:]...),
+		"truncated":     good[:len(good)-1],
+		"trailing":      append(append([]byte{}, good...), 0),
+		"huge length":   {byte(KindTimer), 0xff, 0xff, 0xff, 0x7f},
+		"no dims count": {byte(KindTimer), 1, 'n'},
+		"unsorted dims": unsorted,
+		"duplicate dim": dup,
+	} {
+		if _, err := ParseKey(key); !errors.Is(err, ErrBadKey) {
+			t.Errorf("%s: ParseKey(%q) = %v; want ErrBadKey", name, key, err)
+		}
+	}
+}
+
+func TestSortDimsDuplicates(t *testing.T) {
+	ds := dims("z", "1", "a", "1", "m", "1", "a", "2")
+	if i := SortDims(ds); i != 1 || string(ds[i].Key) != "a" {
+		t.Fatalf("SortDims = %d; want the duplicate 'a' at 1", i)
+	}
+	if SortDims(nil) != -1 || SortDims(dims("x", "")) != -1 {
+		t.Fatal("no duplicates reported as duplicates")
+	}
+}
+
+func TestKeyTooLong(t *testing.T) {
+	long := bytes.Repeat([]byte("x"), MaxKeyLen)
+	dst := []byte("prefix")
+	out, err := AppendKey(dst, KindGauge, long, nil)
+	if !errors.Is(err, ErrKeyTooLong) || string(out) != "prefix" {
+		t.Fatalf("AppendKey = %q…, %v; want the input back and ErrKeyTooLong", out[:6], err)
+	}
+}
+
+func TestBatch(t *testing.T) {
+	var b Batch
+	k, err := b.PutKey(KindTimer, []byte("t"), dims("host", "h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.AddValue(k, 1000, 0, 0.5, Second)
+	b.AddAgg(k, 1000, 900, Agg{Min: 1, Max: 2, Sum: 3, Count: 2, Has: HasMin | HasMax | HasSum | HasCount | HasHist},
+		[]HistEntry{{Value: 1, Count: 1}, {Value: 2, Count: 1}}, UnitNone)
+	if b.Len() != 2 || !bytes.Equal(b.Key(&b.Samples[0]), b.Key(&b.Samples[1])) {
+		t.Fatal("samples do not share their key")
+	}
+	if Hash(b.Key(&b.Samples[0])) != b.Samples[0].Hash {
+		t.Fatal("hash does not match the key")
+	}
+	s := &b.Samples[1]
+	if s.Flags&FlagAgg == 0 || s.ReqTime != 900 || len(b.HistOf(&b.Aggs[s.Agg])) != 2 {
+		t.Fatalf("aggregate sample = %+v", s)
+	}
+	caps := cap(b.Samples) + cap(b.Keys) + cap(b.Aggs) + cap(b.Hist)
+	b.Reset()
+	if b.Len() != 0 || len(b.Keys) != 0 || cap(b.Samples)+cap(b.Keys)+cap(b.Aggs)+cap(b.Hist) != caps {
+		t.Fatal("Reset must empty the batch and keep its capacity")
+	}
+}
+
+func TestBatchAllocs(t *testing.T) {
+	var b Batch
+	ds := dims("service", "s", "host", "h", "cluster", "c")
+	fill := func() {
+		b.Reset()
+		for i := 0; i < 100; i++ {
+			SortDims(ds)
+			k, _ := b.PutKey(KindCounter, []byte("requests"), ds)
+			b.AddValue(k, 1, 0, 1, UnitNone)
+		}
+	}
+	fill()
+	if n := testing.AllocsPerRun(100, fill); n != 0 {
+		t.Fatalf("filling a reused batch allocated %v times; want 0", n)
+	}
+}
