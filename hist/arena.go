@@ -135,12 +135,17 @@ func slot(k Key, logCap uint32) uint32 {
 	return (uint32(k) * fibonacci32) >> (32 - logCap)
 }
 
-// Record adds count entries of bucket k to the histogram *h.
-func (a *Arena) Record(h *Hist, k Key, count uint64) {
+// Touch makes *h a (possibly empty) histogram, so that it reads as fed.
+func (a *Arena) Touch(h *Hist) {
 	if *h == 0 {
 		loc, _ := a.alloc(1 << minLogCap)
 		*h = makeHist(loc, 0, minLogCap)
 	}
+}
+
+// Record adds count entries of bucket k to the histogram *h.
+func (a *Arena) Record(h *Hist, k Key, count uint64) {
+	a.Touch(h)
 	tag := entryUsed | uint64(k&keyMask)<<countBits
 	e := a.entry(h, tag)
 	low := *e&countMask + count&countMask

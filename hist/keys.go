@@ -1,5 +1,7 @@
 package hist
 
+import "unsafe"
+
 // KeySlab stores the canonical keys of a shard's series. A key never moves
 // while it is allocated, so tables and snapshots refer to it by KeyRef, and
 // readers holding a snapshot can read it while the shard keeps allocating.
@@ -116,6 +118,16 @@ func (s *KeySlab) Free(ref KeyRef) {
 
 // Bytes returns the key of ref. The slice aliases the slab.
 func (s *KeySlab) Bytes(ref KeyRef) []byte { return s.View().Bytes(ref) }
+
+// Addr returns the address of the key of ref, for prefetch hints; 0 if ref
+// is not in the slab.
+func (s *KeySlab) Addr(ref KeyRef) uintptr {
+	c := ref.chunk()
+	if c >= len(s.chunks) || ref.off() >= len(s.chunks[c]) {
+		return 0
+	}
+	return uintptr(unsafe.Pointer(&s.chunks[c][ref.off()]))
+}
 
 // View returns a read-only view of the keys allocated so far. It stays valid
 // for those keys while the slab keeps allocating.

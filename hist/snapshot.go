@@ -2,30 +2,46 @@ package hist
 
 import "sync/atomic"
 
-// Series is a shard's record of one series, in a column indexed by series id
-// (sid). It is written once when the series is created and read-only until
-// the series is forgotten; it holds no pointers.
-type Series struct {
-	// Key is the canonical series key (see package sample).
-	Key KeyRef
-	// Owner is the series whose rows accumulate this series' samples: the
-	// series itself, or, for a metric matched by a pipeline `statistics`
-	// override, the type-less series that MAD aggregates such metrics in.
-	Owner uint32
-	// Spec indexes SeriesView.Sets: the statistics specified for the series.
-	Spec uint16
-	_    uint16
-}
+// A shard keeps one record per series in a flat []uint64, Stride words per
+// series id (sid). The first two words are what snapshots read and are
+// written once, when the series is created:
+//
+//	word 0: KeyRef of the canonical series key (see package sample)
+//	word 1: owner (bits 0-31) | statistics specification (bits 32-47)
+//
+// The owner is the series whose rows accumulate this series' samples: the
+// series itself, or, for a metric matched by a pipeline `statistics`
+// override, the type-less series that MAD aggregates such metrics in. The
+// other words belong to the shard.
+const (
+	SeriesKeyWord  = 0
+	SeriesSpecWord = 1
+)
+
+// PackOwnerSpec builds word 1 of a series record.
+func PackOwnerSpec(owner uint32, spec uint16) uint64 { return uint64(owner) | uint64(spec)<<32 }
 
 // SeriesView is what a snapshot needs to know about the series of its rows,
 // captured from the shard when the table was sealed. The shard only appends
-// to the Series column, and does not reuse a series id or free its key while
-// a snapshot that may reference it is outstanding, so the captured prefix
-// stays valid until Release.
+// records, never rewrites words 0 and 1 of a live series, and does not reuse
+// a series id or free its key while a snapshot that may reference it is
+// outstanding, so the captured prefix stays valid until Release.
 type SeriesView struct {
 	Keys   KeyView
-	Series []Series
-	Sets   []Set
+	Recs   []uint64
+	Stride int
+	// Sets[spec] is the set of statistics specified for a series.
+	Sets []Set
+}
+
+// Key returns the key of series sid.
+func (v *SeriesView) Key(sid uint32) []byte {
+	return v.Keys.Bytes(KeyRef(v.Recs[int(sid)*v.Stride+SeriesKeyWord]))
+}
+
+// Spec returns the statistics specification of series sid.
+func (v *SeriesView) Spec(sid uint32) uint16 {
+	return uint16(v.Recs[int(sid)*v.Stride+SeriesSpecWord] >> 32)
 }
 
 // Snapshot is a sealed bucket table: immutable, owned by the control plane
@@ -51,13 +67,13 @@ func (s *Snapshot) Len() int { return s.Table.Len() }
 // Key returns the canonical series key of row i; the slice aliases the shard's
 // key slab and is valid until Release.
 func (s *Snapshot) Key(i int) []byte {
-	return s.Series.Keys.Bytes(s.Series.Series[s.Table.sid[i]].Key)
+	return s.Series.Key(s.Table.acc[i].sid)
 }
 
 // Specified returns the statistics specified for row i's series; MAD computes
 // Specified().Closure() and marks the others isSpecified=false.
 func (s *Snapshot) Specified(i int) Set {
-	return s.Series.Sets[s.Series.Series[s.Table.sid[i]].Spec]
+	return s.Series.Sets[s.Series.Spec(s.Table.acc[i].sid)]
 }
 
 // Release hands the table back to its shard for reuse. Any goroutine may call

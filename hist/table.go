@@ -1,27 +1,30 @@
 package hist
 
-// Row flags.
-const (
-	flagUnit uint8 = 1 << iota // unit[row] is set
-	flagSum                    // sum[row] holds a value
-	flagMin
-	flagMax
-	flagHist // the histogram was fed (possibly with zero buckets)
+import (
+	"math"
+	"unsafe"
 )
 
 // Table is one open bucket of one period in one shard: MAD's Bucket for
 // every series of the shard that had data for (period, start). Rows are
-// appended as series first touch the bucket; each statistic accumulator is a
-// column. A table has one writer (its shard) while open, and is immutable
-// once sealed, when it is handed to the control plane inside a Snapshot.
+// appended as series first touch the bucket. A table has one writer (its
+// shard) while open, and is immutable once sealed, when it is handed to the
+// control plane inside a Snapshot.
+//
+// Layout: a row is one 64-byte record, aligned to a cache line, holding
+// everything of the row (count, sum, min, max, histogram handle, unit,
+// series id, minimum request time). Samples arrive in random series order,
+// so an update costs one cache line and one TLB entry per row instead of one
+// per accumulator column (BENCHMARKS.md has the measurements that decided
+// this). Rows are read in order when the table is emitted.
 //
 // Accumulation follows MAD's calculators exactly: count is a Java long;
-// sum, min and max start absent and take the first value as is (so -0.0
-// stays -0.0); min and max replace only on strict < and >; pre-aggregated
-// counts are truncated with Java's (long) cast. Unlike MAD, a sample whose
-// unit differs from the row's (after normalisation, SECOND vs no unit, say)
-// is refused and counted by the caller instead of restarting the worker and
-// losing the bucket.
+// sum, min and max start absent (NaN here, which no accepted value can be)
+// and take the first value as is, so -0.0 stays -0.0; min and max replace
+// only on strict < and >; pre-aggregated counts are truncated with Java's
+// (long) cast. Unlike MAD, a sample whose unit differs from the row's (after
+// normalisation, SECOND vs no unit, say) is refused and counted by the
+// caller instead of restarting the worker and losing the bucket.
 type Table struct {
 	// Period is the bucket length in milliseconds.
 	Period int64
@@ -37,114 +40,122 @@ type Table struct {
 	// Seq numbers the tables of a shard in creation order.
 	Seq uint64
 
-	sid     []uint32
-	count   []int64
-	sum     []float64
-	min     []float64
-	max     []float64
-	hist    []Hist
-	unit    []uint8
-	flags   []uint8
-	reqTime []int64 // nil until a row gets a request time
-	arena   Arena
-	next    *Table // FreeList link
+	acc   []acc
+	arena Arena
+	next  *Table // FreeList link
 }
+
+// acc is the record of a row: 64 bytes, one cache line.
+type acc struct {
+	count   int64
+	sum     float64 // NaN: absent
+	min     float64 // NaN: absent
+	max     float64 // NaN: absent
+	hist    Hist    // 0: the histogram was never fed
+	reqTime int64   // minimum request time, 0: none
+	sid     uint32
+	unit    uint8 // unitUnset until a sample feeding a unit-carrying accumulator arrives
+	_       [11]byte
+}
+
+const unitUnset = 0xFF
+
+var absent = math.NaN()
 
 // Reset empties the table for reuse and keeps its capacity.
 func (t *Table) Reset() {
 	t.Period, t.Start, t.Expires, t.Created, t.PeriodIndex, t.Seq = 0, 0, 0, 0, 0, 0
 	t.next = nil
-	t.sid = t.sid[:0]
-	t.count = t.count[:0]
-	t.sum = t.sum[:0]
-	t.min = t.min[:0]
-	t.max = t.max[:0]
-	t.hist = t.hist[:0]
-	t.unit = t.unit[:0]
-	t.flags = t.flags[:0]
-	t.reqTime = t.reqTime[:0]
+	t.acc = t.acc[:0]
 	t.arena.Reset()
 }
 
 // Len returns the number of rows.
-func (t *Table) Len() int { return len(t.sid) }
+func (t *Table) Len() int { return len(t.acc) }
 
 // Bytes estimates the memory the table holds (capacity, not length).
 func (t *Table) Bytes() int64 {
-	return int64(cap(t.sid))*4 + int64(cap(t.count)+cap(t.sum)+cap(t.min)+cap(t.max)+cap(t.hist)+cap(t.reqTime))*8 +
-		int64(cap(t.unit)+cap(t.flags)) + t.arena.Bytes()
+	return int64(cap(t.acc))*64 + t.arena.Bytes()
 }
 
 // AddRow appends an empty row for series sid and returns its index.
 func (t *Table) AddRow(sid uint32) uint32 {
-	row := uint32(len(t.sid))
-	t.sid = append(t.sid, sid)
-	t.count = append(t.count, 0)
-	t.sum = append(t.sum, 0)
-	t.min = append(t.min, 0)
-	t.max = append(t.max, 0)
-	t.hist = append(t.hist, 0)
-	t.unit = append(t.unit, 0)
-	t.flags = append(t.flags, 0)
-	if t.reqTime != nil {
-		t.reqTime = append(t.reqTime, 0)
-	}
+	row := uint32(len(t.acc))
+	t.acc = append(t.acc, acc{sum: absent, min: absent, max: absent, unit: unitUnset, sid: sid})
 	return row
 }
 
 // Sid returns the series of row; rows beyond Len return ^0.
 func (t *Table) Sid(row uint32) uint32 {
-	if row >= uint32(len(t.sid)) {
+	if row >= uint32(len(t.acc)) {
 		return ^uint32(0)
 	}
-	return t.sid[row]
+	return t.acc[row].sid
 }
 
 // unitOK reports whether a sample with unit may feed the accumulators in
 // feeds, and adopts the unit if the row has none yet.
-func (t *Table) unitOK(row uint32, unit uint8, feeds Need) bool {
-	if feeds&needUnit == 0 {
+func (a *acc) unitOK(unit uint8, feeds Need) bool {
+	if feeds&needUnit == 0 || a.unit == unit {
 		return true
 	}
-	if t.flags[row]&flagUnit == 0 {
-		t.unit[row] = unit
-		t.flags[row] |= flagUnit
+	if a.unit == unitUnset {
+		a.unit = unit
 		return true
 	}
-	return t.unit[row] == unit
+	return false
 }
 
 // AddValue accumulates one quantity into row. need says which accumulators
 // the row keeps. It reports false, changing nothing, when the unit clashes.
 // v must be finite.
 func (t *Table) AddValue(row uint32, v float64, unit uint8, need Need) bool {
-	if !t.unitOK(row, unit, need) {
+	a := &t.acc[row]
+	if !a.unitOK(unit, need) {
 		return false
 	}
-	t.count[row]++
-	f := t.flags[row]
+	a.count++
 	if need&NeedSum != 0 {
-		if f&flagSum != 0 {
-			t.sum[row] += v
+		if a.sum != a.sum {
+			a.sum = v
 		} else {
-			t.sum[row] = v
-			f |= flagSum
+			a.sum += v
 		}
 	}
-	if need&NeedMin != 0 && (f&flagMin == 0 || v < t.min[row]) {
-		t.min[row] = v
-		f |= flagMin
+	// With an absent (NaN) bound every comparison is false, so the first
+	// value is taken; afterwards these are MAD's strict v < min, v > max.
+	if need&NeedMin != 0 && !(v >= a.min) {
+		a.min = v
 	}
-	if need&NeedMax != 0 && (f&flagMax == 0 || v > t.max[row]) {
-		t.max[row] = v
-		f |= flagMax
+	if need&NeedMax != 0 && !(v <= a.max) {
+		a.max = v
 	}
 	if need&NeedHist != 0 {
-		t.arena.Record(&t.hist[row], Pack(v), 1)
-		f |= flagHist
+		t.arena.Record(&a.hist, Pack(v), 1)
 	}
-	t.flags[row] = f
 	return true
+}
+
+// RowAddr returns the address of row's record, for prefetch hints; 0 if the
+// row does not exist.
+func (t *Table) RowAddr(row uint32) uintptr {
+	if row >= uint32(len(t.acc)) {
+		return 0
+	}
+	return uintptr(unsafe.Pointer(&t.acc[row]))
+}
+
+// HistAddr returns the address of the histogram slot that recording v into
+// row starts probing at, for prefetch hints; 0 if the row has no histogram.
+func (t *Table) HistAddr(row uint32, v float64) uintptr {
+	if row >= uint32(len(t.acc)) {
+		return 0
+	}
+	h := t.acc[row].hist
+	if h == 0 {
+		return 0
+	}
+	return uintptr(unsafe.Pointer(&t.arena.block(h)[slot(Pack(v), h.logCap())]))
 }
 
 // Agg is a set of pre-aggregated statistics to merge into a row (MAD's
@@ -191,41 +202,38 @@ func (a *Agg) feeds(need Need) Need {
 // others). It reports false, changing nothing, when the unit clashes. If it
 // returns true and a carries a histogram the row keeps, the caller then
 // records each bucket with RecordHist. Values must be finite.
-func (t *Table) MergeAgg(row uint32, a *Agg, unit uint8, need Need) (recordHist bool) {
+func (t *Table) MergeAgg(row uint32, a *Agg, unit uint8, need Need) bool {
+	r := &t.acc[row]
 	feeds := a.feeds(need)
-	if !t.unitOK(row, unit, feeds) {
+	if !r.unitOK(unit, feeds) {
 		return false
 	}
 	if a.Has&AggCount != 0 {
-		t.count[row] += JavaLong(a.Count)
+		r.count += JavaLong(a.Count)
 	}
-	f := t.flags[row]
 	if feeds&NeedSum != 0 {
-		if f&flagSum != 0 {
-			t.sum[row] += a.Sum
+		if r.sum != r.sum {
+			r.sum = a.Sum
 		} else {
-			t.sum[row] = a.Sum
-			f |= flagSum
+			r.sum += a.Sum
 		}
 	}
-	if feeds&NeedMin != 0 && (f&flagMin == 0 || a.Min < t.min[row]) {
-		t.min[row] = a.Min
-		f |= flagMin
+	if feeds&NeedMin != 0 && !(a.Min >= r.min) {
+		r.min = a.Min
 	}
-	if feeds&NeedMax != 0 && (f&flagMax == 0 || a.Max > t.max[row]) {
-		t.max[row] = a.Max
-		f |= flagMax
+	if feeds&NeedMax != 0 && !(a.Max <= r.max) {
+		r.max = a.Max
 	}
 	if feeds&NeedHist != 0 {
-		f |= flagHist
+		// Fed, even if with no buckets: MAD's histogram then has a unit.
+		t.arena.Touch(&r.hist)
 	}
-	t.flags[row] = f
 	return true
 }
 
 // RecordHist adds count entries of bucket k to row's histogram.
 func (t *Table) RecordHist(row uint32, k Key, count uint64) {
-	t.arena.Record(&t.hist[row], k, count)
+	t.arena.Record(&t.acc[row].hist, k, count)
 }
 
 // NoteRequestTime lowers row's minimum request time (ms since the epoch) to
@@ -234,15 +242,13 @@ func (t *Table) NoteRequestTime(row uint32, rt int64) {
 	if rt == 0 {
 		return
 	}
-	if t.reqTime == nil {
-		t.reqTime = make([]int64, len(t.sid), cap(t.sid))
-	}
-	if cur := t.reqTime[row]; cur == 0 || rt < cur {
-		t.reqTime[row] = rt
+	if a := &t.acc[row]; a.reqTime == 0 || rt < a.reqTime {
+		a.reqTime = rt
 	}
 }
 
-// Row is the accumulated state of one row, read from a sealed table.
+// Row is the accumulated state of one row, read from a sealed table. Use
+// Value to read statistics: Sum, Min and Max are NaN when absent.
 type Row struct {
 	Sid   uint32
 	Count int64
@@ -253,26 +259,30 @@ type Row struct {
 	Buckets []Bucket
 	// RequestTime is the minimum request time (ms), 0 if none.
 	RequestTime int64
-	Unit        uint8
-	flags       uint8
+	// Unit is the unit the row adopted (see HasUnit), 0 for none.
+	Unit    uint8
+	hasUnit bool
+	histFed bool
 }
 
 // Row reads row i. Its Buckets are appended to scratch[:0], which the caller
 // may reuse for the next row.
 func (t *Table) Row(i int, scratch []Bucket) Row {
+	a := &t.acc[i]
 	r := Row{
-		Sid:   t.sid[i],
-		Count: t.count[i],
-		Sum:   t.sum[i],
-		Min:   t.min[i],
-		Max:   t.max[i],
-		Unit:  t.unit[i],
-		flags: t.flags[i],
+		Sid:     a.sid,
+		Count:   a.count,
+		Sum:     a.sum,
+		Min:     a.min,
+		Max:     a.max,
+		hasUnit: a.unit != unitUnset,
+		histFed: a.hist != 0,
 	}
-	if t.reqTime != nil {
-		r.RequestTime = t.reqTime[i]
+	if r.hasUnit {
+		r.Unit = a.unit
 	}
-	r.Buckets = SortBuckets(t.arena.AppendBuckets(scratch[:0], t.hist[i]))
+	r.RequestTime = a.reqTime
+	r.Buckets = SortBuckets(t.arena.AppendBuckets(scratch[:0], a.hist))
 	return r
 }
 
@@ -283,34 +293,33 @@ func (t *Table) Row(i int, scratch []Bucket) Row {
 // loses the bucket. Percentiles of an empty histogram are 0, as in MAD; the
 // histogram statistic's value is always 1.
 func (r *Row) Value(st Stat) (v float64, unit uint8, ok bool) {
-	unitIf := func(flag uint8) uint8 {
-		if r.flags&flag != 0 && r.flags&flagUnit != 0 {
-			return r.Unit
-		}
-		return 0
-	}
 	switch st {
 	case Count:
 		return float64(r.Count), 0, true
 	case Sum:
-		return r.Sum, unitIf(flagSum), r.flags&flagSum != 0
+		return r.Sum, r.Unit, r.Sum == r.Sum
 	case Min:
-		return r.Min, unitIf(flagMin), r.flags&flagMin != 0
+		return r.Min, r.Unit, r.Min == r.Min
 	case Max:
-		return r.Max, unitIf(flagMax), r.flags&flagMax != 0
+		return r.Max, r.Unit, r.Max == r.Max
 	case Mean:
-		if r.flags&flagSum == 0 {
+		if r.Sum != r.Sum {
 			return 0, 0, false
 		}
-		return r.Sum / float64(r.Count), unitIf(flagSum), true
-	case Histogram:
-		return 1, unitIf(flagHist), true
+		return r.Sum / float64(r.Count), r.Unit, true
+	}
+	var histUnit uint8
+	if r.histFed {
+		histUnit = r.Unit
+	}
+	if st == Histogram {
+		return 1, histUnit, true
 	}
 	if st.IsPercentile() {
-		return Percentile(r.Buckets, st.Percentile()), unitIf(flagHist), true
+		return Percentile(r.Buckets, st.Percentile()), histUnit, true
 	}
 	return 0, 0, false
 }
 
 // HasUnit reports whether the row adopted a unit (Unit is then meaningful).
-func (r *Row) HasUnit() bool { return r.flags&flagUnit != 0 }
+func (r *Row) HasUnit() bool { return r.hasUnit }

@@ -3,6 +3,7 @@ package hist
 import (
 	"math"
 	"testing"
+	"unsafe"
 )
 
 const (
@@ -173,5 +174,11 @@ func TestTableRequestTime(t *testing.T) {
 	r := tb.AddRow(9)
 	if got := tb.Row(int(r), nil); got.RequestTime != 0 || got.Count != 0 || got.Sid != 9 {
 		t.Fatalf("row after Reset = %+v; want empty", got)
+	}
+}
+
+func TestRowRecordIsOneCacheLine(t *testing.T) {
+	if n := unsafe.Sizeof(acc{}); n != 64 {
+		t.Fatalf("row record is %d bytes; want 64", n)
 	}
 }

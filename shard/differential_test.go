@@ -244,6 +244,9 @@ func runDifferential(t testing.TB, d *decider) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if d.chance(50) {
+		sh.pipelineFrom = 0 // exercise the prefetching path at any size
+	}
 	ref := newRef(rc)
 	// Held snapshots and their rendering when popped: re-rendered at release,
 	// they must not have changed (keys and series of outstanding snapshots

@@ -24,8 +24,40 @@ import (
 const (
 	minIndexLog = 10
 	// lastRowFree marks a sid that is not a live series (free or in limbo).
-	lastRowFree = -1 << 63
+	lastRowFree int64 = -1 << 63
 )
+
+// A series record is stride = recSlots + 2·periods words (see
+// hist.SeriesView for words 0 and 1, which snapshots read):
+//
+//	word 0  key ref                    word 2  last time a row was created (ms)
+//	word 1  owner | spec << 32         word 3  aliases: series whose owner this is
+//	word 4… two row slots per period (see tables.go)
+//
+// Everything a sample needs of its series is on one cache line for up to two
+// periods (stride 8 words, 64 bytes).
+const (
+	recKey     = hist.SeriesKeyWord
+	recOwner   = hist.SeriesSpecWord
+	recLastRow = 2
+	recAliases = 3
+	recSlots   = 4
+)
+
+func (s *Shard) rec(sid uint32) []uint64 {
+	i := int(sid) * s.stride
+	return s.recs[i : i+s.stride : i+s.stride]
+}
+
+func (s *Shard) keyOf(sid uint32) hist.KeyRef { return hist.KeyRef(s.recs[int(sid)*s.stride+recKey]) }
+func (s *Shard) ownerOf(sid uint32) uint32    { return uint32(s.recs[int(sid)*s.stride+recOwner]) }
+func (s *Shard) specOf(sid uint32) uint16 {
+	return uint16(s.recs[int(sid)*s.stride+recOwner] >> 32)
+}
+func (s *Shard) lastRow(sid uint32) int64 { return int64(s.recs[int(sid)*s.stride+recLastRow]) }
+func (s *Shard) setLastRow(sid uint32, t int64) {
+	s.recs[int(sid)*s.stride+recLastRow] = uint64(t)
+}
 
 func (s *Shard) home(tag uint32) uint64 { return uint64(tag >> (32 - s.indexLog)) }
 
@@ -41,7 +73,7 @@ func (s *Shard) lookup(h uint64, key []byte) (uint32, bool) {
 		}
 		if uint32(e>>32) == tag {
 			sid := uint32(e) - 1
-			if bytes.Equal(view.Bytes(s.series[sid].Key), key) {
+			if bytes.Equal(view.Bytes(s.keyOf(sid)), key) {
 				return sid, true
 			}
 		}
@@ -134,7 +166,7 @@ func (s *Shard) createSeries(h uint64, key []byte, now int64) (uint32, bool) {
 	}
 	sid, ok := s.newSeries(h, key, spec, owner, now)
 	if ok {
-		s.aliases[owner]++
+		s.recs[int(owner)*s.stride+recAliases]++
 	}
 	return sid, ok
 }
@@ -151,21 +183,21 @@ func (s *Shard) newSeries(h uint64, key []byte, spec uint16, owner uint32, now i
 		sid = s.freeSids[n-1]
 		s.freeSids = s.freeSids[:n-1]
 	} else {
-		sid = uint32(len(s.series))
-		s.series = append(s.series, hist.Series{})
-		s.lastRow = append(s.lastRow, 0)
-		s.aliases = append(s.aliases, 0)
-		for range 2 * len(s.periods) {
-			s.slots = append(s.slots, 0)
+		sid = uint32(s.nRecs)
+		s.nRecs++
+		if need := s.nRecs * s.stride; need > len(s.recs) {
+			s.recs = append(s.recs, make([]uint64, max(need, 1024)-len(s.recs))...)
+			s.recs = s.recs[:cap(s.recs)]
 		}
 	}
 	if owner == noOwner {
 		owner = sid
 	}
-	s.series[sid] = hist.Series{Key: s.keys.Alloc(key), Owner: owner, Spec: spec}
-	s.lastRow[sid] = now
-	s.aliases[sid] = 0
-	clear(s.slots[int(sid)*s.nSlots : int(sid+1)*s.nSlots])
+	r := s.rec(sid)
+	clear(r[recLastRow:])
+	r[recKey] = uint64(s.keys.Alloc(key))
+	r[recOwner] = hist.PackOwnerSpec(owner, spec)
+	r[recLastRow] = uint64(now)
 	s.indexInsert(uint32(h>>32), sid)
 	s.nSeries++
 	s.stats.SeriesCreated++
@@ -226,28 +258,27 @@ const nameCacheLimit = 1 << 16
 // open table, none of its rows is open. Aliases of an override series are
 // forgotten before their owner.
 func (s *Shard) reapStep(now int64, n int) {
-	if len(s.series) == 0 {
+	if s.nRecs == 0 {
 		return
 	}
 	idle := now - s.cfg.IdleTimeout.Milliseconds()
 	oldestOpen := s.oldestOpenCreated()
 	for ; n > 0; n-- {
-		if s.reapCursor >= len(s.series) {
+		if s.reapCursor >= s.nRecs {
 			s.reapCursor = 0
 		}
 		sid := uint32(s.reapCursor)
 		s.reapCursor++
-		last := s.lastRow[sid]
-		if last == lastRowFree || last >= idle || last >= oldestOpen || s.aliases[sid] != 0 {
+		r := s.rec(sid)
+		last := int64(r[recLastRow])
+		if last == lastRowFree || last >= idle || last >= oldestOpen || r[recAliases] != 0 {
 			continue
 		}
-		ser := s.series[sid]
-		key := s.keys.Bytes(ser.Key)
-		s.indexDelete(sample.Hash(key), sid)
-		if ser.Owner != sid {
-			s.aliases[ser.Owner]--
+		s.indexDelete(sample.Hash(s.keys.Bytes(s.keyOf(sid))), sid)
+		if owner := s.ownerOf(sid); owner != sid {
+			s.recs[int(owner)*s.stride+recAliases]--
 		}
-		s.lastRow[sid] = lastRowFree
+		r[recLastRow] = 1 << 63 // lastRowFree
 		s.nSeries--
 		s.stats.SeriesReaped++
 		// The sid and key may still be referenced by sealed tables that
@@ -271,7 +302,7 @@ func (s *Shard) freeLimbo() {
 	n := 0
 	for n < len(s.limbo) && s.limbo[n].seq <= oldest {
 		sid := s.limbo[n].sid
-		s.keys.Free(s.series[sid].Key)
+		s.keys.Free(s.keyOf(sid))
 		s.freeSids = append(s.freeSids, sid)
 		n++
 	}

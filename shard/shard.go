@@ -28,6 +28,9 @@ import (
 type period struct {
 	ms      int64
 	timeout int64
+	// The bucket of the last sample (see bucketStart).
+	lastStart int64
+	lastValid bool
 }
 
 // Shard is one aggregation shard. Apply, Tick and Flush are called by its
@@ -47,11 +50,10 @@ type Shard struct {
 	// Series.
 	index      []uint64
 	indexLog   uint
-	nSeries    int
-	series     []hist.Series
-	lastRow    []int64  // when the series last got a new row (ms)
-	aliases    []uint32 // per owner: how many series use its rows
-	slots      []uint64 // nSlots per series
+	nSeries    int      // live series
+	recs       []uint64 // series records, stride words each (series.go)
+	stride     int
+	nRecs      int // records in use or free (sids below nRecs)
 	keys       *hist.KeySlab
 	freeSids   []uint32
 	limbo      []limboEntry
@@ -80,9 +82,12 @@ type Shard struct {
 	lastReap      int64
 	flushing      bool
 
-	inputs []input
-	stats  Stats
-	pub    publishedStats
+	inputs       []input
+	stats        Stats
+	pub          publishedStats
+	pipelineFrom int                   // series count from which Apply prefetches (tests lower it)
+	ahead        [aheadMask + 1]uint32 // series found by prefetchRecord, by sample index
+	aheadRows    []aheadRow            // rows found by prefetchRows, [sample index*periods + p]
 }
 
 // New returns shard number id of a pipeline configured by cfg (defaults are
@@ -96,6 +101,7 @@ func New(id int, cfg Config) (*Shard, error) {
 		id:        id,
 		cfg:       cfg,
 		nSlots:    2 * len(cfg.Periods),
+		stride:    recSlots + 2*len(cfg.Periods),
 		gran:      cfg.Granularity.Milliseconds(),
 		nameCache: map[string]int32{},
 		keys:      hist.NewKeySlab(),
@@ -106,6 +112,8 @@ func New(id int, cfg Config) (*Shard, error) {
 		cur:       make([]curTable, len(cfg.Periods)),
 		overflow:  make([]map[uint32]uint32, maxTables),
 		out:       ring.NewSPSC[*hist.Snapshot](cfg.OutputQueue),
+
+		pipelineFrom: pipelineFrom,
 	}
 	for _, p := range cfg.Periods {
 		s.periods = append(s.periods, period{ms: p.Milliseconds(), timeout: Timeout(p)})
@@ -122,6 +130,7 @@ func New(id int, cfg Config) (*Shard, error) {
 	for _, set := range s.sets {
 		s.needs = append(s.needs, set.Need())
 	}
+	s.aheadRows = make([]aheadRow, (aheadMask+1)*len(s.periods))
 	// The zero slot names idx 0 with generation 0, which no table has.
 	for i := 0; i < minTableIdx; i++ {
 		s.desc = append(s.desc, tableDesc{gen: 1})
@@ -145,73 +154,6 @@ func (s *Shard) Output() *ring.SPSC[*hist.Snapshot] { return s.out }
 // reads W and then drains Output has every bucket of the shard that expired
 // before W.
 func (s *Shard) SealedThrough() int64 { return s.sealedThrough.Load() }
-
-// Apply accumulates a batch at time now (ms since the epoch; read once per
-// batch by the caller). The batch is not retained.
-func (s *Shard) Apply(b *sample.Batch, now int64) {
-	for i := range b.Samples {
-		s.apply(b, &b.Samples[i], now)
-	}
-	s.stats.Samples += uint64(len(b.Samples))
-}
-
-func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64) {
-	if uint64(smp.KeyOff)+uint64(smp.KeyLen) > uint64(len(b.Keys)) || smp.KeyLen == 0 {
-		s.stats.Refused[RefusedBadKey]++
-		return
-	}
-	if !smp.Unit.Valid() {
-		s.stats.Refused[RefusedBadUnit]++
-		return
-	}
-	var agg *sample.Agg
-	if smp.Flags&sample.FlagAgg != 0 {
-		if agg = s.validAgg(b, smp); agg == nil {
-			return
-		}
-	} else if !finite(smp.Value) {
-		s.stats.Refused[RefusedNonFinite]++
-		return
-	}
-	key := b.Key(smp)
-	sid, ok := s.lookup(smp.Hash, key)
-	if !ok {
-		if sid, ok = s.createSeries(smp.Hash, key, now); !ok {
-			return
-		}
-	}
-	ser := &s.series[sid]
-	owner, spec := ser.Owner, ser.Spec
-	need := s.needs[spec]
-	unit := uint8(smp.Unit)
-	for p := range s.periods {
-		t, row, ok := s.row(owner, p, BucketStart(smp.Time, s.periods[p].ms), now)
-		if !ok {
-			continue
-		}
-		switch {
-		case spec == specNone:
-			// A record without metrics: the bucket exists, nothing accumulates.
-		case agg == nil:
-			if !t.AddValue(row, smp.Value, unit, need) {
-				s.stats.Refused[RefusedUnitMismatch]++
-				continue
-			}
-		default:
-			ha := hist.Agg{Min: agg.Min, Max: agg.Max, Sum: agg.Sum, Count: agg.Count, Has: hist.AggHas(agg.Has)}
-			if !t.MergeAgg(row, &ha, unit, need) {
-				s.stats.Refused[RefusedUnitMismatch]++
-				continue
-			}
-			if agg.Has&sample.HasHist != 0 && need&hist.NeedHist != 0 {
-				for _, e := range b.HistOf(agg) {
-					t.RecordHist(row, hist.Pack(e.Value), e.Count)
-				}
-			}
-		}
-		t.NoteRequestTime(row, smp.ReqTime)
-	}
-}
 
 // validAgg returns the sample's pre-aggregated data if it is well-formed and
 // finite, counting the refusal otherwise.

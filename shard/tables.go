@@ -57,8 +57,8 @@ func makeSlot(idx uint16, gen uint32, row uint32) uint64 {
 // row returns the row of series owner in the open table of period p that
 // holds bucket start, creating it (and the table) if there is none.
 func (s *Shard) row(owner uint32, p int, start, now int64) (*hist.Table, uint32, bool) {
-	base := int(owner)*s.nSlots + 2*p
-	sl := s.slots[base : base+2 : base+2]
+	base := int(owner)*s.stride + recSlots + 2*p
+	sl := s.recs[base : base+2 : base+2]
 	free := -1
 	for k, v := range sl {
 		d := &s.desc[uint16(v)]
@@ -103,7 +103,7 @@ func (s *Shard) newRow(owner uint32, p int, start, now int64, sl []uint64, free 
 		}
 		s.overflow[idx][owner] = row
 	}
-	s.lastRow[owner] = now
+	s.setLastRow(owner, now)
 	if now > satAdd(start, per.ms) {
 		s.stats.LateRows++
 	}
@@ -273,7 +273,8 @@ func (s *Shard) seal(idx uint16) {
 }
 
 func (s *Shard) view() hist.SeriesView {
-	return hist.SeriesView{Keys: s.keys.View(), Series: s.series[:len(s.series):len(s.series)], Sets: s.sets}
+	n := s.nRecs * s.stride
+	return hist.SeriesView{Keys: s.keys.View(), Recs: s.recs[:n:n], Stride: s.stride, Sets: s.sets}
 }
 
 // sealExpired seals every open table whose expiration is before now (all of

@@ -26,12 +26,15 @@ var allowed = []struct {
 }{
 	{"internal/sample", nil},
 	{"internal/lint", nil},
+	// A leaf of a few instructions (software prefetch hints), usable by
+	// any data-plane package.
+	{"internal/prefetch", nil},
 	{"affinity", nil},
 	{"ring", nil},
-	{"hist", nil},
+	{"hist", []string{"internal/prefetch"}},
 	{"ingest/*", []string{"internal/sample"}},
-	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample"}},
-	{"shard", []string{"ring", "hist", "internal/sample"}},
+	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch"}},
+	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch"}},
 	{"sinks", []string{"hist"}},
 	{"sinks/*", []string{"sinks", "hist"}},
 	{"engine", []string{"*"}},

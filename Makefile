@@ -1,0 +1,31 @@
+# The one test command (README, .ci/run): formatting, vet, all tests, the
+# concurrent packages under the race detector, and a short fuzzing smoke run
+# of every fuzz target.
+GO ?= go
+RACE_PKGS := ./ring/... ./shard/... ./hist/... ./internal/...
+FUZZ_TIME ?= 3000x
+
+.PHONY: test fmt-check vet unit race fuzz-smoke bench
+
+test: fmt-check vet unit race fuzz-smoke
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -shuffle=on ./...
+
+race:
+	$(GO) test -count=1 -race -short $(RACE_PKGS)
+
+fuzz-smoke:
+	$(GO) test -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(FUZZ_TIME) ./shard
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime 100000x ./internal/sample
+
+# Microbenchmarks for BENCHMARKS.md (-count=6 for benchstat).
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime=2000000x -count=6 ./shard ./hist ./ring ./internal/... | tee bench.out

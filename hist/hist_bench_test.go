@@ -1,0 +1,77 @@
+package hist
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkRecord: recording values into small histograms (the common case
+// of a timer row in a short period) and into one large one.
+func BenchmarkRecord(b *testing.B) {
+	vals := make([]float64, 4096)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range vals {
+		vals[i] = r.ExpFloat64() * 100
+	}
+	b.Run("rows=1024", func(b *testing.B) {
+		var a Arena
+		hs := make([]Hist, 1024)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			a.Record(&hs[i&1023], Pack(vals[i&4095]), 1)
+		}
+	})
+	b.Run("rows=1", func(b *testing.B) {
+		var a Arena
+		var h Hist
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			a.Record(&h, Pack(vals[i&4095]), 1)
+		}
+	})
+}
+
+func BenchmarkAddValue(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		need Need
+	}{
+		{"counter", SetOf(Mean, Sum, Count).Need()},
+		{"timer", SetOf(Median, TP90, TP99, Mean, Count).Need()},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var t Table
+			for i := 0; i < 1024; i++ {
+				t.AddRow(uint32(i))
+			}
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				t.AddValue(uint32(i&1023), float64(i&255), 0, tc.need)
+			}
+		})
+	}
+}
+
+// BenchmarkPercentile: sorting a row's buckets and computing MAD's default
+// timer percentiles (control plane, once per row per closed bucket).
+func BenchmarkPercentile(b *testing.B) {
+	for _, n := range []int{8, 256} {
+		b.Run(map[int]string{8: "buckets=8", 256: "buckets=256"}[n], func(b *testing.B) {
+			var a Arena
+			var h Hist
+			for i := 0; i < n; i++ {
+				a.Record(&h, Key(130944+i), uint64(i%7+1))
+			}
+			var scratch []Bucket
+			b.ReportAllocs()
+			for range b.N {
+				scratch = SortBuckets(a.AppendBuckets(scratch[:0], h))
+				for _, p := range []float64{50, 90, 99} {
+					sinkF += Percentile(scratch, p)
+				}
+			}
+		})
+	}
+}
+
+var sinkF float64

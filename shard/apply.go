@@ -1,0 +1,276 @@
+package shard
+
+import (
+	"bytes"
+	"unsafe"
+
+	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/prefetch"
+	"github.com/gomad/mad/internal/sample"
+)
+
+// Applying a sample walks a chain of dependent memory accesses: the series
+// index entry, the series record, the key bytes (to confirm the match), and
+// one row record per period (plus a histogram block for timers). At
+// production cardinality each is a cache miss, and walked one sample at a
+// time the misses are serial. Apply therefore pipelines the batch: while it
+// accumulates sample i with plain sequential code, it issues prefetch hints
+// for the index entry of sample i+aheadIndex, the series record of sample
+// i+aheadRecord and the key and rows of sample i+aheadRows, each computed
+// from lines the previous hint brought in. Hints cannot change results (they
+// may be computed from stale data and are then merely useless), so the
+// samples are applied exactly as one by one.
+const (
+	aheadIndex  = 16
+	aheadRecord = 8
+	aheadRows   = 4
+	aheadHist   = 2
+	aheadMask   = 15 // lookahead rings: sample index & aheadMask
+
+	// pipelineFrom is the number of series from which prefetching pays:
+	// below it the shard's data stays in the L2 cache and the hints are
+	// pure overhead.
+	pipelineFrom = 16 << 10
+)
+
+// Apply accumulates a batch at time now (ms since the epoch; read once per
+// batch by the caller). The batch is not retained.
+func (s *Shard) Apply(b *sample.Batch, now int64) {
+	smp := b.Samples
+	n := len(smp)
+	s.stats.Samples += uint64(n)
+	if s.nSeries < s.pipelineFrom {
+		for i := range smp {
+			s.apply(b, &smp[i], now, -1)
+		}
+		return
+	}
+	for i := 0; i < min(n, aheadIndex); i++ {
+		s.prefetchIndex(&smp[i])
+	}
+	for i := 0; i < min(n, aheadRecord); i++ {
+		s.prefetchRecord(&smp[i], i)
+	}
+	for i := 0; i < min(n, aheadRows); i++ {
+		s.prefetchRows(&smp[i], i)
+	}
+	for i := 0; i < min(n, aheadHist); i++ {
+		s.prefetchHist(&smp[i], i)
+	}
+	for i := range smp {
+		if j := i + aheadIndex; j < n {
+			s.prefetchIndex(&smp[j])
+		}
+		if j := i + aheadRecord; j < n {
+			s.prefetchRecord(&smp[j], j)
+		}
+		if j := i + aheadRows; j < n {
+			s.prefetchRows(&smp[j], j)
+		}
+		if j := i + aheadHist; j < n {
+			s.prefetchHist(&smp[j], j)
+		}
+		s.apply(b, &smp[i], now, i&aheadMask)
+	}
+}
+
+func addr[T any](p *T) uintptr { return uintptr(unsafe.Pointer(p)) }
+
+func (s *Shard) prefetchIndex(smp *sample.Sample) {
+	prefetch.Line(addr(&s.index[s.home(uint32(smp.Hash>>32))]))
+}
+
+// prefetchRecord finds the series the index names for smp (the index line
+// is in cache by now), remembers it for prefetchRows and hints its record.
+func (s *Shard) prefetchRecord(smp *sample.Sample, i int) {
+	tag := uint32(smp.Hash >> 32)
+	mask := uint64(len(s.index) - 1)
+	idx := s.home(tag)
+	e := s.index[idx]
+	for e != 0 && uint32(e>>32) != tag {
+		idx = (idx + 1) & mask
+		e = s.index[idx]
+	}
+	if e == 0 {
+		s.ahead[i&aheadMask] = noOwner
+		return
+	}
+	sid := uint32(e) - 1
+	s.ahead[i&aheadMask] = sid
+	prefetch.Line(addr(&s.recs[int(sid)*s.stride]))
+}
+
+// prefetchRows hints the key and the rows of the series found by
+// prefetchRecord (its record is in cache by now), and remembers the rows for
+// prefetchHist.
+func (s *Shard) prefetchRows(smp *sample.Sample, i int) {
+	np := len(s.periods)
+	rows := s.aheadRows[(i&aheadMask)*np : (i&aheadMask+1)*np]
+	clear(rows)
+	sid := s.ahead[i&aheadMask]
+	if sid == noOwner || int(sid) >= s.nRecs {
+		return
+	}
+	r := s.rec(sid)
+	key := s.keys.Addr(hist.KeyRef(r[recKey]))
+	if uint32(r[recOwner]) != sid {
+		// An override alias: its rows are its owner's, one more miss
+		// away; not worth chasing for this rare case.
+		prefetch.Line(key)
+		return
+	}
+	var lines [3]uintptr
+	lines[0] = key
+	n := 1
+	for p := range s.periods {
+		start, ok := s.cachedStart(p, smp.Time)
+		if !ok {
+			continue
+		}
+		for _, v := range r[recSlots+2*p : recSlots+2*p+2] {
+			d := &s.desc[uint16(v)]
+			if uint32(v>>16)&genMask == d.gen && d.t != nil && d.start == start {
+				rows[p] = aheadRow{t: d.t, row: uint32(v >> 40)}
+				if n < len(lines) {
+					lines[n] = d.t.RowAddr(uint32(v >> 40))
+					n++
+				}
+			}
+		}
+	}
+	prefetch.Lines2(lines[0], lines[1])
+	if n > 2 {
+		prefetch.Line(lines[2])
+	}
+}
+
+type aheadRow struct {
+	t   *hist.Table
+	row uint32
+}
+
+// prefetchHist hints the histogram slots the sample's value will update in
+// the rows prefetchRows found (their records are in cache by now).
+func (s *Shard) prefetchHist(smp *sample.Sample, i int) {
+	if smp.Flags&sample.FlagAgg != 0 {
+		return
+	}
+	np := len(s.periods)
+	for _, ar := range s.aheadRows[(i&aheadMask)*np : (i&aheadMask+1)*np] {
+		if ar.t != nil {
+			prefetch.Line(ar.t.HistAddr(ar.row, smp.Value))
+		}
+	}
+}
+
+// apply accumulates one sample into its row in every period. ahead is the
+// sample's slot in the lookahead rings, or -1: the series and rows the
+// lookahead found are used once the series is confirmed by its key.
+func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int) {
+	var agg *sample.Agg
+	if !s.validate(b, smp, &agg) {
+		return
+	}
+	key := b.Key(smp)
+	var sid uint32
+	var rows []aheadRow
+	if ahead >= 0 {
+		if c := s.ahead[ahead]; c != noOwner && int(c) < s.nRecs && bytes.Equal(s.keys.Bytes(s.keyOf(c)), key) {
+			sid = c
+			rows = s.aheadRows[ahead*len(s.periods) : (ahead+1)*len(s.periods)]
+		} else {
+			ahead = -1
+		}
+	}
+	if ahead < 0 {
+		var ok bool
+		if sid, ok = s.lookup(smp.Hash, key); !ok {
+			if sid, ok = s.createSeries(smp.Hash, key, now); !ok {
+				return
+			}
+		}
+	}
+	r := s.rec(sid)
+	owner, spec := uint32(r[recOwner]), uint16(r[recOwner]>>32)
+	need := s.needs[spec]
+	unit := uint8(smp.Unit)
+	for p := range s.periods {
+		var t *hist.Table
+		var row uint32
+		if rows != nil && rows[p].t != nil {
+			t, row = rows[p].t, rows[p].row
+		} else {
+			var ok bool
+			if t, row, ok = s.row(owner, p, s.bucketStart(p, smp.Time), now); !ok {
+				continue
+			}
+		}
+		switch {
+		case spec == specNone:
+			// A record without metrics: the bucket exists, nothing accumulates.
+		case agg == nil:
+			if !t.AddValue(row, smp.Value, unit, need) {
+				s.stats.Refused[RefusedUnitMismatch]++
+				continue
+			}
+		default:
+			ha := hist.Agg{Min: agg.Min, Max: agg.Max, Sum: agg.Sum, Count: agg.Count, Has: hist.AggHas(agg.Has)}
+			if !t.MergeAgg(row, &ha, unit, need) {
+				s.stats.Refused[RefusedUnitMismatch]++
+				continue
+			}
+			if agg.Has&sample.HasHist != 0 && need&hist.NeedHist != 0 {
+				for _, e := range b.HistOf(agg) {
+					t.RecordHist(row, hist.Pack(e.Value), e.Count)
+				}
+			}
+		}
+		if smp.ReqTime != 0 {
+			t.NoteRequestTime(row, smp.ReqTime)
+		}
+	}
+}
+
+// bucketStart is BucketStart for period p, remembering the last bucket so
+// that samples of the current bucket (nearly all of them) need no division.
+func (s *Shard) bucketStart(p int, t int64) int64 {
+	if start, ok := s.cachedStart(p, t); ok {
+		return start
+	}
+	per := &s.periods[p]
+	per.lastStart = BucketStart(t, per.ms)
+	per.lastValid = true
+	return per.lastStart
+}
+
+func (s *Shard) cachedStart(p int, t int64) (int64, bool) {
+	per := &s.periods[p]
+	// t in [lastStart, lastStart+ms): the same bucket. (A bucket start is
+	// never after its times for t >= 0; Java's remainder makes negative
+	// times start after t, which this check sends to BucketStart.)
+	if per.lastValid && t >= per.lastStart && t-per.lastStart < per.ms {
+		return per.lastStart, true
+	}
+	return 0, false
+}
+
+// validate checks what can be checked of a sample without its series, and
+// counts the refusal if it fails. It sets *agg to the sample's
+// pre-aggregated data, if any.
+func (s *Shard) validate(b *sample.Batch, smp *sample.Sample, agg **sample.Agg) bool {
+	switch {
+	case uint64(smp.KeyOff)+uint64(smp.KeyLen) > uint64(len(b.Keys)) || smp.KeyLen == 0:
+		s.stats.Refused[RefusedBadKey]++
+		return false
+	case !smp.Unit.Valid():
+		s.stats.Refused[RefusedBadUnit]++
+		return false
+	case smp.Flags&sample.FlagAgg != 0:
+		*agg = s.validAgg(b, smp)
+		return *agg != nil
+	case !finite(smp.Value):
+		s.stats.Refused[RefusedNonFinite]++
+		return false
+	}
+	return true
+}

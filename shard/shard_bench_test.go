@@ -1,0 +1,317 @@
+package shard
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/sample"
+)
+
+// benchKeys builds n distinct series keys of a realistic shape: a metric
+// name and three dimensions (≈ 60-byte canonical keys).
+func benchKeys(n int, kind sample.Kind) *sample.Batch {
+	b := &sample.Batch{}
+	for i := 0; i < n; i++ {
+		name := fmt.Appendf(nil, "service.endpoint_%d.latency", i%1000)
+		ds := []sample.Dim{
+			{Key: []byte("host"), Value: fmt.Appendf(nil, "host-%04d", i/1000%100)},
+			{Key: []byte("service"), Value: []byte("checkout")},
+			{Key: []byte("cluster"), Value: fmt.Appendf(nil, "c%d", i/100000)},
+		}
+		sample.SortDims(ds)
+		k, err := b.PutKey(kind, name, ds)
+		if err != nil {
+			panic(err)
+		}
+		b.AddValue(k, 0, 0, 0, sample.UnitNone)
+	}
+	return b
+}
+
+// benchBatch returns a batch of size samples drawn uniformly from the series
+// of keys, with values spread over a few hundred histogram buckets, all in
+// the bucket of time at. Like a parser's batch, it holds its own keys.
+func benchBatch(keys *sample.Batch, size int, at int64, seed uint64) *sample.Batch {
+	r := rand.New(rand.NewPCG(seed, 1))
+	b := &sample.Batch{}
+	for i := 0; i < size; i++ {
+		s := keys.Samples[r.IntN(len(keys.Samples))]
+		key := keys.Key(&s)
+		s.KeyOff = uint32(len(b.Keys))
+		b.Keys = append(b.Keys, key...)
+		s.Time = at
+		s.Value = float64(r.IntN(5000)) * 0.37
+		b.Samples = append(b.Samples, s)
+	}
+	return b
+}
+
+// BenchmarkApply measures the shard's update of existing series: ns per
+// sample, for a timer with MAD's default statistics (histogram, sum, count)
+// and a counter (sum, count), with MAD's default periods (PT1S and PT1M:
+// every sample updates two rows) and with one period.
+func BenchmarkApply(b *testing.B) {
+	for _, periods := range [][]time.Duration{{time.Second, time.Minute}, {time.Minute}} {
+		for _, kind := range []sample.Kind{sample.KindTimer, sample.KindCounter} {
+			for _, n := range []int{10_000, 100_000, 1_000_000} {
+				name := fmt.Sprintf("periods=%d/%v/series=%d", len(periods), kind, n)
+				b.Run(name, func(b *testing.B) {
+					s, err := New(0, Config{Periods: periods})
+					if err != nil {
+						b.Fatal(err)
+					}
+					keys := benchKeys(n, kind)
+					now := t0 + 100
+					// Create every series and row, then warm up.
+					for i := range keys.Samples {
+						keys.Samples[i].Time = now
+					}
+					s.Apply(keys, now)
+					batches := make([]*sample.Batch, 16)
+					for i := range batches {
+						batches[i] = benchBatch(keys, 4096, now, uint64(i))
+						s.Apply(batches[i], now)
+					}
+					b.ReportAllocs()
+					b.ResetTimer()
+					samples := 0
+					for i := 0; samples < b.N; i++ {
+						bt := batches[i%len(batches)]
+						s.Apply(bt, now)
+						samples += len(bt.Samples)
+					}
+					b.StopTimer()
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(samples), "ns/sample")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkNewRows measures the cost of a sample that opens its series' row
+// in a new bucket (the first sample of every series in every period).
+func BenchmarkNewRows(b *testing.B) {
+	const n = 100_000
+	s, err := New(0, Config{Periods: []time.Duration{time.Second}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := benchKeys(n, sample.KindCounter)
+	now := t0
+	s.Apply(keys, now)
+	b.ReportAllocs()
+	b.ResetTimer()
+	samples := 0
+	for samples < b.N {
+		now += 1000
+		for i := range keys.Samples {
+			keys.Samples[i].Time = now
+		}
+		s.Apply(keys, now)
+		samples += n
+		b.StopTimer()
+		s.Tick(now + 2001)
+		for snap, ok := s.Output().Pop(); ok; snap, ok = s.Output().Pop() {
+			snap.Release()
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(samples), "ns/sample")
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// BenchmarkMemoryPerSeries reports the heap per active series: the series
+// record, key, index entry and slots, and one row in each open table of
+// MAD's default periods (PT1S and PT1M), histograms included.
+func BenchmarkMemoryPerSeries(b *testing.B) {
+	for _, kind := range []sample.Kind{sample.KindCounter, sample.KindTimer} {
+		for _, n := range []int{100_000, 1_000_000} {
+			b.Run(fmt.Sprintf("%v/series=%d", kind, n), func(b *testing.B) {
+				for range b.N {
+					keys := benchKeys(n, kind)
+					for i := range keys.Samples {
+						keys.Samples[i].Time = t0
+						keys.Samples[i].Value = float64(i % 100)
+					}
+					before := heapInUse()
+					s, _ := New(0, Config{})
+					s.Apply(keys, t0)
+					after := heapInUse()
+					b.ReportMetric(float64(after-before)/float64(n), "B/series")
+					live, _, _ := s.keys.Stats()
+					b.ReportMetric(float64(live)/float64(n), "keyB/series")
+					runtime.KeepAlive(s)
+					runtime.KeepAlive(keys)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkSeal measures what sealing costs the shard's goroutine, i.e. how
+// long ingestion pauses: sealing 1M-row tables (PT1S and PT1M) hands them
+// over as snapshots without touching their rows.
+func BenchmarkSeal(b *testing.B) {
+	const n = 1_000_000
+	keys := benchKeys(n, sample.KindTimer)
+	for i := range keys.Samples {
+		keys.Samples[i].Time = t0
+	}
+	s, _ := New(0, Config{})
+	var worst time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		now := t0 + int64(i)*60_000
+		for j := range keys.Samples {
+			keys.Samples[j].Time = now
+		}
+		b.StopTimer()
+		s.Apply(keys, now)
+		b.StartTimer()
+		start := time.Now()
+		s.Tick(now + 60_000 + 30_001) // both tables expired
+		worst = max(worst, time.Since(start))
+		b.StopTimer()
+		rows := 0
+		for snap, ok := s.Output().Pop(); ok; snap, ok = s.Output().Pop() {
+			rows += snap.Len()
+			snap.Release()
+		}
+		if rows != 2*n {
+			b.Fatalf("sealed %d rows; want %d", rows, 2*n)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(worst.Microseconds()), "worst-µs")
+}
+
+// BenchmarkReadSnapshot measures the emitter side of a 1M-row snapshot:
+// reading every row and computing MAD's default timer statistics. This runs
+// on the control plane, concurrently with ingestion.
+func BenchmarkReadSnapshot(b *testing.B) {
+	const n = 1_000_000
+	keys := benchKeys(n, sample.KindTimer)
+	s, _ := New(0, Config{Periods: []time.Duration{time.Minute}})
+	for rep := 0; rep < 5; rep++ {
+		for j := range keys.Samples {
+			keys.Samples[j].Time = t0
+			keys.Samples[j].Value = float64((j + rep*7) % 1000)
+		}
+		s.Apply(keys, t0)
+	}
+	s.Flush(t0)
+	snap, _ := s.Output().Pop()
+	var scratch []hist.Bucket
+	b.ResetTimer()
+	for range b.N {
+		var sink float64
+		for i := 0; i < snap.Len(); i++ {
+			r := snap.Table.Row(i, scratch)
+			scratch = r.Buckets
+			for _, st := range snap.Specified(i).Closure().All() {
+				v, _, _ := r.Value(st)
+				sink += v
+			}
+			_ = snap.Key(i)
+		}
+		benchSink = sink
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+}
+
+var benchSink float64
+
+// BenchmarkGC reports the time of a forced full garbage collection with the
+// shard's tables populated: with pointer-free storage it must not grow with
+// the number of series.
+func BenchmarkGC(b *testing.B) {
+	for _, n := range []int{10_000, 1_000_000} {
+		b.Run(fmt.Sprintf("series=%d", n), func(b *testing.B) {
+			keys := benchKeys(n, sample.KindTimer)
+			for i := range keys.Samples {
+				keys.Samples[i].Time = t0
+			}
+			s, _ := New(0, Config{})
+			s.Apply(keys, t0)
+			keys = nil
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			b.ResetTimer()
+			for range b.N {
+				runtime.GC()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MiB")
+			runtime.KeepAlive(s)
+		})
+	}
+}
+
+// BenchmarkApplyCached repeats one 4096-sample batch, so the series it
+// touches stay in cache: the instruction cost of Apply, without memory stalls.
+func BenchmarkApplyCached(b *testing.B) {
+	for _, np := range []int{1, 2} {
+		for _, kind := range []sample.Kind{sample.KindCounter, sample.KindTimer} {
+			b.Run(fmt.Sprintf("periods=%d/%v", np, kind), func(b *testing.B) {
+				s, _ := New(0, Config{Periods: []time.Duration{time.Second, time.Minute}[:np]})
+				keys := benchKeys(4096, kind)
+				now := t0 + 100
+				for i := range keys.Samples {
+					keys.Samples[i].Time = now
+				}
+				s.Apply(keys, now)
+				bt := benchBatch(keys, 4096, now, 1)
+				s.Apply(bt, now)
+				b.ResetTimer()
+				samples := 0
+				for samples < b.N {
+					s.Apply(bt, now)
+					samples += len(bt.Samples)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(samples), "ns/sample")
+			})
+		}
+	}
+}
+
+// BenchmarkMemoryFloor measures what this machine can do at all: per
+// "sample", k independent reads of random cache lines from a working set of
+// the size a shard with n series occupies (about 300 bytes per series). An
+// Apply of a sample touches 4 (counter, one period) to 7 (timer, two periods)
+// such lines, so this bounds how fast Apply can be at that cardinality.
+func BenchmarkMemoryFloor(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		for _, k := range []int{4, 7} {
+			b.Run(fmt.Sprintf("series=%d/lines=%d", n, k), func(b *testing.B) {
+				lines := n * 300 / 64
+				mem := make([]uint64, lines*8)
+				r := rand.New(rand.NewPCG(1, 2))
+				idx := make([]uint32, 1<<20)
+				for i := range idx {
+					idx[i] = uint32(r.IntN(lines)) * 8
+				}
+				var sum uint64
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					for j := 0; j < k; j++ {
+						sum += mem[idx[(i*k+j)&(len(idx)-1)]]
+					}
+				}
+				benchSink += float64(sum)
+			})
+		}
+	}
+}
