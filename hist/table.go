@@ -14,9 +14,9 @@ import (
 // Layout: a row is one 64-byte record, aligned to a cache line, holding
 // everything of the row (count, sum, min, max, histogram handle, unit,
 // series id, minimum request time). Samples arrive in random series order,
-// so an update costs one cache line and one TLB entry per row instead of one
-// per accumulator column (BENCHMARKS.md has the measurements that decided
-// this). Rows are read in order when the table is emitted.
+// so an update costs one cache line per row instead of one per accumulator
+// column (see DESIGN.md, "Row layout"). Rows are read in order when the
+// table is emitted.
 //
 // Accumulation follows MAD's calculators exactly: count is a Java long;
 // sum, min and max start absent (NaN here, which no accepted value can be)
