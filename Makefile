@@ -23,8 +23,8 @@ race:
 	$(GO) test -count=1 -race -short $(RACE_PKGS)
 
 fuzz-smoke:
-	$(GO) test -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(FUZZ_TIME) ./shard
-	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime 100000x ./internal/sample
+	$(GO) test -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(FUZZ_TIME) -fuzzminimizetime 1s ./shard
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime 100000x -fuzzminimizetime 1s ./internal/sample
 
 # Microbenchmarks for BENCHMARKS.md (-count=6 for benchstat).
 bench:
