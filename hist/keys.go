@@ -1,6 +1,10 @@
 package hist
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/gomad/mad/internal/hugepage"
+)
 
 // KeySlab stores the canonical keys of a shard's series. A key never moves
 // while it is allocated, so tables and snapshots refer to it by KeyRef, and
@@ -93,8 +97,10 @@ func (s *KeySlab) Alloc(key []byte) KeyRef {
 		s.free[cl] = s.free[cl][:n-1]
 	} else {
 		if s.cur[cl] < 0 || int(s.fill[cl])+size > len(s.chunks[s.cur[cl]]) {
-			chunkSize := max(keyChunkMin, 16*size)
-			s.chunks = append(s.chunks, make([]byte, chunkSize))
+			// Chunks grow with the slab, up to one huge page, so that a
+			// big slab is few pages and a small one stays small.
+			chunkSize := max(keyChunkMin, 16*size, min(hugepage.Threshold, int(s.total/8)))
+			s.chunks = append(s.chunks, hugepage.Make[byte](chunkSize, chunkSize))
 			s.total += int64(chunkSize)
 			s.cur[cl] = int32(len(s.chunks) - 1)
 			s.fill[cl] = 0

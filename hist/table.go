@@ -3,6 +3,8 @@ package hist
 import (
 	"math"
 	"unsafe"
+
+	"github.com/gomad/mad/internal/hugepage"
 )
 
 // Table is one open bucket of one period in one shard: MAD's Bucket for
@@ -81,6 +83,7 @@ func (t *Table) Bytes() int64 {
 // AddRow appends an empty row for series sid and returns its index.
 func (t *Table) AddRow(sid uint32) uint32 {
 	row := uint32(len(t.acc))
+	t.acc = hugepage.Grow(t.acc, 1)
 	t.acc = append(t.acc, acc{sum: absent, min: absent, max: absent, unit: unitUnset, sid: sid})
 	return row
 }

@@ -3,6 +3,8 @@ package shard
 import (
 	"bytes"
 
+	"github.com/gomad/mad/internal/hugepage"
+
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/sample"
 )
@@ -95,7 +97,7 @@ func (s *Shard) indexInsert(tag uint32, sid uint32) {
 func (s *Shard) growIndex() {
 	old := s.index
 	s.indexLog++
-	s.index = make([]uint64, 1<<s.indexLog)
+	s.index = hugepage.Make[uint64](1<<s.indexLog, 1<<s.indexLog)
 	mask := uint64(len(s.index) - 1)
 	for _, e := range old {
 		if e == 0 {
@@ -186,7 +188,7 @@ func (s *Shard) newSeries(h uint64, key []byte, spec uint16, owner uint32, now i
 		sid = uint32(s.nRecs)
 		s.nRecs++
 		if need := s.nRecs * s.stride; need > len(s.recs) {
-			s.recs = append(s.recs, make([]uint64, max(need, 1024)-len(s.recs))...)
+			s.recs = hugepage.Grow(s.recs, need-len(s.recs))
 			s.recs = s.recs[:cap(s.recs)]
 		}
 	}

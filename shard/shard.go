@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/hugepage"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/ring"
 )
@@ -106,7 +107,7 @@ func New(id int, cfg Config) (*Shard, error) {
 		nameCache: map[string]int32{},
 		keys:      hist.NewKeySlab(),
 		indexLog:  minIndexLog,
-		index:     make([]uint64, 1<<minIndexLog),
+		index:     hugepage.Make[uint64](1<<minIndexLog, 1<<minIndexLog),
 		byKey:     map[tableKey]uint16{},
 		byStart:   map[startKey][]uint16{},
 		cur:       make([]curTable, len(cfg.Periods)),

@@ -29,12 +29,14 @@ var allowed = []struct {
 	// A leaf of a few instructions (software prefetch hints), usable by
 	// any data-plane package.
 	{"internal/prefetch", nil},
+	// Likewise: huge-page advice for large arrays.
+	{"internal/hugepage", nil},
 	{"affinity", nil},
 	{"ring", nil},
-	{"hist", []string{"internal/prefetch"}},
+	{"hist", []string{"internal/prefetch", "internal/hugepage"}},
 	{"ingest/*", []string{"internal/sample"}},
-	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch"}},
-	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch"}},
+	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage"}},
+	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	{"sinks", []string{"hist"}},
 	{"sinks/*", []string{"sinks", "hist"}},
 	{"engine", []string{"*"}},
