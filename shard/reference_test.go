@@ -19,14 +19,13 @@ import (
 )
 
 type refConfig struct {
-	periodsMs   []int64
-	granMs      int64
-	idleMs      int64
-	counter     []string
-	gauge       []string
-	timer       []string
-	overrides   []refOverride
-	allStatName []string
+	periodsMs []int64
+	granMs    int64
+	idleMs    int64
+	counter   []string
+	gauge     []string
+	timer     []string
+	overrides []refOverride
 }
 
 type refOverride struct {

@@ -53,10 +53,6 @@ func (s *Shard) rec(sid uint32) []uint64 {
 
 func (s *Shard) keyOf(sid uint32) hist.KeyRef { return hist.KeyRef(s.recs[int(sid)*s.stride+recKey]) }
 func (s *Shard) ownerOf(sid uint32) uint32    { return uint32(s.recs[int(sid)*s.stride+recOwner]) }
-func (s *Shard) specOf(sid uint32) uint16 {
-	return uint16(s.recs[int(sid)*s.stride+recOwner] >> 32)
-}
-func (s *Shard) lastRow(sid uint32) int64 { return int64(s.recs[int(sid)*s.stride+recLastRow]) }
 func (s *Shard) setLastRow(sid uint32, t int64) {
 	s.recs[int(sid)*s.stride+recLastRow] = uint64(t)
 }
