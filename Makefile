@@ -1,13 +1,14 @@
-# The one test command (README, .ci/run): formatting, vet, all tests, the
+# The one test command (README, .ci/run): formatting, vet, staticcheck, all tests, the
 # concurrent packages under the race detector, and a short fuzzing smoke run
 # of every fuzz target.
 GO ?= go
 RACE_PKGS := ./ring/... ./shard/... ./hist/... ./internal/...
 FUZZ_TIME ?= 3000x
+STATICCHECK_VERSION := v0.8.2
 
-.PHONY: test fmt-check vet unit race fuzz-smoke bench
+.PHONY: test fmt-check vet lint unit race fuzz-smoke bench
 
-test: fmt-check vet unit race fuzz-smoke
+test: fmt-check vet lint unit race fuzz-smoke
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -15,6 +16,9 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+lint:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 unit:
 	$(GO) test -count=1 -shuffle=on ./...
