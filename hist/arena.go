@@ -172,7 +172,7 @@ func (a *Arena) entry(h *Hist, tag uint64) *uint64 {
 		}
 		used := hh.used()
 		if (used+1)*loadDen > uint32(len(b))*loadNum {
-			a.grow(h)
+			a.grow(h, histPlace)
 			continue
 		}
 		b[i] = tag
@@ -181,8 +181,8 @@ func (a *Arena) entry(h *Hist, tag uint64) *uint64 {
 	}
 }
 
-// grow moves *h to a block twice the size.
-func (a *Arena) grow(h *Hist) {
+// grow moves *h to a block twice the size, placing entries with place.
+func (a *Arena) grow(h *Hist, place func(e uint64, logCap uint32) uint32) {
 	old := a.block(*h)
 	logCap := h.logCap() + 1
 	loc, b := a.alloc(1 << logCap)
@@ -191,13 +191,50 @@ func (a *Arena) grow(h *Hist) {
 		if e == 0 {
 			continue
 		}
-		i := slot(entryKey(e), logCap)
+		i := place(e, logCap)
 		for b[i] != 0 {
 			i = (i + 1) & mask
 		}
 		b[i] = e
 	}
 	*h = makeHist(loc, h.used(), logCap)
+}
+
+func histPlace(e uint64, logCap uint32) uint32 { return slot(entryKey(e), logCap) }
+
+// A set (of a StatsD set metric) uses the same blocks with different
+// entries: each is a member's 64-bit hash (0 is stored as 1, so that 0 can
+// mark an empty slot).
+func memberSlot(x uint64, logCap uint32) uint32 {
+	return uint32((x * 0x9E3779B97F4A7C15) >> (64 - logCap))
+}
+
+// AddMember adds member hash x to the set *h and reports whether it was new.
+func (a *Arena) AddMember(h *Hist, x uint64) bool {
+	if x == 0 {
+		x = 1
+	}
+	a.Touch(h)
+	for {
+		hh := *h
+		b := a.block(hh)
+		mask := uint32(len(b) - 1)
+		i := memberSlot(x, hh.logCap())
+		for b[i] != 0 {
+			if b[i] == x {
+				return false
+			}
+			i = (i + 1) & mask
+		}
+		used := hh.used()
+		if (used+1)*loadDen > uint32(len(b))*loadNum {
+			a.grow(h, memberSlot)
+			continue
+		}
+		b[i] = x
+		*h = makeHist(hh.loc(), used+1, hh.logCap())
+		return true
+	}
 }
 
 // Merge adds every bucket of src (a histogram of arena from) into *h.

@@ -199,6 +199,9 @@ const (
 	NeedMin
 	NeedMax
 	NeedHist
+	// NeedDistinct: the row counts distinct set members (StatsD sets)
+	// instead of accumulating values.
+	NeedDistinct
 
 	// needUnit: accumulators that carry a unit and refuse mixing units.
 	needUnit = NeedSum | NeedMin | NeedMax | NeedHist

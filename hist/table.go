@@ -57,7 +57,8 @@ type acc struct {
 	reqTime int64   // minimum request time, 0: none
 	sid     uint32
 	unit    uint8 // unitUnset until a sample feeding a unit-carrying accumulator arrives
-	_       [11]byte
+	set     bool  // hist is a set of member hashes, count the distinct members
+	_       [10]byte
 }
 
 const unitUnset = 0xFF
@@ -234,6 +235,15 @@ func (t *Table) MergeAgg(row uint32, a *Agg, unit uint8, need Need) bool {
 	return true
 }
 
+// AddMember adds a set member's hash to row, counting it if it is new.
+func (t *Table) AddMember(row uint32, member uint64) {
+	a := &t.acc[row]
+	a.set = true
+	if t.arena.AddMember(&a.hist, member) {
+		a.count++
+	}
+}
+
 // RecordHist adds count entries of bucket k to row's histogram.
 func (t *Table) RecordHist(row uint32, k Key, count uint64) {
 	t.arena.Record(&t.acc[row].hist, k, count)
@@ -279,13 +289,16 @@ func (t *Table) Row(i int, scratch []Bucket) Row {
 		Min:     a.min,
 		Max:     a.max,
 		hasUnit: a.unit != unitUnset,
-		histFed: a.hist != 0,
+		histFed: a.hist != 0 && !a.set,
 	}
 	if r.hasUnit {
 		r.Unit = a.unit
 	}
 	r.RequestTime = a.reqTime
-	r.Buckets = SortBuckets(t.arena.AppendBuckets(scratch[:0], a.hist))
+	r.Buckets = scratch[:0]
+	if !a.set {
+		r.Buckets = SortBuckets(t.arena.AppendBuckets(r.Buckets, a.hist))
+	}
 	return r
 }
 

@@ -182,3 +182,21 @@ func TestRowRecordIsOneCacheLine(t *testing.T) {
 		t.Fatalf("row record is %d bytes; want 64", n)
 	}
 }
+
+func TestTableSetCountsDistinctMembers(t *testing.T) {
+	var tb Table
+	r := tb.AddRow(3)
+	for i := 0; i < 5000; i++ {
+		tb.AddMember(r, uint64(i%1000)*0x9E3779B97F4A7C15) // 0 included
+	}
+	row := tb.Row(int(r), nil)
+	if v, _, ok := row.Value(Count); !ok || v != 1000 {
+		t.Fatalf("distinct count = %v; want 1000", v)
+	}
+	if len(row.Buckets) != 0 {
+		t.Fatalf("a set row reads back %d histogram buckets", len(row.Buckets))
+	}
+	if _, _, ok := row.Value(Histogram); !ok {
+		t.Fatal("histogram statistic missing")
+	}
+}

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"bytes"
+	"math"
 	"unsafe"
 
 	"github.com/gomad/mad/hist"
@@ -152,7 +153,7 @@ type aheadRow struct {
 // prefetchHist hints the histogram slots the sample's value will update in
 // the rows prefetchRows found (their records are in cache by now).
 func (s *Shard) prefetchHist(smp *sample.Sample, i int) {
-	if smp.Flags&sample.FlagAgg != 0 {
+	if smp.Flags&(sample.FlagAgg|sample.FlagSetMember) != 0 {
 		return
 	}
 	np := len(s.periods)
@@ -194,6 +195,25 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 	owner, spec := uint32(r[recOwner]), uint16(r[recOwner]>>32)
 	need := s.needs[spec]
 	unit := uint8(smp.Unit)
+	value := smp.Value
+	switch kind := sample.Kind(key[0]); {
+	case smp.Flags&sample.FlagSetMember != 0 != (kind == sample.KindSet),
+		smp.Flags&sample.FlagDelta != 0 && kind != sample.KindGauge:
+		s.stats.Refused[RefusedBadFlags]++
+		return
+	case kind == sample.KindGauge && agg == nil:
+		// Gauges remember their last value, for deltas ("+N").
+		if smp.Flags&sample.FlagDelta != 0 {
+			if last := math.Float64frombits(r[recGauge]); last == last {
+				value += last
+			}
+			if !finite(value) {
+				s.stats.Refused[RefusedNonFinite]++
+				return
+			}
+		}
+		r[recGauge] = math.Float64bits(value)
+	}
 	for p := range s.periods {
 		var t *hist.Table
 		var row uint32
@@ -208,8 +228,10 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 		switch {
 		case spec == specNone:
 			// A record without metrics: the bucket exists, nothing accumulates.
+		case need&hist.NeedDistinct != 0:
+			t.AddMember(row, math.Float64bits(value))
 		case agg == nil:
-			if !t.AddValue(row, smp.Value, unit, need) {
+			if !t.AddValue(row, value, unit, need) {
 				s.stats.Refused[RefusedUnitMismatch]++
 				continue
 			}
@@ -268,7 +290,7 @@ func (s *Shard) validate(b *sample.Batch, smp *sample.Sample, agg **sample.Agg) 
 	case smp.Flags&sample.FlagAgg != 0:
 		*agg = s.validAgg(b, smp)
 		return *agg != nil
-	case !finite(smp.Value):
+	case !finite(smp.Value) && smp.Flags&sample.FlagSetMember == 0:
 		s.stats.Refused[RefusedNonFinite]++
 		return false
 	}

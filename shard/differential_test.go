@@ -105,7 +105,9 @@ func diffConfig(d *decider) (Config, refConfig) {
 	}
 	rc.granMs = pick[int64](d, 100, 1, 1000, 300)
 	cfg.Granularity = time.Duration(rc.granMs) * time.Millisecond
-	rc.idleMs = pick[int64](d, 300000, 1500, 4000)
+	// A day outlasts any run (at most 80 steps of 71 s), so no series is
+	// forgotten; only then are gauge deltas drawn (see diffBatch).
+	rc.idleMs = pick[int64](d, 300000, 1500, 4000, 86_400_000)
 	cfg.IdleTimeout = time.Duration(rc.idleMs) * time.Millisecond
 	cfg.CounterStatistics, cfg.GaugeStatistics, cfg.TimerStatistics = DefaultCounterStatistics, DefaultGaugeStatistics, DefaultTimerStatistics
 	if d.chance(60) {
@@ -125,15 +127,20 @@ func diffConfig(d *decider) (Config, refConfig) {
 
 // diffBatch draws one batch of samples around now. With wide set, names
 // carry a numeric suffix so that the series index grows and idle series are
-// reaped while others keep arriving.
-func diffBatch(d *decider, b *sample.Batch, now int64, wide bool) {
+// reaped while others keep arriving. Gauge deltas are drawn only with
+// deltas set: a forgotten series forgets its last gauge value, and the
+// reference does not model forgetting.
+func diffBatch(d *decider, b *sample.Batch, now int64, wide, deltas bool) {
 	b.Reset()
 	var nameBuf []byte
 	var dims []sample.Dim
 	for n := 1 + d.intn(40); n > 0; n-- {
 		kind := pick(d, sample.KindCounter, sample.KindGauge, sample.KindTimer, sample.KindTimer, sample.KindCounter)
-		if d.chance(4) {
+		switch {
+		case d.chance(4):
 			kind = sample.KindNone
+		case d.chance(5):
+			kind = sample.KindSet
 		}
 		name := append(nameBuf[:0], pick(d, diffNames...)...)
 		if wide {
@@ -172,12 +179,32 @@ func diffBatch(d *decider, b *sample.Batch, now int64, wide bool) {
 		if d.chance(30) {
 			reqTime = now - int64(d.intn(5000))
 		}
-		if !d.chance(25) {
+		var flags uint8
+		switch {
+		case kind == sample.KindSet:
+			flags = sample.FlagSetMember
+		case kind == sample.KindGauge && deltas && d.chance(40):
+			flags = sample.FlagDelta
+		}
+		if d.chance(1) {
+			// A mismatch, refused: a member that is not of a set (or a set
+			// sample that is not a member), a delta that is not a gauge's.
+			if kind == sample.KindGauge || kind == sample.KindSet || d.chance(50) {
+				flags ^= sample.FlagSetMember
+			} else {
+				flags ^= sample.FlagDelta
+			}
+		}
+		if flags&sample.FlagSetMember != 0 {
+			b.AddSample(k, t, reqTime, sample.SetMember([]byte{byte(d.intn(20))}), unit, flags)
+			continue
+		}
+		if !d.chance(25) || flags != 0 {
 			v := randomValue(d)
 			if d.chance(2) {
 				v = pick(d, math.NaN(), math.Inf(1), math.Inf(-1))
 			}
-			b.AddValue(k, t, reqTime, v, unit)
+			b.AddSample(k, t, reqTime, v, unit, flags)
 			continue
 		}
 		a := sample.Agg{Min: randomValue(d), Max: randomValue(d), Sum: randomValue(d), Count: float64(d.intn(10)) + pick(d, 0, 0.7)}
@@ -296,8 +323,9 @@ func runDifferential(t testing.TB, d *decider) {
 	}
 	steps := 1 + d.intn(80)
 	wide := d.chance(20)
+	deltas := rc.idleMs == 86_400_000
 	for step := 0; step < steps; step++ {
-		diffBatch(d, &b, now, wide)
+		diffBatch(d, &b, now, wide, deltas)
 		sh.Apply(&b, now)
 		for i := range b.Samples {
 			ref.add(&b, &b.Samples[i], now)

@@ -40,19 +40,22 @@ type refBucket struct {
 	count                    int64
 	sum, min, max            *float64
 	hist                     map[uint64]uint64 // bits of the truncated value → count (bits keep -0 and +0 apart)
+	members                  map[uint64]bool   // set members (hash bits)
+	isSet                    bool
 	histFed                  bool
 	unit                     *sample.Unit
 	reqTime                  int64
 }
 
 type refAggregator struct {
-	cfg     refConfig
-	buckets map[string]map[int64]*refBucket // owner key + "/" + period → start → bucket
-	refused int
+	cfg       refConfig
+	buckets   map[string]map[int64]*refBucket // owner key + "/" + period → start → bucket
+	gaugeLast map[string]float64              // series key → last gauge value
+	refused   int
 }
 
 func newRef(cfg refConfig) *refAggregator {
-	return &refAggregator{cfg: cfg, buckets: map[string]map[int64]*refBucket{}}
+	return &refAggregator{cfg: cfg, buckets: map[string]map[int64]*refBucket{}, gaugeLast: map[string]float64{}}
 }
 
 func refTimeout(periodMs int64) int64 {
@@ -79,8 +82,11 @@ func refExpiration(start, periodMs, now, granMs int64) int64 {
 // statsFor returns the specified statistic names and whether an override
 // matched (MAD then keys the calculators by name only).
 func (r *refAggregator) statsFor(kind sample.Kind, name string) ([]string, bool) {
-	if kind == sample.KindNone {
+	switch kind {
+	case sample.KindNone:
 		return nil, false
+	case sample.KindSet:
+		return []string{"count"}, false
 	}
 	for _, o := range r.cfg.overrides {
 		if o.re.MatchString(name) {
@@ -118,10 +124,11 @@ func refTruncate(v float64) float64 {
 func (r *refAggregator) add(b *sample.Batch, s *sample.Sample, now int64) {
 	key := string(b.Key(s))
 	pk, err := sample.ParseKey([]byte(key))
-	if err != nil || pk.Kind > sample.KindTimer || !s.Unit.Valid() {
+	if err != nil || pk.Kind > sample.KindSet || !s.Unit.Valid() {
 		r.refused++
 		return
 	}
+	member := s.Flags&sample.FlagSetMember != 0
 	var agg *sample.Agg
 	var entries []sample.HistEntry
 	if s.Flags&sample.FlagAgg != 0 {
@@ -138,9 +145,26 @@ func (r *refAggregator) add(b *sample.Batch, s *sample.Sample, now int64) {
 			r.refused++
 			return
 		}
-	} else if !isFinite(s.Value) {
+	} else if !isFinite(s.Value) && !member {
 		r.refused++
 		return
+	}
+	if member != (pk.Kind == sample.KindSet) || (s.Flags&sample.FlagDelta != 0 && pk.Kind != sample.KindGauge) {
+		r.refused++
+		return
+	}
+	value := s.Value
+	if pk.Kind == sample.KindGauge && agg == nil {
+		if s.Flags&sample.FlagDelta != 0 {
+			if last, ok := r.gaugeLast[key]; ok {
+				value += last
+			}
+			if !isFinite(value) {
+				r.refused++
+				return
+			}
+		}
+		r.gaugeLast[key] = value
 	}
 	specified, explicit := r.statsFor(pk.Kind, string(pk.Name))
 	owner := key
@@ -169,6 +193,8 @@ func (r *refAggregator) add(b *sample.Batch, s *sample.Sample, now int64) {
 				expires:   refExpiration(start, periodMs, now, r.cfg.granMs),
 				specified: map[string]bool{},
 				hist:      map[uint64]uint64{},
+				members:   map[uint64]bool{},
+				isSet:     pk.Kind == sample.KindSet,
 			}
 			for _, st := range specified {
 				bk.specified[st] = true
@@ -176,6 +202,18 @@ func (r *refAggregator) add(b *sample.Batch, s *sample.Sample, now int64) {
 			r.buckets[wk][start] = bk
 		}
 		if pk.Kind == sample.KindNone {
+			bk.noteReq(s.ReqTime)
+			continue
+		}
+		if member {
+			bits := math.Float64bits(value)
+			if bits == 0 {
+				bits = 1 // the shard stores hash 0 as 1
+			}
+			if !bk.members[bits] {
+				bk.members[bits] = true
+				bk.count++
+			}
 			bk.noteReq(s.ReqTime)
 			continue
 		}
@@ -197,7 +235,7 @@ func (r *refAggregator) add(b *sample.Batch, s *sample.Sample, now int64) {
 			}
 		}
 		if agg == nil {
-			v := s.Value
+			v := value
 			bk.count++
 			if closure["sum"] {
 				bk.sum = refAdd(bk.sum, v)

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"bytes"
+	"math"
 
 	"github.com/gomad/mad/internal/hugepage"
 
@@ -23,28 +24,33 @@ import (
 // match is confirmed by comparing the key bytes, so a hash collision can
 // never merge two series.
 
-const (
-	minIndexLog = 10
-	// lastRowFree marks a sid that is not a live series (free or in limbo).
-	lastRowFree int64 = -1 << 63
-)
+const minIndexLog = 10
 
 // A series record is stride = recSlots + 2·periods words (see
 // hist.SeriesView for words 0 and 1, which snapshots read):
 //
-//	word 0  key ref                    word 2  last time a row was created (ms)
-//	word 1  owner | spec << 32         word 3  aliases: series whose owner this is
+//	word 0  key ref
+//	word 1  owner | spec << 32
+//	word 2  last-row second | aliases << 32
+//	word 3  last gauge value (float64 bits; NaN: none)
 //	word 4… two row slots per period (see tables.go)
 //
-// Everything a sample needs of its series is on one cache line for up to two
-// periods (stride 8 words, 64 bytes).
+// The last-row second is an upper bound of when a row was last created for
+// the series (seconds since the epoch, plus one; 0 marks a sid that is not a
+// live series, free or in limbo); aliases counts the series whose owner this
+// is. Everything a sample needs of its series is on one cache line for up to
+// two periods (stride 8 words, 64 bytes).
 const (
-	recKey     = hist.SeriesKeyWord
-	recOwner   = hist.SeriesSpecWord
-	recLastRow = 2
-	recAliases = 3
-	recSlots   = 4
+	recKey   = hist.SeriesKeyWord
+	recOwner = hist.SeriesSpecWord
+	recMeta  = 2
+	recGauge = 3
+	recSlots = 4
+
+	aliasOne = 1 << 32
 )
+
+var noGauge = math.Float64bits(math.NaN())
 
 func (s *Shard) rec(sid uint32) []uint64 {
 	i := int(sid) * s.stride
@@ -53,9 +59,14 @@ func (s *Shard) rec(sid uint32) []uint64 {
 
 func (s *Shard) keyOf(sid uint32) hist.KeyRef { return hist.KeyRef(s.recs[int(sid)*s.stride+recKey]) }
 func (s *Shard) ownerOf(sid uint32) uint32    { return uint32(s.recs[int(sid)*s.stride+recOwner]) }
+
+// setLastRow notes that a row was created for sid at time t (ms).
 func (s *Shard) setLastRow(sid uint32, t int64) {
-	s.recs[int(sid)*s.stride+recLastRow] = uint64(t)
+	w := &s.recs[int(sid)*s.stride+recMeta]
+	*w = *w&^0xFFFFFFFF | uint64(lastRowSecond(t))
 }
+
+func lastRowSecond(t int64) uint32 { return uint32(max(t, 0)/1000 + 1) }
 
 func (s *Shard) home(tag uint32) uint64 { return uint64(tag >> (32 - s.indexLog)) }
 
@@ -164,7 +175,7 @@ func (s *Shard) createSeries(h uint64, key []byte, now int64) (uint32, bool) {
 	}
 	sid, ok := s.newSeries(h, key, spec, owner, now)
 	if ok {
-		s.recs[int(owner)*s.stride+recAliases]++
+		s.recs[int(owner)*s.stride+recMeta] += aliasOne
 	}
 	return sid, ok
 }
@@ -192,10 +203,11 @@ func (s *Shard) newSeries(h uint64, key []byte, spec uint16, owner uint32, now i
 		owner = sid
 	}
 	r := s.rec(sid)
-	clear(r[recLastRow:])
+	clear(r[recMeta:])
 	r[recKey] = uint64(s.keys.Alloc(key))
 	r[recOwner] = hist.PackOwnerSpec(owner, spec)
-	r[recLastRow] = uint64(now)
+	r[recMeta] = uint64(lastRowSecond(now))
+	r[recGauge] = noGauge
 	s.indexInsert(uint32(h>>32), sid)
 	s.nSeries++
 	s.stats.SeriesCreated++
@@ -206,8 +218,13 @@ func (s *Shard) newSeries(h uint64, key []byte, spec uint16, owner uint32, now i
 // override whose pattern matches the whole name (first in config order), or
 // the per-type set.
 func (s *Shard) resolveSpec(pk sample.ParsedKey) (spec uint16, explicit bool) {
-	if pk.Kind == sample.KindNone {
+	switch pk.Kind {
+	case sample.KindNone:
 		return specNone, false
+	case sample.KindSet:
+		// Sets are a StatsD notion MAD's statistics configuration does
+		// not know; they always count distinct members.
+		return specSet, false
 	}
 	if len(s.overrides) > 0 {
 		o, ok := s.nameCache[string(pk.Name)]
@@ -243,6 +260,7 @@ const (
 	specCounter
 	specGauge
 	specTimer
+	specSet
 	specFirstOverride
 )
 
@@ -268,15 +286,17 @@ func (s *Shard) reapStep(now int64, n int) {
 		sid := uint32(s.reapCursor)
 		s.reapCursor++
 		r := s.rec(sid)
-		last := int64(r[recLastRow])
-		if last == lastRowFree || last >= idle || last >= oldestOpen || r[recAliases] != 0 {
+		sec := uint32(r[recMeta])
+		// last bounds from above when the series last got a row (ms).
+		last := int64(sec) * 1000
+		if sec == 0 || last >= idle || last >= oldestOpen || r[recMeta]>>32 != 0 {
 			continue
 		}
 		s.indexDelete(sample.Hash(s.keys.Bytes(s.keyOf(sid))), sid)
 		if owner := s.ownerOf(sid); owner != sid {
-			s.recs[int(owner)*s.stride+recAliases]--
+			s.recs[int(owner)*s.stride+recMeta] -= aliasOne
 		}
-		r[recLastRow] = 1 << 63 // lastRowFree
+		r[recMeta] = 0 // not a live series
 		s.nSeries--
 		s.stats.SeriesReaped++
 		// The sid and key may still be referenced by sealed tables that

@@ -119,7 +119,7 @@ func New(id int, cfg Config) (*Shard, error) {
 	for _, p := range cfg.Periods {
 		s.periods = append(s.periods, period{ms: p.Milliseconds(), timeout: Timeout(p)})
 	}
-	s.sets = []hist.Set{0, cfg.CounterStatistics, cfg.GaugeStatistics, cfg.TimerStatistics}
+	s.sets = []hist.Set{0, cfg.CounterStatistics, cfg.GaugeStatistics, cfg.TimerStatistics, hist.SetOf(hist.Count)}
 	for _, o := range cfg.Overrides {
 		re, err := compileFull(o.Pattern)
 		if err != nil {
@@ -131,6 +131,7 @@ func New(id int, cfg Config) (*Shard, error) {
 	for _, set := range s.sets {
 		s.needs = append(s.needs, set.Need())
 	}
+	s.needs[specSet] = hist.NeedDistinct
 	s.aheadRows = make([]aheadRow, (aheadMask+1)*len(s.periods))
 	// The zero slot names idx 0 with generation 0, which no table has.
 	for i := 0; i < minTableIdx; i++ {

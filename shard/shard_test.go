@@ -497,3 +497,79 @@ func TestRun(t *testing.T) {
 		t.Fatalf("Samples = %d; want %v", st.Samples, want)
 	}
 }
+
+func TestGaugeDeltas(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second, time.Minute}, IdleTimeout: time.Second})
+	var b sample.Batch
+	k, _ := b.PutKey(sample.KindGauge, []byte("g"), nil)
+	b.AddSample(k, t0, 0, 5, sample.UnitNone, sample.FlagDelta)       // no last value: 0 + 5
+	b.AddSample(k, t0+100, 0, 10, sample.UnitNone, 0)                 // absolute
+	b.AddSample(k, t0+1200, 0, -3, sample.UnitNone, sample.FlagDelta) // next PT1S bucket: 10 - 3
+	s.Apply(&b, t0)
+	s.Flush(t0 + 1300)
+	want := map[[2]int64][2]float64{ // (period, start) → (min, max)
+		{1000, t0}:        {5, 10},
+		{1000, t0 + 1000}: {7, 7},
+		{60000, t0}:       {5, 10},
+	}
+	got := drain(t, s)
+	if len(got) != len(want) {
+		t.Fatalf("got %d rows; want %d", len(got), len(want))
+	}
+	for _, e := range got {
+		w := want[[2]int64{e.period, e.start}]
+		if value(t, e.row, hist.Min) != w[0] || value(t, e.row, hist.Max) != w[1] {
+			t.Errorf("period %d start %d: min %v max %v; want %v", e.period, e.start-t0, value(t, e.row, hist.Min), value(t, e.row, hist.Max), w)
+		}
+	}
+	// A forgotten series forgets its last value: deltas start from 0 again.
+	for now := t0 + 1400; now < t0+5000; now += 100 {
+		s.Tick(now)
+	}
+	drain(t, s)
+	if s.Stats().SeriesReaped != 1 {
+		t.Fatalf("series not forgotten")
+	}
+	b.Reset()
+	k, _ = b.PutKey(sample.KindGauge, []byte("g"), nil)
+	b.AddSample(k, t0+5000, 0, 2, sample.UnitNone, sample.FlagDelta)
+	s.Apply(&b, t0+5000)
+	s.Flush(t0 + 5000)
+	for _, e := range drain(t, s) {
+		if v := value(t, e.row, hist.Max); v != 2 {
+			t.Errorf("delta after forgetting = %v; want 2", v)
+		}
+	}
+}
+
+func TestSetsCountDistinctMembersPerBucket(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
+	var b sample.Batch
+	k, _ := b.PutKey(sample.KindSet, []byte("users"), nil)
+	for i, m := range []string{"a", "b", "a", "c", "b", "a"} {
+		b.AddSample(k, t0+int64(i)*100, 0, sample.SetMember([]byte(m)), sample.UnitNone, sample.FlagSetMember)
+	}
+	b.AddSample(k, t0+1500, 0, sample.SetMember([]byte("a")), sample.UnitNone, sample.FlagSetMember)
+	// Mismatched flags are refused: a plain value for a set, a member for a
+	// counter, a delta for a timer.
+	b.AddValue(k, t0, 0, 1, sample.UnitNone)
+	kc, _ := b.PutKey(sample.KindCounter, []byte("c"), nil)
+	b.AddSample(kc, t0, 0, sample.SetMember([]byte("x")), sample.UnitNone, sample.FlagSetMember)
+	kt, _ := b.PutKey(sample.KindTimer, []byte("t"), nil)
+	b.AddSample(kt, t0, 0, 1, sample.UnitNone, sample.FlagDelta)
+	s.Apply(&b, t0)
+	s.Flush(t0)
+	counts := map[int64]float64{}
+	for _, e := range drain(t, s) {
+		if e.specified != hist.SetOf(hist.Count) {
+			t.Errorf("set statistics %v; want [count]", e.specified)
+		}
+		counts[e.start-t0] = value(t, e.row, hist.Count)
+	}
+	if counts[0] != 3 || counts[1000] != 1 || len(counts) != 2 {
+		t.Fatalf("distinct counts %v; want 3 in the first second, 1 in the next", counts)
+	}
+	if got := s.stats.Refused[RefusedBadFlags]; got != 3 {
+		t.Fatalf("RefusedBadFlags = %d; want 3", got)
+	}
+}

@@ -24,13 +24,16 @@ const (
 	// RefusedTableLimit: a new bucket beyond the 65536 open tables a shard
 	// can address (records spread over that many distinct buckets).
 	RefusedTableLimit
+	// RefusedBadFlags: a set member for a series that is not a set (or the
+	// reverse), or a gauge delta for a series that is not a gauge.
+	RefusedBadFlags
 
 	NumRefusals
 )
 
 // RefusalNames are the label values of the refusal reasons.
 var RefusalNames = [NumRefusals]string{
-	"bad_key", "bad_unit", "non_finite", "bad_aggregate", "unit_mismatch", "series_limit", "table_limit",
+	"bad_key", "bad_unit", "non_finite", "bad_aggregate", "unit_mismatch", "series_limit", "table_limit", "bad_flags",
 }
 
 // Stats are a shard's counters. Totals are monotonic; Series, OpenTables and

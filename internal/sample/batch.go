@@ -1,10 +1,21 @@
 package sample
 
+import (
+	"hash/maphash"
+	"math"
+)
+
 // Flags on a Sample.
 const (
 	// FlagAgg: the sample carries pre-aggregated statistics in
 	// Batch.Aggs[Sample.Agg] instead of a single Value.
 	FlagAgg uint8 = 1 << iota
+	// FlagDelta: a gauge value relative to the series' last gauge value
+	// (StatsD "+N"), 0 if it has none.
+	FlagDelta
+	// FlagSetMember: a member of a set (KindSet); Value holds the bits of
+	// the member's 64-bit hash (see SetMember), not a number.
+	FlagSetMember
 )
 
 // Sample is one quantity or one set of pre-aggregated statistics for one
@@ -117,6 +128,28 @@ func (b *Batch) AddValue(k KeyRef, t, reqTime int64, v float64, u Unit) {
 		Hash: k.Hash, Value: v, Time: t, ReqTime: reqTime,
 		KeyOff: k.Off, KeyLen: k.Len, Unit: u,
 	})
+}
+
+// AddSample appends a sample carrying one value with the given flags
+// (FlagDelta, FlagSetMember).
+func (b *Batch) AddSample(k KeyRef, t, reqTime int64, v float64, u Unit, flags uint8) {
+	b.Samples = append(b.Samples, Sample{
+		Hash: k.Hash, Value: v, Time: t, ReqTime: reqTime,
+		KeyOff: k.Off, KeyLen: k.Len, Unit: u, Flags: flags,
+	})
+}
+
+// PutKeyBytes appends an already canonical key whose hash is known.
+func (b *Batch) PutKeyBytes(key []byte, hash uint64) KeyRef {
+	off := len(b.Keys)
+	b.Keys = append(b.Keys, key...)
+	return KeyRef{Hash: hash, Off: uint32(off), Len: uint32(len(key))}
+}
+
+// SetMember returns the Value of a set member sample: the bits of the
+// member's hash. Members are distinct when their hashes are (64 bits).
+func SetMember(member []byte) float64 {
+	return math.Float64frombits(maphash.Bytes(seed, member))
 }
 
 // AddAgg appends a sample carrying pre-aggregated statistics; hist is copied

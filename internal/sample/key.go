@@ -18,6 +18,10 @@ const (
 	KindCounter
 	KindGauge
 	KindTimer
+	// KindSet is a StatsD set: its samples are members (FlagSetMember) and
+	// the statistic is the number of distinct members per bucket. MAD has
+	// no sets.
+	KindSet
 	// KindExplicit is internal to the shard: a metric whose name matches a
 	// pipeline `statistics` override is aggregated by name regardless of
 	// its type (MAD keeps those calculators in one type-less map), so its
@@ -28,7 +32,7 @@ const (
 	numKinds
 )
 
-var kindNames = [numKinds]string{"none", "counter", "gauge", "timer", "explicit"}
+var kindNames = [numKinds]string{"none", "counter", "gauge", "timer", "set", "explicit"}
 
 // String returns the lower-case kind name.
 func (k Kind) String() string {
@@ -39,7 +43,7 @@ func (k Kind) String() string {
 }
 
 // Ingested reports whether k is a kind ingest may put into a batch.
-func (k Kind) Ingested() bool { return k <= KindTimer }
+func (k Kind) Ingested() bool { return k <= KindSet }
 
 // Dim is one dimension (tag) of a series. Both slices reference the caller's
 // buffers; AppendKey copies them.
