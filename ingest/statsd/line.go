@@ -2,6 +2,7 @@ package statsd
 
 import (
 	"bytes"
+	"math/bits"
 
 	"github.com/gomad/mad/internal/sample"
 )
@@ -92,8 +93,11 @@ type Line struct {
 	Rate    float64
 	HasRate bool
 	// Tags holds Influx tags then DogStatsD tags, in input order,
-	// unsorted; keys are unique (duplicates are refused).
-	Tags []sample.Dim
+	// unsorted, as spans of the line; keys are unique (duplicates are
+	// refused).
+	Tags []sample.Span
+	// Src is the line the spans of Tags index.
+	Src []byte
 	// Timestamp is the DogStatsD |T field in seconds since the epoch, or 0.
 	Timestamp int64
 	// Container is the DogStatsD |c: field.
@@ -114,6 +118,7 @@ func ParseLine(line []byte, l *Line) Result {
 		line = line[:n-1]
 	}
 	l.Tags = l.Tags[:0]
+	l.Src = line
 	l.Rate, l.HasRate, l.Timestamp, l.Container = 1, false, 0, nil
 	if len(line) > 2 && line[0] == '_' {
 		if bytes.HasPrefix(line, []byte("_e{")) {
@@ -124,31 +129,18 @@ func ParseLine(line []byte, l *Line) Result {
 		}
 	}
 	// Name: up to the first of ':' ',' '|' '@'.
-	i := 0
-	for i < len(line) {
-		c := line[i]
-		if c == ':' || c == ',' || c == '|' || c == '@' {
-			break
-		}
-		i++
-	}
+	i := indexName(line)
 	if i == 0 || i == len(line) {
 		return ErrSyntax
 	}
 	l.Name = line[:i]
 	if line[i] == ',' {
 		// Influx tags: up to ':', no '@' or '|'.
-		j := i + 1
-		for j < len(line) && line[j] != ':' {
-			if line[j] == '@' || line[j] == '|' {
-				return ErrSyntax
-			}
-			j++
-		}
-		if j == len(line) {
+		j := i + 1 + index1(line[i+1:], ':')
+		if j == len(line) || index2(line[i+1:j], '@', '|') != j-i-1 {
 			return ErrSyntax
 		}
-		if r := splitTags(line[i+1:j], '=', &l.Tags); r != OK {
+		if r := splitTags(line, i+1, j, '=', &l.Tags); r != OK {
 			return r
 		}
 		i = j
@@ -158,20 +150,14 @@ func ParseLine(line []byte, l *Line) Result {
 	}
 	// Value: up to '|', non-empty.
 	v := i + 1
-	j := v
-	for j < len(line) && line[j] != '|' {
-		j++
-	}
+	j := v + index1(line[v:], '|')
 	if j == v || j == len(line) {
 		return ErrSyntax
 	}
 	l.Raw = line[v:j]
 	// Type: up to the next '|'.
 	t := j + 1
-	k := t
-	for k < len(line) && line[k] != '|' {
-		k++
-	}
+	k := t + index1(line[t:], '|')
 	switch typ := line[t:k]; {
 	case len(typ) == 1 && typ[0] == 'c':
 		l.Type = TypeCounter
@@ -201,10 +187,7 @@ func ParseLine(line []byte, l *Line) Result {
 	seenTags := false
 	for k < len(line) {
 		f := k + 1
-		e := f
-		for e < len(line) && line[e] != '|' {
-			e++
-		}
+		e := f + index1(line[f:], '|')
 		field := line[f:e]
 		k = e
 		if len(field) == 0 {
@@ -230,7 +213,7 @@ func ParseLine(line []byte, l *Line) Result {
 				return ErrField
 			}
 			seenTags = true
-			if r := splitTags(field[1:], ':', &l.Tags); r != OK {
+			if r := splitTags(line, f+1, e, ':', &l.Tags); r != OK {
 				return r
 			}
 		case 'c':
@@ -251,31 +234,53 @@ func ParseLine(line []byte, l *Line) Result {
 	return OK
 }
 
-// splitTags appends the sep-separated key/value pairs of a comma-separated
-// list to tags, as Guava's Splitter.on(',').withKeyValueSeparator(sep) does
-// for MAD: every entry (an empty one too) must split into exactly two parts,
-// and keys must be unique across both tag styles.
-func splitTags(list []byte, sep byte, tags *[]sample.Dim) Result {
-	for {
-		entry := list
-		end := bytes.IndexByte(list, ',')
-		if end >= 0 {
-			entry = list[:end]
+// splitTags appends the sep-separated key/value pairs of the comma-separated
+// list line[from:to] to tags, as Guava's
+// Splitter.on(',').withKeyValueSeparator(sep) does for MAD: every entry (an
+// empty one too) must split into exactly two parts, and keys must be unique
+// across both tag styles. It scans the list once, eight bytes at a time,
+// visiting only the separators.
+func splitTags(line []byte, from, to int, sep byte, tags *[]sample.Span) Result {
+	ts := *tags
+	pSep, pComma := lsbs*uint64(sep), lsbs*uint64(',')
+	start, kv := from, -1
+	for base := from; base < to; base += 8 {
+		x := load8(line, base)
+		m := matches(x, pSep) | matches(x, pComma)
+		if n := to - base; n < 8 {
+			m &= 1<<(8*n) - 1
 		}
-		kv := bytes.IndexByte(entry, sep)
-		if kv < 0 || bytes.IndexByte(entry[kv+1:], sep) >= 0 {
-			return ErrTag
-		}
-		key := entry[:kv]
-		for _, d := range *tags {
-			if bytes.Equal(d.Key, key) {
-				return ErrDuplicateTag
+		for ; m != 0; m &= m - 1 {
+			i := base + bits.TrailingZeros64(m)/8
+			if line[i] == sep {
+				if kv >= 0 {
+					return ErrTag // a second sep in the entry
+				}
+				kv = i
+				continue
 			}
+			if r := addTag(line, start, kv, i, &ts); r != OK {
+				return r
+			}
+			start, kv = i+1, -1
 		}
-		*tags = append(*tags, sample.Dim{Key: key, Value: entry[kv+1:]})
-		if end < 0 {
-			return OK
-		}
-		list = list[end+1:]
 	}
+	r := addTag(line, start, kv, to, &ts)
+	*tags = ts
+	return r
+}
+
+// addTag appends the entry line[start:end] with its sep at kv.
+func addTag(line []byte, start, kv, end int, ts *[]sample.Span) Result {
+	if kv < 0 {
+		return ErrTag // an entry without sep
+	}
+	key := line[start:kv]
+	for _, d := range *ts {
+		if string(line[d.K0:d.K1]) == string(key) {
+			return ErrDuplicateTag
+		}
+	}
+	*ts = append(*ts, sample.Span{K0: uint32(start), K1: uint32(kv), V0: uint32(kv + 1), V1: uint32(end)})
+	return OK
 }

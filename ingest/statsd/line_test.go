@@ -12,7 +12,7 @@ import (
 func tagString(l *Line) string {
 	var parts []string
 	for _, d := range l.Tags {
-		parts = append(parts, string(d.Key)+"="+string(d.Value))
+		parts = append(parts, string(l.Src[d.K0:d.K1])+"="+string(l.Src[d.V0:d.V1]))
 	}
 	return strings.Join(parts, ",")
 }

@@ -146,6 +146,29 @@ func parseRate(b []byte) (float64, bool) {
 	if len(b) == 0 {
 		return 0, false
 	}
+	// Fast path: digits[.digits] with few digits is one exact division.
+	var mant uint64
+	frac, digits, dot := 0, 0, false
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9' && digits < 15:
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+			continue
+		case c == '.' && !dot:
+			dot = true
+			continue
+		}
+		digits = -1
+		break
+	}
+	if digits > 0 {
+		v := float64(mant) / pow10[frac]
+		return v, v <= 1
+	}
 	v, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
 	// Double.compareTo puts NaN above 1, so MAD refuses it; so do we.
 	if err != nil || !(v >= 0 && v <= 1) {

@@ -220,3 +220,50 @@ var seed = maphash.MakeSeed()
 // Hash returns the hash of a canonical key. It routes the sample to its
 // shard and indexes the shard's series table.
 func Hash(key []byte) uint64 { return maphash.Bytes(seed, key) }
+
+// Span locates a dimension inside a source buffer (a parsed line): its key
+// is src[K0:K1] and its value src[V0:V1]. Parsers that keep their tags as
+// spans avoid copying slice headers (and pointer writes) per tag.
+type Span struct {
+	K0, K1, V0, V1 uint32
+}
+
+// SortSpans sorts spans of src by key bytes without allocating, as SortDims
+// does, and returns the index of the first duplicate key after sorting, or -1.
+func SortSpans(src []byte, spans []Span) int {
+	for i := 1; i < len(spans); i++ {
+		d := spans[i]
+		j := i
+		for j > 0 && bytes.Compare(src[spans[j-1].K0:spans[j-1].K1], src[d.K0:d.K1]) > 0 {
+			spans[j] = spans[j-1]
+			j--
+		}
+		spans[j] = d
+	}
+	for i := 1; i < len(spans); i++ {
+		if bytes.Equal(src[spans[i-1].K0:spans[i-1].K1], src[spans[i].K0:spans[i].K1]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// AppendKeySpans is AppendKey for dimensions given as sorted, unique spans
+// of src. It produces exactly the bytes AppendKey would.
+func AppendKeySpans(dst []byte, kind Kind, name, src []byte, spans []Span) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, byte(kind))
+	dst = binary.AppendUvarint(dst, uint64(len(name)))
+	dst = append(dst, name...)
+	dst = binary.AppendUvarint(dst, uint64(len(spans)))
+	for _, s := range spans {
+		dst = binary.AppendUvarint(dst, uint64(s.K1-s.K0))
+		dst = append(dst, src[s.K0:s.K1]...)
+		dst = binary.AppendUvarint(dst, uint64(s.V1-s.V0))
+		dst = append(dst, src[s.V0:s.V1]...)
+	}
+	if len(dst)-start > MaxKeyLen {
+		return dst[:start], ErrKeyTooLong
+	}
+	return dst, nil
+}

@@ -154,3 +154,24 @@ func TestBatchAllocs(t *testing.T) {
 		t.Fatalf("filling a reused batch allocated %v times; want 0", n)
 	}
 }
+
+func TestSpansMatchDims(t *testing.T) {
+	src := []byte("zone=b,app=x,host=h1,env=prod")
+	spans := []Span{{0, 4, 5, 6}, {7, 10, 11, 12}, {13, 17, 18, 20}, {21, 24, 25, 29}}
+	var ds []Dim
+	for _, s := range spans {
+		ds = append(ds, Dim{Key: src[s.K0:s.K1], Value: src[s.V0:s.V1]})
+	}
+	if SortSpans(src, spans) != -1 || SortDims(ds) != -1 {
+		t.Fatal("unexpected duplicate")
+	}
+	a, _ := AppendKeySpans(nil, KindTimer, []byte("lat"), src, spans)
+	b, _ := AppendKey(nil, KindTimer, []byte("lat"), ds)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("AppendKeySpans = %q; AppendKey = %q", a, b)
+	}
+	dup := []Span{{0, 4, 5, 6}, {0, 4, 5, 6}}
+	if SortSpans(src, dup) != 1 {
+		t.Fatal("duplicate not found")
+	}
+}

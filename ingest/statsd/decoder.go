@@ -1,0 +1,191 @@
+package statsd
+
+import (
+	"bytes"
+	"math"
+
+	"github.com/gomad/mad/internal/sample"
+)
+
+// RateMode says what a sample rate (|@r) does.
+type RateMode uint8
+
+const (
+	// RateResample is MAD's behaviour: a line with rate r is kept with
+	// probability r (r = 0: never) and then counts as one sample. Unlike
+	// MAD, which discards the whole datagram when it drops a line, only
+	// the line is dropped.
+	RateResample RateMode = iota
+	// RateScale is standard StatsD behaviour: every line is kept and
+	// weighted by 1/r. A counter adds value/r; a timer, histogram or
+	// distribution value counts round(1/r) times. Lines with r = 0 are
+	// dropped.
+	RateScale
+)
+
+// Config configures a Decoder.
+type Config struct {
+	RateMode RateMode
+	// NegativeGaugeDelta reads "-N" on a gauge as a delta, as Etsy statsd
+	// does. By default, as in MAD, it is the value -N. "+N" is always a
+	// delta (MAD refuses it).
+	NegativeGaugeDelta bool
+	// Seed seeds the re-sampling generator; 0 picks a fixed seed.
+	Seed uint64
+}
+
+// Stats counts what a Decoder saw. Lines counts every non-empty line by
+// result; of the OK lines, SampledOut were dropped by re-sampling, NonFinite
+// had a NaN or infinite value, TooLong had a series key over 64 KiB, and
+// Samples became samples.
+type Stats struct {
+	Lines      [NumResults]uint64
+	SampledOut uint64
+	NonFinite  uint64
+	TooLong    uint64
+	Samples    uint64
+}
+
+// Decoder turns StatsD datagrams into samples. It keeps scratch space and
+// counters, so each ingest loop owns one per source; it is not safe for
+// concurrent use.
+type Decoder struct {
+	cfg     Config
+	line    Line
+	key     []byte
+	rnd     uint64
+	hist    [1]sample.HistEntry
+	Stats   Stats
+	lastBad [NumResults][]byte
+}
+
+// NewDecoder returns a decoder.
+func NewDecoder(cfg Config) *Decoder {
+	d := &Decoder{cfg: cfg, rnd: cfg.Seed}
+	if d.rnd == 0 {
+		d.rnd = 0x9E3779B97F4A7C15
+	}
+	return d
+}
+
+// Route returns the batch that the samples of the series with this key hash
+// go to (one batch per shard).
+type Route func(hash uint64) *sample.Batch
+
+// maxBadLine bounds the copy of a refused line kept for logs.
+const maxBadLine = 256
+
+// Decode decodes every line of a datagram (lines end in '\n'; empty lines
+// are ignored) and appends the samples to the batches route picks. now is
+// the record time in ms for lines without a timestamp. data is not retained.
+func (d *Decoder) Decode(data []byte, now int64, route Route) {
+	for len(data) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			line, data = data, nil
+		}
+		if len(line) == 0 {
+			continue
+		}
+		d.DecodeLine(line, now, route)
+	}
+}
+
+// DecodeLine decodes one line (without '\n').
+func (d *Decoder) DecodeLine(line []byte, now int64, route Route) {
+	l := &d.line
+	r := ParseLine(line, l)
+	d.Stats.Lines[r]++
+	if r != OK {
+		if r >= ErrSyntax {
+			d.lastBad[r] = append(d.lastBad[r][:0], line[:min(len(line), maxBadLine)]...)
+		}
+		return
+	}
+	weight := 1.0
+	if l.HasRate && l.Rate != 1 {
+		switch {
+		case l.Rate == 0:
+			d.Stats.SampledOut++
+			return
+		case d.cfg.RateMode == RateScale:
+			weight = 1 / l.Rate
+		case d.random() > l.Rate:
+			// MAD: Random.nextDouble() > rate drops the line.
+			d.Stats.SampledOut++
+			return
+		}
+	}
+	var kind sample.Kind
+	var flags uint8
+	unit := sample.UnitNone
+	v := l.Value
+	switch l.Type {
+	case TypeCounter, TypeMeter:
+		kind = sample.KindCounter
+		v *= weight
+	case TypeGauge:
+		kind = sample.KindGauge
+		if l.Plus || (l.Signed && d.cfg.NegativeGaugeDelta) {
+			flags = sample.FlagDelta
+		}
+	case TypeTimer:
+		kind = sample.KindTimer
+		v, unit = sample.Normalize(v, sample.Millisecond)
+	case TypeHistogram, TypeDistribution:
+		kind = sample.KindTimer
+	case TypeSet:
+		kind = sample.KindSet
+		flags = sample.FlagSetMember
+		v = sample.SetMember(l.Raw)
+	}
+	if flags&sample.FlagSetMember == 0 && v-v != 0 {
+		d.Stats.NonFinite++
+		return
+	}
+	t := now
+	if l.Timestamp > 0 {
+		t = l.Timestamp * 1000
+	}
+	sample.SortSpans(l.Src, l.Tags)
+	key, err := sample.AppendKeySpans(d.key[:0], kind, l.Name, l.Src, l.Tags)
+	d.key = key
+	if err != nil {
+		d.Stats.TooLong++
+		return
+	}
+	h := sample.Hash(key)
+	b := route(h)
+	k := b.PutKeyBytes(key, h)
+	d.Stats.Samples++
+	if weight == 1 || kind != sample.KindTimer {
+		b.AddSample(k, t, 0, v, unit, flags)
+		return
+	}
+	// A scaled timer value counts n times.
+	n := math.Max(1, math.Round(weight))
+	d.hist[0] = sample.HistEntry{Value: v, Count: uint64(n)}
+	b.AddAgg(k, t, 0, sample.Agg{Min: v, Max: v, Sum: v * n, Count: n,
+		Has: sample.HasMin | sample.HasMax | sample.HasSum | sample.HasCount | sample.HasHist}, d.hist[:], unit)
+}
+
+// LastRefused returns the last line refused for reason r (at most 256
+// bytes), for a throttled log line; nil if none. The slice is reused.
+func (d *Decoder) LastRefused(r Result) []byte {
+	if r >= NumResults {
+		return nil
+	}
+	return d.lastBad[r]
+}
+
+// random returns a uniform float64 in [0, 1) (xorshift64*).
+func (d *Decoder) random() float64 {
+	x := d.rnd
+	x ^= x >> 12
+	x ^= x << 25
+	x ^= x >> 27
+	d.rnd = x
+	return float64((x*0x2545F4914F6CDD1D)>>11) / (1 << 53)
+}

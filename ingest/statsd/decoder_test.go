@@ -1,0 +1,204 @@
+package statsd
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/gomad/mad/internal/sample"
+)
+
+// capture decodes into two batches (two "shards") and returns them.
+func capture(d *Decoder, data string, now int64) [2]*sample.Batch {
+	bs := [2]*sample.Batch{{}, {}}
+	d.Decode([]byte(data), now, func(h uint64) *sample.Batch { return bs[h%2] })
+	return bs
+}
+
+type decoded struct {
+	kind  sample.Kind
+	name  string
+	dims  string
+	value float64
+	unit  sample.Unit
+	flags uint8
+	time  int64
+	agg   *sample.Agg
+}
+
+func samples(t *testing.T, bs [2]*sample.Batch) []decoded {
+	t.Helper()
+	var out []decoded
+	for _, b := range bs {
+		for i := range b.Samples {
+			s := &b.Samples[i]
+			key := b.Key(s)
+			if sample.Hash(key) != s.Hash {
+				t.Fatalf("sample hash does not match its key %q", key)
+			}
+			pk, err := sample.ParseKey(key)
+			if err != nil {
+				t.Fatalf("bad key %q: %v", key, err)
+			}
+			var dims []string
+			it := pk.DimIter()
+			for dm, ok := it.Next(); ok; dm, ok = it.Next() {
+				dims = append(dims, string(dm.Key)+"="+string(dm.Value))
+			}
+			d := decoded{kind: pk.Kind, name: string(pk.Name), dims: fmt.Sprint(dims), value: s.Value, unit: s.Unit, flags: s.Flags, time: s.Time}
+			if s.Flags&sample.FlagAgg != 0 {
+				a := b.Aggs[s.Agg]
+				d.agg = &a
+			}
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func TestDecodeDatagram(t *testing.T) {
+	d := NewDecoder(Config{})
+	// Bad lines cost only themselves (MAD drops the whole datagram).
+	data := "page.views:1|c\nbad line\nlat:508|ms|#host:h1,region:eu\n\nfuel:0.5|g\nlat,region=eu:2|ms|#host:h1\n_e{1,1}:a|b\nu:x|s\nn:1|c|#a:b:c\nd:7|d|T1700000000\n"
+	got := samples(t, capture(d, data, 1000))
+	if len(got) != 6 {
+		t.Fatalf("got %d samples; want 6", len(got))
+	}
+	byName := map[string][]decoded{}
+	for _, s := range got {
+		byName[s.name] = append(byName[s.name], s)
+	}
+	if s := byName["page.views"][0]; s.kind != sample.KindCounter || s.value != 1 || s.time != 1000 {
+		t.Errorf("page.views = %+v", s)
+	}
+	// ms is normalised to SECOND, as MAD does: 508 ms → 0.508 s.
+	lat := byName["lat"]
+	if len(lat) != 2 || lat[0].kind != sample.KindTimer || lat[0].unit != sample.Second || lat[0].value != 1e6/1e9*508 {
+		t.Fatalf("lat = %+v", lat)
+	}
+	// Tags in either style and any order make the same series.
+	if lat[0].dims != lat[1].dims || lat[0].dims != "[host=h1 region=eu]" {
+		t.Errorf("lat dims %s and %s; want both [host=h1 region=eu]", lat[0].dims, lat[1].dims)
+	}
+	if s := byName["u"][0]; s.kind != sample.KindSet || s.flags != sample.FlagSetMember || s.value != sample.SetMember([]byte("x")) {
+		t.Errorf("set = %+v", s)
+	}
+	if s := byName["d"][0]; s.kind != sample.KindTimer || s.time != 1700000000000 {
+		t.Errorf("distribution = %+v", s)
+	}
+	st := d.Stats
+	if st.Lines[OK] != 6 || st.Lines[ErrSyntax] != 1 || st.Lines[SkipEvent] != 1 || st.Lines[ErrTag] != 1 || st.Samples != 6 {
+		t.Errorf("stats %+v", st)
+	}
+	if got := string(d.LastRefused(ErrTag)); got != "n:1|c|#a:b:c" {
+		t.Errorf("LastRefused(ErrTag) = %q", got)
+	}
+}
+
+func TestDecodeGaugeDeltas(t *testing.T) {
+	for _, tc := range []struct {
+		neg  bool
+		line string
+		want uint8
+	}{
+		{false, "g:+5|g", sample.FlagDelta},
+		{false, "g:-5|g", 0}, // MAD: the value -5
+		{false, "g:5|g", 0},
+		{true, "g:-5|g", sample.FlagDelta}, // Etsy
+		{true, "g:+5|g", sample.FlagDelta},
+	} {
+		got := samples(t, capture(NewDecoder(Config{NegativeGaugeDelta: tc.neg}), tc.line, 0))
+		if len(got) != 1 || got[0].flags != tc.want {
+			t.Errorf("%s (negative deltas %v): %+v; want flags %d", tc.line, tc.neg, got, tc.want)
+		}
+	}
+}
+
+func TestDecodeResampling(t *testing.T) {
+	d := NewDecoder(Config{Seed: 42})
+	var data bytes.Buffer
+	for i := 0; i < 10000; i++ {
+		data.WriteString("c:1|c|@0.25\n")
+	}
+	data.WriteString("never:1|c|@0\nalways:1|c|@1\n")
+	got := samples(t, capture(d, data.String(), 0))
+	kept := len(got) - 1
+	if kept < 2300 || kept > 2700 || d.Stats.SampledOut != uint64(10000-kept+1) {
+		t.Fatalf("kept %d of 10000 at rate 0.25 (sampled out %d)", kept, d.Stats.SampledOut)
+	}
+	for _, s := range got {
+		if s.name == "never" {
+			t.Fatal("a line with rate 0 was kept")
+		}
+	}
+}
+
+func TestDecodeScaling(t *testing.T) {
+	d := NewDecoder(Config{RateMode: RateScale})
+	got := samples(t, capture(d, "c:3|c|@0.1\nt:20|ms|@0.25\nh:7|h|@0.3\ng:1|g\n", 0))
+	if len(got) != 4 {
+		t.Fatalf("got %d samples", len(got))
+	}
+	for _, s := range got {
+		switch s.name {
+		case "c":
+			if s.value != 3*(1/0.1) || s.agg != nil {
+				t.Errorf("scaled counter = %+v; want value 30", s)
+			}
+		case "t":
+			if s.agg == nil || s.agg.Count != 4 || s.agg.Min != 0.02 || s.agg.Sum != 0.08 || s.unit != sample.Second {
+				t.Errorf("scaled timer = %+v %+v; want 0.02 s counted 4 times", s, s.agg)
+			}
+		case "h":
+			if s.agg == nil || s.agg.Count != 3 { // round(1/0.3)
+				t.Errorf("scaled histogram = %+v %+v; want count 3", s, s.agg)
+			}
+		case "g":
+			if s.agg != nil || s.value != 1 {
+				t.Errorf("gauge = %+v", s)
+			}
+		}
+	}
+}
+
+func TestDecodeRefusals(t *testing.T) {
+	d := NewDecoder(Config{})
+	long := "n:1|c|#k:" + string(bytes.Repeat([]byte("v"), sample.MaxKeyLen))
+	got := samples(t, capture(d, "a:1E400|c\nb:NaN|c\n"+long+"\n", 0))
+	if len(got) != 0 || d.Stats.NonFinite != 1 || d.Stats.Lines[ErrValue] != 1 || d.Stats.TooLong != 1 {
+		t.Fatalf("samples %d, stats %+v", len(got), d.Stats)
+	}
+}
+
+func TestDecodeAllocs(t *testing.T) {
+	d := NewDecoder(Config{})
+	data := []byte("a.b.c:1|c\napi.latency:12.5|ms|@0.5|#host:h1,endpoint:/users,region:eu\nn,a=1,b=2:3|g\nu:x|s\n")
+	var b sample.Batch
+	route := func(uint64) *sample.Batch { return &b }
+	for range 10 {
+		b.Reset()
+		d.Decode(data, 0, route)
+	}
+	if n := testing.AllocsPerRun(1000, func() {
+		b.Reset()
+		d.Decode(data, 0, route)
+	}); n != 0 {
+		t.Fatalf("Decode allocated %v times per datagram; want 0", n)
+	}
+}
+
+func TestRandomIsUniform(t *testing.T) {
+	d := NewDecoder(Config{Seed: 7})
+	var sum float64
+	for range 100000 {
+		r := d.random()
+		if r < 0 || r >= 1 {
+			t.Fatalf("random() = %v", r)
+		}
+		sum += r
+	}
+	if mean := sum / 100000; math.Abs(mean-0.5) > 0.01 {
+		t.Fatalf("mean %v; want ~0.5", mean)
+	}
+}
