@@ -1,0 +1,264 @@
+// Package jsonlines is mad's JsonLinesSink: one JSON object per metric of
+// every closed bucket, one per line, to a file or standard output:
+//
+//	{"period":"PT1S","start":"2026-11-21T09:00:01Z","dimensions":{"host":"a"},
+//	 "metric":"api.latency","type":"timer","unit":"SECOND","populationSize":3,
+//	 "statistics":{"count":3,"histogram":1,"mean":0.2,"median":0.2,…}}
+//
+// Statistics are MAD's, every one MAD computes for the metric (specified or
+// not), by canonical name; a statistic without a value, or a non-finite one,
+// is null. Serialisation happens in Record; a goroutine writes, fed by a
+// bounded queue, so a slow disk or pipe never stalls the emitter: when the
+// queue is full the chunk is dropped and its lines counted.
+package jsonlines
+
+import (
+	"bufio"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gomad/mad/sinks"
+)
+
+// Config configures a Sink.
+type Config struct {
+	Name string
+	// Path is the file to append to; "-" or "" is standard output.
+	Path string
+	// QueueChunks bounds the chunks waiting to be written (default 1024).
+	QueueChunks int
+}
+
+// Sink writes JSON lines.
+type Sink struct {
+	name    string
+	out     io.Writer
+	closer  io.Closer
+	queue   chan *chunk
+	done    chan struct{}
+	pool    sync.Pool
+	cur     *chunk
+	lines   atomic.Uint64
+	dropped atomic.Uint64
+	errors  atomic.Uint64
+	err     atomic.Pointer[error]
+	closed  bool
+}
+
+type chunk struct {
+	buf   []byte
+	lines int
+}
+
+// flushAt is the chunk size handed to the writer.
+const flushAt = 64 << 10
+
+// New opens the output and starts the writer.
+func New(cfg Config) (*Sink, error) {
+	s := &Sink{name: cfg.Name, done: make(chan struct{})}
+	if cfg.Path == "" || cfg.Path == "-" {
+		s.out = os.Stdout
+	} else {
+		f, err := os.OpenFile(cfg.Path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		s.out, s.closer = f, f
+	}
+	n := cfg.QueueChunks
+	if n <= 0 {
+		n = 1024
+	}
+	s.queue = make(chan *chunk, n)
+	s.pool.New = func() any { return &chunk{buf: make([]byte, 0, flushAt+4096)} }
+	go s.write()
+	return s, nil
+}
+
+// NewWriter returns a sink that writes to w (tests, embedding).
+func NewWriter(name string, w io.Writer) *Sink {
+	s := &Sink{name: name, out: w, done: make(chan struct{}), queue: make(chan *chunk, 1024)}
+	s.pool.New = func() any { return &chunk{buf: make([]byte, 0, flushAt+4096)} }
+	go s.write()
+	return s
+}
+
+func (s *Sink) write() {
+	defer close(s.done)
+	w := bufio.NewWriterSize(s.out, 256<<10)
+	for c := range s.queue {
+		if _, err := w.Write(c.buf); err != nil {
+			s.fail(err, c.lines)
+		} else {
+			s.lines.Add(uint64(c.lines))
+		}
+		c.buf, c.lines = c.buf[:0], 0
+		s.pool.Put(c)
+		if len(s.queue) == 0 {
+			if err := w.Flush(); err != nil {
+				s.fail(err, 0)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		s.fail(err, 0)
+	}
+}
+
+func (s *Sink) fail(err error, lines int) {
+	s.errors.Add(1)
+	s.dropped.Add(uint64(lines))
+	s.err.Store(&err)
+}
+
+// Record serialises every metric of pd and queues the lines.
+func (s *Sink) Record(pd *sinks.PeriodicData) {
+	if s.closed {
+		return
+	}
+	for i := range pd.Metrics {
+		if s.cur == nil {
+			s.cur = s.pool.Get().(*chunk)
+		}
+		s.cur.buf = AppendLine(s.cur.buf, pd, &pd.Metrics[i])
+		s.cur.lines++
+		if len(s.cur.buf) >= flushAt {
+			s.hand()
+		}
+	}
+	// Every bucket reaches the writer promptly (an emission is a burst
+	// of buckets; the next one may be a period away).
+	if s.cur != nil {
+		s.hand()
+	}
+}
+
+func (s *Sink) hand() {
+	select {
+	case s.queue <- s.cur:
+	default:
+		s.dropped.Add(uint64(s.cur.lines))
+		s.cur.buf, s.cur.lines = s.cur.buf[:0], 0
+		s.pool.Put(s.cur)
+	}
+	s.cur = nil
+}
+
+// Close writes what is queued, flushes and closes the output.
+func (s *Sink) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	close(s.queue)
+	<-s.done
+	var err error
+	if s.closer != nil {
+		err = s.closer.Close()
+	}
+	if e := s.err.Load(); e != nil && err == nil {
+		err = *e
+	}
+	return err
+}
+
+// Stats returns the lines written, the lines dropped (queue full or write
+// error) and the write errors. Safe from any goroutine.
+func (s *Sink) Stats() (written, dropped, errors uint64) {
+	return s.lines.Load(), s.dropped.Load(), s.errors.Load()
+}
+
+// Name returns the sink's name.
+func (s *Sink) Name() string { return s.name }
+
+// AppendLine appends the JSON line of metric m of pd, '\n' included.
+func AppendLine(dst []byte, pd *sinks.PeriodicData, m *sinks.Metric) []byte {
+	dst = append(dst, `{"period":"`...)
+	dst = sinks.AppendPeriod(dst, pd.Period)
+	dst = append(dst, `","start":"`...)
+	dst = pd.Start.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","dimensions":{`...)
+	for i, d := range pd.Dimensions {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, d.Key)
+		dst = append(dst, ':')
+		dst = appendString(dst, d.Value)
+	}
+	dst = append(dst, `},"metric":`...)
+	dst = appendString(dst, m.Name)
+	dst = append(dst, `,"type":"`...)
+	dst = append(dst, m.Type...)
+	dst = append(dst, `","unit":"`...)
+	dst = append(dst, m.Unit...)
+	dst = append(dst, `","populationSize":`...)
+	dst = strconv.AppendInt(dst, m.PopulationSize, 10)
+	dst = append(dst, `,"statistics":{`...)
+	for i, st := range m.Statistics {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = append(dst, st.Stat.String()...)
+		dst = append(dst, `":`...)
+		dst = appendNumber(dst, st.Value, st.HasValue)
+	}
+	return append(dst, "}}\n"...)
+}
+
+// appendNumber writes v as encoding/json does ('f' notation between 1e-6
+// and 1e21, 'e' outside), or null.
+func appendNumber(dst []byte, v float64, ok bool) []byte {
+	if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(dst, "null"...)
+	}
+	if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
+		return strconv.AppendFloat(dst, v, 'e', -1, 64)
+	}
+	return strconv.AppendFloat(dst, v, 'f', -1, 64)
+}
+
+// appendString writes b as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendString(dst, b []byte) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c < 0x20:
+				switch c {
+				case '\n':
+					dst = append(dst, '\\', 'n')
+				case '\r':
+					dst = append(dst, '\\', 'r')
+				case '\t':
+					dst = append(dst, '\\', 't')
+				default:
+					dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+				}
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, "\ufffd"...)
+		} else {
+			dst = append(dst, b[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}

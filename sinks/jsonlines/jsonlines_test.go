@@ -1,0 +1,108 @@
+package jsonlines
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/sinks"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func testPD() *sinks.PeriodicData {
+	return &sinks.PeriodicData{
+		Period:     time.Second,
+		Start:      time.UnixMilli(1_700_000_001_000).UTC(),
+		Dimensions: []sinks.Dimension{{Key: []byte("host"), Value: []byte("a\"b")}, {Key: []byte("ünï"), Value: []byte("\x01\xff")}},
+		Metrics: []sinks.Metric{
+			{Name: []byte("api.latency"), Type: "timer", Unit: "SECOND", PopulationSize: 3, Statistics: []sinks.Statistic{
+				{Stat: hist.Count, Value: 3, HasValue: true, Specified: true},
+				{Stat: hist.Mean, Value: 0.2, HasValue: true, Unit: "SECOND", Specified: true},
+				{Stat: hist.TP99, Value: 1e-9, HasValue: true, Unit: "SECOND"},
+				{Stat: hist.Sum, Value: math.Inf(1), HasValue: true},
+				{Stat: hist.Min, HasValue: false},
+			}},
+			{Name: []byte("c"), Type: "counter", PopulationSize: 1, Statistics: []sinks.Statistic{{Stat: hist.Count, Value: 1, HasValue: true}}},
+		},
+	}
+}
+
+func TestAppendLineIsValidJSON(t *testing.T) {
+	pd := testPD()
+	line := AppendLine(nil, pd, &pd.Metrics[0])
+	if line[len(line)-1] != '\n' {
+		t.Fatal("line must end in a newline")
+	}
+	var got struct {
+		Period         string              `json:"period"`
+		Start          string              `json:"start"`
+		Dimensions     map[string]string   `json:"dimensions"`
+		Metric         string              `json:"metric"`
+		Type           string              `json:"type"`
+		Unit           string              `json:"unit"`
+		PopulationSize int64               `json:"populationSize"`
+		Statistics     map[string]*float64 `json:"statistics"`
+	}
+	if err := json.Unmarshal(line, &got); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	if got.Period != "PT1S" || got.Start != "2023-11-14T22:13:21Z" || got.Metric != "api.latency" || got.Type != "timer" ||
+		got.Unit != "SECOND" || got.PopulationSize != 3 || got.Dimensions["host"] != `a"b` || got.Dimensions["ünï"] != "\x01\ufffd" {
+		t.Fatalf("decoded %+v from %s", got, line)
+	}
+	if *got.Statistics["count"] != 3 || *got.Statistics["mean"] != 0.2 || *got.Statistics["tp99"] != 1e-9 ||
+		got.Statistics["sum"] != nil || got.Statistics["min"] != nil {
+		t.Fatalf("statistics %s", line)
+	}
+}
+
+func TestSinkWritesEveryMetric(t *testing.T) {
+	var out syncBuffer
+	s := NewWriter("json", &out)
+	for i := 0; i < 1000; i++ {
+		s.Record(testPD())
+	}
+	s.Record(&sinks.PeriodicData{Period: time.Second}) // an empty bucket writes nothing
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Count(out.b.String(), "\n")
+	written, dropped, errs := s.Stats()
+	if lines != 2000 || written != 2000 || dropped != 0 || errs != 0 {
+		t.Fatalf("%d lines, stats %d %d %d; want 2000 written", lines, written, dropped, errs)
+	}
+	s.Record(testPD()) // after Close: ignored, no panic
+}
+
+type blocked struct{ release chan struct{} }
+
+func (b *blocked) Write(p []byte) (int, error) { <-b.release; return len(p), nil }
+
+func TestFullQueueDropsAndCounts(t *testing.T) {
+	w := &blocked{release: make(chan struct{})}
+	s := NewWriter("json", w)
+	for i := 0; i < 3000; i++ {
+		s.Record(testPD()) // never blocks although the writer is stuck
+	}
+	close(w.release)
+	s.Close()
+	written, dropped, _ := s.Stats()
+	if written+dropped != 6000 || dropped == 0 {
+		t.Fatalf("written %d + dropped %d; want 6000 with some dropped", written, dropped)
+	}
+}

@@ -1,0 +1,27 @@
+package sinks
+
+import "errors"
+
+// MultiSink is MAD's MultiSink: it forwards every bucket to each of its
+// sinks, in order. The root of every pipeline is one, named after the
+// pipeline.
+type MultiSink struct {
+	Name  string
+	Sinks []Sink
+}
+
+// Record forwards pd to every sink.
+func (m *MultiSink) Record(pd *PeriodicData) {
+	for _, s := range m.Sinks {
+		s.Record(pd)
+	}
+}
+
+// Close closes every sink and returns their errors joined.
+func (m *MultiSink) Close() error {
+	var errs []error
+	for _, s := range m.Sinks {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
