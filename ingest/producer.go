@@ -1,0 +1,125 @@
+package ingest
+
+import (
+	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/ring"
+)
+
+// Lanes are the rings between one producer and every shard: To[i] carries
+// full batches to shard i, Back[i] brings them back emptied. Each ring has
+// one producer goroutine (the loop, or the request that borrowed the
+// producer) and one consumer.
+type Lanes struct {
+	To, Back []*ring.SPSC[*sample.Batch]
+}
+
+// NewLanes makes the rings for one producer and n shards.
+func NewLanes(n, capacity int) Lanes {
+	l := Lanes{To: make([]*ring.SPSC[*sample.Batch], n), Back: make([]*ring.SPSC[*sample.Batch], n)}
+	for i := range l.To {
+		l.To[i] = ring.NewSPSC[*sample.Batch](capacity)
+		l.Back[i] = ring.NewSPSC[*sample.Batch](capacity)
+	}
+	return l
+}
+
+// Producer fills one batch per shard and publishes them over its lanes. It
+// belongs to one goroutine at a time.
+type Producer struct {
+	lanes Lanes
+	cur   []*sample.Batch
+	// MaxSamples publishes a batch once it holds this many samples.
+	MaxSamples int
+	// Dropped counts samples dropped because a shard's ring was full (a
+	// socket loop cannot wait: the kernel would drop instead).
+	Dropped uint64
+	// Published counts samples handed to shards.
+	Published uint64
+}
+
+// NewProducer returns a producer over lanes.
+func NewProducer(lanes Lanes) *Producer {
+	p := &Producer{lanes: lanes, cur: make([]*sample.Batch, len(lanes.To)), MaxSamples: 1024}
+	for i := range p.cur {
+		p.cur[i] = new(sample.Batch)
+	}
+	return p
+}
+
+// ShardOf returns the shard of a series hash among n: the low 32 bits,
+// scaled (Lemire's multiply-shift). The shards' series index uses the high
+// bits, so routing does not skew it.
+func ShardOf(hash uint64, n int) int { return int(uint64(uint32(hash)) * uint64(n) >> 32) }
+
+// Route returns the batch the sample of a series with this hash goes to,
+// publishing that batch first if it is full. It is a statsd.Route.
+func (p *Producer) Route(hash uint64) *sample.Batch {
+	i := ShardOf(hash, len(p.cur))
+	if b := p.cur[i]; len(b.Samples) >= p.MaxSamples {
+		p.publish(i)
+	}
+	return p.cur[i]
+}
+
+// Flush publishes every non-empty batch.
+func (p *Producer) Flush() {
+	for i, b := range p.cur {
+		if len(b.Samples) > 0 {
+			p.publish(i)
+		}
+	}
+}
+
+// TryFlush publishes every non-empty batch that fits in its ring and reports
+// whether all did; batches that do not fit stay current. Request borrowers
+// retry it until a deadline rather than drop.
+func (p *Producer) TryFlush() bool {
+	all := true
+	for i, b := range p.cur {
+		if len(b.Samples) == 0 {
+			continue
+		}
+		if !p.lanes.To[i].Push(b) {
+			all = false
+			continue
+		}
+		p.Published += uint64(len(b.Samples))
+		p.cur[i] = p.fresh(i)
+	}
+	return all
+}
+
+// Pending returns the samples not yet published.
+func (p *Producer) Pending() int {
+	n := 0
+	for _, b := range p.cur {
+		n += len(b.Samples)
+	}
+	return n
+}
+
+// Discard drops every sample not yet published (a failed request).
+func (p *Producer) Discard() {
+	for _, b := range p.cur {
+		b.Reset()
+	}
+}
+
+func (p *Producer) publish(i int) {
+	b := p.cur[i]
+	if !p.lanes.To[i].Push(b) {
+		p.Dropped += uint64(len(b.Samples))
+		b.Reset()
+		return
+	}
+	p.Published += uint64(len(b.Samples))
+	p.cur[i] = p.fresh(i)
+}
+
+// fresh returns an empty batch for shard i: one the shard gave back, or new.
+func (p *Producer) fresh(i int) *sample.Batch {
+	if b, ok := p.lanes.Back[i].Pop(); ok {
+		return b
+	}
+	return new(sample.Batch)
+}

@@ -1,0 +1,243 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gomad/mad/affinity"
+	"github.com/gomad/mad/ingest/statsd"
+)
+
+// UDPConfig configures a StatsD source on UDP.
+type UDPConfig struct {
+	// Name is the source's name (MAD's `name`), used in metrics and logs.
+	Name string
+	// Addr is the address to listen on, "host:port".
+	Addr string
+	// Loops is the number of SO_REUSEPORT sockets, each read by its own
+	// loop on its own OS thread. Default 1.
+	Loops int
+	// CPUs pins loop i to CPUs[i % len(CPUs)] when set.
+	CPUs []int
+	// ReadBuffer is the socket receive buffer in bytes (default 32 MiB).
+	// It is forced past net.core.rmem_max where the process may
+	// (SO_RCVBUFFORCE); otherwise the kernel caps it and the source reports
+	// the cap.
+	ReadBuffer int
+	// Batch is the number of datagrams one recvmmsg call may return
+	// (default 64); MaxDatagram the size of each receive buffer (default
+	// 65535: nothing is truncated).
+	Batch, MaxDatagram int
+	// Decoder configures StatsD decoding (sample-rate mode, gauge deltas).
+	Decoder statsd.Config
+	// Log receives throttled reports of bad lines; nil: slog.Default().
+	Log *slog.Logger
+}
+
+func (c *UDPConfig) ensureDefaults() {
+	if c.Loops <= 0 {
+		c.Loops = 1
+	}
+	if c.ReadBuffer <= 0 {
+		c.ReadBuffer = 32 << 20
+	}
+	if c.Batch <= 0 {
+		c.Batch = 64
+	}
+	if c.MaxDatagram <= 0 {
+		c.MaxDatagram = 65535
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// Counters of a UDP loop, by index.
+const (
+	udpDatagrams = iota
+	udpBytes
+	udpTruncated
+	udpReadErrors
+	udpSamples
+	udpSampledOut
+	udpNonFinite
+	udpTooLong
+	udpDropped
+	udpLines // + statsd.Result: lines by result
+	udpCounters = udpLines + int(statsd.NumResults)
+)
+
+// UDPStats are the counters of a UDP source, summed over its loops.
+type UDPStats struct {
+	Datagrams, Bytes, Truncated, ReadErrors uint64
+	// Lines counts non-empty lines by parse result.
+	Lines [statsd.NumResults]uint64
+	// Of the lines parsed OK: Samples became samples; SampledOut were
+	// dropped by sample-rate re-sampling, NonFinite had NaN or infinite
+	// values, TooLong had a series key over 64 KiB.
+	Samples, SampledOut, NonFinite, TooLong uint64
+	// Dropped samples: a shard's ring was full.
+	Dropped uint64
+	// KernelDrops: datagrams the kernel dropped (receive buffer full),
+	// read from the sockets (SO_MEMINFO).
+	KernelDrops uint64
+	// TelemetryLost: counter reports overwritten before being read (the
+	// values stay correct, only later).
+	TelemetryLost uint64
+}
+
+// UDPSource is a StatsD source on UDP: Loops sockets bound with
+// SO_REUSEPORT to one address, each read by a loop that decodes datagrams
+// straight into per-shard batches.
+type UDPSource struct {
+	cfg   UDPConfig
+	conns []*net.UDPConn
+	loops []*udpLoop
+	wg    sync.WaitGroup
+	// ReadBuffer is the receive buffer the kernel granted (bytes, as
+	// getsockopt reports it: twice what was set).
+	ReadBuffer int
+}
+
+type udpLoop struct {
+	src   *UDPSource
+	index int
+	conn  *net.UDPConn
+	raw   syscall.RawConn
+	dec   *statsd.Decoder
+	prod  *Producer
+	c     *counters
+	badAt int64 // last throttled bad-line log, ms
+}
+
+// ListenUDP binds the sockets of a UDP source, one per loop; lanes[i] are
+// loop i's rings to the shards. Start starts the loops.
+func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
+	cfg.ensureDefaults()
+	if len(lanes) != cfg.Loops {
+		return nil, fmt.Errorf("udp source %s: %d lanes for %d loops", cfg.Name, len(lanes), cfg.Loops)
+	}
+	s := &UDPSource{cfg: cfg}
+	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		return setSocketOptions(c, cfg.ReadBuffer)
+	}}
+	for i := 0; i < cfg.Loops; i++ {
+		pc, err := lc.ListenPacket(context.Background(), "udp", cfg.Addr)
+		if err != nil {
+			s.closeConns()
+			return nil, fmt.Errorf("udp source %s: cannot listen on %s: %w", cfg.Name, cfg.Addr, err)
+		}
+		conn := pc.(*net.UDPConn)
+		raw, err := conn.SyscallConn()
+		if err != nil {
+			conn.Close()
+			s.closeConns()
+			return nil, err
+		}
+		s.conns = append(s.conns, conn)
+		s.loops = append(s.loops, &udpLoop{
+			src: s, index: i, conn: conn, raw: raw,
+			dec:  statsd.NewDecoder(cfg.Decoder),
+			prod: NewProducer(lanes[i]),
+			c:    newCounters(udpCounters),
+		})
+	}
+	s.ReadBuffer = readBufferOf(s.loops[0].raw)
+	if s.ReadBuffer > 0 && s.ReadBuffer < 2*cfg.ReadBuffer {
+		cfg.Log.Warn("udp receive buffer capped by the kernel; raise net.core.rmem_max or run with CAP_NET_ADMIN",
+			"source", cfg.Name, "requested", cfg.ReadBuffer, "granted", s.ReadBuffer/2)
+	}
+	return s, nil
+}
+
+// Addr returns the bound address (useful with port 0).
+func (s *UDPSource) Addr() net.Addr { return s.conns[0].LocalAddr() }
+
+func (s *UDPSource) closeConns() {
+	for _, c := range s.conns {
+		c.Close()
+	}
+}
+
+// Start starts the loops.
+func (s *UDPSource) Start() {
+	for _, l := range s.loops {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if len(s.cfg.CPUs) > 0 {
+				if err := affinity.Pin(s.cfg.CPUs[l.index%len(s.cfg.CPUs)]); err != nil {
+					s.cfg.Log.Warn("udp loop not pinned", "source", s.cfg.Name, "loop", l.index, "err", err)
+				}
+			} else {
+				runtime.LockOSThread()
+			}
+			defer runtime.UnlockOSThread()
+			l.run()
+		}()
+	}
+}
+
+// Stop closes the sockets and waits until every loop has published what it
+// read. Datagrams still in the socket buffers are lost (and not counted as
+// received).
+func (s *UDPSource) Stop() {
+	s.closeConns()
+	s.wg.Wait()
+}
+
+// Stats sums the counters of the loops. Safe from any goroutine.
+func (s *UDPSource) Stats() UDPStats {
+	var st UDPStats
+	for _, l := range s.loops {
+		v := l.c.read()
+		st.Datagrams += v[udpDatagrams]
+		st.Bytes += v[udpBytes]
+		st.Truncated += v[udpTruncated]
+		st.ReadErrors += v[udpReadErrors]
+		st.Samples += v[udpSamples]
+		st.SampledOut += v[udpSampledOut]
+		st.NonFinite += v[udpNonFinite]
+		st.TooLong += v[udpTooLong]
+		st.Dropped += v[udpDropped]
+		for r := range st.Lines {
+			st.Lines[r] += v[udpLines+r]
+		}
+		st.TelemetryLost += l.c.lost()
+		st.KernelDrops += kernelDrops(l.raw)
+	}
+	return st
+}
+
+// Name returns the source's name.
+func (s *UDPSource) Name() string { return s.cfg.Name }
+
+// account copies the decoder's and producer's counters into the loop's
+// counters and publishes them.
+func (l *udpLoop) account(now int64, force bool) {
+	v, d := l.c.vals, &l.dec.Stats
+	v[udpSamples], v[udpSampledOut], v[udpNonFinite], v[udpTooLong] = d.Samples, d.SampledOut, d.NonFinite, d.TooLong
+	v[udpDropped] = l.prod.Dropped
+	for r, n := range d.Lines {
+		v[udpLines+r] = n
+	}
+	l.c.publish(now, force)
+	// At most one bad-line report per source loop every 10 s.
+	if now-l.badAt >= 10_000 {
+		for r := statsd.ErrSyntax; r < statsd.NumResults; r++ {
+			if bad := l.dec.LastRefused(r); len(bad) > 0 {
+				l.src.cfg.Log.Warn("bad statsd line", "source", l.src.cfg.Name, "reason", r.String(), "line", string(bad), "count", d.Lines[r])
+				l.badAt = now
+				break
+			}
+		}
+	}
+}
+
+func nowMillis() int64 { return time.Now().UnixMilli() }

@@ -1,0 +1,109 @@
+package ingest
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gomad/mad/ingest/statsd"
+	"github.com/gomad/mad/internal/sample"
+)
+
+// drainLanes plays the shards: it pops every batch, counts and returns them.
+func drainLanes(lanes []Lanes, keys map[string]int) int {
+	n := 0
+	for _, l := range lanes {
+		for i, r := range l.To {
+			for b, ok := r.Pop(); ok; b, ok = r.Pop() {
+				for j := range b.Samples {
+					keys[string(b.Key(&b.Samples[j]))]++
+				}
+				n += len(b.Samples)
+				b.Reset()
+				l.Back[i].Push(b)
+			}
+		}
+	}
+	return n
+}
+
+func TestUDPSourceLoopback(t *testing.T) {
+	const loops, shards = 2, 3
+	lanes := make([]Lanes, loops)
+	for i := range lanes {
+		lanes[i] = NewLanes(shards, 64)
+	}
+	src, err := ListenUDP(UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", Loops: loops, ReadBuffer: 8 << 20}, lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Start()
+	conn, err := net.Dial("udp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const datagrams = 200
+	for i := 0; i < datagrams; i++ {
+		// Two good lines, one bad, one event.
+		fmt.Fprintf(conn, "hits:1|c|#host:h%d\nlat:%d|ms\nbad line\n_e{1,1}:a|b", i%5, i)
+		if i%50 == 49 {
+			time.Sleep(time.Millisecond) // stay well under the socket buffer
+		}
+	}
+	conn.Close()
+	keys := map[string]int{}
+	got := 0
+	for deadline := time.Now().Add(5 * time.Second); got < 2*datagrams && time.Now().Before(deadline); {
+		got += drainLanes(lanes, keys)
+		time.Sleep(time.Millisecond)
+	}
+	src.Stop()
+	got += drainLanes(lanes, keys)
+	st := src.Stats()
+	if got != 2*datagrams || st.Samples != 2*datagrams {
+		t.Fatalf("received %d samples (stats %d); want %d", got, st.Samples, 2*datagrams)
+	}
+	if st.Datagrams != datagrams || st.Lines[statsd.OK] != 2*datagrams || st.Lines[statsd.ErrSyntax] != datagrams ||
+		st.Lines[statsd.SkipEvent] != datagrams || st.Dropped != 0 || st.KernelDrops != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if len(keys) != 6 { // hits × 5 hosts + lat
+		t.Fatalf("%d distinct series; want 6", len(keys))
+	}
+	for k := range keys {
+		if _, err := sample.ParseKey([]byte(k)); err != nil {
+			t.Fatalf("bad key %q", k)
+		}
+	}
+}
+
+func TestProducerDropsWhenRingFull(t *testing.T) {
+	lanes := NewLanes(1, 2)
+	p := NewProducer(lanes)
+	p.MaxSamples = 1
+	k := sample.KeyRef{}
+	for i := 0; i < 5; i++ {
+		b := p.Route(0)
+		b.Keys = append(b.Keys, 0)
+		k.Len = 1
+		b.AddValue(k, 0, 0, 1, sample.UnitNone)
+	}
+	p.Flush()
+	// The ring holds 2 batches; the other 3 samples are dropped and counted.
+	if p.Published != 2 || p.Dropped != 3 {
+		t.Fatalf("published %d dropped %d; want 2 and 3", p.Published, p.Dropped)
+	}
+}
+
+func TestShardOfIsUniform(t *testing.T) {
+	counts := make([]int, 7)
+	for i := uint64(0); i < 70000; i++ {
+		counts[ShardOf(sample.Hash([]byte(fmt.Sprint(i))), 7)]++
+	}
+	for i, c := range counts {
+		if c < 9000 || c > 11000 {
+			t.Fatalf("shard %d got %d of 70000", i, c)
+		}
+	}
+}
