@@ -69,7 +69,7 @@ const (
 	udpNonFinite
 	udpTooLong
 	udpDropped
-	udpLines // + statsd.Result: lines by result
+	udpLines    // + statsd.Result: lines by result
 	udpCounters = udpLines + int(statsd.NumResults)
 )
 
