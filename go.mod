@@ -2,11 +2,13 @@ module github.com/gomad/mad
 
 go 1.26.0
 
-require golang.org/x/sys v0.49.0
+require (
+	github.com/panjf2000/gnet/v2 v2.10.0
+	golang.org/x/sys v0.49.0
+)
 
 require (
 	github.com/panjf2000/ants/v2 v2.12.1 // indirect
-	github.com/panjf2000/gnet/v2 v2.10.0 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.28.0 // indirect

@@ -75,6 +75,7 @@ func (l *udpLoop) run() {
 		l.prod.Flush()
 		l.account(nowMillis(), true)
 	}()
+	dirty := false
 	for {
 		var n int
 		var errno syscall.Errno
@@ -82,7 +83,15 @@ func (l *udpLoop) run() {
 			r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)),
 				unix.MSG_DONTWAIT, 0, 0)
 			n, errno = int(r), e
-			return e != unix.EAGAIN && e != unix.EWOULDBLOCK
+			if e == unix.EAGAIN || e == unix.EWOULDBLOCK {
+				// About to sleep: make the counters current first.
+				if dirty {
+					l.account(nowMillis(), true)
+					dirty = false
+				}
+				return false
+			}
+			return true
 		})
 		if err != nil {
 			return // closed
@@ -107,5 +116,6 @@ func (l *udpLoop) run() {
 		}
 		l.prod.Flush()
 		l.account(now, false)
+		dirty = true
 	}
 }

@@ -1,0 +1,259 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
+
+	"github.com/gomad/mad/ingest/statsd"
+)
+
+// TCPConfig configures a newline-delimited StatsD source on TCP (MAD's
+// TcpLineSource with the StatsD parser).
+type TCPConfig struct {
+	Name string
+	// Addr is "host:port".
+	Addr string
+	// Loops is the number of gnet event loops (default 1).
+	Loops int
+	// MaxLine bounds a line (default 64 KiB): a connection buffering more
+	// without a newline has it discarded and counted.
+	MaxLine int
+	// Decoder configures StatsD decoding.
+	Decoder statsd.Config
+	Log     *slog.Logger
+}
+
+// TCPStats are the counters of a TCP source.
+type TCPStats struct {
+	Connections, Bytes                      uint64
+	Lines                                   [statsd.NumResults]uint64
+	Samples, SampledOut, NonFinite, TooLong uint64
+	// Dropped samples: a shard's ring was full.
+	Dropped uint64
+	// LongLines discarded for exceeding MaxLine.
+	LongLines uint64
+}
+
+// Counters of a TCP slot, by index.
+const (
+	tcpConnections = iota
+	tcpBytes
+	tcpLongLines
+	tcpSamples
+	tcpSampledOut
+	tcpNonFinite
+	tcpTooLong
+	tcpDropped
+	tcpLines
+	tcpCounters = tcpLines + int(statsd.NumResults)
+)
+
+// TCPSource serves StatsD over TCP on gnet event loops. Every read event
+// borrows one of Loops producer slots (so no ring ever has two writers at
+// once), decodes the complete lines buffered on the connection into the
+// slot's per-shard batches, publishes them and returns the slot. A partial
+// line stays buffered until its newline arrives, or is decoded when the
+// connection closes.
+type TCPSource struct {
+	gnet.BuiltinEventEngine
+	cfg   TCPConfig
+	slots chan *tcpSlot
+	all   []*tcpSlot
+	eng   gnet.Engine
+	boot  chan error
+	done  chan error
+	badAt time.Time
+}
+
+type tcpSlot struct {
+	dec  *statsd.Decoder
+	prod *Producer
+	c    *counters
+}
+
+// ListenTCP starts serving; lanes[i] are slot i's rings (one per loop).
+func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
+	if cfg.Loops <= 0 {
+		cfg.Loops = 1
+	}
+	if cfg.MaxLine <= 0 {
+		cfg.MaxLine = 64 << 10
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if len(lanes) != cfg.Loops {
+		return nil, fmt.Errorf("tcp source %s: %d lanes for %d loops", cfg.Name, len(lanes), cfg.Loops)
+	}
+	s := &TCPSource{cfg: cfg, slots: make(chan *tcpSlot, cfg.Loops), boot: make(chan error, 1), done: make(chan error, 1)}
+	for i := range lanes {
+		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), prod: NewProducer(lanes[i]), c: newCounters(tcpCounters)}
+		s.all = append(s.all, sl)
+		s.slots <- sl
+	}
+	go func() {
+		err := gnet.Run(s, "tcp://"+cfg.Addr,
+			gnet.WithMulticore(cfg.Loops > 1), gnet.WithNumEventLoop(cfg.Loops),
+			gnet.WithReusePort(true), gnet.WithTicker(true),
+			gnet.WithLogger(gnetLogger{cfg.Log}), gnet.WithLogLevel(logging.WarnLevel))
+		select {
+		case s.boot <- err: // failed before booting
+		default:
+		}
+		s.done <- err
+	}()
+	if err := <-s.boot; err != nil {
+		return nil, fmt.Errorf("tcp source %s: cannot listen on %s: %w", cfg.Name, cfg.Addr, err)
+	}
+	return s, nil
+}
+
+// OnBoot records the engine.
+func (s *TCPSource) OnBoot(eng gnet.Engine) gnet.Action {
+	s.eng = eng
+	s.boot <- nil
+	return gnet.None
+}
+
+// OnTick publishes every slot's counters, so that they are current while
+// connections are idle.
+func (s *TCPSource) OnTick() (time.Duration, gnet.Action) {
+	now := nowMillis()
+	for range s.all {
+		sl := <-s.slots
+		s.account(sl, now, true)
+		defer func() { s.slots <- sl }()
+	}
+	return 100 * time.Millisecond, gnet.None
+}
+
+// gnetLogger sends gnet's log to slog (never to standard output, where
+// mad may be writing JSON lines); gnet's informational chatter is dropped.
+type gnetLogger struct{ log *slog.Logger }
+
+func (g gnetLogger) Debugf(string, ...any) {}
+func (g gnetLogger) Infof(string, ...any)  {}
+func (g gnetLogger) Warnf(f string, a ...any) {
+	g.log.Warn(fmt.Sprintf(f, a...), "component", "gnet")
+}
+func (g gnetLogger) Errorf(f string, a ...any) {
+	g.log.Error(fmt.Sprintf(f, a...), "component", "gnet")
+}
+func (g gnetLogger) Fatalf(f string, a ...any) {
+	g.log.Error(fmt.Sprintf(f, a...), "component", "gnet")
+}
+
+// OnOpen counts the connection.
+func (s *TCPSource) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	sl := <-s.slots
+	sl.c.vals[tcpConnections]++
+	s.slots <- sl
+	return nil, gnet.None
+}
+
+// OnTraffic decodes every complete line buffered on c.
+func (s *TCPSource) OnTraffic(c gnet.Conn) gnet.Action {
+	s.consume(c, false)
+	return gnet.None
+}
+
+// OnClose decodes what is left on c, a last line without its newline.
+func (s *TCPSource) OnClose(c gnet.Conn, _ error) gnet.Action {
+	s.consume(c, true)
+	return gnet.None
+}
+
+func (s *TCPSource) consume(c gnet.Conn, closing bool) {
+	buf, err := c.Peek(-1)
+	if err != nil || len(buf) == 0 {
+		return
+	}
+	sl := <-s.slots
+	defer func() { s.slots <- sl }()
+	end := len(buf)
+	if !closing {
+		end = bytes.LastIndexByte(buf, '\n') + 1
+	}
+	v := sl.c.vals
+	if end == 0 {
+		if len(buf) > s.cfg.MaxLine {
+			v[tcpLongLines]++
+			v[tcpBytes] += uint64(len(buf))
+			c.Discard(len(buf))
+		}
+		return
+	}
+	now := nowMillis()
+	sl.dec.Decode(buf[:end], now, sl.prod.Route)
+	v[tcpBytes] += uint64(end)
+	c.Discard(end)
+	sl.prod.Flush()
+	s.account(sl, now, false)
+}
+
+func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
+	v, d := sl.c.vals, &sl.dec.Stats
+	v[tcpSamples], v[tcpSampledOut], v[tcpNonFinite], v[tcpTooLong] = d.Samples, d.SampledOut, d.NonFinite, d.TooLong
+	v[tcpDropped] = sl.prod.Dropped
+	for r, n := range d.Lines {
+		v[tcpLines+r] = n
+	}
+	sl.c.publish(now, force)
+	if t := time.UnixMilli(now); t.Sub(s.badAt) >= 10*time.Second {
+		for r := statsd.ErrSyntax; r < statsd.NumResults; r++ {
+			if bad := sl.dec.LastRefused(r); len(bad) > 0 {
+				s.cfg.Log.Warn("bad statsd line", "source", s.cfg.Name, "reason", r.String(), "line", string(bad), "count", d.Lines[r])
+				s.badAt = t
+				break
+			}
+		}
+	}
+}
+
+// Stop closes the listener and the connections (decoding what they had
+// buffered) and waits for the event loops to finish.
+func (s *TCPSource) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.eng.Stop(ctx)
+	if runErr := <-s.done; err == nil && runErr != nil && !errors.Is(runErr, context.Canceled) {
+		err = runErr
+	}
+	for range s.all {
+		sl := <-s.slots
+		sl.prod.Flush()
+		s.account(sl, nowMillis(), true)
+		defer func() { s.slots <- sl }()
+	}
+	return err
+}
+
+// Stats sums the counters of the slots. Safe from any goroutine.
+func (s *TCPSource) Stats() TCPStats {
+	var st TCPStats
+	for _, sl := range s.all {
+		v := sl.c.read()
+		st.Connections += v[tcpConnections]
+		st.Bytes += v[tcpBytes]
+		st.LongLines += v[tcpLongLines]
+		st.Samples += v[tcpSamples]
+		st.SampledOut += v[tcpSampledOut]
+		st.NonFinite += v[tcpNonFinite]
+		st.TooLong += v[tcpTooLong]
+		st.Dropped += v[tcpDropped]
+		for r := range st.Lines {
+			st.Lines[r] += v[tcpLines+r]
+		}
+	}
+	return st
+}
+
+// Name returns the source's name.
+func (s *TCPSource) Name() string { return s.cfg.Name }

@@ -1,0 +1,59 @@
+package ingest
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gomad/mad/ingest/statsd"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestTCPSourceLines(t *testing.T) {
+	const loops, shards = 2, 2
+	lanes := []Lanes{NewLanes(shards, 64), NewLanes(shards, 64)}
+	addr := freePort(t)
+	src, err := ListenTCP(TCPConfig{Name: "statsd-tcp", Addr: addr, Loops: loops}, lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]int{}
+	got := 0
+	for c := 0; c < 3; c++ {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Lines split across writes, \r\n endings, a bad line, and a last
+		// line without a newline (decoded when the connection closes).
+		fmt.Fprintf(conn, "a:1|c\nb:2|")
+		time.Sleep(5 * time.Millisecond)
+		fmt.Fprintf(conn, "g\r\nbad\nc:3|ms")
+		conn.Close()
+	}
+	for deadline := time.Now().Add(5 * time.Second); got < 9 && time.Now().Before(deadline); {
+		got += drainLanes(lanes, keys)
+		time.Sleep(time.Millisecond)
+	}
+	if err := src.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	got += drainLanes(lanes, keys)
+	st := src.Stats()
+	if got != 9 || st.Samples != 9 || st.Lines[statsd.OK] != 9 || st.Lines[statsd.ErrSyntax] != 3 || st.Connections != 3 {
+		t.Fatalf("got %d samples; stats %+v", got, st)
+	}
+	if len(keys) != 3 {
+		t.Fatalf("series %d; want 3", len(keys))
+	}
+}
