@@ -3,11 +3,13 @@ module github.com/gomad/mad
 go 1.26.0
 
 require (
+	github.com/DataDog/datadog-go/v5 v5.9.1
 	github.com/panjf2000/gnet/v2 v2.10.0
 	golang.org/x/sys v0.49.0
 )
 
 require (
+	github.com/Microsoft/go-winio v0.5.0 // indirect
 	github.com/panjf2000/ants/v2 v2.12.1 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect

@@ -103,6 +103,10 @@ type UDPSource struct {
 	// ReadBuffer is the receive buffer the kernel granted (bytes, as
 	// getsockopt reports it: twice what was set).
 	ReadBuffer int
+
+	mu        sync.Mutex
+	closed    bool
+	dropsLast []uint64 // kernel drops per socket, read before closing
 }
 
 type udpLoop struct {
@@ -188,14 +192,34 @@ func (s *UDPSource) Start() {
 // read. Datagrams still in the socket buffers are lost (and not counted as
 // received).
 func (s *UDPSource) Stop() {
+	s.mu.Lock()
+	if !s.closed {
+		s.dropsLast = make([]uint64, len(s.loops))
+		for i, l := range s.loops {
+			s.dropsLast[i] = kernelDrops(l.raw)
+		}
+		s.closed = true
+	}
+	s.mu.Unlock()
 	s.closeConns()
 	s.wg.Wait()
+}
+
+// kernelDrops returns the kernel drops of loop i's socket: live while it is
+// open, as last read when it was closed.
+func (s *UDPSource) kernelDrops(i int) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.dropsLast[i]
+	}
+	return kernelDrops(s.loops[i].raw)
 }
 
 // Stats sums the counters of the loops. Safe from any goroutine.
 func (s *UDPSource) Stats() UDPStats {
 	var st UDPStats
-	for _, l := range s.loops {
+	for i, l := range s.loops {
 		v := l.c.read()
 		st.Datagrams += v[udpDatagrams]
 		st.Bytes += v[udpBytes]
@@ -210,7 +234,7 @@ func (s *UDPSource) Stats() UDPStats {
 			st.Lines[r] += v[udpLines+r]
 		}
 		st.TelemetryLost += l.c.lost()
-		st.KernelDrops += kernelDrops(l.raw)
+		st.KernelDrops += s.kernelDrops(i)
 	}
 	return st
 }

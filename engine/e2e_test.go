@@ -1,0 +1,262 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/DataDog/datadog-go/v5/statsd"
+
+	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/shard"
+	"github.com/gomad/mad/sinks"
+	"github.com/gomad/mad/sinks/jsonlines"
+)
+
+// decade is a period no test run crosses the end of, so that one bucket
+// holds every sample and percentiles are exact.
+const decade = 10 * 365 * 24 * time.Hour
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// jsonLine is the JsonLinesSink format.
+type jsonLine struct {
+	Period         string              `json:"period"`
+	Start          string              `json:"start"`
+	Dimensions     map[string]string   `json:"dimensions"`
+	Metric         string              `json:"metric"`
+	Type           string              `json:"type"`
+	Unit           string              `json:"unit"`
+	PopulationSize int64               `json:"populationSize"`
+	Statistics     map[string]*float64 `json:"statistics"`
+}
+
+func parseLines(t *testing.T, out string) []jsonLine {
+	t.Helper()
+	var lines []jsonLine
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var l jsonLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// startDaemon runs a daemon with one StatsD pipeline on loopback writing
+// JSON lines into out.
+func startDaemon(t *testing.T, out *lockedBuffer, periods []time.Duration, shards int) (*Daemon, string, string) {
+	return startDaemonBuffer(t, out, periods, shards, 64<<20)
+}
+
+func startDaemonBuffer(t *testing.T, out *lockedBuffer, periods []time.Duration, shards, readBuffer int) (*Daemon, string, string) {
+	t.Helper()
+	tcp := freeTCPPort(t)
+	d, err := Start(DaemonConfig{
+		HTTPAddr: "127.0.0.1:0",
+		Pipelines: []PipelineConfig{{
+			Name:   "e2e",
+			Shards: shards,
+			Shard: shard.Config{
+				Periods: periods,
+				// Percentiles for everything, so that they can be checked.
+				TimerStatistics: hist.SetOf(hist.Count, hist.Sum, hist.Min, hist.Max, hist.Mean, hist.Median, hist.TP90, hist.TP99, hist.TP99p9),
+				GaugeStatistics: hist.SetOf(hist.Count, hist.Min, hist.Max, hist.Mean),
+			},
+			UDP:   []ingest.UDPConfig{{Name: "statsd", Addr: "127.0.0.1:0", Loops: 2, ReadBuffer: readBuffer}},
+			TCP:   []ingest.TCPConfig{{Name: "statsd-tcp", Addr: tcp}},
+			Sinks: []sinks.Sink{jsonlines.NewWriter("json", out)},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, d.Pipelines()[0].UDP()[0].Addr().String(), tcp
+}
+
+func freeTCPPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitLines waits until the pipeline's UDP source has parsed n lines.
+func waitLines(t *testing.T, p *Pipeline, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var got uint64
+		for _, u := range p.UDP() {
+			st := u.Stats()
+			for _, c := range st.Lines {
+				got += c
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d lines arrived", got, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// exactPercentile is MAD's percentile computed from scratch: sort the
+// truncated values, take the value at ceil(n*p/100).
+func exactPercentile(values []float64, p float64) float64 {
+	b := make([]float64, len(values))
+	for i, v := range values {
+		b[i] = hist.Truncate(v)
+	}
+	sort.Float64s(b)
+	target := int(math.Min(math.Ceil(float64(len(b))*p/100), float64(len(b))))
+	return b[max(target, 1)-1]
+}
+
+// TestDatadogClient: a real StatsD client (datadog-go, no client-side
+// aggregation) sends a known workload; the JSON lines show exactly the
+// expected count, sum, min, max and MAD percentiles per period.
+func TestDatadogClient(t *testing.T) {
+	out := &lockedBuffer{}
+	d, udpAddr, _ := startDaemon(t, out, []time.Duration{time.Second, decade}, 2)
+	c, err := statsd.New(udpAddr, statsd.WithoutClientSideAggregation(), statsd.WithoutTelemetry(),
+		statsd.WithoutOriginDetection(), statsd.WithMaxBytesPerPayload(1400))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var latencies []float64
+	const n = 2000
+	var lines uint64
+	for i := 0; i < n; i++ {
+		ms := time.Duration(i%997+1) * time.Millisecond / 4
+		latencies = append(latencies, ms.Seconds()*1000) // sent as milliseconds
+		must(t, c.Timing("api.latency", ms, []string{"endpoint:/users", "host:web-1"}, 1))
+		must(t, c.Count("api.requests", 2, []string{"host:web-1", "endpoint:/users"}, 1)) // tag order differs
+		must(t, c.Gauge("queue.depth", float64(i%50), []string{"host:web-1"}, 1))
+		must(t, c.Histogram("payload.bytes", float64(i%100), nil, 1))
+		lines += 4
+	}
+	must(t, c.Event(statsd.NewEvent("deploy", "v2")))
+	must(t, c.Flush())
+	must(t, c.Close())
+	waitLines(t, d.Pipelines()[0], lines+1)
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	type agg struct {
+		count    float64
+		sum      float64
+		min, max float64
+		decade   *jsonLine
+		buckets  int
+	}
+	got := map[string]*agg{}
+	for _, l := range parseLines(t, out.String()) {
+		key := l.Metric + fmt.Sprint(l.Dimensions)
+		a := got[key]
+		if a == nil {
+			a = &agg{min: math.Inf(1), max: math.Inf(-1)}
+			got[key] = a
+		}
+		if l.Period != "PT1S" {
+			l := l
+			a.decade = &l
+			continue
+		}
+		a.buckets++
+		a.count += *l.Statistics["count"]
+		if s := l.Statistics["sum"]; s != nil {
+			a.sum += *s
+		}
+		if v := l.Statistics["min"]; v != nil {
+			a.min = math.Min(a.min, *v)
+		}
+		if v := l.Statistics["max"]; v != nil {
+			a.max = math.Max(a.max, *v)
+		}
+	}
+	if len(got) != 4 {
+		t.Fatalf("got series %v; want 4 (tag order must not split series)", keysOf(got))
+	}
+	lat := got["api.latency"+fmt.Sprint(map[string]string{"endpoint": "/users", "host": "web-1"})]
+	if lat == nil || lat.decade == nil {
+		t.Fatalf("api.latency missing: %v", keysOf(got))
+	}
+	var wantSum float64
+	for _, v := range latencies {
+		wantSum += v / 1000
+	}
+	if lat.count != n || math.Abs(lat.sum-wantSum) > 1e-9 || lat.min != 0.00025 || lat.max != 0.24925 {
+		t.Errorf("api.latency PT1S totals: count %v sum %v min %v max %v; want %d %v 0.00025 0.24925", lat.count, lat.sum, lat.min, lat.max, n, wantSum)
+	}
+	dl := lat.decade
+	if dl.Type != "timer" || dl.Unit != "SECOND" || dl.PopulationSize != n {
+		t.Errorf("api.latency decade: %+v", dl)
+	}
+	seconds := make([]float64, len(latencies))
+	for i, v := range latencies {
+		seconds[i] = 1e6 / 1e9 * v // MAD's ms → s normalisation
+	}
+	for st, p := range map[string]float64{"median": 50, "tp90": 90, "tp99": 99, "tp99.9": 99.9} {
+		if got, want := *dl.Statistics[st], exactPercentile(seconds, p); got != want {
+			t.Errorf("api.latency %s = %v; want %v", st, got, want)
+		}
+	}
+	req := got["api.requests"+fmt.Sprint(map[string]string{"endpoint": "/users", "host": "web-1"})]
+	if req == nil || req.count != n || req.sum != 2*n {
+		t.Errorf("api.requests: %+v; want count %d sum %d", req, n, 2*n)
+	}
+	q := got["queue.depth"+fmt.Sprint(map[string]string{"host": "web-1"})]
+	if q == nil || q.count != n || q.min != 0 || q.max != 49 {
+		t.Errorf("queue.depth: %+v", q)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func keysOf[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
