@@ -2,7 +2,7 @@
 # concurrent packages under the race detector, and a short fuzzing smoke run
 # of every fuzz target.
 GO ?= go
-RACE_PKGS := ./ring/... ./shard/... ./hist/... ./internal/...
+RACE_PKGS := ./ring/... ./shard/... ./hist/... ./internal/... ./ingest/... ./engine/... ./sinks/...
 FUZZ_TIME ?= 3000x
 STATICCHECK_VERSION := v0.8.2
 
@@ -29,6 +29,7 @@ race:
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(FUZZ_TIME) -fuzzminimizetime 1s ./shard
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime 100000x -fuzzminimizetime 1s ./internal/sample
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 100000x -fuzzminimizetime 1s ./ingest/statsd
 
 # Microbenchmarks for BENCHMARKS.md (-count=6 for benchstat).
 bench:

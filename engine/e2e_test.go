@@ -84,6 +84,10 @@ func startDaemonBuffer(t *testing.T, out *lockedBuffer, periods []time.Duration,
 		Pipelines: []PipelineConfig{{
 			Name:   "e2e",
 			Shards: shards,
+			// Rings that hold every batch the tests send, even of one
+			// sample each: the tests must not depend on the shards keeping
+			// up (overload is counted; loss_test checks that at speed).
+			RingSize: 16384,
 			Shard: shard.Config{
 				Periods: periods,
 				// Percentiles for everything, so that they can be checked.

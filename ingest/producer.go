@@ -76,14 +76,15 @@ func (p *Producer) Flush() {
 func (p *Producer) TryFlush() bool {
 	all := true
 	for i, b := range p.cur {
-		if len(b.Samples) == 0 {
+		n := len(b.Samples) // read before the shard owns b
+		if n == 0 {
 			continue
 		}
 		if !p.lanes.To[i].Push(b) {
 			all = false
 			continue
 		}
-		p.Published += uint64(len(b.Samples))
+		p.Published += uint64(n)
 		p.cur[i] = p.fresh(i)
 	}
 	return all
@@ -107,12 +108,13 @@ func (p *Producer) Discard() {
 
 func (p *Producer) publish(i int) {
 	b := p.cur[i]
+	n := len(b.Samples) // read before the shard owns b
 	if !p.lanes.To[i].Push(b) {
-		p.Dropped += uint64(len(b.Samples))
+		p.Dropped += uint64(n)
 		b.Reset()
 		return
 	}
-	p.Published += uint64(len(b.Samples))
+	p.Published += uint64(n)
 	p.cur[i] = p.fresh(i)
 }
 

@@ -69,13 +69,13 @@ type TCPSource struct {
 	eng   gnet.Engine
 	boot  chan error
 	done  chan error
-	badAt time.Time
 }
 
 type tcpSlot struct {
-	dec  *statsd.Decoder
-	prod *Producer
-	c    *counters
+	dec   *statsd.Decoder
+	prod  *Producer
+	c     *counters
+	badAt int64 // last bad-line log, ms; throttles per slot
 }
 
 // ListenTCP starts serving; lanes[i] are slot i's rings (one per loop).
@@ -206,11 +206,11 @@ func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 		v[tcpLines+r] = n
 	}
 	sl.c.publish(now, force)
-	if t := time.UnixMilli(now); t.Sub(s.badAt) >= 10*time.Second {
+	if now-sl.badAt >= 10_000 {
 		for r := statsd.ErrSyntax; r < statsd.NumResults; r++ {
 			if bad := sl.dec.LastRefused(r); len(bad) > 0 {
 				s.cfg.Log.Warn("bad statsd line", "source", s.cfg.Name, "reason", r.String(), "line", string(bad), "count", d.Lines[r])
-				s.badAt = t
+				sl.badAt = now
 				break
 			}
 		}

@@ -21,7 +21,7 @@ func freePort(t *testing.T) string {
 
 func TestTCPSourceLines(t *testing.T) {
 	const loops, shards = 2, 2
-	lanes := []Lanes{NewLanes(shards, 64), NewLanes(shards, 64)}
+	lanes := []Lanes{NewLanes(shards, 1024), NewLanes(shards, 1024)}
 	addr := freePort(t)
 	src, err := ListenTCP(TCPConfig{Name: "statsd-tcp", Addr: addr, Loops: loops}, lanes)
 	if err != nil {

@@ -57,9 +57,12 @@ func kernelDrops(c syscall.RawConn) uint64 {
 }
 
 // run reads datagrams with recvmmsg, Batch at a time, into preallocated
-// buffers, decodes them into the producer's per-shard batches and publishes
-// them after every call. It waits for the socket in Go's netpoller, so an
-// idle loop sleeps and closing the socket stops it.
+// buffers and decodes them into the producer's per-shard batches. A batch is
+// published when it is full, and every batch when the socket has nothing
+// more to read, just before the loop sleeps: under load batches are large
+// (few ring slots, little per-batch work), and at low rates nothing waits.
+// The loop waits in Go's netpoller, so an idle loop sleeps and closing the
+// socket stops it.
 func (l *udpLoop) run() {
 	cfg := &l.src.cfg
 	msgs := make([]mmsghdr, cfg.Batch)
@@ -84,8 +87,10 @@ func (l *udpLoop) run() {
 				unix.MSG_DONTWAIT, 0, 0)
 			n, errno = int(r), e
 			if e == unix.EAGAIN || e == unix.EWOULDBLOCK {
-				// About to sleep: make the counters current first.
+				// About to sleep: publish everything and make the
+				// counters current first.
 				if dirty {
+					l.prod.Flush()
 					l.account(nowMillis(), true)
 					dirty = false
 				}
@@ -114,7 +119,6 @@ func (l *udpLoop) run() {
 			}
 			l.dec.Decode(bufs[i*cfg.MaxDatagram:i*cfg.MaxDatagram+size], now, l.prod.Route)
 		}
-		l.prod.Flush()
 		l.account(now, false)
 		dirty = true
 	}
