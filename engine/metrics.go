@@ -20,6 +20,11 @@ type SinkStats interface {
 	Stats() (written, dropped, errors uint64)
 }
 
+// SinkQueue is implemented by sinks with a queue.
+type SinkQueue interface {
+	QueueLen() int
+}
+
 // promWriter writes Prometheus text exposition: every family's HELP and
 // TYPE once, then its samples.
 type promWriter struct {
@@ -134,6 +139,9 @@ func WriteMetrics(out io.Writer, pipelines []*Pipeline) error {
 				p.counter("mad_sink_written_total", "Items a sink wrote.", l, written)
 				p.counter("mad_sink_dropped_total", "Items a sink dropped (queue full or write errors).", l, dropped)
 				p.counter("mad_sink_errors_total", "Sink write errors.", l, errs)
+				if q, ok := s.(SinkQueue); ok {
+					p.gauge("mad_sink_queue_length", "Items waiting in a sink's queue.", l, float64(q.QueueLen()))
+				}
 			}
 		}
 	}

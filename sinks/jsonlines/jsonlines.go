@@ -174,6 +174,9 @@ func (s *Sink) Stats() (written, dropped, errors uint64) {
 	return s.lines.Load(), s.dropped.Load(), s.errors.Load()
 }
 
+// QueueLen returns the chunks waiting for the writer. Safe from any goroutine.
+func (s *Sink) QueueLen() int { return len(s.queue) }
+
 // Name returns the sink's name.
 func (s *Sink) Name() string { return s.name }
 
