@@ -53,6 +53,8 @@ type Decoder struct {
 	cfg     Config
 	line    Line
 	key     []byte
+	bits    []uint64 // structural bitmap of the datagram
+	pos     []uint32 // and the positions of its structural bytes
 	rnd     uint64
 	hist    [1]sample.HistEntry
 	Stats   Stats
@@ -79,43 +81,62 @@ const maxBadLine = 256
 // are ignored) and appends the samples to the batches route picks. now is
 // the record time in ms for lines without a timestamp. data is not retained.
 func (d *Decoder) Decode(data []byte, now int64, route Route) {
-	for len(data) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			line, data = data, nil
+	d.bits = classifyInto(d.bits, data)
+	d.pos = flatten(d.pos, d.bits, len(data))
+	pos := d.pos
+	i := 0 // index of the first structural of the line
+	for s := 0; s < len(data); {
+		e := len(data)
+		if j := bytes.IndexByte(data[s:], '\n'); j >= 0 {
+			e = s + j
 		}
-		if len(line) == 0 {
-			continue
+		if e > s {
+			// The previous line's walk may have stopped early, or read one
+			// position into this line.
+			for i > 0 && int(pos[i-1]) >= s {
+				i--
+			}
+			for int(pos[i]) < s {
+				i++
+			}
+			i += d.decode(data, pos[i:], s, e, now, route)
 		}
-		d.DecodeLine(line, now, route)
+		s = e + 1
 	}
 }
 
 // DecodeLine decodes one line (without '\n').
 func (d *Decoder) DecodeLine(line []byte, now int64, route Route) {
+	d.bits = classifyInto(d.bits, line)
+	d.pos = flatten(d.pos, d.bits, len(line))
+	d.decode(line, d.pos, 0, len(line), now, route)
+}
+
+// decode decodes the line data[s:e], given the structural positions of data
+// from the line's first on; it returns how many of them the parser read.
+func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route Route) int {
 	l := &d.line
-	r := ParseLine(line, l)
+	r, n := parse(data, pos, s, e, l)
+	line := data[s:e]
 	d.Stats.Lines[r]++
 	if r != OK {
 		if r >= ErrSyntax {
 			d.lastBad[r] = append(d.lastBad[r][:0], line[:min(len(line), maxBadLine)]...)
 		}
-		return
+		return n
 	}
 	weight := 1.0
 	if l.HasRate && l.Rate != 1 {
 		switch {
 		case l.Rate == 0:
 			d.Stats.SampledOut++
-			return
+			return n
 		case d.cfg.RateMode == RateScale:
 			weight = 1 / l.Rate
 		case d.random() > l.Rate:
 			// MAD: Random.nextDouble() > rate drops the line.
 			d.Stats.SampledOut++
-			return
+			return n
 		}
 	}
 	var kind sample.Kind
@@ -143,7 +164,7 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route Route) {
 	}
 	if flags&sample.FlagSetMember == 0 && v-v != 0 {
 		d.Stats.NonFinite++
-		return
+		return n
 	}
 	t := now
 	if l.Timestamp > 0 {
@@ -154,7 +175,7 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route Route) {
 	d.key = key
 	if err != nil {
 		d.Stats.TooLong++
-		return
+		return n
 	}
 	h := sample.Hash(key)
 	b := route(h)
@@ -162,13 +183,14 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route Route) {
 	d.Stats.Samples++
 	if weight == 1 || kind != sample.KindTimer {
 		b.AddSample(k, t, 0, v, unit, flags)
-		return
+		return n
 	}
 	// A scaled timer value counts n times.
-	n := math.Max(1, math.Round(weight))
-	d.hist[0] = sample.HistEntry{Value: v, Count: uint64(n)}
-	b.AddAgg(k, t, 0, sample.Agg{Min: v, Max: v, Sum: v * n, Count: n,
+	times := math.Max(1, math.Round(weight))
+	d.hist[0] = sample.HistEntry{Value: v, Count: uint64(times)}
+	b.AddAgg(k, t, 0, sample.Agg{Min: v, Max: v, Sum: v * times, Count: times,
 		Has: sample.HasMin | sample.HasMax | sample.HasSum | sample.HasCount | sample.HasHist}, d.hist[:], unit)
+	return n
 }
 
 // LastRefused returns the last line refused for reason r (at most 256

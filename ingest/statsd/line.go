@@ -2,7 +2,6 @@ package statsd
 
 import (
 	"bytes"
-	"math/bits"
 
 	"github.com/gomad/mad/internal/sample"
 )
@@ -102,6 +101,14 @@ type Line struct {
 	Timestamp int64
 	// Container is the DogStatsD |c: field.
 	Container []byte
+
+	bits []uint64 // ParseLine's structural bitmap
+	pos  []uint32 // and positions
+	// The last rate text up to 8 bytes, packed with its length, and its
+	// value: a client sends the same few rates over and over, and this
+	// spares the division of parseRate.
+	rateText uint64
+	rateVal  float64
 }
 
 // ParseLine parses one line (without its '\n'; a trailing '\r' is ignored)
@@ -114,51 +121,89 @@ type Line struct {
 // MAD accepts only @rate then #tags, with tags running to the end of the
 // line; here the |-fields after the type may come in any order.
 func ParseLine(line []byte, l *Line) Result {
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
+	l.bits = classifyInto(l.bits, line)
+	l.pos = flatten(l.pos, l.bits, len(line))
+	r, _ := parse(line, l.pos, 0, len(line), l)
+	return r
+}
+
+// parse parses the line data[start:end], given the positions of the
+// structural bytes of data from the line's first on (flatten). Spans in l
+// are relative to start. It also returns how many positions it consumed.
+func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
+	c := cursor{pos: pos}
+	if end > start && data[end-1] == '\r' {
+		end--
 	}
+	line := data[start:end]
 	l.Tags = l.Tags[:0]
 	l.Src = line
 	l.Rate, l.HasRate, l.Timestamp, l.Container = 1, false, 0, nil
 	if len(line) > 2 && line[0] == '_' {
 		if bytes.HasPrefix(line, []byte("_e{")) {
-			return SkipEvent
+			return SkipEvent, c.i
 		}
 		if bytes.HasPrefix(line, []byte("_sc|")) {
-			return SkipServiceCheck
+			return SkipServiceCheck, c.i
 		}
 	}
-	// Name: up to the first of ':' ',' '|' '@'.
-	i := indexName(line)
-	if i == 0 || i == len(line) {
-		return ErrSyntax
+	c.end = end
+	// Name: up to the first of ':' ',' '|' '@' ('=' is a name byte).
+	i := c.next()
+	for i < end && data[i] == '=' {
+		i = c.next()
 	}
-	l.Name = line[:i]
-	if line[i] == ',' {
-		// Influx tags: up to ':', no '@' or '|'.
-		j := i + 1 + index1(line[i+1:], ':')
-		if j == len(line) || index2(line[i+1:j], '@', '|') != j-i-1 {
-			return ErrSyntax
-		}
-		if r := splitTags(line, i+1, j, '=', &l.Tags); r != OK {
-			return r
-		}
-		i = j
+	if i == start || i == end {
+		return ErrSyntax, c.i
 	}
-	if line[i] != ':' {
-		return ErrSyntax
+	l.Name = data[start:i]
+	if data[i] == ',' {
+		// Influx tags, up to ':'. A missing ':' or an '@' or '|' before it
+		// is a syntax error, which takes precedence over a bad tag.
+		entry, kv := i+1, -1
+		tagErr := OK
+		for {
+			p := c.next()
+			if p == end {
+				return ErrSyntax, c.i
+			}
+			switch data[p] {
+			case '=':
+				if kv >= 0 && tagErr == OK {
+					tagErr = ErrTag // a second '=' in the entry
+				}
+				kv = p
+				continue
+			case ',', ':':
+				if tagErr == OK {
+					l.Tags, tagErr = addTag(data, start, entry, kv, p, l.Tags)
+				}
+				entry, kv = p+1, -1
+			default: // '@' or '|'
+				return ErrSyntax, c.i
+			}
+			if data[p] == ':' {
+				i = p
+				break
+			}
+		}
+		if tagErr != OK {
+			return tagErr, c.i
+		}
+	}
+	if data[i] != ':' {
+		return ErrSyntax, c.i
 	}
 	// Value: up to '|', non-empty.
 	v := i + 1
-	j := v + index1(line[v:], '|')
-	if j == v || j == len(line) {
-		return ErrSyntax
+	j := c.nextPipe(data)
+	if j == v || j == end {
+		return ErrSyntax, c.i
 	}
-	l.Raw = line[v:j]
+	l.Raw = data[v:j]
 	// Type: up to the next '|'.
-	t := j + 1
-	k := t + index1(line[t:], '|')
-	switch typ := line[t:k]; {
+	k := c.nextPipe(data)
+	switch typ := data[j+1 : k]; {
 	case len(typ) == 1 && typ[0] == 'c':
 		l.Type = TypeCounter
 	case len(typ) == 2 && typ[0] == 'm' && typ[1] == 's':
@@ -174,113 +219,130 @@ func ParseLine(line []byte, l *Line) Result {
 	case len(typ) == 1 && typ[0] == 'd':
 		l.Type = TypeDistribution
 	default:
-		return ErrType
+		return ErrType, c.i
 	}
 	if l.Type != TypeSet {
 		val, signed, plus, ok := parseNumber(l.Raw)
 		if !ok || (plus && l.Type != TypeGauge) {
-			return ErrValue
+			return ErrValue, c.i
 		}
 		l.Value, l.Signed, l.Plus = val, signed, plus
 	}
-	// Fields.
+	// Fields: k is at a '|' or the end.
 	seenTags := false
-	for k < len(line) {
+	for k < end {
 		f := k + 1
-		e := f + index1(line[f:], '|')
-		field := line[f:e]
-		k = e
-		if len(field) == 0 {
-			return ErrField
+		if f == end {
+			return ErrField, c.i // empty
 		}
-		switch field[0] {
+		switch data[f] {
 		case '@':
 			if l.HasRate {
-				return ErrField
+				return ErrField, c.i
 			}
-			rate, ok := parseRate(field[1:])
+			k = c.nextPipe(data)
+			rate, ok := l.rate(data[f+1 : k])
 			if !ok {
-				return ErrSampleRate
+				return ErrSampleRate, c.i
 			}
 			switch l.Type {
 			case TypeCounter, TypeHistogram, TypeTimer, TypeDistribution:
 			default:
-				return ErrRateNotAllowed
+				return ErrRateNotAllowed, c.i
 			}
 			l.Rate, l.HasRate = rate, true
 		case '#':
 			if seenTags {
-				return ErrField
+				return ErrField, c.i
 			}
 			seenTags = true
-			if r := splitTags(line, f+1, e, ':', &l.Tags); r != OK {
-				return r
+			// k:v entries separated by ',', up to the next '|'; '@' and
+			// '=' are plain bytes here.
+			entry, kv := f+1, -1
+			tags := l.Tags
+			for {
+				p := c.next()
+				ch := byte('|')
+				if p < end {
+					ch = data[p]
+				}
+				if ch == ':' {
+					if kv >= 0 {
+						return ErrTag, c.i // a second ':' in the entry
+					}
+					kv = p
+					continue
+				}
+				if ch != ',' && ch != '|' {
+					continue
+				}
+				var r Result
+				if tags, r = addTag(data, start, entry, kv, p, tags); r != OK {
+					l.Tags = tags
+					return r, c.i
+				}
+				if ch == '|' {
+					k = p
+					break
+				}
+				entry, kv = p+1, -1
 			}
+			l.Tags = tags
 		case 'c':
-			if len(field) < 2 || field[1] != ':' {
-				return ErrField
+			k = c.nextPipe(data)
+			if k-f < 2 || data[f+1] != ':' {
+				return ErrField, c.i
 			}
-			l.Container = field[2:]
+			l.Container = data[f+2 : k]
 		case 'T':
-			ts, ok := parseUint(field[1:])
+			k = c.nextPipe(data)
+			ts, ok := parseUint(data[f+1 : k])
 			if !ok {
-				return ErrField
+				return ErrField, c.i
 			}
 			l.Timestamp = int64(ts)
-		default:
-			return ErrField
+		default: // an unknown field, or an empty one
+			return ErrField, c.i
 		}
 	}
-	return OK
+	return OK, c.i
 }
 
-// splitTags appends the sep-separated key/value pairs of the comma-separated
-// list line[from:to] to tags, as Guava's
-// Splitter.on(',').withKeyValueSeparator(sep) does for MAD: every entry (an
-// empty one too) must split into exactly two parts, and keys must be unique
-// across both tag styles. It scans the list once, eight bytes at a time,
-// visiting only the separators.
-func splitTags(line []byte, from, to int, sep byte, tags *[]sample.Span) Result {
-	ts := *tags
-	pSep, pComma := lsbs*uint64(sep), lsbs*uint64(',')
-	start, kv := from, -1
-	for base := from; base < to; base += 8 {
-		x := load8(line, base)
-		m := matches(x, pSep) | matches(x, pComma)
-		if n := to - base; n < 8 {
-			m &= 1<<(8*n) - 1
-		}
-		for ; m != 0; m &= m - 1 {
-			i := base + bits.TrailingZeros64(m)/8
-			if line[i] == sep {
-				if kv >= 0 {
-					return ErrTag // a second sep in the entry
-				}
-				kv = i
-				continue
-			}
-			if r := addTag(line, start, kv, i, &ts); r != OK {
-				return r
-			}
-			start, kv = i+1, -1
-		}
-	}
-	r := addTag(line, start, kv, to, &ts)
-	*tags = ts
-	return r
-}
-
-// addTag appends the entry line[start:end] with its sep at kv.
-func addTag(line []byte, start, kv, end int, ts *[]sample.Span) Result {
+// addTag appends the entry data[entry:end] with its separator at kv to
+// tags as a span relative to start, as Guava's
+// Splitter.on(',').withKeyValueSeparator(sep) does for MAD: the entry must
+// have a separator (an empty entry too), and its key must be new across both
+// tag styles.
+func addTag(data []byte, start, entry, kv, end int, tags []sample.Span) ([]sample.Span, Result) {
 	if kv < 0 {
-		return ErrTag // an entry without sep
+		return tags, ErrTag // an entry without separator
 	}
-	key := line[start:kv]
-	for _, d := range *ts {
-		if string(line[d.K0:d.K1]) == string(key) {
-			return ErrDuplicateTag
+	k0, k1 := uint32(entry-start), uint32(kv-start)
+	key := data[entry:kv]
+	src := data[start:]
+	for _, d := range tags {
+		if d.K1-d.K0 == k1-k0 && string(src[d.K0:d.K1]) == string(key) {
+			return tags, ErrDuplicateTag
 		}
 	}
-	*ts = append(*ts, sample.Span{K0: uint32(start), K1: uint32(kv), V0: uint32(kv + 1), V1: uint32(end)})
-	return OK
+	return append(tags, sample.Span{K0: k0, K1: k1, V0: k1 + 1, V1: uint32(end - start)}), OK
+}
+
+// rate parses a sample rate, remembering the last one.
+func (l *Line) rate(b []byte) (float64, bool) {
+	if len(b) == 0 || len(b) > 7 {
+		return parseRate(b)
+	}
+	t := uint64(len(b))
+	for i, c := range b {
+		t |= uint64(c) << (8 * (i + 1))
+	}
+	if t == l.rateText {
+		return l.rateVal, true
+	}
+	v, ok := parseRate(b)
+	if ok {
+		l.rateText, l.rateVal = t, v
+	}
+	return v, ok
 }

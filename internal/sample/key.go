@@ -230,11 +230,20 @@ type Span struct {
 
 // SortSpans sorts spans of src by key bytes without allocating, as SortDims
 // does, and returns the index of the first duplicate key after sorting, or -1.
+// keyAfter reports whether key a sorts after key b. Keys usually differ in
+// their first byte, which it compares without a call.
+func keyAfter(a, b []byte) bool {
+	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
+		return a[0] > b[0]
+	}
+	return bytes.Compare(a, b) > 0
+}
+
 func SortSpans(src []byte, spans []Span) int {
 	for i := 1; i < len(spans); i++ {
 		d := spans[i]
 		j := i
-		for j > 0 && bytes.Compare(src[spans[j-1].K0:spans[j-1].K1], src[d.K0:d.K1]) > 0 {
+		for j > 0 && keyAfter(src[spans[j-1].K0:spans[j-1].K1], src[d.K0:d.K1]) {
 			spans[j] = spans[j-1]
 			j--
 		}
@@ -257,9 +266,19 @@ func AppendKeySpans(dst []byte, kind Kind, name, src []byte, spans []Span) ([]by
 	dst = append(dst, name...)
 	dst = binary.AppendUvarint(dst, uint64(len(spans)))
 	for _, s := range spans {
-		dst = binary.AppendUvarint(dst, uint64(s.K1-s.K0))
+		kl, vl := s.K1-s.K0, s.V1-s.V0
+		if kl < 0x80 && vl < 0x80 && s.V0 == s.K1+1 {
+			// One-byte lengths, key and value one byte apart in src (as
+			// "k:v"): copy k:v at once and write vl over the separator.
+			dst = append(dst, byte(kl))
+			at := len(dst) + int(kl)
+			dst = append(dst, src[s.K0:s.V1]...)
+			dst[at] = byte(vl)
+			continue
+		}
+		dst = binary.AppendUvarint(dst, uint64(kl))
 		dst = append(dst, src[s.K0:s.K1]...)
-		dst = binary.AppendUvarint(dst, uint64(s.V1-s.V0))
+		dst = binary.AppendUvarint(dst, uint64(vl))
 		dst = append(dst, src[s.V0:s.V1]...)
 	}
 	if len(dst)-start > MaxKeyLen {

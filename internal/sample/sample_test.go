@@ -3,6 +3,7 @@ package sample
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -173,5 +174,34 @@ func TestSpansMatchDims(t *testing.T) {
 	dup := []Span{{0, 4, 5, 6}, {0, 4, 5, 6}}
 	if SortSpans(src, dup) != 1 {
 		t.Fatal("duplicate not found")
+	}
+}
+
+// TestAppendKeySpansRandom: AppendKeySpans encodes what AppendKey does, for
+// spans adjacent ("k:v") or not and lengths on both sides of one varint byte.
+func TestAppendKeySpansRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for n := 0; n < 5000; n++ {
+		var src []byte
+		var spans []Span
+		var ds []Dim
+		for range r.IntN(5) {
+			k := bytes.Repeat([]byte{byte('a' + r.IntN(26))}, 1+r.IntN(140))
+			v := bytes.Repeat([]byte{'v'}, r.IntN(140))
+			k0 := len(src)
+			src = append(src, k...)
+			k1 := len(src)
+			src = append(src, bytes.Repeat([]byte{':'}, 1+r.IntN(2))...)
+			v0 := len(src)
+			src = append(src, v...)
+			spans = append(spans, Span{uint32(k0), uint32(k1), uint32(v0), uint32(len(src))})
+			ds = append(ds, Dim{Key: k, Value: v})
+			src = append(src, ',')
+		}
+		a, errA := AppendKeySpans([]byte("prefix"), KindCounter, []byte("n"), src, spans)
+		b, errB := AppendKey([]byte("prefix"), KindCounter, []byte("n"), ds)
+		if !bytes.Equal(a, b) || (errA == nil) != (errB == nil) {
+			t.Fatalf("AppendKeySpans = %q; AppendKey = %q", a, b)
+		}
 	}
 }

@@ -1,0 +1,135 @@
+package statsd
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// sameParse reports how l (ParseLine) differs from the reference on line,
+// or "".
+func sameParse(line []byte) string {
+	var got, want Line
+	rg, rw := ParseLine(line, &got), parseLineRef(line, &want)
+	if rg != rw {
+		return "result " + rg.String() + "; reference " + rw.String()
+	}
+	if rg != OK {
+		return ""
+	}
+	switch {
+	case !bytes.Equal(got.Name, want.Name):
+		return "name"
+	case math.Float64bits(got.Value) != math.Float64bits(want.Value) && got.Type != TypeSet:
+		return "value"
+	case got.Signed != want.Signed || got.Plus != want.Plus:
+		return "sign"
+	case !bytes.Equal(got.Raw, want.Raw):
+		return "raw"
+	case got.Type != want.Type:
+		return "type"
+	case got.Rate != want.Rate || got.HasRate != want.HasRate:
+		return "rate"
+	case tagString(&got) != tagString(&want) || len(got.Tags) != len(want.Tags):
+		return "tags " + tagString(&got) + "; reference " + tagString(&want)
+	case got.Timestamp != want.Timestamp:
+		return "timestamp"
+	case !bytes.Equal(got.Container, want.Container) || (got.Container == nil) != (want.Container == nil):
+		return "container"
+	}
+	return ""
+}
+
+// TestParseLineAgainstReference: random lines over the grammar's alphabet,
+// of every length around the 64-byte chunks, parse as the reference does.
+func TestParseLineAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	pieces := []string{"a", "b.c", ":", ",", "|", "@", "=", "#", "1", "2.5", "-", "+", "E", "c", "ms", "g", "s",
+		"|@0.5", "|#", "k:v", "k=v", "|c:", "|T12", "\r", "_e{", "_sc|", "0", ".", "x", "\xff"}
+	for n := 0; n < 200000; n++ {
+		var b []byte
+		for want := r.IntN(150); len(b) < want; {
+			b = append(b, pieces[r.IntN(len(pieces))]...)
+		}
+		if d := sameParse(b); d != "" {
+			t.Fatalf("%q: %s", b, d)
+		}
+	}
+	for _, l := range seedLines {
+		if d := sameParse([]byte(l)); d != "" {
+			t.Fatalf("%q: %s", l, d)
+		}
+	}
+}
+
+// TestParseInDatagram: a line parsed inside a datagram (where chunks read
+// into the next lines) parses as it does alone.
+func TestParseInDatagram(t *testing.T) {
+	for _, pre := range []string{"", "x", "a.b:1|c", string(bytes.Repeat([]byte("y"), 70))} {
+		for _, l := range seedLines {
+			for _, post := range []string{"", ":|,@=", "\nq:1|c|#a:b,c:d", "\n" + string(bytes.Repeat([]byte("|:"), 50))} {
+				data := []byte(pre + "\n" + l + post)
+				s, e := len(pre)+1, len(pre)+1+len(l)
+				var alone, in Line
+				ra, ri := ParseLine([]byte(l), &alone), parseAt(data, s, e, &in)
+				if ra != ri || (ra == OK && (tagString(&alone) != tagString(&in) || !bytes.Equal(alone.Name, in.Name) || alone.Value != in.Value)) {
+					t.Fatalf("%q in %q: %v %s; alone %v %s", l, data, ri, tagString(&in), ra, tagString(&alone))
+				}
+			}
+		}
+	}
+}
+
+// TestClassify: the AVX2 and generic classifiers agree with a byte loop.
+func TestClassify(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	alphabet := []byte(":,|@=\x00\xff\x80\x7f\xba\xbcabz09;<>{}\x3b\x39\x1a\x2d\x2b\xac\xfc")
+	for n := 0; n < 20000; n++ {
+		var p [64]byte
+		for i := range p {
+			p[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		var want uint64
+		for i, c := range p {
+			if c == ':' || c == ',' || c == '|' || c == '@' || c == '=' {
+				want |= 1 << i
+			}
+		}
+		if got := classifyGeneric(&p); got != want {
+			t.Fatalf("classifyGeneric(%q) = %x; want %x", p, got, want)
+		}
+		if got := classify(&p); got != want {
+			t.Fatalf("classify(%q) = %x; want %x", p, got, want)
+		}
+	}
+}
+
+// FuzzParseLine: ParseLine agrees with the reference parser on any line.
+//
+//	go test ./ingest/statsd -run '^$' -fuzz FuzzParseLine -fuzztime 60s
+func FuzzParseLine(f *testing.F) {
+	for _, l := range seedLines {
+		f.Add([]byte(l))
+	}
+	f.Add([]byte("api.request.latency:12.5|ms|@0.5|#host:web-042,endpoint:/v1/users,region:eu-west-1"))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if bytes.IndexByte(line, '\n') >= 0 {
+			return
+		}
+		if d := sameParse(line); d != "" {
+			t.Fatalf("%q: %s", line, d)
+		}
+	})
+}
+
+// parseAt parses data[s:e] as Decode does, inside the whole of data.
+func parseAt(data []byte, s, e int, l *Line) Result {
+	pos := flatten(nil, classifyInto(nil, data), len(data))
+	i := 0
+	for int(pos[i]) < s {
+		i++
+	}
+	r, _ := parse(data, pos[i:], s, e, l)
+	return r
+}
