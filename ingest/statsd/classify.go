@@ -5,25 +5,30 @@ import (
 	"math/bits"
 )
 
-// Stage one of the parser classifies bytes 64 at a time into a bitmask of
-// the structural bytes of the grammar, ':' ',' '|' '@' '=', as simdjson
-// does for JSON; stage two (ParseLine) walks the set bits instead of the
-// bytes. On amd64 with AVX2 a chunk takes two 32-byte compares per byte
-// class; elsewhere classifyGeneric does the same eight bytes at a time.
+// Stage one of the parser classifies bytes 64 at a time into two bitmasks:
+// the structural bytes of the grammar, ':' ',' '|' '@' '=', and the line
+// ends, '\n', as simdjson does for JSON; flatten turns each into a list of
+// positions, and stage two (parse) walks those instead of the bytes. On
+// amd64 with AVX2 a block takes two 32-byte compares per byte class;
+// elsewhere classifyGeneric does the same eight bytes at a time.
 
 const lsbs = 0x0101010101010101
 
-// classifyGeneric returns the structural mask of the 64 bytes at p: bit i
-// is set if p[i] is structural.
-func classifyGeneric(p *[64]byte) uint64 {
-	const pc, pm, pb, pa, pe = lsbs * ':', lsbs * ',', lsbs * '|', lsbs * '@', lsbs * '='
-	var m uint64
-	for i := 0; i < 64; i += 8 {
-		x := binary.LittleEndian.Uint64(p[i:])
-		z := matches(x, pc) | matches(x, pm) | matches(x, pb) | matches(x, pa) | matches(x, pe)
-		m |= movemask(z) << i
+// classifyGeneric classifies len(out)/2 64-byte blocks of data: out[2i]
+// has bit j set if byte j of block i is structural, out[2i+1] if it is '\n'.
+func classifyGeneric(data []byte, out []uint64) {
+	const pc, pm, pb, pa, pe, pn = lsbs * ':', lsbs * ',', lsbs * '|', lsbs * '@', lsbs * '=', lsbs * '\n'
+	for b := 0; b+1 < len(out); b += 2 {
+		blk := data[b*32 : b*32+64]
+		var m, nl uint64
+		for i := 0; i < 64; i += 8 {
+			x := binary.LittleEndian.Uint64(blk[i:])
+			z := matches(x, pc) | matches(x, pm) | matches(x, pb) | matches(x, pa) | matches(x, pe)
+			m |= movemask(z) << i
+			nl |= movemask(matches(x, pn)) << i
+		}
+		out[b], out[b+1] = m, nl
 	}
-	return m
 }
 
 // matches returns a mask with the high bit set in exactly the bytes of x
@@ -42,46 +47,47 @@ func movemask(z uint64) uint64 {
 	return (z >> 7) * 0x0102040810204080 >> 56
 }
 
-// classifyInto returns the structural bitmap of data in words, reusing its
-// capacity: bit p%64 of word p/64 is set if data[p] is structural. It has
-// len(data)/64+1 words, so the word holding position len(data) exists.
+// classifyInto classifies data into words (two per 64-byte block, as
+// classifyGeneric), reusing its capacity. The last, partial block is
+// classified from a zero-padded copy.
 func classifyInto(words []uint64, data []byte) []uint64 {
-	n := len(data)/64 + 1
+	full := len(data) / 64
+	n := 2*full + 2
 	if cap(words) < n {
 		words = make([]uint64, n, n+n/4)
 	}
 	words = words[:n]
-	full := len(data) / 64
 	if full > 0 {
-		classifyBlocks(data[:full*64], words[:full])
+		classify(data[:full*64], words[:2*full])
 	}
 	var buf [64]byte
 	copy(buf[:], data[full*64:])
-	words[full] = classify(&buf)
+	classify(buf[:], words[2*full:])
 	return words
 }
 
-// flatten returns the positions of the set bits of words, in order,
-// followed by two sentinels at len(data) (the walk of the last line may read
-// one past its structurals), reusing pos's capacity.
-func flatten(pos []uint32, words []uint64, dataLen int) []uint32 {
+// flatten returns the positions of the set bits of every other word of
+// words from the first (which = 0: structural bytes) or the second (which =
+// 1: line ends), in order, then two sentinels at end (a walk may read one
+// past its last position), reusing pos's capacity.
+func flatten(pos []uint32, words []uint64, which, end int) []uint32 {
 	n := 0
-	for _, m := range words {
-		n += bits.OnesCount64(m)
+	for w := which; w < len(words); w += 2 {
+		n += bits.OnesCount64(words[w])
 	}
 	if cap(pos) < n+2 {
 		pos = make([]uint32, n+2, n+n/4+2)
 	}
 	pos = pos[:n+2]
 	n = 0
-	for w, m := range words {
-		base := uint32(w * 64)
-		for ; m != 0; m &= m - 1 {
+	for w := which; w < len(words); w += 2 {
+		base := uint32(w / 2 * 64)
+		for m := words[w]; m != 0; m &= m - 1 {
 			pos[n] = base + uint32(bits.TrailingZeros64(m))
 			n++
 		}
 	}
-	pos[n], pos[n+1] = uint32(dataLen), uint32(dataLen)
+	pos[n], pos[n+1] = uint32(end), uint32(end)
 	return pos
 }
 

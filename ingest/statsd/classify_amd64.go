@@ -6,31 +6,16 @@ import "golang.org/x/sys/cpu"
 
 var useAVX2 = cpu.X86.HasAVX2
 
-// classifyAVX2 is classifyGeneric in AVX2.
+// classifyAVX2 is classifyGeneric in AVX2 for n blocks.
 //
 //go:noescape
-func classifyAVX2(p *[64]byte) uint64
+func classifyAVX2(p *byte, out *uint64, n int)
 
-// classifyBlocksAVX2 classifies len(out) 64-byte blocks of p into out.
-//
-//go:noescape
-func classifyBlocksAVX2(p *byte, out *uint64, n int)
-
-// classifyBlocks classifies the 64-byte blocks of data into out, one word
-// per block.
-func classifyBlocks(data []byte, out []uint64) {
+// classify is classifyGeneric, in AVX2 where the CPU has it.
+func classify(data []byte, out []uint64) {
 	if useAVX2 {
-		classifyBlocksAVX2(&data[0], &out[0], len(out))
+		classifyAVX2(&data[0], &out[0], len(out)/2)
 		return
 	}
-	for i := range out {
-		out[i] = classifyGeneric((*[64]byte)(data[i*64:]))
-	}
-}
-
-func classify(p *[64]byte) uint64 {
-	if useAVX2 {
-		return classifyAVX2(p)
-	}
-	return classifyGeneric(p)
+	classifyGeneric(data, out)
 }

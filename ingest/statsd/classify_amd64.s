@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// The five structural bytes, each broadcast to 32.
+// The five structural bytes and the line end, each broadcast to 32.
 DATA structural<>+0x00(SB)/8, $0x3a3a3a3a3a3a3a3a // ':'
 DATA structural<>+0x08(SB)/8, $0x3a3a3a3a3a3a3a3a
 DATA structural<>+0x10(SB)/8, $0x3a3a3a3a3a3a3a3a
@@ -23,41 +23,14 @@ DATA structural<>+0x80(SB)/8, $0x3d3d3d3d3d3d3d3d // '='
 DATA structural<>+0x88(SB)/8, $0x3d3d3d3d3d3d3d3d
 DATA structural<>+0x90(SB)/8, $0x3d3d3d3d3d3d3d3d
 DATA structural<>+0x98(SB)/8, $0x3d3d3d3d3d3d3d3d
-GLOBL structural<>(SB), RODATA|NOPTR, $160
+DATA structural<>+0xa0(SB)/8, $0x0a0a0a0a0a0a0a0a // '\n'
+DATA structural<>+0xa8(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA structural<>+0xb0(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA structural<>+0xb8(SB)/8, $0x0a0a0a0a0a0a0a0a
+GLOBL structural<>(SB), RODATA|NOPTR, $192
 
-// func classifyAVX2(p *[64]byte) uint64
-TEXT ·classifyAVX2(SB), NOSPLIT, $0-16
-	MOVQ	p+0(FP), SI
-	VMOVDQU	0(SI), Y0
-	VMOVDQU	32(SI), Y1
-	VPCMPEQB	structural<>+0x00(SB), Y0, Y2
-	VPCMPEQB	structural<>+0x00(SB), Y1, Y3
-	VPCMPEQB	structural<>+0x20(SB), Y0, Y4
-	VPCMPEQB	structural<>+0x20(SB), Y1, Y5
-	VPOR	Y4, Y2, Y2
-	VPOR	Y5, Y3, Y3
-	VPCMPEQB	structural<>+0x40(SB), Y0, Y4
-	VPCMPEQB	structural<>+0x40(SB), Y1, Y5
-	VPOR	Y4, Y2, Y2
-	VPOR	Y5, Y3, Y3
-	VPCMPEQB	structural<>+0x60(SB), Y0, Y4
-	VPCMPEQB	structural<>+0x60(SB), Y1, Y5
-	VPOR	Y4, Y2, Y2
-	VPOR	Y5, Y3, Y3
-	VPCMPEQB	structural<>+0x80(SB), Y0, Y4
-	VPCMPEQB	structural<>+0x80(SB), Y1, Y5
-	VPOR	Y4, Y2, Y2
-	VPOR	Y5, Y3, Y3
-	VPMOVMSKB	Y2, AX
-	VPMOVMSKB	Y3, BX
-	VZEROUPPER
-	SHLQ	$32, BX
-	ORQ	BX, AX
-	MOVQ	AX, ret+8(FP)
-	RET
-
-// func classifyBlocksAVX2(p *byte, out *uint64, n int)
-TEXT ·classifyBlocksAVX2(SB), NOSPLIT, $0-24
+// func classifyAVX2(p *byte, out *uint64, n int)
+TEXT ·classifyAVX2(SB), NOSPLIT, $0-24
 	MOVQ	p+0(FP), SI
 	MOVQ	out+8(FP), DI
 	MOVQ	n+16(FP), CX
@@ -66,6 +39,7 @@ TEXT ·classifyBlocksAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU	structural<>+0x40(SB), Y10
 	VMOVDQU	structural<>+0x60(SB), Y11
 	VMOVDQU	structural<>+0x80(SB), Y12
+	VMOVDQU	structural<>+0xa0(SB), Y13
 	TESTQ	CX, CX
 	JZ	done
 loop:
@@ -94,8 +68,15 @@ loop:
 	SHLQ	$32, BX
 	ORQ	BX, AX
 	MOVQ	AX, 0(DI)
+	VPCMPEQB	Y13, Y0, Y4
+	VPCMPEQB	Y13, Y1, Y5
+	VPMOVMSKB	Y4, AX
+	VPMOVMSKB	Y5, BX
+	SHLQ	$32, BX
+	ORQ	BX, AX
+	MOVQ	AX, 8(DI)
 	ADDQ	$64, SI
-	ADDQ	$8, DI
+	ADDQ	$16, DI
 	DECQ	CX
 	JNZ	loop
 done:

@@ -1,7 +1,6 @@
 package statsd
 
 import (
-	"bytes"
 	"math"
 
 	"github.com/gomad/mad/internal/sample"
@@ -55,6 +54,7 @@ type Decoder struct {
 	key     []byte
 	bits    []uint64 // structural bitmap of the datagram
 	pos     []uint32 // and the positions of its structural bytes
+	nl      []uint32 // and of its line ends
 	rnd     uint64
 	hist    [1]sample.HistEntry
 	Stats   Stats
@@ -82,15 +82,14 @@ const maxBadLine = 256
 // the record time in ms for lines without a timestamp. data is not retained.
 func (d *Decoder) Decode(data []byte, now int64, route Route) {
 	d.bits = classifyInto(d.bits, data)
-	d.pos = flatten(d.pos, d.bits, len(data))
+	d.pos = flatten(d.pos, d.bits, 0, len(data))
+	d.nl = flatten(d.nl, d.bits, 1, len(data))
 	pos := d.pos
 	i := 0 // index of the first structural of the line
-	for s := 0; s < len(data); {
-		e := len(data)
-		if j := bytes.IndexByte(data[s:], '\n'); j >= 0 {
-			e = s + j
-		}
-		if e > s {
+	s := 0
+	for _, e := range d.nl[:len(d.nl)-1] {
+		// The last entry is the sentinel: the end of the last line.
+		if int(e) > s {
 			// The previous line's walk may have stopped early, or read one
 			// position into this line.
 			for i > 0 && int(pos[i-1]) >= s {
@@ -99,16 +98,16 @@ func (d *Decoder) Decode(data []byte, now int64, route Route) {
 			for int(pos[i]) < s {
 				i++
 			}
-			i += d.decode(data, pos[i:], s, e, now, route)
+			i += d.decode(data, pos[i:], s, int(e), now, route)
 		}
-		s = e + 1
+		s = int(e) + 1
 	}
 }
 
 // DecodeLine decodes one line (without '\n').
 func (d *Decoder) DecodeLine(line []byte, now int64, route Route) {
 	d.bits = classifyInto(d.bits, line)
-	d.pos = flatten(d.pos, d.bits, len(line))
+	d.pos = flatten(d.pos, d.bits, 0, len(line))
 	d.decode(line, d.pos, 0, len(line), now, route)
 }
 

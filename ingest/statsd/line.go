@@ -122,7 +122,7 @@ type Line struct {
 // line; here the |-fields after the type may come in any order.
 func ParseLine(line []byte, l *Line) Result {
 	l.bits = classifyInto(l.bits, line)
-	l.pos = flatten(l.pos, l.bits, len(line))
+	l.pos = flatten(l.pos, l.bits, 0, len(line))
 	r, _ := parse(line, l.pos, 0, len(line), l)
 	return r
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -81,26 +82,40 @@ func TestParseInDatagram(t *testing.T) {
 	}
 }
 
-// TestClassify: the AVX2 and generic classifiers agree with a byte loop.
+// TestClassify: the AVX2 and generic classifiers and flatten agree with a
+// byte loop, on data of every length around the blocks.
 func TestClassify(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	alphabet := []byte(":,|@=\x00\xff\x80\x7f\xba\xbcabz09;<>{}\x3b\x39\x1a\x2d\x2b\xac\xfc")
-	for n := 0; n < 20000; n++ {
-		var p [64]byte
-		for i := range p {
-			p[i] = alphabet[r.IntN(len(alphabet))]
+	alphabet := []byte(":,|@=\n\x00\xff\x80\x7f\xba\xbc\x8aabz09;<>{}\x3b\x39\x1a\x2d\x2b\xac\xfc\x0b\x09")
+	for n := 0; n < 5000; n++ {
+		data := make([]byte, r.IntN(300))
+		for i := range data {
+			data[i] = alphabet[r.IntN(len(alphabet))]
 		}
-		var want uint64
-		for i, c := range p {
-			if c == ':' || c == ',' || c == '|' || c == '@' || c == '=' {
-				want |= 1 << i
+		var wantPos, wantNL []uint32
+		for i, c := range data {
+			switch c {
+			case ':', ',', '|', '@', '=':
+				wantPos = append(wantPos, uint32(i))
+			case '\n':
+				wantNL = append(wantNL, uint32(i))
 			}
 		}
-		if got := classifyGeneric(&p); got != want {
-			t.Fatalf("classifyGeneric(%q) = %x; want %x", p, got, want)
+		end := uint32(len(data))
+		wantPos, wantNL = append(wantPos, end, end), append(wantNL, end, end)
+		words := classifyInto(nil, data)
+		if got := flatten(nil, words, 0, len(data)); !slices.Equal(got, wantPos) {
+			t.Fatalf("structural positions of %q = %v; want %v", data, got, wantPos)
 		}
-		if got := classify(&p); got != want {
-			t.Fatalf("classify(%q) = %x; want %x", p, got, want)
+		if got := flatten(nil, words, 1, len(data)); !slices.Equal(got, wantNL) {
+			t.Fatalf("line ends of %q = %v; want %v", data, got, wantNL)
+		}
+		if full := len(data) / 64; full > 0 {
+			generic := make([]uint64, 2*full)
+			classifyGeneric(data, generic)
+			if !slices.Equal(generic, words[:2*full]) {
+				t.Fatalf("classifyGeneric(%q) = %x; classify %x", data, generic, words[:2*full])
+			}
 		}
 	}
 }
@@ -125,7 +140,7 @@ func FuzzParseLine(f *testing.F) {
 
 // parseAt parses data[s:e] as Decode does, inside the whole of data.
 func parseAt(data []byte, s, e int, l *Line) Result {
-	pos := flatten(nil, classifyInto(nil, data), len(data))
+	pos := flatten(nil, classifyInto(nil, data), 0, len(data))
 	i := 0
 	for int(pos[i]) < s {
 		i++
