@@ -1,6 +1,7 @@
 package statsd
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -156,16 +157,30 @@ func TestParseNumberRounding(t *testing.T) {
 		}
 		cases = append(cases, fmt.Sprintf("%d.%03d", i*7919, i%1000), strconv.FormatFloat(f, 'f', -1, 64))
 	}
+	// The fast path's shapes: up to 16 digits and dots, signs, leading zeros.
+	for i := 0; i < 20000; i++ {
+		var b []byte
+		if r.IntN(4) == 0 {
+			b = append(b, "-+"[r.IntN(2)])
+		}
+		for n := 1 + r.IntN(17); n > 0; n-- {
+			b = append(b, "0123456789."[r.IntN(11)])
+		}
+		if bytes.Count(b, []byte(".")) <= 1 && bytes.ContainsAny(b, "0123456789") {
+			cases = append(cases, string(b))
+		}
+	}
+	cases = append(cases, "5.", ".5", "-.5", "007", "0.0", "-0.0", "999999999999999", "9999999999999999", "0.000000000000001")
 	for _, c := range cases {
 		got, _, _, ok := parseNumber([]byte(c))
-		want, err := strconv.ParseFloat(strings.ReplaceAll(strings.Replace(c, "E", "E+", 1), "E+-", "E-"), 64)
+		want, err := strconv.ParseFloat(strings.ReplaceAll(strings.Replace(strings.TrimPrefix(c, "+"), "E", "E+", 1), "E+-", "E-"), 64)
 		if !strings.Contains(c, "E") {
-			want, err = strconv.ParseFloat(strings.ReplaceAll(c, ",", ""), 64)
+			want, err = strconv.ParseFloat(strings.ReplaceAll(strings.TrimPrefix(c, "+"), ",", ""), 64)
 		}
 		if !ok || (err != nil && !math.IsInf(want, 0)) {
 			t.Fatalf("%q: ok %v err %v", c, ok, err)
 		}
-		if got != want {
+		if got != want || math.Signbit(got) != math.Signbit(want) {
 			t.Fatalf("parseNumber(%q) = %v; want %v", c, got, want)
 		}
 	}

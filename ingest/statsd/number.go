@@ -23,6 +23,33 @@ func parseNumber(b []byte) (v float64, signed, plus, ok bool) {
 		i = 1
 	}
 	start := i
+	// Fast path: the whole text is digits with at most one '.', 15 digits
+	// at most (so the mantissa is exact): one exact operation at most.
+	if n := len(b) - i; n > 0 && n <= 16 {
+		var mant uint64
+		dot := -1
+		j := i
+		for ; j < len(b); j++ {
+			if d := b[j] - '0'; d < 10 {
+				mant = mant*10 + uint64(d)
+				continue
+			}
+			if b[j] != '.' || dot >= 0 {
+				break
+			}
+			dot = j
+		}
+		if j == len(b) && (dot < 0 || n > 1) && (dot >= 0 || n <= 15) {
+			v = float64(mant)
+			if dot >= 0 {
+				v /= pow10[len(b)-dot-1]
+			}
+			if neg {
+				v = -v
+			}
+			return v, signed, plus, true
+		}
+	}
 	var mant uint64
 	digits := 0 // significant digits in mant
 	exp := 0    // decimal exponent of mant
