@@ -22,7 +22,6 @@ func parseNumber(b []byte) (v float64, signed, plus, ok bool) {
 		signed, plus, neg = true, b[0] == '+', b[0] == '-'
 		i = 1
 	}
-	start := i
 	// Fast path: the whole text is digits with at most one '.', 15 digits
 	// at most (so the mantissa is exact): one exact operation at most.
 	if n := len(b) - i; n > 0 && n <= 16 {
@@ -50,6 +49,18 @@ func parseNumber(b []byte) (v float64, signed, plus, ok bool) {
 			return v, signed, plus, true
 		}
 	}
+	return parseNumberSlow(b)
+}
+
+// parseNumberSlow is parseNumber for any text.
+func parseNumberSlow(b []byte) (v float64, signed, plus, ok bool) {
+	i := 0
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		signed, plus, neg = true, b[0] == '+', b[0] == '-'
+		i = 1
+	}
+	start := i
 	var mant uint64
 	digits := 0 // significant digits in mant
 	exp := 0    // decimal exponent of mant
