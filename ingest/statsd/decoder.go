@@ -169,7 +169,6 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route R
 	if l.Timestamp > 0 {
 		t = l.Timestamp * 1000
 	}
-	sample.SortSpans(l.Src, l.Tags)
 	key, err := sample.AppendKeySpans(d.key[:0], kind, l.Name, l.Src, l.Tags)
 	d.key = key
 	if err != nil {

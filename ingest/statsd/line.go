@@ -91,9 +91,9 @@ type Line struct {
 	// Rate is the sample rate, 1 if the line has none.
 	Rate    float64
 	HasRate bool
-	// Tags holds Influx tags then DogStatsD tags, in input order,
-	// unsorted, as spans of the line; keys are unique (duplicates are
-	// refused).
+	// Tags holds the Influx and DogStatsD tags as spans of the line,
+	// sorted by key (bytewise), as the canonical series key wants them;
+	// keys are unique (duplicates are refused).
 	Tags []sample.Span
 	// Src is the line the spans of Tags index.
 	Src []byte
@@ -308,11 +308,11 @@ func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
 	return OK, c.i
 }
 
-// addTag appends the entry data[entry:end] with its separator at kv to
-// tags as a span relative to start, as Guava's
-// Splitter.on(',').withKeyValueSeparator(sep) does for MAD: the entry must
+// addTag inserts the entry data[entry:end] with its separator at kv into
+// tags, kept sorted by key, as a span relative to start. As Guava's
+// Splitter.on(',').withKeyValueSeparator(sep) does for MAD, the entry must
 // have a separator (an empty entry too), and its key must be new across both
-// tag styles.
+// tag styles; in a sorted list a duplicate is met on the way in.
 func addTag(data []byte, start, entry, kv, end int, tags []sample.Span) ([]sample.Span, Result) {
 	if kv < 0 {
 		return tags, ErrTag // an entry without separator
@@ -320,12 +320,28 @@ func addTag(data []byte, start, entry, kv, end int, tags []sample.Span) ([]sampl
 	k0, k1 := uint32(entry-start), uint32(kv-start)
 	key := data[entry:kv]
 	src := data[start:]
-	for _, d := range tags {
-		if d.K1-d.K0 == k1-k0 && string(src[d.K0:d.K1]) == string(key) {
-			return tags, ErrDuplicateTag
+	t := sample.Span{K0: k0, K1: k1, V0: k1 + 1, V1: uint32(end - start)}
+	i := len(tags)
+	tags = append(tags, t)
+	for ; i > 0; i-- {
+		prev := tags[i-1]
+		pk := src[prev.K0:prev.K1]
+		var c int
+		if len(pk) > 0 && len(key) > 0 && pk[0] != key[0] {
+			c = int(pk[0]) - int(key[0])
+		} else {
+			c = bytes.Compare(pk, key)
 		}
+		if c < 0 {
+			break
+		}
+		if c == 0 {
+			return tags[:len(tags)-1], ErrDuplicateTag
+		}
+		tags[i] = prev
 	}
-	return append(tags, sample.Span{K0: k0, K1: k1, V0: k1 + 1, V1: uint32(end - start)}), OK
+	tags[i] = t
+	return tags, OK
 }
 
 // rate parses a sample rate, remembering the last one.
