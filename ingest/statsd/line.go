@@ -317,10 +317,17 @@ func addTag(data []byte, start, entry, kv, end int, tags []sample.Span) ([]sampl
 	if kv < 0 {
 		return tags, ErrTag // an entry without separator
 	}
-	k0, k1 := uint32(entry-start), uint32(kv-start)
-	key := data[entry:kv]
-	src := data[start:]
-	t := sample.Span{K0: k0, K1: k1, V0: k1 + 1, V1: uint32(end - start)}
+	t := sample.Span{K0: uint32(entry - start), K1: uint32(kv - start), V0: uint32(kv + 1 - start), V1: uint32(end - start)}
+	// In order already when the last key's first byte is below this one's.
+	if n := len(tags); n == 0 || (kv > entry && tags[n-1].K1 > tags[n-1].K0 && data[start+int(tags[n-1].K0)] < data[entry]) {
+		return append(tags, t), OK
+	}
+	return insertTag(data[start:], tags, t)
+}
+
+// insertTag inserts t into tags by insertion.
+func insertTag(src []byte, tags []sample.Span, t sample.Span) ([]sample.Span, Result) {
+	key := src[t.K0:t.K1]
 	i := len(tags)
 	tags = append(tags, t)
 	for ; i > 0; i-- {
