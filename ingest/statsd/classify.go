@@ -71,15 +71,12 @@ func classifyInto(words []uint64, data []byte) []uint64 {
 // 1: line ends), in order, then two sentinels at end (a walk may read one
 // past its last position), reusing pos's capacity.
 func flatten(pos []uint32, words []uint64, which, end int) []uint32 {
+	// At most one position per block bit: sized for that, no counting pass.
+	if max := len(words)/2*64 + 2; cap(pos) < max {
+		pos = make([]uint32, max)
+	}
+	pos = pos[:cap(pos)]
 	n := 0
-	for w := which; w < len(words); w += 2 {
-		n += bits.OnesCount64(words[w])
-	}
-	if cap(pos) < n+2 {
-		pos = make([]uint32, n+2, n+n/4+2)
-	}
-	pos = pos[:n+2]
-	n = 0
 	for w := which; w < len(words); w += 2 {
 		base := uint32(w / 2 * 64)
 		for m := words[w]; m != 0; m &= m - 1 {
@@ -88,7 +85,7 @@ func flatten(pos []uint32, words []uint64, which, end int) []uint32 {
 		}
 	}
 	pos[n], pos[n+1] = uint32(end), uint32(end)
-	return pos
+	return pos[:n+2]
 }
 
 // cursor yields the structural positions of a line in order.
