@@ -276,10 +276,21 @@ func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
 				if ch != ',' && ch != '|' {
 					continue
 				}
-				var r Result
-				if tags, r = addTag(data, start, entry, kv, p, tags); r != OK {
+				// addTag, with its common case (keys arriving in order)
+				// inline.
+				if kv < 0 {
 					l.Tags = tags
-					return r, c.i
+					return ErrTag, c.i // an entry without separator
+				}
+				t := sample.Span{K0: uint32(entry - start), K1: uint32(kv - start), V0: uint32(kv + 1 - start), V1: uint32(p - start)}
+				if inOrder(data, start, entry, kv, tags) {
+					tags = append(tags, t)
+				} else {
+					var r Result
+					if tags, r = insertTag(data[start:], tags, t); r != OK {
+						l.Tags = tags
+						return r, c.i
+					}
 				}
 				if ch == '|' {
 					k = p
@@ -318,11 +329,17 @@ func addTag(data []byte, start, entry, kv, end int, tags []sample.Span) ([]sampl
 		return tags, ErrTag // an entry without separator
 	}
 	t := sample.Span{K0: uint32(entry - start), K1: uint32(kv - start), V0: uint32(kv + 1 - start), V1: uint32(end - start)}
-	// In order already when the last key's first byte is below this one's.
-	if n := len(tags); n == 0 || (kv > entry && tags[n-1].K1 > tags[n-1].K0 && data[start+int(tags[n-1].K0)] < data[entry]) {
+	if inOrder(data, start, entry, kv, tags) {
 		return append(tags, t), OK
 	}
 	return insertTag(data[start:], tags, t)
+}
+
+// inOrder reports whether the key data[entry:kv] goes after every key of
+// tags by its first byte alone: the last key's first byte is below it.
+func inOrder(data []byte, start, entry, kv int, tags []sample.Span) bool {
+	n := len(tags)
+	return n == 0 || (kv > entry && tags[n-1].K1 > tags[n-1].K0 && data[start+int(tags[n-1].K0)] < data[entry])
 }
 
 // insertTag inserts t into tags by insertion.
