@@ -1,6 +1,6 @@
-# The one test command (README, .ci/run): formatting, vet, staticcheck, all tests, the
-# concurrent packages under the race detector, and a short fuzzing smoke run
-# of every fuzz target.
+# The one test command (README, .ci/run): formatting, vet, staticcheck, all tests (and
+# the portable twins of the assembly), the concurrent packages under the race
+# detector, and a short fuzzing smoke run of every fuzz target.
 GO ?= go
 RACE_PKGS := ./ring/... ./shard/... ./hist/... ./internal/... ./ingest/... ./engine/... ./sinks/...
 FUZZ_TIME ?= 3000x
@@ -22,6 +22,7 @@ lint:
 
 unit:
 	$(GO) test -count=1 -shuffle=on ./...
+	$(GO) test -count=1 -tags purego ./ingest/statsd ./internal/prefetch
 
 race:
 	$(GO) test -count=1 -race -short $(RACE_PKGS)
@@ -30,6 +31,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(FUZZ_TIME) -fuzzminimizetime 1s ./shard
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime 100000x -fuzzminimizetime 1s ./internal/sample
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 100000x -fuzzminimizetime 1s ./ingest/statsd
+	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime 100000x -fuzzminimizetime 1s ./ingest/statsd
 
 # Microbenchmarks for BENCHMARKS.md (-count=6 for benchstat).
 bench:
