@@ -12,10 +12,17 @@ import (
 // counter, 90 ns for a timer with three tags and a sample rate). Lines are
 // decoded from a 1400-byte datagram of identical lines.
 func BenchmarkDecodeLine(b *testing.B) {
-	for _, tc := range []struct{ name, line string }{
-		{"counter", "a.b.c:1|c"},
-		{"timer-3tags-rate", "api.request.latency:12.5|ms|@0.5|#host:web-042,endpoint:/v1/users,region:eu-west-1"},
-		{"dogstatsd-gauge", "system.load:0.73|g|#host:web-042,env:prod"},
+	// With MAD's re-sampling (the default) half the rate-0.5 lines are
+	// dropped after parsing; with scaling every line becomes a sample.
+	for _, tc := range []struct {
+		name, line string
+		mode       RateMode
+	}{
+		{"counter", "a.b.c:1|c", RateResample},
+		{"timer-3tags-rate", "api.request.latency:12.5|ms|@0.5|#host:web-042,endpoint:/v1/users,region:eu-west-1", RateResample},
+		{"timer-3tags-rate-scaled", "api.request.latency:12.5|ms|@0.5|#host:web-042,endpoint:/v1/users,region:eu-west-1", RateScale},
+		{"timer-3tags", "api.request.latency:12.5|ms|#host:web-042,endpoint:/v1/users,region:eu-west-1", RateResample},
+		{"dogstatsd-gauge", "system.load:0.73|g|#host:web-042,env:prod", RateResample},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var buf bytes.Buffer
@@ -25,7 +32,7 @@ func BenchmarkDecodeLine(b *testing.B) {
 			}
 			data := buf.Bytes()
 			lines := bytes.Count(data, []byte("\n"))
-			d := NewDecoder(Config{Seed: 1})
+			d := NewDecoder(Config{Seed: 1, RateMode: tc.mode})
 			var bt sample.Batch
 			route := func(uint64) *sample.Batch { return &bt }
 			b.SetBytes(int64(len(data)) / int64(lines))
