@@ -3,44 +3,105 @@
 package bench
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
+	"github.com/klauspost/compress/snappy"
 	"golang.org/x/sys/unix"
 )
 
-type mmsghdr struct {
-	hdr unix.Msghdr
-	len uint32
+// Load is what a sender sends: messages of Payloads round-robin, Count of
+// them (or, with Count 0, as many as Rate allows in Duration), at Rate
+// messages per second (0: as fast as the target takes them).
+type Load struct {
+	Payloads *Payloads
+	Count    int
+	Duration time.Duration
+	Rate     float64
 }
 
-// SendUDP sends count datagrams to addr, round-robin over the payloads and
-// over sockets connected from distinct source ports (so that SO_REUSEPORT
-// spreads them), 64 per sendmmsg call, as fast as the kernel takes them.
-func SendUDP(addr string, sockets int, p *Payloads, count int) error {
+// total is the number of messages the load sends.
+func (l Load) total() int {
+	if l.Count > 0 || l.Rate <= 0 {
+		return l.Count
+	}
+	return int(l.Rate * l.Duration.Seconds())
+}
+
+// pacer spaces message i at start + i/rate.
+type pacer struct {
+	start time.Time
+	rate  float64
+}
+
+func (p pacer) wait(i int) {
+	if p.rate <= 0 {
+		return
+	}
+	due := p.start.Add(time.Duration(float64(i) / p.rate * float64(time.Second)))
+	if d := time.Until(due); d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// Sent is what a sender did. Messages is how many it handed to the kernel
+// (UDP, TCP) or had accepted (HTTP 2xx); Refused are the indexes of
+// messages the target refused (HTTP), which the end-to-end totals leave out.
+type Sent struct {
+	Messages int
+	Lines    int
+	Elapsed  time.Duration
+	Status   map[int]int // HTTP status counts
+	Refused  []int
+	Errors   int
+}
+
+// SendUDP sends the load to addr over sockets connected from distinct
+// source ports (so that SO_REUSEPORT spreads them), with sendmmsg, up to 64
+// datagrams per call.
+func SendUDP(addr string, sockets int, l Load) (Sent, error) {
 	var fds []int
 	for i := 0; i < max(sockets, 1); i++ {
 		c, err := net.Dial("udp", addr)
 		if err != nil {
-			return err
+			return Sent{}, err
 		}
 		f, err := c.(*net.UDPConn).File()
 		c.Close()
 		if err != nil {
-			return err
+			return Sent{}, err
 		}
 		defer f.Close()
 		fds = append(fds, int(f.Fd()))
 	}
-	const batch = 64
+	type mmsghdr struct {
+		hdr unix.Msghdr
+		len uint32
+	}
+	count := l.total()
+	batch := 64
+	if l.Rate > 0 {
+		// About a millisecond of messages per call at low rates.
+		batch = max(1, min(64, int(l.Rate/1000)))
+	}
 	msgs := make([]mmsghdr, batch)
 	iovs := make([]unix.Iovec, batch)
-	next := 0
-	for sent, sock := 0, 0; sent < count; sock = (sock + 1) % len(fds) {
+	p := l.Payloads
+	pace := pacer{time.Now(), l.Rate}
+	sent := 0
+	for sock := 0; sent < count; sock = (sock + 1) % len(fds) {
+		pace.wait(sent)
 		n := min(batch, count-sent)
 		for i := 0; i < n; i++ {
-			d := p.Datagrams[(next+i)%len(p.Datagrams)]
+			d := p.Messages[(sent+i)%len(p.Messages)]
 			iovs[i].Base = &d[0]
 			iovs[i].SetLen(len(d))
 			msgs[i].hdr.Iov = &iovs[i]
@@ -51,10 +112,126 @@ func SendUDP(addr string, sockets int, p *Payloads, count int) error {
 			if e == unix.EAGAIN || e == unix.ENOBUFS || e == unix.EINTR {
 				continue
 			}
-			return fmt.Errorf("sendmmsg: %w", e)
+			return Sent{}, fmt.Errorf("sendmmsg: %w", e)
 		}
 		sent += int(r)
-		next += int(r)
 	}
-	return nil
+	return Sent{Messages: sent, Lines: p.TotalLines(sent), Elapsed: time.Since(pace.start)}, nil
+}
+
+// SendTCP streams the load to addr over conns connections (StatsD over
+// TCP: the messages' lines back to back), 32 messages per write.
+func SendTCP(addr string, conns int, l Load) (Sent, error) {
+	count := l.total()
+	var next atomic.Int64
+	const chunk = 32
+	pace := pacer{time.Now(), l.Rate}
+	p := l.Payloads
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for range max(conns, 1) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return Sent{}, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.Close()
+			var buf []byte
+			for {
+				i := int(next.Add(chunk)) - chunk
+				if i >= count {
+					return
+				}
+				pace.wait(i)
+				buf = buf[:0]
+				for j := i; j < min(i+chunk, count); j++ {
+					buf = append(buf, p.Messages[j%len(p.Messages)]...)
+				}
+				if _, err := c.Write(buf); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return Sent{}, err
+	}
+	return Sent{Messages: count, Lines: p.TotalLines(count), Elapsed: time.Since(pace.start)}, nil
+}
+
+// SendHTTP posts the load's bodies to url over conns keep-alive
+// connections, stamping record times with the send time and compressing
+// where the payloads say so. Bodies the target does not answer with 2xx are
+// listed in Refused.
+func SendHTTP(ctx context.Context, url string, conns int, l Load) (Sent, error) {
+	count := l.total()
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	var next atomic.Int64
+	pace := pacer{time.Now(), l.Rate}
+	p := l.Payloads
+	var mu sync.Mutex
+	out := Sent{Status: map[int]int{}}
+	var wg sync.WaitGroup
+	for range max(conns, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var body, packed []byte
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= count {
+					return
+				}
+				pace.wait(i)
+				k := i % len(p.Messages)
+				body = append(body[:0], p.Messages[k]...)
+				if k < len(p.Stamps) {
+					Stamp(body, p.Stamps[k], time.Now().UnixMilli())
+				}
+				send := body
+				if p.Compress {
+					packed = snappy.Encode(packed[:cap(packed)], body)
+					send = packed
+				}
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(send))
+				if err != nil {
+					return
+				}
+				req.Header.Set("Content-Type", "application/octet-stream")
+				if p.Compress {
+					req.Header.Set("Content-Encoding", "snappy")
+					req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+				}
+				resp, err := client.Do(req)
+				status := 0
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					status = resp.StatusCode
+				}
+				mu.Lock()
+				out.Status[status]++
+				if status/100 == 2 {
+					out.Messages++
+					out.Lines += p.Lines[k]
+				} else {
+					out.Refused = append(out.Refused, i)
+					if err != nil {
+						out.Errors++
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	out.Elapsed = time.Since(pace.start)
+	return out, ctx.Err()
 }

@@ -1,0 +1,159 @@
+//go:build linux
+
+package bench
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestProcOfSelf(t *testing.T) {
+	cpu, err := ProcCPU(os.Getpid())
+	if err != nil || cpu < 0 {
+		t.Fatalf("ProcCPU = %v, %v", cpu, err)
+	}
+	rss, peak, err := ProcMemory(os.Getpid())
+	if err != nil || rss <= 0 || peak < rss {
+		t.Fatalf("ProcMemory = %d, %d, %v", rss, peak, err)
+	}
+	if _, err := UDPDrops(8125); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := UDPErrors(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProcParsers(t *testing.T) {
+	// A command name with spaces and parentheses.
+	stat := "1234 (a (b) c) S 1 1234 1234 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 8 0 100 0 0"
+	if d, err := parseStat(stat); err != nil || d != 3250*time.Millisecond {
+		t.Fatalf("parseStat = %v, %v", d, err)
+	}
+	if _, err := parseStat("garbage"); err == nil {
+		t.Fatal("garbage stat accepted")
+	}
+	status := "Name:\tmad\nVmHWM:\t  120000 kB\nVmRSS:\t   80000 kB\nThreads:\t9\n"
+	rss, peak, err := parseStatus(strings.NewReader(status))
+	if err != nil || rss != 80000<<10 || peak != 120000<<10 {
+		t.Fatalf("parseStatus = %d, %d, %v", rss, peak, err)
+	}
+	udp := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  100: 00000000:1FBD 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1 2 ffff 17
+  101: 00000000:1FBD 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1 2 ffff 3
+  102: 0100007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1 2 ffff 99
+`
+	if n, err := parseNetUDP(strings.NewReader(udp), 8125); err != nil || n != 20 {
+		t.Fatalf("parseNetUDP = %d, %v", n, err)
+	}
+	if n, _ := countPort(strings.NewReader(udp), 8125); n != 2 {
+		t.Fatalf("countPort = %d", n)
+	}
+	snmp := `Ip: Forwarding DefaultTTL
+Ip: 1 64
+Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors
+Udp: 100 2 7 50 5 0 0 0 0
+UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors
+UdpLite: 0 0 0 0 0 0 0 0 0
+`
+	if b, in, err := parseSNMP(strings.NewReader(snmp)); err != nil || b != 5 || in != 7 {
+		t.Fatalf("parseSNMP = %d, %d, %v", b, in, err)
+	}
+	snmp6 := "Udp6InDatagrams 10\nUdp6InErrors 4\nUdp6RcvbufErrors 2\n"
+	if b, in, err := parseSNMP(strings.NewReader(snmp6)); err != nil || b != 2 || in != 4 {
+		t.Fatalf("parseSNMP (v6) = %d, %d, %v", b, in, err)
+	}
+}
+
+// TestSendUDPAtRate: a paced send delivers every message, in order, to a
+// loopback socket, and takes about as long as the rate says.
+func TestSendUDPAtRate(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	w := S1(100, 1)
+	w.Messages = 20
+	p := w.Build()
+	got := make(chan int, 1)
+	go func() {
+		buf := make([]byte, 2048)
+		n := 0
+		for n < 50 {
+			pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			k, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				break
+			}
+			if string(buf[:k]) != string(p.Messages[n%len(p.Messages)]) {
+				break
+			}
+			n++
+		}
+		got <- n
+	}()
+	s, err := SendUDP(pc.LocalAddr().String(), 1, Load{Payloads: p, Count: 50, Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := <-got; n != 50 || s.Messages != 50 || s.Lines != p.TotalLines(50) {
+		t.Fatalf("received %d in order; sent %+v", n, s)
+	}
+	if s.Elapsed < 40*time.Millisecond {
+		t.Fatalf("50 messages at 1000/s took %v", s.Elapsed)
+	}
+}
+
+// TestSmokeMad is the harness's short run in CI: it builds mad, starts it
+// pinned as a peer, streams S1 over TCP (no kernel drops) at a fixed rate
+// for a few seconds and requires the JSON lines to account for every
+// counter value, gauge and timer sample sent, with no internal loss.
+func TestSmokeMad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs mad")
+	}
+	for _, addr := range []string{"127.0.0.1:8125", "127.0.0.1:7090"} {
+		if l, err := net.Listen("tcp", addr); err != nil {
+			t.Skipf("%s is taken (a mad running here?): %v", addr, err)
+		} else {
+			l.Close()
+		}
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin", "mad")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/gomad/mad/cmd/mad").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building mad: %v\n%s", err, out)
+	}
+	mad, _ := PeerByName("mad")
+	b := &Bench{Dir: dir, Options: PeerOptions{StatsD: "127.0.0.1:8125", Flush: time.Second, Mad: bin}, DaemonCPUs: []int{0}}
+	defer b.Close()
+	p := S1(2000, 1).Build()
+	sc := Scenario{Protocol: TCP, Conns: 2, Load: Load{Payloads: p, Rate: 2000, Duration: 3 * time.Second}}
+	r, err := b.RunPeer(context.Background(), mad, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Sent.Messages != 6000 || r.Sent.Lines != p.TotalLines(6000) {
+		t.Fatalf("sent %+v", r.Sent)
+	}
+	if r.E2E == nil || !r.E2E.Exact() || r.E2E.Series < 1000 {
+		t.Fatalf("end to end: %+v", r.E2E)
+	}
+	if r.Internal == nil || r.Internal.Total() != 0 {
+		t.Fatalf("internal loss %+v", r.Internal)
+	}
+	if r.CPU <= 0 || r.RSS <= 0 || r.LinesPerCPUSecond <= 0 {
+		t.Fatalf("process figures missing: %+v", r)
+	}
+	if table := Table([]Result{r}); !strings.Contains(table, "exact (") {
+		t.Fatalf("table:\n%s", table)
+	}
+}

@@ -1,0 +1,681 @@
+//go:build linux
+
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/snappy"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Peer is an aggregator the harness can install, configure and run on the
+// same traffic as mad: mad itself and the peers of PERF.md.
+type Peer struct {
+	Name string
+	// Protocols the peer takes; Tags whether it reads DogStatsD tags.
+	Protocols []Protocol
+	Tags      bool
+	// Install puts the peer into dir (see Installed); a peer that needs
+	// root (Debian packages) says so in its error.
+	Installed func(dir string) bool
+	Install   func(dir string, log io.Writer) error
+	// Command writes the peer's configuration into dir and returns its
+	// command line.
+	Command func(dir string, o PeerOptions) ([]string, error)
+	// Ready checks that the peer listens.
+	Ready func(o PeerOptions) func() error
+	// StdoutOutput says the peer's output is its standard output (mad's
+	// JSON lines), read by the harness.
+	StdoutOutput bool
+	// Metrics is the peer's Prometheus /metrics URL for mad's internal
+	// loss ("" for none).
+	Metrics string
+	// Totals reads what the peer emitted, by the peer's series naming,
+	// before it is stopped (BeforeStop) or after; nil if the peer has no
+	// output the harness can read.
+	Totals     func(dir string, o PeerOptions) (map[string]Got, error)
+	BeforeStop bool
+	// CountersOnly says Totals covers counter sums only (no counts).
+	CountersOnly bool
+	// Mangle maps a harness identity to the peer's naming of the series.
+	Mangle func(id string) string
+	// Note is printed with the peer's results.
+	Note string
+}
+
+// PeerOptions are what every peer is configured with.
+type PeerOptions struct {
+	StatsD string        // host:port of the StatsD listener (UDP and TCP)
+	Flush  time.Duration // flush interval (mad: its smallest period)
+	Mad    string        // the mad binary
+	// SinkURL is where a forwarding peer (vmagent) sends; the harness runs
+	// a sink there (RemoteWriteSink).
+	SinkURL string
+}
+
+func exists(path string) bool { _, err := os.Stat(path); return err == nil }
+
+func run(log io.Writer, dir string, env []string, name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, log, log
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+func lookPath(name string) string {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// Peers returns every peer, mad first.
+func Peers() []Peer {
+	return []Peer{madPeer(), statsdExporter(), collectd(), etsy(), telegraf(), vmagent()}
+}
+
+// PeerByName finds a peer.
+func PeerByName(name string) (Peer, bool) {
+	for _, p := range Peers() {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Peer{}, false
+}
+
+func madPeer() Peer {
+	return Peer{
+		Name:      "mad",
+		Protocols: []Protocol{StatsDLines, TCP, V3, RemoteWrite},
+		Tags:      true,
+		Installed: func(dir string) bool { return exists(filepath.Join(dir, "bin", "mad")) },
+		Install: func(dir string, log io.Writer) error {
+			// Built from the working directory's module (madbench runs in
+			// the repository).
+			wd, _ := os.Getwd()
+			return run(log, wd, nil, "go", "build", "-o", filepath.Join(dir, "bin", "mad"), "./cmd/mad")
+		},
+		Command: func(dir string, o PeerOptions) ([]string, error) {
+			if o.Mad != "" {
+				return []string{o.Mad}, nil
+			}
+			return []string{filepath.Join(dir, "bin", "mad")}, nil
+		},
+		Ready: func(o PeerOptions) func() error {
+			return func() error {
+				if err := UDPReady(portOf(o.StatsD))(); err != nil {
+					return err
+				}
+				resp, err := http.Get("http://127.0.0.1:7090/ping")
+				if err != nil {
+					return err
+				}
+				resp.Body.Close()
+				return nil
+			}
+		},
+		StdoutOutput: true,
+		Metrics:      "http://127.0.0.1:7090/metrics",
+		Mangle:       func(id string) string { return id },
+		Note:         "embedded default configuration (PT1S and PT1M, JSON lines)",
+	}
+}
+
+func portOf(addr string) int {
+	_, p, _ := splitPort(addr)
+	return p
+}
+
+// promName is statsd_exporter's (client_golang's) escaping of a StatsD name.
+func promName(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '_', r >= '0' && r <= '9' && i > 0:
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// splitIdentity undoes Identity.
+func splitIdentity(id string) (string, map[string]string) {
+	name, rest, _ := strings.Cut(id, "|")
+	dims := map[string]string{}
+	if rest != "" {
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			dims[k] = v
+		}
+	}
+	return name, dims
+}
+
+func statsdExporter() Peer {
+	const web = "127.0.0.1:9102"
+	bin := func(dir string) string { return filepath.Join(dir, "bin", "statsd_exporter") }
+	return Peer{
+		Name:      "statsd_exporter",
+		Protocols: []Protocol{StatsDLines, TCP},
+		Tags:      true,
+		Installed: func(dir string) bool { return exists(bin(dir)) },
+		Install: func(dir string, log io.Writer) error {
+			return run(log, dir, []string{"GOBIN=" + filepath.Join(dir, "bin")}, "go", "install", "github.com/prometheus/statsd_exporter@v0.31.0")
+		},
+		Command: func(dir string, o PeerOptions) ([]string, error) {
+			return []string{bin(dir), "--statsd.listen-udp=" + o.StatsD, "--statsd.listen-tcp=" + o.StatsD,
+				"--web.listen-address=" + web, "--log.level=error"}, nil
+		},
+		Ready: func(o PeerOptions) func() error { return UDPReady(portOf(o.StatsD)) },
+		Totals: func(dir string, o PeerOptions) (map[string]Got, error) {
+			samples, err := ScrapeProm("http://" + web + "/metrics")
+			if err != nil {
+				return nil, err
+			}
+			out := map[string]Got{}
+			for _, s := range samples {
+				if strings.HasPrefix(s.Name, "statsd_exporter_") || strings.HasPrefix(s.Name, "go_") || strings.HasPrefix(s.Name, "process_") || strings.HasPrefix(s.Name, "promhttp_") {
+					continue
+				}
+				id := Identity(s.Name, s.Labels)
+				g := out[id]
+				g.Sum += s.Value
+				g.Rows++
+				out[id] = g
+			}
+			return out, nil
+		},
+		BeforeStop:   true,
+		CountersOnly: true,
+		Mangle: func(id string) string {
+			name, dims := splitIdentity(id)
+			return Identity(promName(name), dims)
+		},
+		Note: "v0.31.0, no mapping file; counters read from its /metrics",
+	}
+}
+
+func collectd() Peer {
+	return Peer{
+		Name:      "collectd",
+		Protocols: []Protocol{StatsDLines},
+		Installed: func(string) bool { return lookPath("collectd") != "" },
+		Install: func(dir string, log io.Writer) error {
+			if os.Geteuid() != 0 {
+				return fmt.Errorf("collectd comes from Debian: run as root or apt-get install -y --no-install-recommends collectd-core")
+			}
+			return run(log, dir, []string{"DEBIAN_FRONTEND=noninteractive"}, "apt-get", "install", "-y", "--no-install-recommends", "collectd-core")
+		},
+		Command: func(dir string, o PeerOptions) ([]string, error) {
+			host, port, err := splitPort(o.StatsD)
+			if err != nil {
+				return nil, err
+			}
+			conf := fmt.Sprintf("Interval %g\nLoadPlugin statsd\n<Plugin statsd>\n  Host %q\n  Port \"%d\"\n  DeleteSets true\n  TimerPercentile 50.0\n  TimerPercentile 90.0\n  TimerPercentile 99.0\n  TimerCount true\n  TimerSum true\n</Plugin>\n",
+				o.Flush.Seconds(), host, port)
+			path := filepath.Join(dir, "collectd.conf")
+			if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+				return nil, err
+			}
+			return []string{lookPath("collectd"), "-f", "-C", path}, nil
+		},
+		Ready: func(o PeerOptions) func() error { return UDPReady(portOf(o.StatsD)) },
+		Note:  "5.12 statsd plugin, no write plugin (no output to check)",
+	}
+}
+
+// etsyBackend is a backend for Etsy statsd that appends each flush's
+// counters to a JSON lines file.
+const etsyBackend = `var fs = require('fs');
+exports.init = function (startup, config, events) {
+  var out = fs.createWriteStream(config.madbenchOut, { flags: 'a' });
+  events.on('flush', function (ts, metrics) {
+    var c = {};
+    for (var k in metrics.counters) {
+      var v = metrics.counters[k];
+      if (v !== 0 && k.indexOf('statsd.') !== 0) { c[k] = v; }
+    }
+    out.write(JSON.stringify({ ts: ts, counters: c }) + '\n');
+  });
+  return true;
+};
+`
+
+func etsy() Peer {
+	stats := func(dir string) string { return filepath.Join(dir, "etsy", "node_modules", "statsd", "stats.js") }
+	outFile := func(dir string) string { return filepath.Join(dir, "etsy-counters.jsonl") }
+	return Peer{
+		Name:      "etsy-statsd",
+		Protocols: []Protocol{StatsDLines, TCP},
+		Installed: func(dir string) bool { return exists(stats(dir)) && lookPath("node") != "" },
+		Install: func(dir string, log io.Writer) error {
+			if lookPath("npm") == "" {
+				return fmt.Errorf("etsy statsd needs node and npm")
+			}
+			d := filepath.Join(dir, "etsy")
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+			return run(log, d, nil, "npm", "install", "--no-audit", "--no-fund", "statsd@0.9.0")
+		},
+		Command: func(dir string, o PeerOptions) ([]string, error) {
+			host, port, err := splitPort(o.StatsD)
+			if err != nil {
+				return nil, err
+			}
+			backend := filepath.Join(dir, "etsy", "madbench-backend.js")
+			if err := os.WriteFile(backend, []byte(etsyBackend), 0o644); err != nil {
+				return nil, err
+			}
+			os.Remove(outFile(dir))
+			conf := fmt.Sprintf("{ port: %d, address: %q, mgmt_port: 8126, flushInterval: %d, backends: [%q], madbenchOut: %q }\n",
+				port, host, o.Flush.Milliseconds(), backend, outFile(dir))
+			path := filepath.Join(dir, "etsy", "config.js")
+			if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+				return nil, err
+			}
+			return []string{lookPath("node"), stats(dir), path}, nil
+		},
+		Ready: func(o PeerOptions) func() error { return UDPReady(portOf(o.StatsD)) },
+		Totals: func(dir string, o PeerOptions) (map[string]Got, error) {
+			// The last flush is at most one interval after the drain.
+			time.Sleep(o.Flush + 500*time.Millisecond)
+			return etsyTotals(outFile(dir))
+		},
+		BeforeStop:   true,
+		CountersOnly: true,
+		Mangle:       func(id string) string { name, _ := splitIdentity(id); return name + "|" },
+		Note:         "0.9.0 on Node, no tags; counters from a backend that logs each flush",
+	}
+}
+
+func etsyTotals(path string) (map[string]Got, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Got{}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var flush struct {
+			Counters map[string]float64 `json:"counters"`
+		}
+		if err := json.Unmarshal(line, &flush); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		for k, v := range flush.Counters {
+			g := out[k+"|"]
+			g.Sum += v
+			g.Rows++
+			out[k+"|"] = g
+		}
+	}
+	return out, nil
+}
+
+func telegraf() Peer {
+	bin := func(dir string) string { return filepath.Join(dir, "bin", "telegraf") }
+	outFile := func(dir string) string { return filepath.Join(dir, "telegraf.out") }
+	return Peer{
+		Name:      "telegraf",
+		Protocols: []Protocol{StatsDLines, TCP},
+		Tags:      true,
+		Installed: func(dir string) bool { return exists(bin(dir)) },
+		Install: func(dir string, log io.Writer) error {
+			return run(log, dir, []string{"GOBIN=" + filepath.Join(dir, "bin")}, "go", "install",
+				"-tags", "custom,inputs.statsd,outputs.file", "github.com/influxdata/telegraf/cmd/telegraf@v1.37.2")
+		},
+		Command: func(dir string, o PeerOptions) ([]string, error) {
+			os.Remove(outFile(dir))
+			conf := fmt.Sprintf(`[agent]
+  interval = "%[1]s"
+  flush_interval = "%[1]s"
+  round_interval = true
+  metric_batch_size = 10000
+  metric_buffer_limit = 10000000
+  omit_hostname = true
+  quiet = true
+[[inputs.statsd]]
+  protocol = "udp"
+  service_address = %[2]q
+  delete_counters = true
+  delete_gauges = true
+  delete_sets = true
+  delete_timings = true
+  percentiles = [50.0, 90.0, 99.0]
+  metric_separator = "."
+  datadog_extensions = true
+  allowed_pending_messages = 100000
+[[outputs.file]]
+  files = [%[3]q]
+  data_format = "influx"
+`, o.Flush.String(), o.StatsD, outFile(dir))
+			path := filepath.Join(dir, "telegraf.conf")
+			if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+				return nil, err
+			}
+			return []string{bin(dir), "--config", path}, nil
+		},
+		Ready: func(o PeerOptions) func() error { return UDPReady(portOf(o.StatsD)) },
+		Totals: func(dir string, o PeerOptions) (map[string]Got, error) {
+			return telegrafTotals(outFile(dir))
+		},
+		CountersOnly: true,
+		Mangle:       func(id string) string { return id },
+		Note:         "v1.37.2, statsd input and file output only; counters from the file",
+	}
+}
+
+// telegrafTotals adds up the counter values of an influx line protocol
+// file written by Telegraf's statsd input (metric_type=counter, field
+// value).
+func telegrafTotals(path string) (map[string]Got, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]Got{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		name, tags, fields, ok := parseInflux(sc.Text())
+		if !ok || tags["metric_type"] != "counter" {
+			continue
+		}
+		delete(tags, "metric_type")
+		v, err := strconv.ParseFloat(strings.TrimSuffix(fields["value"], "i"), 64)
+		if err != nil {
+			continue
+		}
+		id := Identity(name, tags)
+		g := out[id]
+		g.Sum += v
+		g.Rows++
+		out[id] = g
+	}
+	return out, sc.Err()
+}
+
+// parseInflux splits one influx line protocol line (escaped ',', ' ' and
+// '=' in names and tags; quoted string fields).
+func parseInflux(line string) (name string, tags, fields map[string]string, ok bool) {
+	splitUnescaped := func(s string, sep byte) []string {
+		var parts []string
+		start, quoted := 0, false
+		for i := 0; i < len(s); i++ {
+			switch {
+			case s[i] == '\\':
+				i++
+			case s[i] == '"':
+				quoted = !quoted
+			case s[i] == sep && !quoted:
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+		return append(parts, s[start:])
+	}
+	unescape := func(s string) string {
+		return strings.NewReplacer(`\,`, ",", `\ `, " ", `\=`, "=", `\\`, `\`).Replace(s)
+	}
+	sections := splitUnescaped(line, ' ')
+	if len(sections) < 2 {
+		return "", nil, nil, false
+	}
+	head := splitUnescaped(sections[0], ',')
+	name = unescape(head[0])
+	tags, fields = map[string]string{}, map[string]string{}
+	for _, t := range head[1:] {
+		kv := splitUnescaped(t, '=')
+		if len(kv) == 2 {
+			tags[unescape(kv[0])] = unescape(kv[1])
+		}
+	}
+	for _, f := range splitUnescaped(sections[1], ',') {
+		kv := splitUnescaped(f, '=')
+		if len(kv) == 2 {
+			fields[unescape(kv[0])] = kv[1]
+		}
+	}
+	return name, tags, fields, true
+}
+
+func vmagent() Peer {
+	const listen = "127.0.0.1:8429"
+	return Peer{
+		Name:      "vmagent",
+		Protocols: []Protocol{RemoteWrite},
+		Installed: func(string) bool { return lookPath("vmagent") != "" },
+		Install: func(dir string, log io.Writer) error {
+			if os.Geteuid() != 0 {
+				return fmt.Errorf("vmagent comes from Debian: run as root or apt-get install -y --no-install-recommends victoria-metrics")
+			}
+			return run(log, dir, []string{"DEBIAN_FRONTEND=noninteractive"}, "apt-get", "install", "-y", "--no-install-recommends", "victoria-metrics")
+		},
+		Command: func(dir string, o PeerOptions) ([]string, error) {
+			tmp := filepath.Join(dir, "vmagent-data")
+			os.RemoveAll(tmp)
+			return []string{lookPath("vmagent"), "-httpListenAddr=" + listen, "-remoteWrite.url=" + o.SinkURL,
+				"-remoteWrite.tmpDataPath=" + tmp, "-remoteWrite.flushInterval=" + o.Flush.String(), "-loggerLevel=ERROR"}, nil
+		},
+		Ready: func(PeerOptions) func() error {
+			return func() error {
+				resp, err := http.Get("http://" + listen + "/health")
+				if err != nil {
+					return err
+				}
+				resp.Body.Close()
+				return nil
+			}
+		},
+		Note: "Debian's vmagent, forwarding to a sink in the harness",
+	}
+}
+
+// URL returns the base URL a peer takes HTTP protocols on.
+func (p Peer) URL() string {
+	if p.Name == "vmagent" {
+		return "http://127.0.0.1:8429"
+	}
+	return "http://127.0.0.1:7090"
+}
+
+// RemoteWriteSink is an HTTP server that takes Prometheus remote-write
+// requests (what a forwarding peer sends on), answers 204 and counts the
+// samples by series identity.
+type RemoteWriteSink struct {
+	URL string
+	srv *http.Server
+	ln  net.Listener
+
+	mu     sync.Mutex
+	totals map[string]Got
+	bad    int
+}
+
+// StartRemoteWriteSink listens on a loopback port.
+func StartRemoteWriteSink() (*RemoteWriteSink, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &RemoteWriteSink{ln: ln, totals: map[string]Got{}, URL: "http://" + ln.Addr().String() + "/api/v1/write"}
+	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve)}
+	go s.srv.Serve(ln)
+	return s, nil
+}
+
+func (s *RemoteWriteSink) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		body, err = snappy.Decode(nil, body)
+	}
+	var got map[string]Got
+	if err == nil {
+		got, err = countWriteRequest(body)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.bad++
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	for id, g := range got {
+		t := s.totals[id]
+		t.Count += g.Count
+		t.Sum += g.Sum
+		t.Rows++
+		s.totals[id] = t
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Totals returns the samples received by series identity.
+func (s *RemoteWriteSink) Totals() map[string]Got {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]Got, len(s.totals))
+	for k, v := range s.totals {
+		out[k] = v
+	}
+	return out
+}
+
+// Reset forgets what was received.
+func (s *RemoteWriteSink) Reset() {
+	s.mu.Lock()
+	s.totals = map[string]Got{}
+	s.mu.Unlock()
+}
+
+// Close stops the server.
+func (s *RemoteWriteSink) Close() error { return s.srv.Close() }
+
+// countWriteRequest counts the samples of a WriteRequest by series
+// identity (__name__ and the other labels as dimensions).
+func countWriteRequest(b []byte) (map[string]Got, error) {
+	out := map[string]Got{}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		b = b[n:]
+		if num != 1 || typ != protowire.BytesType {
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return nil, protowire.ParseError(n)
+			}
+			b = b[n:]
+			continue
+		}
+		ts, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		b = b[n:]
+		name, dims := "", map[string]string{}
+		var samples, sum float64
+		for len(ts) > 0 {
+			num, typ, n := protowire.ConsumeTag(ts)
+			if n < 0 {
+				return nil, protowire.ParseError(n)
+			}
+			ts = ts[n:]
+			if typ != protowire.BytesType {
+				n = protowire.ConsumeFieldValue(num, typ, ts)
+				if n < 0 {
+					return nil, protowire.ParseError(n)
+				}
+				ts = ts[n:]
+				continue
+			}
+			v, n := protowire.ConsumeBytes(ts)
+			if n < 0 {
+				return nil, protowire.ParseError(n)
+			}
+			ts = ts[n:]
+			switch num {
+			case 1: // Label
+				k, val := "", ""
+				for len(v) > 0 {
+					ln, lt, m := protowire.ConsumeTag(v)
+					if m < 0 || lt != protowire.BytesType {
+						return nil, fmt.Errorf("bad label")
+					}
+					v = v[m:]
+					s, m := protowire.ConsumeString(v)
+					if m < 0 {
+						return nil, protowire.ParseError(m)
+					}
+					v = v[m:]
+					if ln == 1 {
+						k = s
+					} else if ln == 2 {
+						val = s
+					}
+				}
+				if k == "__name__" {
+					name = val
+				} else {
+					dims[k] = val
+				}
+			case 2: // Sample
+				for len(v) > 0 {
+					sn, st, m := protowire.ConsumeTag(v)
+					if m < 0 {
+						return nil, protowire.ParseError(m)
+					}
+					v = v[m:]
+					if sn == 1 && st == protowire.Fixed64Type {
+						x, m := protowire.ConsumeFixed64(v)
+						if m < 0 {
+							return nil, protowire.ParseError(m)
+						}
+						sum += math.Float64frombits(x)
+						v = v[m:]
+						continue
+					}
+					m = protowire.ConsumeFieldValue(sn, st, v)
+					if m < 0 {
+						return nil, protowire.ParseError(m)
+					}
+					v = v[m:]
+				}
+				samples++
+			}
+		}
+		id := Identity(name, dims)
+		g := out[id]
+		g.Count += samples
+		g.Sum += sum
+		out[id] = g
+	}
+	return out, nil
+}

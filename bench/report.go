@@ -1,0 +1,130 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Table formats results as one Markdown table, a row per run (target ×
+// workload × rate), a column per figure. Figures a run could not measure
+// print as "n/a".
+func Table(rs []Result) string {
+	var b strings.Builder
+	b.WriteString("| target | workload | rate | lines sent | lines/s sent | kernel drops | internal loss | end-to-end | CPU s | lines per CPU-s | RSS MB (peak) | B/series | drain s |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		rate := "max"
+		if r.Rate > 0 {
+			rate = formatTick(r.Rate) + "/s"
+		}
+		sentRate := 0.0
+		if r.Sent.Elapsed > 0 {
+			sentRate = float64(r.Sent.Lines) / r.Sent.Elapsed.Seconds()
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.Target, r.Workload, rate, formatTick(float64(r.Sent.Lines)), formatTick(sentRate),
+			r.kernelCell(), r.internalCell(), r.e2eCell(), r.cpuCell(),
+			na(r.LinesPerCPUSecond > 0, func() string { return formatTick(r.LinesPerCPUSecond) }),
+			na(r.RSS > 0, func() string { return fmt.Sprintf("%.0f (%.0f)", float64(r.RSS)/1e6, float64(r.HWM)/1e6) }),
+			na(r.RSS > 0 && r.BytesPerSeries > 0, func() string { return fmt.Sprintf("%.0f", r.BytesPerSeries) }),
+			na(r.CPU > 0, func() string { return fmt.Sprintf("%.1f", r.Drain.Seconds()) }))
+	}
+	return b.String()
+}
+
+func na(ok bool, f func() string) string {
+	if !ok {
+		return "n/a"
+	}
+	return f()
+}
+
+func (r Result) kernelCell() string {
+	if r.Protocol != StatsDLines {
+		return "n/a"
+	}
+	s := fmt.Sprintf("%d", r.KernelDrops)
+	if r.Sent.Messages > 0 && r.KernelDrops > 0 {
+		s += fmt.Sprintf(" (%.1f %%)", 100*float64(r.KernelDrops)/float64(r.Sent.Messages))
+	}
+	return s
+}
+
+func (r Result) internalCell() string {
+	if r.Internal == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f", r.Internal.Total())
+}
+
+func (r Result) e2eCell() string {
+	if r.E2E == nil {
+		return "n/a"
+	}
+	e := r.E2E
+	if e.Exact() {
+		return fmt.Sprintf("exact (%d series)", e.Series)
+	}
+	s := fmt.Sprintf("%.3f %% lost", 100*e.Lost())
+	if e.Expected == 0 && e.CounterExpected > 0 {
+		s = fmt.Sprintf("%.3f %% of counter total lost", 100*(e.CounterExpected-e.CounterEmitted)/e.CounterExpected)
+	}
+	if e.Missing > 0 || e.Wrong > 0 {
+		s += fmt.Sprintf(", %d missing, %d off of %d series", e.Missing, e.Wrong, e.Series)
+	}
+	return s
+}
+
+func (r Result) cpuCell() string {
+	if r.CPU == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", r.CPU.Seconds())
+}
+
+// Loss is the share of the lines sent that did not come out, by the best
+// evidence the run has: the end-to-end comparison if there is one, else
+// the kernel's and the internal counts.
+func (r Result) Loss() float64 {
+	if r.E2E != nil && r.E2E.Expected > 0 {
+		return r.E2E.Lost()
+	}
+	if r.Sent.Lines == 0 {
+		return 0
+	}
+	lost := float64(r.Sent.Lines) - r.LinesReceived
+	if r.Internal != nil {
+		lost += r.Internal.Total()
+	}
+	return lost / float64(r.Sent.Lines)
+}
+
+// Latency summarises period-end-to-sink latencies and percentile errors.
+type Latency struct {
+	Periods          int
+	Rows             int
+	P50, P99, Max    time.Duration
+	Probes           int
+	MeanErr, MaxErr  float64 // relative percentile error
+	ErrByStat        map[string]float64
+	ProbeRowsMissing int
+}
+
+func (l Latency) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "period end to sink: p50 %v, p99 %v, max %v over %d rows of %d periods",
+		l.P50.Round(time.Millisecond), l.P99.Round(time.Millisecond), l.Max.Round(time.Millisecond), l.Rows, l.Periods)
+	if l.Probes > 0 {
+		fmt.Fprintf(&b, "; percentile relative error over %d probe rows: mean %.3f %%, max %.3f %%", l.Probes, 100*l.MeanErr, 100*l.MaxErr)
+		for _, k := range []string{"median", "tp90", "tp99"} {
+			if v, ok := l.ErrByStat[k]; ok {
+				fmt.Fprintf(&b, ", %s max %.3f %%", k, 100*v)
+			}
+		}
+		if l.ProbeRowsMissing > 0 {
+			fmt.Fprintf(&b, "; %d probe rows missing", l.ProbeRowsMissing)
+		}
+	}
+	return b.String()
+}
