@@ -219,8 +219,9 @@ type Result struct {
 	LinesPerCPUSecond   float64
 	RSSBefore, RSS, HWM int64
 	// BytesPerSeries is the RSS growth over the run per series of the
-	// workload (every series is active).
+	// workload (every series is active); Series is how many.
 	BytesPerSeries float64
+	Series         int
 	Drain          time.Duration
 }
 
@@ -304,6 +305,7 @@ func Run(ctx context.Context, t Target, s Scenario) (Result, error) {
 			return r, err
 		}
 		if p.Series > 0 {
+			r.Series = p.Series
 			r.BytesPerSeries = float64(r.RSS-r.RSSBefore) / float64(p.Series)
 		}
 	}

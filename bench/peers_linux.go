@@ -34,6 +34,9 @@ type Peer struct {
 	// root (Debian packages) says so in its error.
 	Installed func(dir string) bool
 	Install   func(dir string, log io.Writer) error
+	// Rebuild says Install runs every time (mad, built from the working
+	// tree, so that it is never stale).
+	Rebuild bool
 	// Command writes the peer's configuration into dir and returns its
 	// command line.
 	Command func(dir string, o PeerOptions) ([]string, error)
@@ -66,6 +69,9 @@ type PeerOptions struct {
 	// SinkURL is where a forwarding peer (vmagent) sends; the harness runs
 	// a sink there (RemoteWriteSink).
 	SinkURL string
+	// Protocol is what the run sends, for peers that listen on one
+	// transport at a time.
+	Protocol Protocol
 }
 
 func exists(path string) bool { _, err := os.Stat(path); return err == nil }
@@ -109,6 +115,7 @@ func madPeer() Peer {
 		Protocols: []Protocol{StatsDLines, TCP, V3, RemoteWrite},
 		Tags:      true,
 		Installed: func(dir string) bool { return exists(filepath.Join(dir, "bin", "mad")) },
+		Rebuild:   true,
 		Install: func(dir string, log io.Writer) error {
 			// Built from the working directory's module (madbench runs in
 			// the repository).
@@ -138,6 +145,20 @@ func madPeer() Peer {
 		Metrics:      "http://127.0.0.1:7090/metrics",
 		Mangle:       func(id string) string { return id },
 		Note:         "embedded default configuration (PT1S and PT1M, JSON lines)",
+	}
+}
+
+// statsdReady checks the StatsD listener of the run's transport.
+func statsdReady(o PeerOptions) func() error {
+	if o.Protocol != TCP {
+		return UDPReady(portOf(o.StatsD))
+	}
+	return func() error {
+		c, err := net.DialTimeout("tcp", o.StatsD, time.Second)
+		if err != nil {
+			return err
+		}
+		return c.Close()
 	}
 }
 
@@ -290,15 +311,19 @@ func etsy() Peer {
 				return nil, err
 			}
 			os.Remove(outFile(dir))
-			conf := fmt.Sprintf("{ port: %d, address: %q, mgmt_port: 8126, flushInterval: %d, backends: [%q], madbenchOut: %q }\n",
-				port, host, o.Flush.Milliseconds(), backend, outFile(dir))
+			server := "./servers/udp"
+			if o.Protocol == TCP {
+				server = "./servers/tcp"
+			}
+			conf := fmt.Sprintf("{ servers: [{ server: %q, address: %q, port: %d }], mgmt_port: 8126, flushInterval: %d, backends: [%q], madbenchOut: %q }\n",
+				server, host, port, o.Flush.Milliseconds(), backend, outFile(dir))
 			path := filepath.Join(dir, "etsy", "config.js")
 			if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 				return nil, err
 			}
 			return []string{lookPath("node"), stats(dir), path}, nil
 		},
-		Ready: func(o PeerOptions) func() error { return UDPReady(portOf(o.StatsD)) },
+		Ready: statsdReady,
 		Totals: func(dir string, o PeerOptions) (map[string]Got, error) {
 			// The last flush is at most one interval after the drain.
 			time.Sleep(o.Flush + 500*time.Millisecond)
@@ -360,7 +385,7 @@ func telegraf() Peer {
   omit_hostname = true
   quiet = true
 [[inputs.statsd]]
-  protocol = "udp"
+  protocol = %[4]q
   service_address = %[2]q
   delete_counters = true
   delete_gauges = true
@@ -373,14 +398,14 @@ func telegraf() Peer {
 [[outputs.file]]
   files = [%[3]q]
   data_format = "influx"
-`, o.Flush.String(), o.StatsD, outFile(dir))
+`, o.Flush.String(), o.StatsD, outFile(dir), map[bool]string{true: "tcp", false: "udp"}[o.Protocol == TCP])
 			path := filepath.Join(dir, "telegraf.conf")
 			if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 				return nil, err
 			}
 			return []string{bin(dir), "--config", path}, nil
 		},
-		Ready: func(o PeerOptions) func() error { return UDPReady(portOf(o.StatsD)) },
+		Ready: statsdReady,
 		Totals: func(dir string, o PeerOptions) (map[string]Got, error) {
 			return telegrafTotals(outFile(dir))
 		},

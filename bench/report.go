@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -15,8 +16,8 @@ func Table(rs []Result) string {
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
 		rate := "max"
-		if r.Rate > 0 {
-			rate = formatTick(r.Rate) + "/s"
+		if r.Rate > 0 && r.Sent.Messages > 0 {
+			rate = formatTick(r.Rate*float64(r.Sent.Lines)/float64(r.Sent.Messages)) + "/s"
 		}
 		sentRate := 0.0
 		if r.Sent.Elapsed > 0 {
@@ -27,7 +28,7 @@ func Table(rs []Result) string {
 			r.kernelCell(), r.internalCell(), r.e2eCell(), r.cpuCell(),
 			na(r.LinesPerCPUSecond > 0, func() string { return formatTick(r.LinesPerCPUSecond) }),
 			na(r.RSS > 0, func() string { return fmt.Sprintf("%.0f (%.0f)", float64(r.RSS)/1e6, float64(r.HWM)/1e6) }),
-			na(r.RSS > 0 && r.BytesPerSeries > 0, func() string { return fmt.Sprintf("%.0f", r.BytesPerSeries) }),
+			na(r.RSS > 0 && r.BytesPerSeries > 0 && r.Series >= 10000, func() string { return fmt.Sprintf("%.0f", r.BytesPerSeries) }),
 			na(r.CPU > 0, func() string { return fmt.Sprintf("%.1f", r.Drain.Seconds()) }))
 	}
 	return b.String()
@@ -59,9 +60,32 @@ func (r Result) internalCell() string {
 }
 
 func (r Result) e2eCell() string {
-	if r.E2E == nil {
-		return "n/a"
+	refused := ""
+	if n := len(r.Sent.Refused); n > 0 {
+		var codes []string
+		for code, k := range r.Sent.Status {
+			if code/100 != 2 {
+				what := fmt.Sprintf("HTTP %d", code)
+				if code == 0 {
+					what = "no answer"
+				}
+				codes = append(codes, fmt.Sprintf("%s ×%d", what, k))
+			}
+		}
+		slices.Sort(codes)
+		refused = fmt.Sprintf("%d of %d requests refused (%s)", n, n+r.Sent.Messages, strings.Join(codes, ", "))
+		if r.Sent.Messages == 0 {
+			return refused
+		}
+		refused += "; "
 	}
+	if r.E2E == nil {
+		return refused + "n/a"
+	}
+	return refused + r.e2eText()
+}
+
+func (r Result) e2eText() string {
 	e := r.E2E
 	if e.Exact() {
 		return fmt.Sprintf("exact (%d series)", e.Series)

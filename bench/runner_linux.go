@@ -47,7 +47,7 @@ func (b *Bench) Prepare(peers []Peer, install bool) (ok []Peer, skipped map[stri
 		return nil, skipped
 	}
 	for _, p := range peers {
-		if !p.Installed(b.Dir) {
+		if !p.Installed(b.Dir) || (p.Rebuild && install && b.Options.Mad == "") {
 			if !install {
 				skipped[p.Name] = fmt.Errorf("not installed (madbench peers installs it)")
 				continue
@@ -87,6 +87,7 @@ func (p Peer) Supports(proto Protocol, tagged bool) bool {
 // compares its output with what was sent.
 func (b *Bench) RunPeer(ctx context.Context, peer Peer, sc Scenario) (Result, error) {
 	opts := b.Options
+	opts.Protocol = sc.Protocol
 	if sc.Protocol == RemoteWrite && peer.Name == "vmagent" {
 		if b.sink == nil {
 			s, err := StartRemoteWriteSink()
@@ -176,7 +177,10 @@ func (b *Bench) RunPeer(ctx context.Context, peer Peer, sc Scenario) (Result, er
 			if peer.CountersOnly && !e.Counter {
 				continue
 			}
-			want[peer.Mangle(id)] = e
+			if peer.Mangle != nil {
+				id = peer.Mangle(id)
+			}
+			want[id] = e
 		}
 		e := Compare(want, got, peer.CountersOnly)
 		r.E2E = &e

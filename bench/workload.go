@@ -165,8 +165,9 @@ func (m Mix) typeOf(h int) lineType {
 // every series drawn equally often (a seeded permutation), packed into
 // datagrams. The same parameters give the same bytes.
 type StatsD struct {
-	// Name labels results ("S1", "S2").
-	Name   string
+	// Name labels results ("S1 10k names"); Prefix starts every metric
+	// name ("s1").
+	Name, Prefix string
 	Series int
 	Seed   uint64
 	// Messages is how many distinct datagrams to build; 0 picks enough for
@@ -186,13 +187,13 @@ type StatsD struct {
 // S1 is PERF.md's classic StatsD workload: datagrams of at most 1400 bytes
 // with 25 to 43 lines, no tags, names metric names.
 func S1(names int, seed uint64) StatsD {
-	return StatsD{Name: "S1", Series: names, Seed: seed, MinLines: 25, MaxLines: 43, MaxBytes: 1400, Mix: S1Mix, Rate: "0.1"}
+	return StatsD{Name: "S1", Prefix: "s1", Series: names, Seed: seed, MinLines: 25, MaxLines: 43, MaxBytes: 1400, Mix: S1Mix, Rate: "0.1"}
 }
 
 // S2 is PERF.md's tagged DogStatsD workload: 15 to 25 lines per datagram,
 // 3 to 6 tags per series in random order.
 func S2(series int, seed uint64) StatsD {
-	return StatsD{Name: "S2", Series: series, Seed: seed, MinLines: 15, MaxLines: 25, MinTags: 3, MaxTags: 6, Mix: S2Mix, Rate: "0.5"}
+	return StatsD{Name: "S2", Prefix: "s2", Series: series, Seed: seed, MinLines: 15, MaxLines: 25, MinTags: 3, MaxTags: 6, Mix: S2Mix, Rate: "0.5"}
 }
 
 // tagKeys are the tags a series may carry, in the order they are added.
@@ -203,11 +204,11 @@ func (w StatsD) series(i int) (name string, tags [][2]string, t lineType) {
 	h := mix64(uint64(i) ^ w.Seed*0x9E3779B97F4A7C15)
 	t = w.Mix.typeOf(int(h % 100))
 	if w.MaxTags == 0 {
-		return fmt.Sprintf("%s.app%02d.metric_%06d", strings.ToLower(w.Name), i%20, i), nil, t
+		return fmt.Sprintf("%s.app%02d.metric_%06d", w.Prefix, i%20, i), nil, t
 	}
 	// 100 hosts x 1000 endpoints per metric name, then the next name.
 	within, n := i%100_000, i/100_000
-	name = fmt.Sprintf("%s.service_%02d.requests", strings.ToLower(w.Name), n)
+	name = fmt.Sprintf("%s.service_%02d.requests", w.Prefix, n)
 	k := w.MinTags + int(h>>8)%(w.MaxTags-w.MinTags+1)
 	vals := [...]string{
 		fmt.Sprintf("host-%03d", within%100),
