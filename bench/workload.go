@@ -149,7 +149,6 @@ const (
 	tSet
 )
 
-
 // typeOf returns the type of a series whose hash modulo 100 is h.
 func (m Mix) typeOf(h int) lineType {
 	for t, share := range []int{m.Counter, m.SampledCounter, m.Gauge, m.Timer, m.Histogram, m.Distribution, m.Set} {
@@ -168,8 +167,8 @@ type StatsD struct {
 	// Name labels results ("S1 10k names"); Prefix starts every metric
 	// name ("s1").
 	Name, Prefix string
-	Series int
-	Seed   uint64
+	Series       int
+	Seed         uint64
 	// Messages is how many distinct datagrams to build; 0 picks enough for
 	// every series to appear twice (at least 4096).
 	Messages int
