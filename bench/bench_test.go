@@ -126,7 +126,7 @@ func TestTotals(t *testing.T) {
 		for _, c := range p.Exact[i%len(p.Messages)] {
 			id := p.Identity(int(c.Series))
 			e := want[id]
-			e.Count++
+			e.Count += float64(max(c.N, 1))
 			e.Sum += c.Value
 			e.Counter = c.Counter
 			want[id] = e

@@ -193,6 +193,9 @@ func (b *Bench) RunPeer(ctx context.Context, peer Peer, sc Scenario) (Result, er
 func (b *Bench) Ladder(ctx context.Context, peer Peer, sc Scenario, rates []float64) ([]Result, error) {
 	var rs []Result
 	for _, rate := range rates {
+		if ctx.Err() != nil {
+			return rs, ctx.Err()
+		}
 		s := sc
 		s.Load.Rate = rate
 		s.Load.Count = 0

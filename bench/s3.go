@@ -71,6 +71,10 @@ func s3Value(r *rand.Rand) float64 {
 	return math.Round(math.Exp(4+r.NormFloat64())*100) / 100
 }
 
+// maxS3Bytes bounds the prebuilt messages of a cell: the biggest cells ask
+// for gigabytes per second, more than a sender can build or send.
+const maxS3Bytes = 256 << 20
+
 // Units of work per message: the Java client's batch of 500 records for V3,
 // 100 scrapes per remote-write request, one sample per StatsD datagram.
 const (
@@ -90,7 +94,8 @@ func (c Cell) MessagesPerSecond(p Protocol) float64 {
 }
 
 // BuildS3 returns the messages of cell c in protocol p, at most
-// maxMessages of them (a run sends them round-robin at the cell's rate,
+// maxMessages of them and about 256 MiB (a run sends them round-robin at
+// the cell's rate,
 // MessagesPerSecond): MAD V3 Requests of 500 records (the Java client's
 // batch), remote-write requests of 100 units of work, or one datagram per
 // sample. Record times are stamped at send time (Payloads.Stamps).
@@ -110,7 +115,7 @@ func BuildS3(c Cell, p Protocol, seed uint64, maxMessages int) *Payloads {
 	switch p {
 	case V3:
 		out.Path = "/metrics/v3/application"
-		for left := c.UnitsOfWork; left > 0 && len(out.Messages) < maxMessages; {
+		for left := c.UnitsOfWork; left > 0 && len(out.Messages) < maxMessages && out.bytes < maxS3Bytes; {
 			n := min(v3Batch, left)
 			body, stamps, exact := v3Request(c, n, r)
 			out.add(body, n*c.Names*c.Samples, exact, stamps)
@@ -119,7 +124,7 @@ func BuildS3(c Cell, p Protocol, seed uint64, maxMessages int) *Payloads {
 	case RemoteWrite:
 		out.Path = "/api/v1/write"
 		out.Compress = true
-		for left := c.UnitsOfWork; left > 0 && len(out.Messages) < maxMessages; {
+		for left := c.UnitsOfWork; left > 0 && len(out.Messages) < maxMessages && out.bytes < maxS3Bytes; {
 			n := min(rwBatch, left)
 			body, stamps, exact := writeRequest(c, n, r)
 			out.add(body, n*c.Names*c.Samples, exact, stamps)
@@ -142,6 +147,7 @@ func BuildS3(c Cell, p Protocol, seed uint64, maxMessages int) *Payloads {
 }
 
 func (p *Payloads) add(msg []byte, lines int, exact []Contribution, stamps []StampAt) {
+	p.bytes += len(msg)
 	p.Messages = append(p.Messages, msg)
 	p.Lines = append(p.Lines, lines)
 	p.Exact = append(p.Exact, exact)
@@ -158,6 +164,17 @@ func (p *Payloads) add(msg []byte, lines int, exact []Contribution, stamps []Sta
 type StampAt struct {
 	Off    int
 	Before int32
+}
+
+// addExact adds one sample of series i to exact, which holds one entry
+// per series (series 0, 1, … in order).
+func addExact(exact []Contribution, i int, v float64) []Contribution {
+	for len(exact) <= i {
+		exact = append(exact, Contribution{Series: int32(len(exact))})
+	}
+	exact[i].N++
+	exact[i].Value += v
+	return exact
 }
 
 // Stamp writes t (milliseconds since the epoch, below 2^42) minus each
@@ -215,7 +232,7 @@ func v3Request(c Cell, n int, r *rand.Rand) (body []byte, stamps []StampAt, exac
 			for range c.Samples {
 				v := s3Value(r)
 				samples = protowire.AppendFixed64(samples, math.Float64bits(v))
-				exact = append(exact, Contribution{Series: int32(i), Value: v})
+				exact = addExact(exact, i, v)
 			}
 			var nd []byte
 			nd = protowire.AppendTag(nd, 1, protowire.BytesType)
@@ -258,7 +275,7 @@ func writeRequest(c Cell, n int, r *rand.Rand) (body []byte, stamps []StampAt, e
 			var sampleAt []StampAt
 			for j := range c.Samples {
 				v := s3Value(r)
-				exact = append(exact, Contribution{Series: int32(i), Value: v})
+				exact = addExact(exact, i, v)
 				var s []byte
 				s = protowire.AppendTag(s, 1, protowire.Fixed64Type)
 				s = protowire.AppendFixed64(s, math.Float64bits(v))

@@ -36,20 +36,58 @@ func (l Load) total() int {
 	return int(l.Rate * l.Duration.Seconds())
 }
 
-// pacer spaces message i at start + i/rate.
+// pacer hands out message indexes in order and spaces message i at
+// start + i/rate. A fixed-rate load ends at its duration even when the
+// sender falls behind (the shortfall shows as a lower rate sent); the
+// messages sent are always a prefix of the load, so that its totals are
+// known exactly.
 type pacer struct {
 	start time.Time
 	rate  float64
+	end   time.Time // zero: no time limit
+	count int
+
+	mu      sync.Mutex
+	next    int
+	stopped bool
 }
 
-func (p pacer) wait(i int) {
-	if p.rate <= 0 {
-		return
+func newPacer(l Load) *pacer {
+	p := &pacer{start: time.Now(), rate: l.Rate, count: l.total()}
+	if l.Count == 0 && l.Rate > 0 && l.Duration > 0 {
+		p.end = p.start.Add(l.Duration)
 	}
-	due := p.start.Add(time.Duration(float64(i) / p.rate * float64(time.Second)))
-	if d := time.Until(due); d > 0 {
-		time.Sleep(d)
+	return p
+}
+
+func (p *pacer) due(i int) time.Time {
+	return p.start.Add(time.Duration(float64(i) / p.rate * float64(time.Second)))
+}
+
+// claim takes the next n indexes (fewer at the end of the load) and waits
+// until the first is due; ok is false once the load is over.
+func (p *pacer) claim(n int) (first, got int, ok bool) {
+	p.mu.Lock()
+	first = p.next
+	got = min(n, p.count-first)
+	if got <= 0 {
+		p.stopped = true
 	}
+	if !p.stopped && p.rate > 0 && !p.end.IsZero() && (!time.Now().Before(p.end) || !p.due(first).Before(p.end)) {
+		p.stopped = true
+	}
+	if p.stopped {
+		p.mu.Unlock()
+		return first, 0, false
+	}
+	p.next += got
+	p.mu.Unlock()
+	if p.rate > 0 {
+		if d := time.Until(p.due(first)); d > 0 {
+			time.Sleep(d)
+		}
+	}
+	return first, got, true
 }
 
 // Sent is what a sender did. Messages is how many it handed to the kernel
@@ -86,7 +124,6 @@ func SendUDP(addr string, sockets int, l Load) (Sent, error) {
 		hdr unix.Msghdr
 		len uint32
 	}
-	count := l.total()
 	batch := 64
 	if l.Rate > 0 {
 		// About a millisecond of messages per call at low rates.
@@ -95,26 +132,33 @@ func SendUDP(addr string, sockets int, l Load) (Sent, error) {
 	msgs := make([]mmsghdr, batch)
 	iovs := make([]unix.Iovec, batch)
 	p := l.Payloads
-	pace := pacer{time.Now(), l.Rate}
-	sent := 0
-	for sock := 0; sent < count; sock = (sock + 1) % len(fds) {
-		pace.wait(sent)
-		n := min(batch, count-sent)
-		for i := 0; i < n; i++ {
-			d := p.Messages[(sent+i)%len(p.Messages)]
-			iovs[i].Base = &d[0]
-			iovs[i].SetLen(len(d))
-			msgs[i].hdr.Iov = &iovs[i]
-			msgs[i].hdr.SetIovlen(1)
+	pace := newPacer(l)
+	sent, sock := 0, 0
+	for {
+		first, n, ok := pace.claim(batch)
+		if !ok {
+			break
 		}
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fds[sock]), uintptr(unsafe.Pointer(&msgs[0])), uintptr(n), 0, 0, 0)
-		if e != 0 {
-			if e == unix.EAGAIN || e == unix.ENOBUFS || e == unix.EINTR {
-				continue
+		for n > 0 {
+			for i := 0; i < n; i++ {
+				d := p.Messages[(first+i)%len(p.Messages)]
+				iovs[i].Base = &d[0]
+				iovs[i].SetLen(len(d))
+				msgs[i].hdr.Iov = &iovs[i]
+				msgs[i].hdr.SetIovlen(1)
 			}
-			return Sent{}, fmt.Errorf("sendmmsg: %w", e)
+			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fds[sock]), uintptr(unsafe.Pointer(&msgs[0])), uintptr(n), 0, 0, 0)
+			sock = (sock + 1) % len(fds)
+			if e != 0 {
+				if e == unix.EAGAIN || e == unix.ENOBUFS || e == unix.EINTR {
+					continue
+				}
+				return Sent{}, fmt.Errorf("sendmmsg: %w", e)
+			}
+			sent += int(r)
+			first += int(r)
+			n -= int(r)
 		}
-		sent += int(r)
 	}
 	return Sent{Messages: sent, Lines: p.TotalLines(sent), Elapsed: time.Since(pace.start)}, nil
 }
@@ -122,10 +166,9 @@ func SendUDP(addr string, sockets int, l Load) (Sent, error) {
 // SendTCP streams the load to addr over conns connections (StatsD over
 // TCP: the messages' lines back to back), 32 messages per write.
 func SendTCP(addr string, conns int, l Load) (Sent, error) {
-	count := l.total()
-	var next atomic.Int64
+	var sent atomic.Int64
 	const chunk = 32
-	pace := pacer{time.Now(), l.Rate}
+	pace := newPacer(l)
 	p := l.Payloads
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)
@@ -140,19 +183,19 @@ func SendTCP(addr string, conns int, l Load) (Sent, error) {
 			defer c.Close()
 			var buf []byte
 			for {
-				i := int(next.Add(chunk)) - chunk
-				if i >= count {
+				i, n, ok := pace.claim(chunk)
+				if !ok {
 					return
 				}
-				pace.wait(i)
 				buf = buf[:0]
-				for j := i; j < min(i+chunk, count); j++ {
+				for j := i; j < i+n; j++ {
 					buf = append(buf, p.Messages[j%len(p.Messages)]...)
 				}
 				if _, err := c.Write(buf); err != nil {
 					errs <- err
 					return
 				}
+				sent.Add(int64(n))
 			}
 		}()
 	}
@@ -161,7 +204,8 @@ func SendTCP(addr string, conns int, l Load) (Sent, error) {
 	if err := <-errs; err != nil {
 		return Sent{}, err
 	}
-	return Sent{Messages: count, Lines: p.TotalLines(count), Elapsed: time.Since(pace.start)}, nil
+	n := int(sent.Load())
+	return Sent{Messages: n, Lines: p.TotalLines(n), Elapsed: time.Since(pace.start)}, nil
 }
 
 // SendHTTP posts the load's bodies to url over conns keep-alive
@@ -169,12 +213,10 @@ func SendTCP(addr string, conns int, l Load) (Sent, error) {
 // where the payloads say so. Bodies the target does not answer with 2xx are
 // listed in Refused.
 func SendHTTP(ctx context.Context, url string, conns int, l Load) (Sent, error) {
-	count := l.total()
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	var next atomic.Int64
-	pace := pacer{time.Now(), l.Rate}
+	pace := newPacer(l)
 	p := l.Payloads
 	var mu sync.Mutex
 	out := Sent{Status: map[int]int{}}
@@ -185,11 +227,10 @@ func SendHTTP(ctx context.Context, url string, conns int, l Load) (Sent, error) 
 			defer wg.Done()
 			var body, packed []byte
 			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= count {
+				i, _, ok := pace.claim(1)
+				if !ok {
 					return
 				}
-				pace.wait(i)
 				k := i % len(p.Messages)
 				body = append(body[:0], p.Messages[k]...)
 				if k < len(p.Stamps) {

@@ -29,13 +29,17 @@ type Payloads struct {
 	Compress bool
 	// Path is the HTTP path bodies are posted to.
 	Path string
+
+	bytes int // of Messages
 }
 
-// Contribution is one sample the aggregator must count: its series and
-// value, and whether it is a counter (whose values must also add up).
+// Contribution is N samples of one series the aggregator must count, with
+// their sum, and whether the series is a counter (whose values must also
+// add up). N = 0 means 1.
 type Contribution struct {
 	Series  int32
 	Counter bool
+	N       int32
 	Value   float64
 }
 
@@ -84,7 +88,7 @@ func (p *Payloads) Totals(n int, refused []int) map[string]Expected {
 		}
 		for _, c := range cs {
 			e := bySeries[c.Series]
-			e.Count += times[i]
+			e.Count += times[i] * float64(max(c.N, 1))
 			e.Sum += c.Value * times[i]
 			e.Counter = c.Counter
 			bySeries[c.Series] = e

@@ -268,6 +268,9 @@ func runStatsD(ctx context.Context, b *bench.Bench, o options, peers []bench.Pee
 		return []bench.Result{r}, nil
 	}
 	for _, peer := range peers {
+		if ctx.Err() != nil {
+			return rs, ctx.Err()
+		}
 		if !peer.Supports(proto, tagged) {
 			fmt.Fprintf(os.Stderr, "%s does not take %s%s; skipped\n", peer.Name, proto, map[bool]string{true: " with tags"}[tagged])
 			continue
@@ -403,6 +406,9 @@ func runS3(ctx context.Context, b *bench.Bench, o options, peers []bench.Peer) (
 	for _, proto := range strings.Split(o.s3protos, ",") {
 		proto := bench.Protocol(strings.TrimSpace(proto))
 		for _, c := range cs {
+			if ctx.Err() != nil {
+				return rs, ctx.Err()
+			}
 			p := bench.BuildS3(c, proto, uint64(o.seed), o.maxMessages)
 			sc := bench.Scenario{Protocol: proto, Conns: o.conns,
 				Load: bench.Load{Payloads: p, Rate: c.MessagesPerSecond(proto), Duration: o.duration}}
@@ -500,6 +506,7 @@ func cmdAll(ctx context.Context, o options, env bench.Environment) error {
 		}
 		rs = append(rs, r...)
 		panels = append(panels, cpuPanel(p.Name, r), rssPanel(p.Name, r))
+		write(o, env, "all", rs, panels, "", false)
 	}
 	series, err := floats(o.s2Series)
 	if err != nil {
@@ -513,6 +520,7 @@ func cmdAll(ctx context.Context, o options, env bench.Environment) error {
 		}
 		rs = append(rs, r...)
 		panels = append(panels, cpuPanel(p.Name, r), rssPanel(p.Name, r))
+		write(o, env, "all", rs, panels, "", false)
 	}
 	if !o.skipLadder {
 		p := statsdPayloads("s1", 10000, o.seed)
@@ -536,13 +544,15 @@ func cmdAll(ctx context.Context, o options, env bench.Environment) error {
 			lines = append(lines, ladderLine(peer.Name, lr))
 		}
 		panels = append(panels, bench.LinePanel{Title: p.Name + ": loss against offered load", XLabel: "lines per second offered", YLabel: "loss, %", Lines: lines, LogX: true})
+		write(o, env, "all", rs, panels, "", false)
 	}
 	if !o.skipS3 {
 		r, err := runS3(ctx, b, o, all)
+		rs = append(rs, r...)
 		if err != nil {
 			return err
 		}
-		rs = append(rs, r...)
+		write(o, env, "all", rs, panels, "", false)
 	}
 	var extra string
 	for _, p := range all {
@@ -560,6 +570,11 @@ func cmdAll(ctx context.Context, o options, env bench.Environment) error {
 
 // report prints the table and writes the Markdown and SVG files.
 func report(o options, env bench.Environment, title string, rs []bench.Result, panels []any, extra string) error {
+	return write(o, env, title, rs, panels, extra, true)
+}
+
+// write writes the Markdown and SVG files, and prints the table if asked.
+func write(o options, env bench.Environment, title string, rs []bench.Result, panels []any, extra string, print bool) error {
 	var md strings.Builder
 	fmt.Fprintf(&md, "Environment: %s\n\n", env)
 	if len(rs) > 0 {
@@ -577,7 +592,9 @@ func report(o options, env bench.Environment, title string, rs []bench.Result, p
 		}
 	}
 	md.WriteString("\n")
-	fmt.Print(md.String())
+	if print {
+		fmt.Print(md.String())
+	}
 	if o.md != "" {
 		if err := os.WriteFile(o.md, []byte(md.String()), 0o644); err != nil {
 			return err
