@@ -56,7 +56,20 @@ func (r Result) internalCell() string {
 	if r.Internal == nil {
 		return "n/a"
 	}
-	return fmt.Sprintf("%.0f", r.Internal.Total())
+	l := r.Internal
+	if l.Total() == 0 {
+		return "0"
+	}
+	var parts []string
+	for _, p := range []struct {
+		what string
+		n    float64
+	}{{"ring", l.RingDropped}, {"refused", l.Refused}, {"rows dropped", l.RowsDropped}, {"sink rows dropped", l.SinkDropped}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", p.what, formatTick(p.n)))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (r Result) e2eCell() string {
@@ -87,6 +100,9 @@ func (r Result) e2eCell() string {
 
 func (r Result) e2eText() string {
 	e := r.E2E
+	if e.Series == 0 {
+		return "n/a (no series to check)"
+	}
 	if e.Exact() {
 		return fmt.Sprintf("exact (%d series)", e.Series)
 	}

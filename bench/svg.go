@@ -102,7 +102,12 @@ func (p BarPanel) draw(b *strings.Builder, y int) int {
 		if bar.Note != "" {
 			label += " (" + bar.Note + ")"
 		}
-		fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", x0+bw+6, by+barHeight-6, esc(label))
+		if bw > w/2 {
+			// Long bars carry their label inside.
+			fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="end" fill="white">%s</text>`+"\n", x0+bw-6, by+barHeight-6, esc(label))
+		} else {
+			fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", x0+bw+6, by+barHeight-6, esc(label))
+		}
 	}
 	return y + h + 20
 }

@@ -100,6 +100,10 @@ func (e *Emitter) Poll() bool {
 		delete(e.pending, k)
 		worked = true
 	}
+	if len(e.due) > 0 {
+		// The end of an emission round: batching sinks hand on.
+		sinks.Flush(e.sink)
+	}
 	return worked
 }
 

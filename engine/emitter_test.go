@@ -16,8 +16,14 @@ import (
 
 const t0 = int64(1_699_999_980_000)
 
-// collect records a readable summary of every bucket.
-type collect struct{ lines []string }
+// collect records a readable summary of every bucket, and the emission
+// rounds (Flush calls) with how many buckets each closed.
+type collect struct {
+	lines   []string
+	flushes []int
+}
+
+func (c *collect) Flush() { c.flushes = append(c.flushes, len(c.lines)) }
 
 func (c *collect) Record(pd *sinks.PeriodicData) {
 	var dims []string
@@ -76,11 +82,14 @@ func TestEmitterMergesShardsAndWaitsForWatermarks(t *testing.T) {
 	s0.Tick(t0 + 2001) // expired and sealed in shard 0 only
 	s1.Tick(t0 + 1500)
 	e.Poll()
-	if len(out.lines) != 0 || e.Pending() != 1 {
-		t.Fatalf("emitted %v before every shard sealed the bucket (pending %d)", out.lines, e.Pending())
+	if len(out.lines) != 0 || e.Pending() != 1 || len(out.flushes) != 0 {
+		t.Fatalf("emitted %v (flushed %v) before every shard sealed the bucket (pending %d)", out.lines, out.flushes, e.Pending())
 	}
 	s1.Tick(t0 + 2001)
 	e.Poll()
+	if len(out.flushes) != 1 || out.flushes[0] != 2 {
+		t.Fatalf("flushes %v; want one after the round's 2 buckets", out.flushes)
+	}
 	want := []string{
 		"PT1S 0 [host=a] req=-9 lat:timer:SECOND:2{count*=2,sum=2,mean*=1,median*=0.5,tp90*=1.5,tp99*=1.5,histogram=1}h2 req:counter::1{count*=1,sum*=2,mean*=2}h0",
 		"PT1S 0 [host=b] ",

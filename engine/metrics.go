@@ -90,7 +90,7 @@ func WriteMetrics(out io.Writer, pipelines []*Pipeline) error {
 		for _, u := range pl.UDP() {
 			st := u.Stats()
 			l := with(base, "source", u.Name(), "protocol", "udp")
-			writeLines(p, l, st.Lines, st.Samples, st.SampledOut, st.NonFinite, st.TooLong, st.Dropped)
+			writeLines(p, l, st.Lines, st.Samples, st.SampledOut, st.NonFinite, st.TooLong, st.Dropped, st.Waits)
 			p.counter("mad_source_datagrams_total", "Datagrams received.", l, st.Datagrams)
 			p.counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes)
 			p.counter("mad_source_truncated_datagrams_total", "Datagrams longer than the receive buffer.", l, st.Truncated)
@@ -101,7 +101,7 @@ func WriteMetrics(out io.Writer, pipelines []*Pipeline) error {
 		for _, t := range pl.TCP() {
 			st := t.Stats()
 			l := with(base, "source", t.Name(), "protocol", "tcp")
-			writeLines(p, l, st.Lines, st.Samples, st.SampledOut, st.NonFinite, st.TooLong, st.Dropped)
+			writeLines(p, l, st.Lines, st.Samples, st.SampledOut, st.NonFinite, st.TooLong, st.Dropped, st.Waits)
 			p.counter("mad_source_connections_total", "Connections accepted.", l, st.Connections)
 			p.counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes)
 			p.counter("mad_source_long_lines_total", "Lines discarded for exceeding the line limit.", l, st.LongLines)
@@ -149,7 +149,7 @@ func WriteMetrics(out io.Writer, pipelines []*Pipeline) error {
 	return p.w.Flush()
 }
 
-func writeLines(p *promWriter, l []string, lines [statsd.NumResults]uint64, samples, sampledOut, nonFinite, tooLong, dropped uint64) {
+func writeLines(p *promWriter, l []string, lines [statsd.NumResults]uint64, samples, sampledOut, nonFinite, tooLong, dropped, waits uint64) {
 	for r, n := range lines {
 		p.counter("mad_source_lines_total", "Lines received, by parse result (ok, event, service_check, or the reason they were refused).",
 			with(l, "result", statsd.Result(r).String()), n)
@@ -158,7 +158,8 @@ func writeLines(p *promWriter, l []string, lines [statsd.NumResults]uint64, samp
 	p.counter("mad_source_sampled_out_total", "Lines dropped by sample-rate re-sampling (MAD's behaviour).", l, sampledOut)
 	p.counter("mad_source_non_finite_total", "Lines with a NaN or infinite value.", l, nonFinite)
 	p.counter("mad_source_key_too_long_total", "Lines whose series key exceeds 64 KiB.", l, tooLong)
-	p.counter("mad_source_ring_dropped_samples_total", "Samples dropped because a shard's ring was full.", l, dropped)
+	p.counter("mad_source_ring_dropped_samples_total", "Samples dropped because a shard's ring stayed full.", l, dropped)
+	p.counter("mad_source_ring_waits_total", "Times a source found a shard's ring full and waited for it (backpressure).", l, waits)
 }
 
 func writeProcess(p *promWriter) {

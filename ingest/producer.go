@@ -1,6 +1,9 @@
 package ingest
 
 import (
+	"runtime"
+	"time"
+
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/ring"
 )
@@ -30,16 +33,24 @@ type Producer struct {
 	cur   []*sample.Batch
 	// MaxSamples publishes a batch once it holds this many samples.
 	MaxSamples int
-	// Dropped counts samples dropped because a shard's ring was full (a
-	// socket loop cannot wait: the kernel would drop instead).
+	// MaxWait is how long publishing waits for room in a full ring (the
+	// shard is behind) before it drops the batch. Meanwhile the socket's
+	// buffer keeps what arrives, and lines not yet read cost no parsing:
+	// under sustained overload the excess is dropped by the kernel, before
+	// any work is spent on it, rather than here after it was parsed.
+	MaxWait time.Duration
+	// Dropped counts samples dropped because a shard's ring stayed full
+	// for MaxWait.
 	Dropped uint64
+	// Waits counts publications that found a ring full and waited.
+	Waits uint64
 	// Published counts samples handed to shards.
 	Published uint64
 }
 
 // NewProducer returns a producer over lanes.
 func NewProducer(lanes Lanes) *Producer {
-	p := &Producer{lanes: lanes, cur: make([]*sample.Batch, len(lanes.To)), MaxSamples: 1024}
+	p := &Producer{lanes: lanes, cur: make([]*sample.Batch, len(lanes.To)), MaxSamples: 1024, MaxWait: 50 * time.Millisecond}
 	for i := range p.cur {
 		p.cur[i] = new(sample.Batch)
 	}
@@ -109,13 +120,39 @@ func (p *Producer) Discard() {
 func (p *Producer) publish(i int) {
 	b := p.cur[i]
 	n := len(b.Samples) // read before the shard owns b
-	if !p.lanes.To[i].Push(b) {
+	if !p.lanes.To[i].Push(b) && !p.wait(i, b) {
 		p.Dropped += uint64(n)
 		b.Reset()
 		return
 	}
 	p.Published += uint64(n)
 	p.cur[i] = p.fresh(i)
+}
+
+// wait retries pushing b to shard i for up to MaxWait: first yielding (the
+// shard may share this core), then sleeping briefly.
+func (p *Producer) wait(i int, b *sample.Batch) bool {
+	if p.MaxWait <= 0 {
+		return false
+	}
+	p.Waits++
+	var deadline time.Time
+	for spin := 0; ; spin++ {
+		if spin < 8 {
+			runtime.Gosched()
+		} else {
+			if deadline.IsZero() {
+				deadline = time.Now().Add(p.MaxWait)
+			}
+			time.Sleep(20 * time.Microsecond)
+		}
+		if p.lanes.To[i].Push(b) {
+			return true
+		}
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			return false
+		}
+	}
 }
 
 // fresh returns an empty batch for shard i: one the shard gave back, or new.

@@ -35,8 +35,9 @@ type TCPStats struct {
 	Connections, Bytes                      uint64
 	Lines                                   [statsd.NumResults]uint64
 	Samples, SampledOut, NonFinite, TooLong uint64
-	// Dropped samples: a shard's ring was full.
-	Dropped uint64
+	// Dropped samples: a shard's ring stayed full; Waits: publications
+	// that found a ring full and waited.
+	Dropped, Waits uint64
 	// LongLines discarded for exceeding MaxLine.
 	LongLines uint64
 }
@@ -51,6 +52,7 @@ const (
 	tcpNonFinite
 	tcpTooLong
 	tcpDropped
+	tcpWaits
 	tcpLines
 	tcpCounters = tcpLines + int(statsd.NumResults)
 )
@@ -201,6 +203,7 @@ func (s *TCPSource) consume(c gnet.Conn, closing bool) {
 func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 	v, d := sl.c.vals, &sl.dec.Stats
 	v[tcpSamples], v[tcpSampledOut], v[tcpNonFinite], v[tcpTooLong] = d.Samples, d.SampledOut, d.NonFinite, d.TooLong
+	v[tcpWaits] = sl.prod.Waits
 	v[tcpDropped] = sl.prod.Dropped
 	for r, n := range d.Lines {
 		v[tcpLines+r] = n
@@ -248,6 +251,7 @@ func (s *TCPSource) Stats() TCPStats {
 		st.NonFinite += v[tcpNonFinite]
 		st.TooLong += v[tcpTooLong]
 		st.Dropped += v[tcpDropped]
+		st.Waits += v[tcpWaits]
 		for r := range st.Lines {
 			st.Lines[r] += v[tcpLines+r]
 		}

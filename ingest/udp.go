@@ -69,6 +69,7 @@ const (
 	udpNonFinite
 	udpTooLong
 	udpDropped
+	udpWaits
 	udpLines    // + statsd.Result: lines by result
 	udpCounters = udpLines + int(statsd.NumResults)
 )
@@ -82,8 +83,9 @@ type UDPStats struct {
 	// dropped by sample-rate re-sampling, NonFinite had NaN or infinite
 	// values, TooLong had a series key over 64 KiB.
 	Samples, SampledOut, NonFinite, TooLong uint64
-	// Dropped samples: a shard's ring was full.
-	Dropped uint64
+	// Dropped samples: a shard's ring stayed full; Waits: publications
+	// that found a ring full and waited.
+	Dropped, Waits uint64
 	// KernelDrops: datagrams the kernel dropped (receive buffer full),
 	// read from the sockets (SO_MEMINFO).
 	KernelDrops uint64
@@ -230,6 +232,7 @@ func (s *UDPSource) Stats() UDPStats {
 		st.NonFinite += v[udpNonFinite]
 		st.TooLong += v[udpTooLong]
 		st.Dropped += v[udpDropped]
+		st.Waits += v[udpWaits]
 		for r := range st.Lines {
 			st.Lines[r] += v[udpLines+r]
 		}
@@ -247,6 +250,7 @@ func (s *UDPSource) Name() string { return s.cfg.Name }
 func (l *udpLoop) account(now int64, force bool) {
 	v, d := l.c.vals, &l.dec.Stats
 	v[udpSamples], v[udpSampledOut], v[udpNonFinite], v[udpTooLong] = d.Samples, d.SampledOut, d.NonFinite, d.TooLong
+	v[udpWaits] = l.prod.Waits
 	v[udpDropped] = l.prod.Dropped
 	for r, n := range d.Lines {
 		v[udpLines+r] = n

@@ -84,6 +84,7 @@ func TestProducerDropsWhenRingFull(t *testing.T) {
 	lanes := NewLanes(1, 2)
 	p := NewProducer(lanes)
 	p.MaxSamples = 1
+	p.MaxWait = 0
 	k := sample.KeyRef{}
 	for i := 0; i < 5; i++ {
 		b := p.Route(0)
@@ -95,6 +96,39 @@ func TestProducerDropsWhenRingFull(t *testing.T) {
 	// The ring holds 2 batches; the other 3 samples are dropped and counted.
 	if p.Published != 2 || p.Dropped != 3 {
 		t.Fatalf("published %d dropped %d; want 2 and 3", p.Published, p.Dropped)
+	}
+}
+
+// TestProducerWaitsForRoom: with a consumer that keeps up eventually,
+// a full ring makes the producer wait, not drop.
+func TestProducerWaitsForRoom(t *testing.T) {
+	lanes := NewLanes(1, 2)
+	p := NewProducer(lanes)
+	p.MaxSamples = 1
+	p.MaxWait = time.Minute
+	const n = 200
+	got := make(chan int)
+	go func() {
+		c := 0
+		for c < n {
+			if b, ok := lanes.To[0].Pop(); ok {
+				c += len(b.Samples)
+				b.Reset()
+				continue
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		got <- c
+	}()
+	k := sample.KeyRef{Len: 1}
+	for i := 0; i < n; i++ {
+		b := p.Route(0)
+		b.Keys = append(b.Keys, 0)
+		b.AddValue(k, 0, 0, 1, sample.UnitNone)
+	}
+	p.Flush()
+	if c := <-got; c != n || p.Published != n || p.Dropped != 0 || p.Waits == 0 {
+		t.Fatalf("consumed %d, published %d, dropped %d, waits %d; want %d, %d, 0, some", c, p.Published, p.Dropped, p.Waits, n, n)
 	}
 }
 

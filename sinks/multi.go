@@ -17,6 +17,13 @@ func (m *MultiSink) Record(pd *PeriodicData) {
 	}
 }
 
+// Flush flushes every sink that batches.
+func (m *MultiSink) Flush() {
+	for _, s := range m.Sinks {
+		Flush(s)
+	}
+}
+
 // Close closes every sink and returns their errors joined.
 func (m *MultiSink) Close() error {
 	var errs []error

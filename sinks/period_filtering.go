@@ -41,3 +41,6 @@ func (f *PeriodFilteringSink) Record(pd *PeriodicData) {
 
 // Close closes the wrapped sink.
 func (f *PeriodFilteringSink) Close() error { return f.Sink.Close() }
+
+// Flush flushes the wrapped sink.
+func (f *PeriodFilteringSink) Flush() { Flush(f.Sink) }

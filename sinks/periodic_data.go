@@ -85,6 +85,21 @@ type Sink interface {
 	Close() error
 }
 
+// Flusher is a sink that batches what Record gives it. The emitter calls
+// Flush at the end of every emission round (a burst of buckets, after which
+// the next may be a period away), so that batched data reaches the output
+// promptly without a hand-off per bucket. Wrapping sinks forward it.
+type Flusher interface {
+	Flush()
+}
+
+// Flush calls s.Flush if s is a Flusher.
+func Flush(s Sink) {
+	if f, ok := s.(Flusher); ok {
+		f.Flush()
+	}
+}
+
 // FormatPeriod formats a period as Java's Duration.toString does, which is
 // how MAD writes periods on its wires: "PT1S", "PT1M", "PT0.5S", "PT1H30M",
 // "PT48H" (hours are not folded into days).

@@ -31,8 +31,15 @@ type Config struct {
 	Name string
 	// Path is the file to append to; "-" or "" is standard output.
 	Path string
-	// QueueChunks bounds the chunks waiting to be written (default 1024).
+	// Writer, if set, is written to instead of Path (tests, embedding).
+	Writer io.Writer
+	// QueueChunks bounds the chunks of 64 KiB waiting to be written
+	// (default 1024).
 	QueueChunks int
+	// Block is how long Record waits for room in a full queue before it
+	// drops a chunk (and counts its lines); default 10 s. Waiting holds
+	// the emitter, not the data plane: shards keep aggregating.
+	Block time.Duration
 }
 
 // Sink writes JSON lines.
@@ -49,6 +56,7 @@ type Sink struct {
 	errors  atomic.Uint64
 	err     atomic.Pointer[error]
 	closed  bool
+	block   time.Duration
 }
 
 type chunk struct {
@@ -62,9 +70,12 @@ const flushAt = 64 << 10
 // New opens the output and starts the writer.
 func New(cfg Config) (*Sink, error) {
 	s := &Sink{name: cfg.Name, done: make(chan struct{})}
-	if cfg.Path == "" || cfg.Path == "-" {
+	switch {
+	case cfg.Writer != nil:
+		s.out = cfg.Writer
+	case cfg.Path == "" || cfg.Path == "-":
 		s.out = os.Stdout
-	} else {
+	default:
 		f, err := os.OpenFile(cfg.Path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
 			return nil, err
@@ -76,6 +87,10 @@ func New(cfg Config) (*Sink, error) {
 		n = 1024
 	}
 	s.queue = make(chan *chunk, n)
+	s.block = cfg.Block
+	if s.block <= 0 {
+		s.block = 10 * time.Second
+	}
 	s.pool.New = func() any { return &chunk{buf: make([]byte, 0, flushAt+4096)} }
 	go s.write()
 	return s, nil
@@ -83,9 +98,7 @@ func New(cfg Config) (*Sink, error) {
 
 // NewWriter returns a sink that writes to w (tests, embedding).
 func NewWriter(name string, w io.Writer) *Sink {
-	s := &Sink{name: name, out: w, done: make(chan struct{}), queue: make(chan *chunk, 1024)}
-	s.pool.New = func() any { return &chunk{buf: make([]byte, 0, flushAt+4096)} }
-	go s.write()
+	s, _ := New(Config{Name: name, Writer: w})
 	return s
 }
 
@@ -132,20 +145,31 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 			s.hand()
 		}
 	}
-	// Every bucket reaches the writer promptly (an emission is a burst
-	// of buckets; the next one may be a period away).
-	if s.cur != nil {
+}
+
+// Flush hands what Record batched to the writer (the emitter calls it
+// after each emission round).
+func (s *Sink) Flush() {
+	if s.cur != nil && !s.closed {
 		s.hand()
 	}
 }
 
+// hand queues the current chunk, waiting up to the sink's Block for room;
+// a chunk that still finds the queue full is dropped and counted.
 func (s *Sink) hand() {
 	select {
 	case s.queue <- s.cur:
 	default:
-		s.dropped.Add(uint64(s.cur.lines))
-		s.cur.buf, s.cur.lines = s.cur.buf[:0], 0
-		s.pool.Put(s.cur)
+		t := time.NewTimer(s.block)
+		select {
+		case s.queue <- s.cur:
+		case <-t.C:
+			s.dropped.Add(uint64(s.cur.lines))
+			s.cur.buf, s.cur.lines = s.cur.buf[:0], 0
+			s.pool.Put(s.cur)
+		}
+		t.Stop()
 	}
 	s.cur = nil
 }
@@ -154,6 +178,9 @@ func (s *Sink) hand() {
 func (s *Sink) Close() error {
 	if s.closed {
 		return nil
+	}
+	if s.cur != nil {
+		s.hand()
 	}
 	s.closed = true
 	close(s.queue)

@@ -95,14 +95,50 @@ func (b *blocked) Write(p []byte) (int, error) { <-b.release; return len(p), nil
 
 func TestFullQueueDropsAndCounts(t *testing.T) {
 	w := &blocked{release: make(chan struct{})}
-	s := NewWriter("json", w)
+	s, err := New(Config{Name: "json", Writer: w, QueueChunks: 2, Block: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 3000; i++ {
-		s.Record(testPD()) // never blocks although the writer is stuck
+		s.Record(testPD()) // waits at most Block per chunk for the stuck writer
 	}
 	close(w.release)
 	s.Close()
 	written, dropped, _ := s.Stats()
 	if written+dropped != 6000 || dropped == 0 {
 		t.Fatalf("written %d + dropped %d; want 6000 with some dropped", written, dropped)
+	}
+}
+
+type slow struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (w *slow) Write(p []byte) (int, error) {
+	time.Sleep(time.Millisecond)
+	w.mu.Lock()
+	w.n += bytes.Count(p, []byte("\n"))
+	w.mu.Unlock()
+	return len(p), nil
+}
+
+// TestSlowWriterLosesNothing: a burst far larger than the queue reaches a
+// slow (but moving) output whole: Record waits for room instead of
+// dropping.
+func TestSlowWriterLosesNothing(t *testing.T) {
+	w := &slow{}
+	s, err := New(Config{Name: "json", Writer: w, QueueChunks: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3000; i++ {
+		s.Record(testPD())
+	}
+	s.Flush()
+	s.Close()
+	written, dropped, _ := s.Stats()
+	if written != 6000 || dropped != 0 || w.n != 6000 {
+		t.Fatalf("written %d, dropped %d, output %d lines; want 6000, 0, 6000", written, dropped, w.n)
 	}
 }
