@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"sync/atomic"
@@ -31,7 +32,7 @@ type Emitter struct {
 
 	// Scratch, reused for every group.
 	due     []groupKey
-	byDims  map[string]int
+	dimIdx  dimIndex
 	buckets []bucketRows
 	refs    []rowRef
 	stats   []sinks.Statistic
@@ -39,6 +40,8 @@ type Emitter struct {
 	metrics []sinks.Metric
 	dims    []sinks.Dimension
 	scratch []hist.Bucket
+	all     []hist.Stat
+	pd      sinks.PeriodicData
 
 	emitted, metricsOut, tables atomic.Uint64
 }
@@ -51,16 +54,39 @@ type groupKey struct {
 type rowRef struct {
 	snap *hist.Snapshot
 	row  int
+	key  sample.ParsedKey // parsed once, when grouping
 }
 
 type bucketRows struct {
 	dims []byte // encoded dimension section of the keys
+	hash uint64 // of dims
 	refs []int  // indexes into Emitter.refs
+}
+
+// dimIndex maps the encoded dimension sections of a group's rows to their
+// bucket without copying them (they live in the snapshots until those are
+// released): open addressing over the sections' hashes.
+type dimIndex struct {
+	slots []int32 // bucket index + 1; 0 is empty
+}
+
+// reset empties the index for a group of up to n dimension sets.
+func (x *dimIndex) reset(n int) {
+	size := 16
+	for size < 2*n {
+		size <<= 1
+	}
+	if cap(x.slots) >= size {
+		x.slots = x.slots[:size]
+		clear(x.slots)
+		return
+	}
+	x.slots = make([]int32, size)
 }
 
 // NewEmitter returns an emitter for shards whose periods are periods.
 func NewEmitter(shards []*shard.Shard, periods []time.Duration, sink sinks.Sink) *Emitter {
-	return &Emitter{shards: shards, periods: periods, sink: sink, pending: map[groupKey][]*hist.Snapshot{}, byDims: map[string]int{}}
+	return &Emitter{shards: shards, periods: periods, sink: sink, pending: map[groupKey][]*hist.Snapshot{}}
 }
 
 // Poll collects sealed tables and emits every complete group. It reports
@@ -120,7 +146,12 @@ func cmp64(a, b int64) int {
 // emit groups the rows of one (period, start, expiration) by dimensions and
 // records one PeriodicData per dimension set.
 func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
-	clear(e.byDims)
+	rows := 0
+	for _, snap := range snaps {
+		rows += snap.Len()
+	}
+	e.dimIdx.reset(rows)
+	mask := uint64(len(e.dimIdx.slots) - 1)
 	e.buckets = e.buckets[:0]
 	e.refs = e.refs[:0]
 	for _, snap := range snaps {
@@ -129,20 +160,31 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 			if err != nil {
 				panic("BUG: engine: a shard emitted a malformed key")
 			}
-			b, ok := e.byDims[string(pk.Dims)]
-			if !ok {
-				b = len(e.buckets)
-				e.byDims[string(pk.Dims)] = b
+			h := sample.Hash(pk.Dims)
+			b := -1
+			for slot := h & mask; ; slot = (slot + 1) & mask {
+				j := e.dimIdx.slots[slot] - 1
+				if j < 0 {
+					b = len(e.buckets)
+					e.dimIdx.slots[slot] = int32(b + 1)
+					break
+				}
+				if c := &e.buckets[j]; c.hash == h && bytes.Equal(c.dims, pk.Dims) {
+					b = int(j)
+					break
+				}
+			}
+			if b == len(e.buckets) {
 				if b < cap(e.buckets) {
 					e.buckets = e.buckets[:b+1]
 					e.buckets[b].refs = e.buckets[b].refs[:0]
 				} else {
 					e.buckets = append(e.buckets, bucketRows{})
 				}
-				e.buckets[b].dims = pk.Dims
+				e.buckets[b].dims, e.buckets[b].hash = pk.Dims, h
 			}
 			e.buckets[b].refs = append(e.buckets[b].refs, len(e.refs))
-			e.refs = append(e.refs, rowRef{snap, i})
+			e.refs = append(e.refs, rowRef{snap, i, pk})
 		}
 	}
 	for i := range e.buckets {
@@ -154,7 +196,9 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 }
 
 func (e *Emitter) record(k groupKey, b *bucketRows) {
-	pd := sinks.PeriodicData{
+	// Reused: a PeriodicData handed to the sink interface escapes.
+	pd := &e.pd
+	*pd = sinks.PeriodicData{
 		Period: e.periods[k.period],
 		Start:  time.UnixMilli(k.start).UTC(),
 	}
@@ -173,7 +217,7 @@ func (e *Emitter) record(k groupKey, b *bucketRows) {
 		if rt := row.RequestTime; rt != 0 && (minReq == 0 || rt < minReq) {
 			minReq = rt
 		}
-		pk, _ := sample.ParseKey(ref.snap.Key(ref.row))
+		pk := ref.key
 		if pk.Kind == sample.KindNone {
 			continue // the record made the bucket; it has no metric
 		}
@@ -183,7 +227,8 @@ func (e *Emitter) record(k groupKey, b *bucketRows) {
 		}
 		specified := ref.snap.Specified(ref.row)
 		first := len(e.stats)
-		for _, st := range specified.Closure().All() {
+		e.all = specified.Closure().AppendAll(e.all[:0])
+		for _, st := range e.all {
 			v, u, ok := row.Value(st)
 			e.stats = append(e.stats, sinks.Statistic{Stat: st, Value: v, HasValue: ok, Unit: sample.Unit(u).String(), Specified: specified.Has(st)})
 			if st == hist.Histogram {
@@ -201,7 +246,7 @@ func (e *Emitter) record(k groupKey, b *bucketRows) {
 	if minReq != 0 {
 		pd.MinRequestTime = time.UnixMilli(minReq).UTC()
 	}
-	e.sink.Record(&pd)
+	e.sink.Record(pd)
 	e.emitted.Add(1)
 	e.metricsOut.Add(uint64(len(pd.Metrics)))
 }

@@ -165,13 +165,17 @@ func (s Set) Need() Need {
 
 // All returns the statistics of s in Stat order.
 func (s Set) All() []Stat {
-	var out []Stat
+	return s.AppendAll(nil)
+}
+
+// AppendAll appends the statistics of s to dst in order.
+func (s Set) AppendAll(dst []Stat) []Stat {
 	for st := Stat(0); st < NumStats; st++ {
 		if s.Has(st) {
-			out = append(out, st)
+			dst = append(dst, st)
 		}
 	}
-	return out
+	return dst
 }
 
 // String lists the canonical names.

@@ -60,6 +60,7 @@ type options struct {
 	skipLadder, skipS3    bool
 	ladderPeers           string
 	ladderDurationSeconds int
+	tags, mix             string
 }
 
 func main() {
@@ -105,6 +106,8 @@ func main() {
 	fs.BoolVar(&o.skipS3, "skip-s3", false, "all: skip S3")
 	fs.StringVar(&o.ladderPeers, "ladder-peers", "mad,statsd_exporter", "all: peers of the fixed-rate ladder")
 	fs.IntVar(&o.ladderDurationSeconds, "ladder-seconds", 10, "all: seconds per ladder step")
+	fs.StringVar(&o.tags, "tags", "", "S1/S2: tags per series as min-max (S1 default 0-0, S2 3-6)")
+	fs.StringVar(&o.mix, "mix", "", "S1/S2: type mix in percent of series, e.g. c=40,sc=5,g=15,ms=12,h=12,d=11,s=5 (sc: sampled counters)")
 	fs.Parse(os.Args[2:])
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -215,22 +218,61 @@ func cmdPeers(o options) error {
 	return nil
 }
 
-// statsdPayloads builds S1 or S2.
-func statsdPayloads(which string, series, seed int) *bench.Payloads {
+// statsdPayloads builds S1 or S2, with -tags and -mix applied.
+func statsdPayloads(o options, which string, series int) (*bench.Payloads, error) {
+	var w bench.StatsD
 	if which == "s1" {
 		if series == 0 {
 			series = 10000
 		}
-		w := bench.S1(series, uint64(seed))
+		w = bench.S1(series, uint64(o.seed))
 		w.Name = fmt.Sprintf("S1 %s names", short(series))
-		return w.Build()
+	} else {
+		if series == 0 {
+			series = 100000
+		}
+		w = bench.S2(series, uint64(o.seed))
+		w.Name = fmt.Sprintf("S2 %s series", short(series))
 	}
-	if series == 0 {
-		series = 100000
+	if o.tags != "" {
+		lo, hi, ok := strings.Cut(o.tags, "-")
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if !ok || err1 != nil || err2 != nil || a < 0 || b < a || b > 6 || (a == 0) != (b == 0) {
+			return nil, fmt.Errorf("bad -tags %q: want min-max within 1-6, or 0-0", o.tags)
+		}
+		w.MinTags, w.MaxTags = a, b
+		w.Name += fmt.Sprintf(", %s tags", o.tags)
 	}
-	w := bench.S2(series, uint64(seed))
-	w.Name = fmt.Sprintf("S2 %s series", short(series))
-	return w.Build()
+	if o.mix != "" {
+		m, err := parseMix(o.mix)
+		if err != nil {
+			return nil, err
+		}
+		w.Mix = m
+		w.Name += ", mix " + o.mix
+	}
+	return w.Build(), nil
+}
+
+func parseMix(s string) (bench.Mix, error) {
+	var m bench.Mix
+	fields := map[string]*int{"c": &m.Counter, "sc": &m.SampledCounter, "g": &m.Gauge, "ms": &m.Timer, "h": &m.Histogram, "d": &m.Distribution, "s": &m.Set}
+	total := 0
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		n, err := strconv.Atoi(v)
+		p := fields[k]
+		if !ok || err != nil || p == nil || n < 0 {
+			return m, fmt.Errorf("bad -mix entry %q (types c, sc, g, ms, h, d, s)", kv)
+		}
+		*p = n
+		total += n
+	}
+	if total != 100 {
+		return m, fmt.Errorf("-mix adds up to %d; want 100", total)
+	}
+	return m, nil
 }
 
 func short(n int) string {
@@ -299,8 +341,11 @@ func cmdStatsD(ctx context.Context, o options, which string, env bench.Environme
 			return err
 		}
 	}
-	p := statsdPayloads(which, o.series, o.seed)
-	tagged := which == "s2"
+	p, err := statsdPayloads(o, which, o.series)
+	if err != nil {
+		return err
+	}
+	tagged := which == "s2" || (o.tags != "" && o.tags != "0-0")
 	var rs []bench.Result
 	var panels []any
 	if o.ladder != "" {
@@ -477,7 +522,10 @@ func cmdLatency(ctx context.Context, o options, env bench.Environment) error {
 }
 
 func latency(ctx context.Context, b *bench.Bench, o options, mad bench.Peer) (bench.Latency, error) {
-	p := statsdPayloads("s1", 10000, o.seed)
+	p, err := statsdPayloads(options{seed: o.seed}, "s1", 10000)
+	if err != nil {
+		return bench.Latency{}, err
+	}
 	sc := bench.Scenario{Protocol: bench.StatsDLines, Conns: o.conns, Load: bench.Load{Payloads: p, Rate: o.latencyRate / avgLines(p)}}
 	probe := &bench.Probe{Prefix: "bench.probe.", Series: o.probeSeries, Values: o.probeValues, Seed: uint64(o.seed)}
 	fmt.Fprintf(os.Stderr, "mad: latency over %d periods with %s lines/s of S1 and %d probe series\n", o.periods, short(int(o.latencyRate)), o.probeSeries)
@@ -499,7 +547,10 @@ func cmdAll(ctx context.Context, o options, env bench.Environment) error {
 		return err
 	}
 	for _, n := range names {
-		p := statsdPayloads("s1", int(n), o.seed)
+		p, err := statsdPayloads(o, "s1", int(n))
+		if err != nil {
+			return err
+		}
 		r, err := runStatsD(ctx, b, o, all, p, false)
 		if err != nil {
 			return err
@@ -513,7 +564,10 @@ func cmdAll(ctx context.Context, o options, env bench.Environment) error {
 		return err
 	}
 	for _, n := range series {
-		p := statsdPayloads("s2", int(n), o.seed)
+		p, err := statsdPayloads(o, "s2", int(n))
+		if err != nil {
+			return err
+		}
 		r, err := runStatsD(ctx, b, o, all, p, true)
 		if err != nil {
 			return err
@@ -523,7 +577,10 @@ func cmdAll(ctx context.Context, o options, env bench.Environment) error {
 		write(o, env, "all", rs, panels, "", false)
 	}
 	if !o.skipLadder {
-		p := statsdPayloads("s1", 10000, o.seed)
+		p, err := statsdPayloads(o, "s1", 10000)
+		if err != nil {
+			return err
+		}
 		rates := []float64{250e3, 500e3, 1e6, 2e6, 4e6, 8e6}
 		var lines []bench.Line
 		for _, peer := range all {

@@ -57,6 +57,11 @@ type Sink struct {
 	err     atomic.Pointer[error]
 	closed  bool
 	block   time.Duration
+
+	// Scratch of Record (the emitter's goroutine).
+	start     time.Time
+	startText []byte
+	prefix    []byte
 }
 
 type chunk struct {
@@ -135,11 +140,21 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 	if s.closed {
 		return
 	}
+	if len(pd.Metrics) == 0 {
+		return
+	}
+	// The start of every line of pd is the same: built once. All buckets
+	// of an emission round share a start: formatted once.
+	if !pd.Start.Equal(s.start) || s.startText == nil {
+		s.start = pd.Start
+		s.startText = pd.Start.UTC().AppendFormat(s.startText[:0], time.RFC3339Nano)
+	}
+	s.prefix = appendPrefix(s.prefix[:0], pd, s.startText)
 	for i := range pd.Metrics {
 		if s.cur == nil {
 			s.cur = s.pool.Get().(*chunk)
 		}
-		s.cur.buf = AppendLine(s.cur.buf, pd, &pd.Metrics[i])
+		s.cur.buf = appendMetric(append(s.cur.buf, s.prefix...), &pd.Metrics[i])
 		s.cur.lines++
 		if len(s.cur.buf) >= flushAt {
 			s.hand()
@@ -209,10 +224,21 @@ func (s *Sink) Name() string { return s.name }
 
 // AppendLine appends the JSON line of metric m of pd, '\n' included.
 func AppendLine(dst []byte, pd *sinks.PeriodicData, m *sinks.Metric) []byte {
+	return appendMetric(appendPrefix(dst, pd, nil), m)
+}
+
+// appendPrefix appends what every line of pd starts with, up to the metric
+// name: period, start (start, if given, is its formatted text) and
+// dimensions.
+func appendPrefix(dst []byte, pd *sinks.PeriodicData, start []byte) []byte {
 	dst = append(dst, `{"period":"`...)
 	dst = sinks.AppendPeriod(dst, pd.Period)
 	dst = append(dst, `","start":"`...)
-	dst = pd.Start.UTC().AppendFormat(dst, time.RFC3339Nano)
+	if start != nil {
+		dst = append(dst, start...)
+	} else {
+		dst = pd.Start.UTC().AppendFormat(dst, time.RFC3339Nano)
+	}
 	dst = append(dst, `","dimensions":{`...)
 	for i, d := range pd.Dimensions {
 		if i > 0 {
@@ -222,7 +248,11 @@ func AppendLine(dst []byte, pd *sinks.PeriodicData, m *sinks.Metric) []byte {
 		dst = append(dst, ':')
 		dst = appendString(dst, d.Value)
 	}
-	dst = append(dst, `},"metric":`...)
+	return append(dst, `},"metric":`...)
+}
+
+// appendMetric appends the rest of a line: the metric and its statistics.
+func appendMetric(dst []byte, m *sinks.Metric) []byte {
 	dst = appendString(dst, m.Name)
 	dst = append(dst, `,"type":"`...)
 	dst = append(dst, m.Type...)
@@ -249,6 +279,11 @@ func appendNumber(dst []byte, v float64, ok bool) []byte {
 	if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
 		return append(dst, "null"...)
 	}
+	// Integers (counts, sums of integers) print the same through the
+	// integer formatter, which is several times cheaper; -0 keeps its sign.
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 && (v != 0 || !math.Signbit(v)) {
+		return strconv.AppendInt(dst, int64(v), 10)
+	}
 	if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
 		return strconv.AppendFloat(dst, v, 'e', -1, 64)
 	}
@@ -258,6 +293,18 @@ func appendNumber(dst []byte, v float64, ok bool) []byte {
 // appendString writes b as a JSON string; invalid UTF-8 becomes U+FFFD.
 func appendString(dst, b []byte) []byte {
 	const hex = "0123456789abcdef"
+	plain := true
+	for _, c := range b {
+		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		dst = append(dst, '"')
+		dst = append(dst, b...)
+		return append(dst, '"')
+	}
 	dst = append(dst, '"')
 	for i := 0; i < len(b); {
 		c := b[i]

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -140,5 +142,29 @@ func TestSlowWriterLosesNothing(t *testing.T) {
 	written, dropped, _ := s.Stats()
 	if written != 6000 || dropped != 0 || w.n != 6000 {
 		t.Fatalf("written %d, dropped %d, output %d lines; want 6000, 0, 6000", written, dropped, w.n)
+	}
+}
+
+// TestAppendNumberMatchesFloatFormatting: the integer fast path prints
+// exactly what the float formatting (encoding/json's rules) prints.
+func TestAppendNumberMatchesFloatFormatting(t *testing.T) {
+	ref := func(v float64) string {
+		if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
+			return strconv.FormatFloat(v, 'e', -1, 64)
+		}
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	vals := []float64{0, math.Copysign(0, -1), 1, -1, 7, 1e14, 1e15 - 1, 1e15, -1e15 + 1, 123456789012345, 0.5, -2.25, 1e-7, 1e21, 4503599627370496, 9007199254740993}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		vals = append(vals, float64(r.Int64N(1<<50)-1<<49), math.Float64frombits(r.Uint64()), float64(r.IntN(2000))/4)
+	}
+	for _, v := range vals {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		if got, want := string(appendNumber(nil, v, true)), ref(v); got != want {
+			t.Fatalf("appendNumber(%v) = %s; want %s", v, got, want)
+		}
 	}
 }

@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/shard"
+	"github.com/gomad/mad/sinks/jsonlines"
+)
+
+// BenchmarkEmit measures the emission of one sealed PT1S bucket of n
+// series, from snapshots to JSON lines written to io.Discard, per row: the
+// work the control plane does every period for every active series. Series
+// are counters (MAD's counter statistics) and timers (count, sum, mean,
+// median, tp90, tp99 and the histogram), either untagged (all in one
+// dimension set) or each with its own tags (S2-like: one PeriodicData per
+// series).
+func BenchmarkEmit(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		tagged bool
+	}{{"untagged", false}, {"tagged", true}} {
+		for _, n := range []int{10_000, 100_000} {
+			b.Run(fmt.Sprintf("%s/series=%d", tc.name, n), func(b *testing.B) {
+				cfg := shard.Config{
+					Periods:           []time.Duration{time.Second},
+					CounterStatistics: shard.DefaultCounterStatistics,
+					GaugeStatistics:   shard.DefaultGaugeStatistics,
+					TimerStatistics:   shard.DefaultTimerStatistics,
+				}
+				s, err := shard.New(0, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sink := jsonlines.NewWriter("json", io.Discard)
+				defer sink.Close()
+				e := NewEmitter([]*shard.Shard{s}, cfg.Periods, sink)
+				var batch sample.Batch
+				for i := range n {
+					kind := sample.KindCounter
+					if i%2 == 1 {
+						kind = sample.KindTimer
+					}
+					var dims []string
+					if tc.tagged {
+						dims = []string{"host", fmt.Sprintf("host-%03d", i%100), "endpoint", fmt.Sprintf("/api/v1/%05d", i/100), "env", "prod"}
+					}
+					name := fmt.Sprintf("service.metric_%06d", i)
+					if tc.tagged {
+						name = fmt.Sprintf("service.metric_%02d", i%50)
+					}
+					addSample(&batch, kind, name, t0+100, 0, float64(i%1000), sample.UnitNone, dims...)
+				}
+				at := t0
+				b.ResetTimer()
+				for range b.N {
+					b.StopTimer()
+					for j := range batch.Samples {
+						batch.Samples[j].Time = at + 100
+					}
+					s.Apply(&batch, at+100)
+					at += 1000
+					s.Tick(at + 1001)
+					b.StartTimer()
+					if !e.Poll() {
+						b.Fatal("nothing emitted")
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+			})
+		}
+	}
+}
