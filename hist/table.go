@@ -73,12 +73,27 @@ func (t *Table) Reset() {
 	t.arena.Reset()
 }
 
+// Cap returns the number of rows the table holds without growing.
+func (t *Table) Cap() int { return cap(t.acc) }
+
 // Len returns the number of rows.
 func (t *Table) Len() int { return len(t.acc) }
 
 // Bytes estimates the memory the table holds (capacity, not length).
 func (t *Table) Bytes() int64 {
 	return int64(cap(t.acc))*64 + t.arena.Bytes()
+}
+
+// Reserve makes room for n rows in one allocation (rows are copied once if
+// the table already has some), so that a table that will grow to the size
+// of its predecessor does not get there by doubling and copying.
+func (t *Table) Reserve(n int) {
+	if cap(t.acc) >= n {
+		return
+	}
+	acc := hugepage.Make[acc](len(t.acc), n)
+	copy(acc, t.acc)
+	t.acc = acc
 }
 
 // AddRow appends an empty row for series sid and returns its index.

@@ -72,6 +72,7 @@ type Shard struct {
 	overflowTables int
 	pool           []*hist.Table
 	free           hist.FreeList
+	rowHint        []int // per period: rows to reserve in a new table
 	outstanding    []uint64 // Seq of sealed tables not yet released
 	tableSeq       uint64
 	dueBuf         []uint16
@@ -133,6 +134,7 @@ func New(id int, cfg Config) (*Shard, error) {
 	}
 	s.needs[specSet] = hist.NeedDistinct
 	s.aheadRows = make([]aheadRow, (aheadMask+1)*len(s.periods))
+	s.rowHint = make([]int, len(s.periods))
 	// The zero slot names idx 0 with generation 0, which no table has.
 	for i := 0; i < minTableIdx; i++ {
 		s.desc = append(s.desc, tableDesc{gen: 1})

@@ -573,3 +573,35 @@ func TestSetsCountDistinctMembersPerBucket(t *testing.T) {
 		t.Fatalf("RefusedBadFlags = %d; want 3", got)
 	}
 }
+
+// TestNewTablesAreSizedLikeTheLast: the table of a period's next bucket is
+// reserved at the size of the last one sealed (plus headroom), so that it
+// fills without being regrown and copied.
+func TestNewTablesAreSizedLikeTheLast(t *testing.T) {
+	s, err := New(0, Config{Periods: []time.Duration{time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5000
+	keys := benchKeys(n, sample.KindCounter)
+	for i := range keys.Samples {
+		keys.Samples[i].Time = t0 + 100
+	}
+	s.Apply(keys, t0+100)
+	s.Tick(t0 + 2001) // seals the first bucket
+	for snap, ok := s.Output().Pop(); ok; snap, ok = s.Output().Pop() {
+		// Held, not released: the next table cannot come from the pool.
+		defer snap.Release()
+	}
+	var one sample.Batch
+	k, _ := one.PutKey(sample.KindCounter, []byte("x"), nil)
+	one.AddValue(k, t0+2100, 0, 1, sample.UnitNone)
+	s.Apply(&one, t0+2100)
+	idx, ok := s.tableFor(0, t0+2000, s.desc[s.cur[0].idx].t.Expires, t0+2100)
+	if !ok {
+		t.Fatal("no open table")
+	}
+	if c := s.desc[idx].t.Cap(); c < n {
+		t.Fatalf("new table holds %d rows; want at least the last one's %d", c, n)
+	}
+}

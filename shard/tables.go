@@ -149,6 +149,11 @@ func (s *Shard) tableFor(p int, start, expires, now int64) (uint16, bool) {
 		}
 		t := s.newTable()
 		t.Period, t.Start, t.Expires, t.Created, t.PeriodIndex = s.periods[p].ms, start, expires, now, p
+		// Sized like the period's recent tables (steady workloads fill
+		// each period's table with about as many rows as the last one).
+		if h := s.rowHint[p]; h > 0 {
+			t.Reserve(h + h/8)
+		}
 		t.Seq = s.tableSeq
 		s.tableSeq++
 		d := &s.desc[idx]
@@ -269,6 +274,13 @@ func (s *Shard) seal(idx uint16) {
 	s.outstanding = append(s.outstanding, t.Seq)
 	s.stats.TablesSealed++
 	s.stats.RowsSealed += uint64(t.Len())
+	// The row hint follows growth at once and shrinkage slowly (a small
+	// table of late data must not undersize the next one).
+	if n := t.Len(); n >= s.rowHint[p] {
+		s.rowHint[p] = n
+	} else {
+		s.rowHint[p] -= (s.rowHint[p] - n) / 8
+	}
 	s.emit(hist.NewSnapshot(t, s.view(), s.id, &s.free))
 }
 
