@@ -72,7 +72,7 @@ type Shard struct {
 	overflowTables int
 	pool           []*hist.Table
 	free           hist.FreeList
-	rowHint        []int // per period: rows to reserve in a new table
+	rowHint        []int    // per period: rows to reserve in a new table
 	outstanding    []uint64 // Seq of sealed tables not yet released
 	tableSeq       uint64
 	dueBuf         []uint16
