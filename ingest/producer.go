@@ -101,6 +101,31 @@ func (p *Producer) TryFlush() bool {
 	return all
 }
 
+// Retarget publishes every non-empty batch to the current lanes, as Flush
+// does (so the old shards should still be running: a batch whose ring stays
+// full for MaxWait is dropped and counted), and then switches the
+// producer to lanes, which may lead to a different number of shards. The
+// counters (Published, Waits, Dropped) and settings carry over, so they stay
+// cumulative. Like every method, it is called by the producer's owner only;
+// the old lanes never see a batch from p again, and batches the old shards
+// give back on their Back rings are left to the garbage collector.
+func (p *Producer) Retarget(lanes Lanes) {
+	p.Flush()
+	p.lanes = lanes
+	// The batches in p.cur, up to its capacity, are empty (flushed) and
+	// the producer's own: keep them for the new lanes.
+	if n := len(lanes.To); n <= cap(p.cur) {
+		p.cur = p.cur[:n]
+	} else {
+		p.cur = append(p.cur[:cap(p.cur)], make([]*sample.Batch, n-cap(p.cur))...)
+	}
+	for i, b := range p.cur {
+		if b == nil {
+			p.cur[i] = new(sample.Batch)
+		}
+	}
+}
+
 // Pending returns the samples not yet published.
 func (p *Producer) Pending() int {
 	n := 0

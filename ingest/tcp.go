@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -63,21 +64,43 @@ const (
 // slot's per-shard batches, publishes them and returns the slot. A partial
 // line stays buffered until its newline arrives, or is decoded when the
 // connection closes.
+//
+// Whoever takes a slot from slots owns its decoder, producer and counters
+// until it puts it back. Taking every slot (OnTick, Retarget, Stop) is done
+// under allMu, so that two such callers never each hold part of the slots
+// and wait for the rest.
 type TCPSource struct {
 	gnet.BuiltinEventEngine
-	cfg   TCPConfig
-	slots chan *tcpSlot
-	all   []*tcpSlot
-	eng   gnet.Engine
-	boot  chan error
-	done  chan error
+	cfg     TCPConfig
+	slots   chan *tcpSlot
+	all     []*tcpSlot
+	allMu   sync.Mutex
+	stopped bool // under allMu
+	eng     gnet.Engine
+	boot    chan error
+	done    chan error
 }
 
 type tcpSlot struct {
-	dec   *statsd.Decoder
-	prod  *Producer
-	c     *counters
-	badAt int64 // last bad-line log, ms; throttles per slot
+	dec    *statsd.Decoder
+	decCfg statsd.Config
+	prod   *Producer
+	c      *counters
+	badAt  int64 // last bad-line log, ms; throttles per slot
+}
+
+// takeAll takes every slot, waiting for those in use (a read event holds
+// one only while it decodes and publishes), and returns a function that
+// puts them back. Under allMu.
+func (s *TCPSource) takeAll() (putBack func()) {
+	for range s.all {
+		<-s.slots
+	}
+	return func() {
+		for _, sl := range s.all {
+			s.slots <- sl
+		}
+	}
 }
 
 // ListenTCP starts serving; lanes[i] are slot i's rings (one per loop).
@@ -96,7 +119,7 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	}
 	s := &TCPSource{cfg: cfg, slots: make(chan *tcpSlot, cfg.Loops), boot: make(chan error, 1), done: make(chan error, 1)}
 	for i := range lanes {
-		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), prod: NewProducer(lanes[i]), c: newCounters(tcpCounters)}
+		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), decCfg: cfg.Decoder, prod: NewProducer(lanes[i]), c: newCounters(tcpCounters)}
 		s.all = append(s.all, sl)
 		s.slots <- sl
 	}
@@ -127,13 +150,50 @@ func (s *TCPSource) OnBoot(eng gnet.Engine) gnet.Action {
 // OnTick publishes every slot's counters, so that they are current while
 // connections are idle.
 func (s *TCPSource) OnTick() (time.Duration, gnet.Action) {
+	s.allMu.Lock()
+	defer s.allMu.Unlock()
+	defer s.takeAll()()
 	now := nowMillis()
-	for range s.all {
-		sl := <-s.slots
+	for _, sl := range s.all {
 		s.account(sl, now, true)
-		defer func() { s.slots <- sl }()
 	}
 	return 100 * time.Millisecond, gnet.None
+}
+
+// Retarget switches the source to new lanes, lanes[i] for slot i, and to
+// the decoder configuration dec, without touching its listener or its
+// connections. It takes every slot (waiting for the read events using
+// them), publishes what each slot had decoded to the old lanes, points its
+// producer at the new ones and puts the slots back: when Retarget returns,
+// every sample decoded before went to the old lanes and every sample
+// decoded after goes to the new ones. The old lanes' shards must keep
+// running until Retarget returns; then the old lanes have no producer any
+// more and may be detached. A decoder whose configuration changes is
+// replaced; counters stay cumulative.
+//
+// Safe from any goroutine; it fails after Stop and when len(lanes) is not
+// the number of loops.
+func (s *TCPSource) Retarget(lanes []Lanes, dec statsd.Config) error {
+	if len(lanes) != len(s.all) {
+		return fmt.Errorf("tcp source %s: %d lanes for %d loops", s.cfg.Name, len(lanes), len(s.all))
+	}
+	s.allMu.Lock()
+	defer s.allMu.Unlock()
+	if s.stopped {
+		return fmt.Errorf("tcp source %s: retarget after stop", s.cfg.Name)
+	}
+	defer s.takeAll()()
+	now := nowMillis()
+	for i, sl := range s.all {
+		sl.prod.Retarget(lanes[i])
+		if dec != sl.decCfg {
+			d := statsd.NewDecoder(dec)
+			d.Stats = sl.dec.Stats
+			sl.dec, sl.decCfg = d, dec
+		}
+		s.account(sl, now, true)
+	}
+	return nil
 }
 
 // gnetLogger sends gnet's log to slog (never to standard output, where
@@ -229,11 +289,13 @@ func (s *TCPSource) Stop() error {
 	if runErr := <-s.done; err == nil && runErr != nil && !errors.Is(runErr, context.Canceled) {
 		err = runErr
 	}
-	for range s.all {
-		sl := <-s.slots
+	s.allMu.Lock()
+	defer s.allMu.Unlock()
+	defer s.takeAll()()
+	s.stopped = true
+	for _, sl := range s.all {
 		sl.prod.Flush()
 		s.account(sl, nowMillis(), true)
-		defer func() { s.slots <- sl }()
 	}
 	return err
 }

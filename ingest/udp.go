@@ -97,6 +97,9 @@ type UDPStats struct {
 // UDPSource is a StatsD source on UDP: Loops sockets bound with
 // SO_REUSEPORT to one address, each read by a loop that decodes datagrams
 // straight into per-shard batches.
+//
+// Start, Retarget, Stop, Stats, Addr and Name may be called from any
+// goroutine.
 type UDPSource struct {
 	cfg   UDPConfig
 	conns []*net.UDPConn
@@ -106,20 +109,33 @@ type UDPSource struct {
 	// getsockopt reports it: twice what was set).
 	ReadBuffer int
 
+	ctl     sync.Mutex // serialises Retarget and Stop
+	stopped bool       // under ctl
+
 	mu        sync.Mutex
 	closed    bool
 	dropsLast []uint64 // kernel drops per socket, read before closing
 }
 
+// udpLoop is one socket and its loop. The loop holds mu while it processes
+// what one read returned (decoding, publishing, accounting) and while it
+// publishes before waiting, never while it waits in the netpoller: whoever
+// else takes mu (Retarget, Stop) owns the loop's producer, decoder, counters
+// and receive buffers until it releases it. An idle loop has published
+// everything before it waits, so taking mu from it costs nothing.
 type udpLoop struct {
-	src   *UDPSource
-	index int
-	conn  *net.UDPConn
-	raw   syscall.RawConn
-	dec   *statsd.Decoder
-	prod  *Producer
-	c     *counters
-	badAt int64 // last throttled bad-line log, ms
+	src    *UDPSource
+	index  int
+	conn   *net.UDPConn
+	raw    syscall.RawConn
+	mu     sync.Mutex
+	dec    *statsd.Decoder
+	decCfg statsd.Config
+	prod   *Producer
+	c      *counters
+	recv   udpRecv // receive buffers (udp_linux.go, udp_other.go)
+	dirty  bool    // decoded since the last flush
+	badAt  int64   // last throttled bad-line log, ms
 }
 
 // ListenUDP binds the sockets of a UDP source, one per loop; lanes[i] are
@@ -133,8 +149,9 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		return setSocketOptions(c, cfg.ReadBuffer)
 	}}
+	addr := cfg.Addr
 	for i := 0; i < cfg.Loops; i++ {
-		pc, err := lc.ListenPacket(context.Background(), "udp", cfg.Addr)
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
 		if err != nil {
 			s.closeConns()
 			return nil, fmt.Errorf("udp source %s: cannot listen on %s: %w", cfg.Name, cfg.Addr, err)
@@ -147,11 +164,18 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 			return nil, err
 		}
 		s.conns = append(s.conns, conn)
+		if i == 0 {
+			// The other sockets join the first one's address: with port 0
+			// each would get a port of its own.
+			addr = conn.LocalAddr().String()
+		}
 		s.loops = append(s.loops, &udpLoop{
 			src: s, index: i, conn: conn, raw: raw,
-			dec:  statsd.NewDecoder(cfg.Decoder),
-			prod: NewProducer(lanes[i]),
-			c:    newCounters(udpCounters),
+			dec:    statsd.NewDecoder(cfg.Decoder),
+			decCfg: cfg.Decoder,
+			prod:   NewProducer(lanes[i]),
+			c:      newCounters(udpCounters),
+			recv:   newUDPRecv(&cfg),
 		})
 	}
 	s.ReadBuffer = readBufferOf(s.loops[0].raw)
@@ -190,20 +214,83 @@ func (s *UDPSource) Start() {
 	}
 }
 
-// Stop closes the sockets and waits until every loop has published what it
-// read. Datagrams still in the socket buffers are lost (and not counted as
-// received).
+// Retarget switches the source to new lanes, lanes[i] for loop i, and to
+// the decoder configuration dec, without touching its sockets: nothing is
+// rebound and no datagram is refused meanwhile. Loop by loop, it waits until
+// the loop is between two reads (or asleep), publishes everything the loop
+// had decoded to the old lanes, and points the loop's producer at the new
+// ones; so when Retarget returns, every sample decoded before went to the
+// old lanes and every sample decoded after goes to the new ones. The old
+// lanes' shards must keep running until Retarget returns (a batch they
+// leave no room for is dropped after Producer.MaxWait, and counted); then
+// the old lanes have no producer any more and may be detached. A decoder
+// whose configuration changes is replaced; counters stay cumulative.
+//
+// Safe from any goroutine, before or after Start; it fails after Stop and
+// when len(lanes) is not the number of loops.
+func (s *UDPSource) Retarget(lanes []Lanes, dec statsd.Config) error {
+	if len(lanes) != len(s.loops) {
+		return fmt.Errorf("udp source %s: %d lanes for %d loops", s.cfg.Name, len(lanes), len(s.loops))
+	}
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	if s.stopped {
+		return fmt.Errorf("udp source %s: retarget after stop", s.cfg.Name)
+	}
+	for i, l := range s.loops {
+		l.mu.Lock()
+		l.prod.Retarget(lanes[i])
+		if dec != l.decCfg {
+			d := statsd.NewDecoder(dec)
+			d.Stats = l.dec.Stats
+			l.dec, l.decCfg = d, dec
+		}
+		l.account(nowMillis(), true)
+		l.mu.Unlock()
+	}
+	return nil
+}
+
+// Stop stops the source and waits until every loop has published what it
+// read. First the kernel is made to refuse new datagrams on every socket (a
+// socket filter that drops everything, on Linux; such drops are counted in
+// KernelDrops like those of a full buffer), then each loop's socket buffer
+// is drained: read without waiting until it is empty, decoded and
+// published, so that what the kernel accepted is not discarded at close.
+// The drain is bounded, to about one receive buffer's worth of datagrams,
+// so that Stop returns even if the filter could not be attached and a
+// sender never stops. Then the sockets are closed. Elsewhere than on Linux
+// there is no drain: what is left in the buffers is lost.
+//
+// Safe to call more than once, from any goroutine, with or without Start.
 func (s *UDPSource) Stop() {
-	s.mu.Lock()
-	if !s.closed {
+	s.ctl.Lock()
+	if !s.stopped {
+		s.stopped = true
+		for _, l := range s.loops {
+			if err := refuseNew(l.raw); err != nil {
+				s.cfg.Log.Warn("udp source: cannot refuse new datagrams before draining", "source", s.cfg.Name, "loop", l.index, "err", err)
+			}
+		}
+		var drains sync.WaitGroup
+		for _, l := range s.loops {
+			drains.Go(func() {
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				l.drain()
+			})
+		}
+		drains.Wait()
+		s.mu.Lock()
 		s.dropsLast = make([]uint64, len(s.loops))
 		for i, l := range s.loops {
 			s.dropsLast[i] = kernelDrops(l.raw)
 		}
 		s.closed = true
+		s.mu.Unlock()
+		s.closeConns()
 	}
-	s.mu.Unlock()
-	s.closeConns()
+	s.ctl.Unlock()
 	s.wg.Wait()
 }
 
@@ -245,8 +332,15 @@ func (s *UDPSource) Stats() UDPStats {
 // Name returns the source's name.
 func (s *UDPSource) Name() string { return s.cfg.Name }
 
+// flush publishes every batch and the counters. Under mu.
+func (l *udpLoop) flush() {
+	l.prod.Flush()
+	l.account(nowMillis(), true)
+	l.dirty = false
+}
+
 // account copies the decoder's and producer's counters into the loop's
-// counters and publishes them.
+// counters and publishes them. Under mu.
 func (l *udpLoop) account(now int64, force bool) {
 	v, d := l.c.vals, &l.dec.Stats
 	v[udpSamples], v[udpSampledOut], v[udpNonFinite], v[udpTooLong] = d.Samples, d.SampledOut, d.NonFinite, d.TooLong

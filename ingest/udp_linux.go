@@ -56,70 +56,146 @@ func kernelDrops(c syscall.RawConn) uint64 {
 	return drops
 }
 
+// refuseNew attaches a socket filter that refuses every datagram: from now
+// on the kernel drops what arrives (counting it in SK_MEMINFO_DROPS, which
+// KernelDrops reports), while what is already queued stays readable.
+func refuseNew(c syscall.RawConn) error {
+	prog := [1]unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
+			&unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]})
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// udpRecv holds a loop's recvmmsg headers and receive buffers.
+type udpRecv struct {
+	msgs    []mmsghdr
+	iovs    []unix.Iovec
+	bufs    []byte
+	maxSize int
+}
+
+func newUDPRecv(cfg *UDPConfig) udpRecv {
+	r := udpRecv{
+		msgs:    make([]mmsghdr, cfg.Batch),
+		iovs:    make([]unix.Iovec, cfg.Batch),
+		bufs:    make([]byte, cfg.Batch*cfg.MaxDatagram),
+		maxSize: cfg.MaxDatagram,
+	}
+	for i := range r.msgs {
+		r.iovs[i].Base = &r.bufs[i*cfg.MaxDatagram]
+		r.iovs[i].SetLen(cfg.MaxDatagram)
+		r.msgs[i].hdr.Iov = &r.iovs[i]
+		r.msgs[i].hdr.SetIovlen(1)
+	}
+	return r
+}
+
+// recvmmsg reads up to Batch datagrams from fd without waiting.
+func (r *udpRecv) recvmmsg(fd uintptr) (int, syscall.Errno) {
+	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(len(r.msgs)),
+		unix.MSG_DONTWAIT, 0, 0)
+	return int(n), e
+}
+
+func wouldBlock(e syscall.Errno) bool { return e == unix.EAGAIN || e == unix.EWOULDBLOCK }
+
 // run reads datagrams with recvmmsg, Batch at a time, into preallocated
 // buffers and decodes them into the producer's per-shard batches. A batch is
 // published when it is full, and every batch when the socket has nothing
 // more to read, just before the loop sleeps: under load batches are large
 // (few ring slots, little per-batch work), and at low rates nothing waits.
 // The loop waits in Go's netpoller, so an idle loop sleeps and closing the
-// socket stops it.
+// socket stops it. It holds l.mu from each read to the end of its
+// processing, and not while it waits (see udpLoop).
 func (l *udpLoop) run() {
-	cfg := &l.src.cfg
-	msgs := make([]mmsghdr, cfg.Batch)
-	iovs := make([]unix.Iovec, cfg.Batch)
-	bufs := make([]byte, cfg.Batch*cfg.MaxDatagram)
-	for i := range msgs {
-		iovs[i].Base = &bufs[i*cfg.MaxDatagram]
-		iovs[i].SetLen(cfg.MaxDatagram)
-		msgs[i].hdr.Iov = &iovs[i]
-		msgs[i].hdr.SetIovlen(1)
-	}
 	defer func() {
-		l.prod.Flush()
-		l.account(nowMillis(), true)
+		l.mu.Lock()
+		l.flush()
+		l.mu.Unlock()
 	}()
-	dirty := false
-	for {
-		var n int
-		var errno syscall.Errno
-		err := l.raw.Read(func(fd uintptr) bool {
-			r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)),
-				unix.MSG_DONTWAIT, 0, 0)
-			n, errno = int(r), e
-			if e == unix.EAGAIN || e == unix.EWOULDBLOCK {
-				// About to sleep: publish everything and make the
-				// counters current first.
-				if dirty {
-					l.prod.Flush()
-					l.account(nowMillis(), true)
-					dirty = false
-				}
-				return false
+	var n int
+	var errno syscall.Errno
+	// One closure for the loop's life: raw.Read's argument escapes.
+	read := func(fd uintptr) bool {
+		l.mu.Lock()
+		n, errno = l.recv.recvmmsg(fd)
+		if wouldBlock(errno) {
+			// About to sleep: publish everything and make the counters
+			// current first.
+			if l.dirty {
+				l.flush()
 			}
-			return true
-		})
-		if err != nil {
+			l.mu.Unlock()
+			return false
+		}
+		return true // l.mu stays held until the datagrams are processed
+	}
+	for {
+		if err := l.raw.Read(read); err != nil {
 			return // closed
 		}
-		if errno != 0 {
-			if errno != unix.EINTR {
-				l.c.vals[udpReadErrors]++
-			}
-			continue
-		}
-		now := nowMillis()
-		v := l.c.vals
-		for i := 0; i < n; i++ {
-			m := &msgs[i]
-			size := int(m.len)
-			v[udpDatagrams]++
-			v[udpBytes] += uint64(size)
-			if m.hdr.Flags&unix.MSG_TRUNC != 0 {
-				v[udpTruncated]++
-			}
-			l.dec.Decode(bufs[i*cfg.MaxDatagram:i*cfg.MaxDatagram+size], now, l.prod.Route)
-		}
-		l.account(now, false)
-		dirty = true
+		l.process(n, errno)
+		l.mu.Unlock()
 	}
+}
+
+// process decodes the n datagrams a recvmmsg call returned (or counts its
+// error). Under mu.
+func (l *udpLoop) process(n int, errno syscall.Errno) {
+	v := l.c.vals
+	if errno != 0 {
+		if errno != unix.EINTR {
+			v[udpReadErrors]++
+		}
+		return
+	}
+	now := nowMillis()
+	r := &l.recv
+	for i := 0; i < n; i++ {
+		m := &r.msgs[i]
+		size := int(m.len)
+		v[udpDatagrams]++
+		v[udpBytes] += uint64(size)
+		if m.hdr.Flags&unix.MSG_TRUNC != 0 {
+			v[udpTruncated]++
+		}
+		l.dec.Decode(r.bufs[i*r.maxSize:i*r.maxSize+size], now, l.prod.Route)
+	}
+	l.account(now, false)
+	l.dirty = true
+}
+
+// minTruesize bounds from below the receive-buffer memory the kernel charges
+// for one queued datagram (its sk_buff truesize: payload plus some 500 bytes
+// of metadata), so that a buffer of b bytes holds at most b/minTruesize
+// datagrams.
+const minTruesize = 256
+
+// drain reads what the socket holds without waiting, decodes and publishes
+// it: until the socket is empty, or at most as many datagrams as its receive
+// buffer could hold when the drain began (a bound for a sender faster than
+// the drain if new datagrams are still admitted). Under mu.
+func (l *udpLoop) drain() {
+	limit := max(l.src.ReadBuffer, 1<<20) / minTruesize
+	var n int
+	var errno syscall.Errno
+	read := func(fd uintptr) { n, errno = l.recv.recvmmsg(fd) }
+	for got := 0; got < limit; {
+		if l.raw.Control(read) != nil || wouldBlock(errno) {
+			break
+		}
+		l.process(n, errno)
+		if errno == 0 {
+			got += n
+		} else if errno != unix.EINTR {
+			break
+		}
+	}
+	l.flush()
 }

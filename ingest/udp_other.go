@@ -16,25 +16,39 @@ func readBufferOf(c syscall.RawConn) int { return 0 }
 
 func kernelDrops(c syscall.RawConn) uint64 { return 0 }
 
+func refuseNew(c syscall.RawConn) error { return nil }
+
+// udpRecv is the portable loop's receive buffer.
+type udpRecv struct{ buf []byte }
+
+func newUDPRecv(cfg *UDPConfig) udpRecv { return udpRecv{buf: make([]byte, cfg.MaxDatagram)} }
+
 // run is the portable loop: one datagram per read (no recvmmsg), and no
-// SO_REUSEPORT (set Loops to 1).
+// SO_REUSEPORT (set Loops to 1). It holds l.mu while it decodes and
+// publishes a datagram.
 func (l *udpLoop) run() {
-	buf := make([]byte, l.src.cfg.MaxDatagram)
 	defer func() {
-		l.prod.Flush()
-		l.account(nowMillis(), true)
+		l.mu.Lock()
+		l.flush()
+		l.mu.Unlock()
 	}()
 	for {
-		n, _, err := l.conn.ReadFromUDP(buf)
+		n, _, err := l.conn.ReadFromUDP(l.recv.buf)
 		if err != nil {
 			return
 		}
+		l.mu.Lock()
 		v := l.c.vals
 		v[udpDatagrams]++
 		v[udpBytes] += uint64(n)
 		now := nowMillis()
-		l.dec.Decode(buf[:n], now, l.prod.Route)
+		l.dec.Decode(l.recv.buf[:n], now, l.prod.Route)
 		l.prod.Flush()
 		l.account(now, false)
+		l.mu.Unlock()
 	}
 }
+
+// drain only publishes: the portable loop cannot read without waiting, so
+// what is left in the socket buffer is lost at close. Under mu.
+func (l *udpLoop) drain() { l.flush() }

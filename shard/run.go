@@ -1,30 +1,156 @@
 package shard
 
 import (
+	"errors"
+	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/ring"
 )
 
+// input is one attached producer's pair of rings. The shard reads the
+// attached inputs through Shard.inputs, an immutable slice replaced (copy on
+// write) under Shard.ctl by Attach and Detach.
 type input struct {
 	in   *ring.SPSC[*sample.Batch]
 	back *ring.SPSC[*sample.Batch]
+	// detaching is set (under Shard.ctl) by Detach once the producer has
+	// stopped; done is closed by the shard once it has applied every batch
+	// of in and will never touch in or back again.
+	detaching atomic.Bool
+	done      chan struct{}
+	// acked: done was closed. Read and written by the running shard only.
+	acked bool
 }
 
-// Attach connects a producer before Run starts: the shard consumes batches
-// from in and returns each one, reset, on back for the producer to refill
-// (a batch that does not fit on back is left to the garbage collector). Each
-// ring must have exactly one producer goroutine at a time.
+// Lifecycle of a shard's loop, under Shard.ctl.
+const (
+	loopNotStarted = iota
+	loopRunning
+	loopStopped
+)
+
+// ErrNotAttached is returned by Detach for a ring that is not attached.
+var ErrNotAttached = errors.New("shard: ring not attached")
+
+// Attach connects a producer: the shard consumes batches from in and
+// returns each one, reset, on back for the producer to refill (a batch that
+// does not fit on back is left to the garbage collector). Each ring must
+// have exactly one producer goroutine at a time, and a ring may be attached
+// to one shard only, once.
+//
+// Attach may be called from any goroutine, before Run or while it runs: the
+// shard sees the new input from its next drain round on. The shard loop
+// never takes a lock: the inputs are an immutable slice behind an atomic
+// pointer, replaced under a mutex that only Attach and Detach take. An input
+// attached after stop was closed may miss Run's final drain (and one
+// attached after Run returned certainly does); Detach reports what is left
+// in it.
 func (s *Shard) Attach(in, back *ring.SPSC[*sample.Batch]) {
-	s.inputs = append(s.inputs, input{in: in, back: back})
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	old := *s.inputs.Load()
+	for _, x := range old {
+		if x.in == in {
+			panic("shard: ring attached twice")
+		}
+	}
+	list := make([]*input, len(old), len(old)+1)
+	copy(list, old)
+	list = append(list, &input{in: in, back: back, done: make(chan struct{})})
+	s.inputs.Store(&list)
+}
+
+// Detach disconnects the producer of in. Call it only after that producer
+// has stopped for good, that is, after its last Push happened before this
+// call (the caller synchronises the two, e.g. by waiting for the producer's
+// goroutine or taking the lock it publishes under).
+//
+// While Run runs, Detach returns once the shard has applied every batch that
+// is in in (each exactly once, and returned it on back) and will never
+// touch in or back again; then either ring may be reused. Once the ring is
+// empty it waits for at most one more drain round of the shard (about a
+// millisecond when the shard is idle).
+//
+// If Run has not started yet, nothing else may be using the shard (Run
+// waits for Detach to return before it starts), so Detach applies the
+// batches left in in itself, on the caller's goroutine, exactly as the shard
+// would have: they are part of the shard's future, and dropping them would
+// lose accepted data.
+//
+// If Run has returned (or returns while Detach waits), its tables are
+// sealed and its emitter may be gone, so batches still in in cannot be
+// applied: Detach removes the input, leaves them in the ring and reports
+// how many in an error. That only happens when a producer published after
+// stop was closed, which Run's contract forbids. Detach never blocks on a
+// shard that is not running.
+//
+// Detach of a ring that is not attached returns ErrNotAttached. Safe from
+// any goroutine, concurrently with Attach and other Detach calls.
+func (s *Shard) Detach(in *ring.SPSC[*sample.Batch]) error {
+	s.ctl.Lock()
+	x := s.findInput(in)
+	if x == nil {
+		s.ctl.Unlock()
+		return ErrNotAttached
+	}
+	switch s.state {
+	case loopNotStarted:
+		defer s.ctl.Unlock()
+		now := Now()
+		for b, ok := x.in.Pop(); ok; b, ok = x.in.Pop() {
+			s.Apply(b, now)
+			b.Reset()
+			x.back.Push(b)
+		}
+		s.publish()
+		s.removeInput(x)
+		return nil
+	case loopRunning:
+		x.detaching.Store(true)
+		s.ctl.Unlock()
+		<-x.done
+		s.ctl.Lock()
+	}
+	defer s.ctl.Unlock()
+	s.removeInput(x)
+	if n := x.in.Len(); n > 0 {
+		return fmt.Errorf("shard %d stopped before applying %d batches of a detached input", s.id, n)
+	}
+	return nil
+}
+
+// findInput returns the attached input of ring in, or nil. Under ctl.
+func (s *Shard) findInput(in *ring.SPSC[*sample.Batch]) *input {
+	for _, x := range *s.inputs.Load() {
+		if x.in == in {
+			return x
+		}
+	}
+	return nil
+}
+
+// removeInput publishes the input list without x (if it is there). Under
+// ctl.
+func (s *Shard) removeInput(x *input) {
+	old := *s.inputs.Load()
+	list := make([]*input, 0, len(old))
+	for _, y := range old {
+		if y != x {
+			list = append(list, y)
+		}
+	}
+	s.inputs.Store(&list)
 }
 
 // Run is the shard's loop: it applies batches as they arrive, reading the
 // clock once per batch, and ticks at least every millisecond of wall time it
 // is awake. When idle it backs off from yielding to sleeping up to
 // maxIdleSleep, so an idle shard costs almost nothing and a busy one never
-// sleeps.
+// sleeps. Inputs may be attached and detached while it runs (Attach,
+// Detach). Run may be called once.
 //
 // When stop is closed, Run drains every input (its producers must have
 // stopped first), seals every open table, and returns once the emitter has
@@ -38,6 +164,14 @@ const (
 )
 
 func (s *Shard) run(stop <-chan struct{}, clock func() int64) {
+	s.ctl.Lock()
+	if s.state != loopNotStarted {
+		s.ctl.Unlock()
+		panic("shard: Run called twice")
+	}
+	s.state = loopRunning
+	s.ctl.Unlock()
+	defer s.markStopped()
 	buf := make([]*sample.Batch, batchesPerPop)
 	lastTick := int64(0)
 	idle := 0
@@ -71,18 +205,50 @@ func (s *Shard) run(stop <-chan struct{}, clock func() int64) {
 	}
 }
 
+// markStopped marks the loop as finished and releases the Detach calls still
+// waiting: the shard will never apply anything again, and Detach reports
+// what is left in their rings.
+func (s *Shard) markStopped() {
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	s.state = loopStopped
+	for _, x := range *s.inputs.Load() {
+		if x.detaching.Load() && !x.acked {
+			x.acked = true
+			close(x.done)
+		}
+	}
+}
+
+// drainInputs applies what every input holds, up to batchesPerPop batches
+// each, and reports whether there was any. It loads the input list once (one
+// atomic load per round, no lock) and acknowledges detached inputs it has
+// emptied.
 func (s *Shard) drainInputs(buf []*sample.Batch, clock func() int64) bool {
 	worked := false
-	for i := range s.inputs {
-		in := &s.inputs[i]
-		n := in.in.PopN(buf)
+	for _, x := range *s.inputs.Load() {
+		if x.acked {
+			continue
+		}
+		// Loaded before popping: Detach sets it only after the producer's
+		// last Push, so if it is set, that Push is visible to the PopN
+		// below, and an empty PopN means the ring is empty for good.
+		detaching := x.detaching.Load()
+		n := x.in.PopN(buf)
 		for _, b := range buf[:n] {
 			s.Apply(b, clock())
 			b.Reset()
-			in.back.Push(b)
+			x.back.Push(b)
 		}
 		clear(buf[:n])
-		worked = worked || n > 0
+		if n > 0 {
+			worked = true
+		} else if detaching {
+			// Every batch was applied in this or an earlier round; from
+			// now on the shard never touches x's rings.
+			x.acked = true
+			close(x.done)
+		}
 	}
 	return worked
 }

@@ -18,6 +18,8 @@ package shard
 import (
 	"fmt"
 	"regexp"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomad/mad/hist"
@@ -35,8 +37,8 @@ type period struct {
 }
 
 // Shard is one aggregation shard. Apply, Tick and Flush are called by its
-// owning goroutine only (Run is that goroutine's loop); Output, Stats and
-// SealedThrough are safe from any goroutine.
+// owning goroutine only (Run is that goroutine's loop); Output, Stats,
+// SealedThrough, Attach and Detach are safe from any goroutine.
 type Shard struct {
 	id        int
 	cfg       Config
@@ -84,7 +86,12 @@ type Shard struct {
 	lastReap      int64
 	flushing      bool
 
-	inputs       []input
+	// Inputs: the attached producers' rings, an immutable slice replaced
+	// under ctl (run.go); the loop loads it once per drain round.
+	inputs atomic.Pointer[[]*input]
+	ctl    sync.Mutex // control plane only: Attach, Detach, Run's start and end
+	state  int        // loopNotStarted, loopRunning, loopStopped; under ctl
+
 	stats        Stats
 	pub          publishedStats
 	pipelineFrom int                   // series count from which Apply prefetches (tests lower it)
@@ -117,6 +124,7 @@ func New(id int, cfg Config) (*Shard, error) {
 
 		pipelineFrom: pipelineFrom,
 	}
+	s.inputs.Store(new([]*input))
 	for _, p := range cfg.Periods {
 		s.periods = append(s.periods, period{ms: p.Milliseconds(), timeout: Timeout(p)})
 	}
