@@ -6,7 +6,7 @@ RACE_PKGS := ./ring/... ./shard/... ./hist/... ./internal/... ./ingest/... ./eng
 FUZZ_TIME ?= 3000x
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: test fmt-check vet lint unit race fuzz-smoke bench
+.PHONY: test fmt-check vet lint unit race fuzz-smoke bench bench-e2e
 
 test: fmt-check vet lint unit race fuzz-smoke
 
@@ -32,7 +32,15 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime 100000x -fuzzminimizetime 1s ./internal/sample
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 100000x -fuzzminimizetime 1s ./ingest/statsd
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime 100000x -fuzzminimizetime 1s ./ingest/statsd
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20000x -fuzzminimizetime 1s ./engine/hocon
 
 # Microbenchmarks for BENCHMARKS.md (-count=6 for benchstat).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime=2000000x -count=6 ./shard ./hist ./ring ./internal/... | tee bench.out
+	$(GO) test -run '^$$' -bench . -count=6 ./ingest/statsd | tee -a bench.out
+	$(GO) test -run '^$$' -bench . -benchtime=20x -count=6 ./engine | tee -a bench.out
+
+# End-to-end: mad and every peer on S1, S2, the rate ladder, S3 and latency (about 35 minutes;
+# installs missing peers into ~/.cache/madbench; wants an otherwise idle machine).
+bench-e2e:
+	$(GO) run ./cmd/madbench all -md bench/results/all.md -svg bench/results/all.svg

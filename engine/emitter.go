@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,7 +27,10 @@ import (
 type Emitter struct {
 	shards  []*shard.Shard
 	periods []time.Duration
-	sink    sinks.Sink
+	// mu is held by Run around each poll and by SetSink, so the sink tree
+	// changes between two emission rounds.
+	mu   sync.Mutex
+	sink sinks.Sink
 
 	pending map[groupKey][]*hist.Snapshot
 
@@ -289,15 +293,20 @@ func (e *Emitter) Stats() EmitterStats {
 // what is left. It does not close the sink.
 func (e *Emitter) Run(stop <-chan struct{}) {
 	idle := 0
+	poll := func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.Poll()
+	}
 	for {
-		if e.Poll() {
+		if poll() {
 			idle = 0
 			continue
 		}
 		select {
 		case <-stop:
 			if e.allSealed() {
-				e.Poll()
+				poll()
 				return
 			}
 		default:
@@ -314,4 +323,23 @@ func (e *Emitter) allSealed() bool {
 		}
 	}
 	return true
+}
+
+// Sink returns the sink tree buckets are emitted to.
+func (e *Emitter) Sink() sinks.Sink {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sink
+}
+
+// SetSink makes s the sink tree from the next emission round on, after the
+// current one has finished and the old tree has been flushed. It returns
+// the old tree, which the caller closes.
+func (e *Emitter) SetSink(s sinks.Sink) sinks.Sink {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := e.sink
+	sinks.Flush(old)
+	e.sink = s
+	return old
 }

@@ -123,7 +123,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	conn.Close()
 	waitLines(t, d.Pipelines()[0], 2)
 	var b strings.Builder
-	if err := WriteMetrics(&b, d.Pipelines()); err != nil {
+	if err := WriteMetrics(&b, d.Pipelines(), ConfigState{}); err != nil {
 		t.Fatal(err)
 	}
 	d.Stop()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -81,10 +82,25 @@ func with(base []string, kv ...string) []string {
 	return append(append(make([]string, 0, len(base)+len(kv)), base...), kv...)
 }
 
-// WriteMetrics writes the counters of every pipeline and of the process in
-// Prometheus text format.
-func WriteMetrics(out io.Writer, pipelines []*Pipeline) error {
+// WriteMetrics writes the counters of every pipeline, of configuration
+// reloads and of the process in Prometheus text format.
+func WriteMetrics(out io.Writer, pipelines []*Pipeline, cs ConfigState) error {
 	p := &promWriter{w: bufio.NewWriter(out), seen: map[string]bool{}}
+	p.counter("mad_config_reloads_total", "Configuration checks (periodic, SIGHUP, POST /reload).", nil, cs.Reloads)
+	p.counter("mad_config_reload_errors_total", "Configuration checks that refused a file or failed to apply it.", nil, cs.ReloadErrors)
+	files := make([]string, 0, len(cs.Refused))
+	for f := range cs.Refused {
+		files = append(files, f)
+	}
+	slices.Sort(files)
+	p.family("mad_config_refused", "gauge", "1 for each configuration file whose current version was refused (the pipeline it defined, if any, keeps running as it was); the label error says why.")
+	for _, f := range files {
+		msg := cs.Refused[f]
+		if len(msg) > 200 {
+			msg = msg[:200] + "…"
+		}
+		p.sample("mad_config_refused", []string{"file", f, "error", msg}, 1)
+	}
 	for _, pl := range pipelines {
 		base := []string{"pipeline", pl.Name()}
 		for _, u := range pl.UDP() {

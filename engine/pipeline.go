@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/gomad/mad/affinity"
@@ -34,91 +36,79 @@ type PipelineConfig struct {
 	Log   *slog.Logger
 }
 
-// Pipeline is a running pipeline.
-type Pipeline struct {
-	cfg     PipelineConfig
-	shards  []*shard.Shard
-	udp     []*ingest.UDPSource
-	tcp     []*ingest.TCPSource
-	root    *sinks.MultiSink
-	emitter *Emitter
+func (c *PipelineConfig) ensureDefaults() {
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Shards <= 0 {
+		c.Shards = affinity.Usable()
+	}
+	if c.RingSize <= 0 {
+		c.RingSize = 256
+	}
+	c.Shard.EnsureDefaults()
+	for i := range c.UDP {
+		c.UDP[i].Loops = max(1, c.UDP[i].Loops)
+		c.UDP[i].Log = c.Log
+	}
+	for i := range c.TCP {
+		c.TCP[i].Loops = max(1, c.TCP[i].Loops)
+		c.TCP[i].Log = c.Log
+	}
+}
 
+// Pipeline is a running pipeline: sources feeding an aggregator (shards and
+// their emitter) whose closed buckets go to a sink tree. Update changes it
+// in place without losing anything.
+type Pipeline struct {
+	mu      sync.Mutex // held by Update and Stop (control plane)
+	cfg     PipelineConfig
+	agg     *aggregator
+	udp     []*udpSource
+	tcp     []*tcpSource
+	stopped bool
+	stopErr error
+}
+
+type udpSource struct {
+	cfg   ingest.UDPConfig
+	src   *ingest.UDPSource
+	lanes []ingest.Lanes
+}
+
+type tcpSource struct {
+	cfg   ingest.TCPConfig
+	src   *ingest.TCPSource
+	lanes []ingest.Lanes
+}
+
+// aggregator is a pipeline's shards and emitter.
+type aggregator struct {
+	cfg         PipelineConfig
+	shards      []*shard.Shard
+	emitter     *Emitter
 	stopShards  chan struct{}
 	shardsDone  sync.WaitGroup
 	stopEmitter chan struct{}
 	emitterDone chan struct{}
-	stopOnce    sync.Once
-	stopErr     error
 }
 
-// StartPipeline builds and starts a pipeline. On error nothing keeps
-// running.
-func StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
-	if cfg.Shards <= 0 {
-		cfg.Shards = affinity.Usable()
-	}
-	if cfg.RingSize <= 0 {
-		cfg.RingSize = 256
-	}
-	cfg.Shard.EnsureDefaults()
-	p := &Pipeline{
-		cfg:         cfg,
-		root:        &sinks.MultiSink{Name: cfg.Name, Sinks: cfg.Sinks},
-		stopShards:  make(chan struct{}),
-		stopEmitter: make(chan struct{}),
-		emitterDone: make(chan struct{}),
-	}
+// startAggregator starts the shards and the emitter of cfg, emitting to
+// root.
+func startAggregator(cfg PipelineConfig, root sinks.Sink) (*aggregator, error) {
+	a := &aggregator{cfg: cfg, stopShards: make(chan struct{}), stopEmitter: make(chan struct{}), emitterDone: make(chan struct{})}
 	for i := 0; i < cfg.Shards; i++ {
 		s, err := shard.New(i, cfg.Shard)
 		if err != nil {
 			return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
 		}
-		p.shards = append(p.shards, s)
+		a.shards = append(a.shards, s)
 	}
-	// Every loop gets its own lanes to every shard; attach before any
-	// shard runs.
-	lanes := func(loops int) []ingest.Lanes {
-		ls := make([]ingest.Lanes, loops)
-		for i := range ls {
-			ls[i] = ingest.NewLanes(len(p.shards), cfg.RingSize)
-			for j, s := range p.shards {
-				s.Attach(ls[i].To[j], ls[i].Back[j])
-			}
-		}
-		return ls
-	}
-	type udpPlan struct {
-		cfg   ingest.UDPConfig
-		lanes []ingest.Lanes
-	}
-	var udps []udpPlan
-	for _, u := range cfg.UDP {
-		if u.Loops <= 0 {
-			u.Loops = 1
-		}
-		u.Log = cfg.Log
-		udps = append(udps, udpPlan{u, lanes(u.Loops)})
-	}
-	type tcpPlan struct {
-		cfg   ingest.TCPConfig
-		lanes []ingest.Lanes
-	}
-	var tcps []tcpPlan
-	for _, t := range cfg.TCP {
-		if t.Loops <= 0 {
-			t.Loops = 1
-		}
-		t.Log = cfg.Log
-		tcps = append(tcps, tcpPlan{t, lanes(t.Loops)})
-	}
-	p.emitter = NewEmitter(p.shards, cfg.Shard.Periods, p.root)
-	for i, s := range p.shards {
-		p.shardsDone.Add(1)
+	a.emitter = NewEmitter(a.shards, cfg.Shard.Periods, root)
+	for i, s := range a.shards {
+		a.shardsDone.Add(1)
 		go func() {
-			defer p.shardsDone.Done()
+			defer a.shardsDone.Done()
 			if len(cfg.ShardCPUs) > 0 {
 				if err := affinity.Pin(cfg.ShardCPUs[i%len(cfg.ShardCPUs)]); err != nil {
 					cfg.Log.Warn("shard not pinned", "pipeline", cfg.Name, "shard", i, "err", err)
@@ -127,72 +117,336 @@ func StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 				runtime.LockOSThread()
 			}
 			defer runtime.UnlockOSThread()
-			s.Run(p.stopShards)
+			s.Run(a.stopShards)
 		}()
 	}
 	go func() {
-		defer close(p.emitterDone)
-		p.emitter.Run(p.stopEmitter)
+		defer close(a.emitterDone)
+		a.emitter.Run(a.stopEmitter)
 	}()
-	// Bind every socket; on any failure undo what started.
-	for _, u := range udps {
-		src, err := ingest.ListenUDP(u.cfg, u.lanes)
-		if err != nil {
-			p.Stop()
-			return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
+	return a, nil
+}
+
+// lanes makes the rings of a source with the given number of loops to every
+// shard and attaches them (shards accept inputs while running).
+func (a *aggregator) lanes(loops int) []ingest.Lanes {
+	ls := make([]ingest.Lanes, loops)
+	for i := range ls {
+		ls[i] = ingest.NewLanes(len(a.shards), a.cfg.RingSize)
+		for j, s := range a.shards {
+			s.Attach(ls[i].To[j], ls[i].Back[j])
 		}
-		p.udp = append(p.udp, src)
 	}
-	for _, t := range tcps {
-		src, err := ingest.ListenTCP(t.cfg, t.lanes)
-		if err != nil {
-			p.Stop()
-			return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
+	return ls
+}
+
+// detach removes a source's rings once the shards have applied everything
+// in them; the source must have stopped publishing to them.
+func (a *aggregator) detach(ls []ingest.Lanes) error {
+	var errs []error
+	for _, l := range ls {
+		for j, s := range a.shards {
+			errs = append(errs, s.Detach(l.To[j]))
 		}
-		p.tcp = append(p.tcp, src)
 	}
-	for _, u := range p.udp {
-		u.Start()
+	return errors.Join(errs...)
+}
+
+// stop drains the shards (their producers must have stopped or moved),
+// seals every open bucket, and emits everything. It does not close the
+// sinks.
+func (a *aggregator) stop() {
+	close(a.stopShards)
+	a.shardsDone.Wait()
+	close(a.stopEmitter)
+	<-a.emitterDone
+}
+
+// StartPipeline builds and starts a pipeline. On error nothing keeps
+// running (the sinks are not closed).
+func StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
+	cfg.ensureDefaults()
+	root := &sinks.MultiSink{Name: cfg.Name, Sinks: cfg.Sinks}
+	agg, err := startAggregator(cfg, root)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pipeline{cfg: cfg, agg: agg}
+	udp, tcp, err := p.bind(agg, cfg.UDP, cfg.TCP)
+	if err != nil {
+		agg.stop()
+		return nil, err
+	}
+	p.udp, p.tcp = udp, tcp
+	for _, u := range udp {
+		u.src.Start()
 	}
 	return p, nil
+}
+
+// bind binds new sources over lanes of agg; on error it undoes what it
+// bound.
+func (p *Pipeline) bind(agg *aggregator, udps []ingest.UDPConfig, tcps []ingest.TCPConfig) ([]*udpSource, []*tcpSource, error) {
+	var us []*udpSource
+	var ts []*tcpSource
+	undo := func() {
+		for _, u := range us {
+			u.src.Stop()
+			agg.detach(u.lanes)
+		}
+		for _, t := range ts {
+			t.src.Stop()
+			agg.detach(t.lanes)
+		}
+	}
+	for _, c := range udps {
+		ls := agg.lanes(c.Loops)
+		src, err := ingest.ListenUDP(c, ls)
+		if err != nil {
+			agg.detach(ls)
+			undo()
+			return nil, nil, fmt.Errorf("pipeline %s: %w", agg.cfg.Name, err)
+		}
+		us = append(us, &udpSource{cfg: c, src: src, lanes: ls})
+	}
+	for _, c := range tcps {
+		ls := agg.lanes(c.Loops)
+		src, err := ingest.ListenTCP(c, ls)
+		if err != nil {
+			agg.detach(ls)
+			undo()
+			return nil, nil, fmt.Errorf("pipeline %s: %w", agg.cfg.Name, err)
+		}
+		ts = append(ts, &tcpSource{cfg: c, src: src, lanes: ls})
+	}
+	return us, ts, nil
+}
+
+// sameAggregation reports whether two pipeline configurations aggregate
+// identically, so that the running shards (and their open buckets) can
+// serve the new one.
+func sameAggregation(a, b PipelineConfig) bool {
+	return reflect.DeepEqual(a.Shard, b.Shard) && a.Shards == b.Shards && a.RingSize == b.RingSize &&
+		slices.Equal(a.ShardCPUs, b.ShardCPUs)
+}
+
+// Update changes a running pipeline to cfg without losing anything and
+// without closing a socket whose address did not change:
+//
+//   - sinks: the new sink tree is swapped in between two emissions; the old
+//     one is flushed and closed;
+//   - aggregation: if periods, statistics and shard layout are unchanged the
+//     running shards keep aggregating, open buckets included (nothing is
+//     cut); otherwise new shards start beside the old ones, traffic moves
+//     to them, and the old ones seal and emit every open bucket to the old
+//     sinks before those are closed;
+//   - sources: a source whose protocol and address are unchanged keeps its
+//     sockets and loops and is re-pointed to the new shards (decoder
+//     options may change); new addresses are bound before anything
+//     changes, so a bind failure leaves the pipeline as it was; sources
+//     that are gone stop after publishing what they read.
+//
+// On error nothing changed (the new sinks are not closed).
+func (p *Pipeline) Update(cfg PipelineConfig) error {
+	cfg.ensureDefaults()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return errors.New("pipeline " + p.cfg.Name + " is stopped")
+	}
+	root := &sinks.MultiSink{Name: cfg.Name, Sinks: cfg.Sinks}
+	keep := sameAggregation(p.cfg, cfg)
+	agg := p.agg
+	if !keep {
+		var err error
+		if agg, err = startAggregator(cfg, root); err != nil {
+			return err
+		}
+	}
+	// Bind what is new first: a failure here changes nothing.
+	oldUDP := map[string]*udpSource{}
+	for _, u := range p.udp {
+		oldUDP[u.cfg.Addr] = u
+	}
+	oldTCP := map[string]*tcpSource{}
+	for _, t := range p.tcp {
+		oldTCP[t.cfg.Addr] = t
+	}
+	var newUDPCfg []ingest.UDPConfig
+	var keptUDP []*udpSource
+	var keptUDPCfg []ingest.UDPConfig
+	for _, c := range cfg.UDP {
+		if o, ok := oldUDP[c.Addr]; ok && o.cfg.Loops == c.Loops && slices.Equal(o.cfg.CPUs, c.CPUs) {
+			keptUDP, keptUDPCfg = append(keptUDP, o), append(keptUDPCfg, c)
+			delete(oldUDP, c.Addr)
+			continue
+		}
+		newUDPCfg = append(newUDPCfg, c)
+	}
+	var newTCPCfg []ingest.TCPConfig
+	var keptTCP []*tcpSource
+	var keptTCPCfg []ingest.TCPConfig
+	for _, c := range cfg.TCP {
+		if o, ok := oldTCP[c.Addr]; ok && o.cfg.Loops == c.Loops {
+			keptTCP, keptTCPCfg = append(keptTCP, o), append(keptTCPCfg, c)
+			delete(oldTCP, c.Addr)
+			continue
+		}
+		newTCPCfg = append(newTCPCfg, c)
+	}
+	// A changed address that another source of this pipeline frees in the
+	// same update is bound after that source stops.
+	var deferUDP []ingest.UDPConfig
+	for i := 0; i < len(newUDPCfg); {
+		if _, freed := oldUDP[newUDPCfg[i].Addr]; freed {
+			deferUDP = append(deferUDP, newUDPCfg[i])
+			newUDPCfg = slices.Delete(newUDPCfg, i, i+1)
+			continue
+		}
+		i++
+	}
+	var deferTCP []ingest.TCPConfig
+	for i := 0; i < len(newTCPCfg); {
+		if _, freed := oldTCP[newTCPCfg[i].Addr]; freed {
+			deferTCP = append(deferTCP, newTCPCfg[i])
+			newTCPCfg = slices.Delete(newTCPCfg, i, i+1)
+			continue
+		}
+		i++
+	}
+	addedUDP, addedTCP, err := p.bind(agg, newUDPCfg, newTCPCfg)
+	if err != nil {
+		if !keep {
+			agg.stop()
+		}
+		return err
+	}
+	// Commit. Kept sources move to the new lanes: everything they read
+	// before is in the old lanes, which the old shards drain.
+	var errs []error
+	for i, u := range keptUDP {
+		ls := agg.lanes(u.cfg.Loops)
+		if err := u.src.Retarget(ls, keptUDPCfg[i].Decoder); err != nil {
+			// Cannot happen with a running source of as many loops;
+			// keep it on its old lanes (and shards) rather than lose it.
+			errs = append(errs, err, agg.detach(ls))
+			continue
+		}
+		errs = append(errs, p.agg.detach(u.lanes))
+		u.lanes, u.cfg = ls, keptUDPCfg[i]
+	}
+	for i, t := range keptTCP {
+		ls := agg.lanes(t.cfg.Loops)
+		if err := t.src.Retarget(ls, keptTCPCfg[i].Decoder); err != nil {
+			errs = append(errs, err, agg.detach(ls))
+			continue
+		}
+		errs = append(errs, p.agg.detach(t.lanes))
+		t.lanes, t.cfg = ls, keptTCPCfg[i]
+	}
+	for _, u := range addedUDP {
+		u.src.Start()
+	}
+	for _, u := range oldUDP {
+		u.src.Stop()
+		errs = append(errs, p.agg.detach(u.lanes))
+	}
+	for _, t := range oldTCP {
+		errs = append(errs, t.src.Stop(), p.agg.detach(t.lanes))
+	}
+	if len(deferUDP) > 0 || len(deferTCP) > 0 {
+		us, ts, err := p.bind(agg, deferUDP, deferTCP)
+		if err != nil {
+			// The old sources are gone; report, keep what runs.
+			errs = append(errs, err)
+		}
+		for _, u := range us {
+			u.src.Start()
+		}
+		addedUDP, addedTCP = append(addedUDP, us...), append(addedTCP, ts...)
+	}
+	oldRoot := p.agg.emitter.Sink()
+	if keep {
+		p.agg.emitter.SetSink(root)
+	} else {
+		p.agg.stop()
+	}
+	errs = append(errs, oldRoot.Close())
+	p.cfg, p.agg = cfg, agg
+	p.udp = append(keptUDP, addedUDP...)
+	p.tcp = append(keptTCP, addedTCP...)
+	return errors.Join(errs...)
 }
 
 // Stop stops the sources (what they read is published), lets the shards
 // drain their inputs and seal every open bucket, emits everything, and
 // closes the sinks: nothing accepted is lost. Safe to call more than once.
 func (p *Pipeline) Stop() error {
-	p.stopOnce.Do(func() {
-		var errs []error
-		for _, u := range p.udp {
-			u.Stop()
-		}
-		for _, t := range p.tcp {
-			errs = append(errs, t.Stop())
-		}
-		close(p.stopShards)
-		p.shardsDone.Wait()
-		close(p.stopEmitter)
-		<-p.emitterDone
-		errs = append(errs, p.root.Close())
-		p.stopErr = errors.Join(errs...)
-	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return p.stopErr
+	}
+	p.stopped = true
+	var errs []error
+	for _, u := range p.udp {
+		u.src.Stop()
+	}
+	for _, t := range p.tcp {
+		errs = append(errs, t.src.Stop())
+	}
+	p.agg.stop()
+	errs = append(errs, p.agg.emitter.Sink().Close())
+	p.stopErr = errors.Join(errs...)
 	return p.stopErr
 }
 
 // Name returns the pipeline's name.
-func (p *Pipeline) Name() string { return p.cfg.Name }
+func (p *Pipeline) Name() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg.Name
+}
 
 // UDP returns the pipeline's UDP sources.
-func (p *Pipeline) UDP() []*ingest.UDPSource { return p.udp }
+func (p *Pipeline) UDP() []*ingest.UDPSource {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*ingest.UDPSource, len(p.udp))
+	for i, u := range p.udp {
+		out[i] = u.src
+	}
+	return out
+}
 
 // TCP returns the pipeline's TCP sources.
-func (p *Pipeline) TCP() []*ingest.TCPSource { return p.tcp }
+func (p *Pipeline) TCP() []*ingest.TCPSource {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*ingest.TCPSource, len(p.tcp))
+	for i, t := range p.tcp {
+		out[i] = t.src
+	}
+	return out
+}
 
 // Shards returns the pipeline's shards.
-func (p *Pipeline) Shards() []*shard.Shard { return p.shards }
+func (p *Pipeline) Shards() []*shard.Shard {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.agg.shards
+}
 
 // Emitter returns the pipeline's emitter.
-func (p *Pipeline) Emitter() *Emitter { return p.emitter }
+func (p *Pipeline) Emitter() *Emitter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.agg.emitter
+}
 
 // Sinks returns the pipeline's top-level sinks.
-func (p *Pipeline) Sinks() []sinks.Sink { return p.cfg.Sinks }
+func (p *Pipeline) Sinks() []sinks.Sink {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg.Sinks
+}

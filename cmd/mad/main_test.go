@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildMad builds the command once per test binary.
+func buildMad(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mad")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func run(t *testing.T, bin string, args ...string) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), code
+}
+
+func TestCommandLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := buildMad(t)
+	vectors := "../../../shared/vectors/mad/config"
+
+	out, code := run(t, bin, "-print-default-config")
+	if code != 0 || !strings.Contains(out, "StatsdSource") {
+		t.Fatalf("-print-default-config: %d %s", code, out)
+	}
+	def := filepath.Join(t.TempDir(), "default.conf")
+	must(t, os.WriteFile(def, []byte(out), 0o644))
+	if out, code := run(t, bin, "-check-config", def); code != 0 || !strings.HasSuffix(out, "ok\n") {
+		t.Errorf("-check-config of the printed default: %d %s", code, out)
+	}
+	if out, code := run(t, bin, "-check-config", filepath.Join(vectors, "config.conf")); code != 0 {
+		t.Errorf("-check-config config.conf: %d %s", code, out)
+	}
+	out, code = run(t, bin, "-check-config", filepath.Join(vectors, "pipeline.conf"))
+	if code != 1 || !strings.Contains(out, "pipeline.conf:65:3: sources[3]: source com.arpnetworking.metrics.common.sources.PrometheusHttpSource is not available") ||
+		!strings.Contains(out, "14 problems") {
+		t.Errorf("-check-config pipeline.conf: %d %s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.conf")
+	must(t, os.WriteFile(bad, []byte("pipelinesDirectory=p\nhttpPort=-1\n"), 0o644))
+	if out, code := run(t, bin, bad); code != 1 || !strings.Contains(out, "bad.conf:2:10: httpPort: must be between 0 and 65535") {
+		t.Errorf("mad with an invalid main file: %d %s", code, out)
+	}
+	if _, code := run(t, bin, "-config", bad, bad); code != 2 {
+		t.Errorf("-config and an argument: exit %d", code)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestSIGHUPReloads runs mad on a main file and a pipelines directory, adds
+// a pipeline, sends SIGHUP, and sees the new pipeline on /metrics; SIGTERM
+// then flushes and exits 0.
+func TestSIGHUPReloads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := buildMad(t)
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	port := freePort(t)
+	main := filepath.Join(dir, "config.conf")
+	must(t, os.WriteFile(main, []byte(fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=%d\nreloadInterval=\"PT0S\"\n", pipes, port)), 0o644))
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "-config", main)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	must(t, cmd.Start())
+	defer cmd.Process.Kill()
+	metrics := func() string {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return b.String()
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; output:\n%s", what, out.String())
+			}
+		}
+	}
+	waitFor("/metrics", func() bool { return strings.Contains(metrics(), "mad_config_reloads_total") })
+	must(t, os.WriteFile(filepath.Join(pipes, "p.conf"), []byte("name=hup\nsources=[{type=StatsdSource, name=s, host=\"127.0.0.1\", port=0}]\nsinks=[{type=JsonLinesSink, name=j, path=\"-\"}]\n"), 0o644))
+	must(t, cmd.Process.Signal(syscall.SIGHUP))
+	waitFor("the new pipeline", func() bool { return strings.Contains(metrics(), `mad_pipeline_series{pipeline="hup"}`) })
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, out.String())
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

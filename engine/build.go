@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/gomad/mad/affinity"
+	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/sinks"
+	"github.com/gomad/mad/sinks/jsonlines"
+)
+
+func joinHostPort(host string, port int) string {
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// errUnavailable marks a source or sink mad cannot run yet.
+var errUnavailable = errors.New("not available")
+
+// buildPipeline turns a pipeline spec into what StartPipeline and Update
+// take: sockets to bind and sinks, built (and, on error, closed again).
+// With skip, unavailable sources and sinks are left out (they were
+// reported when the file was loaded).
+func buildPipeline(spec *PipelineSpec, skip bool, log *slog.Logger) (PipelineConfig, error) {
+	cfg := PipelineConfig{Name: spec.Name, Shard: spec.Shard, Log: log}
+	for _, s := range spec.Sources {
+		switch c := s.Conf.(type) {
+		case *StatsdSourceConf:
+			cfg.UDP = append(cfg.UDP, ingest.UDPConfig{
+				Name: s.Name, Addr: joinHostPort(c.Host, c.Port), Decoder: c.Decoder,
+				Loops: max(1, affinity.Usable()/2),
+			})
+			continue
+		case *TCPLineSourceConf:
+			if p, ok := c.Parser.Conf.(*statsdParserConf); ok {
+				cfg.TCP = append(cfg.TCP, ingest.TCPConfig{Name: s.Name, Addr: joinHostPort(c.Host, c.Port), Decoder: p.decoder, Loops: 1})
+				continue
+			}
+		}
+		if !skip {
+			return PipelineConfig{}, fmt.Errorf("%s: source %s (%s): %w", s.Pos, s.Name, s.Class, errUnavailable)
+		}
+	}
+	for _, s := range spec.Sinks {
+		sk, err := buildSink(s, skip)
+		if err != nil {
+			closeSinks(cfg.Sinks)
+			return PipelineConfig{}, err
+		}
+		if sk != nil {
+			cfg.Sinks = append(cfg.Sinks, sk)
+		}
+	}
+	return cfg, nil
+}
+
+func closeSinks(ss []sinks.Sink) {
+	for _, s := range ss {
+		s.Close()
+	}
+}
+
+// buildSink builds one sink (nil with skip for an unavailable one).
+func buildSink(s ClassSpec, skip bool) (sinks.Sink, error) {
+	switch c := s.Conf.(type) {
+	case *JSONLinesSinkConf:
+		sk, err := jsonlines.New(jsonlines.Config{Name: s.Name, Path: c.Path})
+		if err != nil {
+			return nil, fmt.Errorf("%s: sink %s: %w", s.Pos, s.Name, err)
+		}
+		return sk, nil
+	case *PeriodFilteringSinkConf:
+		inner, err := buildSink(c.Sink, skip)
+		if err != nil || inner == nil {
+			return nil, err
+		}
+		return &sinks.PeriodFilteringSink{Name: s.Name, Sink: inner, Include: c.Include, Exclude: c.Exclude,
+			ExcludeLessThan: c.ExcludeLessThan, ExcludeGreaterThan: c.ExcludeGreaterThan}, nil
+	case *MultiSinkConf:
+		m := &sinks.MultiSink{Name: s.Name}
+		for _, in := range c.Sinks {
+			sk, err := buildSink(in, skip)
+			if err != nil {
+				closeSinks(m.Sinks)
+				return nil, err
+			}
+			if sk != nil {
+				m.Sinks = append(m.Sinks, sk)
+			}
+		}
+		return m, nil
+	}
+	if skip {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%s: sink %s (%s): %w", s.Pos, s.Name, s.Class, errUnavailable)
+}

@@ -1,0 +1,411 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/ingest/statsd"
+)
+
+const vectorConfigs = "../../shared/vectors/mad/config"
+
+// env returns a LoadOptions.Env over a fixed map (tests never touch the
+// process environment).
+func env(kv ...string) func(string) (string, bool) {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestShippedMainConfig(t *testing.T) {
+	m, ps := LoadMain(filepath.Join(vectorConfigs, "config.conf"), LoadOptions{Env: env()})
+	if len(ps) > 0 || m == nil {
+		t.Fatalf("config.conf refused: %v", ps)
+	}
+	if m.HTTPAddr() != "0.0.0.0:7090" || !m.EnableHTTPS || m.HTTPSPort != 7091 || m.PipelinesDirectory != "config/pipelines" ||
+		m.MonitoringCluster != "mad" || m.HealthCheckPath != "/ping" || m.ReloadInterval != time.Minute {
+		t.Errorf("config.conf bound as %+v", m)
+	}
+	for _, k := range []string{"pekkoConfiguration", "logDirectory"} {
+		if !slices.Contains(m.JVMOnly, k) {
+			t.Errorf("%s not reported as accepted and ignored: %v", k, m.JVMOnly)
+		}
+	}
+}
+
+func TestShippedExperimentalConfigIncludesMain(t *testing.T) {
+	abs, _ := filepath.Abs(vectorConfigs)
+	opt := LoadOptions{Env: env(), ReadFile: func(p string) ([]byte, error) {
+		if rest, ok := strings.CutPrefix(p, "/opt/mad/config/"); ok {
+			p = filepath.Join(abs, rest)
+		}
+		return os.ReadFile(p)
+	}}
+	m, ps := LoadMain(filepath.Join(vectorConfigs, "experimental.conf"), opt)
+	if len(ps) > 0 || m == nil {
+		t.Fatalf("experimental.conf refused: %v", ps)
+	}
+	if m.HTTPPort != 7090 || !slices.Contains(m.JVMOnly, "supplementalHttpRoutesClass") {
+		t.Errorf("experimental.conf bound as %+v", m)
+	}
+	// Without the file the include names is an error naming it.
+	_, ps = LoadMain(filepath.Join(vectorConfigs, "experimental.conf"), LoadOptions{Env: env(), ReadFile: func(p string) ([]byte, error) {
+		if strings.HasPrefix(p, "/opt/") {
+			return nil, os.ErrNotExist
+		}
+		return os.ReadFile(p)
+	}})
+	if len(ps) == 0 || !strings.Contains(ps.Error(), "config.conf") {
+		t.Errorf("missing include not reported: %v", ps)
+	}
+}
+
+// unavailableClasses returns the class names of the unavailable problems
+// and fails on any other problem.
+func unavailableClasses(t *testing.T, ps Problems) []string {
+	t.Helper()
+	var out []string
+	for _, p := range ps {
+		if !p.Unavailable {
+			t.Errorf("unexpected problem: %v", p)
+			continue
+		}
+		f := strings.Fields(p.Msg)
+		out = append(out, f[1][strings.LastIndexByte(f[1], '.')+1:])
+		if p.Pos.Line == 0 || !strings.HasSuffix(p.Pos.File, ".conf") {
+			t.Errorf("problem without a position: %v", p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestShippedPipelineReportsOnlyLaterClasses(t *testing.T) {
+	path := filepath.Join(vectorConfigs, "pipeline.conf")
+	spec, ps := LoadPipeline(path, LoadOptions{Env: env()})
+	if spec != nil {
+		t.Fatal("pipeline.conf with unavailable classes accepted without SkipUnavailable")
+	}
+	got := unavailableClasses(t, ps)
+	want := []string{"AggregationServerHttpSink", "ClientHttpSourceV1", "ClientHttpSourceV2", "ClientHttpSourceV3",
+		"CollectdHttpSourceV1", "GraphitePlaintextToRecordParser", "KafkaSource", "MappingSource", "MappingSource",
+		"PeriodicStatisticsSink", "PrometheusHttpSource", "ProtobufV2bytesToRecordParser", "TelegrafJsonToRecordParser", "TelemetrySink"}
+	if !slices.Equal(got, want) {
+		t.Errorf("unavailable classes\n got %v\nwant %v", got, want)
+	}
+	for _, p := range ps {
+		if !strings.Contains(p.Error(), "pipeline.conf:") {
+			t.Errorf("problem does not name the file: %v", p)
+		}
+	}
+}
+
+func bindShippedPipeline(t *testing.T, e func(string) (string, bool)) *PipelineSpec {
+	t.Helper()
+	spec, ps := LoadPipeline(filepath.Join(vectorConfigs, "pipeline.conf"), LoadOptions{Env: e, SkipUnavailable: true})
+	if spec == nil {
+		t.Fatalf("refused with SkipUnavailable: %v", ps)
+	}
+	unavailableClasses(t, ps)
+	return spec
+}
+
+func find[T any](specs []ClassSpec, name string) T {
+	var zero T
+	for _, s := range specs {
+		if s.Name == name {
+			c, _ := s.Conf.(T)
+			return c
+		}
+		var inner []ClassSpec
+		switch c := s.Conf.(type) {
+		case *PeriodFilteringSinkConf:
+			inner = []ClassSpec{c.Sink}
+		case *MappingSourceConf:
+			inner = []ClassSpec{c.Source}
+		}
+		if len(inner) > 0 {
+			if c, ok := any(find[T](inner, name)).(T); ok && !isNil(c) {
+				return c
+			}
+		}
+	}
+	return zero
+}
+
+func isNil(v any) bool {
+	switch p := v.(type) {
+	case *KafkaSourceConf:
+		return p == nil
+	case *HTTPPostSinkConf:
+		return p == nil
+	case *PeriodFilteringSinkConf:
+		return p == nil
+	case *PeriodicStatisticsSinkConf:
+		return p == nil
+	case *StatsdSourceConf:
+		return p == nil
+	case *MappingSourceConf:
+		return p == nil
+	}
+	return v == nil
+}
+
+func kv(kvs []KV, k string) string {
+	for _, e := range kvs {
+		if e.Key == k {
+			return e.Value
+		}
+	}
+	return "<absent>"
+}
+
+func TestShippedPipelineBindsWithDefaults(t *testing.T) {
+	spec := bindShippedPipeline(t, env())
+	if spec.Name != "example_pipeline" || !slices.Equal(spec.Shard.Periods, []time.Duration{time.Second, time.Minute}) ||
+		spec.Shard.IdleTimeout != 5*time.Minute || spec.Shard.TimerStatistics != hist.SetOf(hist.Median, hist.TP90, hist.TP99, hist.Mean, hist.Count) {
+		t.Errorf("pipeline bound as %+v", spec)
+	}
+	if len(spec.Sources) != 9 || len(spec.Sinks) != 3 {
+		t.Fatalf("%d sources, %d sinks", len(spec.Sources), len(spec.Sinks))
+	}
+	st := find[*StatsdSourceConf](spec.Sources, "statsd_source")
+	if st == nil || st.Host != "0.0.0.0" || st.Port != 8125 || st.Decoder != (statsd.Config{}) {
+		t.Errorf("statsd_source bound as %+v", st)
+	}
+	k := find[*KafkaSourceConf](spec.Sources, "kafka_source")
+	if k == nil || kv(k.Configs, "bootstrap.servers") != "localhost:9092" || kv(k.Configs, "client.id") != "default" ||
+		k.PollTime != time.Second || k.ShutdownAwaitTime != 10*time.Second || !slices.Equal(k.Topics, []string{"topic"}) {
+		t.Errorf("kafka_source bound as %+v", k)
+	}
+	m := find[*MappingSourceConf](spec.Sources, "collectd_mapping_source")
+	if m == nil || len(m.FindAndReplace) != 30 || m.FindAndReplace[0].Key != `^cpu/([\d]+)/(cpu|percent)/([^/]+)(/value)?` ||
+		!slices.Equal(m.FindAndReplace[0].Values, []string{"cpu/$3", "cpu/by_core/$1/$3"}) || len(m.FindAndReplace[28].Values) != 0 {
+		t.Errorf("collectd mapping bound as %+v", m)
+	}
+	tele := find[*PeriodFilteringSinkConf](spec.Sinks, "telemetry_period_filtering_sink")
+	if tele == nil || tele.ExcludeLessThan != 0 || tele.ExcludeGreaterThan != time.Second {
+		t.Errorf("telemetry filter bound as %+v", tele)
+	}
+	http := find[*HTTPPostSinkConf](spec.Sinks, "cluster_http_sink")
+	if http == nil || http.URI != "http://localhost:7066/metrics/v1/data/persist" || http.MaximumQueueSize != 25000 ||
+		!slices.Equal(http.AcceptedStatusCodes, []int{200, 201, 202, 204}) {
+		t.Errorf("cluster sink bound as %+v", http)
+	}
+	ps := find[*PeriodicStatisticsSinkConf](spec.Sinks, "periodic_statistics_sink")
+	if ps == nil || ps.Interval != time.Second || ps.PeriodDimensionName != "_period" {
+		t.Errorf("periodic statistics sink bound as %+v", ps)
+	}
+}
+
+func TestShippedPipelineEnvironmentOverrides(t *testing.T) {
+	spec := bindShippedPipeline(t, env(
+		"KAFKA_SOURCE_BOOTSTRAP_HOST", "kafka1", "KAFKA_SOURCE_BOOTSTRAP_PORT", "29092",
+		"HOSTNAME", "host-7", "KAFKA_SOURCE_BOOTSTRAP_CONSUMER_ID", "consumer-9",
+		"PERIODIC_STATISTICS_INTERVAL", "250", "TELEMETRY_MIN_PERIOD", "PT1S", "TELEMETRY_MAX_PERIOD", "PT1M",
+		"CLUSTER_AGGREGATOR_MIN_PERIOD", "PT5M", "CLUSTER_AGGREGATOR_HOST", "cagg.internal", "CLUSTER_AGGREGATOR_PORT", "7067",
+	))
+	k := find[*KafkaSourceConf](spec.Sources, "kafka_source")
+	if kv(k.Configs, "bootstrap.servers") != "kafka1:29092" || kv(k.Configs, "client.id") != "consumer-9" {
+		t.Errorf("kafka overrides not applied: %+v", k.Configs)
+	}
+	tele := find[*PeriodFilteringSinkConf](spec.Sinks, "telemetry_period_filtering_sink")
+	if tele.ExcludeLessThan != time.Second || tele.ExcludeGreaterThan != time.Minute {
+		t.Errorf("telemetry overrides not applied: %+v", tele)
+	}
+	cagg := find[*PeriodFilteringSinkConf](spec.Sinks, "cluster_http_period_filtering_sink")
+	if cagg.ExcludeLessThan != 5*time.Minute {
+		t.Errorf("cluster filter override not applied: %+v", cagg)
+	}
+	if u := find[*HTTPPostSinkConf](spec.Sinks, "cluster_http_sink").URI; u != "http://cagg.internal:7067/metrics/v1/data/persist" {
+		t.Errorf("uri %q", u)
+	}
+	if i := find[*PeriodicStatisticsSinkConf](spec.Sinks, "periodic_statistics_sink").Interval; i != 250*time.Millisecond {
+		t.Errorf("interval %v", i)
+	}
+	// HOSTNAME alone names the consumer.
+	spec = bindShippedPipeline(t, env("HOSTNAME", "host-7"))
+	if c := kv(find[*KafkaSourceConf](spec.Sources, "kafka_source").Configs, "client.id"); c != "host-7" {
+		t.Errorf("client.id %q with HOSTNAME set", c)
+	}
+}
+
+func TestShippedExperimentalPipeline(t *testing.T) {
+	spec, ps := LoadPipeline(filepath.Join(vectorConfigs, "experimental-pipeline.conf"), LoadOptions{Env: env(), SkipUnavailable: true})
+	if spec == nil {
+		t.Fatal(ps)
+	}
+	got := unavailableClasses(t, ps)
+	for _, c := range []string{"TransformingSource", "OpenTelemetryGrpcSource"} {
+		if !slices.Contains(got, c) {
+			t.Errorf("%s not reported: %v", c, got)
+		}
+	}
+	var tr *TransformingSourceConf
+	for _, s := range spec.Sources {
+		if c, ok := s.Conf.(*TransformingSourceConf); ok {
+			tr = c
+		}
+	}
+	if tr == nil || len(tr.Transformations) != 1 || len(tr.Transformations[0].InjectDimensions) != 2 ||
+		tr.Transformations[0].InjectDimensions[0] != (InjectDimension{Key: "cluster", Value: "test_cluster"}) {
+		t.Errorf("TransformingSource bound as %+v", tr)
+	}
+}
+
+func TestDefaultConfig(t *testing.T) {
+	m, ps := ParseMain(DefaultConfigName, DefaultConfigText, LoadOptions{Env: env()})
+	if len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	if len(m.Pipelines) != 1 || m.HTTPAddr() != "0.0.0.0:7090" || len(m.Unknown) > 0 {
+		t.Fatalf("default config bound as %+v", m)
+	}
+	cfg, err := buildPipeline(m.Pipelines[0], false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeSinks(cfg.Sinks)
+	if len(cfg.UDP) != 1 || cfg.UDP[0].Addr != "0.0.0.0:8125" || len(cfg.TCP) != 1 || cfg.TCP[0].Addr != "0.0.0.0:8125" || len(cfg.Sinks) != 1 {
+		t.Errorf("default pipeline built as %+v", cfg)
+	}
+}
+
+// writeFile writes a file under dir and returns its path.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestInvalidValuesAreReportedWithPosition(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"port", "name=p\nsources=[{type=StatsdSource, name=s,\n port=\"abc\"}]", `p.conf:3:7: sources[0].port: must be an integer, not "abc"`},
+		{"port range", "name=p\nsources=[{type=StatsdSource, name=s, port=70000}]", "sources[0].port: must be between 0 and 65535"},
+		{"period", "name=p\nperiods=[\"PT1X\"]", `periods[0]: must be an ISO-8601 duration`},
+		{"sub-millisecond period", "name=p\nperiods=[\"PT0.0005S\"]", `a period must be a positive whole number of milliseconds`},
+		{"statistic", "name=p\nstatistics={ \"metric-name\"=[\"tp65\"] }", `statistics.metric-name: unknown statistic "tp65"`},
+		{"empty statistics", "name=p\ngaugeStatistics=[]", `gaugeStatistics: empty statistics set`},
+		{"unknown class", "name=p\nsinks=[{type=com.example.Nope, name=x}]", `sinks[0].type: unknown sink class "com.example.Nope"`},
+		{"wrong kind", "name=p\nsources=[{type=PeriodFilteringSink, name=x}]", `is a sink, not a source`},
+		{"missing name", "sources=[]", `name: is required`},
+		{"missing type", "name=p\nsinks=[{name=x}]", `sinks[0].type: is required`},
+		{"nested sink", "name=p\nsinks=[{type=PeriodFilteringSink, name=f, excludeLessThan=\"1s\", sink={type=JsonLinesSink, name=j}}]", `sinks[0].excludeLessThan: must be an ISO-8601 duration`},
+		{"regexp", "name=p\nstatistics={ \"(?<=a)b\"=[\"max\"] }", `no look-around`},
+		{"syntax", "name=p\nsources=[{", `p.conf:2`},
+		{"undefined substitution", "name=${nope}", `nope`},
+		{"tcp without port", "name=p\nsources=[{type=TcpLineSource, name=t, parser={type=StatsdToRecordParser}}]", `sources[0].port: is required`},
+		{"bool", "name=p\nsources=[{type=StatsdSource, name=s, negativeGaugeDelta=maybe}]", `negativeGaugeDelta: must be true or false`},
+		{"enum", "name=p\nsources=[{type=StatsdSource, name=s, sampleRateMode=sometimes}]", `sampleRateMode: must be one of resample, scale`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, t.TempDir(), "p.conf", tc.text)
+			spec, ps := LoadPipeline(p, LoadOptions{Env: env()})
+			if spec != nil {
+				t.Fatalf("accepted: %+v", spec)
+			}
+			if !strings.Contains(ps.Error(), tc.want) {
+				t.Errorf("problems\n%v\ndo not contain %q", ps, tc.want)
+			}
+			if !strings.Contains(ps.Error(), p) {
+				t.Errorf("problems do not name the file: %v", ps)
+			}
+		})
+	}
+}
+
+func TestCoercionsAndAliases(t *testing.T) {
+	p := writeFile(t, t.TempDir(), "p.json", `{
+  "name": "j",
+  "periods": ["PT0.5S", "PT1M", "PT1M", "P1D"],
+  "idleTimeout": 600,
+  "counterStatistics": ["sum", "p99", "tp50"],
+  "unknownKey": {"anything": [1, 2]},
+  "sources": [{"type": "com.arpnetworking.metrics.common.sources.StatsdSource", "name": "s", "port": "8126", "poolSize": "2",
+               "sampleRateMode": "scale", "negativeGaugeDelta": "true"}],
+  "sinks": [{"type": "PeriodFilteringSink", "name": "f", "excludeLessThan": null, "include": ["PT1M"],
+             "sink": {"type": "io.gomad.mad.sinks.JsonLinesSink", "name": "j", "path": "-"}}]
+}`)
+	spec, ps := LoadPipeline(p, LoadOptions{Env: env()})
+	if spec == nil || len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	if !slices.Equal(spec.Shard.Periods, []time.Duration{500 * time.Millisecond, time.Minute, 24 * time.Hour}) || spec.Shard.IdleTimeout != 10*time.Minute ||
+		spec.Shard.CounterStatistics != hist.SetOf(hist.Sum, hist.TP99, hist.Median) {
+		t.Errorf("bound as %+v", spec.Shard)
+	}
+	st := spec.Sources[0].Conf.(*StatsdSourceConf)
+	if st.Port != 8126 || st.Host != "localhost" || st.Decoder.RateMode != statsd.RateScale || !st.Decoder.NegativeGaugeDelta {
+		t.Errorf("statsd source bound as %+v", st)
+	}
+	if len(spec.Unknown) != 1 || !strings.Contains(spec.Unknown[0], "unknownKey") {
+		t.Errorf("unknown keys %v", spec.Unknown)
+	}
+	// Strict JSON: a comment is an error.
+	bad := writeFile(t, t.TempDir(), "bad.json", "{\"name\": \"x\" // no\n}")
+	if spec, _ := LoadPipeline(bad, LoadOptions{}); spec != nil {
+		t.Error("a comment in a .json pipeline was accepted")
+	}
+}
+
+func TestParseISODuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"PT1S": time.Second, "PT0.5S": 500 * time.Millisecond, "PT1.0S": time.Second, "PT5M": 5 * time.Minute,
+		"PT1H30M": 90 * time.Minute, "P1D": 24 * time.Hour, "P1DT1S": 24*time.Hour + time.Second, "pt1m": time.Minute,
+		"-PT6H3M": -(6*time.Hour + 3*time.Minute), "PT-1S": -time.Second, "PT0.000000001S": 1, "PT-0.5S": -500 * time.Millisecond,
+	} {
+		got, err := ParseISODuration(in)
+		if err != nil || got != want {
+			t.Errorf("ParseISODuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "P", "PT", "1S", "PT1", "PT1.S5", "P1W", "PT1.0000000001S", "1s"} {
+		if _, err := ParseISODuration(in); err == nil {
+			t.Errorf("ParseISODuration(%q) accepted", in)
+		}
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	writeFile(t, pipes, "good.conf", "name=good\nsources=[{type=StatsdSource, name=s, port=0}]")
+	writeFile(t, pipes, "bad.conf", "name=bad\nperiods=[\"PT1X\"]")
+	writeFile(t, pipes, ".hidden.conf.swp", "not a pipeline")
+	main := writeFile(t, dir, "main.conf", "pipelinesDirectory="+`"`+pipes+`"`+"\nhttpPort=7090\npekkoConfiguration{}")
+	summary, ps := CheckConfig(main, LoadOptions{Env: env()})
+	if len(ps) != 1 || !strings.Contains(ps[0].Error(), "bad.conf:2") {
+		t.Errorf("problems %v", ps)
+	}
+	if !strings.Contains(strings.Join(summary, "\n"), `pipeline "good"`) {
+		t.Errorf("summary %v", summary)
+	}
+	// A single pipeline file.
+	if _, ps := CheckConfig(filepath.Join(pipes, "good.conf"), LoadOptions{}); len(ps) > 0 {
+		t.Errorf("good.conf: %v", ps)
+	}
+}
+
+func TestSystemPropertiesResolve(t *testing.T) {
+	p := writeFile(t, t.TempDir(), "p.conf", "name=${pipeline.name}\nsources=[{type=StatsdSource, name=s, host=${?bind.host}, port=${?bind.port}}]")
+	spec, ps := LoadPipeline(p, LoadOptions{Env: env(), Properties: map[string]string{"pipeline.name": "props", "bind.port": "9125"}})
+	if spec == nil {
+		t.Fatal(ps)
+	}
+	if st := spec.Sources[0].Conf.(*StatsdSourceConf); spec.Name != "props" || st.Port != 9125 || st.Host != "localhost" {
+		t.Errorf("bound as %q %+v", spec.Name, st)
+	}
+}

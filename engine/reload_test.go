@@ -1,0 +1,409 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(freeTCPPort(t))
+	var p int
+	fmt.Sscan(port, &p)
+	return p
+}
+
+// udpSender sends datagrams of 10 lines "name:1|c" to addr until stopped,
+// counting the lines sent.
+type udpSender struct {
+	sent atomic.Uint64
+	stop chan struct{}
+	done chan struct{}
+}
+
+func sendUDP(t *testing.T, addr, name string) *udpSender {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &udpSender{stop: make(chan struct{}), done: make(chan struct{})}
+	dgram := []byte(strings.Repeat(name+":1|c\n", 10))
+	go func() {
+		defer close(s.done)
+		defer c.Close()
+		for i := 0; ; i++ {
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+			if _, err := c.Write(dgram); err == nil {
+				s.sent.Add(10)
+			}
+			if i%50 == 49 {
+				time.Sleep(time.Millisecond) // a steady stream, not a flood
+			}
+		}
+	}()
+	return s
+}
+
+func (s *udpSender) halt() uint64 {
+	close(s.stop)
+	<-s.done
+	return s.sent.Load()
+}
+
+// tcpSender writes lines "name:1|c" over one connection until stopped.
+func sendTCP(t *testing.T, addr, name string) *udpSender {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &udpSender{stop: make(chan struct{}), done: make(chan struct{})}
+	chunk := []byte(strings.Repeat(name+":1|c\n", 10))
+	go func() {
+		defer close(s.done)
+		defer c.Close()
+		for i := 0; ; i++ {
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+			if _, err := c.Write(chunk); err != nil {
+				t.Errorf("tcp write: %v", err)
+				return
+			}
+			s.sent.Add(10)
+			if i%50 == 49 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	return s
+}
+
+// sumOutput adds up the PT1S sums of metric name in every JSON-lines file
+// matching glob.
+func sumOutput(t *testing.T, glob, name string) uint64 {
+	t.Helper()
+	files, _ := filepath.Glob(glob)
+	var total float64
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var l jsonLine
+			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+				t.Fatalf("%s: bad line %q: %v", f, sc.Text(), err)
+			}
+			if l.Metric == name && l.Period == "PT1S" {
+				total += *l.Statistics["sum"]
+			}
+		}
+		fh.Close()
+	}
+	return uint64(total)
+}
+
+type reloadFixture struct {
+	t      *testing.T
+	dir    string
+	pipes  string
+	d      *Daemon
+	udpA   string
+	tcpA   string
+	udpB   string
+	outDir string
+}
+
+func (f *reloadFixture) writeA(version int, extra string) {
+	f.t.Helper()
+	writeFile(f.t, f.pipes, "a.conf", fmt.Sprintf(`name=a
+%s
+sources=[
+  { type=StatsdSource, name=statsd_a, host="127.0.0.1", port=%s }
+  { type=TcpLineSource, name=tcp_a, actorName=tcp-a, host="127.0.0.1", port=%s, parser={ type=StatsdToRecordParser } }
+]
+sinks=[{ type=JsonLinesSink, name=out_a, path="%s/a-%d.jsonl" }]
+`, extra, portOf(f.udpA), portOf(f.tcpA), f.outDir, version))
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+func (f *reloadFixture) reload(want func(ReloadResult) bool) ReloadResult {
+	f.t.Helper()
+	r := f.d.Reload()
+	if !want(r) {
+		f.t.Fatalf("reload: %+v", r)
+	}
+	return r
+}
+
+func (f *reloadFixture) pipeline(name string) *Pipeline {
+	for _, p := range f.d.Pipelines() {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// TestReloadLosesNothing sends StatsD over UDP and TCP without pause while
+// pipelines are changed (sinks, then aggregation), refused, added and
+// removed, and checks that every line sent is in the output or counted as
+// dropped by the kernel, with no internal loss, and that the sockets whose
+// address did not change were never closed.
+func TestReloadLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	f := &reloadFixture{t: t, dir: dir, pipes: filepath.Join(dir, "pipelines"), outDir: filepath.Join(dir, "out"),
+		udpA: fmt.Sprintf("127.0.0.1:%d", freeUDPPort(t)), tcpA: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		udpB: fmt.Sprintf("127.0.0.1:%d", freeUDPPort(t))}
+	must(t, os.Mkdir(f.pipes, 0o755))
+	must(t, os.Mkdir(f.outDir, 0o755))
+	f.writeA(1, `periods=["PT1S"]`)
+	main := writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", f.pipes))
+	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.d = d
+	stopped := false
+	defer func() {
+		if !stopped {
+			d.Stop()
+		}
+	}()
+	a := f.pipeline("a")
+	if a == nil {
+		t.Fatal("pipeline a did not start")
+	}
+	udpSrc, tcpSrc := a.UDP()[0], a.TCP()[0]
+	sa := sendUDP(t, f.udpA, "reload.udp")
+	ta := sendTCP(t, f.tcpA, "reload.tcp")
+	pause := func() { time.Sleep(300 * time.Millisecond) } // traffic flows between changes (not a synchronisation)
+	pause()
+
+	// 1. Sinks change, aggregation does not: the shards carry on.
+	f.writeA(2, `periods=["PT1S"]`)
+	f.reload(func(r ReloadResult) bool { return len(r.Updated) == 1 && len(r.Errors) == 0 })
+	pause()
+	// 2. Aggregation changes: new shards beside the old ones.
+	f.writeA(3, `periods=["PT1S", "PT1M"]`)
+	f.reload(func(r ReloadResult) bool { return len(r.Updated) == 1 && len(r.Errors) == 0 })
+	pause()
+	// 3. An invalid version is refused; the running pipeline keeps running.
+	writeFile(t, f.pipes, "a.conf", "name=a\nperiods=[\"PT1X\"]\n")
+	f.reload(func(r ReloadResult) bool {
+		return len(r.Errors) == 1 && len(r.Updated) == 0 && strings.Contains(r.Errors[0], "a.conf:2")
+	})
+	metrics := get(t, "http://"+d.HTTPAddr().String()+"/metrics")
+	if !strings.Contains(metrics, `mad_config_refused{file="`+filepath.Join(f.pipes, "a.conf")) {
+		t.Errorf("refused file not in /metrics")
+	}
+	pause()
+	// 4. A new pipeline, over POST /reload.
+	writeFile(t, f.pipes, "b.conf", fmt.Sprintf("name=b\nperiods=[\"PT1S\"]\nsources=[{type=StatsdSource, name=statsd_b, host=\"127.0.0.1\", port=%s}]\nsinks=[{type=JsonLinesSink, name=out_b, path=%q}]\n",
+		portOf(f.udpB), filepath.Join(f.outDir, "b.jsonl")))
+	resp, err := http.Post("http://"+d.HTTPAddr().String()+"/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// a.conf is still invalid: 422, b started.
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), `"started":["`) {
+		t.Fatalf("POST /reload: %d %s", resp.StatusCode, body)
+	}
+	b := f.pipeline("b")
+	if b == nil {
+		t.Fatal("pipeline b did not start")
+	}
+	bSrc := b.UDP()[0]
+	sb := sendUDP(t, f.udpB, "reload.b")
+	pause()
+	// 5. a is fixed with other statistics (new shards again).
+	f.writeA(5, "periods=[\"PT1S\", \"PT1M\"]\ncounterStatistics=[\"sum\", \"count\", \"max\"]")
+	f.reload(func(r ReloadResult) bool { return len(r.Updated) == 1 && len(r.Errors) == 0 })
+	pause()
+	// 6. b is removed (its senders stop first: nothing listens after).
+	sentB := sb.halt()
+	must(t, os.Remove(filepath.Join(f.pipes, "b.conf")))
+	f.reload(func(r ReloadResult) bool { return len(r.Stopped) == 1 && len(r.Errors) == 0 })
+	pause()
+
+	if got := a.UDP()[0]; got != udpSrc || got.Addr().String() != f.udpA {
+		t.Error("the UDP source of a was replaced although its address did not change")
+	}
+	if got := a.TCP()[0]; got != tcpSrc {
+		t.Error("the TCP source of a was replaced although its address did not change")
+	}
+	sentUDP, sentTCP := sa.halt(), ta.halt()
+	// Everything sent has been read once the sources have counted it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		u, tc := udpSrc.Stats(), tcpSrc.Stats()
+		if u.Lines[0]+u.KernelDrops*10 >= sentUDP && tc.Lines[0] >= sentTCP {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("udp: %d lines read + %d datagrams dropped of %d sent; tcp: %d of %d", u.Lines[0], u.KernelDrops, sentUDP, tc.Lines[0], sentTCP)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	must(t, d.Stop())
+	stopped = true
+
+	u, tc, bs := udpSrc.Stats(), tcpSrc.Stats(), bSrc.Stats()
+	for _, st := range []struct {
+		name                     string
+		dropped, kernel, sampled uint64
+	}{{"udp a", u.Dropped, u.KernelDrops, u.SampledOut}, {"tcp a", tc.Dropped, 0, tc.SampledOut}, {"udp b", bs.Dropped, bs.KernelDrops, bs.SampledOut}} {
+		if st.dropped != 0 {
+			t.Errorf("%s: %d samples dropped internally", st.name, st.dropped)
+		}
+		if st.kernel != 0 {
+			t.Logf("%s: %d datagrams dropped by the kernel (counted)", st.name, st.kernel)
+		}
+	}
+	check := func(name string, sent, kernelLines uint64) {
+		got := sumOutput(t, filepath.Join(f.outDir, "*.jsonl"), name)
+		if got+kernelLines != sent {
+			t.Errorf("%s: %d lines sent, %d in the output, %d dropped by the kernel: %d lost", name, sent, got, kernelLines, int64(sent)-int64(got+kernelLines))
+		} else {
+			t.Logf("%s: %d lines sent, %d in the output, %d dropped by the kernel", name, sent, got, kernelLines)
+		}
+	}
+	check("reload.udp", sentUDP, u.KernelDrops*10)
+	check("reload.tcp", sentTCP, 0)
+	check("reload.b", sentB, bs.KernelDrops*10)
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestReloadKeepsRunningPipelineOnBadFile: a refused file changes nothing,
+// and a file that cannot start (its address is taken) keeps the old one.
+func TestReloadAddressConflicts(t *testing.T) {
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	port := freeUDPPort(t)
+	src := func(name string) string {
+		return fmt.Sprintf("name=%s\nsources=[{type=StatsdSource, name=s, host=\"127.0.0.1\", port=%d}]\nsinks=[{type=JsonLinesSink, name=j, path=%q}]\n",
+			name, port, filepath.Join(dir, name+".jsonl"))
+	}
+	writeFile(t, pipes, "a.conf", src("a"))
+	main := writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpPort=0\nhttpHost=\"127.0.0.1\"\nreloadInterval=\"PT0S\"\n", pipes))
+	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	// A second pipeline on the same address is refused (SO_REUSEPORT
+	// would otherwise split the traffic silently).
+	writeFile(t, pipes, "b.conf", src("b"))
+	r := d.Reload()
+	if len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "already used by") || len(d.Pipelines()) != 1 {
+		t.Errorf("same address twice: %+v", r)
+	}
+	// The same name twice is refused too.
+	writeFile(t, pipes, "b.conf", strings.Replace(src("a"), fmt.Sprint(port), "0", 1))
+	r = d.Reload()
+	if len(r.Errors) != 1 || !strings.Contains(r.Errors[0], `pipeline name "a" is already used`) {
+		t.Errorf("same name twice: %+v", r)
+	}
+	// An address taken by another process: b cannot start, a is untouched.
+	busy, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	writeFile(t, pipes, "b.conf", strings.Replace(strings.Replace(src("b"), fmt.Sprint(port), portOf(busy.LocalAddr().String()), 1), "StatsdSource", "TcpLineSource, parser={type=StatsdToRecordParser}", 1))
+	l, err := net.Listen("tcp", "127.0.0.1:"+portOf(busy.LocalAddr().String()))
+	if err == nil {
+		defer l.Close()
+		r = d.Reload()
+		if len(r.Errors) != 1 || len(r.Started) != 0 || len(d.Pipelines()) != 1 {
+			t.Errorf("busy address: %+v", r)
+		}
+	}
+	// Nothing changed: nothing happens.
+	must(t, os.Remove(filepath.Join(pipes, "b.conf")))
+	r = d.Reload()
+	if len(r.Started)+len(r.Updated)+len(r.Stopped)+len(r.Errors) != 0 {
+		t.Errorf("unchanged configuration reloaded: %+v", r)
+	}
+}
+
+// TestMainConfigReload: a changed main file moves the HTTP server and its
+// paths; an invalid one is refused.
+func TestMainConfigReload(t *testing.T) {
+	dir := t.TempDir()
+	write := func(port int, ping string) string {
+		return writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=%d\nhttpHealthCheckPath=%q\nreloadInterval=0\n",
+			filepath.Join(dir, "none"), port, ping))
+	}
+	p1, p2 := freePort(t), freePort(t)
+	main := write(p1, "/ping")
+	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/ping", p1)); !strings.Contains(got, "HEALTHY") {
+		t.Fatalf("/ping: %q", got)
+	}
+	write(p2, "/health")
+	if r := d.Reload(); len(r.Errors) > 0 {
+		t.Fatal(r.Errors)
+	}
+	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/health", p2)); !strings.Contains(got, "HEALTHY") {
+		t.Fatalf("/health on the new port: %q", got)
+	}
+	writeFile(t, dir, "main.conf", "httpPort=\"x\"")
+	if r := d.Reload(); len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "httpPort") {
+		t.Fatalf("invalid main file: %+v", r)
+	}
+	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/health", p2)); !strings.Contains(got, "HEALTHY") {
+		t.Fatalf("the daemon stopped serving after an invalid main file: %q", got)
+	}
+}
