@@ -1,0 +1,5 @@
+//go:build !linux
+
+package clientpb
+
+func threadCPU() int64 { return 0 }
