@@ -186,6 +186,9 @@ type Target struct {
 	URL  string
 	// Metrics is mad's /metrics URL, for the internal loss; "" if none.
 	Metrics string
+	// RemoteWritePath is where the target takes Prometheus remote write
+	// ("" is MAD's route, /metrics/prometheus; vmagent's is /api/v1/write).
+	RemoteWritePath string
 }
 
 // Scenario is what a run sends and how.
@@ -271,7 +274,11 @@ func Run(ctx context.Context, t Target, s Scenario) (Result, error) {
 	case TCP:
 		r.Sent, err = SendTCP(t.Addr, s.Conns, s.Load)
 	case V3, RemoteWrite:
-		r.Sent, err = SendHTTP(ctx, t.URL+p.Path, s.Conns, s.Load)
+		path := p.Path
+		if s.Protocol == RemoteWrite && t.RemoteWritePath != "" {
+			path = t.RemoteWritePath
+		}
+		r.Sent, err = SendHTTP(ctx, t.URL+path, s.Conns, s.Load)
 	default:
 		err = fmt.Errorf("bench: no sender for %q", s.Protocol)
 	}

@@ -129,6 +129,9 @@ func (b *Bench) RunPeer(ctx context.Context, peer Peer, sc Scenario) (Result, er
 	}
 	time.Sleep(500 * time.Millisecond) // past start-up work
 	t := Target{Name: peer.Name, PID: d.PID(), Addr: opts.StatsD, URL: peer.URL(), Metrics: peer.Metrics}
+	if peer.Name == "vmagent" {
+		t.RemoteWritePath = "/api/v1/write"
+	}
 	r, err := Run(ctx, t, sc)
 	if err != nil {
 		return r, err

@@ -122,7 +122,7 @@ func BuildS3(c Cell, p Protocol, seed uint64, maxMessages int) *Payloads {
 			left -= n
 		}
 	case RemoteWrite:
-		out.Path = "/api/v1/write"
+		out.Path = "/metrics/prometheus" // MAD's route (Target.RemoteWritePath for others)
 		out.Compress = true
 		for left := c.UnitsOfWork; left > 0 && len(out.Messages) < maxMessages && out.bytes < maxS3Bytes; {
 			n := min(rwBatch, left)

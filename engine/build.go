@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/gomad/mad/affinity"
 	"github.com/gomad/mad/ingest"
@@ -17,6 +18,25 @@ func joinHostPort(host string, port int) string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
+// httpKinds maps MAD's HTTP source classes to their kinds.
+var httpKinds = map[string]ingest.HTTPKind{
+	pkgSources + "ClientHttpSourceV1":   ingest.HTTPClientV1,
+	pkgSources + "ClientHttpSourceV2":   ingest.HTTPClientV2,
+	pkgSources + "ClientHttpSourceV3":   ingest.HTTPClientV3,
+	pkgSources + "CollectdHttpSourceV1": ingest.HTTPCollectd,
+	pkgSources + "PrometheusHttpSource": ingest.HTTPPrometheus,
+}
+
+// HTTPLimits are the request limits of the HTTP server (mad's main
+// configuration keys; MAD has none).
+type HTTPLimits struct {
+	MaxBody, MaxDecompressed, MaxRecords     int
+	ReadTimeout, ReadHeaderTimeout, IdleTime time.Duration
+	// BusyTimeout bounds how long a request waits for the data plane
+	// before it is answered 503.
+	BusyTimeout time.Duration
+}
+
 // errUnavailable marks a source or sink mad cannot run yet.
 var errUnavailable = errors.New("not available")
 
@@ -24,10 +44,17 @@ var errUnavailable = errors.New("not available")
 // take: sockets to bind and sinks, built (and, on error, closed again).
 // With skip, unavailable sources and sinks are left out (they were
 // reported when the file was loaded).
-func buildPipeline(spec *PipelineSpec, skip bool, log *slog.Logger) (PipelineConfig, error) {
+func buildPipeline(spec *PipelineSpec, limits HTTPLimits, skip bool, log *slog.Logger) (PipelineConfig, error) {
 	cfg := PipelineConfig{Name: spec.Name, Shard: spec.Shard, Log: log}
 	for _, s := range spec.Sources {
 		switch c := s.Conf.(type) {
+		case *HTTPSourceConf:
+			cfg.HTTP = append(cfg.HTTP, ingest.HTTPConfig{
+				Name: s.Name, Kind: httpKinds[s.Class], Slots: max(2, affinity.Usable()),
+				MaxBody: limits.MaxBody, MaxDecompressed: limits.MaxDecompressed, MaxRecords: limits.MaxRecords,
+				Deadline: limits.BusyTimeout, InterpretUnits: c.InterpretUnits, ReservedNameWhitelist: c.ReservedNameWhitelist,
+			})
+			continue
 		case *StatsdSourceConf:
 			cfg.UDP = append(cfg.UDP, ingest.UDPConfig{
 				Name: s.Name, Addr: joinHostPort(c.Host, c.Port), Decoder: c.Decoder,

@@ -101,6 +101,13 @@ type MainSpec struct {
 	MonitoringService              string
 	MonitoringHost                 string
 
+	// HTTP are the limits of the HTTP server (mad's httpMaxBodyBytes,
+	// httpMaxDecompressedBytes, httpMaxRecordsPerRequest, httpReadTimeout,
+	// httpReadHeaderTimeout, httpIdleTimeout, httpBusyTimeout).
+	HTTP HTTPLimits
+	// EnablePprof serves /debug/pprof (mad's enablePprof, default true).
+	EnablePprof bool
+
 	// ReloadInterval is how often the main file and the pipeline files are
 	// checked for changes (mad's `reloadInterval`, MAD's fixed 60 s by
 	// default); 0 disables polling (SIGHUP and POST /reload still work).
@@ -236,6 +243,17 @@ func bindMain(path string, root *hocon.Value, opt LoadOptions) (*MainSpec, Probl
 	m.MonitoringService = n.str("monitoringService", "mad")
 	host, _ := os.Hostname()
 	m.MonitoringHost = n.str("monitoringHost", host)
+	m.HTTP = HTTPLimits{
+		MaxBody:         int(n.integer("httpMaxBodyBytes", 64<<20, 1, 1<<40)),
+		MaxDecompressed: int(n.integer("httpMaxDecompressedBytes", 256<<20, 1, 1<<40)),
+		MaxRecords:      int(n.integer("httpMaxRecordsPerRequest", 0, 0, 1<<40)),
+	}
+	// MAD reads a whole body within 30 s (Routes: toStrict(30000 ms)).
+	m.HTTP.ReadTimeout = n.positiveDuration("httpReadTimeout", 30*time.Second)
+	m.HTTP.ReadHeaderTimeout = n.positiveDuration("httpReadHeaderTimeout", 10*time.Second)
+	m.HTTP.IdleTime = n.positiveDuration("httpIdleTimeout", 2*time.Minute)
+	m.HTTP.BusyTimeout = n.positiveDuration("httpBusyTimeout", 5*time.Second)
+	m.EnablePprof = n.boolean("enablePprof", true)
 	m.ReloadInterval, _ = n.duration("reloadInterval", time.Minute)
 	if m.ReloadInterval < 0 {
 		n.fail(n.get("reloadInterval"), "reloadInterval", "must not be negative")

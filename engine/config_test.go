@@ -94,9 +94,8 @@ func TestShippedPipelineReportsOnlyLaterClasses(t *testing.T) {
 		t.Fatal("pipeline.conf with unavailable classes accepted without SkipUnavailable")
 	}
 	got := unavailableClasses(t, ps)
-	want := []string{"AggregationServerHttpSink", "ClientHttpSourceV1", "ClientHttpSourceV2", "ClientHttpSourceV3",
-		"CollectdHttpSourceV1", "GraphitePlaintextToRecordParser", "KafkaSource", "MappingSource", "MappingSource",
-		"PeriodicStatisticsSink", "PrometheusHttpSource", "ProtobufV2bytesToRecordParser", "TelegrafJsonToRecordParser", "TelemetrySink"}
+	want := []string{"AggregationServerHttpSink", "GraphitePlaintextToRecordParser", "KafkaSource", "MappingSource", "MappingSource",
+		"PeriodicStatisticsSink", "ProtobufV2bytesToRecordParser", "TelegrafJsonToRecordParser", "TelemetrySink"}
 	if !slices.Equal(got, want) {
 		t.Errorf("unavailable classes\n got %v\nwant %v", got, want)
 	}
@@ -268,12 +267,13 @@ func TestDefaultConfig(t *testing.T) {
 	if len(m.Pipelines) != 1 || m.HTTPAddr() != "0.0.0.0:7090" || len(m.Unknown) > 0 {
 		t.Fatalf("default config bound as %+v", m)
 	}
-	cfg, err := buildPipeline(m.Pipelines[0], false, nil)
+	cfg, err := buildPipeline(m.Pipelines[0], m.HTTP, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer closeSinks(cfg.Sinks)
-	if len(cfg.UDP) != 1 || cfg.UDP[0].Addr != "0.0.0.0:8125" || len(cfg.TCP) != 1 || cfg.TCP[0].Addr != "0.0.0.0:8125" || len(cfg.Sinks) != 1 {
+	if len(cfg.UDP) != 1 || cfg.UDP[0].Addr != "0.0.0.0:8125" || len(cfg.TCP) != 1 || cfg.TCP[0].Addr != "0.0.0.0:8125" || len(cfg.Sinks) != 1 ||
+		len(cfg.HTTP) != 5 {
 		t.Errorf("default pipeline built as %+v", cfg)
 	}
 }

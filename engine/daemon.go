@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gomad/mad/ingest"
 )
 
 // Version and Commit are set at build time (-ldflags -X).
@@ -37,7 +39,12 @@ type DaemonConfig struct {
 	HealthCheckPath, StatusPath string
 	// Pipelines are started with the daemon and run until it stops.
 	Pipelines []PipelineConfig
-	Log       *slog.Logger
+	// HTTP are the server's timeouts (zero: MAD's 30 s to read a request,
+	// 10 s for its header, 2 min idle).
+	HTTP HTTPLimits
+	// DisablePprof removes /debug/pprof.
+	DisablePprof bool
+	Log          *slog.Logger
 }
 
 // Daemon runs pipelines and the control-plane HTTP server. A daemon opened
@@ -57,6 +64,7 @@ type Daemon struct {
 	srv, tsrv *http.Server
 	ln, tln   net.Listener
 	handler   atomic.Pointer[http.Handler]
+	routes    atomic.Pointer[map[string]*ingest.HTTPSource]
 
 	reloadNow  chan chan ReloadResult
 	stopReload chan struct{}
@@ -98,6 +106,9 @@ func Start(cfg DaemonConfig) (*Daemon, error) {
 		}
 		d.static = append(d.static, p)
 	}
+	d.mu.Lock()
+	d.updateRoutesLocked()
+	d.mu.Unlock()
 	if err := d.listen(cfg.HTTPAddr); err != nil {
 		d.Stop()
 		return nil, err
@@ -114,6 +125,15 @@ func newDaemon(cfg DaemonConfig) *Daemon {
 	}
 	if cfg.StatusPath == "" {
 		cfg.StatusPath = "/status"
+	}
+	if cfg.HTTP.ReadTimeout <= 0 {
+		cfg.HTTP.ReadTimeout = 30 * time.Second
+	}
+	if cfg.HTTP.ReadHeaderTimeout <= 0 {
+		cfg.HTTP.ReadHeaderTimeout = 10 * time.Second
+	}
+	if cfg.HTTP.IdleTime <= 0 {
+		cfg.HTTP.IdleTime = 2 * time.Minute
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Log, managed: map[string]*managedPipeline{}, problems: map[string]string{}}
 	d.setHandler()
@@ -144,7 +164,7 @@ func Open(path string, data []byte, opt LoadOptions, log *slog.Logger) (*Daemon,
 	if m == nil {
 		return nil, ps
 	}
-	d := newDaemon(DaemonConfig{HealthCheckPath: m.HealthCheckPath, StatusPath: m.StatusPath, Log: log})
+	d := newDaemon(DaemonConfig{HealthCheckPath: m.HealthCheckPath, StatusPath: m.StatusPath, HTTP: m.HTTP, DisablePprof: !m.EnablePprof, Log: log})
 	d.opt = opt
 	d.main = m
 	if data == nil {
@@ -329,6 +349,8 @@ func (d *Daemon) applyMainLocked(m *MainSpec) error {
 	}
 	d.main = m
 	d.cfg.HealthCheckPath, d.cfg.StatusPath = m.HealthCheckPath, m.StatusPath
+	d.cfg.DisablePprof = !m.EnablePprof
+	d.cfg.HTTP = m.HTTP
 	d.setHandler()
 	return nil
 }
@@ -459,7 +481,7 @@ func (d *Daemon) applyPipelinesLocked() ReloadResult {
 		for _, u := range w.spec.Unknown {
 			d.log.Debug("unknown configuration key ignored", "key", u)
 		}
-		cfg, err := buildPipeline(w.spec, d.opt.SkipUnavailable, d.log)
+		cfg, err := buildPipeline(w.spec, d.main.HTTP, d.opt.SkipUnavailable, d.log)
 		if err != nil {
 			d.problems[w.key] = err.Error()
 			res.Errors = append(res.Errors, err.Error())
@@ -487,7 +509,20 @@ func (d *Daemon) applyPipelinesLocked() ReloadResult {
 		}
 		delete(d.problems, w.key)
 	}
+	d.updateRoutesLocked()
 	return res
+}
+
+// updateRoutesLocked points each HTTP ingest route at the source of its
+// kind (at most one runs: sourceAddrs makes the route an address).
+func (d *Daemon) updateRoutesLocked() {
+	m := map[string]*ingest.HTTPSource{}
+	for _, p := range d.pipelinesLocked() {
+		for _, h := range p.HTTP() {
+			m[h.Kind().Path()] = h
+		}
+	}
+	d.routes.Store(&m)
 }
 
 func loadPipelineBytes(path string, data []byte, opt LoadOptions) (*PipelineSpec, Problems) {
@@ -514,6 +549,8 @@ func sourceAddrs(p *PipelineSpec) []string {
 			if c.Port != 0 {
 				out = append(out, "tcp "+joinHostPort(c.Host, c.Port))
 			}
+		case *HTTPSourceConf:
+			out = append(out, "the route POST "+httpKinds[s.Class].Path())
 		}
 	}
 	return out
@@ -531,8 +568,27 @@ func (d *Daemon) listen(addr string) error {
 	return nil
 }
 
+// newServer returns the control-plane server: HTTP/1.1 with keep-alive and
+// HTTP/2 (cleartext with prior knowledge, as MAD's enable-http2 serves
+// OTLP gRPC on 7090; over TLS by ALPN on the HTTPS port).
+func (d *Daemon) newServer() *http.Server {
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetHTTP2(true)
+	protos.SetUnencryptedHTTP2(true)
+	return &http.Server{
+		Handler:           d,
+		Protocols:         &protos,
+		ReadTimeout:       d.cfg.HTTP.ReadTimeout,
+		ReadHeaderTimeout: d.cfg.HTTP.ReadHeaderTimeout,
+		IdleTimeout:       d.cfg.HTTP.IdleTime,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+}
+
 func (d *Daemon) serve(ln net.Listener) {
-	srv := &http.Server{Handler: d, ReadHeaderTimeout: 10 * time.Second}
+	srv := d.newServer()
 	d.ln, d.srv = ln, srv
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -553,7 +609,7 @@ func (d *Daemon) listenTLS(m *MainSpec) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: d, ReadHeaderTimeout: 10 * time.Second}
+	srv := d.newServer()
 	d.tln, d.tsrv = ln, srv
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -639,11 +695,26 @@ func (d *Daemon) Handler() http.Handler {
 			d.log.Warn("writing /metrics", "err", err)
 		}
 	})
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	for _, k := range ingest.HTTPKinds() {
+		path := k.Path()
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			// MAD: 404 when no source of that kind runs (MAD-SPEC §3.1).
+			if m := d.routes.Load(); m != nil {
+				if src := (*m)[path]; src != nil {
+					src.ServeHTTP(w, r)
+					return
+				}
+			}
+			http.Error(w, "no source serves "+path+" in the running configuration", http.StatusNotFound)
+		})
+	}
+	if !d.cfg.DisablePprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

@@ -122,6 +122,19 @@ func WriteMetrics(out io.Writer, pipelines []*Pipeline, cs ConfigState) error {
 			p.counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes)
 			p.counter("mad_source_long_lines_total", "Lines discarded for exceeding the line limit.", l, st.LongLines)
 		}
+		for _, h := range pl.HTTP() {
+			st := h.Stats()
+			l := with(base, "source", h.Name(), "protocol", "http", "path", h.Kind().Path())
+			for _, r := range []struct {
+				result string
+				n      uint64
+			}{{"accepted", st.Accepted}, {"bad_request", st.BadRequest}, {"too_large", st.TooLarge}, {"saturated", st.Saturated}, {"failed", st.Failed}} {
+				p.counter("mad_source_requests_total", "HTTP requests, by result: accepted (200), bad_request (400), too_large (413), saturated (503, retry), failed (500).", with(l, "result", r.result), r.n)
+			}
+			p.counter("mad_source_records_total", "Records of accepted requests.", l, st.Records)
+			p.counter("mad_source_samples_total", "Samples produced.", l, st.Samples)
+			p.counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes)
+		}
 		var series float64
 		for _, s := range pl.Shards() {
 			st := s.Stats()

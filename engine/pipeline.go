@@ -30,6 +30,8 @@ type PipelineConfig struct {
 	RingSize int
 	UDP      []ingest.UDPConfig
 	TCP      []ingest.TCPConfig
+	// HTTP are MAD's HTTP sources; the daemon routes their paths to them.
+	HTTP []ingest.HTTPConfig
 	// Sinks receive every closed bucket, in order (the pipeline's root
 	// MultiSink).
 	Sinks []sinks.Sink
@@ -55,6 +57,10 @@ func (c *PipelineConfig) ensureDefaults() {
 		c.TCP[i].Loops = max(1, c.TCP[i].Loops)
 		c.TCP[i].Log = c.Log
 	}
+	for i := range c.HTTP {
+		c.HTTP[i].Slots = max(2, c.HTTP[i].Slots)
+		c.HTTP[i].Log = c.Log
+	}
 }
 
 // Pipeline is a running pipeline: sources feeding an aggregator (shards and
@@ -66,6 +72,7 @@ type Pipeline struct {
 	agg     *aggregator
 	udp     []*udpSource
 	tcp     []*tcpSource
+	http    []*httpSource
 	stopped bool
 	stopErr error
 }
@@ -80,6 +87,31 @@ type tcpSource struct {
 	cfg   ingest.TCPConfig
 	src   *ingest.TCPSource
 	lanes []ingest.Lanes
+}
+
+type httpSource struct {
+	cfg   ingest.HTTPConfig
+	src   *ingest.HTTPSource
+	lanes []ingest.Lanes
+}
+
+// startHTTP makes the HTTP sources of cfgs over lanes of agg.
+func startHTTP(agg *aggregator, cfgs []ingest.HTTPConfig) ([]*httpSource, error) {
+	var out []*httpSource
+	for _, c := range cfgs {
+		ls := agg.lanes(c.Slots)
+		src, err := ingest.NewHTTPSource(c, ls)
+		if err != nil {
+			agg.detach(ls)
+			for _, h := range out {
+				h.src.Stop()
+				agg.detach(h.lanes)
+			}
+			return nil, err
+		}
+		out = append(out, &httpSource{cfg: c, src: src, lanes: ls})
+	}
+	return out, nil
 }
 
 // aggregator is a pipeline's shards and emitter.
@@ -177,7 +209,18 @@ func StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		agg.stop()
 		return nil, err
 	}
-	p.udp, p.tcp = udp, tcp
+	hs, err := startHTTP(agg, cfg.HTTP)
+	if err != nil {
+		for _, u := range udp {
+			u.src.Stop()
+		}
+		for _, t := range tcp {
+			t.src.Stop()
+		}
+		agg.stop()
+		return nil, err
+	}
+	p.udp, p.tcp, p.http = udp, tcp, hs
 	for _, u := range udp {
 		u.src.Start()
 	}
@@ -314,8 +357,37 @@ func (p *Pipeline) Update(cfg PipelineConfig) error {
 		}
 		i++
 	}
+	oldHTTP := map[ingest.HTTPKind]*httpSource{}
+	for _, h := range p.http {
+		oldHTTP[h.cfg.Kind] = h
+	}
+	var keptHTTP []*httpSource
+	var keptHTTPCfg, newHTTPCfg []ingest.HTTPConfig
+	for _, c := range cfg.HTTP {
+		if o, ok := oldHTTP[c.Kind]; ok && o.cfg.Slots == c.Slots {
+			keptHTTP, keptHTTPCfg = append(keptHTTP, o), append(keptHTTPCfg, c)
+			delete(oldHTTP, c.Kind)
+			continue
+		}
+		newHTTPCfg = append(newHTTPCfg, c)
+	}
 	addedUDP, addedTCP, err := p.bind(agg, newUDPCfg, newTCPCfg)
 	if err != nil {
+		if !keep {
+			agg.stop()
+		}
+		return err
+	}
+	addedHTTP, err := startHTTP(agg, newHTTPCfg)
+	if err != nil {
+		for _, u := range addedUDP {
+			u.src.Stop()
+			agg.detach(u.lanes)
+		}
+		for _, t := range addedTCP {
+			t.src.Stop()
+			agg.detach(t.lanes)
+		}
 		if !keep {
 			agg.stop()
 		}
@@ -344,8 +416,21 @@ func (p *Pipeline) Update(cfg PipelineConfig) error {
 		errs = append(errs, p.agg.detach(t.lanes))
 		t.lanes, t.cfg = ls, keptTCPCfg[i]
 	}
+	for i, h := range keptHTTP {
+		ls := agg.lanes(h.cfg.Slots)
+		if err := h.src.Retarget(keptHTTPCfg[i], ls); err != nil {
+			errs = append(errs, err, agg.detach(ls))
+			continue
+		}
+		errs = append(errs, p.agg.detach(h.lanes))
+		h.lanes, h.cfg = ls, keptHTTPCfg[i]
+	}
 	for _, u := range addedUDP {
 		u.src.Start()
+	}
+	for _, h := range oldHTTP {
+		h.src.Stop()
+		errs = append(errs, p.agg.detach(h.lanes))
 	}
 	for _, u := range oldUDP {
 		u.src.Stop()
@@ -375,6 +460,7 @@ func (p *Pipeline) Update(cfg PipelineConfig) error {
 	p.cfg, p.agg = cfg, agg
 	p.udp = append(keptUDP, addedUDP...)
 	p.tcp = append(keptTCP, addedTCP...)
+	p.http = append(keptHTTP, addedHTTP...)
 	return errors.Join(errs...)
 }
 
@@ -394,6 +480,9 @@ func (p *Pipeline) Stop() error {
 	}
 	for _, t := range p.tcp {
 		errs = append(errs, t.src.Stop())
+	}
+	for _, h := range p.http {
+		h.src.Stop()
 	}
 	p.agg.stop()
 	errs = append(errs, p.agg.emitter.Sink().Close())
@@ -426,6 +515,17 @@ func (p *Pipeline) TCP() []*ingest.TCPSource {
 	out := make([]*ingest.TCPSource, len(p.tcp))
 	for i, t := range p.tcp {
 		out[i] = t.src
+	}
+	return out
+}
+
+// HTTP returns the pipeline's HTTP sources.
+func (p *Pipeline) HTTP() []*ingest.HTTPSource {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*ingest.HTTPSource, len(p.http))
+	for i, h := range p.http {
+		out[i] = h.src
 	}
 	return out
 }

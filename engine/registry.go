@@ -52,7 +52,6 @@ const (
 	// pkgMad names the classes mad adds.
 	pkgMad = "io.gomad.mad.sinks."
 
-	laterHTTP   = "the HTTP sources (client protocols V1/V2/V3, collectd, Prometheus remote write) are not implemented in mad yet"
 	laterParser = "mad implements only StatsdToRecordParser so far"
 	laterKafka  = "the Kafka source is not implemented in mad yet"
 	laterWrap   = "wrapping sources are not implemented in mad yet"
@@ -251,7 +250,7 @@ const maxPort = 65535
 
 func init() {
 	for _, name := range []string{"ClientHttpSourceV1", "ClientHttpSourceV2", "ClientHttpSourceV3", "CollectdHttpSourceV1", "PrometheusHttpSource"} {
-		register(&class{fqcn: pkgSources + name, kind: kindSource, missing: laterHTTP, bind: bindHTTPSource})
+		register(&class{fqcn: pkgSources + name, kind: kindSource, bind: bindHTTPSource})
 	}
 	register(&class{fqcn: pkgSources + "StatsdSource", kind: kindSource, bind: func(n *node) any {
 		n.ignore("actorName", "poolSize")

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gomad/mad/ingest"
 )
 
 func freeUDPPort(t *testing.T) int {
@@ -405,5 +407,61 @@ func TestMainConfigReload(t *testing.T) {
 	}
 	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/health", p2)); !strings.Contains(got, "HEALTHY") {
 		t.Fatalf("the daemon stopped serving after an invalid main file: %q", got)
+	}
+}
+
+// TestReloadKeepsHTTPSource: an HTTP source whose kind stays keeps serving
+// its route through reloads that replace the shards, without a refused
+// request, and everything accepted is in the output.
+func TestReloadKeepsHTTPSource(t *testing.T) {
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	write := func(periods string, n int) {
+		writeFile(t, pipes, "h.conf", fmt.Sprintf("name=h\nperiods=%s\nsources=[{type=ClientHttpSourceV3, name=v3}]\nsinks=[{type=JsonLinesSink, name=j, path=%q}]\n",
+			periods, filepath.Join(dir, fmt.Sprintf("out-%d.jsonl", n))))
+	}
+	write(`["PT1S"]`, 1)
+	main := writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", pipes))
+	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := httpSourceOf(d, ingest.HTTPClientV3)
+	url := "http://" + d.HTTPAddr().String() + "/metrics/v3/application"
+	body := v3Request([]v3Record{{end: time.Now().UnixMilli(), dims: [][2]string{{"host", "a"}}, metrics: []v3Metric{{name: "reload/http", samples: []float64{1}}}}})
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		sent := 0
+		c := &http.Client{}
+		for {
+			select {
+			case <-stop:
+				done <- sent
+				return
+			default:
+			}
+			if code, msg := post(t, c, url, "", body); code != http.StatusOK {
+				t.Errorf("request %d during reloads: %d %s", sent, code, msg)
+			}
+			sent++
+		}
+	}()
+	for i, periods := range []string{`["PT1S", "PT1M"]`, `["PT1S"]`, `["PT1S", "PT5S"]`} {
+		time.Sleep(100 * time.Millisecond) // requests flow between reloads (not a synchronisation)
+		write(periods, i+2)
+		if r := d.Reload(); len(r.Updated) != 1 || len(r.Errors) > 0 {
+			t.Fatalf("reload %d: %+v", i, r)
+		}
+		if httpSourceOf(d, ingest.HTTPClientV3) != src {
+			t.Fatal("the HTTP source was replaced")
+		}
+	}
+	close(stop)
+	sent := <-done
+	must(t, d.Stop())
+	if got := sumOutput(t, filepath.Join(dir, "*.jsonl"), "reload/http"); got != uint64(sent) {
+		t.Errorf("%d requests accepted, %d samples in the output", sent, got)
 	}
 }

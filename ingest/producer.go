@@ -187,3 +187,16 @@ func (p *Producer) fresh(i int) *sample.Batch {
 	}
 	return new(sample.Batch)
 }
+
+// Fits reports whether every pending batch would be taken by its shard's
+// ring right now. Only this producer pushes to its rings, so room seen here
+// cannot disappear before the next Flush: a request whose batches fit is
+// published whole, and one that does not can be discarded whole.
+func (p *Producer) Fits() bool {
+	for i, b := range p.cur {
+		if len(b.Samples) > 0 && p.lanes.To[i].Len() >= p.lanes.To[i].Cap() {
+			return false
+		}
+	}
+	return true
+}

@@ -60,8 +60,8 @@ func TestCommandLine(t *testing.T) {
 		t.Errorf("-check-config config.conf: %d %s", code, out)
 	}
 	out, code = run(t, bin, "-check-config", filepath.Join(vectors, "pipeline.conf"))
-	if code != 1 || !strings.Contains(out, "pipeline.conf:65:3: sources[3]: source com.arpnetworking.metrics.common.sources.PrometheusHttpSource is not available") ||
-		!strings.Contains(out, "14 problems") {
+	if code != 1 || !strings.Contains(out, "pipeline.conf:145:3: sources[8]: source com.arpnetworking.metrics.common.sources.KafkaSource is not available") ||
+		!strings.Contains(out, "9 problems") {
 		t.Errorf("-check-config pipeline.conf: %d %s", code, out)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.conf")

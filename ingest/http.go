@@ -1,0 +1,494 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/gomad/mad/ingest/clientpb"
+	"github.com/gomad/mad/ingest/collectd"
+	"github.com/gomad/mad/ingest/promrw"
+	"github.com/gomad/mad/internal/sample"
+)
+
+// HTTPKind is one of MAD's HTTP sources (MAD-SPEC §3.1).
+type HTTPKind uint8
+
+const (
+	HTTPClientV1 HTTPKind = iota
+	HTTPClientV2
+	HTTPClientV3
+	HTTPCollectd
+	HTTPPrometheus
+	numHTTPKinds
+)
+
+var httpPaths = [numHTTPKinds]string{
+	"/metrics/v1/application", "/metrics/v2/application", "/metrics/v3/application",
+	"/metrics/v1/collectd", "/metrics/prometheus",
+}
+
+// Path returns the route MAD serves the kind on.
+func (k HTTPKind) Path() string { return httpPaths[k] }
+
+// HTTPKinds lists every kind.
+func HTTPKinds() []HTTPKind {
+	return []HTTPKind{HTTPClientV1, HTTPClientV2, HTTPClientV3, HTTPCollectd, HTTPPrometheus}
+}
+
+// HTTPConfig configures an HTTP source.
+type HTTPConfig struct {
+	// Name is the source's name (MAD's `name`).
+	Name string
+	Kind HTTPKind
+	// Slots is the number of requests decoded at once, each into its own
+	// producer (its own rings to the shards); default 2. More requests
+	// wait for a slot, up to Deadline.
+	Slots int
+	// MaxBody bounds the request body as sent (default 64 MiB), and
+	// MaxDecompressed the body after Content-Encoding and, for remote
+	// write, snappy (default 256 MiB): 413 beyond either.
+	MaxBody, MaxDecompressed int
+	// MaxRecords bounds the records of one request (0: no limit); 413
+	// beyond it.
+	MaxRecords int
+	// Deadline bounds how long a request waits for a slot and then for
+	// room in the shards' rings; past it the answer is 503 with
+	// Retry-After and nothing of the request is kept. Default 5 s.
+	Deadline time.Duration
+	// InterpretUnits and ReservedNameWhitelist are PrometheusHttpSource's.
+	InterpretUnits        bool
+	ReservedNameWhitelist []string
+	// Log receives throttled reports of refused requests.
+	Log *slog.Logger
+}
+
+func (c *HTTPConfig) ensureDefaults() {
+	if c.Slots <= 0 {
+		c.Slots = 2
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = 64 << 20
+	}
+	if c.MaxDecompressed <= 0 {
+		c.MaxDecompressed = 256 << 20
+	}
+	if c.Deadline <= 0 {
+		c.Deadline = 5 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// HTTPStats are the counters of an HTTP source.
+type HTTPStats struct {
+	// Requests by outcome.
+	Accepted, BadRequest, TooLarge, Saturated, Failed uint64
+	// Of accepted requests: records and samples handed to the shards, and
+	// body bytes as received.
+	Records, Samples, Bytes uint64
+	// Dropped samples: a ring stayed full after the request was accepted
+	// (cannot happen: requests are published only when they fit).
+	Dropped uint64
+}
+
+// HTTPSource serves one of MAD's HTTP ingest routes. Each request borrows
+// a producer slot, so every ring keeps a single producer; it is decoded
+// whole into the slot's batches and published only if every batch fits in
+// its shard's ring, so a request is applied entirely or not at all (MAD's
+// atomicity, and no partial request under overload).
+type HTTPSource struct {
+	cfg   atomic.Pointer[HTTPConfig]
+	slots chan *httpSlot
+	all   []*httpSlot
+	ctl   sync.Mutex // Retarget and Stop
+	stop  bool
+
+	accepted, badRequest, tooLarge, saturated, failed atomic.Uint64
+	records, samples, bytes                           atomic.Uint64
+	badAt                                             atomic.Int64
+}
+
+type httpSlot struct {
+	prod     *Producer
+	pb       *clientpb.Decoder
+	prom     *promrw.Decoder
+	collectd *collectd.Decoder
+	cfg      *HTTPConfig // what the decoders were made for
+	body     []byte
+	plain    []byte
+	gz       *gzip.Reader
+	zs       *zstd.Decoder
+	dims     []sample.Dim
+}
+
+// NewHTTPSource returns a source whose slot i publishes over lanes[i].
+func NewHTTPSource(cfg HTTPConfig, lanes []Lanes) (*HTTPSource, error) {
+	cfg.ensureDefaults()
+	if len(lanes) != cfg.Slots {
+		return nil, fmt.Errorf("http source %s: %d lanes for %d slots", cfg.Name, len(lanes), cfg.Slots)
+	}
+	s := &HTTPSource{slots: make(chan *httpSlot, cfg.Slots)}
+	s.cfg.Store(&cfg)
+	for _, l := range lanes {
+		p := NewProducer(l)
+		p.MaxSamples = math.MaxInt // a request is published whole, at its end
+		sl := &httpSlot{prod: p}
+		s.all = append(s.all, sl)
+		s.slots <- sl
+	}
+	return s, nil
+}
+
+// Name returns the source's name.
+func (s *HTTPSource) Name() string { return s.cfg.Load().Name }
+
+// Kind returns the source's kind.
+func (s *HTTPSource) Kind() HTTPKind { return s.cfg.Load().Kind }
+
+// Slots returns the number of producer slots (lanes a Retarget needs).
+func (s *HTTPSource) Slots() int { return len(s.all) }
+
+// Stats returns the counters. Safe from any goroutine.
+func (s *HTTPSource) Stats() HTTPStats {
+	st := HTTPStats{
+		Accepted: s.accepted.Load(), BadRequest: s.badRequest.Load(), TooLarge: s.tooLarge.Load(),
+		Saturated: s.saturated.Load(), Failed: s.failed.Load(),
+		Records: s.records.Load(), Samples: s.samples.Load(), Bytes: s.bytes.Load(),
+	}
+	return st
+}
+
+// take borrows every slot (waiting for requests in flight), runs f, and
+// gives them back.
+func (s *HTTPSource) take(f func(sl *httpSlot)) {
+	for range s.all {
+		sl := <-s.slots
+		f(sl)
+		defer func() { s.slots <- sl }()
+	}
+}
+
+// Retarget moves the slots to new lanes (lanes[i] for slot i) and the
+// source to a new configuration of the same kind. Requests in flight finish
+// on the old lanes first; the old lanes have no producer when it returns.
+func (s *HTTPSource) Retarget(cfg HTTPConfig, lanes []Lanes) error {
+	cfg.ensureDefaults()
+	if len(lanes) != len(s.all) {
+		return fmt.Errorf("http source %s: %d lanes for %d slots", cfg.Name, len(lanes), len(s.all))
+	}
+	if cfg.Kind != s.Kind() {
+		return fmt.Errorf("http source %s: cannot change kind", cfg.Name)
+	}
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	if s.stop {
+		return fmt.Errorf("http source %s: retarget after stop", cfg.Name)
+	}
+	i := 0
+	s.take(func(sl *httpSlot) {
+		sl.prod.Retarget(lanes[i])
+		i++
+	})
+	s.cfg.Store(&cfg)
+	return nil
+}
+
+// Stop waits for the requests in flight and refuses later ones (503): the
+// source's lanes have no producer when it returns.
+func (s *HTTPSource) Stop() {
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	if s.stop {
+		return
+	}
+	s.stop = true
+	for range s.all {
+		<-s.slots
+	}
+	close(s.slots)
+}
+
+// errSaturated is a request the data plane could not take in time.
+var errSaturated = errors.New("the aggregator is saturated: retry later")
+
+// ServeHTTP handles one request of the source's route.
+func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cfg := s.cfg.Load()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, cfg.Kind.Path()+" takes POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	deadline := time.Now().Add(cfg.Deadline)
+	timer := time.NewTimer(cfg.Deadline)
+	var sl *httpSlot
+	select {
+	case got, ok := <-s.slots:
+		timer.Stop()
+		if !ok {
+			s.refuse(w, cfg, http.StatusServiceUnavailable, errors.New("the source is stopping"))
+			return
+		}
+		sl = got
+	case <-timer.C:
+		s.refuse(w, cfg, http.StatusServiceUnavailable, errSaturated)
+		return
+	case <-r.Context().Done():
+		timer.Stop()
+		return
+	}
+	status, err := s.handle(sl, cfg, r, deadline)
+	s.slots <- sl
+	if err != nil {
+		s.refuse(w, cfg, status, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// handle reads, decodes and publishes one request on slot sl.
+func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, deadline time.Time) (int, error) {
+	if sl.cfg != cfg {
+		sl.reconfigure(cfg)
+	}
+	body, err := readBody(r.Body, sl.body[:0], cfg.MaxBody)
+	sl.body = body[:0]
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			return http.StatusRequestEntityTooLarge, fmt.Errorf("the body exceeds %d bytes", cfg.MaxBody)
+		}
+		return http.StatusBadRequest, fmt.Errorf("reading the body: %w", err)
+	}
+	s.bytes.Add(uint64(len(body)))
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	if cfg.Kind == HTTPPrometheus && enc == "snappy" {
+		enc = "" // remote write's own block compression, decoded by promrw
+	}
+	plain, err := sl.decompress(enc, body, cfg.MaxDecompressed)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			return http.StatusRequestEntityTooLarge, fmt.Errorf("the decompressed body exceeds %d bytes", cfg.MaxDecompressed)
+		}
+		return http.StatusBadRequest, err
+	}
+	now := time.Now().UnixMilli()
+	var st Stats
+	switch cfg.Kind {
+	case HTTPClientV1:
+		st, err = statsOf(sl.pb.DecodeV1(plain, now, sl.prod.Route))
+	case HTTPClientV2:
+		st, err = statsOf(sl.pb.DecodeV2(plain, now, sl.prod.Route))
+	case HTTPClientV3:
+		st, err = statsOf(sl.pb.DecodeV3(plain, now, sl.prod.Route))
+	case HTTPCollectd:
+		sl.dims = headerDims(sl.dims[:0], r.Header)
+		var c collectd.Stats
+		c, err = sl.collectd.Decode(plain, sl.dims, now, sl.prod.Route)
+		st = Stats{c.Records, c.Samples}
+	case HTTPPrometheus:
+		var p promrw.Stats
+		if strings.Contains(r.Header.Get("Content-Type"), "io.prometheus.write.v2.Request") {
+			p, err = sl.prom.DecodeV2(plain, now, sl.prod.Route)
+		} else {
+			p, err = sl.prom.Decode(plain, now, sl.prod.Route)
+		}
+		st = Stats{p.Records, p.Samples}
+	}
+	if err != nil {
+		sl.prod.Discard()
+		switch {
+		case errors.Is(err, clientpb.ErrShortID):
+			// MAD answers a record id shorter than a UUID with 500 (a
+			// BufferUnderflowException, not a ParsingException).
+			return http.StatusInternalServerError, err
+		case errors.Is(err, clientpb.ErrTooManyRecords), errors.Is(err, promrw.ErrTooManyRecords), errors.Is(err, collectd.ErrTooManyRecords),
+			errors.Is(err, promrw.ErrTooLarge), errors.Is(err, collectd.ErrTooLarge):
+			return http.StatusRequestEntityTooLarge, err
+		}
+		return http.StatusBadRequest, err
+	}
+	// Publish whole or not at all: wait until every batch fits.
+	for spin := 0; !sl.prod.Fits(); spin++ {
+		if time.Now().After(deadline) || r.Context().Err() != nil {
+			sl.prod.Discard()
+			return http.StatusServiceUnavailable, errSaturated
+		}
+		if spin < 8 {
+			time.Sleep(0)
+		} else {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	sl.prod.Flush()
+	s.accepted.Add(1)
+	s.records.Add(uint64(st.Records))
+	s.samples.Add(uint64(st.Samples))
+	return http.StatusOK, nil
+}
+
+// Stats of one decoded request.
+type Stats struct{ Records, Samples int }
+
+func statsOf(st clientpb.Stats, err error) (Stats, error) { return Stats{st.Records, st.Samples}, err }
+
+// reconfigure makes the slot's decoders for cfg.
+func (sl *httpSlot) reconfigure(cfg *HTTPConfig) {
+	switch cfg.Kind {
+	case HTTPClientV1, HTTPClientV2, HTTPClientV3:
+		sl.pb = clientpb.NewDecoder(clientpb.Config{MaxRecords: cfg.MaxRecords})
+	case HTTPCollectd:
+		sl.collectd = collectd.NewDecoder(collectd.Config{MaxRecords: cfg.MaxRecords})
+	case HTTPPrometheus:
+		sl.prom = promrw.NewDecoder(promrw.Config{InterpretUnits: cfg.InterpretUnits, ReservedNameWhitelist: cfg.ReservedNameWhitelist,
+			MaxRecords: cfg.MaxRecords, MaxDecompressed: cfg.MaxDecompressed})
+	}
+	sl.cfg = cfg
+}
+
+var errTooLarge = errors.New("too large")
+
+// readBody reads all of r into buf, refusing more than limit bytes.
+func readBody(r io.Reader, buf []byte, limit int) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) > limit {
+				return buf, errTooLarge
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), limit+1)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > limit {
+			return buf, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// decompress undoes Content-Encoding (gzip, zstd, snappy block; identity)
+// into the slot's buffer, refusing more than limit bytes.
+func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, error) {
+	switch enc {
+	case "", "identity":
+		if len(body) > limit {
+			return nil, errTooLarge
+		}
+		return body, nil
+	case "gzip", "x-gzip":
+		var err error
+		if sl.gz == nil {
+			sl.gz, err = gzip.NewReader(bytesReader(body))
+		} else {
+			err = sl.gz.Reset(bytesReader(body))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		out, err := readBody(sl.gz, sl.plain[:0], limit)
+		sl.plain = out[:0]
+		if err != nil && !errors.Is(err, errTooLarge) {
+			err = fmt.Errorf("gzip: %w", err)
+		}
+		return out, err
+	case "zstd":
+		if sl.zs == nil {
+			var err error
+			sl.zs, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(limit)+1), zstd.WithDecoderMaxWindow(uint64(min(limit, 1<<30))))
+			if err != nil {
+				return nil, err
+			}
+		}
+		out, err := sl.zs.DecodeAll(body, sl.plain[:0])
+		if err != nil {
+			if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+				return nil, errTooLarge
+			}
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		sl.plain = out[:0]
+		if len(out) > limit {
+			return nil, errTooLarge
+		}
+		return out, nil
+	case "snappy":
+		n, err := snappy.DecodedLen(body)
+		if err != nil {
+			return nil, fmt.Errorf("snappy: %w", err)
+		}
+		if n > limit {
+			return nil, errTooLarge
+		}
+		out, err := snappy.Decode(sl.plain[:cap(sl.plain)], body)
+		if err != nil {
+			return nil, fmt.Errorf("snappy: %w", err)
+		}
+		sl.plain = out[:0]
+		return out, nil
+	}
+	return nil, fmt.Errorf("unsupported Content-Encoding %q (identity, gzip, zstd and snappy are)", enc)
+}
+
+type sliceReader struct{ b []byte }
+
+func (r *sliceReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+func bytesReader(b []byte) io.Reader { return &sliceReader{b} }
+
+// headerDims returns the X-TAG-* headers as dimensions: the key lower-cased
+// without the prefix, the value as given; of a repeated header the last
+// value wins, as in MAD's header map (MAD-SPEC §4.7).
+func headerDims(dst []sample.Dim, h http.Header) []sample.Dim {
+	for k, vs := range h {
+		if len(vs) == 0 || len(k) < len("x-tag-") || !strings.EqualFold(k[:len("x-tag-")], "x-tag-") {
+			continue
+		}
+		dst = append(dst, sample.Dim{Key: []byte(strings.ToLower(k[len("x-tag-"):])), Value: []byte(vs[len(vs)-1])})
+	}
+	return dst
+}
+
+// refuse answers a refused request and counts it; the log is throttled to
+// one line per source every 10 s.
+func (s *HTTPSource) refuse(w http.ResponseWriter, cfg *HTTPConfig, status int, err error) {
+	switch status {
+	case http.StatusBadRequest:
+		s.badRequest.Add(1)
+	case http.StatusRequestEntityTooLarge:
+		s.tooLarge.Add(1)
+	case http.StatusServiceUnavailable:
+		s.saturated.Add(1)
+		w.Header().Set("Retry-After", "1")
+	default:
+		s.failed.Add(1)
+	}
+	now := time.Now().UnixMilli()
+	if last := s.badAt.Load(); now-last >= 10_000 && s.badAt.CompareAndSwap(last, now) {
+		cfg.Log.Warn("http request refused", "source", cfg.Name, "path", cfg.Kind.Path(), "status", status, "err", err)
+	}
+	http.Error(w, err.Error(), status)
+}
