@@ -99,7 +99,7 @@ type httpSource struct {
 func startHTTP(agg *aggregator, cfgs []ingest.HTTPConfig) ([]*httpSource, error) {
 	var out []*httpSource
 	for _, c := range cfgs {
-		ls := agg.lanes(c.Slots)
+		ls := agg.lanesOf(c.Slots, httpRingSize)
 		src, err := ingest.NewHTTPSource(c, ls)
 		if err != nil {
 			agg.detach(ls)
@@ -161,10 +161,18 @@ func startAggregator(cfg PipelineConfig, root sinks.Sink) (*aggregator, error) {
 
 // lanes makes the rings of a source with the given number of loops to every
 // shard and attaches them (shards accept inputs while running).
-func (a *aggregator) lanes(loops int) []ingest.Lanes {
+func (a *aggregator) lanes(loops int) []ingest.Lanes { return a.lanesOf(loops, a.cfg.RingSize) }
+
+// httpRingSize is the capacity of the rings of an HTTP source's slots: each
+// request is one batch per shard, of any size, so the rings hold few, and a
+// request that finds them full waits (and is refused past the deadline)
+// instead of piling up memory.
+const httpRingSize = 2
+
+func (a *aggregator) lanesOf(loops, size int) []ingest.Lanes {
 	ls := make([]ingest.Lanes, loops)
 	for i := range ls {
-		ls[i] = ingest.NewLanes(len(a.shards), a.cfg.RingSize)
+		ls[i] = ingest.NewLanes(len(a.shards), size)
 		for j, s := range a.shards {
 			s.Attach(ls[i].To[j], ls[i].Back[j])
 		}
@@ -417,7 +425,7 @@ func (p *Pipeline) Update(cfg PipelineConfig) error {
 		t.lanes, t.cfg = ls, keptTCPCfg[i]
 	}
 	for i, h := range keptHTTP {
-		ls := agg.lanes(h.cfg.Slots)
+		ls := agg.lanesOf(h.cfg.Slots, httpRingSize)
 		if err := h.src.Retarget(keptHTTPCfg[i], ls); err != nil {
 			errs = append(errs, err, agg.detach(ls))
 			continue

@@ -145,6 +145,7 @@ func NewHTTPSource(cfg HTTPConfig, lanes []Lanes) (*HTTPSource, error) {
 	for _, l := range lanes {
 		p := NewProducer(l)
 		p.MaxSamples = math.MaxInt // a request is published whole, at its end
+		p.MaxRetained = 1 << 16
 		sl := &httpSlot{prod: p}
 		s.all = append(s.all, sl)
 		s.slots <- sl

@@ -136,3 +136,21 @@ func TestHeaderDims(t *testing.T) {
 		t.Errorf("dims %v", got)
 	}
 }
+
+// TestProducerDropsHugeReturnedBatches: a batch that grew past MaxRetained
+// is not reused when the shard gives it back.
+func TestProducerDropsHugeReturnedBatches(t *testing.T) {
+	l := NewLanes(1, 4)
+	p := NewProducer(l)
+	p.MaxRetained = 8
+	huge := &sample.Batch{Samples: make([]sample.Sample, 0, 100)}
+	small := &sample.Batch{Samples: make([]sample.Sample, 0, 8)}
+	l.Back[0].Push(huge)
+	l.Back[0].Push(small)
+	if b := p.fresh(0); b != small {
+		t.Errorf("fresh returned a batch of capacity %d, want the small one", cap(b.Samples))
+	}
+	if b := p.fresh(0); b == huge || b == small {
+		t.Error("fresh reused a batch it should have dropped or already handed out")
+	}
+}

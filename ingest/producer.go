@@ -33,6 +33,11 @@ type Producer struct {
 	cur   []*sample.Batch
 	// MaxSamples publishes a batch once it holds this many samples.
 	MaxSamples int
+	// MaxRetained, if set, is the largest batch (in samples) kept for
+	// reuse when a shard gives it back: request producers publish a whole
+	// request as one batch per shard, and keeping the batches of a huge
+	// request would keep its memory for good.
+	MaxRetained int
 	// MaxWait is how long publishing waits for room in a full ring (the
 	// shard is behind) before it drops the batch. Meanwhile the socket's
 	// buffer keeps what arrives, and lines not yet read cost no parsing:
@@ -181,11 +186,18 @@ func (p *Producer) wait(i int, b *sample.Batch) bool {
 }
 
 // fresh returns an empty batch for shard i: one the shard gave back, or new.
+// A returned batch that grew past MaxRetained samples is left to the
+// garbage collector rather than kept at that size.
 func (p *Producer) fresh(i int) *sample.Batch {
-	if b, ok := p.lanes.Back[i].Pop(); ok {
-		return b
+	for {
+		b, ok := p.lanes.Back[i].Pop()
+		if !ok {
+			return new(sample.Batch)
+		}
+		if p.MaxRetained <= 0 || cap(b.Samples) <= p.MaxRetained {
+			return b
+		}
 	}
-	return new(sample.Batch)
 }
 
 // Fits reports whether every pending batch would be taken by its shard's
