@@ -106,6 +106,22 @@ func buildSink(s ClassSpec, skip bool) (sinks.Sink, error) {
 		}
 		return &sinks.PeriodFilteringSink{Name: s.Name, Sink: inner, Include: c.Include, Exclude: c.Exclude,
 			ExcludeLessThan: c.ExcludeLessThan, ExcludeGreaterThan: c.ExcludeGreaterThan}, nil
+	case *DimensionInjectingSinkConf:
+		inner, err := buildSink(c.Sink, skip)
+		if err != nil || inner == nil {
+			return nil, err
+		}
+		return &sinks.DimensionInjectingSink{Name: s.Name, Sink: inner, DefaultDimensions: sinkDims(c.DefaultDimensions),
+			OverrideDimensions: sinkDims(c.OverrideDimensions)}, nil
+	case *TimeThresholdSinkConf:
+		inner, err := buildSink(c.Sink, skip)
+		if err != nil || inner == nil {
+			return nil, err
+		}
+		return &sinks.TimeThresholdSink{Name: s.Name, Sink: inner, Threshold: c.Threshold, ExcludedServices: c.ExcludedServices,
+			LogOnly: c.LogOnly, Log: slog.Default()}, nil
+	case *MetricSeriesLoggingSinkConf:
+		return sinks.NewMetricSeriesLoggingSink(s.Name, c.Directory, c.FileName, slog.Default()), nil
 	case *MultiSinkConf:
 		m := &sinks.MultiSink{Name: s.Name}
 		for _, in := range c.Sinks {
@@ -124,4 +140,12 @@ func buildSink(s ClassSpec, skip bool) (sinks.Sink, error) {
 		return nil, nil
 	}
 	return nil, fmt.Errorf("%s: sink %s (%s): %w", s.Pos, s.Name, s.Class, errUnavailable)
+}
+
+func sinkDims(kvs []KV) []sinks.Dimension {
+	out := make([]sinks.Dimension, len(kvs))
+	for i, kv := range kvs {
+		out[i] = sinks.Dimension{Key: []byte(kv.Key), Value: []byte(kv.Value)}
+	}
+	return out
 }

@@ -13,12 +13,24 @@ import (
 
 	"github.com/gomad/mad/ingest/statsd"
 	"github.com/gomad/mad/shard"
+	"github.com/gomad/mad/sinks"
 )
 
 // SinkStats is implemented by sinks that count what they wrote and dropped.
 type SinkStats interface {
 	Name() string
 	Stats() (written, dropped, errors uint64)
+}
+
+// sinkCounters returns a sink's name and counters, if it counts.
+func sinkCounters(s sinks.Sink) (string, func() (uint64, uint64, uint64)) {
+	switch c := s.(type) {
+	case SinkStats:
+		return c.Name(), c.Stats
+	case *sinks.TimeThresholdSink:
+		return c.SinkName(), c.Stats
+	}
+	return "", nil
 }
 
 // SinkQueue is implemented by sinks with a queue.
@@ -161,17 +173,25 @@ func WriteMetrics(out io.Writer, pipelines []*Pipeline, cs ConfigState) error {
 		p.counter("mad_emitter_buckets_total", "PeriodicData emitted to the sinks.", base, est.Buckets)
 		p.counter("mad_emitter_metrics_total", "Metrics emitted to the sinks.", base, est.Metrics)
 		p.counter("mad_emitter_tables_total", "Sealed tables received from the shards.", base, est.Tables)
-		for _, s := range pl.Sinks() {
-			if ss, ok := s.(SinkStats); ok {
-				written, dropped, errs := ss.Stats()
-				l := with(base, "sink", ss.Name())
+		var walk func(s sinks.Sink)
+		walk = func(s sinks.Sink) {
+			name, stats := sinkCounters(s)
+			if stats != nil {
+				written, dropped, errs := stats()
+				l := with(base, "sink", name)
 				p.counter("mad_sink_written_total", "Items a sink wrote.", l, written)
-				p.counter("mad_sink_dropped_total", "Items a sink dropped (queue full or write errors).", l, dropped)
+				p.counter("mad_sink_dropped_total", "Items a sink dropped (queue full, write errors, late buckets, missing dimensions).", l, dropped)
 				p.counter("mad_sink_errors_total", "Sink write errors.", l, errs)
 				if q, ok := s.(SinkQueue); ok {
 					p.gauge("mad_sink_queue_length", "Items waiting in a sink's queue.", l, float64(q.QueueLen()))
 				}
 			}
+			for _, c := range sinks.Children(s) {
+				walk(c)
+			}
+		}
+		for _, s := range pl.Sinks() {
+			walk(s)
 		}
 	}
 	writeProcess(p)

@@ -232,6 +232,9 @@ type AggregationServerSinkConf struct {
 	MaxQueueSize  int
 }
 
+// MetricSeriesLoggingSinkConf is mad-experimental's MetricSeriesLoggingSink.
+type MetricSeriesLoggingSinkConf struct{ Directory, FileName string }
+
 // JSONLinesSinkConf is mad's JsonLinesSink: one JSON object per metric and
 // closed bucket, appended to a file or standard output.
 type JSONLinesSinkConf struct{ Path string }
@@ -367,11 +370,11 @@ func init() {
 		c.ExcludeGreaterThan, _ = n.duration("excludeGreaterThan", 0)
 		return c
 	}})
-	register(&class{fqcn: pkgSinks + "DimensionInjectingSink", kind: kindSink, missing: laterSinks, bind: func(n *node) any {
+	register(&class{fqcn: pkgSinks + "DimensionInjectingSink", kind: kindSink, bind: func(n *node) any {
 		return &DimensionInjectingSinkConf{Sink: n.nested("sink", kindSink, true),
 			DefaultDimensions: n.strMap("defaultDimensions"), OverrideDimensions: n.strMap("overrideDimensions")}
 	}})
-	register(&class{fqcn: pkgSinks + "TimeThresholdSink", kind: kindSink, missing: laterSinks, bind: func(n *node) any {
+	register(&class{fqcn: pkgSinks + "TimeThresholdSink", kind: kindSink, bind: func(n *node) any {
 		c := &TimeThresholdSinkConf{Sink: n.nested("sink", kindSink, true)}
 		var set bool
 		if c.Threshold, set = n.duration("threshold", 0); !set {
@@ -428,7 +431,10 @@ func init() {
 			MaxQueueSize:  int(n.integer("maxQueueSize", 10000, 1, 1<<30)),
 		}
 	}})
-	register(&class{fqcn: pkgExpSinks + "MetricSeriesLoggingSink", kind: kindSink, missing: laterSinks, bind: func(n *node) any { return nil }})
+	register(&class{fqcn: pkgExpSinks + "MetricSeriesLoggingSink", kind: kindSink, bind: func(n *node) any {
+		// mad's keys; MAD writes metrics_streams.json in the working directory.
+		return &MetricSeriesLoggingSinkConf{Directory: n.str("directory", ""), FileName: n.str("fileName", "metrics_streams.json")}
+	}})
 	register(&class{fqcn: pkgMad + "JsonLinesSink", kind: kindSink, bind: func(n *node) any {
 		return &JSONLinesSinkConf{Path: n.str("path", "-")}
 	}})

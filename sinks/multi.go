@@ -32,3 +32,19 @@ func (m *MultiSink) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Children returns the sinks a wrapping sink forwards to (none for others),
+// so that the whole tree can be walked (for counters).
+func Children(s Sink) []Sink {
+	switch w := s.(type) {
+	case *MultiSink:
+		return w.Sinks
+	case *PeriodFilteringSink:
+		return []Sink{w.Sink}
+	case *DimensionInjectingSink:
+		return []Sink{w.Sink}
+	case *TimeThresholdSink:
+		return []Sink{w.Sink}
+	}
+	return nil
+}

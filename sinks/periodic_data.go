@@ -80,8 +80,7 @@ type Sink interface {
 	// bounded, and counts what it drops) and must not retain pd or
 	// anything it references after it returns.
 	Record(pd *PeriodicData)
-	// Close flushes and releases the sink and the sinks it wraps (except
-	// where MAD does not: DimensionInjectingSink).
+	// Close flushes and releases the sink and the sinks it wraps.
 	Close() error
 }
 

@@ -1,0 +1,107 @@
+package sinks
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+type capture struct{ pds []PeriodicData }
+
+func (c *capture) Record(pd *PeriodicData) {
+	cp := *pd
+	cp.Dimensions = append([]Dimension(nil), pd.Dimensions...)
+	c.pds = append(c.pds, cp)
+}
+func (c *capture) Close() error { return nil }
+
+func dims(kv ...string) []Dimension {
+	var out []Dimension
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, Dimension{Key: []byte(kv[i]), Value: []byte(kv[i+1])})
+	}
+	return out
+}
+
+func dimMap(ds []Dimension) map[string]string {
+	m := map[string]string{}
+	for _, d := range ds {
+		m[string(d.Key)] = string(d.Value)
+	}
+	return m
+}
+
+func TestDimensionInjectingSink(t *testing.T) {
+	c := &capture{}
+	s := &DimensionInjectingSink{Sink: c, DefaultDimensions: dims("cluster", "default", "service", "svc"), OverrideDimensions: dims("host", "forced")}
+	s.Record(&PeriodicData{Period: time.Second, Dimensions: dims("cluster", "mine", "host", "h1")})
+	got := c.pds[0].Dimensions
+	want := map[string]string{"cluster": "mine", "service": "svc", "host": "forced"}
+	if m := dimMap(got); len(m) != 3 || m["cluster"] != want["cluster"] || m["service"] != want["service"] || m["host"] != want["host"] {
+		t.Errorf("dimensions %v, want %v", m, want)
+	}
+	for i := 1; i < len(got); i++ {
+		if string(got[i-1].Key) >= string(got[i].Key) {
+			t.Errorf("dimensions not sorted: %v", dimMap(got))
+		}
+	}
+	r := &recorder{}
+	(&DimensionInjectingSink{Sink: r}).Close()
+	if !r.closed {
+		t.Error("Close must close the wrapped sink (MAD's leaves it open and loses what it batches)")
+	}
+}
+
+func TestTimeThresholdSink(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	c := &capture{}
+	s := &TimeThresholdSink{Sink: c, Threshold: time.Minute, ExcludedServices: []string{"batch"}, Now: func() time.Time { return now }}
+	onTime := &PeriodicData{Period: time.Minute, Start: now.Add(-90 * time.Second)} // ends 30 s ago, +1 min > now
+	late := &PeriodicData{Period: time.Minute, Start: now.Add(-2 * time.Minute)}    // end + 1 min == now: not after
+	excluded := &PeriodicData{Period: time.Minute, Start: now.Add(-time.Hour), Dimensions: dims("service", "batch")}
+	s.Record(onTime)
+	s.Record(late)
+	s.Record(excluded)
+	if len(c.pds) != 2 || c.pds[0].Start != onTime.Start || c.pds[1].Start != excluded.Start {
+		t.Errorf("forwarded %d buckets", len(c.pds))
+	}
+	if _, dropped, _ := s.Stats(); dropped != 1 {
+		t.Errorf("dropped %d", dropped)
+	}
+	s.LogOnly = true
+	s.Record(late)
+	if len(c.pds) != 3 {
+		t.Error("LogOnly must forward late buckets")
+	}
+}
+
+func TestMetricSeriesLoggingSink(t *testing.T) {
+	dir := t.TempDir()
+	s := NewMetricSeriesLoggingSink("series", dir, "", nil)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := []Metric{{Name: []byte("latency")}, {Name: []byte("errors")}}
+	s.Record(&PeriodicData{Start: t0, Dimensions: dims("host", "a"), Metrics: m})
+	s.Record(&PeriodicData{Start: t0, Dimensions: dims("host", "b"), Metrics: m[:1]})
+	s.Record(&PeriodicData{Start: t0, Dimensions: dims("host", "a"), Metrics: m[:1]}) // seen already
+	s.Record(&PeriodicData{Start: t0.Add(time.Second), Dimensions: dims("host", "c"), Metrics: m[1:]})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.Close())
+	b, err := os.ReadFile(filepath.Join(dir, "metrics_streams.json"))
+	must(err)
+	var got map[string][]map[string]string
+	must(json.Unmarshal(b, &got))
+	// The last file is what Close wrote: the second start's series.
+	if len(got) != 1 || len(got["errors"]) != 1 || got["errors"][0]["host"] != "c" {
+		t.Errorf("last file %s", b)
+	}
+	if w, _, _ := s.Stats(); w != 2 {
+		t.Errorf("%d files written, want 2", w)
+	}
+}

@@ -1,0 +1,125 @@
+package sinks
+
+import (
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+)
+
+// MetricSeriesLoggingSink is mad-experimental's MetricSeriesLoggingSink, a
+// cardinality-analysis tool: it collects, per metric name, the dimension
+// sets it was seen with, and whenever a bucket starts after the last start
+// seen it writes what it collected as indented JSON to a file (truncating
+// it) and starts over. MAD writes metrics_streams.json in the working
+// directory; Dir and File change that. The file is written by the sink's
+// own goroutine: Record never waits for the disk (a write that finds the
+// previous one still running is dropped and counted).
+type MetricSeriesLoggingSink struct {
+	name   string
+	path   string
+	log    *slog.Logger
+	series map[string][]map[string]string
+	seen   map[string]map[string]bool // metric → dimension-set identity
+	last   time.Time
+	writes chan []byte
+	done   chan struct{}
+
+	written, dropped, errors atomic.Uint64
+}
+
+// NewMetricSeriesLoggingSink returns the sink writing dir/file (defaults:
+// the working directory and metrics_streams.json).
+func NewMetricSeriesLoggingSink(name, dir, file string, log *slog.Logger) *MetricSeriesLoggingSink {
+	if file == "" {
+		file = "metrics_streams.json"
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &MetricSeriesLoggingSink{name: name, path: filepath.Join(dir, file), log: log,
+		series: map[string][]map[string]string{}, seen: map[string]map[string]bool{},
+		writes: make(chan []byte, 1), done: make(chan struct{})}
+	go s.run()
+	return s
+}
+
+func (s *MetricSeriesLoggingSink) run() {
+	defer close(s.done)
+	for b := range s.writes {
+		if err := os.WriteFile(s.path, b, 0o644); err != nil {
+			s.errors.Add(1)
+			s.log.Warn("metric series log", "sink", s.name, "file", s.path, "err", err)
+			continue
+		}
+		s.written.Add(1)
+	}
+}
+
+// Record collects the bucket's series, first writing out what was
+// collected if the bucket starts later than any before.
+func (s *MetricSeriesLoggingSink) Record(pd *PeriodicData) {
+	if pd.Start.After(s.last) {
+		if !s.last.IsZero() {
+			s.rollOver()
+		}
+		s.last = pd.Start
+	}
+	var id []byte
+	dims := make(map[string]string, len(pd.Dimensions))
+	for _, d := range pd.Dimensions {
+		dims[string(d.Key)] = string(d.Value)
+		id = append(append(append(append(id, d.Key...), 0), d.Value...), 0)
+	}
+	for _, m := range pd.Metrics {
+		name := string(m.Name)
+		ids := s.seen[name]
+		if ids == nil {
+			ids = map[string]bool{}
+			s.seen[name] = ids
+		}
+		if ids[string(id)] {
+			continue
+		}
+		ids[string(id)] = true
+		s.series[name] = append(s.series[name], dims)
+	}
+}
+
+// rollOver hands the collected series to the writer and starts over.
+func (s *MetricSeriesLoggingSink) rollOver() {
+	b, err := json.MarshalIndent(s.series, "", "  ")
+	if err == nil {
+		select {
+		case s.writes <- b:
+		default:
+			s.dropped.Add(1)
+		}
+	}
+	s.series = map[string][]map[string]string{}
+	s.seen = map[string]map[string]bool{}
+}
+
+// Name returns the sink's name.
+func (s *MetricSeriesLoggingSink) Name() string { return s.name }
+
+// Stats reports files written, snapshots dropped (the previous write still
+// running) and write errors (engine.SinkStats).
+func (s *MetricSeriesLoggingSink) Stats() (written, dropped, errors uint64) {
+	return s.written.Load(), s.dropped.Load(), s.errors.Load()
+}
+
+// Close writes what was collected and waits for the writer.
+func (s *MetricSeriesLoggingSink) Close() error {
+	if len(s.series) > 0 {
+		b, err := json.MarshalIndent(s.series, "", "  ")
+		if err == nil {
+			s.writes <- b
+		}
+	}
+	close(s.writes)
+	<-s.done
+	return nil
+}

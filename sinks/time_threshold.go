@@ -1,0 +1,66 @@
+package sinks
+
+import (
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// TimeThresholdSink is MAD's TimeThresholdSink: a bucket whose end plus
+// Threshold is not after now (late data) is dropped whole, unless its
+// service dimension is one of ExcludedServices; with LogOnly it is logged
+// and forwarded instead. Drops are counted and logged (throttled).
+type TimeThresholdSink struct {
+	Name             string
+	Sink             Sink
+	Threshold        time.Duration
+	ExcludedServices []string
+	LogOnly          bool
+	Log              *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+
+	dropped, late atomic.Uint64
+	loggedAt      time.Time
+}
+
+// Record forwards pd unless it is too late.
+func (s *TimeThresholdSink) Record(pd *PeriodicData) {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	t := now()
+	if pd.Start.Add(pd.Period + s.Threshold).After(t) {
+		s.Sink.Record(pd)
+		return
+	}
+	if svc, ok := pd.Dimension("service"); ok && slices.Contains(s.ExcludedServices, string(svc)) {
+		s.Sink.Record(pd)
+		return
+	}
+	s.late.Add(1)
+	if t.Sub(s.loggedAt) >= 10*time.Second && s.Log != nil {
+		s.loggedAt = t
+		s.Log.Warn("late bucket", "sink", s.Name, "period", FormatPeriod(pd.Period), "start", pd.Start, "threshold", FormatPeriod(s.Threshold),
+			"forwarded", s.LogOnly, "late_so_far", s.late.Load())
+	}
+	if s.LogOnly {
+		s.Sink.Record(pd)
+		return
+	}
+	s.dropped.Add(1)
+}
+
+// Stats reports the buckets dropped as too late (engine.SinkStats).
+func (s *TimeThresholdSink) Stats() (written, dropped, errors uint64) { return 0, s.dropped.Load(), 0 }
+
+// SinkName returns the sink's name.
+func (s *TimeThresholdSink) SinkName() string { return s.Name }
+
+// Flush flushes the wrapped sink.
+func (s *TimeThresholdSink) Flush() { Flush(s.Sink) }
+
+// Close closes the wrapped sink.
+func (s *TimeThresholdSink) Close() error { return s.Sink.Close() }
