@@ -44,7 +44,16 @@ var errUnavailable = errors.New("not available")
 // take: sockets to bind and sinks, built (and, on error, closed again).
 // With skip, unavailable sources and sinks are left out (they were
 // reported when the file was loaded).
-func buildPipeline(spec *PipelineSpec, limits HTTPLimits, skip bool, log *slog.Logger) (PipelineConfig, error) {
+// buildCtx is what building sinks needs of the daemon.
+type buildCtx struct {
+	skip bool
+	log  *slog.Logger
+	// self takes mad's own metrics produced by sinks.
+	self sinks.SelfEmitter
+}
+
+func buildPipeline(spec *PipelineSpec, limits HTTPLimits, bc buildCtx) (PipelineConfig, error) {
+	skip, log := bc.skip, bc.log
 	cfg := PipelineConfig{Name: spec.Name, Shard: spec.Shard, Log: log}
 	for _, s := range spec.Sources {
 		switch c := s.Conf.(type) {
@@ -72,7 +81,7 @@ func buildPipeline(spec *PipelineSpec, limits HTTPLimits, skip bool, log *slog.L
 		}
 	}
 	for _, s := range spec.Sinks {
-		sk, err := buildSink(s, skip)
+		sk, err := buildSink(s, bc)
 		if err != nil {
 			closeSinks(cfg.Sinks)
 			return PipelineConfig{}, err
@@ -91,8 +100,30 @@ func closeSinks(ss []sinks.Sink) {
 }
 
 // buildSink builds one sink (nil with skip for an unavailable one).
-func buildSink(s ClassSpec, skip bool) (sinks.Sink, error) {
+func buildSink(s ClassSpec, bc buildCtx) (sinks.Sink, error) {
+	skip := bc.skip
 	switch c := s.Conf.(type) {
+	case *PeriodicStatisticsSinkConf:
+		mapped := make([][2]string, len(c.MappedDimensions))
+		for i, kv := range c.MappedDimensions {
+			mapped[i] = [2]string{kv.Key, kv.Value}
+		}
+		defaults := map[string]string{}
+		for _, kv := range c.DefaultDimensionsValues {
+			defaults[kv.Key] = kv.Value
+		}
+		return sinks.NewPeriodicStatisticsSink(sinks.PeriodicStatisticsConfig{Name: s.Name, Interval: c.Interval, Dimensions: c.Dimensions,
+			MappedDimensions: mapped, DefaultDimensionsValues: defaults, PeriodDimensionName: c.PeriodDimensionName, Emit: bc.self}), nil
+	case *TracingSinkConf:
+		patterns := make([][2]string, len(c.Patterns))
+		for i, kv := range c.Patterns {
+			patterns[i] = [2]string{kv.Key, kv.Value}
+		}
+		sk, err := sinks.NewTracingSink(s.Name, patterns, bc.self)
+		if err != nil {
+			return nil, fmt.Errorf("%s: sink %s: %w", s.Pos, s.Name, err)
+		}
+		return sk, nil
 	case *JSONLinesSinkConf:
 		sk, err := jsonlines.New(jsonlines.Config{Name: s.Name, Path: c.Path})
 		if err != nil {
@@ -100,21 +131,21 @@ func buildSink(s ClassSpec, skip bool) (sinks.Sink, error) {
 		}
 		return sk, nil
 	case *PeriodFilteringSinkConf:
-		inner, err := buildSink(c.Sink, skip)
+		inner, err := buildSink(c.Sink, bc)
 		if err != nil || inner == nil {
 			return nil, err
 		}
 		return &sinks.PeriodFilteringSink{Name: s.Name, Sink: inner, Include: c.Include, Exclude: c.Exclude,
 			ExcludeLessThan: c.ExcludeLessThan, ExcludeGreaterThan: c.ExcludeGreaterThan}, nil
 	case *DimensionInjectingSinkConf:
-		inner, err := buildSink(c.Sink, skip)
+		inner, err := buildSink(c.Sink, bc)
 		if err != nil || inner == nil {
 			return nil, err
 		}
 		return &sinks.DimensionInjectingSink{Name: s.Name, Sink: inner, DefaultDimensions: sinkDims(c.DefaultDimensions),
 			OverrideDimensions: sinkDims(c.OverrideDimensions)}, nil
 	case *TimeThresholdSinkConf:
-		inner, err := buildSink(c.Sink, skip)
+		inner, err := buildSink(c.Sink, bc)
 		if err != nil || inner == nil {
 			return nil, err
 		}
@@ -125,7 +156,7 @@ func buildSink(s ClassSpec, skip bool) (sinks.Sink, error) {
 	case *MultiSinkConf:
 		m := &sinks.MultiSink{Name: s.Name}
 		for _, in := range c.Sinks {
-			sk, err := buildSink(in, skip)
+			sk, err := buildSink(in, bc)
 			if err != nil {
 				closeSinks(m.Sinks)
 				return nil, err

@@ -95,7 +95,7 @@ func TestShippedPipelineReportsOnlyLaterClasses(t *testing.T) {
 	}
 	got := unavailableClasses(t, ps)
 	want := []string{"AggregationServerHttpSink", "GraphitePlaintextToRecordParser", "KafkaSource", "MappingSource", "MappingSource",
-		"PeriodicStatisticsSink", "ProtobufV2bytesToRecordParser", "TelegrafJsonToRecordParser", "TelemetrySink"}
+		"ProtobufV2bytesToRecordParser", "TelegrafJsonToRecordParser", "TelemetrySink"}
 	if !slices.Equal(got, want) {
 		t.Errorf("unavailable classes\n got %v\nwant %v", got, want)
 	}
@@ -267,7 +267,7 @@ func TestDefaultConfig(t *testing.T) {
 	if len(m.Pipelines) != 1 || m.HTTPAddr() != "0.0.0.0:7090" || len(m.Unknown) > 0 {
 		t.Fatalf("default config bound as %+v", m)
 	}
-	cfg, err := buildPipeline(m.Pipelines[0], m.HTTP, false, nil)
+	cfg, err := buildPipeline(m.Pipelines[0], m.HTTP, buildCtx{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,9 @@ type Daemon struct {
 	ln, tln   net.Listener
 	handler   atomic.Pointer[http.Handler]
 	routes    atomic.Pointer[map[string]*ingest.HTTPSource]
+	self      *selfMetrics
+	selfStop  chan struct{}
+	selfDone  chan struct{}
 
 	reloadNow  chan chan ReloadResult
 	stopReload chan struct{}
@@ -167,6 +170,9 @@ func Open(path string, data []byte, opt LoadOptions, log *slog.Logger) (*Daemon,
 	d := newDaemon(DaemonConfig{HealthCheckPath: m.HealthCheckPath, StatusPath: m.StatusPath, HTTP: m.HTTP, DisablePprof: !m.EnablePprof, Log: log})
 	d.opt = opt
 	d.main = m
+	d.self = newSelfMetrics(d, m.MonitoringCluster, m.MonitoringService, m.MonitoringHost)
+	d.selfStop, d.selfDone = make(chan struct{}), make(chan struct{})
+	go d.self.run(d.selfStop, d.selfDone)
 	if data == nil {
 		d.mainPath = path
 	}
@@ -481,7 +487,7 @@ func (d *Daemon) applyPipelinesLocked() ReloadResult {
 		for _, u := range w.spec.Unknown {
 			d.log.Debug("unknown configuration key ignored", "key", u)
 		}
-		cfg, err := buildPipeline(w.spec, d.main.HTTP, d.opt.SkipUnavailable, d.log)
+		cfg, err := buildPipeline(w.spec, d.main.HTTP, buildCtx{skip: d.opt.SkipUnavailable, log: d.log, self: d.self.emit})
 		if err != nil {
 			d.problems[w.key] = err.Error()
 			res.Errors = append(res.Errors, err.Error())
@@ -723,10 +729,18 @@ type ConfigState struct {
 	Reloads, ReloadErrors uint64
 	// Refused maps each file whose last version was refused to why.
 	Refused map[string]string
+	// Records of mad's own metrics fed back into the aggregation, not
+	// delivered (no V3 source runs, or it stayed saturated), and dropped
+	// because too many waited.
+	SelfDelivered, SelfUndelivered, SelfOverflow uint64
 }
 
 func (d *Daemon) configStateLocked() ConfigState {
-	return ConfigState{Reloads: d.reloads.Load(), ReloadErrors: d.reloadErrs.Load(), Refused: maps(d.problems)}
+	cs := ConfigState{Reloads: d.reloads.Load(), ReloadErrors: d.reloadErrs.Load(), Refused: maps(d.problems)}
+	if d.self != nil {
+		cs.SelfDelivered, cs.SelfUndelivered, cs.SelfOverflow = d.self.delivered.Load(), d.self.undelivered.Load(), d.self.overflow.Load()
+	}
+	return cs
 }
 
 func maps(m map[string]string) map[string]string {
@@ -743,6 +757,10 @@ func (d *Daemon) Stop() error {
 	if d.stopReload != nil {
 		close(d.stopReload)
 		<-d.reloadDone
+	}
+	if d.selfStop != nil {
+		close(d.selfStop) // a last report goes into the pipelines, then they flush
+		<-d.selfDone
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -100,6 +100,9 @@ func WriteMetrics(out io.Writer, pipelines []*Pipeline, cs ConfigState) error {
 	p := &promWriter{w: bufio.NewWriter(out), seen: map[string]bool{}}
 	p.counter("mad_config_reloads_total", "Configuration checks (periodic, SIGHUP, POST /reload).", nil, cs.Reloads)
 	p.counter("mad_config_reload_errors_total", "Configuration checks that refused a file or failed to apply it.", nil, cs.ReloadErrors)
+	p.counter("mad_self_records_total", "Records of mad's own metrics (MAD-SPEC §11) by outcome: delivered to the V3 route's pipeline, undelivered (no V3 source, or saturated), overflow (too many waiting).", []string{"result", "delivered"}, cs.SelfDelivered)
+	p.counter("mad_self_records_total", "", []string{"result", "undelivered"}, cs.SelfUndelivered)
+	p.counter("mad_self_records_total", "", []string{"result", "overflow"}, cs.SelfOverflow)
 	files := make([]string, 0, len(cs.Refused))
 	for f := range cs.Refused {
 		files = append(files, f)

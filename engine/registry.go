@@ -384,7 +384,7 @@ func init() {
 		c.LogOnly = n.boolean("logOnly", false)
 		return c
 	}})
-	register(&class{fqcn: pkgSinks + "PeriodicStatisticsSink", kind: kindSink, missing: laterSinks, bind: func(n *node) any {
+	register(&class{fqcn: pkgSinks + "PeriodicStatisticsSink", kind: kindSink, bind: func(n *node) any {
 		c := &PeriodicStatisticsSinkConf{
 			Interval:                time.Duration(n.integer("intervalInMilliseconds", 500, 1, 1<<40)) * time.Millisecond,
 			MappedDimensions:        n.strMap("mappedDimensions"),
@@ -398,7 +398,7 @@ func init() {
 		n.ignore("histogramStatistics") // mad-2.0 TODO in MAD's own sample file
 		return &TelemetrySinkConf{TelemetryActorPath: n.str("telemetryActorPath", "/user/telemetry")}
 	}})
-	register(&class{fqcn: pkgSinks + "TracingSink", kind: kindSink, missing: laterSinks, bind: func(n *node) any {
+	register(&class{fqcn: pkgSinks + "TracingSink", kind: kindSink, bind: func(n *node) any {
 		c := &TracingSinkConf{Patterns: n.strMap("patterns")}
 		if !n.has("patterns") {
 			n.fail(nil, "patterns", "is required")

@@ -1,0 +1,207 @@
+package engine
+
+import (
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/sinks"
+)
+
+// selfMetrics feeds mad's own metrics back into the aggregation, as MAD's
+// metrics client does by posting them to MAD's own V3 route (MAD-SPEC §11):
+// every second, one record of service monitoringService, cluster
+// monitoringCluster and host monitoringHost with the sources' and the
+// aggregation's counters (MAD's names) and Go runtime figures (instead of
+// the JVM's), plus the records sinks produce about what they see
+// (PeriodicStatisticsSink, TracingSink). They go to the pipeline serving
+// /metrics/v3/application; if none does they are dropped and counted, as
+// MAD's loop-back would get 404s.
+type selfMetrics struct {
+	d                      *Daemon
+	cluster, service, host string
+
+	mu      sync.Mutex
+	pending []sinks.SelfRecord
+	last    map[string]uint64 // cumulative counters at the previous report
+
+	delivered, undelivered, overflow atomic.Uint64
+}
+
+// maxPendingSelf bounds the records waiting for the next delivery.
+const maxPendingSelf = 100_000
+
+func newSelfMetrics(d *Daemon, cluster, service, host string) *selfMetrics {
+	return &selfMetrics{d: d, cluster: cluster, service: service, host: host, last: map[string]uint64{}}
+}
+
+// emit is a sinks.SelfEmitter: it queues a record for the next delivery.
+func (s *selfMetrics) emit(r sinks.SelfRecord) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) >= maxPendingSelf {
+		s.overflow.Add(1)
+		return
+	}
+	s.pending = append(s.pending, r)
+}
+
+// run reports every second until stop is closed.
+func (s *selfMetrics) run(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			s.report()
+			return
+		case <-t.C:
+			s.report()
+		}
+	}
+}
+
+// delta returns how much a cumulative counter grew since the last report.
+func (s *selfMetrics) delta(name string, v uint64) float64 {
+	prev, ok := s.last[name]
+	s.last[name] = v
+	if !ok || v < prev {
+		return float64(v)
+	}
+	return float64(v - prev)
+}
+
+// collect builds the periodic record.
+func (s *selfMetrics) collect() sinks.SelfRecord {
+	var r sinks.SelfRecord
+	counter := func(name string, v uint64, onlyPositive bool) {
+		d := s.delta(name, v)
+		if onlyPositive && d == 0 {
+			return
+		}
+		r.Metrics = append(r.Metrics, sinks.SelfMetric{Name: name, Type: "counter", Values: []float64{d}})
+	}
+	gauge := func(name string, v float64, unit string) {
+		r.Metrics = append(r.Metrics, sinks.SelfMetric{Name: name, Type: "gauge", Values: []float64{v}, Unit: unit})
+	}
+	var aggregated uint64
+	for _, p := range s.d.Pipelines() {
+		for _, u := range p.UDP() {
+			st := u.Stats()
+			n := "sources/statsd/" + metricSafe(u.Name())
+			counter(n+"/metric_samples", st.Samples, false)
+			counter(n+"/packets", st.Datagrams, false)
+		}
+		for _, t := range p.TCP() {
+			st := t.Stats()
+			counter("sources/statsd/"+metricSafe(t.Name())+"/metric_samples", st.Samples, false)
+		}
+		for _, h := range p.HTTP() {
+			st := h.Stats()
+			n := "sources/http/" + metricSafe(h.Name())
+			counter(n+"/metric_samples", st.Samples, true)
+			counter(n+"/requests", st.Accepted+st.BadRequest+st.TooLarge+st.Saturated+st.Failed, true)
+		}
+		for _, sh := range p.Shards() {
+			aggregated += sh.Stats().Samples
+		}
+	}
+	gauge("aggregator/samples", s.delta("aggregator/samples", aggregated), "")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	gauge("go/goroutines", float64(runtime.NumGoroutine()), "")
+	gauge("go/memory/heap_alloc", float64(ms.HeapAlloc), "BYTE")
+	gauge("go/memory/sys", float64(ms.Sys), "BYTE")
+	counter("go/gc/cycles", uint64(ms.NumGC), false)
+	r.Metrics = append(r.Metrics, sinks.SelfMetric{Name: "go/gc/pause_total", Type: "counter", Values: []float64{s.delta("go/gc/pause_total", ms.PauseTotalNs)}, Unit: "NANOSECOND"})
+	return r
+}
+
+// metricSafe is MAD's getMetricSafeName for sources: "/", "." and " "
+// become "_".
+func metricSafe(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if c == '/' || c == '.' || c == ' ' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// report delivers the periodic record and the sinks' records.
+func (s *selfMetrics) report() {
+	rec := s.collect()
+	s.mu.Lock()
+	recs := append([]sinks.SelfRecord{rec}, s.pending...)
+	s.pending = nil
+	s.mu.Unlock()
+	var src *ingest.HTTPSource
+	if m := s.d.routes.Load(); m != nil {
+		src = (*m)[ingest.HTTPClientV3.Path()]
+	}
+	if src == nil {
+		s.undelivered.Add(uint64(len(recs)))
+		return
+	}
+	now := time.Now().UnixMilli()
+	err := src.Inject(func(route ingest.Route) (int, int, error) {
+		samples := 0
+		var key []byte
+		for _, r := range recs {
+			dims := []sample.Dim{{Key: []byte("cluster"), Value: []byte(s.cluster)}, {Key: []byte("service"), Value: []byte(s.service)},
+				{Key: []byte("host"), Value: []byte(s.host)}}
+			for _, d := range r.Dimensions {
+				dims = setDim(dims, d[0], d[1])
+			}
+			sort.Slice(dims, func(i, j int) bool { return string(dims[i].Key) < string(dims[j].Key) })
+			for _, m := range r.Metrics {
+				kind := sample.KindGauge
+				switch m.Type {
+				case "counter":
+					kind = sample.KindCounter
+				case "timer":
+					kind = sample.KindTimer
+				}
+				var err error
+				key, err = sample.AppendKey(key[:0], kind, []byte(m.Name), dims)
+				if err != nil {
+					continue // a key over 64 KiB: cannot be a real one
+				}
+				unit, _ := sample.ParseUnit(m.Unit)
+				h := sample.Hash(key)
+				b := route(h)
+				ref := b.PutKeyBytes(key, h)
+				for _, v := range m.Values {
+					nv, nu := sample.Normalize(v, unit)
+					b.AddValue(ref, now, 0, nv, nu)
+					samples++
+				}
+			}
+		}
+		return len(recs), samples, nil
+	})
+	if err != nil {
+		s.undelivered.Add(uint64(len(recs)))
+		return
+	}
+	s.delivered.Add(uint64(len(recs)))
+}
+
+func setDim(dims []sample.Dim, k, v string) []sample.Dim {
+	for i := range dims {
+		if string(dims[i].Key) == k {
+			dims[i].Value = []byte(v)
+			return dims
+		}
+	}
+	return append(dims, sample.Dim{Key: []byte(k), Value: []byte(v)})
+}
