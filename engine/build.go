@@ -11,7 +11,9 @@ import (
 	"github.com/gomad/mad/affinity"
 	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/sinks"
+	"github.com/gomad/mad/sinks/cagg"
 	"github.com/gomad/mad/sinks/jsonlines"
+	"github.com/gomad/mad/sinks/telemetry"
 )
 
 func joinHostPort(host string, port int) string {
@@ -50,6 +52,8 @@ type buildCtx struct {
 	log  *slog.Logger
 	// self takes mad's own metrics produced by sinks.
 	self sinks.SelfEmitter
+	// hub serves the telemetry websockets TelemetrySinks feed.
+	hub *telemetry.Hub
 }
 
 func buildPipeline(spec *PipelineSpec, limits HTTPLimits, bc buildCtx) (PipelineConfig, error) {
@@ -103,6 +107,27 @@ func closeSinks(ss []sinks.Sink) {
 func buildSink(s ClassSpec, bc buildCtx) (sinks.Sink, error) {
 	skip := bc.skip
 	switch c := s.Conf.(type) {
+	case *TelemetrySinkConf:
+		if bc.hub == nil {
+			return nil, fmt.Errorf("%s: sink %s: no telemetry hub in this daemon", s.Pos, s.Name)
+		}
+		return telemetry.NewSink(s.Name, bc.hub), nil
+	case *HTTPPostSinkConf:
+		sk, err := cagg.NewHTTP(cagg.HTTPConfig{Name: s.Name, URI: c.URI, MaximumConcurrency: c.MaximumConcurrency,
+			MaximumQueueSize: c.MaximumQueueSize, SpreadPeriod: c.SpreadPeriod, AcceptedStatusCodes: c.AcceptedStatusCodes,
+			MaximumAttempts: c.MaximumAttempts, BaseBackoff: c.BaseBackoff, MaximumDelay: c.MaximumDelay,
+			RetryableStatusCodes: c.RetryableStatusCodes, Log: bc.log})
+		if err != nil {
+			return nil, fmt.Errorf("%s: sink %s: %w", s.Pos, s.Name, err)
+		}
+		return sk, nil
+	case *AggregationServerSinkConf:
+		sk, err := cagg.NewTCP(cagg.TCPConfig{Name: s.Name, ServerAddress: c.ServerAddress, ServerPort: c.ServerPort,
+			MaxQueueSize: c.MaxQueueSize, Log: bc.log})
+		if err != nil {
+			return nil, fmt.Errorf("%s: sink %s: %w", s.Pos, s.Name, err)
+		}
+		return sk, nil
 	case *PeriodicStatisticsSinkConf:
 		mapped := make([][2]string, len(c.MappedDimensions))
 		for i, kv := range c.MappedDimensions {

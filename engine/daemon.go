@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/sinks/telemetry"
 )
 
 // Version and Commit are set at build time (-ldflags -X).
@@ -66,6 +67,7 @@ type Daemon struct {
 	handler   atomic.Pointer[http.Handler]
 	routes    atomic.Pointer[map[string]*ingest.HTTPSource]
 	self      *selfMetrics
+	hub       *telemetry.Hub
 	selfStop  chan struct{}
 	selfDone  chan struct{}
 
@@ -138,7 +140,8 @@ func newDaemon(cfg DaemonConfig) *Daemon {
 	if cfg.HTTP.IdleTime <= 0 {
 		cfg.HTTP.IdleTime = 2 * time.Minute
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Log, managed: map[string]*managedPipeline{}, problems: map[string]string{}}
+	d := &Daemon{cfg: cfg, log: cfg.Log, managed: map[string]*managedPipeline{}, problems: map[string]string{},
+		hub: telemetry.NewHub(telemetry.HubConfig{})}
 	d.setHandler()
 	return d
 }
@@ -487,7 +490,7 @@ func (d *Daemon) applyPipelinesLocked() ReloadResult {
 		for _, u := range w.spec.Unknown {
 			d.log.Debug("unknown configuration key ignored", "key", u)
 		}
-		cfg, err := buildPipeline(w.spec, d.main.HTTP, buildCtx{skip: d.opt.SkipUnavailable, log: d.log, self: d.self.emit})
+		cfg, err := buildPipeline(w.spec, d.main.HTTP, buildCtx{skip: d.opt.SkipUnavailable, log: d.log, self: d.self.emit, hub: d.hub})
 		if err != nil {
 			d.problems[w.key] = err.Error()
 			res.Errors = append(res.Errors, err.Error())
@@ -714,6 +717,9 @@ func (d *Daemon) Handler() http.Handler {
 			http.Error(w, "no source serves "+path+" in the running configuration", http.StatusNotFound)
 		})
 	}
+	// MAD's telemetry websockets (MAD-SPEC §10), fed by TelemetrySinks.
+	mux.Handle("/telemetry/v1/stream", d.hub.Handler(1))
+	mux.Handle("/telemetry/v2/stream", d.hub.Handler(2))
 	if !d.cfg.DisablePprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -775,5 +781,9 @@ func (d *Daemon) Stop() error {
 	for _, p := range d.pipelinesLocked() {
 		errs = append(errs, p.Stop())
 	}
+	errs = append(errs, d.hub.Close())
 	return errors.Join(errs...)
 }
+
+// Telemetry returns the hub of the telemetry websockets.
+func (d *Daemon) Telemetry() *telemetry.Hub { return d.hub }

@@ -56,7 +56,6 @@ const (
 	laterKafka  = "the Kafka source is not implemented in mad yet"
 	laterWrap   = "wrapping sources are not implemented in mad yet"
 	laterOTel   = "the OpenTelemetry gRPC source is not implemented in mad yet"
-	laterSinks  = "this sink is not implemented in mad yet"
 	outOfScope  = "FileSource is out of mad's scope (MAD-SPEC §3.5): tail files with a log shipper instead"
 )
 
@@ -217,12 +216,17 @@ type TelemetrySinkConf struct{ TelemetryActorPath string }
 // TracingSinkConf is TracingSink.
 type TracingSinkConf struct{ Patterns []KV }
 
-// HTTPPostSinkConf is AggregationServerHttpSink (MAD's HttpPostSink keys).
+// HTTPPostSinkConf is AggregationServerHttpSink (MAD's HttpPostSink keys,
+// and the Cluster Aggregator's retry keys, which default to MAD's: no
+// retry).
 type HTTPPostSinkConf struct {
 	URI                                  string
 	MaximumConcurrency, MaximumQueueSize int
 	SpreadPeriod                         time.Duration
 	AcceptedStatusCodes                  []int
+	MaximumAttempts                      int
+	BaseBackoff, MaximumDelay            time.Duration
+	RetryableStatusCodes                 []int
 }
 
 // AggregationServerSinkConf is AggregationServerSink (TCP).
@@ -394,7 +398,7 @@ func init() {
 		c.Dimensions, _ = n.strings("dimensions")
 		return c
 	}})
-	register(&class{fqcn: pkgSinks + "TelemetrySink", kind: kindSink, missing: laterSinks, bind: func(n *node) any {
+	register(&class{fqcn: pkgSinks + "TelemetrySink", kind: kindSink, bind: func(n *node) any {
 		n.ignore("histogramStatistics") // mad-2.0 TODO in MAD's own sample file
 		return &TelemetrySinkConf{TelemetryActorPath: n.str("telemetryActorPath", "/user/telemetry")}
 	}})
@@ -408,23 +412,21 @@ func init() {
 		}
 		return c
 	}})
-	register(&class{fqcn: pkgSinks + "AggregationServerHttpSink", kind: kindSink, missing: laterSinks, bind: func(n *node) any {
+	register(&class{fqcn: pkgSinks + "AggregationServerHttpSink", kind: kindSink, bind: func(n *node) any {
 		c := &HTTPPostSinkConf{
 			URI:                n.reqStr("uri"),
 			MaximumConcurrency: int(n.integer("maximumConcurrency", 1, 1, 1<<16)),
 			MaximumQueueSize:   int(n.integer("maximumQueueSize", 25000, 1, 1<<30)),
 		}
 		c.SpreadPeriod, _ = n.duration("spreadPeriod", 0)
-		c.AcceptedStatusCodes = []int{200, 201, 202, 204}
-		if codes := n.list("acceptedStatusCodes"); codes != nil {
-			c.AcceptedStatusCodes = nil
-			for i := range codes {
-				c.AcceptedStatusCodes = append(c.AcceptedStatusCodes, int(n.indexInteger("acceptedStatusCodes", i, 100, 599)))
-			}
-		}
+		c.AcceptedStatusCodes = n.statusCodes("acceptedStatusCodes", []int{200, 201, 202, 204})
+		c.MaximumAttempts = int(n.integer("maximumAttempts", 1, 1, 1000))
+		c.BaseBackoff, _ = n.duration("baseBackoff", 50*time.Millisecond)
+		c.MaximumDelay, _ = n.duration("maximumDelay", time.Minute)
+		c.RetryableStatusCodes = n.statusCodes("retryableStatusCodes", []int{408, 429, 502, 503})
 		return c
 	}})
-	register(&class{fqcn: pkgSinks + "AggregationServerSink", kind: kindSink, missing: laterSinks, bind: func(n *node) any {
+	register(&class{fqcn: pkgSinks + "AggregationServerSink", kind: kindSink, bind: func(n *node) any {
 		return &AggregationServerSinkConf{
 			ServerAddress: n.reqStr("serverAddress"),
 			ServerPort:    int(n.integer("serverPort", 7065, 1, maxPort)),
@@ -499,6 +501,19 @@ func bindTransforming(n *node) any {
 		c.Transformations = append(c.Transformations, t)
 	}
 	return c
+}
+
+// statusCodes reads a list of HTTP status codes.
+func (n *node) statusCodes(k string, def []int) []int {
+	codes := n.list(k)
+	if codes == nil {
+		return def
+	}
+	out := []int{}
+	for i := range codes {
+		out = append(out, int(n.indexInteger(k, i, 100, 599)))
+	}
+	return out
 }
 
 // indexInteger reads element i of the list at k as an integer.

@@ -1,0 +1,451 @@
+package cagg
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gomad/mad/sinks"
+)
+
+// HTTPConfig configures an HTTPSink. Zero values take MAD's defaults.
+type HTTPConfig struct {
+	Name string
+	// URI is the Cluster Aggregator endpoint (required), e.g.
+	// http://localhost:7066/metrics/v1/data/persist.
+	URI string
+	// MaximumConcurrency bounds the requests in flight (MAD: 1).
+	MaximumConcurrency int
+	// MaximumQueueSize bounds the queued requests; when it is full the
+	// oldest is evicted and counted (MAD: 25000).
+	MaximumQueueSize int
+	// SpreadPeriod: a random delay in [0, SpreadPeriod), drawn once per
+	// sink, is waited before dispatching work that arrives on an empty
+	// queue (MAD: 0).
+	SpreadPeriod time.Duration
+	// AcceptedStatusCodes are the statuses that count as success (MAD:
+	// 200, 201, 202, 204).
+	AcceptedStatusCodes []int
+
+	// Not in MAD (CAGG's HttpPostSink keys), defaulting to MAD's
+	// behaviour.
+	//
+	// MaximumAttempts is the attempts per request (default 1: no retry).
+	MaximumAttempts int
+	// BaseBackoff is the delay before the first retry; it doubles at each
+	// further one, with jitter (default 50 ms).
+	BaseBackoff time.Duration
+	// MaximumDelay caps a retry delay (default 60 s).
+	MaximumDelay time.Duration
+	// RetryableStatusCodes are the statuses retried when MaximumAttempts
+	// > 1 (default 408, 429, 502, 503). Transport errors are retried too.
+	RetryableStatusCodes []int
+
+	// RequestTimeout bounds one attempt (default 60 s).
+	RequestTimeout time.Duration
+	// CloseTimeout bounds how long Close drains the queue (default 10 s).
+	CloseTimeout time.Duration
+	// Client, if set, is used instead of the sink's own client.
+	Client *http.Client
+	// Log receives warnings (default slog.Default()); they are throttled.
+	Log *slog.Logger
+}
+
+// Counters are an HTTPSink's or a TCPSink's counters. Counts are records
+// (one StatisticSetRecord each: one HTTP request per metric).
+type Counters struct {
+	// Sent records accepted by the Cluster Aggregator (HTTP) or written to
+	// the socket (TCP).
+	Sent uint64
+	// Rejected records: final status not accepted (HTTP).
+	Rejected uint64
+	// Failed records: transport errors on the last attempt (HTTP), or
+	// lost with a broken connection (TCP).
+	Failed uint64
+	// Retried attempts (HTTP, MaximumAttempts > 1).
+	Retried uint64
+	// Evicted records: the oldest of a full queue.
+	Evicted uint64
+	// MissingDimensions records dropped because their bucket has no
+	// service or no cluster dimension.
+	MissingDimensions uint64
+	// ClosedDrops records still queued when Close gave up.
+	ClosedDrops uint64
+	// SamplesSent and SamplesDropped are MAD's samples_sent /
+	// samples_dropped: population sizes of the records.
+	SamplesSent, SamplesDropped uint64
+	// Requests and LatencyNanos: attempts made and their total duration
+	// (HTTP); LatencyNanos / Requests is the mean latency.
+	Requests, LatencyNanos uint64
+	// Connects and Heartbeats (TCP).
+	Connects, Heartbeats uint64
+}
+
+type counters struct {
+	sent, rejected, failed, retried, evicted, missing, closed atomic.Uint64
+	samplesSent, samplesDropped, requests, latency            atomic.Uint64
+	connects, heartbeats                                      atomic.Uint64
+}
+
+func (c *counters) snapshot() Counters {
+	return Counters{
+		Sent: c.sent.Load(), Rejected: c.rejected.Load(), Failed: c.failed.Load(),
+		Retried: c.retried.Load(), Evicted: c.evicted.Load(), MissingDimensions: c.missing.Load(),
+		ClosedDrops: c.closed.Load(), SamplesSent: c.samplesSent.Load(), SamplesDropped: c.samplesDropped.Load(),
+		Requests: c.requests.Load(), LatencyNanos: c.latency.Load(),
+		Connects: c.connects.Load(), Heartbeats: c.heartbeats.Load(),
+	}
+}
+
+// stats is engine.SinkStats: written = sent; dropped = evicted + missing
+// dimensions + rejected + failed + dropped at close; errors = rejected +
+// failed.
+func (c *counters) stats() (written, dropped, errors uint64) {
+	rej, fail := c.rejected.Load(), c.failed.Load()
+	return c.sent.Load(), c.evicted.Load() + c.missing.Load() + rej + fail + c.closed.Load(), rej + fail
+}
+
+func (c *counters) drop(r request) {
+	c.samplesDropped.Add(uint64(max(r.population, 0)))
+}
+
+// HTTPSink is MAD's AggregationServerHttpSink: every metric of every bucket
+// is POSTed to the Cluster Aggregator as one framed StatisticSetRecord.
+type HTTPSink struct {
+	cfg      HTTPConfig
+	uri      string
+	client   *http.Client
+	log      *throttledLog
+	spread   time.Duration
+	accepted []int
+	retry    []int
+
+	enc encoder // the emitter's goroutine
+	c   counters
+
+	mu      sync.Mutex
+	q       *evictingQueue
+	readyAt time.Time // dispatch waits for it (spreadPeriod)
+	closing bool
+	wake    chan struct{}
+	stop    chan struct{} // closed by Close: drain and exit
+	ctx     context.Context
+	cancel  context.CancelFunc // at the close deadline
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+// NewHTTP validates cfg and starts the sink's workers.
+func NewHTTP(cfg HTTPConfig) (*HTTPSink, error) {
+	if cfg.URI == "" {
+		return nil, errors.New("cagg: uri is required")
+	}
+	u, err := url.Parse(cfg.URI)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("cagg: invalid uri %q", cfg.URI)
+	}
+	if cfg.MaximumConcurrency <= 0 {
+		cfg.MaximumConcurrency = 1
+	}
+	if cfg.MaximumQueueSize <= 0 {
+		cfg.MaximumQueueSize = 25000
+	}
+	if cfg.SpreadPeriod < 0 {
+		return nil, errors.New("cagg: spreadPeriod must not be negative")
+	}
+	if cfg.AcceptedStatusCodes == nil {
+		cfg.AcceptedStatusCodes = []int{200, 201, 202, 204}
+	}
+	if cfg.MaximumAttempts <= 0 {
+		cfg.MaximumAttempts = 1
+	}
+	if cfg.BaseBackoff <= 0 {
+		cfg.BaseBackoff = 50 * time.Millisecond
+	}
+	if cfg.MaximumDelay <= 0 {
+		cfg.MaximumDelay = 60 * time.Second
+	}
+	if cfg.RetryableStatusCodes == nil {
+		cfg.RetryableStatusCodes = []int{408, 429, 502, 503}
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 60 * time.Second
+	}
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = 10 * time.Second
+	}
+	s := &HTTPSink{
+		cfg:      cfg,
+		uri:      cfg.URI,
+		client:   cfg.Client,
+		log:      newThrottledLog(cfg.Log, 10*time.Second),
+		accepted: slices.Clone(cfg.AcceptedStatusCodes),
+		retry:    slices.Clone(cfg.RetryableStatusCodes),
+		q:        newEvictingQueue(cfg.MaximumQueueSize),
+		wake:     make(chan struct{}, cfg.MaximumConcurrency),
+		stop:     make(chan struct{}),
+	}
+	if s.client == nil {
+		s.client = &http.Client{Transport: &http.Transport{
+			MaxIdleConnsPerHost: cfg.MaximumConcurrency,
+			IdleConnTimeout:     300 * time.Second, // MAD's connection TTL
+			ForceAttemptHTTP2:   true,
+		}}
+	}
+	if cfg.SpreadPeriod > 0 {
+		s.spread = rand.N(cfg.SpreadPeriod)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for range cfg.MaximumConcurrency {
+		s.wg.Add(1)
+		go s.worker()
+	}
+	return s, nil
+}
+
+// Name returns the sink's name.
+func (s *HTTPSink) Name() string { return s.cfg.Name }
+
+// Stats implements engine.SinkStats: records sent, records dropped
+// (evicted, missing dimensions, rejected, failed after retries, left at
+// close) and errors (rejected + failed). Safe from any goroutine.
+func (s *HTTPSink) Stats() (written, dropped, errors uint64) { return s.c.stats() }
+
+// Counters returns every counter. Safe from any goroutine.
+func (s *HTTPSink) Counters() Counters { return s.c.snapshot() }
+
+// QueueLen returns the requests waiting. Safe from any goroutine.
+func (s *HTTPSink) QueueLen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.q.len()
+}
+
+// Record serialises every metric of pd into a request and queues them. It
+// never blocks on I/O.
+func (s *HTTPSink) Record(pd *sinks.PeriodicData) {
+	if len(pd.Metrics) == 0 {
+		return
+	}
+	if err := s.enc.prepare(pd); err != nil {
+		s.c.missing.Add(uint64(len(pd.Metrics)))
+		for i := range pd.Metrics {
+			s.c.samplesDropped.Add(uint64(max(populationSize(&pd.Metrics[i]), 0)))
+		}
+		s.log.warn("missing-dims", "cagg: dropping bucket without service or cluster dimension",
+			"sink", s.cfg.Name, "metrics", len(pd.Metrics), "dimensions", dimString(pd))
+		return
+	}
+	reqs := make([]request, len(pd.Metrics))
+	for i := range pd.Metrics {
+		m := &pd.Metrics[i]
+		reqs[i] = request{body: s.enc.encodeMetric(nil, m), population: populationSize(m)}
+	}
+	var evicted int
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		for _, r := range reqs {
+			s.c.closed.Add(1)
+			s.c.drop(r)
+		}
+		return
+	}
+	if s.q.len() == 0 && s.spread > 0 {
+		if now := time.Now(); !now.Before(s.readyAt) {
+			s.readyAt = now.Add(s.spread)
+		}
+	}
+	for _, r := range reqs {
+		if old, ok := s.q.push(r); ok {
+			evicted++
+			s.c.evicted.Add(1)
+			s.c.drop(old)
+		}
+	}
+	s.mu.Unlock()
+	if evicted > 0 {
+		s.log.warn("evicted", "cagg: queue full, evicted oldest requests", "sink", s.cfg.Name, "evicted", evicted)
+	}
+	for range min(len(reqs), cap(s.wake)) {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Close dispatches what is queued, waiting at most CloseTimeout, then
+// aborts what is left (counted as ClosedDrops) and stops the workers.
+func (s *HTTPSink) Close() error {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
+		close(s.stop)
+		done := make(chan struct{})
+		go func() { s.wg.Wait(); close(done) }()
+		t := time.NewTimer(s.cfg.CloseTimeout)
+		select {
+		case <-done:
+		case <-t.C:
+			s.cancel()
+			<-done
+		}
+		t.Stop()
+		s.cancel()
+		s.mu.Lock()
+		for r, ok := s.q.pop(); ok; r, ok = s.q.pop() {
+			s.c.closed.Add(1)
+			s.c.drop(r)
+		}
+		s.mu.Unlock()
+		if t, ok := s.client.Transport.(*http.Transport); ok && s.cfg.Client == nil {
+			t.CloseIdleConnections()
+		}
+	})
+	return nil
+}
+
+func (s *HTTPSink) worker() {
+	defer s.wg.Done()
+	for {
+		s.mu.Lock()
+		closing := s.closing
+		if s.ctx.Err() != nil {
+			s.mu.Unlock()
+			return
+		}
+		if wait := time.Until(s.readyAt); wait > 0 && !closing && s.q.len() > 0 {
+			s.mu.Unlock()
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-s.stop:
+			}
+			t.Stop()
+			continue
+		}
+		r, ok := s.q.pop()
+		s.mu.Unlock()
+		if ok {
+			s.send(r)
+			continue
+		}
+		if closing {
+			return
+		}
+		select {
+		case <-s.wake:
+		case <-s.stop:
+		}
+	}
+}
+
+// send POSTs r, retrying retryable failures up to MaximumAttempts.
+func (s *HTTPSink) send(r request) {
+	for attempt := 1; ; attempt++ {
+		status, body, err := s.post(r.body)
+		if err == nil && slices.Contains(s.accepted, status) {
+			s.c.sent.Add(1)
+			s.c.samplesSent.Add(uint64(max(r.population, 0)))
+			return
+		}
+		retryable := err != nil || slices.Contains(s.retry, status)
+		if retryable && attempt < s.cfg.MaximumAttempts && s.ctx.Err() == nil {
+			s.c.retried.Add(1)
+			if s.backoff(attempt) {
+				continue
+			}
+		}
+		s.c.drop(r)
+		if err != nil {
+			s.c.failed.Add(1)
+			s.log.warn("failed", "cagg: request failed", "sink", s.cfg.Name, "uri", s.uri,
+				"attempts", attempt, "error", err)
+		} else {
+			s.c.rejected.Add(1)
+			s.log.warn("rejected", "cagg: request rejected", "sink", s.cfg.Name, "uri", s.uri,
+				"attempts", attempt, "status", status, "response", string(body))
+		}
+		return
+	}
+}
+
+// backoff waits before retry attempt+1: BaseBackoff·2^(attempt-1), capped
+// at MaximumDelay, with jitter in [½, 1) of it. It returns false when the
+// sink is being aborted.
+func (s *HTTPSink) backoff(attempt int) bool {
+	d := s.cfg.BaseBackoff << min(attempt-1, 30)
+	if d <= 0 || d > s.cfg.MaximumDelay {
+		d = s.cfg.MaximumDelay
+	}
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// post makes one attempt; it returns the status and (for a status the
+// caller may log) the start of the response body.
+func (s *HTTPSink) post(body []byte) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.uri, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/protobuf")
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.observe(start)
+		return 0, nil, err
+	}
+	var head []byte
+	if !slices.Contains(s.accepted, resp.StatusCode) {
+		head, _ = io.ReadAll(io.LimitReader(resp.Body, 512))
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	s.observe(start)
+	return resp.StatusCode, head, nil
+}
+
+func (s *HTTPSink) observe(start time.Time) {
+	s.c.requests.Add(1)
+	s.c.latency.Add(uint64(time.Since(start)))
+}
+
+func dimString(pd *sinks.PeriodicData) string {
+	var b []byte
+	for i, d := range pd.Dimensions {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, d.Key...)
+		b = append(b, '=')
+		b = append(b, d.Value...)
+	}
+	return string(b)
+}
+
+var (
+	_ sinks.Sink = (*HTTPSink)(nil)
+	_ sinks.Sink = (*TCPSink)(nil)
+)

@@ -1,0 +1,453 @@
+package telemetry
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// HubConfig configures a Hub. Zero values take the defaults.
+type HubConfig struct {
+	// ConnBuffer is each connection's outbound buffer, in messages
+	// (default 256, MAD's). When it is full it is emptied (Akka's
+	// drop-buffer) and its messages are counted as dropped.
+	ConnBuffer int
+	// MaxMetrics bounds the registry of (service, metric, statistic)
+	// triples (default 100000; MAD's grows forever). Triples seen when it
+	// is full get no newMetric and are not listed by getMetrics; they are
+	// counted, and subscriptions to them still get reports.
+	MaxMetrics int
+	// MaxSubscriptions bounds the subscriptions of one connection
+	// (default 10000); further subscribe commands are ignored.
+	MaxSubscriptions int
+	// MaxPending bounds the reports handed by sinks and not yet dispatched
+	// (default 1<<20); a Record that would exceed it is dropped and counted
+	// by its sink.
+	MaxPending int
+	// MaxConnections bounds the open websockets (default 1024); further
+	// upgrade requests get 503.
+	MaxConnections int
+	// WriteTimeout is how long one message may take to write before the
+	// connection is closed (default 60 s, akka-http's idle timeout).
+	WriteTimeout time.Duration
+	// ReadLimit bounds a client frame, in bytes (default 64 KiB).
+	ReadLimit int64
+	// OriginPatterns, if set, restricts cross-origin upgrades to these
+	// host patterns (websocket.AcceptOptions.OriginPatterns). By default
+	// any origin is accepted, as MAD does.
+	OriginPatterns []string
+}
+
+func (c *HubConfig) defaults() {
+	if c.ConnBuffer <= 0 {
+		c.ConnBuffer = 256
+	}
+	if c.MaxMetrics <= 0 {
+		c.MaxMetrics = 100000
+	}
+	if c.MaxSubscriptions <= 0 {
+		c.MaxSubscriptions = 10000
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 1 << 20
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = 1024
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 60 * time.Second
+	}
+	if c.ReadLimit <= 0 {
+		c.ReadLimit = 64 << 10
+	}
+}
+
+// HubStats are the Hub's counters.
+type HubStats struct {
+	// Connections is the number of open websockets.
+	Connections int
+	// Metrics is the number of registered (service, metric, statistic).
+	Metrics int
+	// Reports counts the reports dispatched (received from sinks).
+	Reports uint64
+	// Queued counts the messages put into connection buffers (replies
+	// included).
+	Queued uint64
+	// Dropped counts the messages dropped from full connection buffers.
+	Dropped uint64
+	// RegistryFull counts reports of triples the full registry could
+	// not register.
+	RegistryFull uint64
+	// Refused counts upgrade requests refused by MaxConnections.
+	Refused uint64
+	// Pending is the number of reports waiting for the dispatcher.
+	Pending int
+}
+
+// Hub is MAD's global Telemetry actor: it receives the reports of every
+// Sink, keeps the metric registry, and streams to websocket clients.
+type Hub struct {
+	cfg HubConfig
+
+	// Hand-off from sinks (pmu guards pending, npending, closed).
+	pmu      sync.Mutex
+	pending  []*batch
+	npending int
+	closed   bool
+	wake     chan struct{}
+	stop     chan struct{}
+	stopped  chan struct{}
+	pool     sync.Pool
+
+	// Registry and connections, owned under mu.
+	mu         sync.Mutex
+	series     map[string]*series
+	registered int
+	conns      map[*conn]struct{}
+	connClosed bool
+	handlers   sync.WaitGroup
+
+	reports      atomic.Uint64
+	queued       atomic.Uint64
+	dropped      atomic.Uint64
+	registryFull atomic.Uint64
+	refused      atomic.Uint64
+
+	// Scratch of the dispatcher goroutine.
+	key []byte
+}
+
+// series is one (service, metric, statistic): registered, subscribed, or
+// both.
+type series struct {
+	service, metric, statistic string
+	registered                 bool
+	subs                       []*conn
+}
+
+// NewHub starts a Hub's dispatcher.
+func NewHub(cfg HubConfig) *Hub {
+	cfg.defaults()
+	h := &Hub{
+		cfg:     cfg,
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		series:  map[string]*series{},
+		conns:   map[*conn]struct{}{},
+	}
+	h.pool.New = func() any { return new(batch) }
+	go h.dispatch()
+	return h
+}
+
+// Stats returns the Hub's counters. Safe from any goroutine.
+func (h *Hub) Stats() HubStats {
+	h.mu.Lock()
+	nc, nm := len(h.conns), h.registered
+	h.mu.Unlock()
+	h.pmu.Lock()
+	np := h.npending
+	h.pmu.Unlock()
+	return HubStats{
+		Connections:  nc,
+		Metrics:      nm,
+		Reports:      h.reports.Load(),
+		Queued:       h.queued.Load(),
+		Dropped:      h.dropped.Load(),
+		RegistryFull: h.registryFull.Load(),
+		Refused:      h.refused.Load(),
+		Pending:      np,
+	}
+}
+
+// Close stops the dispatcher (pending reports are discarded), closes every
+// connection (going away) and waits for their handlers to return. Later
+// upgrade requests get 503 and later Records are dropped.
+func (h *Hub) Close() error {
+	h.pmu.Lock()
+	if h.closed {
+		h.pmu.Unlock()
+		return nil
+	}
+	h.closed = true
+	h.pmu.Unlock()
+	close(h.stop)
+	<-h.stopped
+
+	h.mu.Lock()
+	h.connClosed = true
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		go c.shutdown()
+	}
+	h.handlers.Wait()
+	return nil
+}
+
+// submit hands a batch of reports to the dispatcher; it reports false (and
+// keeps nothing) when the hub is closed or the queue has no room.
+func (h *Hub) submit(b *batch) bool {
+	h.pmu.Lock()
+	if h.closed || h.npending+len(b.reports) > h.cfg.MaxPending {
+		h.pmu.Unlock()
+		return false
+	}
+	h.pending = append(h.pending, b)
+	h.npending += len(b.reports)
+	h.pmu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (h *Hub) getBatch() *batch { return h.pool.Get().(*batch) }
+
+func (h *Hub) putBatch(b *batch) {
+	b.reset()
+	h.pool.Put(b)
+}
+
+func (h *Hub) dispatch() {
+	defer close(h.stopped)
+	var work []*batch
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-h.wake:
+		}
+		h.pmu.Lock()
+		work, h.pending = h.pending, work[:0]
+		h.npending = 0
+		h.pmu.Unlock()
+		for i, b := range work {
+			h.mu.Lock()
+			for j := range b.reports {
+				h.dispatchOne(b, &b.reports[j])
+			}
+			h.mu.Unlock()
+			h.reports.Add(uint64(len(b.reports)))
+			h.putBatch(b)
+			work[i] = nil
+		}
+	}
+}
+
+// dispatchOne registers r's triple and sends it to its subscribers; h.mu
+// is held.
+func (h *Hub) dispatchOne(b *batch, r *report) {
+	service, metric, stat := b.span(r.service), b.span(r.metric), statName(r.stat)
+	h.key = append(append(append(append(append(h.key[:0], service...), 0), metric...), 0), stat...)
+	s := h.series[string(h.key)]
+	if s == nil || !s.registered {
+		if h.registered >= h.cfg.MaxMetrics {
+			h.registryFull.Add(1)
+		} else {
+			if s == nil {
+				s = &series{service: string(service), metric: string(metric), statistic: stat}
+				h.series[string(h.key)] = s
+			}
+			s.registered = true
+			h.registered++
+			// A fresh slice: connections keep it until written.
+			msg := make([]byte, 0, 80+len(service)+len(metric))
+			msg = append(msg, `{"command":"newMetric","data":{"service":`...)
+			msg = appendString(msg, service)
+			msg = append(msg, `,"metric":`...)
+			msg = appendString(msg, metric)
+			msg = append(msg, `,"statistic":"`...)
+			msg = append(msg, stat...)
+			msg = append(msg, `"}}`...)
+			for c := range h.conns {
+				c.push(msg)
+			}
+		}
+	}
+	if s == nil || len(s.subs) == 0 {
+		return
+	}
+	var m1, m2 []byte
+	for _, c := range s.subs {
+		if c.version == 1 {
+			if m1 == nil {
+				m1 = b.appendReport(nil, r, 1)
+			}
+			c.push(m1)
+		} else {
+			if m2 == nil {
+				m2 = b.appendReport(nil, r, 2)
+			}
+			c.push(m2)
+		}
+	}
+}
+
+// subscribe adds c to the subscribers of a triple; h.mu is held.
+func (h *Hub) subscribe(c *conn, service, metric, statistic string) {
+	k := service + "\x00" + metric + "\x00" + statistic
+	if _, ok := c.subs[k]; ok || len(c.subs) >= h.cfg.MaxSubscriptions {
+		return
+	}
+	s := h.series[k]
+	if s == nil {
+		s = &series{service: service, metric: metric, statistic: statistic}
+		h.series[k] = s
+	}
+	s.subs = append(s.subs, c)
+	c.subs[k] = s
+}
+
+// unsubscribe removes c from the subscribers of the triple k; h.mu is held.
+func (h *Hub) unsubscribe(c *conn, k string) {
+	s, ok := c.subs[k]
+	if !ok {
+		return
+	}
+	delete(c.subs, k)
+	if i := slices.Index(s.subs, c); i >= 0 {
+		s.subs = slices.Delete(s.subs, i, i+1)
+	}
+	if len(s.subs) == 0 && !s.registered {
+		delete(h.series, k)
+	}
+}
+
+// metricsList returns the getMetrics reply: service → metric → statistic,
+// sorted by name.
+func (h *Hub) metricsList() []byte {
+	type node struct {
+		Name     string  `json:"name"`
+		Children []*node `json:"children"`
+	}
+	h.mu.Lock()
+	tree := map[string]map[string][]string{}
+	for _, s := range h.series {
+		if !s.registered {
+			continue
+		}
+		ms := tree[s.service]
+		if ms == nil {
+			ms = map[string][]string{}
+			tree[s.service] = ms
+		}
+		ms[s.metric] = append(ms[s.metric], s.statistic)
+	}
+	h.mu.Unlock()
+	metrics := make([]*node, 0, len(tree))
+	for svc, ms := range tree {
+		sn := &node{Name: svc, Children: make([]*node, 0, len(ms))}
+		for m, stats := range ms {
+			mn := &node{Name: m, Children: make([]*node, 0, len(stats))}
+			slices.Sort(stats)
+			for _, st := range stats {
+				mn.Children = append(mn.Children, &node{Name: st, Children: []*node{}})
+			}
+			sn.Children = append(sn.Children, mn)
+		}
+		slices.SortFunc(sn.Children, func(a, b *node) int { return strings.Compare(a.Name, b.Name) })
+		metrics = append(metrics, sn)
+	}
+	slices.SortFunc(metrics, func(a, b *node) int { return strings.Compare(a.Name, b.Name) })
+	out, _ := json.Marshal(map[string]any{
+		"command": "metricsList",
+		"data":    map[string]any{"metrics": metrics},
+	})
+	return out
+}
+
+// Handler returns the handler of /telemetry/v<version>/stream (version 1
+// or 2). A request that is not a websocket upgrade gets 400, as in MAD.
+func (h *Hub) Handler(version int) http.Handler {
+	if version != 1 && version != 2 {
+		panic("telemetry: version must be 1 or 2")
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.serve(w, r, version)
+	})
+}
+
+func isUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet &&
+		headerHasToken(r.Header, "Connection", "upgrade") &&
+		headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(hd http.Header, key, token string) bool {
+	for _, v := range hd.Values(key) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (h *Hub) serve(w http.ResponseWriter, r *http.Request, version int) {
+	if !isUpgrade(r) {
+		http.Error(w, "Expected WebSocket Upgrade request", http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	if h.connClosed || len(h.conns) >= h.cfg.MaxConnections {
+		h.mu.Unlock()
+		h.refused.Add(1)
+		http.Error(w, "telemetry unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	// Reserve the slot and the handler before the upgrade, so that Close
+	// waits for this handler.
+	h.handlers.Add(1)
+	h.mu.Unlock()
+	defer h.handlers.Done()
+
+	opts := &websocket.AcceptOptions{InsecureSkipVerify: len(h.cfg.OriginPatterns) == 0, OriginPatterns: h.cfg.OriginPatterns}
+	ws, err := websocket.Accept(w, r, opts)
+	if err != nil {
+		return // Accept wrote the response
+	}
+	ws.SetReadLimit(h.cfg.ReadLimit)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := newConn(h, ws, version, cancel)
+	h.mu.Lock()
+	if h.connClosed {
+		h.mu.Unlock()
+		cancel()
+		ws.Close(websocket.StatusGoingAway, "shutting down")
+		return
+	}
+	h.conns[c] = struct{}{}
+	h.mu.Unlock()
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.write(ctx)
+	}()
+	c.read(ctx)
+
+	h.mu.Lock()
+	delete(h.conns, c)
+	for k := range c.subs {
+		h.unsubscribe(c, k)
+	}
+	h.mu.Unlock()
+	c.close()
+	cancel()
+	<-writerDone
+	ws.CloseNow()
+}

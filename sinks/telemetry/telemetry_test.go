@@ -1,0 +1,474 @@
+package telemetry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/sinks"
+)
+
+const waitFor = 20 * time.Second
+
+var start = time.UnixMilli(1700000000000).UTC()
+
+type fixture struct {
+	hub  *Hub
+	sink *Sink
+	srv  *httptest.Server
+}
+
+func newFixture(t *testing.T, cfg HubConfig) *fixture {
+	t.Helper()
+	h := NewHub(cfg)
+	mux := http.NewServeMux()
+	mux.Handle("/telemetry/v1/stream", h.Handler(1))
+	mux.Handle("/telemetry/v2/stream", h.Handler(2))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		h.Close()
+		srv.Close()
+	})
+	return &fixture{hub: h, sink: NewSink("telemetry", h), srv: srv}
+}
+
+func (f *fixture) url(version int) string {
+	return "ws" + strings.TrimPrefix(f.srv.URL, "http") + map[int]string{1: "/telemetry/v1/stream", 2: "/telemetry/v2/stream"}[version]
+}
+
+type client struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func (f *fixture) dial(t *testing.T, version int) *client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, f.url(version), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadLimit(16 << 20)
+	t.Cleanup(func() { ws.CloseNow() })
+	return &client{t: t, ws: ws}
+}
+
+func (c *client) send(v any) {
+	c.t.Helper()
+	b, _ := json.Marshal(v)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *client) next() map[string]any {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	typ, b, err := c.ws.Read(ctx)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	if typ != websocket.MessageText {
+		c.t.Fatalf("frame type %v, want text", typ)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		c.t.Fatalf("%s: %v", b, err)
+	}
+	return m
+}
+
+// until reads messages until match accepts one; it returns that message
+// and the ones read before it.
+func (c *client) until(match func(map[string]any) bool) (map[string]any, []map[string]any) {
+	c.t.Helper()
+	var before []map[string]any
+	for {
+		m := c.next()
+		if match(m) {
+			return m, before
+		}
+		before = append(before, m)
+	}
+}
+
+// sync sends a heartbeat and waits for its reply: the commands sent before
+// it have been applied.
+func (c *client) sync() []map[string]any {
+	c.t.Helper()
+	c.send(map[string]string{"command": "heartbeat"})
+	_, before := c.until(func(m map[string]any) bool { return m["response"] == "ok" })
+	return before
+}
+
+func isCommand(cmd string, data map[string]any) func(map[string]any) bool {
+	return func(m map[string]any) bool {
+		if m["command"] != cmd {
+			return false
+		}
+		d, _ := m["data"].(map[string]any)
+		for k, v := range data {
+			if d[k] != v {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func pd(service string, metrics ...sinks.Metric) *sinks.PeriodicData {
+	return &sinks.PeriodicData{
+		Period: time.Second,
+		Start:  start,
+		Dimensions: []sinks.Dimension{
+			{Key: []byte("host"), Value: []byte("h1")},
+			{Key: []byte("service"), Value: []byte(service)},
+		},
+		Metrics: metrics,
+	}
+}
+
+// latency is a timer with count (no unit), max (SECOND) and a min without
+// a value.
+func latency(name string, max float64) sinks.Metric {
+	return sinks.Metric{
+		Name: []byte(name), Type: "timer", Unit: "SECOND", PopulationSize: 3,
+		Statistics: []sinks.Statistic{
+			{Stat: hist.Count, Value: 3, HasValue: true},
+			{Stat: hist.Min},
+			{Stat: hist.Max, Value: max, HasValue: true, Unit: "SECOND"},
+		},
+	}
+}
+
+func sub(version int, service, metric, stat string) map[string]string {
+	cmd := "subscribe"
+	if version == 2 {
+		cmd = "subscribeMetric"
+	}
+	return map[string]string{"command": cmd, "service": service, "metric": metric, "statistic": stat}
+}
+
+func unsub(version int, service, metric, stat string) map[string]string {
+	m := sub(version, service, metric, stat)
+	m["command"] = "un" + m["command"]
+	if version == 2 {
+		m["command"] = "unsubscribeMetric"
+	}
+	return m
+}
+
+func TestHeartbeat(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	for _, v := range []int{1, 2} {
+		c := f.dial(t, v)
+		c.send(map[string]string{"command": "heartbeat"})
+		if got, want := c.next(), map[string]any{"response": "ok"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("v%d: got %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestNonUpgradeGets400(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	for _, p := range []string{"/telemetry/v1/stream", "/telemetry/v2/stream"} {
+		resp, err := http.Get(f.srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", p, resp.StatusCode)
+		}
+	}
+}
+
+func TestGetMetrics(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	c := f.dial(t, 2)
+	c.sync()
+	f.sink.Record(pd("svc", latency("lat", 2.5), latency("a.b", 1)))
+	f.sink.Record(pd("other", sinks.Metric{Name: []byte("g"), Statistics: []sinks.Statistic{{Stat: hist.Mean, Value: 1, HasValue: true}}}))
+	// Five newMetric messages: the registry is complete.
+	for range 5 {
+		c.until(isCommand("newMetric", nil))
+	}
+	c.send(map[string]string{"command": "getMetrics"})
+	got, _ := c.until(isCommand("metricsList", nil))
+	leaf := func(n string) map[string]any { return map[string]any{"name": n, "children": []any{}} }
+	node := func(n string, ch ...any) map[string]any { return map[string]any{"name": n, "children": ch} }
+	want := map[string]any{"command": "metricsList", "data": map[string]any{"metrics": []any{
+		node("other", node("g", leaf("mean"))),
+		node("svc", node("a.b", leaf("count"), leaf("max")), node("lat", leaf("count"), leaf("max"))),
+	}}}
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		t.Errorf("got  %s\nwant %s", g, w)
+	}
+}
+
+func TestSubscribeV1Report(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	c := f.dial(t, 1)
+	c.send(sub(1, "svc", "lat", "max"))
+	c.sync()
+	f.sink.Record(pd("svc", latency("lat", 2.5)))
+	got, before := c.until(isCommand("report", nil))
+	want := map[string]any{"command": "report", "data": map[string]any{
+		"server": "h1", "service": "svc", "metric": "lat", "timestamp": float64(1700000000000),
+		"statistic": "max", "data": 2.5,
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	// count precedes max in the bucket: a report of it would have come first.
+	for _, m := range before {
+		if m["command"] != "newMetric" {
+			t.Errorf("unexpected message %v", m)
+		}
+	}
+	if len(before) != 2 {
+		t.Errorf("%d newMetric messages before the report, want 2: %v", len(before), before)
+	}
+}
+
+func TestSubscribeV2ReportMetric(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	c := f.dial(t, 2)
+	c.send(sub(2, "svc", "lat", "max"))
+	c.send(sub(2, "svc", "lat", "count"))
+	c.sync()
+	f.sink.Record(pd("svc", latency("lat", 0.25)))
+	count, _ := c.until(isCommand("reportMetric", nil))
+	max, _ := c.until(isCommand("reportMetric", nil))
+	data := func(stat string, v float64, units []any) map[string]any {
+		return map[string]any{"command": "reportMetric", "data": map[string]any{
+			"server": "h1", "service": "svc", "metric": "lat", "timestamp": float64(1700000000000),
+			"statistic": stat, "data": v, "numeratorUnits": units, "denominatorUnits": []any{},
+		}}
+	}
+	if want := data("count", 3, []any{}); !reflect.DeepEqual(count, want) {
+		t.Errorf("got %v, want %v", count, want)
+	}
+	if want := data("max", 0.25, []any{"SECOND"}); !reflect.DeepEqual(max, want) {
+		t.Errorf("got %v, want %v", max, want)
+	}
+}
+
+func TestV1IgnoresV2Commands(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	c := f.dial(t, 1)
+	c.send(sub(2, "svc", "lat", "max"))
+	c.send(map[string]any{"command": "subscribeLog", "log": "/var/log/x", "regexes": []string{".*"}})
+	c.sync()
+	f.sink.Record(pd("svc", latency("lat", 2.5)))
+	f.sink.Record(pd("svc", latency("marker", 1)))
+	_, before := c.until(isCommand("newMetric", map[string]any{"metric": "marker", "statistic": "max"}))
+	for _, m := range before {
+		if m["command"] != "newMetric" {
+			t.Errorf("unexpected message %v", m)
+		}
+	}
+}
+
+func TestUnsubscribeStopsReports(t *testing.T) {
+	for _, v := range []int{1, 2} {
+		f := newFixture(t, HubConfig{})
+		c := f.dial(t, v)
+		cmd := map[int]string{1: "report", 2: "reportMetric"}[v]
+		c.send(sub(v, "svc", "a", "max"))
+		c.send(sub(v, "svc", "b", "max"))
+		c.sync()
+		f.sink.Record(pd("svc", latency("a", 1), latency("b", 2)))
+		c.until(isCommand(cmd, map[string]any{"metric": "a"}))
+		c.until(isCommand(cmd, map[string]any{"metric": "b"}))
+		c.send(unsub(v, "svc", "a", "max"))
+		c.sync()
+		f.sink.Record(pd("svc", latency("a", 3), latency("b", 4)))
+		_, before := c.until(isCommand(cmd, map[string]any{"metric": "b", "data": 4.0}))
+		for _, m := range before {
+			if m["command"] == cmd {
+				t.Errorf("v%d: report after unsubscribe: %v", v, m)
+			}
+		}
+	}
+}
+
+func TestNewMetricOnce(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	c1, c2 := f.dial(t, 1), f.dial(t, 2)
+	c1.sync()
+	c2.sync()
+	f.sink.Record(pd("svc", latency("lat", 1)))
+	f.sink.Record(pd("svc", latency("lat", 2)))
+	f.sink.Record(pd("svc", latency("marker", 1)))
+	for _, c := range []*client{c1, c2} {
+		_, before := c.until(isCommand("newMetric", map[string]any{"metric": "marker", "statistic": "max"}))
+		n := 0
+		for _, m := range before {
+			if isCommand("newMetric", map[string]any{"service": "svc", "metric": "lat", "statistic": "max"})(m) {
+				n++
+				if want := map[string]any{"command": "newMetric", "data": map[string]any{"service": "svc", "metric": "lat", "statistic": "max"}}; !reflect.DeepEqual(m, want) {
+					t.Errorf("got %v, want %v", m, want)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("newMetric lat/max sent %d times, want 1", n)
+		}
+	}
+}
+
+func TestRegistryBounded(t *testing.T) {
+	f := newFixture(t, HubConfig{MaxMetrics: 3})
+	c := f.dial(t, 1)
+	c.send(sub(1, "svc", "c", "max"))
+	c.sync()
+	f.sink.Record(pd("svc", latency("a", 1), latency("b", 1), latency("c", 7)))
+	// c/max is beyond the registry but subscribed: it is still reported.
+	_, before := c.until(isCommand("report", map[string]any{"metric": "c", "statistic": "max"}))
+	if len(before) != 3 {
+		t.Errorf("%d newMetric, want 3: %v", len(before), before)
+	}
+	deadline := time.Now().Add(waitFor)
+	for f.hub.Stats().Reports < 6 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	st := f.hub.Stats()
+	if st.Metrics != 3 || st.RegistryFull != 3 {
+		t.Errorf("stats %+v, want 3 metrics, 3 registry-full", st)
+	}
+}
+
+func TestSlowClientDoesNotBlock(t *testing.T) {
+	f := newFixture(t, HubConfig{MaxMetrics: 1 << 30})
+	c := f.dial(t, 1)
+	c.send(sub(1, "svc", "m0", "max"))
+	c.sync()
+	// The client no longer reads. Every new metric is sent to it (about
+	// 15 MB of newMetric messages): its socket buffers fill, its writer
+	// blocks, and its 256-message buffer overflows. Record must not care.
+	const records, perRecord = 600, 100
+	metrics := make([]sinks.Metric, perRecord)
+	for i := range records {
+		for j := range metrics {
+			metrics[j] = latency(strings.Repeat("x", 60)+itoa(i*perRecord+j), 1)
+		}
+		f.sink.Record(pd("svc", metrics...))
+	}
+	deadline := time.Now().Add(waitFor)
+	for {
+		written, sinkDropped, _ := f.sink.Stats()
+		st := f.hub.Stats()
+		if st.Dropped > 0 && st.Reports == written {
+			t.Logf("hub %+v, sink dropped %d", st, sinkDropped)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no drops counted: hub %+v, sink dropped %d", st, sinkDropped)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The hub still serves: another client gets its replies and reports.
+	c2 := f.dial(t, 2)
+	c2.send(sub(2, "svc", "late", "max"))
+	c2.sync()
+	f.sink.Record(pd("svc", latency("late", 5)))
+	c2.until(isCommand("reportMetric", map[string]any{"metric": "late", "data": 5.0}))
+}
+
+func itoa(i int) string { return string(appendInt(nil, int64(i))) }
+
+func TestClosedHubDropsAndClosesConnections(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	c := f.dial(t, 1)
+	c.sync()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	read := make(chan error, 1)
+	go func() {
+		_, _, err := c.ws.Read(ctx)
+		read <- err
+	}()
+	f.hub.Close()
+	err := <-read
+	if st := websocket.CloseStatus(err); st != websocket.StatusGoingAway {
+		t.Errorf("read after Close: %v, want going away", err)
+	}
+	f.sink.Record(pd("svc", latency("lat", 1)))
+	if w, d, _ := f.sink.Stats(); w != 0 || d != 2 {
+		t.Errorf("written %d dropped %d, want 0 and 2", w, d)
+	}
+	if _, _, err := websocket.Dial(ctx, f.url(1), nil); err == nil {
+		t.Error("dial after Close succeeded")
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Error("timed out")
+	}
+}
+
+func TestAppendDouble(t *testing.T) {
+	for v, want := range map[float64]string{1: "1.0", 2.5: "2.5", 0: "0.0", 1e7: "1E+07", 0.0001: "1E-04", -3: "-3.0"} {
+		if got := string(appendDouble(nil, v)); got != want {
+			t.Errorf("%v: %s, want %s", v, got, want)
+		}
+	}
+}
+
+func TestNoHostAndNonFinite(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	c := f.dial(t, 2)
+	c.send(sub(2, "svc", "g", "mean"))
+	c.sync()
+	p := pd("svc", sinks.Metric{Name: []byte("g"), Statistics: []sinks.Statistic{{Stat: hist.Mean, Value: math.Inf(1), HasValue: true}}})
+	p.Dimensions = p.Dimensions[1:] // service only
+	f.sink.Record(p)
+	got, _ := c.until(isCommand("reportMetric", nil))
+	want := map[string]any{"command": "reportMetric", "data": map[string]any{
+		"server": nil, "service": "svc", "metric": "g", "timestamp": float64(1700000000000),
+		"statistic": "mean", "data": nil, "numeratorUnits": []any{}, "denominatorUnits": []any{},
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestEmptyMetricsList(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	c := f.dial(t, 1)
+	c.send(map[string]string{"command": "getMetrics"})
+	got := c.next()
+	want := map[string]any{"command": "metricsList", "data": map[string]any{"metrics": []any{}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestMaxConnections(t *testing.T) {
+	f := newFixture(t, HubConfig{MaxConnections: 1})
+	c := f.dial(t, 1)
+	c.sync()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, f.url(2), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("second connection: %v %v, want 503", resp, err)
+	}
+	if f.hub.Stats().Refused != 1 {
+		t.Errorf("stats %+v, want 1 refused", f.hub.Stats())
+	}
+}
