@@ -659,10 +659,32 @@ func (d *Daemon) pipelinesLocked() []*Pipeline {
 	return out
 }
 
-// ServeHTTP serves the current routes (they change with the configuration).
+// ServeHTTP serves the current routes (they change with the configuration),
+// accounting each request in mad's own rest_service metrics as MAD does.
 func (d *Daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	(*d.handler.Load()).ServeHTTP(w, r)
+	if d.self == nil || strings.HasPrefix(r.URL.Path, "/telemetry/") {
+		(*d.handler.Load()).ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	(*d.handler.Load()).ServeHTTP(sw, r)
+	d.self.request(r.Method, r.URL.Path, sw.status, time.Since(start), r.ContentLength)
 }
+
+// statusWriter remembers the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (d *Daemon) setHandler() {
 	h := d.Handler()

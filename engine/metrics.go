@@ -14,6 +14,7 @@ import (
 	"github.com/gomad/mad/ingest/statsd"
 	"github.com/gomad/mad/shard"
 	"github.com/gomad/mad/sinks"
+	"github.com/gomad/mad/sinks/cagg"
 )
 
 // SinkStats is implemented by sinks that count what they wrote and dropped.
@@ -187,6 +188,15 @@ func WriteMetrics(out io.Writer, pipelines []*Pipeline, cs ConfigState) error {
 				p.counter("mad_sink_errors_total", "Sink write errors.", l, errs)
 				if q, ok := s.(SinkQueue); ok {
 					p.gauge("mad_sink_queue_length", "Items waiting in a sink's queue.", l, float64(q.QueueLen()))
+				}
+				if c, ok := s.(interface{ Counters() cagg.Counters }); ok {
+					cs := c.Counters()
+					p.counter("mad_sink_retried_total", "Requests a sink retried (retries enabled with maximumAttempts).", l, cs.Retried)
+					p.counter("mad_sink_evicted_total", "Requests evicted from a full sink queue (the oldest).", l, cs.Evicted)
+					p.counter("mad_sink_missing_dimensions_total", "Records dropped for a missing service or cluster dimension.", l, cs.MissingDimensions)
+					p.counter("mad_sink_requests_total", "Requests (HTTP) or writes (TCP) a sink made.", l, cs.Requests)
+					p.family("mad_sink_request_latency_seconds_total", "counter", "Total time of a sink's requests; divided by mad_sink_requests_total, the mean latency.")
+					p.sample("mad_sink_request_latency_seconds_total", l, float64(cs.LatencyNanos)/1e9)
 				}
 			}
 			for _, c := range sinks.Children(s) {

@@ -10,6 +10,7 @@ import (
 	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/sinks"
+	"github.com/gomad/mad/sinks/cagg"
 )
 
 // selfMetrics feeds mad's own metrics back into the aggregation, as MAD's
@@ -28,6 +29,7 @@ type selfMetrics struct {
 	mu      sync.Mutex
 	pending []sinks.SelfRecord
 	last    map[string]uint64 // cumulative counters at the previous report
+	rest    map[restKey]*restStats
 
 	delivered, undelivered, overflow atomic.Uint64
 }
@@ -36,7 +38,67 @@ type selfMetrics struct {
 const maxPendingSelf = 100_000
 
 func newSelfMetrics(d *Daemon, cluster, service, host string) *selfMetrics {
-	return &selfMetrics{d: d, cluster: cluster, service: service, host: host, last: map[string]uint64{}}
+	return &selfMetrics{d: d, cluster: cluster, service: service, host: host, last: map[string]uint64{}, rest: map[restKey]*restStats{}}
+}
+
+// restKey and restStats accumulate MAD's rest_service metrics between two
+// reports.
+type restKey struct{ method, path string }
+
+type restStats struct {
+	durations, sizes []float64
+	classes          [4]float64 // 2xx, 3xx, 4xx, 5xx
+}
+
+// maxRestValues bounds the values kept per route between two reports.
+const maxRestValues = 10_000
+
+// request accounts one HTTP request (MAD's Routes metrics): its route (or
+// unknown_route for a 404), duration, declared body size and status.
+func (s *selfMetrics) request(method, path string, status int, d time.Duration, size int64) {
+	if s == nil {
+		return
+	}
+	if status == 404 {
+		path = "/unknown_route"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := restKey{method, path}
+	st := s.rest[k]
+	if st == nil {
+		if len(s.rest) >= 1000 {
+			s.overflow.Add(1)
+			return
+		}
+		st = &restStats{}
+		s.rest[k] = st
+	}
+	if len(st.durations) < maxRestValues {
+		st.durations = append(st.durations, float64(d.Nanoseconds()))
+		st.sizes = append(st.sizes, float64(max(size, 0)))
+	}
+	if c := status/100 - 2; c >= 0 && c < 4 {
+		st.classes[c]++
+	}
+}
+
+// restRecord turns the accumulated request metrics into metrics and starts
+// over (under s.mu).
+func (s *selfMetrics) restMetricsLocked() []sinks.SelfMetric {
+	var out []sinks.SelfMetric
+	for k, st := range s.rest {
+		base := "rest_service/" + k.method + k.path
+		if len(st.durations) > 0 {
+			out = append(out, sinks.SelfMetric{Name: base + "/request", Type: "timer", Values: st.durations, Unit: "NANOSECOND"},
+				sinks.SelfMetric{Name: base + "/body_size", Type: "gauge", Values: st.sizes, Unit: "BYTE"})
+		}
+		for i, class := range []string{"2xx", "3xx", "4xx", "5xx"} {
+			out = append(out, sinks.SelfMetric{Name: base + "/status/" + class, Type: "counter", Values: []float64{st.classes[i]}})
+		}
+	}
+	clear(s.rest)
+	return out
 }
 
 // emit is a sinks.SelfEmitter: it queues a record for the next delivery.
@@ -113,6 +175,28 @@ func (s *selfMetrics) collect() sinks.SelfRecord {
 		for _, sh := range p.Shards() {
 			aggregated += sh.Stats().Samples
 		}
+		var walk func(sk sinks.Sink)
+		walk = func(sk sinks.Sink) {
+			if c, ok := sk.(interface {
+				Name() string
+				Counters() cagg.Counters
+				QueueLen() int
+			}); ok {
+				cs := c.Counters()
+				n := "sinks/http_post/" + sinks.MetricSafeName(c.Name())
+				counter(n+"/evicted_requests", cs.Evicted, false)
+				counter(n+"/samples_sent", cs.SamplesSent, false)
+				counter(n+"/samples_dropped", cs.SamplesDropped, false)
+				counter(n+"/success", cs.Sent, false)
+				gauge(n+"/queue_size", float64(c.QueueLen()), "")
+			}
+			for _, ch := range sinks.Children(sk) {
+				walk(ch)
+			}
+		}
+		for _, sk := range p.Sinks() {
+			walk(sk)
+		}
 	}
 	gauge("aggregator/samples", s.delta("aggregator/samples", aggregated), "")
 	var ms runtime.MemStats
@@ -141,6 +225,7 @@ func metricSafe(name string) string {
 func (s *selfMetrics) report() {
 	rec := s.collect()
 	s.mu.Lock()
+	rec.Metrics = append(rec.Metrics, s.restMetricsLocked()...)
 	recs := append([]sinks.SelfRecord{rec}, s.pending...)
 	s.pending = nil
 	s.mu.Unlock()

@@ -46,10 +46,13 @@ sinks=[
 	}
 	defer c.Close()
 	want := []string{"sources/statsd/statsd_source/metric_samples", "sources/statsd/statsd_source/packets", "aggregator/samples",
-		"go/goroutines", "sinks/periodic_statistics/stats/aggregated_data", "tracingSink/hit"}
+		"go/goroutines", "sinks/periodic_statistics/stats/aggregated_data", "tracingSink/hit",
+		"rest_service/GET/ping/request", "rest_service/GET/ping/status/2xx", "rest_service/GET/unknown_route/status/4xx"}
 	found := map[string]jsonLine{}
 	waitUntil(t, "mad's own metrics in the output", 60*time.Second, func() bool {
 		fmt.Fprint(c, "app.requests:1|c\n")
+		get(t, "http://"+d.HTTPAddr().String()+"/ping")
+		get(t, "http://"+d.HTTPAddr().String()+"/nowhere")
 		b, _ := os.ReadFile(out)
 		for _, l := range parseLines(t, string(b)) {
 			if l.Dimensions["service"] == "mad" {
