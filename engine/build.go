@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gomad/mad/affinity"
@@ -59,29 +60,44 @@ type buildCtx struct {
 func buildPipeline(spec *PipelineSpec, limits HTTPLimits, bc buildCtx) (PipelineConfig, error) {
 	skip, log := bc.skip, bc.log
 	cfg := PipelineConfig{Name: spec.Name, Shard: spec.Shard, Log: log}
-	for _, s := range spec.Sources {
+	for _, outer := range spec.Sources {
+		s, wrappers := unwrapSource(outer)
+		newMapper, mapperKey, err := mapperOf(wrappers)
+		if err != nil {
+			return PipelineConfig{}, fmt.Errorf("%s: source %s: %w", outer.Pos, outer.Name, err)
+		}
+		if len(wrappers) > 0 && newMapper == nil {
+			// A wrapper mad cannot run yet: the whole source is left out
+			// (or refused).
+			if !skip {
+				return PipelineConfig{}, fmt.Errorf("%s: source %s (%s): %w", outer.Pos, outer.Name, outer.Class, errUnavailable)
+			}
+			continue
+		}
 		switch c := s.Conf.(type) {
 		case *HTTPSourceConf:
 			cfg.HTTP = append(cfg.HTTP, ingest.HTTPConfig{
 				Name: s.Name, Kind: httpKinds[s.Class], Slots: max(2, affinity.Usable()),
 				MaxBody: limits.MaxBody, MaxDecompressed: limits.MaxDecompressed, MaxRecords: limits.MaxRecords,
 				Deadline: limits.BusyTimeout, InterpretUnits: c.InterpretUnits, ReservedNameWhitelist: c.ReservedNameWhitelist,
+				NewMapper: newMapper, MapperKey: mapperKey,
 			})
 			continue
 		case *StatsdSourceConf:
 			cfg.UDP = append(cfg.UDP, ingest.UDPConfig{
 				Name: s.Name, Addr: joinHostPort(c.Host, c.Port), Decoder: c.Decoder,
-				Loops: max(1, affinity.Usable()/2),
+				Loops: max(1, affinity.Usable()/2), NewMapper: newMapper, MapperKey: mapperKey,
 			})
 			continue
 		case *TCPLineSourceConf:
 			if p, ok := c.Parser.Conf.(*statsdParserConf); ok {
-				cfg.TCP = append(cfg.TCP, ingest.TCPConfig{Name: s.Name, Addr: joinHostPort(c.Host, c.Port), Decoder: p.decoder, Loops: 1})
+				cfg.TCP = append(cfg.TCP, ingest.TCPConfig{Name: s.Name, Addr: joinHostPort(c.Host, c.Port), Decoder: p.decoder, Loops: 1,
+					NewMapper: newMapper, MapperKey: mapperKey})
 				continue
 			}
 		}
 		if !skip {
-			return PipelineConfig{}, fmt.Errorf("%s: source %s (%s): %w", s.Pos, s.Name, s.Class, errUnavailable)
+			return PipelineConfig{}, fmt.Errorf("%s: source %s (%s): %w", outer.Pos, outer.Name, outer.Class, errUnavailable)
 		}
 	}
 	for _, s := range spec.Sinks {
@@ -204,4 +220,65 @@ func sinkDims(kvs []KV) []sinks.Dimension {
 		out[i] = sinks.Dimension{Key: []byte(kv.Key), Value: []byte(kv.Value)}
 	}
 	return out
+}
+
+// unwrapSource returns the source a chain of wrapping sources (MappingSource,
+// TimeStampingSource, …) wraps, and the wrappers from the outermost in.
+func unwrapSource(s ClassSpec) (ClassSpec, []ClassSpec) {
+	var wrappers []ClassSpec
+	for {
+		var inner ClassSpec
+		switch c := s.Conf.(type) {
+		case *MappingSourceConf:
+			inner = c.Source
+		case *TimeStampingSourceConf:
+			inner = c.Source
+		case *TransformingSourceConf:
+			inner = c.Source
+		case *TagDroppingSourceConf:
+			inner = c.Source
+		default:
+			return s, wrappers
+		}
+		wrappers = append(wrappers, s)
+		s = inner
+	}
+}
+
+// mapperOf returns a factory of the mapper of a chain of wrappers (nil if
+// there are none, or if one is not available) and a key identifying it.
+func mapperOf(wrappers []ClassSpec) (func() ingest.Mapper, string, error) {
+	if len(wrappers) == 0 {
+		return nil, "", nil
+	}
+	var key strings.Builder
+	var makers []func() (ingest.Mapper, error)
+	// The innermost wrapper maps first.
+	for i := len(wrappers) - 1; i >= 0; i-- {
+		w := wrappers[i]
+		fmt.Fprintf(&key, "%s%+v;", w.Class, w.Conf)
+		switch c := w.Conf.(type) {
+		case *MappingSourceConf:
+			rules := make([]ingest.MappingRule, len(c.FindAndReplace))
+			for j, fr := range c.FindAndReplace {
+				rules[j] = ingest.MappingRule{Pattern: fr.Key, Replacements: fr.Values}
+			}
+			if _, err := ingest.NewMapping(rules); err != nil {
+				return nil, "", err
+			}
+			makers = append(makers, func() (ingest.Mapper, error) { return ingest.NewMapping(rules) })
+		case *TimeStampingSourceConf:
+			makers = append(makers, func() (ingest.Mapper, error) { return ingest.TimeStamping{}, nil })
+		default:
+			return nil, "", nil
+		}
+	}
+	return func() ingest.Mapper {
+		ms := make(ingest.Mappers, 0, len(makers))
+		for _, mk := range makers {
+			m, _ := mk() // compiled once above: cannot fail
+			ms = append(ms, m)
+		}
+		return ms
+	}, key.String(), nil
 }

@@ -548,7 +548,8 @@ func loadPipelineBytes(path string, data []byte, opt LoadOptions) (*PipelineSpec
 // sourceAddrs lists the sockets a pipeline binds ("udp host:port").
 func sourceAddrs(p *PipelineSpec) []string {
 	var out []string
-	for _, s := range p.Sources {
+	for _, outer := range p.Sources {
+		s, _ := unwrapSource(outer)
 		switch c := s.Conf.(type) {
 		case *StatsdSourceConf:
 			if c.Port != 0 {

@@ -327,7 +327,7 @@ func (p *Pipeline) Update(cfg PipelineConfig) error {
 	var keptUDP []*udpSource
 	var keptUDPCfg []ingest.UDPConfig
 	for _, c := range cfg.UDP {
-		if o, ok := oldUDP[c.Addr]; ok && o.cfg.Loops == c.Loops && slices.Equal(o.cfg.CPUs, c.CPUs) {
+		if o, ok := oldUDP[c.Addr]; ok && o.cfg.Loops == c.Loops && slices.Equal(o.cfg.CPUs, c.CPUs) && o.cfg.MapperKey == c.MapperKey {
 			keptUDP, keptUDPCfg = append(keptUDP, o), append(keptUDPCfg, c)
 			delete(oldUDP, c.Addr)
 			continue
@@ -338,7 +338,7 @@ func (p *Pipeline) Update(cfg PipelineConfig) error {
 	var keptTCP []*tcpSource
 	var keptTCPCfg []ingest.TCPConfig
 	for _, c := range cfg.TCP {
-		if o, ok := oldTCP[c.Addr]; ok && o.cfg.Loops == c.Loops {
+		if o, ok := oldTCP[c.Addr]; ok && o.cfg.Loops == c.Loops && o.cfg.MapperKey == c.MapperKey {
 			keptTCP, keptTCPCfg = append(keptTCP, o), append(keptTCPCfg, c)
 			delete(oldTCP, c.Addr)
 			continue

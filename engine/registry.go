@@ -314,7 +314,7 @@ func init() {
 		n.ignore("sourceFile", "parser", "interval", "stateFile", "initialPosition")
 		return nil
 	}})
-	register(&class{fqcn: pkgMadSources + "MappingSource", kind: kindSource, missing: laterWrap, bind: func(n *node) any {
+	register(&class{fqcn: pkgMadSources + "MappingSource", kind: kindSource, bind: func(n *node) any {
 		c := &MappingSourceConf{Source: n.nested("source", kindSource, true)}
 		c.FindAndReplace = n.listMap("findAndReplace")
 		for _, e := range c.FindAndReplace {
@@ -322,7 +322,7 @@ func init() {
 		}
 		return c
 	}})
-	register(&class{fqcn: pkgMadSources + "TimeStampingSource", kind: kindSource, missing: laterWrap, bind: func(n *node) any {
+	register(&class{fqcn: pkgMadSources + "TimeStampingSource", kind: kindSource, bind: func(n *node) any {
 		return &TimeStampingSourceConf{Source: n.nested("source", kindSource, true)}
 	}})
 	register(&class{fqcn: pkgExpSources + "TransformingSource", kind: kindSource, missing: laterWrap, bind: bindTransforming})

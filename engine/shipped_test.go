@@ -94,3 +94,51 @@ func TestShippedPipelineEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestShippedCollectdMapping: the shipped pipeline's MappingSource around
+// CollectdHttpSourceV1 renames collectd's metrics as MAD does.
+func TestShippedCollectdMapping(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join(vectorConfigs, "pipeline.conf"))
+	must(t, err)
+	lines := strings.Split(string(text), "\n")
+	if !strings.Contains(lines[106], "collectd_mapping_source") {
+		t.Fatalf("the shipped pipeline changed: line 107 is %q", lines[106])
+	}
+	source := strings.Join(lines[104:144], "\n") // lines 105-144: the collectd MappingSource
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	out := filepath.Join(dir, "out.jsonl")
+	writeFile(t, pipes, "p.conf", fmt.Sprintf("name=collectd\nperiods=[\"PT1S\"]\nsources=[\n%s\n]\nsinks=[{type=JsonLinesSink, name=j, path=%q}]\n", source, out))
+	main := writeFile(t, dir, "config.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", pipes))
+	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile("../../shared/vectors/mad/parsers/CollectdJsonParserTest/testParse.json")
+	must(t, err)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+d.HTTPAddr().String()+"/metrics/v1/collectd", strings.NewReader(string(body)))
+	req.Header.Set("X-TAG-SERVICE", "MyService")
+	req.Header.Set("X-TAG-CLUSTER", "MyCluster")
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("collectd: %d", resp.StatusCode)
+	}
+	must(t, d.Stop())
+	b, err := os.ReadFile(out)
+	must(t, err)
+	names := map[string]bool{}
+	for _, l := range parseLines(t, string(b)) {
+		names[l.Metric] = true
+	}
+	for _, want := range []string{"cpu/wait", "cpu/by_core/0/wait"} {
+		if !names[want] {
+			t.Errorf("no %s in %v", want, keysOf(names))
+		}
+	}
+	if names["cpu/0/cpu/wait"] {
+		t.Error("the original name was kept")
+	}
+}

@@ -72,6 +72,10 @@ type HTTPConfig struct {
 	ReservedNameWhitelist []string
 	// Log receives throttled reports of refused requests.
 	Log *slog.Logger
+	// NewMapper, if set, makes each slot's mapper (MAD's wrapping sources
+	// around this one); MapperKey identifies its configuration.
+	NewMapper func() Mapper
+	MapperKey string
 }
 
 func (c *HTTPConfig) ensureDefaults() {
@@ -355,6 +359,13 @@ func (sl *httpSlot) reconfigure(cfg *HTTPConfig) {
 	case HTTPPrometheus:
 		sl.prom = promrw.NewDecoder(promrw.Config{InterpretUnits: cfg.InterpretUnits, ReservedNameWhitelist: cfg.ReservedNameWhitelist,
 			MaxRecords: cfg.MaxRecords, MaxDecompressed: cfg.MaxDecompressed})
+	}
+	if sl.cfg == nil || sl.cfg.MapperKey != cfg.MapperKey {
+		var m Mapper
+		if cfg.NewMapper != nil {
+			m = cfg.NewMapper()
+		}
+		sl.prod.SetMapper(m)
 	}
 	sl.cfg = cfg
 }

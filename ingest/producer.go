@@ -51,6 +51,31 @@ type Producer struct {
 	Waits uint64
 	// Published counts samples handed to shards.
 	Published uint64
+
+	// mapper, if set, rewrites what the decoder routes: samples are staged
+	// and mapped before they reach the per-shard batches.
+	mapper Mapper
+	stage  *sample.Batch
+}
+
+// SetMapper makes the producer stage what decoders route and map it (MAD's
+// wrapping sources) before routing; nil removes the mapper. Staged samples
+// are mapped first.
+func (p *Producer) SetMapper(m Mapper) {
+	p.drainStage()
+	p.mapper = m
+	if m != nil && p.stage == nil {
+		p.stage = new(sample.Batch)
+	}
+}
+
+// drainStage maps the staged samples into the per-shard batches.
+func (p *Producer) drainStage() {
+	if p.mapper == nil || len(p.stage.Samples) == 0 {
+		return
+	}
+	p.mapper.Map(p.stage, p.routeDirect)
+	p.stage.Reset()
 }
 
 // NewProducer returns a producer over lanes.
@@ -62,14 +87,36 @@ func NewProducer(lanes Lanes) *Producer {
 	return p
 }
 
+// newProducer returns a producer over lanes with a mapper made by
+// newMapper, if any.
+func newProducer(lanes Lanes, newMapper func() Mapper) *Producer {
+	p := NewProducer(lanes)
+	if newMapper != nil {
+		p.SetMapper(newMapper())
+	}
+	return p
+}
+
 // ShardOf returns the shard of a series hash among n: the low 32 bits,
 // scaled (Lemire's multiply-shift). The shards' series index uses the high
 // bits, so routing does not skew it.
 func ShardOf(hash uint64, n int) int { return int(uint64(uint32(hash)) * uint64(n) >> 32) }
 
 // Route returns the batch the sample of a series with this hash goes to,
-// publishing that batch first if it is full. It is a statsd.Route.
+// publishing that batch first if it is full. It is a statsd.Route. With a
+// mapper, it returns the staging batch (mapped when it is full, and before
+// anything is published).
 func (p *Producer) Route(hash uint64) *sample.Batch {
+	if p.mapper != nil {
+		if len(p.stage.Samples) >= min(p.MaxSamples, 1024) {
+			p.drainStage()
+		}
+		return p.stage
+	}
+	return p.routeDirect(hash)
+}
+
+func (p *Producer) routeDirect(hash uint64) *sample.Batch {
 	i := ShardOf(hash, len(p.cur))
 	if b := p.cur[i]; len(b.Samples) >= p.MaxSamples {
 		p.publish(i)
@@ -79,6 +126,7 @@ func (p *Producer) Route(hash uint64) *sample.Batch {
 
 // Flush publishes every non-empty batch.
 func (p *Producer) Flush() {
+	p.drainStage()
 	for i, b := range p.cur {
 		if len(b.Samples) > 0 {
 			p.publish(i)
@@ -90,6 +138,7 @@ func (p *Producer) Flush() {
 // whether all did; batches that do not fit stay current. Request borrowers
 // retry it until a deadline rather than drop.
 func (p *Producer) TryFlush() bool {
+	p.drainStage()
 	all := true
 	for i, b := range p.cur {
 		n := len(b.Samples) // read before the shard owns b
@@ -134,6 +183,9 @@ func (p *Producer) Retarget(lanes Lanes) {
 // Pending returns the samples not yet published.
 func (p *Producer) Pending() int {
 	n := 0
+	if p.stage != nil {
+		n += len(p.stage.Samples)
+	}
 	for _, b := range p.cur {
 		n += len(b.Samples)
 	}
@@ -142,6 +194,9 @@ func (p *Producer) Pending() int {
 
 // Discard drops every sample not yet published (a failed request).
 func (p *Producer) Discard() {
+	if p.stage != nil {
+		p.stage.Reset()
+	}
 	for _, b := range p.cur {
 		b.Reset()
 	}
@@ -205,6 +260,7 @@ func (p *Producer) fresh(i int) *sample.Batch {
 // cannot disappear before the next Flush: a request whose batches fit is
 // published whole, and one that does not can be discarded whole.
 func (p *Producer) Fits() bool {
+	p.drainStage()
 	for i, b := range p.cur {
 		if len(b.Samples) > 0 && p.lanes.To[i].Len() >= p.lanes.To[i].Cap() {
 			return false

@@ -29,6 +29,10 @@ type TCPConfig struct {
 	// Decoder configures StatsD decoding.
 	Decoder statsd.Config
 	Log     *slog.Logger
+	// NewMapper, if set, makes each slot's mapper (MAD's wrapping sources
+	// around this one); MapperKey identifies its configuration.
+	NewMapper func() Mapper
+	MapperKey string
 }
 
 // TCPStats are the counters of a TCP source.
@@ -119,7 +123,7 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	}
 	s := &TCPSource{cfg: cfg, slots: make(chan *tcpSlot, cfg.Loops), boot: make(chan error, 1), done: make(chan error, 1)}
 	for i := range lanes {
-		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), decCfg: cfg.Decoder, prod: NewProducer(lanes[i]), c: newCounters(tcpCounters)}
+		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), decCfg: cfg.Decoder, prod: newProducer(lanes[i], cfg.NewMapper), c: newCounters(tcpCounters)}
 		s.all = append(s.all, sl)
 		s.slots <- sl
 	}

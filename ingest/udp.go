@@ -38,6 +38,10 @@ type UDPConfig struct {
 	Decoder statsd.Config
 	// Log receives throttled reports of bad lines; nil: slog.Default().
 	Log *slog.Logger
+	// NewMapper, if set, makes each loop's mapper (MAD's wrapping
+	// sources around this one); MapperKey identifies its configuration.
+	NewMapper func() Mapper
+	MapperKey string
 }
 
 func (c *UDPConfig) ensureDefaults() {
@@ -173,7 +177,7 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 			src: s, index: i, conn: conn, raw: raw,
 			dec:    statsd.NewDecoder(cfg.Decoder),
 			decCfg: cfg.Decoder,
-			prod:   NewProducer(lanes[i]),
+			prod:   newProducer(lanes[i], cfg.NewMapper),
 			c:      newCounters(udpCounters),
 			recv:   newUDPRecv(&cfg),
 		})

@@ -1,0 +1,209 @@
+package ingest
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gomad/mad/internal/sample"
+)
+
+// A Mapper rewrites the samples a source decoded before they are routed to
+// the shards: MAD's wrapping sources (MappingSource, TimeStampingSource).
+// Map reads every sample of src and routes what it makes of them with
+// route; src is reset afterwards.
+type Mapper interface {
+	Map(src *sample.Batch, route Route)
+}
+
+// Mappers applies mappers in order (the innermost wrapper first).
+type Mappers []Mapper
+
+// Map applies each mapper in turn.
+func (ms Mappers) Map(src *sample.Batch, route Route) {
+	if len(ms) == 1 {
+		ms[0].Map(src, route)
+		return
+	}
+	// Each but the last writes into a staging batch.
+	var stage, next sample.Batch
+	cur := src
+	for i, m := range ms {
+		if i == len(ms)-1 {
+			m.Map(cur, route)
+			return
+		}
+		next.Reset()
+		m.Map(cur, func(uint64) *sample.Batch { return &next })
+		stage, next = next, stage
+		cur = &stage
+	}
+}
+
+// TimeStamping is MAD's TimeStampingSource: every record's time becomes the
+// time it arrived.
+type TimeStamping struct {
+	// Now is the clock in ms (default time.Now).
+	Now func() int64
+}
+
+// Map sets every sample's time to now.
+func (t TimeStamping) Map(src *sample.Batch, route Route) {
+	now := time.Now().UnixMilli()
+	if t.Now != nil {
+		now = t.Now()
+	}
+	for i := range src.Samples {
+		s := &src.Samples[i]
+		b := route(s.Hash)
+		copySample(b, src, s, src.Key(s), s.Hash, now)
+	}
+}
+
+// Mapping is MAD's MappingSource: each metric name is tried against every
+// pattern (Java's find(): unanchored unless the pattern anchors itself);
+// each pattern that matches replaces the name by each of its
+// replacements (Java's replaceAll, $n groups), and the original name is
+// dropped; an empty list of replacements drops the metric. A name no
+// pattern matches passes unchanged. Names that collide after mapping are
+// the same series (and merge, as in MAD) if their metric types agree;
+// unlike MAD, which drops the later of two metrics of different types,
+// mad keeps both as separate series.
+type Mapping struct {
+	rules []mappingRule
+	// scratch
+	dims []sample.Dim
+	key  []byte
+	name []byte
+}
+
+type mappingRule struct {
+	re    *regexp.Regexp
+	repls []string // Go templates
+}
+
+// MappingRule is one findAndReplace entry: a pattern and its
+// replacements (Java syntax: $1 for a group).
+type MappingRule struct {
+	Pattern      string
+	Replacements []string
+}
+
+// NewMapping compiles findAndReplace, in order.
+func NewMapping(rules []MappingRule) (*Mapping, error) {
+	m := &Mapping{}
+	for _, fr := range rules {
+		re, err := regexp.Compile(fr.Pattern)
+		if err != nil {
+			return nil, fmt.Errorf("mapping pattern %q: %w", fr.Pattern, err)
+		}
+		var repls []string
+		for _, r := range fr.Replacements {
+			repls = append(repls, javaReplacement(r))
+		}
+		m.rules = append(m.rules, mappingRule{re: re, repls: repls})
+	}
+	return m, nil
+}
+
+// javaReplacement turns a Java replacement string ($1, \$ escapes) into a
+// Go template (${1}, $$).
+func javaReplacement(r string) string {
+	var b strings.Builder
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		switch {
+		case c == '\\' && i+1 < len(r):
+			i++
+			if r[i] == '$' {
+				b.WriteString("$$")
+			} else {
+				b.WriteByte(r[i])
+			}
+		case c == '$':
+			j := i + 1
+			for j < len(r) && r[j] >= '0' && r[j] <= '9' {
+				j++
+			}
+			if j == i+1 {
+				b.WriteString("$$")
+				continue
+			}
+			b.WriteString("${" + r[i+1:j] + "}")
+			i = j - 1
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// Map applies the rules to every sample.
+func (m *Mapping) Map(src *sample.Batch, route Route) {
+	for i := range src.Samples {
+		s := &src.Samples[i]
+		key := src.Key(s)
+		pk, err := sample.ParseKey(key)
+		if err != nil {
+			continue // cannot happen: decoders write canonical keys
+		}
+		matched := false
+		for _, r := range m.rules {
+			idx := r.re.FindSubmatchIndex(pk.Name)
+			if idx == nil {
+				continue
+			}
+			matched = true
+			for _, repl := range r.repls {
+				m.name = m.replaceAll(m.name[:0], r.re, pk.Name, repl)
+				m.emit(src, s, pk, m.name, route)
+			}
+		}
+		if !matched {
+			copySample(route(s.Hash), src, s, key, s.Hash, s.Time)
+		}
+	}
+}
+
+// replaceAll is Java's matcher.replaceAll over name.
+func (m *Mapping) replaceAll(dst []byte, re *regexp.Regexp, name []byte, tmpl string) []byte {
+	last := 0
+	for _, loc := range re.FindAllSubmatchIndex(name, -1) {
+		dst = append(dst, name[last:loc[0]]...)
+		dst = re.Expand(dst, []byte(tmpl), name, loc)
+		last = loc[1]
+	}
+	return append(dst, name[last:]...)
+}
+
+// emit routes a copy of s under a new name.
+func (m *Mapping) emit(src *sample.Batch, s *sample.Sample, pk sample.ParsedKey, name []byte, route Route) {
+	m.dims = m.dims[:0]
+	it := pk.DimIter()
+	for {
+		d, ok := it.Next()
+		if !ok {
+			break
+		}
+		m.dims = append(m.dims, d)
+	}
+	key, err := sample.AppendKey(m.key[:0], pk.Kind, name, m.dims)
+	m.key = key
+	if err != nil {
+		return // a key over the limit: the metric cannot be aggregated
+	}
+	h := sample.Hash(key)
+	copySample(route(h), src, s, key, h, s.Time)
+}
+
+// copySample appends s (with its pre-aggregated data) to b under key.
+func copySample(b, src *sample.Batch, s *sample.Sample, key []byte, hash uint64, t int64) {
+	ref := b.PutKeyBytes(key, hash)
+	if s.Flags&sample.FlagAgg != 0 {
+		a := src.Aggs[s.Agg]
+		b.AddAgg(ref, t, s.ReqTime, a, src.HistOf(&a), s.Unit)
+		return
+	}
+	b.AddSample(ref, t, s.ReqTime, s.Value, s.Unit, s.Flags)
+}

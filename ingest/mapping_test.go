@@ -1,0 +1,111 @@
+package ingest
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/gomad/mad/internal/sample"
+)
+
+func mappedNames(t *testing.T, m Mapper, kind sample.Kind, names ...string) []string {
+	t.Helper()
+	var src, dst sample.Batch
+	dims := []sample.Dim{{Key: []byte("host"), Value: []byte("h1")}}
+	for i, n := range names {
+		ref, err := src.PutKey(kind, []byte(n), dims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.AddValue(ref, 1000, 0, float64(i), sample.UnitNone)
+	}
+	m.Map(&src, func(uint64) *sample.Batch { return &dst })
+	var out []string
+	for i := range dst.Samples {
+		s := &dst.Samples[i]
+		pk, err := sample.ParseKey(dst.Key(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pk.Kind != kind || sample.Hash(dst.Key(s)) != s.Hash {
+			t.Errorf("%s: kind %v or hash changed", pk.Name, pk.Kind)
+		}
+		out = append(out, string(pk.Name))
+	}
+	return out
+}
+
+// TestMapping follows MAD's MappingSource, with the collectd rules of the
+// shipped pipeline.conf.
+func TestMapping(t *testing.T) {
+	m, err := NewMapping([]MappingRule{
+		{`^cpu/([\d]+)/(cpu|percent)/([^/]+)(/value)?`, []string{"cpu/$3", "cpu/by_core/$1/$3"}},
+		{`^memcached/ps_count/.*`, nil},
+		{`\.`, []string{"/"}},
+		{`^price/(\d+)`, []string{`cost\$$1`}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"cpu/0/cpu/wait", []string{"cpu/wait", "cpu/by_core/0/wait"}},
+		{"cpu/12/percent/idle/value", []string{"cpu/idle", "cpu/by_core/12/idle"}},
+		{"memcached/ps_count/x", nil},                // an empty list drops the metric
+		{"a.b.c", []string{"a/b/c"}},                 // unanchored, every match replaced
+		{"uptime/uptime", []string{"uptime/uptime"}}, // no match: unchanged
+		{"price/42", []string{"cost$42"}},            // \$ is a literal dollar
+	} {
+		got := mappedNames(t, m, sample.KindGauge, tc.in)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s → %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	if _, err := NewMapping([]MappingRule{{`(?<=x)y`, nil}}); err == nil {
+		t.Error("a look-behind (not RE2) was accepted")
+	}
+}
+
+func TestTimeStampingAndChains(t *testing.T) {
+	m, _ := NewMapping([]MappingRule{{`^a$`, []string{"b"}}})
+	var src, dst sample.Batch
+	ref, _ := src.PutKey(sample.KindCounter, []byte("a"), nil)
+	src.AddValue(ref, 5, 0, 1, sample.UnitNone)
+	Mappers{m, TimeStamping{Now: func() int64 { return 77 }}}.Map(&src, func(uint64) *sample.Batch { return &dst })
+	if len(dst.Samples) != 1 || dst.Samples[0].Time != 77 {
+		t.Fatalf("samples %+v", dst.Samples)
+	}
+	pk, _ := sample.ParseKey(dst.Key(&dst.Samples[0]))
+	if string(pk.Name) != "b" {
+		t.Errorf("name %s", pk.Name)
+	}
+}
+
+// TestProducerMapsBeforeRouting: a producer with a mapper routes the mapped
+// samples, publishing them whole.
+func TestProducerMapsBeforeRouting(t *testing.T) {
+	l := NewLanes(2, 16)
+	p := NewProducer(l)
+	m, _ := NewMapping([]MappingRule{{`^x$`, []string{"y", "z"}}})
+	p.SetMapper(m)
+	for i := 0; i < 3000; i++ {
+		b := p.Route(0)
+		ref, _ := b.PutKey(sample.KindCounter, []byte("x"), nil)
+		b.AddValue(ref, 1, 0, 1, sample.UnitNone)
+	}
+	p.Flush()
+	n := 0
+	for _, r := range l.To {
+		for {
+			b, ok := r.Pop()
+			if !ok {
+				break
+			}
+			n += len(b.Samples)
+		}
+	}
+	if n != 6000 || p.Published != 6000 {
+		t.Errorf("published %d (%d), want 6000", n, p.Published)
+	}
+}
