@@ -39,6 +39,8 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV1$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV2$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV3$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
+	$(GO) test -run '^$$' -fuzz '^FuzzGraphite$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/graphite
+	$(GO) test -run '^$$' -fuzz '^FuzzTelegraf$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/telegraf
 
 # Microbenchmarks for BENCHMARKS.md (-count=6 for benchstat).
 bench:

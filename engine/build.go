@@ -90,6 +90,22 @@ func buildPipeline(spec *PipelineSpec, limits HTTPLimits, bc buildCtx) (Pipeline
 			})
 			continue
 		case *TCPLineSourceConf:
+			base := ingest.TCPConfig{Name: s.Name, Addr: joinHostPort(c.Host, c.Port), Loops: 1, NewMapper: newMapper, MapperKey: mapperKey}
+			switch p := c.Parser.Conf.(type) {
+			case *GraphiteParserConf:
+				base.Format = ingest.FormatGraphite
+				base.Graphite.ParseCarbonTags = p.ParseCarbonTags
+				for _, kv := range p.GlobalTags {
+					base.Graphite.GlobalTags = append(base.Graphite.GlobalTags, [2]string{kv.Key, kv.Value})
+				}
+				cfg.TCP = append(cfg.TCP, base)
+				continue
+			case *TelegrafParserConf:
+				base.Format = ingest.FormatTelegraf
+				base.Telegraf.TimestampUnit = p.TimestampUnit
+				cfg.TCP = append(cfg.TCP, base)
+				continue
+			}
 			if p, ok := c.Parser.Conf.(*statsdParserConf); ok {
 				cfg.TCP = append(cfg.TCP, ingest.TCPConfig{Name: s.Name, Addr: joinHostPort(c.Host, c.Port), Decoder: p.decoder, Loops: 1,
 					NewMapper: newMapper, MapperKey: mapperKey})

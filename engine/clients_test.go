@@ -126,9 +126,17 @@ LoadPlugin write_http
 		sum += v
 		cmdline(fmt.Sprintf(`PUTVAL "collectd-test/probe-one/gauge-level" interval=1 %d:%g`, now-n+int64(i), v))
 	}
-	cmdline(`FLUSH timeout=0`) // write_http posts its buffer
+	// collectd hands values to its write threads asynchronously, so a
+	// FLUSH may come before write_http has them: flush until they arrive.
 	src := httpSourceOf(d, ingest.HTTPCollectd)
-	waitUntil(t, "collectd's records", 30*time.Second, func() bool { return src.Stats().Records >= n })
+	flushed := time.Time{}
+	waitUntil(t, "collectd's records", 60*time.Second, func() bool {
+		if time.Since(flushed) > 200*time.Millisecond {
+			cmdline(`FLUSH timeout=0`) // write_http posts its buffer
+			flushed = time.Now()
+		}
+		return src.Stats().Records >= n
+	})
 	must(t, cmd.Process.Kill())
 	cmd.Wait()
 	must(t, d.Stop())

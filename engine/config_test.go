@@ -94,7 +94,7 @@ func TestShippedPipelineReportsOnlyLaterClasses(t *testing.T) {
 		t.Fatal("pipeline.conf with unavailable classes accepted without SkipUnavailable")
 	}
 	got := unavailableClasses(t, ps)
-	want := []string{"GraphitePlaintextToRecordParser", "KafkaSource", "ProtobufV2bytesToRecordParser", "TelegrafJsonToRecordParser"}
+	want := []string{"KafkaSource", "ProtobufV2bytesToRecordParser"}
 	if !slices.Equal(got, want) {
 		t.Errorf("unavailable classes\n got %v\nwant %v", got, want)
 	}

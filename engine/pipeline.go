@@ -338,7 +338,8 @@ func (p *Pipeline) Update(cfg PipelineConfig) error {
 	var keptTCP []*tcpSource
 	var keptTCPCfg []ingest.TCPConfig
 	for _, c := range cfg.TCP {
-		if o, ok := oldTCP[c.Addr]; ok && o.cfg.Loops == c.Loops && o.cfg.MapperKey == c.MapperKey {
+		if o, ok := oldTCP[c.Addr]; ok && o.cfg.Loops == c.Loops && o.cfg.MapperKey == c.MapperKey && o.cfg.Format == c.Format &&
+			reflect.DeepEqual(o.cfg.Graphite, c.Graphite) && reflect.DeepEqual(o.cfg.Telegraf, c.Telegraf) {
 			keptTCP, keptTCPCfg = append(keptTCP, o), append(keptTCPCfg, c)
 			delete(oldTCP, c.Addr)
 			continue

@@ -52,7 +52,7 @@ const (
 	// pkgMad names the classes mad adds.
 	pkgMad = "io.gomad.mad.sinks."
 
-	laterParser = "mad implements only StatsdToRecordParser so far"
+	laterParser = "mad does not implement this parser yet (StatsD, Graphite and Telegraf lines are)"
 	laterKafka  = "the Kafka source is not implemented in mad yet"
 	laterWrap   = "wrapping sources are not implemented in mad yet"
 	laterOTel   = "the OpenTelemetry gRPC source is not implemented in mad yet"
@@ -352,10 +352,10 @@ func init() {
 
 	// Parsers.
 	register(&class{fqcn: pkgParsers + "StatsdToRecordParser", kind: kindParser, bind: func(n *node) any { return &statsdParserConf{} }})
-	register(&class{fqcn: pkgParsers + "GraphitePlaintextToRecordParser", kind: kindParser, missing: laterParser, bind: func(n *node) any {
+	register(&class{fqcn: pkgParsers + "GraphitePlaintextToRecordParser", kind: kindParser, bind: func(n *node) any {
 		return &GraphiteParserConf{GlobalTags: n.strMap("globalTags"), ParseCarbonTags: n.boolean("parseCarbonTags", false)}
 	}})
-	register(&class{fqcn: pkgParsers + "TelegrafJsonToRecordParser", kind: kindParser, missing: laterParser, bind: func(n *node) any {
+	register(&class{fqcn: pkgParsers + "TelegrafJsonToRecordParser", kind: kindParser, bind: func(n *node) any {
 		return &TelegrafParserConf{TimestampUnit: n.enum("timestampUnit", "SECONDS", "SECONDS", "MILLISECONDS", "MICROSECONDS", "NANOSECONDS")}
 	}})
 	for _, name := range []string{"ProtobufV1ToRecordParser", "ProtobufV2ToRecordParser", "ProtobufV2bytesToRecordParser", "ProtobufV3ToRecordParser", "PrometheusToRecordParser", "CollectdJsonToRecordParser"} {

@@ -20,13 +20,18 @@ import (
 // environment variables name, and sends V3 data with service and cluster
 // dimensions: the Cluster Aggregator receives framed StatisticSetRecords
 // (one request per metric, application/protobuf) for the PT1M buckets.
-// The sources and parsers mad does not implement yet (Graphite, Telegraf,
-// MappingSource) are left out with -skip-unavailable.
 func TestShippedPipelineEndToEnd(t *testing.T) {
 	if c, err := net.ListenPacket("udp", "0.0.0.0:8125"); err != nil {
 		t.Skip("UDP port 8125, which the shipped pipeline binds, is taken")
 	} else {
 		c.Close()
+	}
+	for _, port := range []string{"2003", "8094"} {
+		l, err := net.Listen("tcp", "0.0.0.0:"+port)
+		if err != nil {
+			t.Skipf("TCP port %s, which the shipped pipeline binds, is taken", port)
+		}
+		l.Close()
 	}
 	var mu sync.Mutex
 	var frames, requests int
@@ -64,7 +69,7 @@ func TestShippedPipelineEndToEnd(t *testing.T) {
 	must(t, os.Mkdir(pipes, 0o755))
 	writeFile(t, pipes, "pipeline.conf", strings.Join(lines, "\n"))
 	main := writeFile(t, dir, "config.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\nmonitoringCluster=\"mad\"\n", pipes))
-	d, err := Open(main, nil, LoadOptions{SkipUnavailable: true, Env: env("CLUSTER_AGGREGATOR_HOST", host, "CLUSTER_AGGREGATOR_PORT", port)}, nil)
+	d, err := Open(main, nil, LoadOptions{Env: env("CLUSTER_AGGREGATOR_HOST", host, "CLUSTER_AGGREGATOR_PORT", port)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +83,26 @@ func TestShippedPipelineEndToEnd(t *testing.T) {
 	if code, msg := post(t, &http.Client{}, url, "", body); code != http.StatusOK {
 		t.Fatalf("V3: %d %s", code, msg)
 	}
+	// Graphite with carbon tags off (the shipped default): no service, so
+	// the Cluster Aggregator sink counts it as dropped rather than crash;
+	// Telegraf through its MappingSource ("." → "/").
+	g, err := net.Dial("tcp", "127.0.0.1:2003")
+	must(t, err)
+	fmt.Fprintf(g, "shop.graphite 1.5 %d\n", time.Now().Unix())
+	g.Close()
+	tg, err := net.Dial("tcp", "127.0.0.1:8094")
+	must(t, err)
+	fmt.Fprintf(tg, `{"name":"shop","timestamp":%d,"tags":{"service":"shop","cluster":"prod"},"fields":{"t1":2.5}}`+"\n", time.Now().UnixNano())
+	tg.Close()
+	waitUntil(t, "the TCP lines", 30*time.Second, func() bool {
+		var ok uint64
+		for _, p := range d.Pipelines() {
+			for _, s := range p.TCP() {
+				ok += s.Stats().Lines[0]
+			}
+		}
+		return ok >= 2
+	})
 	must(t, d.Stop()) // seals the PT1M buckets and drains the sink's queue
 	mu.Lock()
 	defer mu.Unlock()

@@ -238,21 +238,11 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	deadline := time.Now().Add(cfg.Deadline)
-	timer := time.NewTimer(cfg.Deadline)
-	var sl *httpSlot
-	select {
-	case got, ok := <-s.slots:
-		timer.Stop()
-		if !ok {
-			s.refuse(w, cfg, http.StatusServiceUnavailable, errors.New("the source is stopping"))
-			return
+	sl, err := s.borrow(cfg.Deadline, r.Context().Done())
+	if err != nil {
+		if err != errCanceled {
+			s.refuse(w, cfg, http.StatusServiceUnavailable, err)
 		}
-		sl = got
-	case <-timer.C:
-		s.refuse(w, cfg, http.StatusServiceUnavailable, errSaturated)
-		return
-	case <-r.Context().Done():
-		timer.Stop()
 		return
 	}
 	status, err := s.handle(sl, cfg, r, deadline)
@@ -262,6 +252,34 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+var errCanceled = errors.New("canceled")
+
+// borrow takes a free slot, waiting up to d for one (a free slot is always
+// taken, however late).
+func (s *HTTPSource) borrow(d time.Duration, cancel <-chan struct{}) (*httpSlot, error) {
+	select {
+	case sl, ok := <-s.slots:
+		if !ok {
+			return nil, errors.New("the source is stopping")
+		}
+		return sl, nil
+	default:
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case sl, ok := <-s.slots:
+		if !ok {
+			return nil, errors.New("the source is stopping")
+		}
+		return sl, nil
+	case <-timer.C:
+		return nil, errSaturated
+	case <-cancel:
+		return nil, errCanceled
+	}
 }
 
 // handle reads, decodes and publishes one request on slot sl.
@@ -513,17 +531,9 @@ func (s *HTTPSource) refuse(w http.ResponseWriter, cfg *HTTPConfig, status int, 
 func (s *HTTPSource) Inject(fill func(route Route) (records, samples int, err error)) error {
 	cfg := s.cfg.Load()
 	deadline := time.Now().Add(cfg.Deadline)
-	timer := time.NewTimer(cfg.Deadline)
-	defer timer.Stop()
-	var sl *httpSlot
-	select {
-	case got, ok := <-s.slots:
-		if !ok {
-			return errors.New("the source is stopping")
-		}
-		sl = got
-	case <-timer.C:
-		return errSaturated
+	sl, err := s.borrow(cfg.Deadline, nil)
+	if err != nil {
+		return err
 	}
 	defer func() { s.slots <- sl }()
 	records, samples, err := fill(sl.prod.Route)

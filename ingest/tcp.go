@@ -12,7 +12,9 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"github.com/panjf2000/gnet/v2/pkg/logging"
 
+	"github.com/gomad/mad/ingest/graphite"
 	"github.com/gomad/mad/ingest/statsd"
+	"github.com/gomad/mad/ingest/telegraf"
 )
 
 // TCPConfig configures a newline-delimited StatsD source on TCP (MAD's
@@ -33,6 +35,50 @@ type TCPConfig struct {
 	// around this one); MapperKey identifies its configuration.
 	NewMapper func() Mapper
 	MapperKey string
+	// Format is the parser of TcpLineSource's lines: StatsD (default),
+	// Graphite plaintext or Telegraf JSON, configured by Graphite and
+	// Telegraf.
+	Format   LineFormat
+	Graphite graphite.Config
+	Telegraf telegraf.Config
+}
+
+// LineFormat is the parser of a TCP line source.
+type LineFormat uint8
+
+const (
+	FormatStatsD LineFormat = iota
+	FormatGraphite
+	FormatTelegraf
+)
+
+// lineDecoder is a Graphite or Telegraf decoder.
+type lineDecoder interface {
+	decodeLine(line []byte, now int64, route Route) (samples int, err error)
+}
+
+type graphiteLines struct{ d *graphite.Decoder }
+
+func (g graphiteLines) decodeLine(line []byte, now int64, route Route) (int, error) {
+	st, err := g.d.DecodeLine(line, now, route)
+	return st.Samples, err
+}
+
+type telegrafLines struct{ d *telegraf.Decoder }
+
+func (t telegrafLines) decodeLine(line []byte, now int64, route Route) (int, error) {
+	st, err := t.d.DecodeLine(line, now, route)
+	return st.Samples, err
+}
+
+func newLineDecoder(cfg *TCPConfig) lineDecoder {
+	switch cfg.Format {
+	case FormatGraphite:
+		return graphiteLines{graphite.NewDecoder(cfg.Graphite)}
+	case FormatTelegraf:
+		return telegrafLines{telegraf.NewDecoder(cfg.Telegraf)}
+	}
+	return nil
 }
 
 // TCPStats are the counters of a TCP source.
@@ -88,9 +134,15 @@ type TCPSource struct {
 type tcpSlot struct {
 	dec    *statsd.Decoder
 	decCfg statsd.Config
-	prod   *Producer
-	c      *counters
-	badAt  int64 // last bad-line log, ms; throttles per slot
+	// lines decodes Graphite or Telegraf lines (nil for StatsD), with its
+	// counts and the last line refused.
+	lines            lineDecoder
+	ok, bad, samples uint64
+	lastBad          []byte
+	lastErr          string // why lastBad was refused (decoders reuse their errors)
+	prod             *Producer
+	c                *counters
+	badAt            int64 // last bad-line log, ms; throttles per slot
 }
 
 // takeAll takes every slot, waiting for those in use (a read event holds
@@ -123,7 +175,8 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	}
 	s := &TCPSource{cfg: cfg, slots: make(chan *tcpSlot, cfg.Loops), boot: make(chan error, 1), done: make(chan error, 1)}
 	for i := range lanes {
-		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), decCfg: cfg.Decoder, prod: newProducer(lanes[i], cfg.NewMapper), c: newCounters(tcpCounters)}
+		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), decCfg: cfg.Decoder, prod: newProducer(lanes[i], cfg.NewMapper), c: newCounters(tcpCounters),
+			lines: newLineDecoder(&cfg)}
 		s.all = append(s.all, sl)
 		s.slots <- sl
 	}
@@ -257,14 +310,61 @@ func (s *TCPSource) consume(c gnet.Conn, closing bool) {
 		return
 	}
 	now := nowMillis()
-	sl.dec.Decode(buf[:end], now, sl.prod.Route)
+	if sl.lines == nil {
+		sl.dec.Decode(buf[:end], now, sl.prod.Route)
+	} else {
+		sl.decodeLines(buf[:end], now)
+	}
 	v[tcpBytes] += uint64(end)
 	c.Discard(end)
 	sl.prod.Flush()
 	s.account(sl, now, false)
 }
 
+// decodeLines decodes Graphite or Telegraf lines one by one (MAD-SPEC §3.3:
+// split on \n only; a line that does not parse drops only itself).
+func (sl *tcpSlot) decodeLines(data []byte, now int64) {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		line := data
+		if i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if len(line) == 0 {
+			continue
+		}
+		n, err := sl.lines.decodeLine(line, now, sl.prod.Route)
+		if err != nil {
+			sl.bad++
+			if len(sl.lastBad) == 0 && now-sl.badAt >= 10_000 {
+				sl.lastBad = append(sl.lastBad[:0], line[:min(len(line), 256)]...)
+				sl.lastErr = err.Error()
+			}
+			continue
+		}
+		sl.ok++
+		sl.samples += uint64(n)
+	}
+}
+
 func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
+	if sl.lines != nil {
+		v := sl.c.vals
+		v[tcpSamples] = sl.samples
+		v[tcpLines+int(statsd.OK)] = sl.ok
+		v[tcpLines+int(statsd.ErrSyntax)] = sl.bad
+		v[tcpWaits] = sl.prod.Waits
+		v[tcpDropped] = sl.prod.Dropped
+		sl.c.publish(now, force)
+		if now-sl.badAt >= 10_000 && len(sl.lastBad) > 0 {
+			s.cfg.Log.Warn("bad line", "source", s.cfg.Name, "line", string(sl.lastBad), "err", sl.lastErr, "count", sl.bad)
+			sl.badAt = now
+			sl.lastBad = sl.lastBad[:0]
+		}
+		return
+	}
 	v, d := sl.c.vals, &sl.dec.Stats
 	v[tcpSamples], v[tcpSampledOut], v[tcpNonFinite], v[tcpTooLong] = d.Samples, d.SampledOut, d.NonFinite, d.TooLong
 	v[tcpWaits] = sl.prod.Waits

@@ -61,7 +61,7 @@ func TestCommandLine(t *testing.T) {
 	}
 	out, code = run(t, bin, "-check-config", filepath.Join(vectors, "pipeline.conf"))
 	if code != 1 || !strings.Contains(out, "pipeline.conf:145:3: sources[8]: source com.arpnetworking.metrics.common.sources.KafkaSource is not available") ||
-		!strings.Contains(out, "4 problems") {
+		!strings.Contains(out, "2 problems") {
 		t.Errorf("-check-config pipeline.conf: %d %s", code, out)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.conf")

@@ -1,0 +1,204 @@
+package graphite
+
+import (
+	"bytes"
+	"math"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/gomad/mad/internal/sample"
+)
+
+// Route returns the batch that the samples of the series with this key hash
+// go to: the producer's Route method. It may publish a full batch and return
+// a fresh one.
+type Route = func(hash uint64) *sample.Batch
+
+// Config configures a Decoder: the builder keys of MAD's
+// GraphitePlaintextToRecordParser.
+type Config struct {
+	// GlobalTags are dimensions added to every line (globalTags); carbon
+	// tags override them. Of duplicate keys the last wins.
+	GlobalTags [][2]string
+	// ParseCarbonTags reads "name;k=v;k2=v2" (parseCarbonTags).
+	ParseCarbonTags bool
+}
+
+// Stats says what one line decoded: one record and one sample, or nothing.
+type Stats struct {
+	Records, Samples int
+}
+
+// Decoder decodes Graphite plaintext lines. It keeps scratch space that it
+// reuses, so a call allocates nothing once it has grown. One per connection
+// loop; not safe for concurrent use.
+type Decoder struct {
+	carbon bool
+	global []sample.Dim // sorted, unique
+	dims   []sample.Dim
+	key    []byte
+	num    []byte
+	perr   ParseError
+}
+
+// NewDecoder returns a decoder for cfg.
+func NewDecoder(cfg Config) *Decoder {
+	d := &Decoder{carbon: cfg.ParseCarbonTags}
+	for _, kv := range cfg.GlobalTags {
+		d.global = append(d.global, sample.Dim{Key: []byte(kv[0]), Value: []byte(kv[1])})
+	}
+	d.global = dedupLastWins(d.global)
+	return d
+}
+
+// dedupLastWins sorts dims by key, keeping the order of equal keys, and
+// keeps the last of each key: a HashMap filled in order. The sort is
+// O(n log² n) and allocation-free, so a line with very many tags costs no
+// more than its length deserves.
+func dedupLastWins(dims []sample.Dim) []sample.Dim {
+	slices.SortStableFunc(dims, func(a, b sample.Dim) int { return bytes.Compare(a.Key, b.Key) })
+	out := dims[:0]
+	for i := range dims {
+		if i+1 < len(dims) && bytes.Equal(dims[i].Key, dims[i+1].Key) {
+			continue
+		}
+		out = append(out, dims[i])
+	}
+	return out
+}
+
+// isSpace is Java's regex \s: [ \t\n\x0B\f\r].
+func isSpace(c byte) bool {
+	return c == ' ' || (c >= '\t' && c <= '\r')
+}
+
+func allSpace(b []byte) bool {
+	for _, c := range b {
+		if !isSpace(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// DecodeLine decodes one line (without its '\n'; a trailing '\r' or other
+// whitespace is tolerated, as MAD's regex does) into one GAUGE sample routed
+// to the batch route picks. now is the wall clock in ms, the time of a line
+// without a timestamp. line is not retained: the key is copied into the
+// batch. On error nothing is routed; the *ParseError is valid until the
+// next call.
+func (d *Decoder) DecodeLine(line []byte, now int64, route Route) (Stats, error) {
+	// ^(?<NAME>[^ ]+) (?<VALUE>[^ ]+)( (?<TIMESTAMP>[0-9]+))?[\s]*$ with
+	// Matcher.matches(): NAME runs to the first space; VALUE is the whole
+	// run of non-spaces after it (a shorter VALUE never lets the rest
+	// match); then either " digits" and whitespace, or whitespace only.
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 {
+		return d.fail(line, "invalid graphite line: want \"name value [timestamp]\"")
+	}
+	name := line[:sp]
+	rest := line[sp+1:]
+	ve := bytes.IndexByte(rest, ' ')
+	if ve < 0 {
+		ve = len(rest)
+	}
+	if ve == 0 {
+		return d.fail(line, "invalid graphite line: want \"name value [timestamp]\"")
+	}
+	value, tail := rest[:ve], rest[ve:]
+	var ts []byte
+	if len(tail) > 0 {
+		j := 1
+		for j < len(tail) && tail[j]-'0' < 10 {
+			j++
+		}
+		switch {
+		case j > 1 && allSpace(tail[j:]):
+			ts = tail[1:j]
+		case !allSpace(tail):
+			return d.fail(line, "invalid graphite line: want \"name value [timestamp]\"")
+		}
+	}
+	if !utf8.Valid(name) {
+		return d.fail(line, "the name is not valid UTF-8")
+	}
+
+	// Dimensions: the global tags, then the carbon tags, later ones
+	// winning.
+	dims := d.global
+	if d.carbon {
+		if semi := bytes.IndexByte(name, ';'); semi >= 0 {
+			// String.split(";") drops trailing empty parts: a name of
+			// only ';' leaves no parts and MAD fails on parts[0].
+			if len(bytes.Trim(name, ";")) == 0 {
+				return d.fail(line, "the name is empty")
+			}
+			tags := name[semi+1:]
+			name = name[:semi]
+			d.dims = append(d.dims[:0], d.global...)
+			n := len(d.dims)
+			for len(tags) > 0 {
+				part := tags
+				if k := bytes.IndexByte(tags, ';'); k >= 0 {
+					part, tags = tags[:k], tags[k+1:]
+				} else {
+					tags = nil
+				}
+				if dm, ok := carbonTag(part); ok {
+					d.dims = append(d.dims, dm)
+				}
+			}
+			if len(d.dims) > n {
+				d.dims = dedupLastWins(d.dims)
+				dims = d.dims
+			}
+		}
+	}
+
+	v, num, ok := parseNumber(value, d.num)
+	d.num = num
+	if !ok {
+		return d.fail(line, "the value is not a number")
+	}
+	t := now
+	if ts != nil {
+		t = seconds(ts) * 1000 // long arithmetic: wraps as Java's does
+	}
+
+	key, err := sample.AppendKey(d.key[:0], sample.KindGauge, name, dims)
+	d.key = key
+	if err != nil {
+		return d.fail(line, "the series key is longer than 65535 bytes")
+	}
+	h := sample.Hash(key)
+	b := route(h)
+	b.AddValue(b.PutKeyBytes(key, h), t, 0, v, sample.UnitNone)
+	return Stats{Records: 1, Samples: 1}, nil
+}
+
+// carbonTag reads one ";"-separated part as MAD does: part.split("=")
+// (trailing empty strings dropped) must give exactly two non-empty
+// strings; anything else is ignored.
+func carbonTag(part []byte) (sample.Dim, bool) {
+	part = bytes.TrimRight(part, "=")
+	eq := bytes.IndexByte(part, '=')
+	if eq <= 0 || eq == len(part)-1 || bytes.IndexByte(part[eq+1:], '=') >= 0 {
+		return sample.Dim{}, false
+	}
+	return sample.Dim{Key: part[:eq], Value: part[eq+1:]}, true
+}
+
+// seconds reads the timestamp digits as NumberFormat.parse(..).longValue()
+// does: exact when it fits a long, otherwise a double cast to long, which
+// saturates at Long.MAX_VALUE.
+func seconds(b []byte) int64 {
+	var n uint64
+	for _, c := range b {
+		d := uint64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			return math.MaxInt64
+		}
+		n = n*10 + d
+	}
+	return int64(n)
+}

@@ -1,0 +1,545 @@
+package telegraf
+
+import (
+	"bytes"
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/gomad/mad/internal/sample"
+)
+
+// Route returns the batch that the samples of the series with this key hash
+// go to: the producer's Route method. It may publish a full batch and return
+// a fresh one.
+type Route = func(hash uint64) *sample.Batch
+
+// Config configures a Decoder: the builder keys of MAD's
+// TelegrafJsonToRecordParser.
+type Config struct {
+	// TimestampUnit is the unit of "timestamp": "SECONDS" (the default, also
+	// for ""), "MILLISECONDS", "MICROSECONDS" or "NANOSECONDS", as MAD's
+	// enum spells them. Check user input with ValidTimestampUnit.
+	TimestampUnit string
+}
+
+// ValidTimestampUnit reports whether s is a TimestampUnit NewDecoder
+// accepts.
+func ValidTimestampUnit(s string) bool {
+	_, ok := timestampUnit(s)
+	return ok
+}
+
+type unit uint8
+
+const (
+	unitSeconds unit = iota
+	unitMillis
+	unitMicros
+	unitNanos
+)
+
+func timestampUnit(s string) (unit, bool) {
+	switch s {
+	case "", "SECONDS":
+		return unitSeconds, true
+	case "MILLISECONDS":
+		return unitMillis, true
+	case "MICROSECONDS":
+		return unitMicros, true
+	case "NANOSECONDS":
+		return unitNanos, true
+	}
+	return 0, false
+}
+
+// Stats says what one line decoded: Records counts telegraf metrics (MAD
+// records), Samples the samples routed (one per numeric field, or one
+// KindNone sample for a record without any).
+type Stats struct {
+	Records, Samples int
+}
+
+// Decoder decodes Telegraf JSON lines. It keeps a fastjson.Parser and
+// scratch space and reuses them, so a call allocates nothing once they have
+// grown. One per connection loop; not safe for concurrent use.
+type Decoder struct {
+	unit unit
+	p    fastjson.Parser
+	line []byte // the line being decoded, for errors
+
+	// The metric being read; the last of duplicate keys wins, as in
+	// Jackson's tree.
+	cur     metric
+	metrics *fastjson.Value
+	hasMets bool
+	idx     int
+
+	fields []field
+	order  []int32 // field indices sorted by key
+	tags   []sample.Dim
+	name   []byte
+	strs   []byte // text of numbers and booleans read as strings
+	num    []byte
+	keys   []byte    // the keys of the pending samples
+	out    []pending // samples to route once the whole line is valid
+	err    error
+	perr   ParseError
+}
+
+type metric struct {
+	name, timestamp, fields, tags *fastjson.Value
+}
+
+type field struct {
+	key []byte
+	val []byte
+	dup bool // a later field has the same key
+}
+
+type pending struct {
+	off, len uint32
+	v        float64
+	t        int64
+}
+
+// NewDecoder returns a decoder for cfg. It panics if cfg.TimestampUnit is
+// not valid (ValidTimestampUnit): MAD refuses such a configuration.
+func NewDecoder(cfg Config) *Decoder {
+	u, ok := timestampUnit(cfg.TimestampUnit)
+	if !ok {
+		panic("telegraf: unknown timestampUnit " + strconv.Quote(cfg.TimestampUnit))
+	}
+	return &Decoder{unit: u}
+}
+
+// DecodeLine decodes one line, a JSON telegraf metric or a
+// {"metrics":[...]} batch of them, and routes a TIMER sample per numeric
+// field. now is unused: telegraf metrics carry their time. The line is not
+// retained; keys are copied into the batches. On error nothing is routed
+// (the whole line is checked first); the *ParseError is valid until the
+// next call.
+func (d *Decoder) DecodeLine(line []byte, now int64, route Route) (Stats, error) {
+	d.line = line
+	d.idx = -1
+	d.keys = d.keys[:0]
+	d.out = d.out[:0]
+	st, err := d.decode(line)
+	if err == nil {
+		for _, p := range d.out {
+			key := d.keys[p.off : p.off+p.len]
+			h := sample.Hash(key)
+			b := route(h)
+			b.AddValue(b.PutKeyBytes(key, h), p.t, 0, p.v, sample.UnitNone)
+		}
+	}
+	// Keep no reference to the caller's line or the parsed values.
+	d.line = nil
+	d.cur = metric{}
+	d.metrics = nil
+	clear(d.fields[:cap(d.fields)])
+	clear(d.tags[:cap(d.tags)])
+	if err != nil {
+		return Stats{}, err
+	}
+	return st, nil
+}
+
+func (d *Decoder) decode(line []byte) (Stats, error) {
+	root, err := d.p.ParseBytes(line)
+	if err != nil {
+		return Stats{}, d.fail("invalid JSON: " + err.Error())
+	}
+	o, err := root.Object()
+	if err != nil {
+		return Stats{}, d.fail("expected a JSON object, got " + root.Type().String())
+	}
+	d.cur = metric{}
+	d.hasMets = false
+	o.Visit(d.visitRoot)
+	if !d.hasMets {
+		if err := d.record(&d.cur); err != nil {
+			return Stats{}, err
+		}
+		return Stats{Records: 1, Samples: len(d.out)}, nil
+	}
+	// {"metrics": [...]}: Jackson reads an ImmutableList<Telegraf>; null,
+	// a non-array or a null element fail.
+	arr, err := d.metrics.Array()
+	if err != nil {
+		return Stats{}, d.fail("\"metrics\": expected an array, got " + d.metrics.Type().String())
+	}
+	for i, v := range arr {
+		d.idx = i
+		mo, err := v.Object()
+		if err != nil {
+			return Stats{}, d.fail("expected a JSON object, got " + v.Type().String())
+		}
+		d.cur = metric{}
+		mo.Visit(d.visitMetric)
+		if err := d.record(&d.cur); err != nil {
+			return Stats{}, err
+		}
+	}
+	return Stats{Records: len(arr), Samples: len(d.out)}, nil
+}
+
+// visitRoot records the keys of the top-level object: "metrics" makes it a
+// batch (MAD's jsonNode.has("metrics"), whatever the value).
+func (d *Decoder) visitRoot(k []byte, v *fastjson.Value) {
+	if string(k) == "metrics" {
+		d.metrics = v
+		d.hasMets = true
+		return
+	}
+	d.visitMetric(k, v)
+}
+
+func (d *Decoder) visitMetric(k []byte, v *fastjson.Value) {
+	switch string(k) {
+	case "name":
+		d.cur.name = v
+	case "timestamp":
+		d.cur.timestamp = v
+	case "fields":
+		d.cur.fields = v
+	case "tags":
+		d.cur.tags = v
+	}
+}
+
+// record checks one telegraf metric and queues its samples.
+func (d *Decoder) record(m *metric) error {
+	// name: @NotNull String.
+	if m.name == nil || m.name.Type() == fastjson.TypeNull {
+		return d.fail("\"name\" is missing")
+	}
+	d.strs = d.strs[:0]
+	name, err := d.str("name", m.name)
+	if err != nil {
+		return err
+	}
+	// timestamp: @NotNull @Min(0) Long.
+	if m.timestamp == nil || m.timestamp.Type() == fastjson.TypeNull {
+		return d.fail("\"timestamp\" is missing")
+	}
+	ts, err := d.long(m.timestamp)
+	if err != nil {
+		return err
+	}
+	if ts < 0 {
+		return d.fail("\"timestamp\" is negative")
+	}
+	// fields and tags: @NotNull ImmutableMap<String, String>, empty when
+	// absent.
+	d.fields = d.fields[:0]
+	if err := d.strMap("fields", m.fields, d.visitField); err != nil {
+		return err
+	}
+	d.tags = d.tags[:0]
+	if err := d.strMap("tags", m.tags, d.visitTag); err != nil {
+		return err
+	}
+	// Jackson's tree keeps the last of duplicate keys. The sorts are
+	// O(n log² n) and allocation-free: a line with very many tags or
+	// fields costs no more than its length deserves.
+	slices.SortStableFunc(d.tags, func(a, b sample.Dim) int { return bytes.Compare(a.Key, b.Key) })
+	out := d.tags[:0]
+	for i := range d.tags {
+		if i+1 < len(d.tags) && bytes.Equal(d.tags[i].Key, d.tags[i+1].Key) {
+			continue
+		}
+		out = append(out, d.tags[i])
+	}
+	d.tags = out
+	d.markDupFields()
+	t := d.millis(ts)
+	emitted := 0
+	for i := range d.fields {
+		f := &d.fields[i]
+		if f.dup {
+			continue
+		}
+		v, ok := d.fieldValue(f.val)
+		if !ok {
+			continue
+		}
+		if len(name) == 0 {
+			d.name = append(d.name[:0], f.key...)
+		} else {
+			d.name = append(append(append(d.name[:0], name...), '.'), f.key...)
+		}
+		if err := d.queue(sample.KindTimer, d.name, t, v); err != nil {
+			return err
+		}
+		emitted++
+	}
+	if emitted == 0 {
+		// A record without metrics still makes its bucket in MAD.
+		return d.queue(sample.KindNone, nil, t, 0)
+	}
+	return nil
+}
+
+// markDupFields marks every field that a later field of the same key
+// overrides (the later value wins).
+func (d *Decoder) markDupFields() {
+	d.order = d.order[:0]
+	for i := range d.fields {
+		d.order = append(d.order, int32(i))
+	}
+	fs := d.fields
+	slices.SortStableFunc(d.order, func(a, b int32) int { return bytes.Compare(fs[a].key, fs[b].key) })
+	for i := 0; i+1 < len(d.order); i++ {
+		if bytes.Equal(fs[d.order[i]].key, fs[d.order[i+1]].key) {
+			fs[d.order[i]].dup = true
+		}
+	}
+}
+
+// queue appends a key and a pending sample.
+func (d *Decoder) queue(kind sample.Kind, name []byte, t int64, v float64) error {
+	off := len(d.keys)
+	keys, err := sample.AppendKey(d.keys, kind, name, d.tags)
+	d.keys = keys
+	if err != nil {
+		return d.fail("the series key is longer than 65535 bytes")
+	}
+	d.out = append(d.out, pending{off: uint32(off), len: uint32(len(keys) - off), v: v, t: t})
+	return nil
+}
+
+// millis converts the timestamp as MAD's TimestampUnit does, in long
+// arithmetic (SECONDS wraps on overflow, as Java's multiplication does).
+func (d *Decoder) millis(ts int64) int64 {
+	switch d.unit {
+	case unitMillis:
+		return ts
+	case unitMicros:
+		return ts / 1000
+	case unitNanos:
+		return ts / 1000000
+	}
+	return ts * 1000
+}
+
+// fieldValue is MAD's parseValue: NumberFormat, else "true"/"false" in any
+// case as 1/0; anything else is skipped.
+func (d *Decoder) fieldValue(s []byte) (float64, bool) {
+	v, num, ok := parseNumber(s, d.num)
+	d.num = num
+	if ok {
+		return v, true
+	}
+	switch {
+	case bytes.EqualFold(s, trueText):
+		return 1, true
+	case bytes.EqualFold(s, falseText):
+		return 0, true
+	}
+	return 0, false
+}
+
+var (
+	trueText  = []byte("true")
+	falseText = []byte("false")
+)
+
+// str reads a String as Jackson does: a string (valid UTF-8), or the text
+// of a number or a boolean; null, objects and arrays are refused (null
+// because MAD's maps and name cannot hold it).
+func (d *Decoder) str(what string, v *fastjson.Value) ([]byte, error) {
+	switch v.Type() {
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		if !utf8.Valid(s) {
+			return nil, d.fail(what + ": invalid UTF-8")
+		}
+		return s, nil
+	case fastjson.TypeNumber:
+		at := len(d.strs)
+		d.strs = v.MarshalTo(d.strs)
+		if !jsonNumber(d.strs[at:]) && !nonNumeric(d.strs[at:]) {
+			return nil, d.fail(what + ": invalid number")
+		}
+		return d.strs[at:len(d.strs):len(d.strs)], nil
+	case fastjson.TypeTrue:
+		return trueText, nil
+	case fastjson.TypeFalse:
+		return falseText, nil
+	}
+	return nil, d.fail(what + ": expected a string, got " + v.Type().String())
+}
+
+// long reads a Long as Jackson does: an integer token that fits a long, a
+// fractional one truncated (ACCEPT_FLOAT_AS_INT), or a string holding an
+// optionally signed decimal integer (Long.parseLong after trim()).
+func (d *Decoder) long(v *fastjson.Value) (int64, error) {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		d.num = v.MarshalTo(d.num[:0])
+		if !jsonNumber(d.num) {
+			return 0, d.fail("\"timestamp\": invalid number")
+		}
+		if n, ok := parseLong(d.num); ok {
+			return n, nil
+		}
+		if bytes.ContainsAny(d.num, ".eE") {
+			f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(d.num), len(d.num)), 64)
+			if err == nil && f >= math.MinInt64 && f < math.MaxInt64 {
+				return int64(f), nil
+			}
+		}
+		return 0, d.fail("\"timestamp\": out of the range of a long")
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		if n, ok := parseLong(javaTrim(s)); ok {
+			return n, nil
+		}
+		return 0, d.fail("\"timestamp\": not an integer")
+	}
+	return 0, d.fail("\"timestamp\": expected a number, got " + v.Type().String())
+}
+
+// javaTrim is String.trim(): it strips characters <= ' '.
+func javaTrim(s []byte) []byte {
+	for len(s) > 0 && s[0] <= ' ' {
+		s = s[1:]
+	}
+	for len(s) > 0 && s[len(s)-1] <= ' ' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// parseLong is Long.parseLong for ASCII digits: an optional sign and at
+// least one digit, within the range of a long.
+func parseLong(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg, b = b[0] == '-', b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		dg := uint64(c - '0')
+		if dg > 9 || n > (1<<63-dg)/10 {
+			return 0, false
+		}
+		n = n*10 + dg
+	}
+	if neg {
+		return -int64(n), true // 1<<63 becomes math.MinInt64
+	}
+	if n > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(n), true
+}
+
+// strMap reads an ImmutableMap<String, String>: absent is empty; null and
+// anything but an object are refused; each value as str.
+func (d *Decoder) strMap(what string, v *fastjson.Value, visit func(k []byte, v *fastjson.Value)) error {
+	if v == nil {
+		return nil
+	}
+	o, err := v.Object()
+	if err != nil {
+		return d.fail("\"" + what + "\": expected an object, got " + v.Type().String())
+	}
+	d.err = nil
+	o.Visit(visit)
+	return d.err
+}
+
+func (d *Decoder) visitField(k []byte, v *fastjson.Value) {
+	if d.err != nil {
+		return
+	}
+	if !utf8.Valid(k) {
+		d.err = d.fail("\"fields\": invalid UTF-8 in a key")
+		return
+	}
+	s, err := d.str("\"fields\"", v)
+	if err != nil {
+		d.err = err
+		return
+	}
+	d.fields = append(d.fields, field{key: k, val: s})
+}
+
+func (d *Decoder) visitTag(k []byte, v *fastjson.Value) {
+	if d.err != nil {
+		return
+	}
+	if !utf8.Valid(k) {
+		d.err = d.fail("\"tags\": invalid UTF-8 in a key")
+		return
+	}
+	s, err := d.str("\"tags\"", v)
+	if err != nil {
+		d.err = err
+		return
+	}
+	d.tags = append(d.tags, sample.Dim{Key: k, Value: s})
+}
+
+// jsonNumber reports whether a number token fastjson accepted is a JSON
+// number as Jackson reads it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.
+// fastjson is more lenient ("1-2", "01", "nan", "Inf").
+func jsonNumber(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i]-'1' < 9:
+		for i < len(b) && b[i]-'0' < 10 {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i == len(b) || b[i]-'0' >= 10 {
+			return false
+		}
+		for i < len(b) && b[i]-'0' < 10 {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i == len(b) || b[i]-'0' >= 10 {
+			return false
+		}
+		for i < len(b) && b[i]-'0' < 10 {
+			i++
+		}
+	}
+	return i == len(b)
+}
+
+// nonNumeric reports whether a number token is one of the non-numeric
+// tokens MAD's Jackson accepts (ALLOW_NON_NUMERIC_NUMBERS) that fastjson
+// also reads: NaN, +INF and -INF. As a string they are "NaN" (the number
+// NaN to NumberFormat) and "+INF"/"-INF" (not numbers: a field skipped).
+func nonNumeric(b []byte) bool {
+	switch string(b) {
+	case "NaN", "+INF", "-INF":
+		return true
+	}
+	return false
+}
