@@ -13,6 +13,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/gomad/mad/sinks/cagg/caggtest"
 )
 
 // TestShippedPipelineEndToEnd runs MAD's shipped pipeline.conf, with its
@@ -165,5 +169,132 @@ func TestShippedCollectdMapping(t *testing.T) {
 	}
 	if names["cpu/0/cpu/wait"] {
 		t.Error("the original name was kept")
+	}
+}
+
+// TestClusterAggregatorRecords: StatsD timers and counters in, the records
+// MAD would send out of AggregationServerHttpSink, read by a test Cluster
+// Aggregator with the protobuf runtime: one request per metric, MAD's
+// fields, and the timer's histogram with precision 8.
+func TestClusterAggregatorRecords(t *testing.T) {
+	schema := caggtest.NewSchema()
+	type stat struct {
+		value   float64
+		entries map[float64]uint64
+		prec    uint32
+	}
+	type rec struct {
+		service, cluster, metric, period, start string
+		dims                                    map[string]string
+		stats                                   map[string]stat
+	}
+	var mu sync.Mutex
+	var recs []rec
+	var bad []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if ct := r.Header.Get("Content-Type"); ct != "application/protobuf" {
+			bad = append(bad, "Content-Type "+ct)
+		}
+		f, rest, err := caggtest.ReadFrame(body)
+		if err != nil || len(rest) != 0 {
+			bad = append(bad, fmt.Sprintf("frames: %v, %d bytes left", err, len(rest)))
+			return
+		}
+		m, err := caggtest.Unmarshal(schema.StatisticSet, f.Payload)
+		if err != nil {
+			bad = append(bad, err.Error())
+			return
+		}
+		fd := schema.StatisticSet.Fields()
+		r0 := rec{service: m.Get(fd.ByName("service")).String(), cluster: m.Get(fd.ByName("cluster")).String(),
+			metric: m.Get(fd.ByName("metric")).String(), period: m.Get(fd.ByName("period")).String(),
+			start: m.Get(fd.ByName("period_start")).String(), dims: map[string]string{}, stats: map[string]stat{}}
+		m.Get(fd.ByName("dimensions")).Map().Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+			r0.dims[k.String()] = v.String()
+			return true
+		})
+		sl := m.Get(fd.ByName("statistics")).List()
+		sf := schema.Statistic.Fields()
+		for i := 0; i < sl.Len(); i++ {
+			sm := sl.Get(i).Message()
+			st := stat{value: sm.Get(sf.ByName("value")).Float()}
+			if sd := sm.Get(sf.ByName("supporting_data")).Bytes(); len(sd) > 0 {
+				hf, _, err := caggtest.ReadFrame(sd)
+				if err != nil {
+					bad = append(bad, err.Error())
+					continue
+				}
+				h, err := caggtest.Unmarshal(schema.Histogram, hf.Payload)
+				if err != nil {
+					bad = append(bad, err.Error())
+					continue
+				}
+				hd := schema.Histogram.Fields()
+				st.prec = uint32(h.Get(hd.ByName("precision")).Uint())
+				st.entries = map[float64]uint64{}
+				el := h.Get(hd.ByName("entries")).List()
+				for j := 0; j < el.Len(); j++ {
+					e := el.Get(j).Message()
+					ef := e.Descriptor().Fields()
+					st.entries[e.Get(ef.ByName("bucket")).Float()] = e.Get(ef.ByName("count")).Uint()
+				}
+			}
+			r0.stats[sm.Get(sf.ByName("statistic")).String()] = st
+		}
+		recs = append(recs, r0)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	writeFile(t, pipes, "p.conf", fmt.Sprintf(`name=cagg
+periods=["PT1M"]
+sources=[{ type=StatsdSource, name=s, host="127.0.0.1", port=0 }]
+sinks=[{ type=AggregationServerHttpSink, name=cagg, uri=%q }]
+`, srv.URL+"/metrics/v1/data/persist"))
+	main := writeFile(t, dir, "config.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", pipes))
+	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := d.Pipelines()[0].UDP()[0]
+	c, err := net.Dial("udp", src.Addr().String())
+	must(t, err)
+	fmt.Fprint(c, "api.latency:500|ms|#service:shop,cluster:prod,host:web-1\napi.latency:1000|ms|#service:shop,cluster:prod,host:web-1\napi.latency:2000|ms|#service:shop,cluster:prod,host:web-1\napi.calls:3|c|#service:shop,cluster:prod,host:web-1\n")
+	c.Close()
+	waitLines(t, d.Pipelines()[0], 4)
+	must(t, d.Stop()) // seals the PT1M bucket, drains the sink
+	mu.Lock()
+	defer mu.Unlock()
+	for _, b := range bad {
+		t.Error(b)
+	}
+	got := map[string]rec{}
+	for _, r := range recs {
+		if r.service == "shop" {
+			got[r.metric] = r
+		}
+	}
+	lat, calls := got["api.latency"], got["api.calls"]
+	if lat.cluster != "prod" || lat.period != "PT1M" || lat.dims["host"] != "web-1" || !strings.HasSuffix(lat.start, "Z") {
+		t.Errorf("latency record %+v", lat)
+	}
+	if st := lat.stats["tp99"]; st.value != 2 {
+		t.Errorf("tp99 %+v", st)
+	}
+	var hist stat
+	for _, st := range lat.stats {
+		if st.entries != nil {
+			hist = st
+		}
+	}
+	if hist.prec != 8 || len(hist.entries) != 3 || hist.entries[0.5] != 1 || hist.entries[1] != 1 || hist.entries[2] != 1 {
+		t.Errorf("histogram %+v", hist)
+	}
+	if calls.stats["sum"].value != 3 || calls.stats["count"].value != 1 {
+		t.Errorf("counter record %+v", calls)
 	}
 }

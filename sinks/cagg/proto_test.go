@@ -1,104 +1,21 @@
 package cagg
 
 import (
-	"encoding/binary"
 	"math"
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/sinks"
+	"github.com/gomad/mad/sinks/cagg/caggtest"
 )
 
 // The messages.proto schema of MAD-SPEC §9.3, built with the protobuf
 // runtime (independent of the package's encoder).
-var msgs = buildSchema()
-
-type schema struct {
-	statisticSet, statistic, histogram, heartbeat protoreflect.MessageDescriptor
-}
-
-func buildSchema() schema {
-	const pkg = "com.arpnetworking.metrics.aggregation.protocol"
-	opt := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL
-	rep := descriptorpb.FieldDescriptorProto_LABEL_REPEATED
-	field := func(name string, num int32, label descriptorpb.FieldDescriptorProto_Label, typ descriptorpb.FieldDescriptorProto_Type, typeName string) *descriptorpb.FieldDescriptorProto {
-		f := &descriptorpb.FieldDescriptorProto{
-			Name: proto.String(name), Number: proto.Int32(num), Label: label.Enum(), Type: typ.Enum(),
-			JsonName: proto.String(name),
-		}
-		if typeName != "" {
-			f.TypeName = proto.String("." + pkg + "." + typeName)
-		}
-		return f
-	}
-	str := descriptorpb.FieldDescriptorProto_TYPE_STRING
-	dbl := descriptorpb.FieldDescriptorProto_TYPE_DOUBLE
-	msg := descriptorpb.FieldDescriptorProto_TYPE_MESSAGE
-	fd := &descriptorpb.FileDescriptorProto{
-		Name:    proto.String("messages.proto"),
-		Package: proto.String(pkg),
-		Syntax:  proto.String("proto3"),
-		MessageType: []*descriptorpb.DescriptorProto{
-			{Name: proto.String("StatisticRecord"), Field: []*descriptorpb.FieldDescriptorProto{
-				field("statistic", 1, opt, str, ""),
-				field("value", 2, opt, dbl, ""),
-				field("unit", 3, opt, str, ""),
-				field("user_specified", 4, opt, descriptorpb.FieldDescriptorProto_TYPE_BOOL, ""),
-				field("supporting_data", 5, opt, descriptorpb.FieldDescriptorProto_TYPE_BYTES, ""),
-			}},
-			{Name: proto.String("SparseHistogramEntry"), Field: []*descriptorpb.FieldDescriptorProto{
-				field("bucket", 1, opt, dbl, ""),
-				field("count", 2, opt, descriptorpb.FieldDescriptorProto_TYPE_UINT64, ""),
-			}},
-			{Name: proto.String("SparseHistogramSupportingData"), Field: []*descriptorpb.FieldDescriptorProto{
-				field("unit", 1, opt, str, ""),
-				field("entries", 2, rep, msg, "SparseHistogramEntry"),
-				field("precision", 3, opt, descriptorpb.FieldDescriptorProto_TYPE_UINT32, ""),
-			}},
-			{Name: proto.String("StatisticSetRecord"), Field: []*descriptorpb.FieldDescriptorProto{
-				field("service", 1, opt, str, ""),
-				field("cluster", 2, opt, str, ""),
-				field("metric", 3, opt, str, ""),
-				field("period", 4, opt, str, ""),
-				field("period_start", 5, opt, str, ""),
-				field("statistics", 6, rep, msg, "StatisticRecord"),
-				field("dimensions", 8, rep, msg, "StatisticSetRecord.DimensionsEntry"),
-				field("client_minimum_request_time", 9, opt, str, ""),
-			},
-				ReservedRange: []*descriptorpb.DescriptorProto_ReservedRange{{Start: proto.Int32(7), End: proto.Int32(8)}},
-				NestedType: []*descriptorpb.DescriptorProto{{
-					Name:    proto.String("DimensionsEntry"),
-					Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)},
-					Field: []*descriptorpb.FieldDescriptorProto{
-						field("key", 1, opt, str, ""),
-						field("value", 2, opt, str, ""),
-					},
-				}},
-			},
-			{Name: proto.String("HeartbeatRecord"), Field: []*descriptorpb.FieldDescriptorProto{
-				field("timestamp", 1, opt, str, ""),
-			}},
-		},
-	}
-	f, err := protodesc.NewFile(fd, nil)
-	if err != nil {
-		panic(err)
-	}
-	m := f.Messages()
-	return schema{
-		statisticSet: m.ByName("StatisticSetRecord"),
-		statistic:    m.ByName("StatisticRecord"),
-		histogram:    m.ByName("SparseHistogramSupportingData"),
-		heartbeat:    m.ByName("HeartbeatRecord"),
-	}
-}
+var msgs = caggtest.NewSchema()
 
 // frame is one decoded AggregationMessage.
 type frame struct {
@@ -109,18 +26,11 @@ type frame struct {
 // readFrame decodes the frame at the start of b and returns the rest.
 func readFrame(t *testing.T, b []byte) (frame, []byte) {
 	t.Helper()
-	if len(b) < 5 {
-		t.Fatalf("short frame: %d bytes", len(b))
+	f, rest, err := caggtest.ReadFrame(b)
+	if err != nil {
+		t.Fatal(err)
 	}
-	n := int(binary.BigEndian.Uint32(b))
-	if n < 5 || n > len(b) {
-		t.Fatalf("frame length %d, have %d bytes", n, len(b))
-	}
-	f := frame{typ: b[4], payload: b[5:n]}
-	if f.typ == TypeSupportingData {
-		f.subtype, f.payload = b[5], b[6:n]
-	}
-	return f, b[n:]
+	return frame{typ: f.Type, subtype: f.Subtype, payload: f.Payload}, rest
 }
 
 // decoded is a StatisticSetRecord as read with the protobuf runtime.
@@ -141,30 +51,17 @@ type decodedStat struct {
 
 func unmarshal(t *testing.T, md protoreflect.MessageDescriptor, b []byte) *dynamicpb.Message {
 	t.Helper()
-	m := dynamicpb.NewMessage(md)
-	if err := (proto.UnmarshalOptions{DiscardUnknown: false}).Unmarshal(b, m); err != nil {
-		t.Fatalf("unmarshal %s: %v", md.Name(), err)
-	}
-	if len(m.GetUnknown()) != 0 {
-		t.Fatalf("%s: unknown fields %x", md.Name(), m.GetUnknown())
-	}
-	// Byte compatibility: protobuf's own deterministic serialisation
-	// (field-number order, defaults omitted, map entries sorted) is
-	// identical.
-	again, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	m, err := caggtest.Unmarshal(md, b)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if string(again) != string(b) {
-		t.Fatalf("%s: encoding differs from protobuf's:\n ours %x\n  pb  %x", md.Name(), b, again)
 	}
 	return m
 }
 
 func decodeRecord(t *testing.T, payload []byte) decoded {
 	t.Helper()
-	m := unmarshal(t, msgs.statisticSet, payload)
-	f := msgs.statisticSet.Fields()
+	m := unmarshal(t, msgs.StatisticSet, payload)
+	f := msgs.StatisticSet.Fields()
 	str := func(name protoreflect.Name) string { return m.Get(f.ByName(name)).String() }
 	d := decoded{
 		service: str("service"), cluster: str("cluster"), metric: str("metric"),
@@ -176,7 +73,7 @@ func decodeRecord(t *testing.T, payload []byte) decoded {
 		return true
 	})
 	list := m.Get(f.ByName("statistics")).List()
-	sf := msgs.statistic.Fields()
+	sf := msgs.Statistic.Fields()
 	for i := range list.Len() {
 		s := list.Get(i).Message()
 		name := s.Get(sf.ByName("statistic")).String()
@@ -193,8 +90,8 @@ func decodeRecord(t *testing.T, payload []byte) decoded {
 			if fr.typ != TypeSupportingData || fr.subtype != SubtypeSparseHistogram || len(rest) != 0 {
 				t.Fatalf("supporting data frame %x/%x, %d bytes after", fr.typ, fr.subtype, len(rest))
 			}
-			h := unmarshal(t, msgs.histogram, fr.payload)
-			hf := msgs.histogram.Fields()
+			h := unmarshal(t, msgs.Histogram, fr.payload)
+			hf := msgs.Histogram.Fields()
 			ds.histUnit = h.Get(hf.ByName("unit")).String()
 			ds.histPrecision = uint32(h.Get(hf.ByName("precision")).Uint())
 			es := h.Get(hf.ByName("entries")).List()
@@ -340,8 +237,8 @@ func TestHeartbeat(t *testing.T) {
 	if f.typ != TypeHeartbeat || len(rest) != 0 {
 		t.Fatalf("frame %x", b)
 	}
-	m := unmarshal(t, msgs.heartbeat, f.payload)
-	if ts := m.Get(msgs.heartbeat.Fields().ByName("timestamp")).String(); ts != "2026-11-21T13:05:07.123456789Z" {
+	m := unmarshal(t, msgs.Heartbeat, f.payload)
+	if ts := m.Get(msgs.Heartbeat.Fields().ByName("timestamp")).String(); ts != "2026-11-21T13:05:07.123456789Z" {
 		t.Errorf("timestamp %q", ts)
 	}
 }

@@ -71,8 +71,8 @@ func readFrames(t *testing.T, c net.Conn, records, heartbeats int) (recs []decod
 		case TypeStatisticSet:
 			recs = append(recs, decodeRecord(t, f.payload))
 		case TypeHeartbeat:
-			m := unmarshal(t, msgs.heartbeat, f.payload)
-			beats = append(beats, m.Get(msgs.heartbeat.Fields().ByName("timestamp")).String())
+			m := unmarshal(t, msgs.Heartbeat, f.payload)
+			beats = append(beats, m.Get(msgs.Heartbeat.Fields().ByName("timestamp")).String())
 		default:
 			t.Fatalf("frame type %x", f.typ)
 		}
