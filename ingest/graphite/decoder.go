@@ -6,6 +6,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"github.com/gomad/mad/internal/javanum"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -155,7 +156,7 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route Route) (Stats, error)
 		}
 	}
 
-	v, num, ok := parseNumber(value, d.num)
+	v, num, ok := javanum.Parse(value, d.num)
 	d.num = num
 	if !ok {
 		return d.fail(line, "the value is not a number")

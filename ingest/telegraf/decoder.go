@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/gomad/mad/internal/javanum"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -330,7 +331,7 @@ func (d *Decoder) millis(ts int64) int64 {
 // fieldValue is MAD's parseValue: NumberFormat, else "true"/"false" in any
 // case as 1/0; anything else is skipped.
 func (d *Decoder) fieldValue(s []byte) (float64, bool) {
-	v, num, ok := parseNumber(s, d.num)
+	v, num, ok := javanum.Parse(s, d.num)
 	d.num = num
 	if ok {
 		return v, true

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/gomad/mad/internal/javanum"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -90,7 +91,7 @@ func refDecode(line []byte, u unit) ([]rec, int, error) {
 		}
 		n := 0
 		for k, s := range fields {
-			v, _, ok := parseNumber([]byte(s), nil)
+			v, _, ok := javanum.Parse([]byte(s), nil)
 			if !ok {
 				switch strings.ToLower(s) {
 				case "true":

@@ -31,10 +31,12 @@ var allowed = []struct {
 	{"internal/prefetch", nil},
 	// Likewise: huge-page advice for large arrays.
 	{"internal/hugepage", nil},
+	// Java's NumberFormat, shared by the Graphite and Telegraf decoders.
+	{"internal/javanum", nil},
 	{"affinity", nil},
 	{"ring", nil},
 	{"hist", []string{"internal/prefetch", "internal/hugepage"}},
-	{"ingest/*", []string{"internal/sample"}},
+	{"ingest/*", []string{"internal/sample", "internal/javanum"}},
 	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	{"sinks", []string{"hist"}},

@@ -1,4 +1,6 @@
-package telegraf
+// Package javanum parses numbers as Java's NumberFormat does, for the
+// decoders of formats MAD reads with it (Graphite, Telegraf).
+package javanum
 
 import (
 	"math"
@@ -8,7 +10,7 @@ import (
 	"unsafe"
 )
 
-// parseNumber reads the longest numeric prefix of b as MAD's
+// Parse reads the longest numeric prefix of b as MAD's
 // NumberFormat.getInstance().parse(String) does (java.text.DecimalFormat,
 // en-US symbols, grouping on); ok is false where Java throws ParseException
 // (nothing at the start of b is a number). scratch is reused to build the
@@ -27,7 +29,7 @@ import (
 //     the 'E' ("1e3" is 1, "1E+3" is 1).
 //   - The value is the decimal correctly rounded to a double; a negative
 //     zero is -0.0.
-func parseNumber(b []byte, scratch []byte) (v float64, out []byte, ok bool) {
+func Parse(b []byte, scratch []byte) (v float64, out []byte, ok bool) {
 	// Fast path: [-]digits[.digits], 15 digits at most, nothing else: the
 	// mantissa and the power of ten are exact, so one division rounds
 	// correctly.
@@ -62,7 +64,7 @@ func parseNumber(b []byte, scratch []byte) (v float64, out []byte, ok bool) {
 			return v, scratch, true
 		}
 	}
-	return parseNumberSlow(b, scratch)
+	return parseSlow(b, scratch)
 }
 
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
@@ -70,7 +72,7 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 
 const infinity = "\u221e" // DecimalFormatSymbols.getInfinity() in en-US
 
-func parseNumberSlow(b []byte, scratch []byte) (float64, []byte, bool) {
+func parseSlow(b []byte, scratch []byte) (float64, []byte, bool) {
 	if len(b) >= 3 && b[0] == 'N' && b[1] == 'a' && b[2] == 'N' {
 		return math.NaN(), scratch, true
 	}

@@ -1,4 +1,4 @@
-package graphite
+package javanum
 
 import (
 	"math"
@@ -36,9 +36,9 @@ func TestParseNumber(t *testing.T) {
 		{"abc", 0, false}, {"nan", 0, false}, {"-NaN", 0, false}, {" 1", 0, false},
 		{"E3", 0, false}, {"\U0001D7CE", 0, false},
 	} {
-		got, _, ok := parseNumber([]byte(tc.in), nil)
+		got, _, ok := Parse([]byte(tc.in), nil)
 		if ok != tc.ok || ok && !(got == tc.want && math.Signbit(got) == math.Signbit(tc.want) || math.IsNaN(got) && math.IsNaN(tc.want)) {
-			t.Errorf("parseNumber(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+			t.Errorf("Parse(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
 }
