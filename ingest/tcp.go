@@ -378,6 +378,7 @@ func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 			if bad := sl.dec.LastRefused(r); len(bad) > 0 {
 				s.cfg.Log.Warn("bad statsd line", "source", s.cfg.Name, "reason", r.String(), "line", string(bad), "count", d.Lines[r])
 				sl.badAt = now
+				sl.dec.ClearRefused() // logged once, not at every report
 				break
 			}
 		}

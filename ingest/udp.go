@@ -360,6 +360,7 @@ func (l *udpLoop) account(now int64, force bool) {
 			if bad := l.dec.LastRefused(r); len(bad) > 0 {
 				l.src.cfg.Log.Warn("bad statsd line", "source", l.src.cfg.Name, "reason", r.String(), "line", string(bad), "count", d.Lines[r])
 				l.badAt = now
+				l.dec.ClearRefused() // logged once, not at every report
 				break
 			}
 		}

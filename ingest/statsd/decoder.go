@@ -200,6 +200,14 @@ func (d *Decoder) LastRefused(r Result) []byte {
 	return d.lastBad[r]
 }
 
+// ClearRefused forgets the refused lines kept for logs, so that a line is
+// logged once, not at every report.
+func (d *Decoder) ClearRefused() {
+	for r := range d.lastBad {
+		d.lastBad[r] = d.lastBad[r][:0]
+	}
+}
+
 // random returns a uniform float64 in [0, 1) (xorshift64*).
 func (d *Decoder) random() float64 {
 	x := d.rnd

@@ -202,3 +202,18 @@ func TestRandomIsUniform(t *testing.T) {
 		t.Fatalf("mean %v; want ~0.5", mean)
 	}
 }
+
+func TestClearRefused(t *testing.T) {
+	d := NewDecoder(Config{})
+	var b sample.Batch
+	d.Decode([]byte("bad line\n"), 0, func(uint64) *sample.Batch { return &b })
+	if len(d.LastRefused(ErrSyntax)) == 0 {
+		t.Fatal("no refused line kept")
+	}
+	d.ClearRefused()
+	for r := ErrSyntax; r < NumResults; r++ {
+		if len(d.LastRefused(r)) != 0 {
+			t.Errorf("%v kept after ClearRefused", r)
+		}
+	}
+}
