@@ -237,19 +237,9 @@ func (s *HTTPSink) Record(pd *sinks.PeriodicData) {
 	if len(pd.Metrics) == 0 {
 		return
 	}
-	if err := s.enc.prepare(pd); err != nil {
-		s.c.missing.Add(uint64(len(pd.Metrics)))
-		for i := range pd.Metrics {
-			s.c.samplesDropped.Add(uint64(max(populationSize(&pd.Metrics[i]), 0)))
-		}
-		s.log.warn("missing-dims", "cagg: dropping bucket without service or cluster dimension",
-			"sink", s.cfg.Name, "metrics", len(pd.Metrics), "dimensions", dimString(pd))
+	reqs, ok := encodeBucket(&s.enc, &s.c, s.log, s.cfg.Name, pd)
+	if !ok {
 		return
-	}
-	reqs := make([]request, len(pd.Metrics))
-	for i := range pd.Metrics {
-		m := &pd.Metrics[i]
-		reqs[i] = request{body: s.enc.encodeMetric(nil, m), population: populationSize(m)}
 	}
 	var evicted int
 	s.mu.Lock()

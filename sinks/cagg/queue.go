@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/gomad/mad/sinks"
 )
 
 // request is one queued message: a framed record (TCP) or a request body
@@ -102,4 +104,25 @@ func (t *throttledLog) warn(key, msg string, args ...any) {
 		args = append(args, "suppressed", missed)
 	}
 	t.log.Warn(msg, args...)
+}
+
+// encodeBucket encodes every metric of pd as one record (MAD: one request
+// per metric). A bucket without a service or cluster dimension is dropped
+// whole, counted and logged (throttled): MAD's sink actor crashes on it.
+func encodeBucket(enc *encoder, c *counters, log *throttledLog, name string, pd *sinks.PeriodicData) ([]request, bool) {
+	if err := enc.prepare(pd); err != nil {
+		c.missing.Add(uint64(len(pd.Metrics)))
+		for i := range pd.Metrics {
+			c.samplesDropped.Add(uint64(max(populationSize(&pd.Metrics[i]), 0)))
+		}
+		log.warn("missing-dims", "cagg: dropping bucket without service or cluster dimension",
+			"sink", name, "metrics", len(pd.Metrics), "dimensions", dimString(pd))
+		return nil, false
+	}
+	reqs := make([]request, len(pd.Metrics))
+	for i := range pd.Metrics {
+		m := &pd.Metrics[i]
+		reqs[i] = request{body: enc.encodeMetric(nil, m), population: populationSize(m)}
+	}
+	return reqs, true
 }
