@@ -40,45 +40,7 @@ func (d *Decoder) decode12(version int, body []byte, route Route) (Stats, error)
 	if !d.start(version, body, route) {
 		return d.finish(true)
 	}
-	failed := false
-	b, end := body, len(body)
-	for i := 0; i < end; {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
-				d.fail(j, i, "RecordSet")
-				d.f.record = -1
-				return d.finish(true)
-			}
-		}
-		if t != 1<<3|wtBytes {
-			if i = d.unknown(b, i, j, end, t, 0, "RecordSet"); i < 0 {
-				d.f.record = -1
-				return d.finish(true)
-			}
-			continue
-		}
-		s, e := lenFast(b, j, end)
-		if e < 0 {
-			if s, e = length(b, j, end); e < 0 {
-				d.fail(e, j, "RecordSet.records")
-				return d.finish(true)
-			}
-		}
-		if d.tooMany() {
-			d.finish(false)
-			return d.st, ErrTooManyRecords
-		}
-		if !d.parseRecord12(b, s, e) {
-			return d.finish(true)
-		}
-		if !failed && !d.emitRecord12(i) {
-			failed = true
-		}
-		d.st.Records++
-		i = e
-	}
-	return d.finish(failed)
+	return d.records(body, "RecordSet", d.parseRecord12, d.emitRecord12)
 }
 
 // parseRecord12 reads a Record (depth 1).

@@ -40,19 +40,27 @@ func (d *Decoder) DecodeV3(body []byte, now int64, route Route) (Stats, error) {
 	if !d.start(3, body, route) {
 		return d.finish(true)
 	}
-	failed := false // a record MAD cannot build: the rest is only checked
+	return d.records(body, "Request", d.parseRecord3, d.emitRecord3)
+}
+
+// records reads the top-level message (V1/V2 RecordSet, V3 Request: field 1
+// is the repeated record) and parses and emits each record. A record MAD
+// cannot build stops emitting; the rest of the body is still checked, since
+// a wire error anywhere decides the answer.
+func (d *Decoder) records(body []byte, msg string, parse func(b []byte, s, e int) bool, emit func(at int) bool) (Stats, error) {
+	failed := false
 	b, end := body, len(body)
 	for i := 0; i < end; {
 		t, j := uint32(b[i]), i+1
 		if t >= 0x80 {
 			if t, j = tagLong(b, i, end); j < 0 {
-				d.fail(j, i, "Request")
+				d.fail(j, i, msg)
 				d.f.record = -1
 				return d.finish(true)
 			}
 		}
 		if t != 1<<3|wtBytes {
-			if i = d.unknown(b, i, j, end, t, 0, "Request"); i < 0 {
+			if i = d.unknown(b, i, j, end, t, 0, msg); i < 0 {
 				d.f.record = -1
 				return d.finish(true)
 			}
@@ -61,7 +69,7 @@ func (d *Decoder) DecodeV3(body []byte, now int64, route Route) (Stats, error) {
 		s, e := lenFast(b, j, end)
 		if e < 0 {
 			if s, e = length(b, j, end); e < 0 {
-				d.fail(e, j, "Request.records")
+				d.fail(e, j, msg+".records")
 				return d.finish(true)
 			}
 		}
@@ -69,10 +77,10 @@ func (d *Decoder) DecodeV3(body []byte, now int64, route Route) (Stats, error) {
 			d.finish(false)
 			return d.st, ErrTooManyRecords
 		}
-		if !d.parseRecord3(b, s, e) {
+		if !parse(b, s, e) {
 			return d.finish(true)
 		}
-		if !failed && !d.emitRecord3(i) {
+		if !failed && !emit(i) {
 			failed = true
 		}
 		d.st.Records++
