@@ -13,12 +13,14 @@ import (
 // shard) while open, and is immutable once sealed, when it is handed to the
 // control plane inside a Snapshot.
 //
-// Layout: a row is one 64-byte record, aligned to a cache line, holding
-// everything of the row (count, sum, min, max, histogram handle, unit,
-// series id, minimum request time). Samples arrive in random series order,
-// so an update costs one cache line per row instead of one per accumulator
-// column (see DESIGN.md, "Row layout"). Rows are read in order when the
-// table is emitted.
+// Layout: a row is one 32-byte record, two to a cache line, holding what
+// every row needs (count, sum, histogram handle, series id, unit). The
+// accumulators only some rows need, min and max (gauges, by default) and the
+// minimum request time (V3 records), live in a 24-byte extension record
+// that the row points to, allocated the first time the row needs it.
+// Samples arrive in random series order, so an update costs one cache line
+// per row (two for a row with an extension) instead of one per accumulator
+// column. Rows are read in order when the table is emitted.
 //
 // Accumulation follows MAD's calculators exactly: count is a Java long;
 // sum, min and max start absent (NaN here, which no accepted value can be)
@@ -43,33 +45,77 @@ type Table struct {
 	Seq uint64
 
 	acc   []acc
+	ext   []ext
 	arena Arena
 	next  *Table // FreeList link
 }
 
-// acc is the record of a row: 64 bytes, one cache line.
+// acc is the record of a row: 32 bytes.
+//
+// meta packs the extension, the unit and the set flag:
+//
+//	 31  30       24 23                 0
+//	+---+-----------+--------------------+
+//	|set|  unit (7) |  ext index + 1     |     ext 0: none
+//	+---+-----------+--------------------+
+//
+// A table has at most 1<<24 - 1 rows (the shard's limit is lower), so every
+// row can have an extension.
 type acc struct {
-	count   int64
-	sum     float64 // NaN: absent
-	min     float64 // NaN: absent
-	max     float64 // NaN: absent
-	hist    Hist    // 0: the histogram was never fed
-	reqTime int64   // minimum request time, 0: none
-	sid     uint32
-	unit    uint8 // unitUnset until a sample feeding a unit-carrying accumulator arrives
-	set     bool  // hist is a set of member hashes, count the distinct members
-	_       [10]byte
+	count int64
+	sum   float64 // NaN: absent
+	hist  Hist    // 0: the histogram was never fed
+	sid   uint32
+	meta  uint32
 }
 
-const unitUnset = 0xFF
+// A row is half a cache line; rows are 32-byte aligned in their array (a
+// hugepage.Make array starts at a page), so none straddles two lines.
+var _ [32 - unsafe.Sizeof(acc{})]byte
+var _ [unsafe.Sizeof(acc{}) - 32]byte
+
+// ext is a row's extension record.
+type ext struct {
+	min     float64 // NaN: absent
+	max     float64 // NaN: absent
+	reqTime int64   // minimum request time, 0: none
+}
+
+const (
+	metaExt     = 1<<24 - 1
+	metaUnitSh  = 24
+	unitUnset   = 0x7F
+	metaSet     = 1 << 31
+	metaInitial = unitUnset << metaUnitSh
+
+	// MaxRows is the most rows a table can hold.
+	MaxRows = metaExt
+)
+
+func (a *acc) unit() uint8  { return uint8(a.meta>>metaUnitSh) & 0x7F }
+func (a *acc) isSet() bool  { return a.meta&metaSet != 0 }
+func (a *acc) extIdx() int  { return int(a.meta&metaExt) - 1 }
+func (a *acc) hasExt() bool { return a.meta&metaExt != 0 }
 
 var absent = math.NaN()
+
+// extOf returns row a's extension, allocating it if it has none.
+func (t *Table) extOf(a *acc) *ext {
+	if a.hasExt() {
+		return &t.ext[a.extIdx()]
+	}
+	t.ext = hugepage.Grow(t.ext, 1)
+	t.ext = append(t.ext, ext{min: absent, max: absent})
+	a.meta |= uint32(len(t.ext))
+	return &t.ext[len(t.ext)-1]
+}
 
 // Reset empties the table for reuse and keeps its capacity.
 func (t *Table) Reset() {
 	t.Period, t.Start, t.Expires, t.Created, t.PeriodIndex, t.Seq = 0, 0, 0, 0, 0, 0
 	t.next = nil
 	t.acc = t.acc[:0]
+	t.ext = t.ext[:0]
 	t.arena.Reset()
 }
 
@@ -81,7 +127,7 @@ func (t *Table) Len() int { return len(t.acc) }
 
 // Bytes estimates the memory the table holds (capacity, not length).
 func (t *Table) Bytes() int64 {
-	return int64(cap(t.acc))*64 + t.arena.Bytes()
+	return int64(cap(t.acc))*int64(unsafe.Sizeof(acc{})) + int64(cap(t.ext))*int64(unsafe.Sizeof(ext{})) + t.arena.Bytes()
 }
 
 // Reserve makes room for n rows in one allocation (rows are copied once if
@@ -96,11 +142,12 @@ func (t *Table) Reserve(n int) {
 	t.acc = acc
 }
 
-// AddRow appends an empty row for series sid and returns its index.
+// AddRow appends an empty row for series sid and returns its index. The
+// caller keeps the table within MaxRows.
 func (t *Table) AddRow(sid uint32) uint32 {
 	row := uint32(len(t.acc))
 	t.acc = hugepage.Grow(t.acc, 1)
-	t.acc = append(t.acc, acc{sum: absent, min: absent, max: absent, unit: unitUnset, sid: sid})
+	t.acc = append(t.acc, acc{sum: absent, meta: metaInitial, sid: sid})
 	return row
 }
 
@@ -115,11 +162,11 @@ func (t *Table) Sid(row uint32) uint32 {
 // unitOK reports whether a sample with unit may feed the accumulators in
 // feeds, and adopts the unit if the row has none yet.
 func (a *acc) unitOK(unit uint8, feeds Need) bool {
-	if feeds&needUnit == 0 || a.unit == unit {
+	if feeds&needUnit == 0 || a.unit() == unit {
 		return true
 	}
-	if a.unit == unitUnset {
-		a.unit = unit
+	if a.unit() == unitUnset {
+		a.meta = a.meta&^(0x7F<<metaUnitSh) | uint32(unit)<<metaUnitSh
 		return true
 	}
 	return false
@@ -143,11 +190,14 @@ func (t *Table) AddValue(row uint32, v float64, unit uint8, need Need) bool {
 	}
 	// With an absent (NaN) bound every comparison is false, so the first
 	// value is taken; afterwards these are MAD's strict v < min, v > max.
-	if need&NeedMin != 0 && !(v >= a.min) {
-		a.min = v
-	}
-	if need&NeedMax != 0 && !(v <= a.max) {
-		a.max = v
+	if need&(NeedMin|NeedMax) != 0 {
+		e := t.extOf(a)
+		if need&NeedMin != 0 && !(v >= e.min) {
+			e.min = v
+		}
+		if need&NeedMax != 0 && !(v <= e.max) {
+			e.max = v
+		}
 	}
 	if need&NeedHist != 0 {
 		t.arena.Record(&a.hist, Pack(v), 1)
@@ -162,6 +212,15 @@ func (t *Table) RowAddr(row uint32) uintptr {
 		return 0
 	}
 	return uintptr(unsafe.Pointer(&t.acc[row]))
+}
+
+// ExtAddr returns the address of row's extension record, for prefetch
+// hints; 0 if the row has none.
+func (t *Table) ExtAddr(row uint32) uintptr {
+	if row >= uint32(len(t.acc)) || !t.acc[row].hasExt() {
+		return 0
+	}
+	return uintptr(unsafe.Pointer(&t.ext[t.acc[row].extIdx()]))
 }
 
 // HistAddr returns the address of the histogram slot that recording v into
@@ -237,11 +296,14 @@ func (t *Table) MergeAgg(row uint32, a *Agg, unit uint8, need Need) bool {
 			r.sum += a.Sum
 		}
 	}
-	if feeds&NeedMin != 0 && !(a.Min >= r.min) {
-		r.min = a.Min
-	}
-	if feeds&NeedMax != 0 && !(a.Max <= r.max) {
-		r.max = a.Max
+	if feeds&(NeedMin|NeedMax) != 0 {
+		e := t.extOf(r)
+		if feeds&NeedMin != 0 && !(a.Min >= e.min) {
+			e.min = a.Min
+		}
+		if feeds&NeedMax != 0 && !(a.Max <= e.max) {
+			e.max = a.Max
+		}
 	}
 	if feeds&NeedHist != 0 {
 		// Fed, even if with no buckets: MAD's histogram then has a unit.
@@ -253,7 +315,7 @@ func (t *Table) MergeAgg(row uint32, a *Agg, unit uint8, need Need) bool {
 // AddMember adds a set member's hash to row, counting it if it is new.
 func (t *Table) AddMember(row uint32, member uint64) {
 	a := &t.acc[row]
-	a.set = true
+	a.meta |= metaSet
 	if t.arena.AddMember(&a.hist, member) {
 		a.count++
 	}
@@ -270,8 +332,8 @@ func (t *Table) NoteRequestTime(row uint32, rt int64) {
 	if rt == 0 {
 		return
 	}
-	if a := &t.acc[row]; a.reqTime == 0 || rt < a.reqTime {
-		a.reqTime = rt
+	if e := t.extOf(&t.acc[row]); e.reqTime == 0 || rt < e.reqTime {
+		e.reqTime = rt
 	}
 }
 
@@ -301,17 +363,20 @@ func (t *Table) Row(i int, scratch []Bucket) Row {
 		Sid:     a.sid,
 		Count:   a.count,
 		Sum:     a.sum,
-		Min:     a.min,
-		Max:     a.max,
-		hasUnit: a.unit != unitUnset,
-		histFed: a.hist != 0 && !a.set,
+		Min:     absent,
+		Max:     absent,
+		hasUnit: a.unit() != unitUnset,
+		histFed: a.hist != 0 && !a.isSet(),
 	}
 	if r.hasUnit {
-		r.Unit = a.unit
+		r.Unit = a.unit()
 	}
-	r.RequestTime = a.reqTime
+	if a.hasExt() {
+		e := &t.ext[a.extIdx()]
+		r.Min, r.Max, r.RequestTime = e.min, e.max, e.reqTime
+	}
 	r.Buckets = scratch[:0]
-	if !a.set {
+	if !a.isSet() {
 		r.Buckets = SortBuckets(t.arena.AppendBuckets(r.Buckets, a.hist))
 	}
 	return r

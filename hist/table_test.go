@@ -177,11 +177,52 @@ func TestTableRequestTime(t *testing.T) {
 	}
 }
 
-func TestRowRecordIsOneCacheLine(t *testing.T) {
-	if n := unsafe.Sizeof(acc{}); n != 64 {
-		t.Fatalf("row record is %d bytes; want 64", n)
+func TestRowRecordIsHalfACacheLine(t *testing.T) {
+	if n := unsafe.Sizeof(acc{}); n != 32 {
+		t.Fatalf("row record is %d bytes; want 32", n)
 	}
 }
+
+// Rows that need min, max or a request time get an extension record, the
+// others none; each row reads back its own, also after a Reset.
+func TestRowExtensions(t *testing.T) {
+	var tb Table
+	for round := 0; round < 2; round++ {
+		const n = 3000
+		for i := 0; i < n; i++ {
+			r := tb.AddRow(uint32(i))
+			switch i % 3 {
+			case 0: // a counter: no extension
+				tb.AddValue(r, float64(i), 0, NeedSum)
+			case 1: // a gauge
+				tb.AddValue(r, float64(i), 0, NeedSum|NeedMin|NeedMax)
+				tb.AddValue(r, float64(-i), 0, NeedSum|NeedMin|NeedMax)
+			case 2: // a counter with a request time
+				tb.AddValue(r, float64(i), 0, NeedSum)
+				tb.NoteRequestTime(r, int64(i+round))
+			}
+		}
+		if got := len(tb.ext); got != 2*n/3 {
+			t.Fatalf("round %d: %d extensions; want %d", round, got, 2*n/3)
+		}
+		for i := 0; i < n; i++ {
+			row := tb.Row(i, nil)
+			wantMin, wantMax, wantReq := math.NaN(), math.NaN(), int64(0)
+			switch i % 3 {
+			case 1:
+				wantMin, wantMax = float64(-i), float64(i)
+			case 2:
+				wantReq = int64(i + round)
+			}
+			if !sameFloat(row.Min, wantMin) || !sameFloat(row.Max, wantMax) || row.RequestTime != wantReq || row.Sid != uint32(i) {
+				t.Fatalf("round %d row %d = %+v; want min %v max %v request time %d", round, i, row, wantMin, wantMax, wantReq)
+			}
+		}
+		tb.Reset()
+	}
+}
+
+func sameFloat(a, b float64) bool { return a == b || (a != a && b != b) }
 
 func TestTableSetCountsDistinctMembers(t *testing.T) {
 	var tb Table

@@ -159,7 +159,7 @@ func (s *Shard) prefetchHist(smp *sample.Sample, i int) {
 	np := len(s.periods)
 	for _, ar := range s.aheadRows[(i&aheadMask)*np : (i&aheadMask+1)*np] {
 		if ar.t != nil {
-			prefetch.Line(ar.t.HistAddr(ar.row, smp.Value))
+			prefetch.Lines2(ar.t.HistAddr(ar.row, smp.Value), ar.t.ExtAddr(ar.row))
 		}
 	}
 }

@@ -70,7 +70,7 @@ var (
 	DefaultGaugeStatistics   = hist.SetOf(hist.Min, hist.Max, hist.Mean)
 )
 
-const maxRowsPerTable = 1 << 24
+const maxRowsPerTable = hist.MaxRows
 
 // EnsureDefaults fills unset fields with MAD's defaults.
 func (c *Config) EnsureDefaults() {
