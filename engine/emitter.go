@@ -160,7 +160,7 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 	e.refs = e.refs[:0]
 	for _, snap := range snaps {
 		for i := 0; i < snap.Len(); i++ {
-			pk, err := sample.ParseKey(snap.Key(i))
+			pk, err := sample.KeyFromParts(snap.Key(i))
 			if err != nil {
 				panic("BUG: engine: a shard emitted a malformed key")
 			}

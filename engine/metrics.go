@@ -170,7 +170,7 @@ func WriteMetrics(out io.Writer, pipelines []*Pipeline, cs ConfigState) error {
 			p.counter("mad_shard_rows_dropped_total", "Rows of the sealed tables dropped because the emitter fell behind.", l, st.RowsDropped)
 			p.gauge("mad_shard_open_buckets", "Open bucket tables.", l, float64(st.OpenTables))
 			p.gauge("mad_shard_pending_snapshots", "Sealed tables waiting for room in the emitter's ring.", l, float64(st.Pending))
-			p.gauge("mad_shard_key_bytes", "Bytes of live series keys.", l, float64(st.KeyBytes))
+			p.gauge("mad_shard_key_bytes", "Bytes of interned series key parts (metric names and dimension sets).", l, float64(st.KeyBytes))
 		}
 		p.gauge("mad_pipeline_series", "Series tracked by the pipeline's shards.", base, series)
 		est := pl.Emitter().Stats()

@@ -6,37 +6,48 @@ import "sync/atomic"
 // series id (sid). The first two words are what snapshots read and are
 // written once, when the series is created:
 //
-//	word 0: KeyRef of the canonical series key (see package sample)
-//	word 1: owner (bits 0-31) | statistics specification (bits 32-47)
+//	word 0: name id (bits 0-31) | dimensions id (bits 32-63), in the
+//	        shard's StringPool
+//	word 1: owner (bits 0-31) | statistics specification (bits 32-47) |
+//	        kind (bits 48-55)
 //
-// The owner is the series whose rows accumulate this series' samples: the
-// series itself, or, for a metric matched by a pipeline `statistics`
-// override, the type-less series that MAD aggregates such metrics in. The
-// other words belong to the shard.
+// The series key is kind | name | dimensions (the canonical key of package
+// sample, cut into its parts). The owner is the series whose rows
+// accumulate this series' samples: the series itself, or, for a metric
+// matched by a pipeline `statistics` override, the type-less series that MAD
+// aggregates such metrics in. The other words belong to the shard.
 const (
 	SeriesKeyWord  = 0
 	SeriesSpecWord = 1
 )
 
+// PackKey builds word 0 of a series record.
+func PackKey(name, dims uint32) uint64 { return uint64(name) | uint64(dims)<<32 }
+
 // PackOwnerSpec builds word 1 of a series record.
-func PackOwnerSpec(owner uint32, spec uint16) uint64 { return uint64(owner) | uint64(spec)<<32 }
+func PackOwnerSpec(owner uint32, spec uint16, kind uint8) uint64 {
+	return uint64(owner) | uint64(spec)<<32 | uint64(kind)<<48
+}
 
 // SeriesView is what a snapshot needs to know about the series of its rows,
 // captured from the shard when the table was sealed. The shard only appends
 // records, never rewrites words 0 and 1 of a live series, and does not reuse
-// a series id or free its key while a snapshot that may reference it is
-// outstanding, so the captured prefix stays valid until Release.
+// a series id or release its key parts while a snapshot that may reference
+// it is outstanding, so the captured prefix stays valid until Release.
 type SeriesView struct {
-	Keys   KeyView
+	Pool   PoolView
 	Recs   []uint64
 	Stride int
 	// Sets[spec] is the set of statistics specified for a series.
 	Sets []Set
 }
 
-// Key returns the key of series sid.
-func (v *SeriesView) Key(sid uint32) []byte {
-	return v.Keys.Bytes(KeyRef(v.Recs[int(sid)*v.Stride+SeriesKeyWord]))
+// Key returns the parts of series sid's key: its kind byte, its name as
+// the canonical key holds it (length-prefixed) and its dimensions. The
+// slices alias the shard's pool.
+func (v *SeriesView) Key(sid uint32) (kind uint8, name, dims []byte) {
+	w := v.Recs[int(sid)*v.Stride:]
+	return uint8(w[SeriesSpecWord] >> 48), v.Pool.Bytes(uint32(w[SeriesKeyWord])), v.Pool.Bytes(uint32(w[SeriesKeyWord] >> 32))
 }
 
 // Spec returns the statistics specification of series sid.
@@ -64,9 +75,9 @@ func NewSnapshot(t *Table, series SeriesView, shard int, free *FreeList) *Snapsh
 // Len returns the number of rows.
 func (s *Snapshot) Len() int { return s.Table.Len() }
 
-// Key returns the canonical series key of row i; the slice aliases the shard's
-// key slab and is valid until Release.
-func (s *Snapshot) Key(i int) []byte {
+// Key returns the parts of row i's series key (see SeriesView.Key); the
+// slices alias the shard's pool and are valid until Release.
+func (s *Snapshot) Key(i int) (kind uint8, name, dims []byte) {
 	return s.Series.Key(s.Table.acc[i].sid)
 }
 

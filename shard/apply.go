@@ -1,7 +1,6 @@
 package shard
 
 import (
-	"bytes"
 	"math"
 	"unsafe"
 
@@ -78,19 +77,19 @@ func (s *Shard) Apply(b *sample.Batch, now int64) {
 func addr[T any](p *T) uintptr { return uintptr(unsafe.Pointer(p)) }
 
 func (s *Shard) prefetchIndex(smp *sample.Sample) {
-	prefetch.Line(addr(&s.index[s.home(uint32(smp.Hash>>32))]))
+	prefetch.Line(addr(&s.index.Entries[s.index.Home(hist.Tag(smp.Hash))]))
 }
 
 // prefetchRecord finds the series the index names for smp (the index line
 // is in cache by now), remembers it for prefetchRows and hints its record.
 func (s *Shard) prefetchRecord(smp *sample.Sample, i int) {
-	tag := uint32(smp.Hash >> 32)
-	mask := uint64(len(s.index) - 1)
-	idx := s.home(tag)
-	e := s.index[idx]
+	tag := hist.Tag(smp.Hash)
+	mask := s.index.Mask()
+	idx := s.index.Home(tag)
+	e := s.index.Entries[idx]
 	for e != 0 && uint32(e>>32) != tag {
 		idx = (idx + 1) & mask
-		e = s.index[idx]
+		e = s.index.Entries[idx]
 	}
 	if e == 0 {
 		s.ahead[i&aheadMask] = noOwner
@@ -101,7 +100,7 @@ func (s *Shard) prefetchRecord(smp *sample.Sample, i int) {
 	prefetch.Line(addr(&s.recs[int(sid)*s.stride]))
 }
 
-// prefetchRows hints the key and the rows of the series found by
+// prefetchRows hints the key parts and the rows of the series found by
 // prefetchRecord (its record is in cache by now), and remembers the rows for
 // prefetchHist.
 func (s *Shard) prefetchRows(smp *sample.Sample, i int) {
@@ -113,16 +112,14 @@ func (s *Shard) prefetchRows(smp *sample.Sample, i int) {
 		return
 	}
 	r := s.rec(sid)
-	key := s.keys.Addr(hist.KeyRef(r[recKey]))
+	prefetch.Lines2(s.keys.Addr(uint32(r[recKey])), s.keys.Addr(uint32(r[recKey]>>32)))
 	if uint32(r[recOwner]) != sid {
 		// An override alias: its rows are its owner's, one more miss
 		// away; not worth chasing for this rare case.
-		prefetch.Line(key)
 		return
 	}
-	var lines [3]uintptr
-	lines[0] = key
-	n := 1
+	var lines [2]uintptr
+	n := 0
 	for p := range s.periods {
 		start, ok := s.cachedStart(p, smp.Time)
 		if !ok {
@@ -140,9 +137,6 @@ func (s *Shard) prefetchRows(smp *sample.Sample, i int) {
 		}
 	}
 	prefetch.Lines2(lines[0], lines[1])
-	if n > 2 {
-		prefetch.Line(lines[2])
-	}
 }
 
 type aheadRow struct {
@@ -176,7 +170,7 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 	var sid uint32
 	var rows []aheadRow
 	if ahead >= 0 {
-		if c := s.ahead[ahead]; c != noOwner && int(c) < s.nRecs && bytes.Equal(s.keys.Bytes(s.keyOf(c)), key) {
+		if c := s.ahead[ahead]; c != noOwner && int(c) < s.nRecs && s.hasKey(c, key) {
 			sid = c
 			rows = s.aheadRows[ahead*len(s.periods) : (ahead+1)*len(s.periods)]
 		} else {

@@ -226,6 +226,12 @@ func diffBatch(d *decider, b *sample.Batch, now int64, wide, deltas bool) {
 	}
 }
 
+// snapKey reassembles the canonical key of row i of snap.
+func snapKey(snap *hist.Snapshot, i int) []byte {
+	kind, name, dims := snap.Key(i)
+	return append(append([]byte{kind}, name...), dims...)
+}
+
 // renderSnapshot prints every row of a snapshot in the reference's format.
 func renderSnapshot(s *hist.Snapshot) []string {
 	var out []string
@@ -234,7 +240,7 @@ func renderSnapshot(s *hist.Snapshot) []string {
 	for i := 0; i < s.Len(); i++ {
 		row := t.Row(i, scratch)
 		scratch = row.Buckets
-		key := s.Key(i)
+		key := snapKey(s, i)
 		var sb strings.Builder
 		fmt.Fprintf(&sb, "exp=%d period=%d start=%d key=%q req=%d", t.Expires, t.Period, t.Start, key, row.RequestTime)
 		if key[0] != byte(sample.KindNone) {

@@ -10,27 +10,15 @@ import (
 	"github.com/gomad/mad/internal/sample"
 )
 
-// The series index maps a canonical key to its series id (sid). It is an
-// open-addressing table with linear probing of 8-byte entries:
-//
-//	 63        32 31         0
-//	+------------+------------+
-//	| hash >> 32 |  sid + 1   |      0 = empty
-//	+------------+------------+
-//
-// A key's home slot is the top logCap bits of its hash, which are also the
-// top bits of the stored tag, so growing and deleting (backward-shift
-// deletion, no tombstones) never rehash a key. The tag filters probes; a tag
-// match is confirmed by comparing the key bytes, so a hash collision can
-// never merge two series.
-
-const minIndexLog = 10
+// The series index (a hist.TagIndex) maps a canonical key's hash to its
+// series id (sid). A tag match is confirmed by comparing the key with the
+// series' key parts, so a hash collision can never merge two series.
 
 // A series record is stride = recSlots + 2·periods words (see
 // hist.SeriesView for words 0 and 1, which snapshots read):
 //
-//	word 0  key ref
-//	word 1  owner | spec << 32
+//	word 0  name id | dimensions id << 32 (in Shard.keys)
+//	word 1  owner | spec << 32 | kind << 48
 //	word 2  last-row second | aliases << 32
 //	word 3  last gauge value (float64 bits; NaN: none)
 //	word 4… two row slots per period (see tables.go)
@@ -57,8 +45,28 @@ func (s *Shard) rec(sid uint32) []uint64 {
 	return s.recs[i : i+s.stride : i+s.stride]
 }
 
-func (s *Shard) keyOf(sid uint32) hist.KeyRef { return hist.KeyRef(s.recs[int(sid)*s.stride+recKey]) }
-func (s *Shard) ownerOf(sid uint32) uint32    { return uint32(s.recs[int(sid)*s.stride+recOwner]) }
+func (s *Shard) ownerOf(sid uint32) uint32 { return uint32(s.recs[int(sid)*s.stride+recOwner]) }
+
+// hasKey reports whether series sid's key is key: its kind byte, then its
+// name part, then its dimensions. The name part is length-prefixed, so a
+// matching prefix of that length is the whole name.
+func (s *Shard) hasKey(sid uint32, key []byte) bool {
+	r := s.recs[int(sid)*s.stride:]
+	if len(key) == 0 || key[0] != byte(r[recOwner]>>48) {
+		return false
+	}
+	name := s.keys.Bytes(uint32(r[recKey]))
+	return len(key) > len(name) && bytes.Equal(key[1:1+len(name)], name) &&
+		bytes.Equal(key[1+len(name):], s.keys.Bytes(uint32(r[recKey]>>32)))
+}
+
+// appendKey appends series sid's canonical key to dst.
+func (s *Shard) appendKey(dst []byte, sid uint32) []byte {
+	r := s.rec(sid)
+	dst = append(dst, byte(r[recOwner]>>48))
+	dst = append(dst, s.keys.Bytes(uint32(r[recKey]))...)
+	return append(dst, s.keys.Bytes(uint32(r[recKey]>>32))...)
+}
 
 // setLastRow notes that a row was created for sid at time t (ms).
 func (s *Shard) setLastRow(sid uint32, t int64) {
@@ -68,84 +76,21 @@ func (s *Shard) setLastRow(sid uint32, t int64) {
 
 func lastRowSecond(t int64) uint32 { return uint32(max(t, 0)/1000 + 1) }
 
-func (s *Shard) home(tag uint32) uint64 { return uint64(tag >> (32 - s.indexLog)) }
-
 // lookup returns the sid of key, whose hash is h.
 func (s *Shard) lookup(h uint64, key []byte) (uint32, bool) {
-	tag := uint32(h >> 32)
-	mask := uint64(len(s.index) - 1)
-	view := s.keys.View()
-	for i := s.home(tag); ; i = (i + 1) & mask {
-		e := s.index[i]
+	tag := hist.Tag(h)
+	mask := s.index.Mask()
+	for i := s.index.Home(tag); ; i = (i + 1) & mask {
+		e := s.index.Entries[i]
 		if e == 0 {
 			return 0, false
 		}
 		if uint32(e>>32) == tag {
-			sid := uint32(e) - 1
-			if bytes.Equal(view.Bytes(s.keyOf(sid)), key) {
+			if sid := uint32(e) - 1; s.hasKey(sid, key) {
 				return sid, true
 			}
 		}
 	}
-}
-
-func (s *Shard) indexInsert(tag uint32, sid uint32) {
-	if (s.nSeries+1)*4 > len(s.index)*3 {
-		s.growIndex()
-	}
-	mask := uint64(len(s.index) - 1)
-	i := s.home(tag)
-	for s.index[i] != 0 {
-		i = (i + 1) & mask
-	}
-	s.index[i] = uint64(tag)<<32 | uint64(sid+1)
-}
-
-func (s *Shard) growIndex() {
-	old := s.index
-	s.indexLog++
-	s.index = hugepage.Make[uint64](1<<s.indexLog, 1<<s.indexLog)
-	mask := uint64(len(s.index) - 1)
-	for _, e := range old {
-		if e == 0 {
-			continue
-		}
-		i := s.home(uint32(e >> 32))
-		for s.index[i] != 0 {
-			i = (i + 1) & mask
-		}
-		s.index[i] = e
-	}
-}
-
-// indexDelete removes sid, whose key hashes to h, with backward-shift
-// deletion (Knuth, TAOCP vol. 3, 6.4 Algorithm R).
-func (s *Shard) indexDelete(h uint64, sid uint32) {
-	tag := uint32(h >> 32)
-	mask := uint64(len(s.index) - 1)
-	want := uint64(tag)<<32 | uint64(sid+1)
-	i := s.home(tag)
-	for s.index[i] != want {
-		if s.index[i] == 0 {
-			panic("BUG: shard: deleting a series that is not in the index")
-		}
-		i = (i + 1) & mask
-	}
-	for j := i; ; {
-		j = (j + 1) & mask
-		e := s.index[j]
-		if e == 0 {
-			break
-		}
-		k := s.home(uint32(e >> 32))
-		// The entry at j may move to the hole at i unless its home lies
-		// cyclically in (i, j].
-		if (i <= j && (k <= i || k > j)) || (i > j && k <= i && k > j) {
-			s.index[i] = e
-			i = j
-		}
-	}
-	s.index[i] = 0
 }
 
 // createSeries adds the series of key (hash h) and returns its sid. ok is
@@ -159,7 +104,7 @@ func (s *Shard) createSeries(h uint64, key []byte, now int64) (uint32, bool) {
 	}
 	spec, explicit := s.resolveSpec(pk)
 	if !explicit {
-		return s.newSeries(h, key, spec, noOwner, now)
+		return s.newSeries(h, key, pk, spec, noOwner, now)
 	}
 	// A `statistics` override: MAD aggregates the metric by name whatever its
 	// type, so every type of it shares the rows of one type-less series.
@@ -169,11 +114,13 @@ func (s *Shard) createSeries(h uint64, key []byte, now int64) (uint32, bool) {
 	eh := sample.Hash(ekey)
 	owner, ok := s.lookup(eh, ekey)
 	if !ok {
-		if owner, ok = s.newSeries(eh, ekey, spec, noOwner, now); !ok {
+		epk := pk
+		epk.Kind = sample.KindExplicit
+		if owner, ok = s.newSeries(eh, ekey, epk, spec, noOwner, now); !ok {
 			return 0, false
 		}
 	}
-	sid, ok := s.newSeries(h, key, spec, owner, now)
+	sid, ok := s.newSeries(h, key, pk, spec, owner, now)
 	if ok {
 		s.recs[int(owner)*s.stride+recMeta] += aliasOne
 	}
@@ -182,7 +129,7 @@ func (s *Shard) createSeries(h uint64, key []byte, now int64) (uint32, bool) {
 
 const noOwner = ^uint32(0)
 
-func (s *Shard) newSeries(h uint64, key []byte, spec uint16, owner uint32, now int64) (uint32, bool) {
+func (s *Shard) newSeries(h uint64, key []byte, pk sample.ParsedKey, spec uint16, owner uint32, now int64) (uint32, bool) {
 	if s.nSeries >= s.cfg.MaxSeries {
 		s.stats.Refused[RefusedSeriesLimit]++
 		return 0, false
@@ -204,11 +151,11 @@ func (s *Shard) newSeries(h uint64, key []byte, spec uint16, owner uint32, now i
 	}
 	r := s.rec(sid)
 	clear(r[recMeta:])
-	r[recKey] = uint64(s.keys.Alloc(key))
-	r[recOwner] = hist.PackOwnerSpec(owner, spec)
+	r[recKey] = hist.PackKey(s.keys.Acquire(pk.NamePart(key)), s.keys.Acquire(pk.Dims))
+	r[recOwner] = hist.PackOwnerSpec(owner, spec, uint8(pk.Kind))
 	r[recMeta] = uint64(lastRowSecond(now))
 	r[recGauge] = noGauge
-	s.indexInsert(uint32(h>>32), sid)
+	s.index.Insert(hist.Tag(h), sid)
 	s.nSeries++
 	s.stats.SeriesCreated++
 	return sid, true
@@ -292,7 +239,8 @@ func (s *Shard) reapStep(now int64, n int) {
 		if sec == 0 || last >= idle || last >= oldestOpen || r[recMeta]>>32 != 0 {
 			continue
 		}
-		s.indexDelete(sample.Hash(s.keys.Bytes(s.keyOf(sid))), sid)
+		s.keyBuf = s.appendKey(s.keyBuf[:0], sid)
+		s.index.Delete(hist.Tag(sample.Hash(s.keyBuf)), sid)
 		if owner := s.ownerOf(sid); owner != sid {
 			s.recs[int(owner)*s.stride+recMeta] -= aliasOne
 		}
@@ -320,7 +268,9 @@ func (s *Shard) freeLimbo() {
 	n := 0
 	for n < len(s.limbo) && s.limbo[n].seq <= oldest {
 		sid := s.limbo[n].sid
-		s.keys.Free(s.keyOf(sid))
+		k := s.recs[int(sid)*s.stride+recKey]
+		s.keys.Release(uint32(k))
+		s.keys.Release(uint32(k >> 32))
 		s.freeSids = append(s.freeSids, sid)
 		n++
 	}

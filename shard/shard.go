@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/gomad/mad/hist"
-	"github.com/gomad/mad/internal/hugepage"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/ring"
 )
@@ -51,13 +50,12 @@ type Shard struct {
 	nameCache map[string]int32
 
 	// Series.
-	index      []uint64
-	indexLog   uint
+	index      hist.TagIndex
 	nSeries    int      // live series
 	recs       []uint64 // series records, stride words each (series.go)
 	stride     int
-	nRecs      int // records in use or free (sids below nRecs)
-	keys       *hist.KeySlab
+	nRecs      int              // records in use or free (sids below nRecs)
+	keys       *hist.StringPool // key parts: names and dimension sets
 	freeSids   []uint32
 	limbo      []limboEntry
 	reapCursor int
@@ -113,9 +111,8 @@ func New(id int, cfg Config) (*Shard, error) {
 		stride:    recSlots + 2*len(cfg.Periods),
 		gran:      cfg.Granularity.Milliseconds(),
 		nameCache: map[string]int32{},
-		keys:      hist.NewKeySlab(),
-		indexLog:  minIndexLog,
-		index:     hugepage.Make[uint64](1<<minIndexLog, 1<<minIndexLog),
+		keys:      hist.NewStringPool(),
+		index:     hist.NewTagIndex(),
 		byKey:     map[tableKey]uint16{},
 		byStart:   map[startKey][]uint16{},
 		cur:       make([]curTable, len(cfg.Periods)),

@@ -8,17 +8,28 @@ import (
 	"time"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/hugepage"
 	"github.com/gomad/mad/internal/sample"
 )
 
 // benchKeys builds n distinct series keys of a realistic shape: a metric
-// name and three dimensions (≈ 60-byte canonical keys).
-func benchKeys(n int, kind sample.Kind) *sample.Batch {
+// name and three dimensions (≈ 74-byte canonical keys): 1 000 names on 100
+// hosts in clusters of 100 000 series, so series share names and dimension
+// sets as they do on a MAD host.
+func benchKeys(n int, kind sample.Kind) *sample.Batch { return benchKeysShaped(n, kind, false) }
+
+// benchKeysShaped is benchKeys; with unique, every series has a dimension
+// set of its own (a per-series tag value), the worst case for interning.
+func benchKeysShaped(n int, kind sample.Kind, unique bool) *sample.Batch {
 	b := &sample.Batch{}
 	for i := 0; i < n; i++ {
 		name := fmt.Appendf(nil, "service.endpoint_%d.latency", i%1000)
+		host := fmt.Appendf(nil, "host-%04d", i/1000%100)
+		if unique {
+			host = fmt.Appendf(nil, "host-%07d", i)
+		}
 		ds := []sample.Dim{
-			{Key: []byte("host"), Value: fmt.Appendf(nil, "host-%04d", i/1000%100)},
+			{Key: []byte("host"), Value: host},
 			{Key: []byte("service"), Value: []byte("checkout")},
 			{Key: []byte("cluster"), Value: fmt.Appendf(nil, "c%d", i/100000)},
 		}
@@ -133,29 +144,32 @@ func heapInUse() uint64 {
 }
 
 // BenchmarkMemoryPerSeries reports the heap per active series: the series
-// record, key, index entry and slots, and one row in each open table of
-// MAD's default periods (PT1S and PT1M), histograms included.
+// record, key parts, index entry and slots, and one row in each open table
+// of MAD's default periods (PT1S and PT1M), histograms included; with
+// dimension sets shared as on a MAD host, and unique to every series.
 func BenchmarkMemoryPerSeries(b *testing.B) {
-	for _, kind := range []sample.Kind{sample.KindCounter, sample.KindTimer} {
-		for _, n := range []int{100_000, 1_000_000} {
-			b.Run(fmt.Sprintf("%v/series=%d", kind, n), func(b *testing.B) {
-				for range b.N {
-					keys := benchKeys(n, kind)
-					for i := range keys.Samples {
-						keys.Samples[i].Time = t0
-						keys.Samples[i].Value = float64(i % 100)
+	for _, dims := range []string{"shared", "unique"} {
+		for _, kind := range []sample.Kind{sample.KindCounter, sample.KindTimer} {
+			for _, n := range []int{100_000, 1_000_000} {
+				b.Run(fmt.Sprintf("dims=%s/%v/series=%d", dims, kind, n), func(b *testing.B) {
+					for range b.N {
+						keys := benchKeysShaped(n, kind, dims == "unique")
+						for i := range keys.Samples {
+							keys.Samples[i].Time = t0
+							keys.Samples[i].Value = float64(i % 100)
+						}
+						before := heapInUse()
+						s, _ := New(0, Config{})
+						s.Apply(keys, t0)
+						after := heapInUse()
+						b.ReportMetric(float64(after-before)/float64(n), "B/series")
+						_, live := s.keys.Stats()
+						b.ReportMetric(float64(live)/float64(n), "keyB/series")
+						runtime.KeepAlive(s)
+						runtime.KeepAlive(keys)
 					}
-					before := heapInUse()
-					s, _ := New(0, Config{})
-					s.Apply(keys, t0)
-					after := heapInUse()
-					b.ReportMetric(float64(after-before)/float64(n), "B/series")
-					live, _, _ := s.keys.Stats()
-					b.ReportMetric(float64(live)/float64(n), "keyB/series")
-					runtime.KeepAlive(s)
-					runtime.KeepAlive(keys)
-				}
-			})
+				})
+			}
 		}
 	}
 }
@@ -224,7 +238,7 @@ func BenchmarkReadSnapshot(b *testing.B) {
 				v, _, _ := r.Value(st)
 				sink += v
 			}
-			_ = snap.Key(i)
+			_, _, _ = snap.Key(i)
 		}
 		benchSink = sink
 	}
@@ -289,15 +303,21 @@ func BenchmarkApplyCached(b *testing.B) {
 
 // BenchmarkMemoryFloor measures what this machine can do at all: per
 // "sample", k independent reads of random cache lines from a working set of
-// the size a shard with n series occupies (about 300 bytes per series). An
-// Apply of a sample touches 4 (counter, one period) to 7 (timer, two periods)
-// such lines, so this bounds how fast Apply can be at that cardinality.
+// ws MiB (huge-page advised, as the shard's large arrays are), in a loop
+// with nothing else to do. A shard with n series has a working set of about
+// 230 bytes per series (record, key, index entry, two rows), and an Apply of
+// a sample touches 5 (counter, two periods) to 7 (timer, two periods) lines
+// of it, 4 at the very least for any exact design (index, record, key, row),
+// so this bounds how fast Apply can be at that cardinality.
 func BenchmarkMemoryFloor(b *testing.B) {
-	for _, n := range []int{10_000, 100_000, 1_000_000} {
-		for _, k := range []int{4, 7} {
-			b.Run(fmt.Sprintf("series=%d/lines=%d", n, k), func(b *testing.B) {
-				lines := n * 300 / 64
-				mem := make([]uint64, lines*8)
+	for _, ws := range []int{2, 4, 8, 16, 32, 256} {
+		for _, k := range []int{1, 2, 4} {
+			b.Run(fmt.Sprintf("ws=%dMiB/lines=%d", ws, k), func(b *testing.B) {
+				lines := ws << 20 / 64
+				mem := hugepage.Make[uint64](lines*8, lines*8)
+				for i := range mem {
+					mem[i] = uint64(i)
+				}
 				r := rand.New(rand.NewPCG(1, 2))
 				idx := make([]uint32, 1<<20)
 				for i := range idx {

@@ -64,7 +64,7 @@ func drain(t testing.TB, s *Shard) []emitted {
 			continue
 		}
 		for i := 0; i < snap.Len(); i++ {
-			pk, err := sample.ParseKey(snap.Key(i))
+			pk, err := sample.ParseKey(snapKey(snap, i))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -389,6 +389,9 @@ func TestReapedSeriesComeBack(t *testing.T) {
 	}
 	if len(s.freeSids) != 1 {
 		t.Fatalf("sid not recycled after its tables were released")
+	}
+	if n, bytes := s.keys.Stats(); n != 0 || bytes != 0 {
+		t.Fatalf("%d key parts (%d bytes) still interned after the only series was forgotten", n, bytes)
 	}
 	b.Reset()
 	add(t, &b, sample.KindCounter, "new", t0+4000, 5, sample.UnitNone)

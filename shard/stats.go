@@ -51,7 +51,7 @@ type Stats struct {
 	Series           uint64
 	OpenTables       uint64
 	Pending          uint64
-	KeyBytes         uint64 // bytes of live series keys
+	KeyBytes         uint64 // bytes of interned key parts (names, dimension sets)
 }
 
 // publishedStats mirrors Stats in typed atomics so that the control plane can
@@ -69,7 +69,7 @@ func (s *Shard) publish() {
 	st.Series = uint64(s.nSeries)
 	st.OpenTables = uint64(len(s.openList))
 	st.Pending = uint64(len(s.pending))
-	live, _, _ := s.keys.Stats()
+	_, live := s.keys.Stats()
 	st.KeyBytes = uint64(live)
 	p := &s.pub
 	p.samples.Store(st.Samples)

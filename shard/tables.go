@@ -286,7 +286,7 @@ func (s *Shard) seal(idx uint16) {
 
 func (s *Shard) view() hist.SeriesView {
 	n := s.nRecs * s.stride
-	return hist.SeriesView{Keys: s.keys.View(), Recs: s.recs[:n:n], Stride: s.stride, Sets: s.sets}
+	return hist.SeriesView{Pool: s.keys.View(), Recs: s.recs[:n:n], Stride: s.stride, Sets: s.sets}
 }
 
 // sealExpired seals every open table whose expiration is before now (all of

@@ -13,13 +13,22 @@ func Make[T any](n, c int) []T {
 	return s
 }
 
-// Grow returns s with room for at least extra more elements, doubling its
-// capacity, and advises a newly allocated array.
+// Grow returns s with room for at least extra more elements and advises a
+// newly allocated array. Capacity doubles while the array is small and grows
+// by a quarter once it reaches Threshold bytes: the big arrays (series
+// records, table rows) are sized by cardinality, and a quarter bounds their
+// slack at 25 % instead of 100 % for at most four copies per element
+// (amortised) instead of two; they grow only when series are created.
 func Grow[T any](s []T, extra int) []T {
 	if cap(s)-len(s) >= extra {
 		return s
 	}
-	n := Make[T](len(s), max(2*cap(s), len(s)+extra, 16))
+	var zero T
+	c := 2 * cap(s)
+	if uintptr(cap(s))*unsafe.Sizeof(zero) >= Threshold {
+		c = cap(s) + cap(s)/4
+	}
+	n := Make[T](len(s), max(c, len(s)+extra, 16))
 	copy(n, s)
 	return n
 }

@@ -286,3 +286,19 @@ func AppendKeySpans(dst []byte, kind Kind, name, src []byte, spans []Span) ([]by
 	}
 	return dst, nil
 }
+
+// NamePart returns the part of a well-formed canonical key (ParseKey
+// accepted it) that encodes the name: its length prefix and its bytes. A
+// key is key[0] (the kind), then NamePart, then p.Dims.
+func (p ParsedKey) NamePart(key []byte) []byte { return key[1 : len(key)-len(p.Dims)] }
+
+// KeyFromParts reads a key kept as its parts (see NamePart): the kind byte,
+// the length-prefixed name and the dimensions. It checks only the name
+// part; the parts come from a key ParseKey accepted.
+func KeyFromParts(kind uint8, namePart, dims []byte) (ParsedKey, error) {
+	name, rest, ok := readBytes(namePart)
+	if !ok || len(rest) != 0 || Kind(kind) >= numKinds {
+		return ParsedKey{}, ErrBadKey
+	}
+	return ParsedKey{Kind: Kind(kind), Name: name, Dims: dims}, nil
+}
