@@ -24,10 +24,12 @@
 // # Storage
 //
 // A Table is one open bucket of one period in one shard: a row per series
-// that had data for it, in columns (count, sum, min, max, unit, flags,
-// histogram handle, minimum request time). Histograms are small open-
-// addressing tables of packed uint64 entries carved from the table's Arena,
-// which is reset wholesale when the table is recycled. Series keys live in a
-// KeySlab. None of this holds per-series pointers, so the garbage collector's
-// work does not grow with the number of series.
+// that had data for it, as 32-byte records (count, sum, histogram handle,
+// series, unit) with an extension for min, max and the minimum request time
+// when a row needs them. Histograms are small open-addressing tables of
+// packed uint64 entries carved from the table's Arena, which is reset
+// wholesale when the table is recycled. Series keys are kept as two
+// interned parts (name, dimension set) in a StringPool over a KeySlab,
+// indexed by a TagIndex. None of this holds per-series pointers, so the
+// garbage collector's work does not grow with the number of series.
 package hist

@@ -65,7 +65,13 @@ func benchBatch(keys *sample.Batch, size int, at int64, seed uint64) *sample.Bat
 // sample, for a timer with MAD's default statistics (histogram, sum, count)
 // and a counter (sum, count), with MAD's default periods (PT1S and PT1M:
 // every sample updates two rows) and with one period.
-func BenchmarkApply(b *testing.B) {
+func BenchmarkApply(b *testing.B) { benchmarkApply(b, false) }
+
+// BenchmarkApplyUniqueDims is BenchmarkApply with a dimension set per
+// series (benchKeysShaped), where interning key parts shares nothing.
+func BenchmarkApplyUniqueDims(b *testing.B) { benchmarkApply(b, true) }
+
+func benchmarkApply(b *testing.B, unique bool) {
 	for _, periods := range [][]time.Duration{{time.Second, time.Minute}, {time.Minute}} {
 		for _, kind := range []sample.Kind{sample.KindTimer, sample.KindCounter} {
 			for _, n := range []int{10_000, 100_000, 1_000_000} {
@@ -75,7 +81,7 @@ func BenchmarkApply(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					keys := benchKeys(n, kind)
+					keys := benchKeysShaped(n, kind, unique)
 					now := t0 + 100
 					// Create every series and row, then warm up.
 					for i := range keys.Samples {
