@@ -4,6 +4,7 @@ package ingest
 
 import (
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -136,14 +137,36 @@ func (l *udpLoop) run() {
 		}
 		return true // l.mu stays held until the datagrams are processed
 	}
+	// A read error other than EINTR (counted by process) is retried after
+	// a pause that doubles up to maxReadBackoff while errors persist, so a
+	// socket that keeps failing costs neither a core nor the error counter's
+	// meaning.
+	var backoff time.Duration
 	for {
 		if err := l.raw.Read(read); err != nil {
 			return // closed
 		}
 		l.process(n, errno)
 		l.mu.Unlock()
+		if backoff = readBackoff(backoff, errno); backoff > 0 {
+			time.Sleep(backoff)
+		}
 	}
 }
+
+// readBackoff returns the pause after a read that ended with errno, given
+// the previous pause.
+func readBackoff(prev time.Duration, errno syscall.Errno) time.Duration {
+	if errno == 0 || errno == unix.EINTR {
+		return 0
+	}
+	return min(max(2*prev, minReadBackoff), maxReadBackoff)
+}
+
+const (
+	minReadBackoff = time.Millisecond
+	maxReadBackoff = 100 * time.Millisecond
+)
 
 // process decodes the n datagrams a recvmmsg call returned (or counts its
 // error). Under mu.
