@@ -126,6 +126,8 @@ type TCPSource struct {
 	all     []*tcpSlot
 	allMu   sync.Mutex
 	stopped bool // under allMu
+	stop    sync.Once
+	stopErr error
 	eng     gnet.Engine
 	boot    chan error
 	done    chan error
@@ -386,8 +388,14 @@ func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 }
 
 // Stop closes the listener and the connections (decoding what they had
-// buffered) and waits for the event loops to finish.
+// buffered) and waits for the event loops to finish. Calling it again returns
+// the first call's result.
 func (s *TCPSource) Stop() error {
+	s.stop.Do(func() { s.stopErr = s.stopOnce() })
+	return s.stopErr
+}
+
+func (s *TCPSource) stopOnce() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := s.eng.Stop(ctx)

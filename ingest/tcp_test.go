@@ -48,6 +48,9 @@ func TestTCPSourceLines(t *testing.T) {
 	if err := src.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	if err := src.Stop(); err != nil { // a second Stop returns at once
+		t.Fatal(err)
+	}
 	got += drainLanes(lanes, keys)
 	st := src.Stats()
 	if got != 9 || st.Samples != 9 || st.Lines[statsd.OK] != 9 || st.Lines[statsd.ErrSyntax] != 3 || st.Connections != 3 {
