@@ -2,9 +2,9 @@ package hist
 
 import (
 	"bytes"
+	"encoding/binary"
 	"hash/maphash"
-
-	"github.com/gomad/mad/internal/hugepage"
+	"unsafe"
 )
 
 // StringPool interns the parts of a shard's series keys: metric names and
@@ -15,22 +15,35 @@ import (
 // sample's key with a series' reads two strings that are usually hot in
 // cache.
 //
-// Ids are reference counted. A string stays at its id and its bytes never
-// move until its last reference is released, which the shard does only once
-// every snapshot that could read it has been released; snapshots read the
-// pool through a View taken when the table was sealed.
+// An id is where the string lives: its slot in a KeySlab, chunk and offset
+// in 16-byte units. The slot starts with an 8-byte header (reference count,
+// length), so reading a string takes no other memory than its own lines:
 //
-// Everything is pointer-free at any size: the bytes live in a KeySlab, the
-// id → location map and the counts in flat slices, the hash index in a
-// TagIndex.
+//	 31        17 16             0
+//	+------------+----------------+       slot: count u32 | len u16 | 0 u16 | bytes
+//	| chunk (15) | offset/16 (17) |
+//	+------------+----------------+
+//
+// Ids are reference counted. A string stays in its slot until its last
+// reference is released, which the shard does only once every snapshot that
+// could read it has been released; snapshots read the pool through a View
+// taken when the table was sealed.
+//
+// Everything is pointer-free at any size: the strings live in a KeySlab,
+// the hash index is a TagIndex.
 type StringPool struct {
-	slab   *KeySlab
-	refs   []KeyRef // by id
-	counts []uint32 // references by id; 0: the id is free
-	free   []uint32
-	index  TagIndex
-	live   int
+	slab    *KeySlab
+	index   TagIndex
+	live    int
+	scratch []byte
 }
+
+const (
+	poolHeader   = 8
+	poolOffShift = 17
+	poolOffMask  = 1<<poolOffShift - 1
+	poolMaxChunk = 1<<(32-poolOffShift) - 1
+)
 
 var poolSeed = maphash.MakeSeed()
 
@@ -41,8 +54,24 @@ func NewStringPool() *StringPool {
 	return &StringPool{slab: NewKeySlab(), index: NewTagIndex()}
 }
 
+func poolID(ref KeyRef) uint32 {
+	if ref.chunk() > poolMaxChunk || ref.off()%16 != 0 || ref.off()/16 > poolOffMask {
+		panic("BUG: hist: a pool slot beyond what an id can address")
+	}
+	return uint32(ref.chunk())<<poolOffShift | uint32(ref.off()/16)
+}
+
+// slot returns the header and bytes of id in chunks.
+func poolSlot(chunks [][]byte, id uint32) (hdr, b []byte) {
+	c := chunks[id>>poolOffShift]
+	off := int(id&poolOffMask) * 16
+	hdr = c[off : off+poolHeader : off+poolHeader]
+	n := int(binary.LittleEndian.Uint16(hdr[4:]))
+	return hdr, c[off+poolHeader : off+poolHeader+n : off+poolHeader+n]
+}
+
 // Acquire returns the id of b, interning a copy of it if it is new, and
-// counts one reference to it. len(b) must be at most 65535.
+// counts one reference to it. len(b) must be at most 65527 (sample.MaxKeyLen is lower).
 func (p *StringPool) Acquire(b []byte) uint32 {
 	h := poolHash(b)
 	tag := Tag(h)
@@ -53,61 +82,63 @@ func (p *StringPool) Acquire(b []byte) uint32 {
 			break
 		}
 		if uint32(e>>32) == tag {
-			if id := uint32(e) - 1; bytes.Equal(p.Bytes(id), b) {
-				p.counts[id]++
+			id := uint32(e) - 1
+			if hdr, s := poolSlot(p.slab.chunks, id); bytes.Equal(s, b) {
+				binary.LittleEndian.PutUint32(hdr, binary.LittleEndian.Uint32(hdr)+1)
 				return id
 			}
 		}
 	}
-	var id uint32
-	if n := len(p.free); n > 0 {
-		id = p.free[n-1]
-		p.free = p.free[:n-1]
-	} else {
-		id = uint32(len(p.refs))
-		p.refs = append(hugepage.Grow(p.refs, 1), 0)
-		p.counts = append(hugepage.Grow(p.counts, 1), 0)
-	}
-	p.refs[id] = p.slab.Alloc(b)
-	p.counts[id] = 1
+	rec := append(p.scratch[:0], 1, 0, 0, 0, byte(len(b)), byte(len(b)>>8), 0, 0)
+	rec = append(rec, b...)
+	p.scratch = rec
+	id := poolID(p.slab.Alloc(rec))
 	p.index.Insert(tag, id)
 	p.live++
 	return id
 }
 
-// Release drops one reference to id; the last one frees the string and its
-// id. The caller guarantees that nobody reads the string any more.
+// Release drops one reference to id; the last one frees the string. The
+// caller guarantees that nobody reads the string any more.
 func (p *StringPool) Release(id uint32) {
-	if p.counts[id] == 0 {
+	hdr, b := poolSlot(p.slab.chunks, id)
+	n := binary.LittleEndian.Uint32(hdr)
+	if n == 0 {
 		panic("BUG: hist: releasing a free string")
 	}
-	p.counts[id]--
-	if p.counts[id] > 0 {
+	binary.LittleEndian.PutUint32(hdr, n-1)
+	if n > 1 {
 		return
 	}
-	p.index.Delete(Tag(poolHash(p.Bytes(id))), id)
-	p.slab.Free(p.refs[id])
-	p.free = append(p.free, id)
+	p.index.Delete(Tag(poolHash(b)), id)
+	off := int(id&poolOffMask) * 16
+	p.slab.Free(KeyRef(uint64(id>>poolOffShift)<<40 | uint64(off)<<16 | uint64(poolHeader+len(b))))
 	p.live--
 }
 
 // Bytes returns the string of id; the slice aliases the pool.
-func (p *StringPool) Bytes(id uint32) []byte { return p.slab.Bytes(p.refs[id]) }
+func (p *StringPool) Bytes(id uint32) []byte {
+	_, b := poolSlot(p.slab.chunks, id)
+	return b
+}
 
-// Addr returns the address of the string of id, for prefetch hints; 0 if id
+// Addr returns the address of the slot of id, for prefetch hints; 0 if id
 // is out of range.
 func (p *StringPool) Addr(id uint32) uintptr {
-	if int(id) >= len(p.refs) {
+	c := int(id >> poolOffShift)
+	off := int(id&poolOffMask) * 16
+	if c >= len(p.slab.chunks) || off >= len(p.slab.chunks[c]) {
 		return 0
 	}
-	return p.slab.Addr(p.refs[id])
+	return uintptr(unsafe.Pointer(&p.slab.chunks[c][off]))
 }
 
 // View returns a read-only view of the strings interned so far, valid for
 // them while the pool keeps interning.
-func (p *StringPool) View() PoolView { return PoolView{keys: p.slab.View(), refs: p.refs} }
+func (p *StringPool) View() PoolView { return PoolView{chunks: p.slab.chunks} }
 
-// Stats returns the number of interned strings and their bytes.
+// Stats returns the number of interned strings and the bytes of their slots
+// in use (headers included).
 func (p *StringPool) Stats() (strings int, bytes int64) {
 	live, _, _ := p.slab.Stats()
 	return p.live, live
@@ -115,9 +146,11 @@ func (p *StringPool) Stats() (strings int, bytes int64) {
 
 // PoolView reads the strings of a StringPool as of the time it was taken.
 type PoolView struct {
-	keys KeyView
-	refs []KeyRef
+	chunks [][]byte
 }
 
 // Bytes returns the string of id; the slice aliases the pool.
-func (v PoolView) Bytes(id uint32) []byte { return v.keys.Bytes(v.refs[id]) }
+func (v PoolView) Bytes(id uint32) []byte {
+	_, b := poolSlot(v.chunks, id)
+	return b
+}

@@ -16,8 +16,8 @@ import (
 // time the misses are serial. Apply therefore pipelines the batch: while it
 // accumulates sample i with plain sequential code, it issues prefetch hints
 // for the index entry of sample i+aheadIndex, the series record of sample
-// i+aheadRecord and the key and rows of sample i+aheadRows, each computed
-// from lines the previous hint brought in. Hints cannot change results (they
+// i+aheadRecord and the key parts and rows of sample i+aheadRows, each
+// computed from lines the previous hint brought in. Hints cannot change results (they
 // may be computed from stale data and are then merely useless), so the
 // samples are applied exactly as one by one.
 const (

@@ -608,3 +608,29 @@ func TestNewTablesAreSizedLikeTheLast(t *testing.T) {
 		t.Fatalf("new table holds %d rows; want at least the last one's %d", c, n)
 	}
 }
+
+// Keys of the largest size, with all of it in the name or in the dimensions,
+// are stored and read back whole.
+func TestLongestKeys(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
+	var b sample.Batch
+	long := strings.Repeat("n", sample.MaxKeyLen-5)
+	add(t, &b, sample.KindCounter, long, t0, 1, sample.UnitNone)
+	add(t, &b, sample.KindCounter, "x", t0, 2, sample.UnitNone, "k", long[:sample.MaxKeyLen-9])
+	for i := range b.Samples {
+		if got := int(b.Samples[i].KeyLen); got != sample.MaxKeyLen {
+			t.Fatalf("test key %d is %d bytes; want %d", i, got, sample.MaxKeyLen)
+		}
+	}
+	s.Apply(&b, t0)
+	s.Flush(t0)
+	got := drain(t, s)
+	if len(got) != 2 || s.Stats().Refused[RefusedBadKey] != 0 {
+		t.Fatalf("%d rows, stats %+v", len(got), s.Stats())
+	}
+	for _, e := range got {
+		if e.name != long && e.name != "x" {
+			t.Fatalf("name read back as %d bytes", len(e.name))
+		}
+	}
+}

@@ -169,7 +169,7 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route Route) (Stats, error)
 	key, err := sample.AppendKey(d.key[:0], sample.KindGauge, name, dims)
 	d.key = key
 	if err != nil {
-		return d.fail(line, "the series key is longer than 65535 bytes")
+		return d.fail(line, "the series key is longer than 65519 bytes")
 	}
 	h := sample.Hash(key)
 	b := route(h)

@@ -308,7 +308,7 @@ func (d *Decoder) queue(kind sample.Kind, name []byte, t int64, v float64) error
 	keys, err := sample.AppendKey(d.keys, kind, name, d.tags)
 	d.keys = keys
 	if err != nil {
-		return d.fail("the series key is longer than 65535 bytes")
+		return d.fail("the series key is longer than 65519 bytes")
 	}
 	d.out = append(d.out, pending{off: uint32(off), len: uint32(len(keys) - off), v: v, t: t})
 	return nil

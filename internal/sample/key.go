@@ -76,11 +76,12 @@ func SortDims(dims []Dim) int {
 }
 
 // ErrKeyTooLong is returned when a canonical key would exceed MaxKeyLen.
-var ErrKeyTooLong = errors.New("sample: series key longer than 65535 bytes")
+var ErrKeyTooLong = errors.New("sample: series key longer than 65519 bytes")
 
-// MaxKeyLen bounds a canonical key, so that the shard can store key lengths
-// in 16 bits. Real keys are a few dozen bytes.
-const MaxKeyLen = 1<<16 - 1
+// MaxKeyLen bounds a canonical key, so that the shard can store each part of
+// it with a small header in a slot whose length fits in 16 bits. Real keys
+// are a few dozen bytes.
+const MaxKeyLen = 1<<16 - 1 - 16
 
 // AppendKey appends the canonical key of (kind, name, dims) to dst. dims
 // must be sorted with unique keys (SortDims). The bytes appended are the
