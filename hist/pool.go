@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/maphash"
-	"unsafe"
 )
 
 // StringPool interns the parts of a shard's series keys: metric names and
@@ -52,6 +51,11 @@ func poolHash(b []byte) uint64 { return maphash.Bytes(poolSeed, b) }
 // NewStringPool returns an empty pool.
 func NewStringPool() *StringPool {
 	return &StringPool{slab: NewKeySlab(), index: NewTagIndex()}
+}
+
+// poolRef is the slab location of id (its length left 0).
+func poolRef(id uint32) KeyRef {
+	return KeyRef(uint64(id>>poolOffShift)<<40 | uint64(id&poolOffMask)*16<<16)
 }
 
 func poolID(ref KeyRef) uint32 {
@@ -111,8 +115,7 @@ func (p *StringPool) Release(id uint32) {
 		return
 	}
 	p.index.Delete(Tag(poolHash(b)), id)
-	off := int(id&poolOffMask) * 16
-	p.slab.Free(KeyRef(uint64(id>>poolOffShift)<<40 | uint64(off)<<16 | uint64(poolHeader+len(b))))
+	p.slab.Free(poolRef(id) | KeyRef(poolHeader+len(b)))
 	p.live--
 }
 
@@ -124,18 +127,11 @@ func (p *StringPool) Bytes(id uint32) []byte {
 
 // Addr returns the address of the slot of id, for prefetch hints; 0 if id
 // is out of range.
-func (p *StringPool) Addr(id uint32) uintptr {
-	c := int(id >> poolOffShift)
-	off := int(id&poolOffMask) * 16
-	if c >= len(p.slab.chunks) || off >= len(p.slab.chunks[c]) {
-		return 0
-	}
-	return uintptr(unsafe.Pointer(&p.slab.chunks[c][off]))
-}
+func (p *StringPool) Addr(id uint32) uintptr { return p.slab.Addr(poolRef(id)) }
 
 // View returns a read-only view of the strings interned so far, valid for
 // them while the pool keeps interning.
-func (p *StringPool) View() PoolView { return PoolView{chunks: p.slab.chunks} }
+func (p *StringPool) View() PoolView { return PoolView{p.slab.View()} }
 
 // Stats returns the number of interned strings and the bytes of their slots
 // in use (headers included).
@@ -146,11 +142,11 @@ func (p *StringPool) Stats() (strings int, bytes int64) {
 
 // PoolView reads the strings of a StringPool as of the time it was taken.
 type PoolView struct {
-	chunks [][]byte
+	keys KeyView
 }
 
 // Bytes returns the string of id; the slice aliases the pool.
 func (v PoolView) Bytes(id uint32) []byte {
-	_, b := poolSlot(v.chunks, id)
+	_, b := poolSlot(v.keys.chunks, id)
 	return b
 }
