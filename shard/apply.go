@@ -101,18 +101,20 @@ func (s *Shard) prefetchRecord(smp *sample.Sample, i int) {
 }
 
 // prefetchRows hints the key parts and the rows of the series found by
-// prefetchRecord (its record is in cache by now), and remembers the rows for
-// prefetchHist.
+// prefetchRecord (its record is in cache by now), and remembers the rows
+// and the series' accumulators for prefetchHist.
 func (s *Shard) prefetchRows(smp *sample.Sample, i int) {
 	np := len(s.periods)
 	rows := s.aheadRows[(i&aheadMask)*np : (i&aheadMask+1)*np]
 	clear(rows)
+	s.aheadNeed[i&aheadMask] = 0
 	sid := s.ahead[i&aheadMask]
 	if sid == noOwner || int(sid) >= s.nRecs {
 		return
 	}
 	r := s.rec(sid)
 	prefetch.Lines2(s.keys.Addr(uint32(r[recKey])), s.keys.Addr(uint32(r[recKey]>>32)))
+	s.aheadNeed[i&aheadMask] = s.needs[uint16(r[recOwner]>>32)]
 	if uint32(r[recOwner]) != sid {
 		// An override alias: its rows are its owner's, one more miss
 		// away; not worth chasing for this rare case.
@@ -145,9 +147,14 @@ type aheadRow struct {
 }
 
 // prefetchHist hints the histogram slots the sample's value will update in
-// the rows prefetchRows found (their records are in cache by now).
+// the rows prefetchRows found, and the rows' extension records. A row's
+// histogram handle and extension index are in the row record itself,
+// hinted only aheadRows-aheadHist samples ago: reading it for a series that
+// keeps neither (counters, by default) would only wait for that line.
 func (s *Shard) prefetchHist(smp *sample.Sample, i int) {
-	if smp.Flags&(sample.FlagAgg|sample.FlagSetMember) != 0 {
+	need := s.aheadNeed[i&aheadMask]
+	if smp.Flags&(sample.FlagAgg|sample.FlagSetMember) != 0 ||
+		need&(hist.NeedHist|hist.NeedMin|hist.NeedMax) == 0 && smp.ReqTime == 0 {
 		return
 	}
 	np := len(s.periods)

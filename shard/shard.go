@@ -92,9 +92,10 @@ type Shard struct {
 
 	stats        Stats
 	pub          publishedStats
-	pipelineFrom int                   // series count from which Apply prefetches (tests lower it)
-	ahead        [aheadMask + 1]uint32 // series found by prefetchRecord, by sample index
-	aheadRows    []aheadRow            // rows found by prefetchRows, [sample index*periods + p]
+	pipelineFrom int                      // series count from which Apply prefetches (tests lower it)
+	ahead        [aheadMask + 1]uint32    // series found by prefetchRecord, by sample index
+	aheadRows    []aheadRow               // rows found by prefetchRows, [sample index*periods + p]
+	aheadNeed    [aheadMask + 1]hist.Need // accumulators of the series found by prefetchRows
 }
 
 // New returns shard number id of a pipeline configured by cfg (defaults are
