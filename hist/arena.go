@@ -62,6 +62,7 @@ type Arena struct {
 	cur    int // chunk being carved
 	off    int // next free offset in chunks[cur]
 	bytes  int64
+	live   int64 // bytes of the histograms' current blocks
 }
 
 // Reset forgets every histogram. Regular chunks are kept for reuse; chunks
@@ -77,7 +78,7 @@ func (a *Arena) Reset() {
 	clear(a.chunks[n:])
 	a.chunks = a.chunks[:n]
 	a.cur, a.off = 0, 0
-	a.bytes = 0
+	a.bytes, a.live = 0, 0
 	for _, c := range a.chunks {
 		a.bytes += int64(len(c)) * 8
 	}
@@ -86,8 +87,13 @@ func (a *Arena) Reset() {
 // Bytes returns the memory the arena holds.
 func (a *Arena) Bytes() int64 { return a.bytes }
 
+// LiveBytes returns the bytes of the histograms' current blocks: what
+// updating them touches (blocks left behind by growth are not).
+func (a *Arena) LiveBytes() int64 { return a.live }
+
 // alloc returns a zeroed block of n words (n a power of two) and its loc.
 func (a *Arena) alloc(n int) (uint32, []uint64) {
+	a.live += int64(n) * 8
 	if n > maxChunk {
 		c := make([]uint64, n)
 		a.chunks = append(a.chunks, c)
@@ -184,6 +190,7 @@ func (a *Arena) entry(h *Hist, tag uint64) *uint64 {
 // grow moves *h to a block twice the size, placing entries with place.
 func (a *Arena) grow(h *Hist, place func(e uint64, logCap uint32) uint32) {
 	old := a.block(*h)
+	a.live -= int64(len(old)) * 8
 	logCap := h.logCap() + 1
 	loc, b := a.alloc(1 << logCap)
 	mask := uint32(len(b) - 1)

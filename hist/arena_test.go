@@ -42,7 +42,20 @@ func TestArenaAgainstMap(t *testing.T) {
 				}
 			}
 		}
+		// LiveBytes counts the current blocks, not those growth left behind.
+		var live int64
+		for _, h := range hs {
+			if h != 0 {
+				live += int64(len(a.block(h))) * 8
+			}
+		}
+		if a.LiveBytes() != live || live > a.Bytes() {
+			t.Fatalf("LiveBytes %d; want %d (arena holds %d)", a.LiveBytes(), live, a.Bytes())
+		}
 		a.Reset()
+		if a.LiveBytes() != 0 {
+			t.Fatalf("LiveBytes %d after Reset", a.LiveBytes())
+		}
 	}
 }
 

@@ -130,6 +130,12 @@ func (t *Table) Bytes() int64 {
 	return int64(cap(t.acc))*int64(unsafe.Sizeof(acc{})) + int64(cap(t.ext))*int64(unsafe.Sizeof(ext{})) + t.arena.Bytes()
 }
 
+// LiveBytes returns the bytes an update of the table's rows may touch: the
+// rows, their extensions and the histograms' current blocks.
+func (t *Table) LiveBytes() int64 {
+	return int64(len(t.acc))*int64(unsafe.Sizeof(acc{})) + int64(len(t.ext))*int64(unsafe.Sizeof(ext{})) + t.arena.LiveBytes()
+}
+
 // Reserve makes room for n rows in one allocation (rows are copied once if
 // the table already has some), so that a table that will grow to the size
 // of its predecessor does not get there by doubling and copying.

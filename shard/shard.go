@@ -92,7 +92,7 @@ type Shard struct {
 
 	stats        Stats
 	pub          publishedStats
-	pipelineFrom int                      // series count from which Apply prefetches (tests lower it)
+	pipelineFrom int64                    // working set from which Apply prefetches (tests lower it)
 	ahead        [aheadMask + 1]uint32    // series found by prefetchRecord, by sample index
 	aheadRows    []aheadRow               // rows found by prefetchRows, [sample index*periods + p]
 	aheadNeed    [aheadMask + 1]hist.Need // accumulators of the series found by prefetchRows
