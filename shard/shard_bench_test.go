@@ -283,9 +283,9 @@ func BenchmarkGC(b *testing.B) {
 // BenchmarkApplyCached repeats one 4096-sample batch over few series, so
 // they stay in cache: with 64 series in the L1 cache, the instruction cost
 // of Apply alone; with 4096 in the L2 cache, plus its chain of dependent L2
-// hits (index, record, key, row), which no prefetching hides below
-// pipelineFrom series. pipeline=on forces the prefetch pipeline on anyway,
-// which measures what its own instructions cost.
+// hits (index, record, key, row), which Apply does not prefetch below a
+// working set of pipelineFrom bytes. pipeline=on forces the prefetch
+// pipeline on anyway, which measures what its own instructions cost.
 func BenchmarkApplyCached(b *testing.B) {
 	for _, n := range []int{64, 4096} {
 		for _, pipe := range []bool{false, true} {
