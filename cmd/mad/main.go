@@ -110,6 +110,11 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 		fmt.Fprintln(os.Stderr, "mad: one configuration file at most")
 		os.Exit(2)
 	}
+	// Signals are caught before the daemon starts: a SIGHUP that arrives
+	// while it starts (its control plane is already up) must not kill it,
+	// and a SIGTERM then still flushes.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	var d *engine.Daemon
 	var err error
 	if path == "" {
@@ -129,8 +134,6 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 		os.Exit(1)
 	}
 	log.Info("mad started", "version", engine.Version, "http", d.HTTPAddr(), "pipelines", len(d.Pipelines()), "startup", time.Since(start).String())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	for s := range sig {
 		if s == syscall.SIGHUP {
 			log.Info("SIGHUP: checking the configuration")
