@@ -12,7 +12,7 @@ import (
 	"github.com/gomad/mad/ingest/statsd"
 )
 
-const vectorConfigs = "../../shared/vectors/mad/config"
+const vectorConfigs = "../testdata/mad/config"
 
 // env returns a LoadOptions.Env over a fixed map (tests never touch the
 // process environment).

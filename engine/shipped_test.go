@@ -144,7 +144,7 @@ func TestShippedCollectdMapping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, err := os.ReadFile("../../shared/vectors/mad/parsers/CollectdJsonParserTest/testParse.json")
+	body, err := os.ReadFile("../testdata/mad/parsers/CollectdJsonParserTest/testParse.json")
 	must(t, err)
 	req, _ := http.NewRequest(http.MethodPost, "http://"+d.HTTPAddr().String()+"/metrics/v1/collectd", strings.NewReader(string(body)))
 	req.Header.Set("X-TAG-SERVICE", "MyService")

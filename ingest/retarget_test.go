@@ -354,11 +354,11 @@ func TestTCPRetarget(t *testing.T) {
 	const lines = chunks * perChunk
 	a, b := newLineSink(loops, 3, lines), newLineSink(loops, 2, lines)
 	decA, decB := statsd.Config{}, statsd.Config{RateMode: statsd.RateScale}
-	addr := freePort(t)
-	src, err := ListenTCP(TCPConfig{Name: "statsd-tcp", Addr: addr, Loops: loops, Decoder: decA, Log: quiet}, a.lanes)
+	src, err := ListenTCP(TCPConfig{Name: "statsd-tcp", Addr: "127.0.0.1:0", Loops: loops, Decoder: decA, Log: quiet}, a.lanes)
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := src.Addr().String()
 	var retargets, chunksSent, sent atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)

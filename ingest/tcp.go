@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/panjf2000/gnet/v2/pkg/logging"
+	"golang.org/x/sys/unix"
 
 	"github.com/gomad/mad/ingest/graphite"
 	"github.com/gomad/mad/ingest/statsd"
@@ -129,6 +132,7 @@ type TCPSource struct {
 	stop    sync.Once
 	stopErr error
 	eng     gnet.Engine
+	addr    *net.TCPAddr
 	boot    chan error
 	done    chan error
 }
@@ -175,7 +179,18 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	if len(lanes) != cfg.Loops {
 		return nil, fmt.Errorf("tcp source %s: %d lanes for %d loops", cfg.Name, len(lanes), cfg.Loops)
 	}
-	s := &TCPSource{cfg: cfg, slots: make(chan *tcpSlot, cfg.Loops), boot: make(chan error, 1), done: make(chan error, 1)}
+	// Port 0: a placeholder listener in the same SO_REUSEPORT group picks
+	// the port, so that every event loop's listener shares it (each would
+	// get a port of its own), and Addr tells it. It is closed once gnet
+	// listens; nobody can have connected to a port not yet known.
+	addr, placeholder, err := resolvePort(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("tcp source %s: cannot listen on %s: %w", cfg.Name, cfg.Addr, err)
+	}
+	if placeholder != nil {
+		defer placeholder.Close()
+	}
+	s := &TCPSource{cfg: cfg, addr: addr, slots: make(chan *tcpSlot, cfg.Loops), boot: make(chan error, 1), done: make(chan error, 1)}
 	for i := range lanes {
 		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), decCfg: cfg.Decoder, prod: newProducer(lanes[i], cfg.NewMapper), c: newCounters(tcpCounters),
 			lines: newLineDecoder(&cfg)}
@@ -183,7 +198,7 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 		s.slots <- sl
 	}
 	go func() {
-		err := gnet.Run(s, "tcp://"+cfg.Addr,
+		err := gnet.Run(s, "tcp://"+addr.String(),
 			gnet.WithMulticore(cfg.Loops > 1), gnet.WithNumEventLoop(cfg.Loops),
 			gnet.WithReusePort(true), gnet.WithTicker(true),
 			gnet.WithLogger(gnetLogger{cfg.Log}), gnet.WithLogLevel(logging.WarnLevel))
@@ -198,6 +213,34 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	}
 	return s, nil
 }
+
+// resolvePort returns addr resolved, with the port chosen by a placeholder
+// listener (returned, to be closed by the caller) when addr's port is 0.
+func resolvePort(addr string) (*net.TCPAddr, net.Listener, error) {
+	a, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.Port != 0 {
+		return a, nil, nil
+	}
+	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) }); err != nil {
+			return err
+		}
+		return serr
+	}}
+	l, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l.Addr().(*net.TCPAddr), l, nil
+}
+
+// Addr returns the address the source listens on (with port 0, the port
+// chosen).
+func (s *TCPSource) Addr() net.Addr { return s.addr }
 
 // OnBoot records the engine.
 func (s *TCPSource) OnBoot(eng gnet.Engine) gnet.Action {

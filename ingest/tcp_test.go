@@ -9,24 +9,14 @@ import (
 	"github.com/gomad/mad/ingest/statsd"
 )
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func TestTCPSourceLines(t *testing.T) {
 	const loops, shards = 2, 2
 	lanes := []Lanes{NewLanes(shards, 1024), NewLanes(shards, 1024)}
-	addr := freePort(t)
-	src, err := ListenTCP(TCPConfig{Name: "statsd-tcp", Addr: addr, Loops: loops}, lanes)
+	src, err := ListenTCP(TCPConfig{Name: "statsd-tcp", Addr: "127.0.0.1:0", Loops: loops}, lanes)
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := src.Addr().String()
 	keys := map[string]int{}
 	got := 0
 	for c := 0; c < 3; c++ {

@@ -45,7 +45,7 @@ func TestCommandLine(t *testing.T) {
 		t.Skip("builds the command")
 	}
 	bin := buildMad(t)
-	vectors := "../../../shared/vectors/mad/config"
+	vectors := "../../testdata/mad/config"
 
 	out, code := run(t, bin, "-print-default-config")
 	if code != 0 || !strings.Contains(out, "StatsdSource") {

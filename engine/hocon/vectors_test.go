@@ -9,7 +9,7 @@ import (
 )
 
 // vectorDir holds MAD's shipped configuration files.
-const vectorDir = "../../../shared/vectors/mad/config"
+const vectorDir = "../../testdata/mad/config"
 
 // parseVector parses one of MAD's files with the given environment and
 // file-system mapping (never the real environment).

@@ -82,7 +82,7 @@ type seed struct {
 
 // seeds returns MAD's vectors and every table-test body of a version.
 func seeds(version int) []seed {
-	dir := fmt.Sprintf("../../../shared/vectors/mad/parsers/ProtobufV%dParserTest", version)
+	dir := fmt.Sprintf("../../testdata/mad/parsers/ProtobufV%dParserTest", version)
 	var res []seed
 	for _, n := range []string{"testSingleRecord", "testParseEmpty"} {
 		if b, err := os.ReadFile(filepath.Join(dir, n)); err == nil {

@@ -90,7 +90,7 @@ func outs(t testing.TB, b *sample.Batch) []out {
 
 func vector(t testing.TB, dir, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("../../../shared/vectors/mad/parsers", dir, name))
+	b, err := os.ReadFile(filepath.Join("../../testdata/mad/parsers", dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // vectorDir holds MAD's CollectdJsonParserTest resources (MAD-SPEC §14).
-const vectorDir = "../../../shared/vectors/mad/parsers/CollectdJsonParserTest"
+const vectorDir = "../../testdata/mad/parsers/CollectdJsonParserTest"
 
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()

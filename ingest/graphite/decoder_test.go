@@ -12,7 +12,7 @@ import (
 	"github.com/gomad/mad/internal/sample"
 )
 
-const vectorDir = "../../../shared/vectors/mad/parsers/GraphitePlaintextParserTest"
+const vectorDir = "../../testdata/mad/parsers/GraphitePlaintextParserTest"
 
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()

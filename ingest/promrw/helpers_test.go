@@ -16,7 +16,7 @@ import (
 )
 
 // vectorDir holds MAD's PrometheusParserTest resources (MAD-SPEC §14).
-const vectorDir = "../../../shared/vectors/mad/parsers/PrometheusParserTest"
+const vectorDir = "../../testdata/mad/parsers/PrometheusParserTest"
 
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()

@@ -13,7 +13,7 @@ import (
 	"github.com/gomad/mad/internal/sample"
 )
 
-const vectorDir = "../../../shared/vectors/mad/parsers/TelegrafJsonParserTest"
+const vectorDir = "../../testdata/mad/parsers/TelegrafJsonParserTest"
 
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()
