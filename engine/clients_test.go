@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomad/mad/engine/pipeline"
 	"github.com/gomad/mad/ingest"
 )
 
@@ -30,7 +31,7 @@ func waitUntil(t *testing.T, what string, d time.Duration, ok func() bool) {
 
 func httpSourceOf(d *Daemon, kind ingest.HTTPKind) *ingest.HTTPSource {
 	for _, p := range d.Pipelines() {
-		for _, h := range p.HTTP() {
+		for _, h := range pipeline.SourcesOf[*ingest.HTTPSource](p) {
 			if h.Kind() == kind {
 				return h
 			}

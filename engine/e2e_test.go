@@ -15,6 +15,7 @@ import (
 
 	"github.com/DataDog/datadog-go/v5/statsd"
 
+	"github.com/gomad/mad/engine/pipeline"
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/shard"
@@ -78,10 +79,9 @@ func startDaemon(t *testing.T, out *lockedBuffer, periods []time.Duration, shard
 
 func startDaemonBuffer(t *testing.T, out *lockedBuffer, periods []time.Duration, shards, readBuffer int) (*Daemon, string, string) {
 	t.Helper()
-	tcp := freeTCPPort(t)
 	d, err := Start(DaemonConfig{
 		HTTPAddr: "127.0.0.1:0",
-		Pipelines: []PipelineConfig{{
+		Pipelines: []pipeline.Config{{
 			Name:   "e2e",
 			Shards: shards,
 			// Rings that hold every batch the tests send, even of one
@@ -94,15 +94,18 @@ func startDaemonBuffer(t *testing.T, out *lockedBuffer, periods []time.Duration,
 				TimerStatistics: hist.SetOf(hist.Count, hist.Sum, hist.Min, hist.Max, hist.Mean, hist.Median, hist.TP90, hist.TP99, hist.TP99p9),
 				GaugeStatistics: hist.SetOf(hist.Count, hist.Min, hist.Max, hist.Mean),
 			},
-			UDP:   []ingest.UDPConfig{{Name: "statsd", Addr: "127.0.0.1:0", Loops: 2, ReadBuffer: readBuffer}},
-			TCP:   []ingest.TCPConfig{{Name: "statsd-tcp", Addr: tcp}},
+			Sources: []ingest.SourceConfig{
+				&ingest.UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", Loops: 2, ReadBuffer: readBuffer},
+				&ingest.TCPConfig{Name: "statsd-tcp", Addr: "127.0.0.1:0"},
+			},
 			Sinks: []sinks.Sink{jsonlines.NewWriter("json", out)},
 		}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d, d.Pipelines()[0].UDP()[0].Addr().String(), tcp
+	p := d.Pipelines()[0]
+	return d, pipeline.SourcesOf[*ingest.UDPSource](p)[0].Addr().String(), pipeline.SourcesOf[*ingest.TCPSource](p)[0].Addr().String()
 }
 
 func freeTCPPort(t *testing.T) string {
@@ -116,12 +119,12 @@ func freeTCPPort(t *testing.T) string {
 }
 
 // waitLines waits until the pipeline's UDP source has parsed n lines.
-func waitLines(t *testing.T, p *Pipeline, n uint64) {
+func waitLines(t *testing.T, p *pipeline.Pipeline, n uint64) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var got uint64
-		for _, u := range p.UDP() {
+		for _, u := range pipeline.SourcesOf[*ingest.UDPSource](p) {
 			st := u.Stats()
 			for _, c := range st.Lines {
 				got += c

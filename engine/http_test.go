@@ -28,6 +28,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/gomad/mad/engine/config"
+	"github.com/gomad/mad/engine/pipeline"
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/shard"
@@ -98,26 +100,26 @@ func v3Request(recs []v3Record) []byte {
 // httpDaemon runs a daemon with one pipeline serving the V3, collectd and
 // Prometheus routes, aggregating over a decade (one bucket per series) into
 // out.
-func httpDaemon(t *testing.T, out *lockedBuffer, tweak func(*PipelineConfig)) *Daemon {
+func httpDaemon(t *testing.T, out *lockedBuffer, tweak func(*pipeline.Config)) *Daemon {
 	t.Helper()
 	sink := jsonlines.NewWriter("out", out)
-	pc := PipelineConfig{
+	pc := pipeline.Config{
 		Name: "http",
 		Shard: shard.Config{
 			Periods:         []time.Duration{decade},
 			GaugeStatistics: hist.SetOf(hist.Count, hist.Sum, hist.Min, hist.Max, hist.Mean),
 		},
-		HTTP: []ingest.HTTPConfig{
-			{Name: "v3", Kind: ingest.HTTPClientV3},
-			{Name: "collectd", Kind: ingest.HTTPCollectd},
-			{Name: "prometheus", Kind: ingest.HTTPPrometheus},
+		Sources: []ingest.SourceConfig{
+			&ingest.HTTPConfig{Name: "v3", Kind: ingest.HTTPClientV3},
+			&ingest.HTTPConfig{Name: "collectd", Kind: ingest.HTTPCollectd},
+			&ingest.HTTPConfig{Name: "prometheus", Kind: ingest.HTTPPrometheus},
 		},
 		Sinks: []sinks.Sink{sink},
 	}
 	if tweak != nil {
 		tweak(&pc)
 	}
-	d, err := Start(DaemonConfig{HTTPAddr: "127.0.0.1:0", Pipelines: []PipelineConfig{pc}})
+	d, err := Start(DaemonConfig{HTTPAddr: "127.0.0.1:0", Pipelines: []pipeline.Config{pc}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +204,7 @@ func TestV3ClientBatches(t *testing.T) {
 			t.Fatalf("request %d (%q): %d %s", req, enc, code, body)
 		}
 	}
-	src := d.Pipelines()[0].HTTP()[0]
+	src := pipeline.SourcesOf[*ingest.HTTPSource](d.Pipelines()[0])[0]
 	if st := src.Stats(); st.Accepted != 20 || st.Records != 10000 || st.Samples != 100000 {
 		t.Errorf("source counted %+v", st)
 	}
@@ -231,10 +233,10 @@ func TestV3ClientBatches(t *testing.T) {
 
 func TestHTTPRoutes(t *testing.T) {
 	var out lockedBuffer
-	d := httpDaemon(t, &out, func(pc *PipelineConfig) {
-		for i := range pc.HTTP {
-			pc.HTTP[i].MaxBody = 1 << 16
-			pc.HTTP[i].MaxDecompressed = 1 << 18
+	d := httpDaemon(t, &out, func(pc *pipeline.Config) {
+		for _, s := range pc.Sources {
+			s.(*ingest.HTTPConfig).MaxBody = 1 << 16
+			s.(*ingest.HTTPConfig).MaxDecompressed = 1 << 18
 		}
 	})
 	base := "http://" + d.HTTPAddr().String()
@@ -390,7 +392,7 @@ httpsCertificatePath=%q
 httpsKeyPath=%q
 reloadInterval=0
 `, filepath.Join(dir, "none"), port, cert, key))
-			d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+			d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomad/mad/engine/pipeline"
+	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/ingest/statsd"
 )
 
@@ -72,7 +74,7 @@ func millionLines(t *testing.T, readBuffer int) {
 		t.Fatalf("%d datagrams could not be sent", sendErrors)
 	}
 	p := d.Pipelines()[0]
-	src := p.UDP()[0]
+	src := pipeline.SourcesOf[*ingest.UDPSource](p)[0]
 	// Wait until every datagram is received or counted as a kernel drop.
 	deadline := time.Now().Add(60 * time.Second)
 	for {

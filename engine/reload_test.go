@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomad/mad/engine/config"
+	"github.com/gomad/mad/engine/pipeline"
 	"github.com/gomad/mad/ingest"
 )
 
@@ -172,7 +174,7 @@ func (f *reloadFixture) reload(want func(ReloadResult) bool) ReloadResult {
 	return r
 }
 
-func (f *reloadFixture) pipeline(name string) *Pipeline {
+func (f *reloadFixture) pipeline(name string) *pipeline.Pipeline {
 	for _, p := range f.d.Pipelines() {
 		if p.Name() == name {
 			return p
@@ -195,7 +197,7 @@ func TestReloadLosesNothing(t *testing.T) {
 	must(t, os.Mkdir(f.outDir, 0o755))
 	f.writeA(1, `periods=["PT1S"]`)
 	main := writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", f.pipes))
-	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +212,7 @@ func TestReloadLosesNothing(t *testing.T) {
 	if a == nil {
 		t.Fatal("pipeline a did not start")
 	}
-	udpSrc, tcpSrc := a.UDP()[0], a.TCP()[0]
+	udpSrc, tcpSrc := pipeline.SourcesOf[*ingest.UDPSource](a)[0], pipeline.SourcesOf[*ingest.TCPSource](a)[0]
 	sa := sendUDP(t, f.udpA, "reload.udp")
 	ta := sendTCP(t, f.tcpA, "reload.tcp")
 	pause := func() { time.Sleep(300 * time.Millisecond) } // traffic flows between changes (not a synchronisation)
@@ -251,7 +253,7 @@ func TestReloadLosesNothing(t *testing.T) {
 	if b == nil {
 		t.Fatal("pipeline b did not start")
 	}
-	bSrc := b.UDP()[0]
+	bSrc := pipeline.SourcesOf[*ingest.UDPSource](b)[0]
 	sb := sendUDP(t, f.udpB, "reload.b")
 	pause()
 	// 5. a is fixed with other statistics (new shards again).
@@ -264,10 +266,10 @@ func TestReloadLosesNothing(t *testing.T) {
 	f.reload(func(r ReloadResult) bool { return len(r.Stopped) == 1 && len(r.Errors) == 0 })
 	pause()
 
-	if got := a.UDP()[0]; got != udpSrc || got.Addr().String() != f.udpA {
+	if got := pipeline.SourcesOf[*ingest.UDPSource](a)[0]; got != udpSrc || got.Addr().String() != f.udpA {
 		t.Error("the UDP source of a was replaced although its address did not change")
 	}
-	if got := a.TCP()[0]; got != tcpSrc {
+	if got := pipeline.SourcesOf[*ingest.TCPSource](a)[0]; got != tcpSrc {
 		t.Error("the TCP source of a was replaced although its address did not change")
 	}
 	sentUDP, sentTCP := sa.halt(), ta.halt()
@@ -335,7 +337,7 @@ func TestReloadAddressConflicts(t *testing.T) {
 	}
 	writeFile(t, pipes, "a.conf", src("a"))
 	main := writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpPort=0\nhttpHost=\"127.0.0.1\"\nreloadInterval=\"PT0S\"\n", pipes))
-	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +388,7 @@ func TestMainConfigReload(t *testing.T) {
 	}
 	p1, p2 := freePort(t), freePort(t)
 	main := write(p1, "/ping")
-	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +425,7 @@ func TestReloadKeepsHTTPSource(t *testing.T) {
 	}
 	write(`["PT1S"]`, 1)
 	main := writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", pipes))
-	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

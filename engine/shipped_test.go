@@ -16,6 +16,9 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/gomad/mad/engine/config"
+	"github.com/gomad/mad/engine/pipeline"
+	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/sinks/cagg/caggtest"
 )
 
@@ -73,7 +76,7 @@ func TestShippedPipelineEndToEnd(t *testing.T) {
 	must(t, os.Mkdir(pipes, 0o755))
 	writeFile(t, pipes, "pipeline.conf", strings.Join(lines, "\n"))
 	main := writeFile(t, dir, "config.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\nmonitoringCluster=\"mad\"\n", pipes))
-	d, err := Open(main, nil, LoadOptions{Env: env("CLUSTER_AGGREGATOR_HOST", host, "CLUSTER_AGGREGATOR_PORT", port)}, nil)
+	d, err := Open(main, nil, config.LoadOptions{Env: env("CLUSTER_AGGREGATOR_HOST", host, "CLUSTER_AGGREGATOR_PORT", port)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +104,7 @@ func TestShippedPipelineEndToEnd(t *testing.T) {
 	waitUntil(t, "the TCP lines", 30*time.Second, func() bool {
 		var ok uint64
 		for _, p := range d.Pipelines() {
-			for _, s := range p.TCP() {
+			for _, s := range pipeline.SourcesOf[*ingest.TCPSource](p) {
 				ok += s.Stats().Lines[0]
 			}
 		}
@@ -140,7 +143,7 @@ func TestShippedCollectdMapping(t *testing.T) {
 	out := filepath.Join(dir, "out.jsonl")
 	writeFile(t, pipes, "p.conf", fmt.Sprintf("name=collectd\nperiods=[\"PT1S\"]\nsources=[\n%s\n]\nsinks=[{type=JsonLinesSink, name=j, path=%q}]\n", source, out))
 	main := writeFile(t, dir, "config.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", pipes))
-	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,11 +259,11 @@ sources=[{ type=StatsdSource, name=s, host="127.0.0.1", port=0 }]
 sinks=[{ type=AggregationServerHttpSink, name=cagg, uri=%q }]
 `, srv.URL+"/metrics/v1/data/persist"))
 	main := writeFile(t, dir, "config.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", pipes))
-	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := d.Pipelines()[0].UDP()[0]
+	src := pipeline.SourcesOf[*ingest.UDPSource](d.Pipelines()[0])[0]
 	c, err := net.Dial("udp", src.Addr().String())
 	must(t, err)
 	fmt.Fprint(c, "api.latency:500|ms|#service:shop,cluster:prod,host:web-1\napi.latency:1000|ms|#service:shop,cluster:prod,host:web-1\napi.latency:2000|ms|#service:shop,cluster:prod,host:web-1\napi.calls:3|c|#service:shop,cluster:prod,host:web-1\n")

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/gomad/mad/engine/config"
+	"github.com/gomad/mad/engine/pipeline"
+	"github.com/gomad/mad/ingest"
 )
 
 // TestTelemetryEndToEnd: StatsD in, a TelemetrySink behind MAD's shipped
@@ -29,7 +32,7 @@ sinks=[{
 }]
 `)
 	main := writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", pipes))
-	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +46,7 @@ sinks=[{
 	defer ws.CloseNow()
 	sub, _ := json.Marshal(map[string]string{"command": "subscribeMetric", "service": "checkout", "metric": "api.latency", "statistic": "median"})
 	must(t, ws.Write(ctx, websocket.MessageText, sub))
-	c, err := net.Dial("udp", d.Pipelines()[0].UDP()[0].Addr().String())
+	c, err := net.Dial("udp", pipeline.SourcesOf[*ingest.UDPSource](d.Pipelines()[0])[0].Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/gomad/mad/ingest/collectd"
 	"github.com/gomad/mad/ingest/promrw"
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/throttle"
 )
 
 // HTTPKind is one of MAD's HTTP sources (MAD-SPEC §3.1).
@@ -72,13 +73,44 @@ type HTTPConfig struct {
 	ReservedNameWhitelist []string
 	// Log receives throttled reports of refused requests.
 	Log *slog.Logger
-	// NewMapper, if set, makes each slot's mapper (MAD's wrapping sources
-	// around this one); MapperKey identifies its configuration.
-	NewMapper func() Mapper
-	MapperKey string
+	// Mappers are MAD's wrapping sources around this one.
+	Mappers MapperChain
 }
 
-func (c *HTTPConfig) ensureDefaults() {
+// SourceName returns Name.
+func (c *HTTPConfig) SourceName() string { return c.Name }
+
+// SourceKey is "http " and the route.
+func (c *HTTPConfig) SourceKey() string { return "http " + c.Kind.Path() }
+
+// httpRingSize is the capacity of the rings of an HTTP source's slots: each
+// request is one batch per shard, of any size, so the rings hold few, and a
+// request that finds them full waits (and is refused past the deadline)
+// instead of piling up memory.
+const httpRingSize = 2
+
+// Lanes is one producer per slot, over rings of httpRingSize.
+func (c *HTTPConfig) Lanes() (int, int) {
+	if c.Slots <= 0 {
+		return 2, httpRingSize
+	}
+	return c.Slots, httpRingSize
+}
+
+// Wrap adds an enclosing wrapping source's mapper.
+func (c *HTTPConfig) Wrap(m MapperSpec) { c.Mappers = append(c.Mappers, m) }
+
+// Open makes the source (NewHTTPSource); it serves requests from then on.
+func (c *HTTPConfig) Open(lanes []Lanes) (Source, error) {
+	s, err := NewHTTPSource(*c, lanes)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// EnsureDefaults fills in every unset option.
+func (c *HTTPConfig) EnsureDefaults() {
 	if c.Slots <= 0 {
 		c.Slots = 2
 	}
@@ -122,7 +154,7 @@ type HTTPSource struct {
 
 	accepted, badRequest, tooLarge, saturated, failed atomic.Uint64
 	records, samples, bytes                           atomic.Uint64
-	badAt                                             atomic.Int64
+	refused                                           throttle.Throttle // logs of refused requests
 }
 
 type httpSlot struct {
@@ -140,7 +172,7 @@ type httpSlot struct {
 
 // NewHTTPSource returns a source whose slot i publishes over lanes[i].
 func NewHTTPSource(cfg HTTPConfig, lanes []Lanes) (*HTTPSource, error) {
-	cfg.ensureDefaults()
+	cfg.EnsureDefaults()
 	if len(lanes) != cfg.Slots {
 		return nil, fmt.Errorf("http source %s: %d lanes for %d slots", cfg.Name, len(lanes), cfg.Slots)
 	}
@@ -186,44 +218,61 @@ func (s *HTTPSource) take(f func(sl *httpSlot)) {
 	}
 }
 
-// Retarget moves the slots to new lanes (lanes[i] for slot i) and the
-// source to a new configuration of the same kind. Requests in flight finish
-// on the old lanes first; the old lanes have no producer when it returns.
-func (s *HTTPSource) Retarget(cfg HTTPConfig, lanes []Lanes) error {
-	cfg.ensureDefaults()
-	if len(lanes) != len(s.all) {
-		return fmt.Errorf("http source %s: %d lanes for %d slots", cfg.Name, len(lanes), len(s.all))
+// Retargetable reports whether cfg is an HTTPConfig of the source's kind
+// and number of slots; its limits and mappers may differ.
+func (s *HTTPSource) Retargetable(cfg SourceConfig) bool {
+	c, ok := cfg.(*HTTPConfig)
+	if !ok {
+		return false
 	}
-	if cfg.Kind != s.Kind() {
-		return fmt.Errorf("http source %s: cannot change kind", cfg.Name)
+	n, _ := c.Lanes()
+	return c.Kind == s.Kind() && n == len(s.all)
+}
+
+// Retarget moves the slots to new lanes (lanes[i] for slot i) and the
+// source to a new configuration of the same kind (Retargetable). Requests
+// in flight finish on the old lanes first; the old lanes have no producer
+// when it returns.
+func (s *HTTPSource) Retarget(cfg SourceConfig, lanes []Lanes) error {
+	if !s.Retargetable(cfg) {
+		return fmt.Errorf("http source %s: cannot take %s in place", s.Name(), cfg.SourceKey())
+	}
+	c := *cfg.(*HTTPConfig)
+	c.EnsureDefaults()
+	if len(lanes) != len(s.all) {
+		return fmt.Errorf("http source %s: %d lanes for %d slots", c.Name, len(lanes), len(s.all))
 	}
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
 	if s.stop {
-		return fmt.Errorf("http source %s: retarget after stop", cfg.Name)
+		return fmt.Errorf("http source %s: retarget after stop", c.Name)
 	}
 	i := 0
 	s.take(func(sl *httpSlot) {
 		sl.prod.Retarget(lanes[i])
 		i++
 	})
-	s.cfg.Store(&cfg)
+	s.cfg.Store(&c)
 	return nil
 }
 
+// Start does nothing: the source serves requests as soon as it is made.
+func (s *HTTPSource) Start() {}
+
 // Stop waits for the requests in flight and refuses later ones (503): the
-// source's lanes have no producer when it returns.
-func (s *HTTPSource) Stop() {
+// source's lanes have no producer when it returns. It returns nil.
+func (s *HTTPSource) Stop() error {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
 	if s.stop {
-		return
+		return nil
 	}
 	s.stop = true
 	for range s.all {
 		<-s.slots
 	}
 	close(s.slots)
+	return nil
 }
 
 // errSaturated is a request the data plane could not take in time.
@@ -378,12 +427,8 @@ func (sl *httpSlot) reconfigure(cfg *HTTPConfig) {
 		sl.prom = promrw.NewDecoder(promrw.Config{InterpretUnits: cfg.InterpretUnits, ReservedNameWhitelist: cfg.ReservedNameWhitelist,
 			MaxRecords: cfg.MaxRecords, MaxDecompressed: cfg.MaxDecompressed})
 	}
-	if sl.cfg == nil || sl.cfg.MapperKey != cfg.MapperKey {
-		var m Mapper
-		if cfg.NewMapper != nil {
-			m = cfg.NewMapper()
-		}
-		sl.prod.SetMapper(m)
+	if sl.cfg == nil || !sl.cfg.Mappers.Equal(cfg.Mappers) {
+		sl.prod.SetMapper(cfg.Mappers.New())
 	}
 	sl.cfg = cfg
 }
@@ -516,9 +561,8 @@ func (s *HTTPSource) refuse(w http.ResponseWriter, cfg *HTTPConfig, status int, 
 	default:
 		s.failed.Add(1)
 	}
-	now := time.Now().UnixMilli()
-	if last := s.badAt.Load(); now-last >= 10_000 && s.badAt.CompareAndSwap(last, now) {
-		cfg.Log.Warn("http request refused", "source", cfg.Name, "path", cfg.Kind.Path(), "status", status, "err", err)
+	if ok, left := s.refused.Allow(time.Now()); ok {
+		cfg.Log.Warn("http request refused", "source", cfg.Name, "path", cfg.Kind.Path(), "status", status, "err", err, "left_out", left)
 	}
 	http.Error(w, err.Error(), status)
 }

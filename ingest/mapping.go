@@ -3,6 +3,7 @@ package ingest
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,9 +91,16 @@ type MappingRule struct {
 	Replacements []string
 }
 
-// NewMapping compiles findAndReplace, in order.
-func NewMapping(rules []MappingRule) (*Mapping, error) {
-	m := &Mapping{}
+// MappingSpec is MappingSource's configuration (findAndReplace, in
+// order), compiled once; its mappers share the compiled patterns.
+type MappingSpec struct {
+	rules    []MappingRule
+	compiled []mappingRule
+}
+
+// NewMappingSpec compiles findAndReplace, in order.
+func NewMappingSpec(rules []MappingRule) (*MappingSpec, error) {
+	s := &MappingSpec{rules: rules}
 	for _, fr := range rules {
 		re, err := regexp.Compile(fr.Pattern)
 		if err != nil {
@@ -102,9 +110,41 @@ func NewMapping(rules []MappingRule) (*Mapping, error) {
 		for _, r := range fr.Replacements {
 			repls = append(repls, javaReplacement(r))
 		}
-		m.rules = append(m.rules, mappingRule{re: re, repls: repls})
+		s.compiled = append(s.compiled, mappingRule{re: re, repls: repls})
 	}
-	return m, nil
+	return s, nil
+}
+
+// NewMapper returns a Mapping for one producer.
+func (s *MappingSpec) NewMapper() Mapper { return &Mapping{rules: s.compiled} }
+
+// Equal reports whether o is a MappingSpec of the same rules.
+func (s *MappingSpec) Equal(o MapperSpec) bool {
+	m, ok := o.(*MappingSpec)
+	return ok && slices.EqualFunc(s.rules, m.rules, func(a, b MappingRule) bool {
+		return a.Pattern == b.Pattern && slices.Equal(a.Replacements, b.Replacements)
+	})
+}
+
+// NewMapping compiles findAndReplace into one mapper.
+func NewMapping(rules []MappingRule) (*Mapping, error) {
+	s, err := NewMappingSpec(rules)
+	if err != nil {
+		return nil, err
+	}
+	return s.NewMapper().(*Mapping), nil
+}
+
+// TimeStampingSpec is TimeStampingSource's configuration (it has none).
+type TimeStampingSpec struct{}
+
+// NewMapper returns a TimeStamping.
+func (TimeStampingSpec) NewMapper() Mapper { return TimeStamping{} }
+
+// Equal reports whether o is a TimeStampingSpec.
+func (TimeStampingSpec) Equal(o MapperSpec) bool {
+	_, ok := o.(TimeStampingSpec)
+	return ok
 }
 
 // javaReplacement turns a Java replacement string ($1, \$ escapes) into a

@@ -87,12 +87,12 @@ func NewProducer(lanes Lanes) *Producer {
 	return p
 }
 
-// newProducer returns a producer over lanes with a mapper made by
-// newMapper, if any.
-func newProducer(lanes Lanes, newMapper func() Mapper) *Producer {
+// newProducer returns a producer over lanes with the mapper of a chain, if
+// any.
+func newProducer(lanes Lanes, mappers MapperChain) *Producer {
 	p := NewProducer(lanes)
-	if newMapper != nil {
-		p.SetMapper(newMapper())
+	if m := mappers.New(); m != nil {
+		p.SetMapper(m)
 	}
 	return p
 }

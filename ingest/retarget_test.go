@@ -169,7 +169,13 @@ func TestUDPRetarget(t *testing.T) {
 	const lines = datagrams * perDatagram
 	a, b := newLineSink(loops, 3, lines), newLineSink(loops, 2, lines)
 	decA, decB := statsd.Config{}, statsd.Config{RateMode: statsd.RateScale}
-	src, err := ListenUDP(UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", Loops: loops, ReadBuffer: 8 << 20, Decoder: decA, Log: quiet}, a.lanes)
+	cfg := UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", Loops: loops, ReadBuffer: 8 << 20, Decoder: decA, Log: quiet}
+	with := func(dec statsd.Config) *UDPConfig {
+		c := cfg
+		c.Decoder = dec
+		return &c
+	}
+	src, err := ListenUDP(cfg, a.lanes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,14 +241,19 @@ func TestUDPRetarget(t *testing.T) {
 	decs := [2]statsd.Config{decA, decB}
 	const n = chunks
 	retarget(t, n, &chunksSent, senderDone, &retargets, func(i int) error {
-		return src.Retarget(sinks[(i+1)%2].lanes, decs[(i+1)%2])
+		return src.Retarget(with(decs[(i+1)%2]), sinks[(i+1)%2].lanes)
 	})
 	<-senderDone
 	if sendErr != nil {
 		t.Fatal(sendErr)
 	}
-	if err := src.Retarget(a.lanes[:1], decA); err == nil {
+	if err := src.Retarget(with(decA), a.lanes[:1]); err == nil {
 		t.Fatal("Retarget with the wrong number of lanes succeeded")
+	}
+	other := with(decA)
+	other.Loops = 1
+	if src.Retargetable(other) || src.Retarget(other, a.lanes[:1]) == nil {
+		t.Fatal("a configuration with another number of loops was taken in place")
 	}
 	waitFor(t, "every line", func() bool {
 		return int(a.got.Load()+b.got.Load())+perDatagram*int(src.Stats().KernelDrops) == lines
@@ -268,7 +279,7 @@ func TestUDPRetarget(t *testing.T) {
 	if a.got.Load() == 0 || b.got.Load() == 0 {
 		t.Fatalf("one set of lanes received nothing: %d, %d", a.got.Load(), b.got.Load())
 	}
-	if err := src.Retarget(a.lanes, decA); err == nil {
+	if err := src.Retarget(with(decA), a.lanes); err == nil {
 		t.Fatal("Retarget after Stop succeeded")
 	}
 	t.Logf("%d retargets; %d lines on A, %d on B, %d datagrams dropped by the kernel", n, a.got.Load(), b.got.Load(), st.KernelDrops)
@@ -354,7 +365,13 @@ func TestTCPRetarget(t *testing.T) {
 	const lines = chunks * perChunk
 	a, b := newLineSink(loops, 3, lines), newLineSink(loops, 2, lines)
 	decA, decB := statsd.Config{}, statsd.Config{RateMode: statsd.RateScale}
-	src, err := ListenTCP(TCPConfig{Name: "statsd-tcp", Addr: "127.0.0.1:0", Loops: loops, Decoder: decA, Log: quiet}, a.lanes)
+	cfg := TCPConfig{Name: "statsd-tcp", Addr: "127.0.0.1:0", Loops: loops, Decoder: decA, Log: quiet}
+	with := func(dec statsd.Config) *TCPConfig {
+		c := cfg
+		c.Decoder = dec
+		return &c
+	}
+	src, err := ListenTCP(cfg, a.lanes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +420,7 @@ func TestTCPRetarget(t *testing.T) {
 	decs := [2]statsd.Config{decA, decB}
 	const n = chunks
 	retarget(t, n, &chunksSent, sendersDone, &retargets, func(i int) error {
-		return src.Retarget(sinks[(i+1)%2].lanes, decs[(i+1)%2])
+		return src.Retarget(with(decs[(i+1)%2]), sinks[(i+1)%2].lanes)
 	})
 	<-sendersDone
 	close(errs)
@@ -423,8 +440,13 @@ func TestTCPRetarget(t *testing.T) {
 	if a.got.Load() == 0 || b.got.Load() == 0 {
 		t.Fatalf("one set of lanes received nothing: %d, %d", a.got.Load(), b.got.Load())
 	}
-	if err := src.Retarget(a.lanes, decA); err == nil {
+	if err := src.Retarget(with(decA), a.lanes); err == nil {
 		t.Fatal("Retarget after Stop succeeded")
+	}
+	graphite := with(decA)
+	graphite.Format = FormatGraphite
+	if src.Retargetable(graphite) {
+		t.Fatal("a Graphite configuration is retargetable onto a StatsD source")
 	}
 	t.Logf("%d retargets; %d lines on A, %d on B", n, a.got.Load(), b.got.Load())
 }

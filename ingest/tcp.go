@@ -18,6 +18,7 @@ import (
 	"github.com/gomad/mad/ingest/graphite"
 	"github.com/gomad/mad/ingest/statsd"
 	"github.com/gomad/mad/ingest/telegraf"
+	"github.com/gomad/mad/internal/throttle"
 )
 
 // TCPConfig configures a newline-delimited StatsD source on TCP (MAD's
@@ -34,16 +35,56 @@ type TCPConfig struct {
 	// Decoder configures StatsD decoding.
 	Decoder statsd.Config
 	Log     *slog.Logger
-	// NewMapper, if set, makes each slot's mapper (MAD's wrapping sources
-	// around this one); MapperKey identifies its configuration.
-	NewMapper func() Mapper
-	MapperKey string
+	// Mappers are MAD's wrapping sources around this one.
+	Mappers MapperChain
 	// Format is the parser of TcpLineSource's lines: StatsD (default),
 	// Graphite plaintext or Telegraf JSON, configured by Graphite and
 	// Telegraf.
 	Format   LineFormat
 	Graphite graphite.Config
 	Telegraf telegraf.Config
+}
+
+// SourceName returns Name.
+func (c *TCPConfig) SourceName() string { return c.Name }
+
+// SourceKey is "tcp " and the address.
+func (c *TCPConfig) SourceKey() string { return "tcp " + c.Addr }
+
+// Lanes is one producer per event loop.
+func (c *TCPConfig) Lanes() (int, int) { return max(1, c.Loops), 0 }
+
+// Wrap adds an enclosing wrapping source's mapper.
+func (c *TCPConfig) Wrap(m MapperSpec) { c.Mappers = append(c.Mappers, m) }
+
+// Open listens (ListenTCP).
+func (c *TCPConfig) Open(lanes []Lanes) (Source, error) {
+	s, err := ListenTCP(*c, lanes)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// EnsureDefaults fills in every unset option.
+func (c *TCPConfig) EnsureDefaults() {
+	if c.Loops <= 0 {
+		c.Loops = 1
+	}
+	if c.MaxLine <= 0 {
+		c.MaxLine = 64 << 10
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// sameLines reports whether two configurations read lines alike (format,
+// parser options, limit, mappers): all but the StatsD decoder options,
+// which a running source can change.
+func (c *TCPConfig) sameLines(o *TCPConfig) bool {
+	return c.Format == o.Format && c.MaxLine == o.MaxLine && c.Graphite.Equal(o.Graphite) && c.Telegraf == o.Telegraf &&
+		c.Mappers.Equal(o.Mappers)
 }
 
 // LineFormat is the parser of a TCP line source.
@@ -133,6 +174,7 @@ type TCPSource struct {
 	stopErr error
 	eng     gnet.Engine
 	addr    *net.TCPAddr
+	bad     throttle.Throttle // bad-line logs, across the slots
 	boot    chan error
 	done    chan error
 }
@@ -148,7 +190,6 @@ type tcpSlot struct {
 	lastErr          string // why lastBad was refused (decoders reuse their errors)
 	prod             *Producer
 	c                *counters
-	badAt            int64 // last bad-line log, ms; throttles per slot
 }
 
 // takeAll takes every slot, waiting for those in use (a read event holds
@@ -167,15 +208,7 @@ func (s *TCPSource) takeAll() (putBack func()) {
 
 // ListenTCP starts serving; lanes[i] are slot i's rings (one per loop).
 func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
-	if cfg.Loops <= 0 {
-		cfg.Loops = 1
-	}
-	if cfg.MaxLine <= 0 {
-		cfg.MaxLine = 64 << 10
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
+	cfg.EnsureDefaults()
 	if len(lanes) != cfg.Loops {
 		return nil, fmt.Errorf("tcp source %s: %d lanes for %d loops", cfg.Name, len(lanes), cfg.Loops)
 	}
@@ -192,7 +225,7 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	}
 	s := &TCPSource{cfg: cfg, addr: addr, slots: make(chan *tcpSlot, cfg.Loops), boot: make(chan error, 1), done: make(chan error, 1)}
 	for i := range lanes {
-		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), decCfg: cfg.Decoder, prod: newProducer(lanes[i], cfg.NewMapper), c: newCounters(tcpCounters),
+		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), decCfg: cfg.Decoder, prod: newProducer(lanes[i], cfg.Mappers), c: newCounters(tcpCounters),
 			lines: newLineDecoder(&cfg)}
 		s.all = append(s.all, sl)
 		s.slots <- sl
@@ -238,6 +271,9 @@ func resolvePort(addr string) (*net.TCPAddr, net.Listener, error) {
 	return l.Addr().(*net.TCPAddr), l, nil
 }
 
+// Start does nothing: the event loops serve from ListenTCP on.
+func (s *TCPSource) Start() {}
+
 // Addr returns the address the source listens on (with port 0, the port
 // chosen).
 func (s *TCPSource) Addr() net.Addr { return s.addr }
@@ -262,20 +298,37 @@ func (s *TCPSource) OnTick() (time.Duration, gnet.Action) {
 	return 100 * time.Millisecond, gnet.None
 }
 
+// Retargetable reports whether cfg is a TCPConfig for the same listener
+// (address, loops) that reads lines alike: only its StatsD decoder options
+// may differ.
+func (s *TCPSource) Retargetable(cfg SourceConfig) bool {
+	c, ok := cfg.(*TCPConfig)
+	if !ok {
+		return false
+	}
+	n := *c
+	n.EnsureDefaults()
+	return n.Addr == s.cfg.Addr && n.Loops == s.cfg.Loops && n.sameLines(&s.cfg)
+}
+
 // Retarget switches the source to new lanes, lanes[i] for slot i, and to
-// the decoder configuration dec, without touching its listener or its
-// connections. It takes every slot (waiting for the read events using
-// them), publishes what each slot had decoded to the old lanes, points its
-// producer at the new ones and puts the slots back: when Retarget returns,
-// every sample decoded before went to the old lanes and every sample
-// decoded after goes to the new ones. The old lanes' shards must keep
-// running until Retarget returns; then the old lanes have no producer any
-// more and may be detached. A decoder whose configuration changes is
-// replaced; counters stay cumulative.
+// the decoder configuration of cfg (Retargetable), without touching its
+// listener or its connections. It takes every slot (waiting for the read
+// events using them), publishes what each slot had decoded to the old
+// lanes, points its producer at the new ones and puts the slots back: when
+// Retarget returns, every sample decoded before went to the old lanes and
+// every sample decoded after goes to the new ones. The old lanes' shards
+// must keep running until Retarget returns; then the old lanes have no
+// producer any more and may be detached. A decoder whose configuration
+// changes is replaced; counters stay cumulative.
 //
-// Safe from any goroutine; it fails after Stop and when len(lanes) is not
-// the number of loops.
-func (s *TCPSource) Retarget(lanes []Lanes, dec statsd.Config) error {
+// Safe from any goroutine; it fails after Stop, for a configuration that is
+// not Retargetable, and when len(lanes) is not the number of loops.
+func (s *TCPSource) Retarget(cfg SourceConfig, lanes []Lanes) error {
+	if !s.Retargetable(cfg) {
+		return fmt.Errorf("tcp source %s: cannot take %s in place", s.cfg.Name, cfg.SourceKey())
+	}
+	dec := cfg.(*TCPConfig).Decoder
 	if len(lanes) != len(s.all) {
 		return fmt.Errorf("tcp source %s: %d lanes for %d loops", s.cfg.Name, len(lanes), len(s.all))
 	}
@@ -358,7 +411,7 @@ func (s *TCPSource) consume(c gnet.Conn, closing bool) {
 	if sl.lines == nil {
 		sl.dec.Decode(buf[:end], now, sl.prod.Route)
 	} else {
-		sl.decodeLines(buf[:end], now)
+		sl.decodeLines(buf[:end], now, s.bad.Due(time.UnixMilli(now)))
 	}
 	v[tcpBytes] += uint64(end)
 	c.Discard(end)
@@ -367,8 +420,9 @@ func (s *TCPSource) consume(c gnet.Conn, closing bool) {
 }
 
 // decodeLines decodes Graphite or Telegraf lines one by one (MAD-SPEC §3.3:
-// split on \n only; a line that does not parse drops only itself).
-func (sl *tcpSlot) decodeLines(data []byte, now int64) {
+// split on \n only; a line that does not parse drops only itself). With
+// keepBad (a log line is due), the first line refused is kept for it.
+func (sl *tcpSlot) decodeLines(data []byte, now int64, keepBad bool) {
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		line := data
@@ -383,7 +437,7 @@ func (sl *tcpSlot) decodeLines(data []byte, now int64) {
 		n, err := sl.lines.decodeLine(line, now, sl.prod.Route)
 		if err != nil {
 			sl.bad++
-			if len(sl.lastBad) == 0 && now-sl.badAt >= 10_000 {
+			if keepBad && len(sl.lastBad) == 0 {
 				sl.lastBad = append(sl.lastBad[:0], line[:min(len(line), 256)]...)
 				sl.lastErr = err.Error()
 			}
@@ -403,9 +457,10 @@ func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 		v[tcpWaits] = sl.prod.Waits
 		v[tcpDropped] = sl.prod.Dropped
 		sl.c.publish(now, force)
-		if now-sl.badAt >= 10_000 && len(sl.lastBad) > 0 {
-			s.cfg.Log.Warn("bad line", "source", s.cfg.Name, "line", string(sl.lastBad), "err", sl.lastErr, "count", sl.bad)
-			sl.badAt = now
+		if len(sl.lastBad) > 0 {
+			if ok, _ := s.bad.Allow(time.Now()); ok {
+				s.cfg.Log.Warn("bad line", "source", s.cfg.Name, "line", string(sl.lastBad), "err", sl.lastErr, "count", sl.bad)
+			}
 			sl.lastBad = sl.lastBad[:0]
 		}
 		return
@@ -418,16 +473,7 @@ func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 		v[tcpLines+r] = n
 	}
 	sl.c.publish(now, force)
-	if now-sl.badAt >= 10_000 {
-		for r := statsd.ErrSyntax; r < statsd.NumResults; r++ {
-			if bad := sl.dec.LastRefused(r); len(bad) > 0 {
-				s.cfg.Log.Warn("bad statsd line", "source", s.cfg.Name, "reason", r.String(), "line", string(bad), "count", d.Lines[r])
-				sl.badAt = now
-				sl.dec.ClearRefused() // logged once, not at every report
-				break
-			}
-		}
-	}
+	logRefused(&s.bad, s.cfg.Log, s.cfg.Name, sl.dec)
 }
 
 // Stop closes the listener and the connections (decoding what they had

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/gomad/mad/affinity"
 	"github.com/gomad/mad/ingest/statsd"
+	"github.com/gomad/mad/internal/throttle"
 )
 
 // UDPConfig configures a StatsD source on UDP.
@@ -38,13 +40,33 @@ type UDPConfig struct {
 	Decoder statsd.Config
 	// Log receives throttled reports of bad lines; nil: slog.Default().
 	Log *slog.Logger
-	// NewMapper, if set, makes each loop's mapper (MAD's wrapping
-	// sources around this one); MapperKey identifies its configuration.
-	NewMapper func() Mapper
-	MapperKey string
+	// Mappers are MAD's wrapping sources around this one.
+	Mappers MapperChain
 }
 
-func (c *UDPConfig) ensureDefaults() {
+// SourceName returns Name.
+func (c *UDPConfig) SourceName() string { return c.Name }
+
+// SourceKey is "udp " and the address.
+func (c *UDPConfig) SourceKey() string { return "udp " + c.Addr }
+
+// Lanes is one producer per loop.
+func (c *UDPConfig) Lanes() (int, int) { return max(1, c.Loops), 0 }
+
+// Wrap adds an enclosing wrapping source's mapper.
+func (c *UDPConfig) Wrap(m MapperSpec) { c.Mappers = append(c.Mappers, m) }
+
+// Open binds the sockets (ListenUDP).
+func (c *UDPConfig) Open(lanes []Lanes) (Source, error) {
+	s, err := ListenUDP(*c, lanes)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// EnsureDefaults fills in every unset option.
+func (c *UDPConfig) EnsureDefaults() {
 	if c.Loops <= 0 {
 		c.Loops = 1
 	}
@@ -102,10 +124,10 @@ type UDPStats struct {
 // SO_REUSEPORT to one address, each read by a loop that decodes datagrams
 // straight into per-shard batches.
 //
-// Start, Retarget, Stop, Stats, Addr and Name may be called from any
-// goroutine.
+// Every method may be called from any goroutine.
 type UDPSource struct {
 	cfg   UDPConfig
+	bad   throttle.Throttle // bad-line logs, across the loops
 	conns []*net.UDPConn
 	loops []*udpLoop
 	wg    sync.WaitGroup
@@ -139,13 +161,12 @@ type udpLoop struct {
 	c      *counters
 	recv   udpRecv // receive buffers (udp_linux.go, udp_other.go)
 	dirty  bool    // decoded since the last flush
-	badAt  int64   // last throttled bad-line log, ms
 }
 
 // ListenUDP binds the sockets of a UDP source, one per loop; lanes[i] are
 // loop i's rings to the shards. Start starts the loops.
 func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
-	cfg.ensureDefaults()
+	cfg.EnsureDefaults()
 	if len(lanes) != cfg.Loops {
 		return nil, fmt.Errorf("udp source %s: %d lanes for %d loops", cfg.Name, len(lanes), cfg.Loops)
 	}
@@ -177,7 +198,7 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 			src: s, index: i, conn: conn, raw: raw,
 			dec:    statsd.NewDecoder(cfg.Decoder),
 			decCfg: cfg.Decoder,
-			prod:   newProducer(lanes[i], cfg.NewMapper),
+			prod:   newProducer(lanes[i], cfg.Mappers),
 			c:      newCounters(udpCounters),
 			recv:   newUDPRecv(&cfg),
 		})
@@ -218,21 +239,42 @@ func (s *UDPSource) Start() {
 	}
 }
 
+// Retargetable reports whether cfg is a UDPConfig for the same sockets
+// (address, loops, CPUs, buffers) and mappers: only its decoder options may
+// differ.
+func (s *UDPSource) Retargetable(cfg SourceConfig) bool {
+	c, ok := cfg.(*UDPConfig)
+	if !ok {
+		return false
+	}
+	n := *c
+	n.EnsureDefaults()
+	o := &s.cfg
+	return n.Addr == o.Addr && n.Loops == o.Loops && slices.Equal(n.CPUs, o.CPUs) && n.ReadBuffer == o.ReadBuffer &&
+		n.Batch == o.Batch && n.MaxDatagram == o.MaxDatagram && n.Mappers.Equal(o.Mappers)
+}
+
 // Retarget switches the source to new lanes, lanes[i] for loop i, and to
-// the decoder configuration dec, without touching its sockets: nothing is
-// rebound and no datagram is refused meanwhile. Loop by loop, it waits until
-// the loop is between two reads (or asleep), publishes everything the loop
-// had decoded to the old lanes, and points the loop's producer at the new
-// ones; so when Retarget returns, every sample decoded before went to the
-// old lanes and every sample decoded after goes to the new ones. The old
-// lanes' shards must keep running until Retarget returns (a batch they
-// leave no room for is dropped after Producer.MaxWait, and counted); then
-// the old lanes have no producer any more and may be detached. A decoder
-// whose configuration changes is replaced; counters stay cumulative.
+// the decoder configuration of cfg (Retargetable), without touching its
+// sockets: nothing is rebound and no datagram is refused meanwhile. Loop by
+// loop, it waits until the loop is between two reads (or asleep), publishes
+// everything the loop had decoded to the old lanes, and points the loop's
+// producer at the new ones; so when Retarget returns, every sample decoded
+// before went to the old lanes and every sample decoded after goes to the
+// new ones. The old lanes' shards must keep running until Retarget returns
+// (a batch they leave no room for is dropped after Producer.MaxWait, and
+// counted); then the old lanes have no producer any more and may be
+// detached. A decoder whose configuration changes is replaced; counters
+// stay cumulative.
 //
-// Safe from any goroutine, before or after Start; it fails after Stop and
-// when len(lanes) is not the number of loops.
-func (s *UDPSource) Retarget(lanes []Lanes, dec statsd.Config) error {
+// Safe from any goroutine, before or after Start; it fails after Stop, for
+// a configuration that is not Retargetable, and when len(lanes) is not the
+// number of loops.
+func (s *UDPSource) Retarget(cfg SourceConfig, lanes []Lanes) error {
+	if !s.Retargetable(cfg) {
+		return fmt.Errorf("udp source %s: cannot take %s in place", s.cfg.Name, cfg.SourceKey())
+	}
+	dec := cfg.(*UDPConfig).Decoder
 	if len(lanes) != len(s.loops) {
 		return fmt.Errorf("udp source %s: %d lanes for %d loops", s.cfg.Name, len(lanes), len(s.loops))
 	}
@@ -267,7 +309,8 @@ func (s *UDPSource) Retarget(lanes []Lanes, dec statsd.Config) error {
 // there is no drain: what is left in the buffers is lost.
 //
 // Safe to call more than once, from any goroutine, with or without Start.
-func (s *UDPSource) Stop() {
+// It returns nil: what it cannot do is counted or logged.
+func (s *UDPSource) Stop() error {
 	s.ctl.Lock()
 	if !s.stopped {
 		s.stopped = true
@@ -296,6 +339,7 @@ func (s *UDPSource) Stop() {
 	}
 	s.ctl.Unlock()
 	s.wg.Wait()
+	return nil
 }
 
 // kernelDrops returns the kernel drops of loop i's socket: live while it is
@@ -354,15 +398,23 @@ func (l *udpLoop) account(now int64, force bool) {
 		v[udpLines+r] = n
 	}
 	l.c.publish(now, force)
-	// At most one bad-line report per source loop every 10 s.
-	if now-l.badAt >= 10_000 {
-		for r := statsd.ErrSyntax; r < statsd.NumResults; r++ {
-			if bad := l.dec.LastRefused(r); len(bad) > 0 {
-				l.src.cfg.Log.Warn("bad statsd line", "source", l.src.cfg.Name, "reason", r.String(), "line", string(bad), "count", d.Lines[r])
-				l.badAt = now
-				l.dec.ClearRefused() // logged once, not at every report
-				break
+	logRefused(&l.src.bad, l.src.cfg.Log, l.src.cfg.Name, l.dec)
+}
+
+// logRefused logs one line a StatsD decoder refused, throttled: at most one
+// per source every throttle.Every, and each line once.
+func logRefused(t *throttle.Throttle, log *slog.Logger, source string, dec *statsd.Decoder) {
+	now := time.Now()
+	if !t.Due(now) {
+		return
+	}
+	for r := statsd.ErrSyntax; r < statsd.NumResults; r++ {
+		if bad := dec.LastRefused(r); len(bad) > 0 {
+			if ok, _ := t.Allow(now); ok {
+				log.Warn("bad statsd line", "source", source, "reason", r.String(), "line", string(bad), "count", dec.Stats.Lines[r])
 			}
+			dec.ClearRefused() // logged once, not at every report
+			return
 		}
 	}
 }

@@ -3,6 +3,7 @@ package shard
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/gomad/mad/hist"
@@ -101,6 +102,16 @@ func (c *Config) EnsureDefaults() {
 	if c.PendingLimit == 0 {
 		c.PendingLimit = 4096
 	}
+}
+
+// Equal reports whether c and o configure a shard identically (field by
+// field; periods and overrides in order), so that running shards can serve
+// o: a pipeline keeps its open buckets across a reload when they are.
+func (c *Config) Equal(o *Config) bool {
+	return slices.Equal(c.Periods, o.Periods) && c.CounterStatistics == o.CounterStatistics &&
+		c.GaugeStatistics == o.GaugeStatistics && c.TimerStatistics == o.TimerStatistics &&
+		slices.Equal(c.Overrides, o.Overrides) && c.IdleTimeout == o.IdleTimeout && c.Granularity == o.Granularity &&
+		c.MaxSeries == o.MaxSeries && c.OutputQueue == o.OutputQueue && c.PendingLimit == o.PendingLimit
 }
 
 // Validate reports the first problem with c (after EnsureDefaults).

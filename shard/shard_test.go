@@ -2,6 +2,7 @@ package shard
 
 import (
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -631,6 +632,47 @@ func TestLongestKeys(t *testing.T) {
 	for _, e := range got {
 		if e.name != long && e.name != "x" {
 			t.Fatalf("name read back as %d bytes", len(e.name))
+		}
+	}
+}
+
+// TestConfigEqualSeesEveryField changes each field of a Config in turn:
+// Equal must tell every change, so that a field added later cannot be
+// forgotten by the comparison a reload relies on.
+func TestConfigEqualSeesEveryField(t *testing.T) {
+	base := Config{}
+	base.EnsureDefaults()
+	base.Overrides = []Override{{Pattern: "a", Stats: hist.SetOf(hist.Max)}}
+	if c := base; !c.Equal(&base) {
+		t.Fatal("a config differs from its copy")
+	}
+	rt := reflect.TypeOf(base)
+	for i := range rt.NumField() {
+		c := base
+		c.Periods = slices.Clone(base.Periods)
+		c.Overrides = slices.Clone(base.Overrides)
+		f := reflect.ValueOf(&c).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.Slice:
+			switch f.Type().Elem() {
+			case reflect.TypeOf(time.Duration(0)):
+				c.Periods = append(c.Periods, time.Hour)
+			case reflect.TypeOf(Override{}):
+				c.Overrides[0].Stats = hist.SetOf(hist.Min)
+			default:
+				t.Fatalf("field %s: a slice of %s; teach this test to change it", rt.Field(i).Name, f.Type().Elem())
+			}
+		case reflect.Int, reflect.Int64, reflect.Uint64, reflect.Uint32, reflect.Uint16:
+			if f.CanInt() {
+				f.SetInt(f.Int() + 1)
+			} else {
+				f.SetUint(f.Uint() ^ 1)
+			}
+		default:
+			t.Fatalf("field %s of kind %s; teach this test to change it", rt.Field(i).Name, f.Kind())
+		}
+		if c.Equal(&base) {
+			t.Errorf("Equal does not see a change of %s", rt.Field(i).Name)
 		}
 	}
 }

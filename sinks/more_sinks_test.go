@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/gomad/mad/internal/selfmetric"
 )
 
 type capture struct{ pds []PeriodicData }
@@ -67,8 +69,8 @@ func TestTimeThresholdSink(t *testing.T) {
 	if len(c.pds) != 2 || c.pds[0].Start != onTime.Start || c.pds[1].Start != excluded.Start {
 		t.Errorf("forwarded %d buckets", len(c.pds))
 	}
-	if _, dropped, _ := s.Stats(); dropped != 1 {
-		t.Errorf("dropped %d", dropped)
+	if dropped := reported(s, "mad_sink_dropped_total"); dropped != 1 {
+		t.Errorf("dropped %v; want 1", dropped)
 	}
 	s.LogOnly = true
 	s.Record(late)
@@ -104,4 +106,15 @@ func TestMetricSeriesLoggingSink(t *testing.T) {
 	if w, _, _ := s.Stats(); w != 2 {
 		t.Errorf("%d files written, want 2", w)
 	}
+}
+
+// reported returns the value of family name that r reports.
+func reported(r selfmetric.Reporter, name string) float64 {
+	var v float64
+	r.Report(func(x selfmetric.Value) {
+		if x.Name == name {
+			v = x.V
+		}
+	})
+	return v
 }

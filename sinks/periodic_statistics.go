@@ -4,6 +4,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gomad/mad/internal/selfmetric"
 )
 
 // PeriodicStatisticsSink is MAD's PeriodicStatisticsSink: metrics about the
@@ -153,7 +155,7 @@ func (s *PeriodicStatisticsSink) Record(pd *PeriodicData) {
 func (s *PeriodicStatisticsSink) FlushStatistics() {
 	s.mu.Lock()
 	var recs []SelfRecord
-	prefix := "sinks/periodic_statistics/" + MetricSafeName(s.name) + "/"
+	prefix := "sinks/periodic_statistics/" + selfmetric.SinkName(s.name) + "/"
 	for k, b := range s.buckets {
 		if !b.hasAge {
 			if b.empty++; b.empty >= 2 {

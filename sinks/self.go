@@ -22,15 +22,3 @@ type SelfMetric struct {
 
 // SelfEmitter takes records of mad's own metrics. It must not block.
 type SelfEmitter func(SelfRecord)
-
-// MetricSafeName is MAD's getMetricSafeName for sinks: "/" and "." become
-// "_".
-func MetricSafeName(name string) string {
-	b := []byte(name)
-	for i, c := range b {
-		if c == '/' || c == '.' {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"time"
+
+	"github.com/gomad/mad/internal/selfmetric"
 )
 
 // MetricSeriesLoggingSink is mad-experimental's MetricSeriesLoggingSink, a
@@ -106,9 +108,14 @@ func (s *MetricSeriesLoggingSink) rollOver() {
 func (s *MetricSeriesLoggingSink) Name() string { return s.name }
 
 // Stats reports files written, snapshots dropped (the previous write still
-// running) and write errors (engine.SinkStats).
+// running) and write errors.
 func (s *MetricSeriesLoggingSink) Stats() (written, dropped, errors uint64) {
 	return s.written.Load(), s.dropped.Load(), s.errors.Load()
+}
+
+// Report reports the sink's counters.
+func (s *MetricSeriesLoggingSink) Report(emit func(selfmetric.Value)) {
+	ReportCounts(emit, s.name, s.written.Load(), s.dropped.Load(), s.errors.Load())
 }
 
 // Close writes what was collected and waits for the writer.

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/gomad/mad/internal/selfmetric"
+	"github.com/gomad/mad/internal/throttle"
 )
 
 // TimeThresholdSink is MAD's TimeThresholdSink: a bucket whose end plus
@@ -22,7 +25,7 @@ type TimeThresholdSink struct {
 	Now func() time.Time
 
 	dropped, late atomic.Uint64
-	loggedAt      time.Time
+	lateLog       throttle.Throttle
 }
 
 // Record forwards pd unless it is too late.
@@ -41,8 +44,7 @@ func (s *TimeThresholdSink) Record(pd *PeriodicData) {
 		return
 	}
 	s.late.Add(1)
-	if t.Sub(s.loggedAt) >= 10*time.Second && s.Log != nil {
-		s.loggedAt = t
+	if ok, _ := s.lateLog.Allow(t); ok && s.Log != nil {
 		s.Log.Warn("late bucket", "sink", s.Name, "period", FormatPeriod(pd.Period), "start", pd.Start, "threshold", FormatPeriod(s.Threshold),
 			"forwarded", s.LogOnly, "late_so_far", s.late.Load())
 	}
@@ -53,11 +55,10 @@ func (s *TimeThresholdSink) Record(pd *PeriodicData) {
 	s.dropped.Add(1)
 }
 
-// Stats reports the buckets dropped as too late (engine.SinkStats).
-func (s *TimeThresholdSink) Stats() (written, dropped, errors uint64) { return 0, s.dropped.Load(), 0 }
-
-// SinkName returns the sink's name.
-func (s *TimeThresholdSink) SinkName() string { return s.Name }
+// Report reports the buckets dropped as too late.
+func (s *TimeThresholdSink) Report(emit func(selfmetric.Value)) {
+	ReportCounts(emit, s.Name, 0, s.dropped.Load(), 0)
+}
 
 // Flush flushes the wrapped sink.
 func (s *TimeThresholdSink) Flush() { Flush(s.Sink) }

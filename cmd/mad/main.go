@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gomad/mad/engine"
+	"github.com/gomad/mad/engine/config"
 )
 
 // properties collects -D key=value flags (Java system properties).
@@ -40,7 +41,7 @@ func main() {
 	start := time.Now()
 	props := properties{}
 	version := flag.Bool("version", false, "print the version and exit")
-	config := flag.String("config", "", "MAD main configuration file (HOCON if it ends in .conf, JSON otherwise)")
+	configFile := flag.String("config", "", "MAD main configuration file (HOCON if it ends in .conf, JSON otherwise)")
 	check := flag.String("check-config", "", "validate this main configuration (with its pipelines) or pipeline file, print every problem, exit non-zero if there is any")
 	printDefault := flag.Bool("print-default-config", false, "print the embedded default configuration and exit")
 	skip := flag.Bool("skip-unavailable", false, "run pipelines without the sources and sinks mad does not implement yet (each is reported) instead of refusing them")
@@ -73,7 +74,7 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 		fmt.Printf("mad %s (%s)\n", engine.Version, engine.Commit)
 		return
 	case *printDefault:
-		os.Stdout.Write(engine.DefaultConfigText)
+		os.Stdout.Write(config.DefaultConfigText)
 		return
 	}
 	var level slog.Level
@@ -83,9 +84,9 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
-	opt := engine.LoadOptions{Properties: props, SkipUnavailable: *skip}
+	opt := config.LoadOptions{Properties: props, SkipUnavailable: *skip}
 	if *check != "" {
-		summary, problems := engine.CheckConfig(*check, opt)
+		summary, problems := config.CheckConfig(*check, opt)
 		for _, s := range summary {
 			fmt.Println(s)
 		}
@@ -99,7 +100,7 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 		fmt.Println("ok")
 		return
 	}
-	path := *config
+	path := *configFile
 	switch {
 	case path != "" && flag.NArg() > 0:
 		fmt.Fprintln(os.Stderr, "mad: give the configuration either as -config or as an argument, not both")
@@ -118,12 +119,12 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 	var d *engine.Daemon
 	var err error
 	if path == "" {
-		d, err = engine.Open(engine.DefaultConfigName, engine.DefaultConfigText, opt, log)
+		d, err = engine.Open(config.DefaultConfigName, config.DefaultConfigText, opt, log)
 	} else {
 		d, err = engine.Open(path, nil, opt, log)
 	}
 	if err != nil {
-		if ps, ok := err.(engine.Problems); ok {
+		if ps, ok := err.(config.Problems); ok {
 			for _, p := range ps {
 				fmt.Fprintln(os.Stderr, p.Error())
 			}

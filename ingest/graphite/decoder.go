@@ -25,6 +25,11 @@ type Config struct {
 	ParseCarbonTags bool
 }
 
+// Equal reports whether two configurations decode alike.
+func (c Config) Equal(o Config) bool {
+	return c.ParseCarbonTags == o.ParseCarbonTags && slices.Equal(c.GlobalTags, o.GlobalTags)
+}
+
 // Stats says what one line decoded: one record and one sample, or nothing.
 type Stats struct {
 	Records, Samples int

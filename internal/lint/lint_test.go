@@ -31,21 +31,33 @@ var allowed = []struct {
 	{"internal/prefetch", nil},
 	// Likewise: huge-page advice for large arrays.
 	{"internal/hugepage", nil},
-	// Java's NumberFormat, shared by the Graphite and Telegraf decoders.
+	// Java's NumberFormat, shared by the line decoders.
 	{"internal/javanum", nil},
+	// HOCON and strict JSON with positions: configuration syntax, nothing
+	// of what it means.
+	{"internal/hocon", nil},
+	// The vocabulary of self-metrics and the throttled log, shared by
+	// sources, sinks and the control plane.
+	{"internal/selfmetric", nil},
+	{"internal/throttle", nil},
 	{"affinity", nil},
 	{"ring", nil},
 	{"hist", []string{"internal/prefetch", "internal/hugepage"}},
 	{"ingest/*", []string{"internal/sample", "internal/javanum"}},
-	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage"}},
+	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
-	{"sinks", []string{"hist"}},
-	{"sinks/*", []string{"sinks", "sinks/*", "hist"}}, // sinks share helpers (caggtest) among themselves
+	{"sinks", []string{"hist", "internal/selfmetric", "internal/throttle"}},
+	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle"}}, // sinks share helpers (caggtest) among themselves
+	// Pipelines run sources, shards and sinks; they know nothing of MAD's
+	// files.
+	{"engine/pipeline", []string{"ingest", "shard", "sinks", "sinks/*", "hist", "ring", "affinity", "internal/sample", "internal/selfmetric"}},
+	// Configuration binds MAD's files and builds pipelines from them.
+	{"engine/config", []string{"engine/pipeline", "internal/hocon", "ingest", "ingest/*", "shard", "hist", "sinks", "sinks/*", "affinity", "internal/sample"}},
+	// The daemon: everything but the commands.
 	{"engine", []string{"*"}},
-	{"engine/*", []string{"*"}},
 	{"bench", []string{"engine", "engine/*", "ingest", "ingest/*", "bench/*"}},
 	{"bench/*", []string{"engine", "engine/*", "ingest", "ingest/*", "bench/*"}},
-	{"fuzz", []string{"internal/sample", "hist", "ring", "shard", "ingest/*", "sinks", "sinks/*"}},
+	{"fuzz", []string{"internal/sample", "hist", "ring", "shard", "ingest", "ingest/*", "sinks", "sinks/*"}},
 	{"cmd/*", []string{"engine", "engine/*", "bench", "bench/*"}},
 }
 
@@ -167,6 +179,8 @@ func TestRulesReject(t *testing.T) {
 	for _, tc := range []struct{ pkg, dep string }{
 		{"ingest", "shard"}, {"ingest/statsd", "hist"}, {"sinks", "shard"}, {"sinks", "ring"},
 		{"sinks/telemetry", "ingest"}, {"shard", "engine"}, {"hist", "internal/sample"}, {"engine", "cmd/mad"},
+		{"engine/pipeline", "engine/config"}, {"engine/pipeline", "engine"}, {"engine/pipeline", "internal/hocon"},
+		{"engine/config", "engine"}, {"internal/hocon", "engine/config"}, {"sinks", "engine/pipeline"}, {"ingest", "engine/config"},
 	} {
 		rules, _ := rulesFor(tc.pkg)
 		for _, r := range rules {

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomad/mad/internal/selfmetric"
+	"github.com/gomad/mad/internal/throttle"
 	"github.com/gomad/mad/sinks"
 )
 
@@ -125,7 +127,7 @@ type HTTPSink struct {
 	cfg      HTTPConfig
 	uri      string
 	client   *http.Client
-	log      *throttledLog
+	log      *throttle.Log
 	spread   time.Duration
 	accepted []int
 	retry    []int
@@ -188,7 +190,7 @@ func NewHTTP(cfg HTTPConfig) (*HTTPSink, error) {
 		cfg:      cfg,
 		uri:      cfg.URI,
 		client:   cfg.Client,
-		log:      newThrottledLog(cfg.Log, 10*time.Second),
+		log:      throttle.NewLog(cfg.Log, throttle.Every),
 		accepted: slices.Clone(cfg.AcceptedStatusCodes),
 		retry:    slices.Clone(cfg.RetryableStatusCodes),
 		q:        newEvictingQueue(cfg.MaximumQueueSize),
@@ -216,13 +218,16 @@ func NewHTTP(cfg HTTPConfig) (*HTTPSink, error) {
 // Name returns the sink's name.
 func (s *HTTPSink) Name() string { return s.cfg.Name }
 
-// Stats implements engine.SinkStats: records sent, records dropped
+// Stats returns the records sent, records dropped
 // (evicted, missing dimensions, rejected, failed after retries, left at
 // close) and errors (rejected + failed). Safe from any goroutine.
 func (s *HTTPSink) Stats() (written, dropped, errors uint64) { return s.c.stats() }
 
 // Counters returns every counter. Safe from any goroutine.
 func (s *HTTPSink) Counters() Counters { return s.c.snapshot() }
+
+// Report reports the sink's counters.
+func (s *HTTPSink) Report(emit func(selfmetric.Value)) { report(emit, s.cfg.Name, &s.c, s.QueueLen()) }
 
 // QueueLen returns the requests waiting. Safe from any goroutine.
 func (s *HTTPSink) QueueLen() int {
@@ -265,7 +270,7 @@ func (s *HTTPSink) Record(pd *sinks.PeriodicData) {
 	}
 	s.mu.Unlock()
 	if evicted > 0 {
-		s.log.warn("evicted", "cagg: queue full, evicted oldest requests", "sink", s.cfg.Name, "evicted", evicted)
+		s.log.Warn("evicted", "cagg: queue full, evicted oldest requests", "sink", s.cfg.Name, "evicted", evicted)
 	}
 	for range min(len(reqs), cap(s.wake)) {
 		select {
@@ -361,11 +366,11 @@ func (s *HTTPSink) send(r request) {
 		s.c.drop(r)
 		if err != nil {
 			s.c.failed.Add(1)
-			s.log.warn("failed", "cagg: request failed", "sink", s.cfg.Name, "uri", s.uri,
+			s.log.Warn("failed", "cagg: request failed", "sink", s.cfg.Name, "uri", s.uri,
 				"attempts", attempt, "error", err)
 		} else {
 			s.c.rejected.Add(1)
-			s.log.warn("rejected", "cagg: request rejected", "sink", s.cfg.Name, "uri", s.uri,
+			s.log.Warn("rejected", "cagg: request rejected", "sink", s.cfg.Name, "uri", s.uri,
 				"attempts", attempt, "status", status, "response", string(body))
 		}
 		return

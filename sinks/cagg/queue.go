@@ -1,10 +1,8 @@
 package cagg
 
 import (
-	"log/slog"
-	"sync"
-	"time"
-
+	"github.com/gomad/mad/internal/selfmetric"
+	"github.com/gomad/mad/internal/throttle"
 	"github.com/gomad/mad/sinks"
 )
 
@@ -71,51 +69,16 @@ func (q *evictingQueue) pop() (request, bool) {
 
 func (q *evictingQueue) len() int { return q.n }
 
-// throttledLog logs at most one line per interval per key; the lines it
-// suppressed are counted in the next one.
-type throttledLog struct {
-	log      *slog.Logger
-	interval time.Duration
-	mu       sync.Mutex
-	last     map[string]time.Time
-	missed   map[string]int
-}
-
-func newThrottledLog(l *slog.Logger, interval time.Duration) *throttledLog {
-	if l == nil {
-		l = slog.Default()
-	}
-	return &throttledLog{log: l, interval: interval, last: map[string]time.Time{}, missed: map[string]int{}}
-}
-
-func (t *throttledLog) warn(key, msg string, args ...any) {
-	t.mu.Lock()
-	now := time.Now()
-	if last, ok := t.last[key]; ok && now.Sub(last) < t.interval {
-		t.missed[key]++
-		t.mu.Unlock()
-		return
-	}
-	missed := t.missed[key]
-	t.last[key] = now
-	t.missed[key] = 0
-	t.mu.Unlock()
-	if missed > 0 {
-		args = append(args, "suppressed", missed)
-	}
-	t.log.Warn(msg, args...)
-}
-
 // encodeBucket encodes every metric of pd as one record (MAD: one request
 // per metric). A bucket without a service or cluster dimension is dropped
 // whole, counted and logged (throttled): MAD's sink actor crashes on it.
-func encodeBucket(enc *encoder, c *counters, log *throttledLog, name string, pd *sinks.PeriodicData) ([]request, bool) {
+func encodeBucket(enc *encoder, c *counters, log *throttle.Log, name string, pd *sinks.PeriodicData) ([]request, bool) {
 	if err := enc.prepare(pd); err != nil {
 		c.missing.Add(uint64(len(pd.Metrics)))
 		for i := range pd.Metrics {
 			c.samplesDropped.Add(uint64(max(populationSize(&pd.Metrics[i]), 0)))
 		}
-		log.warn("missing-dims", "cagg: dropping bucket without service or cluster dimension",
+		log.Warn("missing-dims", "cagg: dropping bucket without service or cluster dimension",
 			"sink", name, "metrics", len(pd.Metrics), "dimensions", dimString(pd))
 		return nil, false
 	}
@@ -125,4 +88,25 @@ func encodeBucket(enc *encoder, c *counters, log *throttledLog, name string, pd 
 		reqs[i] = request{body: enc.encodeMetric(nil, m), population: populationSize(m)}
 	}
 	return reqs, true
+}
+
+// report reports a Cluster Aggregator sink's counters: on /metrics, and as
+// MAD's sinks/http_post/<name>/… metrics (MAD-SPEC §11).
+func report(emit func(selfmetric.Value), name string, c *counters, queued int) {
+	w, d, e := c.stats()
+	l := sinks.ReportCounts(emit, name, w, d, e)
+	cs := c.snapshot()
+	mad := "sinks/http_post/" + selfmetric.SinkName(name) + "/"
+	q := sinks.ReportQueue(emit, l, queued)
+	emit(selfmetric.Value{Kind: selfmetric.Gauge, V: q.V, MAD: mad + "queue_size"})
+	emit(selfmetric.Value{Name: "mad_sink_retried_total", Help: "Requests a sink retried (retries enabled with maximumAttempts).", Labels: l, V: float64(cs.Retried)})
+	emit(selfmetric.Value{Name: "mad_sink_evicted_total", Help: "Requests evicted from a full sink queue (the oldest).", Labels: l, V: float64(cs.Evicted),
+		MAD: mad + "evicted_requests"})
+	emit(selfmetric.Value{Name: "mad_sink_missing_dimensions_total", Help: "Records dropped for a missing service or cluster dimension.", Labels: l, V: float64(cs.MissingDimensions)})
+	emit(selfmetric.Value{Name: "mad_sink_requests_total", Help: "Requests (HTTP) or writes (TCP) a sink made.", Labels: l, V: float64(cs.Requests)})
+	emit(selfmetric.Value{Name: "mad_sink_request_latency_seconds_total", Help: "Total time of a sink's requests; divided by mad_sink_requests_total, the mean latency.",
+		Labels: l, V: float64(cs.LatencyNanos) / 1e9})
+	emit(selfmetric.Value{V: float64(cs.SamplesSent), MAD: mad + "samples_sent"})
+	emit(selfmetric.Value{V: float64(cs.SamplesDropped), MAD: mad + "samples_dropped"})
+	emit(selfmetric.Value{V: float64(cs.Sent), MAD: mad + "success"})
 }

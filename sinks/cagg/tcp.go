@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomad/mad/internal/selfmetric"
+	"github.com/gomad/mad/internal/throttle"
 	"github.com/gomad/mad/sinks"
 )
 
@@ -50,7 +52,7 @@ type TCPConfig struct {
 type TCPSink struct {
 	cfg  TCPConfig
 	addr string
-	log  *throttledLog
+	log  *throttle.Log
 
 	enc encoder // the emitter's goroutine
 	c   counters
@@ -104,7 +106,7 @@ func NewTCP(cfg TCPConfig) (*TCPSink, error) {
 	s := &TCPSink{
 		cfg:  cfg,
 		addr: net.JoinHostPort(cfg.ServerAddress, strconv.Itoa(cfg.ServerPort)),
-		log:  newThrottledLog(cfg.Log, 10*time.Second),
+		log:  throttle.NewLog(cfg.Log, throttle.Every),
 		q:    newEvictingQueue(cfg.MaxQueueSize),
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
@@ -118,13 +120,16 @@ func NewTCP(cfg TCPConfig) (*TCPSink, error) {
 // Name returns the sink's name.
 func (s *TCPSink) Name() string { return s.cfg.Name }
 
-// Stats implements engine.SinkStats: records written, records dropped
+// Stats returns the records written, records dropped
 // (evicted, missing dimensions, lost with a connection, left at close) and
 // errors (records lost with a connection). Safe from any goroutine.
 func (s *TCPSink) Stats() (written, dropped, errors uint64) { return s.c.stats() }
 
 // Counters returns every counter. Safe from any goroutine.
 func (s *TCPSink) Counters() Counters { return s.c.snapshot() }
+
+// Report reports the sink's counters.
+func (s *TCPSink) Report(emit func(selfmetric.Value)) { report(emit, s.cfg.Name, &s.c, s.QueueLen()) }
 
 // QueueLen returns the records waiting. Safe from any goroutine.
 func (s *TCPSink) QueueLen() int {
@@ -162,7 +167,7 @@ func (s *TCPSink) Record(pd *sinks.PeriodicData) {
 	}
 	s.mu.Unlock()
 	if evicted > 0 {
-		s.log.warn("evicted", "cagg: queue full, evicted oldest records", "sink", s.cfg.Name, "evicted", evicted)
+		s.log.Warn("evicted", "cagg: queue full, evicted oldest records", "sink", s.cfg.Name, "evicted", evicted)
 	}
 	select {
 	case s.wake <- struct{}{}:
@@ -235,10 +240,10 @@ func (s *TCPSink) run() {
 			if err == nil {
 				return // stopping, flushed
 			}
-			s.log.warn("disconnected", "cagg: connection to cluster aggregator lost", "sink", s.cfg.Name,
+			s.log.Warn("disconnected", "cagg: connection to cluster aggregator lost", "sink", s.cfg.Name,
 				"address", s.addr, "error", err)
 		} else {
-			s.log.warn("connect", "cagg: cannot connect to cluster aggregator", "sink", s.cfg.Name,
+			s.log.Warn("connect", "cagg: cannot connect to cluster aggregator", "sink", s.cfg.Name,
 				"address", s.addr, "error", err)
 		}
 		attempt++

@@ -23,6 +23,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/sinks"
 )
 
@@ -218,6 +219,12 @@ func (s *Sink) Stats() (written, dropped, errors uint64) {
 
 // QueueLen returns the chunks waiting for the writer. Safe from any goroutine.
 func (s *Sink) QueueLen() int { return len(s.queue) }
+
+// Report reports the sink's counters and queue.
+func (s *Sink) Report(emit func(selfmetric.Value)) {
+	w, d, e := s.Stats()
+	sinks.ReportQueue(emit, sinks.ReportCounts(emit, s.name, w, d, e), s.QueueLen())
+}
 
 // Name returns the sink's name.
 func (s *Sink) Name() string { return s.name }

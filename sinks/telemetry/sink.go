@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/sinks"
 )
 
@@ -118,6 +119,12 @@ func (s *Sink) Name() string { return s.name }
 // any goroutine.
 func (s *Sink) Stats() (written, dropped, errors uint64) {
 	return s.written.Load(), s.dropped.Load(), 0
+}
+
+// Report reports the sink's counters.
+func (s *Sink) Report(emit func(selfmetric.Value)) {
+	w, d, e := s.Stats()
+	sinks.ReportCounts(emit, s.name, w, d, e)
 }
 
 // Record copies the statistics with values of pd and queues them for the

@@ -1,4 +1,4 @@
-package engine
+package config
 
 import (
 	_ "embed" // the default configuration

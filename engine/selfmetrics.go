@@ -1,16 +1,16 @@
 package engine
 
 import (
-	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	sm "github.com/gomad/mad/internal/selfmetric"
+
 	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/sinks"
-	"github.com/gomad/mad/sinks/cagg"
 )
 
 // selfMetrics feeds mad's own metrics back into the aggregation, as MAD's
@@ -141,84 +141,63 @@ func (s *selfMetrics) delta(name string, v uint64) float64 {
 	return float64(v - prev)
 }
 
-// collect builds the periodic record.
+// collect builds the periodic record from what the daemon reports under
+// MAD's names: values of one name are summed; counters (and values MAD
+// records as the growth of a counter) become their growth since the
+// previous report.
 func (s *selfMetrics) collect() sinks.SelfRecord {
-	var r sinks.SelfRecord
-	counter := func(name string, v uint64, onlyPositive bool) {
-		d := s.delta(name, v)
-		if onlyPositive && d == 0 {
+	type acc struct {
+		v    sm.Value
+		kind string
+	}
+	var order []string
+	byName := map[string]*acc{}
+	s.d.Report(func(v sm.Value) {
+		if v.MAD == "" {
 			return
 		}
-		r.Metrics = append(r.Metrics, sinks.SelfMetric{Name: name, Type: "counter", Values: []float64{d}})
-	}
-	gauge := func(name string, v float64, unit string) {
-		r.Metrics = append(r.Metrics, sinks.SelfMetric{Name: name, Type: "gauge", Values: []float64{v}, Unit: unit})
-	}
-	var aggregated uint64
-	for _, p := range s.d.Pipelines() {
-		for _, u := range p.UDP() {
-			st := u.Stats()
-			n := "sources/statsd/" + metricSafe(u.Name())
-			counter(n+"/metric_samples", st.Samples, false)
-			counter(n+"/packets", st.Datagrams, false)
-		}
-		for _, t := range p.TCP() {
-			st := t.Stats()
-			counter("sources/statsd/"+metricSafe(t.Name())+"/metric_samples", st.Samples, false)
-		}
-		for _, h := range p.HTTP() {
-			st := h.Stats()
-			n := "sources/http/" + metricSafe(h.Name())
-			counter(n+"/metric_samples", st.Samples, true)
-			counter(n+"/requests", st.Accepted+st.BadRequest+st.TooLarge+st.Saturated+st.Failed, true)
-		}
-		for _, sh := range p.Shards() {
-			aggregated += sh.Stats().Samples
-		}
-		var walk func(sk sinks.Sink)
-		walk = func(sk sinks.Sink) {
-			if c, ok := sk.(interface {
-				Name() string
-				Counters() cagg.Counters
-				QueueLen() int
-			}); ok {
-				cs := c.Counters()
-				n := "sinks/http_post/" + sinks.MetricSafeName(c.Name())
-				counter(n+"/evicted_requests", cs.Evicted, false)
-				counter(n+"/samples_sent", cs.SamplesSent, false)
-				counter(n+"/samples_dropped", cs.SamplesDropped, false)
-				counter(n+"/success", cs.Sent, false)
-				gauge(n+"/queue_size", float64(c.QueueLen()), "")
+		a := byName[v.MAD]
+		if a == nil {
+			kind := "counter"
+			if v.Kind == sm.Gauge {
+				kind = "gauge"
 			}
-			for _, ch := range sinks.Children(sk) {
-				walk(ch)
+			if v.MADType != "" {
+				kind = v.MADType
+			}
+			byName[v.MAD] = &acc{v: v, kind: kind}
+			order = append(order, v.MAD)
+			return
+		}
+		a.v.V += v.V
+	})
+	var r sinks.SelfRecord
+	for _, name := range order {
+		a := byName[name]
+		v := a.v.V
+		if a.v.Kind == sm.Counter {
+			v = s.delta(name, uint64(v))
+			if a.v.Sparse && v == 0 {
+				continue
 			}
 		}
-		for _, sk := range p.Sinks() {
-			walk(sk)
-		}
+		r.Metrics = append(r.Metrics, sinks.SelfMetric{Name: name, Type: a.kind, Values: []float64{v}, Unit: a.v.Unit})
 	}
-	gauge("aggregator/samples", s.delta("aggregator/samples", aggregated), "")
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	gauge("go/goroutines", float64(runtime.NumGoroutine()), "")
-	gauge("go/memory/heap_alloc", float64(ms.HeapAlloc), "BYTE")
-	gauge("go/memory/sys", float64(ms.Sys), "BYTE")
-	counter("go/gc/cycles", uint64(ms.NumGC), false)
-	r.Metrics = append(r.Metrics, sinks.SelfMetric{Name: "go/gc/pause_total", Type: "counter", Values: []float64{s.delta("go/gc/pause_total", ms.PauseTotalNs)}, Unit: "NANOSECOND"})
 	return r
 }
 
-// metricSafe is MAD's getMetricSafeName for sources: "/", "." and " "
-// become "_".
-func metricSafe(name string) string {
-	b := []byte(name)
-	for i, c := range b {
-		if c == '/' || c == '.' || c == ' ' {
-			b[i] = '_'
-		}
+// Report reports what happened to the records of mad's own metrics.
+func (s *selfMetrics) Report(emit func(sm.Value)) {
+	if s == nil {
+		return
 	}
-	return string(b)
+	const help = "Records of mad's own metrics (MAD-SPEC §11) by outcome: delivered to the V3 route's pipeline, undelivered (no V3 source, or saturated), overflow (too many waiting)."
+	for _, r := range []struct {
+		result string
+		n      uint64
+	}{{"delivered", s.delivered.Load()}, {"undelivered", s.undelivered.Load()}, {"overflow", s.overflow.Load()}} {
+		emit(sm.Value{Name: "mad_self_records_total", Help: help, Labels: []string{"result", r.result}, V: float64(r.n)})
+	}
 }
 
 // report delivers the periodic record and the sinks' records.

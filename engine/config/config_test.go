@@ -1,4 +1,4 @@
-package engine
+package config
 
 import (
 	"os"
@@ -12,7 +12,7 @@ import (
 	"github.com/gomad/mad/ingest/statsd"
 )
 
-const vectorConfigs = "../testdata/mad/config"
+const vectorConfigs = "../../testdata/mad/config"
 
 // env returns a LoadOptions.Env over a fixed map (tests never touch the
 // process environment).
@@ -266,14 +266,19 @@ func TestDefaultConfig(t *testing.T) {
 	if len(m.Pipelines) != 1 || m.HTTPAddr() != "0.0.0.0:7090" || len(m.Unknown) > 0 {
 		t.Fatalf("default config bound as %+v", m)
 	}
-	cfg, err := buildPipeline(m.Pipelines[0], m.HTTP, buildCtx{})
+	cfg, err := (&Builder{HTTP: m.HTTP}).Pipeline(m.Pipelines[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeSinks(cfg.Sinks)
-	if len(cfg.UDP) != 1 || cfg.UDP[0].Addr != "0.0.0.0:8125" || len(cfg.TCP) != 1 || cfg.TCP[0].Addr != "0.0.0.0:8125" || len(cfg.Sinks) != 1 ||
-		len(cfg.HTTP) != 5 {
-		t.Errorf("default pipeline built as %+v", cfg)
+	defer CloseSinks(cfg.Sinks)
+	var keys []string
+	for _, s := range cfg.Sources {
+		keys = append(keys, s.SourceKey())
+	}
+	want := []string{"http /metrics/v1/application", "http /metrics/v2/application", "http /metrics/v3/application",
+		"http /metrics/v1/collectd", "http /metrics/prometheus", "udp 0.0.0.0:8125", "tcp 0.0.0.0:8125"}
+	if !slices.Equal(keys, want) || len(cfg.Sinks) != 1 {
+		t.Errorf("default pipeline built with sources %q and %d sinks; want %q and 1", keys, len(cfg.Sinks), want)
 	}
 }
 
@@ -406,5 +411,12 @@ func TestSystemPropertiesResolve(t *testing.T) {
 	}
 	if st := spec.Sources[0].Conf.(*StatsdSourceConf); spec.Name != "props" || st.Port != 9125 || st.Host != "localhost" {
 		t.Errorf("bound as %q %+v", spec.Name, st)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

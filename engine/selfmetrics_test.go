@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/gomad/mad/engine/config"
+	"github.com/gomad/mad/engine/pipeline"
+	"github.com/gomad/mad/ingest"
 )
 
 // TestSelfMetrics: mad's own metrics (MAD's names, service mad, the
@@ -30,7 +34,7 @@ sinks=[
 ]
 `, out))
 	main := writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\nmonitoringCluster=\"madtest\"\nmonitoringHost=\"self-host\"\n", pipes))
-	d, err := Open(main, nil, LoadOptions{Env: env()}, nil)
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +44,7 @@ sinks=[
 			d.Stop()
 		}
 	}()
-	c, err := net.Dial("udp", d.Pipelines()[0].UDP()[0].Addr().String())
+	c, err := net.Dial("udp", pipeline.SourcesOf[*ingest.UDPSource](d.Pipelines()[0])[0].Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,7 @@
-package engine
+package pipeline
 
 import (
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 	"testing"
@@ -109,48 +108,5 @@ func TestEmitterStatisticOrderIsMAD(t *testing.T) {
 	got := hist.SetOf(hist.Mean, hist.Count, hist.Sum).All()
 	if len(got) != 3 || got[0] != hist.Count || got[1] != hist.Sum || got[2] != hist.Mean {
 		t.Fatalf("Set.All order %v", got)
-	}
-}
-
-func TestMetricsEndpoint(t *testing.T) {
-	out := &lockedBuffer{}
-	d, udpAddr, _ := startDaemon(t, out, []time.Duration{time.Second}, 2)
-	conn, err := net.Dial("udp", udpAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprint(conn, "a:1|c\nbad\n")
-	conn.Close()
-	waitLines(t, d.Pipelines()[0], 2)
-	var b strings.Builder
-	if err := WriteMetrics(&b, d.Pipelines(), ConfigState{}); err != nil {
-		t.Fatal(err)
-	}
-	d.Stop()
-	text := b.String()
-	for _, want := range []string{
-		`mad_source_lines_total{pipeline="e2e",source="statsd",protocol="udp",result="ok"} 1`,
-		`mad_source_lines_total{pipeline="e2e",source="statsd",protocol="udp",result="syntax"} 1`,
-		`mad_source_kernel_drops_total{pipeline="e2e",source="statsd",protocol="udp"} 0`,
-		`mad_source_ring_dropped_samples_total{pipeline="e2e",source="statsd",protocol="udp"} 0`,
-		`mad_sink_queue_length{pipeline="e2e",sink="json"}`,
-		`# TYPE mad_shard_series gauge`,
-		`go_goroutines`, `process_resident_memory_bytes`,
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("/metrics lacks %q", want)
-		}
-	}
-	// Every family is declared once, before its samples.
-	seen := map[string]int{}
-	for _, line := range strings.Split(text, "\n") {
-		if strings.HasPrefix(line, "# TYPE ") {
-			seen[strings.Fields(line)[2]]++
-		}
-	}
-	for f, n := range seen {
-		if n != 1 {
-			t.Errorf("family %s declared %d times", f, n)
-		}
 	}
 }

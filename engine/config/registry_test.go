@@ -1,0 +1,115 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gomad/mad/engine/pipeline"
+	"github.com/gomad/mad/sinks/telemetry"
+)
+
+// minimal holds, for every class mad runs, the smallest object of that
+// class a pipeline file may hold (its required keys, on loopback and port 0
+// where it listens or connects). {dir} is a directory the test owns, {addr}
+// the address of a listener it owns and {port} its port.
+var minimal = map[string]string{
+	"StatsdSource":                    `{type=StatsdSource, name=x, host="127.0.0.1", port=0}`,
+	"TcpLineSource":                   `{type=TcpLineSource, name=x, host="127.0.0.1", port=0, parser={type=StatsdToRecordParser}}`,
+	"StatsdToRecordParser":            `{type=TcpLineSource, name=x, host="127.0.0.1", port=0, parser={type=StatsdToRecordParser}}`,
+	"GraphitePlaintextToRecordParser": `{type=TcpLineSource, name=x, host="127.0.0.1", port=0, parser={type=GraphitePlaintextToRecordParser}}`,
+	"TelegrafJsonToRecordParser":      `{type=TcpLineSource, name=x, host="127.0.0.1", port=0, parser={type=TelegrafJsonToRecordParser}}`,
+	"ClientHttpSourceV1":              `{type=ClientHttpSourceV1, name=x}`,
+	"ClientHttpSourceV2":              `{type=ClientHttpSourceV2, name=x}`,
+	"ClientHttpSourceV3":              `{type=ClientHttpSourceV3, name=x}`,
+	"CollectdHttpSourceV1":            `{type=CollectdHttpSourceV1, name=x}`,
+	"PrometheusHttpSource":            `{type=PrometheusHttpSource, name=x}`,
+	"MappingSource":                   `{type=MappingSource, name=x, findAndReplace={"a":["b"]}, source={type=StatsdSource, name=y, host="127.0.0.1", port=0}}`,
+	"TimeStampingSource":              `{type=TimeStampingSource, name=x, source={type=StatsdSource, name=y, host="127.0.0.1", port=0}}`,
+
+	"MultiSink":                 `{type=MultiSink, name=x, sinks=[{type=JsonLinesSink, name=y, path="{dir}/m.jsonl"}]}`,
+	"PeriodFilteringSink":       `{type=PeriodFilteringSink, name=x, sink={type=JsonLinesSink, name=y, path="{dir}/p.jsonl"}}`,
+	"DimensionInjectingSink":    `{type=DimensionInjectingSink, name=x, sink={type=JsonLinesSink, name=y, path="{dir}/d.jsonl"}}`,
+	"TimeThresholdSink":         `{type=TimeThresholdSink, name=x, threshold="PT1M", sink={type=JsonLinesSink, name=y, path="{dir}/t.jsonl"}}`,
+	"PeriodicStatisticsSink":    `{type=PeriodicStatisticsSink, name=x}`,
+	"TelemetrySink":             `{type=TelemetrySink, name=x}`,
+	"TracingSink":               `{type=TracingSink, name=x, patterns={"a":"b"}}`,
+	"AggregationServerHttpSink": `{type=AggregationServerHttpSink, name=x, uri="http://{addr}/metrics/v1/data/persist"}`,
+	"AggregationServerSink":     `{type=AggregationServerSink, name=x, serverAddress="127.0.0.1", serverPort={port}}`,
+	"MetricSeriesLoggingSink":   `{type=MetricSeriesLoggingSink, name=x, directory="{dir}"}`,
+	"JsonLinesSink":             `{type=JsonLinesSink, name=x, path="{dir}/j.jsonl"}`,
+}
+
+// TestEveryAvailableClassBuilds builds and runs, for every class the
+// registry says mad runs, a pipeline of that class from its minimal
+// object: a class cannot be registered as available and fail to build.
+func TestEveryAvailableClassBuilds(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	hub := telemetry.NewHub(telemetry.HubConfig{})
+	defer hub.Close()
+	var available []*class
+	for name, c := range registry {
+		if name == c.fqcn && c.available() {
+			available = append(available, c)
+		}
+	}
+	slices.SortFunc(available, func(a, b *class) int { return strings.Compare(a.fqcn, b.fqcn) })
+	if len(available) < 20 {
+		t.Fatalf("only %d classes are available", len(available))
+	}
+	for _, c := range available {
+		t.Run(c.simpleName(), func(t *testing.T) {
+			obj, ok := minimal[c.simpleName()]
+			if !ok {
+				t.Fatalf("no minimal %s object in this test: add one", c.simpleName())
+			}
+			dir := t.TempDir()
+			obj = strings.NewReplacer("{dir}", dir, "{addr}", ln.Addr().String(), "{port}", port).Replace(obj)
+			list := "sources"
+			if c.kind == kindSink {
+				list = "sinks"
+			}
+			text := fmt.Sprintf("name=p\nperiods=[\"PT1S\"]\n%s=[%s]\n", list, obj)
+			path := filepath.Join(dir, "p.conf")
+			spec, ps := ParsePipeline(path, []byte(text), LoadOptions{Env: env(), ReadFile: func(string) ([]byte, error) { return []byte(text), nil }})
+			if len(ps) > 0 {
+				t.Fatalf("%s refused:\n%v", text, ps)
+			}
+			cfg, err := (&Builder{Hub: hub}).Pipeline(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(cfg.Sources) + len(cfg.Sinks); n != 1 {
+				t.Fatalf("built %d sources and %d sinks; want one", len(cfg.Sources), len(cfg.Sinks))
+			}
+			p, err := pipeline.Start(cfg)
+			if err != nil {
+				CloseSinks(cfg.Sinks)
+				t.Fatal(err)
+			}
+			must(t, p.Stop())
+		})
+	}
+}
+
+// TestUnavailableClassesAreRefusedByName: a class mad does not run is
+// bound, reported, and refused when built unless skipped.
+func TestUnavailableClassesAreRefusedByName(t *testing.T) {
+	text := "name=p\nsources=[{type=TagDroppingSource, name=x, dropSets=[{metricPattern=a, removeDimensions=[b]}], source={type=StatsdSource, name=y, port=0}}]\n"
+	spec, ps := ParsePipeline("p.conf", []byte(text), LoadOptions{Env: env(), SkipUnavailable: true, ReadFile: func(string) ([]byte, error) { return []byte(text), nil }})
+	if spec == nil || len(ps) != 1 || !ps[0].Unavailable || !strings.Contains(ps[0].Msg, "TagDroppingSource is not available") {
+		t.Fatalf("got %v; want one problem naming TagDroppingSource", ps)
+	}
+	if _, err := (&Builder{}).Sources(spec); err == nil || !strings.Contains(err.Error(), "TagDroppingSource") {
+		t.Fatalf("built without SkipUnavailable: %v", err)
+	}
+	if srcs, err := (&Builder{SkipUnavailable: true}).Sources(spec); err != nil || len(srcs) != 0 {
+		t.Fatalf("with SkipUnavailable: %d sources, %v; want none", len(srcs), err)
+	}
+}

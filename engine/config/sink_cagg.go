@@ -1,0 +1,78 @@
+package config
+
+import (
+	"time"
+
+	"github.com/gomad/mad/sinks"
+	"github.com/gomad/mad/sinks/cagg"
+)
+
+// The Cluster Aggregator sinks (MAD-SPEC §9.1, §9.2).
+
+// HTTPPostSinkConf is AggregationServerHttpSink (MAD's HttpPostSink keys,
+// and the Cluster Aggregator's retry keys, which default to MAD's: no
+// retry).
+type HTTPPostSinkConf struct {
+	URI                                  string
+	MaximumConcurrency, MaximumQueueSize int
+	SpreadPeriod                         time.Duration
+	AcceptedStatusCodes                  []int
+	MaximumAttempts                      int
+	BaseBackoff, MaximumDelay            time.Duration
+	RetryableStatusCodes                 []int
+}
+
+// AggregationServerSinkConf is AggregationServerSink (TCP).
+type AggregationServerSinkConf struct {
+	ServerAddress string
+	ServerPort    int
+	MaxQueueSize  int
+}
+
+func init() {
+	register(&class{fqcn: pkgSinks + "AggregationServerHttpSink", kind: kindSink,
+		bind: func(n *node) any {
+			c := &HTTPPostSinkConf{
+				URI:                n.reqStr("uri"),
+				MaximumConcurrency: int(n.integer("maximumConcurrency", 1, 1, 1<<16)),
+				MaximumQueueSize:   int(n.integer("maximumQueueSize", 25000, 1, 1<<30)),
+			}
+			c.SpreadPeriod, _ = n.duration("spreadPeriod", 0)
+			c.AcceptedStatusCodes = n.statusCodes("acceptedStatusCodes", []int{200, 201, 202, 204})
+			c.MaximumAttempts = int(n.integer("maximumAttempts", 1, 1, 1000))
+			c.BaseBackoff, _ = n.duration("baseBackoff", 50*time.Millisecond)
+			c.MaximumDelay, _ = n.duration("maximumDelay", time.Minute)
+			c.RetryableStatusCodes = n.statusCodes("retryableStatusCodes", []int{408, 429, 502, 503})
+			return c
+		},
+		sink: func(b *Builder, s ClassSpec) (sinks.Sink, error) {
+			c := s.Conf.(*HTTPPostSinkConf)
+			sk, err := cagg.NewHTTP(cagg.HTTPConfig{Name: s.Name, URI: c.URI, MaximumConcurrency: c.MaximumConcurrency,
+				MaximumQueueSize: c.MaximumQueueSize, SpreadPeriod: c.SpreadPeriod, AcceptedStatusCodes: c.AcceptedStatusCodes,
+				MaximumAttempts: c.MaximumAttempts, BaseBackoff: c.BaseBackoff, MaximumDelay: c.MaximumDelay,
+				RetryableStatusCodes: c.RetryableStatusCodes, Log: b.log()})
+			if err != nil {
+				return nil, s.failed("sink", err)
+			}
+			return sk, nil
+		},
+	})
+	register(&class{fqcn: pkgSinks + "AggregationServerSink", kind: kindSink,
+		bind: func(n *node) any {
+			return &AggregationServerSinkConf{
+				ServerAddress: n.reqStr("serverAddress"),
+				ServerPort:    int(n.integer("serverPort", 7065, 1, maxPort)),
+				MaxQueueSize:  int(n.integer("maxQueueSize", 10000, 1, 1<<30)),
+			}
+		},
+		sink: func(b *Builder, s ClassSpec) (sinks.Sink, error) {
+			c := s.Conf.(*AggregationServerSinkConf)
+			sk, err := cagg.NewTCP(cagg.TCPConfig{Name: s.Name, ServerAddress: c.ServerAddress, ServerPort: c.ServerPort,
+				MaxQueueSize: c.MaxQueueSize, Log: b.log()})
+			if err != nil {
+				return nil, s.failed("sink", err)
+			}
+			return sk, nil
+		},
+	})
+}

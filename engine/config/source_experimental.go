@@ -1,0 +1,100 @@
+package config
+
+// mad-experimental's sources, bound with MAD's keys and validation; mad does
+// not run them yet.
+
+const (
+	laterWrap = "wrapping sources are not implemented in mad yet"
+	laterOTel = "the OpenTelemetry gRPC source is not implemented in mad yet"
+)
+
+// TransformingSourceConf is mad-experimental's TransformingSource.
+type TransformingSourceConf struct {
+	Source          ClassSpec
+	Transformations []TransformationSet
+}
+
+// TransformationSet is one of TransformingSource's transformations.
+type TransformationSet struct {
+	TransformMetrics []KVs
+	InjectDimensions []InjectDimension
+	RemoveDimensions []string
+}
+
+// InjectDimension is one injectDimensions entry.
+type InjectDimension struct {
+	Key, Value string
+	Overwrite  bool
+}
+
+// TagDroppingSourceConf is mad-experimental's TagDroppingSource.
+type TagDroppingSourceConf struct {
+	Source   ClassSpec
+	DropSets []DropSet
+}
+
+// DropSet is one of TagDroppingSource's dropSets.
+type DropSet struct {
+	MetricPattern    string
+	RemoveDimensions []string
+}
+
+func init() {
+	register(&class{fqcn: pkgExpSources + "TransformingSource", kind: kindSource, missing: laterWrap, bind: bindTransforming})
+	register(&class{fqcn: pkgExpSources + "TagDroppingSource", kind: kindSource, missing: laterWrap, bind: func(n *node) any {
+		c := &TagDroppingSourceConf{Source: n.nested("source", kindSource, true)}
+		sets := n.list("dropSets")
+		if len(sets) == 0 {
+			n.fail(n.get("dropSets"), "dropSets", "must be a non-empty list")
+		}
+		for i, v := range sets {
+			e := n.elem("dropSets", i, v)
+			if e == nil {
+				continue
+			}
+			d := DropSet{MetricPattern: e.reqStr("metricPattern")}
+			e.checkRegexp("metricPattern", d.MetricPattern)
+			d.RemoveDimensions, _ = e.strings("removeDimensions")
+			e.done()
+			c.DropSets = append(c.DropSets, d)
+		}
+		return c
+	}})
+	register(&class{fqcn: pkgExpSources + "OpenTelemetryGrpcSource", kind: kindSource, missing: laterOTel, bind: func(n *node) any {
+		n.ignore("actorName", "poolSize")
+		return nil
+	}})
+}
+
+func bindTransforming(n *node) any {
+	c := &TransformingSourceConf{Source: n.nested("source", kindSource, true)}
+	sets := n.list("transformations")
+	if len(sets) == 0 {
+		n.fail(n.get("transformations"), "transformations", "must be a non-empty list")
+	}
+	for i, v := range sets {
+		e := n.elem("transformations", i, v)
+		if e == nil {
+			continue
+		}
+		var t TransformationSet
+		t.TransformMetrics = e.listMap("transformMetrics")
+		for _, kv := range t.TransformMetrics {
+			e.checkRegexp("transformMetrics", kv.Key)
+		}
+		if inj := e.object("injectDimensions"); inj != nil {
+			for _, k := range inj.v.Obj.Keys {
+				d := inj.object(k)
+				if d == nil {
+					continue
+				}
+				t.InjectDimensions = append(t.InjectDimensions, InjectDimension{Key: k, Value: d.reqStr("value"), Overwrite: d.boolean("overwrite", true)})
+				d.done()
+			}
+		}
+		t.RemoveDimensions, _ = e.strings("removeDimensions")
+		e.done()
+		c.Transformations = append(c.Transformations, t)
+	}
+	return c
+}

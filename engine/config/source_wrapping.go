@@ -1,0 +1,48 @@
+package config
+
+import "github.com/gomad/mad/ingest"
+
+// MAD's wrapping sources rewrite what the source they wrap produces; mad
+// runs each as a mapper on that source's producers (ingest.MapperSpec).
+
+// MappingSourceConf is MappingSource.
+type MappingSourceConf struct {
+	Source         ClassSpec
+	FindAndReplace []KVs
+}
+
+// TimeStampingSourceConf is TimeStampingSource.
+type TimeStampingSourceConf struct{ Source ClassSpec }
+
+func init() {
+	register(&class{fqcn: pkgMadSources + "MappingSource", kind: kindSource,
+		bind: func(n *node) any {
+			c := &MappingSourceConf{Source: n.nested("source", kindSource, true)}
+			c.FindAndReplace = n.listMap("findAndReplace")
+			for _, e := range c.FindAndReplace {
+				n.checkRegexp("findAndReplace", e.Key)
+			}
+			return c
+		},
+		source: func(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
+			c := s.Conf.(*MappingSourceConf)
+			rules := make([]ingest.MappingRule, len(c.FindAndReplace))
+			for i, fr := range c.FindAndReplace {
+				rules[i] = ingest.MappingRule{Pattern: fr.Key, Replacements: fr.Values}
+			}
+			m, err := ingest.NewMappingSpec(rules)
+			if err != nil {
+				return nil, s.failed("source", err)
+			}
+			return b.wrapped(c.Source, m)
+		},
+	})
+	register(&class{fqcn: pkgMadSources + "TimeStampingSource", kind: kindSource,
+		bind: func(n *node) any {
+			return &TimeStampingSourceConf{Source: n.nested("source", kindSource, true)}
+		},
+		source: func(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
+			return b.wrapped(s.Conf.(*TimeStampingSourceConf).Source, ingest.TimeStampingSpec{})
+		},
+	})
+}

@@ -1,0 +1,128 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/gomad/mad/affinity"
+	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/shard"
+	"github.com/gomad/mad/sinks"
+)
+
+// aggregator is a pipeline's shards and emitter.
+type aggregator struct {
+	cfg         Config
+	shards      []*shard.Shard
+	emitter     *Emitter
+	stopShards  chan struct{}
+	shardsDone  sync.WaitGroup
+	stopEmitter chan struct{}
+	emitterDone chan struct{}
+}
+
+// startAggregator starts the shards and the emitter of cfg, emitting to
+// root.
+func startAggregator(cfg Config, root sinks.Sink) (*aggregator, error) {
+	a := &aggregator{cfg: cfg, stopShards: make(chan struct{}), stopEmitter: make(chan struct{}), emitterDone: make(chan struct{})}
+	for i := 0; i < cfg.Shards; i++ {
+		s, err := shard.New(i, cfg.Shard)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
+		}
+		a.shards = append(a.shards, s)
+	}
+	a.emitter = NewEmitter(a.shards, cfg.Shard.Periods, root)
+	for i, s := range a.shards {
+		a.shardsDone.Add(1)
+		go func() {
+			defer a.shardsDone.Done()
+			if len(cfg.ShardCPUs) > 0 {
+				if err := affinity.Pin(cfg.ShardCPUs[i%len(cfg.ShardCPUs)]); err != nil {
+					cfg.Log.Warn("shard not pinned", "pipeline", cfg.Name, "shard", i, "err", err)
+				}
+			} else {
+				runtime.LockOSThread()
+			}
+			defer runtime.UnlockOSThread()
+			s.Run(a.stopShards)
+		}()
+	}
+	go func() {
+		defer close(a.emitterDone)
+		a.emitter.Run(a.stopEmitter)
+	}()
+	return a, nil
+}
+
+// lanes makes n producers' rings to every shard, of size batches (0: the
+// pipeline's RingSize), and attaches them (shards accept inputs while
+// running).
+func (a *aggregator) lanes(n, size int) []ingest.Lanes {
+	if size <= 0 {
+		size = a.cfg.RingSize
+	}
+	ls := make([]ingest.Lanes, n)
+	for i := range ls {
+		ls[i] = ingest.NewLanes(len(a.shards), size)
+		for j, s := range a.shards {
+			s.Attach(ls[i].To[j], ls[i].Back[j])
+		}
+	}
+	return ls
+}
+
+// lanesFor makes the lanes a source configuration asks for.
+func (a *aggregator) lanesFor(c ingest.SourceConfig) []ingest.Lanes { return a.lanes(c.Lanes()) }
+
+// detach removes a source's rings once the shards have applied everything
+// in them; the source must have stopped publishing to them.
+func (a *aggregator) detach(ls []ingest.Lanes) error {
+	var errs []error
+	for _, l := range ls {
+		for j, s := range a.shards {
+			errs = append(errs, s.Detach(l.To[j]))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// running is a source the pipeline runs: its configuration, the source and
+// the lanes it writes to.
+type running struct {
+	cfg   ingest.SourceConfig
+	src   ingest.Source
+	lanes []ingest.Lanes
+}
+
+// open opens sources over new lanes of a, in order; on error it stops and
+// detaches what it opened.
+func (a *aggregator) open(cfgs []ingest.SourceConfig) ([]*running, error) {
+	var out []*running
+	for _, c := range cfgs {
+		ls := a.lanesFor(c)
+		src, err := c.Open(ls)
+		if err != nil {
+			a.detach(ls)
+			for _, r := range out {
+				r.src.Stop()
+				a.detach(r.lanes)
+			}
+			return nil, fmt.Errorf("pipeline %s: %w", a.cfg.Name, err)
+		}
+		out = append(out, &running{cfg: c, src: src, lanes: ls})
+	}
+	return out, nil
+}
+
+// stop drains the shards (their producers must have stopped or moved),
+// seals every open bucket, and emits everything. It does not close the
+// sinks.
+func (a *aggregator) stop() {
+	close(a.stopShards)
+	a.shardsDone.Wait()
+	close(a.stopEmitter)
+	<-a.emitterDone
+}

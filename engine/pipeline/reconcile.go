@@ -1,0 +1,139 @@
+package pipeline
+
+import (
+	"errors"
+
+	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/sinks"
+)
+
+// Update changes a running pipeline to cfg without losing anything and
+// without closing a socket whose address did not change:
+//
+//   - sinks: the new sink tree is swapped in between two emissions; the old
+//     one is flushed and closed;
+//   - aggregation: if periods, statistics and shard layout are unchanged the
+//     running shards keep aggregating, open buckets included (nothing is
+//     cut); otherwise new shards start beside the old ones, traffic moves
+//     to them, and the old ones seal and emit every open bucket to the old
+//     sinks before those are closed;
+//   - sources, matched by key (ingest.SourceConfig.SourceKey): a running
+//     source that can take its new configuration in place keeps its sockets
+//     and is re-pointed to the new shards (decoder options, limits and the
+//     like may change); new keys are opened before anything changes, so a
+//     bind failure leaves the pipeline as it was; sources that are gone stop
+//     after publishing what they read; a key whose source must be replaced
+//     (another shape) is opened again once its old source stopped.
+//
+// On error nothing changed (the new sinks are not closed).
+func (p *Pipeline) Update(cfg Config) error {
+	cfg.EnsureDefaults()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return errors.New("pipeline " + p.cfg.Name + " is stopped")
+	}
+	root := &sinks.MultiSink{Name: cfg.Name, Sinks: cfg.Sinks}
+	keep := p.cfg.sameAggregation(&cfg)
+	agg := p.agg
+	if !keep {
+		var err error
+		if agg, err = startAggregator(cfg, root); err != nil {
+			return err
+		}
+	}
+
+	// Match the new configuration to the running sources.
+	gone := map[string][]*running{} // by key; what is left at the end stops
+	for _, r := range p.sources {
+		k := r.cfg.SourceKey()
+		gone[k] = append(gone[k], r)
+	}
+	type retarget struct {
+		r   *running
+		cfg ingest.SourceConfig
+	}
+	var kept []retarget
+	var added, later []ingest.SourceConfig
+	for _, c := range cfg.Sources {
+		k := c.SourceKey()
+		if rs := gone[k]; len(rs) > 0 && rs[0].src.Retargetable(c) {
+			kept = append(kept, retarget{rs[0], c})
+			gone[k] = rs[1:]
+			continue
+		}
+		if len(gone[k]) > 0 {
+			later = append(later, c) // its key is free once the old source stops
+			continue
+		}
+		added = append(added, c)
+	}
+
+	// Open what is new first: a failure here changes nothing.
+	opened, err := agg.open(added)
+	if err != nil {
+		if !keep {
+			agg.stop()
+		}
+		return err
+	}
+
+	// Commit. Kept sources move to the new lanes: everything they read
+	// before is in the old lanes, which the old shards drain.
+	var errs []error
+	for _, k := range kept {
+		ls := agg.lanesFor(k.cfg)
+		if err := k.r.src.Retarget(k.cfg, ls); err != nil {
+			// Cannot happen with a running, retargetable source; keep it
+			// on its old lanes rather than lose it.
+			errs = append(errs, err, agg.detach(ls))
+			continue
+		}
+		errs = append(errs, p.agg.detach(k.r.lanes))
+		k.r.cfg, k.r.lanes = k.cfg, ls
+	}
+	for _, r := range opened {
+		r.src.Start()
+	}
+	for _, rs := range gone {
+		for _, r := range rs {
+			errs = append(errs, r.src.Stop(), p.agg.detach(r.lanes))
+		}
+	}
+	if len(later) > 0 {
+		rs, err := agg.open(later)
+		if err != nil {
+			// The old sources are gone; report, keep what runs.
+			errs = append(errs, err)
+		}
+		for _, r := range rs {
+			r.src.Start()
+		}
+		opened = append(opened, rs...)
+	}
+
+	oldRoot := p.agg.emitter.Sink()
+	if keep {
+		p.agg.emitter.SetSink(root)
+	} else {
+		p.agg.stop()
+	}
+	errs = append(errs, oldRoot.Close())
+
+	// The running sources, in the configuration's order.
+	byCfg := map[ingest.SourceConfig]*running{}
+	for _, k := range kept {
+		byCfg[k.cfg] = k.r
+	}
+	for _, r := range opened {
+		byCfg[r.cfg] = r
+	}
+	p.sources = p.sources[:0:0]
+	for _, c := range cfg.Sources {
+		if r := byCfg[c]; r != nil { // nil: a key opened later that failed
+			p.sources = append(p.sources, r)
+		}
+	}
+	p.cfg, p.agg = cfg, agg
+	return errors.Join(errs...)
+}

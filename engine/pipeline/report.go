@@ -1,0 +1,73 @@
+package pipeline
+
+import (
+	"strconv"
+
+	sm "github.com/gomad/mad/internal/selfmetric"
+	"github.com/gomad/mad/shard"
+	"github.com/gomad/mad/sinks"
+)
+
+// Report reports the counters of everything the pipeline runs: its
+// sources, shards and emitter, and every sink of its tree that counts. Each
+// value carries the label pipeline first.
+func (p *Pipeline) Report(emit func(sm.Value)) {
+	p.mu.Lock()
+	name, srcs, shards, em, sks := p.cfg.Name, p.sources, p.agg.shards, p.agg.emitter, p.cfg.Sinks
+	p.mu.Unlock()
+	base := []string{"pipeline", name}
+	in := func(v sm.Value) {
+		v.Labels = sm.With(base, v.Labels...)
+		emit(v)
+	}
+	for _, r := range srcs {
+		r.src.Report(in)
+	}
+	var series float64
+	for _, s := range shards {
+		st := s.Stats()
+		series += float64(st.Series)
+		reportShard(in, strconv.Itoa(s.ID()), &st)
+	}
+	in(sm.Value{Name: "mad_pipeline_series", Help: "Series tracked by the pipeline's shards.", Kind: sm.Gauge, V: series})
+	est := em.Stats()
+	in(sm.Value{Name: "mad_emitter_buckets_total", Help: "PeriodicData emitted to the sinks.", V: float64(est.Buckets)})
+	in(sm.Value{Name: "mad_emitter_metrics_total", Help: "Metrics emitted to the sinks.", V: float64(est.Metrics)})
+	in(sm.Value{Name: "mad_emitter_tables_total", Help: "Sealed tables received from the shards.", V: float64(est.Tables)})
+	var walk func(s sinks.Sink)
+	walk = func(s sinks.Sink) {
+		if r, ok := s.(sm.Reporter); ok {
+			r.Report(in)
+		}
+		for _, c := range sinks.Children(s) {
+			walk(c)
+		}
+	}
+	for _, s := range sks {
+		walk(s)
+	}
+}
+
+func reportShard(emit func(sm.Value), id string, st *shard.Stats) {
+	l := []string{"shard", id}
+	counter := func(name, help string, v uint64) { emit(sm.Value{Name: name, Help: help, Labels: l, V: float64(v)}) }
+	gauge := func(name, help string, v float64) {
+		emit(sm.Value{Name: name, Help: help, Kind: sm.Gauge, Labels: l, V: v})
+	}
+	emit(sm.Value{Name: "mad_shard_samples_total", Help: "Samples received by the shard.", Labels: l, V: float64(st.Samples),
+		MAD: "aggregator/samples", MADType: "gauge"})
+	for r, n := range st.Refused {
+		emit(sm.Value{Name: "mad_shard_refused_total", Help: "Samples refused by the shard, by reason.", Labels: sm.With(l, "reason", shard.RefusalNames[r]), V: float64(n)})
+	}
+	gauge("mad_shard_series", "Series the shard tracks.", float64(st.Series))
+	counter("mad_shard_series_created_total", "Series created.", st.SeriesCreated)
+	counter("mad_shard_series_reaped_total", "Idle series forgotten.", st.SeriesReaped)
+	counter("mad_shard_late_rows_total", "Rows opened after their bucket's period ended (late data).", st.LateRows)
+	counter("mad_shard_buckets_sealed_total", "Bucket tables sealed.", st.TablesSealed)
+	counter("mad_shard_rows_sealed_total", "Rows sealed.", st.RowsSealed)
+	counter("mad_shard_snapshots_dropped_total", "Sealed tables dropped because the emitter fell behind.", st.SnapshotsDropped)
+	counter("mad_shard_rows_dropped_total", "Rows of the sealed tables dropped because the emitter fell behind.", st.RowsDropped)
+	gauge("mad_shard_open_buckets", "Open bucket tables.", float64(st.OpenTables))
+	gauge("mad_shard_pending_snapshots", "Sealed tables waiting for room in the emitter's ring.", float64(st.Pending))
+	gauge("mad_shard_key_bytes", "Bytes of interned series key parts (metric names and dimension sets).", float64(st.KeyBytes))
+}

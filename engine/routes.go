@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+	"time"
+
+	"github.com/gomad/mad/engine/pipeline"
+	"github.com/gomad/mad/ingest"
+)
+
+// updateRoutesLocked points each HTTP ingest route at the source of its
+// kind (at most one runs: a route is a source's key, which no two
+// pipelines share).
+func (d *Daemon) updateRoutesLocked() {
+	m := map[string]*ingest.HTTPSource{}
+	for _, p := range d.pipelinesLocked() {
+		for _, h := range pipeline.SourcesOf[*ingest.HTTPSource](p) {
+			m[h.Kind().Path()] = h
+		}
+	}
+	d.routes.Store(&m)
+}
+
+// ServeHTTP serves the current routes (they change with the configuration),
+// accounting each request in mad's own rest_service metrics as MAD does.
+func (d *Daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if d.self == nil || strings.HasPrefix(r.URL.Path, "/telemetry/") {
+		(*d.handler.Load()).ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	(*d.handler.Load()).ServeHTTP(sw, r)
+	d.self.request(r.Method, r.URL.Path, sw.status, time.Since(start), r.ContentLength)
+}
+
+// statusWriter remembers the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (d *Daemon) setHandler() {
+	h := d.Handler()
+	d.handler.Store(&h)
+}
+
+// Handler returns the control-plane routes.
+func (d *Daemon) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+d.cfg.HealthCheckPath, func(w http.ResponseWriter, r *http.Request) {
+		// MAD's answer (Routes): no deep check.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "private, no-cache, no-store, must-revalidate")
+		w.Write([]byte(`{"status":"HEALTHY"}`))
+	})
+	mux.HandleFunc("GET "+d.cfg.StatusPath, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"name":"Metrics Aggregator Daemon","version":%q,"sha":%q}`, Version, Commit)
+	})
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+		if d.reloadNow == nil {
+			http.Error(w, "this daemon runs without a configuration file: nothing to reload", http.StatusConflict)
+			return
+		}
+		res := d.Reload()
+		w.Header().Set("Content-Type", "application/json")
+		if len(res.Errors) > 0 {
+			w.WriteHeader(http.StatusUnprocessableEntity)
+		}
+		json.NewEncoder(w).Encode(res)
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		if err := writeMetrics(w, d); err != nil {
+			d.log.Warn("writing /metrics", "err", err)
+		}
+	})
+	for _, k := range ingest.HTTPKinds() {
+		path := k.Path()
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			// MAD: 404 when no source of that kind runs (MAD-SPEC §3.1).
+			if m := d.routes.Load(); m != nil {
+				if src := (*m)[path]; src != nil {
+					src.ServeHTTP(w, r)
+					return
+				}
+			}
+			http.Error(w, "no source serves "+path+" in the running configuration", http.StatusNotFound)
+		})
+	}
+	// MAD's telemetry websockets (MAD-SPEC §10), fed by TelemetrySinks.
+	mux.Handle("/telemetry/v1/stream", d.hub.Handler(1))
+	mux.Handle("/telemetry/v2/stream", d.hub.Handler(2))
+	if !d.cfg.DisablePprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}

@@ -1,0 +1,77 @@
+package ingest
+
+import (
+	"github.com/gomad/mad/ingest/statsd"
+	sm "github.com/gomad/mad/internal/selfmetric"
+)
+
+// The counters sources report (selfmetric.Reporter): Prometheus families
+// mad_source_*, with the labels source and protocol (and path for HTTP),
+// and MAD's names sources/<kind>/<name>/… where MAD has the metric.
+
+func counter(name, help string, labels []string, v uint64) sm.Value {
+	return sm.Value{Name: name, Help: help, Kind: sm.Counter, Labels: labels, V: float64(v)}
+}
+
+// reportLines reports the line and sample counters of a line source (StatsD,
+// Graphite, Telegraf over UDP or TCP).
+func reportLines(emit func(sm.Value), l []string, lines *[statsd.NumResults]uint64, samples, sampledOut, nonFinite, tooLong, dropped, waits uint64, madPrefix string) {
+	for r, n := range lines {
+		emit(counter("mad_source_lines_total", "Lines received, by parse result (ok, event, service_check, or the reason they were refused).",
+			sm.With(l, "result", statsd.Result(r).String()), n))
+	}
+	v := counter("mad_source_samples_total", "Samples produced.", l, samples)
+	v.MAD = madPrefix + "/metric_samples"
+	emit(v)
+	emit(counter("mad_source_sampled_out_total", "Lines dropped by sample-rate re-sampling (MAD's behaviour).", l, sampledOut))
+	emit(counter("mad_source_non_finite_total", "Lines with a NaN or infinite value.", l, nonFinite))
+	emit(counter("mad_source_key_too_long_total", "Lines whose series key exceeds 64 KiB.", l, tooLong))
+	emit(counter("mad_source_ring_dropped_samples_total", "Samples dropped because a shard's ring stayed full.", l, dropped))
+	emit(counter("mad_source_ring_waits_total", "Times a source found a shard's ring full and waited for it (backpressure).", l, waits))
+}
+
+// Report reports the source's counters.
+func (s *UDPSource) Report(emit func(sm.Value)) {
+	st := s.Stats()
+	l := []string{"source", s.Name(), "protocol", "udp"}
+	mad := "sources/statsd/" + sm.SourceName(s.Name())
+	reportLines(emit, l, &st.Lines, st.Samples, st.SampledOut, st.NonFinite, st.TooLong, st.Dropped, st.Waits, mad)
+	v := counter("mad_source_datagrams_total", "Datagrams received.", l, st.Datagrams)
+	v.MAD = mad + "/packets"
+	emit(v)
+	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
+	emit(counter("mad_source_truncated_datagrams_total", "Datagrams longer than the receive buffer.", l, st.Truncated))
+	emit(counter("mad_source_read_errors_total", "Socket read errors.", l, st.ReadErrors))
+	emit(counter("mad_source_kernel_drops_total", "Datagrams the kernel dropped because the socket receive buffer was full.", l, st.KernelDrops))
+	emit(counter("mad_source_telemetry_lost_total", "Counter reports of data-plane loops overwritten before being read.", l, st.TelemetryLost))
+}
+
+// Report reports the source's counters.
+func (s *TCPSource) Report(emit func(sm.Value)) {
+	st := s.Stats()
+	l := []string{"source", s.Name(), "protocol", "tcp"}
+	reportLines(emit, l, &st.Lines, st.Samples, st.SampledOut, st.NonFinite, st.TooLong, st.Dropped, st.Waits, "sources/statsd/"+sm.SourceName(s.Name()))
+	emit(counter("mad_source_connections_total", "Connections accepted.", l, st.Connections))
+	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
+	emit(counter("mad_source_long_lines_total", "Lines discarded for exceeding the line limit.", l, st.LongLines))
+}
+
+// Report reports the source's counters.
+func (s *HTTPSource) Report(emit func(sm.Value)) {
+	st := s.Stats()
+	l := []string{"source", s.Name(), "protocol", "http", "path", s.Kind().Path()}
+	mad := "sources/http/" + sm.SourceName(s.Name())
+	for _, r := range []struct {
+		result string
+		n      uint64
+	}{{"accepted", st.Accepted}, {"bad_request", st.BadRequest}, {"too_large", st.TooLarge}, {"saturated", st.Saturated}, {"failed", st.Failed}} {
+		emit(counter("mad_source_requests_total", "HTTP requests, by result: accepted (200), bad_request (400), too_large (413), saturated (503, retry), failed (500).",
+			sm.With(l, "result", r.result), r.n))
+	}
+	emit(sm.Value{Kind: sm.Counter, V: float64(st.Accepted + st.BadRequest + st.TooLarge + st.Saturated + st.Failed), MAD: mad + "/requests", Sparse: true})
+	emit(counter("mad_source_records_total", "Records of accepted requests.", l, st.Records))
+	v := counter("mad_source_samples_total", "Samples produced.", l, st.Samples)
+	v.MAD, v.Sparse = mad+"/metric_samples", true
+	emit(v)
+	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
+}
