@@ -49,11 +49,11 @@ func TestCollectdWriteHTTP(t *testing.T) {
 		bin = "/usr/sbin/collectd"
 	}
 	if _, err := os.Stat(bin); err != nil {
-		t.Skip("collectd is not installed (apt-get install collectd-core)")
+		missingTool(t, "collectd is not installed (apt-get install collectd-core)")
 	}
 	plugins := "/usr/lib/collectd"
 	if _, err := os.Stat(filepath.Join(plugins, "write_http.so")); err != nil {
-		t.Skip("collectd's write_http plugin is missing")
+		missingTool(t, "collectd's write_http plugin is missing")
 	}
 	var out lockedBuffer
 	d := httpDaemon(t, &out, nil)
@@ -91,7 +91,7 @@ LoadPlugin write_http
 	// Debian's collectd-core leaves write_http's libraries (libyajl2,
 	// libcurl4) to Recommends: without them the plugin does not load.
 	if out, err := exec.Command(bin, "-t", "-C", conf).CombinedOutput(); err != nil {
-		t.Skipf("collectd cannot load write_http (apt-get install libyajl2 libcurl4): %s", out)
+		missingTool(t, "collectd cannot load write_http (apt-get install libyajl2 libcurl4): %s", out)
 	}
 	cmd := exec.Command(bin, "-f", "-C", conf)
 	var logs lockedBuffer
@@ -167,7 +167,7 @@ LoadPlugin write_http
 func TestVmagentRemoteWrite(t *testing.T) {
 	bin, err := exec.LookPath("vmagent")
 	if err != nil {
-		t.Skip("vmagent is not installed (apt-get install vmagent)")
+		missingTool(t, "vmagent is not installed (apt-get install victoria-metrics)")
 	}
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "# TYPE madtest_temperature gauge\nmadtest_temperature{room=\"a\"} 21.5\n# TYPE madtest_requests_total counter\nmadtest_requests_total 7\n")
@@ -193,7 +193,7 @@ func TestVmagentRemoteWrite(t *testing.T) {
 		"-remoteWrite.url=http://"+d.HTTPAddr().String()+"/metrics/prometheus",
 		"-remoteWrite.tmpDataPath="+filepath.Join(dir, "data"),
 		"-remoteWrite.flushInterval=100ms",
-		fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", freePort(t)),
+		"-httpListenAddr=127.0.0.1:0",
 		"-loggerLevel=ERROR")
 	var logs lockedBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs

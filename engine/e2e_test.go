@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -106,16 +105,6 @@ func startDaemonBuffer(t *testing.T, out *lockedBuffer, periods []time.Duration,
 	}
 	p := d.Pipelines()[0]
 	return d, pipeline.SourcesOf[*ingest.UDPSource](p)[0].Addr().String(), pipeline.SourcesOf[*ingest.TCPSource](p)[0].Addr().String()
-}
-
-func freeTCPPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // waitLines waits until the pipeline's UDP source has parsed n lines.

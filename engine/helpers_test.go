@@ -27,3 +27,14 @@ func writeFile(t *testing.T, dir, name, text string) string {
 	}
 	return p
 }
+
+// missingTool skips a test that needs a third-party client this machine
+// lacks; under CI (MAD_CI=1, set by .ci/run, which installs every one of
+// them) it fails instead, so that a client test cannot pass by not running.
+func missingTool(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("MAD_CI") != "" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}

@@ -46,7 +46,7 @@ func TestHotShotsClient(t *testing.T) {
 	node, err := exec.LookPath("node")
 	dir := hotShotsDir()
 	if err != nil || dir == "" {
-		t.Skip("node or hot-shots not installed (.ci/run installs them)")
+		missingTool(t, "node or hot-shots not installed (.ci/run installs them)")
 	}
 	out := &lockedBuffer{}
 	d, udpAddr, _ := startDaemon(t, out, []time.Duration{decade}, 2)

@@ -381,17 +381,16 @@ func TestHTTPS(t *testing.T) {
 		t.Run(form, func(t *testing.T) {
 			dir := t.TempDir()
 			cert, key, pool := writeCerts(t, dir, form)
-			port := freePort(t)
 			main := writeFile(t, dir, "main.conf", fmt.Sprintf(`pipelinesDirectory=%q
 httpHost="127.0.0.1"
 httpPort=0
 httpsHost="127.0.0.1"
-httpsPort=%d
+httpsPort=0
 enableHttps=true
 httpsCertificatePath=%q
 httpsKeyPath=%q
 reloadInterval=0
-`, filepath.Join(dir, "none"), port, cert, key))
+`, filepath.Join(dir, "none"), cert, key))
 			d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -399,7 +398,7 @@ reloadInterval=0
 			defer d.Stop()
 			// Verifying needs the CA only: the server sends the chain.
 			c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
-			resp, err := c.Get(fmt.Sprintf("https://127.0.0.1:%d/ping", port))
+			resp, err := c.Get("https://" + d.HTTPSAddr().String() + "/ping")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -233,6 +233,14 @@ func (d *Daemon) applyPipelinesLocked() ReloadResult {
 	b := d.builder()
 	names := map[string]string{}
 	keys := map[string]string{}
+	// What running pipelines occupy counts too: a port 0 they were given.
+	for _, w := range want {
+		if m := d.managed[w.key]; m != nil {
+			for _, s := range m.p.Sources() {
+				keys[s.Key()] = w.key
+			}
+		}
+	}
 	for i := range want {
 		w := &want[i]
 		if w.spec == nil {
@@ -256,7 +264,7 @@ func (d *Daemon) applyPipelinesLocked() ReloadResult {
 			if !ingest.Exclusive(k) {
 				continue
 			}
-			if other, dup := keys[k]; dup {
+			if other, dup := keys[k]; dup && other != w.key {
 				w.problems = append(w.problems, config.Problem{Pos: w.spec.Pos, Key: "sources", Msg: fmt.Sprintf("%s is already used by %s", k, other)})
 				w.spec = nil
 				break

@@ -19,24 +19,6 @@ import (
 	"github.com/gomad/mad/ingest"
 )
 
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	_, port, _ := net.SplitHostPort(freeTCPPort(t))
-	var p int
-	fmt.Sscan(port, &p)
-	return p
-}
-
 // udpSender sends datagrams of 10 lines "name:1|c" to addr until stopped,
 // counting the lines sent.
 type udpSender struct {
@@ -190,9 +172,10 @@ func (f *reloadFixture) pipeline(name string) *pipeline.Pipeline {
 // address did not change were never closed.
 func TestReloadLosesNothing(t *testing.T) {
 	dir := t.TempDir()
+	// Port 0 at first; later versions name the ports the kernel chose,
+	// which the running sockets keep.
 	f := &reloadFixture{t: t, dir: dir, pipes: filepath.Join(dir, "pipelines"), outDir: filepath.Join(dir, "out"),
-		udpA: fmt.Sprintf("127.0.0.1:%d", freeUDPPort(t)), tcpA: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		udpB: fmt.Sprintf("127.0.0.1:%d", freeUDPPort(t))}
+		udpA: "127.0.0.1:0", tcpA: "127.0.0.1:0", udpB: "127.0.0.1:0"}
 	must(t, os.Mkdir(f.pipes, 0o755))
 	must(t, os.Mkdir(f.outDir, 0o755))
 	f.writeA(1, `periods=["PT1S"]`)
@@ -213,6 +196,7 @@ func TestReloadLosesNothing(t *testing.T) {
 		t.Fatal("pipeline a did not start")
 	}
 	udpSrc, tcpSrc := pipeline.SourcesOf[*ingest.UDPSource](a)[0], pipeline.SourcesOf[*ingest.TCPSource](a)[0]
+	f.udpA, f.tcpA = udpSrc.Addr().String(), tcpSrc.Addr().String()
 	sa := sendUDP(t, f.udpA, "reload.udp")
 	ta := sendTCP(t, f.tcpA, "reload.tcp")
 	pause := func() { time.Sleep(300 * time.Millisecond) } // traffic flows between changes (not a synchronisation)
@@ -254,6 +238,7 @@ func TestReloadLosesNothing(t *testing.T) {
 		t.Fatal("pipeline b did not start")
 	}
 	bSrc := pipeline.SourcesOf[*ingest.UDPSource](b)[0]
+	f.udpB = bSrc.Addr().String()
 	sb := sendUDP(t, f.udpB, "reload.b")
 	pause()
 	// 5. a is fixed with other statistics (new shards again).
@@ -330,7 +315,7 @@ func TestReloadAddressConflicts(t *testing.T) {
 	dir := t.TempDir()
 	pipes := filepath.Join(dir, "pipelines")
 	must(t, os.Mkdir(pipes, 0o755))
-	port := freeUDPPort(t)
+	port := 0
 	src := func(name string) string {
 		return fmt.Sprintf("name=%s\nsources=[{type=StatsdSource, name=s, host=\"127.0.0.1\", port=%d}]\nsinks=[{type=JsonLinesSink, name=j, path=%q}]\n",
 			name, port, filepath.Join(dir, name+".jsonl"))
@@ -342,6 +327,22 @@ func TestReloadAddressConflicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Stop()
+	// A second pipeline on the port a was given is refused, before and
+	// after a names it.
+	a := pipeline.SourcesOf[*ingest.UDPSource](d.Pipelines()[0])[0]
+	fmt.Sscan(portOf(a.Addr().String()), &port)
+	writeFile(t, pipes, "b.conf", src("b"))
+	if r := d.Reload(); len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "already used by") || len(d.Pipelines()) != 1 {
+		t.Errorf("the port a was given, twice: %+v", r)
+	}
+	must(t, os.Remove(filepath.Join(pipes, "b.conf")))
+	writeFile(t, pipes, "a.conf", src("a"))
+	if r := d.Reload(); len(r.Updated) != 1 || len(r.Errors) != 0 {
+		t.Fatalf("a names its port: %+v", r)
+	}
+	if got := pipeline.SourcesOf[*ingest.UDPSource](d.Pipelines()[0])[0]; got != a {
+		t.Error("naming the port a source was given replaced the source")
+	}
 	// A second pipeline on the same address is refused (SO_REUSEPORT
 	// would otherwise split the traffic silently).
 	writeFile(t, pipes, "b.conf", src("b"))
@@ -382,32 +383,37 @@ func TestReloadAddressConflicts(t *testing.T) {
 // paths; an invalid one is refused.
 func TestMainConfigReload(t *testing.T) {
 	dir := t.TempDir()
-	write := func(port int, ping string) string {
-		return writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=%d\nhttpHealthCheckPath=%q\nreloadInterval=0\n",
-			filepath.Join(dir, "none"), port, ping))
+	write := func(host, ping string) string {
+		return writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=%q\nhttpPort=0\nhttpHealthCheckPath=%q\nreloadInterval=0\n",
+			filepath.Join(dir, "none"), host, ping))
 	}
-	p1, p2 := freePort(t), freePort(t)
-	main := write(p1, "/ping")
+	main := write("127.0.0.1", "/ping")
 	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Stop()
-	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/ping", p1)); !strings.Contains(got, "HEALTHY") {
+	first := d.HTTPAddr().String()
+	if got := get(t, "http://"+first+"/ping"); !strings.Contains(got, "HEALTHY") {
 		t.Fatalf("/ping: %q", got)
 	}
-	write(p2, "/health")
+	// Another loopback address (Linux answers on all of 127/8).
+	write("127.0.0.2", "/health")
 	if r := d.Reload(); len(r.Errors) > 0 {
 		t.Fatal(r.Errors)
 	}
-	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/health", p2)); !strings.Contains(got, "HEALTHY") {
-		t.Fatalf("/health on the new port: %q", got)
+	moved := d.HTTPAddr().String()
+	if !strings.HasPrefix(moved, "127.0.0.2:") {
+		t.Fatalf("the server is on %s; want 127.0.0.2", moved)
+	}
+	if got := get(t, "http://"+moved+"/health"); !strings.Contains(got, "HEALTHY") {
+		t.Fatalf("/health on the new address: %q", got)
 	}
 	writeFile(t, dir, "main.conf", "httpPort=\"x\"")
 	if r := d.Reload(); len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "httpPort") {
 		t.Fatalf("invalid main file: %+v", r)
 	}
-	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/health", p2)); !strings.Contains(got, "HEALTHY") {
+	if got := get(t, "http://"+moved+"/health"); !strings.Contains(got, "HEALTHY") {
 		t.Fatalf("the daemon stopped serving after an invalid main file: %q", got)
 	}
 }

@@ -73,3 +73,13 @@ func (d *Daemon) listenTLS(m *config.MainSpec) error {
 	}()
 	return nil
 }
+
+// HTTPSAddr returns the TLS server's bound address, nil if it does not run.
+func (d *Daemon) HTTPSAddr() net.Addr {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.tln == nil {
+		return nil
+	}
+	return d.tln.Addr()
+}

@@ -27,19 +27,9 @@ import (
 // environment variables name, and sends V3 data with service and cluster
 // dimensions: the Cluster Aggregator receives framed StatisticSetRecords
 // (one request per metric, application/protobuf) for the PT1M buckets.
+//
+// Only the ports of its sockets change (to 0: tests bind no fixed port).
 func TestShippedPipelineEndToEnd(t *testing.T) {
-	if c, err := net.ListenPacket("udp", "0.0.0.0:8125"); err != nil {
-		t.Skip("UDP port 8125, which the shipped pipeline binds, is taken")
-	} else {
-		c.Close()
-	}
-	for _, port := range []string{"2003", "8094"} {
-		l, err := net.Listen("tcp", "0.0.0.0:"+port)
-		if err != nil {
-			t.Skipf("TCP port %s, which the shipped pipeline binds, is taken", port)
-		}
-		l.Close()
-	}
 	var mu sync.Mutex
 	var frames, requests int
 	var types []string
@@ -71,6 +61,14 @@ func TestShippedPipelineEndToEnd(t *testing.T) {
 		t.Fatalf("the shipped pipeline changed: line 147 is %q", lines[146])
 	}
 	lines = append(lines[:144], lines[167:]...)
+	for i, l := range lines {
+		switch strings.TrimSpace(l) {
+		case `#port="8125"`: // StatsdSource's default port
+			lines[i] = `    port="0"`
+		case `port="2003"`, `port="8094"`:
+			lines[i] = `port="0"`
+		}
+	}
 	dir := t.TempDir()
 	pipes := filepath.Join(dir, "pipelines")
 	must(t, os.Mkdir(pipes, 0o755))
@@ -93,11 +91,15 @@ func TestShippedPipelineEndToEnd(t *testing.T) {
 	// Graphite with carbon tags off (the shipped default): no service, so
 	// the Cluster Aggregator sink counts it as dropped rather than crash;
 	// Telegraf through its MappingSource ("." → "/").
-	g, err := net.Dial("tcp", "127.0.0.1:2003")
+	tcp := map[string]string{}
+	for _, s := range pipeline.SourcesOf[*ingest.TCPSource](d.Pipelines()[0]) {
+		tcp[s.Name()] = "127.0.0.1:" + portOf(s.Addr().String())
+	}
+	g, err := net.Dial("tcp", tcp["graphite_plaintext_source"])
 	must(t, err)
 	fmt.Fprintf(g, "shop.graphite 1.5 %d\n", time.Now().Unix())
 	g.Close()
-	tg, err := net.Dial("tcp", "127.0.0.1:8094")
+	tg, err := net.Dial("tcp", tcp["telegraftcp_source"])
 	must(t, err)
 	fmt.Fprintf(tg, `{"name":"shop","timestamp":%d,"tags":{"service":"shop","cluster":"prod"},"fields":{"t1":2.5}}`+"\n", time.Now().UnixNano())
 	tg.Close()

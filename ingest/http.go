@@ -192,6 +192,9 @@ func NewHTTPSource(cfg HTTPConfig, lanes []Lanes) (*HTTPSource, error) {
 // Name returns the source's name.
 func (s *HTTPSource) Name() string { return s.cfg.Load().Name }
 
+// Key is "http " and the route.
+func (s *HTTPSource) Key() string { return "http " + s.Kind().Path() }
+
 // Kind returns the source's kind.
 func (s *HTTPSource) Kind() HTTPKind { return s.cfg.Load().Kind }
 

@@ -39,6 +39,10 @@ type SourceConfig interface {
 type Source interface {
 	selfmetric.Reporter
 	Name() string
+	// Key names what the source occupies now: its configuration's key,
+	// with the port the kernel chose for a port 0 ("udp 127.0.0.1:41234").
+	// A configuration of either key may be taken in place.
+	Key() string
 	// Start starts reading (a no-op for sources that read from Open on).
 	Start()
 	// Retargetable reports whether Retarget can apply cfg in place: it has

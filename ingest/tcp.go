@@ -249,6 +249,7 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 
 // resolvePort returns addr resolved, with the port chosen by a placeholder
 // listener (returned, to be closed by the caller) when addr's port is 0.
+// The placeholder listens on the family of addr's host, as gnet will.
 func resolvePort(addr string) (*net.TCPAddr, net.Listener, error) {
 	a, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
@@ -257,6 +258,10 @@ func resolvePort(addr string) (*net.TCPAddr, net.Listener, error) {
 	if a.Port != 0 {
 		return a, nil, nil
 	}
+	network := "tcp6"
+	if a.IP == nil || a.IP.To4() != nil {
+		network = "tcp4"
+	}
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
 		if err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) }); err != nil {
@@ -264,11 +269,12 @@ func resolvePort(addr string) (*net.TCPAddr, net.Listener, error) {
 		}
 		return serr
 	}}
-	l, err := lc.Listen(context.Background(), "tcp", addr)
+	l, err := lc.Listen(context.Background(), network, addr)
 	if err != nil {
 		return nil, nil, err
 	}
-	return l.Addr().(*net.TCPAddr), l, nil
+	a.Port = l.Addr().(*net.TCPAddr).Port
+	return a, l, nil
 }
 
 // Start does nothing: the event loops serve from ListenTCP on.
@@ -277,6 +283,9 @@ func (s *TCPSource) Start() {}
 // Addr returns the address the source listens on (with port 0, the port
 // chosen).
 func (s *TCPSource) Addr() net.Addr { return s.addr }
+
+// Key is "tcp " and the bound address.
+func (s *TCPSource) Key() string { return "tcp " + s.addr.String() }
 
 // OnBoot records the engine.
 func (s *TCPSource) OnBoot(eng gnet.Engine) gnet.Action {
@@ -308,7 +317,7 @@ func (s *TCPSource) Retargetable(cfg SourceConfig) bool {
 	}
 	n := *c
 	n.EnsureDefaults()
-	return n.Addr == s.cfg.Addr && n.Loops == s.cfg.Loops && n.sameLines(&s.cfg)
+	return (n.Addr == s.cfg.Addr || n.Addr == s.addr.String()) && n.Loops == s.cfg.Loops && n.sameLines(&s.cfg)
 }
 
 // Retarget switches the source to new lanes, lanes[i] for slot i, and to

@@ -50,3 +50,23 @@ func TestTCPSourceLines(t *testing.T) {
 		t.Fatalf("series %d; want 3", len(keys))
 	}
 }
+
+// TestTCPPortZeroOnAnyAddress: a source on 0.0.0.0 port 0 is reachable on
+// loopback at the port Addr reports (its listener has the address family
+// of its host).
+func TestTCPPortZeroOnAnyAddress(t *testing.T) {
+	src, err := ListenTCP(TCPConfig{Name: "x", Addr: "0.0.0.0:0", Loops: 2}, []Lanes{NewLanes(1, 16), NewLanes(1, 16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Stop()
+	_, port, _ := net.SplitHostPort(src.Addr().String())
+	if port == "0" {
+		t.Fatalf("Addr() = %s; want the port chosen", src.Addr())
+	}
+	c, err := net.Dial("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+}

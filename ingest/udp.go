@@ -214,6 +214,9 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 // Addr returns the bound address (useful with port 0).
 func (s *UDPSource) Addr() net.Addr { return s.conns[0].LocalAddr() }
 
+// Key is "udp " and the bound address.
+func (s *UDPSource) Key() string { return "udp " + s.Addr().String() }
+
 func (s *UDPSource) closeConns() {
 	for _, c := range s.conns {
 		c.Close()
@@ -250,7 +253,7 @@ func (s *UDPSource) Retargetable(cfg SourceConfig) bool {
 	n := *c
 	n.EnsureDefaults()
 	o := &s.cfg
-	return n.Addr == o.Addr && n.Loops == o.Loops && slices.Equal(n.CPUs, o.CPUs) && n.ReadBuffer == o.ReadBuffer &&
+	return (n.Addr == o.Addr || n.Addr == s.Addr().String()) && n.Loops == o.Loops && slices.Equal(n.CPUs, o.CPUs) && n.ReadBuffer == o.ReadBuffer &&
 		n.Batch == o.Batch && n.MaxDatagram == o.MaxDatagram && n.Mappers.Equal(o.Mappers)
 }
 

@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -74,16 +75,6 @@ func TestCommandLine(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestSIGHUPReloads runs mad on a main file and a pipelines directory, adds
 // a pipeline, sends SIGHUP, and sees the new pipeline on /metrics; SIGTERM
 // then flushes and exits 0.
@@ -95,16 +86,16 @@ func TestSIGHUPReloads(t *testing.T) {
 	dir := t.TempDir()
 	pipes := filepath.Join(dir, "pipelines")
 	must(t, os.Mkdir(pipes, 0o755))
-	port := freePort(t)
 	main := filepath.Join(dir, "config.conf")
-	must(t, os.WriteFile(main, []byte(fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=%d\nreloadInterval=\"PT0S\"\n", pipes, port)), 0o644))
-	var out bytes.Buffer
+	must(t, os.WriteFile(main, []byte(fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=\"PT0S\"\n", pipes)), 0o644))
+	var out lockedBuffer
 	cmd := exec.Command(bin, "-config", main)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	must(t, cmd.Start())
 	defer cmd.Process.Kill()
+	addr := ""
 	metrics := func() string {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		resp, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
 			return ""
 		}
@@ -121,6 +112,16 @@ func TestSIGHUPReloads(t *testing.T) {
 			}
 		}
 	}
+	// The control plane's address (port 0: the kernel chose it) is in the
+	// start-up line.
+	started := regexp.MustCompile(`msg="mad started" .*http=(127\.0\.0\.1:[0-9]+)`)
+	waitFor("the start-up line", func() bool {
+		m := started.FindStringSubmatch(out.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	})
 	waitFor("/metrics", func() bool { return strings.Contains(metrics(), "mad_config_reloads_total") })
 	must(t, os.WriteFile(filepath.Join(pipes, "p.conf"), []byte("name=hup\nsources=[{type=StatsdSource, name=s, host=\"127.0.0.1\", port=0}]\nsinks=[{type=JsonLinesSink, name=j, path=\"-\"}]\n"), 0o644))
 	must(t, cmd.Process.Signal(syscall.SIGHUP))
@@ -136,4 +137,22 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer the command writes to while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/sinks"
@@ -43,11 +44,11 @@ func (p *Pipeline) Update(cfg Config) error {
 		}
 	}
 
-	// Match the new configuration to the running sources.
-	gone := map[string][]*running{} // by key; what is left at the end stops
-	for _, r := range p.sources {
-		k := r.cfg.SourceKey()
-		gone[k] = append(gone[k], r)
+	// Match the new configuration to the running sources, by the key
+	// each was configured with or the one it occupies (a port 0 bound).
+	gone := slices.Clone(p.sources) // what is left at the end stops
+	holding := func(k string) int {
+		return slices.IndexFunc(gone, func(r *running) bool { return r.cfg.SourceKey() == k || r.src.Key() == k })
 	}
 	type retarget struct {
 		r   *running
@@ -56,17 +57,16 @@ func (p *Pipeline) Update(cfg Config) error {
 	var kept []retarget
 	var added, later []ingest.SourceConfig
 	for _, c := range cfg.Sources {
-		k := c.SourceKey()
-		if rs := gone[k]; len(rs) > 0 && rs[0].src.Retargetable(c) {
-			kept = append(kept, retarget{rs[0], c})
-			gone[k] = rs[1:]
-			continue
-		}
-		if len(gone[k]) > 0 {
+		i := holding(c.SourceKey())
+		switch {
+		case i >= 0 && gone[i].src.Retargetable(c):
+			kept = append(kept, retarget{gone[i], c})
+			gone = slices.Delete(gone, i, i+1)
+		case i >= 0:
 			later = append(later, c) // its key is free once the old source stops
-			continue
+		default:
+			added = append(added, c)
 		}
-		added = append(added, c)
 	}
 
 	// Open what is new first: a failure here changes nothing.
@@ -95,10 +95,8 @@ func (p *Pipeline) Update(cfg Config) error {
 	for _, r := range opened {
 		r.src.Start()
 	}
-	for _, rs := range gone {
-		for _, r := range rs {
-			errs = append(errs, r.src.Stop(), p.agg.detach(r.lanes))
-		}
+	for _, r := range gone {
+		errs = append(errs, r.src.Stop(), p.agg.detach(r.lanes))
 	}
 	if len(later) > 0 {
 		rs, err := agg.open(later)
