@@ -29,14 +29,3 @@ func TestParseCPUMax(t *testing.T) {
 		}
 	}
 }
-
-func TestPin(t *testing.T) {
-	done := make(chan error)
-	go func() {
-		defer runtime.UnlockOSThread()
-		done <- Pin(CPUs()[0])
-	}()
-	if err := <-done; err != nil {
-		t.Logf("pinning not permitted here: %v", err) // degrade, not fail
-	}
-}

@@ -3,13 +3,14 @@ package hist
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gomad/mad/internal/testseed"
 )
 
 // TestArenaAgainstMap records random keys and counts into many histograms of
 // one arena and compares each with a map.
 func TestArenaAgainstMap(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testseed.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 7))
 	for round := 0; round < 3; round++ {
 		var a Arena

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/gomad/mad/internal/testseed"
 )
 
 func TestSPSCBasic(t *testing.T) {
@@ -59,8 +61,7 @@ func TestSPSCReleasesReferences(t *testing.T) {
 // batch sizes and checks that every item arrives exactly once and in order.
 // Run it with -race.
 func TestSPSCStress(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testseed.Seed(t)
 	const n = 1_000_000
 	for _, capacity := range []int{2, 16, 1024} {
 		r := NewSPSC[uint64](capacity)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/testseed"
 )
 
 // decider drives a random workload either from a PRNG (tests) or from the
@@ -386,8 +387,7 @@ func diffLines(got, want []string) string {
 }
 
 func TestDifferential(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testseed.Seed(t)
 	runs := 400
 	if testing.Short() {
 		runs = 50
@@ -396,7 +396,7 @@ func TestDifferential(t *testing.T) {
 		d := &decider{rnd: rand.New(rand.NewPCG(seed, uint64(i)))}
 		t.Run(fmt.Sprint(i), func(t *testing.T) { runDifferential(t, d) })
 		if t.Failed() {
-			t.Fatalf("reproduce with seed %d run %d", seed, i)
+			t.Fatalf("reproduce with %s=%d, run %d", testseed.Env, seed, i)
 		}
 	}
 }
