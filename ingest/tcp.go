@@ -21,8 +21,9 @@ import (
 	"github.com/gomad/mad/internal/throttle"
 )
 
-// TCPConfig configures a newline-delimited StatsD source on TCP (MAD's
-// TcpLineSource with the StatsD parser).
+// TCPConfig configures a source of newline-delimited lines on TCP: MAD's
+// TcpLineSource with its parser (StatsD, Graphite plaintext or Telegraf
+// JSON; Format).
 type TCPConfig struct {
 	Name string
 	// Addr is "host:port".
@@ -152,12 +153,12 @@ const (
 	tcpCounters = tcpLines + int(statsd.NumResults)
 )
 
-// TCPSource serves StatsD over TCP on gnet event loops. Every read event
-// borrows one of Loops producer slots (so no ring ever has two writers at
-// once), decodes the complete lines buffered on the connection into the
-// slot's per-shard batches, publishes them and returns the slot. A partial
-// line stays buffered until its newline arrives, or is decoded when the
-// connection closes.
+// TCPSource serves lines (StatsD, Graphite, Telegraf) over TCP on gnet
+// event loops. Every read event borrows one of Loops producer slots (so no
+// ring ever has two writers at once), decodes the complete lines buffered
+// on the connection into the slot's per-shard batches, publishes them and
+// returns the slot. A partial line stays buffered until its newline
+// arrives, or is decoded when the connection closes.
 //
 // Whoever takes a slot from slots owns its decoder, producer and counters
 // until it puts it back. Taking every slot (OnTick, Retarget, Stop) is done
