@@ -3,6 +3,8 @@ package hocon
 import (
 	"bytes"
 	"unicode/utf8"
+
+	"github.com/gomad/mad/internal/jsonstr"
 )
 
 // jsonParser parses strict JSON (RFC 8259) with positions: no comments, no
@@ -183,7 +185,7 @@ func (p *jsonParser) object(pos Pos, depth int) (*Value, error) {
 		}
 		p.skipWS()
 		if p.peek() != ':' {
-			return nil, p.unexpected("':' after the key " + string(appendString(nil, key)))
+			return nil, p.unexpected("':' after the key " + string(jsonstr.AppendString(nil, key)))
 		}
 		p.skip(1)
 		e, err := p.value(depth + 1)

@@ -3,7 +3,8 @@ package hocon
 import (
 	"sort"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/gomad/mad/internal/jsonstr"
 )
 
 // Kind is the type of a Value.
@@ -131,9 +132,9 @@ func appendJSON(b []byte, v *Value) []byte {
 		if numberLen(v.Str) == len(v.Str) && v.Str != "" {
 			return append(b, v.Str...)
 		}
-		return appendString(b, v.Str)
+		return jsonstr.AppendString(b, v.Str)
 	case String:
-		return appendString(b, v.Str)
+		return jsonstr.AppendString(b, v.Str)
 	case Array:
 		b = append(b, '[')
 		for i, e := range v.Arr {
@@ -160,7 +161,7 @@ func appendObject(b []byte, o *Obj) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendString(b, k)
+		b = jsonstr.AppendString(b, k)
 		b = append(b, ':')
 		b = appendJSON(b, v)
 	}
@@ -227,51 +228,6 @@ func keysDistinct(keys []string) bool {
 		}
 	}
 	return true
-}
-
-// appendString appends s as a JSON string, escaping as Typesafe Config does
-// (quote, backslash, the named control characters and other C0 controls);
-// invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"':
-				b = append(b, '\\', '"')
-			case '\\':
-				b = append(b, '\\', '\\')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				if c < 0x20 {
-					b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-				} else {
-					b = append(b, c)
-				}
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
 }
 
 // scalarText is the text of a simple value in a string concatenation.

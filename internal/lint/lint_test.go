@@ -33,9 +33,11 @@ var allowed = []struct {
 	{"internal/hugepage", nil},
 	// Java's NumberFormat, shared by the line decoders.
 	{"internal/javanum", nil},
+	// mad's one JSON string escaper.
+	{"internal/jsonstr", nil},
 	// HOCON and strict JSON with positions: configuration syntax, nothing
-	// of what it means.
-	{"internal/hocon", nil},
+	// of what it means; of ours it shares only the JSON string escaper.
+	{"internal/hocon", []string{"internal/jsonstr"}},
 	// The vocabulary of self-metrics and the throttled log, shared by
 	// sources, sinks and the control plane.
 	{"internal/selfmetric", nil},
@@ -48,8 +50,8 @@ var allowed = []struct {
 	{"ingest/*", []string{"internal/sample", "internal/javanum"}},
 	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
-	{"sinks", []string{"hist", "internal/selfmetric", "internal/throttle"}},
-	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle"}}, // sinks share helpers (caggtest) among themselves
+	{"sinks", []string{"hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr"}},
+	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr"}}, // sinks share helpers (caggtest) among themselves
 	// Pipelines run sources, shards and sinks; they know nothing of MAD's
 	// files.
 	{"engine/pipeline", []string{"ingest", "shard", "sinks", "sinks/*", "hist", "ring", "affinity", "internal/sample", "internal/selfmetric"}},

@@ -21,8 +21,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
+	"github.com/gomad/mad/internal/jsonstr"
 	"github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/sinks"
 )
@@ -251,16 +251,16 @@ func appendPrefix(dst []byte, pd *sinks.PeriodicData, start []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, d.Key)
+		dst = jsonstr.Append(dst, d.Key)
 		dst = append(dst, ':')
-		dst = appendString(dst, d.Value)
+		dst = jsonstr.Append(dst, d.Value)
 	}
 	return append(dst, `},"metric":`...)
 }
 
 // appendMetric appends the rest of a line: the metric and its statistics.
 func appendMetric(dst []byte, m *sinks.Metric) []byte {
-	dst = appendString(dst, m.Name)
+	dst = jsonstr.Append(dst, m.Name)
 	dst = append(dst, `,"type":"`...)
 	dst = append(dst, m.Type...)
 	dst = append(dst, `","unit":"`...)
@@ -295,54 +295,4 @@ func appendNumber(dst []byte, v float64, ok bool) []byte {
 		return strconv.AppendFloat(dst, v, 'e', -1, 64)
 	}
 	return strconv.AppendFloat(dst, v, 'f', -1, 64)
-}
-
-// appendString writes b as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(dst, b []byte) []byte {
-	const hex = "0123456789abcdef"
-	plain := true
-	for _, c := range b {
-		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		dst = append(dst, '"')
-		dst = append(dst, b...)
-		return append(dst, '"')
-	}
-	dst = append(dst, '"')
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c < 0x20:
-				switch c {
-				case '\n':
-					dst = append(dst, '\\', 'n')
-				case '\r':
-					dst = append(dst, '\\', 'r')
-				case '\t':
-					dst = append(dst, '\\', 't')
-				default:
-					dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-				}
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, "\ufffd"...)
-		} else {
-			dst = append(dst, b[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/gomad/mad/internal/jsonstr"
 )
 
 // HubConfig configures a Hub. Zero values take the defaults.
@@ -266,9 +267,9 @@ func (h *Hub) dispatchOne(b *batch, r *report) {
 			// A fresh slice: connections keep it until written.
 			msg := make([]byte, 0, 80+len(service)+len(metric))
 			msg = append(msg, `{"command":"newMetric","data":{"service":`...)
-			msg = appendString(msg, service)
+			msg = jsonstr.Append(msg, service)
 			msg = append(msg, `,"metric":`...)
-			msg = appendString(msg, metric)
+			msg = jsonstr.Append(msg, metric)
 			msg = append(msg, `,"statistic":"`...)
 			msg = append(msg, stat...)
 			msg = append(msg, `"}}`...)

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/jsonstr"
 	"github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/sinks"
 )
@@ -68,14 +69,14 @@ func (b *batch) appendReport(dst []byte, r *report, v int) []byte {
 		dst = append(dst, `{"command":"reportMetric","data":{"server":`...)
 	}
 	if r.hasHost {
-		dst = appendString(dst, b.span(r.host))
+		dst = jsonstr.Append(dst, b.span(r.host))
 	} else {
 		dst = append(dst, "null"...)
 	}
 	dst = append(dst, `,"service":`...)
-	dst = appendString(dst, b.span(r.service))
+	dst = jsonstr.Append(dst, b.span(r.service))
 	dst = append(dst, `,"metric":`...)
-	dst = appendString(dst, b.span(r.metric))
+	dst = jsonstr.Append(dst, b.span(r.metric))
 	dst = append(dst, `,"timestamp":`...)
 	dst = appendInt(dst, r.timestamp)
 	dst = append(dst, `,"statistic":"`...)
@@ -85,7 +86,7 @@ func (b *batch) appendReport(dst []byte, r *report, v int) []byte {
 	if v == 2 {
 		dst = append(dst, `,"numeratorUnits":[`...)
 		if r.unit.len > 0 {
-			dst = appendString(dst, b.span(r.unit))
+			dst = jsonstr.Append(dst, b.span(r.unit))
 		}
 		dst = append(dst, `],"denominatorUnits":[]`...)
 	}

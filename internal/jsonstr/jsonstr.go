@@ -1,0 +1,66 @@
+// Package jsonstr writes JSON strings: mad's one JSON string escaper, for
+// the JSON lines sink, the telemetry websockets and the configuration's JSON
+// rendering.
+//
+// It escapes as Jackson's JsonGenerator does (what MAD writes): the quote
+// and the backslash, \b \t \n \f \r for those controls, \u00XX for the
+// other C0 controls, and nothing else (not "/", not U+2028). Invalid UTF-8,
+// which a Java string cannot hold, becomes U+FFFD, one per invalid byte.
+package jsonstr
+
+import (
+	"unicode/utf8"
+	"unsafe"
+)
+
+// escape[c] is the short escape of ASCII byte c, 1 for \u00XX, 0 for none.
+var escape = func() (t [utf8.RuneSelf]byte) {
+	for c := range 0x20 {
+		t[c] = 1
+	}
+	t['"'], t['\\'] = '"', '\\'
+	t['\b'], t['\t'], t['\n'], t['\f'], t['\r'] = 'b', 't', 'n', 'f', 'r'
+	return t
+}()
+
+// Append appends s as a quoted JSON string to dst.
+func Append(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf && escape[s[i]] == 0 {
+		i++
+	}
+	dst = append(dst, s[:i]...)
+	if i == len(s) {
+		return append(dst, '"')
+	}
+	const hex = "0123456789abcdef"
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch e := escape[c]; e {
+			case 0:
+				dst = append(dst, c)
+			case 1:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			default:
+				dst = append(dst, '\\', e)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, "\ufffd"...)
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}
+
+// AppendString is Append for a string (read in place, not copied).
+func AppendString(dst []byte, s string) []byte {
+	return Append(dst, unsafe.Slice(unsafe.StringData(s), len(s)))
+}
