@@ -102,11 +102,7 @@ func (c *HTTPConfig) Wrap(m MapperSpec) { c.Mappers = append(c.Mappers, m) }
 
 // Open makes the source (NewHTTPSource); it serves requests from then on.
 func (c *HTTPConfig) Open(lanes []Lanes) (Source, error) {
-	s, err := NewHTTPSource(*c, lanes)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return opened(NewHTTPSource(*c, lanes))
 }
 
 // EnsureDefaults fills in every unset option.

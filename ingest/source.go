@@ -58,6 +58,15 @@ type Source interface {
 	Stop() error
 }
 
+// opened returns what a constructor returned as a Source: a nil interface,
+// not a nil *T, on error.
+func opened[T Source](s T, err error) (Source, error) {
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // Exclusive reports whether a source key occupies something fixed: a socket
 // address with a port other than 0, or an HTTP route. Two sources with the
 // same exclusive key cannot run in one daemon.

@@ -60,11 +60,7 @@ func (c *TCPConfig) Wrap(m MapperSpec) { c.Mappers = append(c.Mappers, m) }
 
 // Open listens (ListenTCP).
 func (c *TCPConfig) Open(lanes []Lanes) (Source, error) {
-	s, err := ListenTCP(*c, lanes)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return opened(ListenTCP(*c, lanes))
 }
 
 // EnsureDefaults fills in every unset option.

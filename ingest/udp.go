@@ -58,11 +58,7 @@ func (c *UDPConfig) Wrap(m MapperSpec) { c.Mappers = append(c.Mappers, m) }
 
 // Open binds the sockets (ListenUDP).
 func (c *UDPConfig) Open(lanes []Lanes) (Source, error) {
-	s, err := ListenUDP(*c, lanes)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return opened(ListenUDP(*c, lanes))
 }
 
 // EnsureDefaults fills in every unset option.

@@ -351,6 +351,21 @@ func (n *node) elem(k string, i int, v *hocon.Value) *node {
 	return &node{b: n.b, v: v, path: n.key(key), used: map[string]bool{}}
 }
 
+// eachObject binds each element of the non-empty list of objects at k with
+// fn, then reports the element's unknown keys.
+func (n *node) eachObject(k string, fn func(e *node)) {
+	elems := n.list(k)
+	if len(elems) == 0 {
+		n.fail(n.get(k), k, "must be a non-empty list")
+	}
+	for i, v := range elems {
+		if e := n.elem(k, i, v); e != nil {
+			fn(e)
+			e.done()
+		}
+	}
+}
+
 // enum returns the string at k, which must be one of values.
 func (n *node) enum(k, def string, values ...string) string {
 	s := n.str(k, def)

@@ -43,21 +43,12 @@ func init() {
 	register(&class{fqcn: pkgExpSources + "TransformingSource", kind: kindSource, missing: laterWrap, bind: bindTransforming})
 	register(&class{fqcn: pkgExpSources + "TagDroppingSource", kind: kindSource, missing: laterWrap, bind: func(n *node) any {
 		c := &TagDroppingSourceConf{Source: n.nested("source", kindSource, true)}
-		sets := n.list("dropSets")
-		if len(sets) == 0 {
-			n.fail(n.get("dropSets"), "dropSets", "must be a non-empty list")
-		}
-		for i, v := range sets {
-			e := n.elem("dropSets", i, v)
-			if e == nil {
-				continue
-			}
+		n.eachObject("dropSets", func(e *node) {
 			d := DropSet{MetricPattern: e.reqStr("metricPattern")}
 			e.checkRegexp("metricPattern", d.MetricPattern)
 			d.RemoveDimensions, _ = e.strings("removeDimensions")
-			e.done()
 			c.DropSets = append(c.DropSets, d)
-		}
+		})
 		return c
 	}})
 	register(&class{fqcn: pkgExpSources + "OpenTelemetryGrpcSource", kind: kindSource, missing: laterOTel, bind: func(n *node) any {
@@ -68,15 +59,7 @@ func init() {
 
 func bindTransforming(n *node) any {
 	c := &TransformingSourceConf{Source: n.nested("source", kindSource, true)}
-	sets := n.list("transformations")
-	if len(sets) == 0 {
-		n.fail(n.get("transformations"), "transformations", "must be a non-empty list")
-	}
-	for i, v := range sets {
-		e := n.elem("transformations", i, v)
-		if e == nil {
-			continue
-		}
+	n.eachObject("transformations", func(e *node) {
 		var t TransformationSet
 		t.TransformMetrics = e.listMap("transformMetrics")
 		for _, kv := range t.TransformMetrics {
@@ -93,8 +76,7 @@ func bindTransforming(n *node) any {
 			}
 		}
 		t.RemoveDimensions, _ = e.strings("removeDimensions")
-		e.done()
 		c.Transformations = append(c.Transformations, t)
-	}
+	})
 	return c
 }
