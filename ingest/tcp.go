@@ -464,7 +464,7 @@ func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 		v[tcpDropped] = sl.prod.Dropped
 		sl.c.publish(now, force)
 		if len(sl.lastBad) > 0 {
-			if ok, _ := s.bad.Allow(time.Now()); ok {
+			if ok, _ := s.bad.Allow(time.UnixMilli(now)); ok {
 				s.cfg.Log.Warn("bad line", "source", s.cfg.Name, "line", string(sl.lastBad), "err", sl.lastErr, "count", sl.bad)
 			}
 			sl.lastBad = sl.lastBad[:0]
@@ -479,7 +479,7 @@ func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 		v[tcpLines+r] = n
 	}
 	sl.c.publish(now, force)
-	logRefused(&s.bad, s.cfg.Log, s.cfg.Name, sl.dec)
+	logRefused(&s.bad, s.cfg.Log, s.cfg.Name, sl.dec, now)
 }
 
 // Stop closes the listener and the connections (decoding what they had

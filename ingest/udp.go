@@ -397,13 +397,13 @@ func (l *udpLoop) account(now int64, force bool) {
 		v[udpLines+r] = n
 	}
 	l.c.publish(now, force)
-	logRefused(&l.src.bad, l.src.cfg.Log, l.src.cfg.Name, l.dec)
+	logRefused(&l.src.bad, l.src.cfg.Log, l.src.cfg.Name, l.dec, now)
 }
 
 // logRefused logs one line a StatsD decoder refused, throttled: at most one
 // per source every throttle.Every, and each line once.
-func logRefused(t *throttle.Throttle, log *slog.Logger, source string, dec *statsd.Decoder) {
-	now := time.Now()
+func logRefused(t *throttle.Throttle, log *slog.Logger, source string, dec *statsd.Decoder, nowMs int64) {
+	now := time.UnixMilli(nowMs)
 	if !t.Due(now) {
 		return
 	}
