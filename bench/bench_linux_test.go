@@ -119,13 +119,6 @@ func TestSmokeMad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs mad")
 	}
-	for _, addr := range []string{"127.0.0.1:8125", "127.0.0.1:7090"} {
-		if l, err := net.Listen("tcp", addr); err != nil {
-			t.Skipf("%s is taken (a mad running here?): %v", addr, err)
-		} else {
-			l.Close()
-		}
-	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin", "mad")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/gomad/mad/cmd/mad").CombinedOutput()
@@ -133,7 +126,8 @@ func TestSmokeMad(t *testing.T) {
 		t.Fatalf("building mad: %v\n%s", err, out)
 	}
 	mad, _ := PeerByName("mad")
-	b := &Bench{Dir: dir, Options: PeerOptions{StatsD: "127.0.0.1:8125", Flush: time.Second, Mad: bin}, DaemonCPUs: []int{0}}
+	// Port 0: mad logs where it listens, and the harness reads it.
+	b := &Bench{Dir: dir, Options: PeerOptions{StatsD: "127.0.0.1:0", HTTP: "127.0.0.1:0", Flush: time.Second, Mad: bin}, DaemonCPUs: []int{0}}
 	defer b.Close()
 	p := S1(2000, 1).Build()
 	sc := Scenario{Protocol: TCP, Conns: 2, Load: Load{Payloads: p, Rate: 2000, Duration: 3 * time.Second}}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/klauspost/compress/snappy"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/gomad/mad/engine/config"
 )
 
 // Peer is an aggregator the harness can install, configure and run on the
@@ -42,11 +45,14 @@ type Peer struct {
 	Command func(dir string, o PeerOptions) ([]string, error)
 	// Ready checks that the peer listens.
 	Ready func(o PeerOptions) func() error
+	// Resolve, once the peer is ready, returns the options with the
+	// addresses it listens on (a port 0 it was given: mad's).
+	Resolve func(dir string, o PeerOptions) (PeerOptions, error)
 	// StdoutOutput says the peer's output is its standard output (mad's
 	// JSON lines), read by the harness.
 	StdoutOutput bool
-	// Metrics is the peer's Prometheus /metrics URL for mad's internal
-	// loss ("" for none).
+	// Metrics is the peer's Prometheus /metrics path for mad's internal
+	// loss ("" for none), on URL.
 	Metrics string
 	// Totals reads what the peer emitted, by the peer's series naming,
 	// before it is stopped (BeforeStop) or after; nil if the peer has no
@@ -64,6 +70,7 @@ type Peer struct {
 // PeerOptions are what every peer is configured with.
 type PeerOptions struct {
 	StatsD string        // host:port of the StatsD listener (UDP and TCP)
+	HTTP   string        // host:port of mad's HTTP server (default 127.0.0.1:7090)
 	Flush  time.Duration // flush interval (mad: its smallest period)
 	Mad    string        // the mad binary
 	// SinkURL is where a forwarding peer (vmagent) sends; the harness runs
@@ -123,17 +130,29 @@ func madPeer() Peer {
 			return run(log, wd, nil, "go", "build", "-o", filepath.Join(dir, "bin", "mad"), "./cmd/mad")
 		},
 		Command: func(dir string, o PeerOptions) ([]string, error) {
-			if o.Mad != "" {
-				return []string{o.Mad}, nil
+			bin := o.Mad
+			if bin == "" {
+				bin = filepath.Join(dir, "bin", "mad")
 			}
-			return []string{filepath.Join(dir, "bin", "mad")}, nil
+			conf := filepath.Join(dir, "mad.conf")
+			text, err := madConfig(o)
+			if err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(conf, text, 0o644); err != nil {
+				return nil, err
+			}
+			return []string{bin, conf}, nil
 		},
 		Ready: func(o PeerOptions) func() error {
 			return func() error {
+				if strings.HasSuffix(o.StatsD, ":0") || strings.HasSuffix(o.httpAddr(), ":0") {
+					return nil // Resolve waits for the addresses mad logs
+				}
 				if err := UDPReady(portOf(o.StatsD))(); err != nil {
 					return err
 				}
-				resp, err := http.Get("http://127.0.0.1:7090/ping")
+				resp, err := http.Get("http://" + o.httpAddr() + "/ping")
 				if err != nil {
 					return err
 				}
@@ -141,10 +160,84 @@ func madPeer() Peer {
 				return nil
 			}
 		},
+		Resolve:      madResolve,
 		StdoutOutput: true,
-		Metrics:      "http://127.0.0.1:7090/metrics",
+		Metrics:      "/metrics",
 		Mangle:       func(id string) string { return id },
-		Note:         "embedded default configuration (PT1S and PT1M, JSON lines)",
+		Note:         "embedded default configuration (PT1S and PT1M, JSON lines) on the harness's addresses",
+	}
+}
+
+func (o PeerOptions) httpAddr() string {
+	if o.HTTP == "" {
+		return "127.0.0.1:7090"
+	}
+	return o.HTTP
+}
+
+// madConfig is mad's embedded default configuration with the StatsD sources
+// (UDP and TCP) on o.StatsD and the HTTP server on o.HTTP.
+func madConfig(o PeerOptions) ([]byte, error) {
+	text := string(config.DefaultConfigText)
+	host, port, err := net.SplitHostPort(o.StatsD)
+	if err != nil {
+		return nil, fmt.Errorf("statsd address %q: %w", o.StatsD, err)
+	}
+	httpHost, httpPort, err := net.SplitHostPort(o.httpAddr())
+	if err != nil {
+		return nil, fmt.Errorf("http address %q: %w", o.HTTP, err)
+	}
+	for _, r := range []struct {
+		old, new string
+		n        int
+	}{
+		{"host=\"0.0.0.0\"\n        port=8125\n", fmt.Sprintf("host=%q\n        port=%s\n", host, port), 2},
+		{"httpHost=\"0.0.0.0\"\nhttpPort=7090\n", fmt.Sprintf("httpHost=%q\nhttpPort=%s\n", httpHost, httpPort), 1},
+	} {
+		if c := strings.Count(text, r.old); c != r.n {
+			return nil, fmt.Errorf("mad's default configuration changed: %d of %q, want %d", c, r.old, r.n)
+		}
+		text = strings.ReplaceAll(text, r.old, r.new)
+	}
+	return []byte(text), nil
+}
+
+// madStarted and madSource match the lines mad logs when it has started
+// and where each source listens.
+var (
+	madStarted = regexp.MustCompile(`msg="mad started" .*\bhttp=(\S+)`)
+	madSource  = regexp.MustCompile(`msg="source ready" .*\bsource=(\S+) at="(udp|tcp) (\S+)"`)
+)
+
+// madResolve reads, from mad's log, the addresses it listens on, and
+// returns o with them: what a port 0 became.
+func madResolve(dir string, o PeerOptions) (PeerOptions, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "mad.stderr"))
+		if err != nil {
+			return o, err
+		}
+		if m := madStarted.FindSubmatch(b); m != nil {
+			proto := "udp"
+			if o.Protocol == TCP {
+				proto = "tcp"
+			}
+			for _, s := range madSource.FindAllSubmatch(b, -1) {
+				if string(s[2]) == proto {
+					host, _, _ := net.SplitHostPort(o.StatsD)
+					o.StatsD = net.JoinHostPort(host, strconv.Itoa(portOf(string(s[3]))))
+				}
+			}
+			_, httpPort, _ := net.SplitHostPort(string(m[1]))
+			httpHost, _, _ := net.SplitHostPort(o.httpAddr())
+			o.HTTP = net.JoinHostPort(httpHost, httpPort)
+			return o, nil
+		}
+		if time.Now().After(deadline) {
+			return o, fmt.Errorf("mad did not log its start in %s", filepath.Join(dir, "mad.stderr"))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -523,11 +616,11 @@ func vmagent() Peer {
 }
 
 // URL returns the base URL a peer takes HTTP protocols on.
-func (p Peer) URL() string {
+func (p Peer) URL(o PeerOptions) string {
 	if p.Name == "vmagent" {
 		return "http://127.0.0.1:8429"
 	}
-	return "http://127.0.0.1:7090"
+	return "http://" + o.httpAddr()
 }
 
 // RemoteWriteSink is an HTTP server that takes Prometheus remote-write

@@ -127,8 +127,16 @@ func (b *Bench) RunPeer(ctx context.Context, peer Peer, sc Scenario) (Result, er
 	if err := d.WaitReady(peer.Ready(opts), 60*time.Second); err != nil {
 		return Result{}, err
 	}
+	if peer.Resolve != nil {
+		if opts, err = peer.Resolve(b.Dir, opts); err != nil {
+			return Result{}, err
+		}
+	}
 	time.Sleep(500 * time.Millisecond) // past start-up work
-	t := Target{Name: peer.Name, PID: d.PID(), Addr: opts.StatsD, URL: peer.URL(), Metrics: peer.Metrics}
+	t := Target{Name: peer.Name, PID: d.PID(), Addr: opts.StatsD, URL: peer.URL(opts)}
+	if peer.Metrics != "" {
+		t.Metrics = t.URL + peer.Metrics
+	}
 	if peer.Name == "vmagent" {
 		t.RemoteWritePath = "/api/v1/write"
 	}
@@ -252,18 +260,25 @@ func (b *Bench) LatencyRun(ctx context.Context, peer Peer, sc Scenario, probe *P
 	}
 	readDone := make(chan error, 1)
 	go func() { readDone <- o.Read(pr, true) }()
-	if err := d.WaitReady(peer.Ready(b.Options), 60*time.Second); err != nil {
+	opts := b.Options
+	if err := d.WaitReady(peer.Ready(opts), 60*time.Second); err != nil {
 		d.Stop(10 * time.Second)
 		return Latency{}, err
+	}
+	if peer.Resolve != nil {
+		if opts, err = peer.Resolve(b.Dir, opts); err != nil {
+			d.Stop(10 * time.Second)
+			return Latency{}, err
+		}
 	}
 	s := sc
 	s.Load.Count, s.Load.Duration = 0, time.Duration(periods+1)*time.Second
 	loadDone := make(chan error, 1)
 	go func() {
-		_, err := Run(ctx, Target{Name: peer.Name, PID: d.PID(), Addr: b.Options.StatsD}, s)
+		_, err := Run(ctx, Target{Name: peer.Name, PID: d.PID(), Addr: opts.StatsD}, s)
 		loadDone <- err
 	}()
-	probeErr := probe.Run(ctx, b.Options.StatsD, periods)
+	probeErr := probe.Run(ctx, opts.StatsD, periods)
 	loadErr := <-loadDone
 	// Rows of the last periods close within two periods.
 	time.Sleep(2*b.Options.Flush + time.Second)

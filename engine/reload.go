@@ -317,6 +317,7 @@ func (d *Daemon) applyPipelinesLocked() ReloadResult {
 			}
 			d.managed[w.key] = &managedPipeline{key: w.key, spec: w.spec, p: p}
 			res.Started = append(res.Started, w.key)
+			d.logSources(p)
 		} else {
 			if err := m.p.Update(cfg); err != nil {
 				config.CloseSinks(cfg.Sinks)
@@ -326,9 +327,18 @@ func (d *Daemon) applyPipelinesLocked() ReloadResult {
 			}
 			m.spec = w.spec
 			res.Updated = append(res.Updated, w.key)
+			d.logSources(m.p)
 		}
 		delete(d.problems, w.key)
 	}
 	d.updateRoutesLocked()
 	return res
+}
+
+// logSources logs where each source of a pipeline listens (with port 0,
+// the port the kernel chose).
+func (d *Daemon) logSources(p *pipeline.Pipeline) {
+	for _, s := range p.Sources() {
+		d.log.Info("source ready", "pipeline", p.Name(), "source", s.Name(), "at", s.Key())
+	}
 }
