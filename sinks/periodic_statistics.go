@@ -55,8 +55,9 @@ type PeriodicStatisticsConfig struct {
 	Now func() time.Time
 }
 
-// NewPeriodicStatisticsSink starts the sink's flushing goroutine.
-func NewPeriodicStatisticsSink(c PeriodicStatisticsConfig) *PeriodicStatisticsSink {
+// EnsureDefaults sets MAD's defaults (intervalInMilliseconds 500,
+// periodDimensionName "_period") where unset.
+func (c *PeriodicStatisticsConfig) EnsureDefaults() {
 	if c.Interval <= 0 {
 		c.Interval = 500 * time.Millisecond
 	}
@@ -66,6 +67,11 @@ func NewPeriodicStatisticsSink(c PeriodicStatisticsConfig) *PeriodicStatisticsSi
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+}
+
+// NewPeriodicStatisticsSink starts the sink's flushing goroutine.
+func NewPeriodicStatisticsSink(c PeriodicStatisticsConfig) *PeriodicStatisticsSink {
+	c.EnsureDefaults()
 	s := &PeriodicStatisticsSink{name: c.Name, interval: c.Interval, dimensions: c.Dimensions, mapped: c.MappedDimensions,
 		defaults: c.DefaultDimensionsValues, periodDimensionName: c.PeriodDimensionName, emit: c.Emit, now: c.Now,
 		buckets: map[string]*psBucket{}, stop: make(chan struct{}), done: make(chan struct{})}

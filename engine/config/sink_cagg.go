@@ -32,17 +32,19 @@ type AggregationServerSinkConf struct {
 func init() {
 	register(&class{fqcn: pkgSinks + "AggregationServerHttpSink", kind: kindSink,
 		bind: func(n *node) any {
+			var d cagg.HTTPConfig // the sink's defaults
+			d.EnsureDefaults()
 			c := &HTTPPostSinkConf{
 				URI:                n.reqStr("uri"),
-				MaximumConcurrency: int(n.integer("maximumConcurrency", 1, 1, 1<<16)),
-				MaximumQueueSize:   int(n.integer("maximumQueueSize", 25000, 1, 1<<30)),
+				MaximumConcurrency: int(n.integer("maximumConcurrency", int64(d.MaximumConcurrency), 1, 1<<16)),
+				MaximumQueueSize:   int(n.integer("maximumQueueSize", int64(d.MaximumQueueSize), 1, 1<<30)),
 			}
 			c.SpreadPeriod, _ = n.duration("spreadPeriod", 0)
-			c.AcceptedStatusCodes = n.statusCodes("acceptedStatusCodes", []int{200, 201, 202, 204})
-			c.MaximumAttempts = int(n.integer("maximumAttempts", 1, 1, 1000))
-			c.BaseBackoff, _ = n.duration("baseBackoff", 50*time.Millisecond)
-			c.MaximumDelay, _ = n.duration("maximumDelay", time.Minute)
-			c.RetryableStatusCodes = n.statusCodes("retryableStatusCodes", []int{408, 429, 502, 503})
+			c.AcceptedStatusCodes = n.statusCodes("acceptedStatusCodes", d.AcceptedStatusCodes)
+			c.MaximumAttempts = int(n.integer("maximumAttempts", int64(d.MaximumAttempts), 1, 1000))
+			c.BaseBackoff, _ = n.duration("baseBackoff", d.BaseBackoff)
+			c.MaximumDelay, _ = n.duration("maximumDelay", d.MaximumDelay)
+			c.RetryableStatusCodes = n.statusCodes("retryableStatusCodes", d.RetryableStatusCodes)
 			return c
 		},
 		sink: func(b *Builder, s ClassSpec) (sinks.Sink, error) {
@@ -59,10 +61,12 @@ func init() {
 	})
 	register(&class{fqcn: pkgSinks + "AggregationServerSink", kind: kindSink,
 		bind: func(n *node) any {
+			var d cagg.TCPConfig // the sink's defaults
+			d.EnsureDefaults()
 			return &AggregationServerSinkConf{
 				ServerAddress: n.reqStr("serverAddress"),
-				ServerPort:    int(n.integer("serverPort", 7065, 1, maxPort)),
-				MaxQueueSize:  int(n.integer("maxQueueSize", 10000, 1, 1<<30)),
+				ServerPort:    int(n.integer("serverPort", int64(d.ServerPort), 1, maxPort)),
+				MaxQueueSize:  int(n.integer("maxQueueSize", int64(d.MaxQueueSize), 1, 1<<30)),
 			}
 		},
 		sink: func(b *Builder, s ClassSpec) (sinks.Sink, error) {

@@ -23,11 +23,13 @@ type TracingSinkConf struct{ Patterns []KV }
 func init() {
 	register(&class{fqcn: pkgSinks + "PeriodicStatisticsSink", kind: kindSink,
 		bind: func(n *node) any {
+			var d sinks.PeriodicStatisticsConfig // the sink's defaults
+			d.EnsureDefaults()
 			c := &PeriodicStatisticsSinkConf{
-				Interval:                time.Duration(n.integer("intervalInMilliseconds", 500, 1, 1<<40)) * time.Millisecond,
+				Interval:                time.Duration(n.integer("intervalInMilliseconds", d.Interval.Milliseconds(), 1, 1<<40)) * time.Millisecond,
 				MappedDimensions:        n.strMap("mappedDimensions"),
 				DefaultDimensionsValues: n.strMap("defaultDimensionsValues"),
-				PeriodDimensionName:     n.str("periodDimensionName", "_period"),
+				PeriodDimensionName:     n.str("periodDimensionName", d.PeriodDimensionName),
 			}
 			c.Dimensions, _ = n.strings("dimensions")
 			return c

@@ -147,6 +147,40 @@ type HTTPSink struct {
 	once    sync.Once
 }
 
+// EnsureDefaults sets every unset option to its default: MAD's, where MAD
+// has the key (maximumConcurrency 1, maximumQueueSize 25000, acceptedStatusCodes
+// 200, 201, 202, 204), and otherwise MAD's behaviour (maximumAttempts 1: no
+// retry).
+func (c *HTTPConfig) EnsureDefaults() {
+	if c.MaximumConcurrency <= 0 {
+		c.MaximumConcurrency = 1
+	}
+	if c.MaximumQueueSize <= 0 {
+		c.MaximumQueueSize = 25000
+	}
+	if c.AcceptedStatusCodes == nil {
+		c.AcceptedStatusCodes = []int{200, 201, 202, 204}
+	}
+	if c.MaximumAttempts <= 0 {
+		c.MaximumAttempts = 1
+	}
+	if c.BaseBackoff <= 0 {
+		c.BaseBackoff = 50 * time.Millisecond
+	}
+	if c.MaximumDelay <= 0 {
+		c.MaximumDelay = 60 * time.Second
+	}
+	if c.RetryableStatusCodes == nil {
+		c.RetryableStatusCodes = []int{408, 429, 502, 503}
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 60 * time.Second
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = 10 * time.Second
+	}
+}
+
 // NewHTTP validates cfg and starts the sink's workers.
 func NewHTTP(cfg HTTPConfig) (*HTTPSink, error) {
 	if cfg.URI == "" {
@@ -156,35 +190,9 @@ func NewHTTP(cfg HTTPConfig) (*HTTPSink, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("cagg: invalid uri %q", cfg.URI)
 	}
-	if cfg.MaximumConcurrency <= 0 {
-		cfg.MaximumConcurrency = 1
-	}
-	if cfg.MaximumQueueSize <= 0 {
-		cfg.MaximumQueueSize = 25000
-	}
+	cfg.EnsureDefaults()
 	if cfg.SpreadPeriod < 0 {
 		return nil, errors.New("cagg: spreadPeriod must not be negative")
-	}
-	if cfg.AcceptedStatusCodes == nil {
-		cfg.AcceptedStatusCodes = []int{200, 201, 202, 204}
-	}
-	if cfg.MaximumAttempts <= 0 {
-		cfg.MaximumAttempts = 1
-	}
-	if cfg.BaseBackoff <= 0 {
-		cfg.BaseBackoff = 50 * time.Millisecond
-	}
-	if cfg.MaximumDelay <= 0 {
-		cfg.MaximumDelay = 60 * time.Second
-	}
-	if cfg.RetryableStatusCodes == nil {
-		cfg.RetryableStatusCodes = []int{408, 429, 502, 503}
-	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 60 * time.Second
-	}
-	if cfg.CloseTimeout <= 0 {
-		cfg.CloseTimeout = 10 * time.Second
 	}
 	s := &HTTPSink{
 		cfg:      cfg,

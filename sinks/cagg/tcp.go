@@ -73,35 +73,41 @@ type TCPSink struct {
 // maxWriteBatch bounds the bytes written at once.
 const maxWriteBatch = 256 << 10
 
+// EnsureDefaults sets every unset option to its default (MAD's serverPort
+// 7065 and maxQueueSize 10000; MAD's 15 s heartbeat).
+func (c *TCPConfig) EnsureDefaults() {
+	if c.ServerPort == 0 {
+		c.ServerPort = 7065
+	}
+	if c.MaxQueueSize <= 0 {
+		c.MaxQueueSize = 10000
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 15 * time.Second
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 5 * time.Second
+	}
+	if c.ReconnectBase <= 0 {
+		c.ReconnectBase = 500 * time.Millisecond
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = 10 * time.Second
+	}
+}
+
 // NewTCP validates cfg and starts the sink: it connects at once, and
 // reconnects after failures.
 func NewTCP(cfg TCPConfig) (*TCPSink, error) {
 	if cfg.ServerAddress == "" {
 		return nil, errors.New("cagg: serverAddress is required")
 	}
-	if cfg.ServerPort == 0 {
-		cfg.ServerPort = 7065
-	}
+	cfg.EnsureDefaults()
 	if cfg.ServerPort < 0 || cfg.ServerPort > 65535 {
 		return nil, errors.New("cagg: invalid serverPort")
-	}
-	if cfg.MaxQueueSize <= 0 {
-		cfg.MaxQueueSize = 10000
-	}
-	if cfg.HeartbeatInterval <= 0 {
-		cfg.HeartbeatInterval = 15 * time.Second
-	}
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = 5 * time.Second
-	}
-	if cfg.ReconnectBase <= 0 {
-		cfg.ReconnectBase = 500 * time.Millisecond
-	}
-	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = 30 * time.Second
-	}
-	if cfg.CloseTimeout <= 0 {
-		cfg.CloseTimeout = 10 * time.Second
 	}
 	s := &TCPSink{
 		cfg:  cfg,

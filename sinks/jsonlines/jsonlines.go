@@ -73,6 +73,17 @@ type chunk struct {
 // flushAt is the chunk size handed to the writer.
 const flushAt = 64 << 10
 
+// EnsureDefaults sets the queue (1024 chunks of 64 KiB) and how long a full
+// queue holds the emitter (10 s) where unset.
+func (c *Config) EnsureDefaults() {
+	if c.QueueChunks <= 0 {
+		c.QueueChunks = 1024
+	}
+	if c.Block <= 0 {
+		c.Block = 10 * time.Second
+	}
+}
+
 // New opens the output and starts the writer.
 func New(cfg Config) (*Sink, error) {
 	s := &Sink{name: cfg.Name, done: make(chan struct{})}
@@ -88,15 +99,9 @@ func New(cfg Config) (*Sink, error) {
 		}
 		s.out, s.closer = f, f
 	}
-	n := cfg.QueueChunks
-	if n <= 0 {
-		n = 1024
-	}
-	s.queue = make(chan *chunk, n)
+	cfg.EnsureDefaults()
+	s.queue = make(chan *chunk, cfg.QueueChunks)
 	s.block = cfg.Block
-	if s.block <= 0 {
-		s.block = 10 * time.Second
-	}
 	s.pool.New = func() any { return &chunk{buf: make([]byte, 0, flushAt+4096)} }
 	go s.write()
 	return s, nil

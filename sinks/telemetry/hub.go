@@ -46,7 +46,8 @@ type HubConfig struct {
 	OriginPatterns []string
 }
 
-func (c *HubConfig) defaults() {
+// EnsureDefaults sets every unset option to its default.
+func (c *HubConfig) EnsureDefaults() {
 	if c.ConnBuffer <= 0 {
 		c.ConnBuffer = 256
 	}
@@ -135,7 +136,7 @@ type series struct {
 
 // NewHub starts a Hub's dispatcher.
 func NewHub(cfg HubConfig) *Hub {
-	cfg.defaults()
+	cfg.EnsureDefaults()
 	h := &Hub{
 		cfg:     cfg,
 		wake:    make(chan struct{}, 1),
