@@ -33,6 +33,7 @@ var allowed = []struct {
 	{"internal/hugepage", nil},
 	// Java's NumberFormat, shared by the Graphite and Telegraf decoders.
 	{"internal/javanum", nil},
+	{"internal/javanum/javanumtest", nil}, // Java's answers, for the tests of javanum's callers
 	{"affinity", nil},
 	{"ring", nil},
 	{"hist", []string{"internal/prefetch", "internal/hugepage"}},
