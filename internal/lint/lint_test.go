@@ -31,7 +31,7 @@ var allowed = []struct {
 	{"internal/prefetch", nil},
 	// Likewise: huge-page advice for large arrays.
 	{"internal/hugepage", nil},
-	// Java's NumberFormat, shared by the Graphite and Telegraf decoders.
+	// Java's NumberFormat, shared by the StatsD, Graphite and Telegraf decoders.
 	{"internal/javanum", nil},
 	{"internal/javanum/javanumtest", nil}, // Java's answers, for the tests of javanum's callers
 	{"affinity", nil},
