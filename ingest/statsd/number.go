@@ -14,10 +14,13 @@ import (
 // javanum.Parse(num) itself, so that this inlines and the hot path makes
 // one call.
 func splitSign(b []byte) (num []byte, signed, plus bool) {
-	if len(b) > 1 && b[0] == '+' && b[1] != '-' {
+	if len(b) == 0 || b[0] > '-' { // digits and '.' come after '+' ',' '-'
+		return b, false, false
+	}
+	if b[0] == '+' && len(b) > 1 && b[1] != '-' {
 		return b[1:], true, true
 	}
-	return b, len(b) > 0 && (b[0] == '-' || b[0] == '+'), false
+	return b, b[0] == '-' || b[0] == '+', false
 }
 
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}

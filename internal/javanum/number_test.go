@@ -106,7 +106,7 @@ func TestOverflowThreshold(t *testing.T) {
 
 // TestParseRounding: the decimals of random doubles in Java's notation
 // (shortest, 17 and 25 digits, plain), and random texts of the fast path's
-// shape, parse as strconv reads the same digits, on both paths.
+// shapes, parse as strconv reads the same digits, on both paths.
 func TestParseRounding(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var cases []string
@@ -120,17 +120,29 @@ func TestParseRounding(t *testing.T) {
 		}
 		cases = append(cases, fmt.Sprintf("%d.%03d", i*7919, i%1000), strconv.FormatFloat(f, 'f', -1, 64))
 	}
-	for range 20000 {
-		var b []byte
+	// The fast path's shapes: up to 24 bytes, signs, leading zeros, short
+	// exponents.
+	for range 40000 {
+		var m []byte
 		if r.IntN(4) == 0 {
-			b = append(b, '-')
+			m = append(m, '-')
 		}
-		for n := 1 + r.IntN(17); n > 0; n-- {
-			b = append(b, "0123456789."[r.IntN(11)])
+		for n := 1 + r.IntN(24); n > 0; n-- {
+			m = append(m, "0123456789."[r.IntN(11)])
 		}
-		if bytes.Count(b, []byte(".")) <= 1 && bytes.ContainsAny(b, "0123456789") {
-			cases = append(cases, string(b))
+		if bytes.Count(m, []byte(".")) > 1 || !bytes.ContainsAny(m, "0123456789") {
+			continue
 		}
+		if r.IntN(3) == 0 {
+			m = append(m, 'E')
+			if r.IntN(2) == 0 {
+				m = append(m, '-')
+			}
+			for n := 1 + r.IntN(3); n > 0; n-- {
+				m = append(m, byte('0'+r.IntN(10)))
+			}
+		}
+		cases = append(cases, string(m))
 	}
 	for _, c := range cases {
 		want, err := strconv.ParseFloat(strings.Replace(strings.Replace(c, "E-", "e-", 1), "E", "e+", 1), 64)
