@@ -43,7 +43,6 @@ type Decoder struct {
 	global []sample.Dim // sorted, unique
 	dims   []sample.Dim
 	key    []byte
-	num    []byte
 	perr   ParseError
 }
 
@@ -161,9 +160,8 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route Route) (Stats, error)
 		}
 	}
 
-	v, num, ok := javanum.Parse(value, d.num)
-	d.num = num
-	if !ok {
+	v, n := javanum.Parse(value)
+	if n == 0 {
 		return d.fail(line, "the value is not a number")
 	}
 	t := now

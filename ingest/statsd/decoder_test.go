@@ -162,18 +162,23 @@ func TestDecodeScaling(t *testing.T) {
 	}
 }
 
+// TestDecodeRefusals: NumberFormat reads "NaN", "-∞" and "1E400" (MAD
+// would record them); mad drops non-finite values and counts them. "+1" is
+// no number to NumberFormat.
 func TestDecodeRefusals(t *testing.T) {
 	d := NewDecoder(Config{})
 	long := "n:1|c|#k:" + string(bytes.Repeat([]byte("v"), sample.MaxKeyLen))
-	got := samples(t, capture(d, "a:1E400|c\nb:NaN|c\n"+long+"\n", 0))
-	if len(got) != 0 || d.Stats.NonFinite != 1 || d.Stats.Lines[ErrValue] != 1 || d.Stats.TooLong != 1 {
+	got := samples(t, capture(d, "a:1E400|c\nb:NaN|c\nc:-\u221e|ms\nd:+1|c\n"+long+"\n", 0))
+	if len(got) != 0 || d.Stats.NonFinite != 3 || d.Stats.Lines[ErrValue] != 1 || d.Stats.TooLong != 1 {
 		t.Fatalf("samples %d, stats %+v", len(got), d.Stats)
 	}
 }
 
 func TestDecodeAllocs(t *testing.T) {
 	d := NewDecoder(Config{})
-	data := []byte("a.b.c:1|c\napi.latency:12.5|ms|@0.5|#host:h1,endpoint:/users,region:eu\nn,a=1,b=2:3|g\nu:x|s\n")
+	// The last two values take javanum's slow path.
+	data := []byte("a.b.c:1|c\napi.latency:12.5|ms|@0.5|#host:h1,endpoint:/users,region:eu\nn,a=1,b=2:3|g\nu:x|s\n" +
+		"s:1,234.5678901234567E-2|c\ng:+\u0661\u0662|g\n")
 	var b sample.Batch
 	route := func(uint64) *sample.Batch { return &b }
 	for range 10 {

@@ -3,6 +3,7 @@ package statsd
 import (
 	"bytes"
 
+	"github.com/gomad/mad/internal/javanum"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -222,8 +223,9 @@ func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
 		return ErrType, c.i
 	}
 	if l.Type != TypeSet {
-		val, signed, plus, ok := parseNumber(l.Raw)
-		if !ok || (plus && l.Type != TypeGauge) {
+		num, signed, plus := splitSign(l.Raw)
+		val, n := javanum.Parse(num)
+		if n == 0 || (plus && l.Type != TypeGauge) {
 			return ErrValue, c.i
 		}
 		l.Value, l.Signed, l.Plus = val, signed, plus

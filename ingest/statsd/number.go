@@ -5,178 +5,25 @@ import (
 	"unsafe"
 )
 
-// parseNumber reads a value as MAD does with java.text.NumberFormat
-// (en-US): the longest prefix of the form
-//
-//	[-] digits-with-','-grouping [. digits] [E [-] digits]
-//
-// with at least one digit; anything after it is ignored ("12abc" is 12,
-// "1,234" is 1234, "1.5e3" is 1.5 because only 'E' starts an exponent).
-// NumberFormat has no '+'; a leading '+' is accepted here and reported in
-// plus, so that gauges can treat it as a delta. The result is correctly
-// rounded, as Java's conversion is.
-func parseNumber(b []byte) (v float64, signed, plus, ok bool) {
-	i := 0
-	neg := false
-	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
-		signed, plus, neg = true, b[0] == '+', b[0] == '-'
-		i = 1
+// splitSign splits a value's text for NumberFormat, which MAD reads it with
+// (javanum.Parse: the longest numeric prefix, the rest ignored, "+1"
+// refused). signed is set when the text starts with '+' or '-', which makes
+// a gauge value a delta (always for '+', an extension: MAD refuses it; for
+// '-' if so configured). A '+' is not NumberFormat's: num is the text after
+// it, unless it is signed again ("+-1" stays a refusal). The caller calls
+// javanum.Parse(num) itself, so that this inlines and the hot path makes
+// one call.
+func splitSign(b []byte) (num []byte, signed, plus bool) {
+	if len(b) == 0 || b[0] > '-' { // digits and '.' come after '+' ',' '-'
+		return b, false, false
 	}
-	// Fast path: the whole text is digits with at most one '.', 15 digits
-	// at most (so the mantissa is exact): one exact operation at most.
-	if n := len(b) - i; n > 0 && n <= 16 {
-		var mant uint64
-		dot := -1
-		j := i
-		for ; j < len(b); j++ {
-			if d := b[j] - '0'; d < 10 {
-				mant = mant*10 + uint64(d)
-				continue
-			}
-			if b[j] != '.' || dot >= 0 {
-				break
-			}
-			dot = j
-		}
-		if j == len(b) && (dot < 0 || n > 1) && (dot >= 0 || n <= 15) {
-			v = float64(mant)
-			if dot >= 0 {
-				v /= pow10[len(b)-dot-1]
-			}
-			if neg {
-				v = -v
-			}
-			return v, signed, plus, true
-		}
+	if b[0] == '+' && len(b) > 1 && b[1] != '-' {
+		return b[1:], true, true
 	}
-	return parseNumberSlow(b)
+	return b, b[0] == '-' || b[0] == '+', false
 }
 
-// parseNumberSlow is parseNumber for any text.
-func parseNumberSlow(b []byte) (v float64, signed, plus, ok bool) {
-	i := 0
-	neg := false
-	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
-		signed, plus, neg = true, b[0] == '+', b[0] == '-'
-		i = 1
-	}
-	start := i
-	var mant uint64
-	digits := 0 // significant digits in mant
-	exp := 0    // decimal exponent of mant
-	exact := true
-	sawDigit := false
-	// Integer part, with grouping commas between digits.
-	for i < len(b) {
-		c := b[i]
-		if c >= '0' && c <= '9' {
-			sawDigit = true
-			if mant != 0 || c != '0' {
-				if digits < 19 {
-					mant = mant*10 + uint64(c-'0')
-					digits++
-				} else {
-					exact = false
-				}
-			}
-			i++
-			continue
-		}
-		if c == ',' && sawDigit && i+1 < len(b) && b[i+1] >= '0' && b[i+1] <= '9' {
-			i++
-			continue
-		}
-		break
-	}
-	if !exact {
-		exp = 0 // recomputed by the slow path
-	}
-	// Fraction.
-	if i < len(b) && b[i] == '.' {
-		i++
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			sawDigit = true
-			c := b[i]
-			switch {
-			case mant == 0 && c == '0':
-				exp--
-			case digits < 19:
-				mant = mant*10 + uint64(c-'0')
-				digits++
-				exp--
-			default:
-				exact = false
-			}
-			i++
-		}
-	}
-	if !sawDigit {
-		return 0, false, false, false
-	}
-	end := i
-	// Exponent: 'E', optional '-', at least one digit; otherwise the number
-	// ends before the 'E'.
-	e := 0
-	if i < len(b) && b[i] == 'E' {
-		j := i + 1
-		eneg := false
-		if j < len(b) && b[j] == '-' {
-			eneg = true
-			j++
-		}
-		digitsAt := j
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-			if e < 100000 {
-				e = e*10 + int(b[j]-'0')
-			}
-			j++
-		}
-		if j > digitsAt && eneg {
-			e = -e
-		} else if j == digitsAt {
-			e = 0
-		}
-	}
-	exp += e
-	switch {
-	case mant == 0 && exact:
-		v = 0
-	case exact && mant <= 1<<53 && exp >= -22 && exp <= 22:
-		// Both operands exact: one IEEE operation, correctly rounded.
-		v = float64(mant)
-		if exp < 0 {
-			v /= pow10[-exp]
-		} else {
-			v *= pow10[exp]
-		}
-	default:
-		v = slowFloat(b[start:end], e)
-	}
-	if neg {
-		v = -v
-	}
-	return v, signed, plus, true
-}
-
-var pow10 = [23]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
-
-// slowFloat converts digits (with grouping commas and an optional '.') times
-// 10^e with strconv, which rounds correctly given every digit.
-func slowFloat(digits []byte, e int) float64 {
-	var stack [64]byte
-	s := stack[:0]
-	for _, c := range digits {
-		if c != ',' {
-			s = append(s, c)
-		}
-	}
-	s = append(s, 'e')
-	s = strconv.AppendInt(s, int64(e), 10)
-	v, _ := strconv.ParseFloat(unsafe.String(unsafe.SliceData(s), len(s)), 64)
-	// Out of range gives ±Inf or 0, as Java's conversion does.
-	return v
-}
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
 // parseRate reads a sample rate as Java's Double.valueOf does for the forms
 // clients send (decimal, optional exponent).

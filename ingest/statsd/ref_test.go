@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 
+	"github.com/gomad/mad/internal/javanum"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -84,8 +85,9 @@ func parseLineRef(line []byte, l *Line) Result {
 		return ErrType
 	}
 	if l.Type != TypeSet {
-		val, signed, plus, ok := parseNumber(l.Raw)
-		if !ok || (plus && l.Type != TypeGauge) {
+		num, signed, plus := splitSign(l.Raw)
+		val, n := javanum.Parse(num)
+		if n == 0 || (plus && l.Type != TypeGauge) {
 			return ErrValue
 		}
 		l.Value, l.Signed, l.Plus = val, signed, plus

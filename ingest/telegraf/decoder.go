@@ -331,9 +331,7 @@ func (d *Decoder) millis(ts int64) int64 {
 // fieldValue is MAD's parseValue: NumberFormat, else "true"/"false" in any
 // case as 1/0; anything else is skipped.
 func (d *Decoder) fieldValue(s []byte) (float64, bool) {
-	v, num, ok := javanum.Parse(s, d.num)
-	d.num = num
-	if ok {
+	if v, n := javanum.Parse(s); n > 0 {
 		return v, true
 	}
 	switch {

@@ -91,7 +91,8 @@ func refDecode(line []byte, u unit) ([]rec, int, error) {
 		}
 		n := 0
 		for k, s := range fields {
-			v, _, ok := javanum.Parse([]byte(s), nil)
+			v, used := javanum.Parse([]byte(s))
+			ok := used > 0
 			if !ok {
 				switch strings.ToLower(s) {
 				case "true":
