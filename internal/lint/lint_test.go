@@ -17,9 +17,10 @@ import (
 const module = "github.com/gomad/mad"
 
 // allowed lists, for each project package (a "/*" pattern matches its
-// subpackages), the project packages it may import: the table of
-// ARCHITECTURE.md. Nothing imports engine from below it, ingest never
-// imports shard, sinks never import shard, ring or ingest.
+// subpackages), the project packages it may import (DESIGN.md's package
+// list). Nothing imports engine from below it, ingest never imports shard,
+// sinks never import shard, ring or ingest; engine/pipeline knows nothing of
+// configuration files, and engine/config nothing of the daemon.
 var allowed = []struct {
 	pkg     string
 	imports []string
