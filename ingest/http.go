@@ -366,7 +366,7 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 		st, err = statsOf(sl.pb.DecodeV3(plain, now, sl.prod.Route))
 	case HTTPCollectd:
 		sl.dims = headerDims(sl.dims[:0], r.Header)
-		var c collectd.Stats
+		var c sample.Counts
 		c, err = sl.collectd.Decode(plain, sl.dims, now, sl.prod.Route)
 		st = Stats{c.Records, c.Samples}
 	case HTTPPrometheus:
@@ -385,8 +385,8 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 			// MAD answers a record id shorter than a UUID with 500 (a
 			// BufferUnderflowException, not a ParsingException).
 			return http.StatusInternalServerError, err
-		case errors.Is(err, clientpb.ErrTooManyRecords), errors.Is(err, promrw.ErrTooManyRecords), errors.Is(err, collectd.ErrTooManyRecords),
-			errors.Is(err, promrw.ErrTooLarge), errors.Is(err, collectd.ErrTooLarge):
+		case errors.Is(err, clientpb.ErrTooManyRecords), errors.Is(err, promrw.ErrTooManyRecords), errors.Is(err, sample.ErrTooLarge),
+			errors.Is(err, promrw.ErrTooLarge):
 			return http.StatusRequestEntityTooLarge, err
 		}
 		return http.StatusBadRequest, err

@@ -18,6 +18,7 @@ import (
 	"github.com/gomad/mad/ingest/graphite"
 	"github.com/gomad/mad/ingest/statsd"
 	"github.com/gomad/mad/ingest/telegraf"
+	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/internal/throttle"
 )
 
@@ -93,31 +94,18 @@ const (
 	FormatTelegraf
 )
 
-// lineDecoder is a Graphite or Telegraf decoder.
+// lineDecoder is a Graphite or Telegraf decoder: a line at a time, in the
+// decoders' one vocabulary.
 type lineDecoder interface {
-	decodeLine(line []byte, now int64, route Route) (samples int, err error)
-}
-
-type graphiteLines struct{ d *graphite.Decoder }
-
-func (g graphiteLines) decodeLine(line []byte, now int64, route Route) (int, error) {
-	st, err := g.d.DecodeLine(line, now, route)
-	return st.Samples, err
-}
-
-type telegrafLines struct{ d *telegraf.Decoder }
-
-func (t telegrafLines) decodeLine(line []byte, now int64, route Route) (int, error) {
-	st, err := t.d.DecodeLine(line, now, route)
-	return st.Samples, err
+	DecodeLine(line []byte, now int64, route sample.Route) (sample.Counts, error)
 }
 
 func newLineDecoder(cfg *TCPConfig) lineDecoder {
 	switch cfg.Format {
 	case FormatGraphite:
-		return graphiteLines{graphite.NewDecoder(cfg.Graphite)}
+		return graphite.NewDecoder(cfg.Graphite)
 	case FormatTelegraf:
-		return telegrafLines{telegraf.NewDecoder(cfg.Telegraf)}
+		return telegraf.NewDecoder(cfg.Telegraf)
 	}
 	return nil
 }
@@ -440,7 +428,7 @@ func (sl *tcpSlot) decodeLines(data []byte, now int64, keepBad bool) {
 		if len(line) == 0 {
 			continue
 		}
-		n, err := sl.lines.decodeLine(line, now, sl.prod.Route)
+		c, err := sl.lines.DecodeLine(line, now, sl.prod.Route)
 		if err != nil {
 			sl.bad++
 			if keepBad && len(sl.lastBad) == 0 {
@@ -450,7 +438,7 @@ func (sl *tcpSlot) decodeLines(data []byte, now int64, keepBad bool) {
 			continue
 		}
 		sl.ok++
-		sl.samples += uint64(n)
+		sl.samples += uint64(c.Samples)
 	}
 }
 

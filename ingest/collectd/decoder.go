@@ -3,6 +3,7 @@ package collectd
 import (
 	"bytes"
 	"math"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -10,24 +11,20 @@ import (
 	"github.com/gomad/mad/internal/sample"
 )
 
-// Route returns the batch that the samples of the series with this key hash
-// go to: the producer's Route method. It may publish a full batch and return
-// a fresh one.
-type Route = func(hash uint64) *sample.Batch
-
 // Config configures a Decoder. The zero value has no record limit.
 type Config struct {
 	// MaxRecords bounds the records (collectd value lists) of one request;
-	// 0 means no limit. Beyond it Decode returns ErrTooManyRecords.
+	// 0 means no limit. Beyond it Decode fails with sample.ErrTooLarge.
 	MaxRecords int
 }
 
-// Stats says what one call decoded. Records counts MAD records (one per
-// collectd value list, except those MAD skips for a null value); Samples
-// counts the samples routed: one per value, plus one KindNone sample for a
-// record without metrics. The other counters say what was left out.
+// Stats says what one call decoded: Counts (what Decode returns) and what
+// was left out. Records counts MAD records (one per collectd value list,
+// except those MAD skips for a null value); Samples counts the samples
+// routed: one per value, plus one KindNone sample for a record without
+// metrics.
 type Stats struct {
-	Records, Samples int
+	sample.Counts
 	// NullRecords counts value lists skipped whole because their values
 	// are null (collectd writes null for a NaN gauge or rate); MAD skips a
 	// value list whose only value is null.
@@ -92,9 +89,10 @@ func NewDecoder(cfg Config) *Decoder { return &Decoder{cfg: cfg} }
 // not retained; keys are copied into the batches.
 //
 // On error the caller discards everything routed during the call (MAD
-// refuses the whole request). A *ParseError means 400; ErrTooManyRecords
-// means 413.
-func (d *Decoder) Decode(body []byte, headerDims []sample.Dim, now int64, route Route) (Stats, error) {
+// refuses the whole request). The error is a *sample.DecodeError: of kind
+// sample.ErrMalformed (400) or, past MaxRecords, sample.ErrTooLarge (413).
+// Stats says more about the call.
+func (d *Decoder) Decode(body []byte, headerDims []sample.Dim, now int64, route sample.Route) (sample.Counts, error) {
 	d.st = Stats{}
 	d.err = nil
 	d.headers(headerDims)
@@ -102,10 +100,13 @@ func (d *Decoder) Decode(body []byte, headerDims []sample.Dim, now int64, route 
 	// Keep no reference to the caller's headers.
 	clear(d.hdr[:cap(d.hdr)])
 	clear(d.dims[:cap(d.dims)])
-	return d.st, err
+	return d.st.Counts, err
 }
 
-func (d *Decoder) decode(body []byte, route Route) error {
+// Stats returns what the last Decode decoded and left out.
+func (d *Decoder) Stats() Stats { return d.st }
+
+func (d *Decoder) decode(body []byte, route sample.Route) error {
 	root, err := d.parse(body)
 	if err != nil {
 		return err
@@ -113,7 +114,7 @@ func (d *Decoder) decode(body []byte, route Route) error {
 	if root.Type() != fastjson.TypeArray {
 		// Jackson: a List cannot be read from anything but an array (and
 		// from null MAD fails with a NullPointerException, 500).
-		return &ParseError{Record: -1, Reason: "the body is " + root.Type().String() + ", not an array of value lists"}
+		return parseError(-1, "", "the body is "+root.Type().String()+", not an array of value lists")
 	}
 	arr, _ := root.Array()
 	for i, v := range arr {
@@ -147,7 +148,7 @@ func (d *Decoder) parse(body []byte) (*fastjson.Value, error) {
 	if v, err2 := d.p.ParseBytes(d.alt); err2 == nil {
 		return v, nil
 	}
-	return nil, &ParseError{Record: -1, Reason: "invalid JSON: " + err.Error()}
+	return nil, parseError(-1, "", "invalid JSON: "+err.Error())
 }
 
 // unInfinity copies a JSON text, rewriting the Infinity tokens outside
@@ -230,10 +231,8 @@ func (d *Decoder) headers(hd []sample.Dim) {
 	}
 }
 
-// fail returns a *ParseError for the current record.
-func (d *Decoder) fail(field, reason string) error {
-	return &ParseError{Record: d.idx, Field: field, Reason: reason}
-}
+// fail returns the error of the current record.
+func (d *Decoder) fail(field, reason string) error { return parseError(d.idx, field, reason) }
 
 // visit is the fastjson.Object.Visit callback: it keeps the fields MAD reads
 // and checks the numbers of the others (Jackson tokenises what it skips).
@@ -355,7 +354,7 @@ func (d *Decoder) array(field string, v *fastjson.Value) (a []*fastjson.Value, n
 }
 
 // record decodes one value list.
-func (d *Decoder) record(v *fastjson.Value, route Route) error {
+func (d *Decoder) record(v *fastjson.Value, route sample.Route) error {
 	o, err := v.Object()
 	if err != nil {
 		// Jackson refuses a scalar or an array where a CollectdRecord is
@@ -469,7 +468,8 @@ func (d *Decoder) record(v *fastjson.Value, route Route) error {
 		d.vals = d.vals[:0]
 	}
 	if d.cfg.MaxRecords > 0 && d.st.Records >= d.cfg.MaxRecords {
-		return ErrTooManyRecords
+		return &sample.DecodeError{Kind: sample.ErrTooLarge, Format: format, Index: -1, Offset: -1,
+			Reason: "more than " + strconv.Itoa(d.cfg.MaxRecords) + " records in one request"}
 	}
 	d.st.Records++
 	t := javaRound(secs * 1000)
@@ -571,7 +571,7 @@ func sameDouble(a, b float64) bool {
 }
 
 // emit appends a sample of d.name (none for KindNone) with d.dims.
-func (d *Decoder) emit(route Route, kind sample.Kind, t int64, v float64) {
+func (d *Decoder) emit(route sample.Route, kind sample.Kind, t int64, v float64) {
 	name := d.name
 	if kind == sample.KindNone {
 		name = nil

@@ -72,8 +72,12 @@ func recsOf(t testing.TB, b *sample.Batch) []rec {
 func decodeAll(t testing.TB, cfg Config, body []byte, hd []sample.Dim) ([]rec, Stats, error) {
 	t.Helper()
 	var b sample.Batch
-	st, err := NewDecoder(cfg).Decode(body, hd, 0, func(uint64) *sample.Batch { return &b })
-	return recsOf(t, &b), st, err
+	d := NewDecoder(cfg)
+	c, err := d.Decode(body, hd, 0, func(uint64) *sample.Batch { return &b })
+	if st := d.Stats(); st.Counts != c {
+		t.Fatalf("Decode returned %+v, Stats says %+v", c, st.Counts)
+	}
+	return recsOf(t, &b), d.Stats(), err
 }
 
 func sameRecs(a, b []rec) bool {
@@ -149,9 +153,9 @@ func TestParseNullValuesVector(t *testing.T) {
 
 func TestParseInvalidVector(t *testing.T) {
 	_, _, err := decodeAll(t, Config{}, readVector(t, "testParseInvalid.json"), testHeaders)
-	var pe *ParseError
+	var pe *sample.DecodeError
 	if !errors.As(err, &pe) {
-		t.Fatalf("got %v; want a *ParseError", err)
+		t.Fatalf("got %v; want a *sample.DecodeError", err)
 	}
 }
 
@@ -193,18 +197,18 @@ func TestRecords(t *testing.T) {
 		hd   []sample.Dim
 		want []rec
 		st   Stats
-		err  string // substring of a *ParseError
+		err  string // substring of a *sample.DecodeError
 	}{
 		{name: "one gauge", body: "[" + vl(nil) + "]", want: []rec{{g, "p/pi/t/ti", h, 1, t741}}},
 		{name: "empty instances are left out", body: "[" + vl(map[string]any{"plugin_instance": `""`, "type_instance": `""`}) + "]", want: []rec{{g, "p/t", h, 1, t741}}},
 		{name: "dsnames other than value are appended",
 			body: "[" + vl(map[string]any{"values": "[1,2,3]", "dstypes": `["derive","derive","gauge"]`, "dsnames": `["rx","value",""]`}) + "]",
-			want: []rec{{c, "p/pi/t/ti/rx", h, 1, t741}, {c, "p/pi/t/ti", h, 2, t741}, {c, "p/pi/t/ti", h, 3, t741}}, st: Stats{Records: 1, Samples: 3}},
+			want: []rec{{c, "p/pi/t/ti/rx", h, 1, t741}, {c, "p/pi/t/ti", h, 2, t741}, {c, "p/pi/t/ti", h, 3, t741}}, st: Stats{Counts: sample.Counts{Records: 1, Samples: 3}}},
 		{name: "dstypes", body: "[" + vl(map[string]any{"values": "[1,2,3,4,5,6]", "dstypes": `["gauge","counter","derive","absolute","Gauge","whatever"]`, "dsnames": `["a","b","c","d","e","f"]`}) + "]",
-			want: []rec{{g, "p/pi/t/ti/a", h, 1, t741}, {c, "p/pi/t/ti/b", h, 2, t741}, {c, "p/pi/t/ti/c", h, 3, t741}, {c, "p/pi/t/ti/d", h, 4, t741}, {g, "p/pi/t/ti/e", h, 5, t741}, {g, "p/pi/t/ti/f", h, 6, t741}}, st: Stats{Records: 1, Samples: 6}},
+			want: []rec{{g, "p/pi/t/ti/a", h, 1, t741}, {c, "p/pi/t/ti/b", h, 2, t741}, {c, "p/pi/t/ti/c", h, 3, t741}, {c, "p/pi/t/ti/d", h, 4, t741}, {g, "p/pi/t/ti/e", h, 5, t741}, {g, "p/pi/t/ti/f", h, 6, t741}}, st: Stats{Counts: sample.Counts{Records: 1, Samples: 6}}},
 		{name: "same name twice: values merged, the first type wins, equal ones once",
 			body: "[" + vl(map[string]any{"values": "[1,2,1,1,-0.0,0]", "dstypes": `["counter","gauge","counter","gauge","counter","counter"]`, "dsnames": `["x","x","x","x","x","x"]`}) + "]",
-			want: []rec{{c, "p/pi/t/ti/x", h, 1, t741}, {c, "p/pi/t/ti/x", h, 2, t741}, {c, "p/pi/t/ti/x", h, 1, t741}, {c, "p/pi/t/ti/x", h, math.Copysign(0, -1), t741}, {c, "p/pi/t/ti/x", h, 0, t741}}, st: Stats{Records: 1, Samples: 5}},
+			want: []rec{{c, "p/pi/t/ti/x", h, 1, t741}, {c, "p/pi/t/ti/x", h, 2, t741}, {c, "p/pi/t/ti/x", h, 1, t741}, {c, "p/pi/t/ti/x", h, math.Copysign(0, -1), t741}, {c, "p/pi/t/ti/x", h, 0, t741}}, st: Stats{Counts: sample.Counts{Records: 1, Samples: 5}}},
 		{name: "headers are dimensions, host from the record wins",
 			body: "[" + vl(nil) + "]", hd: []sample.Dim{{Key: []byte("service"), Value: []byte("s")}, {Key: []byte("host"), Value: []byte("header")}, {Key: []byte("a"), Value: []byte("1")}, {Key: []byte("a"), Value: []byte("2")}},
 			want: []rec{{g, "p/pi/t/ti", "a=2,host=h,service=s", 1, t741}}},
@@ -213,15 +217,15 @@ func TestRecords(t *testing.T) {
 		{name: "time NaN and infinities, as Math.round", body: "[" + vl(map[string]any{"time": "NaN"}) + "," + vl(map[string]any{"time": "-Infinity"}) + "," + vl(map[string]any{"time": "1e300"}) + "]",
 			want: []rec{{g, "p/pi/t/ti", h, 1, 0}, {g, "p/pi/t/ti", h, 1, math.MinInt64}, {g, "p/pi/t/ti", h, 1, math.MaxInt64}}},
 		{name: "non-numeric values Jackson accepts", body: "[" + vl(map[string]any{"values": "[NaN,Infinity,-Infinity,+Infinity,+INF,-INF]", "dstypes": `["gauge","gauge","gauge","gauge","gauge","gauge"]`, "dsnames": `["a","b","c","d","e","f"]`}) + "]",
-			want: []rec{{g, "p/pi/t/ti/a", h, math.NaN(), t741}, {g, "p/pi/t/ti/b", h, math.Inf(1), t741}, {g, "p/pi/t/ti/c", h, math.Inf(-1), t741}, {g, "p/pi/t/ti/d", h, math.Inf(1), t741}, {g, "p/pi/t/ti/e", h, math.Inf(1), t741}, {g, "p/pi/t/ti/f", h, math.Inf(-1), t741}}, st: Stats{Records: 1, Samples: 6}},
+			want: []rec{{g, "p/pi/t/ti/a", h, math.NaN(), t741}, {g, "p/pi/t/ti/b", h, math.Inf(1), t741}, {g, "p/pi/t/ti/c", h, math.Inf(-1), t741}, {g, "p/pi/t/ti/d", h, math.Inf(1), t741}, {g, "p/pi/t/ti/e", h, math.Inf(1), t741}, {g, "p/pi/t/ti/f", h, math.Inf(-1), t741}}, st: Stats{Counts: sample.Counts{Records: 1, Samples: 6}}},
 		{name: "Infinity in strings is not rewritten", body: "[" + vl(map[string]any{"values": "[Infinity]", "host": `"Infinity \"Infinity\""`, "type_instance": `"-Infinity"`}) + "]",
 			want: []rec{{g, "p/pi/t/-Infinity", `host=Infinity "Infinity"`, math.Inf(1), t741}}},
 		{name: "null alone skips the record", body: "[" + vl(map[string]any{"values": "[null]"}) + "," + vl(nil) + "]",
-			want: []rec{{g, "p/pi/t/ti", h, 1, t741}}, st: Stats{Records: 1, Samples: 1, NullRecords: 1}},
+			want: []rec{{g, "p/pi/t/ti", h, 1, t741}}, st: Stats{Counts: sample.Counts{Records: 1, Samples: 1}, NullRecords: 1}},
 		{name: "all null skips the record", body: "[" + vl(map[string]any{"values": "[null,null]", "dstypes": `["gauge","gauge"]`, "dsnames": `["a","b"]`}) + "]",
 			st: Stats{NullRecords: 1}},
 		{name: "a null among values is skipped", body: "[" + vl(map[string]any{"values": "[null,2]", "dstypes": `["gauge","gauge"]`, "dsnames": `["a","b"]`}) + "]",
-			want: []rec{{g, "p/pi/t/ti/b", h, 2, t741}}, st: Stats{Records: 1, Samples: 1, Nulls: 1}},
+			want: []rec{{g, "p/pi/t/ti/b", h, 2, t741}}, st: Stats{Counts: sample.Counts{Records: 1, Samples: 1}, Nulls: 1}},
 		{name: "no values: an empty record makes its bucket", body: "[" + vl(map[string]any{"values": "[]", "dstypes": "[]", "dsnames": "[]"}) + "]",
 			want: []rec{{none, "", h, 0, t741}}},
 		{name: "all three absent", body: "[" + vl(map[string]any{"values": nil, "dstypes": nil, "dsnames": nil}) + "]",
@@ -232,9 +236,9 @@ func TestRecords(t *testing.T) {
 			want: []rec{{g, "true/1.50/t/ti/7", "host=12", 1, t741}}},
 		{name: "strings coerced to doubles", body: "[" + vl(map[string]any{"time": `" 1.5 "`, "values": `["0x1p3","1e1d","NaN","-INF",""," ","null",".5"]`, "dstypes": `["gauge","gauge","gauge","gauge","gauge","gauge","gauge","gauge"]`, "dsnames": `["a","b","c","d","e","f","g","i"]`}) + "]",
 			want: []rec{{g, "p/pi/t/ti/a", h, 8, 1500}, {g, "p/pi/t/ti/b", h, 10, 1500}, {g, "p/pi/t/ti/c", h, math.NaN(), 1500}, {g, "p/pi/t/ti/d", h, math.Inf(-1), 1500}, {g, "p/pi/t/ti/i", h, 0.5, 1500}},
-			st:   Stats{Records: 1, Samples: 5, Nulls: 3}},
+			st:   Stats{Counts: sample.Counts{Records: 1, Samples: 5}, Nulls: 3}},
 		{name: "integer -0 is +0, -0.0 stays", body: "[" + vl(map[string]any{"values": "[-0,-0.0]", "dstypes": `["gauge","gauge"]`, "dsnames": `["a","b"]`}) + "]",
-			want: []rec{{g, "p/pi/t/ti/a", h, 0, t741}, {g, "p/pi/t/ti/b", h, math.Copysign(0, -1), t741}}, st: Stats{Records: 1, Samples: 2}},
+			want: []rec{{g, "p/pi/t/ti/a", h, 0, t741}, {g, "p/pi/t/ti/b", h, math.Copysign(0, -1), t741}}, st: Stats{Counts: sample.Counts{Records: 1, Samples: 2}}},
 		{name: "unknown fields are ignored", body: "[" + vl(map[string]any{"meta": `{"network:received":true,"x":[1,{"y":null}]}`, "Host": `"x"`}) + "]",
 			want: []rec{{g, "p/pi/t/ti", h, 1, t741}}},
 		{name: "last of duplicate keys wins", body: `[{"host":"a","host":"b","time":1,"time":2,"plugin":"p","plugin_instance":"","type":"t","type_instance":""}]`,
@@ -280,9 +284,9 @@ func TestRecords(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, st, err := decodeAll(t, Config{}, []byte(tc.body), tc.hd)
 			if tc.err != "" {
-				var pe *ParseError
+				var pe *sample.DecodeError
 				if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("got error %v; want a *ParseError containing %q", err, tc.err)
+					t.Fatalf("got error %v; want a *sample.DecodeError containing %q", err, tc.err)
 				}
 				return
 			}
@@ -294,7 +298,7 @@ func TestRecords(t *testing.T) {
 			}
 			wantSt := tc.st
 			if wantSt == (Stats{}) {
-				wantSt = Stats{Records: len(tc.want), Samples: len(tc.want)}
+				wantSt = Stats{Counts: sample.Counts{Records: len(tc.want), Samples: len(tc.want)}}
 			}
 			if st != wantSt {
 				t.Fatalf("got stats %+v; want %+v", st, wantSt)
@@ -308,7 +312,7 @@ func TestMaxRecords(t *testing.T) {
 	for _, tc := range []struct {
 		max int
 		err error
-	}{{0, nil}, {2, nil}, {1, ErrTooManyRecords}} {
+	}{{0, nil}, {2, nil}, {1, sample.ErrTooLarge}} {
 		var b sample.Batch
 		st, err := NewDecoder(Config{MaxRecords: tc.max}).Decode(body, nil, 0, func(uint64) *sample.Batch { return &b })
 		if !errors.Is(err, tc.err) || (err == nil && st.Records != 2) {
@@ -352,7 +356,7 @@ func TestJavaRound(t *testing.T) {
 }
 
 func TestParseErrorMessage(t *testing.T) {
-	e := &ParseError{Record: 2, Field: "host", Reason: "missing"}
+	e := parseError(2, "host", "missing")
 	if got, want := e.Error(), `cannot parse collectd write_http JSON: record 2: "host": missing`; got != want {
 		t.Fatalf("got %q; want %q", got, want)
 	}

@@ -1,47 +1,22 @@
 package collectd
 
 import (
-	"errors"
 	"strconv"
-	"strings"
+
+	"github.com/gomad/mad/internal/sample"
 )
 
-// ErrTooManyRecords is returned when a body holds more records than
-// Config.MaxRecords. The HTTP layer answers 413.
-var ErrTooManyRecords = errors.New("collectd: too many records in one request")
+// format names what the decoder reads, in its errors.
+const format = "collectd write_http JSON"
 
-// ErrTooLarge exists for the common shape of the HTTP decoders (413); the
-// collectd decoder never returns it, since its body is not compressed: the
-// HTTP layer bounds the body it reads.
-var ErrTooLarge = errors.New("collectd: request larger than the limit")
-
-// ParseError describes a body MAD refuses with 400 (a ParsingException):
-// invalid JSON, a body that is not an array of objects, a missing required
-// field, a field of the wrong JSON type, or values, dstypes and dsnames of
-// different lengths.
-type ParseError struct {
-	// Record is the index of the record in the array, or -1 if the problem
-	// is with the body as a whole.
-	Record int
-	// Field names the record's field at fault, if any.
-	Field string
-	// Reason says what is wrong.
-	Reason string
-}
-
-// Error implements error.
-func (e *ParseError) Error() string {
-	var sb strings.Builder
-	sb.WriteString("cannot parse collectd write_http JSON: ")
-	if e.Record >= 0 {
-		sb.WriteString("record ")
-		sb.WriteString(strconv.Itoa(e.Record))
-		sb.WriteString(": ")
+// parseError is a body MAD refuses with 400 (a ParsingException): invalid
+// JSON, a body that is not an array of objects, a missing required field, a
+// field of the wrong JSON type, or values, dstypes and dsnames of
+// different lengths; in record (-1: the body as a whole), field (a JSON
+// key, quoted; if any).
+func parseError(record int, field, reason string) error {
+	if field != "" {
+		field = strconv.Quote(field)
 	}
-	if e.Field != "" {
-		sb.WriteString(strconv.Quote(e.Field))
-		sb.WriteString(": ")
-	}
-	sb.WriteString(e.Reason)
-	return sb.String()
+	return &sample.DecodeError{Kind: sample.ErrMalformed, Format: format, Unit: "record", Index: record, Field: field, Reason: reason, Offset: -1}
 }

@@ -10,11 +10,6 @@ import (
 	"github.com/gomad/mad/internal/sample"
 )
 
-// Route returns the batch that the samples of the series with this key hash
-// go to: the producer's Route method. It may publish a full batch and return
-// a fresh one.
-type Route = func(hash uint64) *sample.Batch
-
 // Config configures a Decoder: the builder keys of MAD's
 // GraphitePlaintextToRecordParser.
 type Config struct {
@@ -30,11 +25,6 @@ func (c Config) Equal(o Config) bool {
 	return c.ParseCarbonTags == o.ParseCarbonTags && slices.Equal(c.GlobalTags, o.GlobalTags)
 }
 
-// Stats says what one line decoded: one record and one sample, or nothing.
-type Stats struct {
-	Records, Samples int
-}
-
 // Decoder decodes Graphite plaintext lines. It keeps scratch space that it
 // reuses, so a call allocates nothing once it has grown. One per connection
 // loop; not safe for concurrent use.
@@ -43,7 +33,7 @@ type Decoder struct {
 	global []sample.Dim // sorted, unique
 	dims   []sample.Dim
 	key    []byte
-	perr   ParseError
+	perr   sample.DecodeError
 }
 
 // NewDecoder returns a decoder for cfg.
@@ -92,7 +82,7 @@ func allSpace(b []byte) bool {
 // without a timestamp. line is not retained: the key is copied into the
 // batch. On error nothing is routed; the *ParseError is valid until the
 // next call.
-func (d *Decoder) DecodeLine(line []byte, now int64, route Route) (Stats, error) {
+func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) (sample.Counts, error) {
 	// ^(?<NAME>[^ ]+) (?<VALUE>[^ ]+)( (?<TIMESTAMP>[0-9]+))?[\s]*$ with
 	// Matcher.matches(): NAME runs to the first space; VALUE is the whole
 	// run of non-spaces after it (a shorter VALUE never lets the rest
@@ -177,7 +167,7 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route Route) (Stats, error)
 	h := sample.Hash(key)
 	b := route(h)
 	b.AddValue(b.PutKeyBytes(key, h), t, 0, v, sample.UnitNone)
-	return Stats{Records: 1, Samples: 1}, nil
+	return sample.Counts{Records: 1, Samples: 1}, nil
 }
 
 // carbonTag reads one ";"-separated part as MAD does: part.split("=")

@@ -67,7 +67,7 @@ func recsOf(t testing.TB, b *sample.Batch) []rec {
 
 const testNow = 1700000000123
 
-func decode(t testing.TB, d *Decoder, line []byte) ([]rec, Stats, error) {
+func decode(t testing.TB, d *Decoder, line []byte) ([]rec, sample.Counts, error) {
 	t.Helper()
 	var b sample.Batch
 	st, err := d.DecodeLine(line, testNow, func(uint64) *sample.Batch { return &b })
@@ -178,9 +178,9 @@ func TestRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, err := decode(t, NewDecoder(tc.cfg), []byte(tc.line))
 			if tc.errSub != "" {
-				var pe *ParseError
+				var pe *sample.DecodeError
 				if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.errSub) {
-					t.Fatalf("got %v, %v; want a *ParseError with %q", got, err, tc.errSub)
+					t.Fatalf("got %v, %v; want a *sample.DecodeError with %q", got, err, tc.errSub)
 				}
 				return
 			}

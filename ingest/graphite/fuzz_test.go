@@ -45,9 +45,9 @@ func FuzzGraphite(f *testing.F) {
 		if fmt.Sprint(err) != fmt.Sprint(err2) || st != st2 || fmt.Sprint(got) != fmt.Sprint(again) {
 			t.Fatalf("not deterministic: %v %v / %v %v", got, err, again, err2)
 		}
-		var pe *ParseError
+		var pe *sample.DecodeError
 		if err != nil && !errors.As(err, &pe) {
-			t.Fatalf("got %v; want a *ParseError", err)
+			t.Fatalf("got %v; want a *sample.DecodeError", err)
 		}
 		for _, r := range got {
 			if r.kind != sample.KindGauge {

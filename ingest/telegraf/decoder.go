@@ -14,11 +14,6 @@ import (
 	"github.com/gomad/mad/internal/sample"
 )
 
-// Route returns the batch that the samples of the series with this key hash
-// go to: the producer's Route method. It may publish a full batch and return
-// a fresh one.
-type Route = func(hash uint64) *sample.Batch
-
 // Config configures a Decoder: the builder keys of MAD's
 // TelegrafJsonToRecordParser.
 type Config struct {
@@ -58,13 +53,6 @@ func timestampUnit(s string) (unit, bool) {
 	return 0, false
 }
 
-// Stats says what one line decoded: Records counts telegraf metrics (MAD
-// records), Samples the samples routed (one per numeric field, or one
-// KindNone sample for a record without any).
-type Stats struct {
-	Records, Samples int
-}
-
 // Decoder decodes Telegraf JSON lines. It keeps a fastjson.Parser and
 // scratch space and reuses them, so a call allocates nothing once they have
 // grown. One per connection loop; not safe for concurrent use.
@@ -89,7 +77,7 @@ type Decoder struct {
 	keys   []byte    // the keys of the pending samples
 	out    []pending // samples to route once the whole line is valid
 	err    error
-	perr   ParseError
+	perr   sample.DecodeError
 }
 
 type metric struct {
@@ -124,7 +112,7 @@ func NewDecoder(cfg Config) *Decoder {
 // retained; keys are copied into the batches. On error nothing is routed
 // (the whole line is checked first); the *ParseError is valid until the
 // next call.
-func (d *Decoder) DecodeLine(line []byte, now int64, route Route) (Stats, error) {
+func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) (sample.Counts, error) {
 	d.line = line
 	d.idx = -1
 	d.keys = d.keys[:0]
@@ -145,48 +133,48 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route Route) (Stats, error)
 	clear(d.fields[:cap(d.fields)])
 	clear(d.tags[:cap(d.tags)])
 	if err != nil {
-		return Stats{}, err
+		return sample.Counts{}, err
 	}
 	return st, nil
 }
 
-func (d *Decoder) decode(line []byte) (Stats, error) {
+func (d *Decoder) decode(line []byte) (sample.Counts, error) {
 	root, err := d.p.ParseBytes(line)
 	if err != nil {
-		return Stats{}, d.fail("invalid JSON: " + err.Error())
+		return sample.Counts{}, d.fail("invalid JSON: " + err.Error())
 	}
 	o, err := root.Object()
 	if err != nil {
-		return Stats{}, d.fail("expected a JSON object, got " + root.Type().String())
+		return sample.Counts{}, d.fail("expected a JSON object, got " + root.Type().String())
 	}
 	d.cur = metric{}
 	d.hasMets = false
 	o.Visit(d.visitRoot)
 	if !d.hasMets {
 		if err := d.record(&d.cur); err != nil {
-			return Stats{}, err
+			return sample.Counts{}, err
 		}
-		return Stats{Records: 1, Samples: len(d.out)}, nil
+		return sample.Counts{Records: 1, Samples: len(d.out)}, nil
 	}
 	// {"metrics": [...]}: Jackson reads an ImmutableList<Telegraf>; null,
 	// a non-array or a null element fail.
 	arr, err := d.metrics.Array()
 	if err != nil {
-		return Stats{}, d.fail("\"metrics\": expected an array, got " + d.metrics.Type().String())
+		return sample.Counts{}, d.fail("\"metrics\": expected an array, got " + d.metrics.Type().String())
 	}
 	for i, v := range arr {
 		d.idx = i
 		mo, err := v.Object()
 		if err != nil {
-			return Stats{}, d.fail("expected a JSON object, got " + v.Type().String())
+			return sample.Counts{}, d.fail("expected a JSON object, got " + v.Type().String())
 		}
 		d.cur = metric{}
 		mo.Visit(d.visitMetric)
 		if err := d.record(&d.cur); err != nil {
-			return Stats{}, err
+			return sample.Counts{}, err
 		}
 	}
-	return Stats{Records: len(arr), Samples: len(d.out)}, nil
+	return sample.Counts{Records: len(arr), Samples: len(d.out)}, nil
 }
 
 // visitRoot records the keys of the top-level object: "metrics" makes it a

@@ -89,12 +89,12 @@ func recsOf(t testing.TB, b *sample.Batch) []rec {
 }
 
 // decode decodes a line into a single batch, checking the stats.
-func decode(t testing.TB, d *Decoder, line []byte) ([]rec, Stats, error) {
+func decode(t testing.TB, d *Decoder, line []byte) ([]rec, sample.Counts, error) {
 	t.Helper()
 	var b sample.Batch
 	st, err := d.DecodeLine(line, 42, func(uint64) *sample.Batch { return &b })
 	got := recsOf(t, &b)
-	if err != nil && (len(got) != 0 || st != Stats{}) {
+	if err != nil && (len(got) != 0 || st != sample.Counts{}) {
 		t.Fatalf("error %v with %d samples routed, stats %+v", err, len(got), st)
 	}
 	if st.Samples != len(got) || (st.Records > 0) != (st.Samples > 0) || st.Samples < st.Records {
@@ -240,9 +240,9 @@ func TestRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, err := decode(t, NewDecoder(Config{TimestampUnit: tc.unit}), []byte(tc.line))
 			if tc.errSub != "" {
-				var pe *ParseError
+				var pe *sample.DecodeError
 				if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.errSub) {
-					t.Fatalf("got %v, %v; want a *ParseError with %q", got, err, tc.errSub)
+					t.Fatalf("got %v, %v; want a *sample.DecodeError with %q", got, err, tc.errSub)
 				}
 				return
 			}

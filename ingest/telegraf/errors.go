@@ -1,39 +1,20 @@
 package telegraf
 
-import "strconv"
+import "github.com/gomad/mad/internal/sample"
 
-// maxExcerpt bounds the copy of a refused line kept in a ParseError.
+// maxExcerpt bounds the copy of a refused line kept in the error.
 const maxExcerpt = 256
 
-// ParseError describes a line MAD refuses (a ParsingException, or an
-// exception MAD does not catch: either way TcpLineSource drops the line).
+// fail fills the decoder's error for the current metric (a
+// sample.DecodeError of kind sample.ErrMalformed: MAD's ParsingException, or
+// an exception MAD does not catch; either way TcpLineSource drops the line),
+// with the index of the metric in a {"metrics":[...]} batch, if any.
 //
-// The *ParseError a Decoder returns is owned by the Decoder and reused: it
-// is valid until the next call to DecodeLine. Format it (Error) or copy it
-// before then.
-type ParseError struct {
-	// Metric is the index of the telegraf metric in a {"metrics":[...]}
-	// batch, or -1.
-	Metric int
-	// Reason says what is wrong with the line.
-	Reason string
-	// Line is the start of the line (at most 256 bytes).
-	Line []byte
-}
-
-// Error implements error.
-func (e *ParseError) Error() string {
-	s := "cannot parse telegraf JSON line " + strconv.Quote(string(e.Line)) + ": "
-	if e.Metric >= 0 {
-		s += "metric " + strconv.Itoa(e.Metric) + ": "
-	}
-	return s + e.Reason
-}
-
-// fail fills the decoder's ParseError for the current metric.
+// The *sample.DecodeError a Decoder returns is owned by the Decoder and
+// reused: it is valid until the next call to DecodeLine. Format it (Error)
+// or copy it before then.
 func (d *Decoder) fail(reason string) error {
-	d.perr.Metric = d.idx
-	d.perr.Reason = reason
-	d.perr.Line = append(d.perr.Line[:0], d.line[:min(len(d.line), maxExcerpt)]...)
+	d.perr = sample.DecodeError{Kind: sample.ErrMalformed, Format: "telegraf JSON line", Line: append(d.perr.Line[:0], d.line[:min(len(d.line), maxExcerpt)]...), HasLine: true,
+		Unit: "metric", Index: d.idx, Reason: reason, Offset: -1}
 	return &d.perr
 }

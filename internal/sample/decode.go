@@ -49,8 +49,10 @@ type DecodeError struct {
 	// Format names what was decoded: "client protocol v3 body",
 	// "graphite line", …
 	Format string
-	// Line is the start of a refused line (line formats), quoted.
-	Line []byte
+	// Line is the start of a refused line, quoted, for a format of lines
+	// (HasLine), even when empty.
+	Line    []byte
+	HasLine bool
 	// Unit and Index locate the problem in a payload of several: ("record",
 	// 3), ("series", 0); Index -1 for none.
 	Unit  string
@@ -71,7 +73,7 @@ func (e *DecodeError) Error() string {
 	var b strings.Builder
 	b.WriteString("cannot parse ")
 	b.WriteString(e.Format)
-	if e.Line != nil {
+	if e.HasLine {
 		b.WriteByte(' ')
 		b.WriteString(strconv.Quote(string(e.Line)))
 	}

@@ -215,7 +215,7 @@ func TestDecodeError(t *testing.T) {
 			`cannot parse client protocol v3 body: record 2: metric "m": NumericalData.samples: truncated (at byte 40)`},
 		{DecodeError{Kind: ErrMalformed, Format: "prometheus remote write 1.0 request", Unit: "series", Index: 0, Reason: "empty name", Offset: 7, OffsetIn: "the decompressed message"},
 			`cannot parse prometheus remote write 1.0 request: series 0: empty name (at byte 7 of the decompressed message)`},
-		{DecodeError{Kind: ErrMalformed, Format: "graphite line", Line: []byte("a b"), Index: -1, Reason: "no value", Offset: -1},
+		{DecodeError{Kind: ErrMalformed, Format: "graphite line", Line: []byte("a b"), HasLine: true, Index: -1, Reason: "no value", Offset: -1},
 			`cannot parse graphite line "a b": no value`},
 		{DecodeError{Kind: ErrTooLarge, Format: "collectd write_http JSON", Index: -1, Reason: "more than 10 records", Offset: -1},
 			`cannot parse collectd write_http JSON: more than 10 records`},
