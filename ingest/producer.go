@@ -103,7 +103,7 @@ func newProducer(lanes Lanes, mappers MapperChain) *Producer {
 func ShardOf(hash uint64, n int) int { return int(uint64(uint32(hash)) * uint64(n) >> 32) }
 
 // Route returns the batch the sample of a series with this hash goes to,
-// publishing that batch first if it is full. It is a statsd.Route. With a
+// publishing that batch first if it is full. It is a sample.Route. With a
 // mapper, it returns the staging batch (mapped when it is full, and before
 // anything is published).
 func (p *Producer) Route(hash uint64) *sample.Batch {

@@ -169,12 +169,12 @@ type tcpSlot struct {
 	decCfg statsd.Config
 	// lines decodes Graphite or Telegraf lines (nil for StatsD), with its
 	// counts and the last line refused.
-	lines            lineDecoder
-	ok, bad, samples uint64
-	lastBad          []byte
-	lastErr          string // why lastBad was refused (decoders reuse their errors)
-	prod             *Producer
-	c                *counters
+	lines     lineDecoder
+	lineStats statsd.Stats // of the Graphite or Telegraf lines, as the StatsD decoder counts
+	lastBad   []byte
+	lastErr   string // why lastBad was refused (decoders reuse their errors)
+	prod      *Producer
+	c         *counters
 }
 
 // takeAll takes every slot, waiting for those in use (a read event holds
@@ -430,36 +430,24 @@ func (sl *tcpSlot) decodeLines(data []byte, now int64, keepBad bool) {
 		}
 		c, err := sl.lines.DecodeLine(line, now, sl.prod.Route)
 		if err != nil {
-			sl.bad++
+			sl.lineStats.Lines[statsd.ErrSyntax]++
 			if keepBad && len(sl.lastBad) == 0 {
 				sl.lastBad = append(sl.lastBad[:0], line[:min(len(line), 256)]...)
 				sl.lastErr = err.Error()
 			}
 			continue
 		}
-		sl.ok++
-		sl.samples += uint64(c.Samples)
+		sl.lineStats.Lines[statsd.OK]++
+		sl.lineStats.Samples += uint64(c.Samples)
 	}
 }
 
 func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
+	d := &sl.dec.Stats
 	if sl.lines != nil {
-		v := sl.c.vals
-		v[tcpSamples] = sl.samples
-		v[tcpLines+int(statsd.OK)] = sl.ok
-		v[tcpLines+int(statsd.ErrSyntax)] = sl.bad
-		v[tcpWaits] = sl.prod.Waits
-		v[tcpDropped] = sl.prod.Dropped
-		sl.c.publish(now, force)
-		if len(sl.lastBad) > 0 {
-			if ok, _ := s.bad.Allow(time.UnixMilli(now)); ok {
-				s.cfg.Log.Warn("bad line", "source", s.cfg.Name, "line", string(sl.lastBad), "err", sl.lastErr, "count", sl.bad)
-			}
-			sl.lastBad = sl.lastBad[:0]
-		}
-		return
+		d = &sl.lineStats
 	}
-	v, d := sl.c.vals, &sl.dec.Stats
+	v := sl.c.vals
 	v[tcpSamples], v[tcpSampledOut], v[tcpNonFinite], v[tcpTooLong] = d.Samples, d.SampledOut, d.NonFinite, d.TooLong
 	v[tcpWaits] = sl.prod.Waits
 	v[tcpDropped] = sl.prod.Dropped
@@ -467,7 +455,16 @@ func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 		v[tcpLines+r] = n
 	}
 	sl.c.publish(now, force)
-	logRefused(&s.bad, s.cfg.Log, s.cfg.Name, sl.dec, now)
+	if sl.lines == nil {
+		logRefused(&s.bad, s.cfg.Log, s.cfg.Name, sl.dec, now)
+		return
+	}
+	if len(sl.lastBad) > 0 {
+		if ok, _ := s.bad.Allow(time.UnixMilli(now)); ok {
+			s.cfg.Log.Warn("bad line", "source", s.cfg.Name, "line", string(sl.lastBad), "err", sl.lastErr, "count", d.Lines[statsd.ErrSyntax])
+		}
+		sl.lastBad = sl.lastBad[:0]
+	}
 }
 
 // Stop closes the listener and the connections (decoding what they had

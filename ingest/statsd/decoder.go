@@ -70,9 +70,6 @@ func NewDecoder(cfg Config) *Decoder {
 	return d
 }
 
-// Route returns the batch that the samples of the series with this key hash
-// go to (one batch per shard).
-type Route func(hash uint64) *sample.Batch
 
 // maxBadLine bounds the copy of a refused line kept for logs.
 const maxBadLine = 256
@@ -80,7 +77,7 @@ const maxBadLine = 256
 // Decode decodes every line of a datagram (lines end in '\n'; empty lines
 // are ignored) and appends the samples to the batches route picks. now is
 // the record time in ms for lines without a timestamp. data is not retained.
-func (d *Decoder) Decode(data []byte, now int64, route Route) {
+func (d *Decoder) Decode(data []byte, now int64, route sample.Route) {
 	d.bits = classifyInto(d.bits, data)
 	d.pos = flatten(d.pos, d.bits, 0, len(data))
 	d.nl = flatten(d.nl, d.bits, 1, len(data))
@@ -105,7 +102,7 @@ func (d *Decoder) Decode(data []byte, now int64, route Route) {
 }
 
 // DecodeLine decodes one line (without '\n').
-func (d *Decoder) DecodeLine(line []byte, now int64, route Route) {
+func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) {
 	d.bits = classifyInto(d.bits, line)
 	d.pos = flatten(d.pos, d.bits, 0, len(line))
 	d.decode(line, d.pos, 0, len(line), now, route)
@@ -113,7 +110,7 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route Route) {
 
 // decode decodes the line data[s:e], given the structural positions of data
 // from the line's first on; it returns how many of them the parser read.
-func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route Route) int {
+func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route sample.Route) int {
 	l := &d.line
 	r, n := parse(data, pos, s, e, l)
 	line := data[s:e]
