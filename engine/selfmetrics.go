@@ -217,7 +217,7 @@ func (s *selfMetrics) report() {
 		return
 	}
 	now := time.Now().UnixMilli()
-	err := src.Inject(func(route ingest.Route) (int, int, error) {
+	err := src.Inject(func(route sample.Route) (int, int, error) {
 		samples := 0
 		var key []byte
 		for _, r := range recs {

@@ -571,7 +571,7 @@ func (s *HTTPSource) refuse(w http.ResponseWriter, cfg *HTTPConfig, status int, 
 // reach the aggregation this way (MAD posts them to its own V3 route). It
 // returns an error (nothing published) if no slot or no room is found
 // before the deadline, or if fill fails.
-func (s *HTTPSource) Inject(fill func(route Route) (records, samples int, err error)) error {
+func (s *HTTPSource) Inject(fill func(route sample.Route) (records, samples int, err error)) error {
 	cfg := s.cfg.Load()
 	deadline := time.Now().Add(cfg.Deadline)
 	sl, err := s.borrow(cfg.Deadline, nil)
@@ -598,5 +598,3 @@ func (s *HTTPSource) Inject(fill func(route Route) (records, samples int, err er
 	return nil
 }
 
-// Route is where a decoder puts the samples of a series hash.
-type Route = func(hash uint64) *sample.Batch

@@ -15,14 +15,14 @@ import (
 // Map reads every sample of src and routes what it makes of them with
 // route; src is reset afterwards.
 type Mapper interface {
-	Map(src *sample.Batch, route Route)
+	Map(src *sample.Batch, route sample.Route)
 }
 
 // Mappers applies mappers in order (the innermost wrapper first).
 type Mappers []Mapper
 
 // Map applies each mapper in turn.
-func (ms Mappers) Map(src *sample.Batch, route Route) {
+func (ms Mappers) Map(src *sample.Batch, route sample.Route) {
 	if len(ms) == 1 {
 		ms[0].Map(src, route)
 		return
@@ -50,7 +50,7 @@ type TimeStamping struct {
 }
 
 // Map sets every sample's time to now.
-func (t TimeStamping) Map(src *sample.Batch, route Route) {
+func (t TimeStamping) Map(src *sample.Batch, route sample.Route) {
 	now := time.Now().UnixMilli()
 	if t.Now != nil {
 		now = t.Now()
@@ -180,7 +180,7 @@ func javaReplacement(r string) string {
 }
 
 // Map applies the rules to every sample.
-func (m *Mapping) Map(src *sample.Batch, route Route) {
+func (m *Mapping) Map(src *sample.Batch, route sample.Route) {
 	for i := range src.Samples {
 		s := &src.Samples[i]
 		key := src.Key(s)
@@ -218,7 +218,7 @@ func (m *Mapping) replaceAll(dst []byte, re *regexp.Regexp, name []byte, tmpl st
 }
 
 // emit routes a copy of s under a new name.
-func (m *Mapping) emit(src *sample.Batch, s *sample.Sample, pk sample.ParsedKey, name []byte, route Route) {
+func (m *Mapping) emit(src *sample.Batch, s *sample.Sample, pk sample.ParsedKey, name []byte, route sample.Route) {
 	m.dims = m.dims[:0]
 	it := pk.DimIter()
 	for {
