@@ -597,4 +597,3 @@ func (s *HTTPSource) Inject(fill func(route sample.Route) (records, samples int,
 	s.samples.Add(uint64(samples))
 	return nil
 }
-

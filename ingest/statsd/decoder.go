@@ -70,7 +70,6 @@ func NewDecoder(cfg Config) *Decoder {
 	return d
 }
 
-
 // maxBadLine bounds the copy of a refused line kept for logs.
 const maxBadLine = 256
 
