@@ -33,10 +33,13 @@ var allowed = []struct {
 	{"internal/hugepage", nil},
 	// Java's NumberFormat, shared by the Graphite and Telegraf decoders.
 	{"internal/javanum", nil},
+	// The protobuf wire format as protobuf-java reads it, shared by the
+	// protobuf decoders.
+	{"internal/pbwire", nil},
 	{"affinity", nil},
 	{"ring", nil},
 	{"hist", []string{"internal/prefetch", "internal/hugepage"}},
-	{"ingest/*", []string{"internal/sample", "internal/javanum"}},
+	{"ingest/*", []string{"internal/sample", "internal/javanum", "internal/pbwire"}},
 	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	{"sinks", []string{"hist"}},
