@@ -13,14 +13,15 @@ import (
 // last value truncated).
 
 // AppendDoubles appends the packed doubles p (the bytes of a packed
-// repeated double field) to dst. Errors: PackedFixed64.
+// repeated double field) to dst. It is small enough to inline. Errors:
+// PackedFixed64.
 func AppendDoubles(dst []float64, p []byte) ([]float64, Code) {
 	if len(p)&7 != 0 {
 		return dst, PackedFixed64
 	}
 	dst = slices.Grow(dst, len(p)/8)
-	for q := 0; q+8 <= len(p); q += 8 {
-		dst = append(dst, math.Float64frombits(binary.LittleEndian.Uint64(p[q:])))
+	for ; len(p) >= 8; p = p[8:] {
+		dst = append(dst, math.Float64frombits(binary.LittleEndian.Uint64(p)))
 	}
 	return dst, OK
 }
@@ -32,8 +33,8 @@ func AppendFixed64s(dst []uint64, p []byte) ([]uint64, Code) {
 		return dst, PackedFixed64
 	}
 	dst = slices.Grow(dst, len(p)/8)
-	for q := 0; q+8 <= len(p); q += 8 {
-		dst = append(dst, binary.LittleEndian.Uint64(p[q:]))
+	for ; len(p) >= 8; p = p[8:] {
+		dst = append(dst, binary.LittleEndian.Uint64(p))
 	}
 	return dst, OK
 }
@@ -45,8 +46,8 @@ func AppendFixed32s(dst []uint32, p []byte) ([]uint32, Code) {
 		return dst, PackedFixed32
 	}
 	dst = slices.Grow(dst, len(p)/4)
-	for q := 0; q+4 <= len(p); q += 4 {
-		dst = append(dst, binary.LittleEndian.Uint32(p[q:]))
+	for ; len(p) >= 4; p = p[4:] {
+		dst = append(dst, binary.LittleEndian.Uint32(p))
 	}
 	return dst, OK
 }
