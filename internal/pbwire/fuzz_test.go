@@ -508,6 +508,15 @@ func checkPacked(t *testing.T, b []byte, s, e int) {
 	if fmt.Sprint(got, code, at) != fmt.Sprint(want, wantCode, wantAt) {
 		t.Fatalf("packed [%d,%d): got %v %v at %d; javaRef %v %v at %d", s, e, got, code, at, want, wantCode, wantAt)
 	}
+	got32, k32, at32 := AppendUint32s(nil, b, s, e)
+	if k32 != k || at32 != max(at, 0) && k < 0 || len(got32) != len(got) {
+		t.Fatalf("packed [%d,%d): AppendUint32s %d at %d, %d values; AppendVarints %d at %d, %d values", s, e, k32, at32, len(got32), k, at, len(got))
+	}
+	for i, v := range got {
+		if got32[i] != uint32(v) {
+			t.Fatalf("packed [%d,%d): AppendUint32s[%d] = %d; want the low 32 bits of %d", s, e, i, got32[i], v)
+		}
+	}
 	if in.trig != 0 {
 		return
 	}

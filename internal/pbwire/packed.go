@@ -52,16 +52,26 @@ func AppendFixed32s(dst []uint32, p []byte) ([]uint32, Code) {
 	return dst, OK
 }
 
-// AppendVarints appends the packed varints of b[s:e] to dst (int64,
-// uint64, and the 32-bit types of their low 32 bits, as Java reads them;
-// sint types through ZigZag64 and ZigZag32). It returns e, or the negative
-// of a Code (Truncated, MalformedVarint) and the offset of the varint that
-// failed.
+// AppendVarints appends the packed varints of b[s:e] to dst (uint64,
+// int64 as its bits, sint64 through ZigZag64). It returns e, or the
+// negative of a Code (Truncated, MalformedVarint) and the offset of the
+// varint that failed.
 func AppendVarints(dst []uint64, b []byte, s, e int) (out []uint64, k, at int) {
+	return appendVarints(dst, b, s, e)
+}
+
+// AppendUint32s appends the packed varints of b[s:e] to dst as Java reads
+// uint32, int32 and enum values: their low 32 bits (readRawVarint32); sint32
+// through ZigZag32. It returns as AppendVarints.
+func AppendUint32s(dst []uint32, b []byte, s, e int) (out []uint32, k, at int) {
+	return appendVarints(dst, b, s, e)
+}
+
+func appendVarints[T uint32 | uint64](dst []T, b []byte, s, e int) (out []T, k, at int) {
 	b = b[:e]
 	for i := s; i < e; {
 		if c := b[i]; c < 0x80 {
-			dst = append(dst, uint64(c))
+			dst = append(dst, T(c))
 			i++
 			continue
 		}
@@ -69,7 +79,7 @@ func AppendVarints(dst []uint64, b []byte, s, e int) (out []uint64, k, at int) {
 		if j < 0 {
 			return dst, j, i
 		}
-		dst = append(dst, v)
+		dst = append(dst, T(v))
 		i = j
 	}
 	return dst, e, e

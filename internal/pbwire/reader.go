@@ -248,11 +248,25 @@ func (r *Reader) AppendFixed32s(dst []uint32, f Field) ([]uint32, bool) {
 // varint).
 func (r *Reader) AppendVarints(dst []uint64, f Field) ([]uint64, bool) {
 	dst, k, at := AppendVarints(dst, r.b, f.S, int(f.X))
+	return dst, r.checkIndex(k, at)
+}
+
+// AppendUint32s appends the values of a packed repeated uint32, int32 or
+// enum field to dst (the low 32 bits of each varint, as Java reads them);
+// on a malformed or truncated varint it fails the Reader (at that varint).
+func (r *Reader) AppendUint32s(dst []uint32, f Field) ([]uint32, bool) {
+	dst, k, at := AppendUint32s(dst, r.b, f.S, int(f.X))
+	return dst, r.checkIndex(k, at)
+}
+
+// checkIndex fails the Reader if k, an index from a primitive, is the
+// negative of a Code.
+func (r *Reader) checkIndex(k, at int) bool {
 	if k < 0 {
 		r.fail(Code(-k), at)
-		return dst, false
+		return false
 	}
-	return dst, true
+	return true
 }
 
 func (r *Reader) check(c Code, at int) bool {

@@ -217,14 +217,19 @@ func TestReaderPacked(t *testing.T) {
 	r := NewReader(b)
 	var ds []float64
 	var vs, f64 []uint64
-	var f32 []uint32
+	var f32, u32 []uint32
 	ok := true
 	for r.More() && ok {
 		f := r.Next()
 		switch f.Num() {
 		case 1:
 			ds, ok = r.AppendDoubles(ds, f)
-		case 2, 5:
+		case 2:
+			vs, ok = r.AppendVarints(vs, f)
+			if ok {
+				u32, ok = r.AppendUint32s(u32, f)
+			}
+		case 5:
 			vs, ok = r.AppendVarints(vs, f)
 		case 3:
 			f64, ok = r.AppendFixed64s(f64, f)
@@ -232,11 +237,15 @@ func TestReaderPacked(t *testing.T) {
 			f32, ok = r.AppendFixed32s(f32, f)
 		}
 	}
-	if got := fmt.Sprint(ds, vs, f64, f32); got != "[2] [1 150 1] [7] [9]" {
+	if got := fmt.Sprint(ds, vs, f64, f32, u32); got != "[2] [1 150 1] [7] [9] [1 150]" {
 		t.Errorf("got %s", got)
 	}
 	if r.Err() != Truncated || r.ErrOffset() != bad+3 {
 		t.Errorf("got %v at %d; want Truncated at %d", r.Err(), r.ErrOffset(), bad+3)
+	}
+	r = NewReader(b[bad:])
+	if _, ok := r.AppendUint32s(nil, r.Next()); ok || r.Err() != Truncated || r.ErrOffset() != 3 {
+		t.Errorf("AppendUint32s, truncated: got %v, %v at %d", ok, r.Err(), r.ErrOffset())
 	}
 	for _, c := range []struct {
 		num  int

@@ -209,6 +209,10 @@ func TestValidUTF8(t *testing.T) {
 		if got := ValidUTF8([]byte(c.s)); got != c.want {
 			t.Errorf("ValidUTF8(%q): got %v; want %v", c.s, got, c.want)
 		}
+		ascii := !strings.ContainsFunc(c.s, func(r rune) bool { return r >= 0x80 })
+		if got := ASCII([]byte(c.s)); got != ascii {
+			t.Errorf("ASCII(%q): got %v; want %v", c.s, got, ascii)
+		}
 	}
 }
 
@@ -294,6 +298,9 @@ func TestPacked(t *testing.T) {
 	}
 	if got, k, at := AppendVarints(nil, b, 2, 6); k != -int(Truncated) || at != 5 || len(got) != 2 {
 		t.Errorf("AppendVarints, truncated: got %v, %d at %d; want 2 values, %d at 5", got, k, at, -int(Truncated))
+	}
+	if got, k, _ := AppendUint32s(nil, b, 2, len(b)); k != len(b) || fmt.Sprint(got) != fmt.Sprint([]uint32{1, 150, math.MaxUint32, 5}) {
+		t.Errorf("AppendUint32s: got %v, %d", got, k)
 	}
 	bad := cat(raw(0x01), ff(10), raw(0x01))
 	if _, k, at := AppendVarints(nil, bad, 0, len(bad)); k != -int(MalformedVarint) || at != 1 {
