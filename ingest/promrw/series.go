@@ -2,176 +2,62 @@ package promrw
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math"
-	"unicode/utf8"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
+	"github.com/gomad/mad/internal/pbwire"
 	"github.com/gomad/mad/internal/sample"
 )
-
-// field is one protobuf field of a message.
-type field struct {
-	num protowire.Number
-	typ protowire.Type
-	// u holds a varint, fixed64 or fixed32 value.
-	u uint64
-	// val is a length-delimited payload; valOff its offset in the message.
-	val    []byte
-	valOff int
-}
-
-// errTruncated is protowire's code for a message that ends inside a field.
-const errTruncated = -1
-
-// nextField reads the field at b[off:]. It returns the field and the offset
-// after it, or a negative protowire error code. Groups (of unknown fields)
-// are skipped whole; a stray end-group tag or an invalid wire type is an
-// error, as in Java's parser. Tags of fields 1 to 15 and lengths below 128
-// take a fast path; everything else goes through protowire.
-func nextField(b []byte, off int) (f field, end, code int) {
-	if off < len(b) && b[off] >= 8 && b[off] < 0x80 {
-		tag := b[off]
-		f.num, f.typ = protowire.Number(tag>>3), protowire.Type(tag&7)
-		p := off + 1
-		switch f.typ {
-		case protowire.BytesType:
-			if p < len(b) && b[p] < 0x80 {
-				l := int(b[p])
-				p++
-				if l > len(b)-p {
-					return f, p, errTruncated
-				}
-				f.val, f.valOff = b[p:p+l], p
-				return f, p + l, 0
-			}
-		case protowire.Fixed64Type:
-			if len(b)-p < 8 {
-				return f, p, errTruncated
-			}
-			f.u = binary.LittleEndian.Uint64(b[p:])
-			return f, p + 8, 0
-		case protowire.VarintType:
-			if p < len(b) && b[p] < 0x80 {
-				f.u = uint64(b[p])
-				return f, p + 1, 0
-			}
-		}
-	}
-	return nextFieldSlow(b, off)
-}
-
-func nextFieldSlow(b []byte, off int) (f field, end, code int) {
-	num, typ, n := protowire.ConsumeTag(b[off:])
-	if n < 0 {
-		return f, off, n
-	}
-	f.num, f.typ = num, typ
-	p := off + n
-	var m int
-	switch typ {
-	case protowire.VarintType:
-		f.u, m = protowire.ConsumeVarint(b[p:])
-	case protowire.Fixed64Type:
-		f.u, m = protowire.ConsumeFixed64(b[p:])
-	case protowire.Fixed32Type:
-		var v uint32
-		v, m = protowire.ConsumeFixed32(b[p:])
-		f.u = uint64(v)
-	case protowire.BytesType:
-		f.val, m = protowire.ConsumeBytes(b[p:])
-		if m >= 0 {
-			f.valOff = p + m - len(f.val)
-		}
-	default:
-		m = protowire.ConsumeFieldValue(num, typ, b[p:])
-	}
-	if m < 0 {
-		return f, p, m
-	}
-	return f, p + m, 0
-}
-
-// len2 reads a varint of one or two bytes (a length below 16 KiB) at b[p:];
-// ok is false for anything else, which the general path then reads.
-func len2(b []byte, p int) (l, next int, ok bool) {
-	if p < len(b) {
-		if c := b[p]; c < 0x80 {
-			return int(c), p + 1, true
-		}
-		if p+1 < len(b) && b[p+1] < 0x80 {
-			return int(b[p]&0x7f) | int(b[p+1])<<7, p + 2, true
-		}
-	}
-	return 0, p, false
-}
 
 // fastLabel reads a Label as every encoder writes it: name = 1, then
 // value = 2, lengths below 16 KiB, nothing else. ok is false for anything
 // else (an absent value, other fields, invalid UTF-8, …), which label then
 // reads field by field.
 func fastLabel(m []byte) (name, value []byte, ok bool) {
-	if len(m) < 4 || m[0] != 0x0a {
+	if len(m) < 4 || m[0] != 1<<3|pbwire.BytesType {
 		return nil, nil, false
 	}
-	nl, q, ok := len2(m, 1)
-	if !ok || nl > len(m)-q-2 || m[q+nl] != 0x12 {
+	ns, ne := pbwire.ShortLen(m, 1)
+	if ne < 0 || ne >= len(m) || m[ne] != 2<<3|pbwire.BytesType {
 		return nil, nil, false
 	}
-	name = m[q : q+nl]
-	vl, r, ok := len2(m, q+nl+1)
-	if !ok || vl != len(m)-r {
+	vs, ve := pbwire.ShortLen(m, ne+1)
+	if ve != len(m) {
 		return nil, nil, false
 	}
-	value = m[r:]
-	if !(ascii(name) || utf8.Valid(name)) || !(ascii(value) || utf8.Valid(value)) {
+	name, value = m[ns:ne], m[vs:ve]
+	if !(pbwire.ASCII(name) || pbwire.ValidUTF8(name)) || !(pbwire.ASCII(value) || pbwire.ValidUTF8(value)) {
 		return nil, nil, false
 	}
 	return name, value, true
 }
 
-// ascii reports whether every byte of b is below 0x80.
-func ascii(b []byte) bool {
-	var or uint64
-	for len(b) >= 8 {
-		or |= binary.LittleEndian.Uint64(b)
-		b = b[8:]
-	}
-	for _, c := range b {
-		or |= uint64(c)
-	}
-	return or&0x8080808080808080 == 0
-}
-
-// wireErr turns a protowire error code into a *ParseError (MAD's
-// InvalidProtocolBufferException).
-func (d *Decoder) wireErr(series, off, code int) error {
-	return d.fail(series, off, "malformed protobuf: "+protowire.ParseError(code).Error())
+// wireErr returns the *ParseError of a message that is not valid protobuf
+// (MAD's InvalidProtocolBufferException), found at off.
+func (d *Decoder) wireErr(series int, c pbwire.Code, off int) error {
+	return d.fail(series, off, "malformed protobuf: "+c.String())
 }
 
 // label reads a prometheus.Label (v1): name = 1, value = 2, both strings
 // (proto3: must be valid UTF-8; the last occurrence wins; absent is "").
-func (d *Decoder) label(b []byte, base, series int) (name, value []byte, err error) {
-	if name, value, ok := fastLabel(b); ok {
-		return name, value, nil
+// It is the slow path of fastLabel.
+func (d *Decoder) label(r pbwire.Reader, series int) (name, value []byte, err error) {
+	for r.More() {
+		f := r.Next()
+		if f.Tag != 1<<3|pbwire.BytesType && f.Tag != 2<<3|pbwire.BytesType {
+			continue
+		}
+		v := r.Bytes(f)
+		if !pbwire.ValidUTF8(v) {
+			return nil, nil, d.fail(series, f.At, "label is not valid UTF-8")
+		}
+		if f.Num() == 1 {
+			name = v
+		} else {
+			value = v
+		}
 	}
-	for off := 0; off < len(b); {
-		f, end, code := nextField(b, off)
-		if code < 0 {
-			return nil, nil, d.wireErr(series, base+off, code)
-		}
-		if f.typ == protowire.BytesType && (f.num == 1 || f.num == 2) {
-			if !utf8.Valid(f.val) {
-				return nil, nil, d.fail(series, base+off, "label is not valid UTF-8")
-			}
-			if f.num == 1 {
-				name = f.val
-			} else {
-				value = f.val
-			}
-		}
-		off = end
+	if r.Err() != pbwire.OK {
+		return nil, nil, d.wireErr(series, r.Err(), r.ErrOffset())
 	}
 	return name, value, nil
 }
@@ -243,7 +129,7 @@ func (d *Decoder) samples(msg []byte, idx int, keep bool, unit sample.Unit, name
 		d.lastB = nil
 	}
 	for _, sp := range d.smps {
-		v, t, err := d.sample(msg[sp.off:sp.off+sp.len], int(sp.off), idx)
+		v, t, err := d.sample(msg, int(sp.off), int(sp.off+sp.len), idx)
 		if err != nil {
 			return err
 		}
@@ -263,29 +149,29 @@ func (d *Decoder) samples(msg []byte, idx int, keep bool, unit sample.Unit, name
 	return nil
 }
 
-// sample reads a Sample: value = 1 (double), timestamp = 2 (int64 ms); the
-// same in both versions. Fields with another wire type are unknown fields,
-// as in Java's parser.
-func (d *Decoder) sample(b []byte, base, idx int) (v float64, t int64, err error) {
+// sample reads a Sample, msg[s:e]: value = 1 (double), timestamp = 2
+// (int64 ms); the same in both versions. Fields with another wire type are
+// unknown fields, as in Java's parser.
+func (d *Decoder) sample(msg []byte, s, e, idx int) (v float64, t int64, err error) {
 	// What every encoder writes: value, then timestamp.
-	if len(b) >= 11 && b[0] == 0x09 && b[9] == 0x10 {
-		x, n := protowire.ConsumeVarint(b[10:])
-		if n == len(b)-10 {
-			return math.Float64frombits(binary.LittleEndian.Uint64(b[1:])), int64(x), nil
+	if b := msg[s:e]; len(b) >= 11 && b[0] == 1<<3|pbwire.Fixed64Type && b[9] == 2<<3|pbwire.VarintType {
+		x, k := pbwire.Varint(b, 10)
+		if k == len(b) {
+			v, _ := pbwire.Double(b, 1)
+			return v, int64(x), nil
 		}
 	}
-	for off := 0; off < len(b); {
-		f, end, code := nextField(b, off)
-		if code < 0 {
-			return 0, 0, d.wireErr(idx, base+off, code)
+	r := pbwire.NewReaderAt(msg, s, e, 2)
+	for r.More() {
+		switch f := r.Next(); f.Tag {
+		case 1<<3 | pbwire.Fixed64Type:
+			v = f.Double()
+		case 2<<3 | pbwire.VarintType:
+			t = f.Int64()
 		}
-		switch {
-		case f.num == 1 && f.typ == protowire.Fixed64Type:
-			v = math.Float64frombits(f.u)
-		case f.num == 2 && f.typ == protowire.VarintType:
-			t = int64(f.u)
-		}
-		off = end
+	}
+	if r.Err() != pbwire.OK {
+		return 0, 0, d.wireErr(idx, r.Err(), r.ErrOffset())
 	}
 	return v, t, nil
 }
