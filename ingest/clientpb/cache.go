@@ -120,8 +120,8 @@ type keyRef struct {
 func scanRun(b []byte, i, end int, t byte) (q, n int) {
 	b = b[:end]
 	for i < end && b[i] == t {
-		_, e := pbwire.ShortLen(b, i+1)
-		if e < 0 {
+		_, e, ok := pbwire.ShortLen(b, i+1)
+		if !ok {
 			if _, e = pbwire.Len(b, i+1); e < 0 {
 				return -1, 0
 			}

@@ -51,8 +51,8 @@ func (d *Decoder) parseRecord12(b []byte, i, end int) bool {
 	d.dims, d.annots, d.m12, d.qtys = d.dims[:0], d.annots[:0], d.m12[:0], d.qtys[:0]
 	d.slot, d.runN, d.nDims = nil, 0, 0
 	for i < end {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "Record")
 			}
@@ -74,13 +74,13 @@ func (d *Decoder) parseRecord12(b []byte, i, end int) bool {
 		}
 		if t&7 == pbwire.BytesType && t>>3 >= 1 && t>>3 <= 6 {
 			num := t >> 3
-			s, e := pbwire.ShortLen(b, j)
-			if e < 0 {
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
 				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, record12Fields[num])
 				}
 			}
-			ok := true
+			ok = true
 			switch num {
 			case 1:
 				var k, v span
@@ -149,8 +149,8 @@ var record12Fields = [...]string{"Record", "Record.annotations", "Record.dimensi
 func (d *Decoder) pair(b []byte, i, end int, msg string) (key, val span, ok bool) {
 	b = b[:end]
 	for i < end {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				return key, val, d.fail(j, i, msg)
 			}
@@ -187,16 +187,16 @@ func (d *Decoder) parseMetric12(b []byte, i, end int, kind sample.Kind) bool {
 	*m = metric12{}
 	m.at, m.kind, m.qOff = uint32(i), kind, uint32(len(d.qtys))
 	for i < end {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "MetricEntry")
 			}
 		}
 		switch t {
 		case 2<<3 | pbwire.BytesType:
-			s, e := pbwire.ShortLen(b, j)
-			if e < 0 {
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
 				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, "MetricEntry.samples")
 				}
@@ -237,8 +237,8 @@ func (d *Decoder) parseQty(b []byte, i, end int) bool {
 		unitTag = 3<<3 | pbwire.BytesType
 	}
 	for i < end {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "Quantity")
 			}
@@ -251,8 +251,8 @@ func (d *Decoder) parseQty(b []byte, i, end int) bool {
 			}
 			v, hasValue, i = x, true, k
 		case t == unitTag:
-			s, e := pbwire.ShortLen(b, j)
-			if e < 0 {
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
 				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, "Quantity.unit")
 				}
@@ -294,8 +294,8 @@ func (d *Decoder) parseQty(b []byte, i, end int) bool {
 func (d *Decoder) parseCompound(b []byte, i, end int, typ, scl *int32, has *bool) bool {
 	b = b[:end]
 	for i < end {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "CompoundUnit")
 			}
@@ -327,8 +327,8 @@ func (d *Decoder) parseCompound(b []byte, i, end int, typ, scl *int32, has *bool
 func (d *Decoder) parseUnitMsg(b []byte, i, end int) (typ, scl int32, ok bool) {
 	b = b[:end]
 	for i < end {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				return 0, 0, d.fail(j, i, "Unit")
 			}

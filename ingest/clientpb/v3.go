@@ -51,8 +51,8 @@ func (d *Decoder) records(body []byte, msg string, parse func(b []byte, s, e int
 	failed := false
 	b, end := body, len(body)
 	for i := 0; i < end; {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				d.fail(j, i, msg)
 				d.f.record = -1
@@ -66,8 +66,8 @@ func (d *Decoder) records(body []byte, msg string, parse func(b []byte, s, e int
 			}
 			continue
 		}
-		s, e := pbwire.ShortLen(b, j)
-		if e < 0 {
+		s, e, ok := pbwire.ShortLen(b, j)
+		if !ok {
 			if s, e = pbwire.Len(b, j); e < 0 {
 				d.fail(e, j, msg+".records")
 				return d.finish(true)
@@ -102,8 +102,8 @@ func (d *Decoder) parseRecord3(b []byte, i, end int) bool {
 	d.dims, d.m3, d.vals, d.hist = d.dims[:0], d.m3[:0], d.vals[:0], d.hist[:0]
 	d.slot, d.runN, d.nDims = nil, 0, 0
 	for i < end {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "Record")
 			}
@@ -126,8 +126,8 @@ func (d *Decoder) parseRecord3(b []byte, i, end int) bool {
 			d.nDims++
 			fallthrough
 		case 5<<3 | pbwire.BytesType, 1<<3 | pbwire.BytesType:
-			s, e := pbwire.ShortLen(b, j)
-			if e < 0 {
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
 				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, record3Fields[t>>3])
 				}
@@ -201,8 +201,8 @@ func (d *Decoder) parseDim3(b []byte, i, end int) bool {
 	var key, val span
 	var keySet, valSet bool
 	for i < end {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "DimensionEntry")
 			}
@@ -213,8 +213,8 @@ func (d *Decoder) parseDim3(b []byte, i, end int) bool {
 			}
 			continue
 		}
-		s, e := pbwire.ShortLen(b, j)
-		if e < 0 {
+		s, e, ok := pbwire.ShortLen(b, j)
+		if !ok {
 			if s, e = pbwire.Len(b, j); e < 0 {
 				return d.fail(e, j, "DimensionEntry")
 			}
@@ -248,8 +248,8 @@ func (d *Decoder) ident(b []byte, i, end int, out *span, set *bool) bool {
 		return true
 	}
 	for i < end {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "Identifier")
 			}
@@ -287,8 +287,8 @@ func (d *Decoder) parseData3(b []byte, i, end int) bool {
 		return true
 	}
 	for i < end {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "MetricDataEntry")
 			}
@@ -299,8 +299,8 @@ func (d *Decoder) parseData3(b []byte, i, end int) bool {
 			}
 			continue
 		}
-		s, e := pbwire.ShortLen(b, j)
-		if e < 0 {
+		s, e, ok := pbwire.ShortLen(b, j)
+		if !ok {
 			if s, e = pbwire.Len(b, j); e < 0 {
 				return d.fail(e, j, "MetricDataEntry")
 			}
@@ -362,8 +362,8 @@ func (d *Decoder) quickData3(b []byte, i, end int, en *entry3) bool {
 func (d *Decoder) parseNum3(b []byte, i, end, n int) bool {
 	b = b[:end]
 	for i < end {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "NumericalData")
 			}
@@ -371,8 +371,8 @@ func (d *Decoder) parseNum3(b []byte, i, end, n int) bool {
 		switch t {
 		case 1<<3 | pbwire.BytesType:
 			// Packed samples.
-			s, e := pbwire.ShortLen(b, j)
-			if e < 0 {
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
 				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, "NumericalData.samples")
 				}
@@ -389,8 +389,8 @@ func (d *Decoder) parseNum3(b []byte, i, end, n int) bool {
 			}
 			d.vals, i = append(d.vals, v), k
 		case 2<<3 | pbwire.BytesType:
-			s, e := pbwire.ShortLen(b, j)
-			if e < 0 {
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
 				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, "NumericalData.statistics")
 				}
@@ -414,8 +414,8 @@ func (d *Decoder) parseNum3(b []byte, i, end, n int) bool {
 func (d *Decoder) parseHist3(b []byte, i, end, n int) bool {
 	b = b[:end]
 	for i < end {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "AugmentedHistogram")
 			}
@@ -424,8 +424,8 @@ func (d *Decoder) parseHist3(b []byte, i, end, n int) bool {
 		var f *float64
 		switch t {
 		case 1<<3 | pbwire.BytesType:
-			s, e := pbwire.ShortLen(b, j)
-			if e < 0 {
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
 				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, "AugmentedHistogram.entries")
 				}
@@ -475,8 +475,8 @@ func (d *Decoder) parseEntry3(b []byte, i, end, n int) bool {
 		}
 	}
 	for i < end {
-		t, j := pbwire.ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
 			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "SparseHistogramEntry")
 			}

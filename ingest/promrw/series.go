@@ -16,12 +16,12 @@ func fastLabel(m []byte) (name, value []byte, ok bool) {
 	if len(m) < 4 || m[0] != 1<<3|pbwire.BytesType {
 		return nil, nil, false
 	}
-	ns, ne := pbwire.ShortLen(m, 1)
-	if ne < 0 || ne >= len(m) || m[ne] != 2<<3|pbwire.BytesType {
+	ns, ne, ok := pbwire.ShortLen(m, 1)
+	if !ok || ne >= len(m) || m[ne] != 2<<3|pbwire.BytesType {
 		return nil, nil, false
 	}
-	vs, ve := pbwire.ShortLen(m, ne+1)
-	if ve != len(m) {
+	vs, ve, ok := pbwire.ShortLen(m, ne+1)
+	if !ok || ve != len(m) {
 		return nil, nil, false
 	}
 	name, value = m[ns:ne], m[vs:ve]

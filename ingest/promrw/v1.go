@@ -45,7 +45,10 @@ func (d *Decoder) seriesV1(msg []byte, r pbwire.Reader, idx int, route Route) er
 	base := r.Offset()
 	var s series
 	for r.More() {
-		f := r.Next()
+		f, ok := r.NextShortBytes()
+		if !ok {
+			f = r.Next()
+		}
 		switch f.Tag {
 		case 1<<3 | pbwire.BytesType:
 			// A label as every encoder writes it, or field by field.

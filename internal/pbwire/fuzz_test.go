@@ -116,6 +116,29 @@ func checkMessage(t *testing.T, b []byte, s, e, depth int) {
 		rd.at = r.ErrOffset()
 	}
 
+	// The same with NextShortBytes, Next's inlined fast path, first.
+	r = NewReaderAt(b, s, e, depth)
+	var fast outcome
+	for r.More() {
+		f, ok := r.NextShortBytes()
+		if !ok {
+			f = r.Next()
+		} else if f.Type() != BytesType || f.Num() > 15 {
+			t.Fatalf("NextShortBytes read %d/%d", f.Num(), f.Type())
+		}
+		if f.Tag == 0 {
+			break
+		}
+		fast.fields = append(fast.fields, fieldString(uint64(f.Num()), f.Type(), f.X, f.S, int(f.X)))
+	}
+	fast.code, fast.at = r.Err(), -1
+	if fast.code != OK {
+		fast.at = r.ErrOffset()
+	}
+	if fast.String() != rd.String() {
+		t.Fatalf("depth %d [%d,%d): with NextShortBytes\n %v\nReader\n %v", depth, s, e, fast, rd)
+	}
+
 	if lp := loopRead(b[:e], s, depth); lp.String() != rd.String() {
 		t.Fatalf("depth %d [%d,%d): primitives' loop\n %v\nReader\n %v", depth, s, e, lp, rd)
 	}
@@ -198,16 +221,16 @@ func loopRead(b []byte, i, depth int) outcome {
 		return o
 	}
 	for i < len(b) {
-		t, j := ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := ShortTag(b, i)
+		if !ok {
 			if t, j = Tag(b, i); j < 0 {
 				return fail(j, i)
 			}
 		}
 		switch t & 7 {
 		case BytesType:
-			s, e := ShortLen(b, j)
-			if e < 0 {
+			s, e, ok := ShortLen(b, j)
+			if !ok {
 				if s, e = Len(b, j); e < 0 {
 					return fail(e, j)
 				}

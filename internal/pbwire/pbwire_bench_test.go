@@ -173,12 +173,12 @@ func walkReader(b []byte, ds []float64, vs []uint64) uint64 {
 func walkLoop(b []byte) uint64 {
 	var sum uint64
 	for i := 0; i < len(b); {
-		t, j := ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := ShortTag(b, i)
+		if !ok {
 			return 0
 		}
-		s, e := ShortLen(b, j)
-		if e < 0 {
+		s, e, ok := ShortLen(b, j)
+		if !ok {
 			if s, e = Len(b, j); e < 0 {
 				return 0
 			}
@@ -194,8 +194,8 @@ func walkLoop(b []byte) uint64 {
 func walkLoopRecord(b []byte, i int) uint64 {
 	var sum uint64
 	for i < len(b) {
-		t, j := ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := ShortTag(b, i)
+		if !ok {
 			if t, j = Tag(b, i); j < 0 {
 				return 0
 			}
@@ -209,8 +209,8 @@ func walkLoopRecord(b []byte, i int) uint64 {
 			sum, i = sum+v, k
 			continue
 		case 2<<3 | BytesType, 3<<3 | BytesType:
-			s, e := ShortLen(b, j)
-			if e < 0 {
+			s, e, ok := ShortLen(b, j)
+			if !ok {
 				if s, e = Len(b, j); e < 0 {
 					return 0
 				}
@@ -235,8 +235,8 @@ func walkLoopRecord(b []byte, i int) uint64 {
 func walkLoopStrings(b []byte, i int) uint64 {
 	var sum uint64
 	for i < len(b) {
-		t, j := ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := ShortTag(b, i)
+		if !ok {
 			return 0
 		}
 		if t == 1<<3|BytesType || t == 2<<3|BytesType {
@@ -259,8 +259,8 @@ func walkLoopStrings(b []byte, i int) uint64 {
 func walkLoopMetric(b []byte, i int) uint64 {
 	var sum uint64
 	for i < len(b) {
-		t, j := ShortTag(b, i)
-		if j < 0 {
+		t, j, ok := ShortTag(b, i)
+		if !ok {
 			return 0
 		}
 		switch t {
@@ -272,8 +272,8 @@ func walkLoopMetric(b []byte, i int) uint64 {
 			sum, i = sum+uint64(e-s), e
 			continue
 		case 2<<3 | BytesType, 3<<3 | BytesType:
-			s, e := ShortLen(b, j)
-			if e < 0 {
+			s, e, ok := ShortLen(b, j)
+			if !ok {
 				if s, e = Len(b, j); e < 0 {
 					return 0
 				}
@@ -285,8 +285,8 @@ func walkLoopMetric(b []byte, i int) uint64 {
 				sum += uint64((e - s) / 8)
 			} else {
 				for q := s; q < e; {
-					t, j := ShortTag(b, q)
-					if j < 0 {
+					t, j, ok := ShortTag(b, q)
+					if !ok {
 						return 0
 					}
 					var v uint64

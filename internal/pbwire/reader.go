@@ -152,6 +152,40 @@ func (r *Reader) Next() Field {
 	return r.next()
 }
 
+// NextShortBytes is Next's fast path for the commonest field, small enough
+// to inline: a length-delimited field (a string, bytes, a message, a packed
+// field) with a one-byte tag and a one-byte length. If the next field is
+// one, it reads it and returns true; if not, it reads nothing and returns
+// false, and the caller calls Next. For a hot loop:
+//
+//	for r.More() {
+//		f, ok := r.NextShortBytes()
+//		if !ok {
+//			f = r.Next()
+//		}
+//		switch f.Tag { … }
+//	}
+func (r *Reader) NextShortBytes() (f Field, ok bool) {
+	b, i := r.b, r.i
+	if i+1 < len(b) && shortBytesTag[b[i]] && b[i+1] < 0x80 {
+		if e := i + 2 + int(b[i+1]); e <= len(b) {
+			r.i = e
+			return Field{Tag: uint32(b[i]), At: i + 1, S: i + 2, X: uint64(e)}, true
+		}
+	}
+	return f, false
+}
+
+// shortBytesTag marks the one-byte tags of length-delimited fields: field
+// numbers 1 to 15 (a table lookup keeps NextShortBytes within the inliner's
+// budget).
+var shortBytesTag = func() (t [256]bool) {
+	for n := 1; n < 16; n++ {
+		t[n<<3|BytesType] = true
+	}
+	return t
+}()
+
 // next is Next's general path.
 func (r *Reader) next() Field {
 	b, i := r.b, r.i

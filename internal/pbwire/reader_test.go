@@ -93,6 +93,46 @@ func TestReader(t *testing.T) {
 	}
 }
 
+// TestNextShortBytes: the fast path reads exactly the fields it should, as
+// Next reads them, and nothing else.
+func TestNextShortBytes(t *testing.T) {
+	long := bytes.Repeat([]byte{'x'}, 128)
+	for _, c := range []struct {
+		name string
+		b    []byte
+		ok   bool
+	}{
+		{"field 1", raw(0x0a, 0x02, 'h', 'i'), true},
+		{"field 15, empty", raw(0x7a, 0x00), true},
+		{"field 16", raw(0x82, 0x01, 0x00), false},
+		{"field number 0", raw(0x02, 0x00), false},
+		{"varint", raw(0x08, 0x01), false},
+		{"group", raw(0x0b, 0x0c), false},
+		{"two-byte length", cat(raw(0x0a, 0x80, 0x01), long), false},
+		{"truncated", raw(0x0a, 0x03, 'a'), false},
+		{"tag alone", raw(0x0a), false},
+		{"empty", nil, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := NewReader(c.b)
+			f, ok := r.NextShortBytes()
+			if ok != c.ok {
+				t.Fatalf("got %v; want %v", ok, c.ok)
+			}
+			if !ok {
+				if f != (Field{}) || r.Offset() != 0 {
+					t.Fatalf("read %+v, to %d", f, r.Offset())
+				}
+				return
+			}
+			r2 := NewReader(c.b)
+			if g := r2.Next(); g != f || r2.Offset() != r.Offset() {
+				t.Fatalf("got %+v to %d; Next %+v to %d", f, r.Offset(), g, r2.Offset())
+			}
+		})
+	}
+}
+
 // TestReaderAt: a message inside a buffer keeps the buffer's offsets and
 // its depth.
 func TestReaderAt(t *testing.T) {

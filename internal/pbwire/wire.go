@@ -93,13 +93,11 @@ func Tag(b []byte, i int) (uint32, int) {
 
 // ShortTag is Tag's fast path, small enough to inline in a decoder's loop
 // (Go inlines no function that falls back to a call): the one-byte tag at
-// b[i], i < len(b), with a field number from 1 to 15. j < 0 means: call
-// Tag.
-func ShortTag(b []byte, i int) (t uint32, j int) {
-	if c := b[i]; c-8 < 0x80-8 {
-		return uint32(c), i + 1
-	}
-	return 0, -1
+// b[i], i < len(b), of a field number from 1 to 15, and the index after it.
+// If ok is false, call Tag.
+func ShortTag(b []byte, i int) (t uint32, j int, ok bool) {
+	c := b[i]
+	return uint32(c), i + 1, c-8 < 0x80-8
 }
 
 // Len reads a length prefix as readRawVarint32 does (the low 32 bits of up
@@ -121,32 +119,32 @@ func Len(b []byte, i int) (s, e int) {
 }
 
 // ShortLen is Len's fast path, small enough to inline: a length prefix of
-// one or two bytes (a length below 16 KiB) whose bytes fit in b. e < 0
-// means: call Len.
-func ShortLen(b []byte, i int) (s, e int) {
+// one or two bytes (a length below 16 KiB) whose bytes fit in b. If ok is
+// false, call Len.
+func ShortLen(b []byte, i int) (s, e int, ok bool) {
 	if i < len(b) {
 		n := int(b[i])
 		s = i + 1
 		if n >= 0x80 {
 			if s >= len(b) || b[s] >= 0x80 {
-				return 0, -1
+				return 0, 0, false
 			}
 			n = n&0x7f | int(b[s])<<7
 			s++
 		}
 		if n <= len(b)-s {
-			return s, s + n
+			return s, s + n, true
 		}
 	}
-	return 0, -1
+	return 0, 0, false
 }
 
 // String reads a proto3 string (readStringRequireUtf8): a length-delimited
 // field whose bytes must be valid UTF-8 (ValidUTF8). It returns their
 // bounds. Errors: those of Len, InvalidUTF8.
 func String(b []byte, i int) (s, e int) {
-	s, e = ShortLen(b, i)
-	if e < 0 {
+	s, e, ok := ShortLen(b, i)
+	if !ok {
 		if s, e = Len(b, i); e < 0 {
 			return 0, e
 		}

@@ -85,12 +85,14 @@ func TestTag(t *testing.T) {
 			if tag != c.tag || k != c.k {
 				t.Fatalf("got %#x, %d; want %#x, %d", tag, k, c.tag, c.k)
 			}
-			st, sj := ShortTag(c.b, 0)
+			st, sj, ok := ShortTag(c.b, 0)
 			switch {
-			case sj >= 0 && (st != tag || sj != k):
+			case ok && (st != tag || sj != k):
 				t.Fatalf("ShortTag: got %#x, %d; Tag %#x, %d", st, sj, tag, k)
-			case sj < 0 && len(c.b) == 1 && c.b[0] >= 8 && c.b[0] < 0x80:
+			case !ok && len(c.b) == 1 && c.b[0] >= 8 && c.b[0] < 0x80:
 				t.Fatalf("ShortTag refused the one-byte tag %#x", c.b[0])
+			case ok && len(c.b) != 1:
+				t.Fatalf("ShortTag took the first byte of a longer tag")
 			}
 		})
 	}
@@ -128,22 +130,22 @@ func TestLen(t *testing.T) {
 			}
 			// ShortLen agrees wherever it answers, and answers for every
 			// canonical length below 16 KiB that fits.
-			ss, se := ShortLen(c.b, 0)
-			if se >= 0 && (ss != s || se != e) {
+			ss, se, ok := ShortLen(c.b, 0)
+			if ok && (ss != s || se != e) {
 				t.Fatalf("ShortLen: got %d, %d; Len %d, %d", ss, se, s, e)
 			}
 		})
 	}
 	for _, n := range []int{0, 1, 127, 128, 300, 1<<14 - 1} {
 		b := protowire.AppendBytes(nil, make([]byte, n))
-		if s, e := ShortLen(b, 0); s != len(b)-n || e != len(b) {
-			t.Errorf("ShortLen of a %d-byte payload: got %d, %d", n, s, e)
+		if s, e, ok := ShortLen(b, 0); !ok || s != len(b)-n || e != len(b) {
+			t.Errorf("ShortLen of a %d-byte payload: got %d, %d, %v", n, s, e, ok)
 		}
-		if _, e := ShortLen(b[:len(b)-1], 0); e >= 0 {
+		if _, e, ok := ShortLen(b[:len(b)-1], 0); ok {
 			t.Errorf("ShortLen of a truncated %d-byte payload: got end %d", n, e)
 		}
 	}
-	if _, e := ShortLen(protowire.AppendBytes(nil, make([]byte, 1<<14)), 0); e >= 0 {
+	if _, _, ok := ShortLen(protowire.AppendBytes(nil, make([]byte, 1<<14)), 0); ok {
 		t.Errorf("ShortLen answered for a three-byte length")
 	}
 }
