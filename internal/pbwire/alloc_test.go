@@ -14,7 +14,8 @@ func TestZeroAllocs(t *testing.T) {
 	vs := make([]uint64, 0, 1024)
 	var sum uint64
 	read := func() {
-		sum += walkReader(b, ds[:0], vs[:0])
+		sum += walkReader(b, ds[:0], vs[:0], false)
+		sum += walkReader(b, ds[:0], vs[:0], true)
 		sum += walkLoop(b)
 	}
 	read()

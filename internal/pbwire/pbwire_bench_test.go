@@ -122,8 +122,9 @@ func benchMessage(records int) []byte {
 	return out
 }
 
-// walkReader reads benchMessage with Reader; it returns a checksum.
-func walkReader(b []byte, ds []float64, vs []uint64) uint64 {
+// walkReader reads benchMessage with Reader; it returns a checksum. With
+// short, it takes length-delimited fields through NextShortBytes first.
+func walkReader(b []byte, ds []float64, vs []uint64, short bool) uint64 {
 	var sum uint64
 	r := NewReader(b)
 	for r.More() {
@@ -133,13 +134,29 @@ func walkReader(b []byte, ds []float64, vs []uint64) uint64 {
 		}
 		rec := r.Message(f)
 		for rec.More() {
-			switch f := rec.Next(); f.Tag {
+			var f Field
+			ok := false
+			if short {
+				f, ok = rec.NextShortBytes()
+			}
+			if !ok {
+				f = rec.Next()
+			}
+			switch f.Tag {
 			case 1<<3 | VarintType:
 				sum += f.Uint64()
 			case 2<<3 | BytesType:
 				kv := rec.Message(f)
 				for kv.More() {
-					if f := kv.Next(); f.Tag == 1<<3|BytesType || f.Tag == 2<<3|BytesType {
+					var f Field
+					ok := false
+					if short {
+						f, ok = kv.NextShortBytes()
+					}
+					if !ok {
+						f = kv.Next()
+					}
+					if f.Tag == 1<<3|BytesType || f.Tag == 2<<3|BytesType {
 						s, _ := kv.String(f)
 						sum += uint64(len(s))
 					}
@@ -147,7 +164,15 @@ func walkReader(b []byte, ds []float64, vs []uint64) uint64 {
 			case 3<<3 | BytesType:
 				met := rec.Message(f)
 				for met.More() {
-					switch f := met.Next(); f.Tag {
+					var f Field
+					ok := false
+					if short {
+						f, ok = met.NextShortBytes()
+					}
+					if !ok {
+						f = met.Next()
+					}
+					switch f.Tag {
 					case 1<<3 | BytesType:
 						s, _ := met.String(f)
 						sum += uint64(len(s))
@@ -381,15 +406,16 @@ func walkProtowire(b []byte) uint64 {
 // TestWalks: the benchmark's three readers read the same.
 func TestWalks(t *testing.T) {
 	b := benchMessage(3)
-	r, l, p := walkReader(b, nil, nil), walkLoop(b), walkProtowire(b)
-	if r != l || r != p || r == 0 {
-		t.Fatalf("Reader %d, loop %d, protowire %d", r, l, p)
+	r, rs, l, p := walkReader(b, nil, nil, false), walkReader(b, nil, nil, true), walkLoop(b), walkProtowire(b)
+	if r != rs || r != l || r != p || r == 0 {
+		t.Fatalf("Reader %d (with NextShortBytes %d), loop %d, protowire %d", r, rs, l, p)
 	}
 }
 
-// BenchmarkRead: one body of 500 records read with Reader, with a
-// decoder's loops on the primitives, and with protowire; fields/s counts
-// every field at every level.
+// BenchmarkRead: one body of 500 records read with Reader (Next for every
+// field, or NextShortBytes first), with a decoder's loops on the
+// primitives, and with protowire; fields/s counts every field at every
+// level.
 func BenchmarkRead(b *testing.B) {
 	msg := benchMessage(500)
 	fields := 0
@@ -409,7 +435,8 @@ func BenchmarkRead(b *testing.B) {
 		name string
 		f    func() uint64
 	}{
-		{"reader", func() uint64 { return walkReader(msg, ds, nil) }},
+		{"reader", func() uint64 { return walkReader(msg, ds, nil, false) }},
+		{"reader-short", func() uint64 { return walkReader(msg, ds, nil, true) }},
 		{"loop", func() uint64 { return walkLoop(msg) }},
 		{"protowire", func() uint64 { return walkProtowire(msg) }},
 	} {
