@@ -306,9 +306,11 @@ func (d *Decoder) parseCompound(b []byte, i, end int, typ, scl *int32, has *bool
 			}
 			continue
 		}
-		s, e := pbwire.Len(b, j)
-		if e < 0 {
-			return d.fail(e, j, "CompoundUnit")
+		s, e, ok := pbwire.ShortLen(b, j)
+		if !ok {
+			if s, e = pbwire.Len(b, j); e < 0 {
+				return d.fail(e, j, "CompoundUnit")
+			}
 		}
 		u, c, ok := d.parseUnitMsg(b, s, e)
 		if !ok {

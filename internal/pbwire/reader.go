@@ -84,6 +84,13 @@ func (f Field) Bounds() (s, e int) { return f.S, int(f.X) }
 // group, skipped whole) is thereby skipped exactly as Java skips it. A
 // failure, in Next or in an accessor that checks (String, Message, the
 // packed appenders), ends the loop: More returns false, Err says why.
+//
+// The accessors take a Field this Reader returned, of the wire type the
+// decoder's case names: Bytes, String, Message and the Append methods a
+// length-delimited one. What they return references the buffer, and is
+// valid as long as the buffer is. A oneof is its cases in the switch (the
+// last one on the wire wins, as in Java); a singular message field that
+// occurs twice is the decoder's to merge.
 type Reader struct {
 	b     []byte // the buffer, cut at the end of the message
 	i     int    // offset of the next field
