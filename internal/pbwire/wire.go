@@ -41,8 +41,9 @@ func Varint(b []byte, i int) (uint64, int) {
 }
 
 // varintLong reads a varint of more than one byte (or fails). With ten
-// bytes left it is unrolled with the bounds checked once
-// (BenchmarkVarint compares it with protowire.ConsumeVarint).
+// bytes left it is unrolled with the bounds checked once: faster than
+// protowire.ConsumeVarint on the two- to six-byte varints of lengths and
+// timestamps (BenchmarkVarint; see the package documentation).
 //
 //go:noinline
 func varintLong(b []byte, i int) (uint64, int) {
