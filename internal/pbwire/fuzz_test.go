@@ -376,6 +376,50 @@ func (in *javaStream) readRawVarint32(limit uint64, trig int) (int32, Code) {
 	return int32(uint32(v)), c
 }
 
+// readTag: the low 32 bits of a varint; field number 0 is invalid.
+func (in *javaStream) readTag() (uint32, Code) {
+	tag, c := in.readRawVarint32(1<<32, trigTag32)
+	if c == OK && uint32(tag)>>3 == 0 {
+		c = InvalidTag
+	}
+	return uint32(tag), c
+}
+
+// readValue reads the value of a field of wire type 0, 1, 2 or 5: a varint
+// or fixed value, or the bounds [s, e) of length-delimited bytes.
+func (in *javaStream) readValue(wt uint32) (v uint64, s, e int, c Code) {
+	switch wt {
+	case 0:
+		v, c = in.readRawVarint64()
+		return v, 0, 0, c
+	case 1, 5:
+		size := 8
+		if wt == 5 {
+			size = 4
+		}
+		if len(in.b)-in.pos < size {
+			return 0, 0, 0, Truncated
+		}
+		for k := size - 1; k >= 0; k-- {
+			v = v<<8 | uint64(in.b[in.pos+k])
+		}
+		in.pos += size
+		return v, 0, 0, OK
+	}
+	size, c := in.readRawVarint32(1<<31, trigLen31)
+	switch {
+	case c != OK:
+		return 0, 0, 0, c
+	case size < 0:
+		return 0, 0, 0, NegativeSize
+	case int(size) > len(in.b)-in.pos:
+		return 0, 0, 0, Truncated
+	}
+	s = in.pos
+	in.pos += int(size)
+	return 0, s, in.pos, OK
+}
+
 func javaRef(b []byte, i, depth int) outcome {
 	in := &javaStream{b: b, pos: i}
 	o := outcome{at: -1}
@@ -385,53 +429,23 @@ func javaRef(b []byte, i, depth int) outcome {
 	}
 	for in.pos < len(b) {
 		tagAt := in.pos
-		tag, c := in.readRawVarint32(1<<32, trigTag32)
+		tag, c := in.readTag()
 		if c != OK {
 			return fail(c, tagAt)
 		}
-		if uint32(tag)>>3 == 0 {
-			return fail(InvalidTag, tagAt)
-		}
 		valAt := in.pos
-		switch uint32(tag) & 7 {
-		case 0:
-			v, c := in.readRawVarint64()
+		switch wt := tag & 7; wt {
+		case 0, 1, 2, 5:
+			v, s, e, c := in.readValue(wt)
 			if c != OK {
 				return fail(c, valAt)
 			}
-			o.fields = append(o.fields, fieldString(uint64(uint32(tag)>>3), uint32(tag)&7, v, 0, 0))
-		case 1, 5:
-			size := 8
-			if uint32(tag)&7 == 5 {
-				size = 4
-			}
-			if len(b)-in.pos < size {
-				return fail(Truncated, valAt)
-			}
-			var v uint64
-			for k := size - 1; k >= 0; k-- {
-				v = v<<8 | uint64(b[in.pos+k])
-			}
-			in.pos += size
-			o.fields = append(o.fields, fieldString(uint64(uint32(tag)>>3), uint32(tag)&7, v, 0, 0))
-		case 2:
-			size, c := in.readRawVarint32(1<<31, trigLen31)
-			if c != OK {
-				return fail(c, valAt)
-			}
-			if size < 0 {
-				return fail(NegativeSize, valAt)
-			}
-			if int(size) > len(b)-in.pos {
-				return fail(Truncated, valAt)
-			}
-			o.fields = append(o.fields, fieldString(uint64(uint32(tag)>>3), uint32(tag)&7, 0, in.pos, in.pos+int(size)))
-			in.pos += int(size)
+			o.fields = append(o.fields, fieldString(uint64(tag>>3), wt, v, s, e))
 		case 3:
-			if c, at := in.skipGroup(uint32(tag)>>3, depth); c != OK {
+			if c, at := in.skipGroup(tag>>3, depth); c != OK {
 				return fail(c, at)
 			}
-			o.fields = append(o.fields, fieldString(uint64(uint32(tag)>>3), uint32(tag)&7, 0, 0, 0))
+			o.fields = append(o.fields, fieldString(uint64(tag>>3), wt, 0, 0, 0))
 		case 4:
 			// parseUnknownField returns false: the message ends here, on
 			// a tag that is not 0 (checkLastTagWas(0) fails).
@@ -457,46 +471,22 @@ func (in *javaStream) skipGroup(num uint32, depth int) (Code, int) {
 			in.trig |= trigEOFGroup // readTag returns 0 at the end
 			return EndGroup, tagAt
 		}
-		tag, c := in.readRawVarint32(1<<32, trigTag32)
+		tag, c := in.readTag()
 		if c != OK {
 			return c, tagAt
 		}
-		if uint32(tag)>>3 == 0 {
-			return InvalidTag, tagAt
-		}
 		valAt := in.pos
-		switch uint32(tag) & 7 {
-		case 0:
-			if _, c := in.readRawVarint64(); c != OK {
+		switch wt := tag & 7; wt {
+		case 0, 1, 2, 5:
+			if _, _, _, c := in.readValue(wt); c != OK {
 				return c, valAt
 			}
-		case 1, 5:
-			size := 8
-			if uint32(tag)&7 == 5 {
-				size = 4
-			}
-			if len(in.b)-in.pos < size {
-				return Truncated, valAt
-			}
-			in.pos += size
-		case 2:
-			size, c := in.readRawVarint32(1<<31, trigLen31)
-			if c != OK {
-				return c, valAt
-			}
-			if size < 0 {
-				return NegativeSize, valAt
-			}
-			if int(size) > len(in.b)-in.pos {
-				return Truncated, valAt
-			}
-			in.pos += int(size)
 		case 3:
-			if c, at := in.skipGroup(uint32(tag)>>3, depth+1); c != OK {
+			if c, at := in.skipGroup(tag>>3, depth+1); c != OK {
 				return c, at
 			}
 		case 4:
-			if uint32(tag)>>3 != num {
+			if tag>>3 != num {
 				return EndGroup, tagAt
 			}
 			return OK, 0
