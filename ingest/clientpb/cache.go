@@ -3,6 +3,7 @@ package clientpb
 import (
 	"slices"
 
+	"github.com/gomad/mad/internal/pbwire"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -117,10 +118,11 @@ type keyRef struct {
 // with the one-byte tag t that starts at b[i], and their number; q < 0 if
 // a length is malformed (the parse that follows reports it).
 func scanRun(b []byte, i, end int, t byte) (q, n int) {
+	b = b[:end]
 	for i < end && b[i] == t {
-		_, e := lenFast(b, i+1, end)
-		if e < 0 {
-			if _, e = length(b, i+1, end); e < 0 {
+		_, e, ok := pbwire.ShortLen(b, i+1)
+		if !ok {
+			if _, e = pbwire.Len(b, i+1); e < 0 {
 				return -1, 0
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/gomad/mad/internal/pbwire"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -135,7 +136,7 @@ func (d *Decoder) finish(failed bool) (Stats, error) {
 	return d.st, err
 }
 
-// fail records a failure (a code, or a negative code as the primitives
+// fail records a failure (a code, or a negative code as pbwire's primitives
 // return) at off and returns false.
 func (d *Decoder) fail(code, off int, field string) bool {
 	if code < 0 {
@@ -154,7 +155,7 @@ func (d *Decoder) err() error {
 	if f.code == errShortID {
 		return fmt.Errorf("cannot decode client protocol v%d body: record %d (at byte %d): %w", d.version, f.record, f.off, ErrShortID)
 	}
-	reason := reasons[f.code]
+	reason := reason(f.code)
 	if f.detail != "" {
 		reason += " " + f.detail
 	}
@@ -244,4 +245,16 @@ func addValues(b *sample.Batch, k sample.KeyRef, t, req int64, vals []float64) {
 		s.Hash, s.Value, s.Time, s.ReqTime = k.Hash, v, t, req
 		s.KeyOff, s.KeyLen, s.Agg, s.Unit, s.Flags = k.Off, k.Len, 0, sample.UnitNone, 0
 	}
+}
+
+// unknown skips an unknown field whose tag t ended at b[j] (i is where the
+// tag began; b ends with the message), in a message msg at nesting depth
+// depth, as protobuf-java skips it (pbwire.Skip). It returns the index
+// after the field, or -1 after recording the failure.
+func (d *Decoder) unknown(b []byte, i, j int, t uint32, depth int, msg string) int {
+	k, at := pbwire.Skip(b, i, j, t, depth)
+	if k < 0 {
+		d.fail(k, at, msg)
+	}
+	return k
 }

@@ -30,7 +30,8 @@
 //	       SparseHistogramEntry{ int64 bucket = 1; uint64 count = 2 }
 //
 // The decoder is pure (bytes in, samples routed to the caller's batches) and
-// hand-written over the wire format: no reflection, no generated code. It
+// hand-written over internal/pbwire's primitives: no reflection, no
+// generated code. It
 // references the body while it decodes (names and dimensions are offsets
 // into it until sample.Batch.PutKeyBytes copies a key into a batch) and
 // keeps nothing of it afterwards. Its scratch space and caches are reused,
@@ -38,12 +39,13 @@
 //
 // # MAD's rules
 //
-// The wire format is read as protobuf-java reads it (MAD parses the whole
-// body before it builds any record): varints of up to ten bytes, tags and
-// lengths as 32-bit varints, unknown fields (and known field numbers with
-// another wire type) skipped after validation, groups matched and nested at
-// most 100 deep, proto3 strings valid UTF-8, packed doubles a multiple of 8
-// bytes. Repeated occurrences of a singular field: the last scalar wins,
+// The wire format is read as protobuf-java reads it, by internal/pbwire's
+// rules (MAD parses the whole body before it builds any record): varints of
+// up to ten bytes, tags and lengths as 32-bit varints, unknown fields (and
+// known field numbers with another wire type) skipped after validation,
+// groups matched and nested at most 100 deep, proto3 strings valid UTF-8,
+// packed doubles a multiple of 8 bytes. Repeated occurrences of a singular
+// field: the last scalar wins,
 // messages merge (the last string_value of an Identifier, samples and
 // histogram entries appended, the last min, max and sum).
 //

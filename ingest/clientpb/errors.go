@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/gomad/mad/internal/pbwire"
 )
 
 // ErrTooManyRecords is returned when a body holds more records than
@@ -64,4 +66,34 @@ func (e *ParseError) Error() string {
 	sb.WriteString(strconv.Itoa(e.Offset))
 	sb.WriteString(")")
 	return sb.String()
+}
+
+// Failure codes: pbwire's (a body that is not a valid message, as
+// protobuf-java reads it), then those of a record MAD cannot build.
+const (
+	errDupDimension = int(pbwire.NumCodes) + iota
+	errDupAnnotation
+	errDupMetric
+	errUnknownUnit
+	errIdentifierNotSet
+	errShortID
+	errTooLarge
+)
+
+var reasons = [...]string{
+	errDupDimension - int(pbwire.NumCodes):     "duplicate dimension name",
+	errDupAnnotation - int(pbwire.NumCodes):    "duplicate annotation name",
+	errDupMetric - int(pbwire.NumCodes):        "duplicate metric name",
+	errUnknownUnit - int(pbwire.NumCodes):      "unknown unit",
+	errIdentifierNotSet - int(pbwire.NumCodes): "required identifier is not set",
+	errShortID - int(pbwire.NumCodes):          "record id shorter than 16 bytes",
+	errTooLarge - int(pbwire.NumCodes):         "body larger than 2 GiB",
+}
+
+// reason says what a failure code means.
+func reason(code int) string {
+	if code < int(pbwire.NumCodes) {
+		return pbwire.Code(code).String()
+	}
+	return reasons[code-int(pbwire.NumCodes)]
 }

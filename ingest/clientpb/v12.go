@@ -3,6 +3,7 @@ package clientpb
 import (
 	"slices"
 
+	"github.com/gomad/mad/internal/pbwire"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -45,20 +46,21 @@ func (d *Decoder) decode12(version int, body []byte, route Route) (Stats, error)
 
 // parseRecord12 reads a Record (depth 1).
 func (d *Decoder) parseRecord12(b []byte, i, end int) bool {
+	b = b[:end]
 	d.id, d.time = span{}, 0
 	d.dims, d.annots, d.m12, d.qtys = d.dims[:0], d.annots[:0], d.m12[:0], d.qtys[:0]
 	d.slot, d.runN, d.nDims = nil, 0, 0
 	for i < end {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "Record")
 			}
 		}
-		if t == 2<<3|wtBytes {
+		if t == 2<<3|pbwire.BytesType {
 			// Dimensions: the cache (cache.go), as in parseRecord3.
 			if d.nDims == 0 && t == uint32(b[i]) {
-				if q, n := scanRun(b, i, end, 2<<3|wtBytes); q > i && d.lookupRun(b, i, q, n) {
+				if q, n := scanRun(b, i, end, 2<<3|pbwire.BytesType); q > i && d.lookupRun(b, i, q, n) {
 					d.nDims, i = n, q
 					continue
 				}
@@ -70,15 +72,15 @@ func (d *Decoder) parseRecord12(b []byte, i, end int) bool {
 			}
 			d.nDims++
 		}
-		if t&7 == wtBytes && t>>3 >= 1 && t>>3 <= 6 {
+		if t&7 == pbwire.BytesType && t>>3 >= 1 && t>>3 <= 6 {
 			num := t >> 3
-			s, e := lenFast(b, j, end)
-			if e < 0 {
-				if s, e = length(b, j, end); e < 0 {
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
+				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, record12Fields[num])
 				}
 			}
-			ok := true
+			ok = true
 			switch num {
 			case 1:
 				var k, v span
@@ -105,8 +107,8 @@ func (d *Decoder) parseRecord12(b []byte, i, end int) bool {
 			i = e
 			continue
 		}
-		if t == 7<<3|wtVarint {
-			v, k := uvarint(b, j, end)
+		if t == 7<<3|pbwire.VarintType {
+			v, k := pbwire.Varint(b, j)
 			if k < 0 {
 				return d.fail(k, j, "Record.endMillisSinceEpoch")
 			}
@@ -114,7 +116,7 @@ func (d *Decoder) parseRecord12(b []byte, i, end int) bool {
 			continue
 		}
 		// startMillisSinceEpoch (8) is ignored; skipping validates it.
-		if i = d.unknown(b, i, j, end, t, 1, "Record"); i < 0 {
+		if i = d.unknown(b, i, j, t, 1, "Record"); i < 0 {
 			return false
 		}
 	}
@@ -123,8 +125,9 @@ func (d *Decoder) parseRecord12(b []byte, i, end int) bool {
 
 // parseDims12 parses a run of dimension entries that was skipped as cached.
 func (d *Decoder) parseDims12(b []byte, i, end int) bool {
+	b = b[:end]
 	for i < end {
-		s, e := length(b, i+1, end)
+		s, e := pbwire.Len(b, i+1)
 		if e < 0 {
 			return false
 		}
@@ -144,27 +147,28 @@ var record12Fields = [...]string{"Record", "Record.annotations", "Record.dimensi
 // pair reads an AnnotationEntry or DimensionEntry (depth 2): string name = 1,
 // string value = 2; the last of each wins, "" if absent.
 func (d *Decoder) pair(b []byte, i, end int, msg string) (key, val span, ok bool) {
+	b = b[:end]
 	for i < end {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				return key, val, d.fail(j, i, msg)
 			}
 		}
-		if t != 1<<3|wtBytes && t != 2<<3|wtBytes {
-			if i = d.unknown(b, i, j, end, t, 2, msg); i < 0 {
+		if t != 1<<3|pbwire.BytesType && t != 2<<3|pbwire.BytesType {
+			if i = d.unknown(b, i, j, t, 2, msg); i < 0 {
 				return key, val, false
 			}
 			continue
 		}
-		s, k := str(b, j, end)
+		s, k := pbwire.String(b, j)
 		if k < 0 {
 			return key, val, d.fail(k, j, msg)
 		}
-		if t == 1<<3|wtBytes {
-			key = span{uint32(k - len(s)), uint32(k)}
+		if t == 1<<3|pbwire.BytesType {
+			key = span{uint32(s), uint32(k)}
 		} else {
-			val = span{uint32(k - len(s)), uint32(k)}
+			val = span{uint32(s), uint32(k)}
 		}
 		i = k
 	}
@@ -173,6 +177,7 @@ func (d *Decoder) pair(b []byte, i, end int, msg string) (key, val span, ok bool
 
 // parseMetric12 reads a MetricEntry (depth 2).
 func (d *Decoder) parseMetric12(b []byte, i, end int, kind sample.Kind) bool {
+	b = b[:end]
 	n := len(d.m12)
 	if n == cap(d.m12) {
 		d.m12 = slices.Grow(d.m12, 1)
@@ -182,17 +187,17 @@ func (d *Decoder) parseMetric12(b []byte, i, end int, kind sample.Kind) bool {
 	*m = metric12{}
 	m.at, m.kind, m.qOff = uint32(i), kind, uint32(len(d.qtys))
 	for i < end {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "MetricEntry")
 			}
 		}
 		switch t {
-		case 2<<3 | wtBytes:
-			s, e := lenFast(b, j, end)
-			if e < 0 {
-				if s, e = length(b, j, end); e < 0 {
+		case 2<<3 | pbwire.BytesType:
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
+				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, "MetricEntry.samples")
 				}
 			}
@@ -201,14 +206,14 @@ func (d *Decoder) parseMetric12(b []byte, i, end int, kind sample.Kind) bool {
 			}
 			m = &d.m12[n]
 			i = e
-		case 1<<3 | wtBytes:
-			s, k := str(b, j, end)
+		case 1<<3 | pbwire.BytesType:
+			s, k := pbwire.String(b, j)
 			if k < 0 {
 				return d.fail(k, j, "MetricEntry.name")
 			}
-			m.name, i = span{uint32(k - len(s)), uint32(k)}, k
+			m.name, i = span{uint32(s), uint32(k)}, k
 		default:
-			if i = d.unknown(b, i, j, end, t, 2, "MetricEntry"); i < 0 {
+			if i = d.unknown(b, i, j, t, 2, "MetricEntry"); i < 0 {
 				return false
 			}
 		}
@@ -222,32 +227,33 @@ func (d *Decoder) parseMetric12(b []byte, i, end int, kind sample.Kind) bool {
 // CompoundUnit unit = 3} (depth 3). A V2 Quantity with neither value is
 // skipped, as MAD does (its unit is then never looked at).
 func (d *Decoder) parseQty(b []byte, i, end int) bool {
+	b = b[:end]
 	var v float64
 	hasValue := d.version == 1 // a V1 value is always there (0 if unset)
 	var typ, scl int32
 	hasUnit := false
-	unitTag := uint32(2<<3 | wtBytes)
+	unitTag := uint32(2<<3 | pbwire.BytesType)
 	if d.version == 2 {
-		unitTag = 3<<3 | wtBytes
+		unitTag = 3<<3 | pbwire.BytesType
 	}
 	for i < end {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "Quantity")
 			}
 		}
 		switch {
-		case t == 1<<3|wtFixed64:
-			x, k := double(b, j, end)
+		case t == 1<<3|pbwire.Fixed64Type:
+			x, k := pbwire.Double(b, j)
 			if k < 0 {
 				return d.fail(k, j, "Quantity.value")
 			}
 			v, hasValue, i = x, true, k
 		case t == unitTag:
-			s, e := lenFast(b, j, end)
-			if e < 0 {
-				if s, e = length(b, j, end); e < 0 {
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
+				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, "Quantity.unit")
 				}
 			}
@@ -255,14 +261,14 @@ func (d *Decoder) parseQty(b []byte, i, end int) bool {
 				return false
 			}
 			i = e
-		case t == 2<<3|wtVarint && d.version == 2:
-			x, k := uvarint(b, j, end)
+		case t == 2<<3|pbwire.VarintType && d.version == 2:
+			x, k := pbwire.Varint(b, j)
 			if k < 0 {
 				return d.fail(k, j, "Quantity.longValue")
 			}
 			v, hasValue, i = float64(int64(x)), true, k
 		default:
-			if i = d.unknown(b, i, j, end, t, 3, "Quantity"); i < 0 {
+			if i = d.unknown(b, i, j, t, 3, "Quantity"); i < 0 {
 				return false
 			}
 		}
@@ -286,28 +292,31 @@ func (d *Decoder) parseQty(b []byte, i, end int) bool {
 // parseCompound reads a CompoundUnit (depth 4): only the first numerator
 // counts; denominators are read and ignored.
 func (d *Decoder) parseCompound(b []byte, i, end int, typ, scl *int32, has *bool) bool {
+	b = b[:end]
 	for i < end {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "CompoundUnit")
 			}
 		}
-		if t != 1<<3|wtBytes && t != 2<<3|wtBytes {
-			if i = d.unknown(b, i, j, end, t, 4, "CompoundUnit"); i < 0 {
+		if t != 1<<3|pbwire.BytesType && t != 2<<3|pbwire.BytesType {
+			if i = d.unknown(b, i, j, t, 4, "CompoundUnit"); i < 0 {
 				return false
 			}
 			continue
 		}
-		s, e := length(b, j, end)
-		if e < 0 {
-			return d.fail(e, j, "CompoundUnit")
+		s, e, ok := pbwire.ShortLen(b, j)
+		if !ok {
+			if s, e = pbwire.Len(b, j); e < 0 {
+				return d.fail(e, j, "CompoundUnit")
+			}
 		}
 		u, c, ok := d.parseUnitMsg(b, s, e)
 		if !ok {
 			return false
 		}
-		if t == 1<<3|wtBytes && !*has {
+		if t == 1<<3|pbwire.BytesType && !*has {
 			*typ, *scl, *has = u, c, true
 		}
 		i = e
@@ -318,24 +327,25 @@ func (d *Decoder) parseCompound(b []byte, i, end int, typ, scl *int32, has *bool
 // parseUnitMsg reads a Unit (depth 5): enum type = 1, enum scale = 2, as
 // Java reads enums (int32: the low 32 bits of the varint).
 func (d *Decoder) parseUnitMsg(b []byte, i, end int) (typ, scl int32, ok bool) {
+	b = b[:end]
 	for i < end {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				return 0, 0, d.fail(j, i, "Unit")
 			}
 		}
-		if t != 1<<3|wtVarint && t != 2<<3|wtVarint {
-			if i = d.unknown(b, i, j, end, t, 5, "Unit"); i < 0 {
+		if t != 1<<3|pbwire.VarintType && t != 2<<3|pbwire.VarintType {
+			if i = d.unknown(b, i, j, t, 5, "Unit"); i < 0 {
 				return 0, 0, false
 			}
 			continue
 		}
-		v, k := uvarint(b, j, end)
+		v, k := pbwire.Varint(b, j)
 		if k < 0 {
 			return 0, 0, d.fail(k, j, "Unit")
 		}
-		if t == 1<<3|wtVarint {
+		if t == 1<<3|pbwire.VarintType {
 			typ = int32(uint32(v))
 		} else {
 			scl = int32(uint32(v))

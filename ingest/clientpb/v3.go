@@ -2,11 +2,11 @@ package clientpb
 
 import (
 	"cmp"
-	"encoding/binary"
 	"math"
 	"slices"
 	"strconv"
 
+	"github.com/gomad/mad/internal/pbwire"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -51,24 +51,24 @@ func (d *Decoder) records(body []byte, msg string, parse func(b []byte, s, e int
 	failed := false
 	b, end := body, len(body)
 	for i := 0; i < end; {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				d.fail(j, i, msg)
 				d.f.record = -1
 				return d.finish(true)
 			}
 		}
-		if t != 1<<3|wtBytes {
-			if i = d.unknown(b, i, j, end, t, 0, msg); i < 0 {
+		if t != 1<<3|pbwire.BytesType {
+			if i = d.unknown(b, i, j, t, 0, msg); i < 0 {
 				d.f.record = -1
 				return d.finish(true)
 			}
 			continue
 		}
-		s, e := lenFast(b, j, end)
-		if e < 0 {
-			if s, e = length(b, j, end); e < 0 {
+		s, e, ok := pbwire.ShortLen(b, j)
+		if !ok {
+			if s, e = pbwire.Len(b, j); e < 0 {
 				d.fail(e, j, msg+".records")
 				return d.finish(true)
 			}
@@ -89,26 +89,29 @@ func (d *Decoder) records(body []byte, msg string, parse func(b []byte, s, e int
 	return d.finish(failed)
 }
 
-// The message loops below read one-byte tags and lengths inline and fall
-// back to tagLong and length; every tag they do not know (including a known
-// field number with another wire type) goes to unknown.
+// The message loops below read one-byte tags and short lengths with
+// pbwire's inlined fast paths (ShortTag, ShortLen) and fall back to
+// pbwire.Tag and pbwire.Len; every tag they do not know (including a known
+// field number with another wire type) goes to unknown. Each cuts the body
+// at the end of its message (b = b[:end]), so that offsets stay the body's.
 
 // parseRecord3 reads a Record (nesting depth 1) into the decoder.
 func (d *Decoder) parseRecord3(b []byte, i, end int) bool {
+	b = b[:end]
 	d.id, d.time, d.reqTime, d.badDim = span{}, 0, 0, -1
 	d.dims, d.m3, d.vals, d.hist = d.dims[:0], d.m3[:0], d.vals[:0], d.hist[:0]
 	d.slot, d.runN, d.nDims = nil, 0, 0
 	for i < end {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "Record")
 			}
 		}
 		switch t {
-		case 4<<3 | wtBytes:
+		case 4<<3 | pbwire.BytesType:
 			if d.nDims == 0 && t == uint32(b[i]) {
-				if q, n := scanRun(b, i, end, 4<<3|wtBytes); q > i && d.lookupRun(b, i, q, n) {
+				if q, n := scanRun(b, i, end, 4<<3|pbwire.BytesType); q > i && d.lookupRun(b, i, q, n) {
 					// Known dimensions: nothing to parse or check.
 					d.nDims, i = n, q
 					continue
@@ -122,10 +125,10 @@ func (d *Decoder) parseRecord3(b []byte, i, end int) bool {
 			}
 			d.nDims++
 			fallthrough
-		case 5<<3 | wtBytes, 1<<3 | wtBytes:
-			s, e := lenFast(b, j, end)
-			if e < 0 {
-				if s, e = length(b, j, end); e < 0 {
+		case 5<<3 | pbwire.BytesType, 1<<3 | pbwire.BytesType:
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
+				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, record3Fields[t>>3])
 				}
 			}
@@ -142,8 +145,8 @@ func (d *Decoder) parseRecord3(b []byte, i, end int) bool {
 				d.id = span{uint32(s), uint32(e)}
 			}
 			i = e
-		case 2<<3 | wtVarint, 6<<3 | wtVarint:
-			v, k := uvarint(b, j, end)
+		case 2<<3 | pbwire.VarintType, 6<<3 | pbwire.VarintType:
+			v, k := pbwire.Varint(b, j)
 			if k < 0 {
 				return d.fail(k, j, record3Fields[t>>3])
 			}
@@ -156,7 +159,7 @@ func (d *Decoder) parseRecord3(b []byte, i, end int) bool {
 		default:
 			// start_millis_since_epoch (3) is ignored; skipping validates it
 			// exactly as reading it would.
-			if i = d.unknown(b, i, j, end, t, 1, "Record"); i < 0 {
+			if i = d.unknown(b, i, j, t, 1, "Record"); i < 0 {
 				return false
 			}
 		}
@@ -166,8 +169,9 @@ func (d *Decoder) parseRecord3(b []byte, i, end int) bool {
 
 // parseDims3 parses a run of dimension entries that was skipped as cached.
 func (d *Decoder) parseDims3(b []byte, i, end int) bool {
+	b = b[:end]
 	for i < end {
-		s, e := length(b, i+1, end)
+		s, e := pbwire.Len(b, i+1)
 		if e < 0 || !d.parseDim3(b, s, e) {
 			return false
 		}
@@ -181,13 +185,14 @@ var record3Fields = [...]string{1: "Record.id", 2: "Record.end_millis_since_epoc
 
 // parseDim3 reads a DimensionEntry (depth 2).
 func (d *Decoder) parseDim3(b []byte, i, end int) bool {
+	b = b[:end]
 	// What clients write, with one-byte lengths: 0a L1 (0a L2 name)
 	// 12 L3 (0a L4 value).
-	if end-i >= 8 && b[i] == 1<<3|wtBytes && b[i+2] == 1<<3|wtBytes && b[i+1] < 0x80 && int(b[i+3]) == int(b[i+1])-2 {
+	if end-i >= 8 && b[i] == 1<<3|pbwire.BytesType && b[i+2] == 1<<3|pbwire.BytesType && b[i+1] < 0x80 && int(b[i+3]) == int(b[i+1])-2 {
 		p := i + 2 + int(b[i+1])
-		if end-p >= 4 && b[p] == 2<<3|wtBytes && b[p+2] == 1<<3|wtBytes && b[p+1] < 0x80 &&
+		if end-p >= 4 && b[p] == 2<<3|pbwire.BytesType && b[p+2] == 1<<3|pbwire.BytesType && b[p+1] < 0x80 &&
 			p+2+int(b[p+1]) == end && int(b[p+3]) == int(b[p+1])-2 &&
-			validString(b[i+4:p]) && validString(b[p+4:end]) {
+			pbwire.ValidUTF8(b[i+4:p]) && pbwire.ValidUTF8(b[p+4:end]) {
 			d.dims = appendSpan(d.dims, span{uint32(i + 4), uint32(p)}, span{uint32(p + 4), uint32(end)})
 			return true
 		}
@@ -196,26 +201,26 @@ func (d *Decoder) parseDim3(b []byte, i, end int) bool {
 	var key, val span
 	var keySet, valSet bool
 	for i < end {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "DimensionEntry")
 			}
 		}
-		if t != 1<<3|wtBytes && t != 2<<3|wtBytes {
-			if i = d.unknown(b, i, j, end, t, 2, "DimensionEntry"); i < 0 {
+		if t != 1<<3|pbwire.BytesType && t != 2<<3|pbwire.BytesType {
+			if i = d.unknown(b, i, j, t, 2, "DimensionEntry"); i < 0 {
 				return false
 			}
 			continue
 		}
-		s, e := lenFast(b, j, end)
-		if e < 0 {
-			if s, e = length(b, j, end); e < 0 {
+		s, e, ok := pbwire.ShortLen(b, j)
+		if !ok {
+			if s, e = pbwire.Len(b, j); e < 0 {
 				return d.fail(e, j, "DimensionEntry")
 			}
 		}
 		out, set := &key, &keySet
-		if t == 2<<3|wtBytes {
+		if t == 2<<3|pbwire.BytesType {
 			out, set = &val, &valSet
 		}
 		if !d.ident(b, s, e, out, set) {
@@ -233,30 +238,31 @@ func (d *Decoder) parseDim3(b []byte, i, end int) bool {
 // ident reads an Identifier (depth 3); the oneof value string_value, if
 // set, replaces *out.
 func (d *Decoder) ident(b []byte, i, end int, out *span, set *bool) bool {
+	b = b[:end]
 	// Nearly every Identifier is exactly one short string_value.
-	if end-i >= 2 && b[i] == 1<<3|wtBytes && b[i+1] < 0x80 && int(b[i+1]) == end-i-2 {
-		if !validString(b[i+2 : end]) {
-			return d.fail(errUTF8, i+1, "Identifier.string_value")
+	if end-i >= 2 && b[i] == 1<<3|pbwire.BytesType && b[i+1] < 0x80 && int(b[i+1]) == end-i-2 {
+		if !pbwire.ValidUTF8(b[i+2 : end]) {
+			return d.fail(int(pbwire.InvalidUTF8), i+1, "Identifier.string_value")
 		}
 		*out, *set = span{uint32(i + 2), uint32(end)}, true
 		return true
 	}
 	for i < end {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "Identifier")
 			}
 		}
-		if t == 1<<3|wtBytes {
-			s, k := str(b, j, end)
+		if t == 1<<3|pbwire.BytesType {
+			s, k := pbwire.String(b, j)
 			if k < 0 {
 				return d.fail(k, j, "Identifier.string_value")
 			}
-			*out, *set, i = span{uint32(k - len(s)), uint32(k)}, true, k
+			*out, *set, i = span{uint32(s), uint32(k)}, true, k
 			continue
 		}
-		if i = d.unknown(b, i, j, end, t, 3, "Identifier"); i < 0 {
+		if i = d.unknown(b, i, j, t, 3, "Identifier"); i < 0 {
 			return false
 		}
 	}
@@ -265,6 +271,7 @@ func (d *Decoder) ident(b []byte, i, end int, out *span, set *bool) bool {
 
 // parseData3 reads a MetricDataEntry (depth 2).
 func (d *Decoder) parseData3(b []byte, i, end int) bool {
+	b = b[:end]
 	// Grown and written in place: a composite literal appended would be
 	// built on the stack and copied with wide loads that stall on the
 	// narrow stores before them.
@@ -280,25 +287,25 @@ func (d *Decoder) parseData3(b []byte, i, end int) bool {
 		return true
 	}
 	for i < end {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "MetricDataEntry")
 			}
 		}
-		if t != 1<<3|wtBytes && t != 2<<3|wtBytes {
-			if i = d.unknown(b, i, j, end, t, 2, "MetricDataEntry"); i < 0 {
+		if t != 1<<3|pbwire.BytesType && t != 2<<3|pbwire.BytesType {
+			if i = d.unknown(b, i, j, t, 2, "MetricDataEntry"); i < 0 {
 				return false
 			}
 			continue
 		}
-		s, e := lenFast(b, j, end)
-		if e < 0 {
-			if s, e = length(b, j, end); e < 0 {
+		s, e, ok := pbwire.ShortLen(b, j)
+		if !ok {
+			if s, e = pbwire.Len(b, j); e < 0 {
 				return d.fail(e, j, "MetricDataEntry")
 			}
 		}
-		if t == 2<<3|wtBytes {
+		if t == 2<<3|pbwire.BytesType {
 			d.m3[n].flags |= hasData
 			if !d.parseNum3(b, s, e, n) {
 				return false
@@ -328,12 +335,12 @@ func (d *Decoder) parseData3(b []byte, i, end int) bool {
 // and reports whether it did; otherwise the general loop reads it. Both
 // give the same result for these bytes.
 func (d *Decoder) quickData3(b []byte, i, end int, en *entry3) bool {
-	if end-i < 6 || b[i] != 1<<3|wtBytes || b[i+2] != 1<<3|wtBytes {
+	if end-i < 6 || b[i] != 1<<3|pbwire.BytesType || b[i+2] != 1<<3|pbwire.BytesType {
 		return false
 	}
 	l1, l2 := int(b[i+1]), int(b[i+3])
 	p := i + 2 + l1 // numerical_data
-	if l1 >= 0x80 || l2 != l1-2 || end-p < 4 || b[p] != 2<<3|wtBytes || b[p+2] != 1<<3|wtBytes {
+	if l1 >= 0x80 || l2 != l1-2 || end-p < 4 || b[p] != 2<<3|pbwire.BytesType || b[p+2] != 1<<3|pbwire.BytesType {
 		return false
 	}
 	l3, l4 := int(b[p+1]), int(b[p+3])
@@ -341,56 +348,50 @@ func (d *Decoder) quickData3(b []byte, i, end int, en *entry3) bool {
 		return false
 	}
 	name := b[i+4 : p]
-	if !validString(name) {
+	if !pbwire.ValidUTF8(name) {
 		return false // the general loop reports it
 	}
 	en.name = span{uint32(i + 4), uint32(p)}
 	en.flags = nameSet | hasData
-	vals := slices.Grow(d.vals, l4/8)
-	for q := p + 4; q < end; q += 8 {
-		vals = append(vals, math.Float64frombits(binary.LittleEndian.Uint64(b[q:])))
-	}
-	d.vals = vals
-	en.valEnd, en.histEnd = uint32(len(vals)), uint32(len(d.hist))
+	d.vals, _ = pbwire.AppendDoubles(d.vals, b[p+4:end]) // l4 is a multiple of 8
+	en.valEnd, en.histEnd = uint32(len(d.vals)), uint32(len(d.hist))
 	return true
 }
 
 // parseNum3 reads a NumericalData (depth 3) into entry n.
 func (d *Decoder) parseNum3(b []byte, i, end, n int) bool {
+	b = b[:end]
 	for i < end {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "NumericalData")
 			}
 		}
 		switch t {
-		case 1<<3 | wtBytes:
+		case 1<<3 | pbwire.BytesType:
 			// Packed samples.
-			s, e := lenFast(b, j, end)
-			if e < 0 {
-				if s, e = length(b, j, end); e < 0 {
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
+				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, "NumericalData.samples")
 				}
 			}
-			if (e-s)&7 != 0 {
-				return d.fail(errPacked, j, "NumericalData.samples")
-			}
-			vals := slices.Grow(d.vals, (e-s)/8)
-			for p := s; p+8 <= e; p += 8 {
-				vals = append(vals, math.Float64frombits(binary.LittleEndian.Uint64(b[p:])))
+			vals, c := pbwire.AppendDoubles(d.vals, b[s:e])
+			if c != pbwire.OK {
+				return d.fail(int(c), j, "NumericalData.samples")
 			}
 			d.vals, i = vals, e
-		case 1<<3 | wtFixed64:
-			v, k := double(b, j, end)
+		case 1<<3 | pbwire.Fixed64Type:
+			v, k := pbwire.Double(b, j)
 			if k < 0 {
 				return d.fail(k, j, "NumericalData.samples")
 			}
 			d.vals, i = append(d.vals, v), k
-		case 2<<3 | wtBytes:
-			s, e := lenFast(b, j, end)
-			if e < 0 {
-				if s, e = length(b, j, end); e < 0 {
+		case 2<<3 | pbwire.BytesType:
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
+				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, "NumericalData.statistics")
 				}
 			}
@@ -400,7 +401,7 @@ func (d *Decoder) parseNum3(b []byte, i, end, n int) bool {
 			}
 			i = e
 		default:
-			if i = d.unknown(b, i, j, end, t, 3, "NumericalData"); i < 0 {
+			if i = d.unknown(b, i, j, t, 3, "NumericalData"); i < 0 {
 				return false
 			}
 		}
@@ -411,20 +412,21 @@ func (d *Decoder) parseNum3(b []byte, i, end, n int) bool {
 // parseHist3 reads an AugmentedHistogram (depth 4) into entry n. precision
 // is read and ignored, as MAD does (7 is assumed).
 func (d *Decoder) parseHist3(b []byte, i, end, n int) bool {
+	b = b[:end]
 	for i < end {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "AugmentedHistogram")
 			}
 		}
 		en := &d.m3[n]
 		var f *float64
 		switch t {
-		case 1<<3 | wtBytes:
-			s, e := lenFast(b, j, end)
-			if e < 0 {
-				if s, e = length(b, j, end); e < 0 {
+		case 1<<3 | pbwire.BytesType:
+			s, e, ok := pbwire.ShortLen(b, j)
+			if !ok {
+				if s, e = pbwire.Len(b, j); e < 0 {
 					return d.fail(e, j, "AugmentedHistogram.entries")
 				}
 			}
@@ -433,20 +435,20 @@ func (d *Decoder) parseHist3(b []byte, i, end, n int) bool {
 			}
 			i = e
 			continue
-		case 3<<3 | wtFixed64:
+		case 3<<3 | pbwire.Fixed64Type:
 			f = &en.min
-		case 4<<3 | wtFixed64:
+		case 4<<3 | pbwire.Fixed64Type:
 			f = &en.max
-		case 5<<3 | wtFixed64:
+		case 5<<3 | pbwire.Fixed64Type:
 			f = &en.sum
 		default:
 			// precision (2) is ignored; skipping validates it.
-			if i = d.unknown(b, i, j, end, t, 4, "AugmentedHistogram"); i < 0 {
+			if i = d.unknown(b, i, j, t, 4, "AugmentedHistogram"); i < 0 {
 				return false
 			}
 			continue
 		}
-		v, k := double(b, j, end)
+		v, k := pbwire.Double(b, j)
 		if k < 0 {
 			return d.fail(k, j, "AugmentedHistogram")
 		}
@@ -460,11 +462,12 @@ func (d *Decoder) parseHist3(b []byte, i, end, n int) bool {
 // bits are bucket << 45 (only the low 19 bits of the key survive), and the
 // count statistic is the sum of the counts as a Java long.
 func (d *Decoder) parseEntry3(b []byte, i, end, n int) bool {
+	b = b[:end]
 	var bucket, count uint64
 	// What clients write: 08 bucket 10 count.
-	if end-i >= 4 && b[i] == 1<<3|wtVarint {
-		if v, k := uvarint(b, i+1, end); k > 0 && k < end && b[k] == 2<<3|wtVarint {
-			if c, e := uvarint(b, k+1, end); e == end {
+	if end-i >= 4 && b[i] == 1<<3|pbwire.VarintType {
+		if v, k := pbwire.Varint(b, i+1); k > 0 && k < end && b[k] == 2<<3|pbwire.VarintType {
+			if c, e := pbwire.Varint(b, k+1); e == end {
 				d.hist = append(d.hist, sample.HistEntry{Value: math.Float64frombits(v << 45), Count: c})
 				d.m3[n].count += int64(c)
 				return true
@@ -472,23 +475,23 @@ func (d *Decoder) parseEntry3(b []byte, i, end, n int) bool {
 		}
 	}
 	for i < end {
-		t, j := uint32(b[i]), i+1
-		if t >= 0x80 {
-			if t, j = tagLong(b, i, end); j < 0 {
+		t, j, ok := pbwire.ShortTag(b, i)
+		if !ok {
+			if t, j = pbwire.Tag(b, i); j < 0 {
 				return d.fail(j, i, "SparseHistogramEntry")
 			}
 		}
-		if t != 1<<3|wtVarint && t != 2<<3|wtVarint {
-			if i = d.unknown(b, i, j, end, t, 5, "SparseHistogramEntry"); i < 0 {
+		if t != 1<<3|pbwire.VarintType && t != 2<<3|pbwire.VarintType {
+			if i = d.unknown(b, i, j, t, 5, "SparseHistogramEntry"); i < 0 {
 				return false
 			}
 			continue
 		}
-		v, k := uvarint(b, j, end)
+		v, k := pbwire.Varint(b, j)
 		if k < 0 {
 			return d.fail(k, j, "SparseHistogramEntry")
 		}
-		if t == 1<<3|wtVarint {
+		if t == 1<<3|pbwire.VarintType {
 			bucket = v
 		} else {
 			count = v

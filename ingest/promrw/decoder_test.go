@@ -1,6 +1,7 @@
 package promrw
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"strings"
@@ -288,12 +289,29 @@ func TestWire(t *testing.T) {
 		b = protowire.AppendVarint(b, 1)
 		return appendMsg(b, 1, s)
 	}
+	// Java's corner cases (internal/pbwire): a sample with its timestamp's
+	// varint ending on a tenth byte of 0x7f, its value's tag beyond 32 bits,
+	// a series whose sample length is beyond 32 bits, groups in a series.
+	tenthByte := append(protowire.AppendFixed64([]byte{0x09}, math.Float64bits(1)), 0x10)
+	tenthByte = append(append(tenthByte, bytes.Repeat([]byte{0xff}, 9)...), 0x7f)
+	longTag := append([]byte{0x89, 0x80, 0x80, 0x80, 0x10}, protowire.AppendFixed64(nil, math.Float64bits(2.5))...)
+	longTag = append(longTag, 0x10, 0x05)
+	longLen := protowire.AppendVarint([]byte{0x12}, uint64(len(encSample(smp{3, 7})))|1<<32)
+	longLen = append(longLen, encSample(smp{3, 7})...)
+	groups := func(depth int) []byte {
+		return append(bytes.Repeat([]byte{0x1b}, depth), bytes.Repeat([]byte{0x1c}, depth)...)
+	}
 	for _, tc := range []struct {
 		name string
 		msg  []byte
 		want []rec
 		err  bool
 	}{
+		{"a tenth varint byte above 1: its bits are dropped", encV1(ts{labels: n("m"), extra: appendMsg(nil, 2, tenthByte)}), []rec{{"m", "", 1, -1, 0}}, false},
+		{"a tag beyond 32 bits: its low 32 bits", encV1(ts{labels: n("m"), extra: appendMsg(nil, 2, longTag)}), []rec{{"m", "", 2.5, 5, 0}}, false},
+		{"a length beyond 32 bits: its low 32 bits", encV1(ts{labels: n("m"), extra: longLen}), []rec{{"m", "", 3, 7, 0}}, false},
+		{"groups nested 99 deep in a series", encV1(ts{labels: n("m"), samples: one, extra: groups(99)}), []rec{{"m", "", 1, 1000, 0}}, false},
+		{"groups nested 100 deep in a series", encV1(ts{labels: n("m"), samples: one, extra: groups(100)}), nil, true},
 		{"unknown fields and groups are skipped", unknown(encV1(ts{labels: n("m"), samples: one, extra: unknown(nil)})), []rec{{"m", "", 1, 1000, 0}}, false},
 		{"labels may follow samples", samplesFirst(), []rec{{"m", "", 3, 30, 0}, {"m", "", 4, 40, 0}}, false},
 		{"fields of another wire type are unknown", wrongWireType(), []rec{{"m", "", 2.5, 5, 0}, {"m", "", 0, 0, 0}}, false},

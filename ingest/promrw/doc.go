@@ -21,10 +21,11 @@
 // is refused as corrupt, so a small body cannot make the decoder allocate
 // much. The Content-Encoding and X-Prometheus-Remote-Write-Version headers
 // are not looked at, as in MAD. The message is decoded by hand with
-// protowire, with Java's protobuf semantics: unknown fields (and known ones
-// with another wire type) are skipped, the last occurrence of a scalar field
-// wins, strings must be valid UTF-8 (proto3), and anything malformed refuses
-// the request.
+// internal/pbwire, which reads the wire format as protobuf-java does (ten-byte
+// varints, 32-bit tags and lengths, groups nested at most 100 deep with the
+// messages, …): unknown fields (and known ones with another wire type) are
+// skipped, the last occurrence of a scalar field wins, strings must be valid
+// UTF-8 (proto3), and anything malformed refuses the request.
 //
 // # MAD's rules, per time series
 //
@@ -86,9 +87,4 @@
 //     refused with ErrTooManyRecords, since decoding stops there.
 //   - A series whose canonical key would exceed 64 KiB (sample.MaxKeyLen) is
 //     skipped and counted (Stats.TooLong); MAD has no such limit.
-//   - Protobuf corner cases the two runtimes treat differently: a varint
-//     whose tenth byte is above 1 is refused here (Java drops the excess
-//     bits), a tag longer than 32 bits is read whole (Java keeps its low 32
-//     bits), and groups in unknown fields may nest to 10 000 here (Java:
-//     100).
 package promrw

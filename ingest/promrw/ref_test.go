@@ -29,20 +29,83 @@ type refSeries struct {
 
 var errRef = errors.New("reference: refused")
 
-// refMessage walks a message's fields, calling f for each; it fails on any
-// malformed field.
-func refMessage(b []byte, f func(num protowire.Number, typ protowire.Type, v uint64, bs []byte) error) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+// javaVarint reads a varint as protobuf-java's CodedInputStream does: ten
+// bytes at most, the bits beyond 64 of the tenth dropped (a tag or a length
+// is then its low 32 bits). n < 0 if it is malformed or truncated.
+func javaVarint(b []byte) (v uint64, n int) {
+	for i := 0; i < 10 && i < len(b); i++ {
+		v |= uint64(b[i]&0x7f) << (7 * i)
+		if b[i] < 0x80 {
+			return v, i + 1
+		}
+	}
+	return 0, -1
+}
+
+// javaSkip skips the value of an unknown field (num, typ) as skipField
+// does, in a message whose fields are at nesting depth depth: groups match
+// their end-group tag and nest at most 100 deep. n < 0 on failure.
+func javaSkip(b []byte, num uint32, typ protowire.Type, depth int) int {
+	if typ != protowire.StartGroupType {
+		return -1 // end group outside a group, wire types 6 and 7
+	}
+	if depth >= 100 {
+		return -1
+	}
+	for p := 0; ; {
+		tag, n := javaVarint(b[p:])
+		if n < 0 || uint32(tag)>>3 == 0 {
+			return -1
+		}
+		p += n
+		inner, t := uint32(tag)>>3, protowire.Type(tag&7)
+		switch t {
+		case protowire.EndGroupType:
+			if inner != num {
+				return -1
+			}
+			return p
+		case protowire.VarintType:
+			_, n = javaVarint(b[p:])
+		case protowire.Fixed32Type:
+			_, n = protowire.ConsumeFixed32(b[p:])
+		case protowire.Fixed64Type:
+			_, n = protowire.ConsumeFixed64(b[p:])
+		case protowire.BytesType:
+			var l uint64
+			if l, n = javaVarint(b[p:]); n >= 0 {
+				if size := int32(uint32(l)); size < 0 || int(size) > len(b)-p-n {
+					n = -1
+				} else {
+					n += int(size)
+				}
+			}
+		default:
+			n = javaSkip(b[p:], inner, t, depth+1)
+		}
 		if n < 0 {
+			return -1
+		}
+		p += n
+	}
+}
+
+// refMessage walks the fields of a message at nesting depth depth, as
+// protobuf-java reads them, calling f for each; it fails on any malformed
+// field.
+func refMessage(b []byte, depth int, f func(num protowire.Number, typ protowire.Type, v uint64, bs []byte) error) error {
+	for len(b) > 0 {
+		tag, n := javaVarint(b)
+		if n < 0 || uint32(tag)>>3 == 0 {
 			return errRef
 		}
+		num, typ := protowire.Number(uint32(tag)>>3), protowire.Type(tag&7)
 		b = b[n:]
 		var v uint64
 		var bs []byte
 		switch typ {
 		case protowire.VarintType:
-			v, n = protowire.ConsumeVarint(b)
+			v, n = javaVarint(b)
 		case protowire.Fixed32Type:
 			var x uint32
 			x, n = protowire.ConsumeFixed32(b)
@@ -50,9 +113,16 @@ func refMessage(b []byte, f func(num protowire.Number, typ protowire.Type, v uin
 		case protowire.Fixed64Type:
 			v, n = protowire.ConsumeFixed64(b)
 		case protowire.BytesType:
-			bs, n = protowire.ConsumeBytes(b)
+			var l uint64
+			if l, n = javaVarint(b); n >= 0 {
+				if size := int32(uint32(l)); size < 0 || int(size) > len(b)-n {
+					n = -1
+				} else {
+					bs, n = b[n:n+int(size)], n+int(size)
+				}
+			}
 		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
+			n = javaSkip(b, uint32(num), typ, depth)
 		}
 		if n < 0 {
 			return errRef
@@ -74,7 +144,7 @@ func refString(bs []byte) (string, error) {
 
 func refSample(bs []byte) (smp, error) {
 	var s smp
-	err := refMessage(bs, func(num protowire.Number, typ protowire.Type, v uint64, _ []byte) error {
+	err := refMessage(bs, 2, func(num protowire.Number, typ protowire.Type, v uint64, _ []byte) error {
 		switch {
 		case num == 1 && typ == protowire.Fixed64Type:
 			s.v = math.Float64frombits(v)
@@ -92,7 +162,7 @@ func refParse(msg []byte, version int) (series []refSeries, syms []string, err e
 	if version == 2 {
 		seriesField, histField = v2Timeseries, v2Histograms
 	}
-	err = refMessage(msg, func(num protowire.Number, typ protowire.Type, _ uint64, bs []byte) error {
+	err = refMessage(msg, 0, func(num protowire.Number, typ protowire.Type, _ uint64, bs []byte) error {
 		if typ != protowire.BytesType {
 			return nil
 		}
@@ -105,13 +175,13 @@ func refParse(msg []byte, version int) (series []refSeries, syms []string, err e
 			return nil
 		}
 		var s refSeries
-		err := refMessage(bs, func(num protowire.Number, typ protowire.Type, v uint64, bs []byte) error {
+		err := refMessage(bs, 1, func(num protowire.Number, typ protowire.Type, v uint64, bs []byte) error {
 			switch {
 			case num == 1 && version == 2 && typ == protowire.VarintType:
 				s.refs = append(s.refs, uint32(v))
 			case num == 1 && version == 2 && typ == protowire.BytesType:
 				for len(bs) > 0 {
-					x, n := protowire.ConsumeVarint(bs)
+					x, n := javaVarint(bs)
 					if n < 0 {
 						return errRef
 					}
@@ -120,7 +190,7 @@ func refParse(msg []byte, version int) (series []refSeries, syms []string, err e
 				}
 			case num == 1 && version == 1 && typ == protowire.BytesType:
 				var l refLabel
-				if err := refMessage(bs, func(num protowire.Number, typ protowire.Type, _ uint64, bs []byte) error {
+				if err := refMessage(bs, 2, func(num protowire.Number, typ protowire.Type, _ uint64, bs []byte) error {
 					if typ != protowire.BytesType || (num != 1 && num != 2) {
 						return nil
 					}

@@ -1,6 +1,10 @@
 package promrw
 
-import "google.golang.org/protobuf/encoding/protowire"
+import (
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/gomad/mad/internal/pbwire"
+)
 
 // Remote write 1.0, as MAD's remote.proto / types.proto (MAD-SPEC §9.4):
 //
@@ -13,64 +17,58 @@ import "google.golang.org/protobuf/encoding/protowire"
 // histograms = 4 of newer prompb) is an unknown field to MAD and skipped.
 
 // v1Histograms is prompb's TimeSeries.histograms, unknown to MAD: counted.
+// (Field numbers are protowire.Numbers, which the tests' encoders take.)
 const v1Histograms protowire.Number = 4
 
 func (d *Decoder) decodeV1(msg []byte, route Route) error {
 	idx := 0
-	for off := 0; off < len(msg); {
-		f, end, code := nextField(msg, off)
-		if code < 0 {
-			return d.wireErr(-1, off, code)
-		}
-		if f.num == 1 && f.typ == protowire.BytesType {
-			if err := d.seriesV1(msg, f.val, f.valOff, idx, route); err != nil {
+	r := pbwire.NewReader(msg)
+	for r.More() {
+		if f := r.Next(); f.Tag == 1<<3|pbwire.BytesType {
+			if err := d.seriesV1(msg, r.Message(f), idx, route); err != nil {
 				return err
 			}
 			idx++
 		}
-		off = end
+	}
+	if r.Err() != pbwire.OK {
+		return d.wireErr(-1, r.Err(), r.ErrOffset())
 	}
 	return nil
 }
 
-// seriesV1 decodes one TimeSeries, b = msg[base:…]: its labels and where
-// its samples are (they may come in any order on the wire), then the
-// samples.
-func (d *Decoder) seriesV1(msg, b []byte, base, idx int, route Route) error {
+// seriesV1 decodes one TimeSeries, read by r: its labels and where its
+// samples are (they may come in any order on the wire), then the samples.
+func (d *Decoder) seriesV1(msg []byte, r pbwire.Reader, idx int, route Route) error {
 	d.dims = d.dims[:0]
 	d.smps = d.smps[:0]
+	base := r.Offset()
 	var s series
-	for off := 0; off < len(b); {
-		// A label as every encoder writes it, taken without the general
-		// field reader.
-		if b[off] == 0x0a {
-			if l, p, ok := len2(b, off+1); ok && l <= len(b)-p {
-				if name, value, ok := fastLabel(b[p : p+l]); ok {
-					d.addLabel(&s, name, value)
-					off = p + l
-					continue
-				}
-			}
+	for r.More() {
+		f, ok := r.NextShortBytes()
+		if !ok {
+			f = r.Next()
 		}
-		f, end, code := nextField(b, off)
-		if code < 0 {
-			return d.wireErr(idx, base+off, code)
-		}
-		if f.typ == protowire.BytesType {
-			switch f.num {
-			case 1:
-				name, value, err := d.label(f.val, base+f.valOff, idx)
-				if err != nil {
+		switch f.Tag {
+		case 1<<3 | pbwire.BytesType:
+			// A label as every encoder writes it, or field by field.
+			name, value, ok := fastLabel(r.Bytes(f))
+			if !ok {
+				var err error
+				if name, value, err = d.label(r.Message(f), idx); err != nil {
 					return err
 				}
-				d.addLabel(&s, name, value)
-			case 2:
-				d.smps = append(d.smps, span{uint32(base + f.valOff), uint32(len(f.val))})
-			case v1Histograms:
-				d.st.Histograms++
 			}
+			d.addLabel(&s, name, value)
+		case 2<<3 | pbwire.BytesType:
+			sb, se := f.Bounds()
+			d.smps = append(d.smps, span{uint32(sb), uint32(se - sb)})
+		case uint32(v1Histograms)<<3 | pbwire.BytesType:
+			d.st.Histograms++
 		}
-		off = end
+	}
+	if r.Err() != pbwire.OK {
+		return d.wireErr(idx, r.Err(), r.ErrOffset())
 	}
 	keep, unit, err := d.admit(&s, idx, base)
 	if err != nil {

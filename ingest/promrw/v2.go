@@ -2,9 +2,10 @@ package promrw
 
 import (
 	"strconv"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/gomad/mad/internal/pbwire"
 )
 
 // Remote write 2.0 (io.prometheus.write.v2), the parts read:
@@ -27,66 +28,53 @@ const (
 func (d *Decoder) decodeV2(msg []byte, route Route) error {
 	// The symbol table first, wherever it is in the message.
 	d.syms = d.syms[:0]
-	for off := 0; off < len(msg); {
-		f, end, code := nextField(msg, off)
-		if code < 0 {
-			return d.wireErr(-1, off, code)
-		}
-		if f.num == v2Symbols && f.typ == protowire.BytesType {
-			if !utf8.Valid(f.val) {
-				return d.fail(-1, off, "symbol "+strconv.Itoa(len(d.syms))+" is not valid UTF-8")
+	r := pbwire.NewReader(msg)
+	for r.More() {
+		if f := r.Next(); f.Tag == uint32(v2Symbols)<<3|pbwire.BytesType {
+			sym := r.Bytes(f)
+			if !pbwire.ValidUTF8(sym) {
+				return d.fail(-1, f.At, "symbol "+strconv.Itoa(len(d.syms))+" is not valid UTF-8")
 			}
-			d.syms = append(d.syms, span{uint32(f.valOff), uint32(len(f.val))})
+			d.syms = append(d.syms, span{uint32(f.S), uint32(len(sym))})
 		}
-		off = end
+	}
+	if r.Err() != pbwire.OK {
+		return d.wireErr(-1, r.Err(), r.ErrOffset())
 	}
 	idx := 0
-	for off := 0; off < len(msg); {
-		f, end, _ := nextField(msg, off) // well-formed: checked above
-		if f.num == v2Timeseries && f.typ == protowire.BytesType {
-			if err := d.seriesV2(msg, f.val, f.valOff, idx, route); err != nil {
+	r = pbwire.NewReader(msg) // well-formed: checked above
+	for r.More() {
+		if f := r.Next(); f.Tag == uint32(v2Timeseries)<<3|pbwire.BytesType {
+			if err := d.seriesV2(msg, r.Message(f), idx, route); err != nil {
 				return err
 			}
 			idx++
 		}
-		off = end
 	}
 	return nil
 }
 
-// seriesV2 decodes one TimeSeries: its label references first, resolved
-// into labels that go through MAD's rules, then its samples.
-func (d *Decoder) seriesV2(msg, b []byte, base, idx int, route Route) error {
+// seriesV2 decodes one TimeSeries, read by r: its label references first,
+// resolved into labels that go through MAD's rules, then its samples.
+func (d *Decoder) seriesV2(msg []byte, r pbwire.Reader, idx int, route Route) error {
 	d.refs = d.refs[:0]
 	d.smps = d.smps[:0]
-	for off := 0; off < len(b); {
-		f, end, code := nextField(b, off)
-		if code < 0 {
-			return d.wireErr(idx, base+off, code)
-		}
-		switch {
-		case f.num == 1 && f.typ == protowire.VarintType:
-			d.refs = append(d.refs, uint32(f.u))
-		case f.num == 1 && f.typ == protowire.BytesType: // packed
-			for p := f.val; len(p) > 0; {
-				if p[0] < 0x80 {
-					d.refs = append(d.refs, uint32(p[0]))
-					p = p[1:]
-					continue
-				}
-				v, n := protowire.ConsumeVarint(p)
-				if n < 0 {
-					return d.wireErr(idx, base+f.valOff+len(f.val)-len(p), n)
-				}
-				d.refs = append(d.refs, uint32(v))
-				p = p[n:]
-			}
-		case f.num == 2 && f.typ == protowire.BytesType:
-			d.smps = append(d.smps, span{uint32(base + f.valOff), uint32(len(f.val))})
-		case f.num == v2Histograms && f.typ == protowire.BytesType:
+	base := r.Offset()
+	for r.More() {
+		switch f := r.Next(); f.Tag {
+		case 1<<3 | pbwire.VarintType:
+			d.refs = append(d.refs, f.Uint32())
+		case 1<<3 | pbwire.BytesType: // packed
+			d.refs, _ = r.AppendUint32s(d.refs, f)
+		case 2<<3 | pbwire.BytesType:
+			sb, se := f.Bounds()
+			d.smps = append(d.smps, span{uint32(sb), uint32(se - sb)})
+		case uint32(v2Histograms)<<3 | pbwire.BytesType:
 			d.st.Histograms++
 		}
-		off = end
+	}
+	if r.Err() != pbwire.OK {
+		return d.wireErr(idx, r.Err(), r.ErrOffset())
 	}
 	if len(d.refs)%2 != 0 {
 		return d.fail(idx, base, "odd number of label references ("+strconv.Itoa(len(d.refs))+")")

@@ -46,10 +46,13 @@ var allowed = []struct {
 	{"internal/throttle", nil},
 	// Seeds of randomized tests (imported by tests only).
 	{"internal/testseed", nil},
+	// The protobuf wire format as protobuf-java reads it, shared by the
+	// protobuf decoders.
+	{"internal/pbwire", nil},
 	{"affinity", nil},
 	{"ring", nil},
 	{"hist", []string{"internal/prefetch", "internal/hugepage"}},
-	{"ingest/*", []string{"internal/sample", "internal/javanum"}},
+	{"ingest/*", []string{"internal/sample", "internal/javanum", "internal/pbwire"}},
 	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	{"sinks", []string{"hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr"}},
