@@ -217,7 +217,7 @@ func (s *selfMetrics) report() {
 		return
 	}
 	now := time.Now().UnixMilli()
-	err := src.Inject(func(route sample.Route) (int, int, error) {
+	err := src.Inject(func(route sample.Route) (sample.Counts, error) {
 		samples := 0
 		var key []byte
 		for _, r := range recs {
@@ -251,7 +251,7 @@ func (s *selfMetrics) report() {
 				}
 			}
 		}
-		return len(recs), samples, nil
+		return sample.Counts{Records: len(recs), Samples: samples}, nil
 	})
 	if err != nil {
 		s.undelivered.Add(uint64(len(recs)))

@@ -356,40 +356,27 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 		return http.StatusBadRequest, err
 	}
 	now := time.Now().UnixMilli()
-	var st Stats
+	var st sample.Counts
 	switch cfg.Kind {
 	case HTTPClientV1:
-		st, err = statsOf(sl.pb.DecodeV1(plain, now, sl.prod.Route))
+		st, err = sl.pb.DecodeV1(plain, now, sl.prod.Route)
 	case HTTPClientV2:
-		st, err = statsOf(sl.pb.DecodeV2(plain, now, sl.prod.Route))
+		st, err = sl.pb.DecodeV2(plain, now, sl.prod.Route)
 	case HTTPClientV3:
-		st, err = statsOf(sl.pb.DecodeV3(plain, now, sl.prod.Route))
+		st, err = sl.pb.DecodeV3(plain, now, sl.prod.Route)
 	case HTTPCollectd:
 		sl.dims = headerDims(sl.dims[:0], r.Header)
-		var c sample.Counts
-		c, err = sl.collectd.Decode(plain, sl.dims, now, sl.prod.Route)
-		st = Stats{c.Records, c.Samples}
+		st, err = sl.collectd.Decode(plain, sl.dims, now, sl.prod.Route)
 	case HTTPPrometheus:
-		var p promrw.Stats
 		if strings.Contains(r.Header.Get("Content-Type"), "io.prometheus.write.v2.Request") {
-			p, err = sl.prom.DecodeV2(plain, now, sl.prod.Route)
+			st, err = sl.prom.DecodeV2(plain, now, sl.prod.Route)
 		} else {
-			p, err = sl.prom.Decode(plain, now, sl.prod.Route)
+			st, err = sl.prom.Decode(plain, now, sl.prod.Route)
 		}
-		st = Stats{p.Records, p.Samples}
 	}
 	if err != nil {
 		sl.prod.Discard()
-		switch {
-		case errors.Is(err, clientpb.ErrShortID):
-			// MAD answers a record id shorter than a UUID with 500 (a
-			// BufferUnderflowException, not a ParsingException).
-			return http.StatusInternalServerError, err
-		case errors.Is(err, clientpb.ErrTooManyRecords), errors.Is(err, promrw.ErrTooManyRecords), errors.Is(err, sample.ErrTooLarge),
-			errors.Is(err, promrw.ErrTooLarge):
-			return http.StatusRequestEntityTooLarge, err
-		}
-		return http.StatusBadRequest, err
+		return statusOf(err), err
 	}
 	// Publish whole or not at all: wait until every batch fits.
 	for spin := 0; !sl.prod.Fits(); spin++ {
@@ -410,10 +397,18 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 	return http.StatusOK, nil
 }
 
-// Stats of one decoded request.
-type Stats struct{ Records, Samples int }
-
-func statsOf(st clientpb.Stats, err error) (Stats, error) { return Stats{st.Records, st.Samples}, err }
+// statusOf is the answer to a body a decoder refused, by the error's kind:
+// 413 over a limit, 500 where MAD fails with something other than a
+// ParsingException, 400 otherwise (MAD's ParsingException).
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, sample.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, sample.ErrMADFails):
+		return http.StatusInternalServerError
+	}
+	return http.StatusBadRequest
+}
 
 // reconfigure makes the slot's decoders for cfg.
 func (sl *httpSlot) reconfigure(cfg *HTTPConfig) {
@@ -571,7 +566,7 @@ func (s *HTTPSource) refuse(w http.ResponseWriter, cfg *HTTPConfig, status int, 
 // reach the aggregation this way (MAD posts them to its own V3 route). It
 // returns an error (nothing published) if no slot or no room is found
 // before the deadline, or if fill fails.
-func (s *HTTPSource) Inject(fill func(route sample.Route) (records, samples int, err error)) error {
+func (s *HTTPSource) Inject(fill func(route sample.Route) (sample.Counts, error)) error {
 	cfg := s.cfg.Load()
 	deadline := time.Now().Add(cfg.Deadline)
 	sl, err := s.borrow(cfg.Deadline, nil)
@@ -579,7 +574,7 @@ func (s *HTTPSource) Inject(fill func(route sample.Route) (records, samples int,
 		return err
 	}
 	defer func() { s.slots <- sl }()
-	records, samples, err := fill(sl.prod.Route)
+	c, err := fill(sl.prod.Route)
 	if err != nil {
 		sl.prod.Discard()
 		return err
@@ -593,7 +588,7 @@ func (s *HTTPSource) Inject(fill func(route sample.Route) (records, samples int,
 	}
 	sl.prod.Flush()
 	s.accepted.Add(1)
-	s.records.Add(uint64(records))
-	s.samples.Add(uint64(samples))
+	s.records.Add(uint64(c.Records))
+	s.samples.Add(uint64(c.Samples))
 	return nil
 }

@@ -2,33 +2,27 @@ package clientpb
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/gomad/mad/internal/pbwire"
 	"github.com/gomad/mad/internal/sample"
 )
 
-// Route returns the batch the samples of the series with this key hash go to
-// (the producer's Route method).
-type Route = func(hash uint64) *sample.Batch
-
 // Config configures a Decoder.
 type Config struct {
 	// MaxRecords bounds the records of one body; 0 means no limit. A body
-	// with more records fails with ErrTooManyRecords.
+	// with more records fails with sample.ErrTooLarge.
 	MaxRecords int
 }
 
-// Stats says what one call decoded.
+// Stats says what one call decoded: Counts (what a Decode call returns:
+// the records in the body; the samples routed, one per value, one per set
+// of pre-aggregated statistics (V3), and one KindNone sample per record
+// that routed nothing else), and what was left out.
 type Stats struct {
-	// Records is the number of records in the body.
-	Records int
-	// Samples is the number of samples routed: one per value, one per set
-	// of pre-aggregated statistics (V3), and one KindNone sample per record
-	// that routed nothing else.
-	Samples int
+	sample.Counts
 	// TooLong counts metrics (and records without metrics) dropped because
 	// their series key would exceed sample.MaxKeyLen. MAD has no such limit.
 	TooLong int
@@ -50,7 +44,7 @@ type span struct{ s, e uint32 }
 type Decoder struct {
 	cfg     Config
 	version int
-	route   Route
+	route   sample.Route
 	body    []byte
 	st      Stats
 
@@ -112,7 +106,7 @@ func NewDecoder(cfg Config) *Decoder {
 
 // start begins a call; it refuses bodies whose offsets do not fit 32 bits
 // (Java's arrays stop at 2 GiB: MAD cannot take them either).
-func (d *Decoder) start(version int, body []byte, route Route) bool {
+func (d *Decoder) start(version int, body []byte, route sample.Route) bool {
 	d.version, d.body, d.route = version, body, route
 	d.gen++
 	d.st = Stats{}
@@ -126,15 +120,18 @@ func (d *Decoder) start(version int, body []byte, route Route) bool {
 
 // finish ends a call: it drops the references to the caller's body and
 // route, and returns the result.
-func (d *Decoder) finish(failed bool) (Stats, error) {
+func (d *Decoder) finish(failed bool) (sample.Counts, error) {
 	var err error
 	if failed {
 		err = d.err()
 	}
 	d.body, d.route = nil, nil
 	d.endBatches()
-	return d.st, err
+	return d.st.Counts, err
 }
+
+// Stats returns what the last call decoded and left out.
+func (d *Decoder) Stats() Stats { return d.st }
 
 // fail records a failure (a code, or a negative code as pbwire's primitives
 // return) at off and returns false.
@@ -152,17 +149,12 @@ func (d *Decoder) str(s span) []byte { return d.body[s.s:s.e:s.e] }
 // err turns the recorded failure into the error the call returns.
 func (d *Decoder) err() error {
 	f := &d.f
-	if f.code == errShortID {
-		return fmt.Errorf("cannot decode client protocol v%d body: record %d (at byte %d): %w", d.version, f.record, f.off, ErrShortID)
-	}
 	reason := reason(f.code)
 	if f.detail != "" {
 		reason += " " + f.detail
 	}
-	return &ParseError{
-		Version: d.version, Offset: f.off, Record: f.record,
-		Metric: string(d.str(f.metric)), Field: f.field, Reason: reason,
-	}
+	return &sample.DecodeError{Kind: kindOf(f.code), Format: "client protocol v" + strconv.Itoa(d.version) + " body",
+		Unit: "record", Index: f.record, Metric: string(d.str(f.metric)), Field: f.field, Reason: reason, Offset: f.off}
 }
 
 // tooMany reports whether one more record exceeds the limit.

@@ -79,13 +79,15 @@
 //     time and requestTime): MAD makes a bucket, and emits a PeriodicData,
 //     for every record it receives.
 //
-// What MAD answers with 400 (a ParsingException) returns a *ParseError: any
-// malformed protobuf (including invalid UTF-8), a duplicate annotation,
-// dimension or metric name in one record (V1/V2 metric names across the
-// three lists, even without samples), an unknown unit, a V3 Identifier not
-// set (dimension name or value, metric name). A record id shorter than 16
-// bytes is a BufferUnderflowException in MAD, answered with 500: it returns
-// an error wrapping ErrShortID instead. As in MAD, the whole body is parsed
+// Errors are *sample.DecodeErrors. What MAD answers with 400 (a
+// ParsingException) is of kind sample.ErrMalformed: any malformed protobuf
+// (including invalid UTF-8), a duplicate annotation, dimension or metric
+// name in one record (V1/V2 metric names across the three lists, even
+// without samples), an unknown unit, a V3 Identifier not set (dimension name
+// or value, metric name). A record id shorter than 16 bytes is a
+// BufferUnderflowException in MAD, answered with 500: kind
+// sample.ErrMADFails. More records than Config.MaxRecords, or a body over
+// 2 GiB, is sample.ErrTooLarge (413). As in MAD, the whole body is parsed
 // first (a wire error anywhere wins), then records are built in order and
 // the first that fails decides.
 //
@@ -93,7 +95,8 @@
 //
 //   - A series key longer than sample.MaxKeyLen (64 KiB) cannot be stored:
 //     that metric is dropped and counted in Stats.TooLong. MAD has no limit.
-//   - Bodies over 2 GiB are refused (Java arrays cannot hold them either).
+//   - Bodies over 2 GiB are refused with 413 (Java arrays cannot hold them
+//     either).
 //   - Samples of different metrics of a record are routed in no particular
 //     order; only each series' order is kept (it is all that aggregation
 //     sees).

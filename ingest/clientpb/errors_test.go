@@ -3,12 +3,15 @@ package clientpb
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/gomad/mad/internal/sample"
 )
 
-// errCase is a body and what MAD answers: 400 (a *ParseError), 500 (a short
-// id, ErrShortID) or 200.
+// errCase is a body and what MAD answers: 400 (sample.ErrMalformed), 500 (a
+// short id, sample.ErrMADFails) or 200.
 type errCase struct {
 	name    string
 	version int
@@ -136,18 +139,18 @@ func TestErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			got, st, err := collect(t, c.version, c.body)
 			checkReference(t, c.version, c.body, got, st, err)
-			var pe *ParseError
+			var de *sample.DecodeError
 			switch c.want {
 			case 400:
-				if !errors.As(err, &pe) {
-					t.Fatalf("got %v; want a *ParseError", err)
+				if !errors.As(err, &de) || !errors.Is(err, sample.ErrMalformed) {
+					t.Fatalf("got %v; want a *sample.DecodeError of kind ErrMalformed", err)
 				}
-				if pe.Version != c.version {
-					t.Errorf("got version %d; want %d", pe.Version, c.version)
+				if want := fmt.Sprintf("client protocol v%d body", c.version); de.Format != want {
+					t.Errorf("got format %q; want %q", de.Format, want)
 				}
 			case 500:
-				if !errors.Is(err, ErrShortID) || errors.As(err, &pe) {
-					t.Fatalf("got %v; want ErrShortID", err)
+				if !errors.Is(err, sample.ErrMADFails) {
+					t.Fatalf("got %v; want one of kind ErrMADFails", err)
 				}
 			default:
 				if err != nil {
@@ -175,7 +178,7 @@ func TestTooManyRecords(t *testing.T) {
 	for _, c := range []struct {
 		max  int
 		want error
-	}{{0, nil}, {3, nil}, {2, ErrTooManyRecords}, {1, ErrTooManyRecords}} {
+	}{{0, nil}, {3, nil}, {2, sample.ErrTooLarge}, {1, sample.ErrTooLarge}} {
 		d := NewDecoder(Config{MaxRecords: c.max})
 		var b batch1
 		st, err := d.DecodeV3(body, 0, b.route)
@@ -202,12 +205,12 @@ func TestParseErrorWhere(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, _, err := collect(t, 3, c.body)
-			var pe *ParseError
-			if !errors.As(err, &pe) {
-				t.Fatalf("got %v; want a *ParseError", err)
+			var de *sample.DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("got %v; want a *sample.DecodeError", err)
 			}
-			if pe.Record != c.record || pe.Field != c.field || pe.Offset != c.offset {
-				t.Fatalf("got record %d, field %q, offset %d; want %d, %q, %d (%v)", pe.Record, pe.Field, pe.Offset, c.record, c.field, c.offset, err)
+			if de.Index != c.record || de.Field != c.field || de.Offset != c.offset {
+				t.Fatalf("got record %d, field %q, offset %d; want %d, %q, %d (%v)", de.Index, de.Field, de.Offset, c.record, c.field, c.offset, err)
 			}
 		})
 	}

@@ -38,7 +38,7 @@ func (o out) String() string {
 }
 
 // decodeFn is one of the decoder's three methods.
-type decodeFn func(d *Decoder, body []byte, now int64, route Route) (Stats, error)
+type decodeFn func(d *Decoder, body []byte, now int64, route sample.Route) (sample.Counts, error)
 
 var versions = map[int]decodeFn{
 	1: (*Decoder).DecodeV1,
@@ -51,8 +51,11 @@ func collect(t testing.TB, version int, body []byte) ([]out, Stats, error) {
 	t.Helper()
 	var b sample.Batch
 	d := NewDecoder(Config{})
-	st, err := versions[version](d, body, 1_000_000, func(uint64) *sample.Batch { return &b })
-	return outs(t, &b), st, err
+	c, err := versions[version](d, body, 1_000_000, func(uint64) *sample.Batch { return &b })
+	if c != d.Stats().Counts {
+		t.Fatalf("a Decode call returned %+v; Stats says %+v", c, d.Stats().Counts)
+	}
+	return outs(t, &b), d.Stats(), err
 }
 
 func outs(t testing.TB, b *sample.Batch) []out {

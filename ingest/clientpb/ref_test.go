@@ -587,13 +587,12 @@ func refUnitName(version int, typ, scl int32) string {
 func checkReference(t testing.TB, version int, body []byte, got []out, st Stats, err error) {
 	t.Helper()
 	want, records, samples, class := refDecode(version, body)
-	var pe *ParseError
 	gotClass := ""
 	switch {
 	case err == nil:
-	case errors.As(err, &pe):
+	case errors.Is(err, sample.ErrMalformed):
 		gotClass = "400"
-	case errors.Is(err, ErrShortID):
+	case errors.Is(err, sample.ErrMADFails):
 		gotClass = "500"
 	default:
 		gotClass = err.Error()

@@ -226,10 +226,10 @@ func TestKeyTooLong(t *testing.T) {
 		body []byte
 		want Stats
 	}{
-		{"long name", v3Record(v3Samples(big, 1), v3Samples("m", 1)), Stats{Records: 1, Samples: 1, TooLong: 1}},
-		{"long dimensions", v3Record(v3Dim("k", big), v3Samples("m", 1), v3Samples("n", 1)), Stats{Records: 1, TooLong: 2}},
-		{"long dimensions, no metric", v3Record(v3Dim("k", big)), Stats{Records: 1, TooLong: 1}},
-		{"long name only", v3Record(v3Samples(big, 1)), Stats{Records: 1, Samples: 1, TooLong: 1}},
+		{"long name", v3Record(v3Samples(big, 1), v3Samples("m", 1)), Stats{Counts: sample.Counts{Records: 1, Samples: 1}, TooLong: 1}},
+		{"long dimensions", v3Record(v3Dim("k", big), v3Samples("m", 1), v3Samples("n", 1)), Stats{Counts: sample.Counts{Records: 1}, TooLong: 2}},
+		{"long dimensions, no metric", v3Record(v3Dim("k", big)), Stats{Counts: sample.Counts{Records: 1}, TooLong: 1}},
+		{"long name only", v3Record(v3Samples(big, 1)), Stats{Counts: sample.Counts{Records: 1, Samples: 1}, TooLong: 1}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, st, err := collect(t, 3, c.body)

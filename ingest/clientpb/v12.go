@@ -27,17 +27,17 @@ type qty struct {
 // client.v1.proto) and routes its samples. now is unused: the record time is
 // endMillisSinceEpoch, 0 if absent, as in MAD. On error nothing of the body
 // may be kept: the caller discards what was routed.
-func (d *Decoder) DecodeV1(body []byte, now int64, route Route) (Stats, error) {
+func (d *Decoder) DecodeV1(body []byte, now int64, route sample.Route) (sample.Counts, error) {
 	return d.decode12(1, body, route)
 }
 
 // DecodeV2 decodes a client protocol V2 body (a protobuf RecordSet of
 // client.v2.proto), as DecodeV1.
-func (d *Decoder) DecodeV2(body []byte, now int64, route Route) (Stats, error) {
+func (d *Decoder) DecodeV2(body []byte, now int64, route sample.Route) (sample.Counts, error) {
 	return d.decode12(2, body, route)
 }
 
-func (d *Decoder) decode12(version int, body []byte, route Route) (Stats, error) {
+func (d *Decoder) decode12(version int, body []byte, route sample.Route) (sample.Counts, error) {
 	if !d.start(version, body, route) {
 		return d.finish(true)
 	}

@@ -36,7 +36,7 @@ const (
 // its samples. now is unused: V3 takes every time from the body, and a record
 // without end_millis_since_epoch has time 0, as in MAD. On error nothing of
 // the body may be kept: the caller discards what was routed.
-func (d *Decoder) DecodeV3(body []byte, now int64, route Route) (Stats, error) {
+func (d *Decoder) DecodeV3(body []byte, now int64, route sample.Route) (sample.Counts, error) {
 	if !d.start(3, body, route) {
 		return d.finish(true)
 	}
@@ -47,7 +47,7 @@ func (d *Decoder) DecodeV3(body []byte, now int64, route Route) (Stats, error) {
 // is the repeated record) and parses and emits each record. A record MAD
 // cannot build stops emitting; the rest of the body is still checked, since
 // a wire error anywhere decides the answer.
-func (d *Decoder) records(body []byte, msg string, parse func(b []byte, s, e int) bool, emit func(at int) bool) (Stats, error) {
+func (d *Decoder) records(body []byte, msg string, parse func(b []byte, s, e int) bool, emit func(at int) bool) (sample.Counts, error) {
 	failed := false
 	b, end := body, len(body)
 	for i := 0; i < end; {
@@ -74,8 +74,8 @@ func (d *Decoder) records(body []byte, msg string, parse func(b []byte, s, e int
 			}
 		}
 		if d.tooMany() {
-			d.finish(false)
-			return d.st, ErrTooManyRecords
+			d.f = failure{code: errTooManyRecords, off: s, record: d.st.Records}
+			return d.finish(true)
 		}
 		if !parse(b, s, e) {
 			return d.finish(true)

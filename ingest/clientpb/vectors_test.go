@@ -32,7 +32,7 @@ func TestVectorV1SingleRecord(t *testing.T) {
 		{kind: sample.KindTimer, name: "timer1", value: 0.508, unit: sample.Second, time: vectorTime},
 	}
 	checkOuts(t, got, want)
-	if st != (Stats{Records: 1, Samples: 2}) {
+	if st != (Stats{Counts: sample.Counts{Records: 1, Samples: 2}}) {
 		t.Errorf("stats %+v; want 1 record, 2 samples", st)
 	}
 }
@@ -48,7 +48,7 @@ func TestVectorV2SingleRecord(t *testing.T) {
 		{kind: sample.KindTimer, name: "timer1", value: 0.508, unit: sample.Second, time: vectorTime},
 	}
 	checkOuts(t, got, want)
-	if st != (Stats{Records: 1, Samples: 3}) {
+	if st != (Stats{Counts: sample.Counts{Records: 1, Samples: 3}}) {
 		t.Errorf("stats %+v; want 1 record, 3 samples", st)
 	}
 }
@@ -78,7 +78,7 @@ func TestVectorV3SingleRecord(t *testing.T) {
 		a("histogram1", 1, 5, 27, 9, h(1, 1), h(2, 2), h(3, 3), h(4, 2), h(5, 1)),
 	}
 	checkOuts(t, sortByName(got, "combined1", "timer1", "histogram1"), want)
-	if st != (Stats{Records: 1, Samples: 9}) {
+	if st != (Stats{Counts: sample.Counts{Records: 1, Samples: 9}}) {
 		t.Errorf("stats %+v; want 1 record, 9 samples", st)
 	}
 }

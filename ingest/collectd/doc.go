@@ -83,7 +83,7 @@
 //     refuses it), raw control characters in strings and invalid escapes or
 //     UTF-8 in unknown fields and keys are accepted, and nesting deeper than
 //     300 is refused (Jackson: 1000). Consumed strings must be valid UTF-8.
-//   - A record limit (Config.MaxRecords, ErrTooManyRecords, 413); MAD has
+//   - A record limit (Config.MaxRecords, sample.ErrTooLarge, 413); MAD has
 //     none. A sample whose canonical key would exceed 64 KiB is skipped and
 //     counted (Stats.TooLong).
 package collectd

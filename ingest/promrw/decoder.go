@@ -9,11 +9,6 @@ import (
 	"github.com/gomad/mad/internal/sample"
 )
 
-// Route returns the batch that the samples of the series with this key hash
-// go to: the producer's Route method. It may publish a full batch and return
-// a fresh one.
-type Route = func(hash uint64) *sample.Batch
-
 // DefaultMaxDecompressed is the limit on the decompressed message when
 // Config.MaxDecompressed is 0.
 const DefaultMaxDecompressed = 256 << 20
@@ -38,20 +33,19 @@ type Config struct {
 	// count.
 	ReservedNameWhitelist []string
 	// MaxRecords bounds the records (samples) of one request; 0 means no
-	// limit. Beyond it Decode returns ErrTooManyRecords.
+	// limit. Beyond it Decode fails with sample.ErrTooLarge.
 	MaxRecords int
 	// MaxDecompressed bounds the decompressed message in bytes; 0 means
 	// DefaultMaxDecompressed. A snappy block declaring more is refused with
-	// ErrTooLarge before anything is allocated.
+	// sample.ErrTooLarge before anything is allocated.
 	MaxDecompressed int
 }
 
-// Stats says what one call decoded. Records and Samples are the common
-// shape of every HTTP decoder; in remote write each sample is one MAD record,
-// so they are equal. The other counters say what was left out, for
-// self-metrics; MAD leaves out the same things silently.
+// Stats says what one call decoded: Counts (what a Decode call returns; in
+// remote write each sample is one MAD record, so they are equal), and what
+// was left out, for self-metrics; MAD leaves out the same things silently.
 type Stats struct {
-	Records, Samples int
+	sample.Counts
 	// SkippedSeries counts series MAD skips: with an `le` label, or whose
 	// last name token is an aggregation key and whose name is not
 	// whitelisted.
@@ -121,9 +115,10 @@ func NewDecoder(cfg Config) *Decoder {
 // into the batches.
 //
 // On error the caller discards everything routed during the call (MAD
-// refuses the whole request). A *ParseError means 400; ErrTooManyRecords and
-// ErrTooLarge mean 413.
-func (d *Decoder) Decode(body []byte, now int64, route Route) (Stats, error) {
+// refuses the whole request). The error is a *sample.DecodeError of kind
+// sample.ErrMalformed (400) or sample.ErrTooLarge (413: MaxRecords,
+// MaxDecompressed). Stats says more about the call.
+func (d *Decoder) Decode(body []byte, now int64, route sample.Route) (sample.Counts, error) {
 	return d.decode(body, 1, route)
 }
 
@@ -132,11 +127,11 @@ func (d *Decoder) Decode(body []byte, now int64, route Route) (Stats, error) {
 // snappy block compressed like 1.0. Labels are resolved through the symbol
 // table and then go through exactly MAD's rules; see the package
 // documentation for what of 2.0 is ignored.
-func (d *Decoder) DecodeV2(body []byte, now int64, route Route) (Stats, error) {
+func (d *Decoder) DecodeV2(body []byte, now int64, route sample.Route) (sample.Counts, error) {
 	return d.decode(body, 2, route)
 }
 
-func (d *Decoder) decode(body []byte, version int, route Route) (Stats, error) {
+func (d *Decoder) decode(body []byte, version int, route sample.Route) (sample.Counts, error) {
 	d.version = version
 	d.st = Stats{}
 	msg, err := d.decompress(body)
@@ -154,8 +149,11 @@ func (d *Decoder) decode(body []byte, version int, route Route) (Stats, error) {
 		d.buf = nil
 		clear(d.dims[:cap(d.dims)])
 	}
-	return d.st, err
+	return d.st.Counts, err
 }
+
+// Stats returns what the last call decoded and left out.
+func (d *Decoder) Stats() Stats { return d.st }
 
 // decompress decodes the snappy block into the decoder's buffer. Like
 // xerial's Snappy.uncompress (C++ snappy) it refuses every malformed block,
@@ -166,7 +164,7 @@ func (d *Decoder) decompress(body []byte) ([]byte, error) {
 		return nil, d.fail(-1, -1, "corrupt snappy block: bad length header")
 	}
 	if n > uint64(d.maxLen) {
-		return nil, ErrTooLarge
+		return nil, d.limit(-1, "the decompressed message would be "+strconv.FormatUint(n, 10)+" bytes, more than the limit of "+strconv.Itoa(d.maxLen))
 	}
 	// A snappy element makes at most 64 bytes out of 3 (a 2-byte-offset
 	// copy), so a block declaring more than that cannot be valid: refuse
@@ -185,15 +183,33 @@ func (d *Decoder) decompress(body []byte) ([]byte, error) {
 	return out, nil
 }
 
-// fail returns a *ParseError.
+// fail returns what MAD refuses with 400 (a ParsingException): a corrupt
+// snappy block, a malformed protobuf message (which includes invalid UTF-8
+// in a string field), a series with an empty name, a series with a
+// duplicate label name, or, in remote write 2.0, a malformed label
+// reference; in series (-1: outside any), at off in the decompressed
+// message (-1: the snappy block).
 func (d *Decoder) fail(series, off int, reason string) error {
-	return &ParseError{Version: d.version, Offset: off, Series: series, Reason: reason}
+	return &sample.DecodeError{Kind: sample.ErrMalformed, Format: d.format(), Unit: "series", Index: series, Reason: reason,
+		Offset: off, OffsetIn: "the decompressed message"}
+}
+
+// limit returns a request over a limit (413).
+func (d *Decoder) limit(series int, reason string) error {
+	return &sample.DecodeError{Kind: sample.ErrTooLarge, Format: d.format(), Unit: "series", Index: series, Reason: reason, Offset: -1}
+}
+
+func (d *Decoder) format() string {
+	if d.version == 2 {
+		return "prometheus remote write 2.0 request"
+	}
+	return "prometheus remote write 1.0 request"
 }
 
 // emit appends one sample of the current series (key, hash h).
-func (d *Decoder) emit(route Route, key []byte, h uint64, t int64, v float64, u sample.Unit) error {
+func (d *Decoder) emit(route sample.Route, key []byte, h uint64, t int64, v float64, u sample.Unit) error {
 	if d.cfg.MaxRecords > 0 && d.st.Records >= d.cfg.MaxRecords {
-		return ErrTooManyRecords
+		return d.limit(-1, "more than "+strconv.Itoa(d.cfg.MaxRecords)+" records in one request")
 	}
 	b := route(h)
 	if b != d.lastB || len(b.Samples) != d.lastN {

@@ -37,9 +37,9 @@ func TestVectors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			recs, st, err := decodeAll(t, tc.cfg, 1, readVector(t, tc.name))
 			if tc.err {
-				var pe *ParseError
+				var pe *sample.DecodeError
 				if !errors.As(err, &pe) {
-					t.Fatalf("got error %v; want a *ParseError (400)", err)
+					t.Fatalf("got error %v; want a *sample.DecodeError (400)", err)
 				}
 				return
 			}
@@ -165,7 +165,7 @@ func TestRules(t *testing.T) {
 		cfg    Config
 		series []ts
 		want   []rec
-		err    string // substring of a *ParseError; "" for none
+		err    string // substring of a *sample.DecodeError; "" for none
 	}
 	cases := []tc{
 		{name: "gauge with dimensions", series: []ts{{labels: n("up", "job", "node", "instance", "a:9100"), samples: []smp{{1, 1700000000123}}}},
@@ -232,9 +232,9 @@ func TestRules(t *testing.T) {
 				}
 				got, st, err := decodeAll(t, c.cfg, version, body)
 				if c.err != "" {
-					var pe *ParseError
+					var pe *sample.DecodeError
 					if !errors.As(err, &pe) || !strings.Contains(err.Error(), c.err) {
-						t.Fatalf("got error %v; want a *ParseError containing %q", err, c.err)
+						t.Fatalf("got error %v; want a *sample.DecodeError containing %q", err, c.err)
 					}
 					return
 				}
@@ -325,9 +325,9 @@ func TestWire(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, err := decodeAll(t, Config{}, 1, snap(tc.msg))
 			if tc.err {
-				var pe *ParseError
+				var pe *sample.DecodeError
 				if !errors.As(err, &pe) {
-					t.Fatalf("got %v; want a *ParseError", err)
+					t.Fatalf("got %v; want a *sample.DecodeError", err)
 				}
 				return
 			}
@@ -396,9 +396,9 @@ func TestV2(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, st, err := decodeAll(t, Config{}, 2, snap(tc.msg))
 			if tc.err != "" {
-				var pe *ParseError
+				var pe *sample.DecodeError
 				if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("got %v; want a *ParseError containing %q", err, tc.err)
+					t.Fatalf("got %v; want a *sample.DecodeError containing %q", err, tc.err)
 				}
 				return
 			}
@@ -418,7 +418,7 @@ func TestSnappy(t *testing.T) {
 		name string
 		cfg  Config
 		body []byte
-		want error // ErrTooLarge, or nil with bad set for a *ParseError
+		want error // sample.ErrTooLarge, or nil with bad set for a *sample.DecodeError
 		bad  bool
 	}{
 		{"valid", Config{}, snap(msg), nil, false},
@@ -427,23 +427,23 @@ func TestSnappy(t *testing.T) {
 		{"s2 repeat offset", Config{}, s2Repeat, nil, true},
 		{"declared length too long", Config{}, append([]byte{byte(len(msg) + 1)}, snap(msg)[1:]...), nil, true},
 		{"declared length too short", Config{}, append([]byte{byte(len(msg) - 1)}, snap(msg)[1:]...), nil, true},
-		{"header only, too large for the limit", Config{MaxDecompressed: 1 << 20}, protowire.AppendVarint(nil, 1<<30), ErrTooLarge, false},
-		{"over the default limit", Config{}, protowire.AppendVarint(nil, DefaultMaxDecompressed+1), ErrTooLarge, false},
+		{"header only, too large for the limit", Config{MaxDecompressed: 1 << 20}, protowire.AppendVarint(nil, 1<<30), sample.ErrTooLarge, false},
+		{"over the default limit", Config{}, protowire.AppendVarint(nil, DefaultMaxDecompressed+1), sample.ErrTooLarge, false},
 		{"more than the compressed bytes can hold", Config{}, protowire.AppendVarint(nil, 1<<20), nil, true},
 		{"at the limit", Config{MaxDecompressed: len(msg)}, snap(msg), nil, false},
-		{"one over the limit", Config{MaxDecompressed: len(msg) - 1}, snap(msg), ErrTooLarge, false},
+		{"one over the limit", Config{MaxDecompressed: len(msg) - 1}, snap(msg), sample.ErrTooLarge, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b sample.Batch
 			d := NewDecoder(tc.cfg)
 			_, err := d.Decode(tc.body, 0, func(uint64) *sample.Batch { return &b })
-			var pe *ParseError
+			var pe *sample.DecodeError
 			switch {
 			case tc.bad && !errors.As(err, &pe):
-				t.Fatalf("got %v; want a *ParseError", err)
+				t.Fatalf("got %v; want a *sample.DecodeError", err)
 			case !tc.bad && !errors.Is(err, tc.want):
 				t.Fatalf("got %v; want %v", err, tc.want)
-			case tc.want == ErrTooLarge && cap(d.buf) != 0:
+			case tc.want == sample.ErrTooLarge && cap(d.buf) != 0:
 				t.Fatalf("allocated %d bytes for a refused block", cap(d.buf))
 			}
 		})
@@ -455,7 +455,7 @@ func TestMaxRecords(t *testing.T) {
 	for _, tc := range []struct {
 		max int
 		err error
-	}{{0, nil}, {3, nil}, {2, ErrTooManyRecords}, {1, ErrTooManyRecords}} {
+	}{{0, nil}, {3, nil}, {2, sample.ErrTooLarge}, {1, sample.ErrTooLarge}} {
 		var b sample.Batch
 		st, err := NewDecoder(Config{MaxRecords: tc.max}).Decode(body, 0, func(uint64) *sample.Batch { return &b })
 		if !errors.Is(err, tc.err) || (err == nil && st.Records != 3) {
@@ -538,12 +538,12 @@ func decodeWith(t *testing.T, d *Decoder, body []byte) []rec {
 
 func TestParseErrorMessage(t *testing.T) {
 	for _, tc := range []struct {
-		e    ParseError
+		e    error
 		want string
 	}{
-		{ParseError{Version: 1, Offset: 12, Series: 3, Reason: "empty metric name"},
+		{(&Decoder{version: 1}).fail(3, 12, "empty metric name"),
 			"cannot parse prometheus remote write 1.0 request: series 3: empty metric name (at byte 12 of the decompressed message)"},
-		{ParseError{Version: 2, Offset: -1, Series: -1, Reason: "corrupt snappy block: x"},
+		{(&Decoder{version: 2}).fail(-1, -1, "corrupt snappy block: x"),
 			"cannot parse prometheus remote write 2.0 request: corrupt snappy block: x"},
 	} {
 		if got := tc.e.Error(); got != tc.want {

@@ -16,7 +16,7 @@
 // format), decoded strictly like xerial's Snappy.uncompress (C++ snappy):
 // S2's extensions and any malformation are refused. The block header
 // declares the decompressed size; above Config.MaxDecompressed the request
-// is refused with ErrTooLarge before anything is allocated, and a size the
+// is refused (sample.ErrTooLarge) before anything is allocated, and a size the
 // block cannot possibly produce (more than 64 bytes per 3 compressed bytes)
 // is refused as corrupt, so a small body cannot make the decoder allocate
 // much. The Content-Encoding and X-Prometheus-Remote-Write-Version headers
@@ -81,10 +81,10 @@
 //
 // # Where mad differs from MAD
 //
-//   - The decompressed size is bounded (ErrTooLarge, 413); MAD has no limit.
-//   - A record limit (Config.MaxRecords, ErrTooManyRecords, 413); MAD has
+//   - The decompressed size is bounded (sample.ErrTooLarge, 413); MAD has no limit.
+//   - A record limit (Config.MaxRecords, sample.ErrTooLarge, 413); MAD has
 //     none. A request over the limit that is also malformed further on is
-//     refused with ErrTooManyRecords, since decoding stops there.
+//     refused with sample.ErrTooLarge, since decoding stops there.
 //   - A series whose canonical key would exceed 64 KiB (sample.MaxKeyLen) is
 //     skipped and counted (Stats.TooLong); MAD has no such limit.
 package promrw

@@ -63,15 +63,15 @@ func checkDecode(t *testing.T, msg []byte, version int) {
 				t.Fatalf("not deterministic: %v %+v / %v %+v", err, st, err2, st2)
 			}
 			want, werr := refDecode(body, version, cfg)
-			var pe *ParseError
+			var pe *sample.DecodeError
 			switch {
-			case errors.Is(err, ErrTooLarge) != errors.Is(werr, ErrTooLarge):
+			case errors.Is(err, sample.ErrTooLarge) != errors.Is(werr, sample.ErrTooLarge):
 				t.Fatalf("too large: got %v; reference %v", err, werr)
-			case errors.Is(err, ErrTooLarge):
+			case errors.Is(err, sample.ErrTooLarge):
 			case (err != nil) != (werr != nil):
 				t.Fatalf("refused: got %v; reference %v", err, werr)
 			case err != nil && !errors.As(err, &pe):
-				t.Fatalf("got %v; want a *ParseError", err)
+				t.Fatalf("got %v; want a *sample.DecodeError", err)
 			case err == nil && !sameRecs(got, want):
 				t.Fatalf("got %v; reference %v", got, want)
 			}
@@ -89,12 +89,16 @@ func decodeChecked(t *testing.T, d *Decoder, body []byte, version int) ([]rec, S
 		order = append(order, at{b, len(bs[b].Samples)})
 		return &bs[b]
 	}
-	var st Stats
+	var c sample.Counts
 	var err error
 	if version == 2 {
-		st, err = d.DecodeV2(body, 0, route)
+		c, err = d.DecodeV2(body, 0, route)
 	} else {
-		st, err = d.Decode(body, 0, route)
+		c, err = d.Decode(body, 0, route)
+	}
+	st := d.Stats()
+	if c != st.Counts {
+		t.Fatalf("a Decode call returned %+v; Stats says %+v", c, st.Counts)
 	}
 	n := 0
 	var recs [3][]rec

@@ -168,12 +168,16 @@ func decodeAll(t testing.TB, cfg Config, version int, body []byte) ([]rec, Stats
 	var b sample.Batch
 	d := NewDecoder(cfg)
 	route := func(uint64) *sample.Batch { return &b }
-	var st Stats
+	var c sample.Counts
 	var err error
 	if version == 2 {
-		st, err = d.DecodeV2(body, 0, route)
+		c, err = d.DecodeV2(body, 0, route)
 	} else {
-		st, err = d.Decode(body, 0, route)
+		c, err = d.Decode(body, 0, route)
+	}
+	st := d.Stats()
+	if c != st.Counts {
+		t.Fatalf("a Decode call returned %+v; Stats says %+v", c, st.Counts)
 	}
 	return recsOf(t, &b), st, err
 }

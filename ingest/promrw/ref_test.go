@@ -278,7 +278,7 @@ func refDecode(body []byte, version int, cfg Config) ([]rec, error) {
 		return nil, errRef // C++ snappy reads a varint32
 	case cfg.MaxDecompressed > 0 && declared > uint64(cfg.MaxDecompressed),
 		cfg.MaxDecompressed <= 0 && declared > DefaultMaxDecompressed:
-		return nil, ErrTooLarge
+		return nil, sample.ErrTooLarge
 	case declared > uint64(len(body))*22:
 		return nil, errRef
 	}

@@ -115,7 +115,7 @@ func (d *Decoder) admit(s *series, idx, off int) (keep bool, unit sample.Unit, e
 // samples decodes the samples of the current series (d.smps, spans of
 // msg), validating every one, and emits the finite ones when keep is set,
 // under the series key it builds (once) into d.key.
-func (d *Decoder) samples(msg []byte, idx int, keep bool, unit sample.Unit, name []byte, route Route) error {
+func (d *Decoder) samples(msg []byte, idx int, keep bool, unit sample.Unit, name []byte, route sample.Route) error {
 	var h uint64
 	tooLong := false
 	if keep {

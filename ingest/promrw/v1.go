@@ -4,6 +4,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/gomad/mad/internal/pbwire"
+	"github.com/gomad/mad/internal/sample"
 )
 
 // Remote write 1.0, as MAD's remote.proto / types.proto (MAD-SPEC §9.4):
@@ -20,7 +21,7 @@ import (
 // (Field numbers are protowire.Numbers, which the tests' encoders take.)
 const v1Histograms protowire.Number = 4
 
-func (d *Decoder) decodeV1(msg []byte, route Route) error {
+func (d *Decoder) decodeV1(msg []byte, route sample.Route) error {
 	idx := 0
 	r := pbwire.NewReader(msg)
 	for r.More() {
@@ -39,7 +40,7 @@ func (d *Decoder) decodeV1(msg []byte, route Route) error {
 
 // seriesV1 decodes one TimeSeries, read by r: its labels and where its
 // samples are (they may come in any order on the wire), then the samples.
-func (d *Decoder) seriesV1(msg []byte, r pbwire.Reader, idx int, route Route) error {
+func (d *Decoder) seriesV1(msg []byte, r pbwire.Reader, idx int, route sample.Route) error {
 	d.dims = d.dims[:0]
 	d.smps = d.smps[:0]
 	base := r.Offset()

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/gomad/mad/internal/pbwire"
+	"github.com/gomad/mad/internal/sample"
 )
 
 // Remote write 2.0 (io.prometheus.write.v2), the parts read:
@@ -25,7 +26,7 @@ const (
 	v2Histograms protowire.Number = 3
 )
 
-func (d *Decoder) decodeV2(msg []byte, route Route) error {
+func (d *Decoder) decodeV2(msg []byte, route sample.Route) error {
 	// The symbol table first, wherever it is in the message.
 	d.syms = d.syms[:0]
 	r := pbwire.NewReader(msg)
@@ -56,7 +57,7 @@ func (d *Decoder) decodeV2(msg []byte, route Route) error {
 
 // seriesV2 decodes one TimeSeries, read by r: its label references first,
 // resolved into labels that go through MAD's rules, then its samples.
-func (d *Decoder) seriesV2(msg []byte, r pbwire.Reader, idx int, route Route) error {
+func (d *Decoder) seriesV2(msg []byte, r pbwire.Reader, idx int, route sample.Route) error {
 	d.refs = d.refs[:0]
 	d.smps = d.smps[:0]
 	base := r.Offset()

@@ -49,7 +49,7 @@
 //     makes its bucket in MAD: it becomes one KindNone sample (no name,
 //     value 0) at its time, as in the collectd decoder.
 //
-// Stats.Records counts telegraf metrics, Stats.Samples the samples routed.
+// The Counts DecodeLine returns are the telegraf metrics (Records) and the samples routed.
 //
 // # Where mad differs from MAD
 //
