@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gomad/mad/internal/selfmetric"
-	"github.com/gomad/mad/internal/throttle"
 	"github.com/gomad/mad/sinks"
 )
 
@@ -124,22 +122,15 @@ func (c *counters) drop(r request) {
 // HTTPSink is MAD's AggregationServerHttpSink: every metric of every bucket
 // is POSTed to the Cluster Aggregator as one framed StatisticSetRecord.
 type HTTPSink struct {
+	front
 	cfg      HTTPConfig
 	uri      string
 	client   *http.Client
-	log      *throttle.Log
 	spread   time.Duration
 	accepted []int
 	retry    []int
 
-	enc encoder // the emitter's goroutine
-	c   counters
-
-	mu      sync.Mutex
-	q       *evictingQueue
-	readyAt time.Time // dispatch waits for it (spreadPeriod)
-	closing bool
-	wake    chan struct{}
+	readyAt time.Time     // dispatch waits for it (spreadPeriod); under mu
 	stop    chan struct{} // closed by Close: drain and exit
 	ctx     context.Context
 	cancel  context.CancelFunc // at the close deadline
@@ -195,14 +186,12 @@ func NewHTTP(cfg HTTPConfig) (*HTTPSink, error) {
 		return nil, errors.New("cagg: spreadPeriod must not be negative")
 	}
 	s := &HTTPSink{
+		front:    newFront(cfg.Name, "requests", cfg.Log, cfg.MaximumQueueSize, cfg.MaximumConcurrency),
 		cfg:      cfg,
 		uri:      cfg.URI,
 		client:   cfg.Client,
-		log:      throttle.NewLog(cfg.Log, throttle.Every),
 		accepted: slices.Clone(cfg.AcceptedStatusCodes),
 		retry:    slices.Clone(cfg.RetryableStatusCodes),
-		q:        newEvictingQueue(cfg.MaximumQueueSize),
-		wake:     make(chan struct{}, cfg.MaximumConcurrency),
 		stop:     make(chan struct{}),
 	}
 	if s.client == nil {
@@ -223,69 +212,17 @@ func NewHTTP(cfg HTTPConfig) (*HTTPSink, error) {
 	return s, nil
 }
 
-// Name returns the sink's name.
-func (s *HTTPSink) Name() string { return s.cfg.Name }
-
-// Stats returns the records sent, records dropped
-// (evicted, missing dimensions, rejected, failed after retries, left at
-// close) and errors (rejected + failed). Safe from any goroutine.
-func (s *HTTPSink) Stats() (written, dropped, errors uint64) { return s.c.stats() }
-
-// Counters returns every counter. Safe from any goroutine.
-func (s *HTTPSink) Counters() Counters { return s.c.snapshot() }
-
-// Report reports the sink's counters.
-func (s *HTTPSink) Report(emit func(selfmetric.Value)) { report(emit, s.cfg.Name, &s.c, s.QueueLen()) }
-
-// QueueLen returns the requests waiting. Safe from any goroutine.
-func (s *HTTPSink) QueueLen() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.q.len()
-}
-
 // Record serialises every metric of pd into a request and queues them. It
 // never blocks on I/O.
 func (s *HTTPSink) Record(pd *sinks.PeriodicData) {
-	if len(pd.Metrics) == 0 {
-		return
-	}
-	reqs, ok := encodeBucket(&s.enc, &s.c, s.log, s.cfg.Name, pd)
-	if !ok {
-		return
-	}
-	var evicted int
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		for _, r := range reqs {
-			s.c.closed.Add(1)
-			s.c.drop(r)
+	n := s.enqueue(pd, func(empty bool) {
+		if empty && s.spread > 0 {
+			if now := time.Now(); !now.Before(s.readyAt) {
+				s.readyAt = now.Add(s.spread)
+			}
 		}
-		return
-	}
-	if s.q.len() == 0 && s.spread > 0 {
-		if now := time.Now(); !now.Before(s.readyAt) {
-			s.readyAt = now.Add(s.spread)
-		}
-	}
-	for _, r := range reqs {
-		if old, ok := s.q.push(r); ok {
-			evicted++
-			s.c.evicted.Add(1)
-			s.c.drop(old)
-		}
-	}
-	s.mu.Unlock()
-	if evicted > 0 {
-		s.log.Warn("evicted", "cagg: queue full, evicted oldest requests", "sink", s.cfg.Name, "evicted", evicted)
-	}
-	for range min(len(reqs), cap(s.wake)) {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-	}
+	})
+	s.signal(n)
 }
 
 // Close dispatches what is queued, waiting at most CloseTimeout, then

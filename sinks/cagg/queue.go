@@ -1,6 +1,9 @@
 package cagg
 
 import (
+	"log/slog"
+	"sync"
+
 	"github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/internal/throttle"
 	"github.com/gomad/mad/sinks"
@@ -109,4 +112,95 @@ func report(emit func(selfmetric.Value), name string, c *counters, queued int) {
 	emit(selfmetric.Value{V: float64(cs.SamplesSent), MAD: mad + "samples_sent"})
 	emit(selfmetric.Value{V: float64(cs.SamplesDropped), MAD: mad + "samples_dropped"})
 	emit(selfmetric.Value{V: float64(cs.Sent), MAD: mad + "success"})
+}
+
+// front is what the two Cluster Aggregator sinks share: the encoder (the
+// emitter's goroutine's), the evicting queue of encoded records under mu,
+// the counters and the throttled log. A sink embeds it and drains q in its
+// own way (HTTP workers, one TCP connection); wake tells it there is work.
+type front struct {
+	name string
+	what string // what the queue holds, in logs: "requests", "records"
+	log  *throttle.Log
+	enc  encoder
+	c    counters
+
+	mu      sync.Mutex
+	q       *evictingQueue
+	closing bool
+	wake    chan struct{}
+}
+
+func newFront(name, what string, log *slog.Logger, queue, wakers int) front {
+	return front{name: name, what: what, log: throttle.NewLog(log, throttle.Every), q: newEvictingQueue(queue), wake: make(chan struct{}, wakers)}
+}
+
+// Name returns the sink's name.
+func (f *front) Name() string { return f.name }
+
+// Stats returns the records sent or written, the records dropped (evicted,
+// missing dimensions, rejected, failed, lost with a connection, left at
+// close) and errors (rejected, failed, lost). Safe from any goroutine.
+func (f *front) Stats() (written, dropped, errors uint64) { return f.c.stats() }
+
+// Counters returns every counter. Safe from any goroutine.
+func (f *front) Counters() Counters { return f.c.snapshot() }
+
+// QueueLen returns the records waiting. Safe from any goroutine.
+func (f *front) QueueLen() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.q.len()
+}
+
+// Report reports the sink's counters.
+func (f *front) Report(emit func(selfmetric.Value)) { report(emit, f.name, &f.c, f.QueueLen()) }
+
+// enqueue serialises every metric of pd as one record and queues them,
+// evicting the oldest of a full queue (counted, logged); first runs under
+// the lock before the records are pushed, with whether the queue was empty.
+// It returns how many it queued, and never blocks on I/O.
+func (f *front) enqueue(pd *sinks.PeriodicData, first func(empty bool)) int {
+	if len(pd.Metrics) == 0 {
+		return 0
+	}
+	reqs, ok := encodeBucket(&f.enc, &f.c, f.log, f.name, pd)
+	if !ok {
+		return 0
+	}
+	var evicted int
+	f.mu.Lock()
+	if f.closing {
+		f.mu.Unlock()
+		for _, r := range reqs {
+			f.c.closed.Add(1)
+			f.c.drop(r)
+		}
+		return 0
+	}
+	if first != nil {
+		first(f.q.len() == 0)
+	}
+	for _, r := range reqs {
+		if old, ok := f.q.push(r); ok {
+			evicted++
+			f.c.evicted.Add(1)
+			f.c.drop(old)
+		}
+	}
+	f.mu.Unlock()
+	if evicted > 0 {
+		f.log.Warn("evicted", "cagg: queue full, evicted oldest "+f.what, "sink", f.name, "evicted", evicted)
+	}
+	return len(reqs)
+}
+
+// signal wakes up to n of the sink's goroutines, without blocking.
+func (f *front) signal(n int) {
+	for range min(n, cap(f.wake)) {
+		select {
+		case f.wake <- struct{}{}:
+		default:
+		}
+	}
 }

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gomad/mad/internal/selfmetric"
-	"github.com/gomad/mad/internal/throttle"
 	"github.com/gomad/mad/sinks"
 )
 
@@ -50,19 +48,11 @@ type TCPConfig struct {
 // per metric of every bucket) and a HeartbeatRecord every
 // HeartbeatInterval on a TCP stream to the Cluster Aggregator.
 type TCPSink struct {
+	front
 	cfg  TCPConfig
 	addr string
-	log  *throttle.Log
+	conn net.Conn // current connection, for Close's abort; under mu
 
-	enc encoder // the emitter's goroutine
-	c   counters
-
-	mu      sync.Mutex
-	q       *evictingQueue
-	closing bool
-	conn    net.Conn // current connection, for Close's abort
-
-	wake   chan struct{}
 	stop   chan struct{} // closed by Close: flush and exit
 	ctx    context.Context
 	cancel context.CancelFunc // at the close deadline
@@ -110,76 +100,20 @@ func NewTCP(cfg TCPConfig) (*TCPSink, error) {
 		return nil, errors.New("cagg: invalid serverPort")
 	}
 	s := &TCPSink{
-		cfg:  cfg,
-		addr: net.JoinHostPort(cfg.ServerAddress, strconv.Itoa(cfg.ServerPort)),
-		log:  throttle.NewLog(cfg.Log, throttle.Every),
-		q:    newEvictingQueue(cfg.MaxQueueSize),
-		wake: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		front: newFront(cfg.Name, "records", cfg.Log, cfg.MaxQueueSize, 1),
+		cfg:   cfg,
+		addr:  net.JoinHostPort(cfg.ServerAddress, strconv.Itoa(cfg.ServerPort)),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go s.run()
 	return s, nil
 }
 
-// Name returns the sink's name.
-func (s *TCPSink) Name() string { return s.cfg.Name }
-
-// Stats returns the records written, records dropped
-// (evicted, missing dimensions, lost with a connection, left at close) and
-// errors (records lost with a connection). Safe from any goroutine.
-func (s *TCPSink) Stats() (written, dropped, errors uint64) { return s.c.stats() }
-
-// Counters returns every counter. Safe from any goroutine.
-func (s *TCPSink) Counters() Counters { return s.c.snapshot() }
-
-// Report reports the sink's counters.
-func (s *TCPSink) Report(emit func(selfmetric.Value)) { report(emit, s.cfg.Name, &s.c, s.QueueLen()) }
-
-// QueueLen returns the records waiting. Safe from any goroutine.
-func (s *TCPSink) QueueLen() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.q.len()
-}
-
 // Record serialises every metric of pd into a framed record and queues
 // them. It never blocks on I/O.
-func (s *TCPSink) Record(pd *sinks.PeriodicData) {
-	if len(pd.Metrics) == 0 {
-		return
-	}
-	reqs, ok := encodeBucket(&s.enc, &s.c, s.log, s.cfg.Name, pd)
-	if !ok {
-		return
-	}
-	var evicted int
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		for _, r := range reqs {
-			s.c.closed.Add(1)
-			s.c.drop(r)
-		}
-		return
-	}
-	for _, r := range reqs {
-		if old, ok := s.q.push(r); ok {
-			evicted++
-			s.c.evicted.Add(1)
-			s.c.drop(old)
-		}
-	}
-	s.mu.Unlock()
-	if evicted > 0 {
-		s.log.Warn("evicted", "cagg: queue full, evicted oldest records", "sink", s.cfg.Name, "evicted", evicted)
-	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *TCPSink) Record(pd *sinks.PeriodicData) { s.signal(s.enqueue(pd, nil)) }
 
 // Close writes what is queued, waiting at most CloseTimeout (also for a
 // connection), then closes the connection; records left are counted as
