@@ -1,7 +1,7 @@
 // Package hist is MAD's histogram and the storage built around it: bucket
-// keys, percentiles, the statistics MAD computes, the columnar per-bucket
-// tables a shard writes into, the arenas those tables keep histograms and
-// series keys in, and the immutable snapshots the control plane reads.
+// keys, percentiles, the statistics MAD computes, the per-bucket tables a
+// shard writes into, the arenas those tables keep histograms in, and the
+// immutable snapshots the control plane reads.
 //
 // # The histogram (MAD-SPEC §8)
 //
@@ -28,8 +28,13 @@
 // series, unit) with an extension for min, max and the minimum request time
 // when a row needs them. Histograms are small open-addressing tables of
 // packed uint64 entries carved from the table's Arena, which is reset
-// wholesale when the table is recycled. Series keys are kept as two
-// interned parts (name, dimension set) in a StringPool over a KeySlab,
-// indexed by a TagIndex. None of this holds per-series pointers, so the
-// garbage collector's work does not grow with the number of series.
+// wholesale when the table is recycled. None of this holds per-row
+// pointers, so the garbage collector's work does not grow with the number
+// of series.
+//
+// A row names its series by a 32-bit id. What a series is (its key, the
+// statistics specified for it) is not hist's: the shard that owns the
+// table keeps its series (package shard: records, index, interned key
+// parts), and a Snapshot reads a row's key and statistics through the
+// SeriesKeys the shard hands it when it seals the table.
 package hist

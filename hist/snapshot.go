@@ -2,89 +2,52 @@ package hist
 
 import "sync/atomic"
 
-// A shard keeps one record per series in a flat []uint64, Stride words per
-// series id (sid). The first two words are what snapshots read and are
-// written once, when the series is created:
-//
-//	word 0: name id (bits 0-31) | dimensions id (bits 32-63), in the
-//	        shard's StringPool
-//	word 1: owner (bits 0-31) | statistics specification (bits 32-47) |
-//	        kind (bits 48-55)
-//
-// The series key is kind | name | dimensions (the canonical key of package
-// sample, cut into its parts). The owner is the series whose rows
-// accumulate this series' samples: the series itself, or, for a metric
-// matched by a pipeline `statistics` override, the type-less series that MAD
-// aggregates such metrics in. The other words belong to the shard.
-const (
-	SeriesKeyWord  = 0
-	SeriesSpecWord = 1
-)
-
-// PackKey builds word 0 of a series record.
-func PackKey(name, dims uint32) uint64 { return uint64(name) | uint64(dims)<<32 }
-
-// PackOwnerSpec builds word 1 of a series record.
-func PackOwnerSpec(owner uint32, spec uint16, kind uint8) uint64 {
-	return uint64(owner) | uint64(spec)<<32 | uint64(kind)<<48
-}
-
-// SeriesView is what a snapshot needs to know about the series of its rows,
-// captured from the shard when the table was sealed. The shard only appends
-// records, never rewrites words 0 and 1 of a live series, and does not reuse
-// a series id or release its key parts while a snapshot that may reference
-// it is outstanding, so the captured prefix stays valid until Release.
-type SeriesView struct {
-	Pool   PoolView
-	Recs   []uint64
-	Stride int
-	// Sets[spec] is the set of statistics specified for a series.
-	Sets []Set
-}
-
-// Key returns the parts of series sid's key: its kind byte, its name as
-// the canonical key holds it (length-prefixed) and its dimensions. The
-// slices alias the shard's pool.
-func (v *SeriesView) Key(sid uint32) (kind uint8, name, dims []byte) {
-	w := v.Recs[int(sid)*v.Stride:]
-	return uint8(w[SeriesSpecWord] >> 48), v.Pool.Bytes(uint32(w[SeriesKeyWord])), v.Pool.Bytes(uint32(w[SeriesKeyWord] >> 32))
-}
-
-// Spec returns the statistics specification of series sid.
-func (v *SeriesView) Spec(sid uint32) uint16 {
-	return uint16(v.Recs[int(sid)*v.Stride+SeriesSpecWord] >> 32)
+// SeriesKeys is what a snapshot reads about the series of its rows, by
+// series id (Table.Sid, Row.Sid): the parts of its canonical key and the
+// statistics specified for it. The shard that sealed the table implements
+// it over its own series records and key pool, and keeps what it reads
+// unchanged until the snapshot is released; the slices Key returns alias
+// the shard's memory and are valid until then.
+type SeriesKeys interface {
+	// Key returns the parts of series sid's key: its kind byte, its name
+	// as the canonical key holds it (length-prefixed) and its dimensions
+	// (see sample.KeyFromParts).
+	Key(sid uint32) (kind uint8, name, dims []byte)
+	// Specified returns the statistics specified for series sid.
+	Specified(sid uint32) Set
 }
 
 // Snapshot is a sealed bucket table: immutable, owned by the control plane
 // until Release returns it to its shard. Emitters turn each row into MAD
 // AggregatedData (Table.Row, Row.Value) grouped by the dimensions of Key.
 type Snapshot struct {
-	Table  *Table
-	Series SeriesView
+	Table *Table
 	// Shard is the index of the shard that sealed the table.
 	Shard    int
+	series   SeriesKeys
 	free     *FreeList
 	released atomic.Bool
 }
 
-// NewSnapshot wraps a sealed table; Release pushes it onto free.
-func NewSnapshot(t *Table, series SeriesView, shard int, free *FreeList) *Snapshot {
-	return &Snapshot{Table: t, Series: series, Shard: shard, free: free}
+// NewSnapshot wraps a sealed table whose rows' series series describes;
+// Release pushes the table onto free.
+func NewSnapshot(t *Table, series SeriesKeys, shard int, free *FreeList) *Snapshot {
+	return &Snapshot{Table: t, Shard: shard, series: series, free: free}
 }
 
 // Len returns the number of rows.
 func (s *Snapshot) Len() int { return s.Table.Len() }
 
-// Key returns the parts of row i's series key (see SeriesView.Key); the
-// slices alias the shard's pool and are valid until Release.
+// Key returns the parts of row i's series key (see SeriesKeys.Key); the
+// slices alias the shard's memory and are valid until Release.
 func (s *Snapshot) Key(i int) (kind uint8, name, dims []byte) {
-	return s.Series.Key(s.Table.acc[i].sid)
+	return s.series.Key(s.Table.acc[i].sid)
 }
 
 // Specified returns the statistics specified for row i's series; MAD computes
 // Specified().Closure() and marks the others isSpecified=false.
 func (s *Snapshot) Specified(i int) Set {
-	return s.Series.Sets[s.Series.Spec(s.Table.acc[i].sid)]
+	return s.series.Specified(s.Table.acc[i].sid)
 }
 
 // Release hands the table back to its shard for reuse. Any goroutine may call

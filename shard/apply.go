@@ -80,8 +80,8 @@ func (s *Shard) Apply(b *sample.Batch, now int64) {
 // workingSet estimates the bytes an update may touch: the series records
 // and index, the key parts, and the rows and histograms of the open tables.
 func (s *Shard) workingSet() int64 {
-	_, keys := s.keys.Stats()
-	ws := int64(s.nRecs*s.stride+len(s.index.Entries))*8 + keys
+	_, keys := s.keys.stats()
+	ws := int64(s.nRecs*s.stride+len(s.index.entries))*8 + keys
 	for _, idx := range s.openList {
 		ws += s.desc[idx].t.LiveBytes()
 	}
@@ -91,25 +91,25 @@ func (s *Shard) workingSet() int64 {
 func addr[T any](p *T) uintptr { return uintptr(unsafe.Pointer(p)) }
 
 func (s *Shard) prefetchIndex(smp *sample.Sample) {
-	prefetch.Line(addr(&s.index.Entries[s.index.Home(hist.Tag(smp.Hash))]))
+	prefetch.Line(addr(&s.index.entries[s.index.home(tagOf(smp.Hash))]))
 }
 
 // prefetchRecord finds the series the index names for smp (the index line
 // is in cache by now), remembers it for prefetchRows and hints its record.
 func (s *Shard) prefetchRecord(smp *sample.Sample, i int) {
-	tag := hist.Tag(smp.Hash)
-	mask := s.index.Mask()
-	idx := s.index.Home(tag)
-	e := s.index.Entries[idx]
-	for e != 0 && uint32(e>>32) != tag {
+	tag := tagOf(smp.Hash)
+	mask := s.index.mask()
+	idx := s.index.home(tag)
+	e := s.index.entries[idx]
+	for e != 0 && e.tag() != tag {
 		idx = (idx + 1) & mask
-		e = s.index.Entries[idx]
+		e = s.index.entries[idx]
 	}
 	if e == 0 {
 		s.ahead[i&aheadMask] = noOwner
 		return
 	}
-	sid := uint32(e) - 1
+	sid := e.value()
 	s.ahead[i&aheadMask] = sid
 	prefetch.Line(addr(&s.recs[int(sid)*s.stride]))
 }
@@ -127,9 +127,10 @@ func (s *Shard) prefetchRows(smp *sample.Sample, i int) {
 		return
 	}
 	r := s.rec(sid)
-	prefetch.Lines2(s.keys.Addr(uint32(r[recKey])), s.keys.Addr(uint32(r[recKey]>>32)))
-	s.aheadNeed[i&aheadMask] = s.needs[uint16(r[recOwner]>>32)]
-	if uint32(r[recOwner]) != sid {
+	k, o := keyWord(r[recKey]), ownerWord(r[recOwner])
+	prefetch.Lines2(s.keys.addr(k.name()), s.keys.addr(k.dims()))
+	s.aheadNeed[i&aheadMask] = s.needs[o.spec()]
+	if o.owner() != sid {
 		// An override alias: its rows are its owner's, one more miss
 		// away; not worth chasing for this rare case.
 		return
@@ -142,11 +143,12 @@ func (s *Shard) prefetchRows(smp *sample.Sample, i int) {
 			continue
 		}
 		for _, v := range r[recSlots+2*p : recSlots+2*p+2] {
-			d := &s.desc[uint16(v)]
-			if uint32(v>>16)&genMask == d.gen && d.t != nil && d.start == start {
-				rows[p] = aheadRow{t: d.t, row: uint32(v >> 40)}
+			sl := rowSlot(v)
+			d := &s.desc[sl.idx()]
+			if sl.gen() == d.gen && d.t != nil && d.start == start {
+				rows[p] = aheadRow{t: d.t, row: sl.row()}
 				if n < len(lines) {
-					lines[n] = d.t.RowAddr(uint32(v >> 40))
+					lines[n] = d.t.RowAddr(sl.row())
 					n++
 				}
 			}
@@ -207,7 +209,8 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 		}
 	}
 	r := s.rec(sid)
-	owner, spec := uint32(r[recOwner]), uint16(r[recOwner]>>32)
+	o := ownerWord(r[recOwner])
+	owner, spec := o.owner(), o.spec()
 	need := s.needs[spec]
 	unit := uint8(smp.Unit)
 	value := smp.Value

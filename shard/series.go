@@ -2,91 +2,67 @@ package shard
 
 import (
 	"bytes"
-	"math"
 
 	"github.com/gomad/mad/internal/hugepage"
-
-	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/sample"
 )
 
-// The series index (a hist.TagIndex) maps a canonical key's hash to its
-// series id (sid). A tag match is confirmed by comparing the key with the
-// series' key parts, so a hash collision can never merge two series.
-
-// A series record is stride = recSlots + 2·periods words (see
-// hist.SeriesView for words 0 and 1, which snapshots read):
-//
-//	word 0  name id | dimensions id << 32 (in Shard.keys)
-//	word 1  owner | spec << 32 | kind << 48
-//	word 2  last-row second | aliases << 32
-//	word 3  last gauge value (float64 bits; NaN: none)
-//	word 4… two row slots per period (see tables.go)
-//
-// The last-row second is an upper bound of when a row was last created for
-// the series (seconds since the epoch, plus one; 0 marks a sid that is not a
-// live series, free or in limbo); aliases counts the series whose owner this
-// is. Everything a sample needs of its series is on one cache line for up to
-// two periods (stride 8 words, 64 bytes).
-const (
-	recKey   = hist.SeriesKeyWord
-	recOwner = hist.SeriesSpecWord
-	recMeta  = 2
-	recGauge = 3
-	recSlots = 4
-
-	aliasOne = 1 << 32
-)
-
-var noGauge = math.Float64bits(math.NaN())
+// The series index (a tagIndex) maps a canonical key's hash to its series
+// id (sid). A tag match is confirmed by comparing the key with the series'
+// key parts, so a hash collision can never merge two series. The series
+// records are laid out in record.go.
 
 func (s *Shard) rec(sid uint32) []uint64 {
 	i := int(sid) * s.stride
 	return s.recs[i : i+s.stride : i+s.stride]
 }
 
-func (s *Shard) ownerOf(sid uint32) uint32 { return uint32(s.recs[int(sid)*s.stride+recOwner]) }
+func (s *Shard) ownerOf(sid uint32) uint32 {
+	return ownerWord(s.recs[int(sid)*s.stride+recOwner]).owner()
+}
 
 // hasKey reports whether series sid's key is key: its kind byte, then its
 // name part, then its dimensions. The name part is length-prefixed, so a
 // matching prefix of that length is the whole name.
 func (s *Shard) hasKey(sid uint32, key []byte) bool {
 	r := s.recs[int(sid)*s.stride:]
-	if len(key) == 0 || key[0] != byte(r[recOwner]>>48) {
+	if len(key) == 0 || key[0] != ownerWord(r[recOwner]).kind() {
 		return false
 	}
-	name := s.keys.Bytes(uint32(r[recKey]))
+	k := keyWord(r[recKey])
+	name := s.keys.bytes(k.name())
 	return len(key) > len(name) && bytes.Equal(key[1:1+len(name)], name) &&
-		bytes.Equal(key[1+len(name):], s.keys.Bytes(uint32(r[recKey]>>32)))
+		bytes.Equal(key[1+len(name):], s.keys.bytes(k.dims()))
 }
 
 // appendKey appends series sid's canonical key to dst.
 func (s *Shard) appendKey(dst []byte, sid uint32) []byte {
 	r := s.rec(sid)
-	dst = append(dst, byte(r[recOwner]>>48))
-	dst = append(dst, s.keys.Bytes(uint32(r[recKey]))...)
-	return append(dst, s.keys.Bytes(uint32(r[recKey]>>32))...)
+	k := keyWord(r[recKey])
+	dst = append(dst, ownerWord(r[recOwner]).kind())
+	dst = append(dst, s.keys.bytes(k.name())...)
+	return append(dst, s.keys.bytes(k.dims())...)
 }
 
 // setLastRow notes that a row was created for sid at time t (ms).
 func (s *Shard) setLastRow(sid uint32, t int64) {
 	w := &s.recs[int(sid)*s.stride+recMeta]
-	*w = *w&^0xFFFFFFFF | uint64(lastRowSecond(t))
+	*w = uint64(metaWord(*w).withLastRow(lastRowSecond(t)))
 }
 
 func lastRowSecond(t int64) uint32 { return uint32(max(t, 0)/1000 + 1) }
 
 // lookup returns the sid of key, whose hash is h.
 func (s *Shard) lookup(h uint64, key []byte) (uint32, bool) {
-	tag := hist.Tag(h)
-	mask := s.index.Mask()
-	for i := s.index.Home(tag); ; i = (i + 1) & mask {
-		e := s.index.Entries[i]
+	tag := tagOf(h)
+	mask := s.index.mask()
+	for i := s.index.home(tag); ; i = (i + 1) & mask {
+		e := s.index.entries[i]
 		if e == 0 {
 			return 0, false
 		}
-		if uint32(e>>32) == tag {
-			if sid := uint32(e) - 1; s.hasKey(sid, key) {
+		if e.tag() == tag {
+			if sid := e.value(); s.hasKey(sid, key) {
 				return sid, true
 			}
 		}
@@ -151,11 +127,11 @@ func (s *Shard) newSeries(h uint64, key []byte, pk sample.ParsedKey, spec uint16
 	}
 	r := s.rec(sid)
 	clear(r[recMeta:])
-	r[recKey] = hist.PackKey(s.keys.Acquire(pk.NamePart(key)), s.keys.Acquire(pk.Dims))
-	r[recOwner] = hist.PackOwnerSpec(owner, spec, uint8(pk.Kind))
-	r[recMeta] = uint64(lastRowSecond(now))
+	r[recKey] = uint64(packKey(s.keys.acquire(pk.NamePart(key)), s.keys.acquire(pk.Dims)))
+	r[recOwner] = uint64(packOwner(owner, spec, uint8(pk.Kind)))
+	r[recMeta] = uint64(packMeta(lastRowSecond(now)))
 	r[recGauge] = noGauge
-	s.index.Insert(hist.Tag(h), sid)
+	s.index.insert(tagOf(h), sid)
 	s.nSeries++
 	s.stats.SeriesCreated++
 	return sid, true
@@ -233,14 +209,15 @@ func (s *Shard) reapStep(now int64, n int) {
 		sid := uint32(s.reapCursor)
 		s.reapCursor++
 		r := s.rec(sid)
-		sec := uint32(r[recMeta])
+		meta := metaWord(r[recMeta])
+		sec := meta.lastRow()
 		// last bounds from above when the series last got a row (ms).
 		last := int64(sec) * 1000
-		if sec == 0 || last >= idle || last >= oldestOpen || r[recMeta]>>32 != 0 {
+		if sec == 0 || last >= idle || last >= oldestOpen || meta.aliases() != 0 {
 			continue
 		}
 		s.keyBuf = s.appendKey(s.keyBuf[:0], sid)
-		s.index.Delete(hist.Tag(sample.Hash(s.keyBuf)), sid)
+		s.index.delete(tagOf(sample.Hash(s.keyBuf)), sid)
 		if owner := s.ownerOf(sid); owner != sid {
 			s.recs[int(owner)*s.stride+recMeta] -= aliasOne
 		}
@@ -268,9 +245,9 @@ func (s *Shard) freeLimbo() {
 	n := 0
 	for n < len(s.limbo) && s.limbo[n].seq <= oldest {
 		sid := s.limbo[n].sid
-		k := s.recs[int(sid)*s.stride+recKey]
-		s.keys.Release(uint32(k))
-		s.keys.Release(uint32(k >> 32))
+		k := keyWord(s.recs[int(sid)*s.stride+recKey])
+		s.keys.release(k.name())
+		s.keys.release(k.dims())
 		s.freeSids = append(s.freeSids, sid)
 		n++
 	}

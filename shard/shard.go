@@ -13,6 +13,15 @@
 // timeout) fixed when the bucket is created, closing at the first check after
 // the expiration, and late data opening a new bucket for the same start. See
 // DESIGN.md for where this differs from MAD and why.
+//
+// A shard owns its series storage, pointer-free at any size: the series
+// records (record.go, read and written through typed words), the series
+// index (tagIndex, tagindex.go), the interned key parts (stringPool,
+// strpool.go) and the slab they live in (keySlab, keyslab.go). Package hist
+// owns the histograms, statistics, tables, arenas and snapshots; a snapshot
+// reads the keys and statistics of its rows' series through a seriesView of
+// the shard's records (hist.SeriesKeys), which the shard keeps valid until
+// the snapshot is released.
 package shard
 
 import (
@@ -50,12 +59,12 @@ type Shard struct {
 	nameCache map[string]int32
 
 	// Series.
-	index      hist.TagIndex
+	index      tagIndex
 	nSeries    int      // live series
-	recs       []uint64 // series records, stride words each (series.go)
+	recs       []uint64 // series records, stride words each (record.go)
 	stride     int
-	nRecs      int              // records in use or free (sids below nRecs)
-	keys       *hist.StringPool // key parts: names and dimension sets
+	nRecs      int         // records in use or free (sids below nRecs)
+	keys       *stringPool // key parts: names and dimension sets
 	freeSids   []uint32
 	limbo      []limboEntry
 	reapCursor int
@@ -112,8 +121,8 @@ func New(id int, cfg Config) (*Shard, error) {
 		stride:    recSlots + 2*len(cfg.Periods),
 		gran:      cfg.Granularity.Milliseconds(),
 		nameCache: map[string]int32{},
-		keys:      hist.NewStringPool(),
-		index:     hist.NewTagIndex(),
+		keys:      newStringPool(),
+		index:     newTagIndex(),
 		byKey:     map[tableKey]uint16{},
 		byStart:   map[startKey][]uint16{},
 		cur:       make([]curTable, len(cfg.Periods)),

@@ -169,7 +169,7 @@ func BenchmarkMemoryPerSeries(b *testing.B) {
 						s.Apply(keys, t0)
 						after := heapInUse()
 						b.ReportMetric(float64(after-before)/float64(n), "B/series")
-						_, live := s.keys.Stats()
+						_, live := s.keys.stats()
 						b.ReportMetric(float64(live)/float64(n), "keyB/series")
 						runtime.KeepAlive(s)
 						runtime.KeepAlive(keys)

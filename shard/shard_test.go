@@ -391,7 +391,7 @@ func TestReapedSeriesComeBack(t *testing.T) {
 	if len(s.freeSids) != 1 {
 		t.Fatalf("sid not recycled after its tables were released")
 	}
-	if n, bytes := s.keys.Stats(); n != 0 || bytes != 0 {
+	if n, bytes := s.keys.stats(); n != 0 || bytes != 0 {
 		t.Fatalf("%d key parts (%d bytes) still interned after the only series was forgotten", n, bytes)
 	}
 	b.Reset()

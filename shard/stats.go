@@ -69,7 +69,7 @@ func (s *Shard) publish() {
 	st.Series = uint64(s.nSeries)
 	st.OpenTables = uint64(len(s.openList))
 	st.Pending = uint64(len(s.pending))
-	_, live := s.keys.Stats()
+	_, live := s.keys.stats()
 	st.KeyBytes = uint64(live)
 	p := &s.pub
 	p.samples.Store(st.Samples)

@@ -8,8 +8,8 @@ import (
 )
 
 // Open bucket tables are addressed by a small index (idx, 16 bits) into
-// Shard.desc. Each series keeps, per period, two slots that remember the
-// rows it has in open tables:
+// Shard.desc. Each series keeps, per period, two slots (rowSlot) that
+// remember the rows it has in open tables:
 //
 //	 63       40 39       16 15       0
 //	+-----------+-----------+----------+
@@ -50,9 +50,17 @@ type startKey struct {
 	start  int64
 }
 
-func makeSlot(idx uint16, gen uint32, row uint32) uint64 {
-	return uint64(row)<<40 | uint64(gen)<<16 | uint64(idx)
+// rowSlot is a row slot: for period p, words recSlots+2p and recSlots+2p+1
+// of a series record (record.go).
+type rowSlot uint64
+
+func makeSlot(idx uint16, gen uint32, row uint32) rowSlot {
+	return rowSlot(uint64(row)<<40 | uint64(gen)<<16 | uint64(idx))
 }
+
+func (sl rowSlot) idx() uint16 { return uint16(sl) }
+func (sl rowSlot) gen() uint32 { return uint32(sl>>16) & genMask }
+func (sl rowSlot) row() uint32 { return uint32(sl >> 40) }
 
 // row returns the row of series owner in the open table of period p that
 // holds bucket start, creating it (and the table) if there is none.
@@ -61,10 +69,11 @@ func (s *Shard) row(owner uint32, p int, start, now int64) (*hist.Table, uint32,
 	sl := s.recs[base : base+2 : base+2]
 	free := -1
 	for k, v := range sl {
-		d := &s.desc[uint16(v)]
-		if uint32(v>>16)&genMask == d.gen && d.t != nil {
+		slot := rowSlot(v)
+		d := &s.desc[slot.idx()]
+		if slot.gen() == d.gen && d.t != nil {
 			if d.start == start {
-				return d.t, uint32(v >> 40), true
+				return d.t, slot.row(), true
 			}
 			continue
 		}
@@ -76,7 +85,7 @@ func (s *Shard) row(owner uint32, p int, start, now int64) (*hist.Table, uint32,
 		for _, idx := range s.byStart[startKey{p, start}] {
 			if row, ok := s.overflow[idx][owner]; ok {
 				if free >= 0 {
-					sl[free] = makeSlot(idx, s.desc[idx].gen, row)
+					sl[free] = uint64(makeSlot(idx, s.desc[idx].gen, row))
 				}
 				return s.desc[idx].t, row, true
 			}
@@ -95,7 +104,7 @@ func (s *Shard) newRow(owner uint32, p int, start, now int64, sl []uint64, free 
 	d := &s.desc[idx]
 	row := d.t.AddRow(owner)
 	if free >= 0 {
-		sl[free] = makeSlot(idx, d.gen, row)
+		sl[free] = uint64(makeSlot(idx, d.gen, row))
 	} else {
 		if s.overflow[idx] == nil {
 			s.overflow[idx] = make(map[uint32]uint32)
@@ -284,9 +293,10 @@ func (s *Shard) seal(idx uint16) {
 	s.emit(hist.NewSnapshot(t, s.view(), s.id, &s.free))
 }
 
-func (s *Shard) view() hist.SeriesView {
+// view captures what a snapshot sealed now reads of the series (record.go).
+func (s *Shard) view() *seriesView {
 	n := s.nRecs * s.stride
-	return hist.SeriesView{Pool: s.keys.View(), Recs: s.recs[:n:n], Stride: s.stride, Sets: s.sets}
+	return &seriesView{pool: s.keys.view(), recs: s.recs[:n:n], stride: s.stride, sets: s.sets}
 }
 
 // sealExpired seals every open table whose expiration is before now (all of

@@ -1,4 +1,4 @@
-package hist
+package shard
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 // TestStringPoolModel runs random acquires and releases against a map and
 // checks ids, contents, reuse and the index after every step.
 func TestStringPoolModel(t *testing.T) {
-	p := NewStringPool()
+	p := newStringPool()
 	r := rand.New(rand.NewPCG(3, 4))
 	refs := map[string]int{}   // the model: references per string
 	ids := map[string]uint32{} // the id each live string got
@@ -21,7 +21,7 @@ func TestStringPoolModel(t *testing.T) {
 			if r.IntN(50) == 0 {
 				s = string(bytes.Repeat([]byte{'x'}, r.IntN(300))) + s
 			}
-			id := p.Acquire([]byte(s))
+			id := p.acquire([]byte(s))
 			if old, ok := ids[s]; ok && old != id {
 				t.Fatalf("step %d: %q got id %d, had %d", step, s, id, old)
 			}
@@ -38,7 +38,7 @@ func TestStringPoolModel(t *testing.T) {
 			s := held[i]
 			held[i] = held[len(held)-1]
 			held = held[:len(held)-1]
-			p.Release(ids[s])
+			p.release(ids[s])
 			if refs[s]--; refs[s] == 0 {
 				delete(refs, s)
 				delete(ids, s)
@@ -46,22 +46,22 @@ func TestStringPoolModel(t *testing.T) {
 		}
 		if step%997 == 0 {
 			for s, id := range ids {
-				if got := string(p.Bytes(id)); got != s {
+				if got := string(p.bytes(id)); got != s {
 					t.Fatalf("step %d: id %d reads %q; want %q", step, id, got, s)
 				}
 			}
-			if n, _ := p.Stats(); n != len(ids) || p.index.Len() != len(ids) {
-				t.Fatalf("step %d: %d strings, %d indexed; want %d", step, n, p.index.Len(), len(ids))
+			if n, _ := p.stats(); n != len(ids) || p.index.len() != len(ids) {
+				t.Fatalf("step %d: %d strings, %d indexed; want %d", step, n, p.index.len(), len(ids))
 			}
 		}
 	}
 	for _, s := range held {
-		p.Release(ids[s])
+		p.release(ids[s])
 	}
-	if n, b := p.Stats(); n != 0 || b != 0 || p.index.Len() != 0 {
-		t.Fatalf("after releasing everything: %d strings, %d bytes, %d indexed", n, b, p.index.Len())
+	if n, b := p.stats(); n != 0 || b != 0 || p.index.len() != 0 {
+		t.Fatalf("after releasing everything: %d strings, %d bytes, %d indexed", n, b, p.index.len())
 	}
-	for _, e := range p.index.Entries {
+	for _, e := range p.index.entries {
 		if e != 0 {
 			t.Fatal("index entry left behind")
 		}
@@ -71,25 +71,25 @@ func TestStringPoolModel(t *testing.T) {
 // A view taken before more strings are interned (and the id table grows)
 // still reads the strings it covers.
 func TestStringPoolViewSurvivesGrowth(t *testing.T) {
-	p := NewStringPool()
-	a := p.Acquire([]byte("dims"))
-	v := p.View()
+	p := newStringPool()
+	a := p.acquire([]byte("dims"))
+	v := p.view()
 	for i := 0; i < 100_000; i++ {
-		p.Acquire(fmt.Appendf(nil, "n%d", i))
+		p.acquire(fmt.Appendf(nil, "n%d", i))
 	}
-	if got := string(v.Bytes(a)); got != "dims" {
+	if got := string(v.bytes(a)); got != "dims" {
 		t.Fatalf("view reads %q", got)
 	}
 }
 
 func TestStringPoolReleaseOfFreeIDPanics(t *testing.T) {
-	p := NewStringPool()
-	id := p.Acquire([]byte("a"))
-	p.Release(id)
+	p := newStringPool()
+	id := p.acquire([]byte("a"))
+	p.release(id)
 	defer func() {
 		if recover() == nil {
 			t.Fatal("no panic")
 		}
 	}()
-	p.Release(id)
+	p.release(id)
 }

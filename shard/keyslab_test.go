@@ -1,4 +1,4 @@
-package hist
+package shard
 
 import (
 	"bytes"
@@ -10,19 +10,19 @@ func TestKeySlab(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 1))
-	s := NewKeySlab()
+	s := newKeySlab()
 	type live struct {
 		id  int
-		ref KeyRef
+		ref keyRef
 		key []byte
 	}
 	var keys []live
-	view := s.View()
+	view := s.view()
 	var early []live
 	for i := 0; i < 20000; i++ {
 		if len(keys) > 0 && r.IntN(3) == 0 {
 			j := r.IntN(len(keys))
-			s.Free(keys[j].ref)
+			s.free(keys[j].ref)
 			keys[j] = keys[len(keys)-1]
 			keys = keys[:len(keys)-1]
 			continue
@@ -35,14 +35,14 @@ func TestKeySlab(t *testing.T) {
 		for j := range k {
 			k[j] = byte(r.Uint32())
 		}
-		keys = append(keys, live{i, s.Alloc(k), k})
+		keys = append(keys, live{i, s.alloc(k), k})
 		if i == 100 {
-			view = s.View()
+			view = s.view()
 			early = append(early[:0], keys...)
 		}
 	}
 	for _, l := range keys {
-		if got := s.Bytes(l.ref); !bytes.Equal(got, l.key) {
+		if got := s.bytes(l.ref); !bytes.Equal(got, l.key) {
 			t.Fatalf("key at %x = %q; want %q", uint64(l.ref), got, l.key)
 		}
 	}
@@ -53,11 +53,11 @@ func TestKeySlab(t *testing.T) {
 		stillLive[l.id] = true
 	}
 	for _, l := range early {
-		if stillLive[l.id] && !bytes.Equal(view.Bytes(l.ref), l.key) {
+		if stillLive[l.id] && !bytes.Equal(view.bytes(l.ref), l.key) {
 			t.Fatalf("early view lost key %x", uint64(l.ref))
 		}
 	}
-	liveBytes, slots, total := s.Stats()
+	liveBytes, slots, total := s.stats()
 	var want int64
 	for _, l := range keys {
 		want += int64(len(l.key))

@@ -1,4 +1,4 @@
-package hist
+package shard
 
 import (
 	"bytes"
@@ -6,15 +6,15 @@ import (
 	"hash/maphash"
 )
 
-// StringPool interns the parts of a shard's series keys: metric names and
+// stringPool interns the parts of a shard's series keys: metric names and
 // dimension sets. A canonical key is kind | name | dimensions (see package
 // sample), and series share these parts heavily (every metric of a host has
 // the host's dimensions; a metric name recurs on every host), so a series
-// record holds two 32-bit ids instead of its key bytes, and comparing a
-// sample's key with a series' reads two strings that are usually hot in
-// cache.
+// record holds two 32-bit ids instead of its key bytes (keyWord), and
+// comparing a sample's key with a series' reads two strings that are usually
+// hot in cache.
 //
-// An id is where the string lives: its slot in a KeySlab, chunk and offset
+// An id is where the string lives: its slot in a keySlab, chunk and offset
 // in 16-byte units. The slot starts with an 8-byte header (reference count,
 // length), so reading a string takes no other memory than its own lines:
 //
@@ -25,14 +25,14 @@ import (
 //
 // Ids are reference counted. A string stays in its slot until its last
 // reference is released, which the shard does only once every snapshot that
-// could read it has been released; snapshots read the pool through a View
-// taken when the table was sealed.
+// could read it has been released; snapshots read the pool through a
+// poolView taken when the table was sealed.
 //
-// Everything is pointer-free at any size: the strings live in a KeySlab,
-// the hash index is a TagIndex.
-type StringPool struct {
-	slab    *KeySlab
-	index   TagIndex
+// Everything is pointer-free at any size: the strings live in a keySlab,
+// the hash index is a tagIndex.
+type stringPool struct {
+	slab    *keySlab
+	index   tagIndex
 	live    int
 	scratch []byte
 }
@@ -48,24 +48,23 @@ var poolSeed = maphash.MakeSeed()
 
 func poolHash(b []byte) uint64 { return maphash.Bytes(poolSeed, b) }
 
-// NewStringPool returns an empty pool.
-func NewStringPool() *StringPool {
-	return &StringPool{slab: NewKeySlab(), index: NewTagIndex()}
+func newStringPool() *stringPool {
+	return &stringPool{slab: newKeySlab(), index: newTagIndex()}
 }
 
 // poolRef is the slab location of id (its length left 0).
-func poolRef(id uint32) KeyRef {
-	return KeyRef(uint64(id>>poolOffShift)<<40 | uint64(id&poolOffMask)*16<<16)
+func poolRef(id uint32) keyRef {
+	return slotRef(id>>poolOffShift, id&poolOffMask*16)
 }
 
-func poolID(ref KeyRef) uint32 {
+func poolID(ref keyRef) uint32 {
 	if ref.chunk() > poolMaxChunk || ref.off()%16 != 0 || ref.off()/16 > poolOffMask {
-		panic("BUG: hist: a pool slot beyond what an id can address")
+		panic("BUG: shard: a pool slot beyond what an id can address")
 	}
 	return uint32(ref.chunk())<<poolOffShift | uint32(ref.off()/16)
 }
 
-// slot returns the header and bytes of id in chunks.
+// poolSlot returns the header and bytes of id in chunks.
 func poolSlot(chunks [][]byte, id uint32) (hdr, b []byte) {
 	c := chunks[id>>poolOffShift]
 	off := int(id&poolOffMask) * 16
@@ -74,19 +73,19 @@ func poolSlot(chunks [][]byte, id uint32) (hdr, b []byte) {
 	return hdr, c[off+poolHeader : off+poolHeader+n : off+poolHeader+n]
 }
 
-// Acquire returns the id of b, interning a copy of it if it is new, and
+// acquire returns the id of b, interning a copy of it if it is new, and
 // counts one reference to it. len(b) must be at most 65527 (sample.MaxKeyLen is lower).
-func (p *StringPool) Acquire(b []byte) uint32 {
+func (p *stringPool) acquire(b []byte) uint32 {
 	h := poolHash(b)
-	tag := Tag(h)
-	mask := p.index.Mask()
-	for i := p.index.Home(tag); ; i = (i + 1) & mask {
-		e := p.index.Entries[i]
+	tag := tagOf(h)
+	mask := p.index.mask()
+	for i := p.index.home(tag); ; i = (i + 1) & mask {
+		e := p.index.entries[i]
 		if e == 0 {
 			break
 		}
-		if uint32(e>>32) == tag {
-			id := uint32(e) - 1
+		if e.tag() == tag {
+			id := e.value()
 			if hdr, s := poolSlot(p.slab.chunks, id); bytes.Equal(s, b) {
 				binary.LittleEndian.PutUint32(hdr, binary.LittleEndian.Uint32(hdr)+1)
 				return id
@@ -96,57 +95,57 @@ func (p *StringPool) Acquire(b []byte) uint32 {
 	rec := append(p.scratch[:0], 1, 0, 0, 0, byte(len(b)), byte(len(b)>>8), 0, 0)
 	rec = append(rec, b...)
 	p.scratch = rec
-	id := poolID(p.slab.Alloc(rec))
-	p.index.Insert(tag, id)
+	id := poolID(p.slab.alloc(rec))
+	p.index.insert(tag, id)
 	p.live++
 	return id
 }
 
-// Release drops one reference to id; the last one frees the string. The
+// release drops one reference to id; the last one frees the string. The
 // caller guarantees that nobody reads the string any more.
-func (p *StringPool) Release(id uint32) {
+func (p *stringPool) release(id uint32) {
 	hdr, b := poolSlot(p.slab.chunks, id)
 	n := binary.LittleEndian.Uint32(hdr)
 	if n == 0 {
-		panic("BUG: hist: releasing a free string")
+		panic("BUG: shard: releasing a free string")
 	}
 	binary.LittleEndian.PutUint32(hdr, n-1)
 	if n > 1 {
 		return
 	}
-	p.index.Delete(Tag(poolHash(b)), id)
-	p.slab.Free(poolRef(id) | KeyRef(poolHeader+len(b)))
+	p.index.delete(tagOf(poolHash(b)), id)
+	p.slab.free(poolRef(id) | keyRef(poolHeader+len(b)))
 	p.live--
 }
 
-// Bytes returns the string of id; the slice aliases the pool.
-func (p *StringPool) Bytes(id uint32) []byte {
+// bytes returns the string of id; the slice aliases the pool.
+func (p *stringPool) bytes(id uint32) []byte {
 	_, b := poolSlot(p.slab.chunks, id)
 	return b
 }
 
-// Addr returns the address of the slot of id, for prefetch hints; 0 if id
+// addr returns the address of the slot of id, for prefetch hints; 0 if id
 // is out of range.
-func (p *StringPool) Addr(id uint32) uintptr { return p.slab.Addr(poolRef(id)) }
+func (p *stringPool) addr(id uint32) uintptr { return p.slab.addr(poolRef(id)) }
 
-// View returns a read-only view of the strings interned so far, valid for
+// view returns a read-only view of the strings interned so far, valid for
 // them while the pool keeps interning.
-func (p *StringPool) View() PoolView { return PoolView{p.slab.View()} }
+func (p *stringPool) view() poolView { return poolView{p.slab.view()} }
 
-// Stats returns the number of interned strings and the bytes of their slots
+// stats returns the number of interned strings and the bytes of their slots
 // in use (headers included).
-func (p *StringPool) Stats() (strings int, bytes int64) {
-	live, _, _ := p.slab.Stats()
+func (p *stringPool) stats() (strings int, bytes int64) {
+	live, _, _ := p.slab.stats()
 	return p.live, live
 }
 
-// PoolView reads the strings of a StringPool as of the time it was taken.
-type PoolView struct {
-	keys KeyView
+// poolView reads the strings of a stringPool as of the time it was taken.
+type poolView struct {
+	keys keyView
 }
 
-// Bytes returns the string of id; the slice aliases the pool.
-func (v PoolView) Bytes(id uint32) []byte {
+// bytes returns the string of id; the slice aliases the pool.
+func (v poolView) bytes(id uint32) []byte {
 	_, b := poolSlot(v.keys.chunks, id)
 	return b
 }

@@ -1,0 +1,101 @@
+package shard
+
+import (
+	"math"
+
+	"github.com/gomad/mad/hist"
+)
+
+// A shard keeps one record per series in a flat []uint64 (Shard.recs),
+// stride = recSlots + 2·periods words per series id (sid):
+//
+//	word 0  keyWord    name id | dimensions id << 32 (in Shard.keys)
+//	word 1  ownerWord  owner | spec << 32 | kind << 48
+//	word 2  metaWord   last-row second | aliases << 32
+//	word 3  last gauge value (float64 bits; NaN: none)
+//	word 4… two rowSlots per period (see tables.go)
+//
+// The series key is kind | name | dimensions (the canonical key of package
+// sample, cut into its parts). The owner is the series whose rows
+// accumulate this series' samples: the series itself, or, for a metric
+// matched by a pipeline `statistics` override, the type-less series that MAD
+// aggregates such metrics in. spec indexes Shard.sets and Shard.needs.
+//
+// The last-row second is an upper bound of when a row was last created for
+// the series (seconds since the epoch, plus one; 0 marks a sid that is not a
+// live series, free or in limbo); aliases counts the series whose owner this
+// is. Everything a sample needs of its series is on one cache line for up to
+// two periods (stride 8 words, 64 bytes).
+//
+// Words 0 and 1 are what snapshots read (seriesView), and are written once,
+// when the series is created.
+const (
+	recKey   = 0
+	recOwner = 1
+	recMeta  = 2
+	recGauge = 3
+	recSlots = 4
+)
+
+var noGauge = math.Float64bits(math.NaN())
+
+// keyWord is word 0 of a series record: the pool ids of its key parts.
+type keyWord uint64
+
+func packKey(name, dims uint32) keyWord { return keyWord(uint64(name) | uint64(dims)<<32) }
+
+func (w keyWord) name() uint32 { return uint32(w) }
+func (w keyWord) dims() uint32 { return uint32(w >> 32) }
+
+// ownerWord is word 1 of a series record: its owner, statistics
+// specification and kind.
+type ownerWord uint64
+
+func packOwner(owner uint32, spec uint16, kind uint8) ownerWord {
+	return ownerWord(uint64(owner) | uint64(spec)<<32 | uint64(kind)<<48)
+}
+
+func (w ownerWord) owner() uint32 { return uint32(w) }
+func (w ownerWord) spec() uint16  { return uint16(w >> 32) }
+func (w ownerWord) kind() uint8   { return uint8(w >> 48) }
+
+// metaWord is word 2 of a series record: its last-row second and its alias
+// count. Adding aliasOne to the word counts one alias more.
+type metaWord uint64
+
+const aliasOne = 1 << 32
+
+func packMeta(lastRow uint32) metaWord { return metaWord(lastRow) }
+
+func (w metaWord) lastRow() uint32 { return uint32(w) }
+func (w metaWord) aliases() uint32 { return uint32(w >> 32) }
+
+// withLastRow returns w with its last-row second set to sec.
+func (w metaWord) withLastRow(sec uint32) metaWord { return w&^0xFFFFFFFF | metaWord(sec) }
+
+// seriesView is what a snapshot reads about the series of its rows
+// (hist.SeriesKeys), captured from the shard when the table was sealed. The
+// shard only appends records, never rewrites words 0 and 1 of a live
+// series, and does not reuse a sid or release its key parts while a snapshot
+// that may reference it is outstanding, so the captured prefix stays valid
+// until the snapshot is released.
+type seriesView struct {
+	pool   poolView
+	recs   []uint64
+	stride int
+	sets   []hist.Set // by spec
+}
+
+// Key returns the parts of series sid's key: its kind byte, its name as the
+// canonical key holds it (length-prefixed) and its dimensions. The slices
+// alias the shard's pool.
+func (v *seriesView) Key(sid uint32) (kind uint8, name, dims []byte) {
+	w := v.recs[int(sid)*v.stride:]
+	k := keyWord(w[recKey])
+	return ownerWord(w[recOwner]).kind(), v.pool.bytes(k.name()), v.pool.bytes(k.dims())
+}
+
+// Specified returns the statistics specified for series sid.
+func (v *seriesView) Specified(sid uint32) hist.Set {
+	return v.sets[ownerWord(v.recs[int(sid)*v.stride+recOwner]).spec()]
+}

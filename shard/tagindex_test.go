@@ -1,0 +1,84 @@
+package shard
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestTagIndexModel inserts and deletes values against a map, with tags
+// drawn from a few home slots so that runs collide, wrap around the end of
+// the table and are broken by backward-shift deletions; after every step
+// each live value must be found by probing from its home slot, before the
+// first empty entry.
+func TestTagIndexModel(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 2))
+	x := newTagIndex()
+	live := map[uint32]uint32{} // value -> tag
+	var values []uint32
+	found := func(tag, v uint32) bool {
+		mask := x.mask()
+		for i := x.home(tag); ; i = (i + 1) & mask {
+			e := x.entries[i]
+			if e == 0 {
+				return false
+			}
+			if e.tag() == tag && e.value() == v {
+				return true
+			}
+		}
+	}
+	next := uint32(0)
+	for step := range 20_000 {
+		if len(values) > 0 && r.IntN(5) < 2 {
+			i := r.IntN(len(values))
+			v := values[i]
+			values[i] = values[len(values)-1]
+			values = values[:len(values)-1]
+			x.delete(live[v], v)
+			delete(live, v)
+		} else {
+			// The top bits pick the home slot: a handful of homes near
+			// the start and the end of the table.
+			home := uint32(r.IntN(4))
+			if r.IntN(2) == 0 {
+				home = ^home
+			}
+			tag := home<<22 | uint32(r.IntN(1<<22))
+			x.insert(tag, next)
+			live[next] = tag
+			values = append(values, next)
+			next++
+		}
+		if x.len() != len(live) {
+			t.Fatalf("step %d: len %d; want %d", step, x.len(), len(live))
+		}
+		if step%97 == 0 {
+			for v, tag := range live {
+				if !found(tag, v) {
+					t.Fatalf("step %d: value %d (tag %#x) not found", step, v, tag)
+				}
+			}
+		}
+	}
+	for _, v := range values {
+		x.delete(live[v], v)
+	}
+	for i, e := range x.entries {
+		if e != 0 {
+			t.Fatalf("entry %d left behind: %#x", i, uint64(e))
+		}
+	}
+}
+
+func TestTagIndexDeleteMissingPanics(t *testing.T) {
+	x := newTagIndex()
+	x.insert(1, 1)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic")
+		}
+	}()
+	x.delete(1, 2)
+}
