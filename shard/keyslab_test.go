@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gomad/mad/internal/testseed"
 )
 
 func TestKeySlab(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testseed.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 1))
 	s := newKeySlab()
 	type live struct {

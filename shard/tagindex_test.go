@@ -3,6 +3,8 @@ package shard
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gomad/mad/internal/testseed"
 )
 
 // TestTagIndexModel inserts and deletes values against a map, with tags
@@ -11,8 +13,7 @@ import (
 // each live value must be found by probing from its home slot, before the
 // first empty entry.
 func TestTagIndexModel(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testseed.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 2))
 	x := newTagIndex()
 	live := map[uint32]uint32{} // value -> tag
