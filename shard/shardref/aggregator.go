@@ -1,12 +1,9 @@
-package shard
+package shardref
 
-// This file is the reference aggregator: a slow, obviously correct model of
-// the shard's documented semantics, written independently of its data
-// structures. It keeps MAD's shape: a worker per (series, period) holding
-// open buckets by start, each bucket a set of calculators; a map of
-// float64 bucket values for the histogram; sort.Slice for percentiles.
-// It shares no code with the shard or with package hist beyond the input
-// types, so a bug in either shows up as a difference.
+// The reference aggregator. It keeps MAD's shape: a worker per (series,
+// period) holding open buckets by start, each bucket a set of calculators;
+// a map of float64 bucket values for the histogram; sort.Slice for
+// percentiles.
 
 import (
 	"fmt"
@@ -18,17 +15,28 @@ import (
 	"github.com/gomad/mad/internal/sample"
 )
 
-type refConfig struct {
-	periodsMs []int64
-	granMs    int64
-	idleMs    int64
-	counter   []string
-	gauge     []string
-	timer     []string
-	overrides []refOverride
+// Config is what the reference needs of a pipeline, in milliseconds and
+// statistic names (hist.Stat's String: "count", "tp99.9", …).
+type Config struct {
+	// Periods are the bucket lengths in ms.
+	Periods []int64
+	// Granularity (ms): expirations are rounded up to a multiple of it.
+	Granularity int64
+	// Counter, Gauge and Timer are the statistics specified per type.
+	Counter, Gauge, Timer []string
+	// Overrides is MAD's statistics map, in order: the first pattern that
+	// matches a whole metric name wins.
+	Overrides []Override
 }
 
-type refOverride struct {
+// Override is one entry of MAD's statistics map.
+type Override struct {
+	// Pattern is a regular expression (RE2) that must match a whole name.
+	Pattern string
+	Stats   []string
+}
+
+type override struct {
 	re    *regexp.Regexp
 	stats []string
 }
@@ -47,15 +55,36 @@ type refBucket struct {
 	reqTime                  int64
 }
 
-type refAggregator struct {
-	cfg       refConfig
+// Aggregator is the reference aggregator. It never forgets a series (the
+// shard forgets idle ones, and with them their last gauge value: compare
+// gauge deltas only with an idle timeout longer than the run).
+type Aggregator struct {
+	cfg       Config
+	overrides []override
 	buckets   map[string]map[int64]*refBucket // owner key + "/" + period → start → bucket
 	gaugeLast map[string]float64              // series key → last gauge value
 	refused   int
 }
 
-func newRef(cfg refConfig) *refAggregator {
-	return &refAggregator{cfg: cfg, buckets: map[string]map[int64]*refBucket{}, gaugeLast: map[string]float64{}}
+// New returns an empty aggregator. It panics on an override pattern that
+// does not compile (the shard's Config.Validate refuses it).
+func New(cfg Config) *Aggregator {
+	a := &Aggregator{cfg: cfg, buckets: map[string]map[int64]*refBucket{}, gaugeLast: map[string]float64{}}
+	for _, o := range cfg.Overrides {
+		a.overrides = append(a.overrides, override{re: regexp.MustCompile(`^(?:` + o.Pattern + `)$`), stats: o.Stats})
+	}
+	return a
+}
+
+// Refused returns how many samples (per period, for unit mismatches) the
+// aggregator refused: the sum of a shard's Stats.Refused.
+func (r *Aggregator) Refused() int { return r.refused }
+
+// Add adds every sample of b, in order, at wall time now (ms).
+func (r *Aggregator) Add(b *sample.Batch, now int64) {
+	for i := range b.Samples {
+		r.add(b, &b.Samples[i], now)
+	}
 }
 
 func refTimeout(periodMs int64) int64 {
@@ -81,25 +110,25 @@ func refExpiration(start, periodMs, now, granMs int64) int64 {
 
 // statsFor returns the specified statistic names and whether an override
 // matched (MAD then keys the calculators by name only).
-func (r *refAggregator) statsFor(kind sample.Kind, name string) ([]string, bool) {
+func (r *Aggregator) statsFor(kind sample.Kind, name string) ([]string, bool) {
 	switch kind {
 	case sample.KindNone:
 		return nil, false
 	case sample.KindSet:
 		return []string{"count"}, false
 	}
-	for _, o := range r.cfg.overrides {
+	for _, o := range r.overrides {
 		if o.re.MatchString(name) {
 			return o.stats, true
 		}
 	}
 	switch kind {
 	case sample.KindCounter:
-		return r.cfg.counter, false
+		return r.cfg.Counter, false
 	case sample.KindGauge:
-		return r.cfg.gauge, false
+		return r.cfg.Gauge, false
 	}
-	return r.cfg.timer, false
+	return r.cfg.Timer, false
 }
 
 // closure: what MAD creates calculators for.
@@ -121,7 +150,7 @@ func refTruncate(v float64) float64 {
 	return math.Float64frombits(math.Float64bits(v) & 0xFFFFE00000000000)
 }
 
-func (r *refAggregator) add(b *sample.Batch, s *sample.Sample, now int64) {
+func (r *Aggregator) add(b *sample.Batch, s *sample.Sample, now int64) {
 	key := string(b.Key(s))
 	pk, err := sample.ParseKey([]byte(key))
 	if err != nil || pk.Kind > sample.KindSet || !s.Unit.Valid() {
@@ -180,7 +209,7 @@ func (r *refAggregator) add(b *sample.Batch, s *sample.Sample, now int64) {
 		}
 		return false
 	}
-	for _, periodMs := range r.cfg.periodsMs {
+	for _, periodMs := range r.cfg.Periods {
 		start := s.Time - s.Time%periodMs
 		wk := fmt.Sprintf("%s/%d", owner, periodMs)
 		if r.buckets[wk] == nil {
@@ -190,7 +219,7 @@ func (r *refAggregator) add(b *sample.Batch, s *sample.Sample, now int64) {
 		if bk == nil {
 			bk = &refBucket{
 				periodMs: periodMs, start: start, key: owner,
-				expires:   refExpiration(start, periodMs, now, r.cfg.granMs),
+				expires:   refExpiration(start, periodMs, now, r.cfg.Granularity),
 				specified: map[string]bool{},
 				hist:      map[uint64]uint64{},
 				members:   map[uint64]bool{},
@@ -305,8 +334,16 @@ func refJavaLong(f float64) int64 {
 
 func isFinite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
+// Close closes every bucket whose expiration is before now, as a shard's
+// Tick(now) seals them, and returns their lines, sorted.
+func (r *Aggregator) Close(now int64) []string { return r.closeBefore(now, false) }
+
+// CloseAll closes every bucket, as a shard's Flush seals them, and returns
+// their lines, sorted.
+func (r *Aggregator) CloseAll() []string { return r.closeBefore(0, true) }
+
 // closeBefore closes every bucket with expiration < now (all if all).
-func (r *refAggregator) closeBefore(now int64, all bool) []string {
+func (r *Aggregator) closeBefore(now int64, all bool) []string {
 	var out []string
 	for wk, byStart := range r.buckets {
 		for start, bk := range byStart {
@@ -323,7 +360,7 @@ func (r *refAggregator) closeBefore(now int64, all bool) []string {
 	return out
 }
 
-// render prints a closed bucket the way renderRow prints a snapshot row.
+// render prints a closed bucket the way RenderSnapshot prints a snapshot row.
 func (b *refBucket) render() string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "exp=%d period=%d start=%d key=%q req=%d", b.expires, b.periodMs, b.start, b.key, b.reqTime)
