@@ -35,6 +35,9 @@ var allowed = []struct {
 	// Java's NumberFormat, shared by the StatsD, Graphite and Telegraf decoders.
 	{"internal/javanum", nil},
 	{"internal/javanum/javanumtest", nil}, // Java's answers, for the tests of javanum's callers
+	// An independent reference for javanum (math/big), for its tests and
+	// the reference decoders.
+	{"internal/javanum/javanumref", nil},
 	// mad's one JSON string escaper.
 	{"internal/jsonstr", nil},
 	// HOCON and strict JSON with positions: configuration syntax, nothing
