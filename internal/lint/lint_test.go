@@ -58,6 +58,7 @@ var allowed = []struct {
 	{"ingest/statsd/statsdref", []string{"internal/sample", "internal/javanum/javanumref"}},
 	{"ingest/graphite/graphiteref", []string{"internal/sample", "internal/javanum/javanumref"}},
 	{"ingest/telegraf/telegrafref", []string{"internal/sample", "internal/javanum/javanumref"}},
+	{"ingest/collectd/collectdref", []string{"internal/sample"}},
 	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	// The reference aggregator: independent of the shard; of hist it reads
