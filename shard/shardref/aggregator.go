@@ -8,6 +8,7 @@ package shardref
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"regexp"
 	"sort"
 	"strings"
@@ -98,14 +99,26 @@ func refTimeout(periodMs int64) int64 {
 	return t
 }
 
+// refExpiration is max(now + timeout, start + period + timeout), rounded up
+// to the granularity, computed exactly and then clamped to the int64 range:
+// record times reach it (a Graphite timestamp of 2^63 ms, a Telegraf one
+// in ms near it), and a bucket that far in the future never expires.
 func refExpiration(start, periodMs, now, granMs int64) int64 {
-	timeout := refTimeout(periodMs)
-	e := now + timeout
-	if s := start + periodMs + timeout; s > e {
+	timeout := big.NewInt(refTimeout(periodMs))
+	e := new(big.Int).Add(big.NewInt(now), timeout)
+	if s := new(big.Int).Add(big.NewInt(start), big.NewInt(periodMs)); s.Add(s, timeout).Cmp(e) > 0 {
 		e = s
 	}
-	// ceil to the granularity (times here are positive and far from overflow)
-	return (e + granMs - 1) / granMs * granMs
+	// Ceil to the granularity: −floor(−e / g) × g.
+	g := big.NewInt(granMs)
+	e.Neg(e).Div(e, g).Neg(e).Mul(e, g) // Div is Euclidean: floor for g > 0
+	switch {
+	case e.Cmp(big.NewInt(math.MaxInt64)) > 0:
+		return math.MaxInt64
+	case e.Cmp(big.NewInt(math.MinInt64)) < 0:
+		return math.MinInt64
+	}
+	return e.Int64()
 }
 
 // statsFor returns the specified statistic names and whether an override
