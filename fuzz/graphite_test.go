@@ -1,7 +1,6 @@
 package fuzz
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/gomad/mad/ingest/graphite"
@@ -40,10 +39,7 @@ func checkGraphite(t testing.TB, data []byte, variant uint8) int {
 	rcfg := graphiteref.Config{GlobalTags: cfg.GlobalTags, ParseCarbonTags: cfg.ParseCarbonTags}
 	p := newPipeline(t, int(variant>>2))
 	for _, r := range rounds(data) {
-		for _, line := range bytes.Split(r, []byte("\n")) {
-			if len(line) == 0 {
-				continue
-			}
+		for _, line := range lines(r) {
 			wc, werr := graphiteref.Decode(line, p.now(), rcfg, &p.want)
 			c, err := dec.DecodeLine(line, p.now(), p.route)
 			if (err != nil) != (werr != nil) || c != wc {

@@ -35,6 +35,12 @@ const (
 // rounds cuts a payload at its empty lines.
 func rounds(data []byte) [][]byte { return bytes.Split(data, []byte("\n\n")) }
 
+// lines cuts a round into lines as a TCP line source does: on '\n', empty
+// lines left out.
+func lines(round []byte) [][]byte {
+	return slices.DeleteFunc(bytes.Split(round, []byte("\n")), func(l []byte) bool { return len(l) == 0 })
+}
+
 // aggConfig is one pipeline configuration, for both aggregators.
 type aggConfig struct {
 	periods               []int64 // ms

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,7 +25,20 @@ type seed struct {
 // corpus reads the checked-in corpus of target.
 func corpus(t testing.TB, target string) []seed {
 	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
+	files := readDir(t, filepath.Join("testdata", "fuzz", target))
+	for i := range files {
+		s, ok := parseCorpusFile(files[i].data)
+		if !ok {
+			t.Fatalf("%s: not a corpus file of ([]byte, uint8)", files[i].name)
+		}
+		files[i].data, files[i].variant = s.data, s.variant
+	}
+	return files
+}
+
+// readDir reads every file of dir, in name order.
+func readDir(t testing.TB, dir string) []seed {
+	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -37,12 +49,7 @@ func corpus(t testing.TB, target string) []seed {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, ok := parseCorpusFile(b)
-		if !ok {
-			t.Fatalf("%s: not a corpus file of ([]byte, uint8)", e.Name())
-		}
-		s.name = e.Name()
-		out = append(out, s)
+		out = append(out, seed{name: e.Name(), data: b})
 	}
 	return out
 }
@@ -72,21 +79,11 @@ func parseCorpusFile(b []byte) (seed, bool) {
 // order.
 func vectors(t testing.TB, test string) []seed {
 	t.Helper()
-	dir := filepath.Join("..", "testdata", "mad", "parsers", test)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
+	files := readDir(t, filepath.Join("..", "testdata", "mad", "parsers", test))
+	for i := range files {
+		files[i].name = test + "/" + files[i].name
 	}
-	var out []seed
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, seed{name: test + "/" + e.Name(), data: b})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out
+	return files
 }
 
 // compactJSON is a JSON document on one line, as Telegraf writes it to a

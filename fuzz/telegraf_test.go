@@ -1,7 +1,6 @@
 package fuzz
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/gomad/mad/ingest/telegraf"
@@ -45,8 +44,8 @@ func checkTelegraf(t testing.TB, data []byte, variant uint8) int {
 	dec := telegraf.NewDecoder(telegraf.Config{TimestampUnit: unit})
 	p := newPipeline(t, int(variant>>2))
 	for _, r := range rounds(data) {
-		for _, line := range bytes.Split(r, []byte("\n")) {
-			if len(line) == 0 || !telegrafref.Applicable(line) {
+		for _, line := range lines(r) {
+			if !telegrafref.Applicable(line) {
 				continue
 			}
 			wc, werr := telegrafref.Decode(line, unit, &p.want)

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/big"
 	"regexp"
 	"sort"
 	"strconv"
@@ -304,13 +305,8 @@ func javaRound(x float64) int64 {
 	if r-x == -0.5 {
 		r++ // a negative tie goes up
 	}
-	switch {
-	case r >= 1<<63:
-		return math.MaxInt64
-	case r < -(1 << 63):
-		return math.MinInt64
-	}
-	return int64(r)
+	n, _ := big.NewFloat(r).Int64() // saturates, infinities included
+	return n
 }
 
 // sameDouble is Double.compare(a, b) == 0: NaNs are equal, 0.0 and -0.0 are
