@@ -206,6 +206,10 @@ func TestRulesReject(t *testing.T) {
 		{"sinks/telemetry", "ingest"}, {"shard", "engine"}, {"hist", "internal/sample"}, {"engine", "cmd/mad"},
 		{"engine/pipeline", "engine/config"}, {"engine/pipeline", "engine"}, {"engine/pipeline", "internal/hocon"},
 		{"engine/config", "engine"}, {"internal/hocon", "engine/config"}, {"sinks", "engine/pipeline"}, {"ingest", "engine/config"},
+		// A reference shares nothing with what it checks.
+		{"shard/shardref", "shard"}, {"ingest/statsd/statsdref", "ingest/statsd"}, {"ingest/statsd/statsdref", "internal/javanum"},
+		{"ingest/graphite/graphiteref", "ingest/graphite"}, {"ingest/telegraf/telegrafref", "ingest/telegraf"},
+		{"ingest/collectd/collectdref", "ingest/collectd"}, {"internal/javanum/javanumref", "internal/javanum"},
 	} {
 		rules, _ := rulesFor(tc.pkg)
 		for _, r := range rules {
