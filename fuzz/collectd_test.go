@@ -30,10 +30,7 @@ var collectdHeaders = []sample.Dim{
 //
 //	go test ./fuzz -run '^$' -fuzz '^FuzzCollectd$' -fuzztime 5m
 func FuzzCollectd(f *testing.F) {
-	for _, s := range vectors(f, "CollectdJsonParserTest") {
-		f.Add(s.data, uint8(1))
-	}
-	f.Fuzz(func(t *testing.T, data []byte, variant uint8) { checkCollectd(t, data, variant) })
+	fuzzWith(f, vectors(f, "CollectdJsonParserTest"), 1, checkCollectd)
 }
 
 // TestCollectdSeeds runs every seed and MAD's vectors in every variant.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gomad/mad/ingest/graphite"
 	"github.com/gomad/mad/ingest/graphite/graphiteref"
+	"github.com/gomad/mad/internal/sample"
 )
 
 // FuzzGraphite: Graphite plaintext, cut into lines as a TCP line source
@@ -17,10 +18,7 @@ import (
 //
 //	go test ./fuzz -run '^$' -fuzz '^FuzzGraphite$' -fuzztime 5m
 func FuzzGraphite(f *testing.F) {
-	for _, s := range vectors(f, "GraphitePlaintextParserTest") {
-		f.Add(s.data, uint8(1))
-	}
-	f.Fuzz(func(t *testing.T, data []byte, variant uint8) { checkGraphite(t, data, variant) })
+	fuzzWith(f, vectors(f, "GraphitePlaintextParserTest"), 1, checkGraphite)
 }
 
 // TestGraphiteSeeds runs every seed and MAD's vectors in every variant.
@@ -38,16 +36,9 @@ func checkGraphite(t testing.TB, data []byte, variant uint8) int {
 	dec := graphite.NewDecoder(cfg)
 	rcfg := graphiteref.Config{GlobalTags: cfg.GlobalTags, ParseCarbonTags: cfg.ParseCarbonTags}
 	p := newPipeline(t, int(variant>>2))
-	for _, r := range rounds(data) {
-		for _, line := range lines(r) {
-			wc, werr := graphiteref.Decode(line, p.now(), rcfg, &p.want)
-			c, err := dec.DecodeLine(line, p.now(), p.route)
-			if (err != nil) != (werr != nil) || c != wc {
-				t.Fatalf("line %q: the decoder gave %+v, %v; the reference %+v, %v", line, c, err, wc, werr)
-			}
-		}
-		p.endRound()
-	}
-	p.finish()
-	return p.closed
+	return checkLines(t, p, data, func(line []byte) (c, wc sample.Counts, err, werr error) {
+		wc, werr = graphiteref.Decode(line, p.now(), rcfg, &p.want)
+		c, err = dec.DecodeLine(line, p.now(), p.route)
+		return c, wc, err, werr
+	})
 }

@@ -41,6 +41,32 @@ func lines(round []byte) [][]byte {
 	return slices.DeleteFunc(bytes.Split(round, []byte("\n")), func(l []byte) bool { return len(l) == 0 })
 }
 
+// fuzzWith adds seeds, in variant, to f's corpus and fuzzes check.
+func fuzzWith(f *testing.F, seeds []seed, variant uint8, check func(t testing.TB, data []byte, variant uint8) int) {
+	for _, s := range seeds {
+		f.Add(s.data, variant)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, variant uint8) { check(t, data, variant) })
+}
+
+// checkLines runs a payload of a line format through p, round by round,
+// line by line: decode decodes a line on both sides (into p.got and
+// p.want), and both must refuse it or accept it, with the same counts.
+func checkLines(t testing.TB, p *pipeline, data []byte, decode func(line []byte) (c, wc sample.Counts, err, werr error)) int {
+	t.Helper()
+	for _, r := range rounds(data) {
+		for _, line := range lines(r) {
+			c, wc, err, werr := decode(line)
+			if (err != nil) != (werr != nil) || c != wc {
+				t.Fatalf("line %q: the decoder gave %+v, %v; the reference %+v, %v", line, c, err, wc, werr)
+			}
+		}
+		p.endRound()
+	}
+	p.finish()
+	return p.closed
+}
+
 // aggConfig is one pipeline configuration, for both aggregators.
 type aggConfig struct {
 	periods               []int64 // ms

@@ -18,7 +18,7 @@ import (
 //
 //	go test ./fuzz -run '^$' -fuzz '^FuzzStatsD$' -fuzztime 5m
 func FuzzStatsD(f *testing.F) {
-	f.Fuzz(func(t *testing.T, data []byte, variant uint8) { checkStatsD(t, data, variant) })
+	fuzzWith(f, nil, 0, checkStatsD) // the seeds are in testdata/fuzz
 }
 
 // TestStatsDSeeds runs every seed in every variant.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gomad/mad/ingest/telegraf"
 	"github.com/gomad/mad/ingest/telegraf/telegrafref"
+	"github.com/gomad/mad/internal/sample"
 )
 
 // telegrafUnits are the timestamp units a variant picks from.
@@ -21,10 +22,11 @@ var telegrafUnits = [4]string{"SECONDS", "MILLISECONDS", "MICROSECONDS", "NANOSE
 //
 //	go test ./fuzz -run '^$' -fuzz '^FuzzTelegraf$' -fuzztime 5m
 func FuzzTelegraf(f *testing.F) {
+	var seeds []seed
 	for _, s := range vectors(f, "TelegrafJsonParserTest") {
-		f.Add(compactJSON(f, s.data), uint8(0))
+		seeds = append(seeds, seed{data: compactJSON(f, s.data)})
 	}
-	f.Fuzz(func(t *testing.T, data []byte, variant uint8) { checkTelegraf(t, data, variant) })
+	fuzzWith(f, seeds, 0, checkTelegraf)
 }
 
 // TestTelegrafSeeds runs every seed and MAD's vectors (on one line each) in
@@ -43,19 +45,12 @@ func checkTelegraf(t testing.TB, data []byte, variant uint8) int {
 	unit := telegrafUnits[variant&3]
 	dec := telegraf.NewDecoder(telegraf.Config{TimestampUnit: unit})
 	p := newPipeline(t, int(variant>>2))
-	for _, r := range rounds(data) {
-		for _, line := range lines(r) {
-			if !telegrafref.Applicable(line) {
-				continue
-			}
-			wc, werr := telegrafref.Decode(line, unit, &p.want)
-			c, err := dec.DecodeLine(line, p.now(), p.route)
-			if (err != nil) != (werr != nil) || c != wc {
-				t.Fatalf("line %q: the decoder gave %+v, %v; the reference %+v, %v", line, c, err, wc, werr)
-			}
+	return checkLines(t, p, data, func(line []byte) (c, wc sample.Counts, err, werr error) {
+		if !telegrafref.Applicable(line) {
+			return c, wc, nil, nil
 		}
-		p.endRound()
-	}
-	p.finish()
-	return p.closed
+		wc, werr = telegrafref.Decode(line, unit, &p.want)
+		c, err = dec.DecodeLine(line, p.now(), p.route)
+		return c, wc, err, werr
+	})
 }

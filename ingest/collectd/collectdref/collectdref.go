@@ -258,18 +258,19 @@ func refDouble(v any) (f float64, null, ok bool) {
 // floating-point literal with an optional f, F, d or D.
 var javaDouble = regexp.MustCompile(`^([+-]?)(NaN|Infinity|(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?\d+)[fFdD]?)$`)
 
+// jacksonSpecial are the texts Jackson's String coercion reads as special
+// doubles before anything else, untrimmed.
+var jacksonSpecial = map[string]float64{
+	"INF": math.Inf(1), "Infinity": math.Inf(1), "-INF": math.Inf(-1), "-Infinity": math.Inf(-1), "NaN": math.NaN(),
+}
+
 // coerceDouble is Jackson's coercion of a String to a Double: "INF",
 // "Infinity", "-INF", "-Infinity" and "NaN" as such; "", blank and "null"
 // are null; anything else is Double.parseDouble of the text trimmed as
 // String.trim does (no longer than Jackson's number limit).
 func coerceDouble(s string) (f float64, null, ok bool) {
-	switch s {
-	case "INF", "Infinity":
-		return math.Inf(1), false, true
-	case "-INF", "-Infinity":
-		return math.Inf(-1), false, true
-	case "NaN":
-		return math.NaN(), false, true
+	if f, ok := jacksonSpecial[s]; ok {
+		return f, false, true
 	}
 	s = strings.TrimFunc(s, func(r rune) bool { return r <= ' ' })
 	if s == "" || s == "null" {
