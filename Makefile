@@ -44,6 +44,10 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV3$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
 	$(GO) test -run '^$$' -fuzz '^FuzzGraphite$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/graphite
 	$(GO) test -run '^$$' -fuzz '^FuzzTelegraf$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/telegraf
+	$(GO) test -run '^$$' -fuzz '^FuzzStatsD$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzGraphite$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzTelegraf$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzCollectd$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
 
 # Microbenchmarks for BENCHMARKS.md (-count=6 for benchstat).
 bench:

@@ -2,4 +2,17 @@
 // wire format are parsed by an ingest decoder and aggregated by a shard, and
 // the result is compared with a reference decoder and aggregator. Fuzz targets
 // of a single package live in that package (fuzz_test.go).
+//
+// One target per wire format: FuzzStatsD (ingest/statsd against
+// statsdref), FuzzGraphite (graphite, graphiteref), FuzzTelegraf (telegraf,
+// telegrafref) and FuzzCollectd (collectd, collectdref), each into a
+// shard.Shard against shardref. A payload is cut into rounds at empty
+// lines; each round is decoded at a fixed wall time, applied, and followed
+// by a tick, and at the end both sides flush. The decoders' accounting,
+// every closed bucket (rendered by shardref) and the refusals must agree.
+// The seeds are the inputs of the decoders' table tests (testdata/fuzz)
+// and MAD's vectors (testdata/mad/parsers); TestStatsDSeeds and its twins
+// run each of them in every variant without -fuzz.
+//
+//	go test ./fuzz -run '^$' -fuzz '^FuzzStatsD$' -fuzztime 5m
 package fuzz

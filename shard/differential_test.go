@@ -4,16 +4,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"regexp"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/internal/testseed"
+	"github.com/gomad/mad/shard/shardref"
 )
 
 // decider drives a random workload either from a PRNG (tests) or from the
@@ -91,39 +90,40 @@ func randomValue(d *decider) float64 {
 	return float64(d.intn(1000))
 }
 
-// diffConfig draws a pipeline configuration for both aggregators.
-func diffConfig(d *decider) (Config, refConfig) {
+// diffConfig draws a pipeline configuration for both aggregators, and the
+// idle timeout in ms.
+func diffConfig(d *decider) (Config, shardref.Config, int64) {
 	var cfg Config
-	var rc refConfig
+	var rc shardref.Config
 	all := []int64{500, 1000, 2000, 3000, 7000, 60000}
 	for len(cfg.Periods) == 0 {
 		for _, p := range all {
 			if d.chance(35) {
 				cfg.Periods = append(cfg.Periods, time.Duration(p)*time.Millisecond)
-				rc.periodsMs = append(rc.periodsMs, p)
+				rc.Periods = append(rc.Periods, p)
 			}
 		}
 	}
-	rc.granMs = pick[int64](d, 100, 1, 1000, 300)
-	cfg.Granularity = time.Duration(rc.granMs) * time.Millisecond
+	rc.Granularity = pick[int64](d, 100, 1, 1000, 300)
+	cfg.Granularity = time.Duration(rc.Granularity) * time.Millisecond
 	// A day outlasts any run (at most 80 steps of 71 s), so no series is
 	// forgotten; only then are gauge deltas drawn (see diffBatch).
-	rc.idleMs = pick[int64](d, 300000, 1500, 4000, 86_400_000)
-	cfg.IdleTimeout = time.Duration(rc.idleMs) * time.Millisecond
+	idleMs := pick[int64](d, 300000, 1500, 4000, 86_400_000)
+	cfg.IdleTimeout = time.Duration(idleMs) * time.Millisecond
 	cfg.CounterStatistics, cfg.GaugeStatistics, cfg.TimerStatistics = DefaultCounterStatistics, DefaultGaugeStatistics, DefaultTimerStatistics
 	if d.chance(60) {
 		cfg.CounterStatistics, cfg.GaugeStatistics, cfg.TimerStatistics = randomSet(d), randomSet(d), randomSet(d)
 	}
-	rc.counter, rc.gauge, rc.timer = setNames(cfg.CounterStatistics), setNames(cfg.GaugeStatistics), setNames(cfg.TimerStatistics)
+	rc.Counter, rc.Gauge, rc.Timer = setNames(cfg.CounterStatistics), setNames(cfg.GaugeStatistics), setNames(cfg.TimerStatistics)
 	for _, pat := range []string{`lat\..*`, `a|c`, `lat\.x`} {
 		if d.chance(25) {
 			set := randomSet(d)
 			cfg.Overrides = append(cfg.Overrides, Override{Pattern: pat, Stats: set})
-			rc.overrides = append(rc.overrides, refOverride{re: regexp.MustCompile(`^(?:` + pat + `)$`), stats: setNames(set)})
+			rc.Overrides = append(rc.Overrides, shardref.Override{Pattern: pat, Stats: setNames(set)})
 		}
 	}
 	cfg.OutputQueue = pick(d, 1, 4, 1024)
-	return cfg, rc
+	return cfg, rc, idleMs
 }
 
 // diffBatch draws one batch of samples around now. With wide set, names
@@ -233,47 +233,10 @@ func snapKey(snap *hist.Snapshot, i int) []byte {
 	return append(append([]byte{kind}, name...), dims...)
 }
 
-// renderSnapshot prints every row of a snapshot in the reference's format.
-func renderSnapshot(s *hist.Snapshot) []string {
-	var out []string
-	var scratch []hist.Bucket
-	t := s.Table
-	for i := 0; i < s.Len(); i++ {
-		row := t.Row(i, scratch)
-		scratch = row.Buckets
-		key := snapKey(s, i)
-		var sb strings.Builder
-		fmt.Fprintf(&sb, "exp=%d period=%d start=%d key=%q req=%d", t.Expires, t.Period, t.Start, key, row.RequestTime)
-		if key[0] != byte(sample.KindNone) {
-			spec := s.Specified(i)
-			closure := spec.Closure().All()
-			sort.Slice(closure, func(a, b int) bool { return closure[a].String() < closure[b].String() })
-			for _, st := range closure {
-				v, u, ok := row.Value(st)
-				fmt.Fprintf(&sb, " %s", st)
-				if spec.Has(st) {
-					sb.WriteString("*")
-				}
-				if ok {
-					fmt.Fprintf(&sb, "=%x%s", math.Float64bits(v), sample.Unit(u).String())
-				} else {
-					sb.WriteString("=null")
-				}
-			}
-			fmt.Fprintf(&sb, " pop=%d hist=", row.Count)
-			for _, e := range row.Buckets {
-				fmt.Fprintf(&sb, "%x:%d,", math.Float64bits(e.Key.Value()), e.Count)
-			}
-		}
-		out = append(out, sb.String())
-	}
-	return out
-}
-
 // runDifferential feeds one random workload to a shard and to the reference
 // and fails if they ever emit different buckets.
 func runDifferential(t testing.TB, d *decider) {
-	cfg, rc := diffConfig(d)
+	cfg, rc, idleMs := diffConfig(d)
 	sh, err := New(0, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +244,7 @@ func runDifferential(t testing.TB, d *decider) {
 	if d.chance(50) {
 		sh.pipelineFrom = 0 // exercise the prefetching path at any size
 	}
-	ref := newRef(rc)
+	ref := shardref.New(rc)
 	// Held snapshots and their rendering when popped: re-rendered at release,
 	// they must not have changed (keys and series of outstanding snapshots
 	// must survive reaping and reuse).
@@ -292,8 +255,8 @@ func runDifferential(t testing.TB, d *decider) {
 	var held []heldSnap
 	release := func(h heldSnap) {
 		t.Helper()
-		if again := renderSnapshot(h.snap); !slices.Equal(again, h.rows) {
-			t.Fatalf("snapshot changed while held:\n%s", diffLines(again, h.rows))
+		if again := shardref.RenderSnapshot(h.snap); !slices.Equal(again, h.rows) {
+			t.Fatalf("snapshot changed while held:\n%s", shardref.Diff(again, h.rows))
 		}
 		h.snap.Release()
 	}
@@ -311,7 +274,7 @@ func runDifferential(t testing.TB, d *decider) {
 				sh.flushPending()
 				continue
 			}
-			rows := renderSnapshot(snap)
+			rows := shardref.RenderSnapshot(snap)
 			got = append(got, rows...)
 			// Hold some snapshots across steps, releasing them in any
 			// order, so that reaped series wait in limbo.
@@ -323,20 +286,23 @@ func runDifferential(t testing.TB, d *decider) {
 			held = slices.Delete(held, i, i+1)
 		}
 		sort.Strings(got)
-		want := ref.closeBefore(now, all)
+		var want []string
+		if all {
+			want = ref.CloseAll()
+		} else {
+			want = ref.Close(now)
+		}
 		if !slices.Equal(got, want) {
-			t.Fatalf("step %d (now %d): shard and reference differ\n%s", step, now, diffLines(got, want))
+			t.Fatalf("step %d (now %d): shard and reference differ\n%s", step, now, shardref.Diff(got, want))
 		}
 	}
 	steps := 1 + d.intn(80)
 	wide := d.chance(20)
-	deltas := rc.idleMs == 86_400_000
+	deltas := idleMs == 86_400_000
 	for step := 0; step < steps; step++ {
 		diffBatch(d, &b, now, wide, deltas)
 		sh.Apply(&b, now)
-		for i := range b.Samples {
-			ref.add(&b, &b.Samples[i], now)
-		}
+		ref.Add(&b, now)
 		if d.chance(70) {
 			sh.Tick(now)
 			compare(step, false)
@@ -356,34 +322,9 @@ func runDifferential(t testing.TB, d *decider) {
 	for _, n := range st.Refused {
 		refused += n
 	}
-	if refused != uint64(ref.refused) {
-		t.Fatalf("shard refused %d samples (%v); reference %d", refused, st.Refused, ref.refused)
+	if refused != uint64(ref.Refused()) {
+		t.Fatalf("shard refused %d samples (%v); reference %d", refused, st.Refused, ref.Refused())
 	}
-}
-
-func diffLines(got, want []string) string {
-	var sb strings.Builder
-	gs, ws := map[string]int{}, map[string]int{}
-	for _, g := range got {
-		gs[g]++
-	}
-	for _, w := range want {
-		ws[w]++
-	}
-	for _, g := range got {
-		if gs[g] > ws[g] {
-			fmt.Fprintf(&sb, "only in shard:     %s\n", g)
-			gs[g]--
-		}
-	}
-	for _, w := range want {
-		if ws[w] > 0 && gs[w] < ws[w] {
-			fmt.Fprintf(&sb, "only in reference: %s\n", w)
-			ws[w]--
-		}
-	}
-	fmt.Fprintf(&sb, "(%d rows from the shard, %d from the reference)", len(got), len(want))
-	return sb.String()
 }
 
 func TestDifferential(t *testing.T) {

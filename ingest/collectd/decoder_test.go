@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomad/mad/ingest/collectd/collectdref"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -283,6 +284,13 @@ func TestRecords(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, st, err := decodeAll(t, Config{}, []byte(tc.body), tc.hd)
+			if collectdref.Applicable([]byte(tc.body)) {
+				// The rule holds for the reference too.
+				want, wst, werr := refDecode(t, []byte(tc.body), tc.hd)
+				if (werr != nil) != (tc.err != "") || werr == nil && (wst != st.Counts || !sameRecs(want, got)) {
+					t.Errorf("reference: got %v %+v, %v; decoder %v %+v, %v", want, wst, werr, got, st, err)
+				}
+			}
 			if tc.err != "" {
 				var pe *sample.DecodeError
 				if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.err) {

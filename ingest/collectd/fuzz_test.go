@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gomad/mad/ingest/collectd/collectdref"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -15,8 +16,8 @@ import (
 // decoder and one reused after other requests agree); it emits only
 // well-formed keys whose hash matches, of kind gauge, counter or none,
 // without unit; it accounts for every sample routed; a refusal is a
-// *sample.DecodeError; and on plain JSON it agrees with the reference (ref_test.go)
-// on what is refused and on every record.
+// *sample.DecodeError; and on plain JSON it agrees with the reference
+// (collectdref) on what is refused, the counts and every record.
 //
 //	go test ./ingest/collectd -run '^$' -fuzz '^FuzzCollectd$' -fuzztime 2m
 func FuzzCollectd(f *testing.F) {
@@ -34,15 +35,15 @@ func FuzzCollectd(f *testing.F) {
 		if err != nil && !errors.As(err, &pe) {
 			t.Fatalf("got %v; want a *sample.DecodeError", err)
 		}
-		if !refApplicable(body) {
+		if !collectdref.Applicable(body) {
 			return
 		}
-		want, werr := refDecode(body, testHeaders)
+		want, wst, werr := refDecode(t, body, testHeaders)
 		switch {
 		case (err != nil) != (werr != nil):
 			t.Fatalf("refused: got %v; reference %v", err, werr)
-		case err == nil && !sameRecs(got, want):
-			t.Fatalf("got %v; reference %v", got, want)
+		case err == nil && (st.Counts != wst || !sameRecs(got, want)):
+			t.Fatalf("got %v %+v; reference %v %+v", got, st, want, wst)
 		}
 	})
 }
@@ -140,16 +141,24 @@ func TestWriteSeedCorpus(t *testing.T) {
 	}
 }
 
+// refDecode decodes body with the reference, into records.
+func refDecode(t testing.TB, body []byte, hd []sample.Dim) ([]rec, sample.Counts, error) {
+	t.Helper()
+	var b sample.Batch
+	st, err := collectdref.Decode(body, hd, &b)
+	return recsOf(t, &b), st, err
+}
+
 // TestAgainstReference: every table body the reference can judge.
 func TestAgainstReference(t *testing.T) {
 	for i, body := range seedBodies(t) {
-		if !refApplicable(body) {
+		if !collectdref.Applicable(body) {
 			continue
 		}
-		got, _, err := decodeAll(t, Config{}, body, testHeaders)
-		want, werr := refDecode(body, testHeaders)
-		if (err != nil) != (werr != nil) || !sameRecs(got, want) {
-			t.Errorf("seed %d: got %v (%v); reference %v (%v)", i, got, err, want, werr)
+		got, st, err := decodeAll(t, Config{}, body, testHeaders)
+		want, wst, werr := refDecode(t, body, testHeaders)
+		if (err != nil) != (werr != nil) || err == nil && (st.Counts != wst || !sameRecs(got, want)) {
+			t.Errorf("seed %d: got %v %+v (%v); reference %v %+v (%v)", i, got, st, err, want, wst, werr)
 		}
 	}
 }

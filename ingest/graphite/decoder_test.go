@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomad/mad/ingest/graphite/graphiteref"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -177,6 +178,12 @@ func TestRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, err := decode(t, NewDecoder(tc.cfg), []byte(tc.line))
+			// The rule holds for the reference too.
+			var b sample.Batch
+			_, werr := graphiteref.Decode([]byte(tc.line), testNow, graphiteref.Config{GlobalTags: tc.cfg.GlobalTags, ParseCarbonTags: tc.cfg.ParseCarbonTags}, &b)
+			if want := recsOf(t, &b); (werr != nil) != (tc.errSub != "") || fmt.Sprint(want) != fmt.Sprint(tc.want) {
+				t.Errorf("reference: got %v, %v; want %v (refused: %v)", want, werr, tc.want, tc.errSub != "")
+			}
 			if tc.errSub != "" {
 				var pe *sample.DecodeError
 				if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.errSub) {

@@ -6,25 +6,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
+	"github.com/gomad/mad/ingest/graphite/graphiteref"
 	"github.com/gomad/mad/internal/sample"
 )
-
-// graphiteRE is MAD's pattern in RE2 syntax (Java's \s includes \x0B; RE2's
-// does not). Anchored at both ends and with greedy, leftmost-first
-// submatches it picks the same groups as Java's Matcher.matches.
-var graphiteRE = regexp.MustCompile(`^([^ ]+) ([^ ]+)( ([0-9]+))?[\t\n\x0B\f\r ]*$`)
 
 // FuzzGraphite: the decoder never panics and is deterministic (a fresh
 // decoder and one reused after other lines agree); it emits only
 // well-formed keys (sample.ParseKey) of kind gauge, without unit, one
-// sample per accepted line; a refusal is a *ParseError; and it accepts a
-// line exactly when MAD's regex matches it (given a valid UTF-8 name, a
-// numeric value and a key that fits), with the regex's name and time.
+// sample per accepted line; a refusal is a *ParseError; it refuses a line
+// as not matching MAD's regex exactly when the regex does not match it;
+// and it accepts exactly the lines the reference (graphiteref) accepts,
+// with the reference's sample (name, dimensions, value, time).
 //
 //	go test ./ingest/graphite -run '^$' -fuzz '^FuzzGraphite$' -fuzztime 90s
 func FuzzGraphite(f *testing.F) {
@@ -54,32 +49,17 @@ func FuzzGraphite(f *testing.F) {
 				t.Fatalf("kind %v", r.kind)
 			}
 		}
-		m := graphiteRE.FindSubmatch(line)
-		if m == nil {
-			if err == nil {
-				t.Fatalf("accepted %q, which MAD's regex refuses: %v", line, got)
-			}
-			return
+		var b sample.Batch
+		_, werr := graphiteref.Decode(line, testNow, graphiteref.Config{GlobalTags: global, ParseCarbonTags: carbon}, &b)
+		want := recsOf(t, &b)
+		if syntax := err != nil && strings.Contains(err.Error(), "invalid graphite line"); syntax != errors.Is(werr, graphiteref.ErrSyntax) {
+			t.Fatalf("%q: got %v; reference %v (MAD's regex matches: %v)", line, err, werr, !errors.Is(werr, graphiteref.ErrSyntax))
 		}
-		if err != nil {
-			if strings.Contains(err.Error(), "invalid graphite line") {
-				t.Fatalf("refused %q, which MAD's regex matches: %v", line, err)
-			}
-			return
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("%q: refused: got %v; reference %v", line, err, werr)
 		}
-		if !utf8.Valid(m[1]) {
-			t.Fatalf("accepted invalid UTF-8 %q", m[1])
-		}
-		name := string(m[1])
-		if carbon {
-			name, _, _ = strings.Cut(name, ";")
-		}
-		want := int64(testNow)
-		if m[4] != nil {
-			want = seconds(m[4]) * 1000
-		}
-		if len(got) != 1 || got[0].name != name || got[0].t != want {
-			t.Fatalf("got %v; want name %q time %d", got, name, want)
+		if len(got) != len(want) || len(got) == 1 && !sameRec(got[0], want[0]) {
+			t.Fatalf("%q: got %v; reference %v", line, got, want)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomad/mad/ingest/telegraf/telegrafref"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -239,6 +240,13 @@ func TestRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, err := decode(t, NewDecoder(Config{TimestampUnit: tc.unit}), []byte(tc.line))
+			if telegrafref.Applicable([]byte(tc.line)) {
+				// The rule holds for the reference too.
+				want, _, werr := refDecode(t, []byte(tc.line), tc.unit)
+				if (werr != nil) != (tc.errSub != "") || !sameRecs(sortRecs(want), sortRecs(tc.want)) {
+					t.Errorf("reference: got %v, %v; want %v (refused: %v)", want, werr, tc.want, tc.errSub != "")
+				}
+			}
 			if tc.errSub != "" {
 				var pe *sample.DecodeError
 				if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.errSub) {

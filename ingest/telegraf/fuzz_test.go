@@ -1,7 +1,6 @@
 package telegraf
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gomad/mad/ingest/telegraf/telegrafref"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -17,7 +17,7 @@ import (
 // well-formed keys (sample.ParseKey) of kind timer, or nameless none
 // markers, without unit; it routes nothing for a refused line and accounts
 // for every sample routed; a refusal is a *ParseError; and on plain JSON it
-// agrees with the reference (ref_test.go) on what is refused and on every
+// agrees with the reference (telegrafref) on what is refused and on every
 // record.
 //
 //	go test ./ingest/telegraf -run '^$' -fuzz '^FuzzTelegraf$' -fuzztime 90s
@@ -41,18 +41,15 @@ func FuzzTelegraf(f *testing.F) {
 				t.Fatalf("kind %v", r.kind)
 			}
 		}
-		if !refApplicable(line) {
+		if !telegrafref.Applicable(line) {
 			return
 		}
-		want, n, werr := refDecode(line, unitMicros)
-		if errors.Is(werr, errRef) && err == nil && bytes.Contains(line, []byte(`"name"`)) && len(line) > sample.MaxKeyLen-128 {
-			return // the reference does not model the key-length limit exactly
-		}
+		want, wst, werr := refDecode(t, line, "MICROSECONDS")
 		switch {
 		case (err != nil) != (werr != nil):
 			t.Fatalf("refused: got %v; reference %v", err, werr)
-		case err == nil && (st.Records != n || !sameRecs(sortRecs(got), sortRecs(want))):
-			t.Fatalf("got %v %+v; reference %v (%d records)", got, st, want, n)
+		case err == nil && (st != wst || !sameRecs(sortRecs(got), sortRecs(want))):
+			t.Fatalf("got %v %+v; reference %v %+v", got, st, want, wst)
 		}
 	})
 }
@@ -71,6 +68,31 @@ func seedLines(t testing.TB) [][]byte {
 		out = append(out, []byte(s))
 	}
 	return out
+}
+
+// refDecode decodes line with the reference, into records.
+func refDecode(t testing.TB, line []byte, unit string) ([]rec, sample.Counts, error) {
+	t.Helper()
+	var b sample.Batch
+	st, err := telegrafref.Decode(line, unit, &b)
+	return recsOf(t, &b), st, err
+}
+
+// TestAgainstReference: every seed line the reference can judge, in every
+// unit.
+func TestAgainstReference(t *testing.T) {
+	for i, line := range seedLines(t) {
+		if !telegrafref.Applicable(line) {
+			continue
+		}
+		for _, u := range []string{"SECONDS", "MILLISECONDS", "MICROSECONDS", "NANOSECONDS"} {
+			got, st, err := decode(t, NewDecoder(Config{TimestampUnit: u}), line)
+			want, wst, werr := refDecode(t, line, u)
+			if (err != nil) != (werr != nil) || err == nil && (st != wst || !sameRecs(sortRecs(got), sortRecs(want))) {
+				t.Errorf("seed %d %s: got %v %+v (%v); reference %v %+v (%v)", i, u, got, st, err, want, wst, werr)
+			}
+		}
+	}
 }
 
 var writeCorpus = flag.Bool("write-corpus", false, "write the fuzz seed corpus to testdata/fuzz")

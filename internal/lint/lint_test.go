@@ -35,6 +35,9 @@ var allowed = []struct {
 	// Java's NumberFormat, shared by the StatsD, Graphite and Telegraf decoders.
 	{"internal/javanum", nil},
 	{"internal/javanum/javanumtest", nil}, // Java's answers, for the tests of javanum's callers
+	// An independent reference for javanum (math/big), for its tests and
+	// the reference decoders.
+	{"internal/javanum/javanumref", nil},
 	// mad's one JSON string escaper.
 	{"internal/jsonstr", nil},
 	// HOCON and strict JSON with positions: configuration syntax, nothing
@@ -53,8 +56,17 @@ var allowed = []struct {
 	{"ring", nil},
 	{"hist", []string{"internal/prefetch", "internal/hugepage"}},
 	{"ingest/*", []string{"internal/sample", "internal/javanum", "internal/pbwire"}},
+	// Reference decoders: independent of the decoders they check; they
+	// share only the input vocabulary and read numbers with javanumref.
+	{"ingest/statsd/statsdref", []string{"internal/sample", "internal/javanum/javanumref"}},
+	{"ingest/graphite/graphiteref", []string{"internal/sample", "internal/javanum/javanumref"}},
+	{"ingest/telegraf/telegrafref", []string{"internal/sample", "internal/javanum/javanumref"}},
+	{"ingest/collectd/collectdref", []string{"internal/sample"}},
 	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
+	// The reference aggregator: independent of the shard; of hist it reads
+	// only snapshots, to render the shard's side alike.
+	{"shard/shardref", []string{"internal/sample", "hist"}},
 	{"sinks", []string{"hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr"}},
 	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr"}}, // sinks share helpers (caggtest) among themselves
 	// Pipelines run sources, shards and sinks; they know nothing of MAD's
@@ -66,7 +78,7 @@ var allowed = []struct {
 	{"engine", []string{"*"}},
 	{"bench", []string{"engine", "engine/*", "ingest", "ingest/*", "bench/*"}},
 	{"bench/*", []string{"engine", "engine/*", "ingest", "ingest/*", "bench/*"}},
-	{"fuzz", []string{"internal/sample", "hist", "ring", "shard", "ingest", "ingest/*", "sinks", "sinks/*"}},
+	{"fuzz", []string{"internal/sample", "hist", "ring", "shard", "ingest", "ingest/*", "sinks", "sinks/*", "shard/shardref"}},
 	{"cmd/*", []string{"engine", "engine/*", "bench", "bench/*"}},
 }
 
@@ -79,6 +91,10 @@ func match(pattern, pkg string) bool {
 	}
 	return pattern == pkg
 }
+
+// referenceOf is the path of pkg's reference implementation, the package
+// its tests hold it to: pkg/<last element of pkg>ref.
+func referenceOf(pkg string) string { return pkg + "/" + path.Base(pkg) + "ref" }
 
 func rulesFor(pkg string) ([]string, bool) {
 	// An exact rule wins over a pattern.
@@ -163,8 +179,10 @@ func TestImportDirections(t *testing.T) {
 				continue
 			}
 			dep := strings.TrimPrefix(p, module+"/")
-			// Any test may take a replayable seed.
-			okDep := dep == f.pkg || (dep == "internal/testseed" && strings.HasSuffix(f.path, "_test.go"))
+			// Any test may take a replayable seed, and the tests of a
+			// package its reference (pkg/<name>ref, e.g. shard/shardref).
+			test := strings.HasSuffix(f.path, "_test.go")
+			okDep := dep == f.pkg || (dep == "internal/testseed" && test) || (test && dep == referenceOf(f.pkg))
 			for _, r := range rules {
 				okDep = okDep || match(r, dep)
 			}
@@ -191,6 +209,10 @@ func TestRulesReject(t *testing.T) {
 		{"sinks/telemetry", "ingest"}, {"shard", "engine"}, {"hist", "internal/sample"}, {"engine", "cmd/mad"},
 		{"engine/pipeline", "engine/config"}, {"engine/pipeline", "engine"}, {"engine/pipeline", "internal/hocon"},
 		{"engine/config", "engine"}, {"internal/hocon", "engine/config"}, {"sinks", "engine/pipeline"}, {"ingest", "engine/config"},
+		// A reference shares nothing with what it checks.
+		{"shard/shardref", "shard"}, {"ingest/statsd/statsdref", "ingest/statsd"}, {"ingest/statsd/statsdref", "internal/javanum"},
+		{"ingest/graphite/graphiteref", "ingest/graphite"}, {"ingest/telegraf/telegrafref", "ingest/telegraf"},
+		{"ingest/collectd/collectdref", "ingest/collectd"}, {"internal/javanum/javanumref", "internal/javanum"},
 	} {
 		rules, _ := rulesFor(tc.pkg)
 		for _, r := range rules {
