@@ -3,7 +3,6 @@ package fuzz
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -111,8 +110,6 @@ type pipeline struct {
 	round     int
 	// closed counts the buckets compared, for the seed tests' report.
 	closed int
-	// minTime is the least record time applied so far (knownBugs).
-	minTime int64
 }
 
 func newPipeline(t testing.TB, variant int) *pipeline {
@@ -139,7 +136,7 @@ func newPipeline(t testing.TB, variant int) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pipeline{t: t, sh: sh, ref: shardref.New(rc), minTime: math.MaxInt64}
+	return &pipeline{t: t, sh: sh, ref: shardref.New(rc)}
 }
 
 // route is the real decoders' sample.Route.
@@ -153,7 +150,6 @@ func (p *pipeline) now() int64 { return baseNow + int64(p.round)*roundStep }
 func (p *pipeline) endRound() {
 	p.t.Helper()
 	now := p.now()
-	p.skipKnownBugs()
 	p.sh.Apply(&p.got, now)
 	p.ref.Add(&p.want, now)
 	p.sh.Tick(now)
@@ -205,30 +201,6 @@ func (p *pipeline) compare(when string, want []string) {
 	}
 	p.closed += len(got)
 }
-
-// skipKnownBugs skips the input if the round's samples would meet a known
-// bug of the shard, which is not this harness's to fix; each is written up
-// in the skip message.
-func (p *pipeline) skipKnownBugs() {
-	p.t.Helper()
-	for _, b := range []*sample.Batch{&p.got, &p.want} {
-		for i := range b.Samples {
-			t := b.Samples[i].Time
-			// Shard.cachedStart tests t-lastStart < period in int64: when a
-			// bucket starts near -2^63 (a time that wrapped: Graphite
-			// "a 1 9223372036854776", StatsD "|T9223372036854776", collectd
-			// "time":-1e300) the difference overflows for any later time
-			// above start+2^63, which then lands in that bucket.
-			if t > 0 && p.minTime < 0 && uint64(t)-uint64(p.minTime) > math.MaxInt64-maxPeriod {
-				p.t.Skip("known shard bug: cachedStart's t-lastStart overflows, putting a sample in a bucket 2^63 ms before it")
-			}
-			p.minTime = min(p.minTime, t)
-		}
-	}
-}
-
-// maxPeriod bounds the periods of aggConfigs, in ms.
-const maxPeriod = 60000
 
 // batchString prints a batch's samples, for failure messages.
 func batchString(b *sample.Batch) string {

@@ -287,8 +287,10 @@ func (s *Shard) cachedStart(p int, t int64) (int64, bool) {
 	per := &s.periods[p]
 	// t in [lastStart, lastStart+ms): the same bucket. (A bucket start is
 	// never after its times for t >= 0; Java's remainder makes negative
-	// times start after t, which this check sends to BucketStart.)
-	if per.lastValid && t >= per.lastStart && t-per.lastStart < per.ms {
+	// times start after t, which this check sends to BucketStart.) The
+	// difference is taken unsigned: t - lastStart overflows int64 when the
+	// last bucket started near -2^63 (a wrapped time).
+	if per.lastValid && t >= per.lastStart && uint64(t)-uint64(per.lastStart) < uint64(per.ms) {
 		return per.lastStart, true
 	}
 	return 0, false

@@ -119,6 +119,36 @@ func TestBucketStart(t *testing.T) {
 	}
 }
 
+// TestBucketStartAfterAWrappedTime: a sample whose time wrapped near -2^63
+// (a seconds timestamp times 1000 in long arithmetic, as MAD computes it)
+// opens its bucket; a sample of today afterwards still gets today's bucket.
+// The bucket-start cache compared t-lastStart in int64, which overflowed and
+// put every later sample in the ancient bucket (found by fuzz/FuzzGraphite).
+func TestBucketStartAfterAWrappedTime(t *testing.T) {
+	for _, apply := range []string{"plain", "pipelined"} {
+		t.Run(apply, func(t *testing.T) {
+			s := newTestShard(t, Config{Periods: []time.Duration{time.Second, time.Minute}})
+			var b sample.Batch
+			wrapped := int64(-9223372036854775616)
+			add(t, &b, sample.KindCounter, "a", wrapped, 1, sample.UnitNone)
+			add(t, &b, sample.KindCounter, "b", t0+123, 1, sample.UnitNone)
+			if apply == "pipelined" {
+				s.pipelineFrom = 0 // the prefetch pipeline from the first sample
+			}
+			s.Apply(&b, t0+200)
+			s.Flush(t0 + 200)
+			starts := map[string][]int64{}
+			for _, e := range drain(t, s) {
+				starts[e.name] = append(starts[e.name], e.start)
+			}
+			slices.Sort(starts["b"])
+			if want := []int64{t0, t0}; !slices.Equal(starts["b"], want) {
+				t.Fatalf("b's buckets start at %v; want %v (after a's at %v)", starts["b"], want, starts["a"])
+			}
+		})
+	}
+}
+
 func TestExpiryIsStrict(t *testing.T) {
 	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
 	var b sample.Batch
