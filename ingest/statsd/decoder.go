@@ -16,7 +16,8 @@ const (
 	// the line is dropped.
 	RateResample RateMode = iota
 	// RateScale is standard StatsD behaviour: every line is kept and
-	// weighted by 1/r. A counter adds value/r; a timer, histogram or
+	// weighted by 1/r. A counter adds value × (1/r), as Etsy StatsD does (one
+	// ulp from value/r at times); a timer, histogram or
 	// distribution value counts round(1/r) times. Lines with r = 0 are
 	// dropped.
 	RateScale
