@@ -180,8 +180,9 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 		b.AddSample(k, t, 0, v, unit, flags)
 		return n
 	}
-	// A scaled timer value counts n times.
-	times := math.Max(1, math.Round(weight))
+	// A scaled timer value counts n times, at most 2^63 (a Java long's
+	// range; beyond it a uint64 conversion would be undefined).
+	times := min(max(1, math.Round(weight)), 1<<63)
 	d.hist[0] = sample.HistEntry{Value: v, Count: uint64(times)}
 	b.AddAgg(k, t, 0, sample.Agg{Min: v, Max: v, Sum: v * times, Count: times,
 		Has: sample.HasMin | sample.HasMax | sample.HasSum | sample.HasCount | sample.HasHist}, d.hist[:], unit)

@@ -162,6 +162,17 @@ func TestDecodeScaling(t *testing.T) {
 	}
 }
 
+// TestDecodeScalingTinyRate: a timer sampled at a rate whose inverse is
+// past 2^64 counts 2^63 times (a Java long's range), not what an
+// out-of-range float-to-integer conversion makes.
+func TestDecodeScalingTinyRate(t *testing.T) {
+	d := NewDecoder(Config{RateMode: RateScale})
+	got := samples(t, capture(d, "t:1|ms|@1e-30\n", 0))
+	if len(got) != 1 || got[0].agg == nil || got[0].agg.Count != 1<<63 {
+		t.Fatalf("got %+v; want one timer counted 2^63 times", got)
+	}
+}
+
 // TestDecodeRefusals: NumberFormat reads "NaN", "-∞" and "1E400" (MAD
 // would record them); mad drops non-finite values and counts them. "+1" is
 // no number to NumberFormat.

@@ -98,6 +98,9 @@ func Decode(data []byte, now int64, cfg Config, b *sample.Batch) Stats {
 			continue
 		}
 		n := math.Max(1, math.Round(weight))
+		if n > 9223372036854775808 { // 2^63: a Java long's range
+			n = 9223372036854775808
+		}
 		b.AddAgg(k, t, 0, sample.Agg{Min: v, Max: v, Sum: v * n, Count: n,
 			Has: sample.HasMin | sample.HasMax | sample.HasSum | sample.HasCount | sample.HasHist},
 			[]sample.HistEntry{{Value: v, Count: uint64(n)}}, unit)
