@@ -16,6 +16,9 @@ oldpkg=${pkg%%:*} newpkg=${pkg##*:}
 root=$(git rev-parse --show-toplevel)
 work=$(mktemp -d)
 trap 'git -C "$root" worktree remove --force "$work/a" >/dev/null 2>&1 || true; git -C "$root" worktree remove --force "$work/b" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+# Commits before the vectors moved into testdata/ read them from ../shared
+# beside the checkout: give the worktrees the same neighbour.
+[ -d "$root/../shared" ] && ln -s "$(cd "$root/.." && pwd)/shared" "$work/shared"
 git -C "$root" worktree add -q --detach "$work/a" "$old"
 git -C "$root" worktree add -q --detach "$work/b" "$new"
 (cd "$work/a" && go test -c -o "$work/a.test" "$oldpkg")
