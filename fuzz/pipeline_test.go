@@ -75,6 +75,25 @@ func checkLines(t testing.TB, p *pipeline, data []byte, decode func(line []byte)
 	return p.closed
 }
 
+// checkBodies runs a payload of a binary format through p, a request a
+// round: decode decodes a body on both sides (into p.got and p.want), and
+// both must refuse it or accept it alike (checkBody). A refused body
+// routes nothing: MAD refuses the whole request, and the HTTP source
+// discards what was decoded.
+func checkBodies(t testing.TB, p *pipeline, data []byte, decode func(body []byte) (c, wc sample.Counts, err, werr error)) int {
+	t.Helper()
+	for _, body := range bodies(data) {
+		c, wc, err, werr := decode(body)
+		if err != nil {
+			p.got.Reset()
+		}
+		checkBody(t, body, c, wc, err, werr)
+		p.endRound()
+	}
+	p.finish()
+	return p.closed
+}
+
 // refusal is the kind of a decoding error (sample.ErrMalformed,
 // ErrTooLarge or ErrMADFails: MAD's 400, 413 or 500), nil for none; an
 // error of no kind is itself.

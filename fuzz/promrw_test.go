@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomad/mad/ingest/promrw"
 	"github.com/gomad/mad/ingest/promrw/promrwref"
+	"github.com/gomad/mad/internal/sample"
 )
 
 // remoteWriteConfig is the configuration of a variant with bit 2: units
@@ -22,13 +23,12 @@ var remoteWriteConfig = promrw.Config{
 
 // FuzzRemoteWrite: Prometheus remote write requests (one a round, cut at
 // bodySep) through one promrw.Decoder and a shard; against
-// promrwref.Decode and shardref. A refused request routes nothing (the
-// HTTP source discards what was decoded). Each request must be refused by
-// both with the same kind (400, or 413 over the limit) or accepted by both
-// with the same counts; the shard and the reference must close the same
-// buckets and refuse as many samples. variant: bit 0 picks remote write
-// 2.0 (else 1.0); bit 1 takes each round as the body as sent (a snappy
-// block), else as the message, which the harness compresses; bit 2 picks
+// promrwref.Decode and shardref. Each request must be refused by both with
+// the same kind (400, or 413 over the limit) or accepted by both with the
+// same counts; the shard and the reference must close the same buckets and
+// refuse as many samples. variant: bit 0 picks remote write 2.0 (else
+// 1.0); bit 1 takes each round as the body as sent (a snappy block), else
+// as the message, which the harness compresses; bit 2 picks
 // remoteWriteConfig (else MAD's defaults); the rest picks the aggregation
 // (aggConfigs).
 //
@@ -58,18 +58,12 @@ func checkRemoteWrite(t testing.TB, data []byte, variant uint8) int {
 		decode = dec.DecodeV2
 	}
 	p := newPipeline(t, int(variant>>3))
-	for _, body := range bodies(data) {
+	return checkBodies(t, p, data, func(body []byte) (c, wc sample.Counts, err, werr error) {
 		if variant&2 == 0 {
 			body = snappy.Encode(nil, body)
 		}
-		wc, werr := promrwref.Decode(body, version, rcfg, &p.want)
-		c, err := decode(body, p.now(), p.route)
-		if err != nil {
-			p.got.Reset() // MAD refuses the whole request
-		}
-		checkBody(t, body, c, wc, err, werr)
-		p.endRound()
-	}
-	p.finish()
-	return p.closed
+		wc, werr = promrwref.Decode(body, version, rcfg, &p.want)
+		c, err = decode(body, p.now(), p.route)
+		return c, wc, err, werr
+	})
 }

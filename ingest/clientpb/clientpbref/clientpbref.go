@@ -12,23 +12,12 @@ package clientpbref
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/gomad/mad/internal/sample"
-)
-
-// The reference's refusals of a body, by MAD's answer: they wrap the kinds
-// of sample.DecodeError.
-var (
-	// ErrMalformed is a body MAD refuses with 400 (a ParsingException).
-	ErrMalformed = fmt.Errorf("clientpbref: refused: %w", sample.ErrMalformed)
-	// ErrMADFails is a body on which MAD fails otherwise (a record id
-	// shorter than 16 bytes): 500.
-	ErrMADFails = fmt.Errorf("clientpbref: MAD fails: %w", sample.ErrMADFails)
 )
 
 // allStats is what a set of V3 statistics carries.
@@ -41,8 +30,10 @@ const allStats = sample.HasMin | sample.HasMax | sample.HasSum | sample.HasCount
 // sample.Normalize) before its V3 statistics (sample.FlagAgg); and one
 // KindNone sample (no name, value 0) for a record that routes nothing else.
 // A metric whose key exceeds sample.MaxKeyLen is left out (mad's limit).
-// Records counts the body's records. A refused body (ErrMalformed,
-// ErrMADFails) appends nothing.
+// Records counts the body's records. A refused body appends nothing; the
+// error is sample.ErrMalformed for what MAD refuses with 400 (a
+// ParsingException), sample.ErrMADFails for what it fails on otherwise
+// with 500 (a record id shorter than 16 bytes).
 func Decode(version int, body []byte, b *sample.Batch) (sample.Counts, error) {
 	recs, err := decode(version, body)
 	if err != nil {
@@ -242,14 +233,14 @@ type rrecord struct {
 func decode(version int, body []byte) ([]rrecord, error) {
 	top, err := rparse(body, 0)
 	if err != nil {
-		return nil, ErrMalformed
+		return nil, sample.ErrMalformed
 	}
 	var recs [][]rfield
 	for _, f := range top {
 		if f.num == 1 && f.wt == 2 {
 			r, err := rparse(f.b, 1)
 			if err != nil {
-				return nil, ErrMalformed
+				return nil, sample.ErrMalformed
 			}
 			recs = append(recs, r)
 		}
@@ -265,7 +256,7 @@ func decode(version int, body []byte) ([]rrecord, error) {
 			f, err = refRecord12(version, r)
 		}
 		if err != nil {
-			return nil, ErrMalformed
+			return nil, sample.ErrMalformed
 		}
 		built = append(built, f)
 	}
@@ -406,15 +397,15 @@ func refRecord3(r []rfield) (func() (rrecord, error), error) {
 	}
 	return func() (rrecord, error) {
 		if len(id.b) < 16 {
-			return rrecord{}, ErrMADFails
+			return rrecord{}, sample.ErrMADFails
 		}
 		seen := map[string]bool{}
 		for _, d := range dims {
 			if !d.okK || !d.okV {
-				return rrecord{}, ErrMalformed
+				return rrecord{}, sample.ErrMalformed
 			}
 			if seen[d.k] {
-				return rrecord{}, ErrMalformed
+				return rrecord{}, sample.ErrMalformed
 			}
 			seen[d.k] = true
 			rec.dims = append(rec.dims, sample.Dim{Key: []byte(d.k), Value: []byte(d.v)})
@@ -423,7 +414,7 @@ func refRecord3(r []rfield) (func() (rrecord, error), error) {
 		var vals, aggs [][]value
 		for _, e := range entries {
 			if !e.nameOK {
-				return rrecord{}, ErrMalformed
+				return rrecord{}, sample.ErrMalformed
 			}
 			if !e.data || (len(e.samples) == 0 && !e.stats) {
 				continue
@@ -561,13 +552,13 @@ func refRecord12(version int, r []rfield) (func() (rrecord, error), error) {
 	}
 	return func() (rrecord, error) {
 		if len(id.b) < 16 {
-			return rrecord{}, ErrMADFails
+			return rrecord{}, sample.ErrMADFails
 		}
 		for _, list := range [][][2]string{annots, dims} {
 			seen := map[string]bool{}
 			for _, p := range list {
 				if seen[p[0]] {
-					return rrecord{}, ErrMalformed
+					return rrecord{}, sample.ErrMalformed
 				}
 				seen[p[0]] = true
 			}
@@ -583,7 +574,7 @@ func refRecord12(version int, r []rfield) (func() (rrecord, error), error) {
 				if q.unit != "" {
 					var ok bool
 					if u, ok = sample.ParseUnit(q.unit); !ok {
-						return rrecord{}, ErrMalformed
+						return rrecord{}, sample.ErrMalformed
 					}
 				}
 				v, u := sample.Normalize(q.v, u)
@@ -593,7 +584,7 @@ func refRecord12(version int, r []rfield) (func() (rrecord, error), error) {
 		}
 		for _, m := range metrics {
 			if names[m.name] {
-				return rrecord{}, ErrMalformed
+				return rrecord{}, sample.ErrMalformed
 			}
 			names[m.name] = true
 		}

@@ -13,9 +13,9 @@ package promrwref
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -23,16 +23,6 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/gomad/mad/internal/sample"
-)
-
-// The reference's refusals of a request, by the answer: they wrap the kinds
-// of sample.DecodeError.
-var (
-	// ErrMalformed is a request MAD refuses with 400 (a ParsingException).
-	ErrMalformed = fmt.Errorf("promrwref: refused: %w", sample.ErrMalformed)
-	// ErrTooLarge is a request whose decompressed message is over the limit
-	// (413; MAD has none).
-	ErrTooLarge = fmt.Errorf("promrwref: too large: %w", sample.ErrTooLarge)
 )
 
 // DefaultMaxDecompressed is the limit on the decompressed message when
@@ -325,8 +315,10 @@ func NameAndUnit(name string, interpretUnits bool) (agg bool, unit sample.Unit) 
 // the sample's timestamp, with the unit the name gives (Config.InterpretUnits)
 // normalised, as MAD's PrometheusToRecordParser.parse makes its records. A
 // series whose key exceeds sample.MaxKeyLen is left out (mad's limit). Each
-// sample is one record: Records = Samples. A refused request (ErrMalformed,
-// ErrTooLarge) appends nothing.
+// sample is one record: Records = Samples. A refused request appends
+// nothing; the error is sample.ErrMalformed for what MAD refuses with 400 (a
+// ParsingException), sample.ErrTooLarge for a decompressed message over the
+// limit (413; MAD has none).
 func Decode(body []byte, version int, cfg Config, b *sample.Batch) (sample.Counts, error) {
 	recs, err := decode(body, version, cfg)
 	if err != nil {
@@ -359,20 +351,20 @@ func decode(body []byte, version int, cfg Config) ([]record, error) {
 	declared, hdr := binary.Uvarint(body)
 	switch {
 	case hdr <= 0 || hdr > 5 || declared > 0xffffffff:
-		return nil, ErrMalformed // C++ snappy reads a varint32
+		return nil, sample.ErrMalformed // C++ snappy reads a varint32
 	case cfg.MaxDecompressed > 0 && declared > uint64(cfg.MaxDecompressed),
 		cfg.MaxDecompressed <= 0 && declared > DefaultMaxDecompressed:
-		return nil, ErrTooLarge
+		return nil, sample.ErrTooLarge
 	case declared > uint64(len(body))*22:
-		return nil, ErrMalformed
+		return nil, sample.ErrMalformed
 	}
 	msg, err := snappy.DecodeStrict(nil, body)
 	if err != nil {
-		return nil, ErrMalformed
+		return nil, sample.ErrMalformed
 	}
 	series, syms, err := Parse(msg, version)
 	if err != nil {
-		return nil, ErrMalformed
+		return nil, sample.ErrMalformed
 	}
 	white := map[string]bool{}
 	for _, n := range cfg.ReservedNameWhitelist {
@@ -383,12 +375,12 @@ func decode(body []byte, version int, cfg Config) ([]record, error) {
 		labels := s.Labels
 		if version == 2 {
 			if len(s.Refs)%2 != 0 {
-				return nil, ErrMalformed
+				return nil, sample.ErrMalformed
 			}
 			labels = nil
 			for i := 0; i < len(s.Refs); i += 2 {
 				if int(s.Refs[i]) >= len(syms) || int(s.Refs[i+1]) >= len(syms) {
-					return nil, ErrMalformed
+					return nil, sample.ErrMalformed
 				}
 				labels = append(labels, Label{syms[s.Refs[i]], syms[s.Refs[i+1]]})
 			}
@@ -418,15 +410,10 @@ func decode(body []byte, version int, cfg Config) ([]record, error) {
 			continue
 		}
 		if name == "" || dup {
-			return nil, ErrMalformed
+			return nil, sample.ErrMalformed
 		}
-		var keys []string
-		for k := range dims {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		var ds []sample.Dim
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(dims)) {
 			ds = append(ds, sample.Dim{Key: []byte(k), Value: []byte(dims[k])})
 		}
 		if _, err := sample.AppendKey(nil, sample.KindGauge, []byte(name), ds); err != nil {
