@@ -48,6 +48,10 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzGraphite$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzTelegraf$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzCollectd$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzClientV1$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzClientV2$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzClientV3$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzRemoteWrite$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
 
 # Microbenchmarks for BENCHMARKS.md (-count=6 for benchstat).
 bench:

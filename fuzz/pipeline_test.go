@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -24,7 +25,8 @@ import (
 // round the shard ticks and the reference closes what expired; at the end
 // both flush. Every closed bucket is rendered to a line (shardref), and the
 // lines must be equal, round after round; so must the samples each side
-// refused, and the decoders' accounting (checked by each target).
+// refused, and the decoders' accounting (checked by each target). A binary
+// payload is cut into rounds at bodySep instead.
 
 const (
 	baseNow   = 1_700_000_000_123
@@ -33,6 +35,13 @@ const (
 
 // rounds cuts a payload at its empty lines.
 func rounds(data []byte) [][]byte { return bytes.Split(data, []byte("\n\n")) }
+
+// bodySep cuts a payload of a binary format (protobuf, snappy), which has
+// no lines, into rounds: one body each. None of the seeds holds it.
+const bodySep = "\n--\n"
+
+// bodies cuts a payload of a binary format at bodySep.
+func bodies(data []byte) [][]byte { return bytes.Split(data, []byte(bodySep)) }
 
 // lines cuts a round into lines as a TCP line source does: on '\n', empty
 // lines left out.
@@ -64,6 +73,51 @@ func checkLines(t testing.TB, p *pipeline, data []byte, decode func(line []byte)
 	}
 	p.finish()
 	return p.closed
+}
+
+// checkBodies runs a payload of a binary format through p, a request a
+// round: decode decodes a body on both sides (into p.got and p.want), and
+// both must refuse it or accept it alike (checkBody). A refused body
+// routes nothing: MAD refuses the whole request, and the HTTP source
+// discards what was decoded.
+func checkBodies(t testing.TB, p *pipeline, data []byte, decode func(body []byte) (c, wc sample.Counts, err, werr error)) int {
+	t.Helper()
+	for _, body := range bodies(data) {
+		c, wc, err, werr := decode(body)
+		if err != nil {
+			p.got.Reset()
+		}
+		checkBody(t, body, c, wc, err, werr)
+		p.endRound()
+	}
+	p.finish()
+	return p.closed
+}
+
+// refusal is the kind of a decoding error (sample.ErrMalformed,
+// ErrTooLarge or ErrMADFails: MAD's 400, 413 or 500), nil for none; an
+// error of no kind is itself.
+func refusal(err error) error {
+	for _, k := range []error{sample.ErrMalformed, sample.ErrTooLarge, sample.ErrMADFails} {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return err
+}
+
+// checkBody fails unless the decoder and the reference both accept a body
+// with the same counts, or both refuse it with the same kind (the
+// decoder's refusal being a *sample.DecodeError, as every decoder's is).
+func checkBody(t testing.TB, body []byte, c, wc sample.Counts, err, werr error) {
+	t.Helper()
+	var de *sample.DecodeError
+	if err != nil && !errors.As(err, &de) {
+		t.Fatalf("body %q: the decoder refused it with %v; want a *sample.DecodeError", body, err)
+	}
+	if refusal(err) != refusal(werr) || err == nil && c != wc {
+		t.Fatalf("body %q: the decoder gave %+v, %v; the reference %+v, %v", body, c, err, wc, werr)
+	}
 }
 
 // aggConfig is one pipeline configuration, for both aggregators.

@@ -18,7 +18,7 @@ import (
 //     samples, and fail the same way;
 //   - every routed key is canonical (sample.ParseKey accepts it) and carries
 //     its hash;
-//   - the decoder agrees with the slow reference decoder (ref_test.go) on
+//   - the decoder agrees with the slow reference decoder (clientpbref) on
 //     the outcome (200, 400 or 500) and on every series' samples.
 //
 //	go test ./ingest/clientpb -run '^$' -fuzz FuzzDecodeV3 -fuzztime 2m

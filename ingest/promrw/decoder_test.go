@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/gomad/mad/ingest/promrw/promrwref"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -73,7 +74,7 @@ func TestLiveAgainstReference(t *testing.T) {
 		body := readVector(t, name)
 		for _, cfg := range []Config{{}, {InterpretUnits: true}, {InterpretUnits: true, ReservedNameWhitelist: []string{"container_network_transmit_packets_total", "container_cpu_usage_seconds_total"}}} {
 			got, _, err := decodeAll(t, cfg, 1, body)
-			want, werr := refDecode(body, 1, cfg)
+			want, werr := refDecode(t, body, 1, cfg)
 			if err != nil || werr != nil || !sameRecs(got, want) {
 				t.Fatalf("%s %+v: got %d records (%v); reference %d (%v)", name, cfg, len(got), err, len(want), werr)
 			}
@@ -93,20 +94,7 @@ func toV2(t testing.TB, body []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	series, _, err := refParse(msg, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var in []ts
-	for _, s := range series {
-		var x ts
-		for _, l := range s.labels {
-			x.labels = append(x.labels, lbl{l.name, l.value})
-		}
-		x.samples = s.samples
-		in = append(in, x)
-	}
-	return encV2(in...)
+	return encV2(refSeries(t, msg, 1)...)
 }
 
 // TestNameAndUnit: MAD's PrometheusToRecordParserTest unit tables.
@@ -136,7 +124,7 @@ func TestNameAndUnit(t *testing.T) {
 			if r.aggregation != w.agg || r.unit != w.unit {
 				t.Fatalf("got aggregation %v unit %v; want %v %v", r.aggregation, r.unit, w.agg, w.unit)
 			}
-			agg, unit := refNameAndUnit(name, true)
+			agg, unit := promrwref.NameAndUnit(name, true)
 			if agg != w.agg || unit != w.unit {
 				t.Fatalf("reference: got aggregation %v unit %v; want %v %v", agg, unit, w.agg, w.unit)
 			}
@@ -247,7 +235,7 @@ func TestRules(t *testing.T) {
 				if st.Records != len(c.want) || st.Samples != len(c.want) {
 					t.Fatalf("got stats %+v; want %d records", st, len(c.want))
 				}
-				want, werr := refDecode(body, version, c.cfg)
+				want, werr := refDecode(t, body, version, c.cfg)
 				if werr != nil || !sameRecs(got, want) {
 					t.Fatalf("reference: %v (%v)", want, werr)
 				}

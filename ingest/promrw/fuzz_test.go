@@ -21,7 +21,7 @@ import (
 //   - emits only well-formed keys (sample.ParseKey) whose hash matches, of
 //     kind gauge, with finite values and units MAD's normalisation yields;
 //   - accounts for every sample: Records = Samples = what was routed;
-//   - agrees with the reference transliteration of MAD's parser (ref_test.go)
+//   - agrees with the reference transliteration of MAD's parser (promrwref)
 //     on what is refused and on every record.
 //
 //	go test ./ingest/promrw -run '^$' -fuzz '^FuzzDecode$' -fuzztime 2m
@@ -62,7 +62,7 @@ func checkDecode(t *testing.T, msg []byte, version int) {
 			if fmt.Sprint(err) != fmt.Sprint(err2) || st != st2 || !sameRecs(got, again) {
 				t.Fatalf("not deterministic: %v %+v / %v %+v", err, st, err2, st2)
 			}
-			want, werr := refDecode(body, version, cfg)
+			want, werr := refDecode(t, body, version, cfg)
 			var pe *sample.DecodeError
 			switch {
 			case errors.Is(err, sample.ErrTooLarge) != errors.Is(werr, sample.ErrTooLarge):
@@ -147,19 +147,8 @@ func seedMessages(t testing.TB, version int) [][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		series, _, err := refParse(msg, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var in []ts
-		for _, s := range series[:min(len(series), 12)] {
-			x := ts{samples: s.samples}
-			for _, l := range s.labels {
-				x.labels = append(x.labels, lbl{l.name, l.value})
-			}
-			in = append(in, x)
-		}
-		out = append(out, enc(in...))
+		series := refSeries(t, msg, 1)
+		out = append(out, enc(series[:min(len(series), 12)]...))
 	}
 	for _, v := range []string{"testLivePrometheus5", "testCorruptedSnappy", "testCorruptedPrometheusMessage", "testParseEmpty"} {
 		out = append(out, readVector(t, v))

@@ -36,12 +36,8 @@ func BenchmarkDecode(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			series, _, err := refParse(msg, c.version)
-			if err != nil {
-				b.Fatal(err)
-			}
 			n := 0
-			for _, s := range series {
+			for _, s := range refSeries(b, msg, c.version) {
 				n += len(s.samples)
 			}
 			d := NewDecoder(Config{InterpretUnits: true})

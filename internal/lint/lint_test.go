@@ -62,6 +62,9 @@ var allowed = []struct {
 	{"ingest/graphite/graphiteref", []string{"internal/sample", "internal/javanum/javanumref"}},
 	{"ingest/telegraf/telegrafref", []string{"internal/sample", "internal/javanum/javanumref"}},
 	{"ingest/collectd/collectdref", []string{"internal/sample"}},
+	// The protobuf references read the wire on their own, without pbwire.
+	{"ingest/clientpb/clientpbref", []string{"internal/sample"}},
+	{"ingest/promrw/promrwref", []string{"internal/sample"}},
 	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	// The reference aggregator: independent of the shard; of hist it reads
@@ -213,6 +216,8 @@ func TestRulesReject(t *testing.T) {
 		{"shard/shardref", "shard"}, {"ingest/statsd/statsdref", "ingest/statsd"}, {"ingest/statsd/statsdref", "internal/javanum"},
 		{"ingest/graphite/graphiteref", "ingest/graphite"}, {"ingest/telegraf/telegrafref", "ingest/telegraf"},
 		{"ingest/collectd/collectdref", "ingest/collectd"}, {"internal/javanum/javanumref", "internal/javanum"},
+		{"ingest/clientpb/clientpbref", "ingest/clientpb"}, {"ingest/clientpb/clientpbref", "internal/pbwire"},
+		{"ingest/promrw/promrwref", "ingest/promrw"}, {"ingest/promrw/promrwref", "internal/pbwire"},
 	} {
 		rules, _ := rulesFor(tc.pkg)
 		for _, r := range rules {
