@@ -57,7 +57,7 @@ fuzz-smoke:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime=2000000x -count=6 ./shard ./hist ./ring ./internal/... | tee bench.out
 	$(GO) test -run '^$$' -bench . -count=6 ./ingest/statsd | tee -a bench.out
-	$(GO) test -run '^$$' -bench . -benchtime=20x -count=6 ./engine | tee -a bench.out
+	$(GO) test -run '^$$' -bench . -benchtime=20x -count=6 ./engine/pipeline | tee -a bench.out
 
 # End-to-end: mad and every peer on S1, S2, the rate ladder, S3 and latency (about 35 minutes;
 # installs missing peers into ~/.cache/madbench; wants an otherwise idle machine).

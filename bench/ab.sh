@@ -40,5 +40,5 @@ echo "# $old vs $new, $pkg, $bench, -benchtime $benchtime, $rounds alternating r
 benchstat "$old=$out/$name.old" "$new=$out/$name.new"
 echo "# fastest of $rounds (ns/op): old, new"
 for f in "$out/$name.old" "$out/$name.new"; do
-	awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "ns/op") { n = $1; sub(/-[0-9]+$/, "", n); if (!(n in m) || $i < m[n]) m[n] = $i } } END { for (n in m) printf "%s %s\n", n, m[n] }' "$f" | sort
+	awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "ns/op") { n = $1; if (!(n in m) || $i < m[n]) m[n] = $i } } END { for (n in m) printf "%s %s\n", n, m[n] }' "$f" | sort
 done
