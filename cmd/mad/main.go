@@ -9,6 +9,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -124,11 +125,17 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 		d, err = engine.Open(path, nil, opt, log)
 	}
 	if err != nil {
+		var refused *engine.RefusedError
 		if ps, ok := err.(config.Problems); ok {
 			for _, p := range ps {
 				fmt.Fprintln(os.Stderr, p.Error())
 			}
 			fmt.Fprintln(os.Stderr, "mad: the configuration was refused")
+		} else if errors.As(err, &refused) {
+			for _, p := range refused.Problems {
+				fmt.Fprintln(os.Stderr, p)
+			}
+			fmt.Fprintln(os.Stderr, "mad: the configuration cannot run (mad -skip-unavailable leaves out what mad does not implement)")
 		} else {
 			log.Error("cannot start", "err", err)
 		}
