@@ -43,7 +43,7 @@ func main() {
 	props := properties{}
 	version := flag.Bool("version", false, "print the version and exit")
 	configFile := flag.String("config", "", "MAD main configuration file (HOCON if it ends in .conf, JSON otherwise)")
-	check := flag.String("check-config", "", "validate this main configuration (with its pipelines) or pipeline file, print every problem, exit non-zero if there is any")
+	check := flag.String("check-config", "", "check this main configuration (with its pipelines) or pipeline file as start-up would, without binding: print every problem, exit non-zero if there is any (with -skip-unavailable, classes mad lacks are listed as left out)")
 	printDefault := flag.Bool("print-default-config", false, "print the embedded default configuration and exit")
 	skip := flag.Bool("skip-unavailable", false, "run pipelines without the sources and sinks mad does not implement yet (each is reported) instead of refusing them")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
@@ -87,7 +87,7 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 	slog.SetDefault(log)
 	opt := config.LoadOptions{Properties: props, SkipUnavailable: *skip}
 	if *check != "" {
-		summary, problems := config.CheckConfig(*check, opt)
+		summary, problems := engine.CheckConfig(*check, opt)
 		for _, s := range summary {
 			fmt.Println(s)
 		}

@@ -382,27 +382,6 @@ func TestParseISODuration(t *testing.T) {
 	}
 }
 
-func TestCheckConfig(t *testing.T) {
-	dir := t.TempDir()
-	pipes := filepath.Join(dir, "pipelines")
-	must(t, os.Mkdir(pipes, 0o755))
-	writeFile(t, pipes, "good.conf", "name=good\nsources=[{type=StatsdSource, name=s, port=0}]")
-	writeFile(t, pipes, "bad.conf", "name=bad\nperiods=[\"PT1X\"]")
-	writeFile(t, pipes, ".hidden.conf.swp", "not a pipeline")
-	main := writeFile(t, dir, "main.conf", "pipelinesDirectory="+`"`+pipes+`"`+"\nhttpPort=7090\npekkoConfiguration{}")
-	summary, ps := CheckConfig(main, LoadOptions{Env: env()})
-	if len(ps) != 1 || !strings.Contains(ps[0].Error(), "bad.conf:2") {
-		t.Errorf("problems %v", ps)
-	}
-	if !strings.Contains(strings.Join(summary, "\n"), `pipeline "good"`) {
-		t.Errorf("summary %v", summary)
-	}
-	// A single pipeline file.
-	if _, ps := CheckConfig(filepath.Join(pipes, "good.conf"), LoadOptions{}); len(ps) > 0 {
-		t.Errorf("good.conf: %v", ps)
-	}
-}
-
 func TestSystemPropertiesResolve(t *testing.T) {
 	p := writeFile(t, t.TempDir(), "p.conf", "name=${pipeline.name}\nsources=[{type=StatsdSource, name=s, host=${?bind.host}, port=${?bind.port}}]")
 	spec, ps := LoadPipeline(p, LoadOptions{Env: env(), Properties: map[string]string{"pipeline.name": "props", "bind.port": "9125"}})

@@ -183,49 +183,14 @@ func LoadPipeline(path string, opt LoadOptions) (*PipelineSpec, Problems) {
 	return p, b.problems
 }
 
-// bindPipeline binds PipelineConfiguration's keys from n; its problems go
-// to n's binder.
-// CheckConfig validates a main configuration (with its inline pipelines and
-// every file of its pipelines directory) or a single pipeline file, and
-// returns a summary of what it found with every problem. Classes mad does
-// not implement yet count as problems.
-func CheckConfig(path string, opt LoadOptions) (summary []string, problems Problems) {
-	opt.SkipUnavailable = false
+// IsMainFile reads and parses the file at path and reports whether it is a
+// main configuration rather than a pipeline file.
+func IsMainFile(path string, opt LoadOptions) (bool, Problems) {
 	root, _, ps := parseFile(path, opt)
 	if ps != nil {
-		return nil, ps
+		return false, ps
 	}
-	if !IsMainConfig(root) {
-		p, ps := LoadPipeline(path, opt)
-		if p != nil {
-			summary = append(summary, fmt.Sprintf("%s: pipeline %q: %d sources, %d sinks, periods %v", path, p.Name, len(p.Sources), len(p.Sinks), p.Shard.Periods))
-		}
-		return summary, ps
-	}
-	m, ps := LoadMain(path, opt)
-	problems = append(problems, ps...)
-	if m == nil {
-		return summary, problems
-	}
-	summary = append(summary, fmt.Sprintf("%s: main configuration: http %s, %d inline pipelines, pipelines directory %q", path, m.HTTPAddr(), len(m.Pipelines), m.PipelinesDirectory))
-	if len(m.JVMOnly) > 0 {
-		summary = append(summary, fmt.Sprintf("%s: JVM-only keys accepted and ignored: %s", path, strings.Join(m.JVMOnly, ", ")))
-	}
-	if m.PipelinesDirectory != "" {
-		if _, err := os.Stat(m.PipelinesDirectory); err != nil {
-			summary = append(summary, fmt.Sprintf("%s: pipelines directory %s: %v (no pipelines from it)", path, m.PipelinesDirectory, err))
-		}
-		files, err := PipelineFiles(m.PipelinesDirectory)
-		if err != nil {
-			problems = append(problems, Problem{Pos: hocon.Pos{File: m.PipelinesDirectory}, Msg: err.Error()})
-		}
-		for _, f := range files {
-			s, ps := CheckConfig(f, opt)
-			summary = append(summary, s...)
-			problems = append(problems, ps...)
-		}
-	}
-	return summary, problems
+	return IsMainConfig(root), nil
 }
 
 // PipelineFiles lists the pipeline files of dir as MAD does (every file,

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -92,6 +94,17 @@ type MainSpec struct {
 // HTTPSAddr is httpsHost:httpsPort.
 func (m *MainSpec) HTTPSAddr() string {
 	return joinHostPort(m.HTTPSHost, m.HTTPSPort)
+}
+
+// Certificate loads the TLS certificate (with its chain) and key of
+// enableHttps: both files readable, PEM that parses, and a key that matches
+// the certificate.
+func (m *MainSpec) Certificate() (tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(m.HTTPSCertificate, m.HTTPSKeyPath)
+	if err != nil {
+		return cert, fmt.Errorf("enableHttps: cannot load httpsCertificatePath %s and httpsKeyPath %s: %w", m.HTTPSCertificate, m.HTTPSKeyPath, err)
+	}
+	return cert, nil
 }
 
 // HTTPAddr is httpHost:httpPort.
