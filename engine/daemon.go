@@ -174,7 +174,7 @@ func Open(path string, data []byte, opt config.LoadOptions, log *slog.Logger) (*
 	d := newDaemon(DaemonConfig{HealthCheckPath: m.HealthCheckPath, StatusPath: m.StatusPath, HTTP: m.HTTP, DisablePprof: !m.EnablePprof, Log: log})
 	d.opt = opt
 	d.main = m
-	d.self = newSelfMetrics(d, m.MonitoringCluster, m.MonitoringService, m.MonitoringHost)
+	d.self = newSelfMetrics(d, m.MonitoringCluster, m.MonitoringService, m.MonitoringHost, m.LoopBack)
 	d.selfStop, d.selfDone = make(chan struct{}), make(chan struct{})
 	go d.self.run(d.selfStop, d.selfDone)
 	if data == nil {

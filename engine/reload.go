@@ -21,6 +21,9 @@ func logMain(log *slog.Logger, m *config.MainSpec) {
 	for _, u := range m.Unknown {
 		log.Debug("unknown configuration key ignored", "key", u)
 	}
+	if !m.LoopBack {
+		log.Info("mad's own metrics are on /metrics only: monitoringSinks=[] turns off their loop-back into the pipeline serving /metrics/v3/application")
+	}
 }
 
 func logResult(log *slog.Logger, r ReloadResult) {
@@ -164,6 +167,7 @@ func (d *Daemon) applyMainLocked(m *config.MainSpec) error {
 		}
 	}
 	d.main = m
+	d.self.setLoopBack(m.LoopBack)
 	d.cfg.HealthCheckPath, d.cfg.StatusPath = m.HealthCheckPath, m.StatusPath
 	d.cfg.DisablePprof = !m.EnablePprof
 	d.cfg.HTTP = m.HTTP

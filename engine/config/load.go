@@ -77,6 +77,7 @@ func (o LoadOptions) Read(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
+// parseFile reads and parses one configuration file (HOCON for .conf,
 // strict JSON otherwise), returning its content hash.
 func parseFile(path string, opt LoadOptions) (*hocon.Value, [32]byte, Problems) {
 	data, err := opt.Read(path)
@@ -143,6 +144,8 @@ func ParseMain(name string, data []byte, opt LoadOptions) (*MainSpec, Problems) 
 	return m, ps
 }
 
+// ignoreFallback marks as known the root keys that only the system
+// properties define.
 func ignoreFallback(n *node) {
 	for _, k := range n.v.Obj.Keys {
 		if v := n.v.Obj.Fields[k]; v.Pos.File == "" || v.Pos.File == "fallback" { // hocon marks values of Options.Fallback so
