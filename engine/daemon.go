@@ -19,12 +19,6 @@ import (
 	"github.com/gomad/mad/sinks/telemetry"
 )
 
-// Version and Commit are set at build time (-ldflags -X).
-var (
-	Version = "dev"
-	Commit  = "unknown"
-)
-
 // DaemonConfig configures the daemon: its control-plane HTTP server and
 // its pipelines.
 type DaemonConfig struct {

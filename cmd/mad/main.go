@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -61,15 +60,6 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if engine.Commit == "unknown" {
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" {
-					engine.Commit = s.Value
-				}
-			}
-		}
-	}
 	switch {
 	case *version:
 		fmt.Printf("mad %s (%s)\n", engine.Version, engine.Commit)
@@ -141,7 +131,7 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 		}
 		os.Exit(1)
 	}
-	log.Info("mad started", "version", engine.Version, "http", d.HTTPAddr(), "pipelines", len(d.Pipelines()), "startup", time.Since(start).String())
+	log.Info("mad started", "version", engine.Version, "commit", engine.Commit, "http", d.HTTPAddr(), "pipelines", len(d.Pipelines()), "startup", time.Since(start).String())
 	for s := range sig {
 		if s == syscall.SIGHUP {
 			log.Info("SIGHUP: checking the configuration")
