@@ -6,9 +6,24 @@ RACE_PKGS := ./ring/... ./shard/... ./hist/... ./internal/... ./ingest/... ./eng
 FUZZ_TIME ?= 3000x
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: test fmt-check vet lint unit race fuzz-smoke bench bench-e2e
+# mad -version and /status: the version and commit, from git, linked in
+# (engine/version.go), so that they are right however the go command
+# stamps the build (it does not with -buildvcs=false, nor in a git
+# worktree). Dirty means what it means to the go command: git status shows
+# anything.
+DIRTY = $(shell test -z "$$(git status --porcelain 2>/dev/null)" || echo -dirty)
+VERSION ?= $(shell git describe --tags --always 2>/dev/null)$(DIRTY)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)$(DIRTY)
+LDFLAGS = -X github.com/gomad/mad/engine.Version=$(VERSION) -X github.com/gomad/mad/engine.Commit=$(COMMIT)
+BIN ?= bin/mad
+
+.PHONY: build test fmt-check vet lint unit race fuzz-smoke bench bench-e2e
 
 test: fmt-check vet lint unit race fuzz-smoke
+
+# The daemon, stamped with its version and commit.
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mad
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

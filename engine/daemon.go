@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,12 +17,6 @@ import (
 	"github.com/gomad/mad/engine/pipeline"
 	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/sinks/telemetry"
-)
-
-// Version and Commit are set at build time (-ldflags -X).
-var (
-	Version = "dev"
-	Commit  = "unknown"
 )
 
 // DaemonConfig configures the daemon: its control-plane HTTP server and
@@ -76,6 +71,7 @@ type Daemon struct {
 	mainPath  string // "" for the embedded default configuration
 	opt       config.LoadOptions
 	problems  map[string]string // file → last problem, for /metrics and /status
+	down      atomic.Pointer[[]downPipeline]
 	srv, tsrv *http.Server
 	ln, tln   net.Listener
 	handler   atomic.Pointer[http.Handler]
@@ -144,9 +140,14 @@ func newDaemon(cfg DaemonConfig) *Daemon {
 // .conf, JSON otherwise; data, if not nil, is used instead of reading
 // path: the embedded default). It starts the pipelines written inline and
 // those of the pipelines directory, then reloads as MAD does: every
-// ReloadInterval, and on Reload (SIGHUP, POST /reload). A pipeline file
-// that is refused at start is reported and retried at every reload; the
-// main file must be valid.
+// ReloadInterval, and on Reload (SIGHUP, POST /reload).
+//
+// A configuration that cannot run in full is refused: Open returns every
+// problem found (config.Problems for the main file, a *RefusedError for
+// the pipelines) and leaves nothing running. With
+// LoadOptions.SkipUnavailable, sources and sinks mad does not implement
+// are left out instead (each is logged). After start-up a refused file
+// keeps what runs (see Reload).
 func Open(path string, data []byte, opt config.LoadOptions, log *slog.Logger) (*Daemon, error) {
 	var m *config.MainSpec
 	var ps config.Problems
@@ -158,16 +159,16 @@ func Open(path string, data []byte, opt config.LoadOptions, log *slog.Logger) (*
 	if log == nil {
 		log = slog.Default()
 	}
-	for _, p := range ps {
-		log.Warn("configuration", "problem", p.Error())
-	}
 	if m == nil {
 		return nil, ps
+	}
+	for _, p := range ps {
+		log.Warn("configuration", "problem", p.Error())
 	}
 	d := newDaemon(DaemonConfig{HealthCheckPath: m.HealthCheckPath, StatusPath: m.StatusPath, HTTP: m.HTTP, DisablePprof: !m.EnablePprof, Log: log})
 	d.opt = opt
 	d.main = m
-	d.self = newSelfMetrics(d, m.MonitoringCluster, m.MonitoringService, m.MonitoringHost)
+	d.self = newSelfMetrics(d, m.MonitoringCluster, m.MonitoringService, m.MonitoringHost, m.LoopBack)
 	d.selfStop, d.selfDone = make(chan struct{}), make(chan struct{})
 	go d.self.run(d.selfStop, d.selfDone)
 	if data == nil {
@@ -195,11 +196,26 @@ func Open(path string, data []byte, opt config.LoadOptions, log *slog.Logger) (*
 			return nil, err
 		}
 	}
-	res := d.applyPipelinesLocked()
+	res := d.applyPipelinesLocked(true)
+	n := len(d.managed)
 	d.mu.Unlock()
+	if len(res.Errors) > 0 {
+		d.Stop()
+		return nil, &RefusedError{Problems: res.Errors}
+	}
 	logResult(log, res)
+	if n == 0 {
+		log.Warn("no pipeline is configured: nothing is aggregated until one is added (and the configuration reloaded)",
+			"pipelinesDirectory", m.PipelinesDirectory)
+	}
 	return d, nil
 }
+
+// RefusedError is a configuration refused at start-up because its
+// pipelines cannot run: every problem, one per entry.
+type RefusedError struct{ Problems []string }
+
+func (e *RefusedError) Error() string { return strings.Join(e.Problems, "\n") }
 
 // HTTPAddr returns the control plane's bound address, nil if disabled.
 func (d *Daemon) HTTPAddr() net.Addr {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,9 @@ func logMain(log *slog.Logger, m *config.MainSpec) {
 	}
 	for _, u := range m.Unknown {
 		log.Debug("unknown configuration key ignored", "key", u)
+	}
+	if !m.LoopBack {
+		log.Info("mad's own metrics are on /metrics only: monitoringSinks=[] turns off their loop-back into the pipeline serving /metrics/v3/application")
 	}
 }
 
@@ -122,7 +126,7 @@ func (d *Daemon) reload() ReloadResult {
 			}
 		}
 	}
-	r := d.applyPipelinesLocked()
+	r := d.applyPipelinesLocked(false)
 	res.Started, res.Updated, res.Stopped = r.Started, r.Updated, r.Stopped
 	res.Errors = append(res.Errors, r.Errors...)
 	if len(res.Errors) > 0 {
@@ -163,6 +167,7 @@ func (d *Daemon) applyMainLocked(m *config.MainSpec) error {
 		}
 	}
 	d.main = m
+	d.self.setLoopBack(m.LoopBack)
 	d.cfg.HealthCheckPath, d.cfg.StatusPath = m.HealthCheckPath, m.StatusPath
 	d.cfg.DisablePprof = !m.EnablePprof
 	d.cfg.HTTP = m.HTTP
@@ -170,7 +175,8 @@ func (d *Daemon) applyMainLocked(m *config.MainSpec) error {
 	return nil
 }
 
-// wanted is a pipeline the configuration asks for.
+// wanted is a pipeline the configuration asks for: its spec, or, if it
+// is refused, nil and the problems that refuse it.
 type wanted struct {
 	key      string
 	spec     *config.PipelineSpec
@@ -183,72 +189,55 @@ func (d *Daemon) builder() *config.Builder {
 	return &config.Builder{SkipUnavailable: d.opt.SkipUnavailable, Log: d.log, HTTP: d.main.HTTP, Self: d.self.emit, Hub: d.hub}
 }
 
-// applyPipelinesLocked reconciles the running pipelines with the
-// configuration: new files start, changed ones update in place, removed
-// ones stop, refused ones keep what runs.
-func (d *Daemon) applyPipelinesLocked() ReloadResult {
-	var res ReloadResult
+// wantedPipelines reads the pipelines a main configuration asks for: those
+// written inline, then one per file of its pipelines directory (a file
+// whose content is that of the pipeline running from it keeps its spec,
+// from running). A file that cannot be read or bound is wanted with its
+// problems. The error says the directory cannot be listed.
+func wantedPipelines(m *config.MainSpec, opt config.LoadOptions, running map[string]*managedPipeline) ([]wanted, error) {
 	var want []wanted
-	// Problems are found afresh: what is still wrong is reported again.
-	for k := range d.problems {
-		if k != d.mainPath {
-			delete(d.problems, k)
-		}
+	for _, p := range m.Pipelines {
+		want = append(want, wanted{key: m.File + "#" + p.Name, spec: p})
 	}
-	for _, p := range d.main.Pipelines {
-		want = append(want, wanted{key: d.main.File + "#" + p.Name, spec: p})
+	if m.PipelinesDirectory == "" {
+		return want, nil
 	}
-	seen := map[string]bool{}
-	if dir := d.main.PipelinesDirectory; dir != "" {
-		files, err := config.PipelineFiles(dir)
+	files, err := config.PipelineFiles(m.PipelinesDirectory)
+	for _, f := range files {
+		data, err := opt.Read(f)
 		if err != nil {
-			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", dir, err))
-			d.problems[dir] = err.Error()
-			// Keep the pipelines of an unreadable directory.
-			for k := range d.managed {
-				seen[k] = true
-			}
+			want = append(want, wanted{key: f, problems: config.Problems{{Msg: fmt.Sprintf("%s: cannot read: %v", f, err)}}})
+			continue
 		}
-		for _, f := range files {
-			seen[f] = true
-			data, err := d.opt.Read(f)
-			if err != nil {
-				res.Errors = append(res.Errors, fmt.Sprintf("%s: cannot read: %v", f, err))
-				d.problems[f] = err.Error()
-				continue
-			}
-			if m, ok := d.managed[f]; ok && m.spec != nil && m.spec.Hash == config.Hash(data) {
-				want = append(want, wanted{key: f, spec: m.spec})
-				continue
-			}
-			spec, ps := config.ParsePipeline(f, data, d.opt)
-			want = append(want, wanted{key: f, spec: spec, problems: ps})
+		if r, ok := running[f]; ok && r.spec != nil && r.spec.Hash == config.Hash(data) {
+			want = append(want, wanted{key: f, spec: r.spec})
+			continue
 		}
+		spec, ps := config.ParsePipeline(f, data, opt)
+		want = append(want, wanted{key: f, spec: spec, problems: ps})
 	}
-	for _, w := range want {
-		seen[w.key] = true
-	}
-	// Names and what sources occupy (addresses, routes) must be unique
-	// across pipelines. Building sources binds nothing.
-	b := d.builder()
+	return want, err
+}
+
+// checkWanted checks the wanted pipelines as far as can be without binding
+// anything: names are unique, sources build, and no socket address or HTTP
+// route is claimed twice, within a pipeline, across pipelines, or against
+// claims (what already runs: key → who holds it; checkWanted adds the
+// claims of the pipelines it accepts). A pipeline that fails is refused:
+// its spec becomes nil and its problems say why.
+func checkWanted(want []wanted, b *config.Builder, claims map[string]string) {
 	names := map[string]string{}
-	keys := map[string]string{}
-	// What running pipelines occupy counts too: a port 0 they were given.
-	for _, w := range want {
-		if m := d.managed[w.key]; m != nil {
-			for _, s := range m.p.Sources() {
-				keys[s.Key()] = w.key
-			}
-		}
-	}
 	for i := range want {
 		w := &want[i]
 		if w.spec == nil {
 			continue
 		}
-		if other, dup := names[w.spec.Name]; dup {
-			w.problems = append(w.problems, config.Problem{Pos: w.spec.Pos, Key: "name", Msg: fmt.Sprintf("pipeline name %q is already used by %s", w.spec.Name, other)})
+		refuse := func(key, format string, args ...any) {
+			w.problems = append(w.problems, config.Problem{Pos: w.spec.Pos, Key: key, Msg: fmt.Sprintf(format, args...)})
 			w.spec = nil
+		}
+		if other, dup := names[w.spec.Name]; dup {
+			refuse("name", "pipeline name %q is already used by %s", w.spec.Name, other)
 			continue
 		}
 		names[w.spec.Name] = w.key
@@ -259,18 +248,130 @@ func (d *Daemon) applyPipelinesLocked() ReloadResult {
 			continue
 		}
 		w.sources = srcs
+		var mine []string
 		for _, s := range srcs {
 			k := s.SourceKey()
 			if !ingest.Exclusive(k) {
 				continue
 			}
-			if other, dup := keys[k]; dup && other != w.key {
-				w.problems = append(w.problems, config.Problem{Pos: w.spec.Pos, Key: "sources", Msg: fmt.Sprintf("%s is already used by %s", k, other)})
-				w.spec = nil
+			if other := claimant(claims, k, w.key); other != "" {
+				refuse("sources", "%s is already used by %s", k, other)
 				break
 			}
-			keys[k] = w.key
+			if slices.ContainsFunc(mine, func(m string) bool { return overlaps(m, k) }) {
+				refuse("sources", "%s is claimed by two sources of this pipeline", k)
+				break
+			}
+			mine = append(mine, k)
 		}
+		if w.spec != nil {
+			for _, k := range mine {
+				claims[k] = w.key
+			}
+		}
+	}
+}
+
+// claimant returns who, other than self, holds a claim that overlaps key
+// ("" if nobody).
+func claimant(claims map[string]string, key, self string) string {
+	for k, who := range claims {
+		if who != self && overlaps(k, key) {
+			return who
+		}
+	}
+	return ""
+}
+
+// overlaps reports whether two source keys ("udp host:port", "tcp
+// host:port", "http /route") claim the same thing: equal keys, or sockets of
+// one protocol on one port (not 0) whose hosts are equal or either a
+// wildcard address: binding both would fail, or with SO_REUSEPORT silently
+// split the traffic.
+func overlaps(a, b string) bool {
+	if a == b {
+		return true
+	}
+	pa, ha, _ := strings.Cut(a, " ")
+	pb, hb, _ := strings.Cut(b, " ")
+	if pa != pb || pa != "udp" && pa != "tcp" {
+		return false
+	}
+	hostA, portA, errA := net.SplitHostPort(ha)
+	hostB, portB, errB := net.SplitHostPort(hb)
+	if errA != nil || errB != nil || portA != portB || portA == "0" {
+		return false
+	}
+	return hostA == hostB || wildcard(hostA) || wildcard(hostB)
+}
+
+func wildcard(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
+}
+
+// claimsLocked returns what is claimed before the wanted pipelines are
+// checked: the control plane's sockets, and the sources of the running
+// pipelines that are still wanted (by their bound address, so that a port
+// 0 given to one counts).
+func (d *Daemon) claimsLocked(want []wanted) map[string]string {
+	claims := map[string]string{}
+	for _, l := range []struct {
+		ln  net.Listener
+		who string
+	}{{d.ln, "the control plane (httpPort)"}, {d.tln, "the control plane (httpsPort)"}} {
+		if l.ln != nil {
+			claims["tcp "+l.ln.Addr().String()] = l.who
+		}
+	}
+	for _, w := range want {
+		if m := d.managed[w.key]; m != nil {
+			for _, s := range m.p.Sources() {
+				claims[s.Key()] = w.key
+			}
+		}
+	}
+	return claims
+}
+
+// applyPipelinesLocked reconciles the running pipelines with the
+// configuration: new files start, changed ones update in place, removed
+// ones stop, refused ones keep what runs. At start-up (startup true) a
+// configuration that cannot run in full is refused before anything starts,
+// when the problem can be found without binding, and the caller stops what
+// started otherwise.
+func (d *Daemon) applyPipelinesLocked(startup bool) ReloadResult {
+	var res ReloadResult
+	// Problems are found afresh: what is still wrong is reported again.
+	for k := range d.problems {
+		if k != d.mainPath {
+			delete(d.problems, k)
+		}
+	}
+	want, dirErr := wantedPipelines(d.main, d.opt, d.managed)
+	seen := map[string]bool{}
+	if dirErr != nil {
+		dir := d.main.PipelinesDirectory
+		res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", dir, dirErr))
+		d.problems[dir] = dirErr.Error()
+		// Keep the pipelines of an unreadable directory.
+		for k := range d.managed {
+			seen[k] = true
+		}
+	}
+	for _, w := range want {
+		seen[w.key] = true
+	}
+	checkWanted(want, d.builder(), d.claimsLocked(want))
+	for _, w := range want {
+		if w.spec == nil {
+			msg := w.problems.Error()
+			d.problems[w.key] = msg
+			res.Errors = append(res.Errors, msg)
+		}
+	}
+	if startup && len(res.Errors) > 0 {
+		return res
 	}
 	// Stop what is gone first: it may free addresses.
 	for key, m := range d.managed {
@@ -283,16 +384,11 @@ func (d *Daemon) applyPipelinesLocked() ReloadResult {
 			res.Stopped = append(res.Stopped, key)
 		}
 	}
+	b := d.builder()
 	for _, w := range want {
 		m := d.managed[w.key]
-		if w.spec == nil {
-			msg := w.problems.Error()
-			d.problems[w.key] = msg
-			res.Errors = append(res.Errors, msg)
-			continue
-		}
-		if m != nil && m.spec.Hash == w.spec.Hash {
-			continue // unchanged
+		if w.spec == nil || m != nil && m.spec.Hash == w.spec.Hash {
+			continue // refused, or unchanged
 		}
 		for _, p := range w.spec.Unavailable {
 			d.log.Warn("left out of the pipeline: not available yet", "problem", p.Error())
@@ -332,6 +428,15 @@ func (d *Daemon) applyPipelinesLocked() ReloadResult {
 		delete(d.problems, w.key)
 	}
 	d.updateRoutesLocked()
+	// What the configuration asks for and does not run makes /ping
+	// UNHEALTHY; a refused change to a pipeline that keeps running does not.
+	var down []downPipeline
+	for _, w := range want {
+		if d.managed[w.key] == nil {
+			down = append(down, downPipeline{Pipeline: w.key, Problem: d.problems[w.key]})
+		}
+	}
+	d.down.Store(&down)
 	return res
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -471,5 +472,140 @@ func TestReloadKeepsHTTPSource(t *testing.T) {
 	must(t, d.Stop())
 	if got := sumOutput(t, filepath.Join(dir, "*.jsonl"), "reload/http"); got != uint64(sent) {
 		t.Errorf("%d requests accepted, %d samples in the output", sent, got)
+	}
+}
+
+// ping returns /ping's status code and body.
+func ping(t *testing.T, d *Daemon) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + d.HTTPAddr().String() + "/ping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestPingAfterReload: /ping is UNHEALTHY (MAD's 500) while a pipeline the
+// configuration asks for does not run, naming it, and HEALTHY again once it
+// runs; a refused change to a pipeline that keeps running its previous
+// version leaves it HEALTHY.
+func TestPingAfterReload(t *testing.T) {
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	good := func(name string) string {
+		return fmt.Sprintf("name=%s\nsources=[{type=StatsdSource, name=s, host=\"127.0.0.1\", port=0}]\nsinks=[{type=JsonLinesSink, name=j, path=%q}]\n",
+			name, filepath.Join(dir, name+".jsonl"))
+	}
+	writeFile(t, pipes, "a.conf", good("a"))
+	main := writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpPort=0\nhttpHost=\"127.0.0.1\"\nreloadInterval=0\n", pipes))
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	healthy := func(what string) {
+		t.Helper()
+		if code, body := ping(t, d); code != http.StatusOK || body != `{"status":"HEALTHY"}` {
+			t.Errorf("%s: /ping %d %s; want 200 HEALTHY", what, code, body)
+		}
+	}
+	unhealthy := func(what, file string) {
+		t.Helper()
+		code, body := ping(t, d)
+		var got struct {
+			Status     string
+			NotRunning []struct{ Pipeline, Problem string }
+		}
+		json.Unmarshal([]byte(body), &got)
+		if code != http.StatusInternalServerError || got.Status != "UNHEALTHY" || len(got.NotRunning) != 1 ||
+			got.NotRunning[0].Pipeline != filepath.Join(pipes, file) || got.NotRunning[0].Problem == "" {
+			t.Errorf("%s: /ping %d %s; want 500 UNHEALTHY naming %s", what, code, body, file)
+		}
+	}
+	healthy("at start")
+
+	// A new pipeline with a class mad lacks: refused, not running.
+	writeFile(t, pipes, "b.conf", good("b")+"sources+={type=KafkaSource, name=k, consumer={topics=[\"t\"], configs={}}, pollTime=PT1S, parser={type=ProtobufV2bytesToRecordParser}}\n")
+	if r := d.Reload(); len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "KafkaSource is not available") {
+		t.Fatalf("reload with b refused: %+v", r)
+	}
+	unhealthy("b refused", "b.conf")
+	writeFile(t, pipes, "b.conf", good("b"))
+	if r := d.Reload(); len(r.Started) != 1 || len(r.Errors) != 0 {
+		t.Fatalf("reload with b fixed: %+v", r)
+	}
+	healthy("b fixed")
+
+	// A change to a that is refused: a keeps running as it was.
+	writeFile(t, pipes, "a.conf", "name=a\nperiods=[\"PT1X\"]\n")
+	if r := d.Reload(); len(r.Errors) != 1 || len(d.Pipelines()) != 2 {
+		t.Fatalf("reload with a refused: %+v", r)
+	}
+	healthy("a's change refused, a running")
+
+	// A new pipeline that cannot start: its address is taken.
+	busy, err := net.ListenPacket("udp", "127.0.0.1:0")
+	must(t, err)
+	defer busy.Close()
+	writeFile(t, pipes, "c.conf", strings.Replace(good("c"), "port=0", "port="+portOf(busy.LocalAddr().String()), 1))
+	if r := d.Reload(); len(r.Errors) != 2 {
+		t.Fatalf("reload with c's port taken: %+v", r)
+	}
+	unhealthy("c cannot bind", "c.conf")
+	must(t, os.Remove(filepath.Join(pipes, "c.conf")))
+	d.Reload()
+	healthy("c removed")
+}
+
+// TestOpenRefusesWhatCannotRun: at start-up a configuration whose
+// pipelines cannot all run is refused with every problem, and nothing is
+// left running; a problem found without binding refuses it before any
+// pipeline starts (the good pipeline's output file is never created).
+func TestOpenRefusesWhatCannotRun(t *testing.T) {
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	out := filepath.Join(dir, "good.jsonl")
+	writeFile(t, pipes, "good.conf", fmt.Sprintf("name=good\nsources=[{type=StatsdSource, name=s, host=\"127.0.0.1\", port=0}]\nsinks=[{type=JsonLinesSink, name=j, path=%q}]\n", out))
+	writeFile(t, pipes, "bad.conf", "name=bad\nperiods=[\"PT1X\"]\n")
+	main := writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpPort=0\nhttpHost=\"127.0.0.1\"\nreloadInterval=0\n", pipes))
+	_, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
+	var re *RefusedError
+	if !errors.As(err, &re) || len(re.Problems) != 1 || !strings.Contains(re.Problems[0], "bad.conf:2") {
+		t.Fatalf("Open with a bad pipeline: %v", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the good pipeline started before the configuration was refused (its output exists: %v)", err)
+	}
+	// A port taken by another process: found when binding; the good
+	// pipeline that started is stopped.
+	busy, err := net.ListenPacket("udp", "127.0.0.1:0")
+	must(t, err)
+	defer busy.Close()
+	writeFile(t, pipes, "bad.conf", fmt.Sprintf("name=bad\nsources=[{type=StatsdSource, name=s, host=\"127.0.0.1\", port=%s}]\n", portOf(busy.LocalAddr().String())))
+	_, err = Open(main, nil, config.LoadOptions{Env: env()}, nil)
+	if !errors.As(err, &re) || len(re.Problems) != 1 || !strings.Contains(re.Problems[0], "bad.conf") {
+		t.Fatalf("Open with a port taken: %v", err)
+	}
+	// Two sources of one pipeline on one address.
+	writeFile(t, pipes, "bad.conf", "name=bad\nsources=[{type=StatsdSource, name=s, host=\"0.0.0.0\", port=18125}, {type=StatsdSource, name=t, host=\"127.0.0.1\", port=18125}]\n")
+	_, err = Open(main, nil, config.LoadOptions{Env: env()}, nil)
+	if !errors.As(err, &re) || len(re.Problems) != 1 || !strings.Contains(re.Problems[0], "claimed by two sources of this pipeline") {
+		t.Fatalf("Open with one address twice: %v", err)
+	}
+	// With an empty pipelines directory nothing is configured: the daemon
+	// runs its control plane, healthy.
+	must(t, os.Remove(filepath.Join(pipes, "bad.conf")))
+	must(t, os.Remove(filepath.Join(pipes, "good.conf")))
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	if code, body := ping(t, d); code != http.StatusOK {
+		t.Errorf("no pipelines: /ping %d %s", code, body)
 	}
 }

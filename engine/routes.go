@@ -2,7 +2,6 @@ package engine
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/pprof"
 	"strings"
@@ -60,16 +59,8 @@ func (d *Daemon) setHandler() {
 // Handler returns the control-plane routes.
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+d.cfg.HealthCheckPath, func(w http.ResponseWriter, r *http.Request) {
-		// MAD's answer (Routes): no deep check.
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "private, no-cache, no-store, must-revalidate")
-		w.Write([]byte(`{"status":"HEALTHY"}`))
-	})
-	mux.HandleFunc("GET "+d.cfg.StatusPath, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"name":"Metrics Aggregator Daemon","version":%q,"sha":%q}`, Version, Commit)
-	})
+	mux.HandleFunc("GET "+d.cfg.HealthCheckPath, d.servePing)
+	mux.HandleFunc("GET "+d.cfg.StatusPath, d.serveStatus)
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
 		if d.reloadNow == nil {
 			http.Error(w, "this daemon runs without a configuration file: nothing to reload", http.StatusConflict)

@@ -22,6 +22,15 @@ import (
 // (PeriodicStatisticsSink, TracingSink). They go to the pipeline serving
 // /metrics/v3/application; if none does they are dropped and counted, as
 // MAD's loop-back would get 404s.
+//
+// The loop-back is on unless the configuration turns it off
+// (monitoringSinks=[], config.MainSpec.LoopBack), as the embedded default
+// configuration does: its one pipeline writes to standard output, where
+// mad's own metrics (a line per self-metric and bucket: a dozen and more
+// a second) would bury the user's.
+// Off, nothing is collected or accumulated for it; the records sinks
+// produce are dropped and counted (result "off"). /metrics has every
+// counter either way.
 type selfMetrics struct {
 	d                      *Daemon
 	cluster, service, host string
@@ -31,14 +40,31 @@ type selfMetrics struct {
 	last    map[string]uint64 // cumulative counters at the previous report
 	rest    map[restKey]*restStats
 
-	delivered, undelivered, overflow atomic.Uint64
+	loop                                  atomic.Bool // feed back (MainSpec.LoopBack)
+	delivered, undelivered, overflow, off atomic.Uint64
 }
 
 // maxPendingSelf bounds the records waiting for the next delivery.
 const maxPendingSelf = 100_000
 
-func newSelfMetrics(d *Daemon, cluster, service, host string) *selfMetrics {
-	return &selfMetrics{d: d, cluster: cluster, service: service, host: host, last: map[string]uint64{}, rest: map[restKey]*restStats{}}
+func newSelfMetrics(d *Daemon, cluster, service, host string, loop bool) *selfMetrics {
+	s := &selfMetrics{d: d, cluster: cluster, service: service, host: host, last: map[string]uint64{}, rest: map[restKey]*restStats{}}
+	s.loop.Store(loop)
+	return s
+}
+
+// setLoopBack turns the loop-back on or off (a reloaded main
+// configuration); what waits for delivery when it goes off is dropped and
+// counted as off.
+func (s *selfMetrics) setLoopBack(on bool) {
+	if s.loop.Swap(on) == on || on {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.off.Add(uint64(len(s.pending)))
+	s.pending = nil
+	clear(s.rest)
 }
 
 // restKey and restStats accumulate MAD's rest_service metrics between two
@@ -56,7 +82,7 @@ const maxRestValues = 10_000
 // request accounts one HTTP request (MAD's Routes metrics): its route (or
 // unknown_route for a 404), duration, declared body size and status.
 func (s *selfMetrics) request(method, path string, status int, d time.Duration, size int64) {
-	if s == nil {
+	if s == nil || !s.loop.Load() {
 		return
 	}
 	if status == 404 {
@@ -104,6 +130,10 @@ func (s *selfMetrics) restMetricsLocked() []sinks.SelfMetric {
 // emit is a sinks.SelfEmitter: it queues a record for the next delivery.
 func (s *selfMetrics) emit(r sinks.SelfRecord) {
 	if s == nil {
+		return
+	}
+	if !s.loop.Load() {
+		s.off.Add(1)
 		return
 	}
 	s.mu.Lock()
@@ -191,17 +221,20 @@ func (s *selfMetrics) Report(emit func(sm.Value)) {
 	if s == nil {
 		return
 	}
-	const help = "Records of mad's own metrics (MAD-SPEC §11) by outcome: delivered to the V3 route's pipeline, undelivered (no V3 source, or saturated), overflow (too many waiting)."
+	const help = "Records of mad's own metrics (MAD-SPEC §11) by outcome: delivered to the V3 route's pipeline, undelivered (no V3 source, or saturated), overflow (too many waiting), off (records of sinks such as PeriodicStatisticsSink while the configuration turns the loop-back off with monitoringSinks=[])."
 	for _, r := range []struct {
 		result string
 		n      uint64
-	}{{"delivered", s.delivered.Load()}, {"undelivered", s.undelivered.Load()}, {"overflow", s.overflow.Load()}} {
+	}{{"delivered", s.delivered.Load()}, {"undelivered", s.undelivered.Load()}, {"overflow", s.overflow.Load()}, {"off", s.off.Load()}} {
 		emit(sm.Value{Name: "mad_self_records_total", Help: help, Labels: []string{"result", r.result}, V: float64(r.n)})
 	}
 }
 
 // report delivers the periodic record and the sinks' records.
 func (s *selfMetrics) report() {
+	if !s.loop.Load() {
+		return
+	}
 	rec := s.collect()
 	s.mu.Lock()
 	rec.Metrics = append(rec.Metrics, s.restMetricsLocked()...)

@@ -303,3 +303,102 @@ sinks=[{ type=AggregationServerHttpSink, name=cagg, uri=%q }]
 		t.Errorf("counter record %+v", calls)
 	}
 }
+
+// shippedMain writes MAD's shipped config.conf with its pipelines directory
+// holding MAD's shipped pipeline.conf into a temporary directory, and
+// returns the main file's path. Only what a test cannot use is changed: the
+// ports (to 0), the pipelines directory (to the temporary one) and the TLS
+// files (a test certificate, where the shipped file leaves MAD's default
+// paths commented).
+func shippedMain(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cert, key, _ := writeCerts(t, dir, "pkcs8")
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	text, err := os.ReadFile(filepath.Join(vectorConfigs, "pipeline.conf"))
+	must(t, err)
+	lines := strings.Split(string(text), "\n")
+	for i, l := range lines {
+		switch strings.TrimSpace(l) {
+		case `#port="8125"`:
+			lines[i] = `    port="0"`
+		case `port="2003"`, `port="8094"`:
+			lines[i] = `port="0"`
+		}
+	}
+	writeFile(t, pipes, "pipeline.conf", strings.Join(lines, "\n"))
+	text, err = os.ReadFile(filepath.Join(vectorConfigs, "config.conf"))
+	must(t, err)
+	lines = strings.Split(string(text), "\n")
+	changed := 0
+	for i, l := range lines {
+		switch l {
+		case `pipelinesDirectory="config/pipelines"`:
+			lines[i] = fmt.Sprintf("pipelinesDirectory=%q", pipes)
+		case `httpPort=7090`:
+			lines[i] = "httpPort=0"
+		case `httpsPort=7091`:
+			lines[i] = "httpsPort=0"
+		case `#httpsCertificatePath=/opt/mad/tls/cert.pem`:
+			lines[i] = fmt.Sprintf("httpsCertificatePath=%q", cert)
+		case `#httpsKeyPath=/opt/mad/tls/key.pem`:
+			lines[i] = fmt.Sprintf("httpsKeyPath=%q", key)
+		default:
+			continue
+		}
+		changed++
+	}
+	if changed != 5 {
+		t.Fatalf("the shipped config.conf changed: %d of the 5 lines to adapt found", changed)
+	}
+	return writeFile(t, dir, "config.conf", strings.Join(lines, "\n"))
+}
+
+// TestShippedConfigCannotRun: MAD's shipped config.conf, whose pipeline
+// uses a class mad lacks (KafkaSource), must not start a daemon that runs
+// nothing (no listener, 404 for every POST, /ping HEALTHY): start-up is
+// refused with the problem named. With SkipUnavailable the pipeline runs
+// without the Kafka source and the daemon is healthy.
+func TestShippedConfigCannotRun(t *testing.T) {
+	cagg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer cagg.Close()
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(cagg.URL, "http://"))
+	opt := config.LoadOptions{Env: env("CLUSTER_AGGREGATOR_HOST", host, "CLUSTER_AGGREGATOR_PORT", port)}
+	main := shippedMain(t)
+	d, err := Open(main, nil, opt, nil)
+	if err == nil {
+		t.Errorf("the daemon started with %d pipelines; want start-up refused", len(d.Pipelines()))
+		if d.HTTPAddr() != nil {
+			t.Logf("/ping: %s", get(t, "http://"+d.HTTPAddr().String()+"/ping"))
+		}
+		d.Stop()
+	} else if msg := err.Error(); !strings.Contains(msg, "pipeline.conf:145:3: sources[8]: source com.arpnetworking.metrics.common.sources.KafkaSource is not available") {
+		t.Errorf("the refusal does not name the Kafka source:\n%s", msg)
+	}
+
+	opt.SkipUnavailable = true
+	d, err = Open(main, nil, opt, nil)
+	if err != nil {
+		t.Fatalf("with SkipUnavailable: %v", err)
+	}
+	defer d.Stop()
+	if n := len(d.Pipelines()); n != 1 {
+		t.Fatalf("with SkipUnavailable: %d pipelines; want 1", n)
+	}
+	if n := len(pipeline.SourcesOf[*ingest.UDPSource](d.Pipelines()[0])); n != 1 {
+		t.Errorf("with SkipUnavailable: %d StatsD sources; want 1", n)
+	}
+	resp, err := http.Get("http://" + d.HTTPAddr().String() + "/ping")
+	must(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(b) != `{"status":"HEALTHY"}` {
+		t.Errorf("/ping with SkipUnavailable: %d %s", resp.StatusCode, b)
+	}
+	body := v3Request([]v3Record{{end: time.Now().UnixMilli(), dims: [][2]string{{"service", "shop"}, {"cluster", "prod"}, {"host", "web-1"}},
+		metrics: []v3Metric{{name: "checkout/latency", samples: []float64{1}}}}})
+	if code, msg := post(t, &http.Client{}, "http://"+d.HTTPAddr().String()+"/metrics/v3/application", "", body); code != http.StatusOK {
+		t.Errorf("V3 with SkipUnavailable: %d %s", code, msg)
+	}
+}

@@ -9,12 +9,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -42,7 +42,7 @@ func main() {
 	props := properties{}
 	version := flag.Bool("version", false, "print the version and exit")
 	configFile := flag.String("config", "", "MAD main configuration file (HOCON if it ends in .conf, JSON otherwise)")
-	check := flag.String("check-config", "", "validate this main configuration (with its pipelines) or pipeline file, print every problem, exit non-zero if there is any")
+	check := flag.String("check-config", "", "check this main configuration (with its pipelines) or pipeline file as start-up would, without binding: print every problem, exit non-zero if there is any (with -skip-unavailable, classes mad lacks are listed as left out)")
 	printDefault := flag.Bool("print-default-config", false, "print the embedded default configuration and exit")
 	skip := flag.Bool("skip-unavailable", false, "run pipelines without the sources and sinks mad does not implement yet (each is reported) instead of refusing them")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
@@ -60,15 +60,6 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if engine.Commit == "unknown" {
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" {
-					engine.Commit = s.Value
-				}
-			}
-		}
-	}
 	switch {
 	case *version:
 		fmt.Printf("mad %s (%s)\n", engine.Version, engine.Commit)
@@ -86,7 +77,7 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 	slog.SetDefault(log)
 	opt := config.LoadOptions{Properties: props, SkipUnavailable: *skip}
 	if *check != "" {
-		summary, problems := config.CheckConfig(*check, opt)
+		summary, problems := engine.CheckConfig(*check, opt)
 		for _, s := range summary {
 			fmt.Println(s)
 		}
@@ -124,17 +115,23 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 		d, err = engine.Open(path, nil, opt, log)
 	}
 	if err != nil {
+		var refused *engine.RefusedError
 		if ps, ok := err.(config.Problems); ok {
 			for _, p := range ps {
 				fmt.Fprintln(os.Stderr, p.Error())
 			}
 			fmt.Fprintln(os.Stderr, "mad: the configuration was refused")
+		} else if errors.As(err, &refused) {
+			for _, p := range refused.Problems {
+				fmt.Fprintln(os.Stderr, p)
+			}
+			fmt.Fprintln(os.Stderr, "mad: the configuration cannot run (mad -skip-unavailable leaves out what mad does not implement)")
 		} else {
 			log.Error("cannot start", "err", err)
 		}
 		os.Exit(1)
 	}
-	log.Info("mad started", "version", engine.Version, "http", d.HTTPAddr(), "pipelines", len(d.Pipelines()), "startup", time.Since(start).String())
+	log.Info("mad started", "version", engine.Version, "commit", engine.Commit, "http", d.HTTPAddr(), "pipelines", len(d.Pipelines()), "startup", time.Since(start).String())
 	for s := range sig {
 		if s == syscall.SIGHUP {
 			log.Info("SIGHUP: checking the configuration")

@@ -57,13 +57,35 @@ func TestCommandLine(t *testing.T) {
 	if out, code := run(t, bin, "-check-config", def); code != 0 || !strings.HasSuffix(out, "ok\n") {
 		t.Errorf("-check-config of the printed default: %d %s", code, out)
 	}
-	if out, code := run(t, bin, "-check-config", filepath.Join(vectors, "config.conf")); code != 0 {
+	// MAD's config.conf enables HTTPS with MAD's default certificate paths
+	// (/opt/mad/tls), which start-up could not load: neither can the check.
+	out, code = run(t, bin, "-check-config", filepath.Join(vectors, "config.conf"))
+	if code != 1 || !strings.Contains(out, "enableHttps: cannot load httpsCertificatePath /opt/mad/tls/cert.pem") {
 		t.Errorf("-check-config config.conf: %d %s", code, out)
 	}
 	out, code = run(t, bin, "-check-config", filepath.Join(vectors, "pipeline.conf"))
 	if code != 1 || !strings.Contains(out, "pipeline.conf:145:3: sources[8]: source com.arpnetworking.metrics.common.sources.KafkaSource is not available") ||
 		!strings.Contains(out, "2 problems") {
 		t.Errorf("-check-config pipeline.conf: %d %s", code, out)
+	}
+	// -skip-unavailable: what start-up would leave out is listed, not a
+	// problem.
+	out, code = run(t, bin, "-skip-unavailable", "-check-config", filepath.Join(vectors, "pipeline.conf"))
+	if code != 0 || !strings.Contains(out, "left out (-skip-unavailable): ") || !strings.HasSuffix(out, "ok\n") {
+		t.Errorf("-skip-unavailable -check-config pipeline.conf: %d %s", code, out)
+	}
+	// A configuration whose pipeline uses a class mad lacks does not start
+	// (it would run nothing): exit 1 with the problems.
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	shipped, err := os.ReadFile(filepath.Join(vectors, "pipeline.conf"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(pipes, "pipeline.conf"), shipped, 0o644))
+	main := filepath.Join(dir, "config.conf")
+	must(t, os.WriteFile(main, []byte(fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\n", pipes)), 0o644))
+	if out, code := run(t, bin, main); code != 1 || !strings.Contains(out, "KafkaSource is not available") || !strings.Contains(out, "mad: the configuration cannot run") {
+		t.Errorf("mad with a pipeline it cannot run: %d %s", code, out)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.conf")
 	must(t, os.WriteFile(bad, []byte("pipelinesDirectory=p\nhttpPort=-1\n"), 0o644))
@@ -155,4 +177,89 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestVersion builds mad as users do and reads mad -version: with the
+// Makefile's -ldflags it names what was linked in; without them it names
+// what the go command stamped, and "devel (unknown)" when it stamped nothing
+// (-buildvcs=false, as in a git worktree); make build names the checkout's
+// commit even with -buildvcs=false.
+func TestVersion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	dir := t.TempDir()
+	build := func(name, goflags string, args ...string) string {
+		t.Helper()
+		bin := filepath.Join(dir, name)
+		cmd := exec.Command("go", append(append([]string{"build"}, args...), "-o", bin, ".")...)
+		cmd.Env = append(os.Environ(), "GOFLAGS="+goflags)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %v: %v\n%s", args, err, out)
+		}
+		return bin
+	}
+	version := func(bin string) string {
+		t.Helper()
+		out, code := run(t, bin, "-version")
+		if code != 0 {
+			t.Fatalf("%s -version: exit %d: %s", bin, code, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	linked := build("linked", "-buildvcs=false", "-ldflags", "-X github.com/gomad/mad/engine.Version=v9.8.7 -X github.com/gomad/mad/engine.Commit=0123456789abcdef")
+	if got := version(linked); got != "mad v9.8.7 (0123456789abcdef)" {
+		t.Errorf("with -ldflags: %q", got)
+	}
+	if got := version(build("plain", "-buildvcs=false")); got != "mad devel (unknown)" {
+		t.Errorf("-buildvcs=false, no -ldflags: %q", got)
+	}
+	// The go command's own stamping, where it stamps (not in a git
+	// worktree).
+	auto := build("auto", "-buildvcs=auto")
+	want := "mad devel (unknown)"
+	if meta, err := exec.Command("go", "version", "-m", auto).Output(); err == nil {
+		var v, rev, dirty string
+		for _, l := range strings.Split(string(meta), "\n") {
+			f := strings.Fields(l)
+			switch {
+			case len(f) >= 3 && f[0] == "mod":
+				v = f[2]
+			case len(f) >= 2 && strings.HasPrefix(f[1], "vcs.revision="):
+				rev = strings.TrimPrefix(f[1], "vcs.revision=")
+			case len(f) >= 2 && f[1] == "vcs.modified=true":
+				dirty = "-dirty"
+			}
+		}
+		if rev != "" {
+			want = fmt.Sprintf("mad %s (%s%s)", v, rev, dirty)
+		}
+		t.Logf("go build stamped %q", want)
+	}
+	if got := version(auto); got != want {
+		t.Errorf("-buildvcs=auto: %q; want %q", got, want)
+	}
+	// make build, with the go command stamping nothing.
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	status, err := exec.Command("git", "status", "--porcelain").Output()
+	must(t, err)
+	commit := strings.TrimSpace(string(head))
+	if len(status) > 0 {
+		commit += "-dirty"
+	}
+	bin := filepath.Join(dir, "made")
+	cmd := exec.Command("make", "-s", "-C", "../..", "build", "BIN="+bin)
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make build: %v\n%s", err, out)
+	}
+	if got := version(bin); !strings.HasSuffix(got, "("+commit+")") || strings.HasPrefix(got, "mad devel") {
+		t.Errorf("make build: %q; want the commit %s", got, commit)
+	}
 }

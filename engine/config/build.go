@@ -30,6 +30,12 @@ type Builder struct {
 	Self sinks.SelfEmitter
 	// Hub serves the telemetry websockets TelemetrySinks feed.
 	Hub *telemetry.Hub
+	// Check makes Sink check what building would find wrong, and build
+	// nothing that stays or touches the outside world (mad -check-config):
+	// a class with a check runs it (a JSON-lines file must be writable,
+	// not created), any other is built and closed at once. Sink returns
+	// nil sinks (and wrapping sinks, having nothing to wrap, nil too).
+	Check bool
 }
 
 func (b *Builder) log() *slog.Logger {
@@ -102,7 +108,17 @@ func (b *Builder) Sink(s ClassSpec) (sinks.Sink, error) {
 	if !ok || c.kind != kindSink || !c.available() {
 		return nil, b.unavailable(s, "sink")
 	}
-	return c.sink(b, s)
+	if !b.Check {
+		return c.sink(b, s)
+	}
+	if c.check != nil {
+		return nil, c.check(s)
+	}
+	sk, err := c.sink(b, s)
+	if sk != nil {
+		sk.Close()
+	}
+	return nil, err
 }
 
 // failed says where a sink or source that could not be built is.

@@ -40,6 +40,44 @@ func TestShippedMainConfig(t *testing.T) {
 	}
 }
 
+// TestMonitoringSinks: mad feeds its own metrics back (MAD's default
+// monitoring sink posts to MAD's own V3 route) unless monitoringSinks is an
+// empty list, which leaves MAD's client without a sink; metricsClientHost
+// or metricsClientPort bring MAD's loop-back back whatever monitoringSinks
+// says.
+func TestMonitoringSinks(t *testing.T) {
+	for _, c := range []struct {
+		text    string
+		loop    bool
+		jvmOnly bool
+		problem string
+	}{
+		{text: "", loop: true},
+		{text: "monitoringSinks=null", loop: true},
+		{text: "monitoringSinks=[]", loop: false},
+		{text: "monitoringSinks=[]\nmetricsClientPort=7090", loop: true, jvmOnly: true},
+		{text: `monitoringSinks=[{class="com.arpnetworking.metrics.impl.ApacheHttpSink", uri="http://localhost:7090/metrics/v3/application"}]`, loop: true, jvmOnly: true},
+		{text: "monitoringSinks=1", problem: "monitoringSinks: must be a list, not a number"},
+	} {
+		m, ps := ParseMain("main.conf", []byte("pipelinesDirectory=p\n"+c.text), LoadOptions{Env: env()})
+		if c.problem != "" {
+			if m != nil || len(ps) != 1 || !strings.Contains(ps[0].Error(), c.problem) {
+				t.Errorf("%q: %v; want %q", c.text, ps, c.problem)
+			}
+			continue
+		}
+		if m == nil {
+			t.Fatalf("%q: %v", c.text, ps)
+		}
+		if m.LoopBack != c.loop || (len(m.JVMOnly) > 0) != c.jvmOnly {
+			t.Errorf("%q: loop-back %v, JVM-only keys %q; want %v, %v", c.text, m.LoopBack, m.JVMOnly, c.loop, c.jvmOnly)
+		}
+	}
+	if m, _ := ParseMain(DefaultConfigName, DefaultConfigText, LoadOptions{Env: env()}); m.LoopBack {
+		t.Error("the default configuration feeds mad's own metrics back into its output")
+	}
+}
+
 func TestShippedExperimentalConfigIncludesMain(t *testing.T) {
 	abs, _ := filepath.Abs(vectorConfigs)
 	opt := LoadOptions{Env: env(), ReadFile: func(p string) ([]byte, error) {
@@ -379,27 +417,6 @@ func TestParseISODuration(t *testing.T) {
 		if _, err := ParseISODuration(in); err == nil {
 			t.Errorf("ParseISODuration(%q) accepted", in)
 		}
-	}
-}
-
-func TestCheckConfig(t *testing.T) {
-	dir := t.TempDir()
-	pipes := filepath.Join(dir, "pipelines")
-	must(t, os.Mkdir(pipes, 0o755))
-	writeFile(t, pipes, "good.conf", "name=good\nsources=[{type=StatsdSource, name=s, port=0}]")
-	writeFile(t, pipes, "bad.conf", "name=bad\nperiods=[\"PT1X\"]")
-	writeFile(t, pipes, ".hidden.conf.swp", "not a pipeline")
-	main := writeFile(t, dir, "main.conf", "pipelinesDirectory="+`"`+pipes+`"`+"\nhttpPort=7090\npekkoConfiguration{}")
-	summary, ps := CheckConfig(main, LoadOptions{Env: env()})
-	if len(ps) != 1 || !strings.Contains(ps[0].Error(), "bad.conf:2") {
-		t.Errorf("problems %v", ps)
-	}
-	if !strings.Contains(strings.Join(summary, "\n"), `pipeline "good"`) {
-		t.Errorf("summary %v", summary)
-	}
-	// A single pipeline file.
-	if _, ps := CheckConfig(filepath.Join(pipes, "good.conf"), LoadOptions{}); len(ps) > 0 {
-		t.Errorf("good.conf: %v", ps)
 	}
 }
 

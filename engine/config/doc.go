@@ -12,7 +12,7 @@
 // classes mad runs, how it is built (registry.go). Adding a source or a
 // sink is one entry in one file.
 //
-// Files: load.go (reading files, LoadMain, LoadPipeline, CheckConfig),
+// Files: load.go (reading files, LoadMain, LoadPipeline),
 // mainspec.go and pipelinespec.go (the two kinds of files), binder.go and
 // duration.go (Jackson-style binding), problem.go, build.go (Builder),
 // defaults.go and default.conf (the embedded default configuration).

@@ -77,6 +77,7 @@ func (o LoadOptions) Read(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
+// parseFile reads and parses one configuration file (HOCON for .conf,
 // strict JSON otherwise), returning its content hash.
 func parseFile(path string, opt LoadOptions) (*hocon.Value, [32]byte, Problems) {
 	data, err := opt.Read(path)
@@ -143,6 +144,8 @@ func ParseMain(name string, data []byte, opt LoadOptions) (*MainSpec, Problems) 
 	return m, ps
 }
 
+// ignoreFallback marks as known the root keys that only the system
+// properties define.
 func ignoreFallback(n *node) {
 	for _, k := range n.v.Obj.Keys {
 		if v := n.v.Obj.Fields[k]; v.Pos.File == "" || v.Pos.File == "fallback" { // hocon marks values of Options.Fallback so
@@ -183,49 +186,14 @@ func LoadPipeline(path string, opt LoadOptions) (*PipelineSpec, Problems) {
 	return p, b.problems
 }
 
-// bindPipeline binds PipelineConfiguration's keys from n; its problems go
-// to n's binder.
-// CheckConfig validates a main configuration (with its inline pipelines and
-// every file of its pipelines directory) or a single pipeline file, and
-// returns a summary of what it found with every problem. Classes mad does
-// not implement yet count as problems.
-func CheckConfig(path string, opt LoadOptions) (summary []string, problems Problems) {
-	opt.SkipUnavailable = false
+// IsMainFile reads and parses the file at path and reports whether it is a
+// main configuration rather than a pipeline file.
+func IsMainFile(path string, opt LoadOptions) (bool, Problems) {
 	root, _, ps := parseFile(path, opt)
 	if ps != nil {
-		return nil, ps
+		return false, ps
 	}
-	if !IsMainConfig(root) {
-		p, ps := LoadPipeline(path, opt)
-		if p != nil {
-			summary = append(summary, fmt.Sprintf("%s: pipeline %q: %d sources, %d sinks, periods %v", path, p.Name, len(p.Sources), len(p.Sinks), p.Shard.Periods))
-		}
-		return summary, ps
-	}
-	m, ps := LoadMain(path, opt)
-	problems = append(problems, ps...)
-	if m == nil {
-		return summary, problems
-	}
-	summary = append(summary, fmt.Sprintf("%s: main configuration: http %s, %d inline pipelines, pipelines directory %q", path, m.HTTPAddr(), len(m.Pipelines), m.PipelinesDirectory))
-	if len(m.JVMOnly) > 0 {
-		summary = append(summary, fmt.Sprintf("%s: JVM-only keys accepted and ignored: %s", path, strings.Join(m.JVMOnly, ", ")))
-	}
-	if m.PipelinesDirectory != "" {
-		if _, err := os.Stat(m.PipelinesDirectory); err != nil {
-			summary = append(summary, fmt.Sprintf("%s: pipelines directory %s: %v (no pipelines from it)", path, m.PipelinesDirectory, err))
-		}
-		files, err := PipelineFiles(m.PipelinesDirectory)
-		if err != nil {
-			problems = append(problems, Problem{Pos: hocon.Pos{File: m.PipelinesDirectory}, Msg: err.Error()})
-		}
-		for _, f := range files {
-			s, ps := CheckConfig(f, opt)
-			summary = append(summary, s...)
-			problems = append(problems, ps...)
-		}
-	}
-	return summary, problems
+	return IsMainConfig(root), nil
 }
 
 // PipelineFiles lists the pipeline files of dir as MAD does (every file,

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -70,6 +72,12 @@ type MainSpec struct {
 	MonitoringCluster              string
 	MonitoringService              string
 	MonitoringHost                 string
+	// LoopBack feeds mad's own metrics back into the pipeline serving
+	// /metrics/v3/application, as MAD's default monitoring sink posts them
+	// to MAD's own V3 route (MAD-SPEC §11). It is on unless the
+	// configuration sets monitoringSinks to an empty list (MAD's client
+	// then has no sink either); mad's own metrics are on /metrics anyway.
+	LoopBack bool
 
 	// HTTP are the limits of the HTTP server (mad's httpMaxBodyBytes,
 	// httpMaxDecompressedBytes, httpMaxRecordsPerRequest, httpReadTimeout,
@@ -94,14 +102,26 @@ func (m *MainSpec) HTTPSAddr() string {
 	return joinHostPort(m.HTTPSHost, m.HTTPSPort)
 }
 
+// Certificate loads the TLS certificate (with its chain) and key of
+// enableHttps: both files readable, PEM that parses, and a key that matches
+// the certificate.
+func (m *MainSpec) Certificate() (tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(m.HTTPSCertificate, m.HTTPSKeyPath)
+	if err != nil {
+		return cert, fmt.Errorf("enableHttps: cannot load httpsCertificatePath %s and httpsKeyPath %s: %w", m.HTTPSCertificate, m.HTTPSKeyPath, err)
+	}
+	return cert, nil
+}
+
 // HTTPAddr is httpHost:httpPort.
 func (m *MainSpec) HTTPAddr() string {
 	return joinHostPort(m.HTTPHost, m.HTTPPort)
 }
 
+// jvmOnlyKeys are MAD main-configuration keys that configure the JVM, Pekko
 // or MAD's metrics client; mad accepts and ignores them.
 var jvmOnlyKeys = []string{"pekkoConfiguration", "akkaConfiguration", "jvmMetricsCollectionInterval", "logDeadLetters",
-	"supplementalHttpRoutesClass", "monitoringSinks", "metricsClientHost", "metricsClientPort", "logDirectory"}
+	"supplementalHttpRoutesClass", "metricsClientHost", "metricsClientPort", "logDirectory"}
 
 // IsMainConfig reports whether a parsed file is a main configuration rather
 // than a pipeline (it names a pipelines directory or inline pipelines).
@@ -111,7 +131,8 @@ func IsMainConfig(root *hocon.Value) bool {
 	return dir || inline
 }
 
-// parseFile reads and parses one configuration file (HOCON for .conf,
+// bindMain binds a main configuration (AggregatorConfiguration) with its
+// inline pipelines.
 func bindMain(path string, root *hocon.Value, opt LoadOptions) (*MainSpec, Problems) {
 	b := &binder{file: path}
 	n := b.root(root)
@@ -151,6 +172,22 @@ func bindMain(path string, root *hocon.Value, opt LoadOptions) (*MainSpec, Probl
 	if m.ReloadInterval < 0 {
 		n.fail(n.get("reloadInterval"), "reloadInterval", "must not be negative")
 	}
+	// monitoringSinks configures MAD's metrics client: absent or null, its
+	// default sink posts to MAD's own V3 route; [] leaves it no sink;
+	// metricsClientHost/Port, when set, replace it with one to
+	// host:port/metrics/v3/application. mad honours the loop-back and its
+	// absence; the sinks' own settings are the Java client's.
+	m.LoopBack = true
+	if v := n.get("monitoringSinks"); v != nil && v.Kind != hocon.Null {
+		switch {
+		case v.Kind != hocon.Array:
+			n.fail(v, "monitoringSinks", "must be a list, not %s", kindName(v))
+		case len(v.Arr) == 0:
+			m.LoopBack = n.has("metricsClientHost") || n.has("metricsClientPort")
+		default:
+			m.JVMOnly = append(m.JVMOnly, "monitoringSinks")
+		}
+	}
 	for _, k := range jvmOnlyKeys {
 		if n.has(k) {
 			m.JVMOnly = append(m.JVMOnly, k)
@@ -178,6 +215,3 @@ func bindMain(path string, root *hocon.Value, opt LoadOptions) (*MainSpec, Probl
 	}
 	return m, b.problems
 }
-
-// ignoreFallback marks as known the root keys that only the system
-// properties define.

@@ -25,7 +25,8 @@ type PipelineSpec struct {
 	Unknown     []string
 }
 
-// jvmOnlyKeys are MAD main-configuration keys that configure the JVM, Pekko
+// bindPipeline binds PipelineConfiguration's keys from n; its problems go
+// to n's binder.
 func bindPipeline(n *node, file string, opt LoadOptions) *PipelineSpec {
 	before := len(n.b.problems)
 	p := &PipelineSpec{File: file, Name: n.reqStr("name")}

@@ -50,6 +50,10 @@ type class struct {
 	source func(b *Builder, s ClassSpec) (ingest.SourceConfig, error)
 	sink   func(b *Builder, s ClassSpec) (sinks.Sink, error)
 	line   func(conf any, tcp *ingest.TCPConfig)
+	// check, for a sink whose building touches the outside world (creates
+	// a file, connects), checks what building would find wrong without
+	// doing so (Builder.Check).
+	check func(s ClassSpec) error
 }
 
 // simpleName is the class name without its package.

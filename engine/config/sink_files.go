@@ -1,6 +1,12 @@
 package config
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
 	"github.com/gomad/mad/sinks"
 	"github.com/gomad/mad/sinks/jsonlines"
 )
@@ -34,5 +40,36 @@ func init() {
 			}
 			return sk, nil
 		},
+		check: func(s ClassSpec) error {
+			if err := appendable(s.Conf.(*JSONLinesSinkConf).Path); err != nil {
+				return s.failed("sink", err)
+			}
+			return nil
+		},
 	})
+}
+
+// appendable checks that the sink could open path to append, as building
+// it does, without creating it: an existing file opens for writing, a
+// missing one needs an existing directory. "-" is standard output.
+func appendable(path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("cannot create %s: %w", path, err)
+	case !fi.IsDir():
+		return fmt.Errorf("cannot create %s: %s is not a directory", path, dir)
+	}
+	return nil
 }
