@@ -406,6 +406,7 @@ httpsPort=0
 enableHttps=true
 httpsCertificatePath=%q
 httpsKeyPath=%q
+httpReadHeaderTimeout="PT0.2S"
 reloadInterval=0
 `, filepath.Join(dir, "none"), cert, key))
 			d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
@@ -424,15 +425,36 @@ reloadInterval=0
 			if resp.StatusCode != 200 || !strings.Contains(string(b), "HEALTHY") || resp.ProtoMajor != 2 {
 				t.Errorf("https /ping: %s %d %s", resp.Proto, resp.StatusCode, b)
 			}
+			// Refusals beneath TLS: a connection that never starts its
+			// handshake, and a plain HTTP request on the HTTPS port.
+			closed := rawRequest(t, d.HTTPSAddr().String(), "")
+			if _, err := io.Copy(io.Discard, closed); err != nil {
+				t.Fatalf("waiting for the server to close: %v", err)
+			}
+			plain, err := http.ReadResponse(bufio.NewReader(rawRequest(t, d.HTTPSAddr().String(), "GET /ping HTTP/1.1\r\nHost: mad\r\n\r\n")), nil)
+			if err != nil || plain.StatusCode != http.StatusBadRequest {
+				t.Fatalf("plain HTTP on the HTTPS port: %v %v", plain, err)
+			}
+			waitMetric(t, c, "https://"+d.HTTPSAddr().String(), `mad_http_refusals_total{reason="header_timeout"}`, 1)
+			waitMetric(t, c, "https://"+d.HTTPSAddr().String(), `mad_http_refusals_total{reason="malformed"}`, 1)
 		})
 	}
 }
 
 // metricValue returns the value of one series (name and labels as
 // /metrics writes them) on the daemon's /metrics, -1 if absent.
-func metricValue(t *testing.T, base, series string) float64 {
+func metricValue(t *testing.T, c *http.Client, base, series string) float64 {
 	t.Helper()
-	for _, line := range strings.Split(get(t, base+"/metrics"), "\n") {
+	resp, err := c.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
@@ -447,11 +469,11 @@ func metricValue(t *testing.T, base, series string) float64 {
 // waitMetric waits until a series of /metrics reads want; it fails after
 // 20 s (a bound on a failure, not a measure: it is reached at once when
 // right).
-func waitMetric(t *testing.T, base, series string, want float64) {
+func waitMetric(t *testing.T, c *http.Client, base, series string, want float64) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got := metricValue(t, base, series)
+		got := metricValue(t, c, base, series)
 		if got == want {
 			return
 		}
@@ -556,7 +578,7 @@ func TestHTTPRefusalsCounted(t *testing.T) {
 		t.Fatalf("valid request: %v %v", resp, err)
 	}
 	closed(t, c)
-	waitMetric(t, base, refusals("header_timeout"), 3)
+	waitMetric(t, http.DefaultClient, base, refusals("header_timeout"), 3)
 
 	for _, tc := range []struct{ text, reason string }{
 		{"POST /metrics/v3/application HTTP/1.1\r\nHost: mad\r\nContent-Length: 12abc\r\n\r\n", "malformed"},
@@ -569,7 +591,7 @@ func TestHTTPRefusalsCounted(t *testing.T) {
 		if err != nil || resp.StatusCode < 400 {
 			t.Fatalf("%q: %v %v", tc.text, resp, err)
 		}
-		waitMetric(t, base, refusals(tc.reason), 1)
+		waitMetric(t, http.DefaultClient, base, refusals(tc.reason), 1)
 	}
 	// A body that stops coming: 408, counted by the source, not as a
 	// header timeout.
@@ -578,9 +600,9 @@ func TestHTTPRefusalsCounted(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusRequestTimeout {
 		t.Fatalf("stalled body: %v %v; want 408", resp, err)
 	}
-	waitMetric(t, base, `mad_source_request_refusals_total{pipeline="http",source="v3",protocol="http",path="/metrics/v3/application",reason="body_timeout"}`, 1)
-	waitMetric(t, base, refusals("header_timeout"), 3)
-	waitMetric(t, base, refusals("malformed"), 1)
+	waitMetric(t, http.DefaultClient, base, `mad_source_request_refusals_total{pipeline="http",source="v3",protocol="http",path="/metrics/v3/application",reason="body_timeout"}`, 1)
+	waitMetric(t, http.DefaultClient, base, refusals("header_timeout"), 3)
+	waitMetric(t, http.DefaultClient, base, refusals("malformed"), 1)
 }
 
 // heapInUse is the heap in use once the garbage is collected.
