@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,10 @@ import (
 const httpKeepBytes = 1 << 20
 
 var errTooLarge = errors.New("too large")
+
+// gzipMinSize is the smallest gzip member: a 10-byte header, an empty
+// deflate block, an 8-byte trailer.
+const gzipMinSize = 20
 
 // grow returns buf with room for more, its capacity doubled (at least
 // 64 KiB) but never past most.
@@ -89,6 +94,19 @@ func (sl *httpSlot) note(n int) { sl.peak = max(sl.peak, n) }
 func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, error) {
 	switch enc {
 	case "gzip", "x-gzip":
+		// The trailer's ISIZE is the size of the last member modulo 2^32:
+		// above the limit, the body is too large, refused before it is
+		// inflated; otherwise it sizes the buffer. A trailer that lies is
+		// held to the limit while inflating, like any body.
+		if len(body) >= gzipMinSize {
+			n := uint64(binary.LittleEndian.Uint32(body[len(body)-4:]))
+			if n > uint64(limit) {
+				return nil, errTooLarge
+			}
+			if int(n) >= cap(sl.plain) {
+				sl.plain = make([]byte, 0, n+1)
+			}
+		}
 		sl.br.Reset(body)
 		var err error
 		if sl.gz == nil {

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"math"
 	"net/http"
@@ -253,7 +254,7 @@ func TestHTTPSlotKeepsOnlySmallBuffers(t *testing.T) {
 		code      int
 	}{
 		{"large valid body", "", v3Body("m", 200_000), http.StatusOK},
-		{"gzip bomb", "gzip", gz(make([]byte, 64<<20)), http.StatusRequestEntityTooLarge},
+		{"gzip bomb", "gzip", bytes.Repeat(gz(make([]byte, 1<<20)), 64), http.StatusRequestEntityTooLarge},
 		{"zstd bomb", "zstd", zstdFrames(t, 64, 1<<20), http.StatusRequestEntityTooLarge},
 	} {
 		if code := post("gzip", gz(v3Body("m", 10))); code != http.StatusOK || !kept() {
@@ -269,5 +270,38 @@ func TestHTTPSlotKeepsOnlySmallBuffers(t *testing.T) {
 	}
 	if st := s.Stats(); st.Refusals[RefusedDecompressedTooLarge] != 2 || st.Accepted != 5 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestGzipTrailer: a gzip body whose trailer declares more than the limit
+// is refused before it is inflated (here its deflate data is not even
+// valid); one within the limit is inflated into a buffer of its size; a
+// trailer that lies is held to the limit all the same.
+func TestGzipTrailer(t *testing.T) {
+	const limit = 1 << 20
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		w := gzip.NewWriter(&buf)
+		w.Write(b)
+		w.Close()
+		return buf.Bytes()
+	}
+	withSize := func(b []byte, n uint32) []byte {
+		b = bytes.Clone(b)
+		binary.LittleEndian.PutUint32(b[len(b)-4:], n)
+		return b
+	}
+	corrupt := withSize(bytes.Repeat([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 4), limit+1)
+	if _, err := new(httpSlot).decompress("gzip", corrupt, limit); err != errTooLarge {
+		t.Errorf("a trailer over the limit: %v; want errTooLarge", err)
+	}
+	sl := new(httpSlot)
+	out, err := sl.decompress("gzip", gz(make([]byte, 300_000)), limit)
+	if err != nil || len(out) != 300_000 || cap(out) != 300_001 {
+		t.Errorf("within the limit: %d bytes in %d, %v; want 300000 in one buffer of 300001", len(out), cap(out), err)
+	}
+	liar := withSize(gz(make([]byte, 2*limit)), 100)
+	if out, err := new(httpSlot).decompress("gzip", liar, limit); err != errTooLarge || cap(out) > limit+1 {
+		t.Errorf("a trailer that lies: %d bytes in %d, %v; want errTooLarge within %d", len(out), cap(out), err, limit+1)
 	}
 }
