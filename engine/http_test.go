@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/ecdsa"
@@ -20,7 +21,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,6 +106,12 @@ func v3Request(recs []v3Record) []byte {
 // out.
 func httpDaemon(t *testing.T, out *lockedBuffer, tweak func(*pipeline.Config)) *Daemon {
 	t.Helper()
+	return httpDaemonLimits(t, out, tweak, config.HTTPLimits{})
+}
+
+// httpDaemonLimits is httpDaemon with the server's limits (timeouts) given.
+func httpDaemonLimits(t *testing.T, out *lockedBuffer, tweak func(*pipeline.Config), limits config.HTTPLimits) *Daemon {
+	t.Helper()
 	sink := jsonlines.NewWriter("out", out)
 	pc := pipeline.Config{
 		Name: "http",
@@ -119,7 +129,7 @@ func httpDaemon(t *testing.T, out *lockedBuffer, tweak func(*pipeline.Config)) *
 	if tweak != nil {
 		tweak(&pc)
 	}
-	d, err := Start(DaemonConfig{HTTPAddr: "127.0.0.1:0", Pipelines: []pipeline.Config{pc}})
+	d, err := Start(DaemonConfig{HTTPAddr: "127.0.0.1:0", Pipelines: []pipeline.Config{pc}, HTTP: limits})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +272,10 @@ func TestHTTPRoutes(t *testing.T) {
 		{"decompression bomb", "POST", "/metrics/v3/application", "gzip", encode(t, "gzip", make([]byte, 1<<20)), 413, "decompressed"},
 		{"zstd bomb", "POST", "/metrics/v3/application", "zstd", encode(t, "zstd", make([]byte, 1<<20)), 413, "decompressed"},
 		{"snappy bomb", "POST", "/metrics/v3/application", "snappy", encode(t, "snappy", make([]byte, 1<<20)), 413, "decompressed"},
-		{"unknown encoding", "POST", "/metrics/v3/application", "br", good, 400, "Content-Encoding"},
+		// MAD ignores Content-Encoding: a body in one mad does not undo is
+		// parsed as sent (and counted).
+		{"unknown encoding", "POST", "/metrics/v3/application", "br", good, 200, ""},
+		{"unknown encoding, body not as sent", "POST", "/metrics/v3/application", "br", encode(t, "gzip", good), 400, ""},
 		{"corrupt gzip", "POST", "/metrics/v3/application", "gzip", []byte("not gzip"), 400, "gzip"},
 		{"bad collectd", "POST", "/metrics/v1/collectd", "", []byte("not a valid json file"), 400, ""},
 		{"bad snappy", "POST", "/metrics/prometheus", "snappy", []byte{0xff, 0xff, 0xff}, 400, ""},
@@ -286,6 +299,10 @@ func TestHTTPRoutes(t *testing.T) {
 			}
 		})
 	}
+	src := pipeline.SourcesOf[*ingest.HTTPSource](d.Pipelines()[0])[0]
+	if st := src.Stats(); st.UnknownEncoding != 2 {
+		t.Errorf("requests in an unknown encoding: %d, want 2", st.UnknownEncoding)
+	}
 	must(t, d.Stop())
 	for _, l := range parseLines(t, out.String()) {
 		if strings.HasPrefix(l.Metric, "atomic/") && l.Dimensions["host"] == "b" {
@@ -298,8 +315,8 @@ func TestHTTPRoutes(t *testing.T) {
 			goods += int(*l.Statistics["count"])
 		}
 	}
-	if goods != 1 { // only the accepted request with the query string
-		t.Errorf("atomic/good counted %d times, want 1", goods)
+	if goods != 2 { // the accepted requests: with the query string, and in "br"
+		t.Errorf("atomic/good counted %d times, want 2", goods)
 	}
 }
 
@@ -389,6 +406,7 @@ httpsPort=0
 enableHttps=true
 httpsCertificatePath=%q
 httpsKeyPath=%q
+httpReadHeaderTimeout="PT0.2S"
 reloadInterval=0
 `, filepath.Join(dir, "none"), cert, key))
 			d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
@@ -407,6 +425,277 @@ reloadInterval=0
 			if resp.StatusCode != 200 || !strings.Contains(string(b), "HEALTHY") || resp.ProtoMajor != 2 {
 				t.Errorf("https /ping: %s %d %s", resp.Proto, resp.StatusCode, b)
 			}
+			// Refusals beneath TLS: a connection that never starts its
+			// handshake, and a plain HTTP request on the HTTPS port.
+			closed := rawRequest(t, d.HTTPSAddr().String(), "")
+			if _, err := io.Copy(io.Discard, closed); err != nil {
+				t.Fatalf("waiting for the server to close: %v", err)
+			}
+			plain, err := http.ReadResponse(bufio.NewReader(rawRequest(t, d.HTTPSAddr().String(), "GET /ping HTTP/1.1\r\nHost: mad\r\n\r\n")), nil)
+			if err != nil || plain.StatusCode != http.StatusBadRequest {
+				t.Fatalf("plain HTTP on the HTTPS port: %v %v", plain, err)
+			}
+			waitMetric(t, c, "https://"+d.HTTPSAddr().String(), `mad_http_refusals_total{reason="header_timeout"}`, 1)
+			waitMetric(t, c, "https://"+d.HTTPSAddr().String(), `mad_http_refusals_total{reason="malformed"}`, 1)
 		})
+	}
+}
+
+// metricValue returns the value of one series (name and labels as
+// /metrics writes them) on the daemon's /metrics, -1 if absent.
+func metricValue(t *testing.T, c *http.Client, base, series string) float64 {
+	t.Helper()
+	resp, err := c.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return -1
+}
+
+// waitMetric waits until a series of /metrics reads want; it fails after
+// 20 s (a bound on a failure, not a measure: it is reached at once when
+// right).
+func waitMetric(t *testing.T, c *http.Client, base, series string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := metricValue(t, c, base, series)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %v; want %v", series, got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// rawRequest writes text on a new connection to addr and returns the
+// connection, with a deadline of 10 s on everything that follows: a bound
+// on a failure, well below the server's 30 s read timeout.
+func rawRequest(t *testing.T, addr, text string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, text); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestHTTPDeclaredTooLarge: a Content-Length above httpMaxBodyBytes is
+// answered 413 at once, without reading the body (the client sends a few
+// bytes of it and no more), and the connection is closed rather than
+// drained: above net/http's 256 KiB drain limit and below it.
+func TestHTTPDeclaredTooLarge(t *testing.T) {
+	var out lockedBuffer
+	d := httpDaemon(t, &out, func(pc *pipeline.Config) {
+		for _, s := range pc.Sources {
+			s.(*ingest.HTTPConfig).MaxBody = 1 << 16
+		}
+	})
+	defer d.Stop()
+	for _, tc := range []struct {
+		name    string
+		length  int
+		headers string
+	}{
+		{"1 GiB", 1 << 30, ""},
+		{"within the drain limit", 100_000, ""},
+		{"expecting 100-continue", 1 << 30, "Expect: 100-continue\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := rawRequest(t, d.HTTPAddr().String(), fmt.Sprintf("POST /metrics/v3/application HTTP/1.1\r\nHost: mad\r\n%sContent-Length: %d\r\n\r\nabc", tc.headers, tc.length))
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer before the client sent its body: %v", err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "Content-Length") || !resp.Close {
+				t.Errorf("got %d %q (close %v); want 413 naming the Content-Length, closing", resp.StatusCode, b, resp.Close)
+			}
+			if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+				t.Errorf("after the answer: %d bytes, %v; want the connection closed", n, err)
+			}
+		})
+	}
+	src := pipeline.SourcesOf[*ingest.HTTPSource](d.Pipelines()[0])[0]
+	if st := src.Stats(); st.Refusals[ingest.RefusedContentLength] != 3 || st.TooLarge != 3 {
+		t.Errorf("refusals %v, too large %d; want 3 by content_length", st.Refusals, st.TooLarge)
+	}
+}
+
+// TestHTTPRefusalsCounted: every refusal before a source takes a request is
+// counted on /metrics by reason (slowloris headers, a malformed
+// Content-Length, 404, 405), a body that does not arrive in time by its
+// source, and an idle keep-alive connection timing out is no refusal.
+func TestHTTPRefusalsCounted(t *testing.T) {
+	var out lockedBuffer
+	d := httpDaemonLimits(t, &out, nil, config.HTTPLimits{ReadHeaderTimeout: 200 * time.Millisecond, ReadTimeout: 400 * time.Millisecond, IdleTime: 200 * time.Millisecond})
+	defer d.Stop()
+	addr := d.HTTPAddr().String()
+	base := "http://" + addr
+	refusals := func(reason string) string { return `mad_http_refusals_total{reason="` + reason + `"}` }
+	closed := func(t *testing.T, c net.Conn) {
+		t.Helper()
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatalf("waiting for the server to close: %v", err)
+		}
+	}
+	valid := "POST /metrics/v3/application HTTP/1.1\r\nHost: mad\r\nContent-Length: 0\r\n\r\n"
+
+	// An idle keep-alive connection closed by the server: no refusal.
+	c := rawRequest(t, addr, valid)
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("valid request: %v %v", resp, err)
+	}
+	closed(t, c)
+	// Slowloris: a connection that sends nothing, one that sends half a
+	// header, one that sends half a second request.
+	closed(t, rawRequest(t, addr, ""))
+	closed(t, rawRequest(t, addr, "POST /metrics/v3/application HTTP/1.1\r\nHost: mad\r\n"))
+	c = rawRequest(t, addr, valid+"POST /metrics/v3/appl")
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("valid request: %v %v", resp, err)
+	}
+	closed(t, c)
+	waitMetric(t, http.DefaultClient, base, refusals("header_timeout"), 3)
+
+	for _, tc := range []struct{ text, reason string }{
+		{"POST /metrics/v3/application HTTP/1.1\r\nHost: mad\r\nContent-Length: 12abc\r\n\r\n", "malformed"},
+		{"POST /metrics/v3/application HTTP/1.1\r\nHost: mad\r\nTransfer-Encoding: gzip\r\n\r\n", "transfer_encoding"},
+		{"GET /nothing HTTP/1.1\r\nHost: mad\r\n\r\n", "not_found"},
+		{"POST /metrics/v1/application HTTP/1.1\r\nHost: mad\r\nContent-Length: 0\r\n\r\n", "no_source"},
+		{"GET /metrics/v3/application HTTP/1.1\r\nHost: mad\r\n\r\n", "method_not_allowed"},
+	} {
+		resp, err := http.ReadResponse(bufio.NewReader(rawRequest(t, addr, tc.text)), nil)
+		if err != nil || resp.StatusCode < 400 {
+			t.Fatalf("%q: %v %v", tc.text, resp, err)
+		}
+		waitMetric(t, http.DefaultClient, base, refusals(tc.reason), 1)
+	}
+	// A body that stops coming: 408, counted by the source, not as a
+	// header timeout.
+	c = rawRequest(t, addr, "POST /metrics/v3/application HTTP/1.1\r\nHost: mad\r\nContent-Length: 100\r\n\r\nabc")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("stalled body: %v %v; want 408", resp, err)
+	}
+	waitMetric(t, http.DefaultClient, base, `mad_source_request_refusals_total{pipeline="http",source="v3",protocol="http",path="/metrics/v3/application",reason="body_timeout"}`, 1)
+	waitMetric(t, http.DefaultClient, base, refusals("header_timeout"), 3)
+	waitMetric(t, http.DefaultClient, base, refusals("malformed"), 1)
+}
+
+// heapInUse is the heap in use once the garbage is collected.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// TestHTTPBombsLeaveNoMemory: concurrent decompression bombs (gzip members
+// and zstd frames of zeros, 64 MiB each once decoded, against a 32 MiB
+// limit) on one route are each refused 413; a valid client on the same
+// route is served meanwhile and after; and once they are over the heap is
+// back near where it was: no request keeps its buffers or decoders.
+func TestHTTPBombsLeaveNoMemory(t *testing.T) {
+	const limit = 32 << 20
+	var out lockedBuffer
+	// Generous waits for a slot and for a body: requests queue behind
+	// bombs, which the race detector slows down.
+	d := httpDaemonLimits(t, &out, func(pc *pipeline.Config) {
+		for _, s := range pc.Sources {
+			c := s.(*ingest.HTTPConfig)
+			c.MaxBody, c.MaxDecompressed, c.Deadline = 4<<20, limit, 5*time.Minute
+		}
+	}, config.HTTPLimits{ReadTimeout: 5 * time.Minute})
+	defer d.Stop()
+	url := "http://" + d.HTTPAddr().String() + "/metrics/v3/application"
+	client := &http.Client{}
+	valid := func() []byte {
+		return v3Request([]v3Record{{end: time.Now().UnixMilli(), dims: [][2]string{{"host", "a"}}, metrics: []v3Metric{{name: "valid", samples: []float64{1, 2, 3}}}}})
+	}
+	for _, enc := range []string{"", "gzip", "zstd"} { // warm up: the slots' small buffers and decoders
+		for range 4 {
+			if code, body := post(t, client, url, enc, encode(t, enc, valid())); code != 200 {
+				t.Fatalf("warm-up %q: %d %s", enc, code, body)
+			}
+		}
+	}
+	base := heapInUse()
+	bombs := map[string][]byte{
+		"gzip": bytes.Repeat(encode(t, "gzip", make([]byte, 1<<20)), 64),
+		"zstd": bytes.Repeat(encode(t, "zstd", make([]byte, 1<<20)), 64),
+	}
+	const n = 6
+	var wg sync.WaitGroup
+	codes := make(chan string, n)
+	for i := range n {
+		enc := []string{"gzip", "zstd"}[i%2]
+		wg.Go(func() {
+			c := &http.Client{}
+			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bombs[enc]))
+			req.Header.Set("Content-Encoding", enc)
+			resp, err := c.Do(req)
+			if err != nil {
+				codes <- fmt.Sprintf("%s bomb: %v", enc, err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestEntityTooLarge {
+				codes <- fmt.Sprintf("%s bomb: %d; want 413", enc, resp.StatusCode)
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	served := 0
+	for during := true; during; {
+		select {
+		case <-done:
+			during = false
+		default:
+		}
+		if code, body := post(t, client, url, "", valid()); code != 200 {
+			t.Fatalf("valid request %d among the bombs: %d %s", served, code, body)
+		}
+		served++
+	}
+	close(codes)
+	for c := range codes {
+		t.Error(c)
+	}
+	if code, body := post(t, client, url, "gzip", encode(t, "gzip", valid())); code != 200 {
+		t.Fatalf("valid request after the bombs: %d %s", code, body)
+	}
+	src := pipeline.SourcesOf[*ingest.HTTPSource](d.Pipelines()[0])[0]
+	if st := src.Stats(); st.Refusals[ingest.RefusedDecompressedTooLarge] != n {
+		t.Errorf("refusals %v; want %d decompressed_too_large", st.Refusals, n)
+	}
+	after := heapInUse()
+	t.Logf("heap in use: %d MiB before the bombs, %d MiB after; %d valid requests served among them", base>>20, after>>20, served)
+	if after > base+12<<20 {
+		t.Errorf("heap in use %d MiB after the bombs, %d MiB before: bombs of a %d MiB limit left memory held", after>>20, base>>20, limit>>20)
 	}
 }

@@ -40,6 +40,7 @@ func (d *Daemon) Report(emit func(sm.Value)) {
 		emit(sm.Value{Name: "mad_config_refused", Kind: sm.Gauge, Labels: []string{"file", f, "error", msg}, V: 1,
 			Help: "1 for each configuration file whose current version was refused (the pipeline it defined, if any, keeps running as it was); the label error says why."})
 	}
+	d.refusals().Report(emit)
 	d.self.Report(emit)
 	for _, p := range ps {
 		p.Report(emit)

@@ -25,16 +25,19 @@ func (d *Daemon) updateRoutesLocked() {
 }
 
 // ServeHTTP serves the current routes (they change with the configuration),
-// accounting each request in mad's own rest_service metrics as MAD does.
+// counting what they refuse before a source takes a request (404, 405),
+// and accounting each request in mad's own rest_service metrics as MAD
+// does.
 func (d *Daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if d.self == nil || strings.HasPrefix(r.URL.Path, "/telemetry/") {
-		(*d.handler.Load()).ServeHTTP(w, r)
-		return
-	}
+	markRouted(r)
+	rt := (*d.handler.Load()).(*router)
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	(*d.handler.Load()).ServeHTTP(sw, r)
-	d.self.request(r.Method, r.URL.Path, sw.status, time.Since(start), r.ContentLength)
+	rt.Handler.ServeHTTP(sw, r)
+	rt.refused.routed(r.URL.Path, sw.status)
+	if d.self != nil && !strings.HasPrefix(r.URL.Path, "/telemetry/") {
+		d.self.request(r.Method, r.URL.Path, sw.status, time.Since(start), r.ContentLength)
+	}
 }
 
 // statusWriter remembers the status a handler answered.
@@ -51,9 +54,26 @@ func (w *statusWriter) WriteHeader(code int) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// router is what the daemon serves: the routes of the current
+// configuration, and the counters of refusals, which outlive a change of
+// routes (setHandler hands them over).
+type router struct {
+	http.Handler
+	refused *httpRefusals
+}
+
 func (d *Daemon) setHandler() {
-	h := d.Handler()
+	h := http.Handler(&router{Handler: d.Handler(), refused: d.refusals()})
 	d.handler.Store(&h)
+}
+
+// refusals returns the counters of the requests the daemon's servers and
+// routes refused (server.go).
+func (d *Daemon) refusals() *httpRefusals {
+	if h := d.handler.Load(); h != nil {
+		return (*h).(*router).refused
+	}
+	return new(httpRefusals)
 }
 
 // Handler returns the control-plane routes.

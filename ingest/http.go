@@ -1,9 +1,9 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -57,7 +57,8 @@ type HTTPConfig struct {
 	// producer (its own rings to the shards); default 2. More requests
 	// wait for a slot, up to Deadline.
 	Slots int
-	// MaxBody bounds the request body as sent (default 64 MiB), and
+	// MaxBody bounds the request body as sent (default 64 MiB; a larger
+	// declared Content-Length is refused before the body is read), and
 	// MaxDecompressed the body after Content-Encoding and, for remote
 	// write, snappy (default 256 MiB): 413 beyond either.
 	MaxBody, MaxDecompressed int
@@ -126,8 +127,14 @@ func (c *HTTPConfig) EnsureDefaults() {
 
 // HTTPStats are the counters of an HTTP source.
 type HTTPStats struct {
-	// Requests by outcome.
-	Accepted, BadRequest, TooLarge, Saturated, Failed uint64
+	// Requests by outcome: accepted, and refused by answer (400, 413, 503,
+	// 500, 408), each the sum of its Refusals.
+	Accepted, BadRequest, TooLarge, Saturated, Failed, Timeout uint64
+	// Refusals counts refused requests by reason.
+	Refusals [NumHTTPRefusals]uint64
+	// UnknownEncoding counts requests with a Content-Encoding mad does not
+	// undo, whose body was parsed as sent (as MAD parses every body).
+	UnknownEncoding uint64
 	// Of accepted requests: records and samples handed to the shards, and
 	// body bytes as received.
 	Records, Samples, Bytes uint64
@@ -148,11 +155,15 @@ type HTTPSource struct {
 	ctl   sync.Mutex // Retarget and Stop
 	stop  bool
 
-	accepted, badRequest, tooLarge, saturated, failed atomic.Uint64
-	records, samples, bytes                           atomic.Uint64
-	refused                                           throttle.Throttle // logs of refused requests
+	accepted, unknownEncoding atomic.Uint64
+	refusals                  [NumHTTPRefusals]atomic.Uint64
+	records, samples, bytes   atomic.Uint64
+	refused                   throttle.Throttle // logs of refused requests
 }
 
+// httpSlot is a producer and what a request decoded on it uses; the
+// buffers and decoders are kept for the next request only while small
+// (http_body.go).
 type httpSlot struct {
 	prod     *Producer
 	pb       *clientpb.Decoder
@@ -161,9 +172,11 @@ type httpSlot struct {
 	cfg      *HTTPConfig // what the decoders were made for
 	body     []byte
 	plain    []byte
+	br       bytes.Reader // the body, as gz reads it
 	gz       *gzip.Reader
 	zs       *zstd.Decoder
 	dims     []sample.Dim
+	peak     int // the largest buffer the current request held
 }
 
 // NewHTTPSource returns a source whose slot i publishes over lanes[i].
@@ -200,9 +213,24 @@ func (s *HTTPSource) Slots() int { return len(s.all) }
 // Stats returns the counters. Safe from any goroutine.
 func (s *HTTPSource) Stats() HTTPStats {
 	st := HTTPStats{
-		Accepted: s.accepted.Load(), BadRequest: s.badRequest.Load(), TooLarge: s.tooLarge.Load(),
-		Saturated: s.saturated.Load(), Failed: s.failed.Load(),
+		Accepted: s.accepted.Load(), UnknownEncoding: s.unknownEncoding.Load(),
 		Records: s.records.Load(), Samples: s.samples.Load(), Bytes: s.bytes.Load(),
+	}
+	for r := range st.Refusals {
+		n := s.refusals[r].Load()
+		st.Refusals[r] = n
+		switch HTTPRefusal(r).Status() {
+		case http.StatusBadRequest:
+			st.BadRequest += n
+		case http.StatusRequestEntityTooLarge:
+			st.TooLarge += n
+		case http.StatusServiceUnavailable:
+			st.Saturated += n
+		case http.StatusRequestTimeout:
+			st.Timeout += n
+		default:
+			st.Failed += n
+		}
 	}
 	return st
 }
@@ -274,8 +302,12 @@ func (s *HTTPSource) Stop() error {
 	return nil
 }
 
-// errSaturated is a request the data plane could not take in time.
-var errSaturated = errors.New("the aggregator is saturated: retry later")
+// errSaturated and errStopping are a request the data plane could not
+// take in time, and one that came as the source stopped.
+var (
+	errSaturated = errors.New("the aggregator is saturated: retry later")
+	errStopping  = errors.New("the source is stopping")
+)
 
 // ServeHTTP handles one request of the source's route.
 func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -285,18 +317,26 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, cfg.Kind.Path()+" takes POST only", http.StatusMethodNotAllowed)
 		return
 	}
+	if r.ContentLength > int64(cfg.MaxBody) {
+		// Refused before the body is read, and before waiting for a slot.
+		s.refuse(w, r, cfg, RefusedContentLength, fmt.Errorf("the declared Content-Length %d exceeds %d bytes", r.ContentLength, cfg.MaxBody))
+		return
+	}
 	deadline := time.Now().Add(cfg.Deadline)
 	sl, err := s.borrow(cfg.Deadline, r.Context().Done())
 	if err != nil {
-		if err != errCanceled {
-			s.refuse(w, cfg, http.StatusServiceUnavailable, err)
+		switch err {
+		case errSaturated:
+			s.refuse(w, r, cfg, RefusedNoSlot, err)
+		case errStopping:
+			s.refuse(w, r, cfg, RefusedStopping, err)
 		}
-		return
+		return // errCanceled: the client is gone
 	}
-	status, err := s.handle(sl, cfg, r, deadline)
+	why, err := s.handle(sl, cfg, r, deadline)
 	s.slots <- sl
 	if err != nil {
-		s.refuse(w, cfg, status, err)
+		s.refuse(w, r, cfg, why, err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -310,7 +350,7 @@ func (s *HTTPSource) borrow(d time.Duration, cancel <-chan struct{}) (*httpSlot,
 	select {
 	case sl, ok := <-s.slots:
 		if !ok {
-			return nil, errors.New("the source is stopping")
+			return nil, errStopping
 		}
 		return sl, nil
 	default:
@@ -320,7 +360,7 @@ func (s *HTTPSource) borrow(d time.Duration, cancel <-chan struct{}) (*httpSlot,
 	select {
 	case sl, ok := <-s.slots:
 		if !ok {
-			return nil, errors.New("the source is stopping")
+			return nil, errStopping
 		}
 		return sl, nil
 	case <-timer.C:
@@ -330,31 +370,42 @@ func (s *HTTPSource) borrow(d time.Duration, cancel <-chan struct{}) (*httpSlot,
 	}
 }
 
-// handle reads, decodes and publishes one request on slot sl.
-func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, deadline time.Time) (int, error) {
+// handle reads, decodes and publishes one request on slot sl; on error it
+// returns why the request is refused.
+func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, deadline time.Time) (HTTPRefusal, error) {
 	if sl.cfg != cfg {
 		sl.reconfigure(cfg)
 	}
+	defer sl.release()
 	body, err := readBody(r.Body, sl.body[:0], cfg.MaxBody)
 	sl.body = body[:0]
+	sl.note(cap(body))
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			return http.StatusRequestEntityTooLarge, fmt.Errorf("the body exceeds %d bytes", cfg.MaxBody)
+		switch {
+		case errors.Is(err, errTooLarge):
+			return RefusedBodyTooLarge, fmt.Errorf("the body exceeds %d bytes", cfg.MaxBody)
+		case isTimeout(err):
+			return RefusedBodyTimeout, fmt.Errorf("the body did not arrive within the read timeout: %w", err)
 		}
-		return http.StatusBadRequest, fmt.Errorf("reading the body: %w", err)
+		return RefusedBodyUnreadable, fmt.Errorf("reading the body: %w", err)
 	}
 	s.bytes.Add(uint64(len(body)))
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
 	if cfg.Kind == HTTPPrometheus && enc == "snappy" {
 		enc = "" // remote write's own block compression, decoded by promrw
 	}
+	if !knownEncoding(enc) {
+		s.unknownEncoding.Add(1)
+		enc = ""
+	}
 	plain, err := sl.decompress(enc, body, cfg.MaxDecompressed)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
-			return http.StatusRequestEntityTooLarge, fmt.Errorf("the decompressed body exceeds %d bytes", cfg.MaxDecompressed)
+			return RefusedDecompressedTooLarge, fmt.Errorf("the decompressed body exceeds %d bytes", cfg.MaxDecompressed)
 		}
-		return http.StatusBadRequest, err
+		return RefusedBadEncoding, err
 	}
+	sl.ensureDecoder(cfg)
 	now := time.Now().UnixMilli()
 	var st sample.Counts
 	switch cfg.Kind {
@@ -368,6 +419,9 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 		sl.dims = headerDims(sl.dims[:0], r.Header)
 		st, err = sl.collectd.Decode(plain, sl.dims, now, sl.prod.Route)
 	case HTTPPrometheus:
+		if n, derr := snappy.DecodedLen(plain); derr == nil {
+			sl.note(n) // what promrw decompresses into its own buffer
+		}
 		if strings.Contains(r.Header.Get("Content-Type"), "io.prometheus.write.v2.Request") {
 			st, err = sl.prom.DecodeV2(plain, now, sl.prod.Route)
 		} else {
@@ -376,13 +430,13 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 	}
 	if err != nil {
 		sl.prod.Discard()
-		return statusOf(err), err
+		return refusalOf(err), err
 	}
 	// Publish whole or not at all: wait until every batch fits.
 	for spin := 0; !sl.prod.Fits(); spin++ {
 		if time.Now().After(deadline) || r.Context().Err() != nil {
 			sl.prod.Discard()
-			return http.StatusServiceUnavailable, errSaturated
+			return RefusedShardsBehind, errSaturated
 		}
 		if spin < 8 {
 			time.Sleep(0)
@@ -394,139 +448,50 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 	s.accepted.Add(1)
 	s.records.Add(uint64(st.Records))
 	s.samples.Add(uint64(st.Samples))
-	return http.StatusOK, nil
+	return 0, nil
 }
 
-// statusOf is the answer to a body a decoder refused, by the error's kind:
-// 413 over a limit, 500 where MAD fails with something other than a
-// ParsingException, 400 otherwise (MAD's ParsingException).
-func statusOf(err error) int {
+// refusalOf is the refusal of a body a decoder refused, by the error's
+// kind: over a limit (413), where MAD fails with something other than a
+// ParsingException (500), MAD's ParsingException otherwise (400).
+func refusalOf(err error) HTTPRefusal {
 	switch {
 	case errors.Is(err, sample.ErrTooLarge):
-		return http.StatusRequestEntityTooLarge
+		return RefusedDecoderLimit
 	case errors.Is(err, sample.ErrMADFails):
-		return http.StatusInternalServerError
+		return RefusedMADFails
 	}
-	return http.StatusBadRequest
+	return RefusedMalformed
 }
 
-// reconfigure makes the slot's decoders for cfg.
+// reconfigure takes cfg: the decoders (made for the old limits) are
+// dropped, and the mapper changed if it differs.
 func (sl *httpSlot) reconfigure(cfg *HTTPConfig) {
-	switch cfg.Kind {
-	case HTTPClientV1, HTTPClientV2, HTTPClientV3:
-		sl.pb = clientpb.NewDecoder(clientpb.Config{MaxRecords: cfg.MaxRecords})
-	case HTTPCollectd:
-		sl.collectd = collectd.NewDecoder(collectd.Config{MaxRecords: cfg.MaxRecords})
-	case HTTPPrometheus:
-		sl.prom = promrw.NewDecoder(promrw.Config{InterpretUnits: cfg.InterpretUnits, ReservedNameWhitelist: cfg.ReservedNameWhitelist,
-			MaxRecords: cfg.MaxRecords, MaxDecompressed: cfg.MaxDecompressed})
-	}
+	sl.dropDecoders()
 	if sl.cfg == nil || !sl.cfg.Mappers.Equal(cfg.Mappers) {
 		sl.prod.SetMapper(cfg.Mappers.New())
 	}
 	sl.cfg = cfg
 }
 
-var errTooLarge = errors.New("too large")
-
-// readBody reads all of r into buf, refusing more than limit bytes.
-func readBody(r io.Reader, buf []byte, limit int) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			if len(buf) > limit {
-				return buf, errTooLarge
-			}
-			buf = append(buf, 0)[:len(buf)]
+// ensureDecoder makes the decoder of cfg's kind if the slot has none.
+func (sl *httpSlot) ensureDecoder(cfg *HTTPConfig) {
+	switch cfg.Kind {
+	case HTTPClientV1, HTTPClientV2, HTTPClientV3:
+		if sl.pb == nil {
+			sl.pb = clientpb.NewDecoder(clientpb.Config{MaxRecords: cfg.MaxRecords})
 		}
-		n, err := r.Read(buf[len(buf):min(cap(buf), limit+1)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > limit {
-			return buf, errTooLarge
+	case HTTPCollectd:
+		if sl.collectd == nil {
+			sl.collectd = collectd.NewDecoder(collectd.Config{MaxRecords: cfg.MaxRecords})
 		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
+	case HTTPPrometheus:
+		if sl.prom == nil {
+			sl.prom = promrw.NewDecoder(promrw.Config{InterpretUnits: cfg.InterpretUnits, ReservedNameWhitelist: cfg.ReservedNameWhitelist,
+				MaxRecords: cfg.MaxRecords, MaxDecompressed: cfg.MaxDecompressed})
 		}
 	}
 }
-
-// decompress undoes Content-Encoding (gzip, zstd, snappy block; identity)
-// into the slot's buffer, refusing more than limit bytes.
-func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, error) {
-	switch enc {
-	case "", "identity":
-		if len(body) > limit {
-			return nil, errTooLarge
-		}
-		return body, nil
-	case "gzip", "x-gzip":
-		var err error
-		if sl.gz == nil {
-			sl.gz, err = gzip.NewReader(bytesReader(body))
-		} else {
-			err = sl.gz.Reset(bytesReader(body))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		out, err := readBody(sl.gz, sl.plain[:0], limit)
-		sl.plain = out[:0]
-		if err != nil && !errors.Is(err, errTooLarge) {
-			err = fmt.Errorf("gzip: %w", err)
-		}
-		return out, err
-	case "zstd":
-		if sl.zs == nil {
-			var err error
-			sl.zs, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(limit)+1), zstd.WithDecoderMaxWindow(uint64(min(limit, 1<<30))))
-			if err != nil {
-				return nil, err
-			}
-		}
-		out, err := sl.zs.DecodeAll(body, sl.plain[:0])
-		if err != nil {
-			if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
-				return nil, errTooLarge
-			}
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		sl.plain = out[:0]
-		if len(out) > limit {
-			return nil, errTooLarge
-		}
-		return out, nil
-	case "snappy":
-		n, err := snappy.DecodedLen(body)
-		if err != nil {
-			return nil, fmt.Errorf("snappy: %w", err)
-		}
-		if n > limit {
-			return nil, errTooLarge
-		}
-		out, err := snappy.Decode(sl.plain[:cap(sl.plain)], body)
-		if err != nil {
-			return nil, fmt.Errorf("snappy: %w", err)
-		}
-		sl.plain = out[:0]
-		return out, nil
-	}
-	return nil, fmt.Errorf("unsupported Content-Encoding %q (identity, gzip, zstd and snappy are)", enc)
-}
-
-type sliceReader struct{ b []byte }
-
-func (r *sliceReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
-}
-
-func bytesReader(b []byte) io.Reader { return &sliceReader{b} }
 
 // headerDims returns the X-TAG-* headers as dimensions: the key lower-cased
 // without the prefix, the value as given; of a repeated header the last
@@ -543,20 +508,21 @@ func headerDims(dst []sample.Dim, h http.Header) []sample.Dim {
 
 // refuse answers a refused request and counts it; the log is throttled to
 // one line per source every 10 s.
-func (s *HTTPSource) refuse(w http.ResponseWriter, cfg *HTTPConfig, status int, err error) {
-	switch status {
-	case http.StatusBadRequest:
-		s.badRequest.Add(1)
-	case http.StatusRequestEntityTooLarge:
-		s.tooLarge.Add(1)
-	case http.StatusServiceUnavailable:
-		s.saturated.Add(1)
+func (s *HTTPSource) refuse(w http.ResponseWriter, r *http.Request, cfg *HTTPConfig, why HTTPRefusal, err error) {
+	s.refusals[why].Add(1)
+	status := why.Status()
+	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
-	default:
-		s.failed.Add(1)
+	}
+	if why.bodyLeft() && r.ProtoMajor == 1 {
+		// Answer at once and hang up rather than wait for what is left
+		// of the body: the server would otherwise read up to 256 KiB of
+		// it, as slowly as the client sends it, before closing.
+		w.Header().Set("Connection", "close")
+		http.NewResponseController(w).SetReadDeadline(time.Now()) // not supported by test recorders: ignored
 	}
 	if ok, left := s.refused.Allow(time.Now()); ok {
-		cfg.Log.Warn("http request refused", "source", cfg.Name, "path", cfg.Kind.Path(), "status", status, "err", err, "left_out", left)
+		cfg.Log.Warn("http request refused", "source", cfg.Name, "path", cfg.Kind.Path(), "status", status, "reason", why.String(), "err", err, "left_out", left)
 	}
 	http.Error(w, err.Error(), status)
 }

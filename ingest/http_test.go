@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"math"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/gomad/mad/internal/sample"
@@ -101,13 +104,18 @@ func TestHTTPBusySlots(t *testing.T) {
 }
 
 func TestReadBodyLimit(t *testing.T) {
-	for _, n := range []int{0, 1, 100, 4096, 4097, 10000} {
-		b, err := readBody(bytes.NewReader(make([]byte, n)), nil, 4096)
-		if n <= 4096 && (err != nil || len(b) != n) {
-			t.Errorf("%d bytes: %d, %v", n, len(b), err)
-		}
-		if n > 4096 && err != errTooLarge {
-			t.Errorf("%d bytes over the limit: %v", n, err)
+	for _, limit := range []int{4096, 200_000} {
+		for _, n := range []int{0, 1, 100, limit, limit + 1, 3 * limit} {
+			b, err := readBody(bytes.NewReader(make([]byte, n)), nil, limit)
+			if n <= limit && (err != nil || len(b) != n) {
+				t.Errorf("%d bytes: %d, %v", n, len(b), err)
+			}
+			if n > limit && err != errTooLarge {
+				t.Errorf("%d bytes over the limit: %v", n, err)
+			}
+			if cap(b) > limit+1 {
+				t.Errorf("%d bytes, limit %d: the buffer grew to %d", n, limit, cap(b))
+			}
 		}
 	}
 	if _, err := readBody(io.MultiReader(bytes.NewReader(make([]byte, 10)), errReader{}), nil, 100); err == nil || err == errTooLarge {
@@ -152,5 +160,148 @@ func TestProducerDropsHugeReturnedBatches(t *testing.T) {
 	}
 	if b := p.fresh(0); b == huge || b == small {
 		t.Error("fresh reused a batch it should have dropped or already handed out")
+	}
+}
+
+// zstdFrames is n frames of size zeros each, concatenated.
+func zstdFrames(t *testing.T, n, size int) []byte {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	return bytes.Repeat(enc.EncodeAll(make([]byte, size), nil), n)
+}
+
+// TestUnzstdManyFrames: a body of many tiny zstd frames is decoded, or
+// refused at the limit, in time linear in what it decodes to. (Left to
+// grow its output itself, the decoder reallocates it for every frame: the
+// 16 MiB of this bomb took minutes.) The bound of 60 s is on a failure,
+// not a measure: it takes well under a second.
+func TestUnzstdManyFrames(t *testing.T) {
+	const limit = 16 << 20
+	bomb := zstdFrames(t, 32<<10, 1<<10) // 32 MiB from 16 bytes a frame
+	done := make(chan error, 1)
+	go func() {
+		_, err := new(httpSlot).decompress("zstd", bomb, limit)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != errTooLarge {
+			t.Errorf("bomb of tiny frames: %v; want errTooLarge", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("a bomb of tiny zstd frames still decoding after 60 s")
+	}
+	// Within the limit, every frame is decoded.
+	sl := new(httpSlot)
+	for _, tc := range []struct{ frames, size int }{{1, 100}, {3, 1 << 20}, {1000, 1 << 10}, {1, limit}, {16, 1 << 20}} {
+		out, err := sl.decompress("zstd", zstdFrames(t, tc.frames, tc.size), limit)
+		if err != nil || len(out) != tc.frames*tc.size {
+			t.Errorf("%d frames of %d bytes: %d bytes, %v", tc.frames, tc.size, len(out), err)
+		}
+	}
+	if _, err := sl.decompress("zstd", zstdFrames(t, 1, limit+1), limit); err != errTooLarge {
+		t.Errorf("one frame over the limit: %v; want errTooLarge", err)
+	}
+}
+
+// TestHTTPSlotKeepsOnlySmallBuffers: a slot keeps its buffers and decoders
+// for the next request while they are small, and a request that needed
+// more (a large valid body, or a bomb refused at the limit) leaves nothing
+// of them behind, nor a reference to its body.
+func TestHTTPSlotKeepsOnlySmallBuffers(t *testing.T) {
+	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1, MaxDecompressed: 8 << 20}, []Lanes{NewLanes(1, 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl := s.all[0]
+	drain := func() {
+		for {
+			b, ok := sl.prod.lanes.To[0].Pop()
+			if !ok {
+				return
+			}
+			b.Reset()
+			sl.prod.lanes.Back[0].Push(b)
+		}
+	}
+	post := func(enc string, body []byte) int {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodPost, HTTPClientV3.Path(), bytes.NewReader(body))
+		r.Header.Set("Content-Encoding", enc)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		drain()
+		return w.Code
+	}
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		w := gzip.NewWriter(&buf)
+		w.Write(b)
+		w.Close()
+		return buf.Bytes()
+	}
+	kept := func() bool { return sl.plain != nil && sl.gz != nil && sl.pb != nil }
+	if code := post("gzip", gz(v3Body("m", 10))); code != http.StatusOK || !kept() {
+		t.Fatalf("small request: %d; buffers and decoders kept: %v", code, kept())
+	}
+	for _, tc := range []struct {
+		name, enc string
+		body      []byte
+		code      int
+	}{
+		{"large valid body", "", v3Body("m", 200_000), http.StatusOK},
+		{"gzip bomb", "gzip", bytes.Repeat(gz(make([]byte, 1<<20)), 64), http.StatusRequestEntityTooLarge},
+		{"zstd bomb", "zstd", zstdFrames(t, 64, 1<<20), http.StatusRequestEntityTooLarge},
+	} {
+		if code := post("gzip", gz(v3Body("m", 10))); code != http.StatusOK || !kept() {
+			t.Fatalf("%s: small request before: %d", tc.name, code)
+		}
+		if code := post(tc.enc, tc.body); code != tc.code {
+			t.Fatalf("%s: %d; want %d", tc.name, code, tc.code)
+		}
+		if cap(sl.body) != 0 || cap(sl.plain) != 0 || sl.zs != nil || sl.pb != nil || sl.br.Size() != 0 {
+			t.Errorf("%s: the slot kept body %d, plain %d bytes, zstd %v, decoder %v, reader on %d bytes",
+				tc.name, cap(sl.body), cap(sl.plain), sl.zs != nil, sl.pb != nil, sl.br.Size())
+		}
+	}
+	if st := s.Stats(); st.Refusals[RefusedDecompressedTooLarge] != 2 || st.Accepted != 5 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestGzipTrailer: a gzip body whose trailer declares more than the limit
+// is refused before it is inflated (here its deflate data is not even
+// valid); one within the limit is inflated into a buffer of its size; a
+// trailer that lies is held to the limit all the same.
+func TestGzipTrailer(t *testing.T) {
+	const limit = 1 << 20
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		w := gzip.NewWriter(&buf)
+		w.Write(b)
+		w.Close()
+		return buf.Bytes()
+	}
+	withSize := func(b []byte, n uint32) []byte {
+		b = bytes.Clone(b)
+		binary.LittleEndian.PutUint32(b[len(b)-4:], n)
+		return b
+	}
+	corrupt := withSize(bytes.Repeat([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 4), limit+1)
+	if _, err := new(httpSlot).decompress("gzip", corrupt, limit); err != errTooLarge {
+		t.Errorf("a trailer over the limit: %v; want errTooLarge", err)
+	}
+	sl := new(httpSlot)
+	out, err := sl.decompress("gzip", gz(make([]byte, 300_000)), limit)
+	if err != nil || len(out) != 300_000 || cap(out) != 300_001 {
+		t.Errorf("within the limit: %d bytes in %d, %v; want 300000 in one buffer of 300001", len(out), cap(out), err)
+	}
+	liar := withSize(gz(make([]byte, 2*limit)), 100)
+	if out, err := new(httpSlot).decompress("gzip", liar, limit); err != errTooLarge || cap(out) > limit+1 {
+		t.Errorf("a trailer that lies: %d bytes in %d, %v; want errTooLarge within %d", len(out), cap(out), err, limit+1)
 	}
 }

@@ -64,11 +64,16 @@ func (s *HTTPSource) Report(emit func(sm.Value)) {
 	for _, r := range []struct {
 		result string
 		n      uint64
-	}{{"accepted", st.Accepted}, {"bad_request", st.BadRequest}, {"too_large", st.TooLarge}, {"saturated", st.Saturated}, {"failed", st.Failed}} {
-		emit(counter("mad_source_requests_total", "HTTP requests, by result: accepted (200), bad_request (400), too_large (413), saturated (503, retry), failed (500).",
+	}{{"accepted", st.Accepted}, {"bad_request", st.BadRequest}, {"too_large", st.TooLarge}, {"saturated", st.Saturated}, {"failed", st.Failed}, {"timeout", st.Timeout}} {
+		emit(counter("mad_source_requests_total", "HTTP requests, by result: accepted (200), bad_request (400), too_large (413), saturated (503, retry), failed (500), timeout (408, the body did not arrive in time).",
 			sm.With(l, "result", r.result), r.n))
 	}
-	emit(sm.Value{Kind: sm.Counter, V: float64(st.Accepted + st.BadRequest + st.TooLarge + st.Saturated + st.Failed), MAD: mad + "/requests", Sparse: true})
+	for why, n := range st.Refusals {
+		emit(counter("mad_source_request_refusals_total", "HTTP requests refused, by reason (mad_source_requests_total counts them by answer).",
+			sm.With(l, "reason", HTTPRefusal(why).String()), n))
+	}
+	emit(sm.Value{Kind: sm.Counter, V: float64(st.Accepted + st.BadRequest + st.TooLarge + st.Saturated + st.Failed + st.Timeout), MAD: mad + "/requests", Sparse: true})
+	emit(counter("mad_source_unknown_encoding_total", "HTTP requests with a Content-Encoding mad does not undo: the body was parsed as sent, as MAD parses every body.", l, st.UnknownEncoding))
 	emit(counter("mad_source_records_total", "Records of accepted requests.", l, st.Records))
 	v := counter("mad_source_samples_total", "Samples produced.", l, st.Samples)
 	v.MAD, v.Sparse = mad+"/metric_samples", true

@@ -1,0 +1,243 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
+)
+
+// How a request's body is held. A slot reads the body into its buffer and
+// undoes the Content-Encoding into another; both grow by doubling, never
+// past the limit (plus one byte, to see that it was passed), so a request
+// costs at most about twice its limits in allocations whatever it sends.
+// Buffers up to httpKeepBytes stay in the slot for the next request; a
+// request that needed more (a large body, or a bomb refused at the limit)
+// leaves nothing behind: its buffers and the slot's decoders (whose scratch
+// grows with what they decoded) are dropped, and the memory is given back
+// to the operating system (giveBack), so that an attack's memory does not
+// outlive it.
+
+// httpKeepBytes is the largest buffer a slot keeps between requests: MAD's
+// clients send batches well below it (the Java client's 500 records,
+// Prometheus' 2000 samples).
+const httpKeepBytes = 1 << 20
+
+var errTooLarge = errors.New("too large")
+
+// gzipMinSize is the smallest gzip member: a 10-byte header, an empty
+// deflate block, an 8-byte trailer.
+const gzipMinSize = 20
+
+// grow returns buf with room for more, its capacity doubled (at least
+// 64 KiB) but never past most.
+func grow(buf []byte, most int) []byte {
+	n := min(max(2*cap(buf), 64<<10), most)
+	out := make([]byte, len(buf), n)
+	copy(out, buf)
+	return out
+}
+
+// readBody reads all of r into buf, refusing more than limit bytes
+// (errTooLarge, having read limit+1).
+func readBody(r io.Reader, buf []byte, limit int) ([]byte, error) {
+	for {
+		if len(buf) == min(cap(buf), limit+1) {
+			if len(buf) > limit {
+				return buf, errTooLarge
+			}
+			buf = grow(buf, limit+1)
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), limit+1)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > limit {
+			return buf, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// isTimeout reports whether a read failed because a deadline passed (the
+// server's read timeout, over HTTP/1 or HTTP/2).
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+
+// knownEncoding reports whether mad undoes the Content-Encoding enc
+// (lower-cased). MAD ignores the header (MAD-SPEC §3.1): a body in any
+// other encoding is parsed as sent.
+func knownEncoding(enc string) bool {
+	switch enc {
+	case "", "identity", "gzip", "x-gzip", "zstd", "snappy":
+		return true
+	}
+	return false
+}
+
+// note records that the request held a buffer of n bytes.
+func (sl *httpSlot) note(n int) { sl.peak = max(sl.peak, n) }
+
+// decompress undoes a known Content-Encoding (gzip, zstd, snappy block;
+// identity) into the slot's buffer, refusing more than limit bytes.
+func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, error) {
+	switch enc {
+	case "gzip", "x-gzip":
+		// The trailer's ISIZE is the size of the last member modulo 2^32:
+		// above the limit, the body is too large, refused before it is
+		// inflated; otherwise it sizes the buffer. A trailer that lies is
+		// held to the limit while inflating, like any body.
+		if len(body) >= gzipMinSize {
+			n := uint64(binary.LittleEndian.Uint32(body[len(body)-4:]))
+			if n > uint64(limit) {
+				return nil, errTooLarge
+			}
+			if int(n) >= cap(sl.plain) {
+				sl.plain = make([]byte, 0, n+1)
+			}
+		}
+		sl.br.Reset(body)
+		var err error
+		if sl.gz == nil {
+			sl.gz, err = gzip.NewReader(&sl.br) // a bytes.Reader is a flate.Reader: no bufio
+		} else {
+			err = sl.gz.Reset(&sl.br)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		out, err := readBody(sl.gz, sl.plain[:0], limit)
+		sl.plain = out[:0]
+		sl.note(cap(out))
+		if err != nil && !errors.Is(err, errTooLarge) {
+			err = fmt.Errorf("gzip: %w", err)
+		}
+		return out, err
+	case "zstd":
+		return sl.unzstd(body, limit)
+	case "snappy":
+		n, err := snappy.DecodedLen(body)
+		if err != nil {
+			return nil, fmt.Errorf("snappy: %w", err)
+		}
+		if n > limit {
+			return nil, errTooLarge
+		}
+		out, err := snappy.Decode(sl.plain[:cap(sl.plain)], body)
+		if err != nil {
+			return nil, fmt.Errorf("snappy: %w", err)
+		}
+		sl.plain = out[:0]
+		sl.note(cap(out))
+		return out, nil
+	}
+	if len(body) > limit {
+		return nil, errTooLarge
+	}
+	return body, nil
+}
+
+// unzstd decodes every frame of body. The decoder writes only within the
+// buffer it is given (WithDecodeAllCapLimit): left to grow the output
+// itself it reallocates it for each frame, which makes a body of many tiny
+// frames cost time quadratic in its decoded size (a 1 MiB body, half an
+// hour). Here a buffer too small is doubled, up to limit+1, and decoding
+// starts over: at most about twice the work and the memory of the limit.
+func (sl *httpSlot) unzstd(body []byte, limit int) ([]byte, error) {
+	if sl.zs == nil {
+		var err error
+		sl.zs, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(limit)),
+			zstd.WithDecodeAllCapLimit(true))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+	}
+	buf := sl.plain[:0]
+	var h zstd.Header
+	if h.Decode(body) == nil && h.HasFCS {
+		if h.FrameContentSize > uint64(limit) {
+			return nil, errTooLarge
+		}
+		if int(h.FrameContentSize) > cap(buf) {
+			buf = make([]byte, 0, h.FrameContentSize+1)
+		}
+	}
+	for {
+		sl.note(cap(buf))
+		out, err := sl.zs.DecodeAll(body, buf[:0])
+		if err == nil {
+			sl.plain = out[:0]
+			return out, nil
+		}
+		if !errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		if cap(buf) > limit {
+			return nil, errTooLarge
+		}
+		buf = make([]byte, 0, min(max(2*cap(buf), 64<<10), limit+1))
+	}
+}
+
+// release ends a request on the slot: the decoders let go of the body, and
+// if the request held more than httpKeepBytes anywhere, its buffers and
+// decoders are dropped and the memory given back.
+func (sl *httpSlot) release() {
+	sl.br.Reset(nil)
+	if sl.peak <= httpKeepBytes {
+		return
+	}
+	sl.peak = 0
+	sl.body, sl.plain = nil, nil
+	sl.dropDecoders()
+	giveBack()
+}
+
+// dropDecoders drops the slot's decoders; the next request makes new ones.
+func (sl *httpSlot) dropDecoders() {
+	if sl.zs != nil {
+		sl.zs.Close()
+	}
+	sl.zs, sl.gz = nil, nil
+	sl.pb, sl.collectd, sl.prom = nil, nil, nil
+	sl.br = bytes.Reader{}
+}
+
+// giveBack returns the heap's free memory to the operating system
+// (debug.FreeOSMemory: a GC, then every free page released), in the
+// background and at most once a second: after a large request its
+// buffers are garbage, but without it the runtime would keep their pages
+// until the next GC cycle, which an idle daemon reaches only every two
+// minutes, and then release them gradually. The operation is
+// process-wide, hence one worker for the process.
+func giveBack() {
+	giveBackOnce.Do(func() {
+		giveBackKick = make(chan struct{}, 1)
+		go func() {
+			for range giveBackKick {
+				debug.FreeOSMemory()
+				time.Sleep(time.Second)
+			}
+		}()
+	})
+	select {
+	case giveBackKick <- struct{}{}:
+	default: // one is pending: it will cover this request too
+	}
+}
+
+var (
+	giveBackOnce sync.Once
+	giveBackKick chan struct{}
+)

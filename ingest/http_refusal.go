@@ -1,0 +1,79 @@
+package ingest
+
+import "net/http"
+
+// HTTPRefusal is why an HTTP source refused a request. Each is counted
+// (mad_source_request_refusals_total, by reason) and answered with its
+// status and a message.
+type HTTPRefusal uint8
+
+const (
+	// RefusedContentLength: the declared Content-Length exceeds MaxBody;
+	// refused before the body is read (413).
+	RefusedContentLength HTTPRefusal = iota
+	// RefusedBodyTooLarge: the body grew past MaxBody while being read (413).
+	RefusedBodyTooLarge
+	// RefusedDecompressedTooLarge: the body exceeds MaxDecompressed once
+	// its Content-Encoding is undone (413).
+	RefusedDecompressedTooLarge
+	// RefusedDecoderLimit: the decoder's own limit (MaxRecords; a client
+	// protocol body over 2 GiB) (413).
+	RefusedDecoderLimit
+	// RefusedBodyTimeout: the body did not arrive within the server's read
+	// timeout (408): a slow or stalled client.
+	RefusedBodyTimeout
+	// RefusedBodyUnreadable: the body could not be read: the client
+	// closed the connection early, or its chunked framing is broken (400).
+	RefusedBodyUnreadable
+	// RefusedBadEncoding: the body is not valid gzip, zstd or snappy as
+	// its Content-Encoding says (400).
+	RefusedBadEncoding
+	// RefusedMalformed: the decoder refused the body (MAD's
+	// ParsingException, 400).
+	RefusedMalformed
+	// RefusedMADFails: a body on which MAD fails otherwise (500).
+	RefusedMADFails
+	// RefusedNoSlot: every producer slot stayed busy for the deadline (503).
+	RefusedNoSlot
+	// RefusedShardsBehind: the shards' rings stayed full for the deadline
+	// (503).
+	RefusedShardsBehind
+	// RefusedStopping: the source is stopping (503).
+	RefusedStopping
+	NumHTTPRefusals
+)
+
+var httpRefusalNames = [NumHTTPRefusals]string{
+	"content_length", "body_too_large", "decompressed_too_large", "decoder_limit", "body_timeout",
+	"body_unreadable", "bad_encoding", "malformed", "mad_fails", "no_slot", "shards_behind", "stopping",
+}
+
+// String is the reason's label value.
+func (r HTTPRefusal) String() string { return httpRefusalNames[r] }
+
+// Status is the HTTP status the refusal is answered with.
+func (r HTTPRefusal) Status() int {
+	switch r {
+	case RefusedContentLength, RefusedBodyTooLarge, RefusedDecompressedTooLarge, RefusedDecoderLimit:
+		return http.StatusRequestEntityTooLarge
+	case RefusedBodyTimeout:
+		return http.StatusRequestTimeout
+	case RefusedMADFails:
+		return http.StatusInternalServerError
+	case RefusedNoSlot, RefusedShardsBehind, RefusedStopping:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}
+
+// bodyLeft reports whether the refusal leaves an unread or broken body on
+// the connection: an HTTP/1 connection is then closed after the answer
+// instead of being drained for reuse, so the answer goes out at once and a
+// client that keeps sending holds nothing.
+func (r HTTPRefusal) bodyLeft() bool {
+	switch r {
+	case RefusedContentLength, RefusedBodyTooLarge, RefusedBodyTimeout, RefusedBodyUnreadable:
+		return true
+	}
+	return false
+}
