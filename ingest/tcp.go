@@ -174,7 +174,10 @@ type tcpSlot struct {
 	lastBad   []byte
 	lastErr   string // why lastBad was refused (decoders reuse their errors)
 	prod      *Producer
-	c         *counters
+	// route is prod.Route, bound once: a method value passed to an
+	// interface method escapes, and would be allocated per line.
+	route sample.Route
+	c     *counters
 }
 
 // takeAll takes every slot, waiting for those in use (a read event holds
@@ -212,6 +215,7 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	for i := range lanes {
 		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), decCfg: cfg.Decoder, prod: newProducer(lanes[i], cfg.Mappers), c: newCounters(tcpCounters),
 			lines: newLineDecoder(&cfg)}
+		sl.route = sl.prod.Route
 		s.all = append(s.all, sl)
 		s.slots <- sl
 	}
@@ -403,7 +407,7 @@ func (s *TCPSource) consume(c gnet.Conn, closing bool) {
 	}
 	now := nowMillis()
 	if sl.lines == nil {
-		sl.dec.Decode(buf[:end], now, sl.prod.Route)
+		sl.dec.Decode(buf[:end], now, sl.route)
 	} else {
 		sl.decodeLines(buf[:end], now, s.bad.Due(time.UnixMilli(now)))
 	}
@@ -428,7 +432,7 @@ func (sl *tcpSlot) decodeLines(data []byte, now int64, keepBad bool) {
 		if len(line) == 0 {
 			continue
 		}
-		c, err := sl.lines.DecodeLine(line, now, sl.prod.Route)
+		c, err := sl.lines.DecodeLine(line, now, sl.route)
 		if err != nil {
 			sl.lineStats.Lines[statsd.ErrSyntax]++
 			if keepBad && len(sl.lastBad) == 0 {

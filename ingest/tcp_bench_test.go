@@ -27,8 +27,11 @@ func (c *chunkConn) Peek(n int) ([]byte, error) {
 	return c.buf[c.off : c.off+n], nil
 }
 
+// Discard discards n bytes, or all of them if n <= 0, as gnet does.
 func (c *chunkConn) Discard(n int) (int, error) {
-	n = min(n, len(c.buf)-c.off)
+	if n <= 0 || n > len(c.buf)-c.off {
+		n = len(c.buf) - c.off
+	}
 	c.off += n
 	return n, nil
 }
