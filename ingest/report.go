@@ -53,7 +53,7 @@ func (s *TCPSource) Report(emit func(sm.Value)) {
 	reportLines(emit, l, &st.Lines, st.Samples, st.SampledOut, st.NonFinite, st.TooLong, st.Dropped, st.Waits, "sources/statsd/"+sm.SourceName(s.Name()))
 	emit(counter("mad_source_connections_total", "Connections accepted.", l, st.Connections))
 	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
-	emit(counter("mad_source_long_lines_total", "Lines discarded for exceeding the line limit.", l, st.LongLines))
+	emit(counter("mad_source_long_lines_total", "Lines discarded whole for exceeding the line limit (each once, whatever its length).", l, st.LongLines))
 }
 
 // Report reports the source's counters.

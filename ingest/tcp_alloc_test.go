@@ -8,9 +8,10 @@ import (
 )
 
 // TestTCPConsumeZeroAllocs: once batches and scratch space have grown, a
-// read event allocates nothing, in every format, with a partial line at the
-// end.
+// read event allocates nothing, in every format, with an over-long line
+// among the lines and a partial one at the end.
 func TestTCPConsumeZeroAllocs(t *testing.T) {
+	long := strings.Repeat("x", 100) + "\n"
 	for _, tc := range []struct {
 		name, line string
 		f          LineFormat
@@ -26,7 +27,7 @@ func TestTCPConsumeZeroAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer src.Stop()
-			chunk := strings.Repeat(tc.line, 40) + tc.line[:10]
+			chunk := strings.Repeat(tc.line, 20) + long + strings.Repeat(tc.line, 20) + tc.line[:10]
 			c := &chunkConn{buf: []byte(chunk)}
 			run := func() {
 				c.off = 0

@@ -154,3 +154,10 @@ func BenchmarkTCPLoopback(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*lines)/b.Elapsed().Seconds(), "lines/s")
 }
+
+// feed appends p to what is buffered, as gnet keeps what a read event did
+// not discard and appends the next read to it.
+func (c *chunkConn) feed(p []byte) {
+	c.buf = append(c.buf[:copy(c.buf, c.buf[c.off:])], p...)
+	c.off = 0
+}
