@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -98,6 +99,8 @@ const (
 
 // UDPStats are the counters of a UDP source, summed over its loops.
 type UDPStats struct {
+	// Truncated datagrams were longer than MaxDatagram: their cut last line
+	// is dropped (wholeLines).
 	Datagrams, Bytes, Truncated, ReadErrors uint64
 	// Lines counts non-empty lines by parse result.
 	Lines [statsd.NumResults]uint64
@@ -419,3 +422,15 @@ func logRefused(t *throttle.Throttle, log *slog.Logger, source string, dec *stat
 }
 
 func nowMillis() int64 { return time.Now().UnixMilli() }
+
+// wholeLines returns the lines of a datagram that are whole: all of them,
+// unless the datagram was truncated (longer than the receive buffer), when
+// its last line is cut and dropped, as TCP drops a line over its limit
+// (TCPSource.frame): the start of a line is not read as a line of its own.
+// The datagram is counted as truncated.
+func wholeLines(datagram []byte, truncated bool) []byte {
+	if !truncated {
+		return datagram
+	}
+	return datagram[:bytes.LastIndexByte(datagram, '\n')+1]
+}

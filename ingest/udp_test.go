@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -141,5 +142,35 @@ func TestShardOfIsUniform(t *testing.T) {
 		if c < 9000 || c > 11000 {
 			t.Fatalf("shard %d got %d of 70000", i, c)
 		}
+	}
+}
+
+// TestUDPTruncatedLastLine: a datagram longer than the receive buffer is
+// counted as truncated and its cut last line is dropped, not read as a line
+// of its own (here it would parse, with a wrong tag value).
+func TestUDPTruncatedLastLine(t *testing.T) {
+	lanes := []Lanes{NewLanes(2, 1024)}
+	src, err := ListenUDP(UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", MaxDatagram: 32, Log: quiet}, lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Start()
+	defer src.Stop()
+	conn, err := net.Dial("udp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// 32 bytes reach "b:1|c|#env:production" of the second line.
+	if _, err := io.WriteString(conn, "whole:1|c\nb:1|c|#env:production-eu-west-1\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the datagram", func() bool { return src.Stats().Datagrams == 1 })
+	src.Stop()
+	keys := map[string]int{}
+	drainLanes(lanes, keys)
+	st := src.Stats()
+	if len(keys) != 1 || !hasKey(keys, "whole") || st.Truncated != 1 || st.Lines[statsd.OK] != 1 {
+		t.Fatalf("keys %v, stats %+v; want the whole line only, one datagram truncated", keys, st)
 	}
 }
