@@ -24,7 +24,7 @@ func reportLines(emit func(sm.Value), l []string, lines *[statsd.NumResults]uint
 	v.MAD = madPrefix + "/metric_samples"
 	emit(v)
 	emit(counter("mad_source_sampled_out_total", "Lines dropped by sample-rate re-sampling (MAD's behaviour).", l, sampledOut))
-	emit(counter("mad_source_non_finite_total", "Lines with a NaN or infinite value.", l, nonFinite))
+	emit(counter("mad_source_non_finite_total", "Lines dropped for a NaN or infinite value (NaN, ∞, and Infinity, inf or nan in any case; among result=\"ok\" lines).", l, nonFinite))
 	emit(counter("mad_source_key_too_long_total", "Lines whose series key exceeds 64 KiB.", l, tooLong))
 	emit(counter("mad_source_ring_dropped_samples_total", "Samples dropped because a shard's ring stayed full.", l, dropped))
 	emit(counter("mad_source_ring_waits_total", "Times a source found a shard's ring full and waited for it (backpressure).", l, waits))
