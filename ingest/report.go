@@ -43,7 +43,6 @@ func (s *UDPSource) Report(emit func(sm.Value)) {
 	emit(counter("mad_source_truncated_datagrams_total", "Datagrams longer than the receive buffer; their cut last line is dropped.", l, st.Truncated))
 	emit(counter("mad_source_read_errors_total", "Socket read errors.", l, st.ReadErrors))
 	emit(counter("mad_source_kernel_drops_total", "Datagrams the kernel dropped because the socket receive buffer was full.", l, st.KernelDrops))
-	emit(counter("mad_source_telemetry_lost_total", "Counter reports of data-plane loops overwritten before being read.", l, st.TelemetryLost))
 }
 
 // Report reports the source's counters.

@@ -114,9 +114,6 @@ type UDPStats struct {
 	// KernelDrops: datagrams the kernel dropped (receive buffer full),
 	// read from the sockets (SO_MEMINFO).
 	KernelDrops uint64
-	// TelemetryLost: counter reports overwritten before being read (the
-	// values stay correct, only later).
-	TelemetryLost uint64
 }
 
 // UDPSource is a StatsD source on UDP: Loops sockets bound with
@@ -373,7 +370,6 @@ func (s *UDPSource) Stats() UDPStats {
 		for r := range st.Lines {
 			st.Lines[r] += v[udpLines+r]
 		}
-		st.TelemetryLost += l.c.lost()
 		st.KernelDrops += s.kernelDrops(i)
 	}
 	return st
