@@ -161,3 +161,17 @@ func (c *chunkConn) feed(p []byte) {
 	c.buf = append(c.buf[:copy(c.buf, c.buf[c.off:])], p...)
 	c.off = 0
 }
+
+// BenchmarkShortLines: what the framing adds to a read event of 128 KiB of
+// whole lines (past the default 64 KiB line limit, so shortLines searches),
+// to compare with BenchmarkTCPConsume/statsd/128KiB.
+func BenchmarkShortLines(b *testing.B) {
+	data, _ := benchLines("bench.metric.%d:1|c|#host:web-042\n", 128<<10)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for range b.N {
+		if shortLines(data, 64<<10) != len(data) {
+			b.Fatal("a long line in short lines")
+		}
+	}
+}
