@@ -24,7 +24,7 @@ func reportLines(emit func(sm.Value), l []string, lines *[statsd.NumResults]uint
 	v.MAD = madPrefix + "/metric_samples"
 	emit(v)
 	emit(counter("mad_source_sampled_out_total", "Lines dropped by sample-rate re-sampling (MAD's behaviour).", l, sampledOut))
-	emit(counter("mad_source_non_finite_total", "Lines with a NaN or infinite value.", l, nonFinite))
+	emit(counter("mad_source_non_finite_total", "Lines dropped for a NaN or infinite value (NaN, ∞, and Infinity, inf or nan in any case; among result=\"ok\" lines).", l, nonFinite))
 	emit(counter("mad_source_key_too_long_total", "Lines whose series key exceeds 64 KiB.", l, tooLong))
 	emit(counter("mad_source_ring_dropped_samples_total", "Samples dropped because a shard's ring stayed full.", l, dropped))
 	emit(counter("mad_source_ring_waits_total", "Times a source found a shard's ring full and waited for it (backpressure).", l, waits))
@@ -40,10 +40,9 @@ func (s *UDPSource) Report(emit func(sm.Value)) {
 	v.MAD = mad + "/packets"
 	emit(v)
 	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
-	emit(counter("mad_source_truncated_datagrams_total", "Datagrams longer than the receive buffer.", l, st.Truncated))
+	emit(counter("mad_source_truncated_datagrams_total", "Datagrams longer than the receive buffer; their cut last line is dropped.", l, st.Truncated))
 	emit(counter("mad_source_read_errors_total", "Socket read errors.", l, st.ReadErrors))
 	emit(counter("mad_source_kernel_drops_total", "Datagrams the kernel dropped because the socket receive buffer was full.", l, st.KernelDrops))
-	emit(counter("mad_source_telemetry_lost_total", "Counter reports of data-plane loops overwritten before being read.", l, st.TelemetryLost))
 }
 
 // Report reports the source's counters.
@@ -53,7 +52,7 @@ func (s *TCPSource) Report(emit func(sm.Value)) {
 	reportLines(emit, l, &st.Lines, st.Samples, st.SampledOut, st.NonFinite, st.TooLong, st.Dropped, st.Waits, "sources/statsd/"+sm.SourceName(s.Name()))
 	emit(counter("mad_source_connections_total", "Connections accepted.", l, st.Connections))
 	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
-	emit(counter("mad_source_long_lines_total", "Lines discarded for exceeding the line limit.", l, st.LongLines))
+	emit(counter("mad_source_long_lines_total", "Lines discarded whole for exceeding the line limit (each once, whatever its length).", l, st.LongLines))
 }
 
 // Report reports the source's counters.

@@ -31,8 +31,9 @@ type TCPConfig struct {
 	Addr string
 	// Loops is the number of gnet event loops (default 1).
 	Loops int
-	// MaxLine bounds a line (default 64 KiB): a connection buffering more
-	// without a newline has it discarded and counted.
+	// MaxLine bounds a line (default 64 KiB, without its newline): a longer
+	// line is discarded whole, through its newline, and counted once, and a
+	// connection never buffers more than MaxLine bytes of it (frame).
 	MaxLine int
 	// Decoder configures StatsD decoding.
 	Decoder statsd.Config
@@ -118,7 +119,8 @@ type TCPStats struct {
 	// Dropped samples: a shard's ring stayed full; Waits: publications
 	// that found a ring full and waited.
 	Dropped, Waits uint64
-	// LongLines discarded for exceeding MaxLine.
+	// LongLines discarded for exceeding MaxLine, each counted once
+	// whatever its length.
 	LongLines uint64
 }
 
@@ -142,7 +144,8 @@ const (
 // ring ever has two writers at once), decodes the complete lines buffered
 // on the connection into the slot's per-shard batches, publishes them and
 // returns the slot. A partial line stays buffered until its newline
-// arrives, or is decoded when the connection closes.
+// arrives, or is decoded when the connection closes; a line over MaxLine is
+// discarded (frame).
 //
 // Whoever takes a slot from slots owns its decoder, producer and counters
 // until it puts it back. Taking every slot (OnTick, Retarget, Stop) is done
@@ -174,7 +177,10 @@ type tcpSlot struct {
 	lastBad   []byte
 	lastErr   string // why lastBad was refused (decoders reuse their errors)
 	prod      *Producer
-	c         *counters
+	// route is prod.Route, bound once: a method value passed to an
+	// interface method escapes, and would be allocated per line.
+	route sample.Route
+	c     *counters
 }
 
 // takeAll takes every slot, waiting for those in use (a read event holds
@@ -212,6 +218,7 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	for i := range lanes {
 		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), decCfg: cfg.Decoder, prod: newProducer(lanes[i], cfg.Mappers), c: newCounters(tcpCounters),
 			lines: newLineDecoder(&cfg)}
+		sl.route = sl.prod.Route
 		s.all = append(s.all, sl)
 		s.slots <- sl
 	}
@@ -388,29 +395,130 @@ func (s *TCPSource) consume(c gnet.Conn, closing bool) {
 	}
 	sl := <-s.slots
 	defer func() { s.slots <- sl }()
-	end := len(buf)
-	if !closing {
-		end = bytes.LastIndexByte(buf, '\n') + 1
+	n, decoded := s.frame(sl, c, buf, closing)
+	if n > 0 { // Discard(0) would discard everything
+		sl.c.vals[tcpBytes] += uint64(n)
+		c.Discard(n)
 	}
-	v := sl.c.vals
-	if end == 0 {
-		if len(buf) > s.cfg.MaxLine {
-			v[tcpLongLines]++
-			v[tcpBytes] += uint64(len(buf))
-			c.Discard(len(buf))
+	if decoded != 0 {
+		sl.prod.Flush()
+		s.account(sl, decoded, false)
+	}
+}
+
+// lineState is a connection's framing state, kept as its gnet context:
+// nil, or skippingLine in the middle of an over-long line, already counted,
+// whose bytes are discarded up to and including its newline.
+type lineState uint8
+
+const skippingLine lineState = 1
+
+// frame is the line framing of every TCP source (MAD-SPEC §3.3: lines end
+// in '\n'): it decodes the whole lines of buf, what c has buffered, and
+// returns how many bytes of buf are done with (decoded or discarded; the
+// rest, a partial last line, stays buffered), and the time it decoded at
+// (0 if it decoded nothing).
+//
+// A line is over-long when more than MaxLine bytes precede its newline. It
+// is discarded whole, through its newline, and counted once in LongLines,
+// however the stream is cut into reads: when its newline is buffered, it
+// is skipped at once; when more than MaxLine bytes of it are buffered
+// without one, they are discarded and c is marked (skippingLine) to discard
+// what follows up to the newline. So a connection never holds more than
+// MaxLine bytes of a line, and no part of a long line is decoded as a line
+// of its own. When c is closing, its last line without a newline is decoded
+// if it is not over-long.
+//
+// Finding long lines costs nothing while the complete lines buffered fit in
+// MaxLine+1 bytes; past that, one backward search per MaxLine bytes, which
+// stops at the last newline before the limit (shortLines).
+func (s *TCPSource) frame(sl *tcpSlot, c gnet.Conn, buf []byte, closing bool) (done int, decoded int64) {
+	maxLine := s.cfg.MaxLine
+	at := 0
+	if c.Context() == skippingLine {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			return len(buf), 0
 		}
+		c.SetContext(nil)
+		at = i + 1
+	}
+	// Whole lines are buf[at:end]; buf[end:] is a partial last line.
+	end := max(at, bytes.LastIndexByte(buf, '\n')+1)
+	keepBad := false
+	for at < end {
+		if run := at + shortLines(buf[at:end], maxLine); run > at {
+			if decoded == 0 {
+				decoded = nowMillis()
+				keepBad = s.bad.Due(time.UnixMilli(decoded))
+			}
+			sl.decode(buf[at:run], decoded, keepBad)
+			at = run
+		}
+		if at < end {
+			// buf[at:] starts a long line: its newline is past the limit.
+			s.longLine(sl, buf[at:at+maxLine])
+			at += maxLine + 1
+			at += bytes.IndexByte(buf[at:end], '\n') + 1
+		}
+	}
+	switch partial := len(buf) - end; {
+	case partial > maxLine:
+		s.longLine(sl, buf[end:end+maxLine])
+		if !closing {
+			c.SetContext(skippingLine)
+		}
+		return len(buf), decoded
+	case closing && partial > 0:
+		if decoded == 0 {
+			decoded = nowMillis()
+			keepBad = s.bad.Due(time.UnixMilli(decoded))
+		}
+		sl.decode(buf[end:], decoded, keepBad)
+		return len(buf), decoded
+	}
+	return end, decoded
+}
+
+// longLine counts a line discarded for its length, and logs it (its start)
+// if a log line is due.
+func (s *TCPSource) longLine(sl *tcpSlot, start []byte) {
+	v := sl.c.vals
+	v[tcpLongLines]++
+	if now := time.Now(); s.bad.Due(now) {
+		if ok, _ := s.bad.Allow(now); ok {
+			s.cfg.Log.Warn("line over the limit discarded", "source", s.cfg.Name, "limit", s.cfg.MaxLine,
+				"start", string(start[:min(len(start), 64)]), "count", v[tcpLongLines])
+		}
+	}
+}
+
+// shortLines returns the length of the longest prefix of b (whole lines, as
+// b ends in '\n') made of lines of at most maxLine bytes before their
+// newline. It looks only at the maxLine+1 bytes from each line start it
+// jumps to, from their end backwards: a newline among them ends a short
+// line, and every line before that newline is shorter still.
+func shortLines(b []byte, maxLine int) int {
+	p := 0
+	for len(b)-p > maxLine+1 {
+		i := bytes.LastIndexByte(b[p:p+maxLine+1], '\n')
+		if i < 0 {
+			return p
+		}
+		p += i + 1
+	}
+	return len(b)
+}
+
+// decode decodes whole lines (a last one may lack its newline) in the
+// slot's format. With keepBad (a log line is due), the first Graphite or
+// Telegraf line refused is kept for it.
+func (sl *tcpSlot) decode(data []byte, now int64, keepBad bool) {
+	if sl.lines == nil {
+		sl.dec.Decode(data, now, sl.route)
 		return
 	}
-	now := nowMillis()
-	if sl.lines == nil {
-		sl.dec.Decode(buf[:end], now, sl.prod.Route)
-	} else {
-		sl.decodeLines(buf[:end], now, s.bad.Due(time.UnixMilli(now)))
-	}
-	v[tcpBytes] += uint64(end)
-	c.Discard(end)
-	sl.prod.Flush()
-	s.account(sl, now, false)
+	sl.decodeLines(data, now, keepBad)
 }
 
 // decodeLines decodes Graphite or Telegraf lines one by one (MAD-SPEC §3.3:
@@ -428,7 +536,7 @@ func (sl *tcpSlot) decodeLines(data []byte, now int64, keepBad bool) {
 		if len(line) == 0 {
 			continue
 		}
-		c, err := sl.lines.DecodeLine(line, now, sl.prod.Route)
+		c, err := sl.lines.DecodeLine(line, now, sl.route)
 		if err != nil {
 			sl.lineStats.Lines[statsd.ErrSyntax]++
 			if keepBad && len(sl.lastBad) == 0 {

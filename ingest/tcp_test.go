@@ -1,12 +1,20 @@
 package ingest
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
 	"net"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gomad/mad/ingest/statsd"
+	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/testseed"
 )
 
 func TestTCPSourceLines(t *testing.T) {
@@ -69,4 +77,227 @@ func TestTCPPortZeroOnAnyAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
+}
+
+// lineTotal sums a TCP source's lines over every result.
+func lineTotal(st TCPStats) uint64 {
+	n := uint64(0)
+	for _, c := range st.Lines {
+		n += c
+	}
+	return n
+}
+
+// TestTCPLongLineTail: the tail of an over-long line is discarded through
+// its newline, whatever the format and however the stream is cut, and the
+// line is counted once. 100 KiB of 'x' without a newline, then a line that
+// would parse on its own, then a valid line, on one connection: sent
+// together; sent after the source counted the long line (it has discarded
+// what it buffered, and must still skip what follows up to the newline);
+// and with the connection closed after the tail, without its newline.
+func TestTCPLongLineTail(t *testing.T) {
+	for _, f := range []struct {
+		name          string
+		format        LineFormat
+		tail, valid   string
+		tailKey, want string
+	}{
+		{"statsd", FormatStatsD, "injected.tail:1|c\n", "valid.line:1|c\n", "injected", "valid.line"},
+		{"graphite", FormatGraphite, "injected.tail 1 1700000000\n", "valid.line 1 1700000000\n", "injected", "valid.line"},
+		{"telegraf", FormatTelegraf, `{"name":"injected","timestamp":1,"fields":{"f":1}}` + "\n",
+			`{"name":"valid.line","timestamp":1,"fields":{"f":1}}` + "\n", "injected", "valid.line"},
+	} {
+		for _, mode := range []string{"together", "after-count", "close"} {
+			t.Run(f.name+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				lanes := []Lanes{NewLanes(2, 1024)}
+				src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: "127.0.0.1:0", Format: f.format, Log: quiet}, lanes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer src.Stop()
+				conn, err := net.Dial("tcp", src.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				long := strings.Repeat("x", 100<<10)
+				sent := uint64(len(long) + len(f.tail) + len(f.valid))
+				switch mode {
+				case "together":
+					write(t, conn, long+f.tail+f.valid)
+				case "after-count":
+					write(t, conn, long)
+					waitFor(t, "the long line counted", func() bool { return src.Stats().LongLines > 0 })
+					write(t, conn, f.tail+f.valid)
+				case "close":
+					sent = uint64(len(long) + len(f.tail) - 1)
+					write(t, conn, long+f.tail[:len(f.tail)-1])
+					conn.Close()
+				}
+				// Stop closes connections with what they have not read.
+				waitFor(t, "every byte read", func() bool { return src.Stats().Bytes == sent })
+				if err := src.Stop(); err != nil {
+					t.Fatal(err)
+				}
+				keys := map[string]int{}
+				drainLanes(lanes, keys)
+				st := src.Stats()
+				if hasKey(keys, f.tailKey) {
+					t.Fatalf("the long line's tail was decoded: keys %v", keys)
+				}
+				wantLines := uint64(1)
+				if mode == "close" {
+					wantLines = 0
+				}
+				if st.LongLines != 1 || lineTotal(st) != wantLines || st.Lines[statsd.OK] != wantLines {
+					t.Fatalf("long lines %d, lines %v; want 1 long line and %d line(s), ok", st.LongLines, st.Lines, wantLines)
+				}
+				if mode != "close" && !hasKey(keys, f.want) {
+					t.Fatalf("the valid line was not decoded: keys %v", keys)
+				}
+			})
+		}
+	}
+}
+
+func write(t *testing.T, conn net.Conn, s string) {
+	t.Helper()
+	if _, err := io.WriteString(conn, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hasKey(keys map[string]int, sub string) bool {
+	for k := range keys {
+		if strings.Contains(k, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTCPHugeLine: one 100 MiB line, streamed, is one long line, and the
+// source never holds more than its line limit of it: the heap in use while
+// the line streams stays within a few line limits of where it started.
+func TestTCPHugeLine(t *testing.T) {
+	const size, chunk = 100 << 20, 1 << 20
+	lanes := []Lanes{NewLanes(2, 1024)}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: "127.0.0.1:0", Log: log}, lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Stop()
+	conn, err := net.Dial("tcp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapInuse, ms.HeapInuse
+	x := bytes.Repeat([]byte("x"), chunk)
+	for sent := 0; sent < size; sent += chunk {
+		if _, err := conn.Write(x); err != nil {
+			t.Fatal(err)
+		}
+		if sent%(8*chunk) == 0 {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+		}
+	}
+	write(t, conn, "injected:1|c\nvalid.line:1|c\n")
+	keys := map[string]int{}
+	waitFor(t, "the valid line", func() bool {
+		drainLanes(lanes, keys)
+		return hasKey(keys, "valid.line")
+	})
+	if err := src.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	st := src.Stats()
+	if st.LongLines != 1 || lineTotal(st) != 1 || hasKey(keys, "injected") || st.Bytes != size+uint64(len("injected:1|c\nvalid.line:1|c\n")) {
+		t.Fatalf("long lines %d, lines %v, bytes %d, keys %v; want 1 long line, the valid line, every byte", st.LongLines, st.Lines, st.Bytes, keys)
+	}
+	if n := strings.Count(logs.String(), "line over the limit discarded"); n != 1 {
+		t.Fatalf("%d log lines about the long line; want 1:\n%s", n, logs.String())
+	}
+	// The sender's own chunk, the read buffer and at most a line limit
+	// buffered on the connection, with room for the runtime's noise.
+	if grew := peak - base; grew > 16<<20 {
+		t.Fatalf("heap in use grew by %d MiB while a 100 MiB line streamed", grew>>20)
+	}
+}
+
+// TestTCPFraming holds the framing to its rule over random streams cut at
+// random places: every line of at most MaxLine bytes before its newline is
+// decoded once, every longer one is discarded whole and counted once, and a
+// last line without its newline is decoded (or counted) when the connection
+// closes. It drives consume through chunkConn, which buffers what consume
+// leaves as gnet does.
+func TestTCPFraming(t *testing.T) {
+	const maxLine = 40
+	rng := rand.New(rand.NewPCG(testseed.Seed(t), 0))
+	lanes := []Lanes{NewLanes(2, 1024)}
+	src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: "127.0.0.1:0", MaxLine: maxLine, Log: quiet}, lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Stop()
+	var wantShort, wantLong uint64
+	for round := range 300 {
+		var stream []byte
+		want := map[string]bool{}
+		nLines := 1 + rng.IntN(30)
+		for i := range nLines {
+			// A line of 8 to 3×maxLine bytes: "s<round>_<i>:1|c" padded in
+			// its name with '_' to its length.
+			id := fmt.Sprintf("s%d_%d", round, i)
+			n := max(len(id)+4, 8+rng.IntN(3*maxLine))
+			line := id + strings.Repeat("_", n-len(id)-4) + ":1|c"
+			if rng.IntN(4) == 0 {
+				line += "\r" // counts toward the limit
+			}
+			stream = append(stream, line...)
+			last := i == nLines-1 && rng.IntN(2) == 0
+			if !last {
+				stream = append(stream, '\n')
+			}
+			if len(line) <= maxLine {
+				wantShort++
+				want[id+strings.Repeat("_", n-len(id)-4)] = true
+			} else {
+				wantLong++
+			}
+		}
+		c := &chunkConn{}
+		for rest := stream; len(rest) > 0; {
+			k := 1 + rng.IntN(min(len(rest), 2*maxLine+5))
+			c.feed(rest[:k])
+			rest = rest[k:]
+			src.consume(c, false)
+		}
+		src.consume(c, true)
+		got := map[string]int{}
+		drainLanes(lanes, got)
+		for k, n := range got {
+			pk, err := sample.ParseKey([]byte(k))
+			if err != nil || !want[string(pk.Name)] || n != 1 {
+				t.Fatalf("round %d: decoded %q %d times; stream %q", round, k, n, stream)
+			}
+			delete(want, string(pk.Name))
+		}
+		if len(want) != 0 {
+			t.Fatalf("round %d: lines not decoded: %v; stream %q", round, want, stream)
+		}
+	}
+	if err := src.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := src.Stats(); st.LongLines != wantLong || st.Lines[statsd.OK] != wantShort || lineTotal(st) != wantShort {
+		t.Fatalf("long lines %d, lines %v; want %d long, %d ok", st.LongLines, st.Lines, wantLong, wantShort)
+	}
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -98,6 +99,8 @@ const (
 
 // UDPStats are the counters of a UDP source, summed over its loops.
 type UDPStats struct {
+	// Truncated datagrams were longer than MaxDatagram: their cut last line
+	// is dropped (wholeLines).
 	Datagrams, Bytes, Truncated, ReadErrors uint64
 	// Lines counts non-empty lines by parse result.
 	Lines [statsd.NumResults]uint64
@@ -111,9 +114,6 @@ type UDPStats struct {
 	// KernelDrops: datagrams the kernel dropped (receive buffer full),
 	// read from the sockets (SO_MEMINFO).
 	KernelDrops uint64
-	// TelemetryLost: counter reports overwritten before being read (the
-	// values stay correct, only later).
-	TelemetryLost uint64
 }
 
 // UDPSource is a StatsD source on UDP: Loops sockets bound with
@@ -370,7 +370,6 @@ func (s *UDPSource) Stats() UDPStats {
 		for r := range st.Lines {
 			st.Lines[r] += v[udpLines+r]
 		}
-		st.TelemetryLost += l.c.lost()
 		st.KernelDrops += s.kernelDrops(i)
 	}
 	return st
@@ -419,3 +418,15 @@ func logRefused(t *throttle.Throttle, log *slog.Logger, source string, dec *stat
 }
 
 func nowMillis() int64 { return time.Now().UnixMilli() }
+
+// wholeLines returns the lines of a datagram that are whole: all of them,
+// unless the datagram was truncated (longer than the receive buffer), when
+// its last line is cut and dropped, as TCP drops a line over its limit
+// (TCPSource.frame): the start of a line is not read as a line of its own.
+// The datagram is counted as truncated.
+func wholeLines(datagram []byte, truncated bool) []byte {
+	if !truncated {
+		return datagram
+	}
+	return datagram[:bytes.LastIndexByte(datagram, '\n')+1]
+}

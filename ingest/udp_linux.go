@@ -185,10 +185,11 @@ func (l *udpLoop) process(n int, errno syscall.Errno) {
 		size := int(m.len)
 		v[udpDatagrams]++
 		v[udpBytes] += uint64(size)
-		if m.hdr.Flags&unix.MSG_TRUNC != 0 {
+		trunc := m.hdr.Flags&unix.MSG_TRUNC != 0
+		if trunc {
 			v[udpTruncated]++
 		}
-		l.dec.Decode(r.bufs[i*r.maxSize:i*r.maxSize+size], now, l.prod.Route)
+		l.dec.Decode(wholeLines(r.bufs[i*r.maxSize:i*r.maxSize+size], trunc), now, l.prod.Route)
 	}
 	l.account(now, false)
 	l.dirty = true

@@ -33,7 +33,7 @@ func (l *udpLoop) run() {
 		l.mu.Unlock()
 	}()
 	for {
-		n, _, err := l.conn.ReadFromUDP(l.recv.buf)
+		n, _, flags, _, err := l.conn.ReadMsgUDP(l.recv.buf, nil)
 		if err != nil {
 			return
 		}
@@ -41,8 +41,12 @@ func (l *udpLoop) run() {
 		v := l.c.vals
 		v[udpDatagrams]++
 		v[udpBytes] += uint64(n)
+		trunc := flags&syscall.MSG_TRUNC != 0
+		if trunc {
+			v[udpTruncated]++
+		}
 		now := nowMillis()
-		l.dec.Decode(l.recv.buf[:n], now, l.prod.Route)
+		l.dec.Decode(wholeLines(l.recv.buf[:n], trunc), now, l.prod.Route)
 		l.prod.Flush()
 		l.account(now, false)
 		l.mu.Unlock()

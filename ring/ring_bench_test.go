@@ -37,11 +37,3 @@ func BenchmarkSPSC(b *testing.B) {
 		})
 	}
 }
-
-func BenchmarkTelemetryPut(b *testing.B) {
-	r := NewTelemetry(1024)
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		r.Put(Item{uint64(i), 1, 2, 3})
-	}
-}

@@ -1,11 +1,9 @@
-// Package ring provides the two lock-free queues of mad's data plane: a
-// bounded single-producer single-consumer ring that carries batches from
-// ingest loops to shards and snapshots from shards to the emitter, and a
-// drop-oldest telemetry ring through which every data-plane loop reports its
-// self-metrics without ever blocking.
+// Package ring provides the lock-free queue of mad's data plane: a bounded
+// single-producer single-consumer ring that carries batches from ingest
+// loops to shards and snapshots from shards to the emitter.
 //
-// Both have exactly one writer goroutine and one reader goroutine; neither
-// takes a lock. All cross-goroutine state is in typed atomics (Go's atomics
+// It has exactly one writer goroutine and one reader goroutine, and takes
+// no lock. All cross-goroutine state is in typed atomics (Go's atomics
 // are sequentially consistent, which subsumes the acquire/release pairs the
 // algorithms need).
 package ring

@@ -174,13 +174,17 @@ func TestDecodeScalingTinyRate(t *testing.T) {
 }
 
 // TestDecodeRefusals: NumberFormat reads "NaN", "-∞" and "1E400" (MAD
-// would record them); mad drops non-finite values and counts them. "+1" is
-// no number to NumberFormat.
+// would record them); mad drops non-finite values and counts them. It
+// counts as non-finite too the spellings clients use that NumberFormat
+// refuses ("Infinity", "-inf", "nan", "+Inf" as a gauge delta; MAD refuses
+// them as values). "+1" and "+inf" on a counter, and "infx", are no
+// numbers.
 func TestDecodeRefusals(t *testing.T) {
 	d := NewDecoder(Config{})
 	long := "n:1|c|#k:" + string(bytes.Repeat([]byte("v"), sample.MaxKeyLen))
-	got := samples(t, capture(d, "a:1E400|c\nb:NaN|c\nc:-\u221e|ms\nd:+1|c\n"+long+"\n", 0))
-	if len(got) != 0 || d.Stats.NonFinite != 3 || d.Stats.Lines[ErrValue] != 1 || d.Stats.TooLong != 1 {
+	got := samples(t, capture(d, "a:1E400|c\nb:NaN|c\nc:-\u221e|ms\nd:+1|c\n"+long+"\n"+
+		"e:Infinity|c\nf:-inf|ms\ng:nan|h\nh:+Inf|g\ni:-NaN|g\nj:+inf|c\nk:infx|c\n", 0))
+	if len(got) != 0 || d.Stats.NonFinite != 8 || d.Stats.Lines[ErrValue] != 3 || d.Stats.TooLong != 1 || d.Stats.Lines[OK] != 9 {
 		t.Fatalf("samples %d, stats %+v", len(got), d.Stats)
 	}
 }

@@ -15,6 +15,7 @@ var seedLines = []string{
 	"n,a=1,b=2:1|c|#c:3|@0.5", "n:1|c|@0.5|#a:b|c:abc123|T1656581400",
 	"_e{5,4}:title|text|#a:b", "_sc|svc.up|0|#a:b",
 	"users.online:1|c|#country:china,anotherTag", "n,a=1:1|c|#a:2", "x:1|q", ":1|c", "n:1|c\r",
+	"x:Infinity|c", "g:+inf|g", "x:-NaN|ms",
 }
 
 // FuzzDecode: the decoder never panics on any datagram; it accounts for

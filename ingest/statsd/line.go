@@ -79,7 +79,9 @@ func (r Result) String() string {
 // as long as it is.
 type Line struct {
 	Name []byte
-	// Value is the number as MAD's NumberFormat reads it.
+	// Value is the number as MAD's NumberFormat reads it, or NaN or ±Inf
+	// for the spellings of them NumberFormat refuses ("Infinity", "-inf",
+	// "nan": nonFinite), which the decoder drops as non-finite.
 	Value float64
 	// Signed is set when the value text started with '+' or '-': for gauges
 	// this decides whether it is a delta.
@@ -225,6 +227,9 @@ func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
 	if l.Type != TypeSet {
 		num, signed, plus := splitSign(l.Raw)
 		val, n := javanum.Parse(num)
+		if n == 0 {
+			val, n = nonFinite(num)
+		}
 		if n == 0 || (plus && l.Type != TypeGauge) {
 			return ErrValue, c.i
 		}

@@ -1,6 +1,7 @@
 package statsd
 
 import (
+	"math"
 	"strconv"
 	"unsafe"
 )
@@ -21,6 +22,36 @@ func splitSign(b []byte) (num []byte, signed, plus bool) {
 		return b[1:], true, true
 	}
 	return b, b[0] == '-' || b[0] == '+', false
+}
+
+// nonFinite reads the spellings of NaN and the infinities that clients
+// write and NumberFormat refuses: "nan", "inf" and "infinity" in any case,
+// after an optional '-' (Go's "+Inf" and "NaN", Java's and JavaScript's
+// "Infinity", Python's "inf" and "nan"), the whole value text. It returns
+// the value and len(b), or 0 if b is no such spelling. The decoder drops
+// non-finite values and counts them as such (Stats.NonFinite), so that a
+// client sending them sees them counted as non-finite, not as values that
+// are not numbers; MAD refuses these spellings (a ParseException), so
+// either way the line is dropped. Only called once javanum.Parse refused b.
+func nonFinite(b []byte) (float64, int) {
+	t, sign := b, 1
+	if len(t) > 0 && t[0] == '-' {
+		t, sign = t[1:], -1
+	}
+	if len(t) != 3 && len(t) != 8 {
+		return 0, 0
+	}
+	var w [8]byte
+	for i, c := range t {
+		w[i] = c | 0x20 // ASCII lower case; other bytes cannot match
+	}
+	switch string(w[:len(t)]) {
+	case "nan":
+		return math.NaN(), len(b)
+	case "inf", "infinity":
+		return math.Inf(sign), len(b)
+	}
+	return 0, 0
 }
 
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}

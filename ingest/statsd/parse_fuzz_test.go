@@ -87,7 +87,7 @@ func TestParseInDatagram(t *testing.T) {
 				s, e := len(pre)+1, len(pre)+1+len(l)
 				var alone, in Line
 				ra, ri := ParseLine([]byte(l), &alone), parseAt(data, s, e, &in)
-				if ra != ri || (ra == OK && (tagString(&alone) != tagString(&in) || !bytes.Equal(alone.Name, in.Name) || alone.Value != in.Value)) {
+				if ra != ri || (ra == OK && (tagString(&alone) != tagString(&in) || !bytes.Equal(alone.Name, in.Name) || math.Float64bits(alone.Value) != math.Float64bits(in.Value))) {
 					t.Fatalf("%q in %q: %v %s; alone %v %s", l, data, ri, tagString(&in), ra, tagString(&alone))
 				}
 			}

@@ -7,8 +7,8 @@
 // MAD-SPEC §11).
 //
 // Reporting is control-plane work: it may allocate and is called about once
-// a second. Data-plane loops publish their counters through telemetry rings
-// (package ring); their Reporter reads what was published.
+// a second. Data-plane loops publish their counters as typed atomics
+// (ingest/counters.go); their Reporter reads what was published.
 package selfmetric
 
 // Kind says how a value behaves.

@@ -23,6 +23,7 @@ package statsdref
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -201,7 +202,20 @@ func readValue(l *Line) Result {
 	}
 	v, n := javanumref.Parse([]byte(text))
 	if n == 0 {
-		return ErrValue
+		// Spellings of NaN and the infinities that NumberFormat refuses are
+		// read as such, to be dropped as non-finite.
+		word, sign := strings.CutPrefix(text, "-")
+		switch {
+		case strings.EqualFold(word, "nan"):
+			v = math.NaN()
+		case strings.EqualFold(word, "inf"), strings.EqualFold(word, "infinity"):
+			v = math.Inf(1)
+			if sign {
+				v = -v
+			}
+		default:
+			return ErrValue
+		}
 	}
 	l.Value = v
 	return OK
