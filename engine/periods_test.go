@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomad/mad/engine/config"
+	"github.com/gomad/mad/engine/pipeline"
+	"github.com/gomad/mad/ingest"
+)
+
+// A reload that changes how a pipeline aggregates must not cut the buckets
+// that are open across it: each (metric, period, start) is emitted once,
+// with everything sent into it before and after the reload.
+//
+// Every line the tests send carries the same record time (a DogStatsD |T
+// timestamp an hour ahead, on a 5-minute boundary), so that all of them fall
+// into one bucket of each period whenever the test runs, and no bucket
+// expires before the daemon stops and seals them: the buckets straddle the
+// reload by construction, not by timing.
+
+// reloadRun is one daemon over a pipeline file, a TCP StatsD source and
+// JSON-lines output, reloaded once between two parts of traffic.
+type reloadRun struct {
+	t       *testing.T
+	pipes   string
+	out     string
+	port    string // the TCP source's, once bound
+	d       *Daemon
+	stamp   int64 // record time of every line (s)
+	sent    uint64
+	source  *ingest.TCPSource
+	stopped bool
+}
+
+func startReloadRun(t *testing.T, settings, source string) *reloadRun {
+	t.Helper()
+	dir := t.TempDir()
+	r := &reloadRun{t: t, pipes: filepath.Join(dir, "pipelines"), out: filepath.Join(dir, "out"), port: "0",
+		stamp: (time.Now().Add(time.Hour).Unix() / 300) * 300}
+	must(t, os.Mkdir(r.pipes, 0o755))
+	must(t, os.Mkdir(r.out, 0o755))
+	r.write(1, settings, source)
+	main := writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", r.pipes))
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.d = d
+	t.Cleanup(func() {
+		if !r.stopped {
+			d.Stop()
+		}
+	})
+	r.source = pipeline.SourcesOf[*ingest.TCPSource](d.Pipelines()[0])[0]
+	r.port = portOf(r.source.Addr().String())
+	return r
+}
+
+// write writes version v of the pipeline: settings (periods, statistics)
+// and the source, whose %s is the TCP source.
+func (r *reloadRun) write(v int, settings, source string) {
+	r.t.Helper()
+	tcp := fmt.Sprintf(`{ type=TcpLineSource, name=tcp, actorName=tcp, host="127.0.0.1", port=%s, parser={ type=StatsdToRecordParser } }`, r.port)
+	writeFile(r.t, r.pipes, "p.conf", fmt.Sprintf("name=p\n%s\nsources=[%s]\nsinks=[{ type=JsonLinesSink, name=out, path=%q }]\n",
+		settings, fmt.Sprintf(source, tcp), filepath.Join(r.out, fmt.Sprintf("p-%d.jsonl", v))))
+}
+
+// send sends one line per value of each metric: a counter of 1s, a timer
+// and a gauge of the values, all at the run's record time, and waits until
+// the source has parsed them.
+func (r *reloadRun) send(values []int) {
+	r.t.Helper()
+	c, err := net.Dial("tcp", "127.0.0.1:"+r.port)
+	must(r.t, err)
+	var b strings.Builder
+	for _, v := range values {
+		fmt.Fprintf(&b, "straddle.count:1|c|T%d\nstraddle.time:%d|h|T%d\nstraddle.gauge:%d|g|T%d\n", r.stamp, v, r.stamp, v, r.stamp)
+	}
+	_, err = c.Write([]byte(b.String()))
+	must(r.t, err)
+	must(r.t, c.Close())
+	r.sent += 3 * uint64(len(values))
+	waitUntil(r.t, "the lines sent", 30*time.Second, func() bool { return r.source.Stats().Lines[0] >= r.sent })
+}
+
+// reload writes version 2 and reloads it.
+func (r *reloadRun) reload(settings, source string) {
+	r.t.Helper()
+	r.write(2, settings, source)
+	if res := r.d.Reload(); len(res.Updated) != 1 || len(res.Errors) != 0 {
+		r.t.Fatalf("reload: %+v", res)
+	}
+	if got := pipeline.SourcesOf[*ingest.TCPSource](r.d.Pipelines()[0])[0]; got != r.source {
+		r.t.Fatal("the TCP source was replaced")
+	}
+}
+
+// emitted stops the daemon (sealing every bucket) and returns what was
+// emitted, by "metric period start": every emission of that key.
+func (r *reloadRun) emitted() map[string][]jsonLine {
+	r.t.Helper()
+	r.stopped = true
+	must(r.t, r.d.Stop())
+	files, _ := filepath.Glob(filepath.Join(r.out, "*.jsonl"))
+	sort.Strings(files)
+	got := map[string][]jsonLine{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		must(r.t, err)
+		for _, l := range parseLines(r.t, string(b)) {
+			if strings.HasPrefix(l.Metric, "straddle.") {
+				k := l.Metric + " " + l.Period + " " + l.Start
+				got[k] = append(got[k], l)
+			}
+		}
+	}
+	return got
+}
+
+// start is the emitted start of the run's buckets.
+func (r *reloadRun) start() string {
+	return time.Unix(r.stamp, 0).UTC().Format("2006-01-02T15:04:05Z")
+}
+
+func span(from, to int) []int {
+	var v []int
+	for i := from; i <= to; i++ {
+		v = append(v, i)
+	}
+	return v
+}
+
+// stat returns statistic name of l, failing if it is missing.
+func stat(t *testing.T, l jsonLine, name string) float64 {
+	t.Helper()
+	v := l.Statistics[name]
+	if v == nil {
+		t.Fatalf("%s %s: no %s in %v", l.Metric, l.Period, name, l.Statistics)
+	}
+	return *v
+}
+
+// once returns the only emission of key, failing if there is not exactly
+// one.
+func once(t *testing.T, got map[string][]jsonLine, key string) jsonLine {
+	t.Helper()
+	ls := got[key]
+	if len(ls) != 1 {
+		var parts []string
+		for _, l := range ls {
+			var st []string
+			for k, v := range l.Statistics {
+				st = append(st, fmt.Sprintf("%s=%v", k, *v))
+			}
+			sort.Strings(st)
+			parts = append(parts, strings.Join(st, " "))
+		}
+		t.Fatalf("%s emitted %d times; want once: %s", key, len(ls), strings.Join(parts, " | "))
+	}
+	return ls[0]
+}
+
+// TestReloadPeriodsEmitEachBucketOnce: [PT1S, PT1M] → [PT1M, PT5M]. The
+// PT1M buckets are open across the reload and are emitted once with both
+// parts; the PT1S buckets (period removed) hold the first part, the PT5M
+// buckets (period added) the second. Percentiles cover both parts, so the
+// bucket was not merged from two summaries.
+func TestReloadPeriodsEmitEachBucketOnce(t *testing.T) {
+	const stats = `timerStatistics=["count", "median", "tp99", "max"]` + "\n" + `gaugeStatistics=["min", "max", "count"]` + "\n"
+	r := startReloadRun(t, `periods=["PT1S", "PT1M"]`+"\n"+stats, "%s")
+	r.send(span(1, 100))
+	r.reload(`periods=["PT1M", "PT5M"]`+"\n"+stats, "%s")
+	r.send(span(101, 200))
+	got := r.emitted()
+	start := r.start()
+	type want struct {
+		count, sum, median, tp99, min, max float64
+	}
+	for _, c := range []struct {
+		period string
+		want   want
+	}{
+		{"PT1S", want{100, 100, 50, 99, 1, 100}},
+		{"PT1M", want{200, 200, 100, 198, 1, 200}},
+		{"PT5M", want{100, 100, 150, 199, 101, 200}},
+	} {
+		t.Run(c.period, func(t *testing.T) {
+			cnt := once(t, got, "straddle.count "+c.period+" "+start)
+			if g := stat(t, cnt, "sum"); g != c.want.sum {
+				t.Errorf("counter sum: got %v; want %v", g, c.want.sum)
+			}
+			tm := once(t, got, "straddle.time "+c.period+" "+start)
+			for _, s := range []struct {
+				name string
+				want float64
+			}{{"count", c.want.count}, {"median", c.want.median}, {"tp99", c.want.tp99}, {"max", c.want.max}} {
+				if g := stat(t, tm, s.name); g != s.want {
+					t.Errorf("timer %s: got %v; want %v", s.name, g, s.want)
+				}
+			}
+			g := once(t, got, "straddle.gauge "+c.period+" "+start)
+			if mn, mx := stat(t, g, "min"), stat(t, g, "max"); mn != c.want.min || mx != c.want.max {
+				t.Errorf("gauge min, max: got %v, %v; want %v, %v", mn, mx, c.want.min, c.want.max)
+			}
+		})
+	}
+	if len(got) != 9 {
+		t.Errorf("%d keys emitted; want 9: %v", len(got), got)
+	}
+}
