@@ -146,6 +146,11 @@ func diffReconfig(d *decider, cfg Config, rc shardref.Config, deltas bool) (Conf
 		next.CounterStatistics, next.GaugeStatistics, next.TimerStatistics = cfg.CounterStatistics, cfg.GaugeStatistics, cfg.TimerStatistics
 		nrc.Counter, nrc.Gauge, nrc.Timer = rc.Counter, rc.Gauge, rc.Timer
 	}
+	if d.chance(30) {
+		// The same periods may come in another order (other indexes).
+		slices.Reverse(next.Periods)
+		slices.Reverse(nrc.Periods)
+	}
 	next.OutputQueue = cfg.OutputQueue
 	if deltas || idleMs == 86_400_000 {
 		next.IdleTimeout = cfg.IdleTimeout
