@@ -110,6 +110,18 @@ func (r *reloadRun) emitted() map[string][]jsonLine {
 	r.t.Helper()
 	r.stopped = true
 	must(r.t, r.d.Stop())
+	return r.output()
+}
+
+// waitEmitted waits until key has been emitted while the daemon runs.
+func (r *reloadRun) waitEmitted(key string) {
+	r.t.Helper()
+	waitUntil(r.t, key+" emitted", 30*time.Second, func() bool { return len(r.output()[key]) > 0 })
+}
+
+// output returns what has been written so far (see emitted).
+func (r *reloadRun) output() map[string][]jsonLine {
+	r.t.Helper()
 	files, _ := filepath.Glob(filepath.Join(r.out, "*.jsonl"))
 	sort.Strings(files)
 	got := map[string][]jsonLine{}
@@ -171,14 +183,16 @@ func once(t *testing.T, got map[string][]jsonLine, key string) jsonLine {
 
 // TestReloadPeriodsEmitEachBucketOnce: [PT1S, PT1M] → [PT1M, PT5M]. The
 // PT1M buckets are open across the reload and are emitted once with both
-// parts; the PT1S buckets (period removed) hold the first part, the PT5M
-// buckets (period added) the second. Percentiles cover both parts, so the
+// parts; the PT1S buckets (period removed) hold the first part and are
+// emitted at the reload, an hour before they expire; the PT5M buckets
+// (period added) hold the second. Percentiles cover both parts, so the
 // bucket was not merged from two summaries.
 func TestReloadPeriodsEmitEachBucketOnce(t *testing.T) {
 	const stats = `timerStatistics=["count", "median", "tp99", "max"]` + "\n" + `gaugeStatistics=["min", "max", "count"]` + "\n"
 	r := startReloadRun(t, `periods=["PT1S", "PT1M"]`+"\n"+stats, "%s")
 	r.send(span(1, 100))
 	r.reload(`periods=["PT1M", "PT5M"]`+"\n"+stats, "%s")
+	r.waitEmitted("straddle.count PT1S " + r.start())
 	r.send(span(101, 200))
 	got := r.emitted()
 	start := r.start()
@@ -253,14 +267,15 @@ gaugeStatistics=["max"]`, "%s")
 // TestReloadNewAccumulatorCutsBuckets: statistics that need an accumulator
 // the open buckets did not keep (max for the counters) cannot be given for
 // what those buckets already took, so the reload cuts them (counted): each
-// bucket open across it is emitted in two parts, the first with the old
-// statistics, and nothing is lost.
+// bucket open across it is emitted in two parts, the first at the reload
+// with the old statistics, and nothing is lost.
 func TestReloadNewAccumulatorCutsBuckets(t *testing.T) {
 	r := startReloadRun(t, `periods=["PT1M"]
 counterStatistics=["sum", "count"]`, "%s")
 	r.send(span(1, 100))
 	r.reload(`periods=["PT1M"]
 counterStatistics=["sum", "count", "max"]`, "%s")
+	r.waitEmitted("straddle.count PT1M " + r.start())
 	waitUntil(t, "the cut counted", 30*time.Second, func() bool {
 		var cut uint64
 		for _, s := range r.d.Pipelines()[0].Shards() {

@@ -47,8 +47,8 @@ type Table struct {
 	// A table that a reconfiguration sealed before its expiration (its
 	// period was removed, or its rows lack an accumulator the new
 	// statistics need) gets the number of that reconfiguration, so that an
-	// emitter keeps it apart from a table of the same period, start and
-	// expiration opened afterwards.
+	// emitter emits it without waiting for its expiration, apart from a
+	// table of the same period, start and expiration opened afterwards.
 	Cut uint64
 
 	acc   []acc

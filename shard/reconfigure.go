@@ -17,10 +17,11 @@ import (
 //   - the open tables of a period that stays keep their rows and take the
 //     samples that follow; the period's index may change, so the tables and
 //     the series' row slots are renumbered;
-//   - the open tables of a period that goes are sealed at once, "cut": they
-//     take no more samples and are emitted at their expiration like any
-//     other, but apart from any table of the same bucket opened later
-//     (hist.Table.Cut), should the period come back before then;
+//   - the open tables of a period that goes are sealed at once, "cut",
+//     marked with the reconfiguration's number (hist.Table.Cut): an emitter
+//     emits them as soon as every shard has pushed its cut tables
+//     (CutThrough), without waiting for their expiration, and apart from
+//     any table of the same bucket opened later;
 //   - a period that comes starts with empty slots;
 //   - statistics take effect on the open tables as well when every open row
 //     keeps the accumulators they need (the same or fewer per series, e.g.

@@ -198,6 +198,7 @@ func (s *Shard) run(stop <-chan struct{}, clock func() int64) {
 				s.publish()
 			}
 			s.sealedThrough.Store(maxTime)
+			s.cutThrough.Store(s.cuts)
 			return
 		default:
 		}

@@ -89,6 +89,7 @@ type Shard struct {
 	out           *ring.SPSC[*hist.Snapshot]
 	pending       []*hist.Snapshot
 	sealedThrough atomicInt64
+	cutThrough    atomic.Uint64 // see CutThrough
 	lastReap      int64
 	flushing      bool
 
@@ -195,6 +196,12 @@ func (s *Shard) Output() *ring.SPSC[*hist.Snapshot] { return s.out }
 // before W.
 func (s *Shard) SealedThrough() int64 { return s.sealedThrough.Load() }
 
+// CutThrough returns the number of reconfigurations whose cut tables have
+// all been pushed to Output: a consumer that reads C and then drains Output
+// has every table with 0 < hist.Table.Cut <= C (reconfigure.go), which it
+// may emit without waiting for their expiration.
+func (s *Shard) CutThrough() uint64 { return s.cutThrough.Load() }
+
 // validAgg returns the sample's pre-aggregated data if it is well-formed and
 // finite, counting the refusal otherwise.
 func (s *Shard) validAgg(b *sample.Batch, smp *sample.Sample) *sample.Agg {
@@ -239,6 +246,7 @@ func (s *Shard) Tick(now int64) {
 	}
 	if len(s.pending) == 0 {
 		s.sealedThrough.Store(now)
+		s.cutThrough.Store(s.cuts)
 	}
 	s.publish()
 }
@@ -259,6 +267,7 @@ func (s *Shard) Flush(now int64) {
 	s.freeLimbo()
 	if len(s.pending) == 0 {
 		s.sealedThrough.Store(maxTime)
+		s.cutThrough.Store(s.cuts)
 	}
 	s.publish()
 }

@@ -26,7 +26,9 @@ import (
 // expiration), merging rows of the same dimensions into one PeriodicData.
 // A table a reconfiguration cut (hist.Table.Cut) forms a group of its own
 // with the other shards' tables of that cut, apart from a table of the same
-// bucket opened after it: each series has at most one row per group.
+// bucket opened after it (each series has at most one row per group), and
+// is emitted as soon as every shard has pushed its cut tables (CutThrough),
+// without waiting for its expiration.
 // A PeriodicData and everything it references is reused after Record.
 type Emitter struct {
 	shards []*shard.Shard
@@ -100,9 +102,10 @@ func NewEmitter(shards []*shard.Shard, sink sinks.Sink) *Emitter {
 // Poll collects sealed tables and emits every complete group. It reports
 // whether it emitted or collected anything.
 func (e *Emitter) Poll() bool {
-	watermark := int64(math.MaxInt64)
+	watermark, cuts := int64(math.MaxInt64), uint64(math.MaxUint64)
 	for _, s := range e.shards {
 		watermark = min(watermark, s.SealedThrough())
+		cuts = min(cuts, s.CutThrough())
 	}
 	worked := false
 	for _, s := range e.shards {
@@ -116,7 +119,7 @@ func (e *Emitter) Poll() bool {
 	}
 	e.due = e.due[:0]
 	for k := range e.pending {
-		if k.expires < watermark {
+		if k.expires < watermark || k.cut != 0 && k.cut <= cuts {
 			e.due = append(e.due, k)
 		}
 	}

@@ -112,27 +112,42 @@ func TestEmitterStatisticOrderIsMAD(t *testing.T) {
 }
 
 // TestEmitterKeepsCutTablesApart: a table a reconfiguration cut is emitted
+// once every shard has pushed its cut tables, before its expiration, and
 // apart from the table of the same bucket (period, start and expiration)
-// opened after it, first, never as a second row of its series in one
-// PeriodicData.
+// opened after it, never as a second row of its series in one PeriodicData.
 func TestEmitterKeepsCutTablesApart(t *testing.T) {
 	cfg := shard.Config{Periods: []time.Duration{time.Second}, CounterStatistics: hist.SetOf(hist.Sum)}
-	s, _ := shard.New(0, cfg)
+	s0, _ := shard.New(0, cfg)
+	s1, _ := shard.New(1, cfg)
 	out := &collect{}
-	e := NewEmitter([]*shard.Shard{s}, out)
+	e := NewEmitter([]*shard.Shard{s0, s1}, out)
 	apply := func(v float64) {
 		var b sample.Batch
 		addSample(&b, sample.KindCounter, "req", t0+100, 0, v, sample.UnitNone, "host", "a")
-		s.Apply(&b, t0+200)
+		s0.Apply(&b, t0+200)
 	}
 	apply(1)
 	// The counters now need max, which the open row did not keep: cut.
 	cfg.CounterStatistics = hist.SetOf(hist.Sum, hist.Max)
-	if err := s.Reconfigure(cfg); err != nil {
-		t.Fatal(err)
+	for _, s := range []*shard.Shard{s0, s1} {
+		if err := s.Reconfigure(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s0.Tick(t0 + 300)
+	e.Poll()
+	if len(out.lines) != 0 {
+		t.Fatalf("emitted %v before every shard had pushed its cut tables", out.lines)
+	}
+	s1.Tick(t0 + 300)
+	e.Poll()
+	if len(out.lines) != 1 {
+		t.Fatalf("emitted %v; want the cut part, before its expiration", out.lines)
 	}
 	apply(2)
-	s.Tick(t0 + 2001)
+	for _, s := range []*shard.Shard{s0, s1} {
+		s.Tick(t0 + 2001)
+	}
 	e.Poll()
 	want := []string{
 		"PT1S 0 [host=a] req:counter::1{count=1,sum*=1}h0",
