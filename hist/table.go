@@ -43,6 +43,13 @@ type Table struct {
 	PeriodIndex int
 	// Seq numbers the tables of a shard in creation order.
 	Seq uint64
+	// Cut is 0 for a table sealed at its expiration (or by a final flush).
+	// A table that a reconfiguration sealed before its expiration (its
+	// period was removed, or its rows lack an accumulator the new
+	// statistics need) gets the number of that reconfiguration, so that an
+	// emitter emits it without waiting for its expiration, apart from a
+	// table of the same period, start and expiration opened afterwards.
+	Cut uint64
 
 	acc   []acc
 	ext   []ext
@@ -112,7 +119,7 @@ func (t *Table) extOf(a *acc) *ext {
 
 // Reset empties the table for reuse and keeps its capacity.
 func (t *Table) Reset() {
-	t.Period, t.Start, t.Expires, t.Created, t.PeriodIndex, t.Seq = 0, 0, 0, 0, 0, 0
+	t.Period, t.Start, t.Expires, t.Created, t.PeriodIndex, t.Seq, t.Cut = 0, 0, 0, 0, 0, 0, 0
 	t.next = nil
 	t.acc = t.acc[:0]
 	t.ext = t.ext[:0]

@@ -114,6 +114,16 @@ func (c *Config) Equal(o *Config) bool {
 		c.MaxSeries == o.MaxSeries && c.OutputQueue == o.OutputQueue && c.PendingLimit == o.PendingLimit
 }
 
+// Reconfigurable reports whether a running shard configured by c can take o
+// in place (Shard.Reconfigure), keeping its series and the open buckets that
+// o still aggregates: o may change the periods, the statistics (per type and
+// per override), the idle timeout, the granularity and the limits, but not
+// the overrides' patterns (they decide which series share rows) nor the
+// output queue's capacity. Both have had EnsureDefaults.
+func (c *Config) Reconfigurable(o *Config) bool {
+	return c.OutputQueue == o.OutputQueue && slices.EqualFunc(c.Overrides, o.Overrides, func(a, b Override) bool { return a.Pattern == b.Pattern })
+}
+
 // Validate reports the first problem with c (after EnsureDefaults).
 func (c *Config) Validate() error {
 	seen := map[time.Duration]bool{}

@@ -126,6 +126,38 @@ func diffConfig(d *decider) (Config, shardref.Config, int64) {
 	return cfg, rc, idleMs
 }
 
+// diffReconfig draws a configuration a shard configured by cfg can take in
+// place: other periods, granularity and statistics (per type and per
+// override), the same overrides' patterns and output queue. The idle
+// timeout changes only without gauge deltas (see diffBatch).
+func diffReconfig(d *decider, cfg Config, rc shardref.Config, deltas bool) (Config, shardref.Config) {
+	next, nrc, idleMs := diffConfig(d)
+	next.Overrides, nrc.Overrides = nil, nil
+	for i, o := range cfg.Overrides {
+		set := o.Stats
+		if d.chance(50) {
+			set = randomSet(d)
+		}
+		next.Overrides = append(next.Overrides, Override{Pattern: o.Pattern, Stats: set})
+		nrc.Overrides = append(nrc.Overrides, shardref.Override{Pattern: rc.Overrides[i].Pattern, Stats: setNames(set)})
+	}
+	if d.chance(50) {
+		// Only the periods change (the case of issue 14).
+		next.CounterStatistics, next.GaugeStatistics, next.TimerStatistics = cfg.CounterStatistics, cfg.GaugeStatistics, cfg.TimerStatistics
+		nrc.Counter, nrc.Gauge, nrc.Timer = rc.Counter, rc.Gauge, rc.Timer
+	}
+	if d.chance(30) {
+		// The same periods may come in another order (other indexes).
+		slices.Reverse(next.Periods)
+		slices.Reverse(nrc.Periods)
+	}
+	next.OutputQueue = cfg.OutputQueue
+	if deltas || idleMs == 86_400_000 {
+		next.IdleTimeout = cfg.IdleTimeout
+	}
+	return next, nrc
+}
+
 // diffBatch draws one batch of samples around now. With wide set, names
 // carry a numeric suffix so that the series index grows and idle series are
 // reaped while others keep arriving. Gauge deltas are drawn only with
@@ -262,7 +294,7 @@ func runDifferential(t testing.TB, d *decider) {
 	}
 	var b sample.Batch
 	now := int64(1_700_000_000_000) + int64(d.intn(100000))
-	compare := func(step int, all bool) {
+	compare := func(step int, closed func() []string) {
 		t.Helper()
 		var got []string
 		for {
@@ -286,13 +318,7 @@ func runDifferential(t testing.TB, d *decider) {
 			held = slices.Delete(held, i, i+1)
 		}
 		sort.Strings(got)
-		var want []string
-		if all {
-			want = ref.CloseAll()
-		} else {
-			want = ref.Close(now)
-		}
-		if !slices.Equal(got, want) {
+		if want := closed(); !slices.Equal(got, want) {
 			t.Fatalf("step %d (now %d): shard and reference differ\n%s", step, now, shardref.Diff(got, want))
 		}
 	}
@@ -305,7 +331,16 @@ func runDifferential(t testing.TB, d *decider) {
 		ref.Add(&b, now)
 		if d.chance(70) {
 			sh.Tick(now)
-			compare(step, false)
+			compare(step, func() []string { return ref.Close(now) })
+		}
+		if d.chance(4) {
+			// A reload: the shard is reconfigured between two batches.
+			next, nrc := diffReconfig(d, cfg, rc, deltas)
+			if err := sh.Reconfigure(next); err != nil {
+				t.Fatalf("step %d: %v", step, err)
+			}
+			cfg, rc = next, nrc
+			compare(step, func() []string { return ref.Reconfigure(nrc) })
 		}
 		now += int64(d.intn(900))
 		if d.chance(5) {
@@ -313,7 +348,7 @@ func runDifferential(t testing.TB, d *decider) {
 		}
 	}
 	sh.Flush(now)
-	compare(steps, true)
+	compare(steps, ref.CloseAll)
 	for _, h := range held {
 		release(h)
 	}

@@ -179,6 +179,7 @@ func (s *Shard) run(stop <-chan struct{}, clock func() int64) {
 		worked := s.drainInputs(buf, clock)
 		now := clock()
 		if now != lastTick {
+			s.takeReconfiguration()
 			s.Tick(now)
 			lastTick = now
 		}
@@ -197,6 +198,7 @@ func (s *Shard) run(stop <-chan struct{}, clock func() int64) {
 				s.publish()
 			}
 			s.sealedThrough.Store(maxTime)
+			s.cutThrough.Store(s.cuts)
 			return
 		default:
 		}
@@ -212,6 +214,7 @@ func (s *Shard) markStopped() {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
 	s.state = loopStopped
+	s.abandonReconfiguration()
 	for _, x := range *s.inputs.Load() {
 		if x.detaching.Load() && !x.acked {
 			x.acked = true

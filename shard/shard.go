@@ -46,12 +46,11 @@ type period struct {
 
 // Shard is one aggregation shard. Apply, Tick and Flush are called by its
 // owning goroutine only (Run is that goroutine's loop); Output, Stats,
-// SealedThrough, Attach and Detach are safe from any goroutine.
+// SealedThrough, Attach, Detach and Reconfigure are safe from any goroutine.
 type Shard struct {
 	id        int
 	cfg       Config
 	periods   []period
-	nSlots    int // 2 per period
 	gran      int64
 	sets      []hist.Set
 	needs     []hist.Need
@@ -90,14 +89,19 @@ type Shard struct {
 	out           *ring.SPSC[*hist.Snapshot]
 	pending       []*hist.Snapshot
 	sealedThrough atomicInt64
+	cutThrough    atomic.Uint64 // see CutThrough
 	lastReap      int64
 	flushing      bool
 
 	// Inputs: the attached producers' rings, an immutable slice replaced
 	// under ctl (run.go); the loop loads it once per drain round.
 	inputs atomic.Pointer[[]*input]
-	ctl    sync.Mutex // control plane only: Attach, Detach, Run's start and end
+	ctl    sync.Mutex // control plane only: Attach, Detach, Reconfigure, Run's start and end
 	state  int        // loopNotStarted, loopRunning, loopStopped; under ctl
+	// reconf is a Reconfigure waiting for the loop (reconfigure.go); cuts
+	// counts the reconfigurations applied (hist.Table.Cut).
+	reconf atomic.Pointer[reconfiguration]
+	cuts   uint64
 
 	stats        Stats
 	pub          publishedStats
@@ -116,49 +120,67 @@ func New(id int, cfg Config) (*Shard, error) {
 	}
 	s := &Shard{
 		id:        id,
-		cfg:       cfg,
-		nSlots:    2 * len(cfg.Periods),
 		stride:    recSlots + 2*len(cfg.Periods),
-		gran:      cfg.Granularity.Milliseconds(),
 		nameCache: map[string]int32{},
 		keys:      newStringPool(),
 		index:     newTagIndex(),
 		byKey:     map[tableKey]uint16{},
 		byStart:   map[startKey][]uint16{},
-		cur:       make([]curTable, len(cfg.Periods)),
 		overflow:  make([]map[uint32]uint32, maxTables),
 		out:       ring.NewSPSC[*hist.Snapshot](cfg.OutputQueue),
 
 		pipelineFrom: pipelineFrom,
 	}
 	s.inputs.Store(new([]*input))
-	for _, p := range cfg.Periods {
-		s.periods = append(s.periods, period{ms: p.Milliseconds(), timeout: Timeout(p)})
-	}
-	s.sets = []hist.Set{0, cfg.CounterStatistics, cfg.GaugeStatistics, cfg.TimerStatistics, hist.SetOf(hist.Count)}
 	for _, o := range cfg.Overrides {
 		re, err := compileFull(o.Pattern)
 		if err != nil {
 			return nil, err
 		}
 		s.overrides = append(s.overrides, re)
-		s.sets = append(s.sets, o.Stats)
 	}
-	for _, set := range s.sets {
-		s.needs = append(s.needs, set.Need())
-	}
-	s.needs[specSet] = hist.NeedDistinct
-	s.aheadRows = make([]aheadRow, (aheadMask+1)*len(s.periods))
+	s.setConfig(cfg)
 	s.rowHint = make([]int, len(s.periods))
 	// The zero slot names idx 0 with generation 0, which no table has.
 	for i := 0; i < minTableIdx; i++ {
 		s.desc = append(s.desc, tableDesc{gen: 1})
 		s.freeIdx.push(uint16(i))
 	}
+	return s, nil
+}
+
+// setConfig makes cfg the shard's configuration: its periods (with an empty
+// bucket cache), statistics and the lookahead sized by them. The records'
+// layout (stride), the open tables and the overrides' patterns are the
+// caller's (New, reconfigure).
+func (s *Shard) setConfig(cfg Config) {
+	s.cfg = cfg
+	s.gran = cfg.Granularity.Milliseconds()
+	s.periods = s.periods[:0:0]
+	for _, p := range cfg.Periods {
+		s.periods = append(s.periods, period{ms: p.Milliseconds(), timeout: Timeout(p)})
+	}
+	s.cur = make([]curTable, len(s.periods))
 	for i := range s.cur {
 		s.cur[i].key.period = -1
 	}
-	return s, nil
+	s.aheadRows = make([]aheadRow, (aheadMask+1)*len(s.periods))
+	s.sets, s.needs = specsOf(&cfg)
+}
+
+// specsOf returns the statistics specified by cfg and the accumulators a row
+// keeps for them, by specification (specNone, specCounter, …; series.go).
+func specsOf(cfg *Config) ([]hist.Set, []hist.Need) {
+	sets := []hist.Set{0, cfg.CounterStatistics, cfg.GaugeStatistics, cfg.TimerStatistics, hist.SetOf(hist.Count)}
+	for _, o := range cfg.Overrides {
+		sets = append(sets, o.Stats)
+	}
+	needs := make([]hist.Need, 0, len(sets))
+	for _, set := range sets {
+		needs = append(needs, set.Need())
+	}
+	needs[specSet] = hist.NeedDistinct
+	return sets, needs
 }
 
 // ID returns the shard's index.
@@ -173,6 +195,12 @@ func (s *Shard) Output() *ring.SPSC[*hist.Snapshot] { return s.out }
 // reads W and then drains Output has every bucket of the shard that expired
 // before W.
 func (s *Shard) SealedThrough() int64 { return s.sealedThrough.Load() }
+
+// CutThrough returns the number of reconfigurations whose cut tables have
+// all been pushed to Output: a consumer that reads C and then drains Output
+// has every table with 0 < hist.Table.Cut <= C (reconfigure.go), which it
+// may emit without waiting for their expiration.
+func (s *Shard) CutThrough() uint64 { return s.cutThrough.Load() }
 
 // validAgg returns the sample's pre-aggregated data if it is well-formed and
 // finite, counting the refusal otherwise.
@@ -218,6 +246,7 @@ func (s *Shard) Tick(now int64) {
 	}
 	if len(s.pending) == 0 {
 		s.sealedThrough.Store(now)
+		s.cutThrough.Store(s.cuts)
 	}
 	s.publish()
 }
@@ -238,6 +267,7 @@ func (s *Shard) Flush(now int64) {
 	s.freeLimbo()
 	if len(s.pending) == 0 {
 		s.sealedThrough.Store(maxTime)
+		s.cutThrough.Store(s.cuts)
 	}
 	s.publish()
 }

@@ -45,6 +45,7 @@ type Stats struct {
 	SeriesReaped     uint64
 	LateRows         uint64 // rows opened after their bucket's period ended
 	TablesSealed     uint64
+	TablesCut        uint64 // of those, sealed before their expiration by a reconfiguration
 	RowsSealed       uint64
 	SnapshotsDropped uint64 // sealed tables dropped because the emitter fell behind
 	RowsDropped      uint64 // rows of those tables
@@ -59,7 +60,8 @@ type Stats struct {
 // path and publishes on every Tick.
 type publishedStats struct {
 	samples, seriesCreated, seriesReaped, lateRows atomic.Uint64
-	tablesSealed, rowsSealed, dropped, rowsDropped atomic.Uint64
+	tablesSealed, tablesCut, rowsSealed            atomic.Uint64
+	dropped, rowsDropped                           atomic.Uint64
 	series, openTables, pending, keyBytes          atomic.Uint64
 	refused                                        [NumRefusals]atomic.Uint64
 }
@@ -77,6 +79,7 @@ func (s *Shard) publish() {
 	p.seriesReaped.Store(st.SeriesReaped)
 	p.lateRows.Store(st.LateRows)
 	p.tablesSealed.Store(st.TablesSealed)
+	p.tablesCut.Store(st.TablesCut)
 	p.rowsSealed.Store(st.RowsSealed)
 	p.dropped.Store(st.SnapshotsDropped)
 	p.rowsDropped.Store(st.RowsDropped)
@@ -99,6 +102,7 @@ func (s *Shard) Stats() Stats {
 		SeriesReaped:     p.seriesReaped.Load(),
 		LateRows:         p.lateRows.Load(),
 		TablesSealed:     p.tablesSealed.Load(),
+		TablesCut:        p.tablesCut.Load(),
 		RowsSealed:       p.rowsSealed.Load(),
 		SnapshotsDropped: p.dropped.Load(),
 		RowsDropped:      p.rowsDropped.Load(),

@@ -302,17 +302,23 @@ func (s *Shard) view() *seriesView {
 // sealExpired seals every open table whose expiration is before now (all of
 // them if all is set), in order of expiration, period and start.
 func (s *Shard) sealExpired(now int64, all bool) {
-	due := s.dueBuf[:0]
+	s.sealIf(0, func(t *hist.Table) bool { return all || t.Expires < now })
+}
+
+// sealIf seals every open table for which due reports true, in order of
+// expiration, period and start, marking each with cut (hist.Table.Cut).
+func (s *Shard) sealIf(cut uint64, due func(*hist.Table) bool) {
+	sealing := s.dueBuf[:0]
 	kept := s.openList[:0]
 	for _, idx := range s.openList {
-		if all || s.desc[idx].t.Expires < now {
-			due = append(due, idx)
+		if due(s.desc[idx].t) {
+			sealing = append(sealing, idx)
 		} else {
 			kept = append(kept, idx)
 		}
 	}
 	s.openList = kept
-	slices.SortFunc(due, func(a, b uint16) int {
+	slices.SortFunc(sealing, func(a, b uint16) int {
 		ta, tb := s.desc[a].t, s.desc[b].t
 		if ta.Expires != tb.Expires {
 			return cmpInt(ta.Expires, tb.Expires)
@@ -322,10 +328,11 @@ func (s *Shard) sealExpired(now int64, all bool) {
 		}
 		return cmpInt(ta.Start, tb.Start)
 	})
-	for _, idx := range due {
+	for _, idx := range sealing {
+		s.desc[idx].t.Cut = cut
 		s.seal(idx)
 	}
-	s.dueBuf = due[:0]
+	s.dueBuf = sealing[:0]
 }
 
 func cmpInt(a, b int64) int {

@@ -34,7 +34,7 @@ func startAggregator(cfg Config, root sinks.Sink) (*aggregator, error) {
 		}
 		a.shards = append(a.shards, s)
 	}
-	a.emitter = NewEmitter(a.shards, cfg.Shard.Periods, root)
+	a.emitter = NewEmitter(a.shards, root)
 	for i, s := range a.shards {
 		a.shardsDone.Add(1)
 		go func() {
@@ -115,6 +115,18 @@ func (a *aggregator) open(cfgs []ingest.SourceConfig) ([]*running, error) {
 		out = append(out, &running{cfg: c, src: src, lanes: ls})
 	}
 	return out, nil
+}
+
+// reconfigure reconfigures every shard to cfg at once (shard.Reconfigure),
+// so that all of them cut what they cut within the same tick or two.
+func (a *aggregator) reconfigure(cfg shard.Config) error {
+	errs := make([]error, len(a.shards))
+	var wg sync.WaitGroup
+	for i, s := range a.shards {
+		wg.Go(func() { errs[i] = s.Reconfigure(cfg) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // stop drains the shards (their producers must have stopped or moved),

@@ -51,8 +51,11 @@ func (c *Config) EnsureDefaults() {
 	}
 }
 
-// sameAggregation reports whether c and o aggregate identically, so that
-// the running shards (and their open buckets) can serve o.
-func (c *Config) sameAggregation(o *Config) bool {
-	return c.Shard.Equal(&o.Shard) && c.Shards == o.Shards && c.RingSize == o.RingSize && slices.Equal(c.ShardCPUs, o.ShardCPUs)
+// reconfigurable reports whether the running shards can serve o, keeping
+// their series and open buckets: the same number of shards on the same CPUs,
+// and a shard configuration they can take in place (shard.Config.
+// Reconfigurable: periods, statistics, limits). The ring size only sizes the
+// lanes made from then on.
+func (c *Config) reconfigurable(o *Config) bool {
+	return c.Shards == o.Shards && slices.Equal(c.ShardCPUs, o.ShardCPUs) && c.Shard.Reconfigurable(&o.Shard)
 }

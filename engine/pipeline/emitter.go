@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"math"
 	"slices"
 	"sync"
@@ -23,10 +24,14 @@ import (
 // SealedThrough watermark, then drains its output, and emits the tables whose
 // expiration is below the smallest watermark, grouped by (period, start,
 // expiration), merging rows of the same dimensions into one PeriodicData.
+// A table a reconfiguration cut (hist.Table.Cut) forms a group of its own
+// with the other shards' tables of that cut, apart from a table of the same
+// bucket opened after it (each series has at most one row per group), and
+// is emitted as soon as every shard has pushed its cut tables (CutThrough),
+// without waiting for its expiration.
 // A PeriodicData and everything it references is reused after Record.
 type Emitter struct {
-	shards  []*shard.Shard
-	periods []time.Duration
+	shards []*shard.Shard
 	// mu is held by Run around each poll and by SetSink, so the sink tree
 	// changes between two emission rounds.
 	mu   sync.Mutex
@@ -51,8 +56,9 @@ type Emitter struct {
 }
 
 type groupKey struct {
-	period         int
+	period         int64 // ms
 	start, expires int64
+	cut            uint64
 }
 
 type rowRef struct {
@@ -88,23 +94,24 @@ func (x *dimIndex) reset(n int) {
 	x.slots = make([]int32, size)
 }
 
-// NewEmitter returns an emitter for shards whose periods are periods.
-func NewEmitter(shards []*shard.Shard, periods []time.Duration, sink sinks.Sink) *Emitter {
-	return &Emitter{shards: shards, periods: periods, sink: sink, pending: map[groupKey][]*hist.Snapshot{}}
+// NewEmitter returns an emitter for shards, emitting to sink.
+func NewEmitter(shards []*shard.Shard, sink sinks.Sink) *Emitter {
+	return &Emitter{shards: shards, sink: sink, pending: map[groupKey][]*hist.Snapshot{}}
 }
 
 // Poll collects sealed tables and emits every complete group. It reports
 // whether it emitted or collected anything.
 func (e *Emitter) Poll() bool {
-	watermark := int64(math.MaxInt64)
+	watermark, cuts := int64(math.MaxInt64), uint64(math.MaxUint64)
 	for _, s := range e.shards {
 		watermark = min(watermark, s.SealedThrough())
+		cuts = min(cuts, s.CutThrough())
 	}
 	worked := false
 	for _, s := range e.shards {
 		for snap, ok := s.Output().Pop(); ok; snap, ok = s.Output().Pop() {
 			t := snap.Table
-			k := groupKey{t.PeriodIndex, t.Start, t.Expires}
+			k := groupKey{t.Period, t.Start, t.Expires, t.Cut}
 			e.pending[k] = append(e.pending[k], snap)
 			e.tables.Add(1)
 			worked = true
@@ -112,7 +119,7 @@ func (e *Emitter) Poll() bool {
 	}
 	e.due = e.due[:0]
 	for k := range e.pending {
-		if k.expires < watermark {
+		if k.expires < watermark || k.cut != 0 && k.cut <= cuts {
 			e.due = append(e.due, k)
 		}
 	}
@@ -121,9 +128,12 @@ func (e *Emitter) Poll() bool {
 		case a.expires != b.expires:
 			return cmp64(a.expires, b.expires)
 		case a.period != b.period:
-			return a.period - b.period
+			return cmp64(a.period, b.period)
+		case a.start != b.start:
+			return cmp64(a.start, b.start)
 		}
-		return cmp64(a.start, b.start)
+		// A cut part before the part opened after it (cut 0).
+		return cmp.Compare(a.cut-1, b.cut-1)
 	})
 	for _, k := range e.due {
 		e.emit(k, e.pending[k])
@@ -203,7 +213,7 @@ func (e *Emitter) record(k groupKey, b *bucketRows) {
 	// Reused: a PeriodicData handed to the sink interface escapes.
 	pd := &e.pd
 	*pd = sinks.PeriodicData{
-		Period: e.periods[k.period],
+		Period: time.Duration(k.period) * time.Millisecond,
 		Start:  time.UnixMilli(k.start).UTC(),
 	}
 	e.dims = e.dims[:0]

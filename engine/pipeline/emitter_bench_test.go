@@ -37,7 +37,7 @@ func BenchmarkEmit(b *testing.B) {
 				}
 				sink := jsonlines.NewWriter("json", io.Discard)
 				defer sink.Close()
-				e := NewEmitter([]*shard.Shard{s}, cfg.Periods, sink)
+				e := NewEmitter([]*shard.Shard{s}, sink)
 				var batch sample.Batch
 				for i := range n {
 					kind := sample.KindCounter

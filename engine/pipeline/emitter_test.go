@@ -65,7 +65,7 @@ func TestEmitterMergesShardsAndWaitsForWatermarks(t *testing.T) {
 	s0, _ := shard.New(0, cfg)
 	s1, _ := shard.New(1, cfg)
 	out := &collect{}
-	e := NewEmitter([]*shard.Shard{s0, s1}, cfg.Periods, out)
+	e := NewEmitter([]*shard.Shard{s0, s1}, out)
 
 	// Two series of the same dimensions in different shards, one bucket
 	// with only a record without metrics, one request time.
@@ -108,5 +108,52 @@ func TestEmitterStatisticOrderIsMAD(t *testing.T) {
 	got := hist.SetOf(hist.Mean, hist.Count, hist.Sum).All()
 	if len(got) != 3 || got[0] != hist.Count || got[1] != hist.Sum || got[2] != hist.Mean {
 		t.Fatalf("Set.All order %v", got)
+	}
+}
+
+// TestEmitterKeepsCutTablesApart: a table a reconfiguration cut is emitted
+// once every shard has pushed its cut tables, before its expiration, and
+// apart from the table of the same bucket (period, start and expiration)
+// opened after it, never as a second row of its series in one PeriodicData.
+func TestEmitterKeepsCutTablesApart(t *testing.T) {
+	cfg := shard.Config{Periods: []time.Duration{time.Second}, CounterStatistics: hist.SetOf(hist.Sum)}
+	s0, _ := shard.New(0, cfg)
+	s1, _ := shard.New(1, cfg)
+	out := &collect{}
+	e := NewEmitter([]*shard.Shard{s0, s1}, out)
+	apply := func(v float64) {
+		var b sample.Batch
+		addSample(&b, sample.KindCounter, "req", t0+100, 0, v, sample.UnitNone, "host", "a")
+		s0.Apply(&b, t0+200)
+	}
+	apply(1)
+	// The counters now need max, which the open row did not keep: cut.
+	cfg.CounterStatistics = hist.SetOf(hist.Sum, hist.Max)
+	for _, s := range []*shard.Shard{s0, s1} {
+		if err := s.Reconfigure(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s0.Tick(t0 + 300)
+	e.Poll()
+	if len(out.lines) != 0 {
+		t.Fatalf("emitted %v before every shard had pushed its cut tables", out.lines)
+	}
+	s1.Tick(t0 + 300)
+	e.Poll()
+	if len(out.lines) != 1 {
+		t.Fatalf("emitted %v; want the cut part, before its expiration", out.lines)
+	}
+	apply(2)
+	for _, s := range []*shard.Shard{s0, s1} {
+		s.Tick(t0 + 2001)
+	}
+	e.Poll()
+	want := []string{
+		"PT1S 0 [host=a] req:counter::1{count=1,sum*=1}h0",
+		"PT1S 0 [host=a] req:counter::1{count=1,sum*=2,max*=2}h0",
+	}
+	if strings.Join(out.lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("emitted\n%s\nwant\n%s", strings.Join(out.lines, "\n"), strings.Join(want, "\n"))
 	}
 }

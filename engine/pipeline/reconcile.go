@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/gomad/mad/ingest"
@@ -13,11 +14,18 @@ import (
 //
 //   - sinks: the new sink tree is swapped in between two emissions; the old
 //     one is flushed and closed;
-//   - aggregation: if periods, statistics and shard layout are unchanged the
-//     running shards keep aggregating, open buckets included (nothing is
-//     cut); otherwise new shards start beside the old ones, traffic moves
-//     to them, and the old ones seal and emit every open bucket to the old
-//     sinks before those are closed;
+//   - aggregation: if the shard layout (number, CPUs) and the statistics
+//     overrides' patterns are unchanged, the running shards keep
+//     aggregating and take the new periods, statistics and limits in place
+//     (shard.Shard.Reconfigure): the open buckets of the periods that stay
+//     carry on, so each is emitted once with everything it received; those
+//     of a removed period are sealed, and an added period starts empty. (If
+//     the new statistics need an accumulator the open buckets did not keep,
+//     they are sealed too, and a bucket open across the reload is emitted
+//     in two parts.) Otherwise new shards start beside the old ones,
+//     traffic moves to them, and the old ones seal and emit every open
+//     bucket to the old sinks before those are closed: a bucket open across
+//     the reload is then emitted in two parts, one by each;
 //   - sources, matched by key (ingest.SourceConfig.SourceKey): a running
 //     source that can take its new configuration in place keeps its sockets
 //     and is re-pointed to the new shards (decoder options, limits and the
@@ -35,13 +43,15 @@ func (p *Pipeline) Update(cfg Config) error {
 		return errors.New("pipeline " + p.cfg.Name + " is stopped")
 	}
 	root := &sinks.MultiSink{Name: cfg.Name, Sinks: cfg.Sinks}
-	keep := p.cfg.sameAggregation(&cfg)
+	keep := p.cfg.reconfigurable(&cfg)
 	agg := p.agg
 	if !keep {
 		var err error
 		if agg, err = startAggregator(cfg, root); err != nil {
 			return err
 		}
+	} else if err := cfg.Shard.Validate(); err != nil {
+		return fmt.Errorf("pipeline %s: %w", cfg.Name, err)
 	}
 
 	// Match the new configuration to the running sources, by the key
@@ -78,9 +88,16 @@ func (p *Pipeline) Update(cfg Config) error {
 		return err
 	}
 
-	// Commit. Kept sources move to the new lanes: everything they read
-	// before is in the old lanes, which the old shards drain.
+	// Commit. Kept shards take the new configuration first; kept sources
+	// move to the new lanes: everything they read before is in the old
+	// lanes, which the old shards drain.
 	var errs []error
+	if keep {
+		if !p.cfg.Shard.Equal(&cfg.Shard) {
+			errs = append(errs, agg.reconfigure(cfg.Shard))
+		}
+		agg.cfg = cfg
+	}
 	for _, k := range kept {
 		ls := agg.lanesFor(k.cfg)
 		if err := k.r.src.Retarget(k.cfg, ls); err != nil {

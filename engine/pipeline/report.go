@@ -64,6 +64,7 @@ func reportShard(emit func(sm.Value), id string, st *shard.Stats) {
 	counter("mad_shard_series_reaped_total", "Idle series forgotten.", st.SeriesReaped)
 	counter("mad_shard_late_rows_total", "Rows opened after their bucket's period ended (late data).", st.LateRows)
 	counter("mad_shard_buckets_sealed_total", "Bucket tables sealed.", st.TablesSealed)
+	counter("mad_shard_buckets_cut_total", "Bucket tables a reload sealed before their expiration (a period removed, or statistics that need an accumulator the open buckets did not keep).", st.TablesCut)
 	counter("mad_shard_rows_sealed_total", "Rows sealed.", st.RowsSealed)
 	counter("mad_shard_snapshots_dropped_total", "Sealed tables dropped because the emitter fell behind.", st.SnapshotsDropped)
 	counter("mad_shard_rows_dropped_total", "Rows of the sealed tables dropped because the emitter fell behind.", st.RowsDropped)

@@ -373,6 +373,62 @@ func (r *Aggregator) closeBefore(now int64, all bool) []string {
 	return out
 }
 
+// Reconfigure switches the aggregator to cfg, which keeps the overrides'
+// patterns, as a shard's Reconfigure does: it closes the buckets of the
+// periods cfg drops, or every bucket if cfg's statistics need a calculator
+// (sum, min, max, histogram) that the current ones did not keep for some
+// metric type or override, and returns their lines, sorted. The other
+// buckets stay open and take cfg's statistics, from now on and when they
+// close.
+func (r *Aggregator) Reconfigure(cfg Config) []string {
+	grow := false
+	added := func(from, to []string) {
+		old, now := refClosure(from), refClosure(to)
+		for _, c := range []string{"sum", "min", "max", "histogram"} {
+			grow = grow || now[c] && !old[c]
+		}
+	}
+	added(r.cfg.Counter, cfg.Counter)
+	added(r.cfg.Gauge, cfg.Gauge)
+	added(r.cfg.Timer, cfg.Timer)
+	for i, o := range cfg.Overrides {
+		added(r.overrides[i].stats, o.Stats)
+		r.overrides[i].stats = o.Stats
+	}
+	kept := map[int64]bool{}
+	for _, p := range cfg.Periods {
+		kept[p] = true
+	}
+	var out []string
+	for wk, byStart := range r.buckets {
+		for start, bk := range byStart {
+			if grow || !kept[bk.periodMs] {
+				out = append(out, bk.render())
+				delete(byStart, start)
+			}
+		}
+		if len(byStart) == 0 {
+			delete(r.buckets, wk)
+		}
+	}
+	r.cfg = cfg
+	for _, byStart := range r.buckets {
+		for _, bk := range byStart {
+			pk, err := sample.ParseKey([]byte(bk.key))
+			if err != nil {
+				panic("shardref: a bucket of a malformed key")
+			}
+			specified, _ := r.statsFor(pk.Kind, string(pk.Name))
+			bk.specified = map[string]bool{}
+			for _, st := range specified {
+				bk.specified[st] = true
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // render prints a closed bucket the way RenderSnapshot prints a snapshot row.
 func (b *refBucket) render() string {
 	var sb strings.Builder

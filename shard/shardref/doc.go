@@ -5,7 +5,8 @@
 // (internal/sample), so a bug in either shows up as a difference.
 //
 // An Aggregator takes batches as a shard does (Add) and closes buckets as
-// a shard's Tick and Flush seal them (Close, CloseAll), rendering each
+// a shard's Tick and Flush seal them (Close, CloseAll), changes its
+// configuration as a shard's Reconfigure does (Reconfigure), rendering each
 // closed bucket as one line. RenderSnapshot renders a shard's sealed
 // snapshot in the same format, so that a shard and the reference can be
 // compared line by line (Diff); it is the only code here that reads package
