@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/shard"
 )
 
 // faultCardinality sends c.series distinct series (one counter line each)
@@ -79,7 +79,9 @@ func faultCardinality(c *campaign) []result {
 	ringDropped := d("mad_source_ring_dropped_samples_total", "source", "card")
 	shards := len(m2.labels("mad_shard_series", "shard"))
 	perSeries := float64(r.Mem.After-r.Mem.Before) / float64(c.series)
-	limit := hist.MaxRows * shards
+	var def shard.Config
+	def.EnsureDefaults()
+	limit := def.MaxSeries * shards
 	r.Sent = fmt.Sprintf("%s series (lines)", n(c.series))
 	r.Emitted = fmt.Sprintf("%s series created; %s rows (%s PT1S, %s PT1M)", n(created), n(rows), n(byPeriod["PT1S"]), n(byPeriod["PT1M"]))
 	r.Dropped = fmt.Sprintf("%s samples at the rings, %s refused by shards (%s at the series limit), %s rows by sinks", n(ringDropped), n(refused), n(limited), n(sinkDropped+rowsDropped))
@@ -114,8 +116,8 @@ func faultCardinality(c *campaign) []result {
 	r.detail("One TCP source took %s lines `card.s<i>:1|c` (i distinct) over 2 connections as fast as mad read them: sent in %s, all read after %s (%s lines/s); 100 valid series every 100 ms on another TCP source.",
 		n(c.series), sent.Round(100*time.Millisecond), took.Round(100*time.Millisecond), n(float64(c.series)/took.Seconds()))
 	r.detail("")
-	r.detail("The series limit: mad has no configuration key for it; each shard refuses new series past `shard.Config.MaxSeries`, whose default and maximum is %s (hist.MaxRows, what a row reference can address), so this mad (%d shards) would take %s series before refusing any (`mad_shard_refused_total{reason=\"series_limit\"}`). Refused here: %s.",
-		n(hist.MaxRows), shards, n(limit), n(limited))
+	r.detail("The series limit: mad has no configuration key for it; each shard refuses new series past `shard.Config.MaxSeries`, whose default and maximum is %s (what a row reference can address), so this mad (%d shards) would take %s series before refusing any (`mad_shard_refused_total{reason=\"series_limit\"}`). Refused here: %s.",
+		n(def.MaxSeries), shards, n(limit), n(limited))
 	r.detail("Memory: RSS %s MiB before, %s MiB once every series had its PT1S row out (%.0f bytes per series, the two periods' rows included), peak (VmHWM) %s MiB; at that rate the limit is reached at about %.1f GiB. The series stay for idleTimeout (PT5M) after their last bucket.",
 		mb(r.Mem.Before), mb(r.Mem.After), perSeries, mb(r.Mem.Peak), perSeries*float64(limit)/(1<<30))
 	if ringDropped > 0 {

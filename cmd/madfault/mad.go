@@ -280,9 +280,9 @@ func (s *sampler) sampledPeak() int64 {
 
 // pingStats summarises /ping latencies.
 type pingStats struct {
-	N, Fails       int
-	P50, P99, Max  time.Duration
-	FirstFailure   string
+	N, Fails      int
+	P50, P99, Max time.Duration
+	FirstFailure  string
 }
 
 func summarizePings(lat []time.Duration, fails int, first string) pingStats {
