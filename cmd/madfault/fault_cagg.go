@@ -127,9 +127,13 @@ func faultCAgg(c *campaign) []result {
 		s.end()
 		return errResult(fault, err)
 	}
-	for _, t := range ts {
+	// What the targets received by then (a TCP record counted as sent
+	// may still be on its way).
+	received := make([]float64, len(ts))
+	for i, t := range ts {
 		w := uint64(m2.get("mad_sink_written_total", "sink", t.sink))
 		waitFor(10*time.Second, func() bool { return t.r.records.Load() >= w })
+		received[i] = float64(t.r.records.Load())
 	}
 	mem.After, mem.Peak = rss(s.m.PID())
 	mem.SampledPeak = s.samp.sampledPeak()
@@ -175,14 +179,14 @@ func faultCAgg(c *campaign) []result {
 		}
 	}
 	var out []result
-	for _, t := range ts {
+	for i, t := range ts {
 		r := result{Fault: fmt.Sprintf("CA %s sink, target %s for %s", t.kind, map[string]string{modeRefuse: "refusing", modeHang: "hung"}[t.down], outage)}
 		common(&r)
 		l := []string{"sink", t.sink}
 		written, dropped := m2.get("mad_sink_written_total", l...), m2.get("mad_sink_dropped_total", l...)
 		evicted, errs := m2.get("mad_sink_evicted_total", l...), m2.get("mad_sink_errors_total", l...)
 		queued := m2.get("mad_sink_queue_length", l...)
-		received := float64(t.r.records.Load())
+		received := received[i]
 		unaccounted := offered - written - dropped - queued
 		r.Sent = n(offered) + " records"
 		r.Emitted = fmt.Sprintf("%s sent, %s received", n(written), n(received))
@@ -208,8 +212,8 @@ func faultCAgg(c *campaign) []result {
 			r.detail("| %s | %s | %s | %s |", f.name, n(m0.get(f.family, l...)), n(m1.get(f.family, l...)), n(m2.get(f.family, l...)))
 		}
 		r.detail("")
-		r.detail("Records the emitter handed every sink: %s; sent + dropped + queued − handed = %s. The target received %s records (%s heartbeats, %d bad frames).",
-			n(offered), n(-unaccounted), n(received), n(t.r.heartbeats.Load()), t.r.bad.Load())
+		r.detail("Records the emitter handed every sink: %s; sent + dropped + queued − handed = %s. The target received %s records by then (%s in all, with the PT1M records mad sent at its stop; %s heartbeats, %d bad frames).",
+			n(offered), n(-unaccounted), n(received), n(t.r.records.Load()), n(t.r.heartbeats.Load()), t.r.bad.Load())
 		if t.recovered > 0 {
 			r.detail("After the target came back, the queue was empty and records arriving again within %s.", t.recovered.Round(100*time.Millisecond))
 		}

@@ -53,10 +53,10 @@ func faultKill(c *campaign) []result {
 	}
 	_, kill.Mem.Peak = rss(s1.m.PID())
 	kill.Mem.SampledPeak = s1.samp.sampledPeak()
+	kill.Ping = s1.samp.finish()
 	time.Sleep(time.Until(at))
 	killAt := time.Now()
 	exit1 := s1.m.Kill()
-	kill.Ping = s1.samp.finish()
 	s1.wait()
 	c.log("  killed at %s (%s); restarting", killAt.Format("15:04:05.000"), exit1)
 	s2, err := c.startSessionTo(dir, "mad-2", conf, o)

@@ -28,6 +28,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gomad/mad/bench"
 )
 
@@ -40,6 +42,7 @@ type campaign struct {
 	bin, dir string
 	scale    float64
 	cpus     []int   // mad's CPUs (nil: any)
+	loadCPUs []int   // mad's CPUs in the overload fault
 	rate     float64 // sustainable lines per second; 0: measure it
 	series   int     // distinct series of the cardinality fault
 	log      func(format string, args ...any)
@@ -73,27 +76,61 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the work directory (mad's logs and configurations)")
 	rate := flag.Float64("rate", 0, "mad's sustainable rate in lines per second for the overload fault (default: measured first)")
 	series := flag.Int("series", 10_000_000, "distinct series of the cardinality fault (before -scale)")
-	cpus := flag.String("mad-cpus", "", "bind mad to these CPUs (comma-separated; default: any), leaving the others to the senders")
+	cpus := flag.String("mad-cpus", "", "bind mad to these CPUs (comma-separated; default: any)")
+	loadCPUs := flag.String("overload-cpus", "", "bind mad to these CPUs in the overload fault, leaving the others to the senders (default: the first half of the usable CPUs)")
 	flag.Parse()
-	var cpuList []int
-	for _, f := range strings.Split(*cpus, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		c, err := strconv.Atoi(f)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "madfault: -mad-cpus: %v\n", err)
-			os.Exit(2)
-		}
-		cpuList = append(cpuList, c)
+	cpuList, err := parseCPUs(*cpus)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "madfault: -mad-cpus: %v\n", err)
+		os.Exit(2)
 	}
-	if err := run(*out, *scale, *faults, *bin, *dir, *keep, *rate, *series, cpuList); err != nil {
+	loadList, err := parseCPUs(*loadCPUs)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "madfault: -overload-cpus: %v\n", err)
+		os.Exit(2)
+	}
+	if loadList == nil {
+		loadList = halfCPUs()
+	}
+	if err := run(*out, *scale, *faults, *bin, *dir, *keep, *rate, *series, cpuList, loadList); err != nil {
 		fmt.Fprintln(os.Stderr, "madfault:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out string, scale float64, faults, bin, dir string, keep bool, rate float64, series int, cpus []int) error {
+// parseCPUs reads a comma-separated list of CPU numbers (nil if empty).
+func parseCPUs(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		c, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// halfCPUs returns the first half (at least one) of the CPUs this process
+// may run on.
+func halfCPUs() []int {
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) != nil {
+		return nil
+	}
+	var cpus []int
+	for i := 0; i < len(set)*64 && len(cpus) < set.Count(); i++ {
+		if set.IsSet(i) {
+			cpus = append(cpus, i)
+		}
+	}
+	return cpus[:max(1, len(cpus)/2)]
+}
+
+func run(out string, scale float64, faults, bin, dir string, keep bool, rate float64, series int, cpus, loadCPUs []int) error {
 	if scale <= 0 {
 		return fmt.Errorf("-scale must be positive")
 	}
@@ -118,7 +155,7 @@ func run(out string, scale float64, faults, bin, dir string, keep bool, rate flo
 			defer os.RemoveAll(d)
 		}
 	}
-	c := &campaign{dir: dir, scale: scale, rate: rate, cpus: cpus, series: max(1, int(float64(series)*scale)),
+	c := &campaign{dir: dir, scale: scale, rate: rate, cpus: cpus, loadCPUs: loadCPUs, series: max(1, int(float64(series)*scale)),
 		log: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 		}}
