@@ -24,7 +24,9 @@ func faultCardinality(c *campaign) []result {
 	if err != nil {
 		return errResult(r.Fault, err)
 	}
-	s, err := c.startSession(dir, "mad", configText(pipelineText("fault", []string{tcpSource("card"), tcpSource("valid")}, []string{jsonSink("json", "-")})))
+	o := newOutput()
+	o.bulkPrefix = "card."
+	s, err := c.startSessionTo(dir, "mad", configText(pipelineText("fault", []string{tcpSource("card"), tcpSource("valid")}, []string{jsonSink("json", "-")})), o)
 	if err != nil {
 		return errResult(r.Fault, err)
 	}
@@ -46,10 +48,16 @@ func faultCardinality(c *campaign) []result {
 	sent := time.Since(start)
 	read := s.m.waitLines("card", int64(c.series), 15*time.Minute)
 	took := time.Since(start)
-	// Every series' PT1S row comes out about 2 s after its bucket.
+	// Every series mad took has its PT1S row out about 2 s after its
+	// bucket.
 	waitFor(5*time.Minute, func() bool {
-		_, byPeriod, _ := s.out.counts()
-		return byPeriod["PT1S"] >= int64(c.series)
+		p, err := s.m.Metrics()
+		if err != nil {
+			return false
+		}
+		created := p.get("mad_shard_series_created_total") - m0.get("mad_shard_series_created_total")
+		dropped := p.get("mad_source_ring_dropped_samples_total", "source", "card") - m0.get("mad_source_ring_dropped_samples_total", "source", "card")
+		return created+dropped >= float64(c.series) && float64(o.bulkRows("PT1S")) >= created
 	})
 	time.Sleep(3 * time.Second)
 	verr := v.halt()
@@ -83,7 +91,7 @@ func faultCardinality(c *campaign) []result {
 	def.EnsureDefaults()
 	limit := def.MaxSeries * shards
 	r.Sent = fmt.Sprintf("%s series (lines)", n(c.series))
-	r.Emitted = fmt.Sprintf("%s series created; %s rows (%s PT1S, %s PT1M)", n(created), n(rows), n(byPeriod["PT1S"]), n(byPeriod["PT1M"]))
+	r.Emitted = fmt.Sprintf("%s series created; their rows: %s PT1S, %s PT1M", n(created), n(o.bulkRows("PT1S")), n(o.bulkRows("PT1M")))
 	r.Dropped = fmt.Sprintf("%s samples at the rings, %s refused by shards (%s at the series limit), %s rows by sinks", n(ringDropped), n(refused), n(limited), n(sinkDropped+rowsDropped))
 	if sendErr != nil {
 		r.fail("sender: %v", sendErr)
@@ -99,6 +107,14 @@ func faultCardinality(c *campaign) []result {
 	}
 	if c.series > limit && limited == 0 {
 		r.fail("more series than the limit (%s) and none refused", n(limit))
+	}
+	for _, period := range []string{"PT1S", "PT1M"} {
+		if rows := o.bulkRows(period); float64(rows) != created {
+			r.fail("%s %s rows of the %s series created", n(rows), period, n(created))
+		}
+	}
+	if ping.Fails > 0 {
+		r.fail("/ping did not answer within 5 s %d times", ping.Fails)
 	}
 	if created > float64(limit) {
 		r.fail("%s series created, past the limit of %s", n(created), n(limit))
@@ -123,8 +139,8 @@ func faultCardinality(c *campaign) []result {
 	if ringDropped > 0 {
 		r.detail("The TCP source dropped %s samples at the shards' rings (counted, `mad_source_ring_dropped_samples_total`): a ring stayed full for 50 ms while the shards created series, and the source dropped instead of letting TCP push back on the sender.", n(ringDropped))
 	}
-	r.detail("Shards: %s series at the end (`mad_pipeline_series`), key bytes %s MiB. Stopping (SIGTERM: the PT1M rows of every series) took %s. Rows that were not mad's JSON: %d.",
-		n(m2.get("mad_pipeline_series")), mb(int64(m2.get("mad_shard_key_bytes"))), stopTook.Round(100*time.Millisecond), bad)
+	r.detail("Shards: %s series at the end (`mad_pipeline_series`), key bytes %s MiB. Stopping (SIGTERM: the open PT1M buckets) took %s. Rows in all: %s (%s PT1S, %s PT1M); rows that were not mad's JSON: %d.",
+		n(m2.get("mad_pipeline_series")), mb(int64(m2.get("mad_shard_key_bytes"))), stopTook.Round(100*time.Millisecond), n(rows), n(byPeriod["PT1S"]), n(byPeriod["PT1M"]), bad)
 	return []result{r}
 }
 

@@ -133,7 +133,7 @@ func faultKill(c *campaign) []result {
 		want := sd.pre + sd.post
 		if open {
 			want = sd.post
-			openAtKill = append(openAtKill, fmt.Sprintf("%s %s (%d bursts before the kill)", key.period, start.UTC().Format("15:04:05"), sd.pre))
+			openAtKill = append(openAtKill, fmt.Sprintf("%s %s (bursts before the kill: %d)", key.period, start.UTC().Format("15:04:05"), sd.pre))
 			predictedLost += sd.pre * series
 		}
 		// Each burst carries one sample of every series; the rows of a

@@ -162,8 +162,9 @@ func faultOverload(c *campaign) []result {
 	if r.Ping.Fails > 0 {
 		r.fail("/ping failed %d times", r.Ping.Fails)
 	}
+	// Kubernetes' default probe timeout.
 	if r.Ping.Max > time.Second {
-		r.fail("/ping took up to %s", ms(r.Ping.Max))
+		r.fail("/ping took up to %s (a liveness probe with Kubernetes' default 1 s timeout fails)", ms(r.Ping.Max))
 	}
 	received := d("mad_source_datagrams_total", "source", "load_udp")
 	procDrops := float64(drops1 - drops0)

@@ -172,10 +172,14 @@ type output struct {
 	bad      int64
 	valid    map[bucketKey]bench.Got
 	maxLag   time.Duration // of the valid PT1S rows: arrival − end of their period
+	// bulk counts, by period, the rows of metrics named bulkPrefix…
+	// (the cardinality fault's); set before reading.
+	bulkPrefix string
+	bulk       map[string]int64
 }
 
 func newOutput() *output {
-	return &output{byPeriod: map[string]int64{}, valid: map[bucketKey]bench.Got{}}
+	return &output{byPeriod: map[string]int64{}, valid: map[bucketKey]bench.Got{}, bulk: map[string]int64{}}
 }
 
 // readFrom consumes r until it ends (in a goroutine of the caller's).
@@ -184,6 +188,10 @@ func (o *output) readFrom(r io.Reader) {
 	var p fastjson.Parser
 	var long []byte
 	marker := []byte(`"metric":"` + validPrefix)
+	var bulk []byte
+	if o.bulkPrefix != "" {
+		bulk = []byte(`"metric":"` + o.bulkPrefix)
+	}
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -195,7 +203,7 @@ func (o *output) readFrom(r io.Reader) {
 			line = long
 		}
 		if len(line) > 1 {
-			o.row(&p, line, marker)
+			o.row(&p, line, marker, bulk)
 		}
 		if err != nil {
 			return
@@ -203,7 +211,7 @@ func (o *output) readFrom(r io.Reader) {
 	}
 }
 
-func (o *output) row(p *fastjson.Parser, line, marker []byte) {
+func (o *output) row(p *fastjson.Parser, line, marker, bulk []byte) {
 	period := ""
 	if rest, ok := bytes.CutPrefix(line, []byte(`{"period":"`)); ok {
 		if i := bytes.IndexByte(rest, '"'); i > 0 {
@@ -213,6 +221,7 @@ func (o *output) row(p *fastjson.Parser, line, marker []byte) {
 	var key bucketKey
 	var count, sum float64
 	valid := bytes.Contains(line, marker)
+	isBulk := bulk != nil && bytes.Contains(line, bulk)
 	bad := period == ""
 	if valid && !bad {
 		v, err := p.ParseBytes(line)
@@ -240,6 +249,9 @@ func (o *output) row(p *fastjson.Parser, line, marker []byte) {
 		return
 	}
 	o.byPeriod[period]++
+	if isBulk {
+		o.bulk[period]++
+	}
 	if valid && period == "PT1S" {
 		o.maxLag = max(o.maxLag, time.Since(time.Unix(key.start+1, 0)))
 	}
@@ -277,6 +289,13 @@ func (o *output) lag() time.Duration {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.maxLag
+}
+
+// bulkRows returns the rows of the bulk prefix of a period.
+func (o *output) bulkRows(period string) int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.bulk[period]
 }
 
 // counts returns the rows read, by period, and the rows that were not
