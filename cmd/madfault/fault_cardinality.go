@@ -116,6 +116,9 @@ func faultCardinality(c *campaign) []result {
 	if ping.Fails > 0 {
 		r.fail("/ping did not answer within 5 s %d times", ping.Fails)
 	}
+	if stopTook > systemdStopTimeout {
+		r.fail("SIGTERM took %s to flush (systemd's default stop timeout, %s, would have killed mad)", stopTook.Round(time.Second), systemdStopTimeout)
+	}
 	if created > float64(limit) {
 		r.fail("%s series created, past the limit of %s", n(created), n(limit))
 	}

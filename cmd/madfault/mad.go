@@ -95,12 +95,20 @@ func (m *madProc) Source(name string) string { return m.sources[name] }
 // Alive reports whether the process still runs.
 func (m *madProc) Alive() bool { return syscall.Kill(m.PID(), 0) == nil }
 
-// Stop sends SIGTERM (mad seals and emits every open bucket) and waits;
-// it returns how the process ended.
+// Stop sends SIGTERM (mad seals and emits every open bucket) and waits
+// (up to stopTimeout, then kills it); it returns how the process ended.
 func (m *madProc) Stop() string {
-	err := m.d.Stop(2 * time.Minute)
+	err := m.d.Stop(stopTimeout)
 	return exitText(m.d, err)
 }
+
+// stopTimeout bounds a SIGTERM's flush; past it mad is killed (and the
+// fault reports "signal: killed").
+const stopTimeout = 15 * time.Minute
+
+// systemdStopTimeout is systemd's default TimeoutStopSec: a service that
+// takes longer to stop is killed, and its open buckets lost.
+const systemdStopTimeout = 90 * time.Second
 
 // Kill sends SIGKILL and waits.
 func (m *madProc) Kill() string {
