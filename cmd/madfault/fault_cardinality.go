@@ -42,6 +42,12 @@ func faultCardinality(c *campaign) []result {
 		return errResult(r.Fault, err)
 	}
 	r.Mem.Before, _ = rss(s.m.PID())
+	// Start 2 s into a minute, so that the series' PT1M bucket is still
+	// open at the stop (unless sending takes most of a minute): SIGTERM
+	// then seals and emits it.
+	if sec := time.Now().Second(); sec != 2 {
+		time.Sleep(time.Duration((62-sec)%60) * time.Second)
+	}
 	c.log("  sending %s series", n(c.series))
 	start := time.Now()
 	sendErr := sendSeries(s.m.Source("card"), c.series, 2)
@@ -68,12 +74,15 @@ func faultCardinality(c *campaign) []result {
 		s.end()
 		return errResult(r.Fault, err)
 	}
-	r.Mem.After, r.Mem.Peak = rss(s.m.PID())
-	r.Mem.SampledPeak = s.samp.sampledPeak()
+	var hwmRun int64
+	r.Mem.After, hwmRun = rss(s.m.PID())
 	c.log("  stopping mad (it writes the PT1M rows of every series)")
 	stopStart := time.Now()
 	ping, exit := s.end()
 	stopTook := time.Since(stopStart)
+	// The peak includes the stop's emission of the PT1M rows.
+	r.Mem.Peak = max(hwmRun, s.samp.peak())
+	r.Mem.SampledPeak = s.samp.sampledPeak()
 	r.Ping = ping
 	var validOK bool
 	r.Valid, validOK = s.out.check(v, bursts)
@@ -137,8 +146,8 @@ func faultCardinality(c *campaign) []result {
 	r.detail("")
 	r.detail("The series limit: mad has no configuration key for it; each shard refuses new series past `shard.Config.MaxSeries`, whose default and maximum is %s (what a row reference can address), so this mad (%d shards) would take %s series before refusing any (`mad_shard_refused_total{reason=\"series_limit\"}`). Refused here: %s.",
 		n(def.MaxSeries), shards, n(limit), n(limited))
-	r.detail("Memory: RSS %s MiB before, %s MiB once every series had its PT1S row out (%.0f bytes per series, the two periods' rows included), peak (VmHWM) %s MiB; at that rate the limit is reached at about %.1f GiB. The series stay for idleTimeout (PT5M) after their last bucket.",
-		mb(r.Mem.Before), mb(r.Mem.After), perSeries, mb(r.Mem.Peak), perSeries*float64(limit)/(1<<30))
+	r.detail("Memory: RSS %s MiB before, %s MiB once every series had its PT1S row out (%.0f bytes per series, the PT1M rows still open included; peak until then %s MiB); peak (VmHWM) %s MiB with the stop, which emits the PT1M rows of every series (sampled %s MiB). At %.0f bytes per series the limit is reached at about %.1f GiB. The series stay for idleTimeout (PT5M) after their last bucket.",
+		mb(r.Mem.Before), mb(r.Mem.After), perSeries, mb(hwmRun), mb(r.Mem.Peak), mb(r.Mem.SampledPeak), perSeries, perSeries*float64(limit)/(1<<30))
 	if ringDropped > 0 {
 		r.detail("The TCP source dropped %s samples at the shards' rings (counted, `mad_source_ring_dropped_samples_total`): a ring stayed full for 50 ms while the shards created series, and the source dropped instead of letting TCP push back on the sender.", n(ringDropped))
 	}

@@ -200,21 +200,25 @@ func mb(b int64) string { return fmt.Sprintf("%.0f", float64(b)/(1<<20)) }
 // sampler watches a mad process while a fault runs: VmRSS every 100 ms, and
 // /ping in a loop (one request at a time, 5 s timeout), timing each.
 type sampler struct {
-	pid  int
-	ping string
-	stop chan struct{}
-	wg   sync.WaitGroup
+	pid      int
+	ping     string
+	stop     chan struct{} // stops the memory sampling
+	stopPing chan struct{}
+	wg       sync.WaitGroup
+	pingDone sync.WaitGroup
 
 	mu        sync.Mutex
 	rssMax    int64
-	pings     []time.Duration
+	hwm       int64 // the last VmHWM read
+	pingLat   []time.Duration
 	pingFails int
 	firstFail string
 }
 
 func startSampler(m *madProc) *sampler {
-	s := &sampler{pid: m.PID(), ping: m.URL() + "/ping", stop: make(chan struct{})}
-	s.wg.Add(2)
+	s := &sampler{pid: m.PID(), ping: m.URL() + "/ping", stop: make(chan struct{}), stopPing: make(chan struct{})}
+	s.wg.Add(1)
+	s.pingDone.Add(1)
 	go s.memory()
 	go s.pinger()
 	return s
@@ -225,9 +229,10 @@ func (s *sampler) memory() {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if rss, _, err := bench.ProcMemory(s.pid); err == nil {
+		if rss, hwm, err := bench.ProcMemory(s.pid); err == nil {
 			s.mu.Lock()
 			s.rssMax = max(s.rssMax, rss)
+			s.hwm = max(s.hwm, hwm)
 			s.mu.Unlock()
 		}
 		select {
@@ -239,7 +244,7 @@ func (s *sampler) memory() {
 }
 
 func (s *sampler) pinger() {
-	defer s.wg.Done()
+	defer s.pingDone.Done()
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: false, MaxIdleConnsPerHost: 1}}
 	for {
 		start := time.Now()
@@ -259,24 +264,36 @@ func (s *sampler) pinger() {
 				s.firstFail = err.Error()
 			}
 		} else {
-			s.pings = append(s.pings, lat)
+			s.pingLat = append(s.pingLat, lat)
 		}
 		s.mu.Unlock()
 		select {
-		case <-s.stop:
+		case <-s.stopPing:
 			return
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-// finish stops the sampler and returns what /ping did.
-func (s *sampler) finish() pingStats {
-	close(s.stop)
-	s.wg.Wait()
+// pings stops pinging and returns what /ping did.
+func (s *sampler) pings() pingStats {
+	select {
+	case <-s.stopPing:
+	default:
+		close(s.stopPing)
+	}
+	s.pingDone.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return summarizePings(s.pings, s.pingFails, s.firstFail)
+	return summarizePings(s.pingLat, s.pingFails, s.firstFail)
+}
+
+// finish stops the sampler and returns what /ping did.
+func (s *sampler) finish() pingStats {
+	p := s.pings()
+	close(s.stop)
+	s.wg.Wait()
+	return p
 }
 
 // sampledPeak returns the highest VmRSS sampled so far.
@@ -284,6 +301,13 @@ func (s *sampler) sampledPeak() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rssMax
+}
+
+// peak returns the last VmHWM read (the process's peak until then).
+func (s *sampler) peak() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hwm
 }
 
 // pingStats summarises /ping latencies.
@@ -398,11 +422,13 @@ func (c *campaign) startSessionTo(dir, name, conf string, o *output) (*session, 
 	return &session{m: m, out: o, wait: wait, samp: startSampler(m)}, nil
 }
 
-// end stops the sampler, then mad (SIGTERM), and waits for its output to
-// end; it returns /ping's figures and how mad exited.
+// end stops pinging, stops mad (SIGTERM) while its memory is still
+// sampled, and waits for its output to end; it returns /ping's figures and
+// how mad exited.
 func (s *session) end() (pingStats, string) {
-	p := s.samp.finish()
+	p := s.samp.pings()
 	exit := s.m.Stop()
+	s.samp.finish()
 	s.wait()
 	return p, exit
 }
