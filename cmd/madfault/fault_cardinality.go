@@ -131,9 +131,12 @@ func faultCardinality(c *campaign) []result {
 	if created > float64(limit) {
 		r.fail("%s series created, past the limit of %s", n(created), n(limit))
 	}
-	atLimit := perSeries * float64(limit)
+	// The worst case: the peak, the emission of every series' rows
+	// included, per series.
+	peakPerSeries := float64(r.Mem.Peak-r.Mem.Before) / float64(max(created, 1))
+	atLimit := peakPerSeries * float64(limit)
 	if ram := memTotal(); ram > 0 && atLimit > float64(ram) {
-		r.fail("memory is bounded only by the series cap: about %.1f GiB at %s series, more than this machine's %.1f GiB", atLimit/(1<<30), n(limit), float64(ram)/(1<<30))
+		r.fail("memory is bounded only by the series cap: at the peak's %.0f bytes per series, about %.1f GiB at %s series, more than this machine's %.1f GiB", peakPerSeries, atLimit/(1<<30), n(limit), float64(ram)/(1<<30))
 	}
 	if !validOK {
 		r.fail("valid traffic not exact")
@@ -146,8 +149,8 @@ func faultCardinality(c *campaign) []result {
 	r.detail("")
 	r.detail("The series limit: mad has no configuration key for it; each shard refuses new series past `shard.Config.MaxSeries`, whose default and maximum is %s (what a row reference can address), so this mad (%d shards) would take %s series before refusing any (`mad_shard_refused_total{reason=\"series_limit\"}`). Refused here: %s.",
 		n(def.MaxSeries), shards, n(limit), n(limited))
-	r.detail("Memory: RSS %s MiB before, %s MiB once every series had its PT1S row out (%.0f bytes per series, the PT1M rows still open included; peak until then %s MiB); peak (VmHWM) %s MiB with the stop, which emits the PT1M rows of every series (sampled %s MiB). At %.0f bytes per series the limit is reached at about %.1f GiB. The series stay for idleTimeout (PT5M) after their last bucket.",
-		mb(r.Mem.Before), mb(r.Mem.After), perSeries, mb(hwmRun), mb(r.Mem.Peak), mb(r.Mem.SampledPeak), perSeries, perSeries*float64(limit)/(1<<30))
+	r.detail("Memory: RSS %s MiB before, %s MiB once every series had its PT1S row out (%.0f bytes per series, the PT1M rows still open included; peak until then %s MiB); peak (VmHWM) %s MiB with the stop, which emits the PT1M rows of every series (sampled %s MiB): %.0f bytes per series at the peak. At the series limit that is about %.1f GiB (%.1f GiB at the steady %.0f bytes). The series stay for idleTimeout (PT5M) after their last bucket.",
+		mb(r.Mem.Before), mb(r.Mem.After), perSeries, mb(hwmRun), mb(r.Mem.Peak), mb(r.Mem.SampledPeak), peakPerSeries, atLimit/(1<<30), perSeries*float64(limit)/(1<<30), perSeries)
 	if ringDropped > 0 {
 		r.detail("The TCP source dropped %s samples at the shards' rings (counted, `mad_source_ring_dropped_samples_total`): a ring stayed full for 50 ms while the shards created series, and the source dropped instead of letting TCP push back on the sender.", n(ringDropped))
 	}
