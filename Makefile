@@ -80,7 +80,7 @@ bench-e2e:
 	$(GO) run ./cmd/madbench all -md bench/results/all.md -svg bench/results/all.svg
 
 # Reliability (RELIABILITY.md). fault: the fault campaign of cmd/madfault against a mad built
-# from this tree (about 25 minutes; wants several GiB of memory for 10 M series);
+# from this tree (about 20 minutes; wants about 16 GiB of memory for its 10 M series);
 # fault-quick: the same with every duration and count ×0.1 (a few minutes).
 # fuzz-long: every target of fuzz-smoke (the list is fuzz-smoke's own commands) to
 # FUZZ_LONG_TIME executions each; a 3 s minimisation, as Go's default 60 s stalls the slow

@@ -7,7 +7,7 @@
 // latency throughout, and whether valid traffic sent alongside came out
 // exact. It writes the results as Markdown.
 //
-//	go run ./cmd/madfault -out RELIABILITY-results.md              # the full campaign (about 25 minutes)
+//	go run ./cmd/madfault -out RELIABILITY-results.md              # the full campaign (about 20 minutes)
 //	go run ./cmd/madfault -scale 0.1 -out /tmp/quick.md            # every fault, durations and counts ×0.1
 //	go run ./cmd/madfault -faults cagg,kill -scale 0.1             # some faults
 //
