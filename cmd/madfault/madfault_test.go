@@ -190,11 +190,7 @@ func TestReceiverHTTPHang(t *testing.T) {
 		done <- answer{code, err}
 	}()
 	// The request is held once its handler waits on the hang.
-	if !waitFor(10*time.Second, func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return len(r.conns) > 0
-	}) {
+	if !waitFor(10*time.Second, func() bool { return r.held.Load() == 1 }) {
 		t.Fatalf("the request never reached the receiver")
 	}
 	r.setMode(modeUp)

@@ -47,6 +47,7 @@ type caReceiver struct {
 	feed    *chanListener // http: connections for the server
 
 	records, heartbeats, bad, recordBytes atomic.Uint64
+	held                                  atomic.Int64 // connections or requests waiting in a hang
 }
 
 func newReceiver(kind string) (*caReceiver, error) {
@@ -141,7 +142,9 @@ func (r *caReceiver) serving() bool {
 	r.mu.Unlock()
 	if mode == modeHang {
 		// Out of a hang every connection is closed.
+		r.held.Add(1)
 		<-changed
+		r.held.Add(-1)
 		return false
 	}
 	return mode == modeUp
