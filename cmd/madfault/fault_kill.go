@@ -55,7 +55,18 @@ func faultKill(c *campaign) []result {
 	kill.Mem.SampledPeak = s1.samp.sampledPeak()
 	kill.Ping = s1.samp.finish()
 	time.Sleep(time.Until(at))
-	killAt := time.Now()
+	// Kill once every bucket that closed before now (by more than
+	// killMargin) is out: a slow machine delays the kill instead of
+	// losing closed buckets in mad's output path.
+	var killAt time.Time
+	if !waitFor(time.Minute, func() bool {
+		killAt = time.Now()
+		_, bursts := v.sent()
+		return emittedBefore(o, v, bursts, killAt.Add(-killMargin))
+	}) {
+		s1.end()
+		return errResult(kill.Fault, fmt.Errorf("mad did not emit its closed buckets within a minute"))
+	}
 	exit1 := s1.m.Kill()
 	s1.wait()
 	c.log("  killed at %s (%s); restarting", killAt.Format("15:04:05.000"), exit1)
@@ -129,7 +140,13 @@ func faultKill(c *campaign) []result {
 			p = killPeriods[1]
 		}
 		start := time.Unix(key.start, 0)
-		open := sd.pre > 0 && !start.Add(p.period+p.timeout).Before(killAt)
+		exp := start.Add(p.period + p.timeout)
+		open := sd.pre > 0 && !exp.Before(killAt)
+		if d := exp.Sub(killAt); sd.pre > 0 && d > -killMargin && d < killMargin {
+			// Sealed around the kill: either is right, as long as
+			// the bucket is whole or lost whole.
+			open = !o.complete(key.period, key.start, v, sd.pre+sd.post)
+		}
 		want := sd.pre + sd.post
 		if open {
 			want = sd.post
@@ -210,6 +227,45 @@ func faultKill(c *campaign) []result {
 	term.detail("mad-2 took the traffic from the restart and got SIGTERM at %s UTC (.8 s into a second, every line read): every bucket holding only post-restart samples, the open PT1S and PT1M buckets included, came out exact (%d buckets, %d wrong).",
 		termAt.UTC().Format("15:04:05.000"), termBuckets, termWrong)
 	return []result{kill, term}
+}
+
+// killMargin is how close to a bucket's expiration the kill may come and
+// the bucket count as either open or sealed at the kill (a shard seals on
+// its next tick past the expiration, rounded up to 100 ms).
+const killMargin = 300 * time.Millisecond
+
+// expiration is when a bucket of period p starting at start closes.
+func expiration(p time.Duration, start time.Time) time.Time {
+	for _, kp := range killPeriods {
+		if kp.period == p {
+			return start.Add(p + kp.timeout)
+		}
+	}
+	panic("BUG: no timeout for period " + p.String())
+}
+
+// emittedBefore reports whether every bucket of the bursts that expired
+// before t is in the output, whole.
+func emittedBefore(o *output, v *validStream, bursts []burst, t time.Time) bool {
+	type key struct {
+		name  string
+		start int64
+	}
+	per := map[key]int{}
+	for _, b := range bursts {
+		at := time.Unix(int64(b.k), 0)
+		for _, p := range killPeriods {
+			if start := at.Truncate(p.period); expiration(p.period, start).Before(t) {
+				per[key{p.name, start.Unix()}]++
+			}
+		}
+	}
+	for k, bursts := range per {
+		if !o.complete(k.name, k.start, v, bursts) {
+			return false
+		}
+	}
+	return true
 }
 
 // quiesce waits for the next burst, halts the stream, waits until mad has

@@ -291,6 +291,20 @@ func (o *output) lag() time.Duration {
 	return o.maxLag
 }
 
+// complete reports whether the rows of the bucket (period, start) count
+// bursts samples for every valid series (one sample per series a burst).
+func (o *output) complete(period string, start int64, v *validStream, bursts int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := 0; i < v.series; i++ {
+		id, _, _ := v.contribution(0, i)
+		if int(o.valid[bucketKey{period, start, id}].Count) != bursts {
+			return false
+		}
+	}
+	return true
+}
+
 // bulkRows returns the rows of the bulk prefix of a period.
 func (o *output) bulkRows(period string) int64 {
 	o.mu.Lock()
