@@ -78,3 +78,23 @@ bench:
 # installs missing peers into ~/.cache/madbench; wants an otherwise idle machine).
 bench-e2e:
 	$(GO) run ./cmd/madbench all -md bench/results/all.md -svg bench/results/all.svg
+
+# Reliability (RELIABILITY.md). fault: the fault campaign of cmd/madfault against a mad built
+# from this tree (about 20 minutes; wants about 16 GiB of memory for its 10 M series);
+# fault-quick: the same with every duration and count ×0.1 (a few minutes).
+# fuzz-long: every target of fuzz-smoke (the list is fuzz-smoke's own commands) to
+# FUZZ_LONG_TIME executions each; a 3 s minimisation, as Go's default 60 s stalls the slow
+# targets. Hours on two cores; CI keeps fuzz-smoke.
+FUZZ_LONG_TIME ?= 10000000x
+FAULT_OUT ?= RELIABILITY-results.md
+
+.PHONY: fault fault-quick fuzz-long
+
+fault:
+	$(GO) run ./cmd/madfault -out $(FAULT_OUT)
+
+fault-quick:
+	$(GO) run ./cmd/madfault -scale 0.1 -out $(FAULT_OUT)
+
+fuzz-long:
+	$(MAKE) -s -n fuzz-smoke GO=$(GO) | sed -E 's/-fuzztime [^ ]+/-fuzztime $(FUZZ_LONG_TIME)/; s/-fuzzminimizetime [^ ]+/-fuzzminimizetime 3s/' | sh -ex

@@ -83,6 +83,9 @@ var allowed = []struct {
 	{"bench/*", []string{"engine", "engine/*", "ingest", "ingest/*", "bench/*"}},
 	{"fuzz", []string{"internal/sample", "hist", "ring", "shard", "ingest", "ingest/*", "sinks", "sinks/*", "shard/shardref"}},
 	{"cmd/*", []string{"engine", "engine/*", "bench", "bench/*"}},
+	// The fault campaign also runs a Cluster Aggregator (caggtest reads its
+	// frames) and reports the shards' default series limit.
+	{"cmd/madfault", []string{"engine", "engine/*", "bench", "bench/*", "shard", "sinks/cagg/caggtest"}},
 }
 
 func match(pattern, pkg string) bool {
