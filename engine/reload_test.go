@@ -207,7 +207,7 @@ func TestReloadLosesNothing(t *testing.T) {
 	f.writeA(2, `periods=["PT1S"]`)
 	f.reload(func(r ReloadResult) bool { return len(r.Updated) == 1 && len(r.Errors) == 0 })
 	pause()
-	// 2. Aggregation changes: new shards beside the old ones.
+	// 2. Aggregation changes (a period added): the shards are reconfigured in place, the open PT1S buckets carry on.
 	f.writeA(3, `periods=["PT1S", "PT1M"]`)
 	f.reload(func(r ReloadResult) bool { return len(r.Updated) == 1 && len(r.Errors) == 0 })
 	pause()
@@ -242,7 +242,7 @@ func TestReloadLosesNothing(t *testing.T) {
 	f.udpB = bSrc.Addr().String()
 	sb := sendUDP(t, f.udpB, "reload.b")
 	pause()
-	// 5. a is fixed with other statistics (new shards again).
+	// 5. a is fixed with other statistics (max needs data the open buckets never kept: they are sealed at the reload and emitted in two parts).
 	f.writeA(5, "periods=[\"PT1S\", \"PT1M\"]\ncounterStatistics=[\"sum\", \"count\", \"max\"]")
 	f.reload(func(r ReloadResult) bool { return len(r.Updated) == 1 && len(r.Errors) == 0 })
 	pause()
