@@ -1,9 +1,12 @@
 package sinks
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,4 +120,29 @@ func reported(r selfmetric.Reporter, name string) float64 {
 		}
 	})
 	return v
+}
+
+// TestMetricSeriesLoggingSinkLogsFailuresThrottled: every failed write is
+// counted, and logged once per interval, not once per period.
+func TestMetricSeriesLoggingSinkLogsFailuresThrottled(t *testing.T) {
+	var logs bytes.Buffer
+	dir := filepath.Join(t.TempDir(), "missing") // the writes fail
+	s := NewMetricSeriesLoggingSink("series", dir, "", slog.New(slog.NewTextHandler(&logs, nil)))
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 4 {
+		s.Record(&PeriodicData{Start: t0.Add(time.Duration(i) * time.Second), Dimensions: dims("host", "a"),
+			Metrics: []Metric{{Name: []byte("m")}}})
+		for w, d, e := s.Stats(); w+d+e < uint64(i); w, d, e = s.Stats() {
+			time.Sleep(time.Millisecond) // the previous write settles: none is dropped for running
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w, d, e := s.Stats(); w != 0 || d != 0 || e != 4 {
+		t.Fatalf("written %d, dropped %d, errors %d; want 0, 0, 4", w, d, e)
+	}
+	if n := strings.Count(logs.String(), "metric series log: cannot write"); n != 1 {
+		t.Errorf("%d warnings in %q; want one", n, logs.String())
+	}
 }

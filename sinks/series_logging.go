@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomad/mad/internal/selfmetric"
+	"github.com/gomad/mad/internal/throttle"
 )
 
 // MetricSeriesLoggingSink is mad-experimental's MetricSeriesLoggingSink, a
@@ -18,11 +19,12 @@ import (
 // it) and starts over. MAD writes metrics_streams.json in the working
 // directory; Dir and File change that. The file is written by the sink's
 // own goroutine: Record never waits for the disk (a write that finds the
-// previous one still running is dropped and counted).
+// previous one still running is dropped and counted). Failed and dropped
+// writes are logged, throttled.
 type MetricSeriesLoggingSink struct {
 	name   string
 	path   string
-	log    *slog.Logger
+	log    *throttle.Log
 	series map[string][]map[string]string
 	seen   map[string]map[string]bool // metric → dimension-set identity
 	last   time.Time
@@ -38,10 +40,7 @@ func NewMetricSeriesLoggingSink(name, dir, file string, log *slog.Logger) *Metri
 	if file == "" {
 		file = "metrics_streams.json"
 	}
-	if log == nil {
-		log = slog.Default()
-	}
-	s := &MetricSeriesLoggingSink{name: name, path: filepath.Join(dir, file), log: log,
+	s := &MetricSeriesLoggingSink{name: name, path: filepath.Join(dir, file), log: throttle.NewLog(log, throttle.Every),
 		series: map[string][]map[string]string{}, seen: map[string]map[string]bool{},
 		writes: make(chan []byte, 1), done: make(chan struct{})}
 	go s.run()
@@ -53,7 +52,8 @@ func (s *MetricSeriesLoggingSink) run() {
 	for b := range s.writes {
 		if err := os.WriteFile(s.path, b, 0o644); err != nil {
 			s.errors.Add(1)
-			s.log.Warn("metric series log", "sink", s.name, "file", s.path, "err", err)
+			s.log.Warn("write", "metric series log: cannot write", "sink", s.name, "file", s.path,
+				"errors_so_far", s.errors.Load(), "error", err)
 			continue
 		}
 		s.written.Add(1)
@@ -98,6 +98,8 @@ func (s *MetricSeriesLoggingSink) rollOver() {
 		case s.writes <- b:
 		default:
 			s.dropped.Add(1)
+			s.log.Warn("busy", "metric series log: previous write still running, snapshot dropped", "sink", s.name,
+				"file", s.path, "dropped_so_far", s.dropped.Load())
 		}
 	}
 	s.series = map[string][]map[string]string{}

@@ -107,6 +107,11 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 	// and a SIGTERM then still flushes.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	// A standard output or error whose reader went away (mad | head, a log
+	// shipper restarting) must not kill the daemon: Go dies of SIGPIPE on a
+	// broken pipe at fd 1 or 2 unless SIGPIPE is handled. Ignored, the
+	// write fails with EPIPE and the sink counts its lines dropped and logs.
+	signal.Ignore(syscall.SIGPIPE)
 	var d *engine.Daemon
 	var err error
 	if path == "" {

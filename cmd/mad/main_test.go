@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -261,5 +264,118 @@ func TestVersion(t *testing.T) {
 	}
 	if got := version(bin); !strings.HasSuffix(got, "("+commit+")") || strings.HasPrefix(got, "mad devel") {
 		t.Errorf("make build: %q; want the commit %s", got, commit)
+	}
+}
+
+// TestSurvivesClosedStdout runs mad with its JSON lines on standard output
+// into a pipe, as `mad | head -1` does: once the reader has read a line and
+// gone, mad must not die of SIGPIPE but count the lines it cannot write as
+// dropped, keep aggregating, and answer /ping.
+func TestSurvivesClosedStdout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := buildMad(t)
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	must(t, os.WriteFile(filepath.Join(pipes, "p.conf"), []byte("name=p\nperiods=[\"PT1S\"]\n"+
+		"sources=[{type=StatsdSource, name=s, host=\"127.0.0.1\", port=0}]\n"+
+		"sinks=[{type=JsonLinesSink, name=out, path=\"-\"}]\n"), 0o644))
+	main := filepath.Join(dir, "config.conf")
+	must(t, os.WriteFile(main, []byte(fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nmonitoringSinks=[]\n", pipes)), 0o644))
+	r, w, err := os.Pipe()
+	must(t, err)
+	var logs lockedBuffer
+	cmd := exec.Command(bin, "-config", main)
+	cmd.Stdout, cmd.Stderr = w, &logs
+	must(t, cmd.Start())
+	w.Close()
+	defer cmd.Process.Kill()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	alive := func() bool {
+		select {
+		case <-exited:
+			return false
+		default:
+			return true
+		}
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+			if !alive() {
+				t.Fatalf("mad exited (%v) waiting for %s; log:\n%s", cmd.ProcessState, what, logs.String())
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; log:\n%s", what, logs.String())
+			}
+		}
+	}
+	var addr, statsd string
+	ready := regexp.MustCompile(`msg="mad started" .*http=(127\.0\.0\.1:[0-9]+)`)
+	source := regexp.MustCompile(`msg="source ready" .*at="udp (127\.0\.0\.1:[0-9]+)"`)
+	waitFor("the start-up line", func() bool {
+		m, s := ready.FindStringSubmatch(logs.String()), source.FindStringSubmatch(logs.String())
+		if m != nil && s != nil {
+			addr, statsd = m[1], s[1]
+		}
+		return m != nil && s != nil
+	})
+	udp, err := net.Dial("udp", statsd)
+	must(t, err)
+	defer udp.Close()
+	send := func() { udp.Write([]byte("sigpipe.test:1|c\n")) }
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, ""
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	dropped := func() int {
+		_, m := get("/metrics")
+		f := regexp.MustCompile(`(?m)^mad_sink_dropped_total\{[^}]*sink="out"[^}]*\} ([0-9]+)$`).FindStringSubmatch(m)
+		if f == nil {
+			return -1
+		}
+		n, _ := strconv.Atoi(f[1])
+		return n
+	}
+
+	// The reader takes one line, then goes away.
+	lines := make(chan struct{})
+	go func() {
+		bufio.NewReader(r).ReadString('\n')
+		r.Close()
+		close(lines)
+	}()
+	waitFor("a line on standard output", func() bool {
+		send()
+		select {
+		case <-lines:
+			return true
+		default:
+			return false
+		}
+	})
+	waitFor("lines counted dropped", func() bool { send(); return dropped() > 0 })
+	if code, _ := get("/ping"); code != http.StatusOK {
+		t.Fatalf("/ping: %d", code)
+	}
+	// It keeps aggregating: later buckets are emitted (and dropped).
+	before := dropped()
+	waitFor("more lines counted dropped", func() bool { send(); return dropped() > before })
+	if !strings.Contains(logs.String(), "jsonlines: cannot write, lines dropped") {
+		t.Errorf("no warning about the lines dropped; log:\n%s", logs.String())
+	}
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	<-exited
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signaled() {
+		t.Fatalf("mad ended by a signal: %v", cmd.ProcessState)
 	}
 }

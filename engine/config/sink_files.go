@@ -34,7 +34,7 @@ func init() {
 	register(&class{fqcn: pkgMad + "JsonLinesSink", kind: kindSink,
 		bind: func(n *node) any { return &JSONLinesSinkConf{Path: n.str("path", "-")} },
 		sink: func(b *Builder, s ClassSpec) (sinks.Sink, error) {
-			sk, err := jsonlines.New(jsonlines.Config{Name: s.Name, Path: s.Conf.(*JSONLinesSinkConf).Path})
+			sk, err := jsonlines.New(jsonlines.Config{Name: s.Name, Path: s.Conf.(*JSONLinesSinkConf).Path, Log: b.log()})
 			if err != nil {
 				return nil, s.failed("sink", err)
 			}

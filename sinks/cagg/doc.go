@@ -53,12 +53,25 @@
 //   - Record never blocks: it serialises on the emitter's goroutine (the
 //     PeriodicData is only valid during Record) and queues; the sink's own
 //     goroutines do the I/O.
-//   - Counters (Counters): sent, rejected, failed, retried, evicted,
-//     missing dimensions, dropped at close, MAD's samples sent/dropped,
-//     attempts and their total latency, TCP connects and heartbeats. Stats
-//     implements engine.SinkStats (written = records sent; dropped =
-//     evicted + missing dimensions + rejected + failed after retries + left
-//     at close) and QueueLen engine.SinkQueue.
+//   - Counters (Counters): sent, in flight, rejected, failed, retried,
+//     evicted, missing dimensions, dropped at close, MAD's samples
+//     sent/dropped, requests (HTTP attempts, TCP writes) and their total
+//     latency, TCP connects and heartbeats. Stats implements
+//     engine.SinkStats (written = records sent; dropped = evicted + missing
+//     dimensions + rejected + failed after retries + left at close) and
+//     QueueLen engine.SinkQueue; every record is queued, in flight, sent or
+//     dropped.
+//   - TCP counts as sent only what the Cluster Aggregator is known to have
+//     read (MAD counts what reached the kernel, which a connection reset
+//     loses unseen): the socket's send buffer is bounded (SendBuffer,
+//     64 KiB), a record written stays in flight until the connection has
+//     taken more bytes after it than the two socket buffers hold (twice
+//     the send buffer plus PeerBuffer, 32 MiB) or the target closes the
+//     connection cleanly after acknowledging it, and what is in flight
+//     when a connection breaks is counted failed. Close ends the stream and
+//     waits (CloseTimeout) for the target to read it and close its side.
+//     The protocol has no acknowledgement, so "sent" lags on a live
+//     connection by up to those bytes; see TCPSink.
 //   - Close drains the queue within CloseTimeout (10 s) instead of
 //     dropping it; the heartbeat interval, connect timeout and reconnect
 //     unit are configurable (HeartbeatInterval, ConnectTimeout,

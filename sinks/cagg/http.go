@@ -64,13 +64,18 @@ type HTTPConfig struct {
 // Counters are an HTTPSink's or a TCPSink's counters. Counts are records
 // (one StatisticSetRecord each: one HTTP request per metric).
 type Counters struct {
-	// Sent records accepted by the Cluster Aggregator (HTTP) or written to
-	// the socket (TCP).
+	// Sent records accepted by the Cluster Aggregator (HTTP), or known to
+	// have been read by it (TCP: see TCPSink).
 	Sent uint64
+	// InFlight records handed on and not yet settled: requests being sent
+	// (HTTP), records written to the connection and not yet known read
+	// (TCP). A gauge: every record is queued, in flight, sent or dropped.
+	InFlight uint64
 	// Rejected records: final status not accepted (HTTP).
 	Rejected uint64
 	// Failed records: transport errors on the last attempt (HTTP), or
-	// lost with a broken connection (TCP).
+	// in flight or being written when a connection broke (TCP): not known
+	// to have been read, and never sent again.
 	Failed uint64
 	// Retried attempts (HTTP, MaximumAttempts > 1).
 	Retried uint64
@@ -79,13 +84,15 @@ type Counters struct {
 	// MissingDimensions records dropped because their bucket has no
 	// service or no cluster dimension.
 	MissingDimensions uint64
-	// ClosedDrops records still queued when Close gave up.
+	// ClosedDrops records still queued (or, TCP, in flight) when Close
+	// gave up.
 	ClosedDrops uint64
 	// SamplesSent and SamplesDropped are MAD's samples_sent /
 	// samples_dropped: population sizes of the records.
 	SamplesSent, SamplesDropped uint64
-	// Requests and LatencyNanos: attempts made and their total duration
-	// (HTTP); LatencyNanos / Requests is the mean latency.
+	// Requests and LatencyNanos: attempts made (HTTP) or writes (TCP:
+	// batches of records, heartbeats) and their total duration;
+	// LatencyNanos / Requests is the mean latency.
 	Requests, LatencyNanos uint64
 	// Connects and Heartbeats (TCP).
 	Connects, Heartbeats uint64
@@ -95,12 +102,14 @@ type counters struct {
 	sent, rejected, failed, retried, evicted, missing, closed atomic.Uint64
 	samplesSent, samplesDropped, requests, latency            atomic.Uint64
 	connects, heartbeats                                      atomic.Uint64
+	inflight                                                  atomic.Int64
 }
 
 func (c *counters) snapshot() Counters {
 	return Counters{
 		Sent: c.sent.Load(), Rejected: c.rejected.Load(), Failed: c.failed.Load(),
-		Retried: c.retried.Load(), Evicted: c.evicted.Load(), MissingDimensions: c.missing.Load(),
+		InFlight: uint64(max(c.inflight.Load(), 0)),
+		Retried:  c.retried.Load(), Evicted: c.evicted.Load(), MissingDimensions: c.missing.Load(),
 		ClosedDrops: c.closed.Load(), SamplesSent: c.samplesSent.Load(), SamplesDropped: c.samplesDropped.Load(),
 		Requests: c.requests.Load(), LatencyNanos: c.latency.Load(),
 		Connects: c.connects.Load(), Heartbeats: c.heartbeats.Load(),
@@ -117,6 +126,12 @@ func (c *counters) stats() (written, dropped, errors uint64) {
 
 func (c *counters) drop(r request) {
 	c.samplesDropped.Add(uint64(max(r.population, 0)))
+}
+
+// observe counts a request (HTTP) or a write (TCP) begun at start.
+func (c *counters) observe(start time.Time) {
+	c.requests.Add(1)
+	c.latency.Add(uint64(time.Since(start)))
 }
 
 // HTTPSink is MAD's AggregationServerHttpSink: every metric of every bucket
@@ -277,9 +292,13 @@ func (s *HTTPSink) worker() {
 			continue
 		}
 		r, ok := s.q.pop()
+		if ok {
+			s.c.inflight.Add(1)
+		}
 		s.mu.Unlock()
 		if ok {
 			s.send(r)
+			s.c.inflight.Add(-1)
 			continue
 		}
 		if closing {
@@ -354,7 +373,7 @@ func (s *HTTPSink) post(body []byte) (int, []byte, error) {
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	if err != nil {
-		s.observe(start)
+		s.c.observe(start)
 		return 0, nil, err
 	}
 	var head []byte
@@ -363,13 +382,8 @@ func (s *HTTPSink) post(body []byte) (int, []byte, error) {
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	s.observe(start)
+	s.c.observe(start)
 	return resp.StatusCode, head, nil
-}
-
-func (s *HTTPSink) observe(start time.Time) {
-	s.c.requests.Add(1)
-	s.c.latency.Add(uint64(time.Since(start)))
 }
 
 func dimString(pd *sinks.PeriodicData) string {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/sinks"
 )
 
@@ -372,4 +373,35 @@ func (r *sliceReader) Read(p []byte) (int, error) {
 	n := copy(p, r.b)
 	r.b = r.b[n:]
 	return n, nil
+}
+
+// TestHTTPInFlight: a request being sent is in flight, neither queued nor
+// sent, and /metrics says so (mad_sink_in_flight).
+func TestHTTPInFlight(t *testing.T) {
+	srv := newCaggServer(t)
+	srv.gate = make(chan struct{})
+	s := newHTTP(t, HTTPConfig{Name: "cagg", URI: srv.uri()})
+	s.Record(manyMetrics(2))
+	waitFor(t, "a request in flight", func() bool { return s.Counters().InFlight == 1 && s.QueueLen() == 1 })
+	if v := reported(s, "mad_sink_in_flight"); v != 1 {
+		t.Errorf("mad_sink_in_flight %v; want 1", v)
+	}
+	close(srv.gate)
+	s.Close()
+	if c := s.Counters(); c.InFlight != 0 || c.Sent != 2 {
+		t.Errorf("counters %+v", c)
+	}
+}
+
+// reported returns the value of family name that s reports.
+func reported(s interface {
+	Report(func(selfmetric.Value))
+}, name string) float64 {
+	v := -1.0
+	s.Report(func(x selfmetric.Value) {
+		if x.Name == name {
+			v = x.V
+		}
+	})
+	return v
 }

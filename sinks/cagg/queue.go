@@ -102,6 +102,8 @@ func report(emit func(selfmetric.Value), name string, c *counters, queued int) {
 	mad := "sinks/http_post/" + selfmetric.SinkName(name) + "/"
 	q := sinks.ReportQueue(emit, l, queued)
 	emit(selfmetric.Value{Kind: selfmetric.Gauge, V: q.V, MAD: mad + "queue_size"})
+	emit(selfmetric.Value{Name: "mad_sink_in_flight", Help: "Items a sink handed on whose fate is not known yet (HTTP requests being sent; TCP records written and not yet known read).",
+		Kind: selfmetric.Gauge, Labels: l, V: float64(cs.InFlight)})
 	emit(selfmetric.Value{Name: "mad_sink_retried_total", Help: "Requests a sink retried (retries enabled with maximumAttempts).", Labels: l, V: float64(cs.Retried)})
 	emit(selfmetric.Value{Name: "mad_sink_evicted_total", Help: "Requests evicted from a full sink queue (the oldest).", Labels: l, V: float64(cs.Evicted),
 		MAD: mad + "evicted_requests"})
@@ -138,9 +140,10 @@ func newFront(name, what string, log *slog.Logger, queue, wakers int) front {
 // Name returns the sink's name.
 func (f *front) Name() string { return f.name }
 
-// Stats returns the records sent or written, the records dropped (evicted,
-// missing dimensions, rejected, failed, lost with a connection, left at
-// close) and errors (rejected, failed, lost). Safe from any goroutine.
+// Stats returns the records sent (HTTP: accepted; TCP: known read), the
+// records dropped (evicted, missing dimensions, rejected, failed, lost with
+// a connection, left at close) and errors (rejected, failed, lost). Safe
+// from any goroutine.
 func (f *front) Stats() (written, dropped, errors uint64) { return f.c.stats() }
 
 // Counters returns every counter. Safe from any goroutine.

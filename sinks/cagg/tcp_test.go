@@ -1,10 +1,13 @@
 package cagg
 
 import (
+	"bufio"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -110,7 +113,10 @@ func TestTCPRecordsHeartbeatReconnect(t *testing.T) {
 		t.Errorf("heartbeat timestamp %q: %v", beats[0], err)
 	}
 
-	// The server closes the connection: the sink reconnects.
+	// The server closes the connection: the sink reconnects. (Whether the
+	// first 3 records count as sent depends on whether a heartbeat
+	// arrived unread before the close, which makes it a reset:
+	// TestTCPCleanCloseConfirms and TestTCPNeverReadingTarget pin both.)
 	c1.Close()
 	c2 := srv.accept(t)
 	s.Record(manyMetrics(4))
@@ -120,12 +126,14 @@ func TestTCPRecordsHeartbeatReconnect(t *testing.T) {
 			t.Errorf("record %d: %s", i, d.metric)
 		}
 	}
-	s.Close() // the counters are final
+	drainThenClose(c2)
+	s.Close() // the counters are final: c2's records are known read
 	c := s.Counters()
-	if c.Sent != 7 || c.Connects != 2 || c.Heartbeats == 0 {
+	if c.Sent < 4 || c.Sent+c.Failed != 7 || c.InFlight != 0 || c.Connects != 2 || c.Heartbeats == 0 ||
+		c.Requests < 2+c.Heartbeats {
 		t.Errorf("counters %+v", c)
 	}
-	if w, d, e := s.Stats(); w != 7 || d != 0 || e != 0 {
+	if w, d, e := s.Stats(); w != c.Sent || d != c.Failed || e != c.Failed {
 		t.Errorf("stats %d %d %d", w, d, e)
 	}
 	if s.Name() != "tcp" {
@@ -163,6 +171,7 @@ func TestTCPQueueWhileDisconnected(t *testing.T) {
 	if recs[0].metric != "m2" || recs[2].metric != "m4" {
 		t.Errorf("records %s…%s", recs[0].metric, recs[2].metric)
 	}
+	drainThenClose(conn)
 	s.Close()
 	if w, d, _ := s.Stats(); w != 3 || d != 4 {
 		t.Errorf("written %d dropped %d", w, d)
@@ -174,15 +183,152 @@ func TestTCPCloseFlushes(t *testing.T) {
 	s := newTCP(t, TCPConfig{ServerAddress: "127.0.0.1", ServerPort: srv.port(), HeartbeatInterval: time.Hour})
 	c := srv.accept(t)
 	s.Record(manyMetrics(100))
+	// The target reads everything, sees the end of the stream and closes,
+	// as the Cluster Aggregator does: Close waits for that, and the
+	// records are known read.
+	read := make(chan error, 1)
+	go func() {
+		n, err := countRecords(c) // to the end of the stream
+		if err == nil && n != 100 {
+			err = fmt.Errorf("%d records", n)
+		}
+		c.Close()
+		read <- err
+	}()
 	s.Close()
-	recs, _ := readFrames(t, c, 100, 0)
-	if len(recs) != 100 || s.Counters().Sent != 100 {
-		t.Errorf("%d records, counters %+v", len(recs), s.Counters())
+	if err, c := <-read, s.Counters(); err != nil || c.Sent != 100 || c.InFlight != 0 || c.ClosedDrops != 0 {
+		t.Errorf("target: %v; counters %+v", err, c)
 	}
-	// Then the connection ends.
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
-		t.Errorf("read after close: %d %v", n, err)
+}
+
+// countRecords reads frames from c to the end of the stream and counts
+// the StatisticSetRecords (it is safe off the test's goroutine).
+func countRecords(c net.Conn) (int, error) {
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	r := bufio.NewReader(c)
+	n := 0
+	for {
+		var head [5]byte
+		if _, err := io.ReadFull(r, head[:]); err == io.EOF {
+			return n, nil
+		} else if err != nil {
+			return n, err
+		}
+		size := binary.BigEndian.Uint32(head[:4])
+		if size < 5 {
+			return n, fmt.Errorf("frame of %d bytes", size)
+		}
+		if _, err := r.Discard(int(size) - 5); err != nil {
+			return n, err
+		}
+		if head[4] == TypeStatisticSet {
+			n++
+		}
+	}
+}
+
+// drainThenClose reads c to its end, then closes it: the Cluster
+// Aggregator's side of a connection the sink ends.
+func drainThenClose(c net.Conn) {
+	go func() {
+		c.SetReadDeadline(time.Time{})
+		io.Copy(io.Discard, c)
+		c.Close()
+	}()
+}
+
+// TestTCPCleanCloseConfirms: a target that reads the records and closes
+// its side (a FIN: nothing was left unread) read everything its TCP
+// acknowledged: the records count as sent (Linux, through TCP_INFO;
+// elsewhere they count as failed: not known read).
+func TestTCPCleanCloseConfirms(t *testing.T) {
+	srv := newTCPServer(t)
+	s := newTCP(t, TCPConfig{ServerAddress: "127.0.0.1", ServerPort: srv.port(), HeartbeatInterval: time.Hour,
+		ReconnectBase: time.Millisecond})
+	c1 := srv.accept(t)
+	s.Record(manyMetrics(3))
+	readFrames(t, c1, 3, 0)
+	c1.Close()
+	srv.accept(t) // reconnected: the first connection is settled
+	c := s.Counters()
+	want := Counters{Sent: 3, SamplesSent: 30}
+	if runtime.GOOS != "linux" {
+		want = Counters{Failed: 3, SamplesDropped: 30}
+	}
+	if c.Sent != want.Sent || c.Failed != want.Failed || c.SamplesSent != want.SamplesSent ||
+		c.SamplesDropped != want.SamplesDropped || c.InFlight != 0 || c.Requests != 1 {
+		t.Errorf("counters %+v; want %+v", c, want)
+	}
+	// On /metrics: the write is a request (mad_sink_requests_total's help
+	// says "Requests (HTTP) or writes (TCP)").
+	for name, want := range map[string]float64{"mad_sink_requests_total": 1, "mad_sink_in_flight": 0, "mad_sink_written_total": float64(want.Sent)} {
+		if v := reported(s, name); v != want {
+			t.Errorf("%s %v; want %v", name, v, want)
+		}
+	}
+}
+
+// TestTCPNeverReadingTarget: against a target that accepts and never
+// reads, what the kernels took is in flight, not sent; when the target
+// resets the connection it is counted lost. Nothing is ever counted sent,
+// and every record is accounted for.
+func TestTCPNeverReadingTarget(t *testing.T) {
+	srv := newTCPServer(t)
+	s := newTCP(t, TCPConfig{ServerAddress: "127.0.0.1", ServerPort: srv.port(), HeartbeatInterval: time.Hour,
+		ReconnectBase: time.Millisecond, MaxQueueSize: 100000, CloseTimeout: 100 * time.Millisecond})
+	c1 := srv.accept(t)
+	const n = 20000 // about 2 MB: far more than the socket buffers take
+	s.Record(manyMetrics(n))
+	waitFor(t, "records in flight", func() bool { return s.Counters().InFlight > 0 })
+	if c := s.Counters(); c.Sent != 0 {
+		t.Fatalf("counters %+v: records counted sent that the target never read", c)
+	}
+	// The target goes away with what it took unread: a reset.
+	c1.(*net.TCPConn).SetLinger(0)
+	c1.Close()
+	waitFor(t, "records lost", func() bool { return s.Counters().Failed > 0 })
+	s.Close()
+	c := s.Counters()
+	if c.Sent != 0 || c.InFlight != 0 || c.Sent+c.Failed+c.ClosedDrops+c.Evicted != n ||
+		c.SamplesDropped != 10*n || c.Requests == 0 {
+		t.Errorf("counters %+v; want none sent, all %d lost", c, n)
+	}
+}
+
+// TestTCPSentAfterLaterBytes: records count as sent while the connection
+// runs once it has taken more bytes after them than the two socket
+// buffers hold, and the rest at Close, once the target has read through
+// the end.
+func TestTCPSentAfterLaterBytes(t *testing.T) {
+	srv := newTCPServer(t)
+	s := newTCP(t, TCPConfig{ServerAddress: "127.0.0.1", ServerPort: srv.port(), HeartbeatInterval: time.Hour,
+		MaxQueueSize: 100000, SendBuffer: 4096, PeerBuffer: 1})
+	c := srv.accept(t)
+	const n = 5000 // about 500 KB: far more than 2·8 KiB + 1
+	s.Record(manyMetrics(n))
+	read := make(chan error, 1)
+	go func() {
+		got, err := countRecords(c) // to the end of the stream
+		if err == nil && got != n {
+			err = fmt.Errorf("%d records", got)
+		}
+		c.Close()
+		read <- err
+	}()
+	waitFor(t, "records sent", func() bool { return s.Counters().Sent > 0 })
+	s.Close()
+	if err, c := <-read, s.Counters(); err != nil || c.Sent != n || c.SamplesSent != 10*n || c.InFlight != 0 {
+		t.Errorf("target: %v; counters %+v; want %d sent", err, c, n)
+	}
+}
+
+// waitFor waits until ok holds, failing the test after a minute.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !ok(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }
 

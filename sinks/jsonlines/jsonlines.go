@@ -10,11 +10,18 @@
 // is null. Serialisation happens in Record; a goroutine writes, fed by a
 // bounded queue, so a slow disk or pipe never stalls the emitter: when the
 // queue is full the chunk is dropped and its lines counted.
+//
+// A line is counted written once the write that carried it returned (the
+// output took it: a file's page cache, a pipe), and dropped when that write
+// failed (a full disk, a pipe whose reader went away), with a throttled
+// warning. Nothing is buffered past a write, so no count waits for a later
+// flush.
 package jsonlines
 
 import (
-	"bufio"
+	"bytes"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"strconv"
@@ -24,6 +31,7 @@ import (
 
 	"github.com/gomad/mad/internal/jsonstr"
 	"github.com/gomad/mad/internal/selfmetric"
+	"github.com/gomad/mad/internal/throttle"
 	"github.com/gomad/mad/sinks"
 )
 
@@ -41,11 +49,16 @@ type Config struct {
 	// drops a chunk (and counts its lines); default 10 s. Waiting holds
 	// the emitter, not the data plane: shards keep aggregating.
 	Block time.Duration
+	// Log receives the sink's warnings (write errors, dropped chunks),
+	// throttled (default slog.Default()).
+	Log *slog.Logger
 }
 
 // Sink writes JSON lines.
 type Sink struct {
 	name    string
+	output  string // what out is, in logs
+	log     *throttle.Log
 	out     io.Writer
 	closer  io.Closer
 	queue   chan *chunk
@@ -58,6 +71,7 @@ type Sink struct {
 	err     atomic.Pointer[error]
 	closed  bool
 	block   time.Duration
+	torn    bool // the writer's: a failed write left a line unterminated
 
 	// Scratch of Record (the emitter's goroutine).
 	start     time.Time
@@ -86,12 +100,12 @@ func (c *Config) EnsureDefaults() {
 
 // New opens the output and starts the writer.
 func New(cfg Config) (*Sink, error) {
-	s := &Sink{name: cfg.Name, done: make(chan struct{})}
+	s := &Sink{name: cfg.Name, output: cfg.Path, log: throttle.NewLog(cfg.Log, throttle.Every), done: make(chan struct{})}
 	switch {
 	case cfg.Writer != nil:
-		s.out = cfg.Writer
+		s.out, s.output = cfg.Writer, "writer"
 	case cfg.Path == "" || cfg.Path == "-":
-		s.out = os.Stdout
+		s.out, s.output = os.Stdout, "stdout"
 	default:
 		f, err := os.OpenFile(cfg.Path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
@@ -115,30 +129,48 @@ func NewWriter(name string, w io.Writer) *Sink {
 
 func (s *Sink) write() {
 	defer close(s.done)
-	w := bufio.NewWriterSize(s.out, 256<<10)
 	for c := range s.queue {
-		if _, err := w.Write(c.buf); err != nil {
-			s.fail(err, c.lines)
-		} else {
-			s.lines.Add(uint64(c.lines))
-		}
+		s.writeChunk(c)
 		c.buf, c.lines = c.buf[:0], 0
 		s.pool.Put(c)
-		if len(s.queue) == 0 {
-			if err := w.Flush(); err != nil {
-				s.fail(err, 0)
-			}
-		}
-	}
-	if err := w.Flush(); err != nil {
-		s.fail(err, 0)
 	}
 }
 
+// newline ends a line a failed write left unterminated.
+var newline = []byte{'\n'}
+
+// writeChunk writes c's lines to the output (one write: the chunk is its
+// own buffer) and counts them: written if the output took them whole,
+// dropped otherwise.
+func (s *Sink) writeChunk(c *chunk) {
+	if s.torn {
+		// A failed write left part of a line: end it, so that what
+		// follows is read as lines of its own.
+		if _, err := s.out.Write(newline); err != nil {
+			s.fail(err, c.lines)
+			return
+		}
+		s.torn = false
+	}
+	n, err := s.out.Write(c.buf)
+	if err == nil {
+		s.lines.Add(uint64(c.lines))
+		return
+	}
+	n = min(max(n, 0), len(c.buf))
+	whole := bytes.Count(c.buf[:n], newline)
+	s.lines.Add(uint64(whole))
+	s.torn = n > 0 && c.buf[n-1] != '\n'
+	s.fail(err, c.lines-whole)
+}
+
+// fail counts a failed write and the lines it lost, and warns (throttled).
 func (s *Sink) fail(err error, lines int) {
 	s.errors.Add(1)
 	s.dropped.Add(uint64(lines))
 	s.err.Store(&err)
+	s.log.Warn("write", "jsonlines: cannot write, lines dropped", "sink", s.name, "output", s.output,
+		"lines", lines, "dropped_so_far", s.dropped.Load(), "error", err)
 }
 
 // Record serialises every metric of pd and queues the lines.
@@ -187,6 +219,8 @@ func (s *Sink) hand() {
 		case s.queue <- s.cur:
 		case <-t.C:
 			s.dropped.Add(uint64(s.cur.lines))
+			s.log.Warn("queue-full", "jsonlines: output too slow, lines dropped", "sink", s.name, "output", s.output,
+				"lines", s.cur.lines, "waited", s.block.String(), "dropped_so_far", s.dropped.Load())
 			s.cur.buf, s.cur.lines = s.cur.buf[:0], 0
 			s.pool.Put(s.cur)
 		}
@@ -195,7 +229,8 @@ func (s *Sink) hand() {
 	s.cur = nil
 }
 
-// Close writes what is queued, flushes and closes the output.
+// Close writes what is queued and closes the output; it returns the last
+// write error, if any.
 func (s *Sink) Close() error {
 	if s.closed {
 		return nil
@@ -216,8 +251,9 @@ func (s *Sink) Close() error {
 	return err
 }
 
-// Stats returns the lines written, the lines dropped (queue full or write
-// error) and the write errors. Safe from any goroutine.
+// Stats returns the lines written (taken by the output's write), the lines
+// dropped (queue full, or a failed write) and the write errors. Safe from
+// any goroutine.
 func (s *Sink) Stats() (written, dropped, errors uint64) {
 	return s.lines.Load(), s.dropped.Load(), s.errors.Load()
 }

@@ -3,8 +3,12 @@ package jsonlines
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,7 +101,8 @@ func (b *blocked) Write(p []byte) (int, error) { <-b.release; return len(p), nil
 
 func TestFullQueueDropsAndCounts(t *testing.T) {
 	w := &blocked{release: make(chan struct{})}
-	s, err := New(Config{Name: "json", Writer: w, QueueChunks: 2, Block: 10 * time.Millisecond})
+	var logs syncBuffer
+	s, err := New(Config{Name: "json", Writer: w, QueueChunks: 2, Block: 10 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +114,9 @@ func TestFullQueueDropsAndCounts(t *testing.T) {
 	written, dropped, _ := s.Stats()
 	if written+dropped != 6000 || dropped == 0 {
 		t.Fatalf("written %d + dropped %d; want 6000 with some dropped", written, dropped)
+	}
+	if n := strings.Count(logs.String(), "jsonlines: output too slow, lines dropped"); n != 1 {
+		t.Errorf("%d warnings in %q; want one (throttled)", n, logs.String())
 	}
 }
 
@@ -165,6 +173,147 @@ func TestAppendNumberMatchesFloatFormatting(t *testing.T) {
 		}
 		if got, want := string(appendNumber(nil, v, true)), ref(v); got != want {
 			t.Fatalf("appendNumber(%v) = %s; want %s", v, got, want)
+		}
+	}
+}
+
+// TestFailedWritesCountNothingWritten: on a full device and on a pipe
+// whose reader went away, no line is counted written: every line is
+// dropped, and the write errors are counted and returned by Close.
+func TestFailedWritesCountNothingWritten(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  func(t *testing.T) Config
+	}{
+		{"dev-full", func(t *testing.T) Config {
+			if _, err := os.Stat("/dev/full"); err != nil {
+				t.Skipf("no /dev/full: %v", err)
+			}
+			return Config{Path: "/dev/full"}
+		}},
+		{"closed-pipe", func(t *testing.T) Config {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Close()
+			t.Cleanup(func() { w.Close() })
+			return Config{Writer: w}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg(t)
+			cfg.Name = "json"
+			cfg.Log = discard()
+			s, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 100 {
+				s.Record(testPD())
+			}
+			s.Flush()
+			if err := s.Close(); err == nil {
+				t.Error("Close: no error")
+			}
+			written, dropped, errs := s.Stats()
+			if written != 0 || dropped != 200 || errs == 0 {
+				t.Fatalf("written %d, dropped %d, errors %d; want 0, 200, > 0", written, dropped, errs)
+			}
+		})
+	}
+}
+
+// tearing accepts the first cut bytes of its first write and fails, then
+// takes everything.
+type tearing struct {
+	cut    int
+	failed bool
+	out    bytes.Buffer
+}
+
+func (w *tearing) Write(p []byte) (int, error) {
+	if !w.failed {
+		w.failed = true
+		n := min(w.cut, len(p))
+		w.out.Write(p[:n])
+		return n, errors.New("disk full")
+	}
+	return w.out.Write(p)
+}
+
+// TestTornWriteCountsWholeLines: a write that fails after part of a chunk
+// counts the lines it completed as written, the rest as dropped, and the
+// next write first ends the torn line, so that every later line parses.
+func TestTornWriteCountsWholeLines(t *testing.T) {
+	pd := testPD()
+	line0 := AppendLine(nil, pd, &pd.Metrics[0])
+	w := &tearing{cut: len(line0) + 10} // line 0 whole, 10 bytes of line 1
+	s, err := New(Config{Name: "json", Writer: w, Log: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Record(pd)
+	s.Flush() // 2 lines: the torn write
+	s.Record(pd)
+	s.Close() // 2 more, after the torn line's end
+	written, dropped, errs := s.Stats()
+	if written != 3 || dropped != 1 || errs != 1 {
+		t.Fatalf("written %d, dropped %d, errors %d; want 3, 1, 1", written, dropped, errs)
+	}
+	lines := strings.Split(strings.TrimSuffix(w.out.String(), "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("%d lines: %q", len(lines), w.out.String())
+	}
+	for i, l := range lines {
+		if err := json.Unmarshal([]byte(l), new(map[string]any)); (err == nil) != (i != 1) {
+			t.Errorf("line %d %q: %v", i, l, err)
+		}
+	}
+}
+
+// TestWriteErrorsAreLoggedWhileRunning: a failed write is logged when it
+// happens, not at Close, and throttled: a second failure within the
+// interval writes no second line.
+func TestWriteErrorsAreLoggedWhileRunning(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	defer w.Close()
+	var logs syncBuffer
+	s, err := New(Config{Name: "json", Writer: w, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for round := uint64(1); round <= 2; round++ {
+		s.Record(testPD())
+		s.Flush()
+		waitFor(t, func() bool { _, _, e := s.Stats(); return e >= round })
+	}
+	got := logs.String()
+	if n := strings.Count(got, "jsonlines: cannot write"); n != 1 || !strings.Contains(got, "sink=json") ||
+		!strings.Contains(got, "broken pipe") || !strings.Contains(got, "lines=2") {
+		t.Fatalf("%d warnings in %q; want one naming the sink, its error and its lines", n, got)
+	}
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// waitFor waits until ok holds, failing the test after a minute.
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !ok(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
 		}
 	}
 }
