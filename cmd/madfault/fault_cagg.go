@@ -21,7 +21,7 @@ type caTarget struct {
 // a target that refuses connections and one that hangs) in one mad, beside
 // a JSON-lines sink that takes the valid traffic. The targets go down for
 // 5 minutes, then come back. Every record the emitter handed the sinks must
-// be sent, counted as dropped, or still queued; memory must stay within
+// be sent, counted as dropped, still queued or in flight; memory must stay within
 // what the queues' bounds allow; the valid traffic must stay exact.
 func faultCAgg(c *campaign) []result {
 	const fault = "CA sink target down"
@@ -185,14 +185,14 @@ func faultCAgg(c *campaign) []result {
 		l := []string{"sink", t.sink}
 		written, dropped := m2.get("mad_sink_written_total", l...), m2.get("mad_sink_dropped_total", l...)
 		evicted, errs := m2.get("mad_sink_evicted_total", l...), m2.get("mad_sink_errors_total", l...)
-		queued := m2.get("mad_sink_queue_length", l...)
+		queued, inFlight := m2.get("mad_sink_queue_length", l...), m2.get("mad_sink_in_flight", l...)
 		received := received[i]
-		unaccounted := offered - written - dropped - queued
+		unaccounted := offered - written - dropped - queued - inFlight
 		r.Sent = n(offered) + " records"
 		r.Emitted = fmt.Sprintf("%s sent, %s received", n(written), n(received))
 		r.Dropped = fmt.Sprintf("%s (%s evicted, %s failed or rejected)", n(dropped), n(evicted), n(errs))
 		if unaccounted != 0 {
-			r.fail("%s records neither sent, counted as dropped nor queued", n(unaccounted))
+			r.fail("%s records neither sent, counted as dropped, queued nor in flight", n(unaccounted))
 		}
 		if received < written {
 			r.fail("%s records counted as sent never reached the target", n(written-received))
@@ -207,12 +207,12 @@ func faultCAgg(c *campaign) []result {
 		r.detail("|---|---:|---:|---:|")
 		for _, f := range []struct{ name, family string }{
 			{"records sent", "mad_sink_written_total"}, {"dropped", "mad_sink_dropped_total"}, {"evicted", "mad_sink_evicted_total"},
-			{"errors (failed, rejected)", "mad_sink_errors_total"}, {"requests or writes", "mad_sink_requests_total"}, {"queue length", "mad_sink_queue_length"},
+			{"errors (failed, rejected)", "mad_sink_errors_total"}, {"requests or writes", "mad_sink_requests_total"}, {"queue length", "mad_sink_queue_length"}, {"in flight", "mad_sink_in_flight"},
 		} {
 			r.detail("| %s | %s | %s | %s |", f.name, n(m0.get(f.family, l...)), n(m1.get(f.family, l...)), n(m2.get(f.family, l...)))
 		}
 		r.detail("")
-		r.detail("Records the emitter handed every sink: %s; sent + dropped + queued − handed = %s. The target received %s records by then (%s in all, with the PT1M records mad sent at its stop; %s heartbeats, %d bad frames).",
+		r.detail("Records the emitter handed every sink: %s; sent + dropped + queued + in flight − handed = %s. The target received %s records by then (%s in all, with the PT1M records mad sent at its stop; %s heartbeats, %d bad frames).",
 			n(offered), n(-unaccounted), n(received), n(t.r.records.Load()), n(t.r.heartbeats.Load()), t.r.bad.Load())
 		if t.recovered > 0 {
 			r.detail("After the target came back, the queue was empty and records arriving again within %s.", t.recovered.Round(100*time.Millisecond))
