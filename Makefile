@@ -95,6 +95,7 @@ fault:
 
 fault-quick:
 	$(GO) run ./cmd/madfault -scale 0.1 -out $(FAULT_OUT)
+	MADFAULT_E2E=1 $(GO) test -count=1 -run TestKillFault ./cmd/madfault
 
 fuzz-long:
 	$(MAKE) -s -n fuzz-smoke GO=$(GO) | sed -E 's/-fuzztime [^ ]+/-fuzztime $(FUZZ_LONG_TIME)/; s/-fuzzminimizetime [^ ]+/-fuzzminimizetime 3s/' | sh -ex

@@ -225,9 +225,14 @@ func TestSummarizePings(t *testing.T) {
 // TestKillFault builds mad and runs the SIGKILL and SIGTERM fault at its
 // shortest (about 20 s): it must find exactly the open buckets lost and
 // nothing lost at SIGTERM.
+// TestKillFault runs the SIGKILL and SIGTERM fault end to end at 1 % scale.
+// The fault is a matter of timing by nature (bursts at .5 s, the kill at
+// .8 s into a second; a burst delayed past its second on a loaded machine
+// lands in the next bucket), so it runs only when asked for
+// (MADFAULT_E2E=1, as `make fault-quick` does), not in the unit tests.
 func TestKillFault(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs mad")
+	if testing.Short() || os.Getenv("MADFAULT_E2E") == "" {
+		t.Skip("builds and runs mad, and depends on timing: set MADFAULT_E2E=1")
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "mad")
