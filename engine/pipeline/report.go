@@ -31,7 +31,7 @@ func (p *Pipeline) Report(emit func(sm.Value)) {
 	}
 	in(sm.Value{Name: "mad_pipeline_series", Help: "Series tracked by the pipeline's shards.", Kind: sm.Gauge, V: series})
 	est := em.Stats()
-	in(sm.Value{Name: "mad_emitter_buckets_total", Help: "PeriodicData emitted to the sinks.", V: float64(est.Buckets)})
+	in(sm.Value{Name: "mad_emitter_buckets_total", Help: "Buckets (one dimension set's PeriodicData; one of more than 4096 metrics in parts) emitted to the sinks.", V: float64(est.Buckets)})
 	in(sm.Value{Name: "mad_emitter_metrics_total", Help: "Metrics emitted to the sinks.", V: float64(est.Metrics)})
 	in(sm.Value{Name: "mad_emitter_tables_total", Help: "Sealed tables received from the shards.", V: float64(est.Tables)})
 	var walk func(s sinks.Sink)
