@@ -29,3 +29,18 @@ func TestParseCPUMax(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMemoryMax(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"max\n", 0, false}, {"1073741824\n", 1 << 30, true}, {"0", 0, false}, {"garbage", 0, false},
+	} {
+		got, ok := parseMemoryMax(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseMemoryMax(%q) = %v %v; want %v %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
