@@ -39,3 +39,12 @@ func Pin(cpu int) error {
 	}
 	return nil
 }
+
+// physicalMemory returns the machine's memory (sysinfo's totalram).
+func physicalMemory() (int64, bool) {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil || si.Totalram == 0 {
+		return 0, false
+	}
+	return int64(si.Totalram) * int64(max(si.Unit, 1)), true
+}

@@ -46,3 +46,15 @@ func TestPin(t *testing.T) {
 		t.Fatal("Pin(1023) succeeded on a machine without CPU 1023")
 	}
 }
+
+// TestMemory: on Linux the machine's memory is known, and the cgroup limit
+// only lowers it.
+func TestMemory(t *testing.T) {
+	phys, ok := physicalMemory()
+	if !ok || phys <= 0 {
+		t.Fatalf("physicalMemory() = %d, %v; want the machine's memory", phys, ok)
+	}
+	if got, ok := Memory(); !ok || got <= 0 || got > phys {
+		t.Fatalf("Memory() = %d, %v; want 1..%d", got, ok, phys)
+	}
+}

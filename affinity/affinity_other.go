@@ -16,3 +16,6 @@ func Pin(cpu int) error {
 	runtime.LockOSThread()
 	return errors.New("pinning threads to CPUs is not supported on this platform")
 }
+
+// physicalMemory is unknown on this platform.
+func physicalMemory() (int64, bool) { return 0, false }

@@ -1,6 +1,8 @@
 package affinity
 
 import (
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 )
@@ -26,6 +28,47 @@ func TestParseCPUMax(t *testing.T) {
 		got, ok := parseCPUMax(tc.in)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("parseCPUMax(%q) = %v %v; want %v %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestParseMemoryMax(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"max\n", 0, false}, {"1073741824\n", 1 << 30, true}, {"0", 0, false}, {"garbage", 0, false},
+	} {
+		got, ok := parseMemoryMax(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseMemoryMax(%q) = %v %v; want %v %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestSmallestUp: a cgroup's memory limit is the smallest of its own and
+// its ancestors' ("max" is none).
+func TestSmallestUp(t *testing.T) {
+	root := t.TempDir()
+	for dir, limit := range map[string]string{"": "max\n", "a": "3000\n", "a/b": "max\n", "a/b/c": "5000\n", "x": "max"} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, dir, "memory.max"), []byte(limit), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		dir  string
+		want int64
+		ok   bool
+	}{
+		{"/a/b/c", 3000, true}, {"/a/b", 3000, true}, {"/a", 3000, true}, {"/x", 0, false}, {"/", 0, false}, {"/gone/deeper", 0, false},
+	} {
+		got, ok := smallestUp(root, tc.dir, "memory.max", parseMemoryMax)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("smallestUp(%q) = %d %v; want %d %v", tc.dir, got, ok, tc.want, tc.ok)
 		}
 	}
 }

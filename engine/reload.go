@@ -402,7 +402,7 @@ func (d *Daemon) applyPipelinesLocked(startup bool) ReloadResult {
 			res.Errors = append(res.Errors, err.Error())
 			continue
 		}
-		cfg := pipeline.Config{Name: w.spec.Name, Shard: w.spec.Shard, Sources: w.sources, Sinks: sks, Log: d.log}
+		cfg := pipeline.Config{Name: w.spec.Name, Shard: w.spec.Shard, MaxSeries: w.spec.MaxSeries, Sources: w.sources, Sinks: sks, Log: d.log}
 		if m == nil {
 			p, err := pipeline.Start(cfg)
 			if err != nil {

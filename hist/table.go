@@ -350,6 +350,15 @@ func (t *Table) NoteRequestTime(row uint32, rt int64) {
 	}
 }
 
+// RequestTime returns row i's minimum request time (ms since the epoch), 0
+// if none: what Row reads, without reading the rest of the row.
+func (t *Table) RequestTime(i int) int64 {
+	if a := &t.acc[i]; a.hasExt() {
+		return t.ext[a.extIdx()].reqTime
+	}
+	return 0
+}
+
 // Row is the accumulated state of one row, read from a sealed table. Use
 // Value to read statistics: Sum, Min and Max are NaN when absent.
 type Row struct {

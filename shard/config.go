@@ -44,8 +44,11 @@ type Config struct {
 	Granularity time.Duration
 
 	// MaxSeries bounds the number of series the shard tracks; samples of new
-	// series beyond it are refused and counted. 0 means 1<<24, the most a
-	// table row reference can address.
+	// series beyond it are refused and counted (RefusedSeriesLimit). 0 means
+	// MaxSeriesLimit, the most a table row reference can address. A
+	// pipeline sets it to its share of the pipeline's limit (engine/pipeline,
+	// Config.MaxSeries). Lowered below the series a running shard tracks
+	// (Reconfigure), it refuses new series until idle ones are forgotten.
 	MaxSeries int
 
 	// OutputQueue is the capacity of the ring of sealed snapshots to the
@@ -70,6 +73,10 @@ var (
 	DefaultCounterStatistics = hist.SetOf(hist.Mean, hist.Sum, hist.Count)
 	DefaultGaugeStatistics   = hist.SetOf(hist.Min, hist.Max, hist.Mean)
 )
+
+// MaxSeriesLimit is the largest MaxSeries: what a table row reference can
+// address.
+const MaxSeriesLimit = hist.MaxRows
 
 const maxRowsPerTable = hist.MaxRows
 

@@ -88,7 +88,7 @@ func (b *Builder) Pipeline(spec *PipelineSpec) (pipeline.Config, error) {
 	if err != nil {
 		return pipeline.Config{}, err
 	}
-	return pipeline.Config{Name: spec.Name, Shard: spec.Shard, Sources: srcs, Sinks: sks, Log: b.Log}, nil
+	return pipeline.Config{Name: spec.Name, Shard: spec.Shard, MaxSeries: spec.MaxSeries, Sources: srcs, Sinks: sks, Log: b.Log}, nil
 }
 
 // Source builds one source through its class (nil, with SkipUnavailable,

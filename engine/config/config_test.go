@@ -205,7 +205,7 @@ func kv(kvs []KV, k string) string {
 
 func TestShippedPipelineBindsWithDefaults(t *testing.T) {
 	spec := bindShippedPipeline(t, env())
-	if spec.Name != "example_pipeline" || !slices.Equal(spec.Shard.Periods, []time.Duration{time.Second, time.Minute}) ||
+	if spec.Name != "example_pipeline" || !slices.Equal(spec.Shard.Periods, []time.Duration{time.Second, time.Minute}) || spec.MaxSeries != 0 ||
 		spec.Shard.IdleTimeout != 5*time.Minute || spec.Shard.TimerStatistics != hist.SetOf(hist.Median, hist.TP90, hist.TP99, hist.Mean, hist.Count) {
 		t.Errorf("pipeline bound as %+v", spec)
 	}
@@ -351,6 +351,10 @@ func TestInvalidValuesAreReportedWithPosition(t *testing.T) {
 		{"tcp without port", "name=p\nsources=[{type=TcpLineSource, name=t, parser={type=StatsdToRecordParser}}]", `sources[0].port: is required`},
 		{"bool", "name=p\nsources=[{type=StatsdSource, name=s, negativeGaugeDelta=maybe}]", `negativeGaugeDelta: must be true or false`},
 		{"enum", "name=p\nsources=[{type=StatsdSource, name=s, sampleRateMode=sometimes}]", `sampleRateMode: must be one of resample, scale`},
+		{"series limit zero", "name=p\nmaxSeries=0", `maxSeries: must be between 1 and 2147483648, not 0`},
+		{"series limit negative", "name=p\nmaxSeries=-5", `maxSeries: must be between 1 and 2147483648`},
+		{"series limit too large", "name=p\nmaxSeries=4294967296", `maxSeries: must be between 1 and 2147483648`},
+		{"series limit not a number", "name=p\nmaxSeries=lots", `maxSeries: must be an integer, not "lots"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, t.TempDir(), "p.conf", tc.text)
@@ -373,6 +377,7 @@ func TestCoercionsAndAliases(t *testing.T) {
   "name": "j",
   "periods": ["PT0.5S", "PT1M", "PT1M", "P1D"],
   "idleTimeout": 600,
+  "maxSeries": "1e6",
   "counterStatistics": ["sum", "p99", "tp50"],
   "unknownKey": {"anything": [1, 2]},
   "sources": [{"type": "com.arpnetworking.metrics.common.sources.StatsdSource", "name": "s", "port": "8126", "poolSize": "2",
@@ -385,8 +390,8 @@ func TestCoercionsAndAliases(t *testing.T) {
 		t.Fatal(ps)
 	}
 	if !slices.Equal(spec.Shard.Periods, []time.Duration{500 * time.Millisecond, time.Minute, 24 * time.Hour}) || spec.Shard.IdleTimeout != 10*time.Minute ||
-		spec.Shard.CounterStatistics != hist.SetOf(hist.Sum, hist.TP99, hist.Median) {
-		t.Errorf("bound as %+v", spec.Shard)
+		spec.Shard.CounterStatistics != hist.SetOf(hist.Sum, hist.TP99, hist.Median) || spec.MaxSeries != 1_000_000 {
+		t.Errorf("bound as %+v, maxSeries %d", spec.Shard, spec.MaxSeries)
 	}
 	st := spec.Sources[0].Conf.(*StatsdSourceConf)
 	if st.Port != 8126 || st.Host != "localhost" || st.Decoder.RateMode != statsd.RateScale || !st.Decoder.NegativeGaugeDelta {

@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	"github.com/gomad/mad/engine/pipeline"
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/hocon"
 	"github.com/gomad/mad/shard"
@@ -14,10 +15,14 @@ type PipelineSpec struct {
 	Hash [32]byte
 	Pos  hocon.Pos
 
-	Name    string
-	Shard   shard.Config
-	Sources []ClassSpec
-	Sinks   []ClassSpec
+	Name  string
+	Shard shard.Config
+	// MaxSeries is mad's `maxSeries` (MAD has no such key): the most series
+	// the pipeline tracks, split across its shards; 0 (absent or null):
+	// pipeline.DefaultMaxSeries, derived from the machine's memory.
+	MaxSeries int
+	Sources   []ClassSpec
+	Sinks     []ClassSpec
 	// Unavailable are the problems naming classes mad does not implement
 	// yet; with LoadOptions.SkipUnavailable they do not refuse the pipeline
 	// and those sources and sinks are left out.
@@ -41,6 +46,7 @@ func bindPipeline(n *node, file string, opt LoadOptions) *PipelineSpec {
 		}
 	}
 	c.IdleTimeout = n.positiveDuration("idleTimeout", 5*time.Minute)
+	p.MaxSeries = int(n.integer("maxSeries", 0, 1, pipeline.MaxPipelineSeries))
 	c.TimerStatistics = n.statSet("timerStatistics", shard.DefaultTimerStatistics)
 	c.CounterStatistics = n.statSet("counterStatistics", shard.DefaultCounterStatistics)
 	c.GaugeStatistics = n.statSet("gaugeStatistics", shard.DefaultGaugeStatistics)

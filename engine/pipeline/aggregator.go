@@ -21,14 +21,17 @@ type aggregator struct {
 	shardsDone  sync.WaitGroup
 	stopEmitter chan struct{}
 	emitterDone chan struct{}
+	limits      *limitLog
+	limitsDone  chan struct{}
 }
 
 // startAggregator starts the shards and the emitter of cfg, emitting to
 // root.
 func startAggregator(cfg Config, root sinks.Sink) (*aggregator, error) {
-	a := &aggregator{cfg: cfg, stopShards: make(chan struct{}), stopEmitter: make(chan struct{}), emitterDone: make(chan struct{})}
+	a := &aggregator{cfg: cfg, stopShards: make(chan struct{}), stopEmitter: make(chan struct{}), emitterDone: make(chan struct{}),
+		limitsDone: make(chan struct{})}
 	for i := 0; i < cfg.Shards; i++ {
-		s, err := shard.New(i, cfg.Shard)
+		s, err := shard.New(i, cfg.shardConfig(i))
 		if err != nil {
 			return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
 		}
@@ -53,6 +56,12 @@ func startAggregator(cfg Config, root sinks.Sink) (*aggregator, error) {
 	go func() {
 		defer close(a.emitterDone)
 		a.emitter.Run(a.stopEmitter)
+	}()
+	a.limits = &limitLog{pipeline: cfg.Name, log: cfg.Log, shards: a.shards}
+	a.limits.limit.Store(int64(cfg.MaxSeries))
+	go func() {
+		defer close(a.limitsDone)
+		a.limits.run(a.stopShards)
 	}()
 	return a, nil
 }
@@ -117,15 +126,17 @@ func (a *aggregator) open(cfgs []ingest.SourceConfig) ([]*running, error) {
 	return out, nil
 }
 
-// reconfigure reconfigures every shard to cfg at once (shard.Reconfigure),
-// so that all of them cut what they cut within the same tick or two.
-func (a *aggregator) reconfigure(cfg shard.Config) error {
+// reconfigure reconfigures every shard to its configuration of cfg at once
+// (shard.Reconfigure), so that all of them cut what they cut within the
+// same tick or two.
+func (a *aggregator) reconfigure(cfg *Config) error {
 	errs := make([]error, len(a.shards))
 	var wg sync.WaitGroup
 	for i, s := range a.shards {
-		wg.Go(func() { errs[i] = s.Reconfigure(cfg) })
+		wg.Go(func() { errs[i] = s.Reconfigure(cfg.shardConfig(i)) })
 	}
 	wg.Wait()
+	a.limits.limit.Store(int64(cfg.MaxSeries))
 	return errors.Join(errs...)
 }
 
@@ -135,6 +146,7 @@ func (a *aggregator) reconfigure(cfg shard.Config) error {
 func (a *aggregator) stop() {
 	close(a.stopShards)
 	a.shardsDone.Wait()
+	<-a.limitsDone
 	close(a.stopEmitter)
 	<-a.emitterDone
 }

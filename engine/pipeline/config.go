@@ -14,8 +14,17 @@ import (
 // as Go values).
 type Config struct {
 	Name string
-	// Shard configures aggregation: periods, statistics, limits.
+	// Shard configures aggregation: periods, statistics, limits. Its
+	// MaxSeries is not used: each shard's is its share of MaxSeries.
 	Shard shard.Config
+	// MaxSeries bounds the series the pipeline tracks (mad's `maxSeries`):
+	// shard i takes MaxSeries/Shards of them (the first MaxSeries%Shards one
+	// more; at least 1, at most shard.MaxSeriesLimit) and refuses samples of
+	// new series past its share, counted
+	// (mad_shard_refused_total{reason="series_limit"}) and logged (at most
+	// once per throttle.Every). Series are routed by hash, so the shards fill
+	// evenly. 0 means DefaultMaxSeries. Update applies a new limit in place.
+	MaxSeries int
 	// Shards is the number of shards (default: the usable CPUs).
 	Shards int
 	// ShardCPUs pins shard i to ShardCPUs[i % len] when set.
@@ -46,9 +55,30 @@ func (c *Config) EnsureDefaults() {
 		c.RingSize = 256
 	}
 	c.Shard.EnsureDefaults()
+	if c.MaxSeries <= 0 {
+		c.MaxSeries = DefaultMaxSeries(len(c.Shard.Periods))
+	}
+	c.MaxSeries = min(c.MaxSeries, MaxPipelineSeries)
 	for _, s := range c.Sources {
 		s.EnsureDefaults()
 	}
+}
+
+// shardConfig returns shard i's configuration: Shard with its share of
+// MaxSeries (after EnsureDefaults).
+func (c *Config) shardConfig(i int) shard.Config {
+	sc := c.Shard
+	share := c.MaxSeries / c.Shards
+	if i < c.MaxSeries%c.Shards {
+		share++
+	}
+	sc.MaxSeries = min(max(share, 1), shard.MaxSeriesLimit)
+	return sc
+}
+
+// shardsEqual reports whether o configures the shards as c does.
+func (c *Config) shardsEqual(o *Config) bool {
+	return c.Shard.Equal(&o.Shard) && c.MaxSeries == o.MaxSeries
 }
 
 // reconfigurable reports whether the running shards can serve o, keeping

@@ -29,6 +29,8 @@ import (
 // bucket opened after it (each series has at most one row per group), and
 // is emitted as soon as every shard has pushed its cut tables (CutThrough),
 // without waiting for its expiration.
+// A bucket of many metrics reaches the sinks in parts (chunkMetrics), so
+// that emission memory does not grow with the size of a dimension set.
 // A PeriodicData and everything it references is reused after Record.
 type Emitter struct {
 	shards []*shard.Shard
@@ -43,7 +45,10 @@ type Emitter struct {
 	due     []groupKey
 	dimIdx  dimIndex
 	buckets []bucketRows
-	refs    []rowRef
+	snaps   []*hist.Snapshot // the group's
+	offs    []int            // offs[j]: the group row number of snaps[j]'s row 0; then the group's rows
+	ids     []uint32         // per group row, its bucket (groups of several buckets)
+	order   []uint32         // group rows by bucket (groups of several buckets)
 	stats   []sinks.Statistic
 	hists   []hist.Bucket
 	metrics []sinks.Metric
@@ -51,6 +56,9 @@ type Emitter struct {
 	scratch []hist.Bucket
 	all     []hist.Stat
 	pd      sinks.PeriodicData
+
+	// Parts: chunkMetrics and chunkBuckets (a test emits whole buckets).
+	chunkMetrics, chunkBuckets int
 
 	emitted, metricsOut, tables atomic.Uint64
 }
@@ -61,42 +69,50 @@ type groupKey struct {
 	cut            uint64
 }
 
-type rowRef struct {
-	snap *hist.Snapshot
-	row  int
-	key  sample.ParsedKey // parsed once, when grouping
-}
-
 type bucketRows struct {
-	dims []byte // encoded dimension section of the keys
-	hash uint64 // of dims
-	refs []int  // indexes into Emitter.refs
+	dims   []byte // encoded dimension section of the keys
+	hash   uint64 // of dims
+	minReq int64  // the rows' minimum request time, 0: none
+	// The bucket's rows: group rows order[start:start+n], or, when the
+	// group has one bucket (order empty), rows 0 to n.
+	start, n int
 }
 
 // dimIndex maps the encoded dimension sections of a group's rows to their
 // bucket without copying them (they live in the snapshots until those are
-// released): open addressing over the sections' hashes.
+// released): open addressing over the sections' hashes, at most half full.
 type dimIndex struct {
-	slots []int32 // bucket index + 1; 0 is empty
+	slots []uint32 // bucket index + 1; 0 is empty
 }
 
-// reset empties the index for a group of up to n dimension sets.
-func (x *dimIndex) reset(n int) {
-	size := 16
-	for size < 2*n {
-		size <<= 1
+// reset empties the index; one that grew past keepDimSets is not kept.
+func (x *dimIndex) reset() {
+	if len(x.slots) > 2*keepDimSets {
+		x.slots = nil
 	}
-	if cap(x.slots) >= size {
-		x.slots = x.slots[:size]
-		clear(x.slots)
+	if x.slots == nil {
+		x.slots = make([]uint32, 16)
 		return
 	}
-	x.slots = make([]int32, size)
+	clear(x.slots)
+}
+
+// grow doubles the index and reinserts buckets.
+func (x *dimIndex) grow(buckets []bucketRows) {
+	x.slots = make([]uint32, 2*len(x.slots))
+	mask := uint64(len(x.slots) - 1)
+	for b := range buckets {
+		slot := buckets[b].hash & mask
+		for x.slots[slot] != 0 {
+			slot = (slot + 1) & mask
+		}
+		x.slots[slot] = uint32(b + 1)
+	}
 }
 
 // NewEmitter returns an emitter for shards, emitting to sink.
 func NewEmitter(shards []*shard.Shard, sink sinks.Sink) *Emitter {
-	return &Emitter{shards: shards, sink: sink, pending: map[groupKey][]*hist.Snapshot{}}
+	return &Emitter{shards: shards, sink: sink, pending: map[groupKey][]*hist.Snapshot{}, chunkMetrics: chunkMetrics, chunkBuckets: chunkBuckets}
 }
 
 // Poll collects sealed tables and emits every complete group. It reports
@@ -157,48 +173,87 @@ func cmp64(a, b int64) int {
 	return 0
 }
 
+// Emission memory does not grow with the size of a dimension set: a bucket
+// reaches the sinks in parts (PeriodicData of the same dimensions, period,
+// start and minimum request time, each metric in exactly one part) of at
+// most chunkMetrics metrics, a part ending early once its histograms hold
+// chunkBuckets buckets. MAD emits one PeriodicData per bucket; every sink
+// handles each metric on its own (a JSON line, a Cluster Aggregator
+// record, telemetry reports), so the parts write what the whole would.
+const (
+	chunkMetrics = 4096
+	chunkBuckets = 1 << 16
+	// keepRows: the per-row scratch of a group of more rows than this is
+	// not kept for the next group (it is 8 bytes a row; a burst of series
+	// must not leave it held).
+	keepRows = 1 << 20
+	// keepDimSets: likewise for the scratch per dimension set.
+	keepDimSets = 1 << 16
+)
+
 // emit groups the rows of one (period, start, expiration) by dimensions and
-// records one PeriodicData per dimension set.
+// records each dimension set's PeriodicData, in parts (chunkMetrics).
+//
+// Rows are numbered across the group's snapshots (offs); a first pass
+// finds each row's dimension set (bucket), counting its rows and its
+// minimum request time; if there is more than one, a counting sort orders
+// the rows by bucket, stably, so each bucket lists its rows in snapshot
+// and row order. Memory: the buckets, and 8 bytes a row only when the
+// group has several dimension sets; nothing per row for one.
 func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 	rows := 0
+	e.offs = e.offs[:0]
 	for _, snap := range snaps {
+		e.offs = append(e.offs, rows)
 		rows += snap.Len()
 	}
-	e.dimIdx.reset(rows)
-	mask := uint64(len(e.dimIdx.slots) - 1)
+	e.offs = append(e.offs, rows)
+	if rows >= math.MaxUint32 {
+		panic("BUG: engine: a group of more rows than the pipeline's series limit allows")
+	}
+	e.snaps = snaps
+	e.dimIdx.reset()
 	e.buckets = e.buckets[:0]
-	e.refs = e.refs[:0]
+	multi := false
+	var last []byte
+	b := 0
+	g := 0
 	for _, snap := range snaps {
-		for i := 0; i < snap.Len(); i++ {
-			pk, err := sample.KeyFromParts(snap.Key(i))
-			if err != nil {
-				panic("BUG: engine: a shard emitted a malformed key")
+		for i := range snap.Len() {
+			_, _, dims := snap.Key(i)
+			// A shard interns dimension sets: the same bytes as the
+			// previous row's are the same set.
+			if g == 0 || len(dims) != len(last) || len(dims) > 0 && &dims[0] != &last[0] {
+				b, last = e.bucketOf(dims), dims
 			}
-			h := sample.Hash(pk.Dims)
-			b := -1
-			for slot := h & mask; ; slot = (slot + 1) & mask {
-				j := e.dimIdx.slots[slot] - 1
-				if j < 0 {
-					b = len(e.buckets)
-					e.dimIdx.slots[slot] = int32(b + 1)
-					break
-				}
-				if c := &e.buckets[j]; c.hash == h && bytes.Equal(c.dims, pk.Dims) {
-					b = int(j)
-					break
-				}
+			bk := &e.buckets[b]
+			bk.n++
+			if rt := snap.Table.RequestTime(i); rt != 0 && (bk.minReq == 0 || rt < bk.minReq) {
+				bk.minReq = rt
 			}
-			if b == len(e.buckets) {
-				if b < cap(e.buckets) {
-					e.buckets = e.buckets[:b+1]
-					e.buckets[b].refs = e.buckets[b].refs[:0]
-				} else {
-					e.buckets = append(e.buckets, bucketRows{})
-				}
-				e.buckets[b].dims, e.buckets[b].hash = pk.Dims, h
+			if b != 0 && !multi {
+				multi = true
+				e.ids = sized(e.ids, rows)
+				clear(e.ids[:g])
 			}
-			e.buckets[b].refs = append(e.buckets[b].refs, len(e.refs))
-			e.refs = append(e.refs, rowRef{snap, i, pk})
+			if multi {
+				e.ids[g] = uint32(b)
+			}
+			g++
+		}
+	}
+	e.order = e.order[:0]
+	if multi {
+		e.order = sized(e.order, rows)
+		at := 0
+		for i := range e.buckets {
+			bk := &e.buckets[i]
+			bk.start, at, bk.n = at, at+bk.n, 0
+		}
+		for g, b := range e.ids[:rows] {
+			bk := &e.buckets[b]
+			e.order[bk.start+bk.n] = uint32(g)
+			bk.n++
 		}
 	}
 	for i := range e.buckets {
@@ -207,14 +262,59 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 	for _, snap := range snaps {
 		snap.Release()
 	}
+	clear(e.snaps)
+	e.snaps = nil
+	if cap(e.ids) > keepRows {
+		e.ids, e.order = nil, nil
+	}
+	if cap(e.buckets) > keepDimSets {
+		e.buckets = nil
+	} else {
+		clear(e.buckets[:cap(e.buckets)]) // do not keep the snapshots' keys referenced
+	}
 }
 
+// sized returns s with length n, reusing its array when it is large enough.
+func sized[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n)
+}
+
+// bucketOf returns the index in e.buckets of the bucket of dims, adding it
+// if new.
+func (e *Emitter) bucketOf(dims []byte) int {
+	h := sample.Hash(dims)
+	x := &e.dimIdx
+	mask := uint64(len(x.slots) - 1)
+	for slot := h & mask; ; slot = (slot + 1) & mask {
+		j := int(x.slots[slot]) - 1
+		if j < 0 {
+			b := len(e.buckets)
+			e.buckets = append(e.buckets, bucketRows{dims: dims, hash: h})
+			x.slots[slot] = uint32(b + 1)
+			if 2*len(e.buckets) > len(x.slots) {
+				x.grow(e.buckets)
+			}
+			return b
+		}
+		if c := &e.buckets[j]; c.hash == h && bytes.Equal(c.dims, dims) {
+			return j
+		}
+	}
+}
+
+// record records bucket b: one PeriodicData, or several parts of one.
 func (e *Emitter) record(k groupKey, b *bucketRows) {
 	// Reused: a PeriodicData handed to the sink interface escapes.
 	pd := &e.pd
 	*pd = sinks.PeriodicData{
 		Period: time.Duration(k.period) * time.Millisecond,
 		Start:  time.UnixMilli(k.start).UTC(),
+	}
+	if b.minReq != 0 {
+		pd.MinRequestTime = time.UnixMilli(b.minReq).UTC()
 	}
 	e.dims = e.dims[:0]
 	it := sample.ParsedKey{Dims: b.dims}.DimIter()
@@ -223,23 +323,31 @@ func (e *Emitter) record(k groupKey, b *bucketRows) {
 	}
 	pd.Dimensions = e.dims
 	e.metrics, e.stats, e.hists = e.metrics[:0], e.stats[:0], e.hists[:0]
-	var minReq int64
-	for _, ri := range b.refs {
-		ref := e.refs[ri]
-		row := ref.snap.Table.Row(ref.row, e.scratch)
-		e.scratch = row.Buckets
-		if rt := row.RequestTime; rt != 0 && (minReq == 0 || rt < minReq) {
-			minReq = rt
+	sent := false
+	j := 0 // the snapshot of row g: rows come in increasing g
+	for x := range b.n {
+		g := x
+		if len(e.order) > 0 {
+			g = int(e.order[b.start+x])
 		}
-		pk := ref.key
+		for g >= e.offs[j+1] {
+			j++
+		}
+		snap, i := e.snaps[j], g-e.offs[j]
+		pk, err := sample.KeyFromParts(snap.Key(i))
+		if err != nil {
+			panic("BUG: engine: a shard emitted a malformed key")
+		}
 		if pk.Kind == sample.KindNone {
 			continue // the record made the bucket; it has no metric
 		}
+		row := snap.Table.Row(i, e.scratch)
+		e.scratch = row.Buckets
 		m := sinks.Metric{Name: pk.Name, Type: metricType(pk.Kind), PopulationSize: row.Count}
 		if row.HasUnit() {
 			m.Unit = sample.Unit(row.Unit).String()
 		}
-		specified := ref.snap.Specified(ref.row)
+		specified := snap.Specified(i)
 		first := len(e.stats)
 		e.all = specified.Closure().AppendAll(e.all[:0])
 		for _, st := range e.all {
@@ -253,16 +361,26 @@ func (e *Emitter) record(k groupKey, b *bucketRows) {
 		}
 		m.Statistics = e.stats[first:len(e.stats):len(e.stats)]
 		e.metrics = append(e.metrics, m)
+		if len(e.metrics) >= e.chunkMetrics || len(e.hists) >= e.chunkBuckets {
+			e.send(pd)
+			sent = true
+		}
 	}
+	if len(e.metrics) > 0 || !sent {
+		e.send(pd) // the last part, or a bucket without metrics
+	}
+	e.emitted.Add(1)
+}
+
+// send records pd with the metrics collected so far and starts the next
+// part.
+func (e *Emitter) send(pd *sinks.PeriodicData) {
 	// (Slices taken from the arenas before they grew keep pointing at the
 	// old arrays, which still hold their values.)
 	pd.Metrics = e.metrics
-	if minReq != 0 {
-		pd.MinRequestTime = time.UnixMilli(minReq).UTC()
-	}
 	e.sink.Record(pd)
-	e.emitted.Add(1)
 	e.metricsOut.Add(uint64(len(pd.Metrics)))
+	e.metrics, e.stats, e.hists = e.metrics[:0], e.stats[:0], e.hists[:0]
 }
 
 func metricType(k sample.Kind) string {

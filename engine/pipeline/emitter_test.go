@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"testing"
@@ -155,5 +156,152 @@ func TestEmitterKeepsCutTablesApart(t *testing.T) {
 	}
 	if strings.Join(out.lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("emitted\n%s\nwant\n%s", strings.Join(out.lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// parts records each PeriodicData as its key (dimensions, period, start,
+// minimum request time) and its metrics, rendered when recorded.
+type parts struct {
+	keys    []string
+	metrics [][]string
+	hists   []int // histogram buckets per part
+}
+
+func (p *parts) Record(pd *sinks.PeriodicData) {
+	var dims []string
+	for _, d := range pd.Dimensions {
+		dims = append(dims, string(d.Key)+"="+string(d.Value))
+	}
+	req := int64(0)
+	if !pd.MinRequestTime.IsZero() {
+		req = pd.MinRequestTime.UnixMilli()
+	}
+	p.keys = append(p.keys, fmt.Sprintf("%v %d [%s] req=%d", sinks.FormatPeriod(pd.Period), pd.Start.UnixMilli()-t0, strings.Join(dims, ","), req))
+	var ms []string
+	h := 0
+	for _, m := range pd.Metrics {
+		var st []string
+		for _, s := range m.Statistics {
+			st = append(st, fmt.Sprintf("%v=%v", s.Stat, s.Value))
+		}
+		ms = append(ms, fmt.Sprintf("%s{%s}h%d", m.Name, strings.Join(st, ","), len(m.Histogram)))
+		h += len(m.Histogram)
+	}
+	p.metrics = append(p.metrics, ms)
+	p.hists = append(p.hists, h)
+}
+func (p *parts) Close() error { return nil }
+
+// TestEmitterSplitsLargeBuckets: a bucket of more than chunkMetrics metrics
+// (or whose histograms pass chunkBuckets) reaches the sinks in parts, each a
+// PeriodicData of the bucket's dimensions, period, start and minimum request
+// time (taken over the whole bucket), every metric in exactly one part with
+// the values it has when the bucket is emitted whole; smaller buckets, and
+// buckets without metrics, are one PeriodicData.
+func TestEmitterSplitsLargeBuckets(t *testing.T) {
+	const big = 2*chunkMetrics + chunkMetrics/2
+	var b0, b1 sample.Batch
+	// Dimension set a: big counters over both shards; the smallest
+	// request time is on the last row.
+	for i := range big {
+		b := &b0
+		if i%3 == 0 {
+			b = &b1
+		}
+		req := int64(0)
+		switch i {
+		case 10:
+			req = t0 - 5
+		case big - 1:
+			req = t0 - 7
+		}
+		addSample(b, sample.KindCounter, fmt.Sprintf("c%05d", i), t0+100, req, float64(i), sample.UnitNone, "host", "a")
+	}
+	// b: 300 timers of 1000 distinct values each, over 400 histogram
+	// buckets each, so that parts end at chunkBuckets.
+	for i := range 300 {
+		for v := range 1000 {
+			addSample(&b1, sample.KindTimer, fmt.Sprintf("t%03d", i), t0+100, 0, float64(v*(i+1)+1), sample.UnitNone, "host", "b")
+		}
+	}
+	// c: a record without metrics; d: one with, and a metric.
+	kn, _ := b0.PutKey(sample.KindNone, nil, []sample.Dim{{Key: []byte("host"), Value: []byte("c")}})
+	b0.AddValue(kn, t0+100, 0, 0, sample.UnitNone)
+	kd, _ := b1.PutKey(sample.KindNone, nil, []sample.Dim{{Key: []byte("host"), Value: []byte("d")}})
+	b1.AddValue(kd, t0+100, 0, 0, sample.UnitNone)
+	addSample(&b0, sample.KindCounter, "one", t0+100, 0, 1, sample.UnitNone, "host", "d")
+
+	emit := func(whole bool) (*parts, EmitterStats) {
+		cfg := shard.Config{Periods: []time.Duration{time.Second}}
+		s0, _ := shard.New(0, cfg)
+		s1, _ := shard.New(1, cfg)
+		out := &parts{}
+		e := NewEmitter([]*shard.Shard{s0, s1}, out)
+		if whole {
+			e.chunkMetrics, e.chunkBuckets = math.MaxInt, math.MaxInt
+		}
+		s0.Apply(&b0, t0+200)
+		s1.Apply(&b1, t0+200)
+		s0.Tick(t0 + 2001)
+		s1.Tick(t0 + 2001)
+		e.Poll()
+		return out, e.Stats()
+	}
+	ref, refStats := emit(true)
+	out, st := emit(false)
+	if st != refStats || st.Buckets != 4 || st.Metrics != big+301 {
+		t.Errorf("stats %+v, whole %+v; want 4 buckets, %d metrics", st, refStats, big+301)
+	}
+	if len(ref.keys) != 4 {
+		t.Fatalf("emitted whole: %v; want 4 PeriodicData", ref.keys)
+	}
+	maxHist := 0
+	for i, k := range ref.keys {
+		if k == "PT1S 0 [host=b] req=0" {
+			maxHist = ref.hists[i]
+		}
+	}
+	want := map[string][]string{}
+	for i, k := range ref.keys {
+		want[k] = ref.metrics[i]
+	}
+	got := map[string][]string{}
+	partsOf := map[string]int{}
+	for i, k := range out.keys {
+		partsOf[k]++
+		got[k] = append(got[k], out.metrics[i]...)
+		if n := len(out.metrics[i]); n > chunkMetrics {
+			t.Errorf("part %d of %s: %d metrics; want at most %d", i, k, n, chunkMetrics)
+		}
+		if out.hists[i] >= chunkBuckets+maxHist {
+			t.Errorf("part %d of %s: %d histogram buckets; want fewer than %d", i, k, out.hists[i], chunkBuckets+maxHist)
+		}
+		if n := len(out.metrics[i]); n == 0 && k != "PT1S 0 [host=c] req=0" {
+			t.Errorf("part %d of %s: empty", i, k)
+		}
+	}
+	for k, ms := range want {
+		if strings.Join(got[k], "\n") != strings.Join(ms, "\n") {
+			t.Errorf("%s: in parts %d metrics, whole %d, or different", k, len(got[k]), len(ms))
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("buckets %v; want %d", partsOf, len(want))
+	}
+	if maxHist < 300*400 {
+		t.Fatalf("host b's histograms: %d buckets; want over %d", maxHist, 300*400)
+	}
+	wantParts := map[string]int{
+		fmt.Sprintf("PT1S 0 [host=a] req=%d", t0-7): 3,
+		"PT1S 0 [host=c] req=0":                     1,
+		"PT1S 0 [host=d] req=0":                     1,
+	}
+	for k, n := range wantParts {
+		if partsOf[k] != n {
+			t.Errorf("%s: %d parts; want %d", k, partsOf[k], n)
+		}
+	}
+	if n := partsOf["PT1S 0 [host=b] req=0"]; n < 2 {
+		t.Errorf("host b: %d parts; want its %d histogram buckets in several", n, maxHist)
 	}
 }

@@ -16,7 +16,8 @@ import (
 //     one is flushed and closed;
 //   - aggregation: if the shard layout (number, CPUs) and the statistics
 //     overrides' patterns are unchanged, the running shards keep
-//     aggregating and take the new periods, statistics and limits in place
+//     aggregating and take the new periods, statistics and limits (the
+//     series limit among them) in place
 //     (shard.Shard.Reconfigure): the open buckets of the periods that stay
 //     carry on, so each is emitted once with everything it received; those
 //     of a removed period are sealed, and an added period starts empty. (If
@@ -93,8 +94,8 @@ func (p *Pipeline) Update(cfg Config) error {
 	// lanes, which the old shards drain.
 	var errs []error
 	if keep {
-		if !p.cfg.Shard.Equal(&cfg.Shard) {
-			errs = append(errs, agg.reconfigure(cfg.Shard))
+		if !p.cfg.shardsEqual(&cfg) {
+			errs = append(errs, agg.reconfigure(&cfg))
 		}
 		agg.cfg = cfg
 	}

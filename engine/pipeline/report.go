@@ -13,7 +13,7 @@ import (
 // value carries the label pipeline first.
 func (p *Pipeline) Report(emit func(sm.Value)) {
 	p.mu.Lock()
-	name, srcs, shards, em, sks := p.cfg.Name, p.sources, p.agg.shards, p.agg.emitter, p.cfg.Sinks
+	name, srcs, shards, em, sks, limit := p.cfg.Name, p.sources, p.agg.shards, p.agg.emitter, p.cfg.Sinks, p.cfg.MaxSeries
 	p.mu.Unlock()
 	base := []string{"pipeline", name}
 	in := func(v sm.Value) {
@@ -30,8 +30,10 @@ func (p *Pipeline) Report(emit func(sm.Value)) {
 		reportShard(in, strconv.Itoa(s.ID()), &st)
 	}
 	in(sm.Value{Name: "mad_pipeline_series", Help: "Series tracked by the pipeline's shards.", Kind: sm.Gauge, V: series})
+	in(sm.Value{Name: "mad_pipeline_series_limit", Help: "The pipeline's series limit (maxSeries, or the default derived from memory); samples of new series past it are refused (mad_shard_refused_total, reason series_limit).",
+		Kind: sm.Gauge, V: float64(limit)})
 	est := em.Stats()
-	in(sm.Value{Name: "mad_emitter_buckets_total", Help: "PeriodicData emitted to the sinks.", V: float64(est.Buckets)})
+	in(sm.Value{Name: "mad_emitter_buckets_total", Help: "Buckets (one dimension set's PeriodicData; one of more than 4096 metrics in parts) emitted to the sinks.", V: float64(est.Buckets)})
 	in(sm.Value{Name: "mad_emitter_metrics_total", Help: "Metrics emitted to the sinks.", V: float64(est.Metrics)})
 	in(sm.Value{Name: "mad_emitter_tables_total", Help: "Sealed tables received from the shards.", V: float64(est.Tables)})
 	var walk func(s sinks.Sink)
