@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gomad/mad/shard"
 )
 
 // faultCardinality sends c.series distinct series (one counter line each)
@@ -96,9 +95,8 @@ func faultCardinality(c *campaign) []result {
 	ringDropped := d("mad_source_ring_dropped_samples_total", "source", "card")
 	shards := len(m2.labels("mad_shard_series", "shard"))
 	perSeries := float64(r.Mem.After-r.Mem.Before) / float64(c.series)
-	var def shard.Config
-	def.EnsureDefaults()
-	limit := def.MaxSeries * shards
+	// The limit in force: maxSeries, or the default mad derives from memory.
+	limit := int(m2.get("mad_pipeline_series_limit", "pipeline", "fault"))
 	r.Sent = fmt.Sprintf("%s series (lines)", n(c.series))
 	r.Emitted = fmt.Sprintf("%s series created; their rows: %s PT1S, %s PT1M", n(created), n(o.bulkRows("PT1S")), n(o.bulkRows("PT1M")))
 	r.Dropped = fmt.Sprintf("%s samples at the rings, %s refused by shards (%s at the series limit), %s rows by sinks", n(ringDropped), n(refused), n(limited), n(sinkDropped+rowsDropped))
@@ -147,8 +145,8 @@ func faultCardinality(c *campaign) []result {
 	r.detail("One TCP source took %s lines `card.s<i>:1|c` (i distinct) over 2 connections as fast as mad read them: sent in %s, all read after %s (%s lines/s); 100 valid series every 100 ms on another TCP source.",
 		n(c.series), sent.Round(100*time.Millisecond), took.Round(100*time.Millisecond), n(float64(c.series)/took.Seconds()))
 	r.detail("")
-	r.detail("The series limit: mad has no configuration key for it; each shard refuses new series past `shard.Config.MaxSeries`, whose default and maximum is %s (what a row reference can address), so this mad (%d shards) would take %s series before refusing any (`mad_shard_refused_total{reason=\"series_limit\"}`). Refused here: %s.",
-		n(def.MaxSeries), shards, n(limit), n(limited))
+	r.detail("The series limit: the pipeline's `maxSeries` (here the default derived from memory, `mad_pipeline_series_limit`) is %s, split across %d shards; new series past it are refused (`mad_shard_refused_total{reason=\"series_limit\"}`). Refused here: %s.",
+		n(limit), shards, n(limited))
 	r.detail("Memory: RSS %s MiB before, %s MiB once every series had its PT1S row out (%.0f bytes per series, the PT1M rows still open included; peak until then %s MiB); peak (VmHWM) %s MiB with the stop, which emits the PT1M rows of every series (sampled %s MiB): %.0f bytes per series at the peak. At the series limit that is about %.1f GiB (%.1f GiB at the steady %.0f bytes). The series stay for idleTimeout (PT5M) after their last bucket.",
 		mb(r.Mem.Before), mb(r.Mem.After), perSeries, mb(hwmRun), mb(r.Mem.Peak), mb(r.Mem.SampledPeak), peakPerSeries, atLimit/(1<<30), perSeries*float64(limit)/(1<<30), perSeries)
 	if ringDropped > 0 {
