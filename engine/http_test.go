@@ -406,7 +406,7 @@ httpsPort=0
 enableHttps=true
 httpsCertificatePath=%q
 httpsKeyPath=%q
-httpReadHeaderTimeout="PT0.2S"
+httpReadHeaderTimeout="PT3S"
 reloadInterval=0
 `, filepath.Join(dir, "none"), cert, key))
 			d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
@@ -550,7 +550,7 @@ func TestHTTPDeclaredTooLarge(t *testing.T) {
 // source, and an idle keep-alive connection timing out is no refusal.
 func TestHTTPRefusalsCounted(t *testing.T) {
 	var out lockedBuffer
-	d := httpDaemonLimits(t, &out, nil, config.HTTPLimits{ReadHeaderTimeout: 200 * time.Millisecond, ReadTimeout: 400 * time.Millisecond, IdleTime: 200 * time.Millisecond})
+	d := httpDaemonLimits(t, &out, nil, config.HTTPLimits{ReadHeaderTimeout: 1500 * time.Millisecond, ReadTimeout: 3 * time.Second, IdleTime: 1500 * time.Millisecond})
 	defer d.Stop()
 	addr := d.HTTPAddr().String()
 	base := "http://" + addr
