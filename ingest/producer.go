@@ -41,8 +41,12 @@ type Producer struct {
 	// MaxWait is how long publishing waits for room in a full ring (the
 	// shard is behind) before it drops the batch. Meanwhile the socket's
 	// buffer keeps what arrives, and lines not yet read cost no parsing:
-	// under sustained overload the excess is dropped by the kernel, before
-	// any work is spent on it, rather than here after it was parsed.
+	// under sustained overload the excess is dropped by the kernel (UDP)
+	// or the sender is made to wait (TCP), before any work is spent on it,
+	// rather than here after it was parsed. After a batch was dropped for
+	// a shard, publishing to it drops without waiting as long as its ring
+	// stays full (the shard is stuck, not slow): one stuck shard costs the
+	// producer one MaxWait, not one per batch.
 	MaxWait time.Duration
 	// Dropped counts samples dropped because a shard's ring stayed full
 	// for MaxWait.
@@ -56,6 +60,9 @@ type Producer struct {
 	// and mapped before they reach the per-shard batches.
 	mapper Mapper
 	stage  *sample.Batch
+	// stuck[i]: a batch for shard i was dropped after MaxWait, and its
+	// ring has not taken one since.
+	stuck []bool
 }
 
 // SetMapper makes the producer stage what decoders route and map it (MAD's
@@ -80,7 +87,8 @@ func (p *Producer) drainStage() {
 
 // NewProducer returns a producer over lanes.
 func NewProducer(lanes Lanes) *Producer {
-	p := &Producer{lanes: lanes, cur: make([]*sample.Batch, len(lanes.To)), MaxSamples: 1024, MaxWait: 50 * time.Millisecond}
+	p := &Producer{lanes: lanes, cur: make([]*sample.Batch, len(lanes.To)), stuck: make([]bool, len(lanes.To)),
+		MaxSamples: 1024, MaxWait: 50 * time.Millisecond}
 	for i := range p.cur {
 		p.cur[i] = new(sample.Batch)
 	}
@@ -166,6 +174,7 @@ func (p *Producer) TryFlush() bool {
 func (p *Producer) Retarget(lanes Lanes) {
 	p.Flush()
 	p.lanes = lanes
+	p.stuck = make([]bool, len(lanes.To))
 	// The batches in p.cur, up to its capacity, are empty (flushed) and
 	// the producer's own: keep them for the new lanes.
 	if n := len(lanes.To); n <= cap(p.cur) {
@@ -210,18 +219,27 @@ func (p *Producer) publish(i int) {
 		b.Reset()
 		return
 	}
+	p.stuck[i] = false
 	p.Published += uint64(n)
 	p.cur[i] = p.fresh(i)
 }
 
+// maxWaitSleep caps the sleeps of wait.
+const maxWaitSleep = time.Millisecond
+
 // wait retries pushing b to shard i for up to MaxWait: first yielding (the
-// shard may share this core), then sleeping briefly.
+// shard may share this core), then sleeping for a doubling interval from
+// 20 µs up to maxWaitSleep, so that a long wait costs little CPU (which
+// the shard it waits for may need) and a ring of many batches never runs
+// dry meanwhile. A wait that times out marks the shard stuck: until its
+// ring takes a batch again, publishing to it does not wait.
 func (p *Producer) wait(i int, b *sample.Batch) bool {
-	if p.MaxWait <= 0 {
+	if p.MaxWait <= 0 || p.stuck[i] {
 		return false
 	}
 	p.Waits++
 	var deadline time.Time
+	sleep := 20 * time.Microsecond
 	for spin := 0; ; spin++ {
 		if spin < 8 {
 			runtime.Gosched()
@@ -229,12 +247,14 @@ func (p *Producer) wait(i int, b *sample.Batch) bool {
 			if deadline.IsZero() {
 				deadline = time.Now().Add(p.MaxWait)
 			}
-			time.Sleep(20 * time.Microsecond)
+			time.Sleep(sleep)
+			sleep = min(2*sleep, maxWaitSleep)
 		}
 		if p.lanes.To[i].Push(b) {
 			return true
 		}
 		if !deadline.IsZero() && time.Now().After(deadline) {
+			p.stuck[i] = true
 			return false
 		}
 	}
