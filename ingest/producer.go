@@ -3,6 +3,7 @@ package ingest
 import (
 	"runtime"
 	"time"
+	"unsafe"
 
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/ring"
@@ -63,6 +64,8 @@ type Producer struct {
 	// stuck[i]: a batch for shard i was dropped after MaxWait, and its
 	// ring has not taken one since.
 	stuck []bool
+	// trimmed is Published at the last Trim.
+	trimmed uint64
 }
 
 // SetMapper makes the producer stage what decoders route and map it (MAD's
@@ -273,6 +276,54 @@ func (p *Producer) fresh(i int) *sample.Batch {
 			return b
 		}
 	}
+}
+
+// keepBatches is how many of the batches a shard gave back Trim keeps per
+// ring: more than a producer has in flight at once when its shard keeps up.
+const keepBatches = 4
+
+// trimEvery is how often the sources call Trim.
+const trimEvery = time.Second
+
+// trimGiveBack is how many bytes a Trim must let go of before the heap's
+// free memory is returned to the operating system (giveBack).
+const trimGiveBack = 1 << 20
+
+// Trim lets go of the batches the shards gave back beyond keepBatches per
+// ring, if nothing was published since the previous Trim (the producer is
+// idle; the first Trim after activity only notes it). A burst that filled
+// the rings leaves every batch it used allocated, each with the capacity
+// of its samples and keys (about 40 MiB for a ring of 256 batches of 1024
+// tagged StatsD samples), and the producer would keep them for good,
+// reusing a few. When Trim lets go of trimGiveBack bytes or more, the
+// memory is returned to the operating system (giveBack). It returns the
+// bytes let go of. Called by the producer's owner, periodically (about
+// every second: TCPSource.OnTick, UDPSource's trimmer).
+func (p *Producer) Trim() int {
+	if p.Published != p.trimmed {
+		p.trimmed = p.Published
+		return 0
+	}
+	freed := 0
+	for _, back := range p.lanes.Back {
+		for back.Len() > keepBatches {
+			b, ok := back.Pop()
+			if !ok {
+				break
+			}
+			freed += batchBytes(b)
+		}
+	}
+	if freed >= trimGiveBack {
+		giveBack()
+	}
+	return freed
+}
+
+// batchBytes is the memory a batch holds: the capacity of its slices.
+func batchBytes(b *sample.Batch) int {
+	return cap(b.Samples)*int(unsafe.Sizeof(sample.Sample{})) + cap(b.Keys) +
+		cap(b.Aggs)*int(unsafe.Sizeof(sample.Agg{})) + cap(b.Hist)*int(unsafe.Sizeof(sample.HistEntry{}))
 }
 
 // Fits reports whether every pending batch would be taken by its shard's

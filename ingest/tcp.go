@@ -192,6 +192,8 @@ type TCPSource struct {
 	bad     throttle.Throttle // bad-line logs, across the slots
 	boot    chan error
 	done    chan error
+	// lastTrim is when OnTick last trimmed the producers (ms; under allMu).
+	lastTrim int64
 }
 
 type tcpSlot struct {
@@ -315,13 +317,21 @@ func (s *TCPSource) OnBoot(eng gnet.Engine) gnet.Action {
 }
 
 // OnTick publishes every slot's counters, so that they are current while
-// connections are idle.
+// connections are idle, and every trimEvery trims the slots' producers
+// (Producer.Trim: an idle one lets go of what a burst left allocated).
 func (s *TCPSource) OnTick() (time.Duration, gnet.Action) {
 	s.allMu.Lock()
 	defer s.allMu.Unlock()
 	defer s.takeAll()()
 	now := nowMillis()
+	trim := now-s.lastTrim >= trimEvery.Milliseconds()
+	if trim {
+		s.lastTrim = now
+	}
 	for _, sl := range s.all {
+		if trim {
+			sl.prod.Trim()
+		}
 		s.account(sl, now, true)
 	}
 	return 100 * time.Millisecond, gnet.None
