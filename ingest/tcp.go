@@ -337,6 +337,10 @@ func (s *TCPSource) OnTick() (time.Duration, gnet.Action) {
 	return 100 * time.Millisecond, gnet.None
 }
 
+// Loops returns the number of event loops: data-plane goroutines, each
+// busy while its connections send.
+func (s *TCPSource) Loops() int { return s.cfg.Loops }
+
 // Retargetable reports whether cfg is a TCPConfig for the same listener
 // (address, loops) that reads lines alike: only its StatsD decoder options
 // may differ.

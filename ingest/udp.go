@@ -261,6 +261,10 @@ func (s *UDPSource) trim() {
 	}
 }
 
+// Loops returns the number of loops: data-plane goroutines, each busy
+// while its socket has datagrams.
+func (s *UDPSource) Loops() int { return len(s.loops) }
+
 // Retargetable reports whether cfg is a UDPConfig for the same sockets
 // (address, loops, CPUs, buffers) and mappers: only its decoder options may
 // differ.
