@@ -44,11 +44,16 @@ type Producer struct {
 	// buffer keeps what arrives, and lines not yet read cost no parsing:
 	// under sustained overload the excess is dropped by the kernel (UDP)
 	// or the sender is made to wait (TCP), before any work is spent on it,
-	// rather than here after it was parsed. After a batch was dropped for
-	// a shard, publishing to it drops without waiting as long as its ring
-	// stays full (the shard is stuck, not slow): one stuck shard costs the
-	// producer one MaxWait, not one per batch.
+	// rather than here after it was parsed.
 	MaxWait time.Duration
+	// SkipStuck makes publishing to a shard that left no room for a whole
+	// MaxWait drop without waiting, as long as its ring stays full (the
+	// shard is stuck, not slow): one stuck shard then costs the producer
+	// one MaxWait, not one per batch. It is for a long MaxWait (TCP's). With
+	// a short one (UDP's 50 ms) a shard that long without room is a slow one
+	// on a busy CPU, and waiting every time leaves the excess to the kernel,
+	// unparsed, where dropping at once would parse it to drop it here.
+	SkipStuck bool
 	// Dropped counts samples dropped because a shard's ring stayed full
 	// for MaxWait.
 	Dropped uint64
@@ -61,8 +66,8 @@ type Producer struct {
 	// and mapped before they reach the per-shard batches.
 	mapper Mapper
 	stage  *sample.Batch
-	// stuck[i]: a batch for shard i was dropped after MaxWait, and its
-	// ring has not taken one since.
+	// stuck[i]: with SkipStuck, a batch for shard i was dropped after
+	// MaxWait, and its ring has not taken one since.
 	stuck []bool
 	// trimmed is Published at the last Trim.
 	trimmed uint64
@@ -234,30 +239,32 @@ const maxWaitSleep = time.Millisecond
 // shard may share this core), then sleeping for a doubling interval from
 // 20 µs up to maxWaitSleep, so that a long wait costs little CPU (which
 // the shard it waits for may need) and a ring of many batches never runs
-// dry meanwhile. A wait that times out marks the shard stuck: until its
-// ring takes a batch again, publishing to it does not wait.
+// dry meanwhile. MaxWait is counted in the sleeps asked for, not in wall
+// time: when the process or its CPU stops (a GC's stop-the-world, other
+// threads on an overcommitted CPU) the sleeps overrun, and the shard, which
+// could not run either, is not blamed for it. With SkipStuck, a wait that
+// times out marks the shard stuck: until its ring takes a batch again,
+// publishing to it does not wait.
 func (p *Producer) wait(i int, b *sample.Batch) bool {
 	if p.MaxWait <= 0 || p.stuck[i] {
 		return false
 	}
 	p.Waits++
-	var deadline time.Time
+	var waited time.Duration
 	sleep := 20 * time.Microsecond
 	for spin := 0; ; spin++ {
 		if spin < 8 {
 			runtime.Gosched()
 		} else {
-			if deadline.IsZero() {
-				deadline = time.Now().Add(p.MaxWait)
-			}
 			time.Sleep(sleep)
+			waited += sleep
 			sleep = min(2*sleep, maxWaitSleep)
 		}
 		if p.lanes.To[i].Push(b) {
 			return true
 		}
-		if !deadline.IsZero() && time.Now().After(deadline) {
-			p.stuck[i] = true
+		if waited >= p.MaxWait {
+			p.stuck[i] = p.SkipStuck
 			return false
 		}
 	}

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -27,35 +28,44 @@ func giveBackAll(l Lanes, i int) int {
 	return n
 }
 
-// TestProducerStuckShard: a shard that makes no room for MaxWait costs the
-// producer one wait: the batch is dropped and counted, and so are the next
-// ones for that shard, at once, until its ring takes a batch again; then
-// publishing waits for it as before.
+// TestProducerStuckShard: with SkipStuck, a shard that makes no room for
+// MaxWait costs the producer one wait: the batch is dropped and counted,
+// and so are the next ones for that shard, at once, until its ring takes a
+// batch again; then publishing waits for it as before. Without SkipStuck
+// (UDP), every batch waits.
 func TestProducerStuckShard(t *testing.T) {
-	lanes := NewLanes(1, 2)
-	p := NewProducer(lanes)
-	p.MaxSamples = 1
-	p.MaxWait = 10 * time.Millisecond
-	for range 10 {
-		addOne(p, 0)
-	}
-	p.Flush()
-	// Two batches fit; the third waits MaxWait and is dropped; the other
-	// seven are dropped without waiting.
-	if p.Published != 2 || p.Dropped != 8 || p.Waits != 1 {
-		t.Fatalf("published %d, dropped %d, waits %d; want 2, 8, 1", p.Published, p.Dropped, p.Waits)
-	}
-	// The shard takes one batch: the next one goes in, and the one after
-	// finds the ring full and waits again.
-	if _, ok := lanes.To[0].Pop(); !ok {
-		t.Fatal("no batch in the ring")
-	}
-	for range 2 {
-		addOne(p, 0)
-	}
-	p.Flush()
-	if p.Published != 3 || p.Dropped != 9 || p.Waits != 2 {
-		t.Fatalf("published %d, dropped %d, waits %d; want 3, 9, 2", p.Published, p.Dropped, p.Waits)
+	for _, c := range []struct {
+		skip  bool
+		waits uint64 // after the first ten samples
+	}{{true, 1}, {false, 8}} {
+		t.Run(fmt.Sprintf("SkipStuck=%v", c.skip), func(t *testing.T) {
+			lanes := NewLanes(1, 2)
+			p := NewProducer(lanes)
+			p.MaxSamples = 1
+			p.MaxWait = 10 * time.Millisecond
+			p.SkipStuck = c.skip
+			for range 10 {
+				addOne(p, 0)
+			}
+			p.Flush()
+			// Two batches fit; the third waits MaxWait and is dropped; the
+			// other seven are dropped, without waiting if SkipStuck.
+			if p.Published != 2 || p.Dropped != 8 || p.Waits != c.waits {
+				t.Fatalf("published %d, dropped %d, waits %d; want 2, 8, %d", p.Published, p.Dropped, p.Waits, c.waits)
+			}
+			// The shard takes one batch: the next one goes in, and the one
+			// after finds the ring full and waits again.
+			if _, ok := lanes.To[0].Pop(); !ok {
+				t.Fatal("no batch in the ring")
+			}
+			for range 2 {
+				addOne(p, 0)
+			}
+			p.Flush()
+			if p.Published != 3 || p.Dropped != 9 || p.Waits != c.waits+1 {
+				t.Fatalf("published %d, dropped %d, waits %d; want 3, 9, %d", p.Published, p.Dropped, p.Waits, c.waits+1)
+			}
+		})
 	}
 }
 

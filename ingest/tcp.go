@@ -247,7 +247,7 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	for i := range lanes {
 		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), decCfg: cfg.Decoder, prod: newProducer(lanes[i], cfg.Mappers), c: newCounters(tcpCounters),
 			lines: newLineDecoder(&cfg)}
-		sl.prod.MaxWait = cfg.MaxWait
+		sl.prod.MaxWait, sl.prod.SkipStuck = cfg.MaxWait, true
 		sl.route = sl.prod.Route
 		s.all = append(s.all, sl)
 		s.slots <- sl
