@@ -55,7 +55,7 @@ type Producer struct {
 	// unparsed, where dropping at once would parse it to drop it here.
 	SkipStuck bool
 	// Dropped counts samples dropped because a shard's ring stayed full
-	// for MaxWait.
+	// for MaxWait (or, with SkipStuck, was full while the shard was stuck).
 	Dropped uint64
 	// Waits counts publications that found a ring full and waited.
 	Waits uint64

@@ -148,9 +148,10 @@ const (
 
 // DefaultTCPMaxWait is how long a TCP source waits, by default, for a shard
 // to make room in its full ring before it drops a batch (TCPConfig.MaxWait).
-// It is a hundred times what a shard's longest pauses take (growing its
-// series tables past millions of series takes a few hundred milliseconds),
-// and well under what a sender on a blocked socket, or a stop, tolerates.
+// It is ten times and more what a shard's longest pauses take (growing its
+// series tables at millions of series: some hundreds of milliseconds), and
+// well under what a sender on a blocked socket, or a stop (which gives the
+// event loops 10 s), tolerates.
 const DefaultTCPMaxWait = 5 * time.Second
 
 // TCPSource serves lines (StatsD, Graphite, Telegraf) over TCP on gnet
