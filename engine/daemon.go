@@ -120,6 +120,7 @@ func Start(cfg DaemonConfig) (*Daemon, error) {
 	}
 	d.mu.Lock()
 	d.updateRoutesLocked()
+	d.sizeProcsLocked()
 	d.mu.Unlock()
 	if err := d.listen(cfg.HTTPAddr); err != nil {
 		d.Stop()

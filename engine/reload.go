@@ -428,6 +428,7 @@ func (d *Daemon) applyPipelinesLocked(startup bool) ReloadResult {
 		delete(d.problems, w.key)
 	}
 	d.updateRoutesLocked()
+	d.sizeProcsLocked()
 	// What the configuration asks for and does not run makes /ping
 	// UNHEALTHY; a refused change to a pipeline that keeps running does not.
 	var down []downPipeline

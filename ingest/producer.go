@@ -3,6 +3,7 @@ package ingest
 import (
 	"runtime"
 	"time"
+	"unsafe"
 
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/ring"
@@ -41,11 +42,20 @@ type Producer struct {
 	// MaxWait is how long publishing waits for room in a full ring (the
 	// shard is behind) before it drops the batch. Meanwhile the socket's
 	// buffer keeps what arrives, and lines not yet read cost no parsing:
-	// under sustained overload the excess is dropped by the kernel, before
-	// any work is spent on it, rather than here after it was parsed.
+	// under sustained overload the excess is dropped by the kernel (UDP)
+	// or the sender is made to wait (TCP), before any work is spent on it,
+	// rather than here after it was parsed.
 	MaxWait time.Duration
+	// SkipStuck makes publishing to a shard that left no room for a whole
+	// MaxWait drop without waiting, as long as its ring stays full (the
+	// shard is stuck, not slow): one stuck shard then costs the producer
+	// one MaxWait, not one per batch. It is for a long MaxWait (TCP's). With
+	// a short one (UDP's 50 ms) a shard that long without room is a slow one
+	// on a busy CPU, and waiting every time leaves the excess to the kernel,
+	// unparsed, where dropping at once would parse it to drop it here.
+	SkipStuck bool
 	// Dropped counts samples dropped because a shard's ring stayed full
-	// for MaxWait.
+	// for MaxWait (or, with SkipStuck, was full while the shard was stuck).
 	Dropped uint64
 	// Waits counts publications that found a ring full and waited.
 	Waits uint64
@@ -56,6 +66,11 @@ type Producer struct {
 	// and mapped before they reach the per-shard batches.
 	mapper Mapper
 	stage  *sample.Batch
+	// stuck[i]: with SkipStuck, a batch for shard i was dropped after
+	// MaxWait, and its ring has not taken one since.
+	stuck []bool
+	// trimmed is Published at the last Trim.
+	trimmed uint64
 }
 
 // SetMapper makes the producer stage what decoders route and map it (MAD's
@@ -80,7 +95,8 @@ func (p *Producer) drainStage() {
 
 // NewProducer returns a producer over lanes.
 func NewProducer(lanes Lanes) *Producer {
-	p := &Producer{lanes: lanes, cur: make([]*sample.Batch, len(lanes.To)), MaxSamples: 1024, MaxWait: 50 * time.Millisecond}
+	p := &Producer{lanes: lanes, cur: make([]*sample.Batch, len(lanes.To)), stuck: make([]bool, len(lanes.To)),
+		MaxSamples: 1024, MaxWait: 50 * time.Millisecond}
 	for i := range p.cur {
 		p.cur[i] = new(sample.Batch)
 	}
@@ -166,6 +182,7 @@ func (p *Producer) TryFlush() bool {
 func (p *Producer) Retarget(lanes Lanes) {
 	p.Flush()
 	p.lanes = lanes
+	p.stuck = make([]bool, len(lanes.To))
 	// The batches in p.cur, up to its capacity, are empty (flushed) and
 	// the producer's own: keep them for the new lanes.
 	if n := len(lanes.To); n <= cap(p.cur) {
@@ -210,31 +227,44 @@ func (p *Producer) publish(i int) {
 		b.Reset()
 		return
 	}
+	p.stuck[i] = false
 	p.Published += uint64(n)
 	p.cur[i] = p.fresh(i)
 }
 
+// maxWaitSleep caps the sleeps of wait.
+const maxWaitSleep = time.Millisecond
+
 // wait retries pushing b to shard i for up to MaxWait: first yielding (the
-// shard may share this core), then sleeping briefly.
+// shard may share this core), then sleeping for a doubling interval from
+// 20 µs up to maxWaitSleep, so that a long wait costs little CPU (which
+// the shard it waits for may need) and a ring of many batches never runs
+// dry meanwhile. MaxWait is counted in the sleeps asked for, not in wall
+// time: when the process or its CPU stops (a GC's stop-the-world, other
+// threads on an overcommitted CPU) the sleeps overrun, and the shard, which
+// could not run either, is not blamed for it. With SkipStuck, a wait that
+// times out marks the shard stuck: until its ring takes a batch again,
+// publishing to it does not wait.
 func (p *Producer) wait(i int, b *sample.Batch) bool {
-	if p.MaxWait <= 0 {
+	if p.MaxWait <= 0 || p.stuck[i] {
 		return false
 	}
 	p.Waits++
-	var deadline time.Time
+	var waited time.Duration
+	sleep := 20 * time.Microsecond
 	for spin := 0; ; spin++ {
 		if spin < 8 {
 			runtime.Gosched()
 		} else {
-			if deadline.IsZero() {
-				deadline = time.Now().Add(p.MaxWait)
-			}
-			time.Sleep(20 * time.Microsecond)
+			time.Sleep(sleep)
+			waited += sleep
+			sleep = min(2*sleep, maxWaitSleep)
 		}
 		if p.lanes.To[i].Push(b) {
 			return true
 		}
-		if !deadline.IsZero() && time.Now().After(deadline) {
+		if waited >= p.MaxWait {
+			p.stuck[i] = p.SkipStuck
 			return false
 		}
 	}
@@ -253,6 +283,54 @@ func (p *Producer) fresh(i int) *sample.Batch {
 			return b
 		}
 	}
+}
+
+// keepBatches is how many of the batches a shard gave back Trim keeps per
+// ring: more than a producer has in flight at once when its shard keeps up.
+const keepBatches = 4
+
+// trimEvery is how often the sources call Trim.
+const trimEvery = time.Second
+
+// trimGiveBack is how many bytes a Trim must let go of before the heap's
+// free memory is returned to the operating system (giveBack).
+const trimGiveBack = 1 << 20
+
+// Trim lets go of the batches the shards gave back beyond keepBatches per
+// ring, if nothing was published since the previous Trim (the producer is
+// idle; the first Trim after activity only notes it). A burst that filled
+// the rings leaves every batch it used allocated, each with the capacity
+// of its samples and keys (about 40 MiB for a ring of 256 batches of 1024
+// tagged StatsD samples), and the producer would keep them for good,
+// reusing a few. When Trim lets go of trimGiveBack bytes or more, the
+// memory is returned to the operating system (giveBack). It returns the
+// bytes let go of. Called by the producer's owner, periodically (about
+// every second: TCPSource.OnTick, UDPSource's trimmer).
+func (p *Producer) Trim() int {
+	if p.Published != p.trimmed {
+		p.trimmed = p.Published
+		return 0
+	}
+	freed := 0
+	for _, back := range p.lanes.Back {
+		for back.Len() > keepBatches {
+			b, ok := back.Pop()
+			if !ok {
+				break
+			}
+			freed += batchBytes(b)
+		}
+	}
+	if freed >= trimGiveBack {
+		giveBack()
+	}
+	return freed
+}
+
+// batchBytes is the memory a batch holds: the capacity of its slices.
+func batchBytes(b *sample.Batch) int {
+	return cap(b.Samples)*int(unsafe.Sizeof(sample.Sample{})) + cap(b.Keys) +
+		cap(b.Aggs)*int(unsafe.Sizeof(sample.Agg{})) + cap(b.Hist)*int(unsafe.Sizeof(sample.HistEntry{}))
 }
 
 // Fits reports whether every pending batch would be taken by its shard's

@@ -35,6 +35,10 @@ type TCPConfig struct {
 	// line is discarded whole, through its newline, and counted once, and a
 	// connection never buffers more than MaxLine bytes of it (frame).
 	MaxLine int
+	// MaxWait bounds how long a read event waits for room in a shard's
+	// full ring (default DefaultTCPMaxWait) before it drops the batch,
+	// counted; see TCPSource.
+	MaxWait time.Duration
 	// Decoder configures StatsD decoding.
 	Decoder statsd.Config
 	Log     *slog.Logger
@@ -72,6 +76,9 @@ func (c *TCPConfig) EnsureDefaults() {
 	}
 	if c.MaxLine <= 0 {
 		c.MaxLine = 64 << 10
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = DefaultTCPMaxWait
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -139,6 +146,14 @@ const (
 	tcpCounters = tcpLines + int(statsd.NumResults)
 )
 
+// DefaultTCPMaxWait is how long a TCP source waits, by default, for a shard
+// to make room in its full ring before it drops a batch (TCPConfig.MaxWait).
+// It is ten times and more what a shard's longest pauses take (growing its
+// series tables at millions of series: some hundreds of milliseconds), and
+// well under what a sender on a blocked socket, or a stop (which gives the
+// event loops 10 s), tolerates.
+const DefaultTCPMaxWait = 5 * time.Second
+
 // TCPSource serves lines (StatsD, Graphite, Telegraf) over TCP on gnet
 // event loops. Every read event borrows one of Loops producer slots (so no
 // ring ever has two writers at once), decodes the complete lines buffered
@@ -146,6 +161,19 @@ const (
 // returns the slot. A partial line stays buffered until its newline
 // arrives, or is decoded when the connection closes; a line over MaxLine is
 // discarded (frame).
+//
+// TCP pushes back instead of dropping: a read event that finds a shard's
+// ring full waits for room, up to MaxWait (Producer.MaxWait). Meanwhile
+// its event loop reads nothing, so the connections it serves fill their
+// socket buffers and TCP's flow control stops their senders; lines are
+// never read faster than the shards take them. The loop's other
+// connections wait too: their lines go to every shard (series are routed
+// by hash), so they could not get past the full ring either, and the
+// other loops read on with their own slots and rings. Past MaxWait the
+// shard is taken to be stuck, not slow: the batch is dropped and counted
+// (mad_source_ring_dropped_samples_total), and so is every batch for that
+// shard, without waiting, until its ring has room again, so that one stuck
+// shard does not wedge the loop.
 //
 // Whoever takes a slot from slots owns its decoder, producer and counters
 // until it puts it back. Taking every slot (OnTick, Retarget, Stop) is done
@@ -165,6 +193,8 @@ type TCPSource struct {
 	bad     throttle.Throttle // bad-line logs, across the slots
 	boot    chan error
 	done    chan error
+	// lastTrim is when OnTick last trimmed the producers (ms; under allMu).
+	lastTrim int64
 }
 
 type tcpSlot struct {
@@ -218,6 +248,7 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	for i := range lanes {
 		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), decCfg: cfg.Decoder, prod: newProducer(lanes[i], cfg.Mappers), c: newCounters(tcpCounters),
 			lines: newLineDecoder(&cfg)}
+		sl.prod.MaxWait, sl.prod.SkipStuck = cfg.MaxWait, true
 		sl.route = sl.prod.Route
 		s.all = append(s.all, sl)
 		s.slots <- sl
@@ -287,17 +318,29 @@ func (s *TCPSource) OnBoot(eng gnet.Engine) gnet.Action {
 }
 
 // OnTick publishes every slot's counters, so that they are current while
-// connections are idle.
+// connections are idle, and every trimEvery trims the slots' producers
+// (Producer.Trim: an idle one lets go of what a burst left allocated).
 func (s *TCPSource) OnTick() (time.Duration, gnet.Action) {
 	s.allMu.Lock()
 	defer s.allMu.Unlock()
 	defer s.takeAll()()
 	now := nowMillis()
+	trim := now-s.lastTrim >= trimEvery.Milliseconds()
+	if trim {
+		s.lastTrim = now
+	}
 	for _, sl := range s.all {
+		if trim {
+			sl.prod.Trim()
+		}
 		s.account(sl, now, true)
 	}
 	return 100 * time.Millisecond, gnet.None
 }
+
+// Loops returns the number of event loops: data-plane goroutines, each
+// busy while its connections send.
+func (s *TCPSource) Loops() int { return s.cfg.Loops }
 
 // Retargetable reports whether cfg is a TCPConfig for the same listener
 // (address, loops) that reads lines alike: only its StatsD decoder options

@@ -133,6 +133,8 @@ type UDPSource struct {
 
 	ctl     sync.Mutex // serialises Retarget and Stop
 	stopped bool       // under ctl
+	// quit stops the trimmer (closed by Stop).
+	quit chan struct{}
 
 	mu        sync.Mutex
 	closed    bool
@@ -166,7 +168,7 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 	if len(lanes) != cfg.Loops {
 		return nil, fmt.Errorf("udp source %s: %d lanes for %d loops", cfg.Name, len(lanes), cfg.Loops)
 	}
-	s := &UDPSource{cfg: cfg}
+	s := &UDPSource{cfg: cfg, quit: make(chan struct{})}
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		return setSocketOptions(c, cfg.ReadBuffer)
 	}}
@@ -236,7 +238,32 @@ func (s *UDPSource) Start() {
 			l.run()
 		}()
 	}
+	s.wg.Go(s.trim)
 }
+
+// trim trims the loops' producers every trimEvery (Producer.Trim: an idle
+// one lets go of what a burst left allocated) until Stop. It takes each
+// loop's mu, which an idle loop does not hold.
+func (s *UDPSource) trim() {
+	t := time.NewTicker(trimEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+		}
+		for _, l := range s.loops {
+			l.mu.Lock()
+			l.prod.Trim()
+			l.mu.Unlock()
+		}
+	}
+}
+
+// Loops returns the number of loops: data-plane goroutines, each busy
+// while its socket has datagrams.
+func (s *UDPSource) Loops() int { return len(s.loops) }
 
 // Retargetable reports whether cfg is a UDPConfig for the same sockets
 // (address, loops, CPUs, buffers) and mappers: only its decoder options may
@@ -313,6 +340,7 @@ func (s *UDPSource) Stop() error {
 	s.ctl.Lock()
 	if !s.stopped {
 		s.stopped = true
+		close(s.quit)
 		for _, l := range s.loops {
 			if err := refuseNew(l.raw); err != nil {
 				s.cfg.Log.Warn("udp source: cannot refuse new datagrams before draining", "source", s.cfg.Name, "loop", l.index, "err", err)

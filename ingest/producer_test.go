@@ -1,0 +1,110 @@
+package ingest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gomad/mad/internal/sample"
+)
+
+// addOne routes one sample of a one-byte key and the given hash through p.
+func addOne(p *Producer, hash uint64) {
+	b := p.Route(hash)
+	k := sample.KeyRef{Off: uint32(len(b.Keys)), Len: 1}
+	b.Keys = append(b.Keys, 0)
+	b.AddValue(k, 0, 0, 1, sample.UnitNone)
+}
+
+// giveBackAll plays the shard: it takes every batch of ring i and gives it
+// back emptied, and returns how many it took.
+func giveBackAll(l Lanes, i int) int {
+	n := 0
+	for b, ok := l.To[i].Pop(); ok; b, ok = l.To[i].Pop() {
+		b.Reset()
+		l.Back[i].Push(b)
+		n++
+	}
+	return n
+}
+
+// TestProducerStuckShard: with SkipStuck, a shard that makes no room for
+// MaxWait costs the producer one wait: the batch is dropped and counted,
+// and so are the next ones for that shard, at once, until its ring takes a
+// batch again; then publishing waits for it as before. Without SkipStuck
+// (UDP), every batch waits.
+func TestProducerStuckShard(t *testing.T) {
+	for _, c := range []struct {
+		skip  bool
+		waits uint64 // after the first ten samples
+	}{{true, 1}, {false, 8}} {
+		t.Run(fmt.Sprintf("SkipStuck=%v", c.skip), func(t *testing.T) {
+			lanes := NewLanes(1, 2)
+			p := NewProducer(lanes)
+			p.MaxSamples = 1
+			p.MaxWait = 10 * time.Millisecond
+			p.SkipStuck = c.skip
+			for range 10 {
+				addOne(p, 0)
+			}
+			p.Flush()
+			// Two batches fit; the third waits MaxWait and is dropped; the
+			// other seven are dropped, without waiting if SkipStuck.
+			if p.Published != 2 || p.Dropped != 8 || p.Waits != c.waits {
+				t.Fatalf("published %d, dropped %d, waits %d; want 2, 8, %d", p.Published, p.Dropped, p.Waits, c.waits)
+			}
+			// The shard takes one batch: the next one goes in, and the one
+			// after finds the ring full and waits again.
+			if _, ok := lanes.To[0].Pop(); !ok {
+				t.Fatal("no batch in the ring")
+			}
+			for range 2 {
+				addOne(p, 0)
+			}
+			p.Flush()
+			if p.Published != 3 || p.Dropped != 9 || p.Waits != c.waits+1 {
+				t.Fatalf("published %d, dropped %d, waits %d; want 3, 9, %d", p.Published, p.Dropped, p.Waits, c.waits+1)
+			}
+		})
+	}
+}
+
+// TestProducerTrim: an idle producer lets go of the batches its shards gave
+// back beyond keepBatches per ring; one that published since the last Trim
+// keeps them.
+func TestProducerTrim(t *testing.T) {
+	const shards, burst = 2, 20
+	lanes := NewLanes(shards, 64)
+	p := NewProducer(lanes)
+	p.MaxSamples = 1
+	p.MaxWait = 0
+	// A burst the shards do not keep up with: every batch is a new one.
+	for range burst {
+		for i := range shards {
+			addOne(p, uint64(i)<<32/shards) // routed to shard i (ShardOf)
+		}
+	}
+	p.Flush()
+	for i := range shards {
+		if got := giveBackAll(lanes, i); got < burst {
+			t.Fatalf("shard %d took %d batches; want at least %d", i, got, burst)
+		}
+	}
+	if n := p.Trim(); n != 0 {
+		t.Fatalf("the first Trim after publishing let go of %d bytes; want 0", n)
+	}
+	if n := p.Trim(); n <= 0 {
+		t.Fatalf("an idle Trim let go of %d bytes; want some", n)
+	}
+	for i := range shards {
+		if n := lanes.Back[i].Len(); n != keepBatches {
+			t.Fatalf("shard %d: %d batches kept; want %d", i, n, keepBatches)
+		}
+	}
+	// Kept batches are reused.
+	addOne(p, 0)
+	p.Flush()
+	if n := p.Trim(); n != 0 {
+		t.Fatalf("Trim after publishing let go of %d bytes; want 0", n)
+	}
+}
