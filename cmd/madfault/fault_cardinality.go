@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
 )
 
 // faultCardinality sends c.series distinct series (one counter line each)
