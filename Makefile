@@ -17,7 +17,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)$(DIRTY)
 LDFLAGS = -X github.com/gomad/mad/engine.Version=$(VERSION) -X github.com/gomad/mad/engine.Commit=$(COMMIT)
 BIN ?= bin/mad
 
-.PHONY: build test fmt-check vet lint unit race fuzz-smoke bench bench-e2e
+.PHONY: build test fmt-check vet lint unit race race-e2e fuzz-smoke bench bench-e2e
 
 test: fmt-check vet lint unit race fuzz-smoke
 
@@ -41,6 +41,10 @@ unit:
 
 race:
 	$(GO) test -count=1 -race -short $(RACE_PKGS)
+
+# The in-process end-to-end tests under the race detector, long ones included.
+race-e2e:
+	$(GO) test -count=1 -race ./engine ./cmd/mad
 
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(FUZZ_TIME) -fuzzminimizetime 1s ./shard
