@@ -71,9 +71,9 @@ func (d *Daemon) serve(ln net.Listener) {
 // listenTLS serves the same routes over TLS on httpsHost:httpsPort (MAD's
 // enableHttps), with the PEM certificate and key of the configuration.
 func (d *Daemon) listenTLS(m *config.MainSpec) error {
-	cert, err := tls.LoadX509KeyPair(m.HTTPSCertificate, m.HTTPSKeyPath)
+	cert, err := m.Certificate() // the check -check-config runs too
 	if err != nil {
-		return fmt.Errorf("enableHttps: cannot load httpsCertificatePath %s and httpsKeyPath %s: %w", m.HTTPSCertificate, m.HTTPSKeyPath, err)
+		return err
 	}
 	addr := m.HTTPSAddr()
 	raw, err := net.Listen("tcp", addr)
