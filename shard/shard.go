@@ -126,7 +126,6 @@ func New(id int, cfg Config) (*Shard, error) {
 		index:     newTagIndex(),
 		byKey:     map[tableKey]uint16{},
 		byStart:   map[startKey][]uint16{},
-		overflow:  make([]map[uint32]uint32, maxTables),
 		out:       ring.NewSPSC[*hist.Snapshot](cfg.OutputQueue),
 
 		pipelineFrom: pipelineFrom,
@@ -141,11 +140,12 @@ func New(id int, cfg Config) (*Shard, error) {
 	}
 	s.setConfig(cfg)
 	s.rowHint = make([]int, len(s.periods))
-	// The zero slot names idx 0 with generation 0, which no table has.
-	for i := 0; i < minTableIdx; i++ {
-		s.desc = append(s.desc, tableDesc{gen: 1})
-		s.freeIdx.push(uint16(i))
-	}
+	// desc[0] exists from the start: the zero slot (idx 0, generation 0,
+	// which no table has) is read before any table opens. It waits in the
+	// pool until allocIdx stops making new indexes.
+	s.desc = append(s.desc, tableDesc{gen: 1})
+	s.overflow = append(s.overflow, nil)
+	s.freeIdx.push(0)
 	return s, nil
 }
 

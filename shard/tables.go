@@ -176,19 +176,19 @@ func (s *Shard) tableFor(p int, start, expires, now int64) (uint16, bool) {
 	return idx, true
 }
 
-// allocIdx takes the least recently freed table index, growing the pool of
-// indexes while it is empty.
+// allocIdx takes a new table index while there are fewer than minTableIdx
+// (a shard with few tables keeps a small pool), then the least recently
+// freed one, growing the pool while none is free. A new index starts at
+// generation 1: the zero slot (idx 0, generation 0) names no table.
 func (s *Shard) allocIdx() (uint16, bool) {
-	if s.freeIdx.len() == 0 {
-		if len(s.desc) >= maxTables {
+	n := len(s.desc)
+	if n < minTableIdx || s.freeIdx.len() == 0 {
+		if n >= maxTables {
 			return 0, false
 		}
-		n := len(s.desc)
-		grow := max(n, minTableIdx)
-		for i := n; i < min(n+grow, maxTables); i++ {
-			s.desc = append(s.desc, tableDesc{gen: 1})
-			s.freeIdx.push(uint16(i))
-		}
+		s.desc = append(s.desc, tableDesc{gen: 1})
+		s.overflow = append(s.overflow, nil)
+		return uint16(n), true
 	}
 	return s.freeIdx.pop(), true
 }
