@@ -1,0 +1,429 @@
+package otlp
+
+import (
+	"math"
+
+	"github.com/gomad/mad/internal/pbwire"
+	"github.com/gomad/mad/internal/sample"
+)
+
+// Config configures a Decoder.
+type Config struct {
+	// MaxPoints bounds the data points of one request; 0 means no limit. A
+	// request with more fails with sample.ErrTooLarge.
+	MaxPoints int
+}
+
+// Stats says what one call decoded (Counts: MAD's records and the samples
+// routed) and what it left out, by reason (doc.go).
+type Stats struct {
+	sample.Counts
+	// Points is the number of data points read.
+	Points int
+	// Replaced: points replaced by a later one of the same name,
+	// dimensions and time in the request (MAD keeps the later).
+	Replaced int
+	// Left out: non-finite number values, histograms without buckets,
+	// Summary points and metrics of no known type, keys too long.
+	NonFinite, Empty, Unsupported, TooLong int
+}
+
+// Rejected is the number of points left out, which OTLP's partial_success
+// reports as rejected_data_points.
+func (s *Stats) Rejected() int { return s.NonFinite + s.Empty + s.Unsupported + s.TooLong }
+
+// Decoder decodes OTLP metrics export requests into samples (doc.go). It
+// keeps scratch space that grows to the largest request seen and is reused,
+// so that decoding allocates nothing in steady state. One per producer
+// slot; not safe for concurrent use.
+type Decoder struct {
+	cfg   Config
+	body  []byte
+	route sample.Route
+	now   int64
+	st    Stats
+	f     failure
+	at    path
+
+	// Attributes (attrs.go).
+	abuf   []byte        // stringified attributes: the resource's, then a point's
+	res    []sample.Span // the resource's dimensions, into abuf
+	resEnd int           // len(abuf) after the resource's
+	pt     []sample.Span // the point's attributes
+	dims   []sample.Span // the point's dimensions
+	stack  []span        // occurrences of messages being merged
+
+	// The metric being read.
+	name     span
+	dataName string
+	unit     sample.Unit // a histogram's unit (UnitNone: none)
+	runs     []span      // the occurrences of its data member
+
+	// Histogram scratch.
+	bounds []float64
+	counts []uint64
+	pos    []uint64
+	neg    []uint64
+	hist   []sample.HistEntry
+
+	// The point's section (section.go) and key.
+	cache      sectionCache
+	section    []byte // the point's dimensions, AppendKeySpans(KindNone, "")
+	secBuf     []byte
+	secHash    uint64
+	secTooLong bool
+	slot       *cacheSlot // the section's cache slot, if cached
+	key        []byte
+
+	// Replacement and records (dedup.go).
+	seen seenTable
+	recs recTable
+}
+
+// NewDecoder returns a decoder.
+func NewDecoder(cfg Config) *Decoder { return &Decoder{cfg: cfg} }
+
+// Stats returns what the last call decoded and left out.
+func (d *Decoder) Stats() Stats { return d.st }
+
+// The messages' fields (metrics.proto, common.proto, resource.proto).
+const (
+	reqResourceMetrics = 1<<3 | pbwire.BytesType
+
+	rmResource     = 1<<3 | pbwire.BytesType
+	rmScopeMetrics = 2<<3 | pbwire.BytesType
+	rmSchemaURL    = 3<<3 | pbwire.BytesType
+
+	resAttributes = 1<<3 | pbwire.BytesType
+
+	smScope     = 1<<3 | pbwire.BytesType
+	smMetrics   = 2<<3 | pbwire.BytesType
+	smSchemaURL = 3<<3 | pbwire.BytesType
+
+	scopeName    = 1<<3 | pbwire.BytesType
+	scopeVersion = 2<<3 | pbwire.BytesType
+	scopeAttrs   = 3<<3 | pbwire.BytesType
+
+	metricName        = 1<<3 | pbwire.BytesType
+	metricDescription = 2<<3 | pbwire.BytesType
+	metricUnit        = 3<<3 | pbwire.BytesType
+	metricGauge       = 5<<3 | pbwire.BytesType
+	metricSum         = 7<<3 | pbwire.BytesType
+	metricHistogram   = 9<<3 | pbwire.BytesType
+	metricExpHist     = 10<<3 | pbwire.BytesType
+	metricSummary     = 11<<3 | pbwire.BytesType
+	metricMetadata    = 12<<3 | pbwire.BytesType
+
+	// Gauge, Sum, Histogram, ExponentialHistogram, Summary.
+	dataPoints = 1<<3 | pbwire.BytesType
+)
+
+// Decode decodes one ExportMetricsServiceRequest (the protobuf message, not
+// gRPC-framed) into samples routed through route, at request time now (ms).
+// On error the samples routed are to be discarded (the request is refused
+// whole, as MAD refuses it); the error is a *sample.DecodeError.
+func (d *Decoder) Decode(body []byte, now int64, route sample.Route) (sample.Counts, error) {
+	d.body, d.route, d.now = body, route, now
+	d.st = Stats{}
+	d.f = failure{}
+	d.at = path{-1, -1, -1, -1}
+	d.name, d.dataName = span{}, ""
+	d.seen.reset()
+	d.recs.reset()
+	d.cache.reset(true)
+	ok := len(body) <= math.MaxInt32 || d.failAt(errTooLarge, -1, "")
+	if ok {
+		ok = d.request()
+	}
+	var err error
+	if !ok {
+		err = d.err()
+	}
+	d.body, d.route = nil, nil
+	return d.st.Counts, err
+}
+
+func (d *Decoder) request() bool {
+	r := pbwire.NewReader(d.body)
+	rm := 0
+	for r.More() {
+		f := r.Next()
+		if f.Tag == reqResourceMetrics {
+			d.at = path{rm, -1, -1, -1}
+			if !d.resourceMetrics(f.S, int(f.X)) {
+				return false
+			}
+			rm++
+		}
+	}
+	if r.Err() != pbwire.OK {
+		d.at = path{-1, -1, -1, -1}
+		return d.wire(r, "")
+	}
+	return true
+}
+
+// resourceMetrics reads one ResourceMetrics (fields at depth 1): its
+// resource first, wherever it is on the wire (every occurrence merges),
+// then its scopes.
+func (d *Decoder) resourceMetrics(s, e int) bool {
+	d.abuf, d.res = d.abuf[:0], d.res[:0]
+	r := pbwire.NewReaderAt(d.body, s, e, 1)
+	for r.More() {
+		f := r.Next()
+		switch f.Tag {
+		case rmResource:
+			if !d.resource(&r, f) {
+				return false
+			}
+		case rmSchemaURL:
+			r.String(f)
+		}
+	}
+	if r.Err() != pbwire.OK {
+		return d.wire(r, "")
+	}
+	d.resourceDims()
+	d.resEnd = len(d.abuf)
+	d.cache.reset(false)
+	r = pbwire.NewReaderAt(d.body, s, e, 1)
+	sm := 0
+	for r.More() {
+		f := r.Next()
+		if f.Tag == rmScopeMetrics {
+			d.at.sm = sm
+			if !d.scopeMetrics(f.S, int(f.X)) {
+				return false
+			}
+			sm++
+		}
+	}
+	d.at.sm = -1
+	return true
+}
+
+// resource reads a Resource's attributes into d.res.
+func (d *Decoder) resource(parent *pbwire.Reader, f pbwire.Field) bool {
+	r := parent.Message(f)
+	for r.More() {
+		g := r.Next()
+		if g.Tag == resAttributes {
+			sp, ok := d.readAttr(g.S, int(g.X), 3)
+			if !ok {
+				return false
+			}
+			d.res = append(d.res, sp)
+		} else if g.Tag == 3<<3|pbwire.BytesType && !d.validateStrings(&r, g, entityRefStrings) {
+			return false
+		}
+	}
+	if r.Err() != pbwire.OK {
+		return d.wire(r, "resource")
+	}
+	return true
+}
+
+// scopeMetrics reads one ScopeMetrics (fields at depth 2).
+func (d *Decoder) scopeMetrics(s, e int) bool {
+	r := pbwire.NewReaderAt(d.body, s, e, 2)
+	// Validate everything first: MAD reads the whole message before any
+	// metric (a failure anywhere refuses the request either way, but the
+	// scope's strings are checked only here).
+	for r.More() {
+		f := r.Next()
+		switch f.Tag {
+		case smScope:
+			if !d.scope(&r, f) {
+				return false
+			}
+		case smSchemaURL:
+			r.String(f)
+		}
+	}
+	if r.Err() != pbwire.OK {
+		return d.wire(r, "")
+	}
+	r = pbwire.NewReaderAt(d.body, s, e, 2)
+	m := 0
+	for r.More() {
+		f := r.Next()
+		if f.Tag == smMetrics {
+			d.at.m = m
+			if !d.metric(f.S, int(f.X)) {
+				return false
+			}
+			m++
+		}
+	}
+	d.at.m = -1
+	return true
+}
+
+// scope validates an InstrumentationScope (mad ignores it, as MAD does).
+func (d *Decoder) scope(parent *pbwire.Reader, f pbwire.Field) bool {
+	r := parent.Message(f)
+	for r.More() {
+		g := r.Next()
+		switch g.Tag {
+		case scopeName, scopeVersion:
+			r.String(g)
+		case scopeAttrs:
+			if !d.validateAttr(g.S, int(g.X), 4) {
+				return false
+			}
+		}
+	}
+	if r.Err() != pbwire.OK {
+		return d.wire(r, "scope")
+	}
+	return true
+}
+
+// validateAttr checks a KeyValue that mad does not use (scope attributes,
+// metric metadata, exemplars' attributes) as Java's parse would: it is
+// stringified into scratch space that is then dropped.
+func (d *Decoder) validateAttr(s, e, depth int) bool {
+	n := len(d.abuf)
+	_, ok := d.readAttr(s, e, depth)
+	d.abuf = d.abuf[:n]
+	return ok
+}
+
+// entityRefStrings are the string fields of a Resource's EntityRef
+// (schema_url, type, id_keys, description_keys).
+var entityRefStrings = [...]uint32{1<<3 | pbwire.BytesType, 2<<3 | pbwire.BytesType, 3<<3 | pbwire.BytesType, 4<<3 | pbwire.BytesType}
+
+// validateStrings checks the string fields of a message mad does not read.
+func (d *Decoder) validateStrings(parent *pbwire.Reader, f pbwire.Field, tags [4]uint32) bool {
+	r := parent.Message(f)
+	for r.More() {
+		g := r.Next()
+		for _, t := range tags {
+			if g.Tag == t {
+				r.String(g)
+				break
+			}
+		}
+	}
+	if r.Err() != pbwire.OK {
+		return d.wire(r, "")
+	}
+	return true
+}
+
+// metric reads one Metric (fields at depth 3): name, unit and the run of
+// its data member (a oneof: the last member on the wire; its occurrences
+// since a field of another member merge), then its points.
+func (d *Decoder) metric(s, e int) bool {
+	d.name, d.dataName = span{}, ""
+	var unit span
+	var member uint32
+	d.runs = d.runs[:0]
+	r := pbwire.NewReaderAt(d.body, s, e, 3)
+	for r.More() {
+		f := r.Next()
+		switch f.Tag {
+		case metricName:
+			if _, ok := r.String(f); ok {
+				d.name = span{f.S, int(f.X)}
+			}
+		case metricUnit:
+			if _, ok := r.String(f); ok {
+				unit = span{f.S, int(f.X)}
+			}
+		case metricDescription:
+			r.String(f)
+		case metricMetadata:
+			if !d.validateAttr(f.S, int(f.X), 4) {
+				return false
+			}
+		case metricGauge, metricSum, metricHistogram, metricExpHist, metricSummary:
+			if f.Tag != member {
+				member = f.Tag
+				d.runs = d.runs[:0]
+			}
+			d.runs = append(d.runs, span{f.S, int(f.X)})
+		}
+	}
+	if r.Err() != pbwire.OK {
+		return d.wire(r, "")
+	}
+	d.unit = unitOf(d.body[unit.s:unit.e])
+	switch member {
+	case metricGauge:
+		d.dataName = "gauge"
+	case metricSum:
+		d.dataName = "sum"
+	case metricHistogram:
+		d.dataName = "histogram"
+	case metricExpHist:
+		d.dataName = "exponential_histogram"
+	case metricSummary:
+		d.dataName = "summary"
+	default:
+		d.st.Unsupported++ // no data
+		return true
+	}
+	dp := 0
+	for _, run := range d.runs {
+		r := pbwire.NewReaderAt(d.body, run.s, run.e, 4)
+		for r.More() {
+			f := r.Next()
+			if f.Tag != dataPoints {
+				continue // temporality, monotonicity: ignored
+			}
+			d.at.dp = dp
+			dp++
+			d.st.Points++
+			if d.cfg.MaxPoints > 0 && d.st.Points > d.cfg.MaxPoints {
+				return d.failAt(errTooManyPoints, f.At, "")
+			}
+			var ok bool
+			switch member {
+			case metricGauge, metricSum:
+				ok = d.numberPoint(f.S, int(f.X))
+			case metricHistogram:
+				ok = d.histogramPoint(f.S, int(f.X))
+			case metricExpHist:
+				ok = d.expHistogramPoint(f.S, int(f.X))
+			case metricSummary:
+				ok = d.summaryPoint(f.S, int(f.X))
+			}
+			if !ok {
+				return false
+			}
+		}
+		if r.Err() != pbwire.OK {
+			d.at.dp = -1
+			return d.wire(r, d.dataName)
+		}
+	}
+	d.at.dp = -1
+	return true
+}
+
+// unitOf maps a histogram's unit as MAD does (lower-cased; time units
+// only), or UnitNone.
+func unitOf(u []byte) sample.Unit {
+	var lower [16]byte
+	if len(u) > len(lower) {
+		return sample.UnitNone
+	}
+	for i, c := range u {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	switch string(lower[:len(u)]) {
+	case "ns", "nanosecond", "nanoseconds":
+		return sample.Nanosecond
+	case "us", "microsecond", "microseconds":
+		return sample.Microsecond
+	case "ms", "millisecond", "milliseconds":
+		return sample.Millisecond
+	case "s", "second", "seconds":
+		return sample.Second
+	}
+	return sample.UnitNone
+}

@@ -1,0 +1,395 @@
+package otlp
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/gomad/mad/internal/pbwire"
+	"github.com/gomad/mad/internal/sample"
+)
+
+// The data points' fields (metrics.proto).
+const (
+	numAttributes = 7<<3 | pbwire.BytesType
+	numTime       = 3<<3 | pbwire.Fixed64Type
+	numAsDouble   = 4<<3 | pbwire.Fixed64Type
+	numAsInt      = 6<<3 | pbwire.Fixed64Type
+	numExemplars  = 5<<3 | pbwire.BytesType
+
+	histAttributes = 9<<3 | pbwire.BytesType
+	histTime       = 3<<3 | pbwire.Fixed64Type
+	histCount      = 4<<3 | pbwire.Fixed64Type
+	histSum        = 5<<3 | pbwire.Fixed64Type
+	histCountsPkd  = 6<<3 | pbwire.BytesType
+	histCounts     = 6<<3 | pbwire.Fixed64Type
+	histBoundsPkd  = 7<<3 | pbwire.BytesType
+	histBounds     = 7<<3 | pbwire.Fixed64Type
+	histExemplars  = 8<<3 | pbwire.BytesType
+	histMin        = 11<<3 | pbwire.Fixed64Type
+	histMax        = 12<<3 | pbwire.Fixed64Type
+
+	expAttributes = 1<<3 | pbwire.BytesType
+	expTime       = 3<<3 | pbwire.Fixed64Type
+	expCount      = 4<<3 | pbwire.Fixed64Type
+	expSum        = 5<<3 | pbwire.Fixed64Type
+	expScale      = 6<<3 | pbwire.VarintType
+	expZeroCount  = 7<<3 | pbwire.Fixed64Type
+	expPositive   = 8<<3 | pbwire.BytesType
+	expNegative   = 9<<3 | pbwire.BytesType
+	expExemplars  = 11<<3 | pbwire.BytesType
+	expMin        = 12<<3 | pbwire.Fixed64Type
+	expMax        = 13<<3 | pbwire.Fixed64Type
+
+	bucketsOffset    = 1<<3 | pbwire.VarintType
+	bucketsCountsPkd = 2<<3 | pbwire.BytesType
+	bucketsCounts    = 2<<3 | pbwire.VarintType
+
+	summaryAttributes = 7<<3 | pbwire.BytesType
+
+	exemplarAttributes = 7<<3 | pbwire.BytesType
+)
+
+// exemplar validates an Exemplar (mad ignores it): its attributes' strings.
+func (d *Decoder) exemplar(parent *pbwire.Reader, f pbwire.Field) bool {
+	r := parent.Message(f)
+	for r.More() {
+		g := r.Next()
+		if g.Tag == exemplarAttributes && !d.validateAttr(g.S, int(g.X), 7) {
+			return false
+		}
+	}
+	if r.Err() != pbwire.OK {
+		return d.wire(r, "exemplars")
+	}
+	return true
+}
+
+// millis is MAD's record time of time_unix_nano: Java's signed long divided
+// by 10^6, truncating.
+func millis(ns uint64) int64 { return int64(ns) / 1e6 }
+
+// numberPoint reads a NumberDataPoint (fields at depth 5) and routes its
+// value as a gauge sample.
+func (d *Decoder) numberPoint(s, e int) bool {
+	var t uint64
+	var v float64
+	var run attrRun
+	r := pbwire.NewReaderAt(d.body, s, e, 5)
+	for r.More() {
+		at := r.Offset()
+		f := r.Next()
+		switch f.Tag {
+		case numAttributes:
+			run.note(at, r.Offset())
+		case numTime:
+			t = f.X
+		case numAsDouble:
+			v = f.Double()
+		case numAsInt:
+			v = float64(f.Int64())
+		case numExemplars:
+			if !d.exemplar(&r, f) {
+				return false
+			}
+		}
+	}
+	if r.Err() != pbwire.OK {
+		return d.wire(r, "")
+	}
+	if !d.pointSection(s, e, numAttributes, run) {
+		return false
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		d.st.NonFinite++
+		return true
+	}
+	d.emit(millis(t), v, nil, nil, sample.UnitNone)
+	return true
+}
+
+// summaryPoint validates a SummaryDataPoint, which mad leaves out as MAD
+// does.
+func (d *Decoder) summaryPoint(s, e int) bool {
+	var run attrRun
+	r := pbwire.NewReaderAt(d.body, s, e, 5)
+	for r.More() {
+		at := r.Offset()
+		if f := r.Next(); f.Tag == summaryAttributes {
+			run.note(at, r.Offset())
+		}
+	}
+	if r.Err() != pbwire.OK {
+		return d.wire(r, "")
+	}
+	if !d.pointSection(s, e, summaryAttributes, run) {
+		return false
+	}
+	d.st.Unsupported++
+	return true
+}
+
+// histogramPoint reads a HistogramDataPoint and routes its statistics.
+func (d *Decoder) histogramPoint(s, e int) bool {
+	var t, count uint64
+	var sum, mn, mx float64
+	var hasMin, hasMax bool
+	var run attrRun
+	d.bounds, d.counts = d.bounds[:0], d.counts[:0]
+	r := pbwire.NewReaderAt(d.body, s, e, 5)
+	for r.More() {
+		at := r.Offset()
+		f := r.Next()
+		switch f.Tag {
+		case histAttributes:
+			run.note(at, r.Offset())
+		case histTime:
+			t = f.X
+		case histCount:
+			count = f.X
+		case histSum:
+			sum = f.Double()
+		case histMin:
+			mn, hasMin = f.Double(), true
+		case histMax:
+			mx, hasMax = f.Double(), true
+		case histCountsPkd:
+			d.counts, _ = r.AppendFixed64s(d.counts, f)
+		case histCounts:
+			d.counts = append(d.counts, f.X)
+		case histBoundsPkd:
+			d.bounds, _ = r.AppendDoubles(d.bounds, f)
+		case histBounds:
+			d.bounds = append(d.bounds, f.Double())
+		case histExemplars:
+			if !d.exemplar(&r, f) {
+				return false
+			}
+		}
+	}
+	if r.Err() != pbwire.OK {
+		return d.wire(r, "")
+	}
+	if !d.pointSection(s, e, histAttributes, run) {
+		return false
+	}
+	nb := len(d.bounds)
+	if nb == 0 {
+		d.st.Empty++
+		return true
+	}
+	d.hist = d.hist[:0]
+	first, lastBound := -1, -1
+	for i, c := range d.counts[:min(len(d.counts), nb+1)] {
+		if int64(c) <= 0 {
+			continue
+		}
+		var v float64
+		if i < nb {
+			v = d.bounds[i]
+			lastBound = i
+		} else if hasMax {
+			v = mx
+		} else if nb >= 2 {
+			v = d.bounds[nb-1] + math.Abs(d.bounds[nb-1]-d.bounds[nb-2])
+		} else {
+			return d.failAt(errOneBound, -1, "")
+		}
+		if first < 0 {
+			first = len(d.hist)
+		}
+		d.hist = append(d.hist, sample.HistEntry{Value: v, Count: c})
+	}
+	a := sample.Agg{Sum: sum, Count: float64(int64(count)), Has: sample.HasSum | sample.HasCount | sample.HasHist}
+	if hasMin {
+		a.Min, a.Has = mn, a.Has|sample.HasMin
+	} else if first >= 0 {
+		a.Min, a.Has = d.hist[first].Value, a.Has|sample.HasMin
+	}
+	if hasMax {
+		a.Max, a.Has = mx, a.Has|sample.HasMax
+	} else if lastBound >= 0 {
+		a.Max, a.Has = d.bounds[lastBound], a.Has|sample.HasMax
+	}
+	d.emitAgg(millis(t), a)
+	return true
+}
+
+// expHistogramPoint reads an ExponentialHistogramDataPoint and routes its
+// statistics.
+func (d *Decoder) expHistogramPoint(s, e int) bool {
+	var t, count, zero uint64
+	var sum, mn, mx float64
+	var hasMin, hasMax bool
+	var scale int32
+	var posOff, negOff int32
+	var run attrRun
+	d.pos, d.neg = d.pos[:0], d.neg[:0]
+	r := pbwire.NewReaderAt(d.body, s, e, 5)
+	for r.More() {
+		at := r.Offset()
+		f := r.Next()
+		switch f.Tag {
+		case expAttributes:
+			run.note(at, r.Offset())
+		case expTime:
+			t = f.X
+		case expCount:
+			count = f.X
+		case expSum:
+			sum = f.Double()
+		case expScale:
+			scale = f.Sint32()
+		case expZeroCount:
+			zero = f.X
+		case expMin:
+			mn, hasMin = f.Double(), true
+		case expMax:
+			mx, hasMax = f.Double(), true
+		case expPositive:
+			if !d.buckets(&r, f, &posOff, &d.pos) {
+				return false
+			}
+		case expNegative:
+			if !d.buckets(&r, f, &negOff, &d.neg) {
+				return false
+			}
+		case expExemplars:
+			if !d.exemplar(&r, f) {
+				return false
+			}
+		}
+	}
+	if r.Err() != pbwire.OK {
+		return d.wire(r, "")
+	}
+	if !d.pointSection(s, e, expAttributes, run) {
+		return false
+	}
+	d.hist = d.hist[:0]
+	if int64(zero) > 0 {
+		d.hist = append(d.hist, sample.HistEntry{Value: 0, Count: zero})
+	}
+	for i, c := range d.pos {
+		if int64(c) > 0 {
+			d.hist = append(d.hist, sample.HistEntry{Value: expValue(posOff+int32(i), scale), Count: c})
+		}
+	}
+	for i, c := range d.neg {
+		if int64(c) > 0 {
+			d.hist = append(d.hist, sample.HistEntry{Value: -expValue(negOff+int32(i), scale), Count: c})
+		}
+	}
+	if len(d.hist) == 0 {
+		d.st.Empty++
+		return true
+	}
+	a := sample.Agg{Sum: sum, Count: float64(int64(count)), Has: sample.HasSum | sample.HasCount | sample.HasHist | sample.HasMin | sample.HasMax}
+	a.Min, a.Max = d.hist[0].Value, d.hist[0].Value
+	for _, h := range d.hist[1:] {
+		a.Min, a.Max = min(a.Min, h.Value), max(a.Max, h.Value)
+	}
+	if hasMin {
+		a.Min = mn
+	}
+	if hasMax {
+		a.Max = mx
+	}
+	d.emitAgg(millis(t), a)
+	return true
+}
+
+// buckets reads a Buckets message (every occurrence merges: the last
+// offset, the counts appended).
+func (d *Decoder) buckets(parent *pbwire.Reader, f pbwire.Field, off *int32, counts *[]uint64) bool {
+	r := parent.Message(f)
+	for r.More() {
+		g := r.Next()
+		switch g.Tag {
+		case bucketsOffset:
+			*off = g.Sint32()
+		case bucketsCounts:
+			*counts = append(*counts, g.X)
+		case bucketsCountsPkd:
+			*counts, _ = r.AppendVarints(*counts, g)
+		}
+	}
+	if r.Err() != pbwire.OK {
+		return d.wire(r, "")
+	}
+	return true
+}
+
+// expValue is MAD's representative value of bucket idx at scale (doc.go),
+// in Java's int and double arithmetic.
+func expValue(idx, scale int32) float64 {
+	switch {
+	case scale > 0:
+		sf := math.Exp2(float64(scale)) / math.Ln2
+		return 0.5 * (1 + math.Exp(1/sf)) * math.Exp(float64(idx)/sf)
+	case scale == 0:
+		return math.Ldexp(1.5, int(idx))
+	}
+	sh := uint32(-scale) & 31 // Java's int shift
+	lo, hi := idx<<sh, (idx+1)<<sh
+	return 0.5 * (math.Pow(2, float64(lo)) + math.Pow(2, float64(hi)))
+}
+
+// emitAgg routes a histogram's statistics, in the metric's unit
+// normalised.
+func (d *Decoder) emitAgg(t int64, a sample.Agg) {
+	u := sample.UnitNone
+	if d.unit != sample.UnitNone {
+		a.Min, u = sample.Normalize(a.Min, d.unit)
+		a.Max, _ = sample.Normalize(a.Max, d.unit)
+		a.Sum, _ = sample.Normalize(a.Sum, d.unit)
+		for i := range d.hist {
+			d.hist[i].Value, _ = sample.Normalize(d.hist[i].Value, d.unit)
+		}
+	}
+	d.emit(t, 0, &a, d.hist, u)
+}
+
+// emit routes one sample of the current metric and point dimensions at
+// record time t: a value, or statistics (a non-nil a with hist). A sample
+// whose name, dimensions and time an earlier one of the request has
+// replaces it.
+func (d *Decoder) emit(t int64, v float64, a *sample.Agg, hist []sample.HistEntry, u sample.Unit) {
+	if d.secTooLong {
+		d.st.TooLong++
+		return
+	}
+	name := d.body[d.name.s:d.name.e]
+	k := append(d.key[:0], byte(sample.KindGauge))
+	k = binary.AppendUvarint(k, uint64(len(name)))
+	k = append(k, name...)
+	k = append(k, d.section[2:]...)
+	d.key = k
+	if len(k) > sample.MaxKeyLen {
+		d.st.TooLong++
+		return
+	}
+	h := sample.Hash(k)
+	b := d.route(h)
+	if i, ok := d.seen.find(h, t, b, k); ok {
+		// MAD's record keeps the later metric of a name.
+		s := &b.Samples[i]
+		s.Value, s.Unit, s.ReqTime, s.Flags = v, u, d.now, 0
+		if a != nil {
+			a.HistOff, a.HistLen = uint32(len(b.Hist)), uint32(len(hist))
+			b.Hist = append(b.Hist, hist...)
+			s.Agg, s.Flags = uint32(len(b.Aggs)), sample.FlagAgg
+			b.Aggs = append(b.Aggs, *a)
+		}
+		d.st.Replaced++
+		return
+	}
+	kr := b.PutKeyBytes(k, h)
+	d.seen.add(h, t, b, len(b.Samples))
+	if a != nil {
+		b.AddAgg(kr, t, d.now, *a, hist, u)
+	} else {
+		b.AddValue(kr, t, d.now, v, u)
+	}
+	d.st.Samples++
+	d.countRecord(t)
+}
