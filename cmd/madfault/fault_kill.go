@@ -105,7 +105,7 @@ func faultKill(c *campaign) []result {
 	type side struct{ pre, post int }
 	sentIn := map[bucket]*side{}
 	for _, b := range bursts {
-		at := time.Unix(int64(b.k), 0)
+		at := b.at // mad stamps StatsD lines when it reads them
 		for _, p := range killPeriods {
 			key := bucket{p.name, at.Truncate(p.period).Unix()}
 			sd := sentIn[key]
@@ -183,7 +183,7 @@ func faultKill(c *campaign) []result {
 	}
 	var preBursts, postBursts int
 	for _, b := range bursts {
-		if time.Unix(int64(b.k), 0).Before(killAt) {
+		if b.at.Before(killAt) {
 			preBursts++
 		} else {
 			postBursts++
@@ -253,7 +253,7 @@ func emittedBefore(o *output, v *validStream, bursts []burst, t time.Time) bool 
 	}
 	per := map[key]int{}
 	for _, b := range bursts {
-		at := time.Unix(int64(b.k), 0)
+		at := b.at // mad stamps StatsD lines when it reads them
 		for _, p := range killPeriods {
 			if start := at.Truncate(p.period); expiration(p.period, start).Before(t) {
 				per[key{p.name, start.Unix()}]++
@@ -284,5 +284,5 @@ func quiesce(v *validStream, m *madProc, base int64) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("mad did not read the last burst within 5 s")
 	}
 	last := bursts[len(bursts)-1]
-	return time.Unix(int64(last.k), 800_000_000), nil
+	return last.at.Truncate(time.Second).Add(800 * time.Millisecond), nil
 }
