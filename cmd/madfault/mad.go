@@ -203,6 +203,7 @@ type sampler struct {
 	pid      int
 	ping     string
 	stop     chan struct{} // stops the memory sampling
+	stopOnce sync.Once
 	stopPing chan struct{}
 	wg       sync.WaitGroup
 	pingDone sync.WaitGroup
@@ -291,7 +292,7 @@ func (s *sampler) pings() pingStats {
 // finish stops the sampler and returns what /ping did.
 func (s *sampler) finish() pingStats {
 	p := s.pings()
-	close(s.stop)
+	s.stopOnce.Do(func() { close(s.stop) })
 	s.wg.Wait()
 	return p
 }
