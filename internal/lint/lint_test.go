@@ -52,6 +52,8 @@ var allowed = []struct {
 	// The protobuf wire format as protobuf-java reads it, shared by the
 	// protobuf decoders.
 	{"internal/pbwire", nil},
+	// The server side of unary gRPC on net/http's HTTP/2 (OTLP/gRPC).
+	{"internal/grpcunary", nil},
 	{"affinity", nil},
 	{"ring", nil},
 	{"hist", []string{"internal/prefetch", "internal/hugepage"}},
