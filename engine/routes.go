@@ -100,17 +100,19 @@ func (d *Daemon) Handler() http.Handler {
 		}
 	})
 	for _, k := range ingest.HTTPKinds() {
-		path := k.Path()
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			// MAD: 404 when no source of that kind runs (MAD-SPEC §3.1).
-			if m := d.routes.Load(); m != nil {
-				if src := (*m)[path]; src != nil {
-					src.ServeHTTP(w, r)
-					return
+		key := k.Path()
+		for _, path := range k.Paths() {
+			mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+				// MAD: 404 when no source of that kind runs (MAD-SPEC §3.1).
+				if m := d.routes.Load(); m != nil {
+					if src := (*m)[key]; src != nil {
+						src.ServeHTTP(w, r)
+						return
+					}
 				}
-			}
-			http.Error(w, "no source serves "+path+" in the running configuration", http.StatusNotFound)
-		})
+				http.Error(w, "no source serves "+path+" in the running configuration", http.StatusNotFound)
+			})
+		}
 	}
 	// MAD's telemetry websockets (MAD-SPEC §10), fed by TelemetrySinks.
 	mux.Handle("/telemetry/v1/stream", d.hub.Handler(1))

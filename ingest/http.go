@@ -18,7 +18,10 @@ import (
 
 	"github.com/gomad/mad/ingest/clientpb"
 	"github.com/gomad/mad/ingest/collectd"
+	"github.com/gomad/mad/ingest/otlp"
+	"github.com/gomad/mad/ingest/otlp/otlpjson"
 	"github.com/gomad/mad/ingest/promrw"
+	"github.com/gomad/mad/internal/grpcunary"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/internal/throttle"
 )
@@ -32,20 +35,31 @@ const (
 	HTTPClientV3
 	HTTPCollectd
 	HTTPPrometheus
+	// HTTPOTLP is MAD's OpenTelemetryGrpcSource (otlp_source.go).
+	HTTPOTLP
 	numHTTPKinds
 )
 
 var httpPaths = [numHTTPKinds]string{
 	"/metrics/v1/application", "/metrics/v2/application", "/metrics/v3/application",
-	"/metrics/v1/collectd", "/metrics/prometheus",
+	"/metrics/v1/collectd", "/metrics/prometheus", OTLPGRPCPath,
 }
 
-// Path returns the route MAD serves the kind on.
+// Path returns the route MAD serves the kind on: the source's key.
 func (k HTTPKind) Path() string { return httpPaths[k] }
+
+// Paths returns every route the kind serves: Path, and for OTLP also
+// OTLP/HTTP's.
+func (k HTTPKind) Paths() []string {
+	if k == HTTPOTLP {
+		return []string{OTLPGRPCPath, OTLPHTTPPath}
+	}
+	return []string{httpPaths[k]}
+}
 
 // HTTPKinds lists every kind.
 func HTTPKinds() []HTTPKind {
-	return []HTTPKind{HTTPClientV1, HTTPClientV2, HTTPClientV3, HTTPCollectd, HTTPPrometheus}
+	return []HTTPKind{HTTPClientV1, HTTPClientV2, HTTPClientV3, HTTPCollectd, HTTPPrometheus, HTTPOTLP}
 }
 
 // HTTPConfig configures an HTTP source.
@@ -63,7 +77,7 @@ type HTTPConfig struct {
 	// write, snappy (default 256 MiB): 413 beyond either.
 	MaxBody, MaxDecompressed int
 	// MaxRecords bounds the records of one request (0: no limit); 413
-	// beyond it.
+	// beyond it. For OTLP it bounds the data points.
 	MaxRecords int
 	// Deadline bounds how long a request waits for a slot and then for
 	// room in the shards' rings; past it the answer is 503 with
@@ -169,6 +183,11 @@ type httpSlot struct {
 	pb       *clientpb.Decoder
 	prom     *promrw.Decoder
 	collectd *collectd.Decoder
+	otlp     *otlp.Decoder
+	otlpSt   otlp.Stats // what the last OTLP request left out
+	grpc     *grpcunary.Reader
+	json     *otlpjson.Transcoder
+	jsonPB   []byte      // a JSON body transcoded
 	cfg      *HTTPConfig // what the decoders were made for
 	body     []byte
 	plain    []byte
@@ -322,6 +341,12 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, cfg, RefusedContentLength, fmt.Errorf("the declared Content-Length %d exceeds %d bytes", r.ContentLength, cfg.MaxBody))
 		return
 	}
+	if cfg.Kind == HTTPOTLP {
+		if _, ok := otlpVariantOf(r); !ok {
+			s.refuse(w, r, cfg, RefusedContentType, fmt.Errorf("%s takes Content-Type %s, not %q", r.URL.Path, otlpContentTypes(r), r.Header.Get("Content-Type")))
+			return
+		}
+	}
 	deadline := time.Now().Add(cfg.Deadline)
 	sl, err := s.borrow(cfg.Deadline, r.Context().Done())
 	if err != nil {
@@ -334,9 +359,14 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // errCanceled: the client is gone
 	}
 	why, err := s.handle(sl, cfg, r, deadline)
+	ost := sl.otlpSt
 	s.slots <- sl
 	if err != nil {
 		s.refuse(w, r, cfg, why, err)
+		return
+	}
+	if cfg.Kind == HTTPOTLP {
+		s.answerOTLP(w, r, &ost)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -377,33 +407,17 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 		sl.reconfigure(cfg)
 	}
 	defer sl.release()
-	body, err := readBody(r.Body, sl.body[:0], cfg.MaxBody)
-	sl.body = body[:0]
-	sl.note(cap(body))
-	if err != nil {
-		switch {
-		case errors.Is(err, errTooLarge):
-			return RefusedBodyTooLarge, fmt.Errorf("the body exceeds %d bytes", cfg.MaxBody)
-		case isTimeout(err):
-			return RefusedBodyTimeout, fmt.Errorf("the body did not arrive within the read timeout: %w", err)
+	var plain []byte
+	var why HTTPRefusal
+	var err error
+	if cfg.Kind == HTTPOTLP && r.URL.Path == OTLPGRPCPath {
+		plain, why, err = sl.grpcMessage(r, cfg)
+		if err != nil {
+			return why, err
 		}
-		return RefusedBodyUnreadable, fmt.Errorf("reading the body: %w", err)
-	}
-	s.bytes.Add(uint64(len(body)))
-	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
-	if cfg.Kind == HTTPPrometheus && enc == "snappy" {
-		enc = "" // remote write's own block compression, decoded by promrw
-	}
-	if !knownEncoding(enc) {
-		s.unknownEncoding.Add(1)
-		enc = ""
-	}
-	plain, err := sl.decompress(enc, body, cfg.MaxDecompressed)
-	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			return RefusedDecompressedTooLarge, fmt.Errorf("the decompressed body exceeds %d bytes", cfg.MaxDecompressed)
-		}
-		return RefusedBadEncoding, err
+		s.bytes.Add(uint64(sl.grpc.WireLen()))
+	} else if plain, why, err = s.readPlain(sl, cfg, r); err != nil {
+		return why, err
 	}
 	sl.ensureDecoder(cfg)
 	now := time.Now().UnixMilli()
@@ -418,6 +432,13 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 	case HTTPCollectd:
 		sl.dims = headerDims(sl.dims[:0], r.Header)
 		st, err = sl.collectd.Decode(plain, sl.dims, now, sl.prod.Route)
+	case HTTPOTLP:
+		var msg []byte
+		if msg, why, err = sl.otlpMessage(r, plain); err != nil {
+			return why, err
+		}
+		st, err = sl.otlp.Decode(msg, now, sl.prod.Route)
+		sl.otlpSt = sl.otlp.Stats()
 	case HTTPPrometheus:
 		if n, derr := snappy.DecodedLen(plain); derr == nil {
 			sl.note(n) // what promrw decompresses into its own buffer
@@ -449,6 +470,40 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 	s.records.Add(uint64(st.Records))
 	s.samples.Add(uint64(st.Samples))
 	return 0, nil
+}
+
+// readPlain reads a request's body into the slot's buffer and undoes its
+// Content-Encoding.
+func (s *HTTPSource) readPlain(sl *httpSlot, cfg *HTTPConfig, r *http.Request) ([]byte, HTTPRefusal, error) {
+	body, err := readBody(r.Body, sl.body[:0], cfg.MaxBody)
+	sl.body = body[:0]
+	sl.note(cap(body))
+	if err != nil {
+		switch {
+		case errors.Is(err, errTooLarge):
+			return nil, RefusedBodyTooLarge, fmt.Errorf("the body exceeds %d bytes", cfg.MaxBody)
+		case isTimeout(err):
+			return nil, RefusedBodyTimeout, fmt.Errorf("the body did not arrive within the read timeout: %w", err)
+		}
+		return nil, RefusedBodyUnreadable, fmt.Errorf("reading the body: %w", err)
+	}
+	s.bytes.Add(uint64(len(body)))
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	if cfg.Kind == HTTPPrometheus && enc == "snappy" {
+		enc = "" // remote write's own block compression, decoded by promrw
+	}
+	if !knownEncoding(enc) {
+		s.unknownEncoding.Add(1)
+		enc = ""
+	}
+	plain, err := sl.decompress(enc, body, cfg.MaxDecompressed)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			return nil, RefusedDecompressedTooLarge, fmt.Errorf("the decompressed body exceeds %d bytes", cfg.MaxDecompressed)
+		}
+		return nil, RefusedBadEncoding, err
+	}
+	return plain, 0, nil
 }
 
 // refusalOf is the refusal of a body a decoder refused, by the error's
@@ -485,6 +540,10 @@ func (sl *httpSlot) ensureDecoder(cfg *HTTPConfig) {
 		if sl.collectd == nil {
 			sl.collectd = collectd.NewDecoder(collectd.Config{MaxRecords: cfg.MaxRecords})
 		}
+	case HTTPOTLP:
+		if sl.otlp == nil {
+			sl.otlp = otlp.NewDecoder(otlp.Config{MaxPoints: cfg.MaxRecords})
+		}
 	case HTTPPrometheus:
 		if sl.prom == nil {
 			sl.prom = promrw.NewDecoder(promrw.Config{InterpretUnits: cfg.InterpretUnits, ReservedNameWhitelist: cfg.ReservedNameWhitelist,
@@ -511,9 +570,6 @@ func headerDims(dst []sample.Dim, h http.Header) []sample.Dim {
 func (s *HTTPSource) refuse(w http.ResponseWriter, r *http.Request, cfg *HTTPConfig, why HTTPRefusal, err error) {
 	s.refusals[why].Add(1)
 	status := why.Status()
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
 	if why.bodyLeft() && r.ProtoMajor == 1 {
 		// Answer at once and hang up rather than wait for what is left
 		// of the body: the server would otherwise read up to 256 KiB of
@@ -522,7 +578,14 @@ func (s *HTTPSource) refuse(w http.ResponseWriter, r *http.Request, cfg *HTTPCon
 		http.NewResponseController(w).SetReadDeadline(time.Now()) // not supported by test recorders: ignored
 	}
 	if ok, left := s.refused.Allow(time.Now()); ok {
-		cfg.Log.Warn("http request refused", "source", cfg.Name, "path", cfg.Kind.Path(), "status", status, "reason", why.String(), "err", err, "left_out", left)
+		cfg.Log.Warn("http request refused", "source", cfg.Name, "path", r.URL.Path, "status", status, "reason", why.String(), "err", err, "left_out", left)
+	}
+	if cfg.Kind == HTTPOTLP {
+		refuseOTLP(w, r, why, err)
+		return
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
 	}
 	http.Error(w, err.Error(), status)
 }

@@ -210,7 +210,8 @@ func (sl *httpSlot) dropDecoders() {
 		sl.zs.Close()
 	}
 	sl.zs, sl.gz = nil, nil
-	sl.pb, sl.collectd, sl.prom = nil, nil, nil
+	sl.pb, sl.collectd, sl.prom, sl.otlp, sl.grpc, sl.json = nil, nil, nil, nil, nil, nil
+	sl.jsonPB = nil
 	sl.br = bytes.Reader{}
 }
 

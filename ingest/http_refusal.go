@@ -40,12 +40,22 @@ const (
 	RefusedShardsBehind
 	// RefusedStopping: the source is stopping (503).
 	RefusedStopping
+	// RefusedContentType: an OTLP request whose Content-Type the route
+	// does not take (415).
+	RefusedContentType
+	// RefusedBadFraming: a gRPC request that is not one length-prefixed
+	// message (gRPC INTERNAL; 400).
+	RefusedBadFraming
+	// RefusedUnsupportedEncoding: a gRPC message compressed with an
+	// encoding mad does not decode (gRPC UNIMPLEMENTED; 400).
+	RefusedUnsupportedEncoding
 	NumHTTPRefusals
 )
 
 var httpRefusalNames = [NumHTTPRefusals]string{
 	"content_length", "body_too_large", "decompressed_too_large", "decoder_limit", "body_timeout",
 	"body_unreadable", "bad_encoding", "malformed", "mad_fails", "no_slot", "shards_behind", "stopping",
+	"content_type", "bad_framing", "unsupported_encoding",
 }
 
 // String is the reason's label value.
@@ -62,8 +72,44 @@ func (r HTTPRefusal) Status() int {
 		return http.StatusInternalServerError
 	case RefusedNoSlot, RefusedShardsBehind, RefusedStopping:
 		return http.StatusServiceUnavailable
+	case RefusedContentType:
+		return http.StatusUnsupportedMediaType
 	}
 	return http.StatusBadRequest
+}
+
+// gRPC status codes (google.golang.org/grpc/codes), as OTLP/gRPC answers.
+const (
+	grpcOK                = 0
+	grpcDeadlineExceeded  = 4
+	grpcInvalidArgument   = 3
+	grpcResourceExhausted = 8
+	grpcUnimplemented     = 12
+	grpcInternal          = 13
+	grpcUnavailable       = 14
+)
+
+// GRPCCode is the gRPC status a refusal is answered with on the OTLP/gRPC
+// route: a body MAD cannot parse is INVALID_ARGUMENT (not retried, as
+// OTLP says of bad data), one on which MAD's parser throws otherwise
+// INTERNAL (what pekko-grpc answers for it), a limit RESOURCE_EXHAUSTED
+// without retry information (not retried: the same request would be
+// refused again), saturation UNAVAILABLE with retry information (retried
+// after it).
+func (r HTTPRefusal) GRPCCode() int {
+	switch r {
+	case RefusedContentLength, RefusedBodyTooLarge, RefusedDecompressedTooLarge, RefusedDecoderLimit:
+		return grpcResourceExhausted
+	case RefusedBodyTimeout:
+		return grpcDeadlineExceeded
+	case RefusedMalformed:
+		return grpcInvalidArgument
+	case RefusedNoSlot, RefusedShardsBehind, RefusedStopping:
+		return grpcUnavailable
+	case RefusedUnsupportedEncoding:
+		return grpcUnimplemented
+	}
+	return grpcInternal
 }
 
 // bodyLeft reports whether the refusal leaves an unread or broken body on

@@ -27,6 +27,7 @@ var minimal = map[string]string{
 	"ClientHttpSourceV3":              `{type=ClientHttpSourceV3, name=x}`,
 	"CollectdHttpSourceV1":            `{type=CollectdHttpSourceV1, name=x}`,
 	"PrometheusHttpSource":            `{type=PrometheusHttpSource, name=x}`,
+	"OpenTelemetryGrpcSource":         `{type=OpenTelemetryGrpcSource, name=x}`,
 	"MappingSource":                   `{type=MappingSource, name=x, findAndReplace={"a":["b"]}, source={type=StatsdSource, name=y, host="127.0.0.1", port=0}}`,
 	"TimeStampingSource":              `{type=TimeStampingSource, name=x, source={type=StatsdSource, name=y, host="127.0.0.1", port=0}}`,
 

@@ -1,12 +1,14 @@
 package config
 
-// mad-experimental's sources, bound with MAD's keys and validation; mad does
-// not run them yet.
-
-const (
-	laterWrap = "wrapping sources are not implemented in mad yet"
-	laterOTel = "the OpenTelemetry gRPC source is not implemented in mad yet"
+import (
+	"github.com/gomad/mad/affinity"
+	"github.com/gomad/mad/ingest"
 )
+
+// mad-experimental's sources, bound with MAD's keys and validation: the
+// OpenTelemetry source runs; the wrapping ones do not yet.
+
+const laterWrap = "wrapping sources are not implemented in mad yet"
 
 // TransformingSourceConf is mad-experimental's TransformingSource.
 type TransformingSourceConf struct {
@@ -51,9 +53,15 @@ func init() {
 		})
 		return c
 	}})
-	register(&class{fqcn: pkgExpSources + "OpenTelemetryGrpcSource", kind: kindSource, missing: laterOTel, bind: func(n *node) any {
+	// OTLP/gRPC on MAD's HTTP server, and OTLP/HTTP beside it (ingest's
+	// HTTPOTLP): an HTTP source like the client protocols'.
+	register(&class{fqcn: pkgExpSources + "OpenTelemetryGrpcSource", kind: kindSource, bind: func(n *node) any {
 		n.ignore("actorName", "poolSize")
 		return nil
+	}, source: func(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
+		l := b.HTTP
+		return &ingest.HTTPConfig{Name: s.Name, Kind: ingest.HTTPOTLP, Slots: max(2, affinity.Usable()),
+			MaxBody: l.MaxBody, MaxDecompressed: l.MaxDecompressed, MaxRecords: l.MaxRecords, Deadline: l.BusyTimeout, Log: b.log()}, nil
 	}})
 }
 

@@ -189,3 +189,7 @@ func readError(err error) error {
 // Retained returns the bytes the Reader's buffers hold, so that a pool
 // can drop a Reader that grew for a rare large message.
 func (rd *Reader) Retained() int { return cap(rd.wire) + cap(rd.msg) }
+
+// WireLen returns the length of the last message read as it came: its
+// prefix and its bytes, compressed or not.
+func (rd *Reader) WireLen() int { return HeaderLen + len(rd.wire) }

@@ -1,0 +1,232 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	otelmetric "go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/resource"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/gomad/mad/engine/config"
+	"github.com/gomad/mad/engine/pipeline"
+	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/ingest"
+)
+
+// The OpenTelemetry Go SDK's exporters, as they ship, against mad's OTLP
+// source: gRPC over h2c and over TLS, and OTLP/HTTP with protobuf. Each
+// exports counters, up-down counters, gauges, explicit and exponential
+// histograms with resource and point attributes, once, with delta
+// temporality; mad aggregates each point as MAD does (doc.go of
+// ingest/otlp), and the aggregates are checked exactly.
+
+func deltaTemporality(sdkmetric.InstrumentKind) metricdata.Temporality {
+	return metricdata.DeltaTemporality
+}
+
+// otlpRecord records the test's values through provider mp.
+func otlpRecord(t *testing.T, mp *sdkmetric.MeterProvider) {
+	t.Helper()
+	m := mp.Meter("mad-test")
+	ctx := context.Background()
+	attrs := otelmetric.WithAttributes(attribute.String("route", "/checkout"), attribute.Int("shard", 3))
+	c, err := m.Int64Counter("requests")
+	must(t, err)
+	c.Add(ctx, 5, attrs)
+	c.Add(ctx, 3, attrs)
+	c.Add(ctx, 7, otelmetric.WithAttributes(attribute.String("route", "/cart"), attribute.Int("shard", 3)))
+	ud, err := m.Float64UpDownCounter("queue.depth")
+	must(t, err)
+	ud.Add(ctx, 10, attrs)
+	ud.Add(ctx, -4.5, attrs)
+	g, err := m.Float64Gauge("temperature", otelmetric.WithUnit("Cel"))
+	must(t, err)
+	g.Record(ctx, 21.5, otelmetric.WithAttributes(attribute.Bool("indoor", true), attribute.Float64("floor", 2)))
+	h, err := m.Float64Histogram("latency", otelmetric.WithUnit("ms"))
+	must(t, err)
+	for _, v := range []float64{0, 1, 2, 3, 58} {
+		h.Record(ctx, v, attrs)
+	}
+	e, err := m.Float64Histogram("size")
+	must(t, err)
+	for _, v := range []float64{1, 2, 3, 58} {
+		e.Record(ctx, v, attrs)
+	}
+}
+
+// otlpProvider is a meter provider exporting through exp, with the SDK's
+// base-2 exponential histogram for "size".
+func otlpProvider(t *testing.T, exp sdkmetric.Exporter) *sdkmetric.MeterProvider {
+	t.Helper()
+	res := resource.NewSchemaless(attribute.String("service.name", "shop"), attribute.String("host.name", "host-1"),
+		attribute.String("empty", ""))
+	return sdkmetric.NewMeterProvider(sdkmetric.WithResource(res),
+		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(time.Hour))),
+		sdkmetric.WithView(sdkmetric.NewView(sdkmetric.Instrument{Name: "size"},
+			sdkmetric.Stream{Aggregation: sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}})))
+}
+
+// otlpWant is what mad must emit for otlpRecord's values: per metric and
+// dimensions, count, sum, min and max.
+func otlpWant() map[string][4]float64 {
+	key := func(name string, kv ...string) string {
+		dims := []string{"host.name=host-1", "service=shop", "service.name=shop"}
+		for i := 0; i < len(kv); i += 2 {
+			dims = append(dims, kv[i]+"="+kv[i+1])
+		}
+		sortStrings(dims)
+		return name + "{" + strings.Join(dims, ",") + "}"
+	}
+	pt := []string{"route", "/checkout", "shard", "3"}
+	return map[string][4]float64{
+		key("requests", pt...):                               {1, 8, 8, 8},
+		key("requests", "route", "/cart", "shard", "3"):      {1, 7, 7, 7},
+		key("queue.depth", pt...):                            {1, 5.5, 5.5, 5.5},
+		key("temperature", "floor", "2.0", "indoor", "true"): {1, 21.5, 21.5, 21.5},
+		// Milliseconds, normalised to seconds.
+		key("latency", pt...): {5, 0.064, 0, 0.058},
+		key("size", pt...):    {4, 64, 1, 58},
+	}
+}
+
+func otlpDaemon(t *testing.T, out *lockedBuffer) (*Daemon, *ingest.HTTPSource) {
+	t.Helper()
+	d := httpDaemon(t, out, func(pc *pipeline.Config) {
+		pc.Shard.GaugeStatistics = hist.SetOf(hist.Count, hist.Sum, hist.Min, hist.Max)
+		pc.Sources = []ingest.SourceConfig{&ingest.HTTPConfig{Name: "otel", Kind: ingest.HTTPOTLP}}
+	})
+	return d, httpSourceOf(d, ingest.HTTPOTLP)
+}
+
+func checkOTLP(t *testing.T, out string) {
+	t.Helper()
+	got := map[string][4]float64{}
+	for _, l := range parseLines(t, out) {
+		var dims []string
+		for k, v := range l.Dimensions {
+			dims = append(dims, k+"="+v)
+		}
+		sortStrings(dims)
+		st := func(n string) float64 {
+			if p := l.Statistics[n]; p != nil {
+				return *p
+			}
+			return math.NaN()
+		}
+		got[l.Metric+"{"+strings.Join(dims, ",")+"}"] = [4]float64{st("count"), st("sum"), st("min"), st("max")}
+	}
+	want := otlpWant()
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok {
+			t.Errorf("%s: not emitted; emitted %v", k, got)
+			continue
+		}
+		for i := range w {
+			if math.Abs(g[i]-w[i]) > 1e-12*math.Max(1, math.Abs(w[i])) {
+				t.Errorf("%s: count, sum, min, max = %v; want %v", k, g, w)
+				break
+			}
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("emitted %d series; want %d: %v", len(got), len(want), got)
+	}
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func TestOTLPGRPCExporter(t *testing.T) {
+	var out lockedBuffer
+	d, src := otlpDaemon(t, &out)
+	ctx := context.Background()
+	exp, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(d.HTTPAddr().String()), otlpmetricgrpc.WithInsecure(),
+		otlpmetricgrpc.WithTemporalitySelector(deltaTemporality), otlpmetricgrpc.WithCompressor("gzip"))
+	must(t, err)
+	mp := otlpProvider(t, exp)
+	otlpRecord(t, mp)
+	must(t, mp.ForceFlush(ctx))
+	must(t, mp.Shutdown(ctx))
+	// The export of ForceFlush, and Shutdown's (with nothing new).
+	if st := src.Stats(); st.Accepted < 1 || st.Samples != 6 || st.Records != 3 || st.Bytes == 0 {
+		t.Fatalf("source stats %+v; want 6 samples in 3 records accepted", st)
+	}
+	d.Stop()
+	checkOTLP(t, out.String())
+}
+
+func TestOTLPHTTPExporter(t *testing.T) {
+	var out lockedBuffer
+	d, src := otlpDaemon(t, &out)
+	ctx := context.Background()
+	exp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpoint(d.HTTPAddr().String()), otlpmetrichttp.WithInsecure(),
+		otlpmetrichttp.WithTemporalitySelector(deltaTemporality))
+	must(t, err)
+	mp := otlpProvider(t, exp)
+	otlpRecord(t, mp)
+	must(t, mp.ForceFlush(ctx))
+	must(t, mp.Shutdown(ctx))
+	// The export of ForceFlush, and Shutdown's (with nothing new).
+	if st := src.Stats(); st.Accepted < 1 || st.Samples != 6 || st.Records != 3 || st.Bytes == 0 {
+		t.Fatalf("source stats %+v; want 6 samples in 3 records accepted", st)
+	}
+	d.Stop()
+	checkOTLP(t, out.String())
+}
+
+func TestOTLPGRPCExporterTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, pool := writeCerts(t, dir, "pkcs8")
+	main := writeFile(t, dir, "main.conf", fmt.Sprintf(`pipelinesDirectory=%q
+httpHost="127.0.0.1"
+httpPort=0
+httpsHost="127.0.0.1"
+httpsPort=0
+enableHttps=true
+httpsCertificatePath=%q
+httpsKeyPath=%q
+reloadInterval=0
+monitoringSinks=[]
+`, filepath.Join(dir, "pipelines"), cert, key))
+	out := filepath.Join(dir, "out.jsonl")
+	must(t, os.Mkdir(filepath.Join(dir, "pipelines"), 0o755))
+	writeFile(t, filepath.Join(dir, "pipelines"), "otel.conf", fmt.Sprintf(`name="otel"
+periods=["P3650D"]
+gaugeStatistics=["count","sum","min","max"]
+sources=[{type="com.arpnetworking.metrics.mad.experimental.sources.OpenTelemetryGrpcSource", name="otel"}]
+sinks=[{type="io.gomad.mad.sinks.JsonLinesSink", name="out", path=%q}]
+`, out))
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
+	must(t, err)
+	ctx := context.Background()
+	exp, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(d.HTTPSAddr().String()),
+		otlpmetricgrpc.WithTLSCredentials(credentials.NewClientTLSFromCert(pool, "")),
+		otlpmetricgrpc.WithTemporalitySelector(deltaTemporality))
+	must(t, err)
+	mp := otlpProvider(t, exp)
+	otlpRecord(t, mp)
+	must(t, mp.ForceFlush(ctx))
+	must(t, mp.Shutdown(ctx))
+	d.Stop()
+	b, err := os.ReadFile(out)
+	must(t, err)
+	checkOTLP(t, string(b))
+}
