@@ -86,6 +86,8 @@ type HTTPConfig struct {
 	// InterpretUnits and ReservedNameWhitelist are PrometheusHttpSource's.
 	InterpretUnits        bool
 	ReservedNameWhitelist []string
+	// OTLP are the OpenTelemetry source's options of mad's own.
+	OTLP OTLPOptions
 	// Log receives throttled reports of refused requests.
 	Log *slog.Logger
 	// Mappers are MAD's wrapping sources around this one.
@@ -171,8 +173,12 @@ type HTTPSource struct {
 
 	accepted, unknownEncoding atomic.Uint64
 	refusals                  [NumHTTPRefusals]atomic.Uint64
-	records, samples, bytes   atomic.Uint64
-	refused                   throttle.Throttle // logs of refused requests
+	// OTLP: the points of accepted requests by outcome, and the tracker
+	// of cumulative sums (nil unless OTLPOptions.CumulativeToDelta).
+	otlpPoints              [numOTLPOutcomes]atomic.Uint64
+	deltas                  atomic.Pointer[otlp.Deltas]
+	records, samples, bytes atomic.Uint64
+	refused                 throttle.Throttle // logs of refused requests
 }
 
 // httpSlot is a producer and what a request decoded on it uses; the
@@ -206,6 +212,7 @@ func NewHTTPSource(cfg HTTPConfig, lanes []Lanes) (*HTTPSource, error) {
 	}
 	s := &HTTPSource{slots: make(chan *httpSlot, cfg.Slots)}
 	s.cfg.Store(&cfg)
+	s.deltas.Store(cfg.OTLP.deltas(nil))
 	for _, l := range lanes {
 		p := NewProducer(l)
 		p.MaxSamples = math.MaxInt // a request is published whole, at its end
@@ -298,6 +305,7 @@ func (s *HTTPSource) Retarget(cfg SourceConfig, lanes []Lanes) error {
 		sl.prod.Retarget(lanes[i])
 		i++
 	})
+	s.deltas.Store(c.OTLP.deltas(s.deltas.Load()))
 	s.cfg.Store(&c)
 	return nil
 }
@@ -419,7 +427,7 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 	} else if plain, why, err = s.readPlain(sl, cfg, r); err != nil {
 		return why, err
 	}
-	sl.ensureDecoder(cfg)
+	sl.ensureDecoder(cfg, s.deltas.Load())
 	now := time.Now().UnixMilli()
 	var st sample.Counts
 	switch cfg.Kind {
@@ -469,6 +477,9 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 	s.accepted.Add(1)
 	s.records.Add(uint64(st.Records))
 	s.samples.Add(uint64(st.Samples))
+	if cfg.Kind == HTTPOTLP {
+		s.countOTLP(&sl.otlpSt)
+	}
 	return 0, nil
 }
 
@@ -529,8 +540,9 @@ func (sl *httpSlot) reconfigure(cfg *HTTPConfig) {
 	sl.cfg = cfg
 }
 
-// ensureDecoder makes the decoder of cfg's kind if the slot has none.
-func (sl *httpSlot) ensureDecoder(cfg *HTTPConfig) {
+// ensureDecoder makes the decoder of cfg's kind if the slot has none (an
+// OTLP one with the source's tracker of cumulative sums).
+func (sl *httpSlot) ensureDecoder(cfg *HTTPConfig, deltas *otlp.Deltas) {
 	switch cfg.Kind {
 	case HTTPClientV1, HTTPClientV2, HTTPClientV3:
 		if sl.pb == nil {
@@ -542,7 +554,7 @@ func (sl *httpSlot) ensureDecoder(cfg *HTTPConfig) {
 		}
 	case HTTPOTLP:
 		if sl.otlp == nil {
-			sl.otlp = otlp.NewDecoder(otlp.Config{MaxPoints: cfg.MaxRecords})
+			sl.otlp = otlp.NewDecoder(otlp.Config{MaxPoints: cfg.MaxRecords, Deltas: deltas, NumberUnits: cfg.OTLP.NumberUnits})
 		}
 	case HTTPPrometheus:
 		if sl.prom == nil {

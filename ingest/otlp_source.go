@@ -251,3 +251,55 @@ func refuseOTLP(w http.ResponseWriter, r *http.Request, why HTTPRefusal, err err
 	w.WriteHeader(status)
 	w.Write(buf)
 }
+
+// OTLPOptions are the OpenTelemetry source's options of mad's own (MAD has
+// none): each changes results, so each is off by default.
+type OTLPOptions struct {
+	// CumulativeToDelta turns cumulative monotonic sums into deltas per
+	// stream and aggregates monotonic sums as counters (otlp.Deltas), with
+	// at most MaxStreams streams, each forgotten after StreamTimeout
+	// without points (0: the tracker's defaults).
+	CumulativeToDelta bool
+	MaxStreams        int
+	StreamTimeout     time.Duration
+	// NumberUnits applies metrics' units to Sum and Gauge points.
+	NumberUnits bool
+}
+
+// deltas returns the tracker o asks for: old if it has the same bounds, a
+// new one if not, nil if o does not convert.
+func (o OTLPOptions) deltas(old *otlp.Deltas) *otlp.Deltas {
+	if !o.CumulativeToDelta {
+		return nil
+	}
+	n := otlp.NewDeltas(o.MaxStreams, o.StreamTimeout)
+	if old != nil && old.Max() == n.Max() && old.Timeout() == n.Timeout() {
+		return old
+	}
+	return n
+}
+
+// The outcomes of the points of accepted OTLP requests
+// (mad_source_otlp_points_total).
+const (
+	otlpAccepted = iota
+	otlpReplaced
+	otlpNonFinite
+	otlpEmpty
+	otlpUnsupported
+	otlpTooLong
+	otlpNoDelta
+	numOTLPOutcomes
+)
+
+var otlpOutcomeNames = [numOTLPOutcomes]string{"accepted", "replaced", "non_finite", "empty", "unsupported", "too_long", "no_delta"}
+
+// countOTLP adds the outcomes of an accepted request's points.
+func (s *HTTPSource) countOTLP(st *otlp.Stats) {
+	left := st.Replaced + st.Rejected() + st.NoDelta
+	for o, n := range [numOTLPOutcomes]int{st.Points - left, st.Replaced, st.NonFinite, st.Empty, st.Unsupported, st.TooLong, st.NoDelta} {
+		if n > 0 {
+			s.otlpPoints[o].Add(uint64(n))
+		}
+	}
+}

@@ -78,4 +78,25 @@ func (s *HTTPSource) Report(emit func(sm.Value)) {
 	v.MAD, v.Sparse = mad+"/metric_samples", true
 	emit(v)
 	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
+	if s.Kind() == HTTPOTLP {
+		for o := range s.otlpPoints {
+			emit(counter("mad_source_otlp_points_total", "OTLP data points of accepted requests, by outcome: accepted, replaced (by a later point of the same name, dimensions and time, as MAD's records keep the later), and left out and reported as rejected in partial_success: non_finite, empty (histograms without buckets), unsupported (Summary, no data), too_long (series key); no_delta (cumulative sums: a stream's first point or a stale one).",
+				sm.With(l, "outcome", otlpOutcomeNames[o]), s.otlpPoints[o].Load()))
+		}
+		if d := s.deltas.Load(); d != nil {
+			ds := d.Stats()
+			emit(sm.Value{Name: "mad_source_otlp_delta_streams", Help: "Streams of cumulative sums tracked to turn them into deltas.", Kind: sm.Gauge, Labels: l, V: float64(ds.Streams)})
+			for _, c := range []struct {
+				what string
+				n    uint64
+			}{{"converted", ds.Converted}, {"baseline", ds.Baselines}, {"reset", ds.Resets}, {"stale", ds.Stale}} {
+				emit(counter("mad_source_otlp_delta_points_total", "Points of cumulative sums by what the tracker made of them: converted (a delta), baseline (a stream's first: none), reset (the value since a restart), stale (no later than the stream's last: none).",
+					sm.With(l, "result", c.what), c.n))
+			}
+			emit(counter("mad_source_otlp_delta_streams_forgotten_total", "Streams of cumulative sums forgotten: expired (no point for the stream timeout) and evicted (the table full; its next point is a baseline).",
+				sm.With(l, "why", "expired"), ds.Expired))
+			emit(counter("mad_source_otlp_delta_streams_forgotten_total", "Streams of cumulative sums forgotten: expired (no point for the stream timeout) and evicted (the table full; its next point is a baseline).",
+				sm.With(l, "why", "evicted"), ds.Evicted))
+		}
+	}
 }

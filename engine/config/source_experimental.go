@@ -1,6 +1,8 @@
 package config
 
 import (
+	"time"
+
 	"github.com/gomad/mad/affinity"
 	"github.com/gomad/mad/ingest"
 )
@@ -9,6 +11,16 @@ import (
 // OpenTelemetry source runs; the wrapping ones do not yet.
 
 const laterWrap = "wrapping sources are not implemented in mad yet"
+
+// OpenTelemetrySourceConf is mad-experimental's OpenTelemetryGrpcSource:
+// MAD's keys are only name and actorName; the others are mad's, each off
+// by default because it changes results (ingest.OTLPOptions).
+type OpenTelemetrySourceConf struct {
+	CumulativeToDelta  bool
+	MaxDeltaStreams    int
+	DeltaStreamTimeout time.Duration
+	NumberUnits        bool
+}
 
 // TransformingSourceConf is mad-experimental's TransformingSource.
 type TransformingSourceConf struct {
@@ -57,11 +69,19 @@ func init() {
 	// HTTPOTLP): an HTTP source like the client protocols'.
 	register(&class{fqcn: pkgExpSources + "OpenTelemetryGrpcSource", kind: kindSource, bind: func(n *node) any {
 		n.ignore("actorName", "poolSize")
-		return nil
+		c := &OpenTelemetrySourceConf{
+			CumulativeToDelta: n.boolean("cumulativeToDelta", false),
+			MaxDeltaStreams:   int(n.integer("maxDeltaStreams", 100_000, 1, 1<<31-1)),
+			NumberUnits:       n.boolean("numberUnits", false),
+		}
+		c.DeltaStreamTimeout = n.positiveDuration("deltaStreamTimeout", 10*time.Minute)
+		return c
 	}, source: func(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
-		l := b.HTTP
+		c, l := s.Conf.(*OpenTelemetrySourceConf), b.HTTP
 		return &ingest.HTTPConfig{Name: s.Name, Kind: ingest.HTTPOTLP, Slots: max(2, affinity.Usable()),
-			MaxBody: l.MaxBody, MaxDecompressed: l.MaxDecompressed, MaxRecords: l.MaxRecords, Deadline: l.BusyTimeout, Log: b.log()}, nil
+			MaxBody: l.MaxBody, MaxDecompressed: l.MaxDecompressed, MaxRecords: l.MaxRecords, Deadline: l.BusyTimeout, Log: b.log(),
+			OTLP: ingest.OTLPOptions{CumulativeToDelta: c.CumulativeToDelta, MaxStreams: c.MaxDeltaStreams,
+				StreamTimeout: c.DeltaStreamTimeout, NumberUnits: c.NumberUnits}}, nil
 	}})
 }
 

@@ -12,6 +12,15 @@ type Config struct {
 	// MaxPoints bounds the data points of one request; 0 means no limit. A
 	// request with more fails with sample.ErrTooLarge.
 	MaxPoints int
+	// Deltas, when set, turns cumulative monotonic sums into deltas
+	// (delta.go), and every monotonic sum is then aggregated as a counter
+	// (its values are increments). mad's, off by default: MAD takes every
+	// sum's value as a gauge.
+	Deltas *Deltas
+	// NumberUnits applies the metric's unit to Sum and Gauge points
+	// (numberUnitOf), which MAD leaves without a unit. mad's, off by
+	// default.
+	NumberUnits bool
 }
 
 // Stats says what one call decoded (Counts: MAD's records and the samples
@@ -26,6 +35,9 @@ type Stats struct {
 	// Left out: non-finite number values, histograms without buckets,
 	// Summary points and metrics of no known type, keys too long.
 	NonFinite, Empty, Unsupported, TooLong int
+	// NoDelta: points of cumulative sums that yield no delta (Config.Deltas:
+	// a stream's baseline, a stale point); taken, not rejected.
+	NoDelta int
 }
 
 // Rejected is the number of points left out, which OTLP's partial_success
@@ -54,10 +66,13 @@ type Decoder struct {
 	stack  []span        // occurrences of messages being merged
 
 	// The metric being read.
-	name     span
-	dataName string
-	unit     sample.Unit // a histogram's unit (UnitNone: none)
-	runs     []span      // the occurrences of its data member
+	name       span
+	dataName   string
+	unit       sample.Unit // a histogram's unit (UnitNone: none)
+	numUnit    sample.Unit // a number point's unit (NumberUnits)
+	monotonic  bool        // a Sum's is_monotonic
+	cumulative bool        // a Sum's temporality is cumulative
+	runs       []span      // the occurrences of its data member
 
 	// Histogram scratch.
 	bounds []float64
@@ -116,6 +131,10 @@ const (
 
 	// Gauge, Sum, Histogram, ExponentialHistogram, Summary.
 	dataPoints = 1<<3 | pbwire.BytesType
+
+	sumTemporality        = 2<<3 | pbwire.VarintType
+	sumMonotonic          = 3<<3 | pbwire.VarintType
+	temporalityCumulative = 2
 )
 
 // Decode decodes one ExportMetricsServiceRequest (the protobuf message, not
@@ -349,6 +368,14 @@ func (d *Decoder) metric(s, e int) bool {
 		return d.wire(r, "")
 	}
 	d.unit = unitOf(d.body[unit.s:unit.e])
+	d.numUnit = sample.UnitNone
+	if d.cfg.NumberUnits {
+		d.numUnit = numberUnitOf(d.body[unit.s:unit.e])
+	}
+	d.monotonic, d.cumulative = false, false
+	if member == metricSum {
+		d.sumFlags()
+	}
 	switch member {
 	case metricGauge:
 		d.dataName = "gauge"
@@ -361,7 +388,8 @@ func (d *Decoder) metric(s, e int) bool {
 	case metricSummary:
 		d.dataName = "summary"
 	default:
-		d.st.Unsupported++ // no data
+		d.st.Points++ // a metric without data counts as one point left out
+		d.st.Unsupported++
 		return true
 	}
 	dp := 0
@@ -400,6 +428,42 @@ func (d *Decoder) metric(s, e int) bool {
 	}
 	d.at.dp = -1
 	return true
+}
+
+// sumFlags reads the Sum's temporality and monotonicity (the last of each
+// across its occurrences).
+func (d *Decoder) sumFlags() {
+	for _, run := range d.runs {
+		r := pbwire.NewReaderAt(d.body, run.s, run.e, 4)
+		for r.More() {
+			switch f := r.Next(); f.Tag {
+			case sumTemporality:
+				d.cumulative = f.Int32() == temporalityCumulative
+			case sumMonotonic:
+				d.monotonic = f.Bool()
+			}
+		}
+	}
+}
+
+// numberUnitOf maps a number point's unit (NumberUnits): the time units
+// MAD maps for histograms, and OpenTelemetry's (UCUM) units of data size.
+func numberUnitOf(u []byte) sample.Unit {
+	switch string(u) {
+	case "By":
+		return sample.Byte
+	case "kBy", "KBy":
+		return sample.Kilobyte
+	case "MBy":
+		return sample.Megabyte
+	case "GBy":
+		return sample.Gigabyte
+	case "TBy":
+		return sample.Terabyte
+	case "bit":
+		return sample.Bit
+	}
+	return unitOf(u)
 }
 
 // unitOf maps a histogram's unit as MAD does (lower-cased; time units

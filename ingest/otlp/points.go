@@ -11,6 +11,7 @@ import (
 // The data points' fields (metrics.proto).
 const (
 	numAttributes = 7<<3 | pbwire.BytesType
+	numStart      = 2<<3 | pbwire.Fixed64Type
 	numTime       = 3<<3 | pbwire.Fixed64Type
 	numAsDouble   = 4<<3 | pbwire.Fixed64Type
 	numAsInt      = 6<<3 | pbwire.Fixed64Type
@@ -71,7 +72,7 @@ func millis(ns uint64) int64 { return int64(ns) / 1e6 }
 // numberPoint reads a NumberDataPoint (fields at depth 5) and routes its
 // value as a gauge sample.
 func (d *Decoder) numberPoint(s, e int) bool {
-	var t uint64
+	var start, t uint64
 	var v float64
 	var run attrRun
 	r := pbwire.NewReaderAt(d.body, s, e, 5)
@@ -81,6 +82,8 @@ func (d *Decoder) numberPoint(s, e int) bool {
 		switch f.Tag {
 		case numAttributes:
 			run.note(at, r.Offset())
+		case numStart:
+			start = f.X
 		case numTime:
 			t = f.X
 		case numAsDouble:
@@ -103,8 +106,33 @@ func (d *Decoder) numberPoint(s, e int) bool {
 		d.st.NonFinite++
 		return true
 	}
-	d.emit(millis(t), v, nil, nil, sample.UnitNone)
+	u := sample.UnitNone
+	if d.numUnit != sample.UnitNone {
+		v, u = sample.Normalize(v, d.numUnit)
+	}
+	if d.cfg.Deltas != nil && d.monotonic {
+		d.counter(start, t, v, u)
+		return true
+	}
+	d.emit(millis(t), v, nil, nil, u)
 	return true
+}
+
+// counter routes a point of a monotonic sum when sums become deltas: a
+// cumulative one's delta (if any), a delta one's value, as a counter.
+func (d *Decoder) counter(start, t uint64, v float64, u sample.Unit) {
+	if d.secTooLong || !d.buildKey(sample.KindCounter) {
+		d.st.TooLong++
+		return
+	}
+	if d.cumulative {
+		var ok bool
+		if v, ok = d.cfg.Deltas.delta(d.key, start, t, v); !ok {
+			d.st.NoDelta++
+			return
+		}
+	}
+	d.route1(millis(t), v, nil, nil, u)
 }
 
 // summaryPoint validates a SummaryDataPoint, which mad leaves out as MAD
@@ -354,20 +382,29 @@ func (d *Decoder) emitAgg(t int64, a sample.Agg) {
 // whose name, dimensions and time an earlier one of the request has
 // replaces it.
 func (d *Decoder) emit(t int64, v float64, a *sample.Agg, hist []sample.HistEntry, u sample.Unit) {
-	if d.secTooLong {
+	if d.secTooLong || !d.buildKey(sample.KindGauge) {
 		d.st.TooLong++
 		return
 	}
+	d.route1(t, v, a, hist, u)
+}
+
+// buildKey builds d.key: kind, the metric's name and the point's section;
+// false if it is too long.
+func (d *Decoder) buildKey(kind sample.Kind) bool {
 	name := d.body[d.name.s:d.name.e]
-	k := append(d.key[:0], byte(sample.KindGauge))
+	k := append(d.key[:0], byte(kind))
 	k = binary.AppendUvarint(k, uint64(len(name)))
 	k = append(k, name...)
 	k = append(k, d.section[2:]...)
 	d.key = k
-	if len(k) > sample.MaxKeyLen {
-		d.st.TooLong++
-		return
-	}
+	return len(k) <= sample.MaxKeyLen
+}
+
+// route1 routes the sample of key d.key, or replaces the one routed
+// earlier in the request with the same key and time.
+func (d *Decoder) route1(t int64, v float64, a *sample.Agg, hist []sample.HistEntry, u sample.Unit) {
+	k := d.key
 	h := sample.Hash(k)
 	b := d.route(h)
 	if i, ok := d.seen.find(h, t, b, k); ok {

@@ -1,0 +1,273 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	colpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gomad/mad/internal/sample"
+)
+
+// An OTLP source on a loopback h2c server, as the daemon serves it.
+type otlpServer struct {
+	src   *HTTPSource
+	lanes Lanes
+	url   string
+	conn  *grpc.ClientConn
+}
+
+func startOTLP(t *testing.T, cfg HTTPConfig) *otlpServer {
+	t.Helper()
+	cfg.Name, cfg.Kind = "otel", HTTPOTLP
+	cfg.Slots = 1
+	lanes := NewLanes(1, 4)
+	src, err := NewHTTPSource(cfg, []Lanes{lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Handler: src, Protocols: &protos}
+	go srv.Serve(ln)
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(); srv.Close(); src.Stop() })
+	return &otlpServer{src: src, lanes: lanes, url: "http://" + ln.Addr().String(), conn: conn}
+}
+
+// drain pops what the source published and returns the samples.
+func (o *otlpServer) drain() []sample.Sample {
+	var out []sample.Sample
+	for {
+		b, ok := o.lanes.To[0].Pop()
+		if !ok {
+			return out
+		}
+		out = append(out, b.Samples...)
+	}
+}
+
+func gaugeReq(points ...*metricspb.NumberDataPoint) *colpb.ExportMetricsServiceRequest {
+	return &colpb.ExportMetricsServiceRequest{ResourceMetrics: []*metricspb.ResourceMetrics{{
+		Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{{Key: "service.name", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "svc"}}}}},
+		ScopeMetrics: []*metricspb.ScopeMetrics{{Metrics: []*metricspb.Metric{
+			{Name: "g", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: points}}},
+			{Name: "s", Data: &metricspb.Metric_Summary{Summary: &metricspb.Summary{DataPoints: []*metricspb.SummaryDataPoint{{Count: 1}}}}},
+		}}},
+	}}}
+}
+
+func point(v float64, kv ...string) *metricspb.NumberDataPoint {
+	p := &metricspb.NumberDataPoint{TimeUnixNano: 1_700_000_000_000_000_000, Value: &metricspb.NumberDataPoint_AsDouble{AsDouble: v}}
+	for i := 0; i < len(kv); i += 2 {
+		p.Attributes = append(p.Attributes, &commonpb.KeyValue{Key: kv[i], Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: kv[i+1]}}})
+	}
+	return p
+}
+
+// rawCodec sends bytes as they are (a malformed message).
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error)   { return *v.(*[]byte), nil }
+func (rawCodec) Unmarshal(b []byte, v any) error { *v.(*[]byte) = b; return nil }
+func (rawCodec) Name() string                    { return "proto" }
+
+var _ encoding.Codec = rawCodec{}
+
+func TestOTLPGRPCAnswers(t *testing.T) {
+	o := startOTLP(t, HTTPConfig{Deadline: 50 * time.Millisecond, MaxDecompressed: 4096})
+	client := colpb.NewMetricsServiceClient(o.conn)
+	ctx := context.Background()
+
+	// Taken, with two points left out: partial_success.
+	resp, err := client.Export(ctx, gaugeReq(point(1.5, "a", "x"), point(math.NaN(), "a", "y")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := resp.GetPartialSuccess()
+	if ps.GetRejectedDataPoints() != 2 || !strings.Contains(ps.GetErrorMessage(), "not finite") || !strings.Contains(ps.GetErrorMessage(), "Summary") {
+		t.Errorf("partial success %v", ps)
+	}
+	if got := o.drain(); len(got) != 1 || got[0].Value != 1.5 {
+		t.Errorf("published %v", got)
+	}
+	// All taken: no partial_success.
+	resp, err = client.Export(ctx, &colpb.ExportMetricsServiceRequest{})
+	if err != nil || resp.PartialSuccess != nil {
+		t.Errorf("empty request: %v, %v", resp, err)
+	}
+
+	// A duplicate key among a point's attributes: MAD's parser throws.
+	_, err = client.Export(ctx, gaugeReq(point(1, "a", "x", "a", "y")))
+	if status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "duplicate attribute") {
+		t.Errorf("duplicate attribute: %v", err)
+	}
+	// Not a message protobuf-java reads.
+	bad := []byte{0x0a, 0x05, 0x01}
+	var out []byte
+	err = o.conn.Invoke(ctx, "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", &bad, &out, grpc.ForceCodec(rawCodec{}))
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("malformed: %v", err)
+	}
+	// Over MaxDecompressed.
+	big := gaugeReq()
+	for i := 0; i < 200; i++ {
+		big.ResourceMetrics[0].ScopeMetrics[0].Metrics[0].GetGauge().DataPoints = append(big.ResourceMetrics[0].ScopeMetrics[0].Metrics[0].GetGauge().DataPoints, point(1, "k", strings.Repeat("v", 20)))
+	}
+	if _, err = client.Export(ctx, big); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("too large: %v", err)
+	}
+	if got := o.drain(); len(got) != 0 {
+		t.Errorf("refused requests published %d samples", len(got))
+	}
+
+	// Saturated: the shard's ring is full.
+	full := 0
+	for o.lanes.To[0].Push(new(sample.Batch)) {
+		full++
+	}
+	_, err = client.Export(ctx, gaugeReq(point(2)))
+	st := status.Convert(err)
+	if st.Code() != codes.Unavailable {
+		t.Fatalf("saturated: %v", err)
+	}
+	var retry *errdetails.RetryInfo
+	for _, d := range st.Details() {
+		if r, ok := d.(*errdetails.RetryInfo); ok {
+			retry = r
+		}
+	}
+	if retry == nil || retry.RetryDelay.AsDuration() != time.Second {
+		t.Errorf("saturated: details %v; want RetryInfo of 1s", st.Details())
+	}
+	for i := 0; i < full; i++ {
+		if b, _ := o.lanes.To[0].Pop(); len(b.Samples) != 0 {
+			t.Fatal("a refused request was published")
+		}
+	}
+	sts := o.src.Stats()
+	if sts.Accepted != 2 || sts.Refusals[RefusedMADFails] != 1 || sts.Refusals[RefusedMalformed] != 1 ||
+		sts.Refusals[RefusedDecompressedTooLarge] != 1 || sts.Refusals[RefusedShardsBehind] != 1 {
+		t.Errorf("stats %+v", sts)
+	}
+	if n := o.src.otlpPoints[otlpAccepted].Load(); n != 1 {
+		t.Errorf("%d points accepted; want 1", n)
+	}
+	if n := o.src.otlpPoints[otlpNonFinite].Load() + o.src.otlpPoints[otlpUnsupported].Load(); n != 2 {
+		t.Errorf("%d points rejected; want 2", n)
+	}
+}
+
+func postOTLP(t *testing.T, url, contentType string, body []byte) (int, http.Header, []byte) {
+	t.Helper()
+	resp, err := http.Post(url+OTLPHTTPPath, contentType, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func TestOTLPHTTPAnswers(t *testing.T) {
+	o := startOTLP(t, HTTPConfig{Deadline: 50 * time.Millisecond})
+	req := gaugeReq(point(1.5, "a", "x"), point(math.Inf(1), "a", "y"))
+	pb, _ := proto.Marshal(req)
+	js, _ := protojson.Marshal(req)
+
+	code, h, body := postOTLP(t, o.url, "application/x-protobuf", pb)
+	var resp colpb.ExportMetricsServiceResponse
+	if code != 200 || h.Get("Content-Type") != "application/x-protobuf" || proto.Unmarshal(body, &resp) != nil || resp.GetPartialSuccess().GetRejectedDataPoints() != 2 {
+		t.Errorf("protobuf: %d %q %v", code, h.Get("Content-Type"), &resp)
+	}
+	code, h, body = postOTLP(t, o.url, "application/json", js)
+	resp.Reset()
+	if code != 200 || h.Get("Content-Type") != "application/json" || protojson.Unmarshal(body, &resp) != nil || resp.GetPartialSuccess().GetRejectedDataPoints() != 2 {
+		t.Errorf("json: %d %q %s", code, h.Get("Content-Type"), body)
+	}
+	if got := o.drain(); len(got) != 2 || got[0].Value != 1.5 || got[1].Value != 1.5 {
+		t.Errorf("published %v", got)
+	}
+	// Everything taken: an empty response.
+	code, _, body = postOTLP(t, o.url, "application/json", []byte(`{"resourceMetrics":[]}`))
+	if code != 200 || string(body) != "{}" {
+		t.Errorf("empty json request: %d %s", code, body)
+	}
+
+	if code, _, _ = postOTLP(t, o.url, "text/plain", pb); code != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain: %d", code)
+	}
+	code, _, body = postOTLP(t, o.url, "application/x-protobuf", []byte{0x0a, 0x05, 0x01})
+	var st statusMsg
+	if code != 400 || st.unmarshal(body) != nil || st.Code != int32(codes.InvalidArgument) || !strings.Contains(st.Message, "truncated") {
+		t.Errorf("malformed protobuf: %d %s", code, body)
+	}
+	if code, _, body = postOTLP(t, o.url, "application/json", []byte(`{"resourceMetrics":[{]}`)); code != 400 || !strings.Contains(string(body), `"code":3`) {
+		t.Errorf("malformed json: %d %s", code, body)
+	}
+	for o.lanes.To[0].Push(new(sample.Batch)) {
+	}
+	if code, h, _ = postOTLP(t, o.url, "application/x-protobuf", pb); code != 503 || h.Get("Retry-After") == "" {
+		t.Errorf("saturated: %d, Retry-After %q", code, h.Get("Retry-After"))
+	}
+}
+
+// statusMsg reads a google.rpc.Status.
+type statusMsg struct {
+	Code    int32
+	Message string
+}
+
+func (s *statusMsg) unmarshal(b []byte) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			s.Code, b = int32(v), b[n:]
+		case num == 2 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			s.Message, b = string(v), b[n:]
+		default:
+			return io.ErrUnexpectedEOF
+		}
+	}
+	return nil
+}
