@@ -38,7 +38,9 @@ func arr(vs ...*commonpb.AnyValue) *commonpb.AnyValue {
 func kvl(kvs ...*commonpb.KeyValue) *commonpb.AnyValue {
 	return &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: &commonpb.KeyValueList{Values: kvs}}}
 }
-func kv(k string, v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: v} }
+func kv(k string, v *commonpb.AnyValue) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: v}
+}
 func attrs(kvs ...*commonpb.KeyValue) []*commonpb.KeyValue { return kvs }
 
 func rm(res []*commonpb.KeyValue, ms ...*metricpb.Metric) *metricpb.ResourceMetrics {
