@@ -103,7 +103,7 @@ func histOne(t *testing.T, body []byte) (sample.Agg, []sample.HistEntry, string,
 		t.Fatalf("got flags %d; want statistics", s.Flags)
 	}
 	line := Render(&b)[0]
-	dims := line[strings.Index(line, "{"):strings.Index(line, "}")+1]
+	dims := line[strings.Index(line, "{") : strings.Index(line, "}")+1]
 	var req colmetricpb.ExportMetricsServiceRequest
 	if err := proto.Unmarshal(body, &req); err != nil {
 		t.Fatal(err)
