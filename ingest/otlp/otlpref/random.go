@@ -18,8 +18,9 @@ import (
 // are drawn from small pools so that requests collide and hit every rule:
 // resources with and without service.name and service, attribute values of
 // every kind (nested arrays and kvlists, bytes, doubles, empty strings,
-// unset values) and repeated keys; point attributes over resource ones and
-// now and then a repeated point key; Sum and Gauge points with as_int,
+// unset values, the strindex fields MAD's protos lack) and repeated keys;
+// point attributes over resource ones and now and then a repeated point
+// key; Sum and Gauge points with as_int,
 // as_double, unset, NaN and infinities; points of one name, dimensions and
 // time across metrics and types; explicit histograms (no bounds, one bound
 // with and without max, empty buckets, bucket_counts longer and shorter
@@ -98,7 +99,7 @@ func (r *rnd) double() float64 {
 }
 
 func (r *rnd) anyValue(depth int) *commonpb.AnyValue {
-	switch r.intn(10) {
+	switch r.intn(11) {
 	case 0:
 		return &commonpb.AnyValue{}
 	case 1, 2:
@@ -127,12 +128,19 @@ func (r *rnd) anyValue(depth int) *commonpb.AnyValue {
 		return &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: l}}
 	case 8:
 		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BytesValue{BytesValue: pick(r, bytesPool)}}
+	case 9:
+		// a member MAD's protos do not have: unset to MAD
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValueStrindex{StringValueStrindex: 5}}
 	}
 	return nil // a KeyValue without value
 }
 
 func (r *rnd) keyValue(depth int) *commonpb.KeyValue {
-	return &commonpb.KeyValue{Key: pick(r, keyPool), Value: r.anyValue(depth)}
+	kv := &commonpb.KeyValue{Key: pick(r, keyPool), Value: r.anyValue(depth)}
+	if r.oneIn(16) {
+		kv.KeyStrindex = 3 // unknown to MAD's protos
+	}
+	return kv
 }
 
 func (r *rnd) attributes(n int) []*commonpb.KeyValue {
