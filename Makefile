@@ -57,6 +57,13 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/javanum
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/promrw
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV2$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/promrw
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 500x -fuzzminimizetime 1s ./ingest/otlp
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 2000x -fuzzminimizetime 1s ./ingest/otlp/otlpref
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendDouble$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/javanum
+	$(GO) test -run '^$$' -fuzz '^FuzzJavaDouble$$' -fuzztime 2000x -fuzzminimizetime 1s ./ingest/otlp/otlpref
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTimeout$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/grpcunary
+	$(GO) test -run '^$$' -fuzz '^FuzzReadMessage$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/grpcunary
+	$(GO) test -run '^$$' -fuzz '^FuzzEncodeMessage$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/grpcunary
 	$(GO) test -run '^$$' -fuzz '^FuzzCollectd$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/collectd
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV1$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV2$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb

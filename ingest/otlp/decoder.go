@@ -232,9 +232,9 @@ func (d *Decoder) resource(parent *pbwire.Reader, f pbwire.Field) bool {
 				return false
 			}
 			d.res = append(d.res, sp)
-		} else if g.Tag == 3<<3|pbwire.BytesType && !d.validateStrings(&r, g, entityRefStrings) {
-			return false
 		}
+		// entity_refs (3) are newer than MAD's protos: an unknown field,
+		// skipped without reading its strings, as protobuf-java skips it.
 	}
 	if r.Err() != pbwire.OK {
 		return d.wire(r, "resource")
@@ -308,28 +308,6 @@ func (d *Decoder) validateAttr(s, e, depth int) bool {
 	return ok
 }
 
-// entityRefStrings are the string fields of a Resource's EntityRef
-// (schema_url, type, id_keys, description_keys).
-var entityRefStrings = [...]uint32{1<<3 | pbwire.BytesType, 2<<3 | pbwire.BytesType, 3<<3 | pbwire.BytesType, 4<<3 | pbwire.BytesType}
-
-// validateStrings checks the string fields of a message mad does not read.
-func (d *Decoder) validateStrings(parent *pbwire.Reader, f pbwire.Field, tags [4]uint32) bool {
-	r := parent.Message(f)
-	for r.More() {
-		g := r.Next()
-		for _, t := range tags {
-			if g.Tag == t {
-				r.String(g)
-				break
-			}
-		}
-	}
-	if r.Err() != pbwire.OK {
-		return d.wire(r, "")
-	}
-	return true
-}
-
 // metric reads one Metric (fields at depth 3): name, unit and the run of
 // its data member (a oneof: the last member on the wire; its occurrences
 // since a field of another member merge), then its points.
@@ -393,6 +371,12 @@ func (d *Decoder) metric(s, e int) bool {
 		return true
 	}
 	dp := 0
+	defer func() {
+		if member == metricSummary && dp == 0 {
+			d.st.Points++ // a Summary without points counts as one left out
+			d.st.Unsupported++
+		}
+	}()
 	for _, run := range d.runs {
 		r := pbwire.NewReaderAt(d.body, run.s, run.e, 4)
 		for r.More() {
@@ -415,7 +399,7 @@ func (d *Decoder) metric(s, e int) bool {
 			case metricExpHist:
 				ok = d.expHistogramPoint(f.S, int(f.X))
 			case metricSummary:
-				ok = d.summaryPoint(f.S, int(f.X))
+				ok = d.summaryPoint()
 			}
 			if !ok {
 				return false

@@ -29,6 +29,10 @@
 // longer string for a few doubles, JDK-4511638) in Java's layout: "1.0",
 // "0.001", "1234567.0", "1.0E7", "1.0E-4", "NaN", "Infinity", "-0.0".
 //
+// Of repeated resource keys, empty values are dropped first, then the last
+// wins. An empty attribute key is a dimension; an empty metric name is a
+// name.
+//
 // Records. MAD groups the points of a request into records by (final
 // dimensions, time_unix_nano); within a record a metric name is one
 // metric, and a later point of the same name replaces the earlier one
@@ -72,7 +76,10 @@
 // 2^((idx+1)<<-scale)). Negative buckets have the negated values, and
 // zero_count is a bucket at 0. A point with no bucket count above zero and
 // zero_count 0 is skipped (Stats.Empty). min and max fall back to the
-// smallest and largest representative value of a non-empty bucket.
+// smallest and largest representative value of a non-empty bucket (the
+// zero bucket included). Counts are Java's signed longs: "above zero" is
+// as an int64, and a zero_count of 2^63 or more is not 0 (the point is
+// kept) though it makes no bucket.
 //
 // Units (histograms only): the metric's unit lower-cased, if one of "ns",
 // "us", "ms", "s", "nanosecond(s)", "microsecond(s)", "millisecond(s)",
@@ -81,8 +88,20 @@
 // other unit is ignored.
 //
 // Summary, and a Metric with no data or data of a type mad does not know,
-// yield nothing (Stats.Unsupported, one per point; a metric without points
-// counts one).
+// yield nothing (Stats.Unsupported: one per Summary point, and one for a
+// Summary without points or a metric without data). MAD reads nothing of a
+// Summary point, not even its attributes (a repeated key there fails
+// nothing).
+//
+// The schema is MAD's (OTLP's protos of 2023): fields added since
+// (Resource.entity_refs, AnyValue.string_value_strindex,
+// KeyValue.key_strindex) are unknown fields, skipped as protobuf-java skips
+// them (their strings unchecked; a strindex is no member of AnyValue's
+// oneof). Metric.metadata is known, and its strings are checked.
+//
+// The checks of a point, in order: its attributes (a repeated key fails
+// the request), its value (MAD's failure, NonFinite, Empty), its key's
+// length (TooLong), then replacement.
 //
 // Series keys longer than sample.MaxKeyLen are dropped (Stats.TooLong).
 //

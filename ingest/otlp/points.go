@@ -45,8 +45,6 @@ const (
 	bucketsCountsPkd = 2<<3 | pbwire.BytesType
 	bucketsCounts    = 2<<3 | pbwire.VarintType
 
-	summaryAttributes = 7<<3 | pbwire.BytesType
-
 	exemplarAttributes = 7<<3 | pbwire.BytesType
 )
 
@@ -135,23 +133,10 @@ func (d *Decoder) counter(start, t uint64, v float64, u sample.Unit) {
 	d.route1(millis(t), v, nil, nil, u)
 }
 
-// summaryPoint validates a SummaryDataPoint, which mad leaves out as MAD
-// does.
-func (d *Decoder) summaryPoint(s, e int) bool {
-	var run attrRun
-	r := pbwire.NewReaderAt(d.body, s, e, 5)
-	for r.More() {
-		at := r.Offset()
-		if f := r.Next(); f.Tag == summaryAttributes {
-			run.note(at, r.Offset())
-		}
-	}
-	if r.Err() != pbwire.OK {
-		return d.wire(r, "")
-	}
-	if !d.pointSection(s, e, summaryAttributes, run) {
-		return false
-	}
+// summaryPoint counts a SummaryDataPoint, which mad leaves out as MAD
+// does: MAD reads nothing of it (not even its attributes), and neither does
+// mad beyond the wire reading every field gets.
+func (d *Decoder) summaryPoint() bool {
 	d.st.Unsupported++
 	return true
 }
@@ -294,6 +279,7 @@ func (d *Decoder) expHistogramPoint(s, e int) bool {
 		return false
 	}
 	d.hist = d.hist[:0]
+	empty := zero == 0
 	if int64(zero) > 0 {
 		d.hist = append(d.hist, sample.HistEntry{Value: 0, Count: zero})
 	}
@@ -307,20 +293,25 @@ func (d *Decoder) expHistogramPoint(s, e int) bool {
 			d.hist = append(d.hist, sample.HistEntry{Value: -expValue(negOff+int32(i), scale), Count: c})
 		}
 	}
-	if len(d.hist) == 0 {
+	if empty && len(d.hist) == 0 {
+		// No bucket with a count (a zero_count of 2^63 or more is not 0
+		// to Java, though no bucket either).
 		d.st.Empty++
 		return true
 	}
-	a := sample.Agg{Sum: sum, Count: float64(int64(count)), Has: sample.HasSum | sample.HasCount | sample.HasHist | sample.HasMin | sample.HasMax}
-	a.Min, a.Max = d.hist[0].Value, d.hist[0].Value
-	for _, h := range d.hist[1:] {
-		a.Min, a.Max = min(a.Min, h.Value), max(a.Max, h.Value)
+	a := sample.Agg{Sum: sum, Count: float64(int64(count)), Has: sample.HasSum | sample.HasCount | sample.HasHist}
+	if len(d.hist) > 0 {
+		a.Min, a.Max = d.hist[0].Value, d.hist[0].Value
+		for _, h := range d.hist[1:] {
+			a.Min, a.Max = min(a.Min, h.Value), max(a.Max, h.Value)
+		}
+		a.Has |= sample.HasMin | sample.HasMax
 	}
 	if hasMin {
-		a.Min = mn
+		a.Min, a.Has = mn, a.Has|sample.HasMin
 	}
 	if hasMax {
-		a.Max = mx
+		a.Max, a.Has = mx, a.Has|sample.HasMax
 	}
 	d.emitAgg(millis(t), a)
 	return true
@@ -352,14 +343,14 @@ func (d *Decoder) buckets(parent *pbwire.Reader, f pbwire.Field, off *int32, cou
 func expValue(idx, scale int32) float64 {
 	switch {
 	case scale > 0:
-		sf := math.Exp2(float64(scale)) / math.Ln2
+		sf := math.Ldexp(1, int(scale)) / math.Ln2
 		return 0.5 * (1 + math.Exp(1/sf)) * math.Exp(float64(idx)/sf)
 	case scale == 0:
 		return math.Ldexp(1.5, int(idx))
 	}
 	sh := uint32(-scale) & 31 // Java's int shift
 	lo, hi := idx<<sh, (idx+1)<<sh
-	return 0.5 * (math.Pow(2, float64(lo)) + math.Pow(2, float64(hi)))
+	return 0.5 * (math.Ldexp(1, int(lo)) + math.Ldexp(1, int(hi)))
 }
 
 // emitAgg routes a histogram's statistics, in the metric's unit

@@ -67,6 +67,7 @@ var allowed = []struct {
 	// The protobuf references read the wire on their own, without pbwire.
 	{"ingest/clientpb/clientpbref", []string{"internal/sample"}},
 	{"ingest/promrw/promrwref", []string{"internal/sample"}},
+	{"ingest/otlp/otlpref", []string{"internal/sample"}},
 	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/jsonstr"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	// The reference aggregator: independent of the shard; of hist it reads
@@ -223,6 +224,7 @@ func TestRulesReject(t *testing.T) {
 		{"ingest/collectd/collectdref", "ingest/collectd"}, {"internal/javanum/javanumref", "internal/javanum"},
 		{"ingest/clientpb/clientpbref", "ingest/clientpb"}, {"ingest/clientpb/clientpbref", "internal/pbwire"},
 		{"ingest/promrw/promrwref", "ingest/promrw"}, {"ingest/promrw/promrwref", "internal/pbwire"},
+		{"ingest/otlp/otlpref", "ingest/otlp"}, {"ingest/otlp/otlpref", "internal/pbwire"}, {"ingest/otlp/otlpref", "internal/javanum"},
 	} {
 		rules, _ := rulesFor(tc.pkg)
 		for _, r := range rules {
