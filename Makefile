@@ -78,6 +78,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzClientV2$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzClientV3$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzRemoteWrite$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzOTLP$$' -fuzztime 2000x -fuzzminimizetime 1s ./fuzz
 
 # Microbenchmarks for BENCHMARKS.md (-count=6 for benchstat).
 bench:
