@@ -42,9 +42,10 @@ type Transcoder struct {
 	stack []byte // the containers open in a skipped value
 	tmp   []byte // unescaped keys and numbers; decoded bytes
 
-	// metric is the raw name of the metric being read, if read yet.
-	metric         [2]int
-	metricEsc, inM bool
+	// metric is where the raw name of the metric being read is in b, if it
+	// was read; inM whether a metric is being read.
+	metric [2]int
+	inM    bool
 
 	err *sample.DecodeError
 }
