@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -47,6 +49,9 @@ func FuzzTranscode(f *testing.F) {
 			got := decode(t, out)
 			if err := sameMessage(got, want); err != nil {
 				t.Fatalf("%v:\ngot  %v\nwant %v", err, got, want)
+			}
+			if len(out) != proto.Size(want) {
+				t.Fatalf("%d bytes; proto.Size is %d", len(out), proto.Size(want))
 			}
 		case werr == nil:
 			if d := divergence(body, err); d == "" {

@@ -51,8 +51,8 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("request %d: %v\n%s", i, err, body)
 		}
-		if len(dst) > 4*len(body) {
-			t.Fatalf("request %d: %d bytes for %d", i, len(dst), len(body))
+		if len(dst) > 4*len(body) || len(dst) != proto.Size(want) {
+			t.Fatalf("request %d: %d bytes for %d of JSON; proto.Size %d", i, len(dst), len(body), proto.Size(want))
 		}
 		got := decode(t, dst)
 		if err := sameMessage(got, want); err != nil {

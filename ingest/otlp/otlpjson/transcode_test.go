@@ -13,13 +13,15 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/gomad/mad/internal/pbwire"
 	"github.com/gomad/mad/internal/sample"
 )
 
 // transcode runs a fresh Transcoder on body, after a prefix in dst, and
 // checks what any call must hold: the prefix kept, the output within its
-// bound (4 bytes per byte of body), a refusal a *sample.DecodeError that
-// leaves dst as it was.
+// bound (4 bytes per byte of body) and readable by pbwire (the binary
+// decoder's reader), a refusal a *sample.DecodeError that leaves dst as it
+// was.
 func transcode(t testing.TB, body []byte) ([]byte, error) {
 	t.Helper()
 	prefix := []byte("prefix")
@@ -42,6 +44,9 @@ func transcode(t testing.TB, body []byte) ([]byte, error) {
 	out = out[len(prefix):]
 	if len(out) > 4*len(body) {
 		t.Fatalf("%d bytes of output for %d of body; want at most 4 per byte", len(out), len(body))
+	}
+	if c := pbwireRead(out); c != pbwire.OK {
+		t.Fatalf("the binary decoder's reader refuses the output: %v", c)
 	}
 	return out, nil
 }
@@ -71,6 +76,9 @@ func agree(t testing.TB, body []byte) *colmetricspb.ExportMetricsServiceRequest 
 	got := decode(t, out)
 	if err := sameMessage(got, want); err != nil {
 		t.Fatalf("%v:\ngot  %v\nwant %v", err, got, want)
+	}
+	if len(out) != proto.Size(want) {
+		t.Fatalf("%d bytes; proto.Size is %d (a length not minimal, or a field written twice)", len(out), proto.Size(want))
 	}
 	return got
 }
@@ -231,6 +239,8 @@ var agreeCases = []struct{ name, body string }{
 	{"zero with a huge exponent", gaugePoint(`{"asInt":0e999999999999}`)},
 	{"fixed64 max", gaugePoint(`{"timeUnixNano":"18446744073709551615"}`)},
 	{"fixed64 twenty digits by exponent", gaugePoint(`{"timeUnixNano":0.1e20}`)},
+	{"twenty digits that make 1", gaugePoint(`{"asInt":0.00000000000000000001e20}`)},
+	{"negative exponent beyond int32 on zero", gaugePoint(`{"asInt":0.0e-2147483649}`)},
 	{"fixed64 zero", gaugePoint(`{"timeUnixNano":"0","startTimeUnixNano":0}`)},
 	{"uint32 max", gaugePoint(`{"flags":4294967295}`)},
 	{"uint32 string", gaugePoint(`{"flags":"7"}`)},
@@ -405,6 +415,7 @@ var refuseCases = []struct {
 	{"int64 underflow", gaugePoint(`{"asInt":-9223372036854775809}`), point + ".asInt", "integer out of range", "-9", "m"},
 	{"uint64 overflow", gaugePoint(`{"timeUnixNano":18446744073709551616}`), point + ".timeUnixNano", "not an integer in range", "18", "m"},
 	{"more than 20 digits by exponent", gaugePoint(`{"timeUnixNano":1e20}`), point + ".timeUnixNano", "not an integer in range", "1e20", "m"},
+	{"twenty-one digits that make 1", gaugePoint(`{"asInt":0.000000000000000000001e21}`), point + ".asInt", "not an integer in range", "0.", "m"},
 	{"exponent beyond int32", gaugePoint(`{"asInt":1e2147483648}`), point + ".asInt", "not an integer in range", "1e", "m"},
 	{"negative fixed64", gaugePoint(`{"timeUnixNano":"-1"}`), point + ".timeUnixNano", "integer out of range", `"-1"`, "m"},
 	{"uint32 overflow", gaugePoint(`{"flags":4294967296}`), point + ".flags", "integer out of range", "42", "m"},
