@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gomad/mad/internal/sample"
@@ -34,6 +36,18 @@ func FuzzTranscode(f *testing.F) {
 	f.Add(nested(48))
 	f.Add(nested(49))
 	f.Add([]byte(`{"x":[1e],"y":1E+}`))
+	r := rand.New(rand.NewPCG(1, 2)) // fixed: the seeds are the same each run
+	for range 8 {
+		b64, err := protojson.Marshal(genRequest(r))
+		if err != nil {
+			f.Fatal(err)
+		}
+		body, err := rewrite(b64, rewriter{value: base64IDsToHex})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(body)
+	}
 	reused := &Transcoder{}
 	var dst []byte
 	f.Fuzz(func(t *testing.T, body []byte) {
