@@ -133,7 +133,7 @@ func (v intValue) int64(bits uint) (int64, bool) {
 		if v.mag > lim {
 			return 0, false
 		}
-		return -int64(v.mag - 1) - 1, true // no overflow at -2^63
+		return -int64(v.mag-1) - 1, true // no overflow at -2^63
 	}
 	if v.mag >= lim {
 		return 0, false

@@ -27,8 +27,15 @@ var requestDesc = (&colmetricspb.ExportMetricsServiceRequest{}).ProtoReflect().D
 // reference decodes body as the reference does.
 func reference(body []byte) (*colmetricspb.ExportMetricsServiceRequest, error) {
 	conv, err := rewrite(body, rewriter{value: hexIDsToBase64})
-	if err != nil {
+	var bad *badID
+	switch {
+	case errors.As(err, &bad):
 		return nil, err
+	case err != nil:
+		// Not JSON to encoding/json: protojson decides alone (there is
+		// no id to convert in what it may accept but for the spellings
+		// of numbers that only its tokenizer takes).
+		conv = body
 	}
 	m := &colmetricspb.ExportMetricsServiceRequest{}
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(conv, m); err != nil {
@@ -55,17 +62,22 @@ func hexIDsToBase64(fd protoreflect.FieldDescriptor, raw []byte) ([]byte, error)
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, err
+		return nil, &badID{err.Error()}
 	}
 	if s == "" {
 		return nil, nil
 	}
 	b, err := hex.DecodeString(s)
 	if err != nil || len(b) != n {
-		return nil, fmt.Errorf("%s: %q is not %d bytes of hex", fd.Name(), s, n)
+		return nil, &badID{fmt.Sprintf("%s: %q is not %d bytes of hex", fd.Name(), s, n)}
 	}
 	return []byte(`"` + base64.StdEncoding.EncodeToString(b) + `"`), nil
 }
+
+// badID is an id that is not hex of its length.
+type badID struct{ msg string }
+
+func (e *badID) Error() string { return e.msg }
 
 func base64IDsToHex(fd protoreflect.FieldDescriptor, raw []byte) ([]byte, error) {
 	if _, ok := isID(fd); !ok || raw[0] != '"' {

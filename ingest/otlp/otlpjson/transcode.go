@@ -42,9 +42,10 @@ type Transcoder struct {
 	stack []byte // the containers open in a skipped value
 	tmp   []byte // unescaped keys and numbers; decoded bytes
 
-	// metric is the raw name of the metric being read, if read yet.
-	metric         [2]int
-	metricEsc, inM bool
+	// metric is where the raw name of the metric being read is in b, if it
+	// was read; inM whether a metric is being read.
+	metric [2]int
+	inM    bool
 
 	err *sample.DecodeError
 }
@@ -69,7 +70,8 @@ type step struct {
 // in the OTLP/JSON body to dst and returns it. On failure it returns dst as
 // it was and a *sample.DecodeError (sample.ErrMalformed, or ErrTooLarge for
 // a body over MaxBody). The output holds the fields that body sets, in
-// body's order, each once; the body is not retained.
+// body's order, each once; the body is not retained. dst and body must not
+// overlap.
 func (t *Transcoder) Transcode(dst, body []byte) ([]byte, error) {
 	if len(body) > MaxBody {
 		return dst, &sample.DecodeError{Kind: sample.ErrTooLarge, Format: format, Index: -1, Offset: -1,
