@@ -230,6 +230,9 @@ func TestGRPCErrors(t *testing.T) {
 			code: codes.Unavailable, text: "aggregator saturated; retry", retry: 1500 * time.Millisecond, details: true},
 		{name: "percent-encoded message", answer: New(Internal, "100% é\nline"), msg: small, code: codes.Internal, text: "100% é\nline"},
 		{name: "resource exhausted", msg: large, code: codes.ResourceExhausted, text: "grpc: received message larger than max (2048 vs. 1024)"},
+		// Refused at its prefix, while the client still has megabytes
+		// to send past the flow-control windows.
+		{name: "resource exhausted early", msg: make([]byte, 8<<20), code: codes.ResourceExhausted, text: "grpc: received message larger than max (8388608 vs. 1024)"},
 		{name: "compressed too large", msg: make([]byte, 64<<10), opts: []grpc.CallOption{grpc.UseCompressor(gzip.Name)},
 			code: codes.ResourceExhausted, text: "grpc: received message after decompression larger than max 1024"},
 		{name: "unknown encoding", msg: small, opts: []grpc.CallOption{grpc.UseCompressor("x-unknown")},
