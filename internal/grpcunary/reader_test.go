@@ -289,25 +289,3 @@ func randomBody(t testing.TB, r *rand.Rand) ([]byte, Encoding, int) {
 	}
 	return body, enc, limit
 }
-
-func FuzzReadMessage(f *testing.F) {
-	msg := []byte("message")
-	for _, b := range [][]byte{
-		nil, frame(0, 7, msg), frame(1, 7, msg), frame(0, 3, msg), frame(2, 0, nil),
-		cat(frame(0, 1, []byte("a")), frame(0, 1, []byte("b"))), frame(0, 7, msg)[:9],
-		frame(1, uint32(len(gz(f, msg))), gz(f, msg)), frame(1, uint32(len(gz(f, make([]byte, 5000)))), gz(f, make([]byte, 5000))),
-	} {
-		f.Add(b, true, uint16(0))
-		f.Add(b, false, uint16(1000))
-	}
-	var rd Reader
-	f.Fuzz(func(t *testing.T, body []byte, gzip bool, limit uint16) {
-		enc := Identity
-		if gzip {
-			enc = Gzip
-		}
-		rd.MaxMessage = int(limit)
-		got, err := rd.ReadMessage(bytes.NewReader(body), enc)
-		compareRef(t, body, enc, int(limit), got, err)
-	})
-}

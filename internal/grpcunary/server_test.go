@@ -176,7 +176,11 @@ func TestGRPCEcho(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(seed, uint64(g)))
-			for i := 0; i < 8 && !failed.Load(); i++ {
+			calls := 8
+			if testing.Short() {
+				calls = 3
+			}
+			for i := 0; i < calls && !failed.Load(); i++ {
 				// Sizes spread over 0 to 256 KiB, log-uniformly.
 				msg := make([]byte, (1<<r.IntN(19))-1+r.IntN(64))
 				for j := 0; j < len(msg); j += 8 {
