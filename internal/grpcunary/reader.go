@@ -58,7 +58,9 @@ var (
 //     RESOURCE_EXHAUSTED, having inflated at most MaxMessage+1 bytes;
 //   - no message, a second one, a truncated one or stray bytes after it,
 //     an unknown flag, a compressed flag without an encoding, a corrupt
-//     gzip stream: INTERNAL;
+//     gzip stream: INTERNAL (five bytes after the message are a second
+//     message, refused unread; grpc-go reads that one's prefix and may
+//     answer RESOURCE_EXHAUSTED or "unexpected EOF" for it instead);
 //   - a body that cannot be read (the client reset the stream, a read
 //     deadline passed): UNAVAILABLE.
 //

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
 
@@ -22,10 +23,20 @@ func frame(flag byte, n uint32, msg []byte) []byte {
 	return append(b, msg...)
 }
 
+// gzipWriters keeps the writers gz makes (each holds ~800 KB of tables).
+var gzipWriters sync.Pool
+
+// gz returns msg gzip-compressed by the standard library.
 func gz(t testing.TB, msg []byte) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	w := stdgzip.NewWriter(&b)
+	w, _ := gzipWriters.Get().(*stdgzip.Writer)
+	if w == nil {
+		w = stdgzip.NewWriter(&b)
+	} else {
+		w.Reset(&b)
+	}
+	defer gzipWriters.Put(w)
 	if _, err := w.Write(msg); err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +235,7 @@ func refRead(body []byte, enc Encoding, limit int) ([]byte, Code, string) {
 func TestReadMessageRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(testseed.Seed(t), 1))
 	var rd Reader
-	for i := 0; i < 2000; i++ {
+	for i := 0; i < 1000; i++ {
 		body, enc, limit := randomBody(t, r)
 		rd.MaxMessage = limit
 		got, err := rd.ReadMessage(bytes.NewReader(body), enc)
@@ -277,26 +288,4 @@ func randomBody(t testing.TB, r *rand.Rand) ([]byte, Encoding, int) {
 		}
 	}
 	return body, enc, limit
-}
-
-func FuzzReadMessage(f *testing.F) {
-	msg := []byte("message")
-	for _, b := range [][]byte{
-		nil, frame(0, 7, msg), frame(1, 7, msg), frame(0, 3, msg), frame(2, 0, nil),
-		cat(frame(0, 1, []byte("a")), frame(0, 1, []byte("b"))), frame(0, 7, msg)[:9],
-		frame(1, uint32(len(gz(f, msg))), gz(f, msg)), frame(1, uint32(len(gz(f, make([]byte, 5000)))), gz(f, make([]byte, 5000))),
-	} {
-		f.Add(b, true, uint16(0))
-		f.Add(b, false, uint16(1000))
-	}
-	var rd Reader
-	f.Fuzz(func(t *testing.T, body []byte, gzip bool, limit uint16) {
-		enc := Identity
-		if gzip {
-			enc = Gzip
-		}
-		rd.MaxMessage = int(limit)
-		got, err := rd.ReadMessage(bytes.NewReader(body), enc)
-		compareRef(t, body, enc, int(limit), got, err)
-	})
 }

@@ -1,7 +1,6 @@
 package grpcunary
 
 import (
-	"net/url"
 	"testing"
 	"time"
 
@@ -99,30 +98,4 @@ func TestEncodeMessage(t *testing.T) {
 			t.Errorf("encodeMessage(%q): got %q; want %q", tc.in, got, tc.want)
 		}
 	}
-}
-
-// FuzzEncodeMessage: what encodeMessage writes is printable ASCII, and
-// percent-decoding it (net/url, an independent decoder) gives the message
-// with each invalid UTF-8 byte replaced by U+FFFD.
-func FuzzEncodeMessage(f *testing.F) {
-	for _, s := range []string{"", "abc", "100%", "é\n", "\xff\xfe", "%%41"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		e := encodeMessage(s)
-		for i := 0; i < len(e); i++ {
-			if e[i] < ' ' || e[i] > '~' {
-				t.Fatalf("encodeMessage(%q) = %q: byte %#x is not printable ASCII", s, e, e[i])
-			}
-		}
-		got, err := url.PathUnescape(e)
-		if err != nil {
-			t.Fatalf("encodeMessage(%q) = %q: %v", s, e, err)
-		}
-		// Converting to runes replaces each invalid byte with U+FFFD, as
-		// grpc-go does.
-		if want := string([]rune(s)); got != want {
-			t.Fatalf("decoding encodeMessage(%q) = %q: got %q; want %q", s, e, got, want)
-		}
-	})
 }

@@ -43,8 +43,9 @@ func EndFrame(frame []byte) []byte {
 // WriteResponse answers a call with success: the response headers, frame
 // (one message as BeginFrame and EndFrame make it) and the trailer
 // grpc-status: 0. It returns what writing the frame returned (the client
-// may be gone). Nothing is sent until the handler returns, when net/http
-// writes headers, data and trailers at once.
+// may be gone). net/http sends the headers and a frame of up to 4 KiB
+// when the handler returns, a larger one as its buffer fills, and the
+// trailer last.
 func WriteResponse(w http.ResponseWriter, frame []byte) error {
 	if len(frame) < HeaderLen || int(binary.BigEndian.Uint32(frame[1:HeaderLen])) != len(frame)-HeaderLen {
 		panic("BUG: grpcunary: WriteResponse of a frame EndFrame did not complete")
