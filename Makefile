@@ -64,6 +64,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTimeout$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/grpcunary
 	$(GO) test -run '^$$' -fuzz '^FuzzReadMessage$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/grpcunary
 	$(GO) test -run '^$$' -fuzz '^FuzzEncodeMessage$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/grpcunary
+	$(GO) test -run '^$$' -fuzz '^FuzzTranscode$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/otlp/otlpjson
 	$(GO) test -run '^$$' -fuzz '^FuzzCollectd$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/collectd
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV1$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV2$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
@@ -82,7 +83,8 @@ fuzz-smoke:
 
 # Microbenchmarks for BENCHMARKS.md (-count=6 for benchstat).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime=2000000x -count=6 ./shard ./hist ./ring ./internal/... | tee bench.out
+	$(GO) test -run '^$$' -bench . -benchtime=2000000x -count=6 ./shard ./hist ./ring $$($(GO) list ./internal/... | grep -v /grpcunary) | tee bench.out
+	$(GO) test -run '^$$' -bench . -benchtime=1s -count=6 ./internal/grpcunary ./ingest/otlp ./ingest/otlp/otlpjson | tee -a bench.out
 	$(GO) test -run '^$$' -bench . -count=6 ./ingest/statsd | tee -a bench.out
 	$(GO) test -run '^$$' -bench . -benchtime=20x -count=6 ./engine/pipeline | tee -a bench.out
 
