@@ -27,8 +27,9 @@ type Payloads struct {
 	// (block format) compressed, as Prometheus remote write is.
 	Stamps   [][]StampAt
 	Compress bool
-	// Path is the HTTP path bodies are posted to.
-	Path string
+	// Path is the HTTP path bodies are posted to, with ContentType
+	// ("": application/octet-stream).
+	Path, ContentType string
 
 	bytes int // of Messages
 }
