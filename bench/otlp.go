@@ -11,6 +11,7 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -252,7 +253,7 @@ func (w OTLP) Build() *Payloads {
 	order := r.Perm(OTLPStreams)
 	windows := (OTLPStreams + w.Points - 1) / w.Points
 	n := min(w.MaxMessages, w.Resources*windows)
-	p := &Payloads{Name: w.Name(), Series: w.Resources * OTLPStreams, Path: "/v1/metrics", ContentType: "application/x-protobuf"}
+	p := &Payloads{Name: w.Name(), Series: w.Resources * OTLPStreams, Path: "/v1/metrics", ContentType: "application/x-protobuf", Rejected: OTLPRejected}
 	p.Identity = func(s int) string { return otlpIdentity(fs, cat, s) }
 	for k := 0; k < n && p.bytes < maxS3Bytes; k++ {
 		res := k % w.Resources
@@ -376,6 +377,23 @@ func otlpStamps(body []byte, before []int32) []StampAt {
 		panic(fmt.Sprintf("bench: %d of %d OTLP time placeholders found", found, len(before)))
 	}
 	return stamps
+}
+
+// GRPCStatus is how a gRPC status is counted in Sent.Status, beside HTTP
+// statuses: OK as 200, any other code c as 1000 + c.
+func GRPCStatus(c codes.Code) int {
+	if c == codes.OK {
+		return 200
+	}
+	return 1000 + int(c)
+}
+
+// grpcCode undoes GRPCStatus for the codes other than OK.
+func grpcCode(status int) (codes.Code, bool) {
+	if status < 1000 || status > 1000+int(codes.Unauthenticated) {
+		return 0, false
+	}
+	return codes.Code(status - 1000), true
 }
 
 // OTLPRejected returns the rejected_data_points of an

@@ -201,6 +201,9 @@ type EndToEnd struct {
 	Expected, Emitted      float64 // samples
 	CounterExpected        float64
 	CounterEmitted         float64
+	// PointsOnly says the peer only counts what it received (otelcol):
+	// Expected and Emitted are data points, with no series.
+	PointsOnly bool
 }
 
 // Lost is the share of expected samples not emitted.

@@ -30,6 +30,10 @@ type Payloads struct {
 	// Path is the HTTP path bodies are posted to, with ContentType
 	// ("": application/octet-stream).
 	Path, ContentType string
+	// Rejected reads, from a response a target accepted, how many data
+	// points it reports rejecting anyway (OTLP's partial_success); nil for
+	// protocols without.
+	Rejected func(response []byte) int64
 
 	bytes int // of Messages
 }
