@@ -259,6 +259,9 @@ type Result struct {
 	// reports go_memstats_alloc_bytes_total (AllocKnown).
 	AllocBytes float64
 	AllocKnown bool
+	// GenCPU is the harness's own CPU while it sent (the generator's, to
+	// tell a target that was not kept busy).
+	GenCPU time.Duration
 }
 
 // Run sends the scenario to the target and measures it: the target's CPU
@@ -305,6 +308,7 @@ func Run(ctx context.Context, t Target, s Scenario) (Result, error) {
 		drops0, _ = UDPDrops(port)
 		rcvbuf0, _, _ = UDPErrors()
 	}
+	gen0, _ := ProcCPU(os.Getpid())
 	var err error
 	switch s.Protocol {
 	case StatsDLines:
@@ -330,6 +334,9 @@ func Run(ctx context.Context, t Target, s Scenario) (Result, error) {
 		return r, err
 	}
 	sendEnd := time.Now()
+	if gen1, err := ProcCPU(os.Getpid()); err == nil && gen0 > 0 {
+		r.GenCPU = gen1 - gen0
+	}
 	if t.PID != 0 {
 		prev, idle := cpu0, 0
 		for deadline := time.Now().Add(120 * time.Second); idle < 3; {

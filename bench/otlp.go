@@ -49,14 +49,6 @@ type OTLP struct {
 	MaxMessages int
 }
 
-// Name labels the workload in results.
-func (w OTLP) Name() string {
-	mix := "mixed"
-	if w.Numbers {
-		mix = "numbers"
-	}
-	return fmt.Sprintf("OTLP %d points/request, %s", w.Points, mix)
-}
 
 type otlpKind uint8
 
@@ -253,7 +245,7 @@ func (w OTLP) Build() *Payloads {
 	order := r.Perm(OTLPStreams)
 	windows := (OTLPStreams + w.Points - 1) / w.Points
 	n := min(w.MaxMessages, w.Resources*windows)
-	p := &Payloads{Name: w.Name(), Series: w.Resources * OTLPStreams, Path: "/v1/metrics", ContentType: "application/x-protobuf", Rejected: OTLPRejected}
+	p := &Payloads{Series: w.Resources * OTLPStreams, Path: "/v1/metrics", ContentType: "application/x-protobuf", Rejected: OTLPRejected}
 	p.Identity = func(s int) string { return otlpIdentity(fs, cat, s) }
 	for k := 0; k < n && p.bytes < maxS3Bytes; k++ {
 		res := k % w.Resources
@@ -261,6 +253,11 @@ func (w OTLP) Build() *Payloads {
 		body, stamps, exact := w.request(fs, cat, order, res, start, r)
 		p.add(body, w.Points, exact, stamps)
 	}
+	mix := "mixed"
+	if w.Numbers {
+		mix = "numbers"
+	}
+	p.Name = fmt.Sprintf("OTLP %d points/request (%s), %s", w.Points, formatBytes(float64(p.bytes)/float64(len(p.Messages))), mix)
 	return p
 }
 

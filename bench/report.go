@@ -193,8 +193,8 @@ func (l Latency) String() string {
 // CPU-second against otelcol's.
 func OTLPTable(rs []Result) string {
 	var b strings.Builder
-	b.WriteString("| target | protocol | workload | rate | requests | requests/s | points | points/s | end-to-end | CPU s | points per CPU-s | heap per request | RSS MB (peak) | drain s |\n")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| target | protocol | workload | rate | requests | requests/s | points | points/s | end-to-end | CPU s | points per CPU-s | heap per request | RSS MB (peak) | drain s | generator CPU s |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
 		rate := "max"
 		if r.Rate > 0 && r.Sent.Messages > 0 {
@@ -206,7 +206,7 @@ func OTLPTable(rs []Result) string {
 			}
 			return formatTick(n / r.Sent.Elapsed.Seconds())
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.Target, r.Protocol, r.Workload, rate,
 			formatTick(float64(r.Sent.Messages)), perSec(float64(r.Sent.Messages)),
 			formatTick(float64(r.Sent.Lines)), perSec(float64(r.Sent.Lines)),
@@ -214,7 +214,8 @@ func OTLPTable(rs []Result) string {
 			na(r.LinesPerCPUSecond > 0, func() string { return formatTick(r.LinesPerCPUSecond) }),
 			na(r.AllocKnown && r.Sent.Messages > 0, func() string { return formatBytes(r.AllocBytes / float64(r.Sent.Messages)) }),
 			na(r.RSS > 0, func() string { return fmt.Sprintf("%.0f (%.0f)", float64(r.RSS)/1e6, float64(r.HWM)/1e6) }),
-			na(r.CPU > 0, func() string { return fmt.Sprintf("%.1f", r.Drain.Seconds()) }))
+			na(r.CPU > 0, func() string { return fmt.Sprintf("%.1f", r.Drain.Seconds()) }),
+			na(r.GenCPU > 0, func() string { return fmt.Sprintf("%.2f", r.GenCPU.Seconds()) }))
 	}
 	type key struct {
 		workload string
