@@ -122,6 +122,9 @@ func otelcol() Peer {
 		Name:      "otelcol",
 		Protocols: []Protocol{OTLPGRPC, OTLPHTTP},
 		Installed: func(dir string) bool { return exists(otelcolBin(dir)) },
+		// Rebuilt every time, as mad is, so that it follows the source
+		// (the go command's cache makes that a link).
+		Rebuild: true,
 		Install: func(dir string, log io.Writer) error {
 			// Built from the repository's bench/peers/otelcol (madbench
 			// runs in the repository, as for mad).
@@ -130,7 +133,7 @@ func otelcol() Peer {
 			if !exists(filepath.Join(src, "go.mod")) {
 				return fmt.Errorf("%s not found: run madbench in the repository", src)
 			}
-			return run(log, src, []string{"GOFLAGS=-mod=readonly"}, "go", "build", "-o", otelcolBin(dir), ".")
+			return run(log, src, []string{"GOFLAGS=-mod=readonly -buildvcs=false"}, "go", "build", "-o", otelcolBin(dir), ".")
 		},
 		Command: func(dir string, o PeerOptions) ([]string, error) {
 			return []string{otelcolBin(dir)}, nil
