@@ -87,7 +87,7 @@ func main() {
 	fs.IntVar(&o.seed, "seed", 1, "workload seed")
 	fs.IntVar(&o.messages, "messages", 300000, "messages to send at the maximum rate")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long a fixed-rate run sends")
-	fs.Float64Var(&o.rate, "rate", 0, "fixed rate in lines (samples) per second; 0 sends -messages as fast as possible")
+	fs.Float64Var(&o.rate, "rate", 0, "fixed rate in lines (samples) per second; 0 sends -messages as fast as possible (OTLP: data points per second; 0: as fast as possible for -duration)")
 	fs.StringVar(&o.ladder, "ladder", "", "rates in lines per second, comma-separated: a fixed-rate run at each, on a fresh process")
 	fs.StringVar(&o.proto, "proto", "udp", "StatsD transport for S1 and S2: udp or tcp")
 	fs.IntVar(&o.conns, "conns", 4, "UDP source ports, TCP or HTTP connections")
