@@ -49,7 +49,6 @@ type OTLP struct {
 	MaxMessages int
 }
 
-
 type otlpKind uint8
 
 const (
