@@ -243,7 +243,7 @@ func TestSmokeMadOTLP(t *testing.T) {
 	defer b.Close()
 	p := OTLP{Points: 200, Resources: 4, Seed: 1}.Build()
 	for _, proto := range []Protocol{OTLPGRPC, OTLPHTTP} {
-		sc := Scenario{Protocol: proto, Conns: 2, Streams: 2, Load: Load{Payloads: p, Rate: 200, Duration: 2 * time.Second}}
+		sc := Scenario{Protocol: proto, Conns: 2, Streams: 2, Load: Load{Payloads: p, Count: 400, Rate: 200}}
 		r, err := b.RunPeer(context.Background(), mad, sc)
 		if err != nil {
 			if log, _ := os.ReadFile(filepath.Join(dir, "mad.stderr")); bytes.Contains(log, []byte("OpenTelemetryGrpcSource is not available")) {
