@@ -3,13 +3,11 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -246,9 +244,6 @@ func TestSmokeMadOTLP(t *testing.T) {
 		sc := Scenario{Protocol: proto, Conns: 2, Streams: 2, Load: Load{Payloads: p, Count: 400, Rate: 200}}
 		r, err := b.RunPeer(context.Background(), mad, sc)
 		if err != nil {
-			if log, _ := os.ReadFile(filepath.Join(dir, "mad.stderr")); bytes.Contains(log, []byte("OpenTelemetryGrpcSource is not available")) {
-				t.Skipf("mad has no OTLP source yet: %s", bytes.TrimSpace(log))
-			}
 			t.Fatal(err)
 		}
 		if r.Sent.Messages != 400 || len(r.Sent.Refused) != 0 || r.Sent.Rejected != 0 {
