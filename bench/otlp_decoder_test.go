@@ -1,9 +1,11 @@
-package bench
+// An external test: bench itself may not import internal/sample.
+package bench_test
 
 import (
 	"math"
 	"testing"
 
+	"github.com/gomad/mad/bench"
 	"github.com/gomad/mad/ingest/otlp"
 	"github.com/gomad/mad/internal/sample"
 )
@@ -15,7 +17,7 @@ import (
 // time.
 func TestOTLPWorkloadThroughMadsDecoder(t *testing.T) {
 	const now = int64(1_790_000_000_123)
-	for _, w := range []OTLP{
+	for _, w := range []bench.OTLP{
 		{Points: 1000, Resources: 3, Seed: 1},
 		{Points: 37, Resources: 2, Seed: 2},
 		{Points: 250, Resources: 2, Seed: 3, Numbers: true},
@@ -23,11 +25,11 @@ func TestOTLPWorkloadThroughMadsDecoder(t *testing.T) {
 		p := w.Build()
 		d := otlp.NewDecoder(otlp.Config{})
 		var b sample.Batch
-		got := map[string]Got{}
+		got := map[string]bench.Got{}
 		points := 0
 		for i, msg := range p.Messages {
 			body := append([]byte(nil), msg...)
-			Stamp(body, p.Stamps[i], now)
+			bench.Stamp(body, p.Stamps[i], now)
 			b.Reset()
 			if _, err := d.Decode(body, now, func(uint64) *sample.Batch { return &b }); err != nil {
 				t.Fatalf("%s: request %d: %v", p.Name, i, err)
@@ -51,7 +53,7 @@ func TestOTLPWorkloadThroughMadsDecoder(t *testing.T) {
 					}
 					dims[string(dm.Key)] = string(dm.Value)
 				}
-				id := Identity(string(k.Name), dims)
+				id := bench.Identity(string(k.Name), dims)
 				g := got[id]
 				if s.Flags&sample.FlagAgg != 0 {
 					a := b.Aggs[s.Agg]
@@ -66,7 +68,7 @@ func TestOTLPWorkloadThroughMadsDecoder(t *testing.T) {
 			}
 		}
 		want := p.Totals(len(p.Messages), nil)
-		if e := Compare(want, got, false); !e.Exact() || e.Series != len(got) || e.Expected != e.Emitted {
+		if e := bench.Compare(want, got, false); !e.Exact() || e.Series != len(got) || e.Expected != e.Emitted {
 			t.Fatalf("%s: %+v (%d series decoded)", p.Name, e, len(got))
 		}
 		if points != p.TotalLines(len(p.Messages)) {

@@ -22,7 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/gomad/mad/internal/hocon"
+	"github.com/gomad/mad/engine/config"
 )
 
 // otlpReceiver is the receiving end of the sender tests: it decodes each
@@ -183,32 +183,23 @@ func TestSendOTLPHTTP(t *testing.T) {
 }
 
 // TestMadConfigOTLP: an OTLP run adds MAD's OpenTelemetryGrpcSource to
-// mad's default pipeline, and no other run does.
+// mad's default pipeline, in a configuration mad binds, and no other run
+// does.
 func TestMadConfigOTLP(t *testing.T) {
 	sources := func(proto Protocol) []string {
 		text, err := madConfig(PeerOptions{StatsD: "127.0.0.1:8125", Protocol: proto})
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := hocon.Parse("mad.conf", text, hocon.Options{})
-		if err != nil {
-			t.Fatal(err)
+		m, ps := config.ParseMain("mad.conf", text, config.LoadOptions{})
+		if len(ps) > 0 || m == nil || len(m.Pipelines) != 1 {
+			t.Fatalf("%s: mad refuses the configuration: %v", proto, ps)
 		}
-		ps, ok := v.Path("pipelines")
-		if !ok || len(ps.Arr) != 1 {
-			t.Fatal("no pipeline")
+		var classes []string
+		for _, s := range m.Pipelines[0].Sources {
+			classes = append(classes, s.Class)
 		}
-		ss, ok := ps.Arr[0].Path("sources")
-		if !ok {
-			t.Fatal("no sources")
-		}
-		var types []string
-		for _, s := range ss.Arr {
-			if ty, ok := s.Path("type"); ok {
-				types = append(types, ty.Str)
-			}
-		}
-		return types
+		return classes
 	}
 	const class = "com.arpnetworking.metrics.mad.experimental.sources.OpenTelemetryGrpcSource"
 	for _, proto := range []Protocol{OTLPGRPC, OTLPHTTP} {
