@@ -190,6 +190,21 @@ func TestCompare(t *testing.T) {
 	if e := Compare(want, got, false); e.Exact() || e.Wrong != 1 {
 		t.Fatalf("a wrong sum passed: %+v", e)
 	}
+	// Values that are not integers, added in another order on each side:
+	// the same within 1e-9, per series and in total.
+	a, b, c := 0.1, 0.2, 0.3
+	fw := map[string]Expected{"f|": {Count: 3, Sum: a + b + c, Counter: true}}
+	fg := map[string]Got{"f|": {Count: 3, Sum: c + b + a}}
+	if fw["f|"].Sum == fg["f|"].Sum {
+		t.Fatal("the sums are equal: the case tests nothing")
+	}
+	if e := Compare(fw, fg, false); !e.Exact() {
+		t.Fatalf("float sums in another order: %+v", e)
+	}
+	fg["f|"] = Got{Count: 3, Sum: 0.6001}
+	if e := Compare(fw, fg, false); e.Exact() {
+		t.Fatalf("a wrong float sum passed: %+v", e)
+	}
 	// Counters only: b is not compared, sums stand for samples.
 	e = Compare(want, map[string]Got{"a|": {Sum: 25}, "c|": {Sum: 2}}, true)
 	if !e.Exact() || e.Series != 2 || e.Expected != 27 {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -135,6 +136,27 @@ func (d *Daemon) WaitReady(ready func() error, timeout time.Duration) error {
 	}
 }
 
+// resolve runs peer.Resolve, or fails as soon as the daemon exits (a
+// configuration it refused) instead of when Resolve gives up.
+func (d *Daemon) resolve(peer Peer, dir string, o PeerOptions) (PeerOptions, error) {
+	type resolved struct {
+		o   PeerOptions
+		err error
+	}
+	ch := make(chan resolved, 1)
+	go func() {
+		o, err := peer.Resolve(dir, o)
+		ch <- resolved{o, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.o, r.err
+	case e := <-d.exited:
+		d.exited <- e
+		return o, fmt.Errorf("%s exited before it was ready (%v); see its .stderr", d.Name, e)
+	}
+}
+
 // Stop sends SIGTERM (a clean stop: mad flushes its open buckets), waits
 // up to timeout, then kills the process group.
 func (d *Daemon) Stop(timeout time.Duration) error {
@@ -189,14 +211,21 @@ type Target struct {
 	// RemoteWritePath is where the target takes Prometheus remote write
 	// ("" is MAD's route, /metrics/prometheus; vmagent's is /api/v1/write).
 	RemoteWritePath string
+	// GRPC is the host:port of OTLP/gRPC ("": URL's host and port).
+	GRPC string
+	// Allocs is a Prometheus text URL with the target's
+	// go_memstats_alloc_bytes_total, for the heap allocated per request
+	// ("": Metrics, if that has it).
+	Allocs string
 }
 
 // Scenario is what a run sends and how.
 type Scenario struct {
 	Protocol Protocol // StatsDLines ("statsd") means UDP; "tcp" StatsD over TCP
 	Load     Load
-	// Conns is the sockets (UDP source ports), TCP or HTTP connections.
-	Conns int
+	// Conns is the sockets (UDP source ports), TCP or HTTP connections,
+	// or gRPC connections with Streams calls in flight on each.
+	Conns, Streams int
 }
 
 // TCP is StatsD over TCP.
@@ -226,6 +255,13 @@ type Result struct {
 	BytesPerSeries float64
 	Series         int
 	Drain          time.Duration
+	// AllocBytes is the heap the target allocated over the run, where it
+	// reports go_memstats_alloc_bytes_total (AllocKnown).
+	AllocBytes float64
+	AllocKnown bool
+	// GenCPU is the harness's own CPU while it sent (the generator's, to
+	// tell a target that was not kept busy).
+	GenCPU time.Duration
 }
 
 // Run sends the scenario to the target and measures it: the target's CPU
@@ -254,6 +290,11 @@ func Run(ctx context.Context, t Target, s Scenario) (Result, error) {
 			return r, err
 		}
 	}
+	allocsURL := t.Allocs
+	if allocsURL == "" {
+		allocsURL = t.Metrics
+	}
+	alloc0, allocOK := scrapeAllocs(allocsURL)
 	var internal0 InternalLoss
 	if t.Metrics != "" {
 		m, err := ScrapeProm(t.Metrics)
@@ -267,13 +308,20 @@ func Run(ctx context.Context, t Target, s Scenario) (Result, error) {
 		drops0, _ = UDPDrops(port)
 		rcvbuf0, _, _ = UDPErrors()
 	}
+	gen0, _ := ProcCPU(os.Getpid())
 	var err error
 	switch s.Protocol {
 	case StatsDLines:
 		r.Sent, err = SendUDP(t.Addr, s.Conns, s.Load)
 	case TCP:
 		r.Sent, err = SendTCP(t.Addr, s.Conns, s.Load)
-	case V3, RemoteWrite:
+	case OTLPGRPC:
+		addr := t.GRPC
+		if addr == "" {
+			addr = strings.TrimPrefix(t.URL, "http://")
+		}
+		r.Sent, err = SendGRPC(ctx, addr, s.Conns, s.Streams, s.Load)
+	case V3, RemoteWrite, OTLPHTTP:
 		path := p.Path
 		if s.Protocol == RemoteWrite && t.RemoteWritePath != "" {
 			path = t.RemoteWritePath
@@ -286,6 +334,9 @@ func Run(ctx context.Context, t Target, s Scenario) (Result, error) {
 		return r, err
 	}
 	sendEnd := time.Now()
+	if gen1, err := ProcCPU(os.Getpid()); err == nil && gen0 > 0 {
+		r.GenCPU = gen1 - gen0
+	}
 	if t.PID != 0 {
 		prev, idle := cpu0, 0
 		for deadline := time.Now().Add(120 * time.Second); idle < 3; {
@@ -328,6 +379,11 @@ func Run(ctx context.Context, t Target, s Scenario) (Result, error) {
 	if r.CPU > 0 {
 		r.LinesPerCPUSecond = r.LinesReceived / r.CPU.Seconds()
 	}
+	if allocOK {
+		if alloc1, ok := scrapeAllocs(allocsURL); ok {
+			r.AllocBytes, r.AllocKnown = alloc1-alloc0, true
+		}
+	}
 	if t.Metrics != "" {
 		m, err := ScrapeProm(t.Metrics)
 		if err != nil {
@@ -337,6 +393,24 @@ func Run(ctx context.Context, t Target, s Scenario) (Result, error) {
 		r.Internal = &l
 	}
 	return r, nil
+}
+
+// scrapeAllocs reads go_memstats_alloc_bytes_total at url; ok is false if
+// there is no url, no answer or no such counter.
+func scrapeAllocs(url string) (float64, bool) {
+	if url == "" {
+		return 0, false
+	}
+	s, err := ScrapeProm(url)
+	if err != nil {
+		return 0, false
+	}
+	for _, x := range s {
+		if x.Name == "go_memstats_alloc_bytes_total" {
+			return x.Value, true
+		}
+	}
+	return 0, false
 }
 
 func splitPort(addr string) (string, int, error) {

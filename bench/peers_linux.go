@@ -63,6 +63,10 @@ type Peer struct {
 	CountersOnly bool
 	// Mangle maps a harness identity to the peer's naming of the series.
 	Mangle func(id string) string
+	// Points returns how many data points the peer has taken (a peer
+	// with no output but a count of what it received: otelcol), read
+	// before it is stopped; nil if none.
+	Points func(o PeerOptions) (float64, error)
 	// Note is printed with the peer's results.
 	Note string
 }
@@ -79,6 +83,11 @@ type PeerOptions struct {
 	// Protocol is what the run sends, for peers that listen on one
 	// transport at a time.
 	Protocol Protocol
+	// OTLPGRPC and OTLPHTTP are the host:port a peer with ports of its own
+	// takes OTLP on ("": mad's HTTP server, which serves both), and
+	// PeerMetrics the host:port of its GET /metrics (Prometheus text with
+	// go_memstats_alloc_bytes_total): set by Resolve.
+	OTLPGRPC, OTLPHTTP, PeerMetrics string
 }
 
 func exists(path string) bool { _, err := os.Stat(path); return err == nil }
@@ -103,7 +112,7 @@ func lookPath(name string) string {
 
 // Peers returns every peer, mad first.
 func Peers() []Peer {
-	return []Peer{madPeer(), statsdExporter(), collectd(), etsy(), telegraf(), vmagent()}
+	return []Peer{madPeer(), statsdExporter(), collectd(), etsy(), telegraf(), vmagent(), otelcol()}
 }
 
 // PeerByName finds a peer.
@@ -119,7 +128,7 @@ func PeerByName(name string) (Peer, bool) {
 func madPeer() Peer {
 	return Peer{
 		Name:      "mad",
-		Protocols: []Protocol{StatsDLines, TCP, V3, RemoteWrite},
+		Protocols: []Protocol{StatsDLines, TCP, V3, RemoteWrite, OTLPGRPC, OTLPHTTP},
 		Tags:      true,
 		Installed: func(dir string) bool { return exists(filepath.Join(dir, "bin", "mad")) },
 		Rebuild:   true,
@@ -164,7 +173,7 @@ func madPeer() Peer {
 		StdoutOutput: true,
 		Metrics:      "/metrics",
 		Mangle:       func(id string) string { return id },
-		Note:         "embedded default configuration (PT1S and PT1M, JSON lines) on the harness's addresses",
+		Note:         "embedded default configuration (PT1S and PT1M, JSON lines) on the harness's addresses; for OTLP, with MAD's OpenTelemetryGrpcSource added (gRPC and /v1/metrics on the HTTP port)",
 	}
 }
 
@@ -175,8 +184,15 @@ func (o PeerOptions) httpAddr() string {
 	return o.HTTP
 }
 
+// madOTLPSource is the source a run of an OTLP protocol adds to mad's
+// default pipeline: MAD's OpenTelemetryGrpcSource, which serves OTLP/gRPC
+// (h2c) and OTLP/HTTP on the HTTP server.
+const madOTLPSource = `
+      { type="com.arpnetworking.metrics.mad.experimental.sources.OpenTelemetryGrpcSource", name="otlp_source" }`
+
 // madConfig is mad's embedded default configuration with the StatsD sources
-// (UDP and TCP) on o.StatsD and the HTTP server on o.HTTP.
+// (UDP and TCP) on o.StatsD and the HTTP server on o.HTTP, and for an OTLP
+// run the OTLP source.
 func madConfig(o PeerOptions) ([]byte, error) {
 	text := string(config.DefaultConfigText)
 	host, port, err := net.SplitHostPort(o.StatsD)
@@ -193,6 +209,7 @@ func madConfig(o PeerOptions) ([]byte, error) {
 	}{
 		{"host=\"0.0.0.0\"\n        port=8125\n", fmt.Sprintf("host=%q\n        port=%s\n", host, port), 2},
 		{"httpHost=\"0.0.0.0\"\nhttpPort=7090\n", fmt.Sprintf("httpHost=%q\nhttpPort=%s\n", httpHost, httpPort), 1},
+		{"    sources=[", "    sources=[" + map[bool]string{true: madOTLPSource}[o.Protocol.IsOTLP()], 1},
 	} {
 		if c := strings.Count(text, r.old); c != r.n {
 			return nil, fmt.Errorf("mad's default configuration changed: %d of %q, want %d", c, r.old, r.n)
@@ -619,6 +636,9 @@ func vmagent() Peer {
 func (p Peer) URL(o PeerOptions) string {
 	if p.Name == "vmagent" {
 		return "http://127.0.0.1:8429"
+	}
+	if o.OTLPHTTP != "" {
+		return "http://" + o.OTLPHTTP
 	}
 	return "http://" + o.httpAddr()
 }

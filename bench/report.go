@@ -82,6 +82,9 @@ func (r Result) e2eCell() string {
 				if code == 0 {
 					what = "no answer"
 				}
+				if c, ok := grpcCode(code); ok {
+					what = "gRPC " + c.String()
+				}
 				codes = append(codes, fmt.Sprintf("%s ×%d", what, k))
 			}
 		}
@@ -98,8 +101,21 @@ func (r Result) e2eCell() string {
 	return refused + r.e2eText()
 }
 
-func (r Result) e2eText() string {
+func (r Result) e2eText() (text string) {
 	e := r.E2E
+	rejected := ""
+	if r.Sent.Rejected > 0 {
+		rejected = fmt.Sprintf(" (%d points rejected in partial_success)", r.Sent.Rejected)
+	}
+	if e.PointsOnly {
+		if e.Expected == e.Emitted {
+			return fmt.Sprintf("all %s points counted%s", formatTick(e.Expected), rejected)
+		}
+		return fmt.Sprintf("%s of %s points counted%s", formatTick(e.Emitted), formatTick(e.Expected), rejected)
+	}
+	if r.Sent.Rejected > 0 {
+		defer func() { text += rejected }()
+	}
 	if e.Series == 0 {
 		return "n/a (no series to check)"
 	}
@@ -167,4 +183,80 @@ func (l Latency) String() string {
 		}
 	}
 	return b.String()
+}
+
+// OTLPTable formats OTLP runs as one Markdown table: per run the requests
+// and data points sent and their rates, the end-to-end check, the
+// target's CPU, data points per CPU-second, heap allocated per request
+// (where the target reports it) and resident memory after the run and at
+// its peak; then, per workload and protocol, mad's data points per
+// CPU-second against otelcol's.
+func OTLPTable(rs []Result) string {
+	var b strings.Builder
+	b.WriteString("| target | protocol | workload | rate | requests | requests/s | points | points/s | end-to-end | CPU s | points per CPU-s | heap per request | RSS MB (peak) | drain s | generator CPU s |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		rate := "max"
+		if r.Rate > 0 && r.Sent.Messages > 0 {
+			rate = formatTick(r.Rate*float64(r.Sent.Lines)/float64(r.Sent.Messages)) + "/s"
+		}
+		perSec := func(n float64) string {
+			if r.Sent.Elapsed <= 0 {
+				return "n/a"
+			}
+			return formatTick(n / r.Sent.Elapsed.Seconds())
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.Target, r.Protocol, r.Workload, rate,
+			formatTick(float64(r.Sent.Messages)), perSec(float64(r.Sent.Messages)),
+			formatTick(float64(r.Sent.Lines)), perSec(float64(r.Sent.Lines)),
+			r.e2eCell(), r.cpuCell(),
+			na(r.LinesPerCPUSecond > 0, func() string { return formatTick(r.LinesPerCPUSecond) }),
+			na(r.AllocKnown && r.Sent.Messages > 0, func() string { return formatBytes(r.AllocBytes / float64(r.Sent.Messages)) }),
+			na(r.RSS > 0, func() string { return fmt.Sprintf("%.0f (%.0f)", float64(r.RSS)/1e6, float64(r.HWM)/1e6) }),
+			na(r.CPU > 0, func() string { return fmt.Sprintf("%.1f", r.Drain.Seconds()) }),
+			na(r.GenCPU > 0, func() string { return fmt.Sprintf("%.2f", r.GenCPU.Seconds()) }))
+	}
+	type key struct {
+		workload string
+		proto    Protocol
+	}
+	var keys []key
+	seen := map[key]bool{}
+	mad, peer := map[key]float64{}, map[key]float64{}
+	for _, r := range rs {
+		k := key{r.Workload, r.Protocol}
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+		switch r.Target {
+		case "mad":
+			mad[k] = r.LinesPerCPUSecond
+		case "otelcol":
+			peer[k] = r.LinesPerCPUSecond
+		}
+	}
+	first := true
+	for _, k := range keys {
+		if mad[k] > 0 && peer[k] > 0 {
+			if first {
+				b.WriteString("\n")
+				first = false
+			}
+			fmt.Fprintf(&b, "- %s, %s: mad %s points per CPU-second, %.1f× otelcol's %s\n", k.workload, k.proto, formatTick(mad[k]), mad[k]/peer[k], formatTick(peer[k]))
+		}
+	}
+	return b.String()
+}
+
+// formatBytes writes a byte count with a binary unit.
+func formatBytes(n float64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", n/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", n/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", n)
 }

@@ -128,14 +128,17 @@ func (b *Bench) RunPeer(ctx context.Context, peer Peer, sc Scenario) (Result, er
 		return Result{}, err
 	}
 	if peer.Resolve != nil {
-		if opts, err = peer.Resolve(b.Dir, opts); err != nil {
+		if opts, err = d.resolve(peer, b.Dir, opts); err != nil {
 			return Result{}, err
 		}
 	}
 	time.Sleep(500 * time.Millisecond) // past start-up work
-	t := Target{Name: peer.Name, PID: d.PID(), Addr: opts.StatsD, URL: peer.URL(opts)}
+	t := Target{Name: peer.Name, PID: d.PID(), Addr: opts.StatsD, URL: peer.URL(opts), GRPC: opts.OTLPGRPC}
 	if peer.Metrics != "" {
 		t.Metrics = t.URL + peer.Metrics
+	}
+	if opts.PeerMetrics != "" {
+		t.Allocs = "http://" + opts.PeerMetrics + "/metrics"
 	}
 	if peer.Name == "vmagent" {
 		t.RemoteWritePath = "/api/v1/write"
@@ -143,6 +146,15 @@ func (b *Bench) RunPeer(ctx context.Context, peer Peer, sc Scenario) (Result, er
 	r, err := Run(ctx, t, sc)
 	if err != nil {
 		return r, err
+	}
+	if peer.Points != nil {
+		// Every request was answered: what the peer counted is final.
+		n, err := peer.Points(opts)
+		if err != nil {
+			b.logf("%s: no end-to-end check: %v", peer.Name, err)
+		} else {
+			r.E2E = &EndToEnd{PointsOnly: true, Expected: float64(r.Sent.Lines), Emitted: n}
+		}
 	}
 	var got map[string]Got
 	var gotErr error

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -49,8 +50,8 @@ const (
 	V3          Protocol = "v3"          // MAD client protocol V3 over HTTP
 	RemoteWrite Protocol = "remotewrite" // Prometheus remote write over HTTP
 	StatsDLines Protocol = "statsd"      // one-line StatsD datagrams
-	// OTLP gRPC is the next protocol (the seam: a Protocol, a builder
-	// here and a sender in send_linux.go).
+	// OTLPGRPC and OTLPHTTP (otlp.go) are OTLP's, with a workload of
+	// their own (OTLP) rather than MAD's grid.
 )
 
 // s3Dims are the dimensions of every S3 record, as MAD's generator sets
@@ -160,10 +161,13 @@ func (p *Payloads) add(msg []byte, lines int, exact []Contribution, stamps []Sta
 }
 
 // StampAt locates a record time in a message: a 6-byte protobuf varint at
-// Off that gets the send time minus Before milliseconds.
+// Off that gets the send time minus Before milliseconds, or with Nanos an
+// 8-byte fixed64 that gets that time in nanoseconds (OTLP's
+// time_unix_nano).
 type StampAt struct {
 	Off    int
 	Before int32
+	Nanos  bool
 }
 
 // addExact adds one sample of series i to exact, which holds one entry
@@ -179,10 +183,14 @@ func addExact(exact []Contribution, i int, v float64) []Contribution {
 
 // Stamp writes t (milliseconds since the epoch, below 2^42) minus each
 // stamp's Before at every stamp of msg, as a 6-byte varint (non-minimal for
-// small t, which protobuf decoders accept).
+// small t, which protobuf decoders accept), or as a fixed64 of nanoseconds.
 func Stamp(msg []byte, stamps []StampAt, t int64) {
 	for _, s := range stamps {
 		v := uint64(t - int64(s.Before))
+		if s.Nanos {
+			binary.LittleEndian.PutUint64(msg[s.Off:], v*1e6)
+			continue
+		}
 		for i := 0; i < 5; i++ {
 			msg[s.Off+i] = byte(v) | 0x80
 			v >>= 7

@@ -6,7 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -19,8 +19,9 @@ import (
 )
 
 // Load is what a sender sends: messages of Payloads round-robin, Count of
-// them (or, with Count 0, as many as Rate allows in Duration), at Rate
-// messages per second (0: as fast as the target takes them).
+// them (or, with Count 0, as many as Rate allows in Duration, or with Rate
+// 0 too as many as the target takes in Duration), at Rate messages per
+// second (0: as fast as the target takes them).
 type Load struct {
 	Payloads *Payloads
 	Count    int
@@ -30,6 +31,9 @@ type Load struct {
 
 // total is the number of messages the load sends.
 func (l Load) total() int {
+	if l.Count == 0 && l.Rate <= 0 && l.Duration > 0 {
+		return math.MaxInt
+	}
 	if l.Count > 0 || l.Rate <= 0 {
 		return l.Count
 	}
@@ -54,7 +58,7 @@ type pacer struct {
 
 func newPacer(l Load) *pacer {
 	p := &pacer{start: time.Now(), rate: l.Rate, count: l.total()}
-	if l.Count == 0 && l.Rate > 0 && l.Duration > 0 {
+	if l.Count == 0 && l.Duration > 0 {
 		p.end = p.start.Add(l.Duration)
 	}
 	return p
@@ -73,7 +77,7 @@ func (p *pacer) claim(n int) (first, got int, ok bool) {
 	if got <= 0 {
 		p.stopped = true
 	}
-	if !p.stopped && p.rate > 0 && !p.end.IsZero() && (!time.Now().Before(p.end) || !p.due(first).Before(p.end)) {
+	if !p.stopped && !p.end.IsZero() && (!time.Now().Before(p.end) || p.rate > 0 && !p.due(first).Before(p.end)) {
 		p.stopped = true
 	}
 	if p.stopped {
@@ -91,15 +95,18 @@ func (p *pacer) claim(n int) (first, got int, ok bool) {
 }
 
 // Sent is what a sender did. Messages is how many it handed to the kernel
-// (UDP, TCP) or had accepted (HTTP 2xx); Refused are the indexes of
-// messages the target refused (HTTP), which the end-to-end totals leave out.
+// (UDP, TCP) or had accepted (HTTP 2xx, gRPC OK); Refused are the indexes
+// of messages the target refused (HTTP, gRPC), which the end-to-end totals
+// leave out. Rejected is the data points that accepted OTLP requests
+// reported rejected (partial_success).
 type Sent struct {
 	Messages int
 	Lines    int
 	Elapsed  time.Duration
-	Status   map[int]int // HTTP status counts
+	Status   map[int]int // HTTP status counts; gRPC's as GRPCStatus
 	Refused  []int
 	Errors   int
+	Rejected int64
 }
 
 // SendUDP sends the load to addr over sockets connected from distinct
@@ -225,7 +232,7 @@ func SendHTTP(ctx context.Context, url string, conns int, l Load) (Sent, error) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var body, packed []byte
+			var body, packed, answer []byte
 			for ctx.Err() == nil {
 				i, _, ok := pace.claim(1)
 				if !ok {
@@ -246,22 +253,32 @@ func SendHTTP(ctx context.Context, url string, conns int, l Load) (Sent, error) 
 					return
 				}
 				req.Header.Set("Content-Type", "application/octet-stream")
+				if p.ContentType != "" {
+					req.Header.Set("Content-Type", p.ContentType)
+				}
 				if p.Compress {
 					req.Header.Set("Content-Encoding", "snappy")
 					req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
 				}
 				resp, err := client.Do(req)
 				status := 0
+				var rejected int64
 				if err == nil {
-					io.Copy(io.Discard, resp.Body)
+					buf := bytes.NewBuffer(answer[:0])
+					buf.ReadFrom(resp.Body)
 					resp.Body.Close()
+					answer = buf.Bytes()
 					status = resp.StatusCode
+					if status/100 == 2 && p.Rejected != nil {
+						rejected = p.Rejected(answer)
+					}
 				}
 				mu.Lock()
 				out.Status[status]++
 				if status/100 == 2 {
 					out.Messages++
 					out.Lines += p.Lines[k]
+					out.Rejected += rejected
 				} else {
 					out.Refused = append(out.Refused, i)
 					if err != nil {

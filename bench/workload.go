@@ -27,8 +27,13 @@ type Payloads struct {
 	// (block format) compressed, as Prometheus remote write is.
 	Stamps   [][]StampAt
 	Compress bool
-	// Path is the HTTP path bodies are posted to.
-	Path string
+	// Path is the HTTP path bodies are posted to, with ContentType
+	// ("": application/octet-stream).
+	Path, ContentType string
+	// Rejected reads, from a response a target accepted, how many data
+	// points it reports rejecting anyway (OTLP's partial_success); nil for
+	// protocols without.
+	Rejected func(response []byte) int64
 
 	bytes int // of Messages
 }

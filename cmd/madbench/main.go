@@ -8,6 +8,7 @@
 //	madbench s1 [flags]               S1: classic StatsD
 //	madbench s2 [flags]               S2: tagged DogStatsD
 //	madbench s3 [flags]               S3: MAD's grid over V3, remote write, StatsD
+//	madbench otlp [flags]             OTLP metrics over gRPC and HTTP (mad, otelcol)
 //	madbench latency [flags]          period end to sink, and percentile error (mad)
 //	madbench all [flags]              everything BENCHMARKS.md shows, one command
 //
@@ -61,6 +62,11 @@ type options struct {
 	ladderPeers           string
 	ladderDurationSeconds int
 	tags, mix             string
+	otlpProtos, otlpMix   string
+	otlpPoints            string
+	otlpResources         int
+	streams               int
+	skipOTLP              bool
 }
 
 func main() {
@@ -81,7 +87,7 @@ func main() {
 	fs.IntVar(&o.seed, "seed", 1, "workload seed")
 	fs.IntVar(&o.messages, "messages", 300000, "messages to send at the maximum rate")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long a fixed-rate run sends")
-	fs.Float64Var(&o.rate, "rate", 0, "fixed rate in lines (samples) per second; 0 sends -messages as fast as possible")
+	fs.Float64Var(&o.rate, "rate", 0, "fixed rate in lines (samples) per second; 0 sends -messages as fast as possible (OTLP: data points per second; 0: as fast as possible for -duration)")
 	fs.StringVar(&o.ladder, "ladder", "", "rates in lines per second, comma-separated: a fixed-rate run at each, on a fresh process")
 	fs.StringVar(&o.proto, "proto", "udp", "StatsD transport for S1 and S2: udp or tcp")
 	fs.IntVar(&o.conns, "conns", 4, "UDP source ports, TCP or HTTP connections")
@@ -108,6 +114,12 @@ func main() {
 	fs.IntVar(&o.ladderDurationSeconds, "ladder-seconds", 10, "all: seconds per ladder step")
 	fs.StringVar(&o.tags, "tags", "", "S1/S2: tags per series as min-max (S1 default 0-0, S2 3-6)")
 	fs.StringVar(&o.mix, "mix", "", "S1/S2: type mix in percent of series, e.g. c=40,sc=5,g=15,ms=12,h=12,d=11,s=5 (sc: sampled counters)")
+	fs.StringVar(&o.otlpProtos, "otlp-protocols", "otlp-grpc,otlp-http", "OTLP: protocols")
+	fs.StringVar(&o.otlpPoints, "otlp-points", "100,1000", "OTLP: data points per request (1-1000), comma-separated: a run each")
+	fs.StringVar(&o.otlpMix, "otlp-mix", "mixed", "OTLP: mixed (40 % delta sums, 40 % gauges, 20 % histograms) and/or numbers (sums and gauges only), comma-separated")
+	fs.IntVar(&o.otlpResources, "otlp-resources", 20, "OTLP: resources (service and host), 1000 series each")
+	fs.IntVar(&o.streams, "streams", 2, "OTLP/gRPC: calls in flight per connection (-conns connections)")
+	fs.BoolVar(&o.skipOTLP, "skip-otlp", false, "all: skip OTLP")
 	fs.Parse(os.Args[2:])
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -125,6 +137,8 @@ func main() {
 		err = cmdStatsD(ctx, o, cmd, env)
 	case "s3":
 		err = cmdS3(ctx, o, env)
+	case "otlp":
+		err = cmdOTLP(ctx, o, env)
 	case "latency":
 		err = cmdLatency(ctx, o, env)
 	case "all":
@@ -138,7 +152,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: madbench peers|s1|s2|s3|latency|all [flags]   (madbench s1 -h for the flags)")
+	fmt.Fprintln(os.Stderr, "usage: madbench peers|s1|s2|s3|otlp|latency|all [flags]   (madbench s1 -h for the flags)")
 	os.Exit(2)
 }
 
@@ -611,6 +625,15 @@ func cmdAll(ctx context.Context, o options, env bench.Environment) error {
 		}
 		write(o, env, "all", rs, panels, "", false)
 	}
+	if !o.skipOTLP {
+		r, p, err := runOTLP(ctx, b, o, all)
+		rs = append(rs, r...)
+		panels = append(panels, p...)
+		if err != nil {
+			return err
+		}
+		write(o, env, "all", rs, panels, "", false)
+	}
 	var extra string
 	for _, p := range all {
 		if p.Name == "mad" {
@@ -634,8 +657,22 @@ func report(o options, env bench.Environment, title string, rs []bench.Result, p
 func write(o options, env bench.Environment, title string, rs []bench.Result, panels []any, extra string, print bool) error {
 	var md strings.Builder
 	fmt.Fprintf(&md, "Environment: %s\n\n", env)
-	if len(rs) > 0 {
-		md.WriteString(bench.Table(rs))
+	var plain, otlp []bench.Result
+	for _, r := range rs {
+		if r.Protocol.IsOTLP() {
+			otlp = append(otlp, r)
+		} else {
+			plain = append(plain, r)
+		}
+	}
+	if len(plain) > 0 {
+		md.WriteString(bench.Table(plain))
+	}
+	if len(otlp) > 0 {
+		if len(plain) > 0 {
+			md.WriteString("\n")
+		}
+		md.WriteString(bench.OTLPTable(otlp))
 	}
 	if extra != "" {
 		fmt.Fprintf(&md, "\n%s\n", extra)
@@ -664,4 +701,108 @@ func write(o options, env bench.Environment, title string, rs []bench.Result, pa
 		}
 	}
 	return nil
+}
+
+// runOTLP runs the OTLP workloads (-otlp-points × -otlp-mix) over each of
+// -otlp-protocols on the peers that take it: -duration each, as fast as the
+// target takes them, or at -rate data points per second.
+func runOTLP(ctx context.Context, b *bench.Bench, o options, peers []bench.Peer) ([]bench.Result, []any, error) {
+	points, err := floats(o.otlpPoints)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rs []bench.Result
+	var panels []any
+	for _, mix := range strings.Split(o.otlpMix, ",") {
+		mix = strings.TrimSpace(mix)
+		if mix != "mixed" && mix != "numbers" {
+			return rs, panels, fmt.Errorf("bad -otlp-mix %q: mixed or numbers", mix)
+		}
+		for _, n := range points {
+			if n < 1 || n > bench.OTLPStreams || n != float64(int(n)) {
+				return rs, panels, fmt.Errorf("bad -otlp-points %v: 1 to %d", n, bench.OTLPStreams)
+			}
+			w := bench.OTLP{Points: int(n), Resources: o.otlpResources, Numbers: mix == "numbers", Seed: uint64(o.seed), MaxMessages: o.maxMessages}
+			p := w.Build()
+			for _, proto := range strings.Split(o.otlpProtos, ",") {
+				proto := bench.Protocol(strings.TrimSpace(proto))
+				if !proto.IsOTLP() {
+					return rs, panels, fmt.Errorf("bad -otlp-protocols %q: otlp-grpc, otlp-http", proto)
+				}
+				if ctx.Err() != nil {
+					return rs, panels, ctx.Err()
+				}
+				sc := bench.Scenario{Protocol: proto, Conns: o.conns, Streams: o.streams,
+					Load: bench.Load{Payloads: p, Rate: o.rate / n, Duration: o.duration}}
+				var cell []bench.Result
+				if o.pid != 0 || len(peers) == 0 {
+					url := o.url
+					if url == "" {
+						url = "http://127.0.0.1:7090"
+					}
+					r, err := bench.Run(ctx, bench.Target{Name: o.name, PID: o.pid, URL: url, Metrics: o.metrics}, sc)
+					if err != nil {
+						fmt.Fprintf(os.Stderr, "%s %s %s: %v\n", o.name, p.Name, proto, err)
+						continue
+					}
+					cell = append(cell, r)
+				}
+				for _, peer := range peers {
+					if !peer.Supports(proto, false) {
+						continue
+					}
+					fmt.Fprintf(os.Stderr, "%s: %s over %s\n", peer.Name, p.Name, proto)
+					r, err := b.RunPeer(ctx, peer, sc)
+					if err != nil {
+						if errors.Is(err, context.Canceled) {
+							return rs, panels, err
+						}
+						fmt.Fprintf(os.Stderr, "%s: %v\n", peer.Name, err)
+						continue
+					}
+					cell = append(cell, r)
+				}
+				rs = append(rs, cell...)
+				if len(cell) > 0 {
+					panels = append(panels, otlpPanel(p.Name+" over "+string(proto), cell))
+				}
+			}
+		}
+	}
+	return rs, panels, nil
+}
+
+func otlpPanel(title string, rs []bench.Result) bench.BarPanel {
+	p := bench.BarPanel{Title: title + ": data points per CPU-second", Unit: "points/CPU-s"}
+	peer := 0.0
+	for _, r := range rs {
+		if r.Target == "otelcol" {
+			peer = r.LinesPerCPUSecond
+		}
+	}
+	for _, r := range rs {
+		b := bench.Bar{Label: r.Target, Value: r.LinesPerCPUSecond}
+		if r.Target == "mad" && peer > 0 {
+			b.Note = fmt.Sprintf("%.1fx otelcol", r.LinesPerCPUSecond/peer)
+		}
+		p.Bars = append(p.Bars, b)
+	}
+	return p
+}
+
+func cmdOTLP(ctx context.Context, o options, env bench.Environment) error {
+	b := newBench(o)
+	defer b.Close()
+	var peers []bench.Peer
+	if o.pid == 0 {
+		var err error
+		if peers, err = selectPeers(b, o, o.peers); err != nil {
+			return err
+		}
+	}
+	rs, panels, err := runOTLP(ctx, b, o, peers)
+	if err != nil {
+		return err
+	}
+	return report(o, env, "OTLP", rs, panels, "")
 }
