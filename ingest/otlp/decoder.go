@@ -1,6 +1,7 @@
 package otlp
 
 import (
+	"encoding/binary"
 	"math"
 
 	"github.com/gomad/mad/internal/pbwire"
@@ -88,6 +89,9 @@ type Decoder struct {
 	secHash    uint64
 	secTooLong bool
 	slot       *cacheSlot // the section's cache slot, if cached
+	resID      uint32     // the resource's id in the cache (0: none)
+	resRaw     []byte     // the resource's attribute fields' bytes
+	req        uint64     // requests decoded, for the cache's record counting
 	key        []byte
 
 	// Replacement and records (dedup.go).
@@ -149,7 +153,7 @@ func (d *Decoder) Decode(body []byte, now int64, route sample.Route) (sample.Cou
 	d.name, d.dataName = span{}, ""
 	d.seen.reset()
 	d.recs.reset()
-	d.cache.reset(true)
+	d.req++
 	ok := len(body) <= math.MaxInt32 || d.failAt(errTooLarge, -1, "")
 	if ok {
 		ok = d.request()
@@ -186,7 +190,7 @@ func (d *Decoder) request() bool {
 // resource first, wherever it is on the wire (every occurrence merges),
 // then its scopes.
 func (d *Decoder) resourceMetrics(s, e int) bool {
-	d.abuf, d.res = d.abuf[:0], d.res[:0]
+	d.abuf, d.res, d.resRaw = d.abuf[:0], d.res[:0], d.resRaw[:0]
 	r := pbwire.NewReaderAt(d.body, s, e, 1)
 	for r.More() {
 		f := r.Next()
@@ -204,7 +208,7 @@ func (d *Decoder) resourceMetrics(s, e int) bool {
 	}
 	d.resourceDims()
 	d.resEnd = len(d.abuf)
-	d.cache.reset(false)
+	d.resID = d.cache.resourceID(d.resRaw)
 	r = pbwire.NewReaderAt(d.body, s, e, 1)
 	sm := 0
 	for r.More() {
@@ -232,6 +236,10 @@ func (d *Decoder) resource(parent *pbwire.Reader, f pbwire.Field) bool {
 				return false
 			}
 			d.res = append(d.res, sp)
+			// The resource's identity for the cache: every attribute's
+			// bytes, each after its length.
+			d.resRaw = binary.AppendUvarint(d.resRaw, g.X-uint64(g.S))
+			d.resRaw = append(d.resRaw, d.body[g.S:g.X]...)
 		}
 		// entity_refs (3) are newer than MAD's protos: an unknown field,
 		// skipped without reading its strings, as protobuf-java skips it.

@@ -35,39 +35,92 @@ func (a *attrRun) note(at, end int) {
 	a.n++
 }
 
-const cacheSlots = 256
+// The cache outlives requests: an exporter sends the same resources and
+// attribute sets every interval. An entry is keyed by the resource (an id
+// from resTable: its attribute fields' bytes, compared exactly) and the
+// point's attribute bytes (compared exactly); it is found by their hash,
+// direct-mapped. The arena holding entries' bytes is bounded: past
+// cacheArenaMax every entry is dropped (a generation) and it starts over.
+const (
+	cacheSlots    = 4096
+	cacheArenaMax = 4 << 20
+	maxResources  = 1024
+)
 
-// sectionCache maps attribute wire bytes to sections, for one resource at
-// a time (gen changes with the resource and the request).
 type sectionCache struct {
 	slots [cacheSlots]cacheSlot
 	arena []byte
 	gen   uint32
+	res   resTable
 }
 
 type cacheSlot struct {
 	h              uint64
 	gen            uint32
+	resID          uint32
 	raw, sec       uint32 // offsets into arena
 	rawLen, secLen uint32
 	secHash        uint64
 	tooLong        bool
-	// lastT is the last record time counted for the section (records.go).
-	lastT    int64
-	hasLastT bool
+	// lastT is the last record time counted for the section in request
+	// lastReq (countRecord).
+	lastT   int64
+	lastReq uint64
 }
 
-// reset forgets every entry; keep says whether the arena may be kept (a new
-// resource of the same request: entries of the earlier are stale, but the
-// arena is what the request has used so far).
-func (c *sectionCache) reset(request bool) {
+// clear drops every entry and resource id.
+func (c *sectionCache) clear() {
 	c.gen++
 	if c.gen == 0 {
 		clear(c.slots[:])
 		c.gen = 1
 	}
-	if request {
-		c.arena = c.arena[:0]
+	c.arena = c.arena[:0]
+	c.res.reset()
+}
+
+// resTable gives the resources of the cache their ids: a resource is the
+// bytes of its attribute fields, in order, kept in the cache's arena.
+type resTable struct {
+	slots []resSlot // open addressing, 2·maxResources
+	n     int
+}
+
+type resSlot struct {
+	h        uint64
+	off, len uint32
+	id       uint32 // id+1; 0: free
+}
+
+func (t *resTable) reset() {
+	clear(t.slots)
+	t.n = 0
+}
+
+// resourceID returns the id of the resource whose attribute bytes are
+// raw, adding it (its bytes to the arena) if new; it clears the cache first
+// when the table or the arena is full.
+func (c *sectionCache) resourceID(raw []byte) uint32 {
+	t := &c.res
+	if t.slots == nil {
+		t.slots = make([]resSlot, 2*maxResources)
+	}
+	if t.n >= maxResources || len(c.arena)+len(raw) > cacheArenaMax {
+		c.clear()
+	}
+	h := sample.Hash(raw)
+	m := uint64(len(t.slots) - 1)
+	for i := h & m; ; i = (i + 1) & m {
+		e := &t.slots[i]
+		if e.id == 0 {
+			*e = resSlot{h: h, off: uint32(len(c.arena)), len: uint32(len(raw)), id: uint32(t.n) + 1}
+			c.arena = append(c.arena, raw...)
+			t.n++
+			return e.id
+		}
+		if e.h == h && bytes.Equal(c.arena[e.off:e.off+e.len], raw) {
+			return e.id
+		}
 	}
 }
 
@@ -79,15 +132,16 @@ func (d *Decoder) pointSection(s, e int, tag uint32, run attrRun) bool {
 	var raw []byte
 	var h uint64
 	var slot *cacheSlot
-	if !run.broken {
+	c := &d.cache
+	if !run.broken && d.resID != 0 {
 		raw = d.body[run.s:run.e]
 		if run.n == 0 {
 			raw = nil
 		}
-		h = sample.Hash(raw)
-		slot = &d.cache.slots[h%cacheSlots]
-		if slot.gen == d.cache.gen && slot.h == h && bytes.Equal(d.cache.arena[slot.raw:slot.raw+slot.rawLen], raw) {
-			d.section = d.cache.arena[slot.sec : slot.sec+slot.secLen]
+		h = sample.Hash(raw) ^ uint64(d.resID)*0x9E3779B97F4A7C15
+		slot = &c.slots[h%cacheSlots]
+		if slot.gen == c.gen && slot.h == h && slot.resID == d.resID && bytes.Equal(c.arena[slot.raw:slot.raw+slot.rawLen], raw) {
+			d.section = c.arena[slot.sec : slot.sec+slot.secLen]
 			d.secHash, d.secTooLong, d.slot = slot.secHash, slot.tooLong, slot
 			return true
 		}
@@ -123,12 +177,12 @@ func (d *Decoder) pointSection(s, e int, tag uint32, run attrRun) bool {
 	if err == nil {
 		d.secHash = sample.Hash(sec)
 	}
-	if slot != nil {
-		a := d.cache.arena
-		*slot = cacheSlot{h: h, gen: d.cache.gen, raw: uint32(len(a)), rawLen: uint32(len(raw)),
+	if slot != nil && len(c.arena)+len(raw)+len(sec) <= cacheArenaMax {
+		a := c.arena
+		*slot = cacheSlot{h: h, gen: c.gen, resID: d.resID, raw: uint32(len(a)), rawLen: uint32(len(raw)),
 			sec: uint32(len(a) + len(raw)), secLen: uint32(len(sec)), secHash: d.secHash, tooLong: d.secTooLong}
 		a = append(a, raw...)
-		d.cache.arena = append(a, sec...)
+		c.arena = append(a, sec...)
 		d.slot = slot
 	}
 	return true
@@ -139,10 +193,10 @@ func (d *Decoder) pointSection(s, e int, tag uint32, run attrRun) bool {
 // the records table the rest.
 func (d *Decoder) countRecord(t int64) {
 	if s := d.slot; s != nil {
-		if s.hasLastT && s.lastT == t {
+		if s.lastReq == d.req && s.lastT == t {
 			return
 		}
-		s.lastT, s.hasLastT = t, true
+		s.lastT, s.lastReq = t, d.req
 	}
 	if d.recs.add(d.secHash, t, d.section) {
 		d.st.Records++
