@@ -60,6 +60,7 @@ func reportProcess(emit func(sm.Value)) {
 	gauge("go_memstats_heap_alloc_bytes", "Heap bytes allocated and in use.", float64(ms.HeapAlloc), "go/memory/heap_alloc", "BYTE")
 	gauge("go_memstats_sys_bytes", "Bytes obtained from the OS.", float64(ms.Sys), "go/memory/sys", "BYTE")
 	emit(sm.Value{Name: "go_gc_cycles_total", Help: "Completed GC cycles.", V: float64(ms.NumGC), MAD: "go/gc/cycles"})
+	emit(sm.Value{Name: "go_memstats_alloc_bytes_total", Help: "Heap bytes allocated, in all.", V: float64(ms.TotalAlloc)})
 	gauge("go_gc_pause_total_seconds", "Total GC pause.", float64(ms.PauseTotalNs)/1e9, "", "")
 	emit(sm.Value{V: float64(ms.PauseTotalNs), MAD: "go/gc/pause_total", Unit: "NANOSECOND"})
 	var ru syscall.Rusage
