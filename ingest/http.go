@@ -355,8 +355,12 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	deadline := time.Now().Add(cfg.Deadline)
-	sl, err := s.borrow(cfg.Deadline, r.Context().Done())
+	wait := cfg.Deadline
+	if t, ok := grpcunary.ParseTimeout(r.Header.Get("Grpc-Timeout")); ok && t < wait && cfg.Kind == HTTPOTLP {
+		wait = t // the client gives up then: waiting longer is for nothing
+	}
+	deadline := time.Now().Add(wait)
+	sl, err := s.borrow(wait, r.Context().Done())
 	if err != nil {
 		switch err {
 		case errSaturated:

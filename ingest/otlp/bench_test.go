@@ -119,3 +119,39 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// TestMADHistogramVector: MAD-SPEC §13.1's vector, the OpenTelemetry SDK's
+// default bounds after samples 0, 1, 2, 3 and 58: entries {0: 1, 5: 3,
+// 75: 1}, max 58, count 5, sum 64 (and min 0).
+func TestMADHistogramVector(t *testing.T) {
+	req := &colpb.ExportMetricsServiceRequest{ResourceMetrics: []*metricspb.ResourceMetrics{{ScopeMetrics: []*metricspb.ScopeMetrics{{Metrics: []*metricspb.Metric{{
+		Name: "my_histogram", Data: &metricspb.Metric_Histogram{Histogram: &metricspb.Histogram{DataPoints: []*metricspb.HistogramDataPoint{{
+			TimeUnixNano: 1e18, Count: 5, Sum: proto.Float64(64), Min: proto.Float64(0), Max: proto.Float64(58),
+			ExplicitBounds: []float64{0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000},
+			BucketCounts:   []uint64{1, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}}}}}}}}}}}
+	body, _ := proto.Marshal(req)
+	var b sample.Batch
+	if _, err := NewDecoder(Config{}).Decode(body, 1, func(uint64) *sample.Batch { return &b }); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Samples) != 1 || b.Samples[0].Flags&sample.FlagAgg == 0 {
+		t.Fatalf("samples %+v", b.Samples)
+	}
+	a := b.Aggs[b.Samples[0].Agg]
+	got := fmt.Sprint(b.HistOf(&a))
+	if got != "[{0 1} {5 3} {75 1}]" || a.Max != 58 || a.Min != 0 || a.Count != 5 || a.Sum != 64 {
+		t.Errorf("entries %s, agg %+v", got, a)
+	}
+	// Without min and max: the first non-empty bucket's bound, and the
+	// bound of the last non-empty bucket that is not the overflow.
+	p := req.ResourceMetrics[0].ScopeMetrics[0].Metrics[0].GetHistogram().DataPoints[0]
+	p.Min, p.Max = nil, nil
+	body, _ = proto.Marshal(req)
+	b.Reset()
+	if _, err := NewDecoder(Config{}).Decode(body, 1, func(uint64) *sample.Batch { return &b }); err != nil {
+		t.Fatal(err)
+	}
+	if a := b.Aggs[b.Samples[0].Agg]; a.Min != 0 || a.Max != 75 || a.Has&(sample.HasMin|sample.HasMax) != sample.HasMin|sample.HasMax {
+		t.Errorf("fallbacks: %+v", a)
+	}
+}
