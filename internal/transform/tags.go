@@ -30,15 +30,16 @@ func (s *Scratch) addTags(off int, tail []byte) error {
 		if len(entry) == 0 {
 			continue
 		}
-		eq := bytes.IndexByte(entry, '=')
-		if eq < 0 || bytes.IndexByte(entry[eq+1:], '=') >= 0 {
-			return ErrTagEntry
-		}
-		k, v := entry[:eq], entry[eq+1:]
+		// Guava's order: the key (all of the entry without a '='), checked
+		// against the keys before it, then the value and nothing after it.
+		k, v, hasEq := bytes.Cut(entry, []byte{'='})
 		for _, seen := range s.keys {
 			if bytes.Equal(seen, k) {
 				return ErrTagDuplicate
 			}
+		}
+		if !hasEq || bytes.IndexByte(v, '=') >= 0 {
+			return ErrTagEntry
 		}
 		s.keys = append(s.keys, k)
 		s.upsert(off, sample.Dim{Key: k, Value: v}, true)
