@@ -200,7 +200,7 @@ func TestMADRegexAndMapReplacer(t *testing.T) {
 			want: "this is a test pattern called foo", wantDims: []string{"g1", "bad", "g2", "value"}},
 		{test: "testMatchPrefix", pattern: "input_string_(?<var>.*)_(.*)", input: "input_string_ending_ending2",
 			replace: "${dimension:var}_${env:var}_${capture:var}_${capture:2}",
-			dims: []string{"var", "var1"}, env: map[string]string{"var": "var2"}, want: "var1_var2_ending_ending2"},
+			dims:    []string{"var", "var1"}, env: map[string]string{"var": "var2"}, want: "var1_var2_ending_ending2"},
 		{test: "testMatchPrecedence", pattern: "input_string_(?<var>.*)", input: "input_string_ending",
 			replace: "${var}_${var2}_${var3}",
 			dims:    []string{"var", "1-var", "var2", "1-var2"}, env: map[string]string{"var": "2-var", "var2": "2-var2", "var3": "2-var3"},
