@@ -43,6 +43,7 @@ func (s *UDPSource) Report(emit func(sm.Value)) {
 	emit(counter("mad_source_truncated_datagrams_total", "Datagrams longer than the receive buffer; their cut last line is dropped.", l, st.Truncated))
 	emit(counter("mad_source_read_errors_total", "Socket read errors.", l, st.ReadErrors))
 	emit(counter("mad_source_kernel_drops_total", "Datagrams the kernel dropped because the socket receive buffer was full.", l, st.KernelDrops))
+	reportMappers(emit, l, s.cfg.Mappers) // fixed for the source's life (Retargetable)
 }
 
 // Report reports the source's counters.
@@ -53,6 +54,7 @@ func (s *TCPSource) Report(emit func(sm.Value)) {
 	emit(counter("mad_source_connections_total", "Connections accepted.", l, st.Connections))
 	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
 	emit(counter("mad_source_long_lines_total", "Lines discarded whole for exceeding the line limit (each once, whatever its length).", l, st.LongLines))
+	reportMappers(emit, l, s.cfg.Mappers) // fixed for the source's life (Retargetable)
 }
 
 // Report reports the source's counters.
@@ -78,6 +80,7 @@ func (s *HTTPSource) Report(emit func(sm.Value)) {
 	v.MAD, v.Sparse = mad+"/metric_samples", true
 	emit(v)
 	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
+	reportMappers(emit, l, s.cfg.Load().Mappers)
 	if s.Kind() == HTTPOTLP {
 		for o := range s.otlpPoints {
 			emit(counter("mad_source_otlp_points_total", "OTLP data points of accepted requests, by outcome: accepted, replaced (by a later point of the same name, dimensions and time, as MAD's records keep the later), and left out and reported as rejected in partial_success: non_finite, empty (histograms without buckets), unsupported (Summary, no data), too_long (series key); no_delta (cumulative sums: a stream's first point or a stale one).",
@@ -97,6 +100,16 @@ func (s *HTTPSource) Report(emit func(sm.Value)) {
 				sm.With(l, "why", "expired"), ds.Expired))
 			emit(counter("mad_source_otlp_delta_streams_forgotten_total", "Streams of cumulative sums forgotten: expired (no point for the stream timeout) and evicted (the table full; its next point is a baseline).",
 				sm.With(l, "why", "evicted"), ds.Evicted))
+		}
+	}
+}
+
+// reportMappers reports the counters of the rewriting sources around a
+// source.
+func reportMappers(emit func(sm.Value), l []string, chain MapperChain) {
+	for _, m := range chain {
+		if r, ok := m.(*RewriteSpec); ok {
+			r.report(emit, l)
 		}
 	}
 }

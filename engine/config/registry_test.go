@@ -30,6 +30,8 @@ var minimal = map[string]string{
 	"OpenTelemetryGrpcSource":         `{type=OpenTelemetryGrpcSource, name=x}`,
 	"MappingSource":                   `{type=MappingSource, name=x, findAndReplace={"a":["b"]}, source={type=StatsdSource, name=y, host="127.0.0.1", port=0}}`,
 	"TimeStampingSource":              `{type=TimeStampingSource, name=x, source={type=StatsdSource, name=y, host="127.0.0.1", port=0}}`,
+	"TransformingSource":              `{type=TransformingSource, name=x, transformations=[{injectDimensions={c={value=v}}}], source={type=StatsdSource, name=y, host="127.0.0.1", port=0}}`,
+	"TagDroppingSource":               `{type=TagDroppingSource, name=x, dropSets=[{metricPattern=a, removeDimensions=[b]}], source={type=StatsdSource, name=y, host="127.0.0.1", port=0}}`,
 
 	"MultiSink":                 `{type=MultiSink, name=x, sinks=[{type=JsonLinesSink, name=y, path="{dir}/m.jsonl"}]}`,
 	"PeriodFilteringSink":       `{type=PeriodFilteringSink, name=x, sink={type=JsonLinesSink, name=y, path="{dir}/p.jsonl"}}`,
@@ -102,12 +104,12 @@ func TestEveryAvailableClassBuilds(t *testing.T) {
 // TestUnavailableClassesAreRefusedByName: a class mad does not run is
 // bound, reported, and refused when built unless skipped.
 func TestUnavailableClassesAreRefusedByName(t *testing.T) {
-	text := "name=p\nsources=[{type=TagDroppingSource, name=x, dropSets=[{metricPattern=a, removeDimensions=[b]}], source={type=StatsdSource, name=y, port=0}}]\n"
+	text := "name=p\nsources=[{type=KafkaSource, name=x, consumer={topics=[t], configs={\"bootstrap.servers\"=\"127.0.0.1:9\"}}, parser={type=ProtobufV2bytesToRecordParser}, pollTime=PT1S}]\n"
 	spec, ps := ParsePipeline("p.conf", []byte(text), LoadOptions{Env: env(), SkipUnavailable: true, ReadFile: func(string) ([]byte, error) { return []byte(text), nil }})
-	if spec == nil || len(ps) != 1 || !ps[0].Unavailable || !strings.Contains(ps[0].Msg, "TagDroppingSource is not available") {
-		t.Fatalf("got %v; want one problem naming TagDroppingSource", ps)
+	if spec == nil || len(ps) != 2 || !ps[1].Unavailable || !strings.Contains(ps[1].Msg, "KafkaSource is not available") {
+		t.Fatalf("got %v; want the problems naming its parser and KafkaSource", ps)
 	}
-	if _, err := (&Builder{}).Sources(spec); err == nil || !strings.Contains(err.Error(), "TagDroppingSource") {
+	if _, err := (&Builder{}).Sources(spec); err == nil || !strings.Contains(err.Error(), "KafkaSource") {
 		t.Fatalf("built without SkipUnavailable: %v", err)
 	}
 	if srcs, err := (&Builder{SkipUnavailable: true}).Sources(spec); err != nil || len(srcs) != 0 {

@@ -1,16 +1,30 @@
 package config
 
 import (
+	"os"
+	"strings"
 	"time"
 
 	"github.com/gomad/mad/affinity"
 	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/internal/transform"
 )
 
-// mad-experimental's sources, bound with MAD's keys and validation: the
-// OpenTelemetry source runs; the wrapping ones do not yet.
+// environ is the process environment as a map (TransformingSource's env
+// lookups).
+func environ() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
 
-const laterWrap = "wrapping sources are not implemented in mad yet"
+// mad-experimental's sources, bound with MAD's keys and validation: the
+// OpenTelemetry source, and the wrapping TransformingSource and
+// TagDroppingSource (ingest.RewriteSpec over internal/transform).
 
 // OpenTelemetrySourceConf is mad-experimental's OpenTelemetryGrpcSource:
 // MAD's keys are only name and actorName; the others are mad's, each off
@@ -54,8 +68,39 @@ type DropSet struct {
 }
 
 func init() {
-	register(&class{fqcn: pkgExpSources + "TransformingSource", kind: kindSource, missing: laterWrap, bind: bindTransforming})
-	register(&class{fqcn: pkgExpSources + "TagDroppingSource", kind: kindSource, missing: laterWrap, bind: func(n *node) any {
+	register(&class{fqcn: pkgExpSources + "TransformingSource", kind: kindSource, bind: bindTransforming,
+		source: func(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
+			c := s.Conf.(*TransformingSourceConf)
+			sets := make([]transform.Set, len(c.Transformations))
+			for i, t := range c.Transformations {
+				for _, kv := range t.TransformMetrics {
+					sets[i].Metrics = append(sets[i].Metrics, transform.Rule{Pattern: kv.Key, Templates: kv.Values})
+				}
+				for _, d := range t.InjectDimensions {
+					sets[i].Inject = append(sets[i].Inject, transform.Injection{Key: d.Key, Value: d.Value, Overwrite: d.Overwrite})
+				}
+				sets[i].Remove = t.RemoveDimensions
+			}
+			// The environment as it is now, when the configuration loads
+			// (and again at each reload), never per record.
+			m, err := ingest.NewTransformingSpec(s.Name, sets, environ())
+			if err != nil {
+				return nil, s.failed("source", err)
+			}
+			return b.wrapped(c.Source, m)
+		}})
+	register(&class{fqcn: pkgExpSources + "TagDroppingSource", kind: kindSource, source: func(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
+		c := s.Conf.(*TagDroppingSourceConf)
+		sets := make([]transform.DropSet, len(c.DropSets))
+		for i, d := range c.DropSets {
+			sets[i] = transform.DropSet{MetricPattern: d.MetricPattern, RemoveDimensions: d.RemoveDimensions}
+		}
+		m, err := ingest.NewTagDroppingSpec(s.Name, sets)
+		if err != nil {
+			return nil, s.failed("source", err)
+		}
+		return b.wrapped(c.Source, m)
+	}, bind: func(n *node) any {
 		c := &TagDroppingSourceConf{Source: n.nested("source", kindSource, true)}
 		n.eachObject("dropSets", func(e *node) {
 			d := DropSet{MetricPattern: e.reqStr("metricPattern")}

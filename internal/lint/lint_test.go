@@ -54,6 +54,9 @@ var allowed = []struct {
 	{"internal/pbwire", nil},
 	// The server side of unary gRPC on net/http's HTTP/2 (OTLP/gRPC).
 	{"internal/grpcunary", nil},
+	// MAD's TransformingSource and TagDroppingSource rules, one series at a
+	// time.
+	{"internal/transform", []string{"internal/sample"}},
 	{"affinity", nil},
 	{"ring", nil},
 	{"hist", []string{"internal/prefetch", "internal/hugepage"}},
@@ -68,7 +71,7 @@ var allowed = []struct {
 	{"ingest/clientpb/clientpbref", []string{"internal/sample"}},
 	{"ingest/promrw/promrwref", []string{"internal/sample"}},
 	{"ingest/otlp/otlpref", []string{"internal/sample"}},
-	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/jsonstr"}},
+	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/jsonstr", "internal/transform"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	// The reference aggregator: independent of the shard; of hist it reads
 	// only snapshots, to render the shard's side alike.
@@ -79,7 +82,7 @@ var allowed = []struct {
 	// files.
 	{"engine/pipeline", []string{"ingest", "shard", "sinks", "sinks/*", "hist", "ring", "affinity", "internal/sample", "internal/selfmetric", "internal/throttle"}},
 	// Configuration binds MAD's files and builds pipelines from them.
-	{"engine/config", []string{"engine/pipeline", "internal/hocon", "ingest", "ingest/*", "shard", "hist", "sinks", "sinks/*", "affinity", "internal/sample"}},
+	{"engine/config", []string{"engine/pipeline", "internal/hocon", "ingest", "ingest/*", "shard", "hist", "sinks", "sinks/*", "affinity", "internal/sample", "internal/transform"}},
 	// The daemon: everything but the commands.
 	{"engine", []string{"*"}},
 	{"bench", []string{"engine", "engine/*", "ingest", "ingest/*", "bench/*"}},

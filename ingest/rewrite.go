@@ -1,0 +1,281 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"sync/atomic"
+
+	"github.com/gomad/mad/internal/sample"
+	sm "github.com/gomad/mad/internal/selfmetric"
+	"github.com/gomad/mad/internal/transform"
+)
+
+// mad-experimental's TransformingSource and TagDroppingSource (MAD-SPEC
+// §13.2, §13.3) rewrite series: an input series (kind, name, dimensions)
+// becomes any number of output series, by rules that depend on the series
+// alone (internal/transform). So a rewriter computes each input series'
+// outputs once and keeps them in a bounded cache: a sample costs one
+// lookup by the hash its decoder already computed (the key compared
+// whole), and no regular expression runs in the steady state. The
+// outputs' keys are canonical, so series that now share a key are one
+// series in the shard, and merge there exactly, whatever request or
+// datagram they came in (unlike MAD, which merged within a record and kept
+// the first metric's statistics).
+
+// seriesRules is what a rewriter applies: transform.Transformer or
+// transform.Dropper.
+type seriesRules interface {
+	Apply(s *transform.Scratch, name []byte, dims []sample.Dim, out func(name []byte, dims []sample.Dim)) error
+}
+
+// dropRules is a transform.Dropper as seriesRules (it cannot fail).
+type dropRules struct{ *transform.Dropper }
+
+func (d dropRules) Apply(s *transform.Scratch, name []byte, dims []sample.Dim, out func(name []byte, dims []sample.Dim)) error {
+	d.Dropper.Apply(s, name, dims, out)
+	return nil
+}
+
+// RewriteStats counts what a wrapping source's rewriters did, across the
+// producers of the source it wraps.
+type RewriteStats struct {
+	// Hits and Misses of the series cache; Clears: times a cache was full
+	// and dropped everything it held (each input series is then computed
+	// again once).
+	Hits, Misses, Clears atomic.Uint64
+	// Dropped: samples of series whose outputs' keys would be longer than
+	// sample.MaxKeyLen, or whose templates made a malformed tag tail (MAD
+	// throws and loses the record; mad loses that series' samples).
+	Dropped atomic.Uint64
+}
+
+// RewriteSpec is the configuration of TransformingSource or
+// TagDroppingSource, compiled once; its mappers (one per producer) share
+// the compiled rules and the counters.
+type RewriteSpec struct {
+	class string // "TransformingSource", "TagDroppingSource"
+	name  string
+	conf  any // the rules as configured, for Equal
+	rules seriesRules
+	// MaxSeries bounds each mapper's cache (input series; default 65 536),
+	// MaxBytes its keys (default 16 MiB).
+	MaxSeries, MaxBytes int
+	stats               *RewriteStats
+}
+
+// NewTransformingSpec compiles a TransformingSource's sets; env is the
+// environment as read when the configuration loaded.
+func NewTransformingSpec(name string, sets []transform.Set, env map[string]string) (*RewriteSpec, error) {
+	t, err := transform.Compile(sets, env)
+	if err != nil {
+		return nil, fmt.Errorf("TransformingSource %s: %w", name, err)
+	}
+	return &RewriteSpec{class: "TransformingSource", name: name, conf: struct {
+		sets []transform.Set
+		env  map[string]string
+	}{sets, env}, rules: t, stats: new(RewriteStats)}, nil
+}
+
+// NewTagDroppingSpec compiles a TagDroppingSource's drop sets.
+func NewTagDroppingSpec(name string, sets []transform.DropSet) (*RewriteSpec, error) {
+	d, err := transform.CompileDrops(sets)
+	if err != nil {
+		return nil, fmt.Errorf("TagDroppingSource %s: %w", name, err)
+	}
+	return &RewriteSpec{class: "TagDroppingSource", name: name, conf: sets, rules: dropRules{d}, stats: new(RewriteStats)}, nil
+}
+
+// Stats returns the counters shared by the spec's mappers.
+func (s *RewriteSpec) Stats() *RewriteStats { return s.stats }
+
+// NewMapper returns a rewriter for one producer.
+func (s *RewriteSpec) NewMapper() Mapper {
+	r := &rewriter{spec: s, maxSeries: s.MaxSeries, maxBytes: s.MaxBytes}
+	if r.maxSeries <= 0 {
+		r.maxSeries = 1 << 16
+	}
+	if r.maxBytes <= 0 {
+		r.maxBytes = 16 << 20
+	}
+	return r
+}
+
+// Equal reports whether o is the same class with the same rules.
+func (s *RewriteSpec) Equal(o MapperSpec) bool {
+	r, ok := o.(*RewriteSpec)
+	return ok && r.class == s.class && r.name == s.name && reflect.DeepEqual(r.conf, s.conf) &&
+		r.MaxSeries == s.MaxSeries && r.MaxBytes == s.MaxBytes
+}
+
+// report emits the spec's counters with the source's labels.
+func (s *RewriteSpec) report(emit func(sm.Value), l []string) {
+	l = sm.With(l, "wrapper", s.name)
+	st := s.stats
+	for _, c := range []struct {
+		what string
+		n    uint64
+	}{{"hit", st.Hits.Load()}, {"miss", st.Misses.Load()}} {
+		emit(counter("mad_source_rewrite_cache_lookups_total", "Series lookups of a TransformingSource's or TagDroppingSource's cache of each input series' outputs, by result.",
+			sm.With(l, "result", c.what), c.n))
+	}
+	emit(counter("mad_source_rewrite_cache_clears_total", "Times a rewriting source's series cache was full and dropped what it held.", l, st.Clears.Load()))
+	emit(counter("mad_source_rewrite_dropped_total", "Samples a rewriting source dropped: their output series' key would exceed 64 KiB, or a template made a malformed k=v tail (where MAD throws).", l, st.Dropped.Load()))
+}
+
+// rewriter applies a RewriteSpec's rules on one producer, with its cache.
+type rewriter struct {
+	spec      *RewriteSpec
+	maxSeries int
+	maxBytes  int
+	scratch   transform.Scratch
+
+	// The cache: input series by key hash (open addressing over slots),
+	// each with its key and its outputs' keys and hashes in arena and outs.
+	slots []rwSlot
+	n     int
+	arena []byte
+	outs  []rwOut
+	dims  []sample.Dim
+}
+
+type rwSlot struct {
+	h              uint64
+	key, keyLen    uint32 // the input key in arena
+	outOff, outLen uint32 // its outputs in outs
+	used           bool
+}
+
+type rwOut struct {
+	h        uint64
+	off, len uint32 // the output key in arena
+}
+
+// Map routes each sample of src under each of its series' output keys.
+func (r *rewriter) Map(src *sample.Batch, route sample.Route) {
+	st := r.spec.stats
+	var hits, misses uint64
+	for i := range src.Samples {
+		s := &src.Samples[i]
+		key := src.Key(s)
+		e, ok := r.lookup(s.Hash, key)
+		if ok {
+			hits++
+		} else {
+			misses++
+			e = r.compute(s.Hash, key)
+		}
+		if e.dropped() {
+			st.Dropped.Add(1)
+			continue
+		}
+		for _, o := range r.outs[e.outOff : e.outOff+e.outLen] {
+			copySample(route(o.h), src, s, r.arena[o.off:o.off+o.len], o.h, s.Time)
+		}
+	}
+	if hits > 0 {
+		st.Hits.Add(hits)
+	}
+	if misses > 0 {
+		st.Misses.Add(misses)
+	}
+}
+
+// dropped reports whether the entry's outputs were all too long (an entry
+// without outputs is marked by outOff = max).
+func (e *rwSlot) dropped() bool { return e.outOff == ^uint32(0) }
+
+// lookup finds the input series key (hash h).
+func (r *rewriter) lookup(h uint64, key []byte) (*rwSlot, bool) {
+	if r.n == 0 {
+		return nil, false
+	}
+	m := uint64(len(r.slots) - 1)
+	for i := h & m; ; i = (i + 1) & m {
+		e := &r.slots[i]
+		if !e.used {
+			return nil, false
+		}
+		if e.h == h && bytes.Equal(r.arena[e.key:e.key+e.keyLen], key) {
+			return e, true
+		}
+	}
+}
+
+// compute applies the rules to the input series key and caches its
+// outputs.
+func (r *rewriter) compute(h uint64, key []byte) *rwSlot {
+	if r.n >= r.maxSeries || len(r.arena) >= r.maxBytes {
+		r.clear()
+		r.spec.stats.Clears.Add(1)
+	}
+	if 2*(r.n+1) > len(r.slots) {
+		r.grow()
+	}
+	pk, err := sample.ParseKey(key)
+	keyOff := len(r.arena)
+	r.arena = append(r.arena, key...)
+	outOff := len(r.outs)
+	if err == nil {
+		r.dims = r.dims[:0]
+		it := pk.DimIter()
+		for d, ok := it.Next(); ok; d, ok = it.Next() {
+			r.dims = append(r.dims, d)
+		}
+		tooLong := false
+		err := r.spec.rules.Apply(&r.scratch, pk.Name, r.dims, func(name []byte, dims []sample.Dim) {
+			off := len(r.arena)
+			k, err := sample.AppendKey(r.arena, pk.Kind, name, dims)
+			if err != nil {
+				tooLong = true
+				return
+			}
+			r.arena = k
+			r.outs = append(r.outs, rwOut{h: sample.Hash(k[off:]), off: uint32(off), len: uint32(len(k) - off)})
+		})
+		if err != nil || tooLong && len(r.outs) == outOff {
+			r.outs = r.outs[:outOff]
+			outOff = -1
+		}
+	}
+	e := rwSlot{h: h, key: uint32(keyOff), keyLen: uint32(len(key)), used: true}
+	if outOff < 0 {
+		e.outOff = ^uint32(0)
+	} else {
+		e.outOff, e.outLen = uint32(outOff), uint32(len(r.outs)-outOff)
+	}
+	m := uint64(len(r.slots) - 1)
+	for i := h & m; ; i = (i + 1) & m {
+		if s := &r.slots[i]; !s.used {
+			*s = e
+			r.n++
+			return s
+		}
+	}
+}
+
+// clear drops every cached series.
+func (r *rewriter) clear() {
+	clear(r.slots)
+	r.n = 0
+	r.arena = r.arena[:0]
+	r.outs = r.outs[:0]
+}
+
+// grow doubles the slots (rehashing by the stored hashes).
+func (r *rewriter) grow() {
+	old := r.slots
+	r.slots = make([]rwSlot, max(64, 2*len(old)))
+	m := uint64(len(r.slots) - 1)
+	for _, e := range old {
+		if !e.used {
+			continue
+		}
+		for i := e.h & m; ; i = (i + 1) & m {
+			if !r.slots[i].used {
+				r.slots[i] = e
+				break
+			}
+		}
+	}
+}
