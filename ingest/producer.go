@@ -66,6 +66,7 @@ type Producer struct {
 	// and mapped before they reach the per-shard batches.
 	mapper Mapper
 	stage  *sample.Batch
+	direct sample.Route // p.routeDirect, made once (a method value allocates)
 	// stuck[i]: with SkipStuck, a batch for shard i was dropped after
 	// MaxWait, and its ring has not taken one since.
 	stuck []bool
@@ -81,6 +82,7 @@ func (p *Producer) SetMapper(m Mapper) {
 	p.mapper = m
 	if m != nil && p.stage == nil {
 		p.stage = new(sample.Batch)
+		p.direct = p.routeDirect
 	}
 }
 
@@ -89,7 +91,7 @@ func (p *Producer) drainStage() {
 	if p.mapper == nil || len(p.stage.Samples) == 0 {
 		return
 	}
-	p.mapper.Map(p.stage, p.routeDirect)
+	p.mapper.Map(p.stage, p.direct)
 	p.stage.Reset()
 }
 

@@ -135,3 +135,46 @@ func TestRewriteCacheBounded(t *testing.T) {
 		t.Errorf("got %v", got)
 	}
 }
+
+// BenchmarkTCPConsumeTransforming: BenchmarkTCPConsume's StatsD chunk
+// through a TransformingSource with three rules (a rename by pattern, an
+// injected dimension, a removed one), against the bare source, in one run
+// (sub-benchmarks alternate with -count).
+//
+//	go test ./ingest -run '^$' -bench TCPConsumeTransforming -count 6 | benchstat -col /source -
+func BenchmarkTCPConsumeTransforming(b *testing.B) {
+	spec, err := NewTransformingSpec("tr", []transform.Set{{
+		Metrics: []transform.Rule{{Pattern: `^bench\.metric\.(\d+)`, Templates: []string{"bench/${1}"}}},
+		Inject:  []transform.Injection{{Key: "cluster", Value: "c1"}},
+		Remove:  []string{"pid"},
+	}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		mappers MapperChain
+	}{{"source=bare", nil}, {"source=transforming", MapperChain{spec}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			data, lines := benchLines("bench.metric.%d:1|c|#host:web-042,pid:7\n", 128<<10)
+			lanes := []Lanes{NewLanes(2, 1024)}
+			src, err := ListenTCP(TCPConfig{Name: "bench", Addr: "127.0.0.1:0", Format: FormatStatsD, Log: quiet, Mappers: tc.mappers}, lanes)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer src.Stop()
+			c := &chunkConn{buf: data}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				c.off = 0
+				src.consume(c, false)
+				if countLanes(lanes) != lines {
+					b.Fatalf("stats %+v", src.Stats())
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*lines), "ns/line")
+		})
+	}
+}
