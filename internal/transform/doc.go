@@ -73,8 +73,11 @@
 //
 // Apply allocates nothing once its Scratch has grown, except what Go's
 // regexp allocates for a pattern that matches: FindAllSubmatchIndex makes
-// one slice for the list and one per match (2 for a single match), and a
-// pattern that can match the empty string makes one more per non-empty
-// match it has to probe. Patterns that do not match cost no allocation
-// (Regexp.Match).
+// the list and one slice per match (2 allocations, 272 bytes, for one match
+// of a pattern like cat/([^/]*)/dog; 3 for some patterns that can match
+// empty), and a pattern that can match the empty string adds one
+// (FindIndex) per non-empty match not followed by another at its end.
+// A pattern that does not match costs nothing (Regexp.Match); nor does
+// TagDroppingSource. TestApplyAllocs holds Apply to exactly regexp's
+// allocations; BenchmarkApply measures three rules.
 package transform
