@@ -61,13 +61,15 @@
 // union and intersection, the U flag; Go's own (?P<name>) and group names
 // Java refuses are refused too. Named groups (?<name>...) work. Java's
 // find() loop is reproduced exactly, including the empty match it accepts
-// right after a non-empty one (see javaRegexp.matches). Known remaining
-// differences, all on characters metric names rarely hold: Java's '.'
-// also excludes \r, U+0085, U+2028 and U+2029, and its '$' also matches
-// before a final line terminator; (?i) folds only ASCII in Java, Unicode in
-// Go; \s also matches \x0B in Java; \b follows Unicode letters in Java
-// before 19; after an empty match Java resumes one UTF-16 unit on, Go one
-// code point (they differ only inside a supplementary character).
+// right after a non-empty one (see javaRegexp.matches): "(.*)" replaces
+// "abc" twice, the whole and the empty string at its end, in MAD and here.
+// Known remaining differences, all on characters metric names rarely hold:
+// Java's '.' also excludes \r, U+0085, U+2028 and U+2029, and its '$' also
+// matches before a final line terminator; (?i) folds only ASCII in Java,
+// Unicode in Go; \s also matches \x0B in Java; \b follows Unicode letters
+// in Java before 19; after an empty match Java resumes one UTF-16 unit on,
+// Go one code point (they differ only inside a supplementary character);
+// Java refuses a '{' that starts no quantifier, Go reads it literally.
 //
 // # Cost
 //
