@@ -163,7 +163,7 @@ func diffOne(t testing.TB, tr *Transformer, s *Scratch, sets []Set, env map[stri
 func TestDifferential(t *testing.T) {
 	g := gen{rand.New(rand.NewPCG(testseed.Seed(t), 0x7ea5))}
 	rounds := 3000
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		rounds = 300
 	}
 	var s Scratch

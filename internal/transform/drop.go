@@ -54,8 +54,8 @@ func CompileDrops(sets []DropSet) (*Dropper, error) {
 // Apply calls out exactly once, with name and dims less the union of the
 // RemoveDimensions of every set whose pattern matches the whole name. dims
 // must be sorted by key with unique keys; so are the dimensions out
-// receives, valid only during the call. It allocates nothing once s has
-// grown.
+// receives, valid only during the call (and not to be modified). It
+// allocates nothing once s has grown.
 func (d *Dropper) Apply(s *Scratch, name []byte, dims []sample.Dim, out func(name []byte, dims []sample.Dim)) {
 	s.excl = s.excl[:0]
 	for i := range d.sets {

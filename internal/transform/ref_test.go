@@ -62,6 +62,9 @@ func refSearch(pattern, s string, from int) []int {
 		key := strconv.Itoa(n) + "\x00" + pattern
 		re, ok := refAnchored[key]
 		if !ok {
+			if len(refAnchored) > 1<<16 { // bounded, for long fuzzing
+				clear(refAnchored)
+			}
 			re = regexp.MustCompile(`\A(?s:.{` + strconv.Itoa(n) + `})(?:` + pattern + `)`)
 			refAnchored[key] = re
 		}

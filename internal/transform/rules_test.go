@@ -246,3 +246,47 @@ func TestDropper(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentApply: one Transformer and one Dropper, several goroutines,
+// each with its own Scratch, give what one goroutine gives (run with -race).
+func TestConcurrentApply(t *testing.T) {
+	sets := append([]Set{madSet()}, Set{Inject: []Injection{{Key: "cluster", Value: "c", Overwrite: true}}, Remove: []string{"host"}})
+	tr := mustCompile(t, sets, map[string]string{"E": "e"})
+	d, err := CompileDrops([]DropSet{{MetricPattern: ".*/dog", RemoveDimensions: []string{"host"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"cat/sheep/dog", "tagged/sheep/dog", "named/frog", "tagged/foo/animal", "other"}
+	in := dims(with("animal", "frog")...)
+	run := func(s *Scratch) []string {
+		var got []string
+		rec := func(n []byte, ds []sample.Dim) { got = append(got, render(n, ds)) }
+		for _, n := range names {
+			if err := tr.Apply(s, []byte(n), in, rec); err != nil {
+				t.Error(err)
+			}
+			d.Apply(s, []byte(n), in, rec)
+		}
+		return got
+	}
+	want := run(&Scratch{})
+	results := make([][]string, 4)
+	done := make(chan int)
+	for g := range results {
+		go func() {
+			var s Scratch
+			for range 50 {
+				results[g] = run(&s)
+			}
+			done <- g
+		}()
+	}
+	for range results {
+		<-done
+	}
+	for g, got := range results {
+		if !slices.Equal(got, want) {
+			t.Fatalf("goroutine %d: got %q; want %q", g, got, want)
+		}
+	}
+}

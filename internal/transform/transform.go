@@ -139,7 +139,8 @@ func (s *Scratch) reset() {
 // unique keys; out receives the output name and dimensions, the dimensions
 // sorted by key and unique (ready for sample.AppendKey). Outputs that are
 // identical (same name and dimensions) are given once, within a set and
-// across sets. The slices passed to out are valid only during the call.
+// across sets. The slices passed to out are valid only during the call and
+// must not be modified (they may be the Transformer's own).
 //
 // Each set is applied to the input: for the name, every rule whose pattern
 // find()s applies, each of its templates expanded over all the matches

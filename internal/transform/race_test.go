@@ -1,0 +1,6 @@
+//go:build race
+
+package transform
+
+// raceEnabled: the race detector slows the randomized tests tenfold.
+const raceEnabled = true
