@@ -311,7 +311,7 @@ func TestDefaultConfig(t *testing.T) {
 		keys = append(keys, s.SourceKey())
 	}
 	want := []string{"http /metrics/v1/application", "http /metrics/v2/application", "http /metrics/v3/application",
-		"http /metrics/v1/collectd", "http /metrics/prometheus", "udp 0.0.0.0:8125", "tcp 0.0.0.0:8125"}
+		"http /metrics/v1/collectd", "http /metrics/prometheus", "http /opentelemetry.proto.collector.metrics.v1.MetricsService/Export", "udp 0.0.0.0:8125", "tcp 0.0.0.0:8125"}
 	if !slices.Equal(keys, want) || len(cfg.Sinks) != 1 {
 		t.Errorf("default pipeline built with sources %q and %d sinks; want %q and 1", keys, len(cfg.Sinks), want)
 	}
