@@ -173,7 +173,7 @@ func madPeer() Peer {
 		StdoutOutput: true,
 		Metrics:      "/metrics",
 		Mangle:       func(id string) string { return id },
-		Note:         "embedded default configuration (PT1S and PT1M, JSON lines) on the harness's addresses; for OTLP, with MAD's OpenTelemetryGrpcSource added (gRPC and /v1/metrics on the HTTP port)",
+		Note:         "embedded default configuration (PT1S and PT1M, JSON lines) on the harness's addresses; whose MAD OpenTelemetryGrpcSource takes the OTLP runs (gRPC and /v1/metrics on the HTTP port)",
 	}
 }
 
@@ -184,15 +184,9 @@ func (o PeerOptions) httpAddr() string {
 	return o.HTTP
 }
 
-// madOTLPSource is the source a run of an OTLP protocol adds to mad's
-// default pipeline: MAD's OpenTelemetryGrpcSource, which serves OTLP/gRPC
-// (h2c) and OTLP/HTTP on the HTTP server.
-const madOTLPSource = `
-      { type="com.arpnetworking.metrics.mad.experimental.sources.OpenTelemetryGrpcSource", name="otlp_source" }`
-
 // madConfig is mad's embedded default configuration with the StatsD sources
-// (UDP and TCP) on o.StatsD and the HTTP server on o.HTTP, and for an OTLP
-// run the OTLP source.
+// (UDP and TCP) on o.StatsD and the HTTP server on o.HTTP (the default runs
+// MAD's OpenTelemetryGrpcSource there, for the OTLP runs).
 func madConfig(o PeerOptions) ([]byte, error) {
 	text := string(config.DefaultConfigText)
 	host, port, err := net.SplitHostPort(o.StatsD)
@@ -209,7 +203,6 @@ func madConfig(o PeerOptions) ([]byte, error) {
 	}{
 		{"host=\"0.0.0.0\"\n        port=8125\n", fmt.Sprintf("host=%q\n        port=%s\n", host, port), 2},
 		{"httpHost=\"0.0.0.0\"\nhttpPort=7090\n", fmt.Sprintf("httpHost=%q\nhttpPort=%s\n", httpHost, httpPort), 1},
-		{"    sources=[", "    sources=[" + map[bool]string{true: madOTLPSource}[o.Protocol.IsOTLP()], 1},
 	} {
 		if c := strings.Count(text, r.old); c != r.n {
 			return nil, fmt.Errorf("mad's default configuration changed: %d of %q, want %d", c, r.old, r.n)
