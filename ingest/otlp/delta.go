@@ -55,7 +55,7 @@ type stream struct {
 	start uint64
 	t     uint64 // time_unix_nano of the last point
 	v     float64
-	seen  time.Time
+	seen  int64 // ms: the request time of the stream's last point
 }
 
 // NewDeltas returns a tracker of at most max streams (0: 100 000), which
@@ -84,9 +84,9 @@ func (d *Deltas) Stats() DeltaStats {
 }
 
 // delta returns the delta of the point (start, t, v) of the stream key,
-// and whether there is one to emit.
-func (d *Deltas) delta(key []byte, start, t uint64, v float64) (float64, bool) {
-	now := time.Now()
+// and whether there is one to emit; now is the request's time (ms), read
+// once per request by the decoder, not per point.
+func (d *Deltas) delta(key []byte, start, t uint64, v float64, now int64) (float64, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.expire(now)
@@ -124,10 +124,10 @@ func (d *Deltas) delta(key []byte, start, t uint64, v float64) (float64, bool) {
 
 // expire forgets the streams not updated for the timeout (the least
 // recently updated first: it stops at the first one still fresh).
-func (d *Deltas) expire(now time.Time) {
+func (d *Deltas) expire(now int64) {
 	for e := d.lru.Front(); e != nil; e = d.lru.Front() {
 		s := e.Value.(*stream)
-		if now.Sub(s.seen) < d.timeout {
+		if now-s.seen < d.timeout.Milliseconds() {
 			return
 		}
 		delete(d.streams, s.key)

@@ -95,7 +95,7 @@ func TestCumulativeToDelta(t *testing.T) {
 func TestDeltasBounded(t *testing.T) {
 	tr := NewDeltas(2, time.Hour)
 	for i, k := range []string{"a", "b", "c"} {
-		if _, ok := tr.delta([]byte(k), 1, uint64(i+1), 1); ok {
+		if _, ok := tr.delta([]byte(k), 1, uint64(i+1), 1, 0); ok {
 			t.Fatal("a baseline emitted a delta")
 		}
 	}
@@ -103,13 +103,12 @@ func TestDeltasBounded(t *testing.T) {
 		t.Fatalf("full table: %+v", s)
 	}
 	// "a" was evicted: its next point is a baseline again.
-	if _, ok := tr.delta([]byte("a"), 1, 10, 5); ok {
+	if _, ok := tr.delta([]byte("a"), 1, 10, 5, 0); ok {
 		t.Error("an evicted stream emitted a delta")
 	}
-	tr = NewDeltas(10, time.Nanosecond)
-	tr.delta([]byte("a"), 1, 1, 1)
-	time.Sleep(time.Millisecond)
-	tr.delta([]byte("b"), 1, 1, 1)
+	tr = NewDeltas(10, time.Second)
+	tr.delta([]byte("a"), 1, 1, 1, 0)
+	tr.delta([]byte("b"), 1, 1, 1, 1000) // a second later: "a" is forgotten
 	if s := tr.Stats(); s.Streams != 1 || s.Expired != 1 {
 		t.Errorf("expiry: %+v", s)
 	}

@@ -125,7 +125,7 @@ func (d *Decoder) counter(start, t uint64, v float64, u sample.Unit) {
 	}
 	if d.cumulative {
 		var ok bool
-		if v, ok = d.cfg.Deltas.delta(d.key, start, t, v); !ok {
+		if v, ok = d.cfg.Deltas.delta(d.key, start, t, v, d.now); !ok {
 			d.st.NoDelta++
 			return
 		}
