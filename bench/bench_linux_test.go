@@ -125,7 +125,18 @@ func TestSmokeMad(t *testing.T) {
 	if err != nil {
 		t.Fatalf("building mad: %v\n%s", err, out)
 	}
-	mad, _ := PeerByName("mad")
+	for _, name := range []string{"mad", "mad-transforming"} {
+		t.Run(name, func(t *testing.T) { smokeMad(t, dir, bin, name) })
+	}
+}
+
+// smokeMad is TestSmokeMad's run of one mad peer ("mad-transforming": its
+// results checked as its rules rename them).
+func smokeMad(t *testing.T, dir, bin, name string) {
+	mad, ok := PeerByName(name)
+	if !ok {
+		t.Fatalf("no peer %s", name)
+	}
 	// Port 0: mad logs where it listens, and the harness reads it.
 	b := &Bench{Dir: dir, Options: PeerOptions{StatsD: "127.0.0.1:0", HTTP: "127.0.0.1:0", Flush: time.Second, Mad: bin}, DaemonCPUs: []int{0}}
 	defer b.Close()

@@ -112,7 +112,7 @@ func lookPath(name string) string {
 
 // Peers returns every peer, mad first.
 func Peers() []Peer {
-	return []Peer{madPeer(), statsdExporter(), collectd(), etsy(), telegraf(), vmagent(), otelcol()}
+	return []Peer{madPeer(), madTransforming(), statsdExporter(), collectd(), etsy(), telegraf(), vmagent(), otelcol()}
 }
 
 // PeerByName finds a peer.
@@ -169,12 +169,76 @@ func madPeer() Peer {
 				return nil
 			}
 		},
-		Resolve:      madResolve,
+		Resolve:      madResolver("mad"),
 		StdoutOutput: true,
 		Metrics:      "/metrics",
 		Mangle:       func(id string) string { return id },
 		Note:         "embedded default configuration (PT1S and PT1M, JSON lines) on the harness's addresses; whose MAD OpenTelemetryGrpcSource takes the OTLP runs (gRPC and /v1/metrics on the HTTP port)",
 	}
+}
+
+// madTransforming is mad with its StatsD sources (UDP and TCP) wrapped in a
+// TransformingSource of three rules (MAD-SPEC §13.2): a rename by pattern
+// ("s1.app03.metric_000003" becomes "s1/app03/metric_000003"), an injected
+// dimension (cluster=bench) and a removed one (pid, which the workloads do
+// not send): what the wrapping costs against the bare source, alternating
+// with "mad" in one run (issue 16's bound). Its results are checked series
+// by series, mangled as the rules rename them.
+func madTransforming() Peer {
+	p := madPeer()
+	p.Name = "mad-transforming"
+	p.Protocols = []Protocol{StatsDLines, TCP}
+	p.Resolve = madResolver(p.Name)
+	command := p.Command
+	p.Command = func(dir string, o PeerOptions) ([]string, error) {
+		args, err := command(dir, o)
+		if err != nil {
+			return nil, err
+		}
+		text, err := os.ReadFile(args[1])
+		if err != nil {
+			return nil, err
+		}
+		if text, err = wrapStatsD(text); err != nil {
+			return nil, err
+		}
+		return args, os.WriteFile(args[1], text, 0o644)
+	}
+	p.Mangle = func(id string) string {
+		name, dims := splitIdentity(id)
+		dims["cluster"] = "bench"
+		return Identity(transformedName.ReplaceAllString(name, "$1/$2/$3"), dims)
+	}
+	p.Note = "mad's embedded default configuration with its StatsD sources in a TransformingSource of three rules (rename s1.appNN.x to s1/appNN/x, inject cluster=bench, remove pid)"
+	return p
+}
+
+// transformedName is the rename of madTransforming's rules, in Go's syntax.
+var transformedName = regexp.MustCompile(`^(s[12])\.(\w+)\.(.*)$`)
+
+// wrapStatsD wraps the StatsD sources of mad's configuration text (as
+// madConfig writes it) in madTransforming's TransformingSource.
+func wrapStatsD(text []byte) ([]byte, error) {
+	const rules = `transformations=[{
+          transformMetrics={ "^(s[12])\\.(\\w+)\\.(.*)$"=["${1}/${2}/${3}"] }
+          injectDimensions={ cluster={ value="bench", overwrite=false } }
+          removeDimensions=["pid"]
+        }]`
+	s := string(text)
+	for _, src := range []string{"statsd_source", "statsd_tcp_source"} {
+		open := "      {\n        type=\"com.arpnetworking.metrics.common.sources."
+		i := strings.Index(s, "name=\""+src+"\"")
+		j := strings.LastIndex(s[:max(i, 0)], open)
+		k := strings.Index(s[max(i, 0):], "\n      }\n")
+		if i < 0 || j < 0 || k < 0 {
+			return nil, fmt.Errorf("mad's default configuration changed: no source %s to wrap", src)
+		}
+		k += i + len("\n      }\n")
+		inner := strings.ReplaceAll(s[j:k-1], "\n", "\n  ")
+		s = s[:j] + "      {\n        type=\"com.arpnetworking.metrics.mad.experimental.sources.TransformingSource\"\n" +
+			"        name=\"" + src + "_transforming\"\n        " + rules + "\n        source=" + strings.TrimLeft(inner, " ") + "\n      }\n" + s[k:]
+	}
+	return []byte(s), nil
 }
 
 func (o PeerOptions) httpAddr() string {
@@ -219,12 +283,17 @@ var (
 	madSource  = regexp.MustCompile(`msg="source ready" .*\bsource=(\S+) at="(udp|tcp) (\S+)"`)
 )
 
-// madResolve reads, from mad's log, the addresses it listens on, and
-// returns o with them: what a port 0 became.
-func madResolve(dir string, o PeerOptions) (PeerOptions, error) {
+// madResolver returns the Resolve of a mad peer: it reads, from the log of
+// the peer (its name's .stderr), the addresses mad listens on, and returns
+// o with them: what a port 0 became.
+func madResolver(name string) func(dir string, o PeerOptions) (PeerOptions, error) {
+	return func(dir string, o PeerOptions) (PeerOptions, error) { return madResolve(filepath.Join(dir, name+".stderr"), o) }
+}
+
+func madResolve(log string, o PeerOptions) (PeerOptions, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		b, err := os.ReadFile(filepath.Join(dir, "mad.stderr"))
+		b, err := os.ReadFile(log)
 		if err != nil {
 			return o, err
 		}
@@ -245,7 +314,7 @@ func madResolve(dir string, o PeerOptions) (PeerOptions, error) {
 			return o, nil
 		}
 		if time.Now().After(deadline) {
-			return o, fmt.Errorf("mad did not log its start in %s", filepath.Join(dir, "mad.stderr"))
+			return o, fmt.Errorf("mad did not log its start in %s", log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gomad/mad/ingest/statsd"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/ring"
 )
@@ -65,6 +66,7 @@ type Producer struct {
 	// mapper, if set, rewrites what the decoder routes: samples are staged
 	// and mapped before they reach the per-shard batches.
 	mapper Mapper
+	rw     *rewriter // mapper, when it is a single rewriter (RouteKey's fast path)
 	stage  *sample.Batch
 	direct sample.Route // p.routeDirect, made once (a method value allocates)
 	// stuck[i]: with SkipStuck, a batch for shard i was dropped after
@@ -79,7 +81,9 @@ type Producer struct {
 // are mapped first.
 func (p *Producer) SetMapper(m Mapper) {
 	p.drainStage()
+	p.publishMapperStats()
 	p.mapper = m
+	p.rw, _ = m.(*rewriter)
 	if m != nil && p.stage == nil {
 		p.stage = new(sample.Batch)
 		p.direct = p.routeDirect
@@ -115,6 +119,17 @@ func newProducer(lanes Lanes, mappers MapperChain) *Producer {
 	return p
 }
 
+// newStatsdDecoder returns a StatsD decoder for producer p's loop: with a
+// mapper, the decoder routes by key (RouteKey), so that a rewriting source
+// costs one lookup per sample, not a staging copy.
+func newStatsdDecoder(cfg statsd.Config, p *Producer) *statsd.Decoder {
+	d := statsd.NewDecoder(cfg)
+	if p.mapper != nil {
+		d.SetKeyRoute(p.RouteKey)
+	}
+	return d
+}
+
 // ShardOf returns the shard of a series hash among n: the low 32 bits,
 // scaled (Lemire's multiply-shift). The shards' series index uses the high
 // bits, so routing does not skew it.
@@ -134,6 +149,39 @@ func (p *Producer) Route(hash uint64) *sample.Batch {
 	return p.routeDirect(hash)
 }
 
+// RouteKey is Route for a decoder that has the series key (a
+// sample.KeyRoute): it writes the key into the batch it returns. With a
+// single TransformingSource or TagDroppingSource as the mapper, the series'
+// output key is looked up in the rewriter's cache and written straight into
+// the shard's batch (one copy); a series the rules drop returns ok false; a
+// series with several outputs, or any other mapper, is staged and mapped.
+// Order is kept: a staged sample is mapped before the next key is routed.
+func (p *Producer) RouteKey(key []byte, hash uint64) (*sample.Batch, sample.KeyRef, bool) {
+	if p.mapper == nil {
+		b := p.routeDirect(hash)
+		return b, b.PutKeyBytes(key, hash), true
+	}
+	if p.rw != nil {
+		if len(p.stage.Samples) > 0 {
+			p.drainStage()
+		}
+		b, k, ok, stage := p.rw.routeKey(key, hash, p.direct)
+		if !stage {
+			return b, k, ok
+		}
+	}
+	b := p.Route(hash)
+	return b, b.PutKeyBytes(key, hash), true
+}
+
+// publishMapperStats publishes the counters a rewriter keeps per sample
+// (RouteKey's path) to its spec.
+func (p *Producer) publishMapperStats() {
+	if p.rw != nil {
+		p.rw.publishStats()
+	}
+}
+
 func (p *Producer) routeDirect(hash uint64) *sample.Batch {
 	i := ShardOf(hash, len(p.cur))
 	if b := p.cur[i]; len(b.Samples) >= p.MaxSamples {
@@ -145,6 +193,7 @@ func (p *Producer) routeDirect(hash uint64) *sample.Batch {
 // Flush publishes every non-empty batch.
 func (p *Producer) Flush() {
 	p.drainStage()
+	p.publishMapperStats()
 	for i, b := range p.cur {
 		if len(b.Samples) > 0 {
 			p.publish(i)
@@ -157,6 +206,7 @@ func (p *Producer) Flush() {
 // retry it until a deadline rather than drop.
 func (p *Producer) TryFlush() bool {
 	p.drainStage()
+	p.publishMapperStats()
 	all := true
 	for i, b := range p.cur {
 		n := len(b.Samples) // read before the shard owns b

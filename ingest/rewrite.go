@@ -137,6 +137,8 @@ type rewriter struct {
 	arena []byte
 	outs  []rwOut
 	dims  []sample.Dim
+	// Counted since the last publishStats.
+	hits, misses, dropped uint64
 }
 
 type rwSlot struct {
@@ -153,32 +155,65 @@ type rwOut struct {
 
 // Map routes each sample of src under each of its series' output keys.
 func (r *rewriter) Map(src *sample.Batch, route sample.Route) {
-	st := r.spec.stats
-	var hits, misses uint64
 	for i := range src.Samples {
 		s := &src.Samples[i]
-		key := src.Key(s)
-		e, ok := r.lookup(s.Hash, key)
-		if ok {
-			hits++
-		} else {
-			misses++
-			e = r.compute(s.Hash, key)
-		}
+		e := r.entry(s.Hash, src.Key(s))
 		if e.dropped() {
-			st.Dropped.Add(1)
+			r.dropped++
 			continue
 		}
 		for _, o := range r.outs[e.outOff : e.outOff+e.outLen] {
 			copySample(route(o.h), src, s, r.arena[o.off:o.off+o.len], o.h, s.Time)
 		}
 	}
-	if hits > 0 {
-		st.Hits.Add(hits)
+	r.publishStats()
+}
+
+// entry returns the cache entry of the input series key (hash h),
+// computing it on a miss. The slot is valid until the next call.
+func (r *rewriter) entry(h uint64, key []byte) *rwSlot {
+	if e, ok := r.lookup(h, key); ok {
+		r.hits++
+		return e
 	}
-	if misses > 0 {
-		st.Misses.Add(misses)
+	r.misses++
+	return r.compute(h, key)
+}
+
+// routeKey is the producer's RouteKey for a series (key, h) with one output
+// or none: the output key is written into the batch route picks for it; ok
+// false with b nil means the series is dropped (counted); ok false with b
+// set means the series has several outputs and is to be staged and mapped.
+func (r *rewriter) routeKey(key []byte, h uint64, route sample.Route) (b *sample.Batch, k sample.KeyRef, ok bool, stage bool) {
+	e := r.entry(h, key)
+	switch {
+	case e.dropped():
+		r.dropped++
+		return nil, k, false, false
+	case e.outLen == 0:
+		return nil, k, false, false
+	case e.outLen > 1:
+		return nil, k, false, true
 	}
+	o := r.outs[e.outOff]
+	b = route(o.h)
+	return b, b.PutKeyBytes(r.arena[o.off:o.off+o.len], o.h), true, false
+}
+
+// publishStats adds what the mapper counted since the last call to the
+// spec's shared counters (atomics: once per batch or flush, not per sample).
+func (r *rewriter) publishStats() {
+	st := r.spec.stats
+	if r.hits > 0 {
+		st.Hits.Add(r.hits)
+	}
+	if r.misses > 0 {
+		st.Misses.Add(r.misses)
+	}
+	if r.dropped > 0 {
+		st.Dropped.Add(r.dropped)
+	}
+	r.hits, r.misses, r.dropped = 0, 0, 0
 }
 
 // dropped reports whether the entry's outputs were all too long (an entry

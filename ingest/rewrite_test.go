@@ -1,7 +1,12 @@
 package ingest
 
 import (
+	"fmt"
+	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/gomad/mad/ingest/statsd"
 
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/internal/transform"
@@ -176,5 +181,150 @@ func BenchmarkTCPConsumeTransforming(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*lines), "ns/line")
 		})
+	}
+}
+
+// seriesOfLanes pops every published batch and renders its samples in order as
+// "key value time" lines per output series (the order within a series is
+// what a shard sees).
+func seriesOfLanes(t testing.TB, lanes Lanes) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for i, r := range lanes.To {
+		for b, ok := r.Pop(); ok; b, ok = r.Pop() {
+			for j := range b.Samples {
+				s := &b.Samples[j]
+				k := b.Key(s)
+				if s.Hash != sample.Hash(k) {
+					t.Fatalf("sample %d: hash is not the key's", j)
+				}
+				if got := ShardOf(s.Hash, len(lanes.To)); got != i {
+					t.Fatalf("sample of shard %d on lane %d", got, i)
+				}
+				pk, err := sample.ParseKey(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				str := pk.Kind.String() + ":" + string(pk.Name) + "{"
+				it := pk.DimIter()
+				for d, ok := it.Next(); ok; d, ok = it.Next() {
+					str += string(d.Key) + "=" + string(d.Value) + ","
+				}
+				str += "}"
+				out[str] = append(out[str], fmt.Sprintf("%v@%d/%d", s.Value, s.Time, s.Flags))
+			}
+			b.Reset()
+			lanes.Back[i].Push(b)
+		}
+	}
+	return out
+}
+
+// TestRouteKeyMatchesStaging: a StatsD decoder routing by key through a
+// producer with a TransformingSource (one output per series written
+// straight into the shard's batch) gives exactly what the staging path
+// gives (decode, stage, map): every output series, every sample in order,
+// with series of one output, several outputs, none (a rule without
+// templates) and dropped ones (a malformed tag tail) interleaved, gauges
+// with deltas among them, and an output series ("merged") fed both by
+// series of one output and by a staged series of two, so that the order
+// of its samples depends on staged samples being mapped in turn.
+func TestRouteKeyMatchesStaging(t *testing.T) {
+	spec, err := NewTransformingSpec("tr", []transform.Set{{
+		Metrics: []transform.Rule{
+			{Pattern: `^one\.(\w+)`, Templates: []string{"1/${1}"}},
+			{Pattern: `^two\.(\w+)`, Templates: []string{"2a/${1}", "merged"}},
+			{Pattern: `^none\.`},
+			{Pattern: `^bad\.(\w+)`, Templates: []string{"bad;${1}"}},
+			{Pattern: `^merge\.\w+`, Templates: []string{"merged"}},
+		},
+		Inject: []transform.Injection{{Key: "cluster", Value: "c1"}},
+		Remove: []string{"pid"},
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data []byte
+	names := []string{"one.a", "two.b", "none.c", "bad.d", "merge.e", "merge.f", "plain", "one.g"}
+	for i := 0; i < 3000; i++ {
+		n := names[(i*7+i/5)%len(names)]
+		switch i % 4 {
+		case 0:
+			data = fmt.Appendf(data, "%s:%d|c|#host:h%d,pid:%d\n", n, i, i%3, i)
+		case 1:
+			data = fmt.Appendf(data, "%s:+%d|g\n", n, i)
+		case 2:
+			data = fmt.Appendf(data, "%s:%d|g|#host:h%d\n", n, i, i%3)
+		default:
+			data = fmt.Appendf(data, "%s:%d.5|ms\n", n, i)
+		}
+	}
+	run := func(byKey bool) (map[string][]string, *RewriteStats) {
+		spec.stats = new(RewriteStats)
+		lanes := NewLanes(3, 4096)
+		p := newProducer(lanes, MapperChain{spec})
+		p.MaxSamples = 64 // many publications, stagings interleaved with them
+		d := statsd.NewDecoder(statsd.Config{})
+		if byKey {
+			d = newStatsdDecoder(statsd.Config{}, p)
+		}
+		for off := 0; off < len(data); {
+			end := min(len(data), off+1400)
+			for end < len(data) && data[end-1] != '\n' {
+				end--
+			}
+			d.Decode(data[off:end], 5000, p.Route)
+			off = end
+		}
+		p.Flush()
+		return seriesOfLanes(t, lanes), spec.stats
+	}
+	staged, st1 := run(false)
+	keyed, st2 := run(true)
+	if len(staged) < 10 || !reflect.DeepEqual(staged, keyed) {
+		t.Fatalf("by key:\n%v\nstaged:\n%v", keyed, staged)
+	}
+	if _, ok := staged["counter:2a/b{cluster=c1,host=h0,}"]; !ok {
+		t.Errorf("no series of a second output: %v", staged)
+	}
+	for _, n := range []string{"none", "bad"} {
+		for k := range staged {
+			if strings.Contains(k, n) {
+				t.Errorf("series %s emitted", k)
+			}
+		}
+	}
+	if st1.Dropped.Load() == 0 || st1.Dropped.Load() != st2.Dropped.Load() || st2.Hits.Load()+st2.Misses.Load() < 3000 {
+		t.Errorf("staged: dropped %d; by key: dropped %d, hits %d, misses %d", st1.Dropped.Load(), st2.Dropped.Load(), st2.Hits.Load(), st2.Misses.Load())
+	}
+}
+
+// TestRouteKeySteadyState: routing by key through a rewriter allocates
+// nothing once the series are cached.
+func TestRouteKeySteadyState(t *testing.T) {
+	spec, err := NewTransformingSpec("tr", []transform.Set{{Metrics: []transform.Rule{{Pattern: `^app\.(.*)`, Templates: []string{"svc/${1}"}}},
+		Remove: []string{"pid"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lanes := NewLanes(2, 1024)
+	p := newProducer(lanes, MapperChain{spec})
+	d := newStatsdDecoder(statsd.Config{}, p)
+	var data []byte
+	for i := 0; i < 100; i++ {
+		data = fmt.Appendf(data, "app.latency.%d:%d|ms|#host:h%d,pid:7\n", i%10, i, i%5)
+	}
+	run := func() {
+		d.Decode(data, 1000, p.Route)
+		p.Flush()
+		countLanes([]Lanes{lanes})
+	}
+	run()
+	misses := spec.Stats().Misses.Load()
+	if n := testing.AllocsPerRun(50, run); n != 0 {
+		t.Errorf("%v allocations a datagram in the steady state", n)
+	}
+	if got := spec.Stats().Misses.Load(); got != misses || misses != 10 {
+		t.Errorf("misses %d after warming (want 10 series), then %d", misses, got)
 	}
 }

@@ -246,7 +246,8 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	}
 	s := &TCPSource{cfg: cfg, addr: addr, slots: make(chan *tcpSlot, cfg.Loops), boot: make(chan error, 1), done: make(chan error, 1)}
 	for i := range lanes {
-		sl := &tcpSlot{dec: statsd.NewDecoder(cfg.Decoder), decCfg: cfg.Decoder, prod: newProducer(lanes[i], cfg.Mappers), c: newCounters(tcpCounters),
+		prod := newProducer(lanes[i], cfg.Mappers)
+		sl := &tcpSlot{dec: newStatsdDecoder(cfg.Decoder, prod), decCfg: cfg.Decoder, prod: prod, c: newCounters(tcpCounters),
 			lines: newLineDecoder(&cfg)}
 		sl.prod.MaxWait, sl.prod.SkipStuck = cfg.MaxWait, true
 		sl.route = sl.prod.Route
@@ -386,7 +387,7 @@ func (s *TCPSource) Retarget(cfg SourceConfig, lanes []Lanes) error {
 	for i, sl := range s.all {
 		sl.prod.Retarget(lanes[i])
 		if dec != sl.decCfg {
-			d := statsd.NewDecoder(dec)
+			d := newStatsdDecoder(dec, sl.prod)
 			d.Stats = sl.dec.Stats
 			sl.dec, sl.decCfg = d, dec
 		}

@@ -192,11 +192,12 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 			// each would get a port of its own.
 			addr = conn.LocalAddr().String()
 		}
+		prod := newProducer(lanes[i], cfg.Mappers)
 		s.loops = append(s.loops, &udpLoop{
 			src: s, index: i, conn: conn, raw: raw,
-			dec:    statsd.NewDecoder(cfg.Decoder),
+			dec:    newStatsdDecoder(cfg.Decoder, prod),
 			decCfg: cfg.Decoder,
-			prod:   newProducer(lanes[i], cfg.Mappers),
+			prod:   prod,
 			c:      newCounters(udpCounters),
 			recv:   newUDPRecv(&cfg),
 		})
@@ -313,7 +314,7 @@ func (s *UDPSource) Retarget(cfg SourceConfig, lanes []Lanes) error {
 		l.mu.Lock()
 		l.prod.Retarget(lanes[i])
 		if dec != l.decCfg {
-			d := statsd.NewDecoder(dec)
+			d := newStatsdDecoder(dec, l.prod)
 			d.Stats = l.dec.Stats
 			l.dec, l.decCfg = d, dec
 		}

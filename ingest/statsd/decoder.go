@@ -60,7 +60,14 @@ type Decoder struct {
 	hist    [1]sample.HistEntry
 	Stats   Stats
 	lastBad [NumResults][]byte
+	// keyRoute, if set, replaces the route (SetKeyRoute).
+	keyRoute sample.KeyRoute
 }
+
+// SetKeyRoute makes the decoder hand each sample's key to kr instead of
+// writing it into the batch its route picks (kr then does both); nil
+// restores the route.
+func (d *Decoder) SetKeyRoute(kr sample.KeyRoute) { d.keyRoute = kr }
 
 // NewDecoder returns a decoder.
 func NewDecoder(cfg Config) *Decoder {
@@ -173,9 +180,18 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 		return n
 	}
 	h := sample.Hash(key)
-	b := route(h)
-	k := b.PutKeyBytes(key, h)
 	d.Stats.Samples++
+	var b *sample.Batch
+	var k sample.KeyRef
+	if d.keyRoute != nil {
+		var ok bool
+		if b, k, ok = d.keyRoute(key, h); !ok {
+			return n // dropped by a rewriting source, which counts it
+		}
+	} else {
+		b = route(h)
+		k = b.PutKeyBytes(key, h)
+	}
 	if weight == 1 || kind != sample.KindTimer {
 		b.AddSample(k, t, 0, v, unit, flags)
 		return n
