@@ -287,7 +287,9 @@ var (
 // the peer (its name's .stderr), the addresses mad listens on, and returns
 // o with them: what a port 0 became.
 func madResolver(name string) func(dir string, o PeerOptions) (PeerOptions, error) {
-	return func(dir string, o PeerOptions) (PeerOptions, error) { return madResolve(filepath.Join(dir, name+".stderr"), o) }
+	return func(dir string, o PeerOptions) (PeerOptions, error) {
+		return madResolve(filepath.Join(dir, name+".stderr"), o)
+	}
 }
 
 func madResolve(log string, o PeerOptions) (PeerOptions, error) {
