@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"reflect"
 	"sync/atomic"
@@ -98,6 +99,7 @@ func (s *RewriteSpec) NewMapper() Mapper {
 	if r.maxBytes <= 0 {
 		r.maxBytes = 16 << 20
 	}
+	r.maxBytes = min(r.maxBytes, 1<<31) // records' offsets are 32 bits
 	return r
 }
 
@@ -130,27 +132,51 @@ type rewriter struct {
 	maxBytes  int
 	scratch   transform.Scratch
 
-	// The cache: input series by key hash (open addressing over slots),
-	// each with its key and its outputs' keys and hashes in arena and outs.
-	slots []rwSlot
+	// The cache. Each input series is one record in arena: its hash, its
+	// key, and its outputs, each a hash and a key, back to back, so that a
+	// hit reads one or two adjacent cache lines after its slot:
+	//
+	//	[8 hash][4 key length][4 outputs, or rwDropped][key]
+	//	then per output: [8 hash][4 key length][key]
+	//
+	// slots is an open-addressing index (linear probing, at most half
+	// full) of records: the high 32 bits of the hash, then the record's
+	// offset + 1 (0: empty); 8 bytes a slot keeps the index small enough
+	// to stay in cache.
+	slots []uint64
 	n     int
 	arena []byte
-	outs  []rwOut
 	dims  []sample.Dim
 	// Counted since the last publishStats.
 	hits, misses, dropped uint64
 }
 
-type rwSlot struct {
-	h              uint64
-	key, keyLen    uint32 // the input key in arena
-	outOff, outLen uint32 // its outputs in outs
-	used           bool
-}
+const (
+	rwHeader  = 16 // a record's hash, key length, outputs
+	rwOutHead = 12 // an output's hash and key length
+	// rwDropped marks a record whose series is dropped: its outputs' keys
+	// were too long, or the rules failed on it.
+	rwDropped = ^uint32(0)
+)
 
-type rwOut struct {
-	h        uint64
-	off, len uint32 // the output key in arena
+// rwRecord is a cached input series: the arena from its record on.
+type rwRecord []byte
+
+func (e rwRecord) hash() uint64    { return binary.LittleEndian.Uint64(e) }
+func (e rwRecord) keyLen() int     { return int(binary.LittleEndian.Uint32(e[8:])) }
+func (e rwRecord) outputs() uint32 { return binary.LittleEndian.Uint32(e[12:]) }
+func (e rwRecord) key() []byte     { return e[rwHeader : rwHeader+e.keyLen()] }
+
+// firstOutput returns the offset in e of its first output.
+func (e rwRecord) firstOutput() int { return rwHeader + e.keyLen() }
+
+// output returns the output at offset off of e: its hash, its key, and the
+// offset of the next output.
+func (e rwRecord) output(off int) (h uint64, key []byte, next int) {
+	h = binary.LittleEndian.Uint64(e[off:])
+	n := int(binary.LittleEndian.Uint32(e[off+8:]))
+	key = e[off+rwOutHead : off+rwOutHead+n : off+rwOutHead+n]
+	return h, key, off + rwOutHead + n
 }
 
 // Map routes each sample of src under each of its series' output keys.
@@ -158,20 +184,25 @@ func (r *rewriter) Map(src *sample.Batch, route sample.Route) {
 	for i := range src.Samples {
 		s := &src.Samples[i]
 		e := r.entry(s.Hash, src.Key(s))
-		if e.dropped() {
+		outs := e.outputs()
+		if outs == rwDropped {
 			r.dropped++
 			continue
 		}
-		for _, o := range r.outs[e.outOff : e.outOff+e.outLen] {
-			copySample(route(o.h), src, s, r.arena[o.off:o.off+o.len], o.h, s.Time)
+		off := e.firstOutput()
+		for range outs {
+			var h uint64
+			var key []byte
+			h, key, off = e.output(off)
+			copySample(route(h), src, s, key, h, s.Time)
 		}
 	}
 	r.publishStats()
 }
 
-// entry returns the cache entry of the input series key (hash h),
-// computing it on a miss. The slot is valid until the next call.
-func (r *rewriter) entry(h uint64, key []byte) *rwSlot {
+// entry returns the cached record of the input series key (hash h),
+// computing it on a miss. The record is valid until the next call.
+func (r *rewriter) entry(h uint64, key []byte) rwRecord {
 	if e, ok := r.lookup(h, key); ok {
 		r.hits++
 		return e
@@ -186,18 +217,19 @@ func (r *rewriter) entry(h uint64, key []byte) *rwSlot {
 // set means the series has several outputs and is to be staged and mapped.
 func (r *rewriter) routeKey(key []byte, h uint64, route sample.Route) (b *sample.Batch, k sample.KeyRef, ok bool, stage bool) {
 	e := r.entry(h, key)
-	switch {
-	case e.dropped():
+	switch outs := e.outputs(); outs {
+	case rwDropped:
 		r.dropped++
 		return nil, k, false, false
-	case e.outLen == 0:
+	case 0:
 		return nil, k, false, false
-	case e.outLen > 1:
+	case 1:
+	default:
 		return nil, k, false, true
 	}
-	o := r.outs[e.outOff]
-	b = route(o.h)
-	return b, b.PutKeyBytes(r.arena[o.off:o.off+o.len], o.h), true, false
+	oh, okey, _ := e.output(e.firstOutput())
+	b = route(oh)
+	return b, b.PutKeyBytes(okey, oh), true, false
 }
 
 // publishStats adds what the mapper counted since the last call to the
@@ -216,22 +248,23 @@ func (r *rewriter) publishStats() {
 	r.hits, r.misses, r.dropped = 0, 0, 0
 }
 
-// dropped reports whether the entry's outputs were all too long (an entry
-// without outputs is marked by outOff = max).
-func (e *rwSlot) dropped() bool { return e.outOff == ^uint32(0) }
-
-// lookup finds the input series key (hash h).
-func (r *rewriter) lookup(h uint64, key []byte) (*rwSlot, bool) {
+// lookup finds the record of the input series key (hash h).
+func (r *rewriter) lookup(h uint64, key []byte) (rwRecord, bool) {
 	if r.n == 0 {
 		return nil, false
 	}
 	m := uint64(len(r.slots) - 1)
+	tag := h >> 32
 	for i := h & m; ; i = (i + 1) & m {
-		e := &r.slots[i]
-		if !e.used {
+		v := r.slots[i]
+		if v == 0 {
 			return nil, false
 		}
-		if e.h == h && bytes.Equal(r.arena[e.key:e.key+e.keyLen], key) {
+		if v>>32 != tag {
+			continue
+		}
+		e := rwRecord(r.arena[uint32(v)-1:])
+		if e.hash() == h && bytes.Equal(e.key(), key) {
 			return e, true
 		}
 	}
@@ -239,7 +272,7 @@ func (r *rewriter) lookup(h uint64, key []byte) (*rwSlot, bool) {
 
 // compute applies the rules to the input series key and caches its
 // outputs.
-func (r *rewriter) compute(h uint64, key []byte) *rwSlot {
+func (r *rewriter) compute(h uint64, key []byte) rwRecord {
 	if r.n >= r.maxSeries || len(r.arena) >= r.maxBytes {
 		r.clear()
 		r.spec.stats.Clears.Add(1)
@@ -248,43 +281,48 @@ func (r *rewriter) compute(h uint64, key []byte) *rwSlot {
 		r.grow()
 	}
 	pk, err := sample.ParseKey(key)
-	keyOff := len(r.arena)
+	off := len(r.arena)
+	r.arena = binary.LittleEndian.AppendUint64(r.arena, h)
+	r.arena = binary.LittleEndian.AppendUint32(r.arena, uint32(len(key)))
+	r.arena = binary.LittleEndian.AppendUint32(r.arena, 0)
 	r.arena = append(r.arena, key...)
-	outOff := len(r.outs)
+	outs := rwDropped
 	if err == nil {
 		r.dims = r.dims[:0]
 		it := pk.DimIter()
 		for d, ok := it.Next(); ok; d, ok = it.Next() {
 			r.dims = append(r.dims, d)
 		}
-		tooLong := false
+		n, tooLong := uint32(0), false
+		end := len(r.arena)
 		err := r.spec.rules.Apply(&r.scratch, pk.Name, r.dims, func(name []byte, dims []sample.Dim) {
-			off := len(r.arena)
-			k, err := sample.AppendKey(r.arena, pk.Kind, name, dims)
+			o := len(r.arena)
+			k, err := sample.AppendKey(append(r.arena, make([]byte, rwOutHead)...), pk.Kind, name, dims)
 			if err != nil {
+				r.arena = r.arena[:o]
 				tooLong = true
 				return
 			}
+			kb := k[o+rwOutHead:]
+			binary.LittleEndian.PutUint64(k[o:], sample.Hash(kb))
+			binary.LittleEndian.PutUint32(k[o+8:], uint32(len(kb)))
 			r.arena = k
-			r.outs = append(r.outs, rwOut{h: sample.Hash(k[off:]), off: uint32(off), len: uint32(len(k) - off)})
+			n++
 		})
-		if err != nil || tooLong && len(r.outs) == outOff {
-			r.outs = r.outs[:outOff]
-			outOff = -1
+		switch {
+		case err != nil || tooLong && n == 0:
+			r.arena = r.arena[:end]
+		default:
+			outs = n
 		}
 	}
-	e := rwSlot{h: h, key: uint32(keyOff), keyLen: uint32(len(key)), used: true}
-	if outOff < 0 {
-		e.outOff = ^uint32(0)
-	} else {
-		e.outOff, e.outLen = uint32(outOff), uint32(len(r.outs)-outOff)
-	}
+	binary.LittleEndian.PutUint32(r.arena[off+12:], outs)
 	m := uint64(len(r.slots) - 1)
 	for i := h & m; ; i = (i + 1) & m {
-		if s := &r.slots[i]; !s.used {
-			*s = e
+		if r.slots[i] == 0 {
+			r.slots[i] = h>>32<<32 | uint64(off+1)
 			r.n++
-			return s
+			return rwRecord(r.arena[off:])
 		}
 	}
 }
@@ -294,21 +332,21 @@ func (r *rewriter) clear() {
 	clear(r.slots)
 	r.n = 0
 	r.arena = r.arena[:0]
-	r.outs = r.outs[:0]
 }
 
-// grow doubles the slots (rehashing by the stored hashes).
+// grow doubles the slots (rehashing by the records' hashes).
 func (r *rewriter) grow() {
 	old := r.slots
-	r.slots = make([]rwSlot, max(64, 2*len(old)))
+	r.slots = make([]uint64, max(64, 2*len(old)))
 	m := uint64(len(r.slots) - 1)
-	for _, e := range old {
-		if !e.used {
+	for _, v := range old {
+		if v == 0 {
 			continue
 		}
-		for i := e.h & m; ; i = (i + 1) & m {
-			if !r.slots[i].used {
-				r.slots[i] = e
+		h := rwRecord(r.arena[uint32(v)-1:]).hash()
+		for i := h & m; ; i = (i + 1) & m {
+			if r.slots[i] == 0 {
+				r.slots[i] = v
 				break
 			}
 		}
