@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -141,10 +142,16 @@ func TestRewriteCacheBounded(t *testing.T) {
 	}
 }
 
-// BenchmarkTCPConsumeTransforming: BenchmarkTCPConsume's StatsD chunk
+// BenchmarkTCPConsumeTransforming: StatsD counter lines with two tags
 // through a TransformingSource with three rules (a rename by pattern, an
 // injected dimension, a removed one), against the bare source, in one run
-// (sub-benchmarks alternate with -count).
+// (sub-benchmarks alternate with -count). names=1000 is BenchmarkTCPConsume's
+// 128 KiB chunk (names in order); names=10000 is S1's 10 000 names in a
+// random order, in chunks of 128 KiB taken in turn, so that the rewriter's
+// cache does not fit in the CPU's first caches. "keyed" is the StatsD
+// decoder routing by key (one lookup, the output key written once);
+// "staged" the decoder writing into a stage of 64 samples that the rewriter
+// maps with its lookups prefetched.
 //
 //	go test ./ingest -run '^$' -bench TCPConsumeTransforming -count 6 | benchstat -col /source -
 func BenchmarkTCPConsumeTransforming(b *testing.B) {
@@ -156,31 +163,60 @@ func BenchmarkTCPConsumeTransforming(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name    string
-		mappers MapperChain
-	}{{"source=bare", nil}, {"source=transforming", MapperChain{spec}}} {
-		b.Run(tc.name, func(b *testing.B) {
+	for _, names := range []int{1000, 10000} {
+		var chunks [][]byte
+		var counts []int
+		if names == 1000 {
 			data, lines := benchLines("bench.metric.%d:1|c|#host:web-042,pid:7\n", 128<<10)
-			lanes := []Lanes{NewLanes(2, 1024)}
-			src, err := ListenTCP(TCPConfig{Name: "bench", Addr: "127.0.0.1:0", Format: FormatStatsD, Log: quiet, Mappers: tc.mappers}, lanes)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer src.Stop()
-			c := &chunkConn{buf: data}
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				c.off = 0
-				src.consume(c, false)
-				if countLanes(lanes) != lines {
-					b.Fatalf("stats %+v", src.Stats())
+			chunks, counts = [][]byte{data}, []int{lines}
+		} else {
+			r := rand.New(rand.NewPCG(1, 2))
+			for range 8 {
+				var data []byte
+				n := 0
+				for {
+					l := fmt.Appendf(nil, "bench.metric.%d:1|c|#host:web-042,pid:7\n", r.IntN(names))
+					if len(data)+len(l) > 128<<10 {
+						break
+					}
+					data, n = append(data, l...), n+1
 				}
+				chunks, counts = append(chunks, data), append(counts, n)
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*lines), "ns/line")
-		})
+		}
+		for _, tc := range []struct {
+			name    string
+			mappers MapperChain
+			staged  bool
+		}{{"bare", nil, false}, {"keyed", MapperChain{spec}, false}, {"staged", MapperChain{spec}, true}} {
+			b.Run(fmt.Sprintf("names=%d/source=%s", names, tc.name), func(b *testing.B) {
+				lanes := []Lanes{NewLanes(2, 1024)}
+				src, err := ListenTCP(TCPConfig{Name: "bench", Addr: "127.0.0.1:0", Format: FormatStatsD, Log: quiet, Mappers: tc.mappers}, lanes)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer src.Stop()
+				if tc.staged {
+					for _, sl := range src.all {
+						sl.dec.SetKeyRoute(nil)
+					}
+				}
+				c := &chunkConn{}
+				lines := 0
+				b.SetBytes(int64(len(chunks[0])))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					c.buf, c.off = chunks[i%len(chunks)], 0
+					src.consume(c, false)
+					if got := countLanes(lanes); got != counts[i%len(chunks)] {
+						b.Fatalf("%d samples of %d lines; stats %+v", got, counts[i%len(chunks)], src.Stats())
+					}
+					lines += counts[i%len(chunks)]
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(lines), "ns/line")
+			})
+		}
 	}
 }
 
