@@ -63,6 +63,9 @@ type Peer struct {
 	CountersOnly bool
 	// Mangle maps a harness identity to the peer's naming of the series.
 	Mangle func(id string) string
+	// Variant says the peer is mad in another configuration, run when
+	// named (-peers), not by "madbench all".
+	Variant bool
 	// Points returns how many data points the peer has taken (a peer
 	// with no output but a count of what it received: otelcol), read
 	// before it is stopped; nil if none.
@@ -187,6 +190,7 @@ func madPeer() Peer {
 func madTransforming() Peer {
 	p := madPeer()
 	p.Name = "mad-transforming"
+	p.Variant = true
 	p.Protocols = []Protocol{StatsDLines, TCP}
 	p.Resolve = madResolver(p.Name)
 	command := p.Command

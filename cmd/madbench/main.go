@@ -550,7 +550,13 @@ func latency(ctx context.Context, b *bench.Bench, o options, mad bench.Peer) (be
 func cmdAll(ctx context.Context, o options, env bench.Environment) error {
 	b := newBench(o)
 	defer b.Close()
-	all, err := selectPeers(b, o, peerNames())
+	var peers []string
+	for _, p := range bench.Peers() {
+		if !p.Variant {
+			peers = append(peers, p.Name)
+		}
+	}
+	all, err := selectPeers(b, o, strings.Join(peers, ","))
 	if err != nil {
 		return err
 	}
