@@ -16,6 +16,30 @@ import (
 // producer) and one consumer.
 type Lanes struct {
 	To, Back []*ring.SPSC[*sample.Batch]
+	// Progress, if set, tells a source that must acknowledge what it read
+	// only once it was emitted (Kafka's offsets) how far the aggregator
+	// behind these lanes has got.
+	Progress Progress
+}
+
+// Progress is how far an aggregator (shards and emitter) has got, for a
+// source that acknowledges its input only once it was emitted: a batch the
+// source pushed as the n-th on lane To[i] has been taken by shard i once
+// To[i].Popped() >= n; once every shard has then sealed through a time T
+// observed after that (SealedThrough() >= T), the batch was applied before
+// T; and every bucket holding its samples (times at most t) has been
+// emitted to the sinks once EmittedThrough() > Expiry(T', t), T' the time
+// that was observed.
+type Progress interface {
+	// SealedThrough is the least of the shards' SealedThrough.
+	SealedThrough() int64
+	// EmittedThrough is a time W (ms) such that every bucket expiring
+	// before W has been handed to the sinks; the maximum int64 once the
+	// aggregator stopped and emitted everything.
+	EmittedThrough() int64
+	// Expiry bounds the expiration of any bucket holding a sample of time
+	// t applied at or before applied (ms).
+	Expiry(applied, t int64) int64
 }
 
 // NewLanes makes the rings for one producer and n shards.

@@ -58,6 +58,15 @@ type Source interface {
 	Stop() error
 }
 
+// Finisher is a source that acknowledges what it read upstream only once it
+// was emitted (KafkaSource's offsets). Finish, called after Stop once the
+// aggregator it wrote to has stopped and emitted everything (or, when the
+// source alone is removed, while that aggregator goes on), acknowledges
+// what it can within the source's own bound and releases the source.
+type Finisher interface {
+	Finish() error
+}
+
 // opened returns what a constructor returned as a Source: a nil interface,
 // not a nil *T, on error.
 func opened[T Source](s T, err error) (Source, error) {

@@ -67,6 +67,15 @@ func (r *SPSC[T]) Cap() int { return len(r.buf) }
 // producer or consumer while the other side is idle; otherwise a snapshot.
 func (r *SPSC[T]) Len() int { return int(r.tail.Load() - r.head.Load()) }
 
+// Pushed returns how many items were ever pushed (monotonic). Safe from any
+// goroutine.
+func (r *SPSC[T]) Pushed() uint64 { return r.tail.Load() }
+
+// Popped returns how many items were ever popped (monotonic): an item pushed
+// as the n-th (Pushed() == n after its Push) has been taken once Popped() >=
+// n. Safe from any goroutine.
+func (r *SPSC[T]) Popped() uint64 { return r.head.Load() }
+
 // Push appends v; it reports false, without blocking, if the ring is full.
 // Producer only.
 func (r *SPSC[T]) Push(v T) bool {

@@ -122,13 +122,34 @@ func (s *Shard) newRow(owner uint32, p int, start, now int64, sl []uint64, free 
 // expiration is MAD's bucket expiration, max(now + timeout, start + period +
 // timeout), rounded up to the granularity.
 func (s *Shard) expiration(per *period, start, now int64) int64 {
-	e := max(satAdd(now, per.timeout), satAdd(satAdd(start, per.ms), per.timeout))
-	if r := e % s.gran; r != 0 {
+	return expiration(per.ms, per.timeout, s.gran, start, now)
+}
+
+// expiration is MAD's bucket expiration, rounded up to the shard's tick
+// granularity: max(now + timeout, start + period + timeout).
+func expiration(periodMs, timeout, gran, start, now int64) int64 {
+	e := max(satAdd(now, timeout), satAdd(satAdd(start, periodMs), timeout))
+	if r := e % gran; r != 0 {
 		if e > 0 {
-			e = satAdd(e, s.gran-r)
+			e = satAdd(e, gran-r)
 		} else {
 			e -= r
 		}
+	}
+	return e
+}
+
+// Expiry bounds the expiration of every bucket (of every period of c) that
+// a shard configured with c puts a sample of time t in when it applies it
+// at or before applied (ms): the sample goes to its start's open bucket,
+// created no later than it was applied, or opens one (late data too), and
+// an expiration only grows with the time of creation.
+func (c Config) Expiry(applied, t int64) int64 {
+	c.EnsureDefaults()
+	e := int64(math.MinInt64)
+	for _, p := range c.Periods {
+		ms := p.Milliseconds()
+		e = max(e, expiration(ms, Timeout(p), c.Granularity.Milliseconds(), BucketStart(t, ms), applied))
 	}
 	return e
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/ingest/statsd"
 )
 
@@ -125,21 +126,31 @@ func unavailableClasses(t *testing.T, ps Problems) []string {
 	return out
 }
 
-func TestShippedPipelineReportsOnlyLaterClasses(t *testing.T) {
+// TestShippedPipelineRuns: MAD's shipped pipeline.conf, its KafkaSource
+// included, loads without a problem and builds, the Kafka source with
+// MAD's consumer properties mapped.
+func TestShippedPipelineRuns(t *testing.T) {
 	path := filepath.Join(vectorConfigs, "pipeline.conf")
 	spec, ps := LoadPipeline(path, LoadOptions{Env: env()})
-	if spec != nil {
-		t.Fatal("pipeline.conf with unavailable classes accepted without SkipUnavailable")
+	if spec == nil || len(ps) > 0 {
+		t.Fatalf("pipeline.conf refused: %v", ps)
 	}
-	got := unavailableClasses(t, ps)
-	want := []string{"KafkaSource", "ProtobufV2bytesToRecordParser"}
-	if !slices.Equal(got, want) {
-		t.Errorf("unavailable classes\n got %v\nwant %v", got, want)
+	srcs, err := (&Builder{}).Sources(spec)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, p := range ps {
-		if !strings.Contains(p.Error(), "pipeline.conf:") {
-			t.Errorf("problem does not name the file: %v", p)
+	var k *ingest.KafkaConfig
+	for _, s := range srcs {
+		if c, ok := s.(*ingest.KafkaConfig); ok {
+			k = c
 		}
+	}
+	if k == nil || k.Name != "kafka_source" || !slices.Equal(k.Topics, []string{"topic"}) || k.PollTime != time.Second ||
+		k.BackoffTime != time.Second || k.ShutdownAwait != 10*time.Second || k.MaxRecords != 1000 || len(k.Props) != 6 {
+		t.Fatalf("kafka source built as %+v", k)
+	}
+	if ps := ingest.KafkaProblems(k.Props); len(ps) > 0 {
+		t.Errorf("MAD's consumer properties: %v", ps)
 	}
 }
 

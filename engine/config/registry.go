@@ -50,6 +50,8 @@ type class struct {
 	source func(b *Builder, s ClassSpec) (ingest.SourceConfig, error)
 	sink   func(b *Builder, s ClassSpec) (sinks.Sink, error)
 	line   func(conf any, tcp *ingest.TCPConfig)
+	// value says the parser reads Kafka message values (KafkaSource's).
+	value bool
 	// check, for a sink whose building touches the outside world (creates
 	// a file, connects), checks what building would find wrong without
 	// doing so (Builder.Check).
@@ -61,7 +63,7 @@ func (c *class) simpleName() string { return c.fqcn[strings.LastIndexByte(c.fqcn
 
 // available reports whether mad runs the class.
 func (c *class) available() bool {
-	return c.missing == "" && (c.source != nil || c.sink != nil || c.line != nil)
+	return c.missing == "" && (c.source != nil || c.sink != nil || c.line != nil || c.value)
 }
 
 const (
@@ -85,7 +87,7 @@ func register(c *class) {
 	switch {
 	case c.missing == "" && c.kind == kindSource && c.source == nil,
 		c.missing == "" && c.kind == kindSink && c.sink == nil,
-		c.missing == "" && c.kind == kindParser && c.line == nil:
+		c.missing == "" && c.kind == kindParser && c.line == nil && !c.value:
 		panic("BUG: class " + c.fqcn + " is available but has no builder of its kind")
 	}
 	registry[c.fqcn] = c

@@ -1,14 +1,24 @@
 package config
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gomad/mad/ingest"
+)
 
 // MAD's Kafka source and the parsers it (or other sources) may name, bound
-// with MAD's keys; mad does not run them yet. FileSource is out of scope.
+// with MAD's keys. The Kafka source reads ClientV2 RecordSets
+// (ProtobufV2bytesToRecordParser); the other parsers are not run on their
+// own (their formats are served by the HTTP sources). FileSource is out of
+// scope.
 
 const (
-	laterParser = "mad does not implement this parser yet (StatsD, Graphite and Telegraf lines are)"
-	laterKafka  = "the Kafka source is not implemented in mad yet"
+	laterParser = "mad does not run this parser on its own (its format is served by MAD's HTTP sources; KafkaSource reads ProtobufV2bytesToRecordParser's)"
 	outOfScope  = "FileSource is out of mad's scope (MAD-SPEC §3.5): tail files with a log shipper instead"
+	v2bytes     = "ProtobufV2bytesToRecordParser"
 )
 
 // KafkaSourceConf is KafkaSource.
@@ -21,7 +31,7 @@ type KafkaSourceConf struct {
 }
 
 func init() {
-	register(&class{fqcn: pkgSources + "KafkaSource", kind: kindSource, missing: laterKafka, bind: func(n *node) any {
+	register(&class{fqcn: pkgSources + "KafkaSource", kind: kindSource, source: buildKafka, bind: func(n *node) any {
 		c := &KafkaSourceConf{}
 		if cons := n.object("consumer"); cons == nil {
 			n.fail(nil, "consumer", "is required")
@@ -52,7 +62,27 @@ func init() {
 		n.ignore("sourceFile", "parser", "interval", "stateFile", "initialPosition")
 		return nil
 	}})
-	for _, name := range []string{"ProtobufV1ToRecordParser", "ProtobufV2ToRecordParser", "ProtobufV2bytesToRecordParser", "ProtobufV3ToRecordParser", "PrometheusToRecordParser", "CollectdJsonToRecordParser"} {
+	register(&class{fqcn: pkgParsers + v2bytes, kind: kindParser, value: true, bind: func(n *node) any { return nil }})
+	for _, name := range []string{"ProtobufV1ToRecordParser", "ProtobufV2ToRecordParser", "ProtobufV3ToRecordParser", "PrometheusToRecordParser", "CollectdJsonToRecordParser"} {
 		register(&class{fqcn: pkgParsers + name, kind: kindParser, missing: laterParser, bind: func(n *node) any { return nil }})
 	}
+}
+
+// buildKafka makes a KafkaSource's configuration; the consumer properties
+// mad cannot honour are errors, each by name.
+func buildKafka(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
+	c := s.Conf.(*KafkaSourceConf)
+	p, ok := lookupClass(c.Parser.Class)
+	if !ok || p.fqcn != pkgParsers+v2bytes {
+		return nil, fmt.Errorf("%s: source %s: parser %s: KafkaSource reads ClientV2 RecordSets (%s)", s.Pos, s.Name, c.Parser.Class, pkgParsers+v2bytes)
+	}
+	props := make([][2]string, len(c.Configs))
+	for i, kv := range c.Configs {
+		props[i] = [2]string{kv.Key, kv.Value}
+	}
+	if ps := ingest.KafkaProblems(props); len(ps) > 0 {
+		return nil, fmt.Errorf("%s: source %s: %w", s.Pos, s.Name, errors.New(strings.Join(ps, "; ")))
+	}
+	return &ingest.KafkaConfig{Name: s.Name, Topics: c.Topics, Props: props, PollTime: max(c.PollTime, time.Millisecond),
+		BackoffTime: c.BackoffTime, ShutdownAwait: c.ShutdownAwaitTime, MaxRecords: c.BufferSize, Log: b.log()}, nil
 }

@@ -3,7 +3,9 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/gomad/mad/affinity"
@@ -23,6 +25,11 @@ type aggregator struct {
 	emitterDone chan struct{}
 	limits      *limitLog
 	limitsDone  chan struct{}
+	// configs are the shard configurations the aggregator has had, with
+	// distinct periods (Expiry takes the worst: a reconfiguration may
+	// leave tables of the previous ones open).
+	mu      sync.Mutex
+	configs []shard.Config
 }
 
 // startAggregator starts the shards and the emitter of cfg, emitting to
@@ -38,6 +45,7 @@ func startAggregator(cfg Config, root sinks.Sink) (*aggregator, error) {
 		a.shards = append(a.shards, s)
 	}
 	a.emitter = NewEmitter(a.shards, root)
+	a.configs = []shard.Config{cfg.shardConfig(0)}
 	for i, s := range a.shards {
 		a.shardsDone.Add(1)
 		go func() {
@@ -76,11 +84,37 @@ func (a *aggregator) lanes(n, size int) []ingest.Lanes {
 	ls := make([]ingest.Lanes, n)
 	for i := range ls {
 		ls[i] = ingest.NewLanes(len(a.shards), size)
+		ls[i].Progress = a
 		for j, s := range a.shards {
 			s.Attach(ls[i].To[j], ls[i].Back[j])
 		}
 	}
 	return ls
+}
+
+// SealedThrough is the least of the shards' SealedThrough (ingest.Progress).
+func (a *aggregator) SealedThrough() int64 {
+	w := int64(math.MaxInt64)
+	for _, s := range a.shards {
+		w = min(w, s.SealedThrough())
+	}
+	return w
+}
+
+// EmittedThrough is the emitter's (ingest.Progress).
+func (a *aggregator) EmittedThrough() int64 { return a.emitter.EmittedThrough() }
+
+// Expiry bounds the expiration of the buckets of a sample of time t applied
+// at or before applied, under the configuration the shards have now or
+// will have after a reconfiguration in progress (ingest.Progress).
+func (a *aggregator) Expiry(applied, t int64) int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := int64(math.MinInt64)
+	for _, c := range a.configs {
+		e = max(e, c.Expiry(applied, t))
+	}
+	return e
 }
 
 // lanesFor makes the lanes a source configuration asks for.
@@ -137,6 +171,14 @@ func (a *aggregator) reconfigure(cfg *Config) error {
 	}
 	wg.Wait()
 	a.limits.limit.Store(int64(cfg.MaxSeries))
+	a.mu.Lock()
+	sc := cfg.shardConfig(0)
+	if !slices.ContainsFunc(a.configs, func(c shard.Config) bool {
+		return slices.Equal(c.Periods, sc.Periods) && c.Granularity == sc.Granularity
+	}) {
+		a.configs = append(a.configs, sc)
+	}
+	a.mu.Unlock()
 	return errors.Join(errs...)
 }
 

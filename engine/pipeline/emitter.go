@@ -40,6 +40,8 @@ type Emitter struct {
 	sink sinks.Sink
 
 	pending map[groupKey][]*hist.Snapshot
+	// emittedThrough: see EmittedThrough.
+	emittedThrough atomic.Int64
 
 	// Scratch, reused for every group.
 	due     []groupKey
@@ -160,8 +162,16 @@ func (e *Emitter) Poll() bool {
 		// The end of an emission round: batching sinks hand on.
 		sinks.Flush(e.sink)
 	}
+	if watermark > e.emittedThrough.Load() {
+		e.emittedThrough.Store(watermark)
+	}
 	return worked
 }
+
+// EmittedThrough returns a time W (ms since the epoch) such that every
+// bucket that expired before W has been handed to the sink; the maximum
+// int64 once Run has emitted everything. Safe from any goroutine.
+func (e *Emitter) EmittedThrough() int64 { return e.emittedThrough.Load() }
 
 func cmp64(a, b int64) int {
 	switch {

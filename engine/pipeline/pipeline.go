@@ -57,6 +57,13 @@ func (p *Pipeline) Stop() error {
 	}
 	p.agg.stop()
 	errs = append(errs, p.agg.emitter.Sink().Close())
+	// Everything was emitted and the sinks closed: sources that acknowledge
+	// only what was emitted (Kafka's offsets) acknowledge the rest.
+	for _, r := range p.sources {
+		if f, ok := r.src.(ingest.Finisher); ok {
+			errs = append(errs, f.Finish())
+		}
+	}
 	p.stopErr = errors.Join(errs...)
 	return p.stopErr
 }

@@ -135,6 +135,13 @@ func (p *Pipeline) Update(cfg Config) error {
 		p.agg.stop()
 	}
 	errs = append(errs, oldRoot.Close())
+	// Sources that acknowledge only what was emitted (Kafka's offsets)
+	// acknowledge what they left once it is, within their own bound.
+	for _, r := range gone {
+		if f, ok := r.src.(ingest.Finisher); ok {
+			go f.Finish()
+		}
+	}
 
 	// The running sources, in the configuration's order.
 	byCfg := map[ingest.SourceConfig]*running{}

@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gomad/mad/engine/pipeline"
+	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/shard"
+	"github.com/gomad/mad/sinks"
+	"github.com/gomad/mad/sinks/jsonlines"
+)
+
+// madV2Vector is MAD's ProtobufV2ParserTest/testSingleRecord RecordSet:
+// counter1 = 1, longCounter1 = 1, timer1 = 508 ms.
+func madV2Vector(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "mad", "parsers", "ProtobufV2ParserTest", "testSingleRecord"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// kafkaCluster starts franz-go's kfake (Kafka's wire protocol, in process on
+// a loopback port) with a topic of partitions.
+func kafkaCluster(t *testing.T, topic string, partitions int32, opts ...kfake.Opt) (*kfake.Cluster, string) {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c, c.ListenAddrs()[0]
+}
+
+// produce writes values to topic, round robin over its partitions.
+func produce(t *testing.T, addr, topic string, values [][]byte, opts ...kgo.Opt) {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var rs []*kgo.Record
+	for _, v := range values {
+		rs = append(rs, &kgo.Record{Key: []byte("ignored"), Value: v})
+	}
+	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// committedAll reports whether group has committed the end offset of every
+// partition of topic.
+func committedAll(t *testing.T, addr, group, topic string, opts ...kgo.Opt) bool {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := true
+	ends.Each(func(e kadm.ListedOffset) {
+		c, ok := got.Lookup(e.Topic, e.Partition)
+		if !ok || c.At != e.Offset {
+			all = false
+		}
+	})
+	return all
+}
+
+func kafkaDaemon(t *testing.T, out *lockedBuffer, periods []time.Duration, src *ingest.KafkaConfig) *Daemon {
+	t.Helper()
+	d, err := Start(DaemonConfig{
+		HTTPAddr: "127.0.0.1:0",
+		Pipelines: []pipeline.Config{{
+			Name:   "kafka",
+			Shards: 2,
+			Shard: shard.Config{Periods: periods,
+				TimerStatistics: hist.SetOf(hist.Count, hist.Sum, hist.Min, hist.Max)},
+			Sources: []ingest.SourceConfig{src},
+			Sinks:   []sinks.Sink{jsonlines.NewWriter("json", out)},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestKafkaSourceV2 reads MAD's V2 vector from Kafka (two partitions, with a
+// poison message among them) through MAD's KafkaSource: every sample is
+// aggregated, the poison message is counted and skipped, and every offset
+// is committed once its bucket was emitted, not before.
+func TestKafkaSourceV2(t *testing.T) {
+	const topic, group, n = "metrics", "mad", 40
+	_, addr := kafkaCluster(t, topic, 2)
+	vec := madV2Vector(t)
+	values := [][]byte{[]byte("\x0a\xff\xff poison")}
+	for range n {
+		values = append(values, vec)
+	}
+	produce(t, addr, topic, values)
+
+	var out lockedBuffer
+	src := &ingest.KafkaConfig{Name: "kafka_source", Topics: []string{topic}, PollTime: 50 * time.Millisecond,
+		Props: [][2]string{{"bootstrap.servers", addr}, {"group.id", group}, {"auto.offset.reset", "earliest"},
+			{"key.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer"},
+			{"value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer"}}}
+	d := kafkaDaemon(t, &out, []time.Duration{time.Second}, src)
+	defer d.Stop()
+	k := pipeline.SourcesOf[*ingest.KafkaSource](d.Pipelines()[0])[0]
+	waitUntil(t, "every message", 30*time.Second, func() bool { return k.Stats().Messages == n+1 })
+	// Committed only once emitted: everything is committed in the end,
+	// while the daemon runs (PT1S buckets are emitted a second or two
+	// after they end).
+	waitUntil(t, "the commits", 30*time.Second, func() bool { return k.Stats().Pending == 0 && committedAll(t, addr, group, topic) })
+	st := k.Stats()
+	if st.Refused != 1 || st.Records != n || st.Samples != 3*n || st.CommitErrors != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	for _, l := range parseLines(t, out.String()) {
+		counts[l.Metric] += l.PopulationSize
+	}
+	if counts["counter1"] != n || counts["longCounter1"] != n || counts["timer1"] != n {
+		t.Errorf("populations %v; want %d each", counts, n)
+	}
+}
+
+// TestKafkaSourceCommitsAfterEmission: with buckets that do not close while
+// the test runs, the source reads everything and commits nothing; stopped,
+// the daemon emits the buckets and only then commits.
+func TestKafkaSourceCommitsAfterEmission(t *testing.T) {
+	const topic, group, n = "metrics", "mad", 10
+	_, addr := kafkaCluster(t, topic, 3)
+	vec := madV2Vector(t)
+	values := make([][]byte, n)
+	for i := range values {
+		values[i] = vec
+	}
+	produce(t, addr, topic, values)
+	var out lockedBuffer
+	src := &ingest.KafkaConfig{Name: "kafka_source", Topics: []string{topic}, PollTime: 50 * time.Millisecond,
+		Props: [][2]string{{"bootstrap.servers", addr}, {"group.id", group}, {"auto.offset.reset", "earliest"}}}
+	d := kafkaDaemon(t, &out, []time.Duration{decade}, src)
+	k := pipeline.SourcesOf[*ingest.KafkaSource](d.Pipelines()[0])[0]
+	waitUntil(t, "every message", 30*time.Second, func() bool { return k.Stats().Messages == n })
+	// The samples are in buckets that expire in years (their start is
+	// the vector's time, but a bucket created now expires a timeout after
+	// now, and a decade's timeout is 10 minutes).
+	if st := k.Stats(); st.Commits != 0 || st.Pending == 0 || committedAll(t, addr, group, topic) {
+		t.Fatalf("committed before emission: %+v", st)
+	}
+	if out.String() != "" {
+		t.Fatalf("emitted before stop: %s", out.String())
+	}
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() == "" {
+		t.Fatal("nothing emitted at stop")
+	}
+	if st := k.Stats(); st.Pending != 0 || st.Commits == 0 || !committedAll(t, addr, group, topic) {
+		t.Fatalf("not committed after emission: %+v", st)
+	}
+}

@@ -1,0 +1,520 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gomad/mad/ingest/clientpb"
+	"github.com/gomad/mad/internal/sample"
+	sm "github.com/gomad/mad/internal/selfmetric"
+	"github.com/gomad/mad/internal/throttle"
+)
+
+// KafkaConfig is MAD's KafkaSource (MAD-SPEC §3.4): a consumer group reading
+// topics whose message values are ClientV2 RecordSets
+// (ProtobufV2bytesToRecordParser; keys discarded).
+//
+// Unlike MAD, which commits an offset as soon as the value is queued for
+// parsing, the source commits an offset only once every bucket holding
+// data of the messages before it has been emitted to the sinks (see
+// Progress): a crash or a rebalance re-delivers what was not emitted
+// rather than lose it (at least once). When the shards' rings are full the
+// source stops fetching (its topics are paused) until they take its
+// batches: nothing is dropped.
+type KafkaConfig struct {
+	Name   string
+	Topics []string
+	// Props are Kafka's Java consumer properties (MAD's consumer.configs).
+	Props [][2]string
+	// PollTime bounds a poll (MAD's pollTime); BackoffTime is the pause
+	// after a consumer error (backoffTime); ShutdownAwait bounds the wait
+	// for the last commits when the source stops (shutdownAwaitTime).
+	PollTime, BackoffTime, ShutdownAwait time.Duration
+	// MaxRecords bounds the records of one poll (MAD's bufferSize; Kafka's
+	// max.poll.records when smaller).
+	MaxRecords int
+	// MaxRecordsPerMessage bounds the records of one RecordSet (0: none).
+	MaxRecordsPerMessage int
+	Log                  *slog.Logger
+	Mappers              MapperChain
+	// Opts are more franz-go options (tests).
+	Opts []kgo.Opt
+}
+
+func (c *KafkaConfig) SourceName() string { return c.Name }
+
+// SourceKey is the group and the topics: it occupies no socket.
+func (c *KafkaConfig) SourceKey() string {
+	return "kafka " + kafkaOptions(c.Props).group + " " + strings.Join(c.Topics, ",")
+}
+
+// Lanes: one producer, the poll loop.
+func (c *KafkaConfig) Lanes() (int, int) { return 1, 0 }
+
+func (c *KafkaConfig) EnsureDefaults() {
+	if c.PollTime <= 0 {
+		c.PollTime = time.Second
+	}
+	if c.BackoffTime <= 0 {
+		c.BackoffTime = time.Second
+	}
+	if c.ShutdownAwait <= 0 {
+		c.ShutdownAwait = 10 * time.Second
+	}
+	if c.MaxRecords <= 0 {
+		c.MaxRecords = 1000
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+func (c *KafkaConfig) Wrap(m MapperSpec) { c.Mappers = append(c.Mappers, m) }
+
+func (c *KafkaConfig) Open(lanes []Lanes) (Source, error) { return opened(OpenKafka(*c, lanes)) }
+
+// KafkaStats are a Kafka source's counters.
+type KafkaStats struct {
+	Messages, Bytes, Records, Samples uint64
+	// Refused: messages whose value is not a valid RecordSet (dropped,
+	// counted, logged).
+	Refused uint64
+	// Polls, PollErrors: polls, and errors the consumer reported.
+	Polls, PollErrors uint64
+	// Pauses: times the shards' rings were full and fetching paused.
+	Pauses uint64
+	// Commits: offsets committed (partitions × commits); CommitErrors:
+	// commits the group refused (re-delivered later).
+	Commits, CommitErrors uint64
+	// Pending: polls read whose offsets wait for their buckets' emission.
+	Pending uint64
+}
+
+// KafkaSource is a running KafkaSource.
+type KafkaSource struct {
+	cfg    KafkaConfig
+	cl     *kgo.Client
+	dec    *clientpb.Decoder
+	maxRec int
+
+	mu       sync.Mutex // guards prod, lanes (Retarget) and owned
+	prod     *Producer
+	lanes    Lanes
+	owned    map[topicPartition]uint64 // assignment epoch of each owned partition
+	assigned uint64
+
+	// Loop-owned.
+	last    *sample.Batch // where the last route went, and its length then
+	lastLen int
+	tmax    int64 // the latest sample time of the poll
+	pending []kafkaPoint
+
+	start    chan struct{}
+	started  sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+	refused  throttle.Throttle
+
+	messages, bytes, records, samples, refusedN   atomic.Uint64
+	polls, pollErrors, pauses, commits, commitErr atomic.Uint64
+	pendingN                                      atomic.Uint64
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// kafkaPoint is a poll whose offsets wait: for the shards to take its
+// batches (pushed), then to seal past the time that was seen (t1), then for
+// the emitter to pass the expiry of its buckets.
+type kafkaPoint struct {
+	offsets  map[topicPartition]kafkaOffset
+	progress Progress
+	to       []ringCount // per shard: the To ring and its push count
+	tmax     int64
+	state    int
+	t1, exp  int64
+}
+
+type kafkaOffset struct {
+	next  int64 // the offset to commit: the last record's + 1
+	epoch int32 // its leader epoch
+	owned uint64
+}
+
+type ringCount struct {
+	popped func() uint64
+	n      uint64
+}
+
+// OpenKafka creates the consumer (it connects in the background) and
+// starts the poll loop, which waits for Start.
+func OpenKafka(cfg KafkaConfig, lanes []Lanes) (*KafkaSource, error) {
+	cfg.EnsureDefaults()
+	if len(lanes) != 1 {
+		return nil, fmt.Errorf("kafka source %s: %d lanes, want 1", cfg.Name, len(lanes))
+	}
+	if len(cfg.Topics) == 0 {
+		return nil, fmt.Errorf("kafka source %s: no topics", cfg.Name)
+	}
+	set := kafkaOptions(cfg.Props)
+	if len(set.problems) > 0 {
+		return nil, fmt.Errorf("kafka source %s: %s", cfg.Name, strings.Join(set.problems, "; "))
+	}
+	s := &KafkaSource{cfg: cfg, dec: clientpb.NewDecoder(clientpb.Config{MaxRecords: cfg.MaxRecordsPerMessage}),
+		prod: newProducer(lanes[0], cfg.Mappers), lanes: lanes[0], owned: map[topicPartition]uint64{},
+		start: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	s.maxRec = cfg.MaxRecords
+	if set.maxPollRecords > 0 {
+		s.maxRec = min(s.maxRec, set.maxPollRecords)
+	}
+	opts := append([]kgo.Opt{
+		kgo.ConsumeTopics(cfg.Topics...),
+		kgo.ConsumerGroup(set.group),
+		kgo.DisableAutoCommit(),
+		kgo.OnPartitionsAssigned(s.onAssigned),
+		kgo.OnPartitionsRevoked(s.onLost),
+		kgo.OnPartitionsLost(s.onLost),
+	}, set.opts...)
+	opts = append(opts, cfg.Opts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka source %s: %w", cfg.Name, err)
+	}
+	s.cl = cl
+	go s.run()
+	return s, nil
+}
+
+func (s *KafkaSource) Name() string { return s.cfg.Name }
+func (s *KafkaSource) Key() string  { return s.cfg.SourceKey() }
+
+// Start starts polling.
+func (s *KafkaSource) Start() { s.started.Do(func() { close(s.start) }) }
+
+// Retargetable: the same group, topics and properties, mappers and limits.
+func (s *KafkaSource) Retargetable(c SourceConfig) bool {
+	o, ok := c.(*KafkaConfig)
+	return ok && o.Name == s.cfg.Name && slices.Equal(o.Topics, s.cfg.Topics) && slices.Equal(o.Props, s.cfg.Props) &&
+		o.Mappers.Equal(s.cfg.Mappers) && o.MaxRecordsPerMessage == s.cfg.MaxRecordsPerMessage
+}
+
+// Retarget publishes what was read to the old lanes and moves to the new
+// ones. Offsets of what went to the old lanes are committed once the old
+// aggregator emitted it (their Progress is kept with them).
+func (s *KafkaSource) Retarget(c SourceConfig, lanes []Lanes) error {
+	if len(lanes) != 1 {
+		return fmt.Errorf("kafka source %s: %d lanes, want 1", s.cfg.Name, len(lanes))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prod.Retarget(lanes[0])
+	s.lanes = lanes[0]
+	o := c.(*KafkaConfig)
+	s.cfg.PollTime, s.cfg.BackoffTime, s.cfg.ShutdownAwait, s.cfg.MaxRecords = o.PollTime, o.BackoffTime, o.ShutdownAwait, o.MaxRecords
+	return nil
+}
+
+func (s *KafkaSource) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.assigned++
+	for t, ps := range m {
+		for _, p := range ps {
+			s.owned[topicPartition{t, p}] = s.assigned
+		}
+	}
+}
+
+// onLost forgets revoked or lost partitions: their offsets not yet
+// committed are not committed (their new owner reads them again).
+func (s *KafkaSource) onLost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t, ps := range m {
+		for _, p := range ps {
+			delete(s.owned, topicPartition{t, p})
+		}
+	}
+}
+
+// route is the decoder's route: it notes the latest sample time of what
+// the decoder wrote since the previous call (before the producer may
+// publish that batch), for the expiry of the poll's buckets.
+func (s *KafkaSource) route(h uint64) *sample.Batch {
+	s.noteLast()
+	b := s.prod.Route(h)
+	s.last, s.lastLen = b, len(b.Samples)
+	return b
+}
+
+func (s *KafkaSource) noteLast() {
+	if s.last == nil {
+		return
+	}
+	for i := s.lastLen; i < len(s.last.Samples); i++ {
+		s.tmax = max(s.tmax, s.last.Samples[i].Time)
+	}
+	s.last = nil
+}
+
+func (s *KafkaSource) run() {
+	defer close(s.done)
+	select {
+	case <-s.start:
+	case <-s.stop:
+		return
+	}
+	for {
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
+		s.mu.Lock()
+		poll, maxRec := s.cfg.PollTime, s.maxRec
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), poll)
+		fs := s.cl.PollRecords(ctx, maxRec)
+		cancel()
+		if fs.IsClientClosed() {
+			return
+		}
+		s.polls.Add(1)
+		failed := false
+		fs.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			failed = true
+			s.pollErrors.Add(1)
+			if ok, left := s.refused.Allow(time.Now()); ok {
+				s.cfg.Log.Warn("kafka consumer error", "source", s.cfg.Name, "topic", t, "partition", p, "err", err, "suppressed", left)
+			}
+		})
+		s.consume(fs)
+		s.advance()
+		if failed {
+			s.sleep(s.cfg.BackoffTime)
+		}
+	}
+}
+
+// consume decodes a poll's records and publishes them, waiting (paused)
+// while the shards' rings are full, then queues the poll's offsets.
+func (s *KafkaSource) consume(fs kgo.Fetches) {
+	if fs.NumRecords() == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := nowMillis()
+	s.tmax = math.MinInt64
+	offs := map[topicPartition]kafkaOffset{}
+	var msgs, bytes, recs, samples, bad uint64
+	fs.EachRecord(func(r *kgo.Record) {
+		msgs++
+		bytes += uint64(len(r.Value))
+		tp := topicPartition{r.Topic, r.Partition}
+		offs[tp] = kafkaOffset{next: r.Offset + 1, epoch: r.LeaderEpoch, owned: s.owned[tp]}
+		c, err := s.dec.DecodeV2(r.Value, now, s.route)
+		s.noteLast()
+		recs += uint64(c.Records)
+		samples += uint64(c.Samples)
+		if err != nil {
+			bad++
+			if ok, left := s.refused.Allow(time.Now()); ok {
+				s.cfg.Log.Warn("kafka message refused", "source", s.cfg.Name, "topic", r.Topic, "partition", r.Partition,
+					"offset", r.Offset, "err", err, "suppressed", left)
+			}
+		}
+	})
+	s.messages.Add(msgs)
+	s.bytes.Add(bytes)
+	s.records.Add(recs)
+	s.samples.Add(samples)
+	s.refusedN.Add(bad)
+	// Publish everything; while the rings are full, stop fetching.
+	paused := false
+	for wait := 20 * time.Microsecond; !s.prod.TryFlush(); wait = min(2*wait, 10*time.Millisecond) {
+		if !paused {
+			s.cl.PauseFetchTopics(s.cfg.Topics...)
+			s.pauses.Add(1)
+			paused = true
+		}
+		s.mu.Unlock()
+		stopped := s.sleep(wait)
+		s.mu.Lock()
+		if stopped {
+			// Stopping: publish with the producer's own waits (what
+			// still does not fit is counted as dropped, never committed
+			// before it is emitted).
+			s.prod.Flush()
+			break
+		}
+	}
+	if paused {
+		s.cl.ResumeFetchTopics(s.cfg.Topics...)
+	}
+	pt := kafkaPoint{offsets: offs, progress: s.lanes.Progress, tmax: s.tmax}
+	if s.tmax == math.MinInt64 {
+		pt.tmax = now
+	}
+	for _, r := range s.lanes.To {
+		pt.to = append(pt.to, ringCount{popped: r.Popped, n: r.Pushed()})
+	}
+	s.pending = append(s.pending, pt)
+	s.pendingN.Store(uint64(len(s.pending)))
+}
+
+// sleep waits d or until the source stops; it reports whether it stopped.
+func (s *KafkaSource) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.stop:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// advance moves the pending polls along and commits the offsets of those
+// whose buckets were all emitted.
+func (s *KafkaSource) advance() {
+	commit := map[string]map[int32]kgo.EpochOffset{}
+	n := 0
+	s.mu.Lock()
+	for len(s.pending) > 0 && s.ready(&s.pending[0]) {
+		for tp, o := range s.pending[0].offsets {
+			if s.owned[tp] != o.owned || o.owned == 0 {
+				continue // revoked since: its new owner reads it again
+			}
+			if commit[tp.topic] == nil {
+				commit[tp.topic] = map[int32]kgo.EpochOffset{}
+			}
+			commit[tp.topic][tp.partition] = kgo.EpochOffset{Epoch: o.epoch, Offset: o.next}
+			n++
+		}
+		s.pending = s.pending[1:]
+	}
+	s.pendingN.Store(uint64(len(s.pending)))
+	s.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownAwait)
+	defer cancel()
+	s.cl.CommitOffsetsSync(ctx, commit, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			s.commitErr.Add(1)
+			s.cfg.Log.Warn("kafka commit failed (the offsets are read again)", "source", s.cfg.Name, "err", err)
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 {
+					s.commitErr.Add(1)
+				} else {
+					s.commits.Add(1)
+				}
+			}
+		}
+	})
+}
+
+// ready advances a pending poll through its states; it reports whether its
+// offsets may be committed.
+func (s *KafkaSource) ready(p *kafkaPoint) bool {
+	if p.progress == nil {
+		return true // no aggregator to wait for (tests of the source alone)
+	}
+	for {
+		switch p.state {
+		case 0: // every shard took the poll's batches
+			for _, r := range p.to {
+				if r.popped() < r.n {
+					return false
+				}
+			}
+			p.t1, p.state = nowMillis(), 1
+		case 1: // and applied them: the shards sealed past t1
+			if p.progress.SealedThrough() < p.t1 {
+				return false
+			}
+			p.exp, p.state = p.progress.Expiry(nowMillis(), p.tmax), 2
+		case 2: // every bucket holding them was emitted
+			return p.progress.EmittedThrough() > p.exp
+		}
+	}
+}
+
+// Stop stops polling and publishes what was read. The offsets still
+// pending are committed by Finish, once the aggregator has emitted them.
+func (s *KafkaSource) Stop() error {
+	s.stopOnce.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.mu.Lock()
+		s.prod.Flush()
+		s.mu.Unlock()
+	})
+	return nil
+}
+
+// Finish commits what is left once the aggregator the source wrote to has
+// emitted everything (after Stop; the pipeline calls it when its shards
+// stopped), waiting at most ShutdownAwait, and closes the consumer.
+func (s *KafkaSource) Finish() error {
+	s.Stop()
+	deadline := time.Now().Add(s.cfg.ShutdownAwait)
+	for {
+		s.advance()
+		s.mu.Lock()
+		left := len(s.pending)
+		s.mu.Unlock()
+		if left == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.cl.Close()
+	return nil
+}
+
+// Stats returns the counters.
+func (s *KafkaSource) Stats() KafkaStats {
+	return KafkaStats{Messages: s.messages.Load(), Bytes: s.bytes.Load(), Records: s.records.Load(), Samples: s.samples.Load(),
+		Refused: s.refusedN.Load(), Polls: s.polls.Load(), PollErrors: s.pollErrors.Load(), Pauses: s.pauses.Load(),
+		Commits: s.commits.Load(), CommitErrors: s.commitErr.Load(), Pending: s.pendingN.Load()}
+}
+
+// Report reports the source's counters.
+func (s *KafkaSource) Report(emit func(sm.Value)) {
+	st := s.Stats()
+	l := []string{"source", s.Name(), "protocol", "kafka"}
+	emit(counter("mad_source_kafka_messages_total", "Kafka messages read.", l, st.Messages))
+	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
+	emit(counter("mad_source_records_total", "Records decoded.", l, st.Records))
+	emit(counter("mad_source_samples_total", "Samples produced.", l, st.Samples))
+	emit(counter("mad_source_kafka_refused_total", "Kafka messages whose value is not a valid ClientV2 RecordSet (dropped, logged).", l, st.Refused))
+	emit(counter("mad_source_kafka_poll_errors_total", "Errors the Kafka consumer reported.", l, st.PollErrors))
+	emit(counter("mad_source_kafka_pauses_total", "Times fetching paused because the shards' rings were full.", l, st.Pauses))
+	emit(counter("mad_source_kafka_commits_total", "Partition offsets committed, each once every bucket holding its data was emitted.", l, st.Commits))
+	emit(counter("mad_source_kafka_commit_errors_total", "Partition offsets the group refused to commit (read again later).", l, st.CommitErrors))
+	emit(sm.Value{Name: "mad_source_kafka_pending_polls", Help: "Polls whose offsets wait for their buckets to be emitted.", Kind: sm.Gauge, Labels: l, V: float64(st.Pending)})
+	reportMappers(emit, l, s.cfg.Mappers)
+}
