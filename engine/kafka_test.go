@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/gomad/mad/engine/pipeline"
 	"github.com/gomad/mad/hist"
@@ -187,5 +189,41 @@ func TestKafkaSourceCommitsAfterEmission(t *testing.T) {
 	}
 	if st := k.Stats(); st.Pending != 0 || st.Commits == 0 || !committedAll(t, addr, group, topic) {
 		t.Fatalf("not committed after emission: %+v", st)
+	}
+}
+
+// TestKafkaSourceSASLSSL: MAD's KafkaSource over SASL_SSL (SCRAM-SHA-512,
+// the broker's certificate checked against a PEM trust store, host name
+// included) with Kafka's own property names.
+func TestKafkaSourceSASLSSL(t *testing.T) {
+	const topic, group, n = "metrics", "mad", 5
+	dir := t.TempDir()
+	certPath, keyPath, pool := writeCerts(t, dir, "pkcs8")
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	must(t, err)
+	_, addr := kafkaCluster(t, topic, 1, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}),
+		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "alice", "pa\"ss"))
+	auth := scram.Auth{User: "alice", Pass: "pa\"ss"}.AsSha512Mechanism()
+	vec := madV2Vector(t)
+	values := make([][]byte, n)
+	for i := range values {
+		values[i] = vec
+	}
+	produce(t, addr, topic, values, kgo.SASL(auth), kgo.DialTLSConfig(&tls.Config{RootCAs: pool}))
+	var out lockedBuffer
+	src := &ingest.KafkaConfig{Name: "kafka_source", Topics: []string{topic}, PollTime: 50 * time.Millisecond,
+		Props: [][2]string{{"bootstrap.servers", addr}, {"group.id", group}, {"auto.offset.reset", "earliest"},
+			{"security.protocol", "SASL_SSL"}, {"sasl.mechanism", "SCRAM-SHA-512"},
+			{"sasl.jaas.config", `org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="pa\"ss";`},
+			{"ssl.truststore.type", "PEM"}, {"ssl.truststore.location", certPath}}}
+	d := kafkaDaemon(t, &out, []time.Duration{time.Second}, src)
+	defer d.Stop()
+	k := pipeline.SourcesOf[*ingest.KafkaSource](d.Pipelines()[0])[0]
+	waitUntil(t, "every message", 30*time.Second, func() bool { return k.Stats().Messages == n })
+	waitUntil(t, "the commits", 30*time.Second, func() bool {
+		return k.Stats().Pending == 0 && committedAll(t, addr, group, topic, kgo.SASL(auth), kgo.DialTLSConfig(&tls.Config{RootCAs: pool}))
+	})
+	if st := k.Stats(); st.Samples != 3*n || st.PollErrors != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }

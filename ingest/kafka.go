@@ -177,6 +177,10 @@ func OpenKafka(cfg KafkaConfig, lanes []Lanes) (*KafkaSource, error) {
 	s := &KafkaSource{cfg: cfg, dec: clientpb.NewDecoder(clientpb.Config{MaxRecords: cfg.MaxRecordsPerMessage}),
 		prod: newProducer(lanes[0], cfg.Mappers), lanes: lanes[0], owned: map[topicPartition]uint64{},
 		start: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	// A poll is published whole, at its end (TryFlush, paused while the
+	// rings are full): never half of it, and never dropped after a wait.
+	s.prod.MaxSamples = math.MaxInt
+	s.prod.MaxRetained = 1 << 16
 	s.maxRec = cfg.MaxRecords
 	if set.maxPollRecords > 0 {
 		s.maxRec = min(s.maxRec, set.maxPollRecords)

@@ -1,0 +1,195 @@
+package ingest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// clientOf builds a client from what props map to, to read the options
+// back (kgo.Client.OptValue).
+func clientOf(t *testing.T, props [][2]string) (*kgo.Client, kafkaSettings) {
+	t.Helper()
+	k := kafkaOptions(props)
+	if len(k.problems) > 0 {
+		t.Fatalf("problems: %v", k.problems)
+	}
+	cl, err := kgo.NewClient(append(k.opts, kgo.ConsumeTopics("t"), kgo.ConsumerGroup(k.group))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl, k
+}
+
+// TestKafkaPropertiesMapped: each Java consumer property mad honours
+// reaches franz-go's configuration.
+func TestKafkaPropertiesMapped(t *testing.T) {
+	cl, k := clientOf(t, [][2]string{
+		{"bootstrap.servers", "127.0.0.1:1, 127.0.0.1:2"},
+		{"group.id", "g1"},
+		{"client.id", "c1"},
+		{"auto.offset.reset", "earliest"},
+		{"enable.auto.commit", "true"},
+		{"key.deserializer", byteArrayDeserializer},
+		{"value.deserializer", byteArrayDeserializer},
+		{"max.poll.records", "77"},
+		{"fetch.min.bytes", "11"},
+		{"fetch.max.bytes", "2000000"},
+		{"max.partition.fetch.bytes", "300000"},
+		{"fetch.max.wait.ms", "250"},
+		{"session.timeout.ms", "12000"},
+		{"heartbeat.interval.ms", "900"},
+		{"max.poll.interval.ms", "70000"},
+		{"isolation.level", "read_committed"},
+		{"partition.assignment.strategy", "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"},
+	})
+	if k.group != "g1" || k.maxPollRecords != 77 {
+		t.Errorf("group %q, max.poll.records %d", k.group, k.maxPollRecords)
+	}
+	for _, c := range []struct {
+		opt  any
+		want any
+	}{
+		{kgo.SeedBrokers, []string{"127.0.0.1:1", "127.0.0.1:2"}},
+		{kgo.ClientID, "c1"},
+		{kgo.FetchMinBytes, int32(11)},
+		{kgo.FetchMaxBytes, int32(2000000)},
+		{kgo.FetchMaxPartitionBytes, int32(300000)},
+		{kgo.FetchMaxWait, 250 * time.Millisecond},
+		{kgo.SessionTimeout, 12 * time.Second},
+		{kgo.HeartbeatInterval, 900 * time.Millisecond},
+		{kgo.RebalanceTimeout, 70 * time.Second},
+		{kgo.FetchIsolationLevel, int8(1)},
+		{kgo.ConsumerGroup, "g1"},
+	} {
+		if got := cl.OptValue(c.opt); !equalOpt(got, c.want) {
+			t.Errorf("%T: %v (%T); want %v", c.opt, got, got, c.want)
+		}
+	}
+	if b, ok := cl.OptValue(kgo.Balancers).([]kgo.GroupBalancer); !ok || len(b) != 1 || b[0].ProtocolName() != "cooperative-sticky" {
+		t.Errorf("balancers %v", cl.OptValue(kgo.Balancers))
+	}
+	if o, ok := cl.OptValue(kgo.ConsumeResetOffset).(kgo.Offset); !ok || o.String() != kgo.NewOffset().AtStart().String() {
+		t.Errorf("reset offset %v", cl.OptValue(kgo.ConsumeResetOffset))
+	}
+	for _, c := range []struct{ v, want string }{{"latest", kgo.NewOffset().AtEnd().String()}, {"none", kgo.NoResetOffset().String()}} {
+		cl, _ := clientOf(t, [][2]string{{"bootstrap.servers", "127.0.0.1:1"}, {"group.id", "g"}, {"auto.offset.reset", c.v}})
+		if o := cl.OptValue(kgo.ConsumeResetOffset).(kgo.Offset); o.String() != c.want {
+			t.Errorf("auto.offset.reset=%s: %v", c.v, o)
+		}
+	}
+}
+
+func equalOpt(got, want any) bool {
+	switch w := want.(type) {
+	case []string:
+		g, ok := got.([]string)
+		return ok && strings.Join(g, ",") == strings.Join(w, ",")
+	case int32:
+		switch g := got.(type) {
+		case int32:
+			return g == w
+		case int64:
+			return g == int64(w)
+		}
+		return false
+	}
+	return got == want
+}
+
+// TestKafkaPropertyProblems: what mad cannot honour is a problem naming the
+// property.
+func TestKafkaPropertyProblems(t *testing.T) {
+	base := [][2]string{{"bootstrap.servers", "127.0.0.1:1"}, {"group.id", "g"}}
+	for _, c := range []struct {
+		props [][2]string
+		want  string
+	}{
+		{[][2]string{{"group.id", "g"}}, "bootstrap.servers: is required"},
+		{[][2]string{{"bootstrap.servers", "127.0.0.1:1"}}, "group.id: is required"},
+		{append(base, [2]string{"value.deserializer", "org.apache.kafka.common.serialization.StringDeserializer"}), "value.deserializer"},
+		{append(base, [2]string{"auto.offset.reset", "smallest"}), "auto.offset.reset"},
+		{append(base, [2]string{"fetch.max.wait.ms", "-1"}), "fetch.max.wait.ms"},
+		{append(base, [2]string{"compression.type", "zstd"}), "compression.type: not supported by mad"},
+		{append(base, [2]string{"isolation.level", "serializable"}), "isolation.level"},
+		{append(base, [2]string{"partition.assignment.strategy", "com.example.MyAssignor"}), "partition.assignment.strategy"},
+		{append(base, [2]string{"security.protocol", "SSL"}, [2]string{"ssl.truststore.location", "/x.jks"}), "ssl.truststore.type: is Kafka's JKS by default"},
+		{append(base, [2]string{"security.protocol", "SSL"}, [2]string{"ssl.keystore.password", "secret"}), "ssl.keystore.password: encrypted"},
+		{append(base, [2]string{"ssl.truststore.type", "PEM"}), "set without security.protocol"},
+		{append(base, [2]string{"security.protocol", "SASL_PLAINTEXT"}, [2]string{"sasl.mechanism", "GSSAPI"}), "sasl.mechanism: \"GSSAPI\""},
+		{append(base, [2]string{"security.protocol", "SASL_PLAINTEXT"}, [2]string{"sasl.mechanism", "PLAIN"}), "sasl.jaas.config: no username"},
+		{append(base, [2]string{"sasl.mechanism", "PLAIN"}), "security.protocol"},
+		{append(base, [2]string{"security.protocol", "QUIC"}), "security.protocol"},
+	} {
+		ps := KafkaProblems(c.props)
+		if len(ps) == 0 || !strings.Contains(strings.Join(ps, "; "), c.want) {
+			t.Errorf("%v: problems %q; want one with %q", c.props, ps, c.want)
+		}
+	}
+	if ps := KafkaProblems(base); len(ps) > 0 {
+		t.Errorf("base: %v", ps)
+	}
+}
+
+// TestKafkaSASLAndTLSProperties: SASL's JAAS line and PEM stores become
+// franz-go's mechanism and TLS configuration.
+func TestKafkaSASLAndTLSProperties(t *testing.T) {
+	for _, c := range []struct{ mech, jaas, name string }{
+		{"PLAIN", `org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="s3\"cr;et";`, "PLAIN"},
+		{"SCRAM-SHA-256", `org.apache.kafka.common.security.scram.ScramLoginModule required username=bob password="x";`, "SCRAM-SHA-256"},
+		{"SCRAM-SHA-512", `org.apache.kafka.common.security.scram.ScramLoginModule required username="bob" password="x";`, "SCRAM-SHA-512"},
+	} {
+		m, err := kafkaSASL(c.mech, c.jaas)
+		if err != nil || m.Name() != c.name {
+			t.Errorf("%s: %v, %v", c.mech, m, err)
+		}
+	}
+	dir := t.TempDir()
+	certPEM, keyPEM := selfSigned(t)
+	ca := filepath.Join(dir, "ca.pem")
+	ks := filepath.Join(dir, "client.pem")
+	if err := os.WriteFile(ca, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ks, append(append([]byte{}, certPEM...), keyPEM...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, ps := kafkaTLS(map[string]string{"ssl.truststore.type": "PEM", "ssl.truststore.location": ca,
+		"ssl.keystore.type": "PEM", "ssl.keystore.location": ks, "ssl.endpoint.identification.algorithm": ""})
+	if len(ps) > 0 || cfg == nil || cfg.RootCAs == nil || len(cfg.Certificates) != 1 || !cfg.InsecureSkipVerify || cfg.VerifyConnection == nil {
+		t.Fatalf("tls %+v, %v", cfg, ps)
+	}
+}
+
+// selfSigned returns a certificate for 127.0.0.1 and its key, in PEM.
+func selfSigned(t *testing.T) (cert, key []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kafka"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
+}
