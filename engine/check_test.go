@@ -75,9 +75,11 @@ sinks+={type=PeriodFilteringSink, name=f, excludeLessThan=PT1M, sink={type=Aggre
 			want: "tcp 0.0.0.0:17090 is already used by the control plane (httpPort)"},
 		{name: "one address in two pipelines", pipes: map[string]string{"p.conf": good, "q.conf": strings.Replace(good, "name=p", "name=q", 1)},
 			want: "udp 127.0.0.1:18125 is already used by"},
-		{name: "a class mad lacks", pipes: map[string]string{"p.conf": good + "sources+={type=KafkaSource, name=k, consumer={topics=[\"t\"], configs={}}, pollTime=PT1S, parser={type=ProtobufV2bytesToRecordParser}}\n"},
-			want: "KafkaSource is not available"},
-		{name: "a class mad lacks, skipped", skip: true, pipes: map[string]string{"p.conf": good + "sources+={type=KafkaSource, name=k, consumer={topics=[\"t\"], configs={}}, pollTime=PT1S, parser={type=ProtobufV2bytesToRecordParser}}\n"},
+		{name: "a Kafka consumer property mad cannot honour", pipes: map[string]string{"p.conf": good + "sources+={type=KafkaSource, name=k, consumer={topics=[\"t\"], configs={\"bootstrap.servers\"=\"127.0.0.1:9092\", \"group.id\"=g, \"compression.type\"=zstd}}, pollTime=PT1S, parser={type=ProtobufV2bytesToRecordParser}}\n"},
+			want: "consumer property compression.type: not supported by mad"},
+		{name: "a class mad lacks", pipes: map[string]string{"p.conf": good + "sources+={type=FileSource, name=k, sourceFile=\"/var/log/x\"}\n"},
+			want: "FileSource is not available"},
+		{name: "a class mad lacks, skipped", skip: true, pipes: map[string]string{"p.conf": good + "sources+={type=FileSource, name=k, sourceFile=\"/var/log/x\"}\n"},
 			remark: "left out (-skip-unavailable): "},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -528,8 +528,8 @@ func TestPingAfterReload(t *testing.T) {
 	healthy("at start")
 
 	// A new pipeline with a class mad lacks: refused, not running.
-	writeFile(t, pipes, "b.conf", good("b")+"sources+={type=KafkaSource, name=k, consumer={topics=[\"t\"], configs={}}, pollTime=PT1S, parser={type=ProtobufV2bytesToRecordParser}}\n")
-	if r := d.Reload(); len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "KafkaSource is not available") {
+	writeFile(t, pipes, "b.conf", good("b")+"sources+={type=FileSource, name=k, sourceFile=\"/var/log/x\"}\n")
+	if r := d.Reload(); len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "FileSource is not available") {
 		t.Fatalf("reload with b refused: %+v", r)
 	}
 	unhealthy("b refused", "b.conf")

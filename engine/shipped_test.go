@@ -355,26 +355,48 @@ func shippedMain(t *testing.T) string {
 	return writeFile(t, dir, "config.conf", strings.Join(lines, "\n"))
 }
 
-// TestShippedConfigCannotRun: MAD's shipped config.conf, whose pipeline
-// uses a class mad lacks (KafkaSource), must not start a daemon that runs
-// nothing (no listener, 404 for every POST, /ping HEALTHY): start-up is
-// refused with the problem named. With SkipUnavailable the pipeline runs
-// without the Kafka source and the daemon is healthy.
-func TestShippedConfigCannotRun(t *testing.T) {
+// TestShippedConfigRuns: MAD's shipped config.conf and pipeline.conf run
+// whole, the Kafka source included (its broker, named by the environment
+// variables the file reads, a kfake cluster): a ClientV2 RecordSet produced
+// to its topic is aggregated, and /ping is healthy. A pipeline with a class
+// mad lacks (FileSource, out of scope) must not start a daemon that runs
+// nothing: start-up is refused with the problem named; with
+// SkipUnavailable the pipeline runs without it and the daemon is healthy.
+func TestShippedConfigRuns(t *testing.T) {
 	cagg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
 	defer cagg.Close()
 	host, port, _ := net.SplitHostPort(strings.TrimPrefix(cagg.URL, "http://"))
-	opt := config.LoadOptions{Env: env("CLUSTER_AGGREGATOR_HOST", host, "CLUSTER_AGGREGATOR_PORT", port)}
+	_, broker := kafkaCluster(t, "topic", 2)
+	bhost, bport, _ := net.SplitHostPort(broker)
+	produce(t, broker, "topic", [][]byte{madV2Vector(t)})
+	opt := config.LoadOptions{Env: env("CLUSTER_AGGREGATOR_HOST", host, "CLUSTER_AGGREGATOR_PORT", port,
+		"KAFKA_SOURCE_BOOTSTRAP_HOST", bhost, "KAFKA_SOURCE_BOOTSTRAP_PORT", bport)}
 	main := shippedMain(t)
 	d, err := Open(main, nil, opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := pipeline.SourcesOf[*ingest.KafkaSource](d.Pipelines()[0])
+	if len(ks) != 1 {
+		t.Fatalf("%d Kafka sources", len(ks))
+	}
+	waitUntil(t, "the Kafka message", 30*time.Second, func() bool { return ks[0].Stats().Samples == 3 })
+	if b := get(t, "http://"+d.HTTPAddr().String()+"/ping"); b != `{"status":"HEALTHY"}` {
+		t.Errorf("/ping: %s", b)
+	}
+	d.Stop()
+
+	// A class mad lacks.
+	pipes := filepath.Join(filepath.Dir(main), "pipelines")
+	text, err := os.ReadFile(filepath.Join(pipes, "pipeline.conf"))
+	must(t, err)
+	writeFile(t, pipes, "pipeline.conf", string(text)+"\nsources+={type=\"com.arpnetworking.metrics.common.sources.FileSource\", name=file_source, sourceFile=\"/var/log/app.log\"}\n")
+	d, err = Open(main, nil, opt, nil)
 	if err == nil {
 		t.Errorf("the daemon started with %d pipelines; want start-up refused", len(d.Pipelines()))
-		if d.HTTPAddr() != nil {
-			t.Logf("/ping: %s", get(t, "http://"+d.HTTPAddr().String()+"/ping"))
-		}
 		d.Stop()
-	} else if msg := err.Error(); !strings.Contains(msg, "pipeline.conf:145:3: sources[8]: source com.arpnetworking.metrics.common.sources.KafkaSource is not available") {
-		t.Errorf("the refusal does not name the Kafka source:\n%s", msg)
+	} else if msg := err.Error(); !strings.Contains(msg, "source com.arpnetworking.metrics.common.sources.FileSource is not available") {
+		t.Errorf("the refusal does not name FileSource:\n%s", msg)
 	}
 
 	opt.SkipUnavailable = true
@@ -388,6 +410,9 @@ func TestShippedConfigCannotRun(t *testing.T) {
 	}
 	if n := len(pipeline.SourcesOf[*ingest.UDPSource](d.Pipelines()[0])); n != 1 {
 		t.Errorf("with SkipUnavailable: %d StatsD sources; want 1", n)
+	}
+	if n := len(pipeline.SourcesOf[*ingest.KafkaSource](d.Pipelines()[0])); n != 1 {
+		t.Errorf("with SkipUnavailable: %d Kafka sources; want 1", n)
 	}
 	resp, err := http.Get("http://" + d.HTTPAddr().String() + "/ping")
 	must(t, err)
