@@ -227,3 +227,61 @@ func TestKafkaSourceSASLSSL(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestKafkaSourceRebalance: two daemons in one consumer group share a topic
+// of 4 partitions; one stops half way (it emits and commits what it read)
+// and the other takes its partitions over. Every message is aggregated
+// exactly once over the two.
+func TestKafkaSourceRebalance(t *testing.T) {
+	const topic, group, n = "metrics", "mad", 200
+	cluster, addr := kafkaCluster(t, topic, 4)
+	vec := madV2Vector(t)
+	batch := func() [][]byte {
+		vs := make([][]byte, n/2)
+		for i := range vs {
+			vs[i] = vec
+		}
+		return vs
+	}
+	cfg := func() *ingest.KafkaConfig {
+		return &ingest.KafkaConfig{Name: "kafka_source", Topics: []string{topic}, PollTime: 50 * time.Millisecond,
+			Props: [][2]string{{"bootstrap.servers", addr}, {"group.id", group}, {"auto.offset.reset", "earliest"},
+				{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "200"}}}
+	}
+	var outA, outB lockedBuffer
+	a := kafkaDaemon(t, &outA, []time.Duration{time.Second}, cfg())
+	b := kafkaDaemon(t, &outB, []time.Duration{time.Second}, cfg())
+	defer b.Stop()
+	ka := pipeline.SourcesOf[*ingest.KafkaSource](a.Pipelines()[0])[0]
+	kb := pipeline.SourcesOf[*ingest.KafkaSource](b.Pipelines()[0])[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := cluster.WaitGroupStable(ctx, group, 2); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, addr, topic, batch())
+	waitUntil(t, "the first half", 30*time.Second, func() bool { return ka.Stats().Messages+kb.Stats().Messages == n/2 })
+	if ka.Stats().Messages == 0 || kb.Stats().Messages == 0 {
+		t.Fatalf("first half: %d read by a, %d by b; want both", ka.Stats().Messages, kb.Stats().Messages)
+	}
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, addr, topic, batch())
+	waitUntil(t, "the second half", 30*time.Second, func() bool { return ka.Stats().Messages+kb.Stats().Messages >= n })
+	waitUntil(t, "the commits", 30*time.Second, func() bool { return kb.Stats().Pending == 0 && committedAll(t, addr, group, topic) })
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	total := int64(0)
+	for _, out := range []*lockedBuffer{&outA, &outB} {
+		for _, l := range parseLines(t, out.String()) {
+			if l.Metric == "counter1" {
+				total += l.PopulationSize
+			}
+		}
+	}
+	if total != n || ka.Stats().Messages+kb.Stats().Messages != n {
+		t.Errorf("counter1's population %d, messages read %d + %d; want %d", total, ka.Stats().Messages, kb.Stats().Messages, n)
+	}
+}
