@@ -99,7 +99,7 @@ func (s *RewriteSpec) NewMapper() Mapper {
 	if r.maxBytes <= 0 {
 		r.maxBytes = 16 << 20
 	}
-	r.maxBytes = min(r.maxBytes, 1<<31) // records' offsets are 32 bits
+	r.maxBytes = min(r.maxBytes, rwMaxArena) // slots address 24 bits
 	return r
 }
 
@@ -140,10 +140,10 @@ type rewriter struct {
 	//	then per output: [8 hash][4 key length][key]
 	//
 	// slots is an open-addressing index (linear probing, at most half
-	// full) of records: the high 32 bits of the hash, then the record's
-	// offset + 1 (0: empty); 8 bytes a slot keeps the index small enough
-	// to stay in cache.
-	slots []uint64
+	// full) of records: the top 8 bits of the hash, then the record's
+	// offset + 1 in 24 bits (0: empty; the arena is at most 16 MiB); 4
+	// bytes a slot keeps the index small enough to stay in cache.
+	slots []uint32
 	n     int
 	arena []byte
 	dims  []sample.Dim
@@ -157,6 +157,12 @@ const (
 	// rwDropped marks a record whose series is dropped: its outputs' keys
 	// were too long, or the rules failed on it.
 	rwDropped = ^uint32(0)
+	// rwOffMask takes a record's offset + 1 from a slot.
+	rwOffMask = 1<<24 - 1
+	// rwMaxArena bounds the arena so that every record starts within
+	// what a slot can address (a record starting below it may end
+	// beyond).
+	rwMaxArena = 1<<24 - 1
 )
 
 // rwRecord is a cached input series: the arena from its record on.
@@ -254,16 +260,16 @@ func (r *rewriter) lookup(h uint64, key []byte) (rwRecord, bool) {
 		return nil, false
 	}
 	m := uint64(len(r.slots) - 1)
-	tag := h >> 32
+	tag := uint32(h >> 56)
 	for i := h & m; ; i = (i + 1) & m {
 		v := r.slots[i]
 		if v == 0 {
 			return nil, false
 		}
-		if v>>32 != tag {
+		if v>>24 != tag {
 			continue
 		}
-		e := rwRecord(r.arena[uint32(v)-1:])
+		e := rwRecord(r.arena[v&rwOffMask-1:])
 		if e.hash() == h && bytes.Equal(e.key(), key) {
 			return e, true
 		}
@@ -320,7 +326,7 @@ func (r *rewriter) compute(h uint64, key []byte) rwRecord {
 	m := uint64(len(r.slots) - 1)
 	for i := h & m; ; i = (i + 1) & m {
 		if r.slots[i] == 0 {
-			r.slots[i] = h>>32<<32 | uint64(off+1)
+			r.slots[i] = uint32(h>>56)<<24 | uint32(off+1)
 			r.n++
 			return rwRecord(r.arena[off:])
 		}
@@ -337,13 +343,13 @@ func (r *rewriter) clear() {
 // grow doubles the slots (rehashing by the records' hashes).
 func (r *rewriter) grow() {
 	old := r.slots
-	r.slots = make([]uint64, max(64, 2*len(old)))
+	r.slots = make([]uint32, max(64, 2*len(old)))
 	m := uint64(len(r.slots) - 1)
 	for _, v := range old {
 		if v == 0 {
 			continue
 		}
-		h := rwRecord(r.arena[uint32(v)-1:]).hash()
+		h := rwRecord(r.arena[v&rwOffMask-1:]).hash()
 		for i := h & m; ; i = (i + 1) & m {
 			if r.slots[i] == 0 {
 				r.slots[i] = v
