@@ -108,9 +108,13 @@ type KafkaSource struct {
 	dec    *clientpb.Decoder
 	maxRec int
 
-	mu       sync.Mutex // guards prod, lanes (Retarget) and owned
-	prod     *Producer
-	lanes    Lanes
+	mu    sync.Mutex // guards prod, lanes (Retarget) and pending
+	prod  *Producer
+	lanes Lanes
+	// ownMu guards owned and assigned; the group's callbacks take only it,
+	// and it is never held across a call into the client (a callback runs
+	// in the group's loop, which some client calls wait for).
+	ownMu    sync.Mutex
 	owned    map[topicPartition]uint64 // assignment epoch of each owned partition
 	assigned uint64
 
@@ -233,8 +237,8 @@ func (s *KafkaSource) Retarget(c SourceConfig, lanes []Lanes) error {
 }
 
 func (s *KafkaSource) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.ownMu.Lock()
+	defer s.ownMu.Unlock()
 	s.assigned++
 	for t, ps := range m {
 		for _, p := range ps {
@@ -246,8 +250,8 @@ func (s *KafkaSource) onAssigned(_ context.Context, _ *kgo.Client, m map[string]
 // onLost forgets revoked or lost partitions: their offsets not yet
 // committed are not committed (their new owner reads them again).
 func (s *KafkaSource) onLost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.ownMu.Lock()
+	defer s.ownMu.Unlock()
 	for t, ps := range m {
 		for _, p := range ps {
 			delete(s.owned, topicPartition{t, p})
@@ -333,7 +337,10 @@ func (s *KafkaSource) consume(fs kgo.Fetches) {
 		msgs++
 		bytes += uint64(len(r.Value))
 		tp := topicPartition{r.Topic, r.Partition}
-		offs[tp] = kafkaOffset{next: r.Offset + 1, epoch: r.LeaderEpoch, owned: s.owned[tp]}
+		s.ownMu.Lock()
+		owned := s.owned[tp]
+		s.ownMu.Unlock()
+		offs[tp] = kafkaOffset{next: r.Offset + 1, epoch: r.LeaderEpoch, owned: owned}
 		c, err := s.dec.DecodeV2(r.Value, now, s.route)
 		s.noteLast()
 		recs += uint64(c.Records)
@@ -402,6 +409,7 @@ func (s *KafkaSource) advance() {
 	commit := map[string]map[int32]kgo.EpochOffset{}
 	n := 0
 	s.mu.Lock()
+	s.ownMu.Lock()
 	for len(s.pending) > 0 && s.ready(&s.pending[0]) {
 		for tp, o := range s.pending[0].offsets {
 			if s.owned[tp] != o.owned || o.owned == 0 {
@@ -415,6 +423,7 @@ func (s *KafkaSource) advance() {
 		}
 		s.pending = s.pending[1:]
 	}
+	s.ownMu.Unlock()
 	s.pendingN.Store(uint64(len(s.pending)))
 	s.mu.Unlock()
 	if n == 0 {

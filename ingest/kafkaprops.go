@@ -215,9 +215,13 @@ func kafkaOptions(props [][2]string) kafkaSettings {
 			k.opts = append(k.opts, kgo.DialTLSConfig(cfg))
 		}
 	} else if len(tlsProps) > 0 {
+		names := make([]string, 0, len(tlsProps))
 		for name := range tlsProps {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
 			bad(name, "set without security.protocol SSL or SASL_SSL")
-			break
 		}
 	}
 	if security == "SASL_PLAINTEXT" || security == "SASL_SSL" {
