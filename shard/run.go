@@ -148,12 +148,8 @@ func (s *Shard) removeInput(x *input) {
 // Run is the shard's loop: it applies batches as they arrive, reading the
 // clock once per batch, and ticks at least every millisecond of wall time it
 // is awake. When idle it backs off from yielding to sleeping up to
-// maxIdleSleep, and after about a second without work up to
-// maxLongIdleSleep (a wake-up of a locked thread costs a few µs of futex
-// hand-off; at 1 ms an idle daemon spent several percent of a CPU on
-// them), so an idle shard costs almost nothing and a busy one never sleeps.
-// A shard that was idle a long time takes up to maxLongIdleSleep to notice
-// work (its rings hold far more than that) or the end of a period. Inputs may be attached and detached while it runs (Attach,
+// maxIdleSleep, so an idle shard costs almost nothing and a busy one never
+// sleeps. Inputs may be attached and detached while it runs (Attach,
 // Detach). Run may be called once.
 //
 // When stop is closed, Run drains every input (its producers must have
@@ -163,12 +159,8 @@ func (s *Shard) removeInput(x *input) {
 func (s *Shard) Run(stop <-chan struct{}) { s.run(stop, Now) }
 
 const (
-	batchesPerPop    = 16
-	maxIdleSleep     = time.Millisecond
-	maxLongIdleSleep = 10 * time.Millisecond
-	// longIdle is the number of idle rounds after which the shard sleeps
-	// up to maxLongIdleSleep: about a second of maxIdleSleep sleeps.
-	longIdle = 1000
+	batchesPerPop = 16
+	maxIdleSleep  = time.Millisecond
 )
 
 func (s *Shard) run(stop <-chan struct{}, clock func() int64) {
@@ -265,18 +257,13 @@ func (s *Shard) drainInputs(buf []*sample.Batch, clock func() int64) bool {
 }
 
 // backoff yields for the first idle rounds, then sleeps with a doubling
-// interval capped at maxIdleSleep, and after longIdle rounds at
-// maxLongIdleSleep.
+// interval capped at maxIdleSleep.
 func backoff(idle int) {
 	const spins = 16
 	if idle <= spins {
 		// runtime.Gosched would keep a whole core busy on a quiet daemon;
 		// a zero sleep still yields the thread.
 		time.Sleep(0)
-		return
-	}
-	if idle > longIdle {
-		time.Sleep(maxLongIdleSleep)
 		return
 	}
 	d := time.Microsecond << min(idle-spins, 10)

@@ -428,10 +428,7 @@ func (e *Emitter) Stats() EmitterStats {
 
 // Run polls until stop is closed and every shard has sealed everything
 // (SealedThrough at its maximum, as after Shard.Run returns), then emits
-// what is left. It does not close the sink. Idle, it sleeps up to 5 ms
-// between polls, and up to 20 ms after about two seconds without output (an
-// idle daemon's wake-ups are what it costs), so a bucket is emitted at most
-// that long after its shards sealed it.
+// what is left. It does not close the sink.
 func (e *Emitter) Run(stop <-chan struct{}) {
 	idle := 0
 	poll := func() bool {
@@ -453,10 +450,6 @@ func (e *Emitter) Run(stop <-chan struct{}) {
 		default:
 		}
 		idle++
-		if idle > 400 {
-			time.Sleep(20 * time.Millisecond)
-			continue
-		}
 		time.Sleep(min(time.Duration(idle)*100*time.Microsecond, 5*time.Millisecond))
 	}
 }
