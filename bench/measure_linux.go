@@ -281,11 +281,22 @@ func Run(ctx context.Context, t Target, s Scenario) (Result, error) {
 		port = ps
 	}
 	var cpu0 time.Duration
+	// quiet is the CPU a drained target may still use in a 100 ms window:
+	// 5 ms, or more for a target that polls when idle (its own idle use,
+	// measured over 500 ms before the run, with a margin).
+	quiet := 5 * time.Millisecond
 	if t.PID != 0 {
 		var err error
 		if cpu0, err = ProcCPU(t.PID); err != nil {
 			return r, err
 		}
+		time.Sleep(500 * time.Millisecond)
+		c, err := ProcCPU(t.PID)
+		if err != nil {
+			return r, err
+		}
+		quiet = max(quiet, 2*(c-cpu0)/5+2*time.Millisecond)
+		cpu0 = c
 		if r.RSSBefore, _, err = ProcMemory(t.PID); err != nil {
 			return r, err
 		}
@@ -345,7 +356,7 @@ func Run(ctx context.Context, t Target, s Scenario) (Result, error) {
 			if err != nil {
 				return r, err
 			}
-			if c-prev < 5*time.Millisecond {
+			if c-prev < quiet {
 				idle++
 			} else {
 				idle = 0
