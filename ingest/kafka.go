@@ -99,6 +99,9 @@ type KafkaStats struct {
 	Commits, CommitErrors uint64
 	// Pending: polls read whose offsets wait for their buckets' emission.
 	Pending uint64
+	// Dropped: samples dropped because a shard's ring stayed full while
+	// the source stopped (a poll is otherwise published whole, waiting).
+	Dropped uint64
 }
 
 // KafkaSource is a running KafkaSource.
@@ -129,11 +132,12 @@ type KafkaSource struct {
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
-	refused  throttle.Throttle
+	refused  throttle.Throttle // logs of refused messages
+	errLog   throttle.Throttle // logs of consumer errors
 
 	messages, bytes, records, samples, refusedN   atomic.Uint64
 	polls, pollErrors, pauses, commits, commitErr atomic.Uint64
-	pendingN                                      atomic.Uint64
+	pendingN, dropped                             atomic.Uint64
 }
 
 type topicPartition struct {
@@ -309,7 +313,7 @@ func (s *KafkaSource) run() {
 			}
 			failed = true
 			s.pollErrors.Add(1)
-			if ok, left := s.refused.Allow(time.Now()); ok {
+			if ok, left := s.errLog.Allow(time.Now()); ok {
 				s.cfg.Log.Warn("kafka consumer error", "source", s.cfg.Name, "topic", t, "partition", p, "err", err, "suppressed", left)
 			}
 		})
@@ -374,6 +378,7 @@ func (s *KafkaSource) consume(fs kgo.Fetches) {
 			// still does not fit is counted as dropped, never committed
 			// before it is emitted).
 			s.prod.Flush()
+			s.dropped.Store(s.prod.Dropped)
 			break
 		}
 	}
@@ -483,6 +488,7 @@ func (s *KafkaSource) Stop() error {
 		<-s.done
 		s.mu.Lock()
 		s.prod.Flush()
+		s.dropped.Store(s.prod.Dropped)
 		s.mu.Unlock()
 	})
 	return nil
@@ -512,7 +518,7 @@ func (s *KafkaSource) Finish() error {
 func (s *KafkaSource) Stats() KafkaStats {
 	return KafkaStats{Messages: s.messages.Load(), Bytes: s.bytes.Load(), Records: s.records.Load(), Samples: s.samples.Load(),
 		Refused: s.refusedN.Load(), Polls: s.polls.Load(), PollErrors: s.pollErrors.Load(), Pauses: s.pauses.Load(),
-		Commits: s.commits.Load(), CommitErrors: s.commitErr.Load(), Pending: s.pendingN.Load()}
+		Commits: s.commits.Load(), CommitErrors: s.commitErr.Load(), Pending: s.pendingN.Load(), Dropped: s.dropped.Load()}
 }
 
 // Report reports the source's counters.
@@ -525,6 +531,7 @@ func (s *KafkaSource) Report(emit func(sm.Value)) {
 	emit(counter("mad_source_samples_total", "Samples produced.", l, st.Samples))
 	emit(counter("mad_source_kafka_refused_total", "Kafka messages whose value is not a valid ClientV2 RecordSet (dropped, logged).", l, st.Refused))
 	emit(counter("mad_source_kafka_poll_errors_total", "Errors the Kafka consumer reported.", l, st.PollErrors))
+	emit(counter("mad_source_ring_dropped_samples_total", "Samples dropped because a shard's ring stayed full.", l, st.Dropped))
 	emit(counter("mad_source_kafka_pauses_total", "Times fetching paused because the shards' rings were full.", l, st.Pauses))
 	emit(counter("mad_source_kafka_commits_total", "Partition offsets committed, each once every bucket holding its data was emitted.", l, st.Commits))
 	emit(counter("mad_source_kafka_commit_errors_total", "Partition offsets the group refused to commit (read again later).", l, st.CommitErrors))
