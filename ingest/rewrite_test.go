@@ -28,26 +28,32 @@ func addSeries(t testing.TB, b *sample.Batch, kind sample.Kind, name string, v f
 	b.AddValue(k, 1000, 1000, v, sample.UnitNone)
 }
 
+// readableKey renders a sample's key as "kind:name{k=v,…}", checking that
+// its hash is the key's.
+func readableKey(t testing.TB, b *sample.Batch, s *sample.Sample) string {
+	t.Helper()
+	k := b.Key(s)
+	if s.Hash != sample.Hash(k) {
+		t.Fatal("a sample's hash is not its key's")
+	}
+	pk, err := sample.ParseKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	str := pk.Kind.String() + ":" + string(pk.Name) + "{"
+	it := pk.DimIter()
+	for d, ok := it.Next(); ok; d, ok = it.Next() {
+		str += string(d.Key) + "=" + string(d.Value) + ","
+	}
+	return str + "}"
+}
+
 // keysOf renders the batch's samples as "key=value" with readable keys.
 func keysOf(t testing.TB, b *sample.Batch) map[string]float64 {
 	t.Helper()
 	out := map[string]float64{}
 	for i := range b.Samples {
-		s := &b.Samples[i]
-		k := b.Key(s)
-		if s.Hash != sample.Hash(k) {
-			t.Fatalf("sample %d: hash is not the key's", i)
-		}
-		pk, err := sample.ParseKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		str := pk.Kind.String() + ":" + string(pk.Name) + "{"
-		it := pk.DimIter()
-		for d, ok := it.Next(); ok; d, ok = it.Next() {
-			str += string(d.Key) + "=" + string(d.Value) + ","
-		}
-		out[str+"}"] += s.Value
+		out[readableKey(t, b, &b.Samples[i])] += b.Samples[i].Value
 	}
 	return out
 }
@@ -230,23 +236,10 @@ func seriesOfLanes(t testing.TB, lanes Lanes) map[string][]string {
 		for b, ok := r.Pop(); ok; b, ok = r.Pop() {
 			for j := range b.Samples {
 				s := &b.Samples[j]
-				k := b.Key(s)
-				if s.Hash != sample.Hash(k) {
-					t.Fatalf("sample %d: hash is not the key's", j)
-				}
 				if got := ShardOf(s.Hash, len(lanes.To)); got != i {
 					t.Fatalf("sample of shard %d on lane %d", got, i)
 				}
-				pk, err := sample.ParseKey(k)
-				if err != nil {
-					t.Fatal(err)
-				}
-				str := pk.Kind.String() + ":" + string(pk.Name) + "{"
-				it := pk.DimIter()
-				for d, ok := it.Next(); ok; d, ok = it.Next() {
-					str += string(d.Key) + "=" + string(d.Value) + ","
-				}
-				str += "}"
+				str := readableKey(t, b, s)
 				out[str] = append(out[str], fmt.Sprintf("%v@%d/%d", s.Value, s.Time, s.Flags))
 			}
 			b.Reset()
