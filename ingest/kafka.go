@@ -56,7 +56,13 @@ func (c *KafkaConfig) SourceName() string { return c.Name }
 
 // SourceKey is the group and the topics: it occupies no socket.
 func (c *KafkaConfig) SourceKey() string {
-	return "kafka " + kafkaOptions(c.Props).group + " " + strings.Join(c.Topics, ",")
+	group := ""
+	for _, p := range c.Props {
+		if p[0] == "group.id" {
+			group = p[1]
+		}
+	}
+	return "kafka " + group + " " + strings.Join(c.Topics, ",")
 }
 
 // Lanes: one producer, the poll loop.
