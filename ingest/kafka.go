@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gomad/mad/ingest/clientpb"
+	"github.com/gomad/mad/internal/kafkaprops"
 	"github.com/gomad/mad/internal/sample"
 	sm "github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/internal/throttle"
@@ -184,9 +185,9 @@ func OpenKafka(cfg KafkaConfig, lanes []Lanes) (*KafkaSource, error) {
 	if len(cfg.Topics) == 0 {
 		return nil, fmt.Errorf("kafka source %s: no topics", cfg.Name)
 	}
-	set := kafkaOptions(cfg.Props)
-	if len(set.problems) > 0 {
-		return nil, fmt.Errorf("kafka source %s: %s", cfg.Name, strings.Join(set.problems, "; "))
+	set := kafkaprops.Consumer(cfg.Props)
+	if len(set.Problems) > 0 {
+		return nil, fmt.Errorf("kafka source %s: %s", cfg.Name, strings.Join(set.Problems, "; "))
 	}
 	s := &KafkaSource{cfg: cfg, dec: clientpb.NewDecoder(clientpb.Config{MaxRecords: cfg.MaxRecordsPerMessage}),
 		prod: newProducer(lanes[0], cfg.Mappers), lanes: lanes[0], owned: map[topicPartition]uint64{},
@@ -196,17 +197,17 @@ func OpenKafka(cfg KafkaConfig, lanes []Lanes) (*KafkaSource, error) {
 	s.prod.MaxSamples = math.MaxInt
 	s.prod.MaxRetained = 1 << 16
 	s.maxRec = cfg.MaxRecords
-	if set.maxPollRecords > 0 {
-		s.maxRec = min(s.maxRec, set.maxPollRecords)
+	if set.MaxPollRecords > 0 {
+		s.maxRec = min(s.maxRec, set.MaxPollRecords)
 	}
 	opts := append([]kgo.Opt{
 		kgo.ConsumeTopics(cfg.Topics...),
-		kgo.ConsumerGroup(set.group),
+		kgo.ConsumerGroup(set.Group),
 		kgo.DisableAutoCommit(),
 		kgo.OnPartitionsAssigned(s.onAssigned),
 		kgo.OnPartitionsRevoked(s.onLost),
 		kgo.OnPartitionsLost(s.onLost),
-	}, set.opts...)
+	}, set.Opts...)
 	opts = append(opts, cfg.Opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

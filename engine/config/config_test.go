@@ -11,6 +11,7 @@ import (
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/ingest/statsd"
+	"github.com/gomad/mad/internal/kafkaprops"
 )
 
 const vectorConfigs = "../../testdata/mad/config"
@@ -149,7 +150,7 @@ func TestShippedPipelineRuns(t *testing.T) {
 		k.BackoffTime != time.Second || k.ShutdownAwait != 10*time.Second || k.MaxRecords != 1000 || len(k.Props) != 6 {
 		t.Fatalf("kafka source built as %+v", k)
 	}
-	if ps := ingest.KafkaProblems(k.Props); len(ps) > 0 {
+	if ps := kafkaprops.Problems(k.Props); len(ps) > 0 {
 		t.Errorf("MAD's consumer properties: %v", ps)
 	}
 }

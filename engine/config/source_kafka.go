@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/internal/kafkaprops"
 )
 
 // MAD's Kafka source and the parsers it (or other sources) may name, bound
@@ -80,7 +81,7 @@ func buildKafka(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
 	for i, kv := range c.Configs {
 		props[i] = [2]string{kv.Key, kv.Value}
 	}
-	if ps := ingest.KafkaProblems(props); len(ps) > 0 {
+	if ps := kafkaprops.Problems(props); len(ps) > 0 {
 		return nil, fmt.Errorf("%s: source %s: %w", s.Pos, s.Name, errors.New(strings.Join(ps, "; ")))
 	}
 	return &ingest.KafkaConfig{Name: s.Name, Topics: c.Topics, Props: props, PollTime: max(c.PollTime, time.Millisecond),

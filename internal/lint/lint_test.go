@@ -57,10 +57,13 @@ var allowed = []struct {
 	// MAD's TransformingSource and TagDroppingSource rules, one series at a
 	// time.
 	{"internal/transform", []string{"internal/sample"}},
+	{"internal/kafkaprops", nil},
+	// The partials format of mad's KafkaSink, which its tier parser reads.
+	{"internal/partials", nil},
 	{"affinity", nil},
 	{"ring", nil},
 	{"hist", []string{"internal/prefetch", "internal/hugepage"}},
-	{"ingest/*", []string{"internal/sample", "internal/javanum", "internal/pbwire"}},
+	{"ingest/*", []string{"internal/sample", "internal/javanum", "internal/pbwire", "internal/partials"}},
 	// Reference decoders: independent of the decoders they check; they
 	// share only the input vocabulary and read numbers with javanumref.
 	{"ingest/statsd/statsdref", []string{"internal/sample", "internal/javanum/javanumref"}},
@@ -71,18 +74,18 @@ var allowed = []struct {
 	{"ingest/clientpb/clientpbref", []string{"internal/sample"}},
 	{"ingest/promrw/promrwref", []string{"internal/sample"}},
 	{"ingest/otlp/otlpref", []string{"internal/sample"}},
-	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/jsonstr", "internal/transform"}},
+	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/jsonstr", "internal/transform", "internal/kafkaprops"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	// The reference aggregator: independent of the shard; of hist it reads
 	// only snapshots, to render the shard's side alike.
 	{"shard/shardref", []string{"internal/sample", "hist"}},
 	{"sinks", []string{"hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr"}},
-	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr"}}, // sinks share helpers (caggtest) among themselves
+	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr", "internal/kafkaprops", "internal/partials"}}, // sinks share helpers (caggtest) among themselves
 	// Pipelines run sources, shards and sinks; they know nothing of MAD's
 	// files.
 	{"engine/pipeline", []string{"ingest", "shard", "sinks", "sinks/*", "hist", "ring", "affinity", "internal/sample", "internal/selfmetric", "internal/throttle"}},
 	// Configuration binds MAD's files and builds pipelines from them.
-	{"engine/config", []string{"engine/pipeline", "internal/hocon", "ingest", "ingest/*", "shard", "hist", "sinks", "sinks/*", "affinity", "internal/sample", "internal/transform"}},
+	{"engine/config", []string{"engine/pipeline", "internal/hocon", "ingest", "ingest/*", "shard", "hist", "sinks", "sinks/*", "affinity", "internal/sample", "internal/transform", "internal/kafkaprops"}},
 	// The daemon: everything but the commands.
 	{"engine", []string{"*"}},
 	{"bench", []string{"engine", "engine/*", "ingest", "ingest/*", "bench/*"}},

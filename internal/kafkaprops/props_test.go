@@ -1,4 +1,4 @@
-package ingest
+package kafkaprops
 
 import (
 	"crypto/ecdsa"
@@ -19,13 +19,13 @@ import (
 
 // clientOf builds a client from what props map to, to read the options
 // back (kgo.Client.OptValue).
-func clientOf(t *testing.T, props [][2]string) (*kgo.Client, kafkaSettings) {
+func clientOf(t *testing.T, props [][2]string) (*kgo.Client, Settings) {
 	t.Helper()
-	k := kafkaOptions(props)
-	if len(k.problems) > 0 {
-		t.Fatalf("problems: %v", k.problems)
+	k := Consumer(props)
+	if len(k.Problems) > 0 {
+		t.Fatalf("problems: %v", k.Problems)
 	}
-	cl, err := kgo.NewClient(append(k.opts, kgo.ConsumeTopics("t"), kgo.ConsumerGroup(k.group))...)
+	cl, err := kgo.NewClient(append(k.Opts, kgo.ConsumeTopics("t"), kgo.ConsumerGroup(k.Group))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,8 +42,8 @@ func TestKafkaPropertiesMapped(t *testing.T) {
 		{"client.id", "c1"},
 		{"auto.offset.reset", "earliest"},
 		{"enable.auto.commit", "true"},
-		{"key.deserializer", byteArrayDeserializer},
-		{"value.deserializer", byteArrayDeserializer},
+		{"key.deserializer", ByteArrayDeserializer},
+		{"value.deserializer", ByteArrayDeserializer},
 		{"max.poll.records", "77"},
 		{"fetch.min.bytes", "11"},
 		{"fetch.max.bytes", "2000000"},
@@ -55,8 +55,8 @@ func TestKafkaPropertiesMapped(t *testing.T) {
 		{"isolation.level", "read_committed"},
 		{"partition.assignment.strategy", "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"},
 	})
-	if k.group != "g1" || k.maxPollRecords != 77 {
-		t.Errorf("group %q, max.poll.records %d", k.group, k.maxPollRecords)
+	if k.Group != "g1" || k.MaxPollRecords != 77 {
+		t.Errorf("group %q, max.poll.records %d", k.Group, k.MaxPollRecords)
 	}
 	for _, c := range []struct {
 		opt  any
@@ -133,12 +133,12 @@ func TestKafkaPropertyProblems(t *testing.T) {
 		{append(base, [2]string{"sasl.mechanism", "PLAIN"}), "security.protocol"},
 		{append(base, [2]string{"security.protocol", "QUIC"}), "security.protocol"},
 	} {
-		ps := KafkaProblems(c.props)
+		ps := Problems(c.props)
 		if len(ps) == 0 || !strings.Contains(strings.Join(ps, "; "), c.want) {
 			t.Errorf("%v: problems %q; want one with %q", c.props, ps, c.want)
 		}
 	}
-	if ps := KafkaProblems(base); len(ps) > 0 {
+	if ps := Problems(base); len(ps) > 0 {
 		t.Errorf("base: %v", ps)
 	}
 }
@@ -151,7 +151,7 @@ func TestKafkaSASLAndTLSProperties(t *testing.T) {
 		{"SCRAM-SHA-256", `org.apache.kafka.common.security.scram.ScramLoginModule required username=bob password="x";`, "SCRAM-SHA-256"},
 		{"SCRAM-SHA-512", `org.apache.kafka.common.security.scram.ScramLoginModule required username="bob" password="x";`, "SCRAM-SHA-512"},
 	} {
-		m, err := kafkaSASL(c.mech, c.jaas)
+		m, err := (&mapping{role: "consumer", mechanism: c.mech, jaas: c.jaas}).sasl()
 		if err != nil || m.Name() != c.name {
 			t.Errorf("%s: %v, %v", c.mech, m, err)
 		}
@@ -166,8 +166,8 @@ func TestKafkaSASLAndTLSProperties(t *testing.T) {
 	if err := os.WriteFile(ks, append(append([]byte{}, certPEM...), keyPEM...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, ps := kafkaTLS(map[string]string{"ssl.truststore.type": "PEM", "ssl.truststore.location": ca,
-		"ssl.keystore.type": "PEM", "ssl.keystore.location": ks, "ssl.endpoint.identification.algorithm": ""})
+	cfg, ps := (&mapping{role: "consumer", tls: map[string]string{"ssl.truststore.type": "PEM", "ssl.truststore.location": ca,
+		"ssl.keystore.type": "PEM", "ssl.keystore.location": ks, "ssl.endpoint.identification.algorithm": ""}}).tlsConfig()
 	if len(ps) > 0 || cfg == nil || cfg.RootCAs == nil || len(cfg.Certificates) != 1 || !cfg.InsecureSkipVerify || cfg.VerifyConnection == nil {
 		t.Fatalf("tls %+v, %v", cfg, ps)
 	}
