@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gomad/mad/ingest/clientpb"
+	"github.com/gomad/mad/ingest/partials"
 	"github.com/gomad/mad/internal/kafkaprops"
 	"github.com/gomad/mad/internal/sample"
 	sm "github.com/gomad/mad/internal/selfmetric"
@@ -47,6 +48,12 @@ type KafkaConfig struct {
 	MaxRecords int
 	// MaxRecordsPerMessage bounds the records of one RecordSet (0: none).
 	MaxRecordsPerMessage int
+	// Partials: message values are mad's partial aggregates (the
+	// PartialsParser; an edge mad's KafkaSink writes them), not RecordSets.
+	// Periods are then the pipeline's, which each message's period must
+	// divide.
+	Partials bool
+	Periods  []time.Duration
 	Log                  *slog.Logger
 	Mappers              MapperChain
 	// Opts are more franz-go options (tests).
@@ -109,6 +116,8 @@ type KafkaStats struct {
 	// Dropped: samples dropped because a shard's ring stayed full while
 	// the source stopped (a poll is otherwise published whole, waiting).
 	Dropped uint64
+	// Partitions: the partitions the group assigned to the source now.
+	Partitions int
 }
 
 // KafkaSource is a running KafkaSource.
@@ -116,6 +125,7 @@ type KafkaSource struct {
 	cfg    KafkaConfig
 	cl     *kgo.Client
 	dec    *clientpb.Decoder
+	pdec   *partials.Decoder // for Partials
 	maxRec int
 
 	mu    sync.Mutex // guards prod, lanes (Retarget) and pending
@@ -197,6 +207,9 @@ func OpenKafka(cfg KafkaConfig, lanes []Lanes) (*KafkaSource, error) {
 	s.prod.MaxSamples = math.MaxInt
 	s.prod.MaxRetained = 1 << 16
 	s.maxRec = cfg.MaxRecords
+	if cfg.Partials {
+		s.pdec = partials.NewDecoder(partials.Config{Periods: cfg.Periods})
+	}
 	if set.MaxPollRecords > 0 {
 		s.maxRec = min(s.maxRec, set.MaxPollRecords)
 	}
@@ -228,7 +241,8 @@ func (s *KafkaSource) Start() { s.started.Do(func() { close(s.start) }) }
 func (s *KafkaSource) Retargetable(c SourceConfig) bool {
 	o, ok := c.(*KafkaConfig)
 	return ok && o.Name == s.cfg.Name && slices.Equal(o.Topics, s.cfg.Topics) && slices.Equal(o.Props, s.cfg.Props) &&
-		o.Mappers.Equal(s.cfg.Mappers) && o.MaxRecordsPerMessage == s.cfg.MaxRecordsPerMessage
+		o.Mappers.Equal(s.cfg.Mappers) && o.MaxRecordsPerMessage == s.cfg.MaxRecordsPerMessage &&
+		o.Partials == s.cfg.Partials && slices.Equal(o.Periods, s.cfg.Periods)
 }
 
 // Retarget publishes what was read to the old lanes and moves to the new
@@ -352,7 +366,13 @@ func (s *KafkaSource) consume(fs kgo.Fetches) {
 		owned := s.owned[tp]
 		s.ownMu.Unlock()
 		offs[tp] = kafkaOffset{next: r.Offset + 1, epoch: r.LeaderEpoch, owned: owned}
-		c, err := s.dec.DecodeV2(r.Value, now, s.route)
+		var c sample.Counts
+		var err error
+		if s.pdec != nil {
+			c, _, err = s.pdec.Decode(r.Value, s.route)
+		} else {
+			c, err = s.dec.DecodeV2(r.Value, now, s.route)
+		}
 		s.noteLast()
 		recs += uint64(c.Records)
 		samples += uint64(c.Samples)
@@ -523,9 +543,13 @@ func (s *KafkaSource) Finish() error {
 
 // Stats returns the counters.
 func (s *KafkaSource) Stats() KafkaStats {
+	s.ownMu.Lock()
+	parts := len(s.owned)
+	s.ownMu.Unlock()
 	return KafkaStats{Messages: s.messages.Load(), Bytes: s.bytes.Load(), Records: s.records.Load(), Samples: s.samples.Load(),
 		Refused: s.refusedN.Load(), Polls: s.polls.Load(), PollErrors: s.pollErrors.Load(), Pauses: s.pauses.Load(),
-		Commits: s.commits.Load(), CommitErrors: s.commitErr.Load(), Pending: s.pendingN.Load(), Dropped: s.dropped.Load()}
+		Commits: s.commits.Load(), CommitErrors: s.commitErr.Load(), Pending: s.pendingN.Load(), Dropped: s.dropped.Load(),
+		Partitions: parts}
 }
 
 // Report reports the source's counters.
@@ -536,12 +560,13 @@ func (s *KafkaSource) Report(emit func(sm.Value)) {
 	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
 	emit(counter("mad_source_records_total", "Records decoded.", l, st.Records))
 	emit(counter("mad_source_samples_total", "Samples produced.", l, st.Samples))
-	emit(counter("mad_source_kafka_refused_total", "Kafka messages whose value is not a valid ClientV2 RecordSet (dropped, logged).", l, st.Refused))
+	emit(counter("mad_source_kafka_refused_total", "Kafka messages whose value the parser refuses (dropped, logged).", l, st.Refused))
 	emit(counter("mad_source_kafka_poll_errors_total", "Errors the Kafka consumer reported.", l, st.PollErrors))
 	emit(counter("mad_source_ring_dropped_samples_total", "Samples dropped because a shard's ring stayed full.", l, st.Dropped))
 	emit(counter("mad_source_kafka_pauses_total", "Times fetching paused because the shards' rings were full.", l, st.Pauses))
 	emit(counter("mad_source_kafka_commits_total", "Partition offsets committed, each once every bucket holding its data was emitted.", l, st.Commits))
 	emit(counter("mad_source_kafka_commit_errors_total", "Partition offsets the group refused to commit (read again later).", l, st.CommitErrors))
+	emit(sm.Value{Name: "mad_source_kafka_partitions", Help: "Partitions the consumer group assigned to the source.", Kind: sm.Gauge, Labels: l, V: float64(st.Partitions)})
 	emit(sm.Value{Name: "mad_source_kafka_pending_polls", Help: "Polls whose offsets wait for their buckets to be emitted.", Kind: sm.Gauge, Labels: l, V: float64(st.Pending)})
 	reportMappers(emit, l, s.cfg.Mappers)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/gomad/mad/engine/pipeline"
 	"github.com/gomad/mad/ingest"
@@ -36,6 +37,10 @@ type Builder struct {
 	// not created), any other is built and closed at once. Sink returns
 	// nil sinks (and wrapping sinks, having nothing to wrap, nil too).
 	Check bool
+
+	// periods are the periods of the pipeline being built, for the
+	// classes that depend on them (KafkaSink, PartialsParser).
+	periods []time.Duration
 }
 
 func (b *Builder) log() *slog.Logger {
@@ -49,6 +54,8 @@ func (b *Builder) log() *slog.Logger {
 // for every pipeline of a configuration before any starts, to see whether
 // two claim one address.
 func (b *Builder) Sources(spec *PipelineSpec) ([]ingest.SourceConfig, error) {
+	b.periods = spec.Shard.Periods
+	defer func() { b.periods = nil }()
 	var out []ingest.SourceConfig
 	for _, s := range spec.Sources {
 		c, err := b.Source(s)
@@ -64,6 +71,8 @@ func (b *Builder) Sources(spec *PipelineSpec) ([]ingest.SourceConfig, error) {
 
 // Sinks builds the sinks of a pipeline; on error it closes those it built.
 func (b *Builder) Sinks(spec *PipelineSpec) ([]sinks.Sink, error) {
+	b.periods = spec.Shard.Periods
+	defer func() { b.periods = nil }()
 	var out []sinks.Sink
 	for _, s := range spec.Sinks {
 		sk, err := b.Sink(s)

@@ -29,6 +29,8 @@ var minimal = map[string]string{
 	"PrometheusHttpSource":            `{type=PrometheusHttpSource, name=x}`,
 	"OpenTelemetryGrpcSource":         `{type=OpenTelemetryGrpcSource, name=x}`,
 	"KafkaSource":                     `{type=KafkaSource, name=x, consumer={topics=[t], configs={"bootstrap.servers"="127.0.0.1:1", "group.id"=g}}, parser={type=ProtobufV2bytesToRecordParser}, pollTime=PT1S}`,
+	"PartialsParser":                  `{type=KafkaSource, name=x, consumer={topics=[t], configs={"bootstrap.servers"="127.0.0.1:1", "group.id"=g}}, parser={type=PartialsParser}, pollTime=PT1S}`,
+	"KafkaSink":                       `{type=KafkaSink, name=x, topic=t, configs={"bootstrap.servers"="127.0.0.1:1"}}`,
 	"ProtobufV2bytesToRecordParser":   `{type=KafkaSource, name=x, consumer={topics=[t], configs={"bootstrap.servers"="127.0.0.1:1", "group.id"=g}}, parser={type=ProtobufV2bytesToRecordParser}, pollTime=PT1S}`,
 	"MappingSource":                   `{type=MappingSource, name=x, findAndReplace={"a":["b"]}, source={type=StatsdSource, name=y, host="127.0.0.1", port=0}}`,
 	"TimeStampingSource":              `{type=TimeStampingSource, name=x, source={type=StatsdSource, name=y, host="127.0.0.1", port=0}}`,

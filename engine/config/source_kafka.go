@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,8 +75,10 @@ func init() {
 func buildKafka(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
 	c := s.Conf.(*KafkaSourceConf)
 	p, ok := lookupClass(c.Parser.Class)
-	if !ok || p.fqcn != pkgParsers+v2bytes {
-		return nil, fmt.Errorf("%s: source %s: parser %s: KafkaSource reads ClientV2 RecordSets (%s)", s.Pos, s.Name, c.Parser.Class, pkgParsers+v2bytes)
+	partials := ok && p.fqcn == pkgMadParsers+"PartialsParser"
+	if !ok || p.fqcn != pkgParsers+v2bytes && !partials {
+		return nil, fmt.Errorf("%s: source %s: parser %s: KafkaSource reads ClientV2 RecordSets (%s) or mad's partial aggregates (%s)",
+			s.Pos, s.Name, c.Parser.Class, pkgParsers+v2bytes, pkgMadParsers+"PartialsParser")
 	}
 	props := make([][2]string, len(c.Configs))
 	for i, kv := range c.Configs {
@@ -85,5 +88,6 @@ func buildKafka(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
 		return nil, fmt.Errorf("%s: source %s: %w", s.Pos, s.Name, errors.New(strings.Join(ps, "; ")))
 	}
 	return &ingest.KafkaConfig{Name: s.Name, Topics: c.Topics, Props: props, PollTime: max(c.PollTime, time.Millisecond),
-		BackoffTime: c.BackoffTime, ShutdownAwait: c.ShutdownAwaitTime, MaxRecords: c.BufferSize, Log: b.log()}, nil
+		BackoffTime: c.BackoffTime, ShutdownAwait: c.ShutdownAwaitTime, MaxRecords: c.BufferSize, Log: b.log(),
+		Partials: partials, Periods: slices.Clone(b.periods)}, nil
 }

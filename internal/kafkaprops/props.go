@@ -288,7 +288,8 @@ func Consumer(props [][2]string) Settings {
 
 // Producer maps Java producer properties to franz-go options. franz-go's
 // defaults stand where a property is not set, except that batches are
-// compressed with lz4 unless compression.type says otherwise.
+// compressed with lz4 unless compression.type says otherwise, and the
+// buffer is bounded to Java's 32 MiB unless buffer.memory says otherwise.
 func Producer(props [][2]string) Settings {
 	m := newMapping("producer", props)
 	compression := kgo.Lz4Compression()
@@ -384,6 +385,10 @@ func Producer(props [][2]string) Settings {
 	}
 	if !idempotence {
 		m.k.Opts = append(m.k.Opts, kgo.DisableIdempotentWrite())
+	}
+	if _, ok := m.get["buffer.memory"]; !ok {
+		// Java's default bound (franz-go bounds records, not bytes).
+		m.k.Opts = append(m.k.Opts, kgo.MaxBufferedBytes(32<<20))
 	}
 	m.k.Opts = append(m.k.Opts, kgo.ProducerBatchCompression(compression))
 	return m.finish()

@@ -1,0 +1,84 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gomad/mad/internal/kafkaprops"
+	"github.com/gomad/mad/sinks"
+	"github.com/gomad/mad/sinks/kafka"
+)
+
+// mad's KafkaSink and the parser a tier's KafkaSource reads its messages
+// with: the second tier of a scaled-out deployment (README, "Kafka").
+
+const pkgMadParsers = "io.gomad.mad.parsers."
+
+// KafkaSinkConf is mad's KafkaSink.
+type KafkaSinkConf struct {
+	Topic   string
+	Configs []KV
+	// Period is the period written (0: the pipeline's shortest).
+	Period          time.Duration
+	MaxMessageBytes int
+}
+
+func init() {
+	register(&class{fqcn: pkgMad + "KafkaSink", kind: kindSink,
+		bind: func(n *node) any {
+			c := &KafkaSinkConf{Topic: n.reqStr("topic")}
+			if !n.has("configs") {
+				n.fail(nil, "configs", "is required")
+			}
+			c.Configs = n.strMap("configs")
+			c.Period, _ = n.duration("period", 0)
+			c.MaxMessageBytes = int(n.integer("maxMessageBytes", 0, 0, 64<<20))
+			return c
+		},
+		sink: func(b *Builder, s ClassSpec) (sinks.Sink, error) {
+			cfg, err := kafkaSinkConfig(b, s)
+			if err != nil {
+				return nil, err
+			}
+			sk, err := kafka.New(cfg)
+			if err != nil {
+				return nil, s.failed("sink", err)
+			}
+			return sk, nil
+		},
+		check: func(s ClassSpec) error {
+			_, err := kafkaSinkConfig(&Builder{}, s)
+			return err
+		},
+	})
+	register(&class{fqcn: pkgMadParsers + "PartialsParser", kind: kindParser, value: true, bind: func(n *node) any { return nil }})
+}
+
+// kafkaSinkConfig makes a KafkaSink's configuration; the producer
+// properties mad cannot honour are errors, each by name.
+func kafkaSinkConfig(b *Builder, s ClassSpec) (kafka.Config, error) {
+	c := s.Conf.(*KafkaSinkConf)
+	props := make([][2]string, len(c.Configs))
+	for i, kv := range c.Configs {
+		props[i] = [2]string{kv.Key, kv.Value}
+	}
+	if ps := kafkaprops.ProducerProblems(props); len(ps) > 0 {
+		return kafka.Config{}, s.failed("sink", errors.New(strings.Join(ps, "; ")))
+	}
+	period := c.Period
+	if period == 0 && len(b.periods) > 0 {
+		period = slices.Min(b.periods)
+	}
+	switch {
+	case period == 0:
+		period = time.Second
+	case period < 0 || period%time.Millisecond != 0:
+		return kafka.Config{}, s.failed("sink", fmt.Errorf("period %v: want a positive whole number of milliseconds", period))
+	case len(b.periods) > 0 && !slices.Contains(b.periods, period):
+		return kafka.Config{}, s.failed("sink", fmt.Errorf("period %s is not one of the pipeline's periods", sinks.FormatPeriod(period)))
+	}
+	return kafka.Config{Name: s.Name, Topic: c.Topic, Props: props, Period: period, MaxMessageBytes: c.MaxMessageBytes, Log: b.log()}, nil
+}
