@@ -54,8 +54,8 @@ type KafkaConfig struct {
 	// divide.
 	Partials bool
 	Periods  []time.Duration
-	Log                  *slog.Logger
-	Mappers              MapperChain
+	Log      *slog.Logger
+	Mappers  MapperChain
 	// Opts are more franz-go options (tests).
 	Opts []kgo.Opt
 }
