@@ -1,0 +1,311 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/partials"
+	"github.com/gomad/mad/internal/pbwire"
+	"github.com/gomad/mad/sinks"
+)
+
+// crc32c is CRC-32C written out bit by bit (reflected polynomial
+// 0x82F63B78), independent of hash/crc32's tables.
+func crc32c(b []byte) uint32 {
+	c := ^uint32(0)
+	for _, x := range b {
+		c ^= uint32(x)
+		for range 8 {
+			if c&1 != 0 {
+				c = c>>1 ^ 0x82F63B78
+			} else {
+				c >>= 1
+			}
+		}
+	}
+	return ^c
+}
+
+// TestPartitionIsStable: a series' partition is the CRC-32C of its
+// dimension section, its name's length and its name, as the format says;
+// pinned values keep it stable across versions.
+func TestPartitionIsStable(t *testing.T) {
+	if c := crc32c([]byte("123456789")); c != 0xe3069283 {
+		t.Fatalf("the test's CRC-32C: check value %#x, want 0xe3069283", c)
+	}
+	dims := partials.AppendDims(nil, 2, func(i int) (k, v []byte) {
+		return [][]byte{[]byte("host"), []byte("service")}[i], [][]byte{[]byte("web-1"), []byte("api")}[i]
+	})
+	if want := "\x02\x04host\x05web-1\x07service\x03api"; string(dims) != want {
+		t.Fatalf("dims %q, want %q", dims, want)
+	}
+	name := []byte("api.latency")
+	whole := append(append(slices.Clone(dims), byte(len(name))), name...)
+	for _, n := range []int{1, 8, 12, 64, 1000} {
+		got := partials.Partition(partials.DimsHash(dims), name, n)
+		if want := int(crc32c(whole) % uint32(n)); got != want {
+			t.Errorf("%d partitions: %d, want %d", n, got, want)
+		}
+	}
+	// Pinned: changing these changes where every tier reads a series.
+	if h := crc32c(whole); h != 0x9e64eed9 {
+		t.Errorf("crc32c = %#x, pinned 0x9e64eed9", h)
+	}
+	if p := partials.Partition(partials.DimsHash(dims), name, 8); p != 1 {
+		t.Errorf("partition of 8: %d, pinned 1", p)
+	}
+}
+
+func cluster(t *testing.T, topic string, partitions int32) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
+// readAll reads every message of topic.
+func readAll(t *testing.T, addr, topic string) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var rs []*kgo.Record
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		if fs.NumRecords() == 0 {
+			return rs
+		}
+		rs = append(rs, fs.Records()...)
+	}
+}
+
+// row is a series as a message carries it, rendered.
+type row struct {
+	partition int32
+	period    uint64
+	start     int64
+	dims      string
+	minReq    int64
+	text      string // name, kind, unit, count, sum/min/max, histogram
+}
+
+// rows renders the series of a message, reading the format's fields with
+// pbwire (the decoder's own reader is not under test here).
+func rows(t *testing.T, r *kgo.Record) []row {
+	t.Helper()
+	var out []row
+	var period uint64
+	var start int64
+	rd := pbwire.NewReader(r.Value)
+	type set struct {
+		dims   string
+		minReq int64
+		series []string
+	}
+	var sets []set
+	for rd.More() {
+		switch f := rd.Next(); f.Tag {
+		case partials.FieldPeriod<<3 | pbwire.VarintType:
+			period = f.Uint64()
+		case partials.FieldStart<<3 | pbwire.VarintType:
+			start = f.Int64()
+		case partials.FieldSets<<3 | pbwire.BytesType:
+			var s set
+			sr := rd.Message(f)
+			for sr.More() {
+				switch g := sr.Next(); g.Tag {
+				case partials.SetDims<<3 | pbwire.BytesType:
+					s.dims = string(sr.Bytes(g))
+				case partials.SetMinReq<<3 | pbwire.VarintType:
+					s.minReq = g.Int64()
+				case partials.SetSeries<<3 | pbwire.BytesType:
+					var text string
+					xr := sr.Message(g)
+					var keys, counts []uint64
+					for xr.More() {
+						switch h := xr.Next(); h.Tag {
+						case partials.SeriesName<<3 | pbwire.BytesType:
+							text += "name=" + string(xr.Bytes(h))
+						case partials.SeriesKind<<3 | pbwire.VarintType:
+							text += fmt.Sprintf(" kind=%d", h.Uint64())
+						case partials.SeriesUnit<<3 | pbwire.BytesType:
+							text += " unit=" + string(xr.Bytes(h))
+						case partials.SeriesCnt<<3 | pbwire.VarintType:
+							text += fmt.Sprintf(" count=%d", h.Uint64())
+						case partials.SeriesSum<<3 | pbwire.Fixed64Type:
+							text += fmt.Sprintf(" sum=%v", h.Double())
+						case partials.SeriesMin<<3 | pbwire.Fixed64Type:
+							text += fmt.Sprintf(" min=%v", h.Double())
+						case partials.SeriesMax<<3 | pbwire.Fixed64Type:
+							text += fmt.Sprintf(" max=%v", h.Double())
+						case partials.SeriesKeys<<3 | pbwire.BytesType:
+							keys, _ = xr.AppendVarints(keys, h)
+						case partials.SeriesCnts<<3 | pbwire.BytesType:
+							counts, _ = xr.AppendVarints(counts, h)
+						case partials.SeriesHist<<3 | pbwire.VarintType:
+							text += " hist"
+						}
+					}
+					if len(keys) > 0 {
+						text += fmt.Sprintf(" buckets=%v:%v", keys, counts)
+					}
+					s.series = append(s.series, text)
+				}
+			}
+			sets = append(sets, s)
+		}
+	}
+	if rd.Err() != pbwire.OK {
+		t.Fatalf("message: %v", rd.Err())
+	}
+	for _, s := range sets {
+		if len(s.series) == 0 {
+			out = append(out, row{r.Partition, period, start, s.dims, s.minReq, "empty"})
+		}
+		for _, x := range s.series {
+			out = append(out, row{r.Partition, period, start, s.dims, s.minReq, x})
+		}
+	}
+	return out
+}
+
+func stat(s hist.Stat, v float64) sinks.Statistic {
+	return sinks.Statistic{Stat: s, Value: v, HasValue: true, Specified: true}
+}
+
+// TestSinkWritesPartials: buckets become partials on the partitions of
+// their series; sets and other periods are skipped and counted; a bucket
+// without metrics is an empty set; small messages split.
+func TestSinkWritesPartials(t *testing.T) {
+	for _, maxBytes := range []int{0, 200} {
+		t.Run(fmt.Sprint("maxMessageBytes=", maxBytes), func(t *testing.T) {
+			const topic = "partials"
+			addr := cluster(t, topic, 4)
+			s, err := New(Config{Name: "k", Topic: topic, Period: time.Minute, MaxMessageBytes: maxBytes,
+				Props: [][2]string{{"bootstrap.servers", addr}, {"compression.type", "zstd"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.UnixMilli(1_700_000_040_000).UTC()
+			host := []sinks.Dimension{{Key: []byte("host"), Value: []byte("h1")}}
+			var want []row
+			dims := "\x01\x04host\x02h1"
+			for i := range 20 {
+				name := fmt.Sprintf("t%d", i)
+				pd := &sinks.PeriodicData{Period: time.Minute, Start: start, Dimensions: host,
+					MinRequestTime: time.UnixMilli(1_700_000_041_000 + int64(i)),
+					Metrics: []sinks.Metric{
+						{Name: []byte(name), Type: "timer", Unit: "SECOND", PopulationSize: 3,
+							Statistics: []sinks.Statistic{stat(hist.Count, 3), stat(hist.Sum, 1.5), stat(hist.Min, 0.25), stat(hist.Max, 1), stat(hist.TP99, 1)},
+							Histogram:  []hist.Bucket{{Key: hist.Pack(0.25), Count: 1}, {Key: hist.Pack(0.25), Count: 0}, {Key: hist.Pack(1), Count: 2}}},
+						{Name: []byte("c" + name), Type: "counter", PopulationSize: 2,
+							Statistics: []sinks.Statistic{stat(hist.Count, 2), stat(hist.Sum, 7), {Stat: hist.Min}}},
+						{Name: []byte("s" + name), Type: "set", PopulationSize: 4, Statistics: []sinks.Statistic{stat(hist.Count, 4)}},
+						{Name: []byte("x" + name), Type: "", PopulationSize: 1, Statistics: []sinks.Statistic{stat(hist.Count, 1)}},
+					}}
+				s.Record(pd)
+				part := func(n string) int32 {
+					return int32(partials.Partition(partials.DimsHash([]byte(dims)), []byte(n), 4))
+				}
+				minReq := pd.MinRequestTime.UnixMilli()
+				want = append(want,
+					row{part(name), 60000, start.UnixMilli(), dims, minReq, fmt.Sprintf("name=%s kind=3 unit=SECOND count=3 sum=1.5 min=0.25 max=1 hist buckets=[%d %d %d]:[1 0 2]",
+						name, hist.Pack(0.25), hist.Pack(0.25), hist.Pack(1))},
+					row{part("c" + name), 60000, start.UnixMilli(), dims, minReq, fmt.Sprintf("name=c%s kind=1 count=2 sum=7", name)},
+					row{part("x" + name), 60000, start.UnixMilli(), dims, minReq, fmt.Sprintf("name=x%s kind=5 count=1", name)})
+			}
+			// A bucket of another period, and an empty bucket.
+			s.Record(&sinks.PeriodicData{Period: time.Second, Start: start, Dimensions: host,
+				Metrics: []sinks.Metric{{Name: []byte("t0"), Type: "timer", PopulationSize: 1}}})
+			s.Record(&sinks.PeriodicData{Period: time.Minute, Start: start.Add(time.Minute)})
+			want = append(want, row{int32(partials.Partition(partials.DimsHash([]byte{0}), nil, 4)), 60000, start.Add(time.Minute).UnixMilli(), "\x00", 0, "empty"})
+			s.Flush()
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var got []row
+			rs := readAll(t, addr, topic)
+			for _, r := range rs {
+				got = append(got, rows(t, r)...)
+			}
+			cmp := func(a, b row) int {
+				return cmpString(fmt.Sprint(a), fmt.Sprint(b))
+			}
+			slices.SortFunc(got, cmp)
+			slices.SortFunc(want, cmp)
+			if !slices.Equal(got, want) {
+				t.Errorf("got %d rows:\n%v\nwant %d:\n%v", len(got), got, len(want), want)
+			}
+			st := s.Stats()
+			if st.Rows != 60 || st.SkippedSets != 20 || st.OtherPeriods != 1 || st.Delivered != st.Messages ||
+				st.DeliveredRows != 60 || st.Messages != uint64(len(rs)) || st.Failed+st.Dropped != 0 {
+				t.Errorf("stats %+v, %d messages read", st, len(rs))
+			}
+			if maxBytes == 0 && len(rs) > 5 {
+				t.Errorf("%d messages: want one per partition and bucket", len(rs))
+			}
+			if maxBytes > 0 && len(rs) < 10 {
+				t.Errorf("%d messages: want them split at %d bytes", len(rs), maxBytes)
+			}
+		})
+	}
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// TestSinkCountsWhatItCannotWrite: without brokers the sink learns no
+// partition count; after Block it drops the bucket, counted.
+func TestSinkCountsWhatItCannotWrite(t *testing.T) {
+	s, err := New(Config{Name: "k", Topic: "t", Period: time.Second, Block: 100 * time.Millisecond,
+		Props: [][2]string{{"bootstrap.servers", "127.0.0.1:1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Record(&sinks.PeriodicData{Period: time.Second, Start: time.Unix(100, 0),
+		Metrics: []sinks.Metric{{Name: []byte("a"), Type: "counter"}, {Name: []byte("b"), Type: "counter"}}})
+	st := s.Stats()
+	if st.Dropped != 1 || st.DroppedRows != 2 || st.Rows != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	s.cfg.CloseTimeout = 100 * time.Millisecond
+	s.Close()
+}
+
+// TestSinkRefusesBadConfig: producer properties mad cannot honour, a
+// missing topic, a bad period.
+func TestSinkRefusesBadConfig(t *testing.T) {
+	for _, c := range []Config{
+		{Topic: "", Period: time.Second, Props: [][2]string{{"bootstrap.servers", "x:1"}}},
+		{Topic: "t", Period: 0, Props: [][2]string{{"bootstrap.servers", "x:1"}}},
+		{Topic: "t", Period: time.Second, Props: [][2]string{{"bootstrap.servers", "x:1"}, {"transactional.id", "a"}}},
+		{Topic: "t", Period: time.Second, Props: [][2]string{{"bootstrap.servers", "x:1"}, {"acks", "1"}, {"enable.idempotence", "true"}}},
+		{Topic: "t", Period: time.Second, Props: [][2]string{{"bootstrap.servers", "x:1"}, {"compression.type", "brotli"}}},
+	} {
+		if s, err := New(c); err == nil {
+			s.Close()
+			t.Errorf("%+v: no error", c)
+		}
+	}
+}
