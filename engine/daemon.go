@@ -64,6 +64,9 @@ type Daemon struct {
 	cfg DaemonConfig
 	log *slog.Logger
 
+	stopOnce sync.Once
+	stopErr  error
+
 	mu        sync.Mutex // control plane: pipelines, managed, main, servers
 	static    []*pipeline.Pipeline
 	managed   map[string]*managedPipeline
@@ -250,8 +253,14 @@ func (d *Daemon) pipelinesLocked() []*pipeline.Pipeline {
 }
 
 // Stop stops reloading, the HTTP servers, then every pipeline, flushing
-// their open buckets to their sinks.
+// their open buckets to their sinks. Calls after the first return its
+// result.
 func (d *Daemon) Stop() error {
+	d.stopOnce.Do(func() { d.stopErr = d.stop() })
+	return d.stopErr
+}
+
+func (d *Daemon) stop() error {
 	if d.stopReload != nil {
 		close(d.stopReload)
 		<-d.reloadDone

@@ -3,9 +3,13 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gomad/mad/engine/config"
 	"github.com/gomad/mad/engine/pipeline"
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/ingest"
@@ -264,4 +269,66 @@ func diffLines(t *testing.T, want, got []string) {
 		}
 	}
 	t.Fatalf("the tier's %d lines differ from the single mad's %d", len(got), len(want))
+}
+
+// TestKafkaTierReferenceConfigs runs the reference topology's files
+// (docs/kafka-tier), as a user copies them, on loopback ports: StatsD into
+// the edge, its PT1M partials through Kafka, the tier's buckets out.
+func TestKafkaTierReferenceConfigs(t *testing.T) {
+	_, broker := kafkaCluster(t, "mad-partials", 4)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "tier.jsonl")
+	load := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("..", "docs", "kafka-tier", name))
+		must(t, err)
+		text := strings.NewReplacer(`httpHost="0.0.0.0"`, `httpHost="127.0.0.1"`, "httpPort=7090", "httpPort=0",
+			`host="0.0.0.0", port=8125`, `host="127.0.0.1", port=0`, `path="-"`, "path="+strconv.Quote(out)).Replace(string(b))
+		if text == string(b) {
+			t.Fatalf("%s: nothing replaced", name)
+		}
+		return writeFile(t, dir, name, text)
+	}
+	opt := config.LoadOptions{Env: env("KAFKA_BOOTSTRAP", broker)}
+	tier, err := Open(load("tier.conf"), nil, opt, nil)
+	must(t, err)
+	defer tier.Stop()
+	ks := pipeline.SourcesOf[*ingest.KafkaSource](tier.Pipelines()[0])[0]
+	waitUntil(t, "the tier's partitions", 30*time.Second, func() bool { return ks.Stats().Partitions == 4 })
+
+	edge, err := Open(load("edge.conf"), nil, opt, nil)
+	must(t, err)
+	defer edge.Stop()
+	udp := pipeline.SourcesOf[*ingest.UDPSource](edge.Pipelines()[0])[0]
+	c, err := net.Dial("udp", udp.Addr().String())
+	must(t, err)
+	ts := time.Now().Add(-time.Hour).Truncate(time.Minute).Unix()
+	for i := range 50 {
+		_, err := fmt.Fprintf(c, "ref.requests:2|c|#host:web-%d|T%d\nref.latency:%d|ms|#host:web-%d|T%d", i%2, ts, i, i%2, ts)
+		must(t, err)
+	}
+	c.Close()
+	waitUntil(t, "the edge's lines", 30*time.Second, func() bool {
+		var n uint64
+		for _, c := range udp.Stats().Lines {
+			n += c
+		}
+		return n == 100
+	})
+	must(t, edge.Stop())
+	waitUntil(t, "the tier's messages", 30*time.Second, func() bool { return ks.Stats().Messages == uint64(endOffsets(t, broker, "mad-partials")) })
+	must(t, tier.Stop())
+	text, err := os.ReadFile(out)
+	must(t, err)
+	got := map[string]string{}
+	for _, l := range parseLines(t, string(text)) {
+		got[l.Period+" "+l.Metric+" "+l.Dimensions["host"]] = fmt.Sprintf("n=%d sum=%.12g max=%v", l.PopulationSize, *l.Statistics["sum"], *l.Statistics["max"])
+	}
+	want := map[string]string{}
+	for _, p := range []string{"PT1M", "PT5M", "PT1H"} {
+		want[p+" ref.requests web-0"], want[p+" ref.requests web-1"] = "n=25 sum=50 max=2", "n=25 sum=50 max=2"
+		want[p+" ref.latency web-0"], want[p+" ref.latency web-1"] = "n=25 sum=0.6 max=0.048", "n=25 sum=0.625 max=0.049"
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("tier output %v\nwant %v", got, want)
+	}
 }
