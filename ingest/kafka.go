@@ -114,7 +114,7 @@ type KafkaStats struct {
 	// Pending: polls read whose offsets wait for their buckets' emission.
 	Pending uint64
 	// Dropped: samples dropped because a shard's ring stayed full while
-	// the source stopped (a poll is otherwise published whole, waiting).
+	// the source stopped (otherwise the source waits for room).
 	Dropped uint64
 	// Partitions: the partitions the group assigned to the source now.
 	Partitions int
@@ -202,8 +202,9 @@ func OpenKafka(cfg KafkaConfig, lanes []Lanes) (*KafkaSource, error) {
 	s := &KafkaSource{cfg: cfg, dec: clientpb.NewDecoder(clientpb.Config{MaxRecords: cfg.MaxRecordsPerMessage}),
 		prod: newProducer(lanes[0], cfg.Mappers), lanes: lanes[0], owned: map[topicPartition]uint64{},
 		start: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
-	// A poll is published whole, at its end (TryFlush, paused while the
-	// rings are full): never half of it, and never dropped after a wait.
+	// The source publishes (route, publish): in batches of
+	// kafkaBatchSamples and at the end of each poll, waiting with fetching
+	// paused while the rings are full, never dropping after a wait.
 	s.prod.MaxSamples = math.MaxInt
 	s.prod.MaxRetained = 1 << 16
 	s.maxRec = cfg.MaxRecords
@@ -290,8 +291,44 @@ func (s *KafkaSource) onLost(_ context.Context, _ *kgo.Client, m map[string][]in
 func (s *KafkaSource) route(h uint64) *sample.Batch {
 	s.noteLast()
 	b := s.prod.Route(h)
+	if len(b.Samples) >= kafkaBatchSamples {
+		// Publish what the poll has so far rather than grow batches to
+		// the size of a poll: a batch is reused once its shard gives it
+		// back, a poll-sized one was allocated anew for most polls.
+		s.publish()
+		b = s.prod.Route(h)
+	}
 	s.last, s.lastLen = b, len(b.Samples)
 	return b
+}
+
+// kafkaBatchSamples is the size at which a poll's batch is published.
+const kafkaBatchSamples = 4096
+
+// publish publishes every batch, waiting while the rings are full with
+// fetching paused; stopping, it publishes with the producer's own waits
+// (what still does not fit is counted as dropped, never committed before
+// it is emitted). Called with s.mu held; releases it while it sleeps.
+func (s *KafkaSource) publish() {
+	paused := false
+	for wait := 20 * time.Microsecond; !s.prod.TryFlush(); wait = min(2*wait, 10*time.Millisecond) {
+		if !paused {
+			s.cl.PauseFetchTopics(s.cfg.Topics...)
+			s.pauses.Add(1)
+			paused = true
+		}
+		s.mu.Unlock()
+		stopped := s.sleep(wait)
+		s.mu.Lock()
+		if stopped {
+			s.prod.Flush()
+			s.dropped.Store(s.prod.Dropped)
+			break
+		}
+	}
+	if paused {
+		s.cl.ResumeFetchTopics(s.cfg.Topics...)
+	}
 }
 
 func (s *KafkaSource) noteLast() {
@@ -390,28 +427,7 @@ func (s *KafkaSource) consume(fs kgo.Fetches) {
 	s.samples.Add(samples)
 	s.refusedN.Add(bad)
 	// Publish everything; while the rings are full, stop fetching.
-	paused := false
-	for wait := 20 * time.Microsecond; !s.prod.TryFlush(); wait = min(2*wait, 10*time.Millisecond) {
-		if !paused {
-			s.cl.PauseFetchTopics(s.cfg.Topics...)
-			s.pauses.Add(1)
-			paused = true
-		}
-		s.mu.Unlock()
-		stopped := s.sleep(wait)
-		s.mu.Lock()
-		if stopped {
-			// Stopping: publish with the producer's own waits (what
-			// still does not fit is counted as dropped, never committed
-			// before it is emitted).
-			s.prod.Flush()
-			s.dropped.Store(s.prod.Dropped)
-			break
-		}
-	}
-	if paused {
-		s.cl.ResumeFetchTopics(s.cfg.Topics...)
-	}
+	s.publish()
 	pt := kafkaPoint{offsets: offs, progress: s.lanes.Progress, tmax: s.tmax}
 	if s.tmax == math.MinInt64 {
 		pt.tmax = now

@@ -47,6 +47,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"math"
+	"math/bits"
 )
 
 // Version is the format version this package writes and reads.
@@ -129,22 +130,20 @@ type Series struct {
 	// Sum, Min and Max are written when their Has flag is set.
 	Sum, Min, Max          float64
 	HasSum, HasMin, HasMax bool
-	// Hist says the series kept a histogram; its buckets are added with
-	// Message.Bucket after Message.Series.
-	Hist bool
+	// Hist says the series kept a histogram, whose buckets are Keys and
+	// Counts (paired by position, in the histogram's order).
+	Hist   bool
+	Keys   []uint32
+	Counts []uint64
 }
 
 // Message builds one Partials message. The zero value is ready for Reset.
 // It keeps its buffers across messages.
 type Message struct {
-	b      []byte // the message, sets closed so far
-	set    []byte // the open set's fields
-	series []byte // the open series' fields
-	keys   []byte // the open series' packed keys
-	counts []byte // and counts
-	open   bool   // a set is open
-	inSer  bool   // a series is open
-	rows   int
+	b    []byte // the message, sets closed so far
+	set  []byte // the open set's fields
+	open bool   // a set is open
+	rows int
 }
 
 // Reset starts a message of the bucket (period, start).
@@ -153,7 +152,7 @@ func (m *Message) Reset(periodMs uint64, startMs int64) {
 	m.b = appendVarint(m.b, FieldVersion, Version)
 	m.b = appendVarint(m.b, FieldPeriod, periodMs)
 	m.b = appendVarint(m.b, FieldStart, uint64(startMs))
-	m.open, m.inSer, m.rows = false, false, 0
+	m.open, m.rows = false, 0
 }
 
 // Set opens a set (closing the one before): its dimension section and
@@ -167,10 +166,30 @@ func (m *Message) Set(dims []byte, minReqMs int64) {
 	m.open = true
 }
 
-// Series adds a series to the open set.
+// Series adds a series to the open set; len(s.Counts) must be len(s.Keys).
 func (m *Message) Series(s *Series) {
-	m.closeSeries()
-	b := appendBytes(m.series[:0], SeriesName, s.Name)
+	var keysLen, countsLen int
+	for i, k := range s.Keys {
+		keysLen += uvarintLen(uint64(k))
+		countsLen += uvarintLen(s.Counts[i])
+	}
+	n := 1 + uvarintLen(uint64(len(s.Name))) + len(s.Name) + 1 + uvarintLen(uint64(s.Kind)) + 1 + uvarintLen(s.Count)
+	if s.Unit != "" {
+		n += 1 + uvarintLen(uint64(len(s.Unit))) + len(s.Unit)
+	}
+	for _, has := range [...]bool{s.HasSum, s.HasMin, s.HasMax} {
+		if has {
+			n += 9
+		}
+	}
+	if s.Hist {
+		n += 2
+	}
+	if len(s.Keys) > 0 {
+		n += 2 + uvarintLen(uint64(keysLen)) + keysLen + uvarintLen(uint64(countsLen)) + countsLen
+	}
+	b := binary.AppendUvarint(appendTag(m.set, SetSeries, bytesType), uint64(n))
+	b = appendBytes(b, SeriesName, s.Name)
 	b = appendVarint(b, SeriesKind, uint64(s.Kind))
 	if s.Unit != "" {
 		b = appendTag(b, SeriesUnit, bytesType)
@@ -187,28 +206,28 @@ func (m *Message) Series(s *Series) {
 	if s.HasMax {
 		b = appendDouble(b, SeriesMax, s.Max)
 	}
+	if len(s.Keys) > 0 {
+		b = binary.AppendUvarint(appendTag(b, SeriesKeys, bytesType), uint64(keysLen))
+		for _, k := range s.Keys {
+			b = binary.AppendUvarint(b, uint64(k))
+		}
+		b = binary.AppendUvarint(appendTag(b, SeriesCnts, bytesType), uint64(countsLen))
+		for _, c := range s.Counts {
+			b = binary.AppendUvarint(b, c)
+		}
+	}
 	if s.Hist {
 		b = appendVarint(b, SeriesHist, 1)
 	}
-	m.series = b
-	m.keys, m.counts = m.keys[:0], m.counts[:0]
-	m.inSer = true
+	m.set = b
 	m.rows++
-}
-
-// Bucket adds a histogram bucket to the series added last.
-func (m *Message) Bucket(key uint32, count uint64) {
-	m.keys = binary.AppendUvarint(m.keys, uint64(key))
-	m.counts = binary.AppendUvarint(m.counts, count)
 }
 
 // Rows returns the series added since Reset.
 func (m *Message) Rows() int { return m.rows }
 
-// Len estimates the message's length so far (to split messages).
-func (m *Message) Len() int {
-	return len(m.b) + len(m.set) + len(m.series) + len(m.keys) + len(m.counts)
-}
+// Len returns the message's length so far (to split messages).
+func (m *Message) Len() int { return len(m.b) + len(m.set) }
 
 // Bytes closes the message and returns it; it is valid until the next Reset.
 func (m *Message) Bytes() []byte {
@@ -216,20 +235,7 @@ func (m *Message) Bytes() []byte {
 	return m.b
 }
 
-func (m *Message) closeSeries() {
-	if !m.inSer {
-		return
-	}
-	if len(m.keys) > 0 {
-		m.series = appendBytes(m.series, SeriesKeys, m.keys)
-		m.series = appendBytes(m.series, SeriesCnts, m.counts)
-	}
-	m.set = appendBytes(m.set, SetSeries, m.series)
-	m.inSer = false
-}
-
 func (m *Message) closeSet() {
-	m.closeSeries()
 	if !m.open {
 		return
 	}
@@ -237,9 +243,9 @@ func (m *Message) closeSet() {
 	m.open = false
 }
 
-func appendTag(b []byte, field, typ int) []byte {
-	return binary.AppendUvarint(b, uint64(field)<<3|uint64(typ))
-}
+func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
+
+func appendTag(b []byte, field, typ int) []byte { return binary.AppendUvarint(b, uint64(field)<<3|uint64(typ)) }
 
 func appendVarint(b []byte, field int, v uint64) []byte {
 	return binary.AppendUvarint(appendTag(b, field, varintType), v)

@@ -105,7 +105,7 @@ type partMsg struct {
 	msg     partials.Message
 	started bool
 	period  time.Duration
-	start   time.Time
+	start   int64  // ms
 	seq     uint64 // the Record call whose set is open
 }
 
@@ -225,13 +225,14 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 		return pd.Dimensions[i].Key, pd.Dimensions[i].Value
 	})
 	dh := partials.DimsHash(s.dims)
+	startMs := pd.Start.UnixMilli()
 	var minReq int64
 	if !pd.MinRequestTime.IsZero() {
 		minReq = pd.MinRequestTime.UnixMilli()
 	}
 	if len(pd.Metrics) == 0 {
 		// MAD's empty bucket: a set without series.
-		s.open(pd, partials.Partition(dh, nil, n), minReq)
+		s.open(pd, partials.Partition(dh, nil, n), startMs, minReq)
 		return
 	}
 	var rows uint64
@@ -252,28 +253,28 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 			continue
 		}
 		p := partials.Partition(dh, m.Name, n)
-		pm := s.open(pd, p, minReq)
+		pm := s.open(pd, p, startMs, minReq)
 		ser.Name, ser.Unit, ser.Count = m.Name, m.Unit, uint64(m.PopulationSize)
 		ser.HasSum, ser.HasMin, ser.HasMax, ser.Hist = false, false, false, m.Histogram != nil
 		for j := range m.Statistics {
 			st := &m.Statistics[j]
 			switch {
-			case !st.HasValue:
 			case st.Stat == hist.Sum:
-				ser.Sum, ser.HasSum = st.Value, true
+				ser.Sum, ser.HasSum = st.Value, st.HasValue
 			case st.Stat == hist.Min:
-				ser.Min, ser.HasMin = st.Value, true
+				ser.Min, ser.HasMin = st.Value, st.HasValue
 			case st.Stat == hist.Max:
-				ser.Max, ser.HasMax = st.Value, true
+				ser.Max, ser.HasMax = st.Value, st.HasValue
+			case st.Stat >= hist.Median:
+				ser.Hist = true // a percentile or the histogram
 			}
-			if st.Stat == hist.Histogram || st.Stat.IsPercentile() {
-				ser.Hist = true
-			}
+		}
+		ser.Keys, ser.Counts = ser.Keys[:0], ser.Counts[:0]
+		for _, b := range m.Histogram {
+			ser.Keys = append(ser.Keys, uint32(b.Key))
+			ser.Counts = append(ser.Counts, b.Count)
 		}
 		pm.msg.Series(ser)
-		for _, b := range m.Histogram {
-			pm.msg.Bucket(uint32(b.Key), b.Count)
-		}
 		rows++
 		if pm.msg.Len() >= s.cfg.MaxMessageBytes {
 			s.send(p)
@@ -283,14 +284,14 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 }
 
 // open returns partition p's message with pd's set open in it.
-func (s *Sink) open(pd *sinks.PeriodicData, p int, minReq int64) *partMsg {
+func (s *Sink) open(pd *sinks.PeriodicData, p int, startMs, minReq int64) *partMsg {
 	pm := &s.msgs[p]
-	if pm.started && (pm.period != pd.Period || !pm.start.Equal(pd.Start)) {
+	if pm.started && (pm.period != pd.Period || pm.start != startMs) {
 		s.send(p)
 	}
 	if !pm.started {
-		pm.msg.Reset(uint64(pd.Period/time.Millisecond), pd.Start.UnixMilli())
-		pm.started, pm.period, pm.start, pm.seq = true, pd.Period, pd.Start, 0
+		pm.msg.Reset(uint64(pd.Period/time.Millisecond), startMs)
+		pm.started, pm.period, pm.start, pm.seq = true, pd.Period, startMs, 0
 	}
 	if pm.seq != s.seq {
 		pm.msg.Set(s.dims, minReq)
