@@ -46,7 +46,9 @@ func BenchmarkKafkaTier(b *testing.B) {
 	for i := range 20 {
 		buckets = append(buckets, hist.Bucket{Key: hist.Pack(float64(i+1) * 0.013), Count: uint64(i%3 + 1)})
 	}
-	stat := func(s hist.Stat, v float64) sinks.Statistic { return sinks.Statistic{Stat: s, Value: v, HasValue: true} }
+	stat := func(s hist.Stat, v float64) sinks.Statistic {
+		return sinks.Statistic{Stat: s, Value: v, HasValue: true}
+	}
 	for e := range edges {
 		sk, err := kafka.New(kafka.Config{Name: "edge", Topic: topic, Period: time.Minute,
 			Props: [][2]string{{"bootstrap.servers", addr}, {"linger.ms", "5"}}})

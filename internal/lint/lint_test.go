@@ -74,6 +74,7 @@ var allowed = []struct {
 	{"ingest/clientpb/clientpbref", []string{"internal/sample"}},
 	{"ingest/promrw/promrwref", []string{"internal/sample"}},
 	{"ingest/otlp/otlpref", []string{"internal/sample"}},
+	{"ingest/partials/partialsref", []string{"internal/sample"}},
 	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/jsonstr", "internal/transform", "internal/kafkaprops"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	// The reference aggregator: independent of the shard; of hist it reads

@@ -245,7 +245,9 @@ func (m *Message) closeSet() {
 
 func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
 
-func appendTag(b []byte, field, typ int) []byte { return binary.AppendUvarint(b, uint64(field)<<3|uint64(typ)) }
+func appendTag(b []byte, field, typ int) []byte {
+	return binary.AppendUvarint(b, uint64(field)<<3|uint64(typ))
+}
 
 func appendVarint(b []byte, field int, v uint64) []byte {
 	return binary.AppendUvarint(appendTag(b, field, varintType), v)
