@@ -70,6 +70,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV1$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV2$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV3$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/partials
 	$(GO) test -run '^$$' -fuzz '^FuzzGraphite$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/graphite
 	$(GO) test -run '^$$' -fuzz '^FuzzTelegraf$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/telegraf
 	$(GO) test -run '^$$' -fuzz '^FuzzStatsD$$' -fuzztime 20000x -fuzzminimizetime 1s ./fuzz

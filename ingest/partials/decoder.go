@@ -39,7 +39,7 @@ type Decoder struct {
 	sets   []set
 	series []series
 	hist   []sample.HistEntry
-	keys   []uint64
+	keys   []uint32
 	counts []uint64
 	key    []byte
 }
@@ -81,7 +81,7 @@ func (d *Decoder) Decode(msg []byte, route sample.Route) (sample.Counts, Info, e
 	for r.More() {
 		switch f := r.Next(); f.Tag {
 		case partials.FieldVersion<<3 | pbwire.VarintType:
-			version, seenVersion = f.Uint64(), true
+			version, seenVersion = uint64(f.Uint32()), true
 		case partials.FieldPeriod<<3 | pbwire.VarintType:
 			period = f.Uint64()
 		case partials.FieldStart<<3 | pbwire.VarintType:
@@ -148,6 +148,9 @@ func (d *Decoder) set(msg []byte, r pbwire.Reader, at int) error {
 	if _, err := sample.ParseKey(d.key); err != nil {
 		return bad("dims", "not a dimension section (sorted, unique keys)", at)
 	}
+	if len(d.key) > sample.MaxKeyLen {
+		return bad("dims", "the bucket's key is longer than "+strconv.Itoa(sample.MaxKeyLen)+" bytes", at)
+	}
 	for _, sr := range d.series[len(d.series)-s.n:] {
 		n := sr.nameE - sr.nameS
 		if 1+uvarintLen(n)+n+len(d.key)-2 > sample.MaxKeyLen {
@@ -162,22 +165,18 @@ func (d *Decoder) set(msg []byte, r pbwire.Reader, at int) error {
 func (d *Decoder) oneSeries(msg []byte, r pbwire.Reader, at int) error {
 	s := series{nameS: -1, agg: sample.Agg{Has: sample.HasCount}}
 	var kind uint64
-	keysAt := -1
+	keysAt, unitS, unitE, hist := -1, -1, -1, false
+	unitAt := at
 	d.keys, d.counts = d.keys[:0], d.counts[:0]
 	for r.More() {
 		switch f := r.Next(); f.Tag {
 		case partials.SeriesName<<3 | pbwire.BytesType:
-			if _, ok := r.String(f); ok {
-				s.nameS, s.nameE = f.Bounds()
-			}
+			s.nameS, s.nameE = f.Bounds()
 		case partials.SeriesKind<<3 | pbwire.VarintType:
-			kind = f.Uint64()
+			kind = uint64(f.Uint32())
 		case partials.SeriesUnit<<3 | pbwire.BytesType:
-			u, ok := sample.ParseUnit(string(r.Bytes(f)))
-			if !ok {
-				return bad("unit", "not a MAD unit", f.At)
-			}
-			s.unit = u
+			unitS, unitE = f.Bounds()
+			unitAt = f.At
 		case partials.SeriesCnt<<3 | pbwire.VarintType:
 			s.agg.Count = float64(f.Uint64())
 		case partials.SeriesSum<<3 | pbwire.Fixed64Type:
@@ -187,22 +186,37 @@ func (d *Decoder) oneSeries(msg []byte, r pbwire.Reader, at int) error {
 		case partials.SeriesMax<<3 | pbwire.Fixed64Type:
 			s.agg.Max, s.agg.Has = f.Double(), s.agg.Has|sample.HasMax
 		case partials.SeriesKeys<<3 | pbwire.BytesType:
-			d.keys, _ = r.AppendVarints(d.keys, f)
+			d.keys, _ = r.AppendUint32s(d.keys, f)
+			keysAt = f.At
+		case partials.SeriesKeys<<3 | pbwire.VarintType: // unpacked, as Java accepts
+			d.keys = append(d.keys, f.Uint32())
 			keysAt = f.At
 		case partials.SeriesCnts<<3 | pbwire.BytesType:
 			d.counts, _ = r.AppendVarints(d.counts, f)
+		case partials.SeriesCnts<<3 | pbwire.VarintType:
+			d.counts = append(d.counts, f.Uint64())
 		case partials.SeriesHist<<3 | pbwire.VarintType:
-			if f.Bool() {
-				s.agg.Has |= sample.HasHist
-			}
+			hist = f.Bool()
 		}
+	}
+	if hist {
+		s.agg.Has |= sample.HasHist
 	}
 	if r.Err() != pbwire.OK {
 		return bad("", r.Err().String(), r.ErrOffset())
 	}
+	if unitE > unitS {
+		u, ok := sample.ParseUnit(string(msg[unitS:unitE]))
+		if !ok {
+			return bad("unit", "not a MAD unit", unitAt)
+		}
+		s.unit = u
+	}
 	switch {
 	case s.nameS < 0 || s.nameE == s.nameS:
 		return bad("name", "missing", at)
+	case !pbwire.ValidUTF8(msg[s.nameS:s.nameE]):
+		return bad("name", "not UTF-8", at)
 	case kind == partials.KindCounter:
 		s.kind = sample.KindCounter
 	case kind == partials.KindGauge:
@@ -223,9 +237,9 @@ func (d *Decoder) oneSeries(msg []byte, r pbwire.Reader, at int) error {
 		// 19 bits: sign, 11 exponent bits, 7 mantissa bits; an exponent
 		// of all ones is ±Inf or NaN.
 		if k>>19 != 0 || k>>7&0x7FF == 0x7FF {
-			return bad("hist_keys", "not a finite bucket key: "+strconv.FormatUint(k, 10), keysAt)
+			return bad("hist_keys", "not a finite bucket key: "+strconv.FormatUint(uint64(k), 10), keysAt)
 		}
-		d.hist = append(d.hist, sample.HistEntry{Value: math.Float64frombits(k << 45), Count: d.counts[i]})
+		d.hist = append(d.hist, sample.HistEntry{Value: math.Float64frombits(uint64(k) << 45), Count: d.counts[i]})
 	}
 	if s.histLen > 0 {
 		s.agg.Has |= sample.HasHist
@@ -276,4 +290,17 @@ func finite(v float64) bool { return !math.IsInf(v, 0) && !math.IsNaN(v) }
 
 func bad(field, reason string, at int) error {
 	return &sample.DecodeError{Kind: sample.ErrMalformed, Format: format, Index: -1, Field: field, Reason: reason, Offset: at}
+}
+
+// StartOf returns a message's bucket start (ms since the epoch) without
+// decoding the rest; ok is false if the message has none or is malformed
+// before it.
+func StartOf(msg []byte) (startMs int64, ok bool) {
+	r := pbwire.NewReader(msg)
+	for r.More() {
+		if f := r.Next(); f.Tag == partials.FieldStart<<3|pbwire.VarintType {
+			startMs, ok = f.Int64(), true
+		}
+	}
+	return startMs, ok && r.Err() == pbwire.OK
 }

@@ -3,16 +3,17 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/partials"
-	"github.com/gomad/mad/internal/pbwire"
 	"github.com/gomad/mad/sinks"
 )
 
@@ -103,81 +104,123 @@ type row struct {
 	text      string // name, kind, unit, count, sum/min/max, histogram
 }
 
-// rows renders the series of a message, reading the format's fields with
-// pbwire (the decoder's own reader is not under test here).
+// field is one protobuf field, read with protowire (the decoder's own
+// reader is not under test here).
+type field struct {
+	num protowire.Number
+	v   uint64
+	b   []byte
+}
+
+func fieldsOf(t *testing.T, b []byte) []field {
+	t.Helper()
+	var fs []field
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			t.Fatalf("bad tag: %v", protowire.ParseError(n))
+		}
+		b = b[n:]
+		f := field{num: num}
+		switch typ {
+		case protowire.VarintType:
+			f.v, n = protowire.ConsumeVarint(b)
+		case protowire.Fixed64Type:
+			f.v, n = protowire.ConsumeFixed64(b)
+		case protowire.BytesType:
+			f.b, n = protowire.ConsumeBytes(b)
+		default:
+			t.Fatalf("wire type %d", typ)
+		}
+		if n < 0 {
+			t.Fatalf("bad field %d: %v", num, protowire.ParseError(n))
+		}
+		b = b[n:]
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+func varints(t *testing.T, b []byte) []uint64 {
+	var vs []uint64
+	for len(b) > 0 {
+		v, n := protowire.ConsumeVarint(b)
+		if n < 0 {
+			t.Fatalf("bad packed varint")
+		}
+		vs, b = append(vs, v), b[n:]
+	}
+	return vs
+}
+
+// rows renders the series of a message.
 func rows(t *testing.T, r *kgo.Record) []row {
 	t.Helper()
 	var out []row
 	var period uint64
 	var start int64
-	rd := pbwire.NewReader(r.Value)
 	type set struct {
 		dims   string
 		minReq int64
 		series []string
 	}
 	var sets []set
-	for rd.More() {
-		switch f := rd.Next(); f.Tag {
-		case partials.FieldPeriod<<3 | pbwire.VarintType:
-			period = f.Uint64()
-		case partials.FieldStart<<3 | pbwire.VarintType:
-			start = f.Int64()
-		case partials.FieldSets<<3 | pbwire.BytesType:
-			var s set
-			sr := rd.Message(f)
-			for sr.More() {
-				switch g := sr.Next(); g.Tag {
-				case partials.SetDims<<3 | pbwire.BytesType:
-					s.dims = string(sr.Bytes(g))
-				case partials.SetMinReq<<3 | pbwire.VarintType:
-					s.minReq = g.Int64()
-				case partials.SetSeries<<3 | pbwire.BytesType:
+	for _, f := range fieldsOf(t, r.Value) {
+		switch f.num {
+		case partials.FieldPeriod:
+			period = f.v
+		case partials.FieldStart:
+			start = int64(f.v)
+		case partials.FieldSets:
+			var st set
+			for _, g := range fieldsOf(t, f.b) {
+				switch g.num {
+				case partials.SetDims:
+					st.dims = string(g.b)
+				case partials.SetMinReq:
+					st.minReq = int64(g.v)
+				case partials.SetSeries:
 					var text string
-					xr := sr.Message(g)
 					var keys, counts []uint64
-					for xr.More() {
-						switch h := xr.Next(); h.Tag {
-						case partials.SeriesName<<3 | pbwire.BytesType:
-							text += "name=" + string(xr.Bytes(h))
-						case partials.SeriesKind<<3 | pbwire.VarintType:
-							text += fmt.Sprintf(" kind=%d", h.Uint64())
-						case partials.SeriesUnit<<3 | pbwire.BytesType:
-							text += " unit=" + string(xr.Bytes(h))
-						case partials.SeriesCnt<<3 | pbwire.VarintType:
-							text += fmt.Sprintf(" count=%d", h.Uint64())
-						case partials.SeriesSum<<3 | pbwire.Fixed64Type:
-							text += fmt.Sprintf(" sum=%v", h.Double())
-						case partials.SeriesMin<<3 | pbwire.Fixed64Type:
-							text += fmt.Sprintf(" min=%v", h.Double())
-						case partials.SeriesMax<<3 | pbwire.Fixed64Type:
-							text += fmt.Sprintf(" max=%v", h.Double())
-						case partials.SeriesKeys<<3 | pbwire.BytesType:
-							keys, _ = xr.AppendVarints(keys, h)
-						case partials.SeriesCnts<<3 | pbwire.BytesType:
-							counts, _ = xr.AppendVarints(counts, h)
-						case partials.SeriesHist<<3 | pbwire.VarintType:
+					for _, h := range fieldsOf(t, g.b) {
+						switch h.num {
+						case partials.SeriesName:
+							text += "name=" + string(h.b)
+						case partials.SeriesKind:
+							text += fmt.Sprintf(" kind=%d", h.v)
+						case partials.SeriesUnit:
+							text += " unit=" + string(h.b)
+						case partials.SeriesCnt:
+							text += fmt.Sprintf(" count=%d", h.v)
+						case partials.SeriesSum:
+							text += fmt.Sprintf(" sum=%v", math.Float64frombits(h.v))
+						case partials.SeriesMin:
+							text += fmt.Sprintf(" min=%v", math.Float64frombits(h.v))
+						case partials.SeriesMax:
+							text += fmt.Sprintf(" max=%v", math.Float64frombits(h.v))
+						case partials.SeriesKeys:
+							keys = append(keys, varints(t, h.b)...)
+						case partials.SeriesCnts:
+							counts = append(counts, varints(t, h.b)...)
+						case partials.SeriesHist:
 							text += " hist"
 						}
 					}
 					if len(keys) > 0 {
 						text += fmt.Sprintf(" buckets=%v:%v", keys, counts)
 					}
-					s.series = append(s.series, text)
+					st.series = append(st.series, text)
 				}
 			}
-			sets = append(sets, s)
+			sets = append(sets, st)
 		}
 	}
-	if rd.Err() != pbwire.OK {
-		t.Fatalf("message: %v", rd.Err())
-	}
-	for _, s := range sets {
-		if len(s.series) == 0 {
-			out = append(out, row{r.Partition, period, start, s.dims, s.minReq, "empty"})
+	for _, st := range sets {
+		if len(st.series) == 0 {
+			out = append(out, row{r.Partition, period, start, st.dims, st.minReq, "empty"})
 		}
-		for _, x := range s.series {
-			out = append(out, row{r.Partition, period, start, s.dims, s.minReq, x})
+		for _, x := range st.series {
+			out = append(out, row{r.Partition, period, start, st.dims, st.minReq, x})
 		}
 	}
 	return out
