@@ -285,3 +285,29 @@ func TestKafkaSourceRebalance(t *testing.T) {
 		t.Errorf("counter1's population %d, messages read %d + %d; want %d", total, ka.Stats().Messages, kb.Stats().Messages, n)
 	}
 }
+
+// TestKafkaSourceCommitsABacklog: polls of one message each, 60 of them,
+// are all committed a bucket timeout or so after they were read, not one
+// timeout after another (the commit wait was taken poll after poll: 60 s
+// here at least).
+func TestKafkaSourceCommitsABacklog(t *testing.T) {
+	const topic, group, n = "metrics", "mad", 60
+	_, addr := kafkaCluster(t, topic, 1)
+	vec := madV2Vector(t)
+	var values [][]byte
+	for range n {
+		values = append(values, vec)
+	}
+	produce(t, addr, topic, values)
+	var out lockedBuffer
+	src := &ingest.KafkaConfig{Name: "kafka_source", Topics: []string{topic}, PollTime: 20 * time.Millisecond, MaxRecords: 1,
+		Props: [][2]string{{"bootstrap.servers", addr}, {"group.id", group}, {"auto.offset.reset", "earliest"}}}
+	d := kafkaDaemon(t, &out, []time.Duration{time.Second}, src)
+	defer d.Stop()
+	k := pipeline.SourcesOf[*ingest.KafkaSource](d.Pipelines()[0])[0]
+	waitUntil(t, "every message", 30*time.Second, func() bool { return k.Stats().Messages == n })
+	if p := k.Stats().Polls; p < n {
+		t.Fatalf("%d polls for %d messages of one record each", p, n)
+	}
+	waitUntil(t, "the commits", 20*time.Second, func() bool { return k.Stats().Pending == 0 && committedAll(t, addr, group, topic) })
+}

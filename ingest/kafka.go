@@ -54,8 +54,10 @@ type KafkaConfig struct {
 	// divide.
 	Partials bool
 	Periods  []time.Duration
-	Log      *slog.Logger
-	Mappers  MapperChain
+	// Txn, if set, is the exactly-once mode (kafka_eos.go).
+	Txn     *KafkaTxn
+	Log     *slog.Logger
+	Mappers MapperChain
 	// Opts are more franz-go options (tests).
 	Opts []kgo.Opt
 }
@@ -118,6 +120,9 @@ type KafkaStats struct {
 	Dropped uint64
 	// Partitions: the partitions the group assigned to the source now.
 	Partitions int
+	// Exactly once: Epochs committed, Aborts (transactions aborted, read
+	// again), Skipped (messages read again that a committed output holds).
+	Epochs, Aborts, Skipped uint64
 }
 
 // KafkaSource is a running KafkaSource.
@@ -126,6 +131,7 @@ type KafkaSource struct {
 	cl     *kgo.Client
 	dec    *clientpb.Decoder
 	pdec   *partials.Decoder // for Partials
+	eos    *eosState         // exactly-once mode
 	maxRec int
 
 	mu    sync.Mutex // guards prod, lanes (Retarget) and pending
@@ -137,6 +143,7 @@ type KafkaSource struct {
 	ownMu    sync.Mutex
 	owned    map[topicPartition]uint64 // assignment epoch of each owned partition
 	assigned uint64
+	rulesAt  uint64 // assigned when the exactly-once skip rules were read (loop-owned)
 
 	// Loop-owned.
 	last    *sample.Batch // where the last route went, and its length then
@@ -155,6 +162,7 @@ type KafkaSource struct {
 	messages, bytes, records, samples, refusedN   atomic.Uint64
 	polls, pollErrors, pauses, commits, commitErr atomic.Uint64
 	pendingN, dropped                             atomic.Uint64
+	skipped, epochs, aborts                       atomic.Uint64
 }
 
 type topicPartition struct {
@@ -223,11 +231,21 @@ func OpenKafka(cfg KafkaConfig, lanes []Lanes) (*KafkaSource, error) {
 		kgo.OnPartitionsLost(s.onLost),
 	}, set.Opts...)
 	opts = append(opts, cfg.Opts...)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("kafka source %s: %w", cfg.Name, err)
+	if cfg.Txn != nil {
+		popts, err := eosOptions(&cfg)
+		if err == nil {
+			err = s.openEOS(append(opts, popts...))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kafka source %s: %w", cfg.Name, err)
+		}
+	} else {
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			return nil, fmt.Errorf("kafka source %s: %w", cfg.Name, err)
+		}
+		s.cl = cl
 	}
-	s.cl = cl
 	go s.run()
 	return s, nil
 }
@@ -243,7 +261,7 @@ func (s *KafkaSource) Retargetable(c SourceConfig) bool {
 	o, ok := c.(*KafkaConfig)
 	return ok && o.Name == s.cfg.Name && slices.Equal(o.Topics, s.cfg.Topics) && slices.Equal(o.Props, s.cfg.Props) &&
 		o.Mappers.Equal(s.cfg.Mappers) && o.MaxRecordsPerMessage == s.cfg.MaxRecordsPerMessage &&
-		o.Partials == s.cfg.Partials && slices.Equal(o.Periods, s.cfg.Periods)
+		o.Partials == s.cfg.Partials && slices.Equal(o.Periods, s.cfg.Periods) && o.Txn.equal(s.cfg.Txn)
 }
 
 // Retarget publishes what was read to the old lanes and moves to the new
@@ -346,6 +364,10 @@ func (s *KafkaSource) run() {
 	select {
 	case <-s.start:
 	case <-s.stop:
+		return
+	}
+	if s.eos != nil {
+		s.runEOS()
 		return
 	}
 	for {
@@ -457,8 +479,17 @@ func (s *KafkaSource) advance() {
 	commit := map[string]map[int32]kgo.EpochOffset{}
 	n := 0
 	s.mu.Lock()
+	// Every poll moves through its states on its own (a poll's times are
+	// taken when it gets there: moving only the first one made a backlog
+	// of polls wait a bucket timeout each); offsets commit in poll order.
+	done := 0
+	for i := range s.pending {
+		if s.ready(&s.pending[i]) && done == i {
+			done++
+		}
+	}
 	s.ownMu.Lock()
-	for len(s.pending) > 0 && s.ready(&s.pending[0]) {
+	for ; done > 0; done-- {
 		for tp, o := range s.pending[0].offsets {
 			if s.owned[tp] != o.owned || o.owned == 0 {
 				continue // revoked since: its new owner reads it again
@@ -474,8 +505,8 @@ func (s *KafkaSource) advance() {
 	s.ownMu.Unlock()
 	s.pendingN.Store(uint64(len(s.pending)))
 	s.mu.Unlock()
-	if n == 0 {
-		return
+	if n == 0 || s.eos != nil {
+		return // exactly once: the epochs commit (kafka_eos.go)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownAwait)
 	defer cancel()
@@ -542,6 +573,10 @@ func (s *KafkaSource) Stop() error {
 // stopped), waiting at most ShutdownAwait, and closes the consumer.
 func (s *KafkaSource) Finish() error {
 	s.Stop()
+	if s.eos != nil {
+		s.finishEOS()
+		return nil
+	}
 	deadline := time.Now().Add(s.cfg.ShutdownAwait)
 	for {
 		s.advance()
@@ -565,7 +600,7 @@ func (s *KafkaSource) Stats() KafkaStats {
 	return KafkaStats{Messages: s.messages.Load(), Bytes: s.bytes.Load(), Records: s.records.Load(), Samples: s.samples.Load(),
 		Refused: s.refusedN.Load(), Polls: s.polls.Load(), PollErrors: s.pollErrors.Load(), Pauses: s.pauses.Load(),
 		Commits: s.commits.Load(), CommitErrors: s.commitErr.Load(), Pending: s.pendingN.Load(), Dropped: s.dropped.Load(),
-		Partitions: parts}
+		Partitions: parts, Epochs: s.epochs.Load(), Aborts: s.aborts.Load(), Skipped: s.skipped.Load()}
 }
 
 // Report reports the source's counters.
@@ -582,6 +617,11 @@ func (s *KafkaSource) Report(emit func(sm.Value)) {
 	emit(counter("mad_source_kafka_pauses_total", "Times fetching paused because the shards' rings were full.", l, st.Pauses))
 	emit(counter("mad_source_kafka_commits_total", "Partition offsets committed, each once every bucket holding its data was emitted.", l, st.Commits))
 	emit(counter("mad_source_kafka_commit_errors_total", "Partition offsets the group refused to commit (read again later).", l, st.CommitErrors))
+	if s.eos != nil {
+		emit(counter("mad_source_kafka_transactions_total", "Periods committed in a transaction with their output (exactly once).", l, st.Epochs))
+		emit(counter("mad_source_kafka_transaction_aborts_total", "Transactions aborted (a rebalance, a failure): their messages are read again.", l, st.Aborts))
+		emit(counter("mad_source_kafka_skipped_total", "Messages read again that a committed output already holds (skipped).", l, st.Skipped))
+	}
 	emit(sm.Value{Name: "mad_source_kafka_partitions", Help: "Partitions the consumer group assigned to the source.", Kind: sm.Gauge, Labels: l, V: float64(st.Partitions)})
 	emit(sm.Value{Name: "mad_source_kafka_pending_polls", Help: "Polls whose offsets wait for their buckets to be emitted.", Kind: sm.Gauge, Labels: l, V: float64(st.Pending)})
 	reportMappers(emit, l, s.cfg.Mappers)

@@ -39,8 +39,10 @@ type Builder struct {
 	Check bool
 
 	// periods are the periods of the pipeline being built, for the
-	// classes that depend on them (KafkaSink, PartialsParser).
+	// classes that depend on them (KafkaSink, PartialsParser); txnIDs its
+	// KafkaSources' transactional ids (nil: not known).
 	periods []time.Duration
+	txnIDs  map[string]bool
 }
 
 func (b *Builder) log() *slog.Logger {
@@ -56,6 +58,11 @@ func (b *Builder) log() *slog.Logger {
 func (b *Builder) Sources(spec *PipelineSpec) ([]ingest.SourceConfig, error) {
 	b.periods = spec.Shard.Periods
 	defer func() { b.periods = nil }()
+	for _, src := range spec.Sources {
+		if k, ok := src.Conf.(*KafkaSourceConf); ok && k.ExactlyOnce != nil && len(spec.Sources) > 1 {
+			return nil, fmt.Errorf("%s: source %s: an exactly-once KafkaSource must be its pipeline's only source (its transactions hold the pipeline's whole output)", src.Pos, src.Name)
+		}
+	}
 	var out []ingest.SourceConfig
 	for _, s := range spec.Sources {
 		c, err := b.Source(s)
@@ -72,7 +79,13 @@ func (b *Builder) Sources(spec *PipelineSpec) ([]ingest.SourceConfig, error) {
 // Sinks builds the sinks of a pipeline; on error it closes those it built.
 func (b *Builder) Sinks(spec *PipelineSpec) ([]sinks.Sink, error) {
 	b.periods = spec.Shard.Periods
-	defer func() { b.periods = nil }()
+	b.txnIDs = map[string]bool{}
+	for _, src := range spec.Sources {
+		if k, ok := src.Conf.(*KafkaSourceConf); ok && k.ExactlyOnce != nil {
+			b.txnIDs[k.ExactlyOnce.TransactionalID] = true
+		}
+	}
+	defer func() { b.periods, b.txnIDs = nil, nil }()
 	var out []sinks.Sink
 	for _, s := range spec.Sinks {
 		sk, err := b.Sink(s)

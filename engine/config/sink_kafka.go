@@ -24,14 +24,20 @@ type KafkaSinkConf struct {
 	// Period is the period written (0: the pipeline's shortest).
 	Period          time.Duration
 	MaxMessageBytes int
+	// TransactionalID makes the sink write in the transactions of the
+	// pipeline's KafkaSource of that exactlyOnce.transactionalId.
+	TransactionalID string
 }
 
 func init() {
 	register(&class{fqcn: pkgMad + "KafkaSink", kind: kindSink,
 		bind: func(n *node) any {
-			c := &KafkaSinkConf{Topic: n.reqStr("topic")}
-			if !n.has("configs") {
+			c := &KafkaSinkConf{Topic: n.reqStr("topic"), TransactionalID: n.str("transactionalId", "")}
+			switch {
+			case c.TransactionalID == "" && !n.has("configs"):
 				n.fail(nil, "configs", "is required")
+			case c.TransactionalID != "" && n.has("configs"):
+				n.fail(nil, "configs", "a transactional sink produces through its source's client: set the producer properties in the source's exactlyOnce.configs")
 			}
 			c.Configs = n.strMap("configs")
 			c.Period, _ = n.duration("period", 0)
@@ -61,11 +67,15 @@ func init() {
 // properties mad cannot honour are errors, each by name.
 func kafkaSinkConfig(b *Builder, s ClassSpec) (kafka.Config, error) {
 	c := s.Conf.(*KafkaSinkConf)
-	props := make([][2]string, len(c.Configs))
-	for i, kv := range c.Configs {
-		props[i] = [2]string{kv.Key, kv.Value}
+	var props [][2]string
+	for _, kv := range c.Configs {
+		props = append(props, [2]string{kv.Key, kv.Value})
 	}
-	if ps := kafkaprops.ProducerProblems(props); len(ps) > 0 {
+	if c.TransactionalID != "" {
+		if b.txnIDs != nil && !b.txnIDs[c.TransactionalID] {
+			return kafka.Config{}, s.failed("sink", fmt.Errorf("transactionalId %q: no KafkaSource of the pipeline has that exactlyOnce.transactionalId", c.TransactionalID))
+		}
+	} else if ps := kafkaprops.ProducerProblems(props); len(ps) > 0 {
 		return kafka.Config{}, s.failed("sink", errors.New(strings.Join(ps, "; ")))
 	}
 	period := c.Period
@@ -80,5 +90,6 @@ func kafkaSinkConfig(b *Builder, s ClassSpec) (kafka.Config, error) {
 	case len(b.periods) > 0 && !slices.Contains(b.periods, period):
 		return kafka.Config{}, s.failed("sink", fmt.Errorf("period %s is not one of the pipeline's periods", sinks.FormatPeriod(period)))
 	}
-	return kafka.Config{Name: s.Name, Topic: c.Topic, Props: props, Period: period, MaxMessageBytes: c.MaxMessageBytes, Log: b.log()}, nil
+	return kafka.Config{Name: s.Name, Topic: c.Topic, Props: props, Period: period, MaxMessageBytes: c.MaxMessageBytes,
+		TransactionalID: c.TransactionalID, Log: b.log()}, nil
 }

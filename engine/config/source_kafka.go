@@ -30,6 +30,15 @@ type KafkaSourceConf struct {
 	Parser                                   ClassSpec
 	PollTime, ShutdownAwaitTime, BackoffTime time.Duration
 	NumWorkerThreads, BufferSize             int
+	// ExactlyOnce is mad's exactly-once mode (nil: at least once).
+	ExactlyOnce *ExactlyOnceConf
+}
+
+// ExactlyOnceConf is a KafkaSource's exactlyOnce object (mad's).
+type ExactlyOnceConf struct {
+	TransactionalID string
+	Delay           time.Duration
+	Configs         []KV
 }
 
 func init() {
@@ -58,6 +67,11 @@ func init() {
 		c.BackoffTime, _ = n.duration("backoffTime", time.Second)
 		c.NumWorkerThreads = int(n.integer("numWorkerThreads", 1, 1, 1024))
 		c.BufferSize = int(n.integer("bufferSize", 1000, 1, 1<<24))
+		if eo := n.object("exactlyOnce"); eo != nil {
+			c.ExactlyOnce = &ExactlyOnceConf{TransactionalID: eo.reqStr("transactionalId"), Configs: eo.strMap("configs")}
+			c.ExactlyOnce.Delay, _ = eo.duration("delay", 0)
+			eo.done()
+		}
 		return c
 	}})
 	register(&class{fqcn: pkgSources + "FileSource", kind: kindSource, missing: outOfScope, bind: func(n *node) any {
@@ -87,7 +101,17 @@ func buildKafka(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
 	if ps := kafkaprops.Problems(props); len(ps) > 0 {
 		return nil, fmt.Errorf("%s: source %s: %w", s.Pos, s.Name, errors.New(strings.Join(ps, "; ")))
 	}
-	return &ingest.KafkaConfig{Name: s.Name, Topics: c.Topics, Props: props, PollTime: max(c.PollTime, time.Millisecond),
+	kc := &ingest.KafkaConfig{Name: s.Name, Topics: c.Topics, Props: props, PollTime: max(c.PollTime, time.Millisecond),
 		BackoffTime: c.BackoffTime, ShutdownAwait: c.ShutdownAwaitTime, MaxRecords: c.BufferSize, Log: b.log(),
-		Partials: partials, Periods: slices.Clone(b.periods)}, nil
+		Partials: partials, Periods: slices.Clone(b.periods)}
+	if eo := c.ExactlyOnce; eo != nil {
+		kc.Txn = &ingest.KafkaTxn{ID: eo.TransactionalID, Delay: eo.Delay}
+		for _, kv := range eo.Configs {
+			kc.Txn.ProducerProps = append(kc.Txn.ProducerProps, [2]string{kv.Key, kv.Value})
+		}
+		if err := ingest.CheckKafkaTxn(kc); err != nil {
+			return nil, fmt.Errorf("%s: source %s: %w", s.Pos, s.Name, err)
+		}
+	}
+	return kc, nil
 }

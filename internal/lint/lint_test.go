@@ -58,6 +58,7 @@ var allowed = []struct {
 	// time.
 	{"internal/transform", []string{"internal/sample"}},
 	{"internal/kafkaprops", nil},
+	{"internal/kafkatxn", nil},
 	// The partials format of mad's KafkaSink, which its tier parser reads.
 	{"internal/partials", nil},
 	{"affinity", nil},
@@ -75,18 +76,18 @@ var allowed = []struct {
 	{"ingest/promrw/promrwref", []string{"internal/sample"}},
 	{"ingest/otlp/otlpref", []string{"internal/sample"}},
 	{"ingest/partials/partialsref", []string{"internal/sample"}},
-	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/jsonstr", "internal/transform", "internal/kafkaprops"}},
+	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/jsonstr", "internal/transform", "internal/kafkaprops", "internal/kafkatxn"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	// The reference aggregator: independent of the shard; of hist it reads
 	// only snapshots, to render the shard's side alike.
 	{"shard/shardref", []string{"internal/sample", "hist"}},
 	{"sinks", []string{"hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr"}},
-	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr", "internal/kafkaprops", "internal/partials"}}, // sinks share helpers (caggtest) among themselves
+	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr", "internal/kafkaprops", "internal/kafkatxn", "internal/partials"}}, // sinks share helpers (caggtest) among themselves
 	// Pipelines run sources, shards and sinks; they know nothing of MAD's
 	// files.
 	{"engine/pipeline", []string{"ingest", "shard", "sinks", "sinks/*", "hist", "ring", "affinity", "internal/sample", "internal/selfmetric", "internal/throttle"}},
 	// Configuration binds MAD's files and builds pipelines from them.
-	{"engine/config", []string{"engine/pipeline", "internal/hocon", "ingest", "ingest/*", "shard", "hist", "sinks", "sinks/*", "affinity", "internal/sample", "internal/transform", "internal/kafkaprops"}},
+	{"engine/config", []string{"engine/pipeline", "internal/hocon", "ingest", "ingest/*", "shard", "hist", "sinks", "sinks/*", "affinity", "internal/sample", "internal/transform", "internal/kafkaprops", "internal/kafkatxn"}},
 	// The daemon: everything but the commands.
 	{"engine", []string{"*"}},
 	{"bench", []string{"engine", "engine/*", "ingest", "ingest/*", "bench/*"}},

@@ -29,6 +29,7 @@ import (
 
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/kafkaprops"
+	"github.com/gomad/mad/internal/kafkatxn"
 	"github.com/gomad/mad/internal/partials"
 	sm "github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/internal/throttle"
@@ -57,6 +58,11 @@ type Config struct {
 	Log          *slog.Logger
 	// Opts are more franz-go options (tests).
 	Opts []kgo.Opt
+	// TransactionalID, if set, makes the sink produce through the client
+	// of the KafkaSource configured with this transactional id (exactly
+	// once: what the sink writes commits with the offsets the source
+	// consumed for it); Props are then not used.
+	TransactionalID string
 }
 
 // Stats are a sink's counters.
@@ -74,14 +80,18 @@ type Stats struct {
 	// SkippedSets: StatsD set series, whose distinct counts cannot be
 	// merged (not written); OtherPeriods: buckets of other periods.
 	SkippedSets, OtherPeriods uint64
+	// Aborted, AbortedRows: messages of a transaction the source aborted
+	// (a rebalance during a period): discarded, and consumed again from
+	// the last committed offsets.
+	Aborted, AbortedRows uint64
 }
 
 // Sink is a running KafkaSink.
 type Sink struct {
 	cfg   Config
-	cl    *kgo.Client
-	adm   *kadm.Client
-	parts atomic.Int32 // the topic's partition count, once known
+	cl    *kgo.Client       // nil when transactional
+	txn   *kafkatxn.Session // when transactional
+	parts atomic.Int32      // the topic's partition count, once known
 
 	// Emitter-owned.
 	msgs   []partMsg
@@ -98,6 +108,8 @@ type Sink struct {
 	delivered, failed, deliveredRows, failedRow atomic.Uint64
 	dropped, droppedRows, skippedSets, other    atomic.Uint64
 	full                                        atomic.Uint64 // of dropped: after Produce (buffer full)
+	aborted, abortedRows                        atomic.Uint64
+	abortedAfter                                atomic.Uint64 // of aborted: after Produce
 }
 
 // partMsg is the message being built for one partition.
@@ -118,7 +130,12 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.Period <= 0 || cfg.Period%time.Millisecond != 0 {
 		return nil, fmt.Errorf("kafka sink: period %v: want a positive whole number of milliseconds", cfg.Period)
 	}
-	set := kafkaprops.Producer(cfg.Props)
+	var set kafkaprops.Settings
+	if cfg.TransactionalID == "" {
+		set = kafkaprops.Producer(cfg.Props)
+	} else if len(cfg.Props) > 0 {
+		set.Problems = []string{"a transactional sink produces through its source's client: set the producer properties on the source"}
+	}
 	if len(set.Problems) > 0 {
 		return nil, fmt.Errorf("kafka sink %s: %s", cfg.Name, strings.Join(set.Problems, "; "))
 	}
@@ -138,14 +155,27 @@ func New(cfg Config) (*Sink, error) {
 		cfg.Log = slog.Default()
 	}
 	s := &Sink{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
-	opts := append([]kgo.Opt{kgo.DefaultProduceTopic(cfg.Topic), kgo.RecordPartitioner(partitioner{s})}, set.Opts...)
-	cl, err := kgo.NewClient(append(opts, cfg.Opts...)...)
-	if err != nil {
-		return nil, fmt.Errorf("kafka sink %s: %w", cfg.Name, err)
+	if cfg.TransactionalID != "" {
+		s.txn = kafkatxn.For(cfg.TransactionalID)
+	} else {
+		opts := append([]kgo.Opt{kgo.DefaultProduceTopic(cfg.Topic), kgo.RecordPartitioner(partitioner{s})}, set.Opts...)
+		cl, err := kgo.NewClient(append(opts, cfg.Opts...)...)
+		if err != nil {
+			return nil, fmt.Errorf("kafka sink %s: %w", cfg.Name, err)
+		}
+		s.cl = cl
 	}
-	s.cl, s.adm = cl, kadm.NewClient(cl)
 	go s.watch()
 	return s, nil
+}
+
+// client is the client the sink produces with: its own, or its
+// transactional source's (nil before that source opened).
+func (s *Sink) client() *kgo.Client {
+	if s.txn != nil {
+		return s.txn.Client()
+	}
+	return s.cl
 }
 
 // partitioner sends a message to the partition the sink chose (its
@@ -166,9 +196,13 @@ func (p partitioner) Partition(r *kgo.Record, n int) int {
 func (s *Sink) watch() {
 	defer close(s.done)
 	for wait := 50 * time.Millisecond; ; {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		ts, err := s.adm.ListTopics(ctx, s.cfg.Topic)
-		cancel()
+		var ts kadm.TopicDetails
+		err := errors.New("the transactional source has not started")
+		if cl := s.client(); cl != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ts, err = kadm.NewClient(cl).ListTopics(ctx, s.cfg.Topic)
+			cancel()
+		}
 		if err == nil {
 			if t, ok := ts[s.cfg.Topic]; ok && t.Err == nil && len(t.Partitions) > 0 {
 				s.parts.Store(int32(len(t.Partitions)))
@@ -315,6 +349,20 @@ func (s *Sink) send(p int) {
 	pm := &s.msgs[p]
 	pm.started = false
 	rows := uint64(pm.msg.Rows())
+	if s.txn != nil && s.txn.Discarding() {
+		s.aborted.Add(1)
+		s.abortedRows.Add(rows)
+		return
+	}
+	cl := s.client()
+	if cl == nil {
+		s.dropped.Add(1)
+		s.droppedRows.Add(rows)
+		if ok, left := s.errLog.Allow(time.Now()); ok {
+			s.cfg.Log.Warn("kafka sink: message dropped: its transactional source has not started", "sink", s.cfg.Name, "rows", rows, "suppressed", left)
+		}
+		return
+	}
 	v := append([]byte(nil), pm.msg.Bytes()...)
 	r := &kgo.Record{Topic: s.cfg.Topic, Partition: int32(p), Value: v}
 	// The context bounds the wait for room only: it is cancelled when the
@@ -322,9 +370,14 @@ func (s *Sink) send(p int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var gaveUp atomic.Bool
 	timer := time.AfterFunc(s.cfg.Block, func() { gaveUp.Store(true); cancel() })
-	s.cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+	cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
 		cancel()
 		switch {
+		case err != nil && s.txn != nil && (s.txn.Discarding() || strings.Contains(err.Error(), "not in a transaction")):
+			// Its transaction was aborted: consumed again.
+			s.abortedAfter.Add(1)
+			s.aborted.Add(1)
+			s.abortedRows.Add(rows)
 		case err == nil:
 			s.delivered.Add(1)
 			s.deliveredRows.Add(rows)
@@ -354,6 +407,11 @@ func (s *Sink) Close() error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
 	s.Flush()
+	if s.txn != nil {
+		// The source ends the transaction, flushing its client, once the
+		// pipeline's sinks are closed (ingest.Finisher).
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CloseTimeout)
 	defer cancel()
 	err := s.cl.Flush(ctx)
@@ -368,7 +426,8 @@ func (s *Sink) Close() error {
 func (s *Sink) Stats() Stats {
 	return Stats{Rows: s.rows.Load(), Messages: s.messages.Load(), Bytes: s.bytes.Load(),
 		Delivered: s.delivered.Load(), Failed: s.failed.Load(), DeliveredRows: s.deliveredRows.Load(), FailedRows: s.failedRow.Load(),
-		Dropped: s.dropped.Load(), DroppedRows: s.droppedRows.Load(), SkippedSets: s.skippedSets.Load(), OtherPeriods: s.other.Load()}
+		Dropped: s.dropped.Load(), DroppedRows: s.droppedRows.Load(), SkippedSets: s.skippedSets.Load(), OtherPeriods: s.other.Load(),
+		Aborted: s.aborted.Load(), AbortedRows: s.abortedRows.Load()}
 }
 
 // Name returns the sink's name.
@@ -385,8 +444,9 @@ func (s *Sink) Report(emit func(sm.Value)) {
 	emit(sm.Value{Name: "mad_sink_kafka_delivered_total", Help: "Messages the brokers acknowledged.", Labels: l, V: float64(st.Delivered)})
 	emit(sm.Value{Name: "mad_sink_kafka_failed_total", Help: "Messages the producer gave up on after its retries.", Labels: l, V: float64(st.Failed)})
 	emit(sm.Value{Name: "mad_sink_kafka_dropped_total", Help: "Messages dropped before the producer took them (buffer full, no partition count).", Labels: l, V: float64(st.Dropped)})
+	emit(sm.Value{Name: "mad_sink_kafka_aborted_total", Help: "Messages of transactions the source aborted (consumed and written again).", Labels: l, V: float64(st.Aborted)})
 	emit(sm.Value{Name: "mad_sink_kafka_in_flight", Help: "Messages handed to the producer and not yet acknowledged or failed.", Kind: sm.Gauge, Labels: l,
-		V: float64(st.Messages - st.Delivered - st.Failed - s.full.Load())})
+		V: float64(st.Messages - st.Delivered - st.Failed - s.full.Load() - s.abortedAfter.Load())})
 	emit(sm.Value{Name: "mad_sink_kafka_skipped_total", Help: "Series or buckets a Kafka sink does not write, by reason.", Labels: append(l[:2:2], "reason", "set"), V: float64(st.SkippedSets)})
 	emit(sm.Value{Name: "mad_sink_kafka_skipped_total", Help: "Series or buckets a Kafka sink does not write, by reason.", Labels: append(l[:2:2], "reason", "other_period"), V: float64(st.OtherPeriods)})
 }

@@ -1,0 +1,462 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gomad/mad/ingest/partials"
+	"github.com/gomad/mad/internal/kafkaprops"
+	"github.com/gomad/mad/internal/kafkatxn"
+)
+
+// The exactly-once mode of a tier's KafkaSource (KafkaTxn): the pipeline's
+// output for a period and the offsets consumed for it commit in one Kafka
+// transaction (franz-go's GroupTransactSession; the pipeline's KafkaSinks
+// produce through the source's client, internal/kafkatxn).
+//
+// Time is cut into epochs at the multiples B of the pipeline's one period
+// P. In the epoch ending at B the source applies the messages whose bucket
+// starts before B and holds back, in memory, those of later buckets. At
+// B + Delay (the edges have written their buckets ending at B by then) it
+// stops applying, waits until every bucket holding what it applied has
+// been emitted (into the transaction), and commits: per partition the
+// offset of the first message held back (or the end of what it read),
+// with "B and the end E of what it read" as the offset's metadata. Then it
+// applies what it held. A message is thus in exactly one committed output:
+// after a crash or a rebalance the partition's next owner reads from the
+// committed offset and skips the messages below E whose bucket starts
+// before B (they are in the committed output), applying the rest. An
+// aborted transaction (a rebalance during the epoch) discards what the
+// sinks get until the aggregator has emitted everything it had, and the
+// source reads again from the committed offsets.
+
+// KafkaTxn configures a KafkaSource's exactly-once mode.
+type KafkaTxn struct {
+	// ID is the transactional id, unique per process (KIP-447 fences by
+	// the consumer group's generation); the pipeline's KafkaSinks name it.
+	ID string
+	// Delay is how long after the end of a period its transaction waits
+	// for the edges' buckets (default: the period's timeout, MAD's
+	// clamp(period/2, 1 s, 10 min), plus 10 s).
+	Delay time.Duration
+	// ProducerProps are the Java producer properties of the source's
+	// client (compression, linger…); bootstrap and security come from the
+	// consumer's.
+	ProducerProps [][2]string
+}
+
+func (t *KafkaTxn) equal(o *KafkaTxn) bool {
+	if t == nil || o == nil {
+		return t == o
+	}
+	return t.ID == o.ID && t.Delay == o.Delay && slices.Equal(t.ProducerProps, o.ProducerProps)
+}
+
+// eosMetadata prefixes the offset metadata of an exactly-once commit.
+const eosMetadata = "mad-eos"
+
+// maxHeld bounds the bytes of messages held back; past it the source stops
+// reading until the epoch commits.
+const maxHeld = 64 << 20
+
+// skipRule is a partition's last exactly-once commit: messages below end
+// whose bucket starts before b are in a committed output.
+type skipRule struct{ b, end int64 }
+
+// eosState is the loop's state in exactly-once mode.
+type eosState struct {
+	sess    *kgo.GroupTransactSession
+	txn     *kafkatxn.Session
+	p       int64 // the period, ms
+	delay   time.Duration
+	b       int64 // the open epoch's boundary, ms
+	closing bool
+	inTxn   bool
+
+	consumed  map[topicPartition]int64 // the next offset read, per partition
+	decision  map[topicPartition]int64 // consumed when the epoch closed
+	firstHeld map[topicPartition]int64
+	held      []*kgo.Record
+	heldBytes int
+	skip      map[topicPartition]skipRule
+	known     bool // skip holds the group's committed rules
+}
+
+// txnTimeout bounds a transaction: a period, the delay, and a margin.
+func (e *eosState) txnTimeout() time.Duration {
+	return min(time.Duration(e.p)*time.Millisecond+e.delay+30*time.Second, 15*time.Minute)
+}
+
+// eosOptions checks the exactly-once configuration and returns the
+// producer options of the source's client.
+func eosOptions(cfg *KafkaConfig) ([]kgo.Opt, error) {
+	t := cfg.Txn
+	switch {
+	case t.ID == "":
+		return nil, errors.New("exactly once: no transactional id")
+	case !cfg.Partials:
+		return nil, errors.New("exactly once: the source must read partials (io.gomad.mad.parsers.PartialsParser)")
+	case len(cfg.Periods) != 1:
+		return nil, fmt.Errorf("exactly once: the pipeline must have one period, not %d (the transactions follow it)", len(cfg.Periods))
+	}
+	props := slices.Clone(t.ProducerProps)
+	have := map[string]bool{}
+	for _, p := range props {
+		have[p[0]] = true
+	}
+	for _, p := range cfg.Props {
+		if k := p[0]; !have[k] && (k == "bootstrap.servers" || k == "client.id" || k == "security.protocol" ||
+			strings.HasPrefix(k, "sasl.") || strings.HasPrefix(k, "ssl.")) {
+			props = append(props, p)
+		}
+	}
+	set := kafkaprops.Producer(props)
+	if len(set.Problems) > 0 {
+		return nil, fmt.Errorf("exactly once: %s", strings.Join(set.Problems, "; "))
+	}
+	return append(set.Opts, kgo.TransactionalID(t.ID), kgo.RecordPartitioner(kgo.ManualPartitioner())), nil
+}
+
+// CheckKafkaTxn checks a source's exactly-once configuration (for the
+// configuration files: start-up and -check-config).
+func CheckKafkaTxn(cfg *KafkaConfig) error {
+	_, err := eosOptions(cfg)
+	return err
+}
+
+// openEOS creates the transactional client.
+func (s *KafkaSource) openEOS(opts []kgo.Opt) error {
+	p := s.cfg.Periods[0]
+	e := &eosState{p: p.Milliseconds(), delay: s.cfg.Txn.Delay, txn: kafkatxn.For(s.cfg.Txn.ID),
+		consumed: map[topicPartition]int64{}, firstHeld: map[topicPartition]int64{}, skip: map[topicPartition]skipRule{}}
+	if e.delay <= 0 {
+		e.delay = min(max(p/2, time.Second), 10*time.Minute) + 10*time.Second
+	}
+	sess, err := kgo.NewGroupTransactSession(append(opts, kgo.TransactionTimeout(e.txnTimeout()))...)
+	if err != nil {
+		return err
+	}
+	e.sess = sess
+	s.eos, s.cl = e, sess.Client()
+	e.txn.SetClient(s.cl)
+	return nil
+}
+
+// firstBoundary is the first epoch boundary whose commit is after now.
+func (e *eosState) firstBoundary(now time.Time) int64 {
+	return (now.Add(-e.delay).UnixMilli()/e.p + 1) * e.p
+}
+
+// runEOS is the poll loop in exactly-once mode.
+func (s *KafkaSource) runEOS() {
+	e := s.eos
+	e.b = e.firstBoundary(time.Now())
+	for {
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
+		if !e.inTxn {
+			if err := e.sess.Begin(); err != nil {
+				s.pollErrors.Add(1)
+				s.cfg.Log.Warn("kafka: cannot begin a transaction", "source", s.cfg.Name, "err", err)
+				s.sleep(s.cfg.BackoffTime)
+				continue
+			}
+			e.inTxn = true
+		}
+		if !e.closing && time.Now().UnixMilli() >= e.b+e.delay.Milliseconds() {
+			e.closing = true
+			e.decision = clonePartitions(e.consumed)
+		}
+		s.advance()
+		s.mu.Lock()
+		emitted := len(s.pending) == 0
+		s.mu.Unlock()
+		if e.closing {
+			if emitted {
+				s.commitEpoch(false)
+			} else {
+				s.sleep(5 * time.Millisecond)
+			}
+			continue
+		}
+		if e.heldBytes > maxHeld {
+			s.sleep(5 * time.Millisecond)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PollTime)
+		fs := e.sess.PollRecords(ctx, s.maxRec)
+		cancel()
+		if fs.IsClientClosed() {
+			return
+		}
+		s.polls.Add(1)
+		failed := false
+		fs.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			failed = true
+			s.pollErrors.Add(1)
+			if ok, left := s.errLog.Allow(time.Now()); ok {
+				s.cfg.Log.Warn("kafka consumer error", "source", s.cfg.Name, "topic", t, "partition", p, "err", err, "suppressed", left)
+			}
+		})
+		var rs []*kgo.Record
+		fs.EachRecord(func(r *kgo.Record) { rs = append(rs, r) })
+		s.applyEOS(rs, true)
+		if failed {
+			s.sleep(s.cfg.BackoffTime)
+		}
+	}
+}
+
+func clonePartitions(m map[topicPartition]int64) map[topicPartition]int64 {
+	c := make(map[topicPartition]int64, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// applyEOS applies the records of the open epoch, holds back those of
+// later buckets and skips those a committed output holds; fresh records
+// advance the consumed offsets. Then it publishes and queues the poll for
+// the emission it waits for.
+func (s *KafkaSource) applyEOS(rs []*kgo.Record, fresh bool) {
+	if len(rs) == 0 {
+		return
+	}
+	e := s.eos
+	for !e.known || s.assignedSince() {
+		// No record is applied without the partitions' last commits.
+		if s.loadSkipRules() || s.sleep(s.cfg.BackoffTime) {
+			break
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := nowMillis()
+	s.tmax = math.MinInt64
+	var msgs, bytes, recs, samples, bad uint64
+	applied := false
+	for _, r := range rs {
+		tp := topicPartition{r.Topic, r.Partition}
+		if fresh {
+			msgs++
+			bytes += uint64(len(r.Value))
+			e.consumed[tp] = r.Offset + 1
+		}
+		start, ok := partials.StartOf(r.Value)
+		if rule, has := e.skip[tp]; has && ok && r.Offset < rule.end && start < rule.b {
+			s.skipped.Add(1)
+			continue
+		}
+		if ok && start >= e.b {
+			if _, has := e.firstHeld[tp]; !has {
+				e.firstHeld[tp] = r.Offset
+			}
+			e.held = append(e.held, r)
+			e.heldBytes += len(r.Value)
+			continue
+		}
+		applied = true
+		c, _, err := s.pdec.Decode(r.Value, s.route)
+		s.noteLast()
+		recs += uint64(c.Records)
+		samples += uint64(c.Samples)
+		if err != nil {
+			bad++
+			if ok, left := s.refused.Allow(time.Now()); ok {
+				s.cfg.Log.Warn("kafka message refused", "source", s.cfg.Name, "topic", r.Topic, "partition", r.Partition,
+					"offset", r.Offset, "err", err, "suppressed", left)
+			}
+		}
+	}
+	s.messages.Add(msgs)
+	s.bytes.Add(bytes)
+	s.records.Add(recs)
+	s.samples.Add(samples)
+	s.refusedN.Add(bad)
+	s.publish()
+	if applied {
+		pt := kafkaPoint{progress: s.lanes.Progress, tmax: s.tmax}
+		if s.tmax == math.MinInt64 {
+			pt.tmax = now
+		}
+		for _, r := range s.lanes.To {
+			pt.to = append(pt.to, ringCount{popped: r.Popped, n: r.Pushed()})
+		}
+		s.pending = append(s.pending, pt)
+		s.pendingN.Store(uint64(len(s.pending)))
+	}
+}
+
+// assignedSince reports whether the group assigned partitions since the
+// skip rules were loaded.
+func (s *KafkaSource) assignedSince() bool {
+	s.ownMu.Lock()
+	defer s.ownMu.Unlock()
+	return s.assigned != s.rulesAt
+}
+
+// loadSkipRules reads the group's committed offsets and their metadata; it
+// reports whether it could.
+func (s *KafkaSource) loadSkipRules() bool {
+	e := s.eos
+	s.ownMu.Lock()
+	at := s.assigned
+	s.ownMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownAwait)
+	defer cancel()
+	// Stable: a commit another member's transaction has pending is waited
+	// for, as the consumer waits for it before reading from its offset.
+	ctx = kadm.RequireStable(ctx)
+	group := kafkaprops.Consumer(s.cfg.Props).Group
+	got, err := kadm.NewClient(s.cl).FetchOffsets(ctx, group)
+	if err == nil {
+		err = got.Error()
+	}
+	if err != nil {
+		s.pollErrors.Add(1)
+		s.cfg.Log.Warn("kafka: cannot read the committed offsets (exactly once)", "source", s.cfg.Name, "err", err)
+		return false
+	}
+	got.Each(func(o kadm.OffsetResponse) {
+		if rule, ok := parseEOSMetadata(o.Metadata); ok {
+			e.skip[topicPartition{o.Topic, o.Partition}] = rule
+		}
+	})
+	e.known = true
+	s.rulesAt = at
+	return true
+}
+
+func eosMetadataOf(b, end int64) string {
+	return eosMetadata + " b=" + strconv.FormatInt(b, 10) + " e=" + strconv.FormatInt(end, 10)
+}
+
+func parseEOSMetadata(m string) (skipRule, bool) {
+	f := strings.Fields(m)
+	if len(f) != 3 || f[0] != eosMetadata || !strings.HasPrefix(f[1], "b=") || !strings.HasPrefix(f[2], "e=") {
+		return skipRule{}, false
+	}
+	b, err1 := strconv.ParseInt(f[1][2:], 10, 64)
+	end, err2 := strconv.ParseInt(f[2][2:], 10, 64)
+	return skipRule{b: b, end: end}, err1 == nil && err2 == nil
+}
+
+// commitEpoch ends the epoch's transaction with its offsets (everything it
+// applied has been emitted into it), then opens the next epoch with what
+// was held back; if the transaction aborts, it lets the aggregator empty
+// itself into the discarding sinks and reads again from the committed
+// offsets.
+func (s *KafkaSource) commitEpoch(final bool) {
+	e := s.eos
+	want := map[topicPartition]skipRule{} // per partition: the offset to commit (b) and E (end)
+	for tp, next := range e.consumed {
+		x := next
+		if h, ok := e.firstHeld[tp]; ok {
+			x = h
+		}
+		end, ok := e.decision[tp]
+		if !ok {
+			end = x
+		}
+		want[tp] = skipRule{b: x, end: end}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownAwait+e.txnTimeout())
+	ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
+		for i := range req.Topics {
+			t := &req.Topics[i]
+			for j := range t.Partitions {
+				p := &t.Partitions[j]
+				if w, ok := want[topicPartition{t.Topic, p.Partition}]; ok {
+					if w.b != p.Offset {
+						p.Offset, p.LeaderEpoch = w.b, -1
+					}
+					m := eosMetadataOf(e.b, w.end)
+					p.Metadata = &m
+				}
+			}
+		}
+		return nil
+	})
+	committed, err := e.sess.End(ctx, kgo.TryCommit)
+	cancel()
+	e.inTxn = false
+	if committed {
+		for tp, w := range want {
+			e.skip[tp] = skipRule{b: e.b, end: w.end}
+		}
+		s.commits.Add(uint64(len(want)))
+		s.epochs.Add(1)
+		// The next epoch; those that already ended while nothing was
+		// read are skipped (what they would hold is below the new one's
+		// boundary).
+		e.b = max(e.b+e.p, e.firstBoundary(time.Now()))
+		e.closing = false
+		held := e.held
+		e.held, e.heldBytes, e.decision = nil, 0, nil
+		clear(e.firstHeld)
+		if final {
+			return
+		}
+		for !e.inTxn {
+			if err := e.sess.Begin(); err != nil {
+				s.cfg.Log.Warn("kafka: cannot begin a transaction", "source", s.cfg.Name, "err", err)
+				if s.sleep(s.cfg.BackoffTime) {
+					return
+				}
+				continue
+			}
+			e.inTxn = true
+		}
+		s.applyEOS(held, false)
+		return
+	}
+	// Aborted: a rebalance, or a failure. The session has rewound the
+	// consumer to the committed offsets.
+	s.aborts.Add(1)
+	s.cfg.Log.Warn("kafka: transaction aborted; what it held is read again", "source", s.cfg.Name, "err", err)
+	e.txn.SetDiscarding(true)
+	for {
+		s.advance()
+		s.mu.Lock()
+		left := len(s.pending)
+		s.mu.Unlock()
+		if left == 0 || s.sleep(5*time.Millisecond) {
+			break
+		}
+	}
+	e.txn.SetDiscarding(false)
+	e.held, e.heldBytes, e.decision, e.closing, e.known = nil, 0, nil, false, false
+	clear(e.firstHeld)
+	clear(e.consumed)
+	e.b = max(e.b, e.firstBoundary(time.Now()))
+}
+
+// finishEOS commits the last epoch at shutdown: the pipeline has emitted
+// everything the source applied (into the open transaction); what it held
+// back is read again by the partitions' next owner.
+func (s *KafkaSource) finishEOS() {
+	e := s.eos
+	if e.inTxn {
+		e.decision = clonePartitions(e.consumed)
+		s.commitEpoch(true)
+	}
+	e.txn.SetClient(nil)
+	e.sess.Close()
+}
