@@ -126,7 +126,9 @@ func TestKafkaTierExactlyOnce(t *testing.T) {
 	total := uint64(endOffsets(t, addr, in))
 
 	first := eosTier(t, addr, in, out, group, "tier-1")
-	src := func(d *Daemon) *ingest.KafkaSource { return pipeline.SourcesOf[*ingest.KafkaSource](d.Pipelines()[0])[0] }
+	src := func(d *Daemon) *ingest.KafkaSource {
+		return pipeline.SourcesOf[*ingest.KafkaSource](d.Pipelines()[0])[0]
+	}
 	waitUntil(t, "some messages read", 30*time.Second, func() bool { return src(first).Stats().Messages > total/3 })
 	second := eosTier(t, addr, in, out, group, "tier-2")
 	waitUntil(t, "a transaction of the second tier", 60*time.Second, func() bool { return src(second).Stats().Epochs > 0 })
