@@ -332,3 +332,29 @@ func TestKafkaTierReferenceConfigs(t *testing.T) {
 		t.Errorf("tier output %v\nwant %v", got, want)
 	}
 }
+
+// TestKafkaTierExactlyOnceConfig: the reference exactly-once tier checks
+// clean, and what cannot run exactly once is refused by name: a second
+// period, a sink naming another transactional id, producer properties on
+// the transactional sink.
+func TestKafkaTierExactlyOnceConfig(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "kafka-tier", "tier-exactly-once.conf"))
+	must(t, err)
+	dir := t.TempDir()
+	opt := config.LoadOptions{Env: env("KAFKA_BOOTSTRAP", "127.0.0.1:1", "HOSTNAME", "tier-7")}
+	if _, ps := CheckConfig(writeFile(t, dir, "ok.conf", string(b)), opt); len(ps) > 0 {
+		t.Fatalf("the reference file: %v", ps)
+	}
+	last := strings.LastIndex(string(b), "transactionalId=${transactional_id}")
+	for name, c := range map[string]struct{ text, want string }{
+		"periods": {strings.Replace(string(b), `periods=["PT1M"]`, `periods=["PT1M", "PT5M"]`, 1), "the pipeline must have one period"},
+		"other id": {string(b[:last]) + `transactionalId="other"` + string(b[last+len("transactionalId=${transactional_id}"):]),
+			`transactionalId "other": no KafkaSource of the pipeline has that exactlyOnce.transactionalId`},
+		"sink configs": {strings.Replace(string(b), `topic="mad-aggregates"`, `topic="mad-aggregates", configs={"acks"="all"}`, 1), "a transactional sink produces through its source's client"},
+	} {
+		_, ps := CheckConfig(writeFile(t, dir, name+".conf", c.text), opt)
+		if !strings.Contains(fmt.Sprint(ps), c.want) {
+			t.Errorf("%s: problems %v; want one with %q", name, ps, c.want)
+		}
+	}
+}

@@ -134,7 +134,7 @@ func (b *Builder) Sink(s ClassSpec) (sinks.Sink, error) {
 		return c.sink(b, s)
 	}
 	if c.check != nil {
-		return nil, c.check(s)
+		return nil, c.check(b, s)
 	}
 	sk, err := c.sink(b, s)
 	if sk != nil {

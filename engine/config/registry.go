@@ -55,7 +55,7 @@ type class struct {
 	// check, for a sink whose building touches the outside world (creates
 	// a file, connects), checks what building would find wrong without
 	// doing so (Builder.Check).
-	check func(s ClassSpec) error
+	check func(b *Builder, s ClassSpec) error
 }
 
 // simpleName is the class name without its package.

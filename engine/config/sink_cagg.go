@@ -81,6 +81,6 @@ func init() {
 		// Building connects (in the background, never failing the
 		// start); what NewTCP refuses, binding already did (serverAddress
 		// required, serverPort in range).
-		check: func(ClassSpec) error { return nil },
+		check: func(*Builder, ClassSpec) error { return nil },
 	})
 }

@@ -40,7 +40,7 @@ func init() {
 			}
 			return sk, nil
 		},
-		check: func(s ClassSpec) error {
+		check: func(_ *Builder, s ClassSpec) error {
 			if err := appendable(s.Conf.(*JSONLinesSinkConf).Path); err != nil {
 				return s.failed("sink", err)
 			}

@@ -55,8 +55,8 @@ func init() {
 			}
 			return sk, nil
 		},
-		check: func(s ClassSpec) error {
-			_, err := kafkaSinkConfig(&Builder{}, s)
+		check: func(b *Builder, s ClassSpec) error {
+			_, err := kafkaSinkConfig(b, s)
 			return err
 		},
 	})
