@@ -385,24 +385,31 @@ func (s *KafkaSource) run() {
 		if fs.IsClientClosed() {
 			return
 		}
-		s.polls.Add(1)
-		failed := false
-		fs.EachError(func(t string, p int32, err error) {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				return
-			}
-			failed = true
-			s.pollErrors.Add(1)
-			if ok, left := s.errLog.Allow(time.Now()); ok {
-				s.cfg.Log.Warn("kafka consumer error", "source", s.cfg.Name, "topic", t, "partition", p, "err", err, "suppressed", left)
-			}
-		})
+		failed := s.polled(fs)
 		s.consume(fs)
 		s.advance()
 		if failed {
 			s.sleep(s.cfg.BackoffTime)
 		}
 	}
+}
+
+// polled counts a poll and logs its errors (throttled); it reports
+// whether there were any (then the loop backs off).
+func (s *KafkaSource) polled(fs kgo.Fetches) bool {
+	s.polls.Add(1)
+	failed := false
+	fs.EachError(func(t string, p int32, err error) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return
+		}
+		failed = true
+		s.pollErrors.Add(1)
+		if ok, left := s.errLog.Allow(time.Now()); ok {
+			s.cfg.Log.Warn("kafka consumer error", "source", s.cfg.Name, "topic", t, "partition", p, "err", err, "suppressed", left)
+		}
+	})
+	return failed
 }
 
 // consume decodes a poll's records and publishes them, waiting (paused)
@@ -425,31 +432,50 @@ func (s *KafkaSource) consume(fs kgo.Fetches) {
 		owned := s.owned[tp]
 		s.ownMu.Unlock()
 		offs[tp] = kafkaOffset{next: r.Offset + 1, epoch: r.LeaderEpoch, owned: owned}
-		var c sample.Counts
-		var err error
-		if s.pdec != nil {
-			c, _, err = s.pdec.Decode(r.Value, s.route)
-		} else {
-			c, err = s.dec.DecodeV2(r.Value, now, s.route)
-		}
-		s.noteLast()
+		c, ok := s.decode(r, now)
 		recs += uint64(c.Records)
 		samples += uint64(c.Samples)
-		if err != nil {
+		if !ok {
 			bad++
-			if ok, left := s.refused.Allow(time.Now()); ok {
-				s.cfg.Log.Warn("kafka message refused", "source", s.cfg.Name, "topic", r.Topic, "partition", r.Partition,
-					"offset", r.Offset, "err", err, "suppressed", left)
-			}
 		}
 	})
+	s.count(msgs, bytes, recs, samples, bad)
+	// Publish everything; while the rings are full, stop fetching.
+	s.publish()
+	s.queuePoll(offs, now)
+}
+
+// decode decodes one message into the producer's batches; a refused one
+// is logged (throttled).
+func (s *KafkaSource) decode(r *kgo.Record, now int64) (sample.Counts, bool) {
+	var c sample.Counts
+	var err error
+	if s.pdec != nil {
+		c, _, err = s.pdec.Decode(r.Value, s.route)
+	} else {
+		c, err = s.dec.DecodeV2(r.Value, now, s.route)
+	}
+	s.noteLast()
+	if err != nil {
+		if ok, left := s.refused.Allow(time.Now()); ok {
+			s.cfg.Log.Warn("kafka message refused", "source", s.cfg.Name, "topic", r.Topic, "partition", r.Partition,
+				"offset", r.Offset, "err", err, "suppressed", left)
+		}
+	}
+	return c, err == nil
+}
+
+func (s *KafkaSource) count(msgs, bytes, recs, samples, bad uint64) {
 	s.messages.Add(msgs)
 	s.bytes.Add(bytes)
 	s.records.Add(recs)
 	s.samples.Add(samples)
 	s.refusedN.Add(bad)
-	// Publish everything; while the rings are full, stop fetching.
-	s.publish()
+}
+
+// queuePoll queues a published poll (its offsets, nil in exactly-once
+// mode) to wait for the emission of its buckets.
+func (s *KafkaSource) queuePoll(offs map[topicPartition]kafkaOffset, now int64) {
 	pt := kafkaPoint{offsets: offs, progress: s.lanes.Progress, tmax: s.tmax}
 	if s.tmax == math.MinInt64 {
 		pt.tmax = now

@@ -202,18 +202,7 @@ func (s *KafkaSource) runEOS() {
 		if fs.IsClientClosed() {
 			return
 		}
-		s.polls.Add(1)
-		failed := false
-		fs.EachError(func(t string, p int32, err error) {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				return
-			}
-			failed = true
-			s.pollErrors.Add(1)
-			if ok, left := s.errLog.Allow(time.Now()); ok {
-				s.cfg.Log.Warn("kafka consumer error", "source", s.cfg.Name, "topic", t, "partition", p, "err", err, "suppressed", left)
-			}
-		})
+		failed := s.polled(fs)
 		var rs []*kgo.Record
 		fs.EachRecord(func(r *kgo.Record) { rs = append(rs, r) })
 		s.applyEOS(rs, true)
@@ -273,34 +262,17 @@ func (s *KafkaSource) applyEOS(rs []*kgo.Record, fresh bool) {
 			continue
 		}
 		applied = true
-		c, _, err := s.pdec.Decode(r.Value, s.route)
-		s.noteLast()
+		c, ok := s.decode(r, now)
 		recs += uint64(c.Records)
 		samples += uint64(c.Samples)
-		if err != nil {
+		if !ok {
 			bad++
-			if ok, left := s.refused.Allow(time.Now()); ok {
-				s.cfg.Log.Warn("kafka message refused", "source", s.cfg.Name, "topic", r.Topic, "partition", r.Partition,
-					"offset", r.Offset, "err", err, "suppressed", left)
-			}
 		}
 	}
-	s.messages.Add(msgs)
-	s.bytes.Add(bytes)
-	s.records.Add(recs)
-	s.samples.Add(samples)
-	s.refusedN.Add(bad)
+	s.count(msgs, bytes, recs, samples, bad)
 	s.publish()
 	if applied {
-		pt := kafkaPoint{progress: s.lanes.Progress, tmax: s.tmax}
-		if s.tmax == math.MinInt64 {
-			pt.tmax = now
-		}
-		for _, r := range s.lanes.To {
-			pt.to = append(pt.to, ringCount{popped: r.Popped, n: r.Pushed()})
-		}
-		s.pending = append(s.pending, pt)
-		s.pendingN.Store(uint64(len(s.pending)))
+		s.queuePoll(nil, now)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -286,7 +287,7 @@ func TestSinkWritesPartials(t *testing.T) {
 				got = append(got, rows(t, r)...)
 			}
 			cmp := func(a, b row) int {
-				return cmpString(fmt.Sprint(a), fmt.Sprint(b))
+				return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
 			}
 			slices.SortFunc(got, cmp)
 			slices.SortFunc(want, cmp)
@@ -306,16 +307,6 @@ func TestSinkWritesPartials(t *testing.T) {
 			}
 		})
 	}
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // TestSinkCountsWhatItCannotWrite: without brokers the sink learns no
