@@ -295,6 +295,7 @@ func Producer(props [][2]string) Settings {
 	compression := kgo.Lz4Compression()
 	idempotence, idemSet := true, false
 	acks := "all"
+	inflight := 0
 	for _, p := range props {
 		name, v := p[0], p[1]
 		if m.common(name, v) {
@@ -359,10 +360,10 @@ func Producer(props [][2]string) Settings {
 			m.ms(name, func(d time.Duration) kgo.Opt { return kgo.ProduceRequestTimeout(d) })
 		case "max.in.flight.requests.per.connection":
 			if n, ok := m.intProp(name, 1, 1<<20); ok {
-				m.k.Opts = append(m.k.Opts, kgo.MaxProduceRequestsInflightPerBroker(int(n)))
+				inflight = int(n)
 			}
 		case "transactional.id":
-			m.bad(name, "mad's KafkaSink does not write transactions yet (it writes at least once)")
+			m.bad(name, "transactions are the tier's: set exactlyOnce.transactionalId on its KafkaSource and transactionalId on the KafkaSink")
 		case "partitioner.class":
 			m.bad(name, "mad's KafkaSink partitions by series (a hash of its name and dimensions)")
 		default:
@@ -385,6 +386,12 @@ func Producer(props [][2]string) Settings {
 	}
 	if !idempotence {
 		m.k.Opts = append(m.k.Opts, kgo.DisableIdempotentWrite())
+		if inflight > 0 {
+			m.k.Opts = append(m.k.Opts, kgo.MaxProduceRequestsInflightPerBroker(inflight))
+		}
+	} else if inflight > 5 {
+		// Java's bound; franz-go keeps idempotent requests in order itself.
+		m.bad("max.in.flight.requests.per.connection", "%d: the idempotent producer allows at most 5", inflight)
 	}
 	if _, ok := m.get["buffer.memory"]; !ok {
 		// Java's default bound (franz-go bounds records, not bytes).

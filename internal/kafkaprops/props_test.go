@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -192,4 +193,98 @@ func selfSigned(t *testing.T) (cert, key []byte) {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
+}
+
+// TestKafkaProducerPropertiesMapped: each Java producer property mad
+// honours reaches franz-go's configuration, and the defaults mad sets
+// (lz4, Java's 32 MiB buffer, acks=all with idempotence) hold.
+func TestKafkaProducerPropertiesMapped(t *testing.T) {
+	client := func(props [][2]string) *kgo.Client {
+		t.Helper()
+		k := Producer(props)
+		if len(k.Problems) > 0 {
+			t.Fatalf("problems: %v", k.Problems)
+		}
+		cl, err := kgo.NewClient(k.Opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	cl := client([][2]string{
+		{"bootstrap.servers", "127.0.0.1:1"}, {"client.id", "p1"},
+		{"key.serializer", ByteArraySerializer}, {"value.serializer", ByteArraySerializer},
+		{"linger.ms", "25"}, {"batch.size", "65536"}, {"buffer.memory", "1000000"}, {"max.request.size", "2000000"},
+		{"retries", "7"}, {"delivery.timeout.ms", "90000"}, {"request.timeout.ms", "15000"},
+		{"max.in.flight.requests.per.connection", "3"}, {"compression.type", "zstd"},
+	})
+	for _, c := range []struct {
+		opt  any
+		want any
+	}{
+		{kgo.ClientID, "p1"},
+		{kgo.ProducerLinger, 25 * time.Millisecond},
+		{kgo.ProducerBatchMaxBytes, int32(65536)},
+		{kgo.MaxBufferedBytes, 1000000},
+		{kgo.BrokerMaxWriteBytes, int32(2000000)},
+		{kgo.RecordRetries, int64(7)},
+		{kgo.RecordDeliveryTimeout, 90 * time.Second},
+		{kgo.ProduceRequestTimeout, 15 * time.Second},
+		{kgo.RequiredAcks, kgo.AllISRAcks()},
+		{kgo.DisableIdempotentWrite, false},
+	} {
+		if got := cl.OptValue(c.opt); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%T: %v (%T); want %v", c.opt, got, got, c.want)
+		}
+	}
+	if cs, ok := cl.OptValue(kgo.ProducerBatchCompression).([]kgo.CompressionCodec); !ok || len(cs) != 1 || fmt.Sprint(cs[0]) != fmt.Sprint(kgo.ZstdCompression()) {
+		t.Errorf("compression %v", cl.OptValue(kgo.ProducerBatchCompression))
+	}
+	if k := Producer([][2]string{{"bootstrap.servers", "x:1"}, {"batch.size", "65536"}}); k.BatchBytes != 65536 {
+		t.Errorf("BatchBytes %d", k.BatchBytes)
+	}
+
+	def := client([][2]string{{"bootstrap.servers", "127.0.0.1:1"}})
+	if cs, _ := def.OptValue(kgo.ProducerBatchCompression).([]kgo.CompressionCodec); len(cs) != 1 || fmt.Sprint(cs[0]) != fmt.Sprint(kgo.Lz4Compression()) {
+		t.Errorf("default compression %v", cs)
+	}
+	if b := def.OptValue(kgo.MaxBufferedBytes); fmt.Sprint(b) != fmt.Sprint(32<<20) {
+		t.Errorf("default buffer %v", b)
+	}
+	// acks=1 without asking for idempotence turns it off, as Java does;
+	// in-flight requests then apply.
+	one := client([][2]string{{"bootstrap.servers", "127.0.0.1:1"}, {"acks", "1"}, {"max.in.flight.requests.per.connection", "3"}})
+	if n := one.OptValue(kgo.MaxProduceRequestsInflightPerBroker); fmt.Sprint(n) != "3" {
+		t.Errorf("in flight %v", n)
+	}
+	if fmt.Sprint(one.OptValue(kgo.RequiredAcks)) != fmt.Sprint(kgo.LeaderAck()) || one.OptValue(kgo.DisableIdempotentWrite) != true {
+		t.Errorf("acks=1: %v, idempotence disabled %v", one.OptValue(kgo.RequiredAcks), one.OptValue(kgo.DisableIdempotentWrite))
+	}
+}
+
+// TestKafkaProducerPropertyProblems: what the sink cannot honour is named.
+func TestKafkaProducerPropertyProblems(t *testing.T) {
+	base := [][2]string{{"bootstrap.servers", "127.0.0.1:1"}}
+	for _, c := range []struct {
+		props [][2]string
+		want  string
+	}{
+		{nil, "producer property bootstrap.servers: is required"},
+		{append(base, [2]string{"value.serializer", "org.apache.kafka.common.serialization.StringSerializer"}), "value.serializer"},
+		{append(base, [2]string{"acks", "2"}), "producer property acks"},
+		{append(base, [2]string{"acks", "0"}, [2]string{"enable.idempotence", "true"}), "idempotent producer needs acks=all"},
+		{append(base, [2]string{"compression.type", "brotli"}), "compression.type"},
+		{append(base, [2]string{"batch.size", "10"}), "batch.size"},
+		{append(base, [2]string{"transactional.id", "t"}), "transactional.id"},
+		{append(base, [2]string{"max.in.flight.requests.per.connection", "6"}), "idempotent producer allows at most 5"},
+		{append(base, [2]string{"partitioner.class", "x.Y"}), "partitioner.class"},
+		{append(base, [2]string{"group.id", "g"}), "producer property group.id: not supported by mad"},
+		{append(base, [2]string{"security.protocol", "SASL_SSL"}, [2]string{"sasl.mechanism", "PLAIN"}), "producer property sasl.jaas.config: no username"},
+	} {
+		ps := ProducerProblems(c.props)
+		if len(ps) == 0 || !strings.Contains(strings.Join(ps, "; "), c.want) {
+			t.Errorf("%v: problems %q; want one with %q", c.props, ps, c.want)
+		}
+	}
 }
