@@ -92,7 +92,10 @@ type eosState struct {
 	known     bool // skip holds the group's committed rules
 }
 
-// txnTimeout bounds a transaction: a period, the delay, and a margin.
+// txnTimeout bounds a transaction unless transaction.timeout.ms says
+// otherwise: a period, the delay, and a margin. A transaction a crashed
+// tier left open holds back read_committed readers of the output until
+// then (Kafka aborts it at the timeout).
 func (e *eosState) txnTimeout() time.Duration {
 	return min(time.Duration(e.p)*time.Millisecond+e.delay+30*time.Second, 15*time.Minute)
 }
@@ -109,9 +112,19 @@ func eosOptions(cfg *KafkaConfig) ([]kgo.Opt, error) {
 	case len(cfg.Periods) != 1:
 		return nil, fmt.Errorf("exactly once: the pipeline must have one period, not %d (the transactions follow it)", len(cfg.Periods))
 	}
-	props := slices.Clone(t.ProducerProps)
+	var props [][2]string
 	have := map[string]bool{}
-	for _, p := range props {
+	var timeout time.Duration
+	for _, p := range t.ProducerProps {
+		if p[0] == "transaction.timeout.ms" {
+			ms, err := strconv.ParseInt(strings.TrimSpace(p[1]), 10, 64)
+			if err != nil || ms < 1000 || ms > 15*60*1000 {
+				return nil, fmt.Errorf("exactly once: producer property transaction.timeout.ms: %q is not an integer in [1000, 900000]", p[1])
+			}
+			timeout = time.Duration(ms) * time.Millisecond
+			continue
+		}
+		props = append(props, p)
 		have[p[0]] = true
 	}
 	for _, p := range cfg.Props {
@@ -124,7 +137,24 @@ func eosOptions(cfg *KafkaConfig) ([]kgo.Opt, error) {
 	if len(set.Problems) > 0 {
 		return nil, fmt.Errorf("exactly once: %s", strings.Join(set.Problems, "; "))
 	}
-	return append(set.Opts, kgo.TransactionalID(t.ID), kgo.RecordPartitioner(kgo.ManualPartitioner())), nil
+	opts := append(set.Opts, kgo.TransactionalID(t.ID), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if timeout > 0 {
+		delay := t.Delay
+		if delay <= 0 {
+			delay = defaultDelay(cfg.Periods[0])
+		}
+		if timeout <= cfg.Periods[0]+delay {
+			return nil, fmt.Errorf("exactly once: producer property transaction.timeout.ms: %v is not longer than the period and the delay (%v): every transaction would time out", timeout, cfg.Periods[0]+delay)
+		}
+		opts = append(opts, kgo.TransactionTimeout(timeout))
+	}
+	return opts, nil
+}
+
+// defaultDelay is the period's timeout (MAD's clamp(period/2, 1 s, 10 min))
+// plus 10 s.
+func defaultDelay(p time.Duration) time.Duration {
+	return min(max(p/2, time.Second), 10*time.Minute) + 10*time.Second
 }
 
 // CheckKafkaTxn checks a source's exactly-once configuration (for the
@@ -140,9 +170,10 @@ func (s *KafkaSource) openEOS(opts []kgo.Opt) error {
 	e := &eosState{p: p.Milliseconds(), delay: s.cfg.Txn.Delay, txn: kafkatxn.For(s.cfg.Txn.ID),
 		consumed: map[topicPartition]int64{}, firstHeld: map[topicPartition]int64{}, skip: map[topicPartition]skipRule{}}
 	if e.delay <= 0 {
-		e.delay = min(max(p/2, time.Second), 10*time.Minute) + 10*time.Second
+		e.delay = defaultDelay(p)
 	}
-	sess, err := kgo.NewGroupTransactSession(append(opts, kgo.TransactionTimeout(e.txnTimeout()))...)
+	// The default timeout first: transaction.timeout.ms, in opts, wins.
+	sess, err := kgo.NewGroupTransactSession(append([]kgo.Opt{kgo.TransactionTimeout(e.txnTimeout())}, opts...)...)
 	if err != nil {
 		return err
 	}

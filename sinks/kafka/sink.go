@@ -196,13 +196,23 @@ func (p partitioner) Partition(r *kgo.Record, n int) int {
 func (s *Sink) watch() {
 	defer close(s.done)
 	for wait := 50 * time.Millisecond; ; {
-		var ts kadm.TopicDetails
-		err := errors.New("the transactional source has not started")
-		if cl := s.client(); cl != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			ts, err = kadm.NewClient(cl).ListTopics(ctx, s.cfg.Topic)
-			cancel()
+		cl := s.client()
+		if cl == nil {
+			// A transactional sink waits for its source's client (built
+			// with the pipeline's sources, after the sinks); Record counts
+			// and logs what it cannot write meanwhile.
+			t := time.NewTimer(20 * time.Millisecond)
+			select {
+			case <-s.stop:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ts, err := kadm.NewClient(cl).ListTopics(ctx, s.cfg.Topic)
+		cancel()
 		if err == nil {
 			if t, ok := ts[s.cfg.Topic]; ok && t.Err == nil && len(t.Partitions) > 0 {
 				s.parts.Store(int32(len(t.Partitions)))
