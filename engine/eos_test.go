@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gomad/mad/engine/pipeline"
-	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/engine/tiertest"
 	"github.com/gomad/mad/ingest"
-	ipartials "github.com/gomad/mad/ingest/partials"
-	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/sinks"
 	"github.com/gomad/mad/sinks/kafka"
 )
@@ -46,43 +43,6 @@ func eosTier(t *testing.T, addr, in, out, group, txnID string) *Daemon {
 	return d
 }
 
-// seriesTotals reads every committed message of topic (read_committed) and
-// sums, per series and bucket start, the partials' counts and sums.
-func seriesTotals(t *testing.T, addr, topic string) map[string][2]float64 {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	must(t, err)
-	defer cl.Close()
-	dec := ipartials.NewDecoder(ipartials.Config{})
-	var b sample.Batch
-	totals := map[string][2]float64{}
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		if fs.NumRecords() == 0 {
-			return totals
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			b.Reset()
-			if _, _, err := dec.Decode(r.Value, func(uint64) *sample.Batch { return &b }); err != nil {
-				t.Fatalf("output message: %v", err)
-			}
-			for i := range b.Samples {
-				s := &b.Samples[i]
-				if s.Flags&sample.FlagAgg == 0 {
-					continue
-				}
-				k := fmt.Sprintf("%x@%d", b.Key(s), s.Time)
-				a := b.Aggs[s.Agg]
-				v := totals[k]
-				totals[k] = [2]float64{v[0] + a.Count, v[1] + a.Sum}
-			}
-		})
-	}
-}
-
 // TestKafkaTierExactlyOnce: edges' partials for 40 past seconds go through
 // a tier in exactly-once mode into an output topic; a second tier joins the
 // group half way (a rebalance: transactions abort or commit, partitions
@@ -98,31 +58,14 @@ func TestKafkaTierExactlyOnce(t *testing.T) {
 	_ = c
 
 	// The input: partials of 40 seconds an hour ago, from three edges.
-	base := time.Now().Add(-time.Hour).Truncate(time.Minute)
-	want := map[string][2]float64{}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
-	for e := range 3 {
-		sk, err := kafka.New(kafka.Config{Name: "edge", Topic: in, Period: time.Second, MaxMessageBytes: 2048,
-			Props: [][2]string{{"bootstrap.servers", addr}}})
-		must(t, err)
-		for sec := range 40 {
-			start := base.Add(time.Duration(sec) * time.Second)
-			pd := &sinks.PeriodicData{Period: time.Second, Start: start, Dimensions: []sinks.Dimension{{Key: []byte("service"), Value: []byte("shop")}}}
-			for m := range 30 {
-				n := int64(1 + rng.IntN(5))
-				sum := float64(n * int64(e+1))
-				pd.Metrics = append(pd.Metrics, sinks.Metric{Name: fmt.Appendf(nil, "c%d", m), Type: "counter", PopulationSize: n,
-					Statistics: []sinks.Statistic{{Stat: hist.Count, Value: float64(n), HasValue: true}, {Stat: hist.Sum, Value: sum, HasValue: true}}})
-				key, _ := sample.AppendKey(nil, sample.KindCounter, fmt.Appendf(nil, "c%d", m), []sample.Dim{{Key: []byte("service"), Value: []byte("shop")}})
-				k := fmt.Sprintf("%x@%d", key, start.UnixMilli())
-				v := want[k]
-				want[k] = [2]float64{v[0] + float64(n), v[1] + sum}
-			}
-			sk.Record(pd)
-			sk.Flush()
-		}
-		must(t, sk.Close())
+	edges, err := tiertest.NewEdges(addr, in, 3, uint64(time.Now().UnixNano()))
+	must(t, err)
+	for range 40 {
+		edges.Second()
 	}
+	_, err = edges.Close()
+	must(t, err)
+	want := edges.Want
 	total := uint64(endOffsets(t, addr, in))
 
 	first := eosTier(t, addr, in, out, group, "tier-1")
@@ -146,7 +89,8 @@ func TestKafkaTierExactlyOnce(t *testing.T) {
 	t.Logf("tier-1 %+v", a)
 	t.Logf("tier-2 %+v", b)
 
-	got := seriesTotals(t, addr, out)
+	got, _, err := tiertest.Output(addr, out, kgo.ReadCommitted())
+	must(t, err)
 	if !maps.Equal(got, want) {
 		var diffs []string
 		for k, w := range want {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -16,11 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/gomad/mad/hist"
-	ipartials "github.com/gomad/mad/ingest/partials"
-	"github.com/gomad/mad/internal/sample"
-	"github.com/gomad/mad/sinks"
-	"github.com/gomad/mad/sinks/kafka"
+	"github.com/gomad/mad/engine/tiertest"
 )
 
 // The Kafka second tier's exactly-once mode with mad processes: a tier
@@ -28,128 +23,12 @@ import (
 // transaction, loses nothing and doubles nothing. engine/eos_test.go runs a
 // rebalance in one process.
 
-// eosEdges are three edges writing partials of PT1S buckets an hour ago
-// from the test process (sinks/kafka, as an edge mad's KafkaSink); want
-// sums, per series and bucket start, the counts and sums written.
-type eosEdges struct {
-	sks    []*kafka.Sink
-	base   time.Time
-	rng    *rand.Rand
-	want   map[string][2]float64
-	secs   int // bucket-seconds written
-	closed bool
-}
-
-func newEOSEdges(t *testing.T, broker, topic string, seed uint64) *eosEdges {
+// eosOutput reads topic with isolation (tiertest.Output).
+func eosOutput(t *testing.T, broker, topic string, isolation kgo.IsolationLevel) (tiertest.Totals, map[[2]int64]int64) {
 	t.Helper()
-	e := &eosEdges{base: time.Now().Add(-time.Hour).Truncate(time.Minute), rng: rand.New(rand.NewPCG(seed, 29)),
-		want: map[string][2]float64{}}
-	for range 3 {
-		sk, err := kafka.New(kafka.Config{Name: "edge", Topic: topic, Period: time.Second, MaxMessageBytes: 1024,
-			Props: [][2]string{{"bootstrap.servers", broker}, {"linger.ms", "2"}}})
-		must(t, err)
-		e.sks = append(e.sks, sk)
-	}
-	t.Cleanup(func() {
-		if !e.closed {
-			for _, sk := range e.sks {
-				sk.Close()
-			}
-		}
-	})
-	return e
-}
-
-// second writes every edge's bucket of the next second: 30 counters of the
-// service (each edge has a part of them) and 4 of the edge's host.
-func (e *eosEdges) second() {
-	start := e.base.Add(time.Duration(e.secs) * time.Second)
-	e.secs++
-	for i, sk := range e.sks {
-		host := fmt.Sprint("edge", i)
-		for _, dims := range [][]sample.Dim{
-			{{Key: []byte("service"), Value: []byte("shop")}},
-			{{Key: []byte("host"), Value: []byte(host)}, {Key: []byte("service"), Value: []byte("shop")}},
-		} {
-			pd := &sinks.PeriodicData{Period: time.Second, Start: start}
-			for _, d := range dims {
-				pd.Dimensions = append(pd.Dimensions, sinks.Dimension{Key: d.Key, Value: d.Value})
-			}
-			metrics := 30
-			if len(dims) > 1 {
-				metrics = 4
-			}
-			for m := range metrics {
-				name := fmt.Appendf(nil, "c%d", m)
-				n := int64(1 + e.rng.IntN(5))
-				sum := float64(n * int64(1+e.rng.IntN(100)))
-				pd.Metrics = append(pd.Metrics, sinks.Metric{Name: name, Type: "counter", PopulationSize: n,
-					Statistics: []sinks.Statistic{{Stat: hist.Count, Value: float64(n), HasValue: true}, {Stat: hist.Sum, Value: sum, HasValue: true}}})
-				key, _ := sample.AppendKey(nil, sample.KindCounter, name, dims)
-				k := fmt.Sprintf("%x@%d", key, start.UnixMilli())
-				v := e.want[k]
-				e.want[k] = [2]float64{v[0] + float64(n), v[1] + sum}
-			}
-			sk.Record(pd)
-		}
-		sk.Flush()
-	}
-}
-
-// close delivers what the edges wrote and returns the messages delivered.
-func (e *eosEdges) close(t *testing.T) uint64 {
-	t.Helper()
-	e.closed = true
-	var delivered uint64
-	for _, sk := range e.sks {
-		must(t, sk.Close())
-		st := sk.Stats()
-		if st.Failed != 0 || st.Dropped != 0 || st.Delivered != st.Messages {
-			t.Fatalf("an edge did not deliver everything: %+v", st)
-		}
-		delivered += st.Delivered
-	}
-	return delivered
-}
-
-// eosOutput reads topic with isolation and sums, per series and bucket
-// start, the partials' counts and sums; it also returns the records read,
-// by partition and offset, with their producer ids.
-func eosOutput(t *testing.T, broker, topic string, isolation kgo.IsolationLevel) (map[string][2]float64, map[[2]int64]int64) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(isolation))
+	totals, recs, err := tiertest.Output(broker, topic, isolation)
 	must(t, err)
-	defer cl.Close()
-	dec := ipartials.NewDecoder(ipartials.Config{})
-	var b sample.Batch
-	totals := map[string][2]float64{}
-	recs := map[[2]int64]int64{}
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		if fs.NumRecords() == 0 {
-			return totals, recs
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			recs[[2]int64{int64(r.Partition), r.Offset}] = r.ProducerID
-			b.Reset()
-			if _, _, err := dec.Decode(r.Value, func(uint64) *sample.Batch { return &b }); err != nil {
-				t.Fatalf("output message %d/%d: %v", r.Partition, r.Offset, err)
-			}
-			for i := range b.Samples {
-				s := &b.Samples[i]
-				if s.Flags&sample.FlagAgg == 0 {
-					continue
-				}
-				k := fmt.Sprintf("%x@%d", b.Key(s), s.Time)
-				a := b.Aggs[s.Agg]
-				v := totals[k]
-				totals[k] = [2]float64{v[0] + a.Count, v[1] + a.Sum}
-			}
-		})
-	}
+	return totals, recs
 }
 
 // eosOffsets compares the group's committed offsets on topic with the
@@ -302,9 +181,11 @@ func TestKafkaTierExactlyOnceKill(t *testing.T) {
 	}
 
 	seed := uint64(time.Now().UnixNano())
-	edges := newEOSEdges(t, r.broker, in, seed)
+	edges, err := tiertest.NewEdges(r.broker, in, 3, seed)
+	must(t, err)
+	t.Cleanup(func() { edges.Close() })
 	for range 10 {
-		edges.second()
+		edges.Second()
 	}
 
 	// Tier A reads the first ten seconds; the edges go on, one second every
@@ -324,15 +205,15 @@ func TestKafkaTierExactlyOnceKill(t *testing.T) {
 			case <-stop:
 				return
 			case <-killed:
-				atKill = edges.secs
+				atKill = edges.Seconds
 				for range 15 {
 					<-tick.C
-					edges.second()
+					edges.Second()
 				}
 				return
 			case <-tick.C:
-				if edges.secs < 600 {
-					edges.second()
+				if edges.Seconds < 600 {
+					edges.Second()
 				}
 			}
 		}
@@ -396,7 +277,8 @@ func TestKafkaTierExactlyOnceKill(t *testing.T) {
 	close(killed)
 	wg.Wait()
 	stopped = true
-	messages := edges.close(t)
+	messages, err := edges.Close()
+	must(t, err)
 	if ends := r.endOffsets(); uint64(ends) != messages {
 		t.Fatalf("the input topic has %d messages; the edges delivered %d", ends, messages)
 	}
@@ -481,15 +363,15 @@ func TestKafkaTierExactlyOnceKill(t *testing.T) {
 			abortedBy[pids[pid]]++
 		}
 	}
-	if !maps.Equal(got, edges.want) {
+	if !maps.Equal(got, edges.Want) {
 		var diffs []string
-		for k, w := range edges.want {
+		for k, w := range edges.Want {
 			if got[k] != w {
 				diffs = append(diffs, fmt.Sprintf("%s: got %v, want %v", k, got[k], w))
 			}
 		}
 		for k, g := range got {
-			if _, ok := edges.want[k]; !ok {
+			if _, ok := edges.Want[k]; !ok {
 				diffs = append(diffs, fmt.Sprintf("%s: got %v, not sent", k, g))
 			}
 		}
@@ -498,16 +380,16 @@ func TestKafkaTierExactlyOnceKill(t *testing.T) {
 		if len(diffs) > 10 {
 			diffs = diffs[:10]
 		}
-		t.Errorf("%d series × seconds sent, %d in the output, %d differ:\n%s", len(edges.want), len(got), n, strings.Join(diffs, "\n"))
+		t.Errorf("%d series × seconds sent, %d in the output, %d differ:\n%s", len(edges.Want), len(got), n, strings.Join(diffs, "\n"))
 	}
 	dup := 0
-	for k, w := range edges.want {
+	for k, w := range edges.Want {
 		if all[k] != w {
 			dup++
 		}
 	}
 	t.Logf("seed %d: %d bucket-seconds (%d written when A was killed), %d input messages, %d series × seconds",
-		seed, edges.secs, atKill, messages, len(edges.want))
+		seed, edges.Seconds, atKill, messages, len(edges.Want))
 	t.Logf("tier A before the kill: %s (read %v); its transaction at the kill: %s", aNumbers, aRead, txnAtKill)
 	t.Logf("tier B at the kill: %s", bAtKill)
 	t.Logf("tier B at the end: %s (read %v); it held every partition %v after the kill, and every offset was committed %v after it",

@@ -1,0 +1,150 @@
+// Package tiertest helps the tests of the Kafka second tier (engine's and
+// the commands'): edges writing partials from the test process, as an edge
+// mad's KafkaSink does, with the totals they wrote; and the totals an
+// output topic of partials holds.
+package tiertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gomad/mad/hist"
+	ipartials "github.com/gomad/mad/ingest/partials"
+	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/sinks"
+	"github.com/gomad/mad/sinks/kafka"
+)
+
+// Totals are, per series (its canonical key, hex) and bucket start
+// ("key@ms"), the sum of the partials' counts and of their sums.
+type Totals map[string][2]float64
+
+func (t Totals) add(key []byte, startMs int64, count, sum float64) {
+	k := fmt.Sprintf("%x@%d", key, startMs)
+	v := t[k]
+	t[k] = [2]float64{v[0] + count, v[1] + sum}
+}
+
+// Edges are edges writing partials of PT1S buckets an hour ago through
+// sinks/kafka; Want sums what they wrote.
+type Edges struct {
+	sks  []*kafka.Sink
+	base time.Time
+	rng  *rand.Rand
+	Want Totals
+	// Seconds is the number of bucket-seconds written.
+	Seconds int
+	closed  bool
+}
+
+// NewEdges makes n edges writing to topic.
+func NewEdges(broker, topic string, n int, seed uint64) (*Edges, error) {
+	e := &Edges{base: time.Now().Add(-time.Hour).Truncate(time.Minute), rng: rand.New(rand.NewPCG(seed, 29)), Want: Totals{}}
+	for range n {
+		sk, err := kafka.New(kafka.Config{Name: "edge", Topic: topic, Period: time.Second, MaxMessageBytes: 1024,
+			Props: [][2]string{{"bootstrap.servers", broker}, {"linger.ms", "2"}}})
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		e.sks = append(e.sks, sk)
+	}
+	return e, nil
+}
+
+// Second writes every edge's bucket of the next second: 30 counters of the
+// service (each edge has a part of them) and 4 of the edge's host.
+func (e *Edges) Second() {
+	start := e.base.Add(time.Duration(e.Seconds) * time.Second)
+	e.Seconds++
+	for i, sk := range e.sks {
+		host := fmt.Sprint("edge", i)
+		for _, dims := range [][]sample.Dim{
+			{{Key: []byte("service"), Value: []byte("shop")}},
+			{{Key: []byte("host"), Value: []byte(host)}, {Key: []byte("service"), Value: []byte("shop")}},
+		} {
+			pd := &sinks.PeriodicData{Period: time.Second, Start: start}
+			for _, d := range dims {
+				pd.Dimensions = append(pd.Dimensions, sinks.Dimension{Key: d.Key, Value: d.Value})
+			}
+			metrics := 30
+			if len(dims) > 1 {
+				metrics = 4
+			}
+			for m := range metrics {
+				name := fmt.Appendf(nil, "c%d", m)
+				n := int64(1 + e.rng.IntN(5))
+				sum := float64(n * int64(1+e.rng.IntN(100)))
+				pd.Metrics = append(pd.Metrics, sinks.Metric{Name: name, Type: "counter", PopulationSize: n,
+					Statistics: []sinks.Statistic{{Stat: hist.Count, Value: float64(n), HasValue: true}, {Stat: hist.Sum, Value: sum, HasValue: true}}})
+				key, _ := sample.AppendKey(nil, sample.KindCounter, name, dims)
+				e.Want.add(key, start.UnixMilli(), float64(n), sum)
+			}
+			sk.Record(pd)
+		}
+		sk.Flush()
+	}
+}
+
+// Close delivers what the edges wrote and returns the messages delivered;
+// it fails if an edge did not deliver everything.
+func (e *Edges) Close() (uint64, error) {
+	if e.closed {
+		return 0, nil
+	}
+	e.closed = true
+	var delivered uint64
+	var errs []error
+	for _, sk := range e.sks {
+		errs = append(errs, sk.Close())
+		st := sk.Stats()
+		if st.Failed != 0 || st.Dropped != 0 || st.Delivered != st.Messages {
+			errs = append(errs, fmt.Errorf("an edge did not deliver everything: %+v", st))
+		}
+		delivered += st.Delivered
+	}
+	return delivered, errors.Join(errs...)
+}
+
+// Output reads topic (partials) with isolation and sums its totals; it
+// also returns the records read, by partition and offset, with their
+// producer ids.
+func Output(broker, topic string, isolation kgo.IsolationLevel) (Totals, map[[2]int64]int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(isolation))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cl.Close()
+	dec := ipartials.NewDecoder(ipartials.Config{})
+	var b sample.Batch
+	totals := Totals{}
+	recs := map[[2]int64]int64{}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		if fs.NumRecords() == 0 {
+			return totals, recs, nil
+		}
+		for _, r := range fs.Records() {
+			recs[[2]int64{int64(r.Partition), r.Offset}] = r.ProducerID
+			b.Reset()
+			if _, _, err := dec.Decode(r.Value, func(uint64) *sample.Batch { return &b }); err != nil {
+				return nil, nil, fmt.Errorf("output message %d/%d: %w", r.Partition, r.Offset, err)
+			}
+			for i := range b.Samples {
+				s := &b.Samples[i]
+				if s.Flags&sample.FlagAgg != 0 {
+					a := b.Aggs[s.Agg]
+					totals.add(b.Key(s), s.Time, a.Count, a.Sum)
+				}
+			}
+		}
+	}
+}
