@@ -70,10 +70,25 @@ func AppendUint32s(dst []uint32, b []byte, s, e int) (out []uint32, k, at int) {
 func appendVarints[T uint32 | uint64](dst []T, b []byte, s, e int) (out []T, k, at int) {
 	b = b[:e]
 	for i := s; i < e; {
-		if c := b[i]; c < 0x80 {
+		c := b[i]
+		if c < 0x80 {
 			dst = append(dst, T(c))
 			i++
 			continue
+		}
+		// Two and three bytes inline (histogram bucket keys are three).
+		if i+2 < e {
+			c1, c2 := b[i+1], b[i+2]
+			if c1 < 0x80 {
+				dst = append(dst, T(uint64(c&0x7f)|uint64(c1)<<7))
+				i += 2
+				continue
+			}
+			if c2 < 0x80 {
+				dst = append(dst, T(uint64(c&0x7f)|uint64(c1&0x7f)<<7|uint64(c2)<<14))
+				i += 3
+				continue
+			}
 		}
 		v, j := varintLong(b, i)
 		if j < 0 {
