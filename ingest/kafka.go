@@ -570,7 +570,9 @@ func (s *KafkaSource) ready(p *kafkaPoint) bool {
 			}
 			p.t1, p.state = nowMillis(), 1
 		case 1: // and applied them: the shards sealed past t1
-			if p.progress.SealedThrough() < p.t1 {
+			// Strictly past t1: a tick at t1 may have run before the
+			// pop (Popped counts a batch before it is applied).
+			if p.progress.SealedThrough() <= p.t1 {
 				return false
 			}
 			p.exp, p.state = p.progress.Expiry(nowMillis(), p.tmax), 2

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,9 +70,24 @@ const eosMetadata = "mad-eos"
 // reading until the epoch commits.
 const maxHeld = 64 << 20
 
-// skipRule is a partition's last exactly-once commit: messages below end
-// whose bucket starts before b are in a committed output.
+// skipRule is an exactly-once commit of a partition: messages below end
+// whose bucket starts before b are in a committed output. A partition keeps
+// the rules of its commits whose end is past its committed offset (an owner
+// that took it over may commit before reaching the end of its previous
+// owner's rule).
 type skipRule struct{ b, end int64 }
+
+// maxRules bounds the rules a partition's commit carries.
+const maxRules = 16
+
+func skips(rules []skipRule, offset, start int64) bool {
+	for _, r := range rules {
+		if offset < r.end && start < r.b {
+			return true
+		}
+	}
+	return false
+}
 
 // eosState is the loop's state in exactly-once mode.
 type eosState struct {
@@ -88,7 +104,7 @@ type eosState struct {
 	firstHeld map[topicPartition]int64
 	held      []*kgo.Record
 	heldBytes int
-	skip      map[topicPartition]skipRule
+	skip      map[topicPartition][]skipRule
 	known     bool // skip holds the group's committed rules
 }
 
@@ -97,7 +113,7 @@ type eosState struct {
 // tier left open holds back read_committed readers of the output until
 // then (Kafka aborts it at the timeout).
 func (e *eosState) txnTimeout() time.Duration {
-	return min(time.Duration(e.p)*time.Millisecond+e.delay+30*time.Second, 15*time.Minute)
+	return time.Duration(e.p)*time.Millisecond + e.delay + 30*time.Second
 }
 
 // eosOptions checks the exactly-once configuration and returns the
@@ -138,6 +154,9 @@ func eosOptions(cfg *KafkaConfig) ([]kgo.Opt, error) {
 		return nil, fmt.Errorf("exactly once: %s", strings.Join(set.Problems, "; "))
 	}
 	opts := append(set.Opts, kgo.TransactionalID(t.ID), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if delay := cmp.Or(t.Delay, defaultDelay(cfg.Periods[0])); timeout == 0 && cfg.Periods[0]+delay+30*time.Second > 15*time.Minute {
+		return nil, fmt.Errorf("exactly once: a transaction may stay open for the period and the delay (%v), past Kafka's default bound on transactions (15 min): set transaction.timeout.ms in exactlyOnce.configs (and the brokers' transaction.max.timeout.ms)", cfg.Periods[0]+delay)
+	}
 	if timeout > 0 {
 		delay := t.Delay
 		if delay <= 0 {
@@ -168,7 +187,7 @@ func CheckKafkaTxn(cfg *KafkaConfig) error {
 func (s *KafkaSource) openEOS(opts []kgo.Opt) error {
 	p := s.cfg.Periods[0]
 	e := &eosState{p: p.Milliseconds(), delay: s.cfg.Txn.Delay, txn: kafkatxn.For(s.cfg.Txn.ID),
-		consumed: map[topicPartition]int64{}, firstHeld: map[topicPartition]int64{}, skip: map[topicPartition]skipRule{}}
+		consumed: map[topicPartition]int64{}, firstHeld: map[topicPartition]int64{}, skip: map[topicPartition][]skipRule{}}
 	if e.delay <= 0 {
 		e.delay = defaultDelay(p)
 	}
@@ -261,9 +280,13 @@ func (s *KafkaSource) applyEOS(rs []*kgo.Record, fresh bool) {
 	}
 	e := s.eos
 	for !e.known || s.assignedSince() {
-		// No record is applied without the partitions' last commits.
-		if s.loadSkipRules() || s.sleep(s.cfg.BackoffTime) {
+		// No record is applied without the partitions' last commits;
+		// stopping meanwhile, none is (the next owner reads them).
+		if s.loadSkipRules() {
 			break
+		}
+		if s.sleep(s.cfg.BackoffTime) {
+			return
 		}
 	}
 	s.mu.Lock()
@@ -280,7 +303,7 @@ func (s *KafkaSource) applyEOS(rs []*kgo.Record, fresh bool) {
 			e.consumed[tp] = r.Offset + 1
 		}
 		start, ok := partials.StartOf(r.Value)
-		if rule, has := e.skip[tp]; has && ok && r.Offset < rule.end && start < rule.b {
+		if ok && skips(e.skip[tp], r.Offset, start) {
 			s.skipped.Add(1)
 			continue
 		}
@@ -337,9 +360,10 @@ func (s *KafkaSource) loadSkipRules() bool {
 		s.cfg.Log.Warn("kafka: cannot read the committed offsets (exactly once)", "source", s.cfg.Name, "err", err)
 		return false
 	}
+	clear(e.skip)
 	got.Each(func(o kadm.OffsetResponse) {
-		if rule, ok := parseEOSMetadata(o.Metadata); ok {
-			e.skip[topicPartition{o.Topic, o.Partition}] = rule
+		if rules, ok := parseEOSMetadata(o.Metadata); ok {
+			e.skip[topicPartition{o.Topic, o.Partition}] = rules
 		}
 	})
 	e.known = true
@@ -347,18 +371,44 @@ func (s *KafkaSource) loadSkipRules() bool {
 	return true
 }
 
-func eosMetadataOf(b, end int64) string {
-	return eosMetadata + " b=" + strconv.FormatInt(b, 10) + " e=" + strconv.FormatInt(end, 10)
+func eosMetadataOf(rules []skipRule) string {
+	m := eosMetadata
+	for _, r := range rules {
+		m += " b=" + strconv.FormatInt(r.b, 10) + " e=" + strconv.FormatInt(r.end, 10)
+	}
+	return m
 }
 
-func parseEOSMetadata(m string) (skipRule, bool) {
+func parseEOSMetadata(m string) ([]skipRule, bool) {
 	f := strings.Fields(m)
-	if len(f) != 3 || f[0] != eosMetadata || !strings.HasPrefix(f[1], "b=") || !strings.HasPrefix(f[2], "e=") {
-		return skipRule{}, false
+	if len(f) < 3 || len(f)%2 != 1 || f[0] != eosMetadata {
+		return nil, false
 	}
-	b, err1 := strconv.ParseInt(f[1][2:], 10, 64)
-	end, err2 := strconv.ParseInt(f[2][2:], 10, 64)
-	return skipRule{b: b, end: end}, err1 == nil && err2 == nil
+	var rules []skipRule
+	for i := 1; i < len(f); i += 2 {
+		if !strings.HasPrefix(f[i], "b=") || !strings.HasPrefix(f[i+1], "e=") {
+			return nil, false
+		}
+		b, err1 := strconv.ParseInt(f[i][2:], 10, 64)
+		end, err2 := strconv.ParseInt(f[i+1][2:], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, false
+		}
+		rules = append(rules, skipRule{b: b, end: end})
+	}
+	return rules, true
+}
+
+// nextRules are a partition's rules after a commit at offset x: this
+// epoch's, and the earlier ones that still reach past x.
+func nextRules(old []skipRule, epoch skipRule, x int64) []skipRule {
+	rules := []skipRule{epoch}
+	for _, r := range old {
+		if r.end > x && len(rules) < maxRules {
+			rules = append(rules, r)
+		}
+	}
+	return rules
 }
 
 // commitEpoch ends the epoch's transaction with its offsets (everything it
@@ -368,7 +418,11 @@ func parseEOSMetadata(m string) (skipRule, bool) {
 // offsets.
 func (s *KafkaSource) commitEpoch(final bool) {
 	e := s.eos
-	want := map[topicPartition]skipRule{} // per partition: the offset to commit (b) and E (end)
+	type commit struct {
+		x     int64 // the offset to commit
+		rules []skipRule
+	}
+	want := map[topicPartition]commit{}
 	for tp, next := range e.consumed {
 		x := next
 		if h, ok := e.firstHeld[tp]; ok {
@@ -378,7 +432,7 @@ func (s *KafkaSource) commitEpoch(final bool) {
 		if !ok {
 			end = x
 		}
-		want[tp] = skipRule{b: x, end: end}
+		want[tp] = commit{x: x, rules: nextRules(e.skip[tp], skipRule{b: e.b, end: end}, x)}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownAwait+e.txnTimeout())
 	ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
@@ -387,22 +441,37 @@ func (s *KafkaSource) commitEpoch(final bool) {
 			for j := range t.Partitions {
 				p := &t.Partitions[j]
 				if w, ok := want[topicPartition{t.Topic, p.Partition}]; ok {
-					if w.b != p.Offset {
-						p.Offset, p.LeaderEpoch = w.b, -1
+					if w.x != p.Offset {
+						p.Offset, p.LeaderEpoch = w.x, -1
 					}
-					m := eosMetadataOf(e.b, w.end)
+					m := eosMetadataOf(w.rules)
 					p.Metadata = &m
 				}
 			}
 		}
 		return nil
 	})
-	committed, err := e.sess.End(ctx, kgo.TryCommit)
+	try := kgo.TryCommit
+	if e.txn.Failed() || (final && s.dropped.Load() > 0) {
+		// A sink could not hand something to the transaction (dropped,
+		// failed), or the source dropped samples at shutdown: the output
+		// is not the epoch's whole, so the epoch is read again.
+		try = kgo.TryAbort
+	}
+	committed, err := e.sess.End(ctx, try)
 	cancel()
+	if err != nil {
+		// End may fail before ending the transaction (its flush timed
+		// out): end it, or Begin would refuse forever.
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownAwait)
+		e.sess.End(ctx, kgo.TryAbort)
+		cancel()
+	}
+	e.txn.SetFailed(false)
 	e.inTxn = false
 	if committed {
 		for tp, w := range want {
-			e.skip[tp] = skipRule{b: e.b, end: w.end}
+			e.skip[tp] = w.rules
 		}
 		s.commits.Add(uint64(len(want)))
 		s.epochs.Add(1)
@@ -460,6 +529,6 @@ func (s *KafkaSource) finishEOS() {
 		e.decision = clonePartitions(e.consumed)
 		s.commitEpoch(true)
 	}
-	e.txn.SetClient(nil)
+	e.txn.Release(s.cl) // unless a source opened since (a reload) took the id
 	e.sess.Close()
 }

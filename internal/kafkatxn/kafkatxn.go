@@ -20,7 +20,21 @@ type Session struct {
 	// aggregator empty itself; what the sinks get meanwhile belongs to
 	// the aborted transaction and is discarded (counted), not produced.
 	discarding atomic.Bool
+	// failed: a sink could not hand a message to the transaction (dropped
+	// or failed): the source aborts it instead of committing.
+	failed atomic.Bool
 }
+
+// Failed reports whether a sink failed the open transaction.
+func (s *Session) Failed() bool { return s.failed.Load() }
+
+// SetFailed marks (or clears, when the source ends the transaction) the
+// open transaction as failed.
+func (s *Session) SetFailed(f bool) { s.failed.Store(f) }
+
+// Release unpublishes cl if it is still the session's client (a source
+// opened since with the same id keeps its own).
+func (s *Session) Release(cl *kgo.Client) { s.cl.CompareAndSwap(cl, nil) }
 
 // Client returns the source's transactional client, nil until the source
 // has opened (or after it closed).

@@ -254,6 +254,7 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 	}
 	n := s.partitions()
 	if n == 0 {
+		s.failTxn()
 		s.dropped.Add(1)
 		s.droppedRows.Add(uint64(max(len(pd.Metrics), 1)))
 		if ok, left := s.errLog.Allow(time.Now()); ok {
@@ -344,6 +345,14 @@ func (s *Sink) open(pd *sinks.PeriodicData, p int, startMs, minReq int64) *partM
 	return pm
 }
 
+// failTxn makes a transactional sink's source abort the open transaction:
+// the sink could not write all of its output into it.
+func (s *Sink) failTxn() {
+	if s.txn != nil {
+		s.txn.SetFailed(true)
+	}
+}
+
 // Flush hands every message being built to the client.
 func (s *Sink) Flush() {
 	for p := range s.msgs {
@@ -366,6 +375,7 @@ func (s *Sink) send(p int) {
 	}
 	cl := s.client()
 	if cl == nil {
+		s.failTxn()
 		s.dropped.Add(1)
 		s.droppedRows.Add(rows)
 		if ok, left := s.errLog.Allow(time.Now()); ok {
@@ -392,6 +402,7 @@ func (s *Sink) send(p int) {
 			s.delivered.Add(1)
 			s.deliveredRows.Add(rows)
 		case gaveUp.Load() && errors.Is(err, context.Canceled):
+			s.failTxn()
 			s.full.Add(1)
 			s.dropped.Add(1)
 			s.droppedRows.Add(rows)
@@ -399,6 +410,7 @@ func (s *Sink) send(p int) {
 				s.cfg.Log.Warn("kafka sink: message dropped: the producer's buffer stayed full", "sink", s.cfg.Name, "topic", s.cfg.Topic, "rows", rows, "suppressed", left)
 			}
 		default:
+			s.failTxn()
 			s.failed.Add(1)
 			s.failedRow.Add(rows)
 			if ok, left := s.errLog.Allow(time.Now()); ok {
