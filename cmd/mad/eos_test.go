@@ -145,27 +145,10 @@ func TestKafkaTierExactlyOnceKill(t *testing.T) {
 	adm := kadm.NewClient(admCl)
 
 	tier := func(name, txnID string) *madProc {
-		return r.start(name, []string{"PT1S"}, fmt.Sprintf(`{
-    type="com.arpnetworking.metrics.common.sources.KafkaSource"
-    name="partials"
-    consumer={
-      type="org.apache.kafka.clients.consumer.Consumer"
-      topics=[%q]
-      configs={
-        "bootstrap.servers"=%q
-        "group.id"=%q
-        "auto.offset.reset"="earliest"
-        # A killed tier stays in the group until its session times out.
-        "session.timeout.ms"=6000
-        "heartbeat.interval.ms"=500
-      }
-    }
-    parser={ type="io.gomad.mad.parsers.PartialsParser" }
-    pollTime="PT0.02S"
+		return r.start(name, []string{"PT1S"}, r.partialsSource(group, fmt.Sprintf(`pollTime="PT0.02S"
     bufferSize=20
     # Kafka aborts a killed tier's open transaction after 5 s.
-    exactlyOnce={ transactionalId=%q, delay="PT0.3S", configs={ "transaction.timeout.ms"="5000" } }
-  }`, in, r.broker, group, txnID), fmt.Sprintf(`{
+    exactlyOnce={ transactionalId=%q, delay="PT0.3S", configs={ "transaction.timeout.ms"="5000" } }`, txnID)), fmt.Sprintf(`{
     type="io.gomad.mad.sinks.KafkaSink"
     name="out"
     topic=%q

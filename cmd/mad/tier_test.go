@@ -120,7 +120,14 @@ func (r *tierRig) startEdge(name string) (*madProc, string) {
 func (r *tierRig) startTier(name, group string, periods []string) (*madProc, string) {
 	r.t.Helper()
 	sink, path := r.jsonSink(name)
-	p := r.start(name, periods, fmt.Sprintf(`{
+	p := r.start(name, periods, r.partialsSource(group, `pollTime="PT0.05S"`), sink)
+	return p, path
+}
+
+// partialsSource is a tier's KafkaSource of the rig's topic in group, with
+// more keys (poll time, exactly once…).
+func (r *tierRig) partialsSource(group, more string) string {
+	return fmt.Sprintf(`{
     type="com.arpnetworking.metrics.common.sources.KafkaSource"
     name="partials"
     consumer={
@@ -136,9 +143,8 @@ func (r *tierRig) startTier(name, group string, periods []string) (*madProc, str
       }
     }
     parser={ type="io.gomad.mad.parsers.PartialsParser" }
-    pollTime="PT0.05S"
-  }`, r.topic, r.broker, group), sink)
-	return p, path
+    %s
+  }`, r.topic, r.broker, group, more)
 }
 
 // endOffsets returns the messages of the topic (the sum of its end
