@@ -64,6 +64,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTimeout$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/grpcunary
 	$(GO) test -run '^$$' -fuzz '^FuzzReadMessage$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/grpcunary
 	$(GO) test -run '^$$' -fuzz '^FuzzEncodeMessage$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/grpcunary
+	$(GO) test -run '^$$' -fuzz '^FuzzIsolation$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/gunzip
 	$(GO) test -run '^$$' -fuzz '^FuzzTranscode$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/otlp/otlpjson
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/transform
 	$(GO) test -run '^$$' -fuzz '^FuzzCollectd$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/collectd

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/gomad/mad/internal/gunzip"
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
 
@@ -197,8 +196,7 @@ type httpSlot struct {
 	cfg      *HTTPConfig // what the decoders were made for
 	body     []byte
 	plain    []byte
-	br       bytes.Reader // the body, as gz reads it
-	gz       *gzip.Reader
+	gz       *gunzip.Reader
 	zs       *zstd.Decoder
 	dims     []sample.Dim
 	peak     int // the largest buffer the current request held

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/gomad/mad/internal/gunzip"
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
 )
@@ -107,23 +106,20 @@ func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, erro
 				sl.plain = make([]byte, 0, n+1)
 			}
 		}
-		sl.br.Reset(body)
-		var err error
 		if sl.gz == nil {
-			sl.gz, err = gzip.NewReader(&sl.br) // a bytes.Reader is a flate.Reader: no bufio
-		} else {
-			err = sl.gz.Reset(&sl.br)
+			sl.gz = new(gunzip.Reader)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		out, err := readBody(sl.gz, sl.plain[:0], limit)
+		out, err := sl.gz.Inflate(sl.plain, body, limit)
+		sl.gz.Release()
 		sl.plain = out[:0]
 		sl.note(cap(out))
-		if err != nil && !errors.Is(err, errTooLarge) {
-			err = fmt.Errorf("gzip: %w", err)
+		switch {
+		case errors.Is(err, gunzip.ErrTooLarge):
+			return out, errTooLarge
+		case err != nil:
+			return out, fmt.Errorf("gzip: %w", err)
 		}
-		return out, err
+		return out, nil
 	case "zstd":
 		return sl.unzstd(body, limit)
 	case "snappy":
@@ -194,7 +190,6 @@ func (sl *httpSlot) unzstd(body []byte, limit int) ([]byte, error) {
 // if the request held more than httpKeepBytes anywhere, its buffers and
 // decoders are dropped and the memory given back.
 func (sl *httpSlot) release() {
-	sl.br.Reset(nil)
 	if sl.peak <= httpKeepBytes {
 		return
 	}
@@ -212,7 +207,6 @@ func (sl *httpSlot) dropDecoders() {
 	sl.zs, sl.gz = nil, nil
 	sl.pb, sl.collectd, sl.prom, sl.otlp, sl.grpc, sl.json = nil, nil, nil, nil, nil, nil
 	sl.jsonPB = nil
-	sl.br = bytes.Reader{}
 }
 
 // giveBack returns the heap's free memory to the operating system

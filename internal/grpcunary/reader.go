@@ -1,12 +1,11 @@
 package grpcunary
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/gomad/mad/internal/gunzip"
 )
 
 // DefaultMaxMessage is the largest message a Reader takes when its
@@ -31,8 +30,7 @@ type Reader struct {
 	hdr  [HeaderLen]byte
 	wire []byte // the message as sent
 	msg  []byte // the message decompressed
-	src  bytes.Reader
-	gz   gzip.Reader
+	gz   gunzip.Reader
 }
 
 // The errors of a request whose body is not exactly one well-formed
@@ -146,31 +144,15 @@ func grow(buf []byte, limit int) []byte {
 
 // gunzip inflates rd.wire into rd.msg, at most limit+1 bytes of it.
 func (rd *Reader) gunzip(limit int) ([]byte, error) {
-	rd.src.Reset(rd.wire)
-	// Reset keeps the inflater of the previous call.
-	if err := rd.gz.Reset(&rd.src); err != nil {
+	msg, err := rd.gz.Inflate(rd.msg, rd.wire, limit)
+	rd.msg = msg
+	rd.gz.Release()
+	switch {
+	case errors.Is(err, gunzip.ErrTooLarge):
+		return nil, Newf(ResourceExhausted, "grpc: received message after decompression larger than max %d", limit)
+	case err != nil:
 		return nil, gzipError(err)
 	}
-	msg := rd.msg[:0]
-	for {
-		if len(msg) > limit {
-			rd.msg = msg
-			return nil, Newf(ResourceExhausted, "grpc: received message after decompression larger than max %d", limit)
-		}
-		if len(msg) == cap(msg) {
-			msg = grow(msg, limit+1)
-		}
-		k, err := rd.gz.Read(msg[len(msg):min(cap(msg), limit+1)])
-		msg = msg[:len(msg)+k]
-		if err == io.EOF && len(msg) <= limit {
-			break
-		}
-		if err != nil && len(msg) <= limit { // past the limit, the size is the answer
-			rd.msg = msg
-			return nil, gzipError(err)
-		}
-	}
-	rd.msg = msg
 	return msg, nil
 }
 
