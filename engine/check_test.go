@@ -77,6 +77,8 @@ sinks+={type=PeriodFilteringSink, name=f, excludeLessThan=PT1M, sink={type=Aggre
 			want: "udp 127.0.0.1:18125 is already used by"},
 		{name: "a Kafka consumer property mad cannot honour", pipes: map[string]string{"p.conf": good + "sources+={type=KafkaSource, name=k, consumer={topics=[\"t\"], configs={\"bootstrap.servers\"=\"127.0.0.1:9092\", \"group.id\"=g, \"compression.type\"=zstd}}, pollTime=PT1S, parser={type=ProtobufV2bytesToRecordParser}}\n"},
 			want: "consumer property compression.type: not supported by mad"},
+		{name: "one transactional id in two pipelines", pipes: map[string]string{"p.conf": eosPipe("p", "g1"), "q.conf": eosPipe("q", "g2")},
+			want: `kafka transactional.id "tier-1" is already used by`},
 		{name: "a class mad lacks", pipes: map[string]string{"p.conf": good + "sources+={type=FileSource, name=k, sourceFile=\"/var/log/x\"}\n"},
 			want: "FileSource is not available"},
 		{name: "a class mad lacks, skipped", skip: true, pipes: map[string]string{"p.conf": good + "sources+={type=FileSource, name=k, sourceFile=\"/var/log/x\"}\n"},
@@ -109,4 +111,16 @@ sinks+={type=PeriodFilteringSink, name=f, excludeLessThan=PT1M, sink={type=Aggre
 			}
 		})
 	}
+}
+
+// eosPipe is a pipeline of one exactly-once KafkaSource of group group,
+// transactional id tier-1.
+func eosPipe(name, group string) string {
+	return "name=" + name + `
+periods=["PT1M"]
+sources=[{type=KafkaSource, name=k, pollTime=PT1S, parser={type=io.gomad.mad.parsers.PartialsParser},
+  consumer={topics=["partials"], configs={"bootstrap.servers"="127.0.0.1:9092", "group.id"=` + group + `}},
+  exactlyOnce={transactionalId="tier-1"}}]
+sinks=[{type=JsonLinesSink, name=j, path="/dev/null"}]
+`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,46 @@ pipelines=[{
 			}
 		}
 		t.Fatalf("%d series × seconds written, %d in the output, %d differ", len(edges.Want), len(got), missing)
+	}
+}
+
+// TestKafkaTransactionalIDClaimed: a reload that adds a pipeline whose
+// exactly-once source has the transactional id of a running one (another
+// group, another topic: not the same source) is refused, and what runs
+// keeps running: two producers of one id would fence each other without
+// end.
+func TestKafkaTransactionalIDClaimed(t *testing.T) {
+	_, addr := kafkaCluster(t, "partials", 2)
+	pipe := func(name, group, topic string) string {
+		return fmt.Sprintf(`{
+  name=%q
+  periods=["PT1S"]
+  sources=[{
+    type="com.arpnetworking.metrics.common.sources.KafkaSource"
+    name="partials_source"
+    consumer={ topics=[%q], configs={ "bootstrap.servers"=%q, "group.id"=%q } }
+    parser={ type="io.gomad.mad.parsers.PartialsParser" }
+    pollTime="PT0.02S"
+    exactlyOnce={ transactionalId="tier-claimed" }
+  }]
+  sinks=[{ type="JsonLinesSink", name="out", path=%q }]
+}`, name, topic, addr, group, filepath.Join(t.TempDir(), name+".jsonl"))
+	}
+	conf := func(pipes ...string) string {
+		return "httpHost=\"127.0.0.1\"\nhttpPort=0\nmonitoringSinks=[]\npipelines=[" + strings.Join(pipes, ",") + "]\n"
+	}
+	dir := t.TempDir()
+	first := pipe("tier", "tier", "partials")
+	path := writeFile(t, dir, "tier.conf", conf(first))
+	d, err := Open(path, nil, config.LoadOptions{}, nil)
+	must(t, err)
+	defer d.Stop()
+	writeFile(t, dir, "tier.conf", conf(first, pipe("other", "other", "more-partials")))
+	r := d.Reload()
+	if len(r.Errors) != 1 || !strings.Contains(r.Errors[0], `kafka transactional.id "tier-claimed" is already used by`) {
+		t.Fatalf("reload: %+v", r)
+	}
+	if ps := d.Pipelines(); len(ps) != 1 || ps[0].Name() != "tier" {
+		t.Fatalf("running after the refused reload: %d pipelines", len(ps))
 	}
 }

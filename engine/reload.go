@@ -249,20 +249,22 @@ func checkWanted(want []wanted, b *config.Builder, claims map[string]string) {
 		}
 		w.sources = srcs
 		var mine []string
+	sources:
 		for _, s := range srcs {
-			k := s.SourceKey()
-			if !ingest.Exclusive(k) {
-				continue
+			for _, k := range append([]string{s.SourceKey()}, ingest.ClaimsOf(s)...) {
+				if !ingest.Exclusive(k) {
+					continue
+				}
+				if other := claimant(claims, k, w.key); other != "" {
+					refuse("sources", "%s is already used by %s", k, other)
+					break sources
+				}
+				if slices.ContainsFunc(mine, func(m string) bool { return overlaps(m, k) }) {
+					refuse("sources", "%s is claimed by two sources of this pipeline", k)
+					break sources
+				}
+				mine = append(mine, k)
 			}
-			if other := claimant(claims, k, w.key); other != "" {
-				refuse("sources", "%s is already used by %s", k, other)
-				break
-			}
-			if slices.ContainsFunc(mine, func(m string) bool { return overlaps(m, k) }) {
-				refuse("sources", "%s is claimed by two sources of this pipeline", k)
-				break
-			}
-			mine = append(mine, k)
 		}
 		if w.spec != nil {
 			for _, k := range mine {
@@ -328,6 +330,9 @@ func (d *Daemon) claimsLocked(want []wanted) map[string]string {
 		if m := d.managed[w.key]; m != nil {
 			for _, s := range m.p.Sources() {
 				claims[s.Key()] = w.key
+				for _, k := range ingest.ClaimsOf(s) {
+					claims[k] = w.key
+				}
 			}
 		}
 	}

@@ -75,6 +75,14 @@ func (c *KafkaConfig) SourceKey() string {
 	return "kafka " + group + " " + strings.Join(c.Topics, ",")
 }
 
+// Claims: an exactly-once source's transactional id.
+func (c *KafkaConfig) Claims() []string {
+	if c.Txn == nil {
+		return nil
+	}
+	return []string{fmt.Sprintf("kafka transactional.id %q", c.Txn.ID)}
+}
+
 // Lanes: one producer, the poll loop.
 func (c *KafkaConfig) Lanes() (int, int) { return 1, 0 }
 
@@ -252,6 +260,9 @@ func OpenKafka(cfg KafkaConfig, lanes []Lanes) (*KafkaSource, error) {
 
 func (s *KafkaSource) Name() string { return s.cfg.Name }
 func (s *KafkaSource) Key() string  { return s.cfg.SourceKey() }
+
+// Claims are its configuration's.
+func (s *KafkaSource) Claims() []string { return s.cfg.Claims() }
 
 // Start starts polling.
 func (s *KafkaSource) Start() { s.started.Do(func() { close(s.start) }) }

@@ -34,6 +34,24 @@ type SourceConfig interface {
 	Open(lanes []Lanes) (Source, error)
 }
 
+// Claimer is a source configuration, or a running source, that occupies
+// more than its key: names no other source of the daemon may hold at the
+// same time, though the sources' keys differ. An exactly-once KafkaSource
+// claims its transactional id: two producers with one id fence each other
+// without end, whatever their groups and topics.
+type Claimer interface {
+	Claims() []string
+}
+
+// ClaimsOf returns what a source configuration or a running source claims
+// beside its key (nil for most).
+func ClaimsOf(s any) []string {
+	if c, ok := s.(Claimer); ok {
+		return c.Claims()
+	}
+	return nil
+}
+
 // Source is a running source. Every method may be called from any
 // goroutine.
 type Source interface {
