@@ -1,7 +1,14 @@
 package engine
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +33,56 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// brokerProcess starts a kfake broker with topic in a child process (the
+// test binary running TestKfakeBroker), so that the broker's CPU time is
+// not the benchmark's: a real tier's broker runs elsewhere. It returns the
+// broker's address; the child ends with the benchmark.
+func brokerProcess(b *testing.B, topic string, partitions int) string {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKfakeBroker$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("MAD_KFAKE_BROKER=%s:%d", topic, partitions))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "kfake ")
+	if err != nil || !ok {
+		b.Fatalf("the broker process said %q, %v", line, err)
+	}
+	return addr
+}
+
+// TestKfakeBroker is BenchmarkKafkaTier's broker process when
+// MAD_KFAKE_BROKER (topic:partitions) is set, and skipped otherwise: it
+// serves a kfake cluster on loopback, prints its address and runs until
+// its standard input closes.
+func TestKfakeBroker(t *testing.T) {
+	spec := os.Getenv("MAD_KFAKE_BROKER")
+	if spec == "" {
+		t.Skip("BenchmarkKafkaTier's broker process")
+	}
+	topic, n, _ := strings.Cut(spec, ":")
+	partitions, err := strconv.Atoi(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, addr := kafkaCluster(t, topic, int32(partitions))
+	fmt.Printf("kfake %s\n", addr)
+	io.Copy(io.Discard, os.Stdin)
+}
+
 // BenchmarkKafkaTier: a tier mad (KafkaSource with the PartialsParser, two
 // shards) consumes the partials ten edges wrote b.N times for the same
 // 10,000 series, alternating between two PT1M buckets (a tier's steady
@@ -33,13 +90,11 @@ func processCPU(b *testing.B) time.Duration {
 // edges) (S1 workload A's mix: 60 % counters, 20 % gauges,
 // 20 % timers with 20 histogram buckets; lz4), re-aggregates them and
 // emits. rows/CPU-s is the partial rows consumed per CPU-second of the
-// whole process from the group's assignment to the tier's stop (emission
-// included), kfake's serving of the fetches included: a lower bound of the
-// tier's own rate.
+// process from the group's assignment to the tier's stop (emission
+// included); the broker (kfake) runs in a child process.
 func BenchmarkKafkaTier(b *testing.B) {
 	const topic, edges, sets, perSet = "partials", 10, 1000, 10
-	t := &testing.T{}
-	_, addr := kafkaCluster(t, topic, 8)
+	addr := brokerProcess(b, topic, 8)
 	// The edges' output, written before the clock starts.
 	base := time.Now().Add(-24 * time.Hour).Truncate(time.Minute)
 	var buckets []hist.Bucket
@@ -107,6 +162,18 @@ func BenchmarkKafkaTier(b *testing.B) {
 		time.Sleep(100 * time.Microsecond)
 	}
 	cpu0, rows0 := processCPU(b), src.Stats().Samples
+	// MAD_TIER_PROFILE=file: a CPU profile of the clocked part alone (the
+	// edges' writing, which -test.cpuprofile includes, left out).
+	if f := os.Getenv("MAD_TIER_PROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			b.Fatal(err)
+		}
+	}
 	for src.Stats().Samples < rows {
 		time.Sleep(time.Millisecond)
 	}
@@ -114,6 +181,9 @@ func BenchmarkKafkaTier(b *testing.B) {
 		b.Fatal(err)
 	}
 	cpu := processCPU(b) - cpu0
+	if os.Getenv("MAD_TIER_PROFILE") != "" {
+		pprof.StopCPUProfile()
+	}
 	b.StopTimer()
 	if st := src.Stats(); st.Samples != rows || st.Refused != 0 || out.rows != min(b.N, 2)*sets*perSet {
 		b.Fatalf("source %+v, %d rows emitted; want %d samples, %d rows", st, out.rows, rows, min(b.N, 2)*sets*perSet)

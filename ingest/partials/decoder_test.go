@@ -801,7 +801,10 @@ func TestWireSemantics(t *testing.T) {
 // realistic is a message of sets×perSet series: a tenth counters, a tenth
 // gauges, the rest timers with units and about 20 buckets each, every set
 // a host's dimensions.
-func realistic(sets, perSet int) (msg []byte, rows int) {
+//
+// With tierMix, the series are S1 workload A's mix instead (BenchmarkKafkaTier's):
+// 60 % counters, 20 % gauges, 20 % timers.
+func realistic(sets, perSet int, tierMix bool) (msg []byte, rows int) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var enc partials.Message
 	enc.Reset(10000, tStart)
@@ -811,11 +814,16 @@ func realistic(sets, perSet int) (msg []byte, rows int) {
 		for j := range perSet {
 			s := partials.Series{Name: fmt.Appendf(nil, "checkout/request/latency_%d", j), Kind: partials.KindTimer, Unit: "MILLISECOND",
 				Count: 20 + r.Uint64N(500), HasSum: true, HasMin: true, HasMax: true, Hist: true}
-			switch j % 10 {
-			case 0:
-				s.Kind, s.Unit, s.Hist, s.HasMin, s.HasMax = partials.KindCounter, "", false, false, false
-			case 1:
-				s.Kind, s.Unit, s.Hist = partials.KindGauge, "BYTE", false
+			switch c, g := j%10 == 0, j%10 == 1; {
+			case tierMix:
+				c, g = j%10 < 6, j%10 == 6 || j%10 == 7
+				fallthrough
+			default:
+				if c {
+					s.Kind, s.Unit, s.Hist, s.HasMin, s.HasMax = partials.KindCounter, "", false, false, false
+				} else if g {
+					s.Kind, s.Unit, s.Hist = partials.KindGauge, "BYTE", false
+				}
 			}
 			s.Sum, s.Min, s.Max = r.Float64()*1e4, r.Float64(), 1e3+r.Float64()
 			if s.Hist {
@@ -832,7 +840,7 @@ func realistic(sets, perSet int) (msg []byte, rows int) {
 
 // TestZeroAllocs: a warm decoder allocates nothing per message.
 func TestZeroAllocs(t *testing.T) {
-	msg, rows := realistic(50, 20)
+	msg, rows := realistic(50, 20, false)
 	d := NewDecoder(Config{Periods: []time.Duration{time.Minute}, MaxSeries: 100000})
 	var bs [4]sample.Batch
 	route := func(h uint64) *sample.Batch { return &bs[h&3] }
@@ -857,26 +865,37 @@ func TestZeroAllocs(t *testing.T) {
 // 20 buckets) to samples in four batches.
 //
 //	go test ./ingest/partials -run '^$' -bench Decode -count 6
+//
+// BenchmarkDecode: a message of 50 sets of 20 series, mostly timers
+// ("timers": 80 % timers with about 20 buckets), or S1 workload A's mix
+// ("tier": 60 % counters, 20 % gauges, 20 % timers), as the tier reads.
 func BenchmarkDecode(b *testing.B) {
-	msg, rows := realistic(50, 20)
-	d := NewDecoder(Config{Periods: []time.Duration{time.Minute}})
-	var bs [4]sample.Batch
-	route := func(h uint64) *sample.Batch { return &bs[h&3] }
-	if _, _, err := d.Decode(msg, route); err != nil {
-		b.Fatal(err)
+	for _, mix := range []struct {
+		name string
+		tier bool
+	}{{"timers", false}, {"tier", true}} {
+		b.Run(mix.name, func(b *testing.B) {
+			msg, rows := realistic(50, 20, mix.tier)
+			d := NewDecoder(Config{Periods: []time.Duration{time.Minute}})
+			var bs [4]sample.Batch
+			route := func(h uint64) *sample.Batch { return &bs[h&3] }
+			if _, _, err := d.Decode(msg, route); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				for i := range bs {
+					bs[i].Reset()
+				}
+				if _, _, err := d.Decode(msg, route); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
-	b.SetBytes(int64(len(msg)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		for i := range bs {
-			bs[i].Reset()
-		}
-		if _, _, err := d.Decode(msg, route); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
 // FuzzDecode decodes any input with two configurations, each with a fresh
