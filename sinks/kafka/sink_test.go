@@ -343,3 +343,25 @@ func TestSinkRefusesBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestNotInTransaction: a record produced by a transactional client that
+// is not in a transaction fails with the error notInTransaction knows.
+func TestNotInTransaction(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()[0]), kgo.TransactionalID("not-in-txn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	err = cl.ProduceSync(context.Background(), &kgo.Record{Topic: "t", Value: []byte("v")}).FirstErr()
+	if err == nil || !notInTransaction(err) {
+		t.Fatalf("producing outside a transaction: %v; want franz-go's not-in-a-transaction error", err)
+	}
+	if notInTransaction(context.Canceled) {
+		t.Fatal("context.Canceled taken for not in a transaction")
+	}
+}
