@@ -25,6 +25,13 @@ import (
 // second).
 func eosTier(t *testing.T, addr, in, out, group, txnID string) *Daemon {
 	t.Helper()
+	return eosTierTxn(t, addr, in, out, group, ingest.KafkaTxn{ID: txnID, Delay: 300 * time.Millisecond})
+}
+
+// eosTierTxn is eosTier with txn's exactly-once settings.
+func eosTierTxn(t *testing.T, addr, in, out, group string, txn ingest.KafkaTxn) *Daemon {
+	t.Helper()
+	txnID := txn.ID
 	periods := []time.Duration{time.Second}
 	sk, err := kafka.New(kafka.Config{Name: "out", Topic: out, Period: time.Second, TransactionalID: txnID})
 	must(t, err)
@@ -35,7 +42,7 @@ func eosTier(t *testing.T, addr, in, out, group, txnID string) *Daemon {
 			Shard: tierStats(periods),
 			Sources: []ingest.SourceConfig{&ingest.KafkaConfig{Name: "partials", Topics: []string{in}, PollTime: 20 * time.Millisecond,
 				Partials: true, Periods: periods, MaxRecords: 20,
-				Txn:   &ingest.KafkaTxn{ID: txnID, Delay: 300 * time.Millisecond},
+				Txn:   &txn,
 				Props: [][2]string{{"bootstrap.servers", addr}, {"group.id", group}, {"auto.offset.reset", "earliest"}}}},
 			Sinks: []sinks.Sink{sk},
 		}},
@@ -231,5 +238,46 @@ func TestKafkaTransactionalIDClaimed(t *testing.T) {
 	}
 	if ps := d.Pipelines(); len(ps) != 1 || ps[0].Name() != "tier" {
 		t.Fatalf("running after the refused reload: %d pipelines", len(ps))
+	}
+}
+
+// TestKafkaTierHeldBack: partials of seconds still to come (an edge whose
+// clock runs ahead) are held back until their period is due; past the
+// bound on what is held, the tier stops reading (counted) and goes on once
+// they are applied: nothing waits forever, everything comes out once.
+func TestKafkaTierHeldBack(t *testing.T) {
+	const in, out, group = "partials", "out", "tier"
+	_, addr := kafkaCluster(t, in, 4)
+	_, err := kadm.NewClient(mustClient(t, addr)).CreateTopic(context.Background(), 2, 1, nil, out)
+	must(t, err)
+	edges, err := tiertest.NewEdges(addr, in, 2, uint64(time.Now().UnixNano()))
+	must(t, err)
+	t.Cleanup(func() { edges.Close() })
+	// Ten past seconds, then four seconds from three seconds ahead.
+	for range 10 {
+		edges.Second()
+	}
+	edges.StartAt(time.Now().Add(3 * time.Second))
+	for range 4 {
+		edges.Second()
+	}
+	_, err = edges.Close()
+	must(t, err)
+	d := eosTierTxn(t, addr, in, out, group, ingest.KafkaTxn{ID: "tier-held", Delay: 300 * time.Millisecond, MaxHeld: 1})
+	src := pipeline.SourcesOf[*ingest.KafkaSource](d.Pipelines()[0])[0]
+	var held int64
+	waitUntil(t, "messages held back and reading paused", 60*time.Second, func() bool {
+		st := src.Stats()
+		held = max(held, st.HeldBytes)
+		return held > 0 && st.HeldStalls > 0
+	})
+	waitUntil(t, "every message committed, nothing held", 60*time.Second, func() bool {
+		return committedAll(t, addr, group, in) && src.Stats().HeldBytes == 0
+	})
+	must(t, d.Stop())
+	got, _, err := tiertest.Output(addr, out, kgo.ReadCommitted())
+	must(t, err)
+	if !maps.Equal(got, edges.Want) {
+		t.Fatalf("%d series × seconds written, %d in the output", len(edges.Want), len(got))
 	}
 }

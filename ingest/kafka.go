@@ -129,8 +129,12 @@ type KafkaStats struct {
 	// Partitions: the partitions the group assigned to the source now.
 	Partitions int
 	// Exactly once: Epochs committed, Aborts (transactions aborted, read
-	// again), Skipped (messages read again that a committed output holds).
+	// again), Skipped (messages read again that a committed output holds);
+	// HeldBytes, the bytes of messages held back for later periods now, and
+	// HeldStalls, the polls not made because they reached the bound.
 	Epochs, Aborts, Skipped uint64
+	HeldBytes               int64
+	HeldStalls              uint64
 }
 
 // KafkaSource is a running KafkaSource.
@@ -170,7 +174,8 @@ type KafkaSource struct {
 	messages, bytes, records, samples, refusedN   atomic.Uint64
 	polls, pollErrors, pauses, commits, commitErr atomic.Uint64
 	pendingN, dropped                             atomic.Uint64
-	skipped, epochs, aborts                       atomic.Uint64
+	skipped, epochs, aborts, heldStalls           atomic.Uint64
+	heldBytes                                     atomic.Int64
 }
 
 type topicPartition struct {
@@ -639,7 +644,8 @@ func (s *KafkaSource) Stats() KafkaStats {
 	return KafkaStats{Messages: s.messages.Load(), Bytes: s.bytes.Load(), Records: s.records.Load(), Samples: s.samples.Load(),
 		Refused: s.refusedN.Load(), Polls: s.polls.Load(), PollErrors: s.pollErrors.Load(), Pauses: s.pauses.Load(),
 		Commits: s.commits.Load(), CommitErrors: s.commitErr.Load(), Pending: s.pendingN.Load(), Dropped: s.dropped.Load(),
-		Partitions: parts, Epochs: s.epochs.Load(), Aborts: s.aborts.Load(), Skipped: s.skipped.Load()}
+		Partitions: parts, Epochs: s.epochs.Load(), Aborts: s.aborts.Load(), Skipped: s.skipped.Load(),
+		HeldBytes: s.heldBytes.Load(), HeldStalls: s.heldStalls.Load()}
 }
 
 // Report reports the source's counters.
@@ -660,6 +666,8 @@ func (s *KafkaSource) Report(emit func(sm.Value)) {
 		emit(counter("mad_source_kafka_transactions_total", "Periods committed in a transaction with their output (exactly once).", l, st.Epochs))
 		emit(counter("mad_source_kafka_transaction_aborts_total", "Transactions aborted (a rebalance, a failure): their messages are read again.", l, st.Aborts))
 		emit(counter("mad_source_kafka_skipped_total", "Messages read again that a committed output already holds (skipped).", l, st.Skipped))
+		emit(sm.Value{Name: "mad_source_kafka_held_bytes", Help: "Bytes of messages held back for later periods (exactly once).", Kind: sm.Gauge, Labels: l, V: float64(st.HeldBytes)})
+		emit(counter("mad_source_kafka_held_stalls_total", "Polls not made because the messages held back for later periods reached their bound.", l, st.HeldStalls))
 	}
 	emit(sm.Value{Name: "mad_source_kafka_partitions", Help: "Partitions the consumer group assigned to the source.", Kind: sm.Gauge, Labels: l, V: float64(st.Partitions)})
 	emit(sm.Value{Name: "mad_source_kafka_pending_polls", Help: "Polls whose offsets wait for their buckets to be emitted.", Kind: sm.Gauge, Labels: l, V: float64(st.Pending)})

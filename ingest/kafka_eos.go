@@ -54,21 +54,24 @@ type KafkaTxn struct {
 	// client (compression, linger…); bootstrap and security come from the
 	// consumer's.
 	ProducerProps [][2]string
+	// MaxHeld bounds the bytes of messages held back for later periods
+	// (0: 64 MiB); past it the source stops reading until the periods
+	// they belong to are due.
+	MaxHeld int
 }
 
 func (t *KafkaTxn) equal(o *KafkaTxn) bool {
 	if t == nil || o == nil {
 		return t == o
 	}
-	return t.ID == o.ID && t.Delay == o.Delay && slices.Equal(t.ProducerProps, o.ProducerProps)
+	return t.ID == o.ID && t.Delay == o.Delay && t.MaxHeld == o.MaxHeld && slices.Equal(t.ProducerProps, o.ProducerProps)
 }
 
 // eosMetadata prefixes the offset metadata of an exactly-once commit.
 const eosMetadata = "mad-eos"
 
-// maxHeld bounds the bytes of messages held back; past it the source stops
-// reading until the epoch commits.
-const maxHeld = 64 << 20
+// defaultMaxHeld is KafkaTxn.MaxHeld's default.
+const defaultMaxHeld = 64 << 20
 
 // skipRule is an exactly-once commit of a partition: messages below end
 // whose bucket starts before b are in a committed output. A partition keeps
@@ -104,6 +107,7 @@ type eosState struct {
 	firstHeld map[topicPartition]int64
 	held      []*kgo.Record
 	heldBytes int
+	maxHeld   int
 	skip      map[topicPartition][]skipRule
 	known     bool // skip holds the group's committed rules
 }
@@ -191,6 +195,9 @@ func (s *KafkaSource) openEOS(opts []kgo.Opt) error {
 	if e.delay <= 0 {
 		e.delay = defaultDelay(p)
 	}
+	if e.maxHeld = s.cfg.Txn.MaxHeld; e.maxHeld <= 0 {
+		e.maxHeld = defaultMaxHeld
+	}
 	// The default timeout first: transaction.timeout.ms, in opts, wins.
 	sess, err := kgo.NewGroupTransactSession(append([]kgo.Opt{kgo.TransactionTimeout(e.txnTimeout())}, opts...)...)
 	if err != nil {
@@ -242,7 +249,15 @@ func (s *KafkaSource) runEOS() {
 			}
 			continue
 		}
-		if e.heldBytes > maxHeld {
+		if e.heldBytes > e.maxHeld {
+			// Messages of later periods (an edge whose clock runs ahead,
+			// a backlog) fill the bound: reading waits until their
+			// periods are due and a commit applies them.
+			s.heldStalls.Add(1)
+			if ok, left := s.errLog.Allow(time.Now()); ok {
+				s.cfg.Log.Warn("kafka: reading paused: the messages held back for later periods reach the bound", "source", s.cfg.Name,
+					"held_bytes", e.heldBytes, "bound", e.maxHeld, "suppressed", left)
+			}
 			s.sleep(5 * time.Millisecond)
 			continue
 		}
@@ -313,6 +328,7 @@ func (s *KafkaSource) applyEOS(rs []*kgo.Record, fresh bool) {
 			}
 			e.held = append(e.held, r)
 			e.heldBytes += len(r.Value)
+			s.heldBytes.Store(int64(e.heldBytes))
 			continue
 		}
 		applied = true
@@ -482,6 +498,7 @@ func (s *KafkaSource) commitEpoch(final bool) {
 		e.closing = false
 		held := e.held
 		e.held, e.heldBytes, e.decision = nil, 0, nil
+		s.heldBytes.Store(0)
 		clear(e.firstHeld)
 		if final {
 			return
@@ -515,6 +532,7 @@ func (s *KafkaSource) commitEpoch(final bool) {
 	}
 	e.txn.SetDiscarding(false)
 	e.held, e.heldBytes, e.decision, e.closing, e.known = nil, 0, nil, false, false
+	s.heldBytes.Store(0)
 	clear(e.firstHeld)
 	clear(e.consumed)
 	e.b = max(e.b, e.firstBoundary(time.Now()))

@@ -57,6 +57,12 @@ func NewEdges(broker, topic string, n int, seed uint64) (*Edges, error) {
 	return e, nil
 }
 
+// StartAt makes the next Second write the bucket of the second that
+// holds t (and the following ones after it).
+func (e *Edges) StartAt(t time.Time) {
+	e.base = t.Truncate(time.Second).Add(-time.Duration(e.Seconds) * time.Second)
+}
+
 // Second writes every edge's bucket of the next second: 30 counters of the
 // service (each edge has a part of them) and 4 of the edge's host.
 func (e *Edges) Second() {
