@@ -131,10 +131,12 @@ type KafkaStats struct {
 	// Exactly once: Epochs committed, Aborts (transactions aborted, read
 	// again), Skipped (messages read again that a committed output holds);
 	// HeldBytes, the bytes of messages held back for later periods now, and
-	// HeldStalls, the polls not made because they reached the bound.
+	// HeldStalls, the polls not made because they reached the bound;
+	// Released, messages of partitions revoked before they were applied
+	// (their next owner reads them).
 	Epochs, Aborts, Skipped uint64
 	HeldBytes               int64
-	HeldStalls              uint64
+	HeldStalls, Released    uint64
 }
 
 // KafkaSource is a running KafkaSource.
@@ -174,7 +176,7 @@ type KafkaSource struct {
 	messages, bytes, records, samples, refusedN   atomic.Uint64
 	polls, pollErrors, pauses, commits, commitErr atomic.Uint64
 	pendingN, dropped                             atomic.Uint64
-	skipped, epochs, aborts, heldStalls           atomic.Uint64
+	skipped, epochs, aborts, heldStalls, released atomic.Uint64
 	heldBytes                                     atomic.Int64
 }
 
@@ -645,7 +647,7 @@ func (s *KafkaSource) Stats() KafkaStats {
 		Refused: s.refusedN.Load(), Polls: s.polls.Load(), PollErrors: s.pollErrors.Load(), Pauses: s.pauses.Load(),
 		Commits: s.commits.Load(), CommitErrors: s.commitErr.Load(), Pending: s.pendingN.Load(), Dropped: s.dropped.Load(),
 		Partitions: parts, Epochs: s.epochs.Load(), Aborts: s.aborts.Load(), Skipped: s.skipped.Load(),
-		HeldBytes: s.heldBytes.Load(), HeldStalls: s.heldStalls.Load()}
+		HeldBytes: s.heldBytes.Load(), HeldStalls: s.heldStalls.Load(), Released: s.released.Load()}
 }
 
 // Report reports the source's counters.
@@ -668,6 +670,7 @@ func (s *KafkaSource) Report(emit func(sm.Value)) {
 		emit(counter("mad_source_kafka_skipped_total", "Messages read again that a committed output already holds (skipped).", l, st.Skipped))
 		emit(sm.Value{Name: "mad_source_kafka_held_bytes", Help: "Bytes of messages held back for later periods (exactly once).", Kind: sm.Gauge, Labels: l, V: float64(st.HeldBytes)})
 		emit(counter("mad_source_kafka_held_stalls_total", "Polls not made because the messages held back for later periods reached their bound.", l, st.HeldStalls))
+		emit(counter("mad_source_kafka_released_total", "Messages of partitions revoked before they were applied (their next owner reads them).", l, st.Released))
 	}
 	emit(sm.Value{Name: "mad_source_kafka_partitions", Help: "Partitions the consumer group assigned to the source.", Kind: sm.Gauge, Labels: l, V: float64(st.Partitions)})
 	emit(sm.Value{Name: "mad_source_kafka_pending_polls", Help: "Polls whose offsets wait for their buckets to be emitted.", Kind: sm.Gauge, Labels: l, V: float64(st.Pending)})

@@ -315,6 +315,20 @@ func (s *KafkaSource) applyEOS(rs []*kgo.Record, fresh bool) {
 		if fresh {
 			msgs++
 			bytes += uint64(len(r.Value))
+		}
+		if !s.owns(tp) {
+			// The partition was revoked since the record was read (held
+			// back, or between the poll and now): its next owner reads it
+			// from the committed offset, so this transaction must not
+			// hold it too. franz-go's session aborts a transaction during
+			// which a revocation came, but forgets one that came while
+			// End ran (it clears the flag when End returns): a record
+			// held back across that End would otherwise be in two
+			// committed outputs.
+			s.released.Add(1)
+			continue
+		}
+		if fresh {
 			e.consumed[tp] = r.Offset + 1
 		}
 		start, ok := partials.StartOf(r.Value)
@@ -344,6 +358,14 @@ func (s *KafkaSource) applyEOS(rs []*kgo.Record, fresh bool) {
 	if applied {
 		s.queuePoll(nil, now)
 	}
+}
+
+// owns reports whether the group assigns tp to the source now.
+func (s *KafkaSource) owns(tp topicPartition) bool {
+	s.ownMu.Lock()
+	defer s.ownMu.Unlock()
+	_, ok := s.owned[tp]
+	return ok
 }
 
 // assignedSince reports whether the group assigned partitions since the

@@ -3,6 +3,12 @@ package ingest
 import (
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gomad/mad/internal/partials"
 )
 
 // TestEOSRulesSurviveATakeover: an owner that took a partition over and
@@ -44,5 +50,61 @@ func TestEOSRulesSurviveATakeover(t *testing.T) {
 		if _, ok := parseEOSMetadata(bad); ok {
 			t.Errorf("%q read as rules", bad)
 		}
+	}
+}
+
+// TestEOSReleasesRevokedPartitions: records of a partition the source no
+// longer owns (revoked since they were read, or held back across a
+// commit) are not applied: the partition's next owner reads them from the
+// committed offset, and applying them too would put them in two committed
+// outputs. Those of owned partitions are.
+func TestEOSReleasesRevokedPartitions(t *testing.T) {
+	const topic = "partials"
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	lanes := NewLanes(1, 64)
+	src, err := OpenKafka(KafkaConfig{Name: "k", Topics: []string{topic}, PollTime: 20 * time.Millisecond, MaxRecords: 50,
+		Partials: true, Periods: []time.Duration{time.Second}, Txn: &KafkaTxn{ID: "release-test"},
+		Props: [][2]string{{"bootstrap.servers", c.ListenAddrs()[0]}, {"group.id", "g"}}}, []Lanes{lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Finish()
+	// Not started: the test plays the loop. The group assigns both
+	// partitions to the client; then partition 1 goes (as a revocation
+	// does).
+	deadline := time.Now().Add(30 * time.Second)
+	for src.Stats().Partitions != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the group did not assign the partitions: %+v", src.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	src.ownMu.Lock()
+	delete(src.owned, topicPartition{topic, 1})
+	src.ownMu.Unlock()
+	const start = 1_700_000_000_000
+	src.eos.b = start + 1000
+	var m partials.Message
+	m.Reset(1000, start)
+	m.Set(partials.AppendDims(nil, 1, func(int) (k, v []byte) { return []byte("host"), []byte("a") }), start)
+	m.Series(&partials.Series{Name: []byte("requests"), Kind: partials.KindCounter, Count: 3, HasSum: true, Sum: 7})
+	msg := append([]byte(nil), m.Bytes()...)
+	src.applyEOS([]*kgo.Record{
+		{Topic: topic, Partition: 0, Offset: 5, Value: msg},
+		{Topic: topic, Partition: 1, Offset: 7, Value: msg},
+	}, true)
+	st := src.Stats()
+	if st.Samples != 1 || st.Released != 1 || st.Messages != 2 {
+		t.Fatalf("stats %+v; want 1 sample applied, 1 message released, 2 read", st)
+	}
+	if got := src.eos.consumed; len(got) != 1 || got[topicPartition{topic, 0}] != 6 {
+		t.Fatalf("consumed %v; want partition 0 at 6 alone", got)
+	}
+	if n := countLanes([]Lanes{lanes}); n != 1 {
+		t.Fatalf("%d samples published; want 1", n)
 	}
 }
