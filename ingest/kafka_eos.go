@@ -106,10 +106,13 @@ type eosState struct {
 	decision  map[topicPartition]int64 // consumed when the epoch closed
 	firstHeld map[topicPartition]int64
 	held      []*kgo.Record
-	heldBytes int
-	maxHeld   int
-	skip      map[topicPartition][]skipRule
-	known     bool // skip holds the group's committed rules
+	// heldEpochs are the assignment epochs of the held records'
+	// partitions when they were read.
+	heldEpochs []uint64
+	heldBytes  int
+	maxHeld    int
+	skip       map[topicPartition][]skipRule
+	known      bool // skip holds the group's committed rules
 }
 
 // txnTimeout bounds a transaction unless transaction.timeout.ms says
@@ -270,7 +273,7 @@ func (s *KafkaSource) runEOS() {
 		failed := s.polled(fs)
 		var rs []*kgo.Record
 		fs.EachRecord(func(r *kgo.Record) { rs = append(rs, r) })
-		s.applyEOS(rs, true)
+		s.applyEOS(rs, s.readEpochs(rs), true)
 		if failed {
 			s.sleep(s.cfg.BackoffTime)
 		}
@@ -289,7 +292,10 @@ func clonePartitions(m map[topicPartition]int64) map[topicPartition]int64 {
 // later buckets and skips those a committed output holds; fresh records
 // advance the consumed offsets. Then it publishes and queues the poll for
 // the emission it waits for.
-func (s *KafkaSource) applyEOS(rs []*kgo.Record, fresh bool) {
+//
+// epochs are the assignment epochs of the records' partitions when they
+// were read (readEpochs); fresh records were just read.
+func (s *KafkaSource) applyEOS(rs []*kgo.Record, epochs []uint64, fresh bool) {
 	if len(rs) == 0 {
 		return
 	}
@@ -310,21 +316,23 @@ func (s *KafkaSource) applyEOS(rs []*kgo.Record, fresh bool) {
 	s.tmax = math.MinInt64
 	var msgs, bytes, recs, samples, bad uint64
 	applied := false
-	for _, r := range rs {
+	for i, r := range rs {
 		tp := topicPartition{r.Topic, r.Partition}
 		if fresh {
 			msgs++
 			bytes += uint64(len(r.Value))
 		}
-		if !s.owns(tp) {
+		ep, own := s.ownedSince(tp)
+		if !own || epochs[i] != ep {
 			// The partition was revoked since the record was read (held
-			// back, or between the poll and now): its next owner reads it
-			// from the committed offset, so this transaction must not
-			// hold it too. franz-go's session aborts a transaction during
-			// which a revocation came, but forgets one that came while
-			// End ran (it clears the flag when End returns): a record
-			// held back across that End would otherwise be in two
-			// committed outputs.
+			// back, or between the poll and now), perhaps assigned again
+			// (the consumer then reads it again from the committed
+			// offset): its owner reads it from there, so this
+			// transaction must not hold it too. franz-go's session
+			// aborts a transaction during which a revocation came, but
+			// forgets one that came while End ran (it clears the flag
+			// when End returns): a record held back across that End
+			// would otherwise be in two committed outputs.
 			s.released.Add(1)
 			continue
 		}
@@ -341,6 +349,7 @@ func (s *KafkaSource) applyEOS(rs []*kgo.Record, fresh bool) {
 				e.firstHeld[tp] = r.Offset
 			}
 			e.held = append(e.held, r)
+			e.heldEpochs = append(e.heldEpochs, ep)
 			e.heldBytes += len(r.Value)
 			s.heldBytes.Store(int64(e.heldBytes))
 			continue
@@ -360,12 +369,25 @@ func (s *KafkaSource) applyEOS(rs []*kgo.Record, fresh bool) {
 	}
 }
 
-// owns reports whether the group assigns tp to the source now.
-func (s *KafkaSource) owns(tp topicPartition) bool {
+// readEpochs returns the assignment epochs of the partitions of records
+// just polled (0 for a partition revoked already).
+func (s *KafkaSource) readEpochs(rs []*kgo.Record) []uint64 {
+	eps := make([]uint64, len(rs))
 	s.ownMu.Lock()
 	defer s.ownMu.Unlock()
-	_, ok := s.owned[tp]
-	return ok
+	for i, r := range rs {
+		eps[i] = s.owned[topicPartition{r.Topic, r.Partition}]
+	}
+	return eps
+}
+
+// ownedSince returns the assignment epoch under which the source owns tp
+// now; ok is false if it does not.
+func (s *KafkaSource) ownedSince(tp topicPartition) (epoch uint64, ok bool) {
+	s.ownMu.Lock()
+	defer s.ownMu.Unlock()
+	epoch, ok = s.owned[tp]
+	return epoch, ok
 }
 
 // assignedSince reports whether the group assigned partitions since the
@@ -518,8 +540,8 @@ func (s *KafkaSource) commitEpoch(final bool) {
 		// boundary).
 		e.b = max(e.b+e.p, e.firstBoundary(time.Now()))
 		e.closing = false
-		held := e.held
-		e.held, e.heldBytes, e.decision = nil, 0, nil
+		held, heldEpochs := e.held, e.heldEpochs
+		e.held, e.heldEpochs, e.heldBytes, e.decision = nil, nil, 0, nil
 		s.heldBytes.Store(0)
 		clear(e.firstHeld)
 		if final {
@@ -535,7 +557,7 @@ func (s *KafkaSource) commitEpoch(final bool) {
 			}
 			e.inTxn = true
 		}
-		s.applyEOS(held, false)
+		s.applyEOS(held, heldEpochs, false)
 		return
 	}
 	// Aborted: a rebalance, or a failure. The session has rewound the
@@ -553,7 +575,7 @@ func (s *KafkaSource) commitEpoch(final bool) {
 		}
 	}
 	e.txn.SetDiscarding(false)
-	e.held, e.heldBytes, e.decision, e.closing, e.known = nil, 0, nil, false, false
+	e.held, e.heldEpochs, e.heldBytes, e.decision, e.closing, e.known = nil, nil, 0, nil, false, false
 	s.heldBytes.Store(0)
 	clear(e.firstHeld)
 	clear(e.consumed)

@@ -93,10 +93,11 @@ func TestEOSReleasesRevokedPartitions(t *testing.T) {
 	m.Set(partials.AppendDims(nil, 1, func(int) (k, v []byte) { return []byte("host"), []byte("a") }), start)
 	m.Series(&partials.Series{Name: []byte("requests"), Kind: partials.KindCounter, Count: 3, HasSum: true, Sum: 7})
 	msg := append([]byte(nil), m.Bytes()...)
-	src.applyEOS([]*kgo.Record{
+	rs := []*kgo.Record{
 		{Topic: topic, Partition: 0, Offset: 5, Value: msg},
 		{Topic: topic, Partition: 1, Offset: 7, Value: msg},
-	}, true)
+	}
+	src.applyEOS(rs, src.readEpochs(rs), true)
 	st := src.Stats()
 	if st.Samples != 1 || st.Released != 1 || st.Messages != 2 {
 		t.Fatalf("stats %+v; want 1 sample applied, 1 message released, 2 read", st)
@@ -106,5 +107,17 @@ func TestEOSReleasesRevokedPartitions(t *testing.T) {
 	}
 	if n := countLanes([]Lanes{lanes}); n != 1 {
 		t.Fatalf("%d samples published; want 1", n)
+	}
+	// Held back under an assignment of partition 0 that has since been
+	// replaced by another (revoked and assigned again: the consumer reads
+	// it again from the committed offset): released too.
+	src.ownMu.Lock()
+	src.assigned++
+	src.owned[topicPartition{topic, 0}] = src.assigned
+	src.ownMu.Unlock()
+	src.eos.known = false // the assignment changed: the rules are read again
+	src.applyEOS(rs[:1], []uint64{src.assigned - 1}, false)
+	if st := src.Stats(); st.Samples != 1 || st.Released != 2 {
+		t.Fatalf("stats %+v; want the record of the earlier assignment released", st)
 	}
 }
