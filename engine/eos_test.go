@@ -253,11 +253,12 @@ func TestKafkaTierHeldBack(t *testing.T) {
 	edges, err := tiertest.NewEdges(addr, in, 2, uint64(time.Now().UnixNano()))
 	must(t, err)
 	t.Cleanup(func() { edges.Close() })
-	// Ten past seconds, then four seconds from three seconds ahead.
+	// Ten past seconds, then four seconds from eight seconds ahead (the
+	// tier, starting, reads them before they are due).
 	for range 10 {
 		edges.Second()
 	}
-	edges.StartAt(time.Now().Add(3 * time.Second))
+	edges.StartAt(time.Now().Add(8 * time.Second))
 	for range 4 {
 		edges.Second()
 	}

@@ -53,8 +53,15 @@ func brokerProcess(b *testing.B, topic string, partitions int) string {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
+		stdin.Close() // the child's signal to end
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
 	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "kfake ")

@@ -172,6 +172,7 @@ type KafkaSource struct {
 	stopOnce sync.Once
 	refused  throttle.Throttle // logs of refused messages
 	errLog   throttle.Throttle // logs of consumer errors
+	stallLog throttle.Throttle // logs of reading paused by what is held back
 
 	messages, bytes, records, samples, refusedN   atomic.Uint64
 	polls, pollErrors, pauses, commits, commitErr atomic.Uint64

@@ -257,7 +257,7 @@ func (s *KafkaSource) runEOS() {
 			// a backlog) fill the bound: reading waits until their
 			// periods are due and a commit applies them.
 			s.heldStalls.Add(1)
-			if ok, left := s.errLog.Allow(time.Now()); ok {
+			if ok, left := s.stallLog.Allow(time.Now()); ok {
 				s.cfg.Log.Warn("kafka: reading paused: the messages held back for later periods reach the bound", "source", s.cfg.Name,
 					"held_bytes", e.heldBytes, "bound", e.maxHeld, "suppressed", left)
 			}
@@ -351,7 +351,6 @@ func (s *KafkaSource) applyEOS(rs []*kgo.Record, epochs []uint64, fresh bool) {
 			e.held = append(e.held, r)
 			e.heldEpochs = append(e.heldEpochs, ep)
 			e.heldBytes += len(r.Value)
-			s.heldBytes.Store(int64(e.heldBytes))
 			continue
 		}
 		applied = true
@@ -362,6 +361,7 @@ func (s *KafkaSource) applyEOS(rs []*kgo.Record, epochs []uint64, fresh bool) {
 			bad++
 		}
 	}
+	s.heldBytes.Store(int64(e.heldBytes))
 	s.count(msgs, bytes, recs, samples, bad)
 	s.publish()
 	if applied {
@@ -542,11 +542,13 @@ func (s *KafkaSource) commitEpoch(final bool) {
 		e.closing = false
 		held, heldEpochs := e.held, e.heldEpochs
 		e.held, e.heldEpochs, e.heldBytes, e.decision = nil, nil, 0, nil
-		s.heldBytes.Store(0)
 		clear(e.firstHeld)
 		if final {
+			s.heldBytes.Store(0)
 			return
 		}
+		// (The gauge keeps what was held until applyEOS has applied or
+		// held it again.)
 		for !e.inTxn {
 			if err := e.sess.Begin(); err != nil {
 				s.cfg.Log.Warn("kafka: cannot begin a transaction", "source", s.cfg.Name, "err", err)
