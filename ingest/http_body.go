@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomad/mad/internal/bounded"
 	"github.com/gomad/mad/internal/gunzip"
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
@@ -31,43 +32,16 @@ import (
 // Prometheus' 2000 samples).
 const httpKeepBytes = 1 << 20
 
-var errTooLarge = errors.New("too large")
+var errTooLarge = bounded.ErrTooLarge
 
 // gzipMinSize is the smallest gzip member: a 10-byte header, an empty
 // deflate block, an 8-byte trailer.
 const gzipMinSize = 20
 
-// grow returns buf with room for more, its capacity doubled (at least
-// 64 KiB) but never past most.
-func grow(buf []byte, most int) []byte {
-	n := min(max(2*cap(buf), 64<<10), most)
-	out := make([]byte, len(buf), n)
-	copy(out, buf)
-	return out
-}
-
 // readBody reads all of r into buf, refusing more than limit bytes
-// (errTooLarge, having read limit+1).
+// (errTooLarge, having read limit+1); buffers grow from 64 KiB.
 func readBody(r io.Reader, buf []byte, limit int) ([]byte, error) {
-	for {
-		if len(buf) == min(cap(buf), limit+1) {
-			if len(buf) > limit {
-				return buf, errTooLarge
-			}
-			buf = grow(buf, limit+1)
-		}
-		n, err := r.Read(buf[len(buf):min(cap(buf), limit+1)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > limit {
-			return buf, errTooLarge
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
+	return bounded.ReadAll(r, buf, limit, 64<<10)
 }
 
 // isTimeout reports whether a read failed because a deadline passed (the
@@ -114,7 +88,7 @@ func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, erro
 		sl.plain = out[:0]
 		sl.note(cap(out))
 		switch {
-		case errors.Is(err, gunzip.ErrTooLarge):
+		case errors.Is(err, errTooLarge):
 			return out, errTooLarge
 		case err != nil:
 			return out, fmt.Errorf("gzip: %w", err)

@@ -24,12 +24,13 @@ package gunzip
 import (
 	"bytes"
 	"compress/gzip"
-	"errors"
-	"io"
+
+	"github.com/gomad/mad/internal/bounded"
 )
 
-// ErrTooLarge is the error of a body that inflates to more than the limit.
-var ErrTooLarge = errors.New("gunzip: the body inflates past the limit")
+// ErrTooLarge is the error of a body that inflates to more than the limit
+// (bounded.ErrTooLarge).
+var ErrTooLarge = bounded.ErrTooLarge
 
 // minGrow is the first capacity an output buffer grows to.
 const minGrow = 4 << 10
@@ -50,38 +51,11 @@ type Reader struct {
 // limit+1; the buffer is returned with every answer, for the caller to
 // keep.
 func (r *Reader) Inflate(dst, body []byte, limit int) ([]byte, error) {
-	buf := dst[:0]
 	r.src.Reset(body)
 	if err := r.zr.Reset(&r.src); err != nil {
-		return buf, err
+		return dst[:0], err
 	}
-	for {
-		if len(buf) > limit {
-			return buf, ErrTooLarge
-		}
-		if len(buf) == cap(buf) {
-			buf = grow(buf, limit+1)
-		}
-		k, err := r.zr.Read(buf[len(buf):min(cap(buf), limit+1)])
-		buf = buf[:len(buf)+k]
-		if len(buf) > limit {
-			return buf, ErrTooLarge
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-}
-
-// grow returns buf with its contents and twice its capacity (at least
-// minGrow), at most most.
-func grow(buf []byte, most int) []byte {
-	nb := make([]byte, len(buf), min(max(2*cap(buf), minGrow), most))
-	copy(nb, buf)
-	return nb
+	return bounded.ReadAll(&r.zr, dst, limit, minGrow)
 }
 
 // Release lets go of the last body.

@@ -56,7 +56,9 @@ var allowed = []struct {
 	{"internal/grpcunary", []string{"internal/gunzip"}},
 	// gzip bodies inflated by a reused reader whose answer does not depend
 	// on the bodies before.
-	{"internal/gunzip", nil},
+	{"internal/gunzip", []string{"internal/bounded"}},
+	// A stream read whole into a reused buffer, up to a limit.
+	{"internal/bounded", nil},
 	// MAD's TransformingSource and TagDroppingSource rules, one series at a
 	// time.
 	{"internal/transform", []string{"internal/sample"}},
@@ -79,7 +81,7 @@ var allowed = []struct {
 	{"ingest/promrw/promrwref", []string{"internal/sample"}},
 	{"ingest/otlp/otlpref", []string{"internal/sample"}},
 	{"ingest/partials/partialsref", []string{"internal/sample"}},
-	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/gunzip", "internal/jsonstr", "internal/transform", "internal/kafkaprops", "internal/kafkatxn"}},
+	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/gunzip", "internal/bounded", "internal/jsonstr", "internal/transform", "internal/kafkaprops", "internal/kafkatxn", "internal/partials"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
 	// The reference aggregator: independent of the shard; of hist it reads
 	// only snapshots, to render the shard's side alike.
