@@ -302,11 +302,14 @@ func (s *KafkaSource) applyEOS(rs []*kgo.Record, epochs []uint64, fresh bool) {
 	e := s.eos
 	for !e.known || s.assignedSince() {
 		// No record is applied without the partitions' last commits;
-		// stopping meanwhile, none is (the next owner reads them).
+		// stopping meanwhile, none is, and the open transaction must not
+		// commit past them: it is failed, so that it aborts (the next
+		// owner reads them from the committed offsets).
 		if s.loadSkipRules() {
 			break
 		}
 		if s.sleep(s.cfg.BackoffTime) {
+			e.txn.SetFailed(true)
 			return
 		}
 	}
@@ -495,20 +498,36 @@ func (s *KafkaSource) commitEpoch(final bool) {
 		want[tp] = commit{x: x, rules: nextRules(e.skip[tp], skipRule{b: e.b, end: end}, x)}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownAwait+e.txnTimeout())
+	// The offsets committed are franz-go's (of the partitions it still
+	// assigns us), rewritten to want's; a partition want lacks (read by
+	// franz-go, never recorded as read here: a stop before the loop
+	// applied what it polled) is left out, read again by its owner.
+	sent := map[topicPartition]bool{}
 	ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
-		for i := range req.Topics {
-			t := &req.Topics[i]
-			for j := range t.Partitions {
-				p := &t.Partitions[j]
-				if w, ok := want[topicPartition{t.Topic, p.Partition}]; ok {
-					if w.x != p.Offset {
-						p.Offset, p.LeaderEpoch = w.x, -1
-					}
-					m := eosMetadataOf(w.rules)
-					p.Metadata = &m
+		clear(sent)
+		topics := req.Topics[:0]
+		for _, t := range req.Topics {
+			parts := t.Partitions[:0]
+			for _, p := range t.Partitions {
+				tp := topicPartition{t.Topic, p.Partition}
+				w, ok := want[tp]
+				if !ok {
+					continue
 				}
+				if w.x != p.Offset {
+					p.Offset, p.LeaderEpoch = w.x, -1
+				}
+				m := eosMetadataOf(w.rules)
+				p.Metadata = &m
+				parts = append(parts, p)
+				sent[tp] = true
+			}
+			if len(parts) > 0 {
+				t.Partitions = parts
+				topics = append(topics, t)
 			}
 		}
+		req.Topics = topics
 		return nil
 	})
 	try := kgo.TryCommit
@@ -530,10 +549,10 @@ func (s *KafkaSource) commitEpoch(final bool) {
 	e.txn.SetFailed(false)
 	e.inTxn = false
 	if committed {
-		for tp, w := range want {
-			e.skip[tp] = w.rules
+		for tp := range sent {
+			e.skip[tp] = want[tp].rules
 		}
-		s.commits.Add(uint64(len(want)))
+		s.commits.Add(uint64(len(sent)))
 		s.epochs.Add(1)
 		// The next epoch; those that already ended while nothing was
 		// read are skipped (what they would hold is below the new one's

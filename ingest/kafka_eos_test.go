@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gomad/mad/internal/partials"
 )
@@ -119,5 +121,50 @@ func TestEOSReleasesRevokedPartitions(t *testing.T) {
 	src.applyEOS(rs[:1], []uint64{src.assigned - 1}, false)
 	if st := src.Stats(); st.Samples != 1 || st.Released != 2 {
 		t.Fatalf("stats %+v; want the record of the earlier assignment released", st)
+	}
+}
+
+// TestEOSStopBeforeApplyAborts: a source that stops while it cannot read
+// the skip rules applies nothing of what it polled, and its open
+// transaction aborts instead of committing franz-go's offsets past those
+// records (no one would ever apply them).
+func TestEOSStopBeforeApplyAborts(t *testing.T) {
+	const topic = "partials"
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	src, err := OpenKafka(KafkaConfig{Name: "k", Topics: []string{topic}, PollTime: 20 * time.Millisecond, MaxRecords: 50,
+		Partials: true, Periods: []time.Duration{time.Second}, Txn: &KafkaTxn{ID: "stop-test"},
+		Props: [][2]string{{"bootstrap.servers", c.ListenAddrs()[0]}, {"group.id", "g"}}}, []Lanes{NewLanes(1, 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Finish()
+	// The group's committed offsets cannot be read.
+	c.ControlKey(int16(kmsg.OffsetFetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kreq.(*kmsg.OffsetFetchRequest)
+		resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		for _, g := range req.Groups {
+			resp.Groups = append(resp.Groups, kmsg.OffsetFetchResponseGroup{Group: g.Group, ErrorCode: kerr.GroupAuthorizationFailed.Code})
+		}
+		return resp, nil, true
+	})
+	// Not started: the test plays the loop, in a transaction, stopping.
+	if err := src.eos.sess.Begin(); err != nil {
+		t.Fatal(err)
+	}
+	src.eos.inTxn = true
+	src.stopOnce.Do(func() { close(src.stop) })
+	rs := []*kgo.Record{{Topic: topic, Partition: 0, Offset: 0, Value: []byte("x")}}
+	src.applyEOS(rs, []uint64{1}, true)
+	if !src.eos.txn.Failed() {
+		t.Fatal("the transaction is not failed: the stop would commit it past what was polled and not applied")
+	}
+	if st := src.Stats(); st.Samples != 0 {
+		t.Fatalf("stats %+v: something was applied", st)
 	}
 }

@@ -15,8 +15,10 @@ var ErrTooLarge = errors.New("larger than the limit")
 // read limit+1 bytes of it; past the limit the size is the answer,
 // whatever error follows. The buffer grows by doubling, from minGrow, up
 // to limit+1, and is returned with every answer, for the caller to keep.
+// Like io.ReadAll, it relies on r not to return (0, nil) for ever.
 func ReadAll(r io.Reader, buf []byte, limit, minGrow int) ([]byte, error) {
 	buf = buf[:0]
+	minGrow = max(minGrow, 1)
 	for {
 		if len(buf) > limit {
 			return buf, ErrTooLarge

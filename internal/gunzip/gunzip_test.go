@@ -78,6 +78,27 @@ func storedThen(n int, body []byte) []byte {
 	return member(deflate)
 }
 
+// matchBeforeStart is a fixed-Huffman block whose first symbol is a match
+// of distance 1: before the stream's start, refused by a reader that
+// keeps nothing of the body before it, copied by one that keeps its
+// window.
+func matchBeforeStart() []byte {
+	var w bitWriter
+	put := func(code uint64, n uint) { // Huffman codes go most significant bit first
+		var r uint64
+		for i := uint(0); i < n; i++ {
+			r = r<<1 | (code>>i)&1
+		}
+		w.bits(r, n)
+	}
+	w.bits(1, 1) // BFINAL
+	w.bits(1, 2) // BTYPE: fixed Huffman
+	put(1, 7)    // symbol 257: length 3
+	put(0, 5)    // distance code 0: distance 1
+	put(0, 7)    // symbol 256: end of block
+	return member(w.flush())
+}
+
 // emptyCodeLengthCode is a dynamic block whose code-length code is empty
 // (every code-length code length 0), followed by bytes an inflater with
 // stale tables decodes as code lengths.
@@ -209,6 +230,7 @@ func TestIsolation(t *testing.T) {
 		dist := emptyDistanceCode(tail)
 		bodies = append(bodies, emptyCodeLengthCode(tail), dist, storedThen(25000, dist), storedThen(33000%65536, dist))
 	}
+	bodies = append(bodies, matchBeforeStart())
 	var failing [][]byte
 	for _, b := range bodies {
 		if want := refAnswer(b); len(want) > 5 && want[:5] == "error" {
