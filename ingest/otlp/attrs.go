@@ -80,6 +80,7 @@ func (d *Decoder) appendAny(from, to, depth int) bool {
 	var last uint32
 	runK, runAt := from, 0
 	var lastF pbwire.Field
+	dropped := false // a list member was replaced by another member
 	for k := from; k < to; k++ {
 		r := pbwire.NewReaderAt(d.body, d.stack[k].s, d.stack[k].e, depth)
 		for r.More() {
@@ -93,6 +94,7 @@ func (d *Decoder) appendAny(from, to, depth int) bool {
 					}
 				}
 				if f.Tag != last {
+					dropped = dropped || last == anyArray || last == anyKVList
 					runK, runAt = k, at
 				}
 				last, lastF = f.Tag, f
@@ -101,6 +103,9 @@ func (d *Decoder) appendAny(from, to, depth int) bool {
 		if r.Err() != pbwire.OK {
 			return d.wire(r, "attributes")
 		}
+	}
+	if dropped && !d.checkDropped(from, runK, runAt, depth) {
+		return false
 	}
 	switch last {
 	case 0:
@@ -125,6 +130,36 @@ func (d *Decoder) appendAny(from, to, depth int) bool {
 		d.abuf = append(d.abuf, ']')
 	case anyArray, anyKVList:
 		return d.appendList(last, from, to, runK, runAt, depth)
+	}
+	return true
+}
+
+// checkDropped validates the array and kvlist members of the AnyValue
+// occurrences d.stack[from:] (messages at depth) that precede the last
+// member's run (which starts at offset runAt of occurrence runK): mad does
+// not read them, Java parsed them.
+func (d *Decoder) checkDropped(from, runK, runAt, depth int) bool {
+	for k := from; k <= runK; k++ {
+		e := d.stack[k].e
+		if k == runK {
+			e = runAt
+		}
+		r := pbwire.NewReaderAt(d.body, d.stack[k].s, e, depth)
+		for r.More() {
+			f := r.Next()
+			id := msgArrayValue
+			switch f.Tag {
+			case anyKVList:
+				id = msgKeyValueList
+			case anyArray:
+			default:
+				continue
+			}
+			if sub, ok := check(r.Message(f), id); !ok {
+				return d.wire(sub, "attributes")
+			}
+		}
+		// The fields were read once already: r cannot fail.
 	}
 	return true
 }

@@ -158,6 +158,9 @@ func (d *Decoder) Decode(body []byte, now int64, route sample.Route) (sample.Cou
 	if ok {
 		ok = d.request()
 	}
+	if !ok && kindOf(d.f.code) == sample.ErrMADFails {
+		d.checkBody()
+	}
 	var err error
 	if !ok {
 		err = d.err()
@@ -344,6 +347,12 @@ func (d *Decoder) metric(s, e int) bool {
 			}
 		case metricGauge, metricSum, metricHistogram, metricExpHist, metricSummary:
 			if f.Tag != member {
+				// Java parsed the member this one replaces all the same.
+				for _, run := range d.runs {
+					if !d.checkAt(run.s, run.e, 4, dataSchema(member), memberName(member)) {
+						return false
+					}
+				}
 				member = f.Tag
 				d.runs = d.runs[:0]
 			}
@@ -362,18 +371,7 @@ func (d *Decoder) metric(s, e int) bool {
 	if member == metricSum {
 		d.sumFlags()
 	}
-	switch member {
-	case metricGauge:
-		d.dataName = "gauge"
-	case metricSum:
-		d.dataName = "sum"
-	case metricHistogram:
-		d.dataName = "histogram"
-	case metricExpHist:
-		d.dataName = "exponential_histogram"
-	case metricSummary:
-		d.dataName = "summary"
-	default:
+	if d.dataName = memberName(member); d.dataName == "" {
 		d.st.Points++ // a metric without data counts as one point left out
 		d.st.Unsupported++
 		return true
@@ -407,7 +405,7 @@ func (d *Decoder) metric(s, e int) bool {
 			case metricExpHist:
 				ok = d.expHistogramPoint(f.S, int(f.X))
 			case metricSummary:
-				ok = d.summaryPoint()
+				ok = d.summaryPoint(f.S, int(f.X))
 			}
 			if !ok {
 				return false
@@ -420,6 +418,23 @@ func (d *Decoder) metric(s, e int) bool {
 	}
 	d.at.dp = -1
 	return true
+}
+
+// memberName names a Metric's data member by its tag ("" for none).
+func memberName(member uint32) string {
+	switch member {
+	case metricGauge:
+		return "gauge"
+	case metricSum:
+		return "sum"
+	case metricHistogram:
+		return "histogram"
+	case metricExpHist:
+		return "exponential_histogram"
+	case metricSummary:
+		return "summary"
+	}
+	return ""
 }
 
 // sumFlags reads the Sum's temporality and monotonicity (the last of each

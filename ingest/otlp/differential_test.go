@@ -1,6 +1,7 @@
 package otlp
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -74,8 +75,24 @@ func TestDifferentialRandom(t *testing.T) {
 		for j := range data {
 			data[j] = byte(r.Uint32())
 		}
-		checkDifferential(t, d, otlpref.Random(data[:r.IntN(len(data))]))
+		body := otlpref.Random(data[:r.IntN(len(data))])
+		checkDifferential(t, d, body)
+		for range 3 {
+			checkDifferential(t, d, corrupt(body, r.Uint64()))
+		}
 	}
+}
+
+// corrupt returns a copy of a valid body with one byte changed (where and
+// how drawn from x): mostly a wire failure somewhere in the request, now
+// and then a field renumbered (a oneof member that another replaces) or a
+// string made invalid.
+func corrupt(body []byte, x uint64) []byte {
+	b := slices.Clone(body)
+	if len(b) > 0 {
+		b[int(x%uint64(len(b)))] ^= byte(x>>32) | 1
+	}
+	return b
 }
 
 // FuzzDecode: raw bodies and the structured requests otlpref.Random
@@ -90,7 +107,11 @@ func FuzzDecode(f *testing.F) {
 	d := NewDecoder(Config{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDifferential(t, d, data)
-		checkDifferential(t, d, otlpref.Random(data))
+		body := otlpref.Random(data)
+		checkDifferential(t, d, body)
+		if len(data) >= 8 {
+			checkDifferential(t, d, corrupt(body, binary.LittleEndian.Uint64(data)))
+		}
 	})
 }
 

@@ -99,6 +99,15 @@
 // them (their strings unchecked; a strindex is no member of AnyValue's
 // oneof). Metric.metadata is known, and its strings are checked.
 //
+// What mad does not read is checked as protobuf-java parses it, because MAD
+// parses the whole request before it looks at a metric: a data member that
+// a later member of the oneof replaced, an AnyValue's replaced array or
+// kvlist, and a Summary's points must be valid messages of MAD's schema
+// (wire format, UTF-8 strings, packed runs, nesting), or the request is
+// malformed; and when MAD's own failure (a repeated point key, a single
+// bound) ends the decoding, the rest of the body is checked, and a body
+// Java could not parse is malformed rather than MAD's failure (validate.go).
+//
 // The checks of a point, in order: its attributes (a repeated key fails
 // the request), its value (MAD's failure, NonFinite, Empty), its key's
 // length (TooLong), then replacement.

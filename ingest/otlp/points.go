@@ -134,9 +134,12 @@ func (d *Decoder) counter(start, t uint64, v float64, u sample.Unit) {
 }
 
 // summaryPoint counts a SummaryDataPoint, which mad leaves out as MAD
-// does: MAD reads nothing of it (not even its attributes), and neither does
-// mad beyond the wire reading every field gets.
-func (d *Decoder) summaryPoint() bool {
+// does: MAD reads nothing of it (not even its attributes: a repeated key
+// fails nothing), and neither does mad beyond what Java's parse checks.
+func (d *Decoder) summaryPoint(s, e int) bool {
+	if !d.checkAt(s, e, 5, msgSummaryPoint, "") {
+		return false
+	}
 	d.st.Unsupported++
 	return true
 }

@@ -521,6 +521,11 @@ func checkPacked(t *testing.T, b []byte, s, e int) {
 	if fmt.Sprint(got, code, at) != fmt.Sprint(want, wantCode, wantAt) {
 		t.Fatalf("packed [%d,%d): got %v %v at %d; javaRef %v %v at %d", s, e, got, code, at, want, wantCode, wantAt)
 	}
+	// CheckPacked, through a Reader holding the run as one field.
+	r := Reader{b: b[:e]}
+	if ok := r.CheckPacked(Field{S: s, X: uint64(e)}, 0); ok != (code == OK) || r.Err() != code || code != OK && r.ErrOffset() != at {
+		t.Fatalf("packed [%d,%d): CheckPacked %v, %v at %d; AppendVarints %v at %d", s, e, ok, r.Err(), r.ErrOffset(), code, at)
+	}
 	got32, k32, at32 := AppendUint32s(nil, b, s, e)
 	if k32 != k || at32 != max(at, 0) && k < 0 || len(got32) != len(got) {
 		t.Fatalf("packed [%d,%d): AppendUint32s %d at %d, %d values; AppendVarints %d at %d, %d values", s, e, k32, at32, len(got32), k, at, len(got))

@@ -300,6 +300,39 @@ func (r *Reader) AppendUint32s(dst []uint32, f Field) ([]uint32, bool) {
 	return dst, r.checkIndex(k, at)
 }
 
+// CheckPacked validates a packed repeated field that the decoder does not
+// read (Java parses it all the same): of fixed-size values of size bytes (8
+// or 4), the length must be a multiple of size; of varints (size 0), every
+// varint must be whole and at most ten bytes. On failure it fails the
+// Reader, as the Append methods do, and returns false. It allocates nothing.
+func (r *Reader) CheckPacked(f Field, size int) bool {
+	switch size {
+	case 8:
+		return r.check(checkLen(int(f.X)-f.S, 8, PackedFixed64), f.At)
+	case 4:
+		return r.check(checkLen(int(f.X)-f.S, 4, PackedFixed32), f.At)
+	}
+	b := r.b[:f.X]
+	for i := f.S; i < len(b); {
+		j := i + 1
+		if b[i] >= 0x80 {
+			_, j = varintLong(b, i)
+			if j < 0 {
+				return r.checkIndex(j, i)
+			}
+		}
+		i = j
+	}
+	return true
+}
+
+func checkLen(n, size int, c Code) Code {
+	if n%size != 0 {
+		return c
+	}
+	return OK
+}
+
 // checkIndex fails the Reader if k, an index from a primitive, is the
 // negative of a Code.
 func (r *Reader) checkIndex(k, at int) bool {

@@ -277,6 +277,15 @@ func TestReaderPacked(t *testing.T) {
 			f32, ok = r.AppendFixed32s(f32, f)
 		}
 	}
+	r2 := NewReader(b)
+	for _, size := range []int{8, 0, 8, 4} {
+		if !r2.CheckPacked(r2.Next(), size) {
+			t.Fatalf("CheckPacked of a valid run, size %d: %v", size, r2.Err())
+		}
+	}
+	if r2.CheckPacked(r2.Next(), 0) || r2.Err() != Truncated || r2.ErrOffset() != bad+3 {
+		t.Errorf("CheckPacked of a truncated varint: got %v at %d", r2.Err(), r2.ErrOffset())
+	}
 	if got := fmt.Sprint(ds, vs, f64, f32, u32); got != "[2] [1 150 1] [7] [9] [1 150]" {
 		t.Errorf("got %s", got)
 	}
@@ -307,6 +316,12 @@ func TestReaderPacked(t *testing.T) {
 		}
 		if ok || r.Err() != c.code || r.ErrOffset() != 3 || r.More() {
 			t.Errorf("field %d, %d bytes: got %v, %v at %d; want %v at 3", c.num, len(c.p), ok, r.Err(), r.ErrOffset(), c.code)
+		}
+		size := map[int]int{1: 8, 3: 8, 4: 4}[c.num]
+		r = NewReader(b)
+		r.Next()
+		if ok := r.CheckPacked(r.Next(), size); ok || r.Err() != c.code || r.ErrOffset() != 3 || r.More() {
+			t.Errorf("CheckPacked field %d, %d bytes: got %v, %v at %d; want %v at 3", c.num, len(c.p), ok, r.Err(), r.ErrOffset(), c.code)
 		}
 	}
 }

@@ -44,6 +44,10 @@ var madUnknown = map[protoreflect.FullName]bool{
 	"opentelemetry.proto.resource.v1.Resource.entity_refs":         true,
 }
 
+// MADKnows reports whether MAD's OTLP protos have field fd (they predate
+// the fields of madUnknown).
+func MADKnows(fd protoreflect.FieldDescriptor) bool { return !madUnknown[fd.FullName()] }
+
 var errWire = errors.New("invalid protobuf")
 
 type jreader struct {
@@ -119,7 +123,7 @@ func canonMessage(dst, b []byte, md protoreflect.MessageDescriptor, depth int) (
 			return nil, err
 		}
 		fd := md.Fields().ByNumber(num)
-		if fd != nil && madUnknown[fd.FullName()] {
+		if fd != nil && !MADKnows(fd) {
 			fd = nil
 		}
 		switch wt {
