@@ -76,3 +76,41 @@ func TestOTLPWorkloadThroughMadsDecoder(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkOTLPWorkloadDecode: mad's OTLP decoder over the harness's OTLP
+// workload (20 resources of 1000 streams each, every request 1000 points
+// of one resource, the resources in turn), one decoder for every request
+// as one HTTP slot sees them: ns per data point.
+//
+//	go test ./bench -run '^$' -bench OTLPWorkloadDecode -count 6
+func BenchmarkOTLPWorkloadDecode(b *testing.B) {
+	for _, numbers := range []bool{false, true} {
+		name := "mixed"
+		if numbers {
+			name = "numbers"
+		}
+		b.Run(name, func(b *testing.B) {
+			p := bench.OTLP{Points: 1000, Numbers: numbers, Seed: 1, MaxMessages: 200}.Build()
+			d := otlp.NewDecoder(otlp.Config{})
+			var bs sample.Batch
+			route := func(uint64) *sample.Batch { return &bs }
+			points := 0
+			decode := func(i int) {
+				bs.Reset()
+				if _, err := d.Decode(p.Messages[i%len(p.Messages)], 1, route); err != nil {
+					b.Fatal(err)
+				}
+				points += d.Stats().Points
+			}
+			for i := range len(p.Messages) { // warm: every stream seen once
+				decode(i)
+			}
+			points = 0
+			b.ResetTimer()
+			for i := range b.N {
+				decode(i)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(points), "ns/point")
+		})
+	}
+}

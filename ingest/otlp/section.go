@@ -38,25 +38,41 @@ func (a *attrRun) note(at, end int) {
 // The cache outlives requests: an exporter sends the same resources and
 // attribute sets every interval. An entry is keyed by the resource (an id
 // from resTable: its attribute fields' bytes, compared exactly) and the
-// point's attribute bytes (compared exactly); it is found by their hash,
-// direct-mapped. The arena holding entries' bytes is bounded: past
-// cacheArenaMax every entry is dropped (a generation) and it starts over.
+// point's attribute bytes (compared exactly); it is found by their hash in
+// a set of cacheWays slots, the least recently used replaced. The arena
+// holding entries' bytes is bounded: when it is full every entry is dropped
+// (a generation) and it starts over. The cache grows with what its clients
+// send: each time the arena fills, the slots and the arena double, up to
+// cacheSetsMax sets and cacheArenaTop bytes (about 21 MiB a decoder: 4.5
+// MiB of slots and a 16 MiB arena, which holds some 35 000 entries of an
+// SDK's attribute sets), so that an exporter's streams (thousands a
+// resource, tens of thousands in all) stay cached instead of evicting one
+// another on every request (BENCHMARKS.md, OpenTelemetry: the section
+// cache). A decoder whose clients send fewer streams stays small.
 const (
-	cacheSlots    = 4096
-	cacheArenaMax = 4 << 20
+	cacheWays     = 8
+	cacheSetsMin  = 512  // 4096 slots
+	cacheSetsMax  = 8192 // 65 536 slots
+	cacheArenaMin = 1 << 20
+	cacheArenaTop = 16 << 20
 	maxResources  = 1024
 )
 
 type sectionCache struct {
-	slots [cacheSlots]cacheSlot
-	arena []byte
-	gen   uint32
-	res   resTable
+	slots    []cacheSlot // sets of cacheWays
+	hashes   []uint64    // the slots' hashes, apart: a set's are one cache line
+	arena    []byte
+	arenaMax int
+	full     bool // an entry did not fit in the arena
+	gen      uint32
+	tick     uint32 // lookups, for the replacement
+	hits     uint64 // sections found, for tests
+	res      resTable
 }
 
 type cacheSlot struct {
-	h              uint64
 	gen            uint32
+	used           uint32 // tick of the last lookup that found it
 	resID          uint32
 	raw, sec       uint32 // offsets into arena
 	rawLen, secLen uint32
@@ -68,15 +84,39 @@ type cacheSlot struct {
 	lastReq uint64
 }
 
-// clear drops every entry and resource id.
-func (c *sectionCache) clear() {
-	c.gen++
-	if c.gen == 0 {
-		clear(c.slots[:])
+// ensure sizes an empty cache.
+func (c *sectionCache) ensure() {
+	if c.slots == nil {
+		c.slots = make([]cacheSlot, cacheSetsMin*cacheWays)
+		c.hashes = make([]uint64, len(c.slots))
+		c.arenaMax = cacheArenaMin
 		c.gen = 1
 	}
-	c.arena = c.arena[:0]
+}
+
+// clear drops every entry and resource id; grow also doubles the slots
+// and the arena's bound, up to their maxima.
+func (c *sectionCache) clear(grow bool) {
+	if grow && len(c.slots) < cacheSetsMax*cacheWays {
+		c.slots = make([]cacheSlot, 2*len(c.slots))
+		c.hashes = make([]uint64, len(c.slots))
+		c.gen = 0
+	}
+	if grow && c.arenaMax < cacheArenaTop {
+		c.arenaMax *= 2
+	}
+	c.gen++
+	if c.gen == 0 {
+		clear(c.slots)
+		c.gen = 1
+	}
+	c.arena, c.full = c.arena[:0], false
 	c.res.reset()
+}
+
+// set returns the index of the first slot of the set of hash h.
+func (c *sectionCache) set(h uint64) int {
+	return int(h&uint64(len(c.slots)/cacheWays-1)) * cacheWays
 }
 
 // resTable gives the resources of the cache their ids: a resource is the
@@ -105,8 +145,9 @@ func (c *sectionCache) resourceID(raw []byte) uint32 {
 	if t.slots == nil {
 		t.slots = make([]resSlot, 2*maxResources)
 	}
-	if t.n >= maxResources || len(c.arena)+len(raw) > cacheArenaMax {
-		c.clear()
+	c.ensure()
+	if full := c.full || len(c.arena)+len(raw) > c.arenaMax; full || t.n >= maxResources {
+		c.clear(full)
 	}
 	h := sample.Hash(raw)
 	m := uint64(len(t.slots) - 1)
@@ -132,6 +173,7 @@ func (d *Decoder) pointSection(s, e int, tag uint32, run attrRun) bool {
 	var raw []byte
 	var h uint64
 	var slot *cacheSlot
+	var slotHash *uint64
 	c := &d.cache
 	if !run.broken && d.resID != 0 {
 		raw = d.body[run.s:run.e]
@@ -139,12 +181,39 @@ func (d *Decoder) pointSection(s, e int, tag uint32, run attrRun) bool {
 			raw = nil
 		}
 		h = sample.Hash(raw) ^ uint64(d.resID)*0x9E3779B97F4A7C15
-		slot = &c.slots[h%cacheSlots]
-		if slot.gen == c.gen && slot.h == h && slot.resID == d.resID && bytes.Equal(c.arena[slot.raw:slot.raw+slot.rawLen], raw) {
-			d.section = c.arena[slot.sec : slot.sec+slot.secLen]
-			d.secHash, d.secTooLong, d.slot = slot.secHash, slot.tooLong, slot
-			return true
+		c.tick++
+		first := c.set(h)
+		hs := c.hashes[first : first+cacheWays : first+cacheWays]
+		set := c.slots[first : first+cacheWays : first+cacheWays]
+		for i, sh := range hs {
+			if sh != h {
+				continue
+			}
+			sl := &set[i]
+			if sl.gen == c.gen && sl.resID == d.resID && bytes.Equal(c.arena[sl.raw:sl.raw+sl.rawLen], raw) {
+				sl.used = c.tick
+				c.hits++
+				d.section = c.arena[sl.sec : sl.sec+sl.secLen]
+				d.secHash, d.secTooLong, d.slot = sl.secHash, sl.tooLong, sl
+				return true
+			}
 		}
+		// Missed: the slot to fill is a free one, else the least
+		// recently used (ticks compared as distances, so that wrapping
+		// around does not matter).
+		way := 0
+		for i := range set {
+			sl := &set[i]
+			if sl.gen != c.gen {
+				way = i
+				break
+			}
+			if c.tick-sl.used > c.tick-set[way].used {
+				way = i
+			}
+		}
+		slot = &set[way]
+		slotHash = &hs[way]
 	}
 	// Read the attributes.
 	d.abuf = d.abuf[:d.resEnd]
@@ -177,9 +246,12 @@ func (d *Decoder) pointSection(s, e int, tag uint32, run attrRun) bool {
 	if err == nil {
 		d.secHash = sample.Hash(sec)
 	}
-	if slot != nil && len(c.arena)+len(raw)+len(sec) <= cacheArenaMax {
+	if slot != nil && len(c.arena)+len(raw)+len(sec) > c.arenaMax {
+		c.full = true // the next resource starts a new generation
+	} else if slot != nil {
 		a := c.arena
-		*slot = cacheSlot{h: h, gen: c.gen, resID: d.resID, raw: uint32(len(a)), rawLen: uint32(len(raw)),
+		*slotHash = h
+		*slot = cacheSlot{gen: c.gen, used: c.tick, resID: d.resID, raw: uint32(len(a)), rawLen: uint32(len(raw)),
 			sec: uint32(len(a) + len(raw)), secLen: uint32(len(sec)), secHash: d.secHash, tooLong: d.secTooLong}
 		a = append(a, raw...)
 		c.arena = append(a, sec...)
