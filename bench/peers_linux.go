@@ -115,7 +115,7 @@ func lookPath(name string) string {
 
 // Peers returns every peer, mad first.
 func Peers() []Peer {
-	return []Peer{madPeer(), madTransforming(), statsdExporter(), collectd(), etsy(), telegraf(), vmagent(), otelcol()}
+	return []Peer{madPeer(), madTransforming(), madGRPCPort(), statsdExporter(), collectd(), etsy(), telegraf(), vmagent(), otelcol()}
 }
 
 // PeerByName finds a peer.
@@ -193,6 +193,39 @@ func madTransforming() Peer {
 	p.Variant = true
 	p.Protocols = []Protocol{StatsDLines, TCP}
 	p.Resolve = madResolver(p.Name)
+	rewriteConfig(&p, wrapStatsD)
+	p.Mangle = func(id string) string {
+		name, dims := splitIdentity(id)
+		dims["cluster"] = "bench"
+		return Identity(transformedName.ReplaceAllString(name, "$1/$2/$3"), dims)
+	}
+	p.Note = "mad's embedded default configuration with its StatsD sources in a TransformingSource of three rules (rename s1.appNN.x to s1/appNN/x, inject cluster=bench, remove pid)"
+	return p
+}
+
+// madGRPCPort is mad with its OpenTelemetry source also on a gRPC port of
+// its own (grpcPort: grpc-go's server), which takes the OTLP/gRPC runs:
+// what grpc-go's transport saves against MAD's route on the HTTP port.
+func madGRPCPort() Peer {
+	p := madPeer()
+	p.Name = "mad-grpc-port"
+	p.Variant = true
+	p.Protocols = []Protocol{OTLPGRPC}
+	p.Resolve = madResolver(p.Name)
+	rewriteConfig(&p, func(text []byte) ([]byte, error) {
+		const at = "        name=\"opentelemetry_source\"\n"
+		if strings.Count(string(text), at) != 1 {
+			return nil, fmt.Errorf("mad's default configuration changed: no source opentelemetry_source")
+		}
+		return []byte(strings.Replace(string(text), at, at+"        grpcHost=\"127.0.0.1\"\n        grpcPort=0\n", 1)), nil
+	})
+	p.Note = "mad's embedded default configuration with its OpenTelemetry source also on a gRPC port of its own (grpcPort, grpc-go's server), which takes the OTLP/gRPC runs"
+	return p
+}
+
+// rewriteConfig makes a variant of mad's peer p run a configuration that
+// edit makes of mad's (madConfig's text).
+func rewriteConfig(p *Peer, edit func([]byte) ([]byte, error)) {
 	command := p.Command
 	p.Command = func(dir string, o PeerOptions) ([]string, error) {
 		args, err := command(dir, o)
@@ -203,18 +236,11 @@ func madTransforming() Peer {
 		if err != nil {
 			return nil, err
 		}
-		if text, err = wrapStatsD(text); err != nil {
+		if text, err = edit(text); err != nil {
 			return nil, err
 		}
 		return args, os.WriteFile(args[1], text, 0o644)
 	}
-	p.Mangle = func(id string) string {
-		name, dims := splitIdentity(id)
-		dims["cluster"] = "bench"
-		return Identity(transformedName.ReplaceAllString(name, "$1/$2/$3"), dims)
-	}
-	p.Note = "mad's embedded default configuration with its StatsD sources in a TransformingSource of three rules (rename s1.appNN.x to s1/appNN/x, inject cluster=bench, remove pid)"
-	return p
 }
 
 // transformedName is the rename of madTransforming's rules, in Go's syntax.
@@ -285,6 +311,8 @@ func madConfig(o PeerOptions) ([]byte, error) {
 var (
 	madStarted = regexp.MustCompile(`msg="mad started" .*\bhttp=(\S+)`)
 	madSource  = regexp.MustCompile(`msg="source ready" .*\bsource=(\S+) at="(udp|tcp) (\S+)"`)
+	// madOTLPGRPC matches the OpenTelemetry source's own gRPC port.
+	madOTLPGRPC = regexp.MustCompile(`msg="source ready" .*\bsource=opentelemetry_source at="[^"]*" also="tcp (\S+)"`)
 )
 
 // madResolver returns the Resolve of a mad peer: it reads, from the log of
@@ -313,6 +341,9 @@ func madResolve(log string, o PeerOptions) (PeerOptions, error) {
 					host, _, _ := net.SplitHostPort(o.StatsD)
 					o.StatsD = net.JoinHostPort(host, strconv.Itoa(portOf(string(s[3]))))
 				}
+			}
+			if g := madOTLPGRPC.FindSubmatch(b); g != nil {
+				o.OTLPGRPC = string(g[1])
 			}
 			_, httpPort, _ := net.SplitHostPort(string(m[1]))
 			httpHost, _, _ := net.SplitHostPort(o.httpAddr())

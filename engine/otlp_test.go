@@ -112,6 +112,13 @@ func otlpDaemon(t *testing.T, out *lockedBuffer) (*Daemon, *ingest.HTTPSource) {
 
 func checkOTLP(t *testing.T, out string) {
 	t.Helper()
+	checkOTLPTimes(t, out, 1)
+}
+
+// checkOTLPTimes checks the aggregates of n exports of otlpRecord's points
+// into one bucket: counts and sums n times those of one.
+func checkOTLPTimes(t *testing.T, out string, n float64) {
+	t.Helper()
 	got := map[string][4]float64{}
 	for _, l := range parseLines(t, out) {
 		var dims []string
@@ -129,6 +136,7 @@ func checkOTLP(t *testing.T, out string) {
 	}
 	want := otlpWant()
 	for k, w := range want {
+		w[0], w[1] = n*w[0], n*w[1]
 		g, ok := got[k]
 		if !ok {
 			t.Errorf("%s: not emitted; emitted %v", k, got)
@@ -154,17 +162,24 @@ func sortStrings(s []string) {
 	}
 }
 
-func TestOTLPGRPCExporter(t *testing.T) {
-	var out lockedBuffer
-	d, src := otlpDaemon(t, &out)
+// exportGRPC records otlpRecord's points with the SDK's gRPC exporter
+// (plaintext, gzip) to endpoint, and flushes them.
+func exportGRPC(t *testing.T, endpoint string) {
+	t.Helper()
 	ctx := context.Background()
-	exp, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(d.HTTPAddr().String()), otlpmetricgrpc.WithInsecure(),
+	exp, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(endpoint), otlpmetricgrpc.WithInsecure(),
 		otlpmetricgrpc.WithTemporalitySelector(deltaTemporality), otlpmetricgrpc.WithCompressor("gzip"))
 	must(t, err)
 	mp := otlpProvider(t, exp)
 	otlpRecord(t, mp)
 	must(t, mp.ForceFlush(ctx))
 	must(t, mp.Shutdown(ctx))
+}
+
+func TestOTLPGRPCExporter(t *testing.T) {
+	var out lockedBuffer
+	d, src := otlpDaemon(t, &out)
+	exportGRPC(t, d.HTTPAddr().String())
 	// The export of ForceFlush, and Shutdown's (with nothing new). MAD's
 	// records are by dimensions and time: 3 dimension sets, whose points
 	// the SDK may stamp with different times.
@@ -233,4 +248,56 @@ sinks=[{type="io.gomad.mad.sinks.JsonLinesSink", name="out", path=%q}]
 	b, err := os.ReadFile(out)
 	must(t, err)
 	checkOTLP(t, string(b))
+}
+
+// TestOTLPGRPCExporterOwnPort: the SDK's gRPC exporter against the source's
+// own OTLP/gRPC port (grpcHost, grpcPort: grpc-go's server), before and
+// after a reload that changes the pipeline but keeps the port: the
+// aggregates are exact, and the port stays bound (the source is
+// retargeted, not reopened).
+func TestOTLPGRPCExporterOwnPort(t *testing.T) {
+	dir := t.TempDir()
+	main := writeFile(t, dir, "main.conf", fmt.Sprintf(`pipelinesDirectory=%q
+httpHost="127.0.0.1"
+httpPort=0
+reloadInterval=0
+monitoringSinks=[]
+`, filepath.Join(dir, "pipelines")))
+	must(t, os.Mkdir(filepath.Join(dir, "pipelines"), 0o755))
+	pipelineConf := func(out string) string {
+		return fmt.Sprintf(`name="otel"
+periods=["P3650D"]
+gaugeStatistics=["count","sum","min","max"]
+sources=[{type="com.arpnetworking.metrics.mad.experimental.sources.OpenTelemetryGrpcSource", name="otel", grpcHost="127.0.0.1", grpcPort=0}]
+sinks=[{type="io.gomad.mad.sinks.JsonLinesSink", name="out", path=%q}]
+`, out)
+	}
+	outs := []string{filepath.Join(dir, "out1.jsonl"), filepath.Join(dir, "out2.jsonl")}
+	writeFile(t, filepath.Join(dir, "pipelines"), "otel.conf", pipelineConf(outs[0]))
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
+	must(t, err)
+	defer d.Stop()
+	src := httpSourceOf(d, ingest.HTTPOTLP)
+	if src == nil || src.GRPCAddr() == nil {
+		t.Fatalf("no OTLP source with a gRPC port: %v", src)
+	}
+	addr := src.GRPCAddr().String()
+	exportGRPC(t, addr)
+	if st := src.Stats(); st.Accepted < 1 || st.Samples != 6 || st.Bytes == 0 {
+		t.Fatalf("source stats %+v; want 6 samples accepted", st)
+	}
+	// A reload to another sink: the shards keep their open bucket, which
+	// takes both exports and is emitted once, to the new sink.
+	writeFile(t, filepath.Join(dir, "pipelines"), "otel.conf", pipelineConf(outs[1]))
+	if r := d.Reload(); len(r.Errors) != 0 || len(r.Updated) != 1 {
+		t.Fatalf("reload: %+v", r)
+	}
+	if now := httpSourceOf(d, ingest.HTTPOTLP); now != src || now.GRPCAddr().String() != addr {
+		t.Fatalf("after the reload: source %p at %v; want %p at %s", now, now.GRPCAddr(), src, addr)
+	}
+	exportGRPC(t, addr)
+	d.Stop()
+	b, err := os.ReadFile(outs[1])
+	must(t, err)
+	checkOTLPTimes(t, string(b), 2)
 }

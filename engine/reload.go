@@ -450,6 +450,10 @@ func (d *Daemon) applyPipelinesLocked(startup bool) ReloadResult {
 // the port the kernel chose).
 func (d *Daemon) logSources(p *pipeline.Pipeline) {
 	for _, s := range p.Sources() {
+		if c := ingest.ClaimsOf(s); len(c) > 0 {
+			d.log.Info("source ready", "pipeline", p.Name(), "source", s.Name(), "at", s.Key(), "also", strings.Join(c, ", "))
+			continue
+		}
 		d.log.Info("source ready", "pipeline", p.Name(), "source", s.Name(), "at", s.Key())
 	}
 }

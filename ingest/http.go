@@ -87,6 +87,11 @@ type HTTPConfig struct {
 	ReservedNameWhitelist []string
 	// OTLP are the OpenTelemetry source's options of mad's own.
 	OTLP OTLPOptions
+	// GRPCAddr (OTLP only) is a listener of the source's own for
+	// OTLP/gRPC, served by grpc-go (otlp_grpc.go); "" for none. Its
+	// message limit is MaxDecompressed when the source is made (a reload
+	// that lowers it applies the new one after grpc-go's read).
+	GRPCAddr string
 	// Log receives throttled reports of refused requests.
 	Log *slog.Logger
 	// Mappers are MAD's wrapping sources around this one.
@@ -98,6 +103,15 @@ func (c *HTTPConfig) SourceName() string { return c.Name }
 
 // SourceKey is "http " and the route.
 func (c *HTTPConfig) SourceKey() string { return "http " + c.Kind.Path() }
+
+// Claims is the source's own gRPC listener ("tcp " and its address), if
+// it has one: no other source may bind it.
+func (c *HTTPConfig) Claims() []string {
+	if c.GRPCAddr == "" {
+		return nil
+	}
+	return []string{"tcp " + c.GRPCAddr}
+}
 
 // httpRingSize is the capacity of the rings of an HTTP source's slots: each
 // request is one batch per shard, of any size, so the rings hold few, and a
@@ -169,6 +183,7 @@ type HTTPSource struct {
 	all   []*httpSlot
 	ctl   sync.Mutex // Retarget and Stop
 	stop  bool
+	grpc  *grpcServer // OTLP/gRPC on a port of its own (HTTPConfig.GRPCAddr)
 
 	accepted, unknownEncoding atomic.Uint64
 	refusals                  [NumHTTPRefusals]atomic.Uint64
@@ -219,6 +234,16 @@ func NewHTTPSource(cfg HTTPConfig, lanes []Lanes) (*HTTPSource, error) {
 		s.all = append(s.all, sl)
 		s.slots <- sl
 	}
+	if cfg.GRPCAddr != "" {
+		if cfg.Kind != HTTPOTLP {
+			return nil, fmt.Errorf("http source %s: a gRPC listener serves OTLP only", cfg.Name)
+		}
+		g, err := s.listenGRPC(cfg.GRPCAddr, cfg.MaxDecompressed)
+		if err != nil {
+			return nil, fmt.Errorf("http source %s: OTLP/gRPC: %w", cfg.Name, err)
+		}
+		s.grpc = g
+	}
 	return s, nil
 }
 
@@ -227,6 +252,14 @@ func (s *HTTPSource) Name() string { return s.cfg.Load().Name }
 
 // Key is "http " and the route.
 func (s *HTTPSource) Key() string { return "http " + s.Kind().Path() }
+
+// Claims is the address the source's own gRPC listener holds, if any.
+func (s *HTTPSource) Claims() []string {
+	if s.grpc == nil {
+		return nil
+	}
+	return []string{"tcp " + s.grpc.ln.Addr().String()}
+}
 
 // Kind returns the source's kind.
 func (s *HTTPSource) Kind() HTTPKind { return s.cfg.Load().Kind }
@@ -269,15 +302,15 @@ func (s *HTTPSource) take(f func(sl *httpSlot)) {
 	}
 }
 
-// Retargetable reports whether cfg is an HTTPConfig of the source's kind
-// and number of slots; its limits and mappers may differ.
+// Retargetable reports whether cfg is an HTTPConfig of the source's kind,
+// number of slots and gRPC listener; its limits and mappers may differ.
 func (s *HTTPSource) Retargetable(cfg SourceConfig) bool {
 	c, ok := cfg.(*HTTPConfig)
 	if !ok {
 		return false
 	}
 	n, _ := c.Lanes()
-	return c.Kind == s.Kind() && n == len(s.all)
+	return c.Kind == s.Kind() && n == len(s.all) && c.GRPCAddr == s.cfg.Load().GRPCAddr
 }
 
 // Retarget moves the slots to new lanes (lanes[i] for slot i) and the
@@ -320,6 +353,10 @@ func (s *HTTPSource) Stop() error {
 		return nil
 	}
 	s.stop = true
+	if s.grpc != nil {
+		// Its calls in flight finish first (each within the deadline).
+		s.grpc.stop(s.cfg.Load().Deadline + time.Second)
+	}
 	for range s.all {
 		<-s.slots
 	}
@@ -463,11 +500,24 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 		sl.prod.Discard()
 		return refusalOf(err), err
 	}
-	// Publish whole or not at all: wait until every batch fits.
+	if !s.publishWhole(sl, deadline, func() bool { return r.Context().Err() != nil }) {
+		return RefusedShardsBehind, errSaturated
+	}
+	s.noteAccepted(st)
+	if cfg.Kind == HTTPOTLP {
+		s.countOTLP(&sl.otlpSt)
+	}
+	return 0, nil
+}
+
+// publishWhole publishes what the slot's producer holds whole, or nothing:
+// it waits until every batch fits in its ring, and discards everything if
+// the deadline passes or the client leaves (gone) first.
+func (s *HTTPSource) publishWhole(sl *httpSlot, deadline time.Time, gone func() bool) bool {
 	for spin := 0; !sl.prod.Fits(); spin++ {
-		if time.Now().After(deadline) || r.Context().Err() != nil {
+		if time.Now().After(deadline) || gone() {
 			sl.prod.Discard()
-			return RefusedShardsBehind, errSaturated
+			return false
 		}
 		if spin < 8 {
 			time.Sleep(0)
@@ -476,13 +526,14 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 		}
 	}
 	sl.prod.Flush()
+	return true
+}
+
+// noteAccepted counts an accepted request and what it carried.
+func (s *HTTPSource) noteAccepted(c sample.Counts) {
 	s.accepted.Add(1)
-	s.records.Add(uint64(st.Records))
-	s.samples.Add(uint64(st.Samples))
-	if cfg.Kind == HTTPOTLP {
-		s.countOTLP(&sl.otlpSt)
-	}
-	return 0, nil
+	s.records.Add(uint64(c.Records))
+	s.samples.Add(uint64(c.Samples))
 }
 
 // readPlain reads a request's body into the slot's buffer and undoes its
@@ -582,7 +633,7 @@ func headerDims(dst []sample.Dim, h http.Header) []sample.Dim {
 // refuse answers a refused request and counts it; the log is throttled to
 // one line per source every 10 s.
 func (s *HTTPSource) refuse(w http.ResponseWriter, r *http.Request, cfg *HTTPConfig, why HTTPRefusal, err error) {
-	s.refusals[why].Add(1)
+	s.count(cfg, r.URL.Path, why, err)
 	status := why.Status()
 	if why.bodyLeft() && r.ProtoMajor == 1 {
 		// Answer at once and hang up rather than wait for what is left
@@ -590,9 +641,6 @@ func (s *HTTPSource) refuse(w http.ResponseWriter, r *http.Request, cfg *HTTPCon
 		// it, as slowly as the client sends it, before closing.
 		w.Header().Set("Connection", "close")
 		http.NewResponseController(w).SetReadDeadline(time.Now()) // not supported by test recorders: ignored
-	}
-	if ok, left := s.refused.Allow(time.Now()); ok {
-		cfg.Log.Warn("http request refused", "source", cfg.Name, "path", r.URL.Path, "status", status, "reason", why.String(), "err", err, "left_out", left)
 	}
 	if cfg.Kind == HTTPOTLP {
 		refuseOTLP(w, r, why, err)
@@ -602,6 +650,15 @@ func (s *HTTPSource) refuse(w http.ResponseWriter, r *http.Request, cfg *HTTPCon
 		w.Header().Set("Retry-After", "1")
 	}
 	http.Error(w, err.Error(), status)
+}
+
+// count counts a refused request (of path) and logs it, throttled to one
+// line per source every 10 s.
+func (s *HTTPSource) count(cfg *HTTPConfig, path string, why HTTPRefusal, err error) {
+	s.refusals[why].Add(1)
+	if ok, left := s.refused.Allow(time.Now()); ok {
+		cfg.Log.Warn("http request refused", "source", cfg.Name, "path", path, "status", why.Status(), "reason", why.String(), "err", err, "left_out", left)
+	}
 }
 
 // Inject runs fill on a borrowed slot as if it were a request, and
@@ -622,16 +679,9 @@ func (s *HTTPSource) Inject(fill func(route sample.Route) (sample.Counts, error)
 		sl.prod.Discard()
 		return err
 	}
-	for spin := 0; !sl.prod.Fits(); spin++ {
-		if time.Now().After(deadline) {
-			sl.prod.Discard()
-			return errSaturated
-		}
-		time.Sleep(100 * time.Microsecond)
+	if !s.publishWhole(sl, deadline, func() bool { return false }) {
+		return errSaturated
 	}
-	sl.prod.Flush()
-	s.accepted.Add(1)
-	s.records.Add(uint64(c.Records))
-	s.samples.Add(uint64(c.Samples))
+	s.noteAccepted(c)
 	return nil
 }

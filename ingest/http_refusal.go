@@ -49,13 +49,16 @@ const (
 	// RefusedUnsupportedEncoding: a gRPC message compressed with an
 	// encoding mad does not decode (gRPC UNIMPLEMENTED; 400).
 	RefusedUnsupportedEncoding
+	// RefusedUnknownMethod: a call on the OTLP source's own gRPC port of a
+	// method it does not serve (gRPC UNIMPLEMENTED; 404).
+	RefusedUnknownMethod
 	NumHTTPRefusals
 )
 
 var httpRefusalNames = [NumHTTPRefusals]string{
 	"content_length", "body_too_large", "decompressed_too_large", "decoder_limit", "body_timeout",
 	"body_unreadable", "bad_encoding", "malformed", "mad_fails", "no_slot", "shards_behind", "stopping",
-	"content_type", "bad_framing", "unsupported_encoding",
+	"content_type", "bad_framing", "unsupported_encoding", "unknown_method",
 }
 
 // String is the reason's label value.
@@ -74,6 +77,8 @@ func (r HTTPRefusal) Status() int {
 		return http.StatusServiceUnavailable
 	case RefusedContentType:
 		return http.StatusUnsupportedMediaType
+	case RefusedUnknownMethod:
+		return http.StatusNotFound
 	}
 	return http.StatusBadRequest
 }
@@ -106,7 +111,7 @@ func (r HTTPRefusal) GRPCCode() int {
 		return grpcInvalidArgument
 	case RefusedNoSlot, RefusedShardsBehind, RefusedStopping:
 		return grpcUnavailable
-	case RefusedUnsupportedEncoding:
+	case RefusedUnsupportedEncoding, RefusedUnknownMethod:
 		return grpcUnimplemented
 	}
 	return grpcInternal

@@ -218,6 +218,21 @@ func (s *HTTPSource) answerOTLP(w http.ResponseWriter, r *http.Request, st *otlp
 // RetryInfo).
 var grpcSaturated = grpcunary.NewUnavailable("mad: the aggregator is saturated: retry later", time.Second)
 
+// grpcStatusOf is the gRPC status of a refusal: grpcunary's own for what
+// grpcunary refused, UNAVAILABLE with RetryInfo when the aggregator is
+// saturated, else the refusal's code with the error's message.
+func grpcStatusOf(why HTTPRefusal, err error) *grpcunary.Status {
+	var st *grpcunary.Status
+	switch {
+	case errors.As(err, &st):
+	case why.GRPCCode() == grpcUnavailable:
+		st = grpcSaturated
+	default:
+		st = grpcunary.New(grpcunary.Code(why.GRPCCode()), err.Error())
+	}
+	return st
+}
+
 // refuseOTLP answers a refused OTLP request: over gRPC with the refusal's
 // status (or grpcunary's own, for what it refused), over OTLP/HTTP with
 // the refusal's HTTP status and a google.rpc.Status body, and
@@ -225,15 +240,7 @@ var grpcSaturated = grpcunary.NewUnavailable("mad: the aggregator is saturated: 
 func refuseOTLP(w http.ResponseWriter, r *http.Request, why HTTPRefusal, err error) {
 	v, _ := otlpVariantOf(r)
 	if v == otlpGRPC || r.URL.Path == OTLPGRPCPath {
-		var st *grpcunary.Status
-		switch {
-		case errors.As(err, &st):
-		case why.GRPCCode() == grpcUnavailable:
-			st = grpcSaturated
-		default:
-			st = grpcunary.New(grpcunary.Code(why.GRPCCode()), err.Error())
-		}
-		grpcunary.WriteError(w, st)
+		grpcunary.WriteError(w, grpcStatusOf(why, err))
 		return
 	}
 	status := why.Status()

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -54,7 +55,11 @@ func startOTLP(t *testing.T, cfg HTTPConfig) *otlpServer {
 	protos.SetUnencryptedHTTP2(true)
 	srv := &http.Server{Handler: src, Protocols: &protos}
 	go srv.Serve(ln)
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	target := ln.Addr().String()
+	if a := src.GRPCAddr(); a != nil {
+		target = a.String() // the source's own gRPC port
+	}
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +106,24 @@ func (rawCodec) Name() string                    { return "proto" }
 
 var _ encoding.Codec = rawCodec{}
 
+// TestOTLPGRPCAnswers: on MAD's route (the handler on the HTTP server) and
+// on the source's own port (grpc-go's server), the same answers, the same
+// counts.
 func TestOTLPGRPCAnswers(t *testing.T) {
-	o := startOTLP(t, HTTPConfig{Deadline: 50 * time.Millisecond, MaxDecompressed: 4096})
+	for _, addr := range []string{"", "127.0.0.1:0"} {
+		name := "MAD's route"
+		if addr != "" {
+			name = "own port"
+		}
+		t.Run(name, func(t *testing.T) { testOTLPGRPCAnswers(t, addr) })
+	}
+}
+
+func testOTLPGRPCAnswers(t *testing.T, grpcAddr string) {
+	o := startOTLP(t, HTTPConfig{Deadline: 50 * time.Millisecond, MaxDecompressed: 4096, GRPCAddr: grpcAddr})
+	if (o.src.GRPCAddr() != nil) != (grpcAddr != "") {
+		t.Fatalf("GRPCAddr %v for %q", o.src.GRPCAddr(), grpcAddr)
+	}
 	client := colpb.NewMetricsServiceClient(o.conn)
 	ctx := context.Background()
 
@@ -122,6 +143,14 @@ func TestOTLPGRPCAnswers(t *testing.T) {
 	resp, err = client.Export(ctx, &colpb.ExportMetricsServiceRequest{})
 	if err != nil || resp.PartialSuccess != nil {
 		t.Errorf("empty request: %v, %v", resp, err)
+	}
+	// gzip, as the exporters send it.
+	resp, err = client.Export(ctx, gaugeReq(point(3, "a", "z")), grpc.UseCompressor(gzip.Name))
+	if err != nil || resp.GetPartialSuccess().GetRejectedDataPoints() != 1 {
+		t.Errorf("gzip: %v, %v", resp, err)
+	}
+	if got := o.drain(); len(got) != 1 || got[0].Value != 3 {
+		t.Errorf("gzip: published %v", got)
 	}
 
 	// A duplicate key among a point's attributes: MAD's parser throws.
@@ -172,16 +201,59 @@ func TestOTLPGRPCAnswers(t *testing.T) {
 			t.Fatal("a refused request was published")
 		}
 	}
+	if grpcAddr != "" {
+		// What grpc-go refuses before the handler runs is counted too:
+		// an encoding it does not know.
+		var protos http.Protocols
+		protos.SetUnencryptedHTTP2(true)
+		c := &http.Client{Transport: &http.Transport{Protocols: &protos}}
+		req, _ := http.NewRequest("POST", "http://"+o.src.GRPCAddr().String()+OTLPGRPCPath, bytes.NewReader([]byte{1, 0, 0, 0, 1, 0}))
+		req.Header.Set("Content-Type", "application/grpc")
+		req.Header.Set("Grpc-Encoding", "br")
+		req.Header.Set("Te", "trailers")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if g := resp.Trailer.Get("Grpc-Status") + resp.Header.Get("Grpc-Status"); g != "12" {
+			t.Errorf("grpc-encoding br: grpc-status %q; want 12 (UNIMPLEMENTED)", g)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for o.src.Stats().Refusals[RefusedUnsupportedEncoding] != 1 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond) // the stats handler runs as the call ends
+		}
+		if n := o.src.Stats().Refusals[RefusedUnsupportedEncoding]; n != 1 {
+			t.Errorf("grpc-encoding br: %d refusals counted", n)
+		}
+		// A method the port does not serve.
+		var out []byte
+		in := []byte{}
+		err = o.conn.Invoke(ctx, "/opentelemetry.proto.collector.trace.v1.TraceService/Export", &in, &out, grpc.ForceCodec(rawCodec{}))
+		if status.Code(err) != codes.Unimplemented {
+			t.Errorf("unknown method: %v", err)
+		}
+		for o.src.Stats().Refusals[RefusedUnknownMethod] != 1 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if n := o.src.Stats().Refusals[RefusedUnknownMethod]; n != 1 {
+			t.Errorf("unknown method: %d refusals counted", n)
+		}
+	}
 	sts := o.src.Stats()
-	if sts.Accepted != 2 || sts.Refusals[RefusedMADFails] != 1 || sts.Refusals[RefusedMalformed] != 1 ||
+	if sts.Accepted != 3 || sts.Refusals[RefusedMADFails] != 1 || sts.Refusals[RefusedMalformed] != 1 ||
 		sts.Refusals[RefusedDecompressedTooLarge] != 1 || sts.Refusals[RefusedShardsBehind] != 1 {
 		t.Errorf("stats %+v", sts)
 	}
-	if n := o.src.otlpPoints[otlpAccepted].Load(); n != 1 {
-		t.Errorf("%d points accepted; want 1", n)
+	if n := o.src.otlpPoints[otlpAccepted].Load(); n != 2 {
+		t.Errorf("%d points accepted; want 2", n)
 	}
-	if n := o.src.otlpPoints[otlpNonFinite].Load() + o.src.otlpPoints[otlpUnsupported].Load(); n != 2 {
-		t.Errorf("%d points rejected; want 2", n)
+	if n := o.src.otlpPoints[otlpNonFinite].Load() + o.src.otlpPoints[otlpUnsupported].Load(); n != 3 {
+		t.Errorf("%d points rejected; want 3", n)
+	}
+	if sts.Bytes == 0 {
+		t.Error("no bytes counted")
 	}
 }
 

@@ -34,6 +34,11 @@ type OpenTelemetrySourceConf struct {
 	MaxDeltaStreams    int
 	DeltaStreamTimeout time.Duration
 	NumberUnits        bool
+	// GRPCHost and GRPCPort (mad's own keys grpcHost, grpcPort; OTLP's
+	// port is 4317) are a port of the source's own for OTLP/gRPC, beside
+	// MAD's route on the HTTP port; GRPCPort < 0: none.
+	GRPCHost string
+	GRPCPort int
 }
 
 // TransformingSourceConf is mad-experimental's TransformingSource.
@@ -118,12 +123,21 @@ func init() {
 			CumulativeToDelta: n.boolean("cumulativeToDelta", false),
 			MaxDeltaStreams:   int(n.integer("maxDeltaStreams", 100_000, 1, 1<<31-1)),
 			NumberUnits:       n.boolean("numberUnits", false),
+			GRPCHost:          n.str("grpcHost", "localhost"),
+			GRPCPort:          -1,
+		}
+		if n.has("grpcPort") {
+			c.GRPCPort = int(n.integer("grpcPort", 4317, 0, maxPort))
 		}
 		c.DeltaStreamTimeout = n.positiveDuration("deltaStreamTimeout", 10*time.Minute)
 		return c
 	}, source: func(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
 		c, l := s.Conf.(*OpenTelemetrySourceConf), b.HTTP
-		return &ingest.HTTPConfig{Name: s.Name, Kind: ingest.HTTPOTLP, Slots: max(2, affinity.Usable()),
+		var grpcAddr string
+		if c.GRPCPort >= 0 {
+			grpcAddr = joinHostPort(c.GRPCHost, c.GRPCPort)
+		}
+		return &ingest.HTTPConfig{Name: s.Name, Kind: ingest.HTTPOTLP, Slots: max(2, affinity.Usable()), GRPCAddr: grpcAddr,
 			MaxBody: l.MaxBody, MaxDecompressed: l.MaxDecompressed, MaxRecords: l.MaxRecords, Deadline: l.BusyTimeout, Log: b.log(),
 			OTLP: ingest.OTLPOptions{CumulativeToDelta: c.CumulativeToDelta, MaxStreams: c.MaxDeltaStreams,
 				StreamTimeout: c.DeltaStreamTimeout, NumberUnits: c.NumberUnits}}, nil
