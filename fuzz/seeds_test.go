@@ -62,17 +62,35 @@ func parseCorpusFile(b []byte) (seed, bool) {
 	}
 	data, ok := strings.CutPrefix(lines[1], "[]byte(")
 	data, ok2 := strings.CutSuffix(data, ")")
-	v, ok3 := strings.CutPrefix(lines[2], "uint8(")
-	v, ok4 := strings.CutSuffix(v, ")")
-	if !ok || !ok2 || !ok3 || !ok4 {
+	if !ok || !ok2 {
 		return seed{}, false
 	}
 	d, err := strconv.Unquote(data)
-	n, err2 := strconv.ParseUint(v, 10, 8)
-	if err != nil || err2 != nil {
+	n, ok3 := corpusUint8(lines[2])
+	if err != nil || !ok3 {
 		return seed{}, false
 	}
-	return seed{data: []byte(d), variant: uint8(n)}, true
+	return seed{data: []byte(d), variant: n}, true
+}
+
+// corpusUint8 reads a uint8 as Go's fuzzing writes one: uint8(97), or
+// byte('a') when it is a printable character.
+func corpusUint8(line string) (uint8, bool) {
+	if v, ok := strings.CutPrefix(line, "uint8("); ok {
+		if v, ok := strings.CutSuffix(v, ")"); ok {
+			n, err := strconv.ParseUint(v, 10, 8)
+			return uint8(n), err == nil
+		}
+	}
+	if v, ok := strings.CutPrefix(line, "byte("); ok {
+		if v, ok := strings.CutSuffix(v, ")"); ok && strings.HasPrefix(v, "'") {
+			c, err := strconv.Unquote(v) // a character literal
+			if r := []rune(c); err == nil && len(r) == 1 && r[0] < 256 {
+				return uint8(r[0]), true
+			}
+		}
+	}
+	return 0, false
 }
 
 // vectors reads MAD's vectors of one parser test (MAD-SPEC §14), in name

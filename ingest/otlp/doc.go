@@ -112,6 +112,14 @@
 // the request), its value (MAD's failure, NonFinite, Empty), its key's
 // length (TooLong), then replacement.
 //
+// Order. Samples are routed in wire order, a point that replaces an
+// earlier one taking its place. MAD gathers its records in hash maps, so
+// the order in which its aggregator sees them is no order a client can rely
+// on; the order decides a result only where an aggregator is sensitive to
+// it (the rounding of a sum, the unit a series takes first). otlpref
+// routes in the same order, so that the shard and the reference aggregate
+// alike.
+//
 // Series keys longer than sample.MaxKeyLen are dropped (Stats.TooLong).
 //
 // # Beyond MAD

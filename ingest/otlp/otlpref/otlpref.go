@@ -61,9 +61,13 @@ const format = "OTLP metrics export request"
 // statistics (sample.Agg, sample.HistEntry) in seconds if the metric's unit
 // is a time unit MAD knows, else without unit.
 //
-// Samples are appended record by record in the order records first
-// appear, and within a record metric by metric in the order names first
-// appear, each with the last point of its name (Java's LinkedHashMap).
+// Samples are appended in the order in which their (dimensions, time,
+// name) first appears on the wire, each with the last point of its name
+// (a later point replaces an earlier one in place). MAD collects its
+// records in hash maps, so its order across records is no order a client
+// can rely on; mad's is the wire order, and a change of order changes a
+// result only where it matters to an aggregator (a sum's rounding, the
+// unit a series takes first).
 //
 // Counts.Records is the number of distinct (dimensions, time) pairs kept,
 // Counts.Samples the samples appended. The error is a *sample.DecodeError
@@ -111,8 +115,16 @@ type record struct {
 
 type decoder struct {
 	st    Stats
-	order []recKey
+	order []recKey // records in the order they first appear
+	// slots are the samples in the order their (record, name) first
+	// appears: a record and an index into its metrics.
+	slots []slot
 	recs  map[recKey]*record
+}
+
+type slot struct {
+	rk recKey
+	i  int
 }
 
 func madFails(metric string, index int, reason string) error {
@@ -285,25 +297,24 @@ func (d *decoder) keep(name string, dims map[string]string, t int64, k kept) {
 		return
 	}
 	rec.byName[name] = len(rec.metrics)
+	d.slots = append(d.slots, slot{rk, len(rec.metrics)})
 	rec.metrics = append(rec.metrics, k)
 }
 
 func (d *decoder) emit(b *sample.Batch, now int64) sample.Counts {
-	var c sample.Counts
-	for _, rk := range d.order {
-		c.Records++
-		for _, m := range d.recs[rk].metrics {
-			k, err := b.PutKey(sample.KindGauge, []byte(m.name), m.dims)
-			if err != nil {
-				panic("BUG: " + err.Error())
-			}
-			if m.agg {
-				b.AddAgg(k, rk.t, now, m.a, m.hist, m.unit)
-			} else {
-				b.AddValue(k, rk.t, now, m.v, sample.UnitNone)
-			}
-			c.Samples++
+	c := sample.Counts{Records: len(d.order)}
+	for _, sl := range d.slots {
+		m := d.recs[sl.rk].metrics[sl.i]
+		k, err := b.PutKey(sample.KindGauge, []byte(m.name), m.dims)
+		if err != nil {
+			panic("BUG: " + err.Error())
 		}
+		if m.agg {
+			b.AddAgg(k, sl.rk.t, now, m.a, m.hist, m.unit)
+		} else {
+			b.AddValue(k, sl.rk.t, now, m.v, sample.UnitNone)
+		}
+		c.Samples++
 	}
 	return c
 }
