@@ -42,7 +42,8 @@ func (a *attrRun) note(at, end int) {
 // a set of cacheWays slots, the least recently used replaced. The arena
 // holding entries' bytes is bounded: when it is full every entry is dropped
 // (a generation) and it starts over. The cache grows with what its clients
-// send: each time the arena fills, the slots and the arena double, up to
+// send: each time the arena fills or the entries fill half the slots, the
+// slots and the arena double, up to
 // cacheSetsMax sets and cacheArenaTop bytes (about 21 MiB a decoder: 4.5
 // MiB of slots and a 16 MiB arena, which holds some 35 000 entries of an
 // SDK's attribute sets), so that an exporter's streams (thousands a
@@ -64,6 +65,7 @@ type sectionCache struct {
 	arena    []byte
 	arenaMax int
 	full     bool // an entry did not fit in the arena
+	live     int  // entries of this generation
 	gen      uint32
 	tick     uint32 // lookups, for the replacement
 	hits     uint64 // sections found, for tests
@@ -110,7 +112,7 @@ func (c *sectionCache) clear(grow bool) {
 		clear(c.slots)
 		c.gen = 1
 	}
-	c.arena, c.full = c.arena[:0], false
+	c.arena, c.full, c.live = c.arena[:0], false, 0
 	c.res.reset()
 }
 
@@ -146,8 +148,12 @@ func (c *sectionCache) resourceID(raw []byte) uint32 {
 		t.slots = make([]resSlot, 2*maxResources)
 	}
 	c.ensure()
-	if full := c.full || len(c.arena)+len(raw) > c.arenaMax; full || t.n >= maxResources {
-		c.clear(full)
+	// Grow when the arena is full, or when the entries fill half the slots
+	// (beyond that, sets overflow and a stream that comes back in turn
+	// with others evicts one of them every time).
+	crowded := c.live*2 > len(c.slots) && len(c.slots) < cacheSetsMax*cacheWays
+	if full := c.full || len(c.arena)+len(raw) > c.arenaMax; full || crowded || t.n >= maxResources {
+		c.clear(full || crowded)
 	}
 	h := sample.Hash(raw)
 	m := uint64(len(t.slots) - 1)
@@ -249,6 +255,9 @@ func (d *Decoder) pointSection(s, e int, tag uint32, run attrRun) bool {
 	if slot != nil && len(c.arena)+len(raw)+len(sec) > c.arenaMax {
 		c.full = true // the next resource starts a new generation
 	} else if slot != nil {
+		if slot.gen != c.gen {
+			c.live++
+		}
 		a := c.arena
 		*slotHash = h
 		*slot = cacheSlot{gen: c.gen, used: c.tick, resID: d.resID, raw: uint32(len(a)), rawLen: uint32(len(raw)),

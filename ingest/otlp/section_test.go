@@ -64,6 +64,7 @@ func TestSectionCacheGrows(t *testing.T) {
 			}
 		}
 		if round == 7 {
+			t.Logf("the last round found %d of %d sections; %d slots", d.cache.hits-hits, resources*streams, len(d.cache.slots))
 			if n := d.cache.hits - hits; n < resources*streams*95/100 {
 				t.Errorf("the last round found %d of %d sections in the cache", n, resources*streams)
 			}
