@@ -44,6 +44,7 @@ func checkDifferential(t testing.TB, d *Decoder, body []byte) {
 		}
 		return
 	}
+	checkHashes(t, &got)
 	st := d.Stats()
 	gs := otlpref.Stats{Replaced: st.Replaced, NonFinite: st.NonFinite, Empty: st.Empty, Unsupported: st.Unsupported, TooLong: st.TooLong}
 	if c != wc || gs != wst {
@@ -54,6 +55,17 @@ func checkDifferential(t testing.TB, d *Decoder, body []byte) {
 	}
 	if left := st.Replaced + st.Rejected(); st.Points != c.Samples+left {
 		t.Fatalf("points %d ≠ samples %d + replaced and left out %d", st.Points, c.Samples, left)
+	}
+}
+
+// checkHashes fails unless every sample of b carries its key's hash (the
+// decoder keeps streams' hashes in its cache).
+func checkHashes(t testing.TB, b *sample.Batch) {
+	t.Helper()
+	for i := range b.Samples {
+		if s := &b.Samples[i]; s.Hash != sample.Hash(b.Key(s)) {
+			t.Fatalf("sample %d: hash %x; its key %q hashes to %x", i, s.Hash, b.Key(s), sample.Hash(b.Key(s)))
+		}
 	}
 }
 

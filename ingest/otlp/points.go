@@ -130,7 +130,7 @@ func (d *Decoder) counter(start, t uint64, v float64, u sample.Unit) {
 			return
 		}
 	}
-	d.route1(millis(t), v, nil, nil, u)
+	d.route1(sample.Hash(d.key), d.key, millis(t), v, nil, nil, u)
 }
 
 // summaryPoint counts a SummaryDataPoint, which mad leaves out as MAD
@@ -375,12 +375,32 @@ func (d *Decoder) emitAgg(t int64, a sample.Agg) {
 // record time t: a value, or statistics (a non-nil a with hist). A sample
 // whose name, dimensions and time an earlier one of the request has
 // replaces it.
+//
+// A stream's key hash is kept with its section's cache slot: a point of a
+// stream seen before has its key written straight into the batch, neither
+// built apart nor hashed.
 func (d *Decoder) emit(t int64, v float64, a *sample.Agg, hist []sample.HistEntry, u sample.Unit) {
-	if d.secTooLong || !d.buildKey(sample.KindGauge) {
+	name := d.body[d.name.s:d.name.e]
+	if d.secTooLong || 1+uvarintLen(len(name))+len(name)+len(d.section)-2 > sample.MaxKeyLen {
 		d.st.TooLong++
 		return
 	}
-	d.route1(t, v, a, hist, u)
+	if h, ok := d.gaugeKeyHash(name); ok {
+		d.route1(h, nil, t, v, a, hist, u)
+		return
+	}
+	d.buildKey(sample.KindGauge)
+	h := sample.Hash(d.key)
+	d.noteGaugeKey(name, h)
+	d.route1(h, d.key, t, v, a, hist, u)
+}
+
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
 }
 
 // buildKey builds d.key: kind, the metric's name and the point's section;
@@ -395,13 +415,25 @@ func (d *Decoder) buildKey(kind sample.Kind) bool {
 	return len(k) <= sample.MaxKeyLen
 }
 
-// route1 routes the sample of key d.key, or replaces the one routed
-// earlier in the request with the same key and time.
-func (d *Decoder) route1(t int64, v float64, a *sample.Agg, hist []sample.HistEntry, u sample.Unit) {
-	k := d.key
-	h := sample.Hash(k)
+// route1 routes the sample of key k (hash h; nil: the gauge key of the
+// metric's name and the point's section), or replaces the one routed
+// earlier in the request with the same key and time. The key is written
+// into the batch first, and taken back if the sample replaces another.
+func (d *Decoder) route1(h uint64, k []byte, t int64, v float64, a *sample.Agg, hist []sample.HistEntry, u sample.Unit) {
 	b := d.route(h)
+	off := len(b.Keys)
+	if k != nil {
+		b.Keys = append(b.Keys, k...)
+	} else {
+		name := d.body[d.name.s:d.name.e]
+		b.Keys = append(b.Keys, byte(sample.KindGauge))
+		b.Keys = binary.AppendUvarint(b.Keys, uint64(len(name)))
+		b.Keys = append(b.Keys, name...)
+		b.Keys = append(b.Keys, d.section[2:]...)
+	}
+	k = b.Keys[off:]
 	if i, ok := d.seen.find(h, t, b, k); ok {
+		b.Keys = b.Keys[:off]
 		// MAD's record keeps the later metric of a name.
 		s := &b.Samples[i]
 		s.Value, s.Unit, s.ReqTime, s.Flags = v, u, d.now, 0
@@ -414,7 +446,7 @@ func (d *Decoder) route1(t int64, v float64, a *sample.Agg, hist []sample.HistEn
 		d.st.Replaced++
 		return
 	}
-	kr := b.PutKeyBytes(k, h)
+	kr := sample.KeyRef{Hash: h, Off: uint32(off), Len: uint32(len(k))}
 	d.seen.add(h, t, b, len(b.Samples))
 	if a != nil {
 		b.AddAgg(kr, t, d.now, *a, hist, u)

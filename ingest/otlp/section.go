@@ -80,6 +80,12 @@ type cacheSlot struct {
 	rawLen, secLen uint32
 	secHash        uint64
 	tooLong        bool
+	// The key of the first metric name a gauge of the section was routed
+	// under: the name in the arena and the key's hash (keyed: set), so that
+	// the next point of that stream needs neither building nor hashing it.
+	name, nameLen uint32
+	keyHash       uint64
+	keyed         bool
 	// lastT is the last record time counted for the section in request
 	// lastReq (countRecord).
 	lastT   int64
@@ -267,6 +273,29 @@ func (d *Decoder) pointSection(s, e int, tag uint32, run attrRun) bool {
 		d.slot = slot
 	}
 	return true
+}
+
+// gaugeKeyHash returns the hash of the gauge key of name and the point's
+// section, if the section's slot holds it.
+func (d *Decoder) gaugeKeyHash(name []byte) (uint64, bool) {
+	if sl := d.slot; sl != nil && sl.keyed && bytes.Equal(d.cache.arena[sl.name:sl.name+sl.nameLen], name) {
+		return sl.keyHash, true
+	}
+	return 0, false
+}
+
+// noteGaugeKey remembers the hash of the gauge key of name in the point's
+// section slot, if it has none yet and the arena has room: a slot keeps its
+// first name (streams of one attribute set under several names alternate,
+// and would otherwise copy their names into the arena again and again).
+func (d *Decoder) noteGaugeKey(name []byte, h uint64) {
+	c := &d.cache
+	sl := d.slot
+	if sl == nil || sl.keyed || len(c.arena)+len(name) > c.arenaMax {
+		return
+	}
+	sl.name, sl.nameLen, sl.keyHash, sl.keyed = uint32(len(c.arena)), uint32(len(name)), h, true
+	c.arena = append(c.arena, name...)
 }
 
 // countRecord counts MAD's record of the point's section at time t if it

@@ -54,6 +54,7 @@ func TestSectionCacheGrows(t *testing.T) {
 		if _, err := d.Decode(body, 7, func(uint64) *sample.Batch { return &b }); err != nil {
 			t.Fatal(err)
 		}
+		checkHashes(t, &b)
 		return otlpref.Render(&b)
 	}
 	for round := range 8 {
