@@ -44,7 +44,7 @@ func (a *attrRun) note(at, end int) {
 // (a generation) and it starts over. The cache grows with what its clients
 // send: each time the arena fills or the entries fill half the slots, the
 // slots and the arena double, up to
-// cacheSetsMax sets and cacheArenaTop bytes (about 21 MiB a decoder: 4.5
+// cacheSetsMax sets and cacheArenaTop bytes (about 22 MiB a decoder: 5.5
 // MiB of slots and a 16 MiB arena, which holds some 35 000 entries of an
 // SDK's attribute sets), so that an exporter's streams (thousands a
 // resource, tens of thousands in all) stay cached instead of evicting one
@@ -80,12 +80,12 @@ type cacheSlot struct {
 	rawLen, secLen uint32
 	secHash        uint64
 	tooLong        bool
+	keyed          bool // name and keyHash are set
 	// The key of the first metric name a gauge of the section was routed
-	// under: the name in the arena and the key's hash (keyed: set), so that
-	// the next point of that stream needs neither building nor hashing it.
+	// under: the name in the arena and the key's hash, so that the next
+	// point of that stream needs neither building nor hashing it.
 	name, nameLen uint32
 	keyHash       uint64
-	keyed         bool
 	// lastT is the last record time counted for the section in request
 	// lastReq (countRecord).
 	lastT   int64
