@@ -88,9 +88,7 @@ type HTTPConfig struct {
 	// OTLP are the OpenTelemetry source's options of mad's own.
 	OTLP OTLPOptions
 	// GRPCAddr (OTLP only) is a listener of the source's own for
-	// OTLP/gRPC, served by grpc-go (otlp_grpc.go); "" for none. Its
-	// message limit is MaxDecompressed when the source is made (a reload
-	// that lowers it applies the new one after grpc-go's read).
+	// OTLP/gRPC, served by grpc-go (otlp_grpc.go); "" for none.
 	GRPCAddr string
 	// Log receives throttled reports of refused requests.
 	Log *slog.Logger
@@ -156,8 +154,9 @@ func (c *HTTPConfig) EnsureDefaults() {
 
 // HTTPStats are the counters of an HTTP source.
 type HTTPStats struct {
-	// Requests by outcome: accepted, and refused by answer (400, 413, 503,
-	// 500, 408), each the sum of its Refusals.
+	// Requests by outcome: accepted, and refused by answer (400 and the
+	// gRPC port's unknown methods, 413, 503, 500, 408), each the sum of
+	// its Refusals.
 	Accepted, BadRequest, TooLarge, Saturated, Failed, Timeout uint64
 	// Refusals counts refused requests by reason.
 	Refusals [NumHTTPRefusals]uint64
@@ -277,7 +276,7 @@ func (s *HTTPSource) Stats() HTTPStats {
 		n := s.refusals[r].Load()
 		st.Refusals[r] = n
 		switch HTTPRefusal(r).Status() {
-		case http.StatusBadRequest:
+		case http.StatusBadRequest, http.StatusNotFound:
 			st.BadRequest += n
 		case http.StatusRequestEntityTooLarge:
 			st.TooLarge += n
@@ -303,14 +302,25 @@ func (s *HTTPSource) take(f func(sl *httpSlot)) {
 }
 
 // Retargetable reports whether cfg is an HTTPConfig of the source's kind,
-// number of slots and gRPC listener; its limits and mappers may differ.
+// number of slots and gRPC listener; its limits and mappers may differ,
+// except the message limit of a gRPC listener, which grpc-go takes when
+// the listener opens (the source is then opened again).
 func (s *HTTPSource) Retargetable(cfg SourceConfig) bool {
 	c, ok := cfg.(*HTTPConfig)
 	if !ok {
 		return false
 	}
 	n, _ := c.Lanes()
-	return c.Kind == s.Kind() && n == len(s.all) && c.GRPCAddr == s.cfg.Load().GRPCAddr
+	cur := s.cfg.Load()
+	if c.Kind != s.Kind() || n != len(s.all) || c.GRPCAddr != cur.GRPCAddr {
+		return false
+	}
+	if c.GRPCAddr != "" {
+		want := *c
+		want.EnsureDefaults()
+		return want.MaxDecompressed == cur.MaxDecompressed
+	}
+	return true
 }
 
 // Retarget moves the slots to new lanes (lanes[i] for slot i) and the

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/gzip" // grpc-encoding: gzip, as OTLP exporters send it
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
@@ -39,16 +41,29 @@ type grpcServer struct {
 // otlpServiceName is OTLP's metrics service.
 const otlpServiceName = "opentelemetry.proto.collector.metrics.v1.MetricsService"
 
-// listenGRPC binds addr and serves OTLP's Export on it; maxMsg bounds a
-// message once its grpc-encoding is undone (grpc-go refuses a larger one
-// with RESOURCE_EXHAUSTED before it is handed over).
+// The bounds of a connection to the port (net/http's HTTP/2 server's for
+// MAD's route: 250 streams, 1 MiB of upload buffered).
+const (
+	grpcMaxStreams = 250
+	grpcWindow     = 1 << 20
+)
+
+// listenGRPC binds addr and serves OTLP's Export on it, and gRPC's health
+// service (SERVING, for load balancers); maxMsg bounds a message once its
+// grpc-encoding is undone (grpc-go refuses a larger one with
+// RESOURCE_EXHAUSTED before it is handed over: a change of the limit
+// reopens the port, HTTPSource.Retargetable). As net/http's HTTP/2 server
+// bounds MAD's route, a connection has at most grpcMaxStreams calls and
+// grpcWindow bytes of each stream and of the connection in flight.
 func (s *HTTPSource) listenGRPC(addr string, maxMsg int) (*grpcServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	srv := grpc.NewServer(grpc.ForceServerCodecV2(slotCodec{}), grpc.MaxRecvMsgSize(maxMsg),
+		grpc.MaxConcurrentStreams(grpcMaxStreams), grpc.InitialWindowSize(grpcWindow), grpc.InitialConnWindowSize(grpcWindow),
 		grpc.StatsHandler(grpcCounter{s}), grpc.UnknownServiceHandler(s.unknownGRPC))
+	healthpb.RegisterHealthServer(srv, health.NewServer())
 	srv.RegisterService(&grpc.ServiceDesc{
 		ServiceName: otlpServiceName,
 		HandlerType: (*any)(nil),
@@ -84,41 +99,40 @@ func (g *grpcServer) stop(wait time.Duration) {
 
 // grpcMessage is what the codec reads a request into: the slot's buffer.
 type grpcMessage struct {
-	sl  *httpSlot
-	max int // the source's MaxDecompressed now (a reload may lower it)
-	b   []byte
+	sl *httpSlot
+	b  []byte
 }
 
-// errGRPCTooLarge is a message above the source's current limit; and
-// errClientGone a call whose client left while it was read.
-var (
-	errGRPCTooLarge = status.Error(codes.ResourceExhausted, "the message exceeds the source's httpMaxDecompressedBytes")
-	errClientGone   = errors.New("the client left")
-)
+// errClientGone is a call whose client left while it was read.
+var errClientGone = errors.New("the client left")
 
-// slotCodec hands a request's bytes to grpcMessage and writes responses
-// that are already encoded ([]byte).
+// slotCodec hands an Export request's bytes to grpcMessage and writes
+// responses that are already encoded ([]byte); the health service's
+// messages are protobuf's.
 type slotCodec struct{}
 
 func (slotCodec) Name() string { return "proto" }
 
 func (slotCodec) Marshal(v any) (mem.BufferSlice, error) {
-	b, ok := v.([]byte)
-	if !ok {
-		return nil, fmt.Errorf("slotCodec: cannot marshal %T", v)
+	switch v := v.(type) {
+	case []byte:
+		return mem.BufferSlice{mem.SliceBuffer(v)}, nil
+	case proto.Message:
+		b, err := proto.Marshal(v)
+		return mem.BufferSlice{mem.SliceBuffer(b)}, err
 	}
-	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+	return nil, fmt.Errorf("slotCodec: cannot marshal %T", v)
 }
 
 func (slotCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(*grpcMessage)
 	if !ok {
+		if pm, ok := v.(proto.Message); ok {
+			return proto.Unmarshal(data.Materialize(), pm)
+		}
 		return fmt.Errorf("slotCodec: cannot unmarshal into %T", v)
 	}
 	n := data.Len()
-	if n > m.max {
-		return errGRPCTooLarge
-	}
 	if cap(m.sl.plain) < n {
 		m.sl.plain = make([]byte, n)
 	}
@@ -171,9 +185,6 @@ func (c grpcCounter) HandleRPC(ctx context.Context, st stats.RPCStats) {
 // message over the limit, an encoding it does not know, a corrupt gzip
 // stream); ok is false if the client left.
 func grpcReadRefusal(err error) (why HTTPRefusal, ok bool) {
-	if errors.Is(err, errGRPCTooLarge) {
-		return RefusedDecompressedTooLarge, true
-	}
 	switch status.Code(err) {
 	case codes.ResourceExhausted:
 		return RefusedDecompressedTooLarge, true
@@ -242,13 +253,21 @@ func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Conte
 		sl.reconfigure(cfg)
 	}
 	defer sl.release()
-	msg := grpcMessage{sl: sl, max: cfg.MaxDecompressed}
+	msg := grpcMessage{sl: sl}
 	if err := dec(&msg); err != nil {
 		why, ok := grpcReadRefusal(err)
 		if !ok {
 			return 0, errClientGone
 		}
 		return why, err
+	}
+	var wire int64 // the message on the wire: its prefix and its bytes as sent
+	if call != nil {
+		wire = call.wire.Load()
+	}
+	s.bytes.Add(uint64(wire))
+	if wire > int64(cfg.MaxBody)+grpcunary.HeaderLen {
+		return RefusedBodyTooLarge, status.Errorf(codes.ResourceExhausted, "the message of %d bytes as sent exceeds httpMaxBodyBytes (%d)", wire-grpcunary.HeaderLen, cfg.MaxBody)
 	}
 	sl.ensureDecoder(cfg, s.deltas.Load())
 	st, err := sl.otlp.Decode(msg.b, time.Now().UnixMilli(), sl.prod.Route)
@@ -259,9 +278,6 @@ func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Conte
 	}
 	if !s.publishWhole(sl, deadline, func() bool { return ctx.Err() != nil }) {
 		return RefusedShardsBehind, errSaturated
-	}
-	if call != nil {
-		s.bytes.Add(uint64(call.wire.Load()) + grpcunary.HeaderLen)
 	}
 	s.noteAccepted(st)
 	s.countOTLP(&sl.otlpSt)

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/gzip"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -110,16 +111,21 @@ var _ encoding.Codec = rawCodec{}
 // on the source's own port (grpc-go's server), the same answers, the same
 // counts.
 func TestOTLPGRPCAnswers(t *testing.T) {
-	for _, addr := range []string{"", "127.0.0.1:0"} {
+	var bytes [2]uint64
+	for i, addr := range []string{"", "127.0.0.1:0"} {
 		name := "MAD's route"
 		if addr != "" {
 			name = "own port"
 		}
-		t.Run(name, func(t *testing.T) { testOTLPGRPCAnswers(t, addr) })
+		t.Run(name, func(t *testing.T) { bytes[i] = testOTLPGRPCAnswers(t, addr) })
+	}
+	// The messages read, counted alike: their wire bytes and prefixes.
+	if bytes[0] != bytes[1] || bytes[0] == 0 {
+		t.Errorf("bytes counted: %d on MAD's route, %d on the own port", bytes[0], bytes[1])
 	}
 }
 
-func testOTLPGRPCAnswers(t *testing.T, grpcAddr string) {
+func testOTLPGRPCAnswers(t *testing.T, grpcAddr string) uint64 {
 	o := startOTLP(t, HTTPConfig{Deadline: 50 * time.Millisecond, MaxDecompressed: 4096, GRPCAddr: grpcAddr})
 	if (o.src.GRPCAddr() != nil) != (grpcAddr != "") {
 		t.Fatalf("GRPCAddr %v for %q", o.src.GRPCAddr(), grpcAddr)
@@ -217,6 +223,7 @@ func testOTLPGRPCAnswers(t *testing.T, grpcAddr string) {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		c.CloseIdleConnections()
 		if g := resp.Trailer.Get("Grpc-Status") + resp.Header.Get("Grpc-Status"); g != "12" {
 			t.Errorf("grpc-encoding br: grpc-status %q; want 12 (UNIMPLEMENTED)", g)
 		}
@@ -240,6 +247,20 @@ func testOTLPGRPCAnswers(t *testing.T, grpcAddr string) {
 		if n := o.src.Stats().Refusals[RefusedUnknownMethod]; n != 1 {
 			t.Errorf("unknown method: %d refusals counted", n)
 		}
+		// gRPC's health service answers.
+		hr, err := healthpb.NewHealthClient(o.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		if err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("health: %v, %v", hr, err)
+		}
+		// The message limit is the port's: another needs the port opened
+		// again, other limits do not.
+		cc := *o.src.cfg.Load()
+		if cc.Deadline++; !o.src.Retargetable(&cc) {
+			t.Error("a new deadline: not retargetable")
+		}
+		if cc.MaxDecompressed++; o.src.Retargetable(&cc) {
+			t.Error("a new message limit: retargetable")
+		}
 	}
 	sts := o.src.Stats()
 	if sts.Accepted != 3 || sts.Refusals[RefusedMADFails] != 1 || sts.Refusals[RefusedMalformed] != 1 ||
@@ -252,9 +273,7 @@ func testOTLPGRPCAnswers(t *testing.T, grpcAddr string) {
 	if n := o.src.otlpPoints[otlpNonFinite].Load() + o.src.otlpPoints[otlpUnsupported].Load(); n != 3 {
 		t.Errorf("%d points rejected; want 3", n)
 	}
-	if sts.Bytes == 0 {
-		t.Error("no bytes counted")
-	}
+	return sts.Bytes
 }
 
 func postOTLP(t *testing.T, url, contentType string, body []byte) (int, http.Header, []byte) {
