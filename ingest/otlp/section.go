@@ -147,7 +147,8 @@ func (t *resTable) reset() {
 
 // resourceID returns the id of the resource whose attribute bytes are
 // raw, adding it (its bytes to the arena) if new; it clears the cache first
-// when the table or the arena is full.
+// when the table or the arena is full. It returns 0 (no id: nothing of the
+// resource cached) for a resource larger than the arena.
 func (c *sectionCache) resourceID(raw []byte) uint32 {
 	t := &c.res
 	if t.slots == nil {
@@ -160,6 +161,9 @@ func (c *sectionCache) resourceID(raw []byte) uint32 {
 	crowded := c.live*2 > len(c.slots) && len(c.slots) < cacheSetsMax*cacheWays
 	if full := c.full || len(c.arena)+len(raw) > c.arenaMax; full || crowded || t.n >= maxResources {
 		c.clear(full || crowded)
+	}
+	if len(raw) > c.arenaMax {
+		return 0 // a resource larger than the arena: its points are not cached
 	}
 	h := sample.Hash(raw)
 	m := uint64(len(t.slots) - 1)

@@ -104,3 +104,28 @@ func TestSectionCacheBounded(t *testing.T) {
 		t.Errorf("%d slots, arena bound %d: not grown to the bounds", len(c.slots), c.arenaMax)
 	}
 }
+
+// TestSectionCacheHugeResource: a resource larger than the arena is not
+// cached, and the arena keeps its bound.
+func TestSectionCacheHugeResource(t *testing.T) {
+	d := NewDecoder(Config{})
+	req := &colpb.ExportMetricsServiceRequest{ResourceMetrics: []*metricspb.ResourceMetrics{{
+		Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("big", strings.Repeat("x", cacheArenaTop+1))}},
+		ScopeMetrics: []*metricspb.ScopeMetrics{{Metrics: []*metricspb.Metric{{Name: "m", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{
+			DataPoints: []*metricspb.NumberDataPoint{{Value: &metricspb.NumberDataPoint_AsDouble{AsDouble: 1}}}}}}}}},
+	}}}
+	body, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b sample.Batch
+	if _, err := d.Decode(body, 7, func(uint64) *sample.Batch { return &b }); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Stats(); st.TooLong != 1 {
+		t.Errorf("stats %+v; want the point's key too long", st)
+	}
+	if c := &d.cache; len(c.arena) > c.arenaMax || d.resID != 0 {
+		t.Errorf("arena %d of %d, resource id %d", len(c.arena), c.arenaMax, d.resID)
+	}
+}
