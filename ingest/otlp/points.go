@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/gomad/mad/internal/pbwire"
 	"github.com/gomad/mad/internal/sample"
 )
@@ -381,7 +383,7 @@ func (d *Decoder) emitAgg(t int64, a sample.Agg) {
 // built apart nor hashed.
 func (d *Decoder) emit(t int64, v float64, a *sample.Agg, hist []sample.HistEntry, u sample.Unit) {
 	name := d.body[d.name.s:d.name.e]
-	if d.secTooLong || 1+uvarintLen(len(name))+len(name)+len(d.section)-2 > sample.MaxKeyLen {
+	if d.secTooLong || d.keyLen() > sample.MaxKeyLen {
 		d.st.TooLong++
 		return
 	}
@@ -395,24 +397,27 @@ func (d *Decoder) emit(t int64, v float64, a *sample.Agg, hist []sample.HistEntr
 	d.route1(h, d.key, t, v, a, hist, u)
 }
 
-func uvarintLen(n int) int {
-	l := 1
-	for ; n >= 0x80; n >>= 7 {
-		l++
-	}
-	return l
+// appendKey appends the key of kind, the metric's name and the point's
+// section (whose own kind and empty name, its first two bytes, it drops),
+// of keyLen bytes.
+func (d *Decoder) appendKey(dst []byte, kind sample.Kind) []byte {
+	name := d.body[d.name.s:d.name.e]
+	dst = append(dst, byte(kind))
+	dst = binary.AppendUvarint(dst, uint64(len(name)))
+	dst = append(dst, name...)
+	return append(dst, d.section[2:]...)
 }
 
-// buildKey builds d.key: kind, the metric's name and the point's section;
-// false if it is too long.
+// keyLen is the length of appendKey's key.
+func (d *Decoder) keyLen() int {
+	n := d.name.e - d.name.s
+	return 1 + protowire.SizeVarint(uint64(n)) + n + len(d.section) - 2
+}
+
+// buildKey builds d.key (appendKey); false if it is too long.
 func (d *Decoder) buildKey(kind sample.Kind) bool {
-	name := d.body[d.name.s:d.name.e]
-	k := append(d.key[:0], byte(kind))
-	k = binary.AppendUvarint(k, uint64(len(name)))
-	k = append(k, name...)
-	k = append(k, d.section[2:]...)
-	d.key = k
-	return len(k) <= sample.MaxKeyLen
+	d.key = d.appendKey(d.key[:0], kind)
+	return len(d.key) <= sample.MaxKeyLen
 }
 
 // route1 routes the sample of key k (hash h; nil: the gauge key of the
@@ -425,11 +430,7 @@ func (d *Decoder) route1(h uint64, k []byte, t int64, v float64, a *sample.Agg, 
 	if k != nil {
 		b.Keys = append(b.Keys, k...)
 	} else {
-		name := d.body[d.name.s:d.name.e]
-		b.Keys = append(b.Keys, byte(sample.KindGauge))
-		b.Keys = binary.AppendUvarint(b.Keys, uint64(len(name)))
-		b.Keys = append(b.Keys, name...)
-		b.Keys = append(b.Keys, d.section[2:]...)
+		b.Keys = d.appendKey(b.Keys, sample.KindGauge)
 	}
 	k = b.Keys[off:]
 	if i, ok := d.seen.find(h, t, b, k); ok {
