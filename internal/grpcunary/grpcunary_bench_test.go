@@ -64,7 +64,7 @@ func BenchmarkUnary(b *testing.B) {
 			c.stop()
 		}
 	})
-	for _, size := range []int{1 << 10, 64 << 10} {
+	for _, size := range []int{1 << 10, 64 << 10, 144 << 10} {
 		for _, conc := range []int{1, 16} {
 			for _, s := range servers {
 				name := fmt.Sprintf("size=%dKiB/conc=%d/server=%s", size>>10, conc, s.name)
