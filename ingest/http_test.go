@@ -73,7 +73,7 @@ func TestHTTPSaturated(t *testing.T) {
 		t.Fatalf("after room: %d %s", w.Code, w.Body.String())
 	}
 	b, ok := lanes.To[0].Pop()
-	if !ok || len(b.Samples) != 3 {
+	if !ok || b.Count() != 3 {
 		t.Fatalf("published %v samples", b)
 	}
 	if st := s.Stats(); st.Accepted != 1 || st.Samples != 3 || st.Records != 1 {

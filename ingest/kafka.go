@@ -328,7 +328,7 @@ func (s *KafkaSource) onLost(_ context.Context, _ *kgo.Client, m map[string][]in
 func (s *KafkaSource) route(h uint64) *sample.Batch {
 	s.noteLast()
 	b := s.prod.Route(h)
-	if len(b.Samples) >= kafkaBatchSamples {
+	if b.Count() >= kafkaBatchSamples {
 		// Publish what the poll has so far rather than grow batches to
 		// the size of a poll: a batch is reused once its shard gives it
 		// back, a poll-sized one was allocated anew for most polls.

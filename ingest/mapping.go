@@ -245,5 +245,9 @@ func copySample(b, src *sample.Batch, s *sample.Sample, key []byte, hash uint64,
 		b.AddAgg(ref, t, s.ReqTime, a, src.HistOf(&a), s.Unit)
 		return
 	}
+	if s.Flags&sample.FlagRun != 0 {
+		b.AddRun(ref, t, s.ReqTime, src.ValsOf(s), s.Unit)
+		return
+	}
 	b.AddSample(ref, t, s.ReqTime, s.Value, s.Unit, s.Flags)
 }

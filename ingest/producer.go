@@ -208,7 +208,7 @@ func (p *Producer) publishMapperStats() {
 
 func (p *Producer) routeDirect(hash uint64) *sample.Batch {
 	i := ShardOf(hash, len(p.cur))
-	if b := p.cur[i]; len(b.Samples) >= p.MaxSamples {
+	if b := p.cur[i]; b.Count() >= p.MaxSamples {
 		p.publish(i)
 	}
 	return p.cur[i]
@@ -233,7 +233,7 @@ func (p *Producer) TryFlush() bool {
 	p.publishMapperStats()
 	all := true
 	for i, b := range p.cur {
-		n := len(b.Samples) // read before the shard owns b
+		n := b.Count() // read before the shard owns b
 		if n == 0 {
 			continue
 		}
@@ -277,10 +277,10 @@ func (p *Producer) Retarget(lanes Lanes) {
 func (p *Producer) Pending() int {
 	n := 0
 	if p.stage != nil {
-		n += len(p.stage.Samples)
+		n += p.stage.Count()
 	}
 	for _, b := range p.cur {
-		n += len(b.Samples)
+		n += b.Count()
 	}
 	return n
 }
@@ -297,7 +297,7 @@ func (p *Producer) Discard() {
 
 func (p *Producer) publish(i int) {
 	b := p.cur[i]
-	n := len(b.Samples) // read before the shard owns b
+	n := b.Count() // read before the shard owns b
 	if !p.lanes.To[i].Push(b) && !p.wait(i, b) {
 		p.Dropped += uint64(n)
 		b.Reset()
@@ -355,7 +355,7 @@ func (p *Producer) fresh(i int) *sample.Batch {
 		if !ok {
 			return new(sample.Batch)
 		}
-		if p.MaxRetained <= 0 || cap(b.Samples) <= p.MaxRetained {
+		if p.MaxRetained <= 0 || cap(b.Samples) <= p.MaxRetained && cap(b.Vals) <= p.MaxRetained {
 			return b
 		}
 	}

@@ -41,7 +41,7 @@ const (
 func (s *Shard) Apply(b *sample.Batch, now int64) {
 	smp := b.Samples
 	n := len(smp)
-	s.stats.Samples += uint64(n)
+	s.stats.Samples += uint64(b.Count())
 	if s.workingSet() < s.pipelineFrom {
 		for i := range smp {
 			s.apply(b, &smp[i], now, -1)
@@ -169,7 +169,7 @@ type aheadRow struct {
 // keeps neither (counters, by default) would only wait for that line.
 func (s *Shard) prefetchHist(smp *sample.Sample, i int) {
 	need := s.aheadNeed[i&aheadMask]
-	if smp.Flags&(sample.FlagAgg|sample.FlagSetMember) != 0 ||
+	if smp.Flags&(sample.FlagAgg|sample.FlagSetMember|sample.FlagRun) != 0 ||
 		need&(hist.NeedHist|hist.NeedMin|hist.NeedMax) == 0 && smp.ReqTime == 0 {
 		return
 	}
@@ -186,7 +186,8 @@ func (s *Shard) prefetchHist(smp *sample.Sample, i int) {
 // lookahead found are used once the series is confirmed by its key.
 func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int) {
 	var agg *sample.Agg
-	if !s.validate(b, smp, &agg) {
+	var run []float64
+	if !s.validate(b, smp, &agg, &run) {
 		return
 	}
 	key := b.Key(smp)
@@ -217,7 +218,10 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 	switch kind := sample.Kind(key[0]); {
 	case smp.Flags&sample.FlagSetMember != 0 != (kind == sample.KindSet),
 		smp.Flags&sample.FlagDelta != 0 && kind != sample.KindGauge:
-		s.stats.Refused[RefusedBadFlags]++
+		s.stats.Refused[RefusedBadFlags] += uint64(max(1, len(run)))
+		return
+	case run != nil:
+		s.applyRun(r, kind, owner, spec, need, smp, run, rows, now)
 		return
 	case kind == sample.KindGauge && agg == nil:
 		// Gauges remember their last value, for deltas ("+N").
@@ -271,6 +275,49 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 	}
 }
 
+// applyRun accumulates the values of a run, each as a sample of its own
+// (apply's path for a plain value), into the rows of series record r.
+func (s *Shard) applyRun(r []uint64, kind sample.Kind, owner uint32, spec uint16, need hist.Need, smp *sample.Sample, run []float64, rows []aheadRow, now int64) {
+	unit := uint8(smp.Unit)
+	finiteVals := 0 // validate saw at least one
+	for _, v := range run {
+		if finite(v) {
+			finiteVals++
+			if kind == sample.KindGauge {
+				r[recGauge] = math.Float64bits(v)
+			}
+		}
+	}
+	s.stats.Refused[RefusedNonFinite] += uint64(len(run) - finiteVals)
+	for p := range s.periods {
+		var t *hist.Table
+		var row uint32
+		if rows != nil && rows[p].t != nil {
+			t, row = rows[p].t, rows[p].row
+		} else {
+			var ok bool
+			if t, row, ok = s.row(owner, p, s.bucketStart(p, smp.Time), now); !ok {
+				continue
+			}
+		}
+		taken := spec == specNone // a record without metrics: nothing accumulates
+		if !taken {
+			for _, v := range run {
+				switch {
+				case !finite(v):
+				case t.AddValue(row, v, unit, need):
+					taken = true
+				default:
+					s.stats.Refused[RefusedUnitMismatch]++
+				}
+			}
+		}
+		if smp.ReqTime != 0 && taken {
+			t.NoteRequestTime(row, smp.ReqTime)
+		}
+	}
+}
+
 // bucketStart is BucketStart for period p, remembering the last bucket so
 // that samples of the current bucket (nearly all of them) need no division.
 func (s *Shard) bucketStart(p int, t int64) int64 {
@@ -298,9 +345,32 @@ func (s *Shard) cachedStart(p int, t int64) (int64, bool) {
 
 // validate checks what can be checked of a sample without its series, and
 // counts the refusal if it fails. It sets *agg to the sample's
-// pre-aggregated data, if any.
-func (s *Shard) validate(b *sample.Batch, smp *sample.Sample, agg **sample.Agg) bool {
+// pre-aggregated data, if any, and *run to its run of values, if any.
+func (s *Shard) validate(b *sample.Batch, smp *sample.Sample, agg **sample.Agg, run *[]float64) bool {
 	switch {
+	case smp.Flags&sample.FlagRun != 0:
+		*run = b.ValsOf(smp)
+		switch {
+		case *run == nil || smp.Flags&^sample.FlagRun != 0:
+			s.stats.Refused[RefusedBadFlags]++
+			*run = nil
+			return false
+		case uint64(smp.KeyOff)+uint64(smp.KeyLen) > uint64(len(b.Keys)) || smp.KeyLen == 0:
+			s.stats.Refused[RefusedBadKey] += uint64(len(*run))
+			return false
+		case !smp.Unit.Valid():
+			s.stats.Refused[RefusedBadUnit] += uint64(len(*run))
+			return false
+		}
+		for _, v := range *run {
+			if finite(v) {
+				return true
+			}
+		}
+		// No value to accumulate: refused, as each would be alone, before
+		// its series is looked up (or made).
+		s.stats.Refused[RefusedNonFinite] += uint64(len(*run))
+		return false
 	case uint64(smp.KeyOff)+uint64(smp.KeyLen) > uint64(len(b.Keys)) || smp.KeyLen == 0:
 		s.stats.Refused[RefusedBadKey]++
 		return false

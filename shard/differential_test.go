@@ -232,6 +232,24 @@ func diffBatch(d *decider, b *sample.Batch, now int64, wide, deltas bool) {
 			b.AddSample(k, t, reqTime, sample.SetMember([]byte{byte(d.intn(20))}), unit, flags)
 			continue
 		}
+		if flags == 0 && d.chance(12) {
+			// A run of values (what the V3 decoder emits), some of them
+			// not finite.
+			vals := make([]float64, 2+d.intn(40))
+			for i := range vals {
+				vals[i] = randomValue(d)
+				if d.chance(3) {
+					vals[i] = pick(d, math.NaN(), math.Inf(1), math.Inf(-1))
+				}
+			}
+			if d.chance(5) {
+				for i := range vals {
+					vals[i] = math.NaN()
+				}
+			}
+			b.AddRun(k, t, reqTime, vals, unit)
+			continue
+		}
 		if !d.chance(25) || flags != 0 {
 			v := randomValue(d)
 			if d.chance(2) {

@@ -83,6 +83,17 @@ func outs(t testing.TB, b *sample.Batch) []out {
 			o.agg, o.min, o.max, o.sum, o.count, o.has = true, a.Min, a.Max, a.Sum, a.Count, a.Has
 			o.hist = append([]sample.HistEntry(nil), b.HistOf(&a)...)
 			o.value = 0
+		} else if s.Flags == sample.FlagRun {
+			// A run: each of its values a sample of its own.
+			vals := b.ValsOf(s)
+			if len(vals) < 2 {
+				t.Fatalf("sample %d: a run of %d values", i, len(vals))
+			}
+			for _, v := range vals {
+				o.value = v
+				res = append(res, o)
+			}
+			continue
 		} else if s.Flags != 0 {
 			t.Fatalf("sample %d: flags %#x", i, s.Flags)
 		}

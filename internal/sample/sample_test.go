@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -227,5 +228,49 @@ func TestDecodeError(t *testing.T) {
 		if !errors.Is(err, tc.e.Kind) {
 			t.Errorf("%s: not its kind", tc.want)
 		}
+	}
+}
+
+// TestAddRun: a run of several values is one FlagRun sample whose values
+// come back in order; one value is a plain sample, none adds nothing; Count
+// counts every value; a run whose index or bounds are off has no values.
+func TestAddRun(t *testing.T) {
+	var b Batch
+	k, err := b.PutKey(KindTimer, []byte("m"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.AddRun(k, 10, 5, nil, UnitNone)
+	b.AddRun(k, 10, 5, []float64{7}, Second)
+	b.AddRun(k, 11, 6, []float64{1, 2, 3}, Byte)
+	b.AddValue(k, 12, 0, 4, UnitNone)
+	b.AddRun(k, 13, 0, []float64{5, 6}, UnitNone)
+	if b.Len() != 4 || b.Count() != 7 {
+		t.Fatalf("Len %d, Count %d; want 4 samples carrying 7", b.Len(), b.Count())
+	}
+	if s := b.Samples[0]; s.Flags != 0 || s.Value != 7 || s.Unit != Second {
+		t.Errorf("one value: %+v", s)
+	}
+	for i, want := range map[int][]float64{1: {1, 2, 3}, 3: {5, 6}} {
+		s := &b.Samples[i]
+		if got := b.ValsOf(s); s.Flags != FlagRun || !slices.Equal(got, want) || cap(got) != len(want) {
+			t.Errorf("sample %d: flags %#x, values %v (cap %d); want %v", i, s.Flags, got, cap(got), want)
+		}
+	}
+	if s := b.Samples[1]; s.Time != 11 || s.ReqTime != 6 || s.Unit != Byte || s.Hash != k.Hash {
+		t.Errorf("run sample %+v", s)
+	}
+	bad := b.Samples[1]
+	bad.Agg = 9
+	if v := b.ValsOf(&bad); v != nil {
+		t.Errorf("run index out of range: %v", v)
+	}
+	b.Runs[0].Len = 99
+	if v := b.ValsOf(&b.Samples[1]); v != nil {
+		t.Errorf("run past the values: %v", v)
+	}
+	b.Reset()
+	if b.Count() != 0 || len(b.Runs) != 0 || len(b.Vals) != 0 {
+		t.Errorf("after Reset: %+v", b)
 	}
 }

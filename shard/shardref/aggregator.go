@@ -84,7 +84,23 @@ func (r *Aggregator) Refused() int { return r.refused }
 // Add adds every sample of b, in order, at wall time now (ms).
 func (r *Aggregator) Add(b *sample.Batch, now int64) {
 	for i := range b.Samples {
-		r.add(b, &b.Samples[i], now)
+		s := &b.Samples[i]
+		if s.Flags&sample.FlagRun == 0 {
+			r.add(b, s, now)
+			continue
+		}
+		// A run: each value a sample of its own.
+		vals := b.ValsOf(s)
+		if vals == nil || s.Flags != sample.FlagRun {
+			r.refused++
+			continue
+		}
+		one := *s
+		one.Flags, one.Agg = 0, 0
+		for _, v := range vals {
+			one.Value = v
+			r.add(b, &one, now)
+		}
 	}
 }
 
