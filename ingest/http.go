@@ -183,6 +183,8 @@ type HTTPSource struct {
 	ctl   sync.Mutex // Retarget and Stop
 	stop  bool
 	grpc  *grpcServer // OTLP/gRPC on a port of its own (HTTPConfig.GRPCAddr)
+	// stopJanitor ends the janitor (http_body.go).
+	stopJanitor chan struct{}
 
 	accepted, unknownEncoding atomic.Uint64
 	refusals                  [NumHTTPRefusals]atomic.Uint64
@@ -214,6 +216,13 @@ type httpSlot struct {
 	zs       *zstd.Decoder
 	dims     []sample.Dim
 	peak     int // the largest buffer the current request held
+	// held: the slot keeps the buffers and batches of accepted requests
+	// larger than httpKeepBytes, for the next ones, until it has been
+	// idle for httpHoldIdle (the source's janitor); lastUse is when its
+	// last request ended.
+	held    bool
+	heldMax int // the largest request it held since
+	lastUse time.Time
 }
 
 // NewHTTPSource returns a source whose slot i publishes over lanes[i].
@@ -228,11 +237,14 @@ func NewHTTPSource(cfg HTTPConfig, lanes []Lanes) (*HTTPSource, error) {
 	for _, l := range lanes {
 		p := NewProducer(l)
 		p.MaxSamples = math.MaxInt // a request is published whole, at its end
-		p.MaxRetained = 1 << 16
+		// Batches of any size are reused: the slot's janitor lets go of
+		// large ones once the slot is idle (httpSlot.held).
 		sl := &httpSlot{prod: p}
 		s.all = append(s.all, sl)
 		s.slots <- sl
 	}
+	s.stopJanitor = make(chan struct{})
+	go s.janitor(s.stopJanitor)
 	if cfg.GRPCAddr != "" {
 		if cfg.Kind != HTTPOTLP {
 			return nil, fmt.Errorf("http source %s: a gRPC listener serves OTLP only", cfg.Name)
@@ -363,6 +375,7 @@ func (s *HTTPSource) Stop() error {
 		return nil
 	}
 	s.stop = true
+	close(s.stopJanitor)
 	if s.grpc != nil {
 		// Its calls in flight finish first (each within the deadline).
 		s.grpc.stop(s.cfg.Load().Deadline + time.Second)
@@ -459,14 +472,12 @@ func (s *HTTPSource) borrow(d time.Duration, cancel <-chan struct{}) (*httpSlot,
 
 // handle reads, decodes and publishes one request on slot sl; on error it
 // returns why the request is refused.
-func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, deadline time.Time) (HTTPRefusal, error) {
+func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, deadline time.Time) (why HTTPRefusal, err error) {
 	if sl.cfg != cfg {
 		sl.reconfigure(cfg)
 	}
-	defer sl.release()
+	defer func() { sl.release(err == nil) }()
 	var plain []byte
-	var why HTTPRefusal
-	var err error
 	if cfg.Kind == HTTPOTLP && r.URL.Path == OTLPGRPCPath {
 		plain, why, err = sl.grpcMessage(r, cfg)
 		if err != nil {
@@ -535,6 +546,7 @@ func (s *HTTPSource) publishWhole(sl *httpSlot, deadline time.Time, gone func() 
 			time.Sleep(100 * time.Microsecond)
 		}
 	}
+	sl.note(sl.prod.PendingBytes())
 	sl.prod.Flush()
 	return true
 }
@@ -549,7 +561,7 @@ func (s *HTTPSource) noteAccepted(c sample.Counts) {
 // readPlain reads a request's body into the slot's buffer and undoes its
 // Content-Encoding.
 func (s *HTTPSource) readPlain(sl *httpSlot, cfg *HTTPConfig, r *http.Request) ([]byte, HTTPRefusal, error) {
-	body, err := readBody(r.Body, sl.body[:0], cfg.MaxBody)
+	body, err := readBody(r.Body, sl.body[:0], cfg.MaxBody, r.ContentLength)
 	sl.body = body[:0]
 	sl.note(cap(body))
 	if err != nil {

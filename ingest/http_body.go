@@ -39,9 +39,17 @@ var errTooLarge = bounded.ErrTooLarge
 const gzipMinSize = 20
 
 // readBody reads all of r into buf, refusing more than limit bytes
-// (errTooLarge, having read limit+1); buffers grow from 64 KiB.
-func readBody(r io.Reader, buf []byte, limit int) ([]byte, error) {
-	return bounded.ReadAll(r, buf, limit, 64<<10)
+// (errTooLarge, having read limit+1). A body of declared size (its
+// Content-Length; -1 if none) within the limit is read into a buffer made
+// to its size at once; others grow from 64 KiB, doubling. (A large body
+// read through doublings leaves about its size again as garbage, and
+// every large request starts again from a new buffer: see release.)
+func readBody(r io.Reader, buf []byte, limit int, size int64) ([]byte, error) {
+	grow := 64 << 10
+	if size >= 0 && size < int64(limit) {
+		grow = int(size) + 1 // room for the read that reports the end
+	}
+	return bounded.ReadAll(r, buf, limit, grow)
 }
 
 // isTimeout reports whether a read failed because a deadline passed (the
@@ -160,17 +168,93 @@ func (sl *httpSlot) unzstd(body []byte, limit int) ([]byte, error) {
 	}
 }
 
-// release ends a request on the slot: the decoders let go of the body, and
-// if the request held more than httpKeepBytes anywhere, its buffers and
-// decoders are dropped and the memory given back.
-func (sl *httpSlot) release() {
-	if sl.peak <= httpKeepBytes {
+// release ends a request on the slot: the decoders let go of the body.
+// If the request held more than httpKeepBytes anywhere, its buffers,
+// decoders and batches are kept for the next requests when it was
+// accepted (a client that sends large requests keeps sending them: made
+// anew each time, with their doublings, they were several times the
+// request in garbage), until the slot has been idle for httpHoldIdle
+// (dropHeld, by the source's janitor); a refused one (a bomb, a body too
+// large or malformed) has them dropped and the memory given back at once.
+func (sl *httpSlot) release(accepted bool) {
+	if sl.peak <= httpKeepBytes && !sl.held {
 		return
 	}
+	peak := sl.peak
 	sl.peak = 0
+	sl.lastUse = time.Now()
+	if accepted {
+		sl.held = true
+		if peak > sl.heldMax {
+			// Grown: what the growth left (the smaller buffers, their
+			// doublings) is garbage that nothing collects while the
+			// requests that follow allocate nothing.
+			sl.heldMax = peak
+			giveBack()
+		}
+		return
+	}
+	sl.dropHeld()
+}
+
+// httpHoldIdle is how long a slot that holds a large request's memory
+// stays idle before the janitor lets go of it.
+const httpHoldIdle = time.Second
+
+// dropHeld lets go of the slot's buffers, decoders and batches and gives
+// the memory back.
+func (sl *httpSlot) dropHeld() {
+	sl.held, sl.heldMax = false, 0
 	sl.body, sl.plain = nil, nil
 	sl.dropDecoders()
+	sl.prod.DropBatches()
 	giveBack()
+}
+
+// janitor lets go of the memory of slots that hold a large request's and
+// have been idle for httpHoldIdle (sweep, every trimEvery), until stop is
+// closed or the slots are.
+func (s *HTTPSource) janitor(stop <-chan struct{}) {
+	t := time.NewTicker(trimEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			if !s.sweep(now) {
+				return
+			}
+		}
+	}
+}
+
+// sweep borrows the slots that are free (a request never waits for it: it
+// holds them only to look) and drops the memory of those that hold a large
+// request's and have been idle for httpHoldIdle at now. It returns false
+// once the slots are closed (the source stopped).
+func (s *HTTPSource) sweep(now time.Time) bool {
+	taken := make([]*httpSlot, 0, len(s.all))
+	defer func() {
+		for _, sl := range taken {
+			s.slots <- sl
+		}
+	}()
+	for range s.all {
+		select {
+		case sl, ok := <-s.slots:
+			if !ok {
+				return false
+			}
+			taken = append(taken, sl)
+		default:
+			return true
+		}
+		if sl := taken[len(taken)-1]; sl.held && now.Sub(sl.lastUse) >= httpHoldIdle {
+			sl.dropHeld()
+		}
+	}
+	return true
 }
 
 // dropDecoders drops the slot's decoders; the next request makes new ones.

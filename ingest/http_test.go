@@ -106,7 +106,7 @@ func TestHTTPBusySlots(t *testing.T) {
 func TestReadBodyLimit(t *testing.T) {
 	for _, limit := range []int{4096, 200_000} {
 		for _, n := range []int{0, 1, 100, limit, limit + 1, 3 * limit} {
-			b, err := readBody(bytes.NewReader(make([]byte, n)), nil, limit)
+			b, err := readBody(bytes.NewReader(make([]byte, n)), nil, limit, -1)
 			if n <= limit && (err != nil || len(b) != n) {
 				t.Errorf("%d bytes: %d, %v", n, len(b), err)
 			}
@@ -118,8 +118,29 @@ func TestReadBodyLimit(t *testing.T) {
 			}
 		}
 	}
-	if _, err := readBody(io.MultiReader(bytes.NewReader(make([]byte, 10)), errReader{}), nil, 100); err == nil || err == errTooLarge {
+	if _, err := readBody(io.MultiReader(bytes.NewReader(make([]byte, 10)), errReader{}), nil, 100, -1); err == nil || err == errTooLarge {
 		t.Errorf("read error: %v", err)
+	}
+	// A declared size within the limit: one buffer of that size, whole.
+	const limit = 1 << 20
+	for _, n := range []int{0, 1, 300_000, limit - 1} {
+		b, err := readBody(bytes.NewReader(make([]byte, n)), nil, limit, int64(n))
+		if err != nil || len(b) != n || cap(b) != n+1 {
+			t.Errorf("declared %d: %d bytes in %d, %v; want one buffer of %d", n, len(b), cap(b), err, n+1)
+		}
+	}
+	// A size declared wrong (net/http holds a body to its Content-Length;
+	// readBody does not rely on it): still every byte, within the limit.
+	for _, c := range []struct{ n, declared int }{{5000, 10}, {10, 5000}, {limit + 7, 100}} {
+		b, err := readBody(bytes.NewReader(make([]byte, c.n)), nil, limit, int64(c.declared))
+		switch {
+		case c.n > limit:
+			if err != errTooLarge || cap(b) > limit+1 {
+				t.Errorf("%d bytes declared %d: %v, a buffer of %d", c.n, c.declared, err, cap(b))
+			}
+		case err != nil || len(b) != c.n:
+			t.Errorf("%d bytes declared %d: %d bytes, %v", c.n, c.declared, len(b), err)
+		}
 	}
 }
 
@@ -262,6 +283,22 @@ func TestHTTPSlotKeepsOnlySmallBuffers(t *testing.T) {
 		}
 		if code := post(tc.enc, tc.body); code != tc.code {
 			t.Fatalf("%s: %d; want %d", tc.name, code, tc.code)
+		}
+		if tc.code == http.StatusOK {
+			// Accepted: kept for the next large request until the slot
+			// has been idle for httpHoldIdle.
+			if !sl.held || cap(sl.body) < len(tc.body) || sl.pb == nil || sl.prod.lanes.Back[0].Len() == 0 {
+				t.Fatalf("%s: held %v, body %d bytes, decoder %v, %d batches back", tc.name, sl.held, cap(sl.body), sl.pb != nil, sl.prod.lanes.Back[0].Len())
+			}
+			if !s.sweep(time.Now()) || !sl.held {
+				t.Fatalf("%s: let go of before the slot was idle", tc.name)
+			}
+			if !s.sweep(time.Now().Add(httpHoldIdle)) || sl.held {
+				t.Fatalf("%s: still held once idle", tc.name)
+			}
+		}
+		if n := sl.prod.PendingBytes(); n > 4<<10 || sl.prod.lanes.Back[0].Len() != 0 {
+			t.Errorf("%s: %d bytes of batches kept, %d batches back", tc.name, n, sl.prod.lanes.Back[0].Len())
 		}
 		if cap(sl.body) != 0 || cap(sl.plain) != 0 || sl.zs != nil || sl.pb != nil || sl.gz != nil {
 			t.Errorf("%s: the slot kept body %d, plain %d bytes, zstd %v, decoder %v, gzip %v",

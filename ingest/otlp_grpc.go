@@ -248,11 +248,11 @@ func (s *HTTPSource) exportGRPC(_ any, ctx context.Context, dec func(any) error,
 }
 
 // handleGRPC reads, decodes and publishes one call on slot sl.
-func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Context, dec func(any) error, deadline time.Time, call *grpcCall) (HTTPRefusal, error) {
+func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Context, dec func(any) error, deadline time.Time, call *grpcCall) (_ HTTPRefusal, err error) {
 	if sl.cfg != cfg {
 		sl.reconfigure(cfg)
 	}
-	defer sl.release()
+	defer func() { sl.release(err == nil) }()
 	msg := grpcMessage{sl: sl}
 	if err := dec(&msg); err != nil {
 		why, ok := grpcReadRefusal(err)

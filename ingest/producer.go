@@ -403,10 +403,45 @@ func (p *Producer) Trim() int {
 	return freed
 }
 
+// DropBatches lets go of every batch the shards gave back and of the
+// producer's current batches, empty (the owner calls it between requests):
+// the next ones start small.
+func (p *Producer) DropBatches() {
+	p.drainStage()
+	for _, back := range p.lanes.Back {
+		for {
+			if _, ok := back.Pop(); !ok {
+				break
+			}
+		}
+	}
+	for i, b := range p.cur {
+		if b.Len() == 0 {
+			p.cur[i] = new(sample.Batch)
+		}
+	}
+	if p.stage != nil && p.stage.Len() == 0 {
+		p.stage = new(sample.Batch)
+	}
+}
+
+// PendingBytes returns the memory the batches not yet published hold.
+func (p *Producer) PendingBytes() int {
+	n := 0
+	if p.stage != nil {
+		n += batchBytes(p.stage)
+	}
+	for _, b := range p.cur {
+		n += batchBytes(b)
+	}
+	return n
+}
+
 // batchBytes is the memory a batch holds: the capacity of its slices.
 func batchBytes(b *sample.Batch) int {
 	return cap(b.Samples)*int(unsafe.Sizeof(sample.Sample{})) + cap(b.Keys) +
-		cap(b.Aggs)*int(unsafe.Sizeof(sample.Agg{})) + cap(b.Hist)*int(unsafe.Sizeof(sample.HistEntry{}))
+		cap(b.Aggs)*int(unsafe.Sizeof(sample.Agg{})) + cap(b.Hist)*int(unsafe.Sizeof(sample.HistEntry{})) +
+		cap(b.Runs)*int(unsafe.Sizeof(sample.Run{})) + cap(b.Vals)*8
 }
 
 // Fits reports whether every pending batch would be taken by its shard's
