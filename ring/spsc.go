@@ -45,7 +45,19 @@ type SPSC[T any] struct {
 	_         [cacheLine - 16]byte
 	mask      uint64
 	buf       []T
+	bell      atomic.Pointer[Bell] // rung by every push (SetBell)
 	_         cpu.CacheLinePad
+}
+
+// SetBell makes every later push ring b (nil: none), so that a consumer
+// sleeping on b wakes. Any goroutine.
+func (r *SPSC[T]) SetBell(b *Bell) { r.bell.Store(b) }
+
+// ring rings the ring's bell, if it has one.
+func (r *SPSC[T]) ring() {
+	if b := r.bell.Load(); b != nil {
+		b.Ring()
+	}
 }
 
 const cacheLine = int(unsafe.Sizeof(cpu.CacheLinePad{}))
@@ -88,6 +100,7 @@ func (r *SPSC[T]) Push(v T) bool {
 	}
 	r.buf[t&r.mask] = v
 	r.tail.Store(t + 1)
+	r.ring()
 	return true
 }
 
@@ -108,6 +121,7 @@ func (r *SPSC[T]) PushN(vs []T) int {
 	c := copy(r.buf[i:], vs[:n])
 	copy(r.buf, vs[c:n])
 	r.tail.Store(t + n)
+	r.ring()
 	return int(n)
 }
 

@@ -52,8 +52,8 @@ var errStopped = errors.New("shard: stopped")
 // the open buckets of the periods cfg keeps (see above). cfg must be
 // Reconfigurable from the shard's configuration. It may be called from any
 // goroutine, before Run or while it runs, one call at a time; while Run runs
-// it returns once the shard has applied it (at its next tick, about a
-// millisecond). It fails, changing nothing, if cfg is invalid or not
+// it returns once the shard has applied it (at its next tick: Reconfigure
+// wakes an idle shard). It fails, changing nothing, if cfg is invalid or not
 // reconfigurable, or if the shard has stopped.
 func (s *Shard) Reconfigure(cfg Config) error {
 	cfg.EnsureDefaults()
@@ -84,6 +84,7 @@ func (s *Shard) Reconfigure(cfg Config) error {
 	r := &reconfiguration{cfg: cfg, done: make(chan struct{})}
 	s.reconf.Store(r)
 	s.ctl.Unlock()
+	s.bell.Ring()
 	<-r.done
 	return r.err
 }

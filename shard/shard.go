@@ -102,6 +102,9 @@ type Shard struct {
 	// counts the reconfigurations applied (hist.Table.Cut).
 	reconf atomic.Pointer[reconfiguration]
 	cuts   uint64
+	// bell wakes the idle loop: every input ring rings it on a push, and
+	// Detach and Reconfigure ring it (run.go).
+	bell *ring.Bell
 
 	stats        Stats
 	pub          publishedStats
@@ -127,6 +130,7 @@ func New(id int, cfg Config) (*Shard, error) {
 		byKey:     map[tableKey]uint16{},
 		byStart:   map[startKey][]uint16{},
 		out:       ring.NewSPSC[*hist.Snapshot](cfg.OutputQueue),
+		bell:      ring.NewBell(),
 
 		pipelineFrom: pipelineFrom,
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/ring"
 	"github.com/gomad/mad/shard"
 	"github.com/gomad/mad/sinks"
 )
@@ -34,6 +35,8 @@ import (
 // A PeriodicData and everything it references is reused after Record.
 type Emitter struct {
 	shards []*shard.Shard
+	// bell wakes Run when it sleeps idle: the shards' outputs ring it.
+	bell *ring.Bell
 	// mu is held by Run around each poll and by SetSink, so the sink tree
 	// changes between two emission rounds.
 	mu   sync.Mutex
@@ -114,7 +117,12 @@ func (x *dimIndex) grow(buckets []bucketRows) {
 
 // NewEmitter returns an emitter for shards, emitting to sink.
 func NewEmitter(shards []*shard.Shard, sink sinks.Sink) *Emitter {
-	return &Emitter{shards: shards, sink: sink, pending: map[groupKey][]*hist.Snapshot{}, chunkMetrics: chunkMetrics, chunkBuckets: chunkBuckets}
+	e := &Emitter{shards: shards, sink: sink, pending: map[groupKey][]*hist.Snapshot{}, chunkMetrics: chunkMetrics, chunkBuckets: chunkBuckets,
+		bell: ring.NewBell()}
+	for _, s := range shards {
+		s.Output().SetBell(e.bell)
+	}
+	return e
 }
 
 // Poll collects sealed tables and emits every complete group. It reports
@@ -450,8 +458,33 @@ func (e *Emitter) Run(stop <-chan struct{}) {
 		default:
 		}
 		idle++
-		time.Sleep(min(time.Duration(idle)*100*time.Microsecond, 5*time.Millisecond))
+		if idle <= emitterParkAfter {
+			time.Sleep(min(time.Duration(idle)*100*time.Microsecond, 5*time.Millisecond))
+			continue
+		}
+		// Idle for a while (about 1 s): sleep until a shard outputs a
+		// table, stop is closed, or emitterMaxPark passes (a watermark
+		// that moved without a table).
+		e.bell.Sleep(emitterMaxPark, stop, e.outputWaits)
 	}
+}
+
+const (
+	// emitterParkAfter is how many idle polls Run makes (sleeping 0.1 to
+	// 5 ms between them) before it sleeps on its bell, for at most
+	// emitterMaxPark: an idle emitter wakes 50 times a second, not 200.
+	emitterParkAfter = 250
+	emitterMaxPark   = 20 * time.Millisecond
+)
+
+// outputWaits reports whether a shard's output holds a table.
+func (e *Emitter) outputWaits() bool {
+	for _, s := range e.shards {
+		if s.Output().Len() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Emitter) allSealed() bool {
