@@ -221,8 +221,18 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 		s.stats.Refused[RefusedBadFlags] += uint64(max(1, len(run)))
 		return
 	case run != nil:
-		s.applyRun(r, kind, owner, spec, need, smp, run, rows, now)
-		return
+		// Each value a sample of its own: validate left at least one
+		// finite; a gauge remembers the last.
+		finiteVals := 0
+		for _, v := range run {
+			if finite(v) {
+				finiteVals++
+				if kind == sample.KindGauge {
+					r[recGauge] = math.Float64bits(v)
+				}
+			}
+		}
+		s.stats.Refused[RefusedNonFinite] += uint64(len(run) - finiteVals)
 	case kind == sample.KindGauge && agg == nil:
 		// Gauges remember their last value, for deltas ("+N").
 		if smp.Flags&sample.FlagDelta != 0 {
@@ -252,6 +262,10 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 			// A record without metrics: the bucket exists, nothing accumulates.
 		case need&hist.NeedDistinct != 0:
 			t.AddMember(row, math.Float64bits(value))
+		case run != nil:
+			if !s.addRun(t, row, run, unit, need) {
+				continue
+			}
 		case agg == nil:
 			if !t.AddValue(row, value, unit, need) {
 				s.stats.Refused[RefusedUnitMismatch]++
@@ -275,47 +289,20 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 	}
 }
 
-// applyRun accumulates the values of a run, each as a sample of its own
-// (apply's path for a plain value), into the rows of series record r.
-func (s *Shard) applyRun(r []uint64, kind sample.Kind, owner uint32, spec uint16, need hist.Need, smp *sample.Sample, run []float64, rows []aheadRow, now int64) {
-	unit := uint8(smp.Unit)
-	finiteVals := 0 // validate saw at least one
+// addRun accumulates the finite values of a run into row of t, counting
+// each refused for its unit, and reports whether any was taken.
+func (s *Shard) addRun(t *hist.Table, row uint32, run []float64, unit uint8, need hist.Need) bool {
+	taken := false
 	for _, v := range run {
-		if finite(v) {
-			finiteVals++
-			if kind == sample.KindGauge {
-				r[recGauge] = math.Float64bits(v)
-			}
+		switch {
+		case !finite(v):
+		case t.AddValue(row, v, unit, need):
+			taken = true
+		default:
+			s.stats.Refused[RefusedUnitMismatch]++
 		}
 	}
-	s.stats.Refused[RefusedNonFinite] += uint64(len(run) - finiteVals)
-	for p := range s.periods {
-		var t *hist.Table
-		var row uint32
-		if rows != nil && rows[p].t != nil {
-			t, row = rows[p].t, rows[p].row
-		} else {
-			var ok bool
-			if t, row, ok = s.row(owner, p, s.bucketStart(p, smp.Time), now); !ok {
-				continue
-			}
-		}
-		taken := spec == specNone // a record without metrics: nothing accumulates
-		if !taken {
-			for _, v := range run {
-				switch {
-				case !finite(v):
-				case t.AddValue(row, v, unit, need):
-					taken = true
-				default:
-					s.stats.Refused[RefusedUnitMismatch]++
-				}
-			}
-		}
-		if smp.ReqTime != 0 && taken {
-			t.NoteRequestTime(row, smp.ReqTime)
-		}
-	}
+	return taken
 }
 
 // bucketStart is BucketStart for period p, remembering the last bucket so
