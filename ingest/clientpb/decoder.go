@@ -60,6 +60,7 @@ type Decoder struct {
 	qtys     []qty      // V1/V2 quantities of all entries
 	m3       []entry3   // V3 data entries
 	vals     []float64  // V3 samples of all entries
+	unitRun  []float64  // V1/V2: the normalised values of one unit in a row
 	hist     []sample.HistEntry
 
 	// The dimension cache (cache.go) and the record's use of it.

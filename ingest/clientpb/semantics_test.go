@@ -200,6 +200,10 @@ func v12SemCases() []semCase {
 			[]out{counter("c", 1), counter("c", 2)}},
 		{"last name wins", 1, v12Record(fBytes(v12Counters, msg(fStr(1, "x"), v1Qty(1, -1, -1), fStr(1, "c")))), []out{counter("c", 1)}},
 		{"gauges", 1, v12Record(v12Metric(v12Gauges, "g", v1Qty(1, -1, -1))), []out{{kind: sample.KindGauge, name: "g", value: 1, time: t0}}},
+		{"V2 units changing among a metric's values: each its own, in order", 2,
+			v12Record(v12Metric(v12Timers, "t", v2Qty(1, 1, 1), v2Qty(2, 1, 1), v2Qty(3, 7, 1), v2Qty(4, 0, 9), v2Qty(5, 1, 1), v2Qty(6, 7, 1))),
+			[]out{timer("t", 1, sample.Second), timer("t", 2, sample.Second), timer("t", 3, sample.Byte), timer("t", 4, 0),
+				timer("t", 5, sample.Second), timer("t", 6, sample.Byte)}},
 	}
 }
 

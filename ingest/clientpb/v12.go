@@ -427,8 +427,13 @@ func (d *Decoder) emitRecord12(recAt int) bool {
 		key, h := d.key(int32(p))
 		b, bi := d.routeTo(h)
 		k := d.sharedKey(b, bi, int32(p), key, h)
+		// The values go as runs (sample.Batch.AddRun) of one unit each,
+		// in order.
+		run, ru := d.unitRun[:0], sample.UnitNone
 		for n, q := range d.qtys[m.qOff:m.qEnd] {
 			if n > 0 && n%rerouteEvery == 0 {
+				b.AddRun(k, t, 0, run, ru)
+				run = run[:0]
 				b, k = d.reroute(b, k, key, h)
 			}
 			u := sample.UnitNone
@@ -436,8 +441,14 @@ func (d *Decoder) emitRecord12(recAt int) bool {
 				u = sample.Unit(q.unit)
 			}
 			v, u := sample.Normalize(q.v, u)
-			b.AddValue(k, t, 0, v, u)
+			if u != ru && len(run) > 0 {
+				b.AddRun(k, t, 0, run, ru)
+				run = run[:0]
+			}
+			run, ru = append(run, v), u
 		}
+		b.AddRun(k, t, 0, run, ru)
+		d.unitRun = run[:0]
 		d.st.Samples += int(m.qEnd - m.qOff)
 	}
 	if len(d.order) == 0 {
