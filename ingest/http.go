@@ -197,8 +197,8 @@ type HTTPSource struct {
 }
 
 // httpSlot is a producer and what a request decoded on it uses; the
-// buffers and decoders are kept for the next request only while small
-// (http_body.go).
+// buffers, decoders and batches are kept for the next request while small,
+// or held after a large accepted one until the slot is idle (http_body.go).
 type httpSlot struct {
 	prod     *Producer
 	pb       *clientpb.Decoder

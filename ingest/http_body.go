@@ -16,20 +16,23 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// How a request's body is held. A slot reads the body into its buffer and
-// undoes the Content-Encoding into another; both grow by doubling, never
-// past the limit (plus one byte, to see that it was passed), so a request
-// costs at most about twice its limits in allocations whatever it sends.
-// Buffers up to httpKeepBytes stay in the slot for the next request; a
-// request that needed more (a large body, or a bomb refused at the limit)
-// leaves nothing behind: its buffers and the slot's decoders (whose scratch
-// grows with what they decoded) are dropped, and the memory is given back
-// to the operating system (giveBack), so that an attack's memory does not
-// outlive it.
+// How a request's body is held. A slot reads the body into its buffer (of
+// the declared size, or growing by doubling) and undoes the
+// Content-Encoding into another, which grows by doubling; neither passes
+// the limit (plus one byte, to see that it was passed), so a request costs
+// at most about twice its limits in allocations whatever it sends.
+// Buffers up to httpKeepBytes stay in the slot for the next request. A
+// refused request that needed more (a bomb stopped at the limit, a large
+// malformed body) leaves nothing behind: its buffers, batches and the
+// slot's decoders (whose scratch grows with what they decoded) are dropped,
+// and the memory is given back to the operating system (giveBack), so that
+// an attack's memory does not outlive it. An accepted one's are held for
+// the next large request until the slot has been idle for httpHoldIdle
+// (release, janitor).
 
-// httpKeepBytes is the largest buffer a slot keeps between requests: MAD's
-// clients send batches well below it (the Java client's 500 records,
-// Prometheus' 2000 samples).
+// httpKeepBytes is the largest buffer a slot keeps between requests
+// without holding them (release): MAD's clients send batches well below it
+// (the Java client's 500 records, Prometheus' 2000 samples).
 const httpKeepBytes = 1 << 20
 
 var errTooLarge = bounded.ErrTooLarge
