@@ -17,6 +17,8 @@ import (
 	"github.com/gomad/mad/internal/partials"
 	"github.com/gomad/mad/internal/pbwire"
 	"github.com/gomad/mad/internal/sample"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Config configures a Decoder.
@@ -153,7 +155,7 @@ func (d *Decoder) set(msg []byte, r pbwire.Reader, at int) error {
 	}
 	for _, sr := range d.series[len(d.series)-s.n:] {
 		n := sr.nameE - sr.nameS
-		if 1+uvarintLen(n)+n+len(d.key)-2 > sample.MaxKeyLen {
+		if 1+protowire.SizeVarint(uint64(n))+n+len(d.key)-2 > sample.MaxKeyLen {
 			return bad("name", "the series key is longer than "+strconv.Itoa(sample.MaxKeyLen)+" bytes", at)
 		}
 	}
@@ -279,11 +281,6 @@ func (d *Decoder) route(msg []byte, start int64, route sample.Route) sample.Coun
 		i += st.n
 	}
 	return c
-}
-
-func uvarintLen(n int) int {
-	var b [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(b[:], uint64(n))
 }
 
 func finite(v float64) bool { return !math.IsInf(v, 0) && !math.IsNaN(v) }

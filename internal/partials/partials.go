@@ -47,7 +47,8 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"math"
-	"math/bits"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Version is the format version this package writes and reads.
@@ -170,12 +171,12 @@ func (m *Message) Set(dims []byte, minReqMs int64) {
 func (m *Message) Series(s *Series) {
 	var keysLen, countsLen int
 	for i, k := range s.Keys {
-		keysLen += uvarintLen(uint64(k))
-		countsLen += uvarintLen(s.Counts[i])
+		keysLen += protowire.SizeVarint(uint64(k))
+		countsLen += protowire.SizeVarint(s.Counts[i])
 	}
-	n := 1 + uvarintLen(uint64(len(s.Name))) + len(s.Name) + 1 + uvarintLen(uint64(s.Kind)) + 1 + uvarintLen(s.Count)
+	n := 1 + protowire.SizeVarint(uint64(len(s.Name))) + len(s.Name) + 1 + protowire.SizeVarint(uint64(s.Kind)) + 1 + protowire.SizeVarint(s.Count)
 	if s.Unit != "" {
-		n += 1 + uvarintLen(uint64(len(s.Unit))) + len(s.Unit)
+		n += 1 + protowire.SizeVarint(uint64(len(s.Unit))) + len(s.Unit)
 	}
 	for _, has := range [...]bool{s.HasSum, s.HasMin, s.HasMax} {
 		if has {
@@ -186,7 +187,7 @@ func (m *Message) Series(s *Series) {
 		n += 2
 	}
 	if len(s.Keys) > 0 {
-		n += 2 + uvarintLen(uint64(keysLen)) + keysLen + uvarintLen(uint64(countsLen)) + countsLen
+		n += 2 + protowire.SizeVarint(uint64(keysLen)) + keysLen + protowire.SizeVarint(uint64(countsLen)) + countsLen
 	}
 	b := binary.AppendUvarint(appendTag(m.set, SetSeries, bytesType), uint64(n))
 	b = appendBytes(b, SeriesName, s.Name)
@@ -242,8 +243,6 @@ func (m *Message) closeSet() {
 	m.b = appendBytes(m.b, FieldSets, m.set)
 	m.open = false
 }
-
-func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
 
 func appendTag(b []byte, field, typ int) []byte {
 	return binary.AppendUvarint(b, uint64(field)<<3|uint64(typ))
