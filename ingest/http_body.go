@@ -44,9 +44,8 @@ const gzipMinSize = 20
 // readBody reads all of r into buf, refusing more than limit bytes
 // (errTooLarge, having read limit+1). A body of declared size (its
 // Content-Length; -1 if none) within the limit is read into a buffer made
-// to its size at once; others grow from 64 KiB, doubling. (A large body
-// read through doublings leaves about its size again as garbage, and
-// every large request starts again from a new buffer: see release.)
+// to its size at once; others grow from 64 KiB, doubling (leaving about
+// their size again as garbage).
 func readBody(r io.Reader, buf []byte, limit int, size int64) ([]byte, error) {
 	grow := 64 << 10
 	if size >= 0 && size < int64(limit) {
@@ -180,6 +179,9 @@ func (sl *httpSlot) unzstd(body []byte, limit int) ([]byte, error) {
 // (dropHeld, by the source's janitor); a refused one (a bomb, a body too
 // large or malformed) has them dropped and the memory given back at once.
 func (sl *httpSlot) release(accepted bool) {
+	// The batches too: a refused request's, discarded, keep what they grew
+	// to (an accepted one's were noted before they were published).
+	sl.note(sl.prod.PendingBytes())
 	if sl.peak <= httpKeepBytes && !sl.held {
 		return
 	}

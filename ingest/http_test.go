@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -340,5 +341,28 @@ func TestGzipTrailer(t *testing.T) {
 	liar := withSize(gz(make([]byte, 2*limit)), 100)
 	if out, err := new(httpSlot).decompress("gzip", liar, limit); err != errTooLarge || cap(out) > limit+1 {
 		t.Errorf("a trailer that lies: %d bytes in %d, %v; want errTooLarge within %d", len(out), cap(out), err, limit+1)
+	}
+}
+
+// TestHTTPRefusedRequestDropsGrownBatches: a body under httpKeepBytes that
+// decodes into batches past it and is then refused (malformed at its end)
+// leaves no grown batches in the slot.
+func TestHTTPRefusedRequestDropsGrownBatches(t *testing.T) {
+	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1}, []Lanes{NewLanes(1, 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	var body []byte
+	for i := 0; len(body) < httpKeepBytes*15/16; i++ {
+		body = append(body, v3Body(fmt.Sprintf("metric.%07d", i), 1)...)
+	}
+	body = append(body, 0x0a, 0x7f) // a record whose length runs past the end
+	if w := serve(s, body); w.Code != http.StatusBadRequest {
+		t.Fatalf("%d %s; want 400", w.Code, w.Body.String())
+	}
+	sl := s.all[0]
+	if n := sl.prod.PendingBytes(); n > 4<<10 || sl.held {
+		t.Errorf("a refused request of %d bytes left %d bytes of batches (held %v)", len(body), n, sl.held)
 	}
 }
