@@ -59,10 +59,11 @@ type Producer struct {
 	cur   []*sample.Batch
 	// MaxSamples publishes a batch once it holds this many samples.
 	MaxSamples int
-	// MaxRetained, if set, is the largest batch (in samples) kept for
-	// reuse when a shard gives it back: request producers publish a whole
-	// request as one batch per shard, and keeping the batches of a huge
-	// request would keep its memory for good.
+	// MaxRetained, if set, is the largest batch (in samples, or in values
+	// of runs) kept for reuse when a shard gives it back, so that one huge
+	// batch does not keep its memory for good (the Kafka source's; HTTP
+	// slots keep theirs while busy and drop them when idle instead:
+	// httpSlot.release).
 	MaxRetained int
 	// MaxWait is how long publishing waits for room in a full ring (the
 	// shard is behind) before it drops the batch. Meanwhile the socket's
