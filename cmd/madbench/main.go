@@ -11,6 +11,8 @@
 //	madbench otlp [flags]             OTLP metrics over gRPC and HTTP (mad, otelcol)
 //	madbench latency [flags]          period end to sink, and percentile error (mad)
 //	madbench all [flags]              everything BENCHMARKS.md shows, one command
+//	madbench flame [-title T] [-width W] <perf-script.txt >flame.svg
+//	                                  a flame graph of `perf script` output
 //
 // Targets are started by the harness (-peers mad,statsd_exporter,…), each
 // on a fresh process pinned to -daemon-cpus while the generator runs on
@@ -74,6 +76,10 @@ func main() {
 		usage()
 	}
 	cmd := os.Args[1]
+	if cmd == "flame" {
+		cmdFlame(os.Args[2:])
+		return
+	}
 	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
 	var o options
 	home, _ := os.UserCacheDir()
@@ -151,8 +157,24 @@ func main() {
 	}
 }
 
+// cmdFlame draws the flame graph of the `perf script` output on standard
+// input as SVG on standard output.
+func cmdFlame(args []string) {
+	fs := flag.NewFlagSet("flame", flag.ExitOnError)
+	title := fs.String("title", "CPU profile", "the graph's title")
+	width := fs.Int("width", 1600, "width in pixels")
+	fs.Parse(args)
+	folded, err := bench.FoldPerfScript(os.Stdin)
+	if err != nil {
+		fail(err)
+	}
+	if _, err := os.Stdout.WriteString(bench.FlameSVG(*title, folded, *width)); err != nil {
+		fail(err)
+	}
+}
+
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: madbench peers|s1|s2|s3|otlp|latency|all [flags]   (madbench s1 -h for the flags)")
+	fmt.Fprintln(os.Stderr, "usage: madbench peers|s1|s2|s3|otlp|latency|all|flame [flags]   (madbench s1 -h for the flags)")
 	os.Exit(2)
 }
 
