@@ -34,7 +34,7 @@ func TestFoldPerfScript(t *testing.T) {
 	}
 	want := map[string]int{
 		"runtime.goexit.abi0;github.com/gomad/mad/shard.(*Shard).Apply;github.com/gomad/mad/shard.(*Shard).prefetchRows": 2,
-		"[unknown];a:b;finish_task_switch.isra.0 [k]": 1,
+		"[unknown];a:b;finish_task_switch.isra.0 [k]":                                                                    1,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("folded %v; want %v", got, want)
