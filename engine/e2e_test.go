@@ -73,16 +73,19 @@ func parseLines(t *testing.T, out string) []jsonLine {
 // startDaemon runs a daemon with one StatsD pipeline on loopback writing
 // JSON lines into out.
 func startDaemon(t *testing.T, out *lockedBuffer, periods []time.Duration, shards int) (*Daemon, string, string) {
-	return startDaemonBuffer(t, out, periods, shards, 64<<20)
+	return startDaemonBuffer(t, out, periods, shards, 64<<20, pipeline.InlineAuto)
 }
 
-func startDaemonBuffer(t *testing.T, out *lockedBuffer, periods []time.Duration, shards, readBuffer int) (*Daemon, string, string) {
+// startDaemonBuffer is startDaemon with the UDP sockets' receive buffer and
+// the pipeline's Inline mode given.
+func startDaemonBuffer(t *testing.T, out *lockedBuffer, periods []time.Duration, shards, readBuffer int, inline pipeline.InlineMode) (*Daemon, string, string) {
 	t.Helper()
 	d, err := Start(DaemonConfig{
 		HTTPAddr: "127.0.0.1:0",
 		Pipelines: []pipeline.Config{{
 			Name:   "e2e",
 			Shards: shards,
+			Inline: inline,
 			// Rings that hold every batch the tests send, even of one
 			// sample each: the tests must not depend on the shards keeping
 			// up (overload is counted; loss_test checks that at speed).
@@ -143,10 +146,21 @@ func exactPercentile(values []float64, p float64) float64 {
 
 // TestDatadogClient: a real StatsD client (datadog-go, no client-side
 // aggregation) sends a known workload; the JSON lines show exactly the
-// expected count, sum, min, max and MAD percentiles per period.
+// expected count, sum, min, max and MAD percentiles per period: with the
+// shards' threads applying the UDP loops' batches, and with the loops
+// applying them (run to completion, the default on one CPU).
 func TestDatadogClient(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		inline pipeline.InlineMode
+	}{{"shard-threads", pipeline.InlineOff}, {"inline", pipeline.InlineOn}} {
+		t.Run(c.name, func(t *testing.T) { testDatadogClient(t, c.inline) })
+	}
+}
+
+func testDatadogClient(t *testing.T, inline pipeline.InlineMode) {
 	out := &lockedBuffer{}
-	d, udpAddr, _ := startDaemon(t, out, []time.Duration{time.Second, decade}, 2)
+	d, udpAddr, _ := startDaemonBuffer(t, out, []time.Duration{time.Second, decade}, 2, 64<<20, inline)
 	c, err := statsd.New(udpAddr, statsd.WithoutClientSideAggregation(), statsd.WithoutTelemetry(),
 		statsd.WithoutOriginDetection(), statsd.WithMaxBytesPerPayload(1400))
 	if err != nil {
@@ -167,9 +181,17 @@ func TestDatadogClient(t *testing.T) {
 	must(t, c.Event(statsd.NewEvent("deploy", "v2")))
 	must(t, c.Flush())
 	must(t, c.Close())
-	waitLines(t, d.Pipelines()[0], lines+1)
+	p := d.Pipelines()[0]
+	waitLines(t, p, lines+1)
 	if err := d.Stop(); err != nil {
 		t.Fatal(err)
+	}
+	var steps uint64
+	for _, s := range p.Shards() {
+		steps += s.Stats().Steps
+	}
+	if (inline == pipeline.InlineOn) != (steps > 0) {
+		t.Errorf("inline %v: the loops ran %d rounds of the shards", inline == pipeline.InlineOn, steps)
 	}
 
 	type agg struct {

@@ -31,7 +31,7 @@ func TestMillionLinesAccounted(t *testing.T) {
 
 func millionLines(t *testing.T, readBuffer int) {
 	out := &lockedBuffer{}
-	d, udpAddr, _ := startDaemonBuffer(t, out, []time.Duration{decade}, 2, readBuffer)
+	d, udpAddr, _ := startDaemonBuffer(t, out, []time.Duration{decade}, 2, readBuffer, pipeline.InlineAuto)
 	const (
 		linesPerDatagram = 25 // 24 good lines and one bad one
 		datagrams        = 40_000

@@ -20,6 +20,13 @@ type Lanes struct {
 	// only once it was emitted (Kafka's offsets) how far the aggregator
 	// behind these lanes has got.
 	Progress Progress
+	// Step, if set, runs a round of shard i on the caller's goroutine
+	// (shard.Shard.Step: it applies what the shard's inputs hold) and
+	// reports whether it could. It is set when the producer's loop shares a
+	// CPU with the shards: Producer.Step then applies what the loop
+	// published right away, in the loop's cache and without a switch to
+	// the shard's thread (run to completion).
+	Step []func() bool
 }
 
 // Progress is how far an aggregator (shards and emitter) has got, for a
@@ -226,6 +233,14 @@ func (p *Producer) Flush() {
 	}
 }
 
+// Step runs a round of every shard of the lanes that have Step set (see
+// Lanes.Step); the loops call it after publishing.
+func (p *Producer) Step() {
+	for _, f := range p.lanes.Step {
+		f()
+	}
+}
+
 // TryFlush publishes every non-empty batch that fits in its ring and reports
 // whether all did; batches that do not fit stay current. Request borrowers
 // retry it until a deadline rather than drop.
@@ -336,6 +351,9 @@ func (p *Producer) wait(i int, b *sample.Batch) bool {
 			time.Sleep(sleep)
 			waited += sleep
 			sleep = min(2*sleep, maxWaitSleep)
+		}
+		if i < len(p.lanes.Step) {
+			p.lanes.Step[i]() // make room, if no other round is running
 		}
 		if p.lanes.To[i].Push(b) {
 			return true

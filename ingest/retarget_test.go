@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,12 +146,8 @@ func retarget(t *testing.T, n int, chunks *atomic.Int64, sendersDone <-chan stru
 	}
 }
 
-func socketFD(t *testing.T, c *net.UDPConn) uintptr {
+func socketFD(t *testing.T, raw syscall.RawConn) uintptr {
 	t.Helper()
-	raw, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var fd uintptr
 	if err := raw.Control(func(f uintptr) { fd = f }); err != nil {
 		t.Fatal(err)
@@ -181,8 +178,8 @@ func TestUDPRetarget(t *testing.T) {
 	}
 	addr := src.Addr().String()
 	var fds []uintptr
-	for _, c := range src.conns {
-		fds = append(fds, socketFD(t, c))
+	for _, l := range src.loops {
+		fds = append(fds, socketFD(t, l.raw))
 	}
 	src.Start()
 
@@ -258,9 +255,9 @@ func TestUDPRetarget(t *testing.T) {
 	waitFor(t, "every line", func() bool {
 		return int(a.got.Load()+b.got.Load())+perDatagram*int(src.Stats().KernelDrops) == lines
 	})
-	for i, c := range src.conns {
-		if fd := socketFD(t, c); fd != fds[i] || c.LocalAddr().String() != addr {
-			t.Fatalf("socket %d changed: fd %d → %d, address %s → %s", i, fds[i], fd, addr, c.LocalAddr())
+	for i, l := range src.loops {
+		if fd := socketFD(t, l.raw); fd != fds[i] || src.Addr().String() != addr {
+			t.Fatalf("socket %d changed: fd %d → %d, address %s → %s", i, fds[i], fd, addr, src.Addr())
 		}
 	}
 	src.Stop()

@@ -34,6 +34,13 @@ type SourceConfig interface {
 	Open(lanes []Lanes) (Source, error)
 }
 
+// Stepper is a source configuration whose producers call Producer.Step
+// after they publish, so that over lanes with Step set (a pipeline that runs
+// inline) they apply their own batches: the UDP source's loops.
+type Stepper interface {
+	Steps() bool
+}
+
 // Claimer is a source configuration, or a running source, that occupies
 // more than its key: names no other source of the daemon may hold at the
 // same time, though the sources' keys differ. An exactly-once KafkaSource

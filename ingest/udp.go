@@ -54,6 +54,9 @@ func (c *UDPConfig) SourceKey() string { return "udp " + c.Addr }
 // Lanes is one producer per loop.
 func (c *UDPConfig) Lanes() (int, int) { return max(1, c.Loops), 0 }
 
+// Steps says that the loops call Producer.Step after publishing (Stepper).
+func (c *UDPConfig) Steps() bool { return true }
+
 // Wrap adds an enclosing wrapping source's mapper.
 func (c *UDPConfig) Wrap(m MapperSpec) { c.Mappers = append(c.Mappers, m) }
 
@@ -124,7 +127,7 @@ type UDPStats struct {
 type UDPSource struct {
 	cfg   UDPConfig
 	bad   throttle.Throttle // bad-line logs, across the loops
-	conns []*net.UDPConn
+	addr  net.Addr          // the bound address
 	loops []*udpLoop
 	wg    sync.WaitGroup
 	// ReadBuffer is the receive buffer the kernel granted (bytes, as
@@ -150,8 +153,8 @@ type UDPSource struct {
 type udpLoop struct {
 	src    *UDPSource
 	index  int
-	conn   *net.UDPConn
-	raw    syscall.RawConn
+	conn   *net.UDPConn // the portable loop's (udp_other.go); closed on Linux
+	raw    loopSocket
 	mu     sync.Mutex
 	dec    *statsd.Decoder
 	decCfg statsd.Config
@@ -176,21 +179,21 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 	for i := 0; i < cfg.Loops; i++ {
 		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
 		if err != nil {
-			s.closeConns()
+			s.releaseConns()
 			return nil, fmt.Errorf("udp source %s: cannot listen on %s: %w", cfg.Name, cfg.Addr, err)
 		}
 		conn := pc.(*net.UDPConn)
-		raw, err := conn.SyscallConn()
-		if err != nil {
-			conn.Close()
-			s.closeConns()
-			return nil, err
-		}
-		s.conns = append(s.conns, conn)
 		if i == 0 {
 			// The other sockets join the first one's address: with port 0
 			// each would get a port of its own.
-			addr = conn.LocalAddr().String()
+			s.addr = conn.LocalAddr()
+			addr = s.addr.String()
+		}
+		raw, err := openLoopSocket(conn)
+		if err != nil {
+			conn.Close()
+			s.releaseConns()
+			return nil, fmt.Errorf("udp source %s: %w", cfg.Name, err)
 		}
 		prod := newProducer(lanes[i], cfg.Mappers)
 		s.loops = append(s.loops, &udpLoop{
@@ -211,14 +214,34 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 }
 
 // Addr returns the bound address (useful with port 0).
-func (s *UDPSource) Addr() net.Addr { return s.conns[0].LocalAddr() }
+func (s *UDPSource) Addr() net.Addr { return s.addr }
 
 // Key is "udp " and the bound address.
 func (s *UDPSource) Key() string { return "udp " + s.Addr().String() }
 
+// loopSocket is a loop's socket as the loop reads it (udp_linux.go,
+// udp_other.go).
+type loopSocket interface {
+	syscall.RawConn
+	// shutdown ends the loop's reads (a waiting read returns an error).
+	shutdown()
+	// close releases the socket, once the loop has returned.
+	close()
+}
+
+// closeConns ends the loops' reads (Stop then waits for the loops and
+// releases the sockets: releaseConns).
 func (s *UDPSource) closeConns() {
-	for _, c := range s.conns {
-		c.Close()
+	for _, l := range s.loops {
+		l.raw.shutdown()
+	}
+}
+
+// releaseConns releases the sockets; the loops have returned (or never
+// started).
+func (s *UDPSource) releaseConns() {
+	for _, l := range s.loops {
+		l.raw.close()
 	}
 }
 
@@ -367,6 +390,9 @@ func (s *UDPSource) Stop() error {
 	}
 	s.ctl.Unlock()
 	s.wg.Wait()
+	s.ctl.Lock()
+	s.releaseConns() // idempotent
+	s.ctl.Unlock()
 	return nil
 }
 
@@ -410,6 +436,7 @@ func (s *UDPSource) Name() string { return s.cfg.Name }
 // flush publishes every batch and the counters. Under mu.
 func (l *udpLoop) flush() {
 	l.prod.Flush()
+	l.prod.Step()
 	l.account(nowMillis(), true)
 	l.dirty = false
 }

@@ -1,6 +1,10 @@
 package ingest
 
 import (
+	"net"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,4 +26,107 @@ func TestReadBackoff(t *testing.T) {
 	if readBackoff(d, 0) != 0 || readBackoff(d, unix.EINTR) != 0 {
 		t.Fatal("a good read or EINTR does not reset the backoff")
 	}
+}
+
+// epollTargets returns the descriptors registered in every epoll instance
+// of this process (the Go netpoller's among them), from /proc/self/fdinfo.
+func epollTargets(t *testing.T) map[int]bool {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd:", err)
+	}
+	targets := map[int]bool{}
+	instances := 0
+	for _, e := range ents {
+		link, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err != nil || link != "anon_inode:[eventpoll]" {
+			continue
+		}
+		info, err := os.ReadFile("/proc/self/fdinfo/" + e.Name())
+		if err != nil {
+			continue
+		}
+		instances++
+		for _, line := range strings.Split(string(info), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "tfd:" {
+				n, err := strconv.Atoi(f[1])
+				if err != nil {
+					t.Fatalf("fdinfo line %q", line)
+				}
+				targets[n] = true
+			}
+		}
+	}
+	if instances == 0 {
+		t.Fatal("no epoll instance: the netpoller is not running")
+	}
+	return targets
+}
+
+// TestUDPSocketsOutsideNetpoller: the loops' sockets are in no epoll
+// instance (a socket in Go's netpoller wakes a thread that waits there for
+// every datagram, preempting its busy loop on a shared CPU), while their
+// loops receive, wait when idle, and stop: Stop wakes a loop waiting in
+// poll(2), after which its socket refuses reads.
+func TestUDPSocketsOutsideNetpoller(t *testing.T) {
+	lanes := []Lanes{NewLanes(1, 1024), NewLanes(1, 1024)}
+	src, err := ListenUDP(UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", Loops: 2, ReadBuffer: 1 << 20}, lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Start()
+	conn, err := net.Dial("udp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("a:1|c\n")); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]int{}
+	for deadline := time.Now().Add(10 * time.Second); drainLanes(lanes, keys) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the datagram never arrived")
+		}
+	}
+	targets := epollTargets(t)
+	var fds []int
+	for i, l := range src.loops {
+		fd := int(socketFD(t, l.raw))
+		fds = append(fds, fd)
+		if targets[fd] {
+			t.Errorf("loop %d's socket (fd %d) is in an epoll instance", i, fd)
+		}
+	}
+	// The loops now wait in poll(2) (the socket is empty); Stop must end
+	// them.
+	src.Stop()
+	for i, l := range src.loops {
+		if err := l.raw.Control(func(uintptr) {}); err == nil {
+			t.Errorf("loop %d's socket takes Control after Stop", i)
+		}
+		if _, err := unix.FcntlInt(uintptr(fds[i]), unix.F_GETFD, 0); err == nil {
+			// The number may have been reused by another open since, but
+			// not by a socket of this source.
+			if fdSocketPort(fds[i]) == src.Addr().(*net.UDPAddr).Port {
+				t.Errorf("loop %d's socket (fd %d) is still open after Stop", i, fds[i])
+			}
+		}
+	}
+}
+
+// fdSocketPort returns the local port of socket fd, or -1.
+func fdSocketPort(fd int) int {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return -1
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return a.Port
+	case *unix.SockaddrInet6:
+		return a.Port
+	}
+	return -1
 }

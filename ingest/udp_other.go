@@ -2,7 +2,27 @@
 
 package ingest
 
-import "syscall"
+import (
+	"net"
+	"syscall"
+)
+
+// netSocket is the portable loop's socket: the loop reads conn itself.
+type netSocket struct {
+	syscall.RawConn
+	conn *net.UDPConn
+}
+
+func openLoopSocket(conn *net.UDPConn) (loopSocket, error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return &netSocket{RawConn: raw, conn: conn}, nil
+}
+
+func (s *netSocket) shutdown() { s.conn.Close() }
+func (s *netSocket) close()    { s.conn.Close() }
 
 func setSocketOptions(c syscall.RawConn, readBuffer int) error {
 	var serr error
@@ -48,6 +68,7 @@ func (l *udpLoop) run() {
 		now := nowMillis()
 		l.dec.Decode(wholeLines(l.recv.buf[:n], trunc), now, l.prod.Route)
 		l.prod.Flush()
+		l.prod.Step()
 		l.account(now, false)
 		l.mu.Unlock()
 	}

@@ -23,6 +23,8 @@ type input struct {
 	done      chan struct{}
 	// acked: done was closed. Read and written by the running shard only.
 	acked bool
+	// hosted: attached with AttachHosted (no bell; its producer calls Step).
+	hosted bool
 }
 
 // Lifecycle of a shard's loop, under Shard.ctl.
@@ -48,7 +50,16 @@ var ErrNotAttached = errors.New("shard: ring not attached")
 // attached after stop was closed may miss Run's final drain (and one
 // attached after Run returned certainly does); Detach reports what is left
 // in it.
-func (s *Shard) Attach(in, back *ring.SPSC[*sample.Batch]) {
+func (s *Shard) Attach(in, back *ring.SPSC[*sample.Batch]) { s.attach(in, back, false) }
+
+// AttachHosted is Attach for a producer that applies its batches itself by
+// calling Step after it pushes them (run to completion): its pushes do not
+// ring the shard's bell, and while Step keeps being called the loop sleeps
+// through them. Batches that a Step could not apply (another round was
+// running) are applied by the next Step, or by the loop within maxPark.
+func (s *Shard) AttachHosted(in, back *ring.SPSC[*sample.Batch]) { s.attach(in, back, true) }
+
+func (s *Shard) attach(in, back *ring.SPSC[*sample.Batch], hosted bool) {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
 	old := *s.inputs.Load()
@@ -59,9 +70,11 @@ func (s *Shard) Attach(in, back *ring.SPSC[*sample.Batch]) {
 	}
 	list := make([]*input, len(old), len(old)+1)
 	copy(list, old)
-	list = append(list, &input{in: in, back: back, done: make(chan struct{})})
+	list = append(list, &input{in: in, back: back, done: make(chan struct{}), hosted: hosted})
 	s.inputs.Store(&list)
-	in.SetBell(s.bell)
+	if !hosted {
+		in.SetBell(s.bell)
+	}
 	s.bell.Ring() // it may hold batches already
 }
 
@@ -184,16 +197,17 @@ func (s *Shard) run(stop <-chan struct{}, clock func() int64) {
 	s.state = loopRunning
 	s.ctl.Unlock()
 	defer s.markStopped()
-	buf := make([]*sample.Batch, batchesPerPop)
-	lastTick := int64(0)
+	s.round.Lock()
+	s.roundBuf = make([]*sample.Batch, batchesPerPop)
+	s.lastTick = 0
+	s.live.Store(true)
+	s.round.Unlock()
 	idle := 0
 	for {
-		worked := s.drainInputs(buf, clock)
-		now := clock()
-		if now != lastTick {
-			s.takeReconfiguration()
-			s.Tick(now)
-			lastTick = now
+		worked := false
+		if s.round.TryLock() { // else a producer runs a round (Step)
+			worked = s.runRound(clock)
+			s.round.Unlock()
 		}
 		if worked {
 			idle = 0
@@ -201,7 +215,10 @@ func (s *Shard) run(stop <-chan struct{}, clock func() int64) {
 		}
 		select {
 		case <-stop:
-			for s.drainInputs(buf, clock) {
+			s.round.Lock()
+			defer s.round.Unlock()
+			s.live.Store(false) // Step does nothing from now on
+			for s.drainInputs(s.roundBuf, clock) {
 			}
 			s.Flush(clock())
 			for sleep := time.Microsecond; len(s.pending) > 0; sleep = min(2*sleep, maxIdleSleep) {
@@ -213,6 +230,15 @@ func (s *Shard) run(stop <-chan struct{}, clock func() int64) {
 			s.cutThrough.Store(s.cuts)
 			return
 		default:
+		}
+		if time.Now().UnixNano()-s.hostedAt.Load() < int64(hostedFor) {
+			// Producers on this shard's CPU run the rounds (Step): sleep
+			// until another producer pushes, a Detach or a Reconfigure
+			// rings, or maxPark passes (to notice when they stop),
+			// without waking for their batches.
+			idle = 0
+			s.bell.Sleep(maxPark, stop, s.hasUnhostedWork)
+			continue
 		}
 		idle++
 		if idle <= parkAfter {
@@ -226,11 +252,58 @@ func (s *Shard) run(stop <-chan struct{}, clock func() int64) {
 	}
 }
 
+// hostedFor is how long after the last Step the loop leaves the rounds to
+// the producers that call Step.
+const hostedFor = 2 * maxPark
+
+// runRound is one round of the loop: it applies what the inputs hold, and
+// ticks (and takes a waiting reconfiguration) when the clock has moved; it
+// reports whether there were batches. Under round.
+func (s *Shard) runRound(clock func() int64) bool {
+	worked := s.drainInputs(s.roundBuf, clock)
+	if now := clock(); now != s.lastTick {
+		s.takeReconfiguration()
+		s.Tick(now)
+		s.lastTick = now
+	}
+	return worked
+}
+
+// Step runs one round of the shard's loop on the caller's goroutine: it
+// applies what every input holds and ticks, as the loop does. A producer
+// that shares a CPU with the shard calls it after publishing, so that its
+// batches are applied while they are in its cache and without a switch to
+// the shard's thread (run to completion); while Step keeps being called,
+// the loop sleeps (waking at least every maxPark) instead of waking for
+// the batches of inputs attached with AttachHosted.
+// Step does nothing and reports false if a round is running already (the
+// loop's, or another caller's: the batches are then that round's or the
+// next one's) or if Run is not running. Safe from any goroutine.
+func (s *Shard) Step() bool {
+	if !s.round.TryLock() {
+		return false
+	}
+	defer s.round.Unlock()
+	if !s.live.Load() {
+		return false
+	}
+	s.hostedAt.Store(time.Now().UnixNano())
+	s.stats.Steps++
+	s.runRound(Now)
+	return true
+}
+
 // hasWork reports whether an input holds batches or is being detached, or
 // a reconfiguration waits: what the loop must not sleep through.
-func (s *Shard) hasWork() bool {
+func (s *Shard) hasWork() bool { return s.waiting(true) }
+
+// hasUnhostedWork is hasWork without the batches of hosted inputs, which
+// their producers apply themselves (Step).
+func (s *Shard) hasUnhostedWork() bool { return s.waiting(false) }
+
+func (s *Shard) waiting(hosted bool) bool {
 	for _, x := range *s.inputs.Load() {
-		if !x.acked && (x.in.Len() > 0 || x.detaching.Load()) {
+		if !x.acked && (x.in.Len() > 0 && (hosted || !x.hosted) || x.detaching.Load()) {
 			return true
 		}
 	}

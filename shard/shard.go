@@ -105,6 +105,15 @@ type Shard struct {
 	// bell wakes the idle loop: every input ring rings it on a push, and
 	// Detach and Reconfigure ring it (run.go).
 	bell *ring.Bell
+	// round is held by whoever runs a round of the loop (drain, tick): the
+	// shard's own goroutine, or a producer on the same CPU that calls Step
+	// (run.go). live is set while Run runs, before stop was seen; hostedAt
+	// is when Step last ran a round (nanotime, see Step).
+	round    sync.Mutex
+	live     atomic.Bool
+	hostedAt atomic.Int64
+	roundBuf []*sample.Batch
+	lastTick int64
 
 	stats        Stats
 	pub          publishedStats

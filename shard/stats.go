@@ -53,6 +53,7 @@ type Stats struct {
 	OpenTables       uint64
 	Pending          uint64
 	KeyBytes         uint64 // bytes of interned key parts (names, dimension sets)
+	Steps            uint64 // rounds run by producers (Step: run to completion)
 }
 
 // publishedStats mirrors Stats in typed atomics so that the control plane can
@@ -63,6 +64,7 @@ type publishedStats struct {
 	tablesSealed, tablesCut, rowsSealed            atomic.Uint64
 	dropped, rowsDropped                           atomic.Uint64
 	series, openTables, pending, keyBytes          atomic.Uint64
+	steps                                          atomic.Uint64
 	refused                                        [NumRefusals]atomic.Uint64
 }
 
@@ -87,6 +89,7 @@ func (s *Shard) publish() {
 	p.openTables.Store(st.OpenTables)
 	p.pending.Store(st.Pending)
 	p.keyBytes.Store(st.KeyBytes)
+	p.steps.Store(st.Steps)
 	for i := range st.Refused {
 		p.refused[i].Store(st.Refused[i])
 	}
@@ -110,6 +113,7 @@ func (s *Shard) Stats() Stats {
 		OpenTables:       p.openTables.Load(),
 		Pending:          p.pending.Load(),
 		KeyBytes:         p.keyBytes.Load(),
+		Steps:            p.steps.Load(),
 	}
 	for i := range st.Refused {
 		st.Refused[i] = p.refused[i].Load()

@@ -77,7 +77,7 @@ func startAggregator(cfg Config, root sinks.Sink) (*aggregator, error) {
 // lanes makes n producers' rings to every shard, of size batches (0: the
 // pipeline's RingSize), and attaches them (shards accept inputs while
 // running).
-func (a *aggregator) lanes(n, size int) []ingest.Lanes {
+func (a *aggregator) lanes(n, size int, hosted bool) []ingest.Lanes {
 	if size <= 0 {
 		size = a.cfg.RingSize
 	}
@@ -85,8 +85,18 @@ func (a *aggregator) lanes(n, size int) []ingest.Lanes {
 	for i := range ls {
 		ls[i] = ingest.NewLanes(len(a.shards), size)
 		ls[i].Progress = a
+		if hosted {
+			ls[i].Step = make([]func() bool, len(a.shards))
+		}
 		for j, s := range a.shards {
-			s.Attach(ls[i].To[j], ls[i].Back[j])
+			if hosted {
+				// The producer applies its own batches (Lanes.Step): its
+				// pushes need not wake the shard.
+				s.AttachHosted(ls[i].To[j], ls[i].Back[j])
+				ls[i].Step[j] = s.Step
+			} else {
+				s.Attach(ls[i].To[j], ls[i].Back[j])
+			}
 		}
 	}
 	return ls
@@ -117,8 +127,14 @@ func (a *aggregator) Expiry(applied, t int64) int64 {
 	return e
 }
 
-// lanesFor makes the lanes a source configuration asks for.
-func (a *aggregator) lanesFor(c ingest.SourceConfig) []ingest.Lanes { return a.lanes(c.Lanes()) }
+// lanesFor makes the lanes a source configuration asks for: hosted ones
+// (producers that run the shards' rounds, Config.Inline) if the pipeline
+// runs inline and the source's producers call Step (ingest.Stepper).
+func (a *aggregator) lanesFor(c ingest.SourceConfig) []ingest.Lanes {
+	n, size := c.Lanes()
+	st, ok := c.(ingest.Stepper)
+	return a.lanes(n, size, a.cfg.inline() && ok && st.Steps())
+}
 
 // detach removes a source's rings once the shards have applied everything
 // in them; the source must have stopped publishing to them.

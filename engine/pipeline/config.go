@@ -29,6 +29,12 @@ type Config struct {
 	Shards int
 	// ShardCPUs pins shard i to ShardCPUs[i % len] when set.
 	ShardCPUs []int
+	// Inline says whether producers run the shards' rounds themselves
+	// after publishing (run to completion; see ingest.Lanes.Step). The
+	// default, InlineAuto, does so when a single CPU is usable: there the
+	// shards' threads would only take turns with the loops' on that CPU,
+	// each switch costing more than the round it runs.
+	Inline InlineMode
 	// RingSize is the capacity, in batches, of each ring between a source's
 	// producer and a shard, unless the source asks for another (default
 	// 256).
@@ -41,6 +47,23 @@ type Config struct {
 	Sinks []sinks.Sink
 	// Log receives the pipeline's warnings (default slog.Default()).
 	Log *slog.Logger
+}
+
+// InlineMode is Config.Inline.
+type InlineMode uint8
+
+const (
+	// InlineAuto: inline when affinity.Usable() is 1.
+	InlineAuto InlineMode = iota
+	// InlineOn: always (tests; a loop and shards pinned to one CPU).
+	InlineOn
+	// InlineOff: never; each shard's own thread applies every batch.
+	InlineOff
+)
+
+// inline reports whether producers run the shards' rounds (Config.Inline).
+func (c *Config) inline() bool {
+	return c.Inline == InlineOn || c.Inline == InlineAuto && affinity.Usable() == 1
 }
 
 // EnsureDefaults fills in every unset option, the sources' included.
