@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -132,6 +133,27 @@ func waitLines(t *testing.T, p *pipeline.Pipeline, n uint64) {
 	}
 }
 
+// waitTCPLines waits until the pipeline's TCP source has parsed n lines.
+func waitTCPLines(t *testing.T, p *pipeline.Pipeline, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var got uint64
+		for _, src := range pipeline.SourcesOf[*ingest.TCPSource](p) {
+			for _, c := range src.Stats().Lines {
+				got += c
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d TCP lines arrived", got, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // exactPercentile is MAD's percentile computed from scratch: sort the
 // truncated values, take the value at ceil(n*p/100).
 func exactPercentile(values []float64, p float64) float64 {
@@ -160,7 +182,7 @@ func TestDatadogClient(t *testing.T) {
 
 func testDatadogClient(t *testing.T, inline pipeline.InlineMode) {
 	out := &lockedBuffer{}
-	d, udpAddr, _ := startDaemonBuffer(t, out, []time.Duration{time.Second, decade}, 2, 64<<20, inline)
+	d, udpAddr, tcpAddr := startDaemonBuffer(t, out, []time.Duration{time.Second, decade}, 2, 64<<20, inline)
 	c, err := statsd.New(udpAddr, statsd.WithoutClientSideAggregation(), statsd.WithoutTelemetry(),
 		statsd.WithoutOriginDetection(), statsd.WithMaxBytesPerPayload(1400))
 	if err != nil {
@@ -181,8 +203,21 @@ func testDatadogClient(t *testing.T, inline pipeline.InlineMode) {
 	must(t, c.Event(statsd.NewEvent("deploy", "v2")))
 	must(t, c.Flush())
 	must(t, c.Close())
+	// And counters over StatsD's TCP source, in writes that split lines.
+	tc, err := net.Dial("tcp", tcpAddr)
+	must(t, err)
+	var tcpLines strings.Builder
+	for i := range n {
+		fmt.Fprintf(&tcpLines, "tcp.hits:%d|c\n", i%3+1)
+	}
+	for b := []byte(tcpLines.String()); len(b) > 0; b = b[min(len(b), 777):] {
+		_, err := tc.Write(b[:min(len(b), 777)])
+		must(t, err)
+	}
+	must(t, tc.Close())
 	p := d.Pipelines()[0]
 	waitLines(t, p, lines+1)
+	waitTCPLines(t, p, n)
 	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -226,8 +261,12 @@ func testDatadogClient(t *testing.T, inline pipeline.InlineMode) {
 			a.max = math.Max(a.max, *v)
 		}
 	}
-	if len(got) != 4 {
-		t.Fatalf("got series %v; want 4 (tag order must not split series)", keysOf(got))
+	if len(got) != 5 {
+		t.Fatalf("got series %v; want 5 (tag order must not split series)", keysOf(got))
+	}
+	if th := got["tcp.hits"+fmt.Sprint(map[string]string{})]; th == nil || th.count != n || th.sum != 2*n-1 {
+		// i%3+1 for i < 2000: 667×1 + 667×2 + 666×3
+		t.Errorf("tcp.hits: %+v; want count %d sum %d", th, n, 2*n-1)
 	}
 	lat := got["api.latency"+fmt.Sprint(map[string]string{"endpoint": "/users", "host": "web-1"})]
 	if lat == nil || lat.decade == nil {

@@ -36,7 +36,8 @@ type SourceConfig interface {
 
 // Stepper is a source configuration whose producers call Producer.Step
 // after they publish, so that over lanes with Step set (a pipeline that runs
-// inline) they apply their own batches: the UDP source's loops.
+// inline) they apply their own batches: the UDP source's loops and the TCP
+// source's event loops.
 type Stepper interface {
 	Steps() bool
 }

@@ -61,6 +61,10 @@ func (c *TCPConfig) SourceKey() string { return "tcp " + c.Addr }
 // Lanes is one producer per event loop.
 func (c *TCPConfig) Lanes() (int, int) { return max(1, c.Loops), 0 }
 
+// Steps says that the event loops call Producer.Step after publishing
+// (Stepper).
+func (c *TCPConfig) Steps() bool { return true }
+
 // Wrap adds an enclosing wrapping source's mapper.
 func (c *TCPConfig) Wrap(m MapperSpec) { c.Mappers = append(c.Mappers, m) }
 
@@ -446,6 +450,7 @@ func (s *TCPSource) consume(c gnet.Conn, closing bool) {
 	}
 	if decoded != 0 {
 		sl.prod.Flush()
+		sl.prod.Step()
 		s.account(sl, decoded, false)
 	}
 }
