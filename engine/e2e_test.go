@@ -111,44 +111,43 @@ func startDaemonBuffer(t *testing.T, out *lockedBuffer, periods []time.Duration,
 	return d, pipeline.SourcesOf[*ingest.UDPSource](p)[0].Addr().String(), pipeline.SourcesOf[*ingest.TCPSource](p)[0].Addr().String()
 }
 
-// waitLines waits until the pipeline's UDP source has parsed n lines.
+// waitLines waits until the pipeline's UDP sources have parsed n lines.
 func waitLines(t *testing.T, p *pipeline.Pipeline, n uint64) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var got uint64
+	waitParsed(t, "UDP", n, func() (got uint64) {
 		for _, u := range pipeline.SourcesOf[*ingest.UDPSource](p) {
-			st := u.Stats()
-			for _, c := range st.Lines {
+			for _, c := range u.Stats().Lines {
 				got += c
 			}
 		}
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d lines arrived", got, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return got
+	})
 }
 
-// waitTCPLines waits until the pipeline's TCP source has parsed n lines.
+// waitTCPLines waits until the pipeline's TCP sources have parsed n lines.
 func waitTCPLines(t *testing.T, p *pipeline.Pipeline, n uint64) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var got uint64
+	waitParsed(t, "TCP", n, func() (got uint64) {
 		for _, src := range pipeline.SourcesOf[*ingest.TCPSource](p) {
 			for _, c := range src.Stats().Lines {
 				got += c
 			}
 		}
+		return got
+	})
+}
+
+// waitParsed waits until parsed reports at least n lines.
+func waitParsed(t *testing.T, what string, n uint64, parsed func() uint64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := parsed()
 		if got >= n {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d TCP lines arrived", got, n)
+			t.Fatalf("only %d of %d %s lines arrived", got, n, what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

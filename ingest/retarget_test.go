@@ -316,16 +316,7 @@ func TestUDPStopDrainsSocketBuffer(t *testing.T) {
 func TestUDPStopWithBusySender(t *testing.T) {
 	const max = 1 << 20
 	k := newLineSink(1, 2, max)
-	src, err := ListenUDP(UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", ReadBuffer: 1 << 20, Log: quiet}, k.lanes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src.Start()
-	conn, err := net.Dial("udp", src.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	src, conn := startUDP(t, UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", ReadBuffer: 1 << 20, Log: quiet}, k.lanes)
 	quit := make(chan struct{})
 	var sent atomic.Int64
 	senderDone := make(chan struct{})

@@ -71,16 +71,7 @@ func epollTargets(t *testing.T) map[int]bool {
 // poll(2), after which its socket refuses reads.
 func TestUDPSocketsOutsideNetpoller(t *testing.T) {
 	lanes := []Lanes{NewLanes(1, 1024), NewLanes(1, 1024)}
-	src, err := ListenUDP(UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", Loops: 2, ReadBuffer: 1 << 20}, lanes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src.Start()
-	conn, err := net.Dial("udp", src.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	src, conn := startUDP(t, UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", Loops: 2, ReadBuffer: 1 << 20}, lanes)
 	if _, err := conn.Write([]byte("a:1|c\n")); err != nil {
 		t.Fatal(err)
 	}

@@ -31,15 +31,11 @@ func drainLanes(lanes []Lanes, keys map[string]int) int {
 	return n
 }
 
-func TestUDPSourceLoopback(t *testing.T) {
-	const loops, shards = 2, 3
-	// At most one batch per shard per datagram: rings of 1024 batches can
-	// never fill, whatever the timing, so nothing may be dropped.
-	lanes := make([]Lanes, loops)
-	for i := range lanes {
-		lanes[i] = NewLanes(shards, 1024)
-	}
-	src, err := ListenUDP(UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", Loops: loops, ReadBuffer: 8 << 20}, lanes)
+// startUDP binds and starts a UDP source over lanes and dials it; the
+// connection is closed at the end of the test.
+func startUDP(t *testing.T, cfg UDPConfig, lanes []Lanes) (*UDPSource, net.Conn) {
+	t.Helper()
+	src, err := ListenUDP(cfg, lanes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +44,19 @@ func TestUDPSourceLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { conn.Close() })
+	return src, conn
+}
+
+func TestUDPSourceLoopback(t *testing.T) {
+	const loops, shards = 2, 3
+	// At most one batch per shard per datagram: rings of 1024 batches can
+	// never fill, whatever the timing, so nothing may be dropped.
+	lanes := make([]Lanes, loops)
+	for i := range lanes {
+		lanes[i] = NewLanes(shards, 1024)
+	}
+	src, conn := startUDP(t, UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", Loops: loops, ReadBuffer: 8 << 20}, lanes)
 	const datagrams = 200
 	for i := 0; i < datagrams; i++ {
 		// Two good lines, one bad, one event.

@@ -57,6 +57,20 @@ func (r *runningShard) finish() [2]float64 {
 	return r.sums
 }
 
+// finishWith stops the shard and checks that every one of total samples
+// (counters of value 1) was applied once and emitted in one bucket per
+// period.
+func (r *runningShard) finishWith(t *testing.T, total int) {
+	t.Helper()
+	sums := r.finish()
+	if want := float64(total); sums[0] != want || sums[1] != want {
+		t.Fatalf("emitted sums %v; want %v per period", sums, want)
+	}
+	if st := r.s.Stats(); st.Samples != uint64(total) {
+		t.Fatalf("Samples = %d; want %d", st.Samples, total)
+	}
+}
+
 // producer is one test producer: a pair of rings and a pool of at most pool
 // batches, recycled through back, so that a batch the shard did not return
 // stays missing.
@@ -138,13 +152,7 @@ func TestDetachWhileRunning(t *testing.T) {
 		}
 		total += p.samples
 	}
-	sums := r.finish()
-	if want := float64(total); sums[0] != want || sums[1] != want {
-		t.Fatalf("emitted sums %v; want %v per period", sums, want)
-	}
-	if st := s.Stats(); st.Samples != uint64(total) {
-		t.Fatalf("Samples = %d; want %d", st.Samples, total)
-	}
+	r.finishWith(t, total)
 }
 
 // TestAttachDetachConcurrently: workers attach, send and detach producers
