@@ -176,10 +176,21 @@ func encode(t *testing.T, encoding string, b []byte) []byte {
 
 // TestV3ClientBatches sends 20 requests of 500 records of 10 samples each
 // over keep-alive connections, in every Content-Encoding, and checks the
-// exact aggregates.
+// exact aggregates: with the shards' threads applying the requests'
+// batches, and with the requests applying them (inline, the default on one
+// CPU), where it also checks who ran the shards' rounds.
 func TestV3ClientBatches(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		inline pipeline.InlineMode
+	}{{"shard-threads", pipeline.InlineOff}, {"inline", pipeline.InlineOn}} {
+		t.Run(c.name, func(t *testing.T) { testV3ClientBatches(t, c.inline) })
+	}
+}
+
+func testV3ClientBatches(t *testing.T, inline pipeline.InlineMode) {
 	var out lockedBuffer
-	d := httpDaemon(t, &out, nil)
+	d := httpDaemon(t, &out, func(pc *pipeline.Config) { pc.Inline = inline })
 	url := "http://" + d.HTTPAddr().String() + "/metrics/v3/application"
 	client := &http.Client{}
 	end := time.Now().UnixMilli()
@@ -218,7 +229,15 @@ func TestV3ClientBatches(t *testing.T) {
 	if st := src.Stats(); st.Accepted != 20 || st.Records != 10000 || st.Samples != 100000 {
 		t.Errorf("source counted %+v", st)
 	}
+	p := d.Pipelines()[0]
 	must(t, d.Stop())
+	var steps uint64
+	for _, s := range p.Shards() {
+		steps += s.Stats().Steps
+	}
+	if (inline == pipeline.InlineOn) != (steps > 0) {
+		t.Errorf("inline %v: the requests ran %d rounds of the shards", inline == pipeline.InlineOn, steps)
+	}
 	got := map[string]jsonLine{}
 	for _, l := range parseLines(t, out.String()) {
 		if l.Metric == "request/latency" {

@@ -125,6 +125,10 @@ func (c *HTTPConfig) Lanes() (int, int) {
 	return c.Slots, httpRingSize
 }
 
+// Steps says that a request applies what it published (Producer.Step,
+// Stepper).
+func (c *HTTPConfig) Steps() bool { return true }
+
 // Wrap adds an enclosing wrapping source's mapper.
 func (c *HTTPConfig) Wrap(m MapperSpec) { c.Mappers = append(c.Mappers, m) }
 
@@ -540,6 +544,7 @@ func (s *HTTPSource) publishWhole(sl *httpSlot, deadline time.Time, gone func() 
 			sl.prod.Discard()
 			return false
 		}
+		sl.prod.Step() // over hosted lanes: apply, to make room
 		if spin < 8 {
 			time.Sleep(0)
 		} else {
@@ -548,6 +553,7 @@ func (s *HTTPSource) publishWhole(sl *httpSlot, deadline time.Time, gone func() 
 	}
 	sl.note(sl.prod.PendingBytes())
 	sl.prod.Flush()
+	sl.prod.Step()
 	return true
 }
 

@@ -36,8 +36,8 @@ type SourceConfig interface {
 
 // Stepper is a source configuration whose producers call Producer.Step
 // after they publish, so that over lanes with Step set (a pipeline that runs
-// inline) they apply their own batches: the UDP source's loops and the TCP
-// source's event loops.
+// inline) they apply their own batches: the UDP source's loops, the TCP
+// source's event loops and the HTTP source's requests.
 type Stepper interface {
 	Steps() bool
 }
