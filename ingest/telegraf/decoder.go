@@ -68,26 +68,35 @@ type Decoder struct {
 	hasMets bool
 	idx     int
 
-	fields []field
-	order  []int32 // field indices sorted by key
-	tags   []sample.Dim
-	name   []byte
-	strs   []byte // text of numbers and booleans read as strings
-	num    []byte
-	keys   []byte    // the keys of the pending samples
-	out    []pending // samples to route once the whole line is valid
-	err    error
-	perr   sample.DecodeError
+	fields  []field
+	order   []int32 // field indices sorted by key
+	rawTags []rawTag
+	tags    []sample.Dim
+	name    []byte
+	strs    []byte // text of numbers and booleans read as strings
+	num     []byte
+	keys    []byte    // the keys of the pending samples
+	out     []pending // samples to route once the whole line is valid
+	err     error
+	perr    sample.DecodeError
 }
 
 type metric struct {
 	name, timestamp, fields, tags *fastjson.Value
 }
 
+// field and rawTag are a key of "fields" or "tags" with its value as read:
+// a value is checked (a string) only if no later key of the same name
+// replaces it, as in Jackson's tree.
 type field struct {
 	key []byte
-	val []byte
+	val *fastjson.Value
 	dup bool // a later field has the same key
+}
+
+type rawTag struct {
+	key []byte
+	val *fastjson.Value
 }
 
 type pending struct {
@@ -131,6 +140,7 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) (sample
 	d.cur = metric{}
 	d.metrics = nil
 	clear(d.fields[:cap(d.fields)])
+	clear(d.rawTags[:cap(d.rawTags)])
 	clear(d.tags[:cap(d.tags)])
 	if err != nil {
 		return sample.Counts{}, err
@@ -229,22 +239,26 @@ func (d *Decoder) record(m *metric) error {
 	if err := d.strMap("fields", m.fields, d.visitField); err != nil {
 		return err
 	}
-	d.tags = d.tags[:0]
+	d.rawTags = d.rawTags[:0]
 	if err := d.strMap("tags", m.tags, d.visitTag); err != nil {
 		return err
 	}
-	// Jackson's tree keeps the last of duplicate keys. The sorts are
-	// O(n log² n) and allocation-free: a line with very many tags or
-	// fields costs no more than its length deserves.
-	slices.SortStableFunc(d.tags, func(a, b sample.Dim) int { return bytes.Compare(a.Key, b.Key) })
-	out := d.tags[:0]
-	for i := range d.tags {
-		if i+1 < len(d.tags) && bytes.Equal(d.tags[i].Key, d.tags[i+1].Key) {
+	// Jackson's tree keeps the last of duplicate keys, and only its value
+	// must be a string. The sorts are O(n log² n) and allocation-free: a
+	// line with very many tags or fields costs no more than its length
+	// deserves.
+	slices.SortStableFunc(d.rawTags, func(a, b rawTag) int { return bytes.Compare(a.key, b.key) })
+	d.tags = d.tags[:0]
+	for i, rt := range d.rawTags {
+		if i+1 < len(d.rawTags) && bytes.Equal(rt.key, d.rawTags[i+1].key) {
 			continue
 		}
-		out = append(out, d.tags[i])
+		v, err := d.str("\"tags\"", rt.val)
+		if err != nil {
+			return err
+		}
+		d.tags = append(d.tags, sample.Dim{Key: rt.key, Value: v})
 	}
-	d.tags = out
 	d.markDupFields()
 	t := d.millis(ts)
 	emitted := 0
@@ -253,7 +267,11 @@ func (d *Decoder) record(m *metric) error {
 		if f.dup {
 			continue
 		}
-		v, ok := d.fieldValue(f.val)
+		text, err := d.str("\"fields\"", f.val)
+		if err != nil {
+			return err
+		}
+		v, ok := d.fieldValue(text)
 		if !ok {
 			continue
 		}
@@ -362,6 +380,25 @@ func (d *Decoder) str(what string, v *fastjson.Value) ([]byte, error) {
 	return nil, d.fail(what + ": expected a string, got " + v.Type().String())
 }
 
+// token checks what Jackson's tokenizer checks of a scalar value wherever
+// it is, also where a later duplicate key replaces it: a string's UTF-8
+// and a number's form. Whether the value may be read as a string (str) is
+// checked only for the value that stays.
+func (d *Decoder) token(what string, v *fastjson.Value) error {
+	switch v.Type() {
+	case fastjson.TypeString:
+		if s, _ := v.StringBytes(); !utf8.Valid(s) {
+			return d.fail(what + ": invalid UTF-8")
+		}
+	case fastjson.TypeNumber:
+		d.num = v.MarshalTo(d.num[:0])
+		if !jsonNumber(d.num) && !nonNumeric(d.num) {
+			return d.fail(what + ": invalid number")
+		}
+	}
+	return nil
+}
+
 // long reads a Long as Jackson does: an integer token that fits a long, a
 // fractional one truncated (ACCEPT_FLOAT_AS_INT), or a string holding an
 // optionally signed decimal integer (Long.parseLong after trim()).
@@ -453,12 +490,10 @@ func (d *Decoder) visitField(k []byte, v *fastjson.Value) {
 		d.err = d.fail("\"fields\": invalid UTF-8 in a key")
 		return
 	}
-	s, err := d.str("\"fields\"", v)
-	if err != nil {
-		d.err = err
+	if d.err = d.token("\"fields\"", v); d.err != nil {
 		return
 	}
-	d.fields = append(d.fields, field{key: k, val: s})
+	d.fields = append(d.fields, field{key: k, val: v})
 }
 
 func (d *Decoder) visitTag(k []byte, v *fastjson.Value) {
@@ -469,12 +504,10 @@ func (d *Decoder) visitTag(k []byte, v *fastjson.Value) {
 		d.err = d.fail("\"tags\": invalid UTF-8 in a key")
 		return
 	}
-	s, err := d.str("\"tags\"", v)
-	if err != nil {
-		d.err = err
+	if d.err = d.token("\"tags\"", v); d.err != nil {
 		return
 	}
-	d.tags = append(d.tags, sample.Dim{Key: k, Value: s})
+	d.rawTags = append(d.rawTags, rawTag{key: k, val: v})
 }
 
 // jsonNumber reports whether a number token fastjson accepted is a JSON

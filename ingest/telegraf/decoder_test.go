@@ -192,6 +192,10 @@ func TestRules(t *testing.T) {
 		{name: "duplicate tag: last wins", line: `{"name":"n","timestamp":1,"fields":{"f":1},"tags":{"k":"1","k":"2"}}`, want: timers("n", "k=2", 1000, "f", 1.0)},
 		{name: "duplicate field: last wins", line: `{"name":"n","timestamp":1,"fields":{"f":1,"f":2}}`, want: timers("n", "", 1000, "f", 2.0)},
 		{name: "duplicate name: last wins", line: `{"name":"a","timestamp":1,"fields":{"f":1},"name":"b"}`, want: timers("b", "", 1000, "f", 1.0)},
+		// Jackson's tree keeps the last value of a key; only that one must be
+		// a string (fuzz/testdata/fuzz/FuzzTelegraf/a94a590d22c9130c).
+		{name: "object field value replaced", line: `{"name":"","timestamp":1,"fields":{"f":{},"f":"2"}}`, want: timers("", "", 1000, "f", 2.0)},
+		{name: "null tag value replaced", line: `{"name":"n","timestamp":1,"fields":{"f":1},"tags":{"k":null,"k":"v"}}`, want: timers("n", "k=v", 1000, "f", 1.0)},
 		{name: "unknown keys ignored", line: `{"name":"n","timestamp":1,"fields":{"f":1},"x":{"y":[null]}}`, want: timers("n", "", 1000, "f", 1.0)},
 		{name: "whitespace and CR", line: " {\"name\":\"n\",\"timestamp\":1,\"fields\":{\"f\":1}} \r", want: timers("n", "", 1000, "f", 1.0)},
 		{name: "zero timestamp", line: `{"name":"n","timestamp":0,"fields":{"f":1}}`, want: timers("n", "", 0, "f", 1.0)},
@@ -226,6 +230,9 @@ func TestRules(t *testing.T) {
 		{name: "null field value", line: `{"name":"n","timestamp":1,"fields":{"f":null}}`, errSub: "expected a string"},
 		{name: "object field value", line: `{"name":"n","timestamp":1,"fields":{"f":{}}}`, errSub: "expected a string"},
 		{name: "null tag value", line: `{"name":"n","timestamp":1,"tags":{"k":null}}`, errSub: "expected a string"},
+		{name: "field value replaced by an object", line: `{"name":"n","timestamp":1,"fields":{"f":"1","f":[]}}`, errSub: "expected a string"},
+		{name: "tag value replaced by null", line: `{"name":"n","timestamp":1,"tags":{"k":"v","k":null}}`, errSub: "expected a string"},
+		{name: "replaced field value still a token", line: `{"name":"n","timestamp":1,"fields":{"f":01,"f":"2"}}`, errSub: "invalid number"},
 		{name: "NaN and INF tokens", line: `{"name":"n","timestamp":1,"fields":{"f":NaN,"g":+INF,"h":-INF,"i":1}}`, want: timers("n", "", 1000, "f", math.NaN(), "i", 1.0)},
 		{name: "lower-case nan token", line: `{"name":"n","timestamp":1,"fields":{"f":nan}}`, errSub: "invalid number"},
 		{name: "malformed number token", line: `{"name":"n","timestamp":1,"fields":{"f":1-2}}`, errSub: "invalid number"},
