@@ -21,8 +21,9 @@ type input struct {
 	// of in and will never touch in or back again.
 	detaching atomic.Bool
 	done      chan struct{}
-	// acked: done was closed. Read and written by the running shard only.
-	acked bool
+	// acked: done was closed. Written in a round (under round) or once the
+	// loop stopped; read also by the loop's idle checks, outside rounds.
+	acked atomic.Bool
 	// hosted: attached with AttachHosted (no bell; its producer calls Step).
 	hosted bool
 }
@@ -200,6 +201,7 @@ func (s *Shard) run(stop <-chan struct{}, clock func() int64) {
 	s.round.Lock()
 	s.roundBuf = make([]*sample.Batch, batchesPerPop)
 	s.lastTick = 0
+	s.clock = clock // Step's rounds read the loop's clock
 	s.live.Store(true)
 	s.round.Unlock()
 	idle := 0
@@ -289,7 +291,7 @@ func (s *Shard) Step() bool {
 	}
 	s.hostedAt.Store(time.Now().UnixNano())
 	s.stats.Steps++
-	s.runRound(Now)
+	s.runRound(s.clock)
 	return true
 }
 
@@ -303,7 +305,7 @@ func (s *Shard) hasUnhostedWork() bool { return s.waiting(false) }
 
 func (s *Shard) waiting(hosted bool) bool {
 	for _, x := range *s.inputs.Load() {
-		if !x.acked && (x.in.Len() > 0 && (hosted || !x.hosted) || x.detaching.Load()) {
+		if !x.acked.Load() && (x.in.Len() > 0 && (hosted || !x.hosted) || x.detaching.Load()) {
 			return true
 		}
 	}
@@ -319,8 +321,8 @@ func (s *Shard) markStopped() {
 	s.state = loopStopped
 	s.abandonReconfiguration()
 	for _, x := range *s.inputs.Load() {
-		if x.detaching.Load() && !x.acked {
-			x.acked = true
+		if x.detaching.Load() && !x.acked.Load() {
+			x.acked.Store(true)
 			close(x.done)
 		}
 	}
@@ -333,7 +335,7 @@ func (s *Shard) markStopped() {
 func (s *Shard) drainInputs(buf []*sample.Batch, clock func() int64) bool {
 	worked := false
 	for _, x := range *s.inputs.Load() {
-		if x.acked {
+		if x.acked.Load() {
 			continue
 		}
 		// Loaded before popping: Detach sets it only after the producer's
@@ -352,7 +354,7 @@ func (s *Shard) drainInputs(buf []*sample.Batch, clock func() int64) bool {
 		} else if detaching {
 			// Every batch was applied in this or an earlier round; from
 			// now on the shard never touches x's rings.
-			x.acked = true
+			x.acked.Store(true)
 			close(x.done)
 		}
 	}

@@ -114,6 +114,7 @@ type Shard struct {
 	hostedAt atomic.Int64
 	roundBuf []*sample.Batch
 	lastTick int64
+	clock    func() int64 // Run's clock
 
 	stats        Stats
 	pub          publishedStats
