@@ -45,8 +45,10 @@ type period struct {
 }
 
 // Shard is one aggregation shard. Apply, Tick and Flush are called by its
-// owning goroutine only (Run is that goroutine's loop); Output, Stats,
-// SealedThrough, Attach, Detach and Reconfigure are safe from any goroutine.
+// owning goroutine only: Run's loop, or, for a round at a time, a goroutine
+// that calls Step (both hold the round mutex); Output, Stats,
+// SealedThrough, Attach, AttachHosted, Detach, Reconfigure and Step are safe
+// from any goroutine.
 type Shard struct {
 	id        int
 	cfg       Config
