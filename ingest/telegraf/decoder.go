@@ -85,9 +85,10 @@ type metric struct {
 	name, timestamp, fields, tags *fastjson.Value
 }
 
-// field and rawTag are a key of "fields" or "tags" with its value as read:
-// a value is checked (a string) only if no later key of the same name
-// replaces it, as in Jackson's tree.
+// field and rawTag are a key of "fields" or "tags" with its value as read,
+// checked once the duplicates are known: the value that stays must read as
+// a string (str), one a later key of the same name replaces only be a
+// valid token (token), as in Jackson's tree.
 type field struct {
 	key []byte
 	val *fastjson.Value
@@ -251,6 +252,9 @@ func (d *Decoder) record(m *metric) error {
 	d.tags = d.tags[:0]
 	for i, rt := range d.rawTags {
 		if i+1 < len(d.rawTags) && bytes.Equal(rt.key, d.rawTags[i+1].key) {
+			if err := d.token("\"tags\"", rt.val); err != nil {
+				return err
+			}
 			continue
 		}
 		v, err := d.str("\"tags\"", rt.val)
@@ -265,6 +269,9 @@ func (d *Decoder) record(m *metric) error {
 	for i := range d.fields {
 		f := &d.fields[i]
 		if f.dup {
+			if err := d.token("\"fields\"", f.val); err != nil {
+				return err
+			}
 			continue
 		}
 		text, err := d.str("\"fields\"", f.val)
@@ -380,10 +387,10 @@ func (d *Decoder) str(what string, v *fastjson.Value) ([]byte, error) {
 	return nil, d.fail(what + ": expected a string, got " + v.Type().String())
 }
 
-// token checks what Jackson's tokenizer checks of a scalar value wherever
-// it is, also where a later duplicate key replaces it: a string's UTF-8
-// and a number's form. Whether the value may be read as a string (str) is
-// checked only for the value that stays.
+// token checks what Jackson's tokenizer checks of a scalar value that a
+// later duplicate key replaces: a string's UTF-8 and a number's form (str
+// checks them, and that the value reads as a string, for the value that
+// stays).
 func (d *Decoder) token(what string, v *fastjson.Value) error {
 	switch v.Type() {
 	case fastjson.TypeString:
@@ -490,9 +497,6 @@ func (d *Decoder) visitField(k []byte, v *fastjson.Value) {
 		d.err = d.fail("\"fields\": invalid UTF-8 in a key")
 		return
 	}
-	if d.err = d.token("\"fields\"", v); d.err != nil {
-		return
-	}
 	d.fields = append(d.fields, field{key: k, val: v})
 }
 
@@ -502,9 +506,6 @@ func (d *Decoder) visitTag(k []byte, v *fastjson.Value) {
 	}
 	if !utf8.Valid(k) {
 		d.err = d.fail("\"tags\": invalid UTF-8 in a key")
-		return
-	}
-	if d.err = d.token("\"tags\"", v); d.err != nil {
 		return
 	}
 	d.rawTags = append(d.rawTags, rawTag{key: k, val: v})
