@@ -170,12 +170,25 @@ func exactPercentile(values []float64, p float64) float64 {
 // expected count, sum, min, max and MAD percentiles per period: with the
 // shards' threads applying the UDP loops' batches, and with the loops
 // applying them (run to completion, the default on one CPU).
-func TestDatadogClient(t *testing.T) {
-	for _, c := range []struct {
-		name   string
-		inline pipeline.InlineMode
-	}{{"shard-threads", pipeline.InlineOff}, {"inline", pipeline.InlineOn}} {
-		t.Run(c.name, func(t *testing.T) { testDatadogClient(t, c.inline) })
+func TestDatadogClient(t *testing.T) { inlineModes(t, testDatadogClient) }
+
+// inlineModes runs test with the shards' threads applying every batch and
+// with the sources applying theirs (pipeline Inline).
+func inlineModes(t *testing.T, test func(*testing.T, pipeline.InlineMode)) {
+	t.Run("shard-threads", func(t *testing.T) { test(t, pipeline.InlineOff) })
+	t.Run("inline", func(t *testing.T) { test(t, pipeline.InlineOn) })
+}
+
+// checkSteps checks that the sources ran rounds of p's shards (Step) if and
+// only if p ran inline. Call it after the daemon stopped.
+func checkSteps(t *testing.T, p *pipeline.Pipeline, inline pipeline.InlineMode) {
+	t.Helper()
+	var steps uint64
+	for _, s := range p.Shards() {
+		steps += s.Stats().Steps
+	}
+	if (inline == pipeline.InlineOn) != (steps > 0) {
+		t.Errorf("inline %v: the sources ran %d rounds of the shards", inline == pipeline.InlineOn, steps)
 	}
 }
 
@@ -220,13 +233,7 @@ func testDatadogClient(t *testing.T, inline pipeline.InlineMode) {
 	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	var steps uint64
-	for _, s := range p.Shards() {
-		steps += s.Stats().Steps
-	}
-	if (inline == pipeline.InlineOn) != (steps > 0) {
-		t.Errorf("inline %v: the loops ran %d rounds of the shards", inline == pipeline.InlineOn, steps)
-	}
+	checkSteps(t, p, inline)
 
 	type agg struct {
 		count    float64

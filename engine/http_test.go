@@ -179,14 +179,7 @@ func encode(t *testing.T, encoding string, b []byte) []byte {
 // exact aggregates: with the shards' threads applying the requests'
 // batches, and with the requests applying them (inline, the default on one
 // CPU), where it also checks who ran the shards' rounds.
-func TestV3ClientBatches(t *testing.T) {
-	for _, c := range []struct {
-		name   string
-		inline pipeline.InlineMode
-	}{{"shard-threads", pipeline.InlineOff}, {"inline", pipeline.InlineOn}} {
-		t.Run(c.name, func(t *testing.T) { testV3ClientBatches(t, c.inline) })
-	}
-}
+func TestV3ClientBatches(t *testing.T) { inlineModes(t, testV3ClientBatches) }
 
 func testV3ClientBatches(t *testing.T, inline pipeline.InlineMode) {
 	var out lockedBuffer
@@ -231,13 +224,7 @@ func testV3ClientBatches(t *testing.T, inline pipeline.InlineMode) {
 	}
 	p := d.Pipelines()[0]
 	must(t, d.Stop())
-	var steps uint64
-	for _, s := range p.Shards() {
-		steps += s.Stats().Steps
-	}
-	if (inline == pipeline.InlineOn) != (steps > 0) {
-		t.Errorf("inline %v: the requests ran %d rounds of the shards", inline == pipeline.InlineOn, steps)
-	}
+	checkSteps(t, p, inline)
 	got := map[string]jsonLine{}
 	for _, l := range parseLines(t, out.String()) {
 		if l.Metric == "request/latency" {

@@ -153,7 +153,6 @@ type UDPSource struct {
 type udpLoop struct {
 	src    *UDPSource
 	index  int
-	conn   *net.UDPConn // the portable loop's (udp_other.go); closed on Linux
 	raw    loopSocket
 	mu     sync.Mutex
 	dec    *statsd.Decoder
@@ -197,7 +196,7 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 		}
 		prod := newProducer(lanes[i], cfg.Mappers)
 		s.loops = append(s.loops, &udpLoop{
-			src: s, index: i, conn: conn, raw: raw,
+			src: s, index: i, raw: raw,
 			dec:    newStatsdDecoder(cfg.Decoder, prod),
 			decCfg: cfg.Decoder,
 			prod:   prod,

@@ -53,7 +53,7 @@ func (l *udpLoop) run() {
 		l.mu.Unlock()
 	}()
 	for {
-		n, _, flags, _, err := l.conn.ReadMsgUDP(l.recv.buf, nil)
+		n, _, flags, _, err := l.raw.(*netSocket).conn.ReadMsgUDP(l.recv.buf, nil)
 		if err != nil {
 			return
 		}

@@ -110,7 +110,7 @@ type Shard struct {
 	// round is held by whoever runs a round of the loop (drain, tick): the
 	// shard's own goroutine, or a producer on the same CPU that calls Step
 	// (run.go). live is set while Run runs, before stop was seen; hostedAt
-	// is when Step last ran a round (nanotime, see Step).
+	// is when Step last ran a round (wall clock, ns).
 	round    sync.Mutex
 	live     atomic.Bool
 	hostedAt atomic.Int64
