@@ -5,6 +5,7 @@ package ingest
 import (
 	"errors"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -76,6 +77,10 @@ func (c *pollConn) Read(f func(fd uintptr) bool) error {
 		if f(uintptr(c.fd)) {
 			return nil
 		}
+		// poll(2) blocks holding this goroutine's P until sysmon takes it
+		// back (20 µs to 10 ms): let what is runnable run first, so that a
+		// process with no spare P (GOMAXPROCS=1) does not wait for it.
+		runtime.Gosched()
 		if _, err := unix.Poll(fds, pollWait); err != nil && err != unix.EINTR {
 			return err
 		}
