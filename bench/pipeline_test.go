@@ -7,6 +7,7 @@ import (
 	"github.com/gomad/mad/bench"
 	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/ingest/statsd"
+	"github.com/gomad/mad/internal/transform"
 	"github.com/gomad/mad/shard"
 )
 
@@ -23,24 +24,33 @@ import (
 // threads of the daemon's loops.
 //
 // Workload A is madbench's S1 with the mix c=60,g=20,ms=20; "s1mix" is S1's
-// own mix (sampled counters and sets among them).
+// own mix (sampled counters and sets among them). "source=transforming"
+// runs workload A through a TransformingSource of the three rules of madbench's
+// mad-transforming peer (a rename by pattern, an injected dimension, a
+// removed one), as the daemon's UDP loop does: the decoder routes by key
+// through the producer's rewriter. Issue 16's bound is ≤ 15 % more per line
+// than "A/names=10000"; -bench 'Pipeline/^A$/^names=10000(,source=transforming)?$'
+// runs the two in turn, round after round with -count, and each alone with
+// the alternative dropped.
 //
 //	go test ./bench -run '^$' -bench Pipeline -count 6
 func BenchmarkPipeline(b *testing.B) {
 	workloadA := bench.Mix{Counter: 60, Gauge: 20, Timer: 20}
 	for _, c := range []struct {
-		name     string
-		names    int
-		mix      bench.Mix
-		messages int
+		name      string
+		names     int
+		mix       bench.Mix
+		messages  int
+		transform bool
 	}{
-		{"A/names=10000", 10_000, workloadA, 0},
-		{"A/names=100000", 100_000, workloadA, 0},
-		{"s1mix/names=10000", 10_000, bench.S1Mix, 0},
+		{"A/names=10000", 10_000, workloadA, 0, false},
+		{"A/names=100000", 100_000, workloadA, 0, false},
+		{"s1mix/names=10000", 10_000, bench.S1Mix, 0, false},
 		// madbench's S1 sends 300 000 prebuilt datagrams (420 MB): their
 		// stream through the caches (and the shared L3) is part of what an
 		// end-to-end run costs.
-		{"A/names=10000/datagrams=300000", 10_000, workloadA, 300_000},
+		{"A/names=10000,datagrams=300000", 10_000, workloadA, 300_000, false},
+		{"A/names=10000,source=transforming", 10_000, workloadA, 0, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			w := bench.S1(c.names, 1)
@@ -54,6 +64,19 @@ func BenchmarkPipeline(b *testing.B) {
 			lanes := ingest.NewLanes(1, 256)
 			prod := ingest.NewProducer(lanes)
 			dec := statsd.NewDecoder(statsd.Config{})
+			var spec *ingest.RewriteSpec
+			if c.transform {
+				spec, err = ingest.NewTransformingSpec("tr", []transform.Set{{
+					Metrics: []transform.Rule{{Pattern: `^(s[12])\.(\w+)\.(.*)$`, Templates: []string{"${1}/${2}/${3}"}}},
+					Inject:  []transform.Injection{{Key: "cluster", Value: "bench"}},
+					Remove:  []string{"pid"},
+				}}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				prod.SetMapper(ingest.MapperChain{spec}.New())
+				dec.SetKeyRoute(prod.RouteKey) // as the daemon's loops do
+			}
 			now := time.Now().UnixMilli()
 			apply := func() {
 				prod.Flush()
@@ -91,6 +114,11 @@ func BenchmarkPipeline(b *testing.B) {
 			if st.Series > uint64(c.names) || st.Series < uint64(c.names-c.names*c.mix.SampledCounter/100) ||
 				st.Samples == 0 || st.Refused != [len(st.Refused)]uint64{} {
 				b.Fatalf("%d series of %d, %d samples, refused %v", st.Series, c.names, st.Samples, st.Refused)
+			}
+			if spec != nil { // every line through the rewriter's cache, each series computed once
+				if st := spec.Stats(); st.Misses.Load() > uint64(c.names) || st.Hits.Load() < uint64(lines) || st.Clears.Load() != 0 {
+					b.Fatalf("rewriter: %d hits for %d lines, %d misses, %d clears", st.Hits.Load(), lines, st.Misses.Load(), st.Clears.Load())
+				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(lines), "ns/line")
 		})

@@ -197,9 +197,12 @@ func (p *Producer) RouteKey(key []byte, hash uint64) (*sample.Batch, sample.KeyR
 		if len(p.stage.Samples) > 0 {
 			p.drainStage()
 		}
-		b, k, ok, stage := p.rw.routeKey(key, hash, p.direct)
-		if !stage {
-			return b, k, ok
+		switch oh, okey, n := p.rw.single(key, hash); n {
+		case 0:
+			return nil, sample.KeyRef{}, false
+		case 1:
+			b := p.routeDirect(oh)
+			return b, b.PutKeyBytes(okey, oh), true
 		}
 	}
 	b := p.Route(hash)

@@ -217,25 +217,24 @@ func (r *rewriter) entry(h uint64, key []byte) rwRecord {
 	return r.compute(h, key)
 }
 
-// routeKey is the producer's RouteKey for a series (key, h) with one output
-// or none: the output key is written into the batch route picks for it; ok
-// false with b nil means the series is dropped (counted); ok false with b
-// set means the series has several outputs and is to be staged and mapped.
-func (r *rewriter) routeKey(key []byte, h uint64, route sample.Route) (b *sample.Batch, k sample.KeyRef, ok bool, stage bool) {
+// single is the producer's RouteKey lookup for a series (key, h): its one
+// output's hash and key (n 1), none (n 0: dropped, counted), or n 2 when it
+// has several outputs and is to be staged and mapped. The output key is
+// valid until the next call.
+func (r *rewriter) single(key []byte, h uint64) (oh uint64, okey []byte, n int) {
 	e := r.entry(h, key)
 	switch outs := e.outputs(); outs {
 	case rwDropped:
 		r.dropped++
-		return nil, k, false, false
+		return 0, nil, 0
 	case 0:
-		return nil, k, false, false
+		return 0, nil, 0
 	case 1:
+		oh, okey, _ = e.output(e.firstOutput())
+		return oh, okey, 1
 	default:
-		return nil, k, false, true
+		return 0, nil, 2
 	}
-	oh, okey, _ := e.output(e.firstOutput())
-	b = route(oh)
-	return b, b.PutKeyBytes(okey, oh), true, false
 }
 
 // publishStats adds what the mapper counted since the last call to the
