@@ -97,7 +97,7 @@ func TestProducerTrim(t *testing.T) {
 		t.Fatalf("an idle Trim let go of %d bytes; want some", n)
 	}
 	for i := range shards {
-		if n := lanes.Back[i].Len(); n != keepBatches {
+		if n := lanes.Back[i].Len() + len(p.spare[i]); n != keepBatches {
 			t.Fatalf("shard %d: %d batches kept; want %d", i, n, keepBatches)
 		}
 	}
@@ -106,5 +106,35 @@ func TestProducerTrim(t *testing.T) {
 	p.Flush()
 	if n := p.Trim(); n != 0 {
 		t.Fatalf("Trim after publishing let go of %d bytes; want 0", n)
+	}
+}
+
+// TestProducerReusesLastBatchBack: the batch a producer fills next is the
+// one its shard gave back last (still in the core's caches), not the one
+// that waited longest in the ring.
+func TestProducerReusesLastBatchBack(t *testing.T) {
+	lanes := NewLanes(1, 16)
+	p := NewProducer(lanes)
+	p.MaxSamples = 1
+	p.MaxWait = 0
+	for range 3 {
+		addOne(p, 0)
+		p.Flush()
+	}
+	var order []*sample.Batch
+	for b, ok := lanes.To[0].Pop(); ok; b, ok = lanes.To[0].Pop() {
+		b.Reset()
+		lanes.Back[0].Push(b)
+		order = append(order, b)
+	}
+	if len(order) != 3 {
+		t.Fatalf("%d batches published; want 3", len(order))
+	}
+	addOne(p, 0) // fills the current batch
+	for k := len(order) - 1; k >= 0; k-- {
+		addOne(p, 0) // publishes the current batch, takes a fresh one
+		if p.cur[0] != order[k] {
+			t.Fatalf("fresh batch %d: got %p; want the batch given back %d-th (%p)", len(order)-1-k, p.cur[0], k, order[k])
+		}
 	}
 }

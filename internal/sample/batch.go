@@ -145,19 +145,32 @@ func (b *Batch) PutKey(kind Kind, name []byte, dims []Dim) (KeyRef, error) {
 
 // AddValue appends a sample carrying one quantity.
 func (b *Batch) AddValue(k KeyRef, t, reqTime int64, v float64, u Unit) {
-	b.Samples = append(b.Samples, Sample{
-		Hash: k.Hash, Value: v, Time: t, ReqTime: reqTime,
-		KeyOff: k.Off, KeyLen: k.Len, Unit: u,
-	})
+	b.AddSample(k, t, reqTime, v, u, 0)
 }
 
 // AddSample appends a sample carrying one value with the given flags
 // (FlagDelta, FlagSetMember).
 func (b *Batch) AddSample(k KeyRef, t, reqTime int64, v float64, u Unit, flags uint8) {
-	b.Samples = append(b.Samples, Sample{
-		Hash: k.Hash, Value: v, Time: t, ReqTime: reqTime,
-		KeyOff: k.Off, KeyLen: k.Len, Unit: u, Flags: flags,
-	})
+	s := b.next()
+	s.Hash, s.Value, s.Time, s.ReqTime = k.Hash, v, t, reqTime
+	s.KeyOff, s.KeyLen, s.Agg, s.Unit, s.Flags = k.Off, k.Len, 0, u, flags
+}
+
+// next appends a sample and returns it, for the caller to set every field.
+// Writing the fields in place is what makes the difference with
+// append(b.Samples, Sample{...}): that builds the sample on the stack
+// with a store per field and copies it with 16-byte loads, each of which
+// spans several stores still in flight, so the CPU cannot forward them and
+// waits for them to reach its cache (perf put a quarter of the StatsD
+// decoder's time on that copy).
+func (b *Batch) next() *Sample {
+	n := len(b.Samples)
+	if n == cap(b.Samples) {
+		b.Samples = append(b.Samples, Sample{})
+	} else {
+		b.Samples = b.Samples[:n+1]
+	}
+	return &b.Samples[n]
 }
 
 // PutKeyBytes appends an already canonical key whose hash is known.
@@ -178,10 +191,9 @@ func SetMember(member []byte) float64 {
 func (b *Batch) AddAgg(k KeyRef, t, reqTime int64, a Agg, hist []HistEntry, u Unit) {
 	a.HistOff, a.HistLen = uint32(len(b.Hist)), uint32(len(hist))
 	b.Hist = append(b.Hist, hist...)
-	b.Samples = append(b.Samples, Sample{
-		Hash: k.Hash, Time: t, ReqTime: reqTime,
-		KeyOff: k.Off, KeyLen: k.Len, Agg: uint32(len(b.Aggs)), Unit: u, Flags: FlagAgg,
-	})
+	s := b.next()
+	s.Hash, s.Value, s.Time, s.ReqTime = k.Hash, 0, t, reqTime
+	s.KeyOff, s.KeyLen, s.Agg, s.Unit, s.Flags = k.Off, k.Len, uint32(len(b.Aggs)), u, FlagAgg
 	b.Aggs = append(b.Aggs, a)
 }
 
@@ -196,10 +208,9 @@ func (b *Batch) AddRun(k KeyRef, t, reqTime int64, vals []float64, u Unit) {
 		b.AddValue(k, t, reqTime, vals[0], u)
 		return
 	}
-	b.Samples = append(b.Samples, Sample{
-		Hash: k.Hash, Time: t, ReqTime: reqTime,
-		KeyOff: k.Off, KeyLen: k.Len, Agg: uint32(len(b.Runs)), Unit: u, Flags: FlagRun,
-	})
+	s := b.next()
+	s.Hash, s.Value, s.Time, s.ReqTime = k.Hash, 0, t, reqTime
+	s.KeyOff, s.KeyLen, s.Agg, s.Unit, s.Flags = k.Off, k.Len, uint32(len(b.Runs)), u, FlagRun
 	b.Runs = append(b.Runs, Run{Off: uint32(len(b.Vals)), Len: uint32(len(vals))})
 	b.Vals = append(b.Vals, vals...)
 }

@@ -3,7 +3,9 @@ package sample
 import (
 	"bytes"
 	"errors"
+	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -272,5 +274,36 @@ func TestAddRun(t *testing.T) {
 	b.Reset()
 	if b.Count() != 0 || len(b.Runs) != 0 || len(b.Vals) != 0 {
 		t.Errorf("after Reset: %+v", b)
+	}
+}
+
+// TestAddWritesEveryField: Batch.next hands out reused memory and its
+// callers set every field of Sample one by one; a field added to Sample
+// and not set there would carry a value from a sample of an earlier
+// batch. This test fills a batch with garbage, resets it and checks that
+// each Add leaves exactly the sample a literal would.
+func TestAddWritesEveryField(t *testing.T) {
+	if n := reflect.TypeFor[Sample]().NumField(); n != 9 {
+		t.Fatalf("Sample has %d fields; Batch.AddSample, AddAgg and AddRun set 9: set the new ones there, then update this test", n)
+	}
+	var b Batch
+	for range 4 {
+		b.Samples = append(b.Samples, Sample{Hash: ^uint64(0), Value: math.NaN(), Time: -1, ReqTime: -1,
+			KeyOff: ^uint32(0), KeyLen: ^uint32(0), Agg: ^uint32(0), Unit: ^Unit(0), Flags: ^uint8(0)})
+	}
+	b.Reset()
+	k := KeyRef{Hash: 7, Off: 1, Len: 2}
+	b.AddSample(k, 10, 20, 1.5, UnitNone, FlagDelta)
+	b.AddValue(k, 11, 0, 2.5, UnitNone)
+	b.AddAgg(k, 12, 21, Agg{Count: 1, Has: HasCount}, nil, UnitNone)
+	b.AddRun(k, 13, 22, []float64{1, 2}, UnitNone)
+	want := []Sample{
+		{Hash: 7, Value: 1.5, Time: 10, ReqTime: 20, KeyOff: 1, KeyLen: 2, Flags: FlagDelta},
+		{Hash: 7, Value: 2.5, Time: 11, KeyOff: 1, KeyLen: 2},
+		{Hash: 7, Time: 12, ReqTime: 21, KeyOff: 1, KeyLen: 2, Agg: 0, Flags: FlagAgg},
+		{Hash: 7, Time: 13, ReqTime: 22, KeyOff: 1, KeyLen: 2, Agg: 0, Flags: FlagRun},
+	}
+	if !reflect.DeepEqual(b.Samples, want) {
+		t.Fatalf("got %+v\nwant %+v", b.Samples, want)
 	}
 }
