@@ -89,3 +89,50 @@ func TestEmitMemoryIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestEmitKeepsScratchWhileNeeded: the scratch of a group of more
+// dimension sets than keepDimSets is kept for the next groups while such
+// groups keep coming (a steady load grows it once), and let go of once
+// none has needed it for scratchHold.
+func TestEmitKeepsScratchWhileNeeded(t *testing.T) {
+	const sets = keepDimSets + 1000
+	clock := time.Unix(1_000_000, 0)
+	s, err := shard.New(0, shard.Config{Periods: []time.Duration{time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &countSink{}
+	e := NewEmitter([]*shard.Shard{s}, out)
+	e.now = func() time.Time { return clock }
+	emitBucket := func(start int64) { // a PT1S bucket of sets sets, sealed and emitted
+		t.Helper()
+		var b sample.Batch
+		for i := range sets {
+			addSample(&b, sample.KindCounter, "keep.s", start+100, 0, 1, sample.UnitNone, "host", fmt.Sprintf("h%d", i))
+		}
+		s.Apply(&b, start+200)
+		s.Tick(start + 2001)
+		before := out.buckets
+		if !e.Poll() || out.buckets-before != sets {
+			t.Fatalf("%d PeriodicData emitted; want %d", out.buckets-before, sets)
+		}
+	}
+	emitBucket(t0)
+	if cap(e.buckets) < sets {
+		t.Fatalf("scratch for %d sets after a group of %d", cap(e.buckets), sets)
+	}
+	first := &e.buckets[:1][0]
+	clock = clock.Add(time.Second)
+	emitBucket(t0 + 1000)
+	if &e.buckets[:1][0] != first {
+		t.Fatal("the next group of as many sets grew its scratch again")
+	}
+	clock = clock.Add(scratchHold - time.Second)
+	if e.Poll(); cap(e.buckets) < sets {
+		t.Fatalf("scratch let go of %v after the last group that needed it; want it kept for %v", scratchHold-time.Second, scratchHold)
+	}
+	clock = clock.Add(2 * time.Second)
+	if e.Poll(); cap(e.buckets) > keepDimSets || len(e.dimIdx.slots) > 2*keepDimSets {
+		t.Fatalf("scratch for %d sets (index %d slots) kept %v after the last group that needed it", cap(e.buckets), len(e.dimIdx.slots), scratchHold+time.Second)
+	}
+}
