@@ -62,6 +62,9 @@ type Decoder struct {
 	lastBad [NumResults][]byte
 	// keyRoute, if set, replaces the route (SetKeyRoute).
 	keyRoute sample.KeyRoute
+	// relay, while RelayKeys runs, receives each parsed line instead of
+	// the route.
+	relay RelayKeyFunc
 }
 
 // SetKeyRoute makes the decoder hand each sample's key to kr instead of
@@ -121,6 +124,10 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	l := &d.line
 	r, n := parse(data, pos, s, e, l)
 	line := data[s:e]
+	if d.relay != nil {
+		d.relayLine(line, r)
+		return n
+	}
 	d.Stats.Lines[r]++
 	if r != OK {
 		if r >= ErrSyntax {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/maphash"
+	"math/bits"
 )
 
 // Kind is MAD's MetricType, stored as the first byte of a canonical key.
@@ -221,6 +222,41 @@ var seed = maphash.MakeSeed()
 // Hash returns the hash of a canonical key. It routes the sample to its
 // shard and indexes the shard's series table.
 func Hash(key []byte) uint64 { return maphash.Bytes(seed, key) }
+
+// StableHash returns a hash of b that is the same in every process, on
+// every machine and in every version of mad: for choices that several
+// processes must agree on (a StatsD relay's destination for a series; every
+// relay in front of the same aggregators must send a series to the same
+// one). Changing it moves every relayed series once; it has a test of
+// fixed values. Eight bytes a round (an xxHash64-like round, rotation and
+// two multiplications), then murmur3's 64-bit finaliser.
+func StableHash(b []byte) uint64 {
+	const p1, p2 = 0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F
+	h := uint64(len(b)) * p1
+	for len(b) >= 8 {
+		h = bits.RotateLeft64(h^binary.LittleEndian.Uint64(b)*p2, 31) * p1
+		b = b[8:]
+	}
+	if len(b) > 0 {
+		var tail uint64
+		for i, c := range b {
+			tail |= uint64(c) << (8 * i)
+		}
+		h = bits.RotateLeft64(h^tail*p2, 31) * p1
+	}
+	return Mix64(h)
+}
+
+// Mix64 is murmur3's 64-bit finaliser: a bijection whose every output bit
+// depends on every input bit.
+func Mix64(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xFF51AFD7ED558CCD
+	h ^= h >> 33
+	h *= 0xC4CEB9FE1A85EC53
+	h ^= h >> 33
+	return h
+}
 
 // Span locates a dimension inside a source buffer (a parsed line): its key
 // is src[K0:K1] and its value src[V0:V1]. Parsers that keep their tags as

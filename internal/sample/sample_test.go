@@ -3,6 +3,7 @@ package sample
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -305,5 +306,41 @@ func TestAddWritesEveryField(t *testing.T) {
 	}
 	if !reflect.DeepEqual(b.Samples, want) {
 		t.Fatalf("got %+v\nwant %+v", b.Samples, want)
+	}
+}
+
+// TestStableHash: StableHash's values are fixed (a relay in another process
+// or another version must agree), every input length takes its tail into
+// account, and its outputs spread.
+func TestStableHash(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want uint64
+	}{
+		{"", 0},
+		{"relay", 0xf061ae5172387ff5},
+		{"counter.name|host=a", 0x18ae751abd823a3a},
+	} {
+		if got := StableHash([]byte(c.in)); got != c.want {
+			t.Errorf("StableHash(%q) = %#x; want %#x", c.in, got, c.want)
+		}
+	}
+	seen := map[uint64]string{}
+	buckets := make([]int, 16)
+	for n := range 20_000 {
+		b := []byte(fmt.Sprintf("s%d.metric|host=h%d", n, n%97))
+		for _, k := range []int{len(b), len(b) - 1, 8, 7, 1} { // every tail length
+			h := StableHash(b[:k])
+			if o, ok := seen[h]; ok && o != string(b[:k]) {
+				t.Fatalf("%q and %q: same hash %#x", b[:k], o, h)
+			}
+			seen[h] = string(b[:k])
+		}
+		buckets[StableHash(b)>>60]++
+	}
+	for i, n := range buckets {
+		if n < 20_000/16*8/10 || n > 20_000/16*12/10 {
+			t.Fatalf("top-nibble bucket %d holds %d of 20000: %v", i, n, buckets)
+		}
 	}
 }
