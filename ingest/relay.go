@@ -1,0 +1,322 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+
+	"github.com/gomad/mad/ingest/statsd"
+	"github.com/gomad/mad/internal/sample"
+)
+
+// A StatsD relay sends every series, consistently, to one of N StatsD
+// aggregators (issue 19). Each line is forwarded byte for byte to the
+// destination its series hashes to, packed with others into datagrams of up
+// to MaxDatagram bytes.
+//
+// The hash is rendezvous hashing (highest random weight): the destination
+// of a series is the healthy destination whose score StableHash-mix(series
+// hash, destination identity) is highest. A destination's identity is the
+// stable hash of its address, not its place in the list, so reordering the
+// configuration moves nothing; when a destination goes down only its series
+// move (each to its runner-up), and they move back when it returns. Jump
+// hashing would need a score per destination too to survive a failure in
+// the middle of the list; a ring of virtual nodes needs memory and balances
+// worse. With the few destinations a relay has (tens at most), scoring each
+// is a few nanoseconds a line.
+
+// RelayDestination is an aggregator a relay forwards to: a StatsD server
+// over UDP.
+type RelayDestination struct {
+	// Addr is the server's "host:port".
+	Addr string
+}
+
+// RelayConfig configures the forwarding of a relay loop.
+type RelayConfig struct {
+	Destinations []RelayDestination
+	// MaxDatagram is the largest datagram sent (default 1432: a 1500-byte
+	// MTU less the IPv4 and UDP headers and a margin; raise it for jumbo
+	// frames or loopback). A line longer than this goes alone in a
+	// datagram of its own, up to maxUDPPayload.
+	MaxDatagram int
+	// QueueDatagrams bounds the packed datagrams waiting per destination
+	// (default 1024); a datagram that finds its queue full is dropped and
+	// its lines counted (queue_full).
+	QueueDatagrams int
+}
+
+// Relay drop reasons (RelayDestStats.Dropped).
+const (
+	RelayDropQueueFull = iota // the destination's queue was full
+	RelayDropSendError        // the send failed (the destination refused it: ICMP unreachable, …)
+	RelayDropTooLong          // a line longer than a UDP datagram can carry
+	numRelayDrops
+)
+
+// RelayDropNames are the label values of the drop reasons.
+var RelayDropNames = [numRelayDrops]string{"queue_full", "send_error", "too_long"}
+
+// maxUDPPayload is the largest UDP payload over IPv4.
+const maxUDPPayload = 65507
+
+// RelayDestStats counts what one destination was sent.
+type RelayDestStats struct {
+	Lines, Datagrams, Bytes uint64
+	Dropped                 [numRelayDrops]uint64
+}
+
+// relayDest is a destination as one relay loop sees it.
+type relayDest struct {
+	addr string
+	id   uint64 // StableHash of the address: its rendezvous identity
+	up   *atomic.Bool
+	send relaySender
+
+	cur      []byte // the datagram being packed
+	curLines int
+	queue    []relayDatagram // packed, oldest first
+	head     int             // queue[head:] are waiting
+	free     [][]byte
+	stats    RelayDestStats
+}
+
+type relayDatagram struct {
+	b     []byte
+	lines int
+}
+
+// relaySender sends datagrams to one destination without blocking: it
+// returns how many of dgs were sent, and the error that stopped it (nil,
+// or errRelayWouldBlock when the socket's buffer is full: the rest is
+// retried later).
+var errRelayWouldBlock = errors.New("relay: socket buffer full")
+
+type relaySender interface {
+	send(dgs []relayDatagram) (int, error)
+	close() error
+}
+
+// Relay forwards StatsD datagrams line by line. It belongs to one loop.
+type Relay struct {
+	dec       *statsd.Decoder
+	dests     []*relayDest
+	max       int
+	maxQueue  int
+	each      statsd.RelayKeyFunc // r.line, made once (a method value allocates)
+	refused   [statsd.NumResults]uint64
+	noDest    uint64 // lines dropped because no destination was up
+	healthyOf []int  // scratch
+}
+
+// NewRelay opens a UDP socket to each destination. up[i], if not nil,
+// tells whether destination i is healthy (a prober sets it); nil means
+// always.
+func NewRelay(cfg RelayConfig, up []*atomic.Bool) (*Relay, error) {
+	if len(cfg.Destinations) == 0 {
+		return nil, fmt.Errorf("relay: no destinations")
+	}
+	if cfg.MaxDatagram <= 0 {
+		cfg.MaxDatagram = 1432
+	}
+	if cfg.MaxDatagram > maxUDPPayload {
+		return nil, fmt.Errorf("relay: MaxDatagram %d is over a UDP datagram's %d bytes", cfg.MaxDatagram, maxUDPPayload)
+	}
+	if cfg.QueueDatagrams <= 0 {
+		cfg.QueueDatagrams = 1024
+	}
+	r := &Relay{dec: statsd.NewDecoder(statsd.Config{}), max: cfg.MaxDatagram, maxQueue: cfg.QueueDatagrams}
+	r.each = r.line
+	seen := map[uint64]string{}
+	for i, d := range cfg.Destinations {
+		id := sample.StableHash([]byte(d.Addr))
+		if o, ok := seen[id]; ok {
+			r.Close()
+			return nil, fmt.Errorf("relay: destination %q is listed twice (or hashes as %q does)", d.Addr, o)
+		}
+		seen[id] = d.Addr
+		s, err := dialRelayUDP(d.Addr)
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("relay: destination %q: %w", d.Addr, err)
+		}
+		u := new(atomic.Bool)
+		u.Store(true)
+		if i < len(up) && up[i] != nil {
+			u = up[i]
+		}
+		r.dests = append(r.dests, &relayDest{addr: d.Addr, id: id, up: u, send: s, cur: make([]byte, 0, cfg.MaxDatagram)})
+	}
+	return r, nil
+}
+
+// pick returns the destination of a series hash among the healthy ones, or
+// -1 if none is.
+func (r *Relay) pick(h uint64) int {
+	best, score := -1, uint64(0)
+	for i, d := range r.dests {
+		if !d.up.Load() {
+			continue
+		}
+		if s := sample.Mix64(h ^ d.id); best < 0 || s > score {
+			best, score = i, s
+		}
+	}
+	return best
+}
+
+// Forward packs the lines of one datagram for their destinations. Full
+// datagrams wait in their destination's queue for Send.
+func (r *Relay) Forward(datagram []byte) { r.dec.RelayKeys(datagram, r.each) }
+
+func (r *Relay) line(line []byte, res statsd.Result, h uint64) {
+	if res != statsd.OK {
+		r.refused[res]++
+		return
+	}
+	i := r.pick(h)
+	if i < 0 {
+		r.noDest++
+		return
+	}
+	r.dests[i].add(line, r.max, r.maxQueue)
+}
+
+// add appends a line (and its '\n') to the datagram being packed, sealing
+// that datagram first if the line does not fit.
+func (d *relayDest) add(line []byte, max, maxQueue int) {
+	n := len(line) + 1
+	if n > maxUDPPayload {
+		d.stats.Dropped[RelayDropTooLong]++
+		return
+	}
+	if len(d.cur)+n > max && len(d.cur) > 0 {
+		d.seal(maxQueue)
+	}
+	d.cur = append(d.cur, line...)
+	d.cur = append(d.cur, '\n')
+	d.curLines++
+	if len(d.cur) >= max { // a long line alone, or exactly full
+		d.seal(maxQueue)
+	}
+}
+
+// seal queues the datagram being packed, or drops it if the queue is full.
+func (d *relayDest) seal(maxQueue int) {
+	if d.curLines == 0 {
+		return
+	}
+	if len(d.queue)-d.head >= maxQueue {
+		d.stats.Dropped[RelayDropQueueFull] += uint64(d.curLines)
+		d.cur, d.curLines = d.cur[:0], 0
+		return
+	}
+	if d.head > 0 && len(d.queue) == cap(d.queue) { // slide the waiting ones down
+		n := copy(d.queue, d.queue[d.head:])
+		clear(d.queue[n:])
+		d.queue, d.head = d.queue[:n], 0
+	}
+	d.queue = append(d.queue, relayDatagram{b: d.cur, lines: d.curLines})
+	var next []byte
+	if k := len(d.free); k > 0 {
+		next, d.free = d.free[k-1][:0], d.free[:k-1]
+	} else {
+		next = make([]byte, 0, cap(d.cur))
+	}
+	d.cur, d.curLines = next, 0
+}
+
+// Seal queues every partly packed datagram (the flush interval has passed,
+// or the relay stops).
+func (r *Relay) Seal() {
+	for _, d := range r.dests {
+		d.seal(r.maxQueue)
+	}
+}
+
+// Pending reports whether a datagram is being packed or waits to be sent.
+func (r *Relay) Pending() bool {
+	for _, d := range r.dests {
+		if d.curLines > 0 || len(d.queue) > d.head {
+			return true
+		}
+	}
+	return false
+}
+
+// Send sends what the destinations' queues hold, without blocking: what a
+// full socket buffer does not take stays queued for the next Send.
+func (r *Relay) Send() {
+	for _, d := range r.dests {
+		for len(d.queue) > d.head {
+			wait := d.queue[d.head:]
+			n, err := d.send.send(wait)
+			for _, dg := range wait[:n] {
+				d.stats.Datagrams++
+				d.stats.Lines += uint64(dg.lines)
+				d.stats.Bytes += uint64(len(dg.b))
+			}
+			d.release(n)
+			if err == errRelayWouldBlock {
+				break
+			}
+			if err != nil { // the datagram it stopped at is lost
+				d.stats.Dropped[RelayDropSendError] += uint64(d.queue[d.head].lines)
+				d.release(1)
+			}
+		}
+		if d.head == len(d.queue) {
+			clear(d.queue)
+			d.queue, d.head = d.queue[:0], 0
+		}
+	}
+}
+
+// release gives the buffers of the first n waiting datagrams back.
+func (d *relayDest) release(n int) {
+	for _, dg := range d.queue[d.head : d.head+n] {
+		d.free = append(d.free, dg.b)
+	}
+	clear(d.queue[d.head : d.head+n])
+	d.head += n
+}
+
+// RelayStats is what a relay loop counted.
+type RelayStats struct {
+	// Refused counts the lines not forwarded, by parse result.
+	Refused [statsd.NumResults]uint64
+	// NoDestination counts lines dropped because no destination was up.
+	NoDestination uint64
+	Dests         []RelayDestStats
+}
+
+// Stats returns the relay's counters (by the loop that owns it).
+func (r *Relay) Stats() RelayStats {
+	st := RelayStats{Refused: r.refused, NoDestination: r.noDest}
+	for _, d := range r.dests {
+		st.Dests = append(st.Dests, d.stats)
+	}
+	return st
+}
+
+// Close closes the destinations' sockets; what is still queued is dropped
+// (call Seal and Send first to flush).
+func (r *Relay) Close() {
+	for _, d := range r.dests {
+		d.send.close()
+	}
+}
+
+// dialRelayUDP returns a sender over a connected UDP socket to addr.
+func dialRelayUDP(addr string) (relaySender, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := net.DialUDP("udp", nil, ua)
+	if err != nil {
+		return nil, err
+	}
+	return newRelayUDPSender(c)
+}

@@ -1,0 +1,334 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gomad/mad/ingest/statsd"
+)
+
+// relaySeries reads the series of a line relayLine made: its name and its
+// tags, sorted (an independent reading, not the relay's).
+func relaySeries(line string) string {
+	head, rest, _ := strings.Cut(line, ":")
+	parts := strings.Split(head, ",")
+	tags := slices.Clone(parts[1:])
+	if _, t, ok := strings.Cut(rest, "|#"); ok {
+		for _, kv := range strings.Split(t, ",") {
+			tags = append(tags, strings.Replace(kv, ":", "=", 1))
+		}
+	}
+	slices.Sort(tags)
+	return parts[0] + "|" + strings.Join(tags, "|")
+}
+
+// relayLine is a line of series s, its tags in random order and style.
+func relayLine(r *rand.Rand, s int) string {
+	tags := []string{fmt.Sprintf("host=h%d", s%7), fmt.Sprintf("svc=s%d", s%5)}
+	r.Shuffle(len(tags), func(i, j int) { tags[i], tags[j] = tags[j], tags[i] })
+	line := fmt.Sprintf("relay.metric_%d", s)
+	cut := r.IntN(3)
+	for _, t := range tags[:cut] {
+		line += "," + t
+	}
+	line += fmt.Sprintf(":%d|%s", r.IntN(9), []string{"c", "g", "ms"}[r.IntN(3)])
+	if cut < len(tags) {
+		line += "|#" + strings.ReplaceAll(strings.Join(tags[cut:], ","), "=", ":")
+	}
+	return line
+}
+
+// listeners opens n UDP sockets on loopback.
+func listeners(t *testing.T, n int) ([]*net.UDPConn, []RelayDestination) {
+	t.Helper()
+	var cs []*net.UDPConn
+	var ds []RelayDestination
+	for range n {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetReadBuffer(8 << 20); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		cs = append(cs, c)
+		ds = append(ds, RelayDestination{Addr: c.LocalAddr().String()})
+	}
+	return cs, ds
+}
+
+// receive reads the datagrams each listener got until want lines arrived
+// in all (or a second passes with nothing), checking each datagram's size.
+func receive(t *testing.T, cs []*net.UDPConn, want, max int) [][]string {
+	t.Helper()
+	got := make([][]string, len(cs))
+	total := 0
+	buf := make([]byte, 1<<16)
+	idle := 0
+	for total < want {
+		progress := false
+		for i, c := range cs {
+			c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			for {
+				n, err := c.Read(buf)
+				if err != nil {
+					break
+				}
+				progress = true
+				if n > max || n == 0 || buf[n-1] != '\n' {
+					t.Fatalf("a datagram of %d bytes (max %d) ending %q", n, max, buf[max0(n-1):n])
+				}
+				for _, l := range strings.Split(string(buf[:n-1]), "\n") {
+					got[i] = append(got[i], l)
+					total++
+				}
+			}
+		}
+		if idle++; progress {
+			idle = 0
+		}
+		if idle > 250 { // five seconds with nothing: what is missing is lost
+			t.Fatalf("%d lines received of %d", total, want)
+		}
+	}
+	return got
+}
+
+func max0(n int) int { return max(n, 0) }
+
+// relayAll forwards lines through r in datagrams of up to 20 lines, sealing
+// and sending at the end.
+func relayAll(r *Relay, lines []string) {
+	for i := 0; i < len(lines); i += 20 {
+		r.Forward([]byte(strings.Join(lines[i:min(i+20, len(lines))], "\n") + "\n"))
+		r.Send()
+	}
+	r.Seal()
+	r.Send()
+}
+
+// TestRelayConsistent: three destinations on loopback; every line arrives
+// byte for byte at exactly one, every series always at the same one
+// whatever its tag order, style and type, datagrams stay within
+// MaxDatagram, and the series spread evenly.
+func TestRelayConsistent(t *testing.T) {
+	cs, ds := listeners(t, 3)
+	const max = 512
+	r, err := NewRelay(RelayConfig{Destinations: ds, MaxDatagram: max}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rnd := rand.New(rand.NewPCG(7, 8))
+	var lines []string
+	for range 6000 {
+		lines = append(lines, relayLine(rnd, rnd.IntN(3000)))
+	}
+	relayAll(r, lines)
+	got := receive(t, cs, len(lines), max)
+	where := map[string]int{}
+	perDest := make([]int, len(cs))
+	var all []string
+	for i, ls := range got {
+		for _, l := range ls {
+			s := relaySeries(l)
+			if o, ok := where[s]; ok && o != i {
+				t.Fatalf("series %s at destinations %d and %d", s, o, i)
+			}
+			if _, ok := where[s]; !ok {
+				perDest[i]++
+			}
+			where[s] = i
+			all = append(all, l)
+		}
+	}
+	slices.Sort(all)
+	sorted := slices.Clone(lines)
+	slices.Sort(sorted)
+	if !slices.Equal(all, sorted) {
+		t.Fatalf("%d lines received, not the %d sent", len(all), len(lines))
+	}
+	for i, n := range perDest {
+		if n < len(where)/3*8/10 || n > len(where)/3*12/10 {
+			t.Errorf("destination %d has %d of %d series: %v", i, n, len(where), perDest)
+		}
+	}
+	st := r.Stats()
+	var sent, dgs, bytes uint64
+	for _, d := range st.Dests {
+		sent, dgs, bytes = sent+d.Lines, dgs+d.Datagrams, bytes+d.Bytes
+		if d.Dropped != [numRelayDrops]uint64{} {
+			t.Errorf("dropped %v", d.Dropped)
+		}
+	}
+	if sent != uint64(len(lines)) {
+		t.Errorf("stats: %d lines sent of %d", sent, len(lines))
+	}
+	// Packed: fewer than one datagram per (max - longest line) bytes.
+	if dgs > bytes/(max-64)+uint64(len(cs)) {
+		t.Errorf("%d datagrams for %d bytes at %d a datagram", dgs, bytes, max)
+	}
+	t.Logf("%d lines in %d datagrams (%.1f per 1000 lines), %d series: %v", sent, dgs, float64(dgs)*1000/float64(sent), len(where), perDest)
+}
+
+// TestRelayFailover: a destination going down moves only its series, each
+// to one other; coming back, they return.
+func TestRelayFailover(t *testing.T) {
+	_, ds := listeners(t, 4)
+	up := []*atomic.Bool{new(atomic.Bool), new(atomic.Bool), new(atomic.Bool), new(atomic.Bool)}
+	for _, u := range up {
+		u.Store(true)
+	}
+	r, err := NewRelay(RelayConfig{Destinations: ds}, up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	d := statsd.NewDecoder(statsd.Config{})
+	assign := func() map[uint64]int {
+		m := map[uint64]int{}
+		for s := range 4000 {
+			d.RelayKeys([]byte(fmt.Sprintf("m%d,host=h%d:1|c\n", s, s%3)), func(_ []byte, _ statsd.Result, h uint64) { m[h] = r.pick(h) })
+		}
+		return m
+	}
+	before := assign()
+	up[2].Store(false)
+	during := assign()
+	moved := 0
+	for h, i := range before {
+		switch j := during[h]; {
+		case i == 2 && j == 2:
+			t.Fatal("a series stayed on the destination that is down")
+		case i == 2:
+			moved++
+		case j != i:
+			t.Fatalf("a series of destination %d moved to %d when destination 2 went down", i, j)
+		}
+	}
+	if moved < 4000/4*7/10 {
+		t.Fatalf("only %d series moved off destination 2", moved)
+	}
+	up[2].Store(true)
+	if after := assign(); !mapsEqual(after, before) {
+		t.Fatal("series did not return to destination 2")
+	}
+	// Reordering the destinations moves nothing.
+	rev := slices.Clone(ds)
+	slices.Reverse(rev)
+	r2, err := NewRelay(RelayConfig{Destinations: rev}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	for h, i := range before {
+		if r2.dests[r2.pick(h)].addr != r.dests[i].addr {
+			t.Fatal("reordering the destinations moved a series")
+		}
+	}
+	// None up: counted.
+	for _, u := range up {
+		u.Store(false)
+	}
+	r.Forward([]byte("x:1|c\ny:2|c\n"))
+	if st := r.Stats(); st.NoDestination != 2 {
+		t.Fatalf("no destination up: %d lines counted; want 2", st.NoDestination)
+	}
+}
+
+func mapsEqual(a, b map[uint64]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// blockedSender is a socket whose buffer stays full.
+type blockedSender struct{ calls int }
+
+func (s *blockedSender) send([]relayDatagram) (int, error) { s.calls++; return 0, errRelayWouldBlock }
+func (s *blockedSender) close() error                      { return nil }
+
+// TestRelayQueueBound: datagrams a destination cannot take wait up to the
+// queue's bound; beyond it their lines are dropped and counted; refused
+// lines and over-long lines are counted too.
+func TestRelayQueueBound(t *testing.T) {
+	_, ds := listeners(t, 1)
+	r, err := NewRelay(RelayConfig{Destinations: ds, MaxDatagram: 100, QueueDatagrams: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.dests[0].send.close()
+	bs := &blockedSender{}
+	r.dests[0].send = bs
+	line := strings.Repeat("q", 40) + ":1|c" // 44 bytes + '\n': two a datagram
+	for range 10 {
+		r.Forward([]byte(line + "\n"))
+		r.Send()
+	}
+	r.Seal()
+	r.Send()
+	st := r.Stats().Dests[0]
+	if st.Lines != 0 || st.Dropped[RelayDropQueueFull] != 10-3*2 || bs.calls == 0 {
+		t.Fatalf("stats %+v, %d sends; want 6 of 10 lines waiting, 4 dropped as queue_full", st, bs.calls)
+	}
+	if !r.Pending() {
+		t.Fatal("nothing pending")
+	}
+	r.Forward([]byte("bad line\n" + strings.Repeat("x", maxUDPPayload) + ":1|c\n"))
+	st2 := r.Stats()
+	if st2.Refused[statsd.ErrSyntax] != 1 || st2.Dests[0].Dropped[RelayDropTooLong] != 1 {
+		t.Fatalf("refused %v, dropped %v", st2.Refused, st2.Dests[0].Dropped)
+	}
+}
+
+// TestRelayNoAllocs: forwarding and sending allocate nothing once the
+// buffers exist.
+func TestRelayNoAllocs(t *testing.T) {
+	cs, ds := listeners(t, 2)
+	r, err := NewRelay(RelayConfig{Destinations: ds}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rnd := rand.New(rand.NewPCG(1, 1))
+	var b bytes.Buffer
+	for range 30 {
+		b.WriteString(relayLine(rnd, rnd.IntN(100)) + "\n")
+	}
+	data := b.Bytes()
+	drain := func() {
+		buf := make([]byte, 1<<16)
+		for _, c := range cs {
+			c.SetReadDeadline(time.Now().Add(time.Millisecond))
+			for {
+				if _, err := c.Read(buf); err != nil {
+					break
+				}
+			}
+		}
+	}
+	for range 50 {
+		r.Forward(data)
+		r.Send()
+	}
+	drain()
+	if a := testing.AllocsPerRun(200, func() { r.Forward(data); r.Seal(); r.Send() }); a != 0 {
+		t.Fatalf("%v allocations a datagram", a)
+	}
+	drain()
+}
