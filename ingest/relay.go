@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/gomad/mad/ingest/statsd"
 	"github.com/gomad/mad/internal/sample"
@@ -45,6 +46,23 @@ type RelayConfig struct {
 	// (default 1024); a datagram that finds its queue full is dropped and
 	// its lines counted (queue_full).
 	QueueDatagrams int
+	// FlushInterval is the longest a line waits in a datagram that is not
+	// full (default 10 ms): under load datagrams fill first; at low rates
+	// a line is sent at most this late.
+	FlushInterval time.Duration
+}
+
+// EnsureDefaults fills in every unset option.
+func (c *RelayConfig) EnsureDefaults() {
+	if c.MaxDatagram <= 0 {
+		c.MaxDatagram = 1432
+	}
+	if c.QueueDatagrams <= 0 {
+		c.QueueDatagrams = 1024
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = 10 * time.Millisecond
+	}
 }
 
 // Relay drop reasons (RelayDestStats.Dropped).
@@ -117,14 +135,9 @@ func NewRelay(cfg RelayConfig, up []*atomic.Bool) (*Relay, error) {
 	if len(cfg.Destinations) == 0 {
 		return nil, fmt.Errorf("relay: no destinations")
 	}
-	if cfg.MaxDatagram <= 0 {
-		cfg.MaxDatagram = 1432
-	}
+	cfg.EnsureDefaults()
 	if cfg.MaxDatagram > maxUDPPayload {
 		return nil, fmt.Errorf("relay: MaxDatagram %d is over a UDP datagram's %d bytes", cfg.MaxDatagram, maxUDPPayload)
-	}
-	if cfg.QueueDatagrams <= 0 {
-		cfg.QueueDatagrams = 1024
 	}
 	r := &Relay{dec: statsd.NewDecoder(statsd.Config{}), max: cfg.MaxDatagram, maxQueue: cfg.QueueDatagrams}
 	r.each = r.line
@@ -235,6 +248,17 @@ func (r *Relay) Seal() {
 	}
 }
 
+// Partial reports whether a datagram is being packed (not full: Seal
+// sends it).
+func (r *Relay) Partial() bool {
+	for _, d := range r.dests {
+		if d.curLines > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Pending reports whether a datagram is being packed or waits to be sent.
 func (r *Relay) Pending() bool {
 	for _, d := range r.dests {
@@ -298,6 +322,28 @@ func (r *Relay) Stats() RelayStats {
 		st.Dests = append(st.Dests, d.stats)
 	}
 	return st
+}
+
+// The relay's counters as a loop publishes them (counters): the refused
+// lines by result, the lines with no destination, then per destination its
+// lines, datagrams, bytes and drops by reason.
+const (
+	relayNoDest     = int(statsd.NumResults)
+	relayDestBase   = relayNoDest + 1
+	relayDestValues = 3 + numRelayDrops
+)
+
+func relayCounterCount(dests int) int { return relayDestBase + dests*relayDestValues }
+
+// fill writes the counters into v (relayCounterCount long).
+func (r *Relay) fill(v []uint64) {
+	copy(v, r.refused[:])
+	v[relayNoDest] = r.noDest
+	for i, d := range r.dests {
+		w := v[relayDestBase+i*relayDestValues:]
+		w[0], w[1], w[2] = d.stats.Lines, d.stats.Datagrams, d.stats.Bytes
+		copy(w[3:relayDestValues], d.stats.Dropped[:])
+	}
 }
 
 // Close closes the destinations' sockets; what is still queued is dropped

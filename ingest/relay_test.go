@@ -332,3 +332,65 @@ func TestRelayNoAllocs(t *testing.T) {
 	}
 	drain()
 }
+
+// TestUDPRelaySource: a StatsD source with a relay forwards what it
+// receives over UDP to its destinations (each series to one), aggregates
+// nothing, sends a partly packed datagram once the flush interval has
+// passed without more traffic, and reports what it sent and refused.
+func TestUDPRelaySource(t *testing.T) {
+	cs, ds := listeners(t, 3)
+	lanes := []Lanes{NewLanes(1, 64)}
+	src, err := ListenUDP(UDPConfig{Name: "relay", Addr: "127.0.0.1:0", Log: quiet,
+		Relay: &RelayConfig{Destinations: ds, FlushInterval: 5 * time.Millisecond}}, lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Start()
+	defer src.Stop()
+	conn, err := net.Dial("udp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rnd := rand.New(rand.NewPCG(9, 9))
+	var lines []string
+	for range 40 { // datagrams of 1 to 20 lines
+		var dg []string
+		for range 1 + rnd.IntN(20) {
+			dg = append(dg, relayLine(rnd, rnd.IntN(200)))
+		}
+		lines = append(lines, dg...)
+		if _, err := conn.Write([]byte(strings.Join(dg, "\n") + "\nnot a line\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := receive(t, cs, len(lines), 1432) // the last datagrams only once the interval passed
+	where := map[string]int{}
+	n := 0
+	for i, ls := range got {
+		for _, l := range ls {
+			if o, ok := where[relaySeries(l)]; ok && o != i {
+				t.Fatalf("series %s at destinations %d and %d", relaySeries(l), o, i)
+			}
+			where[relaySeries(l)] = i
+			n++
+		}
+	}
+	if n != len(lines) {
+		t.Fatalf("%d lines forwarded; want %d", n, len(lines))
+	}
+	if _, ok := lanes[0].To[0].Pop(); ok {
+		t.Fatal("a relaying source published samples")
+	}
+	src.Stop()
+	var sent float64
+	for _, d := range ds {
+		sent += reported(t, src, "mad_relay_lines_total", "destination", d.Addr)
+	}
+	if sent != float64(len(lines)) {
+		t.Fatalf("mad_relay_lines_total sums to %v; want %d", sent, len(lines))
+	}
+	if r := reported(t, src, "mad_relay_refused_lines_total", "result", "syntax"); r != 40 {
+		t.Fatalf(`mad_relay_refused_lines_total{result="syntax"} %v; want 40`, r)
+	}
+}

@@ -44,6 +44,39 @@ func (s *UDPSource) Report(emit func(sm.Value)) {
 	emit(counter("mad_source_read_errors_total", "Socket read errors.", l, st.ReadErrors))
 	emit(counter("mad_source_kernel_drops_total", "Datagrams the kernel dropped because the socket receive buffer was full.", l, st.KernelDrops))
 	reportMappers(emit, l, s.cfg.Mappers) // fixed for the source's life (Retargetable)
+	if s.cfg.Relay != nil {
+		s.reportRelay(emit, l)
+	}
+}
+
+// reportRelay reports a relaying source's forwarding, summed over its
+// loops: per destination what was sent and what was dropped, by reason;
+// the lines refused (by parse result) and those no destination was up for.
+func (s *UDPSource) reportRelay(emit func(sm.Value), l []string) {
+	v := make([]uint64, relayCounterCount(len(s.cfg.Relay.Destinations)))
+	for _, lp := range s.loops {
+		for i, x := range lp.rc.read() {
+			v[i] += x
+		}
+	}
+	for r := range statsd.NumResults {
+		if r != statsd.OK {
+			emit(counter("mad_relay_refused_lines_total", "Lines a relay did not forward, by parse result (as an aggregator would refuse them).",
+				sm.With(l, "result", r.String()), v[r]))
+		}
+	}
+	emit(counter("mad_relay_no_destination_lines_total", "Lines a relay dropped because none of its destinations was up.", l, v[relayNoDest]))
+	for i, d := range s.cfg.Relay.Destinations {
+		w := v[relayDestBase+i*relayDestValues:]
+		dl := sm.With(l, "destination", d.Addr)
+		emit(counter("mad_relay_lines_total", "Lines a relay sent to a destination.", dl, w[0]))
+		emit(counter("mad_relay_datagrams_total", "Datagrams a relay sent to a destination.", dl, w[1]))
+		emit(counter("mad_relay_bytes_total", "Bytes a relay sent to a destination.", dl, w[2]))
+		for r, name := range RelayDropNames {
+			emit(counter("mad_relay_dropped_lines_total", "Lines a relay dropped for a destination, by reason (queue_full: its queue was full; send_error: the send failed; too_long: over a datagram).",
+				sm.With(dl, "reason", name), w[3+r]))
+		}
+	}
 }
 
 // Report reports the source's counters.

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +44,13 @@ type UDPConfig struct {
 	Log *slog.Logger
 	// Mappers are MAD's wrapping sources around this one.
 	Mappers MapperChain
+	// Relay, if set, makes the source a StatsD relay: its loops forward
+	// each line to one of Relay's destinations (by its series) instead of
+	// aggregating it (issue 19). Mappers do not apply to relayed lines.
+	Relay *RelayConfig
+	// RelayUp, if set, tells for each of Relay's destinations whether it is
+	// up (a prober sets them); shared by the loops.
+	RelayUp []*atomic.Bool
 }
 
 // SourceName returns Name.
@@ -161,6 +169,13 @@ type udpLoop struct {
 	c      *counters
 	recv   udpRecv // receive buffers (udp_linux.go, udp_other.go)
 	dirty  bool    // decoded since the last flush
+	// relay, when the source relays: the loop forwards instead of
+	// decoding; relayDue is when its partly packed datagrams are to be
+	// sent (ms; 0: none waits); rc publishes its counters.
+	relay      *Relay
+	relayDue   int64
+	relayEvery int64
+	rc         *counters
 }
 
 // ListenUDP binds the sockets of a UDP source, one per loop; lanes[i] are
@@ -195,14 +210,24 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 			return nil, fmt.Errorf("udp source %s: %w", cfg.Name, err)
 		}
 		prod := newProducer(lanes[i], cfg.Mappers)
-		s.loops = append(s.loops, &udpLoop{
+		l := &udpLoop{
 			src: s, index: i, raw: raw,
 			dec:    newStatsdDecoder(cfg.Decoder, prod),
 			decCfg: cfg.Decoder,
 			prod:   prod,
 			c:      newCounters(udpCounters),
 			recv:   newUDPRecv(&cfg),
-		})
+		}
+		if cfg.Relay != nil {
+			if l.relay, err = NewRelay(*cfg.Relay, cfg.RelayUp); err != nil {
+				raw.close()
+				s.releaseConns()
+				return nil, fmt.Errorf("udp source %s: %w", cfg.Name, err)
+			}
+			l.relayEvery = max(1, cfg.Relay.FlushInterval.Milliseconds())
+			l.rc = newCounters(relayCounterCount(len(cfg.Relay.Destinations)))
+		}
+		s.loops = append(s.loops, l)
 	}
 	s.ReadBuffer = readBufferOf(s.loops[0].raw)
 	if s.ReadBuffer > 0 && s.ReadBuffer < 2*cfg.ReadBuffer {
@@ -226,6 +251,9 @@ type loopSocket interface {
 	shutdown()
 	// close releases the socket, once the loop has returned.
 	close()
+	// setWait bounds the next wait for a datagram (ms; -1: the socket's
+	// own bound), for a relay's flush interval.
+	setWait(ms int)
 }
 
 // closeConns ends the loops' reads (Stop then waits for the loops and
@@ -241,6 +269,9 @@ func (s *UDPSource) closeConns() {
 func (s *UDPSource) releaseConns() {
 	for _, l := range s.loops {
 		l.raw.close()
+		if l.relay != nil {
+			l.relay.Close()
+		}
 	}
 }
 
@@ -438,6 +469,49 @@ func (l *udpLoop) flush() {
 	l.prod.Step()
 	l.account(nowMillis(), true)
 	l.dirty = false
+}
+
+// decode hands one datagram's whole lines to the decoder, or to the relay.
+// Under mu.
+func (l *udpLoop) decode(b []byte, now int64) {
+	if l.relay != nil {
+		l.relay.Forward(b)
+		return
+	}
+	l.dec.Decode(b, now, l.prod.Route)
+}
+
+// relaySend sends the datagrams the relay packed full, and those not full
+// once the flush interval has passed since their first line (or at once
+// if final: the loop stops). Under mu.
+func (l *udpLoop) relaySend(now int64, final bool) {
+	r := l.relay
+	if r == nil {
+		return
+	}
+	if r.Partial() {
+		if l.relayDue == 0 {
+			l.relayDue = now + l.relayEvery
+		}
+		if final || now >= l.relayDue {
+			r.Seal()
+			l.relayDue = 0
+		}
+	} else {
+		l.relayDue = 0
+	}
+	r.Send()
+	r.fill(l.rc.vals)
+	l.rc.publish(now, final)
+}
+
+// relayWait returns how long the loop may wait for datagrams before a
+// partly packed one is due (ms; -1: no limit). Under mu.
+func (l *udpLoop) relayWait(now int64) int {
+	if l.relay == nil || l.relayDue == 0 {
+		return -1
+	}
+	return int(max(0, l.relayDue-now))
 }
 
 // account copies the decoder's and producer's counters into the loop's

@@ -32,6 +32,7 @@ import (
 type pollConn struct {
 	fd      int
 	closing atomic.Bool
+	wait    int // the next wait's bound in ms, -1: pollWait (setWait)
 }
 
 var errClosedConn = errors.New("udp: socket closed")
@@ -53,7 +54,7 @@ func openLoopSocket(conn *net.UDPConn) (loopSocket, error) {
 		return nil, derr
 	}
 	conn.Close()
-	return &pollConn{fd: fd}, nil
+	return &pollConn{fd: fd, wait: -1}, nil
 }
 
 // pollWait bounds a wait in poll(2), so that a loop notices a close even
@@ -81,13 +82,20 @@ func (c *pollConn) Read(f func(fd uintptr) bool) error {
 		// back (20 µs to 10 ms): let what is runnable run first, so that a
 		// process with no spare P (GOMAXPROCS=1) does not wait for it.
 		runtime.Gosched()
-		if _, err := unix.Poll(fds, pollWait); err != nil && err != unix.EINTR {
+		wait := pollWait
+		if c.wait >= 0 {
+			wait = min(wait, c.wait)
+		}
+		if _, err := unix.Poll(fds, wait); err != nil && err != unix.EINTR {
 			return err
 		}
 	}
 }
 
 func (c *pollConn) Write(func(fd uintptr) bool) error { return errors.ErrUnsupported }
+
+// setWait bounds the next waits in Read (by the goroutine that reads).
+func (c *pollConn) setWait(ms int) { c.wait = ms }
 
 // shutdown makes Read and Control fail from now on and wakes a Read that
 // waits in poll(2).
@@ -214,6 +222,7 @@ func (l *udpLoop) run() {
 	defer func() {
 		l.mu.Lock()
 		l.flush()
+		l.relaySend(nowMillis(), true)
 		l.mu.Unlock()
 	}()
 	var n int
@@ -224,9 +233,15 @@ func (l *udpLoop) run() {
 		n, errno = l.recv.recvmmsg(fd)
 		if wouldBlock(errno) {
 			// About to sleep: publish everything and make the counters
-			// current first.
+			// current first; a relay sends what is due and wakes when the
+			// rest will be.
 			if l.dirty {
 				l.flush()
+			}
+			if l.relay != nil {
+				now := nowMillis()
+				l.relaySend(now, false)
+				l.raw.setWait(l.relayWait(now))
 			}
 			l.mu.Unlock()
 			return false
@@ -285,11 +300,12 @@ func (l *udpLoop) process(n int, errno syscall.Errno) {
 		if trunc {
 			v[udpTruncated]++
 		}
-		l.dec.Decode(wholeLines(r.bufs[i*r.maxSize:i*r.maxSize+size], trunc), now, l.prod.Route)
+		l.decode(wholeLines(r.bufs[i*r.maxSize:i*r.maxSize+size], trunc), now)
 	}
 	l.account(now, false)
 	l.dirty = true
 	l.prod.Step()
+	l.relaySend(now, false)
 }
 
 // minTruesize bounds from below the receive-buffer memory the kernel charges
@@ -319,4 +335,5 @@ func (l *udpLoop) drain() {
 		}
 	}
 	l.flush()
+	l.relaySend(nowMillis(), true)
 }

@@ -24,6 +24,10 @@ func openLoopSocket(conn *net.UDPConn) (loopSocket, error) {
 func (s *netSocket) shutdown() { s.conn.Close() }
 func (s *netSocket) close()    { s.conn.Close() }
 
+// setWait does nothing: the portable loop sends a relay's datagrams after
+// every read instead (run).
+func (s *netSocket) setWait(int) {}
+
 func setSocketOptions(c syscall.RawConn, readBuffer int) error {
 	var serr error
 	c.Control(func(fd uintptr) {
@@ -50,6 +54,7 @@ func (l *udpLoop) run() {
 	defer func() {
 		l.mu.Lock()
 		l.flush()
+		l.relaySend(nowMillis(), true)
 		l.mu.Unlock()
 	}()
 	for {
@@ -66,7 +71,8 @@ func (l *udpLoop) run() {
 			v[udpTruncated]++
 		}
 		now := nowMillis()
-		l.dec.Decode(wholeLines(l.recv.buf[:n], trunc), now, l.prod.Route)
+		l.decode(wholeLines(l.recv.buf[:n], trunc), now)
+		l.relaySend(now, true) // it cannot wait with a timeout: nothing waits
 		l.prod.Flush()
 		l.prod.Step()
 		l.account(now, false)
