@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -331,7 +332,8 @@ func (s *UDPSource) Retargetable(cfg SourceConfig) bool {
 	n.EnsureDefaults()
 	o := &s.cfg
 	return (n.Addr == o.Addr || n.Addr == s.Addr().String()) && n.Loops == o.Loops && slices.Equal(n.CPUs, o.CPUs) && n.ReadBuffer == o.ReadBuffer &&
-		n.Batch == o.Batch && n.MaxDatagram == o.MaxDatagram && n.Mappers.Equal(o.Mappers)
+		n.Batch == o.Batch && n.MaxDatagram == o.MaxDatagram && n.Mappers.Equal(o.Mappers) &&
+		reflect.DeepEqual(n.Relay, o.Relay) // a relay's destinations and sockets are the loops' own
 }
 
 // Retarget switches the source to new lanes, lanes[i] for loop i, and to
