@@ -32,6 +32,11 @@ import (
 type RelayDestination struct {
 	// Addr is the server's "host:port".
 	Addr string
+	// Probe, if set, tells whether the destination is up (UDP cannot):
+	// "tcp://host:port" is up while a connection there succeeds,
+	// "http://host:port/path" while a GET answers 2xx (a mad's /ping).
+	// Without one the destination is always up.
+	Probe string
 }
 
 // RelayConfig configures the forwarding of a relay loop.
@@ -50,6 +55,11 @@ type RelayConfig struct {
 	// full (default 10 ms): under load datagrams fill first; at low rates
 	// a line is sent at most this late.
 	FlushInterval time.Duration
+	// ProbeInterval is how often destinations with a Probe are probed
+	// (default 1 s), ProbeTimeout how long a probe may take (default 500
+	// ms). A destination is down after two failed probes in a row and up
+	// again after one that succeeds.
+	ProbeInterval, ProbeTimeout time.Duration
 }
 
 // EnsureDefaults fills in every unset option.
@@ -62,6 +72,12 @@ func (c *RelayConfig) EnsureDefaults() {
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = 10 * time.Millisecond
+	}
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = time.Second
+	}
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = 500 * time.Millisecond
 	}
 }
 
@@ -83,6 +99,9 @@ const maxUDPPayload = 65507
 type RelayDestStats struct {
 	Lines, Datagrams, Bytes uint64
 	Dropped                 [numRelayDrops]uint64
+	// Rerouted counts the lines of this destination's series sent to
+	// another because it was down.
+	Rerouted uint64
 }
 
 // relayDest is a destination as one relay loop sees it.
@@ -118,14 +137,13 @@ type relaySender interface {
 
 // Relay forwards StatsD datagrams line by line. It belongs to one loop.
 type Relay struct {
-	dec       *statsd.Decoder
-	dests     []*relayDest
-	max       int
-	maxQueue  int
-	each      statsd.RelayKeyFunc // r.line, made once (a method value allocates)
-	refused   [statsd.NumResults]uint64
-	noDest    uint64 // lines dropped because no destination was up
-	healthyOf []int  // scratch
+	dec      *statsd.Decoder
+	dests    []*relayDest
+	max      int
+	maxQueue int
+	each     statsd.RelayKeyFunc // r.line, made once (a method value allocates)
+	refused  [statsd.NumResults]uint64
+	noDest   uint64 // lines dropped because no destination was up
 }
 
 // NewRelay opens a UDP socket to each destination. up[i], if not nil,
@@ -165,16 +183,22 @@ func NewRelay(cfg RelayConfig, up []*atomic.Bool) (*Relay, error) {
 }
 
 // pick returns the destination of a series hash among the healthy ones, or
-// -1 if none is.
+// -1 if none is; a series whose own destination is down counts as
+// rerouted there.
 func (r *Relay) pick(h uint64) int {
 	best, score := -1, uint64(0)
+	first, top := 0, uint64(0) // the series' destination, up or not
 	for i, d := range r.dests {
-		if !d.up.Load() {
-			continue
+		s := sample.Mix64(h ^ d.id)
+		if i == 0 || s > top {
+			first, top = i, s
 		}
-		if s := sample.Mix64(h ^ d.id); best < 0 || s > score {
+		if (best < 0 || s > score) && d.up.Load() {
 			best, score = i, s
 		}
+	}
+	if best != first {
+		r.dests[first].stats.Rerouted++
 	}
 	return best
 }
@@ -330,7 +354,7 @@ func (r *Relay) Stats() RelayStats {
 const (
 	relayNoDest     = int(statsd.NumResults)
 	relayDestBase   = relayNoDest + 1
-	relayDestValues = 3 + numRelayDrops
+	relayDestValues = 4 + numRelayDrops
 )
 
 func relayCounterCount(dests int) int { return relayDestBase + dests*relayDestValues }
@@ -341,8 +365,8 @@ func (r *Relay) fill(v []uint64) {
 	v[relayNoDest] = r.noDest
 	for i, d := range r.dests {
 		w := v[relayDestBase+i*relayDestValues:]
-		w[0], w[1], w[2] = d.stats.Lines, d.stats.Datagrams, d.stats.Bytes
-		copy(w[3:relayDestValues], d.stats.Dropped[:])
+		w[0], w[1], w[2], w[3] = d.stats.Lines, d.stats.Datagrams, d.stats.Bytes, d.stats.Rerouted
+		copy(w[4:relayDestValues], d.stats.Dropped[:])
 	}
 }
 

@@ -394,3 +394,111 @@ func TestUDPRelaySource(t *testing.T) {
 		t.Fatalf(`mad_relay_refused_lines_total{result="syntax"} %v; want 40`, r)
 	}
 }
+
+// TestUDPRelayFailover: destinations probed over TCP; one whose probe
+// stops answering is marked down and only its series move (each to one
+// other destination, counted as rerouted), the others untouched; when it
+// answers again its series come back.
+func TestUDPRelayFailover(t *testing.T) {
+	cs, ds := listeners(t, 3)
+	probes := make([]net.Listener, 3)
+	for i := range ds {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		probes[i] = l
+		ds[i].Probe = "tcp://" + l.Addr().String()
+	}
+	defer func() {
+		for _, l := range probes {
+			l.Close()
+		}
+	}()
+	src, err := ListenUDP(UDPConfig{Name: "relay", Addr: "127.0.0.1:0", Log: quiet,
+		Relay: &RelayConfig{Destinations: ds, FlushInterval: time.Millisecond, ProbeInterval: 5 * time.Millisecond}}, []Lanes{NewLanes(1, 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Start()
+	defer src.Stop()
+	conn, err := net.Dial("udp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// round sends one line of each of 300 series and returns where each
+	// series went.
+	round := func() map[string]int {
+		t.Helper()
+		var lines []string
+		for s := range 300 {
+			lines = append(lines, fmt.Sprintf("fo.m%d,r=x:1|c", s))
+		}
+		for i := 0; i < len(lines); i += 30 {
+			if _, err := conn.Write([]byte(strings.Join(lines[i:i+30], "\n") + "\n")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		where := map[string]int{}
+		for i, ls := range receive(t, cs, len(lines), 1432) {
+			for _, l := range ls {
+				name, _, _ := strings.Cut(l, ",")
+				where[name] = i
+			}
+		}
+		return where
+	}
+	before := round()
+	probes[1].Close()
+	waitFor(t, "destination 1 marked down", func() bool { return !src.relayUp[1].Load() })
+	during := round()
+	for s, i := range before {
+		switch j := during[s]; {
+		case i == 1 && j == 1:
+			t.Fatalf("%s still sent to the destination that is down", s)
+		case i != 1 && j != i:
+			t.Fatalf("%s moved from %d to %d though its destination is up", s, i, j)
+		}
+	}
+	moved := 0
+	for _, i := range before {
+		if i == 1 {
+			moved++
+		}
+	}
+	src.Stop() // publishes the counters
+	if r := reported(t, src, "mad_relay_rerouted_lines_total", "destination", ds[1].Addr); r != float64(moved) || moved == 0 {
+		t.Fatalf("rerouted %v lines; want %d", r, moved)
+	}
+	if up := reported(t, src, "mad_relay_destination_up", "destination", ds[1].Addr); up != 0 {
+		t.Fatalf("mad_relay_destination_up %v for the destination that is down", up)
+	}
+}
+
+// TestUDPRelayProbeReturns: a destination marked down is up again once its
+// probe answers, and its series return to it.
+func TestUDPRelayProbeReturns(t *testing.T) {
+	_, ds := listeners(t, 2)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // not answering yet
+	ds[0].Probe = "tcp://" + addr
+	src, err := ListenUDP(UDPConfig{Name: "relay", Addr: "127.0.0.1:0", Log: quiet,
+		Relay: &RelayConfig{Destinations: ds, ProbeInterval: 5 * time.Millisecond}}, []Lanes{NewLanes(1, 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Start()
+	defer src.Stop()
+	waitFor(t, "destination 0 marked down", func() bool { return !src.relayUp[0].Load() })
+	l, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the probe's port was taken meanwhile: %v", err)
+	}
+	defer l.Close()
+	waitFor(t, "destination 0 up again", func() bool { return src.relayUp[0].Load() })
+}

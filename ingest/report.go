@@ -72,9 +72,15 @@ func (s *UDPSource) reportRelay(emit func(sm.Value), l []string) {
 		emit(counter("mad_relay_lines_total", "Lines a relay sent to a destination.", dl, w[0]))
 		emit(counter("mad_relay_datagrams_total", "Datagrams a relay sent to a destination.", dl, w[1]))
 		emit(counter("mad_relay_bytes_total", "Bytes a relay sent to a destination.", dl, w[2]))
+		emit(counter("mad_relay_rerouted_lines_total", "Lines of a destination's series a relay sent to another because the destination was down.", dl, w[3]))
+		up := 1.0
+		if s.relayUp != nil && !s.relayUp[i].Load() {
+			up = 0
+		}
+		emit(sm.Value{Name: "mad_relay_destination_up", Help: "Whether a relay's destination is up (its probe answers; 1 without a probe).", Kind: sm.Gauge, Labels: dl, V: up})
 		for r, name := range RelayDropNames {
 			emit(counter("mad_relay_dropped_lines_total", "Lines a relay dropped for a destination, by reason (queue_full: its queue was full; send_error: the send failed; too_long: over a datagram).",
-				sm.With(dl, "reason", name), w[3+r]))
+				sm.With(dl, "reason", name), w[4+r]))
 		}
 	}
 }

@@ -151,6 +151,10 @@ type UDPSource struct {
 	mu        sync.Mutex
 	closed    bool
 	dropsLast []uint64 // kernel drops per socket, read before closing
+
+	// relayUp[i] says whether relay destination i is up (shared by the
+	// loops; the prober sets it).
+	relayUp []*atomic.Bool
 }
 
 // udpLoop is one socket and its loop. The loop holds mu while it processes
@@ -187,6 +191,16 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 		return nil, fmt.Errorf("udp source %s: %d lanes for %d loops", cfg.Name, len(lanes), cfg.Loops)
 	}
 	s := &UDPSource{cfg: cfg, quit: make(chan struct{})}
+	if cfg.Relay != nil {
+		s.relayUp = cfg.RelayUp
+		if len(s.relayUp) != len(cfg.Relay.Destinations) {
+			s.relayUp = make([]*atomic.Bool, len(cfg.Relay.Destinations))
+			for i := range s.relayUp {
+				s.relayUp[i] = new(atomic.Bool)
+				s.relayUp[i].Store(true)
+			}
+		}
+	}
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		return setSocketOptions(c, cfg.ReadBuffer)
 	}}
@@ -220,7 +234,7 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 			recv:   newUDPRecv(&cfg),
 		}
 		if cfg.Relay != nil {
-			if l.relay, err = NewRelay(*cfg.Relay, cfg.RelayUp); err != nil {
+			if l.relay, err = NewRelay(*cfg.Relay, s.relayUp); err != nil {
 				raw.close()
 				s.releaseConns()
 				return nil, fmt.Errorf("udp source %s: %w", cfg.Name, err)
@@ -294,6 +308,13 @@ func (s *UDPSource) Start() {
 		}()
 	}
 	s.wg.Go(s.trim)
+	if s.cfg.Relay != nil {
+		for i, d := range s.cfg.Relay.Destinations {
+			if d.Probe != "" {
+				s.wg.Go(func() { probeRelay(d, s.cfg.Relay, s.relayUp[i], s.quit, s.cfg.Log, s.cfg.Name) })
+			}
+		}
+	}
 }
 
 // trim trims the loops' producers every trimEvery (Producer.Trim: an idle

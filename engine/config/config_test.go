@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -364,6 +365,11 @@ func TestInvalidValuesAreReportedWithPosition(t *testing.T) {
 		{"series limit negative", "name=p\nmaxSeries=-5", `maxSeries: must be between 1 and 2147483648`},
 		{"series limit too large", "name=p\nmaxSeries=4294967296", `maxSeries: must be between 1 and 2147483648`},
 		{"series limit not a number", "name=p\nmaxSeries=lots", `maxSeries: must be an integer, not "lots"`},
+		{"relay without destinations", "name=p\nsources=[{type=StatsdSource, name=s, relay={}}]", `relay.destinations: must be a non-empty list`},
+		{"relay destination", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[\"nohost\"]}}]", `relay.destinations[0]: "nohost" is not host:port`},
+		{"relay twice", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[\"a:1\", \"a:1\"]}}]", `relay.destinations[1]: "a:1" is listed twice`},
+		{"relay probe", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[{address=\"a:1\", probe=\"udp://a:2\"}]}}]", `want tcp://host:port or http://host:port/path`},
+		{"relay datagram", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[\"a:1\"], maxDatagram=70000}}]", `maxDatagram: must be between 64 and 65507`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, t.TempDir(), "p.conf", tc.text)
@@ -449,5 +455,31 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRelayBinds: a StatsdSource's relay object, with destinations as
+// strings and as objects with a probe, becomes the UDP source's relay.
+func TestRelayBinds(t *testing.T) {
+	p := writeFile(t, t.TempDir(), "p.conf", `name=p
+sources=[{type=StatsdSource, name=s, port=0, relay={
+  destinations=["127.0.0.1:9001", {address="127.0.0.1:9002", probe="http://127.0.0.1:7090/ping"}]
+  maxDatagram=8972, flushInterval="PT0.05S", queueDatagrams=64, probeInterval="PT2S", probeTimeout="PT0.25S"}}]
+`)
+	spec, ps := LoadPipeline(p, LoadOptions{Env: env()})
+	if spec == nil {
+		t.Fatal(ps)
+	}
+	got := spec.Sources[0].Conf.(*StatsdSourceConf).Relay
+	want := &ingest.RelayConfig{
+		Destinations:   []ingest.RelayDestination{{Addr: "127.0.0.1:9001"}, {Addr: "127.0.0.1:9002", Probe: "http://127.0.0.1:7090/ping"}},
+		MaxDatagram:    8972,
+		QueueDatagrams: 64,
+		FlushInterval:  50 * time.Millisecond,
+		ProbeInterval:  2 * time.Second,
+		ProbeTimeout:   250 * time.Millisecond,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("relay %+v\nwant %+v", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"time"
 
@@ -54,10 +55,15 @@ func init() {
 // bindRelay reads mad's relay object of a StatsD source (nil if absent):
 //
 //	relay {
-//	  destinations = ["10.0.0.1:8125", "10.0.0.2:8125"]  # StatsD servers over UDP, at least one
-//	  maxDatagram = 1432      # bytes a datagram at most (1432 fits a 1500-byte MTU)
+//	  # StatsD servers over UDP, at least one: "host:port", or an object
+//	  # with a probe that tells whether it is up ("tcp://host:port", or
+//	  # "http://host:port/path" answering 2xx: a mad's /ping)
+//	  destinations = ["10.0.0.1:8125", {address = "10.0.0.2:8125", probe = "http://10.0.0.2:7090/ping"}]
+//	  maxDatagram = 1432        # bytes a datagram at most (1432 fits a 1500-byte MTU)
 //	  flushInterval = "PT0.01S" # longest a line waits in a datagram that is not full
-//	  queueDatagrams = 1024   # datagrams waiting per destination before lines are dropped
+//	  queueDatagrams = 1024     # datagrams waiting per destination before lines are dropped
+//	  probeInterval = "PT1S"    # how often probes run
+//	  probeTimeout = "PT0.5S"   # how long a probe may take
 //	}
 func bindRelay(n *node) *ingest.RelayConfig {
 	r := n.object("relay")
@@ -65,26 +71,43 @@ func bindRelay(n *node) *ingest.RelayConfig {
 		return nil
 	}
 	defer r.done()
-	dests, _ := r.strings("destinations")
-	if len(dests) == 0 {
-		r.fail(r.get("destinations"), "destinations", "must be a non-empty list of host:port")
-	}
 	c := &ingest.RelayConfig{
 		MaxDatagram:    int(r.integer("maxDatagram", 1432, 64, 65507)),
 		QueueDatagrams: int(r.integer("queueDatagrams", 1024, 1, 1<<20)),
 		FlushInterval:  r.positiveDuration("flushInterval", 10*time.Millisecond),
+		ProbeInterval:  r.positiveDuration("probeInterval", time.Second),
+		ProbeTimeout:   r.positiveDuration("probeTimeout", 500*time.Millisecond),
+	}
+	elems := r.list("destinations")
+	if len(elems) == 0 {
+		r.fail(r.get("destinations"), "destinations", "must be a non-empty list of host:port (or {address, probe} objects)")
 	}
 	seen := map[string]bool{}
-	for _, d := range dests {
-		if _, _, err := net.SplitHostPort(d); err != nil {
-			r.fail(r.get("destinations"), "destinations", "%q is not host:port: %v", d, err)
+	for i, v := range elems {
+		key := fmt.Sprintf("destinations[%d]", i)
+		var d ingest.RelayDestination
+		if a, ok := scalar(v); ok {
+			d.Addr = a
+		} else if e := r.elem("destinations", i, v); e != nil {
+			d.Addr, d.Probe = e.reqStr("address"), e.str("probe", "")
+			e.done()
+			if d.Probe != "" {
+				if err := ingest.CheckRelayProbe(d.Probe); err != nil {
+					r.fail(v, key, "%v", err)
+				}
+			}
+		} else {
 			continue
 		}
-		if seen[d] {
-			r.fail(r.get("destinations"), "destinations", "%q is listed twice", d)
+		if _, _, err := net.SplitHostPort(d.Addr); err != nil {
+			r.fail(v, key, "%q is not host:port: %v", d.Addr, err)
+			continue
 		}
-		seen[d] = true
-		c.Destinations = append(c.Destinations, ingest.RelayDestination{Addr: d})
+		if seen[d.Addr] {
+			r.fail(v, key, "%q is listed twice", d.Addr)
+		}
+		seen[d.Addr] = true
+		c.Destinations = append(c.Destinations, d)
 	}
 	return c
 }
