@@ -165,3 +165,112 @@ func firstDiff(a, b []string) string {
 	}
 	return fmt.Sprintf("  (a prefix: %d and %d)", len(a), len(b))
 }
+
+// TestRelayMadGoesDown: the relay probes each mad's /ping; one mad stops
+// mid-run, and only its series move (each to one of the two others), the
+// others' stay where they were; nothing is lost: every line is aggregated
+// by one of the mads.
+func TestRelayMadGoesDown(t *testing.T) {
+	periods := []time.Duration{decade}
+	outs := make([]*lockedBuffer, 3)
+	var downs []*Daemon
+	var dests []string
+	for i := range outs {
+		outs[i] = new(lockedBuffer)
+		d, udp, _ := startDaemon(t, outs[i], periods, 1)
+		downs = append(downs, d)
+		dests = append(dests, fmt.Sprintf(`{address=%q, probe="http://%s/ping"}`, udp, d.HTTPAddr()))
+	}
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	writeFile(t, pipes, "relay.conf", fmt.Sprintf(`name=relay
+sources=[{type=StatsdSource, name=relay, host="127.0.0.1", port=0,
+  relay={destinations=[%s], flushInterval="PT0.001S", probeInterval="PT0.005S"}}]
+sinks=[{type=JsonLinesSink, name=j, path=%q}]
+`, strings.Join(dests, ", "), filepath.Join(dir, "relay.jsonl")))
+	main := writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpPort=0\nhttpHost=\"127.0.0.1\"\nreloadInterval=0\n", pipes))
+	relay, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Stop()
+	src := pipeline.SourcesOf[*ingest.UDPSource](relay.Pipelines()[0])[0]
+	c, err := net.Dial("udp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	parsed := func(ds []*Daemon) (n uint64) {
+		for _, d := range ds {
+			for _, u := range pipeline.SourcesOf[*ingest.UDPSource](d.Pipelines()[0]) {
+				for _, x := range u.Stats().Lines {
+					n += x
+				}
+			}
+		}
+		return n
+	}
+	// round sends one line of each of 300 series.
+	round := func() {
+		for s := 0; s < 300; s += 30 {
+			var dg []string
+			for k := s; k < s+30; k++ {
+				dg = append(dg, fmt.Sprintf("down.m%d,host=h%d:1|c", k, k%5))
+			}
+			if _, err := c.Write([]byte(strings.Join(dg, "\n") + "\n")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	round()
+	waitParsed(t, "the first round", 300, func() uint64 { return parsed(downs) })
+	downs[1].Stop()
+	waitParsed(t, "mad 1 marked down", 1, func() uint64 {
+		if src.RelayUp(1) {
+			return 0
+		}
+		return 1
+	})
+	before := parsed([]*Daemon{downs[0], downs[2]})
+	round()
+	waitParsed(t, "the second round at mads 0 and 2", before+300, func() uint64 { return parsed([]*Daemon{downs[0], downs[2]}) })
+	downs[0].Stop()
+	downs[2].Stop()
+
+	// Per series: the mads that aggregated it, with how many lines each.
+	at := map[string]map[int]int64{}
+	for i, out := range outs {
+		for _, l := range parseLines(t, out.String()) {
+			k := l.Metric + "/" + l.Dimensions["host"]
+			if at[k] == nil {
+				at[k] = map[int]int64{}
+			}
+			at[k][i] += l.PopulationSize
+		}
+	}
+	if len(at) != 300 {
+		t.Fatalf("%d series aggregated; want 300", len(at))
+	}
+	moved := 0
+	for k, m := range at {
+		total := int64(0)
+		for _, n := range m {
+			total += n
+		}
+		switch {
+		case total != 2:
+			t.Fatalf("series %s: %d lines aggregated of 2 (%v)", k, total, m)
+		case m[1] == 1 && len(m) == 2 && m[0]+m[2] == 1:
+			moved++ // its first line at mad 1, its second at one other
+		case m[1] == 0 && len(m) == 1:
+			// untouched: both lines at the same mad
+		default:
+			t.Fatalf("series %s: lines at mads %v", k, m)
+		}
+	}
+	if moved == 0 || moved == 300 {
+		t.Fatalf("%d series moved off mad 1 of 300", moved)
+	}
+	t.Logf("%d series moved off the stopped mad; the others untouched", moved)
+}

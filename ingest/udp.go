@@ -486,6 +486,10 @@ func (s *UDPSource) Stats() UDPStats {
 // Name returns the source's name.
 func (s *UDPSource) Name() string { return s.cfg.Name }
 
+// RelayUp reports whether the source's relay destination i is up (false
+// if the source does not relay).
+func (s *UDPSource) RelayUp(i int) bool { return i < len(s.relayUp) && s.relayUp[i].Load() }
+
 // flush publishes every batch and the counters. Under mu.
 func (l *udpLoop) flush() {
 	l.prod.Flush()
