@@ -55,6 +55,11 @@ type RelayConfig struct {
 	// full (default 10 ms): under load datagrams fill first; at low rates
 	// a line is sent at most this late.
 	FlushInterval time.Duration
+	// MalformedTo, if set, is the address of one of the destinations:
+	// lines an aggregator would refuse or skip (malformed, events, service
+	// checks) are sent there as they are. Otherwise they are dropped. Either
+	// way they are counted by parse result.
+	MalformedTo string
 	// ProbeInterval is how often destinations with a Probe are probed
 	// (default 1 s), ProbeTimeout how long a probe may take (default 500
 	// ms). A destination is down after two failed probes in a row and up
@@ -144,6 +149,9 @@ type Relay struct {
 	each     statsd.RelayKeyFunc // r.line, made once (a method value allocates)
 	refused  [statsd.NumResults]uint64
 	noDest   uint64 // lines dropped because no destination was up
+	// malformed is the destination of refused lines (MalformedTo), -1:
+	// they are dropped.
+	malformed int
 }
 
 // NewRelay opens a UDP socket to each destination. up[i], if not nil,
@@ -157,7 +165,7 @@ func NewRelay(cfg RelayConfig, up []*atomic.Bool) (*Relay, error) {
 	if cfg.MaxDatagram > maxUDPPayload {
 		return nil, fmt.Errorf("relay: MaxDatagram %d is over a UDP datagram's %d bytes", cfg.MaxDatagram, maxUDPPayload)
 	}
-	r := &Relay{dec: statsd.NewDecoder(statsd.Config{}), max: cfg.MaxDatagram, maxQueue: cfg.QueueDatagrams}
+	r := &Relay{dec: statsd.NewDecoder(statsd.Config{}), max: cfg.MaxDatagram, maxQueue: cfg.QueueDatagrams, malformed: -1}
 	r.each = r.line
 	seen := map[uint64]string{}
 	for i, d := range cfg.Destinations {
@@ -177,7 +185,14 @@ func NewRelay(cfg RelayConfig, up []*atomic.Bool) (*Relay, error) {
 		if i < len(up) && up[i] != nil {
 			u = up[i]
 		}
+		if d.Addr == cfg.MalformedTo {
+			r.malformed = i
+		}
 		r.dests = append(r.dests, &relayDest{addr: d.Addr, id: id, up: u, send: s, cur: make([]byte, 0, cfg.MaxDatagram)})
+	}
+	if cfg.MalformedTo != "" && r.malformed < 0 {
+		r.Close()
+		return nil, fmt.Errorf("relay: MalformedTo %q is not one of the destinations", cfg.MalformedTo)
 	}
 	return r, nil
 }
@@ -210,6 +225,13 @@ func (r *Relay) Forward(datagram []byte) { r.dec.RelayKeys(datagram, r.each) }
 func (r *Relay) line(line []byte, res statsd.Result, h uint64) {
 	if res != statsd.OK {
 		r.refused[res]++
+		if i := r.malformed; i >= 0 {
+			if r.dests[i].up.Load() {
+				r.dests[i].add(line, r.max, r.maxQueue)
+			} else {
+				r.noDest++
+			}
+		}
 		return
 	}
 	i := r.pick(h)

@@ -502,3 +502,27 @@ func TestUDPRelayProbeReturns(t *testing.T) {
 	defer l.Close()
 	waitFor(t, "destination 0 up again", func() bool { return src.relayUp[0].Load() })
 }
+
+// TestRelayMalformedTo: with MalformedTo, lines an aggregator would refuse
+// or skip go, as they are, to that destination; they are still counted.
+func TestRelayMalformedTo(t *testing.T) {
+	cs, ds := listeners(t, 2)
+	r, err := NewRelay(RelayConfig{Destinations: ds, MalformedTo: ds[1].Addr}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.Forward([]byte("bad line\n_e{1,1}:a|b\n"))
+	r.Seal()
+	r.Send()
+	got := receive(t, cs, 2, 1432)
+	if len(got[0]) != 0 || !slices.Equal(got[1], []string{"bad line", "_e{1,1}:a|b"}) {
+		t.Fatalf("got %q", got)
+	}
+	if st := r.Stats(); st.Refused[statsd.ErrSyntax] != 1 || st.Refused[statsd.SkipEvent] != 1 {
+		t.Fatalf("refused %v", st.Refused)
+	}
+	if _, err := NewRelay(RelayConfig{Destinations: ds, MalformedTo: "127.0.0.1:1"}, nil); err == nil {
+		t.Fatal("MalformedTo outside the destinations accepted")
+	}
+}

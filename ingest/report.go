@@ -61,7 +61,7 @@ func (s *UDPSource) reportRelay(emit func(sm.Value), l []string) {
 	}
 	for r := range statsd.NumResults {
 		if r != statsd.OK {
-			emit(counter("mad_relay_refused_lines_total", "Lines a relay did not forward, by parse result (as an aggregator would refuse them).",
+			emit(counter("mad_relay_refused_lines_total", "Lines an aggregator would refuse or skip, by parse result: dropped, or sent as they are to malformedTo.",
 				sm.With(l, "result", r.String()), v[r]))
 		}
 	}

@@ -369,6 +369,7 @@ func TestInvalidValuesAreReportedWithPosition(t *testing.T) {
 		{"relay destination", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[\"nohost\"]}}]", `relay.destinations[0]: "nohost" is not host:port`},
 		{"relay twice", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[\"a:1\", \"a:1\"]}}]", `relay.destinations[1]: "a:1" is listed twice`},
 		{"relay probe", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[{address=\"a:1\", probe=\"udp://a:2\"}]}}]", `want tcp://host:port or http://host:port/path`},
+		{"relay malformedTo", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[\"a:1\"], malformedTo=\"b:2\"}}]", `malformedTo: "b:2" is not one of the destinations`},
 		{"relay datagram", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[\"a:1\"], maxDatagram=70000}}]", `maxDatagram: must be between 64 and 65507`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -464,7 +465,8 @@ func TestRelayBinds(t *testing.T) {
 	p := writeFile(t, t.TempDir(), "p.conf", `name=p
 sources=[{type=StatsdSource, name=s, port=0, relay={
   destinations=["127.0.0.1:9001", {address="127.0.0.1:9002", probe="http://127.0.0.1:7090/ping"}]
-  maxDatagram=8972, flushInterval="PT0.05S", queueDatagrams=64, probeInterval="PT2S", probeTimeout="PT0.25S"}}]
+  maxDatagram=8972, flushInterval="PT0.05S", queueDatagrams=64, probeInterval="PT2S", probeTimeout="PT0.25S",
+  malformedTo="127.0.0.1:9001"}}]
 `)
 	spec, ps := LoadPipeline(p, LoadOptions{Env: env()})
 	if spec == nil {
@@ -478,6 +480,7 @@ sources=[{type=StatsdSource, name=s, port=0, relay={
 		FlushInterval:  50 * time.Millisecond,
 		ProbeInterval:  2 * time.Second,
 		ProbeTimeout:   250 * time.Millisecond,
+		MalformedTo:    "127.0.0.1:9001",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("relay %+v\nwant %+v", got, want)

@@ -64,6 +64,7 @@ func init() {
 //	  queueDatagrams = 1024     # datagrams waiting per destination before lines are dropped
 //	  probeInterval = "PT1S"    # how often probes run
 //	  probeTimeout = "PT0.5S"   # how long a probe may take
+//	  malformedTo = "10.0.0.1:8125" # where lines an aggregator refuses go (default: dropped)
 //	}
 func bindRelay(n *node) *ingest.RelayConfig {
 	r := n.object("relay")
@@ -108,6 +109,9 @@ func bindRelay(n *node) *ingest.RelayConfig {
 		}
 		seen[d.Addr] = true
 		c.Destinations = append(c.Destinations, d)
+	}
+	if c.MalformedTo = r.str("malformedTo", ""); c.MalformedTo != "" && !seen[c.MalformedTo] {
+		r.fail(r.get("malformedTo"), "malformedTo", "%q is not one of the destinations", c.MalformedTo)
 	}
 	return c
 }
