@@ -32,6 +32,9 @@ import (
 type RelayDestination struct {
 	// Addr is the server's "host:port".
 	Addr string
+	// TCP makes the destination a StatsD server over TCP: one connection
+	// per source, up while connected (Probe does not apply).
+	TCP bool
 	// Probe, if set, tells whether the destination is up (UDP cannot):
 	// "tcp://host:port" is up while a connection there succeeds,
 	// "http://host:port/path" while a GET answers 2xx (a mad's /ping).
@@ -157,7 +160,11 @@ type Relay struct {
 // NewRelay opens a UDP socket to each destination. up[i], if not nil,
 // tells whether destination i is healthy (a prober sets it); nil means
 // always.
-func NewRelay(cfg RelayConfig, up []*atomic.Bool) (*Relay, error) {
+func NewRelay(cfg RelayConfig, up []*atomic.Bool) (*Relay, error) { return newRelay(cfg, up, nil) }
+
+// newRelay is NewRelay with the writers of the TCP destinations (tcp[i]
+// for a TCP destination i).
+func newRelay(cfg RelayConfig, up []*atomic.Bool, tcp []*relayTCP) (*Relay, error) {
 	if len(cfg.Destinations) == 0 {
 		return nil, fmt.Errorf("relay: no destinations")
 	}
@@ -170,12 +177,24 @@ func NewRelay(cfg RelayConfig, up []*atomic.Bool) (*Relay, error) {
 	seen := map[uint64]string{}
 	for i, d := range cfg.Destinations {
 		id := sample.StableHash([]byte(d.Addr))
+		if d.TCP {
+			id = sample.StableHash([]byte("tcp://" + d.Addr))
+		}
 		if o, ok := seen[id]; ok {
 			r.Close()
 			return nil, fmt.Errorf("relay: destination %q is listed twice (or hashes as %q does)", d.Addr, o)
 		}
 		seen[id] = d.Addr
-		s, err := dialRelayUDP(d.Addr)
+		var s relaySender
+		var err error
+		switch {
+		case !d.TCP:
+			s, err = dialRelayUDP(d.Addr)
+		case i < len(tcp) && tcp[i] != nil:
+			s = relayTCPSender{tcp[i]}
+		default:
+			err = fmt.Errorf("a TCP destination needs its source's writer")
+		}
 		if err != nil {
 			r.Close()
 			return nil, fmt.Errorf("relay: destination %q: %w", d.Addr, err)

@@ -1,12 +1,14 @@
 package ingest
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -525,4 +527,159 @@ func TestRelayMalformedTo(t *testing.T) {
 	if _, err := NewRelay(RelayConfig{Destinations: ds, MalformedTo: "127.0.0.1:1"}, nil); err == nil {
 		t.Fatal("MalformedTo outside the destinations accepted")
 	}
+}
+
+// tcpSink accepts connections on loopback and collects the lines they
+// carry.
+type tcpSink struct {
+	l     net.Listener
+	mu    sync.Mutex
+	lines []string
+	conns []net.Conn
+}
+
+func newTCPSink(t *testing.T, addr string) *tcpSink {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &tcpSink{l: l}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
+			go func() {
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					s.mu.Lock()
+					s.lines = append(s.lines, sc.Text())
+					s.mu.Unlock()
+				}
+			}()
+		}
+	}()
+	return s
+}
+
+func (s *tcpSink) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.lines
+	s.lines = nil
+	return out
+}
+
+func (s *tcpSink) close() {
+	s.l.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+}
+
+// TestUDPRelayTCPDestination: a TCP destination beside a UDP one: its
+// series' lines arrive on its connection; when the connection breaks it is
+// down and its series go to the UDP destination; when it listens again the
+// relay reconnects and its series come back.
+func TestUDPRelayTCPDestination(t *testing.T) {
+	cs, ds := listeners(t, 1)
+	sink := newTCPSink(t, "127.0.0.1:0")
+	addr := sink.l.Addr().String()
+	defer func() { sink.close() }()
+	ds = append(ds, RelayDestination{Addr: addr, TCP: true})
+	src, err := ListenUDP(UDPConfig{Name: "relay", Addr: "127.0.0.1:0", Log: quiet,
+		Relay: &RelayConfig{Destinations: ds, FlushInterval: time.Millisecond, ProbeTimeout: 100 * time.Millisecond}}, []Lanes{NewLanes(1, 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Start()
+	defer src.Stop()
+	waitFor(t, "the TCP destination connected", func() bool { return src.RelayUp(1) })
+	conn, err := net.Dial("udp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var lines []string
+	for s := range 200 {
+		lines = append(lines, fmt.Sprintf("tcp.m%d:1|c", s))
+	}
+	send := func() {
+		for i := 0; i < len(lines); i += 20 {
+			if _, err := conn.Write([]byte(strings.Join(lines[i:i+20], "\n") + "\n")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// round sends every line once and returns the lines each destination got.
+	round := func() (udp, tcp []string) {
+		t.Helper()
+		sink.take()
+		send()
+		var n int
+		for _, ls := range receiveSome(t, cs) {
+			udp = append(udp, ls...)
+		}
+		waitFor(t, "every line", func() bool {
+			tcp = append(tcp, sink.take()...)
+			n = len(udp) + len(tcp)
+			if n < len(lines) {
+				for _, ls := range receiveSome(t, cs) {
+					udp = append(udp, ls...)
+				}
+			}
+			return len(udp)+len(tcp) >= len(lines)
+		})
+		if len(udp)+len(tcp) != len(lines) {
+			t.Fatalf("%d lines at UDP and %d at TCP; sent %d", len(udp), len(tcp), len(lines))
+		}
+		return udp, tcp
+	}
+	_, tcp := round()
+	if len(tcp) == 0 || len(tcp) == len(lines) {
+		t.Fatalf("%d of %d lines at the TCP destination", len(tcp), len(lines))
+	}
+	onTCP := slices.Clone(tcp)
+	slices.Sort(onTCP)
+	sink.close()
+	waitFor(t, "the TCP destination down", func() bool { // a write notices the broken connection
+		send()
+		receiveSome(t, cs)
+		return !src.RelayUp(1)
+	})
+	if _, tcp := round(); len(tcp) != 0 {
+		t.Fatalf("%d lines at the TCP destination while it is down", len(tcp))
+	}
+	sink = newTCPSink(t, addr)
+	waitFor(t, "the TCP destination reconnected", func() bool { return src.RelayUp(1) })
+	_, tcp = round()
+	slices.Sort(tcp)
+	if !slices.Equal(tcp, onTCP) {
+		t.Fatalf("after reconnecting, %d lines at the TCP destination; %d before", len(tcp), len(onTCP))
+	}
+}
+
+// receiveSome reads what the listeners hold now, without waiting long.
+func receiveSome(t *testing.T, cs []*net.UDPConn) [][]string {
+	t.Helper()
+	got := make([][]string, len(cs))
+	buf := make([]byte, 1<<16)
+	for i, c := range cs {
+		c.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				break
+			}
+			got[i] = append(got[i], strings.Split(string(buf[:n-1]), "\n")...)
+		}
+	}
+	return got
 }

@@ -153,8 +153,10 @@ type UDPSource struct {
 	dropsLast []uint64 // kernel drops per socket, read before closing
 
 	// relayUp[i] says whether relay destination i is up (shared by the
-	// loops; the prober sets it).
-	relayUp []*atomic.Bool
+	// loops; the prober, or a TCP destination's writer, sets it);
+	// relayTCP[i] is TCP destination i's writer.
+	relayUp  []*atomic.Bool
+	relayTCP []*relayTCP
 }
 
 // udpLoop is one socket and its loop. The loop holds mu while it processes
@@ -234,7 +236,10 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 			recv:   newUDPRecv(&cfg),
 		}
 		if cfg.Relay != nil {
-			if l.relay, err = NewRelay(*cfg.Relay, s.relayUp); err != nil {
+			if i == 0 {
+				s.startRelayTCP()
+			}
+			if l.relay, err = newRelay(*cfg.Relay, s.relayUp, s.relayTCP); err != nil {
 				raw.close()
 				s.releaseConns()
 				return nil, fmt.Errorf("udp source %s: %w", cfg.Name, err)
@@ -288,6 +293,11 @@ func (s *UDPSource) releaseConns() {
 			l.relay.Close()
 		}
 	}
+	for _, w := range s.relayTCP {
+		if w != nil {
+			w.stop() // the loops are done: what they queued is written
+		}
+	}
 }
 
 // Start starts the loops.
@@ -310,7 +320,7 @@ func (s *UDPSource) Start() {
 	s.wg.Go(s.trim)
 	if s.cfg.Relay != nil {
 		for i, d := range s.cfg.Relay.Destinations {
-			if d.Probe != "" {
+			if d.Probe != "" && !d.TCP { // a TCP destination is up while connected
 				s.wg.Go(func() { probeRelay(d, s.cfg.Relay, s.relayUp[i], s.quit, s.cfg.Log, s.cfg.Name) })
 			}
 		}
@@ -485,6 +495,17 @@ func (s *UDPSource) Stats() UDPStats {
 
 // Name returns the source's name.
 func (s *UDPSource) Name() string { return s.cfg.Name }
+
+// startRelayTCP starts the writers of the relay's TCP destinations.
+func (s *UDPSource) startRelayTCP() {
+	c := s.cfg.Relay
+	s.relayTCP = make([]*relayTCP, len(c.Destinations))
+	for i, d := range c.Destinations {
+		if d.TCP {
+			s.relayTCP[i] = startRelayTCP(d.Addr, c.QueueDatagrams, s.relayUp[i], c.ProbeTimeout+time.Second, s.cfg.Log, s.cfg.Name)
+		}
+	}
+}
 
 // RelayUp reports whether the source's relay destination i is up (false
 // if the source does not relay).

@@ -370,6 +370,7 @@ func TestInvalidValuesAreReportedWithPosition(t *testing.T) {
 		{"relay twice", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[\"a:1\", \"a:1\"]}}]", `relay.destinations[1]: "a:1" is listed twice`},
 		{"relay probe", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[{address=\"a:1\", probe=\"udp://a:2\"}]}}]", `want tcp://host:port or http://host:port/path`},
 		{"relay malformedTo", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[\"a:1\"], malformedTo=\"b:2\"}}]", `malformedTo: "b:2" is not one of the destinations`},
+		{"relay tcp probe", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[{address=\"tcp://a:1\", probe=\"tcp://a:2\"}]}}]", `a tcp:// destination is up while connected`},
 		{"relay datagram", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[\"a:1\"], maxDatagram=70000}}]", `maxDatagram: must be between 64 and 65507`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -464,7 +465,7 @@ func must(t *testing.T, err error) {
 func TestRelayBinds(t *testing.T) {
 	p := writeFile(t, t.TempDir(), "p.conf", `name=p
 sources=[{type=StatsdSource, name=s, port=0, relay={
-  destinations=["127.0.0.1:9001", {address="127.0.0.1:9002", probe="http://127.0.0.1:7090/ping"}]
+  destinations=["127.0.0.1:9001", {address="127.0.0.1:9002", probe="http://127.0.0.1:7090/ping"}, "tcp://127.0.0.1:9003", "udp://127.0.0.1:9004"]
   maxDatagram=8972, flushInterval="PT0.05S", queueDatagrams=64, probeInterval="PT2S", probeTimeout="PT0.25S",
   malformedTo="127.0.0.1:9001"}}]
 `)
@@ -474,7 +475,8 @@ sources=[{type=StatsdSource, name=s, port=0, relay={
 	}
 	got := spec.Sources[0].Conf.(*StatsdSourceConf).Relay
 	want := &ingest.RelayConfig{
-		Destinations:   []ingest.RelayDestination{{Addr: "127.0.0.1:9001"}, {Addr: "127.0.0.1:9002", Probe: "http://127.0.0.1:7090/ping"}},
+		Destinations: []ingest.RelayDestination{{Addr: "127.0.0.1:9001"}, {Addr: "127.0.0.1:9002", Probe: "http://127.0.0.1:7090/ping"},
+			{Addr: "127.0.0.1:9003", TCP: true}, {Addr: "127.0.0.1:9004"}},
 		MaxDatagram:    8972,
 		QueueDatagrams: 64,
 		FlushInterval:  50 * time.Millisecond,

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gomad/mad/affinity"
@@ -55,9 +57,11 @@ func init() {
 // bindRelay reads mad's relay object of a StatsD source (nil if absent):
 //
 //	relay {
-//	  # StatsD servers over UDP, at least one: "host:port", or an object
-//	  # with a probe that tells whether it is up ("tcp://host:port", or
-//	  # "http://host:port/path" answering 2xx: a mad's /ping)
+//	  # StatsD servers, at least one: "host:port" or "udp://host:port" over
+//	  # UDP, "tcp://host:port" over TCP (up while connected); or an object
+//	  # {address, probe} whose probe tells whether a UDP server is up
+//	  # ("tcp://host:port", or "http://host:port/path" answering 2xx: a
+//	  # mad's /ping)
 //	  destinations = ["10.0.0.1:8125", {address = "10.0.0.2:8125", probe = "http://10.0.0.2:7090/ping"}]
 //	  maxDatagram = 1432        # bytes a datagram at most (1432 fits a 1500-byte MTU)
 //	  flushInterval = "PT0.01S" # longest a line waits in a datagram that is not full
@@ -100,18 +104,34 @@ func bindRelay(n *node) *ingest.RelayConfig {
 		} else {
 			continue
 		}
+		switch {
+		case strings.HasPrefix(d.Addr, "tcp://"):
+			d.Addr, d.TCP = strings.TrimPrefix(d.Addr, "tcp://"), true
+			if d.Probe != "" {
+				r.fail(v, key, "a tcp:// destination is up while connected: it takes no probe")
+			}
+		case strings.HasPrefix(d.Addr, "udp://"):
+			d.Addr = strings.TrimPrefix(d.Addr, "udp://")
+		}
 		if _, _, err := net.SplitHostPort(d.Addr); err != nil {
 			r.fail(v, key, "%q is not host:port: %v", d.Addr, err)
 			continue
 		}
-		if seen[d.Addr] {
-			r.fail(v, key, "%q is listed twice", d.Addr)
+		id := d.Addr
+		if d.TCP {
+			id = "tcp://" + id
 		}
-		seen[d.Addr] = true
+		if seen[id] {
+			r.fail(v, key, "%q is listed twice", id)
+		}
+		seen[id] = true
 		c.Destinations = append(c.Destinations, d)
 	}
-	if c.MalformedTo = r.str("malformedTo", ""); c.MalformedTo != "" && !seen[c.MalformedTo] {
-		r.fail(r.get("malformedTo"), "malformedTo", "%q is not one of the destinations", c.MalformedTo)
+	if m := r.str("malformedTo", ""); m != "" {
+		c.MalformedTo = strings.TrimPrefix(strings.TrimPrefix(m, "tcp://"), "udp://")
+		if !slices.ContainsFunc(c.Destinations, func(d ingest.RelayDestination) bool { return d.Addr == c.MalformedTo }) {
+			r.fail(r.get("malformedTo"), "malformedTo", "%q is not one of the destinations", m)
+		}
 	}
 	return c
 }
