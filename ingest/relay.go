@@ -58,7 +58,8 @@ type RelayConfig struct {
 	// full (default 10 ms): under load datagrams fill first; at low rates
 	// a line is sent at most this late.
 	FlushInterval time.Duration
-	// MalformedTo, if set, is the address of one of the destinations:
+	// MalformedTo, if set, names one of the destinations (its address,
+	// tcp:// first for a TCP one, as relayDestName writes it):
 	// lines an aggregator would refuse or skip (malformed, events, service
 	// checks) are sent there as they are. Otherwise they are dropped. Either
 	// way they are counted by parse result.
@@ -94,11 +95,12 @@ const (
 	RelayDropQueueFull = iota // the destination's queue was full
 	RelayDropSendError        // the send failed (the destination refused it: ICMP unreachable, …)
 	RelayDropTooLong          // a line longer than a UDP datagram can carry
+	RelayDropStopped          // still unsent when the relay stopped (Finish's deadline passed)
 	numRelayDrops
 )
 
 // RelayDropNames are the label values of the drop reasons.
-var RelayDropNames = [numRelayDrops]string{"queue_full", "send_error", "too_long"}
+var RelayDropNames = [numRelayDrops]string{"queue_full", "send_error", "too_long", "stopped"}
 
 // maxUDPPayload is the largest UDP payload over IPv4.
 const maxUDPPayload = 65507
@@ -115,6 +117,8 @@ type RelayDestStats struct {
 // relayDest is a destination as one relay loop sees it.
 type relayDest struct {
 	addr string
+	tcp  bool
+	max  int    // MaxDatagram
 	id   uint64 // StableHash of the address: its rendezvous identity
 	up   *atomic.Bool
 	send relaySender
@@ -136,7 +140,13 @@ type relayDatagram struct {
 // returns how many of dgs were sent, and the error that stopped it (nil,
 // or errRelayWouldBlock when the socket's buffer is full: the rest is
 // retried later).
-var errRelayWouldBlock = errors.New("relay: socket buffer full")
+var (
+	errRelayWouldBlock = errors.New("relay: socket buffer full")
+	// errRelayRefusedEarlier: a connected UDP socket reported an ICMP
+	// error (port unreachable) for a datagram sent before; the one being
+	// sent was not.
+	errRelayRefusedEarlier = errors.New("relay: an earlier datagram was refused")
+)
 
 type relaySender interface {
 	send(dgs []relayDatagram) (int, error)
@@ -204,10 +214,10 @@ func newRelay(cfg RelayConfig, up []*atomic.Bool, tcp []*relayTCP) (*Relay, erro
 		if i < len(up) && up[i] != nil {
 			u = up[i]
 		}
-		if d.Addr == cfg.MalformedTo {
+		if relayDestName(d) == cfg.MalformedTo || !d.TCP && "udp://"+d.Addr == cfg.MalformedTo {
 			r.malformed = i
 		}
-		r.dests = append(r.dests, &relayDest{addr: d.Addr, id: id, up: u, send: s, cur: make([]byte, 0, cfg.MaxDatagram)})
+		r.dests = append(r.dests, &relayDest{addr: d.Addr, tcp: d.TCP, max: cfg.MaxDatagram, id: id, up: u, send: s, cur: make([]byte, 0, cfg.MaxDatagram)})
 	}
 	if cfg.MalformedTo != "" && r.malformed < 0 {
 		r.Close()
@@ -231,7 +241,7 @@ func (r *Relay) pick(h uint64) int {
 			best, score = i, s
 		}
 	}
-	if best != first {
+	if best != first && best >= 0 {
 		r.dests[first].stats.Rerouted++
 	}
 	return best
@@ -300,7 +310,7 @@ func (d *relayDest) seal(maxQueue int) {
 	if k := len(d.free); k > 0 {
 		next, d.free = d.free[k-1][:0], d.free[:k-1]
 	} else {
-		next = make([]byte, 0, cap(d.cur))
+		next = make([]byte, 0, d.max)
 	}
 	d.cur, d.curLines = next, 0
 }
@@ -324,6 +334,17 @@ func (r *Relay) Partial() bool {
 	return false
 }
 
+// Queued reports whether a packed datagram waits to be sent (a full socket
+// buffer or queue refused it).
+func (r *Relay) Queued() bool {
+	for _, d := range r.dests {
+		if len(d.queue) > d.head {
+			return true
+		}
+	}
+	return false
+}
+
 // Pending reports whether a datagram is being packed or waits to be sent.
 func (r *Relay) Pending() bool {
 	for _, d := range r.dests {
@@ -338,6 +359,7 @@ func (r *Relay) Pending() bool {
 // full socket buffer does not take stays queued for the next Send.
 func (r *Relay) Send() {
 	for _, d := range r.dests {
+		retried := false
 		for len(d.queue) > d.head {
 			wait := d.queue[d.head:]
 			n, err := d.send.send(wait)
@@ -349,6 +371,10 @@ func (r *Relay) Send() {
 			d.release(n)
 			if err == errRelayWouldBlock {
 				break
+			}
+			if err == errRelayRefusedEarlier && !retried {
+				retried = true // an ICMP error for an earlier datagram: the head was not sent
+				continue
 			}
 			if err != nil { // the datagram it stopped at is lost
 				d.stats.Dropped[RelayDropSendError] += uint64(d.queue[d.head].lines)
@@ -365,7 +391,9 @@ func (r *Relay) Send() {
 // release gives the buffers of the first n waiting datagrams back.
 func (d *relayDest) release(n int) {
 	for _, dg := range d.queue[d.head : d.head+n] {
-		d.free = append(d.free, dg.b)
+		if cap(dg.b) <= d.max { // a long line's buffer is not kept
+			d.free = append(d.free, dg.b)
+		}
 	}
 	clear(d.queue[d.head : d.head+n])
 	d.head += n
@@ -411,12 +439,37 @@ func (r *Relay) fill(v []uint64) {
 	}
 }
 
+// Finish seals and sends what the relay holds, retrying what full socket
+// buffers or queues refuse until deadline; what is still unsent then is
+// dropped and counted (reason stopped). The loop calls it when it stops.
+func (r *Relay) Finish(deadline time.Time) {
+	r.Seal()
+	for r.Send(); r.Pending() && time.Now().Before(deadline); r.Send() {
+		time.Sleep(time.Millisecond)
+	}
+	for _, d := range r.dests {
+		for _, dg := range d.queue[d.head:] {
+			d.stats.Dropped[RelayDropStopped] += uint64(dg.lines)
+		}
+		d.release(len(d.queue) - d.head)
+	}
+}
+
 // Close closes the destinations' sockets; what is still queued is dropped
 // (call Seal and Send first to flush).
 func (r *Relay) Close() {
 	for _, d := range r.dests {
 		d.send.close()
 	}
+}
+
+// relayDestName is how a destination is named in counters and in
+// MalformedTo: its address, tcp:// first for a TCP one.
+func relayDestName(d RelayDestination) string {
+	if d.TCP {
+		return "tcp://" + d.Addr
+	}
+	return d.Addr
 }
 
 // dialRelayUDP returns a sender over a connected UDP socket to addr.

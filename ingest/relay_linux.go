@@ -64,6 +64,8 @@ func (s *relayUDPSender) send(dgs []relayDatagram) (int, error) {
 		return 0, err
 	case errno == unix.EAGAIN || errno == unix.EWOULDBLOCK || errno == unix.ENOBUFS:
 		return 0, errRelayWouldBlock
+	case errno == unix.ECONNREFUSED:
+		return 0, errRelayRefusedEarlier
 	case errno != 0:
 		return 0, errno
 	}

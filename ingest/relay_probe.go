@@ -11,6 +11,13 @@ import (
 	"time"
 )
 
+// firstProbe probes destination d once and sets up from the answer: a
+// destination is up from the start only if it answers.
+func firstProbe(d RelayDestination, cfg *RelayConfig, up *atomic.Bool) {
+	probe, err := relayProbe(d.Probe, cfg.ProbeTimeout)
+	up.Store(err != nil || probe() == nil) // a probe the configuration refused keeps it up
+}
+
 // probeRelay probes destination d every cfg.ProbeInterval until quit and
 // keeps up current: down after two failed probes in a row, up again after
 // one that succeeds. Each change is logged.
@@ -24,8 +31,12 @@ func probeRelay(d RelayDestination, cfg *RelayConfig, up *atomic.Bool, quit <-ch
 	defer t.Stop()
 	failed := 0
 	for {
-		err := probe()
-		switch {
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+		}
+		switch err := probe(); {
 		case err == nil:
 			failed = 0
 			if !up.Swap(true) {
@@ -37,11 +48,6 @@ func probeRelay(d RelayDestination, cfg *RelayConfig, up *atomic.Bool, quit <-ch
 			if up.Swap(false) {
 				log.Warn("relay destination down: its series go to the others", "source", source, "destination", d.Addr, "err", err)
 			}
-		}
-		select {
-		case <-quit:
-			return
-		case <-t.C:
 		}
 	}
 }

@@ -33,9 +33,15 @@ type relayTCP struct {
 	done    chan struct{}
 	log     *slog.Logger
 	source  string
-	// lost counts the lines of chunks a failed write lost.
-	lost     atomic.Uint64
-	stopOnce sync.Once
+	// lost counts the lines of chunks a failed write lost; lines, chunks
+	// and bytes what was written (a destination's mad_relay_*_total: a
+	// chunk counts once it is written, not when a loop queues it).
+	lost                 atomic.Uint64
+	lines, chunks, bytes atomic.Uint64
+	stopOnce             sync.Once
+	// conn is the connection being written (stop sets a deadline on it so
+	// that a stuck destination cannot hold the stop).
+	conn atomic.Pointer[net.TCPConn]
 }
 
 const (
@@ -44,18 +50,26 @@ const (
 )
 
 // startRelayTCP starts the writer of a TCP destination; queue bounds its
-// chunks in flight.
+// chunks in flight. It tries to connect once before it returns, so that a
+// destination that is there is up from the start.
 func startRelayTCP(addr string, queue int, up *atomic.Bool, timeout time.Duration, log *slog.Logger, source string) *relayTCP {
 	w := &relayTCP{addr: addr, up: up, timeout: timeout, ch: make(chan relayChunk, queue), free: make(chan []byte, queue),
 		quit: make(chan struct{}), done: make(chan struct{}), log: log, source: source}
-	up.Store(false) // until connected
-	go w.run()
+	var conn *net.TCPConn
+	if c, err := net.DialTimeout("tcp", addr, timeout); err == nil {
+		conn = c.(*net.TCPConn)
+		w.conn.Store(conn)
+	}
+	up.Store(conn != nil)
+	go w.run(conn)
 	return w
 }
 
-func (w *relayTCP) run() {
+// run writes the chunks the loops queue, without a deadline: a destination
+// that stops reading holds its writer, its queue fills and the loops count
+// what it refuses (queue_full); a deadline would cut a line in two.
+func (w *relayTCP) run(conn *net.TCPConn) {
 	defer close(w.done)
-	var conn net.Conn
 	defer func() {
 		if conn != nil {
 			conn.Close()
@@ -75,7 +89,8 @@ func (w *relayTCP) run() {
 				backoff = min(2*backoff, relayTCPBackoffMax)
 				continue
 			}
-			conn, backoff = c, relayTCPBackoffMin
+			conn, backoff = c.(*net.TCPConn), relayTCPBackoffMin
+			w.conn.Store(conn)
 			w.up.Store(true)
 			w.log.Info("relay destination connected", "source", w.source, "destination", "tcp://"+w.addr)
 		}
@@ -87,6 +102,7 @@ func (w *relayTCP) run() {
 					if conn != nil && !w.write(conn, c) {
 						conn.Close()
 						conn = nil
+						w.conn.Store(nil)
 					} else if conn == nil {
 						w.lost.Add(uint64(c.lines))
 					}
@@ -98,6 +114,7 @@ func (w *relayTCP) run() {
 			if !w.write(conn, c) {
 				conn.Close()
 				conn = nil
+				w.conn.Store(nil)
 				w.up.Store(false)
 				w.log.Warn("relay destination down: its series go to the others", "source", w.source, "destination", "tcp://"+w.addr)
 			}
@@ -108,10 +125,13 @@ func (w *relayTCP) run() {
 // write writes a chunk whole, or counts its lines as lost; it gives the
 // buffer back either way.
 func (w *relayTCP) write(conn net.Conn, c relayChunk) bool {
-	conn.SetWriteDeadline(time.Now().Add(w.timeout))
 	_, err := conn.Write(c.b)
 	if err != nil {
 		w.lost.Add(uint64(c.lines))
+	} else {
+		w.lines.Add(uint64(c.lines))
+		w.chunks.Add(1)
+		w.bytes.Add(uint64(len(c.b)))
 	}
 	select {
 	case w.free <- c.b[:0]:
@@ -135,7 +155,12 @@ func (w *relayTCP) dropQueued() {
 // stop writes what is queued (each write bounded by the timeout) and
 // closes the connection; call it once no loop sends any more.
 func (w *relayTCP) stop() {
-	w.stopOnce.Do(func() { close(w.quit) })
+	w.stopOnce.Do(func() {
+		close(w.quit)
+		if c := w.conn.Load(); c != nil { // what is queued gets this long
+			c.SetWriteDeadline(time.Now().Add(w.timeout))
+		}
+	})
 	<-w.done
 }
 

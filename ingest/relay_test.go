@@ -296,6 +296,11 @@ func TestRelayQueueBound(t *testing.T) {
 	if st2.Refused[statsd.ErrSyntax] != 1 || st2.Dests[0].Dropped[RelayDropTooLong] != 1 {
 		t.Fatalf("refused %v, dropped %v", st2.Refused, st2.Dests[0].Dropped)
 	}
+	// Stopping while the destination still refuses: what waits is counted.
+	r.Finish(time.Now().Add(5 * time.Millisecond))
+	if st := r.Stats().Dests[0]; st.Dropped[RelayDropStopped] != 6 || r.Pending() {
+		t.Fatalf("after Finish: dropped %v, pending %v; want the 6 waiting lines counted as stopped", st.Dropped, r.Pending())
+	}
 }
 
 // TestRelayNoAllocs: forwarding and sending allocate nothing once the
@@ -587,7 +592,8 @@ func (s *tcpSink) close() {
 // TestUDPRelayTCPDestination: a TCP destination beside a UDP one: its
 // series' lines arrive on its connection; when the connection breaks it is
 // down and its series go to the UDP destination; when it listens again the
-// relay reconnects and its series come back.
+// relay reconnects and its series come back. Every line sent is counted
+// once: sent to a destination, or dropped for a reason.
 func TestUDPRelayTCPDestination(t *testing.T) {
 	cs, ds := listeners(t, 1)
 	sink := newTCPSink(t, "127.0.0.1:0")
@@ -601,68 +607,89 @@ func TestUDPRelayTCPDestination(t *testing.T) {
 	}
 	src.Start()
 	defer src.Stop()
-	waitFor(t, "the TCP destination connected", func() bool { return src.RelayUp(1) })
+	if !src.RelayUp(1) {
+		t.Fatal("the TCP destination is not up from the start")
+	}
 	conn, err := net.Dial("udp", src.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	var lines []string
-	for s := range 200 {
-		lines = append(lines, fmt.Sprintf("tcp.m%d:1|c", s))
-	}
-	send := func() {
-		for i := 0; i < len(lines); i += 20 {
-			if _, err := conn.Write([]byte(strings.Join(lines[i:i+20], "\n") + "\n")); err != nil {
+	sent := 0
+	// send sends one line of each of 200 series, with value v.
+	send := func(v int) {
+		for i := 0; i < 200; i += 20 {
+			var dg []string
+			for s := i; s < i+20; s++ {
+				dg = append(dg, fmt.Sprintf("tcp.m%d:%d|c", s, v))
+			}
+			if _, err := conn.Write([]byte(strings.Join(dg, "\n") + "\n")); err != nil {
 				t.Fatal(err)
 			}
+			sent += 20
 		}
 	}
-	// round sends every line once and returns the lines each destination got.
-	round := func() (udp, tcp []string) {
+	// round sends round v's lines and returns the series each destination
+	// got them for (lines of other rounds, late, are left out).
+	round := func(v int) (udp, tcp []string) {
 		t.Helper()
-		sink.take()
-		send()
-		var n int
-		for _, ls := range receiveSome(t, cs) {
-			udp = append(udp, ls...)
-		}
-		waitFor(t, "every line", func() bool {
-			tcp = append(tcp, sink.take()...)
-			n = len(udp) + len(tcp)
-			if n < len(lines) {
-				for _, ls := range receiveSome(t, cs) {
-					udp = append(udp, ls...)
+		send(v)
+		suffix := fmt.Sprintf(":%d|c", v)
+		keep := func(dst []string, ls []string) []string {
+			for _, l := range ls {
+				if name, ok := strings.CutSuffix(l, suffix); ok {
+					dst = append(dst, name)
 				}
 			}
-			return len(udp)+len(tcp) >= len(lines)
+			return dst
+		}
+		waitFor(t, fmt.Sprintf("round %d's lines", v), func() bool {
+			for _, ls := range receiveSome(t, cs) {
+				udp = keep(udp, ls)
+			}
+			tcp = keep(tcp, sink.take())
+			return len(udp)+len(tcp) >= 200
 		})
-		if len(udp)+len(tcp) != len(lines) {
-			t.Fatalf("%d lines at UDP and %d at TCP; sent %d", len(udp), len(tcp), len(lines))
+		if len(udp)+len(tcp) != 200 {
+			t.Fatalf("%d lines at UDP and %d at TCP; sent 200", len(udp), len(tcp))
 		}
 		return udp, tcp
 	}
-	_, tcp := round()
-	if len(tcp) == 0 || len(tcp) == len(lines) {
-		t.Fatalf("%d of %d lines at the TCP destination", len(tcp), len(lines))
+	_, tcp := round(1)
+	if len(tcp) == 0 || len(tcp) == 200 {
+		t.Fatalf("%d of 200 series at the TCP destination", len(tcp))
 	}
 	onTCP := slices.Clone(tcp)
 	slices.Sort(onTCP)
 	sink.close()
+	v := 100
 	waitFor(t, "the TCP destination down", func() bool { // a write notices the broken connection
-		send()
+		v++
+		send(v)
 		receiveSome(t, cs)
 		return !src.RelayUp(1)
 	})
-	if _, tcp := round(); len(tcp) != 0 {
+	if _, tcp := round(2); len(tcp) != 0 {
 		t.Fatalf("%d lines at the TCP destination while it is down", len(tcp))
 	}
 	sink = newTCPSink(t, addr)
 	waitFor(t, "the TCP destination reconnected", func() bool { return src.RelayUp(1) })
-	_, tcp = round()
+	_, tcp = round(3)
 	slices.Sort(tcp)
 	if !slices.Equal(tcp, onTCP) {
-		t.Fatalf("after reconnecting, %d lines at the TCP destination; %d before", len(tcp), len(onTCP))
+		t.Fatalf("after reconnecting, %d series at the TCP destination; %d before", len(tcp), len(onTCP))
+	}
+	src.Stop()
+	var counted float64
+	for _, d := range []string{ds[0].Addr, "tcp://" + addr} {
+		counted += reported(t, src, "mad_relay_lines_total", "destination", d)
+		for _, r := range RelayDropNames {
+			counted += reported(t, src, "mad_relay_dropped_lines_total", "destination", d, "reason", r)
+		}
+	}
+	counted += reported(t, src, "mad_relay_no_destination_lines_total")
+	if counted != float64(sent) {
+		t.Fatalf("%v lines counted (sent or dropped); %d sent", counted, sent)
 	}
 }
 

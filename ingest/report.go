@@ -68,14 +68,14 @@ func (s *UDPSource) reportRelay(emit func(sm.Value), l []string) {
 	emit(counter("mad_relay_no_destination_lines_total", "Lines a relay dropped because none of its destinations was up.", l, v[relayNoDest]))
 	for i, d := range s.cfg.Relay.Destinations {
 		w := v[relayDestBase+i*relayDestValues:]
-		name := d.Addr
-		if d.TCP {
-			name = "tcp://" + d.Addr
-			if i < len(s.relayTCP) && s.relayTCP[i] != nil {
-				w[4+RelayDropSendError] += s.relayTCP[i].lost.Load() // lost to failed writes
-			}
+		if d.TCP && i < len(s.relayTCP) && s.relayTCP[i] != nil {
+			// The loops counted chunks they queued; what was written is the
+			// writer's to say, and what a failed write lost.
+			tw := s.relayTCP[i]
+			w[0], w[1], w[2] = tw.lines.Load(), tw.chunks.Load(), tw.bytes.Load()
+			w[4+RelayDropSendError] += tw.lost.Load()
 		}
-		dl := sm.With(l, "destination", name)
+		dl := sm.With(l, "destination", relayDestName(d))
 		emit(counter("mad_relay_lines_total", "Lines a relay sent to a destination.", dl, w[0]))
 		emit(counter("mad_relay_datagrams_total", "Datagrams a relay sent to a destination.", dl, w[1]))
 		emit(counter("mad_relay_bytes_total", "Bytes a relay sent to a destination.", dl, w[2]))

@@ -91,6 +91,11 @@ func (c *UDPConfig) EnsureDefaults() {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
+	if c.Relay != nil { // a copy: the caller's stays as it was given
+		r := *c.Relay
+		r.EnsureDefaults()
+		c.Relay = &r
+	}
 }
 
 // Counters of a UDP loop, by index.
@@ -302,6 +307,7 @@ func (s *UDPSource) releaseConns() {
 
 // Start starts the loops.
 func (s *UDPSource) Start() {
+	s.probeRelayFirst()
 	for _, l := range s.loops {
 		s.wg.Add(1)
 		go func() {
@@ -325,6 +331,21 @@ func (s *UDPSource) Start() {
 			}
 		}
 	}
+}
+
+// probeRelayFirst probes the relay's probed destinations once, together,
+// so that the loops start with each one's state.
+func (s *UDPSource) probeRelayFirst() {
+	if s.cfg.Relay == nil {
+		return
+	}
+	var wg sync.WaitGroup
+	for i, d := range s.cfg.Relay.Destinations {
+		if d.Probe != "" && !d.TCP {
+			wg.Go(func() { firstProbe(d, s.cfg.Relay, s.relayUp[i]) })
+		}
+	}
+	wg.Wait()
 }
 
 // trim trims the loops' producers every trimEvery (Producer.Trim: an idle
@@ -531,8 +552,8 @@ func (l *udpLoop) decode(b []byte, now int64) {
 
 // relaySend sends the datagrams the relay packed full, and those not full
 // once the flush interval has passed since their first line (or at once
-// if final: the loop stops). Under mu.
-func (l *udpLoop) relaySend(now int64, final bool) {
+// if sealNow). Under mu.
+func (l *udpLoop) relaySend(now int64, sealNow bool) {
 	r := l.relay
 	if r == nil {
 		return
@@ -541,7 +562,7 @@ func (l *udpLoop) relaySend(now int64, final bool) {
 		if l.relayDue == 0 {
 			l.relayDue = now + l.relayEvery
 		}
-		if final || now >= l.relayDue {
+		if sealNow || now >= l.relayDue {
 			r.Seal()
 			l.relayDue = 0
 		}
@@ -550,13 +571,34 @@ func (l *udpLoop) relaySend(now int64, final bool) {
 	}
 	r.Send()
 	r.fill(l.rc.vals)
-	l.rc.publish(now, final)
+	l.rc.publish(now, false)
 }
+
+// relayFinish sends what the relay holds as the loop stops (Relay.Finish:
+// retrying what full buffers refuse for up to relayFinishWait, counting
+// the rest) and publishes its counters. Under mu.
+func (l *udpLoop) relayFinish() {
+	if l.relay == nil {
+		return
+	}
+	l.relay.Finish(time.Now().Add(relayFinishWait))
+	l.relayDue = 0
+	l.relay.fill(l.rc.vals)
+	l.rc.publish(nowMillis(), true)
+}
+
+// relayFinishWait bounds how long a stopping relay loop retries sending.
+const relayFinishWait = 500 * time.Millisecond
 
 // relayWait returns how long the loop may wait for datagrams before a
 // partly packed one is due (ms; -1: no limit). Under mu.
 func (l *udpLoop) relayWait(now int64) int {
-	if l.relay == nil || l.relayDue == 0 {
+	switch {
+	case l.relay == nil:
+		return -1
+	case l.relay.Queued():
+		return 1 // a full buffer refused some: retry soon
+	case l.relayDue == 0:
 		return -1
 	}
 	return int(max(0, l.relayDue-now))

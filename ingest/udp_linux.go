@@ -222,7 +222,7 @@ func (l *udpLoop) run() {
 	defer func() {
 		l.mu.Lock()
 		l.flush()
-		l.relaySend(nowMillis(), true)
+		l.relayFinish()
 		l.mu.Unlock()
 	}()
 	var n int
@@ -335,5 +335,5 @@ func (l *udpLoop) drain() {
 		}
 	}
 	l.flush()
-	l.relaySend(nowMillis(), true)
+	l.relayFinish()
 }

@@ -54,7 +54,7 @@ func (l *udpLoop) run() {
 	defer func() {
 		l.mu.Lock()
 		l.flush()
-		l.relaySend(nowMillis(), true)
+		l.relayFinish()
 		l.mu.Unlock()
 	}()
 	for {

@@ -78,7 +78,7 @@ func bindRelay(n *node) *ingest.RelayConfig {
 	defer r.done()
 	c := &ingest.RelayConfig{
 		MaxDatagram:    int(r.integer("maxDatagram", 1432, 64, 65507)),
-		QueueDatagrams: int(r.integer("queueDatagrams", 1024, 1, 1<<20)),
+		QueueDatagrams: int(r.integer("queueDatagrams", 1024, 1, 1<<16)),
 		FlushInterval:  r.positiveDuration("flushInterval", 10*time.Millisecond),
 		ProbeInterval:  r.positiveDuration("probeInterval", time.Second),
 		ProbeTimeout:   r.positiveDuration("probeTimeout", 500*time.Millisecond),
