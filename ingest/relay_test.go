@@ -346,19 +346,7 @@ func TestRelayNoAllocs(t *testing.T) {
 // passed without more traffic, and reports what it sent and refused.
 func TestUDPRelaySource(t *testing.T) {
 	cs, ds := listeners(t, 3)
-	lanes := []Lanes{NewLanes(1, 64)}
-	src, err := ListenUDP(UDPConfig{Name: "relay", Addr: "127.0.0.1:0", Log: quiet,
-		Relay: &RelayConfig{Destinations: ds, FlushInterval: 5 * time.Millisecond}}, lanes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src.Start()
-	defer src.Stop()
-	conn, err := net.Dial("udp", src.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	src, lanes, conn := startRelay(t, &RelayConfig{Destinations: ds, FlushInterval: 5 * time.Millisecond})
 	rnd := rand.New(rand.NewPCG(9, 9))
 	var lines []string
 	for range 40 { // datagrams of 1 to 20 lines
@@ -386,7 +374,7 @@ func TestUDPRelaySource(t *testing.T) {
 	if n != len(lines) {
 		t.Fatalf("%d lines forwarded; want %d", n, len(lines))
 	}
-	if _, ok := lanes[0].To[0].Pop(); ok {
+	if _, ok := lanes.To[0].Pop(); ok {
 		t.Fatal("a relaying source published samples")
 	}
 	src.Stop()
@@ -422,18 +410,7 @@ func TestUDPRelayFailover(t *testing.T) {
 			l.Close()
 		}
 	}()
-	src, err := ListenUDP(UDPConfig{Name: "relay", Addr: "127.0.0.1:0", Log: quiet,
-		Relay: &RelayConfig{Destinations: ds, FlushInterval: time.Millisecond, ProbeInterval: 5 * time.Millisecond}}, []Lanes{NewLanes(1, 64)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src.Start()
-	defer src.Stop()
-	conn, err := net.Dial("udp", src.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	src, _, conn := startRelay(t, &RelayConfig{Destinations: ds, FlushInterval: time.Millisecond, ProbeInterval: 5 * time.Millisecond})
 	// round sends one line of each of 300 series and returns where each
 	// series went.
 	round := func() map[string]int {
@@ -494,13 +471,7 @@ func TestUDPRelayProbeReturns(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // not answering yet
 	ds[0].Probe = "tcp://" + addr
-	src, err := ListenUDP(UDPConfig{Name: "relay", Addr: "127.0.0.1:0", Log: quiet,
-		Relay: &RelayConfig{Destinations: ds, ProbeInterval: 5 * time.Millisecond}}, []Lanes{NewLanes(1, 64)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src.Start()
-	defer src.Stop()
+	src, _, _ := startRelay(t, &RelayConfig{Destinations: ds, ProbeInterval: 5 * time.Millisecond})
 	waitFor(t, "destination 0 marked down", func() bool { return !src.relayUp[0].Load() })
 	l, err = net.Listen("tcp", addr)
 	if err != nil {
@@ -600,21 +571,10 @@ func TestUDPRelayTCPDestination(t *testing.T) {
 	addr := sink.l.Addr().String()
 	defer func() { sink.close() }()
 	ds = append(ds, RelayDestination{Addr: addr, TCP: true})
-	src, err := ListenUDP(UDPConfig{Name: "relay", Addr: "127.0.0.1:0", Log: quiet,
-		Relay: &RelayConfig{Destinations: ds, FlushInterval: time.Millisecond, ProbeTimeout: 100 * time.Millisecond}}, []Lanes{NewLanes(1, 64)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src.Start()
-	defer src.Stop()
+	src, _, conn := startRelay(t, &RelayConfig{Destinations: ds, FlushInterval: time.Millisecond, ProbeTimeout: 100 * time.Millisecond})
 	if !src.RelayUp(1) {
 		t.Fatal("the TCP destination is not up from the start")
 	}
-	conn, err := net.Dial("udp", src.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	sent := 0
 	// send sends one line of each of 200 series, with value v.
 	send := func(v int) {
@@ -709,4 +669,24 @@ func receiveSome(t *testing.T, cs []*net.UDPConn) [][]string {
 		}
 	}
 	return got
+}
+
+// startRelay starts a relaying UDP source on loopback with rc and returns
+// it, its lanes (which must stay empty) and a socket sending to it; both
+// are stopped or closed when the test ends.
+func startRelay(t *testing.T, rc *RelayConfig) (*UDPSource, Lanes, net.Conn) {
+	t.Helper()
+	lanes := NewLanes(1, 64)
+	src, err := ListenUDP(UDPConfig{Name: "relay", Addr: "127.0.0.1:0", Log: quiet, Relay: rc}, []Lanes{lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Start()
+	t.Cleanup(func() { src.Stop() })
+	conn, err := net.Dial("udp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return src, lanes, conn
 }
