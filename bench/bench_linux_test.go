@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,36 @@ func TestSmokeMad(t *testing.T) {
 	}
 	for _, name := range []string{"mad", "mad-transforming"} {
 		t.Run(name, func(t *testing.T) { smokeMad(t, dir, bin, name) })
+	}
+	t.Run("mad-relay", func(t *testing.T) { smokeRelay(t, dir, bin) })
+}
+
+// smokeRelay is TestSmokeMad's run of mad as a StatsD relay: S1 at a rate
+// it keeps up with, to three harness sinks, every line forwarded, packed
+// (far fewer datagrams than lines), each sink given some.
+func smokeRelay(t *testing.T, dir, bin string) {
+	var peer RelayPeer
+	for _, p := range RelayPeers() {
+		if p.Name == "mad-relay" {
+			peer = p
+		}
+	}
+	b := &Bench{Dir: dir, Options: PeerOptions{Mad: bin}, DaemonCPUs: []int{0}}
+	defer b.Close()
+	p := S1(2000, 1).Build()
+	sc := Scenario{Protocol: StatsDLines, Conns: 1, Load: Load{Payloads: p, Rate: 500, Duration: 2 * time.Second}}
+	r, err := b.RunRelay(context.Background(), peer, sc, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Sent.Messages != 1000 || r.Forwarded != uint64(r.Sent.Lines) || r.KernelDrops != 0 {
+		t.Fatalf("sent %+v, forwarded %d, kernel drops %d", r.Sent, r.Forwarded, r.KernelDrops)
+	}
+	if r.Datagrams == 0 || r.Datagrams*10 > r.Forwarded || slices.Contains(r.PerSink, 0) {
+		t.Fatalf("%d lines in %d datagrams, per sink %v", r.Forwarded, r.Datagrams, r.PerSink)
+	}
+	if r.CPU <= 0 {
+		t.Fatalf("no CPU measured: %+v", r.Result)
 	}
 }
 

@@ -11,6 +11,7 @@
 //	madbench otlp [flags]             OTLP metrics over gRPC and HTTP (mad, otelcol)
 //	madbench latency [flags]          period end to sink, and percentile error (mad)
 //	madbench all [flags]              everything BENCHMARKS.md shows, one command
+//	madbench relay [flags]            S1 through StatsD relays (mad-relay, etsy-proxy) to harness sinks
 //	madbench flame [-title T] [-width W] <perf-script.txt >flame.svg
 //	                                  a flame graph of `perf script` output
 //
@@ -38,6 +39,7 @@ import (
 )
 
 type options struct {
+	relaySinks, rounds    int
 	peers                 string
 	pid                   int
 	addr, url, metrics    string
@@ -126,6 +128,8 @@ func main() {
 	fs.IntVar(&o.otlpResources, "otlp-resources", 20, "OTLP: resources (service and host), 1000 series each")
 	fs.IntVar(&o.streams, "streams", 2, "OTLP/gRPC: calls in flight per connection (-conns connections)")
 	fs.BoolVar(&o.skipOTLP, "skip-otlp", false, "all: skip OTLP")
+	fs.IntVar(&o.relaySinks, "relay-sinks", 3, "relay: aggregators (harness sinks) behind the relay")
+	fs.IntVar(&o.rounds, "rounds", 1, "relay: rounds, each running every peer, the order rotated")
 	fs.Parse(os.Args[2:])
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -147,6 +151,8 @@ func main() {
 		err = cmdOTLP(ctx, o, env)
 	case "latency":
 		err = cmdLatency(ctx, o, env)
+	case "relay":
+		err = cmdRelay(ctx, o)
 	case "all":
 		err = cmdAll(ctx, o, env)
 	default:
@@ -174,7 +180,7 @@ func cmdFlame(args []string) {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: madbench peers|s1|s2|s3|otlp|latency|all|flame [flags]   (madbench s1 -h for the flags)")
+	fmt.Fprintln(os.Stderr, "usage: madbench peers|s1|s2|s3|otlp|latency|relay|all|flame [flags]   (madbench s1 -h for the flags)")
 	os.Exit(2)
 }
 
@@ -833,4 +839,63 @@ func cmdOTLP(ctx context.Context, o options, env bench.Environment) error {
 		return err
 	}
 	return report(o, env, "OTLP", rs, panels, "")
+}
+
+// cmdRelay runs S1 through StatsD relays (mad-relay, etsy-proxy; -peers)
+// to -relay-sinks harness sinks, -rounds times with the order rotated, and
+// prints each run: lines forwarded per CPU-second of the relay, datagrams
+// sent per 1 000 lines, and lines lost.
+func cmdRelay(ctx context.Context, o options) error {
+	b := newBench(o)
+	byName := map[string]bench.RelayPeer{}
+	for _, p := range bench.RelayPeers() {
+		byName[p.Name] = p
+	}
+	names := o.peers
+	if names == "mad" {
+		names = "mad-relay,etsy-proxy"
+	}
+	var peers []bench.RelayPeer
+	for _, n := range strings.Split(names, ",") {
+		p, ok := byName[strings.TrimSpace(n)]
+		if !ok {
+			return fmt.Errorf("unknown relay peer %q (known: mad-relay, etsy-proxy)", n)
+		}
+		if !p.Installed(b.Dir) || p.Name == "mad-relay" && o.mad == "" && o.install {
+			if err := p.Install(b.Dir, os.Stderr); err != nil {
+				fmt.Fprintf(os.Stderr, "skipping %s: %v\n", p.Name, err)
+				continue
+			}
+		}
+		peers = append(peers, p)
+	}
+	p, err := statsdPayloads(o, "s1", o.series)
+	if err != nil {
+		return err
+	}
+	sc := bench.Scenario{Protocol: bench.StatsDLines, Conns: o.conns, Load: bench.Load{Payloads: p, Count: o.messages}}
+	if o.rate > 0 {
+		sc.Load = bench.Load{Payloads: p, Rate: o.rate / avgLines(p), Duration: o.duration}
+	}
+	fmt.Printf("| round | relay | lines sent | lines forwarded | lost | relay CPU s | lines forwarded per CPU-s | datagrams per 1 000 lines | per sink |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
+	for round := range o.rounds {
+		for k := range peers {
+			peer := peers[(k+round)%len(peers)]
+			r, err := b.RunRelay(ctx, peer, sc, o.relaySinks)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", peer.Name, err)
+				continue
+			}
+			sent := r.Sent.Lines
+			lost := float64(sent) - float64(r.Forwarded)
+			fmt.Printf("| %d | %s | %s | %s | %.1f %% | %.2f | %s | %.1f | %v |\n", round+1, peer.Name, short(int(sent)), short(int(r.Forwarded)),
+				100*lost/float64(max(sent, 1)), r.CPU.Seconds(), short(int(float64(r.Forwarded)/r.CPU.Seconds())),
+				1000*float64(r.Datagrams)/float64(max(r.Forwarded, 1)), r.PerSink)
+		}
+	}
+	for _, p := range peers {
+		fmt.Printf("\n- %s: %s", p.Name, p.Note)
+	}
+	fmt.Println()
+	return nil
 }
