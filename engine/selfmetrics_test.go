@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -60,6 +61,8 @@ sinks=[
 		get(t, "http://"+d.HTTPAddr().String()+"/ping")
 		get(t, "http://"+d.HTTPAddr().String()+"/nowhere")
 		b, _ := os.ReadFile(out)
+		// The sink may be writing: its last line may not be whole yet.
+		b = b[:bytes.LastIndexByte(b, '\n')+1]
 		for _, l := range parseLines(t, string(b)) {
 			if l.Dimensions["service"] == "mad" {
 				found[l.Metric] = l
