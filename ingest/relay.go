@@ -116,12 +116,12 @@ type RelayDestStats struct {
 
 // relayDest is a destination as one relay loop sees it.
 type relayDest struct {
-	addr string
-	tcp  bool
-	max  int    // MaxDatagram
-	id   uint64 // StableHash of the address: its rendezvous identity
-	up   *atomic.Bool
-	send relaySender
+	addr     string
+	max      int    // MaxDatagram
+	maxQueue int    // QueueDatagrams
+	id       uint64 // StableHash of its name (relayDestName): its rendezvous identity
+	up       *atomic.Bool
+	send     relaySender
 
 	cur      []byte // the datagram being packed
 	curLines int
@@ -136,10 +136,6 @@ type relayDatagram struct {
 	lines int
 }
 
-// relaySender sends datagrams to one destination without blocking: it
-// returns how many of dgs were sent, and the error that stopped it (nil,
-// or errRelayWouldBlock when the socket's buffer is full: the rest is
-// retried later).
 var (
 	errRelayWouldBlock = errors.New("relay: socket buffer full")
 	// errRelayRefusedEarlier: a connected UDP socket reported an ICMP
@@ -148,6 +144,10 @@ var (
 	errRelayRefusedEarlier = errors.New("relay: an earlier datagram was refused")
 )
 
+// relaySender sends datagrams to one destination without blocking: it
+// returns how many of dgs were sent, and the error that stopped it (nil,
+// or errRelayWouldBlock when the socket's buffer is full: the rest is
+// retried later).
 type relaySender interface {
 	send(dgs []relayDatagram) (int, error)
 	close() error
@@ -155,13 +155,11 @@ type relaySender interface {
 
 // Relay forwards StatsD datagrams line by line. It belongs to one loop.
 type Relay struct {
-	dec      *statsd.Decoder
-	dests    []*relayDest
-	max      int
-	maxQueue int
-	each     statsd.RelayKeyFunc // r.line, made once (a method value allocates)
-	refused  [statsd.NumResults]uint64
-	noDest   uint64 // lines dropped because no destination was up
+	dec     *statsd.Decoder
+	dests   []*relayDest
+	each    statsd.RelayKeyFunc // r.line, made once (a method value allocates)
+	refused [statsd.NumResults]uint64
+	noDest  uint64 // lines dropped because no destination was up
 	// malformed is the destination of refused lines (MalformedTo), -1:
 	// they are dropped.
 	malformed int
@@ -182,14 +180,11 @@ func newRelay(cfg RelayConfig, up []*atomic.Bool, tcp []*relayTCP) (*Relay, erro
 	if cfg.MaxDatagram > maxUDPPayload {
 		return nil, fmt.Errorf("relay: MaxDatagram %d is over a UDP datagram's %d bytes", cfg.MaxDatagram, maxUDPPayload)
 	}
-	r := &Relay{dec: statsd.NewDecoder(statsd.Config{}), max: cfg.MaxDatagram, maxQueue: cfg.QueueDatagrams, malformed: -1}
+	r := &Relay{dec: statsd.NewDecoder(statsd.Config{}), malformed: -1}
 	r.each = r.line
 	seen := map[uint64]string{}
 	for i, d := range cfg.Destinations {
-		id := sample.StableHash([]byte(d.Addr))
-		if d.TCP {
-			id = sample.StableHash([]byte("tcp://" + d.Addr))
-		}
+		id := sample.StableHash([]byte(relayDestName(d)))
 		if o, ok := seen[id]; ok {
 			r.Close()
 			return nil, fmt.Errorf("relay: destination %q is listed twice (or hashes as %q does)", d.Addr, o)
@@ -217,7 +212,7 @@ func newRelay(cfg RelayConfig, up []*atomic.Bool, tcp []*relayTCP) (*Relay, erro
 		if relayDestName(d) == cfg.MalformedTo || !d.TCP && "udp://"+d.Addr == cfg.MalformedTo {
 			r.malformed = i
 		}
-		r.dests = append(r.dests, &relayDest{addr: d.Addr, tcp: d.TCP, max: cfg.MaxDatagram, id: id, up: u, send: s, cur: make([]byte, 0, cfg.MaxDatagram)})
+		r.dests = append(r.dests, &relayDest{addr: d.Addr, max: cfg.MaxDatagram, maxQueue: cfg.QueueDatagrams, id: id, up: u, send: s, cur: make([]byte, 0, cfg.MaxDatagram)})
 	}
 	if cfg.MalformedTo != "" && r.malformed < 0 {
 		r.Close()
@@ -256,7 +251,7 @@ func (r *Relay) line(line []byte, res statsd.Result, h uint64) {
 		r.refused[res]++
 		if i := r.malformed; i >= 0 {
 			if r.dests[i].up.Load() {
-				r.dests[i].add(line, r.max, r.maxQueue)
+				r.dests[i].add(line)
 			} else {
 				r.noDest++
 			}
@@ -268,34 +263,34 @@ func (r *Relay) line(line []byte, res statsd.Result, h uint64) {
 		r.noDest++
 		return
 	}
-	r.dests[i].add(line, r.max, r.maxQueue)
+	r.dests[i].add(line)
 }
 
 // add appends a line (and its '\n') to the datagram being packed, sealing
 // that datagram first if the line does not fit.
-func (d *relayDest) add(line []byte, max, maxQueue int) {
+func (d *relayDest) add(line []byte) {
 	n := len(line) + 1
 	if n > maxUDPPayload {
 		d.stats.Dropped[RelayDropTooLong]++
 		return
 	}
-	if len(d.cur)+n > max && len(d.cur) > 0 {
-		d.seal(maxQueue)
+	if len(d.cur)+n > d.max && len(d.cur) > 0 {
+		d.seal()
 	}
 	d.cur = append(d.cur, line...)
 	d.cur = append(d.cur, '\n')
 	d.curLines++
-	if len(d.cur) >= max { // a long line alone, or exactly full
-		d.seal(maxQueue)
+	if len(d.cur) >= d.max { // a long line alone, or exactly full
+		d.seal()
 	}
 }
 
 // seal queues the datagram being packed, or drops it if the queue is full.
-func (d *relayDest) seal(maxQueue int) {
+func (d *relayDest) seal() {
 	if d.curLines == 0 {
 		return
 	}
-	if len(d.queue)-d.head >= maxQueue {
+	if len(d.queue)-d.head >= d.maxQueue {
 		d.stats.Dropped[RelayDropQueueFull] += uint64(d.curLines)
 		d.cur, d.curLines = d.cur[:0], 0
 		return
@@ -319,7 +314,7 @@ func (d *relayDest) seal(maxQueue int) {
 // or the relay stops).
 func (r *Relay) Seal() {
 	for _, d := range r.dests {
-		d.seal(r.maxQueue)
+		d.seal()
 	}
 }
 
