@@ -157,6 +157,7 @@ type relaySender interface {
 type Relay struct {
 	dec     *statsd.Decoder
 	dests   []*relayDest
+	ids     []uint64            // dests[i].id, side by side for pick
 	each    statsd.RelayKeyFunc // r.line, made once (a method value allocates)
 	refused [statsd.NumResults]uint64
 	noDest  uint64 // lines dropped because no destination was up
@@ -212,6 +213,7 @@ func newRelay(cfg RelayConfig, up []*atomic.Bool, tcp []*relayTCP) (*Relay, erro
 		if relayDestName(d) == cfg.MalformedTo || !d.TCP && "udp://"+d.Addr == cfg.MalformedTo {
 			r.malformed = i
 		}
+		r.ids = append(r.ids, id)
 		r.dests = append(r.dests, &relayDest{addr: d.Addr, max: cfg.MaxDatagram, maxQueue: cfg.QueueDatagrams, id: id, up: u, send: s, cur: make([]byte, 0, cfg.MaxDatagram)})
 	}
 	if cfg.MalformedTo != "" && r.malformed < 0 {
@@ -223,20 +225,33 @@ func newRelay(cfg RelayConfig, up []*atomic.Bool, tcp []*relayTCP) (*Relay, erro
 
 // pick returns the destination of a series hash among the healthy ones, or
 // -1 if none is; a series whose own destination is down counts as
-// rerouted there.
+// rerouted there. The series' own destination (the highest score of all)
+// is scored first: while it is up, which is the rule, that is all
+// (pickUp scores the healthy ones otherwise).
 func (r *Relay) pick(h uint64) int {
-	best, score := -1, uint64(0)
-	first, top := 0, uint64(0) // the series' destination, up or not
-	for i, d := range r.dests {
-		s := sample.Mix64(h ^ d.id)
-		if i == 0 || s > top {
+	ids := r.ids
+	first, top := 0, sample.Mix64(h^ids[0])
+	for i := 1; i < len(ids); i++ {
+		if s := sample.Mix64(h ^ ids[i]); s > top {
 			first, top = i, s
 		}
-		if (best < 0 || s > score) && d.up.Load() {
+	}
+	if r.dests[first].up.Load() {
+		return first
+	}
+	return r.pickUp(h, first)
+}
+
+// pickUp is pick when the series' own destination, first, is down: the
+// healthy destination of highest score, or -1.
+func (r *Relay) pickUp(h uint64, first int) int {
+	best, score := -1, uint64(0)
+	for i, d := range r.dests {
+		if s := sample.Mix64(h ^ r.ids[i]); (best < 0 || s > score) && d.up.Load() {
 			best, score = i, s
 		}
 	}
-	if best != first && best >= 0 {
+	if best >= 0 {
 		r.dests[first].stats.Rerouted++
 	}
 	return best

@@ -41,20 +41,31 @@ var errClosedConn = errors.New("udp: socket closed")
 // the descriptor and closes conn (which removes conn's descriptor from the
 // netpoller); the duplicate is the same socket.
 func openLoopSocket(conn *net.UDPConn) (loopSocket, error) {
-	raw, err := conn.SyscallConn()
+	fd, err := detachFD(conn)
 	if err != nil {
 		return nil, err
+	}
+	return &pollConn{fd: fd, wait: -1}, nil
+}
+
+// detachFD takes a socket out of the netpoller: it returns a duplicate of
+// conn's descriptor (the same socket) and closes conn, which removes its
+// descriptor from the netpoller. On error conn is left open.
+func detachFD(conn *net.UDPConn) (int, error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return -1, err
 	}
 	fd := -1
 	var derr error
 	if err := raw.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return nil, err
+		return -1, err
 	}
 	if derr != nil {
-		return nil, derr
+		return -1, derr
 	}
 	conn.Close()
-	return &pollConn{fd: fd, wait: -1}, nil
+	return fd, nil
 }
 
 // pollWait bounds a wait in poll(2), so that a loop notices a close even
