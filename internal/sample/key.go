@@ -233,14 +233,21 @@ func Hash(key []byte) uint64 { return maphash.Bytes(seed, key) }
 func StableHash(b []byte) uint64 {
 	const p1, p2 = 0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F
 	h := uint64(len(b)) * p1
+	all := b
 	for len(b) >= 8 {
 		h = bits.RotateLeft64(h^binary.LittleEndian.Uint64(b)*p2, 31) * p1
 		b = b[8:]
 	}
-	if len(b) > 0 {
+	if r := len(b); r > 0 {
+		// The tail: its bytes little-endian, zero above. Read as the high
+		// bytes of the last eight when there are eight (no loop a byte).
 		var tail uint64
-		for i, c := range b {
-			tail |= uint64(c) << (8 * i)
+		if len(all) >= 8 {
+			tail = binary.LittleEndian.Uint64(all[len(all)-8:]) >> (64 - 8*r)
+		} else {
+			for i, c := range b {
+				tail |= uint64(c) << (8 * i)
+			}
 		}
 		h = bits.RotateLeft64(h^tail*p2, 31) * p1
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -312,6 +313,41 @@ func TestAddWritesEveryField(t *testing.T) {
 // TestStableHash: StableHash's values are fixed (a relay in another process
 // or another version must agree), every input length takes its tail into
 // account, and its outputs spread.
+// stableHashRef is StableHash written plainly: the bytes in eight-byte
+// little-endian words, the last one zero-padded.
+func stableHashRef(b []byte) uint64 {
+	const p1, p2 = 0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F
+	h := uint64(len(b)) * p1
+	for i := 0; i < len(b); i += 8 {
+		var w uint64
+		for j := i; j < len(b) && j < i+8; j++ {
+			w |= uint64(b[j]) << (8 * (j - i))
+		}
+		h = bits.RotateLeft64(h^w*p2, 31) * p1
+	}
+	return Mix64(h)
+}
+
+// TestStableHashRef holds StableHash to its plain reference at every
+// length and tail.
+func TestStableHashRef(t *testing.T) {
+	b := make([]byte, 80)
+	for i := range b {
+		b[i] = byte(i*131 + 7)
+	}
+	for n := range len(b) + 1 {
+		for off := range 3 {
+			if off > n {
+				continue
+			}
+			in := b[off:n]
+			if got, want := StableHash(in), stableHashRef(in); got != want {
+				t.Fatalf("StableHash of %d bytes = %#x; the reference %#x", len(in), got, want)
+			}
+		}
+	}
+}
+
 func TestStableHash(t *testing.T) {
 	for _, c := range []struct {
 		in   string
