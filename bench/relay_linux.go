@@ -133,45 +133,13 @@ type RelayPeer struct {
 	Command func(dir, mad, listen string, s *RelaySinks) ([]string, error)
 }
 
-// RelayPeers are mad's relay and Etsy statsd's proxy (npm's statsd@0.9.0,
-// proxy.js: a hash ring of the metric name only, one datagram a line).
+// RelayPeers are mad's relay, packing datagrams to a 1500-byte MTU's 1432
+// bytes (mad-relay) or to 8192 (mad-relay-8k: jumbo frames, loopback), and
+// Etsy statsd's proxy (npm's statsd@0.9.0, proxy.js: a hash ring of the
+// metric name only, one datagram a line).
 func RelayPeers() []RelayPeer {
-	mad, etsy := madPeer(), etsy()
-	return []RelayPeer{{
-		Name:      "mad-relay",
-		Note:      "mad with a StatsdSource relay (rendezvous hashing of name and sorted tags, datagrams packed to 1432 bytes, sendmmsg)",
-		Installed: mad.Installed,
-		Install:   mad.Install,
-		Command: func(dir, bin, listen string, s *RelaySinks) ([]string, error) {
-			if bin == "" {
-				bin = filepath.Join(dir, "bin", "mad")
-			}
-			host, port, err := net.SplitHostPort(listen)
-			if err != nil {
-				return nil, err
-			}
-			var dests []string
-			for _, a := range s.Addrs() {
-				dests = append(dests, fmt.Sprintf("%q", a))
-			}
-			conf := fmt.Sprintf(`httpHost="127.0.0.1"
-httpPort=0
-monitoringSinks=[]
-reloadInterval="PT0S"
-pipelines=[{
-  name="relay"
-  sources=[{type="com.arpnetworking.metrics.common.sources.StatsdSource", name="relay", host=%q, port=%s,
-    relay={destinations=[%s]}}]
-  sinks=[]
-}]
-`, host, port, strings.Join(dests, ", "))
-			path := filepath.Join(dir, "mad-relay.conf")
-			if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-				return nil, err
-			}
-			return []string{bin, path}, nil
-		},
-	}, {
+	etsy := etsy()
+	return []RelayPeer{madRelayPeer("mad-relay", 1432), madRelayPeer("mad-relay-8k", 8192), {
 		Name:      "etsy-proxy",
 		Note:      "Etsy statsd 0.9.0's proxy.js (node): a hash ring of the metric name, one datagram a line, health checks on each node's admin port",
 		Installed: etsy.Installed,
@@ -199,6 +167,46 @@ pipelines=[{
 			return []string{"node", filepath.Join(dir, "etsy", "node_modules", "statsd", "proxy.js"), path}, nil
 		},
 	}}
+}
+
+// madRelayPeer is mad as a relay packing datagrams to maxDatagram bytes.
+func madRelayPeer(name string, maxDatagram int) RelayPeer {
+	mad := madPeer()
+	return RelayPeer{
+		Name:      name,
+		Note:      fmt.Sprintf("mad with a StatsdSource relay (rendezvous hashing of name and sorted tags, datagrams packed to %d bytes, sendmmsg)", maxDatagram),
+		Installed: mad.Installed,
+		Install:   mad.Install,
+		Command: func(dir, bin, listen string, s *RelaySinks) ([]string, error) {
+			if bin == "" {
+				bin = filepath.Join(dir, "bin", "mad")
+			}
+			host, port, err := net.SplitHostPort(listen)
+			if err != nil {
+				return nil, err
+			}
+			var dests []string
+			for _, a := range s.Addrs() {
+				dests = append(dests, fmt.Sprintf("%q", a))
+			}
+			conf := fmt.Sprintf(`httpHost="127.0.0.1"
+httpPort=0
+monitoringSinks=[]
+reloadInterval="PT0S"
+pipelines=[{
+  name="relay"
+  sources=[{type="com.arpnetworking.metrics.common.sources.StatsdSource", name="relay", host=%q, port=%s,
+    relay={destinations=[%s], maxDatagram=%d}}]
+  sinks=[]
+}]
+`, host, port, strings.Join(dests, ", "), maxDatagram)
+			path := filepath.Join(dir, name+".conf")
+			if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+				return nil, err
+			}
+			return []string{bin, path}, nil
+		},
+	}
 }
 
 // RelayResult is one relay run: the harness's measure of the relay's CPU

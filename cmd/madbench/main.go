@@ -11,7 +11,7 @@
 //	madbench otlp [flags]             OTLP metrics over gRPC and HTTP (mad, otelcol)
 //	madbench latency [flags]          period end to sink, and percentile error (mad)
 //	madbench all [flags]              everything BENCHMARKS.md shows, one command
-//	madbench relay [flags]            S1 through StatsD relays (mad-relay, etsy-proxy) to harness sinks
+//	madbench relay [flags]            S1 through StatsD relays (mad-relay, mad-relay-8k, etsy-proxy) to harness sinks
 //	madbench flame [-title T] [-width W] <perf-script.txt >flame.svg
 //	                                  a flame graph of `perf script` output
 //
@@ -841,7 +841,7 @@ func cmdOTLP(ctx context.Context, o options, env bench.Environment) error {
 	return report(o, env, "OTLP", rs, panels, "")
 }
 
-// cmdRelay runs S1 through StatsD relays (mad-relay, etsy-proxy; -peers)
+// cmdRelay runs S1 through StatsD relays (mad-relay, mad-relay-8k, etsy-proxy; -peers)
 // to -relay-sinks harness sinks, -rounds times with the order rotated, and
 // prints each run: lines forwarded per CPU-second of the relay, datagrams
 // sent per 1 000 lines, and lines lost.
@@ -859,9 +859,9 @@ func cmdRelay(ctx context.Context, o options) error {
 	for _, n := range strings.Split(names, ",") {
 		p, ok := byName[strings.TrimSpace(n)]
 		if !ok {
-			return fmt.Errorf("unknown relay peer %q (known: mad-relay, etsy-proxy)", n)
+			return fmt.Errorf("unknown relay peer %q (known: mad-relay, mad-relay-8k, etsy-proxy)", n)
 		}
-		if !p.Installed(b.Dir) || p.Name == "mad-relay" && o.mad == "" && o.install {
+		if !p.Installed(b.Dir) || strings.HasPrefix(p.Name, "mad-relay") && o.mad == "" && o.install {
 			if err := p.Install(b.Dir, os.Stderr); err != nil {
 				fmt.Fprintf(os.Stderr, "skipping %s: %v\n", p.Name, err)
 				continue
