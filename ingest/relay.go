@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"net"
 	"sync/atomic"
 	"time"
@@ -177,6 +178,9 @@ func newRelay(cfg RelayConfig, up []*atomic.Bool, tcp []*relayTCP) (*Relay, erro
 	if len(cfg.Destinations) == 0 {
 		return nil, fmt.Errorf("relay: no destinations")
 	}
+	if len(cfg.Destinations) > MaxRelayDestinations {
+		return nil, fmt.Errorf("relay: %d destinations; %d at most", len(cfg.Destinations), MaxRelayDestinations)
+	}
 	cfg.EnsureDefaults()
 	if cfg.MaxDatagram > maxUDPPayload {
 		return nil, fmt.Errorf("relay: MaxDatagram %d is over a UDP datagram's %d bytes", cfg.MaxDatagram, maxUDPPayload)
@@ -223,23 +227,45 @@ func newRelay(cfg RelayConfig, up []*atomic.Bool, tcp []*relayTCP) (*Relay, erro
 	return r, nil
 }
 
+// MaxRelayDestinations bounds a relay's destinations: a destination's
+// index is kept in the low bits of its score (relayScore).
+const MaxRelayDestinations = 1 << relayIndexBits
+
+const relayIndexBits = 8
+
+// relayScore is destination i's rendezvous score for a series hash: the
+// mix of the two with its low bits replaced by i, so that the highest
+// score names its destination and max finds it without a branch (a
+// branch per destination mispredicts half the time on random scores).
+// Scores of two destinations tie in their other 56 bits once in 2^56
+// series; the higher index then wins, the same in every relay.
+func relayScore(h, id uint64, i int) uint64 {
+	return sample.Mix64(h^id)&^(MaxRelayDestinations-1) | uint64(i)
+}
+
 // pick returns the destination of a series hash among the healthy ones, or
 // -1 if none is; a series whose own destination is down counts as
 // rerouted there. The series' own destination (the highest score of all)
-// is scored first: while it is up, which is the rule, that is all
-// (pickUp scores the healthy ones otherwise).
+// is found first: while it is up, which is the rule, that is all (pickUp
+// scores the healthy ones otherwise).
 func (r *Relay) pick(h uint64) int {
 	ids := r.ids
-	first, top := 0, sample.Mix64(h^ids[0])
+	top := relayScore(h, ids[0], 0)
 	for i := 1; i < len(ids); i++ {
-		if s := sample.Mix64(h ^ ids[i]); s > top {
-			first, top = i, s
-		}
+		top = maxNoBranch(top, relayScore(h, ids[i], i))
 	}
+	first := int(top & (MaxRelayDestinations - 1))
 	if r.dests[first].up.Load() {
 		return first
 	}
 	return r.pickUp(h, first)
+}
+
+// maxNoBranch is max(a, b) in arithmetic: the compiler branches for max in
+// a loop.
+func maxNoBranch(a, b uint64) uint64 {
+	_, lt := bits.Sub64(b, a, 0) // 1 if b < a
+	return b ^ (a^b)&-lt
 }
 
 // pickUp is pick when the series' own destination, first, is down: the
@@ -247,7 +273,7 @@ func (r *Relay) pick(h uint64) int {
 func (r *Relay) pickUp(h uint64, first int) int {
 	best, score := -1, uint64(0)
 	for i, d := range r.dests {
-		if s := sample.Mix64(h ^ r.ids[i]); (best < 0 || s > score) && d.up.Load() {
+		if s := relayScore(h, r.ids[i], i); (best < 0 || s > score) && d.up.Load() {
 			best, score = i, s
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gomad/mad/ingest/statsd"
+	"github.com/gomad/mad/internal/sample"
 )
 
 // relaySeries reads the series of a line relayLine made: its name and its
@@ -689,4 +690,41 @@ func startRelay(t *testing.T, rc *RelayConfig) (*UDPSource, Lanes, net.Conn) {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return src, lanes, conn
+}
+
+// TestRelayPickIsRendezvous holds pick (branchless, the index in the
+// score's low bits) to rendezvous hashing written plainly: the healthy
+// destination whose Mix64(hash ^ identity) is highest, for every set of
+// healthy destinations of five.
+func TestRelayPickIsRendezvous(t *testing.T) {
+	_, dests := listeners(t, 5)
+	r, err := NewRelay(RelayConfig{Destinations: dests}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for mask := 1; mask < 1<<len(dests); mask++ {
+		for i, d := range r.dests {
+			d.up.Store(mask&(1<<i) != 0)
+		}
+		for range 2000 {
+			h := rnd.Uint64()
+			want, top := -1, uint64(0)
+			for i, d := range r.dests {
+				if s := sample.Mix64(h ^ d.id); d.up.Load() && (want < 0 || s > top) {
+					want, top = i, s
+				}
+			}
+			if got := r.pick(h); got != want {
+				t.Fatalf("healthy %05b, hash %#x: pick %d, rendezvous %d", mask, h, got, want)
+			}
+		}
+	}
+	for range 10000 {
+		a, b := rnd.Uint64()>>rnd.IntN(64), rnd.Uint64()>>rnd.IntN(64)
+		if got := maxNoBranch(a, b); got != max(a, b) {
+			t.Fatalf("maxNoBranch(%d, %d) = %d", a, b, got)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -372,6 +373,13 @@ func TestInvalidValuesAreReportedWithPosition(t *testing.T) {
 		{"relay malformedTo", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[\"a:1\"], malformedTo=\"b:2\"}}]", `malformedTo: "b:2" is not one of the destinations`},
 		{"relay tcp probe", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[{address=\"tcp://a:1\", probe=\"tcp://a:2\"}]}}]", `a tcp:// destination is up while connected`},
 		{"relay datagram", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[\"a:1\"], maxDatagram=70000}}]", `maxDatagram: must be between 64 and 65507`},
+		{"relay too many", "name=p\nsources=[{type=StatsdSource, name=s, relay={destinations=[" + func() string {
+			var ds []string
+			for i := range 257 {
+				ds = append(ds, fmt.Sprintf("\"a:%d\"", i+1))
+			}
+			return strings.Join(ds, ", ")
+		}() + "]}}]", `relay.destinations: lists 257 destinations; a relay takes 256 at most`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, t.TempDir(), "p.conf", tc.text)

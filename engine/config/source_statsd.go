@@ -87,6 +87,9 @@ func bindRelay(n *node) *ingest.RelayConfig {
 	if len(elems) == 0 {
 		r.fail(r.get("destinations"), "destinations", "must be a non-empty list of host:port (or {address, probe} objects)")
 	}
+	if len(elems) > ingest.MaxRelayDestinations {
+		r.fail(r.get("destinations"), "destinations", "lists %d destinations; a relay takes %d at most", len(elems), ingest.MaxRelayDestinations)
+	}
 	seen := map[string]bool{}
 	for i, v := range elems {
 		key := fmt.Sprintf("destinations[%d]", i)
