@@ -284,7 +284,8 @@
       var unit = this.unit;
       this.plot = new uPlot({
         width: width, height: 200,
-        scales: {x: {time: true}},
+        // At least a minute wide: a new chart's few points at its right.
+        scales: {x: {time: true, range: function (u, min, max) { return [Math.min(min, max - 60), max]; }}},
         series: [{}].concat(servers.map(function (s, i) {
           return {label: s, stroke: COLORS[i % COLORS.length], width: 1.5, value: function (u, v) { return fmt(v) + (unit ? ' ' + unit : ''); }};
         })),
@@ -342,7 +343,7 @@
           type: 'button', className: 'chip' + (charts.has(k) ? ' on' : ''),
           'data-service': t.service, 'data-metric': t.metric, 'data-statistic': t.statistic
         }, [t.statistic]);
-        b.addEventListener('click', function () { userChose = true; chart(k, !charts.has(k)); });
+        b.addEventListener('click', function () { userChose = true; chart(k, !charts.has(k)); renderList(); });
         return b;
       });
       return el('div', {className: 'metric'}, [
