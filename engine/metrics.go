@@ -104,6 +104,7 @@ func writeMetrics(out io.Writer, r sm.Reporter) error {
 		f.samples = append(f.samples, v)
 	})
 	w := bufio.NewWriter(out)
+	var buf []byte
 	for _, f := range order {
 		typ := "counter"
 		if f.kind == sm.Gauge {
@@ -111,26 +112,35 @@ func writeMetrics(out io.Writer, r sm.Reporter) error {
 		}
 		w.WriteString("# HELP " + f.name + " " + f.help + "\n# TYPE " + f.name + " " + typ + "\n")
 		for _, v := range f.samples {
-			w.WriteString(f.name)
-			if len(v.Labels) > 0 {
-				w.WriteByte('{')
-				for i := 0; i+1 < len(v.Labels); i += 2 {
-					if i > 0 {
-						w.WriteByte(',')
-					}
-					w.WriteString(v.Labels[i])
-					w.WriteString(`="`)
-					w.WriteString(escapeLabel(v.Labels[i+1]))
-					w.WriteByte('"')
-				}
-				w.WriteByte('}')
-			}
-			w.WriteByte(' ')
-			w.WriteString(strconv.FormatFloat(v.V, 'g', -1, 64))
-			w.WriteByte('\n')
+			buf = appendSeries(buf[:0], &v)
+			buf = append(buf, ' ')
+			buf = strconv.AppendFloat(buf, v.V, 'g', -1, 64)
+			buf = append(buf, '\n')
+			w.Write(buf)
 		}
 	}
 	return w.Flush()
+}
+
+// appendSeries appends the series of v as /metrics writes it: the family's
+// name and, if any, its labels in braces (name{k="v",…}). The live page
+// names the series its figures sum in the same words (ui_state.go).
+func appendSeries(dst []byte, v *sm.Value) []byte {
+	dst = append(dst, v.Name...)
+	if len(v.Labels) == 0 {
+		return dst
+	}
+	dst = append(dst, '{')
+	for i := 0; i+1 < len(v.Labels); i += 2 {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, v.Labels[i]...)
+		dst = append(dst, `="`...)
+		dst = append(dst, escapeLabel(v.Labels[i+1])...)
+		dst = append(dst, '"')
+	}
+	return append(dst, '}')
 }
 
 // escapeLabel escapes a label value as the text format wants: backslash,

@@ -114,6 +114,8 @@ func (d *Daemon) Handler() http.Handler {
 			})
 		}
 	}
+	// The live page (ui.go).
+	d.uiRoutes(mux)
 	// MAD's telemetry websockets (MAD-SPEC §10), fed by TelemetrySinks.
 	mux.Handle("/telemetry/v1/stream", d.hub.Handler(1))
 	mux.Handle("/telemetry/v2/stream", d.hub.Handler(2))
