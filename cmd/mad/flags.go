@@ -97,6 +97,9 @@ Environment (a flag or an argument on the command line wins over it):
   GOMEMLIMIT      Go's soft memory limit; with it (or a cgroup memory limit) mad
                   derives its default series limit (maxSeries) from that memory
   GOMAXPROCS      mad sizes it to its loops and shards unless it is set
+  NOTIFY_SOCKET   set by systemd for Type=notify units: mad sends READY=1 once every
+                  socket is bound, RELOADING=1 and READY=1 around a SIGHUP reload,
+                  STOPPING=1 when it stops
 
 Examples:
   mad                                              # the embedded default

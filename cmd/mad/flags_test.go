@@ -129,7 +129,7 @@ func TestUsage(t *testing.T) {
 	if n != len(flagExamples) {
 		t.Errorf("flagExamples has %d entries for %d flags: one names no flag", len(flagExamples), n)
 	}
-	for _, v := range []string{"MAD_CONFIG", "MAD_OPTS", "JAVA_OPTS", "JVM_XMS", "JVM_XMX", "LOGBACK_CONFIG", "GOMEMLIMIT", "Examples:"} {
+	for _, v := range []string{"MAD_CONFIG", "MAD_OPTS", "JAVA_OPTS", "JVM_XMS", "JVM_XMX", "LOGBACK_CONFIG", "GOMEMLIMIT", "NOTIFY_SOCKET", "Examples:"} {
 		if !strings.Contains(usage, v) {
 			t.Errorf("mad -h does not mention %s", v)
 		}

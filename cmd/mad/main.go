@@ -10,7 +10,9 @@
 //	mad help [config]            the usage (mad -h), or the configuration keys mad adds to MAD's
 //	mad -version                 print the version
 //
-// flags.go holds the flags, their examples and the environment variables.
+// flags.go holds the flags, their examples and the environment variables;
+// under systemd (Type=notify) mad reports readiness, reloads and shutdown
+// through internal/sdnotify.
 package main
 
 import (
@@ -25,6 +27,7 @@ import (
 
 	"github.com/gomad/mad/engine"
 	"github.com/gomad/mad/engine/config"
+	"github.com/gomad/mad/internal/sdnotify"
 )
 
 func main() {
@@ -86,6 +89,17 @@ func main() {
 	} else {
 		log.Info("configuration", "file", path, "from", o.configFrom)
 	}
+	// systemd's notification socket (Type=notify): READY=1 once Open has
+	// returned, that is once every socket is bound.
+	notify, err := sdnotify.FromEnv()
+	if err != nil {
+		log.Warn("no readiness notifications", "err", err)
+	}
+	notified := func(err error) {
+		if err != nil {
+			log.Warn("systemd notification failed", "err", err)
+		}
+	}
 	// Signals are caught before the daemon starts: a SIGHUP that arrives
 	// while it starts (its control plane is already up) must not kill it,
 	// and a SIGTERM then still flushes.
@@ -97,7 +111,6 @@ func main() {
 	// write fails with EPIPE and the sink counts its lines dropped and logs.
 	signal.Ignore(syscall.SIGPIPE)
 	var d *engine.Daemon
-	var err error
 	if path == "" {
 		d, err = engine.Open(config.DefaultConfigName, config.DefaultConfigText, opt, log)
 	} else {
@@ -121,13 +134,17 @@ func main() {
 		os.Exit(1)
 	}
 	log.Info("mad started", "version", engine.Version, "commit", engine.Commit, "http", d.HTTPAddr(), "pipelines", len(d.Pipelines()), "startup", time.Since(start).String())
+	notified(notify.Ready(runningStatus(d, nil)))
 	for s := range sig {
 		if s == syscall.SIGHUP {
 			log.Info("SIGHUP: checking the configuration")
-			d.Reload()
+			notified(notify.Reloading("reloading the configuration (SIGHUP)"))
+			res := d.Reload()
+			notified(notify.Ready(runningStatus(d, &res)))
 			continue
 		}
 		log.Info("stopping: flushing open buckets", "signal", s.String())
+		notified(notify.Stopping("stopping: flushing open buckets"))
 		break
 	}
 	if err := d.Stop(); err != nil {
@@ -137,3 +154,12 @@ func main() {
 	log.Info("stopped")
 }
 
+// runningStatus is the STATUS= line systemctl status shows: what runs, and
+// what the last reload refused.
+func runningStatus(d *engine.Daemon, res *engine.ReloadResult) string {
+	s := fmt.Sprintf("running %d pipelines; http %v", len(d.Pipelines()), d.HTTPAddr())
+	if res != nil && len(res.Errors) > 0 {
+		s += fmt.Sprintf("; the last reload refused %d files (what ran keeps running; see the log and mad_config_refused)", len(res.Errors))
+	}
+	return s
+}
