@@ -16,6 +16,8 @@ VERSION ?= $(shell git describe --tags --always 2>/dev/null)$(DIRTY)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)$(DIRTY)
 LDFLAGS = -X github.com/gomad/mad/engine.Version=$(VERSION) -X github.com/gomad/mad/engine.Commit=$(COMMIT)
 BIN ?= bin/mad
+# More linker flags for build (make image strips the symbol table: -s -w).
+EXTRA_LDFLAGS ?=
 
 .PHONY: build test fmt-check vet lint unit race race-e2e fuzz-smoke bench bench-e2e
 
@@ -23,7 +25,7 @@ test: fmt-check vet lint unit race fuzz-smoke
 
 # The daemon, stamped with its version and commit.
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mad
+	$(GO) build -ldflags '$(LDFLAGS) $(EXTRA_LDFLAGS)' -o $(BIN) ./cmd/mad
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -117,3 +119,56 @@ fault-quick:
 
 fuzz-long:
 	$(MAKE) -s -n fuzz-smoke GO=$(GO) | sed -E 's/-fuzztime [^ ]+/-fuzztime $(FUZZ_LONG_TIME)/; s/-fuzzminimizetime [^ ]+/-fuzzminimizetime 3s/' | sh -ex
+
+# Packaging (packaging/, README "Running in a container and under systemd"); not part of
+# test or CI, which must not depend on a container engine.
+#
+# image: the container image of packaging/container/Containerfile, built with podman (or
+# buildah) from a context staged in bin/image: the static binary of `build` (CGO_ENABLED=0,
+# stamped, stripped), MAD's layout, /etc/passwd and /etc/group, and this machine's CA
+# certificates. The build pulls nothing. It prints the image's size.
+# image-test: builds the image, runs it and checks it (TestContainerImage in cmd/mad: the
+# image's settings, -version, /ping, the HEALTHCHECK, a StatsD line in, its metric out,
+# SIGTERM). It needs podman; CONTAINER_CMD can add podman's global flags (a sandbox with
+# hybrid cgroups needs CONTAINER_CMD="podman --runtime runc": crun refuses them).
+# systemd-verify: systemd-analyze verify of packaging/systemd/mad.service in a scratch root
+# (bin/systemd-root) holding a mad at the unit's ExecStart path, kill for ExecReload and this
+# machine's units; any warning fails it (verify itself exits 0 on unknown keys). It also
+# prints systemd-analyze security's exposure score.
+CONTAINER ?= $(shell command -v podman 2>/dev/null || command -v buildah 2>/dev/null)
+CONTAINER_CMD ?= podman
+IMAGE ?= localhost/mad:$(or $(VERSION),dev)
+IMAGE_CONTEXT := bin/image
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+SYSTEMD_ROOT := bin/systemd-root
+
+.PHONY: image image-test systemd-verify
+
+image:
+	@test -n "$(CONTAINER)" || { echo "make image: no podman or buildah (apt-get install -y podman, or buildah)"; exit 1; }
+	@test -r "$(CA_BUNDLE)" || { echo "make image: no CA bundle at $(CA_BUNDLE) (apt-get install -y ca-certificates, or set CA_BUNDLE)"; exit 1; }
+	rm -rf $(IMAGE_CONTEXT)
+	mkdir -p $(IMAGE_CONTEXT)/pipelines $(IMAGE_CONTEXT)/tls
+	CGO_ENABLED=0 $(MAKE) -s build BIN=$(IMAGE_CONTEXT)/mad EXTRA_LDFLAGS='-s -w'
+	cp packaging/container/Containerfile packaging/container/passwd packaging/container/group packaging/container/config.conf $(IMAGE_CONTEXT)/
+	cp packaging/pipelines/default.conf $(IMAGE_CONTEXT)/pipelines/
+	cp $(CA_BUNDLE) $(IMAGE_CONTEXT)/ca-certificates.crt
+	$(CONTAINER) build --format docker -f $(IMAGE_CONTEXT)/Containerfile -t $(IMAGE) $(IMAGE_CONTEXT)
+	@echo "$(IMAGE): $$($(CONTAINER) images --format '{{.Size}}' $(IMAGE)) (mad $$(du -k $(IMAGE_CONTEXT)/mad | cut -f1) KiB)"
+
+image-test: image
+	MAD_CONTAINER_IMAGE=$(IMAGE) MAD_CONTAINER_CMD="$(CONTAINER_CMD)" $(GO) test -count=1 -v -run '^TestContainerImage$$' ./cmd/mad
+
+systemd-verify:
+	@command -v systemd-analyze >/dev/null || { echo "make systemd-verify: no systemd-analyze (apt-get install -y systemd)"; exit 1; }
+	rm -rf $(SYSTEMD_ROOT)
+	mkdir -p $(SYSTEMD_ROOT)/usr/local/bin $(SYSTEMD_ROOT)/usr/bin $(SYSTEMD_ROOT)/usr/lib/systemd $(SYSTEMD_ROOT)/etc/systemd/system
+	ln -s usr/bin $(SYSTEMD_ROOT)/bin
+	cp -a /usr/lib/systemd/system $(SYSTEMD_ROOT)/usr/lib/systemd/
+	cp /bin/kill $(SYSTEMD_ROOT)/usr/bin/kill
+	$(MAKE) -s build BIN=$(SYSTEMD_ROOT)/usr/local/bin/mad
+	cp packaging/systemd/mad.service $(SYSTEMD_ROOT)/etc/systemd/system/
+	@out=$$(systemd-analyze verify --root=$(SYSTEMD_ROOT) $(SYSTEMD_ROOT)/etc/systemd/system/mad.service 2>&1); rc=$$?; \
+	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; echo "systemd-verify: systemd-analyze verify found problems (exit $$rc)"; exit 1; fi
+	@systemd-analyze security --offline=yes --root=$(SYSTEMD_ROOT) $(SYSTEMD_ROOT)/etc/systemd/system/mad.service 2>/dev/null | tail -1 || true
+	@echo "systemd-verify: packaging/systemd/mad.service verified by $$(systemd-analyze --version | head -1): no warnings"

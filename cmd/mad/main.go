@@ -3,9 +3,16 @@
 //	mad                          run on the embedded default configuration
 //	mad <config>                 run on a MAD main configuration file (as bin/mad <config>)
 //	mad -config <config>         the same
+//	MAD_CONFIG=<config> mad      the same (MAD's image variable; MAD_OPTS adds flags)
 //	mad -check-config <file>     validate a main configuration (and its pipelines) or one pipeline file
 //	mad -print-default-config    print the embedded default configuration
+//	mad -health-check <url>      exit 0 if a mad's /ping answers HEALTHY (a container's HEALTHCHECK)
+//	mad help [config]            the usage (mad -h), or the configuration keys mad adds to MAD's
 //	mad -version                 print the version
+//
+// flags.go holds the flags, their examples and the environment variables;
+// under systemd (Type=notify) mad reports readiness, reloads and shutdown
+// through internal/sdnotify.
 package main
 
 import (
@@ -15,69 +22,54 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gomad/mad/engine"
 	"github.com/gomad/mad/engine/config"
+	"github.com/gomad/mad/internal/sdnotify"
 )
-
-// properties collects -D key=value flags (Java system properties).
-type properties map[string]string
-
-func (p properties) String() string { return "" }
-
-func (p properties) Set(s string) error {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" {
-		return fmt.Errorf("want key=value, got %q", s)
-	}
-	p[k] = v
-	return nil
-}
 
 func main() {
 	start := time.Now()
-	props := properties{}
-	version := flag.Bool("version", false, "print the version and exit")
-	configFile := flag.String("config", "", "MAD main configuration file (HOCON if it ends in .conf, JSON otherwise)")
-	check := flag.String("check-config", "", "check this main configuration (with its pipelines) or pipeline file as start-up would, without binding: print every problem, exit non-zero if there is any (with -skip-unavailable, classes mad lacks are listed as left out)")
-	printDefault := flag.Bool("print-default-config", false, "print the embedded default configuration and exit")
-	skip := flag.Bool("skip-unavailable", false, "run pipelines without the sources and sinks mad does not implement yet (each is reported) instead of refusing them")
-	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
-	flag.Var(props, "D", "a Java-style system property key=value, visible to ${key} substitutions (repeatable)")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), `usage: mad [flags] [config]
-
-Without a configuration mad runs its embedded default (mad -print-default-config):
-StatsD on UDP and TCP :8125, periods PT1S and PT1M, JSON lines on standard output,
-the control plane (/ping, /status, /metrics, POST /reload, /debug/pprof) on :7090.
-With a MAD main configuration file it runs its pipelines and reloads them when the
-files change (every reloadInterval, on SIGHUP, on POST /reload).
-
-`)
-		flag.PrintDefaults()
+	var o options
+	fs := flag.NewFlagSet("mad", flag.ContinueOnError)
+	o.define(fs)
+	if err := o.parse(fs, os.Args[1:], os.Getenv); err != nil {
+		exitOnParseError(err, fs)
 	}
-	flag.Parse()
 	switch {
-	case *version:
+	case o.healthCheck != "":
+		if !healthCheck(o.healthCheck, os.Stdout) {
+			os.Exit(1)
+		}
+		return
+	case o.help == "usage":
+		printUsage(os.Stdout, fs)
+		return
+	case o.help == "config":
+		os.Stdout.Write(config.KeysHelp)
+		return
+	case o.version:
 		fmt.Printf("mad %s (%s)\n", engine.Version, engine.Commit)
 		return
-	case *printDefault:
+	case o.printDefault:
 		os.Stdout.Write(config.DefaultConfigText)
 		return
 	}
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		fmt.Fprintf(os.Stderr, "mad: -log-level: %v\n", err)
 		os.Exit(2)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
-	opt := config.LoadOptions{Properties: props, SkipUnavailable: *skip}
-	if *check != "" {
-		summary, problems := engine.CheckConfig(*check, opt)
+	for _, n := range o.notes {
+		log.Info(n)
+	}
+	opt := config.LoadOptions{Properties: o.props, SkipUnavailable: o.skip}
+	if o.check != "" {
+		summary, problems := engine.CheckConfig(o.check, opt)
 		for _, s := range summary {
 			fmt.Println(s)
 		}
@@ -91,16 +83,22 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 		fmt.Println("ok")
 		return
 	}
-	path := *configFile
-	switch {
-	case path != "" && flag.NArg() > 0:
-		fmt.Fprintln(os.Stderr, "mad: give the configuration either as -config or as an argument, not both")
-		os.Exit(2)
-	case flag.NArg() == 1:
-		path = flag.Arg(0)
-	case flag.NArg() > 1:
-		fmt.Fprintln(os.Stderr, "mad: one configuration file at most")
-		os.Exit(2)
+	path := o.config
+	if path == "" {
+		log.Info("no configuration given (-config, an argument, MAD_CONFIG): running the embedded default")
+	} else {
+		log.Info("configuration", "file", path, "from", o.configFrom)
+	}
+	// systemd's notification socket (Type=notify): READY=1 once Open has
+	// returned, that is once every socket is bound.
+	notify, err := sdnotify.FromEnv()
+	if err != nil {
+		log.Warn("no readiness notifications", "err", err)
+	}
+	notified := func(err error) {
+		if err != nil {
+			log.Warn("systemd notification failed", "err", err)
+		}
 	}
 	// Signals are caught before the daemon starts: a SIGHUP that arrives
 	// while it starts (its control plane is already up) must not kill it,
@@ -113,7 +111,6 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 	// write fails with EPIPE and the sink counts its lines dropped and logs.
 	signal.Ignore(syscall.SIGPIPE)
 	var d *engine.Daemon
-	var err error
 	if path == "" {
 		d, err = engine.Open(config.DefaultConfigName, config.DefaultConfigText, opt, log)
 	} else {
@@ -137,13 +134,17 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 		os.Exit(1)
 	}
 	log.Info("mad started", "version", engine.Version, "commit", engine.Commit, "http", d.HTTPAddr(), "pipelines", len(d.Pipelines()), "startup", time.Since(start).String())
+	notified(notify.Ready(runningStatus(d, nil)))
 	for s := range sig {
 		if s == syscall.SIGHUP {
 			log.Info("SIGHUP: checking the configuration")
-			d.Reload()
+			notified(notify.Reloading("reloading the configuration (SIGHUP)"))
+			res := d.Reload()
+			notified(notify.Ready(runningStatus(d, &res)))
 			continue
 		}
 		log.Info("stopping: flushing open buckets", "signal", s.String())
+		notified(notify.Stopping("stopping: flushing open buckets"))
 		break
 	}
 	if err := d.Stop(); err != nil {
@@ -151,4 +152,14 @@ files change (every reloadInterval, on SIGHUP, on POST /reload).
 		os.Exit(1)
 	}
 	log.Info("stopped")
+}
+
+// runningStatus is the STATUS= line systemctl status shows: what runs, and
+// what the last reload refused.
+func runningStatus(d *engine.Daemon, res *engine.ReloadResult) string {
+	s := fmt.Sprintf("running %d pipelines; http %v", len(d.Pipelines()), d.HTTPAddr())
+	if res != nil && len(res.Errors) > 0 {
+		s += fmt.Sprintf("; the last reload refused %d files (what ran keeps running; see the log and mad_config_refused)", len(res.Errors))
+	}
+	return s
 }

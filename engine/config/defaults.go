@@ -16,3 +16,10 @@ var DefaultConfigText []byte
 
 // DefaultConfigName is the name errors in the default configuration carry.
 const DefaultConfigName = "default.conf"
+
+// KeysHelp is `mad help config`: the configuration keys mad adds to MAD's,
+// with their defaults. TestKeysHelp checks that it names every key the
+// binder reads that MAD's specification does not.
+//
+//go:embed keys.txt
+var KeysHelp []byte

@@ -15,5 +15,6 @@
 // Files: load.go (reading files, LoadMain, LoadPipeline),
 // mainspec.go and pipelinespec.go (the two kinds of files), binder.go and
 // duration.go (Jackson-style binding), problem.go, build.go (Builder),
-// defaults.go and default.conf (the embedded default configuration).
+// defaults.go and default.conf (the embedded default configuration),
+// keys.txt (mad help config: the keys mad adds to MAD's).
 package config
