@@ -72,11 +72,12 @@ const usageHead = `usage: mad [flags] [config]
 Without a configuration mad runs its embedded default (mad -print-default-config):
 StatsD on UDP and TCP :8125, MAD's HTTP protocols and OpenTelemetry on :7090,
 periods PT1S and PT1M, JSON lines on standard output, and the control plane
-(/ping, /status, /metrics, POST /reload, /debug/pprof) on :7090. With a MAD main
-configuration file it runs its pipelines and reloads them when the files change
-(every reloadInterval, on SIGHUP, on POST /reload); SIGINT and SIGTERM emit every
-open bucket, then exit. mad help config lists the configuration keys mad adds to
-MAD's. A configuration file named help is given as ./help.
+(/ping, /status, /metrics, POST /reload, /debug/pprof, the live page /ui) on
+:7090. With a MAD main configuration file it runs its pipelines and reloads
+them when the files change (every reloadInterval, on SIGHUP, on POST /reload);
+SIGINT and SIGTERM emit every open bucket, then exit. mad help config lists the
+configuration keys mad adds to MAD's. A configuration file named help is given
+as ./help.
 
 Flags:
 `
