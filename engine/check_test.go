@@ -47,6 +47,11 @@ func TestCheckConfigAsStartUp(t *testing.T) {
 	}
 	out := filepath.Join(dir, "out.jsonl")
 	good := fmt.Sprintf("name=p\nsources=[{type=StatsdSource, name=s, host=\"127.0.0.1\", port=18125}]\nsinks=[{type=JsonLinesSink, name=j, path=%q}]\n", out)
+	sock, regular := filepath.Join(dir, "dsd.socket"), filepath.Join(dir, "regular")
+	must(t, os.WriteFile(regular, nil, 0o644))
+	unixPipe := func(name, path string) string {
+		return fmt.Sprintf("name=%s\nsources=[{type=StatsdSource, name=u, unixSocketPath=%q}]\n", name, path)
+	}
 	for _, c := range []struct {
 		name   string
 		tls    string
@@ -80,6 +85,15 @@ sinks+={type=PeriodFilteringSink, name=f, excludeLessThan=PT1M, sink={type=Aggre
 			want: "tcp 127.0.0.1:14317 is already used by"},
 		{name: "one address in two pipelines", pipes: map[string]string{"p.conf": good, "q.conf": strings.Replace(good, "name=p", "name=q", 1)},
 			want: "udp 127.0.0.1:18125 is already used by"},
+		{name: "a unix socket", pipes: map[string]string{"p.conf": good + fmt.Sprintf("sources+={type=StatsdSource, name=u, unixSocketPath=%q, unixSocketMode=\"0660\"}\n", sock)}},
+		{name: "one unix socket in two pipelines", pipes: map[string]string{"p.conf": unixPipe("p", sock), "q.conf": unixPipe("q", sock)},
+			want: "unixgram " + sock + " is already used by"},
+		{name: "a unix socket on a regular file", pipes: map[string]string{"p.conf": unixPipe("p", regular)},
+			want: "the path exists and is not a socket"},
+		{name: "a unix socket in no directory", pipes: map[string]string{"p.conf": unixPipe("p", filepath.Join(dir, "none", "dsd.socket"))},
+			want: "cannot use its directory"},
+		{name: "a unix socket path too long", pipes: map[string]string{"p.conf": unixPipe("p", "/run/"+strings.Repeat("m", 103))},
+			want: "unixSocketPath: unix socket path"},
 		{name: "a Kafka consumer property mad cannot honour", pipes: map[string]string{"p.conf": good + "sources+={type=KafkaSource, name=k, consumer={topics=[\"t\"], configs={\"bootstrap.servers\"=\"127.0.0.1:9092\", \"group.id\"=g, \"compression.type\"=zstd}}, pollTime=PT1S, parser={type=ProtobufV2bytesToRecordParser}}\n"},
 			want: "consumer property compression.type: not supported by mad"},
 		{name: "one transactional id in two pipelines", pipes: map[string]string{"p.conf": eosPipe("p", "g1"), "q.conf": eosPipe("q", "g2")},
@@ -113,6 +127,9 @@ sinks+={type=PeriodFilteringSink, name=f, excludeLessThan=PT1M, sink={type=Aggre
 			}
 			if _, err := os.Stat(out); !os.IsNotExist(err) {
 				t.Errorf("checking created the sink's file (%v)", err)
+			}
+			if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+				t.Errorf("checking created the socket's file (%v)", err)
 			}
 		})
 	}

@@ -33,7 +33,7 @@ func reportLines(emit func(sm.Value), l []string, lines *[statsd.NumResults]uint
 // Report reports the source's counters.
 func (s *UDPSource) Report(emit func(sm.Value)) {
 	st := s.Stats()
-	l := []string{"source", s.Name(), "protocol", "udp"}
+	l := []string{"source", s.Name(), "protocol", s.addr.Network()} // udp or unixgram
 	mad := "sources/statsd/" + sm.SourceName(s.Name())
 	reportLines(emit, l, &st.Lines, st.Samples, st.SampledOut, st.NonFinite, st.TooLong, st.Dropped, st.Waits, mad)
 	v := counter("mad_source_datagrams_total", "Datagrams received.", l, st.Datagrams)
@@ -42,7 +42,9 @@ func (s *UDPSource) Report(emit func(sm.Value)) {
 	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
 	emit(counter("mad_source_truncated_datagrams_total", "Datagrams longer than the receive buffer; their cut last line is dropped.", l, st.Truncated))
 	emit(counter("mad_source_read_errors_total", "Socket read errors.", l, st.ReadErrors))
-	emit(counter("mad_source_kernel_drops_total", "Datagrams the kernel dropped because the socket receive buffer was full.", l, st.KernelDrops))
+	if s.cfg.UnixPath == "" { // on a Unix socket senders wait instead: nothing to count
+		emit(counter("mad_source_kernel_drops_total", "Datagrams the kernel dropped because the socket receive buffer was full.", l, st.KernelDrops))
+	}
 	reportMappers(emit, l, s.cfg.Mappers) // fixed for the source's life (Retargetable)
 	if s.cfg.Relay != nil {
 		s.reportRelay(emit, l)

@@ -103,9 +103,11 @@ func opened[T Source](s T, err error) (Source, error) {
 }
 
 // Exclusive reports whether a source key occupies something fixed: a socket
-// address with a port other than 0, or an HTTP route. Two sources with the
-// same exclusive key cannot run in one daemon.
-func Exclusive(key string) bool { return !strings.HasSuffix(key, ":0") }
+// address with a port other than 0, a Unix socket's path, or an HTTP route.
+// Two sources with the same exclusive key cannot run in one daemon.
+func Exclusive(key string) bool {
+	return strings.HasPrefix(key, "unixgram ") || !strings.HasSuffix(key, ":0")
+}
 
 // MapperSpec is the configuration of a mapper (a wrapping source): it makes
 // a mapper per producer and compares with another configuration.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"reflect"
 	"runtime"
 	"slices"
@@ -25,6 +26,14 @@ type UDPConfig struct {
 	Name string
 	// Addr is the address to listen on, "host:port".
 	Addr string
+	// UnixPath, when set, makes the source listen on a Unix datagram socket
+	// bound at that path instead of on Addr: DogStatsD's transport over
+	// Unix domain sockets (unixgram.go). The socket is read by the same
+	// loop as a UDP socket; Loops must be 1, ReadBuffer does not apply.
+	UnixPath string
+	// UnixMode is the permissions of the socket file at UnixPath (default
+	// DefaultUnixMode: anyone may send, as to a UDP port).
+	UnixMode os.FileMode
 	// Loops is the number of SO_REUSEPORT sockets, each read by its own
 	// loop on its own OS thread. Default 1.
 	Loops int
@@ -57,8 +66,14 @@ type UDPConfig struct {
 // SourceName returns Name.
 func (c *UDPConfig) SourceName() string { return c.Name }
 
-// SourceKey is "udp " and the address.
-func (c *UDPConfig) SourceKey() string { return "udp " + c.Addr }
+// SourceKey is "udp " and the address, or "unixgram " and the socket's
+// path.
+func (c *UDPConfig) SourceKey() string {
+	if c.UnixPath != "" {
+		return "unixgram " + c.UnixPath
+	}
+	return "udp " + c.Addr
+}
 
 // Lanes is one producer per loop.
 func (c *UDPConfig) Lanes() (int, int) { return max(1, c.Loops), 0 }
@@ -87,6 +102,9 @@ func (c *UDPConfig) EnsureDefaults() {
 	}
 	if c.MaxDatagram <= 0 {
 		c.MaxDatagram = 65535
+	}
+	if c.UnixPath != "" && c.UnixMode == 0 {
+		c.UnixMode = DefaultUnixMode
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -129,7 +147,8 @@ type UDPStats struct {
 	// that found a ring full and waited.
 	Dropped, Waits uint64
 	// KernelDrops: datagrams the kernel dropped (receive buffer full),
-	// read from the sockets (SO_MEMINFO).
+	// read from the sockets (SO_MEMINFO). Always 0 on a unixgram socket:
+	// there the kernel drops nothing, it makes senders wait or fail.
 	KernelDrops uint64
 }
 
@@ -156,6 +175,12 @@ type UDPSource struct {
 	mu        sync.Mutex
 	closed    bool
 	dropsLast []uint64 // kernel drops per socket, read before closing
+
+	// unixFile is the socket file the source bound (UnixPath), removed
+	// with the sockets if it is still that file (releaseConns); unixMode
+	// its permissions, under ctl.
+	unixFile os.FileInfo
+	unixMode os.FileMode
 
 	// relayUp[i] says whether relay destination i is up (shared by the
 	// loops; the prober, or a TCP destination's writer, sets it);
@@ -197,6 +222,16 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 	if len(lanes) != cfg.Loops {
 		return nil, fmt.Errorf("udp source %s: %d lanes for %d loops", cfg.Name, len(lanes), cfg.Loops)
 	}
+	if cfg.UnixPath != "" {
+		if err := ValidateUnixPath(cfg.UnixPath); err != nil {
+			return nil, fmt.Errorf("udp source %s: %w", cfg.Name, err)
+		}
+		if cfg.Loops != 1 {
+			// No SO_REUSEPORT for Unix sockets; loops sharing one socket
+			// would reorder a sender's datagrams (gauges, deltas).
+			return nil, fmt.Errorf("udp source %s: a unixgram socket is read by one loop, not %d", cfg.Name, cfg.Loops)
+		}
+	}
 	s := &UDPSource{cfg: cfg, quit: make(chan struct{})}
 	if cfg.Relay != nil {
 		s.relayUp = cfg.RelayUp
@@ -213,12 +248,18 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 	}}
 	addr := cfg.Addr
 	for i := 0; i < cfg.Loops; i++ {
-		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+		var conn net.PacketConn
+		var err error
+		if cfg.UnixPath != "" {
+			conn, s.unixFile, err = listenUnixgram(cfg.UnixPath, cfg.UnixMode)
+			s.unixMode = cfg.UnixMode
+		} else {
+			conn, err = lc.ListenPacket(context.Background(), "udp", addr)
+		}
 		if err != nil {
 			s.releaseConns()
-			return nil, fmt.Errorf("udp source %s: cannot listen on %s: %w", cfg.Name, cfg.Addr, err)
+			return nil, fmt.Errorf("udp source %s: cannot listen on %s: %w", cfg.Name, cfg.SourceKey(), err)
 		}
-		conn := pc.(*net.UDPConn)
 		if i == 0 {
 			// The other sockets join the first one's address: with port 0
 			// each would get a port of its own.
@@ -254,6 +295,9 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 		}
 		s.loops = append(s.loops, l)
 	}
+	if cfg.UnixPath != "" {
+		return s, nil // no receive buffer to size: see unixgram.go
+	}
 	s.ReadBuffer = readBufferOf(s.loops[0].raw)
 	if s.ReadBuffer > 0 && s.ReadBuffer < 2*cfg.ReadBuffer {
 		cfg.Log.Warn("udp receive buffer capped by the kernel; raise net.core.rmem_max or run with CAP_NET_ADMIN",
@@ -265,8 +309,8 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 // Addr returns the bound address (useful with port 0).
 func (s *UDPSource) Addr() net.Addr { return s.addr }
 
-// Key is "udp " and the bound address.
-func (s *UDPSource) Key() string { return "udp " + s.Addr().String() }
+// Key is "udp " and the bound address, or "unixgram " and the socket's path.
+func (s *UDPSource) Key() string { return s.addr.Network() + " " + s.addr.String() }
 
 // loopSocket is a loop's socket as the loop reads it (udp_linux.go,
 // udp_other.go).
@@ -292,6 +336,7 @@ func (s *UDPSource) closeConns() {
 // releaseConns releases the sockets; the loops have returned (or never
 // started).
 func (s *UDPSource) releaseConns() {
+	s.removeUnixFile()
 	for _, l := range s.loops {
 		l.raw.close()
 		if l.relay != nil {
@@ -373,8 +418,8 @@ func (s *UDPSource) trim() {
 func (s *UDPSource) Loops() int { return len(s.loops) }
 
 // Retargetable reports whether cfg is a UDPConfig for the same sockets
-// (address, loops, CPUs, buffers) and mappers: only its decoder options may
-// differ.
+// (address or Unix path, loops, CPUs, buffers) and mappers: only its
+// decoder options, and a Unix socket file's permissions, may differ.
 func (s *UDPSource) Retargetable(cfg SourceConfig) bool {
 	c, ok := cfg.(*UDPConfig)
 	if !ok {
@@ -383,7 +428,7 @@ func (s *UDPSource) Retargetable(cfg SourceConfig) bool {
 	n := *c
 	n.EnsureDefaults()
 	o := &s.cfg
-	return (n.Addr == o.Addr || n.Addr == s.Addr().String()) && n.Loops == o.Loops && slices.Equal(n.CPUs, o.CPUs) && n.ReadBuffer == o.ReadBuffer &&
+	return (n.Addr == o.Addr || n.Addr == s.Addr().String()) && n.UnixPath == o.UnixPath && n.Loops == o.Loops && slices.Equal(n.CPUs, o.CPUs) && n.ReadBuffer == o.ReadBuffer &&
 		n.Batch == o.Batch && n.MaxDatagram == o.MaxDatagram && n.Mappers.Equal(o.Mappers) &&
 		reflect.DeepEqual(n.Relay, o.Relay) // a relay's destinations and sockets are the loops' own
 }
@@ -399,7 +444,8 @@ func (s *UDPSource) Retargetable(cfg SourceConfig) bool {
 // (a batch they leave no room for is dropped after Producer.MaxWait, and
 // counted); then the old lanes have no producer any more and may be
 // detached. A decoder whose configuration changes is replaced; counters
-// stay cumulative.
+// stay cumulative. A Unix socket file whose mode changes is given the new
+// one (chmod; a failure is logged, the socket stays as it was).
 //
 // Safe from any goroutine, before or after Start; it fails after Stop, for
 // a configuration that is not Retargetable, and when len(lanes) is not the
@@ -409,6 +455,7 @@ func (s *UDPSource) Retarget(cfg SourceConfig, lanes []Lanes) error {
 		return fmt.Errorf("udp source %s: cannot take %s in place", s.cfg.Name, cfg.SourceKey())
 	}
 	dec := cfg.(*UDPConfig).Decoder
+	mode := cfg.(*UDPConfig).UnixMode
 	if len(lanes) != len(s.loops) {
 		return fmt.Errorf("udp source %s: %d lanes for %d loops", s.cfg.Name, len(lanes), len(s.loops))
 	}
@@ -417,6 +464,7 @@ func (s *UDPSource) Retarget(cfg SourceConfig, lanes []Lanes) error {
 	if s.stopped {
 		return fmt.Errorf("udp source %s: retarget after stop", s.cfg.Name)
 	}
+	s.chmodUnixFile(mode)
 	for i, l := range s.loops {
 		l.mu.Lock()
 		l.prod.Retarget(lanes[i])

@@ -37,10 +37,10 @@ type pollConn struct {
 
 var errClosedConn = errors.New("udp: socket closed")
 
-// openLoopSocket takes a bound socket out of the netpoller: it duplicates
-// the descriptor and closes conn (which removes conn's descriptor from the
-// netpoller); the duplicate is the same socket.
-func openLoopSocket(conn *net.UDPConn) (loopSocket, error) {
+// openLoopSocket takes a bound socket (UDP or unixgram) out of the
+// netpoller: it duplicates the descriptor and closes conn (which removes
+// conn's descriptor from the netpoller); the duplicate is the same socket.
+func openLoopSocket(conn net.PacketConn) (loopSocket, error) {
 	fd, err := detachFD(conn)
 	if err != nil {
 		return nil, err
@@ -51,8 +51,8 @@ func openLoopSocket(conn *net.UDPConn) (loopSocket, error) {
 // detachFD takes a socket out of the netpoller: it returns a duplicate of
 // conn's descriptor (the same socket) and closes conn, which removes its
 // descriptor from the netpoller. On error conn is left open.
-func detachFD(conn *net.UDPConn) (int, error) {
-	raw, err := conn.SyscallConn()
+func detachFD(conn net.PacketConn) (int, error) {
+	raw, err := conn.(syscall.Conn).SyscallConn()
 	if err != nil {
 		return -1, err
 	}
@@ -174,11 +174,18 @@ func kernelDrops(c syscall.RawConn) uint64 {
 
 // refuseNew attaches a socket filter that refuses every datagram: from now
 // on the kernel drops what arrives (counting it in SK_MEMINFO_DROPS, which
-// KernelDrops reports), while what is already queued stays readable.
+// KernelDrops reports), while what is already queued stays readable. A
+// Unix socket is shut down for reading instead: there the filter's drops
+// are neither counted nor told to the sender, while after shutdown a sender
+// gets EPIPE (what is queued stays readable too).
 func refuseNew(c syscall.RawConn) error {
 	prog := [1]unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
 	var serr error
 	err := c.Control(func(fd uintptr) {
+		if d, _ := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN); d == unix.AF_UNIX {
+			serr = unix.Shutdown(int(fd), unix.SHUT_RD)
+			return
+		}
 		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
 			&unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]})
 	})

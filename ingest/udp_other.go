@@ -7,14 +7,15 @@ import (
 	"syscall"
 )
 
-// netSocket is the portable loop's socket: the loop reads conn itself.
+// netSocket is the portable loop's socket: the loop reads conn itself
+// (a *net.UDPConn or a *net.UnixConn).
 type netSocket struct {
 	syscall.RawConn
-	conn *net.UDPConn
+	conn net.PacketConn
 }
 
-func openLoopSocket(conn *net.UDPConn) (loopSocket, error) {
-	raw, err := conn.SyscallConn()
+func openLoopSocket(conn net.PacketConn) (loopSocket, error) {
+	raw, err := conn.(syscall.Conn).SyscallConn()
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +59,7 @@ func (l *udpLoop) run() {
 		l.mu.Unlock()
 	}()
 	for {
-		n, _, flags, _, err := l.raw.(*netSocket).conn.ReadMsgUDP(l.recv.buf, nil)
+		n, flags, err := readMsg(l.raw.(*netSocket).conn, l.recv.buf)
 		if err != nil {
 			return
 		}
@@ -78,6 +79,16 @@ func (l *udpLoop) run() {
 		l.account(now, false)
 		l.mu.Unlock()
 	}
+}
+
+// readMsg reads one datagram from a UDP or unixgram socket into b.
+func readMsg(conn net.PacketConn, b []byte) (n, flags int, err error) {
+	if u, ok := conn.(*net.UnixConn); ok {
+		n, _, flags, _, err = u.ReadMsgUnix(b, nil)
+	} else {
+		n, _, flags, _, err = conn.(*net.UDPConn).ReadMsgUDP(b, nil)
+	}
+	return n, flags, err
 }
 
 // drain only publishes: the portable loop cannot read without waiting, so

@@ -380,6 +380,16 @@ func TestInvalidValuesAreReportedWithPosition(t *testing.T) {
 			}
 			return strings.Join(ds, ", ")
 		}() + "]}}]", `relay.destinations: lists 257 destinations; a relay takes 256 at most`},
+		{"unix socket mode", "name=p\nsources=[{type=StatsdSource, name=s, unixSocketPath=/tmp/d.sock, unixSocketMode=rw}]", `sources[0].unixSocketMode: must be permission bits in octal, at most 0777 (as "0660"), not "rw"`},
+		{"unix socket mode not octal", "name=p\nsources=[{type=StatsdSource, name=s, unixSocketPath=/tmp/d.sock, unixSocketMode=\"0680\"}]", `not "0680"`},
+		{"unix socket mode sticky", "name=p\nsources=[{type=StatsdSource, name=s, unixSocketPath=/tmp/d.sock, unixSocketMode=\"01666\"}]", `not "01666"`},
+		{"unix socket mode unwritable", "name=p\nsources=[{type=StatsdSource, name=s, unixSocketPath=/tmp/d.sock, unixSocketMode=\"0444\"}]", `"0444" lets nobody send`},
+		{"unix socket mode alone", "name=p\nsources=[{type=StatsdSource, name=s, unixSocketMode=\"0660\"}]", `unixSocketMode: applies to unixSocketPath's socket, which is not set`},
+		{"unix socket path empty", "name=p\nsources=[{type=StatsdSource, name=s, unixSocketPath=\"\"}]", `unixSocketPath: must not be empty`},
+		{"unix socket path too long", "name=p\nsources=[{type=StatsdSource, name=s, unixSocketPath=\"/run/" + strings.Repeat("m", 103) + "\"}]", `is 108 bytes long; at most 107 fit`},
+		{"unix socket path abstract", "name=p\nsources=[{type=StatsdSource, name=s, unixSocketPath=\"@dsd\"}]", `abstract namespace`},
+		{"unix socket and port", "name=p\nsources=[{type=StatsdSource, name=s, unixSocketPath=/tmp/d.sock, port=8125}]", `sources[0].port: a StatsdSource with unixSocketPath listens on that socket only`},
+		{"unix socket and host", "name=p\nsources=[{type=StatsdSource, name=s, unixSocketPath=/tmp/d.sock, host=\"0.0.0.0\"}]", `sources[0].host: a StatsdSource with unixSocketPath`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, t.TempDir(), "p.conf", tc.text)
@@ -494,5 +504,71 @@ sources=[{type=StatsdSource, name=s, port=0, relay={
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("relay %+v\nwant %+v", got, want)
+	}
+}
+
+// TestUnixSocketBinds: a StatsdSource's unixSocketPath and unixSocketMode
+// become a unixgram UDP source of one loop, keyed by its cleaned path; the
+// mode is octal, as a string or a number, 0622 unless given; with Check,
+// building refuses a path whose directory is missing or that holds
+// something other than a socket, without binding or removing anything.
+func TestUnixSocketBinds(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, keys string
+		path       string
+		mode       os.FileMode
+	}{
+		{"default mode", `unixSocketPath="/run/mad//dsd.socket"`, "/run/mad/dsd.socket", 0o622},
+		{"string mode", `unixSocketPath=/run/dsd.socket, unixSocketMode="0660"`, "/run/dsd.socket", 0o660},
+		{"0o mode", `unixSocketPath=/run/dsd.socket, unixSocketMode="0o600"`, "/run/dsd.socket", 0o600},
+		{"number mode", `unixSocketPath=/run/dsd.socket, unixSocketMode=620`, "/run/dsd.socket", 0o620},
+		{"relative path", `unixSocketPath="./run/../dsd.socket"`, "dsd.socket", 0o622},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, dir, "p.conf", "name=p\nsources=[{type=StatsdSource, name=s, "+tc.keys+"}]")
+			spec, ps := LoadPipeline(p, LoadOptions{Env: env()})
+			if spec == nil || len(ps) > 0 {
+				t.Fatal(ps)
+			}
+			st := spec.Sources[0].Conf.(*StatsdSourceConf)
+			if st.UnixSocketPath != tc.path || st.UnixSocketMode != tc.mode {
+				t.Fatalf("bound as %q %v; want %q %v", st.UnixSocketPath, st.UnixSocketMode, tc.path, tc.mode)
+			}
+			srcs, err := (&Builder{}).Sources(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := srcs[0].(*ingest.UDPConfig)
+			if u.UnixPath != tc.path || u.UnixMode != tc.mode || u.Loops != 1 || u.Addr != "" || u.SourceKey() != "unixgram "+tc.path {
+				t.Fatalf("built %+v (key %q); want a unixgram source at %q of one loop", u, u.SourceKey(), tc.path)
+			}
+		})
+	}
+
+	file := filepath.Join(dir, "file")
+	must(t, os.WriteFile(file, []byte("x"), 0o644))
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"free", filepath.Join(dir, "dsd.socket"), ""},
+		{"no directory", filepath.Join(dir, "none", "dsd.socket"), "cannot use its directory"},
+		{"directory is a file", filepath.Join(file, "dsd.socket"), "is not a directory"},
+		{"regular file", file, "exists and is not a socket"},
+	} {
+		t.Run("check "+tc.name, func(t *testing.T) {
+			p := writeFile(t, dir, "p.conf", fmt.Sprintf("name=p\nsources=[{type=StatsdSource, name=s, unixSocketPath=%q}]", tc.path))
+			spec, ps := LoadPipeline(p, LoadOptions{Env: env()})
+			if spec == nil {
+				t.Fatal(ps)
+			}
+			_, err := (&Builder{Check: true}).Sources(spec)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("Check: %v; want %q", err, tc.want)
+			}
+			if _, err := os.Lstat(tc.path); tc.want == "" && err == nil {
+				t.Fatal("checking created the socket file")
+			}
+		})
 	}
 }

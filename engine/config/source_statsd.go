@@ -3,7 +3,10 @@ package config
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,10 +15,18 @@ import (
 	"github.com/gomad/mad/ingest/statsd"
 )
 
-// StatsdSourceConf is StatsdSource (UDP).
+// StatsdSourceConf is StatsdSource (UDP, or a Unix datagram socket).
 type StatsdSourceConf struct {
 	Host string
 	Port int
+	// UnixSocketPath, mad's key unixSocketPath, makes the source listen on
+	// a Unix datagram socket bound at that path (DogStatsD's transport)
+	// instead of on host:port, which it then may not set: a StatsdSource
+	// listens on one socket, and UDP beside it is a second StatsdSource.
+	UnixSocketPath string
+	// UnixSocketMode, mad's key unixSocketMode (octal, "0622" by default:
+	// ingest.DefaultUnixMode), is the socket file's permissions.
+	UnixSocketMode os.FileMode
 	// Decoder holds mad's StatsD options (keys sampleRateMode and
 	// negativeGaugeDelta; MAD's behaviour by default).
 	Decoder statsd.Config
@@ -33,15 +44,27 @@ func init() {
 	register(&class{fqcn: pkgSources + "StatsdSource", kind: kindSource,
 		bind: func(n *node) any {
 			n.ignore("actorName", "poolSize")
-			return &StatsdSourceConf{
+			c := &StatsdSourceConf{
 				Host:    n.str("host", "localhost"),
 				Port:    int(n.integer("port", 8125, 0, maxPort)),
 				Decoder: bindDecoder(n),
 				Relay:   bindRelay(n),
 			}
+			c.UnixSocketPath, c.UnixSocketMode = bindUnixSocket(n)
+			return c
 		},
 		source: func(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
 			c := s.Conf.(*StatsdSourceConf)
+			if c.UnixSocketPath != "" {
+				if b.Check {
+					if err := ingest.CheckUnixPath(c.UnixSocketPath); err != nil {
+						return nil, s.failed("source", err)
+					}
+				}
+				// One socket, one loop (ingest/unixgram.go).
+				return &ingest.UDPConfig{Name: s.Name, UnixPath: c.UnixSocketPath, UnixMode: c.UnixSocketMode, Decoder: c.Decoder,
+					Loops: 1, Log: b.log(), Relay: c.Relay}, nil
+			}
 			return &ingest.UDPConfig{Name: s.Name, Addr: joinHostPort(c.Host, c.Port), Decoder: c.Decoder,
 				Loops: max(1, affinity.Usable()/2), Log: b.log(), Relay: c.Relay}, nil
 		},
@@ -137,6 +160,50 @@ func bindRelay(n *node) *ingest.RelayConfig {
 		}
 	}
 	return c
+}
+
+// bindUnixSocket reads mad's keys of a StatsdSource on a Unix datagram
+// socket (DogStatsD's transport):
+//
+//	unixSocketPath = "/var/run/mad/dsd.socket" # listen here instead of host:port
+//	unixSocketMode = "0622"                    # the file's permissions, octal
+//
+// The path is cleaned and must fit a socket address (at most 107 bytes);
+// the mode must be permission bits (at most 0777) that let someone send
+// (a write bit).
+func bindUnixSocket(n *node) (string, os.FileMode) {
+	path := n.str("unixSocketPath", "")
+	mode := n.str("unixSocketMode", "")
+	if path == "" {
+		if n.has("unixSocketPath") {
+			n.fail(n.get("unixSocketPath"), "unixSocketPath", "must not be empty")
+		} else if mode != "" {
+			n.fail(n.get("unixSocketMode"), "unixSocketMode", "applies to unixSocketPath's socket, which is not set")
+		}
+		return "", 0
+	}
+	for _, k := range []string{"host", "port"} {
+		if n.has(k) {
+			n.fail(n.get(k), k, "a StatsdSource with unixSocketPath listens on that socket only: UDP beside it is a second StatsdSource")
+		}
+	}
+	path = filepath.Clean(path)
+	if err := ingest.ValidateUnixPath(path); err != nil {
+		n.fail(n.get("unixSocketPath"), "unixSocketPath", "%v", err)
+	}
+	if mode == "" {
+		return path, ingest.DefaultUnixMode
+	}
+	m, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimPrefix(mode, "0o"), "0O"), 8, 32)
+	switch {
+	case err != nil || m > 0o777:
+		n.fail(n.get("unixSocketMode"), "unixSocketMode", "must be permission bits in octal, at most 0777 (as \"0660\"), not %q", mode)
+		return path, ingest.DefaultUnixMode
+	case m&0o222 == 0:
+		n.fail(n.get("unixSocketMode"), "unixSocketMode", "%q lets nobody send (a sender needs write permission)", mode)
+		return path, ingest.DefaultUnixMode
+	}
+	return path, os.FileMode(m)
 }
 
 // bindDecoder reads mad's StatsD options: sampleRateMode "resample" (MAD:
