@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/gomad/mad/sinks/telemetry"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -315,7 +316,9 @@ func TestDefaultConfig(t *testing.T) {
 	if len(m.Pipelines) != 1 || m.HTTPAddr() != "0.0.0.0:7090" || len(m.Unknown) > 0 {
 		t.Fatalf("default config bound as %+v", m)
 	}
-	cfg, err := (&Builder{HTTP: m.HTTP}).Pipeline(m.Pipelines[0])
+	hub := telemetry.NewHub(telemetry.HubConfig{})
+	defer hub.Close()
+	cfg, err := (&Builder{HTTP: m.HTTP, Hub: hub}).Pipeline(m.Pipelines[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,8 +329,8 @@ func TestDefaultConfig(t *testing.T) {
 	}
 	want := []string{"http /metrics/v1/application", "http /metrics/v2/application", "http /metrics/v3/application",
 		"http /metrics/v1/collectd", "http /metrics/prometheus", "http /opentelemetry.proto.collector.metrics.v1.MetricsService/Export", "udp 0.0.0.0:8125", "tcp 0.0.0.0:8125"}
-	if !slices.Equal(keys, want) || len(cfg.Sinks) != 1 {
-		t.Errorf("default pipeline built with sources %q and %d sinks; want %q and 1", keys, len(cfg.Sinks), want)
+	if !slices.Equal(keys, want) || len(cfg.Sinks) != 2 {
+		t.Errorf("default pipeline built with sources %q and %d sinks; want %q and 2 (JSON lines, telemetry)", keys, len(cfg.Sinks), want)
 	}
 }
 
