@@ -156,9 +156,13 @@ type relaySender interface {
 
 // Relay forwards StatsD datagrams line by line. It belongs to one loop.
 type Relay struct {
-	dec     *statsd.Decoder
-	dests   []*relayDest
-	ids     []uint64            // dests[i].id, side by side for pick
+	dec   *statsd.Decoder
+	dests []*relayDest
+	ids   []uint64 // dests[i].id, side by side for pick
+	// healthy has bit i set while dests[i] is up: the atomics read once a
+	// datagram (Forward), so that pick tests a bit rather than following
+	// two pointers a line.
+	healthy [MaxRelayDestinations / 64]uint64
 	each    statsd.RelayKeyFunc // r.line, made once (a method value allocates)
 	refused [statsd.NumResults]uint64
 	noDest  uint64 // lines dropped because no destination was up
@@ -224,6 +228,7 @@ func newRelay(cfg RelayConfig, up []*atomic.Bool, tcp []*relayTCP) (*Relay, erro
 		r.Close()
 		return nil, fmt.Errorf("relay: MalformedTo %q is not one of the destinations", cfg.MalformedTo)
 	}
+	r.readHealth()
 	return r, nil
 }
 
@@ -255,10 +260,24 @@ func (r *Relay) pick(h uint64) int {
 		top = maxNoBranch(top, relayScore(h, ids[i], i))
 	}
 	first := int(top & (MaxRelayDestinations - 1))
-	if r.dests[first].up.Load() {
+	if r.isUp(first) {
 		return first
 	}
 	return r.pickUp(h, first)
+}
+
+// isUp reports whether destination i was up when the datagram being
+// forwarded arrived.
+func (r *Relay) isUp(i int) bool { return r.healthy[i/64]&(1<<(i%64)) != 0 }
+
+// readHealth reads whether each destination is up (healthy).
+func (r *Relay) readHealth() {
+	r.healthy = [len(r.healthy)]uint64{}
+	for i, d := range r.dests {
+		if d.up.Load() {
+			r.healthy[i/64] |= 1 << (i % 64)
+		}
+	}
 }
 
 // maxNoBranch is max(a, b) in arithmetic: the compiler branches for max in
@@ -272,8 +291,8 @@ func maxNoBranch(a, b uint64) uint64 {
 // healthy destination of highest score, or -1.
 func (r *Relay) pickUp(h uint64, first int) int {
 	best, score := -1, uint64(0)
-	for i, d := range r.dests {
-		if s := relayScore(h, r.ids[i], i); (best < 0 || s > score) && d.up.Load() {
+	for i := range r.dests {
+		if s := relayScore(h, r.ids[i], i); (best < 0 || s > score) && r.isUp(i) {
 			best, score = i, s
 		}
 	}
@@ -285,13 +304,16 @@ func (r *Relay) pickUp(h uint64, first int) int {
 
 // Forward packs the lines of one datagram for their destinations. Full
 // datagrams wait in their destination's queue for Send.
-func (r *Relay) Forward(datagram []byte) { r.dec.RelayKeys(datagram, r.each) }
+func (r *Relay) Forward(datagram []byte) {
+	r.readHealth()
+	r.dec.RelayKeys(datagram, r.each)
+}
 
 func (r *Relay) line(line []byte, res statsd.Result, h uint64) {
 	if res != statsd.OK {
 		r.refused[res]++
 		if i := r.malformed; i >= 0 {
-			if r.dests[i].up.Load() {
+			if r.isUp(i) {
 				r.dests[i].add(line)
 			} else {
 				r.noDest++

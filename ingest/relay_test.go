@@ -198,6 +198,7 @@ func TestRelayFailover(t *testing.T) {
 	d := statsd.NewDecoder(statsd.Config{})
 	assign := func() map[uint64]int {
 		m := map[uint64]int{}
+		r.readHealth() // as Forward does, a datagram at a time
 		for s := range 4000 {
 			d.RelayKeys([]byte(fmt.Sprintf("m%d,host=h%d:1|c\n", s, s%3)), func(_ []byte, _ statsd.Result, h uint64) { m[h] = r.pick(h) })
 		}
@@ -708,6 +709,7 @@ func TestRelayPickIsRendezvous(t *testing.T) {
 		for i, d := range r.dests {
 			d.up.Store(mask&(1<<i) != 0)
 		}
+		r.readHealth() // as Forward does, a datagram at a time
 		for range 2000 {
 			h := rnd.Uint64()
 			want, top := -1, uint64(0)
