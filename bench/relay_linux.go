@@ -111,6 +111,20 @@ func (s *RelaySinks) Totals() (lines, datagrams uint64, per []uint64) {
 	return lines, datagrams, per
 }
 
+// KernelDrops returns the datagrams the kernel dropped at the sinks'
+// sockets (their receive buffers full): sent by the relay, never read.
+func (s *RelaySinks) KernelDrops() (uint64, error) {
+	var total uint64
+	for _, c := range s.conns {
+		n, err := UDPDrops(c.LocalAddr().(*net.UDPAddr).Port)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
 // Close closes the sinks.
 func (s *RelaySinks) Close() {
 	for _, c := range s.conns {
@@ -215,6 +229,9 @@ type RelayResult struct {
 	Result
 	Forwarded, Datagrams uint64
 	PerSink              []uint64
+	// SinkDrops counts the datagrams the kernel dropped at the sinks'
+	// sockets: sent by the relay, not in Forwarded.
+	SinkDrops uint64
 }
 
 // RunRelay starts the relay on a free UDP port, sends sc's load to it, waits
@@ -258,6 +275,9 @@ func (b *Bench) RunRelay(ctx context.Context, peer RelayPeer, sc Scenario, sinks
 	}
 	rr := RelayResult{Result: r}
 	rr.Forwarded, rr.Datagrams, rr.PerSink = s.Totals()
+	if rr.SinkDrops, err = s.KernelDrops(); err != nil {
+		return rr, err
+	}
 	return rr, nil
 }
 

@@ -877,7 +877,7 @@ func cmdRelay(ctx context.Context, o options) error {
 	if o.rate > 0 {
 		sc.Load = bench.Load{Payloads: p, Rate: o.rate / avgLines(p), Duration: o.duration}
 	}
-	fmt.Printf("| round | relay | lines sent | lines forwarded | lost | relay CPU s | lines forwarded per CPU-s | datagrams per 1 000 lines | per sink |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
+	fmt.Printf("| round | relay | lines sent | lines forwarded | lost | datagrams dropped at the relay's socket | at the sinks' | relay CPU s | lines forwarded per CPU-s | datagrams per 1 000 lines | per sink |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for round := range o.rounds {
 		for k := range peers {
 			peer := peers[(k+round)%len(peers)]
@@ -888,8 +888,8 @@ func cmdRelay(ctx context.Context, o options) error {
 			}
 			sent := r.Sent.Lines
 			lost := float64(sent) - float64(r.Forwarded)
-			fmt.Printf("| %d | %s | %s | %s | %.1f %% | %.2f | %s | %.1f | %v |\n", round+1, peer.Name, short(int(sent)), short(int(r.Forwarded)),
-				100*lost/float64(max(sent, 1)), r.CPU.Seconds(), short(int(float64(r.Forwarded)/r.CPU.Seconds())),
+			fmt.Printf("| %d | %s | %s | %s | %.1f %% | %d | %d | %.2f | %s | %.1f | %v |\n", round+1, peer.Name, short(int(sent)), short(int(r.Forwarded)),
+				100*lost/float64(max(sent, 1)), r.KernelDrops, r.SinkDrops, r.CPU.Seconds(), short(int(float64(r.Forwarded)/r.CPU.Seconds())),
 				1000*float64(r.Datagrams)/float64(max(r.Forwarded, 1)), r.PerSink)
 		}
 	}

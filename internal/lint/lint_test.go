@@ -69,6 +69,8 @@ var allowed = []struct {
 	{"internal/kafkatxn", nil},
 	// The partials format of mad's KafkaSink, which its tier parser reads.
 	{"internal/partials", nil},
+	// systemd's readiness datagram, for the daemon's command.
+	{"internal/sdnotify", nil},
 	{"affinity", nil},
 	{"ring", nil},
 	{"hist", []string{"internal/prefetch", "internal/hugepage"}},
@@ -104,6 +106,10 @@ var allowed = []struct {
 	{"bench/*", []string{"engine", "engine/*", "ingest", "ingest/*", "bench/*"}},
 	{"fuzz", []string{"internal/sample", "hist", "ring", "shard", "ingest", "ingest/*", "sinks", "sinks/*", "shard/shardref"}},
 	{"cmd/*", []string{"engine", "engine/*", "bench", "bench/*"}},
+	// mad tells systemd when it is ready; its packaging test reads the
+	// packaged configuration files as HOCON, to compare them with the
+	// embedded default.
+	{"cmd/mad", []string{"engine", "engine/*", "bench", "bench/*", "internal/sdnotify", "internal/hocon"}},
 	// The fault campaign also runs a Cluster Aggregator (caggtest reads its
 	// frames) and reports the shards' default series limit.
 	{"cmd/madfault", []string{"engine", "engine/*", "bench", "bench/*", "sinks/cagg/caggtest"}},
