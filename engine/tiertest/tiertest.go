@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gomad/mad/hist"
@@ -119,8 +120,18 @@ func (e *Edges) Close() (uint64, error) {
 
 // Output reads topic (partials) with isolation and sums its totals; it
 // also returns the records read, by partition and offset, with their
-// producer ids.
+// producer ids. It reads to the end of every partition, however slowly the
+// broker answers: it first appends a marker record of its own to each
+// partition (outside any transaction; call it once the writers have
+// stopped, as a transaction left open would hide the marker from a
+// read_committed reader until it ends), then reads until it has met every
+// marker, for at most outputWait. Markers are not in what it returns.
 func Output(broker, topic string, isolation kgo.IsolationLevel) (Totals, map[[2]int64]int64, error) {
+	token := fmt.Sprintf("%x", rand.Uint64())
+	parts, err := appendMarkers(broker, topic, token)
+	if err != nil {
+		return nil, nil, err
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(isolation))
 	if err != nil {
@@ -131,14 +142,20 @@ func Output(broker, topic string, isolation kgo.IsolationLevel) (Totals, map[[2]
 	var b sample.Batch
 	totals := Totals{}
 	recs := map[[2]int64]int64{}
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), outputWait)
+	defer cancel()
+	for len(parts) > 0 {
 		fs := cl.PollFetches(ctx)
-		cancel()
-		if fs.NumRecords() == 0 {
-			return totals, recs, nil
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("output of %s: the end of partitions %v not reached in %v", topic, parts, outputWait)
 		}
 		for _, r := range fs.Records() {
+			if m, ok := markerOf(r); ok {
+				if m == token {
+					delete(parts, r.Partition)
+				}
+				continue
+			}
 			recs[[2]int64{int64(r.Partition), r.Offset}] = r.ProducerID
 			b.Reset()
 			if _, _, err := dec.Decode(r.Value, func(uint64) *sample.Batch { return &b }); err != nil {
@@ -153,4 +170,53 @@ func Output(broker, topic string, isolation kgo.IsolationLevel) (Totals, map[[2]
 			}
 		}
 	}
+	return totals, recs, nil
+}
+
+// outputWait bounds Output's reading.
+const outputWait = 2 * time.Minute
+
+// markerHeader names the header of Output's marker records.
+const markerHeader = "tiertest-end"
+
+// markerOf returns the token of a marker record.
+func markerOf(r *kgo.Record) (string, bool) {
+	for _, h := range r.Headers {
+		if h.Key == markerHeader {
+			return string(h.Value), true
+		}
+	}
+	return "", false
+}
+
+// appendMarkers appends a marker record carrying token to every partition
+// of topic, and returns the partitions.
+func appendMarkers(broker, topic, token string) (map[int32]bool, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), outputWait)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("output of %s: %w", topic, err)
+	}
+	parts := map[int32]bool{}
+	var recs []*kgo.Record
+	ends.Each(func(o kadm.ListedOffset) {
+		parts[o.Partition] = true
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: o.Partition, Headers: []kgo.RecordHeader{{Key: markerHeader, Value: []byte(token)}}})
+	})
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("output of %s: no partitions", topic)
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return nil, fmt.Errorf("output of %s: appending the end markers: %w", topic, err)
+	}
+	return parts, nil
 }
