@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -75,7 +76,9 @@ func cluster(t *testing.T, topic string, partitions int32) string {
 	return c.ListenAddrs()[0]
 }
 
-// readAll reads every message of topic.
+// readAll reads every message of topic: up to the end offsets of its
+// partitions (the sink writes outside transactions: offsets are
+// contiguous), however slowly the broker answers.
 func readAll(t *testing.T, addr, topic string) []*kgo.Record {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -83,16 +86,35 @@ func readAll(t *testing.T, addr, topic string) []*kgo.Record {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	var rs []*kgo.Record
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		if fs.NumRecords() == 0 {
-			return rs
-		}
-		rs = append(rs, fs.Records()...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := map[int32]int64{} // partition: the offset still to reach
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			left[o.Partition] = o.Offset
+		}
+	})
+	var rs []*kgo.Record
+	for len(left) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: partitions %v not read to their end", topic, left)
+		}
+		for _, r := range fs.Records() {
+			rs = append(rs, r)
+			if end, ok := left[r.Partition]; ok && r.Offset+1 >= end {
+				delete(left, r.Partition)
+			}
+		}
+	}
+	return rs
 }
 
 // row is a series as a message carries it, rendered.
