@@ -228,7 +228,8 @@ func uiWantFigures(m map[string]float64) map[string]float64 {
 // fed StatsD over loopback UDP: the page lists the metric from the
 // telemetry stream, charts it when clicked, with the value the stream
 // carries, and shows the figures /metrics has. A screenshot is kept under
-// $MAD_ARTIFACTS (else the test's temporary directory).
+// $MAD_ARTIFACTS, else in the test's artifact directory (t.ArtifactDir:
+// kept by go test -artifacts, under -outputdir).
 func TestUIBrowser(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.jsonl")
@@ -378,7 +379,7 @@ pipelines=[{
 	}
 	artifacts := os.Getenv("MAD_ARTIFACTS")
 	if artifacts == "" {
-		artifacts = t.TempDir()
+		artifacts = t.ArtifactDir() // kept with go test -artifacts (-outputdir)
 	}
 	must(t, os.MkdirAll(artifacts, 0o755))
 	path := filepath.Join(artifacts, "ui-"+strconv.FormatInt(time.Now().Unix(), 10)+".png")

@@ -6,11 +6,12 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
@@ -220,6 +221,7 @@ func TestSDK(t *testing.T) {
 		}
 	})
 	t.Run("counters, gauges, a timer histogram in ms", func(t *testing.T) {
+		before := time.Now().UnixMilli()
 		body := sdkExport(t, func(ctx context.Context, m otelmetric.Meter) {
 			c, _ := m.Int64Counter("requests")
 			c.Add(ctx, 3, otelmetric.WithAttributes(attribute.Int("code", 200), attribute.Bool("ok", true)))
@@ -240,7 +242,16 @@ func TestSDK(t *testing.T) {
 		if c != (sample.Counts{Records: 4, Samples: 4}) || st != (Stats{}) {
 			t.Fatalf("got counts %+v, stats %+v; want 4 records of one sample", c, st)
 		}
-		ts := " t=" + strconv.FormatInt(b.Samples[0].Time, 10) + " req=1 "
+		// The SDK stamps each instrument's points as it collects them: the
+		// times may differ by a millisecond or more. Each must fall within
+		// the export; the lines are compared without them.
+		after := time.Now().UnixMilli()
+		for i := range b.Samples {
+			if tm := b.Samples[i].Time; tm < before || tm > after {
+				t.Errorf("sample %d at %d, outside the export (%d to %d)", i, tm, before, after)
+			}
+		}
+		const ts = " t=T req=1 "
 		const svc = `"service"="mad-test" "service.name"="mad-test"`
 		want := []string{
 			`gauge "latency" {"host"="r_host" ` + svc + `}` + ts + `min=0.004 max=0.012 sum=0.016 count=2 hist=[0.005:1 0.025:1] unit=SECOND`,
@@ -248,8 +259,15 @@ func TestSDK(t *testing.T) {
 			`gauge "requests" {"code"="200" "host"="r_host" "ok"="true" ` + svc + `}` + ts + `v=7 unit=none`,
 			`gauge "temperature" {"host"="r_host" "ids"="1,-2" ` + svc + `}` + ts + `v=7.25 unit=none`,
 		}
-		if got := Render(&b); !slices.Equal(got, want) {
+		got := Render(&b)
+		for i, l := range got {
+			got[i] = sampleTime.ReplaceAllString(l, " t=T ")
+		}
+		if !slices.Equal(got, want) {
 			t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	})
 }
+
+// sampleTime is the time of a sample as Render writes it.
+var sampleTime = regexp.MustCompile(` t=-?[0-9]+ `)
