@@ -76,11 +76,13 @@ func (d *Daemon) refusals() *httpRefusals {
 	return new(httpRefusals)
 }
 
-// Handler returns the control-plane routes.
+// Handler returns the control-plane routes. The configured health check
+// and status paths match exactly and first, as MAD's routes do; they are
+// not ServeMux patterns, so that any path a configuration names ("/",
+// "/metrics", one with braces) neither conflicts with another route (a
+// panic at start-up) nor reads as a wildcard.
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+d.cfg.HealthCheckPath, d.servePing)
-	mux.HandleFunc("GET "+d.cfg.StatusPath, d.serveStatus)
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
 		if d.reloadNow == nil {
 			http.Error(w, "this daemon runs without a configuration file: nothing to reload", http.StatusConflict)
@@ -126,5 +128,31 @@ func (d *Daemon) Handler() http.Handler {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	return mux
+	health, status := d.cfg.HealthCheckPath, d.cfg.StatusPath
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == health || p == status {
+			switch {
+			case r.Method == http.MethodGet || r.Method == http.MethodHead:
+				if p == health {
+					d.servePing(w, r)
+				} else {
+					d.serveStatus(w, r)
+				}
+				return
+			case !routed(mux, r):
+				// What another method finds there, as ServeMux answers a
+				// path whose pattern names other methods.
+				w.Header().Set("Allow", "GET, HEAD")
+				http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// routed reports whether mux has a route for r.
+func routed(mux *http.ServeMux, r *http.Request) bool {
+	_, pattern := mux.Handler(r)
+	return pattern != ""
 }

@@ -210,6 +210,24 @@ func TestUIRoutes(t *testing.T) {
 			{"GET", "/ui/health", 200, "HEALTHY"},
 			{"GET", "/ui", 404, ""},
 		}},
+		// Paths that, as ServeMux patterns, conflicted with other routes
+		// (a panic at start-up) or read as wildcards: they match exactly,
+		// and first.
+		{"health check at /, status at /metrics", "/", "/metrics", []want{
+			{"GET", "/", 200, "HEALTHY"},
+			{"HEAD", "/", 200, ""},
+			{"POST", "/", 405, ""},
+			{"GET", "/metrics", 200, "Metrics Aggregator Daemon"},
+			{"GET", "/ui", 200, `src="ui/static/ui.js"`},
+			{"GET", "/nothing", 404, ""},
+			{"POST", "/metrics/v3/application", 404, "no source serves"},
+		}},
+		{"braces", "/ping/{id}", "/status/{$}", []want{
+			{"GET", "/ping/{id}", 200, "HEALTHY"},
+			{"GET", "/ping/7", 404, ""},
+			{"GET", "/status/{$}", 200, "Metrics Aggregator Daemon"},
+			{"GET", "/ping", 404, ""},
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newDaemon(DaemonConfig{HealthCheckPath: tc.health, StatusPath: tc.status, Log: slog.New(slog.DiscardHandler)})
