@@ -64,11 +64,12 @@ func (s *RelaySinks) read(i int) {
 			return
 		}
 		s.dgrams[i].Add(1)
-		l := bytes.Count(buf[:n], []byte{'\n'})
-		if n > 0 && buf[n-1] != '\n' {
-			l++ // a last line without its newline (one line a datagram)
+		// Lines end in '\n' but perhaps the last; mad's relay pads a
+		// segmented datagram with newlines (empty lines), not counted.
+		b := bytes.TrimRight(buf[:n], "\n")
+		if len(b) > 0 {
+			s.lines[i].Add(uint64(bytes.Count(b, []byte{'\n'}) + 1))
 		}
-		s.lines[i].Add(uint64(l))
 	}
 }
 

@@ -203,7 +203,7 @@ func newRelay(cfg RelayConfig, up []*atomic.Bool, tcp []*relayTCP) (*Relay, erro
 		var err error
 		switch {
 		case !d.TCP:
-			s, err = dialRelayUDP(d.Addr)
+			s, err = dialRelayUDP(d.Addr, cfg.MaxDatagram)
 		case i < len(tcp) && tcp[i] != nil:
 			s = relayTCPSender{tcp[i]}
 		default:
@@ -530,8 +530,9 @@ func relayDestName(d RelayDestination) string {
 	return d.Addr
 }
 
-// dialRelayUDP returns a sender over a connected UDP socket to addr.
-func dialRelayUDP(addr string) (relaySender, error) {
+// dialRelayUDP returns a sender over a connected UDP socket to addr, of
+// datagrams up to maxDatagram bytes (but for a long line alone).
+func dialRelayUDP(addr string, maxDatagram int) (relaySender, error) {
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, err
@@ -540,5 +541,5 @@ func dialRelayUDP(addr string) (relaySender, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newRelayUDPSender(c)
+	return newRelayUDPSender(c, maxDatagram)
 }

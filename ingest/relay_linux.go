@@ -24,30 +24,103 @@ const relaySendBatch = 64
 // to three destinations, most of the relay's CPU in the scheduler). The
 // relay never waits for writability: a full buffer is retried at the
 // loop's next Send.
+//
+// Datagrams are sent with UDP segmentation offload (UDP_SEGMENT, Linux
+// 4.18) where the kernel has it: consecutive datagrams to a destination
+// go as one message that the kernel (or the network card) cuts into
+// datagrams of the segment size, the datagram size, so that the socket
+// and IP layers, netfilter and the device run once per message rather
+// than once per datagram. Every datagram of such a message but its last
+// must have exactly the segment size: a shorter one is padded with
+// newlines (empty lines, which StatsD servers skip; the lines themselves
+// are untouched). A datagram longer than the segment size (a long line
+// alone) goes in a message of its own, not segmented. If the kernel
+// refuses a segmented send, the sender stops segmenting.
 type relayUDPSender struct {
 	fd   int
 	msgs []mmsghdr
 	iovs []unix.Iovec
+	// seg is the segment size (the destination's MaxDatagram), 0 when the
+	// kernel does not segment; cmsgs holds each message's UDP_SEGMENT
+	// control message, counts the datagrams of each message.
+	seg    int
+	cmsgs  []byte
+	counts []int
+	// segmented counts the segmented messages sent (for tests).
+	segmented int
 }
 
-func newRelayUDPSender(c *net.UDPConn) (relaySender, error) {
+// relayMaxSegments bounds the datagrams of one segmented message (the
+// kernel's UDP_MAX_SEGMENTS is 64, 128 since Linux 6.6).
+const relayMaxSegments = 64
+
+// relaySendDatagrams bounds the datagrams one sendmmsg call sends.
+const relaySendDatagrams = 512
+
+func newRelayUDPSender(c *net.UDPConn, maxDatagram int) (relaySender, error) {
 	fd, err := detachFD(c)
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	return &relayUDPSender{fd: fd, msgs: make([]mmsghdr, relaySendBatch), iovs: make([]unix.Iovec, relaySendBatch)}, nil
+	s := &relayUDPSender{fd: fd, msgs: make([]mmsghdr, relaySendBatch), iovs: make([]unix.Iovec, relaySendDatagrams), counts: make([]int, relaySendBatch)}
+	if _, err := unix.GetsockoptInt(fd, unix.SOL_UDP, unix.UDP_SEGMENT); err == nil && maxDatagram > 0 && maxDatagram <= 0xFFFF {
+		s.seg = maxDatagram
+		space := unix.CmsgSpace(2)
+		s.cmsgs = make([]byte, relaySendBatch*space)
+		for i := range relaySendBatch {
+			h := (*unix.Cmsghdr)(unsafe.Pointer(&s.cmsgs[i*space]))
+			h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+			h.SetLen(unix.CmsgLen(2))
+			*(*uint16)(unsafe.Pointer(&s.cmsgs[i*space+unix.CmsgLen(0)])) = uint16(maxDatagram)
+		}
+	}
+	return s, nil
+}
+
+// pack lays dgs out as messages (at most relaySendBatch, over at most
+// relaySendDatagrams datagrams), padding what a segmented message needs;
+// it returns the number of messages and of the datagrams in them.
+func (s *relayUDPSender) pack(dgs []relayDatagram) (msgs, datagrams int) {
+	dgs = dgs[:min(len(dgs), relaySendDatagrams)]
+	maxSegs := 1
+	if s.seg > 0 {
+		maxSegs = min(relayMaxSegments, maxUDPPayload/s.seg)
+	}
+	space := unix.CmsgSpace(2)
+	m := 0
+	for i := 0; i < len(dgs) && m < relaySendBatch; m++ {
+		first := i
+		i++
+		// Join the next datagrams while the message has room: the one
+		// before each is then padded to the segment size.
+		for i < len(dgs) && i-first < maxSegs && len(dgs[i-1].b) <= s.seg && len(dgs[i].b) <= s.seg {
+			b := dgs[i-1].b
+			for len(b) < s.seg {
+				b = append(b, '\n')
+			}
+			dgs[i-1].b = b
+			i++
+		}
+		for j := first; j < i; j++ {
+			s.iovs[j].Base = unsafe.SliceData(dgs[j].b)
+			s.iovs[j].SetLen(len(dgs[j].b))
+		}
+		s.msgs[m] = mmsghdr{}
+		s.msgs[m].hdr.Iov = &s.iovs[first]
+		s.msgs[m].hdr.SetIovlen(i - first)
+		if i-first > 1 {
+			s.msgs[m].hdr.Control = &s.cmsgs[m*space]
+			s.msgs[m].hdr.SetControllen(space)
+		}
+		s.counts[m] = i - first
+		datagrams = i
+	}
+	return m, datagrams
 }
 
 func (s *relayUDPSender) send(dgs []relayDatagram) (int, error) {
-	n := min(len(dgs), relaySendBatch)
-	for i, dg := range dgs[:n] {
-		s.iovs[i].Base = unsafe.SliceData(dg.b)
-		s.iovs[i].SetLen(len(dg.b))
-		s.msgs[i] = mmsghdr{}
-		s.msgs[i].hdr.Iov = &s.iovs[i]
-		s.msgs[i].hdr.SetIovlen(1)
-	}
+	n, used := s.pack(dgs)
 	var r uintptr
 	var errno syscall.Errno
 	for {
@@ -56,16 +129,28 @@ func (s *relayUDPSender) send(dgs []relayDatagram) (int, error) {
 			break
 		}
 	}
-	clear(s.iovs[:n]) // keep no datagram reachable from here
+	clear(s.iovs[:used]) // keep no datagram reachable from here
+	sent := 0
+	for _, c := range s.counts[:int(r)] {
+		sent += c
+		if c > 1 {
+			s.segmented++
+		}
+	}
 	switch {
 	case errno == unix.EAGAIN || errno == unix.EWOULDBLOCK || errno == unix.ENOBUFS:
 		return 0, errRelayWouldBlock
 	case errno == unix.ECONNREFUSED:
 		return 0, errRelayRefusedEarlier
+	case (errno == unix.EIO || errno == unix.EINVAL || errno == unix.EOPNOTSUPP) && s.seg > 0 && s.counts[0] > 1:
+		// The kernel (or the route's device) does not segment: send
+		// datagram by datagram from now on (what was padded stays so).
+		s.seg = 0
+		return 0, errRelayWouldBlock
 	case errno != 0:
 		return 0, errno
 	}
-	return int(r), nil
+	return sent, nil
 }
 
 // close closes the socket; the loop that sends has returned.

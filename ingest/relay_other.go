@@ -7,7 +7,7 @@ import "net"
 // relayUDPSender writes one datagram at a time where sendmmsg is missing.
 type relayUDPSender struct{ c *net.UDPConn }
 
-func newRelayUDPSender(c *net.UDPConn) (relaySender, error) { return &relayUDPSender{c: c}, nil }
+func newRelayUDPSender(c *net.UDPConn, _ int) (relaySender, error) { return &relayUDPSender{c: c}, nil }
 
 func (s *relayUDPSender) send(dgs []relayDatagram) (int, error) {
 	for i, dg := range dgs {

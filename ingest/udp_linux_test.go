@@ -121,3 +121,42 @@ func fdSocketPort(fd int) int {
 	}
 	return -1
 }
+
+// TestRelaySegments: datagrams queued for a destination go as segmented
+// messages (UDP_SEGMENT) where the kernel has it; the destination receives
+// datagrams of at most MaxDatagram bytes, every line once, byte for byte,
+// padded with empty lines only.
+func TestRelaySegments(t *testing.T) {
+	cs, ds := listeners(t, 1)
+	const max = 300
+	r, err := NewRelay(RelayConfig{Destinations: ds, MaxDatagram: max, QueueDatagrams: 4096}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var lines []string
+	for i := range 3000 {
+		lines = append(lines, "segment.metric_"+strconv.Itoa(i%97)+":"+strconv.Itoa(i)+"|c")
+	}
+	for i := 0; i < len(lines); i += 20 {
+		r.Forward([]byte(strings.Join(lines[i:min(i+20, len(lines))], "\n") + "\n"))
+	}
+	r.Seal()
+	for r.Pending() {
+		r.Send()
+	}
+	got := receive(t, cs, len(lines), max)
+	if strings.Join(got[0], "\n") != strings.Join(lines, "\n") {
+		t.Fatalf("received %d lines, not the %d sent in order", len(got[0]), len(lines))
+	}
+	s := r.dests[0].send.(*relayUDPSender)
+	if _, err := unix.GetsockoptInt(s.fd, unix.SOL_UDP, unix.UDP_SEGMENT); err != nil {
+		t.Skipf("this kernel does not segment UDP: %v", err)
+	}
+	if s.seg != max || s.segmented == 0 {
+		t.Fatalf("segment size %d, %d segmented messages; want %d and some", s.seg, s.segmented, max)
+	}
+	if st := r.Stats().Dests[0]; st.Lines != uint64(len(lines)) || st.Datagrams < uint64(len(lines))*20/max {
+		t.Fatalf("counted %+v", st)
+	}
+}
