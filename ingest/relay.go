@@ -70,6 +70,11 @@ type RelayConfig struct {
 	// ms). A destination is down after two failed probes in a row and up
 	// again after one that succeeds.
 	ProbeInterval, ProbeTimeout time.Duration
+	// Unsegmented turns off UDP segmentation offload (relay_linux.go),
+	// whose datagrams are padded with empty lines, for StatsD servers that
+	// count an empty line as an error (MAD, mad and Etsy's statsd skip
+	// them).
+	Unsegmented bool
 }
 
 // EnsureDefaults fills in every unset option.
@@ -203,7 +208,11 @@ func newRelay(cfg RelayConfig, up []*atomic.Bool, tcp []*relayTCP) (*Relay, erro
 		var err error
 		switch {
 		case !d.TCP:
-			s, err = dialRelayUDP(d.Addr, cfg.MaxDatagram)
+			seg := cfg.MaxDatagram
+			if cfg.Unsegmented {
+				seg = 0
+			}
+			s, err = dialRelayUDP(d.Addr, seg)
 		case i < len(tcp) && tcp[i] != nil:
 			s = relayTCPSender{tcp[i]}
 		default:
@@ -530,9 +539,9 @@ func relayDestName(d RelayDestination) string {
 	return d.Addr
 }
 
-// dialRelayUDP returns a sender over a connected UDP socket to addr, of
-// datagrams up to maxDatagram bytes (but for a long line alone).
-func dialRelayUDP(addr string, maxDatagram int) (relaySender, error) {
+// dialRelayUDP returns a sender over a connected UDP socket to addr that
+// segments messages into datagrams of seg bytes (0: it does not).
+func dialRelayUDP(addr string, seg int) (relaySender, error) {
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, err
@@ -541,5 +550,5 @@ func dialRelayUDP(addr string, maxDatagram int) (relaySender, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newRelayUDPSender(c, maxDatagram)
+	return newRelayUDPSender(c, seg)
 }

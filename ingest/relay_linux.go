@@ -57,22 +57,24 @@ const relayMaxSegments = 64
 // relaySendDatagrams bounds the datagrams one sendmmsg call sends.
 const relaySendDatagrams = 512
 
-func newRelayUDPSender(c *net.UDPConn, maxDatagram int) (relaySender, error) {
+// newRelayUDPSender sends over c, segmenting at seg bytes (the
+// destination's MaxDatagram; 0: not segmenting).
+func newRelayUDPSender(c *net.UDPConn, seg int) (relaySender, error) {
 	fd, err := detachFD(c)
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
 	s := &relayUDPSender{fd: fd, msgs: make([]mmsghdr, relaySendBatch), iovs: make([]unix.Iovec, relaySendDatagrams), counts: make([]int, relaySendBatch)}
-	if _, err := unix.GetsockoptInt(fd, unix.SOL_UDP, unix.UDP_SEGMENT); err == nil && maxDatagram > 0 && maxDatagram <= 0xFFFF {
-		s.seg = maxDatagram
+	if _, err := unix.GetsockoptInt(fd, unix.SOL_UDP, unix.UDP_SEGMENT); err == nil && seg > 0 && seg <= 0xFFFF {
+		s.seg = seg
 		space := unix.CmsgSpace(2)
 		s.cmsgs = make([]byte, relaySendBatch*space)
 		for i := range relaySendBatch {
 			h := (*unix.Cmsghdr)(unsafe.Pointer(&s.cmsgs[i*space]))
 			h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
 			h.SetLen(unix.CmsgLen(2))
-			*(*uint16)(unsafe.Pointer(&s.cmsgs[i*space+unix.CmsgLen(0)])) = uint16(maxDatagram)
+			*(*uint16)(unsafe.Pointer(&s.cmsgs[i*space+unix.CmsgLen(0)])) = uint16(seg)
 		}
 	}
 	return s, nil

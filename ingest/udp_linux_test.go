@@ -159,4 +159,31 @@ func TestRelaySegments(t *testing.T) {
 	if st := r.Stats().Dests[0]; st.Lines != uint64(len(lines)) || st.Datagrams < uint64(len(lines))*20/max {
 		t.Fatalf("counted %+v", st)
 	}
+	// segmentation = false: datagram by datagram, nothing padded.
+	u, err := NewRelay(RelayConfig{Destinations: ds, MaxDatagram: max, QueueDatagrams: 4096, Unsegmented: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	u.Forward([]byte(strings.Join(lines[:200], "\n") + "\n"))
+	u.Seal()
+	for u.Pending() {
+		u.Send()
+	}
+	buf := make([]byte, 1<<16)
+	read := 0
+	for read < 200 {
+		cs[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := cs[0].Read(buf)
+		if err != nil {
+			t.Fatalf("%d lines of 200 received: %v", read, err)
+		}
+		if strings.Contains(string(buf[:n]), "\n\n") {
+			t.Fatalf("an unsegmented datagram padded: %q", buf[:n])
+		}
+		read += strings.Count(string(buf[:n]), "\n")
+	}
+	if us := u.dests[0].send.(*relayUDPSender); us.seg != 0 || us.segmented != 0 {
+		t.Fatalf("unsegmented sender: segment size %d, %d segmented messages", us.seg, us.segmented)
+	}
 }

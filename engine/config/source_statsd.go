@@ -92,6 +92,7 @@ func init() {
 //	  probeInterval = "PT1S"    # how often probes run
 //	  probeTimeout = "PT0.5S"   # how long a probe may take
 //	  malformedTo = "10.0.0.1:8125" # where lines an aggregator refuses go (default: dropped)
+//	  segmentation = true       # UDP segmentation offload, padding datagrams with empty lines
 //	}
 func bindRelay(n *node) *ingest.RelayConfig {
 	r := n.object("relay")
@@ -105,6 +106,7 @@ func bindRelay(n *node) *ingest.RelayConfig {
 		FlushInterval:  r.positiveDuration("flushInterval", 10*time.Millisecond),
 		ProbeInterval:  r.positiveDuration("probeInterval", time.Second),
 		ProbeTimeout:   r.positiveDuration("probeTimeout", 500*time.Millisecond),
+		Unsegmented:    !r.boolean("segmentation", true),
 	}
 	elems := r.list("destinations")
 	if len(elems) == 0 {
