@@ -235,38 +235,7 @@ func testDatadogClient(t *testing.T, inline pipeline.InlineMode) {
 	}
 	checkSteps(t, p, inline)
 
-	type agg struct {
-		count    float64
-		sum      float64
-		min, max float64
-		decade   *jsonLine
-		buckets  int
-	}
-	got := map[string]*agg{}
-	for _, l := range parseLines(t, out.String()) {
-		key := l.Metric + fmt.Sprint(l.Dimensions)
-		a := got[key]
-		if a == nil {
-			a = &agg{min: math.Inf(1), max: math.Inf(-1)}
-			got[key] = a
-		}
-		if l.Period != "PT1S" {
-			l := l
-			a.decade = &l
-			continue
-		}
-		a.buckets++
-		a.count += *l.Statistics["count"]
-		if s := l.Statistics["sum"]; s != nil {
-			a.sum += *s
-		}
-		if v := l.Statistics["min"]; v != nil {
-			a.min = math.Min(a.min, *v)
-		}
-		if v := l.Statistics["max"]; v != nil {
-			a.max = math.Max(a.max, *v)
-		}
-	}
+	got := totalsBySeries(t, out.String())
 	if len(got) != 5 {
 		t.Fatalf("got series %v; want 5 (tag order must not split series)", keysOf(got))
 	}

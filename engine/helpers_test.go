@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,4 +39,45 @@ func missingTool(t *testing.T, format string, args ...any) {
 		t.Fatalf(format, args...)
 	}
 	t.Skipf(format, args...)
+}
+
+// seriesTotals sums a series' PT1S buckets in JSON lines output (count,
+// sum, min and max over them, and how many) and keeps its line of the
+// longer period.
+type seriesTotals struct {
+	count, sum, min, max float64
+	buckets              int
+	decade               *jsonLine
+}
+
+// totalsBySeries reads JSON lines output into seriesTotals by metric and
+// dimensions (fmt.Sprint of the dimensions map).
+func totalsBySeries(t *testing.T, text string) map[string]*seriesTotals {
+	t.Helper()
+	got := map[string]*seriesTotals{}
+	for _, l := range parseLines(t, text) {
+		key := l.Metric + fmt.Sprint(l.Dimensions)
+		a := got[key]
+		if a == nil {
+			a = &seriesTotals{min: math.Inf(1), max: math.Inf(-1)}
+			got[key] = a
+		}
+		if l.Period != "PT1S" {
+			l := l
+			a.decade = &l
+			continue
+		}
+		a.buckets++
+		a.count += *l.Statistics["count"]
+		if s := l.Statistics["sum"]; s != nil {
+			a.sum += *s
+		}
+		if v := l.Statistics["min"]; v != nil {
+			a.min = math.Min(a.min, *v)
+		}
+		if v := l.Statistics["max"]; v != nil {
+			a.max = math.Max(a.max, *v)
+		}
+	}
+	return got
 }

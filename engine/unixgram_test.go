@@ -118,34 +118,7 @@ sinks=[{ type=JsonLinesSink, name=out, path=%q }]
 
 	body, err := os.ReadFile(out)
 	must(t, err)
-	type agg struct {
-		count, sum, min, max float64
-		decade               *jsonLine
-	}
-	got := map[string]*agg{}
-	for _, l := range parseLines(t, string(body)) {
-		key := l.Metric + fmt.Sprint(l.Dimensions)
-		a := got[key]
-		if a == nil {
-			a = &agg{min: math.Inf(1), max: math.Inf(-1)}
-			got[key] = a
-		}
-		if l.Period != "PT1S" {
-			l := l
-			a.decade = &l
-			continue
-		}
-		a.count += *l.Statistics["count"]
-		if s := l.Statistics["sum"]; s != nil {
-			a.sum += *s
-		}
-		if v := l.Statistics["min"]; v != nil {
-			a.min = math.Min(a.min, *v)
-		}
-		if v := l.Statistics["max"]; v != nil {
-			a.max = math.Max(a.max, *v)
-		}
-	}
+	got := totalsBySeries(t, string(body))
 	both := fmt.Sprint(map[string]string{"endpoint": "/users", "host": "web-1"})
 	if len(got) != 4 {
 		t.Fatalf("series %v; want 4 (tag order must not split a series)", keysOf(got))
