@@ -133,10 +133,12 @@ func (s *relayUDPSender) send(dgs []relayDatagram) (int, error) {
 	}
 	clear(s.iovs[:used]) // keep no datagram reachable from here
 	sent := 0
-	for _, c := range s.counts[:int(r)] {
-		sent += c
-		if c > 1 {
-			s.segmented++
+	if errno == 0 { // else r is not a count, and nothing was sent
+		for _, c := range s.counts[:int(r)] {
+			sent += c
+			if c > 1 {
+				s.segmented++
+			}
 		}
 	}
 	switch {

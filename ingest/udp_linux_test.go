@@ -187,3 +187,38 @@ func TestRelaySegments(t *testing.T) {
 		t.Fatalf("unsegmented sender: segment size %d, %d segmented messages", us.seg, us.segmented)
 	}
 }
+
+// TestRelaySendRefused: a destination nobody listens on answers datagrams
+// with ICMP port unreachable, which a later sendmmsg reports (ECONNREFUSED,
+// for a datagram sent before); segmented or not, the relay retries, counts
+// every line and goes on.
+func TestRelaySendRefused(t *testing.T) {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := c.LocalAddr().String()
+	c.Close() // nobody listens there now
+	for _, unsegmented := range []bool{false, true} {
+		r, err := NewRelay(RelayConfig{Destinations: []RelayDestination{{Addr: addr}}, MaxDatagram: 200, Unsegmented: unsegmented}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for i := range 400 {
+			lines = append(lines, "refused.metric_"+strconv.Itoa(i)+":1|c")
+		}
+		for round := range 20 {
+			r.Forward([]byte(strings.Join(lines[(round%20)*20:(round%20)*20+20], "\n") + "\n"))
+			r.Seal()
+			r.Send()
+			time.Sleep(time.Millisecond) // let the ICMP errors come back
+		}
+		r.Finish(time.Now().Add(time.Second))
+		st := r.Stats().Dests[0]
+		if st.Lines+st.Dropped[RelayDropSendError]+st.Dropped[RelayDropStopped] != 400 {
+			t.Errorf("unsegmented %v: %+v; want the 400 lines sent or counted", unsegmented, st)
+		}
+		r.Close()
+	}
+}
