@@ -142,7 +142,7 @@ func (d *Daemon) Handler() http.Handler {
 			case !routed(mux, r):
 				// What another method finds there, as ServeMux answers a
 				// path whose pattern names other methods.
-				w.Header().Set("Allow", "GET, HEAD")
+				w.Header().Set("Allow", allowed(mux, r))
 				http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 				return
 			}
@@ -155,4 +155,18 @@ func (d *Daemon) Handler() http.Handler {
 func routed(mux *http.ServeMux, r *http.Request) bool {
 	_, pattern := mux.Handler(r)
 	return pattern != ""
+}
+
+// allowed lists the methods r's path answers: GET and HEAD (a configured
+// health check or status path), and those mux has a route for.
+func allowed(mux *http.ServeMux, r *http.Request) string {
+	allow := "GET, HEAD"
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		other := *r
+		other.Method = m
+		if routed(mux, &other) {
+			allow += ", " + m
+		}
+	}
+	return allow
 }

@@ -216,11 +216,16 @@ func TestUIRoutes(t *testing.T) {
 		{"health check at /, status at /metrics", "/", "/metrics", []want{
 			{"GET", "/", 200, "HEALTHY"},
 			{"HEAD", "/", 200, ""},
-			{"POST", "/", 405, ""},
+			{"POST", "/", 405, "Allow: GET, HEAD"},
 			{"GET", "/metrics", 200, "Metrics Aggregator Daemon"},
 			{"GET", "/ui", 200, `src="ui/static/ui.js"`},
 			{"GET", "/nothing", 404, ""},
 			{"POST", "/metrics/v3/application", 404, "no source serves"},
+		}},
+		{"health check at /reload", "/reload", "", []want{
+			{"GET", "/reload", 200, "HEALTHY"},
+			{"PUT", "/reload", 405, "Allow: GET, HEAD, POST"},
+			{"POST", "/reload", 409, "nothing to reload"},
 		}},
 		{"braces", "/ping/{id}", "/status/{$}", []want{
 			{"GET", "/ping/{id}", 200, "HEALTHY"},
@@ -242,8 +247,11 @@ func TestUIRoutes(t *testing.T) {
 					continue
 				}
 				got := string(body)
-				if w.status == 302 {
+				switch w.status {
+				case 302:
 					got = rec.Header().Get("Location")
+				case 405:
+					got = "Allow: " + rec.Header().Get("Allow")
 				}
 				if !strings.Contains(got, w.contains) {
 					t.Errorf("%s %s: got %.200q; want it to contain %q", w.method, w.path, got, w.contains)

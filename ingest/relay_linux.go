@@ -146,9 +146,13 @@ func (s *relayUDPSender) send(dgs []relayDatagram) (int, error) {
 		return 0, errRelayWouldBlock
 	case errno == unix.ECONNREFUSED:
 		return 0, errRelayRefusedEarlier
-	case (errno == unix.EIO || errno == unix.EINVAL || errno == unix.EOPNOTSUPP) && s.seg > 0 && s.counts[0] > 1:
-		// The kernel (or the route's device) does not segment: send
-		// datagram by datagram from now on (what was padded stays so).
+	case (errno == unix.EIO || errno == unix.EINVAL || errno == unix.EOPNOTSUPP || errno == unix.EMSGSIZE) && s.seg > 0 && s.counts[0] > 1:
+		// The kernel (or the route's device) does not segment, or not at
+		// this size: a segment larger than the route's MTU (a 1432-byte
+		// datagram over a WireGuard or VXLAN link) is refused with
+		// EMSGSIZE (EINVAL before Linux 5.10), where a datagram alone is
+		// fragmented. Send datagram by datagram from now on (what was
+		// padded stays so).
 		s.seg = 0
 		return 0, errRelayWouldBlock
 	case errno != 0:

@@ -1,8 +1,10 @@
 package ingest
 
 import (
+	"bytes"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -220,5 +222,76 @@ func TestRelaySendRefused(t *testing.T) {
 			t.Errorf("unsegmented %v: %+v; want the 400 lines sent or counted", unsegmented, st)
 		}
 		r.Close()
+	}
+}
+
+// TestRelaySegmentsOverMTU: a segment larger than the route's MTU is
+// refused (EMSGSIZE) where a datagram alone would be fragmented; the
+// relay then stops segmenting and every line still arrives. It runs in a
+// network namespace of its own (unshare -rn) whose loopback has an MTU of
+// 320 bytes, for datagrams of 300 (plus 28 bytes of headers); skipped
+// where user and network namespaces are not available.
+func TestRelaySegmentsOverMTU(t *testing.T) {
+	if os.Getenv("MAD_TEST_NETNS") == "" {
+		cmd := exec.Command("unshare", "-rn", os.Args[0], "-test.run", "^TestRelaySegmentsOverMTU$", "-test.count", "1", "-test.v")
+		cmd.Env = append(os.Environ(), "MAD_TEST_NETNS=1")
+		out, err := cmd.CombinedOutput()
+		switch {
+		case bytes.Contains(out, []byte("--- PASS: TestRelaySegmentsOverMTU")):
+		case bytes.Contains(out, []byte("--- SKIP")) || err != nil && !bytes.Contains(out, []byte("--- FAIL")):
+			t.Skipf("no network namespace here: %v\n%s", err, out)
+		default:
+			t.Fatalf("in a network namespace: %v\n%s", err, out)
+		}
+		return
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer unix.Close(fd)
+	mtu, err := unix.NewIfreq("lo")
+	if err != nil {
+		t.Skip(err)
+	}
+	mtu.SetUint32(320)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFMTU, mtu); err != nil {
+		t.Skipf("setting lo's MTU: %v", err)
+	}
+	up, _ := unix.NewIfreq("lo")
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, up); err != nil {
+		t.Skip(err)
+	}
+	up.SetUint16(up.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, up); err != nil {
+		t.Skipf("bringing lo up: %v", err)
+	}
+	cs, ds := listeners(t, 1)
+	const max = 300
+	r, err := NewRelay(RelayConfig{Destinations: ds, MaxDatagram: max, QueueDatagrams: 4096}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var lines []string
+	for i := range 2000 {
+		lines = append(lines, "mtu.metric_"+strconv.Itoa(i%97)+":"+strconv.Itoa(i)+"|c")
+	}
+	for i := 0; i < len(lines); i += 20 {
+		r.Forward([]byte(strings.Join(lines[i:i+20], "\n") + "\n"))
+	}
+	r.Seal()
+	for deadline := time.Now().Add(time.Minute); r.Pending() && time.Now().Before(deadline); {
+		r.Send()
+	}
+	got := receive(t, cs, len(lines), max)
+	if strings.Join(got[0], "\n") != strings.Join(lines, "\n") {
+		t.Fatalf("received %d lines, not the %d sent in order", len(got[0]), len(lines))
+	}
+	if st := r.Stats().Dests[0]; st.Lines != uint64(len(lines)) || st.Dropped != [numRelayDrops]uint64{} {
+		t.Fatalf("counted %+v", st)
+	}
+	if s := r.dests[0].send.(*relayUDPSender); s.seg != 0 {
+		t.Fatalf("still segmenting at %d bytes over a 320-byte MTU", s.seg)
 	}
 }
