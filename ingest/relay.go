@@ -123,9 +123,8 @@ type RelayDestStats struct {
 // relayDest is a destination as one relay loop sees it.
 type relayDest struct {
 	addr     string
-	max      int    // MaxDatagram
-	maxQueue int    // QueueDatagrams
-	id       uint64 // StableHash of its name (relayDestName): its rendezvous identity
+	max      int // MaxDatagram
+	maxQueue int // QueueDatagrams
 	up       *atomic.Bool
 	send     relaySender
 
@@ -163,7 +162,7 @@ type relaySender interface {
 type Relay struct {
 	dec   *statsd.Decoder
 	dests []*relayDest
-	ids   []uint64 // dests[i].id, side by side for pick
+	ids   []uint64 // the destinations' rendezvous identities: StableHash of their names (relayDestName)
 	// healthy has bit i set while dests[i] is up: the atomics read once a
 	// datagram (Forward), so that pick tests a bit rather than following
 	// two pointers a line.
@@ -231,7 +230,7 @@ func newRelay(cfg RelayConfig, up []*atomic.Bool, tcp []*relayTCP) (*Relay, erro
 			r.malformed = i
 		}
 		r.ids = append(r.ids, id)
-		r.dests = append(r.dests, &relayDest{addr: d.Addr, max: cfg.MaxDatagram, maxQueue: cfg.QueueDatagrams, id: id, up: u, send: s, cur: make([]byte, 0, cfg.MaxDatagram)})
+		r.dests = append(r.dests, &relayDest{addr: d.Addr, max: cfg.MaxDatagram, maxQueue: cfg.QueueDatagrams, up: u, send: s, cur: make([]byte, 0, cfg.MaxDatagram)})
 	}
 	if cfg.MalformedTo != "" && r.malformed < 0 {
 		r.Close()

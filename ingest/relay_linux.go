@@ -8,7 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// relaySendBatch is the most datagrams one sendmmsg call sends.
+// relaySendBatch is the most messages one sendmmsg call sends (a message
+// is a datagram, or several as one segmented message).
 const relaySendBatch = 64
 
 // relayUDPSender sends datagrams over a connected UDP socket with

@@ -721,7 +721,7 @@ func TestRelayPickIsRendezvous(t *testing.T) {
 			h := rnd.Uint64()
 			want, top := -1, uint64(0)
 			for i, d := range r.dests {
-				if s := sample.Mix64(h ^ d.id); d.up.Load() && (want < 0 || s > top) {
+				if s := sample.Mix64(h ^ r.ids[i]); d.up.Load() && (want < 0 || s > top) {
 					want, top = i, s
 				}
 			}

@@ -124,33 +124,43 @@ func fdSocketPort(fd int) int {
 	return -1
 }
 
-// TestRelaySegments: datagrams queued for a destination go as segmented
-// messages (UDP_SEGMENT) where the kernel has it; the destination receives
-// datagrams of at most MaxDatagram bytes, every line once, byte for byte,
-// padded with empty lines only.
-func TestRelaySegments(t *testing.T) {
+// relayInOrder relays n lines "<prefix>.metric_<i%97>:<i>|c" to one
+// loopback destination in datagrams of at most max bytes, 20 lines a
+// datagram in, sealed and sent at once (so that datagrams queue up), and
+// fails unless the destination receives every line once, in order.
+func relayInOrder(t *testing.T, prefix string, n, max int) ([]*net.UDPConn, []RelayDestination, *Relay, []string) {
+	t.Helper()
 	cs, ds := listeners(t, 1)
-	const max = 300
 	r, err := NewRelay(RelayConfig{Destinations: ds, MaxDatagram: max, QueueDatagrams: 4096}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	t.Cleanup(r.Close)
 	var lines []string
-	for i := range 3000 {
-		lines = append(lines, "segment.metric_"+strconv.Itoa(i%97)+":"+strconv.Itoa(i)+"|c")
+	for i := range n {
+		lines = append(lines, prefix+".metric_"+strconv.Itoa(i%97)+":"+strconv.Itoa(i)+"|c")
 	}
 	for i := 0; i < len(lines); i += 20 {
 		r.Forward([]byte(strings.Join(lines[i:min(i+20, len(lines))], "\n") + "\n"))
 	}
 	r.Seal()
-	for r.Pending() {
+	for deadline := time.Now().Add(time.Minute); r.Pending() && time.Now().Before(deadline); {
 		r.Send()
 	}
 	got := receive(t, cs, len(lines), max)
 	if strings.Join(got[0], "\n") != strings.Join(lines, "\n") {
 		t.Fatalf("received %d lines, not the %d sent in order", len(got[0]), len(lines))
 	}
+	return cs, ds, r, lines
+}
+
+// TestRelaySegments: datagrams queued for a destination go as segmented
+// messages (UDP_SEGMENT) where the kernel has it; the destination receives
+// datagrams of at most MaxDatagram bytes, every line once, byte for byte,
+// padded with empty lines only.
+func TestRelaySegments(t *testing.T) {
+	const max = 300
+	cs, ds, r, lines := relayInOrder(t, "segment", 3000, max)
 	s := r.dests[0].send.(*relayUDPSender)
 	if _, err := unix.GetsockoptInt(s.fd, unix.SOL_UDP, unix.UDP_SEGMENT); err != nil {
 		t.Skipf("this kernel does not segment UDP: %v", err)
@@ -266,28 +276,7 @@ func TestRelaySegmentsOverMTU(t *testing.T) {
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, up); err != nil {
 		t.Skipf("bringing lo up: %v", err)
 	}
-	cs, ds := listeners(t, 1)
-	const max = 300
-	r, err := NewRelay(RelayConfig{Destinations: ds, MaxDatagram: max, QueueDatagrams: 4096}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var lines []string
-	for i := range 2000 {
-		lines = append(lines, "mtu.metric_"+strconv.Itoa(i%97)+":"+strconv.Itoa(i)+"|c")
-	}
-	for i := 0; i < len(lines); i += 20 {
-		r.Forward([]byte(strings.Join(lines[i:i+20], "\n") + "\n"))
-	}
-	r.Seal()
-	for deadline := time.Now().Add(time.Minute); r.Pending() && time.Now().Before(deadline); {
-		r.Send()
-	}
-	got := receive(t, cs, len(lines), max)
-	if strings.Join(got[0], "\n") != strings.Join(lines, "\n") {
-		t.Fatalf("received %d lines, not the %d sent in order", len(got[0]), len(lines))
-	}
+	_, _, r, lines := relayInOrder(t, "mtu", 2000, 300)
 	if st := r.Stats().Dests[0]; st.Lines != uint64(len(lines)) || st.Dropped != [numRelayDrops]uint64{} {
 		t.Fatalf("counted %+v", st)
 	}
