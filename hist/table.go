@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/gomad/mad/internal/hugepage"
+	"github.com/gomad/mad/internal/vmem"
 )
 
 // Table is one open bucket of one period in one shard: MAD's Bucket for
@@ -51,10 +52,11 @@ type Table struct {
 	// table of the same period, start and expiration opened afterwards.
 	Cut uint64
 
-	acc   []acc
-	ext   []ext
-	arena Arena
-	next  *Table // FreeList link
+	acc     []acc
+	accKeep *vmem.Keep // acc's mapping; nil while acc is on the heap
+	ext     []ext
+	arena   Arena
+	next    *Table // FreeList link
 }
 
 // acc is the record of a row: 32 bytes.
@@ -147,21 +149,54 @@ func (t *Table) LiveBytes() int64 {
 // the table already has some), so that a table that will grow to the size
 // of its predecessor does not get there by doubling and copying.
 func (t *Table) Reserve(n int) {
-	if cap(t.acc) >= n {
-		return
+	if cap(t.acc) < n {
+		t.growRows(n, n)
 	}
-	acc := hugepage.Make[acc](len(t.acc), n)
-	copy(acc, t.acc)
-	t.acc = acc
 }
 
 // AddRow appends an empty row for series sid and returns its index. The
 // caller keeps the table within MaxRows.
 func (t *Table) AddRow(sid uint32) uint32 {
 	row := uint32(len(t.acc))
-	t.acc = hugepage.Grow(t.acc, 1)
+	if len(t.acc) == cap(t.acc) {
+		t.growRows(len(t.acc)+1, 0)
+	}
 	t.acc = append(t.acc, acc{sum: absent, meta: metaInitial, sid: sid})
 	return row
+}
+
+// growRows gives the rows a capacity of at least n: exactly c if c is not
+// 0 (Reserve), else as growth goes. Rows on the heap grow as hugepage.Grow
+// grows them, copied at each step; from vmem.MinBytes they move to a
+// mapping of their own, which doubles in place or moves its pages (mremap)
+// and copies nothing: its spare capacity is address space that costs no
+// memory until rows are written. Moving is safe because nothing but the
+// shard reads an open table's rows (a sealed table never grows).
+func (t *Table) growRows(n, c int) {
+	if c == 0 {
+		c = max(n, 2*cap(t.acc))
+	}
+	size := uintptr(c) * unsafe.Sizeof(acc{})
+	if t.accKeep != nil {
+		if g, ok := vmem.Grow(t.acc, t.accKeep, c); ok {
+			t.acc = g
+			return
+		}
+	} else if size >= vmem.MinBytes {
+		if g, k, ok := vmem.Map[acc](len(t.acc), c); ok {
+			copy(g, t.acc)
+			t.acc, t.accKeep = g, k
+			return
+		}
+	}
+	var g []acc
+	if c == n {
+		g = hugepage.Make[acc](len(t.acc), n)
+		copy(g, t.acc)
+	} else {
+		g = hugepage.Grow(t.acc, n-len(t.acc))
+	}
+	t.acc, t.accKeep = g, nil
 }
 
 // Sid returns the series of row; rows beyond Len return ^0.

@@ -98,11 +98,10 @@ func (s *Shard) prefetchIndex(smp *sample.Sample) {
 // is in cache by now), remembers it for prefetchRows and hints its record.
 func (s *Shard) prefetchRecord(smp *sample.Sample, i int) {
 	tag := tagOf(smp.Hash)
-	mask := s.index.mask()
 	idx := s.index.home(tag)
 	e := s.index.entries[idx]
 	for e != 0 && e.tag() != tag {
-		idx = (idx + 1) & mask
+		idx++
 		e = s.index.entries[idx]
 	}
 	if e == 0 {

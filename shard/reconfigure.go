@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gomad/mad/hist"
-	"github.com/gomad/mad/internal/hugepage"
 )
 
 // A running shard takes a new configuration (Reconfigure) without losing its
@@ -166,8 +165,7 @@ func (s *Shard) restride(to []int, n int) {
 		return
 	}
 	stride := recSlots + 2*n
-	size := len(s.recs) / s.stride * stride
-	recs := hugepage.Make[uint64](size, size)
+	recs, keep := growRecs(nil, nil, stride, s.nRecs*stride)
 	for sid := 0; sid < s.nRecs; sid++ {
 		from, into := s.recs[sid*s.stride:(sid+1)*s.stride], recs[sid*stride:(sid+1)*stride]
 		copy(into[:recSlots], from[:recSlots])
@@ -177,5 +175,5 @@ func (s *Shard) restride(to []int, n int) {
 			}
 		}
 	}
-	s.recs, s.stride = recs, stride
+	s.recs, s.recsKeep, s.stride = recs, keep, stride
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/vmem"
 )
 
 // A shard keeps one record per series in a flat []uint64 (Shard.recs),
@@ -82,6 +83,7 @@ func (w metaWord) withLastRow(sec uint32) metaWord { return w&^0xFFFFFFFF | meta
 type seriesView struct {
 	pool   poolView
 	recs   []uint64
+	keep   *vmem.Keep // recs' mapping, if it has one: held as long as the view
 	stride int
 	sets   []hist.Set // by spec
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gomad/mad/internal/hugepage"
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/vmem"
 )
 
 // The series index (a tagIndex) maps a canonical key's hash to its series
@@ -44,6 +45,31 @@ func (s *Shard) appendKey(dst []byte, sid uint32) []byte {
 	return append(dst, s.keys.bytes(k.dims())...)
 }
 
+// growRecs returns an array for the records of stride words with room for
+// need words, holding recs (the records in use): recs itself if it has the
+// room, else a new array, recs copied in. Small arrays are on the heap
+// (growing as hugepage.Grow does); from vmem.MinBytes the records go to a
+// vmem reservation for as many series as a shard may have
+// (MaxSeriesLimit), which never moves or grows again: its pages cost
+// memory as series are created, and spare room costs address space only.
+// Snapshots read the records through their seriesView, which keeps the
+// array it captured (and its mapping, keep) alive, so an array the shard
+// leaves stays valid for them.
+func growRecs(recs []uint64, keep *vmem.Keep, stride, need int) ([]uint64, *vmem.Keep) {
+	if need <= cap(recs) {
+		return recs[:cap(recs)], keep
+	}
+	if uintptr(need)*8 >= vmem.MinBytes {
+		n := max(need+need/4, (MaxSeriesLimit+1)*stride)
+		if r, k, ok := vmem.Reserve[uint64](n); ok {
+			copy(r, recs)
+			return r, k
+		}
+	}
+	g := hugepage.Grow(recs, need-len(recs))
+	return g[:cap(g)], nil
+}
+
 // setLastRow notes that a row was created for sid at time t (ms).
 func (s *Shard) setLastRow(sid uint32, t int64) {
 	w := &s.recs[int(sid)*s.stride+recMeta]
@@ -55,8 +81,7 @@ func lastRowSecond(t int64) uint32 { return uint32(max(t, 0)/1000 + 1) }
 // lookup returns the sid of key, whose hash is h.
 func (s *Shard) lookup(h uint64, key []byte) (uint32, bool) {
 	tag := tagOf(h)
-	mask := s.index.mask()
-	for i := s.index.home(tag); ; i = (i + 1) & mask {
+	for i := s.index.home(tag); ; i++ {
 		e := s.index.entries[i]
 		if e == 0 {
 			return 0, false
@@ -118,8 +143,7 @@ func (s *Shard) newSeries(h uint64, key []byte, pk sample.ParsedKey, spec uint16
 		sid = uint32(s.nRecs)
 		s.nRecs++
 		if need := s.nRecs * s.stride; need > len(s.recs) {
-			s.recs = hugepage.Grow(s.recs, need-len(s.recs))
-			s.recs = s.recs[:cap(s.recs)]
+			s.recs, s.recsKeep = growRecs(s.recs[:(s.nRecs-1)*s.stride], s.recsKeep, s.stride, need)
 		}
 	}
 	if owner == noOwner {

@@ -33,6 +33,7 @@ import (
 
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/vmem"
 	"github.com/gomad/mad/ring"
 )
 
@@ -61,8 +62,9 @@ type Shard struct {
 
 	// Series.
 	index      tagIndex
-	nSeries    int      // live series
-	recs       []uint64 // series records, stride words each (record.go)
+	nSeries    int        // live series
+	recs       []uint64   // series records, stride words each (record.go)
+	recsKeep   *vmem.Keep // recs' mapping; nil while recs is on the heap
 	stride     int
 	nRecs      int         // records in use or free (sids below nRecs)
 	keys       *stringPool // key parts: names and dimension sets

@@ -78,8 +78,7 @@ func poolSlot(chunks [][]byte, id uint32) (hdr, b []byte) {
 func (p *stringPool) acquire(b []byte) uint32 {
 	h := poolHash(b)
 	tag := tagOf(h)
-	mask := p.index.mask()
-	for i := p.index.home(tag); ; i = (i + 1) & mask {
+	for i := p.index.home(tag); ; i++ {
 		e := p.index.entries[i]
 		if e == 0 {
 			break

@@ -317,7 +317,7 @@ func (s *Shard) seal(idx uint16) {
 // view captures what a snapshot sealed now reads of the series (record.go).
 func (s *Shard) view() *seriesView {
 	n := s.nRecs * s.stride
-	return &seriesView{pool: s.keys.view(), recs: s.recs[:n:n], stride: s.stride, sets: s.sets}
+	return &seriesView{pool: s.keys.view(), recs: s.recs[:n:n], keep: s.recsKeep, stride: s.stride, sets: s.sets}
 }
 
 // sealExpired seals every open table whose expiration is before now (all of

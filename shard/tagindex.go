@@ -11,15 +11,28 @@ import "github.com/gomad/mad/internal/hugepage"
 //	+------------+------------+
 //
 // The tag is the top 32 bits of the key's 64-bit hash. An entry's home slot
-// is the top log bits of its tag, so growing and deleting (backward-shift
-// deletion, no tombstones) never need the key. A tag match only nominates a
-// value: the owner of the index confirms it by comparing the keys, so a hash
-// collision never merges two keys. The shard keeps two: the series index
-// (value: sid) and its stringPool's (value: string id). Lookups probe
-// entries directly (see home), which keeps the hot loops free of calls.
+// is its tag scaled to the number of home slots (tag·homes / 2^32, Lemire's
+// multiply-shift range reduction), so homes need not be a power of two and
+// the index grows by a quarter at a time: at most three quarters of the
+// homes are used, and about two thirds on average (with a power of two it
+// was half, at 16 bytes an entry instead of 12). Home order is tag order,
+// so growing and deleting (backward-shift deletion, no tombstones) never
+// need the key.
+//
+// Probes run forward and never wrap: past the homes there is a tail of
+// slots that only runs spill into, and the last slot is always empty, so a
+// probe ends at an empty slot within the array. An insertion that would
+// fill the last slot grows the index instead (at three quarters' load a run
+// that long at the end is rare; it costs an early growth, never a result).
+//
+// A tag match only nominates a value: the owner of the index confirms it by
+// comparing the keys, so a hash collision never merges two keys. The shard
+// keeps two: the series index (value: sid) and its stringPool's (value:
+// string id). Lookups probe entries directly (see home), which keeps the hot
+// loops free of calls.
 type tagIndex struct {
-	entries []tagEntry
-	log     uint
+	entries []tagEntry // homes, then tagIndexTail slots
+	homes   uint64
 	n       int
 }
 
@@ -34,20 +47,23 @@ func (e tagEntry) tag() uint32 { return uint32(e >> 32) }
 // value returns the value stored in a non-empty entry.
 func (e tagEntry) value() uint32 { return uint32(e) - 1 }
 
-const minTagIndexLog = 10
+const (
+	minTagIndexHomes = 1024
+	tagIndexTail     = 128
+)
 
-func newTagIndex() tagIndex {
-	return tagIndex{entries: hugepage.Make[tagEntry](1<<minTagIndexLog, 1<<minTagIndexLog), log: minTagIndexLog}
+func newTagIndex() tagIndex { return makeTagIndex(minTagIndexHomes) }
+
+func makeTagIndex(homes uint64) tagIndex {
+	n := int(homes) + tagIndexTail
+	return tagIndex{entries: hugepage.Make[tagEntry](n, n), homes: homes}
 }
 
 // tagOf returns the tag of hash h.
 func tagOf(h uint64) uint32 { return uint32(h >> 32) }
 
 // home returns the home slot of tag.
-func (x *tagIndex) home(tag uint32) uint64 { return uint64(tag >> (32 - x.log)) }
-
-// mask returns the probe wrap-around mask.
-func (x *tagIndex) mask() uint64 { return uint64(len(x.entries) - 1) }
+func (x *tagIndex) home(tag uint32) uint64 { return uint64(tag) * x.homes >> 32 }
 
 // len returns the number of entries.
 func (x *tagIndex) len() int { return x.n }
@@ -55,55 +71,64 @@ func (x *tagIndex) len() int { return x.n }
 // insert adds value v under tag; v must not be ^0. Duplicates are the
 // caller's concern.
 func (x *tagIndex) insert(tag, v uint32) {
-	if (x.n+1)*4 > len(x.entries)*3 {
+	if uint64(x.n+1)*4 > x.homes*3 {
 		x.grow()
 	}
-	x.place(newTagEntry(tag, v))
+	for !x.place(newTagEntry(tag, v)) {
+		x.grow()
+	}
 	x.n++
 }
 
-func (x *tagIndex) place(e tagEntry) {
-	mask := x.mask()
+// place puts e in the first empty slot from its home, unless that is the
+// last slot, which must stay empty (it reports false, changing nothing).
+func (x *tagIndex) place(e tagEntry) bool {
 	i := x.home(e.tag())
 	for x.entries[i] != 0 {
-		i = (i + 1) & mask
+		i++
+	}
+	if i == uint64(len(x.entries)-1) {
+		return false
 	}
 	x.entries[i] = e
+	return true
 }
 
+// grow rebuilds the index with a quarter more homes (more again in the rare
+// case that a run reaches the last slot on the way).
 func (x *tagIndex) grow() {
 	old := x.entries
-	x.log++
-	x.entries = hugepage.Make[tagEntry](1<<x.log, 1<<x.log)
-	for _, e := range old {
-		if e != 0 {
-			x.place(e)
+	for homes := x.homes + x.homes/4; ; homes += homes / 4 {
+		*x = tagIndex{n: x.n, entries: makeTagIndex(homes).entries, homes: homes}
+		ok := true
+		for _, e := range old {
+			if e != 0 && !x.place(e) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return
 		}
 	}
 }
 
 // delete removes value v stored under tag, with backward-shift deletion
-// (Knuth, TAOCP vol. 3, 6.4 Algorithm R). It panics if v is not there.
+// (Knuth, TAOCP vol. 3, 6.4 Algorithm R, without the wrap-around). It
+// panics if v is not there.
 func (x *tagIndex) delete(tag, v uint32) {
-	mask := x.mask()
 	want := newTagEntry(tag, v)
 	i := x.home(tag)
 	for x.entries[i] != want {
 		if x.entries[i] == 0 {
 			panic("BUG: shard: deleting a value that is not in the index")
 		}
-		i = (i + 1) & mask
+		i++
 	}
-	for j := i; ; {
-		j = (j + 1) & mask
-		e := x.entries[j]
-		if e == 0 {
-			break
-		}
-		k := x.home(e.tag())
-		// The entry at j may move to the hole at i unless its home lies
-		// cyclically in (i, j].
-		if (i <= j && (k <= i || k > j)) || (i > j && k <= i && k > j) {
+	// An entry after the hole may move into it if its home is at or
+	// before the hole; the run ends at the first empty slot.
+	for j := i + 1; x.entries[j] != 0; j++ {
+		if e := x.entries[j]; x.home(e.tag()) <= i {
 			x.entries[i] = e
 			i = j
 		}

@@ -8,10 +8,12 @@ import (
 )
 
 // TestTagIndexModel inserts and deletes values against a map, with tags
-// drawn from a few home slots so that runs collide, wrap around the end of
-// the table and are broken by backward-shift deletions; after every step
-// each live value must be found by probing from its home slot, before the
-// first empty entry.
+// drawn from a few home slots so that runs collide, spill past the homes
+// into the tail (growing the index early when they would reach its last
+// slot) and are broken by backward-shift deletions; after every step each
+// live value must be found by probing from its home slot, before the first
+// empty entry, the last slot must be empty and the load at most three
+// quarters of the homes.
 func TestTagIndexModel(t *testing.T) {
 	seed := testseed.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 2))
@@ -19,8 +21,7 @@ func TestTagIndexModel(t *testing.T) {
 	live := map[uint32]uint32{} // value -> tag
 	var values []uint32
 	found := func(tag, v uint32) bool {
-		mask := x.mask()
-		for i := x.home(tag); ; i = (i + 1) & mask {
+		for i := x.home(tag); ; i++ {
 			e := x.entries[i]
 			if e == 0 {
 				return false
@@ -54,6 +55,9 @@ func TestTagIndexModel(t *testing.T) {
 		}
 		if x.len() != len(live) {
 			t.Fatalf("step %d: len %d; want %d", step, x.len(), len(live))
+		}
+		if x.entries[len(x.entries)-1] != 0 || uint64(x.len())*4 > x.homes*3 || len(x.entries) != int(x.homes)+tagIndexTail {
+			t.Fatalf("step %d: %d entries in %d homes + %d slots, last %#x", step, x.len(), x.homes, len(x.entries)-int(x.homes), uint64(x.entries[len(x.entries)-1]))
 		}
 		if step%97 == 0 {
 			for v, tag := range live {

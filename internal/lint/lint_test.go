@@ -35,6 +35,8 @@ var allowed = []struct {
 	{"internal/prefetch", nil},
 	// Likewise: huge-page advice for large arrays.
 	{"internal/hugepage", nil},
+	// Likewise: big pointer-free arrays kept off the heap, in mappings.
+	{"internal/vmem", nil},
 	// Java's NumberFormat, shared by the StatsD, Graphite and Telegraf decoders.
 	{"internal/javanum", nil},
 	{"internal/javanum/javanumtest", nil}, // Java's answers, for the tests of javanum's callers
@@ -73,7 +75,7 @@ var allowed = []struct {
 	{"internal/sdnotify", nil},
 	{"affinity", nil},
 	{"ring", nil},
-	{"hist", []string{"internal/prefetch", "internal/hugepage"}},
+	{"hist", []string{"internal/prefetch", "internal/hugepage", "internal/vmem"}},
 	{"ingest/*", []string{"internal/sample", "internal/javanum", "internal/pbwire", "internal/partials"}},
 	// Reference decoders: independent of the decoders they check; they
 	// share only the input vocabulary and read numbers with javanumref.
@@ -87,7 +89,7 @@ var allowed = []struct {
 	{"ingest/otlp/otlpref", []string{"internal/sample"}},
 	{"ingest/partials/partialsref", []string{"internal/sample"}},
 	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/gunzip", "internal/bounded", "internal/jsonstr", "internal/transform", "internal/kafkaprops", "internal/kafkatxn", "internal/partials"}},
-	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage"}},
+	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/vmem"}},
 	// The reference aggregator: independent of the shard; of hist it reads
 	// only snapshots, to render the shard's side alike.
 	{"shard/shardref", []string{"internal/sample", "hist"}},

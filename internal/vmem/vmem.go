@@ -1,0 +1,92 @@
+// Package vmem keeps mad's largest pointer-free arrays (a shard's series
+// records, the rows of a big table) outside the Go heap, each in an
+// anonymous private mapping of its own.
+//
+// On the heap, an array that grows with its cardinality is copied at each
+// step, and its spare capacity (a quarter, see hugepage.Grow) counts as heap
+// whether it is used or not. In a mapping of its own, a page costs memory
+// only once it is written: spare capacity costs address space, not memory.
+// Growing needs no copy either: a Reserve'd array is mapped at the largest
+// size it may reach and never moves (its readers may hold it while it grows),
+// and an array with a single user (a table's rows while the table is open)
+// is grown with mremap, which moves page tables, not bytes.
+//
+// A mapping lives as long as its Keep: the owner of an array, and every
+// reader that may outlive the owner's hold on it, keeps the Keep that came
+// with it; once none does, a cleanup unmaps it (runtime.AddCleanup). Each
+// mapping is one or two kernel mappings (vm.max_map_count is 65 530 by
+// default), so callers map only arrays of at least MinBytes.
+//
+// Where a mapping cannot be made (a strict overcommit policy refusing the
+// address space, or a platform without mmap), the functions report it and
+// the caller keeps its array on the heap.
+//
+// Huge pages: mappings are advised for transparent huge pages from
+// HugeFrom bytes on. Below that, pages are 4 KiB and what is resident is
+// what was written; above it, a touched 2 MiB extent is resident whole, so
+// a mapping holds at most 2 MiB more than it uses, an eighth of its size at
+// worst.
+package vmem
+
+import (
+	"sync"
+	"unsafe"
+)
+
+const (
+	// MinBytes is the smallest array worth a mapping of its own.
+	MinBytes = 2 << 20
+	// HugeFrom is where huge pages start in a mapping.
+	HugeFrom = 16 << 20
+)
+
+// region is one mapping: its address and length in bytes. The owner's
+// goroutine changes it (Grow); the cleanup reads it once nothing else can.
+type region struct {
+	addr unsafe.Pointer // outside the Go heap: the collector ignores it
+	size uintptr
+}
+
+// Keep holds a mapping. Whoever may read an array keeps its Keep.
+type Keep struct {
+	r *region
+}
+
+var (
+	mu   sync.Mutex
+	live = map[*region]struct{}{}
+)
+
+func track(r *region) {
+	mu.Lock()
+	live[r] = struct{}{}
+	mu.Unlock()
+}
+
+func untrack(r *region) {
+	mu.Lock()
+	delete(live, r)
+	mu.Unlock()
+}
+
+// Stats returns the bytes of address space mapped and, of them, the bytes
+// resident (mincore): what the arrays cost in memory. It walks every
+// mapping's page table: for diagnostics and benchmarks, not hot paths.
+func Stats() (mapped, resident int64) {
+	mu.Lock()
+	defer mu.Unlock()
+	for r := range live {
+		mapped += int64(r.size)
+		resident += residentBytes(r)
+	}
+	return mapped, resident
+}
+
+func bytesOf[T any](n int) uintptr {
+	var zero T
+	return uintptr(n) * unsafe.Sizeof(zero)
+}
+
+func sliceOf[T any](r *region, n int) []T {
+	return unsafe.Slice((*T)(r.addr), n)
+}

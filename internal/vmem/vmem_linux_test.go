@@ -1,0 +1,89 @@
+//go:build linux
+
+package vmem
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+func mappedNow() int64 { m, _ := Stats(); return m }
+
+// waitUnmapped collects garbage until the mappings come down to want bytes
+// (cleanups run on their own goroutine after a collection finds their
+// Keep unreachable).
+func waitUnmapped(t *testing.T, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for mappedNow() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("mapped %d bytes; want %d once the Keeps are gone", mappedNow(), want)
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestReserveCostsWhatIsWritten(t *testing.T) {
+	base := mappedNow()
+	_, res0 := Stats()
+	const n = 1 << 27 // 1 GiB of uint64s
+	s, k, ok := Reserve[uint64](n)
+	if !ok {
+		t.Skip("no mapping here:", "Reserve refused")
+	}
+	if len(s) != n || mappedNow()-base != n*8 {
+		t.Fatalf("len %d, mapped %d", len(s), mappedNow()-base)
+	}
+	for i := 0; i < 1<<16; i++ { // 512 KiB written, below HugeFrom
+		if s[i] != 0 {
+			t.Fatalf("s[%d] = %d: not zeroed", i, s[i])
+		}
+		s[i] = uint64(i)
+	}
+	_, res := Stats()
+	if got := res - res0; got < 512<<10 || got > 512<<10+64<<10 {
+		t.Fatalf("resident %d bytes after writing 512 KiB", got)
+	}
+	runtime.KeepAlive(k)
+	s, k = nil, nil
+	waitUnmapped(t, base)
+}
+
+func TestMapGrowKeepsContents(t *testing.T) {
+	base := mappedNow()
+	s, k, ok := Map[uint32](3, 1000)
+	if !ok {
+		t.Skip("no mapping here")
+	}
+	if len(s) != 3 || cap(s) < 1000 {
+		t.Fatalf("Map = len %d cap %d", len(s), cap(s))
+	}
+	copy(s, []uint32{7, 8, 9})
+	for _, c := range []int{5000, 1 << 20, 5 << 20} { // past HugeFrom on the way
+		g, ok := Grow(s, k, c)
+		if !ok {
+			t.Fatalf("Grow to %d refused", c)
+		}
+		if len(g) != 3 || cap(g) < c || g[0] != 7 || g[1] != 8 || g[2] != 9 {
+			t.Fatalf("Grow to %d = len %d cap %d %v", c, len(g), cap(g), g[:3])
+		}
+		if tail := g[3:cap(g)]; tail[0] != 0 || tail[len(tail)-1] != 0 {
+			t.Fatalf("Grow to %d: the new room is not zeroed", c)
+		}
+		g = g[:cap(g)]
+		g[len(g)-1] = 1 // the whole capacity is writable
+		g[len(g)-1] = 0
+		s = g[:3]
+	}
+	if same, ok := Grow(s, k, 10); !ok || &same[0] != &s[0] {
+		t.Fatal("Grow within the capacity moved the array")
+	}
+	if got := mappedNow() - base; got != int64(roundUp(5<<20*4)) {
+		t.Fatalf("mapped %d bytes; want %d", got, roundUp(5<<20*4))
+	}
+	runtime.KeepAlive(k)
+	s, k = nil, nil
+	waitUnmapped(t, base)
+}
