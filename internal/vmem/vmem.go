@@ -21,11 +21,11 @@
 // address space, or a platform without mmap), the functions report it and
 // the caller keeps its array on the heap.
 //
-// Huge pages: mappings are advised for transparent huge pages from
-// HugeFrom bytes on. Below that, pages are 4 KiB and what is resident is
-// what was written; above it, a touched 2 MiB extent is resident whole, so
-// a mapping holds at most 2 MiB more than it uses, an eighth of its size at
-// worst.
+// Huge pages: every mapping is advised for transparent huge pages, as the
+// heap arrays it replaces were (hugepage.Advise): the arrays are read at
+// random, and with 4 KiB pages nearly every access also misses the TLB. A
+// touched 2 MiB extent is resident whole, so a mapping holds at most 2 MiB
+// more than it uses (MinBytes keeps small arrays on the heap).
 package vmem
 
 import (
@@ -33,12 +33,8 @@ import (
 	"unsafe"
 )
 
-const (
-	// MinBytes is the smallest array worth a mapping of its own.
-	MinBytes = 2 << 20
-	// HugeFrom is where huge pages start in a mapping.
-	HugeFrom = 16 << 20
-)
+// MinBytes is the smallest array worth a mapping of its own.
+const MinBytes = 2 << 20
 
 // region is one mapping: its address and length in bytes. The owner's
 // goroutine changes it (Grow); the cleanup reads it once nothing else can.

@@ -25,23 +25,15 @@ func newRegion(size uintptr) (*region, bool) {
 		return nil, false
 	}
 	r := &region{addr: p, size: size}
-	advise(r, false)
+	advise(r)
 	track(r)
 	return r, true
 }
 
-// advise asks for huge pages from HugeFrom on; whole, the mapping's advice
-// goes with it through mremap (the range that mremap moves must be one
-// kernel mapping, so a moving array is advised whole or not at all).
-func advise(r *region, whole bool) {
-	from := uintptr(HugeFrom)
-	if whole {
-		from = 0
-	}
-	if r.size <= from {
-		return
-	}
-	_ = unix.Madvise(unsafe.Slice((*byte)(unsafe.Add(r.addr, from)), r.size-from), unix.MADV_HUGEPAGE)
+// advise asks for huge pages for the whole mapping; the advice goes with it
+// through mremap.
+func advise(r *region) {
+	_ = unix.Madvise(unsafe.Slice((*byte)(r.addr), r.size), unix.MADV_HUGEPAGE)
 }
 
 func (r *region) unmap() {
@@ -74,9 +66,6 @@ func Map[T any](n, c int) (s []T, k *Keep, ok bool) {
 	if !ok {
 		return nil, nil, false
 	}
-	if r.size >= HugeFrom {
-		advise(r, true)
-	}
 	return sliceOf[T](r, c)[:n], keep(r), true
 }
 
@@ -96,12 +85,8 @@ func Grow[T any](s []T, k *Keep, c int) ([]T, bool) {
 		return s, false
 	}
 	mu.Lock()
-	grownPastHuge := r.size < HugeFrom && size >= HugeFrom
 	r.addr, r.size = p, size
 	mu.Unlock()
-	if grownPastHuge {
-		advise(r, true)
-	}
 	return sliceOf[T](r, int(size/bytesOf[T](1)))[:len(s)], true
 }
 
