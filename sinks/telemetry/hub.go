@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/jsonstr"
 )
 
@@ -116,11 +118,20 @@ type Hub struct {
 	connClosed bool
 	handlers   sync.WaitGroup
 
-	reports      atomic.Uint64
-	queued       atomic.Uint64
-	dropped      atomic.Uint64
-	registryFull atomic.Uint64
-	refused      atomic.Uint64
+	reports atomic.Uint64
+	queued  atomic.Uint64
+
+	// The quiet fast path (see Sink.Record): subscriptions counts the
+	// subscriptions of every connection; quiet is the registered
+	// statistics of each service and metric as the dispatcher last
+	// published them, nil until it has.
+	subscriptions atomic.Int64
+	quiet         atomic.Pointer[quietSet]
+	quietAt       time.Time // when quiet was published (dispatcher's)
+	quietN        int       // registered then
+	dropped       atomic.Uint64
+	registryFull  atomic.Uint64
+	refused       atomic.Uint64
 
 	// Scratch of the dispatcher goroutine.
 	key []byte
@@ -130,8 +141,47 @@ type Hub struct {
 // both.
 type series struct {
 	service, metric, statistic string
+	stat                       hist.Stat // once registered
 	registered                 bool
 	subs                       []*conn
+}
+
+// quietSet maps service "\x00" metric to the bit set (1 << hist.Stat) of
+// its registered statistics: reports of those need no dispatch while nobody
+// subscribes to anything, for the dispatcher would only find them
+// registered already and unsubscribed.
+type quietSet map[string]uint64
+
+var _ [64 - hist.NumStats]struct{} // a Stat is a bit of a uint64
+
+// quietFor returns the published set, or nil if reports must go through the
+// dispatcher: it has not published one, or someone subscribes to something.
+func (h *Hub) quietFor() quietSet {
+	if h.subscriptions.Load() != 0 {
+		return nil
+	}
+	if q := h.quiet.Load(); q != nil {
+		return *q
+	}
+	return nil
+}
+
+// publishQuiet publishes the registry as a quietSet once registrations have
+// settled: when the registry has grown by a quarter since the last one, or
+// a second has passed, so that rebuilding costs O(registered) at most once
+// a second or per quarter's growth. h.mu is held; the dispatcher calls it.
+func (h *Hub) publishQuiet(now time.Time) {
+	if h.registered == h.quietN || (h.registered < h.quietN+h.quietN/4 && now.Sub(h.quietAt) < time.Second) {
+		return
+	}
+	q := make(quietSet, h.registered)
+	for _, s := range h.series {
+		if s.registered {
+			q[s.service+"\x00"+s.metric] |= 1 << s.stat
+		}
+	}
+	h.quiet.Store(&q)
+	h.quietAt, h.quietN = now, h.registered
 }
 
 // NewHub starts a Hub's dispatcher.
@@ -241,6 +291,7 @@ func (h *Hub) dispatch() {
 			for j := range b.reports {
 				h.dispatchOne(b, &b.reports[j])
 			}
+			h.publishQuiet(time.Now())
 			h.mu.Unlock()
 			h.reports.Add(uint64(len(b.reports)))
 			h.putBatch(b)
@@ -263,7 +314,7 @@ func (h *Hub) dispatchOne(b *batch, r *report) {
 				s = &series{service: string(service), metric: string(metric), statistic: stat}
 				h.series[string(h.key)] = s
 			}
-			s.registered = true
+			s.registered, s.stat = true, r.stat
 			h.registered++
 			// A fresh slice: connections keep it until written.
 			msg := make([]byte, 0, 80+len(service)+len(metric))
@@ -311,6 +362,7 @@ func (h *Hub) subscribe(c *conn, service, metric, statistic string) {
 	}
 	s.subs = append(s.subs, c)
 	c.subs[k] = s
+	h.subscriptions.Add(1)
 }
 
 // unsubscribe removes c from the subscribers of the triple k; h.mu is held.
@@ -320,6 +372,7 @@ func (h *Hub) unsubscribe(c *conn, k string) {
 		return
 	}
 	delete(c.subs, k)
+	h.subscriptions.Add(-1)
 	if i := slices.Index(s.subs, c); i >= 0 {
 		s.subs = slices.Delete(s.subs, i, i+1)
 	}

@@ -103,6 +103,7 @@ type Sink struct {
 
 	written atomic.Uint64
 	dropped atomic.Uint64
+	key     []byte // Record's scratch (one emitter calls it)
 }
 
 var _ sinks.Sink = (*Sink)(nil)
@@ -134,18 +135,33 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 	if s.closed.Load() || len(pd.Metrics) == 0 {
 		return
 	}
-	b := s.hub.getBatch()
+	var b *batch // taken when the first report needs dispatching
+	var hostSp, serviceSp span
 	host, hasHost := pd.Dimension("host")
 	service, _ := pd.Dimension("service")
-	hostSp, serviceSp := b.add(host), b.add(service)
 	ts := pd.Start.UnixMilli()
+	quiet := s.hub.quietFor()
+	skipped := 0
 	for i := range pd.Metrics {
 		m := &pd.Metrics[i]
 		var metricSp span
 		named := false
+		var known uint64 // statistics registered already, while nobody subscribes
+		if quiet != nil {
+			s.key = append(append(append(s.key[:0], service...), 0), m.Name...)
+			known = quiet[string(s.key)]
+		}
 		for _, st := range m.Statistics {
 			if !st.HasValue {
 				continue
+			}
+			if known&(1<<st.Stat) != 0 {
+				skipped++ // the dispatcher would find it registered, with no subscriber
+				continue
+			}
+			if b == nil {
+				b = s.hub.getBatch()
+				hostSp, serviceSp = b.add(host), b.add(service)
 			}
 			if !named {
 				metricSp, named = b.add(m.Name), true
@@ -156,11 +172,14 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 			})
 		}
 	}
-	n := uint64(len(b.reports))
-	if n == 0 {
-		s.hub.putBatch(b)
+	if skipped > 0 { // delivered to nobody, as the dispatcher would have
+		s.written.Add(uint64(skipped))
+		s.hub.reports.Add(uint64(skipped))
+	}
+	if b == nil {
 		return
 	}
+	n := uint64(len(b.reports))
 	if s.hub.submit(b) {
 		s.written.Add(n)
 	} else {

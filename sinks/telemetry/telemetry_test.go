@@ -472,3 +472,60 @@ func TestMaxConnections(t *testing.T) {
 		t.Errorf("stats %+v, want 1 refused", f.hub.Stats())
 	}
 }
+
+// TestQuietFastPath checks that reports the sink keeps from the dispatcher
+// while nobody subscribes (their statistics registered already) change
+// nothing a client sees: a new statistic of a known metric is still
+// announced, a subscription gets its reports again at once, and every
+// report is counted as written and dispatched.
+func TestQuietFastPath(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	c := f.dial(t, 2)
+	c.sync()
+	f.sink.Record(pd("svc", latency("lat", 1))) // registers lat's count and max
+	c.until(isCommand("newMetric", map[string]any{"metric": "lat", "statistic": "max"}))
+	deadline := time.Now().Add(waitFor)
+	for f.hub.quietFor() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the registry was never published")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if q := f.hub.quietFor(); q["svc\x00lat"] != 1<<hist.Count|1<<hist.Max {
+		t.Fatalf("published %v", q)
+	}
+
+	// Known statistics go nowhere; a new one of the same metric (mean) is
+	// still registered and announced.
+	m := latency("lat", 2)
+	m.Statistics = append(m.Statistics, sinks.Statistic{Stat: hist.Mean, Value: 0.5, HasValue: true})
+	f.sink.Record(pd("svc", m))
+	c.until(isCommand("newMetric", map[string]any{"metric": "lat", "statistic": "mean"}))
+
+	// A subscription turns the fast path off at once.
+	c.send(sub(2, "svc", "lat", "max"))
+	c.sync()
+	if f.hub.quietFor() != nil {
+		t.Fatal("fast path on with a subscription")
+	}
+	f.sink.Record(pd("svc", latency("lat", 3)))
+	got, _ := c.until(isCommand("reportMetric", nil))
+	if d := got["data"].(map[string]any); d["metric"] != "lat" || d["statistic"] != "max" || d["data"] != 3.0 {
+		t.Fatalf("report %v", got)
+	}
+	c.send(unsub(2, "svc", "lat", "max"))
+	c.sync()
+	if f.hub.quietFor() == nil {
+		t.Fatal("fast path off without subscriptions")
+	}
+	f.sink.Record(pd("svc", latency("lat", 4)))
+
+	// Every report counted: 2 + 3 + 2 + 2 statistics with values.
+	written, dropped, _ := f.sink.Stats()
+	for f.hub.Stats().Reports < 9 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if written != 9 || dropped != 0 || f.hub.Stats().Reports != 9 {
+		t.Fatalf("written %d, dropped %d, dispatched %d; want 9, 0, 9", written, dropped, f.hub.Stats().Reports)
+	}
+}
