@@ -134,7 +134,8 @@ func (t *Table) Cap() int { return cap(t.acc) }
 // Len returns the number of rows.
 func (t *Table) Len() int { return len(t.acc) }
 
-// Bytes estimates the memory the table holds (capacity, not length).
+// Bytes estimates the memory the table holds: its capacity, not its length
+// (an upper bound for rows in a mapping, whose unwritten pages cost nothing).
 func (t *Table) Bytes() int64 {
 	return int64(cap(t.acc))*int64(unsafe.Sizeof(acc{})) + int64(cap(t.ext))*int64(unsafe.Sizeof(ext{})) + t.arena.Bytes()
 }

@@ -2,6 +2,7 @@ package hist
 
 import (
 	"math"
+	"runtime"
 	"testing"
 	"unsafe"
 )
@@ -240,4 +241,54 @@ func TestTableSetCountsDistinctMembers(t *testing.T) {
 	if _, _, ok := row.Value(Histogram); !ok {
 		t.Fatal("histogram statistic missing")
 	}
+}
+
+// TestTableRowsGrowOffHeap grows a table's rows past vmem.MinBytes, by
+// AddRow (from the heap into a mapping, then by mremap) and by Reserve,
+// and checks that no row lost or mixed up its accumulators on the way, and
+// that a reset table keeps its rows' capacity.
+func TestTableRowsGrowOffHeap(t *testing.T) {
+	const n = 300_000 // 9.6 MB of rows
+	need := SetOf(Sum).Need()
+	check := func(tb *Table, rows int) {
+		t.Helper()
+		for i := range rows {
+			row := tb.Row(i, nil)
+			if sum, _, _ := row.Value(Sum); row.Sid != uint32(i) || row.Count != 2 || sum != float64(3*i) {
+				t.Fatalf("row %d: sid %d count %d sum %v", i, row.Sid, row.Count, sum)
+			}
+		}
+	}
+	var tb Table
+	for i := range n {
+		r := tb.AddRow(uint32(i))
+		tb.AddValue(r, float64(i), unitNone, need)
+		if i%1000 == 999 { // rows written before later growth
+			for j := i - 999; j <= i; j++ {
+				tb.AddValue(uint32(j), float64(2*j), unitNone, need)
+			}
+		}
+	}
+	check(&tb, n)
+	if runtime.GOOS == "linux" && tb.accKeep == nil {
+		t.Error("rows of 9.6 MB still on the heap")
+	}
+	c := tb.Cap()
+	tb.Reset()
+	if tb.Len() != 0 || tb.Cap() != c {
+		t.Fatalf("reset: len %d cap %d; want 0 %d", tb.Len(), tb.Cap(), c)
+	}
+
+	var rs Table
+	rs.Reserve(n)
+	if rs.Cap() < n {
+		t.Fatalf("Reserve(%d): cap %d", n, rs.Cap())
+	}
+	for i := range n {
+		r := rs.AddRow(uint32(i))
+		rs.AddValue(r, float64(i), unitNone, need)
+		rs.AddValue(r, float64(2*i), unitNone, need)
+	}
+	rs.Reserve(2 * n) // moves the written rows
+	check(&rs, n)
 }
