@@ -78,9 +78,15 @@ func Stats() (mapped, resident int64) {
 	return mapped, resident
 }
 
-func bytesOf[T any](n int) uintptr {
+// bytesOf returns the bytes of n elements of T; ok is false if they do not
+// fit the address space (a 32-bit one).
+func bytesOf[T any](n int) (size uintptr, ok bool) {
 	var zero T
-	return uintptr(n) * unsafe.Sizeof(zero)
+	sz := unsafe.Sizeof(zero)
+	if n < 0 || sz != 0 && uintptr(n) > ^uintptr(0)/2/sz {
+		return 0, false
+	}
+	return uintptr(n) * sz, true
 }
 
 func sliceOf[T any](r *region, n int) []T {

@@ -51,7 +51,11 @@ func keep(r *region) *Keep {
 // start zeroed and cost memory only once written. ok is false if the
 // mapping could not be made.
 func Reserve[T any](n int) (s []T, k *Keep, ok bool) {
-	r, ok := newRegion(bytesOf[T](n))
+	size, ok := bytesOf[T](n)
+	if !ok {
+		return nil, nil, false
+	}
+	r, ok := newRegion(size)
 	if !ok {
 		return nil, nil, false
 	}
@@ -62,7 +66,11 @@ func Reserve[T any](n int) (s []T, k *Keep, ok bool) {
 // its own, to be grown with Grow. ok is false if the mapping could not be
 // made.
 func Map[T any](n, c int) (s []T, k *Keep, ok bool) {
-	r, ok := newRegion(bytesOf[T](c))
+	size, ok := bytesOf[T](c)
+	if !ok || n > c {
+		return nil, nil, false
+	}
+	r, ok := newRegion(size)
 	if !ok {
 		return nil, nil, false
 	}
@@ -76,8 +84,11 @@ func Map[T any](n, c int) (s []T, k *Keep, ok bool) {
 // unchanged, if the mapping could not grow.
 func Grow[T any](s []T, k *Keep, c int) ([]T, bool) {
 	r := k.r
-	size := roundUp(bytesOf[T](c))
-	if size <= r.size {
+	size, ok := bytesOf[T](c)
+	if !ok {
+		return s, false
+	}
+	if size = roundUp(size); size <= r.size {
 		return s, true
 	}
 	p, err := unix.MremapPtr(r.addr, r.size, nil, size, unix.MREMAP_MAYMOVE)
@@ -87,7 +98,8 @@ func Grow[T any](s []T, k *Keep, c int) ([]T, bool) {
 	mu.Lock()
 	r.addr, r.size = p, size
 	mu.Unlock()
-	return sliceOf[T](r, int(size/bytesOf[T](1)))[:len(s)], true
+	one, _ := bytesOf[T](1)
+	return sliceOf[T](r, int(size/one))[:len(s)], true
 }
 
 // residentBytes counts r's resident pages.

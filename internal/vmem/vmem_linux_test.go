@@ -87,3 +87,13 @@ func TestMapGrowKeepsContents(t *testing.T) {
 	s, k = nil, nil
 	waitUnmapped(t, base)
 }
+
+func TestTooLargeRefused(t *testing.T) {
+	const huge = int(^uint(0) >> 4) // elements of 32 bytes: more bytes than an address space has
+	if _, _, ok := Reserve[[32]byte](huge); ok {
+		t.Fatal("Reserve of more than the address space succeeded")
+	}
+	if _, _, ok := Map[[32]byte](0, huge); ok {
+		t.Fatal("Map of more than the address space succeeded")
+	}
+}
