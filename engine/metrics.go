@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	sm "github.com/gomad/mad/internal/selfmetric"
+	"github.com/gomad/mad/internal/vmem"
 )
 
 // Report reports every counter and gauge of the daemon: each pipeline's
@@ -63,6 +64,9 @@ func reportProcess(emit func(sm.Value)) {
 	emit(sm.Value{Name: "go_memstats_alloc_bytes_total", Help: "Heap bytes allocated, in all.", V: float64(ms.TotalAlloc)})
 	gauge("go_gc_pause_total_seconds", "Total GC pause.", float64(ms.PauseTotalNs)/1e9, "", "")
 	emit(sm.Value{V: float64(ms.PauseTotalNs), MAD: "go/gc/pause_total", Unit: "NANOSECOND"})
+	mapped, resident := vmem.Stats()
+	gauge("mad_offheap_mapped_bytes", "Address space of the arrays kept off the Go heap (series records, big tables' rows): pages cost memory only once written.", float64(mapped), "", "")
+	gauge("mad_offheap_resident_bytes", "Resident memory of the arrays kept off the Go heap; part of process_resident_memory_bytes, not of the go_memstats figures or GOMEMLIMIT.", float64(resident), "", "")
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		emit(sm.Value{Name: "process_cpu_seconds_total", Help: "User and system CPU time.", V: float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9})

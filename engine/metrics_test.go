@@ -31,6 +31,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`mad_sink_queue_length{pipeline="e2e",sink="json"}`,
 		`# TYPE mad_shard_series gauge`,
 		`go_goroutines`, `process_resident_memory_bytes`,
+		`# TYPE mad_offheap_mapped_bytes gauge`, `# TYPE mad_offheap_resident_bytes gauge`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %q", want)

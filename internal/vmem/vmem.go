@@ -49,8 +49,9 @@ type Keep struct {
 }
 
 var (
-	mu   sync.Mutex
-	live = map[*region]struct{}{}
+	mu      sync.Mutex
+	live    = map[*region]struct{}{}
+	scratch []byte // Stats' mincore vector, under mu
 )
 
 func track(r *region) {
@@ -80,6 +81,20 @@ func Stats() (mapped, resident int64) {
 
 // bytesOf returns the bytes of n elements of T; ok is false if they do not
 // fit the address space (a 32-bit one).
+// Mapped reports whether address p lies in a live mapping: for tests of
+// who holds a mapping, which must not hold its Keep to ask (nor a pointer
+// that could outlive the mapping: p is an address, not a pointer).
+func Mapped(p uintptr) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	for r := range live {
+		if p >= uintptr(r.addr) && p-uintptr(r.addr) < r.size {
+			return true
+		}
+	}
+	return false
+}
+
 func bytesOf[T any](n int) (size uintptr, ok bool) {
 	var zero T
 	sz := unsafe.Sizeof(zero)

@@ -102,15 +102,19 @@ func Grow[T any](s []T, k *Keep, c int) ([]T, bool) {
 	return sliceOf[T](r, int(size/one))[:len(s)], true
 }
 
-// residentBytes counts r's resident pages.
+// residentBytes counts r's resident pages; mu is held.
 func residentBytes(r *region) int64 {
-	vec := make([]byte, r.size/pageSize)
+	n := int(r.size / pageSize)
+	if cap(scratch) < n {
+		scratch = make([]byte, n)
+	}
+	vec := scratch[:n]
 	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(r.addr), r.size, uintptr(unsafe.Pointer(unsafe.SliceData(vec)))); errno != 0 {
 		return 0
 	}
-	n := int64(0)
+	pages := int64(0)
 	for _, v := range vec {
-		n += int64(v & 1)
+		pages += int64(v & 1)
 	}
-	return n * pageSize
+	return pages * pageSize
 }
