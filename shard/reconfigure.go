@@ -147,7 +147,7 @@ func (s *Shard) reconfigure(cfg Config) {
 		}
 	}
 	s.rowHint = hints
-	s.restride(to, len(cfg.Periods))
+	s.restride(to, len(cfg.Periods), cfg.MaxSeries)
 	s.setConfig(cfg)
 }
 
@@ -156,7 +156,7 @@ func (s *Shard) reconfigure(cfg Config) {
 // periods are empty. The records move to a new array: the snapshots sealed
 // before read the old one through their seriesView, which the shard no
 // longer writes.
-func (s *Shard) restride(to []int, n int) {
+func (s *Shard) restride(to []int, n, maxSeries int) {
 	same := len(to) == n
 	for i, j := range to {
 		same = same && i == j
@@ -165,7 +165,7 @@ func (s *Shard) restride(to []int, n int) {
 		return
 	}
 	stride := recSlots + 2*n
-	recs, keep := growRecs(nil, nil, stride, s.nRecs*stride)
+	recs, keep := growRecs(nil, nil, stride, s.nRecs*stride, maxSeries)
 	for sid := 0; sid < s.nRecs; sid++ {
 		from, into := s.recs[sid*s.stride:(sid+1)*s.stride], recs[sid*stride:(sid+1)*stride]
 		copy(into[:recSlots], from[:recSlots])

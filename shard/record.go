@@ -2,6 +2,7 @@ package shard
 
 import (
 	"math"
+	"runtime"
 
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/vmem"
@@ -93,11 +94,14 @@ type seriesView struct {
 // alias the shard's pool.
 func (v *seriesView) Key(sid uint32) (kind uint8, name, dims []byte) {
 	w := v.recs[int(sid)*v.stride:]
-	k := keyWord(w[recKey])
-	return ownerWord(w[recOwner]).kind(), v.pool.bytes(k.name()), v.pool.bytes(k.dims())
+	k, o := keyWord(w[recKey]), ownerWord(w[recOwner])
+	runtime.KeepAlive(v.keep) // the records are read
+	return o.kind(), v.pool.bytes(k.name()), v.pool.bytes(k.dims())
 }
 
 // Specified returns the statistics specified for series sid.
 func (v *seriesView) Specified(sid uint32) hist.Set {
-	return v.sets[ownerWord(v.recs[int(sid)*v.stride+recOwner]).spec()]
+	o := ownerWord(v.recs[int(sid)*v.stride+recOwner])
+	runtime.KeepAlive(v.keep)
+	return v.sets[o.spec()]
 }

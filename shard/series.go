@@ -49,18 +49,22 @@ func (s *Shard) appendKey(dst []byte, sid uint32) []byte {
 // need words, holding recs (the records in use): recs itself if it has the
 // room, else a new array, recs copied in. Small arrays are on the heap
 // (growing as hugepage.Grow does); from vmem.MinBytes the records go to a
-// vmem reservation for as many series as a shard may have
-// (MaxSeriesLimit), which never moves or grows again: its pages cost
-// memory as series are created, and spare room costs address space only.
+// vmem reservation for as many series as the shard may have (maxSeries,
+// its Config.MaxSeries), which does not move: its pages cost memory as
+// series are created, and spare room costs address space only. (Under
+// vm.overcommit_memory=2 the whole reservation is charged at once; a
+// refused one leaves the records on the heap.) Should more be needed (a
+// reload raised the limit, or reaped series wait in limbo), a bigger
+// reservation takes over, the records copied once.
 // Snapshots read the records through their seriesView, which keeps the
 // array it captured (and its mapping, keep) alive, so an array the shard
 // leaves stays valid for them.
-func growRecs(recs []uint64, keep *vmem.Keep, stride, need int) ([]uint64, *vmem.Keep) {
+func growRecs(recs []uint64, keep *vmem.Keep, stride, need, maxSeries int) ([]uint64, *vmem.Keep) {
 	if need <= cap(recs) {
 		return recs[:cap(recs)], keep
 	}
 	if uintptr(need)*8 >= vmem.MinBytes {
-		n := max(need+need/4, (MaxSeriesLimit+1)*stride)
+		n := max(need+need/4, (maxSeries+1)*stride)
 		if r, k, ok := vmem.Reserve[uint64](n); ok {
 			copy(r, recs)
 			return r, k
@@ -143,7 +147,7 @@ func (s *Shard) newSeries(h uint64, key []byte, pk sample.ParsedKey, spec uint16
 		sid = uint32(s.nRecs)
 		s.nRecs++
 		if need := s.nRecs * s.stride; need > len(s.recs) {
-			s.recs, s.recsKeep = growRecs(s.recs[:(s.nRecs-1)*s.stride], s.recsKeep, s.stride, need)
+			s.recs, s.recsKeep = growRecs(s.recs[:(s.nRecs-1)*s.stride], s.recsKeep, s.stride, need, s.cfg.MaxSeries)
 		}
 	}
 	if owner == noOwner {

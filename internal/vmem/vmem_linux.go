@@ -88,17 +88,20 @@ func Grow[T any](s []T, k *Keep, c int) ([]T, bool) {
 	if !ok {
 		return s, false
 	}
-	if size = roundUp(size); size <= r.size {
-		return s, true
+	one, _ := bytesOf[T](1)
+	if size = roundUp(size); size <= r.size { // within the last page's slack
+		return sliceOf[T](r, int(r.size/one))[:len(s)], true
 	}
+	// Under mu: Stats must not read the range while it moves.
+	mu.Lock()
 	p, err := unix.MremapPtr(r.addr, r.size, nil, size, unix.MREMAP_MAYMOVE)
+	if err == nil {
+		r.addr, r.size = p, size
+	}
+	mu.Unlock()
 	if err != nil {
 		return s, false
 	}
-	mu.Lock()
-	r.addr, r.size = p, size
-	mu.Unlock()
-	one, _ := bytesOf[T](1)
 	return sliceOf[T](r, int(size/one))[:len(s)], true
 }
 

@@ -12,7 +12,8 @@ func mappedNow() int64 { m, _ := Stats(); return m }
 
 // waitUnmapped collects garbage until the mappings come down to want bytes
 // (cleanups run on their own goroutine after a collection finds their
-// Keep unreachable).
+// Keep unreachable). Only this package's tests map anything in its test
+// binary.
 func waitUnmapped(t *testing.T, want int64) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
@@ -26,6 +27,7 @@ func waitUnmapped(t *testing.T, want int64) {
 }
 
 func TestReserveCostsWhatIsWritten(t *testing.T) {
+	waitUnmapped(t, 0) // what earlier tests left, once collected
 	base := mappedNow()
 	_, res0 := Stats()
 	const n = 1 << 27 // 1 GiB of uint64s
@@ -52,6 +54,7 @@ func TestReserveCostsWhatIsWritten(t *testing.T) {
 }
 
 func TestMapGrowKeepsContents(t *testing.T) {
+	waitUnmapped(t, 0)
 	base := mappedNow()
 	s, k, ok := Map[uint32](3, 1000)
 	if !ok {
@@ -86,6 +89,18 @@ func TestMapGrowKeepsContents(t *testing.T) {
 	runtime.KeepAlive(k)
 	s, k = nil, nil
 	waitUnmapped(t, base)
+}
+
+func TestGrowWithinThePageSlack(t *testing.T) {
+	small, k, ok := Map[uint32](3, 1000) // 4000 bytes in a 4096-byte page
+	if !ok {
+		t.Skip("no mapping here")
+	}
+	g, ok := Grow(small, k, 1020)
+	if !ok || len(g) != 3 || cap(g) < 1020 || &g[0] != &small[0] {
+		t.Fatalf("Grow within the page's slack: ok %v len %d cap %d, moved %v", ok, len(g), cap(g), &g[0] != &small[0])
+	}
+	runtime.KeepAlive(k)
 }
 
 func TestTooLargeRefused(t *testing.T) {

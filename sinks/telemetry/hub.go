@@ -127,8 +127,9 @@ type Hub struct {
 	// published them, nil until it has.
 	subscriptions atomic.Int64
 	quiet         atomic.Pointer[quietSet]
-	quietAt       time.Time // when quiet was published (dispatcher's)
-	quietN        int       // registered then
+	stopping      atomic.Bool // Close began: nothing is skipped any more
+	quietAt       time.Time   // when quiet was published (dispatcher's)
+	quietN        int         // registered then
 	dropped       atomic.Uint64
 	registryFull  atomic.Uint64
 	refused       atomic.Uint64
@@ -157,7 +158,7 @@ var _ [64 - hist.NumStats]struct{} // a Stat is a bit of a uint64
 // quietFor returns the published set, or nil if reports must go through the
 // dispatcher: it has not published one, or someone subscribes to something.
 func (h *Hub) quietFor() quietSet {
-	if h.subscriptions.Load() != 0 {
+	if h.subscriptions.Load() != 0 || h.stopping.Load() {
 		return nil
 	}
 	if q := h.quiet.Load(); q != nil {
@@ -230,9 +231,11 @@ func (h *Hub) Close() error {
 		return nil
 	}
 	h.closed = true
+	h.stopping.Store(true)
 	h.pmu.Unlock()
 	close(h.stop)
 	<-h.stopped
+	h.quiet.Store(nil) // later Records are dropped, not skipped (quietFor)
 
 	h.mu.Lock()
 	h.connClosed = true

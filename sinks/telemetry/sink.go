@@ -116,9 +116,11 @@ func NewSink(name string, hub *Hub) *Sink {
 // Name returns the sink's name.
 func (s *Sink) Name() string { return s.name }
 
-// Stats returns the reports handed to the hub, the reports dropped (the
-// hub's queue full, or the hub closed) and errors (always 0). Safe from
-// any goroutine.
+// Stats returns the reports handed to the hub (including those skipped
+// while nobody subscribes, delivered to nobody as the dispatcher would have
+// delivered them: they need no room in its queue), the reports dropped
+// (the hub's queue full, or the hub closed) and errors (always 0). Safe
+// from any goroutine.
 func (s *Sink) Stats() (written, dropped, errors uint64) {
 	return s.written.Load(), s.dropped.Load(), 0
 }

@@ -528,4 +528,11 @@ func TestQuietFastPath(t *testing.T) {
 	if written != 9 || dropped != 0 || f.hub.Stats().Reports != 9 {
 		t.Fatalf("written %d, dropped %d, dispatched %d; want 9, 0, 9", written, dropped, f.hub.Stats().Reports)
 	}
+
+	// A closed hub takes nothing: known statistics are dropped too.
+	f.hub.Close()
+	f.sink.Record(pd("svc", latency("lat", 5)))
+	if written, dropped, _ := f.sink.Stats(); written != 9 || dropped != 2 || f.hub.Stats().Reports != 9 {
+		t.Fatalf("after Close: written %d, dropped %d, dispatched %d; want 9, 2, 9", written, dropped, f.hub.Stats().Reports)
+	}
 }
