@@ -97,9 +97,10 @@ func (x *tagIndex) place(e tagEntry) bool {
 // grow rebuilds the index with a quarter more homes (more again in the rare
 // case that a run reaches the last slot on the way).
 func (x *tagIndex) grow() {
-	old := x.entries
+	old, n := x.entries, x.n
 	for homes := x.homes + x.homes/4; ; homes += homes / 4 {
-		*x = tagIndex{n: x.n, entries: makeTagIndex(homes).entries, homes: homes}
+		*x = makeTagIndex(homes)
+		x.n = n
 		ok := true
 		for _, e := range old {
 			if e != 0 && !x.place(e) {

@@ -79,8 +79,6 @@ func Stats() (mapped, resident int64) {
 	return mapped, resident
 }
 
-// bytesOf returns the bytes of n elements of T; ok is false if they do not
-// fit the address space (a 32-bit one).
 // Mapped reports whether address p lies in a live mapping: for tests of
 // who holds a mapping, which must not hold its Keep to ask (nor a pointer
 // that could outlive the mapping: p is an address, not a pointer).
@@ -95,6 +93,8 @@ func Mapped(p uintptr) bool {
 	return false
 }
 
+// bytesOf returns the bytes of n elements of T; ok is false if they do not
+// fit the address space (a 32-bit one).
 func bytesOf[T any](n int) (size uintptr, ok bool) {
 	var zero T
 	sz := unsafe.Sizeof(zero)

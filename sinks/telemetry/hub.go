@@ -118,8 +118,11 @@ type Hub struct {
 	connClosed bool
 	handlers   sync.WaitGroup
 
-	reports atomic.Uint64
-	queued  atomic.Uint64
+	reports      atomic.Uint64
+	queued       atomic.Uint64
+	dropped      atomic.Uint64
+	registryFull atomic.Uint64
+	refused      atomic.Uint64
 
 	// The quiet fast path (see Sink.Record): subscriptions counts the
 	// subscriptions of every connection; quiet is the registered
@@ -130,9 +133,6 @@ type Hub struct {
 	stopping      atomic.Bool // Close began: nothing is skipped any more
 	quietAt       time.Time   // when quiet was published (dispatcher's)
 	quietN        int         // registered then
-	dropped       atomic.Uint64
-	registryFull  atomic.Uint64
-	refused       atomic.Uint64
 
 	// Scratch of the dispatcher goroutine.
 	key []byte
@@ -171,8 +171,12 @@ func (h *Hub) quietFor() quietSet {
 // settled: when the registry has grown by a quarter since the last one, or
 // a second has passed, so that rebuilding costs O(registered) at most once
 // a second or per quarter's growth. h.mu is held; the dispatcher calls it.
-func (h *Hub) publishQuiet(now time.Time) {
-	if h.registered == h.quietN || (h.registered < h.quietN+h.quietN/4 && now.Sub(h.quietAt) < time.Second) {
+func (h *Hub) publishQuiet() {
+	if h.registered == h.quietN {
+		return
+	}
+	now := time.Now()
+	if h.registered < h.quietN+h.quietN/4 && now.Sub(h.quietAt) < time.Second {
 		return
 	}
 	q := make(quietSet, h.registered)
@@ -231,11 +235,10 @@ func (h *Hub) Close() error {
 		return nil
 	}
 	h.closed = true
-	h.stopping.Store(true)
+	h.stopping.Store(true) // later Records are dropped, not skipped (quietFor)
 	h.pmu.Unlock()
 	close(h.stop)
 	<-h.stopped
-	h.quiet.Store(nil) // later Records are dropped, not skipped (quietFor)
 
 	h.mu.Lock()
 	h.connClosed = true
@@ -294,7 +297,7 @@ func (h *Hub) dispatch() {
 			for j := range b.reports {
 				h.dispatchOne(b, &b.reports[j])
 			}
-			h.publishQuiet(time.Now())
+			h.publishQuiet()
 			h.mu.Unlock()
 			h.reports.Add(uint64(len(b.reports)))
 			h.putBatch(b)

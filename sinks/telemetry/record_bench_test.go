@@ -40,12 +40,12 @@ func BenchmarkRecord(b *testing.B) {
 	for i := range pds { // registered, as after the first period
 		s.Record(&pds[i])
 	}
-	waitDispatched(b, h, uint64(5*sets))
+	waitDispatched(h, uint64(5*sets))
 	b.ResetTimer()
 	for i := range b.N {
 		s.Record(&pds[i%sets])
 	}
-	waitDispatched(b, h, uint64(5*(sets+b.N)))
+	waitDispatched(h, uint64(5*(sets+b.N)))
 	b.StopTimer()
 	if _, dropped, _ := s.Stats(); dropped != 0 {
 		b.Fatalf("%d reports dropped", dropped)
@@ -54,7 +54,7 @@ func BenchmarkRecord(b *testing.B) {
 }
 
 // waitDispatched waits until the hub has dispatched n reports.
-func waitDispatched(b *testing.B, h *Hub, n uint64) {
+func waitDispatched(h *Hub, n uint64) {
 	for h.Stats().Reports < n {
 		time.Sleep(10 * time.Microsecond)
 	}
