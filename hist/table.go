@@ -416,16 +416,20 @@ type Row struct {
 // Row reads row i. Its Buckets are appended to scratch[:0], which the caller
 // may reuse for the next row.
 func (t *Table) Row(i int, scratch []Bucket) Row {
+	r := Row{Buckets: scratch}
+	t.ReadRow(i, &r)
+	return r
+}
+
+// ReadRow reads row i into *r, appending its Buckets to r.Buckets[:0]. A
+// caller reading many rows reuses one Row: filled in place, it is not
+// copied (a Row is 96 bytes, and a copy right after the stores that built
+// it waits for them).
+func (t *Table) ReadRow(i int, r *Row) {
 	a := &t.acc[i]
-	r := Row{
-		Sid:     a.sid,
-		Count:   a.count,
-		Sum:     a.sum,
-		Min:     absent,
-		Max:     absent,
-		hasUnit: a.unit() != unitUnset,
-		histFed: a.hist != 0 && !a.isSet(),
-	}
+	r.Sid, r.Count, r.Sum = a.sid, a.count, a.sum
+	r.Min, r.Max, r.RequestTime = absent, absent, 0
+	r.Unit, r.hasUnit, r.histFed = 0, a.unit() != unitUnset, a.hist != 0 && !a.isSet()
 	if r.hasUnit {
 		r.Unit = a.unit()
 	}
@@ -433,11 +437,10 @@ func (t *Table) Row(i int, scratch []Bucket) Row {
 		e := &t.ext[a.extIdx()]
 		r.Min, r.Max, r.RequestTime = e.min, e.max, e.reqTime
 	}
-	r.Buckets = scratch[:0]
+	r.Buckets = r.Buckets[:0]
 	if !a.isSet() {
 		r.Buckets = SortBuckets(t.arena.AppendBuckets(r.Buckets, a.hist))
 	}
-	return r
 }
 
 // Value returns statistic st of the row as MAD computes it when the bucket

@@ -63,3 +63,49 @@ func FuzzAppend(f *testing.F) {
 		}
 	})
 }
+
+// TestPlainPrefix puts every byte value at every position of 24 plain
+// bytes and checks plainPrefix against a byte-at-a-time reading: it stops
+// at the 8-byte word holding the first byte that needs escaping or is not
+// ASCII, and not before.
+func TestPlainPrefix(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' }
+	for n := range 25 {
+		for pos := range n + 1 {
+			for v := range 256 {
+				s := []byte(strings.Repeat("ab~ 09/Z", 3)[:n])
+				if pos < n {
+					s[pos] = byte(v)
+				}
+				want := 0
+				for want < len(s) && plain(s[want]) {
+					want++
+				}
+				want -= want % 8
+				if got := plainPrefix(s); got != want {
+					t.Fatalf("plainPrefix(%q) = %d; want %d", s, got, want)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkAppend appends strings shaped like what the sinks write: metric
+// names, dimension keys and values.
+func BenchmarkAppend(b *testing.B) {
+	in := [][]byte{[]byte("s2.service_03.requests"), []byte("host"), []byte("host-042"),
+		[]byte("endpoint"), []byte("/api/v1/endpoint/042"), []byte("region"), []byte("us-east-1"),
+		[]byte("service.endpoint_123.latency")}
+	n := 0
+	for _, s := range in {
+		n += len(s)
+	}
+	dst := make([]byte, 0, 1024)
+	b.SetBytes(int64(n))
+	for range b.N {
+		dst = dst[:0]
+		for _, s := range in {
+			dst = Append(dst, s)
+		}
+	}
+}
