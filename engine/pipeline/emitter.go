@@ -361,9 +361,12 @@ func (e *Emitter) record(k groupKey, b *bucketRows) {
 	}
 	e.dims = e.dims[:0]
 	it := sample.ParsedKey{Dims: b.dims}.DimIter()
-	for d, ok := it.Next(); ok; d, ok = it.Next() {
+	for it.Len() > 0 {
 		e.dims = append(e.dims, sinks.Dimension{})
-		e.dims[len(e.dims)-1].Key, e.dims[len(e.dims)-1].Value = d.Key, d.Value
+		d := &e.dims[len(e.dims)-1]
+		if !it.NextInto(&d.Key, &d.Value) {
+			panic("BUG: engine: a shard emitted a malformed dimension set")
+		}
 	}
 	pd.Dimensions = e.dims
 	e.metrics, e.stats, e.hists = e.metrics[:0], e.stats[:0], e.hists[:0]

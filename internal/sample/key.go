@@ -185,15 +185,25 @@ func (it *DimIter) Len() int { return int(it.left) }
 
 // Next returns the next dimension; ok is false at the end.
 func (it *DimIter) Next() (d Dim, ok bool) {
+	ok = it.NextInto(&d.Key, &d.Value)
+	return d, ok
+}
+
+// NextInto is Next writing the dimension's key and value where the caller
+// keeps them: a loop filling a slice of dimensions writes each in place
+// instead of copying a Dim built on the stack (whose wide loads wait on
+// the stores that built it).
+func (it *DimIter) NextInto(key, value *[]byte) bool {
 	if it.left == 0 {
-		return d, false
+		return false
 	}
 	it.left--
-	if d.Key, it.rest, ok = readBytes(it.rest); !ok {
-		return d, false
+	var ok bool
+	if *key, it.rest, ok = readBytes(it.rest); !ok {
+		return false
 	}
-	d.Value, it.rest, ok = readBytes(it.rest)
-	return d, ok
+	*value, it.rest, ok = readBytes(it.rest)
+	return ok
 }
 
 func readBytes(b []byte) (v, rest []byte, ok bool) {
