@@ -248,8 +248,17 @@ type Result struct {
 	E2E           *EndToEnd
 	CPU           time.Duration
 	// LinesPerCPUSecond is LinesReceived over CPU.
-	LinesPerCPUSecond   float64
-	RSSBefore, RSS, HWM int64
+	LinesPerCPUSecond float64
+	// CPUStart is the target's CPU when the window began. CPUToExit is its
+	// CPU from then until it exited after the run (set by the runner that
+	// started it, 0 otherwise): the window's CPU plus what the target did
+	// after it drained (the buckets it emitted once they closed, and the
+	// open buckets it flushed when stopped), so that the CPU a run costs
+	// does not depend on whether a bucket's emission fell inside the
+	// window. LinesPerCPUSecondToExit is LinesReceived over CPUToExit.
+	CPUStart, CPUToExit     time.Duration
+	LinesPerCPUSecondToExit float64
+	RSSBefore, RSS, HWM     int64
 	// BytesPerSeries is the RSS growth over the run per series of the
 	// workload (every series is active); Series is how many.
 	BytesPerSeries float64
@@ -297,6 +306,7 @@ func Run(ctx context.Context, t Target, s Scenario) (Result, error) {
 		}
 		quiet = max(quiet, 2*(c-cpu0)/5+2*time.Millisecond)
 		cpu0 = c
+		r.CPUStart = c
 		if r.RSSBefore, _, err = ProcMemory(t.PID); err != nil {
 			return r, err
 		}
@@ -434,4 +444,16 @@ func splitPort(addr string) (string, int, error) {
 		return "", 0, fmt.Errorf("bad address %q", addr)
 	}
 	return addr[:i], port, nil
+}
+
+// SetCPUToExit sets CPUToExit and LinesPerCPUSecondToExit from the state of
+// the target's exited process (its whole life's CPU, from wait4).
+func (r *Result) SetCPUToExit(ps *os.ProcessState) {
+	if ps == nil || r.CPU == 0 {
+		return
+	}
+	r.CPUToExit = ps.UserTime() + ps.SystemTime() - r.CPUStart
+	if r.CPUToExit > 0 {
+		r.LinesPerCPUSecondToExit = r.LinesReceived / r.CPUToExit.Seconds()
+	}
 }

@@ -169,6 +169,7 @@ func (b *Bench) RunPeer(ctx context.Context, peer Peer, sc Scenario) (Result, er
 	if err := d.Stop(60 * time.Second); err != nil {
 		b.logf("%s: %v", peer.Name, err)
 	}
+	r.SetCPUToExit(d.Cmd.ProcessState)
 	switch {
 	case peer.StdoutOutput:
 		o, err := NewOutput(fmt.Sprintf("PT%dS", int(opts.Flush.Seconds())), "")
