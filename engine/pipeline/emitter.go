@@ -8,8 +8,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/prefetch"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/ring"
 	"github.com/gomad/mad/shard"
@@ -59,8 +61,15 @@ type Emitter struct {
 	metrics []sinks.Metric
 	dims    []sinks.Dimension
 	row     hist.Row // each row is read into it; its Buckets are scratch
-	all     []hist.Stat
-	pd      sinks.PeriodicData
+	// block is the rows emit reads ahead: their dimension sets, and the
+	// hashes of those unlike the previous row's (fresh, a bit a row).
+	block struct {
+		dims  [64][]byte
+		hash  [64]uint64
+		fresh uint64
+	}
+	all []hist.Stat
+	pd  sinks.PeriodicData
 
 	// Parts: chunkMetrics and chunkBuckets (a test emits whole buckets).
 	chunkMetrics, chunkBuckets int
@@ -90,29 +99,41 @@ type bucketRows struct {
 // dimIndex maps the encoded dimension sections of a group's rows to their
 // bucket without copying them (they live in the snapshots until those are
 // released): open addressing over the sections' hashes, at most half full.
+// A slot holds the hash's high 32 bits beside the bucket, so a probe
+// confirms a candidate against the bucket's bytes only when those match:
+// a new dimension set (every row's, when each series has its own) costs
+// the one slot's cache line, not also a bucket's and its bytes'.
 type dimIndex struct {
-	slots []uint32 // bucket index + 1; 0 is empty
+	slots []uint64 // hash>>32 << 32 | bucket index + 1; 0 is empty
 }
+
+// home is the first slot probed for a hash's high bits tag (the slot count
+// is a power of two).
+func (x *dimIndex) home(tag uint64) uint64 { return tag * uint64(len(x.slots)) >> 32 }
 
 // reset empties the index (Emitter.trimScratch lets go of a large one).
 func (x *dimIndex) reset() {
 	if x.slots == nil {
-		x.slots = make([]uint32, 16)
+		x.slots = make([]uint64, 16)
 		return
 	}
 	clear(x.slots)
 }
 
-// grow doubles the index and reinserts buckets.
-func (x *dimIndex) grow(buckets []bucketRows) {
-	x.slots = make([]uint32, 2*len(x.slots))
+// grow doubles the index, moving its slots.
+func (x *dimIndex) grow() {
+	old := x.slots
+	x.slots = make([]uint64, 2*len(old))
 	mask := uint64(len(x.slots) - 1)
-	for b := range buckets {
-		slot := buckets[b].hash & mask
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		slot := x.home(v >> 32)
 		for x.slots[slot] != 0 {
 			slot = (slot + 1) & mask
 		}
-		x.slots[slot] = uint32(b + 1)
+		x.slots[slot] = v
 	}
 }
 
@@ -265,30 +286,39 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 	var last []byte
 	b := 0
 	g := 0
+	// Rows go in blocks: the first pass over a block reads each row's
+	// dimension set and, for a set unlike the previous row's (a shard
+	// interns them: the same bytes are the same set), hashes it and hints
+	// the index slot it will probe; the second finds the rows' buckets. A
+	// group of many sets (a set per series) probes an index far larger
+	// than the caches: a slot a row, each a miss, which the hints overlap.
+	blk := &e.block
 	for _, snap := range snaps {
-		for i := range snap.Len() {
-			_, _, dims := snap.Key(i)
-			// A shard interns dimension sets: the same bytes as the
-			// previous row's are the same set.
-			if g == 0 || len(dims) != len(last) || len(dims) > 0 && &dims[0] != &last[0] {
-				b, last = e.bucketOf(dims), dims
+		n := snap.Len()
+		for lo := 0; lo < n; lo += len(blk.dims) {
+			hi := min(lo+len(blk.dims), n)
+			blk.fresh = 0
+			for i := lo; i < hi; i++ {
+				_, _, dims := snap.Key(i)
+				blk.dims[i-lo] = dims
+				if g+i-lo == 0 || len(dims) != len(last) || len(dims) > 0 && &dims[0] != &last[0] {
+					h := sample.Hash(dims)
+					blk.hash[i-lo] = h
+					blk.fresh |= 1 << (i - lo)
+					prefetch.Line(addr(&e.dimIdx.slots[e.dimIdx.home(h>>32)]))
+				}
+				last = dims
 			}
-			bk := &e.buckets[b]
-			bk.n++
-			if rt := snap.Table.RequestTime(i); rt != 0 && (bk.minReq == 0 || rt < bk.minReq) {
-				bk.minReq = rt
+			for i := lo; i < hi; i++ {
+				if blk.fresh&(1<<(i-lo)) != 0 {
+					b = e.bucketOf(blk.dims[i-lo], blk.hash[i-lo])
+				}
+				e.addRow(snap, i, b, g, rows, &multi)
+				g++
 			}
-			if b != 0 && !multi {
-				multi = true
-				e.ids = sized(e.ids, rows)
-				clear(e.ids[:g])
-			}
-			if multi {
-				e.ids[g] = uint32(b)
-			}
-			g++
 		}
 	}
+	clear(blk.dims[:]) // do not keep the snapshots' keys referenced
 	e.order = e.order[:0]
 	if multi {
 		e.order = sized(e.order, rows)
@@ -325,23 +355,47 @@ func sized[T any](s []T, n int) []T {
 	return make([]T, n)
 }
 
-// bucketOf returns the index in e.buckets of the bucket of dims, adding it
-// if new.
-func (e *Emitter) bucketOf(dims []byte) int {
-	h := sample.Hash(dims)
+// addRow adds row i of snap, group row g of rows, to bucket b; *multi
+// tells whether the group has had more than one bucket so far.
+func (e *Emitter) addRow(snap *hist.Snapshot, i, b, g, rows int, multi *bool) {
+	bk := &e.buckets[b]
+	bk.n++
+	if rt := snap.Table.RequestTime(i); rt != 0 && (bk.minReq == 0 || rt < bk.minReq) {
+		bk.minReq = rt
+	}
+	if b != 0 && !*multi {
+		*multi = true
+		e.ids = sized(e.ids, rows)
+		clear(e.ids[:g])
+	}
+	if *multi {
+		e.ids[g] = uint32(b)
+	}
+}
+
+func addr[T any](p *T) uintptr { return uintptr(unsafe.Pointer(p)) }
+
+// bucketOf returns the index in e.buckets of the bucket of dims, whose
+// hash is h, adding it if new.
+func (e *Emitter) bucketOf(dims []byte, h uint64) int {
 	x := &e.dimIdx
 	mask := uint64(len(x.slots) - 1)
-	for slot := h & mask; ; slot = (slot + 1) & mask {
-		j := int(x.slots[slot]) - 1
-		if j < 0 {
+	tag := h >> 32
+	for slot := x.home(tag); ; slot = (slot + 1) & mask {
+		v := x.slots[slot]
+		if v == 0 {
 			b := len(e.buckets)
 			e.buckets = append(e.buckets, bucketRows{dims: dims, hash: h})
-			x.slots[slot] = uint32(b + 1)
+			x.slots[slot] = tag<<32 | uint64(b+1)
 			if 2*len(e.buckets) > len(x.slots) {
-				x.grow(e.buckets)
+				x.grow()
 			}
 			return b
 		}
+		if v>>32 != tag {
+			continue
+		}
+		j := int(uint32(v)) - 1
 		if c := &e.buckets[j]; c.hash == h && bytes.Equal(c.dims, dims) {
 			return j
 		}

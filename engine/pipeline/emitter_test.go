@@ -305,3 +305,51 @@ func TestEmitterSplitsLargeBuckets(t *testing.T) {
 		t.Errorf("host b: %d parts; want its %d histogram buckets in several", n, maxHist)
 	}
 }
+
+// TestEmitterGroupsManyDimensionSets spreads the series of thousands of
+// dimension sets over two shards, in different orders, and checks that each
+// set is emitted once, with every metric it had in either shard: the
+// dimension index grows many times and probes past other sets' slots.
+func TestEmitterGroupsManyDimensionSets(t *testing.T) {
+	const sets = 5000
+	cfg := shard.Config{Periods: []time.Duration{time.Second}}
+	s0, _ := shard.New(0, cfg)
+	s1, _ := shard.New(1, cfg)
+	out := &collect{}
+	e := NewEmitter([]*shard.Shard{s0, s1}, out)
+	var b0, b1 sample.Batch
+	for i := range sets {
+		host := fmt.Sprintf("h%d", i)
+		addSample(&b0, sample.KindCounter, "a", t0+100, 0, float64(i), sample.UnitNone, "host", host)
+		addSample(&b1, sample.KindCounter, "b", t0+100, 0, 1, sample.UnitNone, "host", fmt.Sprintf("h%d", sets-1-i))
+		if i%3 == 0 {
+			addSample(&b1, sample.KindCounter, "c", t0+100, 0, 2, sample.UnitNone, "host", host, "zone", "z")
+		}
+	}
+	s0.Apply(&b0, t0+500)
+	s1.Apply(&b1, t0+500)
+	s0.Tick(t0 + 2001)
+	s1.Tick(t0 + 2001)
+	e.Poll()
+	seen := map[string]string{}
+	for _, l := range out.lines {
+		// "PT1S 0 [dims] metrics"
+		dims := l[strings.Index(l, "[")+1 : strings.Index(l, "]")]
+		if prev, dup := seen[dims]; dup {
+			t.Fatalf("set %s emitted twice:\n%s\n%s", dims, prev, l)
+		}
+		seen[dims] = l
+	}
+	if len(seen) != sets+(sets+2)/3 {
+		t.Fatalf("%d sets emitted; want %d", len(seen), sets+(sets+2)/3)
+	}
+	for i := range sets {
+		l := seen[fmt.Sprintf("host=h%d", i)]
+		if !strings.Contains(l, fmt.Sprintf(" a:counter::1{count*=1,sum*=%d,", i)) || !strings.Contains(l, " b:counter::1{") {
+			t.Fatalf("set h%d: %q; want metrics a (sum %d) and b", i, l, i)
+		}
+		if i%3 == 0 && !strings.Contains(seen[fmt.Sprintf("host=h%d,zone=z", i)], " c:counter::1{") {
+			t.Fatalf("set h%d,zone=z: %q; want metric c", i, seen[fmt.Sprintf("host=h%d,zone=z", i)])
+		}
+	}
+}
