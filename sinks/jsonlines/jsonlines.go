@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/jsonstr"
 	"github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/internal/throttle"
@@ -313,13 +314,23 @@ func appendMetric(dst []byte, m *sinks.Metric) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, '"')
-		dst = append(dst, st.Stat.String()...)
-		dst = append(dst, `":`...)
+		if st.Stat < hist.NumStats {
+			dst = append(dst, statKeys[st.Stat]...)
+		} else {
+			dst = append(jsonstr.AppendString(dst, st.Stat.String()), ':')
+		}
 		dst = appendNumber(dst, st.Value, st.HasValue)
 	}
 	return append(dst, "}}\n"...)
 }
+
+// statKeys are the statistics' JSON keys, colon included: `"tp99":`.
+var statKeys = func() (k [hist.NumStats]string) {
+	for st := range hist.NumStats {
+		k[st] = string(jsonstr.AppendString(nil, st.String())) + ":"
+	}
+	return k
+}()
 
 // appendNumber writes v as encoding/json does ('f' notation between 1e-6
 // and 1e21, 'e' outside), or null.
