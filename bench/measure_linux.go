@@ -255,7 +255,10 @@ type Result struct {
 	// after it drained (the buckets it emitted once they closed, and the
 	// open buckets it flushed when stopped), so that the CPU a run costs
 	// does not depend on whether a bucket's emission fell inside the
-	// window. LinesPerCPUSecondToExit is LinesReceived over CPUToExit.
+	// window. It also holds what the target did idle while the harness
+	// read its counts and waited for its last interval (a target that
+	// polls when idle pays for that wait). LinesPerCPUSecondToExit is
+	// LinesReceived over CPUToExit.
 	CPUStart, CPUToExit     time.Duration
 	LinesPerCPUSecondToExit float64
 	RSSBefore, RSS, HWM     int64

@@ -188,12 +188,22 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 		s.start = pd.Start
 		s.startText = pd.Start.UTC().AppendFormat(s.startText[:0], time.RFC3339Nano)
 	}
-	s.prefix = appendPrefix(s.prefix[:0], pd, s.startText)
+	// A bucket of one metric (a dimension set per series) writes its
+	// prefix straight into the line; several copy it from s.prefix.
+	one := len(pd.Metrics) == 1
+	if !one {
+		s.prefix = appendPrefix(s.prefix[:0], pd, s.startText)
+	}
 	for i := range pd.Metrics {
 		if s.cur == nil {
 			s.cur = s.pool.Get().(*chunk)
 		}
-		s.cur.buf = appendMetric(append(s.cur.buf, s.prefix...), &pd.Metrics[i])
+		if one {
+			s.cur.buf = appendPrefix(s.cur.buf, pd, s.startText)
+		} else {
+			s.cur.buf = append(s.cur.buf, s.prefix...)
+		}
+		s.cur.buf = appendMetric(s.cur.buf, &pd.Metrics[i])
 		s.cur.lines++
 		if len(s.cur.buf) >= flushAt {
 			s.hand()

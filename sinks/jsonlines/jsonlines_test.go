@@ -95,6 +95,32 @@ func TestSinkWritesEveryMetric(t *testing.T) {
 	s.Record(testPD()) // after Close: ignored, no panic
 }
 
+// TestSinkLinesAreAppendLines records buckets of one metric (whose prefix
+// is written straight into the line) and of several (copied from the
+// sink's prefix), at two starts, and checks the output against AppendLine's.
+func TestSinkLinesAreAppendLines(t *testing.T) {
+	var out syncBuffer
+	s := NewWriter("json", &out)
+	var want []byte
+	for i := range 6 {
+		pd := testPD()
+		pd.Start = pd.Start.Add(time.Duration(i/3) * time.Second)
+		if i%2 == 1 {
+			pd.Metrics = pd.Metrics[i/2%2 : i/2%2+1]
+		}
+		s.Record(pd)
+		for j := range pd.Metrics {
+			want = AppendLine(want, pd, &pd.Metrics[j])
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.b.String(); got != string(want) {
+		t.Fatalf("the sink wrote\n%s\nwant\n%s", got, want)
+	}
+}
+
 type blocked struct{ release chan struct{} }
 
 func (b *blocked) Write(p []byte) (int, error) { <-b.release; return len(p), nil }
