@@ -97,7 +97,7 @@ var allowed = []struct {
 	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr", "internal/kafkaprops", "internal/kafkatxn", "internal/partials"}}, // sinks share helpers (caggtest) among themselves
 	// Pipelines run sources, shards and sinks; they know nothing of MAD's
 	// files.
-	{"engine/pipeline", []string{"ingest", "shard", "sinks", "sinks/*", "hist", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/selfmetric", "internal/throttle"}},
+	{"engine/pipeline", []string{"ingest", "shard", "sinks", "sinks/*", "hist", "ring", "affinity", "internal/sample", "internal/inplace", "internal/prefetch", "internal/selfmetric", "internal/throttle"}},
 	// Configuration binds MAD's files and builds pipelines from them.
 	{"engine/config", []string{"engine/pipeline", "internal/hocon", "ingest", "ingest/*", "shard", "hist", "sinks", "sinks/*", "affinity", "internal/sample", "internal/transform", "internal/kafkaprops", "internal/kafkatxn"}},
 	// The daemon: everything but the commands.
