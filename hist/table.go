@@ -423,7 +423,7 @@ func (t *Table) Row(i int, scratch []Bucket) Row {
 
 // ReadRow reads row i into *r, appending its Buckets to r.Buckets[:0]. A
 // caller reading many rows reuses one Row: filled in place, it is not
-// copied (a Row is 96 bytes, and a copy right after the stores that built
+// copied (a Row is 80 bytes, and a copy right after the stores that built
 // it waits for them).
 func (t *Table) ReadRow(i int, r *Row) {
 	a := &t.acc[i]
