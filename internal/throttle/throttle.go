@@ -40,7 +40,10 @@ func (t *Throttle) Due(now time.Time) bool {
 
 // Allow claims the interval for an event at now. If the event is admitted
 // it returns true and the number of events refused since the previous one
-// admitted; otherwise it counts the event as left out.
+// admitted; otherwise it counts the event as left out. An event refused
+// while another is being admitted may be counted in that admission's
+// leftOut rather than the next one's; every refusal is reported exactly
+// once.
 func (t *Throttle) Allow(now time.Time) (ok bool, leftOut uint64) {
 	ns := now.UnixNano()
 	for {
