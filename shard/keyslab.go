@@ -11,8 +11,8 @@ import (
 // refer to it by keyRef, and readers holding a snapshot can read it while the
 // shard keeps allocating.
 //
-// Keys are rounded up to size classes (16 bytes, then steps of ~1/4 of a
-// power of two) and carved from chunks; a freed slot goes to its class's free
+// Keys are rounded up to size classes (steps of 8 bytes from 16 to 128,
+// then steps of 1/4 of a power of two) and carved from chunks; a freed slot goes to its class's free
 // list and is reused by the next key of that class. Nothing is compacted, so
 // a slot's bytes are stable until it is freed; the shard frees a key only
 // after every snapshot that could reference it has been released.
@@ -46,34 +46,38 @@ func (r keyRef) chunk() int { return int(r >> 40) }
 func (r keyRef) off() int   { return int(r >> 16 & 0xFFFFFF) }
 
 const (
-	numKeyClasses = 44
+	numKeyClasses = 51
 	keyChunkMin   = 64 << 10 // bytes per chunk, at least
+	keyAlign      = 8        // every slot's size and offset are multiples of it
 )
 
-// keyClasses are the slot sizes: 16, 32, 48, 64, then four steps per power
-// of two up to 64 KiB.
+// keyClasses are the slot sizes: 16 to 128 in steps of 8 (short strings,
+// the most common, waste at most 7 bytes), then four steps per power of two
+// up to 64 KiB.
 var keyClasses = func() [numKeyClasses]int32 {
 	var c [numKeyClasses]int32
 	i := 0
-	for _, s := range []int32{16, 32, 48, 64} {
+	for s := int32(16); s <= 128; s += keyAlign {
 		c[i] = s
 		i++
 	}
-	for p := int32(64); i < numKeyClasses; p *= 2 {
+	for p := int32(128); i < numKeyClasses; p *= 2 {
 		for _, q := range []int32{5, 6, 7, 8} {
-			if i < numKeyClasses {
-				c[i] = p * q / 4
-				i++
-			}
+			c[i] = p * q / 4
+			i++
 		}
 	}
 	return c
 }()
 
+// keyClass returns the smallest class that holds n bytes.
 func keyClass(n int) int {
-	// Linear over 44 entries is fine: this runs once per new key part.
-	for i, s := range keyClasses {
-		if int(s) >= n {
+	if n <= 128 {
+		return max(0, (n+keyAlign-1)/keyAlign-2)
+	}
+	// Linear over the rest is fine: this runs once per new long key part.
+	for i := 15; i < numKeyClasses; i++ {
+		if int(keyClasses[i]) >= n {
 			return i
 		}
 	}

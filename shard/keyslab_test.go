@@ -77,9 +77,18 @@ func TestKeyClasses(t *testing.T) {
 			t.Fatalf("classes not increasing at %d: %v", i, keyClasses)
 		}
 		// Waste is bounded: a key just above the previous class fits with
-		// less than 34 % slack above 64 bytes (the first classes step by 16).
-		if prev := keyClasses[i-1]; prev >= 64 && float64(keyClasses[i])/float64(prev+1) > 1.34 {
+		// at most 7 bytes of slack up to 128 bytes and less than 34 % above.
+		if prev := keyClasses[i-1]; keyClasses[i]%keyAlign != 0 ||
+			prev < 128 && keyClasses[i]-prev > keyAlign ||
+			prev >= 128 && float64(keyClasses[i])/float64(prev+1) > 1.34 {
 			t.Fatalf("class %d jumps from %d to %d", i, prev, keyClasses[i])
+		}
+	}
+	// keyClass is the smallest class that holds n bytes.
+	for n := 0; n <= 65536; n++ {
+		c := keyClass(n)
+		if int(keyClasses[c]) < n || c > 0 && int(keyClasses[c-1]) >= n {
+			t.Fatalf("keyClass(%d) = %d (%d bytes)", n, c, keyClasses[c])
 		}
 	}
 }

@@ -15,12 +15,12 @@ import (
 // hot in cache.
 //
 // An id is where the string lives: its slot in a keySlab, chunk and offset
-// in 16-byte units. The slot starts with an 8-byte header (reference count,
+// in 8-byte units (keyAlign). The slot starts with an 8-byte header (reference count,
 // length), so reading a string takes no other memory than its own lines:
 //
 //	 31        17 16             0
 //	+------------+----------------+       slot: count u32 | len u16 | 0 u16 | bytes
-//	| chunk (15) | offset/16 (17) |
+//	| chunk (14) | offset/8 (18)  |
 //	+------------+----------------+
 //
 // Ids are reference counted. A string stays in its slot until its last
@@ -39,7 +39,7 @@ type stringPool struct {
 
 const (
 	poolHeader   = 8
-	poolOffShift = 17
+	poolOffShift = 18 // a chunk is at most 2 MiB (hugepage.Threshold)
 	poolOffMask  = 1<<poolOffShift - 1
 	poolMaxChunk = 1<<(32-poolOffShift) - 1
 )
@@ -54,20 +54,20 @@ func newStringPool() *stringPool {
 
 // poolRef is the slab location of id (its length left 0).
 func poolRef(id uint32) keyRef {
-	return slotRef(id>>poolOffShift, id&poolOffMask*16)
+	return slotRef(id>>poolOffShift, id&poolOffMask*keyAlign)
 }
 
 func poolID(ref keyRef) uint32 {
-	if ref.chunk() > poolMaxChunk || ref.off()%16 != 0 || ref.off()/16 > poolOffMask {
+	if ref.chunk() > poolMaxChunk || ref.off()%keyAlign != 0 || ref.off()/keyAlign > poolOffMask {
 		panic("BUG: shard: a pool slot beyond what an id can address")
 	}
-	return uint32(ref.chunk())<<poolOffShift | uint32(ref.off()/16)
+	return uint32(ref.chunk())<<poolOffShift | uint32(ref.off()/keyAlign)
 }
 
 // poolSlot returns the header and bytes of id in chunks.
 func poolSlot(chunks [][]byte, id uint32) (hdr, b []byte) {
 	c := chunks[id>>poolOffShift]
-	off := int(id&poolOffMask) * 16
+	off := int(id&poolOffMask) * keyAlign
 	hdr = c[off : off+poolHeader : off+poolHeader]
 	n := int(binary.LittleEndian.Uint16(hdr[4:]))
 	return hdr, c[off+poolHeader : off+poolHeader+n : off+poolHeader+n]
