@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -130,9 +131,16 @@ type Hub struct {
 	// published them, nil until it has.
 	subscriptions atomic.Int64
 	quiet         atomic.Pointer[quietSet]
-	stopping      atomic.Bool // Close began: nothing is skipped any more
-	quietAt       time.Time   // when quiet was published (dispatcher's)
-	quietN        int         // registered then
+	stopping      atomic.Bool   // Close began: nothing is skipped any more
+	quietAt       time.Time     // when quiet was published (dispatcher's)
+	quietN        int           // registered then
+	quietCost     time.Duration // what copying it took
+	// quietAll is the dispatcher's own quietSet, kept as triples register;
+	// publishing copies it. lastSM is the service "\x00" metric of the
+	// triple registered last, shared (with its parts) by the next triples
+	// of the same metric, whose statistics arrive together.
+	quietAll quietSet
+	lastSM   string
 
 	// Scratch of the dispatcher goroutine.
 	key []byte
@@ -167,38 +175,45 @@ func (h *Hub) quietFor() quietSet {
 	return nil
 }
 
-// publishQuiet publishes the registry as a quietSet once registrations have
-// settled: when the registry has grown by a quarter since the last one, or
-// a second has passed, so that rebuilding costs O(registered) at most once
-// a second or per quarter's growth. h.mu is held; the dispatcher calls it.
+// quietDuty bounds the dispatcher's time spent copying the quiet set
+// while registrations trickle in: after a copy that took d, the next one
+// waits for at least quietDuty·d.
+const quietDuty = 20
+
+// publishQuiet publishes a copy of the registry's quietSet when the
+// registry has grown by a quarter since the last one (amortised O(1) a
+// registration), or when something registered since and a second has
+// passed, but no sooner than quietDuty times the last copy's duration, so
+// that a steady stream of new metrics (whose registry grows by less than a
+// quarter a second) costs the dispatcher at most 1/quietDuty of its time
+// in copies. h.mu is held; the dispatcher calls it.
 func (h *Hub) publishQuiet() {
 	if h.registered == h.quietN {
 		return
 	}
 	now := time.Now()
-	if h.registered < h.quietN+h.quietN/4 && now.Sub(h.quietAt) < time.Second {
-		return
-	}
-	q := make(quietSet, h.registered)
-	for _, s := range h.series {
-		if s.registered {
-			q[s.service+"\x00"+s.metric] |= 1 << s.stat
+	if h.registered < h.quietN+h.quietN/4 {
+		if since := now.Sub(h.quietAt); since < time.Second || since < quietDuty*h.quietCost {
+			return
 		}
 	}
+	q := maps.Clone(h.quietAll)
 	h.quiet.Store(&q)
 	h.quietAt, h.quietN = now, h.registered
+	h.quietCost = time.Since(now)
 }
 
 // NewHub starts a Hub's dispatcher.
 func NewHub(cfg HubConfig) *Hub {
 	cfg.EnsureDefaults()
 	h := &Hub{
-		cfg:     cfg,
-		wake:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		stopped: make(chan struct{}),
-		series:  map[string]*series{},
-		conns:   map[*conn]struct{}{},
+		cfg:      cfg,
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+		series:   map[string]*series{},
+		conns:    map[*conn]struct{}{},
+		quietAll: quietSet{},
 	}
 	h.pool.New = func() any { return new(batch) }
 	go h.dispatch()
@@ -316,12 +331,19 @@ func (h *Hub) dispatchOne(b *batch, r *report) {
 		if h.registered >= h.cfg.MaxMetrics {
 			h.registryFull.Add(1)
 		} else {
+			if sm := h.key[:len(service)+1+len(metric)]; string(sm) != h.lastSM { // service "\x00" metric
+				h.lastSM = string(sm)
+			}
 			if s == nil {
-				s = &series{service: string(service), metric: string(metric), statistic: stat}
+				s = &series{service: h.lastSM[:len(service)], metric: h.lastSM[len(service)+1:], statistic: stat}
 				h.series[string(h.key)] = s
 			}
 			s.registered, s.stat = true, r.stat
 			h.registered++
+			h.quietAll[h.lastSM] |= 1 << r.stat
+			if len(h.conns) == 0 {
+				return // nobody to tell, nobody subscribed
+			}
 			// A fresh slice: connections keep it until written.
 			msg := make([]byte, 0, 80+len(service)+len(metric))
 			msg = append(msg, `{"command":"newMetric","data":{"service":`...)

@@ -59,3 +59,44 @@ func waitDispatched(h *Hub, n uint64) {
 		time.Sleep(10 * time.Microsecond)
 	}
 }
+
+// BenchmarkRegister measures what a new metric costs the telemetry path
+// when nobody is connected (a daemon's first periods, or new metrics
+// appearing): buckets of one counter metric each, every metric new, with
+// five statistics, through the sink and the hub's dispatcher, which
+// registers each (service, metric, statistic) and publishes the quiet set.
+// ns per new metric; pin to one CPU to count both goroutines.
+func BenchmarkRegister(b *testing.B) {
+	h := NewHub(HubConfig{MaxPending: 1 << 30, MaxMetrics: 1 << 30})
+	defer h.Close()
+	s := NewSink("t", h)
+	var stats []sinks.Statistic
+	for _, st := range []hist.Stat{hist.Count, hist.Sum, hist.Mean, hist.Min, hist.Max} {
+		stats = append(stats, sinks.Statistic{Stat: st, Value: 1, HasValue: true, Specified: true})
+	}
+	pds := make([]sinks.PeriodicData, b.N)
+	for i := range pds {
+		pds[i] = sinks.PeriodicData{
+			Period:     time.Second,
+			Start:      time.UnixMilli(1_700_000_000_000),
+			Dimensions: []sinks.Dimension{{Key: []byte("service"), Value: []byte("checkout")}},
+			Metrics: []sinks.Metric{{
+				Name: fmt.Appendf(nil, "s2.service.requests_%08d", i), Type: "counter",
+				PopulationSize: 1, Statistics: stats,
+			}},
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		s.Record(&pds[i])
+	}
+	waitDispatched(h, uint64(5*b.N))
+	b.StopTimer()
+	if _, dropped, _ := s.Stats(); dropped != 0 {
+		b.Fatalf("%d reports dropped", dropped)
+	}
+	if st := h.Stats(); st.Metrics != 5*b.N || st.RegistryFull != 0 {
+		b.Fatalf("%d registered, %d refused; want %d", st.Metrics, st.RegistryFull, 5*b.N)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/metric")
+}
