@@ -15,10 +15,11 @@ import (
 // hot in cache.
 //
 // An id is where the string lives: its slot in a keySlab, chunk and offset
-// in 8-byte units (keyAlign). The slot starts with an 8-byte header (reference count,
-// length), so reading a string takes no other memory than its own lines:
+// in 8-byte units (keyAlign). The slot starts with an 8-byte header
+// (reference count, length), so reading a string takes no other memory than
+// its own lines:
 //
-//	 31        17 16             0
+//	 31        18 17             0
 //	+------------+----------------+       slot: count u32 | len u16 | 0 u16 | bytes
 //	| chunk (14) | offset/8 (18)  |
 //	+------------+----------------+
