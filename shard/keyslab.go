@@ -13,9 +13,10 @@ import (
 //
 // Keys are rounded up to size classes (steps of 8 bytes from 16 to 128,
 // then steps of 1/4 of a power of two) and carved from chunks; a freed slot
-// goes to its class's free list and is reused by the next key of that class. Nothing is compacted, so
-// a slot's bytes are stable until it is freed; the shard frees a key only
-// after every snapshot that could reference it has been released.
+// goes to its class's free list and is reused by the next key of that
+// class. Nothing is compacted, so a slot's bytes are stable until it is
+// freed; the shard frees a key only after every snapshot that could
+// reference it has been released.
 //
 // A keyRef packs the location and length of a key:
 //
