@@ -74,10 +74,12 @@ type Sink struct {
 	block   time.Duration
 	torn    bool // the writer's: a failed write left a line unterminated
 
-	// Scratch of Record (the emitter's goroutine).
-	start     time.Time
-	startText []byte
-	prefix    []byte
+	// Scratch of Record (the emitter's goroutine): the head of the lines
+	// of headPeriod and headStart, and the prefix of the current bucket.
+	headPeriod time.Duration
+	headStart  time.Time
+	head       []byte
+	prefix     []byte
 }
 
 type chunk struct {
@@ -183,23 +185,24 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 		return
 	}
 	// The start of every line of pd is the same: built once. All buckets
-	// of an emission round share a start: formatted once.
-	if !pd.Start.Equal(s.start) || s.startText == nil {
-		s.start = pd.Start
-		s.startText = pd.Start.UTC().AppendFormat(s.startText[:0], time.RFC3339Nano)
+	// of an emission round share a period and a start: their head is
+	// formatted once.
+	if s.head == nil || pd.Period != s.headPeriod || !pd.Start.Equal(s.headStart) {
+		s.headPeriod, s.headStart = pd.Period, pd.Start
+		s.head = appendHead(s.head[:0], pd)
 	}
 	// A bucket of one metric (a dimension set per series) writes its
 	// prefix straight into the line; several copy it from s.prefix.
 	one := len(pd.Metrics) == 1
 	if !one {
-		s.prefix = appendPrefix(s.prefix[:0], pd, s.startText)
+		s.prefix = appendPrefix(s.prefix[:0], pd, s.head)
 	}
 	for i := range pd.Metrics {
 		if s.cur == nil {
 			s.cur = s.pool.Get().(*chunk)
 		}
 		if one {
-			s.cur.buf = appendPrefix(s.cur.buf, pd, s.startText)
+			s.cur.buf = appendPrefix(s.cur.buf, pd, s.head)
 		} else {
 			s.cur.buf = append(s.cur.buf, s.prefix...)
 		}
@@ -286,19 +289,24 @@ func AppendLine(dst []byte, pd *sinks.PeriodicData, m *sinks.Metric) []byte {
 	return appendMetric(appendPrefix(dst, pd, nil), m)
 }
 
-// appendPrefix appends what every line of pd starts with, up to the metric
-// name: period, start (start, if given, is its formatted text) and
-// dimensions.
-func appendPrefix(dst []byte, pd *sinks.PeriodicData, start []byte) []byte {
+// appendHead appends what every line of a period and start begins with, up
+// to the dimensions' contents.
+func appendHead(dst []byte, pd *sinks.PeriodicData) []byte {
 	dst = append(dst, `{"period":"`...)
 	dst = sinks.AppendPeriod(dst, pd.Period)
 	dst = append(dst, `","start":"`...)
-	if start != nil {
-		dst = append(dst, start...)
+	dst = pd.Start.UTC().AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, `","dimensions":{`...)
+}
+
+// appendPrefix appends what every line of pd starts with, up to the metric
+// name: its head (appendHead's, if given: head) and its dimensions.
+func appendPrefix(dst []byte, pd *sinks.PeriodicData, head []byte) []byte {
+	if head != nil {
+		dst = append(dst, head...)
 	} else {
-		dst = pd.Start.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = appendHead(dst, pd)
 	}
-	dst = append(dst, `","dimensions":{`...)
 	for i, d := range pd.Dimensions {
 		if i > 0 {
 			dst = append(dst, ',')

@@ -97,16 +97,22 @@ func TestSinkWritesEveryMetric(t *testing.T) {
 
 // TestSinkLinesAreAppendLines records buckets of one metric (whose prefix
 // is written straight into the line) and of several (copied from the
-// sink's prefix), at two starts, and checks the output against AppendLine's.
+// sink's prefix), at two starts and two periods, and checks the output
+// against AppendLine's.
 func TestSinkLinesAreAppendLines(t *testing.T) {
 	var out syncBuffer
 	s := NewWriter("json", &out)
 	var want []byte
-	for i := range 6 {
+	for i := range 16 {
+		// From one bucket to the next the start changes, or the period,
+		// or both; buckets have one metric or several.
 		pd := testPD()
-		pd.Start = pd.Start.Add(time.Duration(i/3) * time.Second)
-		if i%2 == 1 {
-			pd.Metrics = pd.Metrics[i/2%2 : i/2%2+1]
+		pd.Start = pd.Start.Add(time.Duration(i/2) * time.Second)
+		if i/3%2 == 1 {
+			pd.Period = time.Minute
+		}
+		if i/2%2 == 1 {
+			pd.Metrics = pd.Metrics[i%2 : i%2+1]
 		}
 		s.Record(pd)
 		for j := range pd.Metrics {
