@@ -51,6 +51,14 @@ type Config struct {
 	// (Reconfigure), it refuses new series until idle ones are forgotten.
 	MaxSeries int
 
+	// KeyPoolChunks caps the chunks of the pool the series' key parts
+	// are interned in; 0 (or more than its ids address) means what they
+	// address: 2^14 chunks of at most 2 MiB, about 32 GiB. Past it new
+	// series with new names or dimension sets are refused, counted as
+	// RefusedKeySpace. For tests and experiments; a reconfiguration
+	// applies it to the chunks made from then on.
+	KeyPoolChunks int
+
 	// OutputQueue is the capacity of the ring of sealed snapshots to the
 	// emitter; PendingLimit is how many more the shard holds while that ring
 	// is full before it drops the oldest (counted).
@@ -118,7 +126,8 @@ func (c *Config) Equal(o *Config) bool {
 	return slices.Equal(c.Periods, o.Periods) && c.CounterStatistics == o.CounterStatistics &&
 		c.GaugeStatistics == o.GaugeStatistics && c.TimerStatistics == o.TimerStatistics &&
 		slices.Equal(c.Overrides, o.Overrides) && c.IdleTimeout == o.IdleTimeout && c.Granularity == o.Granularity &&
-		c.MaxSeries == o.MaxSeries && c.OutputQueue == o.OutputQueue && c.PendingLimit == o.PendingLimit
+		c.MaxSeries == o.MaxSeries && c.OutputQueue == o.OutputQueue && c.PendingLimit == o.PendingLimit &&
+		c.KeyPoolChunks == o.KeyPoolChunks
 }
 
 // Reconfigurable reports whether a running shard configured by c can take o

@@ -33,6 +33,9 @@ type keySlab struct {
 	freed [numKeyClasses][]keyRef
 	// live and slots count bytes in use and bytes of allocated slots.
 	live, slots, total int64
+	// maxChunks bounds the chunks (what the owner's references can
+	// address); 0: no bound.
+	maxChunks int
 }
 
 // keyRef locates a key in a keySlab.
@@ -94,16 +97,19 @@ func newKeySlab() *keySlab {
 }
 
 // alloc copies key into the slab and returns its reference. len(key) must be
-// at most 65535 (sample.MaxKeyLen).
-func (s *keySlab) alloc(key []byte) keyRef {
+// at most 65535 (sample.MaxKeyLen). ok is false, with nothing allocated,
+// when the key needs a new chunk and the slab has maxChunks.
+func (s *keySlab) alloc(key []byte) (ref keyRef, ok bool) {
 	cl := keyClass(len(key))
 	size := int(keyClasses[cl])
-	var ref keyRef
 	if n := len(s.freed[cl]); n > 0 {
 		ref = s.freed[cl][n-1]
 		s.freed[cl] = s.freed[cl][:n-1]
 	} else {
 		if s.cur[cl] < 0 || int(s.fill[cl])+size > len(s.chunks[s.cur[cl]]) {
+			if s.maxChunks > 0 && len(s.chunks) >= s.maxChunks {
+				return 0, false
+			}
 			// Chunks grow with the slab, up to one huge page, so that a
 			// big slab is few pages and a small one stays small.
 			chunkSize := max(keyChunkMin, 16*size, min(hugepage.Threshold, int(s.total/8)))
@@ -118,7 +124,7 @@ func (s *keySlab) alloc(key []byte) keyRef {
 	}
 	copy(s.chunks[ref.chunk()][ref.off():], key)
 	s.live += int64(len(key))
-	return ref | keyRef(len(key))
+	return ref | keyRef(len(key)), true
 }
 
 // free returns a key's slot to its class. The caller guarantees nobody reads

@@ -36,7 +36,11 @@ func TestKeySlab(t *testing.T) {
 		for j := range k {
 			k[j] = byte(r.Uint32())
 		}
-		keys = append(keys, live{i, s.alloc(k), k})
+		ref, ok := s.alloc(k)
+		if !ok {
+			t.Fatal("an unbounded slab refused a key")
+		}
+		keys = append(keys, live{i, ref, k})
 		if i == 100 {
 			view = s.view()
 			early = append(early[:0], keys...)

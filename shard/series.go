@@ -139,6 +139,17 @@ func (s *Shard) newSeries(h uint64, key []byte, pk sample.ParsedKey, spec uint16
 		s.stats.Refused[RefusedSeriesLimit]++
 		return 0, false
 	}
+	name, ok := s.keys.acquire(pk.NamePart(key))
+	if !ok {
+		s.stats.Refused[RefusedKeySpace]++
+		return 0, false
+	}
+	dims, ok := s.keys.acquire(pk.Dims)
+	if !ok {
+		s.keys.release(name)
+		s.stats.Refused[RefusedKeySpace]++
+		return 0, false
+	}
 	var sid uint32
 	if n := len(s.freeSids); n > 0 {
 		sid = s.freeSids[n-1]
@@ -155,7 +166,7 @@ func (s *Shard) newSeries(h uint64, key []byte, pk sample.ParsedKey, spec uint16
 	}
 	r := s.rec(sid)
 	clear(r[recMeta:])
-	r[recKey] = uint64(packKey(s.keys.acquire(pk.NamePart(key)), s.keys.acquire(pk.Dims)))
+	r[recKey] = uint64(packKey(name, dims))
 	r[recOwner] = uint64(packOwner(owner, spec, uint8(pk.Kind)))
 	r[recMeta] = uint64(packMeta(lastRowSecond(now)))
 	r[recGauge] = noGauge

@@ -173,6 +173,10 @@ func New(id int, cfg Config) (*Shard, error) {
 // caller's (New, reconfigure).
 func (s *Shard) setConfig(cfg Config) {
 	s.cfg = cfg
+	s.keys.slab.maxChunks = poolMaxChunk + 1
+	if n := cfg.KeyPoolChunks; n > 0 && n < s.keys.slab.maxChunks {
+		s.keys.slab.maxChunks = n
+	}
 	s.gran = cfg.Granularity.Milliseconds()
 	s.periods = s.periods[:0:0]
 	for _, p := range cfg.Periods {

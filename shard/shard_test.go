@@ -405,6 +405,43 @@ func TestSeriesLimit(t *testing.T) {
 	}
 }
 
+// A shard whose key pool can address no more key parts refuses new series
+// with new parts (counted, not fatal), keeps those whose parts it has, and
+// goes on accumulating the series it has.
+func TestKeySpaceRefusesNewSeries(t *testing.T) {
+	// One chunk: the first series' parts (16-byte slots) take it.
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}, KeyPoolChunks: 1})
+	var b sample.Batch
+	add(t, &b, sample.KindCounter, "kept", t0, 1, sample.UnitNone, "host", "a")
+	s.Apply(&b, t0)
+	b.Reset()
+	long := strings.Repeat("x", 300)                                             // a class the pool has no chunk for
+	add(t, &b, sample.KindCounter, "new", t0, 1, sample.UnitNone, "host", long)  // new name and dims
+	add(t, &b, sample.KindCounter, "kept", t0, 1, sample.UnitNone, "host", long) // new dims
+	add(t, &b, sample.KindCounter, long, t0, 1, sample.UnitNone, "host", "a")    // new name
+	add(t, &b, sample.KindGauge, "kept", t0, 4, sample.UnitNone, "host", "a")    // parts it has
+	add(t, &b, sample.KindCounter, "kept", t0, 2, sample.UnitNone, "host", "a")
+	s.Apply(&b, t0)
+	s.Tick(t0) // publishes the counters
+	st := s.Stats()
+	if st.Refused[RefusedKeySpace] != 3 || st.Series != 2 {
+		t.Fatalf("refused %v, %d series; want 3 for key space, 2 series", st.Refused, st.Series)
+	}
+	if n, _ := s.keys.stats(); n != 2 {
+		t.Fatalf("%d key parts interned; want 2 (a refusal keeps none)", n)
+	}
+	s.Flush(t0)
+	got := drain(t, s)
+	if len(got) != 2 {
+		t.Fatalf("got %d rows; want 2", len(got))
+	}
+	for _, e := range got {
+		if e.row.Count == 2 && value(t, e.row, hist.Sum) != 3 || e.row.Count != 2 && e.row.Count != 1 {
+			t.Fatalf("row %+v", e.row)
+		}
+	}
+}
+
 func TestReapedSeriesComeBack(t *testing.T) {
 	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}, IdleTimeout: time.Second})
 	var b sample.Batch

@@ -27,6 +27,10 @@ const (
 	// RefusedBadFlags: a set member for a series that is not a set (or the
 	// reverse), or a gauge delta for a series that is not a gauge.
 	RefusedBadFlags
+	// RefusedKeySpace: a new series whose name or dimension set is new
+	// and no longer fits the shard's key pool (about 32 GiB of distinct
+	// key parts).
+	RefusedKeySpace
 
 	NumRefusals
 )
@@ -34,6 +38,7 @@ const (
 // RefusalNames are the label values of the refusal reasons.
 var RefusalNames = [NumRefusals]string{
 	"bad_key", "bad_unit", "non_finite", "bad_aggregate", "unit_mismatch", "series_limit", "table_limit", "bad_flags",
+	"key_space",
 }
 
 // Stats are a shard's counters. Totals are monotonic; Series, OpenTables and

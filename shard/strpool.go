@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/maphash"
+
+	"github.com/gomad/mad/internal/hugepage"
 )
 
 // stringPool interns the parts of a shard's series keys: metric names and
@@ -50,8 +52,17 @@ var poolSeed = maphash.MakeSeed()
 func poolHash(b []byte) uint64 { return maphash.Bytes(poolSeed, b) }
 
 func newStringPool() *stringPool {
-	return &stringPool{slab: newKeySlab(), index: newTagIndex()}
+	slab := newKeySlab()
+	slab.maxChunks = poolMaxChunk + 1
+	return &stringPool{slab: slab, index: newTagIndex()}
 }
+
+// An id addresses every offset of the largest chunk keySlab.alloc makes:
+// one huge page, or 16 slots of the largest class.
+var (
+	_ [(poolOffMask+1)*keyAlign - hugepage.Threshold]struct{}
+	_ [(poolOffMask+1)*keyAlign - 16*65536]struct{}
+)
 
 // poolRef is the slab location of id (its length left 0).
 func poolRef(id uint32) keyRef {
@@ -75,8 +86,11 @@ func poolSlot(chunks [][]byte, id uint32) (hdr, b []byte) {
 }
 
 // acquire returns the id of b, interning a copy of it if it is new, and
-// counts one reference to it. len(b) must be at most 65527 (sample.MaxKeyLen is lower).
-func (p *stringPool) acquire(b []byte) uint32 {
+// counts one reference to it. len(b) must be at most 65527 (sample.MaxKeyLen
+// is lower). ok is false, with nothing changed, when b is new and the pool's
+// ids can address no more chunks (2^14 of at most 2 MiB: about 32 GiB of
+// strings).
+func (p *stringPool) acquire(b []byte) (id uint32, ok bool) {
 	h := poolHash(b)
 	tag := tagOf(h)
 	for i := p.index.home(tag); ; i++ {
@@ -88,17 +102,21 @@ func (p *stringPool) acquire(b []byte) uint32 {
 			id := e.value()
 			if hdr, s := poolSlot(p.slab.chunks, id); bytes.Equal(s, b) {
 				binary.LittleEndian.PutUint32(hdr, binary.LittleEndian.Uint32(hdr)+1)
-				return id
+				return id, true
 			}
 		}
 	}
 	rec := append(p.scratch[:0], 1, 0, 0, 0, byte(len(b)), byte(len(b)>>8), 0, 0)
 	rec = append(rec, b...)
 	p.scratch = rec
-	id := poolID(p.slab.alloc(rec))
+	ref, ok := p.slab.alloc(rec)
+	if !ok {
+		return 0, false
+	}
+	id = poolID(ref)
 	p.index.insert(tag, id)
 	p.live++
-	return id
+	return id, true
 }
 
 // release drops one reference to id; the last one frees the string. The

@@ -21,7 +21,7 @@ func TestStringPoolModel(t *testing.T) {
 			if r.IntN(50) == 0 {
 				s = string(bytes.Repeat([]byte{'x'}, r.IntN(300))) + s
 			}
-			id := p.acquire([]byte(s))
+			id := mustAcquire(t, p, []byte(s))
 			if old, ok := ids[s]; ok && old != id {
 				t.Fatalf("step %d: %q got id %d, had %d", step, s, id, old)
 			}
@@ -72,10 +72,10 @@ func TestStringPoolModel(t *testing.T) {
 // still reads the strings it covers.
 func TestStringPoolViewSurvivesGrowth(t *testing.T) {
 	p := newStringPool()
-	a := p.acquire([]byte("dims"))
+	a := mustAcquire(t, p, []byte("dims"))
 	v := p.view()
 	for i := 0; i < 100_000; i++ {
-		p.acquire(fmt.Appendf(nil, "n%d", i))
+		mustAcquire(t, p, fmt.Appendf(nil, "n%d", i))
 	}
 	if got := string(v.bytes(a)); got != "dims" {
 		t.Fatalf("view reads %q", got)
@@ -84,7 +84,7 @@ func TestStringPoolViewSurvivesGrowth(t *testing.T) {
 
 func TestStringPoolReleaseOfFreeIDPanics(t *testing.T) {
 	p := newStringPool()
-	id := p.acquire([]byte("a"))
+	id := mustAcquire(t, p, []byte("a"))
 	p.release(id)
 	defer func() {
 		if recover() == nil {
@@ -92,4 +92,62 @@ func TestStringPoolReleaseOfFreeIDPanics(t *testing.T) {
 		}
 	}()
 	p.release(id)
+}
+
+func mustAcquire(t *testing.T, p *stringPool, b []byte) uint32 {
+	t.Helper()
+	id, ok := p.acquire(b)
+	if !ok {
+		t.Fatalf("the pool refused %q", b)
+	}
+	return id
+}
+
+// A pool whose ids address no more chunks refuses new strings, changing
+// nothing, and goes on giving the strings it has; a freed slot takes a new
+// string again.
+func TestStringPoolFullRefuses(t *testing.T) {
+	p := newStringPool()
+	p.slab.maxChunks = 2
+	var ids []uint32
+	var strs []string
+	for i := 0; ; i++ {
+		s := fmt.Sprintf("%0100d", i) // one class: 108-byte slots
+		if i%2 == 1 {
+			s = fmt.Sprintf("%d", i) // another: 16-byte slots
+		}
+		id, ok := p.acquire([]byte(s))
+		if !ok {
+			if i < 100 {
+				t.Fatalf("refused after %d strings", i)
+			}
+			n, _ := p.stats()
+			if n != len(ids) || len(p.slab.chunks) != 2 {
+				t.Fatalf("%d strings, %d chunks after a refusal; want %d and 2", n, len(p.slab.chunks), len(ids))
+			}
+			if _, ok := p.acquire([]byte(s)); ok {
+				t.Fatal("a refused string was interned")
+			}
+			break
+		}
+		ids, strs = append(ids, id), append(strs, s)
+	}
+	for i, s := range strs {
+		id := mustAcquire(t, p, []byte(s))
+		if id != ids[i] || string(p.bytes(id)) != s {
+			t.Fatalf("%q: id %d (%q), had %d", s, id, p.bytes(id), ids[i])
+		}
+		p.release(id)
+	}
+	// Release the last long string's two references: its slot takes a new
+	// long string.
+	last := len(strs) - 1
+	for strs[last][0] != '0' || len(strs[last]) != 100 {
+		last--
+	}
+	p.release(ids[last])
+	n := fmt.Sprintf("%0100d", -1)
+	if id := mustAcquire(t, p, []byte(n)); string(p.bytes(id)) != n {
+		t.Fatalf("read %q", p.bytes(id))
+	}
 }

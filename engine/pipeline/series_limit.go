@@ -71,7 +71,9 @@ var usableMemory = sync.OnceValue(func() int64 {
 
 // limitLog logs that a pipeline's shards refuse new series at the series
 // limit: at most one line per throttle.Every, with the series refused since
-// the previous line. The shards only count (shard.RefusedSeriesLimit).
+// the previous line; likewise, on lines of their own, for the refusals of a
+// full key pool. The shards only count (shard.RefusedSeriesLimit,
+// shard.RefusedKeySpace).
 type limitLog struct {
 	pipeline string
 	log      *slog.Logger
@@ -79,28 +81,37 @@ type limitLog struct {
 	limit    atomic.Int64 // the pipeline's MaxSeries; a reload changes it
 	seen     uint64       // refusals at the last line
 	th       throttle.Throttle
+	keySeen  uint64 // refusals for key space at the last line of those
+	keyTh    throttle.Throttle
 }
 
-// check logs, if a line is due and refusals grew since the last one.
+// check logs, if a line is due and refusals grew since the last one: at
+// the series limit, and when a shard's key pool is full.
 func (l *limitLog) check(now time.Time) {
-	if !l.th.Due(now) {
+	if !l.th.Due(now) && !l.keyTh.Due(now) {
 		return
 	}
-	var refused, series uint64
+	var refused, keyRefused, series uint64
 	for _, s := range l.shards {
 		st := s.Stats()
 		refused += st.Refused[shard.RefusedSeriesLimit]
+		keyRefused += st.Refused[shard.RefusedKeySpace]
 		series += st.Series
 	}
-	if refused == l.seen {
-		return
+	if refused != l.seen && l.th.Due(now) {
+		if ok, _ := l.th.Allow(now); ok {
+			l.log.Warn("series limit reached: samples of new series refused", "pipeline", l.pipeline, "max_series", l.limit.Load(),
+				"series", series, "refused", refused-l.seen, "refused_total", refused)
+			l.seen = refused
+		}
 	}
-	if ok, _ := l.th.Allow(now); !ok {
-		return
+	if keyRefused != l.keySeen && l.keyTh.Due(now) {
+		if ok, _ := l.keyTh.Allow(now); ok {
+			l.log.Warn("a shard's key pool is full: samples of new series with new names or dimension sets refused",
+				"pipeline", l.pipeline, "series", series, "refused", keyRefused-l.keySeen, "refused_total", keyRefused)
+			l.keySeen = keyRefused
+		}
 	}
-	l.log.Warn("series limit reached: samples of new series refused", "pipeline", l.pipeline, "max_series", l.limit.Load(),
-		"series", series, "refused", refused-l.seen, "refused_total", refused)
-	l.seen = refused
 }
 
 // run checks every second until stop is closed.

@@ -121,3 +121,37 @@ func TestSeriesLimitLogThrottled(t *testing.T) {
 		}
 	}
 }
+
+// TestKeySpaceLogThrottled: refusals of a full key pool are logged on
+// lines of their own, throttled, with the refusals since the last line.
+func TestKeySpaceLogThrottled(t *testing.T) {
+	s, err := shard.New(0, shard.Config{Periods: []time.Duration{time.Second}, KeyPoolChunks: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	l := &limitLog{pipeline: "p", log: slog.New(slog.NewTextHandler(&buf, nil)), shards: []*shard.Shard{s}}
+	l.limit.Store(1 << 20)
+	long := strings.Repeat("v", 200) // a slot class the pool's one chunk is not for
+	series := 0
+	send := func(n int) {
+		var b sample.Batch
+		for range n {
+			addSample(&b, sample.KindCounter, "m", t0+100, 0, 1, sample.UnitNone, "host", fmt.Sprintf("%s%d", long, series))
+			series++
+		}
+		s.Apply(&b, t0+200)
+		s.Tick(t0 + 300) // publishes the counters
+	}
+	now := time.Unix(1000, 0)
+	send(3)
+	l.check(now)
+	send(2)
+	l.check(now.Add(time.Second)) // throttled
+	l.check(now.Add(throttle.Every))
+	got := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(got) != 2 || !strings.Contains(got[0], "key pool is full") || !strings.Contains(got[0], "refused=3 refused_total=3") ||
+		!strings.Contains(got[1], "refused=2 refused_total=5") || strings.Contains(buf.String(), "series limit") {
+		t.Fatalf("logged %q", got)
+	}
+}

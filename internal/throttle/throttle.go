@@ -41,9 +41,9 @@ func (t *Throttle) Due(now time.Time) bool {
 // Allow claims the interval for an event at now. If the event is admitted
 // it returns true and the number of events refused since the previous one
 // admitted; otherwise it counts the event as left out. An event refused
-// while another is being admitted may be counted in that admission's
-// leftOut rather than the next one's; every refusal is reported exactly
-// once.
+// concurrently with an admission may be reported by that admission or by
+// the next one; each refusal is reported by at most one admission (by
+// exactly one if another admission follows).
 func (t *Throttle) Allow(now time.Time) (ok bool, leftOut uint64) {
 	ns := now.UnixNano()
 	for {
