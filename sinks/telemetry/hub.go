@@ -341,20 +341,19 @@ func (h *Hub) dispatchOne(b *batch, r *report) {
 			s.registered, s.stat = true, r.stat
 			h.registered++
 			h.quietAll[h.lastSM] |= 1 << r.stat
-			if len(h.conns) == 0 {
-				return // nobody to tell, nobody subscribed
-			}
-			// A fresh slice: connections keep it until written.
-			msg := make([]byte, 0, 80+len(service)+len(metric))
-			msg = append(msg, `{"command":"newMetric","data":{"service":`...)
-			msg = jsonstr.Append(msg, service)
-			msg = append(msg, `,"metric":`...)
-			msg = jsonstr.Append(msg, metric)
-			msg = append(msg, `,"statistic":"`...)
-			msg = append(msg, stat...)
-			msg = append(msg, `"}}`...)
-			for c := range h.conns {
-				c.push(msg)
+			if len(h.conns) > 0 { // else nobody to tell
+				// A fresh slice: connections keep it until written.
+				msg := make([]byte, 0, 80+len(service)+len(metric))
+				msg = append(msg, `{"command":"newMetric","data":{"service":`...)
+				msg = jsonstr.Append(msg, service)
+				msg = append(msg, `,"metric":`...)
+				msg = jsonstr.Append(msg, metric)
+				msg = append(msg, `,"statistic":"`...)
+				msg = append(msg, stat...)
+				msg = append(msg, `"}}`...)
+				for c := range h.conns {
+					c.push(msg)
+				}
 			}
 		}
 	}
