@@ -318,12 +318,12 @@ func (s *Shard) bucketStart(p int, t int64) int64 {
 
 func (s *Shard) cachedStart(p int, t int64) (int64, bool) {
 	per := &s.periods[p]
-	// t in [lastStart, lastStart+ms): the same bucket. (A bucket start is
-	// never after its times for t >= 0; Java's remainder makes negative
-	// times start after t, which this check sends to BucketStart.) The
-	// difference is taken unsigned: t - lastStart overflows int64 when the
-	// last bucket started near -2^63 (a wrapped time).
-	if per.lastValid && t >= per.lastStart && uint64(t)-uint64(per.lastStart) < uint64(per.ms) {
+	// t in [lastStart, lastStart+ms): the same bucket, when lastStart >= 0.
+	// Java's remainder (BucketStart) starts a bucket at or before its times
+	// only for t >= 0. Below 0 a bucket S holds (S-ms, S]: the times just
+	// after a negative start belong to the next bucket, so a negative
+	// start is never reused (times before 1970 always go to BucketStart).
+	if per.lastValid && per.lastStart >= 0 && t >= per.lastStart && t-per.lastStart < per.ms {
 		return per.lastStart, true
 	}
 	return 0, false

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -402,6 +403,35 @@ func TestSeriesLimit(t *testing.T) {
 	s.Apply(&b, t0)
 	if got := s.stats.Refused[RefusedSeriesLimit]; got != 1 {
 		t.Fatalf("RefusedSeriesLimit = %d; want 1", got)
+	}
+}
+
+// Times before 1970 bucket as Java's remainder does (BucketStart): a
+// negative bucket S holds (S-period, S], so a time just after a negative
+// start is in the next bucket, and the last start must not be reused for
+// it (the fuzz harness found FuzzOTLP's input ff4d0d585c66c9c3).
+func TestNegativeTimesBucketAsJava(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{2 * time.Second}})
+	var b sample.Batch
+	times := []int64{-4000, -3500, -4000, -2000, -1999, 0, 1, 1999, 2000, -5999}
+	for _, at := range times {
+		add(t, &b, sample.KindCounter, "c", at, 1, sample.UnitNone)
+	}
+	s.Apply(&b, 0)
+	s.Flush(0)
+	got := map[int64]uint64{}
+	for _, e := range drain(t, s) {
+		got[e.start] += uint64(e.row.Count)
+	}
+	want := map[int64]uint64{}
+	for _, at := range times {
+		want[BucketStart(at, 2000)]++
+	}
+	if want[-4000] != 3 || want[-2000] != 2 || want[0] != 4 || want[2000] != 1 {
+		t.Fatalf("BucketStart is not Java's remainder: %v", want)
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("rows per start %v; want %v", got, want)
 	}
 }
 
