@@ -56,6 +56,12 @@ func makeHist(loc, used, logCap uint32) Hist {
 	return Hist(uint64(loc)<<32 | uint64(used)<<8 | uint64(logCap))
 }
 
+// maxArenaChunks is how many chunks a Hist's loc addresses (16 bits of
+// chunk index): 32 GiB of regular chunks, the bound of one table's
+// histograms. Callers ask Table.HistRoom before updating histograms, and
+// refuse the update when there is no room; alloc panics rather than wrap.
+const maxArenaChunks = 1 << 16
+
 // Arena owns the histogram blocks of one table. The zero value is ready.
 type Arena struct {
 	chunks [][]uint64
@@ -63,6 +69,25 @@ type Arena struct {
 	off    int // next free offset in chunks[cur]
 	bytes  int64
 	live   int64 // bytes of the histograms' current blocks
+	limit  int   // chunks at most; 0: maxArenaChunks (tests lower it)
+}
+
+// room reports whether the arena can make n more allocations (each adds at
+// most one chunk) within its limit.
+func (a *Arena) room(n int) bool {
+	lim := a.limit
+	if lim <= 0 || lim > maxArenaChunks {
+		lim = maxArenaChunks
+	}
+	return len(a.chunks)+n <= lim
+}
+
+// addChunk appends a chunk, refusing to pass what a loc addresses.
+func (a *Arena) addChunk(c []uint64) {
+	if len(a.chunks) >= maxArenaChunks {
+		panic("BUG: hist: a table's histograms outgrew what their handles address (callers check Table.HistRoom)")
+	}
+	a.chunks = append(a.chunks, c)
 }
 
 // Reset forgets every histogram. Regular chunks are kept for reuse; chunks
@@ -96,7 +121,7 @@ func (a *Arena) alloc(n int) (uint32, []uint64) {
 	a.live += int64(n) * 8
 	if n > maxChunk {
 		c := make([]uint64, n)
-		a.chunks = append(a.chunks, c)
+		a.addChunk(c)
 		a.bytes += int64(n) * 8
 		return uint32(len(a.chunks)-1) << 16, c
 	}
@@ -122,7 +147,7 @@ func (a *Arena) alloc(n int) (uint32, []uint64) {
 			}
 		}
 		size = max(size, n)
-		a.chunks = append(a.chunks, make([]uint64, size))
+		a.addChunk(make([]uint64, size))
 		a.bytes += int64(size) * 8
 		a.cur = len(a.chunks) - 1
 		a.off = 0

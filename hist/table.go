@@ -254,6 +254,18 @@ func (t *Table) AddValue(row uint32, v float64, unit uint8, need Need) bool {
 	return true
 }
 
+// HistRoom reports whether t's histograms can take n more updates (an
+// AddValue, AddMember or RecordHist each, a MergeAgg's feeding one): each
+// may grow a histogram into a new chunk, and the chunks of a table's
+// histograms are bounded by what a handle addresses (32 GiB of them). A
+// caller that gets false refuses the sample for this table, changing
+// nothing.
+func (t *Table) HistRoom(n int) bool { return t.arena.room(2 * n) }
+
+// LimitHistChunks lowers the chunks t's histograms may take (0: what a
+// handle addresses), for tests. Reset keeps it.
+func (t *Table) LimitHistChunks(n int) { t.arena.limit = n }
+
 // RowAddr returns the address of row's record, for prefetch hints; 0 if the
 // row does not exist.
 func (t *Table) RowAddr(row uint32) uintptr {

@@ -256,6 +256,19 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 				continue
 			}
 		}
+		if need&(hist.NeedHist|hist.NeedDistinct) != 0 && spec != specNone {
+			// Each update may grow a histogram into a new chunk: refuse
+			// the sample for this table, changing nothing, when its
+			// histograms have no room left (HistRoom).
+			n := 1 + len(run)
+			if agg != nil {
+				n += len(b.HistOf(agg))
+			}
+			if !t.HistRoom(n) {
+				s.stats.Refused[RefusedHistogramSpace] += uint64(max(1, len(run)))
+				continue
+			}
+		}
 		switch {
 		case spec == specNone:
 			// A record without metrics: the bucket exists, nothing accumulates.

@@ -59,6 +59,13 @@ type Config struct {
 	// applies it to the chunks made from then on.
 	KeyPoolChunks int
 
+	// HistChunks caps the chunks of each table's histograms (0: what a
+	// histogram handle addresses, 2^16 chunks of 512 KiB); past it
+	// samples that would update a histogram of the table are refused,
+	// counted as RefusedHistogramSpace. For tests and experiments; tables
+	// opened after a reconfiguration take it.
+	HistChunks int
+
 	// OutputQueue is the capacity of the ring of sealed snapshots to the
 	// emitter; PendingLimit is how many more the shard holds while that ring
 	// is full before it drops the oldest (counted).
@@ -127,7 +134,7 @@ func (c *Config) Equal(o *Config) bool {
 		c.GaugeStatistics == o.GaugeStatistics && c.TimerStatistics == o.TimerStatistics &&
 		slices.Equal(c.Overrides, o.Overrides) && c.IdleTimeout == o.IdleTimeout && c.Granularity == o.Granularity &&
 		c.MaxSeries == o.MaxSeries && c.OutputQueue == o.OutputQueue && c.PendingLimit == o.PendingLimit &&
-		c.KeyPoolChunks == o.KeyPoolChunks
+		c.KeyPoolChunks == o.KeyPoolChunks && c.HistChunks == o.HistChunks
 }
 
 // Reconfigurable reports whether a running shard configured by c can take o

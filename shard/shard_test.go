@@ -435,6 +435,48 @@ func TestNegativeTimesBucketAsJava(t *testing.T) {
 	}
 }
 
+// A table whose histograms have no room left refuses the samples that
+// would update them (counted, per period), leaving each row whole: its
+// count is what its histogram holds. Counters, which keep no histogram,
+// go on.
+func TestHistogramSpaceRefuses(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second, time.Minute}, HistChunks: 3})
+	var b sample.Batch
+	const n = 20_000
+	for i := range n {
+		add(t, &b, sample.KindTimer, "t", t0, float64(i)*1.37, sample.Millisecond)
+		add(t, &b, sample.KindCounter, "c", t0, 1, sample.UnitNone)
+	}
+	s.Apply(&b, t0)
+	s.Tick(t0)
+	refused := s.Stats().Refused
+	s.Flush(t0)
+	rows := drain(t, s)
+	if refused[RefusedHistogramSpace] == 0 || len(rows) != 4 {
+		t.Fatalf("refused %v, %d rows; want refusals for histogram space and 4 rows", refused, len(rows))
+	}
+	var kept uint64
+	for _, e := range rows {
+		if e.kind == sample.KindCounter {
+			if e.row.Count != n {
+				t.Fatalf("counter row of %d; want %d", e.row.Count, n)
+			}
+			continue
+		}
+		var inHist uint64
+		for _, bk := range e.row.Buckets {
+			inHist += bk.Count
+		}
+		if inHist != uint64(e.row.Count) || e.row.Count == 0 {
+			t.Fatalf("timer row: count %d, histogram %d", e.row.Count, inHist)
+		}
+		kept += uint64(e.row.Count)
+	}
+	if kept+refused[RefusedHistogramSpace] != 2*n {
+		t.Fatalf("kept %d and refused %d of 2×%d timer samples", kept, refused[RefusedHistogramSpace], n)
+	}
+}
+
 // A shard whose key pool can address no more key parts refuses new series
 // with new parts (counted, not fatal), keeps those whose parts it has, and
 // goes on accumulating the series it has.

@@ -31,6 +31,10 @@ const (
 	// and no longer fits the shard's key pool (about 32 GiB of distinct
 	// key parts).
 	RefusedKeySpace
+	// RefusedHistogramSpace: a sample for a bucket whose histograms fill
+	// what one table's can address (32 GiB); counted once per period it
+	// was refused in, like RefusedUnitMismatch.
+	RefusedHistogramSpace
 
 	NumRefusals
 )
@@ -38,7 +42,7 @@ const (
 // RefusalNames are the label values of the refusal reasons.
 var RefusalNames = [NumRefusals]string{
 	"bad_key", "bad_unit", "non_finite", "bad_aggregate", "unit_mismatch", "series_limit", "table_limit", "bad_flags",
-	"key_space",
+	"key_space", "histogram_space",
 }
 
 // Stats are a shard's counters. Totals are monotonic; Series, OpenTables and

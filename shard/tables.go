@@ -248,13 +248,14 @@ type curTable struct {
 
 func (s *Shard) newTable() *hist.Table {
 	s.recycle()
+	t := new(hist.Table)
 	if n := len(s.pool); n > 0 {
-		t := s.pool[n-1]
+		t = s.pool[n-1]
 		s.pool[n-1] = nil
 		s.pool = s.pool[:n-1]
-		return t
 	}
-	return new(hist.Table)
+	t.LimitHistChunks(s.cfg.HistChunks)
+	return t
 }
 
 // recycle takes back the tables the control plane released.
