@@ -72,8 +72,9 @@ var usableMemory = sync.OnceValue(func() int64 {
 // limitLog logs that a pipeline's shards refuse new series at the series
 // limit: at most one line per throttle.Every, with the series refused since
 // the previous line; likewise, on lines of their own, for the refusals of a
-// full key pool. The shards only count (shard.RefusedSeriesLimit,
-// shard.RefusedKeySpace).
+// full key pool and of full histograms. The shards only count
+// (shard.RefusedSeriesLimit, shard.RefusedKeySpace,
+// shard.RefusedHistogramSpace).
 type limitLog struct {
 	pipeline string
 	log      *slog.Logger
@@ -83,19 +84,22 @@ type limitLog struct {
 	th       throttle.Throttle
 	keySeen  uint64 // refusals for key space at the last line of those
 	keyTh    throttle.Throttle
+	histSeen uint64 // likewise for histogram space
+	histTh   throttle.Throttle
 }
 
 // check logs, if a line is due and refusals grew since the last one: at
 // the series limit, and when a shard's key pool is full.
 func (l *limitLog) check(now time.Time) {
-	if !l.th.Due(now) && !l.keyTh.Due(now) {
+	if !l.th.Due(now) && !l.keyTh.Due(now) && !l.histTh.Due(now) {
 		return
 	}
-	var refused, keyRefused, series uint64
+	var refused, keyRefused, histRefused, series uint64
 	for _, s := range l.shards {
 		st := s.Stats()
 		refused += st.Refused[shard.RefusedSeriesLimit]
 		keyRefused += st.Refused[shard.RefusedKeySpace]
+		histRefused += st.Refused[shard.RefusedHistogramSpace]
 		series += st.Series
 	}
 	if refused != l.seen && l.th.Due(now) {
@@ -110,6 +114,13 @@ func (l *limitLog) check(now time.Time) {
 			l.log.Warn("a shard's key pool is full: samples of new series with new names or dimension sets refused",
 				"pipeline", l.pipeline, "series", series, "refused", keyRefused-l.keySeen, "refused_total", keyRefused)
 			l.keySeen = keyRefused
+		}
+	}
+	if histRefused != l.histSeen && l.histTh.Due(now) {
+		if ok, _ := l.histTh.Allow(now); ok {
+			l.log.Warn("a bucket's histograms are full (32 GiB in a shard): samples that would grow them refused",
+				"pipeline", l.pipeline, "refused", histRefused-l.histSeen, "refused_total", histRefused)
+			l.histSeen = histRefused
 		}
 	}
 }

@@ -155,3 +155,27 @@ func TestKeySpaceLogThrottled(t *testing.T) {
 		t.Fatalf("logged %q", got)
 	}
 }
+
+// TestHistogramSpaceLogged: refusals of full histograms are logged on a
+// line of their own.
+func TestHistogramSpaceLogged(t *testing.T) {
+	s, err := shard.New(0, shard.Config{Periods: []time.Duration{time.Second}, HistChunks: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	l := &limitLog{pipeline: "p", log: slog.New(slog.NewTextHandler(&buf, nil)), shards: []*shard.Shard{s}}
+	l.limit.Store(1 << 20)
+	var b sample.Batch
+	for i := range 20_000 {
+		addSample(&b, sample.KindTimer, "t", t0+100, 0, float64(i)*1.37, sample.UnitNone)
+	}
+	s.Apply(&b, t0+200)
+	s.Tick(t0 + 300) // publishes the counters
+	l.check(time.Unix(1000, 0))
+	refused := s.Stats().Refused[shard.RefusedHistogramSpace]
+	if out := buf.String(); refused == 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "histograms are full") ||
+		!strings.Contains(out, fmt.Sprintf("refused=%d refused_total=%d", refused, refused)) {
+		t.Fatalf("%d refused; logged %q", refused, out)
+	}
+}
