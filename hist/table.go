@@ -2,6 +2,7 @@ package hist
 
 import (
 	"math"
+	"math/bits"
 	"unsafe"
 
 	"github.com/gomad/mad/internal/hugepage"
@@ -254,13 +255,15 @@ func (t *Table) AddValue(row uint32, v float64, unit uint8, need Need) bool {
 	return true
 }
 
-// HistRoom reports whether t's histograms can take n more updates (an
-// AddValue, AddMember or RecordHist each, a MergeAgg's feeding one): each
-// may grow a histogram into a new chunk, and the chunks of a table's
-// histograms are bounded by what a handle addresses (32 GiB of them). A
-// caller that gets false refuses the sample for this table, changing
-// nothing.
-func (t *Table) HistRoom(n int) bool { return t.arena.room(2 * n) }
+// HistRoom reports whether one histogram of t can take n more updates (an
+// AddValue, AddMember or RecordHist each, a MergeAgg's feeding one) within
+// the chunks a table's histograms may have (what a handle addresses, 32
+// GiB of them). Each allocation adds at most one chunk; a histogram
+// allocates when it is made and when it doubles, and n updates add at most
+// 2n entries (a count's high part is an entry of its own), so n updates
+// take at most 2 + bits.Len(2n) allocations. A caller that gets false
+// refuses the sample for this table, changing nothing.
+func (t *Table) HistRoom(n int) bool { return t.arena.room(2 + bits.Len(uint(2*n))) }
 
 // LimitHistChunks lowers the chunks t's histograms may take (0: what a
 // handle addresses), for tests. Reset keeps it.

@@ -245,6 +245,17 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 		}
 		r[recGauge] = math.Float64bits(value)
 	}
+	// The histogram updates the sample makes in each period: an update
+	// may grow a histogram into a new chunk, so the sample is refused for
+	// a table whose histograms have no room left (hist.Table.HistRoom),
+	// before its row is made or changed.
+	histN := 0
+	if need&(hist.NeedHist|hist.NeedDistinct) != 0 && spec != specNone {
+		histN = 1 + len(run)
+		if agg != nil {
+			histN += len(b.HistOf(agg))
+		}
+	}
 	for p := range s.periods {
 		var t *hist.Table
 		var row uint32
@@ -252,22 +263,16 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 			t, row = rows[p].t, rows[p].row
 		} else {
 			var ok bool
-			if t, row, ok = s.row(owner, p, s.bucketStart(p, smp.Time), now); !ok {
+			if t, row, ok = s.row(owner, p, s.bucketStart(p, smp.Time), now, histN); !ok {
+				if t != nil { // no histogram room in the table: no row made
+					s.stats.Refused[RefusedHistogramSpace] += uint64(max(1, len(run)))
+				}
 				continue
 			}
 		}
-		if need&(hist.NeedHist|hist.NeedDistinct) != 0 && spec != specNone {
-			// Each update may grow a histogram into a new chunk: refuse
-			// the sample for this table, changing nothing, when its
-			// histograms have no room left (HistRoom).
-			n := 1 + len(run)
-			if agg != nil {
-				n += len(b.HistOf(agg))
-			}
-			if !t.HistRoom(n) {
-				s.stats.Refused[RefusedHistogramSpace] += uint64(max(1, len(run)))
-				continue
-			}
+		if histN > 0 && !t.HistRoom(histN) {
+			s.stats.Refused[RefusedHistogramSpace] += uint64(max(1, len(run)))
+			continue
 		}
 		switch {
 		case spec == specNone:

@@ -440,13 +440,16 @@ func TestNegativeTimesBucketAsJava(t *testing.T) {
 // count is what its histogram holds. Counters, which keep no histogram,
 // go on.
 func TestHistogramSpaceRefuses(t *testing.T) {
-	s := newTestShard(t, Config{Periods: []time.Duration{time.Second, time.Minute}, HistChunks: 3})
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second, time.Minute}, HistChunks: 6})
 	var b sample.Batch
 	const n = 20_000
 	for i := range n {
 		add(t, &b, sample.KindTimer, "t", t0, float64(i)*1.37, sample.Millisecond)
 		add(t, &b, sample.KindCounter, "c", t0, 1, sample.UnitNone)
 	}
+	// A new timer series once the tables are full: refused, and no empty
+	// row made for it.
+	add(t, &b, sample.KindTimer, "t2", t0, 1, sample.Millisecond)
 	s.Apply(&b, t0)
 	s.Tick(t0)
 	refused := s.Stats().Refused
@@ -472,8 +475,35 @@ func TestHistogramSpaceRefuses(t *testing.T) {
 		}
 		kept += uint64(e.row.Count)
 	}
-	if kept+refused[RefusedHistogramSpace] != 2*n {
-		t.Fatalf("kept %d and refused %d of 2×%d timer samples", kept, refused[RefusedHistogramSpace], n)
+	if kept+refused[RefusedHistogramSpace] != 2*(n+1) {
+		t.Fatalf("kept %d and refused %d of 2×%d timer samples", kept, refused[RefusedHistogramSpace], n+1)
+	}
+}
+
+// The room a sample needs grows with the log of its histogram updates, not
+// with their number: a pre-aggregated sample of 70 000 buckets fits a
+// fresh table (it would not if each bucket reserved chunks of its own).
+func TestLargeAggregateHasHistogramRoom(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
+	var b sample.Batch
+	k, err := b.PutKey(sample.KindTimer, []byte("t"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := make([]sample.HistEntry, 70_000)
+	for i := range hs {
+		hs[i] = sample.HistEntry{Value: float64(i), Count: 1}
+	}
+	b.AddAgg(k, t0, 0, sample.Agg{Count: float64(len(hs)), Has: sample.HasCount | sample.HasHist}, hs, sample.UnitNone)
+	s.Apply(&b, t0)
+	s.Tick(t0)
+	if r := s.Stats().Refused; r != [NumRefusals]uint64{} {
+		t.Fatalf("refused %v", r)
+	}
+	s.Flush(t0)
+	rows := drain(t, s)
+	if len(rows) != 1 || rows[0].row.Count != 70_000 || len(rows[0].row.Buckets) < 1000 {
+		t.Fatalf("%d rows; count %d, %d buckets", len(rows), rows[0].row.Count, len(rows[0].row.Buckets))
 	}
 }
 

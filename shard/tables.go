@@ -63,8 +63,10 @@ func (sl rowSlot) gen() uint32 { return uint32(sl>>16) & genMask }
 func (sl rowSlot) row() uint32 { return uint32(sl >> 40) }
 
 // row returns the row of series owner in the open table of period p that
-// holds bucket start, creating it (and the table) if there is none.
-func (s *Shard) row(owner uint32, p int, start, now int64) (*hist.Table, uint32, bool) {
+// holds bucket start, creating it (and the table) if there is none. A new
+// row is not made for a sample of histN histogram updates when the table's
+// histograms have no room for them: row then reports false with the table.
+func (s *Shard) row(owner uint32, p int, start, now int64, histN int) (*hist.Table, uint32, bool) {
 	base := int(owner)*s.stride + recSlots + 2*p
 	sl := s.recs[base : base+2 : base+2]
 	free := -1
@@ -91,10 +93,10 @@ func (s *Shard) row(owner uint32, p int, start, now int64) (*hist.Table, uint32,
 			}
 		}
 	}
-	return s.newRow(owner, p, start, now, sl, free)
+	return s.newRow(owner, p, start, now, sl, free, histN)
 }
 
-func (s *Shard) newRow(owner uint32, p int, start, now int64, sl []uint64, free int) (*hist.Table, uint32, bool) {
+func (s *Shard) newRow(owner uint32, p int, start, now int64, sl []uint64, free, histN int) (*hist.Table, uint32, bool) {
 	per := &s.periods[p]
 	expires := s.expiration(per, start, now)
 	idx, ok := s.tableFor(p, start, expires, now)
@@ -102,6 +104,9 @@ func (s *Shard) newRow(owner uint32, p int, start, now int64, sl []uint64, free 
 		return nil, 0, false
 	}
 	d := &s.desc[idx]
+	if histN > 0 && !d.t.HistRoom(histN) {
+		return d.t, 0, false
+	}
 	row := d.t.AddRow(owner)
 	if free >= 0 {
 		sl[free] = uint64(makeSlot(idx, d.gen, row))

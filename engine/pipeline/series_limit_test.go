@@ -159,7 +159,7 @@ func TestKeySpaceLogThrottled(t *testing.T) {
 // TestHistogramSpaceLogged: refusals of full histograms are logged on a
 // line of their own.
 func TestHistogramSpaceLogged(t *testing.T) {
-	s, err := shard.New(0, shard.Config{Periods: []time.Duration{time.Second}, HistChunks: 3})
+	s, err := shard.New(0, shard.Config{Periods: []time.Duration{time.Second}, HistChunks: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
