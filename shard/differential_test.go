@@ -206,6 +206,10 @@ func diffBatch(d *decider, b *sample.Batch, now int64, wide, deltas bool) {
 			t = now + int64(d.intn(20000))
 		case 2:
 			t = now - 1_000_000 + int64(d.intn(1000))
+		case 3:
+			// Before 1970, where Java's remainder starts a bucket after
+			// its times (a bucket S holds (S-period, S]).
+			t = -int64(d.intn(5000))
 		}
 		unit := pick(d, sample.UnitNone, sample.UnitNone, sample.UnitNone, sample.Second, sample.Byte)
 		var reqTime int64
