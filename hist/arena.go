@@ -241,8 +241,14 @@ func memberSlot(x uint64, logCap uint32) uint32 {
 	return uint32((x * 0x9E3779B97F4A7C15) >> (64 - logCap))
 }
 
-// AddMember adds member hash x to the set *h and reports whether it was new.
-func (a *Arena) AddMember(h *Hist, x uint64) bool {
+// MaxSetMembers is the most members a set holds: what a handle's used
+// field counts (24 bits). A member past it is refused.
+const MaxSetMembers = 1<<24 - 1
+
+// AddMember adds member hash x to the set *h and reports whether it was
+// new; ok is false, with nothing changed, for a new member of a set that
+// holds MaxSetMembers already.
+func (a *Arena) AddMember(h *Hist, x uint64) (added, ok bool) {
 	if x == 0 {
 		x = 1
 	}
@@ -254,18 +260,21 @@ func (a *Arena) AddMember(h *Hist, x uint64) bool {
 		i := memberSlot(x, hh.logCap())
 		for b[i] != 0 {
 			if b[i] == x {
-				return false
+				return false, true
 			}
 			i = (i + 1) & mask
 		}
 		used := hh.used()
+		if used >= MaxSetMembers {
+			return false, false
+		}
 		if (used+1)*loadDen > uint32(len(b))*loadNum {
 			a.grow(h, memberSlot)
 			continue
 		}
 		b[i] = x
 		*h = makeHist(hh.loc(), used+1, hh.logCap())
-		return true
+		return true, true
 	}
 }
 

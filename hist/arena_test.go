@@ -133,3 +133,31 @@ func TestArenaZeroCountIsPresent(t *testing.T) {
 		t.Fatalf("got %+v; want one zero-count bucket", got)
 	}
 }
+
+// A set holds at most MaxSetMembers (what a handle counts): a new member
+// past it is refused, the set unchanged; members it has still read as
+// known. (Without the bound the count carried into the handle's location
+// and the next member crashed.)
+func TestSetMembersBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("16.7 M members, 0.5 GB")
+	}
+	var a Arena
+	var h Hist
+	mix := uint64(0x9E3779B97F4A7C15)
+	for i := uint64(1); i <= MaxSetMembers; i++ {
+		if added, ok := a.AddMember(&h, i*mix); !added || !ok {
+			t.Fatalf("member %d: added %v, ok %v", i, added, ok)
+		}
+	}
+	before := h
+	if added, ok := a.AddMember(&h, 0xDEADBEEF); added || ok || h != before {
+		t.Fatalf("a member past the bound: added %v, ok %v, handle %x → %x", added, ok, before, h)
+	}
+	if added, ok := a.AddMember(&h, 5*mix); added || !ok {
+		t.Fatalf("a known member: added %v, ok %v", added, ok)
+	}
+	if h.used() != MaxSetMembers {
+		t.Fatalf("used %d", h.used())
+	}
+}

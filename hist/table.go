@@ -377,12 +377,20 @@ func (t *Table) MergeAgg(row uint32, a *Agg, unit uint8, need Need) bool {
 }
 
 // AddMember adds a set member's hash to row, counting it if it is new.
-func (t *Table) AddMember(row uint32, member uint64) {
+//
+// It reports false, changing nothing, for a new member of a set that holds
+// MaxSetMembers already.
+func (t *Table) AddMember(row uint32, member uint64) bool {
 	a := &t.acc[row]
+	added, ok := t.arena.AddMember(&a.hist, member)
+	if !ok {
+		return false
+	}
 	a.meta |= metaSet
-	if t.arena.AddMember(&a.hist, member) {
+	if added {
 		a.count++
 	}
+	return true
 }
 
 // RecordHist adds count entries of bucket k to row's histogram.

@@ -229,7 +229,7 @@ func TestTableSetCountsDistinctMembers(t *testing.T) {
 	var tb Table
 	r := tb.AddRow(3)
 	for i := 0; i < 5000; i++ {
-		tb.AddMember(r, uint64(i%1000)*0x9E3779B97F4A7C15) // 0 included
+		tb.AddMember(r, uint64(i%1000)*0x9E3779B97F4A7C15) // 0 included; never full
 	}
 	row := tb.Row(int(r), nil)
 	if v, _, ok := row.Value(Count); !ok || v != 1000 {

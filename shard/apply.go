@@ -278,7 +278,10 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 		case spec == specNone:
 			// A record without metrics: the bucket exists, nothing accumulates.
 		case need&hist.NeedDistinct != 0:
-			t.AddMember(row, math.Float64bits(value))
+			if !t.AddMember(row, math.Float64bits(value)) { // a set of MaxSetMembers
+				s.stats.Refused[RefusedHistogramSpace]++
+				continue
+			}
 		case run != nil:
 			if !s.addRun(t, row, run, unit, need) {
 				continue

@@ -103,7 +103,10 @@ func (s *Shard) lookup(h uint64, key []byte) (uint32, bool) {
 // series limit is reached.
 func (s *Shard) createSeries(h uint64, key []byte, now int64) (uint32, bool) {
 	pk, err := sample.ParseKey(key)
-	if err != nil || !pk.Kind.Ingested() {
+	// The index files the series under h, and reaping deletes it under the
+	// key's own hash: a sample whose hash is not its key's would make a
+	// series the index cannot find again (one hash a new series).
+	if err != nil || !pk.Kind.Ingested() || sample.Hash(key) != h {
 		s.stats.Refused[RefusedBadKey]++
 		return 0, false
 	}

@@ -507,6 +507,22 @@ func TestLargeAggregateHasHistogramRoom(t *testing.T) {
 	}
 }
 
+// A sample whose hash is not its key's (a corrupt batch) makes no series:
+// the index would file it where reaping cannot find it.
+func TestMismatchedHashRefused(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
+	var b sample.Batch
+	ka, _ := b.PutKey(sample.KindCounter, []byte("a"), nil)
+	kb, _ := b.PutKey(sample.KindCounter, []byte("b"), nil)
+	b.AddValue(sample.KeyRef{Hash: kb.Hash, Off: ka.Off, Len: ka.Len}, t0, 0, 1, sample.UnitNone)
+	b.AddValue(ka, t0, 0, 1, sample.UnitNone)
+	s.Apply(&b, t0)
+	s.Tick(t0)
+	if st := s.Stats(); st.Series != 1 || st.Refused[RefusedBadKey] != 1 {
+		t.Fatalf("%d series, refused %v; want 1 series and 1 bad key", st.Series, st.Refused)
+	}
+}
+
 // A shard whose key pool can address no more key parts refuses new series
 // with new parts (counted, not fatal), keeps those whose parts it has, and
 // goes on accumulating the series it has.

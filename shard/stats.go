@@ -32,8 +32,9 @@ const (
 	// key parts).
 	RefusedKeySpace
 	// RefusedHistogramSpace: a sample for a bucket whose histograms fill
-	// what one table's can address (32 GiB); counted once per period it
-	// was refused in, like RefusedUnitMismatch.
+	// what one table's can address (32 GiB), or a new member of a set
+	// that holds hist.MaxSetMembers; counted once per period it was
+	// refused in, like RefusedUnitMismatch.
 	RefusedHistogramSpace
 
 	NumRefusals
