@@ -525,6 +525,9 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 		sl.prod.Discard()
 		return refusalOf(err), err
 	}
+	if err := sl.errExpands(); err != nil {
+		return RefusedDecoderLimit, err
+	}
 	if !s.publishWhole(sl, deadline, func() bool { return r.Context().Err() != nil }) {
 		return RefusedShardsBehind, errSaturated
 	}
@@ -534,6 +537,26 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 	}
 	return 0, nil
 }
+
+// maxRequestSampleBytes bounds what one request may decode into (the
+// batches' samples, keys, histograms and values, PendingSampleBytes). A
+// batch addresses its parts with 32-bit offsets, and some formats expand
+// far beyond their bytes on the wire (an OTLP resource attribute is part
+// of every point's key), so a small request could otherwise wrap them.
+// A variable so that tests can lower it.
+var maxRequestSampleBytes int64 = 1 << 30
+
+// errExpands refuses a request whose samples take more than
+// maxRequestSampleBytes once decoded, discarding them.
+func (sl *httpSlot) errExpands() error {
+	if n := sl.prod.PendingSampleBytes(); n > maxRequestSampleBytes {
+		sl.prod.Discard()
+		return fmt.Errorf("%w: the request decodes into %d bytes of samples and keys, over %d; send it in parts", errExpands, n, maxRequestSampleBytes)
+	}
+	return nil
+}
+
+var errExpands = errors.New("request too large once decoded")
 
 // publishWhole publishes what the slot's producer holds whole, or nothing:
 // it waits until every batch fits in its ring, and discards everything if
@@ -705,6 +728,9 @@ func (s *HTTPSource) Inject(fill func(route sample.Route) (sample.Counts, error)
 	c, err := fill(sl.prod.Route)
 	if err != nil {
 		sl.prod.Discard()
+		return err
+	}
+	if err := sl.errExpands(); err != nil {
 		return err
 	}
 	if !s.publishWhole(sl, deadline, func() bool { return false }) {

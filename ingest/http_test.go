@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -364,5 +365,37 @@ func TestHTTPRefusedRequestDropsGrownBatches(t *testing.T) {
 	sl := s.all[0]
 	if n := sl.prod.PendingBytes(); n > 4<<10 || sl.held {
 		t.Errorf("a refused request of %d bytes left %d bytes of batches (held %v)", len(body), n, sl.held)
+	}
+}
+
+// TestHTTPRequestExpandingPastTheBoundRefused: a request whose samples
+// take more than maxRequestSampleBytes once decoded is answered 413 and
+// nothing of it is published (a batch's 32-bit offsets would wrap past
+// 4 GiB); a smaller one is accepted.
+func TestHTTPRequestExpandingPastTheBoundRefused(t *testing.T) {
+	defer func(old int64) { maxRequestSampleBytes = old }(maxRequestSampleBytes)
+	maxRequestSampleBytes = 64 << 10
+	lanes := NewLanes(1, 4)
+	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1}, []Lanes{lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	var body []byte
+	for i := range 2000 {
+		body = append(body, v3Body(fmt.Sprintf("metric.%07d", i), 4)...)
+	}
+	w := serve(s, body)
+	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "decodes into") {
+		t.Fatalf("%d %s; want 413", w.Code, w.Body.String())
+	}
+	if b, ok := lanes.To[0].Pop(); ok {
+		t.Fatalf("a refused request published %d samples", b.Count())
+	}
+	if w := serve(s, v3Body("small", 4)); w.Code != http.StatusOK {
+		t.Fatalf("%d %s; want 200", w.Code, w.Body.String())
+	}
+	if b, ok := lanes.To[0].Pop(); !ok || b.Count() != 4 {
+		t.Fatalf("the small request: published %v", ok)
 	}
 }

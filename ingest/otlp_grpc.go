@@ -276,6 +276,9 @@ func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Conte
 		sl.prod.Discard()
 		return refusalOf(err), err
 	}
+	if err := sl.errExpands(); err != nil {
+		return RefusedDecoderLimit, status.Error(codes.ResourceExhausted, err.Error())
+	}
 	if !s.publishWhole(sl, deadline, func() bool { return ctx.Err() != nil }) {
 		return RefusedShardsBehind, errSaturated
 	}

@@ -490,6 +490,26 @@ func (p *Producer) PendingBytes() int {
 	return n
 }
 
+// PendingSampleBytes returns the bytes the batches not yet published hold
+// in use (lengths, not capacities): what a request decoded into.
+func (p *Producer) PendingSampleBytes() int64 {
+	var n int64
+	add := func(b *sample.Batch) {
+		n += int64(len(b.Samples))*int64(unsafe.Sizeof(sample.Sample{})) + int64(len(b.Keys)) +
+			int64(len(b.Aggs))*int64(unsafe.Sizeof(sample.Agg{})) + int64(len(b.Hist))*int64(unsafe.Sizeof(sample.HistEntry{})) +
+			int64(len(b.Runs))*int64(unsafe.Sizeof(sample.Run{})) + int64(len(b.Vals))*8
+	}
+	if p.stage != nil {
+		add(p.stage)
+	}
+	for _, b := range p.cur {
+		if b != nil {
+			add(b)
+		}
+	}
+	return n
+}
+
 // batchBytes is the memory a batch holds: the capacity of its slices.
 func batchBytes(b *sample.Batch) int {
 	return cap(b.Samples)*int(unsafe.Sizeof(sample.Sample{})) + cap(b.Keys) +
