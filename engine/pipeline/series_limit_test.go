@@ -69,13 +69,7 @@ func TestDefaultMaxSeries(t *testing.T) {
 // most once per throttle.Every, each line with the refusals since the last,
 // and not at all while none are new.
 func TestSeriesLimitLogThrottled(t *testing.T) {
-	s, err := shard.New(0, shard.Config{Periods: []time.Duration{time.Second}, MaxSeries: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	l := &limitLog{pipeline: "p", log: slog.New(slog.NewTextHandler(&buf, nil)), shards: []*shard.Shard{s}}
-	l.limit.Store(2)
+	s, l, buf := newLimitLog(t, shard.Config{Periods: []time.Duration{time.Second}, MaxSeries: 2}, 2)
 	series := 0
 	send := func(n int) {
 		var b sample.Batch
@@ -125,13 +119,7 @@ func TestSeriesLimitLogThrottled(t *testing.T) {
 // TestKeySpaceLogThrottled: refusals of a full key pool are logged on
 // lines of their own, throttled, with the refusals since the last line.
 func TestKeySpaceLogThrottled(t *testing.T) {
-	s, err := shard.New(0, shard.Config{Periods: []time.Duration{time.Second}, KeyPoolChunks: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	l := &limitLog{pipeline: "p", log: slog.New(slog.NewTextHandler(&buf, nil)), shards: []*shard.Shard{s}}
-	l.limit.Store(1 << 20)
+	s, l, buf := newLimitLog(t, shard.Config{Periods: []time.Duration{time.Second}, KeyPoolChunks: 1}, 1<<20)
 	long := strings.Repeat("v", 200) // a slot class the pool's one chunk is not for
 	series := 0
 	send := func(n int) {
@@ -159,13 +147,7 @@ func TestKeySpaceLogThrottled(t *testing.T) {
 // TestHistogramSpaceLogged: refusals of full histograms are logged on a
 // line of their own.
 func TestHistogramSpaceLogged(t *testing.T) {
-	s, err := shard.New(0, shard.Config{Periods: []time.Duration{time.Second}, HistChunks: 6})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	l := &limitLog{pipeline: "p", log: slog.New(slog.NewTextHandler(&buf, nil)), shards: []*shard.Shard{s}}
-	l.limit.Store(1 << 20)
+	s, l, buf := newLimitLog(t, shard.Config{Periods: []time.Duration{time.Second}, HistChunks: 6}, 1<<20)
 	var b sample.Batch
 	for i := range 20_000 {
 		addSample(&b, sample.KindTimer, "t", t0+100, 0, float64(i)*1.37, sample.UnitNone)
@@ -178,4 +160,18 @@ func TestHistogramSpaceLogged(t *testing.T) {
 		!strings.Contains(out, fmt.Sprintf("refused=%d refused_total=%d", refused, refused)) {
 		t.Fatalf("%d refused; logged %q", refused, out)
 	}
+}
+
+// newLimitLog returns a shard of cfg and a limitLog of it (limit: the
+// pipeline's MaxSeries) writing to the returned buffer.
+func newLimitLog(t *testing.T, cfg shard.Config, limit int64) (*shard.Shard, *limitLog, *bytes.Buffer) {
+	t.Helper()
+	s, err := shard.New(0, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := new(bytes.Buffer)
+	l := &limitLog{pipeline: "p", log: slog.New(slog.NewTextHandler(buf, nil)), shards: []*shard.Shard{s}}
+	l.limit.Store(limit)
+	return s, l, buf
 }
