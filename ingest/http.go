@@ -23,6 +23,8 @@ import (
 	"github.com/gomad/mad/internal/grpcunary"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/internal/throttle"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // HTTPKind is one of MAD's HTTP sources (MAD-SPEC §3.1).
@@ -227,6 +229,11 @@ type httpSlot struct {
 	held    bool
 	heldMax int // the largest request it held since
 	lastUse time.Time
+	// route is the decoders' sample.Route (sl.bounded, made once): the
+	// producer's, stopping a request whose samples outgrow
+	// maxRequestSampleBytes while it is decoded.
+	route sample.Route
+	bound requestBound
 }
 
 // NewHTTPSource returns a source whose slot i publishes over lanes[i].
@@ -244,6 +251,7 @@ func NewHTTPSource(cfg HTTPConfig, lanes []Lanes) (*HTTPSource, error) {
 		// Batches of any size are reused: the slot's janitor lets go of
 		// large ones once the slot is idle (httpSlot.held).
 		sl := &httpSlot{prod: p}
+		sl.route = sl.bounded
 		s.all = append(s.all, sl)
 		s.slots <- sl
 	}
@@ -481,6 +489,7 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 		sl.reconfigure(cfg)
 	}
 	defer func() { sl.release(err == nil) }()
+	defer sl.recoverExpands(&why, &err, false) // before release: it sees the refusal
 	var plain []byte
 	if cfg.Kind == HTTPOTLP && r.URL.Path == OTLPGRPCPath {
 		plain, why, err = sl.grpcMessage(r, cfg)
@@ -492,33 +501,34 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 		return why, err
 	}
 	sl.ensureDecoder(cfg, s.deltas.Load())
+	sl.bound = requestBound{}
 	now := time.Now().UnixMilli()
 	var st sample.Counts
 	switch cfg.Kind {
 	case HTTPClientV1:
-		st, err = sl.pb.DecodeV1(plain, now, sl.prod.Route)
+		st, err = sl.pb.DecodeV1(plain, now, sl.route)
 	case HTTPClientV2:
-		st, err = sl.pb.DecodeV2(plain, now, sl.prod.Route)
+		st, err = sl.pb.DecodeV2(plain, now, sl.route)
 	case HTTPClientV3:
-		st, err = sl.pb.DecodeV3(plain, now, sl.prod.Route)
+		st, err = sl.pb.DecodeV3(plain, now, sl.route)
 	case HTTPCollectd:
 		sl.dims = headerDims(sl.dims[:0], r.Header)
-		st, err = sl.collectd.Decode(plain, sl.dims, now, sl.prod.Route)
+		st, err = sl.collectd.Decode(plain, sl.dims, now, sl.route)
 	case HTTPOTLP:
 		var msg []byte
 		if msg, why, err = sl.otlpMessage(r, plain); err != nil {
 			return why, err
 		}
-		st, err = sl.otlp.Decode(msg, now, sl.prod.Route)
+		st, err = sl.otlp.Decode(msg, now, sl.route)
 		sl.otlpSt = sl.otlp.Stats()
 	case HTTPPrometheus:
 		if n, derr := snappy.DecodedLen(plain); derr == nil {
 			sl.note(n) // what promrw decompresses into its own buffer
 		}
 		if strings.Contains(r.Header.Get("Content-Type"), "io.prometheus.write.v2.Request") {
-			st, err = sl.prom.DecodeV2(plain, now, sl.prod.Route)
+			st, err = sl.prom.DecodeV2(plain, now, sl.route)
 		} else {
-			st, err = sl.prom.Decode(plain, now, sl.prod.Route)
+			st, err = sl.prom.Decode(plain, now, sl.route)
 		}
 	}
 	if err != nil {
@@ -554,6 +564,72 @@ func (sl *httpSlot) errExpands() error {
 		return fmt.Errorf("%w: the request decodes into %d bytes of samples and keys, over %d; send it in parts", errExpands, n, maxRequestSampleBytes)
 	}
 	return nil
+}
+
+// The slot's route checks what the request has decoded into
+// (PendingSampleBytes, a walk of the shards' batches) every
+// expandCheckEvery samples, and at the next sample once the batches it
+// returned have grown by expandCheckBytes since the last check: a request
+// whose samples outgrow maxRequestSampleBytes is stopped within about
+// expandCheckBytes and one sample of it, not once it is decoded whole (a
+// few MB of OTLP can expand to gigabytes, an attribute of its resource
+// being part of every point's key). errExpands's check after decoding
+// stays: it sees the last sample.
+const (
+	expandCheckEvery = 256
+	expandCheckBytes = 1 << 20
+)
+
+// requestBound is what the route has seen of the request being decoded.
+type requestBound struct {
+	last    *sample.Batch // the batch the route returned last
+	lastUse int64         // its usedBytes then
+	grown   int64         // bytes the returned batches grew by since the last check
+	calls   int           // samples routed since the last check
+}
+
+// expandStop is what the route panics with to stop a decoder whose request
+// outgrew maxRequestSampleBytes (a sample.Route has no error to return);
+// recoverExpands turns it into the request's refusal.
+type expandStop struct{ err error }
+
+// bounded is the slot's sample.Route (see requestBound).
+func (sl *httpSlot) bounded(h uint64) *sample.Batch {
+	g := &sl.bound
+	if g.last != nil {
+		g.grown += usedBytes(g.last) - g.lastUse
+	}
+	if g.calls++; g.calls >= expandCheckEvery || g.grown >= expandCheckBytes {
+		if n := sl.prod.PendingSampleBytes(); n > maxRequestSampleBytes {
+			panic(expandStop{fmt.Errorf("%w: the request decodes into more than %d bytes of samples and keys (%d when decoding stopped); send it in parts", errExpands, maxRequestSampleBytes, n)})
+		}
+		g.grown, g.calls = 0, 0
+	}
+	b := sl.prod.Route(h)
+	g.last, g.lastUse = b, usedBytes(b)
+	return b
+}
+
+// recoverExpands, deferred by a request's handler, refuses the request
+// the route stopped (decoder_limit; RESOURCE_EXHAUSTED over gRPC): what it
+// had decoded is discarded and the slot's decoders, stopped mid-request,
+// are dropped. Any other panic goes on.
+func (sl *httpSlot) recoverExpands(why *HTTPRefusal, err *error, grpc bool) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	stop, ok := r.(expandStop)
+	if !ok {
+		panic(r)
+	}
+	sl.prod.Discard()
+	sl.dropDecoders()
+	sl.bound = requestBound{}
+	*why, *err = RefusedDecoderLimit, stop.err
+	if grpc {
+		*err = status.Error(codes.ResourceExhausted, stop.err.Error())
+	}
 }
 
 var errExpands = errors.New("request too large once decoded")
@@ -717,7 +793,7 @@ func (s *HTTPSource) count(cfg *HTTPConfig, path string, why HTTPRefusal, err er
 // reach the aggregation this way (MAD posts them to its own V3 route). It
 // returns an error (nothing published) if no slot or no room is found
 // before the deadline, or if fill fails.
-func (s *HTTPSource) Inject(fill func(route sample.Route) (sample.Counts, error)) error {
+func (s *HTTPSource) Inject(fill func(route sample.Route) (sample.Counts, error)) (err error) {
 	cfg := s.cfg.Load()
 	deadline := time.Now().Add(cfg.Deadline)
 	sl, err := s.borrow(cfg.Deadline, nil)
@@ -725,7 +801,10 @@ func (s *HTTPSource) Inject(fill func(route sample.Route) (sample.Counts, error)
 		return err
 	}
 	defer func() { s.slots <- sl }()
-	c, err := fill(sl.prod.Route)
+	var why HTTPRefusal
+	defer sl.recoverExpands(&why, &err, false)
+	sl.bound = requestBound{}
+	c, err := fill(sl.route)
 	if err != nil {
 		sl.prod.Discard()
 		return err

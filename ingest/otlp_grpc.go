@@ -248,11 +248,12 @@ func (s *HTTPSource) exportGRPC(_ any, ctx context.Context, dec func(any) error,
 }
 
 // handleGRPC reads, decodes and publishes one call on slot sl.
-func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Context, dec func(any) error, deadline time.Time, call *grpcCall) (_ HTTPRefusal, err error) {
+func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Context, dec func(any) error, deadline time.Time, call *grpcCall) (why HTTPRefusal, err error) {
 	if sl.cfg != cfg {
 		sl.reconfigure(cfg)
 	}
 	defer func() { sl.release(err == nil) }()
+	defer sl.recoverExpands(&why, &err, true) // before release: it sees the refusal
 	msg := grpcMessage{sl: sl}
 	if err := dec(&msg); err != nil {
 		why, ok := grpcReadRefusal(err)
@@ -270,7 +271,8 @@ func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Conte
 		return RefusedBodyTooLarge, status.Errorf(codes.ResourceExhausted, "the message of %d bytes as sent exceeds httpMaxBodyBytes (%d)", wire-grpcunary.HeaderLen, cfg.MaxBody)
 	}
 	sl.ensureDecoder(cfg, s.deltas.Load())
-	st, err := sl.otlp.Decode(msg.b, time.Now().UnixMilli(), sl.prod.Route)
+	sl.bound = requestBound{}
+	st, err := sl.otlp.Decode(msg.b, time.Now().UnixMilli(), sl.route)
 	sl.otlpSt = sl.otlp.Stats()
 	if err != nil {
 		sl.prod.Discard()

@@ -7,6 +7,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -361,4 +363,73 @@ func (s *statusMsg) unmarshal(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// TestOTLPExpandingRequestStoppedWhileDecoding: an OTLP request of about
+// 60 KB whose resource attribute of 30 000 bytes is part of each of its
+// 2 000 points' keys (60 MB once decoded) is refused, over HTTP (413) and over
+// gRPC on MAD's route and on a port of its own (RESOURCE_EXHAUSTED), and
+// its decoding stops near maxRequestSampleBytes: what a request allocates
+// stays a small multiple of the bound (the batch's keys, the decoder's
+// record table and its section buffer each grow to about the bound, by
+// append's steps of a quarter: some five times what they hold), not the
+// 60 MB it expands to (some 900 MB allocated without the stop). The
+// next request on the slot (its decoders dropped and made again) is
+// accepted.
+func TestOTLPExpandingRequestStoppedWhileDecoding(t *testing.T) {
+	defer func(old int64) { maxRequestSampleBytes = old }(maxRequestSampleBytes)
+	maxRequestSampleBytes = 1 << 20
+	req := gaugeReq()
+	req.ResourceMetrics[0].Resource.Attributes = append(req.ResourceMetrics[0].Resource.Attributes,
+		&commonpb.KeyValue{Key: "big", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: strings.Repeat("x", 30_000)}}})
+	gauge := req.ResourceMetrics[0].ScopeMetrics[0].Metrics[0].GetGauge()
+	for i := range 2000 {
+		gauge.DataPoints = append(gauge.DataPoints, point(float64(i), "i", strconv.Itoa(i)))
+	}
+	pb, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocated := func(f func()) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	const most = 32 << 20
+	for _, addr := range []string{"", "127.0.0.1:0"} {
+		o := startOTLP(t, HTTPConfig{Deadline: time.Second, GRPCAddr: addr})
+		if addr == "" {
+			var code int
+			var body []byte
+			n := allocated(func() { code, _, body = postOTLP(t, o.url, "application/x-protobuf", pb) })
+			if code != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "decodes into more than") {
+				t.Errorf("HTTP: %d %s; want 413", code, body)
+			}
+			if n > most {
+				t.Errorf("HTTP: the refused request allocated %d bytes; want at most %d", n, most)
+			}
+		}
+		client := colpb.NewMetricsServiceClient(o.conn)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var err error
+		n := allocated(func() { _, err = client.Export(ctx, req) })
+		if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "decodes into more than") {
+			t.Errorf("gRPC (%q): %v; want RESOURCE_EXHAUSTED", addr, err)
+		}
+		if n > most {
+			t.Errorf("gRPC (%q): the refused call allocated %d bytes; want at most %d", addr, n, most)
+		}
+		if got := o.drain(); len(got) != 0 {
+			t.Errorf("a refused request published %d samples", len(got))
+		}
+		if _, err := client.Export(ctx, gaugeReq(point(1, "a", "x"))); err != nil {
+			t.Errorf("the next call: %v", err)
+		}
+		if got := o.drain(); len(got) != 1 {
+			t.Errorf("the next call published %d samples; want 1", len(got))
+		}
+		cancel()
+	}
 }

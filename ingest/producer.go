@@ -494,20 +494,23 @@ func (p *Producer) PendingBytes() int {
 // in use (lengths, not capacities): what a request decoded into.
 func (p *Producer) PendingSampleBytes() int64 {
 	var n int64
-	add := func(b *sample.Batch) {
-		n += int64(len(b.Samples))*int64(unsafe.Sizeof(sample.Sample{})) + int64(len(b.Keys)) +
-			int64(len(b.Aggs))*int64(unsafe.Sizeof(sample.Agg{})) + int64(len(b.Hist))*int64(unsafe.Sizeof(sample.HistEntry{})) +
-			int64(len(b.Runs))*int64(unsafe.Sizeof(sample.Run{})) + int64(len(b.Vals))*8
-	}
 	if p.stage != nil {
-		add(p.stage)
+		n += usedBytes(p.stage)
 	}
 	for _, b := range p.cur {
 		if b != nil {
-			add(b)
+			n += usedBytes(b)
 		}
 	}
 	return n
+}
+
+// usedBytes is what a batch holds in use: the lengths of its slices, in
+// bytes (batchBytes counts their capacities).
+func usedBytes(b *sample.Batch) int64 {
+	return int64(len(b.Samples))*int64(unsafe.Sizeof(sample.Sample{})) + int64(len(b.Keys)) +
+		int64(len(b.Aggs))*int64(unsafe.Sizeof(sample.Agg{})) + int64(len(b.Hist))*int64(unsafe.Sizeof(sample.HistEntry{})) +
+		int64(len(b.Runs))*int64(unsafe.Sizeof(sample.Run{})) + int64(len(b.Vals))*8
 }
 
 // batchBytes is the memory a batch holds: the capacity of its slices.
