@@ -408,6 +408,17 @@ func TestTCPRetarget(t *testing.T) {
 	decs := [2]statsd.Config{decA, decB}
 	const n = chunks
 	retarget(t, n, &chunksSent, sendersDone, &retargets, func(i int) error {
+		if i%10 >= 8 {
+			// Two retargets in ten wait until chunk i (sent under the lanes
+			// retarget i-1 chose: a for an even i, b for an odd one) has
+			// been read, but for a partial line a connection: so both sets
+			// receive lines whatever the scheduling (a starved source used
+			// to read every chunk under one of them), and the other
+			// retargets overlap the sending.
+			waitFor(t, "chunk "+strconv.Itoa(i)+" read", func() bool {
+				return chunksSent.Load() > int64(i) && a.got.Load()+b.got.Load() >= int64((i+1)*perChunk-conns)
+			})
+		}
 		return src.Retarget(with(decs[(i+1)%2]), sinks[(i+1)%2].lanes)
 	})
 	<-sendersDone
