@@ -568,13 +568,15 @@ func (sl *httpSlot) errExpands() error {
 
 // The slot's route checks what the request has decoded into
 // (PendingSampleBytes, a walk of the shards' batches) every
-// expandCheckEvery samples, and at the next sample once the batches it
-// returned have grown by expandCheckBytes since the last check: a request
-// whose samples outgrow maxRequestSampleBytes is stopped within about
-// expandCheckBytes and one sample of it, not once it is decoded whole (a
-// few MB of OTLP can expand to gigabytes, an attribute of its resource
-// being part of every point's key). errExpands's check after decoding
-// stays: it sees the last sample.
+// expandCheckEvery samples, and at the next sample once the keys written
+// since the last check reach expandCheckBytes: a request whose samples
+// outgrow maxRequestSampleBytes is stopped within about expandCheckBytes
+// and one sample of it, not once it is decoded whole. Keys are what
+// expands (a few MB of OTLP can decode into gigabytes, an attribute of its
+// resource being part of every point's key; a V3 record's dimensions are
+// part of each of its metrics' keys); a sample's other parts are its own
+// bytes on the wire, or a fixed size a sample. errExpands's check after
+// decoding stays: it sees the last sample.
 const (
 	expandCheckEvery = 256
 	expandCheckBytes = 1 << 20
@@ -582,10 +584,10 @@ const (
 
 // requestBound is what the route has seen of the request being decoded.
 type requestBound struct {
-	last    *sample.Batch // the batch the route returned last
-	lastUse int64         // its usedBytes then
-	grown   int64         // bytes the returned batches grew by since the last check
-	calls   int           // samples routed since the last check
+	last     *sample.Batch // the batch the route returned last
+	lastKeys int           // its len(Keys) then
+	grown    int           // bytes of keys written since the last check
+	calls    int           // samples routed since the last check
 }
 
 // expandStop is what the route panics with to stop a decoder whose request
@@ -597,17 +599,23 @@ type expandStop struct{ err error }
 func (sl *httpSlot) bounded(h uint64) *sample.Batch {
 	g := &sl.bound
 	if g.last != nil {
-		g.grown += usedBytes(g.last) - g.lastUse
+		g.grown += len(g.last.Keys) - g.lastKeys
 	}
 	if g.calls++; g.calls >= expandCheckEvery || g.grown >= expandCheckBytes {
-		if n := sl.prod.PendingSampleBytes(); n > maxRequestSampleBytes {
-			panic(expandStop{fmt.Errorf("%w: the request decodes into more than %d bytes of samples and keys (%d when decoding stopped); send it in parts", errExpands, maxRequestSampleBytes, n)})
-		}
-		g.grown, g.calls = 0, 0
+		sl.checkExpands()
 	}
 	b := sl.prod.Route(h)
-	g.last, g.lastUse = b, usedBytes(b)
+	g.last, g.lastKeys = b, len(b.Keys)
 	return b
+}
+
+// checkExpands stops the decoder (bounded) if the request's samples
+// outgrew maxRequestSampleBytes.
+func (sl *httpSlot) checkExpands() {
+	if n := sl.prod.PendingSampleBytes(); n > maxRequestSampleBytes {
+		panic(expandStop{fmt.Errorf("%w: the request decodes into more than %d bytes of samples and keys (%d when decoding stopped); send it in parts", errExpands, maxRequestSampleBytes, n)})
+	}
+	sl.bound.grown, sl.bound.calls = 0, 0
 }
 
 // recoverExpands, deferred by a request's handler, refuses the request
