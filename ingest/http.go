@@ -568,8 +568,10 @@ func (sl *httpSlot) errExpands() error {
 
 // The slot's route checks what the request has decoded into
 // (PendingSampleBytes, a walk of the shards' batches) every
-// expandCheckEvery samples, and at the next sample once the keys written
-// since the last check reach expandCheckBytes: a request whose samples
+// expandCheckEvery routes (a route is a sample, or a run of up to a few
+// hundred values), and at the next route once the keys written through it
+// since the last check reach expandCheckBytes (a mapper's keys, written as
+// it maps a staged sample, are seen by the walk only): a request whose samples
 // outgrow maxRequestSampleBytes is stopped within about expandCheckBytes
 // and one sample of it, not once it is decoded whole. Keys are what
 // expands (a few MB of OTLP can decode into gigabytes, an attribute of its
@@ -587,7 +589,7 @@ type requestBound struct {
 	last     *sample.Batch // the batch the route returned last
 	lastKeys int           // its len(Keys) then
 	grown    int           // bytes of keys written since the last check
-	calls    int           // samples routed since the last check
+	calls    int           // routes since the last check
 }
 
 // expandStop is what the route panics with to stop a decoder whose request
@@ -809,8 +811,9 @@ func (s *HTTPSource) Inject(fill func(route sample.Route) (sample.Counts, error)
 		return err
 	}
 	defer func() { s.slots <- sl }()
+	defer func() { sl.release(err == nil) }() // a refusal lets go of what it grew
 	var why HTTPRefusal
-	defer sl.recoverExpands(&why, &err, false)
+	defer sl.recoverExpands(&why, &err, false) // before release: it sees the refusal
 	sl.bound = requestBound{}
 	c, err := fill(sl.route)
 	if err != nil {

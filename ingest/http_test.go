@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -369,9 +370,10 @@ func TestHTTPRefusedRequestDropsGrownBatches(t *testing.T) {
 }
 
 // TestHTTPRequestExpandingPastTheBoundRefused: a request whose samples
-// take more than maxRequestSampleBytes once decoded is answered 413 and
-// nothing of it is published (a batch's 32-bit offsets would wrap past
-// 4 GiB); a smaller one is accepted.
+// take more than maxRequestSampleBytes once decoded is answered 413, its
+// decoding stopped on the way (the bounded route's message), and nothing
+// of it is published (a batch's 32-bit offsets would wrap past 4 GiB); a
+// smaller one is accepted.
 func TestHTTPRequestExpandingPastTheBoundRefused(t *testing.T) {
 	defer func(old int64) { maxRequestSampleBytes = old }(maxRequestSampleBytes)
 	maxRequestSampleBytes = 64 << 10
@@ -386,7 +388,7 @@ func TestHTTPRequestExpandingPastTheBoundRefused(t *testing.T) {
 		body = append(body, v3Body(fmt.Sprintf("metric.%07d", i), 4)...)
 	}
 	w := serve(s, body)
-	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "decodes into") {
+	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "decodes into more than") {
 		t.Fatalf("%d %s; want 413", w.Code, w.Body.String())
 	}
 	if b, ok := lanes.To[0].Pop(); ok {
@@ -397,5 +399,62 @@ func TestHTTPRequestExpandingPastTheBoundRefused(t *testing.T) {
 	}
 	if b, ok := lanes.To[0].Pop(); !ok || b.Count() != 4 {
 		t.Fatalf("the small request: published %v", ok)
+	}
+}
+
+// TestInjectExpandingPastTheBoundStopped: Inject's fill (the daemon's own
+// metrics) routes through the same bound, through a mapper too: a fill
+// that would route 100 MB of keys is stopped near the bound with the
+// bound's error, nothing is published, the slot lets go of what it grew,
+// and the next Inject is accepted.
+func TestInjectExpandingPastTheBoundStopped(t *testing.T) {
+	defer func(old int64) { maxRequestSampleBytes = old }(maxRequestSampleBytes)
+	maxRequestSampleBytes = 1 << 20
+	for _, mapped := range []bool{false, true} {
+		cfg := HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1}
+		if mapped {
+			cfg.Mappers = []MapperSpec{&TimeStampingSpec{}}
+		}
+		lanes := NewLanes(1, 4)
+		s, err := NewHTTPSource(cfg, []Lanes{lanes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := append([]byte{byte(sample.KindCounter)}, strings.Repeat("k", 1000)...)
+		routed := 0
+		err = s.Inject(func(route sample.Route) (sample.Counts, error) {
+			for i := range 100_000 {
+				key[1] = byte(i)
+				h := sample.Hash(key)
+				b := route(h)
+				b.AddValue(b.PutKeyBytes(key, h), 1, 0, 1, sample.UnitNone)
+				routed++
+			}
+			return sample.Counts{Samples: routed}, nil
+		})
+		if !errors.Is(err, errExpands) || !strings.Contains(err.Error(), "decodes into more than") {
+			t.Errorf("mapped %v: Inject: %v; want the bound's error", mapped, err)
+		}
+		if most := int(maxRequestSampleBytes/1000) + 2*expandCheckEvery; routed > most {
+			t.Errorf("mapped %v: %d samples routed before the stop; want at most %d", mapped, routed, most)
+		}
+		if b, ok := lanes.To[0].Pop(); ok {
+			t.Errorf("mapped %v: a stopped Inject published %d samples", mapped, b.Count())
+		}
+		sl := <-s.slots
+		if n := sl.prod.PendingBytes(); n > httpKeepBytes {
+			t.Errorf("mapped %v: the slot kept %d bytes of batches after the stop", mapped, n)
+		}
+		s.slots <- sl
+		err = s.Inject(func(route sample.Route) (sample.Counts, error) {
+			h := sample.Hash(key)
+			b := route(h)
+			b.AddValue(b.PutKeyBytes(key, h), 1, 0, 1, sample.UnitNone)
+			return sample.Counts{Samples: 1}, nil
+		})
+		if err != nil {
+			t.Errorf("mapped %v: the next Inject: %v", mapped, err)
+		}
+		s.Stop()
 	}
 }

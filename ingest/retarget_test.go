@@ -416,6 +416,11 @@ func TestTCPRetarget(t *testing.T) {
 			// to read every chunk under one of them), and the other
 			// retargets overlap the sending.
 			waitFor(t, "chunk "+strconv.Itoa(i)+" read", func() bool {
+				select {
+				case <-sendersDone: // a sender failed: its error is reported below
+					return true
+				default:
+				}
 				return chunksSent.Load() > int64(i) && a.got.Load()+b.got.Load() >= int64((i+1)*perChunk-conns)
 			})
 		}
