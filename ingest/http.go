@@ -234,6 +234,10 @@ type httpSlot struct {
 	// maxRequestSampleBytes while it is decoded.
 	route sample.Route
 	bound requestBound
+	// otlpDecoded: the request being handled was given to the OTLP
+	// decoder, which may have moved streams of the deltas tracker on; a
+	// refusal takes them back (undoDeltas).
+	otlpDecoded bool
 }
 
 // NewHTTPSource returns a source whose slot i publishes over lanes[i].
@@ -489,6 +493,12 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 		sl.reconfigure(cfg)
 	}
 	defer func() { sl.release(err == nil) }()
+	sl.otlpDecoded = false
+	defer func() {
+		if err != nil {
+			sl.undoDeltas()
+		}
+	}()
 	defer sl.recoverExpands(&why, &err, false) // before release: it sees the refusal
 	var plain []byte
 	if cfg.Kind == HTTPOTLP && r.URL.Path == OTLPGRPCPath {
@@ -519,6 +529,7 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 		if msg, why, err = sl.otlpMessage(r, plain); err != nil {
 			return why, err
 		}
+		sl.otlpDecoded = true
 		st, err = sl.otlp.Decode(msg, now, sl.route)
 		sl.otlpSt = sl.otlp.Stats()
 	case HTTPPrometheus:
@@ -634,12 +645,23 @@ func (sl *httpSlot) recoverExpands(why *HTTPRefusal, err *error, grpc bool) {
 		panic(r)
 	}
 	sl.prod.Discard()
+	sl.undoDeltas() // before the decoder that holds the changes is dropped
 	sl.dropDecoders()
 	sl.bound = requestBound{}
 	*why, *err = RefusedDecoderLimit, stop.err
 	if grpc {
 		*err = status.Error(codes.ResourceExhausted, stop.err.Error())
 	}
+}
+
+// undoDeltas takes back what the OTLP decoder did to the deltas tracker
+// for the request being refused (otlp.Decoder.Undo), so that its retry is
+// converted as it would have been: nothing of it was applied.
+func (sl *httpSlot) undoDeltas() {
+	if sl.otlpDecoded && sl.otlp != nil {
+		sl.otlp.Undo()
+	}
+	sl.otlpDecoded = false
 }
 
 var errExpands = errors.New("request too large once decoded")

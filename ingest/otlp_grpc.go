@@ -253,6 +253,12 @@ func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Conte
 		sl.reconfigure(cfg)
 	}
 	defer func() { sl.release(err == nil) }()
+	sl.otlpDecoded = false
+	defer func() {
+		if err != nil {
+			sl.undoDeltas()
+		}
+	}()
 	defer sl.recoverExpands(&why, &err, true) // before release: it sees the refusal
 	msg := grpcMessage{sl: sl}
 	if err := dec(&msg); err != nil {
@@ -272,6 +278,7 @@ func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Conte
 	}
 	sl.ensureDecoder(cfg, s.deltas.Load())
 	sl.bound = requestBound{}
+	sl.otlpDecoded = true
 	st, err := sl.otlp.Decode(msg.b, time.Now().UnixMilli(), sl.route)
 	sl.otlpSt = sl.otlp.Stats()
 	if err != nil {

@@ -439,3 +439,47 @@ func TestOTLPExpandingRequestStoppedWhileDecoding(t *testing.T) {
 		cancel()
 	}
 }
+
+// TestOTLPRefusedRequestUndoesDeltas: with cumulativeToDelta, a request
+// refused after its points moved their streams on (malformed further on:
+// 400) leaves the streams as they were, so that its retry is converted
+// (not stale, as it was when the refusal kept the points' effect) and the
+// delta reaches the shards once.
+func TestOTLPRefusedRequestUndoesDeltas(t *testing.T) {
+	o := startOTLP(t, HTTPConfig{Deadline: time.Second, OTLP: OTLPOptions{CumulativeToDelta: true}})
+	start := uint64(time.Now().Add(-time.Hour).UnixNano()) // started before the tracker
+	sum := func(ts time.Duration, v float64) []byte {
+		req := &colpb.ExportMetricsServiceRequest{ResourceMetrics: []*metricspb.ResourceMetrics{{ScopeMetrics: []*metricspb.ScopeMetrics{{Metrics: []*metricspb.Metric{
+			{Name: "c", Data: &metricspb.Metric_Sum{Sum: &metricspb.Sum{IsMonotonic: true, AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE,
+				DataPoints: []*metricspb.NumberDataPoint{{StartTimeUnixNano: start, TimeUnixNano: 1_700_000_000_000_000_000 + uint64(ts), Value: &metricspb.NumberDataPoint_AsDouble{AsDouble: v}}}}}}}}}}}}
+		b, err := proto.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if code, _, body := postOTLP(t, o.url, "application/x-protobuf", sum(time.Second, 100)); code != 200 {
+		t.Fatalf("the baseline: %d %s", code, body)
+	}
+	if got := o.drain(); len(got) != 0 {
+		t.Fatalf("the baseline emitted %d samples", len(got))
+	}
+	// The next point, then a truncated ResourceMetrics: refused.
+	bad := protowire.AppendVarint(protowire.AppendTag(sum(2*time.Second, 130), 1, protowire.BytesType), 100)
+	if code, _, body := postOTLP(t, o.url, "application/x-protobuf", bad); code != http.StatusBadRequest {
+		t.Fatalf("the malformed request: %d %s; want 400", code, body)
+	}
+	if got := o.drain(); len(got) != 0 {
+		t.Fatalf("a refused request published %d samples", len(got))
+	}
+	// Its retry, well formed: the delta since the baseline.
+	if code, _, body := postOTLP(t, o.url, "application/x-protobuf", sum(2*time.Second, 130)); code != 200 {
+		t.Fatalf("the retry: %d %s", code, body)
+	}
+	if got := o.drain(); len(got) != 1 || got[0].Value != 30 {
+		t.Fatalf("the retry published %v; want one sample of 30", got)
+	}
+	if ds := o.src.deltas.Load().Stats(); ds.Undone != 1 || ds.Stale != 0 || ds.Converted != 2 { // both tries converted, the first undone
+		t.Errorf("tracker: %+v", ds)
+	}
+}

@@ -57,6 +57,8 @@ type Decoder struct {
 	st    Stats
 	f     failure
 	at    path
+	// changes: what the last request's points did to cfg.Deltas (Undo).
+	changes []change
 
 	// Attributes (attrs.go).
 	abuf   []byte        // stringified attributes: the resource's, then a point's
@@ -153,6 +155,8 @@ func (d *Decoder) Decode(body []byte, now int64, route sample.Route) (sample.Cou
 	d.name, d.dataName = span{}, ""
 	d.seen.reset()
 	d.recs.reset()
+	clear(d.changes) // no stream is kept alive by an old request's log
+	d.changes = d.changes[:0]
 	d.req++
 	ok := len(body) <= math.MaxInt32 || d.failAt(errTooLarge, -1, "")
 	if ok {
@@ -167,6 +171,19 @@ func (d *Decoder) Decode(body []byte, now int64, route sample.Route) (sample.Cou
 	}
 	d.body, d.route = nil, nil
 	return d.st.Counts, err
+}
+
+// Undo takes back what the last Decode did to the Deltas tracker (see
+// Deltas): its caller refused the request, after decoding or while it
+// was decoded, so that the request's retry is converted as the request
+// would have been. Calling it twice, or after a request that moved no
+// stream, does nothing.
+func (d *Decoder) Undo() {
+	if d.cfg.Deltas != nil {
+		d.cfg.Deltas.undo(d.changes)
+	}
+	clear(d.changes)
+	d.changes = d.changes[:0]
 }
 
 func (d *Decoder) request() bool {

@@ -2,6 +2,7 @@ package otlp
 
 import (
 	"container/list"
+	"math"
 	"sync"
 	"time"
 )
@@ -27,6 +28,15 @@ import (
 // table is full the least recently updated stream is evicted to make room
 // (counted): its next point is a baseline again. Safe for concurrent use
 // by the slots of one source.
+//
+// A request's points move the streams on as it is decoded; a request that
+// is then refused (malformed further on, too large once decoded, the
+// shards saturated) is undone (Decoder.Undo), so that its retry is not
+// stale: each stream it moved goes back to where it was, unless another
+// request moved it on since (that retry's points are then stale, as they
+// would be had the two arrived in the other order). What undoing cannot
+// bring back is a stream the request evicted to make room: its next point
+// is a baseline, as for any eviction.
 type Deltas struct {
 	max     int
 	timeout time.Duration
@@ -42,8 +52,9 @@ type Deltas struct {
 // DeltaStats counts what a tracker did.
 type DeltaStats struct {
 	// Points converted; Baselines (first points, no delta), Resets,
-	// Stale points dropped.
-	Converted, Baselines, Resets, Stale uint64
+	// Stale points dropped; Undone: points of refused requests taken back
+	// (counted first by what they were made of).
+	Converted, Baselines, Resets, Stale, Undone uint64
 	// Streams tracked now; Expired (not updated for Timeout) and Evicted
 	// (the table full) in all.
 	Streams          int
@@ -56,6 +67,18 @@ type stream struct {
 	t     uint64 // time_unix_nano of the last point
 	v     float64
 	seen  int64 // ms: the request time of the stream's last point
+}
+
+// change is what one point did to a stream, for undo: the stream, its
+// state before the point (created: it had none) and the point's.
+type change struct {
+	s              *stream
+	created        bool
+	start, t       uint64
+	v              float64
+	seen           int64
+	newStart, newT uint64
+	newV           float64
 }
 
 // NewDeltas returns a tracker of at most max streams (0: 100 000), which
@@ -85,8 +108,9 @@ func (d *Deltas) Stats() DeltaStats {
 
 // delta returns the delta of the point (start, t, v) of the stream key,
 // and whether there is one to emit; now is the request's time (ms), read
-// once per request by the decoder, not per point.
-func (d *Deltas) delta(key []byte, start, t uint64, v float64, now int64) (float64, bool) {
+// once per request by the decoder, not per point. What the point changed
+// is appended to *log, for undo.
+func (d *Deltas) delta(key []byte, start, t uint64, v float64, now int64, log *[]change) (float64, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.expire(now)
@@ -96,6 +120,7 @@ func (d *Deltas) delta(key []byte, start, t uint64, v float64, now int64) (float
 			d.stats.Stale++
 			return 0, false
 		}
+		*log = append(*log, change{s: s, start: s.start, t: s.t, v: s.v, seen: s.seen, newStart: start, newT: t, newV: v})
 		prev, reset := s.v, v < s.v || start > s.start
 		s.start, s.t, s.v, s.seen = start, t, v, now
 		d.lru.MoveToBack(e)
@@ -114,12 +139,40 @@ func (d *Deltas) delta(key []byte, start, t uint64, v float64, now int64) (float
 	}
 	s := &stream{key: string(key), start: start, t: t, v: v, seen: now}
 	d.streams[s.key] = d.lru.PushBack(s)
+	*log = append(*log, change{s: s, created: true, newStart: start, newT: t, newV: v})
 	if start != 0 && start >= d.born {
 		d.stats.Converted++
 		return v, true
 	}
 	d.stats.Baselines++
 	return 0, false
+}
+
+// undo takes back the changes of log, the last first: a stream goes back
+// to its state before them if it is still where the changes left it (still
+// tracked, and moved on by no other request since), and one they created
+// is forgotten. Each point taken back is counted (Undone).
+func (d *Deltas) undo(log []change) {
+	if len(log) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := len(log) - 1; i >= 0; i-- {
+		c := &log[i]
+		s := c.s
+		e, ok := d.streams[s.key]
+		if !ok || e.Value.(*stream) != s || s.start != c.newStart || s.t != c.newT || math.Float64bits(s.v) != math.Float64bits(c.newV) {
+			continue
+		}
+		if c.created {
+			delete(d.streams, s.key)
+			d.lru.Remove(e)
+		} else {
+			s.start, s.t, s.v, s.seen = c.start, c.t, c.v, c.seen
+		}
+		d.stats.Undone++
+	}
 }
 
 // expire forgets the streams not updated for the timeout (the least

@@ -95,7 +95,7 @@ func TestCumulativeToDelta(t *testing.T) {
 func TestDeltasBounded(t *testing.T) {
 	tr := NewDeltas(2, time.Hour)
 	for i, k := range []string{"a", "b", "c"} {
-		if _, ok := tr.delta([]byte(k), 1, uint64(i+1), 1, 0); ok {
+		if _, ok := tr.delta([]byte(k), 1, uint64(i+1), 1, 0, new([]change)); ok {
 			t.Fatal("a baseline emitted a delta")
 		}
 	}
@@ -103,12 +103,12 @@ func TestDeltasBounded(t *testing.T) {
 		t.Fatalf("full table: %+v", s)
 	}
 	// "a" was evicted: its next point is a baseline again.
-	if _, ok := tr.delta([]byte("a"), 1, 10, 5, 0); ok {
+	if _, ok := tr.delta([]byte("a"), 1, 10, 5, 0, new([]change)); ok {
 		t.Error("an evicted stream emitted a delta")
 	}
 	tr = NewDeltas(10, time.Second)
-	tr.delta([]byte("a"), 1, 1, 1, 0)
-	tr.delta([]byte("b"), 1, 1, 1, 1000) // a second later: "a" is forgotten
+	tr.delta([]byte("a"), 1, 1, 1, 0, new([]change))
+	tr.delta([]byte("b"), 1, 1, 1, 1000, new([]change)) // a second later: "a" is forgotten
 	if s := tr.Stats(); s.Streams != 1 || s.Expired != 1 {
 		t.Errorf("expiry: %+v", s)
 	}
@@ -122,5 +122,52 @@ func TestNumberUnits(t *testing.T) {
 	}
 	if vs, _, _ = decodeAll(t, NewDecoder(Config{}), body); len(vs) != 1 || vs[0] != 250 {
 		t.Errorf("MAD's: %v", vs)
+	}
+}
+
+// TestDeltasUndo: a request that is refused after it was decoded (Undo)
+// leaves the streams as they were, so that its retry converts as it would
+// have: a moved stream goes back, a created one is forgotten; a stream
+// another request moved on since keeps that request's point, and the
+// refused request's retry is then stale, as it would be in that order.
+func TestDeltasUndo(t *testing.T) {
+	tr := NewDeltas(0, 0)
+	d := NewDecoder(Config{Deltas: tr})
+	old := float64(tr.born - 1e9)
+	decodeAll(t, d, sumReq(true, "", [3]float64{old, 1e18, 100})) // the baseline
+	// Decoded, then refused: the retry converts the same points again.
+	if vs, _, _ := decodeAll(t, d, sumReq(true, "", [3]float64{old, 2e18, 130}, [3]float64{old, 3e18, 175})); len(vs) != 2 {
+		t.Fatalf("first try: %v", vs)
+	}
+	d.Undo()
+	d.Undo() // twice: nothing more
+	if vs, _, _ := decodeAll(t, d, sumReq(true, "", [3]float64{old, 2e18, 130}, [3]float64{old, 3e18, 175})); len(vs) != 2 || vs[0] != 30 || vs[1] != 45 {
+		t.Fatalf("the retry after undo: %v; want [30 45]", vs)
+	}
+	if s := tr.Stats(); s.Undone != 2 || s.Stale != 0 {
+		t.Errorf("stats: %+v", s)
+	}
+	// A request that created a stream: undone, the stream is forgotten,
+	// and the retry is a baseline again (not stale).
+	tr2 := NewDeltas(0, 0)
+	d2 := NewDecoder(Config{Deltas: tr2})
+	decodeAll(t, d2, sumReq(true, "", [3]float64{old, 1e18, 100}))
+	d2.Undo()
+	if s := tr2.Stats(); s.Streams != 0 {
+		t.Fatalf("a created stream not forgotten: %+v", s)
+	}
+	if _, _, st := decodeAll(t, d2, sumReq(true, "", [3]float64{old, 1e18, 100})); st.NoDelta != 1 || tr2.Stats().Baselines != 2 || tr2.Stats().Stale != 0 {
+		t.Fatalf("the retry: %+v %+v", st, tr2.Stats())
+	}
+	// Another decoder (another slot) moves the stream on before the undo:
+	// its point stays.
+	other := NewDecoder(Config{Deltas: tr2})
+	decodeAll(t, d2, sumReq(true, "", [3]float64{old, 2e18, 110}))
+	if vs, _, _ := decodeAll(t, other, sumReq(true, "", [3]float64{old, 3e18, 150})); len(vs) != 1 || vs[0] != 40 {
+		t.Fatalf("the other slot: %v", vs)
+	}
+	d2.Undo()
+	if vs, _, _ := decodeAll(t, other, sumReq(true, "", [3]float64{old, 4e18, 160})); len(vs) != 1 || vs[0] != 10 {
+		t.Fatalf("after an undo that found the stream moved on: %v; want [10]", vs)
 	}
 }

@@ -127,7 +127,7 @@ func (d *Decoder) counter(start, t uint64, v float64, u sample.Unit) {
 	}
 	if d.cumulative {
 		var ok bool
-		if v, ok = d.cfg.Deltas.delta(d.key, start, t, v, d.now); !ok {
+		if v, ok = d.cfg.Deltas.delta(d.key, start, t, v, d.now, &d.changes); !ok {
 			d.st.NoDelta++
 			return
 		}
