@@ -131,7 +131,8 @@ func (s *Shard) expiration(per *period, start, now int64) int64 {
 }
 
 // expiration is MAD's bucket expiration, rounded up to the shard's tick
-// granularity: max(now + timeout, start + period + timeout).
+// granularity: max(now + timeout, start + period + timeout), at most
+// maxExpiration.
 func expiration(periodMs, timeout, gran, start, now int64) int64 {
 	e := max(satAdd(now, timeout), satAdd(satAdd(start, periodMs), timeout))
 	if r := e % gran; r != 0 {
@@ -141,8 +142,17 @@ func expiration(periodMs, timeout, gran, start, now int64) int64 {
 			e -= r
 		}
 	}
-	return e
+	return min(e, maxExpiration)
 }
+
+// maxExpiration bounds a bucket's expiration below math.MaxInt64, which is
+// what a shard reports as sealed through once it has flushed everything
+// (at a stop, or a reload that rebuilds the aggregator): the emitter emits
+// a bucket whose expiration is below that mark, so a bucket of a time near
+// the end of int64 (a Graphite time of 9223372036854775 s), whose
+// expiration saturated to math.MaxInt64, was sealed and then never
+// emitted, and nothing counted it.
+const maxExpiration = math.MaxInt64 - 1
 
 // Expiry bounds the expiration of every bucket (of every period of c) that
 // a shard configured with c puts a sample of time t in when it applies it

@@ -353,3 +353,31 @@ func TestEmitterGroupsManyDimensionSets(t *testing.T) {
 		}
 	}
 }
+
+// TestFarFutureBucketEmittedAtStop: a bucket whose time is near the end of
+// int64 (a Graphite time of 9223372036854775 s) expires at the largest
+// expiration there is; it stays open while the daemon runs and is emitted
+// at the stop's flush, beside the others. Its expiration used to saturate
+// to math.MaxInt64, the mark a flushed shard reports, so it was sealed and
+// then never emitted, and nothing counted it.
+func TestFarFutureBucketEmittedAtStop(t *testing.T) {
+	s0, err := shard.New(0, shard.Config{Periods: []time.Duration{10 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &collect{}
+	e := NewEmitter([]*shard.Shard{s0}, out)
+	var b sample.Batch
+	addSample(&b, sample.KindGauge, "far", math.MaxInt64/1000*1000, 0, 1, sample.UnitNone)
+	addSample(&b, sample.KindGauge, "near", t0, 0, 1, sample.UnitNone)
+	s0.Apply(&b, t0)
+	stop := make(chan struct{})
+	close(stop)
+	done := make(chan struct{})
+	go func() { s0.Run(stop); close(done) }()
+	e.Run(stop)
+	<-done
+	if len(out.lines) != 2 || e.Pending() != 0 {
+		t.Errorf("emitted %d buckets (%v), %d groups pending; want 2 and 0", len(out.lines), out.lines, e.Pending())
+	}
+}
