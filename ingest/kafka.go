@@ -292,7 +292,14 @@ func (s *KafkaSource) Retarget(c SourceConfig, lanes []Lanes) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// What the poll decoded so far goes to the old lanes whole, waiting for
+	// room as a poll does (their shards run until Retarget returns): the
+	// producer's own Retarget waits only MaxWait and drops what does not
+	// fit, and the poll, going on to the new lanes, would then commit the
+	// offsets of what was dropped.
+	s.publish()
 	s.prod.Retarget(lanes[0])
+	s.dropped.Store(s.prod.Dropped)
 	s.lanes = lanes[0]
 	o := c.(*KafkaConfig)
 	s.cfg.PollTime, s.cfg.BackoffTime, s.cfg.ShutdownAwait, s.cfg.MaxRecords = o.PollTime, o.BackoffTime, o.ShutdownAwait, o.MaxRecords
