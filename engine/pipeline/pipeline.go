@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/gomad/mad/ingest"
+	sm "github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/shard"
 	"github.com/gomad/mad/sinks"
 )
@@ -19,6 +20,13 @@ type Pipeline struct {
 	sources []*running // in the order of cfg.Sources
 	stopped bool
 	stopErr error
+	// retired holds the last counts of what reloads retired (sinks, shards
+	// and the emitter of a replaced aggregator, stopped sources), by name
+	// and labels (retireReport): Report adds them to the counters that
+	// took their place, or reports them alone, so that what a component
+	// counted up to its end (a sink's drops at its close among them) is not
+	// lost from /metrics, and a counter does not go back.
+	retired map[string]sm.Value
 }
 
 // Start builds and starts a pipeline. On error nothing keeps running (the

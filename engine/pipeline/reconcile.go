@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/gomad/mad/ingest"
+	sm "github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/sinks"
 )
 
@@ -115,6 +117,7 @@ func (p *Pipeline) Update(cfg Config) error {
 	}
 	for _, r := range gone {
 		errs = append(errs, r.src.Stop(), p.agg.detach(r.lanes))
+		p.retire(r.src.Report)
 	}
 	if len(later) > 0 {
 		rs, err := agg.open(later)
@@ -133,8 +136,19 @@ func (p *Pipeline) Update(cfg Config) error {
 		p.agg.emitter.SetSink(root)
 	} else {
 		p.agg.stop()
+		old := p.agg
+		p.retire(func(emit func(sm.Value)) {
+			for _, s := range old.shards {
+				st := s.Stats()
+				reportShard(emit, strconv.Itoa(s.ID()), &st)
+			}
+			reportEmitter(emit, old.emitter)
+		})
 	}
 	errs = append(errs, oldRoot.Close())
+	for _, s := range p.cfg.Sinks { // the old configuration's, closed
+		p.retire(func(emit func(sm.Value)) { reportSinks(emit, s) })
+	}
 	// Sources that acknowledge only what was emitted (Kafka's offsets)
 	// acknowledge what they left once it is, within their own bound.
 	for _, r := range gone {

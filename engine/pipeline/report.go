@@ -1,7 +1,10 @@
 package pipeline
 
 import (
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 
 	sm "github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/shard"
@@ -9,14 +12,22 @@ import (
 )
 
 // Report reports the counters of everything the pipeline runs: its
-// sources, shards and emitter, and every sink of its tree that counts. Each
-// value carries the label pipeline first.
+// sources, shards and emitter, and every sink of its tree that counts, with
+// what reloads retired added in (retired). Each value carries the label
+// pipeline first.
 func (p *Pipeline) Report(emit func(sm.Value)) {
 	p.mu.Lock()
 	name, srcs, shards, em, sks, limit := p.cfg.Name, p.sources, p.agg.shards, p.agg.emitter, p.cfg.Sinks, p.cfg.MaxSeries
+	retired := maps.Clone(p.retired)
 	p.mu.Unlock()
 	base := []string{"pipeline", name}
 	in := func(v sm.Value) {
+		if v.Kind != sm.Gauge {
+			if r, ok := retired[retiredKey(&v)]; ok {
+				v.V += r.V
+				delete(retired, retiredKey(&v))
+			}
+		}
 		v.Labels = sm.With(base, v.Labels...)
 		emit(v)
 	}
@@ -32,22 +43,62 @@ func (p *Pipeline) Report(emit func(sm.Value)) {
 	in(sm.Value{Name: "mad_pipeline_series", Help: "Series tracked by the pipeline's shards.", Kind: sm.Gauge, V: series})
 	in(sm.Value{Name: "mad_pipeline_series_limit", Help: "The pipeline's series limit (maxSeries, or the default derived from memory); samples of new series past it are refused (mad_shard_refused_total, reason series_limit).",
 		Kind: sm.Gauge, V: float64(limit)})
-	est := em.Stats()
-	in(sm.Value{Name: "mad_emitter_buckets_total", Help: "Buckets (one dimension set's PeriodicData; one of more than 4096 metrics in parts) emitted to the sinks.", V: float64(est.Buckets)})
-	in(sm.Value{Name: "mad_emitter_metrics_total", Help: "Metrics emitted to the sinks.", V: float64(est.Metrics)})
-	in(sm.Value{Name: "mad_emitter_tables_total", Help: "Sealed tables received from the shards.", V: float64(est.Tables)})
-	var walk func(s sinks.Sink)
-	walk = func(s sinks.Sink) {
-		if r, ok := s.(sm.Reporter); ok {
-			r.Report(in)
-		}
-		for _, c := range sinks.Children(s) {
-			walk(c)
-		}
-	}
+	reportEmitter(in, em)
 	for _, s := range sks {
-		walk(s)
+		reportSinks(in, s)
 	}
+	// What was retired and has no successor (a sink or a source removed,
+	// fewer shards), in a fixed order.
+	for _, k := range slices.Sorted(maps.Keys(retired)) {
+		v := retired[k]
+		delete(retired, k) // in adds what is left in retired
+		in(v)
+	}
+}
+
+func reportEmitter(emit func(sm.Value), em *Emitter) {
+	est := em.Stats()
+	emit(sm.Value{Name: "mad_emitter_buckets_total", Help: "Buckets (one dimension set's PeriodicData; one of more than 4096 metrics in parts) emitted to the sinks.", V: float64(est.Buckets)})
+	emit(sm.Value{Name: "mad_emitter_metrics_total", Help: "Metrics emitted to the sinks.", V: float64(est.Metrics)})
+	emit(sm.Value{Name: "mad_emitter_tables_total", Help: "Sealed tables received from the shards.", V: float64(est.Tables)})
+}
+
+// reportSinks reports every sink of the tree under s that counts.
+func reportSinks(emit func(sm.Value), s sinks.Sink) {
+	if r, ok := s.(sm.Reporter); ok {
+		r.Report(emit)
+	}
+	for _, c := range sinks.Children(s) {
+		reportSinks(emit, c)
+	}
+}
+
+// retiredKey is a value's name and labels (without the pipeline's).
+func retiredKey(v *sm.Value) string {
+	return v.Name + "\x00" + strings.Join(v.Labels, "\x00")
+}
+
+// retire keeps the last counts report gives (of a component a reload
+// retired), added to what was retired before under the same name and
+// labels; gauges are left out (they end with their component). Called
+// with p.mu held.
+func (p *Pipeline) retire(report func(emit func(sm.Value))) {
+	report(func(v sm.Value) {
+		if v.Kind == sm.Gauge {
+			return
+		}
+		if p.retired == nil {
+			p.retired = map[string]sm.Value{}
+		}
+		k := retiredKey(&v)
+		if r, ok := p.retired[k]; ok {
+			r.V += v.V
+			p.retired[k] = r
+			return
+		}
+		v.Labels = slices.Clone(v.Labels)
+		p.retired[k] = v
+	})
 }
 
 func reportShard(emit func(sm.Value), id string, st *shard.Stats) {
