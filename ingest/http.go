@@ -161,9 +161,10 @@ func (c *HTTPConfig) EnsureDefaults() {
 // HTTPStats are the counters of an HTTP source.
 type HTTPStats struct {
 	// Requests by outcome: accepted, and refused by answer (400 and the
-	// gRPC port's unknown methods, 413, 503, 500, 408), each the sum of
-	// its Refusals.
-	Accepted, BadRequest, TooLarge, Saturated, Failed, Timeout uint64
+	// gRPC port's unknown methods, 413, 503, 500, 408; Gone: the client
+	// left before its request was taken, no answer), each the sum of its
+	// Refusals.
+	Accepted, BadRequest, TooLarge, Saturated, Failed, Timeout, Gone uint64
 	// Refusals counts refused requests by reason.
 	Refusals [NumHTTPRefusals]uint64
 	// UnknownEncoding counts requests with a Content-Encoding mad does not
@@ -312,6 +313,8 @@ func (s *HTTPSource) Stats() HTTPStats {
 			st.Saturated += n
 		case http.StatusRequestTimeout:
 			st.Timeout += n
+		case statusClientClosed:
+			st.Gone += n
 		default:
 			st.Failed += n
 		}
@@ -441,8 +444,10 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.refuse(w, r, cfg, RefusedNoSlot, err)
 		case errStopping:
 			s.refuse(w, r, cfg, RefusedStopping, err)
+		default: // errCanceled: nobody to answer
+			s.count(cfg, r.URL.Path, RefusedClientGone, errors.New("the client left while its request waited for a slot"))
 		}
-		return // errCanceled: the client is gone
+		return
 	}
 	why, err := s.handle(sl, cfg, r, deadline)
 	ost := sl.otlpSt

@@ -52,13 +52,17 @@ const (
 	// RefusedUnknownMethod: a call on the OTLP source's own gRPC port of a
 	// method it does not serve (gRPC UNIMPLEMENTED; 404).
 	RefusedUnknownMethod
+	// RefusedClientGone: the client left before its request was taken:
+	// while it waited for a slot, or while its gRPC message was read. No
+	// answer reaches it; the status (nginx's 499) is for the log.
+	RefusedClientGone
 	NumHTTPRefusals
 )
 
 var httpRefusalNames = [NumHTTPRefusals]string{
 	"content_length", "body_too_large", "decompressed_too_large", "decoder_limit", "body_timeout",
 	"body_unreadable", "bad_encoding", "malformed", "mad_fails", "no_slot", "shards_behind", "stopping",
-	"content_type", "bad_framing", "unsupported_encoding", "unknown_method",
+	"content_type", "bad_framing", "unsupported_encoding", "unknown_method", "client_gone",
 }
 
 // String is the reason's label value.
@@ -79,13 +83,20 @@ func (r HTTPRefusal) Status() int {
 		return http.StatusUnsupportedMediaType
 	case RefusedUnknownMethod:
 		return http.StatusNotFound
+	case RefusedClientGone:
+		return statusClientClosed
 	}
 	return http.StatusBadRequest
 }
 
+// statusClientClosed is nginx's 499, "client closed request": the status
+// a request whose client left is logged with (no answer is sent).
+const statusClientClosed = 499
+
 // gRPC status codes (google.golang.org/grpc/codes), as OTLP/gRPC answers.
 const (
 	grpcOK                = 0
+	grpcCanceled          = 1
 	grpcDeadlineExceeded  = 4
 	grpcInvalidArgument   = 3
 	grpcResourceExhausted = 8
@@ -113,6 +124,8 @@ func (r HTTPRefusal) GRPCCode() int {
 		return grpcUnavailable
 	case RefusedUnsupportedEncoding, RefusedUnknownMethod:
 		return grpcUnimplemented
+	case RefusedClientGone:
+		return grpcCanceled
 	}
 	return grpcInternal
 }

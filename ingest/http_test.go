@@ -2,10 +2,12 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -456,5 +458,34 @@ func TestInjectExpandingPastTheBoundStopped(t *testing.T) {
 			t.Errorf("mapped %v: the next Inject: %v", mapped, err)
 		}
 		s.Stop()
+	}
+}
+
+// TestHTTPClientGoneWhileWaitingCounted: a client that leaves while its
+// request waits for a slot is counted (client_gone), not lost from the
+// counts, and nothing else is.
+func TestHTTPClientGoneWhileWaitingCounted(t *testing.T) {
+	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1, Log: slog.New(slog.DiscardHandler)}, []Lanes{NewLanes(1, 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	sl := <-s.slots // every slot busy
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the client has left
+	r := httptest.NewRequest(http.MethodPost, HTTPClientV3.Path(), bytes.NewReader(v3Body("m", 1))).WithContext(ctx)
+	s.ServeHTTP(httptest.NewRecorder(), r)
+	s.slots <- sl
+	for why := range NumHTTPRefusals {
+		want := uint64(0)
+		if why == RefusedClientGone {
+			want = 1
+		}
+		if got := s.refusals[why].Load(); got != want {
+			t.Errorf("%s: %d refusals; want %d", why, got, want)
+		}
+	}
+	if st := s.Stats(); st.Gone != 1 || st.Failed != 0 || st.BadRequest != 0 {
+		t.Errorf("by answer: %+v; want one gone", st)
 	}
 }

@@ -232,12 +232,14 @@ func (s *HTTPSource) exportGRPC(_ any, ctx context.Context, dec func(any) error,
 		case errStopping:
 			return nil, s.refuseGRPC(cfg, RefusedStopping, err)
 		}
+		s.count(cfg, OTLPGRPCPath, RefusedClientGone, errors.New("the client left while its call waited for a slot"))
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	why, err := s.handleGRPC(sl, cfg, ctx, dec, deadline, call)
 	ost := sl.otlpSt
 	s.slots <- sl
 	if err == errClientGone {
+		s.count(cfg, OTLPGRPCPath, RefusedClientGone, err)
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	if err != nil {

@@ -113,8 +113,8 @@ func (s *HTTPSource) Report(emit func(sm.Value)) {
 	for _, r := range []struct {
 		result string
 		n      uint64
-	}{{"accepted", st.Accepted}, {"bad_request", st.BadRequest}, {"too_large", st.TooLarge}, {"saturated", st.Saturated}, {"failed", st.Failed}, {"timeout", st.Timeout}} {
-		emit(counter("mad_source_requests_total", "HTTP requests, by result: accepted (200), bad_request (400), too_large (413), saturated (503, retry), failed (500), timeout (408, the body did not arrive in time).",
+	}{{"accepted", st.Accepted}, {"bad_request", st.BadRequest}, {"too_large", st.TooLarge}, {"saturated", st.Saturated}, {"failed", st.Failed}, {"timeout", st.Timeout}, {"client_gone", st.Gone}} {
+		emit(counter("mad_source_requests_total", "HTTP requests, by result: accepted (200), bad_request (400), too_large (413), saturated (503, retry), failed (500), timeout (408, the body did not arrive in time), client_gone (the client left before its request was taken: no answer).",
 			sm.With(l, "result", r.result), r.n))
 	}
 	for why, n := range st.Refusals {
