@@ -116,9 +116,11 @@ func refTimeout(periodMs int64) int64 {
 }
 
 // refExpiration is max(now + timeout, start + period + timeout), rounded up
-// to the granularity, computed exactly and then clamped to the int64 range:
-// record times reach it (a Graphite timestamp of 2^63 ms, a Telegraf one
-// in ms near it), and a bucket that far in the future never expires.
+// to the granularity, computed exactly and then clamped to the int64 range
+// less the top value: record times reach it (a Graphite timestamp of 2^63
+// ms, a Telegraf one in ms near it), and a bucket that far in the future
+// does not expire while the daemon runs; math.MaxInt64 itself is the mark
+// of a shard flushed at its stop, below which every bucket is emitted.
 func refExpiration(start, periodMs, now, granMs int64) int64 {
 	timeout := big.NewInt(refTimeout(periodMs))
 	e := new(big.Int).Add(big.NewInt(now), timeout)
@@ -129,8 +131,8 @@ func refExpiration(start, periodMs, now, granMs int64) int64 {
 	g := big.NewInt(granMs)
 	e.Neg(e).Div(e, g).Neg(e).Mul(e, g) // Div is Euclidean: floor for g > 0
 	switch {
-	case e.Cmp(big.NewInt(math.MaxInt64)) > 0:
-		return math.MaxInt64
+	case e.Cmp(big.NewInt(math.MaxInt64-1)) > 0:
+		return math.MaxInt64 - 1
 	case e.Cmp(big.NewInt(math.MinInt64)) < 0:
 		return math.MinInt64
 	}
