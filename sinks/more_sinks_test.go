@@ -75,6 +75,16 @@ func TestTimeThresholdSink(t *testing.T) {
 	if dropped := reported(s, "mad_sink_dropped_total"); dropped != 1 {
 		t.Errorf("dropped %v; want 1", dropped)
 	}
+	// A late bucket of many metrics, in three parts: dropped whole,
+	// counted once.
+	for part := range 3 {
+		p := *late
+		p.Part = part
+		s.Record(&p)
+	}
+	if dropped := reported(s, "mad_sink_dropped_total"); dropped != 2 || len(c.pds) != 2 {
+		t.Errorf("a late bucket in 3 parts: dropped %v in all, %d forwarded; want 2 and 2", dropped, len(c.pds))
+	}
 	s.LogOnly = true
 	s.Record(late)
 	if len(c.pds) != 3 {

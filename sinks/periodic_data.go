@@ -23,6 +23,10 @@ type PeriodicData struct {
 	// (client protocol V3), or the zero time.
 	MinRequestTime time.Time
 	Metrics        []Metric
+	// Part numbers the parts a bucket of many metrics reaches the sinks in
+	// (the emitter's chunks): 0 for the first part, or the whole bucket.
+	// Parts of one bucket share every other field but Metrics.
+	Part int
 }
 
 // Dimension is one dimension of a bucket.

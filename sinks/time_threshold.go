@@ -13,7 +13,8 @@ import (
 // TimeThresholdSink is MAD's TimeThresholdSink: a bucket whose end plus
 // Threshold is not after now (late data) is dropped whole, unless its
 // service dimension is one of ExcludedServices; with LogOnly it is logged
-// and forwarded instead. Drops are counted and logged (throttled).
+// and forwarded instead. Drops are counted, a bucket once whatever the
+// parts it comes in (PeriodicData.Part), and logged (throttled).
 type TimeThresholdSink struct {
 	Name             string
 	Sink             Sink
@@ -43,8 +44,10 @@ func (s *TimeThresholdSink) Record(pd *PeriodicData) {
 		s.Sink.Record(pd)
 		return
 	}
-	s.late.Add(1)
-	if ok, _ := s.lateLog.Allow(t); ok && s.Log != nil {
+	if pd.Part == 0 { // a bucket's later parts are as late as its first
+		s.late.Add(1)
+	}
+	if ok, _ := s.lateLog.Allow(t); ok && s.Log != nil && pd.Part == 0 {
 		s.Log.Warn("late bucket", "sink", s.Name, "period", FormatPeriod(pd.Period), "start", pd.Start, "threshold", FormatPeriod(s.Threshold),
 			"forwarded", s.LogOnly, "late_so_far", s.late.Load())
 	}
@@ -52,7 +55,9 @@ func (s *TimeThresholdSink) Record(pd *PeriodicData) {
 		s.Sink.Record(pd)
 		return
 	}
-	s.dropped.Add(1)
+	if pd.Part == 0 {
+		s.dropped.Add(1)
+	}
 }
 
 // Report reports the buckets dropped as too late.

@@ -490,6 +490,7 @@ func (e *Emitter) send(pd *sinks.PeriodicData) {
 	// old arrays, which still hold their values.)
 	pd.Metrics = e.metrics
 	e.sink.Record(pd)
+	pd.Part++
 	e.metricsOut.Add(uint64(len(pd.Metrics)))
 	e.metrics, e.stats, e.hists = e.metrics[:0], e.stats[:0], e.hists[:0]
 }

@@ -165,6 +165,7 @@ type parts struct {
 	keys    []string
 	metrics [][]string
 	hists   []int // histogram buckets per part
+	nums    []int // PeriodicData.Part
 }
 
 func (p *parts) Record(pd *sinks.PeriodicData) {
@@ -177,6 +178,7 @@ func (p *parts) Record(pd *sinks.PeriodicData) {
 		req = pd.MinRequestTime.UnixMilli()
 	}
 	p.keys = append(p.keys, fmt.Sprintf("%v %d [%s] req=%d", sinks.FormatPeriod(pd.Period), pd.Start.UnixMilli()-t0, strings.Join(dims, ","), req))
+	p.nums = append(p.nums, pd.Part)
 	var ms []string
 	h := 0
 	for _, m := range pd.Metrics {
@@ -268,6 +270,9 @@ func TestEmitterSplitsLargeBuckets(t *testing.T) {
 	got := map[string][]string{}
 	partsOf := map[string]int{}
 	for i, k := range out.keys {
+		if out.nums[i] != partsOf[k] {
+			t.Errorf("%s: part %d numbered %d", k, partsOf[k], out.nums[i])
+		}
 		partsOf[k]++
 		got[k] = append(got[k], out.metrics[i]...)
 		if n := len(out.metrics[i]); n > chunkMetrics {
