@@ -328,7 +328,14 @@ type loopSocket interface {
 // closeConns ends the loops' reads (Stop then waits for the loops and
 // releases the sockets: releaseConns).
 func (s *UDPSource) closeConns() {
-	for _, l := range s.loops {
+	for i, l := range s.loops {
+		// The last count before the socket is shut (it reads nothing
+		// after): what the refusing filter dropped since Stop read them.
+		s.mu.Lock()
+		if s.dropsLast != nil {
+			s.dropsLast[i] = max(s.dropsLast[i], kernelDrops(l.raw))
+		}
+		s.mu.Unlock()
 		l.raw.shutdown()
 	}
 }
@@ -518,6 +525,9 @@ func (s *UDPSource) Stop() error {
 		}
 		s.closed = true
 		s.mu.Unlock()
+		if udpStopHook != nil {
+			udpStopHook(s)
+		}
 		s.closeConns()
 	}
 	s.ctl.Unlock()
@@ -527,6 +537,10 @@ func (s *UDPSource) Stop() error {
 	s.ctl.Unlock()
 	return nil
 }
+
+// udpStopHook, if set (tests), runs in Stop after the sockets' drop counts
+// were first read and before they are shut down.
+var udpStopHook func(*UDPSource)
 
 // kernelDrops returns the kernel drops of loop i's socket: live while it is
 // open, as last read when it was closed.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"runtime"
 	"testing"
 	"time"
 
@@ -222,4 +223,36 @@ func TestUDPReportsNoLossWhenIdleBetweenDatagrams(t *testing.T) {
 			t.Errorf("%s = %v in normal running", v.Name, v.V)
 		}
 	})
+}
+
+// TestUDPStopCountsLastKernelDrops: datagrams that reach a stopping source
+// after it read its sockets' drop counts (dropped by the filter that
+// refuses everything while it drains) are still counted in KernelDrops:
+// the counts are read again just before the sockets close.
+func TestUDPStopCountsLastKernelDrops(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the refusing filter and the kernel's drop counts are Linux's")
+	}
+	const late = 20
+	src, conn := startUDP(t, UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", Loops: 1, Log: quiet}, []Lanes{NewLanes(1, 1024)})
+	defer func() { udpStopHook = nil }()
+	udpStopHook = func(s *UDPSource) {
+		before := kernelDrops(s.loops[0].raw)
+		for range late {
+			conn.Write([]byte("late:1|c"))
+		}
+		// Wait for the kernel to have dropped them (loopback delivers them
+		// at once, or a moment later).
+		for deadline := time.Now().Add(10 * time.Second); kernelDrops(s.loops[0].raw) < before+late; {
+			if time.Now().After(deadline) {
+				t.Errorf("the filter dropped %d of %d datagrams", kernelDrops(s.loops[0].raw)-before, late)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	src.Stop()
+	if st := src.Stats(); st.KernelDrops < late {
+		t.Errorf("KernelDrops %d after the stop; want at least the %d datagrams the filter dropped", st.KernelDrops, late)
+	}
 }
