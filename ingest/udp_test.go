@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
