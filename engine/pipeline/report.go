@@ -22,10 +22,10 @@ func (p *Pipeline) Report(emit func(sm.Value)) {
 	p.mu.Unlock()
 	base := []string{"pipeline", name}
 	in := func(v sm.Value) {
-		if v.Kind != sm.Gauge {
-			if r, ok := retired[retiredKey(&v)]; ok {
-				v.V += r.V
-				delete(retired, retiredKey(&v))
+		if len(retired) > 0 && v.Kind != sm.Gauge {
+			if k := retiredKey(&v); retired[k].Name != "" {
+				v.V += retired[k].V
+				delete(retired, k)
 			}
 		}
 		v.Labels = sm.With(base, v.Labels...)
