@@ -16,6 +16,7 @@ import (
 	"github.com/gomad/mad/engine/config"
 	"github.com/gomad/mad/engine/pipeline"
 	"github.com/gomad/mad/ingest"
+	sm "github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/sinks/telemetry"
 )
 
@@ -67,13 +68,16 @@ type Daemon struct {
 	stopOnce sync.Once
 	stopErr  error
 
-	mu        sync.Mutex // control plane: pipelines, managed, main, servers
-	static    []*pipeline.Pipeline
-	managed   map[string]*managedPipeline
-	main      *config.MainSpec
-	mainPath  string // "" for the embedded default configuration
-	opt       config.LoadOptions
-	problems  map[string]string // file → last problem, for /metrics and /status
+	mu       sync.Mutex // control plane: pipelines, managed, main, servers
+	static   []*pipeline.Pipeline
+	managed  map[string]*managedPipeline
+	main     *config.MainSpec
+	mainPath string // "" for the embedded default configuration
+	opt      config.LoadOptions
+	problems map[string]string // file → last problem, for /metrics and /status
+	// retired: the last counters of pipelines a reload removed, kept on
+	// /metrics (added to a pipeline of the same name should one return).
+	retired   sm.Carry
 	down      atomic.Pointer[[]downPipeline]
 	srv, tsrv *http.Server
 	ln, tln   net.Listener

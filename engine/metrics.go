@@ -21,6 +21,7 @@ import (
 func (d *Daemon) Report(emit func(sm.Value)) {
 	d.mu.Lock()
 	ps := d.pipelinesLocked()
+	retired := d.retired.Snapshot()
 	refused := make(map[string]string, len(d.problems))
 	for k, v := range d.problems {
 		refused[k] = v
@@ -43,9 +44,11 @@ func (d *Daemon) Report(emit func(sm.Value)) {
 	}
 	d.refusals().Report(emit)
 	d.self.Report(emit)
-	for _, p := range ps {
-		p.Report(emit)
-	}
+	retired.Report(emit, func(emit func(sm.Value)) {
+		for _, p := range ps {
+			p.Report(emit)
+		}
+	})
 	reportProcess(emit)
 }
 

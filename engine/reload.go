@@ -384,6 +384,7 @@ func (d *Daemon) applyPipelinesLocked(startup bool) ReloadResult {
 			if err := m.p.Stop(); err != nil {
 				res.Errors = append(res.Errors, fmt.Sprintf("%s: stopping: %v", key, err))
 			}
+			d.retired.Retire(m.p.Report) // what it counted to its end, its sinks' close among it
 			delete(d.managed, key)
 			delete(d.problems, key)
 			res.Stopped = append(res.Stopped, key)

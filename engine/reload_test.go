@@ -250,6 +250,16 @@ func TestReloadLosesNothing(t *testing.T) {
 	sentB := sb.halt()
 	must(t, os.Remove(filepath.Join(f.pipes, "b.conf")))
 	f.reload(func(r ReloadResult) bool { return len(r.Stopped) == 1 && len(r.Errors) == 0 })
+	// What b counted to its end stays on /metrics (its counters, not its
+	// gauges), as the source's own last count.
+	bSamples := bSrc.Stats().Samples
+	metrics = get(t, "http://"+d.HTTPAddr().String()+"/metrics")
+	if want := fmt.Sprintf(`mad_source_samples_total{pipeline="b",source="statsd_b",protocol="udp"} %d`, bSamples); bSamples == 0 || !strings.Contains(metrics, want) {
+		t.Errorf("the removed pipeline's samples (%d) are not on /metrics as %s", bSamples, want)
+	}
+	if strings.Contains(metrics, `mad_pipeline_series{pipeline="b"`) {
+		t.Error("the removed pipeline's gauges are still on /metrics")
+	}
 	pause()
 
 	if got := pipeline.SourcesOf[*ingest.UDPSource](a)[0]; got != udpSrc || got.Addr().String() != f.udpA {

@@ -17,45 +17,11 @@ import (
 // read: nothing is dropped.
 func TestKafkaBackPressure(t *testing.T) {
 	const topic, n = "metrics", 300
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	addr := c.ListenAddrs()[0]
-	vec, err := os.ReadFile(filepath.Join("..", "testdata", "mad", "parsers", "ProtobufV2ParserTest", "testSingleRecord"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rs []*kgo.Record
-	for range n {
-		rs = append(rs, &kgo.Record{Value: vec})
-	}
-	if err := prod.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	prod.Close()
-
 	// Rings of 2 batches to 2 shards (a poll is one batch a shard): the
 	// source fills them in two polls and nothing drains them yet.
 	lanes := NewLanes(2, 2)
-	src, err := OpenKafka(KafkaConfig{Name: "k", Topics: []string{topic}, PollTime: 20 * time.Millisecond, MaxRecords: 50,
-		Props: [][2]string{{"bootstrap.servers", addr}, {"group.id", "g"}, {"auto.offset.reset", "earliest"}}}, []Lanes{lanes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src.Start()
+	src, _ := pausedKafka(t, topic, n, lanes)
 	deadline := time.Now().Add(30 * time.Second)
-	for src.Stats().Pauses == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("never paused: %+v", src.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 	got := 0
 	for got < 3*n {
 		if time.Now().After(deadline) {
@@ -83,43 +49,9 @@ func TestKafkaBackPressure(t *testing.T) {
 // not fit, uncounted on /metrics, while the poll committed its offsets.)
 func TestKafkaRetargetWhilePausedDropsNothing(t *testing.T) {
 	const topic, n = "metrics", 300
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	addr := c.ListenAddrs()[0]
-	vec, err := os.ReadFile(filepath.Join("..", "testdata", "mad", "parsers", "ProtobufV2ParserTest", "testSingleRecord"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rs []*kgo.Record
-	for range n {
-		rs = append(rs, &kgo.Record{Value: vec})
-	}
-	if err := prod.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	prod.Close()
 	old := NewLanes(2, 2)
-	cfg := KafkaConfig{Name: "k", Topics: []string{topic}, PollTime: 20 * time.Millisecond, MaxRecords: 50,
-		Props: [][2]string{{"bootstrap.servers", addr}, {"group.id", "g"}, {"auto.offset.reset", "earliest"}}}
-	src, err := OpenKafka(cfg, []Lanes{old})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src.Start()
+	src, cfg := pausedKafka(t, topic, n, old)
 	deadline := time.Now().Add(30 * time.Second)
-	for src.Stats().Pauses == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("never paused: %+v", src.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 	// The old shards catch up a moment after the reload began, and keep
 	// draining their lanes.
 	var oldGot atomic.Int64
@@ -161,4 +93,57 @@ func TestKafkaRetargetWhilePausedDropsNothing(t *testing.T) {
 	if total := oldGot.Load() + int64(got); total != 3*n || st.Samples != 3*n || st.Dropped != 0 || src.prod.Dropped != 0 {
 		t.Fatalf("%d samples published (%d to the old lanes); stats %+v, dropped %d", total, oldGot.Load(), st, src.prod.Dropped)
 	}
+}
+
+// pausedKafka starts a Kafka source over lanes, of small polls, reading
+// topic of kafkaWithRecords, and returns it once its shards' rings were
+// full and it paused fetching (nothing drains lanes meanwhile), with its
+// configuration.
+func pausedKafka(t *testing.T, topic string, n int, lanes Lanes) (*KafkaSource, KafkaConfig) {
+	t.Helper()
+	addr := kafkaWithRecords(t, topic, n)
+	cfg := KafkaConfig{Name: "k", Topics: []string{topic}, PollTime: 20 * time.Millisecond, MaxRecords: 50,
+		Props: [][2]string{{"bootstrap.servers", addr}, {"group.id", "g"}, {"auto.offset.reset", "earliest"}}}
+	src, err := OpenKafka(cfg, []Lanes{lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Start()
+	for deadline := time.Now().Add(30 * time.Second); src.Stats().Pauses == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("never paused: %+v", src.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return src, cfg
+}
+
+// kafkaWithRecords starts an in-process Kafka (kfake) with topic of two
+// partitions holding n records of MAD's V2 single-record vector (3 samples
+// each), stopped at the test's end, and returns its address.
+func kafkaWithRecords(t *testing.T, topic string, n int) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+	vec, err := os.ReadFile(filepath.Join("..", "testdata", "mad", "parsers", "ProtobufV2ParserTest", "testSingleRecord"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	var rs []*kgo.Record
+	for range n {
+		rs = append(rs, &kgo.Record{Value: vec})
+	}
+	if err := prod.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }

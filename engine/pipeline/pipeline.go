@@ -21,12 +21,12 @@ type Pipeline struct {
 	stopped bool
 	stopErr error
 	// retired holds the last counts of what reloads retired (sinks, shards
-	// and the emitter of a replaced aggregator, stopped sources), by name
-	// and labels (retireReport): Report adds them to the counters that
-	// took their place, or reports them alone, so that what a component
-	// counted up to its end (a sink's drops at its close among them) is not
-	// lost from /metrics, and a counter does not go back.
-	retired map[string]sm.Value
+	// and the emitter of a replaced aggregator, stopped sources): Report
+	// adds them to the counters that took their place, or reports them
+	// alone, so that what a component counted up to its end (a sink's
+	// drops at its close among them) is not lost from /metrics, and a
+	// counter does not go back.
+	retired sm.Carry
 }
 
 // Start builds and starts a pipeline. On error nothing keeps running (the

@@ -117,7 +117,7 @@ func (p *Pipeline) Update(cfg Config) error {
 	}
 	for _, r := range gone {
 		errs = append(errs, r.src.Stop(), p.agg.detach(r.lanes))
-		p.retire(r.src.Report)
+		p.retired.Retire(r.src.Report)
 	}
 	if len(later) > 0 {
 		rs, err := agg.open(later)
@@ -137,7 +137,7 @@ func (p *Pipeline) Update(cfg Config) error {
 	} else {
 		p.agg.stop()
 		old := p.agg
-		p.retire(func(emit func(sm.Value)) {
+		p.retired.Retire(func(emit func(sm.Value)) {
 			for _, s := range old.shards {
 				st := s.Stats()
 				reportShard(emit, strconv.Itoa(s.ID()), &st)
@@ -147,7 +147,7 @@ func (p *Pipeline) Update(cfg Config) error {
 	}
 	errs = append(errs, oldRoot.Close())
 	for _, s := range p.cfg.Sinks { // the old configuration's, closed
-		p.retire(func(emit func(sm.Value)) { reportSinks(emit, s) })
+		p.retired.Retire(func(emit func(sm.Value)) { reportSinks(emit, s) })
 	}
 	// Sources that acknowledge only what was emitted (Kafka's offsets)
 	// acknowledge what they left once it is, within their own bound.

@@ -1,10 +1,7 @@
 package pipeline
 
 import (
-	"maps"
-	"slices"
 	"strconv"
-	"strings"
 
 	sm "github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/shard"
@@ -18,42 +15,31 @@ import (
 func (p *Pipeline) Report(emit func(sm.Value)) {
 	p.mu.Lock()
 	name, srcs, shards, em, sks, limit := p.cfg.Name, p.sources, p.agg.shards, p.agg.emitter, p.cfg.Sinks, p.cfg.MaxSeries
-	retired := maps.Clone(p.retired)
+	retired := p.retired.Snapshot()
 	p.mu.Unlock()
 	base := []string{"pipeline", name}
 	in := func(v sm.Value) {
-		if len(retired) > 0 && v.Kind != sm.Gauge {
-			if k := retiredKey(&v); retired[k].Name != "" {
-				v.V += retired[k].V
-				delete(retired, k)
-			}
-		}
 		v.Labels = sm.With(base, v.Labels...)
 		emit(v)
 	}
-	for _, r := range srcs {
-		r.src.Report(in)
-	}
-	var series float64
-	for _, s := range shards {
-		st := s.Stats()
-		series += float64(st.Series)
-		reportShard(in, strconv.Itoa(s.ID()), &st)
-	}
-	in(sm.Value{Name: "mad_pipeline_series", Help: "Series tracked by the pipeline's shards.", Kind: sm.Gauge, V: series})
-	in(sm.Value{Name: "mad_pipeline_series_limit", Help: "The pipeline's series limit (maxSeries, or the default derived from memory); samples of new series past it are refused (mad_shard_refused_total, reason series_limit).",
-		Kind: sm.Gauge, V: float64(limit)})
-	reportEmitter(in, em)
-	for _, s := range sks {
-		reportSinks(in, s)
-	}
-	// What was retired and has no successor (a sink or a source removed,
-	// fewer shards), in a fixed order.
-	for _, k := range slices.Sorted(maps.Keys(retired)) {
-		v := retired[k]
-		delete(retired, k) // in adds what is left in retired
-		in(v)
-	}
+	retired.Report(in, func(in func(sm.Value)) {
+		for _, r := range srcs {
+			r.src.Report(in)
+		}
+		var series float64
+		for _, s := range shards {
+			st := s.Stats()
+			series += float64(st.Series)
+			reportShard(in, strconv.Itoa(s.ID()), &st)
+		}
+		in(sm.Value{Name: "mad_pipeline_series", Help: "Series tracked by the pipeline's shards.", Kind: sm.Gauge, V: series})
+		in(sm.Value{Name: "mad_pipeline_series_limit", Help: "The pipeline's series limit (maxSeries, or the default derived from memory); samples of new series past it are refused (mad_shard_refused_total, reason series_limit).",
+			Kind: sm.Gauge, V: float64(limit)})
+		reportEmitter(in, em)
+		for _, s := range sks {
+			reportSinks(in, s)
+		}
+	})
 }
 
 func reportEmitter(emit func(sm.Value), em *Emitter) {
@@ -71,34 +57,6 @@ func reportSinks(emit func(sm.Value), s sinks.Sink) {
 	for _, c := range sinks.Children(s) {
 		reportSinks(emit, c)
 	}
-}
-
-// retiredKey is a value's name and labels (without the pipeline's).
-func retiredKey(v *sm.Value) string {
-	return v.Name + "\x00" + strings.Join(v.Labels, "\x00")
-}
-
-// retire keeps the last counts report gives (of a component a reload
-// retired), added to what was retired before under the same name and
-// labels; gauges are left out (they end with their component). Called
-// with p.mu held.
-func (p *Pipeline) retire(report func(emit func(sm.Value))) {
-	report(func(v sm.Value) {
-		if v.Kind == sm.Gauge {
-			return
-		}
-		if p.retired == nil {
-			p.retired = map[string]sm.Value{}
-		}
-		k := retiredKey(&v)
-		if r, ok := p.retired[k]; ok {
-			r.V += v.V
-			p.retired[k] = r
-			return
-		}
-		v.Labels = slices.Clone(v.Labels)
-		p.retired[k] = v
-	})
 }
 
 func reportShard(emit func(sm.Value), id string, st *shard.Stats) {
