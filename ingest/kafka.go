@@ -141,12 +141,18 @@ type KafkaStats struct {
 
 // KafkaSource is a running KafkaSource.
 type KafkaSource struct {
-	cfg    KafkaConfig
-	cl     *kgo.Client
-	dec    *clientpb.Decoder
-	pdec   *partials.Decoder // for Partials
-	eos    *eosState         // exactly-once mode
-	maxRec int
+	cfg  KafkaConfig
+	cl   *kgo.Client
+	dec  *clientpb.Decoder
+	pdec *partials.Decoder // for Partials
+	eos  *eosState         // exactly-once mode
+	// What a Retarget may change while the loop runs, read through atomics:
+	// the poll time, backoff and shutdown wait (time.Duration), and the
+	// records a poll takes (MaxRecords, within the client's
+	// max.poll.records, pollCap, 0 for none).
+	pollTime, backoffTime, shutdownAwait atomic.Int64
+	maxRec                               atomic.Int64
+	pollCap                              int
 
 	mu    sync.Mutex // guards prod, lanes (Retarget) and pending
 	prod  *Producer
@@ -231,12 +237,10 @@ func OpenKafka(cfg KafkaConfig, lanes []Lanes) (*KafkaSource, error) {
 	// paused while the rings are full, never dropping after a wait.
 	s.prod.MaxSamples = math.MaxInt
 	s.prod.MaxRetained = 1 << 16
-	s.maxRec = cfg.MaxRecords
+	s.pollCap = set.MaxPollRecords
+	s.setTimings(&cfg)
 	if cfg.Partials {
 		s.pdec = partials.NewDecoder(partials.Config{Periods: cfg.Periods})
-	}
-	if set.MaxPollRecords > 0 {
-		s.maxRec = min(s.maxRec, set.MaxPollRecords)
 	}
 	opts := append([]kgo.Opt{
 		kgo.ConsumeTopics(cfg.Topics...),
@@ -301,10 +305,27 @@ func (s *KafkaSource) Retarget(c SourceConfig, lanes []Lanes) error {
 	s.prod.Retarget(lanes[0])
 	s.dropped.Store(s.prod.Dropped)
 	s.lanes = lanes[0]
-	o := c.(*KafkaConfig)
-	s.cfg.PollTime, s.cfg.BackoffTime, s.cfg.ShutdownAwait, s.cfg.MaxRecords = o.PollTime, o.BackoffTime, o.ShutdownAwait, o.MaxRecords
+	s.setTimings(c.(*KafkaConfig))
 	return nil
 }
+
+// setTimings takes the poll time, backoff, shutdown wait and records a
+// poll of c (what a Retarget may change).
+func (s *KafkaSource) setTimings(c *KafkaConfig) {
+	s.pollTime.Store(int64(c.PollTime))
+	s.backoffTime.Store(int64(c.BackoffTime))
+	s.shutdownAwait.Store(int64(c.ShutdownAwait))
+	n := c.MaxRecords
+	if s.pollCap > 0 {
+		n = min(n, s.pollCap)
+	}
+	s.maxRec.Store(int64(n))
+}
+
+func (s *KafkaSource) poll() time.Duration    { return time.Duration(s.pollTime.Load()) }
+func (s *KafkaSource) backoff() time.Duration { return time.Duration(s.backoffTime.Load()) }
+func (s *KafkaSource) await() time.Duration   { return time.Duration(s.shutdownAwait.Load()) }
+func (s *KafkaSource) maxRecords() int        { return int(s.maxRec.Load()) }
 
 func (s *KafkaSource) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	s.ownMu.Lock()
@@ -402,11 +423,8 @@ func (s *KafkaSource) run() {
 			return
 		default:
 		}
-		s.mu.Lock()
-		poll, maxRec := s.cfg.PollTime, s.maxRec
-		s.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), poll)
-		fs := s.cl.PollRecords(ctx, maxRec)
+		ctx, cancel := context.WithTimeout(context.Background(), s.poll())
+		fs := s.cl.PollRecords(ctx, s.maxRecords())
 		cancel()
 		if fs.IsClientClosed() {
 			return
@@ -415,7 +433,7 @@ func (s *KafkaSource) run() {
 		s.consume(fs)
 		s.advance()
 		if failed {
-			s.sleep(s.cfg.BackoffTime)
+			s.sleep(s.backoff())
 		}
 	}
 }
@@ -560,7 +578,7 @@ func (s *KafkaSource) advance() {
 	if n == 0 || s.eos != nil {
 		return // exactly once: the epochs commit (kafka_eos.go)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownAwait)
+	ctx, cancel := context.WithTimeout(context.Background(), s.await())
 	defer cancel()
 	s.cl.CommitOffsetsSync(ctx, commit, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
@@ -631,7 +649,7 @@ func (s *KafkaSource) Finish() error {
 		s.finishEOS()
 		return nil
 	}
-	deadline := time.Now().Add(s.cfg.ShutdownAwait)
+	deadline := time.Now().Add(s.await())
 	for {
 		s.advance()
 		s.mu.Lock()

@@ -231,7 +231,7 @@ func (s *KafkaSource) runEOS() {
 			if err := e.sess.Begin(); err != nil {
 				s.pollErrors.Add(1)
 				s.cfg.Log.Warn("kafka: cannot begin a transaction", "source", s.cfg.Name, "err", err)
-				s.sleep(s.cfg.BackoffTime)
+				s.sleep(s.backoff())
 				continue
 			}
 			e.inTxn = true
@@ -264,8 +264,8 @@ func (s *KafkaSource) runEOS() {
 			s.sleep(5 * time.Millisecond)
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PollTime)
-		fs := e.sess.PollRecords(ctx, s.maxRec)
+		ctx, cancel := context.WithTimeout(context.Background(), s.poll())
+		fs := e.sess.PollRecords(ctx, s.maxRecords())
 		cancel()
 		if fs.IsClientClosed() {
 			return
@@ -275,7 +275,7 @@ func (s *KafkaSource) runEOS() {
 		fs.EachRecord(func(r *kgo.Record) { rs = append(rs, r) })
 		s.applyEOS(rs, s.readEpochs(rs), true)
 		if failed {
-			s.sleep(s.cfg.BackoffTime)
+			s.sleep(s.backoff())
 		}
 	}
 }
@@ -308,7 +308,7 @@ func (s *KafkaSource) applyEOS(rs []*kgo.Record, epochs []uint64, fresh bool) {
 		if s.loadSkipRules() {
 			break
 		}
-		if s.sleep(s.cfg.BackoffTime) {
+		if s.sleep(s.backoff()) {
 			e.txn.SetFailed(true)
 			return
 		}
@@ -408,7 +408,7 @@ func (s *KafkaSource) loadSkipRules() bool {
 	s.ownMu.Lock()
 	at := s.assigned
 	s.ownMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownAwait)
+	ctx, cancel := context.WithTimeout(context.Background(), s.await())
 	defer cancel()
 	// Stable: a commit another member's transaction has pending is waited
 	// for, as the consumer waits for it before reading from its offset.
@@ -497,7 +497,7 @@ func (s *KafkaSource) commitEpoch(final bool) {
 		}
 		want[tp] = commit{x: x, rules: nextRules(e.skip[tp], skipRule{b: e.b, end: end}, x)}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownAwait+e.txnTimeout())
+	ctx, cancel := context.WithTimeout(context.Background(), s.await()+e.txnTimeout())
 	// The offsets committed are franz-go's (of the partitions it still
 	// assigns us), rewritten to want's; a partition want lacks (read by
 	// franz-go, never recorded as read here: a stop before the loop
@@ -542,7 +542,7 @@ func (s *KafkaSource) commitEpoch(final bool) {
 	if err != nil {
 		// End may fail before ending the transaction (its flush timed
 		// out): end it, or Begin would refuse forever.
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownAwait)
+		ctx, cancel := context.WithTimeout(context.Background(), s.await())
 		e.sess.End(ctx, kgo.TryAbort)
 		cancel()
 	}
@@ -571,7 +571,7 @@ func (s *KafkaSource) commitEpoch(final bool) {
 		for !e.inTxn {
 			if err := e.sess.Begin(); err != nil {
 				s.cfg.Log.Warn("kafka: cannot begin a transaction", "source", s.cfg.Name, "err", err)
-				if s.sleep(s.cfg.BackoffTime) {
+				if s.sleep(s.backoff()) {
 					return
 				}
 				continue
