@@ -237,7 +237,7 @@ type httpSlot struct {
 	bound requestBound
 	// otlpDecoded: the request being handled was given to the OTLP
 	// decoder, which may have moved streams of the deltas tracker on; a
-	// refusal takes them back (undoDeltas).
+	// refusal takes them back (end).
 	otlpDecoded bool
 }
 
@@ -498,13 +498,8 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 		sl.reconfigure(cfg)
 	}
 	defer func() { sl.release(err == nil) }()
-	sl.otlpDecoded = false
-	defer func() {
-		if err != nil {
-			sl.undoDeltas()
-		}
-	}()
-	defer sl.recoverExpands(&why, &err, false) // before release: it sees the refusal
+	sl.begin()
+	defer sl.end(&why, &err, false) // before release: it sees the refusal
 	var plain []byte
 	if cfg.Kind == HTTPOTLP && r.URL.Path == OTLPGRPCPath {
 		plain, why, err = sl.grpcMessage(r, cfg)
@@ -516,7 +511,6 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 		return why, err
 	}
 	sl.ensureDecoder(cfg, s.deltas.Load())
-	sl.bound = requestBound{}
 	now := time.Now().UnixMilli()
 	var st sample.Counts
 	switch cfg.Kind {
@@ -572,14 +566,24 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 // A variable so that tests can lower it.
 var maxRequestSampleBytes int64 = 1 << 30
 
-// errExpands refuses a request whose samples take more than
-// maxRequestSampleBytes once decoded, discarding them.
-func (sl *httpSlot) errExpands() error {
+// overBound returns the refusal of a request whose samples take more
+// than maxRequestSampleBytes so far, nil while they fit.
+func (sl *httpSlot) overBound() error {
 	if n := sl.prod.PendingSampleBytes(); n > maxRequestSampleBytes {
-		sl.prod.Discard()
-		return fmt.Errorf("%w: the request decodes into %d bytes of samples and keys, over %d; send it in parts", errExpands, n, maxRequestSampleBytes)
+		return fmt.Errorf("%w: the request decodes into more than %d bytes of samples and keys (%d when decoding stopped); send it in parts", errExpands, maxRequestSampleBytes, n)
 	}
 	return nil
+}
+
+// errExpands refuses a request whose samples take more than
+// maxRequestSampleBytes once decoded (the route checked them up to its
+// last sample), discarding them.
+func (sl *httpSlot) errExpands() error {
+	err := sl.overBound()
+	if err != nil {
+		sl.prod.Discard()
+	}
+	return err
 }
 
 // The slot's route checks what the request has decoded into
@@ -610,7 +614,7 @@ type requestBound struct {
 
 // expandStop is what the route panics with to stop a decoder whose request
 // outgrew maxRequestSampleBytes (a sample.Route has no error to return);
-// recoverExpands turns it into the request's refusal.
+// end turns it into the request's refusal.
 type expandStop struct{ err error }
 
 // bounded is the slot's sample.Route (see requestBound).
@@ -630,43 +634,42 @@ func (sl *httpSlot) bounded(h uint64) *sample.Batch {
 // checkExpands stops the decoder (bounded) if the request's samples
 // outgrew maxRequestSampleBytes.
 func (sl *httpSlot) checkExpands() {
-	if n := sl.prod.PendingSampleBytes(); n > maxRequestSampleBytes {
-		panic(expandStop{fmt.Errorf("%w: the request decodes into more than %d bytes of samples and keys (%d when decoding stopped); send it in parts", errExpands, maxRequestSampleBytes, n)})
+	if err := sl.overBound(); err != nil {
+		panic(expandStop{err})
 	}
 	sl.bound.grown, sl.bound.calls = 0, 0
 }
 
-// recoverExpands, deferred by a request's handler, refuses the request
-// the route stopped (decoder_limit; RESOURCE_EXHAUSTED over gRPC): what it
-// had decoded is discarded and the slot's decoders, stopped mid-request,
-// are dropped. Any other panic goes on.
-func (sl *httpSlot) recoverExpands(why *HTTPRefusal, err *error, grpc bool) {
-	r := recover()
-	if r == nil {
-		return
-	}
-	stop, ok := r.(expandStop)
-	if !ok {
-		panic(r)
-	}
-	sl.prod.Discard()
-	sl.undoDeltas() // before the decoder that holds the changes is dropped
-	sl.dropDecoders()
-	sl.bound = requestBound{}
-	*why, *err = RefusedDecoderLimit, stop.err
-	if grpc {
-		*err = status.Error(codes.ResourceExhausted, stop.err.Error())
-	}
-}
+// begin starts a request on the slot: the route has seen nothing of it,
+// the OTLP decoder has not had it.
+func (sl *httpSlot) begin() { sl.bound, sl.otlpDecoded = requestBound{}, false }
 
-// undoDeltas takes back what the OTLP decoder did to the deltas tracker
-// for the request being refused (otlp.Decoder.Undo), so that its retry is
-// converted as it would have been: nothing of it was applied.
-func (sl *httpSlot) undoDeltas() {
-	if sl.otlpDecoded && sl.otlp != nil {
+// end, deferred by a request's handler, ends it: a decoder the route
+// stopped (expandStop) makes the request's refusal (decoder_limit;
+// RESOURCE_EXHAUSTED over gRPC), what it had decoded discarded and the
+// slot's decoders, stopped mid-request, dropped; any other panic goes on.
+// A refused request's changes to the OTLP deltas tracker are taken back
+// (otlp.Decoder.Undo), so that its retry converts as it would have:
+// nothing of it was applied.
+func (sl *httpSlot) end(why *HTTPRefusal, err *error, grpc bool) {
+	r := recover()
+	if r != nil {
+		stop, ok := r.(expandStop)
+		if !ok {
+			panic(r)
+		}
+		sl.prod.Discard()
+		*why, *err = RefusedDecoderLimit, stop.err
+		if grpc {
+			*err = status.Error(codes.ResourceExhausted, stop.err.Error())
+		}
+	}
+	if *err != nil && sl.otlpDecoded && sl.otlp != nil {
 		sl.otlp.Undo()
 	}
-	sl.otlpDecoded = false
+	if r != nil {
+		sl.dropDecoders()
+	}
 }
 
 var errExpands = errors.New("request too large once decoded")
@@ -840,8 +843,8 @@ func (s *HTTPSource) Inject(fill func(route sample.Route) (sample.Counts, error)
 	defer func() { s.slots <- sl }()
 	defer func() { sl.release(err == nil) }() // a refusal lets go of what it grew
 	var why HTTPRefusal
-	defer sl.recoverExpands(&why, &err, false) // before release: it sees the refusal
-	sl.bound = requestBound{}
+	sl.begin()
+	defer sl.end(&why, &err, false) // before release: it sees the refusal
 	c, err := fill(sl.route)
 	if err != nil {
 		sl.prod.Discard()

@@ -255,13 +255,8 @@ func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Conte
 		sl.reconfigure(cfg)
 	}
 	defer func() { sl.release(err == nil) }()
-	sl.otlpDecoded = false
-	defer func() {
-		if err != nil {
-			sl.undoDeltas()
-		}
-	}()
-	defer sl.recoverExpands(&why, &err, true) // before release: it sees the refusal
+	sl.begin()
+	defer sl.end(&why, &err, true) // before release: it sees the refusal
 	msg := grpcMessage{sl: sl}
 	if err := dec(&msg); err != nil {
 		why, ok := grpcReadRefusal(err)
@@ -279,7 +274,6 @@ func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Conte
 		return RefusedBodyTooLarge, status.Errorf(codes.ResourceExhausted, "the message of %d bytes as sent exceeds httpMaxBodyBytes (%d)", wire-grpcunary.HeaderLen, cfg.MaxBody)
 	}
 	sl.ensureDecoder(cfg, s.deltas.Load())
-	sl.bound = requestBound{}
 	sl.otlpDecoded = true
 	st, err := sl.otlp.Decode(msg.b, time.Now().UnixMilli(), sl.route)
 	sl.otlpSt = sl.otlp.Stats()

@@ -155,8 +155,7 @@ func (d *Decoder) Decode(body []byte, now int64, route sample.Route) (sample.Cou
 	d.name, d.dataName = span{}, ""
 	d.seen.reset()
 	d.recs.reset()
-	clear(d.changes) // no stream is kept alive by an old request's log
-	d.changes = d.changes[:0]
+	d.forgetChanges()
 	d.req++
 	ok := len(body) <= math.MaxInt32 || d.failAt(errTooLarge, -1, "")
 	if ok {
@@ -182,6 +181,12 @@ func (d *Decoder) Undo() {
 	if d.cfg.Deltas != nil {
 		d.cfg.Deltas.undo(d.changes)
 	}
+	d.forgetChanges()
+}
+
+// forgetChanges empties the log of changes (no stream is kept alive by an
+// old request's log).
+func (d *Decoder) forgetChanges() {
 	clear(d.changes)
 	d.changes = d.changes[:0]
 }

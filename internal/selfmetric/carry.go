@@ -18,7 +18,7 @@ type Carry struct {
 	m map[string]Value
 }
 
-// key is a value's name and labels.
+// carryKey is a value's name and labels.
 func carryKey(v *Value) string { return v.Name + "\x00" + strings.Join(v.Labels, "\x00") }
 
 // Retire keeps the counters report gives, added to those retired before
@@ -52,8 +52,9 @@ func (c *Carry) Snapshot() Carry { return Carry{maps.Clone(c.m)} }
 func (c *Carry) Report(emit func(Value), report func(emit func(Value))) {
 	report(func(v Value) {
 		if len(c.m) > 0 && v.Kind != Gauge {
-			if k := carryKey(&v); c.m[k].Name != "" {
-				v.V += c.m[k].V
+			k := carryKey(&v)
+			if r, ok := c.m[k]; ok {
+				v.V += r.V
 				delete(c.m, k)
 			}
 		}
