@@ -244,6 +244,9 @@ func (s *Shard) reapStep(now int64, n int) {
 	}
 	idle := now - s.cfg.IdleTimeout.Milliseconds()
 	oldestOpen := s.oldestOpenCreated()
+	// A step visits a record once at most: with fewer records than n, a
+	// second visit finds what the first left.
+	n = min(n, s.nRecs)
 	for ; n > 0; n-- {
 		if s.reapCursor >= s.nRecs {
 			s.reapCursor = 0
