@@ -11,7 +11,6 @@ import (
 	"math/big"
 	"regexp"
 	"sort"
-	"strings"
 
 	"github.com/gomad/mad/internal/sample"
 )
@@ -449,10 +448,9 @@ func (r *Aggregator) Reconfigure(cfg Config) []string {
 
 // render prints a closed bucket the way RenderSnapshot prints a snapshot row.
 func (b *refBucket) render() string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "exp=%d period=%d start=%d key=%q req=%d", b.expires, b.periodMs, b.start, b.key, b.reqTime)
+	out := renderHead(nil, b.expires, b.periodMs, b.start, []byte(b.key), b.reqTime)
 	if b.key[0] == byte(sample.KindNone) {
-		return sb.String()
+		return string(out)
 	}
 	// Sorted histogram, -0 before +0.
 	type kv struct {
@@ -541,21 +539,13 @@ func (b *refBucket) render() string {
 		default:
 			v, unit = percentile(refPercentiles[st]), unitName(b.histFed)
 		}
-		fmt.Fprintf(&sb, " %s", st)
-		if b.specified[st] {
-			sb.WriteString("*")
-		}
-		if ok {
-			fmt.Fprintf(&sb, "=%x%s", math.Float64bits(v), unit)
-		} else {
-			sb.WriteString("=null")
-		}
+		out = renderStat(out, st, b.specified[st], ok, v, unit)
 	}
-	fmt.Fprintf(&sb, " pop=%d hist=", b.count)
+	out = renderPop(out, b.count)
 	for _, e := range hs {
-		fmt.Fprintf(&sb, "%x:%d,", math.Float64bits(e.v), e.n)
+		out = renderEntry(out, e.v, e.n)
 	}
-	return sb.String()
+	return string(out)
 }
 
 var refPercentiles = map[string]float64{

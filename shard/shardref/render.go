@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gomad/mad/hist"
@@ -24,32 +25,56 @@ func RenderSnapshot(s *hist.Snapshot) []string {
 		scratch = row.Buckets
 		kind, name, dims := s.Key(i)
 		key := append(append([]byte{kind}, name...), dims...)
-		var sb strings.Builder
-		fmt.Fprintf(&sb, "exp=%d period=%d start=%d key=%q req=%d", t.Expires, t.Period, t.Start, key, row.RequestTime)
+		b := renderHead(nil, t.Expires, int64(t.Period), t.Start, key, row.RequestTime)
 		if key[0] != byte(sample.KindNone) {
 			spec := s.Specified(i)
 			closure := spec.Closure().All()
 			sort.Slice(closure, func(a, b int) bool { return closure[a].String() < closure[b].String() })
 			for _, st := range closure {
 				v, u, ok := row.Value(st)
-				fmt.Fprintf(&sb, " %s", st)
-				if spec.Has(st) {
-					sb.WriteString("*")
-				}
-				if ok {
-					fmt.Fprintf(&sb, "=%x%s", math.Float64bits(v), sample.Unit(u).String())
-				} else {
-					sb.WriteString("=null")
-				}
+				b = renderStat(b, st.String(), spec.Has(st), ok, v, sample.Unit(u).String())
 			}
-			fmt.Fprintf(&sb, " pop=%d hist=", row.Count)
+			b = renderPop(b, row.Count)
 			for _, e := range row.Buckets {
-				fmt.Fprintf(&sb, "%x:%d,", math.Float64bits(e.Key.Value()), e.Count)
+				b = renderEntry(b, e.Key.Value(), e.Count)
 			}
 		}
-		out = append(out, sb.String())
+		out = append(out, string(b))
 	}
 	return out
+}
+
+// The pieces of a rendered row, shared by RenderSnapshot and the
+// reference's render so that the two print alike (strconv, not fmt: the
+// differential fuzzers render every row they compare).
+
+func renderHead(b []byte, expires, period, start int64, key []byte, req int64) []byte {
+	b = strconv.AppendInt(append(b, "exp="...), expires, 10)
+	b = strconv.AppendInt(append(b, " period="...), period, 10)
+	b = strconv.AppendInt(append(b, " start="...), start, 10)
+	b = strconv.AppendQuote(append(b, " key="...), string(key))
+	return strconv.AppendInt(append(b, " req="...), req, 10)
+}
+
+func renderStat(b []byte, name string, specified, ok bool, v float64, unit string) []byte {
+	b = append(append(b, ' '), name...)
+	if specified {
+		b = append(b, '*')
+	}
+	if !ok {
+		return append(b, "=null"...)
+	}
+	b = strconv.AppendUint(append(b, '='), math.Float64bits(v), 16)
+	return append(b, unit...)
+}
+
+func renderPop(b []byte, n int64) []byte {
+	return append(strconv.AppendInt(append(b, " pop="...), n, 10), " hist="...)
+}
+
+func renderEntry(b []byte, v float64, n uint64) []byte {
+	b = strconv.AppendUint(b, math.Float64bits(v), 16)
+	return append(strconv.AppendUint(append(b, ':'), n, 10), ',')
 }
 
 // Diff describes how two lists of lines differ, as multisets: the lines
