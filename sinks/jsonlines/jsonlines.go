@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/decimal"
 	"github.com/gomad/mad/internal/jsonstr"
 	"github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/internal/throttle"
@@ -326,7 +327,7 @@ func appendMetric(dst []byte, m *sinks.Metric) []byte {
 	dst = append(dst, `","unit":"`...)
 	dst = append(dst, m.Unit...)
 	dst = append(dst, `","populationSize":`...)
-	dst = strconv.AppendInt(dst, m.PopulationSize, 10)
+	dst = decimal.AppendInt(dst, m.PopulationSize)
 	dst = append(dst, `,"statistics":{`...)
 	for i, st := range m.Statistics {
 		if i > 0 {
@@ -359,7 +360,7 @@ func appendNumber(dst []byte, v float64, ok bool) []byte {
 	// Integers (counts, sums of integers) print the same through the
 	// integer formatter, which is several times cheaper; -0 keeps its sign.
 	if v == math.Trunc(v) && math.Abs(v) < 1e15 && (v != 0 || !math.Signbit(v)) {
-		return strconv.AppendInt(dst, int64(v), 10)
+		return decimal.AppendInt(dst, int64(v))
 	}
 	if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
 		return strconv.AppendFloat(dst, v, 'e', -1, 64)

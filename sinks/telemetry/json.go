@@ -23,5 +23,3 @@ func appendDouble(dst []byte, v float64) []byte {
 	}
 	return append(dst, ".0"...)
 }
-
-func appendInt(dst []byte, v int64) []byte { return strconv.AppendInt(dst, v, 10) }

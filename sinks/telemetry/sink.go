@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/decimal"
 	"github.com/gomad/mad/internal/jsonstr"
 	"github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/sinks"
@@ -78,7 +79,7 @@ func (b *batch) appendReport(dst []byte, r *report, v int) []byte {
 	dst = append(dst, `,"metric":`...)
 	dst = jsonstr.Append(dst, b.span(r.metric))
 	dst = append(dst, `,"timestamp":`...)
-	dst = appendInt(dst, r.timestamp)
+	dst = decimal.AppendInt(dst, r.timestamp)
 	dst = append(dst, `,"statistic":"`...)
 	dst = append(dst, statName(r.stat)...)
 	dst = append(dst, `","data":`...)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -391,7 +392,7 @@ func TestSlowClientDoesNotBlock(t *testing.T) {
 	c2.until(isCommand("reportMetric", map[string]any{"metric": "late", "data": 5.0}))
 }
 
-func itoa(i int) string { return string(appendInt(nil, int64(i))) }
+func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestClosedHubDropsAndClosesConnections(t *testing.T) {
 	f := newFixture(t, HubConfig{})
