@@ -45,6 +45,7 @@ var allowed = []struct {
 	{"internal/javanum/javanumref", nil},
 	// mad's one JSON string escaper.
 	{"internal/jsonstr", nil},
+	{"internal/decimal", nil},
 	// HOCON and strict JSON with positions: configuration syntax, nothing
 	// of what it means; of ours it shares only the JSON string escaper.
 	{"internal/hocon", []string{"internal/jsonstr"}},
@@ -94,7 +95,7 @@ var allowed = []struct {
 	// only snapshots, to render the shard's side alike.
 	{"shard/shardref", []string{"internal/sample", "hist"}},
 	{"sinks", []string{"hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr"}},
-	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr", "internal/kafkaprops", "internal/kafkatxn", "internal/partials"}}, // sinks share helpers (caggtest) among themselves
+	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr", "internal/decimal", "internal/kafkaprops", "internal/kafkatxn", "internal/partials"}}, // sinks share helpers (caggtest) among themselves
 	// Pipelines run sources, shards and sinks; they know nothing of MAD's
 	// files.
 	{"engine/pipeline", []string{"ingest", "shard", "sinks", "sinks/*", "hist", "ring", "affinity", "internal/sample", "internal/inplace", "internal/prefetch", "internal/selfmetric", "internal/throttle"}},
