@@ -5,8 +5,9 @@
 #
 # Go's fuzz worker panics ("deadlocked!", exit status 2, reported as "fuzzing
 # process hung or terminated unexpectedly") when one call takes more than 10 s
-# of wall time, which a stall of the whole machine (a virtual machine paused by
-# its host) causes whatever the input. Such a stop is resumed: its saved input
+# of wall time, which a machine starving the fuzzer for that long causes
+# whatever the input (seen beside benchmarks; RELIABILITY.md, Fuzzing). Such a
+# stop is resumed: its saved input
 # is run alone, and if it passes it is removed and fuzzing goes on, counting
 # the executions made so far; any other failure, or a saved input that fails
 # alone, stops with exit status 1 and leaves the input in testdata.
