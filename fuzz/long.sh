@@ -7,10 +7,10 @@
 # process hung or terminated unexpectedly") when one call takes more than 10 s
 # of wall time, which a machine starving the fuzzer for that long causes
 # whatever the input (seen beside benchmarks; RELIABILITY.md, Fuzzing). Such a
-# stop is resumed: its saved input
-# is run alone, and if it passes it is removed and fuzzing goes on, counting
-# the executions made so far; any other failure, or a saved input that fails
-# alone, stops with exit status 1 and leaves the input in testdata.
+# stop is resumed: its saved input is run alone, and if it passes it is removed
+# and fuzzing goes on, counting the executions made so far; any other failure,
+# or a saved input that fails alone, stops with exit status 1 and leaves the
+# input in testdata.
 #
 # FUZZ_CPU pins the run to a CPU (taskset); FUZZ_LOG_DIR (default
 # /tmp/mad-fuzz-long) keeps each run's output and a log per target.
