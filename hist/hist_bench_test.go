@@ -1,6 +1,7 @@
 package hist
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -55,12 +56,12 @@ func BenchmarkAddValue(b *testing.B) {
 // BenchmarkPercentile: sorting a row's buckets and computing MAD's default
 // timer percentiles (control plane, once per row per closed bucket).
 func BenchmarkPercentile(b *testing.B) {
-	for _, n := range []int{8, 256} {
-		b.Run(map[int]string{8: "buckets=8", 256: "buckets=256"}[n], func(b *testing.B) {
+	for _, n := range []int{8, 16, 32, 64, 256} {
+		b.Run(fmt.Sprintf("buckets=%d", n), func(b *testing.B) {
 			var a Arena
 			var h Hist
 			for i := 0; i < n; i++ {
-				a.Record(&h, Key(130944+i), uint64(i%7+1))
+				a.Record(&h, Key(130944+i*7919%n), uint64(i%7+1)) // in no order
 			}
 			var scratch []Bucket
 			b.ReportAllocs()

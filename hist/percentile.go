@@ -15,17 +15,34 @@ type Bucket struct {
 
 // SortBuckets sorts buckets in ascending numeric order of their values and
 // merges buckets with equal keys. It returns the shortened slice.
+//
+// Up to insertionMax buckets (a timer's row, mostly) are sorted by
+// insertion with the comparison inline: slices.SortFunc calls its
+// comparison function for every pair it looks at, and sorting a timer row
+// of 16 buckets was half of what emitting the row cost.
 func SortBuckets(b []Bucket) []Bucket {
-	slices.SortFunc(b, func(x, y Bucket) int {
-		ox, oy := x.Key.order(), y.Key.order()
-		switch {
-		case ox < oy:
-			return -1
-		case ox > oy:
-			return 1
+	if len(b) <= insertionMax {
+		for i := 1; i < len(b); i++ {
+			e := b[i]
+			o := e.Key.order()
+			j := i
+			for ; j > 0 && b[j-1].Key.order() > o; j-- {
+				b[j] = b[j-1]
+			}
+			b[j] = e
 		}
-		return 0
-	})
+	} else {
+		slices.SortFunc(b, func(x, y Bucket) int {
+			ox, oy := x.Key.order(), y.Key.order()
+			switch {
+			case ox < oy:
+				return -1
+			case ox > oy:
+				return 1
+			}
+			return 0
+		})
+	}
 	out := b[:0]
 	for _, e := range b {
 		if n := len(out); n > 0 && out[n-1].Key == e.Key {
@@ -36,6 +53,10 @@ func SortBuckets(b []Bucket) []Bucket {
 	}
 	return out
 }
+
+// insertionMax is the most buckets SortBuckets sorts by insertion (its
+// quadratic cost passes slices.SortFunc's between 32 and 64 buckets).
+const insertionMax = 32
 
 // EntriesCount returns MAD's _entriesCount of a histogram: the sum of its
 // counts, in Java long (two's complement, wrapping) arithmetic.

@@ -3,6 +3,8 @@ package hist
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sort"
 	"testing"
 )
 
@@ -145,6 +147,40 @@ func TestMerge(t *testing.T) {
 	for _, p := range []float64{0, 50, 90, 99, 99.9, 100} {
 		if g, w := Percentile(got, p), Percentile(want, p); g != w {
 			t.Errorf("p%v merged = %v; want %v", p, g, w)
+		}
+	}
+}
+
+// TestSortBucketsAgainstReference holds SortBuckets to a sort written
+// independently (sort.SliceStable by Less, then merging equal keys), over
+// every size through the insertion sort's bound and past it, with keys
+// drawn from every uint32 (negative values, -0 and +0, NaN's keys) and from
+// a few values (many equal keys to merge).
+func TestSortBucketsAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := range 100 { // insertionMax is 32
+		for trial := range 50 {
+			b := make([]Bucket, n)
+			for i := range b {
+				k := Key(r.Uint32())
+				if trial%2 == 1 {
+					k = Key(r.IntN(6)) | Key(r.IntN(2))<<31
+				}
+				b[i] = Bucket{k, uint64(r.IntN(1000))}
+			}
+			want := slices.Clone(b)
+			sort.SliceStable(want, func(i, j int) bool { return Less(want[i].Key, want[j].Key) })
+			var merged []Bucket
+			for _, e := range want {
+				if m := len(merged); m > 0 && merged[m-1].Key == e.Key {
+					merged[m-1].Count += e.Count
+					continue
+				}
+				merged = append(merged, e)
+			}
+			if got := SortBuckets(b); !slices.Equal(got, merged) {
+				t.Fatalf("%d buckets: got %v, want %v", n, got, merged)
+			}
 		}
 	}
 }

@@ -18,12 +18,15 @@ import (
 // are counters (MAD's counter statistics) and timers (count, sum, mean,
 // median, tp90, tp99 and the histogram), either untagged (all in one
 // dimension set) or each with its own tags (S2-like: one PeriodicData per
-// series).
+// series). "timers" are untagged timers of 16 samples a bucket, each a
+// histogram bucket of its own, as a timed operation reports them: what
+// reading a histogram and its percentiles costs a row.
 func BenchmarkEmit(b *testing.B) {
 	for _, tc := range []struct {
 		name   string
 		tagged bool
-	}{{"untagged", false}, {"tagged", true}} {
+		timers int // samples a timer series; 0: one a series, counters and timers alternating
+	}{{"untagged", false, 0}, {"tagged", true, 0}, {"timers", false, 16}} {
 		for _, n := range []int{10_000, 100_000} {
 			b.Run(fmt.Sprintf("%s/series=%d", tc.name, n), func(b *testing.B) {
 				cfg := shard.Config{
@@ -42,7 +45,7 @@ func BenchmarkEmit(b *testing.B) {
 				var batch sample.Batch
 				for i := range n {
 					kind := sample.KindCounter
-					if i%2 == 1 {
+					if i%2 == 1 || tc.timers > 0 {
 						kind = sample.KindTimer
 					}
 					var dims []string
@@ -54,6 +57,9 @@ func BenchmarkEmit(b *testing.B) {
 						name = fmt.Sprintf("service.metric_%02d", i%50)
 					}
 					addSample(&batch, kind, name, t0+100, 0, float64(i%1000), sample.UnitNone, dims...)
+					for j := 1; j < tc.timers; j++ {
+						addSample(&batch, kind, name, t0+100, 0, float64(i%1000+37*j), sample.UnitNone, dims...)
+					}
 				}
 				at := t0
 				b.ResetTimer()
