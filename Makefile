@@ -103,11 +103,13 @@ bench-e2e:
 # from this tree (about 20 minutes; wants about 16 GiB of memory for its 10 M series);
 # fault-quick: the same with every duration and count ×0.1 (a few minutes).
 # fuzz-long: every target of fuzz-smoke (the list is fuzz-smoke's own commands) to
-# FUZZ_LONG_TIME executions each, through fuzz/long.sh: without minimisation (Go minimises
-# every new interesting input too, and the slow targets spent half their time in it; a failing
-# input is kept whole), resumed after a stop of Go's 10 s timer whose input passes alone (a
-# stalled machine; see the script). FUZZ_CPU pins the runs, FUZZ_LOG_DIR keeps their output.
-# Hours on two cores; CI keeps fuzz-smoke.
+# FUZZ_LONG_TIME executions each (a count: 10000000x), one after another, one worker each,
+# through fuzz/long.sh: without minimisation (Go minimises every new interesting input too, and
+# the slow targets spent half their time in it; a failing input is kept whole), resumed after a
+# stop of Go's 10 s timer whose input passes alone (a starved machine; see the script).
+# FUZZ_CPU pins the runs, FUZZ_LOG_DIR keeps their output. About a day on one core of the
+# machines of RELIABILITY.md; two make fuzz-long runs with FUZZ_CPU=0 and 1 share it out
+# only if given disjoint targets (run fuzz/long.sh by hand). CI keeps fuzz-smoke.
 FUZZ_LONG_TIME ?= 10000000x
 FAULT_OUT ?= RELIABILITY-results.md
 
@@ -121,7 +123,9 @@ fault-quick:
 	MADFAULT_E2E=1 $(GO) test -count=1 -run TestKillFault ./cmd/madfault
 
 fuzz-long:
-	$(MAKE) -s -n fuzz-smoke GO=$(GO) | sed -E 's#^.* -fuzz .\^([A-Za-z0-9]+)\$$. .* \./([^ ]+)$$#bash fuzz/long.sh \2 \1 $(FUZZ_LONG_TIME)#' | sh -e
+	cmds=$$($(MAKE) -s -n fuzz-smoke GO=$(GO) | sed -E 's#^.* -fuzz .\^([A-Za-z0-9]+)\$$. .* \./([^ ]+)$$#GO=$(GO) bash fuzz/long.sh \2 \1 $(FUZZ_LONG_TIME)#') && \
+	if echo "$$cmds" | grep -v '^GO=.* bash fuzz/long.sh '; then echo "fuzz-long: fuzz-smoke lines not rewritten (above)"; exit 1; fi && \
+	echo "$$cmds" | sh -e
 
 # Packaging (packaging/, README "Running in a container and under systemd"); not part of
 # test or CI, which must not depend on a container engine.

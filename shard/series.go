@@ -244,8 +244,9 @@ func (s *Shard) reapStep(now int64, n int) {
 	}
 	idle := now - s.cfg.IdleTimeout.Milliseconds()
 	oldestOpen := s.oldestOpenCreated()
-	// A step visits a record once at most: with fewer records than n, a
-	// second visit finds what the first left.
+	// A step visits a record once at most (it went round a small shard's
+	// records thousands of times). An override's owner whose alias comes
+	// after it is reaped at the next step, 100 ms later, once the alias is.
 	n = min(n, s.nRecs)
 	for ; n > 0; n-- {
 		if s.reapCursor >= s.nRecs {
