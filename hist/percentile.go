@@ -2,7 +2,7 @@ package hist
 
 import (
 	"math"
-	"slices"
+	"math/bits"
 )
 
 // Bucket is one histogram bucket: Count entries whose values truncate to
@@ -16,33 +16,11 @@ type Bucket struct {
 // SortBuckets sorts buckets in ascending numeric order of their values and
 // merges buckets with equal keys. It returns the shortened slice.
 //
-// Up to insertionMax buckets (a timer's row, mostly) are sorted by
-// insertion with the comparison inline: slices.SortFunc calls its
+// The sort compares keys inline (sortBuckets): slices.SortFunc calls its
 // comparison function for every pair it looks at, and sorting a timer row
 // of 16 buckets was half of what emitting the row cost.
 func SortBuckets(b []Bucket) []Bucket {
-	if len(b) <= insertionMax {
-		for i := 1; i < len(b); i++ {
-			e := b[i]
-			o := e.Key.order()
-			j := i
-			for ; j > 0 && b[j-1].Key.order() > o; j-- {
-				b[j] = b[j-1]
-			}
-			b[j] = e
-		}
-	} else {
-		slices.SortFunc(b, func(x, y Bucket) int {
-			ox, oy := x.Key.order(), y.Key.order()
-			switch {
-			case ox < oy:
-				return -1
-			case ox > oy:
-				return 1
-			}
-			return 0
-		})
-	}
+	sortBuckets(b, 2*bits.Len(uint(len(b))))
 	out := b[:0]
 	for _, e := range b {
 		if n := len(out); n > 0 && out[n-1].Key == e.Key {
@@ -54,9 +32,100 @@ func SortBuckets(b []Bucket) []Bucket {
 	return out
 }
 
-// insertionMax is the most buckets SortBuckets sorts by insertion (its
-// quadratic cost passes slices.SortFunc's between 32 and 64 buckets).
-const insertionMax = 32
+// insertionMax is the most buckets sortBuckets sorts by insertion.
+const insertionMax = 24
+
+// sortBuckets sorts b by Key.order: by insertion up to insertionMax
+// buckets, otherwise by quicksort (the median of three as the pivot, the
+// smaller side first), and by heapsort once depth partitions have not
+// brought it there (n log n at worst).
+func sortBuckets(b []Bucket, depth int) {
+	for len(b) > insertionMax {
+		if depth == 0 {
+			heapSortBuckets(b)
+			return
+		}
+		depth--
+		p := partitionBuckets(b)
+		if p < len(b)-p {
+			sortBuckets(b[:p], depth)
+			b = b[p+1:]
+		} else {
+			sortBuckets(b[p+1:], depth)
+			b = b[:p]
+		}
+	}
+	for i := 1; i < len(b); i++ {
+		e := b[i]
+		o := e.Key.order()
+		j := i
+		for ; j > 0 && b[j-1].Key.order() > o; j-- {
+			b[j] = b[j-1]
+		}
+		b[j] = e
+	}
+}
+
+// partitionBuckets puts the median of b's first, middle and last buckets at
+// its place p, the buckets that order before it below and the others
+// above, and returns p.
+func partitionBuckets(b []Bucket) int {
+	last, mid := len(b)-1, len(b)/2
+	if b[mid].Key.order() < b[0].Key.order() {
+		b[mid], b[0] = b[0], b[mid]
+	}
+	if b[last].Key.order() < b[mid].Key.order() {
+		b[last], b[mid] = b[mid], b[last]
+		if b[mid].Key.order() < b[0].Key.order() {
+			b[mid], b[0] = b[0], b[mid]
+		}
+	}
+	// b[0] ≤ b[mid] ≤ b[last]: the pivot goes to last-1, and the scans
+	// stop at b[0] and b[last] without bounds checks of their own.
+	b[mid], b[last-1] = b[last-1], b[mid]
+	pivot := b[last-1].Key.order()
+	i, j := 0, last-1
+	for {
+		for i++; b[i].Key.order() < pivot; i++ {
+		}
+		for j--; b[j].Key.order() > pivot; j-- {
+		}
+		if i >= j {
+			break
+		}
+		b[i], b[j] = b[j], b[i]
+	}
+	b[i], b[last-1] = b[last-1], b[i]
+	return i
+}
+
+// heapSortBuckets sorts b by Key.order in place.
+func heapSortBuckets(b []Bucket) {
+	for i := len(b)/2 - 1; i >= 0; i-- {
+		siftBuckets(b, i, len(b))
+	}
+	for end := len(b) - 1; end > 0; end-- {
+		b[0], b[end] = b[end], b[0]
+		siftBuckets(b, 0, end)
+	}
+}
+
+func siftBuckets(b []Bucket, root, end int) {
+	for {
+		c := 2*root + 1
+		if c >= end {
+			return
+		}
+		if c+1 < end && b[c].Key.order() < b[c+1].Key.order() {
+			c++
+		}
+		if b[root].Key.order() >= b[c].Key.order() {
+			return
+		}
+		b[root], b[c] = b[c], b[root]
+		root = c
+	}
+}
 
 // EntriesCount returns MAD's _entriesCount of a histogram: the sum of its
 // counts, in Java long (two's complement, wrapping) arithmetic.

@@ -153,18 +153,33 @@ func TestMerge(t *testing.T) {
 
 // TestSortBucketsAgainstReference holds SortBuckets to a sort written
 // independently (sort.SliceStable by Less, then merging equal keys), over
-// every size through the insertion sort's bound and past it, with keys
-// drawn from every uint32 (negative values, -0 and +0, NaN's keys) and from
-// a few values (many equal keys to merge).
+// every size through the insertion sort's bound and past it and at larger
+// sizes, with keys drawn from all NumKeys (negative values, -0 and +0,
+// NaN's keys), from a few values (many equal keys to merge), and in order,
+// reversed and up-then-down (the quicksort's bad cases).
 func TestSortBucketsAgainstReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for n := range 100 { // insertionMax is 32
-		for trial := range 50 {
+	sizes := []int{}
+	for n := range 100 { // insertion up to insertionMax (24), quicksort beyond
+		sizes = append(sizes, n)
+	}
+	sizes = append(sizes, 127, 128, 129, 255, 256, 1000, 4096)
+	for _, n := range sizes {
+		for trial := range 60 {
 			b := make([]Bucket, n)
 			for i := range b {
-				k := Key(r.Uint32())
-				if trial%2 == 1 {
-					k = Key(r.IntN(6)) | Key(r.IntN(2))<<31
+				var k Key
+				switch trial % 6 {
+				case 0, 1: // any key
+					k = Key(r.IntN(NumKeys))
+				case 2: // a few values, many equal keys
+					k = Key(r.IntN(6)) | Key(r.IntN(2))*keySign
+				case 3: // ascending, as recorded in order
+					k = Key(130944 + i)
+				case 4: // descending
+					k = Key(130944 + n - i)
+				case 5: // organ pipe: up then down
+					k = Key(130944 + min(i, n-i))
 				}
 				b[i] = Bucket{k, uint64(r.IntN(1000))}
 			}
