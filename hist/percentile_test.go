@@ -199,3 +199,25 @@ func TestSortBucketsAgainstReference(t *testing.T) {
 		}
 	}
 }
+
+// TestSortBucketsHeapsort: the fallback the quicksort takes when its depth
+// runs out, forced from the start, sorts as the reference does.
+func TestSortBucketsHeapsort(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{25, 26, 31, 64, 100, 257, 1000} {
+		for range 20 {
+			b := make([]Bucket, n)
+			for i := range b {
+				b[i] = Bucket{Key(r.IntN(NumKeys)), uint64(i)}
+			}
+			want := slices.Clone(b)
+			sort.SliceStable(want, func(i, j int) bool { return Less(want[i].Key, want[j].Key) })
+			sortBuckets(b, 0)
+			for i := range b {
+				if b[i].Key != want[i].Key {
+					t.Fatalf("%d buckets: key %d is %v, want %v", n, i, b[i].Key, want[i].Key)
+				}
+			}
+		}
+	}
+}
