@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -487,5 +488,47 @@ func TestHTTPClientGoneWhileWaitingCounted(t *testing.T) {
 	}
 	if st := s.Stats(); st.Gone != 1 || st.Failed != 0 || st.BadRequest != 0 {
 		t.Errorf("by answer: %+v; want one gone", st)
+	}
+}
+
+// TestHTTPLargeRequestAnsweredOnceTaken: a request whose batches hold more
+// than httpKeepBytes is answered only once the shards have taken them, so
+// that a slot's next request does not grow batches of its own while they
+// wait in the rings. The stand-in shard takes the batch only when the
+// answer has come (it would, without the wait) or after a while (the
+// liveness bound, not what the test decides on).
+func TestHTTPLargeRequestAnsweredOnceTaken(t *testing.T) {
+	lanes := NewLanes(1, 4)
+	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1, Deadline: time.Minute}, []Lanes{lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	body := v3Body("m", 200_000) // a run of 1.6 MB of values
+	answered := make(chan struct{})
+	var taken atomic.Bool
+	go func() {
+		select {
+		case <-answered:
+		case <-time.After(2 * time.Second):
+		}
+		taken.Store(true)
+		for {
+			if b, ok := lanes.To[0].Pop(); ok {
+				b.Reset()
+				lanes.Back[0].Push(b)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	w := serve(s, body)
+	wasTaken := taken.Load()
+	close(answered)
+	if w.Code != http.StatusOK {
+		t.Fatalf("%d %s", w.Code, w.Body.String())
+	}
+	if !wasTaken {
+		t.Fatal("the large request was answered before its batch was taken")
 	}
 }

@@ -520,6 +520,17 @@ func batchBytes(b *sample.Batch) int {
 		cap(b.Runs)*int(unsafe.Sizeof(sample.Run{})) + cap(b.Vals)*8
 }
 
+// Taken reports whether the shards have taken every batch published to
+// them: the rings are empty.
+func (p *Producer) Taken() bool {
+	for _, r := range p.lanes.To {
+		if r.Len() > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Fits reports whether every pending batch would be taken by its shard's
 // ring right now. Only this producer pushes to its rings, so room seen here
 // cannot disappear before the next Flush: a request whose batches fit is
