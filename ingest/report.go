@@ -141,7 +141,7 @@ func (s *HTTPSource) Report(emit func(sm.Value)) {
 				what string
 				n    uint64
 			}{{"converted", ds.Converted}, {"baseline", ds.Baselines}, {"reset", ds.Resets}, {"stale", ds.Stale}, {"undone", ds.Undone}} {
-				emit(counter("mad_source_otlp_delta_points_total", "Points of cumulative sums by what the tracker made of them: converted (a delta), baseline (a stream's first: none), reset (the value since a restart), stale (no later than the stream's last: none); undone: points of refused requests taken back, so that a retry converts them again.",
+				emit(counter("mad_source_otlp_delta_points_total", "Points of cumulative sums by what the tracker made of them: converted (a delta), baseline (a stream's first: none), reset (the value since a restart), stale (no later than the stream's last: none); undone: points of refused requests taken back (each also counted under the result it had first), so that a retry converts them again.",
 					sm.With(l, "result", c.what), c.n))
 			}
 			emit(counter("mad_source_otlp_delta_streams_forgotten_total", "Streams of cumulative sums forgotten: expired (no point for the stream timeout) and evicted (the table full; its next point is a baseline).",
