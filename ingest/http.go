@@ -80,8 +80,9 @@ type HTTPConfig struct {
 	// MaxRecords bounds the records of one request (0: no limit); 413
 	// beyond it. For OTLP it bounds the data points.
 	MaxRecords int
-	// Deadline bounds how long a request waits for a slot and then for
-	// room in the shards' rings; past it the answer is 503 with
+	// Deadline bounds how long a request waits for a slot, then for the
+	// shards to take the slot's previous request if it was large (settle),
+	// then for room in the shards' rings; past it the answer is 503 with
 	// Retry-After and nothing of the request is kept. Default 5 s.
 	Deadline time.Duration
 	// InterpretUnits and ReservedNameWhitelist are PrometheusHttpSource's.
@@ -230,6 +231,9 @@ type httpSlot struct {
 	held    bool
 	heldMax int // the largest request it held since
 	lastUse time.Time
+	// queued: the slot's last request published more than httpKeepBytes,
+	// which may still wait in the rings (settle).
+	queued bool
 	// route is the decoders' sample.Route (sl.bounded, made once): the
 	// producer's, stopping a request whose samples outgrow
 	// maxRequestSampleBytes while it is decoded.
@@ -510,6 +514,9 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 	} else if plain, why, err = s.readPlain(sl, cfg, r); err != nil {
 		return why, err
 	}
+	if !sl.settle(deadline, func() bool { return r.Context().Err() != nil }) {
+		return RefusedShardsBehind, errSaturated
+	}
 	sl.ensureDecoder(cfg, s.deltas.Load())
 	now := time.Now().UnixMilli()
 	var st sample.Counts
@@ -676,27 +683,37 @@ var errExpands = errors.New("request too large once decoded")
 
 // publishWhole publishes what the slot's producer holds whole, or nothing:
 // it waits until every batch fits in its ring, and discards everything if
-// the deadline passes or the client leaves (gone) first.
-//
-// A request whose batches hold more than httpKeepBytes is answered once the
-// shards have taken them (or at the deadline: it is accepted either way).
-// Otherwise the slot's next request decodes while they wait in the rings,
-// into batches of its own, and a slot holds four large batches at a time
-// where it needs two: with requests of 1.25 M samples (madbench S3's large
-// cell) the daemon's peak RSS went from 305-343 MB to 205-246 MB, at the same
-// samples per CPU-second (BENCHMARKS.md).
+// the deadline passes or the client leaves (gone) first. A request that
+// published more than httpKeepBytes leaves the slot queued (settle).
 func (s *HTTPSource) publishWhole(sl *httpSlot, deadline time.Time, gone func() bool) bool {
 	if !sl.waitUntil(sl.prod.Fits, deadline, gone) {
 		sl.prod.Discard()
 		return false
 	}
-	size := sl.prod.PendingBytes()
-	sl.note(size)
+	used := sl.prod.PendingSampleBytes()
+	sl.note(sl.prod.PendingBytes())
 	sl.prod.Flush()
 	sl.prod.Step()
-	if size > httpKeepBytes {
-		sl.waitUntil(sl.prod.Taken, deadline, gone)
+	sl.queued = used > httpKeepBytes
+	return true
+}
+
+// settle makes a request wait, before it decodes anything, until the
+// shards have taken the batches of the slot's previous request if that one
+// was large (queued); it reports false if the deadline passes or the client
+// leaves first, and the request is then refused with nothing published.
+// Without it the slot's next request decoded into batches of its own while
+// the previous ones waited in the rings, and a slot held four large batches
+// at a time where it needs two: with requests of 1.25 M samples (madbench
+// S3's large cell) the daemon's peak RSS went from 305-343 MB to 205-247 MB,
+// at the same samples per CPU-second (BENCHMARKS.md). Waiting here rather
+// than before answering the large request keeps its answer from being late
+// (a client past its deadline would send again what was published).
+func (sl *httpSlot) settle(deadline time.Time, gone func() bool) bool {
+	if sl.queued && !sl.waitUntil(sl.prod.Taken, deadline, gone) {
+		return false
 	}
+	sl.queued = false
 	return true
 }
 
@@ -867,6 +884,9 @@ func (s *HTTPSource) Inject(fill func(route sample.Route) (sample.Counts, error)
 	var why HTTPRefusal
 	sl.begin()
 	defer sl.end(&why, &err, false) // before release: it sees the refusal
+	if !sl.settle(deadline, func() bool { return false }) {
+		return errSaturated
+	}
 	c, err := fill(sl.route)
 	if err != nil {
 		sl.prod.Discard()

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -491,44 +490,57 @@ func TestHTTPClientGoneWhileWaitingCounted(t *testing.T) {
 	}
 }
 
-// TestHTTPLargeRequestAnsweredOnceTaken: a request whose batches hold more
-// than httpKeepBytes is answered only once the shards have taken them, so
-// that a slot's next request does not grow batches of its own while they
-// wait in the rings. The stand-in shard takes the batch only when the
-// answer has come (it would, without the wait) or after a while (the
-// liveness bound, not what the test decides on).
-func TestHTTPLargeRequestAnsweredOnceTaken(t *testing.T) {
+// TestHTTPRequestAfterALargeOneWaitsUntilItIsTaken: after a request whose
+// batches held more than httpKeepBytes, the slot's next request decodes
+// nothing until the shards have taken them; past its deadline it is
+// refused (503) with nothing published, and once the shard has taken them
+// it is accepted. After small requests nothing waits.
+func TestHTTPRequestAfterALargeOneWaitsUntilItIsTaken(t *testing.T) {
 	lanes := NewLanes(1, 4)
-	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1, Deadline: time.Minute}, []Lanes{lanes})
+	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1, Deadline: 100 * time.Millisecond}, []Lanes{lanes})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	body := v3Body("m", 200_000) // a run of 1.6 MB of values
-	answered := make(chan struct{})
-	var taken atomic.Bool
-	go func() {
-		select {
-		case <-answered:
-		case <-time.After(2 * time.Second):
+	take := func() int {
+		n := 0
+		for b, ok := lanes.To[0].Pop(); ok; b, ok = lanes.To[0].Pop() {
+			n += b.Count()
+			b.Reset()
+			lanes.Back[0].Push(b)
 		}
-		taken.Store(true)
-		for {
-			if b, ok := lanes.To[0].Pop(); ok {
-				b.Reset()
-				lanes.Back[0].Push(b)
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
-	w := serve(s, body)
-	wasTaken := taken.Load()
-	close(answered)
-	if w.Code != http.StatusOK {
-		t.Fatalf("%d %s", w.Code, w.Body.String())
+		return n
 	}
-	if !wasTaken {
-		t.Fatal("the large request was answered before its batch was taken")
+	// Small requests, nobody taking them: no wait.
+	for range 2 {
+		if w := serve(s, v3Body("m", 3)); w.Code != http.StatusOK {
+			t.Fatalf("small: %d %s", w.Code, w.Body.String())
+		}
+	}
+	if n := take(); n != 6 {
+		t.Fatalf("took %d samples of the small requests, want 6", n)
+	}
+	// A large request (1.6 MB of values) is answered at once.
+	if w := serve(s, v3Body("m", 200_000)); w.Code != http.StatusOK {
+		t.Fatalf("large: %d %s", w.Code, w.Body.String())
+	}
+	// The next one waits for it to be taken, and is refused at its deadline.
+	if w := serve(s, v3Body("m", 3)); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("after a large request not taken: %d %s, want 503", w.Code, w.Body.String())
+	}
+	if n := lanes.To[0].Len(); n != 1 {
+		t.Fatalf("%d batches in the ring, want the large request's alone", n)
+	}
+	if n := take(); n != 200_000 {
+		t.Fatalf("took %d samples, want the large request's 200000", n)
+	}
+	if w := serve(s, v3Body("m", 3)); w.Code != http.StatusOK {
+		t.Fatalf("once taken: %d %s", w.Code, w.Body.String())
+	}
+	if n := take(); n != 3 {
+		t.Fatalf("took %d samples, want 3", n)
+	}
+	if st := s.Stats(); st.Saturated != 1 || st.Accepted != 4 {
+		t.Errorf("stats %+v", st)
 	}
 }

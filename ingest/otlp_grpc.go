@@ -273,6 +273,9 @@ func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Conte
 	if wire > int64(cfg.MaxBody)+grpcunary.HeaderLen {
 		return RefusedBodyTooLarge, status.Errorf(codes.ResourceExhausted, "the message of %d bytes as sent exceeds httpMaxBodyBytes (%d)", wire-grpcunary.HeaderLen, cfg.MaxBody)
 	}
+	if !sl.settle(deadline, func() bool { return ctx.Err() != nil }) {
+		return RefusedShardsBehind, errSaturated
+	}
 	sl.ensureDecoder(cfg, s.deltas.Load())
 	sl.otlpDecoded = true
 	st, err := sl.otlp.Decode(msg.b, time.Now().UnixMilli(), sl.route)
