@@ -514,8 +514,9 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 	} else if plain, why, err = s.readPlain(sl, cfg, r); err != nil {
 		return why, err
 	}
-	if !sl.settle(deadline, func() bool { return r.Context().Err() != nil }) {
-		return RefusedShardsBehind, errSaturated
+	gone := func() bool { return r.Context().Err() != nil }
+	if why, err := sl.settle(deadline, gone); err != nil {
+		return why, err
 	}
 	sl.ensureDecoder(cfg, s.deltas.Load())
 	now := time.Now().UnixMilli()
@@ -555,8 +556,8 @@ func (s *HTTPSource) handle(sl *httpSlot, cfg *HTTPConfig, r *http.Request, dead
 	if err := sl.errExpands(); err != nil {
 		return RefusedDecoderLimit, err
 	}
-	if !s.publishWhole(sl, deadline, func() bool { return r.Context().Err() != nil }) {
-		return RefusedShardsBehind, errSaturated
+	if why, err := s.publishWhole(sl, deadline, gone); err != nil {
+		return why, err
 	}
 	s.noteAccepted(st)
 	if cfg.Kind == HTTPOTLP {
@@ -683,46 +684,60 @@ var errExpands = errors.New("request too large once decoded")
 
 // publishWhole publishes what the slot's producer holds whole, or nothing:
 // it waits until every batch fits in its ring, and discards everything if
-// the deadline passes or the client leaves (gone) first. A request that
-// published more than httpKeepBytes leaves the slot queued (settle).
-func (s *HTTPSource) publishWhole(sl *httpSlot, deadline time.Time, gone func() bool) bool {
-	if !sl.waitUntil(sl.prod.Fits, deadline, gone) {
+// the deadline passes (RefusedShardsBehind) or the client leaves
+// (RefusedClientGone) first, or has left by then: a request answered after
+// its client gave up would be sent again. A request that published more
+// than httpKeepBytes leaves the slot queued (settle).
+func (s *HTTPSource) publishWhole(sl *httpSlot, deadline time.Time, gone func() bool) (HTTPRefusal, error) {
+	if !sl.waitUntil(sl.prod.Fits, deadline, gone) || gone() {
 		sl.prod.Discard()
-		return false
+		return waitRefusal(gone)
 	}
 	used := sl.prod.PendingSampleBytes()
 	sl.note(sl.prod.PendingBytes())
 	sl.prod.Flush()
 	sl.prod.Step()
 	sl.queued = used > httpKeepBytes
-	return true
+	return 0, nil
+}
+
+// waitRefusal is why a request that waited for the shards is refused: its
+// client left, or the deadline passed.
+func waitRefusal(gone func() bool) (HTTPRefusal, error) {
+	if gone() {
+		return RefusedClientGone, errClientGone
+	}
+	return RefusedShardsBehind, errSaturated
 }
 
 // settle makes a request wait, before it decodes anything, until the
 // shards have taken the batches of the slot's previous request if that one
-// was large (queued); it reports false if the deadline passes or the client
-// leaves first, and the request is then refused with nothing published.
-// Without it the slot's next request decoded into batches of its own while
-// the previous ones waited in the rings, and a slot held four large batches
-// at a time where it needs two: with requests of 1.25 M samples (madbench
-// S3's large cell) the daemon's peak RSS went from 305-343 MB to 205-247 MB,
-// at the same samples per CPU-second (BENCHMARKS.md). Waiting here rather
-// than before answering the large request keeps its answer from being late
-// (a client past its deadline would send again what was published).
-func (sl *httpSlot) settle(deadline time.Time, gone func() bool) bool {
+// was large (queued); if the deadline passes or the client leaves first,
+// the request is refused with nothing published. Without it the slot's next
+// request decoded into batches of its own while the previous ones waited
+// in the rings, and a slot held four large batches at a time where it needs
+// two: with requests of 1.25 M samples (madbench S3's large cell) the
+// daemon's RSS at the end of a run went from 207-209 MB to 143 MB and its
+// peak from 324-367 MB to 218-231 MB, at the same samples per CPU-second
+// (BENCHMARKS.md). Waiting here rather than before answering the large
+// request keeps its answer from being late (a client past its deadline
+// would send again what was published).
+func (sl *httpSlot) settle(deadline time.Time, gone func() bool) (HTTPRefusal, error) {
 	if sl.queued && !sl.waitUntil(sl.prod.Taken, deadline, gone) {
-		return false
+		return waitRefusal(gone)
 	}
 	sl.queued = false
-	return true
+	return 0, nil
 }
 
 // waitUntil waits until ok holds, running the shards' rounds over hosted
 // lanes (to make progress when the shards share this goroutine's CPU), and
 // reports false if the deadline passes or the client leaves (gone) first.
+// It runs one round before it looks at the deadline, which may have passed
+// while the body was read.
 func (sl *httpSlot) waitUntil(ok func() bool, deadline time.Time, gone func() bool) bool {
 	for spin := 0; !ok(); spin++ {
-		if time.Now().After(deadline) || gone() {
+		if spin > 0 && (time.Now().After(deadline) || gone()) {
 			return false
 		}
 		sl.prod.Step()
@@ -884,8 +899,9 @@ func (s *HTTPSource) Inject(fill func(route sample.Route) (sample.Counts, error)
 	var why HTTPRefusal
 	sl.begin()
 	defer sl.end(&why, &err, false) // before release: it sees the refusal
-	if !sl.settle(deadline, func() bool { return false }) {
-		return errSaturated
+	never := func() bool { return false }
+	if _, err := sl.settle(deadline, never); err != nil {
+		return err
 	}
 	c, err := fill(sl.route)
 	if err != nil {
@@ -895,8 +911,8 @@ func (s *HTTPSource) Inject(fill func(route sample.Route) (sample.Counts, error)
 	if err := sl.errExpands(); err != nil {
 		return err
 	}
-	if !s.publishWhole(sl, deadline, func() bool { return false }) {
-		return errSaturated
+	if _, err := s.publishWhole(sl, deadline, never); err != nil {
+		return err
 	}
 	s.noteAccepted(c)
 	return nil

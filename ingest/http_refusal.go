@@ -35,8 +35,9 @@ const (
 	RefusedMADFails
 	// RefusedNoSlot: every producer slot stayed busy for the deadline (503).
 	RefusedNoSlot
-	// RefusedShardsBehind: the shards' rings stayed full for the deadline
-	// (503).
+	// RefusedShardsBehind: the shards' rings stayed full for the deadline,
+	// or the shards did not take the slot's previous large request in time
+	// (settle) (503).
 	RefusedShardsBehind
 	// RefusedStopping: the source is stopping (503).
 	RefusedStopping
@@ -53,8 +54,9 @@ const (
 	// method it does not serve (gRPC UNIMPLEMENTED; 404).
 	RefusedUnknownMethod
 	// RefusedClientGone: the client left before its request was taken:
-	// while it waited for a slot, or while its gRPC message was read. No
-	// answer reaches it; the status (nginx's 499) is for the log.
+	// while it waited for a slot or for the shards, or while its gRPC
+	// message was read; nothing of it is published. No answer reaches it;
+	// the status (nginx's 499) is for the log.
 	RefusedClientGone
 	NumHTTPRefusals
 )

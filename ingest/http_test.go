@@ -540,7 +540,28 @@ func TestHTTPRequestAfterALargeOneWaitsUntilItIsTaken(t *testing.T) {
 	if n := take(); n != 3 {
 		t.Fatalf("took %d samples, want 3", n)
 	}
-	if st := s.Stats(); st.Saturated != 1 || st.Accepted != 4 {
+	// The slot's batches grew for the large request: what small requests
+	// publish is what decides, not what the batches hold room for.
+	for i := range 3 {
+		if w := serve(s, v3Body("m", 3)); w.Code != http.StatusOK {
+			t.Fatalf("small request %d in the grown batches: %d %s", i, w.Code, w.Body.String())
+		}
+	}
+	if n := take(); n != 9 {
+		t.Fatalf("took %d samples, want 9", n)
+	}
+	// A client that leaves while its request waits is counted as gone,
+	// and nothing of its request is published.
+	if w := serve(s, v3Body("m", 200_000)); w.Code != http.StatusOK {
+		t.Fatalf("large: %d", w.Code)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, HTTPClientV3.Path(), bytes.NewReader(v3Body("m", 3))).WithContext(ctx))
+	if n := take(); n != 200_000 {
+		t.Fatalf("took %d samples, want the large request's 200000 alone", n)
+	}
+	if st := s.Stats(); st.Saturated != 1 || st.Gone != 1 || st.Accepted != 8 {
 		t.Errorf("stats %+v", st)
 	}
 }

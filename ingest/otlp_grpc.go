@@ -273,8 +273,9 @@ func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Conte
 	if wire > int64(cfg.MaxBody)+grpcunary.HeaderLen {
 		return RefusedBodyTooLarge, status.Errorf(codes.ResourceExhausted, "the message of %d bytes as sent exceeds httpMaxBodyBytes (%d)", wire-grpcunary.HeaderLen, cfg.MaxBody)
 	}
-	if !sl.settle(deadline, func() bool { return ctx.Err() != nil }) {
-		return RefusedShardsBehind, errSaturated
+	gone := func() bool { return ctx.Err() != nil }
+	if why, err := sl.settle(deadline, gone); err != nil {
+		return why, err
 	}
 	sl.ensureDecoder(cfg, s.deltas.Load())
 	sl.otlpDecoded = true
@@ -287,8 +288,8 @@ func (s *HTTPSource) handleGRPC(sl *httpSlot, cfg *HTTPConfig, ctx context.Conte
 	if err := sl.errExpands(); err != nil {
 		return RefusedDecoderLimit, status.Error(codes.ResourceExhausted, err.Error())
 	}
-	if !s.publishWhole(sl, deadline, func() bool { return ctx.Err() != nil }) {
-		return RefusedShardsBehind, errSaturated
+	if why, err := s.publishWhole(sl, deadline, gone); err != nil {
+		return why, err
 	}
 	s.noteAccepted(st)
 	s.countOTLP(&sl.otlpSt)
