@@ -722,13 +722,41 @@ func waitRefusal(gone func() bool) (HTTPRefusal, error) {
 // (BENCHMARKS.md). Waiting here rather than before answering the large
 // request keeps its answer from being late (a client past its deadline
 // would send again what was published).
+//
+// Then it waits, for returnWait at most, until the shards have applied
+// those batches and given them back, and decodes into them
+// (Producer.ReuseReturned): a slot then holds one set of large batches,
+// not two (the one being applied and the one the next request grows).
+// In the same cell the RSS at the end went from 143 MB to 79 MB and the
+// peak to 112-130 MB; a single connection's requests no longer overlap
+// their decoding with the previous one's application, which cost 2-4 % of
+// the rate on two CPUs (several connections still overlap). A wait that
+// runs out (a shard that could not give a batch back, its Back ring full,
+// or is slow) forgets the batches still out, and the request goes on with
+// new ones.
 func (sl *httpSlot) settle(deadline time.Time, gone func() bool) (HTTPRefusal, error) {
-	if sl.queued && !sl.waitUntil(sl.prod.Taken, deadline, gone) {
+	if !sl.queued {
+		return 0, nil
+	}
+	if !sl.waitUntil(sl.prod.Taken, deadline, gone) {
 		return waitRefusal(gone)
 	}
 	sl.queued = false
+	until := time.Now().Add(returnWait)
+	if deadline.Before(until) {
+		until = deadline
+	}
+	if !sl.waitUntil(sl.prod.Returned, until, gone) {
+		sl.prod.ForgetOutstanding()
+	}
+	sl.prod.ReuseReturned()
 	return 0, nil
 }
+
+// returnWait bounds settle's wait for the shards to give back the batches
+// of the slot's previous request: a batch of 1.25 M samples takes the
+// shards about 35 ms of CPU.
+const returnWait = 250 * time.Millisecond
 
 // waitUntil waits until ok holds, running the shards' rounds over hosted
 // lanes (to make progress when the shards share this goroutine's CPU), and

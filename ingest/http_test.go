@@ -495,6 +495,64 @@ func TestHTTPClientGoneWhileWaitingCounted(t *testing.T) {
 // nothing until the shards have taken them; past its deadline it is
 // refused (503) with nothing published, and once the shard has taken them
 // it is accepted. After small requests nothing waits.
+// TestHTTPLargeRequestsFillOneSetOfBatches: once the shard gives back the
+// batch of a slot's large request, the slot's next request decodes into
+// that batch (grown to the size of a large request) rather than into a
+// second one growing beside it; a batch the shard never gives back is
+// waited for a bounded time, then forgotten.
+func TestHTTPLargeRequestsFillOneSetOfBatches(t *testing.T) {
+	lanes := NewLanes(1, 4)
+	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1, Deadline: time.Minute}, []Lanes{lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	// take applies what the ring holds as a shard would, giving the
+	// batches back if back is set, and returns the batches it took.
+	take := func(back bool) []*sample.Batch {
+		var got []*sample.Batch
+		for b, ok := lanes.To[0].Pop(); ok; b, ok = lanes.To[0].Pop() {
+			got = append(got, b)
+			b.Reset()
+			if back {
+				lanes.Back[0].Push(b)
+			}
+		}
+		return got
+	}
+	large := func() {
+		t.Helper()
+		if w := serve(s, v3Body("m", 200_000)); w.Code != http.StatusOK {
+			t.Fatalf("large: %d %s", w.Code, w.Body.String())
+		}
+	}
+	large()
+	first := take(true)
+	if len(first) != 1 {
+		t.Fatalf("took %d batches of a large request, want 1", len(first))
+	}
+	for i := range 3 {
+		large()
+		got := take(true)
+		if len(got) != 1 || got[0] != first[0] {
+			t.Fatalf("large request %d was published in %d batches, not in the first one's (%p): %p", i+2, len(got), first[0], got)
+		}
+	}
+	// A batch the shard keeps (its Back ring full): the next large request
+	// goes on with another batch once the wait for it runs out.
+	large()
+	if kept := take(false); len(kept) != 1 {
+		t.Fatalf("took %d batches, want 1", len(kept))
+	}
+	large()
+	if got := take(true); len(got) != 1 || got[0] == first[0] {
+		t.Fatalf("after a batch kept by the shard: %d batches, the kept one again: %v", len(got), len(got) == 1 && got[0] == first[0])
+	}
+	if st := s.Stats(); st.Accepted != 6 || st.Saturated != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
 func TestHTTPRequestAfterALargeOneWaitsUntilItIsTaken(t *testing.T) {
 	lanes := NewLanes(1, 4)
 	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1, Deadline: 100 * time.Millisecond}, []Lanes{lanes})

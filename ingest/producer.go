@@ -106,6 +106,11 @@ type Producer struct {
 	// stuck[i]: with SkipStuck, a batch for shard i was dropped after
 	// MaxWait, and its ring has not taken one since.
 	stuck []bool
+	// out[i]: batches published to shard i that have not come back on its
+	// Back ring yet. A shard gives each back once applied, unless Back is
+	// full: out[i] then counts a batch that never comes, until
+	// ForgetOutstanding.
+	out []int
 	// trimmed is Published at the last Trim.
 	trimmed uint64
 }
@@ -136,7 +141,7 @@ func (p *Producer) drainStage() {
 // NewProducer returns a producer over lanes.
 func NewProducer(lanes Lanes) *Producer {
 	p := &Producer{lanes: lanes, cur: make([]*sample.Batch, len(lanes.To)), stuck: make([]bool, len(lanes.To)),
-		spare:      make([][]*sample.Batch, len(lanes.To)),
+		spare: make([][]*sample.Batch, len(lanes.To)), out: make([]int, len(lanes.To)),
 		MaxSamples: 1024, MaxWait: 50 * time.Millisecond}
 	for i := range p.cur {
 		p.cur[i] = new(sample.Batch)
@@ -264,6 +269,7 @@ func (p *Producer) TryFlush() bool {
 			continue
 		}
 		p.Published += uint64(n)
+		p.out[i]++
 		p.cur[i] = p.fresh(i)
 	}
 	return all
@@ -281,6 +287,7 @@ func (p *Producer) Retarget(lanes Lanes) {
 	p.Flush()
 	p.lanes = lanes
 	p.stuck = make([]bool, len(lanes.To))
+	p.out = make([]int, len(lanes.To))
 	// The spare batches are empty and the producer's own: the new lanes
 	// take them over (the old shards' Back rings are left behind).
 	var spare []*sample.Batch
@@ -337,6 +344,7 @@ func (p *Producer) publish(i int) {
 	}
 	p.stuck[i] = false
 	p.Published += uint64(n)
+	p.out[i]++
 	p.cur[i] = p.fresh(i)
 }
 
@@ -408,6 +416,7 @@ func (p *Producer) collect(i int) {
 		if !ok {
 			return
 		}
+		p.out[i] = max(p.out[i]-1, 0)
 		if p.MaxRetained <= 0 || cap(b.Samples) <= p.MaxRetained && cap(b.Vals) <= p.MaxRetained {
 			p.spare[i] = append(p.spare[i], b)
 		}
@@ -529,6 +538,43 @@ func (p *Producer) Taken() bool {
 		}
 	}
 	return true
+}
+
+// Returned collects the batches the shards gave back and reports whether
+// every batch the producer published has come back.
+func (p *Producer) Returned() bool {
+	for i := range p.out {
+		p.collect(i)
+		if p.out[i] > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ForgetOutstanding forgets the batches published that have not come
+// back: Returned reports true until the next publication. A batch a shard
+// could not give back (its Back ring was full) never comes; one that comes
+// later is collected as usual.
+func (p *Producer) ForgetOutstanding() { clear(p.out) }
+
+// ReuseReturned makes the batch a shard gave back last the current one of
+// its lane, where the current one is empty and holds less memory (it goes
+// on the spare stack in its place). A producer that publishes large
+// batches one at a time and waits until they come back (Returned) then
+// fills the same batches every time: one set, grown to the size of what
+// it publishes, instead of a second set growing beside the first while
+// that one waits to be applied.
+func (p *Producer) ReuseReturned() {
+	for i, b := range p.cur {
+		sp := p.spare[i]
+		if b.Len() > 0 || len(sp) == 0 {
+			continue
+		}
+		if top := sp[len(sp)-1]; batchBytes(top) > batchBytes(b) {
+			sp[len(sp)-1], p.cur[i] = b, top
+		}
+	}
 }
 
 // Fits reports whether every pending batch would be taken by its shard's

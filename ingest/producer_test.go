@@ -138,3 +138,77 @@ func TestProducerReusesLastBatchBack(t *testing.T) {
 		}
 	}
 }
+
+// TestProducerReturned: Returned holds once every published batch has come
+// back (two lanes, given back one at a time); ReuseReturned then makes the
+// batch given back the current one of its lane in place of an empty,
+// smaller one; ForgetOutstanding forgets a batch a shard kept; Retarget
+// starts the count afresh on the new lanes.
+func TestProducerReturned(t *testing.T) {
+	lanes := NewLanes(2, 4)
+	p := NewProducer(lanes)
+	p.MaxWait = 0
+	if !p.Returned() {
+		t.Fatal("nothing published, Returned false")
+	}
+	hashes := [2]uint64{0, 1 << 31} // ShardOf: lane 0, lane 1
+	for range 100 {
+		addOne(p, hashes[0])
+		addOne(p, hashes[1])
+	}
+	p.Flush()
+	if p.Returned() {
+		t.Fatal("Returned with both batches in the rings")
+	}
+	if n := giveBackAll(lanes, 0); n != 1 {
+		t.Fatalf("lane 0 held %d batches, want 1", n)
+	}
+	if p.Returned() {
+		t.Fatal("Returned with lane 1's batch out")
+	}
+	big, _ := lanes.To[1].Pop()
+	if p.Returned() {
+		t.Fatal("Returned with lane 1's batch taken but not given back")
+	}
+	big.Reset()
+	lanes.Back[1].Push(big)
+	if !p.Returned() {
+		t.Fatal("not Returned with every batch back")
+	}
+	small := p.cur[1]
+	p.ReuseReturned()
+	if p.cur[1] != big {
+		t.Fatalf("lane 1's current batch is %p after ReuseReturned, want the one given back (%p)", p.cur[1], big)
+	}
+	if sp := p.spare[1]; len(sp) == 0 || sp[len(sp)-1] != small {
+		t.Fatal("the empty batch ReuseReturned replaced is not on the spare stack")
+	}
+	// A current batch holding samples is never replaced.
+	addOne(p, hashes[1])
+	p.Flush()
+	giveBackAll(lanes, 1)
+	addOne(p, hashes[1])
+	cur := p.cur[1]
+	p.Returned()
+	p.ReuseReturned()
+	if p.cur[1] != cur {
+		t.Fatal("ReuseReturned replaced a batch holding a sample")
+	}
+	p.Flush()
+	if _, ok := lanes.To[1].Pop(); !ok { // taken and kept: never given back
+		t.Fatal("nothing published")
+	}
+	if p.Returned() {
+		t.Fatal("Returned with a batch kept by the shard")
+	}
+	p.ForgetOutstanding()
+	if !p.Returned() {
+		t.Fatal("not Returned after ForgetOutstanding")
+	}
+	addOne(p, hashes[0])
+	p.Flush()
+	p.Retarget(NewLanes(2, 4))
+	if !p.Returned() {
+		t.Fatal("batches published to the old lanes are waited for on the new ones")
+	}
+}
