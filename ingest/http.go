@@ -83,7 +83,9 @@ type HTTPConfig struct {
 	// Deadline bounds how long a request waits for a slot, then for the
 	// shards to take the slot's previous request if it was large (settle),
 	// then for room in the shards' rings; past it the answer is 503 with
-	// Retry-After and nothing of the request is kept. Default 5 s.
+	// Retry-After and nothing of the request is kept. Default 5 s. (Settle
+	// also waits, for half of what is left at most, for the shards to give
+	// that request's batches back, and goes on without them.)
 	Deadline time.Duration
 	// InterpretUnits and ReservedNameWhitelist are PrometheusHttpSource's.
 	InterpretUnits        bool
@@ -730,10 +732,10 @@ func waitRefusal(gone func() bool) (HTTPRefusal, error) {
 // In the same cell the RSS at the end went from 143 MB to 79 MB and the
 // peak to 112-130 MB; a single connection's requests no longer overlap
 // their decoding with the previous one's application, which cost 2-4 % of
-// the rate on two CPUs (several connections still overlap). A wait that
-// runs out (a shard that could not give a batch back, its Back ring full,
-// or is slow) forgets the batches still out, and the request goes on with
-// new ones.
+// the rate on two CPUs (several connections still overlap). A client that
+// leaves meanwhile is refused as gone; a wait that runs out (a shard that
+// is slow, or stopped) forgets the batches still out, and the request
+// goes on with new ones.
 func (sl *httpSlot) settle(deadline time.Time, gone func() bool) (HTTPRefusal, error) {
 	if !sl.queued {
 		return 0, nil
@@ -742,11 +744,11 @@ func (sl *httpSlot) settle(deadline time.Time, gone func() bool) (HTTPRefusal, e
 		return waitRefusal(gone)
 	}
 	sl.queued = false
-	until := time.Now().Add(returnWait)
-	if deadline.Before(until) {
-		until = deadline
-	}
-	if !sl.waitUntil(sl.prod.Returned, until, gone) {
+	now := time.Now()
+	if !sl.waitUntil(sl.prod.Returned, now.Add(min(returnWait, deadline.Sub(now)/2)), gone) {
+		if gone() {
+			return waitRefusal(gone)
+		}
 		sl.prod.ForgetOutstanding()
 	}
 	sl.prod.ReuseReturned()
@@ -754,8 +756,9 @@ func (sl *httpSlot) settle(deadline time.Time, gone func() bool) (HTTPRefusal, e
 }
 
 // returnWait bounds settle's wait for the shards to give back the batches
-// of the slot's previous request: a batch of 1.25 M samples takes the
-// shards about 35 ms of CPU.
+// of the slot's previous request (a request of 1.25 M samples takes about
+// 35 ms of CPU to decode and apply); it takes half of what is left before
+// the request's deadline at most, leaving the other half to the request.
 const returnWait = 250 * time.Millisecond
 
 // waitUntil waits until ok holds, running the shards' rounds over hosted

@@ -490,16 +490,13 @@ func TestHTTPClientGoneWhileWaitingCounted(t *testing.T) {
 	}
 }
 
-// TestHTTPRequestAfterALargeOneWaitsUntilItIsTaken: after a request whose
-// batches held more than httpKeepBytes, the slot's next request decodes
-// nothing until the shards have taken them; past its deadline it is
-// refused (503) with nothing published, and once the shard has taken them
-// it is accepted. After small requests nothing waits.
 // TestHTTPLargeRequestsFillOneSetOfBatches: once the shard gives back the
 // batch of a slot's large request, the slot's next request decodes into
 // that batch (grown to the size of a large request) rather than into a
-// second one growing beside it; a batch the shard never gives back is
-// waited for a bounded time, then forgotten.
+// second one growing beside it; a batch the shard keeps is waited for a
+// bounded time, then forgotten, so that the requests after it wait for
+// nothing; a client that leaves while its request waits for the batches is
+// refused as gone.
 func TestHTTPLargeRequestsFillOneSetOfBatches(t *testing.T) {
 	lanes := NewLanes(1, 4)
 	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1, Deadline: time.Minute}, []Lanes{lanes})
@@ -507,6 +504,10 @@ func TestHTTPLargeRequestsFillOneSetOfBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
+	// The janitor would let go of the slot's batches after a second idle
+	// (a slow run under the race detector): stop it.
+	close(s.stopJanitor)
+	s.stopJanitor = make(chan struct{})
 	// take applies what the ring holds as a shard would, giving the
 	// batches back if back is set, and returns the batches it took.
 	take := func(back bool) []*sample.Batch {
@@ -538,21 +539,52 @@ func TestHTTPLargeRequestsFillOneSetOfBatches(t *testing.T) {
 			t.Fatalf("large request %d was published in %d batches, not in the first one's (%p): %p", i+2, len(got), first[0], got)
 		}
 	}
-	// A batch the shard keeps (its Back ring full): the next large request
-	// goes on with another batch once the wait for it runs out.
+	// A batch the shard keeps: the next large request goes on with another
+	// batch once the wait for it runs out, and forgets it.
 	large()
 	if kept := take(false); len(kept) != 1 {
 		t.Fatalf("took %d batches, want 1", len(kept))
 	}
 	large()
-	if got := take(true); len(got) != 1 || got[0] == first[0] {
-		t.Fatalf("after a batch kept by the shard: %d batches, the kept one again: %v", len(got), len(got) == 1 && got[0] == first[0])
+	second := take(true)
+	if len(second) != 1 || second[0] == first[0] {
+		t.Fatalf("after a batch kept by the shard: %d batches, the kept one again: %v", len(second), len(second) == 1 && second[0] == first[0])
 	}
-	if st := s.Stats(); st.Accepted != 6 || st.Saturated != 0 {
+	sl := <-s.slots
+	returned := sl.prod.Returned()
+	s.slots <- sl
+	if !returned {
+		t.Fatal("the slot still counts the batch the shard kept as out: every large request would wait for it")
+	}
+	large()
+	if got := take(true); len(got) != 1 || got[0] != second[0] {
+		t.Fatalf("after the kept batch was forgotten: %d batches, not the one given back", len(got))
+	}
+	// A client gone while its request waits for the batches to come back
+	// (the shard took them and keeps them) is refused as gone before its
+	// body is decoded (a malformed one here: decoding it would answer 400),
+	// and nothing of its request is published.
+	large()
+	if kept := take(false); len(kept) != 1 {
+		t.Fatalf("took %d batches, want 1", len(kept))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest(http.MethodPost, HTTPClientV3.Path(), bytes.NewReader([]byte{0xff, 0xff, 0xff})).WithContext(ctx))
+	if n := lanes.To[0].Len(); n != 0 {
+		t.Fatalf("%d batches published for a client gone", n)
+	}
+	if st := s.Stats(); st.Accepted != 8 || st.Saturated != 0 || st.Gone != 1 || st.BadRequest != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
 
+// TestHTTPRequestAfterALargeOneWaitsUntilItIsTaken: after a request whose
+// batches held more than httpKeepBytes, the slot's next request decodes
+// nothing until the shards have taken them; past its deadline it is
+// refused (503) with nothing published, and once the shard has taken them
+// it is accepted. After small requests nothing waits.
 func TestHTTPRequestAfterALargeOneWaitsUntilItIsTaken(t *testing.T) {
 	lanes := NewLanes(1, 4)
 	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1, Deadline: 100 * time.Millisecond}, []Lanes{lanes})

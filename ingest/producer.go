@@ -49,15 +49,26 @@ type Progress interface {
 	Expiry(applied, t int64) int64
 }
 
-// NewLanes makes the rings for one producer and n shards.
+// NewLanes makes the rings for one producer and n shards: To of capacity
+// batches, Back of BackExtra more, so that a shard never finds Back full.
 func NewLanes(n, capacity int) Lanes {
 	l := Lanes{To: make([]*ring.SPSC[*sample.Batch], n), Back: make([]*ring.SPSC[*sample.Batch], n)}
 	for i := range l.To {
 		l.To[i] = ring.NewSPSC[*sample.Batch](capacity)
-		l.Back[i] = ring.NewSPSC[*sample.Batch](capacity)
+		l.Back[i] = ring.NewSPSC[*sample.Batch](l.To[i].Cap() + BackExtra)
 	}
 	return l
 }
+
+// BackExtra is how much more a lane's Back ring holds than its To ring. A
+// producer collects what came back after each batch it publishes, so
+// between two collections the batches given back are at most those in To
+// and those the shard had popped at the last one, plus the one published
+// since: To's capacity, plus one round's pop (shard.BatchesPerPop, 16;
+// TestLanesBackRoom in engine/pipeline holds the two together), plus one. A
+// batch that did not fit would be dropped by the shard, and the producer
+// would count it out for good (Producer.Returned).
+const BackExtra = 17
 
 // Producer fills one batch per shard and publishes them over its lanes. It
 // belongs to one goroutine at a time.
@@ -107,9 +118,9 @@ type Producer struct {
 	// MaxWait, and its ring has not taken one since.
 	stuck []bool
 	// out[i]: batches published to shard i that have not come back on its
-	// Back ring yet. A shard gives each back once applied, unless Back is
-	// full: out[i] then counts a batch that never comes, until
-	// ForgetOutstanding.
+	// Back ring yet (a shard gives each back once applied: Back has room,
+	// NewLanes). A shard that stops with batches in its ring (Detach) may
+	// keep some: ForgetOutstanding.
 	out []int
 	// trimmed is Published at the last Trim.
 	trimmed uint64
@@ -553,9 +564,11 @@ func (p *Producer) Returned() bool {
 }
 
 // ForgetOutstanding forgets the batches published that have not come
-// back: Returned reports true until the next publication. A batch a shard
-// could not give back (its Back ring was full) never comes; one that comes
-// later is collected as usual.
+// back: Returned reports true until the next publication. A batch that
+// comes back later is collected as usual, and taken off the count of the
+// next publications (a Returned that reports true one batch early: the
+// producer fills a new batch rather than that one, which costs memory,
+// never data).
 func (p *Producer) ForgetOutstanding() { clear(p.out) }
 
 // ReuseReturned makes the batch a shard gave back last the current one of

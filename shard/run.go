@@ -176,9 +176,12 @@ func (s *Shard) removeInput(x *input) {
 // returns.
 func (s *Shard) Run(stop <-chan struct{}) { s.run(stop, Now) }
 
+// BatchesPerPop is the most batches a shard takes from one input at a time
+// (a round's pop): it holds them until each is applied and given back.
+const BatchesPerPop = 16
+
 const (
-	batchesPerPop = 16
-	maxIdleSleep  = time.Millisecond
+	maxIdleSleep = time.Millisecond
 	// parkAfter is how many idle rounds the loop backs off (about 2 ms:
 	// 16 yields, then sleeps doubling to maxIdleSleep) before it sleeps
 	// on its bell, for at most maxPark: a shard fed every few
@@ -199,7 +202,7 @@ func (s *Shard) run(stop <-chan struct{}, clock func() int64) {
 	s.ctl.Unlock()
 	defer s.markStopped()
 	s.round.Lock()
-	s.roundBuf = make([]*sample.Batch, batchesPerPop)
+	s.roundBuf = make([]*sample.Batch, BatchesPerPop)
 	s.lastTick = 0
 	s.clock = clock // Step's rounds read the loop's clock
 	s.live.Store(true)
@@ -328,7 +331,7 @@ func (s *Shard) markStopped() {
 	}
 }
 
-// drainInputs applies what every input holds, up to batchesPerPop batches
+// drainInputs applies what every input holds, up to BatchesPerPop batches
 // each, and reports whether there was any. It loads the input list once (one
 // atomic load per round, no lock) and acknowledges detached inputs it has
 // emptied.
