@@ -13,6 +13,9 @@ type SeriesKeys interface {
 	// as the canonical key holds it (length-prefixed) and its dimensions
 	// (see sample.KeyFromParts).
 	Key(sid uint32) (kind uint8, name, dims []byte)
+	// Dims returns the dimensions of series sid's key, as Key does,
+	// reading nothing else (no name).
+	Dims(sid uint32) []byte
 	// Specified returns the statistics specified for series sid.
 	Specified(sid uint32) Set
 }
@@ -42,6 +45,11 @@ func (s *Snapshot) Len() int { return s.Table.Len() }
 // slices alias the shard's memory and are valid until Release.
 func (s *Snapshot) Key(i int) (kind uint8, name, dims []byte) {
 	return s.series.Key(s.Table.acc[i].sid)
+}
+
+// Dims returns the dimensions of row i's series' key, as Key does.
+func (s *Snapshot) Dims(i int) []byte {
+	return s.series.Dims(s.Table.acc[i].sid)
 }
 
 // Specified returns the statistics specified for row i's series; MAD computes

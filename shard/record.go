@@ -99,6 +99,13 @@ func (v *seriesView) Key(sid uint32) (kind uint8, name, dims []byte) {
 	return o.kind(), v.pool.bytes(k.name()), v.pool.bytes(k.dims())
 }
 
+// Dims returns the dimensions of series sid's key, as Key does.
+func (v *seriesView) Dims(sid uint32) []byte {
+	k := keyWord(v.recs[int(sid)*v.stride+recKey])
+	runtime.KeepAlive(v.keep) // the records are read
+	return v.pool.bytes(k.dims())
+}
+
 // Specified returns the statistics specified for series sid.
 func (v *seriesView) Specified(sid uint32) hist.Set {
 	o := ownerWord(v.recs[int(sid)*v.stride+recOwner])

@@ -300,7 +300,7 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 			hi := min(lo+len(blk.dims), n)
 			blk.fresh = 0
 			for i := lo; i < hi; i++ {
-				_, _, dims := snap.Key(i)
+				dims := snap.Dims(i)
 				blk.dims[i-lo] = dims
 				if g+i-lo == 0 || len(dims) != len(last) || len(dims) > 0 && &dims[0] != &last[0] {
 					h := sample.Hash(dims)
