@@ -20,13 +20,17 @@ import (
 // dimension set) or each with its own tags (S2-like: one PeriodicData per
 // series). "timers" are untagged timers of 16 samples a bucket, each a
 // histogram bucket of its own, as a timed operation reports them: what
-// reading a histogram and its percentiles costs a row.
+// reading a histogram and its percentiles costs a row. "latencies" are the
+// same with fractional values (milliseconds with microseconds), as real
+// latencies are: their mean and percentiles are not whole numbers, and
+// writing them is what a JSON row's numbers cost.
 func BenchmarkEmit(b *testing.B) {
 	for _, tc := range []struct {
-		name   string
-		tagged bool
-		timers int // samples a timer series; 0: one a series, counters and timers alternating
-	}{{"untagged", false, 0}, {"tagged", true, 0}, {"timers", false, 16}} {
+		name       string
+		tagged     bool
+		timers     int  // samples a timer series; 0: one a series, counters and timers alternating
+		fractional bool // values with a fraction
+	}{{"untagged", false, 0, false}, {"tagged", true, 0, false}, {"timers", false, 16, false}, {"latencies", false, 16, true}} {
 		for _, n := range []int{10_000, 100_000} {
 			b.Run(fmt.Sprintf("%s/series=%d", tc.name, n), func(b *testing.B) {
 				cfg := shard.Config{
@@ -56,9 +60,15 @@ func BenchmarkEmit(b *testing.B) {
 					if tc.tagged {
 						name = fmt.Sprintf("service.metric_%02d", i%50)
 					}
-					addSample(&batch, kind, name, t0+100, 0, float64(i%1000), sample.UnitNone, dims...)
+					value := func(j int) float64 {
+						if tc.fractional {
+							return float64((i%1000+37*j)*1013%100000) / 1000 // 0 to 99.999 ms
+						}
+						return float64(i%1000 + 37*j)
+					}
+					addSample(&batch, kind, name, t0+100, 0, value(0), sample.UnitNone, dims...)
 					for j := 1; j < tc.timers; j++ {
-						addSample(&batch, kind, name, t0+100, 0, float64(i%1000+37*j), sample.UnitNone, dims...)
+						addSample(&batch, kind, name, t0+100, 0, value(j), sample.UnitNone, dims...)
 					}
 				}
 				at := t0

@@ -393,3 +393,49 @@ func TestAppendLineTypesAndStatistics(t *testing.T) {
 		}
 	}
 }
+
+// TestFloatCacheWritesAsAppendNumber: the cache of percentiles' text writes
+// every number as appendNumber does, on a miss and on a hit, for numbers
+// of every kind (fractions, whole numbers, huge and tiny ones, -0, NaN,
+// infinities, random bits) and for many numbers sharing a slot, and keeps
+// what it wrote.
+func TestFloatCacheWritesAsAppendNumber(t *testing.T) {
+	c := new(floatCache)
+	r := rand.New(rand.NewPCG(7, 11))
+	vals := []float64{0, math.Copysign(0, -1), 1, -1, 0.5, 12.345, 99.999, 1e-7, 1e21, 1e300, -2.5e-300,
+		math.SmallestNonzeroFloat64, math.MaxFloat64, math.NaN(), math.Inf(1), math.Inf(-1), 123456789012345.6}
+	for range 20000 {
+		switch r.IntN(3) {
+		case 0:
+			vals = append(vals, math.Float64frombits(r.Uint64()))
+		case 1:
+			vals = append(vals, float64(r.IntN(100000))/1000)
+		default:
+			vals = append(vals, r.NormFloat64()*math.Pow(10, float64(r.IntN(40)-20)))
+		}
+	}
+	// Numbers of one slot, which replace each other.
+	slot := func(v float64) uint64 { return math.Float64bits(v) * 0x9E3779B97F4A7C15 >> (64 - floatCacheBits) }
+	var same []float64
+	for v := 0.001; len(same) < 8; v += 0.001 {
+		if slot(v) == slot(12.345) {
+			same = append(same, v)
+		}
+	}
+	for range 3 {
+		vals = append(vals, same...)
+	}
+	for pass := range 2 {
+		for _, v := range vals {
+			want := string(appendNumber(nil, v, true))
+			got := string(c.append([]byte("x"), v))
+			if got != "x"+want {
+				t.Fatalf("pass %d, %v (bits %#x): %q, want %q", pass, v, math.Float64bits(v), got[1:], want)
+			}
+			sl := &c.slots[slot(v)]
+			if len(want) <= len(sl.text) && (sl.bits != math.Float64bits(v) || string(sl.text[:sl.n]) != want) {
+				t.Fatalf("%v: the slot holds %#x %q after writing it", v, sl.bits, sl.text[:sl.n])
+			}
+		}
+	}
+}
