@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/gomad/mad/internal/jsonstr"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -46,6 +47,7 @@ type Decoder struct {
 	cfg Config
 	p   fastjson.Parser
 	alt []byte // the body rewritten for the slow path
+	sur []byte // the body with its lone surrogate escapes replaced
 
 	hdr    []sample.Dim // header dimensions, unique, sorted, without host
 	hostAt int          // where host goes among hdr
@@ -134,6 +136,9 @@ func (d *Decoder) decode(body []byte, route sample.Route) error {
 func (d *Decoder) parse(body []byte) (*fastjson.Value, error) {
 	if len(body) >= 3 && body[0] == 0xef && body[1] == 0xbb && body[2] == 0xbf {
 		body = body[3:] // UTF-8 byte order mark, which Jackson skips
+	}
+	if b, ok := jsonstr.ReplaceLoneSurrogates(d.sur[:0], body); ok {
+		d.sur, body = b, b // each lone surrogate is U+FFFD (jsonstr.ReadEscape)
 	}
 	if bytes.Contains(body, infinity) {
 		// Rewritten at once: a failed parse costs an error allocation.

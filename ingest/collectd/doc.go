@@ -80,7 +80,9 @@
 //     such values makes no bucket.
 //   - JSON strictness is fastjson's, plus the checks above: strings are
 //     unescaped best-effort (an invalid escape is kept as is; Jackson
-//     refuses it), raw control characters in strings and invalid escapes or
+//     refuses it), a lone surrogate escape is U+FFFD (mad's rule,
+//     jsonstr.ReadEscape; Jackson keeps the unpaired char in its Java
+//     string, which no UTF-8 output can hold), raw control characters in strings and invalid escapes or
 //     UTF-8 in unknown fields and keys are accepted, and nesting deeper than
 //     300 is refused (Jackson: 1000). Consumed strings must be valid UTF-8.
 //   - A record limit (Config.MaxRecords, sample.ErrTooLarge, 413); MAD has

@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/gomad/mad/internal/javanum"
+	"github.com/gomad/mad/internal/jsonstr"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -60,6 +61,7 @@ type Decoder struct {
 	unit unit
 	p    fastjson.Parser
 	line []byte // the line being decoded, for errors
+	sur  []byte // the line with its lone surrogate escapes replaced
 
 	// The metric being read; the last of duplicate keys wins, as in
 	// Jackson's tree.
@@ -150,6 +152,9 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) (sample
 }
 
 func (d *Decoder) decode(line []byte) (sample.Counts, error) {
+	if b, ok := jsonstr.ReplaceLoneSurrogates(d.sur[:0], line); ok {
+		d.sur, line = b, b // each lone surrogate is U+FFFD (jsonstr.ReadEscape)
+	}
 	root, err := d.p.ParseBytes(line)
 	if err != nil {
 		return sample.Counts{}, d.fail("invalid JSON: " + err.Error())

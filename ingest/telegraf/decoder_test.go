@@ -180,6 +180,7 @@ func TestRules(t *testing.T) {
 		{name: "name as number", line: `{"name":12,"timestamp":1,"fields":{"f":2}}`, want: timers("12", "", 1000, "f", 2.0)},
 		{name: "name as boolean", line: `{"name":true,"timestamp":1,"fields":{"f":2}}`, want: timers("true", "", 1000, "f", 2.0)},
 		{name: "escaped strings", line: `{"name":"a\u00e9","timestamp":1,"fields":{"f\"":2},"tags":{"k\\":"v\n"}}`, want: timers("a\u00e9", "k\\=v\n", 1000, "f\"", 2.0)},
+		{name: "lone surrogate escapes are U+FFFD", line: `{"name":"a\udFe9\ud800\u0041","timestamp":1,"fields":{"\ud83d\ude00\\udc00":2},"tags":{"\udc00":"\ud83d"}}`, want: timers("a\ufffd\ufffdA", "\ufffd=\ufffd", 1000, "\U0001F600\\udc00", 2.0)},
 		{name: "string values", line: `{"name":"n","timestamp":1,"fields":{"a":"1.5","b":"12abc","c":"1,000"}}`, want: timers("n", "", 1000, "a", 1.5, "b", 12.0, "c", 1000.0)},
 		{name: "exponents", line: `{"name":"n","timestamp":1,"fields":{"a":1E3,"b":1e3,"c":2.5E-1}}`, want: timers("n", "", 1000, "a", 1000.0, "b", 1.0, "c", 0.25)},
 		{name: "booleans", line: `{"name":"n","timestamp":1,"fields":{"a":true,"b":false,"c":"TRUE","d":"False"}}`, want: timers("n", "", 1000, "a", 1.0, "b", 0.0, "c", 1.0, "d", 0.0)},

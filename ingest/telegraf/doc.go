@@ -55,7 +55,9 @@
 //
 //   - JSON strictness is fastjson's, not Jackson's: anything after the
 //     document refuses the line (Jackson's readTree ignores it), strings
-//     are unescaped best-effort, and nesting deeper than 300 is refused.
+//     are unescaped best-effort (a lone surrogate escape is U+FFFD, mad's
+//     rule, jsonstr.ReadEscape; Jackson keeps the unpaired char), and
+//     nesting deeper than 300 is refused.
 //     Number tokens must follow JSON's grammar (fastjson is more lenient).
 //     Of the non-numeric tokens MAD's Jackson accepts, NaN, +INF and -INF
 //     are read as their text (a NaN field value, the others skipped, as in

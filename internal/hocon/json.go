@@ -264,12 +264,12 @@ func (p *jsonParser) str() (string, error) {
 			p.skip(1)
 			return string(b), nil
 		case c == '\\':
-			r, n, msg := unescape(p.src[p.off+1:])
+			r, n, msg := unescape(p.src[p.off:])
 			if msg != "" {
 				return "", p.errorf("%s", msg)
 			}
 			b = utf8.AppendRune(b, r)
-			p.skip(1 + n)
+			p.skip(n)
 		default:
 			return "", p.errorf("control character U+%04X must be escaped in a JSON string", c)
 		}

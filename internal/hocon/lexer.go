@@ -5,8 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/gomad/mad/internal/jsonstr"
 )
 
 // tokKind is the kind of a HOCON token.
@@ -309,12 +310,12 @@ func (l *lexer) lexString(pos Pos) (token, error) {
 			return token{kind: tString, text: string(b), pos: pos}, nil
 		case r == '\\':
 			esc := l.pos()
-			c, n, msg := unescape(l.src[l.off+1:])
+			c, n, msg := unescape(l.src[l.off:])
 			if msg != "" {
 				return token{}, errorf(esc, "%s", msg)
 			}
 			b = utf8.AppendRune(b, c)
-			l.skipASCII(1 + n)
+			l.skipASCII(n)
 		case r == '\n':
 			return token{}, errorf(l.pos(), "unterminated string: a quoted string cannot span lines (write \\n, or use a \"\"\"triple-quoted\"\"\" string)")
 		case r < 0x20:
@@ -354,53 +355,23 @@ func (l *lexer) lexTriple(pos Pos) (token, error) {
 	}
 }
 
-// unescape decodes the JSON escape sequence at b, which starts just after the
-// backslash. It returns the character, the number of bytes used, and an
-// error message if the sequence is invalid. Lone surrogates become U+FFFD.
+// unescape decodes the JSON escape sequence at b, which starts with the
+// backslash. It returns the character, the number of bytes used (the
+// backslash included), and an error message if the sequence is invalid.
+// Lone surrogates become U+FFFD (jsonstr.ReadEscape, mad's one reading of
+// JSON escapes).
 func unescape(b []byte) (rune, int, string) {
-	if len(b) == 0 {
+	if r, n, _ := jsonstr.ReadEscape(b); n > 0 {
+		return r, n, ""
+	}
+	switch {
+	case len(b) < 2:
 		return 0, 0, "unterminated escape sequence"
+	case b[1] == 'u':
+		return 0, 0, `invalid escape sequence: \u must be followed by four hex digits`
 	}
-	switch b[0] {
-	case '"', '\\', '/':
-		return rune(b[0]), 1, ""
-	case 'b':
-		return '\b', 1, ""
-	case 'f':
-		return '\f', 1, ""
-	case 'n':
-		return '\n', 1, ""
-	case 'r':
-		return '\r', 1, ""
-	case 't':
-		return '\t', 1, ""
-	case 'u':
-		r1, ok := hex4(b[1:])
-		if !ok {
-			return 0, 0, `invalid escape sequence: \u must be followed by four hex digits`
-		}
-		if !utf16.IsSurrogate(r1) {
-			return r1, 5, ""
-		}
-		if r1 < 0xDC00 && len(b) >= 11 && b[5] == '\\' && b[6] == 'u' {
-			if r2, ok := hex4(b[7:]); ok {
-				if r := utf16.DecodeRune(r1, r2); r != utf8.RuneError {
-					return r, 11, ""
-				}
-			}
-		}
-		return utf8.RuneError, 5, ""
-	}
-	r, _ := utf8.DecodeRune(b)
+	r, _ := utf8.DecodeRune(b[1:])
 	return 0, 0, "invalid escape sequence \\" + string(r) + ` (valid escapes: \" \\ \/ \b \f \n \r \t \uXXXX)`
-}
-
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(string(b[:4]), 16, 32)
-	return rune(n), err == nil
 }
 
 // lexSubst reads ${path}, ${?path} or ${NAME[]}.

@@ -1,6 +1,9 @@
 // Package jsonstr writes JSON strings: mad's one JSON string escaper, for
 // the JSON lines sink, the telemetry websockets and the configuration's JSON
-// rendering.
+// rendering. It also reads JSON escape sequences (ReadEscape), mad's one
+// rule for them and for lone surrogates, which the OTLP/JSON transcoder,
+// the HOCON reader and (through ReplaceLoneSurrogates, ahead of fastjson)
+// the collectd and telegraf decoders follow.
 //
 // It escapes as Jackson's JsonGenerator does (what MAD writes): the quote
 // and the backslash, \b \t \n \f \r for those controls, \u00XX for the

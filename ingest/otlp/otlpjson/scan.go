@@ -2,6 +2,8 @@ package otlpjson
 
 import (
 	"unicode/utf8"
+
+	"github.com/gomad/mad/internal/jsonstr"
 )
 
 // The JSON lexicon, strict RFC 8259 as protojson reads it: whitespace is
@@ -86,73 +88,22 @@ func (t *Transcoder) str() (s, e int, esc bool, ok bool) {
 }
 
 // escapeLen returns the length of the valid escape at b[i] (a '\\'), or
-// 0: a \u escape of a high surrogate must be followed by one of a low
-// surrogate, and a low surrogate cannot stand alone.
+// 0: protojson's rule, jsonstr.ReadEscape's escapes without a lone
+// surrogate (a high one must be followed by a low one, which cannot stand
+// alone).
 func escapeLen(b []byte, i int) int {
-	if i+1 >= len(b) {
+	_, n, lone := jsonstr.ReadEscape(b[i:])
+	if lone {
 		return 0
 	}
-	switch b[i+1] {
-	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		return 2
-	case 'u':
-		r, ok := hex4(b, i+2)
-		if !ok {
-			return 0
-		}
-		switch {
-		case r < 0xD800 || r > 0xDFFF:
-			return 6
-		case r >= 0xDC00:
-			return 0 // a low surrogate first
-		}
-		if i+7 >= len(b) || b[i+6] != '\\' || b[i+7] != 'u' {
-			return 0
-		}
-		lo, ok := hex4(b, i+8)
-		if !ok || lo < 0xDC00 || lo > 0xDFFF {
-			return 0
-		}
-		return 12
-	}
-	return 0
-}
-
-// hex4 reads the four hex digits at b[i:].
-func hex4(b []byte, i int) (rune, bool) {
-	if i+4 > len(b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[i : i+4] {
-		d := unhex(c)
-		if d < 0 {
-			return 0, false
-		}
-		r = r<<4 | rune(d)
-	}
-	return r, true
-}
-
-// unhex is the value of hex digit c, or -1.
-func unhex(c byte) int {
-	switch {
-	case '0' <= c && c <= '9':
-		return int(c - '0')
-	case 'a' <= c && c <= 'f':
-		return int(c-'a') + 10
-	case 'A' <= c && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
+	return n
 }
 
 // unescape appends the content of a string that str checked, its escapes
 // undone, to dst.
 func unescape(dst, raw []byte) []byte {
 	for i := 0; i < len(raw); {
-		c := raw[i]
-		if c != '\\' {
+		if raw[i] != '\\' {
 			j := i + 1
 			for j < len(raw) && raw[j] != '\\' {
 				j++
@@ -161,31 +112,9 @@ func unescape(dst, raw []byte) []byte {
 			i = j
 			continue
 		}
-		switch raw[i+1] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, _ := hex4(raw, i+2)
-			if r >= 0xD800 && r < 0xDC00 {
-				lo, _ := hex4(raw, i+8)
-				r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
-				i += 6
-			}
-			dst = utf8.AppendRune(dst, r)
-			i += 6
-			continue
-		default: // " \ /
-			dst = append(dst, raw[i+1])
-		}
-		i += 2
+		r, n, _ := jsonstr.ReadEscape(raw[i:])
+		dst = utf8.AppendRune(dst, r)
+		i += n
 	}
 	return dst
 }
@@ -199,19 +128,9 @@ func unescapedLen(raw []byte) int {
 			i++
 			continue
 		}
-		if raw[i+1] != 'u' {
-			n++
-			i += 2
-			continue
-		}
-		r, _ := hex4(raw, i+2)
-		if r >= 0xD800 && r < 0xDC00 {
-			n += 4
-			i += 12
-			continue
-		}
+		r, w, _ := jsonstr.ReadEscape(raw[i:])
 		n += utf8.RuneLen(r)
-		i += 6
+		i += w
 	}
 	return n
 }

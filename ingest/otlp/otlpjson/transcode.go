@@ -663,3 +663,16 @@ func (t *Transcoder) assemble(out []byte) []byte {
 	}
 	return out
 }
+
+// unhex is the value of hex digit c, or -1.
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}

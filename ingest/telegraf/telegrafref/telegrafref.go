@@ -1,5 +1,5 @@
 // Package telegrafref is a reference decoder for Telegraf JSON lines that
-// are plain JSON (valid UTF-8, no surrogate escapes, shallow):
+// are plain JSON (valid UTF-8, shallow):
 // encoding/json into generic values, then MAD's TelegrafJsonToRecordParser
 // (MAD-SPEC §4.6) written out the way the Java reads, with Jackson's
 // binding rules, as package telegraf documents them. It shares no code
@@ -28,11 +28,9 @@ import (
 var ErrRefused = errors.New("telegrafref: refused")
 
 // Applicable reports whether the reference can judge line: valid UTF-8,
-// valid JSON, no surrogate escapes (encoding/json and the decoder unescape
-// them differently) and fewer than 200 '[' and '{'.
+// valid JSON and fewer than 200 '[' and '{'.
 func Applicable(line []byte) bool {
 	return utf8.Valid(line) && json.Valid(line) &&
-		!bytes.Contains(bytes.ToLower(line), []byte(`\ud`)) &&
 		bytes.Count(line, []byte("["))+bytes.Count(line, []byte("{")) < 200
 }
 
