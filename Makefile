@@ -56,6 +56,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzRelayKeys$$' -fuzztime 100000x -fuzzminimizetime 1s ./ingest/statsd
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/hocon
 	$(GO) test -run '^$$' -fuzz '^FuzzAppend$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/jsonstr
+	$(GO) test -run '^$$' -fuzz '^FuzzReadEscape$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/jsonstr
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/pbwire
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/javanum
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/promrw
