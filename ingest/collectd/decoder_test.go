@@ -221,6 +221,8 @@ func TestRecords(t *testing.T) {
 			want: []rec{{g, "p/pi/t/ti/a", h, math.NaN(), t741}, {g, "p/pi/t/ti/b", h, math.Inf(1), t741}, {g, "p/pi/t/ti/c", h, math.Inf(-1), t741}, {g, "p/pi/t/ti/d", h, math.Inf(1), t741}, {g, "p/pi/t/ti/e", h, math.Inf(1), t741}, {g, "p/pi/t/ti/f", h, math.Inf(-1), t741}}, st: Stats{Counts: sample.Counts{Records: 1, Samples: 6}}},
 		{name: "a lone surrogate escape is U+FFFD, a pair its character", body: "[" + vl(map[string]any{"host": `"h\udFe9\"\\"`, "plugin": `"\ud800\u0041\udc00"`, "type": `"\ud83d\ude00\\ud800"`}) + "]",
 			want: []rec{{g, "\ufffdA\ufffd/pi/\U0001F600\\ud800/ti", "host=h\ufffd\"\\", 1, t741}}},
+		{name: "lone surrogates with Infinity and trailing text", body: "[" + vl(map[string]any{"values": "[Infinity]", "host": `"\udc00Infinity"`}) + "] \\ud800 \"",
+			want: []rec{{g, "p/pi/t/ti", "host=\ufffdInfinity", math.Inf(1), t741}}},
 		{name: "Infinity in strings is not rewritten", body: "[" + vl(map[string]any{"values": "[Infinity]", "host": `"Infinity \"Infinity\""`, "type_instance": `"-Infinity"`}) + "]",
 			want: []rec{{g, "p/pi/t/-Infinity", `host=Infinity "Infinity"`, math.Inf(1), t741}}},
 		{name: "null alone skips the record", body: "[" + vl(map[string]any{"values": "[null]"}) + "," + vl(nil) + "]",

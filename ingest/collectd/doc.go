@@ -81,10 +81,13 @@
 //   - JSON strictness is fastjson's, plus the checks above: strings are
 //     unescaped best-effort (an invalid escape is kept as is; Jackson
 //     refuses it), a lone surrogate escape is U+FFFD (mad's rule,
-//     jsonstr.ReadEscape; Jackson keeps the unpaired char in its Java
-//     string, which no UTF-8 output can hold), raw control characters in strings and invalid escapes or
-//     UTF-8 in unknown fields and keys are accepted, and nesting deeper than
-//     300 is refused (Jackson: 1000). Consumed strings must be valid UTF-8.
+//     jsonstr.ReadEscape, applied by rewriting the escape to \ufffd before
+//     fastjson reads the body, so a parse error quotes it so; Jackson
+//     keeps the unpaired char in its Java string, which is not UTF-8 when
+//     written: Java's encoder writes '?' for it), raw control characters
+//     in strings and invalid escapes or UTF-8 in unknown fields and keys
+//     are accepted, and nesting deeper than 300 is refused (Jackson:
+//     1000). Consumed strings must be valid UTF-8.
 //   - A record limit (Config.MaxRecords, sample.ErrTooLarge, 413); MAD has
 //     none. A sample whose canonical key would exceed 64 KiB is skipped and
 //     counted (Stats.TooLong).

@@ -56,7 +56,8 @@
 //   - JSON strictness is fastjson's, not Jackson's: anything after the
 //     document refuses the line (Jackson's readTree ignores it), strings
 //     are unescaped best-effort (a lone surrogate escape is U+FFFD, mad's
-//     rule, jsonstr.ReadEscape; Jackson keeps the unpaired char), and
+//     rule, jsonstr.ReadEscape, by rewriting the escape to \ufffd before
+//     fastjson reads the line; Jackson keeps the unpaired char), and
 //     nesting deeper than 300 is refused.
 //     Number tokens must follow JSON's grammar (fastjson is more lenient).
 //     Of the non-numeric tokens MAD's Jackson accepts, NaN, +INF and -INF

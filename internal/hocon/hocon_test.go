@@ -70,6 +70,7 @@ func TestStrings(t *testing.T) {
 		{name: "escapes", in: `a = "tab\there\nnl \"q\" \\ \/ \u00e9 \ud83d\ude00 \b\f\r"`,
 			want: `{"a":"tab\there\nnl \"q\" \\ / é 😀 \b\f\r"}`},
 		{name: "lone surrogate", in: `a = "\ud800x"`, want: `{"a":"\ufffdx"}`},
+		{name: "lone surrogates before escapes", in: `a = "\ud800\u0041\udc00\ud800\ud800\udc00\ud83d\\"`, want: `{"a":"\ufffdA\ufffd\ufffd\ud800\udc00\ufffd\\"}`},
 		{name: "triple quoted", in: "a = \"\"\"multi\nline \"quoted\" \\n\n\"\"\"\nb = \"\"\"x\"\"\"\"\nc = \"\"\"\"\"\"",
 			want: `{"a":"multi\nline \"quoted\" \\n\n","b":"x\"","c":""}`},
 		{name: "unquoted with inner whitespace", in: "a = foo bar   baz  \nb = foo.bar-baz/qux(1)\nc = \"x\" y \"z\"\nd = 1 2 3\ne = true false\nf = null x",

@@ -71,17 +71,19 @@ func hex4(b []byte) (rune, bool) {
 	return r, true
 }
 
-// ReplaceLoneSurrogates makes JSON text that a best-effort unescaper (such
-// as fastjson's, which keeps a lone surrogate's escape as its six
-// characters, and makes U+FFFD of a high surrogate and whatever \u escape
-// follows it) reads as ReadEscape does: each lone surrogate's escape
-// becomes \ufffd, of the same length. Text without one is returned as is,
-// with false; otherwise the rewritten copy is dst[:0] grown, with true.
+// ReplaceLoneSurrogates makes JSON text that a best-effort unescaper reads
+// as ReadEscape does. fastjson's keeps the escape of a surrogate with
+// nothing after it as its six characters, and makes one U+FFFD of any
+// other surrogate's escape not in a pair and the \u escape after it (which
+// it swallows). Here each lone surrogate's escape becomes \ufffd, of the
+// same length. Text without one is returned as is, with false; otherwise
+// the rewritten copy is dst[:0] grown, with true.
 //
 // Backslashes are read as escapes wherever they are: outside strings they
-// are not JSON, and the text is refused whatever they become. An invalid
-// escape is stepped over as the two characters a best-effort unescaper
-// keeps.
+// are not JSON (a parser refuses the text at the backslash, or cuts the
+// text before it, whatever follows it), and only hex digits are rewritten,
+// so what is accepted does not change. An invalid escape is stepped over
+// as the two characters a best-effort unescaper keeps.
 func ReplaceLoneSurrogates(dst, src []byte) ([]byte, bool) {
 	copied := false
 	for i := 0; i < len(src); {

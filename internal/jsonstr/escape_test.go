@@ -156,3 +156,112 @@ func FuzzReadEscape(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReplaceLoneSurrogates holds whole JSON texts (keys, several strings,
+// anything around them) read by fastjson after ReplaceLoneSurrogates to
+// encoding/json's reading, token by token, and checks that the rewrite
+// changes only what fastjson accepts nothing of: it accepts the text
+// rewritten exactly when it accepts it as sent.
+func FuzzReplaceLoneSurrogates(f *testing.F) {
+	for _, s := range []string{
+		`{"a\ud800":"\udc00\u0041","b":["\ud83d\ude00",1,"\\ud800",{"\ud800\ud800\udc00":null}]}`,
+		`["\ud800"] trailing \ud800`,
+		`{"a":"x"}`,
+		`"\udfff\u0041"`,
+		`[1,"\u12\ud800"]`,
+	} {
+		f.Add([]byte(s))
+	}
+	var p, q fastjson.Parser
+	var dst []byte
+	f.Fuzz(func(t *testing.T, text []byte) {
+		fixed, changed := ReplaceLoneSurrogates(dst[:0], text)
+		if changed {
+			dst = fixed
+		}
+		_, errSent := p.ParseBytes(text)
+		v, errFixed := q.ParseBytes(fixed)
+		if (errSent == nil) != (errFixed == nil) {
+			t.Fatalf("fastjson: %v as sent, %v rewritten (%q)", errSent, errFixed, fixed)
+		}
+		if errFixed != nil || !utf8.Valid(text) || !json.Valid(text) {
+			return
+		}
+		want, err := jsonTokens(text)
+		if err != nil {
+			t.Fatalf("encoding/json: %v", err)
+		}
+		got := fastjsonTokens(nil, v)
+		if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+			t.Fatalf("%q rewritten %q:\nfastjson      %q\nencoding/json %q", text, fixed, got, want)
+		}
+	})
+}
+
+// jsonTokens lists a JSON text's tokens as encoding/json reads them.
+func jsonTokens(text []byte) ([]string, error) {
+	d := json.NewDecoder(bytes.NewReader(text))
+	d.UseNumber()
+	var out []string
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if err.Error() == "EOF" {
+				return out, nil
+			}
+			return nil, err
+		}
+		out = append(out, token(tok))
+	}
+}
+
+func token(tok any) string {
+	switch x := tok.(type) {
+	case json.Delim:
+		return string(x)
+	case string:
+		return "s:" + x
+	case json.Number:
+		return "n:" + string(x)
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	case nil:
+		return "null"
+	}
+	panic("unknown token")
+}
+
+// fastjsonTokens lists v's tokens as fastjson reads them, in the order of
+// the text (keys are strings, as encoding/json's Token gives them).
+func fastjsonTokens(out []string, v *fastjson.Value) []string {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		out = append(out, "{")
+		o, _ := v.Object()
+		o.Visit(func(k []byte, x *fastjson.Value) {
+			out = append(out, "s:"+string(k))
+			out = fastjsonTokens(out, x)
+		})
+		return append(out, "}")
+	case fastjson.TypeArray:
+		out = append(out, "[")
+		a, _ := v.Array()
+		for _, x := range a {
+			out = fastjsonTokens(out, x)
+		}
+		return append(out, "]")
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		return append(out, "s:"+string(s))
+	case fastjson.TypeNumber:
+		return append(out, "n:"+string(v.MarshalTo(nil)))
+	case fastjson.TypeTrue:
+		return append(out, "true")
+	case fastjson.TypeFalse:
+		return append(out, "false")
+	}
+	return append(out, "null")
+}

@@ -100,7 +100,8 @@ func escapeLen(b []byte, i int) int {
 }
 
 // unescape appends the content of a string that str checked, its escapes
-// undone, to dst.
+// undone, to dst. (An escape str would have refused is copied as its two
+// characters.)
 func unescape(dst, raw []byte) []byte {
 	for i := 0; i < len(raw); {
 		if raw[i] != '\\' {
@@ -113,6 +114,12 @@ func unescape(dst, raw []byte) []byte {
 			continue
 		}
 		r, n, _ := jsonstr.ReadEscape(raw[i:])
+		if n == 0 {
+			n = min(2, len(raw)-i)
+			dst = append(dst, raw[i:i+n]...)
+			i += n
+			continue
+		}
 		dst = utf8.AppendRune(dst, r)
 		i += n
 	}
@@ -129,6 +136,12 @@ func unescapedLen(raw []byte) int {
 			continue
 		}
 		r, w, _ := jsonstr.ReadEscape(raw[i:])
+		if w == 0 {
+			w = min(2, len(raw)-i)
+			n += w
+			i += w
+			continue
+		}
 		n += utf8.RuneLen(r)
 		i += w
 	}
