@@ -13,9 +13,13 @@ import "github.com/gomad/mad/internal/hugepage"
 // The tag is the top 32 bits of the key's 64-bit hash. An entry's home slot
 // is its tag scaled to the number of home slots (tag·homes / 2^32, Lemire's
 // multiply-shift range reduction), so homes need not be a power of two and
-// the index grows by a quarter at a time: at most three quarters of the
-// homes are used, and about two thirds on average (with a power of two it
-// was half, at 16 bytes an entry instead of 12). Home order is tag order,
+// the index grows by half at a time: at most three quarters of the homes
+// are used, and from a half to three quarters as it fills, about 13 bytes
+// an entry on average (15.4 when doubling, 12 when growing by a quarter).
+// Growing rewrites every entry into a new array, memory touched for the
+// first time; a quarter at a time cost five times the final index in such
+// writes, half at a time costs three, and the new-series path at a million
+// series took about a third less time (BENCHMARKS.md). Home order is tag order,
 // so growing and deleting (backward-shift deletion, no tombstones) never
 // need the key.
 //
@@ -94,11 +98,11 @@ func (x *tagIndex) place(e tagEntry) bool {
 	return true
 }
 
-// grow rebuilds the index with a quarter more homes (more again in the rare
-// case that a run reaches the last slot on the way).
+// grow rebuilds the index with half as many homes again (a quarter more
+// again in the rare case that a run reaches the last slot on the way).
 func (x *tagIndex) grow() {
 	old, n := x.entries, x.n
-	for homes := x.homes + x.homes/4; ; homes += homes / 4 {
+	for homes := x.homes + x.homes/2; ; homes += homes / 4 {
 		*x = makeTagIndex(homes)
 		x.n = n
 		ok := true
