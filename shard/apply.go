@@ -34,6 +34,10 @@ const (
 	// alone does not tell: 10 000 timers with two periods touch ~3.4 MiB
 	// (and pipelined run a third faster), 16 000 counters with one ~1.5.
 	pipelineFrom = 3 << 20
+
+	// poolPrefetchFrom is the key pool index's size in entries (4 MiB)
+	// from which a sample that opens a series hints the pool's index.
+	poolPrefetchFrom = 4 << 20 / 8
 )
 
 // Apply accumulates a batch at time now (ms since the epoch; read once per
@@ -52,7 +56,7 @@ func (s *Shard) Apply(b *sample.Batch, now int64) {
 		s.prefetchIndex(&smp[i])
 	}
 	for i := 0; i < min(n, aheadRecord); i++ {
-		s.prefetchRecord(&smp[i], i)
+		s.prefetchRecord(b, &smp[i], i)
 	}
 	for i := 0; i < min(n, aheadRows); i++ {
 		s.prefetchRows(&smp[i], i)
@@ -65,7 +69,7 @@ func (s *Shard) Apply(b *sample.Batch, now int64) {
 			s.prefetchIndex(&smp[j])
 		}
 		if j := i + aheadRecord; j < n {
-			s.prefetchRecord(&smp[j], j)
+			s.prefetchRecord(b, &smp[j], j)
 		}
 		if j := i + aheadRows; j < n {
 			s.prefetchRows(&smp[j], j)
@@ -95,8 +99,9 @@ func (s *Shard) prefetchIndex(smp *sample.Sample) {
 }
 
 // prefetchRecord finds the series the index names for smp (the index line
-// is in cache by now), remembers it for prefetchRows and hints its record.
-func (s *Shard) prefetchRecord(smp *sample.Sample, i int) {
+// is in cache by now), remembers it for prefetchRows and hints its record;
+// if there is none, it hints the key pool's index slots of smp's key parts.
+func (s *Shard) prefetchRecord(b *sample.Batch, smp *sample.Sample, i int) {
 	tag := tagOf(smp.Hash)
 	idx := s.index.home(tag)
 	e := s.index.entries[idx]
@@ -106,6 +111,17 @@ func (s *Shard) prefetchRecord(smp *sample.Sample, i int) {
 	}
 	if e == 0 {
 		s.ahead[i&aheadMask] = noOwner
+		// No series has the key's tag: the sample opens a series, which
+		// looks its name and its dimensions up in the key pool's index,
+		// a slot far from the cache for a dimension set never seen once
+		// the index outgrows a core's own cache (smaller, the two hashes
+		// cost more than the hints save).
+		if end := uint64(smp.KeyOff) + uint64(smp.KeyLen); end <= uint64(len(b.Keys)) && len(s.keys.index.entries) >= poolPrefetchFrom {
+			if name, dims, ok := sample.SplitKey(b.Keys[smp.KeyOff:end]); ok {
+				s.keys.prefetch(name)
+				s.keys.prefetch(dims)
+			}
+		}
 		return
 	}
 	sid := e.value()

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 
 	"github.com/gomad/mad/internal/hugepage"
+	"github.com/gomad/mad/internal/prefetch"
 )
 
 // stringPool interns the parts of a shard's series keys: metric names and
@@ -117,6 +118,11 @@ func (p *stringPool) acquire(b []byte) (id uint32, ok bool) {
 	p.index.insert(tag, id)
 	p.live++
 	return id, true
+}
+
+// prefetch hints the index slot where acquire(b) starts its probe.
+func (p *stringPool) prefetch(b []byte) {
+	prefetch.Line(addr(&p.index.entries[p.index.home(tagOf(poolHash(b)))]))
 }
 
 // release drops one reference to id; the last one frees the string. The

@@ -6,15 +6,23 @@ import (
 )
 
 // FuzzParseKey: ParseKey never panics, and whatever it accepts is exactly
-// the canonical encoding of what it parsed (so one series has one key).
+// the canonical encoding of what it parsed (so one series has one key);
+// SplitKey never panics, and cuts an accepted key where ParseKey does.
 func FuzzParseKey(f *testing.F) {
 	f.Add(must(AppendKey(nil, KindTimer, []byte("lat"), dims("a", "1", "b", "2"))))
 	f.Add(must(AppendKey(nil, KindNone, nil, nil)))
 	f.Add([]byte{3, 0xff})
 	f.Fuzz(func(t *testing.T, key []byte) {
+		namePart, dimsPart, split := SplitKey(key)
+		if split && len(namePart)+len(dimsPart) != len(key)-1 {
+			t.Fatalf("SplitKey(%q) = %q, %q: not the key after its kind", key, namePart, dimsPart)
+		}
 		p, err := ParseKey(key)
 		if err != nil {
 			return
+		}
+		if !split || !bytes.Equal(namePart, p.NamePart(key)) || !bytes.Equal(dimsPart, p.Dims) {
+			t.Fatalf("SplitKey(%q) = %q, %q, %v; ParseKey cut %q, %q", key, namePart, dimsPart, split, p.NamePart(key), p.Dims)
 		}
 		var ds []Dim
 		it := p.DimIter()

@@ -341,6 +341,21 @@ func AppendKeySpans(dst []byte, kind Kind, name, src []byte, spans []Span) ([]by
 	return dst, nil
 }
 
+// SplitKey cuts a canonical key into the parts a shard interns: the name
+// part (see NamePart) and the dimensions. It reads only the name's length;
+// ok is false if that does not fit. It accepts no key (ParseKey does): it
+// is for hints, such as a shard's prefetching ahead of a new series.
+func SplitKey(key []byte) (namePart, dims []byte, ok bool) {
+	if len(key) == 0 {
+		return nil, nil, false
+	}
+	_, rest, ok := readBytes(key[1:])
+	if !ok {
+		return nil, nil, false
+	}
+	return key[1 : len(key)-len(rest)], rest, true
+}
+
 // NamePart returns the part of a well-formed canonical key (ParseKey
 // accepted it) that encodes the name: its length prefix and its bytes. A
 // key is key[0] (the kind), then NamePart, then p.Dims.

@@ -79,6 +79,24 @@ func TestParseKeyRoundTrip(t *testing.T) {
 	}
 }
 
+func TestSplitKey(t *testing.T) {
+	key := must(AppendKey(nil, KindCounter, []byte("requests"), dims("host", "a", "zone", "1")))
+	name, ds, ok := SplitKey(key)
+	if !ok || string(name) != "\x08requests" || !bytes.Equal(ds, key[10:]) || ds[0] != 2 {
+		t.Fatalf("SplitKey(%q) = %q, %q, %v", key, name, ds, ok)
+	}
+	// Only the name's length is read: what follows it is the dimensions,
+	// whatever they hold.
+	if name, ds, ok := SplitKey([]byte{byte(KindTimer), 1, 'n', 0xff}); !ok || string(name) != "\x01n" || string(ds) != "\xff" {
+		t.Fatalf("SplitKey of unread dimensions = %q, %q, %v", name, ds, ok)
+	}
+	for _, bad := range [][]byte{{}, {byte(KindTimer)}, {byte(KindTimer), 5, 'n'}, {byte(KindTimer), 0x80, 0}, {byte(KindTimer), 0xff, 0xff, 0xff, 0x7f}} {
+		if name, ds, ok := SplitKey(bad); ok || name != nil || ds != nil {
+			t.Errorf("SplitKey(%q) = %q, %q, %v; want nothing", bad, name, ds, ok)
+		}
+	}
+}
+
 func TestParseKeyRejects(t *testing.T) {
 	good := must(AppendKey(nil, KindTimer, []byte("n"), dims("a", "1", "b", "2")))
 	unsorted := must(AppendKey(nil, KindTimer, []byte("n"), dims("b", "2", "a", "1")))
