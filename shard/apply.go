@@ -116,7 +116,7 @@ func (s *Shard) prefetchRecord(b *sample.Batch, smp *sample.Sample, i int) {
 		// a slot far from the cache for a dimension set never seen once
 		// the index outgrows a core's own cache (smaller, the two hashes
 		// cost more than the hints save).
-		if end := uint64(smp.KeyOff) + uint64(smp.KeyLen); end <= uint64(len(b.Keys)) && len(s.keys.index.entries) >= poolPrefetchFrom {
+		if end := uint64(smp.KeyOff) + uint64(smp.KeyLen); end <= uint64(len(b.Keys)) && len(s.keys.index.entries) >= s.poolHintFrom {
 			if name, dims, ok := sample.SplitKey(b.Keys[smp.KeyOff:end]); ok {
 				s.keys.prefetch(name)
 				s.keys.prefetch(dims)

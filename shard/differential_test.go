@@ -297,6 +297,7 @@ func runDifferential(t testing.TB, d *decider) {
 	}
 	if d.chance(50) {
 		sh.pipelineFrom = 0 // exercise the prefetching path at any size
+		sh.poolHintFrom = 0 // and the key pool hints of new series
 	}
 	ref := shardref.New(rc)
 	// Held snapshots and their rendering when popped: re-rendered at release,

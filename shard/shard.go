@@ -123,6 +123,7 @@ type Shard struct {
 	stats        Stats
 	pub          publishedStats
 	pipelineFrom int64                    // working set from which Apply prefetches (tests lower it)
+	poolHintFrom int                      // key pool index entries from which a new series' key parts are hinted (tests lower it)
 	ahead        [aheadMask + 1]uint32    // series found by prefetchRecord, by sample index
 	aheadRows    []aheadRow               // rows found by prefetchRows, [sample index*periods + p]
 	aheadNeed    [aheadMask + 1]hist.Need // accumulators of the series found by prefetchRows
@@ -147,6 +148,7 @@ func New(id int, cfg Config) (*Shard, error) {
 		bell:      ring.NewBell(),
 
 		pipelineFrom: pipelineFrom,
+		poolHintFrom: poolPrefetchFrom,
 	}
 	s.inputs.Store(new([]*input))
 	for _, o := range cfg.Overrides {

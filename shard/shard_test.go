@@ -135,6 +135,7 @@ func TestBucketStartAfterAWrappedTime(t *testing.T) {
 			add(t, &b, sample.KindCounter, "b", t0+123, 1, sample.UnitNone)
 			if apply == "pipelined" {
 				s.pipelineFrom = 0 // the prefetch pipeline from the first sample
+				s.poolHintFrom = 0
 			}
 			s.Apply(&b, t0+200)
 			s.Flush(t0 + 200)
