@@ -35,9 +35,9 @@ const (
 	// (and pipelined run a third faster), 16 000 counters with one ~1.5.
 	pipelineFrom = 3 << 20
 
-	// poolPrefetchFrom is the key pool index's size in entries (4 MiB)
+	// poolHintFrom is the key pool index's size in entries (4 MiB)
 	// from which a sample that opens a series hints the pool's index.
-	poolPrefetchFrom = 4 << 20 / 8
+	poolHintFrom = 4 << 20 / 8
 )
 
 // Apply accumulates a batch at time now (ms since the epoch; read once per

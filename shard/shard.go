@@ -148,7 +148,7 @@ func New(id int, cfg Config) (*Shard, error) {
 		bell:      ring.NewBell(),
 
 		pipelineFrom: pipelineFrom,
-		poolHintFrom: poolPrefetchFrom,
+		poolHintFrom: poolHintFrom,
 	}
 	s.inputs.Store(new([]*input))
 	for _, o := range cfg.Overrides {
