@@ -95,6 +95,10 @@ func TestSplitKey(t *testing.T) {
 			t.Errorf("SplitKey(%q) = %q, %q, %v; want nothing", bad, name, ds, ok)
 		}
 	}
+	// It runs in the shard's prefetch pipeline: no allocation.
+	if n := testing.AllocsPerRun(100, func() { SplitKey(key) }); n != 0 {
+		t.Errorf("SplitKey allocates %v times a call", n)
+	}
 }
 
 func TestParseKeyRejects(t *testing.T) {
