@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -50,13 +51,29 @@ func full(l Lanes) bool {
 }
 
 // TestTCPBackpressure: a TCP source whose shard stalls pushes back on the
-// sender instead of dropping. The rings hold two batches; the shards take
-// nothing until the rings are full and have stayed so for 300 ms (six times
-// the 50 ms a UDP source waits), then catch up: every line sent is
-// delivered once, and nothing is dropped.
+// sender instead of dropping. The ring holds two batches; the shard takes
+// nothing until the ring is full and the loop waits for room, and for
+// 300 ms (six times the 50 ms a UDP source waits) after that, then catches
+// up: every line sent is delivered once, and nothing is dropped.
+//
+// There is one shard: with two, the loop can wait on one full ring while
+// the other never fills (its batch waits behind the first in the flush), so
+// "every ring full" is not a state the test can wait for (CI once timed out
+// on it).
 func TestTCPBackpressure(t *testing.T) {
 	const lines = 200_000
-	k := stalledSink(2, 2, lines)
+	k := stalledSink(1, 2, lines)
+	// The loop calls Step[0] after the event that fills the ring and, from
+	// then on, only while it waits for room in it (every later event has
+	// lines to publish): a second call with the ring full means the loop
+	// is waiting.
+	var stepsWhileFull atomic.Int64
+	k.lanes[0].Step = []func() bool{func() bool {
+		if full(k.lanes[0]) {
+			stepsWhileFull.Add(1)
+		}
+		return false
+	}}
 	// No bound on the wait (TestTCPBackpressureBound tests it): under the
 	// race detector on a loaded machine the consumer once took longer than
 	// the default 5 s to make room, and the test saw drops.
@@ -65,8 +82,8 @@ func TestTCPBackpressure(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent := sendLines(src.Addr().String(), 0, lines)
-	waitFor(t, "the rings to fill", func() bool { return full(k.lanes[0]) })
-	time.Sleep(300 * time.Millisecond) // the stall
+	waitFor(t, "the loop to wait for room in the full ring", func() bool { return stepsWhileFull.Load() >= 2 })
+	time.Sleep(300 * time.Millisecond) // the stall goes on
 	go k.run()
 	if err := <-sent; err != nil {
 		t.Fatal(err)
