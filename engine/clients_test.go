@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -89,8 +90,12 @@ LoadPlugin write_http
 </Plugin>
 `, dir, filepath.Join(dir, "collectd.pid"), plugins, sock, d.HTTPAddr()))
 	// Debian's collectd-core leaves write_http's libraries (libyajl2,
-	// libcurl4) to Recommends: without them the plugin does not load.
+	// libcurl4) to Recommends: without them the plugin does not load, which
+	// collectd -t does not notice (5.12 loads no plugin then): ldd does.
 	if out, err := exec.Command(bin, "-t", "-C", conf).CombinedOutput(); err != nil {
+		missingTool(t, "collectd refuses its configuration: %s", out)
+	}
+	if out, err := exec.Command("ldd", filepath.Join(plugins, "write_http.so")).CombinedOutput(); err != nil || bytes.Contains(out, []byte("not found")) {
 		missingTool(t, "collectd cannot load write_http (apt-get install libyajl2 libcurl4): %s", out)
 	}
 	cmd := exec.Command(bin, "-f", "-C", conf)
