@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"cmp"
+	"iter"
 	"math"
 	"slices"
 	"sync"
@@ -52,7 +53,7 @@ type Emitter struct {
 	// Scratch, reused for every group.
 	due     []groupKey
 	dimIdx  dimIndex
-	buckets []bucketRows
+	buckets bucketList
 	snaps   []*hist.Snapshot // the group's
 	offs    []int            // offs[j]: the group row number of snaps[j]'s row 0; then the group's rows
 	ids     []uint32         // per group row, its bucket (groups of several buckets)
@@ -93,9 +94,69 @@ type bucketRows struct {
 	hash   uint64 // of dims
 	minReq int64  // the rows' minimum request time, 0: none
 	// The bucket's rows: group rows order[start:start+n], or, when the
-	// group has one bucket (order empty), rows 0 to n.
-	start, n int
+	// group has one bucket (order empty), rows 0 to n (a group has fewer
+	// than 2^32 rows).
+	start, n uint32
 }
+
+// bucketList holds a group's buckets in chunks of bucketChunk, so that it
+// grows without moving them. One slice appended to would grow by a
+// quarter once large: writing five times its final size in new memory and
+// copying four, which for a bucket per series (S2's million sets, 48 MB of
+// buckets) was a tenth of the daemon's CPU on a machine where new memory
+// is dear (BENCHMARKS.md, "The emitter's buckets in chunks").
+type bucketList struct {
+	chunks [][]bucketRows // each bucketChunk long
+	n      int
+}
+
+const (
+	bucketChunkBits = 10
+	bucketChunk     = 1 << bucketChunkBits // 48 KiB
+)
+
+// at returns bucket i (i < n).
+func (l *bucketList) at(i int) *bucketRows {
+	return &l.chunks[i>>bucketChunkBits][i&(bucketChunk-1)]
+}
+
+// add appends b and returns its index and where it is.
+func (l *bucketList) add(b bucketRows) (int, *bucketRows) {
+	i := l.n
+	if i>>bucketChunkBits == len(l.chunks) {
+		l.chunks = append(l.chunks, make([]bucketRows, bucketChunk))
+	}
+	p := &l.chunks[i>>bucketChunkBits][i&(bucketChunk-1)]
+	*p = b
+	l.n++
+	return i, p
+}
+
+// all returns the buckets, a chunk at a time.
+func (l *bucketList) all() iter.Seq[[]bucketRows] {
+	return func(yield func([]bucketRows) bool) {
+		for c := 0; c*bucketChunk < l.n; c++ {
+			if !yield(l.chunks[c][:min(bucketChunk, l.n-c*bucketChunk)]) {
+				return
+			}
+		}
+	}
+}
+
+// reset empties the list, keeping its chunks; what the buckets referenced
+// (the snapshots' keys) is let go of.
+func (l *bucketList) reset() {
+	for chunk := range l.all() {
+		clear(chunk)
+	}
+	l.n = 0
+}
+
+// capacity is how many buckets the list holds without a new chunk.
+func (l *bucketList) capacity() int { return len(l.chunks) * bucketChunk }
+
+// release lets go of every chunk.
+func (l *bucketList) release() { *l = bucketList{} }
 
 // dimIndex maps the encoded dimension sections of a group's rows to their
 // bucket without copying them (they live in the snapshots until those are
@@ -243,7 +304,7 @@ const (
 // trimScratch lets go of the scratch grown past keepRows or keepDimSets
 // once no group has needed it for scratchHold.
 func (e *Emitter) trimScratch() {
-	if cap(e.ids) <= keepRows && cap(e.order) <= keepRows && cap(e.buckets) <= keepDimSets && len(e.dimIdx.slots) <= 2*keepDimSets {
+	if cap(e.ids) <= keepRows && cap(e.order) <= keepRows && e.buckets.capacity() <= keepDimSets && len(e.dimIdx.slots) <= 2*keepDimSets {
 		return
 	}
 	if e.now().Sub(e.bigAt) < scratchHold {
@@ -252,8 +313,8 @@ func (e *Emitter) trimScratch() {
 	if cap(e.ids) > keepRows || cap(e.order) > keepRows {
 		e.ids, e.order = nil, nil
 	}
-	if cap(e.buckets) > keepDimSets {
-		e.buckets = nil
+	if e.buckets.capacity() > keepDimSets {
+		e.buckets.release()
 	}
 	if len(e.dimIdx.slots) > 2*keepDimSets {
 		e.dimIdx.slots = nil
@@ -282,10 +343,11 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 	}
 	e.snaps = snaps
 	e.dimIdx.reset()
-	e.buckets = e.buckets[:0]
+	e.buckets.reset()
 	multi := false
 	var last []byte
 	b := 0
+	var bk *bucketRows // bucket b
 	g := 0
 	// Rows go in blocks: the first pass over a block reads each row's
 	// dimension set and, for a set unlike the previous row's (a shard
@@ -312,9 +374,9 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 			}
 			for i := lo; i < hi; i++ {
 				if blk.fresh&(1<<(i-lo)) != 0 {
-					b = e.bucketOf(blk.dims[i-lo], blk.hash[i-lo])
+					b, bk = e.bucketOf(blk.dims[i-lo], blk.hash[i-lo])
 				}
-				e.addRow(snap, i, b, g, rows, &multi)
+				e.addRow(snap, i, b, bk, g, rows, &multi)
 				g++
 			}
 		}
@@ -323,29 +385,33 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 	e.order = e.order[:0]
 	if multi {
 		e.order = sized(e.order, rows)
-		at := 0
-		for i := range e.buckets {
-			bk := &e.buckets[i]
-			bk.start, at, bk.n = at, at+bk.n, 0
+		at := uint32(0)
+		for chunk := range e.buckets.all() {
+			for i := range chunk {
+				bk := &chunk[i]
+				bk.start, at, bk.n = at, at+bk.n, 0
+			}
 		}
 		for g, b := range e.ids[:rows] {
-			bk := &e.buckets[b]
+			bk := e.buckets.at(int(b))
 			e.order[bk.start+bk.n] = uint32(g)
 			bk.n++
 		}
 	}
-	for i := range e.buckets {
-		e.record(k, &e.buckets[i])
+	for chunk := range e.buckets.all() {
+		for i := range chunk {
+			e.record(k, &chunk[i])
+		}
 	}
 	for _, snap := range snaps {
 		snap.Release()
 	}
 	clear(e.snaps)
 	e.snaps = nil
-	if rows > keepRows || len(e.buckets) > keepDimSets {
+	if rows > keepRows || e.buckets.n > keepDimSets {
 		e.bigAt = e.now() // trimScratch keeps what this group needed a while
 	}
-	clear(e.buckets) // do not keep the snapshots' keys referenced (beyond len, all is clear)
+	e.buckets.reset() // do not keep the snapshots' keys referenced
 }
 
 // sized returns s with length n, reusing its array when it is large enough.
@@ -356,10 +422,9 @@ func sized[T any](s []T, n int) []T {
 	return make([]T, n)
 }
 
-// addRow adds row i of snap, group row g of rows, to bucket b; *multi
+// addRow adds row i of snap, group row g of rows, to bucket b (bk); *multi
 // tells whether the group has had more than one bucket so far.
-func (e *Emitter) addRow(snap *hist.Snapshot, i, b, g, rows int, multi *bool) {
-	bk := &e.buckets[b]
+func (e *Emitter) addRow(snap *hist.Snapshot, i, b int, bk *bucketRows, g, rows int, multi *bool) {
 	bk.n++
 	if rt := snap.Table.RequestTime(i); rt != 0 && (bk.minReq == 0 || rt < bk.minReq) {
 		bk.minReq = rt
@@ -378,27 +443,26 @@ func addr[T any](p *T) uintptr { return uintptr(unsafe.Pointer(p)) }
 
 // bucketOf returns the index in e.buckets of the bucket of dims, whose
 // hash is h, adding it if new.
-func (e *Emitter) bucketOf(dims []byte, h uint64) int {
+func (e *Emitter) bucketOf(dims []byte, h uint64) (int, *bucketRows) {
 	x := &e.dimIdx
 	mask := uint64(len(x.slots) - 1)
 	tag := h >> 32
 	for slot := x.home(tag); ; slot = (slot + 1) & mask {
 		v := x.slots[slot]
 		if v == 0 {
-			b := len(e.buckets)
-			e.buckets = append(e.buckets, bucketRows{dims: dims, hash: h})
+			b, bk := e.buckets.add(bucketRows{dims: dims, hash: h})
 			x.slots[slot] = tag<<32 | uint64(b+1)
-			if 2*len(e.buckets) > len(x.slots) {
+			if 2*e.buckets.n > len(x.slots) {
 				x.grow()
 			}
-			return b
+			return b, bk
 		}
 		if v>>32 != tag {
 			continue
 		}
 		j := int(uint32(v)) - 1
-		if c := &e.buckets[j]; c.hash == h && bytes.Equal(c.dims, dims) {
-			return j
+		if c := e.buckets.at(j); c.hash == h && bytes.Equal(c.dims, dims) {
+			return j, c
 		}
 	}
 }
@@ -427,10 +491,10 @@ func (e *Emitter) record(k groupKey, b *bucketRows) {
 	e.metrics, e.stats, e.hists = e.metrics[:0], e.stats[:0], e.hists[:0]
 	sent := false
 	j := 0 // the snapshot of row g: rows come in increasing g
-	for x := range b.n {
+	for x := range int(b.n) {
 		g := x
 		if len(e.order) > 0 {
-			g = int(e.order[b.start+x])
+			g = int(e.order[int(b.start)+x])
 		}
 		for g >= e.offs[j+1] {
 			j++

@@ -93,16 +93,26 @@ func BenchmarkEmit(b *testing.B) {
 }
 
 // BenchmarkEmitFirst measures the first emission of a bucket of n counter
-// series in one dimension set by a new emitter, its scratch memory
-// included: what a stop (SIGTERM) costs when every series' bucket is
-// emitted at once. B/op is what the emission allocated.
+// series by a new emitter, its scratch memory included: what a stop
+// (SIGTERM) costs when every series' bucket is emitted at once. The series
+// are in one dimension set, or each in its own ("sets=each", S2's case:
+// the emitter's scratch grows to a bucket a series). B/op is what the
+// emission allocated.
 func BenchmarkEmitFirst(b *testing.B) {
-	for _, n := range []int{100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("series=%d", n), func(b *testing.B) {
+	for _, tc := range []struct {
+		n    int
+		each bool
+	}{{100_000, false}, {1_000_000, false}, {1_000_000, true}} {
+		name, sets := fmt.Sprintf("series=%d", tc.n), 1
+		if tc.each {
+			name, sets = name+"/sets=each", tc.n
+		}
+		n := tc.n
+		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {
 				b.StopTimer()
-				s := sealedBucket(b, n, 1)
+				s := sealedBucket(b, n, sets)
 				sink := jsonlines.NewWriter("json", io.Discard)
 				e := NewEmitter([]*shard.Shard{s}, sink)
 				runtime.GC()

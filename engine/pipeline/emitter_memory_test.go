@@ -118,21 +118,21 @@ func TestEmitKeepsScratchWhileNeeded(t *testing.T) {
 		}
 	}
 	emitBucket(t0)
-	if cap(e.buckets) < sets {
-		t.Fatalf("scratch for %d sets after a group of %d", cap(e.buckets), sets)
+	if e.buckets.capacity() < sets {
+		t.Fatalf("scratch for %d sets after a group of %d", e.buckets.capacity(), sets)
 	}
-	first := &e.buckets[:1][0]
+	first := &e.buckets.chunks[0][0]
 	clock = clock.Add(time.Second)
 	emitBucket(t0 + 1000)
-	if &e.buckets[:1][0] != first {
+	if &e.buckets.chunks[0][0] != first || e.buckets.capacity() > sets+bucketChunk {
 		t.Fatal("the next group of as many sets grew its scratch again")
 	}
 	clock = clock.Add(scratchHold - time.Second)
-	if e.Poll(); cap(e.buckets) < sets {
+	if e.Poll(); e.buckets.capacity() < sets {
 		t.Fatalf("scratch let go of %v after the last group that needed it; want it kept for %v", scratchHold-time.Second, scratchHold)
 	}
 	clock = clock.Add(2 * time.Second)
-	if e.Poll(); cap(e.buckets) > keepDimSets || len(e.dimIdx.slots) > 2*keepDimSets {
-		t.Fatalf("scratch for %d sets (index %d slots) kept %v after the last group that needed it", cap(e.buckets), len(e.dimIdx.slots), scratchHold+time.Second)
+	if e.Poll(); e.buckets.capacity() > keepDimSets || len(e.dimIdx.slots) > 2*keepDimSets {
+		t.Fatalf("scratch for %d sets (index %d slots) kept %v after the last group that needed it", e.buckets.capacity(), len(e.dimIdx.slots), scratchHold+time.Second)
 	}
 }
