@@ -34,10 +34,10 @@ func TestProcOfSelf(t *testing.T) {
 func TestProcParsers(t *testing.T) {
 	// A command name with spaces and parentheses.
 	stat := "1234 (a (b) c) S 1 1234 1234 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 8 0 100 0 0"
-	if d, err := parseStat(stat); err != nil || d != 3250*time.Millisecond {
-		t.Fatalf("parseStat = %v, %v", d, err)
+	if user, sys, err := parseStat(stat); err != nil || user != 2500*time.Millisecond || sys != 750*time.Millisecond {
+		t.Fatalf("parseStat = %v, %v, %v; want 2.5s, 750ms", user, sys, err)
 	}
-	if _, err := parseStat("garbage"); err == nil {
+	if _, _, err := parseStat("garbage"); err == nil {
 		t.Fatal("garbage stat accepted")
 	}
 	status := "Name:\tmad\nVmHWM:\t  120000 kB\nVmRSS:\t   80000 kB\nThreads:\t9\n"

@@ -261,7 +261,15 @@ type Result struct {
 	// LinesReceived over CPUToExit.
 	CPUStart, CPUToExit     time.Duration
 	LinesPerCPUSecondToExit float64
-	RSSBefore, RSS, HWM     int64
+	// UserCPUStart and UserCPUToExit are the same for the target's user
+	// CPU alone, without the kernel's work on its behalf: its system calls
+	// (receiving, writing its output) and page faults, whose cost depends
+	// on the machine's state more than on the target (on a guest whose
+	// host takes freed memory back, touching a page again costs fifteen
+	// times as much; BENCHMARKS.md), so that user CPU compares builds of
+	// the same target more steadily.
+	UserCPUStart, UserCPUToExit time.Duration
+	RSSBefore, RSS, HWM         int64
 	// BytesPerSeries is the RSS growth over the run per series of the
 	// workload (every series is active); Series is how many.
 	BytesPerSeries float64
@@ -303,13 +311,14 @@ func Run(ctx context.Context, t Target, s Scenario) (Result, error) {
 			return r, err
 		}
 		time.Sleep(500 * time.Millisecond)
-		c, err := ProcCPU(t.PID)
+		user, sys, err := ProcCPUTimes(t.PID)
 		if err != nil {
 			return r, err
 		}
+		c := user + sys
 		quiet = max(quiet, 2*(c-cpu0)/5+2*time.Millisecond)
 		cpu0 = c
-		r.CPUStart = c
+		r.CPUStart, r.UserCPUStart = c, user
 		if r.RSSBefore, _, err = ProcMemory(t.PID); err != nil {
 			return r, err
 		}
@@ -456,6 +465,7 @@ func (r *Result) SetCPUToExit(ps *os.ProcessState) {
 		return
 	}
 	r.CPUToExit = ps.UserTime() + ps.SystemTime() - r.CPUStart
+	r.UserCPUToExit = ps.UserTime() - r.UserCPUStart
 	if r.CPUToExit > 0 {
 		r.LinesPerCPUSecondToExit = r.LinesReceived / r.CPUToExit.Seconds()
 	}

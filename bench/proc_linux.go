@@ -17,31 +17,37 @@ const clockTicks = 100
 
 // ProcCPU returns the user plus system CPU time of a process.
 func ProcCPU(pid int) (time.Duration, error) {
+	user, sys, err := ProcCPUTimes(pid)
+	return user + sys, err
+}
+
+// ProcCPUTimes returns the user and the system CPU time of a process.
+func ProcCPUTimes(pid int) (user, sys time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	return parseStat(string(b))
 }
 
-// parseStat reads utime + stime from a /proc/PID/stat line.
-func parseStat(s string) (time.Duration, error) {
+// parseStat reads utime and stime from a /proc/PID/stat line.
+func parseStat(s string) (user, sys time.Duration, err error) {
 	// The command name may contain spaces and ')': fields start after the
 	// last ')'.
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 || i+2 > len(s) {
-		return 0, fmt.Errorf("bad stat line %q", s)
+		return 0, 0, fmt.Errorf("bad stat line %q", s)
 	}
 	f := strings.Fields(s[i+2:])
 	if len(f) < 13 {
-		return 0, fmt.Errorf("short stat line %q", s)
+		return 0, 0, fmt.Errorf("short stat line %q", s)
 	}
 	utime, err1 := strconv.ParseInt(f[11], 10, 64)
 	stime, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("bad stat times in %q", s)
+		return 0, 0, fmt.Errorf("bad stat times in %q", s)
 	}
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+	return time.Duration(utime) * time.Second / clockTicks, time.Duration(stime) * time.Second / clockTicks, nil
 }
 
 // ProcMemory returns a process's resident memory and its peak, in bytes.

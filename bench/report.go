@@ -12,8 +12,8 @@ import (
 // print as "n/a".
 func Table(rs []Result) string {
 	var b strings.Builder
-	b.WriteString("| target | workload | rate | lines sent | lines/s sent | kernel drops | internal loss | end-to-end | CPU s | lines per CPU-s | CPU s to exit | lines per CPU-s to exit | RSS MB (peak) | B/series | drain s |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| target | workload | rate | lines sent | lines/s sent | kernel drops | internal loss | end-to-end | CPU s | lines per CPU-s | CPU s to exit | lines per CPU-s to exit | RSS MB (peak) | B/series | drain s | user CPU s to exit | lines per user CPU-s to exit |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
 		rate := "max"
 		if r.Rate > 0 && r.Sent.Messages > 0 {
@@ -23,7 +23,7 @@ func Table(rs []Result) string {
 		if r.Sent.Elapsed > 0 {
 			sentRate = float64(r.Sent.Lines) / r.Sent.Elapsed.Seconds()
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.Target, r.Workload, rate, formatTick(float64(r.Sent.Lines)), formatTick(sentRate),
 			r.kernelCell(), r.internalCell(), r.e2eCell(), r.cpuCell(),
 			na(r.LinesPerCPUSecond > 0, func() string { return formatTick(r.LinesPerCPUSecond) }),
@@ -31,7 +31,9 @@ func Table(rs []Result) string {
 			na(r.LinesPerCPUSecondToExit > 0, func() string { return formatTick(r.LinesPerCPUSecondToExit) }),
 			na(r.RSS > 0, func() string { return fmt.Sprintf("%.0f (%.0f)", float64(r.RSS)/1e6, float64(r.HWM)/1e6) }),
 			na(r.RSS > 0 && r.BytesPerSeries > 0 && r.Series >= 10000, func() string { return fmt.Sprintf("%.0f", r.BytesPerSeries) }),
-			na(r.CPU > 0, func() string { return fmt.Sprintf("%.1f", r.Drain.Seconds()) }))
+			na(r.CPU > 0, func() string { return fmt.Sprintf("%.1f", r.Drain.Seconds()) }),
+			na(r.UserCPUToExit > 0, func() string { return fmt.Sprintf("%.2f", r.UserCPUToExit.Seconds()) }),
+			na(r.UserCPUToExit > 0 && r.LinesReceived > 0, func() string { return formatTick(r.LinesReceived / r.UserCPUToExit.Seconds()) }))
 	}
 	return b.String()
 }
