@@ -31,7 +31,10 @@ func BenchmarkEmit(b *testing.B) {
 		timers     int  // samples a timer series; 0: one a series, counters and timers alternating
 		fractional bool // values with a fraction
 	}{{"untagged", false, 0, false}, {"tagged", true, 0, false}, {"timers", false, 16, false}, {"latencies", false, 16, true}} {
-		for _, n := range []int{10_000, 100_000} {
+		for _, n := range []int{10_000, 100_000, 1_000_000} {
+			if n > 100_000 && !tc.tagged {
+				continue // S2's case only: a million series, each its own set
+			}
 			b.Run(fmt.Sprintf("%s/series=%d", tc.name, n), func(b *testing.B) {
 				cfg := shard.Config{
 					Periods:           []time.Duration{time.Second},
