@@ -2,6 +2,7 @@ package sample
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 )
 
@@ -13,6 +14,14 @@ func FuzzParseKey(f *testing.F) {
 	f.Add(must(AppendKey(nil, KindNone, nil, nil)))
 	f.Add([]byte{3, 0xff})
 	f.Fuzz(func(t *testing.T, key []byte) {
+		// readBytes, with its one-byte fast path, against a reading that
+		// knows only the varint rule.
+		v, rest, ok := readBytes(key)
+		n, w := binary.Uvarint(key)
+		wantOK := w > 0 && !(w > 1 && key[w-1] == 0) && n <= uint64(len(key)-w)
+		if ok != wantOK || ok && (!bytes.Equal(v, key[w:w+int(n)]) || !bytes.Equal(rest, key[w+int(n):])) {
+			t.Fatalf("readBytes(%q) = %q, %q, %v; want ok %v", key, v, rest, ok, wantOK)
+		}
 		namePart, dimsPart, split := SplitKey(key)
 		if split && len(namePart)+len(dimsPart) != len(key)-1 {
 			t.Fatalf("SplitKey(%q) = %q, %q: not the key after its kind", key, namePart, dimsPart)

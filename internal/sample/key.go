@@ -207,6 +207,13 @@ func (it *DimIter) NextInto(key, value *[]byte) bool {
 }
 
 func readBytes(b []byte) (v, rest []byte, ok bool) {
+	if len(b) > 0 && b[0] < 0x80 { // a length below 128, one byte: nearly every part
+		n := int(b[0])
+		if n >= len(b) {
+			return nil, nil, false
+		}
+		return b[1 : 1+n], b[1+n:], true
+	}
 	n, w := uvarint(b)
 	if w <= 0 || n > uint64(len(b)-w) {
 		return nil, nil, false
