@@ -103,7 +103,7 @@ type bucketRows struct {
 // grows without moving them. One slice appended to would grow by a
 // quarter once large: writing five times its final size in new memory and
 // copying four, which for a bucket per series (S2's million sets, 48 MB of
-// buckets) was a tenth of the daemon's CPU on a machine where new memory
+// buckets) was up to a tenth of the daemon's CPU on a machine where new memory
 // is dear (BENCHMARKS.md, "The emitter's buckets in chunks").
 type bucketList struct {
 	chunks [][]bucketRows // each bucketChunk long
