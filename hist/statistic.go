@@ -2,6 +2,7 @@ package hist
 
 import (
 	"fmt"
+	"math/bits"
 	"strings"
 )
 
@@ -136,13 +137,14 @@ func (s Set) Closure() Set {
 	if s.Has(Mean) {
 		c |= 1<<Sum | 1<<Count
 	}
-	for st := Median; st <= TP99p9; st++ {
-		if s.Has(st) {
-			c |= 1 << Histogram
-		}
+	if s&percentiles != 0 {
+		c |= 1 << Histogram
 	}
 	return c
 }
+
+// percentiles is the set of the percentile statistics, Median to TP99p9.
+const percentiles Set = 1<<(TP99p9+1) - 1<<Median
 
 // Need returns the accumulators a table row must maintain to compute s.
 func (s Set) Need() Need {
@@ -170,10 +172,8 @@ func (s Set) All() []Stat {
 
 // AppendAll appends the statistics of s to dst in order.
 func (s Set) AppendAll(dst []Stat) []Stat {
-	for st := Stat(0); st < NumStats; st++ {
-		if s.Has(st) {
-			dst = append(dst, st)
-		}
+	for b := s & (1<<NumStats - 1); b != 0; b &= b - 1 {
+		dst = append(dst, Stat(bits.TrailingZeros16(uint16(b))))
 	}
 	return dst
 }

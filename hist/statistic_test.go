@@ -1,6 +1,9 @@
 package hist
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestParseStat(t *testing.T) {
 	for _, tc := range []struct {
@@ -45,6 +48,34 @@ func TestClosure(t *testing.T) {
 		}
 		if got := tc.specified.Need(); got != tc.need {
 			t.Errorf("%v.Need() = %b; want %b", tc.specified, got, tc.need)
+		}
+	}
+}
+
+// TestSetEveryValue checks Closure and AppendAll on every set of the
+// statistics there are against readings a statistic at a time.
+func TestSetEveryValue(t *testing.T) {
+	for v := range 1 << NumStats {
+		s := Set(v)
+		want := s | 1<<Count
+		var all []Stat
+		for st := Stat(0); st < NumStats; st++ {
+			if s&(1<<st) == 0 {
+				continue
+			}
+			all = append(all, st)
+			if st == Mean {
+				want |= 1 << Sum
+			}
+			if st.IsPercentile() {
+				want |= 1 << Histogram
+			}
+		}
+		if got := s.Closure(); got != want {
+			t.Fatalf("%v.Closure() = %v; want %v", s, got, want)
+		}
+		if got := s.AppendAll(nil); !slices.Equal(got, all) {
+			t.Fatalf("%v.AppendAll = %v; want %v", s, got, all)
 		}
 	}
 }
