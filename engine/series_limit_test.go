@@ -34,12 +34,16 @@ func TestSeriesLimitHoldsAndReloads(t *testing.T) {
 		_, err = c.Write([]byte(b.String()))
 		must(t, err)
 		must(t, c.Close())
+		// Waits on what check reads: a shard publishes its sample count a
+		// few stores before its series and refusals.
 		waitUntil(t, "the samples applied", 30*time.Second, func() bool {
-			total := uint64(0)
+			total, taken := uint64(0), uint64(0)
 			for _, s := range r.d.Pipelines()[0].Shards() {
-				total += s.Stats().Samples
+				st := s.Stats()
+				total += st.Samples
+				taken += st.Series + st.Refused[shard.RefusedSeriesLimit]
 			}
-			return total >= uint64(sent)
+			return total >= uint64(sent) && taken >= uint64(sent)
 		})
 	}
 	check := func(limit int) {

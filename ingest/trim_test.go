@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A burst that fills a source's rings leaves every batch it used allocated;
@@ -20,7 +21,10 @@ const trimRing = 64
 func TestTCPTrimsIdleProducer(t *testing.T) {
 	const lines = 2 * trimRing * 1024
 	k := stalledSink(1, trimRing, lines)
-	src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: "127.0.0.1:0", Log: quiet}, k.lanes)
+	// No bound on the wait for room (as in TestTCPBackpressure): a consumer
+	// starved past the default 5 s would see batches dropped, and never
+	// every line.
+	src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: "127.0.0.1:0", MaxWait: time.Hour, Log: quiet}, k.lanes)
 	if err != nil {
 		t.Fatal(err)
 	}

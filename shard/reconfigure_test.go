@@ -90,9 +90,17 @@ func TestReconfigureWhileRunning(t *testing.T) {
 		}
 	}
 	send(30)
+	// Detach returns once the shard has applied the 30: a round drains its
+	// inputs before it takes a reconfiguration, so a batch pushed just
+	// after a drain could otherwise be applied under the new periods.
+	if err := s.Detach(p.in); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Reconfigure(Config{Periods: []time.Duration{time.Minute, 5 * time.Minute}}); err != nil {
 		t.Fatal(err)
 	}
+	p = newProducer(4)
+	s.Attach(p.in, p.back)
 	send(70)
 	if err := s.Detach(p.in); err != nil {
 		t.Fatal(err)
