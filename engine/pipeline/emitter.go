@@ -442,7 +442,7 @@ func (e *Emitter) addRow(snap *hist.Snapshot, i, b int, bk *bucketRows, g, rows 
 func addr[T any](p *T) uintptr { return uintptr(unsafe.Pointer(p)) }
 
 // bucketOf returns the index in e.buckets of the bucket of dims, whose
-// hash is h, adding it if new.
+// hash is h, and the bucket itself (chunks never move), adding it if new.
 func (e *Emitter) bucketOf(dims []byte, h uint64) (int, *bucketRows) {
 	x := &e.dimIdx
 	mask := uint64(len(x.slots) - 1)
