@@ -71,6 +71,34 @@ func TestS1IsDeterministicAndShaped(t *testing.T) {
 	}
 }
 
+// TestS1LongLinesFillDatagrams: when MinLines lines do not fit MaxBytes
+// (tagged S1 lines of ~100 bytes), a datagram holds what fits, and a line
+// longer than MaxBytes goes alone; Build used to retry such a datagram
+// forever.
+func TestS1LongLinesFillDatagrams(t *testing.T) {
+	for _, maxBytes := range []int{1400, 10} {
+		w := S1(1000, 1)
+		w.MinTags, w.MaxTags, w.MaxBytes, w.Messages = 3, 6, maxBytes, 64
+		p := w.Build()
+		short := 0
+		for i, d := range p.Messages {
+			n := bytes.Count(d, []byte("\n"))
+			if n != p.Lines[i] || n < 1 {
+				t.Fatalf("MaxBytes %d, datagram %d: %d lines counted, %d recorded", maxBytes, i, n, p.Lines[i])
+			}
+			if len(d) > maxBytes && n != 1 {
+				t.Fatalf("MaxBytes %d, datagram %d: %d bytes in %d lines", maxBytes, i, len(d), n)
+			}
+			if n < w.MinLines {
+				short++
+			}
+		}
+		if short == 0 {
+			t.Fatalf("MaxBytes %d: every datagram has %d lines or more; the case is not exercised", maxBytes, w.MinLines)
+		}
+	}
+}
+
 func TestS2Tags(t *testing.T) {
 	w := S2(1_000_000, 3)
 	w.Messages = 300

@@ -181,7 +181,9 @@ type StatsD struct {
 	// Messages is how many distinct datagrams to build; 0 picks enough for
 	// every series to appear twice (at least 4096).
 	Messages int
-	// Lines per datagram, and at most MaxBytes bytes (0: no limit).
+	// Lines per datagram, and at most MaxBytes bytes (0: no limit):
+	// MaxBytes wins over MinLines (long, tagged lines fill a datagram
+	// sooner), but a datagram has a line at least.
 	MinLines, MaxLines, MaxBytes int
 	// Tags per series (DogStatsD |#, in random order on every line):
 	// host (100 values) and endpoint (1000 values) first, then region,
@@ -267,7 +269,7 @@ func (w StatsD) Build() *Payloads {
 		lines := 0
 		for lines < want {
 			line, c = w.line(line[:0], next, r)
-			if w.MaxBytes > 0 && len(b)+len(line) > w.MaxBytes {
+			if w.MaxBytes > 0 && lines > 0 && len(b)+len(line) > w.MaxBytes {
 				break
 			}
 			b = append(b, line...)
@@ -276,9 +278,6 @@ func (w StatsD) Build() *Payloads {
 			}
 			lines++
 			next = (next + stride) % w.Series
-		}
-		if lines < w.MinLines {
-			continue // too long for MaxBytes; the series stays drawn
 		}
 		p.Messages = append(p.Messages, b)
 		p.Lines = append(p.Lines, lines)
