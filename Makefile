@@ -19,7 +19,7 @@ BIN ?= bin/mad
 # More linker flags for build (make image strips the symbol table: -s -w).
 EXTRA_LDFLAGS ?=
 
-.PHONY: build test fmt-check vet lint unit race race-e2e fuzz-smoke bench bench-e2e
+.PHONY: build test fmt-check vet lint unit race race-e2e fuzz-smoke bench bench-e2e pgo
 
 test: fmt-check vet lint unit race fuzz-smoke
 
@@ -100,6 +100,31 @@ bench:
 # installs missing peers into ~/.cache/madbench; wants an otherwise idle machine).
 bench-e2e:
 	$(GO) run ./cmd/madbench all -md bench/results/all.md -svg bench/results/all.svg
+
+# The profile of the daemon's profile-guided build (cmd/mad/default.pgo, which go build and
+# go install use by themselves): CPU profiles of a mad built from this tree, taken through
+# madbench runs of S1 (untagged over UDP at 10 000 and 100 000 names, tagged, over TCP), S2 at
+# 1 M series, S3's large V3 cell and small V3 and remote-write cells, and OTLP (gRPC and HTTP),
+# merged. Each kind of run takes roughly the same CPU (a few seconds to ten), so that none
+# decides alone which calls are hot. Regenerate it after changing a hot path (about ten
+# minutes; wants an otherwise idle machine). The benchmarks of BENCHMARKS.md that measure the
+# daemon's code in process take it with -pgo=$$PWD/cmd/mad/default.pgo.
+PGO_DIR ?= /tmp/mad-pgo
+PGO_BENCH = $(PGO_DIR)/madbench
+PGO_OUT = -pprof $(PGO_DIR)/profiles
+pgo:
+	rm -rf $(PGO_DIR) && mkdir -p $(PGO_DIR)/profiles
+	$(GO) build -o $(PGO_BENCH) ./cmd/madbench
+	$(PGO_BENCH) s1 $(PGO_OUT) -series 10000 -mix c=60,g=20,ms=20 -messages 1500000
+	$(PGO_BENCH) s1 $(PGO_OUT) -series 100000 -mix c=60,g=20,ms=20 -messages 1000000
+	$(PGO_BENCH) s1 $(PGO_OUT) -series 100000 -tags 3-6 -messages 1000000
+	$(PGO_BENCH) s1 $(PGO_OUT) -series 10000 -mix c=60,g=20,ms=20 -proto tcp -messages 1000000
+	$(PGO_BENCH) s2 $(PGO_OUT) -series 1000000
+	$(PGO_BENCH) s3 $(PGO_OUT) -s3-protocols v3 -cells 10000000/100/25
+	$(PGO_BENCH) s3 $(PGO_OUT) -s3-protocols v3,remotewrite -cells 30000/10/5
+	$(PGO_BENCH) otlp $(PGO_OUT) -duration 3s
+	$(GO) tool pprof -proto $(PGO_DIR)/profiles/*.pprof > $(PGO_DIR)/merged.pgo
+	mv $(PGO_DIR)/merged.pgo cmd/mad/default.pgo
 
 # Reliability (RELIABILITY.md). fault: the fault campaign of cmd/madfault against a mad built
 # from this tree (about 20 minutes; wants about 16 GiB of memory for its 10 M series);

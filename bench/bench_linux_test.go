@@ -3,7 +3,10 @@
 package bench
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -171,11 +174,17 @@ func smokeMad(t *testing.T, dir, bin, name string) {
 	// Port 0: mad logs where it listens, and the harness reads it.
 	b := &Bench{Dir: dir, Options: PeerOptions{StatsD: "127.0.0.1:0", HTTP: "127.0.0.1:0", Flush: time.Second, Mad: bin}, DaemonCPUs: []int{0}}
 	defer b.Close()
+	if name == "mad" {
+		b.Profile = t.TempDir() // madbench -pprof (make pgo)
+	}
 	p := S1(2000, 1).Build()
 	sc := Scenario{Protocol: TCP, Conns: 2, Load: Load{Payloads: p, Rate: 2000, Duration: 3 * time.Second}}
 	r, err := b.RunPeer(context.Background(), mad, sc)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if b.Profile != "" {
+		checkProfiles(t, b.Profile)
 	}
 	if r.Sent.Messages != 6000 || r.Sent.Lines != p.TotalLines(6000) {
 		t.Fatalf("sent %+v", r.Sent)
@@ -191,5 +200,29 @@ func smokeMad(t *testing.T, dir, bin, name string) {
 	}
 	if table := Table([]Result{r}); !strings.Contains(table, "exact (") {
 		t.Fatalf("table:\n%s", table)
+	}
+}
+
+// checkProfiles requires dir to hold CPU profiles as Go's pprof writes
+// them (gzipped protocol buffers), several, since the run lasted seconds.
+func checkProfiles(t *testing.T, dir string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "mad-*.pprof"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("profiles %v (%v); want several", files, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		n, err := io.Copy(io.Discard, z)
+		if err != nil || n == 0 {
+			t.Fatalf("%s: %d bytes, %v", f, n, err)
+		}
 	}
 }

@@ -72,6 +72,9 @@ type Peer struct {
 	Points func(o PeerOptions) (float64, error)
 	// Note is printed with the peer's results.
 	Note string
+	// Pprof says the peer serves Go's /debug/pprof on URL (mad), for
+	// Bench.Profile.
+	Pprof bool
 }
 
 // PeerOptions are what every peer is configured with.
@@ -175,6 +178,7 @@ func madPeer() Peer {
 		Resolve:      madResolver("mad"),
 		StdoutOutput: true,
 		Metrics:      "/metrics",
+		Pprof:        true,
 		Mangle:       func(id string) string { return id },
 		Note:         "embedded default configuration (PT1S and PT1M, JSON lines) on the harness's addresses; whose MAD OpenTelemetryGrpcSource takes the OTLP runs (gRPC and /v1/metrics on the HTTP port)",
 	}

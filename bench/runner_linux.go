@@ -19,6 +19,12 @@ type Bench struct {
 	Options             PeerOptions
 	DaemonCPUs, GenCPUs []int
 	Log                 io.Writer
+	// Profile, if set, is a directory for CPU profiles of the targets that
+	// serve them (Peer.Pprof), fetched throughout each run (RunPeer), the
+	// drain and the last periods' emission included: what the daemon's
+	// profile-guided build is made from (make pgo). The profiler's
+	// sampling costs the target a little CPU.
+	Profile string
 
 	sink *RemoteWriteSink
 }
@@ -133,6 +139,11 @@ func (b *Bench) RunPeer(ctx context.Context, peer Peer, sc Scenario) (Result, er
 		}
 	}
 	time.Sleep(500 * time.Millisecond) // past start-up work
+	stopProfiling := func() {}
+	if b.Profile != "" && peer.Pprof {
+		stopProfiling = b.startProfiling(peer.Name, peer.URL(opts))
+		defer stopProfiling() // a run that failed
+	}
 	t := Target{Name: peer.Name, PID: d.PID(), Addr: opts.StatsD, URL: peer.URL(opts), GRPC: opts.OTLPGRPC}
 	if peer.Metrics != "" {
 		t.Metrics = t.URL + peer.Metrics
@@ -165,6 +176,7 @@ func (b *Bench) RunPeer(ctx context.Context, peer Peer, sc Scenario) (Result, er
 		// Let the last interval be gathered and written.
 		time.Sleep(2*opts.Flush + 500*time.Millisecond)
 	}
+	stopProfiling()
 	stopped = true
 	if err := d.Stop(60 * time.Second); err != nil {
 		b.logf("%s: %v", peer.Name, err)

@@ -53,7 +53,7 @@ type options struct {
 	conns                 int
 	cells, s3protos       string
 	daemonCPUs, genCPUs   string
-	dir, md, svg          string
+	dir, md, svg, pprof   string
 	install               bool
 	periods, probeSeries  int
 	probeValues           int
@@ -106,6 +106,7 @@ func main() {
 	fs.StringVar(&o.dir, "dir", filepath.Join(home, "madbench"), "work directory: peers, configurations, outputs")
 	fs.StringVar(&o.md, "md", "", "also write the results as Markdown to this file")
 	fs.StringVar(&o.svg, "svg", "", "also draw the results as SVG to this file")
+	fs.StringVar(&o.pprof, "pprof", "", "write CPU profiles of the mad targets, taken throughout each run, into this directory (make pgo)")
 	fs.BoolVar(&o.install, "install", true, "install missing peers")
 	fs.IntVar(&o.periods, "periods", 32, "latency: periods (seconds) to measure")
 	fs.IntVar(&o.probeSeries, "probe-series", 10, "latency: probe series")
@@ -229,6 +230,7 @@ func newBench(o options) *bench.Bench {
 		DaemonCPUs: cpus(o.daemonCPUs),
 		GenCPUs:    cpus(o.genCPUs),
 		Log:        os.Stderr,
+		Profile:    o.pprof,
 	}
 }
 
