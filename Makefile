@@ -37,8 +37,10 @@ vet:
 lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
+# The tests run the code the daemon ships: compiled with the daemon's profile (cmd/mad/default.pgo,
+# see pgo below); the race and purego runs compile without it.
 unit:
-	$(GO) test -count=1 -shuffle=on ./...
+	$(GO) test -count=1 -shuffle=on -pgo=$(CURDIR)/cmd/mad/default.pgo ./...
 	$(GO) test -count=1 -tags purego ./ingest/statsd ./internal/prefetch
 
 race:
