@@ -20,9 +20,10 @@ const profileSeconds = 1
 
 // startProfiling fetches CPU profiles of the target at base (its
 // /debug/pprof/profile route) one after another into b.Profile, as
-// PEER-RUN-N.pprof (RUN: the run's start, in ms since the epoch, so that
-// the runs of several madbench commands fill one directory), until the returned stop is called; stop waits for the
-// profile in flight, and may be called again. A profile the target did not finish (it exited, or the
+// PEER-RUN-N.pprof (RUN: the run's start in ms since the epoch, so that the
+// runs of several madbench commands can share a directory), until the
+// returned stop is called; stop waits for the profile in flight, and may be
+// called again. A profile the target did not finish (it exited, or the
 // route failed) is not kept.
 func (b *Bench) startProfiling(peer string, base string) (stop func()) {
 	if err := os.MkdirAll(b.Profile, 0o755); err != nil {

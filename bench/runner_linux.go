@@ -20,10 +20,11 @@ type Bench struct {
 	DaemonCPUs, GenCPUs []int
 	Log                 io.Writer
 	// Profile, if set, is a directory for CPU profiles of the targets that
-	// serve them (Peer.Pprof), fetched throughout each run (RunPeer), the
-	// drain and the last periods' emission included: what the daemon's
-	// profile-guided build is made from (make pgo). The profiler's
-	// sampling costs the target a little CPU.
+	// serve them (Peer.Pprof), fetched throughout each run (RunPeer) from
+	// just after start-up until the target is stopped: the load, the drain
+	// and the buckets emitted meanwhile, not the stop's flush of the open
+	// ones. They are what the daemon's profile-guided build is made from
+	// (make pgo). The profiler's sampling costs the target a little CPU.
 	Profile string
 
 	sink *RemoteWriteSink
