@@ -108,7 +108,7 @@ bench-e2e:
 # madbench runs of S1 (untagged over UDP at 10 000 and 100 000 names, tagged, over TCP), S2 at
 # 1 M series, S3's large V3 cell and small V3 and remote-write cells, and OTLP (gRPC and HTTP),
 # merged. Each kind of run takes roughly the same CPU (a few seconds to ten), so that none
-# decides alone which calls are hot. Regenerate it after changing a hot path (about ten
+# decides alone which calls are hot. Regenerate it after changing a hot path (about five
 # minutes; wants an otherwise idle machine). The benchmarks of BENCHMARKS.md that measure the
 # daemon's code in process take it with -pgo=$$PWD/cmd/mad/default.pgo.
 PGO_DIR ?= /tmp/mad-pgo
