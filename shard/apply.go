@@ -2,6 +2,7 @@ package shard
 
 import (
 	"math"
+	"time"
 	"unsafe"
 
 	"github.com/gomad/mad/hist"
@@ -28,12 +29,23 @@ const (
 	aheadMask   = 15 // lookahead rings: sample index & aheadMask
 
 	// pipelineFrom is the working set (bytes an update may touch; see
-	// workingSet) from which prefetching pays. Below it the shard's data
+	// workingSet) from which prefetching may pay. Below it the shard's data
 	// mostly stays in the core's own cache, where the hints cost more
 	// instructions (~10 ns a sample) than they hide. The series count
 	// alone does not tell: 10 000 timers with two periods touch ~3.4 MiB
 	// (and pipelined run a third faster), 16 000 counters with one ~1.5.
+	// Above it the working set does not tell either: it counts every
+	// histogram block, while a sample touches one slot of one, so a few
+	// thousand busy timers beside counters (S1) make it large while the
+	// lines a sample reads stay cached. There, Apply tries both ways now
+	// and then and keeps the faster (pipeChoice).
 	pipelineFrom = 3 << 20
+
+	// A trial applies trialBatches batches, alternately one by one and
+	// pipelined, timing each; one starts every trialEvery ms of the
+	// batches' clock.
+	trialBatches = 32
+	trialEvery   = 2000
 
 	// poolHintFrom is the key pool index's size in entries (4 MiB)
 	// from which a sample that opens a series hints the pool's index.
@@ -43,15 +55,76 @@ const (
 // Apply accumulates a batch at time now (ms since the epoch; read once per
 // batch by the caller). The batch is not retained.
 func (s *Shard) Apply(b *sample.Batch, now int64) {
-	smp := b.Samples
-	n := len(smp)
 	s.stats.Samples += uint64(b.Count())
-	if s.workingSet() < s.pipelineFrom {
-		for i := range smp {
-			s.apply(b, &smp[i], now, -1)
+	switch {
+	case s.pipelineFrom <= 0: // tests: the prefetch pipeline always
+		s.applyPipelined(b, now)
+	case s.workingSet() < s.pipelineFrom:
+		s.applyEach(b, now)
+	default:
+		s.pipe.apply(s, b, now)
+	}
+}
+
+// pipeChoice decides whether Apply pipelines when the working set is past
+// pipelineFrom, by trials: every trialEvery ms it applies trialBatches
+// batches alternately one by one and pipelined, and keeps the way that
+// took less time a sample until the next trial. The two ways give the
+// same results (hints change nothing), so only time depends on it.
+type pipeChoice struct {
+	next int64    // when the next trial starts (the batches' clock, ms)
+	left int      // batches left in the current trial; 0: none
+	ns   [2]int64 // a trial's time applying: [0] one by one, [1] pipelined
+	n    [2]int64 // and its samples
+	each bool     // the choice between trials: one by one
+}
+
+func (c *pipeChoice) apply(s *Shard, b *sample.Batch, now int64) {
+	if c.left == 0 && now >= c.next {
+		c.left, c.ns, c.n = trialBatches, [2]int64{}, [2]int64{}
+	}
+	if c.left == 0 {
+		if c.each {
+			s.applyEach(b, now)
+		} else {
+			s.applyPipelined(b, now)
 		}
 		return
 	}
+	way := c.left & 1
+	t0 := time.Now()
+	if way == 0 {
+		s.applyEach(b, now)
+	} else {
+		s.applyPipelined(b, now)
+	}
+	c.ns[way] += int64(time.Since(t0))
+	c.n[way] += int64(len(b.Samples))
+	if c.left--; c.left == 0 {
+		// One by one wins only when measured faster a sample (cross
+		// products: no division).
+		c.each = c.n[0] > 0 && c.n[1] > 0 && c.ns[0]*c.n[1] < c.ns[1]*c.n[0]
+		c.next = now + trialEvery
+		if c.each {
+			s.stats.ApplyTrials[0]++
+		} else {
+			s.stats.ApplyTrials[1]++
+		}
+	}
+}
+
+// applyEach applies the batch's samples one after another.
+func (s *Shard) applyEach(b *sample.Batch, now int64) {
+	smp := b.Samples
+	for i := range smp {
+		s.apply(b, &smp[i], now, -1)
+	}
+}
+
+// applyPipelined applies the batch's samples with the prefetch pipeline.
+func (s *Shard) applyPipelined(b *sample.Batch, now int64) {
+	smp := b.Samples
+	n := len(smp)
 	for i := 0; i < min(n, aheadIndex); i++ {
 		s.prefetchIndex(&smp[i])
 	}

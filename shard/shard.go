@@ -122,7 +122,8 @@ type Shard struct {
 
 	stats        Stats
 	pub          publishedStats
-	pipelineFrom int64                    // working set from which Apply prefetches (tests lower it)
+	pipelineFrom int64                    // working set from which Apply may prefetch (tests lower it; 0: always)
+	pipe         pipeChoice               // past pipelineFrom: whether Apply prefetches
 	poolHintFrom int                      // key pool index entries from which a new series' key parts are hinted (tests lower it)
 	ahead        [aheadMask + 1]uint32    // series found by prefetchRecord, by sample index
 	aheadRows    []aheadRow               // rows found by prefetchRows, [sample index*periods + p]

@@ -1,8 +1,10 @@
 package shard
 
 import (
+	"fmt"
 	"maps"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -148,6 +150,64 @@ func TestBucketStartAfterAWrappedTime(t *testing.T) {
 				t.Fatalf("b's buckets start at %v; want %v (after a's at %v)", starts["b"], want, starts["a"])
 			}
 		})
+	}
+}
+
+// TestPipelineTrialsChangeNothing: past pipelineFrom, Apply tries applying
+// one by one and pipelined in turn, and keeps one until the next trial
+// (pipeChoice). Whichever it runs, the rows are those of applying one by
+// one throughout: counters, gauges and timers over two periods, across
+// several trials and buckets.
+func TestPipelineTrialsChangeNothing(t *testing.T) {
+	cfg := Config{Periods: []time.Duration{time.Second, time.Minute}}
+	tried := newTestShard(t, cfg)
+	tried.pipelineFrom = 1 // past it from the first sample: trials throughout
+	tried.poolHintFrom = 0
+	each := newTestShard(t, cfg)
+	each.pipelineFrom = math.MaxInt64
+	kinds := []sample.Kind{sample.KindCounter, sample.KindGauge, sample.KindTimer}
+	r := rand.New(rand.NewPCG(7, 11))
+	var b sample.Batch
+	now := int64(t0)
+	batches := 3 * trialEvery / 100 * 2 // 100 ms a batch: trials start about every 20 batches
+	for i := range batches {
+		b.Reset()
+		for range 1 + r.IntN(80) {
+			s := r.IntN(300)
+			add(t, &b, kinds[s%3], fmt.Sprintf("m%03d", s), now-int64(r.IntN(1500)), float64(r.IntN(1000))/8, sample.UnitNone,
+				"host", fmt.Sprintf("h%d", s%7))
+		}
+		tried.Apply(&b, now)
+		each.Apply(&b, now)
+		if i%10 == 9 {
+			tried.Tick(now)
+			each.Tick(now)
+		}
+		now += 100
+	}
+	if n := tried.stats.ApplyTrials[0] + tried.stats.ApplyTrials[1]; n < 2 {
+		t.Fatalf("%d trials; the test wants several", n)
+	}
+	tried.Flush(now)
+	each.Flush(now)
+	key := func(e emitted) string {
+		return fmt.Sprintf("%d/%d/%d/%s/%d", e.period, e.start, e.expires, e.name, e.kind)
+	}
+	got, want := map[string]emitted{}, map[string]emitted{}
+	for _, e := range drain(t, tried) {
+		got[key(e)] = e
+	}
+	for _, e := range drain(t, each) {
+		want[key(e)] = e
+	}
+	if len(got) != len(want) || len(want) < 300 {
+		t.Fatalf("%d rows with trials, %d one by one", len(got), len(want))
+	}
+	for k, w := range want {
+		// Printed, so that absent bounds (NaN) compare equal.
+		if g, ok := got[k]; !ok || fmt.Sprintf("%+v", g) != fmt.Sprintf("%+v", w) {
+			t.Fatalf("row %s: %+v with trials; want %+v", k, g, w)
+		}
 	}
 }
 

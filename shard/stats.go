@@ -64,6 +64,9 @@ type Stats struct {
 	Pending          uint64
 	KeyBytes         uint64 // bytes of interned key parts (names, dimension sets)
 	Steps            uint64 // rounds run by producers (Step: run to completion)
+	// ApplyTrials counts the trials of the prefetch pipeline (pipeChoice) by
+	// what they chose: [0] applying one by one, [1] pipelined.
+	ApplyTrials [2]uint64
 }
 
 // publishedStats mirrors Stats in typed atomics so that the control plane can
@@ -75,6 +78,7 @@ type publishedStats struct {
 	dropped, rowsDropped                           atomic.Uint64
 	series, openTables, pending, keyBytes          atomic.Uint64
 	steps                                          atomic.Uint64
+	applyTrials                                    [2]atomic.Uint64
 	refused                                        [NumRefusals]atomic.Uint64
 }
 
@@ -100,6 +104,9 @@ func (s *Shard) publish() {
 	p.pending.Store(st.Pending)
 	p.keyBytes.Store(st.KeyBytes)
 	p.steps.Store(st.Steps)
+	for i := range st.ApplyTrials {
+		p.applyTrials[i].Store(st.ApplyTrials[i])
+	}
 	for i := range st.Refused {
 		p.refused[i].Store(st.Refused[i])
 	}
@@ -124,6 +131,9 @@ func (s *Shard) Stats() Stats {
 		Pending:          p.pending.Load(),
 		KeyBytes:         p.keyBytes.Load(),
 		Steps:            p.steps.Load(),
+	}
+	for i := range st.ApplyTrials {
+		st.ApplyTrials[i] = p.applyTrials[i].Load()
 	}
 	for i := range st.Refused {
 		st.Refused[i] = p.refused[i].Load()

@@ -74,6 +74,9 @@ func reportShard(emit func(sm.Value), id string, st *shard.Stats) {
 	counter("mad_shard_series_created_total", "Series created.", st.SeriesCreated)
 	counter("mad_shard_series_reaped_total", "Idle series forgotten.", st.SeriesReaped)
 	counter("mad_shard_steps_total", "Rounds of the shard (applying its inputs' batches) run by a source's loop on its own thread (run to completion, pipeline Inline).", st.Steps)
+	for i, chose := range [...]string{"one_by_one", "pipelined"} {
+		emit(sm.Value{Name: "mad_shard_apply_trials_total", Help: "Trials of the shard's prefetch pipeline (applying samples one by one or pipelined, in turn, then keeping the faster), by what they chose.", Labels: sm.With(l, "chose", chose), V: float64(st.ApplyTrials[i])})
+	}
 	counter("mad_shard_late_rows_total", "Rows opened after their bucket's period ended (late data).", st.LateRows)
 	counter("mad_shard_buckets_sealed_total", "Bucket tables sealed.", st.TablesSealed)
 	counter("mad_shard_buckets_cut_total", "Bucket tables a reload sealed before their expiration (a period removed, or statistics that need an accumulator the open buckets did not keep).", st.TablesCut)
