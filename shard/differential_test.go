@@ -298,6 +298,11 @@ func runDifferential(t testing.TB, d *decider) {
 	if d.chance(50) {
 		sh.pipelineFrom = 0 // exercise the prefetching path at any size
 		sh.poolHintFrom = 0 // and the key pool hints of new series
+	} else if idleMs == 1500 || idleMs == 4000 {
+		// Trials between applying one by one and pipelined (pipeChoice)
+		// at any size, chosen without reading the input, so that the
+		// corpus's workloads stay what they were.
+		sh.pipelineFrom = 1
 	}
 	ref := shardref.New(rc)
 	// Held snapshots and their rendering when popped: re-rendered at release,
