@@ -3,7 +3,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -44,7 +43,7 @@ func (b *Bench) startProfiling(peer string, base string) (stop func()) {
 			default:
 			}
 			path := filepath.Join(b.Profile, fmt.Sprintf("%s-%d-%03d.pprof", peer, run, i))
-			if err := fetchProfile(context.Background(), client, url, path); err != nil {
+			if err := fetchProfile(client, url, path); err != nil {
 				b.logf("%s: profile %d: %v", peer, i, err)
 				select {
 				case <-quit:
@@ -62,12 +61,8 @@ func (b *Bench) startProfiling(peer string, base string) (stop func()) {
 }
 
 // fetchProfile writes the profile at url to path, or nothing.
-func fetchProfile(ctx context.Context, client *http.Client, url, path string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
+func fetchProfile(client *http.Client, url, path string) error {
+	resp, err := client.Get(url)
 	if err != nil {
 		return err
 	}
