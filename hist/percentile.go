@@ -18,8 +18,18 @@ type Bucket struct {
 //
 // The sort compares keys inline (sortBuckets): slices.SortFunc calls its
 // comparison function for every pair it looks at, and sorting a timer row
-// of 16 buckets was half of what emitting the row cost.
+// of 16 buckets was half of what emitting the row cost. Up to 16 buckets
+// (and the quicksort's parts from there down) it sorts by a branch-free
+// network (sortSmall).
 func SortBuckets(b []Bucket) []Bucket {
+	switch {
+	case len(b) <= 1:
+		return b
+	case len(b) <= netMax:
+		return b[:sortSmall(b, true)]
+	case len(b) <= mergeMax:
+		return b[:sortMerged(b, true)]
+	}
 	sortBuckets(b, 2*bits.Len(uint(len(b))))
 	out := b[:0]
 	for _, e := range b {
@@ -32,15 +42,13 @@ func SortBuckets(b []Bucket) []Bucket {
 	return out
 }
 
-// insertionMax is the most buckets sortBuckets sorts by insertion.
-const insertionMax = 24
-
-// sortBuckets sorts b by Key.order: by insertion up to insertionMax
-// buckets, otherwise by quicksort (the median of three as the pivot, the
-// smaller side first), and by heapsort once depth partitions have not
-// brought it there (n log n at worst).
+// sortBuckets sorts b by Key.order: by a sorting network up to netMax
+// buckets (sortSmall), by networks and merges up to mergeMax (sortMerged),
+// otherwise by quicksort (the median of three as the pivot, the smaller
+// side first) down to parts of mergeMax, and by heapsort once depth
+// partitions have not brought it there (n log n at worst).
 func sortBuckets(b []Bucket, depth int) {
-	for len(b) > insertionMax {
+	for len(b) > mergeMax {
 		if depth == 0 {
 			heapSortBuckets(b)
 			return
@@ -55,15 +63,11 @@ func sortBuckets(b []Bucket, depth int) {
 			b = b[:p]
 		}
 	}
-	for i := 1; i < len(b); i++ {
-		e := b[i]
-		o := e.Key.order()
-		j := i
-		for ; j > 0 && b[j-1].Key.order() > o; j-- {
-			b[j] = b[j-1]
-		}
-		b[j] = e
+	if len(b) > netMax {
+		sortMerged(b, false)
+		return
 	}
+	sortSmall(b, false)
 }
 
 // partitionBuckets puts the median of b's first, middle and last buckets at

@@ -160,7 +160,7 @@ func TestMerge(t *testing.T) {
 func TestSortBucketsAgainstReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	sizes := []int{}
-	for n := range 100 { // insertion up to insertionMax (24), quicksort beyond
+	for n := range 100 { // networks up to netMax (16), quicksort beyond
 		sizes = append(sizes, n)
 	}
 	sizes = append(sizes, 127, 128, 129, 255, 256, 1000, 4096)
@@ -198,6 +198,35 @@ func TestSortBucketsAgainstReference(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSortNetworks runs each sorting network on every input of zeros and
+// ones: by the 0-1 principle, a comparator network that sorts all of them
+// sorts every input.
+func TestSortNetworks(t *testing.T) {
+	check := func(n int, sort func(w []uint64)) {
+		w := make([]uint64, n)
+		for bits := range 1 << n {
+			ones := 0
+			for i := range w {
+				w[i] = uint64(bits >> i & 1)
+				ones += int(w[i])
+			}
+			sort(w)
+			for i, x := range w {
+				want := uint64(0)
+				if i >= n-ones {
+					want = 1
+				}
+				if x != want {
+					t.Fatalf("net%d sorted %0*b into %v", n, n, bits, w)
+				}
+			}
+		}
+	}
+	check(4, func(w []uint64) { net4((*[4]uint64)(w)) })
+	check(8, func(w []uint64) { net8((*[8]uint64)(w)) })
+	check(16, func(w []uint64) { net16((*[16]uint64)(w)) })
 }
 
 // TestSortBucketsHeapsort: the fallback the quicksort takes when its depth
