@@ -150,8 +150,14 @@ func EntriesCount(sorted []Bucket) int64 {
 // then the first bucket at which the running (long) count is >= target. An
 // empty histogram gives 0.
 func Percentile(sorted []Bucket, p float64) float64 {
-	entries := EntriesCount(sorted)
-	target := int64(javaInt(math.Min(math.Ceil(float64(entries)*p/100.0), float64(entries))))
+	return percentileOf(sorted, EntriesCount(sorted), p)
+}
+
+// percentileOf is Percentile of a histogram of the given EntriesCount. The
+// builtin min is math.Min here: neither operand can be NaN or infinite,
+// and the sign of a zero is lost to javaInt.
+func percentileOf(sorted []Bucket, entries int64, p float64) float64 {
+	target := int64(javaInt(min(math.Ceil(float64(entries)*p/100.0), float64(entries))))
 	var acc int64
 	for _, e := range sorted {
 		acc += int64(e.Count)

@@ -434,6 +434,7 @@ type Row struct {
 	Unit    uint8
 	hasUnit bool
 	histFed bool
+	entries int64 // EntriesCount(Buckets)
 }
 
 // Row reads row i. Its Buckets are appended to scratch[:0], which the caller
@@ -460,9 +461,10 @@ func (t *Table) ReadRow(i int, r *Row) {
 		e := &t.ext[a.extIdx()]
 		r.Min, r.Max, r.RequestTime = e.min, e.max, e.reqTime
 	}
-	r.Buckets = r.Buckets[:0]
+	r.Buckets, r.entries = r.Buckets[:0], 0
 	if !a.isSet() {
 		r.Buckets = SortBuckets(t.arena.AppendBuckets(r.Buckets, a.hist))
+		r.entries = EntriesCount(r.Buckets)
 	}
 }
 
@@ -496,7 +498,7 @@ func (r *Row) Value(st Stat) (v float64, unit uint8, ok bool) {
 		return 1, histUnit, true
 	}
 	if st.IsPercentile() {
-		return Percentile(r.Buckets, st.Percentile()), histUnit, true
+		return percentileOf(r.Buckets, r.entries, st.Percentile()), histUnit, true
 	}
 	return 0, 0, false
 }
