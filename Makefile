@@ -53,6 +53,7 @@ race-e2e:
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(FUZZ_TIME) -fuzzminimizetime 1s ./shard
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime 100000x -fuzzminimizetime 1s ./internal/sample
+	$(GO) test -run '^$$' -fuzz '^FuzzSortBuckets$$' -fuzztime 100000x -fuzzminimizetime 1s ./hist
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 100000x -fuzzminimizetime 1s ./ingest/statsd
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime 100000x -fuzzminimizetime 1s ./ingest/statsd
 	$(GO) test -run '^$$' -fuzz '^FuzzRelayKeys$$' -fuzztime 100000x -fuzzminimizetime 1s ./ingest/statsd

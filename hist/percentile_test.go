@@ -1,6 +1,7 @@
 package hist
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -227,6 +228,41 @@ func TestSortNetworks(t *testing.T) {
 	check(4, func(w []uint64) { net4((*[4]uint64)(w)) })
 	check(8, func(w []uint64) { net8((*[8]uint64)(w)) })
 	check(16, func(w []uint64) { net16((*[16]uint64)(w)) })
+}
+
+// FuzzSortBuckets holds SortBuckets to the reference sort of
+// TestSortBucketsAgainstReference on buckets read from the input, 4 bytes
+// each: a key of 19 bits (any: negative values, -0, NaN's keys) and a count.
+// The first byte picks how many distinct keys the buckets draw from, so that
+// equal keys, which merge, are common.
+func FuzzSortBuckets(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
+	f.Add(bytes.Repeat([]byte{3, 0xff, 0x7f, 0x01, 0x80}, 40))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		keys := uint32(data[0])<<11 | 1 // 1 to 2^19-2047 distinct keys
+		data = data[1:]
+		b := make([]Bucket, 0, len(data)/4)
+		for ; len(data) >= 4; data = data[4:] {
+			w := uint32(data[0]) | uint32(data[1])<<8 | uint32(data[2])<<16 | uint32(data[3])<<24
+			b = append(b, Bucket{Key((w & keyMask) % keys), uint64(w >> keyBits)})
+		}
+		want := slices.Clone(b)
+		sort.SliceStable(want, func(i, j int) bool { return Less(want[i].Key, want[j].Key) })
+		var merged []Bucket
+		for _, e := range want {
+			if m := len(merged); m > 0 && merged[m-1].Key == e.Key {
+				merged[m-1].Count += e.Count
+				continue
+			}
+			merged = append(merged, e)
+		}
+		if got := SortBuckets(b); !slices.Equal(got, merged) {
+			t.Fatalf("%d buckets: got %v, want %v", len(b), got, merged)
+		}
+	})
 }
 
 // TestSortBucketsHeapsort: the fallback the quicksort takes when its depth
