@@ -82,7 +82,7 @@ var sinkF float64
 // a benchmark sorting one histogram again and again lets the branch
 // predictor learn its order, which no real row allows.
 func BenchmarkSortBuckets(b *testing.B) {
-	for _, n := range []int{1, 3, 8, 16, 32, 64, 256} {
+	for _, n := range []int{1, 3, 8, 16, 24, 32, 48, 64, 100, 256} {
 		b.Run(fmt.Sprintf("buckets=%d", n), func(b *testing.B) {
 			r := rand.New(rand.NewPCG(uint64(n), 3))
 			const rows = 4096

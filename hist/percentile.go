@@ -18,9 +18,9 @@ type Bucket struct {
 //
 // The sort compares keys inline (sortBuckets): slices.SortFunc calls its
 // comparison function for every pair it looks at, and sorting a timer row
-// of 16 buckets was half of what emitting the row cost. Up to 16 buckets
-// (and the quicksort's parts from there down) it sorts by a branch-free
-// network (sortSmall).
+// of 16 buckets was half of what emitting the row cost. Up to 64 buckets
+// (and the quicksort's parts from there down) it sorts without branches,
+// by networks and merges (sortSmall, sortMerged).
 func SortBuckets(b []Bucket) []Bucket {
 	switch {
 	case len(b) <= 1:

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
+	"os"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -161,7 +165,7 @@ func TestMerge(t *testing.T) {
 func TestSortBucketsAgainstReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	sizes := []int{}
-	for n := range 100 { // networks up to netMax (16), quicksort beyond
+	for n := range 100 { // networks up to netMax (32), merges to mergeMax (64), quicksort beyond
 		sizes = append(sizes, n)
 	}
 	sizes = append(sizes, 127, 128, 129, 255, 256, 1000, 4096)
@@ -201,10 +205,43 @@ func TestSortBucketsAgainstReference(t *testing.T) {
 	}
 }
 
-// TestSortNetworks runs each sorting network on every input of zeros and
-// ones: by the 0-1 principle, a comparator network that sorts all of them
-// sorts every input.
+// TestSortNetworks checks the sorting networks two ways. Each is Batcher's
+// odd-even merge sort, comparator for comparator, as sortnet.go writes it
+// out (batcherPairs builds the network here; Batcher's construction sorts
+// every input). And the networks up to 16 inputs are run on every input of
+// zeros and ones: by the 0-1 principle, a comparator network that sorts all
+// of them sorts every input (2^32 inputs are too many for net32, which the
+// reference and fuzz tests run at every size to 99).
 func TestSortNetworks(t *testing.T) {
+	src, err := os.ReadFile("sortnet.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := regexp.MustCompile(`(?s)\nfunc net(\d+)\(w \*\[\d+\]uint64\) \{\n(.*?)\n\}`)
+	cx := regexp.MustCompile(`^\tcx\(&w\[(\d+)\], &w\[(\d+)\]\)$`)
+	seen := map[int]bool{}
+	for _, m := range body.FindAllSubmatch(src, -1) {
+		n, _ := strconv.Atoi(string(m[1]))
+		var got [][2]int
+		for _, line := range strings.Split(string(m[2]), "\n") {
+			c := cx.FindStringSubmatch(line)
+			if c == nil {
+				t.Fatalf("net%d: a line that is not a compare-exchange: %q", n, line)
+			}
+			i, _ := strconv.Atoi(c[1])
+			j, _ := strconv.Atoi(c[2])
+			got = append(got, [2]int{i, j})
+		}
+		if want := batcherPairs(n); !slices.Equal(got, want) {
+			t.Errorf("net%d is not Batcher's network: %d comparators, want %d", n, len(got), len(want))
+		}
+		seen[n] = true
+	}
+	for _, n := range []int{4, 8, 16, 32} {
+		if !seen[n] {
+			t.Errorf("net%d not found in sortnet.go", n)
+		}
+	}
 	check := func(n int, sort func(w []uint64)) {
 		w := make([]uint64, n)
 		for bits := range 1 << n {
@@ -228,6 +265,24 @@ func TestSortNetworks(t *testing.T) {
 	check(4, func(w []uint64) { net4((*[4]uint64)(w)) })
 	check(8, func(w []uint64) { net8((*[8]uint64)(w)) })
 	check(16, func(w []uint64) { net16((*[16]uint64)(w)) })
+}
+
+// batcherPairs returns the comparators of Batcher's odd-even merge sort of
+// n inputs (a power of two), in order.
+func batcherPairs(n int) [][2]int {
+	var pairs [][2]int
+	for p := 1; p < n; p *= 2 {
+		for k := p; k >= 1; k /= 2 {
+			for j := k % p; j+k < n; j += 2 * k {
+				for i := 0; i < k && i+j+k < n; i++ {
+					if (i+j)/(2*p) == (i+j+k)/(2*p) {
+						pairs = append(pairs, [2]int{i + j, i + j + k})
+					}
+				}
+			}
+		}
+	}
+	return pairs
 }
 
 // FuzzSortBuckets holds SortBuckets to the reference sort of
