@@ -154,8 +154,8 @@ func Percentile(sorted []Bucket, p float64) float64 {
 }
 
 // percentileOf is Percentile of a histogram of the given EntriesCount. The
-// builtin min is math.Min here: neither operand can be NaN or infinite,
-// and the sign of a zero is lost to javaInt.
+// builtin min gives what math.Min would (a call): neither operand can be
+// NaN or infinite, and javaInt drops the sign of a zero.
 func percentileOf(sorted []Bucket, entries int64, p float64) float64 {
 	target := int64(javaInt(min(math.Ceil(float64(entries)*p/100.0), float64(entries))))
 	var acc int64
