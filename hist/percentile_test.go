@@ -188,18 +188,8 @@ func TestSortBucketsAgainstReference(t *testing.T) {
 				}
 				b[i] = Bucket{k, uint64(r.IntN(1000))}
 			}
-			want := slices.Clone(b)
-			sort.SliceStable(want, func(i, j int) bool { return Less(want[i].Key, want[j].Key) })
-			var merged []Bucket
-			for _, e := range want {
-				if m := len(merged); m > 0 && merged[m-1].Key == e.Key {
-					merged[m-1].Count += e.Count
-					continue
-				}
-				merged = append(merged, e)
-			}
-			if got := SortBuckets(b); !slices.Equal(got, merged) {
-				t.Fatalf("%d buckets: got %v, want %v", n, got, merged)
+			if got, want := SortBuckets(slices.Clone(b)), refSortBuckets(b); !slices.Equal(got, want) {
+				t.Fatalf("%d buckets: got %v, want %v", n, got, want)
 			}
 		}
 	}
@@ -209,9 +199,9 @@ func TestSortBucketsAgainstReference(t *testing.T) {
 // odd-even merge sort, comparator for comparator, as sortnet.go writes it
 // out (batcherPairs builds the network here; Batcher's construction sorts
 // every input). And the networks up to 16 inputs are run on every input of
-// zeros and ones: by the 0-1 principle, a comparator network that sorts all
-// of them sorts every input (2^32 inputs are too many for net32, which the
-// reference and fuzz tests run at every size to 99).
+// zeros and ones: by the 0-1 principle, a comparator network that sorts
+// all of them sorts every input (2^32 inputs are too many for net32, which
+// the reference and fuzz tests run at every size to 99).
 func TestSortNetworks(t *testing.T) {
 	src, err := os.ReadFile("sortnet.go")
 	if err != nil {
@@ -268,21 +258,49 @@ func TestSortNetworks(t *testing.T) {
 }
 
 // batcherPairs returns the comparators of Batcher's odd-even merge sort of
-// n inputs (a power of two), in order.
+// n inputs (a power of two) in the order of its recursive definition: each
+// half sorted, then the halves merged.
 func batcherPairs(n int) [][2]int {
 	var pairs [][2]int
-	for p := 1; p < n; p *= 2 {
-		for k := p; k >= 1; k /= 2 {
-			for j := k % p; j+k < n; j += 2 * k {
-				for i := 0; i < k && i+j+k < n; i++ {
-					if (i+j)/(2*p) == (i+j+k)/(2*p) {
-						pairs = append(pairs, [2]int{i + j, i + j + k})
-					}
-				}
+	// merge merges the sorted runs of lo..lo+n in steps of r.
+	var merge func(lo, n, r int)
+	merge = func(lo, n, r int) {
+		if m := 2 * r; m < n {
+			merge(lo, n, m)
+			merge(lo+r, n, m)
+			for i := lo + r; i+r < lo+n; i += m {
+				pairs = append(pairs, [2]int{i, i + r})
 			}
+			return
+		}
+		pairs = append(pairs, [2]int{lo, lo + r})
+	}
+	var sort func(lo, n int)
+	sort = func(lo, n int) {
+		if n > 1 {
+			sort(lo, n/2)
+			sort(lo+n/2, n/2)
+			merge(lo, n, 1)
 		}
 	}
+	sort(0, n)
 	return pairs
+}
+
+// refSortBuckets is the reference the sort tests hold SortBuckets to,
+// written independently: sort.SliceStable by Less, then equal keys merged.
+func refSortBuckets(b []Bucket) []Bucket {
+	want := slices.Clone(b)
+	sort.SliceStable(want, func(i, j int) bool { return Less(want[i].Key, want[j].Key) })
+	var merged []Bucket
+	for _, e := range want {
+		if m := len(merged); m > 0 && merged[m-1].Key == e.Key {
+			merged[m-1].Count += e.Count
+			continue
+		}
+		merged = append(merged, e)
+	}
+	return merged
 }
 
 // FuzzSortBuckets holds SortBuckets to the reference sort of
@@ -304,18 +322,8 @@ func FuzzSortBuckets(f *testing.F) {
 			w := uint32(data[0]) | uint32(data[1])<<8 | uint32(data[2])<<16 | uint32(data[3])<<24
 			b = append(b, Bucket{Key((w & keyMask) % keys), uint64(w >> keyBits)})
 		}
-		want := slices.Clone(b)
-		sort.SliceStable(want, func(i, j int) bool { return Less(want[i].Key, want[j].Key) })
-		var merged []Bucket
-		for _, e := range want {
-			if m := len(merged); m > 0 && merged[m-1].Key == e.Key {
-				merged[m-1].Count += e.Count
-				continue
-			}
-			merged = append(merged, e)
-		}
-		if got := SortBuckets(b); !slices.Equal(got, merged) {
-			t.Fatalf("%d buckets: got %v, want %v", len(b), got, merged)
+		if got, want := SortBuckets(slices.Clone(b)), refSortBuckets(b); !slices.Equal(got, want) {
+			t.Fatalf("%d buckets: got %v, want %v", len(b), got, want)
 		}
 	})
 }
