@@ -14,8 +14,8 @@ import "math"
 // A bucket goes into the network as one word, its order (19 bits) above its
 // index, so that the words are distinct and sort as the buckets must; the
 // buckets are then gathered by index. The networks are Batcher's odd-even
-// merge sorts for 4, 8, 16 and 32 inputs, written out in the order of its
-// recursive definition (each half sorted, then the halves merged). A 64-input
+// merge sorts for 4, 8, 16 and 32 inputs, written out in the order of the
+// sort's recursive definition (each half sorted, then the halves merged). A 64-input
 // one, 543 compare-exchanges, was slower than two of 32 and a merge; calling
 // the network of half the size for each half, instead of writing it out,
 // cost 7-12 % from 24 to 64 buckets. TestSortNetworks checks that each is
