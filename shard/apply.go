@@ -99,7 +99,7 @@ func (c *pipeChoice) apply(s *Shard, b *sample.Batch, now int64) {
 		s.applyPipelined(b, now)
 	}
 	c.ns[way] += int64(time.Since(t0))
-	c.n[way] += int64(len(b.Samples))
+	c.n[way] += int64(b.Count()) // values, a run counting each of its own
 	if c.left--; c.left == 0 {
 		// One by one wins only when measured faster a sample (cross
 		// products: no division).
