@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -438,4 +439,53 @@ func TestFloatCacheWritesAsAppendNumber(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkRecord measures the sink alone on buckets shaped like
+// engine/pipeline's BenchmarkEmit "tagged" case: a bucket of one metric
+// each, its own three dimensions, counters (count, sum, mean) and timers
+// of one sample (count, sum, mean, three percentiles, the histogram)
+// alternating. ns per line.
+func BenchmarkRecord(b *testing.B) {
+	const n = 4096
+	pds := make([]sinks.PeriodicData, n)
+	start := time.UnixMilli(1_700_000_001_000).UTC()
+	for i := range pds {
+		m := sinks.Metric{Name: fmt.Appendf(nil, "service.metric_%02d", i%50), Type: "counter", PopulationSize: 1}
+		v := float64(i%1000 + 37)
+		m.Statistics = []sinks.Statistic{
+			{Stat: hist.Count, Value: 1, HasValue: true, Specified: true},
+			{Stat: hist.Sum, Value: v, HasValue: true, Specified: true},
+			{Stat: hist.Mean, Value: v, HasValue: true, Specified: true},
+		}
+		if i%2 == 1 {
+			m.Type = "timer"
+			m.Statistics = append(m.Statistics,
+				sinks.Statistic{Stat: hist.Median, Value: v, HasValue: true, Specified: true},
+				sinks.Statistic{Stat: hist.TP90, Value: v, HasValue: true, Specified: true},
+				sinks.Statistic{Stat: hist.TP99, Value: v, HasValue: true, Specified: true},
+				sinks.Statistic{Stat: hist.Histogram, Value: 1, HasValue: true})
+		}
+		pds[i] = sinks.PeriodicData{
+			Period: time.Second,
+			Start:  start,
+			Dimensions: []sinks.Dimension{
+				{Key: []byte("endpoint"), Value: fmt.Appendf(nil, "/api/v1/%05d", i/100)},
+				{Key: []byte("env"), Value: []byte("prod")},
+				{Key: []byte("host"), Value: fmt.Appendf(nil, "host-%03d", i%100)},
+			},
+			Metrics: []sinks.Metric{m},
+		}
+	}
+	s := NewWriter("json", io.Discard)
+	defer s.Close()
+	b.ResetTimer()
+	for i := range b.N {
+		s.Record(&pds[i%n])
+		if i%n == n-1 {
+			s.Flush()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/line")
 }
