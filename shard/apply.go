@@ -71,23 +71,38 @@ func (s *Shard) Apply(b *sample.Batch, now int64) {
 // batches alternately one by one and pipelined, and keeps the way that
 // took less time a sample until the next trial. The two ways give the
 // same results (hints change nothing), so only time depends on it.
+//
+// A trial whose samples opened many series (a quarter of them or more)
+// timed mostly the making of series. The working set usually crosses
+// pipelineFrom that way, while a shard fills, and the first trial then
+// chose the slower way for the settled load in about a third of the runs
+// (BENCHMARKS.md, "The first trial"). Such a choice is made again as soon
+// as a batch opens (almost) no series, not trialEvery later; a load that
+// keeps opening series keeps its busy trials' choice, as it should.
 type pipeChoice struct {
-	next int64    // when the next trial starts (the batches' clock, ms)
-	left int      // batches left in the current trial; 0: none
-	ns   [2]int64 // a trial's time applying: [0] one by one, [1] pipelined
-	n    [2]int64 // and its samples
-	each bool     // the choice between trials: one by one
+	next    int64    // when the next trial starts (the batches' clock, ms)
+	left    int      // batches left in the current trial; 0: none
+	ns      [2]int64 // a trial's time applying: [0] one by one, [1] pipelined
+	n       [2]int64 // and its samples
+	created uint64   // Stats.SeriesCreated when the trial started
+	busy    bool     // the last trial's samples opened many series
+	each    bool     // the choice between trials: one by one
 }
 
 func (c *pipeChoice) apply(s *Shard, b *sample.Batch, now int64) {
 	if c.left == 0 && now >= c.next {
 		c.left, c.ns, c.n = trialBatches, [2]int64{}, [2]int64{}
+		c.created = s.stats.SeriesCreated
 	}
 	if c.left == 0 {
+		created := s.stats.SeriesCreated
 		if c.each {
 			s.applyEach(b, now)
 		} else {
 			s.applyPipelined(b, now)
+		}
+		if c.busy && (s.stats.SeriesCreated-created)*64 <= uint64(b.Count()) {
+			c.busy, c.next = false, now // a trial at the next batch
 		}
 		return
 	}
@@ -104,6 +119,7 @@ func (c *pipeChoice) apply(s *Shard, b *sample.Batch, now int64) {
 		// One by one wins only when measured faster a sample (cross
 		// products: no division).
 		c.each = c.n[0] > 0 && c.n[1] > 0 && c.ns[0]*c.n[1] < c.ns[1]*c.n[0]
+		c.busy = (s.stats.SeriesCreated-c.created)*4 >= uint64(c.n[0]+c.n[1])
 		c.next = now + trialEvery
 		if c.each {
 			s.stats.ApplyTrials[0]++

@@ -211,6 +211,57 @@ func TestPipelineTrialsChangeNothing(t *testing.T) {
 	}
 }
 
+// TestBusyTrialIsRevisited: a trial whose samples mostly opened series is
+// run again at the first batch after it that opens (almost) none, without
+// waiting trialEvery; a trial of settled series is not, until trialEvery
+// has passed. The clock stands still throughout.
+func TestBusyTrialIsRevisited(t *testing.T) {
+	cfg := Config{Periods: []time.Duration{time.Second}}
+	trials := func(s *Shard) uint64 { return s.stats.ApplyTrials[0] + s.stats.ApplyTrials[1] }
+	batch := func(b *sample.Batch, from, n int) *sample.Batch {
+		b.Reset()
+		for i := range n {
+			add(t, b, sample.KindCounter, fmt.Sprintf("m%05d", from+i), t0, 1, sample.UnitNone)
+		}
+		return b
+	}
+	var b sample.Batch
+	for _, tc := range []struct {
+		name     string
+		newEvery bool // each trial batch opens 50 series; else only the first does
+		want     uint64
+	}{{"busy", true, 2}, {"settled", false, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestShard(t, cfg)
+			s.pipelineFrom = 1 // a trial from the first batch
+			for i := range trialBatches {
+				if tc.newEvery || i == 0 {
+					s.Apply(batch(&b, 50*i, 50), t0)
+				} else {
+					s.Apply(batch(&b, 0, 50), t0)
+				}
+			}
+			if n := trials(s); n != 1 {
+				t.Fatalf("%d trials after %d batches; want 1", n, trialBatches)
+			}
+			// Batches of the series made so far: nothing new.
+			for range 2 * trialBatches {
+				s.Apply(batch(&b, 0, 50), t0)
+			}
+			if n := trials(s); n != tc.want {
+				t.Fatalf("%d trials after settled batches at the same time; want %d", n, tc.want)
+			}
+			// After the revisit, settled batches ask for nothing more.
+			for range 2 * trialBatches {
+				s.Apply(batch(&b, 0, 50), t0)
+			}
+			if n := trials(s); n != tc.want {
+				t.Fatalf("%d trials later; want %d", n, tc.want)
+			}
+		})
+	}
+}
+
 func TestExpiryIsStrict(t *testing.T) {
 	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
 	var b sample.Batch
