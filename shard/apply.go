@@ -78,14 +78,17 @@ func (s *Shard) Apply(b *sample.Batch, now int64) {
 // chose the slower way for the settled load in about a third of the runs
 // (BENCHMARKS.md, "The first trial"). Such a choice is made again as soon
 // as a batch opens (almost) no series, not trialEvery later; a load that
-// keeps opening series keeps its busy trials' choice, as it should.
+// keeps opening series keeps its busy trials' choice, as it should. Only a
+// scheduled trial is revisited: a load that opens series in bursts runs
+// at most two trials every trialEvery, not one after another.
 type pipeChoice struct {
 	next    int64    // when the next trial starts (the batches' clock, ms)
 	left    int      // batches left in the current trial; 0: none
 	ns      [2]int64 // a trial's time applying: [0] one by one, [1] pipelined
 	n       [2]int64 // and its samples
 	created uint64   // Stats.SeriesCreated when the trial started
-	busy    bool     // the last trial's samples opened many series
+	busy    bool     // the last trial's samples opened many series: revisit it
+	revisit bool     // the current or last trial is a revisit
 	each    bool     // the choice between trials: one by one
 }
 
@@ -102,7 +105,7 @@ func (c *pipeChoice) apply(s *Shard, b *sample.Batch, now int64) {
 			s.applyPipelined(b, now)
 		}
 		if c.busy && (s.stats.SeriesCreated-created)*64 <= uint64(b.Count()) {
-			c.busy, c.next = false, now // a trial at the next batch
+			c.busy, c.revisit, c.next = false, true, now // a trial at the next batch
 		}
 		return
 	}
@@ -119,7 +122,8 @@ func (c *pipeChoice) apply(s *Shard, b *sample.Batch, now int64) {
 		// One by one wins only when measured faster a sample (cross
 		// products: no division).
 		c.each = c.n[0] > 0 && c.n[1] > 0 && c.ns[0]*c.n[1] < c.ns[1]*c.n[0]
-		c.busy = (s.stats.SeriesCreated-c.created)*4 >= uint64(c.n[0]+c.n[1])
+		c.busy = !c.revisit && (s.stats.SeriesCreated-c.created)*4 >= uint64(c.n[0]+c.n[1])
+		c.revisit = false
 		c.next = now + trialEvery
 		if c.each {
 			s.stats.ApplyTrials[0]++

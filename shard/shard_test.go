@@ -260,6 +260,24 @@ func TestBusyTrialIsRevisited(t *testing.T) {
 			}
 		})
 	}
+	// Series opened in bursts: a busy trial is revisited once, and a busy
+	// revisit is not revisited again, however many settled batches follow.
+	t.Run("bursts", func(t *testing.T) {
+		s := newTestShard(t, cfg)
+		s.pipelineFrom = 1
+		made := 0
+		for i := range 8 * trialBatches {
+			if i%2 == 0 || i < trialBatches {
+				s.Apply(batch(&b, made, 50), t0)
+				made += 50
+			} else {
+				s.Apply(batch(&b, 0, 50), t0)
+			}
+		}
+		if n := trials(s); n != 2 {
+			t.Fatalf("%d trials with series opened every other batch; want 2 (one revisit)", n)
+		}
+	})
 }
 
 func TestExpiryIsStrict(t *testing.T) {
