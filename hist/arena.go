@@ -294,10 +294,10 @@ func (a *Arena) Merge(h *Hist, from *Arena, src Hist) {
 
 // entryCount is the count an entry contributes (high parts scaled back).
 func entryCount(e uint64) uint64 {
-	if e&entryHigh != 0 {
-		return (e & countMask) << countBits
-	}
-	return e & countMask
+	// Without a branch: a high part's count is scaled by a shift of
+	// countBits, a low part's by a shift of 0 (AppendBuckets reads a
+	// block's entries in no order a predictor learns).
+	return (e & countMask) << ((e >> 62 & 1) * countBits) // bit 62: entryHigh
 }
 
 // AppendBuckets appends the buckets of h to dst, unsorted and possibly with
@@ -316,8 +316,7 @@ func (a *Arena) AppendBuckets(dst []Bucket, h Hist) []Bucket {
 	out := dst[n : n+len(blk)]
 	k := 0
 	for _, e := range blk {
-		// entryCount without its branch: a high part's count is scaled.
-		out[k] = Bucket{Key: entryKey(e), Count: (e & countMask) << ((e >> 62 & 1) * countBits)}
+		out[k] = Bucket{Key: entryKey(e), Count: entryCount(e)}
 		k += int(e >> 63) // entryUsed
 	}
 	return dst[:n+k]
