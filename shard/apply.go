@@ -188,6 +188,9 @@ func (s *Shard) workingSet() int64 {
 func addr[T any](p *T) uintptr { return uintptr(unsafe.Pointer(p)) }
 
 func (s *Shard) prefetchIndex(smp *sample.Sample) {
+	if smp.Flags&sample.FlagHandle != 0 {
+		return // no index to read: prefetchRecord hints the record
+	}
 	prefetch.Line(addr(&s.index.entries[s.index.home(tagOf(smp.Hash))]))
 }
 
@@ -195,6 +198,14 @@ func (s *Shard) prefetchIndex(smp *sample.Sample) {
 // is in cache by now), remembers it for prefetchRows and hints its record;
 // if there is none, it hints the key pool's index slots of smp's key parts.
 func (s *Shard) prefetchRecord(b *sample.Batch, smp *sample.Sample, i int) {
+	if smp.Flags&sample.FlagHandle != 0 {
+		s.ahead[i&aheadMask] = noOwner
+		if sid := uint32(smp.Hash); int(sid) < s.nRecs {
+			s.ahead[i&aheadMask] = sid // apply takes it if the handle is of a live series
+			prefetch.Line(addr(&s.recs[int(sid)*s.stride]))
+		}
+		return
+	}
 	tag := tagOf(smp.Hash)
 	idx := s.index.home(tag)
 	e := s.index.entries[idx]
@@ -236,7 +247,9 @@ func (s *Shard) prefetchRows(smp *sample.Sample, i int) {
 	}
 	r := s.rec(sid)
 	k, o := keyWord(r[recKey]), ownerWord(r[recOwner])
-	prefetch.Lines2(s.keys.addr(k.name()), s.keys.addr(k.dims()))
+	if smp.Flags&sample.FlagHandle == 0 { // a handle's key is not compared
+		prefetch.Lines2(s.keys.addr(k.name()), s.keys.addr(k.dims()))
+	}
 	s.aheadNeed[i&aheadMask] = s.needs[o.spec()]
 	if o.owner() != sid {
 		// An override alias: its rows are its owner's, one more miss
@@ -298,23 +311,36 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 	if !s.validate(b, smp, &agg, &run) {
 		return
 	}
-	key := b.Key(smp)
 	var sid uint32
 	var rows []aheadRow
-	if ahead >= 0 {
-		if c := s.ahead[ahead]; c != noOwner && int(c) < s.nRecs && s.hasKey(c, key) {
-			sid = c
-			rows = s.aheadRows[ahead*len(s.periods) : (ahead+1)*len(s.periods)]
-		} else {
-			ahead = -1
+	if smp.Flags&sample.FlagHandle != 0 {
+		var live, ok bool
+		if sid, live, ok = s.resolve(smp.Hash, now); !ok {
+			return
 		}
-	}
-	if ahead < 0 {
-		var ok bool
-		if sid, ok = s.lookup(smp.Hash, key); !ok {
-			if sid, ok = s.createSeries(smp.Hash, key, now); !ok {
-				return
+		if live && ahead >= 0 && s.ahead[ahead] == sid {
+			rows = s.aheadRows[ahead*len(s.periods) : (ahead+1)*len(s.periods)]
+		}
+	} else {
+		key := b.Key(smp)
+		if ahead >= 0 {
+			if c := s.ahead[ahead]; c != noOwner && int(c) < s.nRecs && s.hasKey(c, key) {
+				sid = c
+				rows = s.aheadRows[ahead*len(s.periods) : (ahead+1)*len(s.periods)]
+			} else {
+				ahead = -1
 			}
+		}
+		if ahead < 0 {
+			var ok bool
+			if sid, ok = s.lookup(smp.Hash, key); !ok {
+				if sid, ok = s.createSeries(smp.Hash, key, now); !ok {
+					return
+				}
+			}
+		}
+		if smp.Flags&sample.FlagAsk != 0 {
+			s.answer(b, smp, sid)
 		}
 	}
 	r := s.rec(sid)
@@ -323,7 +349,7 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 	need := s.needs[spec]
 	unit := uint8(smp.Unit)
 	value := smp.Value
-	switch kind := sample.Kind(key[0]); {
+	switch kind := sample.Kind(o.kind()); {
 	case smp.Flags&sample.FlagSetMember != 0 != (kind == sample.KindSet),
 		smp.Flags&sample.FlagDelta != 0 && kind != sample.KindGauge:
 		s.stats.Refused[RefusedBadFlags] += uint64(max(1, len(run)))
@@ -464,6 +490,24 @@ func (s *Shard) cachedStart(p int, t int64) (int64, bool) {
 // pre-aggregated data, if any, and *run to its run of values, if any.
 func (s *Shard) validate(b *sample.Batch, smp *sample.Sample, agg **sample.Agg, run *[]float64) bool {
 	switch {
+	case smp.Flags&(sample.FlagHandle|sample.FlagAsk) != 0:
+		// A handle or an ask goes with a plain sample only, and a handle
+		// with no key.
+		switch {
+		case smp.Flags&(sample.FlagAgg|sample.FlagRun) != 0 || smp.Flags&sample.FlagHandle != 0 && smp.Flags&sample.FlagAsk != 0:
+			s.stats.Refused[RefusedBadFlags]++
+			return false
+		case smp.Flags&sample.FlagHandle == 0 && (uint64(smp.KeyOff)+uint64(smp.KeyLen) > uint64(len(b.Keys)) || smp.KeyLen == 0):
+			s.stats.Refused[RefusedBadKey]++
+			return false
+		case !smp.Unit.Valid():
+			s.stats.Refused[RefusedBadUnit]++
+			return false
+		case !finite(smp.Value) && smp.Flags&sample.FlagSetMember == 0:
+			s.stats.Refused[RefusedNonFinite]++
+			return false
+		}
+		return true
 	case smp.Flags&sample.FlagRun != 0:
 		*run = b.ValsOf(smp)
 		switch {

@@ -13,7 +13,7 @@ import (
 //
 //	word 0  keyWord    name id | dimensions id << 32 (in Shard.keys)
 //	word 1  ownerWord  owner | spec << 32 | kind << 48
-//	word 2  metaWord   last-row second | aliases << 32
+//	word 2  metaWord   last-row second | aliases << 32 | generation << 40
 //	word 3  last gauge value (float64 bits; NaN: none)
 //	word 4… two rowSlots per period (see tables.go)
 //
@@ -28,6 +28,12 @@ import (
 // live series, free or in limbo); aliases counts the series whose owner this
 // is. Everything a sample needs of its series is on one cache line for up to
 // two periods (stride 8 words, 64 bytes).
+//
+// The generation (24 bits) counts what happened to the sid: it goes up by
+// one when its series is reaped and by one more when the sid is freed, so
+// that a handle (a sid and the generation it was given in, see handle.go)
+// tells a live series from a reaped one whose key the record still holds
+// and from a sid freed, or reused, since.
 //
 // Words 0 and 1 are what snapshots read (seriesView), and are written once,
 // when the series is created.
@@ -61,16 +67,32 @@ func (w ownerWord) owner() uint32 { return uint32(w) }
 func (w ownerWord) spec() uint16  { return uint16(w >> 32) }
 func (w ownerWord) kind() uint8   { return uint8(w >> 48) }
 
-// metaWord is word 2 of a series record: its last-row second and its alias
-// count. Adding aliasOne to the word counts one alias more.
+// metaWord is word 2 of a series record: its last-row second, its alias
+// count and its generation. Adding aliasOne to the word counts one alias
+// more (a series has at most one alias a kind: maxAliases), adding genOne
+// moves the generation on (wrapping around in its 24 bits).
 type metaWord uint64
 
-const aliasOne = 1 << 32
+const (
+	aliasOne   = 1 << 32
+	maxAliases = 0xFF
+	genShift   = 40
+	genOne     = 1 << genShift
+	seriesGens = 1<<24 - 1 // the generations, a mask
+)
 
-func packMeta(lastRow uint32) metaWord { return metaWord(lastRow) }
+// packMeta returns the word of a live series whose record held old.
+func packMeta(lastRow uint32, old metaWord) metaWord {
+	return metaWord(lastRow) | old&^(genOne-1)
+}
 
 func (w metaWord) lastRow() uint32 { return uint32(w) }
-func (w metaWord) aliases() uint32 { return uint32(w >> 32) }
+func (w metaWord) aliases() uint32 { return uint32(w>>32) & maxAliases }
+func (w metaWord) gen() uint32     { return uint32(w >> genShift) }
+
+// reaped returns the word of w's series reaped: not live, no alias, the
+// next generation.
+func (w metaWord) reaped() metaWord { return w&^(genOne-1) + genOne }
 
 // withLastRow returns w with its last-row second set to sec.
 func (w metaWord) withLastRow(sec uint32) metaWord { return w&^0xFFFFFFFF | metaWord(sec) }

@@ -26,6 +26,11 @@ type input struct {
 	acked atomic.Bool
 	// hosted: attached with AttachHosted (no bell; its producer calls Step).
 	hosted bool
+	// holds: the shard answered an ask of one of in's batches (the input
+	// may send handles); stamp: the epoch of in's last batch applied
+	// (handle.go). The shard's own.
+	holds bool
+	stamp uint32
 }
 
 // Lifecycle of a shard's loop, under Shard.ctl.
@@ -117,8 +122,8 @@ func (s *Shard) Detach(in *ring.SPSC[*sample.Batch]) error {
 		defer s.ctl.Unlock()
 		now := Now()
 		for b, ok := x.in.Pop(); ok; b, ok = x.in.Pop() {
-			s.Apply(b, now)
-			b.Reset()
+			s.applyFrom(x, b, now)
+			b.Applied()
 			x.back.Push(b)
 		}
 		s.publish()
@@ -347,8 +352,8 @@ func (s *Shard) drainInputs(buf []*sample.Batch, clock func() int64) bool {
 		detaching := x.detaching.Load()
 		n := x.in.PopN(buf)
 		for _, b := range buf[:n] {
-			s.Apply(b, clock())
-			b.Reset()
+			s.applyFrom(x, b, clock())
+			b.Applied()
 			x.back.Push(b)
 		}
 		clear(buf[:n])
@@ -362,6 +367,14 @@ func (s *Shard) drainInputs(buf []*sample.Batch, clock func() int64) bool {
 		}
 	}
 	return worked
+}
+
+// applyFrom applies a batch of input x.
+func (s *Shard) applyFrom(x *input, b *sample.Batch, now int64) {
+	x.stamp = b.Epoch
+	s.src = x
+	s.Apply(b, now)
+	s.src = nil
 }
 
 // backoff yields for the first idle rounds, then sleeps with a doubling

@@ -130,6 +130,9 @@ func (s *Shard) createSeries(h uint64, key []byte, now int64) (uint32, bool) {
 	}
 	sid, ok := s.newSeries(h, key, pk, spec, owner, now)
 	if ok {
+		if metaWord(s.recs[int(owner)*s.stride+recMeta]).aliases() == maxAliases {
+			panic("BUG: shard: more aliases of a series than kinds")
+		}
 		s.recs[int(owner)*s.stride+recMeta] += aliasOne
 	}
 	return sid, ok
@@ -168,10 +171,11 @@ func (s *Shard) newSeries(h uint64, key []byte, pk sample.ParsedKey, spec uint16
 		owner = sid
 	}
 	r := s.rec(sid)
+	old := metaWord(r[recMeta])
 	clear(r[recMeta:])
 	r[recKey] = uint64(packKey(name, dims))
 	r[recOwner] = uint64(packOwner(owner, spec, uint8(pk.Kind)))
-	r[recMeta] = uint64(packMeta(lastRowSecond(now)))
+	r[recMeta] = uint64(packMeta(lastRowSecond(now), old))
 	r[recGauge] = noGauge
 	s.index.insert(tagOf(h), sid)
 	s.nSeries++
@@ -267,19 +271,20 @@ func (s *Shard) reapStep(now int64, n int) {
 		if owner := s.ownerOf(sid); owner != sid {
 			s.recs[int(owner)*s.stride+recMeta] -= aliasOne
 		}
-		r[recMeta] = 0 // not a live series
+		r[recMeta] = uint64(meta.reaped()) // not a live series
 		s.nSeries--
 		s.stats.SeriesReaped++
 		// The sid and key may still be referenced by sealed tables that
 		// the control plane holds: reuse them only once every table that
 		// exists now has been released.
-		s.limbo = append(s.limbo, limboEntry{sid: sid, seq: s.tableSeq})
+		s.limbo = append(s.limbo, limboEntry{sid: sid, seq: s.tableSeq, epoch: s.epoch.Load()})
 	}
 }
 
 type limboEntry struct {
-	sid uint32
-	seq uint64 // tables with Seq < seq may reference sid
+	sid   uint32
+	epoch uint32 // the epoch it was reaped in: handles of it may come in batches up to that epoch
+	seq   uint64 // tables with Seq < seq may reference sid
 }
 
 // freeLimbo recycles the sids whose tables have all been released.
@@ -288,12 +293,14 @@ func (s *Shard) freeLimbo() {
 		return
 	}
 	oldest := s.oldestAliveSeq()
+	floor := s.handleFloor()
 	n := 0
-	for n < len(s.limbo) && s.limbo[n].seq <= oldest {
+	for n < len(s.limbo) && s.limbo[n].seq <= oldest && s.limbo[n].epoch < floor {
 		sid := s.limbo[n].sid
 		k := keyWord(s.recs[int(sid)*s.stride+recKey])
 		s.keys.release(k.name())
 		s.keys.release(k.dims())
+		s.recs[int(sid)*s.stride+recMeta] += genOne // no handle of it holds
 		s.freeSids = append(s.freeSids, sid)
 		n++
 	}

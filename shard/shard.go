@@ -73,6 +73,13 @@ type Shard struct {
 	reapCursor int
 	keyBuf     []byte
 
+	// Handles (handle.go): the epoch, when it last moved, the input whose
+	// batch is being applied (nil if none), and a key made again.
+	epoch     atomic.Uint32
+	epochAt   int64
+	src       *input
+	handleKey []byte
+
 	// Tables.
 	desc           []tableDesc
 	freeIdx        idxQueue
@@ -152,6 +159,7 @@ func New(id int, cfg Config) (*Shard, error) {
 		poolHintFrom: poolHintFrom,
 	}
 	s.inputs.Store(new([]*input))
+	s.epoch.Store(1) // a batch of epoch 0 is of a producer that does not read it
 	for _, o := range cfg.Overrides {
 		re, err := compileFull(o.Pattern)
 		if err != nil {
@@ -269,6 +277,7 @@ func (s *Shard) Tick(now int64) {
 		s.reapStep(now, reapBatch)
 		s.lastReap = now
 	}
+	s.nextEpoch(now)
 	if len(s.pending) == 0 {
 		s.sealedThrough.Store(now)
 		s.cutThrough.Store(s.cuts)

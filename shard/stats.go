@@ -36,6 +36,10 @@ const (
 	// that holds hist.MaxSetMembers; counted once per period it was
 	// refused in, like RefusedUnitMismatch.
 	RefusedHistogramSpace
+	// RefusedBadHandle: a sample named its series by a handle (FlagHandle)
+	// the shard never gave, or gave for a sid freed since: a producer
+	// broke the handles' protocol (handle.go). Never expected.
+	RefusedBadHandle
 
 	NumRefusals
 )
@@ -43,7 +47,7 @@ const (
 // RefusalNames are the label values of the refusal reasons.
 var RefusalNames = [NumRefusals]string{
 	"bad_key", "bad_unit", "non_finite", "bad_aggregate", "unit_mismatch", "series_limit", "table_limit", "bad_flags",
-	"key_space", "histogram_space",
+	"key_space", "histogram_space", "bad_handle",
 }
 
 // Stats are a shard's counters. Totals are monotonic; Series, OpenTables and

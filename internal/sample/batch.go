@@ -25,6 +25,17 @@ const (
 	// cross to the shard as 8 bytes each instead of a 48-byte Sample, and
 	// the shard finds their series and rows once.
 	FlagRun
+	// FlagHandle: the sample names its series by a handle the series'
+	// shard gave out (Ask), in Hash, instead of by its key: KeyLen is 0.
+	// A producer caches handles (package sidcache) so that a series it
+	// has seen costs neither building, hashing and copying its key nor
+	// the shard's lookup and key comparison. It is only for a plain
+	// sample (a value, a gauge delta or a set member) in a batch stamped
+	// (Batch.Epoch) with the epoch the handle was given in.
+	FlagHandle
+	// FlagAsk: a keyed plain sample that asks its shard for its series'
+	// handle, in Batch.Asks[Sample.Agg].
+	FlagAsk
 )
 
 // Sample is one quantity or one set of pre-aggregated statistics for one
@@ -97,6 +108,27 @@ type Batch struct {
 	// Runs locate the values of FlagRun samples in Vals.
 	Runs []Run
 	Vals []float64
+	// Asks are the handle requests of FlagAsk samples, answered by the
+	// shard in place; the producer reads the answers when the batch comes
+	// back.
+	Asks []Ask
+	// Epoch is the epoch of the handles the batch's FlagHandle samples
+	// carry, the batch's shard's epoch as its producer last read it (0:
+	// the producer does not read it). A producer's batches to a shard
+	// never go down in epoch.
+	Epoch uint32
+}
+
+// Ask is a producer's request for a series' handle, and the shard's answer.
+type Ask struct {
+	// Ticket is the producer's, to match the answer with what asked.
+	Ticket uint64
+	// Handle is the series' handle, set by the shard; 0 if it gave none
+	// (the series was refused).
+	Handle uint64
+	// Epoch is the shard's epoch when it answered: the handle is good in
+	// batches of that epoch.
+	Epoch uint32
 }
 
 // Run locates a FlagRun sample's values in Batch.Vals.
@@ -110,6 +142,15 @@ func (b *Batch) Reset() {
 	b.Hist = b.Hist[:0]
 	b.Runs = b.Runs[:0]
 	b.Vals = b.Vals[:0]
+	b.Asks = b.Asks[:0]
+}
+
+// Applied empties the batch as Reset does but keeps its asks, answered:
+// what a shard gives back to the producer.
+func (b *Batch) Applied() {
+	asks := b.Asks
+	b.Reset()
+	b.Asks = asks
 }
 
 // Len returns the number of Samples (a run is one).
@@ -165,6 +206,23 @@ func (b *Batch) next() *Sample {
 	var s *Sample
 	b.Samples, s = inplace.Next(b.Samples)
 	return s
+}
+
+// AddHandle appends a plain sample of the series of handle h (FlagHandle;
+// flags may add FlagDelta or FlagSetMember).
+func (b *Batch) AddHandle(h uint64, t int64, v float64, u Unit, flags uint8) {
+	s := b.next()
+	s.Hash, s.Value, s.Time, s.ReqTime = h, v, t, 0
+	s.KeyOff, s.KeyLen, s.Agg, s.Unit, s.Flags = 0, 0, 0, u, flags|FlagHandle
+}
+
+// AddAsking appends a plain sample as AddSample does, asking for its
+// series' handle under ticket.
+func (b *Batch) AddAsking(k KeyRef, t int64, v float64, u Unit, flags uint8, ticket uint64) {
+	s := b.next()
+	s.Hash, s.Value, s.Time, s.ReqTime = k.Hash, v, t, 0
+	s.KeyOff, s.KeyLen, s.Agg, s.Unit, s.Flags = k.Off, k.Len, uint32(len(b.Asks)), u, flags|FlagAsk
+	b.Asks = append(b.Asks, Ask{Ticket: ticket})
 }
 
 // PutKeyBytes appends an already canonical key whose hash is known.
