@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,8 +67,10 @@ func BenchmarkPipeline(b *testing.B) {
 				b.Fatal(err)
 			}
 			lanes := ingest.NewLanes(1, 256)
+			lanes.Epochs = []*atomic.Uint32{s.Epoch()} // as the daemon's lanes: series by their handles
 			prod := ingest.NewProducer(lanes)
 			dec := statsd.NewDecoder(statsd.Config{})
+			dec.SetCache(prod.Handles())
 			var spec *ingest.RewriteSpec
 			if c.transform {
 				spec, err = ingest.NewTransformingSpec("tr", []transform.Set{{
@@ -86,7 +89,7 @@ func BenchmarkPipeline(b *testing.B) {
 				prod.Flush()
 				for bt, ok := lanes.To[0].Pop(); ok; bt, ok = lanes.To[0].Pop() {
 					s.Apply(bt, now)
-					bt.Reset()
+					bt.Applied() // as the shard's loop: the answers go back
 					lanes.Back[0].Push(bt)
 				}
 			}

@@ -2,11 +2,13 @@ package ingest
 
 import (
 	"runtime"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"github.com/gomad/mad/ingest/statsd"
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/sidcache"
 	"github.com/gomad/mad/ring"
 )
 
@@ -27,6 +29,10 @@ type Lanes struct {
 	// published right away, in the loop's cache and without a switch to
 	// the shard's thread (run to completion).
 	Step []func() bool
+	// Epochs, if set, are shard i's epochs (shard.Shard.Epoch): the
+	// producer stamps each batch with its shard's (sample.Batch.Epoch),
+	// which lets its decoders send series by their handles (Handles).
+	Epochs []*atomic.Uint32
 }
 
 // Progress is how far an aggregator (shards and emitter) has got, for a
@@ -124,6 +130,32 @@ type Producer struct {
 	out []int
 	// trimmed is Published at the last Trim.
 	trimmed uint64
+	// cache, once Handles made it, holds the series the decoders have
+	// seen and their handles; the producer gives it the shards' answers.
+	cache *sidcache.Cache
+}
+
+// Handles returns the producer's series cache for a decoder to send series
+// by their handles (statsd.Decoder.SetCache), or nil if the producer
+// cannot: its lanes have no epochs, or a mapper rewrites its keys.
+func (p *Producer) Handles() *sidcache.Cache {
+	if p.mapper != nil || p.lanes.Epochs == nil {
+		return nil
+	}
+	if p.cache == nil {
+		p.cache = sidcache.New()
+	}
+	return p.cache
+}
+
+// stamp gives shard i's current batch the shard's epoch, as it is now.
+// Batches to a shard never go down in epoch, and a current batch is
+// stamped when it becomes current, or while it is empty: its handles are
+// all of its epoch.
+func (p *Producer) stamp(i int) {
+	if p.lanes.Epochs != nil {
+		p.cur[i].Epoch = p.lanes.Epochs[i].Load()
+	}
 }
 
 // SetMapper makes the producer stage what decoders route and map it (MAD's
@@ -156,6 +188,7 @@ func NewProducer(lanes Lanes) *Producer {
 		MaxSamples: 1024, MaxWait: 50 * time.Millisecond}
 	for i := range p.cur {
 		p.cur[i] = new(sample.Batch)
+		p.stamp(i)
 	}
 	return p
 }
@@ -172,11 +205,17 @@ func newProducer(lanes Lanes, mappers MapperChain) *Producer {
 
 // newStatsdDecoder returns a StatsD decoder for producer p's loop: with a
 // mapper, the decoder routes by key (RouteKey), so that a rewriting source
-// costs one lookup per sample, not a staging copy.
-func newStatsdDecoder(cfg statsd.Config, p *Producer) *statsd.Decoder {
+// costs one lookup per sample, not a staging copy. Without one, if handles
+// is set, the decoder sends the series it has seen by their handles
+// (Handles): a UDP loop's, which sees every series of its socket. A TCP
+// connection's producer does not (a cache for each of thousands of
+// connections would cost more memory than it saves time).
+func newStatsdDecoder(cfg statsd.Config, p *Producer, handles bool) *statsd.Decoder {
 	d := statsd.NewDecoder(cfg)
 	if p.mapper != nil {
 		d.SetKeyRoute(p.RouteKey)
+	} else if handles {
+		d.SetCache(p.Handles())
 	}
 	return d
 }
@@ -320,6 +359,11 @@ func (p *Producer) Retarget(lanes Lanes) {
 		if b == nil {
 			p.cur[i] = new(sample.Batch)
 		}
+		p.stamp(i)
+	}
+	// The handles are the old shards'.
+	if p.cache != nil {
+		p.cache.Clear()
 	}
 }
 
@@ -406,12 +450,17 @@ func (p *Producer) wait(i int, b *sample.Batch) bool {
 func (p *Producer) fresh(i int) *sample.Batch {
 	p.collect(i)
 	sp := p.spare[i]
+	var b *sample.Batch
 	if len(sp) == 0 {
-		return new(sample.Batch)
+		b = new(sample.Batch)
+	} else {
+		b = sp[len(sp)-1]
+		sp[len(sp)-1] = nil
+		p.spare[i] = sp[:len(sp)-1]
 	}
-	b := sp[len(sp)-1]
-	sp[len(sp)-1] = nil
-	p.spare[i] = sp[:len(sp)-1]
+	if p.lanes.Epochs != nil {
+		b.Epoch = p.lanes.Epochs[i].Load()
+	}
 	return b
 }
 
@@ -426,6 +475,12 @@ func (p *Producer) collect(i int) {
 		b, ok := p.lanes.Back[i].Pop()
 		if !ok {
 			return
+		}
+		if len(b.Asks) > 0 {
+			if p.cache != nil {
+				p.cache.Answer(b.Asks)
+			}
+			b.Asks = b.Asks[:0]
 		}
 		p.out[i] = max(p.out[i]-1, 0)
 		if p.MaxRetained <= 0 || cap(b.Samples) <= p.MaxRetained && cap(b.Vals) <= p.MaxRetained {
@@ -456,6 +511,7 @@ const trimGiveBack = 1 << 20
 // bytes let go of. Called by the producer's owner, periodically (about
 // every second: TCPSource.OnTick, UDPSource's trimmer).
 func (p *Producer) Trim() int {
+	p.ackEpochs()
 	if p.Published != p.trimmed {
 		p.trimmed = p.Published
 		return 0
@@ -478,6 +534,27 @@ func (p *Producer) Trim() int {
 	return freed
 }
 
+// ackEpochs restamps the empty current batches whose shard has moved to a
+// new epoch and, if the producer may hold handles, publishes them: a shard
+// keeps the sids of series reaped in an epoch until every producer that
+// may send their handles has had a batch of a later epoch applied
+// (shard/handle.go), and a producer that has nothing to send would hold
+// them back for good. One empty batch per shard and epoch. Trim calls it.
+func (p *Producer) ackEpochs() {
+	if p.lanes.Epochs == nil {
+		return
+	}
+	for i, b := range p.cur {
+		if b.Len() > 0 || b.Epoch == p.lanes.Epochs[i].Load() {
+			continue
+		}
+		p.stamp(i)
+		if p.cache != nil {
+			p.publish(i)
+		}
+	}
+}
+
 // DropBatches lets go of every batch the shards gave back and of the
 // producer's current batches, empty (the owner calls it between requests):
 // the next ones start small.
@@ -491,6 +568,7 @@ func (p *Producer) DropBatches() {
 	for i, b := range p.cur {
 		if b.Len() == 0 {
 			p.cur[i] = new(sample.Batch)
+			p.stamp(i)
 		}
 	}
 	if p.stage != nil && p.stage.Len() == 0 {
@@ -586,6 +664,7 @@ func (p *Producer) ReuseReturned() {
 		}
 		if top := sp[len(sp)-1]; batchBytes(top) > batchBytes(b) {
 			sp[len(sp)-1], p.cur[i] = b, top
+			p.stamp(i)
 		}
 	}
 }

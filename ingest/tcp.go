@@ -251,7 +251,7 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	s := &TCPSource{cfg: cfg, addr: addr, slots: make(chan *tcpSlot, cfg.Loops), boot: make(chan error, 1), done: make(chan error, 1)}
 	for i := range lanes {
 		prod := newProducer(lanes[i], cfg.Mappers)
-		sl := &tcpSlot{dec: newStatsdDecoder(cfg.Decoder, prod), decCfg: cfg.Decoder, prod: prod, c: newCounters(tcpCounters),
+		sl := &tcpSlot{dec: newStatsdDecoder(cfg.Decoder, prod, false), decCfg: cfg.Decoder, prod: prod, c: newCounters(tcpCounters),
 			lines: newLineDecoder(&cfg)}
 		sl.prod.MaxWait, sl.prod.SkipStuck = cfg.MaxWait, true
 		sl.route = sl.prod.Route
@@ -391,7 +391,7 @@ func (s *TCPSource) Retarget(cfg SourceConfig, lanes []Lanes) error {
 	for i, sl := range s.all {
 		sl.prod.Retarget(lanes[i])
 		if dec != sl.decCfg {
-			d := newStatsdDecoder(dec, sl.prod)
+			d := newStatsdDecoder(dec, sl.prod, false)
 			d.Stats = sl.dec.Stats
 			sl.dec, sl.decCfg = d, dec
 		}

@@ -275,7 +275,7 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 		prod := newProducer(lanes[i], cfg.Mappers)
 		l := &udpLoop{
 			src: s, index: i, raw: raw,
-			dec:    newStatsdDecoder(cfg.Decoder, prod),
+			dec:    newStatsdDecoder(cfg.Decoder, prod, true),
 			decCfg: cfg.Decoder,
 			prod:   prod,
 			c:      newCounters(udpCounters),
@@ -476,7 +476,7 @@ func (s *UDPSource) Retarget(cfg SourceConfig, lanes []Lanes) error {
 		l.mu.Lock()
 		l.prod.Retarget(lanes[i])
 		if dec != l.decCfg {
-			d := newStatsdDecoder(dec, l.prod)
+			d := newStatsdDecoder(dec, l.prod, true)
 			d.Stats = l.dec.Stats
 			l.dec, l.decCfg = d, dec
 		}

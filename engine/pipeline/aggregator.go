@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomad/mad/affinity"
 	"github.com/gomad/mad/ingest"
@@ -85,10 +86,12 @@ func (a *aggregator) lanes(n, size int, hosted bool) []ingest.Lanes {
 	for i := range ls {
 		ls[i] = ingest.NewLanes(len(a.shards), size)
 		ls[i].Progress = a
+		ls[i].Epochs = make([]*atomic.Uint32, len(a.shards))
 		if hosted {
 			ls[i].Step = make([]func() bool, len(a.shards))
 		}
 		for j, s := range a.shards {
+			ls[i].Epochs[j] = s.Epoch()
 			if hosted {
 				// The producer applies its own batches (Lanes.Step): its
 				// pushes need not wake the shard.

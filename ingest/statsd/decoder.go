@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/sidcache"
 )
 
 // RateMode says what a sample rate (|@r) does.
@@ -44,6 +45,9 @@ type Stats struct {
 	NonFinite  uint64
 	TooLong    uint64
 	Samples    uint64
+	// Handles counts the samples, of Samples, sent by their series' handle
+	// (SetCache).
+	Handles uint64
 }
 
 // Decoder turns StatsD datagrams into samples. It keeps scratch space and
@@ -62,6 +66,9 @@ type Decoder struct {
 	lastBad [NumResults][]byte
 	// keyRoute, if set, replaces the route (SetKeyRoute).
 	keyRoute sample.KeyRoute
+	// cache, if set, names the series of lines without tags by their
+	// handles (SetCache).
+	cache *sidcache.Cache
 	// relay, while RelayKeys runs, receives each parsed line instead of
 	// the route.
 	relay RelayKeyFunc
@@ -70,7 +77,23 @@ type Decoder struct {
 // SetKeyRoute makes the decoder hand each sample's key to kr instead of
 // writing it into the batch its route picks (kr then does both); nil
 // restores the route.
-func (d *Decoder) SetKeyRoute(kr sample.KeyRoute) { d.keyRoute = kr }
+func (d *Decoder) SetKeyRoute(kr sample.KeyRoute) {
+	d.keyRoute = kr
+	if kr != nil {
+		d.cache = nil
+	}
+}
+
+// SetCache makes the decoder look the series of lines without tags up in c
+// (the cache of the producer its route publishes through, ingest.Producer.
+// Handles), and send their samples with the series' handles once the
+// shards have given them: no key built, hashed or copied. It does nothing
+// while a key route is set (a rewriting source maps keys); nil stops it.
+func (d *Decoder) SetCache(c *sidcache.Cache) {
+	if d.keyRoute == nil {
+		d.cache = c
+	}
+}
 
 // NewDecoder returns a decoder.
 func NewDecoder(cfg Config) *Decoder {
@@ -180,6 +203,10 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	if l.Timestamp > 0 {
 		t = l.Timestamp * 1000
 	}
+	if d.cache != nil && len(l.Tags) == 0 && (weight == 1 || kind != sample.KindTimer) &&
+		d.cached(kind, l.Name, t, v, unit, flags, route) {
+		return n
+	}
 	key, err := sample.AppendKeySpans(d.key[:0], kind, l.Name, l.Src, l.Tags)
 	d.key = key
 	if err != nil {
@@ -210,6 +237,38 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	b.AddAgg(k, t, 0, sample.Agg{Min: v, Max: v, Sum: v * times, Count: times,
 		Has: sample.HasMin | sample.HasMax | sample.HasSum | sample.HasCount | sample.HasHist}, d.hist[:], unit)
 	return n
+}
+
+// cached routes a plain sample of a line without tags through the cache:
+// with its series' handle if the cache has one good in the batch's epoch,
+// else with its key, asking for the handle. It reports false, having done
+// nothing, if the series cannot be cached (its key is too long: the caller
+// refuses it).
+func (d *Decoder) cached(kind sample.Kind, name []byte, t int64, v float64, u sample.Unit, flags uint8, route sample.Route) bool {
+	c := d.cache
+	rh := sidcache.Hash(uint8(kind), name)
+	i := c.Find(uint8(kind), name, rh)
+	if i < 0 {
+		key, err := sample.AppendKeySpans(d.key[:0], kind, name, nil, nil)
+		d.key = key
+		if err != nil {
+			return false
+		}
+		// An untagged key ends in its dimensions' count, 0.
+		if i = c.Insert(uint8(kind), name, rh, key, len(key)-len(name)-1, sample.Hash(key)); i < 0 {
+			return false
+		}
+	}
+	sl := c.Record(i)
+	d.Stats.Samples++
+	b := route(sl.Hash) // may take answers into the cache: sl stays where it is
+	if sl.Handle != 0 && sl.Epoch == b.Epoch {
+		b.AddHandle(sl.Handle, t, v, u, flags)
+		d.Stats.Handles++
+		return true
+	}
+	b.AddAsking(b.PutKeyBytes(c.Key(i), sl.Hash), t, v, u, flags, c.Ticket(i))
+	return true
 }
 
 // LastRefused returns the last line refused for reason r (at most 256

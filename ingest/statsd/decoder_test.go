@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/sidcache"
 )
 
 // capture decodes into two batches (two "shards") and returns them.
@@ -190,21 +191,36 @@ func TestDecodeRefusals(t *testing.T) {
 }
 
 func TestDecodeAllocs(t *testing.T) {
-	d := NewDecoder(Config{})
-	// The last two values take javanum's slow path.
-	data := []byte("a.b.c:1|c\napi.latency:12.5|ms|@0.5|#host:h1,endpoint:/users,region:eu\nn,a=1,b=2:3|g\nu:x|s\n" +
-		"s:1,234.5678901234567E-2|c\ng:+\u0661\u0662|g\n")
-	var b sample.Batch
-	route := func(uint64) *sample.Batch { return &b }
-	for range 10 {
-		b.Reset()
-		d.Decode(data, 0, route)
-	}
-	if n := testing.AllocsPerRun(1000, func() {
-		b.Reset()
-		d.Decode(data, 0, route)
-	}); n != 0 {
-		t.Fatalf("Decode allocated %v times per datagram; want 0", n)
+	for _, cached := range []bool{false, true} {
+		d := NewDecoder(Config{})
+		var b sample.Batch
+		if cached { // series by their handles once answered
+			b.Epoch = 1
+			d.SetCache(sidcache.New())
+		}
+		// The last two values take javanum's slow path.
+		data := []byte("a.b.c:1|c\napi.latency:12.5|ms|@0.5|#host:h1,endpoint:/users,region:eu\nn,a=1,b=2:3|g\nu:x|s\n" +
+			"s:1,234.5678901234567E-2|c\ng:+\u0661\u0662|g\n")
+		route := func(uint64) *sample.Batch { return &b }
+		for i := range 10 {
+			b.Reset()
+			d.Decode(data, 0, route)
+			if cached && i == 0 {
+				for j := range b.Asks {
+					b.Asks[j].Handle, b.Asks[j].Epoch = 1<<63|uint64(j), 1
+				}
+				d.cache.Answer(b.Asks)
+			}
+		}
+		if n := testing.AllocsPerRun(1000, func() {
+			b.Reset()
+			d.Decode(data, 0, route)
+		}); n != 0 {
+			t.Fatalf("Decode (cached: %v) allocated %v times per datagram; want 0", cached, n)
+		}
+		if cached && d.Stats.Handles == 0 {
+			t.Fatal("no sample by its handle")
+		}
 	}
 }
 

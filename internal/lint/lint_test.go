@@ -29,6 +29,7 @@ var allowed = []struct {
 	// A leaf: appending to a slice without building the element first
 	// (store forwarding), usable by any package.
 	{"internal/inplace", nil},
+	{"internal/sidcache", []string{"internal/sample"}},
 	{"internal/lint", nil},
 	// A leaf of a few instructions (software prefetch hints), usable by
 	// any data-plane package.
@@ -77,7 +78,7 @@ var allowed = []struct {
 	{"affinity", nil},
 	{"ring", nil},
 	{"hist", []string{"internal/prefetch", "internal/hugepage", "internal/vmem"}},
-	{"ingest/*", []string{"internal/sample", "internal/javanum", "internal/pbwire", "internal/partials", "internal/jsonstr"}},
+	{"ingest/*", []string{"internal/sample", "internal/sidcache", "internal/javanum", "internal/pbwire", "internal/partials", "internal/jsonstr"}},
 	// Reference decoders: independent of the decoders they check; they
 	// share only the input vocabulary and read numbers with javanumref.
 	{"ingest/statsd/statsdref", []string{"internal/sample", "internal/javanum/javanumref"}},
@@ -89,7 +90,7 @@ var allowed = []struct {
 	{"ingest/promrw/promrwref", []string{"internal/sample"}},
 	{"ingest/otlp/otlpref", []string{"internal/sample"}},
 	{"ingest/partials/partialsref", []string{"internal/sample"}},
-	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/gunzip", "internal/bounded", "internal/jsonstr", "internal/transform", "internal/kafkaprops", "internal/kafkatxn", "internal/partials"}},
+	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/sidcache", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/gunzip", "internal/bounded", "internal/jsonstr", "internal/transform", "internal/kafkaprops", "internal/kafkatxn", "internal/partials"}},
 	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/vmem"}},
 	// The reference aggregator: independent of the shard; of hist it reads
 	// only snapshots, to render the shard's side alike.

@@ -1,0 +1,214 @@
+// Package sidcache is a producer's cache of the series it has seen: what a
+// line names a series by (its kind and its name, as the line has them)
+// mapped to the series' canonical key, the key's hash and, once the
+// series' shard has answered an ask, the series' handle (see package
+// shard, handle.go). A decoder that finds a line's series here sends the
+// sample with the handle: it builds, hashes and copies no key, and the
+// shard neither looks the series up nor compares keys.
+//
+// The cache is exact: a line finds a series only if its kind and name are
+// the series', byte for byte, so a hash collision never merges two series.
+// It is bounded: at most MaxSeries series in MaxBytes bytes of records;
+// when either is reached, it is cleared (counted) and fills again.
+//
+// A series is a record in one array, its header and its key together, so
+// that a hit reads the index's line and the record's (often one line), no
+// more; the index holds the name's hash's low 32 bits and the record's
+// place. It belongs to its producer's goroutine: the decoder looks lines
+// up, the producer gives it the answers of the batches the shards gave
+// back.
+package sidcache
+
+import (
+	"bytes"
+	"hash/maphash"
+	"unsafe"
+
+	"github.com/gomad/mad/internal/sample"
+)
+
+// Bounds of a cache: 131 072 series and 8 MiB of records (with an index of
+// at most 2 MiB); about 64 bytes a series of 30-byte names, and 8 to 21 of
+// index.
+const (
+	MaxSeries = 1 << 17
+	MaxBytes  = 8 << 20
+	minIndex  = 64
+	minWords  = 256
+)
+
+// Cache maps a series' kind and name to its key, hash and handle.
+type Cache struct {
+	index []uint64 // tag << 32 | record's word + 1; 0: empty
+	words []uint64 // the records (Record, then the key, in whole words)
+	used  int
+	seq   uint32 // the last ticket's sequence number
+	first uint32 // the first sequence number given since the last clear
+	// Clears counts the times the cache was full and was cleared.
+	Clears uint64
+}
+
+// Record is a series' header; its canonical key follows it.
+type Record struct {
+	// Hash is the series' canonical key's hash (sample.Hash).
+	Hash uint64
+	// Handle is the series' handle, good in batches of Epoch; 0 if none
+	// yet.
+	Handle uint64
+	Epoch  uint32
+	ticket uint32 // the sequence number of the ask outstanding; 0: none
+	klen   uint16 // the key's length
+	nlen   uint16 // the name's length
+	nameAt uint8  // the name's offset in the key
+	kind   uint8
+	_      uint16
+}
+
+const headerWords = int(unsafe.Sizeof(Record{})) / 8
+
+var _ [unsafe.Sizeof(Record{}) % 8]struct{} // whole words
+
+var seed = maphash.MakeSeed()
+
+// New returns an empty cache.
+func New() *Cache {
+	return &Cache{index: make([]uint64, minIndex), words: make([]uint64, 0, minWords)}
+}
+
+// Hash returns the hash Find and Insert take for a line's kind and name.
+func Hash(kind uint8, name []byte) uint64 {
+	return maphash.Bytes(seed, name) ^ uint64(kind)*0x9E3779B97F4A7C15
+}
+
+// rec returns the record at word w.
+func (c *Cache) rec(w int) *Record { return (*Record)(unsafe.Pointer(&c.words[w])) }
+
+// key returns the key of the record at word w.
+func (c *Cache) key(w int, r *Record) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(&c.words[w+headerWords])), int(r.klen))
+}
+
+// Find returns the record of kind and name (h is Hash(kind, name)), or -1.
+func (c *Cache) Find(kind uint8, name []byte, h uint64) int {
+	tag := uint32(h)
+	mask := uint32(len(c.index) - 1)
+	for i := tag & mask; ; i = (i + 1) & mask {
+		e := c.index[i]
+		if e == 0 {
+			return -1
+		}
+		if uint32(e>>32) != tag {
+			continue
+		}
+		w := int(uint32(e)) - 1
+		r := c.rec(w)
+		if r.kind == kind && int(r.nlen) == len(name) &&
+			bytes.Equal(c.key(w, r)[r.nameAt:int(r.nameAt)+len(name)], name) {
+			return w
+		}
+	}
+}
+
+// Insert adds kind and name (h is Hash(kind, name)), which Find did not
+// find, with the series' canonical key and its hash; the name must be at
+// nameAt in key. It returns the new record, or -1 if the key is too long
+// to cache. It may clear the cache first (it is full), and may move the
+// records: the records Find or Insert returned before are not valid after.
+func (c *Cache) Insert(kind uint8, name []byte, h uint64, key []byte, nameAt int, hash uint64) int {
+	if len(key) > 1<<12 || nameAt > 0xFF || nameAt+len(name) > len(key) {
+		return -1
+	}
+	n := headerWords + (len(key)+7)/8
+	if (len(c.words)+n)*8 > MaxBytes || c.used >= MaxSeries {
+		c.Clear()
+		c.Clears++
+	}
+	if (c.used+1)*2 > len(c.index) {
+		c.grow()
+	}
+	w := len(c.words)
+	if w+n > cap(c.words) {
+		words := make([]uint64, w, max(2*cap(c.words), w+n))
+		copy(words, c.words)
+		c.words = words
+	}
+	c.words = c.words[:w+n]
+	clear(c.words[w : w+n])
+	r := c.rec(w)
+	*r = Record{Hash: hash, klen: uint16(len(key)), nlen: uint16(len(name)), nameAt: uint8(nameAt), kind: kind}
+	copy(c.key(w, r), key)
+	c.place(uint32(h), w)
+	c.used++
+	return w
+}
+
+// place files the record at word w under tag.
+func (c *Cache) place(tag uint32, w int) {
+	mask := uint32(len(c.index) - 1)
+	i := tag & mask
+	for c.index[i] != 0 {
+		i = (i + 1) & mask
+	}
+	c.index[i] = uint64(tag)<<32 | uint64(w+1)
+}
+
+// grow doubles the index.
+func (c *Cache) grow() {
+	old := c.index
+	c.index = make([]uint64, 2*len(old))
+	for _, e := range old {
+		if e != 0 {
+			c.place(uint32(e>>32), int(uint32(e))-1)
+		}
+	}
+}
+
+// Clear empties the cache (it keeps its memory). Answers to the asks made
+// before are ignored.
+func (c *Cache) Clear() {
+	clear(c.index)
+	c.words = c.words[:0]
+	c.used = 0
+	if c.first = c.seq + 1; c.first == 0 {
+		c.first = 1
+	}
+}
+
+// Len returns the series cached.
+func (c *Cache) Len() int { return c.used }
+
+// Record returns record i (from Find or Insert).
+func (c *Cache) Record(i int) *Record { return c.rec(i) }
+
+// Key returns the canonical key of record i.
+func (c *Cache) Key(i int) []byte { return c.key(i, c.rec(i)) }
+
+// Ticket returns the ticket of an ask for record i's handle: the ask
+// outstanding, or a new one.
+func (c *Cache) Ticket(i int) uint64 {
+	r := c.rec(i)
+	if r.ticket == 0 {
+		if c.seq++; c.seq == 0 {
+			c.seq = 1
+		}
+		r.ticket = c.seq
+	}
+	return uint64(r.ticket)<<32 | uint64(i)
+}
+
+// Answer takes the answers of asks a shard gave back: each one that
+// answers the ask outstanding of its record gives the record its handle.
+func (c *Cache) Answer(asks []sample.Ask) {
+	for i := range asks {
+		a := &asks[i]
+		seq, w := uint32(a.Ticket>>32), int(uint32(a.Ticket))
+		// seq - first wraps around with seq: a ticket from before the
+		// last clear is at least 2^32 - (c.seq - c.first) away.
+		if a.Handle == 0 || seq-c.first > c.seq-c.first || w+headerWords > len(c.words) {
+			continue
+		}
+		if r := c.rec(w); r.ticket == seq {
+			r.Handle, r.Epoch, r.ticket = a.Handle, a.Epoch, 0
+		}
+	}
+}

@@ -1,0 +1,133 @@
+package sidcache
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/gomad/mad/internal/sample"
+)
+
+// key is an untagged canonical key of name, as the StatsD decoder makes
+// it, and the name's offset in it.
+func key(t testing.TB, kind sample.Kind, name string) ([]byte, int) {
+	t.Helper()
+	k, err := sample.AppendKeySpans(nil, kind, []byte(name), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, len(k) - len(name) - 1
+}
+
+func insert(t testing.TB, c *Cache, kind sample.Kind, name string) int {
+	t.Helper()
+	k, at := key(t, kind, name)
+	i := c.Insert(uint8(kind), []byte(name), Hash(uint8(kind), []byte(name)), k, at, sample.Hash(k))
+	if i < 0 {
+		t.Fatalf("%s not cached", name)
+	}
+	return i
+}
+
+// TestFindIsExact: every series is found by its kind and name only, with
+// its own key and hash, as the cache grows; a name of another kind, or a
+// prefix of a name, is not found.
+func TestFindIsExact(t *testing.T) {
+	c := New()
+	const n = 20_000
+	for i := range n {
+		insert(t, c, sample.KindCounter, fmt.Sprintf("m.%d", i))
+	}
+	for i := range n {
+		name := []byte(fmt.Sprintf("m.%d", i))
+		j := c.Find(uint8(sample.KindCounter), name, Hash(uint8(sample.KindCounter), name))
+		if j < 0 {
+			t.Fatalf("%s not found", name)
+		}
+		k, _ := key(t, sample.KindCounter, string(name))
+		if got := c.Key(j); string(got) != string(k) || c.Record(j).Hash != sample.Hash(k) {
+			t.Fatalf("%s: key %q hash %x", name, got, c.Record(j).Hash)
+		}
+		if c.Find(uint8(sample.KindGauge), name, Hash(uint8(sample.KindGauge), name)) >= 0 {
+			t.Fatalf("%s found as a gauge", name)
+		}
+		if p := append(name, 'x'); c.Find(uint8(sample.KindCounter), p, Hash(uint8(sample.KindCounter), p)) >= 0 {
+			t.Fatalf("%s found", p)
+		}
+		if p := []byte(fmt.Sprintf("m.%d", n+i)); c.Find(uint8(sample.KindCounter), p, Hash(uint8(sample.KindCounter), p)) >= 0 {
+			t.Fatalf("%s found", p)
+		}
+	}
+	if c.Len() != n || c.Clears != 0 {
+		t.Fatalf("len %d, clears %d", c.Len(), c.Clears)
+	}
+}
+
+// TestAnswers: an answer gives its record the handle only while the record
+// still waits for that ask: not after a clear, and not twice.
+func TestAnswers(t *testing.T) {
+	c := New()
+	a := insert(t, c, sample.KindCounter, "a")
+	b := insert(t, c, sample.KindTimer, "b")
+	ta, tb := c.Ticket(a), c.Ticket(b)
+	if ta == tb || c.Ticket(a) != ta {
+		t.Fatal("a ticket is not the record's ask outstanding")
+	}
+	c.Answer([]sample.Ask{{Ticket: ta, Handle: 11, Epoch: 3}, {Ticket: tb, Handle: 0, Epoch: 3}})
+	if r := c.Record(a); r.Handle != 11 || r.Epoch != 3 {
+		t.Fatalf("a: %+v", *r)
+	}
+	if r := c.Record(b); r.Handle != 0 {
+		t.Fatalf("b answered without a handle: %+v", *r)
+	}
+	c.Answer([]sample.Ask{{Ticket: ta, Handle: 12, Epoch: 4}}) // answered already
+	if r := c.Record(a); r.Handle != 11 {
+		t.Fatalf("a answered twice: %+v", *r)
+	}
+	tb = c.Ticket(b)
+	c.Clear()
+	d := insert(t, c, sample.KindCounter, "d") // where b was
+	_ = c.Ticket(d)
+	c.Answer([]sample.Ask{{Ticket: tb, Handle: 13, Epoch: 4}, {Ticket: uint64(d) | 1<<40, Handle: 14, Epoch: 4}})
+	if r := c.Record(d); r.Handle != 0 {
+		t.Fatalf("an answer from before the clear, or a ticket never given, was taken: %+v", *r)
+	}
+}
+
+// TestBounded: a cache that meets its bounds clears itself and goes on.
+func TestBounded(t *testing.T) {
+	c := New()
+	for i := range MaxSeries + 10 {
+		insert(t, c, sample.KindCounter, fmt.Sprintf("m.%d", i))
+	}
+	if c.Clears != 1 || c.Len() != 10 {
+		t.Fatalf("%d clears, %d series", c.Clears, c.Len())
+	}
+	long := make([]byte, 1000)
+	for i := range long {
+		long[i] = 'x'
+	}
+	for i := 0; c.Clears < 2; i++ {
+		if i > MaxBytes/1000 {
+			t.Fatal("the records' bytes are not bounded")
+		}
+		insert(t, c, sample.KindCounter, fmt.Sprintf("%s%d", long, i))
+	}
+	if len(c.words)*8 > MaxBytes || len(c.index) > 2*MaxSeries {
+		t.Fatalf("%d bytes of records, %d index entries", len(c.words)*8, len(c.index))
+	}
+}
+
+// TestFindAllocatesNothing: looking a series up allocates nothing.
+func TestFindAllocatesNothing(t *testing.T) {
+	c := New()
+	insert(t, c, sample.KindCounter, "a.b")
+	name := []byte("a.b")
+	h := Hash(uint8(sample.KindCounter), name)
+	if n := testing.AllocsPerRun(100, func() {
+		if c.Find(uint8(sample.KindCounter), name, h) < 0 {
+			t.Fatal("not found")
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
+}
