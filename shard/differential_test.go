@@ -353,10 +353,39 @@ func runDifferential(t testing.TB, d *decider) {
 	steps := 1 + d.intn(80)
 	wide := d.chance(20)
 	deltas := idleMs == 86_400_000
+	// The shard takes its batches through two inputs, as from producers
+	// that send series by their handles (handle.go): the samples of every
+	// other batch that can go by handle do, once their series' handle was
+	// given in the batch's epoch, and the others ask for it. One producer
+	// sends every fifth batch only: its epoch lags behind the shard's, as
+	// an idle producer's does (decided without reading the input: the
+	// corpus's workloads stay what they were).
+	ins := [2]handleInput{attachInput(sh), attachInput(sh)}
+	var books [2]handleBook
+	stamps := [2]uint32{sh.Epoch().Load(), sh.Epoch().Load()}
 	for step := 0; step < steps; step++ {
 		diffBatch(d, &b, now, wide, deltas)
-		sh.Apply(&b, now)
 		ref.Add(&b, now)
+		p := 0
+		if step%5 == 4 {
+			p = 1
+		}
+		// As a producer's: stamped when it became current, after the
+		// producer's last batch was published, before the shard's ticks
+		// since.
+		b.Epoch = stamps[p]
+		if step%2 == 1 {
+			books[p].convert(&b)
+		}
+		if !ins[p].in.Push(&b) {
+			t.Fatal("ring full")
+		}
+		DrainInputs(sh, now)
+		if back, ok := ins[p].back.Pop(); !ok || back != &b {
+			t.Fatal("batch not given back")
+		}
+		books[p].answers(&b)
+		stamps[p] = sh.Epoch().Load()
 		if d.chance(70) {
 			sh.Tick(now)
 			compare(step, func() []string { return ref.Close(now) })
@@ -388,6 +417,48 @@ func runDifferential(t testing.TB, d *decider) {
 	if refused != uint64(ref.Refused()) {
 		t.Fatalf("shard refused %d samples (%v); reference %d", refused, st.Refused, ref.Refused())
 	}
+}
+
+// handleBook is what a producer knows of its series' handles, by key.
+type handleBook struct {
+	by   map[string]sample.Ask
+	asks []string // the key of each ask of the batch out
+}
+
+// convert makes the plain samples of b (no request time) name their
+// series by handle where the book has one of b's epoch, and ask for it
+// where it has none.
+func (h *handleBook) convert(b *sample.Batch) {
+	if h.by == nil {
+		h.by = map[string]sample.Ask{}
+	}
+	h.asks = h.asks[:0]
+	for i := range b.Samples {
+		smp := &b.Samples[i]
+		if smp.Flags&^(sample.FlagDelta|sample.FlagSetMember) != 0 || smp.ReqTime != 0 ||
+			smp.KeyLen == 0 || uint64(smp.KeyOff)+uint64(smp.KeyLen) > uint64(len(b.Keys)) {
+			continue
+		}
+		key := string(b.Key(smp))
+		if a, ok := h.by[key]; ok && a.Epoch == b.Epoch {
+			smp.Hash, smp.KeyOff, smp.KeyLen, smp.Flags = a.Handle, 0, 0, smp.Flags|sample.FlagHandle
+			continue
+		}
+		smp.Agg, smp.Flags = uint32(len(b.Asks)), smp.Flags|sample.FlagAsk
+		b.Asks = append(b.Asks, sample.Ask{Ticket: uint64(len(h.asks))})
+		h.asks = append(h.asks, key)
+	}
+}
+
+// answers takes the answers of b, given back.
+func (h *handleBook) answers(b *sample.Batch) {
+	for _, a := range b.Asks {
+		if a.Handle != 0 {
+			h.by[h.asks[a.Ticket]] = a
+		}
+	}
+	b.Asks = b.Asks[:0]
+	h.asks = h.asks[:0]
 }
 
 func TestDifferential(t *testing.T) {
