@@ -539,7 +539,9 @@ func (p *Producer) Trim() int {
 // keeps the sids of series reaped in an epoch until every producer that
 // may send their handles has had a batch of a later epoch applied
 // (shard/handle.go), and a producer that has nothing to send would hold
-// them back for good. One empty batch per shard and epoch. Trim calls it.
+// them back for good. One empty batch per shard and epoch, pushed only if
+// its ring has room (else at the next Trim: a shard that is behind has
+// batches of this producer to apply anyway). Trim calls it.
 func (p *Producer) ackEpochs() {
 	if p.lanes.Epochs == nil {
 		return
@@ -549,8 +551,9 @@ func (p *Producer) ackEpochs() {
 			continue
 		}
 		p.stamp(i)
-		if p.cache != nil {
-			p.publish(i)
+		if p.cache != nil && p.lanes.To[i].Push(b) {
+			p.out[i]++
+			p.cur[i] = p.fresh(i)
 		}
 	}
 }

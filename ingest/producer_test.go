@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -210,5 +211,52 @@ func TestProducerReturned(t *testing.T) {
 	p.Retarget(NewLanes(2, 4))
 	if !p.Returned() {
 		t.Fatal("batches published to the old lanes are waited for on the new ones")
+	}
+}
+
+// TestProducerAcksEpochs: a producer whose decoders may send handles
+// stamps its batches with their shard's epoch and, when a shard has moved
+// to a new epoch while the producer had nothing for it, sends it one empty
+// batch of the new epoch at Trim (so that the shard may free what it
+// reaped); a producer without handles restamps and sends nothing.
+func TestProducerAcksEpochs(t *testing.T) {
+	for _, handles := range []bool{true, false} {
+		lanes := NewLanes(2, 4)
+		var epochs [2]atomic.Uint32
+		epochs[0].Store(1)
+		epochs[1].Store(1)
+		lanes.Epochs = []*atomic.Uint32{&epochs[0], &epochs[1]}
+		p := NewProducer(lanes)
+		if handles && p.Handles() == nil {
+			t.Fatal("no cache")
+		}
+		addOne(p, 0)
+		p.Flush()
+		b, ok := lanes.To[0].Pop()
+		if !ok || b.Epoch != 1 {
+			t.Fatalf("batch %v, epoch %d; want one of epoch 1", ok, b.Epoch)
+		}
+		p.Trim()
+		if lanes.To[0].Len()+lanes.To[1].Len() != 0 {
+			t.Fatal("a batch sent with no new epoch")
+		}
+		epochs[1].Store(2)
+		p.Trim()
+		b, ok = lanes.To[1].Pop()
+		if handles != ok || lanes.To[0].Len() != 0 {
+			t.Fatalf("handles %v: acknowledged %v; to shard 0: %d", handles, ok, lanes.To[0].Len())
+		}
+		if ok && (b.Len() != 0 || b.Epoch != 2) {
+			t.Fatalf("acknowledged with %d samples, epoch %d", b.Len(), b.Epoch)
+		}
+		p.Trim()
+		if lanes.To[1].Len() != 0 {
+			t.Fatal("an epoch acknowledged twice")
+		}
+		addOne(p, 1<<31) // shard 1
+		p.Flush()
+		if b, ok = lanes.To[1].Pop(); !ok || b.Epoch != 2 {
+			t.Fatalf("batch %v, epoch %d; want one of epoch 2", ok, b.Epoch)
+		}
 	}
 }
