@@ -132,12 +132,21 @@ func TestHandlesChangeNoAggregate(t *testing.T) {
 			case typ == "s":
 				v = fmt.Sprint("m", r.IntN(20))
 			}
-			d = fmt.Appendf(d, "app.metric_%d:%s|%s", i, v, typ)
+			// Names with Influx tags, DogStatsD tags in either order.
+			d = fmt.Appendf(d, "app.metric_%d", i)
+			if i%7 == 0 {
+				d = fmt.Appendf(d, ",dc=d%d", r.IntN(2))
+			}
+			d = fmt.Appendf(d, ":%s|%s", v, typ)
 			switch r.IntN(10) {
 			case 0:
 				d = append(d, "|@0.5"...)
 			case 1:
 				d = fmt.Appendf(d, "|#host:h%d", r.IntN(3))
+			case 2:
+				d = fmt.Appendf(d, "|#host:h%d,env:e%d", r.IntN(3), i%2)
+			case 3:
+				d = fmt.Appendf(d, "|#env:e%d,host:h%d", i%2, r.IntN(3))
 			}
 			d = append(d, '\n')
 		}
@@ -167,7 +176,7 @@ func TestHandlesChangeNoAggregate(t *testing.T) {
 		created += st.SeriesCreated
 		epochs += uint64(s.Epoch().Load() - 1)
 	}
-	if st := with.dec.Stats; st.Handles*2 < st.Samples || reaped == 0 || epochs == 0 {
+	if st := with.dec.Stats; st.Handles*3 < st.Samples || reaped == 0 || epochs == 0 {
 		t.Fatalf("%d samples, %d by handle; %d series created, %d reaped; epochs moved %d times", st.Samples, st.Handles, created, reaped, epochs)
 	}
 	t.Logf("%d rows; %d samples, %d by handle; %d series created, %d reaped; epochs moved %d times",

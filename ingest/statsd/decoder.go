@@ -203,8 +203,7 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	if l.Timestamp > 0 {
 		t = l.Timestamp * 1000
 	}
-	if d.cache != nil && len(l.Tags) == 0 && (weight == 1 || kind != sample.KindTimer) &&
-		d.cached(kind, l.Name, t, v, unit, flags, route) {
+	if d.cache != nil && (weight == 1 || kind != sample.KindTimer) && d.cached(kind, l, t, v, unit, flags, route) {
 		return n
 	}
 	key, err := sample.AppendKeySpans(d.key[:0], kind, l.Name, l.Src, l.Tags)
@@ -239,23 +238,25 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	return n
 }
 
-// cached routes a plain sample of a line without tags through the cache:
-// with its series' handle if the cache has one good in the batch's epoch,
-// else with its key, asking for the handle. It reports false, having done
-// nothing, if the series cannot be cached (its key is too long: the caller
-// refuses it).
-func (d *Decoder) cached(kind sample.Kind, name []byte, t int64, v float64, u sample.Unit, flags uint8, route sample.Route) bool {
+// cached routes a plain sample of line l through the cache, which knows a
+// series by its kind and the line's text of its name and tags (Line.Ident,
+// Line.IdentTags): with its series' handle if the cache has one good in
+// the batch's epoch, else with its key, asking for the handle. It reports
+// false, having done nothing, if the series cannot be cached (its key is
+// too long: the caller refuses it; or too long to cache).
+func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample.Unit, flags uint8, route sample.Route) bool {
 	c := d.cache
-	rh := sidcache.Hash(uint8(kind), name)
-	i := c.Find(uint8(kind), name, rh)
+	rh := sidcache.Hash(uint8(kind), l.Ident, l.IdentTags)
+	i := c.Find(uint8(kind), l.Ident, l.IdentTags, rh)
 	if i < 0 {
-		key, err := sample.AppendKeySpans(d.key[:0], kind, name, nil, nil)
+		key, err := sample.AppendKeySpans(d.key[:0], kind, l.Name, l.Src, l.Tags)
 		d.key = key
 		if err != nil {
 			return false
 		}
-		// An untagged key ends in its dimensions' count, 0.
-		if i = c.Insert(uint8(kind), name, rh, key, len(key)-len(name)-1, sample.Hash(key)); i < 0 {
+		// An untagged key ends in its dimensions' count, 0: the identity,
+		// the name, is in it.
+		if i = c.Insert(uint8(kind), l.Ident, l.IdentTags, rh, key, len(key)-len(l.Ident)-1, sample.Hash(key)); i < 0 {
 			return false
 		}
 	}

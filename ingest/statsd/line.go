@@ -100,6 +100,13 @@ type Line struct {
 	Tags []sample.Span
 	// Src is the line the spans of Tags index.
 	Src []byte
+	// Ident is the line's series as the line writes it: its name with its
+	// Influx tags (the text up to ':'); IdentTags is the text of its
+	// DogStatsD tags (after '#', up to the next '|'), nil if it has none.
+	// Two lines of one type with equal Ident and IdentTags have the same
+	// series key (however their tags are ordered, lines whose texts differ
+	// may too).
+	Ident, IdentTags []byte
 	// Timestamp is the DogStatsD |T field in seconds since the epoch, or 0.
 	Timestamp int64
 	// Container is the DogStatsD |c: field.
@@ -141,7 +148,7 @@ func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
 	line := data[start:end]
 	l.Tags = l.Tags[:0]
 	l.Src = line
-	l.Rate, l.HasRate, l.Timestamp, l.Container = 1, false, 0, nil
+	l.Rate, l.HasRate, l.Timestamp, l.Container, l.IdentTags = 1, false, 0, nil, nil
 	if len(line) > 2 && line[0] == '_' {
 		if bytes.HasPrefix(line, []byte("_e{")) {
 			return SkipEvent, c.i
@@ -197,6 +204,7 @@ func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
 	if data[i] != ':' {
 		return ErrSyntax, c.i
 	}
+	l.Ident = data[start:i]
 	// Value: up to '|', non-empty.
 	v := i + 1
 	j := c.nextPipe(data)
@@ -306,6 +314,7 @@ func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
 				entry, kv = p+1, -1
 			}
 			l.Tags = tags
+			l.IdentTags = data[f+1 : k]
 		case 'c':
 			k = c.nextPipe(data)
 			if k-f < 2 || data[f+1] != ':' {

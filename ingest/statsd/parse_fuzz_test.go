@@ -43,6 +43,26 @@ func sameParse(line []byte) string {
 	case !bytes.Equal(got.Container, want.Container) || (got.Container == nil) != (want.Container == nil):
 		return "container"
 	}
+	return identityDecides(&got)
+}
+
+// identityDecides checks the rule the decoder's series cache stands on:
+// l's identity (Ident, IdentTags) decides its name and tags. A line of the
+// same type made of the identity alone, with any value, must parse to the
+// same name and tags.
+func identityDecides(l *Line) string {
+	line := append(append([]byte{}, l.Ident...), ":1|"...)
+	line = append(line, l.Type.String()...)
+	if l.IdentTags != nil {
+		line = append(append(line, "|#"...), l.IdentTags...)
+	}
+	var again Line
+	if r := ParseLine(line, &again); r != OK {
+		return "identity " + string(line) + ": " + r.String()
+	}
+	if !bytes.Equal(again.Name, l.Name) || tagString(&again) != tagString(l) {
+		return "identity " + string(line) + ": name " + string(again.Name) + ", tags " + tagString(&again)
+	}
 	return ""
 }
 

@@ -1,13 +1,16 @@
 // Package sidcache is a producer's cache of the series it has seen: what a
-// line names a series by (its kind and its name, as the line has them)
-// mapped to the series' canonical key, the key's hash and, once the
+// line names a series by (its kind, and its name and tags as the line
+// writes them: its identity) mapped to the series' canonical key, the key's hash and, once the
 // series' shard has answered an ask, the series' handle (see package
 // shard, handle.go). A decoder that finds a line's series here sends the
 // sample with the handle: it builds, hashes and copies no key, and the
 // shard neither looks the series up nor compares keys.
 //
-// The cache is exact: a line finds a series only if its kind and name are
-// the series', byte for byte, so a hash collision never merges two series.
+// The cache is exact: a line finds a series only if its kind and identity
+// are the series', byte for byte, so a hash collision never merges two
+// series. The identity must decide the series' key: lines of equal kinds
+// and identities have the same key (the decoder's rule; lines with tags in
+// different orders are different identities of one series, each cached).
 // It is bounded: at most MaxSeries series in MaxBytes bytes of records;
 // when either is reached, it is cleared (counted) and fills again.
 //
@@ -58,13 +61,15 @@ type Record struct {
 	Epoch  uint32
 	ticket uint32 // the sequence number of the ask outstanding; 0: none
 	klen   uint16 // the key's length
-	nlen   uint16 // the name's length
-	nameAt uint8  // the name's offset in the key
-	kind   uint8
-	_      uint16
+	rawAt  uint16 // the identity's offset from the key's start: in the key, or after it
+	rawLen uint16 // the identity's first part's length
+	tagLen uint16 // its second part's, right after the first
 }
 
 const headerWords = int(unsafe.Sizeof(Record{})) / 8
+
+// The record's key starts with its kind (package sample), which Find
+// compares.
 
 var _ [unsafe.Sizeof(Record{}) % 8]struct{} // whole words
 
@@ -75,9 +80,14 @@ func New() *Cache {
 	return &Cache{index: make([]uint64, minIndex), words: make([]uint64, 0, minWords)}
 }
 
-// Hash returns the hash Find and Insert take for a line's kind and name.
-func Hash(kind uint8, name []byte) uint64 {
-	return maphash.Bytes(seed, name) ^ uint64(kind)*0x9E3779B97F4A7C15
+// Hash returns the hash Find and Insert take for a line's kind and
+// identity (ident, then tags, which may be nil).
+func Hash(kind uint8, ident, tags []byte) uint64 {
+	h := maphash.Bytes(seed, ident) ^ uint64(kind)*0x9E3779B97F4A7C15
+	if tags != nil {
+		h ^= maphash.Bytes(seed, tags) * 0xD6E8FEB86659FD93
+	}
+	return h
 }
 
 // rec returns the record at word w.
@@ -88,8 +98,15 @@ func (c *Cache) key(w int, r *Record) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(&c.words[w+headerWords])), int(r.klen))
 }
 
-// Find returns the record of kind and name (h is Hash(kind, name)), or -1.
-func (c *Cache) Find(kind uint8, name []byte, h uint64) int {
+// bytes returns the key and identity bytes of the record at word w.
+func (c *Cache) bytes(w int, r *Record) []byte {
+	n := max(int(r.klen), int(r.rawAt)+int(r.rawLen)+int(r.tagLen))
+	return unsafe.Slice((*byte)(unsafe.Pointer(&c.words[w+headerWords])), n)
+}
+
+// Find returns the record of kind and identity ident and tags (h is
+// Hash(kind, ident, tags)), or -1.
+func (c *Cache) Find(kind uint8, ident, tags []byte, h uint64) int {
 	tag := uint32(h)
 	mask := uint32(len(c.index) - 1)
 	for i := tag & mask; ; i = (i + 1) & mask {
@@ -102,23 +119,35 @@ func (c *Cache) Find(kind uint8, name []byte, h uint64) int {
 		}
 		w := int(uint32(e)) - 1
 		r := c.rec(w)
-		if r.kind == kind && int(r.nlen) == len(name) &&
-			bytes.Equal(c.key(w, r)[r.nameAt:int(r.nameAt)+len(name)], name) {
+		if int(r.rawLen) != len(ident) || int(r.tagLen) != len(tags) {
+			continue
+		}
+		b := c.bytes(w, r)
+		if b[0] == kind && bytes.Equal(b[r.rawAt:int(r.rawAt)+len(ident)], ident) &&
+			bytes.Equal(b[int(r.rawAt)+len(ident):int(r.rawAt)+len(ident)+len(tags)], tags) {
 			return w
 		}
 	}
 }
 
-// Insert adds kind and name (h is Hash(kind, name)), which Find did not
-// find, with the series' canonical key and its hash; the name must be at
-// nameAt in key. It returns the new record, or -1 if the key is too long
-// to cache. It may clear the cache first (it is full), and may move the
-// records: the records Find or Insert returned before are not valid after.
-func (c *Cache) Insert(kind uint8, name []byte, h uint64, key []byte, nameAt int, hash uint64) int {
-	if len(key) > 1<<12 || nameAt > 0xFF || nameAt+len(name) > len(key) {
+// Insert adds kind and identity ident and tags (h is Hash(kind, ident,
+// tags)), which Find did not find, with the series' canonical key (whose
+// first byte is kind) and its hash. If the identity is untagged (tags nil)
+// and ident is at identAt in key, the record keeps only the key; else
+// (identAt < 0) the identity follows it. It returns the new record, or -1
+// if the key or the identity is too long to cache. It may clear the cache
+// first (it is full), and may move the records: the records Find or Insert
+// returned before are not valid after.
+func (c *Cache) Insert(kind uint8, ident, tags []byte, h uint64, key []byte, identAt int, hash uint64) int {
+	if len(key) == 0 || key[0] != kind || len(key) > 1<<12 || len(ident)+len(tags) > 1<<12 {
 		return -1
 	}
-	n := headerWords + (len(key)+7)/8
+	raw := len(key)
+	if identAt >= 0 && tags == nil && identAt+len(ident) <= len(key) && bytes.Equal(key[identAt:identAt+len(ident)], ident) {
+		raw = identAt
+	}
+	size := max(len(key), raw+len(ident)+len(tags))
+	n := headerWords + (size+7)/8
 	if (len(c.words)+n)*8 > MaxBytes || c.used >= MaxSeries {
 		c.Clear()
 		c.Clears++
@@ -135,8 +164,12 @@ func (c *Cache) Insert(kind uint8, name []byte, h uint64, key []byte, nameAt int
 	c.words = c.words[:w+n]
 	clear(c.words[w : w+n])
 	r := c.rec(w)
-	*r = Record{Hash: hash, klen: uint16(len(key)), nlen: uint16(len(name)), nameAt: uint8(nameAt), kind: kind}
-	copy(c.key(w, r), key)
+	*r = Record{Hash: hash, klen: uint16(len(key)), rawAt: uint16(raw), rawLen: uint16(len(ident)), tagLen: uint16(len(tags))}
+	b := c.bytes(w, r)
+	copy(b, key)
+	if raw == len(key) {
+		copy(b[raw+copy(b[raw:], ident):], tags)
+	}
 	c.place(uint32(h), w)
 	c.used++
 	return w

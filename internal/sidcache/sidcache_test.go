@@ -21,7 +21,7 @@ func key(t testing.TB, kind sample.Kind, name string) ([]byte, int) {
 func insert(t testing.TB, c *Cache, kind sample.Kind, name string) int {
 	t.Helper()
 	k, at := key(t, kind, name)
-	i := c.Insert(uint8(kind), []byte(name), Hash(uint8(kind), []byte(name)), k, at, sample.Hash(k))
+	i := c.Insert(uint8(kind), []byte(name), nil, Hash(uint8(kind), []byte(name), nil), k, at, sample.Hash(k))
 	if i < 0 {
 		t.Fatalf("%s not cached", name)
 	}
@@ -39,7 +39,7 @@ func TestFindIsExact(t *testing.T) {
 	}
 	for i := range n {
 		name := []byte(fmt.Sprintf("m.%d", i))
-		j := c.Find(uint8(sample.KindCounter), name, Hash(uint8(sample.KindCounter), name))
+		j := c.Find(uint8(sample.KindCounter), name, nil, Hash(uint8(sample.KindCounter), name, nil))
 		if j < 0 {
 			t.Fatalf("%s not found", name)
 		}
@@ -47,13 +47,13 @@ func TestFindIsExact(t *testing.T) {
 		if got := c.Key(j); string(got) != string(k) || c.Record(j).Hash != sample.Hash(k) {
 			t.Fatalf("%s: key %q hash %x", name, got, c.Record(j).Hash)
 		}
-		if c.Find(uint8(sample.KindGauge), name, Hash(uint8(sample.KindGauge), name)) >= 0 {
+		if c.Find(uint8(sample.KindGauge), name, nil, Hash(uint8(sample.KindGauge), name, nil)) >= 0 {
 			t.Fatalf("%s found as a gauge", name)
 		}
-		if p := append(name, 'x'); c.Find(uint8(sample.KindCounter), p, Hash(uint8(sample.KindCounter), p)) >= 0 {
+		if p := append(name, 'x'); c.Find(uint8(sample.KindCounter), p, nil, Hash(uint8(sample.KindCounter), p, nil)) >= 0 {
 			t.Fatalf("%s found", p)
 		}
-		if p := []byte(fmt.Sprintf("m.%d", n+i)); c.Find(uint8(sample.KindCounter), p, Hash(uint8(sample.KindCounter), p)) >= 0 {
+		if p := []byte(fmt.Sprintf("m.%d", n+i)); c.Find(uint8(sample.KindCounter), p, nil, Hash(uint8(sample.KindCounter), p, nil)) >= 0 {
 			t.Fatalf("%s found", p)
 		}
 	}
@@ -122,12 +122,44 @@ func TestFindAllocatesNothing(t *testing.T) {
 	c := New()
 	insert(t, c, sample.KindCounter, "a.b")
 	name := []byte("a.b")
-	h := Hash(uint8(sample.KindCounter), name)
+	h := Hash(uint8(sample.KindCounter), name, nil)
 	if n := testing.AllocsPerRun(100, func() {
-		if c.Find(uint8(sample.KindCounter), name, h) < 0 {
+		if c.Find(uint8(sample.KindCounter), name, nil, h) < 0 {
 			t.Fatal("not found")
 		}
 	}); n != 0 {
 		t.Fatalf("%v allocations", n)
+	}
+}
+
+// TestTaggedIdentities: a tagged line's identity is its name's text and its
+// tags' text, kept beside the key; identities that differ only in where
+// one part ends are different.
+func TestTaggedIdentities(t *testing.T) {
+	c := New()
+	ids := []struct{ ident, tags string }{{"a", "host:b"}, {"a,x=1", "host:b"}, {"a", "host:bc"}, {"a,x=1", ""}, {"ab", "ost:b"}}
+	for n, id := range ids {
+		k, _ := key(t, sample.KindTimer, fmt.Sprint("key", n))
+		tags := []byte(id.tags)
+		if id.tags == "" {
+			tags = nil
+		}
+		if c.Insert(uint8(sample.KindTimer), []byte(id.ident), tags, Hash(uint8(sample.KindTimer), []byte(id.ident), tags), k, -1, sample.Hash(k)) < 0 {
+			t.Fatalf("%+v not cached", id)
+		}
+	}
+	for n, id := range ids {
+		tags := []byte(id.tags)
+		if id.tags == "" {
+			tags = nil
+		}
+		i := c.Find(uint8(sample.KindTimer), []byte(id.ident), tags, Hash(uint8(sample.KindTimer), []byte(id.ident), tags))
+		k, _ := key(t, sample.KindTimer, fmt.Sprint("key", n))
+		if i < 0 || string(c.Key(i)) != string(k) {
+			t.Fatalf("%+v: found %d", id, i)
+		}
+		if c.Find(uint8(sample.KindCounter), []byte(id.ident), tags, Hash(uint8(sample.KindCounter), []byte(id.ident), tags)) >= 0 {
+			t.Fatalf("%+v found as a counter", id)
+		}
 	}
 }
