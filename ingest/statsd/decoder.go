@@ -66,9 +66,11 @@ type Decoder struct {
 	lastBad [NumResults][]byte
 	// keyRoute, if set, replaces the route (SetKeyRoute).
 	keyRoute sample.KeyRoute
-	// cache, if set, names the series of lines without tags by their
-	// handles (SetCache).
-	cache *sidcache.Cache
+	// cache, if set, names the series of lines by their handles
+	// (SetCache); tagged says whether it takes in tagged lines it has not
+	// seen (tagRound).
+	cache  *sidcache.Cache
+	tagged tagRound
 	// relay, while RelayKeys runs, receives each parsed line instead of
 	// the route.
 	relay RelayKeyFunc
@@ -238,6 +240,46 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	return n
 }
 
+// tagRound decides whether the cache takes in the tagged lines it has not
+// seen. A tagged line's identity is its tags' text as written, so a
+// series whose clients write its tags in varying orders has many (up to
+// 720 for six tags), and such lines would fill the cache with identities
+// seldom seen again, each paying an insertion and an ask for nothing. So
+// the cache takes them in during a round of tagWindow tagged lines, and
+// keeps doing so while at least half of a round's tagged lines were found;
+// else it stops for tagRest rounds (tagged lines already cached are still
+// found), then tries a round again.
+type tagRound struct {
+	off         bool
+	lines, hits uint32
+	rest        uint32 // rounds left to rest
+}
+
+const (
+	tagWindow = 1 << 16
+	tagRest   = 15
+)
+
+// seen counts a tagged line, found in the cache or not, and reports
+// whether the cache takes in tagged lines.
+func (r *tagRound) seen(found bool) bool {
+	take := !r.off
+	r.lines++
+	if found {
+		r.hits++
+	}
+	if r.lines == tagWindow {
+		if r.off {
+			r.rest--
+			r.off = r.rest > 0
+		} else {
+			r.off, r.rest = r.hits*2 < r.lines, tagRest
+		}
+		r.lines, r.hits = 0, 0
+	}
+	return take
+}
+
 // cached routes a plain sample of line l through the cache, which knows a
 // series by its kind and the line's text of its name and tags (Line.Ident,
 // Line.IdentTags): with its series' handle if the cache has one good in
@@ -248,6 +290,9 @@ func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample
 	c := d.cache
 	rh := sidcache.Hash(uint8(kind), l.Ident, l.IdentTags)
 	i := c.Find(uint8(kind), l.Ident, l.IdentTags, rh)
+	if len(l.Tags) > 0 && !d.tagged.seen(i >= 0) && i < 0 {
+		return false // not taking tagged lines in
+	}
 	if i < 0 {
 		key, err := sample.AppendKeySpans(d.key[:0], kind, l.Name, l.Src, l.Tags)
 		d.key = key

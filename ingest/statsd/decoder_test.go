@@ -253,3 +253,37 @@ func TestClearRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestTagRound: the cache stops taking in tagged lines after a round in
+// which fewer than half were found, rests tagRest rounds, and tries again;
+// a round in which half or more were found keeps it taking them in.
+func TestTagRound(t *testing.T) {
+	var r tagRound
+	round := func(found func(i int) bool) (took int) {
+		for i := range tagWindow {
+			if r.seen(found(i)) {
+				took++
+			}
+		}
+		return took
+	}
+	half := func(i int) bool { return i%2 == 0 }
+	few := func(i int) bool { return i%3 == 0 }
+	if round(half) != tagWindow || r.off {
+		t.Fatal("stopped after a round with half found")
+	}
+	if round(few) != tagWindow || !r.off {
+		t.Fatal("did not stop after a round with a third found")
+	}
+	for n := range tagRest {
+		if took := round(half); took != 0 {
+			t.Fatalf("rest round %d took %d lines in", n, took)
+		}
+	}
+	if round(half) != tagWindow || r.off {
+		t.Fatal("did not try again after resting, or stopped after a good round")
+	}
+	if round(few) != tagWindow || !r.off || round(half) != 0 {
+		t.Fatal("did not stop again")
+	}
+}
