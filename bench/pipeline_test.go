@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -56,11 +57,18 @@ func BenchmarkPipeline(b *testing.B) {
 		// end-to-end run costs.
 		{"A/names=10000,datagrams=300000", 10_000, workloadA, 300_000, false},
 		{"A/names=10000,source=transforming", 10_000, workloadA, 0, true},
+		// Three to six DogStatsD tags a series: shuffled on every line (as
+		// S2 writes them), or in one order a series (as a client library).
+		{"A,tags=3-6/names=10000", 10_000, workloadA, 0, false},
+		{"A,tags=3-6,fixed/names=10000", 10_000, workloadA, 0, false},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			w := bench.S1(c.names, 1)
 			w.Mix = c.mix
 			w.Messages = c.messages
+			if strings.Contains(c.name, "tags=3-6") {
+				w.MinTags, w.MaxTags, w.FixedTagOrder = 3, 6, strings.Contains(c.name, "fixed")
+			}
 			p := w.Build()
 			s, err := shard.New(0, shard.Config{Periods: []time.Duration{time.Second, time.Minute}})
 			if err != nil {

@@ -189,7 +189,10 @@ type StatsD struct {
 	// host (100 values) and endpoint (1000 values) first, then region,
 	// env, version and zone. 0 for none.
 	MinTags, MaxTags int
-	Mix              Mix
+	// FixedTagOrder writes a series' tags in one order of its own on every
+	// line, as a client library does; otherwise each line shuffles them.
+	FixedTagOrder bool
+	Mix           Mix
 	// Rate is the sample rate of the sampled counters.
 	Rate string
 }
@@ -327,7 +330,11 @@ func (w StatsD) line(dst []byte, s int, r *rand.Rand) ([]byte, Contribution) {
 	}
 	if len(tags) > 0 {
 		dst = append(dst, "|#"...)
-		for i, j := range r.Perm(len(tags)) {
+		order := r.Perm(len(tags))
+		if w.FixedTagOrder {
+			order = rand.New(rand.NewPCG(uint64(s), w.Seed)).Perm(len(tags))
+		}
+		for i, j := range order {
 			if i > 0 {
 				dst = append(dst, ',')
 			}

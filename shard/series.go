@@ -287,7 +287,8 @@ type limboEntry struct {
 	seq   uint64 // tables with Seq < seq may reference sid
 }
 
-// freeLimbo recycles the sids whose tables have all been released.
+// freeLimbo recycles the sids whose tables have all been released and
+// whose handles can no longer come (handleFloor, handle.go).
 func (s *Shard) freeLimbo() {
 	if len(s.limbo) == 0 {
 		return

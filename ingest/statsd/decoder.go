@@ -86,11 +86,12 @@ func (d *Decoder) SetKeyRoute(kr sample.KeyRoute) {
 	}
 }
 
-// SetCache makes the decoder look the series of lines without tags up in c
-// (the cache of the producer its route publishes through, ingest.Producer.
-// Handles), and send their samples with the series' handles once the
-// shards have given them: no key built, hashed or copied. It does nothing
-// while a key route is set (a rewriting source maps keys); nil stops it.
+// SetCache makes the decoder look the series of its lines up in c (the
+// cache of the producer its route publishes through, ingest.Producer.
+// Handles) by their identity (Line.Ident, Line.IdentTags), and send their
+// plain samples with the series' handles once the shards have given them:
+// no key built, hashed or copied. It does nothing while a key route is set
+// (a rewriting source maps keys); nil stops it.
 func (d *Decoder) SetCache(c *sidcache.Cache) {
 	if d.keyRoute == nil {
 		d.cache = c
