@@ -67,8 +67,8 @@ type Decoder struct {
 	// keyRoute, if set, replaces the route (SetKeyRoute).
 	keyRoute sample.KeyRoute
 	// cache, if set, names the series of lines by their handles
-	// (SetCache); tagged says whether it takes in tagged lines it has not
-	// seen (tagRound).
+	// (SetCache); tagged says whether tagged lines go through it
+	// (tagRound).
 	cache  *sidcache.Cache
 	tagged tagRound
 	// relay, while RelayKeys runs, receives each parsed line instead of
@@ -241,19 +241,18 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	return n
 }
 
-// tagRound decides whether the cache takes in the tagged lines it has not
-// seen. A tagged line's identity is its tags' text as written, so a
-// series whose clients write its tags in varying orders has many (up to
-// 720 for six tags), and such lines would fill the cache with identities
-// seldom seen again, each paying an insertion and an ask for nothing. So
-// the cache takes them in during a round of tagWindow tagged lines, and
-// keeps doing so while at least half of a round's tagged lines were found;
-// else it stops for tagRest rounds (tagged lines already cached are still
-// found), then tries a round again.
+// tagRound decides whether tagged lines go through the cache. A tagged
+// line's identity is its tags' text as written, so a series whose clients
+// write its tags in varying orders has many (up to 720 for six tags), and
+// such lines would fill the cache with identities seldom seen again, each
+// paying a lookup, an insertion and an ask for nothing. So tagged lines go
+// through the cache for a round of tagWindow tagged lines, and go on doing
+// so while at least half of a round's were found there; else they bypass
+// it (no lookup) for tagRest rounds, then try a round again.
 type tagRound struct {
 	off         bool
 	lines, hits uint32
-	rest        uint32 // rounds left to rest
+	rest        uint32 // rounds left to bypass the cache
 }
 
 const (
@@ -261,15 +260,9 @@ const (
 	tagRest   = 15
 )
 
-// seen counts a tagged line, found in the cache or not, and reports
-// whether the cache takes in tagged lines.
-func (r *tagRound) seen(found bool) bool {
-	take := !r.off
-	r.lines++
-	if found {
-		r.hits++
-	}
-	if r.lines == tagWindow {
+// use counts a tagged line and reports whether it goes through the cache.
+func (r *tagRound) use() bool {
+	if r.lines == tagWindow { // a round is over: decide the next
 		if r.off {
 			r.rest--
 			r.off = r.rest > 0
@@ -278,8 +271,12 @@ func (r *tagRound) seen(found bool) bool {
 		}
 		r.lines, r.hits = 0, 0
 	}
-	return take
+	r.lines++
+	return !r.off
 }
+
+// hit counts a tagged line found in the cache.
+func (r *tagRound) hit() { r.hits++ }
 
 // cached routes a plain sample of line l through the cache, which knows a
 // series by its kind and the line's text of its name and tags (Line.Ident,
@@ -289,10 +286,14 @@ func (r *tagRound) seen(found bool) bool {
 // too long: the caller refuses it; or too long to cache).
 func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample.Unit, flags uint8, route sample.Route) bool {
 	c := d.cache
+	tagged := len(l.Tags) > 0
+	if tagged && !d.tagged.use() {
+		return false
+	}
 	rh := sidcache.Hash(uint8(kind), l.Ident, l.IdentTags)
 	i := c.Find(uint8(kind), l.Ident, l.IdentTags, rh)
-	if len(l.Tags) > 0 && !d.tagged.seen(i >= 0) && i < 0 {
-		return false // not taking tagged lines in
+	if i >= 0 && tagged {
+		d.tagged.hit()
 	}
 	if i < 0 {
 		key, err := sample.AppendKeySpans(d.key[:0], kind, l.Name, l.Src, l.Tags)

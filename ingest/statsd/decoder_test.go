@@ -254,36 +254,37 @@ func TestClearRefused(t *testing.T) {
 	}
 }
 
-// TestTagRound: the cache stops taking in tagged lines after a round in
-// which fewer than half were found, rests tagRest rounds, and tries again;
-// a round in which half or more were found keeps it taking them in.
+// TestTagRound: tagged lines stop going through the cache after a round
+// in which fewer than half were found, bypass it tagRest rounds, and try
+// again; a round in which half or more were found keeps them going.
 func TestTagRound(t *testing.T) {
 	var r tagRound
-	round := func(found func(i int) bool) (took int) {
+	round := func(found func(i int) bool) (used int) {
 		for i := range tagWindow {
-			if r.seen(found(i)) {
-				took++
+			if r.use() {
+				used++
+				if found(i) {
+					r.hit()
+				}
 			}
 		}
-		return took
+		return used
 	}
-	half := func(i int) bool { return i%2 == 0 }
-	few := func(i int) bool { return i%3 == 0 }
-	if round(half) != tagWindow || r.off {
+	half := func(i int) bool { return i%2 == 1 }
+	few := func(i int) bool { return i%3 == 1 }
+	// Each round's share decides the next round.
+	if round(half) != tagWindow || round(few) != tagWindow {
 		t.Fatal("stopped after a round with half found")
 	}
-	if round(few) != tagWindow || !r.off {
-		t.Fatal("did not stop after a round with a third found")
-	}
 	for n := range tagRest {
-		if took := round(half); took != 0 {
-			t.Fatalf("rest round %d took %d lines in", n, took)
+		if used := round(half); used != 0 {
+			t.Fatalf("rest round %d after a round with a third found used the cache %d times", n, used)
 		}
 	}
-	if round(half) != tagWindow || r.off {
+	if round(half) != tagWindow || round(few) != tagWindow {
 		t.Fatal("did not try again after resting, or stopped after a good round")
 	}
-	if round(few) != tagWindow || !r.off || round(half) != 0 {
+	if round(half) != 0 {
 		t.Fatal("did not stop again")
 	}
 }
