@@ -257,7 +257,7 @@ type tagRound struct {
 
 const (
 	tagWindow = 1 << 16
-	tagRest   = 15
+	tagRest   = 63
 )
 
 // use counts a tagged line and reports whether it goes through the cache.
