@@ -122,9 +122,12 @@ func (c *Cache) Find(kind uint8, ident, tags []byte, h uint64) int {
 		if int(r.rawLen) != len(ident) || int(r.tagLen) != len(tags) {
 			continue
 		}
-		b := c.bytes(w, r)
-		if b[0] == kind && bytes.Equal(b[r.rawAt:int(r.rawAt)+len(ident)], ident) &&
-			bytes.Equal(b[int(r.rawAt)+len(ident):int(r.rawAt)+len(ident)+len(tags)], tags) {
+		// The record's bytes, which Insert wrote: its key (kind first),
+		// the identity at rawAt.
+		base := unsafe.Pointer(&c.words[w+headerWords])
+		raw := unsafe.Add(base, r.rawAt)
+		if *(*uint8)(base) == kind && bytes.Equal(unsafe.Slice((*byte)(raw), len(ident)), ident) &&
+			(len(tags) == 0 || bytes.Equal(unsafe.Slice((*byte)(unsafe.Add(raw, len(ident))), len(tags)), tags)) {
 			return w
 		}
 	}
