@@ -257,6 +257,10 @@ func TestReloadLosesNothing(t *testing.T) {
 	if want := fmt.Sprintf(`mad_source_samples_total{pipeline="b",source="statsd_b",protocol="udp"} %d`, bSamples); bSamples == 0 || !strings.Contains(metrics, want) {
 		t.Errorf("the removed pipeline's samples (%d) are not on /metrics as %s", bSamples, want)
 	}
+	// b's series went by handle once its loop had seen them.
+	if h := bSrc.Stats().Handles; h == 0 || h > bSamples || !strings.Contains(metrics, fmt.Sprintf(`mad_source_handle_samples_total{pipeline="b",source="statsd_b",protocol="udp"} %d`, h)) {
+		t.Errorf("the removed pipeline's samples by handle: %d of %d, or not on /metrics", h, bSamples)
+	}
 	if strings.Contains(metrics, `mad_pipeline_series{pipeline="b"`) {
 		t.Error("the removed pipeline's gauges are still on /metrics")
 	}

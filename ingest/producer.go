@@ -148,6 +148,15 @@ func (p *Producer) Handles() *sidcache.Cache {
 	return p.cache
 }
 
+// CacheClears returns the times the producer's series cache was full and
+// was cleared (0 without a cache).
+func (p *Producer) CacheClears() uint64 {
+	if p.cache == nil {
+		return 0
+	}
+	return p.cache.Clears
+}
+
 // stamp gives shard i's current batch the shard's epoch, as it is now.
 // Batches to a shard never go down in epoch, and a current batch is
 // stamped when it becomes current, or while it is empty: its handles are

@@ -42,6 +42,8 @@ func (s *UDPSource) Report(emit func(sm.Value)) {
 	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
 	emit(counter("mad_source_truncated_datagrams_total", "Datagrams longer than the receive buffer; their cut last line is dropped.", l, st.Truncated))
 	emit(counter("mad_source_read_errors_total", "Socket read errors.", l, st.ReadErrors))
+	emit(counter("mad_source_handle_samples_total", "Samples sent to their shard by their series' handle (the loop's series cache), of mad_source_samples_total.", l, st.Handles))
+	emit(counter("mad_source_series_cache_clears_total", "Times a loop's series cache was full and was cleared.", l, st.CacheClears))
 	if s.cfg.UnixPath == "" { // on a Unix socket senders wait instead: nothing to count
 		emit(counter("mad_source_kernel_drops_total", "Datagrams the kernel dropped because the socket receive buffer was full.", l, st.KernelDrops))
 	}

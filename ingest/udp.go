@@ -128,6 +128,8 @@ const (
 	udpTooLong
 	udpDropped
 	udpWaits
+	udpHandles
+	udpCacheClears
 	udpLines    // + statsd.Result: lines by result
 	udpCounters = udpLines + int(statsd.NumResults)
 )
@@ -150,6 +152,10 @@ type UDPStats struct {
 	// read from the sockets (SO_MEMINFO). Always 0 on a unixgram socket:
 	// there the kernel drops nothing, it makes senders wait or fail.
 	KernelDrops uint64
+	// Handles: samples, of Samples, sent by their series' handle (the
+	// loops' series caches, Producer.Handles); CacheClears: times a loop's
+	// cache was full and was cleared.
+	Handles, CacheClears uint64
 }
 
 // UDPSource is a StatsD source on UDP: Loops sockets bound with
@@ -568,6 +574,8 @@ func (s *UDPSource) Stats() UDPStats {
 		st.TooLong += v[udpTooLong]
 		st.Dropped += v[udpDropped]
 		st.Waits += v[udpWaits]
+		st.Handles += v[udpHandles]
+		st.CacheClears += v[udpCacheClears]
 		for r := range st.Lines {
 			st.Lines[r] += v[udpLines+r]
 		}
@@ -673,6 +681,7 @@ func (l *udpLoop) account(now int64, force bool) {
 	v[udpSamples], v[udpSampledOut], v[udpNonFinite], v[udpTooLong] = d.Samples, d.SampledOut, d.NonFinite, d.TooLong
 	v[udpWaits] = l.prod.Waits
 	v[udpDropped] = l.prod.Dropped
+	v[udpHandles], v[udpCacheClears] = d.Handles, l.prod.CacheClears()
 	for r, n := range d.Lines {
 		v[udpLines+r] = n
 	}
