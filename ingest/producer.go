@@ -214,16 +214,15 @@ func newProducer(lanes Lanes, mappers MapperChain) *Producer {
 
 // newStatsdDecoder returns a StatsD decoder for producer p's loop: with a
 // mapper, the decoder routes by key (RouteKey), so that a rewriting source
-// costs one lookup per sample, not a staging copy. Without one, if handles
-// is set, the decoder sends the series it has seen by their handles
-// (Handles): a UDP loop's, which sees every series of its socket. A TCP
-// connection's producer does not (a cache for each of thousands of
-// connections would cost more memory than it saves time).
-func newStatsdDecoder(cfg statsd.Config, p *Producer, handles bool) *statsd.Decoder {
+// costs one lookup per sample, not a staging copy. Without one, the
+// decoder sends the series it has seen by their handles (Handles). The
+// producers that decode StatsD are a UDP loop's and a TCP event loop's
+// slot's: one cache each, however many connections.
+func newStatsdDecoder(cfg statsd.Config, p *Producer) *statsd.Decoder {
 	d := statsd.NewDecoder(cfg)
 	if p.mapper != nil {
 		d.SetKeyRoute(p.RouteKey)
-	} else if handles {
+	} else {
 		d.SetCache(p.Handles())
 	}
 	return d

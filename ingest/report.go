@@ -30,6 +30,12 @@ func reportLines(emit func(sm.Value), l []string, lines *[statsd.NumResults]uint
 	emit(counter("mad_source_ring_waits_total", "Times a source found a shard's ring full and waited for it (backpressure).", l, waits))
 }
 
+// reportHandles reports a StatsD source's use of its series caches.
+func reportHandles(emit func(sm.Value), l []string, handles, clears uint64) {
+	emit(counter("mad_source_handle_samples_total", "Samples sent to their shard by their series' handle (the loops' series caches), of mad_source_samples_total.", l, handles))
+	emit(counter("mad_source_series_cache_clears_total", "Times a loop's series cache was full and was cleared.", l, clears))
+}
+
 // Report reports the source's counters.
 func (s *UDPSource) Report(emit func(sm.Value)) {
 	st := s.Stats()
@@ -42,8 +48,7 @@ func (s *UDPSource) Report(emit func(sm.Value)) {
 	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
 	emit(counter("mad_source_truncated_datagrams_total", "Datagrams longer than the receive buffer; their cut last line is dropped.", l, st.Truncated))
 	emit(counter("mad_source_read_errors_total", "Socket read errors.", l, st.ReadErrors))
-	emit(counter("mad_source_handle_samples_total", "Samples sent to their shard by their series' handle (the loop's series cache), of mad_source_samples_total.", l, st.Handles))
-	emit(counter("mad_source_series_cache_clears_total", "Times a loop's series cache was full and was cleared.", l, st.CacheClears))
+	reportHandles(emit, l, st.Handles, st.CacheClears)
 	if s.cfg.UnixPath == "" { // on a Unix socket senders wait instead: nothing to count
 		emit(counter("mad_source_kernel_drops_total", "Datagrams the kernel dropped because the socket receive buffer was full.", l, st.KernelDrops))
 	}
@@ -104,6 +109,7 @@ func (s *TCPSource) Report(emit func(sm.Value)) {
 	emit(counter("mad_source_connections_total", "Connections accepted.", l, st.Connections))
 	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
 	emit(counter("mad_source_long_lines_total", "Lines discarded whole for exceeding the line limit (each once, whatever its length).", l, st.LongLines))
+	reportHandles(emit, l, st.Handles, st.CacheClears)
 	reportMappers(emit, l, s.cfg.Mappers) // fixed for the source's life (Retargetable)
 }
 

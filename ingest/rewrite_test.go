@@ -295,7 +295,7 @@ func TestRouteKeyMatchesStaging(t *testing.T) {
 		p.MaxSamples = 64 // many publications, stagings interleaved with them
 		d := statsd.NewDecoder(statsd.Config{})
 		if byKey {
-			d = newStatsdDecoder(statsd.Config{}, p, true)
+			d = newStatsdDecoder(statsd.Config{}, p)
 		}
 		for off := 0; off < len(data); {
 			end := min(len(data), off+1400)
@@ -338,7 +338,7 @@ func TestRouteKeySteadyState(t *testing.T) {
 	}
 	lanes := NewLanes(2, 1024)
 	p := newProducer(lanes, MapperChain{spec})
-	d := newStatsdDecoder(statsd.Config{}, p, true)
+	d := newStatsdDecoder(statsd.Config{}, p)
 	var data []byte
 	for i := 0; i < 100; i++ {
 		data = fmt.Appendf(data, "app.latency.%d:%d|ms|#host:h%d,pid:7\n", i%10, i, i%5)

@@ -133,6 +133,10 @@ type TCPStats struct {
 	// LongLines discarded for exceeding MaxLine, each counted once
 	// whatever its length.
 	LongLines uint64
+	// Handles: StatsD samples, of Samples, sent by their series' handle
+	// (the slots' series caches, Producer.Handles); CacheClears: times a
+	// slot's cache was full and was cleared.
+	Handles, CacheClears uint64
 }
 
 // Counters of a TCP slot, by index.
@@ -146,6 +150,8 @@ const (
 	tcpTooLong
 	tcpDropped
 	tcpWaits
+	tcpHandles
+	tcpCacheClears
 	tcpLines
 	tcpCounters = tcpLines + int(statsd.NumResults)
 )
@@ -251,7 +257,7 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	s := &TCPSource{cfg: cfg, addr: addr, slots: make(chan *tcpSlot, cfg.Loops), boot: make(chan error, 1), done: make(chan error, 1)}
 	for i := range lanes {
 		prod := newProducer(lanes[i], cfg.Mappers)
-		sl := &tcpSlot{dec: newStatsdDecoder(cfg.Decoder, prod, false), decCfg: cfg.Decoder, prod: prod, c: newCounters(tcpCounters),
+		sl := &tcpSlot{dec: newStatsdDecoder(cfg.Decoder, prod), decCfg: cfg.Decoder, prod: prod, c: newCounters(tcpCounters),
 			lines: newLineDecoder(&cfg)}
 		sl.prod.MaxWait, sl.prod.SkipStuck = cfg.MaxWait, true
 		sl.route = sl.prod.Route
@@ -391,7 +397,7 @@ func (s *TCPSource) Retarget(cfg SourceConfig, lanes []Lanes) error {
 	for i, sl := range s.all {
 		sl.prod.Retarget(lanes[i])
 		if dec != sl.decCfg {
-			d := newStatsdDecoder(dec, sl.prod, false)
+			d := newStatsdDecoder(dec, sl.prod)
 			d.Stats = sl.dec.Stats
 			sl.dec, sl.decCfg = d, dec
 		}
@@ -608,6 +614,7 @@ func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 	v[tcpSamples], v[tcpSampledOut], v[tcpNonFinite], v[tcpTooLong] = d.Samples, d.SampledOut, d.NonFinite, d.TooLong
 	v[tcpWaits] = sl.prod.Waits
 	v[tcpDropped] = sl.prod.Dropped
+	v[tcpHandles], v[tcpCacheClears] = d.Handles, sl.prod.CacheClears()
 	for r, n := range d.Lines {
 		v[tcpLines+r] = n
 	}
@@ -664,6 +671,8 @@ func (s *TCPSource) Stats() TCPStats {
 		st.TooLong += v[tcpTooLong]
 		st.Dropped += v[tcpDropped]
 		st.Waits += v[tcpWaits]
+		st.Handles += v[tcpHandles]
+		st.CacheClears += v[tcpCacheClears]
 		for r := range st.Lines {
 			st.Lines[r] += v[tcpLines+r]
 		}

@@ -281,7 +281,7 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 		prod := newProducer(lanes[i], cfg.Mappers)
 		l := &udpLoop{
 			src: s, index: i, raw: raw,
-			dec:    newStatsdDecoder(cfg.Decoder, prod, true),
+			dec:    newStatsdDecoder(cfg.Decoder, prod),
 			decCfg: cfg.Decoder,
 			prod:   prod,
 			c:      newCounters(udpCounters),
@@ -482,7 +482,7 @@ func (s *UDPSource) Retarget(cfg SourceConfig, lanes []Lanes) error {
 		l.mu.Lock()
 		l.prod.Retarget(lanes[i])
 		if dec != l.decCfg {
-			d := newStatsdDecoder(dec, l.prod, true)
+			d := newStatsdDecoder(dec, l.prod)
 			d.Stats = l.dec.Stats
 			l.dec, l.decCfg = d, dec
 		}
