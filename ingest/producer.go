@@ -626,7 +626,7 @@ func usedBytes(b *sample.Batch) int64 {
 func batchBytes(b *sample.Batch) int {
 	return cap(b.Samples)*int(unsafe.Sizeof(sample.Sample{})) + cap(b.Keys) +
 		cap(b.Aggs)*int(unsafe.Sizeof(sample.Agg{})) + cap(b.Hist)*int(unsafe.Sizeof(sample.HistEntry{})) +
-		cap(b.Runs)*int(unsafe.Sizeof(sample.Run{})) + cap(b.Vals)*8
+		cap(b.Runs)*int(unsafe.Sizeof(sample.Run{})) + cap(b.Vals)*8 + cap(b.Asks)*int(unsafe.Sizeof(sample.Ask{}))
 }
 
 // Taken reports whether the shards have taken every batch published to

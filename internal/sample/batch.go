@@ -134,7 +134,7 @@ type Ask struct {
 // Run locates a FlagRun sample's values in Batch.Vals.
 type Run struct{ Off, Len uint32 }
 
-// Reset empties the batch and keeps its capacity.
+// Reset empties the batch and keeps its capacity (and its Epoch).
 func (b *Batch) Reset() {
 	b.Samples = b.Samples[:0]
 	b.Keys = b.Keys[:0]
