@@ -161,10 +161,14 @@ func (p *Producer) CacheClears() uint64 {
 // Batches to a shard never go down in epoch, and a current batch is
 // stamped when it becomes current, or while it is empty: its handles are
 // all of its epoch.
-func (p *Producer) stamp(i int) {
-	if p.lanes.Epochs != nil {
-		p.cur[i].Epoch = p.lanes.Epochs[i].Load()
+func (p *Producer) stamp(i int) { p.cur[i].Epoch = p.epoch(i) }
+
+// epoch returns shard i's epoch as it is now, 0 if the lanes have none.
+func (p *Producer) epoch(i int) uint32 {
+	if p.lanes.Epochs == nil {
+		return 0
 	}
+	return p.lanes.Epochs[i].Load()
 }
 
 // SetMapper makes the producer stage what decoders route and map it (MAD's
@@ -466,9 +470,7 @@ func (p *Producer) fresh(i int) *sample.Batch {
 		sp[len(sp)-1] = nil
 		p.spare[i] = sp[:len(sp)-1]
 	}
-	if p.lanes.Epochs != nil {
-		b.Epoch = p.lanes.Epochs[i].Load()
-	}
+	b.Epoch = p.epoch(i)
 	return b
 }
 
@@ -555,7 +557,7 @@ func (p *Producer) ackEpochs() {
 		return
 	}
 	for i, b := range p.cur {
-		if b.Len() > 0 || b.Epoch == p.lanes.Epochs[i].Load() {
+		if b.Len() > 0 || b.Epoch == p.epoch(i) {
 			continue
 		}
 		p.stamp(i)

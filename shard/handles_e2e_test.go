@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,5 +181,3 @@ func TestHandlesChangeNoAggregate(t *testing.T) {
 	t.Logf("%d rows; %d samples, %d by handle; %d series created, %d reaped; epochs moved %d times",
 		len(with.rows), with.dec.Stats.Samples, with.dec.Stats.Handles, created, reaped, epochs)
 }
-
-var _ atomic.Uint32 // the lanes' epochs

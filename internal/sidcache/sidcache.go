@@ -1,8 +1,8 @@
 // Package sidcache is a producer's cache of the series it has seen: what a
 // line names a series by (its kind, and its name and tags as the line
-// writes them: its identity) mapped to the series' canonical key, the key's hash and, once the
-// series' shard has answered an ask, the series' handle (see package
-// shard, handle.go). A decoder that finds a line's series here sends the
+// writes them: its identity) mapped to the series' canonical key, the key's
+// hash and, once the series' shard has answered an ask, the series' handle
+// (see package shard, handle.go). A decoder that finds a line's series here sends the
 // sample with the handle: it builds, hashes and copies no key, and the
 // shard neither looks the series up nor compares keys.
 //
@@ -16,7 +16,7 @@
 //
 // A series is a record in one array, its header and its key together, so
 // that a hit reads the index's line and the record's (often one line), no
-// more; the index holds the name's hash's low 32 bits and the record's
+// more; the index holds the identity's hash's low 32 bits and the record's
 // place. It belongs to its producer's goroutine: the decoder looks lines
 // up, the producer gives it the answers of the batches the shards gave
 // back.
@@ -31,8 +31,8 @@ import (
 )
 
 // Bounds of a cache: 131 072 series and 8 MiB of records (with an index of
-// at most 2 MiB); about 64 bytes a series of 30-byte names, and 8 to 21 of
-// index.
+// at most 2 MiB); a record is about 64 bytes for a 30-byte name, and the
+// index 8 to 32 bytes a series.
 const (
 	MaxSeries = 1 << 17
 	MaxBytes  = 8 << 20
@@ -40,18 +40,20 @@ const (
 	minWords  = 256
 )
 
-// Cache maps a series' kind and name to its key, hash and handle.
+// Cache maps a series' kind and identity to its key, hash and handle.
 type Cache struct {
 	index []uint64 // tag << 32 | record's word + 1; 0: empty
 	words []uint64 // the records (Record, then the key, in whole words)
 	used  int
 	seq   uint32 // the last ticket's sequence number
-	first uint32 // the first sequence number given since the last clear
+	first uint32 // the first sequence number given (or to give) since the last clear
 	// Clears counts the times the cache was full and was cleared.
 	Clears uint64
 }
 
-// Record is a series' header; its canonical key follows it.
+// Record is a series' header; its canonical key (whose first byte is its
+// kind, which Find compares) follows it, then its identity unless the key
+// holds it.
 type Record struct {
 	// Hash is the series' canonical key's hash (sample.Hash).
 	Hash uint64
@@ -67,9 +69,6 @@ type Record struct {
 }
 
 const headerWords = int(unsafe.Sizeof(Record{})) / 8
-
-// The record's key starts with its kind (package sample), which Find
-// compares.
 
 var _ [unsafe.Sizeof(Record{}) % 8]struct{} // whole words
 
@@ -238,9 +237,10 @@ func (c *Cache) Answer(asks []sample.Ask) {
 	for i := range asks {
 		a := &asks[i]
 		seq, w := uint32(a.Ticket>>32), int(uint32(a.Ticket))
-		// seq - first wraps around with seq: a ticket from before the
-		// last clear is at least 2^32 - (c.seq - c.first) away.
-		if a.Handle == 0 || seq-c.first > c.seq-c.first || w+headerWords > len(c.words) {
+		// Only a ticket given since the last clear names a record (w is
+		// one's first word): there were c.seq+1-c.first of them, none
+		// right after the clear (all counts wrap around together).
+		if a.Handle == 0 || seq-c.first >= c.seq+1-c.first || w+headerWords > len(c.words) {
 			continue
 		}
 		if r := c.rec(w); r.ticket == seq {

@@ -91,6 +91,19 @@ func TestAnswers(t *testing.T) {
 	if r := c.Record(d); r.Handle != 0 {
 		t.Fatalf("an answer from before the clear, or a ticket never given, was taken: %+v", *r)
 	}
+	// Right after a clear no ticket is good, whatever a record's bytes
+	// where an old ticket points hold (here: its own sequence number).
+	td := c.Ticket(d)
+	c.Clear()
+	e := insert(t, c, sample.KindCounter, "e")
+	if e != d {
+		t.Fatalf("e at word %d, d was at %d", e, d)
+	}
+	c.Record(e).ticket = uint32(td >> 32)
+	c.Answer([]sample.Ask{{Ticket: td, Handle: 15, Epoch: 4}})
+	if r := c.Record(e); r.Handle != 0 {
+		t.Fatalf("an answer from before the clear was taken right after it: %+v", *r)
+	}
 }
 
 // TestBounded: a cache that meets its bounds clears itself and goes on.
