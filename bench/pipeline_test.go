@@ -1,6 +1,8 @@
 package bench_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -9,7 +11,9 @@ import (
 
 	"github.com/gomad/mad/bench"
 	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/ingest/graphite"
 	"github.com/gomad/mad/ingest/statsd"
+	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/internal/transform"
 	"github.com/gomad/mad/shard"
 )
@@ -203,4 +207,89 @@ func BenchmarkRelay(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(lines), "ns/line")
 	b.ReportMetric(float64(dgs)*1000/float64(lines), "datagrams/1000lines")
+}
+
+// BenchmarkGraphitePipeline runs Graphite plaintext lines through mad's
+// data path on one goroutine, as BenchmarkPipeline does StatsD datagrams:
+// the Graphite decoder a TCP event loop uses, a line at a time, into a
+// producer's batches, published to a shard every 2 560 lines (64 chunks of
+// 40) and applied with MAD's default periods and statistics. The names are
+// Graphite's dotted paths, 10 000 of them, at random; "carbon" gives
+// each two carbon tags. With "cache=on" the decoder sends the series it has
+// seen by their handles (the daemon's way), with "cache=off" by their keys.
+// ns per line.
+//
+//	go test ./bench -run '^$' -bench GraphitePipeline -count 6
+func BenchmarkGraphitePipeline(b *testing.B) {
+	const names, chunk = 10_000, 40
+	for _, carbon := range []bool{false, true} {
+		for _, cache := range []bool{true, false} {
+			b.Run(fmt.Sprintf("carbon=%v/cache=%v", carbon, cache), func(b *testing.B) {
+				r := rand.New(rand.NewPCG(1, 2))
+				lines := make([][]byte, 1<<16)
+				for i := range lines {
+					n := (i + r.IntN(names)) % names // every name in the first pass
+					if i < names {
+						n = i
+					}
+					l := fmt.Appendf(nil, "servers.host-%03d.app.metric_%d", n%500, n/500)
+					if carbon {
+						l = fmt.Appendf(l, ";dc=dc%d;env=prod", n%3)
+					}
+					lines[i] = fmt.Appendf(l, " %d.%d 1700000000", r.IntN(1000), r.IntN(100))
+				}
+				s, err := shard.New(0, shard.Config{Periods: []time.Duration{time.Second, time.Minute}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				lanes := ingest.NewLanes(1, 256)
+				lanes.Epochs = []*atomic.Uint32{s.Epoch()}
+				prod := ingest.NewProducer(lanes)
+				dec := graphite.NewDecoder(graphite.Config{ParseCarbonTags: carbon})
+				if cache {
+					dec.SetCache(prod.Handles())
+				}
+				now := time.Now().UnixMilli()
+				apply := func() {
+					prod.Flush()
+					for bt, ok := lanes.To[0].Pop(); ok; bt, ok = lanes.To[0].Pop() {
+						s.Apply(bt, now)
+						bt.Applied()
+						lanes.Back[0].Push(bt)
+					}
+				}
+				var counts sample.Counts
+				run := func(i int) {
+					for j := range chunk {
+						c, err := dec.DecodeLine(lines[(i*chunk+j)%len(lines)], now, prod.Route)
+						if err != nil {
+							b.Fatal(err)
+						}
+						counts.Add(c)
+					}
+					if i%64 == 63 {
+						apply()
+					}
+				}
+				for i := range 2 * len(lines) / chunk { // every series made, batches grown
+					run(i)
+				}
+				apply()
+				counts = sample.Counts{}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					run(i)
+				}
+				apply()
+				b.StopTimer()
+				s.Tick(now)
+				st := s.Stats()
+				if st.Series != names || st.Refused != [len(st.Refused)]uint64{} || cache != (counts.Handles > counts.Samples*9/10) {
+					b.Fatalf("%d series of %d, refused %v; %d samples, %d by handle", st.Series, names, st.Refused, counts.Samples, counts.Handles)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*chunk), "ns/line")
+			})
+		}
+	}
 }

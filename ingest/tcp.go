@@ -112,10 +112,14 @@ type lineDecoder interface {
 	DecodeLine(line []byte, now int64, route sample.Route) (sample.Counts, error)
 }
 
-func newLineDecoder(cfg *TCPConfig) lineDecoder {
+func newLineDecoder(cfg *TCPConfig, p *Producer) lineDecoder {
 	switch cfg.Format {
 	case FormatGraphite:
-		return graphite.NewDecoder(cfg.Graphite)
+		// Graphite's series are sent by their handles as StatsD's are
+		// (newStatsdDecoder); Handles is nil with a mapper.
+		d := graphite.NewDecoder(cfg.Graphite)
+		d.SetCache(p.Handles())
+		return d
 	case FormatTelegraf:
 		return telegraf.NewDecoder(cfg.Telegraf)
 	}
@@ -258,7 +262,7 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	for i := range lanes {
 		prod := newProducer(lanes[i], cfg.Mappers)
 		sl := &tcpSlot{dec: newStatsdDecoder(cfg.Decoder, prod), decCfg: cfg.Decoder, prod: prod, c: newCounters(tcpCounters),
-			lines: newLineDecoder(&cfg)}
+			lines: newLineDecoder(&cfg, prod)}
 		sl.prod.MaxWait, sl.prod.SkipStuck = cfg.MaxWait, true
 		sl.route = sl.prod.Route
 		s.all = append(s.all, sl)
@@ -602,6 +606,7 @@ func (sl *tcpSlot) decodeLines(data []byte, now int64, keepBad bool) {
 		}
 		sl.lineStats.Lines[statsd.OK]++
 		sl.lineStats.Samples += uint64(c.Samples)
+		sl.lineStats.Handles += uint64(c.Handles)
 	}
 }
 

@@ -9,9 +9,11 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gomad/mad/ingest/graphite"
 	"github.com/gomad/mad/ingest/statsd"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/internal/testseed"
@@ -300,4 +302,103 @@ func TestTCPFraming(t *testing.T) {
 	if st := src.Stats(); st.LongLines != wantLong || st.Lines[statsd.OK] != wantShort || lineTotal(st) != wantShort {
 		t.Fatalf("long lines %d, lines %v; want %d long, %d ok", st.LongLines, st.Lines, wantLong, wantShort)
 	}
+}
+
+// TestTCPGraphiteHandles: a Graphite TCP source whose shards give handles
+// sends the series it has seen by them, as a StatsD one does: the test
+// answers asks as a shard would, and connections that send the same series
+// again soon send them all by handle, counted as such. (A producer takes
+// the answers in when it takes the batches back, which may be after the
+// next read event.)
+func TestTCPGraphiteHandles(t *testing.T) {
+	lanes := NewLanes(2, 64)
+	var epochs [2]atomic.Uint32
+	for i := range epochs {
+		epochs[i].Store(1)
+		lanes.Epochs = append(lanes.Epochs, &epochs[i])
+	}
+	src, err := ListenTCP(TCPConfig{Name: "graphite", Addr: "127.0.0.1:0", Format: FormatGraphite, Log: quiet,
+		Graphite: graphite.Config{ParseCarbonTags: true}}, []Lanes{lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Stop()
+	const n = 50
+	keys := map[uint64]string{} // by handle
+	seen := map[string]int{}    // samples by series key
+	asks, byHandle := 0, 0
+	// shard answers every ask with a handle and reads handles back.
+	shard := func() int {
+		got := 0
+		for i, r := range lanes.To {
+			for b, ok := r.Pop(); ok; b, ok = r.Pop() {
+				for j := range b.Samples {
+					s := &b.Samples[j]
+					var key string
+					switch {
+					case s.Flags&sample.FlagHandle != 0:
+						if key = keys[s.Hash]; key == "" || b.Epoch != 1 {
+							t.Errorf("handle %x in a batch of epoch %d: never given", s.Hash, b.Epoch)
+						}
+						byHandle++
+					case s.Flags&sample.FlagAsk != 0:
+						key = string(b.Key(s))
+						h := 1<<63 | uint64(len(keys)+1)
+						keys[h] = key
+						b.Asks[s.Agg].Handle, b.Asks[s.Agg].Epoch = h, 1
+						asks++
+					default:
+						t.Errorf("a sample of flags %x", s.Flags)
+					}
+					seen[key]++
+				}
+				got += b.Len()
+				b.Applied()
+				lanes.Back[i].Push(b)
+			}
+		}
+		return got
+	}
+	send := func() int {
+		before := byHandle
+		conn, err := net.Dial("tcp", src.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []byte
+		for i := range n {
+			lines = fmt.Appendf(lines, "app.m%d;host=h%d %d 1700000000\n", i, i%3, i)
+		}
+		if _, err := conn.Write(lines); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		got := 0
+		for deadline := time.Now().Add(10 * time.Second); got < n && time.Now().Before(deadline); {
+			got += shard()
+			time.Sleep(time.Millisecond)
+		}
+		if got != n {
+			t.Fatalf("got %d samples of %d", got, n)
+		}
+		return byHandle - before
+	}
+	rounds := 1
+	for send(); send() != n && rounds < 5; {
+		rounds++
+	}
+	rounds++
+	if err := src.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	st := src.Stats()
+	if asks < n || asks > (rounds-1)*n || len(seen) != n || st.Samples != uint64(rounds*n) || st.Handles != uint64(byHandle) {
+		t.Fatalf("%d rounds: %d asks, %d samples by handle, %d series; stats %+v", rounds, asks, byHandle, len(seen), st)
+	}
+	for key, c := range seen {
+		if c != rounds {
+			t.Fatalf("series %q: %d samples; want %d", key, c, rounds)
+		}
+	}
+	t.Logf("%d rounds: %d asks, %d samples by handle", rounds, asks, byHandle)
 }

@@ -1,6 +1,7 @@
 package shard_test
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -10,22 +11,30 @@ import (
 
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/ingest/graphite"
 	"github.com/gomad/mad/ingest/statsd"
+	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/shard"
 )
 
-// handlesPipeline is a StatsD decoder, its producer and the shards behind
-// it, driven by hand on a clock that only the test moves.
+// handlesPipeline is a StatsD decoder (or, with graphite, a Graphite one),
+// its producer and the shards behind it, driven by hand on a clock that
+// only the test moves.
 type handlesPipeline struct {
 	dec    *statsd.Decoder
+	gdec   *graphite.Decoder
+	gstats sample.Counts // gdec's
 	prod   *ingest.Producer
 	shards []*shard.Shard
 	rows   []string
 }
 
-func newHandlesPipeline(t *testing.T, handles bool) *handlesPipeline {
+func newHandlesPipeline(t *testing.T, handles, graphiteLines bool) *handlesPipeline {
 	t.Helper()
 	p := &handlesPipeline{dec: statsd.NewDecoder(statsd.Config{Seed: 7})}
+	if graphiteLines {
+		p.gdec = graphite.NewDecoder(graphite.Config{ParseCarbonTags: true, GlobalTags: [][2]string{{"svc", "s"}, {"host", "g"}}})
+	}
 	lanes := ingest.NewLanes(2, 64)
 	for i := range 2 {
 		s, err := shard.New(i, shard.Config{Periods: []time.Duration{time.Second, 2 * time.Second}, IdleTimeout: time.Second})
@@ -41,13 +50,28 @@ func newHandlesPipeline(t *testing.T, handles bool) *handlesPipeline {
 	p.prod = ingest.NewProducer(lanes)
 	if handles {
 		p.dec.SetCache(p.prod.Handles())
+		if p.gdec != nil {
+			p.gdec.SetCache(p.prod.Handles())
+		}
 	}
 	return p
 }
 
 // step decodes a datagram at now and runs the shards' round and tick.
 func (p *handlesPipeline) step(datagram []byte, now int64, trim bool) {
-	p.dec.Decode(datagram, now, p.prod.Route)
+	if p.gdec == nil {
+		p.dec.Decode(datagram, now, p.prod.Route)
+	}
+	for line := range bytes.Lines(datagram) {
+		if p.gdec == nil {
+			break
+		}
+		c, err := p.gdec.DecodeLine(bytes.TrimSuffix(line, []byte("\n")), now, p.prod.Route)
+		if err != nil {
+			panic(fmt.Sprintf("%q: %v", line, err))
+		}
+		p.gstats.Add(c)
+	}
 	p.prod.Flush()
 	for _, s := range p.shards {
 		shard.DrainInputs(s, now)
@@ -92,7 +116,18 @@ func (p *handlesPipeline) collect() {
 // same rows with handles as with keys, while most samples go by handle and
 // the shards' epochs move on.
 func TestHandlesChangeNoAggregate(t *testing.T) {
-	with, without := newHandlesPipeline(t, true), newHandlesPipeline(t, false)
+	testHandlesChangeNoAggregate(t, false)
+}
+
+// TestGraphiteHandlesChangeNoAggregate is TestHandlesChangeNoAggregate with
+// Graphite lines: names with and without carbon tags (in either order, and
+// ones the decoder ignores) over global tags.
+func TestGraphiteHandlesChangeNoAggregate(t *testing.T) {
+	testHandlesChangeNoAggregate(t, true)
+}
+
+func testHandlesChangeNoAggregate(t *testing.T, graphiteLines bool) {
+	with, without := newHandlesPipeline(t, true, graphiteLines), newHandlesPipeline(t, false, graphiteLines)
 	r := rand.New(rand.NewPCG(1, 2))
 	types := []string{"c", "c", "g", "ms", "h", "s"}
 	const t0 = int64(1_700_000_000_000)
@@ -121,6 +156,25 @@ func TestHandlesChangeNoAggregate(t *testing.T) {
 		for range 40 {
 			i := r.IntN(names)
 			if (step+offset[i])%cycle[i] < silent[i] && !early {
+				continue
+			}
+			if graphiteLines {
+				d = fmt.Appendf(d, "app.metric_%d", i)
+				switch r.IntN(8) {
+				case 0:
+					d = fmt.Appendf(d, ";host=h%d", i%3)
+				case 1:
+					d = fmt.Appendf(d, ";host=h%d;env=e%d", i%3, i%2)
+				case 2:
+					d = fmt.Appendf(d, ";env=e%d;host=h%d", i%2, i%3)
+				case 3:
+					d = fmt.Appendf(d, ";bad;env=e%d", i%2) // "bad" is ignored
+				}
+				d = fmt.Appendf(d, " %d.%d", r.IntN(1000), r.IntN(10))
+				if r.IntN(3) == 0 {
+					d = fmt.Appendf(d, " %d", now/1000-int64(r.IntN(2)))
+				}
+				d = append(d, '\n')
 				continue
 			}
 			typ := types[i%len(types)]
@@ -175,9 +229,13 @@ func TestHandlesChangeNoAggregate(t *testing.T) {
 		created += st.SeriesCreated
 		epochs += uint64(s.Epoch().Load() - 1)
 	}
-	if st := with.dec.Stats; st.Handles*3 < st.Samples || reaped == 0 || epochs == 0 {
-		t.Fatalf("%d samples, %d by handle; %d series created, %d reaped; epochs moved %d times", st.Samples, st.Handles, created, reaped, epochs)
+	samples, handles := with.dec.Stats.Samples, with.dec.Stats.Handles
+	if graphiteLines {
+		samples, handles = uint64(with.gstats.Samples), uint64(with.gstats.Handles)
+	}
+	if handles*3 < samples || reaped == 0 || epochs == 0 {
+		t.Fatalf("%d samples, %d by handle; %d series created, %d reaped; epochs moved %d times", samples, handles, created, reaped, epochs)
 	}
 	t.Logf("%d rows; %d samples, %d by handle; %d series created, %d reaped; epochs moved %d times",
-		len(with.rows), with.dec.Stats.Samples, with.dec.Stats.Handles, created, reaped, epochs)
+		len(with.rows), samples, handles, created, reaped, epochs)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomad/mad/internal/javanum"
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/sidcache"
 )
 
 // Config configures a Decoder: the builder keys of MAD's
@@ -34,7 +35,19 @@ type Decoder struct {
 	dims   []sample.Dim
 	key    []byte
 	perr   sample.DecodeError
+	// cache, if set, names the series of lines by their handles
+	// (SetCache).
+	cache *sidcache.Cache
 }
+
+// SetCache makes the decoder look the series of its lines up in c (the
+// cache of the producer its route publishes through, ingest.Producer.
+// Handles) by their name field as written, carbon tags and all (which,
+// with the decoder's configuration, decides the series key), and send
+// their samples with the series' handles once the shards have given them:
+// no key built, hashed or copied, and the name not checked again. nil stops
+// it.
+func (d *Decoder) SetCache(c *sidcache.Cache) { d.cache = c }
 
 // NewDecoder returns a decoder for cfg.
 func NewDecoder(cfg Config) *Decoder {
@@ -114,6 +127,24 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) (sample
 			return d.fail(line, "invalid graphite line: want \"name value [timestamp]\"")
 		}
 	}
+	t := now
+	if ts != nil {
+		t = seconds(ts) * 1000 // long arithmetic: wraps as Java's does
+	}
+	var rh uint64
+	if d.cache != nil {
+		// A name field the cache holds was accepted with its series key:
+		// only the value is left to read.
+		rh = sidcache.Hash(uint8(sample.KindGauge), name, nil)
+		if i := d.cache.Find(uint8(sample.KindGauge), name, nil, rh); i >= 0 {
+			v, n := javanum.Parse(value)
+			if n == 0 {
+				return d.fail(line, "the value is not a number")
+			}
+			return d.send(i, route, t, v), nil
+		}
+	}
+	ident := name
 	if !utf8.Valid(name) {
 		return d.fail(line, "the name is not valid UTF-8")
 	}
@@ -154,10 +185,6 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) (sample
 	if n == 0 {
 		return d.fail(line, "the value is not a number")
 	}
-	t := now
-	if ts != nil {
-		t = seconds(ts) * 1000 // long arithmetic: wraps as Java's does
-	}
 
 	key, err := sample.AppendKey(d.key[:0], sample.KindGauge, name, dims)
 	d.key = key
@@ -165,9 +192,25 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) (sample
 		return d.fail(line, "the series key is longer than 65519 bytes")
 	}
 	h := sample.Hash(key)
+	if d.cache != nil {
+		// Without dimensions the key ends in the name and the count 0:
+		// the record need not keep the name field apart.
+		if i := d.cache.Insert(uint8(sample.KindGauge), ident, nil, rh, key, len(key)-len(ident)-1, h); i >= 0 {
+			return d.send(i, route, t, v), nil
+		}
+	}
 	b := route(h)
 	b.AddValue(b.PutKeyBytes(key, h), t, 0, v, sample.UnitNone)
 	return sample.Counts{Records: 1, Samples: 1}, nil
+}
+
+// send sends the sample of a line whose series is the cache's record i.
+func (d *Decoder) send(i int, route sample.Route, t int64, v float64) sample.Counts {
+	c := sample.Counts{Records: 1, Samples: 1}
+	if d.cache.Send(i, route, t, v, sample.UnitNone, 0) {
+		c.Handles = 1
+	}
+	return c
 }
 
 // carbonTag reads one ";"-separated part as MAD does: part.split("=")

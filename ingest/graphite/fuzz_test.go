@@ -18,8 +18,10 @@ import (
 // well-formed keys (sample.ParseKey) of kind gauge, without unit, one
 // sample per accepted line; a refusal is a *ParseError; it refuses a line
 // as not matching MAD's regex exactly when the regex does not match it;
-// and it accepts exactly the lines the reference (graphiteref) accepts,
-// with the reference's sample (name, dimensions, value, time).
+// it accepts exactly the lines the reference (graphiteref) accepts, with
+// the reference's sample (name, dimensions, value, time); and a decoder
+// with a series cache (one for every input, answered as the shards would)
+// decodes each line twice as without it, by handle once it has asked.
 //
 //	go test ./ingest/graphite -run '^$' -fuzz '^FuzzGraphite$' -fuzztime 90s
 func FuzzGraphite(f *testing.F) {
@@ -29,13 +31,19 @@ func FuzzGraphite(f *testing.F) {
 	}
 	global := [][2]string{{"service", "svc"}, {"host", "h"}}
 	reused := [2]*Decoder{NewDecoder(Config{GlobalTags: global}), NewDecoder(Config{GlobalTags: global, ParseCarbonTags: true})}
+	cached := [2]*Decoder{NewDecoder(Config{GlobalTags: global}), NewDecoder(Config{GlobalTags: global, ParseCarbonTags: true})}
+	shards := [2]*handleShards{newHandleShards(), newHandleShards()}
+	for i, d := range cached {
+		d.SetCache(shards[i].cache)
+	}
 	f.Fuzz(func(t *testing.T, line []byte, carbon bool) {
 		cfg := Config{GlobalTags: global, ParseCarbonTags: carbon}
 		got, st, err := decode(t, NewDecoder(cfg), line)
-		r := reused[0]
+		c := 0
 		if carbon {
-			r = reused[1]
+			c = 1
 		}
+		r := reused[c]
 		again, st2, err2 := decode(t, r, line)
 		if fmt.Sprint(err) != fmt.Sprint(err2) || st != st2 || fmt.Sprint(got) != fmt.Sprint(again) {
 			t.Fatalf("not deterministic: %v %v / %v %v", got, err, again, err2)
@@ -61,6 +69,11 @@ func FuzzGraphite(f *testing.F) {
 		if len(got) != len(want) || len(got) == 1 && !sameRec(got[0], want[0]) {
 			t.Fatalf("%q: got %v; reference %v", line, got, want)
 		}
+		if h := shards[c]; len(h.keys) > 1<<16 { // bounded over a long run
+			h.cache.Clear()
+			clear(h.keys)
+		}
+		cachedAgrees(t, shards[c], cached[c], cfg, line, 2)
 	})
 }
 

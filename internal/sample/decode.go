@@ -26,10 +26,17 @@ type KeyRoute = func(key []byte, hash uint64) (b *Batch, k KeyRef, ok bool)
 // line's) and the samples they became.
 type Counts struct {
 	Records, Samples int
+	// Handles counts the samples, of Samples, sent by their series'
+	// handles (a decoder with a series cache, package sidcache).
+	Handles int
 }
 
 // Add adds o to c.
-func (c *Counts) Add(o Counts) { c.Records += o.Records; c.Samples += o.Samples }
+func (c *Counts) Add(o Counts) {
+	c.Records += o.Records
+	c.Samples += o.Samples
+	c.Handles += o.Handles
+}
 
 // The kinds of decoding errors. Every error a decoder returns wraps one
 // (errors.Is), and the kind alone decides the answer.

@@ -218,6 +218,23 @@ func (c *Cache) Record(i int) *Record { return c.rec(i) }
 // Key returns the canonical key of record i.
 func (c *Cache) Key(i int) []byte { return c.key(i, c.rec(i)) }
 
+// Send adds a plain sample (AddHandle's fields) of record i's series to the
+// batch route picks for its hash: by the series' handle if the record has
+// one good in the batch's epoch, else by its key, asking for the handle. It
+// reports whether it sent the handle. route may take answers into the
+// cache (the producer's Route gives it the batches the shards gave back),
+// which moves no record.
+func (c *Cache) Send(i int, route sample.Route, t int64, v float64, u sample.Unit, flags uint8) bool {
+	r := c.rec(i)
+	b := route(r.Hash)
+	if r.Handle != 0 && r.Epoch == b.Epoch {
+		b.AddHandle(r.Handle, t, v, u, flags)
+		return true
+	}
+	b.AddAsking(b.PutKeyBytes(c.key(i, r), r.Hash), t, v, u, flags, c.Ticket(i))
+	return false
+}
+
 // Ticket returns the ticket of an ask for record i's handle: the ask
 // outstanding, or a new one.
 func (c *Cache) Ticket(i int) uint64 {
