@@ -127,24 +127,13 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) (sample
 			return d.fail(line, "invalid graphite line: want \"name value [timestamp]\"")
 		}
 	}
-	t := now
-	if ts != nil {
-		t = seconds(ts) * 1000 // long arithmetic: wraps as Java's does
-	}
 	var rh uint64
 	if d.cache != nil {
-		// A name field the cache holds was accepted with its series key:
-		// only the value is left to read.
 		rh = sidcache.Hash(uint8(sample.KindGauge), name, nil)
 		if i := d.cache.Find(uint8(sample.KindGauge), name, nil, rh); i >= 0 {
-			v, n := javanum.Parse(value)
-			if n == 0 {
-				return d.fail(line, "the value is not a number")
-			}
-			return d.send(i, route, t, v), nil
+			return d.cached(line, i, value, ts, now, route)
 		}
 	}
-	ident := name
 	if !utf8.Valid(name) {
 		return d.fail(line, "the name is not valid UTF-8")
 	}
@@ -185,6 +174,7 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) (sample
 	if n == 0 {
 		return d.fail(line, "the value is not a number")
 	}
+	t := at(ts, now)
 
 	key, err := sample.AppendKey(d.key[:0], sample.KindGauge, name, dims)
 	d.key = key
@@ -193,15 +183,34 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) (sample
 	}
 	h := sample.Hash(key)
 	if d.cache != nil {
-		// Without dimensions the key ends in the name and the count 0:
-		// the record need not keep the name field apart.
-		if i := d.cache.Insert(uint8(sample.KindGauge), ident, nil, rh, key, len(key)-len(ident)-1, h); i >= 0 {
+		// Without dimensions the key ends in the name field and the count
+		// 0: the record need not keep the name field apart.
+		if i := d.cache.Insert(uint8(sample.KindGauge), line[:sp], nil, rh, key, len(key)-sp-1, h); i >= 0 {
 			return d.send(i, route, t, v), nil
 		}
 	}
 	b := route(h)
 	b.AddValue(b.PutKeyBytes(key, h), t, 0, v, sample.UnitNone)
 	return sample.Counts{Records: 1, Samples: 1}, nil
+}
+
+// at returns the time of a line: its timestamp ts in ms, or now.
+func at(ts []byte, now int64) int64 {
+	if ts == nil {
+		return now
+	}
+	return seconds(ts) * 1000 // long arithmetic: wraps as Java's does
+}
+
+// cached decodes the rest of a line whose name field the cache holds, as
+// record i: that name was accepted with its series key, so only the value
+// is left to read.
+func (d *Decoder) cached(line []byte, i int, value, ts []byte, now int64, route sample.Route) (sample.Counts, error) {
+	v, n := javanum.Parse(value)
+	if n == 0 {
+		return d.fail(line, "the value is not a number")
+	}
+	return d.send(i, route, at(ts, now), v), nil
 }
 
 // send sends the sample of a line whose series is the cache's record i.

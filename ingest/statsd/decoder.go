@@ -307,10 +307,18 @@ func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample
 			return false
 		}
 	}
+	// Cache.Send's body, written out: decode, where this is inlined, is too
+	// big for the inliner to take Send, and the call cost 1-2 % a line
+	// (BENCHMARKS.md, "Graphite lines by their handles").
+	sl := c.Record(i)
 	d.Stats.Samples++
-	if c.Send(i, route, t, v, u, flags) {
+	b := route(sl.Hash) // may take answers into the cache: sl stays where it is
+	if sl.Handle != 0 && sl.Epoch == b.Epoch {
+		b.AddHandle(sl.Handle, t, v, u, flags)
 		d.Stats.Handles++
+		return true
 	}
+	b.AddAsking(b.PutKeyBytes(c.Key(i), sl.Hash), t, v, u, flags, c.Ticket(i))
 	return true
 }
 
