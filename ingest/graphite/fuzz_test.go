@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomad/mad/ingest/graphite/graphiteref"
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/sidcache/sidcachetest"
 )
 
 // FuzzGraphite: the decoder never panics and is deterministic (a fresh
@@ -32,9 +33,9 @@ func FuzzGraphite(f *testing.F) {
 	global := [][2]string{{"service", "svc"}, {"host", "h"}}
 	reused := [2]*Decoder{NewDecoder(Config{GlobalTags: global}), NewDecoder(Config{GlobalTags: global, ParseCarbonTags: true})}
 	cached := [2]*Decoder{NewDecoder(Config{GlobalTags: global}), NewDecoder(Config{GlobalTags: global, ParseCarbonTags: true})}
-	shards := [2]*handleShards{newHandleShards(), newHandleShards()}
+	shards := [2]*sidcachetest.Shards{sidcachetest.New(), sidcachetest.New()}
 	for i, d := range cached {
-		d.SetCache(shards[i].cache)
+		d.SetCache(shards[i].Cache)
 	}
 	f.Fuzz(func(t *testing.T, line []byte, carbon bool) {
 		cfg := Config{GlobalTags: global, ParseCarbonTags: carbon}
@@ -69,10 +70,7 @@ func FuzzGraphite(f *testing.F) {
 		if len(got) != len(want) || len(got) == 1 && !sameRec(got[0], want[0]) {
 			t.Fatalf("%q: got %v; reference %v", line, got, want)
 		}
-		if h := shards[c]; len(h.keys) > 1<<16 { // bounded over a long run
-			h.cache.Clear()
-			clear(h.keys)
-		}
+		shards[c].Bound(1 << 16) // over a long run
 		cachedAgrees(t, shards[c], cached[c], cfg, line, 2)
 	})
 }

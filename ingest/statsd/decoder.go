@@ -148,11 +148,18 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) {
 // from the line's first on; it returns how many of them the parser read.
 func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route sample.Route) int {
 	l := &d.line
+	// With the cache taking tagged lines, the DogStatsD tags are read only
+	// for a line whose series it does not know (lazyTags).
+	l.lazy = d.cache != nil && d.relay == nil && !d.tagged.off
 	r, n := parse(data, pos, s, e, l)
 	line := data[s:e]
 	if d.relay != nil {
 		d.relayLine(line, r)
 		return n
+	}
+	var pre lookup
+	if l.tagsAt != 0 {
+		r, pre = d.lazyTags(r, data, pos, s, l)
 	}
 	d.Stats.Lines[r]++
 	if r != OK {
@@ -206,7 +213,10 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	if l.Timestamp > 0 {
 		t = l.Timestamp * 1000
 	}
-	if d.cache != nil && (weight == 1 || kind != sample.KindTimer) && d.cached(kind, l, t, v, unit, flags, route) {
+	if d.cache != nil && (weight == 1 || kind != sample.KindTimer) && d.cached(kind, l, t, v, unit, flags, route, pre) {
+		return n
+	}
+	if l.tagsAt != 0 && d.readTags(data, pos, s, l) != OK {
 		return n
 	}
 	key, err := sample.AppendKeySpans(d.key[:0], kind, l.Name, l.Src, l.Tags)
@@ -239,6 +249,74 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	b.AddAgg(k, t, 0, sample.Agg{Min: v, Max: v, Sum: v * times, Count: times,
 		Has: sample.HasMin | sample.HasMax | sample.HasSum | sample.HasCount | sample.HasHist}, d.hist[:], unit)
 	return n
+}
+
+// lookup is what lazyTags decided of a line: done says it looked the line
+// up in the cache, which found record i (-1 if none) by its identity's
+// hash rh; bypass, that the tagged round has the line go around the cache.
+type lookup struct {
+	i            int
+	rh           uint64
+	done, bypass bool
+}
+
+// kindOf returns the kind of series a line of type t belongs to.
+func kindOf(t Type) sample.Kind {
+	switch t {
+	case TypeCounter, TypeMeter:
+		return sample.KindCounter
+	case TypeGauge:
+		return sample.KindGauge
+	case TypeTimer, TypeHistogram, TypeDistribution:
+		return sample.KindTimer
+	case TypeSet:
+		return sample.KindSet
+	}
+	return sample.KindNone
+}
+
+// lazyTags finishes parsing line l, whose DogStatsD tags parse left unread
+// (Line.lazy), given parse's result r. A line refused for a later field is
+// refused for its tags instead if they are bad, as when read in place. An
+// accepted line that goes through the cache is looked up there (counted
+// in the tagged round): one found needs no tags, since its identity's text
+// was read and accepted with its series. Any other line's tags are read
+// now, and may refuse it.
+func (d *Decoder) lazyTags(r Result, data []byte, pos []uint32, s int, l *Line) (Result, lookup) {
+	var pre lookup
+	// The lines that reach the cache: not sampled out by a rate of 0, nor
+	// timers counted several times by a scaled rate.
+	scaled := l.HasRate && l.Rate != 1 && (l.Rate == 0 || d.cfg.RateMode == RateScale && kindOf(l.Type) == sample.KindTimer)
+	if r == OK && !scaled {
+		if !d.tagged.use() {
+			pre.bypass = true
+		} else {
+			kind := uint8(kindOf(l.Type))
+			pre = lookup{i: -1, rh: sidcache.Hash(kind, l.Ident, l.IdentTags), done: true}
+			if pre.i = d.cache.Find(kind, l.Ident, l.IdentTags, pre.rh); pre.i >= 0 {
+				d.tagged.hit()
+				return OK, pre
+			}
+		}
+	}
+	if rt := l.readTags(data, pos, s); rt != OK {
+		return rt, lookup{}
+	}
+	return r, pre
+}
+
+// readTags reads the tags that lazyTags left unread when it found the line
+// in the cache, for a path that needs them after all (none does: the lines
+// lazyTags looks up are the lines that reach the cache). Reading them
+// cannot fail, the same text having been accepted before; if it did, the
+// line is counted as refused.
+func (d *Decoder) readTags(data []byte, pos []uint32, s int, l *Line) Result {
+	r := l.readTags(data, pos, s)
+	if r != OK {
+		d.Stats.Lines[OK]--
+		d.Stats.Lines[r]++
+	}
+	return r
 }
 
 // tagRound decides whether tagged lines go through the cache. A tagged
@@ -284,16 +362,22 @@ func (r *tagRound) hit() { r.hits++ }
 // the batch's epoch, else with its key, asking for the handle. It reports
 // false, having done nothing, if the series cannot be cached (its key is
 // too long: the caller refuses it; or too long to cache).
-func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample.Unit, flags uint8, route sample.Route) bool {
+func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample.Unit, flags uint8, route sample.Route, pre lookup) bool {
 	c := d.cache
-	tagged := len(l.Tags) > 0
-	if tagged && !d.tagged.use() {
+	i, rh := pre.i, pre.rh
+	if pre.bypass {
 		return false
 	}
-	rh := sidcache.Hash(uint8(kind), l.Ident, l.IdentTags)
-	i := c.Find(uint8(kind), l.Ident, l.IdentTags, rh)
-	if i >= 0 && tagged {
-		d.tagged.hit()
+	if !pre.done {
+		tagged := len(l.Tags) > 0 || l.IdentTags != nil
+		if tagged && !d.tagged.use() {
+			return false
+		}
+		rh = sidcache.Hash(uint8(kind), l.Ident, l.IdentTags)
+		i = c.Find(uint8(kind), l.Ident, l.IdentTags, rh)
+		if i >= 0 && tagged {
+			d.tagged.hit()
+		}
 	}
 	if i < 0 {
 		key, err := sample.AppendKeySpans(d.key[:0], kind, l.Name, l.Src, l.Tags)

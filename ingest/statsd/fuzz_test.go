@@ -2,9 +2,13 @@ package statsd
 
 import (
 	"bytes"
+	"fmt"
+	"math"
+	"slices"
 	"testing"
 
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/sidcache/sidcachetest"
 )
 
 // seedLines has every line shape the decoder knows.
@@ -20,7 +24,10 @@ var seedLines = []string{
 
 // FuzzDecode: the decoder never panics on any datagram; it accounts for
 // every non-empty line; every sample it emits has a canonical key whose hash
-// matches, a known unit, and a finite value unless it is a set member.
+// matches, a known unit, and a finite value unless it is a set member. A
+// decoder with a series cache (one for every input, answered as the shards
+// would), decoding the datagram twice, gives the same counts and the same
+// samples, by key or by handle, each time.
 //
 //	go test ./ingest/statsd -run '^$' -fuzz FuzzDecode -fuzztime 60s
 func FuzzDecode(f *testing.F) {
@@ -28,11 +35,48 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(l))
 	}
 	f.Add([]byte(string(bytes.Join([][]byte{[]byte(seedLines[0]), []byte(seedLines[11]), []byte(seedLines[16])}, []byte("\n")))))
+	f.Add([]byte("a:1|c|#x:1,y:2\na:2|c|#x:1,y:2|@0.5\na:3|c|#x:1,x:2\na:4|c|#x:1,y:2|@x\nt:5|ms|#x:1|@0.5\na:5|c|#x|@x\na:6|c|#x:1|#y:2\nt:7|ms|#x:1\nt:8|ms|#x:1|@0.5"))
+	cfgs := []Config{{}, {RateMode: RateScale, NegativeGaugeDelta: true}}
+	var shards [2]*sidcachetest.Shards
+	var cached [2]*Decoder
+	for i, cfg := range cfgs {
+		shards[i], cached[i] = sidcachetest.New(), NewDecoder(cfg)
+		cached[i].SetCache(shards[i].Cache)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, cfg := range []Config{{}, {RateMode: RateScale, NegativeGaugeDelta: true}} {
+		for ci, cfg := range cfgs {
 			d := NewDecoder(cfg)
 			var b sample.Batch
 			d.Decode(data, 1000, func(uint64) *sample.Batch { return &b })
+			want := rendered(t, &b, nil)
+			shards[ci].Bound(1 << 16) // over a long run
+			for round := range 2 {
+				c := cached[ci]
+				c.tagged = tagRound{} // tagged lines through the cache, their tags read lazily
+				before := c.Stats
+				c.rnd = d.cfg.Seed // the same draws as d's
+				if c.rnd == 0 {
+					c.rnd = 0x9E3779B97F4A7C15
+				}
+				var cb sample.Batch
+				cb.Epoch = sidcachetest.Epoch
+				c.Decode(data, 1000, func(uint64) *sample.Batch { return &cb })
+				keys, _, err := shards[ci].Read(&cb)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := rendered(t, &cb, keys)
+				st := c.Stats
+				for r := range st.Lines {
+					st.Lines[r] -= before.Lines[r]
+				}
+				st.SampledOut, st.NonFinite, st.TooLong, st.Samples = st.SampledOut-before.SampledOut, st.NonFinite-before.NonFinite,
+					st.TooLong-before.TooLong, st.Samples-before.Samples
+				if st.Lines != d.Stats.Lines || st.SampledOut != d.Stats.SampledOut || st.NonFinite != d.Stats.NonFinite ||
+					st.TooLong != d.Stats.TooLong || st.Samples != d.Stats.Samples || !slices.Equal(got, want) {
+					t.Fatalf("round %d, through the cache: %+v\n%q\nwithout: %+v\n%q", round, st, got, d.Stats, want)
+				}
+			}
 			nonEmpty := 0
 			for _, l := range bytes.Split(data, []byte("\n")) {
 				if len(l) > 0 {
@@ -61,4 +105,25 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// rendered renders the samples of b, each with its key (keys[i] if given,
+// else b's), as decoders' tests compare them.
+func rendered(t *testing.T, b *sample.Batch, keys [][]byte) []string {
+	t.Helper()
+	var out []string
+	for i := range b.Samples {
+		s := b.Samples[i]
+		key := b.Key(&s)
+		if keys != nil {
+			key = keys[i]
+		}
+		agg := ""
+		if s.Flags&sample.FlagAgg != 0 {
+			agg = fmt.Sprintf("%+v", b.Aggs[s.Agg])
+		}
+		s.Flags &^= sample.FlagAsk | sample.FlagHandle
+		out = append(out, fmt.Sprintf("%q %v %v %v %v %v %s", key, s.Time, math.Float64bits(s.Value), s.ReqTime, s.Unit, s.Flags, agg))
+	}
+	return out
 }

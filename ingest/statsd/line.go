@@ -119,6 +119,15 @@ type Line struct {
 	// spares the division of parseRate.
 	rateText uint64
 	rateVal  float64
+
+	// lazy, set by the decoder before it parses, leaves the DogStatsD
+	// tags unread: IdentTags is set, Tags holds the Influx tags only, and
+	// tagsAt is the cursor index of the tags' first position plus one (0:
+	// no tags left unread), tagsF their field's '#' and tagsEnd the line's
+	// end, for readTags. A line whose identity the decoder's cache knows
+	// needs none of them: that text was read and accepted with its series.
+	lazy                   bool
+	tagsAt, tagsF, tagsEnd int
 }
 
 // ParseLine parses one line (without its '\n'; a trailing '\r' is ignored)
@@ -148,6 +157,7 @@ func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
 	line := data[start:end]
 	l.Tags = l.Tags[:0]
 	l.Src = line
+	l.tagsAt = 0
 	l.Rate, l.HasRate, l.Timestamp, l.Container, l.IdentTags = 1, false, 0, nil, nil
 	if len(line) > 2 && line[0] == '_' {
 		if bytes.HasPrefix(line, []byte("_e{")) {
@@ -271,49 +281,15 @@ func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
 				return ErrField, c.i
 			}
 			seenTags = true
-			// k:v entries separated by ',', up to the next '|'; '@' and
-			// '=' are plain bytes here.
-			entry, kv := f+1, -1
-			tags := l.Tags
-			for {
-				p := c.next()
-				ch := byte('|')
-				if p < end {
-					ch = data[p]
+			if l.lazy {
+				l.tagsAt, l.tagsF, l.tagsEnd = c.i+1, f, end
+				k = c.nextPipe(data)
+			} else {
+				var r Result
+				if k, r = l.dogTags(data, &c, start, f, end); r != OK {
+					return r, c.i
 				}
-				if ch == ':' {
-					if kv >= 0 {
-						return ErrTag, c.i // a second ':' in the entry
-					}
-					kv = p
-					continue
-				}
-				if ch != ',' && ch != '|' {
-					continue
-				}
-				// addTag, with its common case (keys arriving in order)
-				// inline.
-				if kv < 0 {
-					l.Tags = tags
-					return ErrTag, c.i // an entry without separator
-				}
-				t := sample.Span{K0: uint32(entry - start), K1: uint32(kv - start), V0: uint32(kv + 1 - start), V1: uint32(p - start)}
-				if inOrder(data, start, entry, kv, tags) {
-					tags = append(tags, t)
-				} else {
-					var r Result
-					if tags, r = insertTag(data[start:], tags, t); r != OK {
-						l.Tags = tags
-						return r, c.i
-					}
-				}
-				if ch == '|' {
-					k = p
-					break
-				}
-				entry, kv = p+1, -1
 			}
-			l.Tags = tags
 			l.IdentTags = data[f+1 : k]
 		case 'c':
 			k = c.nextPipe(data)
@@ -333,6 +309,67 @@ func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
 		}
 	}
 	return OK, c.i
+}
+
+// dogTags reads the DogStatsD tags of the field at f ('#') into l.Tags:
+// k:v entries separated by ',', up to the next '|' or end, whose position
+// it returns, with c at the field's first structural position. '@' and '='
+// are plain bytes here.
+func (l *Line) dogTags(data []byte, c *cursor, start, f, end int) (int, Result) {
+	entry, kv := f+1, -1
+	tags := l.Tags
+	for {
+		p := c.next()
+		ch := byte('|')
+		if p < end {
+			ch = data[p]
+		}
+		if ch == ':' {
+			if kv >= 0 {
+				l.Tags = tags
+				return p, ErrTag // a second ':' in the entry
+			}
+			kv = p
+			continue
+		}
+		if ch != ',' && ch != '|' {
+			continue
+		}
+		// addTag, with its common case (keys arriving in order) inline.
+		if kv < 0 {
+			l.Tags = tags
+			return p, ErrTag // an entry without separator
+		}
+		t := sample.Span{K0: uint32(entry - start), K1: uint32(kv - start), V0: uint32(kv + 1 - start), V1: uint32(p - start)}
+		if inOrder(data, start, entry, kv, tags) {
+			tags = append(tags, t)
+		} else {
+			var r Result
+			if tags, r = insertTag(data[start:], tags, t); r != OK {
+				l.Tags = tags
+				return p, r
+			}
+		}
+		if ch == '|' {
+			l.Tags = tags
+			return p, OK
+		}
+		entry, kv = p+1, -1
+	}
+}
+
+// readTags reads the DogStatsD tags a lazy parse of the line data[start:]
+// left unread (tagsAt), given the same structural positions as that
+// parse, and returns what reading them in place would have: OK, or the
+// refusal of a bad tag.
+func (l *Line) readTags(data []byte, pos []uint32, start int) Result {
+	if l.tagsAt == 0 {
+		return OK
+	}
+	c := cursor{pos: pos, i: l.tagsAt - 1, end: l.tagsEnd}
+	l.tagsAt = 0
+	_, r := l.dogTags(data, &c, start, l.tagsF, c.end)
+	return r
 }
 
 // addTag inserts the entry data[entry:end] with its separator at kv into

@@ -43,7 +43,40 @@ func sameParse(line []byte) string {
 	case !bytes.Equal(got.Container, want.Container) || (got.Container == nil) != (want.Container == nil):
 		return "container"
 	}
+	if d := lazyAgrees(line, 0, len(line)); d != "" {
+		return d
+	}
 	return identityDecides(&got)
+}
+
+// lazyAgrees checks a lazy parse of data[s:e] (Line.lazy: the DogStatsD
+// tags left unread), then readTags, as the decoder does, against a parse
+// in place: the same result (a bad tag refusing a line before a later
+// field's refusal, as in place), and for an accepted line the same tags
+// and identity; "" if they agree.
+func lazyAgrees(data []byte, s, e int) string {
+	pos := flatten(nil, classifyInto(nil, data), 0, len(data))
+	i := 0
+	for int(pos[i]) < s {
+		i++
+	}
+	var eager Line
+	lazy := Line{lazy: true}
+	re, _ := parse(data, pos[i:], s, e, &eager)
+	r, _ := parse(data, pos[i:], s, e, &lazy)
+	if lazy.tagsAt != 0 {
+		if rt := lazy.readTags(data, pos[i:], s); rt != OK {
+			r = rt
+		}
+	}
+	if r != re {
+		return "lazy: " + r.String() + "; in place " + re.String()
+	}
+	if r == OK && (tagString(&lazy) != tagString(&eager) || !bytes.Equal(lazy.Ident, eager.Ident) ||
+		!bytes.Equal(lazy.IdentTags, eager.IdentTags) || (lazy.IdentTags == nil) != (eager.IdentTags == nil)) {
+		return "lazy: tags " + tagString(&lazy) + " of " + string(lazy.IdentTags) + "; in place " + tagString(&eager)
+	}
+	return ""
 }
 
 // identityDecides checks the rule the decoder's series cache stands on:
@@ -109,6 +142,9 @@ func TestParseInDatagram(t *testing.T) {
 				ra, ri := ParseLine([]byte(l), &alone), parseAt(data, s, e, &in)
 				if ra != ri || (ra == OK && (tagString(&alone) != tagString(&in) || !bytes.Equal(alone.Name, in.Name) || math.Float64bits(alone.Value) != math.Float64bits(in.Value))) {
 					t.Fatalf("%q in %q: %v %s; alone %v %s", l, data, ri, tagString(&in), ra, tagString(&alone))
+				}
+				if d := lazyAgrees(data, s, e); d != "" {
+					t.Fatalf("%q in %q: %s", l, data, d)
 				}
 			}
 		}

@@ -30,6 +30,7 @@ var allowed = []struct {
 	// (store forwarding), usable by any package.
 	{"internal/inplace", nil},
 	{"internal/sidcache", []string{"internal/sample"}},
+	{"internal/sidcache/sidcachetest", []string{"internal/sample", "internal/sidcache"}},
 	{"internal/lint", nil},
 	// A leaf of a few instructions (software prefetch hints), usable by
 	// any data-plane package.
@@ -216,10 +217,11 @@ func TestImportDirections(t *testing.T) {
 				continue
 			}
 			dep := strings.TrimPrefix(p, module+"/")
-			// Any test may take a replayable seed, and the tests of a
-			// package its reference (pkg/<name>ref, e.g. shard/shardref).
+			// Any test may take a replayable seed and the shards' stand-in
+			// for a series cache, and the tests of a package its reference
+			// (pkg/<name>ref, e.g. shard/shardref).
 			test := strings.HasSuffix(f.path, "_test.go")
-			okDep := dep == f.pkg || (dep == "internal/testseed" && test) || (test && dep == referenceOf(f.pkg))
+			okDep := dep == f.pkg || test && (dep == "internal/testseed" || dep == "internal/sidcache/sidcachetest" || dep == referenceOf(f.pkg))
 			for _, r := range rules {
 				okDep = okDep || match(r, dep)
 			}
