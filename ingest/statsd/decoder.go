@@ -71,6 +71,9 @@ type Decoder struct {
 	// (tagRound).
 	cache  *sidcache.Cache
 	tagged tagRound
+	// pre is what lazyTags decided of the line being decoded, for cached
+	// (its state is reset for every line).
+	pre lookup
 	// relay, while RelayKeys runs, receives each parsed line instead of
 	// the route.
 	relay RelayKeyFunc
@@ -84,6 +87,7 @@ func (d *Decoder) SetKeyRoute(kr sample.KeyRoute) {
 	if kr != nil {
 		d.cache = nil
 	}
+	d.setLazy()
 }
 
 // SetCache makes the decoder look the series of its lines up in c (the
@@ -96,7 +100,15 @@ func (d *Decoder) SetCache(c *sidcache.Cache) {
 	if d.keyRoute == nil {
 		d.cache = c
 	}
+	d.setLazy()
 }
+
+// setLazy has the parser leave a line's DogStatsD tags unread
+// (Line.lazy) while the cache takes tagged lines: they are read only for
+// a line whose series the cache does not know (lazyTags). It is called
+// when what decides it changes: the cache, the tagged round (tagRound.use
+// reports a change) and RelayKeys.
+func (d *Decoder) setLazy() { d.line.lazy = d.cache != nil && d.relay == nil && !d.tagged.off }
 
 // NewDecoder returns a decoder.
 func NewDecoder(cfg Config) *Decoder {
@@ -148,18 +160,15 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) {
 // from the line's first on; it returns how many of them the parser read.
 func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route sample.Route) int {
 	l := &d.line
-	// With the cache taking tagged lines, the DogStatsD tags are read only
-	// for a line whose series it does not know (lazyTags).
-	l.lazy = d.cache != nil && d.relay == nil && !d.tagged.off
 	r, n := parse(data, pos, s, e, l)
 	line := data[s:e]
 	if d.relay != nil {
 		d.relayLine(line, r)
 		return n
 	}
-	var pre lookup
-	if l.tagsAt != 0 {
-		r, pre = d.lazyTags(r, data, pos, s, l)
+	d.pre.state = 0
+	if l.tagsAt != 0 { // the DogStatsD tags left unread (setLazy)
+		r = d.lazyTags(r, data, pos, s, l)
 	}
 	d.Stats.Lines[r]++
 	if r != OK {
@@ -213,7 +222,7 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	if l.Timestamp > 0 {
 		t = l.Timestamp * 1000
 	}
-	if d.cache != nil && (weight == 1 || kind != sample.KindTimer) && d.cached(kind, l, t, v, unit, flags, route, pre) {
+	if d.cache != nil && (weight == 1 || kind != sample.KindTimer) && d.cached(kind, l, t, v, unit, flags, route) {
 		return n
 	}
 	if l.tagsAt != 0 && d.readTags(data, pos, s, l) != OK {
@@ -251,14 +260,20 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	return n
 }
 
-// lookup is what lazyTags decided of a line: done says it looked the line
-// up in the cache, which found record i (-1 if none) by its identity's
-// hash rh; bypass, that the tagged round has the line go around the cache.
+// lookup is what lazyTags decided of a line: with state looked, it looked
+// the line up in the cache, which found record i (-1 if none) by its
+// identity's hash rh; with bypass, the tagged round has the line go around
+// the cache.
 type lookup struct {
-	i            int
-	rh           uint64
-	done, bypass bool
+	i     int
+	rh    uint64
+	state uint8
 }
+
+const (
+	looked = 1 + iota
+	bypass
+)
 
 // kindOf returns the kind of series a line of type t belongs to.
 func kindOf(t Type) sample.Kind {
@@ -282,27 +297,38 @@ func kindOf(t Type) sample.Kind {
 // in the tagged round): one found needs no tags, since its identity's text
 // was read and accepted with its series. Any other line's tags are read
 // now, and may refuse it.
-func (d *Decoder) lazyTags(r Result, data []byte, pos []uint32, s int, l *Line) (Result, lookup) {
-	var pre lookup
+func (d *Decoder) lazyTags(r Result, data []byte, pos []uint32, s int, l *Line) Result {
 	// The lines that reach the cache: not sampled out by a rate of 0, nor
 	// timers counted several times by a scaled rate.
 	scaled := l.HasRate && l.Rate != 1 && (l.Rate == 0 || d.cfg.RateMode == RateScale && kindOf(l.Type) == sample.KindTimer)
 	if r == OK && !scaled {
-		if !d.tagged.use() {
-			pre.bypass = true
-		} else {
+		if d.useRound() {
 			kind := uint8(kindOf(l.Type))
-			pre = lookup{i: -1, rh: sidcache.Hash(kind, l.Ident, l.IdentTags), done: true}
-			if pre.i = d.cache.Find(kind, l.Ident, l.IdentTags, pre.rh); pre.i >= 0 {
+			d.pre = lookup{i: -1, rh: sidcache.Hash(kind, l.Ident, l.IdentTags), state: looked}
+			if d.pre.i = d.cache.Find(kind, l.Ident, l.IdentTags, d.pre.rh); d.pre.i >= 0 {
 				d.tagged.hit()
-				return OK, pre
+				return OK
 			}
+		} else {
+			d.pre.state = bypass
 		}
 	}
 	if rt := l.readTags(data, pos, s); rt != OK {
-		return rt, lookup{}
+		d.pre.state = 0
+		return rt
 	}
-	return r, pre
+	return r
+}
+
+// useRound counts a tagged line in the round (tagRound.use), keeps the
+// parser's laziness in step with the round, and reports whether the line
+// goes through the cache.
+func (d *Decoder) useRound() bool {
+	on := d.tagged.use()
+	if on != d.line.lazy {
+		d.setLazy()
+	}
+	return on
 }
 
 // readTags reads the tags that lazyTags left unread when it found the line
@@ -362,15 +388,19 @@ func (r *tagRound) hit() { r.hits++ }
 // the batch's epoch, else with its key, asking for the handle. It reports
 // false, having done nothing, if the series cannot be cached (its key is
 // too long: the caller refuses it; or too long to cache).
-func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample.Unit, flags uint8, route sample.Route, pre lookup) bool {
+func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample.Unit, flags uint8, route sample.Route) bool {
 	c := d.cache
-	i, rh := pre.i, pre.rh
-	if pre.bypass {
-		return false
-	}
-	if !pre.done {
-		tagged := len(l.Tags) > 0 || l.IdentTags != nil
-		if tagged && !d.tagged.use() {
+	var i int
+	var rh uint64
+	if d.pre.state != 0 {
+		if d.pre.state == bypass {
+			return false
+		}
+		i, rh = d.pre.i, d.pre.rh
+	} else {
+		// (A line whose tags lazyTags read has state looked or bypass.)
+		tagged := len(l.Tags) > 0
+		if tagged && !d.useRound() {
 			return false
 		}
 		rh = sidcache.Hash(uint8(kind), l.Ident, l.IdentTags)

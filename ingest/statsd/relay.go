@@ -21,8 +21,10 @@ type RelayKeyFunc = func(line []byte, r Result, hash uint64)
 // retained.
 func (d *Decoder) RelayKeys(data []byte, fn RelayKeyFunc) {
 	d.relay = fn
+	d.setLazy()            // a relay reads every line's tags
 	d.Decode(data, 0, nil) // decode hands each line to d.relay
 	d.relay = nil
+	d.setLazy()
 }
 
 // relayLine reports a parsed line to d.relay.
