@@ -191,26 +191,20 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 			return n
 		}
 	}
-	var kind sample.Kind
+	kind := kindOf(l.Type)
 	var flags uint8
 	unit := sample.UnitNone
 	v := l.Value
 	switch l.Type {
 	case TypeCounter, TypeMeter:
-		kind = sample.KindCounter
 		v *= weight
 	case TypeGauge:
-		kind = sample.KindGauge
 		if l.Plus || (l.Signed && d.cfg.NegativeGaugeDelta) {
 			flags = sample.FlagDelta
 		}
 	case TypeTimer:
-		kind = sample.KindTimer
 		v, unit = sample.Normalize(v, sample.Millisecond)
-	case TypeHistogram, TypeDistribution:
-		kind = sample.KindTimer
 	case TypeSet:
-		kind = sample.KindSet
 		flags = sample.FlagSetMember
 		v = sample.SetMember(l.Raw)
 	}
