@@ -66,6 +66,7 @@ type options struct {
 	ladderPeers           string
 	ladderDurationSeconds int
 	tags, mix             string
+	fixedTags             bool
 	otlpProtos, otlpMix   string
 	otlpPoints            string
 	otlpResources         int
@@ -122,6 +123,7 @@ func main() {
 	fs.StringVar(&o.ladderPeers, "ladder-peers", "mad,statsd_exporter", "all: peers of the fixed-rate ladder")
 	fs.IntVar(&o.ladderDurationSeconds, "ladder-seconds", 10, "all: seconds per ladder step")
 	fs.StringVar(&o.tags, "tags", "", "S1/S2: tags per series as min-max (S1 default 0-0, S2 3-6)")
+	fs.BoolVar(&o.fixedTags, "fixed-tags", false, "S1/S2: write a series' tags in one order of its own on every line (as a client library does), not shuffled")
 	fs.StringVar(&o.mix, "mix", "", "S1/S2: type mix in percent of series, e.g. c=40,sc=5,g=15,ms=12,h=12,d=11,s=5 (sc: sampled counters)")
 	fs.StringVar(&o.otlpProtos, "otlp-protocols", "otlp-grpc,otlp-http", "OTLP: protocols")
 	fs.StringVar(&o.otlpPoints, "otlp-points", "100,1000", "OTLP: data points per request (1-1000), comma-separated: a run each")
@@ -287,6 +289,10 @@ func statsdPayloads(o options, which string, series int) (*bench.Payloads, error
 		}
 		w.MinTags, w.MaxTags = a, b
 		w.Name += fmt.Sprintf(", %s tags", o.tags)
+	}
+	if o.fixedTags {
+		w.FixedTagOrder = true
+		w.Name += " in one order"
 	}
 	if o.mix != "" {
 		m, err := parseMix(o.mix)
