@@ -270,18 +270,16 @@ const (
 )
 
 // kindOf returns the kind of series a line of type t belongs to.
-func kindOf(t Type) sample.Kind {
-	switch t {
-	case TypeCounter, TypeMeter:
-		return sample.KindCounter
-	case TypeGauge:
-		return sample.KindGauge
-	case TypeTimer, TypeHistogram, TypeDistribution:
-		return sample.KindTimer
-	case TypeSet:
-		return sample.KindSet
-	}
-	return sample.KindNone
+func kindOf(t Type) sample.Kind { return kindsOf[t&7] }
+
+// kindsOf are the kinds of the types, which are at most 7.
+var _ [7 - TypeDistribution]struct{}
+
+var kindsOf = [8]sample.Kind{
+	TypeCounter: sample.KindCounter, TypeMeter: sample.KindCounter,
+	TypeGauge: sample.KindGauge,
+	TypeTimer: sample.KindTimer, TypeHistogram: sample.KindTimer, TypeDistribution: sample.KindTimer,
+	TypeSet: sample.KindSet,
 }
 
 // lazyTags finishes parsing line l, whose DogStatsD tags parse left unread
