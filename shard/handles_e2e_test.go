@@ -21,6 +21,7 @@ import (
 // its producer and the shards behind it, driven by hand on a clock that
 // only the test moves.
 type handlesPipeline struct {
+	t      testing.TB
 	dec    *statsd.Decoder
 	gdec   *graphite.Decoder
 	gstats sample.Counts // gdec's
@@ -31,7 +32,7 @@ type handlesPipeline struct {
 
 func newHandlesPipeline(t *testing.T, handles, graphiteLines bool) *handlesPipeline {
 	t.Helper()
-	p := &handlesPipeline{dec: statsd.NewDecoder(statsd.Config{Seed: 7})}
+	p := &handlesPipeline{t: t, dec: statsd.NewDecoder(statsd.Config{Seed: 7})}
 	if graphiteLines {
 		p.gdec = graphite.NewDecoder(graphite.Config{ParseCarbonTags: true, GlobalTags: [][2]string{{"svc", "s"}, {"host", "g"}}})
 	}
@@ -61,16 +62,14 @@ func newHandlesPipeline(t *testing.T, handles, graphiteLines bool) *handlesPipel
 func (p *handlesPipeline) step(datagram []byte, now int64, trim bool) {
 	if p.gdec == nil {
 		p.dec.Decode(datagram, now, p.prod.Route)
-	}
-	for line := range bytes.Lines(datagram) {
-		if p.gdec == nil {
-			break
+	} else {
+		for line := range bytes.Lines(datagram) {
+			c, err := p.gdec.DecodeLine(bytes.TrimSuffix(line, []byte("\n")), now, p.prod.Route)
+			if err != nil {
+				p.t.Fatalf("%q: %v", line, err)
+			}
+			p.gstats.Add(c)
 		}
-		c, err := p.gdec.DecodeLine(bytes.TrimSuffix(line, []byte("\n")), now, p.prod.Route)
-		if err != nil {
-			panic(fmt.Sprintf("%q: %v", line, err))
-		}
-		p.gstats.Add(c)
 	}
 	p.prod.Flush()
 	for _, s := range p.shards {
