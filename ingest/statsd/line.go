@@ -157,8 +157,9 @@ func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
 	line := data[start:end]
 	l.Tags = l.Tags[:0]
 	l.Src = line
-	l.tagsAt = 0
-	l.Rate, l.HasRate, l.Timestamp, l.Container, l.IdentTags = 1, false, 0, nil, nil
+	// (tagsAt with the others: a statement of its own cost untagged lines
+	// about 1 %.)
+	l.Rate, l.HasRate, l.Timestamp, l.Container, l.IdentTags, l.tagsAt = 1, false, 0, nil, nil, 0
 	if len(line) > 2 && line[0] == '_' {
 		if bytes.HasPrefix(line, []byte("_e{")) {
 			return SkipEvent, c.i
