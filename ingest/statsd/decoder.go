@@ -216,7 +216,7 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	if l.Timestamp > 0 {
 		t = l.Timestamp * 1000
 	}
-	if d.cache != nil && (weight == 1 || kind != sample.KindTimer) && d.cached(kind, l, t, v, unit, flags, route) {
+	if d.cache != nil && !d.aggregated(l, kind) && d.cached(kind, l, t, v, unit, flags, route) {
 		return n
 	}
 	if l.tagsAt != 0 && d.readTags(data, pos, s, l) != OK {
@@ -241,7 +241,7 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 		b = route(h)
 		k = b.PutKeyBytes(key, h)
 	}
-	if weight == 1 || kind != sample.KindTimer {
+	if !d.aggregated(l, kind) {
 		b.AddSample(k, t, 0, v, unit, flags)
 		return n
 	}
@@ -290,10 +290,7 @@ var kindsOf = [8]sample.Kind{
 // was read and accepted with its series. Any other line's tags are read
 // now, and may refuse it.
 func (d *Decoder) lazyTags(r Result, data []byte, pos []uint32, s int, l *Line) Result {
-	// The lines that reach the cache: not sampled out by a rate of 0, nor
-	// timers counted several times by a scaled rate.
-	scaled := l.HasRate && l.Rate != 1 && (l.Rate == 0 || d.cfg.RateMode == RateScale && kindOf(l.Type) == sample.KindTimer)
-	if r == OK && !scaled {
+	if r == OK && !d.aggregated(l, kindOf(l.Type)) { // a line that reaches the cache
 		if d.useRound() {
 			kind := uint8(kindOf(l.Type))
 			d.pre = lookup{i: -1, rh: sidcache.Hash(kind, l.Ident, l.IdentTags), state: looked}
@@ -310,6 +307,14 @@ func (d *Decoder) lazyTags(r Result, data []byte, pos []uint32, s int, l *Line) 
 		return rt
 	}
 	return r
+}
+
+// aggregated reports whether an accepted line of kind becomes an
+// aggregate, not a plain sample (and so never goes through the cache): a
+// timer whose sample rate scales it (RateScale) counts its value
+// round(1/rate) times.
+func (d *Decoder) aggregated(l *Line, kind sample.Kind) bool {
+	return kind == sample.KindTimer && l.HasRate && l.Rate != 1 && l.Rate != 0 && d.cfg.RateMode == RateScale
 }
 
 // useRound counts a tagged line in the round (tagRound.use), keeps the

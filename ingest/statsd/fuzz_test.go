@@ -54,10 +54,7 @@ func FuzzDecode(f *testing.F) {
 				c := cached[ci]
 				c.tagged = tagRound{} // tagged lines through the cache, their tags read lazily
 				before := c.Stats
-				c.rnd = d.cfg.Seed // the same draws as d's
-				if c.rnd == 0 {
-					c.rnd = 0x9E3779B97F4A7C15
-				}
+				c.rnd = NewDecoder(cfg).rnd // the same draws as d's
 				var cb sample.Batch
 				cb.Epoch = sidcachetest.Epoch
 				c.Decode(data, 1000, func(uint64) *sample.Batch { return &cb })

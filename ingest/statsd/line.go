@@ -123,11 +123,11 @@ type Line struct {
 	// lazy, set by the decoder before it parses, leaves the DogStatsD
 	// tags unread: IdentTags is set, Tags holds the Influx tags only, and
 	// tagsAt is the cursor index of the tags' first position plus one (0:
-	// no tags left unread), tagsF their field's '#' and tagsEnd the line's
-	// end, for readTags. A line whose identity the decoder's cache knows
-	// needs none of them: that text was read and accepted with its series.
-	lazy                   bool
-	tagsAt, tagsF, tagsEnd int
+	// no tags left unread) and tagsF their field's '#', for readTags. A
+	// line whose identity the decoder's cache knows needs none of them:
+	// that text was read and accepted with its series.
+	lazy          bool
+	tagsAt, tagsF int
 }
 
 // ParseLine parses one line (without its '\n'; a trailing '\r' is ignored)
@@ -283,7 +283,7 @@ func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
 			}
 			seenTags = true
 			if l.lazy {
-				l.tagsAt, l.tagsF, l.tagsEnd = c.i+1, f, end
+				l.tagsAt, l.tagsF = c.i+1, f
 				k = c.nextPipe(data)
 			} else {
 				var r Result
@@ -367,7 +367,7 @@ func (l *Line) readTags(data []byte, pos []uint32, start int) Result {
 	if l.tagsAt == 0 {
 		return OK
 	}
-	c := cursor{pos: pos, i: l.tagsAt - 1, end: l.tagsEnd}
+	c := cursor{pos: pos, i: l.tagsAt - 1, end: start + len(l.Src)} // the line's end, '\r' cut
 	l.tagsAt = 0
 	_, r := l.dogTags(data, &c, start, l.tagsF, c.end)
 	return r
