@@ -16,6 +16,11 @@ type SeriesKeys interface {
 	// Dims returns the dimensions of series sid's key, as Key does,
 	// reading nothing else (no name).
 	Dims(sid uint32) []byte
+	// Plain reports whether series sid's name, and every key and value of
+	// its dimensions, are plain JSON text: valid UTF-8 without a quote, a
+	// backslash or a C0 control, which a JSON writer may copy as it is.
+	// false tells nothing (the text may need escaping, or not).
+	Plain(sid uint32) (name, dims bool)
 	// Specified returns the statistics specified for series sid.
 	Specified(sid uint32) Set
 }
@@ -50,6 +55,12 @@ func (s *Snapshot) Key(i int) (kind uint8, name, dims []byte) {
 // Dims returns the dimensions of row i's series' key, as Key does.
 func (s *Snapshot) Dims(i int) []byte {
 	return s.series.Dims(s.Table.acc[i].sid)
+}
+
+// Plain reports whether row i's series' name and dimensions are plain
+// JSON text (see SeriesKeys.Plain).
+func (s *Snapshot) Plain(i int) (name, dims bool) {
+	return s.series.Plain(s.Table.acc[i].sid)
 }
 
 // Specified returns the statistics specified for row i's series; MAD computes

@@ -128,6 +128,14 @@ func (v *seriesView) Dims(sid uint32) []byte {
 	return v.pool.bytes(k.dims())
 }
 
+// Plain reports whether series sid's name, and every key and value of its
+// dimensions, are plain JSON text (the pool's flags).
+func (v *seriesView) Plain(sid uint32) (name, dims bool) {
+	k := keyWord(v.recs[int(sid)*v.stride+recKey])
+	runtime.KeepAlive(v.keep) // the records are read
+	return v.pool.plain(k.name()), v.pool.plain(k.dims())
+}
+
 // Specified returns the statistics specified for series sid.
 func (v *seriesView) Specified(sid uint32) hist.Set {
 	o := ownerWord(v.recs[int(sid)*v.stride+recOwner])

@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/gomad/mad/internal/hugepage"
+	"github.com/gomad/mad/internal/jsonstr"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/internal/vmem"
 )
@@ -140,17 +141,39 @@ func (s *Shard) createSeries(h uint64, key []byte, now int64) (uint32, bool) {
 
 const noOwner = ^uint32(0)
 
+// namePlain and dimsPlain tell the pool whether a name part's name, or
+// every key and value of a dimension section, is plain JSON text
+// (stringPool.acquire). The same bytes never read as both kinds of part
+// with different answers: a name part of n bytes after its length would be
+// a dimension section of n pairs, at least 2n bytes, so only the empty name
+// and the empty section (both plain) share their bytes.
+func namePlain(part []byte) bool {
+	pk, err := sample.KeyFromParts(uint8(sample.KindNone), part, nil)
+	return err == nil && jsonstr.Plain(pk.Name)
+}
+
+func dimsPlain(dims []byte) bool {
+	it := sample.ParsedKey{Dims: dims}.DimIter()
+	for it.Len() > 0 {
+		var k, v []byte
+		if !it.NextInto(&k, &v) || !jsonstr.Plain(k) || !jsonstr.Plain(v) {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Shard) newSeries(h uint64, key []byte, pk sample.ParsedKey, spec uint16, owner uint32, now int64) (uint32, bool) {
 	if s.nSeries >= s.cfg.MaxSeries {
 		s.stats.Refused[RefusedSeriesLimit]++
 		return 0, false
 	}
-	name, ok := s.keys.acquire(pk.NamePart(key))
+	name, ok := s.keys.acquire(pk.NamePart(key), namePlain)
 	if !ok {
 		s.stats.Refused[RefusedKeySpace]++
 		return 0, false
 	}
-	dims, ok := s.keys.acquire(pk.Dims)
+	dims, ok := s.keys.acquire(pk.Dims, dimsPlain)
 	if !ok {
 		s.keys.release(name)
 		s.stats.Refused[RefusedKeySpace]++

@@ -19,13 +19,20 @@ import (
 //
 // An id is where the string lives: its slot in a keySlab, chunk and offset
 // in 8-byte units (keyAlign). The slot starts with an 8-byte header
-// (reference count, length), so reading a string takes no other memory than
-// its own lines:
+// (reference count, length, flags), so reading a string takes no other
+// memory than its own lines:
 //
 //	 31        18 17             0
-//	+------------+----------------+       slot: count u32 | len u16 | 0 u16 | bytes
+//	+------------+----------------+       slot: count u32 | len u16 | flags u16 | bytes
 //	| chunk (14) | offset/8 (18)  |
 //	+------------+----------------+
+//
+// The one flag, poolPlain, notes that the text a key part holds (a name, a
+// dimension set's keys and values) is plain JSON text (jsonstr.Plain): the
+// emitter passes it on to the sinks, and a sink writing JSON copies the
+// text as it is instead of checking every byte of it at every emission.
+// It is worked out once, when the string is interned, by the caller's
+// function, and is only ever read after that.
 //
 // Ids are reference counted. A string stays in its slot until its last
 // reference is released, which the shard does only once every snapshot that
@@ -43,6 +50,7 @@ type stringPool struct {
 
 const (
 	poolHeader   = 8
+	poolPlain    = 1  // flags (header byte 6): the part's text is plain JSON text
 	poolOffShift = 18 // a chunk is at most 2 MiB (hugepage.Threshold)
 	poolOffMask  = 1<<poolOffShift - 1
 	poolMaxChunk = 1<<(32-poolOffShift) - 1
@@ -90,8 +98,9 @@ func poolSlot(chunks [][]byte, id uint32) (hdr, b []byte) {
 // counts one reference to it. len(b) must be at most 65527 (sample.MaxKeyLen
 // is lower). ok is false, with nothing changed, when b is new and the pool's
 // ids can address no more chunks (2^14 of at most 2 MiB: about 32 GiB of
-// strings).
-func (p *stringPool) acquire(b []byte) (id uint32, ok bool) {
+// strings). plain, called only when b is new, tells whether b's text is
+// plain JSON text (poolPlain); it must answer the same for the same bytes.
+func (p *stringPool) acquire(b []byte, plain func([]byte) bool) (id uint32, ok bool) {
 	h := poolHash(b)
 	tag := tagOf(h)
 	for i := p.index.home(tag); ; i++ {
@@ -107,7 +116,11 @@ func (p *stringPool) acquire(b []byte) (id uint32, ok bool) {
 			}
 		}
 	}
-	rec := append(p.scratch[:0], 1, 0, 0, 0, byte(len(b)), byte(len(b)>>8), 0, 0)
+	var flags byte
+	if plain(b) {
+		flags = poolPlain
+	}
+	rec := append(p.scratch[:0], 1, 0, 0, 0, byte(len(b)), byte(len(b)>>8), flags, 0)
 	rec = append(rec, b...)
 	p.scratch = rec
 	ref, ok := p.slab.alloc(rec)
@@ -172,4 +185,13 @@ type poolView struct {
 func (v poolView) bytes(id uint32) []byte {
 	_, b := poolSlot(v.keys.chunks, id)
 	return b
+}
+
+// plain reports whether the string of id is plain JSON text (poolPlain).
+// The flags are written before the string's id is published and never
+// change, while the shard may update the count beside them: a reader
+// reads the one byte.
+func (v poolView) plain(id uint32) bool {
+	hdr, _ := poolSlot(v.keys.chunks, id)
+	return hdr[6]&poolPlain != 0
 }

@@ -96,7 +96,7 @@ func TestStringPoolReleaseOfFreeIDPanics(t *testing.T) {
 
 func mustAcquire(t *testing.T, p *stringPool, b []byte) uint32 {
 	t.Helper()
-	id, ok := p.acquire(b)
+	id, ok := p.acquire(b, dimsPlain)
 	if !ok {
 		t.Fatalf("the pool refused %q", b)
 	}
@@ -116,7 +116,7 @@ func TestStringPoolFullRefuses(t *testing.T) {
 		if i%2 == 1 {
 			s = fmt.Sprintf("%d", i) // another: 16-byte slots
 		}
-		id, ok := p.acquire([]byte(s))
+		id, ok := p.acquire([]byte(s), dimsPlain)
 		if !ok {
 			if i < 100 {
 				t.Fatalf("refused after %d strings", i)
@@ -125,7 +125,7 @@ func TestStringPoolFullRefuses(t *testing.T) {
 			if n != len(ids) || len(p.slab.chunks) != 2 {
 				t.Fatalf("%d strings, %d chunks after a refusal; want %d and 2", n, len(p.slab.chunks), len(ids))
 			}
-			if _, ok := p.acquire([]byte(s)); ok {
+			if _, ok := p.acquire([]byte(s), dimsPlain); ok {
 				t.Fatal("a refused string was interned")
 			}
 			break

@@ -19,6 +19,10 @@ type PeriodicData struct {
 	Start time.Time
 	// Dimensions are sorted by key, keys unique: the bucket's key.
 	Dimensions []Dimension
+	// PlainDimensions tells that every key and value of Dimensions is
+	// plain JSON text (jsonstr.Plain), which a sink writing JSON may copy
+	// as it is (jsonstr.AppendPlain). false tells nothing.
+	PlainDimensions bool
 	// MinRequestTime is the earliest request time of the bucket's records
 	// (client protocol V3), or the zero time.
 	MinRequestTime time.Time
@@ -49,6 +53,9 @@ func (pd *PeriodicData) Dimension(key string) ([]byte, bool) {
 // multimap entries of that name.
 type Metric struct {
 	Name []byte
+	// PlainName tells that Name is plain JSON text, as PeriodicData's
+	// PlainDimensions does for the dimensions.
+	PlainName bool
 	// Type is "counter", "gauge", "timer" or "set"; it is empty for a
 	// metric aggregated by a pipeline `statistics` override, which MAD
 	// aggregates by name whatever the type.

@@ -504,6 +504,10 @@ func (e *Emitter) record(k groupKey, b *bucketRows) {
 		if err != nil {
 			panic("BUG: engine: a shard emitted a malformed key")
 		}
+		// Every row of the bucket has its dimensions: any row's word on
+		// them is the bucket's.
+		var namePlain bool
+		namePlain, pd.PlainDimensions = snap.Plain(i)
 		if pk.Kind == sample.KindNone {
 			continue // the record made the bucket; it has no metric
 		}
@@ -514,7 +518,7 @@ func (e *Emitter) record(k groupKey, b *bucketRows) {
 		// was 8 % of an emission).
 		var m *sinks.Metric
 		e.metrics, m = inplace.Next(e.metrics)
-		m.Name, m.Type, m.Unit, m.PopulationSize = pk.Name, metricType(pk.Kind), "", row.Count
+		m.Name, m.PlainName, m.Type, m.Unit, m.PopulationSize = pk.Name, namePlain, metricType(pk.Kind), "", row.Count
 		m.Statistics, m.Histogram = nil, nil
 		if row.HasUnit() {
 			m.Unit = sample.Unit(row.Unit).String()

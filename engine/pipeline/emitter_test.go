@@ -7,11 +7,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/shard"
 	"github.com/gomad/mad/sinks"
+	"github.com/gomad/mad/sinks/jsonlines"
 )
 
 const t0 = int64(1_699_999_980_000)
@@ -356,6 +358,107 @@ func TestEmitterGroupsManyDimensionSets(t *testing.T) {
 		if i%3 == 0 && !strings.Contains(seen[fmt.Sprintf("host=h%d,zone=z", i)], " c:counter::1{") {
 			t.Fatalf("set h%d,zone=z: %q; want metric c", i, seen[fmt.Sprintf("host=h%d,zone=z", i)])
 		}
+	}
+}
+
+// plainSink checks, for every metric it is given, the plain-text marks
+// against an independent reading of the text, and that a JSON line written
+// with them is the line written without them.
+type plainSink struct {
+	t       *testing.T
+	metrics int
+	plain   [2]int // names, dimension sets marked plain
+}
+
+// plainText: what needs no escaping in JSON, read independently of
+// package jsonstr: valid UTF-8, no C0 control, no quote, no backslash.
+func plainText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.Valid(b)
+}
+
+func (p *plainSink) Record(pd *sinks.PeriodicData) {
+	dimsPlain := true
+	for _, d := range pd.Dimensions {
+		dimsPlain = dimsPlain && plainText(d.Key) && plainText(d.Value)
+	}
+	if pd.PlainDimensions != dimsPlain {
+		p.t.Errorf("dimensions %q marked plain %v; want %v", pd.Dimensions, pd.PlainDimensions, dimsPlain)
+	}
+	unmarked := *pd
+	unmarked.PlainDimensions = false
+	for i := range pd.Metrics {
+		m := &pd.Metrics[i]
+		if m.PlainName != plainText(m.Name) {
+			p.t.Errorf("name %q marked plain %v; want %v", m.Name, m.PlainName, !m.PlainName)
+		}
+		um := *m
+		um.PlainName = false
+		if got, want := jsonlines.AppendLine(nil, pd, m), jsonlines.AppendLine(nil, &unmarked, &um); string(got) != string(want) {
+			p.t.Errorf("line written with the marks\n%s\nwithout\n%s", got, want)
+		}
+		p.metrics++
+		if m.PlainName {
+			p.plain[0]++
+		}
+		if pd.PlainDimensions {
+			p.plain[1]++
+		}
+	}
+}
+func (p *plainSink) Flush()       {}
+func (p *plainSink) Close() error { return nil }
+
+// TestEmitterMarksPlainText: the shard notes once whether a series' name
+// and dimensions need JSON escaping, and the emitter passes it on. Every
+// name and dimension key or value of a set of texts (plain ASCII and UTF-8,
+// a quote, a backslash, controls, invalid UTF-8, U+FFFD itself, empty),
+// over two shards whose rows meet in buckets, is marked as an independent
+// reading says, and a JSON line with the marks is the line without them.
+func TestEmitterMarksPlainText(t *testing.T) {
+	texts := []string{"plain", "ünïcødé €", "a\"quote", "back\\slash", "tab\there", "\x00", "\x7f", "bad\xffutf8",
+		"\xef\xbf\xbd", "\xed\xa0\x80", "", "long.name.past.eight.bytes", "long.name.past.eight\x1f"}
+	cfg := shard.Config{Periods: []time.Duration{time.Second}}
+	s0, _ := shard.New(0, cfg)
+	s1, _ := shard.New(1, cfg)
+	out := &plainSink{t: t}
+	e := NewEmitter([]*shard.Shard{s0, s1}, out)
+	var b0, b1 sample.Batch
+	n := 0
+	for i, name := range texts {
+		for j, v := range texts {
+			b := &b0
+			if (i+j)%2 == 1 {
+				b = &b1
+			}
+			// Dimension keys are never empty.
+			key := texts[(i+j)%len(texts)] + "k"
+			addSample(b, sample.KindCounter, name, t0+100, 0, 1, sample.UnitNone, "host", v, key, "x")
+			n++
+		}
+		b := &b0 // a series lives in one shard
+		if i%2 == 1 {
+			b = &b1
+		}
+		addSample(b, sample.KindGauge, name, t0+100, 0, 1, sample.UnitNone)
+		n++
+	}
+	s0.Apply(&b0, t0+500)
+	s1.Apply(&b1, t0+500)
+	s0.Tick(t0 + 2001)
+	s1.Tick(t0 + 2001)
+	if !e.Poll() {
+		t.Fatal("nothing emitted")
+	}
+	if out.metrics != n {
+		t.Fatalf("%d metrics emitted; want %d", out.metrics, n)
+	}
+	if out.plain[0] == 0 || out.plain[0] == out.metrics || out.plain[1] == 0 || out.plain[1] == out.metrics {
+		t.Fatalf("%d names and %d dimension sets of %d metrics marked plain: the texts test neither side", out.plain[0], out.plain[1], out.metrics)
 	}
 }
 

@@ -70,6 +70,38 @@ func Append(dst, s []byte) []byte {
 	return append(dst, '"')
 }
 
+// Plain reports whether Append writes s as it is, between quotes: s is
+// valid UTF-8 and holds no quote, backslash or C0 control. A writer that
+// knows a string plain (the shard notes it once, when it interns a series'
+// name and dimensions) appends it with AppendPlain instead of checking it
+// again each time.
+func Plain(s []byte) bool {
+	for i := plainPrefix(s); i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if escape[c] != 0 {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+// AppendPlain appends s, which Plain reports plain, as a quoted JSON string:
+// what Append writes, without looking at s.
+func AppendPlain(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
 // AppendString is Append for a string (read in place, not copied).
 func AppendString(dst []byte, s string) []byte {
 	return Append(dst, unsafe.Slice(unsafe.StringData(s), len(s)))

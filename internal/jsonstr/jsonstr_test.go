@@ -56,12 +56,51 @@ func FuzzAppend(f *testing.F) {
 		if got != want.String() {
 			t.Fatalf("%q → %s → %q; want %q", s, out, got, want.String())
 		}
+		if plain := string(out) == `"`+s+`"`; Plain([]byte(s)) != plain {
+			t.Fatalf("Plain(%q) = %v; Append writes %s", s, !plain, out)
+		}
 		for _, c := range out {
 			if c < 0x20 {
 				t.Fatalf("%q → %s: raw control byte %#x", s, out, c)
 			}
 		}
 	})
+}
+
+// TestPlain checks Plain against what Append writes, on the table of
+// TestAppend and on every byte value at every position of plain text, and
+// AppendPlain against Append where Plain holds.
+func TestPlain(t *testing.T) {
+	check := func(s []byte) {
+		t.Helper()
+		quoted := `"` + string(s) + `"`
+		want := string(Append(nil, s)) == quoted
+		if got := Plain(s); got != want {
+			t.Fatalf("Plain(%q) = %v; Append writes %s", s, got, Append(nil, s))
+		}
+		if want {
+			if got := string(AppendPlain([]byte("x"), s)); got != "x"+quoted {
+				t.Fatalf("AppendPlain(%q) = %s; want x%s", s, got, quoted)
+			}
+		}
+	}
+	for _, s := range []string{"", "plain", `a"b\c`, "\b\t", "\x00\x7f", "é\u2028€", "a\xffb", "\xef\xbf\xbd",
+		"\xed\xa0\x80", "\xf4\x90\x80\x80", "abcdefgh\xc3", "abcdefgh\xc3\xa9"} {
+		check([]byte(s))
+	}
+	for n := range 20 {
+		for pos := range n {
+			for v := range 256 {
+				s := []byte(strings.Repeat("ab~ 09/Z", 3)[:n])
+				s[pos] = byte(v)
+				check(s)
+				if pos+1 < n { // a two-byte sequence starting here
+					s[pos+1] = 0xA9
+					check(s)
+				}
+			}
+		}
+	}
 }
 
 // TestPlainPrefix puts every byte value at every position of 24 plain

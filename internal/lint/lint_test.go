@@ -92,7 +92,9 @@ var allowed = []struct {
 	{"ingest/otlp/otlpref", []string{"internal/sample"}},
 	{"ingest/partials/partialsref", []string{"internal/sample"}},
 	{"ingest", []string{"ingest/*", "ring", "affinity", "internal/sample", "internal/sidcache", "internal/prefetch", "internal/hugepage", "internal/selfmetric", "internal/throttle", "internal/grpcunary", "internal/gunzip", "internal/bounded", "internal/jsonstr", "internal/transform", "internal/kafkaprops", "internal/kafkatxn", "internal/partials"}},
-	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/vmem"}},
+	// The shard notes, once a key part, whether its text needs JSON
+	// escaping (jsonstr.Plain), for the sinks.
+	{"shard", []string{"ring", "hist", "internal/sample", "internal/prefetch", "internal/hugepage", "internal/vmem", "internal/jsonstr"}},
 	// The reference aggregator: independent of the shard; of hist it reads
 	// only snapshots, to render the shard's side alike.
 	{"shard/shardref", []string{"internal/sample", "hist"}},

@@ -310,13 +310,24 @@ func appendPrefix(dst []byte, pd *sinks.PeriodicData, head []byte) []byte {
 	} else {
 		dst = appendHead(dst, pd)
 	}
-	for i, d := range pd.Dimensions {
-		if i > 0 {
-			dst = append(dst, ',')
+	if pd.PlainDimensions {
+		for i, d := range pd.Dimensions {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = jsonstr.AppendPlain(dst, d.Key)
+			dst = append(dst, ':')
+			dst = jsonstr.AppendPlain(dst, d.Value)
 		}
-		dst = jsonstr.Append(dst, d.Key)
-		dst = append(dst, ':')
-		dst = jsonstr.Append(dst, d.Value)
+	} else {
+		for i, d := range pd.Dimensions {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = jsonstr.Append(dst, d.Key)
+			dst = append(dst, ':')
+			dst = jsonstr.Append(dst, d.Value)
+		}
 	}
 	return append(dst, `},"metric":`...)
 }
@@ -324,7 +335,11 @@ func appendPrefix(dst []byte, pd *sinks.PeriodicData, head []byte) []byte {
 // appendMetric appends the rest of a line: the metric and its statistics,
 // its percentiles through floats if given.
 func appendMetric(dst []byte, m *sinks.Metric, floats *floatCache) []byte {
-	dst = jsonstr.Append(dst, m.Name)
+	if m.PlainName {
+		dst = jsonstr.AppendPlain(dst, m.Name)
+	} else {
+		dst = jsonstr.Append(dst, m.Name)
+	}
 	dst = append(dst, `,"type":"`...)
 	dst = append(dst, m.Type...)
 	dst = append(dst, `","unit":"`...)

@@ -129,6 +129,35 @@ func TestSinkLinesAreAppendLines(t *testing.T) {
 	}
 }
 
+// TestPlainMarksWriteTheSameLines: a bucket whose names and dimensions are
+// marked plain JSON text (copied as they are) is written as it is without
+// the marks (every byte checked), through Record and AppendLine.
+func TestPlainMarksWriteTheSameLines(t *testing.T) {
+	pd := testPD()
+	pd.Dimensions = []sinks.Dimension{{Key: []byte("host"), Value: []byte("web-01")}, {Key: []byte("ünï"), Value: []byte("€ café / <x>")}}
+	var want []byte
+	for i := range pd.Metrics {
+		want = AppendLine(want, pd, &pd.Metrics[i])
+	}
+	pd.PlainDimensions = true
+	for i := range pd.Metrics {
+		pd.Metrics[i].PlainName = true
+	}
+	var out syncBuffer
+	s := NewWriter("json", &out)
+	s.Record(pd)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var marked []byte
+	for i := range pd.Metrics {
+		marked = AppendLine(marked, pd, &pd.Metrics[i])
+	}
+	if got := out.b.String(); got != string(want) || string(marked) != string(want) {
+		t.Fatalf("with the marks, the sink wrote\n%s\nand AppendLine\n%s\nwant\n%s", got, marked, want)
+	}
+}
+
 type blocked struct{ release chan struct{} }
 
 func (b *blocked) Write(p []byte) (int, error) { <-b.release; return len(p), nil }
