@@ -153,6 +153,9 @@ func namePlain(part []byte) bool {
 }
 
 func dimsPlain(dims []byte) bool {
+	if plain, sure := dimsPlainASCII(dims); sure {
+		return plain
+	}
 	it := sample.ParsedKey{Dims: dims}.DimIter()
 	for it.Len() > 0 {
 		var k, v []byte
@@ -161,6 +164,31 @@ func dimsPlain(dims []byte) bool {
 		}
 	}
 	return true
+}
+
+// dimsPlainASCII is dimsPlain for nearly every section: fewer than 128
+// dimensions, keys and values shorter than 128 bytes, all of printable
+// ASCII. sure is false for anything else, which dimsPlain reads again,
+// exactly.
+func dimsPlainASCII(dims []byte) (plain, sure bool) {
+	if len(dims) == 0 || dims[0] >= 0x80 {
+		return false, false
+	}
+	i := 1
+	for i < len(dims) {
+		n := int(dims[i])
+		end := i + 1 + n
+		if n >= 0x80 || end > len(dims) {
+			return false, false
+		}
+		for _, c := range dims[i+1 : end] {
+			if !jsonstr.PlainASCII(c) {
+				return false, false
+			}
+		}
+		i = end
+	}
+	return true, true
 }
 
 func (s *Shard) newSeries(h uint64, key []byte, pk sample.ParsedKey, spec uint16, owner uint32, now int64) (uint32, bool) {

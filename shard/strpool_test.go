@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/testseed"
 )
 
 // TestStringPoolModel runs random acquires and releases against a map and
@@ -149,5 +153,78 @@ func TestStringPoolFullRefuses(t *testing.T) {
 	n := fmt.Sprintf("%0100d", -1)
 	if id := mustAcquire(t, p, []byte(n)); string(p.bytes(id)) != n {
 		t.Fatalf("read %q", p.bytes(id))
+	}
+}
+
+// TestPartsPlain checks namePlain and dimsPlain, the fast reading of
+// one-byte lengths and printable ASCII and the exact one behind it, against
+// an independent reading of the texts: valid UTF-8 without a C0 control, a
+// quote or a backslash. Texts are drawn from plain ASCII, bytes that need
+// escaping or decoding, and lengths of 127 and 128 bytes (a length's
+// second byte), in sets of up to 130 dimensions.
+func TestPartsPlain(t *testing.T) {
+	seed := testseed.Seed(t)
+	r := rand.New(rand.NewPCG(seed, 7))
+	plain := func(b []byte) bool {
+		for _, c := range b {
+			if c < 0x20 || c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return utf8.Valid(b)
+	}
+	odd := []string{"\"", "\\", "\x00", "\x1f", "\x7f", "é", "\xff", "\xc3", "€", "\xef\xbf\xbd", " ", "~"}
+	text := func() []byte {
+		var b []byte
+		switch r.IntN(4) {
+		case 0:
+			b = bytes.Repeat([]byte("k"), 120+r.IntN(16)) // around a two-byte length
+		default:
+			b = fmt.Appendf(nil, "v%d", r.IntN(1000))
+		}
+		if r.IntN(3) == 0 {
+			at := r.IntN(len(b) + 1)
+			b = append(b[:at:at], append([]byte(odd[r.IntN(len(odd))]), b[at:]...)...)
+		}
+		return b
+	}
+	var plainSeen, oddSeen int
+	for i := range 20000 {
+		n := r.IntN(4)
+		if i%500 == 0 {
+			n = 126 + r.IntN(4) // a count of one byte or two
+		}
+		var ds []sample.Dim
+		want := true
+		for j := range n {
+			k := append(text(), fmt.Appendf(nil, ".%d", j)...) // keys unique
+			v := text()
+			want = want && plain(k) && plain(v)
+			ds = append(ds, sample.Dim{Key: k, Value: v})
+		}
+		sample.SortDims(ds)
+		name := text()
+		key, err := sample.AppendKey(nil, sample.KindCounter, name, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk, err := sample.ParseKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dimsPlain(pk.Dims); got != want {
+			t.Fatalf("dimsPlain(%q) = %v; want %v (reproduce with %s=%d)", pk.Dims, got, want, testseed.Env, seed)
+		}
+		if got := namePlain(pk.NamePart(key)); got != plain(name) {
+			t.Fatalf("namePlain(%q) = %v; want %v (reproduce with %s=%d)", pk.NamePart(key), got, plain(name), testseed.Env, seed)
+		}
+		if want {
+			plainSeen++
+		} else {
+			oddSeen++
+		}
+	}
+	if plainSeen < 1000 || oddSeen < 1000 {
+		t.Fatalf("%d plain sets and %d others: the draw tests too little of one side", plainSeen, oddSeen)
 	}
 }

@@ -94,6 +94,20 @@ func Plain(s []byte) bool {
 	return true
 }
 
+// PlainASCII reports whether c is a byte Append copies as it is and that
+// needs no UTF-8 decoding: printable ASCII other than the quote and the
+// backslash. A string of such bytes is plain (Plain); a caller reading
+// strings out of a larger encoding can test their bytes in its own loop and
+// leave anything else to Plain.
+func PlainASCII(c byte) bool { return plainASCII[c] }
+
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = escape[c] == 0
+	}
+	return t
+}()
+
 // AppendPlain appends s, which Plain reports plain, as a quoted JSON string:
 // what Append writes, without looking at s.
 func AppendPlain(dst, s []byte) []byte {
