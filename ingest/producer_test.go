@@ -29,6 +29,47 @@ func giveBackAll(l Lanes, i int) int {
 	return n
 }
 
+// TestProducerSizesNewBatches: with SizeNew, a batch made while the ring
+// fills is as large as the batch last published full, its keys bounded by
+// reserveKeyBytes a sample; without, it starts empty. Batches given back
+// are reused as they are.
+func TestProducerSizesNewBatches(t *testing.T) {
+	for _, c := range []struct {
+		sizeNew bool
+		keyLen  int
+		samples int // capacity of the batch made after the first publication
+		keys    int
+	}{{false, 10, 0, 0}, {true, 10, 64, 640}, {true, 1000, 64, 64 * reserveKeyBytes}} {
+		t.Run(fmt.Sprintf("SizeNew=%v,key=%d", c.sizeNew, c.keyLen), func(t *testing.T) {
+			lanes := NewLanes(1, 8)
+			p := NewProducer(lanes)
+			p.MaxSamples, p.SizeNew = 64, c.sizeNew
+			key := make([]byte, c.keyLen)
+			for range 64 {
+				b := p.Route(0)
+				b.AddValue(b.PutKeyBytes(key, 0), 0, 0, 1, sample.UnitNone)
+			}
+			b := p.Route(0) // publishes the full batch
+			if p.Published != 64 {
+				t.Fatalf("published %d samples; want 64", p.Published)
+			}
+			if b.Len() != 0 || cap(b.Samples) != c.samples || cap(b.Keys) < c.keys || c.keys == 0 && cap(b.Keys) != 0 ||
+				c.keys > 0 && cap(b.Keys) > 2*c.keys {
+				t.Fatalf("the new batch holds %d samples and %d key bytes; want room for %d and %d", cap(b.Samples), cap(b.Keys), c.samples, c.keys)
+			}
+			// The batch given back is reused as it is, not sized again.
+			giveBackAll(lanes, 0)
+			for range 65 {
+				addOne(p, 0)
+			}
+			if p.Published != 128 || p.cur[0].Len() != 1 || cap(p.cur[0].Keys) < c.keyLen*64 {
+				t.Fatalf("published %d, current batch of %d samples and room for %d key bytes: not the batch given back",
+					p.Published, p.cur[0].Len(), cap(p.cur[0].Keys))
+			}
+		})
+	}
+}
+
 // TestProducerStuckShard: with SkipStuck, a shard that makes no room for
 // MaxWait costs the producer one wait: the batch is dropped and counted,
 // and so are the next ones for that shard, at once, until its ring takes a

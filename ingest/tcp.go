@@ -261,6 +261,7 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	s := &TCPSource{cfg: cfg, addr: addr, slots: make(chan *tcpSlot, cfg.Loops), boot: make(chan error, 1), done: make(chan error, 1)}
 	for i := range lanes {
 		prod := newProducer(lanes[i], cfg.Mappers)
+		prod.SizeNew = true
 		sl := &tcpSlot{dec: newStatsdDecoder(cfg.Decoder, prod), decCfg: cfg.Decoder, prod: prod, c: newCounters(tcpCounters),
 			lines: newLineDecoder(&cfg, prod)}
 		sl.prod.MaxWait, sl.prod.SkipStuck = cfg.MaxWait, true

@@ -279,6 +279,7 @@ func ListenUDP(cfg UDPConfig, lanes []Lanes) (*UDPSource, error) {
 			return nil, fmt.Errorf("udp source %s: %w", cfg.Name, err)
 		}
 		prod := newProducer(lanes[i], cfg.Mappers)
+		prod.SizeNew = true
 		l := &udpLoop{
 			src: s, index: i, raw: raw,
 			dec:    newStatsdDecoder(cfg.Decoder, prod),

@@ -3,6 +3,7 @@ package sample
 import (
 	"hash/maphash"
 	"math"
+	"slices"
 
 	"github.com/gomad/mad/internal/inplace"
 )
@@ -143,6 +144,35 @@ func (b *Batch) Reset() {
 	b.Runs = b.Runs[:0]
 	b.Vals = b.Vals[:0]
 	b.Asks = b.Asks[:0]
+}
+
+// Shape is how much a batch holds: the lengths of its slices.
+type Shape struct{ Samples, Keys, Aggs, Hist, Runs, Vals, Asks int }
+
+// Shape returns the lengths of b's slices.
+func (b *Batch) Shape() Shape {
+	return Shape{len(b.Samples), len(b.Keys), len(b.Aggs), len(b.Hist), len(b.Runs), len(b.Vals), len(b.Asks)}
+}
+
+// Reserve grows b's slices, keeping what they hold, so that each has room
+// for at least s's length of it in all: a new batch made like one filled
+// before it is filled without growing its slices one doubling at a time.
+func (b *Batch) Reserve(s Shape) {
+	b.Samples = reserve(b.Samples, s.Samples)
+	b.Keys = reserve(b.Keys, s.Keys)
+	b.Aggs = reserve(b.Aggs, s.Aggs)
+	b.Hist = reserve(b.Hist, s.Hist)
+	b.Runs = reserve(b.Runs, s.Runs)
+	b.Vals = reserve(b.Vals, s.Vals)
+	b.Asks = reserve(b.Asks, s.Asks)
+}
+
+// reserve returns x with room for n elements in all.
+func reserve[T any](x []T, n int) []T {
+	if n <= cap(x) {
+		return x
+	}
+	return slices.Grow(x, n-len(x))
 }
 
 // Applied empties the batch as Reset does but keeps its asks, answered:
