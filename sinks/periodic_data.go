@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/sample"
 )
 
 // PeriodicData is MAD's PeriodicData: the closed bucket of one dimension set
@@ -33,10 +34,10 @@ type PeriodicData struct {
 	Part int
 }
 
-// Dimension is one dimension of a bucket.
-type Dimension struct {
-	Key, Value []byte
-}
+// Dimension is one dimension of a bucket: a key's (package sample), so
+// that the emitter fills a bucket's dimensions straight from its key
+// (sample.AppendDims).
+type Dimension = sample.Dim
 
 // Dimension returns the value of dimension key, and whether there is one
 // (MAD's Key.getHost/getService/getCluster read "host", "service", "cluster").

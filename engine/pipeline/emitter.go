@@ -488,14 +488,9 @@ func (e *Emitter) record(k groupKey, start time.Time, b *bucketRows) {
 	if b.minReq != 0 {
 		pd.MinRequestTime = time.UnixMilli(b.minReq).UTC()
 	}
-	e.dims = e.dims[:0]
-	it := sample.ParsedKey{Dims: b.dims}.DimIter()
-	for it.Len() > 0 {
-		var d *sinks.Dimension
-		e.dims, d = inplace.Next(e.dims)
-		if !it.NextInto(&d.Key, &d.Value) {
-			panic("BUG: engine: a shard emitted a malformed dimension set")
-		}
+	var ok bool
+	if e.dims, ok = sample.AppendDims(e.dims[:0], b.dims); !ok {
+		panic("BUG: engine: a shard emitted a malformed dimension set")
 	}
 	pd.Dimensions = e.dims
 	e.metrics, e.stats, e.hists = e.metrics[:0], e.stats[:0], e.hists[:0]

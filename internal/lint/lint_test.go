@@ -98,7 +98,8 @@ var allowed = []struct {
 	// The reference aggregator: independent of the shard; of hist it reads
 	// only snapshots, to render the shard's side alike.
 	{"shard/shardref", []string{"internal/sample", "hist"}},
-	{"sinks", []string{"hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr"}},
+	// A bucket's dimension is a key's (sample.Dim).
+	{"sinks", []string{"hist", "internal/sample", "internal/selfmetric", "internal/throttle", "internal/jsonstr"}},
 	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr", "internal/decimal", "internal/kafkaprops", "internal/kafkatxn", "internal/partials"}}, // sinks share helpers (caggtest) among themselves
 	// Pipelines run sources, shards and sinks; they know nothing of MAD's
 	// files.

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"hash/maphash"
 	"math/bits"
+	"slices"
+
+	"github.com/gomad/mad/internal/inplace"
 )
 
 // Kind is MAD's MetricType, stored as the first byte of a canonical key.
@@ -204,6 +207,59 @@ func (it *DimIter) NextInto(key, value *[]byte) bool {
 	}
 	*value, it.rest, ok = readBytes(it.rest)
 	return ok
+}
+
+// AppendDims appends the dimensions of a dimension section (ParsedKey's
+// Dims) to dst, in order, each aliasing dims, and reports whether the
+// section held them all (what DimIter reads; on false, dst is returned as
+// it was given). A section of fewer than 128 dimensions whose keys and
+// values are shorter than 128 bytes (nearly every one) has one-byte
+// lengths: its dimensions are read in one loop into slots made at once,
+// without an iterator's state in memory between them (the emitter fills a
+// bucket's dimensions so, 5 % of a tagged row). Any other is read by
+// DimIter.
+func AppendDims(dst []Dim, dims []byte) ([]Dim, bool) {
+	at := len(dst)
+	if out, ok := appendShortDims(dst, dims); ok {
+		return out, true
+	}
+	dst = dst[:at]
+	it := ParsedKey{Dims: dims}.DimIter()
+	for it.Len() > 0 {
+		var d *Dim
+		dst, d = inplace.Next(dst)
+		if !it.NextInto(&d.Key, &d.Value) {
+			return dst[:at], false
+		}
+	}
+	return dst, true
+}
+
+// appendShortDims is AppendDims for a section of one-byte count and
+// lengths; ok is false for any other (dst's new slots then hold anything).
+func appendShortDims(dst []Dim, dims []byte) (out []Dim, ok bool) {
+	if len(dims) == 0 || dims[0] >= 0x80 {
+		return dst, false
+	}
+	at, n := len(dst), int(dims[0])
+	dst = slices.Grow(dst, n)[:at+n]
+	i := 1
+	for k := range dst[at:] {
+		if i >= len(dims) || dims[i] >= 0x80 {
+			return dst, false
+		}
+		ke := i + 1 + int(dims[i])
+		if ke >= len(dims) || dims[ke] >= 0x80 {
+			return dst, false
+		}
+		ve := ke + 1 + int(dims[ke])
+		if ve > len(dims) {
+			return dst, false
+		}
+		dst[at+k] = Dim{Key: dims[i+1 : ke : ke], Value: dims[ke+1 : ve : ve]}
+		i = ve
+	}
+	return dst, true
 }
 
 func readBytes(b []byte) (v, rest []byte, ok bool) {

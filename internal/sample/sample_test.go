@@ -402,3 +402,78 @@ func TestStableHash(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendDims checks AppendDims against DimIter, on sections of 0 to
+// 130 dimensions with keys and values around 128 bytes (one-byte and
+// two-byte lengths and counts), appended after dimensions already in dst,
+// and on every truncation of them (refused, dst as given). A prepared dst
+// costs no allocation.
+func TestAppendDims(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	text := func() []byte {
+		if r.IntN(3) == 0 {
+			return bytes.Repeat([]byte{'a' + byte(r.IntN(26))}, 120+r.IntN(16))
+		}
+		return fmt.Appendf(nil, "t%d", r.IntN(1000))
+	}
+	prior := []Dim{{Key: []byte("p"), Value: []byte("q")}}
+	for round := range 3000 {
+		n := r.IntN(5)
+		if round%100 == 0 {
+			n = 125 + r.IntN(6)
+		}
+		var ds []Dim
+		for j := range n {
+			ds = append(ds, Dim{Key: fmt.Appendf(text(), ".%d", j), Value: text()})
+		}
+		SortDims(ds)
+		key, err := AppendKey(nil, KindGauge, []byte("m"), ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := ParseKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, ok := iterDims(p.Dims)
+		if !ok {
+			t.Fatal("DimIter failed on a parsed key")
+		}
+		got, ok := AppendDims(slices.Clone(prior), p.Dims)
+		if !ok || !reflect.DeepEqual(got, append(slices.Clone(prior), want...)) {
+			t.Fatalf("AppendDims(%q) = %q, %v; want %q", p.Dims, got, ok, want)
+		}
+		if round%10 == 0 {
+			for cut := range len(p.Dims) {
+				if len(p.Dims) > 1000 && cut%97 != 0 && cut > 8 {
+					continue // long sections: some cuts
+				}
+				want, wantOK := iterDims(p.Dims[:cut])
+				got, ok := AppendDims(slices.Clone(prior), p.Dims[:cut])
+				if ok != wantOK || ok && !reflect.DeepEqual(got, append(slices.Clone(prior), want...)) || !ok && !reflect.DeepEqual(got, prior) {
+					t.Fatalf("AppendDims of %d of the %d bytes of %q = %q, %v; DimIter reads %q, %v", cut, len(p.Dims), p.Dims, got, ok, want, wantOK)
+				}
+			}
+		}
+	}
+	ds := []Dim{{Key: []byte("host"), Value: []byte("a")}, {Key: []byte("zone"), Value: []byte("b")}}
+	key, _ := AppendKey(nil, KindCounter, []byte("m"), ds)
+	p, _ := ParseKey(key)
+	dst := make([]Dim, 0, 4)
+	if n := testing.AllocsPerRun(100, func() { dst, _ = AppendDims(dst[:0], p.Dims) }); n != 0 {
+		t.Fatalf("%v allocations per AppendDims into a prepared slice; want 0", n)
+	}
+}
+
+// iterDims reads a dimension section with DimIter.
+func iterDims(dims []byte) ([]Dim, bool) {
+	var out []Dim
+	for it := (ParsedKey{Dims: dims}).DimIter(); it.Len() > 0; {
+		var d Dim
+		if !it.NextInto(&d.Key, &d.Value) {
+			return nil, false
+		}
+		out = append(out, d)
+	}
+	return out, true
+}
