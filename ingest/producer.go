@@ -124,7 +124,7 @@ type Producer struct {
 	// MaxWait, and its ring has not taken one since.
 	stuck []bool
 	// SizeNew makes a new batch (one made while the rings fill, before
-	// any comes back) as large as the batch last published full (shape)
+	// any comes back) as large as the batch it last published (shape)
 	// at once, rather than grown one doubling at a time, which copies
 	// about its size and leaves as much garbage (in S2, where each sample
 	// carries its key, 15 % of a profile while the rings filled). For the
@@ -470,7 +470,7 @@ func (p *Producer) wait(i int, b *sample.Batch) bool {
 }
 
 // fresh returns an empty batch for shard i: one the shard gave back, or a
-// new one (SizeNew: as large as the batch last published full).
+// new one (SizeNew: as large as the batch last published).
 // A returned batch that grew past MaxRetained samples is left to the
 // garbage collector rather than kept at that size.
 func (p *Producer) fresh(i int) *sample.Batch {
@@ -497,7 +497,7 @@ func (p *Producer) fresh(i int) *sample.Batch {
 const reserveKeyBytes = 128
 
 // reserve returns what a new batch reserves (SizeNew): the shape of the
-// batch last published full, each count bounded by MaxSamples and the keys
+// batch last published, each count bounded by MaxSamples and the keys
 // by reserveKeyBytes a sample, so that one batch of outsized keys does not
 // make every new batch after it as large: a batch that needs more grows.
 func (p *Producer) reserve() sample.Shape {

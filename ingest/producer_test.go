@@ -30,7 +30,7 @@ func giveBackAll(l Lanes, i int) int {
 }
 
 // TestProducerSizesNewBatches: with SizeNew, a batch made while the ring
-// fills is as large as the batch last published full, its keys bounded by
+// fills is as large as the batch last published, its keys bounded by
 // reserveKeyBytes a sample; without, it starts empty. Batches given back
 // are reused as they are.
 func TestProducerSizesNewBatches(t *testing.T) {
