@@ -75,10 +75,7 @@ func (e *Edges) Second() {
 			{{Key: []byte("service"), Value: []byte("shop")}},
 			{{Key: []byte("host"), Value: []byte(host)}, {Key: []byte("service"), Value: []byte("shop")}},
 		} {
-			pd := &sinks.PeriodicData{Period: time.Second, Start: start}
-			for _, d := range dims {
-				pd.Dimensions = append(pd.Dimensions, sinks.Dimension{Key: d.Key, Value: d.Value})
-			}
+			pd := &sinks.PeriodicData{Period: time.Second, Start: start, Dimensions: dims}
 			metrics := 30
 			if len(dims) > 1 {
 				metrics = 4
