@@ -310,22 +310,15 @@ func appendPrefix(dst []byte, pd *sinks.PeriodicData, head []byte) []byte {
 	} else {
 		dst = appendHead(dst, pd)
 	}
-	if pd.PlainDimensions {
-		for i, d := range pd.Dimensions {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = jsonstr.AppendPlain(dst, d.Key)
-			dst = append(dst, ':')
-			dst = jsonstr.AppendPlain(dst, d.Value)
+	for i, d := range pd.Dimensions {
+		if i > 0 {
+			dst = append(dst, ',')
 		}
-	} else {
-		for i, d := range pd.Dimensions {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = jsonstr.Append(dst, d.Key)
-			dst = append(dst, ':')
+		if pd.PlainDimensions { // no byte to test (jsonstr.Plain)
+			dst = append(jsonstr.AppendPlain(dst, d.Key), ':')
+			dst = jsonstr.AppendPlain(dst, d.Value)
+		} else {
+			dst = append(jsonstr.Append(dst, d.Key), ':')
 			dst = jsonstr.Append(dst, d.Value)
 		}
 	}
