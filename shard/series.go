@@ -141,8 +141,8 @@ func (s *Shard) createSeries(h uint64, key []byte, now int64) (uint32, bool) {
 
 const noOwner = ^uint32(0)
 
-// namePlain and dimsPlain tell the pool whether a name part's name, or
-// every key and value of a dimension section, is plain JSON text
+// namePlain and sample.PlainDims tell the pool whether a name part's name,
+// or every key and value of a dimension section, is plain JSON text
 // (stringPool.acquire). The same bytes never read as both kinds of part
 // with different answers: a name part of n bytes after its length would be
 // a dimension section of n pairs, at least 2n bytes, so only the empty name
@@ -150,45 +150,6 @@ const noOwner = ^uint32(0)
 func namePlain(part []byte) bool {
 	pk, err := sample.KeyFromParts(uint8(sample.KindNone), part, nil)
 	return err == nil && jsonstr.Plain(pk.Name)
-}
-
-func dimsPlain(dims []byte) bool {
-	if plain, sure := dimsPlainASCII(dims); sure {
-		return plain
-	}
-	it := sample.ParsedKey{Dims: dims}.DimIter()
-	for it.Len() > 0 {
-		var k, v []byte
-		if !it.NextInto(&k, &v) || !jsonstr.Plain(k) || !jsonstr.Plain(v) {
-			return false
-		}
-	}
-	return true
-}
-
-// dimsPlainASCII is dimsPlain for nearly every section: fewer than 128
-// dimensions, keys and values shorter than 128 bytes, all of printable
-// ASCII. sure is false for anything else, which dimsPlain reads again,
-// exactly.
-func dimsPlainASCII(dims []byte) (plain, sure bool) {
-	if len(dims) == 0 || dims[0] >= 0x80 {
-		return false, false
-	}
-	i := 1
-	for i < len(dims) {
-		n := int(dims[i])
-		end := i + 1 + n
-		if n >= 0x80 || end > len(dims) {
-			return false, false
-		}
-		for _, c := range dims[i+1 : end] {
-			if !jsonstr.PlainASCII(c) {
-				return false, false
-			}
-		}
-		i = end
-	}
-	return true, true
 }
 
 func (s *Shard) newSeries(h uint64, key []byte, pk sample.ParsedKey, spec uint16, owner uint32, now int64) (uint32, bool) {
@@ -201,7 +162,7 @@ func (s *Shard) newSeries(h uint64, key []byte, pk sample.ParsedKey, spec uint16
 		s.stats.Refused[RefusedKeySpace]++
 		return 0, false
 	}
-	dims, ok := s.keys.acquire(pk.Dims, dimsPlain)
+	dims, ok := s.keys.acquire(pk.Dims, sample.PlainDims)
 	if !ok {
 		s.keys.release(name)
 		s.stats.Refused[RefusedKeySpace]++

@@ -100,7 +100,7 @@ func TestStringPoolReleaseOfFreeIDPanics(t *testing.T) {
 
 func mustAcquire(t *testing.T, p *stringPool, b []byte) uint32 {
 	t.Helper()
-	id, ok := p.acquire(b, dimsPlain)
+	id, ok := p.acquire(b, sample.PlainDims)
 	if !ok {
 		t.Fatalf("the pool refused %q", b)
 	}
@@ -120,7 +120,7 @@ func TestStringPoolFullRefuses(t *testing.T) {
 		if i%2 == 1 {
 			s = fmt.Sprintf("%d", i) // another: 16-byte slots
 		}
-		id, ok := p.acquire([]byte(s), dimsPlain)
+		id, ok := p.acquire([]byte(s), sample.PlainDims)
 		if !ok {
 			if i < 100 {
 				t.Fatalf("refused after %d strings", i)
@@ -129,7 +129,7 @@ func TestStringPoolFullRefuses(t *testing.T) {
 			if n != len(ids) || len(p.slab.chunks) != 2 {
 				t.Fatalf("%d strings, %d chunks after a refusal; want %d and 2", n, len(p.slab.chunks), len(ids))
 			}
-			if _, ok := p.acquire([]byte(s), dimsPlain); ok {
+			if _, ok := p.acquire([]byte(s), sample.PlainDims); ok {
 				t.Fatal("a refused string was interned")
 			}
 			break
@@ -156,8 +156,9 @@ func TestStringPoolFullRefuses(t *testing.T) {
 	}
 }
 
-// TestPartsPlain checks namePlain and dimsPlain, the fast reading of
-// one-byte lengths and printable ASCII and the exact one behind it, against
+// TestPartsPlain checks what the pool is told of the parts it interns,
+// namePlain and sample.PlainDims (its fast reading of one-byte lengths and
+// printable ASCII, and the exact one behind it), against
 // an independent reading of the texts: valid UTF-8 without a C0 control, a
 // quote or a backslash. Texts are drawn from plain ASCII, bytes that need
 // escaping or decoding, and lengths of 127 and 128 bytes (a length's
@@ -212,8 +213,8 @@ func TestPartsPlain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := dimsPlain(pk.Dims); got != want {
-			t.Fatalf("dimsPlain(%q) = %v; want %v (reproduce with %s=%d)", pk.Dims, got, want, testseed.Env, seed)
+		if got := sample.PlainDims(pk.Dims); got != want {
+			t.Fatalf("sample.PlainDims(%q) = %v; want %v (reproduce with %s=%d)", pk.Dims, got, want, testseed.Env, seed)
 		}
 		if got := namePlain(pk.NamePart(key)); got != plain(name) {
 			t.Fatalf("namePlain(%q) = %v; want %v (reproduce with %s=%d)", pk.NamePart(key), got, plain(name), testseed.Env, seed)
