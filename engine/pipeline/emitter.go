@@ -125,14 +125,17 @@ func (l *bucketList) at(i int) *bucketRows {
 	return &l.chunks[i>>bucketChunkBits][i&(bucketChunk-1)]
 }
 
-// add appends b and returns its index and where it is.
-func (l *bucketList) add(b bucketRows) (int, *bucketRows) {
+// add appends the bucket of dims, whose hash is h, without rows, and
+// returns its index and where it is. The fields are set where the bucket
+// stays (a bucketRows literal copied in is built aside first: package
+// inplace).
+func (l *bucketList) add(dims []byte, h uint64) (int, *bucketRows) {
 	i := l.n
 	if i>>bucketChunkBits == len(l.chunks) {
 		l.chunks = append(l.chunks, make([]bucketRows, bucketChunk))
 	}
 	p := &l.chunks[i>>bucketChunkBits][i&(bucketChunk-1)]
-	*p = b
+	p.dims, p.hash, p.minReq, p.start, p.n = dims, h, 0, 0, 0
 	l.n++
 	return i, p
 }
@@ -459,7 +462,7 @@ func (e *Emitter) bucketOf(dims []byte, h uint64) (int, *bucketRows) {
 	for slot := x.home(tag); ; slot = (slot + 1) & mask {
 		v := x.slots[slot]
 		if v == 0 {
-			b, bk := e.buckets.add(bucketRows{dims: dims, hash: h})
+			b, bk := e.buckets.add(dims, h)
 			x.slots[slot] = tag<<32 | uint64(b+1)
 			if 2*e.buckets.n > len(x.slots) {
 				x.grow()

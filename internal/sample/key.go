@@ -245,7 +245,7 @@ func appendShortDims(dst []Dim, dims []byte) (out []Dim, ok bool) {
 	at, n := len(dst), int(dims[0])
 	dst = slices.Grow(dst, n)[:at+n]
 	i := 1
-	for k := range dst[at:] {
+	for k := at; k < len(dst); k++ {
 		if i >= len(dims) || dims[i] >= 0x80 {
 			return dst, false
 		}
@@ -257,7 +257,13 @@ func appendShortDims(dst []Dim, dims []byte) (out []Dim, ok bool) {
 		if ve > len(dims) {
 			return dst, false
 		}
-		dst[at+k] = Dim{Key: dims[i+1 : ke : ke], Value: dims[ke+1 : ve : ve]}
+		// Field by field: a Dim literal stored whole is built on the
+		// stack and copied with wide loads that wait for its field
+		// stores (package inplace): BenchmarkAppendDims 19.0 against
+		// 11.1 ns.
+		d := &dst[k]
+		d.Key = dims[i+1 : ke : ke]
+		d.Value = dims[ke+1 : ve : ve]
 		i = ve
 	}
 	return dst, true
