@@ -115,9 +115,12 @@ func (t *Table) extOf(a *acc) *ext {
 		return &t.ext[a.extIdx()]
 	}
 	t.ext = hugepage.Grow(t.ext, 1)
-	t.ext = append(t.ext, ext{min: absent, max: absent})
-	a.meta |= uint32(len(t.ext))
-	return &t.ext[len(t.ext)-1]
+	n := len(t.ext)
+	t.ext = t.ext[:n+1]
+	e := &t.ext[n] // set in place, as AddRow's row
+	e.min, e.max, e.reqTime = absent, absent, 0
+	a.meta |= uint32(n + 1)
+	return e
 }
 
 // Reset empties the table for reuse and keeps its capacity.
@@ -163,7 +166,12 @@ func (t *Table) AddRow(sid uint32) uint32 {
 	if len(t.acc) == cap(t.acc) {
 		t.growRows(len(t.acc)+1, 0)
 	}
-	t.acc = append(t.acc, acc{sum: absent, meta: metaInitial, sid: sid})
+	// Set where it stays: an acc literal appended is built on the stack
+	// and copied with 16-byte loads that wait for its field stores
+	// (package internal/inplace says why).
+	t.acc = t.acc[:row+1]
+	a := &t.acc[row]
+	a.count, a.sum, a.hist, a.sid, a.meta = 0, absent, 0, sid, metaInitial
 	return row
 }
 
