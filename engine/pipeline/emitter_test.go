@@ -3,6 +3,8 @@ package pipeline
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -487,5 +489,115 @@ func TestFarFutureBucketEmittedAtStop(t *testing.T) {
 	<-done
 	if len(out.lines) != 2 || e.Pending() != 0 {
 		t.Errorf("emitted %d buckets (%v), %d groups pending; want 2 and 0", len(out.lines), out.lines, e.Pending())
+	}
+}
+
+// orderSink records, for every bucket, its dimension set, its metrics'
+// names in the order given and its minimum request time.
+type orderSink struct {
+	sets map[string][]string
+	req  map[string]int64
+	err  []string
+}
+
+func (o *orderSink) Record(pd *sinks.PeriodicData) {
+	var dims []string
+	for _, d := range pd.Dimensions {
+		dims = append(dims, string(d.Key)+"="+string(d.Value))
+	}
+	set := strings.Join(dims, ",")
+	if _, dup := o.sets[set]; dup && pd.Part == 0 {
+		o.err = append(o.err, "set "+set+" emitted twice")
+	}
+	for _, m := range pd.Metrics {
+		o.sets[set] = append(o.sets[set], string(m.Name))
+	}
+	if !pd.MinRequestTime.IsZero() {
+		o.req[set] = pd.MinRequestTime.UnixMilli()
+	}
+}
+func (o *orderSink) Flush()       {}
+func (o *orderSink) Close() error { return nil }
+
+// TestEmitterOrdersRowsOfInterleavedSets: a bucket lists its rows in
+// snapshot order, then row order, however the group's rows fall in sets:
+// all in one set, a set per row, runs of one set, sets drawn at random, or
+// in set order up to a row that goes back to an earlier set; and across
+// shards, whose snapshots meet in sets. Checked against the grouping
+// written out here, with each set's minimum request time, over seeded
+// random groups of one to three shards.
+func TestEmitterOrdersRowsOfInterleavedSets(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for trial := range 300 {
+		shards := 1 + r.IntN(3)
+		cfg := shard.Config{Periods: []time.Duration{time.Second}}
+		var ss []*shard.Shard
+		for i := range shards {
+			s, err := shard.New(i, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ss = append(ss, s)
+		}
+		out := &orderSink{sets: map[string][]string{}, req: map[string]int64{}}
+		e := NewEmitter(ss, out)
+		want := map[string][]string{}
+		wantReq := map[string]int64{}
+		pattern := r.IntN(5)
+		next := 0 // the next new set, for the patterns in set order
+		for si, s := range ss {
+			var b sample.Batch
+			rows := 1 + r.IntN(200)
+			back := r.IntN(rows) // pattern 4: the row that goes back
+			for j := range rows {
+				var set int
+				switch pattern {
+				case 0: // one set
+				case 1: // a set per row
+					set, next = next, next+1
+				case 2: // runs of one set
+					if j > 0 && r.IntN(4) == 0 {
+						next++
+					}
+					set = next
+				case 3: // drawn
+					set = r.IntN(1 + rows/4)
+				case 4: // in order, then back
+					set, next = next, next+1
+					if j == back && next > 1 {
+						set = r.IntN(next - 1)
+					}
+				}
+				dims := fmt.Sprintf("d%d", set)
+				name := fmt.Sprintf("s%d.r%d", si, j)
+				req := int64(0)
+				if r.IntN(3) == 0 {
+					req = t0 - 1 - int64(r.IntN(1000))
+				}
+				addSample(&b, sample.KindCounter, name, t0+100, req, 1, sample.UnitNone, "set", dims)
+				key := "set=" + dims
+				want[key] = append(want[key], name)
+				if req != 0 && (wantReq[key] == 0 || req < wantReq[key]) {
+					wantReq[key] = req
+				}
+			}
+			s.Apply(&b, t0+500)
+			s.Tick(t0 + 2001)
+		}
+		e.Poll()
+		for _, msg := range out.err {
+			t.Fatalf("trial %d (pattern %d): %s", trial, pattern, msg)
+		}
+		if len(out.sets) != len(want) {
+			t.Fatalf("trial %d (pattern %d): %d sets emitted; want %d", trial, pattern, len(out.sets), len(want))
+		}
+		for set, names := range want {
+			if got := out.sets[set]; !slices.Equal(got, names) {
+				t.Fatalf("trial %d (pattern %d): set %s has rows\n%v\nwant\n%v", trial, pattern, set, got, names)
+			}
+			if out.req[set] != wantReq[set] {
+				t.Fatalf("trial %d (pattern %d): set %s minimum request time %d; want %d", trial, pattern, set, out.req[set], wantReq[set])
+			}
+		}
 	}
 }
