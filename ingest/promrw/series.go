@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 
+	"github.com/gomad/mad/internal/inplace"
 	"github.com/gomad/mad/internal/pbwire"
 	"github.com/gomad/mad/internal/sample"
 )
@@ -78,7 +79,9 @@ func (d *Decoder) addLabel(s *series, name, value []byte) {
 	case "le":
 		s.le = true
 	default:
-		d.dims = append(d.dims, sample.Dim{Key: name, Value: value})
+		var dim *sample.Dim
+		d.dims, dim = inplace.Next(d.dims) // not a Dim built aside and copied
+		dim.Key, dim.Value = name, value
 	}
 }
 
