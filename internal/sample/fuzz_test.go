@@ -22,6 +22,10 @@ func FuzzParseKey(f *testing.F) {
 		if ok != wantOK || ok && (!bytes.Equal(v, key[w:w+int(n)]) || !bytes.Equal(rest, key[w+int(n):])) {
 			t.Fatalf("readBytes(%q) = %q, %q, %v; want ok %v", key, v, rest, ok, wantOK)
 		}
+		// AppendDims, with its one-byte fast path, against DimIter, on
+		// the input read as a dimension section, after a dimension
+		// already in dst.
+		checkAppendDims(t, key)
 		namePart, dimsPart, split := SplitKey(key)
 		if split && len(namePart)+len(dimsPart) != len(key)-1 {
 			t.Fatalf("SplitKey(%q) = %q, %q: not the key after its kind", key, namePart, dimsPart)
@@ -46,4 +50,37 @@ func FuzzParseKey(f *testing.F) {
 			t.Fatalf("accepted key %q re-encodes as %q", key, again)
 		}
 	})
+}
+
+// checkAppendDims holds AppendDims(dst, section) to what DimIter reads of
+// section: the same dimensions after dst's, or, when DimIter cannot read
+// them all, dst as it was given.
+func checkAppendDims(t *testing.T, section []byte) {
+	first := Dim{Key: []byte("k"), Value: []byte("v")}
+	got, ok := AppendDims([]Dim{first}, section)
+	var want []Dim
+	wantOK := true
+	it := ParsedKey{Dims: section}.DimIter()
+	for it.Len() > 0 {
+		var k, v []byte
+		if !it.NextInto(&k, &v) {
+			wantOK = false
+			break
+		}
+		want = append(want, Dim{Key: k, Value: v})
+	}
+	if ok != wantOK {
+		t.Fatalf("AppendDims(%q) ok = %v; DimIter read it all: %v", section, ok, wantOK)
+	}
+	if !ok {
+		want = nil
+	}
+	if len(got) != 1+len(want) || !bytes.Equal(got[0].Key, first.Key) || !bytes.Equal(got[0].Value, first.Value) {
+		t.Fatalf("AppendDims(%q) = %q; want %q after %q", section, got, want, first)
+	}
+	for i, d := range want {
+		if g := got[1+i]; !bytes.Equal(g.Key, d.Key) || !bytes.Equal(g.Value, d.Value) {
+			t.Fatalf("AppendDims(%q) dimension %d = %q; want %q", section, i, g, d)
+		}
+	}
 }
