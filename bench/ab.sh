@@ -9,6 +9,16 @@
 #   bench/ab.sh 774f4fd HEAD ./shard 'BenchmarkApply$' 2000000x 6
 #
 # A package that moved between the commits is given as OLDPKG:NEWPKG.
+#
+# AB_PGO=FILE builds both sides with that profile (as the daemon and CI
+# build: cmd/mad/default.pgo). AB_LAYOUTS=N builds each side N times, the
+# k-th with about 64·k bytes of dead code linked before the project's hot
+# packages (a function in internal/inplace), and runs every build once a
+# round: where the code sits alone moves a case by up to 4 % on this
+# machine, and two builds of unrelated changes have moved one by 8-10 %
+# (BENCHMARKS.md, "Structs built aside, and what a build's layout moves"),
+# so a difference smaller than that is only believed if it holds across
+# layouts. Each side's file then holds its N layouts' runs.
 set -euo pipefail
 old=$1 new=$2 pkg=$3 bench=$4 benchtime=${5:-1s} rounds=${6:-6}
 cpu=${AB_CPU:-1}
@@ -21,24 +31,45 @@ trap 'git -C "$root" worktree remove --force "$work/a" >/dev/null 2>&1 || true; 
 [ -d "$root/../shared" ] && ln -s "$(cd "$root/.." && pwd)/shared" "$work/shared"
 git -C "$root" worktree add -q --detach "$work/a" "$old"
 git -C "$root" worktree add -q --detach "$work/b" "$new"
-(cd "$work/a" && go test -c -o "$work/a.test" "$oldpkg")
-(cd "$work/b" && go test -c -o "$work/b.test" "$newpkg")
+layouts=${AB_LAYOUTS:-1}
+pgo=()
+[ -n "${AB_PGO:-}" ] && pgo=(-pgo="$(cd "$(dirname "$AB_PGO")" && pwd)/$(basename "$AB_PGO")")
+# pad K: a function of 6·K calls (about 64·K bytes) in internal/inplace,
+# kept by its package's init; K = 0 builds the tree as it is.
+pad() {
+	local tree=$1 k=$2 f=$1/internal/inplace/zz_ab_layout.go
+	rm -f "$f"
+	[ "$k" -eq 0 ] && return
+	[ -d "$tree/internal/inplace" ] || { echo "ab.sh: no internal/inplace in $tree to pad" >&2; exit 2; }
+	{
+		printf 'package inplace\n\nvar abLayoutSink int\n\n//go:noinline\nfunc abLayoutAdd(i int) { abLayoutSink += i }\n\n'
+		printf 'func init() {\n\tif abLayoutSink < 0 {\n\t\tabLayoutPad()\n\t}\n}\n\nfunc abLayoutPad() {\n'
+		for i in $(seq $((6 * k))); do printf '\tabLayoutAdd(%d)\n' "$i"; done
+		printf '}\n'
+	} > "$f"
+}
+for k in $(seq 0 $((layouts - 1))); do
+	pad "$work/a" "$k"; (cd "$work/a" && go test -c "${pgo[@]}" -o "$work/a$k.test" "$oldpkg")
+	pad "$work/b" "$k"; (cd "$work/b" && go test -c "${pgo[@]}" -o "$work/b$k.test" "$newpkg")
+done
 out=${AB_OUT:-$root/bench/results/ab}
 mkdir -p "$out"
 name=$(echo "${newpkg#./}-$bench" | tr -c 'A-Za-z0-9._-' '_' | sed 's/_*$//')
 : > "$out/$name.old"; : > "$out/$name.new"
 for i in $(seq "$rounds"); do
-	for side in a b; do
-		dir=$work/$side/${oldpkg#./}
-		[ "$side" = b ] && dir=$work/$side/${newpkg#./}
-		file=$out/$name.old
-		[ "$side" = b ] && file=$out/$name.new
-		(cd "$dir" && taskset -c "$cpu" "$work/$side.test" -test.run '^$' -test.bench "$bench" -test.benchtime "$benchtime" -test.count 1 -test.benchmem) | grep '^Benchmark' >> "$file"
+	for k in $(seq 0 $((layouts - 1))); do
+		for side in a b; do
+			dir=$work/$side/${oldpkg#./}
+			[ "$side" = b ] && dir=$work/$side/${newpkg#./}
+			file=$out/$name.old
+			[ "$side" = b ] && file=$out/$name.new
+			(cd "$dir" && taskset -c "$cpu" "$work/$side$k.test" -test.run '^$' -test.bench "$bench" -test.benchtime "$benchtime" -test.count 1 -test.benchmem) | grep '^Benchmark' >> "$file"
+		done
 	done
 done
-echo "# $old vs $new, $pkg, $bench, -benchtime $benchtime, $rounds alternating rounds, pinned to CPU $cpu"
+echo "# $old vs $new, $pkg, $bench, -benchtime $benchtime, $rounds alternating rounds of $layouts layout(s), pinned to CPU $cpu${AB_PGO:+, built with $AB_PGO}"
 benchstat "$old=$out/$name.old" "$new=$out/$name.new"
-echo "# fastest of $rounds (ns/op): old, new"
+echo "# fastest of $((rounds * layouts)) (ns/op): old, new"
 for f in "$out/$name.old" "$out/$name.new"; do
 	awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "ns/op") { n = $1; if (!(n in m) || $i < m[n]) m[n] = $i } } END { for (n in m) printf "%s %s\n", n, m[n] }' "$f" | sort
 done
