@@ -12,8 +12,9 @@
 #
 # AB_PGO=FILE builds both sides with that profile (as the daemon and CI
 # build: cmd/mad/default.pgo). AB_LAYOUTS=N builds each side N times, the
-# k-th with about 64·k bytes of dead code linked before the project's hot
-# packages (a function in internal/inplace), and runs every build once a
+# k-th (from 0) with dead code linked before the project's hot packages (a
+# function of 6·k calls in internal/inplace: the hot code then starts 0, 192,
+# 256, … bytes later), and runs every build once a
 # round: where the code sits alone moves a case by up to 4 % on this
 # machine, and two builds of unrelated changes have moved one by 8-10 %
 # (BENCHMARKS.md, "Structs built aside, and what a build's layout moves"),
@@ -34,8 +35,8 @@ git -C "$root" worktree add -q --detach "$work/b" "$new"
 layouts=${AB_LAYOUTS:-1}
 pgo=()
 [ -n "${AB_PGO:-}" ] && pgo=(-pgo="$(cd "$(dirname "$AB_PGO")" && pwd)/$(basename "$AB_PGO")")
-# pad K: a function of 6·K calls (about 64·K bytes) in internal/inplace,
-# kept by its package's init; K = 0 builds the tree as it is.
+# pad K: a function of 6·K calls in internal/inplace, kept by its
+# package's init; K = 0 builds the tree as it is.
 pad() {
 	local tree=$1 k=$2 f=$1/internal/inplace/zz_ab_layout.go
 	rm -f "$f"
