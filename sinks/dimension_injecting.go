@@ -3,6 +3,8 @@ package sinks
 import (
 	"bytes"
 	"slices"
+
+	"github.com/gomad/mad/internal/jsonstr"
 )
 
 // DimensionInjectingSink is MAD's DimensionInjectingSink: each bucket is
@@ -18,6 +20,10 @@ type DimensionInjectingSink struct {
 
 	dims []Dimension
 	pd   PeriodicData
+	// injectedPlain: 0 until the first bucket, then 1 when every key and
+	// value of DefaultDimensions and OverrideDimensions is plain JSON
+	// text (jsonstr.Plain), 2 when one is not.
+	injectedPlain uint8
 }
 
 // Record forwards pd with the injected dimensions.
@@ -34,8 +40,26 @@ func (s *DimensionInjectingSink) Record(pd *PeriodicData) {
 	s.dims = d
 	s.pd = *pd
 	s.pd.Dimensions = d
+	// The bucket's mark tells of its own dimensions only: the set sent on
+	// is plain if the injected ones are too.
+	s.pd.PlainDimensions = pd.PlainDimensions && s.injectedArePlain()
 	s.Sink.Record(&s.pd)
 	clear(s.dims) // do not keep the bucket's bytes alive
+}
+
+// injectedArePlain reports whether every injected key and value is plain
+// JSON text, working it out on the first bucket (the fields are set before
+// the sink records anything).
+func (s *DimensionInjectingSink) injectedArePlain() bool {
+	if s.injectedPlain == 0 {
+		s.injectedPlain = 1
+		for _, d := range slices.Concat(s.DefaultDimensions, s.OverrideDimensions) {
+			if !jsonstr.Plain(d.Key) || !jsonstr.Plain(d.Value) {
+				s.injectedPlain = 2
+			}
+		}
+	}
+	return s.injectedPlain == 1
 }
 
 // setDims sets every dimension of add in d (replacing a value of the same

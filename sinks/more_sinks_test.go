@@ -59,6 +59,44 @@ func TestDimensionInjectingSink(t *testing.T) {
 	}
 }
 
+// TestDimensionInjectingSinkPlainMark: a bucket whose own dimensions are
+// marked plain JSON text (the emitter's mark) keeps the mark only when the
+// injected dimensions are plain too; a JSON writer copies marked text as
+// it is, so an injected quote under the mark would break its line.
+func TestDimensionInjectingSinkPlainMark(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		inject   []Dimension
+		override bool
+		marked   bool
+		want     bool
+	}{
+		{"plain injected, marked bucket", dims("service", "svc"), false, true, true},
+		{"plain override, marked bucket", dims("host", "forced"), true, true, true},
+		{"quote injected", dims("note", `a"b`), false, true, false},
+		{"backslash in an override key", dims(`k\`, "v"), true, true, false},
+		{"control injected", dims("note", "a\tb"), false, true, false},
+		{"invalid UTF-8 injected", dims("note", "\xff"), false, true, false},
+		{"unmarked bucket", dims("service", "svc"), false, false, false},
+	} {
+		c := &capture{}
+		s := &DimensionInjectingSink{Sink: c}
+		if tc.override {
+			s.OverrideDimensions = tc.inject
+		} else {
+			s.DefaultDimensions = tc.inject
+		}
+		for range 2 { // the answer is worked out once, then kept
+			s.Record(&PeriodicData{Period: time.Second, Dimensions: dims("host", "h1"), PlainDimensions: tc.marked})
+		}
+		for i, pd := range c.pds {
+			if pd.PlainDimensions != tc.want {
+				t.Errorf("%s: bucket %d forwarded marked %v; want %v", tc.name, i, pd.PlainDimensions, tc.want)
+			}
+		}
+	}
+}
+
 func TestTimeThresholdSink(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	c := &capture{}

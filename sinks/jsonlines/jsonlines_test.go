@@ -158,6 +158,35 @@ func TestPlainMarksWriteTheSameLines(t *testing.T) {
 	}
 }
 
+// TestInjectedDimensionsEscapedUnderTheMark: a DimensionInjectingSink in
+// front of the sink injects a value holding a quote and a backslash into a
+// bucket whose own dimensions are marked plain; every line is valid JSON
+// and carries the value as it was.
+func TestInjectedDimensionsEscapedUnderTheMark(t *testing.T) {
+	pd := testPD()
+	pd.PlainDimensions = true
+	var out syncBuffer
+	s := &sinks.DimensionInjectingSink{Sink: NewWriter("json", &out),
+		DefaultDimensions: []sinks.Dimension{{Key: []byte("note"), Value: []byte(`say "hi" \ bye`)}}}
+	s.Record(pd)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.b.String(), "\n"), "\n")
+	if len(lines) != len(pd.Metrics) {
+		t.Fatalf("%d lines; want %d", len(lines), len(pd.Metrics))
+	}
+	for _, l := range lines {
+		var v struct{ Dimensions map[string]string }
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, l)
+		}
+		if v.Dimensions["note"] != `say "hi" \ bye` {
+			t.Fatalf("note = %q; want %q", v.Dimensions["note"], `say "hi" \ bye`)
+		}
+	}
+}
+
 type blocked struct{ release chan struct{} }
 
 func (b *blocked) Write(p []byte) (int, error) { <-b.release; return len(p), nil }
