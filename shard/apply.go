@@ -172,6 +172,10 @@ func (s *Shard) applyPipelined(b *sample.Batch, now int64) {
 		}
 		s.apply(b, &smp[i], now, i&aheadMask)
 	}
+	// The rows found ahead point at their tables: not kept past the batch
+	// (a table sealed and dropped from the pool stays alive while pointed
+	// at).
+	clear(s.aheadRows)
 }
 
 // workingSet estimates the bytes an update may touch: the series records

@@ -474,6 +474,7 @@ func TestPendingSnapshotsDropOldestCounted(t *testing.T) {
 	// The emitter is stalled: the ring takes 2 (capacity rounds up to 2),
 	// 2 more are held, and the oldest held one is dropped and counted.
 	s.Tick(t0 + 7000)
+	pendingTailClear(t, s)
 	st := s.Stats()
 	if st.SnapshotsDropped != 1 || st.RowsDropped != 1 || st.Pending != 2 {
 		t.Fatalf("dropped %d (%d rows), pending %d; want 1, 1, 2", st.SnapshotsDropped, st.RowsDropped, st.Pending)
@@ -485,6 +486,7 @@ func TestPendingSnapshotsDropOldestCounted(t *testing.T) {
 	for _, e := range drain(t, s) {
 		starts = append(starts, e.start-t0)
 	}
+	pendingTailClear(t, s)
 	if !slices.Equal(starts, []int64{0, 1000, 3000, 4000}) {
 		t.Fatalf("emitted starts %v; want [0 1000 3000 4000] (2000 dropped)", starts)
 	}
@@ -501,6 +503,50 @@ func TestPendingSnapshotsDropOldestCounted(t *testing.T) {
 	s.Tick(t0 + 2)
 	if s.SealedThrough() != t0+2 || len(s.outstanding) != 0 || len(s.pool) == 0 {
 		t.Fatalf("after draining: sealedThrough %d outstanding %d pool %d", s.SealedThrough(), len(s.outstanding), len(s.pool))
+	}
+	pendingTailClear(t, s)
+}
+
+// TestPipelineKeepsNoTable: the prefetch pipeline's rows found ahead point
+// at their tables; none is kept past the batch, where it would keep a table
+// alive after its snapshot was released.
+func TestPipelineKeepsNoTable(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second, time.Minute}})
+	s.pipelineFrom = 0 // the prefetch pipeline at any size
+	var b sample.Batch
+	for range 2 { // the second batch finds the series' rows ahead
+		b.Reset()
+		for range 8 {
+			add(t, &b, sample.KindTimer, "t", t0, 1, sample.UnitNone)
+		}
+		s.Apply(&b, t0)
+	}
+	found := false
+	for i := range 8 {
+		s.prefetchRecord(&b, &b.Samples[i], i)
+		s.prefetchRows(&b.Samples[i], i)
+		found = found || s.aheadRows[(i&aheadMask)*2].t != nil
+	}
+	if !found {
+		t.Fatal("the pipeline found no row ahead: the check below would prove nothing")
+	}
+	s.Apply(&b, t0)
+	for i, ar := range s.aheadRows {
+		if ar.t != nil {
+			t.Fatalf("after Apply, row %d found ahead still points at its table", i)
+		}
+	}
+}
+
+// pendingTailClear fails if the shard's held snapshots leave a pointer
+// past their slice's length: it would keep a snapshot alive after the
+// emitter released it (its table, and the records mapping of its view).
+func pendingTailClear(t *testing.T, s *Shard) {
+	t.Helper()
+	for i, p := range s.pending[len(s.pending):cap(s.pending)] {
+		if p != nil {
+			t.Fatalf("held snapshots: slot %d past the %d held still points at a snapshot", len(s.pending)+i, len(s.pending))
+		}
 	}
 }
 

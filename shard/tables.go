@@ -417,7 +417,7 @@ func (s *Shard) emit(snap *hist.Snapshot) {
 			s.stats.RowsDropped += uint64(old.Len())
 			old.Release()
 		}
-		s.pending = s.pending[:copy(s.pending, s.pending[over:])]
+		s.dropPending(over)
 	}
 }
 
@@ -425,7 +425,15 @@ func (s *Shard) flushPending() {
 	if len(s.pending) == 0 {
 		return
 	}
-	n := s.out.PushN(s.pending)
-	clear(s.pending[:n])
-	s.pending = s.pending[:copy(s.pending, s.pending[n:])]
+	s.dropPending(s.out.PushN(s.pending))
+}
+
+// dropPending removes the first n held snapshots (pushed or released). The
+// slots the others leave behind are cleared: a stale pointer past the
+// slice's length would keep a snapshot the emitter has released alive, and
+// with it its table's memory and the records mapping its view holds.
+func (s *Shard) dropPending(n int) {
+	m := copy(s.pending, s.pending[n:])
+	clear(s.pending[m:])
+	s.pending = s.pending[:m]
 }
