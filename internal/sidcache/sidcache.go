@@ -81,10 +81,15 @@ func New() *Cache {
 
 // Hash returns the hash Find and Insert take for a line's kind and
 // identity (ident, then tags, which may be nil).
+//
+// Find compares an identity's bytes, but cannot tell empty tags from none
+// by them (`a:1|c|#`, refused, from `a:1|c`): the hashes do. The tags'
+// term is odd, so an identity with tags, even empty ones, differs from the
+// same identity without in the lowest bit of the tag Find compares.
 func Hash(kind uint8, ident, tags []byte) uint64 {
 	h := maphash.Bytes(seed, ident) ^ uint64(kind)*0x9E3779B97F4A7C15
 	if tags != nil {
-		h ^= maphash.Bytes(seed, tags) * 0xD6E8FEB86659FD93
+		h ^= (maphash.Bytes(seed, tags) | 1) * 0xD6E8FEB86659FD93
 	}
 	return h
 }

@@ -62,6 +62,27 @@ func TestFindIsExact(t *testing.T) {
 	}
 }
 
+// TestEmptyTagsAreTags: an identity with tags, even empty ones (a StatsD
+// line ending in `|#`, which is refused), is never found as the same
+// identity without: Find cannot tell them apart by their bytes, so their
+// hashes' tags must differ, always, not only most of the time.
+func TestEmptyTagsAreTags(t *testing.T) {
+	c := New()
+	for i := range 1000 {
+		ident := []byte(fmt.Sprint("m.", i))
+		for _, tags := range [][]byte{{}, []byte(fmt.Sprint("host:", i)), []byte("x")} {
+			untagged, tagged := Hash(uint8(sample.KindCounter), ident, nil), Hash(uint8(sample.KindCounter), ident, tags)
+			if (untagged^tagged)&1 == 0 {
+				t.Fatalf("%s with tags %q: hash %x, without %x: the same lowest bit", ident, tags, tagged, untagged)
+			}
+		}
+		insert(t, c, sample.KindCounter, string(ident))
+		if c.Find(uint8(sample.KindCounter), ident, []byte{}, Hash(uint8(sample.KindCounter), ident, []byte{})) >= 0 {
+			t.Fatalf("%s with empty tags found as %s", ident, ident)
+		}
+	}
+}
+
 // TestAnswers: an answer gives its record the handle only while the record
 // still waits for that ask: not after a clear, and not twice.
 func TestAnswers(t *testing.T) {
