@@ -1037,3 +1037,63 @@ func TestConfigEqualSeesEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestBurstTablesLetGo: the tables a burst of series filled are not kept
+// for reuse once the load is small again: a pooled table keeps its
+// memory, so the burst's would go round as the next tables for good.
+func TestBurstTablesLetGo(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
+	const burst = 200_000
+	var b sample.Batch
+	for i := range burst {
+		add(t, &b, sample.KindCounter, fmt.Sprint("burst.", i), t0, 1, sample.UnitNone)
+		if len(b.Samples) == 4096 {
+			s.Apply(&b, t0)
+			b.Reset()
+		}
+	}
+	s.Apply(&b, t0)
+	burstBytes := int64(0)
+	for _, idx := range s.openList {
+		burstBytes = max(burstBytes, s.desc[idx].t.Bytes())
+	}
+	if burstBytes < 2*tableTrimFrom {
+		t.Fatalf("the burst's table holds %d bytes: too few to tell", burstBytes)
+	}
+	// A series a second from then on; the emitter keeps up.
+	held := func() (n int64) {
+		s.recycle() // the tables the emitter released
+		for _, tb := range s.pool {
+			n += tb.Bytes()
+		}
+		for _, idx := range s.openList {
+			n += s.desc[idx].t.Bytes()
+		}
+		return n
+	}
+	for sec := int64(1); sec <= 60; sec++ {
+		b.Reset()
+		add(t, &b, sample.KindCounter, "steady", t0+sec*1000, 1, sample.UnitNone)
+		s.Apply(&b, t0+sec*1000)
+		s.Tick(t0 + sec*1000 + 1)
+		drain(t, s)
+		if sec == 3 && held() < burstBytes {
+			t.Fatalf("second %d: tables hold %d bytes, the burst's %d: let go of before the load fell for long", sec, held(), burstBytes)
+		}
+	}
+	// What is left is what the load needs, or small tables kept for
+	// reuse whatever their size (under tableTrimFrom each).
+	h := s.rowHint[0]
+	tables := slices.Clone(s.pool)
+	for _, idx := range s.openList {
+		tables = append(tables, s.desc[idx].t)
+	}
+	for _, tb := range tables {
+		if tb.Bytes() >= tableTrimFrom && tb.Cap() > 2*(h+h/8) {
+			t.Errorf("a table of %d rows (%d bytes) held for a load of %d rows", tb.Cap(), tb.Bytes(), h)
+		}
+	}
+	if n := held(); n > burstBytes/4 {
+		t.Fatalf("a minute after a burst of %d series (its table %d bytes), a series a second: the tables hold %d bytes", burst, burstBytes, n)
+	}
+}

@@ -283,16 +283,41 @@ func (s *Shard) recycle() {
 		} else {
 			panic("BUG: shard: released a table that was not outstanding")
 		}
+		oversized := s.oversized(t)
 		t.Reset()
-		if len(s.pool) < tablePoolLimit {
+		if len(s.pool) < tablePoolLimit && !oversized {
 			s.pool = append(s.pool, t)
 		}
 		t = next
 	}
 }
 
-// tablePoolLimit bounds the released tables kept for reuse.
-const tablePoolLimit = 64
+// oversized tells whether a released table holds far more rows than its
+// period's tables now need (twice what tableFor would reserve), and more
+// than tableTrimFrom bytes. Reset keeps a table's memory (its rows'
+// pages stay written), so a pooled table sized by a burst of series would
+// keep the burst's memory for good, going round as the next tables; such
+// a table is let go of instead (the collector unmaps its rows), and the
+// next one grows to the load as it is.
+func (s *Shard) oversized(t *hist.Table) bool {
+	if t.Bytes() < tableTrimFrom {
+		return false
+	}
+	p := t.PeriodIndex
+	if p < 0 || p >= len(s.rowHint) || s.periods[p].ms != t.Period {
+		return true // a period reconfigured away
+	}
+	h := s.rowHint[p]
+	return t.Cap() > 2*(h+h/8)
+}
+
+const (
+	// tablePoolLimit bounds the released tables kept for reuse.
+	tablePoolLimit = 64
+	// tableTrimFrom: a released table of fewer bytes is kept for reuse
+	// whatever its size against the load's (oversized).
+	tableTrimFrom = 1 << 20
+)
 
 // seal closes the open table at idx and queues its snapshot.
 func (s *Shard) seal(idx uint16) {
