@@ -75,10 +75,16 @@ func growRecs(recs []uint64, keep *vmem.Keep, stride, need, maxSeries int) ([]ui
 	return g[:cap(g)], nil
 }
 
-// setLastRow notes that a row was created for sid at time t (ms).
-func (s *Shard) setLastRow(sid uint32, t int64) {
+// setLastRow notes that a row was created for sid at time t (ms) in a
+// table created at created. The last-row time never goes back, and is at
+// least the creation of every table the series has a row in: reapStep
+// forgets a series only when its last row is older than every open table,
+// which must hold even after the clock stepped back (a table of before the
+// step, created ahead of the clock, may still be open and get rows).
+func (s *Shard) setLastRow(sid uint32, t, created int64) {
 	w := &s.recs[int(sid)*s.stride+recMeta]
-	*w = uint64(metaWord(*w).withLastRow(lastRowSecond(t)))
+	m := metaWord(*w)
+	*w = uint64(m.withLastRow(max(m.lastRow(), lastRowSecond(max(t, created)))))
 }
 
 func lastRowSecond(t int64) uint32 { return uint32(max(t, 0)/1000 + 1) }

@@ -1097,3 +1097,63 @@ func TestBurstTablesLetGo(t *testing.T) {
 		t.Fatalf("a minute after a burst of %d series (its table %d bytes), a series a second: the tables hold %d bytes", burst, burstBytes, n)
 	}
 }
+
+// TestClockStepBackKeepsSeriesWithOpenRows: a series is forgotten only when
+// none of its rows is open, even after the shard's clock stepped back by
+// more than the idle timeout. Its last-row time never goes back, and is at
+// least the creation of every table it has a row in, so a row created in
+// a table of before the step (its clock, Created, is ahead) keeps the
+// series. Before, the series was reaped with its row in the minute's table
+// still open, and its next sample made a second row of the same key there.
+func TestClockStepBackKeepsSeriesWithOpenRows(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second, time.Minute}, IdleTimeout: 10 * time.Second})
+	var b sample.Batch
+	send := func(name string, at, now int64) {
+		t.Helper()
+		b.Reset()
+		add(t, &b, sample.KindCounter, name, at, 1, sample.UnitNone)
+		s.Apply(&b, now)
+	}
+	const ahead = 10 * 60_000              // the clock steps back by ten minutes
+	top := t0 + ahead + 60_000 - t0%60_000 // a minute's start, ahead
+	var rows []emitted
+	// "a" gets a row in the minute's table of before the step.
+	send("a", top+1000, top+1000)
+	s.Tick(top + 1000)
+	// The clock steps back; "a" gets a row at its new time, then goes
+	// quiet while "b" keeps the tables going, until the clock is past
+	// where it stepped back from (reaping waits for that) and the idle
+	// timeout.
+	now := top + 1000 - ahead
+	send("a", now, now)
+	// "c" gets its only row of that minute after the step: the table was
+	// created ahead of the clock.
+	send("c", top+1500, now)
+	for end := top + 30_000; now < end; now += 100 {
+		if now%1000 == 0 {
+			send("b", now, now)
+		}
+		s.Tick(now)
+		rows = append(rows, drain(t, s)...)
+	}
+	// A sample of "a" in the minute's table of before the step, still
+	// open: its clock is ahead.
+	send("a", top+2000, now)
+	send("c", top+2500, now)
+	s.Flush(now)
+	rows = append(rows, drain(t, s)...)
+	for _, name := range []string{"a", "c"} {
+		n := 0
+		for _, e := range rows {
+			if e.name == name && e.period == 60_000 && e.start == top {
+				n++
+				if e.row.Count != 2 {
+					t.Errorf("%s's row of the minute at %d holds %d samples; want 2", name, top, e.row.Count)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s has %d rows in the minute at %d; want 1 (series reaped %d)", name, n, top, s.Stats().SeriesReaped)
+		}
+	}
+}

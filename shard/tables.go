@@ -117,7 +117,7 @@ func (s *Shard) newRow(owner uint32, p int, start, now int64, sl []uint64, free,
 		}
 		s.overflow[idx][owner] = row
 	}
-	s.setLastRow(owner, now)
+	s.setLastRow(owner, now, d.t.Created)
 	if now > satAdd(start, per.ms) {
 		s.stats.LateRows++
 	}
