@@ -111,6 +111,10 @@ type ReloadResult struct {
 	// Errors are the files refused (their running pipelines, if any, keep
 	// running unchanged) with every problem found.
 	Errors []string `json:"errors,omitempty"`
+	// Warnings are what failed while a change was applied (among Updated:
+	// the old sinks' close, an old source's stop): the new configuration
+	// runs.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Start starts every pipeline, then the HTTP server. On error what started

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -38,6 +39,9 @@ func logResult(log *slog.Logger, r ReloadResult) {
 	}
 	for _, e := range r.Errors {
 		log.Error("configuration refused; what runs keeps running", "problem", e)
+	}
+	for _, w := range r.Warnings {
+		log.Warn("configuration applied; on the way", "problem", w)
 	}
 }
 
@@ -127,7 +131,7 @@ func (d *Daemon) reload() ReloadResult {
 		}
 	}
 	r := d.applyPipelinesLocked(false)
-	res.Started, res.Updated, res.Stopped = r.Started, r.Updated, r.Stopped
+	res.Started, res.Updated, res.Stopped, res.Warnings = r.Started, r.Updated, r.Stopped, r.Warnings
 	res.Errors = append(res.Errors, r.Errors...)
 	if len(res.Errors) > 0 {
 		d.reloadErrs.Add(1)
@@ -422,10 +426,16 @@ func (d *Daemon) applyPipelinesLocked(startup bool) ReloadResult {
 			d.logSources(p)
 		} else {
 			if err := m.p.Update(cfg); err != nil {
-				config.CloseSinks(cfg.Sinks)
-				d.problems[w.key] = err.Error()
-				res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", w.key, err))
-				continue
+				var applied *pipeline.AppliedError
+				if !errors.As(err, &applied) {
+					config.CloseSinks(cfg.Sinks)
+					d.problems[w.key] = err.Error()
+					res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", w.key, err))
+					continue
+				}
+				// Applied: the new sinks run; what failed on the way
+				// (the old sinks' close, say) is reported, not refused.
+				res.Warnings = append(res.Warnings, fmt.Sprintf("%s: %v", w.key, err))
 			}
 			m.spec = w.spec
 			res.Updated = append(res.Updated, w.key)

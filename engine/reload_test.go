@@ -18,6 +18,7 @@ import (
 	"github.com/gomad/mad/engine/config"
 	"github.com/gomad/mad/engine/pipeline"
 	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/sinks/jsonlines"
 )
 
 // udpSender sends datagrams of 10 lines "name:1|c" to addr until stopped,
@@ -634,5 +635,64 @@ func TestOpenRefusesWhatCannotRun(t *testing.T) {
 	defer d.Stop()
 	if code, body := ping(t, d); code != http.StatusOK {
 		t.Errorf("no pipelines: /ping %d %s", code, body)
+	}
+}
+
+// TestReloadAppliedDespiteOldSinkError: a reload whose change was applied
+// keeps its new sinks running even when closing the old ones failed (a
+// JSON lines sink reports the last write error it saw at its close): the
+// problem is a warning, not a refusal. Before, the daemon took the error
+// for a refusal and closed the new sinks the emitter was writing to, so
+// every later bucket was lost uncounted, and the next reload closed them
+// again (a periodic statistics sink panicked).
+func TestReloadAppliedDespiteOldSinkError(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full to fail writes with")
+	}
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	conf := func(port, path string) {
+		writeFile(t, pipes, "a.conf", fmt.Sprintf("name=a\nperiods=[\"PT1S\"]\nsources=[{type=StatsdSource, name=s, host=\"127.0.0.1\", port=%s}]\n"+
+			"sinks=[{type=JsonLinesSink, name=out, path=%q}, {type=PeriodicStatisticsSink, name=stats, intervalInMilliseconds=500}]\n", port, path))
+	}
+	conf("0", "/dev/full")
+	main := writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", pipes))
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	p := d.Pipelines()[0]
+	addr := pipeline.SourcesOf[*ingest.UDPSource](p)[0].Addr().String()
+	old := p.Sinks()[0].(*jsonlines.Sink)
+	s := sendUDP(t, addr, "applied")
+	defer s.halt()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, _, errs := old.Stats(); errs > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sink on /dev/full never failed a write")
+		}
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	conf(portOf(addr), out)
+	r := d.Reload()
+	if len(r.Updated) != 1 || len(r.Errors) != 0 || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "no space left") {
+		t.Fatalf("reload: %+v; want a.conf updated, the old sink's write error a warning", r)
+	}
+	nw := d.Pipelines()[0].Sinks()[0].(*jsonlines.Sink)
+	for deadline := time.Now().Add(20 * time.Second); sumOutput(t, out, "applied") == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			w, dr, e := nw.Stats()
+			t.Fatalf("nothing written by the new sink after the reload (written %d, dropped %d, errors %d)", w, dr, e)
+		}
+	}
+	// Another change closes the sinks of the last one, once.
+	writeFile(t, pipes, "a.conf", fmt.Sprintf("name=a\nperiods=[\"PT1S\"]\nsources=[{type=StatsdSource, name=s, host=\"127.0.0.1\", port=%s}]\nsinks=[{type=JsonLinesSink, name=out, path=%q}]\n",
+		portOf(addr), filepath.Join(dir, "out2.jsonl")))
+	if r := d.Reload(); len(r.Updated) != 1 || len(r.Errors) != 0 || len(r.Warnings) != 0 {
+		t.Fatalf("second reload: %+v", r)
 	}
 }

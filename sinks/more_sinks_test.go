@@ -194,3 +194,19 @@ func TestMetricSeriesLoggingSinkLogsFailuresThrottled(t *testing.T) {
 		t.Errorf("%d warnings in %q; want one", n, logs.String())
 	}
 }
+
+// TestCloseTwice: closing a sink a second time does nothing (a tree a
+// reload retired may be closed again on a path that cannot tell): it
+// panicked on a closed channel in the sinks with a goroutine of their own.
+func TestCloseTwice(t *testing.T) {
+	for _, s := range []Sink{
+		NewPeriodicStatisticsSink(PeriodicStatisticsConfig{Name: "stats"}),
+		NewMetricSeriesLoggingSink("series", t.TempDir(), "", nil),
+	} {
+		for range 2 {
+			if err := s.Close(); err != nil {
+				t.Errorf("%T: %v", s, err)
+			}
+		}
+	}
+}

@@ -31,6 +31,7 @@ type PeriodicStatisticsSink struct {
 	buckets map[string]*psBucket
 	stop    chan struct{}
 	done    chan struct{}
+	closing sync.Once
 }
 
 type psBucket struct {
@@ -195,7 +196,7 @@ func (s *PeriodicStatisticsSink) Name() string { return s.name }
 
 // Close emits what is left and stops.
 func (s *PeriodicStatisticsSink) Close() error {
-	close(s.stop)
+	s.closing.Do(func() { close(s.stop) })
 	<-s.done
 	return nil
 }

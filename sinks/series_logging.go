@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,14 +23,15 @@ import (
 // previous one still running is dropped and counted). Failed and dropped
 // writes are logged, throttled.
 type MetricSeriesLoggingSink struct {
-	name   string
-	path   string
-	log    *throttle.Log
-	series map[string][]map[string]string
-	seen   map[string]map[string]bool // metric → dimension-set identity
-	last   time.Time
-	writes chan []byte
-	done   chan struct{}
+	name    string
+	path    string
+	log     *throttle.Log
+	series  map[string][]map[string]string
+	seen    map[string]map[string]bool // metric → dimension-set identity
+	last    time.Time
+	writes  chan []byte
+	done    chan struct{}
+	closing sync.Once
 
 	written, dropped, errors atomic.Uint64
 }
@@ -122,13 +124,15 @@ func (s *MetricSeriesLoggingSink) Report(emit func(selfmetric.Value)) {
 
 // Close writes what was collected and waits for the writer.
 func (s *MetricSeriesLoggingSink) Close() error {
-	if len(s.series) > 0 {
-		b, err := json.MarshalIndent(s.series, "", "  ")
-		if err == nil {
-			s.writes <- b
+	s.closing.Do(func() {
+		if len(s.series) > 0 {
+			b, err := json.MarshalIndent(s.series, "", "  ")
+			if err == nil {
+				s.writes <- b
+			}
 		}
-	}
-	close(s.writes)
+		close(s.writes)
+	})
 	<-s.done
 	return nil
 }

@@ -37,7 +37,11 @@ import (
 //     after publishing what they read; a key whose source must be replaced
 //     (another shape) is opened again once its old source stopped.
 //
-// On error nothing changed (the new sinks are not closed).
+// An error refuses the change: nothing changed (the new sinks are not
+// closed), unless it is an *AppliedError: the pipeline runs the new
+// configuration, its new sinks among it, and the error reports what went
+// wrong on the way (an old source's stop, the old sinks' close, a source
+// that could not be opened again).
 func (p *Pipeline) Update(cfg Config) error {
 	cfg.EnsureDefaults()
 	p.mu.Lock()
@@ -172,5 +176,16 @@ func (p *Pipeline) Update(cfg Config) error {
 		}
 	}
 	p.cfg, p.agg = cfg, agg
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return &AppliedError{Err: err}
+	}
+	return nil
 }
+
+// AppliedError is what Update returns when it applied the new
+// configuration and something failed on the way: the caller must not
+// treat the change as refused (the new sinks run).
+type AppliedError struct{ Err error }
+
+func (e *AppliedError) Error() string { return e.Err.Error() }
+func (e *AppliedError) Unwrap() error { return e.Err }

@@ -56,7 +56,14 @@ func TestReloadKeepsRetiredCounts(t *testing.T) {
 	// A reload that keeps the aggregator: s1 closes, dropping the bucket.
 	s2 := newSink()
 	cfg.Sinks = []sinks.Sink{s2}
-	p.Update(cfg) // the old sink's close error is reported; what counts is what follows
+	// The old sink's close error is reported as applied, not refused.
+	var applied *AppliedError
+	if err := p.Update(cfg); !errors.As(err, &applied) {
+		t.Fatalf("Update = %v; want the old sink's close error as an *AppliedError", err)
+	}
+	if p.Sinks()[0] != s2 {
+		t.Fatal("the pipeline does not run the new sink")
+	}
 	if _, d, _ := s1.Stats(); d != 1 {
 		t.Fatalf("the old sink dropped %d buckets at its close; want 1", d)
 	}
