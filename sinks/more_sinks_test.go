@@ -123,9 +123,33 @@ func TestTimeThresholdSink(t *testing.T) {
 	if dropped := reported(s, "mad_sink_dropped_total"); dropped != 2 || len(c.pds) != 2 {
 		t.Errorf("a late bucket in 3 parts: dropped %v in all, %d forwarded; want 2 and 2", dropped, len(c.pds))
 	}
+	// A bucket is decided at its first part: one forwarded goes whole,
+	// though its later parts come after the threshold passed (a slow sink
+	// before this one held the emitter), and so does one dropped, though
+	// the clock stepped back before its later parts.
+	edge := &PeriodicData{Period: time.Minute, Start: now.Add(-2*time.Minute + time.Millisecond)}
+	for part := range 3 {
+		p := *edge
+		p.Part = part
+		s.Record(&p)
+		now = now.Add(time.Second)
+	}
+	if dropped := reported(s, "mad_sink_dropped_total"); dropped != 2 || len(c.pds) != 5 {
+		t.Errorf("a bucket on time at its first part: dropped %v in all, %d forwarded; want 2 and 5", dropped, len(c.pds))
+	}
+	for part := range 3 {
+		p := *late
+		p.Part = part
+		s.Record(&p)
+		now = now.Add(-time.Hour)
+	}
+	now = now.Add(3 * time.Hour)
+	if dropped := reported(s, "mad_sink_dropped_total"); dropped != 3 || len(c.pds) != 5 {
+		t.Errorf("a bucket late at its first part: dropped %v in all, %d forwarded; want 3 and 5", dropped, len(c.pds))
+	}
 	s.LogOnly = true
 	s.Record(late)
-	if len(c.pds) != 3 {
+	if len(c.pds) != 6 {
 		t.Error("LogOnly must forward late buckets")
 	}
 }

@@ -27,15 +27,28 @@ type TimeThresholdSink struct {
 
 	dropped, late atomic.Uint64
 	lateLog       throttle.Throttle
+	// dropping: the current bucket (its first part) was dropped; Record
+	// runs on the emitter's goroutine only.
+	dropping bool
 }
 
-// Record forwards pd unless it is too late.
+// Record forwards pd unless it is too late. A bucket is decided whole, at
+// its first part: the parts of a bucket come one after another, and a
+// later part may come after the threshold passed (a slow sink before this
+// one held the emitter) while its first was forwarded.
 func (s *TimeThresholdSink) Record(pd *PeriodicData) {
+	if pd.Part != 0 {
+		if !s.dropping || s.LogOnly {
+			s.Sink.Record(pd)
+		}
+		return
+	}
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
 	}
 	t := now()
+	s.dropping = false
 	if pd.Start.Add(pd.Period + s.Threshold).After(t) {
 		s.Sink.Record(pd)
 		return
@@ -44,10 +57,8 @@ func (s *TimeThresholdSink) Record(pd *PeriodicData) {
 		s.Sink.Record(pd)
 		return
 	}
-	if pd.Part == 0 { // a bucket's later parts are as late as its first
-		s.late.Add(1)
-	}
-	if ok, _ := s.lateLog.Allow(t); ok && s.Log != nil && pd.Part == 0 {
+	s.late.Add(1)
+	if ok, _ := s.lateLog.Allow(t); ok && s.Log != nil {
 		s.Log.Warn("late bucket", "sink", s.Name, "period", FormatPeriod(pd.Period), "start", pd.Start, "threshold", FormatPeriod(s.Threshold),
 			"forwarded", s.LogOnly, "late_so_far", s.late.Load())
 	}
@@ -55,9 +66,8 @@ func (s *TimeThresholdSink) Record(pd *PeriodicData) {
 		s.Sink.Record(pd)
 		return
 	}
-	if pd.Part == 0 {
-		s.dropped.Add(1)
-	}
+	s.dropping = true
+	s.dropped.Add(1)
 }
 
 // Report reports the buckets dropped as too late.
