@@ -109,6 +109,7 @@ func (s *TCPSource) Report(emit func(sm.Value)) {
 	emit(counter("mad_source_connections_total", "Connections accepted.", l, st.Connections))
 	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
 	emit(counter("mad_source_long_lines_total", "Lines discarded whole for exceeding the line limit (each once, whatever its length).", l, st.LongLines))
+	emit(counter("mad_source_cut_lines_total", "Last lines of connections closed before their newline came (the source stopping or replaced, a reset), discarded.", l, st.CutLines))
 	reportHandles(emit, l, st.Handles, st.CacheClears)
 	reportMappers(emit, l, s.cfg.Mappers) // fixed for the source's life (Retargetable)
 }

@@ -214,7 +214,7 @@ func BenchmarkTCPConsumeTransforming(b *testing.B) {
 				b.ResetTimer()
 				for i := range b.N {
 					c.buf, c.off = chunks[i%len(chunks)], 0
-					src.consume(c, false)
+					src.consume(c, tcpOpen)
 					if got := countLanes(lanes); got != counts[i%len(chunks)] {
 						b.Fatalf("%d samples of %d lines; stats %+v", got, counts[i%len(chunks)], src.Stats())
 					}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -137,6 +138,11 @@ type TCPStats struct {
 	// LongLines discarded for exceeding MaxLine, each counted once
 	// whatever its length.
 	LongLines uint64
+	// CutLines: last lines without their newline on a connection closed
+	// other than by its sender's end of stream (the source stopping or
+	// replaced, a reset): the rest of the line was still to come, so
+	// they are dropped, not decoded.
+	CutLines uint64
 	// Handles: StatsD samples, of Samples, sent by their series' handle
 	// (the slots' series caches, Producer.Handles); CacheClears: times a
 	// slot's cache was full and was cleared.
@@ -148,6 +154,7 @@ const (
 	tcpConnections = iota
 	tcpBytes
 	tcpLongLines
+	tcpCutLines
 	tcpSamples
 	tcpSampledOut
 	tcpNonFinite
@@ -437,17 +444,32 @@ func (s *TCPSource) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 
 // OnTraffic decodes every complete line buffered on c.
 func (s *TCPSource) OnTraffic(c gnet.Conn) gnet.Action {
-	s.consume(c, false)
+	s.consume(c, tcpOpen)
 	return gnet.None
 }
 
-// OnClose decodes what is left on c, a last line without its newline.
-func (s *TCPSource) OnClose(c gnet.Conn, _ error) gnet.Action {
-	s.consume(c, true)
+// OnClose decodes what is left on c: a last line without its newline is
+// whole if the sender ended its stream (gnet's read found EOF), and cut
+// otherwise (the source stopping, a reset): dropped and counted.
+func (s *TCPSource) OnClose(c gnet.Conn, err error) gnet.Action {
+	if errors.Is(err, io.EOF) {
+		s.consume(c, tcpEnded)
+	} else {
+		s.consume(c, tcpCut)
+	}
 	return gnet.None
 }
 
-func (s *TCPSource) consume(c gnet.Conn, closing bool) {
+// tcpEnd is how consume finds a connection.
+type tcpEnd uint8
+
+const (
+	tcpOpen  tcpEnd = iota // more may come
+	tcpEnded               // its sender ended the stream: what is buffered is all
+	tcpCut                 // closed otherwise: a line without its newline is cut
+)
+
+func (s *TCPSource) consume(c gnet.Conn, closing tcpEnd) {
 	buf, err := c.Peek(-1)
 	if err != nil || len(buf) == 0 {
 		return
@@ -486,13 +508,14 @@ const skippingLine lineState = 1
 // without one, they are discarded and c is marked (skippingLine) to discard
 // what follows up to the newline. So a connection never holds more than
 // MaxLine bytes of a line, and no part of a long line is decoded as a line
-// of its own. When c is closing, its last line without a newline is decoded
-// if it is not over-long.
+// of its own. When c's sender ended its stream, its last line without a
+// newline is decoded if it is not over-long; when c was closed otherwise
+// (tcpCut), that line is cut: dropped and counted (cutLine).
 //
 // Finding long lines costs nothing while the complete lines buffered fit in
 // MaxLine+1 bytes; past that, one backward search per MaxLine bytes, which
 // stops at the last newline before the limit (shortLines).
-func (s *TCPSource) frame(sl *tcpSlot, c gnet.Conn, buf []byte, closing bool) (done int, decoded int64) {
+func (s *TCPSource) frame(sl *tcpSlot, c gnet.Conn, buf []byte, closing tcpEnd) (done int, decoded int64) {
 	maxLine := s.cfg.MaxLine
 	at := 0
 	if c.Context() == skippingLine {
@@ -525,11 +548,14 @@ func (s *TCPSource) frame(sl *tcpSlot, c gnet.Conn, buf []byte, closing bool) (d
 	switch partial := len(buf) - end; {
 	case partial > maxLine:
 		s.longLine(sl, buf[end:end+maxLine])
-		if !closing {
+		if closing == tcpOpen {
 			c.SetContext(skippingLine)
 		}
 		return len(buf), decoded
-	case closing && partial > 0:
+	case closing == tcpCut && partial > 0:
+		s.cutLine(sl, buf[end:])
+		return len(buf), decoded
+	case closing == tcpEnded && partial > 0:
 		if decoded == 0 {
 			decoded = nowMillis()
 			keepBad = s.bad.Due(time.UnixMilli(decoded))
@@ -538,6 +564,19 @@ func (s *TCPSource) frame(sl *tcpSlot, c gnet.Conn, buf []byte, closing bool) (d
 		return len(buf), decoded
 	}
 	return end, decoded
+}
+
+// cutLine counts the last line of a connection closed before its newline
+// came (tcpCut), and logs it (its start) if a log line is due.
+func (s *TCPSource) cutLine(sl *tcpSlot, start []byte) {
+	v := sl.c.vals
+	v[tcpCutLines]++
+	if now := time.Now(); s.bad.Due(now) {
+		if ok, _ := s.bad.Allow(now); ok {
+			s.cfg.Log.Warn("line cut by the connection's close discarded", "source", s.cfg.Name,
+				"start", string(start[:min(len(start), 64)]), "count", v[tcpCutLines])
+		}
+	}
 }
 
 // longLine counts a line discarded for its length, and logs it (its start)
@@ -671,6 +710,7 @@ func (s *TCPSource) Stats() TCPStats {
 		st.Connections += v[tcpConnections]
 		st.Bytes += v[tcpBytes]
 		st.LongLines += v[tcpLongLines]
+		st.CutLines += v[tcpCutLines]
 		st.Samples += v[tcpSamples]
 		st.SampledOut += v[tcpSampledOut]
 		st.NonFinite += v[tcpNonFinite]

@@ -31,7 +31,7 @@ func TestTCPConsumeZeroAllocs(t *testing.T) {
 			c := &chunkConn{buf: []byte(chunk)}
 			run := func() {
 				c.off = 0
-				src.consume(c, false)
+				src.consume(c, tcpOpen)
 				if n := countLanes(lanes); n != 40 {
 					t.Fatalf("%d samples; want 40 (stats %+v)", n, src.Stats())
 				}

@@ -86,7 +86,7 @@ func BenchmarkTCPConsume(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				c.off = 0
-				src.consume(c, false)
+				src.consume(c, tcpOpen)
 				if countLanes(lanes) != lines {
 					b.Fatalf("stats %+v", src.Stats())
 				}

@@ -237,8 +237,9 @@ func TestTCPHugeLine(t *testing.T) {
 // TestTCPFraming holds the framing to its rule over random streams cut at
 // random places: every line of at most MaxLine bytes before its newline is
 // decoded once, every longer one is discarded whole and counted once, and a
-// last line without its newline is decoded (or counted) when the connection
-// closes. It drives consume through chunkConn, which buffers what consume
+// last line without its newline is decoded (or counted) when its sender
+// ends the stream, and counted as cut when the connection is closed
+// otherwise (the source stopping, a reset). It drives consume through chunkConn, which buffers what consume
 // leaves as gnet does.
 func TestTCPFraming(t *testing.T) {
 	const maxLine = 40
@@ -249,9 +250,10 @@ func TestTCPFraming(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Stop()
-	var wantShort, wantLong uint64
+	var wantShort, wantLong, wantCut uint64
 	for round := range 300 {
 		var stream []byte
+		end := []tcpEnd{tcpEnded, tcpCut}[rng.IntN(2)]
 		want := map[string]bool{}
 		nLines := 1 + rng.IntN(30)
 		for i := range nLines {
@@ -268,10 +270,13 @@ func TestTCPFraming(t *testing.T) {
 			if !last {
 				stream = append(stream, '\n')
 			}
-			if len(line) <= maxLine {
+			switch {
+			case last && end == tcpCut && len(line) <= maxLine:
+				wantCut++
+			case len(line) <= maxLine:
 				wantShort++
 				want[id+strings.Repeat("_", n-len(id)-4)] = true
-			} else {
+			default:
 				wantLong++
 			}
 		}
@@ -280,9 +285,9 @@ func TestTCPFraming(t *testing.T) {
 			k := 1 + rng.IntN(min(len(rest), 2*maxLine+5))
 			c.feed(rest[:k])
 			rest = rest[k:]
-			src.consume(c, false)
+			src.consume(c, tcpOpen)
 		}
-		src.consume(c, true)
+		src.consume(c, end)
 		got := map[string]int{}
 		drainLanes(lanes, got)
 		for k, n := range got {
@@ -299,8 +304,8 @@ func TestTCPFraming(t *testing.T) {
 	if err := src.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if st := src.Stats(); st.LongLines != wantLong || st.Lines[statsd.OK] != wantShort || lineTotal(st) != wantShort {
-		t.Fatalf("long lines %d, lines %v; want %d long, %d ok", st.LongLines, st.Lines, wantLong, wantShort)
+	if st := src.Stats(); st.LongLines != wantLong || st.Lines[statsd.OK] != wantShort || lineTotal(st) != wantShort || st.CutLines != wantCut || wantCut == 0 {
+		t.Fatalf("long lines %d, lines %v, cut lines %d; want %d long, %d ok, %d cut", st.LongLines, st.Lines, st.CutLines, wantLong, wantShort, wantCut)
 	}
 }
 
@@ -401,4 +406,52 @@ func TestTCPGraphiteHandles(t *testing.T) {
 		}
 	}
 	t.Logf("%d rounds: %d asks, %d samples by handle", rounds, asks, byHandle)
+}
+
+// TestTCPStopCutsLastLine: a line whose newline has not come when the
+// source stops (or is replaced at a reload) is cut: dropped and counted,
+// not decoded as a sample of a series never sent ("cut:7|c" of
+// "cut:7|c|#host:ab"); a sender that ends its stream ends its last line.
+func TestTCPStopCutsLastLine(t *testing.T) {
+	for _, stop := range []bool{true, false} {
+		lanes := []Lanes{NewLanes(2, 1024)}
+		src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: "127.0.0.1:0", Log: quiet}, lanes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.Dial("tcp", src.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte("whole:1|c\ncut:7|c|#host:ab")); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); lineTotal(src.Stats()) == 0 || src.Stats().Bytes == 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the whole line was never decoded")
+			}
+		}
+		if !stop {
+			c.Close() // the sender ends its stream: its last line is whole
+			for deadline := time.Now().Add(10 * time.Second); lineTotal(src.Stats()) < 2; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the sender's last line was never decoded: %+v", src.Stats())
+				}
+			}
+		}
+		if err := src.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		keys := map[string]int{}
+		drainLanes(lanes, keys)
+		st := src.Stats()
+		cut := "\x01\x03cut\x01\x04host\x02ab"
+		if stop && (len(keys) != 1 || st.CutLines != 1 || lineTotal(st) != 1) {
+			t.Fatalf("stopped mid-line: keys %v, cut lines %d, lines %v; want the whole line only, one cut", keys, st.CutLines, st.Lines)
+		}
+		if !stop && (len(keys) != 2 || keys[cut] != 1 || st.CutLines != 0) {
+			t.Fatalf("sender ended: keys %v, cut lines %d; want both lines, none cut", keys, st.CutLines)
+		}
+	}
 }
