@@ -303,7 +303,16 @@ func (l *udpLoop) process(n int, errno syscall.Errno) {
 	v := l.c.vals
 	if errno != 0 {
 		if errno != unix.EINTR {
+			// Counted where the stats read it, and logged (throttled).
 			v[udpReadErrors]++
+			now := nowMillis()
+			l.account(now, false)
+			l.dirty = true
+			if t := time.UnixMilli(now); l.src.bad.Due(t) {
+				if ok, _ := l.src.bad.Allow(t); ok {
+					l.src.cfg.Log.Warn("udp read failed", "source", l.src.cfg.Name, "error", errno.Error(), "count", v[udpReadErrors])
+				}
+			}
 		}
 		return
 	}

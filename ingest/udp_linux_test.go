@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -282,5 +283,28 @@ func TestRelaySegmentsOverMTU(t *testing.T) {
 	}
 	if s := r.dests[0].send.(*relayUDPSender); s.seg != 0 {
 		t.Fatalf("still segmenting at %d bytes over a 320-byte MTU", s.seg)
+	}
+}
+
+// TestUDPReadErrorsReported: a failed read is counted where the stats read
+// it (the loop publishes it, as it does its datagrams) and logged; it was
+// counted in the loop's own words only, so a socket that kept failing
+// showed none on /metrics.
+func TestUDPReadErrorsReported(t *testing.T) {
+	var logs bytes.Buffer
+	src, err := ListenUDP(UDPConfig{Name: "statsd", Addr: "127.0.0.1:0", Log: slog.New(slog.NewTextHandler(&logs, nil))}, []Lanes{NewLanes(1, 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Stop()
+	l := src.loops[0] // not started: the test is the loop
+	l.mu.Lock()
+	l.process(0, unix.ENOMEM)
+	l.mu.Unlock()
+	if st := src.Stats(); st.ReadErrors != 1 {
+		t.Fatalf("ReadErrors = %d after a failed read; want 1", st.ReadErrors)
+	}
+	if !strings.Contains(logs.String(), "udp read failed") || !strings.Contains(logs.String(), "cannot allocate memory") {
+		t.Fatalf("the failed read was not logged: %q", logs.String())
 	}
 }
