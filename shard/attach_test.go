@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/ring"
 )
@@ -285,5 +286,52 @@ func TestDetachNotRunning(t *testing.T) {
 	}
 	if err := s.Detach(late.in); !errors.Is(err, ErrNotAttached) {
 		t.Fatalf("Detach of a removed input = %v; want ErrNotAttached", err)
+	}
+}
+
+// TestAttachAfterKeepsOrder: the new ring of a producer moved from an old
+// one (a source retargeted at a reload) is applied only once the old ring
+// is detached and drained. A round takes up to BatchesPerPop batches of
+// each input in turn, so with a backlog of more than that on the old ring
+// the new ring's first batch was applied amid the old ones: a gauge's
+// deltas, which depend on the order, summed to the wrong values.
+func TestAttachAfterKeepsOrder(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Minute}})
+	old, oldBack := ring.NewSPSC[*sample.Batch](64), ring.NewSPSC[*sample.Batch](64)
+	nw, nwBack := ring.NewSPSC[*sample.Batch](64), ring.NewSPSC[*sample.Batch](64)
+	s.Attach(old, oldBack)
+	s.AttachAfter(nw, nwBack, false, []*ring.SPSC[*sample.Batch]{old})
+	push := func(r *ring.SPSC[*sample.Batch], v float64, flags uint8) {
+		b := &sample.Batch{}
+		k, _ := b.PutKey(sample.KindGauge, []byte("g"), nil)
+		b.AddSample(k, t0, 0, v, sample.UnitNone, flags)
+		if !r.Push(b) {
+			t.Fatal("ring full")
+		}
+	}
+	// The producer sent 0, then +1 nineteen times, on the old ring, then
+	// moved and sent 100 on the new one.
+	push(old, 0, 0)
+	for range 19 {
+		push(old, 1, sample.FlagDelta)
+	}
+	push(nw, 100, 0)
+	buf := make([]*sample.Batch, BatchesPerPop)
+	for s.drainInputs(buf, func() int64 { return t0 }) {
+	}
+	if nw.Len() != 1 {
+		t.Fatalf("the new ring's batch was applied (%d left) before the old ring was detached", nw.Len())
+	}
+	if err := s.Detach(old); err != nil {
+		t.Fatal(err)
+	}
+	DrainInputs(s, t0)
+	if nw.Len() != 0 {
+		t.Fatal("the new ring's batch waits after the old ring was detached")
+	}
+	s.Flush(t0 + 1)
+	got := drain(t, s)
+	if len(got) != 1 || got[0].row.Count != 21 || value(t, got[0].row, hist.Max) != 100 || value(t, got[0].row, hist.Min) != 0 {
+		t.Fatalf("got %+v; want one row of 21 samples, min 0, max 100", got)
 	}
 }

@@ -23,7 +23,7 @@ type input struct {
 	done      chan struct{}
 	// acked: done was closed. Written in a round (under round) or once the
 	// loop stopped; read also by the loop's idle checks, outside rounds.
-	acked atomic.Bool
+	acked *atomic.Bool // its own allocation: after holds it, not the input and its rings
 	// hosted: attached with AttachHosted (no bell; its producer calls Step).
 	hosted bool
 	// holds: the shard answered an ask of one of in's batches (the input
@@ -31,6 +31,21 @@ type input struct {
 	// (handle.go). The shard's own.
 	holds bool
 	stamp uint32
+	// after: the acked flags of the inputs this one takes over from
+	// (AttachAfter); its batches wait until every one is set. Set at
+	// attach.
+	after []*atomic.Bool
+}
+
+// heldBack reports whether x's batches wait for an input it takes over
+// from (AttachAfter).
+func (x *input) heldBack() bool {
+	for _, acked := range x.after {
+		if !acked.Load() {
+			return true
+		}
+	}
+	return false
 }
 
 // Lifecycle of a shard's loop, under Shard.ctl.
@@ -56,16 +71,27 @@ var ErrNotAttached = errors.New("shard: ring not attached")
 // attached after stop was closed may miss Run's final drain (and one
 // attached after Run returned certainly does); Detach reports what is left
 // in it.
-func (s *Shard) Attach(in, back *ring.SPSC[*sample.Batch]) { s.attach(in, back, false) }
+func (s *Shard) Attach(in, back *ring.SPSC[*sample.Batch]) { s.attach(in, back, false, nil) }
 
 // AttachHosted is Attach for a producer that applies its batches itself by
 // calling Step after it pushes them (run to completion): its pushes do not
 // ring the shard's bell, and while Step keeps being called the loop sleeps
 // through them. Batches that a Step could not apply (another round was
 // running) are applied by the next Step, or by the loop within maxPark.
-func (s *Shard) AttachHosted(in, back *ring.SPSC[*sample.Batch]) { s.attach(in, back, true) }
+func (s *Shard) AttachHosted(in, back *ring.SPSC[*sample.Batch]) { s.attach(in, back, true, nil) }
 
-func (s *Shard) attach(in, back *ring.SPSC[*sample.Batch], hosted bool) {
+// AttachAfter is Attach (AttachHosted if hosted) for the new ring of a
+// producer that moves to it from the rings after (a source retargeted at a
+// reload): the old rings may still hold batches when the producer pushes
+// its first to in, and a round takes up to BatchesPerPop from each input
+// in turn, so in's batches are applied only once every ring of after is
+// detached and drained. A producer's samples are then applied in the order
+// it sent them across the move (gauge deltas depend on it).
+func (s *Shard) AttachAfter(in, back *ring.SPSC[*sample.Batch], hosted bool, after []*ring.SPSC[*sample.Batch]) {
+	s.attach(in, back, hosted, after)
+}
+
+func (s *Shard) attach(in, back *ring.SPSC[*sample.Batch], hosted bool, after []*ring.SPSC[*sample.Batch]) {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
 	old := *s.inputs.Load()
@@ -74,9 +100,15 @@ func (s *Shard) attach(in, back *ring.SPSC[*sample.Batch], hosted bool) {
 			panic("shard: ring attached twice")
 		}
 	}
+	x := &input{in: in, back: back, done: make(chan struct{}), acked: new(atomic.Bool), hosted: hosted}
+	for _, r := range after {
+		if p := s.findInput(r); p != nil {
+			x.after = append(x.after, p.acked)
+		}
+	}
 	list := make([]*input, len(old), len(old)+1)
 	copy(list, old)
-	list = append(list, &input{in: in, back: back, done: make(chan struct{}), hosted: hosted})
+	list = append(list, x)
 	s.inputs.Store(&list)
 	if !hosted {
 		in.SetBell(s.bell)
@@ -127,6 +159,7 @@ func (s *Shard) Detach(in *ring.SPSC[*sample.Batch]) error {
 			x.back.Push(b)
 		}
 		s.publish()
+		x.acked.Store(true) // what takes over from it (AttachAfter) may go
 		s.removeInput(x)
 		return nil
 	case loopRunning:
@@ -313,7 +346,7 @@ func (s *Shard) hasUnhostedWork() bool { return s.waiting(false) }
 
 func (s *Shard) waiting(hosted bool) bool {
 	for _, x := range *s.inputs.Load() {
-		if !x.acked.Load() && (x.in.Len() > 0 && (hosted || !x.hosted) || x.detaching.Load()) {
+		if !x.acked.Load() && (x.in.Len() > 0 && (hosted || !x.hosted) && !x.heldBack() || x.detaching.Load()) {
 			return true
 		}
 	}
@@ -350,6 +383,9 @@ func (s *Shard) drainInputs(buf []*sample.Batch, clock func() int64) bool {
 		// last Push, so if it is set, that Push is visible to the PopN
 		// below, and an empty PopN means the ring is empty for good.
 		detaching := x.detaching.Load()
+		if x.heldBack() && !(detaching && x.in.Len() == 0) {
+			continue // its batches wait for those of the rings it took over from
+		}
 		n := x.in.PopN(buf)
 		for _, b := range buf[:n] {
 			s.applyFrom(x, b, clock())

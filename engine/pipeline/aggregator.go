@@ -11,6 +11,8 @@ import (
 
 	"github.com/gomad/mad/affinity"
 	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/ring"
 	"github.com/gomad/mad/shard"
 	"github.com/gomad/mad/sinks"
 )
@@ -77,8 +79,9 @@ func startAggregator(cfg Config, root sinks.Sink) (*aggregator, error) {
 
 // lanes makes n producers' rings to every shard, of size batches (0: the
 // pipeline's RingSize), and attaches them (shards accept inputs while
-// running).
-func (a *aggregator) lanes(n, size int, hosted bool) []ingest.Lanes {
+// running); a ring to a shard is applied only after that shard's rings of
+// after, which the producers are moving from (shard.Shard.AttachAfter).
+func (a *aggregator) lanes(n, size int, hosted bool, after []ingest.Lanes) []ingest.Lanes {
 	if size <= 0 {
 		size = a.cfg.RingSize
 	}
@@ -92,13 +95,15 @@ func (a *aggregator) lanes(n, size int, hosted bool) []ingest.Lanes {
 		}
 		for j, s := range a.shards {
 			ls[i].Epochs[j] = s.Epoch()
+			var prev []*ring.SPSC[*sample.Batch]
+			for _, l := range after {
+				prev = append(prev, l.To[j])
+			}
+			// A hosted producer applies its own batches (Lanes.Step): its
+			// pushes need not wake the shard.
+			s.AttachAfter(ls[i].To[j], ls[i].Back[j], hosted, prev)
 			if hosted {
-				// The producer applies its own batches (Lanes.Step): its
-				// pushes need not wake the shard.
-				s.AttachHosted(ls[i].To[j], ls[i].Back[j])
 				ls[i].Step[j] = s.Step
-			} else {
-				s.Attach(ls[i].To[j], ls[i].Back[j])
 			}
 		}
 	}
@@ -133,10 +138,13 @@ func (a *aggregator) Expiry(applied, t int64) int64 {
 // lanesFor makes the lanes a source configuration asks for: hosted ones
 // (producers that run the shards' rounds, Config.Inline) if the pipeline
 // runs inline and the source's producers call Step (ingest.Stepper).
-func (a *aggregator) lanesFor(c ingest.SourceConfig) []ingest.Lanes {
+// lanesFor makes and attaches the lanes of a source configured by c, to be
+// applied after the lanes after (its lanes before a retarget to the same
+// shards; nil for a new source or new shards).
+func (a *aggregator) lanesFor(c ingest.SourceConfig, after []ingest.Lanes) []ingest.Lanes {
 	n, size := c.Lanes()
 	st, ok := c.(ingest.Stepper)
-	return a.lanes(n, size, a.cfg.inline() && ok && st.Steps())
+	return a.lanes(n, size, a.cfg.inline() && ok && st.Steps(), after)
 }
 
 // detach removes a source's rings once the shards have applied everything
@@ -164,7 +172,7 @@ type running struct {
 func (a *aggregator) open(cfgs []ingest.SourceConfig) ([]*running, error) {
 	var out []*running
 	for _, c := range cfgs {
-		ls := a.lanesFor(c)
+		ls := a.lanesFor(c, nil)
 		src, err := c.Open(ls)
 		if err != nil {
 			a.detach(ls)

@@ -106,7 +106,13 @@ func (p *Pipeline) Update(cfg Config) error {
 		agg.cfg = cfg
 	}
 	for _, k := range kept {
-		ls := agg.lanesFor(k.cfg)
+		// On the same shards, the new lanes wait for what the old ones
+		// still hold: the source's samples are applied in order.
+		var after []ingest.Lanes
+		if keep {
+			after = k.r.lanes
+		}
+		ls := agg.lanesFor(k.cfg, after)
 		if err := k.r.src.Retarget(k.cfg, ls); err != nil {
 			// Cannot happen with a running, retargetable source; keep it
 			// on its old lanes rather than lose it.
