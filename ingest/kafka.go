@@ -371,11 +371,13 @@ func (s *KafkaSource) route(h uint64) *sample.Batch {
 const kafkaBatchSamples = 4096
 
 // publish publishes every batch, waiting while the rings are full with
-// fetching paused; stopping, it publishes with the producer's own waits
-// (what still does not fit is counted as dropped, never committed before
-// it is emitted). Called with s.mu held; releases it while it sleeps.
-func (s *KafkaSource) publish() {
+// fetching paused; stopping, it publishes with the producer's own waits:
+// what still does not fit is counted as dropped, and publish reports it
+// (the poll's offsets are then never committed: the messages are read
+// again). Called with s.mu held; releases it while it sleeps.
+func (s *KafkaSource) publish() (dropped bool) {
 	paused := false
+	before := s.prod.Dropped
 	for wait := 20 * time.Microsecond; !s.prod.TryFlush(); wait = min(2*wait, 10*time.Millisecond) {
 		if !paused {
 			s.cl.PauseFetchTopics(s.cfg.Topics...)
@@ -394,6 +396,13 @@ func (s *KafkaSource) publish() {
 	if paused {
 		s.cl.ResumeFetchTopics(s.cfg.Topics...)
 	}
+	if s.prod.Mapped() {
+		// A mapper may have set the samples' times (TimeStampingSource:
+		// to the time it mapped them, here at the latest): the poll's
+		// buckets are bounded by now, not by the records' times.
+		s.tmax = max(s.tmax, nowMillis())
+	}
+	return s.prod.Dropped != before
 }
 
 func (s *KafkaSource) noteLast() {
@@ -485,7 +494,12 @@ func (s *KafkaSource) consume(fs kgo.Fetches) {
 	})
 	s.count(msgs, bytes, recs, samples, bad)
 	// Publish everything; while the rings are full, stop fetching.
-	s.publish()
+	if s.publish() {
+		// Stopping, some of the poll's samples were dropped: its offsets
+		// are not committed, so that the messages are read again (at
+		// least once; what was applied of them comes twice).
+		return
+	}
 	s.queuePoll(offs, now)
 }
 

@@ -2,12 +2,14 @@ package ingest
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -146,4 +148,103 @@ func kafkaWithRecords(t *testing.T, topic string, n int) string {
 		t.Fatal(err)
 	}
 	return addr
+}
+
+// neverSealed is an aggregator that has sealed and emitted nothing: the
+// polls wait, so the test can read what they wait for.
+type neverSealed struct{}
+
+func (neverSealed) SealedThrough() int64          { return 0 }
+func (neverSealed) EmittedThrough() int64         { return 0 }
+func (neverSealed) Expiry(applied, t int64) int64 { return t }
+
+// TestKafkaMappedTimesBoundCommit: a source wrapped in a
+// TimeStampingSource waits, before committing a poll's offsets, for the
+// buckets of the times the mapper gave its samples (now), not of the
+// records' own times: it took those before the mapper, and committed up
+// to a period before the bucket holding the samples was emitted.
+func TestKafkaMappedTimesBoundCommit(t *testing.T) {
+	const topic, n = "metrics", 10
+	addr := kafkaWithRecords(t, topic, n)
+	lanes := NewLanes(2, 64)
+	lanes.Progress = neverSealed{}
+	cfg := KafkaConfig{Name: "k", Topics: []string{topic}, PollTime: 20 * time.Millisecond,
+		Props: [][2]string{{"bootstrap.servers", addr}, {"group.id", "g"}, {"auto.offset.reset", "earliest"}}}
+	cfg.Wrap(TimeStampingSpec{})
+	before := nowMillis()
+	src, err := OpenKafka(cfg, []Lanes{lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Start()
+	defer src.Stop()
+	for deadline := time.Now().Add(30 * time.Second); src.Stats().Messages < n || src.Stats().Pending == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the records were never read: %+v", src.Stats())
+		}
+	}
+	// The samples have the mapper's times.
+	for _, r := range lanes.To {
+		for b, ok := r.Pop(); ok; b, ok = r.Pop() {
+			for _, smp := range b.Samples {
+				if smp.Time < before {
+					t.Fatalf("a sample of time %d, before the source started (%d): the mapper did not stamp it", smp.Time, before)
+				}
+			}
+		}
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	for _, pt := range src.pending {
+		if pt.tmax < before {
+			t.Fatalf("a poll waits for the buckets of time %d, before its samples' time (%d at least)", pt.tmax, before)
+		}
+	}
+}
+
+// emittedAll is an aggregator that has emitted everything it popped (as
+// after a pipeline's stop).
+type emittedAll struct{}
+
+func (emittedAll) SealedThrough() int64          { return math.MaxInt64 }
+func (emittedAll) EmittedThrough() int64         { return math.MaxInt64 }
+func (emittedAll) Expiry(applied, t int64) int64 { return 0 }
+
+// TestKafkaStopCommitsNothingDropped: a source stopped while a poll waits
+// for room in rings its shards are behind on drops what does not fit in
+// the producer's last wait (counted), and does not commit that poll's
+// offsets: they are read again. It committed them, losing the dropped
+// samples for good.
+func TestKafkaStopCommitsNothingDropped(t *testing.T) {
+	const topic, n = "metrics", 300
+	lanes := NewLanes(2, 2)
+	lanes.Progress = emittedAll{}
+	src, cfg := pausedKafka(t, topic, n, lanes)
+	src.Stop() // the rings stay full: the shards are behind
+	applied := countLanes([]Lanes{lanes})
+	if err := src.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	st := src.Stats()
+	if st.Dropped == 0 {
+		t.Fatalf("nothing dropped at the stop (%+v): the test proves nothing", st)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Props[0][1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := int64(0)
+	offs.Each(func(o kadm.OffsetResponse) { committed += max(o.At, 0) })
+	// Each message holds 3 samples: what was committed must have been
+	// applied.
+	if 3*committed > int64(applied) {
+		t.Fatalf("%d samples dropped at the stop, %d applied, yet %d messages (%d samples) committed", st.Dropped, applied, committed, 3*committed)
+	}
 }

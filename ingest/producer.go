@@ -145,6 +145,10 @@ type Producer struct {
 	cache *sidcache.Cache
 }
 
+// Mapped reports whether a mapper rewrites what the producer routes (a
+// wrapping source: its samples' keys, dimensions or times may change).
+func (p *Producer) Mapped() bool { return p.mapper != nil }
+
 // Handles returns the producer's series cache for a decoder to send series
 // by their handles (statsd.Decoder.SetCache), or nil if the producer
 // cannot: its lanes have no epochs, or a mapper rewrites its keys.
