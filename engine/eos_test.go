@@ -15,7 +15,9 @@ import (
 	"github.com/gomad/mad/engine/config"
 	"github.com/gomad/mad/engine/pipeline"
 	"github.com/gomad/mad/engine/tiertest"
+	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/sinks"
 	"github.com/gomad/mad/sinks/kafka"
 )
@@ -280,5 +282,49 @@ func TestKafkaTierHeldBack(t *testing.T) {
 	must(t, err)
 	if !maps.Equal(got, edges.Want) {
 		t.Fatalf("%d series × seconds written, %d in the output", len(edges.Want), len(got))
+	}
+}
+
+// TestKafkaTierBatchSize: an exactly-once tier whose client has a
+// batch.size (exactlyOnce.configs; Java's default 16384) commits a bucket
+// larger than that: its sinks, which produce through the source's client,
+// split their messages within its batches. They split at their own limit
+// (256 KiB), so every message over 16 KiB failed (MESSAGE_TOO_LARGE), the
+// transaction aborted, and the epoch read again failed the same way, for
+// ever.
+func TestKafkaTierBatchSize(t *testing.T) {
+	const in, out, group = "partials", "out", "tier"
+	_, addr := kafkaCluster(t, in, 1)
+	_, err := kadm.NewClient(mustClient(t, addr)).CreateTopic(context.Background(), 1, 1, nil, out)
+	must(t, err)
+	edge, err := kafka.New(kafka.Config{Name: "edge", Topic: in, Period: time.Second, MaxMessageBytes: 1024,
+		Props: [][2]string{{"bootstrap.servers", addr}, {"linger.ms", "2"}}})
+	must(t, err)
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	pd := &sinks.PeriodicData{Period: time.Second, Start: start, Dimensions: []sample.Dim{{Key: []byte("service"), Value: []byte("shop")}}}
+	for m := range 2000 {
+		pd.Metrics = append(pd.Metrics, sinks.Metric{Name: fmt.Appendf(nil, "counter%d", m), Type: "counter", PopulationSize: 1,
+			Statistics: []sinks.Statistic{{Stat: hist.Count, Value: 1, HasValue: true}, {Stat: hist.Sum, Value: 1, HasValue: true}}})
+	}
+	edge.Record(pd)
+	must(t, edge.Close())
+	d := eosTierTxn(t, addr, in, out, group, ingest.KafkaTxn{ID: "tier-batch-size", Delay: 300 * time.Millisecond,
+		ProducerProps: [][2]string{{"batch.size", "16384"}}})
+	src := pipeline.SourcesOf[*ingest.KafkaSource](d.Pipelines()[0])[0]
+	var sk *kafka.Sink
+	for _, s := range d.Pipelines()[0].Sinks() {
+		if k, ok := s.(*kafka.Sink); ok {
+			sk = k
+		}
+	}
+	waitUntil(t, "the input read", 30*time.Second, func() bool { return src.Stats().Messages > 0 })
+	waitUntil(t, "the input committed", 60*time.Second, func() bool {
+		if st := sk.Stats(); st.Failed > 0 {
+			t.Fatalf("the tier's sink failed %d messages (source %+v)", st.Failed, src.Stats())
+		}
+		return committedAll(t, addr, group, in)
+	})
+	if st := sk.Stats(); st.Delivered == 0 || st.Failed != 0 || src.Stats().Aborts != 0 {
+		t.Fatalf("sink %+v, source %+v: want messages delivered, none failed, no abort", st, src.Stats())
 	}
 }

@@ -252,9 +252,9 @@ func OpenKafka(cfg KafkaConfig, lanes []Lanes) (*KafkaSource, error) {
 	}, set.Opts...)
 	opts = append(opts, cfg.Opts...)
 	if cfg.Txn != nil {
-		popts, err := eosOptions(&cfg)
+		popts, batchBytes, err := eosOptions(&cfg)
 		if err == nil {
-			err = s.openEOS(append(opts, popts...))
+			err = s.openEOS(append(opts, popts...), batchBytes)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("kafka source %s: %w", cfg.Name, err)

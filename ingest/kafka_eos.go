@@ -124,16 +124,16 @@ func (e *eosState) txnTimeout() time.Duration {
 }
 
 // eosOptions checks the exactly-once configuration and returns the
-// producer options of the source's client.
-func eosOptions(cfg *KafkaConfig) ([]kgo.Opt, error) {
+// producer options of the source's client and its batch.size (0: unset).
+func eosOptions(cfg *KafkaConfig) ([]kgo.Opt, int, error) {
 	t := cfg.Txn
 	switch {
 	case t.ID == "":
-		return nil, errors.New("exactly once: no transactional id")
+		return nil, 0, errors.New("exactly once: no transactional id")
 	case !cfg.Partials:
-		return nil, errors.New("exactly once: the source must read partials (io.gomad.mad.parsers.PartialsParser)")
+		return nil, 0, errors.New("exactly once: the source must read partials (io.gomad.mad.parsers.PartialsParser)")
 	case len(cfg.Periods) != 1:
-		return nil, fmt.Errorf("exactly once: the pipeline must have one period, not %d (the transactions follow it)", len(cfg.Periods))
+		return nil, 0, fmt.Errorf("exactly once: the pipeline must have one period, not %d (the transactions follow it)", len(cfg.Periods))
 	}
 	var props [][2]string
 	have := map[string]bool{}
@@ -142,7 +142,7 @@ func eosOptions(cfg *KafkaConfig) ([]kgo.Opt, error) {
 		if p[0] == "transaction.timeout.ms" {
 			ms, err := strconv.ParseInt(strings.TrimSpace(p[1]), 10, 64)
 			if err != nil || ms < 1000 || ms > 15*60*1000 {
-				return nil, fmt.Errorf("exactly once: producer property transaction.timeout.ms: %q is not an integer in [1000, 900000]", p[1])
+				return nil, 0, fmt.Errorf("exactly once: producer property transaction.timeout.ms: %q is not an integer in [1000, 900000]", p[1])
 			}
 			timeout = time.Duration(ms) * time.Millisecond
 			continue
@@ -158,11 +158,11 @@ func eosOptions(cfg *KafkaConfig) ([]kgo.Opt, error) {
 	}
 	set := kafkaprops.Producer(props)
 	if len(set.Problems) > 0 {
-		return nil, fmt.Errorf("exactly once: %s", strings.Join(set.Problems, "; "))
+		return nil, 0, fmt.Errorf("exactly once: %s", strings.Join(set.Problems, "; "))
 	}
 	opts := append(set.Opts, kgo.TransactionalID(t.ID), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if delay := cmp.Or(t.Delay, defaultDelay(cfg.Periods[0])); timeout == 0 && cfg.Periods[0]+delay+30*time.Second > 15*time.Minute {
-		return nil, fmt.Errorf("exactly once: a transaction may stay open for the period and the delay (%v), past Kafka's default bound on transactions (15 min): set transaction.timeout.ms in exactlyOnce.configs (and the brokers' transaction.max.timeout.ms)", cfg.Periods[0]+delay)
+		return nil, 0, fmt.Errorf("exactly once: a transaction may stay open for the period and the delay (%v), past Kafka's default bound on transactions (15 min): set transaction.timeout.ms in exactlyOnce.configs (and the brokers' transaction.max.timeout.ms)", cfg.Periods[0]+delay)
 	}
 	if timeout > 0 {
 		delay := t.Delay
@@ -170,11 +170,11 @@ func eosOptions(cfg *KafkaConfig) ([]kgo.Opt, error) {
 			delay = defaultDelay(cfg.Periods[0])
 		}
 		if timeout <= cfg.Periods[0]+delay {
-			return nil, fmt.Errorf("exactly once: producer property transaction.timeout.ms: %v is not longer than the period and the delay (%v): every transaction would time out", timeout, cfg.Periods[0]+delay)
+			return nil, 0, fmt.Errorf("exactly once: producer property transaction.timeout.ms: %v is not longer than the period and the delay (%v): every transaction would time out", timeout, cfg.Periods[0]+delay)
 		}
 		opts = append(opts, kgo.TransactionTimeout(timeout))
 	}
-	return opts, nil
+	return opts, set.BatchBytes, nil
 }
 
 // defaultDelay is the period's timeout (MAD's clamp(period/2, 1 s, 10 min))
@@ -186,12 +186,13 @@ func defaultDelay(p time.Duration) time.Duration {
 // CheckKafkaTxn checks a source's exactly-once configuration (for the
 // configuration files: start-up and -check-config).
 func CheckKafkaTxn(cfg *KafkaConfig) error {
-	_, err := eosOptions(cfg)
+	_, _, err := eosOptions(cfg)
 	return err
 }
 
-// openEOS creates the transactional client.
-func (s *KafkaSource) openEOS(opts []kgo.Opt) error {
+// openEOS creates the transactional client, whose batch.size is
+// batchBytes (0: unset).
+func (s *KafkaSource) openEOS(opts []kgo.Opt, batchBytes int) error {
 	p := s.cfg.Periods[0]
 	e := &eosState{p: p.Milliseconds(), delay: s.cfg.Txn.Delay, txn: kafkatxn.For(s.cfg.Txn.ID),
 		consumed: map[topicPartition]int64{}, firstHeld: map[topicPartition]int64{}, skip: map[topicPartition][]skipRule{}}
@@ -208,6 +209,7 @@ func (s *KafkaSource) openEOS(opts []kgo.Opt) error {
 	}
 	e.sess = sess
 	s.eos, s.cl = e, sess.Client()
+	e.txn.SetBatchBytes(batchBytes) // the sinks' messages fit its batches
 	e.txn.SetClient(s.cl)
 	return nil
 }

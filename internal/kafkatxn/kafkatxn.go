@@ -23,7 +23,17 @@ type Session struct {
 	// failed: a sink could not hand a message to the transaction (dropped
 	// or failed): the source aborts it instead of committing.
 	failed atomic.Bool
+	// batchBytes: the client's batch.size (0: franz-go's default), which
+	// bounds the messages the sinks produce through it.
+	batchBytes atomic.Int64
 }
+
+// BatchBytes returns the source's client's batch.size (0: unset).
+func (s *Session) BatchBytes() int { return int(s.batchBytes.Load()) }
+
+// SetBatchBytes publishes the batch.size the source's client was built
+// with, before the client.
+func (s *Session) SetBatchBytes(n int) { s.batchBytes.Store(int64(n)) }
 
 // Failed reports whether a sink failed the open transaction.
 func (s *Session) Failed() bool { return s.failed.Load() }

@@ -145,6 +145,8 @@ type Message struct {
 	set  []byte // the open set's fields
 	open bool   // a set is open
 	rows int
+	// setRows: the series of the open set.
+	setRows int
 }
 
 // Reset starts a message of the bucket (period, start).
@@ -164,31 +166,21 @@ func (m *Message) Set(dims []byte, minReqMs int64) {
 	if minReqMs != 0 {
 		m.set = appendVarint(m.set, SetMinReq, uint64(minReqMs))
 	}
-	m.open = true
+	m.open, m.setRows = true, 0
+}
+
+// DropEmptySet drops the open set if it has no series yet: a message that
+// ends before a set's first series must not carry the set (a set without
+// series is an empty bucket).
+func (m *Message) DropEmptySet() {
+	if m.open && m.setRows == 0 {
+		m.open = false
+	}
 }
 
 // Series adds a series to the open set; len(s.Counts) must be len(s.Keys).
 func (m *Message) Series(s *Series) {
-	var keysLen, countsLen int
-	for i, k := range s.Keys {
-		keysLen += protowire.SizeVarint(uint64(k))
-		countsLen += protowire.SizeVarint(s.Counts[i])
-	}
-	n := 1 + protowire.SizeVarint(uint64(len(s.Name))) + len(s.Name) + 1 + protowire.SizeVarint(uint64(s.Kind)) + 1 + protowire.SizeVarint(s.Count)
-	if s.Unit != "" {
-		n += 1 + protowire.SizeVarint(uint64(len(s.Unit))) + len(s.Unit)
-	}
-	for _, has := range [...]bool{s.HasSum, s.HasMin, s.HasMax} {
-		if has {
-			n += 9
-		}
-	}
-	if s.Hist {
-		n += 2
-	}
-	if len(s.Keys) > 0 {
-		n += 2 + protowire.SizeVarint(uint64(keysLen)) + keysLen + protowire.SizeVarint(uint64(countsLen)) + countsLen
-	}
+	n, keysLen, countsLen := seriesLen(s)
 	b := binary.AppendUvarint(appendTag(m.set, SetSeries, bytesType), uint64(n))
 	b = appendBytes(b, SeriesName, s.Name)
 	b = appendVarint(b, SeriesKind, uint64(s.Kind))
@@ -222,6 +214,38 @@ func (m *Message) Series(s *Series) {
 	}
 	m.set = b
 	m.rows++
+	m.setRows++
+}
+
+// SeriesLen returns the bytes Series(s) would add to the message.
+func (m *Message) SeriesLen(s *Series) int {
+	n, _, _ := seriesLen(s)
+	return 1 + protowire.SizeVarint(uint64(n)) + n
+}
+
+// seriesLen returns the length of a series' message (n) and of its keys'
+// and counts' packed fields.
+func seriesLen(s *Series) (n, keysLen, countsLen int) {
+	for i, k := range s.Keys {
+		keysLen += protowire.SizeVarint(uint64(k))
+		countsLen += protowire.SizeVarint(s.Counts[i])
+	}
+	n = 1 + protowire.SizeVarint(uint64(len(s.Name))) + len(s.Name) + 1 + protowire.SizeVarint(uint64(s.Kind)) + 1 + protowire.SizeVarint(s.Count)
+	if s.Unit != "" {
+		n += 1 + protowire.SizeVarint(uint64(len(s.Unit))) + len(s.Unit)
+	}
+	for _, has := range [...]bool{s.HasSum, s.HasMin, s.HasMax} {
+		if has {
+			n += 9
+		}
+	}
+	if s.Hist {
+		n += 2
+	}
+	if len(s.Keys) > 0 {
+		n += 2 + protowire.SizeVarint(uint64(keysLen)) + keysLen + protowire.SizeVarint(uint64(countsLen)) + countsLen
+	}
+	return n, keysLen, countsLen
 }
 
 // Rows returns the series added since Reset.

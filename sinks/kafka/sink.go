@@ -15,6 +15,7 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,7 +47,8 @@ type Config struct {
 	// re-aggregates them into its own periods, multiples of this one).
 	Period time.Duration
 	// MaxMessageBytes splits a partition's rows of one bucket into several
-	// messages (default 256 KiB; at most batch.size less 1 KiB).
+	// messages (default 256 KiB; at most batch.size, franz-go's 1 000 012
+	// bytes when unset, less 1 KiB: a transactional sink's is its source's).
 	MaxMessageBytes int
 	// Block bounds the emitter's wait for room in the client's buffer
 	// (default 10 s), and for the topic's partition count at the first
@@ -142,8 +144,8 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = 256 << 10
 	}
-	if set.BatchBytes > 0 {
-		cfg.MaxMessageBytes = min(cfg.MaxMessageBytes, set.BatchBytes-1024)
+	if cfg.TransactionalID == "" {
+		cfg.MaxMessageBytes = min(cfg.MaxMessageBytes, cmp.Or(set.BatchBytes, defaultBatchBytes)-batchOverhead)
 	}
 	if cfg.Block <= 0 {
 		cfg.Block = 10 * time.Second
@@ -280,6 +282,7 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 		s.open(pd, partials.Partition(dh, nil, n), startMs, minReq)
 		return
 	}
+	limit := s.maxMessage()
 	var rows uint64
 	for i := range pd.Metrics {
 		m := &pd.Metrics[i]
@@ -319,13 +322,36 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 			ser.Keys = append(ser.Keys, uint32(b.Key))
 			ser.Counts = append(ser.Counts, b.Count)
 		}
+		// A message ends before the series that would take it past the
+		// limit (the set's closing adds at most 6 bytes); a series alone
+		// over it goes alone.
+		if pm.msg.Rows() > 0 && pm.msg.Len()+pm.msg.SeriesLen(ser)+6 > limit {
+			pm.msg.DropEmptySet() // the set goes with its first series
+			s.send(p)
+			pm = s.open(pd, p, startMs, minReq)
+		}
 		pm.msg.Series(ser)
 		rows++
-		if pm.msg.Len() >= s.cfg.MaxMessageBytes {
-			s.send(p)
-		}
 	}
 	s.rows.Add(rows)
+}
+
+// franz-go's default batch.size, and what a record batch adds to its
+// records' values.
+const (
+	defaultBatchBytes = 1_000_012
+	batchOverhead     = 1024
+)
+
+// maxMessage returns the largest message the sink builds: its
+// MaxMessageBytes, within the batches of the client it produces through (a
+// transactional sink's is its source's, whose batch.size it learns from the
+// session).
+func (s *Sink) maxMessage() int {
+	if s.txn == nil {
+		return s.cfg.MaxMessageBytes
+	}
+	return min(s.cfg.MaxMessageBytes, cmp.Or(s.txn.BatchBytes(), defaultBatchBytes)-batchOverhead)
 }
 
 // open returns partition p's message with pd's set open in it.

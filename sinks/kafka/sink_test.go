@@ -327,6 +327,13 @@ func TestSinkWritesPartials(t *testing.T) {
 			if maxBytes > 0 && len(rs) < 10 {
 				t.Errorf("%d messages: want them split at %d bytes", len(rs), maxBytes)
 			}
+			for _, r := range rs {
+				// A message ends before the series that would take it
+				// past the limit (each of these fits alone).
+				if maxBytes > 0 && len(r.Value) > maxBytes {
+					t.Errorf("a message of %d bytes: want at most %d", len(r.Value), maxBytes)
+				}
+			}
 		})
 	}
 }
