@@ -1,4 +1,4 @@
-package ingest
+package ingest_test
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/ingest/statsd"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/internal/testseed"
@@ -86,9 +87,9 @@ type handlesRun struct {
 type handlesWorld struct {
 	t       *testing.T
 	shards  []*shard.Shard
-	prods   []*Producer
+	prods   []*ingest.Producer
 	decs    []*statsd.Decoder
-	lanes   []Lanes
+	lanes   []ingest.Lanes
 	stop    chan struct{}
 	done    []chan struct{}
 	stopped bool
@@ -114,7 +115,8 @@ func runHandlesScript(t *testing.T, seed uint64, steps int, handles bool) handle
 	t.Cleanup(w.stopShards)
 	synctest.Wait() // the loops run
 	for i, cfg := range []statsd.Config{{Seed: 1}, {Seed: 2, NegativeGaugeDelta: true}, {Seed: 3, RateMode: statsd.RateScale}} {
-		p := NewProducer(w.newLanes())
+		l := w.newLanes()
+		p := ingest.NewProducer(l)
 		p.MaxSamples = 1 << 14 // a lagging producer's batches wait for it
 		d := statsd.NewDecoder(cfg)
 		if handles {
@@ -123,7 +125,7 @@ func runHandlesScript(t *testing.T, seed uint64, steps int, handles bool) handle
 				t.Fatalf("producer %d: no cache", i)
 			}
 		}
-		w.prods, w.decs, w.lanes = append(w.prods, p), append(w.decs, d), append(w.lanes, p.lanes)
+		w.prods, w.decs, w.lanes = append(w.prods, p), append(w.decs, d), append(w.lanes, l)
 	}
 
 	var run handlesRun
@@ -243,7 +245,7 @@ func runHandlesScript(t *testing.T, seed uint64, steps int, handles bool) handle
 // hold, in batches of an epoch their shard has left.
 func (w *handlesWorld) stale(pi int) int {
 	n := 0
-	for i, b := range w.prods[pi].cur {
+	for i, b := range ingest.CurrentBatches(w.prods[pi]) {
 		if b.Epoch < w.shards[i].Epoch().Load() {
 			for j := range b.Samples {
 				if b.Samples[j].Flags&sample.FlagHandle != 0 {
@@ -257,8 +259,8 @@ func (w *handlesWorld) stale(pi int) int {
 
 // newLanes makes lanes to every shard, attached as hosted inputs (the
 // test applies what they carry: apply).
-func (w *handlesWorld) newLanes() Lanes {
-	l := NewLanes(len(w.shards), 64)
+func (w *handlesWorld) newLanes() ingest.Lanes {
+	l := ingest.NewLanes(len(w.shards), 64)
 	for i, s := range w.shards {
 		s.AttachHosted(l.To[i], l.Back[i])
 		l.Epochs = append(l.Epochs, s.Epoch())
