@@ -503,7 +503,9 @@ func (r *Row) Value(st Stat) (v float64, unit uint8, ok bool) {
 		histUnit = r.Unit
 	}
 	if st == Histogram {
-		return 1, histUnit, true
+		// MAD's value is Quantity(1.0) without a unit; the histogram's
+		// unit is in its supporting data (the metric's unit).
+		return 1, 0, true
 	}
 	if st.IsPercentile() {
 		return percentileOf(r.Buckets, r.entries, st.Percentile()), histUnit, true

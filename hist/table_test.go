@@ -29,7 +29,7 @@ func TestTableAccumulates(t *testing.T) {
 		unit uint8
 	}{
 		{Count, 4, unitNone}, {Sum, 7, unitSecond}, {Min, 1, unitSecond}, {Max, 3, unitSecond},
-		{Mean, 1.75, unitSecond}, {Median, 1, unitSecond}, {TP99, 3, unitSecond}, {Histogram, 1, unitSecond},
+		{Mean, 1.75, unitSecond}, {Median, 1, unitSecond}, {TP99, 3, unitSecond}, {Histogram, 1, unitNone}, // MAD: Quantity(1.0), no unit
 	} {
 		v, u, ok := row.Value(tc.st)
 		if !ok || v != tc.want || u != tc.unit {

@@ -535,7 +535,7 @@ func (b *refBucket) render() string {
 				v, unit = *b.sum/float64(b.count), unitName(true)
 			}
 		case "histogram":
-			v, unit = 1, unitName(b.histFed)
+			v, unit = 1, unitName(false) // MAD's Quantity(1.0): no unit
 		default:
 			v, unit = percentile(refPercentiles[st]), unitName(b.histFed)
 		}

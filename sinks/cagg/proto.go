@@ -120,11 +120,9 @@ func (e *encoder) encodeMetric(dst []byte, m *sinks.Metric) []byte {
 			s = protowire.AppendVarint(s, 1)
 		}
 		if st.Stat == hist.Histogram {
-			unit := st.Unit
-			if unit == "" {
-				unit = m.Unit
-			}
-			e.sup = appendHistogram(e.sup[:0], unit, m.Histogram)
+			// The statistic's value has no unit (MAD's Quantity(1.0));
+			// its supporting data has the histogram's, the metric's.
+			e.sup = appendHistogram(e.sup[:0], m.Unit, m.Histogram)
 			s = protowire.AppendTag(s, 5, protowire.BytesType)
 			s = protowire.AppendVarint(s, uint64(len(e.sup)))
 			s = append(s, e.sup...)

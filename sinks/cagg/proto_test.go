@@ -132,7 +132,7 @@ func testData() *sinks.PeriodicData {
 				st(hist.Count, 10, "", true), st(hist.Sum, 55, "", true), st(hist.Mean, 5.5, "", true),
 			}},
 			{Name: []byte("latency"), Type: "timer", Unit: "SECOND", PopulationSize: 4, Statistics: []sinks.Statistic{
-				st(hist.Count, 4, "", false), st(hist.TP99, 0.5, "SECOND", true), st(hist.Histogram, 1, "SECOND", false),
+				st(hist.Count, 4, "", false), st(hist.TP99, 0.5, "SECOND", true), st(hist.Histogram, 1, "", false), // the emitter's: no unit
 				{Stat: hist.Max, HasValue: false, Specified: true},
 			}, Histogram: []hist.Bucket{{Key: hist.Pack(0.1), Count: 1}, {Key: hist.Pack(0.2), Count: 2}, {Key: hist.Pack(0.5), Count: 1}}},
 			{Name: []byte("temp"), Type: "gauge", PopulationSize: 5, Statistics: []sinks.Statistic{
@@ -184,7 +184,9 @@ func checkRecord(t *testing.T, d decoded) {
 		}
 		eq("count", decodedStat{value: 4})
 		eq("tp99", decodedStat{value: 0.5, unit: "SECOND", specified: true})
-		eq("histogram", decodedStat{value: 1, unit: "SECOND", histUnit: "SECOND", histPrecision: 8,
+		// MAD's histogram statistic is Quantity(1.0) without a unit; its
+		// supporting data has the metric's.
+		eq("histogram", decodedStat{value: 1, histUnit: "SECOND", histPrecision: 8,
 			entries: [][2]float64{{0.099609375, 1}, {0.19921875, 2}, {0.5, 1}}})
 	case "temp":
 		eq("histogram", decodedStat{value: 1, specified: true, histPrecision: 8,
