@@ -1,8 +1,10 @@
 package cagg
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"strings"
@@ -45,6 +47,52 @@ type encoder struct {
 	stat                  []byte
 	sup                   []byte
 	msg                   []byte
+	// The metrics of the current pd by name (groupByName): next[i] is the
+	// next metric of metric i's name, -1 for none; later[i] says metric i
+	// is not its name's first. slots is the open-addressing table.
+	next  []int32
+	later []bool
+	slots []int32
+}
+
+// groupByName links the metrics of ms that share a name (the same name
+// reported as two types is two metrics: MAD sends one record per name).
+func (e *encoder) groupByName(ms []sinks.Metric) {
+	n := len(ms)
+	e.next, e.later = sized(e.next, n), sized(e.later, n)
+	size := 8
+	for size < 2*n {
+		size *= 2
+	}
+	e.slots = sized(e.slots, size)
+	for i := range e.slots {
+		e.slots[i] = -1
+	}
+	mask := uint64(size - 1)
+	for i := range ms {
+		e.next[i], e.later[i] = -1, false
+		for j := maphash.Bytes(nameSeed, ms[i].Name) & mask; ; j = (j + 1) & mask {
+			k := e.slots[j] // the name's latest metric so far
+			if k < 0 {
+				e.slots[j] = int32(i)
+				break
+			}
+			if bytes.Equal(ms[k].Name, ms[i].Name) {
+				e.next[k], e.later[i], e.slots[j] = int32(i), true, int32(i)
+				break
+			}
+		}
+	}
+}
+
+var nameSeed = maphash.MakeSeed()
+
+// sized returns s with length n, reusing its array when it is large enough.
+func sized[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n)
 }
 
 // prepare encodes what every record of pd shares. It fails when pd has no
@@ -97,10 +145,35 @@ func entrySize(b []byte) int {
 // the pd given to prepare, appended to dst. Fields are written in field
 // number order (protobuf-java's order); proto3 defaults are omitted.
 func (e *encoder) encodeMetric(dst []byte, m *sinks.Metric) []byte {
+	return e.encodeMetrics(dst, []sinks.Metric{*m}, 0, nil)
+}
+
+// encodeMetrics returns the framed StatisticSetRecord (0x04) of metric
+// first of ms and of those next links to it (the same name: one record with
+// the statistics of every type, as MAD sends), appended to dst.
+func (e *encoder) encodeMetrics(dst []byte, ms []sinks.Metric, first int, next []int32) []byte {
 	msg := append(e.msg[:0], e.head...)
-	msg = appendBytesField(msg, 3, validUTF8(m.Name))
+	msg = appendBytesField(msg, 3, validUTF8(ms[first].Name))
 	msg = appendBytesField(msg, 4, e.periodText)
 	msg = appendBytesField(msg, 5, e.startText)
+	for k := first; k >= 0; k = nextOf(next, k) {
+		msg = e.appendStatistics(msg, &ms[k])
+	}
+	msg = append(msg, e.tail...)
+	e.msg = msg
+	return appendFrame(dst, msg, TypeStatisticSet)
+}
+
+// nextOf returns next[k], or -1 without links.
+func nextOf(next []int32, k int) int {
+	if next == nil {
+		return -1
+	}
+	return int(next[k])
+}
+
+// appendStatistics appends the StatisticRecords (field 6) of m to msg.
+func (e *encoder) appendStatistics(msg []byte, m *sinks.Metric) []byte {
 	for i := range m.Statistics {
 		st := &m.Statistics[i]
 		if !st.HasValue {
@@ -131,9 +204,7 @@ func (e *encoder) encodeMetric(dst []byte, m *sinks.Metric) []byte {
 		msg = protowire.AppendTag(msg, 6, protowire.BytesType)
 		msg = protowire.AppendBytes(msg, s)
 	}
-	msg = append(msg, e.tail...)
-	e.msg = msg
-	return appendFrame(dst, msg, TypeStatisticSet)
+	return msg
 }
 
 // appendHistogram appends the framed (0x05 0x02) SparseHistogramSupportingData
@@ -267,10 +338,18 @@ func appendPad(dst []byte, v, width int) []byte {
 // populationSize is MAD's per-request population size: the histogram's
 // entry count when the metric has a histogram statistic, else the count.
 func populationSize(m *sinks.Metric) int64 {
-	for i := range m.Statistics {
-		if m.Statistics[i].Stat == hist.Histogram {
-			return hist.EntriesCount(m.Histogram)
-		}
+	if hasHistogram(m) {
+		return hist.EntriesCount(m.Histogram)
 	}
 	return m.PopulationSize
+}
+
+// hasHistogram reports whether m has the histogram statistic.
+func hasHistogram(m *sinks.Metric) bool {
+	for i := range m.Statistics {
+		if m.Statistics[i].Stat == hist.Histogram {
+			return true
+		}
+	}
+	return false
 }

@@ -1,7 +1,9 @@
 package cagg
 
 import (
+	"log/slog"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/throttle"
 	"github.com/gomad/mad/sinks"
 	"github.com/gomad/mad/sinks/cagg/caggtest"
 )
@@ -299,5 +302,47 @@ func TestInvalidUTF8(t *testing.T) {
 	d := decodeRecord(t, f.payload) // the runtime checks UTF-8
 	if d.cluster != "c\uFFFD" || d.metric != "bad\uFFFD" || d.dims["cluster"] != "c\uFFFD" {
 		t.Errorf("%+v", d)
+	}
+}
+
+// TestOneRecordPerName: a name reported as two types in one bucket (two
+// metrics of the bucket: the shard keys series by type) is one record with
+// both types' statistics, as MAD sends one StatisticSetRecord per name
+// (MAD-SPEC §9.3); its population is the histogram's.
+func TestOneRecordPerName(t *testing.T) {
+	st := func(s hist.Stat, v float64) sinks.Statistic {
+		return sinks.Statistic{Stat: s, Value: v, HasValue: true}
+	}
+	pd := &sinks.PeriodicData{Period: time.Second, Start: time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC),
+		Dimensions: dims("cluster", "c", "host", "h", "service", "s"),
+		Metrics: []sinks.Metric{
+			{Name: []byte("x"), Type: "counter", PopulationSize: 2, Statistics: []sinks.Statistic{st(hist.Count, 2), st(hist.Sum, 3)}},
+			{Name: []byte("y"), Type: "timer", PopulationSize: 1, Statistics: []sinks.Statistic{st(hist.Count, 1)}},
+			{Name: []byte("x"), Type: "timer", PopulationSize: 4, Statistics: []sinks.Statistic{st(hist.Count, 4), st(hist.Histogram, 1)},
+				Histogram: []hist.Bucket{{Key: hist.Pack(1), Count: 4}}},
+		}}
+	var e encoder
+	var c counters
+	reqs, ok := encodeBucket(&e, &c, throttle.NewLog(slog.New(slog.DiscardHandler), time.Second), "cagg", pd)
+	if !ok || len(reqs) != 2 {
+		t.Fatalf("%d records; want 2 (x and y)", len(reqs))
+	}
+	want := []struct {
+		metric     string
+		stats      []string
+		population int64
+	}{{"x", []string{"count", "sum", "count", "histogram"}, 4}, {"y", []string{"count"}, 1}}
+	for i, r := range reqs {
+		f, _ := readFrame(t, r.body)
+		m := unmarshal(t, msgs.StatisticSet, f.payload)
+		fs := msgs.StatisticSet.Fields()
+		var stats []string
+		list := m.Get(fs.ByName("statistics")).List()
+		for j := range list.Len() {
+			stats = append(stats, list.Get(j).Message().Get(msgs.Statistic.Fields().ByName("statistic")).String())
+		}
+		if metric := m.Get(fs.ByName("metric")).String(); metric != want[i].metric || !slices.Equal(stats, want[i].stats) || r.population != want[i].population {
+			t.Errorf("record %d: %s %v population %d; want %s %v %d", i, metric, stats, r.population, want[i].metric, want[i].stats, want[i].population)
+		}
 	}
 }

@@ -72,8 +72,8 @@ func (q *evictingQueue) pop() (request, bool) {
 
 func (q *evictingQueue) len() int { return q.n }
 
-// encodeBucket encodes every metric of pd as one record (MAD: one request
-// per metric). A bucket without a service or cluster dimension is dropped
+// encodeBucket encodes the metrics of pd as one record per name (MAD: one
+// request per name). A bucket without a service or cluster dimension is dropped
 // whole, counted and logged (throttled): MAD's sink actor crashes on it.
 func encodeBucket(enc *encoder, c *counters, log *throttle.Log, name string, pd *sinks.PeriodicData) ([]request, bool) {
 	if err := enc.prepare(pd); err != nil {
@@ -85,10 +85,24 @@ func encodeBucket(enc *encoder, c *counters, log *throttle.Log, name string, pd 
 			"sink", name, "metrics", len(pd.Metrics), "dimensions", dimString(pd))
 		return nil, false
 	}
-	reqs := make([]request, len(pd.Metrics))
+	// One record per name (MAD-SPEC §9.3): a name reported as two types
+	// is two metrics of pd, one record.
+	enc.groupByName(pd.Metrics)
+	reqs := make([]request, 0, len(pd.Metrics))
 	for i := range pd.Metrics {
-		m := &pd.Metrics[i]
-		reqs[i] = request{body: enc.encodeMetric(nil, m), population: populationSize(m)}
+		if enc.later[i] {
+			continue
+		}
+		// MAD's population of a request: its histogram's, if it has one,
+		// else its count's.
+		population := populationSize(&pd.Metrics[i])
+		for k := i; k >= 0; k = int(enc.next[k]) {
+			if hasHistogram(&pd.Metrics[k]) {
+				population = populationSize(&pd.Metrics[k])
+				break
+			}
+		}
+		reqs = append(reqs, request{body: enc.encodeMetrics(nil, pd.Metrics, i, enc.next), population: population})
 	}
 	return reqs, true
 }
