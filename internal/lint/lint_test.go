@@ -102,7 +102,7 @@ var allowed = []struct {
 	{"shard/shardref", []string{"internal/sample", "hist"}},
 	// A bucket's dimension is a key's (sample.Dim).
 	{"sinks", []string{"hist", "internal/sample", "internal/selfmetric", "internal/throttle", "internal/jsonstr"}},
-	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr", "internal/decimal", "internal/kafkaprops", "internal/kafkatxn", "internal/partials"}}, // sinks share helpers (caggtest) among themselves
+	{"sinks/*", []string{"sinks", "sinks/*", "hist", "internal/selfmetric", "internal/throttle", "internal/jsonstr", "internal/decimal", "internal/javanum", "internal/kafkaprops", "internal/kafkatxn", "internal/partials"}}, // sinks share helpers (caggtest) among themselves
 	// Pipelines run sources, shards and sinks; they know nothing of MAD's
 	// files.
 	{"engine/pipeline", []string{"ingest", "shard", "sinks", "sinks/*", "hist", "ring", "affinity", "internal/sample", "internal/inplace", "internal/prefetch", "internal/selfmetric", "internal/throttle"}},

@@ -2,24 +2,16 @@ package telemetry
 
 import (
 	"math"
-	"strconv"
+
+	"github.com/gomad/mad/internal/javanum"
 )
 
-// appendDouble appends v as a JSON number the way Jackson writes a double
-// (a whole number keeps ".0"); non-finite values are null.
+// appendDouble appends v as a JSON number the way MAD's Jackson writes a
+// double (Java's Double.toString: "1.0", "1.0E7", "1.0E-4");
+// non-finite values are null.
 func appendDouble(dst []byte, v float64) []byte {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return append(dst, "null"...)
 	}
-	if a := math.Abs(v); a != 0 && (a < 1e-3 || a >= 1e7) {
-		return strconv.AppendFloat(dst, v, 'E', -1, 64)
-	}
-	n := len(dst)
-	dst = strconv.AppendFloat(dst, v, 'f', -1, 64)
-	for _, c := range dst[n:] {
-		if c == '.' {
-			return dst
-		}
-	}
-	return append(dst, ".0"...)
+	return javanum.AppendDouble(dst, v)
 }

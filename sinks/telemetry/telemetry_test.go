@@ -423,7 +423,9 @@ func TestClosedHubDropsAndClosesConnections(t *testing.T) {
 }
 
 func TestAppendDouble(t *testing.T) {
-	for v, want := range map[float64]string{1: "1.0", 2.5: "2.5", 0: "0.0", 1e7: "1E+07", 0.0001: "1E-04", -3: "-3.0"} {
+	// Java's Double.toString, as MAD's Jackson writes a double.
+	for v, want := range map[float64]string{1: "1.0", 2.5: "2.5", 0: "0.0", 1e7: "1.0E7", 0.0001: "1.0E-4", -3: "-3.0",
+		1.5e10: "1.5E10", 123456789: "1.23456789E8", math.Copysign(0, -1): "-0.0", math.Inf(1): "null", math.NaN(): "null"} {
 		if got := string(appendDouble(nil, v)); got != want {
 			t.Errorf("%v: %s, want %s", v, got, want)
 		}
