@@ -417,7 +417,13 @@ func appendNumber(dst []byte, v float64, ok bool) []byte {
 		return decimal.AppendInt(dst, int64(v))
 	}
 	if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
-		return strconv.AppendFloat(dst, v, 'e', -1, 64)
+		dst = strconv.AppendFloat(dst, v, 'e', -1, 64)
+		// encoding/json writes e-09 as e-9.
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+		return dst
 	}
 	return strconv.AppendFloat(dst, v, 'f', -1, 64)
 }
