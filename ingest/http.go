@@ -858,6 +858,7 @@ func (sl *httpSlot) ensureDecoder(cfg *HTTPConfig, deltas *otlp.Deltas) {
 			sl.collectd = collectd.NewDecoder(collectd.Config{MaxRecords: cfg.MaxRecords})
 		}
 	case HTTPOTLP:
+		sl.prod.HoldStage = true // a later point replaces a staged one (seenTable)
 		if sl.otlp == nil {
 			sl.otlp = otlp.NewDecoder(otlp.Config{MaxPoints: cfg.MaxRecords, Deltas: deltas, NumberUnits: cfg.OTLP.NumberUnits})
 		}
@@ -926,6 +927,11 @@ func (s *HTTPSource) Inject(fill func(route sample.Route) (sample.Counts, error)
 		return err
 	}
 	defer func() { s.slots <- sl }()
+	if sl.cfg != cfg {
+		// As a request: through the source's wrapping sources (MAD posts
+		// its own metrics to its V3 route).
+		sl.reconfigure(cfg)
+	}
 	defer func() { sl.release(err == nil) }() // a refusal lets go of what it grew
 	var why HTTPRefusal
 	sl.begin()

@@ -145,7 +145,7 @@ func (sl *httpSlot) grpcMessage(r *http.Request, cfg *HTTPConfig) ([]byte, HTTPR
 	if sl.grpc == nil {
 		sl.grpc = &grpcunary.Reader{}
 	}
-	sl.grpc.MaxMessage = cfg.MaxDecompressed
+	sl.grpc.MaxMessage, sl.grpc.MaxWire = cfg.MaxDecompressed, cfg.MaxBody
 	msg, err := sl.grpc.ReadMessage(r.Body, call.Encoding)
 	sl.note(sl.grpc.Retained())
 	if err != nil {

@@ -83,6 +83,12 @@ type Producer struct {
 	cur   []*sample.Batch
 	// MaxSamples publishes a batch once it holds this many samples.
 	MaxSamples int
+	// HoldStage keeps what a mapper is to map staged until it is
+	// published (or the mapper changes), instead of mapping it every
+	// MaxSamples: the decoder may still replace a staged sample (OTLP: a
+	// later point of a series and time replaces the earlier one within a
+	// request, which a request holds whole anyway).
+	HoldStage bool
 	// MaxRetained, if set, is the largest batch (in samples, or in values
 	// of runs) kept for reuse when a shard gives it back, so that one huge
 	// batch does not keep its memory for good (the Kafka source's; HTTP
@@ -257,7 +263,7 @@ func ShardOf(hash uint64, n int) int { return int(uint64(uint32(hash)) * uint64(
 // anything is published).
 func (p *Producer) Route(hash uint64) *sample.Batch {
 	if p.mapper != nil {
-		if len(p.stage.Samples) >= min(p.MaxSamples, 1024) {
+		if !p.HoldStage && len(p.stage.Samples) >= min(p.MaxSamples, 1024) {
 			p.drainStage()
 		}
 		return p.stage

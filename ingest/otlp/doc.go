@@ -65,7 +65,10 @@
 // present, else the representative value of the first non-empty bucket;
 // max the point's max if present, else the upper bound of the last
 // non-empty bucket that is not the overflow (no max if there is none).
-// count is the point's count, sum its sum (0 when absent).
+// count is the point's count, sum its sum (0 when absent). A point whose
+// sum, min, max or a bucket's value (in the unit normalised) is not finite
+// is left out (Stats.NonFinite; MAD passes it on, and mad's shards refuse
+// such statistics: leaving it out here tells the client).
 //
 // ExponentialHistogram: as Histogram, with representative values: bucket
 // index idx = offset + i of the positive buckets has, for scale > 0,

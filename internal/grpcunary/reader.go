@@ -24,8 +24,9 @@ const minGrow = 4 << 10
 // for concurrent calls. Its zero value is ready, with DefaultMaxMessage.
 type Reader struct {
 	// MaxMessage bounds the message, as sent (compressed) and once
-	// decompressed; 0 means DefaultMaxMessage.
-	MaxMessage int
+	// decompressed; 0 means DefaultMaxMessage. MaxWire, if set, bounds it
+	// as sent instead.
+	MaxMessage, MaxWire int
 
 	hdr  [HeaderLen]byte
 	wire []byte // the message as sent
@@ -49,7 +50,8 @@ var (
 // The message is valid until the Reader's next ReadMessage.
 //
 // Errors, each a *Status (answer them with WriteError):
-//   - a message longer than MaxMessage: RESOURCE_EXHAUSTED, before
+//   - a message longer than MaxMessage as sent (if compressed: than
+//     MaxWire, if set; if not: than either): RESOURCE_EXHAUSTED, before
 //     anything of it is read or allocated ("grpc: received message larger
 //     than max (%d vs. %d)");
 //   - a compressed message that inflates past MaxMessage:
@@ -81,8 +83,14 @@ func (rd *Reader) ReadMessage(body io.Reader, enc Encoding) ([]byte, error) {
 	}
 	flag := rd.hdr[0]
 	n := binary.BigEndian.Uint32(rd.hdr[1:])
-	if uint64(n) > uint64(limit) {
-		return nil, Newf(ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, limit)
+	wireLimit := limit
+	if rd.MaxWire > 0 && flag != 0 {
+		wireLimit = rd.MaxWire // a compressed message; a plain one is its decompressed self
+	} else if rd.MaxWire > 0 {
+		wireLimit = min(rd.MaxWire, limit)
+	}
+	if uint64(n) > uint64(wireLimit) {
+		return nil, Newf(ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, wireLimit)
 	}
 	switch {
 	case flag == 1 && enc == Identity:

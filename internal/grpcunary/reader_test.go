@@ -282,3 +282,35 @@ func randomBody(t testing.TB, r *rand.Rand) ([]byte, Encoding, int) {
 	}
 	return body, enc, limit
 }
+
+// TestMaxWire: MaxWire bounds a compressed message as sent and MaxMessage
+// once inflated; a plain message is bounded by both (as sent is as
+// inflated).
+func TestMaxWire(t *testing.T) {
+	msg := bytes.Repeat([]byte("a"), 1000) // 1 000 bytes, a few dozen gzipped
+	z := gz(t, msg)
+	for _, tc := range []struct {
+		name       string
+		body       []byte
+		enc        Encoding
+		wire, max  int
+		exhaustion bool
+	}{
+		{"plain within both", frame(0, 1000, msg), Identity, 1000, 1000, false},
+		{"plain over MaxWire", frame(0, 1000, msg), Identity, 999, 4096, true},
+		{"plain over MaxMessage", frame(0, 1000, msg), Identity, 4096, 999, true},
+		{"gzip within both", frame(1, uint32(len(z)), z), Gzip, len(z), 1000, false},
+		{"gzip over MaxWire as sent", frame(1, uint32(len(z)), z), Gzip, len(z) - 1, 4096, true},
+		{"gzip inflating over MaxMessage", frame(1, uint32(len(z)), z), Gzip, 4096, 999, true},
+	} {
+		rd := Reader{MaxMessage: tc.max, MaxWire: tc.wire}
+		got, err := rd.ReadMessage(bytes.NewReader(tc.body), tc.enc)
+		var st *Status
+		switch {
+		case tc.exhaustion && (!errors.As(err, &st) || st.Code() != ResourceExhausted):
+			t.Errorf("%s: %v; want RESOURCE_EXHAUSTED", tc.name, err)
+		case !tc.exhaustion && (err != nil || !bytes.Equal(got, msg)):
+			t.Errorf("%s: %d bytes, %v; want the message", tc.name, len(got), err)
+		}
+	}
+}

@@ -39,7 +39,10 @@ type Stats struct {
 	// Replaced: a later point of the request had the same name, dimensions
 	// and time.
 	Replaced int
-	// NonFinite: a number point whose double is NaN or infinite.
+	// NonFinite: a number point whose double is NaN or infinite; a
+	// histogram point with a sum, minimum, maximum or bucket value (in the
+	// unit normalised) that is (mad leaves it out: its shards refuse
+	// such statistics).
 	NonFinite int
 	// Empty: a histogram without explicit bounds, an exponential histogram
 	// without a bucket count above zero and with zero_count 0.
@@ -213,6 +216,10 @@ func (d *decoder) metric(m *metricpb.Metric, base map[string]string) error {
 				continue
 			}
 			a, hist, u := normalize(a, hist, unit)
+			if !allFinite(a, hist) {
+				d.st.NonFinite++
+				continue
+			}
 			d.keep(name, dims, recordTime(p.GetTimeUnixNano()), kept{agg: true, a: a, hist: hist, unit: u})
 		}
 	case *metricpb.Metric_ExponentialHistogram:
@@ -228,6 +235,10 @@ func (d *decoder) metric(m *metricpb.Metric, base map[string]string) error {
 				continue
 			}
 			a, hist, u := normalize(a, hist, unit)
+			if !allFinite(a, hist) {
+				d.st.NonFinite++
+				continue
+			}
 			d.keep(name, dims, recordTime(p.GetTimeUnixNano()), kept{agg: true, a: a, hist: hist, unit: u})
 		}
 	case *metricpb.Metric_Summary:
@@ -317,4 +328,28 @@ func (d *decoder) emit(b *sample.Batch, now int64) sample.Counts {
 		c.Samples++
 	}
 	return c
+}
+
+// allFinite reports whether the statistics a has and the bucket values of
+// hist are all neither NaN nor infinite.
+func allFinite(a sample.Agg, hist []sample.HistEntry) bool {
+	vals := []float64{}
+	if a.Has&sample.HasSum != 0 {
+		vals = append(vals, a.Sum)
+	}
+	if a.Has&sample.HasMin != 0 {
+		vals = append(vals, a.Min)
+	}
+	if a.Has&sample.HasMax != 0 {
+		vals = append(vals, a.Max)
+	}
+	for _, h := range hist {
+		vals = append(vals, h.Value)
+	}
+	for _, v := range vals {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
 }

@@ -299,9 +299,15 @@ func TestHistogram(t *testing.T) {
 		{"min and max given win", h("", &metricpb.HistogramDataPoint{
 			ExplicitBounds: []float64{1, 2}, BucketCounts: []uint64{1, 1, 0}, Count: 2, Min: f64(-3), Max: f64(1.5), Sum: f64(-1.5)}),
 			one(line("h", ``, "min=-3 max=1.5 sum=-1.5 count=2 hist=[1:1 2:1] unit=none"))},
-		{"non-finite bounds pass through", h("", &metricpb.HistogramDataPoint{
+		// MAD passes non-finite bounds through; mad leaves such a point
+		// out and counts it (its shards refuse the statistics), so that the
+		// client is told (partial_success).
+		{"non-finite bounds: left out, counted", h("", &metricpb.HistogramDataPoint{
 			ExplicitBounds: []float64{math.Inf(-1), math.NaN()}, BucketCounts: []uint64{1, 1, 1}, Count: 3}),
-			one(line("h", ``, "min=-Inf max=NaN sum=0 count=3 hist=[-Inf:1 NaN:2] unit=none"))},
+			outcome{stats: Stats{NonFinite: 1}}},
+		{"an infinite sum: left out, counted", h("", &metricpb.HistogramDataPoint{
+			ExplicitBounds: []float64{1, 2}, BucketCounts: []uint64{1, 1, 0}, Count: 2, Sum: f64(math.Inf(1))}),
+			outcome{stats: Stats{NonFinite: 1}}},
 	})
 }
 
@@ -340,9 +346,10 @@ func TestExponentialHistogram(t *testing.T) {
 			Positive: buckets(3, 1<<63)}), outcome{stats: Stats{Empty: 1}}},
 		{"zero_count of 2^63: not empty, no bucket", e("", &metricpb.ExponentialHistogramDataPoint{ZeroCount: 1 << 63, Count: 1}),
 			one(line("e", ``, "sum=0 count=1 hist=[] unit=none"))},
+		// (A bucket past the doubles: left out, counted, as above.)
 		{"offset + i wraps as a Java int", e("", &metricpb.ExponentialHistogramDataPoint{
 			Positive: buckets(math.MaxInt32, 1, 1), Count: 2}),
-			one(line("e", ``, "min=0 max=+Inf sum=0 count=2 hist=[0:1 +Inf:1] unit=none"))},
+			outcome{stats: Stats{NonFinite: 1}}},
 		{"scale -33 shifts as -1 (Java masks the count)", e("", &metricpb.ExponentialHistogramDataPoint{
 			Scale: -33, Positive: buckets(0, 1), Count: 1}),
 			one(line("e", ``, "min=2.5 max=2.5 sum=0 count=1 hist=[2.5:1] unit=none"))},
