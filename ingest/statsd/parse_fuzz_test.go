@@ -87,7 +87,9 @@ func identityDecides(l *Line) string {
 	line := append(append([]byte{}, l.Ident...), ":1|"...)
 	line = append(line, l.Type.String()...)
 	if l.IdentTags != nil {
-		line = append(append(line, "|#"...), l.IdentTags...)
+		// A field after the tags (a container id, ignored) keeps a '\r'
+		// that ends them: at the line's end it would be the line's own.
+		line = append(append(append(line, "|#"...), l.IdentTags...), "|c:0"...)
 	}
 	var again Line
 	if r := ParseLine(line, &again); r != OK {
