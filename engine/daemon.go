@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -81,6 +82,7 @@ type Daemon struct {
 	down      atomic.Pointer[[]downPipeline]
 	srv, tsrv *http.Server
 	ln, tln   net.Listener
+	tlsCert   atomic.Pointer[tls.Certificate] // tsrv's (serveTLS)
 	handler   atomic.Pointer[http.Handler]
 	routes    atomic.Pointer[map[string]*ingest.HTTPSource]
 	self      *selfMetrics

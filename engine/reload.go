@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -139,34 +140,68 @@ func (d *Daemon) reload() ReloadResult {
 	return res
 }
 
-// applyMainLocked applies a changed, valid main configuration: HTTP
-// addresses (a new listener is bound before the old one closes; if it
-// cannot be, the old one stays) and paths; pipelines follow in
-// applyPipelinesLocked.
+// applyMainLocked applies a changed, valid main configuration: HTTP and
+// HTTPS addresses and the certificate, and paths; pipelines follow in
+// applyPipelinesLocked. It changes everything or nothing: what can fail
+// (loading the certificate, binding a new address) is done first, and a
+// failure closes what it bound and leaves the old configuration running,
+// which a later reload can move from (a new listener is bound before the
+// old one closes; a certificate of the same address is swapped in place).
 func (d *Daemon) applyMainLocked(m *config.MainSpec) error {
 	logMain(d.log, m)
 	old := d.main
+	var ln, tln net.Listener
+	var cert *tls.Certificate
+	undo := func() {
+		for _, l := range []net.Listener{ln, tln} {
+			if l != nil {
+				l.Close()
+			}
+		}
+	}
 	if m.HTTPAddr() != old.HTTPAddr() {
-		ln, err := net.Listen("tcp", m.HTTPAddr())
-		if err != nil {
+		var err error
+		if ln, err = net.Listen("tcp", m.HTTPAddr()); err != nil {
 			return fmt.Errorf("cannot listen on %s (still serving %s): %w", m.HTTPAddr(), old.HTTPAddr(), err)
 		}
+	}
+	tlsChanged := m.EnableHTTPS != old.EnableHTTPS || m.HTTPSHost != old.HTTPSHost || m.HTTPSPort != old.HTTPSPort ||
+		m.HTTPSKeyPath != old.HTTPSKeyPath || m.HTTPSCertificate != old.HTTPSCertificate
+	sameTLSAddr := d.tsrv != nil && m.EnableHTTPS && m.HTTPSAddr() == old.HTTPSAddr()
+	if tlsChanged && m.EnableHTTPS {
+		c, err := m.Certificate()
+		if err != nil {
+			undo()
+			return err
+		}
+		cert = &c
+		if !sameTLSAddr {
+			if tln, err = net.Listen("tcp", m.HTTPSAddr()); err != nil {
+				undo()
+				return fmt.Errorf("cannot listen on %s: %w", m.HTTPSAddr(), err)
+			}
+		}
+	}
+	// Commit: nothing fails from here.
+	if ln != nil {
 		oldSrv := d.srv
 		d.serve(ln)
 		if oldSrv != nil {
 			go oldSrv.Shutdown(context.Background())
 		}
 	}
-	if m.EnableHTTPS != old.EnableHTTPS || m.HTTPSHost != old.HTTPSHost || m.HTTPSPort != old.HTTPSPort ||
-		m.HTTPSKeyPath != old.HTTPSKeyPath || m.HTTPSCertificate != old.HTTPSCertificate {
-		oldSrv := d.tsrv
-		d.tsrv, d.tln = nil, nil
-		if oldSrv != nil {
-			oldSrv.Shutdown(context.Background())
-		}
-		if m.EnableHTTPS {
-			if err := d.listenTLS(m); err != nil {
-				return err
+	if tlsChanged {
+		switch {
+		case sameTLSAddr:
+			d.tlsCert.Store(cert)
+		default:
+			oldSrv := d.tsrv
+			d.tsrv, d.tln = nil, nil
+			if oldSrv != nil {
+				go oldSrv.Shutdown(context.Background())
+			}
+			if tln != nil {
+				d.serveTLS(tln, cert)
 			}
 		}
 	}

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -694,5 +696,73 @@ func TestReloadAppliedDespiteOldSinkError(t *testing.T) {
 		portOf(addr), filepath.Join(dir, "out2.jsonl")))
 	if r := d.Reload(); len(r.Updated) != 1 || len(r.Errors) != 0 || len(r.Warnings) != 0 {
 		t.Fatalf("second reload: %+v", r)
+	}
+}
+
+// TestMainReloadAllOrNothing: a main file whose change cannot be applied
+// whole (a key file missing) is refused and changes nothing: HTTPS keeps
+// serving, and the HTTP server stays where it was, so that the file, once
+// mended, applies. The old HTTPS server was shut down before the new key
+// was read, and a change of httpPort with it was applied half: every
+// later reload then failed to bind the port the daemon itself held. A new
+// certificate at the same address is served without closing the listener.
+func TestMainReloadAllOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, pool := writeCerts(t, dir, "pkcs8")
+	otherDir := t.TempDir()
+	cert2, key2, pool2 := writeCerts(t, otherDir, "pkcs8")
+	write := func(httpHost, cert, key string) {
+		writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=%q\nhttpPort=0\nhttpsHost=\"127.0.0.1\"\nhttpsPort=0\nenableHttps=true\nhttpsCertificatePath=%q\nhttpsKeyPath=%q\nreloadInterval=0\n",
+			filepath.Join(dir, "none"), httpHost, cert, key))
+	}
+	write("127.0.0.1", cert, key)
+	d, err := Open(filepath.Join(dir, "main.conf"), nil, config.LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	ping := func(pool *x509.CertPool) error {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		defer c.CloseIdleConnections()
+		addr := d.HTTPSAddr()
+		if addr == nil {
+			return errors.New("no HTTPS server")
+		}
+		resp, err := c.Get("https://" + addr.String() + "/ping")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	must(t, ping(pool))
+	httpAddr := d.HTTPAddr().String()
+	// The key gone, and the HTTP host changed with it: refused whole.
+	write("127.0.0.2", cert, filepath.Join(dir, "none.pem"))
+	if r := d.Reload(); len(r.Errors) != 1 {
+		t.Fatalf("reload with a missing key: %+v", r)
+	}
+	if err := ping(pool); err != nil {
+		t.Fatalf("HTTPS after a refused reload: %v", err)
+	}
+	if got := d.HTTPAddr().String(); got != httpAddr {
+		t.Fatalf("HTTP moved to %s though the reload was refused", got)
+	}
+	// Mended: applied whole.
+	write("127.0.0.2", cert, key)
+	if r := d.Reload(); len(r.Errors) != 0 {
+		t.Fatalf("the mended file: %+v", r)
+	}
+	if got := d.HTTPAddr().String(); !strings.HasPrefix(got, "127.0.0.2:") {
+		t.Fatalf("HTTP on %s; want 127.0.0.2", got)
+	}
+	must(t, ping(pool))
+	// Another certificate at the same address: served at once.
+	write("127.0.0.2", cert2, key2)
+	if r := d.Reload(); len(r.Errors) != 0 {
+		t.Fatalf("a new certificate: %+v", r)
+	}
+	if err := ping(pool2); err != nil {
+		t.Fatalf("the new certificate is not served: %v", err)
 	}
 }

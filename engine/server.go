@@ -75,12 +75,21 @@ func (d *Daemon) listenTLS(m *config.MainSpec) error {
 	if err != nil {
 		return err
 	}
-	addr := m.HTTPSAddr()
-	raw, err := net.Listen("tcp", addr)
+	raw, err := net.Listen("tcp", m.HTTPSAddr())
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", addr, err)
+		return fmt.Errorf("cannot listen on %s: %w", m.HTTPSAddr(), err)
 	}
-	ln := tls.NewListener(d.track(raw), &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}})
+	d.serveTLS(raw, &cert)
+	return nil
+}
+
+// serveTLS serves the routes over TLS on raw with cert. The certificate is
+// read at each handshake from d.tlsCert, so a reload that changes only the
+// certificate or key swaps it without closing the listener.
+func (d *Daemon) serveTLS(raw net.Listener, cert *tls.Certificate) {
+	d.tlsCert.Store(cert)
+	ln := tls.NewListener(d.track(raw), &tls.Config{NextProtos: []string{"h2", "http/1.1"},
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return d.tlsCert.Load(), nil }})
 	srv := d.newServer()
 	d.tln, d.tsrv = ln, srv
 	go func() {
@@ -88,7 +97,6 @@ func (d *Daemon) listenTLS(m *config.MainSpec) error {
 			d.log.Error("https server", "err", err)
 		}
 	}()
-	return nil
 }
 
 // HTTPSAddr returns the TLS server's bound address, nil if it does not run.
