@@ -8,13 +8,16 @@ import (
 // PeriodFilteringSink is MAD's PeriodFilteringSink: it forwards a bucket to
 // Sink iff its period is in Include, or else is not in Exclude, not shorter
 // than ExcludeLessThan and not longer than ExcludeGreaterThan (zero bounds
-// are unset; the bounds are exclusive, so an equal period passes).
+// are unset, but for an ExcludeGreaterThan of zero set by GreaterThanSet:
+// MAD's PT0S, which excludes every period; the bounds are exclusive, so an
+// equal period passes).
 type PeriodFilteringSink struct {
 	Name               string
 	Sink               Sink
 	Include, Exclude   []time.Duration
 	ExcludeLessThan    time.Duration
 	ExcludeGreaterThan time.Duration
+	GreaterThanSet     bool
 }
 
 // Passes reports whether buckets of period p are forwarded.
@@ -26,7 +29,7 @@ func (f *PeriodFilteringSink) Passes(p time.Duration) bool {
 		return false
 	case f.ExcludeLessThan != 0 && p < f.ExcludeLessThan:
 		return false
-	case f.ExcludeGreaterThan != 0 && p > f.ExcludeGreaterThan:
+	case (f.ExcludeGreaterThan != 0 || f.GreaterThanSet) && p > f.ExcludeGreaterThan:
 		return false
 	}
 	return true

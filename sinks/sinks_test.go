@@ -60,6 +60,7 @@ func TestPeriodFilteringSink(t *testing.T) {
 		{"less than is exclusive", PeriodFilteringSink{ExcludeLessThan: m}, m, true},
 		{"greater than", PeriodFilteringSink{ExcludeGreaterThan: m}, h, false},
 		{"greater than is exclusive", PeriodFilteringSink{ExcludeGreaterThan: s}, s, true},
+		{"greater than PT0S, set: every period out (MAD)", PeriodFilteringSink{GreaterThanSet: true}, s, false},
 		// The shipped pipeline: telemetry gets periods <= PT1S, CAGG >= PT1M.
 		{"telemetry", PeriodFilteringSink{ExcludeGreaterThan: s}, m, false},
 		{"cagg", PeriodFilteringSink{ExcludeLessThan: m}, s, false},

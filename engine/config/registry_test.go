@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomad/mad/engine/pipeline"
+	"github.com/gomad/mad/sinks"
 	"github.com/gomad/mad/sinks/telemetry"
 )
 
@@ -118,5 +120,30 @@ func TestUnavailableClassesAreRefusedByName(t *testing.T) {
 	}
 	if srcs, err := (&Builder{SkipUnavailable: true}).Sources(spec); err != nil || len(srcs) != 0 {
 		t.Fatalf("with SkipUnavailable: %d sources, %v; want none", len(srcs), err)
+	}
+}
+
+// TestExcludeGreaterThanZero: excludeGreaterThan="PT0S" excludes every
+// period, as MAD's check is "present and greater" (MAD-SPEC §5); an unset
+// bound excludes nothing. Both bound to 0 and counted as unset before.
+func TestExcludeGreaterThanZero(t *testing.T) {
+	for _, tc := range []struct {
+		bound  string
+		passes bool
+	}{{`, excludeGreaterThan="PT0S"`, false}, {"", true}} {
+		text := "name=p\nsinks=[{type=PeriodFilteringSink, name=f" + tc.bound + ", sink={type=JsonLinesSink, name=j, path=\"/dev/null\"}}]\n"
+		spec, ps := ParsePipeline("p.conf", []byte(text), LoadOptions{Env: env(), ReadFile: func(string) ([]byte, error) { return []byte(text), nil }})
+		if len(ps) != 0 {
+			t.Fatal(ps)
+		}
+		sks, err := (&Builder{}).Sinks(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := sks[0].(*sinks.PeriodFilteringSink)
+		if got := f.Passes(time.Second); got != tc.passes {
+			t.Errorf("bound %q: PT1S passes %v; want %v", tc.bound, got, tc.passes)
+		}
+		CloseSinks(sks)
 	}
 }

@@ -18,6 +18,7 @@ type PeriodFilteringSinkConf struct {
 	Sink                                ClassSpec
 	Include, Exclude                    []time.Duration
 	ExcludeLessThan, ExcludeGreaterThan time.Duration
+	GreaterThanSet                      bool // excludeGreaterThan given (PT0S excludes every period)
 }
 
 // DimensionInjectingSinkConf is DimensionInjectingSink.
@@ -58,7 +59,7 @@ func init() {
 			c.Include = n.durations("include", nil)
 			c.Exclude = n.durations("exclude", nil)
 			c.ExcludeLessThan, _ = n.duration("excludeLessThan", 0)
-			c.ExcludeGreaterThan, _ = n.duration("excludeGreaterThan", 0)
+			c.ExcludeGreaterThan, c.GreaterThanSet = n.duration("excludeGreaterThan", 0)
 			return c
 		},
 		sink: func(b *Builder, s ClassSpec) (sinks.Sink, error) {
@@ -68,7 +69,7 @@ func init() {
 				return nil, err
 			}
 			return &sinks.PeriodFilteringSink{Name: s.Name, Sink: inner, Include: c.Include, Exclude: c.Exclude,
-				ExcludeLessThan: c.ExcludeLessThan, ExcludeGreaterThan: c.ExcludeGreaterThan}, nil
+				ExcludeLessThan: c.ExcludeLessThan, ExcludeGreaterThan: c.ExcludeGreaterThan, GreaterThanSet: c.GreaterThanSet}, nil
 		},
 	})
 	register(&class{fqcn: pkgSinks + "DimensionInjectingSink", kind: kindSink,
