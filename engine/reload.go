@@ -207,6 +207,7 @@ func (d *Daemon) applyMainLocked(m *config.MainSpec) error {
 	}
 	d.main = m
 	d.self.setLoopBack(m.LoopBack)
+	d.self.setDims(m.MonitoringCluster, m.MonitoringService, m.MonitoringHost)
 	d.cfg.HealthCheckPath, d.cfg.StatusPath = m.HealthCheckPath, m.StatusPath
 	d.cfg.DisablePprof = !m.EnablePprof
 	d.cfg.HTTP = m.HTTP

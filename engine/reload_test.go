@@ -766,3 +766,28 @@ func TestMainReloadAllOrNothing(t *testing.T) {
 		t.Fatalf("the new certificate is not served: %v", err)
 	}
 }
+
+// TestMainReloadMonitoringDimensions: a reloaded main file's
+// monitoringCluster, monitoringService and monitoringHost are those of the
+// daemon's own metrics from then on (MAD restarts on a change of its main
+// file); they were fixed at start-up.
+func TestMainReloadMonitoringDimensions(t *testing.T) {
+	dir := t.TempDir()
+	write := func(cluster, service, host string) {
+		writeFile(t, dir, "main.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\nmonitoringCluster=%q\nmonitoringService=%q\nmonitoringHost=%q\n",
+			filepath.Join(dir, "none"), cluster, service, host))
+	}
+	write("old", "old-svc", "old-host")
+	d, err := Open(filepath.Join(dir, "main.conf"), nil, config.LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	write("new", "new-svc", "new-host")
+	if r := d.Reload(); len(r.Errors) != 0 {
+		t.Fatalf("reload: %+v", r)
+	}
+	if got := *d.self.dims.Load(); got != (selfDims{"new", "new-svc", "new-host"}) {
+		t.Fatalf("the daemon's own metrics carry %+v after the reload; want the new dimensions", got)
+	}
+}

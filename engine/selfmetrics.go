@@ -32,8 +32,8 @@ import (
 // produce are dropped and counted (result "off"). /metrics has every
 // counter either way.
 type selfMetrics struct {
-	d                      *Daemon
-	cluster, service, host string
+	d    *Daemon
+	dims atomic.Pointer[selfDims] // the main file's monitoring dimensions (a reload sets them)
 
 	mu      sync.Mutex
 	pending []sinks.SelfRecord
@@ -47,10 +47,22 @@ type selfMetrics struct {
 // maxPendingSelf bounds the records waiting for the next delivery.
 const maxPendingSelf = 100_000
 
+// selfDims are the cluster, service and host of the daemon's own metrics
+// (monitoringCluster, monitoringService, monitoringHost).
+type selfDims struct{ cluster, service, host string }
+
 func newSelfMetrics(d *Daemon, cluster, service, host string, loop bool) *selfMetrics {
-	s := &selfMetrics{d: d, cluster: cluster, service: service, host: host, last: map[string]uint64{}, rest: map[restKey]*restStats{}}
+	s := &selfMetrics{d: d, last: map[string]uint64{}, rest: map[restKey]*restStats{}}
+	s.setDims(cluster, service, host)
 	s.loop.Store(loop)
 	return s
+}
+
+// setDims sets the dimensions of the metrics reported from now on (a
+// reloaded main configuration: MAD restarts on a change of the main file,
+// its metrics then carry the new ones).
+func (s *selfMetrics) setDims(cluster, service, host string) {
+	s.dims.Store(&selfDims{cluster, service, host})
 }
 
 // setLoopBack turns the loop-back on or off (a reloaded main
@@ -250,12 +262,13 @@ func (s *selfMetrics) report() {
 		return
 	}
 	now := time.Now().UnixMilli()
+	sd := s.dims.Load()
 	err := src.Inject(func(route sample.Route) (sample.Counts, error) {
 		samples := 0
 		var key []byte
 		for _, r := range recs {
-			dims := []sample.Dim{{Key: []byte("cluster"), Value: []byte(s.cluster)}, {Key: []byte("service"), Value: []byte(s.service)},
-				{Key: []byte("host"), Value: []byte(s.host)}}
+			dims := []sample.Dim{{Key: []byte("cluster"), Value: []byte(sd.cluster)}, {Key: []byte("service"), Value: []byte(sd.service)},
+				{Key: []byte("host"), Value: []byte(sd.host)}}
 			for _, d := range r.Dimensions {
 				dims = setDim(dims, d[0], d[1])
 			}
