@@ -28,9 +28,9 @@
 //     "1." is a string (Typesafe reads 123 and 1.0), and "1.2.3" is the
 //     string "1.2.3" (in a key, the path 1, 2, 3, as the spec says).
 //     Integers too large for 64 bits stay Numbers with their text.
-//   - Relative names in include file("...") resolve against the including
-//     file's directory, like include "..." (Typesafe uses the working
-//     directory for file()).
+//   - Relative names in include file("...") resolve against the working
+//     directory, as Typesafe's do, and, if nothing is found there, against
+//     the including file's directory, like include "...".
 //   - include url(...) and URL includes are errors; classpath(...) is
 //     treated as a missing file (an error only when required); included
 //     .properties files are errors. A file name without an extension

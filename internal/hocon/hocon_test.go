@@ -267,6 +267,15 @@ func TestIncludes(t *testing.T) {
 	runFeatureCases(t, []featureCase{
 		{name: "heuristic", in: "include \"inc.conf\"", files: inc, want: `{"x":1}`},
 		{name: "file", in: "include file(\"inc.conf\")", files: inc, want: `{"x":1}`},
+		// file("...") relative: the working directory first (Typesafe's,
+		// so MAD's: its image runs in /opt/mad with file("config/...")),
+		// then beside the including file; a plain include: beside it.
+		{name: "file, working directory first", in: "include file(\"sub/inc.conf\")",
+			files: map[string]string{"sub/inc.conf": "x = 2", "/cfg/sub/inc.conf": "x = 3"}, want: `{"x":2}`},
+		{name: "plain include, beside the file", in: "include \"sub/inc.conf\"",
+			files: map[string]string{"sub/inc.conf": "x = 2", "/cfg/sub/inc.conf": "x = 3"}, want: `{"x":3}`},
+		{name: "file, missing required: both places named", in: "include required(file(\"sub/none.conf\"))",
+			err: "file sub/none.conf nor /cfg/sub/none.conf not found"},
 		{name: "required file", in: "include required(file(\"/cfg/inc.conf\"))", files: inc, want: `{"x":1}`},
 		{name: "required", in: "include required(\"inc.conf\")", files: inc, want: `{"x":1}`},
 		{name: "whitespace and newlines", in: "include\n  required( file( \"inc.conf\" ) )\ny = 2", files: inc, want: `{"x":1,"y":2}`},

@@ -162,9 +162,31 @@ func (in *includer) load(spec includeSpec, dir string, at []string, known bool, 
 			}
 		}
 	}
+	// Where a relative name is looked for: beside the including file; for
+	// file("..."), first in the working directory, as Typesafe's parser
+	// (and so MAD) reads it, then beside the including file.
+	bases := []string{name}
 	if !filepath.IsAbs(name) {
-		name = filepath.Join(dir, name)
+		bases = []string{filepath.Join(dir, name)}
+		if spec.kind == "file" {
+			bases = []string{name, filepath.Join(dir, name)}
+		}
 	}
+	for _, base := range bases {
+		if out, err := in.loadBase(spec, base, at, known, depth); err != nil || out != nil {
+			return out, err
+		}
+	}
+	if spec.required {
+		return nil, errorf(spec.pos, "%s: file %s not found", spec, strings.Join(bases, " nor "))
+	}
+	return nil, nil
+}
+
+// loadBase loads the files of an include's name, resolved to base: by its
+// extension, or every known one for a basename, merged; nil if there is
+// none.
+func (in *includer) loadBase(spec includeSpec, name string, at []string, known bool, depth int) (*objNode, error) {
 	type candidate struct {
 		path   string
 		syntax syntax
@@ -205,9 +227,6 @@ func (in *includer) load(spec includeSpec, dir string, at []string, known bool, 
 		} else {
 			mergeObjInto(out, sub)
 		}
-	}
-	if out == nil && spec.required {
-		return nil, errorf(spec.pos, "%s: file %s not found", spec, name)
 	}
 	return out, nil
 }
