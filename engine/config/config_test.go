@@ -350,6 +350,8 @@ func TestInvalidValuesAreReportedWithPosition(t *testing.T) {
 	}{
 		{"port", "name=p\nsources=[{type=StatsdSource, name=s,\n port=\"abc\"}]", `p.conf:3:7: sources[0].port: must be an integer, not "abc"`},
 		{"port range", "name=p\nsources=[{type=StatsdSource, name=s, port=70000}]", "sources[0].port: must be between 0 and 65535"},
+		{"a list's element", "name=p\nsinks=[{type=AggregationServerHttpSink, name=h, uri=\"http://x/\", acceptedStatusCodes=[200, \"abc\"]}]",
+			`sinks[0].acceptedStatusCodes[1]: must be an integer, not "abc"`},
 		{"period", "name=p\nperiods=[\"PT1X\"]", `periods[0]: must be an ISO-8601 duration`},
 		{"sub-millisecond period", "name=p\nperiods=[\"PT0.0005S\"]", `a period must be a positive whole number of milliseconds`},
 		{"statistic", "name=p\nstatistics={ \"metric-name\"=[\"tp65\"] }", `statistics.metric-name: unknown statistic "tp65"`},

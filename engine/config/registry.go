@@ -222,6 +222,9 @@ func (n *node) statusCodes(k string, def []int) []int {
 // indexInteger reads element i of the list at k as an integer.
 func (n *node) indexInteger(k string, i int, lo, hi int64) int64 {
 	v := n.list(k)[i]
-	tmp := &node{b: n.b, v: &hocon.Value{Kind: hocon.Object, Obj: &hocon.Obj{Keys: []string{"v"}, Fields: map[string]*hocon.Value{"v": v}}, Pos: v.Pos}, path: fmt.Sprintf("%s[%d]", n.key(k), i), used: map[string]bool{}}
-	return tmp.integer("v", 0, lo, hi)
+	// A node holding the element under the key "k[i]", so that a problem
+	// names it as the file does (sinks[0].acceptedStatusCodes[1]).
+	ki := fmt.Sprintf("%s[%d]", k, i)
+	tmp := &node{b: n.b, v: &hocon.Value{Kind: hocon.Object, Obj: &hocon.Obj{Keys: []string{ki}, Fields: map[string]*hocon.Value{ki: v}}, Pos: v.Pos}, path: n.path, used: map[string]bool{}}
+	return tmp.integer(ki, 0, lo, hi)
 }
