@@ -372,12 +372,11 @@ const kafkaBatchSamples = 4096
 
 // publish publishes every batch, waiting while the rings are full with
 // fetching paused; stopping, it publishes with the producer's own waits:
-// what still does not fit is counted as dropped, and publish reports it
-// (the poll's offsets are then never committed: the messages are read
-// again). Called with s.mu held; releases it while it sleeps.
-func (s *KafkaSource) publish() (dropped bool) {
+// what still does not fit is counted as dropped (the poll's offsets are
+// then never committed: its messages are read again). Called with s.mu
+// held; releases it while it sleeps.
+func (s *KafkaSource) publish() {
 	paused := false
-	before := s.prod.Dropped
 	for wait := 20 * time.Microsecond; !s.prod.TryFlush(); wait = min(2*wait, 10*time.Millisecond) {
 		if !paused {
 			s.cl.PauseFetchTopics(s.cfg.Topics...)
@@ -402,7 +401,6 @@ func (s *KafkaSource) publish() (dropped bool) {
 		// buckets are bounded by now, not by the records' times.
 		s.tmax = max(s.tmax, nowMillis())
 	}
-	return s.prod.Dropped != before
 }
 
 func (s *KafkaSource) noteLast() {
@@ -475,6 +473,7 @@ func (s *KafkaSource) consume(fs kgo.Fetches) {
 	defer s.mu.Unlock()
 	now := nowMillis()
 	s.tmax = math.MinInt64
+	dropped := s.prod.Dropped // a drop anywhere in the poll (route publishes too) keeps its offsets
 	offs := map[topicPartition]kafkaOffset{}
 	var msgs, bytes, recs, samples, bad uint64
 	fs.EachRecord(func(r *kgo.Record) {
@@ -494,7 +493,8 @@ func (s *KafkaSource) consume(fs kgo.Fetches) {
 	})
 	s.count(msgs, bytes, recs, samples, bad)
 	// Publish everything; while the rings are full, stop fetching.
-	if s.publish() {
+	s.publish()
+	if s.prod.Dropped != dropped {
 		// Stopping, some of the poll's samples were dropped: its offsets
 		// are not committed, so that the messages are read again (at
 		// least once; what was applied of them comes twice).
