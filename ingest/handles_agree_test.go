@@ -4,12 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/hist/histtest"
 	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/ingest/statsd"
 	"github.com/gomad/mad/internal/sample"
@@ -310,18 +309,7 @@ func (w *handlesWorld) retarget(pi int) {
 func (w *handlesWorld) collect() {
 	for _, s := range w.shards {
 		for snap, ok := s.Output().Pop(); ok; snap, ok = s.Output().Pop() {
-			for i := range snap.Len() {
-				kind, name, dims := snap.Key(i)
-				row := snap.Table.Row(i, nil)
-				var b strings.Builder
-				fmt.Fprintf(&b, "%d %d %d %q %q:", snap.Table.Period, snap.Table.Start, kind, name, dims)
-				for st := range hist.NumStats {
-					if v, u, ok := row.Value(st); ok {
-						fmt.Fprintf(&b, " %v=%v/%d", st, v, u)
-					}
-				}
-				w.rows = append(w.rows, b.String())
-			}
+			w.rows = histtest.Rows(w.rows, snap)
 			snap.Release()
 		}
 	}

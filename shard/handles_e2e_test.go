@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/hist/histtest"
 	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/ingest/graphite"
 	"github.com/gomad/mad/ingest/statsd"
@@ -93,18 +92,7 @@ func (p *handlesPipeline) reaped() uint64 {
 func (p *handlesPipeline) collect() {
 	for _, s := range p.shards {
 		for snap, ok := s.Output().Pop(); ok; snap, ok = s.Output().Pop() {
-			for i := range snap.Len() {
-				kind, name, dims := snap.Key(i)
-				r := snap.Table.Row(i, nil)
-				var b strings.Builder
-				fmt.Fprintf(&b, "%d %d %d %q %q:", snap.Table.Period, snap.Table.Start, kind, name, dims)
-				for st := range hist.NumStats {
-					if v, u, ok := r.Value(st); ok {
-						fmt.Fprintf(&b, " %v=%v/%d", st, v, u)
-					}
-				}
-				p.rows = append(p.rows, b.String())
-			}
+			p.rows = histtest.Rows(p.rows, snap)
 			snap.Release()
 		}
 	}
