@@ -58,13 +58,16 @@ const (
 	// message was read; nothing of it is published. No answer reaches it;
 	// the status (nginx's 499) is for the log.
 	RefusedClientGone
+	// RefusedHTTPVersion: a gRPC call over HTTP/1 on MAD's route (HTTP
+	// 505; gRPC UNIMPLEMENTED).
+	RefusedHTTPVersion
 	NumHTTPRefusals
 )
 
 var httpRefusalNames = [NumHTTPRefusals]string{
 	"content_length", "body_too_large", "decompressed_too_large", "decoder_limit", "body_timeout",
 	"body_unreadable", "bad_encoding", "malformed", "mad_fails", "no_slot", "shards_behind", "stopping",
-	"content_type", "bad_framing", "unsupported_encoding", "unknown_method", "client_gone",
+	"content_type", "bad_framing", "unsupported_encoding", "unknown_method", "client_gone", "http_version",
 }
 
 // String is the reason's label value.
@@ -87,6 +90,8 @@ func (r HTTPRefusal) Status() int {
 		return http.StatusNotFound
 	case RefusedClientGone:
 		return statusClientClosed
+	case RefusedHTTPVersion:
+		return http.StatusHTTPVersionNotSupported
 	}
 	return http.StatusBadRequest
 }
@@ -124,7 +129,7 @@ func (r HTTPRefusal) GRPCCode() int {
 		return grpcInvalidArgument
 	case RefusedNoSlot, RefusedShardsBehind, RefusedStopping:
 		return grpcUnavailable
-	case RefusedUnsupportedEncoding, RefusedUnknownMethod:
+	case RefusedUnsupportedEncoding, RefusedUnknownMethod, RefusedHTTPVersion:
 		return grpcUnimplemented
 	case RefusedClientGone:
 		return grpcCanceled

@@ -35,6 +35,30 @@ func TestOTLPGRPCMaxBodyOnBothPorts(t *testing.T) {
 		if got := o.drain(); status.Code(err) != codes.ResourceExhausted || len(got) != 0 {
 			t.Errorf("gRPC port %q: a message over MaxBody (1024 bytes) answered %v, %d samples published; want ResourceExhausted, none", addr, err, len(got))
 		}
+		if addr == "" {
+			if n := o.src.Stats().Refusals[RefusedBodyTooLarge]; n != 1 {
+				t.Errorf("MAD's route counted %d body_too_large; want 1 (%v)", n, o.src.Stats().Refusals)
+			}
+		}
+	}
+}
+
+// TestOTLPGRPCOverHTTP1: a gRPC call over HTTP/1 on MAD's route is answered
+// 505 and counted as such (http_version), not as an unsupported encoding.
+func TestOTLPGRPCOverHTTP1(t *testing.T) {
+	o := startOTLP(t, HTTPConfig{Deadline: time.Second})
+	req, err := http.NewRequest(http.MethodPost, o.url+OTLPGRPCPath, bytes.NewReader([]byte{0, 0, 0, 0, 0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/grpc")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if st := o.src.Stats(); resp.StatusCode != http.StatusHTTPVersionNotSupported || st.Refusals[RefusedHTTPVersion] != 1 {
+		t.Fatalf("status %d, refusals %v; want 505 and one http_version", resp.StatusCode, st.Refusals)
 	}
 }
 

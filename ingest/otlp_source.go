@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"errors"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -160,13 +162,20 @@ func grpcRefusal(err error) HTTPRefusal {
 	if !errors.As(err, &st) {
 		return RefusedBodyUnreadable
 	}
+	var ne net.Error
 	switch {
 	case st.HTTPStatus() == http.StatusUnsupportedMediaType:
 		return RefusedContentType
+	case st.HTTPStatus() == http.StatusHTTPVersionNotSupported:
+		return RefusedHTTPVersion
 	case st.Code() == grpcunary.Unimplemented:
 		return RefusedUnsupportedEncoding
+	case st.Code() == grpcunary.ResourceExhausted && errors.Is(err, grpcunary.ErrWireTooLarge):
+		return RefusedBodyTooLarge
 	case st.Code() == grpcunary.ResourceExhausted:
 		return RefusedDecompressedTooLarge
+	case st.Code() == grpcunary.Unavailable && (errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()):
+		return RefusedBodyTimeout
 	case st.Code() == grpcunary.Unavailable:
 		return RefusedBodyUnreadable
 	}

@@ -83,14 +83,15 @@ func (rd *Reader) ReadMessage(body io.Reader, enc Encoding) ([]byte, error) {
 	}
 	flag := rd.hdr[0]
 	n := binary.BigEndian.Uint32(rd.hdr[1:])
-	wireLimit := limit
-	if rd.MaxWire > 0 && flag != 0 {
-		wireLimit = rd.MaxWire // a compressed message; a plain one is its decompressed self
-	} else if rd.MaxWire > 0 {
-		wireLimit = min(rd.MaxWire, limit)
+	if rd.MaxWire > 0 && uint64(n) > uint64(rd.MaxWire) {
+		st := Newf(ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, rd.MaxWire)
+		st.cause = ErrWireTooLarge
+		return nil, st
 	}
-	if uint64(n) > uint64(wireLimit) {
-		return nil, Newf(ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, wireLimit)
+	// Without MaxWire the limit bounds the message as sent; a plain one is
+	// its decompressed self.
+	if (rd.MaxWire <= 0 || flag == 0) && uint64(n) > uint64(limit) {
+		return nil, Newf(ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, limit)
 	}
 	switch {
 	case flag == 1 && enc == Identity:
@@ -175,8 +176,14 @@ func gzipError(err error) error {
 // was reset or the connection failed (grpc-go's mapRecvMsgError makes
 // such errors UNAVAILABLE). The client rarely reads it.
 func readError(err error) error {
-	return Newf(Unavailable, "grpc: cannot read the request: %v", err)
+	st := Newf(Unavailable, "grpc: cannot read the request: %v", err)
+	st.cause = err
+	return st
 }
+
+// ErrWireTooLarge is what a RESOURCE_EXHAUSTED of a message too long as
+// sent wraps (one that inflates too long does not).
+var ErrWireTooLarge = errors.New("grpc: message longer than the limit as sent")
 
 // Retained returns the bytes the Reader's buffers hold, so that a pool
 // can drop a Reader that grew for a rare large message.

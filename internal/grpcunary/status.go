@@ -100,7 +100,8 @@ type Status struct {
 	code    Code
 	msg     string
 	details []Detail
-	http    int // the HTTP status of the answer: 200, or a refusal's
+	http    int   // the HTTP status of the answer: 200, or a refusal's
+	cause   error // what made it, if anything (Unwrap): a read error, ErrWireTooLarge
 
 	hMessage []string // grpc-message, nil when the message is empty
 	hDetails []string // grpc-status-details-bin, nil without details
@@ -115,6 +116,10 @@ func New(c Code, msg string, details ...Detail) *Status {
 func Newf(c Code, format string, a ...any) *Status {
 	return newStatus(http.StatusOK, c, fmt.Sprintf(format, a...))
 }
+
+// Unwrap returns what made the status, if anything: the error a body read
+// returned, or ErrWireTooLarge.
+func (s *Status) Unwrap() error { return s.cause }
 
 // NewUnavailable returns UNAVAILABLE with msg and a RetryInfo of delay:
 // what a call is refused with when it cannot be taken now but may be
