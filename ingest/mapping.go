@@ -237,17 +237,22 @@ func (m *Mapping) emit(src *sample.Batch, s *sample.Sample, pk sample.ParsedKey,
 	copySample(route(h), src, s, key, h, s.Time)
 }
 
-// copySample appends s (with its pre-aggregated data) to b under key.
+// copySample appends s (with its pre-aggregated data) to b under key,
+// without its request time: MAD's wrapping sources build their records
+// anew and do not copy it (MAD-SPEC §3.5: MappingSource, TimeStampingSource;
+// mad-experimental's TransformingSource and TagDroppingSource alike), so a
+// wrapped V3 record has none (no client_minimum_request_time, no
+// request_age).
 func copySample(b, src *sample.Batch, s *sample.Sample, key []byte, hash uint64, t int64) {
 	ref := b.PutKeyBytes(key, hash)
 	if s.Flags&sample.FlagAgg != 0 {
 		a := src.Aggs[s.Agg]
-		b.AddAgg(ref, t, s.ReqTime, a, src.HistOf(&a), s.Unit)
+		b.AddAgg(ref, t, 0, a, src.HistOf(&a), s.Unit)
 		return
 	}
 	if s.Flags&sample.FlagRun != 0 {
-		b.AddRun(ref, t, s.ReqTime, src.ValsOf(s), s.Unit)
+		b.AddRun(ref, t, 0, src.ValsOf(s), s.Unit)
 		return
 	}
-	b.AddSample(ref, t, s.ReqTime, s.Value, s.Unit, s.Flags)
+	b.AddSample(ref, t, 0, s.Value, s.Unit, s.Flags)
 }

@@ -109,3 +109,27 @@ func TestProducerMapsBeforeRouting(t *testing.T) {
 		t.Errorf("published %d (%d), want 6000", n, p.Published)
 	}
 }
+
+// TestWrappingSourcesDropRequestTime: a record behind a wrapping source
+// has no request time (MAD-SPEC §3.5: MAD builds the record anew without
+// it), matched by a rule or not, plain or pre-aggregated.
+func TestWrappingSourcesDropRequestTime(t *testing.T) {
+	m, _ := NewMapping([]MappingRule{{`^a$`, []string{"b"}}})
+	for _, mp := range []Mapper{m, TimeStamping{Now: func() int64 { return 77 }}} {
+		var src, dst sample.Batch
+		for _, n := range []string{"a", "other"} {
+			ref, _ := src.PutKey(sample.KindGauge, []byte(n), nil)
+			src.AddSample(ref, 5, 999, 1, sample.UnitNone, 0)
+			src.AddAgg(ref, 5, 999, sample.Agg{Count: 1, Sum: 1, Has: sample.HasCount | sample.HasSum}, nil, sample.UnitNone)
+		}
+		mp.Map(&src, func(uint64) *sample.Batch { return &dst })
+		if len(dst.Samples) != 4 {
+			t.Fatalf("%T: %d samples; want 4", mp, len(dst.Samples))
+		}
+		for _, s := range dst.Samples {
+			if s.ReqTime != 0 {
+				t.Errorf("%T: a sample kept request time %d", mp, s.ReqTime)
+			}
+		}
+	}
+}
