@@ -2,12 +2,11 @@ package ingest
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/transform"
 )
 
 // A Mapper rewrites the samples a source decoded before they are routed to
@@ -77,11 +76,12 @@ type Mapping struct {
 	dims []sample.Dim
 	key  []byte
 	name []byte
+	locs []int
 }
 
 type mappingRule struct {
-	re    *regexp.Regexp
-	repls []string // Go templates
+	re    *transform.Regexp
+	repls []*transform.Replacement
 }
 
 // MappingRule is one findAndReplace entry: a pattern and its
@@ -102,13 +102,19 @@ type MappingSpec struct {
 func NewMappingSpec(rules []MappingRule) (*MappingSpec, error) {
 	s := &MappingSpec{rules: rules}
 	for _, fr := range rules {
-		re, err := regexp.Compile(fr.Pattern)
+		// Java's patterns and replacement strings (Matcher.replaceAll),
+		// read as TransformingSource reads its patterns.
+		re, err := transform.CompileJava(fr.Pattern)
 		if err != nil {
-			return nil, fmt.Errorf("mapping pattern %q: %w", fr.Pattern, err)
+			return nil, fmt.Errorf("mapping: %w", err)
 		}
-		var repls []string
+		var repls []*transform.Replacement
 		for _, r := range fr.Replacements {
-			repls = append(repls, javaReplacement(r))
+			p, err := re.Replacement(r)
+			if err != nil {
+				return nil, fmt.Errorf("mapping pattern %q: %w", fr.Pattern, err)
+			}
+			repls = append(repls, p)
 		}
 		s.compiled = append(s.compiled, mappingRule{re: re, repls: repls})
 	}
@@ -147,38 +153,6 @@ func (TimeStampingSpec) Equal(o MapperSpec) bool {
 	return ok
 }
 
-// javaReplacement turns a Java replacement string ($1, \$ escapes) into a
-// Go template (${1}, $$).
-func javaReplacement(r string) string {
-	var b strings.Builder
-	for i := 0; i < len(r); i++ {
-		c := r[i]
-		switch {
-		case c == '\\' && i+1 < len(r):
-			i++
-			if r[i] == '$' {
-				b.WriteString("$$")
-			} else {
-				b.WriteByte(r[i])
-			}
-		case c == '$':
-			j := i + 1
-			for j < len(r) && r[j] >= '0' && r[j] <= '9' {
-				j++
-			}
-			if j == i+1 {
-				b.WriteString("$$")
-				continue
-			}
-			b.WriteString("${" + r[i+1:j] + "}")
-			i = j - 1
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
 // Map applies the rules to every sample.
 func (m *Mapping) Map(src *sample.Batch, route sample.Route) {
 	for i := range src.Samples {
@@ -190,13 +164,12 @@ func (m *Mapping) Map(src *sample.Batch, route sample.Route) {
 		}
 		matched := false
 		for _, r := range m.rules {
-			idx := r.re.FindSubmatchIndex(pk.Name)
-			if idx == nil {
+			if !r.re.Match(pk.Name) {
 				continue
 			}
 			matched = true
 			for _, repl := range r.repls {
-				m.name = m.replaceAll(m.name[:0], r.re, pk.Name, repl)
+				m.name, m.locs = r.re.ReplaceAll(m.name[:0], pk.Name, repl, m.locs)
 				m.emit(src, s, pk, m.name, route)
 			}
 		}
@@ -204,17 +177,6 @@ func (m *Mapping) Map(src *sample.Batch, route sample.Route) {
 			copySample(route(s.Hash), src, s, key, s.Hash, s.Time)
 		}
 	}
-}
-
-// replaceAll is Java's matcher.replaceAll over name.
-func (m *Mapping) replaceAll(dst []byte, re *regexp.Regexp, name []byte, tmpl string) []byte {
-	last := 0
-	for _, loc := range re.FindAllSubmatchIndex(name, -1) {
-		dst = append(dst, name[last:loc[0]]...)
-		dst = re.Expand(dst, []byte(tmpl), name, loc)
-		last = loc[1]
-	}
-	return append(dst, name[last:]...)
 }
 
 // emit routes a copy of s under a new name.

@@ -67,6 +67,38 @@ func TestMapping(t *testing.T) {
 	}
 }
 
+// TestMappingJavaReplaceAll: MappingSource's rules are Java's
+// matcher.replaceAll: its find() loop (an empty match right after a
+// non-empty one counts), named groups in replacements, and a group number
+// that takes further digits only while they name a group. Replacement
+// strings Java throws on (for every record the rule matches) are refused.
+func TestMappingJavaReplaceAll(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, repl, in, want string
+	}{
+		{`(.*)`, `p.$1`, "abc", "p.abcp."},
+		{`.*$`, `X`, "abc", "XX"},
+		{`^(?<animal>[^/]*)/x`, `${animal}.y`, "cat/x", "cat.y"},
+		{`^a(\d)`, `n$10`, "a7", "n70"},
+		{`^(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)$`, `$11-$1`, "abcdefghijk", "k-a"},
+		{`b`, `\\x\$`, "abc", `a\x$c`},
+		{`^(a)?b`, `[$1]`, "b", "[]"}, // a group that took no part gives nothing
+	} {
+		m, err := NewMapping([]MappingRule{{tc.pattern, []string{tc.repl}}})
+		if err != nil {
+			t.Fatalf("%s → %s: %v", tc.pattern, tc.repl, err)
+		}
+		if got := mappedNames(t, m, sample.KindGauge, tc.in); len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%q with %q replaced by %q: %v; want %q", tc.in, tc.pattern, tc.repl, got, tc.want)
+		}
+	}
+	for _, tc := range [][2]string{{`a`, `$x`}, {`a`, `b\`}, {`(a)`, `$2`}, {`a`, `${nope}`}, {`a`, `$`}} {
+		if _, err := NewMapping([]MappingRule{{tc[0], []string{tc[1]}}}); err == nil {
+			t.Errorf("pattern %q, replacement %q: accepted; Java throws", tc[0], tc[1])
+		}
+	}
+}
+
 func TestTimeStampingAndChains(t *testing.T) {
 	m, _ := NewMapping([]MappingRule{{`^a$`, []string{"b"}}})
 	var src, dst sample.Batch
