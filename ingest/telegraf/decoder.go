@@ -367,8 +367,9 @@ var (
 )
 
 // str reads a String as Jackson does: a string (valid UTF-8), or the text
-// of a number or a boolean; null, objects and arrays are refused (null
-// because MAD's maps and name cannot hold it).
+// of a number (as its tree renders it: jacksonText) or of a boolean; null,
+// objects and arrays are refused (null because MAD's maps and name cannot
+// hold it).
 func (d *Decoder) str(what string, v *fastjson.Value) ([]byte, error) {
 	switch v.Type() {
 	case fastjson.TypeString:
@@ -378,11 +379,12 @@ func (d *Decoder) str(what string, v *fastjson.Value) ([]byte, error) {
 		}
 		return s, nil
 	case fastjson.TypeNumber:
-		at := len(d.strs)
-		d.strs = v.MarshalTo(d.strs)
-		if !jsonNumber(d.strs[at:]) && !nonNumeric(d.strs[at:]) {
+		d.num = v.MarshalTo(d.num[:0])
+		if !jsonNumber(d.num) {
 			return nil, d.fail(what + ": invalid number")
 		}
+		at := len(d.strs)
+		d.strs = jacksonText(d.strs, d.num)
 		return d.strs[at:len(d.strs):len(d.strs)], nil
 	case fastjson.TypeTrue:
 		return trueText, nil
@@ -404,7 +406,7 @@ func (d *Decoder) token(what string, v *fastjson.Value) error {
 		}
 	case fastjson.TypeNumber:
 		d.num = v.MarshalTo(d.num[:0])
-		if !jsonNumber(d.num) && !nonNumeric(d.num) {
+		if !jsonNumber(d.num) {
 			return d.fail(what + ": invalid number")
 		}
 	}
@@ -558,14 +560,20 @@ func jsonNumber(b []byte) bool {
 	return i == len(b)
 }
 
-// nonNumeric reports whether a number token is one of the non-numeric
-// tokens MAD's Jackson accepts (ALLOW_NON_NUMERIC_NUMBERS) that fastjson
-// also reads: NaN, +INF and -INF. As a string they are "NaN" (the number
-// NaN to NumberFormat) and "+INF"/"-INF" (not numbers: a field skipped).
-func nonNumeric(b []byte) bool {
-	switch string(b) {
-	case "NaN", "+INF", "-INF":
-		return true
+// jacksonText appends the text of a JSON number token as MAD's Jackson
+// tree renders it (MAD reads the line with readTree, then binds its String
+// fields from the nodes): an integer as its value ("-0" is "0"), a number
+// with a fraction or an exponent as its double's Double.toString ("1e3" is
+// "1000.0", "1.50" is "1.5", one past the doubles "Infinity"). Jackson's
+// reader refuses NaN and Infinity tokens (MAD's mapper does not allow
+// them), as jsonNumber does.
+func jacksonText(dst, tok []byte) []byte {
+	if !bytes.ContainsAny(tok, ".eE") {
+		if string(tok) == "-0" {
+			return append(dst, '0')
+		}
+		return append(dst, tok...)
 	}
-	return false
+	f, _ := strconv.ParseFloat(unsafe.String(unsafe.SliceData(tok), len(tok)), 64) // ±Inf past the doubles
+	return javanum.AppendDouble(dst, f)
 }

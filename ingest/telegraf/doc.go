@@ -23,6 +23,10 @@
 // of MAD's Jackson binding of its Telegraf class:
 //   - name is required (absent or null refuses the line); a number or a
 //     boolean is taken as its text; an object or array refuses the line.
+//     A number's text is that of the node MAD's readTree makes of it: an
+//     integer's value ("-0" is "0"), a double's Double.toString ("1e3" is
+//     "1000.0", "1.50" is "1.5"), so that a field "1e3" (a string) is 1
+//     but a field 1e3 (a number) is 1000.
 //   - timestamp is required and must not be negative (@NotNull, @Min(0)):
 //     an integer within a long, a fraction truncated (1.5 is 1), or a string
 //     holding an optionally signed integer (" 12 " is 12).
@@ -59,11 +63,9 @@
 //     rule, jsonstr.ReadEscape, by rewriting the escape to \ufffd before
 //     fastjson reads the line; Jackson keeps the unpaired char), and
 //     nesting deeper than 300 is refused.
-//     Number tokens must follow JSON's grammar (fastjson is more lenient).
-//     Of the non-numeric tokens MAD's Jackson accepts, NaN, +INF and -INF
-//     are read as their text (a NaN field value, the others skipped, as in
-//     MAD); Infinity, +Infinity and -Infinity refuse the line, and a
-//     non-numeric timestamp is refused (Jackson casts NaN to 0).
+//     Number tokens must follow JSON's grammar (fastjson is more lenient):
+//     NaN and infinity tokens refuse the line, as MAD's Telegraf mapper
+//     does not allow them (its collectd parser alone turns them on).
 //     Consumed strings (name, field and tag keys and values) must be valid
 //     UTF-8; unknown keys are not checked.
 //   - A boolean timestamp is refused; Long.parseLong's non-ASCII digits in a

@@ -15,11 +15,13 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gomad/mad/internal/javanum"
 	"github.com/gomad/mad/internal/javanum/javanumref"
 	"github.com/gomad/mad/internal/sample"
 )
@@ -165,13 +167,28 @@ func decode(line []byte, u string) ([]record, int, error) {
 	return out, len(list), nil
 }
 
+// nodeText is the text of the node Jackson's readTree makes of a number
+// token, which MAD binds to its String fields: an integral token is an
+// int, long or BigInteger node (its value in decimal: "-0" is "0"), any
+// other a double node (Double.toString: "1e3" is "1000.0").
+func nodeText(tok string) string {
+	if !strings.ContainsAny(tok, ".eE") {
+		if n, ok := new(big.Int).SetString(tok, 10); ok {
+			return n.String()
+		}
+		return tok
+	}
+	f, _ := strconv.ParseFloat(tok, 64)
+	return string(javanum.AppendDouble(nil, f))
+}
+
 // refString: a String as Jackson binds it (null and containers refused).
 func refString(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:
 		return x, true
 	case json.Number:
-		return string(x), true
+		return nodeText(string(x)), true
 	case bool:
 		return strconv.FormatBool(x), true
 	}
