@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,12 +60,12 @@ type encoder struct {
 // reported as two types is two metrics: MAD sends one record per name).
 func (e *encoder) groupByName(ms []sinks.Metric) {
 	n := len(ms)
-	e.next, e.later = sized(e.next, n), sized(e.later, n)
+	e.next, e.later = slices.Grow(e.next[:0], n)[:n], slices.Grow(e.later[:0], n)[:n]
 	size := 8
 	for size < 2*n {
 		size *= 2
 	}
-	e.slots = sized(e.slots, size)
+	e.slots = slices.Grow(e.slots[:0], size)[:size]
 	for i := range e.slots {
 		e.slots[i] = -1
 	}
@@ -86,14 +87,6 @@ func (e *encoder) groupByName(ms []sinks.Metric) {
 }
 
 var nameSeed = maphash.MakeSeed()
-
-// sized returns s with length n, reusing its array when it is large enough.
-func sized[T any](s []T, n int) []T {
-	if cap(s) >= n {
-		return s[:n]
-	}
-	return make([]T, n)
-}
 
 // prepare encodes what every record of pd shares. It fails when pd has no
 // service or no cluster dimension.
@@ -141,16 +134,11 @@ func entrySize(b []byte) int {
 	return 1 + protowire.SizeBytes(len(b))
 }
 
-// encodeMetric returns the framed StatisticSetRecord (0x04) of metric m of
-// the pd given to prepare, appended to dst. Fields are written in field
-// number order (protobuf-java's order); proto3 defaults are omitted.
-func (e *encoder) encodeMetric(dst []byte, m *sinks.Metric) []byte {
-	return e.encodeMetrics(dst, []sinks.Metric{*m}, 0, nil)
-}
-
 // encodeMetrics returns the framed StatisticSetRecord (0x04) of metric
-// first of ms and of those next links to it (the same name: one record with
-// the statistics of every type, as MAD sends), appended to dst.
+// first of ms, of the pd given to prepare, and of those next links to it
+// (the same name: one record with the statistics of every type, as MAD
+// sends; next nil: first alone), appended to dst. Fields are written in
+// field number order (protobuf-java's order); proto3 defaults are omitted.
 func (e *encoder) encodeMetrics(dst []byte, ms []sinks.Metric, first int, next []int32) []byte {
 	msg := append(e.msg[:0], e.head...)
 	msg = appendBytesField(msg, 3, validUTF8(ms[first].Name))
@@ -335,13 +323,16 @@ func appendPad(dst []byte, v, width int) []byte {
 	return append(dst, b...)
 }
 
-// populationSize is MAD's per-request population size: the histogram's
-// entry count when the metric has a histogram statistic, else the count.
-func populationSize(m *sinks.Metric) int64 {
-	if hasHistogram(m) {
-		return hist.EntriesCount(m.Histogram)
+// populationOf is MAD's population of the request of metric first of ms
+// and those next links to it: its histogram's, if one of them has one,
+// else the first's count.
+func populationOf(ms []sinks.Metric, first int, next []int32) int64 {
+	for k := first; k >= 0; k = nextOf(next, k) {
+		if hasHistogram(&ms[k]) {
+			return hist.EntriesCount(ms[k].Histogram)
+		}
 	}
-	return m.PopulationSize
+	return ms[first].PopulationSize
 }
 
 // hasHistogram reports whether m has the histogram statistic.

@@ -208,7 +208,7 @@ func TestEncodeRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range pd.Metrics {
-		b := e.encodeMetric(nil, &pd.Metrics[i])
+		b := e.encodeMetrics(nil, pd.Metrics, i, nil)
 		f, rest := readFrame(t, b)
 		if f.typ != TypeStatisticSet || len(rest) != 0 {
 			t.Fatalf("frame type %x, %d bytes after", f.typ, len(rest))
@@ -224,7 +224,7 @@ func TestEncodeRecords(t *testing.T) {
 	if err := e.prepare(pd); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := readFrame(t, e.encodeMetric(nil, &pd.Metrics[0]))
+	f, _ := readFrame(t, e.encodeMetrics(nil, pd.Metrics, 0, nil))
 	if d := decodeRecord(t, f.payload); d.minReq != "" {
 		t.Errorf("client_minimum_request_time %q", d.minReq)
 	}
@@ -298,7 +298,7 @@ func TestInvalidUTF8(t *testing.T) {
 	if err := e.prepare(pd); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := readFrame(t, e.encodeMetric(nil, &pd.Metrics[0]))
+	f, _ := readFrame(t, e.encodeMetrics(nil, pd.Metrics, 0, nil))
 	d := decodeRecord(t, f.payload) // the runtime checks UTF-8
 	if d.cluster != "c\uFFFD" || d.metric != "bad\uFFFD" || d.dims["cluster"] != "c\uFFFD" {
 		t.Errorf("%+v", d)

@@ -79,7 +79,7 @@ func encodeBucket(enc *encoder, c *counters, log *throttle.Log, name string, pd 
 	if err := enc.prepare(pd); err != nil {
 		c.missing.Add(uint64(len(pd.Metrics)))
 		for i := range pd.Metrics {
-			c.samplesDropped.Add(uint64(max(populationSize(&pd.Metrics[i]), 0)))
+			c.samplesDropped.Add(uint64(max(populationOf(pd.Metrics, i, nil), 0)))
 		}
 		log.Warn("missing-dims", "cagg: dropping bucket without service or cluster dimension",
 			"sink", name, "metrics", len(pd.Metrics), "dimensions", dimString(pd))
@@ -93,16 +93,7 @@ func encodeBucket(enc *encoder, c *counters, log *throttle.Log, name string, pd 
 		if enc.later[i] {
 			continue
 		}
-		// MAD's population of a request: its histogram's, if it has one,
-		// else its count's.
-		population := populationSize(&pd.Metrics[i])
-		for k := i; k >= 0; k = int(enc.next[k]) {
-			if hasHistogram(&pd.Metrics[k]) {
-				population = populationSize(&pd.Metrics[k])
-				break
-			}
-		}
-		reqs = append(reqs, request{body: enc.encodeMetrics(nil, pd.Metrics, i, enc.next), population: population})
+		reqs = append(reqs, request{body: enc.encodeMetrics(nil, pd.Metrics, i, enc.next), population: populationOf(pd.Metrics, i, enc.next)})
 	}
 	return reqs, true
 }
