@@ -94,6 +94,9 @@ type Sink struct {
 	cl    *kgo.Client       // nil when transactional
 	txn   *kafkatxn.Session // when transactional
 	parts atomic.Int32      // the topic's partition count, once known
+	// batchBytes: the client's batch.size (0: unset; a transactional
+	// sink's is in its session).
+	batchBytes int
 
 	// Emitter-owned.
 	msgs   []partMsg
@@ -144,9 +147,6 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = 256 << 10
 	}
-	if cfg.TransactionalID == "" {
-		cfg.MaxMessageBytes = min(cfg.MaxMessageBytes, cmp.Or(set.BatchBytes, defaultBatchBytes)-batchOverhead)
-	}
 	if cfg.Block <= 0 {
 		cfg.Block = 10 * time.Second
 	}
@@ -156,7 +156,7 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	s := &Sink{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Sink{cfg: cfg, batchBytes: set.BatchBytes, stop: make(chan struct{}), done: make(chan struct{})}
 	if cfg.TransactionalID != "" {
 		s.txn = kafkatxn.For(cfg.TransactionalID)
 	} else {
@@ -348,10 +348,11 @@ const (
 // transactional sink's is its source's, whose batch.size it learns from the
 // session).
 func (s *Sink) maxMessage() int {
-	if s.txn == nil {
-		return s.cfg.MaxMessageBytes
+	batch := s.batchBytes
+	if s.txn != nil {
+		batch = s.txn.BatchBytes()
 	}
-	return min(s.cfg.MaxMessageBytes, cmp.Or(s.txn.BatchBytes(), defaultBatchBytes)-batchOverhead)
+	return min(s.cfg.MaxMessageBytes, cmp.Or(batch, defaultBatchBytes)-batchOverhead)
 }
 
 // open returns partition p's message with pd's set open in it.
