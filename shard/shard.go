@@ -247,18 +247,13 @@ func (s *Shard) validAgg(b *sample.Batch, smp *sample.Sample) *sample.Agg {
 		s.stats.Refused[RefusedBadAgg]++
 		return nil
 	}
-	if (a.Has&sample.HasMin != 0 && !finite(a.Min)) || (a.Has&sample.HasMax != 0 && !finite(a.Max)) ||
-		(a.Has&sample.HasSum != 0 && !finite(a.Sum)) || (a.Has&sample.HasCount != 0 && !finite(a.Count)) {
+	var hist []sample.HistEntry
+	if a.Has&sample.HasHist != 0 {
+		hist = b.HistOf(a)
+	}
+	if !a.Finite(hist) {
 		s.stats.Refused[RefusedNonFinite]++
 		return nil
-	}
-	if a.Has&sample.HasHist != 0 {
-		for _, e := range b.HistOf(a) {
-			if !finite(e.Value) {
-				s.stats.Refused[RefusedNonFinite]++
-				return nil
-			}
-		}
 	}
 	return a
 }

@@ -370,3 +370,25 @@ func BenchmarkMemoryFloor(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApplyAgg measures updating existing series with pre-aggregated
+// samples (a V3 record's statistics, an OTLP histogram point, a tier's
+// partials): count, sum, min, max and a histogram of four entries each.
+func BenchmarkApplyAgg(b *testing.B) {
+	const series = 10_000
+	keys := benchKeys(series, sample.KindGauge)
+	batch := &sample.Batch{}
+	for i := range 4096 {
+		s := keys.Samples[i%series]
+		ref := batch.PutKeyBytes(keys.Key(&s), s.Hash)
+		hist := []sample.HistEntry{{Value: 1, Count: 1}, {Value: 2.5, Count: 2}, {Value: float64(i % 100), Count: 1}, {Value: 40, Count: 3}}
+		batch.AddAgg(ref, t0, 0, sample.Agg{Min: 1, Max: 100, Sum: 150, Count: 7, Has: sample.HasMin | sample.HasMax | sample.HasSum | sample.HasCount | sample.HasHist}, hist, sample.UnitNone)
+	}
+	sh, _ := New(0, Config{})
+	sh.Apply(batch, t0) // the series and rows exist
+	b.ResetTimer()
+	for range b.N {
+		sh.Apply(batch, t0)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch.Samples)), "ns/sample")
+}

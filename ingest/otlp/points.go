@@ -374,26 +374,11 @@ func (d *Decoder) emitAgg(t int64, a sample.Agg) {
 	// exponential bucket past the doubles): the shard would refuse the
 	// sample; the point is left out here, counted, and reported as
 	// rejected (partial_success) like a non-finite number point.
-	if !finiteAgg(&a, d.hist) {
+	if !a.Finite(d.hist) {
 		d.st.NonFinite++
 		return
 	}
 	d.emit(t, 0, &a, d.hist, u)
-}
-
-// finiteAgg reports whether every statistic a has, and every bucket value
-// of hist, is finite.
-func finiteAgg(a *sample.Agg, hist []sample.HistEntry) bool {
-	fin := func(f float64) bool { return f-f == 0 }
-	if a.Has&sample.HasSum != 0 && !fin(a.Sum) || a.Has&sample.HasMin != 0 && !fin(a.Min) || a.Has&sample.HasMax != 0 && !fin(a.Max) {
-		return false
-	}
-	for i := range hist {
-		if !fin(hist[i].Value) {
-			return false
-		}
-	}
-	return true
 }
 
 // emit routes one sample of the current metric and point dimensions at
