@@ -38,7 +38,7 @@ type TimeThresholdSink struct {
 // one held the emitter) while its first was forwarded.
 func (s *TimeThresholdSink) Record(pd *PeriodicData) {
 	if pd.Part != 0 {
-		if !s.dropping || s.LogOnly {
+		if !s.dropping { // (never set with LogOnly)
 			s.Sink.Record(pd)
 		}
 		return

@@ -135,12 +135,11 @@ func (a *aggregator) Expiry(applied, t int64) int64 {
 	return e
 }
 
-// lanesFor makes the lanes a source configuration asks for: hosted ones
-// (producers that run the shards' rounds, Config.Inline) if the pipeline
-// runs inline and the source's producers call Step (ingest.Stepper).
-// lanesFor makes and attaches the lanes of a source configured by c, to be
-// applied after the lanes after (its lanes before a retarget to the same
-// shards; nil for a new source or new shards).
+// lanesFor makes and attaches the lanes a source configuration asks for:
+// hosted ones (producers that run the shards' rounds, Config.Inline) if the
+// pipeline runs inline and the source's producers call Step
+// (ingest.Stepper); applied after the lanes after (the source's before a
+// retarget to the same shards; nil for a new source or new shards).
 func (a *aggregator) lanesFor(c ingest.SourceConfig, after []ingest.Lanes) []ingest.Lanes {
 	n, size := c.Lanes()
 	st, ok := c.(ingest.Stepper)
