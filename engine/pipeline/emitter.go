@@ -98,9 +98,10 @@ type bucketRows struct {
 	dims   []byte // encoded dimension section of the keys
 	hash   uint64 // of dims
 	minReq int64  // the rows' minimum request time, 0: none
-	// The bucket's rows: group rows order[start:start+n], or, when the
-	// group has one bucket (order empty), rows 0 to n (a group has fewer
-	// than 2^32 rows).
+	// The bucket's rows: group rows order[start:start+n], or, when each
+	// bucket's rows are consecutive in the group (order empty: one
+	// bucket, or a bucket a series), rows start to start+n (a group has
+	// fewer than 2^32 rows).
 	start, n uint32
 }
 
@@ -125,17 +126,17 @@ func (l *bucketList) at(i int) *bucketRows {
 	return &l.chunks[i>>bucketChunkBits][i&(bucketChunk-1)]
 }
 
-// add appends the bucket of dims, whose hash is h, without rows, and
-// returns its index and where it is. The fields are set where the bucket
-// stays (a bucketRows literal copied in is built aside first: package
-// inplace).
-func (l *bucketList) add(dims []byte, h uint64) (int, *bucketRows) {
+// add appends the bucket of dims, whose hash is h, without rows, its first
+// row to be group row g, and returns its index and where it is. The fields
+// are set where the bucket stays (a bucketRows literal copied in is built
+// aside first: package inplace).
+func (l *bucketList) add(dims []byte, h uint64, g int) (int, *bucketRows) {
 	i := l.n
 	if i>>bucketChunkBits == len(l.chunks) {
 		l.chunks = append(l.chunks, make([]bucketRows, bucketChunk))
 	}
 	p := &l.chunks[i>>bucketChunkBits][i&(bucketChunk-1)]
-	p.dims, p.hash, p.minReq, p.start, p.n = dims, h, 0, 0, 0
+	p.dims, p.hash, p.minReq, p.start, p.n = dims, h, 0, uint32(g), 0
 	l.n++
 	return i, p
 }
@@ -334,10 +335,13 @@ func (e *Emitter) trimScratch() {
 //
 // Rows are numbered across the group's snapshots (offs); a first pass
 // finds each row's dimension set (bucket), counting its rows and its
-// minimum request time; if there is more than one, a counting sort orders
-// the rows by bucket, stably, so each bucket lists its rows in snapshot
-// and row order. Memory: the buckets, and 8 bytes a row only when the
-// group has several dimension sets; nothing per row for one.
+// minimum request time. While every bucket's rows are consecutive (one
+// bucket; or a bucket a series, S2's case; or sets whose series a shard
+// created together) a bucket is its first row and its count. Once a row
+// comes back to a bucket after another's, a counting sort orders the rows
+// by bucket, stably, so each bucket lists its rows in snapshot and row
+// order. Memory: the buckets, and 8 bytes a row only when the group's rows
+// of a set are not consecutive.
 func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 	rows := 0
 	e.offs = e.offs[:0]
@@ -352,7 +356,7 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 	e.snaps = snaps
 	e.dimIdx.reset()
 	e.buckets.reset()
-	multi := false
+	scattered := false // a bucket's rows are not consecutive: e.ids holds every row's bucket
 	var last []byte
 	b := 0
 	var bk *bucketRows // bucket b
@@ -382,16 +386,16 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 			}
 			for i := lo; i < hi; i++ {
 				if blk.fresh&(1<<(i-lo)) != 0 {
-					b, bk = e.bucketOf(blk.dims[i-lo], blk.hash[i-lo])
+					b, bk = e.bucketOf(blk.dims[i-lo], blk.hash[i-lo], g)
 				}
-				e.addRow(snap, i, b, bk, g, rows, &multi)
+				e.addRow(snap, i, b, bk, g, rows, &scattered)
 				g++
 			}
 		}
 	}
 	clear(blk.dims[:]) // do not keep the snapshots' keys referenced
 	e.order = e.order[:0]
-	if multi {
+	if scattered {
 		e.order = sized(e.order, rows)
 		at := uint32(0)
 		for chunk := range e.buckets.all() {
@@ -434,19 +438,32 @@ func sized[T any](s []T, n int) []T {
 	return make([]T, n)
 }
 
-// addRow adds row i of snap, group row g of rows, to bucket b (bk); *multi
-// tells whether the group has had more than one bucket so far.
-func (e *Emitter) addRow(snap *hist.Snapshot, i, b int, bk *bucketRows, g, rows int, multi *bool) {
+// addRow adds row i of snap, group row g of rows, to bucket b (bk);
+// *scattered tells whether a bucket's rows have stopped being consecutive,
+// and so whether e.ids holds each row's bucket.
+func (e *Emitter) addRow(snap *hist.Snapshot, i, b int, bk *bucketRows, g, rows int, scattered *bool) {
+	if !*scattered && bk.n != 0 && int(bk.start+bk.n) != g {
+		// Back to a bucket after another's rows: from here on the rows
+		// are sorted by bucket. Until now each bucket's rows were
+		// start to start+n.
+		*scattered = true
+		e.ids = sized(e.ids, rows)
+		j := 0
+		for chunk := range e.buckets.all() {
+			for k := range chunk {
+				c := &chunk[k]
+				for r := c.start; r < c.start+c.n; r++ {
+					e.ids[r] = uint32(j)
+				}
+				j++
+			}
+		}
+	}
 	bk.n++
 	if rt := snap.Table.RequestTime(i); rt != 0 && (bk.minReq == 0 || rt < bk.minReq) {
 		bk.minReq = rt
 	}
-	if b != 0 && !*multi {
-		*multi = true
-		e.ids = sized(e.ids, rows)
-		clear(e.ids[:g])
-	}
-	if *multi {
+	if *scattered {
 		e.ids[g] = uint32(b)
 	}
 }
@@ -454,15 +471,16 @@ func (e *Emitter) addRow(snap *hist.Snapshot, i, b int, bk *bucketRows, g, rows 
 func addr[T any](p *T) uintptr { return uintptr(unsafe.Pointer(p)) }
 
 // bucketOf returns the index in e.buckets of the bucket of dims, whose
-// hash is h, and the bucket itself (chunks never move), adding it if new.
-func (e *Emitter) bucketOf(dims []byte, h uint64) (int, *bucketRows) {
+// hash is h, and the bucket itself (chunks never move), adding it if new,
+// with group row g its first.
+func (e *Emitter) bucketOf(dims []byte, h uint64, g int) (int, *bucketRows) {
 	x := &e.dimIdx
 	mask := uint64(len(x.slots) - 1)
 	tag := h >> 32
 	for slot := x.home(tag); ; slot = (slot + 1) & mask {
 		v := x.slots[slot]
 		if v == 0 {
-			b, bk := e.buckets.add(dims, h)
+			b, bk := e.buckets.add(dims, h, g)
 			x.slots[slot] = tag<<32 | uint64(b+1)
 			if 2*e.buckets.n > len(x.slots) {
 				x.grow()
@@ -500,9 +518,9 @@ func (e *Emitter) record(k groupKey, start time.Time, b *bucketRows) {
 	sent := false
 	j := 0 // the snapshot of row g: rows come in increasing g
 	for x := range int(b.n) {
-		g := x
+		g := int(b.start) + x
 		if len(e.order) > 0 {
-			g = int(e.order[int(b.start)+x])
+			g = int(e.order[g])
 		}
 		for g >= e.offs[j+1] {
 			j++

@@ -543,8 +543,9 @@ func TestEmitterOrdersRowsOfInterleavedSets(t *testing.T) {
 		e := NewEmitter(ss, out)
 		want := map[string][]string{}
 		wantReq := map[string]int64{}
-		pattern := r.IntN(5)
-		next := 0 // the next new set, for the patterns in set order
+		pattern := r.IntN(6)
+		runs := 1 + r.IntN(8) // pattern 5
+		next := 0             // the next new set, for the patterns in set order
 		for si, s := range ss {
 			var b sample.Batch
 			rows := 1 + r.IntN(200)
@@ -567,6 +568,8 @@ func TestEmitterOrdersRowsOfInterleavedSets(t *testing.T) {
 					if j == back && next > 1 {
 						set = r.IntN(next - 1)
 					}
+				case 5: // runs of the same sets in every shard: consecutive until the next shard's
+					set = j * runs / rows
 				}
 				dims := fmt.Sprintf("d%d", set)
 				name := fmt.Sprintf("s%d.r%d", si, j)
