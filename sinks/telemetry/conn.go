@@ -83,11 +83,13 @@ func (c *conn) pop() []byte {
 	return msg
 }
 
-// close discards the buffer and refuses further messages.
+// close discards the buffer, counting its messages dropped, and refuses
+// further messages.
 func (c *conn) close() {
 	c.mu.Lock()
 	c.closed = true
 	clear(c.ring)
+	c.hub.dropped.Add(uint64(c.n))
 	c.n = 0
 	c.mu.Unlock()
 }

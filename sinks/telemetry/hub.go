@@ -85,7 +85,8 @@ type HubStats struct {
 	// Queued counts the messages put into connection buffers (replies
 	// included).
 	Queued uint64
-	// Dropped counts the messages dropped from full connection buffers.
+	// Dropped counts the messages dropped from full connection buffers,
+	// or left in one when its connection closed.
 	Dropped uint64
 	// RegistryFull counts reports of triples the full registry could
 	// not register.
@@ -240,8 +241,9 @@ func (h *Hub) Stats() HubStats {
 	}
 }
 
-// Close stops the dispatcher (pending reports are discarded), closes every
-// connection (going away) and waits for their handlers to return. Later
+// Close stops the dispatcher (once it has dispatched the reports pending),
+// closes every connection (going away; what its buffer still held is
+// counted dropped) and waits for their handlers to return. Later
 // upgrade requests get 503 and later Records are dropped.
 func (h *Hub) Close() error {
 	h.pmu.Lock()
@@ -298,9 +300,13 @@ func (h *Hub) dispatch() {
 	defer close(h.stopped)
 	var work []*batch
 	for {
+		stopping := false
 		select {
 		case <-h.stop:
-			return
+			// Close: submit refuses from now on; what the sinks handed
+			// over before (and counted written) is dispatched, to the
+			// connections still open, before they are closed.
+			stopping = true
 		case <-h.wake:
 		}
 		h.pmu.Lock()
@@ -317,6 +323,9 @@ func (h *Hub) dispatch() {
 			h.reports.Add(uint64(len(b.reports)))
 			h.putBatch(b)
 			work[i] = nil
+		}
+		if stopping {
+			return
 		}
 	}
 }

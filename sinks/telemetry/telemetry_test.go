@@ -539,3 +539,28 @@ func TestQuietFastPath(t *testing.T) {
 		t.Fatalf("after Close: written %d, dropped %d, dispatched %d; want 9, 2, 9", written, dropped, f.hub.Stats().Reports)
 	}
 }
+
+// TestCloseDispatchesPending: the reports a sink handed to the hub (and
+// counted written) before Close are dispatched, not discarded uncounted;
+// a connection's buffer left at close is counted dropped.
+func TestCloseDispatchesPending(t *testing.T) {
+	for range 50 {
+		h := NewHub(HubConfig{})
+		s := NewSink("telemetry", h)
+		s.Record(pd("svc", latency("lat", 1)))
+		h.Close()
+		w, d, _ := s.Stats()
+		if st := h.Stats(); w != 2 || d != 0 || st.Reports != w {
+			t.Fatalf("sink wrote %d, dropped %d; the hub dispatched %d of them", w, d, st.Reports)
+		}
+	}
+	h := NewHub(HubConfig{})
+	c := newConn(h, nil, 1, func() {})
+	c.push([]byte("a"))
+	c.push([]byte("b"))
+	c.close()
+	if st := h.Stats(); st.Queued != 2 || st.Dropped != 2 {
+		t.Errorf("a connection closed with 2 messages buffered: queued %d, dropped %d; want 2 and 2", st.Queued, st.Dropped)
+	}
+	h.Close()
+}
