@@ -1157,3 +1157,40 @@ func TestClockStepBackKeepsSeriesWithOpenRows(t *testing.T) {
 		}
 	}
 }
+
+// TestBurstIndexesLetGo: once a burst of series is reaped and its keys
+// released, the series index and the key pool's index are back near their
+// first size: they do not keep the burst's for good.
+func TestBurstIndexesLetGo(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}, IdleTimeout: time.Second})
+	const burst = 100_000
+	var b sample.Batch
+	for i := range burst {
+		add(t, &b, sample.KindCounter, fmt.Sprint("burst.", i), t0, 1, sample.UnitNone, "host", fmt.Sprint("h", i))
+		if len(b.Samples) == 4096 {
+			s.Apply(&b, t0)
+			b.Reset()
+		}
+	}
+	s.Apply(&b, t0)
+	series, pool := len(s.index.entries), len(s.keys.index.entries)
+	if series < burst || pool < 2*burst {
+		t.Fatalf("after the burst: %d series index slots, %d pool index slots: too few to tell", series, pool)
+	}
+	for now := t0 + 100; now <= t0+20_000; now += 100 {
+		if now%1000 == 0 {
+			b.Reset()
+			add(t, &b, sample.KindCounter, "steady", now, 1, sample.UnitNone, "host", "h")
+			s.Apply(&b, now)
+		}
+		s.Tick(now)
+		drain(t, s)
+	}
+	if st := s.Stats(); st.SeriesReaped < burst {
+		t.Fatalf("%d series reaped of the burst's %d", st.SeriesReaped, burst)
+	}
+	small := minTagIndexHomes + tagIndexTail
+	if n, m := len(s.index.entries), len(s.keys.index.entries); n > small || m > small {
+		t.Fatalf("a burst of %d series reaped: the series index holds %d slots (%d after the burst), the pool's %d (%d); want at most %d", burst, n, series, m, pool, small)
+	}
+}

@@ -35,9 +35,10 @@ import "github.com/gomad/mad/internal/hugepage"
 // string id). Lookups probe entries directly (see home), which keeps the hot
 // loops free of calls.
 type tagIndex struct {
-	entries []tagEntry // homes, then tagIndexTail slots
-	homes   uint64
-	n       int
+	entries     []tagEntry // homes, then tagIndexTail slots
+	homes       uint64
+	n           int
+	shrinkBelow int // half of n at the last rebuild: delete shrinks only under it
 }
 
 // tagEntry is an entry of a tagIndex; 0 is an empty slot.
@@ -98,13 +99,16 @@ func (x *tagIndex) place(e tagEntry) bool {
 	return true
 }
 
-// grow rebuilds the index with half as many homes again (a quarter more
-// again in the rare case that a run reaches the last slot on the way).
-func (x *tagIndex) grow() {
+// grow rebuilds the index with half as many homes again.
+func (x *tagIndex) grow() { x.rebuild(x.homes + x.homes/2) }
+
+// rebuild rebuilds the index with homes homes (a quarter more again in the
+// rare case that a run reaches the last slot on the way).
+func (x *tagIndex) rebuild(homes uint64) {
 	old, n := x.entries, x.n
-	for homes := x.homes + x.homes/2; ; homes += homes / 4 {
+	for ; ; homes += homes / 4 {
 		*x = makeTagIndex(homes)
-		x.n = n
+		x.n, x.shrinkBelow = n, n/2
 		ok := true
 		for _, e := range old {
 			if e != 0 && !x.place(e) {
@@ -119,8 +123,9 @@ func (x *tagIndex) grow() {
 }
 
 // delete removes value v stored under tag, with backward-shift deletion
-// (Knuth, TAOCP vol. 3, 6.4 Algorithm R, without the wrap-around). It
-// panics if v is not there.
+// (Knuth, TAOCP vol. 3, 6.4 Algorithm R, without the wrap-around), and
+// shrinks the index once it is under an eighth full. It panics if v is not
+// there.
 func (x *tagIndex) delete(tag, v uint32) {
 	want := newTagEntry(tag, v)
 	i := x.home(tag)
@@ -140,4 +145,13 @@ func (x *tagIndex) delete(tag, v uint32) {
 	}
 	x.entries[i] = 0
 	x.n--
+	if x.homes > minTagIndexHomes && uint64(x.n)*8 < x.homes && x.n < x.shrinkBelow {
+		// A burst of series reaped: the index lets go of its size. Half
+		// full again, it grows at three quarters and shrinks at an eighth;
+		// and never before half its entries at the last rebuild are gone
+		// (an index grown early by a long run is under an eighth full
+		// from the start), so a rebuild follows as many deletions as half
+		// the entries it moved.
+		x.rebuild(max(minTagIndexHomes, uint64(x.n)*2))
+	}
 }
