@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -207,13 +209,16 @@ type TCPSource struct {
 	all     []*tcpSlot
 	allMu   sync.Mutex
 	stopped bool // under allMu
-	stop    sync.Once
-	stopErr error
-	eng     gnet.Engine
-	addr    *net.TCPAddr
-	bad     throttle.Throttle // bad-line logs, across the slots
-	boot    chan error
-	done    chan error
+	// stopping: Stop has begun; the connections gnet closes from then on
+	// are drained of what their sockets still hold (drainKernel).
+	stopping atomic.Bool
+	stop     sync.Once
+	stopErr  error
+	eng      gnet.Engine
+	addr     *net.TCPAddr
+	bad      throttle.Throttle // bad-line logs, across the slots
+	boot     chan error
+	done     chan error
 	// lastTrim is when OnTick last trimmed the producers (ms; under allMu).
 	lastTrim int64
 }
@@ -450,14 +455,69 @@ func (s *TCPSource) OnTraffic(c gnet.Conn) gnet.Action {
 
 // OnClose decodes what is left on c: a last line without its newline is
 // whole if the sender ended its stream (gnet's read found EOF), and cut
-// otherwise (the source stopping, a reset): dropped and counted.
+// otherwise (a reset): dropped and counted. A connection the source's stop
+// closes is first drained of what its socket still holds (drainKernel).
 func (s *TCPSource) OnClose(c gnet.Conn, err error) gnet.Action {
-	if errors.Is(err, io.EOF) {
+	switch {
+	case errors.Is(err, io.EOF):
 		s.consume(c, tcpEnded)
-	} else {
+	case err == nil && s.stopping.Load():
+		s.drainKernel(c)
+	default:
 		s.consume(c, tcpCut)
 	}
 	return gnet.None
+}
+
+// drainChunk is what drainKernel reads at a time.
+const drainChunk = 64 << 10
+
+// drainKernel decodes, when the source stops, what gnet holds of c and what
+// c's socket still holds: bytes the kernel has acknowledged to the sender,
+// which gnet, reading a connection a buffer per event and stopping its loop
+// between two events, would close unread. It reads until the socket has
+// nothing more, or as much as its receive buffer holds (what a sender
+// still sending adds while it drains is cut there), then ends c as OnClose
+// does: a last line without its newline is whole if the sender had ended
+// its stream, cut otherwise. gnet calls OnClose before it closes the
+// socket.
+func (s *TCPSource) drainKernel(c gnet.Conn) {
+	held, _ := c.Peek(-1)
+	buf := slices.Grow(slices.Clone(held), drainChunk)
+	fd := c.Fd()
+	limit, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+	if err != nil || limit <= 0 {
+		limit = 8 << 20
+	}
+	sl := <-s.slots
+	defer func() { s.slots <- sl }()
+	closing := tcpCut
+	var decoded int64
+	for read := 0; read < limit; {
+		buf = slices.Grow(buf, drainChunk)
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 {
+			if n == 0 && err == nil {
+				closing = tcpEnded // the sender's end of stream
+			}
+			break
+		}
+		buf, read = buf[:len(buf)+n], read+n
+		done, at := s.frame(sl, c, buf, tcpOpen)
+		sl.c.vals[tcpBytes] += uint64(done)
+		buf = buf[:copy(buf, buf[done:])]
+		decoded = max(decoded, at)
+	}
+	done, at := s.frame(sl, c, buf, closing)
+	sl.c.vals[tcpBytes] += uint64(done)
+	if decoded = max(decoded, at); decoded != 0 {
+		sl.prod.Flush()
+		sl.prod.Step()
+		s.account(sl, decoded, false)
+	}
 }
 
 // tcpEnd is how consume finds a connection.
@@ -677,7 +737,8 @@ func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 }
 
 // Stop closes the listener and the connections (decoding what they had
-// buffered) and waits for the event loops to finish. Calling it again returns
+// buffered, and what their sockets still held) and waits for the event
+// loops to finish. Calling it again returns
 // the first call's result.
 func (s *TCPSource) Stop() error {
 	s.stop.Do(func() { s.stopErr = s.stopOnce() })
@@ -687,6 +748,7 @@ func (s *TCPSource) Stop() error {
 func (s *TCPSource) stopOnce() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	s.stopping.Store(true)
 	err := s.eng.Stop(ctx)
 	if runErr := <-s.done; err == nil && runErr != nil && !errors.Is(runErr, context.Canceled) {
 		err = runErr
