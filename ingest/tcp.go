@@ -738,8 +738,7 @@ func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 
 // Stop closes the listener and the connections (decoding what they had
 // buffered, and what their sockets still held) and waits for the event
-// loops to finish. Calling it again returns
-// the first call's result.
+// loops to finish. Calling it again returns the first call's result.
 func (s *TCPSource) Stop() error {
 	s.stop.Do(func() { s.stopErr = s.stopOnce() })
 	return s.stopErr
