@@ -363,7 +363,7 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 		// finite; a gauge remembers the last.
 		finiteVals := 0
 		for _, v := range run {
-			if finite(v) {
+			if sample.Finite(v) {
 				finiteVals++
 				if kind == sample.KindGauge {
 					r[recGauge] = math.Float64bits(v)
@@ -377,7 +377,7 @@ func (s *Shard) apply(b *sample.Batch, smp *sample.Sample, now int64, ahead int)
 			if last := math.Float64frombits(r[recGauge]); last == last {
 				value += last
 			}
-			if !finite(value) {
+			if !sample.Finite(value) {
 				s.stats.Refused[RefusedNonFinite]++
 				return
 			}
@@ -454,7 +454,7 @@ func (s *Shard) addRun(t *hist.Table, row uint32, run []float64, unit uint8, nee
 	taken := false
 	for _, v := range run {
 		switch {
-		case !finite(v):
+		case !sample.Finite(v):
 		case t.AddValue(row, v, unit, need):
 			taken = true
 		default:
@@ -507,7 +507,7 @@ func (s *Shard) validate(b *sample.Batch, smp *sample.Sample, agg **sample.Agg, 
 		case !smp.Unit.Valid():
 			s.stats.Refused[RefusedBadUnit]++
 			return false
-		case !finite(smp.Value) && smp.Flags&sample.FlagSetMember == 0:
+		case !sample.Finite(smp.Value) && smp.Flags&sample.FlagSetMember == 0:
 			s.stats.Refused[RefusedNonFinite]++
 			return false
 		}
@@ -527,7 +527,7 @@ func (s *Shard) validate(b *sample.Batch, smp *sample.Sample, agg **sample.Agg, 
 			return false
 		}
 		for _, v := range *run {
-			if finite(v) {
+			if sample.Finite(v) {
 				return true
 			}
 		}
@@ -544,7 +544,7 @@ func (s *Shard) validate(b *sample.Batch, smp *sample.Sample, agg **sample.Agg, 
 	case smp.Flags&sample.FlagAgg != 0:
 		*agg = s.validAgg(b, smp)
 		return *agg != nil
-	case !finite(smp.Value) && smp.Flags&sample.FlagSetMember == 0:
+	case !sample.Finite(smp.Value) && smp.Flags&sample.FlagSetMember == 0:
 		s.stats.Refused[RefusedNonFinite]++
 		return false
 	}

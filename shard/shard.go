@@ -258,8 +258,6 @@ func (s *Shard) validAgg(b *sample.Batch, smp *sample.Sample) *sample.Agg {
 	return a
 }
 
-func finite(f float64) bool { return f-f == 0 }
-
 // Tick seals the tables that expired before now, takes back released tables,
 // forgets idle series and publishes the shard's statistics. Call it at least
 // every Granularity.

@@ -228,7 +228,7 @@ func (d *Decoder) oneSeries(msg []byte, r pbwire.Reader, at int) error {
 	default:
 		return bad("kind", "want 1, 2, 3 or 5, got "+strconv.FormatUint(kind, 10), at)
 	}
-	if !finite(s.agg.Sum) || !finite(s.agg.Min) || !finite(s.agg.Max) {
+	if !sample.Finite(s.agg.Sum) || !sample.Finite(s.agg.Min) || !sample.Finite(s.agg.Max) {
 		return bad("sum, min, max", "not finite", at)
 	}
 	if len(d.keys) != len(d.counts) {
@@ -282,8 +282,6 @@ func (d *Decoder) route(msg []byte, start int64, route sample.Route) sample.Coun
 	}
 	return c
 }
-
-func finite(v float64) bool { return !math.IsInf(v, 0) && !math.IsNaN(v) }
 
 func bad(field, reason string, at int) error {
 	return &sample.DecodeError{Kind: sample.ErrMalformed, Format: format, Index: -1, Field: field, Reason: reason, Offset: at}

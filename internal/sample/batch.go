@@ -92,18 +92,21 @@ type Agg struct {
 	Has              uint8
 }
 
+// Finite reports whether f is neither infinite nor NaN (f-f is NaN for
+// both): mad's one test of a value's finiteness.
+func Finite(f float64) bool { return f-f == 0 }
+
 // Finite reports whether every statistic a has, and the value of every
 // entry of hist (its histogram, if it has one), is finite: a shard refuses
 // pre-aggregated data that is not (non_finite), and a decoder that can
 // tell its client leaves such a point out instead.
 func (a *Agg) Finite(hist []HistEntry) bool {
-	fin := func(f float64) bool { return f-f == 0 }
-	if a.Has&HasMin != 0 && !fin(a.Min) || a.Has&HasMax != 0 && !fin(a.Max) ||
-		a.Has&HasSum != 0 && !fin(a.Sum) || a.Has&HasCount != 0 && !fin(a.Count) {
+	if a.Has&HasMin != 0 && !Finite(a.Min) || a.Has&HasMax != 0 && !Finite(a.Max) ||
+		a.Has&HasSum != 0 && !Finite(a.Sum) || a.Has&HasCount != 0 && !Finite(a.Count) {
 		return false
 	}
 	for i := range hist {
-		if !fin(hist[i].Value) {
+		if !Finite(hist[i].Value) {
 			return false
 		}
 	}
