@@ -50,6 +50,22 @@ func full(l Lanes) bool {
 	return true
 }
 
+// stepsWhileFull counts the calls of the loop's Step while every ring of
+// k's one lane is full. The loop calls Step[0] after the event that fills
+// the ring and, from then on, only while it waits for room in it (every
+// later event has lines to publish): a second call with the ring full means
+// the loop is waiting.
+func stepsWhileFull(k *lineSink) *atomic.Int64 {
+	var n atomic.Int64
+	k.lanes[0].Step = []func() bool{func() bool {
+		if full(k.lanes[0]) {
+			n.Add(1)
+		}
+		return false
+	}}
+	return &n
+}
+
 // TestTCPBackpressure: a TCP source whose shard stalls pushes back on the
 // sender instead of dropping. The ring holds two batches; the shard takes
 // nothing until the ring is full and the loop waits for room, and for
@@ -63,17 +79,7 @@ func full(l Lanes) bool {
 func TestTCPBackpressure(t *testing.T) {
 	const lines = 200_000
 	k := stalledSink(1, 2, lines)
-	// The loop calls Step[0] after the event that fills the ring and, from
-	// then on, only while it waits for room in it (every later event has
-	// lines to publish): a second call with the ring full means the loop
-	// is waiting.
-	var stepsWhileFull atomic.Int64
-	k.lanes[0].Step = []func() bool{func() bool {
-		if full(k.lanes[0]) {
-			stepsWhileFull.Add(1)
-		}
-		return false
-	}}
+	waits := stepsWhileFull(k)
 	// No bound on the wait (TestTCPBackpressureBound tests it): under the
 	// race detector on a loaded machine the consumer once took longer than
 	// the default 5 s to make room, and the test saw drops.
@@ -82,7 +88,7 @@ func TestTCPBackpressure(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent := sendLines(src.Addr().String(), 0, lines)
-	waitFor(t, "the loop to wait for room in the full ring", func() bool { return stepsWhileFull.Load() >= 2 })
+	waitFor(t, "the loop to wait for room in the full ring", func() bool { return waits.Load() >= 2 })
 	time.Sleep(300 * time.Millisecond) // the stall goes on
 	go k.run()
 	if err := <-sent; err != nil {

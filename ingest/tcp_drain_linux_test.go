@@ -5,7 +5,6 @@ package ingest
 import (
 	"fmt"
 	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,13 +39,7 @@ func TestTCPStopDrainsSocket(t *testing.T) {
 func stopDrains(t *testing.T, enough int) bool {
 	const lines, width = 40_000, 12 // "n000000:1|c\n"
 	k := stalledSink(1, 2, lines)
-	var stepsWhileFull atomic.Int64
-	k.lanes[0].Step = []func() bool{func() bool {
-		if full(k.lanes[0]) {
-			stepsWhileFull.Add(1)
-		}
-		return false
-	}}
+	waits := stepsWhileFull(k)
 	src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: "127.0.0.1:0", Loops: 1, MaxWait: time.Hour, Log: quiet}, k.lanes)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +57,7 @@ func stopDrains(t *testing.T, enough int) bool {
 		t.Fatalf("lines of %d bytes; want %d", len(out)/lines, width)
 	}
 	go conn.Write(out) // blocks once the windows are full; fails when the source closes
-	waitFor(t, "the loop to wait for room in the full ring", func() bool { return stepsWhileFull.Load() >= 2 })
+	waitFor(t, "the loop to wait for room in the full ring", func() bool { return waits.Load() >= 2 })
 	raw, err := conn.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
