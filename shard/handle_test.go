@@ -94,8 +94,8 @@ func TestHandlesNameTheirSeries(t *testing.T) {
 	for now := t0 + 2200; now < t0+4000; now += 100 {
 		s.Tick(now)
 	}
-	if st := s.Stats(); st.SeriesReaped != 2 || st.Series != 0 || len(s.freeSids) != 0 || len(s.limbo) != 2 {
-		t.Fatalf("reaped %d, live %d, free %d, limbo %d; want 2, 0, 0, 2", st.SeriesReaped, st.Series, len(s.freeSids), len(s.limbo))
+	if st := s.Stats(); st.SeriesReaped != 2 || st.Series != 0 || s.freeSids.len() != 0 || len(s.limbo) != 2 {
+		t.Fatalf("reaped %d, live %d, free %d, limbo %d; want 2, 0, 0, 2", st.SeriesReaped, st.Series, s.freeSids.len(), len(s.limbo))
 	}
 	b = &sample.Batch{Epoch: 1}
 	b.AddHandle(ha, t0+4000, 100, sample.UnitNone, 0) // a's series made again from its record
@@ -138,15 +138,15 @@ func TestLimboWaitsForHandles(t *testing.T) {
 	drain(t, s)
 	s.Tick(now)
 	e := s.Epoch().Load()
-	if st := s.Stats(); st.SeriesReaped != 2 || e != 2 || len(s.freeSids) != 0 {
-		t.Fatalf("reaped %d, epoch %d, free %d; want 2, 2, 0", st.SeriesReaped, e, len(s.freeSids))
+	if st := s.Stats(); st.SeriesReaped != 2 || e != 2 || s.freeSids.len() != 0 {
+		t.Fatalf("reaped %d, epoch %d, free %d; want 2, 2, 0", st.SeriesReaped, e, s.freeSids.len())
 	}
 	// The asker's batch of epoch 1 may still carry the handle.
 	b = &sample.Batch{Epoch: 1}
 	b.AddHandle(h, now, 5, sample.UnitNone, 0)
 	asker.send(t, s, b, now)
 	s.Tick(now + 100)
-	if len(s.freeSids) != 0 {
+	if s.freeSids.len() != 0 {
 		t.Fatal("a sid freed while a producer may still send its handle")
 	}
 	// An empty batch of the new epoch: no handle of epoch 1 can follow.
@@ -154,8 +154,8 @@ func TestLimboWaitsForHandles(t *testing.T) {
 	s.Flush(now + 200)
 	drain(t, s)
 	s.Tick(now + 300)
-	if len(s.freeSids) != 2 {
-		t.Fatalf("%d sids free; want the 2 reaped (the series made again from its handle is live)", len(s.freeSids))
+	if s.freeSids.len() != 2 {
+		t.Fatalf("%d sids free; want the 2 reaped (the series made again from its handle is live)", s.freeSids.len())
 	}
 	// The freed sid's handle is refused: its generation moved twice.
 	b = &sample.Batch{Epoch: e}

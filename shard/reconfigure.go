@@ -167,6 +167,9 @@ func (s *Shard) restride(to []int, n, maxSeries int) {
 	stride := recSlots + 2*n
 	recs, keep := growRecs(nil, nil, stride, s.nRecs*stride, maxSeries)
 	for sid := 0; sid < s.nRecs; sid++ {
+		if s.freeSids.has(uint32(sid)) {
+			continue // a free record may read as zero (trimRecs): not written, it costs no memory
+		}
 		from, into := s.recs[sid*s.stride:(sid+1)*s.stride], recs[sid*stride:(sid+1)*stride]
 		copy(into[:recSlots], from[:recSlots])
 		for i, j := range to {
@@ -175,5 +178,5 @@ func (s *Shard) restride(to []int, n, maxSeries int) {
 			}
 		}
 	}
-	s.recs, s.recsKeep, s.stride = recs, keep, stride
+	s.recs, s.recsKeep, s.stride, s.recsHigh = recs, keep, stride, s.nRecs
 }

@@ -174,11 +174,8 @@ func (s *Shard) newSeries(h uint64, key []byte, pk sample.ParsedKey, spec uint16
 		s.stats.Refused[RefusedKeySpace]++
 		return 0, false
 	}
-	var sid uint32
-	if n := len(s.freeSids); n > 0 {
-		sid = s.freeSids[n-1]
-		s.freeSids = s.freeSids[:n-1]
-	} else {
+	sid, ok := s.freeSids.take()
+	if !ok {
 		sid = uint32(s.nRecs)
 		s.nRecs++
 		if need := s.nRecs * s.stride; need > len(s.recs) {
@@ -276,6 +273,9 @@ func (s *Shard) reapStep(now int64, n int) {
 		}
 		sid := uint32(s.reapCursor)
 		s.reapCursor++
+		if s.freeSids.has(sid) {
+			continue // its record may have been given back: not read
+		}
 		r := s.rec(sid)
 		meta := metaWord(r[recMeta])
 		sec := meta.lastRow()
@@ -320,8 +320,51 @@ func (s *Shard) freeLimbo() {
 		s.keys.release(k.name())
 		s.keys.release(k.dims())
 		s.recs[int(sid)*s.stride+recMeta] += genOne // no handle of it holds
-		s.freeSids = append(s.freeSids, sid)
+		s.freeSids.add(sid)
 		n++
 	}
+	if n > 0 {
+		s.trimRecs(s.limbo[:n])
+	}
 	s.limbo = s.limbo[:copy(s.limbo, s.limbo[n:])]
+}
+
+// trimRecs gives back the memory of the records no series holds any more,
+// freed being the sids just freed: the free sids at the top (nRecs comes
+// down to the highest sid in use), and each huge page of records (the unit
+// vmem.Release gives back) among freed's whose sids are all free. A sid
+// given back reads as a zero record, generation 0, when a new series takes
+// it: harmless, because no handle of a freed sid can come any more (the
+// epochs, handle.go), whatever its generation; and no snapshot reads it
+// (its tables were all released before it was freed).
+func (s *Shard) trimRecs(freed []limboEntry) {
+	s.recsHigh = max(s.recsHigh, s.nRecs)
+	s.nRecs = s.freeSids.trim(s.nRecs)
+	if s.recsKeep == nil {
+		return // on the heap: small (under vmem.MinBytes)
+	}
+	if s.recsHigh > s.nRecs {
+		// Up to the end of the huge page of the last record written: past
+		// it, nothing was.
+		_, end := vmem.Extent(s.recs, s.recsHigh*s.stride-1)
+		s.recsGiven += vmem.Release(s.recs, s.recsKeep, s.nRecs*s.stride, end)
+		s.recsHigh = s.nRecs
+	}
+	last := -1 // the first word of the last huge page looked at
+	for _, l := range freed {
+		if int(l.sid) >= s.nRecs {
+			continue
+		}
+		lo, hi := vmem.Extent(s.recs, int(l.sid)*s.stride)
+		if lo == last {
+			continue
+		}
+		last = lo
+		// The sids whose records overlap the huge page: it is given back
+		// only if no record on it is in use.
+		a, b := lo/s.stride, (hi+s.stride-1)/s.stride
+		if s.freeSids.allFree(a, min(b, s.nRecs)) {
+			s.recsGiven += vmem.Release(s.recs, s.recsKeep, a*s.stride, min(len(s.recs), b*s.stride))
+		}
+	}
 }

@@ -68,7 +68,9 @@ type Shard struct {
 	stride     int
 	nRecs      int         // records in use or free (sids below nRecs)
 	keys       *stringPool // key parts: names and dimension sets
-	freeSids   []uint32
+	freeSids   sidSet      // free sids: below nRecs, neither live nor in limbo
+	recsHigh   int         // nRecs at most since the records past it were given back (trimRecs)
+	recsGiven  int64       // bytes of records given back (trimRecs), for tests
 	limbo      []limboEntry
 	reapCursor int
 	keyBuf     []byte

@@ -749,8 +749,8 @@ func TestReapedSeriesComeBack(t *testing.T) {
 	if st := s.Stats(); st.SeriesReaped != 1 || st.Series != 0 {
 		t.Fatalf("reaped %d, live %d; want 1, 0", st.SeriesReaped, st.Series)
 	}
-	if len(s.freeSids) != 1 {
-		t.Fatalf("sid not recycled after its tables were released")
+	if s.nRecs != 0 || s.freeSids.len() != 0 {
+		t.Fatalf("%d records, %d free after the only series' tables were released; want its record given back (0, 0)", s.nRecs, s.freeSids.len())
 	}
 	if n, bytes := s.keys.stats(); n != 0 || bytes != 0 {
 		t.Fatalf("%d key parts (%d bytes) still interned after the only series was forgotten", n, bytes)

@@ -105,14 +105,31 @@ func Grow[T any](s []T, k *Keep, c int) ([]T, bool) {
 	return sliceOf[T](r, int(size/one))[:len(s)], true
 }
 
+// Resident returns the bytes of the pages s (an array of a mapping) spans
+// that are resident: for tests and diagnostics.
+func Resident[T any](s []T) int64 {
+	one, _ := bytesOf[T](1)
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	start, end := base&^(pageSize-1), roundUp(base+uintptr(len(s))*one)
+	if end <= start {
+		return 0
+	}
+	return resident(start, end-start, make([]byte, (end-start)/pageSize))
+}
+
 // residentBytes counts r's resident pages; mu is held.
 func residentBytes(r *region) int64 {
 	n := int(r.size / pageSize)
 	if cap(scratch) < n {
 		scratch = make([]byte, n)
 	}
-	vec := scratch[:n]
-	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(r.addr), r.size, uintptr(unsafe.Pointer(unsafe.SliceData(vec)))); errno != 0 {
+	return resident(uintptr(r.addr), r.size, scratch[:n])
+}
+
+// resident counts the resident pages of the size bytes from start (both
+// page-aligned) with mincore, vec holding a byte a page.
+func resident(start, size uintptr, vec []byte) int64 {
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, start, size, uintptr(unsafe.Pointer(unsafe.SliceData(vec)))); errno != 0 {
 		return 0
 	}
 	pages := int64(0)
@@ -120,4 +137,48 @@ func residentBytes(r *region) int64 {
 		pages += int64(v & 1)
 	}
 	return pages * pageSize
+}
+
+// ReleaseUnit is the extent Release gives back: a huge page, so that
+// giving memory back never splits one.
+const ReleaseUnit = 2 << 20
+
+// Extent returns the elements of s (an array of a mapping) that the
+// ReleaseUnit extent holding element i overlaps: from lo up to hi, clamped
+// to s.
+func Extent[T any](s []T, i int) (lo, hi int) {
+	one, _ := bytesOf[T](1)
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	start := (base + uintptr(i)*one) &^ (ReleaseUnit - 1)
+	if start > base {
+		lo = int((start - base) / one)
+	}
+	hi = min(len(s), int((start+ReleaseUnit-base+one-1)/one))
+	return lo, hi
+}
+
+// Release gives back the memory of the ReleaseUnit extents (aligned in the
+// address space) that lie wholly within s[lo:hi], s an array of k's
+// mapping: their elements read as zero from then on, and cost memory again
+// once written. It returns the bytes given back (resident or not). Nobody
+// may be reading or writing those elements meanwhile.
+func Release[T any](s []T, k *Keep, lo, hi int) int64 {
+	if k == nil || lo >= hi || lo < 0 || hi > len(s) {
+		return 0
+	}
+	one, _ := bytesOf[T](1)
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	if r := k.r; base < uintptr(r.addr) || base+uintptr(hi)*one > uintptr(r.addr)+r.size {
+		panic("BUG: vmem: releasing memory outside the mapping")
+	}
+	start := (base + uintptr(lo)*one + ReleaseUnit - 1) &^ (ReleaseUnit - 1)
+	end := (base + uintptr(hi)*one) &^ (ReleaseUnit - 1)
+	if end <= start {
+		return 0
+	}
+	b := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s)), start-base)), end-start)
+	if unix.Madvise(b, unix.MADV_DONTNEED) != nil {
+		return 0
+	}
+	return int64(end - start)
 }

@@ -112,3 +112,44 @@ func TestTooLargeRefused(t *testing.T) {
 		t.Fatal("Map of more than the address space succeeded")
 	}
 }
+
+func TestReleaseGivesWholeExtentsBack(t *testing.T) {
+	const n = 4 * ReleaseUnit / 8 // 8 MiB of uint64s
+	s, k, ok := Reserve[uint64](n)
+	if !ok {
+		t.Skip("no mapping here:", "Reserve refused")
+	}
+	for i := range s {
+		s[i] = uint64(i) + 1
+	}
+	_, res0 := Stats()
+	// From the middle of the first extent to the middle of the last: the
+	// two whole extents between are given back, nothing else.
+	lo, hi := n/8, n-n/8
+	if got := Release(s, k, lo, hi); got < 2*ReleaseUnit || got > 3*ReleaseUnit {
+		t.Fatalf("released %d bytes of [%d, %d); want 2 or 3 extents", got, lo, hi)
+	}
+	_, res1 := Stats()
+	if res0-res1 < 2*ReleaseUnit {
+		t.Fatalf("resident went from %d to %d bytes: not two extents less", res0, res1)
+	}
+	zeros := 0
+	for i, v := range s {
+		switch {
+		case v == 0:
+			zeros++
+			if i < lo || i >= hi {
+				t.Fatalf("s[%d] zeroed, outside the range released", i)
+			}
+		case v != uint64(i)+1:
+			t.Fatalf("s[%d] = %d", i, v)
+		}
+	}
+	if zeros*8 < 2*ReleaseUnit {
+		t.Fatalf("%d elements read zero; want two extents' worth", zeros)
+	}
+	if got := Release(s, k, 5, 6); got != 0 {
+		t.Fatalf("released %d bytes of one element", got)
+	}
+	runtime.KeepAlive(k)
+}

@@ -1,0 +1,113 @@
+package shard
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestSidSetModel runs random frees, takes and trims against a plain
+// reference: a set of sids below n, the lowest taken first, and trim
+// taking the top run of free sids off.
+func TestSidSetModel(t *testing.T) {
+	for seed := range uint64(20) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		var f sidSet
+		ref := map[uint32]bool{}
+		// sids below n exist (in use or free); several summary words
+		// (4 096 sids each), so that the lowest free sid moves among them.
+		n := r.IntN(20_000)
+		span := n + 1 + r.IntN(100)
+		for step := range 10_000 {
+			switch op := r.IntN(10); {
+			case op < 4: // a new series: the lowest free sid, or n
+				want, ok := uint32(0), false
+				for sid := range ref {
+					if !ok || sid < want {
+						want, ok = sid, true
+					}
+				}
+				got, gok := f.take()
+				if gok != ok || got != want {
+					t.Fatalf("seed %d step %d: take %d, %v; want %d, %v", seed, step, got, gok, want, ok)
+				}
+				if ok {
+					delete(ref, want)
+				} else if n < span {
+					n++
+				}
+			case op < 8: // free a sid in use
+				if n == 0 || len(ref) == n {
+					continue
+				}
+				sid := uint32(r.IntN(n))
+				for ref[sid] {
+					sid = (sid + 1) % uint32(n)
+				}
+				f.add(sid)
+				ref[sid] = true
+			case op < 9:
+				for lo := 0; lo < n; lo += 1 + r.IntN(100) {
+					hi := min(n, lo+r.IntN(200))
+					want := true
+					for sid := lo; sid < hi; sid++ {
+						want = want && ref[uint32(sid)]
+					}
+					if got := f.allFree(lo, hi); got != want {
+						t.Fatalf("seed %d step %d: allFree(%d, %d) = %v; want %v", seed, step, lo, hi, got, want)
+					}
+				}
+			default:
+				want := n
+				for want > 0 && ref[uint32(want-1)] {
+					want--
+					delete(ref, uint32(want))
+				}
+				if got := f.trim(n); got != want {
+					t.Fatalf("seed %d step %d: trim(%d) = %d; want %d", seed, step, n, got, want)
+				}
+				n = want
+			}
+			if f.len() != len(ref) {
+				t.Fatalf("seed %d step %d: %d free; want %d", seed, step, f.len(), len(ref))
+			}
+			for range 64 {
+				sid := uint32(r.IntN(n + 70))
+				if f.has(sid) != ref[sid] {
+					t.Fatalf("seed %d step %d: has(%d) = %v; want %v", seed, step, sid, f.has(sid), ref[sid])
+				}
+			}
+		}
+	}
+}
+
+// TestSidSetTrimLetsGo: a bitmap grown by a burst of free sids shrinks
+// with them.
+func TestSidSetTrimLetsGo(t *testing.T) {
+	var f sidSet
+	const burst = 1 << 20
+	for sid := range uint32(burst) {
+		if sid != 100 {
+			f.add(sid)
+		}
+	}
+	if n := f.trim(burst); n != 101 {
+		t.Fatalf("trim = %d; want 101", n)
+	}
+	if cap(f.words) > 4 || f.len() != 100 {
+		t.Fatalf("%d words held for 101 sids, %d free; want at most 4, 100", cap(f.words), f.len())
+	}
+	var got []uint32
+	for sid, ok := f.take(); ok; sid, ok = f.take() {
+		got = append(got, sid)
+	}
+	if !slices.Equal(got, func() []uint32 {
+		s := make([]uint32, 100)
+		for i := range s {
+			s[i] = uint32(i)
+		}
+		return s
+	}()) {
+		t.Fatalf("took %v; want 0 to 99 in order", got)
+	}
+}
