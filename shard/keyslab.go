@@ -12,11 +12,17 @@ import (
 // shard keeps allocating.
 //
 // Keys are rounded up to size classes (steps of 8 bytes from 16 to 128,
-// then steps of 1/4 of a power of two) and carved from chunks; a freed slot
-// goes to its class's free list and is reused by the next key of that
-// class. Nothing is compacted, so a slot's bytes are stable until it is
-// freed; the shard frees a key only after every snapshot that could
-// reference it has been released.
+// then steps of 1/4 of a power of two) and carved from chunks, each chunk
+// for one class. A freed slot goes back to its chunk, and a key takes a
+// free slot of the lowest-numbered chunk of its class that has one (a
+// min-heap of them a class), so that keys gather in the low chunks: a
+// chunk all of whose slots are free is given back (left to the collector)
+// and its number reused for a later chunk. After a burst of series is
+// reaped, the chunks its keys filled go, but for those still holding a key
+// that stayed. Nothing is compacted, so a slot's bytes are stable until it
+// is freed; the shard frees a key only after every snapshot that could
+// reference it has been released, and so no reader reads a chunk given
+// back.
 //
 // A keyRef packs the location and length of a key:
 //
@@ -25,17 +31,78 @@ import (
 //	| chunk (24)  | offset (24)  | length (16) |
 //	+-------------+--------------+-------------+
 type keySlab struct {
-	chunks [][]byte
-	// per class: the chunk being carved, its fill offset, and free slots
-	// (keyRefs with length 0).
-	cur   [numKeyClasses]int32
-	fill  [numKeyClasses]int32
-	freed [numKeyClasses][]keyRef
+	chunks [][]byte                 // nil: a chunk given back, its number in spare
+	meta   []chunkMeta              // by chunk
+	spare  []int32                  // numbers of chunks given back, for new chunks
+	avail  [numKeyClasses]chunkHeap // per class: its chunks with free slots
+	// per class: the chunk being carved and its fill offset.
+	cur  [numKeyClasses]int32
+	fill [numKeyClasses]int32
 	// live and slots count bytes in use and bytes of allocated slots.
 	live, slots, total int64
 	// maxChunks bounds the chunks (what the owner's references can
 	// address); 0: no bound.
 	maxChunks int
+}
+
+// chunkMeta is what a keySlab knows of a chunk.
+type chunkMeta struct {
+	free   []uint32 // offsets of its free slots
+	used   int32    // slots in use
+	carved int32    // bytes of slots carved from it
+	class  int8
+}
+
+// chunkHeap is a min-heap of chunk numbers.
+type chunkHeap []int32
+
+func (h *chunkHeap) push(c int32) {
+	*h = append(*h, c)
+	h.up(len(*h) - 1)
+}
+
+func (h chunkHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p] <= h[i] {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func (h chunkHeap) down(i int) {
+	for {
+		m := i
+		if l := 2*i + 1; l < len(h) && h[l] < h[m] {
+			m = l
+		}
+		if r := 2*i + 2; r < len(h) && h[r] < h[m] {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h[m], h[i] = h[i], h[m]
+		i = m
+	}
+}
+
+// remove takes chunk c out of the heap, which holds it.
+func (h *chunkHeap) remove(c int32) {
+	s := *h
+	i := 0
+	for s[i] != c {
+		i++
+	}
+	last := len(s) - 1
+	s[i] = s[last]
+	*h = s[:last]
+	if i < last {
+		s[:last].down(i)
+		s[:last].up(i)
+	}
 }
 
 // keyRef locates a key in a keySlab.
@@ -102,37 +169,93 @@ func newKeySlab() *keySlab {
 func (s *keySlab) alloc(key []byte) (ref keyRef, ok bool) {
 	cl := keyClass(len(key))
 	size := int(keyClasses[cl])
-	if n := len(s.freed[cl]); n > 0 {
-		ref = s.freed[cl][n-1]
-		s.freed[cl] = s.freed[cl][:n-1]
+	var c int32
+	if h := &s.avail[cl]; len(*h) > 0 {
+		c = (*h)[0]
+		m := &s.meta[c]
+		n := len(m.free)
+		ref = slotRef(uint32(c), m.free[n-1])
+		m.free = m.free[:n-1]
+		if n == 1 {
+			h.remove(c)
+			if cap(m.free) > 64 {
+				m.free = nil // a burst's free list is not kept
+			}
+		}
 	} else {
 		if s.cur[cl] < 0 || int(s.fill[cl])+size > len(s.chunks[s.cur[cl]]) {
-			if s.maxChunks > 0 && len(s.chunks) >= s.maxChunks {
+			// (The chunk carved so far is full, every slot in use: none
+			// is free in avail.)
+			if c, ok = s.newChunk(cl, size); !ok {
 				return 0, false
 			}
-			// Chunks grow with the slab, up to one huge page, so that a
-			// big slab is few pages and a small one stays small.
-			chunkSize := max(keyChunkMin, 16*size, min(hugepage.Threshold, int(s.total/8)))
-			s.chunks = append(s.chunks, hugepage.Make[byte](chunkSize, chunkSize))
-			s.total += int64(chunkSize)
-			s.cur[cl] = int32(len(s.chunks) - 1)
-			s.fill[cl] = 0
+			s.cur[cl], s.fill[cl] = c, 0
 		}
-		ref = slotRef(uint32(s.cur[cl]), uint32(s.fill[cl]))
+		c = s.cur[cl]
+		ref = slotRef(uint32(c), uint32(s.fill[cl]))
 		s.fill[cl] += int32(size)
+		s.meta[c].carved += int32(size)
 		s.slots += int64(size)
 	}
-	copy(s.chunks[ref.chunk()][ref.off():], key)
+	s.meta[c].used++
+	copy(s.chunks[c][ref.off():], key)
 	s.live += int64(len(key))
 	return ref | keyRef(len(key)), true
 }
 
-// free returns a key's slot to its class. The caller guarantees nobody reads
-// the key any more.
+// newChunk adds a chunk for class cl (slots of size bytes), numbered as a
+// chunk given back if there is one; ok is false if the slab has maxChunks.
+func (s *keySlab) newChunk(cl, size int) (c int32, ok bool) {
+	n := len(s.spare)
+	if n == 0 && s.maxChunks > 0 && len(s.chunks) >= s.maxChunks {
+		return 0, false
+	}
+	// Chunks grow with the slab, up to one huge page, so that a big slab
+	// is few pages and a small one stays small.
+	chunkSize := max(keyChunkMin, 16*size, min(hugepage.Threshold, int(s.total/8)))
+	chunk := hugepage.Make[byte](chunkSize, chunkSize)
+	s.total += int64(chunkSize)
+	if n > 0 {
+		c = s.spare[n-1]
+		s.spare = s.spare[:n-1]
+		s.chunks[c] = chunk
+		s.meta[c] = chunkMeta{class: int8(cl)}
+		return c, true
+	}
+	s.chunks = append(s.chunks, chunk)
+	s.meta = append(s.meta, chunkMeta{class: int8(cl)})
+	return int32(len(s.chunks) - 1), true
+}
+
+// giveBack lets go of chunk c, none of whose slots is in use.
+func (s *keySlab) giveBack(c int32) {
+	m := &s.meta[c]
+	if len(m.free) > 0 {
+		s.avail[m.class].remove(c)
+	}
+	s.slots -= int64(m.carved)
+	s.total -= int64(len(s.chunks[c]))
+	s.chunks[c] = nil
+	*m = chunkMeta{}
+	s.spare = append(s.spare, c)
+}
+
+// free returns a key's slot to its chunk, and the chunk to the collector
+// once none of its slots is in use (unless it is being carved). The caller
+// guarantees nobody reads the key any more.
 func (s *keySlab) free(ref keyRef) {
-	cl := keyClass(ref.len())
+	c := int32(ref.chunk())
+	m := &s.meta[c]
 	s.live -= int64(ref.len())
-	s.freed[cl] = append(s.freed[cl], ref&^0xFFFF)
+	m.used--
+	if m.used == 0 && s.cur[m.class] != c {
+		s.giveBack(c)
+		return
+	}
+	m.free = append(m.free, uint32(ref.off()))
+	if len(m.free) == 1 {
+		s.avail[m.class].push(c)
+	}
 }
 
 // bytes returns the key of ref. The slice aliases the slab.

@@ -2,9 +2,11 @@ package shard
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gomad/mad/internal/hugepage"
 	"github.com/gomad/mad/internal/testseed"
 )
 
@@ -70,6 +72,21 @@ func TestKeySlab(t *testing.T) {
 	if liveBytes != want || slots < liveBytes || total < slots {
 		t.Fatalf("Stats = %d, %d, %d; want live %d <= slots <= total", liveBytes, slots, total, want)
 	}
+	// Each chunk counts the keys in it; a chunk given back holds none.
+	used := make([]int32, len(s.chunks))
+	for _, l := range keys {
+		used[l.ref.chunk()]++
+	}
+	var inChunks int64
+	for c, chunk := range s.chunks {
+		inChunks += int64(len(chunk))
+		if m := s.meta[c]; m.used != used[c] || chunk == nil && used[c] != 0 {
+			t.Fatalf("chunk %d (given back: %v) counts %d keys in use; %d are", c, chunk == nil, m.used, used[c])
+		}
+	}
+	if inChunks != total {
+		t.Fatalf("chunks hold %d bytes; the slab counts %d", inChunks, total)
+	}
 }
 
 func TestKeyClasses(t *testing.T) {
@@ -94,5 +111,81 @@ func TestKeyClasses(t *testing.T) {
 		if int(keyClasses[c]) < n || c > 0 && int(keyClasses[c-1]) >= n {
 			t.Fatalf("keyClass(%d) = %d (%d bytes)", n, c, keyClasses[c])
 		}
+	}
+}
+
+// TestKeySlabBurstLetsGo: the chunks a burst of keys filled are given back
+// once its keys are freed, but for those holding a key that stayed; their
+// numbers are reused, and the keys that stayed read the same.
+func TestKeySlabBurstLetsGo(t *testing.T) {
+	s := newKeySlab()
+	key := func(i int) []byte { return fmt.Appendf(nil, "cluster=c0,host=host-%07d,service=checkout", i) }
+	const steady, burst = 1000, 200_000
+	refs := make([]keyRef, steady+burst)
+	for i := range refs {
+		ref, ok := s.alloc(key(i))
+		if !ok {
+			t.Fatal("an unbounded slab refused a key")
+		}
+		refs[i] = ref
+	}
+	_, _, peak := s.stats()
+	chunks := len(s.chunks)
+	// A key in the middle of the burst stays.
+	stay := steady + burst/2
+	for i := steady; i < len(refs); i++ {
+		if i != stay {
+			s.free(refs[i])
+		}
+	}
+	live, slots, total := s.stats()
+	var want int64
+	for _, i := range append([]int{stay}, func() []int {
+		l := make([]int, steady)
+		for j := range l {
+			l[j] = j
+		}
+		return l
+	}()...) {
+		want += int64(len(key(i)))
+		if got := s.bytes(refs[i]); !bytes.Equal(got, key(i)) {
+			t.Fatalf("key %d reads %q after the burst went", i, got)
+		}
+	}
+	if live != want {
+		t.Fatalf("%d live bytes; want %d", live, want)
+	}
+	// The steady keys' chunk (also being carved) and the one with the key
+	// that stayed.
+	if n := len(s.chunks) - len(s.spare); n > 3 || total > 3*int64(hugepage.Threshold) {
+		t.Fatalf("%d chunks, %d bytes (%d slots) held after the burst went (%d chunks, %d bytes at its peak)", n, total, slots, chunks, peak)
+	}
+	var inChunks int64
+	for _, c := range s.chunks {
+		inChunks += int64(len(c))
+	}
+	if inChunks != total {
+		t.Fatalf("chunks hold %d bytes; the slab counts %d", inChunks, total)
+	}
+	// New keys take the free slots of the lowest chunks first, then reuse
+	// the numbers of chunks given back.
+	again := make([]keyRef, burst)
+	for i := range again {
+		ref, ok := s.alloc(key(i))
+		if !ok {
+			t.Fatal("an unbounded slab refused a key")
+		}
+		again[i] = ref
+	}
+	if len(s.chunks) != chunks {
+		t.Fatalf("%d chunk numbers after as many keys again; want the %d of the first time, reused", len(s.chunks), chunks)
+	}
+	for i, ref := range again {
+		if got := s.bytes(ref); !bytes.Equal(got, key(i)) {
+			t.Fatalf("key %d reads %q", i, got)
+		}
+	}
+	if got := s.bytes(refs[stay]); !bytes.Equal(got, key(stay)) {
+		t.Fatalf("the key that stayed reads %q", got)
 	}
 }

@@ -11,9 +11,10 @@ import (
 )
 
 // TestBurstRecordsLetGo: after a burst of series is reaped, the records it
-// used are given back, but for the huge pages of the series still live (a
-// few before the burst, one made in its middle); new series then take the
-// lowest sids, read their records as new and aggregate right.
+// used and the chunks of its keys are given back, but for the huge pages
+// of the series still live (a few before the burst, one made in its
+// middle); new series then take the lowest sids, read their records as new
+// and aggregate right.
 func TestBurstRecordsLetGo(t *testing.T) {
 	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}, IdleTimeout: time.Second})
 	const before, burst = 10, 200_000
@@ -40,6 +41,7 @@ func TestBurstRecordsLetGo(t *testing.T) {
 		t.Fatalf("%d records on the heap: too few to tell", s.nRecs)
 	}
 	high := s.nRecs
+	_, _, keysHeld := s.keys.slab.stats()
 	held := vmem.Resident(s.recs[:high*s.stride])
 	if want := int64(burst * s.stride * 8); held < want {
 		t.Fatalf("%d bytes of records resident after a burst of %d series; want at least %d", held, burst, want)
@@ -70,6 +72,11 @@ func TestBurstRecordsLetGo(t *testing.T) {
 	}
 	if s.recsGiven < held-2*vmem.ReleaseUnit {
 		t.Fatalf("%d bytes of records given back; want at least %d", s.recsGiven, held-2*vmem.ReleaseUnit)
+	}
+	// The key slab's chunks the burst's dimension sets filled are given
+	// back too, but for the one being carved.
+	if _, _, keysKept := s.keys.slab.stats(); keysKept > keysHeld/4 {
+		t.Fatalf("%d bytes of key chunks held after the burst was reaped (%d at its height)", keysKept, keysHeld)
 	}
 	// New series reuse the lowest sids, records read as new (zero).
 	const again = 50_000
