@@ -71,6 +71,9 @@ func (s *Shard) resolve(h uint64, now int64) (sid uint32, live, ok bool) {
 			return sid, true, true
 		}
 	case 1:
+		if s.freeSids.has(sid) {
+			break // a free record holds no key (it may read as zero)
+		}
 		// Reaped, in limbo: the record still holds the key.
 		s.keyBuf = s.appendKey(s.keyBuf[:0], sid)
 		key := s.keyBuf

@@ -189,3 +189,95 @@ func TestKeySlabBurstLetsGo(t *testing.T) {
 		t.Fatalf("the key that stayed reads %q", got)
 	}
 }
+
+// TestKeySlabInvariants: random allocations and frees of keys of several
+// classes; every 97 steps the slab's bookkeeping (each chunk's counts, its
+// place in its class's heap, the chunks given back, the totals) is checked
+// against the keys held.
+func TestKeySlabInvariants(t *testing.T) {
+	for seed := range uint64(4) {
+		r := rand.New(rand.NewPCG(seed, 3))
+		s := newKeySlab()
+		type held struct {
+			ref keyRef
+			key []byte
+		}
+		var keys []held
+		for step := range 40_000 {
+			if r.IntN(100) < 52 || len(keys) == 0 {
+				n := []int{10, 40, 200, 3000, 20000}[r.IntN(5)] + r.IntN(8)
+				k := make([]byte, n)
+				for i := range k {
+					k[i] = byte(r.Uint32())
+				}
+				ref, ok := s.alloc(k)
+				if !ok {
+					t.Fatal("refused")
+				}
+				keys = append(keys, held{ref, k})
+			} else {
+				i := r.IntN(len(keys))
+				s.free(keys[i].ref)
+				keys[i] = keys[len(keys)-1]
+				keys = keys[:len(keys)-1]
+			}
+			if step%97 != 0 {
+				continue
+			}
+			used := make([]int32, len(s.chunks))
+			var live int64
+			for _, h := range keys {
+				if !bytes.Equal(s.bytes(h.ref), h.key) {
+					t.Fatalf("seed %d step %d: key reads wrong", seed, step)
+				}
+				used[h.ref.chunk()]++
+				live += int64(len(h.key))
+			}
+			spare := map[int32]bool{}
+			for _, c := range s.spare {
+				spare[c] = true
+			}
+			var slots, total int64
+			for c := range s.chunks {
+				m := s.meta[c]
+				if (s.chunks[c] == nil) != spare[int32(c)] {
+					t.Fatalf("seed %d step %d: chunk %d nil %v, spare %v", seed, step, c, s.chunks[c] == nil, spare[int32(c)])
+				}
+				if m.used != used[c] {
+					t.Fatalf("seed %d step %d: chunk %d counts %d used; %d are", seed, step, c, m.used, used[c])
+				}
+				if s.chunks[c] != nil && m.used == 0 && s.cur[m.class] != int32(c) {
+					t.Fatalf("seed %d step %d: chunk %d empty, not carved, kept", seed, step, c)
+				}
+				inHeap := 0
+				for _, x := range s.avail[m.class] {
+					if x == int32(c) {
+						inHeap++
+					}
+				}
+				if s.chunks[c] != nil && (inHeap == 1) != (len(m.free) > 0) || inHeap > 1 {
+					t.Fatalf("seed %d step %d: chunk %d in heap %d times, %d free slots", seed, step, c, inHeap, len(m.free))
+				}
+				if s.chunks[c] != nil {
+					if int64(len(m.free))*int64(keyClasses[m.class])+int64(m.used)*int64(keyClasses[m.class]) != int64(m.carved) {
+						t.Fatalf("seed %d step %d: chunk %d: free %d + used %d slots != carved %d bytes", seed, step, c, len(m.free), m.used, m.carved)
+					}
+					slots += int64(m.carved)
+					total += int64(len(s.chunks[c]))
+				}
+			}
+			for cl := range s.avail {
+				h := s.avail[cl]
+				for i := 1; i < len(h); i++ {
+					if h[(i-1)/2] > h[i] {
+						t.Fatalf("seed %d step %d: class %d heap order broken", seed, step, cl)
+					}
+				}
+			}
+			l, sl, tot := s.stats()
+			if l != live || sl != slots || tot != total {
+				t.Fatalf("seed %d step %d: stats %d %d %d; want %d %d %d", seed, step, l, sl, tot, live, slots, total)
+			}
+		}
+	}
+}

@@ -33,7 +33,11 @@ import (
 // one when its series is reaped and by one more when the sid is freed, so
 // that a handle (a sid and the generation it was given in, see handle.go)
 // tells a live series from a reaped one whose key the record still holds
-// and from a sid freed, or reused, since.
+// and from a sid freed, or reused, since. A free sid's record may be given
+// back (trimRecs) or left out of a restride, and read as zero, its
+// generation lost: a new series on it starts at the highest generation a
+// freed sid has had (Shard.genHigh), which is past every handle the sid
+// was given.
 //
 // Words 0 and 1 are what snapshots read (seriesView), and are written once,
 // when the series is created.

@@ -187,6 +187,14 @@ func (s *Shard) newSeries(h uint64, key []byte, pk sample.ParsedKey, spec uint16
 	}
 	r := s.rec(sid)
 	old := metaWord(r[recMeta])
+	if old == 0 {
+		// A record never used, or given back (trimRecs) or left out of a
+		// restride while free: its generation is lost. It starts past
+		// every generation a freed sid has had, so that a handle of an
+		// earlier life of this sid is told from the new series, as it
+		// would be by the generation the record held.
+		old = metaWord(uint64(s.genHigh) << genShift)
+	}
 	clear(r[recMeta:])
 	r[recKey] = uint64(packKey(name, dims))
 	r[recOwner] = uint64(packOwner(owner, spec, uint8(pk.Kind)))
@@ -320,6 +328,7 @@ func (s *Shard) freeLimbo() {
 		s.keys.release(k.name())
 		s.keys.release(k.dims())
 		s.recs[int(sid)*s.stride+recMeta] += genOne // no handle of it holds
+		s.genHigh = max(s.genHigh, metaWord(s.recs[int(sid)*s.stride+recMeta]).gen())
 		s.freeSids.add(sid)
 		n++
 	}
@@ -332,11 +341,13 @@ func (s *Shard) freeLimbo() {
 // trimRecs gives back the memory of the records no series holds any more,
 // freed being the sids just freed: the free sids at the top (nRecs comes
 // down to the highest sid in use), and each huge page of records (the unit
-// vmem.Release gives back) among freed's whose sids are all free. A sid
-// given back reads as a zero record, generation 0, when a new series takes
-// it: harmless, because no handle of a freed sid can come any more (the
-// epochs, handle.go), whatever its generation; and no snapshot reads it
-// (its tables were all released before it was freed).
+// vmem.Release gives back) among freed's whose sids are all free. No
+// snapshot reads a record given back (its tables were all released before
+// the sid was freed), nor does the reaper (it skips free sids). A record
+// given back reads as zero: a new series on it starts at genHigh, past the
+// generation of every handle its sid was ever given (newSeries), so that a
+// handle of it stays refused as if the record had kept its generation
+// (though the epochs already keep such a handle from coming, handle.go).
 func (s *Shard) trimRecs(freed []limboEntry) {
 	s.recsHigh = max(s.recsHigh, s.nRecs)
 	s.nRecs = s.freeSids.trim(s.nRecs)
@@ -355,16 +366,20 @@ func (s *Shard) trimRecs(freed []limboEntry) {
 		if int(l.sid) >= s.nRecs {
 			continue
 		}
-		lo, hi := vmem.Extent(s.recs, int(l.sid)*s.stride)
-		if lo == last {
-			continue
-		}
-		last = lo
-		// The sids whose records overlap the huge page: it is given back
-		// only if no record on it is in use.
-		a, b := lo/s.stride, (hi+s.stride-1)/s.stride
-		if s.freeSids.allFree(a, min(b, s.nRecs)) {
-			s.recsGiven += vmem.Release(s.recs, s.recsKeep, a*s.stride, min(len(s.recs), b*s.stride))
+		// The huge pages of the record's first and last words: a
+		// record of 6 or 10 words may straddle two.
+		for _, w := range [2]int{int(l.sid) * s.stride, int(l.sid)*s.stride + s.stride - 1} {
+			lo, hi := vmem.Extent(s.recs, w)
+			if lo == last {
+				continue
+			}
+			last = lo
+			// The sids whose records overlap the huge page: it is given
+			// back only if no record on it is in use.
+			a, b := lo/s.stride, (hi+s.stride-1)/s.stride
+			if s.freeSids.allFree(a, min(b, s.nRecs)) {
+				s.recsGiven += vmem.Release(s.recs, s.recsKeep, a*s.stride, min(len(s.recs), b*s.stride))
+			}
 		}
 	}
 }

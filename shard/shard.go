@@ -71,6 +71,7 @@ type Shard struct {
 	freeSids   sidSet      // free sids: below nRecs, neither live nor in limbo
 	recsHigh   int         // nRecs at most since the records past it were given back (trimRecs)
 	recsGiven  int64       // bytes of records given back (trimRecs), for tests
+	genHigh    uint32      // the highest generation of a freed sid: a lost one's stand-in (newSeries)
 	limbo      []limboEntry
 	reapCursor int
 	keyBuf     []byte

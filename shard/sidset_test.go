@@ -111,3 +111,91 @@ func TestSidSetTrimLetsGo(t *testing.T) {
 		t.Fatalf("took %v; want 0 to 99 in order", got)
 	}
 }
+
+// TestSidSetBursts: bursts of frees over 100 000 sids and more (which the
+// bitmap's shrinking copy lets go of), trims and takes, against a
+// reference.
+func TestSidSetBursts(t *testing.T) {
+	seeds := uint64(3)
+	if testing.Short() {
+		seeds = 1
+	}
+	for seed := range seeds {
+		r := rand.New(rand.NewPCG(seed, 11))
+		var f sidSet
+		ref := map[uint32]bool{}
+		n := 0
+		for step := range 300 {
+			switch op := r.IntN(6); {
+			case op < 2: // a burst of new series
+				k := r.IntN(150_000)
+				for range k {
+					got, ok := f.take()
+					want, wok := uint32(0), false
+					for sid := range ref {
+						if !wok || sid < want {
+							want, wok = sid, true
+						}
+					}
+					if ok != wok || got != want {
+						t.Fatalf("seed %d step %d: take %d %v; want %d %v", seed, step, got, ok, want, wok)
+					}
+					if ok {
+						delete(ref, got)
+					} else {
+						n++
+					}
+					if len(ref) > 2000 { // keep the reference's min search cheap
+						break
+					}
+				}
+			case op < 4: // free a range, keeping some
+				if n == 0 {
+					continue
+				}
+				lo := r.IntN(n)
+				hi := min(n, lo+r.IntN(200_000))
+				keep := r.IntN(50) + 1
+				for sid := lo; sid < hi; sid++ {
+					if !ref[uint32(sid)] && r.IntN(1000) >= keep {
+						f.add(uint32(sid))
+						ref[uint32(sid)] = true
+					}
+				}
+			default:
+				want := n
+				for want > 0 && ref[uint32(want-1)] {
+					want--
+					delete(ref, uint32(want))
+				}
+				if got := f.trim(n); got != want {
+					t.Fatalf("seed %d step %d: trim %d; want %d", seed, step, got, want)
+				}
+				n = want
+				if len(f.words) != (n+63)>>6 && len(f.words) > (n+63)>>6 {
+					t.Fatalf("seed %d step %d: %d words for %d sids", seed, step, len(f.words), n)
+				}
+			}
+			if f.len() != len(ref) {
+				t.Fatalf("seed %d step %d: len %d; want %d", seed, step, f.len(), len(ref))
+			}
+			for range 200 {
+				sid := uint32(r.IntN(n + 200))
+				if f.has(sid) != ref[sid] {
+					t.Fatalf("seed %d step %d: has(%d) %v", seed, step, sid, f.has(sid))
+				}
+			}
+			for range 20 {
+				lo := r.IntN(n + 1)
+				hi := min(n, lo+r.IntN(3000))
+				want := true
+				for sid := lo; sid < hi && want; sid++ {
+					want = ref[uint32(sid)]
+				}
+				if f.allFree(lo, hi) != want {
+					t.Fatalf("seed %d step %d: allFree(%d, %d) != %v", seed, step, lo, hi, want)
+				}
+			}
+		}
+	}
+}
