@@ -375,3 +375,40 @@ func TestBurstsUnderReaders(t *testing.T) {
 		t.Fatalf("%d series reaped, %d bytes of records and %d key chunks given back: the bursts were not let go of", st.SeriesReaped, s.recsGiven, len(s.keys.slab.spare))
 	}
 }
+
+// TestIdleShardLetsBurstTablesGo: once a burst of series is over and
+// nothing more comes, no table is sealed, so the load the pool judges
+// released tables by stays the burst's; the burst's tables, pooled when the
+// emitter released them, are let go of once unused for a while (trimPool).
+func TestIdleShardLetsBurstTablesGo(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second, time.Minute}})
+	const burst = 200_000
+	var b sample.Batch
+	for i := range burst {
+		add(t, &b, sample.KindCounter, fmt.Sprint("burst.", i), t0, 1, sample.UnitNone)
+		if len(b.Samples) == 4096 {
+			s.Apply(&b, t0)
+			b.Reset()
+		}
+	}
+	s.Apply(&b, t0)
+	pooled := func() (n int64) {
+		for _, p := range s.pool {
+			n += p.t.Bytes()
+		}
+		return n
+	}
+	most := int64(0)
+	for now := t0 + 100; now <= t0+240_000; now += 100 {
+		s.Tick(now)
+		drain(t, s)
+		s.recycle()
+		most = max(most, pooled())
+	}
+	if most < 2*tableTrimFrom {
+		t.Fatalf("the burst's tables pooled: at most %d bytes; too few to tell", most)
+	}
+	if n := pooled(); n >= tableTrimFrom {
+		t.Fatalf("an idle shard, minutes after a burst of %d series: the pool holds %d bytes (%d at most)", burst, n, most)
+	}
+}

@@ -92,7 +92,8 @@ type Shard struct {
 	cur            []curTable
 	overflow       []map[uint32]uint32 // by table idx; nil when unused
 	overflowTables int
-	pool           []*hist.Table
+	pool           []pooledTable
+	poolTrimAt     int64 // when trimPool last ran (ms)
 	free           hist.FreeList
 	rowHint        []int    // per period: rows to reserve in a new table
 	outstanding    []uint64 // Seq of sealed tables not yet released
@@ -266,6 +267,7 @@ func (s *Shard) validAgg(b *sample.Batch, smp *sample.Sample) *sample.Agg {
 // every Granularity.
 func (s *Shard) Tick(now int64) {
 	s.recycle()
+	s.trimPool(now)
 	s.sealExpired(now, false)
 	s.flushPending()
 	s.freeLimbo()

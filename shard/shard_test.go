@@ -1063,8 +1063,8 @@ func TestBurstTablesLetGo(t *testing.T) {
 	// A series a second from then on; the emitter keeps up.
 	held := func() (n int64) {
 		s.recycle() // the tables the emitter released
-		for _, tb := range s.pool {
-			n += tb.Bytes()
+		for _, p := range s.pool {
+			n += p.t.Bytes()
 		}
 		for _, idx := range s.openList {
 			n += s.desc[idx].t.Bytes()
@@ -1084,7 +1084,10 @@ func TestBurstTablesLetGo(t *testing.T) {
 	// What is left is what the load needs, or small tables kept for
 	// reuse whatever their size (under tableTrimFrom each).
 	h := s.rowHint[0]
-	tables := slices.Clone(s.pool)
+	var tables []*hist.Table
+	for _, p := range s.pool {
+		tables = append(tables, p.t)
+	}
 	for _, idx := range s.openList {
 		tables = append(tables, s.desc[idx].t)
 	}

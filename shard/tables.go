@@ -263,11 +263,13 @@ type curTable struct {
 
 func (s *Shard) newTable() *hist.Table {
 	s.recycle()
-	t := new(hist.Table)
+	var t *hist.Table
 	if n := len(s.pool); n > 0 {
-		t = s.pool[n-1]
-		s.pool[n-1] = nil
+		t = s.pool[n-1].t
+		s.pool[n-1] = pooledTable{}
 		s.pool = s.pool[:n-1]
+	} else {
+		t = new(hist.Table)
 	}
 	t.LimitHistChunks(s.cfg.HistChunks)
 	return t
@@ -284,12 +286,46 @@ func (s *Shard) recycle() {
 			panic("BUG: shard: released a table that was not outstanding")
 		}
 		oversized := s.oversized(t)
+		period := t.Period
 		t.Reset()
 		if len(s.pool) < tablePoolLimit && !oversized {
-			s.pool = append(s.pool, t)
+			s.pool = append(s.pool, pooledTable{t: t, period: period})
 		}
 		t = next
 	}
+}
+
+// pooledTable is a released table kept for reuse: its period (ms) and when
+// it was pooled (ms by the shard's clock; 0 until trimPool first sees it).
+type pooledTable struct {
+	t          *hist.Table
+	period, at int64
+}
+
+// trimPool lets go of the pooled tables of tableTrimFrom bytes or more that
+// no new table has taken for poolIdle, or two of their period's lengths if
+// longer. recycle judges a table by the load its period has now (oversized),
+// which only sealing a table updates: once a burst of series has gone and
+// nothing comes any more, no table is sealed, and the burst's tables, pooled
+// after it, would stay (a million series: 16 MB a table and a period, a
+// shard). A table the load needs is taken at each bucket of its period.
+func (s *Shard) trimPool(now int64) {
+	if now-s.poolTrimAt < poolTrimEvery {
+		return
+	}
+	s.poolTrimAt = now
+	kept := s.pool[:0]
+	for _, p := range s.pool {
+		if p.at == 0 {
+			p.at = now
+		}
+		if p.t.Bytes() >= tableTrimFrom && now-p.at > max(poolIdle, 2*p.period) {
+			continue // the collector unmaps its rows
+		}
+		kept = append(kept, p)
+	}
+	clear(s.pool[len(kept):])
+	s.pool = kept
 }
 
 // oversized tells whether a released table holds far more rows than its
@@ -314,6 +350,11 @@ func (s *Shard) oversized(t *hist.Table) bool {
 const (
 	// tablePoolLimit bounds the released tables kept for reuse.
 	tablePoolLimit = 64
+	// poolIdle is how long, at least, a pooled table of tableTrimFrom
+	// bytes or more is kept unused (trimPool), and poolTrimEvery how
+	// often the pool is looked at.
+	poolIdle      = 10_000
+	poolTrimEvery = 1_000
 	// tableTrimFrom: a released table of fewer bytes is kept for reuse
 	// whatever its size against the load's (oversized).
 	tableTrimFrom = 1 << 20
