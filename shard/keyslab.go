@@ -38,8 +38,9 @@ type keySlab struct {
 	// per class: the chunk being carved and its fill offset.
 	cur  [numKeyClasses]int32
 	fill [numKeyClasses]int32
-	// live and slots count bytes in use and bytes of allocated slots.
-	live, slots, total int64
+	// live and slots count bytes in use and bytes of allocated slots;
+	// given counts the bytes of chunks given back, for tests.
+	live, slots, total, given int64
 	// maxChunks bounds the chunks (what the owner's references can
 	// address); 0: no bound.
 	maxChunks int
@@ -235,6 +236,7 @@ func (s *keySlab) giveBack(c int32) {
 	}
 	s.slots -= int64(m.carved)
 	s.total -= int64(len(s.chunks[c]))
+	s.given += int64(len(s.chunks[c]))
 	s.chunks[c] = nil
 	*m = chunkMeta{}
 	s.spare = append(s.spare, c)
