@@ -310,13 +310,13 @@ type pooledTable struct {
 // after it, would stay (a million series: 16 MB a table and a period, a
 // shard). A table the load needs is taken at each bucket of its period.
 func (s *Shard) trimPool(now int64) {
-	if now-s.poolTrimAt < poolTrimEvery {
+	if d := now - s.poolTrimAt; d >= 0 && d < poolTrimEvery {
 		return
 	}
 	s.poolTrimAt = now
 	kept := s.pool[:0]
 	for _, p := range s.pool {
-		if p.at == 0 {
+		if p.at == 0 || p.at > now { // new, or the clock stepped back
 			p.at = now
 		}
 		if p.t.Bytes() >= tableTrimFrom && now-p.at > max(poolIdle, 2*p.period) {
