@@ -8,10 +8,10 @@ import "math/bits"
 // series gather at the low sids: after a burst of series is reaped, what
 // the burst used is whole pages of free records at the top (and between
 // the series that stayed), which the shard gives back (Shard.trimRecs).
-// A stack of free sids handed out the last freed first: after a reap,
-// which walks the sids upwards, the highest; new series spread over the
-// burst's pages and kept them all. The bitmap also costs an eighth of a
-// byte a record instead of four bytes a free sid.
+// (It replaces a stack, which handed out the last freed sid first: after a
+// reap, which walks the sids upwards, the highest, so that new series
+// spread over a burst's pages and kept them all.) The bitmap also costs an
+// eighth of a byte a record instead of four bytes a free sid.
 type sidSet struct {
 	words []uint64 // bit i%64 of words[i/64]: sid i is free
 	sum   []uint64 // bit j%64 of sum[j/64]: words[j] != 0
