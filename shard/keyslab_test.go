@@ -10,6 +10,15 @@ import (
 	"github.com/gomad/mad/internal/testseed"
 )
 
+// randomKey returns n random bytes.
+func randomKey(r *rand.Rand, n int) []byte {
+	k := make([]byte, n)
+	for i := range k {
+		k[i] = byte(r.Uint32())
+	}
+	return k
+}
+
 func TestKeySlab(t *testing.T) {
 	seed := testseed.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 1))
@@ -34,10 +43,7 @@ func TestKeySlab(t *testing.T) {
 		if r.IntN(500) == 0 {
 			n = 65535
 		}
-		k := make([]byte, n)
-		for j := range k {
-			k[j] = byte(r.Uint32())
-		}
+		k := randomKey(r, n)
 		ref, ok := s.alloc(k)
 		if !ok {
 			t.Fatal("an unbounded slab refused a key")
@@ -205,11 +211,7 @@ func TestKeySlabInvariants(t *testing.T) {
 		var keys []held
 		for step := range 40_000 {
 			if r.IntN(100) < 52 || len(keys) == 0 {
-				n := []int{10, 40, 200, 3000, 20000}[r.IntN(5)] + r.IntN(8)
-				k := make([]byte, n)
-				for i := range k {
-					k[i] = byte(r.Uint32())
-				}
+				k := randomKey(r, []int{10, 40, 200, 3000, 20000}[r.IntN(5)]+r.IntN(8))
 				ref, ok := s.alloc(k)
 				if !ok {
 					t.Fatal("refused")

@@ -28,20 +28,15 @@ func TestBurstRecordsLetGo(t *testing.T) {
 		s.Apply(&b, now)
 		b.Reset()
 	}
-	for i := range before {
-		add(t, &b, sample.KindCounter, fmt.Sprint("steady.", i), t0, 1, sample.UnitNone)
-	}
-	apply(t0)
-	for i := range burst {
-		add(t, &b, sample.KindCounter, "burst", t0, 1, sample.UnitNone, "host", fmt.Sprint("h", i))
+	applyMany(s, before, t0, func(b *sample.Batch, i int) {
+		add(t, b, sample.KindCounter, fmt.Sprint("steady.", i), t0, 1, sample.UnitNone)
+	})
+	applyMany(s, burst, t0, func(b *sample.Batch, i int) {
+		add(t, b, sample.KindCounter, "burst", t0, 1, sample.UnitNone, "host", fmt.Sprint("h", i))
 		if i == burst/2 {
-			add(t, &b, sample.KindCounter, "middle", t0, 1, sample.UnitNone)
+			add(t, b, sample.KindCounter, "middle", t0, 1, sample.UnitNone)
 		}
-		if len(b.Samples) == 4096 {
-			apply(t0)
-		}
-	}
-	apply(t0)
+	})
 	if s.recsKeep == nil {
 		t.Fatalf("%d records on the heap: too few to tell", s.nRecs)
 	}
@@ -86,13 +81,9 @@ func TestBurstRecordsLetGo(t *testing.T) {
 	// New series reuse the lowest sids, records read as new (zero).
 	const again = 50_000
 	now := t0 + 21_000
-	for i := range again {
-		add(t, &b, sample.KindCounter, "again", now, float64(i), sample.UnitNone, "host", fmt.Sprint("h", i))
-		if len(b.Samples) == 4096 {
-			apply(now)
-		}
-	}
-	apply(now)
+	applyMany(s, again, now, func(b *sample.Batch, i int) {
+		add(t, b, sample.KindCounter, "again", now, float64(i), sample.UnitNone, "host", fmt.Sprint("h", i))
+	})
 	if s.nRecs > before+burst/2+2 {
 		t.Fatalf("%d records after %d new series; want them in the lowest free sids (at most %d)", s.nRecs, again, before+burst/2+2)
 	}
@@ -132,16 +123,10 @@ func TestStraddlingRecordLetsGo(t *testing.T) {
 			s.Apply(&b, now)
 			b.Reset()
 		}
-		send := func(i int, now int64) {
-			add(t, &b, sample.KindCounter, "burst", now, 1, sample.UnitNone, "host", fmt.Sprint("h", i))
-			if len(b.Samples) == 4096 {
-				apply(now)
-			}
+		send := func(b *sample.Batch, i int, now int64) {
+			add(t, b, sample.KindCounter, "burst", now, 1, sample.UnitNone, "host", fmt.Sprint("h", i))
 		}
-		for i := range tc.n {
-			send(i, t0)
-		}
-		apply(t0)
+		applyMany(s, tc.n, t0, func(b *sample.Batch, i int) { send(b, i, t0) })
 		if s.recsKeep == nil || s.nRecs != tc.n {
 			t.Fatalf("records on the heap or %d records", s.nRecs)
 		}
@@ -163,7 +148,7 @@ func TestStraddlingRecordLetsGo(t *testing.T) {
 			for end := now + 20_000; now < end; now += 100 {
 				if now%1000 == 0 {
 					for _, i := range keep {
-						send(i, now)
+						send(&b, i, now)
 					}
 					apply(now)
 				}
@@ -199,18 +184,14 @@ func TestStraddlingRecordLetsGo(t *testing.T) {
 func TestHandleOfGivenBackRecordRefused(t *testing.T) {
 	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}, IdleTimeout: time.Second})
 	const n = 200_000
+	applyMany(s, n, t0, func(b *sample.Batch, i int) {
+		add(t, b, sample.KindCounter, fmt.Sprint("s", i), t0, 1, sample.UnitNone)
+	})
 	var b sample.Batch
 	apply := func(now int64) {
 		s.Apply(&b, now)
 		b.Reset()
 	}
-	for i := range n {
-		add(t, &b, sample.KindCounter, fmt.Sprint("s", i), t0, 1, sample.UnitNone)
-		if len(b.Samples) == 4096 {
-			apply(t0)
-		}
-	}
-	apply(t0)
 	const W = vmem.ReleaseUnit / 8
 	base := uintptr(unsafe.Pointer(&s.recs[0]))
 	e := int(((base+vmem.ReleaseUnit-1)&^(vmem.ReleaseUnit-1))-base)/8 + W
@@ -235,12 +216,9 @@ func TestHandleOfGivenBackRecordRefused(t *testing.T) {
 		t.Fatalf("sid %d free %v, its huge page %d bytes resident", target, s.freeSids.has(uint32(target)), vmem.Resident(s.recs[e:e+W]))
 	}
 	// New series take sids 0 to target-1, then "intruder" takes target.
-	for i := range target {
-		add(t, &b, sample.KindCounter, fmt.Sprint("new", i), now, 0, sample.UnitNone)
-		if len(b.Samples) == 4096 {
-			apply(now)
-		}
-	}
+	applyMany(s, target, now, func(b *sample.Batch, i int) {
+		add(t, b, sample.KindCounter, fmt.Sprint("new", i), now, 0, sample.UnitNone)
+	})
 	add(t, &b, sample.KindCounter, "intruder", now, 1, sample.UnitNone)
 	apply(now)
 	refused := s.Stats().Refused[RefusedBadHandle]
@@ -411,15 +389,9 @@ func TestBurstsUnderReaders(t *testing.T) {
 func TestIdleShardLetsBurstTablesGo(t *testing.T) {
 	s := newTestShard(t, Config{Periods: []time.Duration{time.Second, time.Minute}})
 	const burst = 200_000
-	var b sample.Batch
-	for i := range burst {
-		add(t, &b, sample.KindCounter, fmt.Sprint("burst.", i), t0, 1, sample.UnitNone)
-		if len(b.Samples) == 4096 {
-			s.Apply(&b, t0)
-			b.Reset()
-		}
-	}
-	s.Apply(&b, t0)
+	applyMany(s, burst, t0, func(b *sample.Batch, i int) {
+		add(t, b, sample.KindCounter, fmt.Sprint("burst.", i), t0, 1, sample.UnitNone)
+	})
 	pooled := func() (n int64) {
 		for _, p := range s.pool {
 			n += p.t.Bytes()

@@ -28,6 +28,20 @@ func newTestShard(t testing.TB, cfg Config) *Shard {
 	return s
 }
 
+// applyMany applies n samples at now, sample i added by each, in batches
+// of 4 096 as a producer publishes them.
+func applyMany(s *Shard, n int, now int64, each func(b *sample.Batch, i int)) {
+	var b sample.Batch
+	for i := range n {
+		each(&b, i)
+		if len(b.Samples) >= 4096 {
+			s.Apply(&b, now)
+			b.Reset()
+		}
+	}
+	s.Apply(&b, now)
+}
+
 // add appends one value sample; dims alternate key, value.
 func add(t testing.TB, b *sample.Batch, kind sample.Kind, name string, at int64, v float64, u sample.Unit, dims ...string) {
 	t.Helper()
@@ -1044,15 +1058,10 @@ func TestConfigEqualSeesEveryField(t *testing.T) {
 func TestBurstTablesLetGo(t *testing.T) {
 	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
 	const burst = 200_000
+	applyMany(s, burst, t0, func(b *sample.Batch, i int) {
+		add(t, b, sample.KindCounter, fmt.Sprint("burst.", i), t0, 1, sample.UnitNone)
+	})
 	var b sample.Batch
-	for i := range burst {
-		add(t, &b, sample.KindCounter, fmt.Sprint("burst.", i), t0, 1, sample.UnitNone)
-		if len(b.Samples) == 4096 {
-			s.Apply(&b, t0)
-			b.Reset()
-		}
-	}
-	s.Apply(&b, t0)
 	burstBytes := int64(0)
 	for _, idx := range s.openList {
 		burstBytes = max(burstBytes, s.desc[idx].t.Bytes())
@@ -1167,15 +1176,10 @@ func TestClockStepBackKeepsSeriesWithOpenRows(t *testing.T) {
 func TestBurstIndexesLetGo(t *testing.T) {
 	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}, IdleTimeout: time.Second})
 	const burst = 100_000
+	applyMany(s, burst, t0, func(b *sample.Batch, i int) {
+		add(t, b, sample.KindCounter, fmt.Sprint("burst.", i), t0, 1, sample.UnitNone, "host", fmt.Sprint("h", i))
+	})
 	var b sample.Batch
-	for i := range burst {
-		add(t, &b, sample.KindCounter, fmt.Sprint("burst.", i), t0, 1, sample.UnitNone, "host", fmt.Sprint("h", i))
-		if len(b.Samples) == 4096 {
-			s.Apply(&b, t0)
-			b.Reset()
-		}
-	}
-	s.Apply(&b, t0)
 	series, pool := len(s.index.entries), len(s.keys.index.entries)
 	if series < burst || pool < 2*burst {
 		t.Fatalf("after the burst: %d series index slots, %d pool index slots: too few to tell", series, pool)

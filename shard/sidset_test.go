@@ -6,6 +6,40 @@ import (
 	"testing"
 )
 
+// freeRef is the tests' reference of a sidSet: a plain set of sids.
+type freeRef map[uint32]bool
+
+// take removes and returns the lowest sid; ok is false if there is none.
+func (r freeRef) take() (sid uint32, ok bool) {
+	for x := range r {
+		if !ok || x < sid {
+			sid, ok = x, true
+		}
+	}
+	delete(r, sid)
+	return sid, ok
+}
+
+// trim removes the run of sids at the top of [0, n) and returns where it
+// starts.
+func (r freeRef) trim(n int) int {
+	for n > 0 && r[uint32(n-1)] {
+		n--
+		delete(r, uint32(n))
+	}
+	return n
+}
+
+// allFree reports whether every sid from lo up to hi is in the set.
+func (r freeRef) allFree(lo, hi int) bool {
+	for sid := lo; sid < hi; sid++ {
+		if !r[uint32(sid)] {
+			return false
+		}
+	}
+	return true
+}
+
 // TestSidSetModel runs random frees, takes and trims against a plain
 // reference: a set of sids below n, the lowest taken first, and trim
 // taking the top run of free sids off.
@@ -13,7 +47,7 @@ func TestSidSetModel(t *testing.T) {
 	for seed := range uint64(20) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		var f sidSet
-		ref := map[uint32]bool{}
+		ref := freeRef{}
 		// sids below n exist (in use or free); several summary words
 		// (4 096 sids each), so that the lowest free sid moves among them.
 		n := r.IntN(20_000)
@@ -21,19 +55,12 @@ func TestSidSetModel(t *testing.T) {
 		for step := range 10_000 {
 			switch op := r.IntN(10); {
 			case op < 4: // a new series: the lowest free sid, or n
-				want, ok := uint32(0), false
-				for sid := range ref {
-					if !ok || sid < want {
-						want, ok = sid, true
-					}
-				}
+				want, ok := ref.take()
 				got, gok := f.take()
 				if gok != ok || got != want {
 					t.Fatalf("seed %d step %d: take %d, %v; want %d, %v", seed, step, got, gok, want, ok)
 				}
-				if ok {
-					delete(ref, want)
-				} else if n < span {
+				if !ok && n < span {
 					n++
 				}
 			case op < 8: // free a sid in use
@@ -49,20 +76,12 @@ func TestSidSetModel(t *testing.T) {
 			case op < 9:
 				for lo := 0; lo < n; lo += 1 + r.IntN(100) {
 					hi := min(n, lo+r.IntN(200))
-					want := true
-					for sid := lo; sid < hi; sid++ {
-						want = want && ref[uint32(sid)]
-					}
-					if got := f.allFree(lo, hi); got != want {
+					if got, want := f.allFree(lo, hi), ref.allFree(lo, hi); got != want {
 						t.Fatalf("seed %d step %d: allFree(%d, %d) = %v; want %v", seed, step, lo, hi, got, want)
 					}
 				}
 			default:
-				want := n
-				for want > 0 && ref[uint32(want-1)] {
-					want--
-					delete(ref, uint32(want))
-				}
+				want := ref.trim(n)
 				if got := f.trim(n); got != want {
 					t.Fatalf("seed %d step %d: trim(%d) = %d; want %d", seed, step, n, got, want)
 				}
@@ -123,7 +142,7 @@ func TestSidSetBursts(t *testing.T) {
 	for seed := range seeds {
 		r := rand.New(rand.NewPCG(seed, 11))
 		var f sidSet
-		ref := map[uint32]bool{}
+		ref := freeRef{}
 		n := 0
 		for step := range 300 {
 			switch op := r.IntN(6); {
@@ -131,18 +150,11 @@ func TestSidSetBursts(t *testing.T) {
 				k := r.IntN(150_000)
 				for range k {
 					got, ok := f.take()
-					want, wok := uint32(0), false
-					for sid := range ref {
-						if !wok || sid < want {
-							want, wok = sid, true
-						}
-					}
+					want, wok := ref.take()
 					if ok != wok || got != want {
 						t.Fatalf("seed %d step %d: take %d %v; want %d %v", seed, step, got, ok, want, wok)
 					}
-					if ok {
-						delete(ref, got)
-					} else {
+					if !ok {
 						n++
 					}
 					if len(ref) > 2000 { // keep the reference's min search cheap
@@ -163,11 +175,7 @@ func TestSidSetBursts(t *testing.T) {
 					}
 				}
 			default:
-				want := n
-				for want > 0 && ref[uint32(want-1)] {
-					want--
-					delete(ref, uint32(want))
-				}
+				want := ref.trim(n)
 				if got := f.trim(n); got != want {
 					t.Fatalf("seed %d step %d: trim %d; want %d", seed, step, got, want)
 				}
@@ -188,11 +196,7 @@ func TestSidSetBursts(t *testing.T) {
 			for range 20 {
 				lo := r.IntN(n + 1)
 				hi := min(n, lo+r.IntN(3000))
-				want := true
-				for sid := lo; sid < hi && want; sid++ {
-					want = ref[uint32(sid)]
-				}
-				if f.allFree(lo, hi) != want {
+				if want := ref.allFree(lo, hi); f.allFree(lo, hi) != want {
 					t.Fatalf("seed %d step %d: allFree(%d, %d) != %v", seed, step, lo, hi, want)
 				}
 			}
