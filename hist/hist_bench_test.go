@@ -42,12 +42,13 @@ func BenchmarkAddValue(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var t Table
-			for i := 0; i < 1024; i++ {
-				t.AddRow(uint32(i))
+			var rows [1024]uint32
+			for i := range rows {
+				rows[i] = t.AddRow(uint32(i), tc.need)
 			}
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				t.AddValue(uint32(i&1023), float64(i&255), 0, tc.need)
+				t.AddValue(rows[i&1023], float64(i&255), 0, tc.need)
 			}
 		})
 	}
@@ -58,13 +59,13 @@ func BenchmarkAddValue(b *testing.B) {
 // stay in cache and what is measured is the adding.
 func BenchmarkAddRow(b *testing.B) {
 	var t Table
-	t.Reserve(4096)
+	t.Reserve(4096, 0)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		if i&4095 == 0 {
 			t.acc = t.acc[:0]
 		}
-		t.AddRow(uint32(i))
+		t.AddRow(uint32(i), NeedSum)
 	}
 }
 

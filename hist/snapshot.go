@@ -49,24 +49,24 @@ func (s *Snapshot) Len() int { return s.Table.Len() }
 // Key returns the parts of row i's series key (see SeriesKeys.Key); the
 // slices alias the shard's memory and are valid until Release.
 func (s *Snapshot) Key(i int) (kind uint8, name, dims []byte) {
-	return s.series.Key(s.Table.acc[i].sid)
+	return s.series.Key(s.Table.SidAt(i))
 }
 
 // Dims returns the dimensions of row i's series' key, as Key does.
 func (s *Snapshot) Dims(i int) []byte {
-	return s.series.Dims(s.Table.acc[i].sid)
+	return s.series.Dims(s.Table.SidAt(i))
 }
 
 // Plain reports whether row i's series' name and dimensions are plain
 // JSON text (see SeriesKeys.Plain).
 func (s *Snapshot) Plain(i int) (name, dims bool) {
-	return s.series.Plain(s.Table.acc[i].sid)
+	return s.series.Plain(s.Table.SidAt(i))
 }
 
 // Specified returns the statistics specified for row i's series; MAD computes
 // Specified().Closure() and marks the others isSpecified=false.
 func (s *Snapshot) Specified(i int) Set {
-	return s.series.Specified(s.Table.acc[i].sid)
+	return s.series.Specified(s.Table.SidAt(i))
 }
 
 // Release hands the table back to its shard for reuse. Any goroutine may call

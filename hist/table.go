@@ -15,14 +15,25 @@ import (
 // shard) while open, and is immutable once sealed, when it is handed to the
 // control plane inside a Snapshot.
 //
-// Layout: a row is one 32-byte record, two to a cache line, holding what
-// every row needs (count, sum, histogram handle, series id, unit). The
-// accumulators only some rows need, min and max (gauges, by default) and the
-// minimum request time (V3 records), live in a 24-byte extension record
-// that the row points to, allocated the first time the row needs it.
-// Samples arrive in random series order, so an update costs one cache line
-// per row (two for a row with an extension) instead of one per accumulator
-// column. Rows are read in order when the table is emitted.
+// Layout: a row is one record holding what every row needs (count, sum,
+// series id, unit): 24 bytes, or 32 with its histogram handle for a row
+// made to keep a histogram (timers, sets: AddRow's need). The two kinds
+// live in two arrays, so that a counter's or a gauge's row does not carry
+// a handle it never uses. The accumulators only some rows need, min and
+// max (gauges, by default) and the minimum request time (V3 records), live
+// in a 24-byte extension record that the row points to, allocated the
+// first time the row needs it. Samples arrive in random series order, so
+// an update costs one cache line per row, or two for a row with an
+// extension or a 24-byte row that straddles two lines (two rows in eight),
+// instead of one per accumulator column. Rows are read in order when the
+// table is emitted: the rows without a histogram first, then the others,
+// each kind in the order it was added.
+//
+// A row is named by a handle (AddRow): a row without a histogram by its
+// index in its array, counting up from 0, a row with one by MaxRows-1
+// minus its index, counting down. A table never holds more than MaxRows
+// rows, so the two never meet, and a handle below the first array's
+// length is a row of the first kind.
 //
 // Accumulation follows MAD's calculators exactly: count is a Java long;
 // sum, min and max start absent (NaN here, which no accepted value can be)
@@ -53,14 +64,23 @@ type Table struct {
 	// table of the same period, start and expiration opened afterwards.
 	Cut uint64
 
-	acc     []acc
-	accKeep *vmem.Keep // acc's mapping; nil while acc is on the heap
-	ext     []ext
-	arena   Arena
-	next    *Table // FreeList link
+	acc      []acc      // rows without a histogram
+	accKeep  *vmem.Keep // acc's mapping; nil while acc is on the heap
+	hacc     []hacc     // rows with one
+	haccKeep *vmem.Keep
+	ext      []ext
+	// spill holds the histograms of rows made without one (AddRow's need
+	// had none) that a later update fed one: by row handle, the index in
+	// spillH. A shard cuts its tables when its statistics come to need
+	// more (package shard, reconfigure), so this is for correctness, not
+	// for speed.
+	spill  map[uint32]int
+	spillH []Hist
+	arena  Arena
+	next   *Table // FreeList link
 }
 
-// acc is the record of a row: 32 bytes.
+// acc is the record of a row: 24 bytes.
 //
 // meta packs the extension, the unit and the set flag:
 //
@@ -74,15 +94,22 @@ type Table struct {
 type acc struct {
 	count int64
 	sum   float64 // NaN: absent
-	hist  Hist    // 0: the histogram was never fed
 	sid   uint32
 	meta  uint32
 }
 
-// A row is half a cache line; rows are 32-byte aligned in their array (a
-// hugepage.Make array starts at a page), so none straddles two lines.
-var _ [32 - unsafe.Sizeof(acc{})]byte
-var _ [unsafe.Sizeof(acc{}) - 32]byte
+// hacc is the record of a row made with a histogram: 32 bytes, half a
+// cache line (a hugepage.Make array starts at a page, so none straddles
+// two lines).
+type hacc struct {
+	acc
+	hist Hist // 0: the histogram was never fed
+}
+
+var _ [24 - unsafe.Sizeof(acc{})]byte
+var _ [unsafe.Sizeof(acc{}) - 24]byte
+var _ [32 - unsafe.Sizeof(hacc{})]byte
+var _ [unsafe.Sizeof(hacc{}) - 32]byte
 
 // ext is a row's extension record.
 type ext struct {
@@ -128,94 +155,172 @@ func (t *Table) Reset() {
 	t.Period, t.Start, t.Expires, t.Created, t.PeriodIndex, t.Seq, t.Cut = 0, 0, 0, 0, 0, 0, 0
 	t.next = nil
 	t.acc = t.acc[:0]
+	t.hacc = t.hacc[:0]
 	t.ext = t.ext[:0]
+	t.spill, t.spillH = nil, nil
 	t.arena.Reset()
 }
 
-// Cap returns the number of rows the table holds without growing.
-func (t *Table) Cap() int { return cap(t.acc) }
+// Cap returns the number of rows the table holds without growing, of
+// both kinds.
+func (t *Table) Cap() int { return cap(t.acc) + cap(t.hacc) }
 
 // Len returns the number of rows.
-func (t *Table) Len() int { return len(t.acc) }
+func (t *Table) Len() int { return len(t.acc) + len(t.hacc) }
+
+// Lens returns the number of rows made without a histogram and with one.
+func (t *Table) Lens() (plain, hists int) { return len(t.acc), len(t.hacc) }
 
 // Bytes estimates the memory the table holds: its capacity, not its length
 // (an upper bound for rows in a mapping, whose unwritten pages cost nothing).
 func (t *Table) Bytes() int64 {
-	return int64(cap(t.acc))*int64(unsafe.Sizeof(acc{})) + int64(cap(t.ext))*int64(unsafe.Sizeof(ext{})) + t.arena.Bytes()
+	return int64(cap(t.acc))*int64(unsafe.Sizeof(acc{})) + int64(cap(t.hacc))*int64(unsafe.Sizeof(hacc{})) +
+		int64(cap(t.ext))*int64(unsafe.Sizeof(ext{})) + t.arena.Bytes()
 }
 
 // LiveBytes returns the bytes an update of the table's rows may touch: the
 // rows, their extensions and the histograms' current blocks.
 func (t *Table) LiveBytes() int64 {
-	return int64(len(t.acc))*int64(unsafe.Sizeof(acc{})) + int64(len(t.ext))*int64(unsafe.Sizeof(ext{})) + t.arena.LiveBytes()
+	return int64(len(t.acc))*int64(unsafe.Sizeof(acc{})) + int64(len(t.hacc))*int64(unsafe.Sizeof(hacc{})) +
+		int64(len(t.ext))*int64(unsafe.Sizeof(ext{})) + t.arena.LiveBytes()
 }
 
-// Reserve makes room for n rows in one allocation (rows are copied once if
-// the table already has some), so that a table that will grow to the size
-// of its predecessor does not get there by doubling and copying.
-func (t *Table) Reserve(n int) {
-	if cap(t.acc) < n {
-		t.growRows(n, n)
+// Reserve makes room for plain rows without a histogram and hists with
+// one, each kind in one allocation (rows are copied once if the table
+// already has some), so that a table that will grow to the size of its
+// predecessor does not get there by doubling and copying.
+func (t *Table) Reserve(plain, hists int) {
+	if cap(t.acc) < plain {
+		t.acc, t.accKeep = growRows(t.acc, t.accKeep, plain, plain)
+	}
+	if cap(t.hacc) < hists {
+		t.hacc, t.haccKeep = growRows(t.hacc, t.haccKeep, hists, hists)
 	}
 }
 
-// AddRow appends an empty row for series sid and returns its index. The
-// caller keeps the table within MaxRows.
-func (t *Table) AddRow(sid uint32) uint32 {
-	row := uint32(len(t.acc))
-	if len(t.acc) == cap(t.acc) {
-		t.growRows(len(t.acc)+1, 0)
-	}
+// AddRow appends an empty row for series sid and returns its handle: a
+// row with a histogram if need has one (NeedHist or NeedDistinct), else
+// one without. The caller keeps the table within MaxRows.
+func (t *Table) AddRow(sid uint32, need Need) uint32 {
 	// Set where it stays: an acc literal appended is built on the stack
 	// and copied with 16-byte loads that wait for its field stores
 	// (package internal/inplace says why).
-	t.acc = t.acc[:row+1]
-	a := &t.acc[row]
-	a.count, a.sum, a.hist, a.sid, a.meta = 0, absent, 0, sid, metaInitial
-	return row
+	if need&(NeedHist|NeedDistinct) == 0 {
+		row := uint32(len(t.acc))
+		if len(t.acc) == cap(t.acc) {
+			t.acc, t.accKeep = growRows(t.acc, t.accKeep, len(t.acc)+1, 0)
+		}
+		t.acc = t.acc[:row+1]
+		a := &t.acc[row]
+		a.count, a.sum, a.sid, a.meta = 0, absent, sid, metaInitial
+		return row
+	}
+	j := len(t.hacc)
+	if j == cap(t.hacc) {
+		t.hacc, t.haccKeep = growRows(t.hacc, t.haccKeep, j+1, 0)
+	}
+	t.hacc = t.hacc[:j+1]
+	h := &t.hacc[j]
+	h.count, h.sum, h.sid, h.meta, h.hist = 0, absent, sid, metaInitial, 0
+	return histHandle(j)
 }
 
-// growRows gives the rows a capacity of at least n: exactly c if c is not
-// 0 (Reserve), else as growth goes. Rows on the heap grow as hugepage.Grow
+// histHandle returns the handle of the row of index j among those with a
+// histogram.
+func histHandle(j int) uint32 { return uint32(MaxRows - 1 - j) }
+
+// at returns row's record and, for a row made with a histogram, the
+// address of its histogram handle (nil for the other kind).
+func (t *Table) at(row uint32) (*acc, *Hist) {
+	if row < uint32(len(t.acc)) {
+		return &t.acc[row], nil
+	}
+	h := &t.hacc[MaxRows-1-row]
+	return &h.acc, &h.hist
+}
+
+// histOf returns the address of row's histogram handle: in its record, or
+// spilled for a row made without one (hp nil, from at).
+func (t *Table) histOf(row uint32, hp *Hist) *Hist {
+	if hp != nil {
+		return hp
+	}
+	k, ok := t.spill[row]
+	if !ok {
+		if t.spill == nil {
+			t.spill = make(map[uint32]int)
+		}
+		k = len(t.spillH)
+		t.spill[row] = k
+		t.spillH = append(t.spillH, 0)
+	}
+	return &t.spillH[k]
+}
+
+// Index returns the index Row and ReadRow read row at, valid until the
+// next AddRow.
+func (t *Table) Index(row uint32) int {
+	if row < uint32(len(t.acc)) {
+		return int(row)
+	}
+	return len(t.acc) + int(MaxRows-1-row)
+}
+
+// accAt returns the record of the row of index i (Index).
+func (t *Table) accAt(i int) *acc {
+	if i < len(t.acc) {
+		return &t.acc[i]
+	}
+	return &t.hacc[i-len(t.acc)].acc
+}
+
+// growRows gives rows a capacity of at least n: exactly c if c is not 0
+// (Reserve), else as growth goes. Rows on the heap grow as hugepage.Grow
 // grows them, copied at each step; from vmem.MinBytes they move to a
 // mapping of their own, which doubles in place or moves its pages (mremap)
 // and copies nothing: its spare capacity is address space that costs no
 // memory until rows are written. Moving is safe because nothing but the
 // shard reads an open table's rows (a sealed table never grows).
-func (t *Table) growRows(n, c int) {
+func growRows[T any](rows []T, keep *vmem.Keep, n, c int) ([]T, *vmem.Keep) {
 	if c == 0 {
-		c = max(n, 2*cap(t.acc))
+		c = max(n, 2*cap(rows))
 	}
-	size := uintptr(c) * unsafe.Sizeof(acc{})
-	if t.accKeep != nil {
-		if g, ok := vmem.Grow(t.acc, t.accKeep, c); ok {
-			t.acc = g
-			return
+	var zero T
+	size := uintptr(c) * unsafe.Sizeof(zero)
+	if keep != nil {
+		if g, ok := vmem.Grow(rows, keep, c); ok {
+			return g, keep
 		}
 	} else if size >= vmem.MinBytes {
-		if g, k, ok := vmem.Map[acc](len(t.acc), c); ok {
-			copy(g, t.acc)
-			t.acc, t.accKeep = g, k
-			return
+		if g, k, ok := vmem.Map[T](len(rows), c); ok {
+			copy(g, rows)
+			return g, k
 		}
 	}
-	var g []acc
+	var g []T
 	if c == n {
-		g = hugepage.Make[acc](len(t.acc), n)
-		copy(g, t.acc)
+		g = hugepage.Make[T](len(rows), n)
+		copy(g, rows)
 	} else {
-		g = hugepage.Grow(t.acc, n-len(t.acc))
+		g = hugepage.Grow(rows, n-len(rows))
 	}
-	t.acc, t.accKeep = g, nil
+	return g, nil
 }
 
-// Sid returns the series of row; rows beyond Len return ^0.
+// Sid returns the series of row (a handle); rows beyond the table's return
+// ^0.
 func (t *Table) Sid(row uint32) uint32 {
-	if row >= uint32(len(t.acc)) {
-		return ^uint32(0)
+	if row < uint32(len(t.acc)) {
+		return t.acc[row].sid
 	}
-	return t.acc[row].sid
+	if j := int(MaxRows - 1 - int64(row)); j >= 0 && j < len(t.hacc) {
+		return t.hacc[j].sid
+	}
+	return ^uint32(0)
 }
+
+// SidAt returns the series of the row of index i (Index).
+func (t *Table) SidAt(i int) uint32 { return t.accAt(i).sid }
 
 // unitOK reports whether a sample with unit may feed the accumulators in
 // feeds, and adopts the unit if the row has none yet.
@@ -234,7 +339,7 @@ func (a *acc) unitOK(unit uint8, feeds Need) bool {
 // the row keeps. It reports false, changing nothing, when the unit clashes.
 // v must be finite.
 func (t *Table) AddValue(row uint32, v float64, unit uint8, need Need) bool {
-	a := &t.acc[row]
+	a, hp := t.at(row)
 	if !a.unitOK(unit, need) {
 		return false
 	}
@@ -258,7 +363,7 @@ func (t *Table) AddValue(row uint32, v float64, unit uint8, need Need) bool {
 		}
 	}
 	if need&NeedHist != 0 {
-		t.arena.Record(&a.hist, Pack(v), 1)
+		t.arena.Record(t.histOf(row, hp), Pack(v), 1)
 	}
 	return true
 }
@@ -277,34 +382,54 @@ func (t *Table) HistRoom(n int) bool { return t.arena.room(2 + bits.Len(uint(2*n
 // handle addresses), for tests. Reset keeps it.
 func (t *Table) LimitHistChunks(n int) { t.arena.limit = n }
 
-// RowAddr returns the address of row's record, for prefetch hints; 0 if the
-// row does not exist.
-func (t *Table) RowAddr(row uint32) uintptr {
-	if row >= uint32(len(t.acc)) {
-		return 0
+// RowLines returns the addresses of the cache lines row's record is on, for
+// prefetch hints: the second is 0 unless the record straddles two lines.
+// Both are 0 if the row does not exist.
+func (t *Table) RowLines(row uint32) (first, second uintptr) {
+	if row < uint32(len(t.acc)) {
+		p := uintptr(unsafe.Pointer(&t.acc[row]))
+		if end := p + unsafe.Sizeof(acc{}) - 1; end&^63 != p&^63 {
+			return p, end
+		}
+		return p, 0
 	}
-	return uintptr(unsafe.Pointer(&t.acc[row]))
+	if j := int(MaxRows - 1 - int64(row)); j >= 0 && j < len(t.hacc) {
+		return uintptr(unsafe.Pointer(&t.hacc[j])), 0
+	}
+	return 0, 0
+}
+
+// lookup returns row's record and histogram handle's address as at does,
+// or nil if the row does not exist (prefetch hints take any handle).
+func (t *Table) lookup(row uint32) (*acc, *Hist) {
+	if row < uint32(len(t.acc)) {
+		return &t.acc[row], nil
+	}
+	if j := int(MaxRows - 1 - int64(row)); j >= 0 && j < len(t.hacc) {
+		return &t.hacc[j].acc, &t.hacc[j].hist
+	}
+	return nil, nil
 }
 
 // ExtAddr returns the address of row's extension record, for prefetch
 // hints; 0 if the row has none.
 func (t *Table) ExtAddr(row uint32) uintptr {
-	if row >= uint32(len(t.acc)) || !t.acc[row].hasExt() {
+	a, _ := t.lookup(row)
+	if a == nil || !a.hasExt() {
 		return 0
 	}
-	return uintptr(unsafe.Pointer(&t.ext[t.acc[row].extIdx()]))
+	return uintptr(unsafe.Pointer(&t.ext[a.extIdx()]))
 }
 
 // HistAddr returns the address of the histogram slot that recording v into
-// row starts probing at, for prefetch hints; 0 if the row has no histogram.
+// row starts probing at, for prefetch hints; 0 if the row has no histogram
+// in its record.
 func (t *Table) HistAddr(row uint32, v float64) uintptr {
-	if row >= uint32(len(t.acc)) {
+	_, hp := t.lookup(row)
+	if hp == nil || *hp == 0 {
 		return 0
 	}
-	h := t.acc[row].hist
-	if h == 0 {
-		return 0
-	}
+	h := *hp
 	return uintptr(unsafe.Pointer(&t.arena.block(h)[slot(Pack(v), h.logCap())]))
 }
 
@@ -353,7 +478,7 @@ func (a *Agg) feeds(need Need) Need {
 // returns true and a carries a histogram the row keeps, the caller then
 // records each bucket with RecordHist. Values must be finite.
 func (t *Table) MergeAgg(row uint32, a *Agg, unit uint8, need Need) bool {
-	r := &t.acc[row]
+	r, hp := t.at(row)
 	feeds := a.feeds(need)
 	if !r.unitOK(unit, feeds) {
 		return false
@@ -379,7 +504,7 @@ func (t *Table) MergeAgg(row uint32, a *Agg, unit uint8, need Need) bool {
 	}
 	if feeds&NeedHist != 0 {
 		// Fed, even if with no buckets: MAD's histogram then has a unit.
-		t.arena.Touch(&r.hist)
+		t.arena.Touch(t.histOf(row, hp))
 	}
 	return true
 }
@@ -389,8 +514,8 @@ func (t *Table) MergeAgg(row uint32, a *Agg, unit uint8, need Need) bool {
 // It reports false, changing nothing, for a new member of a set that holds
 // MaxSetMembers already.
 func (t *Table) AddMember(row uint32, member uint64) bool {
-	a := &t.acc[row]
-	added, ok := t.arena.AddMember(&a.hist, member)
+	a, hp := t.at(row)
+	added, ok := t.arena.AddMember(t.histOf(row, hp), member)
 	if !ok {
 		return false
 	}
@@ -403,7 +528,8 @@ func (t *Table) AddMember(row uint32, member uint64) bool {
 
 // RecordHist adds count entries of bucket k to row's histogram.
 func (t *Table) RecordHist(row uint32, k Key, count uint64) {
-	t.arena.Record(&t.acc[row].hist, k, count)
+	_, hp := t.at(row)
+	t.arena.Record(t.histOf(row, hp), k, count)
 }
 
 // NoteRequestTime lowers row's minimum request time (ms since the epoch) to
@@ -412,15 +538,17 @@ func (t *Table) NoteRequestTime(row uint32, rt int64) {
 	if rt == 0 {
 		return
 	}
-	if e := t.extOf(&t.acc[row]); e.reqTime == 0 || rt < e.reqTime {
+	a, _ := t.at(row)
+	if e := t.extOf(a); e.reqTime == 0 || rt < e.reqTime {
 		e.reqTime = rt
 	}
 }
 
-// RequestTime returns row i's minimum request time (ms since the epoch), 0
-// if none: what Row reads, without reading the rest of the row.
+// RequestTime returns the minimum request time (ms since the epoch) of the
+// row of index i (Index), 0 if none: what Row reads, without reading the
+// rest of the row.
 func (t *Table) RequestTime(i int) int64 {
-	if a := &t.acc[i]; a.hasExt() {
+	if a := t.accAt(i); a.hasExt() {
 		return t.ext[a.extIdx()].reqTime
 	}
 	return 0
@@ -445,7 +573,7 @@ type Row struct {
 	entries int64 // EntriesCount(Buckets)
 }
 
-// Row reads row i. Its Buckets are appended to scratch[:0], which the caller
+// Row reads the row of index i (Index). Its Buckets are appended to scratch[:0], which the caller
 // may reuse for the next row.
 func (t *Table) Row(i int, scratch []Bucket) Row {
 	r := Row{Buckets: scratch}
@@ -453,15 +581,27 @@ func (t *Table) Row(i int, scratch []Bucket) Row {
 	return r
 }
 
-// ReadRow reads row i into *r, appending its Buckets to r.Buckets[:0]. A
+// ReadRow reads the row of index i (Index) into *r, appending its Buckets to r.Buckets[:0]. A
 // caller reading many rows reuses one Row: filled in place, it is not
 // copied (a Row is 80 bytes, and a copy right after the stores that built
 // it waits for them).
 func (t *Table) ReadRow(i int, r *Row) {
-	a := &t.acc[i]
+	var a *acc
+	var h Hist
+	if i < len(t.acc) {
+		a = &t.acc[i]
+		if t.spill != nil {
+			if k, ok := t.spill[uint32(i)]; ok {
+				h = t.spillH[k]
+			}
+		}
+	} else {
+		ha := &t.hacc[i-len(t.acc)]
+		a, h = &ha.acc, ha.hist
+	}
 	r.Sid, r.Count, r.Sum = a.sid, a.count, a.sum
 	r.Min, r.Max, r.RequestTime = absent, absent, 0
-	r.Unit, r.hasUnit, r.histFed = 0, a.unit() != unitUnset, a.hist != 0 && !a.isSet()
+	r.Unit, r.hasUnit, r.histFed = 0, a.unit() != unitUnset, h != 0 && !a.isSet()
 	if r.hasUnit {
 		r.Unit = a.unit()
 	}
@@ -471,7 +611,7 @@ func (t *Table) ReadRow(i int, r *Row) {
 	}
 	r.Buckets, r.entries = r.Buckets[:0], 0
 	if !a.isSet() {
-		r.Buckets = SortBuckets(t.arena.AppendBuckets(r.Buckets, a.hist))
+		r.Buckets = SortBuckets(t.arena.AppendBuckets(r.Buckets, h))
 		r.entries = EntriesCount(r.Buckets)
 	}
 }

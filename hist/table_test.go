@@ -16,13 +16,13 @@ const (
 func TestTableAccumulates(t *testing.T) {
 	var tb Table
 	all := SetOf(Min, Max, Mean, Median, TP99, Sum).Need()
-	r := tb.AddRow(7)
+	r := tb.AddRow(7, all)
 	for _, v := range []float64{3, 1, 2, 1} {
 		if !tb.AddValue(r, v, unitSecond, all) {
 			t.Fatalf("AddValue(%v) refused", v)
 		}
 	}
-	row := tb.Row(int(r), nil)
+	row := tb.Row(tb.Index(r), nil)
 	for _, tc := range []struct {
 		st   Stat
 		want float64
@@ -44,11 +44,11 @@ func TestTableAccumulates(t *testing.T) {
 func TestTableFirstValueKeptAsIs(t *testing.T) {
 	// MAD's sum starts absent and takes the first quantity: -0.0 stays -0.0.
 	var tb Table
-	r := tb.AddRow(0)
+	r := tb.AddRow(0, NeedSum|NeedMin|NeedMax)
 	negZero := math.Copysign(0, -1)
 	tb.AddValue(r, negZero, unitNone, NeedSum|NeedMin|NeedMax)
 	tb.AddValue(r, 0, unitNone, NeedSum|NeedMin|NeedMax)
-	row := tb.Row(int(r), nil)
+	row := tb.Row(tb.Index(r), nil)
 	// sum = -0.0 + 0.0 = 0.0; min and max keep -0.0 (strict comparisons).
 	for _, tc := range []struct {
 		st      Stat
@@ -64,7 +64,7 @@ func TestTableFirstValueKeptAsIs(t *testing.T) {
 func TestTableUnitClash(t *testing.T) {
 	var tb Table
 	need := SetOf(Mean).Need()
-	r := tb.AddRow(0)
+	r := tb.AddRow(0, need)
 	if !tb.AddValue(r, 1, unitNone, need) {
 		t.Fatal("first value refused")
 	}
@@ -74,7 +74,7 @@ func TestTableUnitClash(t *testing.T) {
 	if !tb.AddValue(r, 3, unitNone, need) {
 		t.Fatal("matching value refused")
 	}
-	row := tb.Row(int(r), nil)
+	row := tb.Row(tb.Index(r), nil)
 	if v, _, _ := row.Value(Count); v != 2 {
 		t.Errorf("count = %v; want 2 (the refused sample changes nothing)", v)
 	}
@@ -83,8 +83,8 @@ func TestTableUnitClash(t *testing.T) {
 	}
 	// A count-only row has no unit-carrying calculator, so MAD never
 	// compares units and neither do we.
-	r2 := tb.AddRow(1)
 	countOnly := SetOf(Count).Need()
+	r2 := tb.AddRow(1, countOnly)
 	if !tb.AddValue(r2, 1, unitSecond, countOnly) || !tb.AddValue(r2, 1, unitByte, countOnly) {
 		t.Fatal("count-only row refused a unit")
 	}
@@ -93,7 +93,7 @@ func TestTableUnitClash(t *testing.T) {
 func TestTableMergeAgg(t *testing.T) {
 	var tb Table
 	need := SetOf(Min, Max, Mean, TP90).Need()
-	r := tb.AddRow(0)
+	r := tb.AddRow(0, need)
 	tb.AddValue(r, 3, unitNone, need)
 	// V3's testSingleRecord "combined1": samples then two statistic sets.
 	for _, a := range []struct {
@@ -112,7 +112,7 @@ func TestTableMergeAgg(t *testing.T) {
 			tb.RecordHist(r, Pack(v), n)
 		}
 	}
-	row := tb.Row(int(r), nil)
+	row := tb.Row(tb.Index(r), nil)
 	for _, tc := range []struct {
 		st   Stat
 		want float64
@@ -126,14 +126,14 @@ func TestTableMergeAgg(t *testing.T) {
 func TestTableAggSubsets(t *testing.T) {
 	var tb Table
 	need := SetOf(Min, Max, Mean, Median).Need()
-	r := tb.AddRow(0)
+	r := tb.AddRow(0, need)
 	// Only a count: min, max and sum got no data (MAD's Quantity(null));
 	// mean would make MAD throw, we report no value.
 	a := Agg{Count: 2.9, Has: AggCount}
 	if !tb.MergeAgg(r, &a, unitSecond, need) {
 		t.Fatal("MergeAgg refused")
 	}
-	row := tb.Row(int(r), nil)
+	row := tb.Row(tb.Index(r), nil)
 	if v, _, ok := row.Value(Count); !ok || v != 2 {
 		t.Errorf("count = %v; want 2 (Java (long) truncation of 2.9)", v)
 	}
@@ -152,35 +152,38 @@ func TestTableAggSubsets(t *testing.T) {
 
 func TestTableRequestTime(t *testing.T) {
 	var tb Table
-	r0 := tb.AddRow(0)
-	r1 := tb.AddRow(1)
+	r0 := tb.AddRow(0, NeedSum)
+	r1 := tb.AddRow(1, NeedHist)
 	tb.NoteRequestTime(r1, 500)
 	tb.NoteRequestTime(r1, 0)
 	tb.NoteRequestTime(r1, 700)
 	tb.NoteRequestTime(r1, 300)
-	r2 := tb.AddRow(2)
-	if got := tb.Row(int(r0), nil).RequestTime; got != 0 {
+	r2 := tb.AddRow(2, NeedSum)
+	if got := tb.Row(tb.Index(r0), nil).RequestTime; got != 0 {
 		t.Errorf("row 0 request time = %d; want 0", got)
 	}
-	if got := tb.Row(int(r1), nil).RequestTime; got != 300 {
+	if got := tb.Row(tb.Index(r1), nil).RequestTime; got != 300 {
 		t.Errorf("row 1 request time = %d; want 300", got)
 	}
-	if got := tb.Row(int(r2), nil).RequestTime; got != 0 {
+	if got := tb.Row(tb.Index(r2), nil).RequestTime; got != 0 {
 		t.Errorf("row 2 request time = %d; want 0", got)
 	}
 	tb.Reset()
 	if tb.Len() != 0 {
 		t.Fatalf("Len after Reset = %d", tb.Len())
 	}
-	r := tb.AddRow(9)
-	if got := tb.Row(int(r), nil); got.RequestTime != 0 || got.Count != 0 || got.Sid != 9 {
+	r := tb.AddRow(9, NeedSum)
+	if got := tb.Row(tb.Index(r), nil); got.RequestTime != 0 || got.Count != 0 || got.Sid != 9 {
 		t.Fatalf("row after Reset = %+v; want empty", got)
 	}
 }
 
-func TestRowRecordIsHalfACacheLine(t *testing.T) {
-	if n := unsafe.Sizeof(acc{}); n != 32 {
-		t.Fatalf("row record is %d bytes; want 32", n)
+func TestRowRecordSizes(t *testing.T) {
+	if n := unsafe.Sizeof(acc{}); n != 24 {
+		t.Fatalf("row record is %d bytes; want 24", n)
+	}
+	if n := unsafe.Sizeof(hacc{}); n != 32 {
+		t.Fatalf("row record with a histogram is %d bytes; want 32 (half a cache line)", n)
 	}
 }
 
@@ -191,7 +194,7 @@ func TestRowExtensions(t *testing.T) {
 	for round := 0; round < 2; round++ {
 		const n = 3000
 		for i := 0; i < n; i++ {
-			r := tb.AddRow(uint32(i))
+			r := tb.AddRow(uint32(i), NeedSum)
 			switch i % 3 {
 			case 0: // a counter: no extension
 				tb.AddValue(r, float64(i), 0, NeedSum)
@@ -227,11 +230,11 @@ func sameFloat(a, b float64) bool { return a == b || (a != a && b != b) }
 
 func TestTableSetCountsDistinctMembers(t *testing.T) {
 	var tb Table
-	r := tb.AddRow(3)
+	r := tb.AddRow(3, NeedDistinct)
 	for i := 0; i < 5000; i++ {
 		tb.AddMember(r, uint64(i%1000)*0x9E3779B97F4A7C15) // 0 included; never full
 	}
-	row := tb.Row(int(r), nil)
+	row := tb.Row(tb.Index(r), nil)
 	if v, _, ok := row.Value(Count); !ok || v != 1000 {
 		t.Fatalf("distinct count = %v; want 1000", v)
 	}
@@ -243,35 +246,51 @@ func TestTableSetCountsDistinctMembers(t *testing.T) {
 	}
 }
 
-// TestTableRowsGrowOffHeap grows a table's rows past vmem.MinBytes, by
-// AddRow (from the heap into a mapping, then by mremap) and by Reserve,
-// and checks that no row lost or mixed up its accumulators on the way, and
-// that a reset table keeps its rows' capacity.
+// TestTableRowsGrowOffHeap grows a table's rows of both kinds past
+// vmem.MinBytes, by AddRow (from the heap into a mapping, then by mremap)
+// and by Reserve, and checks that no row lost or mixed up its
+// accumulators on the way, and that a reset table keeps its rows' capacity.
 func TestTableRowsGrowOffHeap(t *testing.T) {
-	const n = 300_000 // 9.6 MB of rows
-	need := SetOf(Sum).Need()
-	check := func(tb *Table, rows int) {
+	const n = 300_000 // 3.6 MB of rows without a histogram, 4.8 MB with
+	plain, hists := SetOf(Sum).Need(), SetOf(Sum, Median).Need()
+	needOf := func(i int) Need {
+		if i%2 == 0 {
+			return plain
+		}
+		return hists
+	}
+	check := func(tb *Table, handles []uint32) {
 		t.Helper()
-		for i := range rows {
-			row := tb.Row(i, nil)
+		if tb.Len() != len(handles) {
+			t.Fatalf("%d rows; want %d", tb.Len(), len(handles))
+		}
+		for i, h := range handles {
+			row := tb.Row(tb.Index(h), nil)
 			if sum, _, _ := row.Value(Sum); row.Sid != uint32(i) || row.Count != 2 || sum != float64(3*i) {
 				t.Fatalf("row %d: sid %d count %d sum %v", i, row.Sid, row.Count, sum)
+			}
+			if want := 2 * (i % 2); EntriesCount(row.Buckets) != int64(want) {
+				t.Fatalf("row %d: %d histogram entries; want %d", i, EntriesCount(row.Buckets), want)
 			}
 		}
 	}
 	var tb Table
+	handles := make([]uint32, n)
 	for i := range n {
-		r := tb.AddRow(uint32(i))
-		tb.AddValue(r, float64(i), unitNone, need)
+		handles[i] = tb.AddRow(uint32(i), needOf(i))
+		tb.AddValue(handles[i], float64(i), unitNone, needOf(i))
 		if i%1000 == 999 { // rows written before later growth
 			for j := i - 999; j <= i; j++ {
-				tb.AddValue(uint32(j), float64(2*j), unitNone, need)
+				tb.AddValue(handles[j], float64(2*j), unitNone, needOf(j))
 			}
 		}
 	}
-	check(&tb, n)
-	if runtime.GOOS == "linux" && tb.accKeep == nil {
-		t.Error("rows of 9.6 MB still on the heap")
+	check(&tb, handles)
+	if runtime.GOOS == "linux" && (tb.accKeep == nil || tb.haccKeep == nil) {
+		t.Error("rows of 3.6 and 4.8 MB still on the heap")
+	}
+	if tb.spill != nil {
+		t.Error("rows made with a histogram spilled one")
 	}
 	c := tb.Cap()
 	tb.Reset()
@@ -280,15 +299,120 @@ func TestTableRowsGrowOffHeap(t *testing.T) {
 	}
 
 	var rs Table
-	rs.Reserve(n)
-	if rs.Cap() < n {
-		t.Fatalf("Reserve(%d): cap %d", n, rs.Cap())
+	rs.Reserve(n/2, n/2)
+	if p, h := cap(rs.acc), cap(rs.hacc); p < n/2 || h < n/2 {
+		t.Fatalf("Reserve(%d, %d): caps %d %d", n/2, n/2, p, h)
 	}
 	for i := range n {
-		r := rs.AddRow(uint32(i))
-		rs.AddValue(r, float64(i), unitNone, need)
-		rs.AddValue(r, float64(2*i), unitNone, need)
+		handles[i] = rs.AddRow(uint32(i), needOf(i))
+		rs.AddValue(handles[i], float64(i), unitNone, needOf(i))
+		rs.AddValue(handles[i], float64(2*i), unitNone, needOf(i))
 	}
-	rs.Reserve(2 * n) // moves the written rows
-	check(&rs, n)
+	rs.Reserve(n, n) // moves the written rows
+	check(&rs, handles)
+}
+
+// TestRowHandles: rows of both kinds, interleaved, keep their handles as
+// rows are added; rows are read back without a histogram first, then
+// with, each kind in the order added; a handle outside the table reads as
+// no row.
+func TestRowHandles(t *testing.T) {
+	var tb Table
+	var plain, hists []uint32
+	for i := range 10 {
+		need := NeedSum
+		if i%3 == 0 {
+			need |= NeedHist
+		}
+		h := tb.AddRow(uint32(i), need)
+		if need&NeedHist != 0 {
+			hists = append(hists, h)
+		} else {
+			plain = append(plain, h)
+		}
+		tb.AddValue(h, float64(i), unitNone, need)
+	}
+	if p, h := tb.Lens(); p != len(plain) || h != len(hists) {
+		t.Fatalf("Lens = %d, %d; want %d, %d", p, h, len(plain), len(hists))
+	}
+	for i, h := range append(plain, hists...) {
+		if got := tb.Index(h); got != i {
+			t.Errorf("Index(%d) = %d; want %d", h, got, i)
+		}
+		row := tb.Row(i, nil)
+		if sid := tb.Sid(h); sid != row.Sid || tb.SidAt(i) != row.Sid {
+			t.Errorf("row %d: Sid %d, SidAt %d, Row's %d", i, sid, tb.SidAt(i), row.Sid)
+		}
+		if sum, _, _ := row.Value(Sum); sum != float64(row.Sid) || row.Count != 1 {
+			t.Errorf("row %d (series %d): sum %v count %d", i, row.Sid, sum, row.Count)
+		}
+		if fed := len(row.Buckets) > 0; fed != (row.Sid%3 == 0) {
+			t.Errorf("row %d (series %d): %d buckets", i, row.Sid, len(row.Buckets))
+		}
+	}
+	for _, h := range []uint32{uint32(len(plain)), histHandle(len(hists)), MaxRows, ^uint32(0)} {
+		if sid := tb.Sid(h); sid != ^uint32(0) {
+			t.Errorf("Sid(%d) = %d; want none", h, sid)
+		}
+		if a, b := tb.RowLines(h); a != 0 || b != 0 {
+			t.Errorf("RowLines(%d) = %#x, %#x; want none", h, a, b)
+		}
+		if tb.ExtAddr(h) != 0 || tb.HistAddr(h, 1) != 0 {
+			t.Errorf("ExtAddr or HistAddr(%d) not 0", h)
+		}
+	}
+}
+
+// TestRowWithoutHistogramSpills: a row made without a histogram that is
+// later fed one (a value, a merged histogram, a set member) keeps it aside
+// and reads it back, apart from every other row's; a Reset forgets it.
+func TestRowWithoutHistogramSpills(t *testing.T) {
+	var tb Table
+	for round := range 2 {
+		a := tb.AddRow(1, NeedSum)
+		b := tb.AddRow(2, NeedSum)
+		c := tb.AddRow(3, NeedSum|NeedHist)
+		d := tb.AddRow(4, NeedSum)
+		tb.AddValue(a, 5, unitNone, NeedSum|NeedHist)
+		tb.AddValue(b, 7, unitNone, NeedSum)
+		tb.AddValue(c, 9, unitNone, NeedSum|NeedHist)
+		agg := Agg{Sum: 3, Count: 1, Has: AggSum | AggCount | AggHist}
+		if !tb.MergeAgg(a, &agg, unitNone, NeedSum|NeedHist) {
+			t.Fatal("MergeAgg refused")
+		}
+		tb.RecordHist(a, Pack(3), 1)
+		if !tb.AddMember(d, 42) || !tb.AddMember(d, 43) || !tb.AddMember(d, 42) {
+			t.Fatal("AddMember refused")
+		}
+		want := map[uint32][]float64{1: {3, 5}, 2: nil, 3: {9}, 4: nil}
+		for i := range tb.Len() {
+			row := tb.Row(i, nil)
+			var got []float64
+			for _, bk := range row.Buckets {
+				got = append(got, bk.Key.Value())
+			}
+			if !slicesEqual(got, want[row.Sid]) {
+				t.Errorf("round %d: series %d's buckets %v; want %v", round, row.Sid, got, want[row.Sid])
+			}
+			if row.Sid == 4 && row.Count != 2 {
+				t.Errorf("round %d: the set counts %d members; want 2", round, row.Count)
+			}
+		}
+		tb.Reset()
+		if tb.spill != nil || tb.spillH != nil {
+			t.Fatal("Reset kept the spilled histograms")
+		}
+	}
+}
+
+func slicesEqual(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -260,7 +260,9 @@ func (s *Shard) prefetchRows(smp *sample.Sample, i int) {
 		// away; not worth chasing for this rare case.
 		return
 	}
-	var lines [2]uintptr
+	// The lines of up to two rows: a row without a histogram straddles
+	// two lines one time in four.
+	var lines [4]uintptr
 	n := 0
 	for p := range s.periods {
 		start, ok := s.cachedStart(p, smp.Time)
@@ -272,14 +274,22 @@ func (s *Shard) prefetchRows(smp *sample.Sample, i int) {
 			d := &s.desc[sl.idx()]
 			if sl.gen() == d.gen && d.t != nil && d.start == start {
 				rows[p] = aheadRow{t: d.t, row: sl.row()}
-				if n < len(lines) {
-					lines[n] = d.t.RowAddr(sl.row())
+				if n <= len(lines)-2 {
+					first, second := d.t.RowLines(sl.row())
+					lines[n] = first
 					n++
+					if second != 0 {
+						lines[n] = second
+						n++
+					}
 				}
 			}
 		}
 	}
 	prefetch.Lines2(lines[0], lines[1])
+	if n > 2 {
+		prefetch.Lines2(lines[2], lines[3])
+	}
 }
 
 type aheadRow struct {

@@ -140,7 +140,7 @@ func (s *Shard) reconfigure(cfg Config) {
 		sk := startKey{t.PeriodIndex, t.Start}
 		s.byStart[sk] = append(s.byStart[sk], idx)
 	}
-	hints := make([]int, len(cfg.Periods))
+	hints := make([]rowHint, len(cfg.Periods))
 	for i, j := range to {
 		if j >= 0 {
 			hints[j] = s.rowHint[i]

@@ -95,8 +95,8 @@ type Shard struct {
 	pool           []pooledTable
 	poolTrimAt     int64 // when trimPool last ran (ms)
 	free           hist.FreeList
-	rowHint        []int    // per period: rows to reserve in a new table
-	outstanding    []uint64 // Seq of sealed tables not yet released
+	rowHint        []rowHint // per period: rows to reserve in a new table
+	outstanding    []uint64  // Seq of sealed tables not yet released
 	tableSeq       uint64
 	dueBuf         []uint16
 
@@ -172,7 +172,7 @@ func New(id int, cfg Config) (*Shard, error) {
 		s.overrides = append(s.overrides, re)
 	}
 	s.setConfig(cfg)
-	s.rowHint = make([]int, len(s.periods))
+	s.rowHint = make([]rowHint, len(s.periods))
 	// desc[0] exists from the start: the zero slot (idx 0, generation 0,
 	// which no table has) is read before any table opens. It waits in the
 	// pool until allocIdx stops making new indexes.

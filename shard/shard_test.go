@@ -1092,7 +1092,7 @@ func TestBurstTablesLetGo(t *testing.T) {
 	}
 	// What is left is what the load needs, or small tables kept for
 	// reuse whatever their size (under tableTrimFrom each).
-	h := s.rowHint[0]
+	h := s.rowHint[0].plain + s.rowHint[0].hists
 	var tables []*hist.Table
 	for _, p := range s.pool {
 		tables = append(tables, p.t)

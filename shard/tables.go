@@ -107,7 +107,14 @@ func (s *Shard) newRow(owner uint32, p int, start, now int64, sl []uint64, free,
 	if histN > 0 && !d.t.HistRoom(histN) {
 		return d.t, 0, false
 	}
-	row := d.t.AddRow(owner)
+	// A sample that updates a histogram (histN) makes a row that keeps
+	// one; the owner's statistics are the same for every sample until a
+	// reconfiguration, which cuts the tables if they come to need more.
+	var kind hist.Need
+	if histN > 0 {
+		kind = hist.NeedHist
+	}
+	row := d.t.AddRow(owner, kind)
 	if free >= 0 {
 		sl[free] = uint64(makeSlot(idx, d.gen, row))
 	} else {
@@ -196,8 +203,8 @@ func (s *Shard) tableFor(p int, start, expires, now int64) (uint16, bool) {
 		t.Period, t.Start, t.Expires, t.Created, t.PeriodIndex = s.periods[p].ms, start, expires, now, p
 		// Sized like the period's recent tables (steady workloads fill
 		// each period's table with about as many rows as the last one).
-		if h := s.rowHint[p]; h > 0 {
-			t.Reserve(h + h/8)
+		if h := s.rowHint[p]; h.plain > 0 || h.hists > 0 {
+			t.Reserve(h.plain+h.plain/8, h.hists+h.hists/8)
 		}
 		t.Seq = s.tableSeq
 		s.tableSeq++
@@ -343,7 +350,7 @@ func (s *Shard) oversized(t *hist.Table) bool {
 	if p < 0 || p >= len(s.rowHint) || s.periods[p].ms != t.Period {
 		return true // a period reconfigured away
 	}
-	h := s.rowHint[p]
+	h := s.rowHint[p].plain + s.rowHint[p].hists
 	return t.Cap() > 2*(h+h/8)
 }
 
@@ -357,8 +364,27 @@ const (
 	poolTrimEvery = 1_000
 	// tableTrimFrom: a released table of fewer bytes is kept for reuse
 	// whatever its size against the load's (oversized).
-	tableTrimFrom = 1 << 20
+	tableTrimFrom = 256 << 10
 )
+
+// rowHint is how many rows of each kind (without a histogram and with
+// one, hist.Table.AddRow) to reserve in a period's next table.
+type rowHint struct{ plain, hists int }
+
+// follow updates the hint from a sealed table's rows: it follows growth at
+// once and shrinkage slowly (a small table of late data must not undersize
+// the next one).
+func (h *rowHint) follow(plain, hists int) {
+	h.plain = followHint(h.plain, plain)
+	h.hists = followHint(h.hists, hists)
+}
+
+func followHint(h, n int) int {
+	if n >= h {
+		return n
+	}
+	return h - (h-n)/8
+}
 
 // seal closes the open table at idx and queues its snapshot.
 func (s *Shard) seal(idx uint16) {
@@ -386,13 +412,8 @@ func (s *Shard) seal(idx uint16) {
 	s.outstanding = append(s.outstanding, t.Seq)
 	s.stats.TablesSealed++
 	s.stats.RowsSealed += uint64(t.Len())
-	// The row hint follows growth at once and shrinkage slowly (a small
-	// table of late data must not undersize the next one).
-	if n := t.Len(); n >= s.rowHint[p] {
-		s.rowHint[p] = n
-	} else {
-		s.rowHint[p] -= (s.rowHint[p] - n) / 8
-	}
+	plain, hists := t.Lens()
+	s.rowHint[p].follow(plain, hists)
 	s.emit(hist.NewSnapshot(t, s.view(), s.id, &s.free))
 }
 
