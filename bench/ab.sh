@@ -11,7 +11,10 @@
 # A package that moved between the commits is given as OLDPKG:NEWPKG.
 #
 # AB_PGO=FILE builds both sides with that profile (as the daemon and CI
-# build: cmd/mad/default.pgo). AB_LAYOUTS=N builds each side N times, the
+# build: cmd/mad/default.pgo); AB_PGO=own builds each side with its own
+# tree's cmd/mad/default.pgo, as each commit's daemon is built (a change
+# to a hot path comes with its profile made again: Go matches a profile
+# to the code by function and line offsets). AB_LAYOUTS=N builds each side N times, the
 # k-th (from 0) with dead code linked before the project's hot packages (a
 # function of 6·k calls in internal/inplace: the hot code then starts 0, 192,
 # 256, … bytes later), and runs every build once a
@@ -34,7 +37,15 @@ git -C "$root" worktree add -q --detach "$work/a" "$old"
 git -C "$root" worktree add -q --detach "$work/b" "$new"
 layouts=${AB_LAYOUTS:-1}
 pgo=()
-[ -n "${AB_PGO:-}" ] && pgo=(-pgo="$(cd "$(dirname "$AB_PGO")" && pwd)/$(basename "$AB_PGO")")
+[ -n "${AB_PGO:-}" ] && [ "$AB_PGO" != own ] && pgo=(-pgo="$(cd "$(dirname "$AB_PGO")" && pwd)/$(basename "$AB_PGO")")
+# pgoflag TREE: the -pgo flag a side is built with.
+pgoflag() {
+	if [ "${AB_PGO:-}" = own ]; then
+		echo "-pgo=$1/cmd/mad/default.pgo"
+	else
+		echo "${pgo[@]}"
+	fi
+}
 # pad K: a function of 6·K calls in internal/inplace, kept by its
 # package's init; K = 0 builds the tree as it is.
 pad() {
@@ -50,8 +61,8 @@ pad() {
 	} > "$f"
 }
 for k in $(seq 0 $((layouts - 1))); do
-	pad "$work/a" "$k"; (cd "$work/a" && go test -c "${pgo[@]}" -o "$work/a$k.test" "$oldpkg")
-	pad "$work/b" "$k"; (cd "$work/b" && go test -c "${pgo[@]}" -o "$work/b$k.test" "$newpkg")
+	pad "$work/a" "$k"; (cd "$work/a" && go test -c $(pgoflag "$work/a") -o "$work/a$k.test" "$oldpkg")
+	pad "$work/b" "$k"; (cd "$work/b" && go test -c $(pgoflag "$work/b") -o "$work/b$k.test" "$newpkg")
 done
 out=${AB_OUT:-$root/bench/results/ab}
 mkdir -p "$out"
@@ -68,7 +79,9 @@ for i in $(seq "$rounds"); do
 		done
 	done
 done
-echo "# $old vs $new, $pkg, $bench, -benchtime $benchtime, $rounds alternating rounds of $layouts layout(s), pinned to CPU $cpu${AB_PGO:+, built with $AB_PGO}"
+built=${AB_PGO:-}
+[ "$built" = own ] && built="each side's own cmd/mad/default.pgo"
+echo "# $old vs $new, $pkg, $bench, -benchtime $benchtime, $rounds alternating rounds of $layouts layout(s), pinned to CPU $cpu${built:+, built with $built}"
 benchstat "$old=$out/$name.old" "$new=$out/$name.new"
 echo "# fastest of $((rounds * layouts)) (ns/op): old, new"
 for f in "$out/$name.old" "$out/$name.new"; do
