@@ -13,16 +13,51 @@ const pageSize = 4096
 
 func roundUp(n uintptr) uintptr { return (n + pageSize - 1) &^ (pageSize - 1) }
 
-// newRegion maps size bytes (rounded up to pages), zeroed and untouched.
-// MAP_NORESERVE: the address space is not charged against the commit limit
-// until pages are written (under vm.overcommit_memory=2 it is, and mapping
-// more than the limit fails: the caller falls back to the heap).
+// hugeSize is a transparent huge page.
+const hugeSize = 2 << 20
+
+// roundSize rounds a mapping's length up to pages, and from a huge page up
+// to huge pages. The kernel backs with a huge page only a 2 MiB extent
+// aligned in the address space and wholly inside the mapping: a mapping
+// made here starts aligned (newRegion), and Linux (since 6.7) places an
+// anonymous mapping whose length is a multiple of 2 MiB at an aligned
+// address, mremap moving one included. A mapping of 3 MiB (131 072 rows
+// of 24 bytes) was placed anywhere, then written on 4 KiB pages, each a
+// fault of its own (BENCHMARKS.md, twelfth sitting). The rounding is
+// address space, which costs nothing until written.
+func roundSize(n uintptr) uintptr {
+	n = roundUp(n)
+	if n >= hugeSize {
+		n = (n + hugeSize - 1) &^ (hugeSize - 1)
+	}
+	return n
+}
+
+// newRegion maps size bytes (roundSize), zeroed and untouched, from an
+// address aligned to a huge page if it is one or more. MAP_NORESERVE: the
+// address space is not charged against the commit limit until pages are
+// written (under vm.overcommit_memory=2 it is, and mapping more than the
+// limit fails: the caller falls back to the heap).
 func newRegion(size uintptr) (*region, bool) {
-	size = roundUp(size)
-	p, err := unix.MmapPtr(-1, 0, nil, size, unix.PROT_READ|unix.PROT_WRITE,
+	size = roundSize(size)
+	extra := uintptr(0)
+	if size >= hugeSize {
+		extra = hugeSize // room to align the start; what is left over is unmapped
+	}
+	p, err := unix.MmapPtr(-1, 0, nil, size+extra, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 	if err != nil {
 		return nil, false
+	}
+	if extra != 0 {
+		head := (hugeSize - uintptr(p)%hugeSize) % hugeSize
+		if head != 0 {
+			_ = unix.MunmapPtr(p, head)
+		}
+		if tail := extra - head; tail != 0 {
+			_ = unix.MunmapPtr(unsafe.Add(p, head+size), tail)
+		}
+		p = unsafe.Add(p, head)
 	}
 	r := &region{addr: p, size: size}
 	advise(r)
@@ -89,7 +124,7 @@ func Grow[T any](s []T, k *Keep, c int) ([]T, bool) {
 		return s, false
 	}
 	one, _ := bytesOf[T](1)
-	if size = roundUp(size); size <= r.size { // within the last page's slack
+	if size = roundSize(size); size <= r.size { // within the mapping's slack
 		return sliceOf[T](r, int(r.size/one))[:len(s)], true
 	}
 	// Under mu: Stats must not read the range while it moves.

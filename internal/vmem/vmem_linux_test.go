@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func mappedNow() int64 { m, _ := Stats(); return m }
@@ -101,6 +102,34 @@ func TestGrowWithinThePageSlack(t *testing.T) {
 		t.Fatalf("Grow within the page's slack: ok %v len %d cap %d, moved %v", ok, len(g), cap(g), &g[0] != &small[0])
 	}
 	runtime.KeepAlive(k)
+}
+
+// TestMappingsInHugePages: a mapping of a huge page or more starts at an
+// address aligned to one, whatever its length, and its length is a whole
+// number of huge pages (which Linux since 6.7 also aligns when mremap
+// moves it), so that every extent of it can be a huge page. A 3 MiB
+// mapping used to be placed anywhere and written on 4 KiB pages.
+func TestMappingsInHugePages(t *testing.T) {
+	type row24 struct{ a, b, c uint64 }
+	for _, c := range []int{131_072, 174_763, 87_382} { // 3 MiB, 4 MiB and 8 bytes, 2 MiB and 16 bytes
+		s, k, ok := Map[row24](0, c)
+		if !ok {
+			t.Skip("no mapping here")
+		}
+		if a := uintptr(unsafe.Pointer(unsafe.SliceData(s))); a%hugeSize != 0 || k.r.size%hugeSize != 0 {
+			t.Errorf("Map of %d rows of 24 bytes: at %#x, %d bytes", c, a, k.r.size)
+		}
+		g, ok := Grow(s, k, 3*c)
+		if !ok || k.r.size%hugeSize != 0 || cap(g) != int(k.r.size/24) {
+			t.Errorf("Grow to %d rows: ok %v, %d bytes, cap %d", 3*c, ok, k.r.size, cap(g))
+		}
+		runtime.KeepAlive(k)
+	}
+	small, k, ok := Map[uint64](0, 100)
+	if ok && k.r.size != pageSize {
+		t.Errorf("a mapping under a huge page takes %d bytes; want a page", k.r.size)
+	}
+	runtime.KeepAlive(small)
 }
 
 func TestTooLargeRefused(t *testing.T) {
