@@ -168,6 +168,15 @@ func (t *Table) Cap() int { return cap(t.acc) + cap(t.hacc) }
 // Len returns the number of rows.
 func (t *Table) Len() int { return len(t.acc) + len(t.hacc) }
 
+// Caps returns the rows of each kind (without a histogram, with one) the
+// table holds without growing.
+func (t *Table) Caps() (plain, hists int) { return cap(t.acc), cap(t.hacc) }
+
+// CapBytes returns the bytes of the rows Caps counts.
+func (t *Table) CapBytes() (plain, hists int64) {
+	return int64(cap(t.acc)) * int64(unsafe.Sizeof(acc{})), int64(cap(t.hacc)) * int64(unsafe.Sizeof(hacc{}))
+}
+
 // Lens returns the number of rows made without a histogram and with one.
 func (t *Table) Lens() (plain, hists int) { return len(t.acc), len(t.hacc) }
 

@@ -1110,6 +1110,43 @@ func TestBurstTablesLetGo(t *testing.T) {
 	}
 }
 
+// TestBurstOfTimersLetsGoUnderCounters: a table's rows of each kind are
+// judged by their own load. After a second of timers (rows with a
+// histogram), the load is as many counters: the tables that held the
+// timers' rows are let go of once the load of rows with a histogram has
+// fallen, though their rows of both kinds together are within what the
+// counters' load reserves (judged together, they were kept for good).
+func TestBurstOfTimersLetsGoUnderCounters(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second}})
+	const n = 60_000
+	applyMany(s, n, t0, func(b *sample.Batch, i int) {
+		add(t, b, sample.KindTimer, fmt.Sprint("t.", i), t0, 1, sample.UnitNone)
+	})
+	for sec := int64(1); sec <= 40; sec++ {
+		now := t0 + sec*1000
+		applyMany(s, n, now, func(b *sample.Batch, i int) {
+			add(t, b, sample.KindCounter, fmt.Sprint("c.", i), now, 1, sample.UnitNone)
+		})
+		s.Tick(now + 1)
+		drain(t, s)
+		s.recycle()
+	}
+	var tables []*hist.Table
+	for _, p := range s.pool {
+		tables = append(tables, p.t)
+	}
+	for _, idx := range s.openList {
+		tables = append(tables, s.desc[idx].t)
+	}
+	h := s.rowHint[0]
+	for _, tb := range tables {
+		if _, hists := tb.Caps(); hists*32 >= tableTrimFrom/4 {
+			plain, _ := tb.Caps()
+			t.Errorf("a table with room for %d rows with a histogram (and %d without) kept for a load of %d and %d", hists, plain, h.hists, h.plain)
+		}
+	}
+}
+
 // TestClockStepBackKeepsSeriesWithOpenRows: a series is forgotten only when
 // none of its rows is open, even after the shard's clock stepped back by
 // more than the idle timeout. Its last-row time never goes back, and is at

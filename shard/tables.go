@@ -335,13 +335,16 @@ func (s *Shard) trimPool(now int64) {
 	s.pool = kept
 }
 
-// oversized tells whether a released table holds far more rows than its
-// period's tables now need (twice what tableFor would reserve), and more
-// than tableTrimFrom bytes. Reset keeps a table's memory (its rows'
-// pages stay written), so a pooled table sized by a burst of series would
-// keep the burst's memory for good, going round as the next tables; such
-// a table is let go of instead (the collector unmaps its rows), and the
-// next one grows to the load as it is.
+// oversized tells whether a released table of tableTrimFrom bytes or
+// more holds far more rows of a kind (with a histogram or without, a
+// quarter of tableTrimFrom's bytes at least) than its period's tables now
+// need (twice what tableFor would reserve). Reset keeps a table's memory
+// (its rows' pages stay written), so a pooled table sized by a burst of
+// series would keep the burst's memory for good, going round as the next
+// tables; such a table is let go of instead (the collector unmaps its
+// rows), and the next one grows to the load as it is. Each kind is judged
+// by its own load: a burst of timers followed by counters leaves tables
+// whose rows of both kinds together are within the load's.
 func (s *Shard) oversized(t *hist.Table) bool {
 	if t.Bytes() < tableTrimFrom {
 		return false
@@ -350,8 +353,11 @@ func (s *Shard) oversized(t *hist.Table) bool {
 	if p < 0 || p >= len(s.rowHint) || s.periods[p].ms != t.Period {
 		return true // a period reconfigured away
 	}
-	h := s.rowHint[p].plain + s.rowHint[p].hists
-	return t.Cap() > 2*(h+h/8)
+	h := s.rowHint[p]
+	plain, hists := t.Caps()
+	plainB, histsB := t.CapBytes()
+	return plainB >= tableTrimFrom/4 && plain > 2*(h.plain+h.plain/8) ||
+		histsB >= tableTrimFrom/4 && hists > 2*(h.hists+h.hists/8)
 }
 
 const (
