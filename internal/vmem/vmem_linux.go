@@ -97,9 +97,9 @@ func Reserve[T any](n int) (s []T, k *Keep, ok bool) {
 	return sliceOf[T](r, n), keep(r), true
 }
 
-// Map returns a zeroed array of n elements and capacity c in a mapping of
-// its own, to be grown with Grow. ok is false if the mapping could not be
-// made.
+// Map returns a zeroed array of n elements and capacity c at least (what
+// the mapping's rounded length holds) in a mapping of its own, to be grown
+// with Grow. ok is false if the mapping could not be made.
 func Map[T any](n, c int) (s []T, k *Keep, ok bool) {
 	size, ok := bytesOf[T](c)
 	if !ok || n > c {
@@ -109,7 +109,8 @@ func Map[T any](n, c int) (s []T, k *Keep, ok bool) {
 	if !ok {
 		return nil, nil, false
 	}
-	return sliceOf[T](r, c)[:n], keep(r), true
+	one, _ := bytesOf[T](1) // not 0: a mapping of no bytes is refused
+	return sliceOf[T](r, int(r.size/one))[:n], keep(r), true
 }
 
 // Grow returns s (an array from Map, k its Keep) with capacity c at least,

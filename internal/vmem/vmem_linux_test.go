@@ -116,8 +116,8 @@ func TestMappingsInHugePages(t *testing.T) {
 		if !ok {
 			t.Skip("no mapping here")
 		}
-		if a := uintptr(unsafe.Pointer(unsafe.SliceData(s))); a%hugeSize != 0 || k.r.size%hugeSize != 0 {
-			t.Errorf("Map of %d rows of 24 bytes: at %#x, %d bytes", c, a, k.r.size)
+		if a := uintptr(unsafe.Pointer(unsafe.SliceData(s))); a%hugeSize != 0 || k.r.size%hugeSize != 0 || cap(s) != int(k.r.size/24) {
+			t.Errorf("Map of %d rows of 24 bytes: at %#x, %d bytes, cap %d", c, a, k.r.size, cap(s))
 		}
 		g, ok := Grow(s, k, 3*c)
 		if !ok || k.r.size%hugeSize != 0 || cap(g) != int(k.r.size/24) {
