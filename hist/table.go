@@ -183,8 +183,8 @@ func (t *Table) Lens() (plain, hists int) { return len(t.acc), len(t.hacc) }
 // Bytes estimates the memory the table holds: its capacity, not its length
 // (an upper bound for rows in a mapping, whose unwritten pages cost nothing).
 func (t *Table) Bytes() int64 {
-	return int64(cap(t.acc))*int64(unsafe.Sizeof(acc{})) + int64(cap(t.hacc))*int64(unsafe.Sizeof(hacc{})) +
-		int64(cap(t.ext))*int64(unsafe.Sizeof(ext{})) + t.arena.Bytes()
+	plain, hists := t.CapBytes()
+	return plain + hists + int64(cap(t.ext))*int64(unsafe.Sizeof(ext{})) + t.arena.Bytes()
 }
 
 // LiveBytes returns the bytes an update of the table's rows may touch: the
@@ -319,11 +319,8 @@ func growRows[T any](rows []T, keep *vmem.Keep, n, c int) ([]T, *vmem.Keep) {
 // Sid returns the series of row (a handle); rows beyond the table's return
 // ^0.
 func (t *Table) Sid(row uint32) uint32 {
-	if row < uint32(len(t.acc)) {
-		return t.acc[row].sid
-	}
-	if j := int(MaxRows - 1 - int64(row)); j >= 0 && j < len(t.hacc) {
-		return t.hacc[j].sid
+	if a, _ := t.lookup(row); a != nil {
+		return a.sid
 	}
 	return ^uint32(0)
 }
@@ -394,6 +391,9 @@ func (t *Table) LimitHistChunks(n int) { t.arena.limit = n }
 // RowLines returns the addresses of the cache lines row's record is on, for
 // prefetch hints: the second is 0 unless the record straddles two lines.
 // Both are 0 if the row does not exist.
+//
+// It repeats lookup's bounds rather than calling it: so written, it is
+// inlined into the shard's lookahead (through lookup it is not).
 func (t *Table) RowLines(row uint32) (first, second uintptr) {
 	if row < uint32(len(t.acc)) {
 		p := uintptr(unsafe.Pointer(&t.acc[row]))
