@@ -475,22 +475,28 @@ const drainChunk = 64 << 10
 // drainKernel decodes, when the source stops, what gnet holds of c and what
 // c's socket still holds: bytes the kernel has acknowledged to the sender,
 // which gnet, reading a connection a buffer per event and stopping its loop
-// between two events, would close unread. It reads until the socket has
-// nothing more, or as much as its receive buffer holds (what a sender
-// still sending adds while it drains is cut there), then ends c as OnClose
-// does: a last line without its newline is whole if the sender had ended
-// its stream, cut otherwise. gnet calls OnClose before it closes the
-// socket.
+// between two events, would close unread (drainSocket). gnet calls OnClose
+// before it closes the socket.
 func (s *TCPSource) drainKernel(c gnet.Conn) {
 	held, _ := c.Peek(-1)
+	sl := <-s.slots
+	defer func() { s.slots <- sl }()
+	s.drainSocket(sl, c, c.Fd(), held)
+}
+
+// drainSocket decodes what a connection's socket fd holds, after held (what
+// was read of it before), for a stop: it reads until the socket has nothing
+// more, or as much as its receive buffer holds (what a sender still sending
+// adds while it drains is cut there), then ends the connection as OnClose
+// does: a last line without its newline is whole if the sender had ended
+// its stream, cut otherwise. fd is non-blocking; lc holds the connection's
+// framing state.
+func (s *TCPSource) drainSocket(sl *tcpSlot, lc lineCtx, fd int, held []byte) {
 	buf := slices.Grow(slices.Clone(held), drainChunk)
-	fd := c.Fd()
 	limit, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
 	if err != nil || limit <= 0 {
 		limit = 8 << 20
 	}
-	sl := <-s.slots
-	defer func() { s.slots <- sl }()
 	closing := tcpCut
 	var decoded int64
 	for read := 0; read < limit; {
@@ -506,12 +512,12 @@ func (s *TCPSource) drainKernel(c gnet.Conn) {
 			break
 		}
 		buf, read = buf[:len(buf)+n], read+n
-		done, at := s.frame(sl, c, buf, tcpOpen)
+		done, at := s.frame(sl, lc, buf, tcpOpen)
 		sl.c.vals[tcpBytes] += uint64(done)
 		buf = buf[:copy(buf, buf[done:])]
 		decoded = max(decoded, at)
 	}
-	done, at := s.frame(sl, c, buf, closing)
+	done, at := s.frame(sl, lc, buf, closing)
 	sl.c.vals[tcpBytes] += uint64(done)
 	if decoded = max(decoded, at); decoded != 0 {
 		sl.prod.Flush()
@@ -555,6 +561,13 @@ type lineState uint8
 
 const skippingLine lineState = 1
 
+// lineCtx keeps a connection's framing state: a gnet.Conn, or a connection
+// the source accepts itself at its stop (backlogConn).
+type lineCtx interface {
+	Context() any
+	SetContext(any)
+}
+
 // frame is the line framing of every TCP source (MAD-SPEC §3.3: lines end
 // in '\n'): it decodes the whole lines of buf, what c has buffered, and
 // returns how many bytes of buf are done with (decoded or discarded; the
@@ -575,7 +588,7 @@ const skippingLine lineState = 1
 // Finding long lines costs nothing while the complete lines buffered fit in
 // MaxLine+1 bytes; past that, one backward search per MaxLine bytes, which
 // stops at the last newline before the limit (shortLines).
-func (s *TCPSource) frame(sl *tcpSlot, c gnet.Conn, buf []byte, closing tcpEnd) (done int, decoded int64) {
+func (s *TCPSource) frame(sl *tcpSlot, c lineCtx, buf []byte, closing tcpEnd) (done int, decoded int64) {
 	maxLine := s.cfg.MaxLine
 	at := 0
 	if c.Context() == skippingLine {
@@ -737,8 +750,9 @@ func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 }
 
 // Stop closes the listener and the connections (decoding what they had
-// buffered, and what their sockets still held) and waits for the event
-// loops to finish. Calling it again returns the first call's result.
+// buffered, and what their sockets still held), waits for the event loops
+// to finish, and decodes the connections left in the listener's backlog
+// (tcp_backlog_linux.go). Calling it again returns the first call's result.
 func (s *TCPSource) Stop() error {
 	s.stop.Do(func() { s.stopErr = s.stopOnce() })
 	return s.stopErr
@@ -748,10 +762,12 @@ func (s *TCPSource) stopOnce() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s.stopping.Store(true)
+	backlog := s.dupListeners() // before gnet closes them (tcp_backlog_linux.go)
 	err := s.eng.Stop(ctx)
 	if runErr := <-s.done; err == nil && runErr != nil && !errors.Is(runErr, context.Canceled) {
 		err = runErr
 	}
+	s.drainBacklog(backlog)
 	s.allMu.Lock()
 	defer s.allMu.Unlock()
 	defer s.takeAll()()

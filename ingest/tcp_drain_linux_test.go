@@ -5,6 +5,7 @@ package ingest
 import (
 	"fmt"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -99,4 +100,137 @@ func stopDrains(t *testing.T, enough int) bool {
 		t.Fatalf("%d lines delivered (%d dropped) of the %d the kernel had acknowledged when the stop began", got, st.Dropped, want)
 	}
 	return true
+}
+
+// TestTCPStopDrainsBacklog: a TCP source's stop decodes what was sent on
+// the connections still in its listener's backlog, which the kernel had
+// accepted (and whose bytes it had acknowledged) but gnet never did: gnet's
+// closing the listener would reset them with what they sent. The loop is
+// held waiting for room in a full ring, so it accepts nothing, while three
+// more clients connect and send: one ends its stream after a last line
+// without its newline (decoded whole), one stays open after whole lines,
+// one stays open in the middle of a line (cut, and counted).
+func TestTCPStopDrainsBacklog(t *testing.T) {
+	const held, each = 30_000, 200
+	const lines = held + 3*each
+	k := stalledSink(1, 2, lines)
+	waits := stepsWhileFull(k)
+	src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: "127.0.0.1:0", Loops: 1, MaxWait: time.Hour, Log: quiet}, k.lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := net.Dial("tcp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	var out []byte
+	for i := range held {
+		out = fmt.Appendf(out, "n%d:1|c\n", i)
+	}
+	go first.Write(out) // blocks once the windows are full; fails when the source closes
+	waitFor(t, "the loop to wait for room in the full ring", func() bool { return waits.Load() >= 2 })
+
+	// The backlog: the loop, waiting, accepts none of these.
+	var backlog []*net.TCPConn
+	for j := range 3 {
+		c, err := net.Dial("tcp", src.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var b []byte
+		for i := held + j*each; i < held+(j+1)*each; i++ {
+			b = fmt.Appendf(b, "n%d:1|c\n", i)
+		}
+		switch j {
+		case 0:
+			b = b[:len(b)-1] // its last line without a newline, then the end of its stream
+		case 2:
+			b = append(b, "n0:1"...) // a line still to be finished: cut
+		}
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if j == 0 {
+			if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tc := c.(*net.TCPConn)
+		backlog = append(backlog, tc)
+		waitFor(t, "the kernel to acknowledge a backlog connection's bytes", func() bool { return ackedBytes(t, tc) >= len(b) })
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- src.Stop() }()
+	waitFor(t, "the stop to begin", src.stopping.Load)
+	go k.run()
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	k.finish()
+	checkExactlyOnce(t, lines, k)
+	for i := held; i < lines; i++ {
+		if k.seen[i] != 1 {
+			t.Fatalf("line %d, sent on a connection in the backlog, not delivered", i)
+		}
+	}
+	st := src.Stats()
+	if st.Connections != 4 || st.CutLines < 1 || st.Dropped != 0 {
+		t.Fatalf("stats %+v; want 4 connections, the backlog's last one's line cut, nothing dropped", st)
+	}
+	runtime.KeepAlive(backlog)
+}
+
+// ackedBytes returns the bytes of c's stream its peer acknowledged.
+func ackedBytes(t *testing.T, c *net.TCPConn) (n int) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Control(func(fd uintptr) {
+		if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil && ti.Bytes_acked > 0 {
+			n = int(ti.Bytes_acked - 1) // the SYN counts one
+		}
+	})
+	return n
+}
+
+// TestTCPListenersFound: a stop finds every event loop's listening socket
+// of its source (gnet hands out one), and none of another source's.
+func TestTCPListenersFound(t *testing.T) {
+	var srcs []*TCPSource
+	for _, loops := range []int{3, 2} {
+		src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: "127.0.0.1:0", Loops: loops, Log: quiet}, newLineSink(loops, 1, 1).lanes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Stop()
+		srcs = append(srcs, src)
+	}
+	for i, want := range []int{3, 2} {
+		// ListenTCP returns once gnet has booted, before every loop
+		// listens.
+		var fds []int
+		waitFor(t, "every loop to listen", func() bool {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			fds = srcs[i].dupListeners()
+			return len(fds) >= want
+		})
+		for _, fd := range fds {
+			sa, err := unix.Getsockname(fd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if port := sa.(*unix.SockaddrInet4).Port; port != srcs[i].Addr().(*net.TCPAddr).Port {
+				t.Errorf("source %d: a listener on port %d; want %s", i, port, srcs[i].Addr())
+			}
+			unix.Close(fd)
+		}
+		if len(fds) != want {
+			t.Errorf("source %d: %d listening sockets found; want %d (one a loop)", i, len(fds), want)
+		}
+	}
 }
