@@ -219,6 +219,12 @@ type TCPSource struct {
 	bad      throttle.Throttle // bad-line logs, across the slots
 	boot     chan error
 	done     chan error
+	// ticked is closed by the first OnTick, once every loop listens;
+	// listeners are duplicates of their listening sockets (claimListeners),
+	// drained at the stop.
+	ticked    chan struct{}
+	tickOnce  sync.Once
+	listeners []int
 	// lastTrim is when OnTick last trimmed the producers (ms; under allMu).
 	lastTrim int64
 }
@@ -267,10 +273,15 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tcp source %s: cannot listen on %s: %w", cfg.Name, cfg.Addr, err)
 	}
-	if placeholder != nil {
-		defer placeholder.Close()
+	closePlaceholder := func() {
+		if placeholder != nil {
+			placeholder.Close()
+			placeholder = nil
+		}
 	}
-	s := &TCPSource{cfg: cfg, addr: addr, slots: make(chan *tcpSlot, cfg.Loops), boot: make(chan error, 1), done: make(chan error, 1)}
+	defer closePlaceholder()
+	s := &TCPSource{cfg: cfg, addr: addr, slots: make(chan *tcpSlot, cfg.Loops), boot: make(chan error, 1), done: make(chan error, 1),
+		ticked: make(chan struct{})}
 	for i := range lanes {
 		prod := newProducer(lanes[i], cfg.Mappers)
 		prod.SizeNew = true
@@ -281,6 +292,8 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 		s.all = append(s.all, sl)
 		s.slots <- sl
 	}
+	listenMu.Lock()
+	defer listenMu.Unlock()
 	go func() {
 		err := gnet.Run(s, "tcp://"+addr.String(),
 			gnet.WithMulticore(cfg.Loops > 1), gnet.WithNumEventLoop(cfg.Loops),
@@ -295,6 +308,17 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	if err := <-s.boot; err != nil {
 		return nil, fmt.Errorf("tcp source %s: cannot listen on %s: %w", cfg.Name, cfg.Addr, err)
 	}
+	select {
+	case <-s.ticked: // every loop listens (gnet starts its ticker after them)
+	case err := <-s.done:
+		if err == nil {
+			err = errors.New("the event loops stopped before they listened")
+		}
+		return nil, fmt.Errorf("tcp source %s: cannot listen on %s: %w", cfg.Name, cfg.Addr, err)
+	}
+	// The placeholder listens at the address too: it goes first.
+	closePlaceholder()
+	s.listeners = claimListeners(addr) // tcp_backlog_linux.go
 	return s, nil
 }
 
@@ -349,6 +373,7 @@ func (s *TCPSource) OnBoot(eng gnet.Engine) gnet.Action {
 // connections are idle, and every trimEvery trims the slots' producers
 // (Producer.Trim: an idle one lets go of what a burst left allocated).
 func (s *TCPSource) OnTick() (time.Duration, gnet.Action) {
+	s.tickOnce.Do(func() { close(s.ticked) })
 	s.allMu.Lock()
 	defer s.allMu.Unlock()
 	defer s.takeAll()()
@@ -762,12 +787,11 @@ func (s *TCPSource) stopOnce() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s.stopping.Store(true)
-	backlog := s.dupListeners() // before gnet closes them (tcp_backlog_linux.go)
 	err := s.eng.Stop(ctx)
 	if runErr := <-s.done; err == nil && runErr != nil && !errors.Is(runErr, context.Canceled) {
 		err = runErr
 	}
-	s.drainBacklog(backlog)
+	s.drainBacklog(s.listeners)
 	s.allMu.Lock()
 	defer s.allMu.Unlock()
 	defer s.takeAll()()
