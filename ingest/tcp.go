@@ -225,6 +225,10 @@ type TCPSource struct {
 	ticked    chan struct{}
 	tickOnce  sync.Once
 	listeners []int
+	// lnMu guards listeners and ended: gnet.Run returned (stopped, or on
+	// its own), and listeners were drained and closed.
+	lnMu  sync.Mutex
+	ended bool
 	// lastTrim is when OnTick last trimmed the producers (ms; under allMu).
 	lastTrim int64
 }
@@ -303,6 +307,14 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 		case s.boot <- err: // failed before booting
 		default:
 		}
+		// The loops are done, stopped or on their own: the listening
+		// sockets the source holds are drained and closed now, so that
+		// none stays listening with nobody to accept.
+		s.lnMu.Lock()
+		ls := s.listeners
+		s.listeners, s.ended = nil, true
+		s.lnMu.Unlock()
+		s.drainBacklog(ls)
 		s.done <- err
 	}()
 	if err := <-s.boot; err != nil {
@@ -318,8 +330,30 @@ func ListenTCP(cfg TCPConfig, lanes []Lanes) (*TCPSource, error) {
 	}
 	// The placeholder listens at the address too: it goes first.
 	closePlaceholder()
-	s.listeners = claimListeners(addr) // tcp_backlog_linux.go
-	return s, nil
+	ls, cerr := claimListeners(addr, min(cfg.Loops, 256)) // tcp_backlog_linux.go; gnet runs at most 256 loops
+	if errors.Is(cerr, errNoFds) {
+		cfg.Log.Warn("tcp source without a drain of its backlog at the stop", "source", cfg.Name, "err", cerr)
+		cerr = nil
+	}
+	s.lnMu.Lock()
+	ended := s.ended
+	if cerr == nil && !ended {
+		s.listeners = ls
+	}
+	s.lnMu.Unlock()
+	if cerr == nil && !ended {
+		return s, nil
+	}
+	releaseListenersLocked(ls)
+	if !ended {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.eng.Stop(ctx)
+	}
+	if err := <-s.done; cerr == nil {
+		cerr = fmt.Errorf("the event loops stopped: %v", err)
+	}
+	return nil, fmt.Errorf("tcp source %s: cannot listen on %s: %w", cfg.Name, cfg.Addr, cerr)
 }
 
 // resolvePort returns addr resolved, with the port chosen by a placeholder
@@ -775,9 +809,10 @@ func (s *TCPSource) account(sl *tcpSlot, now int64, force bool) {
 }
 
 // Stop closes the listener and the connections (decoding what they had
-// buffered, and what their sockets still held), waits for the event loops
-// to finish, and decodes the connections left in the listener's backlog
-// (tcp_backlog_linux.go). Calling it again returns the first call's result.
+// buffered, and what their sockets still held), and waits for the event
+// loops to finish and the connections left in the listener's backlog to be
+// decoded (tcp_backlog_linux.go). Calling it again returns the first
+// call's result.
 func (s *TCPSource) Stop() error {
 	s.stop.Do(func() { s.stopErr = s.stopOnce() })
 	return s.stopErr
@@ -791,7 +826,6 @@ func (s *TCPSource) stopOnce() error {
 	if runErr := <-s.done; err == nil && runErr != nil && !errors.Is(runErr, context.Canceled) {
 		err = runErr
 	}
-	s.drainBacklog(s.listeners)
 	s.allMu.Lock()
 	defer s.allMu.Unlock()
 	defer s.takeAll()()

@@ -1,8 +1,12 @@
 package ingest
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,9 +20,11 @@ import (
 // handshake it completed and whose bytes it acknowledged to their senders,
 // but which gnet had not accepted yet (a loop waiting for room in a full
 // ring accepts nothing). So a source holds duplicates of its loops'
-// listening sockets, which keep them open past gnet's close: once gnet has
-// stopped, it accepts what they hold and decodes each such connection as a
-// stop decodes one gnet had accepted (drainSocket), then closes them. A
+// listening sockets, which keep them open past gnet's close: once gnet.Run
+// has returned (the source stopping, or gnet stopping on its own, as when
+// an accept fails), it accepts what they queued and decodes each such
+// connection as a stop decodes one gnet had accepted (drainSocket), then
+// closes them, so that none stays listening with nobody to accept. A
 // connection that completes its handshake after that is reset, as at any
 // listener's close.
 //
@@ -26,13 +32,16 @@ import (
 // its other loops, so a source claims its sockets among the process's
 // descriptors when it starts, once every loop listens: the listening TCP
 // sockets bound at exactly its address, family included, that no other
-// source claimed. Sources start one at a time from their gnet.Run to their
-// claim (listenMu), so the sockets at an address that no source claimed
-// are the starting one's, even when a reload opens a new source at the
-// address of one it is about to stop (SO_REUSEPORT lets both listen), and
-// a listener of another part of the process at another address of the
-// same port is not taken. Only sockets are duplicated: closing a
-// duplicate of a file would release the process's record locks on it.
+// source claimed, one a loop, or the source does not start. Sources start
+// one at a time from their gnet.Run to their claim, and a socket's claim
+// is released with its last descriptor (listenMu), so the sockets at an
+// address that no source claimed are the starting one's, even when a
+// reload opens a new source at the address of one it is about to stop
+// (SO_REUSEPORT lets both listen), and a listener of another part of the
+// process at another address of the same port is not taken. Only sockets
+// are duplicated: closing a duplicate of a file would release the
+// process's record locks on it. Where the process's descriptors cannot be
+// listed (no /proc), no source claims and none drains its backlog.
 
 // listenMu serializes the TCP sources' starts from gnet.Run to their
 // claim, so that listeners of one address are told apart; claimed holds
@@ -44,15 +53,26 @@ var (
 
 // claimListeners returns duplicates (close-on-exec, non-blocking) of the
 // listening TCP sockets bound exactly at addr, as gnet binds it, that no
-// other source claimed. Under listenMu, once every loop listens. Only
-// socket descriptors are duplicated (closing a duplicate of a file would
-// release the process's record locks on it, or flush it).
-func claimListeners(addr *net.TCPAddr) []int {
+// other source claimed: loops of them, one per event loop, or an error (and
+// none claimed). Under listenMu, once every loop listens. Only socket
+// descriptors are duplicated (closing a duplicate of a file would release
+// the process's record locks on it, or flush it).
+func claimListeners(addr *net.TCPAddr, loops int) ([]int, error) {
 	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return nil
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission):
+		return nil, fmt.Errorf("%w: %w", errNoFds, err)
+	case err != nil:
+		return nil, err // out of descriptors, say: as a duplicate failing
 	}
 	var fds []int
+	var inos []uint64
+	fail := func(err error) ([]int, error) {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, err
+	}
 	for _, e := range ents {
 		n, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -64,21 +84,53 @@ func claimListeners(addr *net.TCPAddr) []int {
 			continue
 		}
 		want, err := strconv.ParseUint(strings.TrimSuffix(ino, "]"), 10, 64)
-		if err != nil || claimed[want] {
-			continue
+		if err != nil || claimed[want] || slices.Contains(inos, want) {
+			continue // (the number of a descriptor listed may be a duplicate's since)
 		}
 		fd, err := unix.FcntlInt(uintptr(n), unix.F_DUPFD_CLOEXEC, 0)
-		if err != nil {
-			continue
+		if err == unix.EBADF {
+			continue // closed since
 		}
-		if got, ok := listensAt(fd, addr); ok && got == want && !claimed[got] && unix.SetNonblock(fd, true) == nil {
-			claimed[got] = true
-			fds = append(fds, fd)
+		if err != nil {
+			return fail(err)
+		}
+		if got, ok := listensAt(fd, addr); ok && got == want && !claimed[got] {
+			if err := unix.SetNonblock(fd, true); err != nil {
+				unix.Close(fd)
+				return fail(err)
+			}
+			fds, inos = append(fds, fd), append(inos, got)
 			continue
 		}
 		unix.Close(fd)
 	}
-	return fds
+	if len(fds) != loops {
+		return fail(fmt.Errorf("%d listening sockets found at %s for %d event loops", len(fds), addr, loops))
+	}
+	for _, ino := range inos {
+		claimed[ino] = true
+	}
+	return fds, nil
+}
+
+// errNoFds is claimListeners's error when the process's descriptors
+// cannot be listed (no /proc): no source can claim, so each runs without
+// (ListenTCP says so), and none takes another's.
+var errNoFds = errors.New("cannot list the process's descriptors: the listener's backlog is not drained at the stop")
+
+// releaseListenersLocked closes listening sockets claimListeners returned
+// and releases their claims, under listenMu: a socket's claim goes with
+// its last descriptor, so that no source starting meanwhile finds it open
+// and unclaimed.
+func releaseListenersLocked(fds []int) {
+	for _, l := range fds {
+		var st unix.Stat_t
+		ok := unix.Fstat(l, &st) == nil
+		unix.Close(l)
+		if ok {
+			delete(claimed, st.Ino)
+		}
+	}
 }
 
 // listensAt reports whether fd is a listening TCP socket bound exactly to
@@ -163,12 +215,15 @@ func (s *TCPSource) drainBacklog(fds []int) {
 			s.drainSocket(sl, &backlogConn{}, c, nil)
 			unix.Close(c)
 		}
-		var st unix.Stat_t
-		if unix.Fstat(l, &st) == nil {
-			listenMu.Lock()
-			delete(claimed, st.Ino)
-			listenMu.Unlock()
+		listenMu.Lock()
+		releaseListenersLocked([]int{l})
+		listenMu.Unlock()
+		if afterRelease != nil {
+			afterRelease()
 		}
-		unix.Close(l)
 	}
 }
+
+// afterRelease, set by tests, runs in drainBacklog once a listener's claim
+// is released.
+var afterRelease func()

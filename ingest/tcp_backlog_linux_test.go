@@ -4,11 +4,14 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,7 +124,7 @@ func TestTCPListenersFound(t *testing.T) {
 		loops := 2 + i%2
 		src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: addr, Loops: loops, Log: quiet}, newLineSink(loops, 1, 1).lanes)
 		if err != nil {
-			if addr[0] == '[' {
+			if addr[0] == '[' || addr[0] == ':' { // gnet binds ":0" to [::], dual-stack
 				t.Logf("no IPv6 here (%v): %s left out", err, addr)
 				continue
 			}
@@ -342,5 +345,186 @@ func TestTCPStopKeepsRecordLocks(t *testing.T) {
 	k.finish()
 	if !held() {
 		t.Error("the process's record lock on a file was released by a TCP source's stop")
+	}
+}
+
+// exhaustFDs fills every free descriptor below a lowered RLIMIT_NOFILE
+// with /dev/null, so that the next descriptor the process creates fails
+// with EMFILE, but spare; the returned function gives them back.
+func exhaustFDs(t *testing.T, limit uint64, spare int) (restore func()) {
+	t.Helper()
+	var saved unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &saved); err != nil {
+		t.Fatal(err)
+	}
+	lim := saved
+	lim.Cur = min(limit, saved.Max)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skipf("cannot lower the descriptor limit: %v", err)
+	}
+	var fill []int
+	for {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			if err != unix.EMFILE {
+				t.Fatal(err)
+			}
+			break
+		}
+		fill = append(fill, fd)
+	}
+	if len(fill) < spare {
+		for _, fd := range fill {
+			unix.Close(fd)
+		}
+		unix.Setrlimit(unix.RLIMIT_NOFILE, &saved)
+		t.Skipf("%d descriptors free under the limit of %d; %d wanted", len(fill), lim.Cur, spare)
+	}
+	for range spare { // the lowest free descriptors are taken first: any will do
+		unix.Close(fill[len(fill)-1])
+		fill = fill[:len(fill)-1]
+	}
+	return func() {
+		for _, fd := range fill {
+			unix.Close(fd)
+		}
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &saved); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestTCPEngineDeathClosesListeners: gnet's engine can stop on its own,
+// without Stop: an event loop that fails (accept(2) failing with EMFILE is
+// fatal to gnet: ErrAcceptSocket) shuts the whole engine down and closes
+// its listening sockets. The source's duplicates must not keep them
+// listening: nobody accepts on them any more, so clients would be queued,
+// their bytes acknowledged and never read, until a Stop that nothing
+// calls, instead of being refused (as before 51c0e06).
+func TestTCPEngineDeathClosesListeners(t *testing.T) {
+	k := newLineSink(1, 1, 1)
+	src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: "127.0.0.1:0", Loops: 1, Log: quiet}, k.lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.finish()
+	defer src.Stop()
+	port := src.Addr().(*net.TCPAddr).Port
+	client, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(client)
+
+	// gnet's accept of this connection fails with EMFILE: its loop
+	// exits, and the engine shuts down and returns from gnet.Run.
+	restore := exhaustFDs(t, 1024, 0)
+	err = unix.Connect(client, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+	if err != nil {
+		restore()
+		t.Fatal(err)
+	}
+	waitFor(t, "gnet.Run to return on its own", func() bool { return len(src.done) == 1 })
+	restore()
+
+	c, err := net.Dial("tcp", src.Addr().String())
+	if err == nil {
+		c.Close()
+		open := 0
+		for _, fd := range src.listeners {
+			if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err == nil && v == 1 {
+				open++
+			}
+		}
+		t.Fatalf("gnet's engine stopped on its own, yet a connection to %s was accepted: the source still holds %d listening sockets nobody serves", src.Addr(), open)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatal(err)
+	}
+}
+
+// TestTCPClaimAllOrNothing: a source claims every loop's listening socket
+// or fails. Here the process runs out of descriptors between gnet's start
+// (two loops: two listening sockets, two pollers of two descriptors each)
+// and the claim, which has room for one duplicate: ListenTCP succeeds with
+// one, and the other socket, serving and unclaimed, is taken by the next
+// source started at the address, whose stop would drain it (and which,
+// once the first source stops, keeps it listening with nobody accepting).
+func TestTCPClaimAllOrNothing(t *testing.T) {
+	// A port of its own, but given: with port 0 the placeholder that picks
+	// it frees a descriptor just before the claim.
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ka := newLineSink(2, 1, 1)
+	defer ka.finish()
+	// With one descriptor free more each time: too few for gnet to start,
+	// then enough for it and for some of the claim's duplicates, which is
+	// where a partial claim would succeed.
+	for spare := 1; spare <= 32; spare++ {
+		restore := exhaustFDs(t, 1024, spare)
+		a, err := ListenTCP(TCPConfig{Name: "a", Addr: addr, Loops: 2, Log: quiet}, ka.lanes)
+		restore()
+		switch {
+		case err != nil && strings.Contains(err.Error(), "listening sockets found"):
+			return // refused, holding none: what the test wants
+		case err != nil:
+			continue // gnet itself could not start
+		}
+		defer a.Stop()
+		if len(a.listeners) != 2 {
+			t.Fatalf("source a: ListenTCP succeeded holding %d listening sockets of its 2 loops", len(a.listeners))
+		}
+		kb := newLineSink(1, 1, 1)
+		defer kb.finish()
+		b, err := ListenTCP(TCPConfig{Name: "b", Addr: a.Addr().String(), Loops: 1, Log: quiet}, kb.lanes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Stop()
+		if len(b.listeners) != 1 {
+			t.Errorf("source b (1 loop) at %s claimed %d listening sockets: source a's among them", a.Addr(), len(b.listeners))
+		}
+		t.Fatalf("with %d descriptors free, source a started and claimed both its sockets; with one fewer gnet could not start: no partial claim was tried", spare)
+	}
+	t.Fatal("source a never started")
+}
+
+// TestTCPStopReleasesClosedListeners: a stopping source releases each of
+// its listening sockets' claims; a source starting at the same address
+// must not find the socket still open and unclaimed in between, or it
+// holds a socket that no loop serves (connections queued to it hang until
+// its own stop).
+func TestTCPStopReleasesClosedListeners(t *testing.T) {
+	kx := newLineSink(1, 1, 1)
+	x, err := ListenTCP(TCPConfig{Name: "x", Addr: "127.0.0.1:0", Loops: 1, Log: quiet}, kx.lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ky := newLineSink(1, 1, 1)
+	defer ky.finish()
+	var y *TCPSource
+	var yErr error
+	afterRelease = func() {
+		afterRelease = nil
+		y, yErr = ListenTCP(TCPConfig{Name: "y", Addr: x.Addr().String(), Loops: 1, Log: quiet}, ky.lanes)
+	}
+	defer func() { afterRelease = nil }()
+	if err := x.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	kx.finish()
+	if y == nil && yErr == nil {
+		t.Fatal("the hook did not run")
+	}
+	if yErr != nil {
+		t.Fatal(yErr)
+	}
+	defer y.Stop()
+	if len(y.listeners) != 1 {
+		t.Errorf("source y (1 loop), started while x stopped, holds %d listening sockets: x's among them", len(y.listeners))
 	}
 }
