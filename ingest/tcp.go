@@ -221,7 +221,7 @@ type TCPSource struct {
 	done     chan error
 	// ticked is closed by the first OnTick, once every loop listens;
 	// listeners are duplicates of their listening sockets (claimListeners),
-	// drained at the stop.
+	// drained and closed when gnet.Run returns.
 	ticked    chan struct{}
 	tickOnce  sync.Once
 	listeners []int
