@@ -13,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,23 +28,8 @@ import (
 func TestTCPStopDrainsBacklog(t *testing.T) {
 	const held, each = 30_000, 200
 	const lines = held + 3*each
-	k := stalledSink(1, 2, lines)
-	waits := stepsWhileFull(k)
-	src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: "127.0.0.1:0", Loops: 1, MaxWait: time.Hour, Log: quiet}, k.lanes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := net.Dial("tcp", src.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, k, first := stalledSource(t, "127.0.0.1:0", lines, heldLines(held))
 	defer first.Close()
-	var out []byte
-	for i := range held {
-		out = fmt.Appendf(out, "n%d:1|c\n", i)
-	}
-	go first.Write(out) // blocks once the windows are full; fails when the source closes
-	waitFor(t, "the loop to wait for room in the full ring", func() bool { return waits.Load() >= 2 })
 
 	// The backlog: the loop, waiting, accepts none of these.
 	var backlog []*net.TCPConn
@@ -77,14 +61,7 @@ func TestTCPStopDrainsBacklog(t *testing.T) {
 		backlog = append(backlog, tc)
 		waitFor(t, "the kernel to acknowledge a backlog connection's bytes", func() bool { return ackedBytes(t, tc) >= len(b) })
 	}
-	stopped := make(chan error, 1)
-	go func() { stopped <- src.Stop() }()
-	waitFor(t, "the stop to begin", src.stopping.Load)
-	go k.run()
-	if err := <-stopped; err != nil {
-		t.Fatal(err)
-	}
-	k.finish()
+	stopReleasing(t, src, k)
 	checkExactlyOnce(t, lines, k)
 	for i := held; i < lines; i++ {
 		if k.seen[i] != 1 {
@@ -190,23 +167,8 @@ func TestTCPStopLeavesAnotherSourcesBacklog(t *testing.T) {
 
 	// The new source, its loop held waiting for room in a full ring, so
 	// that a connection stays in its listener's backlog.
-	k := stalledSink(1, 2, lines)
-	waits := stepsWhileFull(k)
-	nw, err := ListenTCP(TCPConfig{Name: "new", Addr: fmt.Sprintf("127.0.0.1:%d", port), Loops: 1, MaxWait: time.Hour, Log: quiet}, k.lanes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := net.Dial("tcp", nw.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	nw, k, first := stalledSource(t, fmt.Sprintf("127.0.0.1:%d", port), lines, heldLines(held))
 	defer first.Close()
-	var out []byte
-	for i := range held {
-		out = fmt.Appendf(out, "n%d:1|c\n", i)
-	}
-	go first.Write(out)
-	waitFor(t, "the new source's loop to wait for room in the full ring", func() bool { return waits.Load() >= 2 })
 	c, err := net.Dial("tcp", nw.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -229,14 +191,7 @@ func TestTCPStopLeavesAnotherSourcesBacklog(t *testing.T) {
 	oldSink.finish()
 	oldStats := old.Stats()
 
-	stopped := make(chan error, 1)
-	go func() { stopped <- nw.Stop() }()
-	waitFor(t, "the new source's stop to begin", nw.stopping.Load)
-	go k.run()
-	if err := <-stopped; err != nil {
-		t.Fatal(err)
-	}
-	k.finish()
+	stopReleasing(t, nw, k)
 	if oldStats.Connections != 0 || oldSink.got.Load() != 0 {
 		t.Errorf("the old source (0.0.0.0:%d), stopping, took %d connections and delivered %d samples; want none: they were the new source's (127.0.0.1:%d)",
 			port, oldStats.Connections, oldSink.got.Load(), port)
@@ -527,4 +482,13 @@ func TestTCPStopReleasesClosedListeners(t *testing.T) {
 	if len(y.listeners) != 1 {
 		t.Errorf("source y (1 loop), started while x stopped, holds %d listening sockets: x's among them", len(y.listeners))
 	}
+}
+
+// heldLines returns the lines "n<i>:1|c" for i below n.
+func heldLines(n int) []byte {
+	var out []byte
+	for i := range n {
+		out = fmt.Appendf(out, "n%d:1|c\n", i)
+	}
+	return out
 }

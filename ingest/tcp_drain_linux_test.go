@@ -7,8 +7,6 @@ import (
 	"net"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // TestTCPStopDrainsSocket: a TCP source's stop decodes what a connection's
@@ -38,17 +36,6 @@ func TestTCPStopDrainsSocket(t *testing.T) {
 // checked nothing, if the kernel acknowledged fewer than enough bytes.
 func stopDrains(t *testing.T, enough int) bool {
 	const lines, width = 40_000, 12 // "n000000:1|c\n"
-	k := stalledSink(1, 2, lines)
-	waits := stepsWhileFull(k)
-	src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: "127.0.0.1:0", Loops: 1, MaxWait: time.Hour, Log: quiet}, k.lanes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.Dial("tcp", src.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	var out []byte
 	for i := range lines {
 		out = fmt.Appendf(out, "n%06d:1|c\n", i)
@@ -56,20 +43,9 @@ func stopDrains(t *testing.T, enough int) bool {
 	if len(out) != lines*width {
 		t.Fatalf("lines of %d bytes; want %d", len(out)/lines, width)
 	}
-	go conn.Write(out) // blocks once the windows are full; fails when the source closes
-	waitFor(t, "the loop to wait for room in the full ring", func() bool { return waits.Load() >= 2 })
-	raw, err := conn.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	acked := func() (n int) {
-		raw.Control(func(fd uintptr) {
-			if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil && ti.Bytes_acked > 0 {
-				n = int(ti.Bytes_acked - 1) // the SYN counts one
-			}
-		})
-		return n
-	}
+	src, k, conn := stalledSource(t, "127.0.0.1:0", lines, out)
+	defer conn.Close()
+	acked := func() int { return ackedBytes(t, conn.(*net.TCPConn)) }
 	for deadline := time.Now().Add(2 * time.Second); acked() < enough; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			go k.run()
@@ -81,14 +57,7 @@ func stopDrains(t *testing.T, enough int) bool {
 		}
 	}
 	want := acked() / width // lines acknowledged whole
-	stopped := make(chan error, 1)
-	go func() { stopped <- src.Stop() }()
-	waitFor(t, "the stop to begin", src.stopping.Load)
-	go k.run()
-	if err := <-stopped; err != nil {
-		t.Fatal(err)
-	}
-	k.finish()
+	stopReleasing(t, src, k)
 	got := checkExactlyOnce(t, lines, k)
 	for i := range got {
 		if k.seen[i] != 1 {
@@ -99,4 +68,39 @@ func stopDrains(t *testing.T, enough int) bool {
 		t.Fatalf("%d lines delivered (%d dropped) of the %d the kernel had acknowledged when the stop began", got, st.Dropped, want)
 	}
 	return true
+}
+
+// stalledSource starts a TCP source of one loop at addr, feeding a
+// stalledSink of ids line ids whose ring holds two batches, connects to
+// it and sends out, and returns once the loop waits for room in the full
+// ring: it accepts and reads nothing more until the sink runs (k.run).
+func stalledSource(t *testing.T, addr string, ids int, out []byte) (*TCPSource, *lineSink, net.Conn) {
+	t.Helper()
+	k := stalledSink(1, 2, ids)
+	waits := stepsWhileFull(k)
+	src, err := ListenTCP(TCPConfig{Name: "tcp", Addr: addr, Loops: 1, MaxWait: time.Hour, Log: quiet}, k.lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go conn.Write(out) // blocks once the windows are full; fails when the source closes
+	waitFor(t, "the loop to wait for room in the full ring", func() bool { return waits.Load() >= 2 })
+	return src, k, conn
+}
+
+// stopReleasing stops src, held by its stalled sink k (stalledSource), and
+// lets k run once the stop has begun, then ends k.
+func stopReleasing(t *testing.T, src *TCPSource, k *lineSink) {
+	t.Helper()
+	stopped := make(chan error, 1)
+	go func() { stopped <- src.Stop() }()
+	waitFor(t, "the stop to begin", src.stopping.Load)
+	go k.run()
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	k.finish()
 }
