@@ -256,11 +256,12 @@ func TestTCPStopLeavesOtherListeners(t *testing.T) {
 	}
 }
 
-// TestTCPStopKeepsRecordLocks: a TCP source's stop looks for its listeners
-// by duplicating every descriptor of the process and closing the
-// duplicates that are not; closing any descriptor of a file releases the
-// process's POSIX record locks on it (fcntl(2)). A lock another part of the
-// process holds must survive the stop.
+// TestTCPStopKeepsRecordLocks: a TCP source looks for its listening
+// sockets among the process's descriptors; closing a duplicate of a file's
+// descriptor would release the process's POSIX record locks on it
+// (fcntl(2)), as the first version, which duplicated every descriptor,
+// did. A lock another part of the process holds must survive the source's
+// start and stop.
 func TestTCPStopKeepsRecordLocks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
 	f, err := os.Create(path)
@@ -400,11 +401,11 @@ func TestTCPEngineDeathClosesListeners(t *testing.T) {
 
 // TestTCPClaimAllOrNothing: a source claims every loop's listening socket
 // or fails. Here the process runs out of descriptors between gnet's start
-// (two loops: two listening sockets, two pollers of two descriptors each)
-// and the claim, which has room for one duplicate: ListenTCP succeeds with
-// one, and the other socket, serving and unclaimed, is taken by the next
-// source started at the address, whose stop would drain it (and which,
-// once the first source stops, keeps it listening with nobody accepting).
+// and the claim, which has room for one duplicate: a source started with
+// one (as it did at b37d858) would leave the other socket, serving and
+// unclaimed, to the next source started at the address, whose stop would
+// drain it (and which, once the first source stops, keeps it listening
+// with nobody accepting).
 func TestTCPClaimAllOrNothing(t *testing.T) {
 	// A port of its own, but given: with port 0 the placeholder that picks
 	// it frees a descriptor just before the claim.
