@@ -544,7 +544,7 @@ func (s *TCPSource) drainKernel(c gnet.Conn) {
 }
 
 // drainSocket decodes what a connection's socket fd holds, after held (what
-// was read of it before), for a stop: it reads until the socket has nothing
+// was read of it before), when the source's loops end: it reads until the socket has nothing
 // more, or as much as its receive buffer holds (what a sender still sending
 // adds while it drains is cut there), then ends the connection as OnClose
 // does: a last line without its newline is whole if the sender had ended

@@ -94,7 +94,7 @@ func claimListeners(addr *net.TCPAddr, loops int) ([]int, error) {
 		if err != nil {
 			return fail(err)
 		}
-		if got, ok := listensAt(fd, addr); ok && got == want && !claimed[got] {
+		if got, ok := listensAt(fd, addr); ok && got == want { // want is unclaimed (above)
 			if err := unix.SetNonblock(fd, true); err != nil {
 				unix.Close(fd)
 				return fail(err)
