@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 	"time"
@@ -23,16 +24,22 @@ import (
 // reading a histogram and its percentiles costs a row. "latencies" are the
 // same with fractional values (milliseconds with microseconds), as real
 // latencies are: their mean and percentiles are not whole numbers, and
-// writing them is what a JSON row's numbers cost.
+// writing them is what a JSON row's numbers cost. "shuffled" is "tagged"
+// with each bucket's samples in an order of their own, unrelated to the
+// order the series were made in, as a steady load's are: a bucket's rows
+// (in the order of their first sample) then read the series' records and
+// keys at random, where the other cases read them in memory order.
 func BenchmarkEmit(b *testing.B) {
 	for _, tc := range []struct {
 		name       string
 		tagged     bool
 		timers     int  // samples a timer series; 0: one a series, counters and timers alternating
 		fractional bool // values with a fraction
-	}{{"untagged", false, 0, false}, {"tagged", true, 0, false}, {"timers", false, 16, false}, {"latencies", false, 16, true}} {
+		shuffled   bool // each bucket's samples in a random order
+	}{{"untagged", false, 0, false, false}, {"tagged", true, 0, false, false}, {"shuffled", true, 0, false, true},
+		{"timers", false, 16, false, false}, {"latencies", false, 16, true, false}} {
 		for _, n := range []int{10_000, 100_000, 1_000_000} {
-			if n > 100_000 && !tc.tagged {
+			if n > 100_000 && (!tc.tagged || tc.shuffled) {
 				continue // S2's case only: a million series, each its own set
 			}
 			b.Run(fmt.Sprintf("%s/series=%d", tc.name, n), func(b *testing.B) {
@@ -75,6 +82,18 @@ func BenchmarkEmit(b *testing.B) {
 					}
 				}
 				at := t0
+				if tc.shuffled {
+					// The series are made in order, in a bucket emitted
+					// before the timing; later buckets take the samples
+					// in a random order of their own.
+					s.Apply(&batch, at+100)
+					at += 1000
+					s.Tick(at + 1001)
+					e.Poll()
+					rand.New(rand.NewPCG(1, 2)).Shuffle(len(batch.Samples), func(i, j int) {
+						batch.Samples[i], batch.Samples[j] = batch.Samples[j], batch.Samples[i]
+					})
+				}
 				b.ResetTimer()
 				for range b.N {
 					b.StopTimer()
