@@ -23,6 +23,11 @@ type SeriesKeys interface {
 	Plain(sid uint32) (name, dims bool)
 	// Specified returns the statistics specified for series sid.
 	Specified(sid uint32) Set
+	// Hint tells the processor what reading series sid will touch, in two
+	// steps a while apart (prefetch instructions: nothing waits for
+	// memory): its record (keys false), then, once the record has come
+	// in, the strings of its key (keys true, which reads the record).
+	Hint(sid uint32, keys bool)
 }
 
 // Snapshot is a sealed bucket table: immutable, owned by the control plane
@@ -67,6 +72,11 @@ func (s *Snapshot) Plain(i int) (name, dims bool) {
 // Specified().Closure() and marks the others isSpecified=false.
 func (s *Snapshot) Specified(i int) Set {
 	return s.series.Specified(s.Table.SidAt(i))
+}
+
+// Hint hints what reading row i's series will touch (SeriesKeys.Hint).
+func (s *Snapshot) Hint(i int, keys bool) {
+	s.series.Hint(s.Table.SidAt(i), keys)
 }
 
 // Release hands the table back to its shard for reuse. Any goroutine may call

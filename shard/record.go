@@ -5,6 +5,7 @@ import (
 	"runtime"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/prefetch"
 	"github.com/gomad/mad/internal/vmem"
 )
 
@@ -138,6 +139,23 @@ func (v *seriesView) Plain(sid uint32) (name, dims bool) {
 	k := keyWord(v.recs[int(sid)*v.stride+recKey])
 	runtime.KeepAlive(v.keep) // the records are read
 	return v.pool.plain(k.name()), v.pool.plain(k.dims())
+}
+
+// Hint hints series sid's record (keys false), or the pool slots of its
+// key's name and dimensions (keys true: the record is read).
+func (v *seriesView) Hint(sid uint32, keys bool) {
+	at := int(sid) * v.stride
+	if !keys {
+		prefetch.Line(addr(&v.recs[at]))
+		return
+	}
+	k := keyWord(v.recs[at+recKey])
+	runtime.KeepAlive(v.keep) // the records are read
+	// A slot's first 64 bytes: the whole of most keys' dimensions
+	// (header and text), over at most two lines.
+	dims := v.pool.slot(k.dims())
+	prefetch.Lines2(dims, dims+63)
+	prefetch.Line(v.pool.slot(k.name()))
 }
 
 // Specified returns the statistics specified for series sid.

@@ -187,6 +187,13 @@ func (v poolView) bytes(id uint32) []byte {
 	return b
 }
 
+// slot returns the address of id's slot (its header, then the string),
+// reading nothing there: for hints.
+func (v poolView) slot(id uint32) uintptr {
+	c := v.keys.chunks[id>>poolOffShift]
+	return addr(&c[int(id&poolOffMask)*keyAlign])
+}
+
 // plain reports whether the string of id is plain JSON text (poolPlain).
 // The flags are written before the string's id is published and never
 // change, while the shard may update the count beside them: a reader

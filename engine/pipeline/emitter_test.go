@@ -525,9 +525,14 @@ func (o *orderSink) Close() error { return nil }
 // in set order up to a row that goes back to an earlier set; and across
 // shards, whose snapshots meet in sets. Checked against the grouping
 // written out here, with each set's minimum request time, over seeded
-// random groups of one to three shards.
+// random groups of one to three shards. In half the trials the series are
+// made in a bucket before, in order, and the bucket checked takes their
+// samples in an order of its own, so that its rows read their records
+// apart and the emitter hints them ahead (hintAt), which must change
+// nothing.
 func TestEmitterOrdersRowsOfInterleavedSets(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
+	var hinted [2]int
 	for trial := range 300 {
 		shards := 1 + r.IntN(3)
 		cfg := shard.Config{Periods: []time.Duration{time.Second}}
@@ -546,8 +551,13 @@ func TestEmitterOrdersRowsOfInterleavedSets(t *testing.T) {
 		pattern := r.IntN(6)
 		runs := 1 + r.IntN(8) // pattern 5
 		next := 0             // the next new set, for the patterns in set order
-		for si, s := range ss {
-			var b sample.Batch
+		shuffled := r.IntN(2) == 0
+		type row struct {
+			name, dims string
+			req        int64
+		}
+		all := make([][]row, len(ss))
+		for si := range ss {
 			rows := 1 + r.IntN(200)
 			back := r.IntN(rows) // pattern 4: the row that goes back
 			for j := range rows {
@@ -571,23 +581,63 @@ func TestEmitterOrdersRowsOfInterleavedSets(t *testing.T) {
 				case 5: // runs of the same sets in every shard: consecutive until the next shard's
 					set = j * runs / rows
 				}
-				dims := fmt.Sprintf("d%d", set)
-				name := fmt.Sprintf("s%d.r%d", si, j)
 				req := int64(0)
 				if r.IntN(3) == 0 {
 					req = t0 - 1 - int64(r.IntN(1000))
 				}
-				addSample(&b, sample.KindCounter, name, t0+100, req, 1, sample.UnitNone, "set", dims)
-				key := "set=" + dims
-				want[key] = append(want[key], name)
-				if req != 0 && (wantReq[key] == 0 || req < wantReq[key]) {
-					wantReq[key] = req
+				all[si] = append(all[si], row{fmt.Sprintf("s%d.r%d", si, j), fmt.Sprintf("d%d", set), req})
+			}
+		}
+		if shuffled {
+			for si, s := range ss {
+				var b sample.Batch
+				for _, rw := range all[si] {
+					addSample(&b, sample.KindCounter, rw.name, t0-900, 0, 1, sample.UnitNone, "set", rw.dims)
+				}
+				s.Apply(&b, t0-500)
+				s.Tick(t0 + 1001)
+				r.Shuffle(len(all[si]), func(i, j int) { all[si][i], all[si][j] = all[si][j], all[si][i] })
+			}
+			e.Poll()
+			clear(out.sets)
+			clear(out.req)
+		}
+		for si, s := range ss {
+			var b sample.Batch
+			for _, rw := range all[si] {
+				addSample(&b, sample.KindCounter, rw.name, t0+100, rw.req, 1, sample.UnitNone, "set", rw.dims)
+				key := "set=" + rw.dims
+				want[key] = append(want[key], rw.name)
+				if rw.req != 0 && (wantReq[key] == 0 || rw.req < wantReq[key]) {
+					wantReq[key] = rw.req
 				}
 			}
 			s.Apply(&b, t0+500)
 			s.Tick(t0 + 2001)
 		}
+		before := e.hinted
 		e.Poll()
+		if !shuffled && (e.hinted[0] != before[0] || pattern <= 2 && e.hinted[1] != before[1]) {
+			// (Recording reads a bucket's rows at a time: rows of sets
+			// drawn at random are apart there.)
+			t.Fatalf("trial %d (pattern %d): rows read in the order of their records hinted (%v to %v)", trial, pattern, before, e.hinted)
+		}
+		if e.hinted[0] != before[0] && e.hinted[1] == before[1] {
+			t.Fatalf("trial %d (pattern %d): rows hinted grouping (%d) not hinted recording", trial, pattern, e.hinted[0]-before[0])
+		}
+		for k := range hinted {
+			hinted[k] += e.hinted[k] - before[k]
+		}
+		// The runs to hint are this group's, within its rows.
+		total := 0
+		for _, rows := range all {
+			total += len(rows)
+		}
+		for _, run := range e.runs {
+			if run.from < 0 || run.to > total || run.from >= run.to {
+				t.Fatalf("trial %d (pattern %d): a run of rows to hint %d to %d of a group of %d rows", trial, pattern, run.from, run.to, total)
+			}
+		}
 		for _, msg := range out.err {
 			t.Fatalf("trial %d (pattern %d): %s", trial, pattern, msg)
 		}
@@ -602,5 +652,25 @@ func TestEmitterOrdersRowsOfInterleavedSets(t *testing.T) {
 				t.Fatalf("trial %d (pattern %d): set %s minimum request time %d; want %d", trial, pattern, set, out.req[set], wantReq[set])
 			}
 		}
+		if shuffled {
+			// The next group, of one row, hints none (a group's runs
+			// are its own).
+			var b sample.Batch
+			addSample(&b, sample.KindCounter, all[0][0].name, t0+1100, 0, 1, sample.UnitNone, "set", all[0][0].dims)
+			ss[0].Apply(&b, t0+1500)
+			for _, s := range ss {
+				s.Tick(t0 + 3001)
+			}
+			clear(out.sets)
+			e.Poll()
+			if len(e.runs) != 0 {
+				t.Fatalf("trial %d (pattern %d): a group of one row has runs to hint %v", trial, pattern, e.runs)
+			}
+		}
 	}
+	// The trials in an order of their own hint in both passes.
+	if hinted[0] < 1000 || hinted[1] < 1000 {
+		t.Fatalf("rows hinted: %d grouping, %d recording; want at least 1000 each", hinted[0], hinted[1])
+	}
+	t.Logf("rows hinted: %d grouping, %d recording", hinted[0], hinted[1])
 }
