@@ -24,9 +24,9 @@ type SeriesKeys interface {
 	// Specified returns the statistics specified for series sid.
 	Specified(sid uint32) Set
 	// Hint tells the processor what reading series sid will touch, in two
-	// steps a while apart (prefetch instructions: nothing waits for
-	// memory): its record (keys false), then, once the record has come
-	// in, the strings of its key (keys true, which reads the record).
+	// steps a while apart (prefetch instructions, which wait for nothing):
+	// its record (keys false), then, once the record has come in, the
+	// strings of its key (keys true, which loads the record's key word).
 	Hint(sid uint32, keys bool)
 }
 

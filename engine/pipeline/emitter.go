@@ -80,6 +80,7 @@ type Emitter struct {
 	run    int
 	judged int
 	cursor [3]int
+	sids   [64]uint32 // the series of the rows judged
 	// hinted counts the rows hinted, grouping and recording (for tests).
 	hinted [2]int
 
@@ -323,7 +324,8 @@ const (
 // trimScratch lets go of the scratch grown past keepRows or keepDimSets
 // once no group has needed it for scratchHold.
 func (e *Emitter) trimScratch() {
-	if cap(e.ids) <= keepRows && cap(e.order) <= keepRows && e.buckets.capacity() <= keepDimSets && len(e.dimIdx.slots) <= 2*keepDimSets {
+	if cap(e.ids) <= keepRows && cap(e.order) <= keepRows && e.buckets.capacity() <= keepDimSets && len(e.dimIdx.slots) <= 2*keepDimSets &&
+		cap(e.runs) <= keepRuns {
 		return
 	}
 	if e.now().Sub(e.bigAt) < scratchHold {
@@ -338,7 +340,14 @@ func (e *Emitter) trimScratch() {
 	if len(e.dimIdx.slots) > 2*keepDimSets {
 		e.dimIdx.slots = nil
 	}
+	if cap(e.runs) > keepRuns {
+		e.runs = nil
+	}
 }
+
+// keepRuns: the runs of rows to hint a group of keepRows rows may have
+// (one a block of 64 at most, hinted blocks and others alternating).
+const keepRuns = keepRows / 64
 
 // emit groups the rows of one (period, start, expiration) by dimensions and
 // records each dimension set's PeriodicData, in parts (chunkMetrics).
@@ -384,7 +393,10 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 		for lo := 0; lo < n; lo += len(blk.dims) {
 			hi := min(lo+len(blk.dims), n)
 			blk.fresh = 0
-			hints := apart(snap.Table, lo, hi)
+			for i := lo; i < hi; i++ {
+				e.sids[i-lo] = snap.Table.SidAt(i)
+			}
+			hints := apart(e.sids[:hi-lo])
 			if hints {
 				e.hinted[0] += hi - lo
 				e.addRun(g, g+hi-lo)
@@ -550,10 +562,11 @@ func (e *Emitter) record(k groupKey, start time.Time, b *bucketRows) {
 	for x := range int(b.n) {
 		// Position p in bucket order (buckets list their rows one after
 		// the other).
-		if p := int(b.start) + x; p >= e.judged || e.run < len(e.runs) {
+		p := int(b.start) + x
+		if p >= e.judged || e.run < len(e.runs) {
 			e.hintAt(p)
 		}
-		g := int(b.start) + x
+		g := p
 		if len(e.order) > 0 {
 			g = int(e.order[g])
 		}
@@ -624,31 +637,18 @@ const hintAhead = 8
 // hintNear: a record within this many of the row's before is in order.
 const hintNear = 4
 
-// apart reports whether rows lo to hi of t read their series' records
-// at random (atRandom).
-func apart(t *hist.Table, lo, hi int) bool {
+// apart reports whether rows read in the order of their series sids
+// read the series' records at random: a quarter of the steps or more
+// jump past hintNear records (as a uint32 difference: back or forth).
+func apart(sids []uint32) bool {
 	far := 0
-	prev := t.SidAt(lo)
-	for i := lo + 1; i < hi; i++ {
-		sid := t.SidAt(i)
-		far += jump(prev, sid)
-		prev = sid
+	for i := 1; i < len(sids); i++ {
+		if sids[i]-sids[i-1]+hintNear > 2*hintNear {
+			far++
+		}
 	}
-	return atRandom(far, hi-lo)
+	return 4*far >= len(sids)
 }
-
-// jump is 1 if a row of series sid read after one of series prev reads a
-// record not within hintNear of the one before, 0 if it does.
-func jump(prev, sid uint32) int {
-	if sid-prev+hintNear > 2*hintNear {
-		return 1
-	}
-	return 0
-}
-
-// atRandom tells whether n rows read records at random, far of them
-// jumping (jump): a quarter or more.
-func atRandom(far, n int) bool { return 4*far >= n }
 
 // hintRun is a run of positions, from and up to to, whose rows are hinted.
 type hintRun struct{ from, to int }
@@ -690,26 +690,24 @@ func (e *Emitter) hintAt(p int) {
 
 // judge adds the 64 rows from position p (in bucket order, as a group of
 // scattered rows reads them) to the runs to hint if they read records
-// apart, as apart judges rows in group order.
+// apart.
 func (e *Emitter) judge(p int) {
-	e.judged = min(p+64, e.offs[len(e.offs)-1])
-	far := 0
-	prev := e.sidAt(p, &e.cursor[2])
-	for q := p + 1; q < e.judged; q++ {
-		sid := e.sidAt(q, &e.cursor[2])
-		far += jump(prev, sid)
-		prev = sid
+	e.judged = min(p+len(e.sids), e.offs[len(e.offs)-1])
+	for q := p; q < e.judged; q++ {
+		snap, i := e.rowAt(q, &e.cursor[2])
+		e.sids[q-p] = snap.Table.SidAt(i)
 	}
-	if atRandom(far, e.judged-p) {
+	if apart(e.sids[:e.judged-p]) {
 		e.addRun(p, e.judged)
 	}
 }
 
 // rowAt returns the snapshot and row of the group's row at position p in
-// bucket order. c is a cursor (a snapshot's index) rowAt moves: positions
-// asked in increasing order find their rows in amortized constant time
-// (group rows come in increasing order but between two buckets of
-// scattered rows).
+// bucket order. c is a cursor (a snapshot's index) rowAt moves forward:
+// positions asked in increasing order find their rows in amortized
+// constant time while their group rows increase, which they do but where
+// a bucket of scattered rows follows another (there the cursor starts
+// again from the first snapshot).
 func (e *Emitter) rowAt(p int, c *int) (*hist.Snapshot, int) {
 	g := p
 	if len(e.order) > 0 {
@@ -722,12 +720,6 @@ func (e *Emitter) rowAt(p int, c *int) (*hist.Snapshot, int) {
 		*c++
 	}
 	return e.snaps[*c], g - e.offs[*c]
-}
-
-// sidAt returns the series of the group's row at position p (rowAt).
-func (e *Emitter) sidAt(p int, c *int) uint32 {
-	snap, i := e.rowAt(p, c)
-	return snap.Table.SidAt(i)
 }
 
 // send records pd with the metrics collected so far and starts the next

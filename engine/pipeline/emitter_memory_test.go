@@ -136,3 +136,20 @@ func TestEmitKeepsScratchWhileNeeded(t *testing.T) {
 		t.Fatalf("scratch for %d sets (index %d slots) kept %v after the last group that needed it", e.buckets.capacity(), len(e.dimIdx.slots), scratchHold+time.Second)
 	}
 }
+
+// TestEmitLetsHintRunsGo: the runs of rows to hint that a large group in
+// an order of its own left (one a block of 64 rows at most) go with the
+// rest of its scratch, and runs a group of keepRows rows may have stay.
+func TestEmitLetsHintRunsGo(t *testing.T) {
+	clock := time.Unix(1_000_000, 0)
+	e := NewEmitter(nil, &countSink{})
+	e.now = func() time.Time { return clock }
+	for _, n := range []int{keepRuns, keepRuns + 1} {
+		e.runs = make([]hintRun, 0, n)
+		e.bigAt = clock.Add(-scratchHold - time.Second)
+		e.trimScratch()
+		if kept := e.runs != nil; kept != (n <= keepRuns) {
+			t.Errorf("room for %d runs kept %v past scratchHold; want %v", n, kept, n <= keepRuns)
+		}
+	}
+}
