@@ -87,7 +87,9 @@ func BenchmarkHost(b *testing.B) {
 
 // hostArray returns n words in a mapping of their own, on huge pages or
 // not (transparent huge pages come only where advised: the machine's
-// setting is madvise), and its unmapping.
+// setting is madvise), and what to call once done with them: it unmaps
+// the 4 KiB pages, and keeps the huge-page mapping's Keep alive until
+// then (vmem unmaps it once the Keep is unreachable).
 func hostArray(b *testing.B, n int, huge bool) ([]uint64, func()) {
 	if huge {
 		words, k, ok := vmem.Map[uint64](n, n)

@@ -387,6 +387,9 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 	// the index slot it will probe; the second finds the rows' buckets. A
 	// group of many sets (a set per series) probes an index far larger
 	// than the caches: a slot a row, each a miss, which the hints overlap.
+	// A block whose rows read their series' records apart (apart) also
+	// has each row's record and key hinted ahead (hintAhead), and is a run
+	// for record to hint again.
 	blk := &e.block
 	for _, snap := range snaps {
 		n := snap.Len()
