@@ -592,10 +592,10 @@ func TestEmitterOrdersRowsOfInterleavedSets(t *testing.T) {
 			for si, s := range ss {
 				var b sample.Batch
 				for _, rw := range all[si] {
-					addSample(&b, sample.KindCounter, rw.name, t0-900, 0, 1, sample.UnitNone, "set", rw.dims)
+					addSample(&b, sample.KindCounter, rw.name, t0-1900, 0, 1, sample.UnitNone, "set", rw.dims)
 				}
-				s.Apply(&b, t0-500)
-				s.Tick(t0 + 1001)
+				s.Apply(&b, t0-1500)
+				s.Tick(t0 + 1) // seals the bucket before, as the clock goes on
 				r.Shuffle(len(all[si]), func(i, j int) { all[si][i], all[si][j] = all[si][j], all[si][i] })
 			}
 			e.Poll()
@@ -656,13 +656,15 @@ func TestEmitterOrdersRowsOfInterleavedSets(t *testing.T) {
 			// The next group, of one row, hints none (a group's runs
 			// are its own).
 			var b sample.Batch
-			addSample(&b, sample.KindCounter, all[0][0].name, t0+1100, 0, 1, sample.UnitNone, "set", all[0][0].dims)
-			ss[0].Apply(&b, t0+1500)
+			addSample(&b, sample.KindCounter, all[0][0].name, t0+2100, 0, 1, sample.UnitNone, "set", all[0][0].dims)
+			ss[0].Apply(&b, t0+2500)
 			for _, s := range ss {
-				s.Tick(t0 + 3001)
+				s.Tick(t0 + 4001)
 			}
 			clear(out.sets)
-			e.Poll()
+			if e.Poll(); len(out.sets) != 1 {
+				t.Fatalf("trial %d (pattern %d): the group of one row emitted %d sets", trial, pattern, len(out.sets))
+			}
 			if len(e.runs) != 0 {
 				t.Fatalf("trial %d (pattern %d): a group of one row has runs to hint %v", trial, pattern, e.runs)
 			}
