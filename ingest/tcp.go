@@ -544,12 +544,12 @@ func (s *TCPSource) drainKernel(c gnet.Conn) {
 }
 
 // drainSocket decodes what a connection's socket fd holds, after held (what
-// was read of it before), when the source's loops end: it reads until the socket has nothing
-// more, or as much as its receive buffer holds (what a sender still sending
-// adds while it drains is cut there), then ends the connection as OnClose
-// does: a last line without its newline is whole if the sender had ended
-// its stream, cut otherwise. fd is non-blocking; lc holds the connection's
-// framing state.
+// was read of it before), when the source's loops end: it reads until the
+// socket has nothing more, or as much as its receive buffer holds (what a
+// sender still sending adds while it drains is cut there), then ends the
+// connection as OnClose does: a last line without its newline is whole if
+// the sender had ended its stream, cut otherwise. fd is non-blocking; lc
+// holds the connection's framing state.
 func (s *TCPSource) drainSocket(sl *tcpSlot, lc lineCtx, fd int, held []byte) {
 	buf := slices.Grow(slices.Clone(held), drainChunk)
 	limit, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)

@@ -63,11 +63,13 @@ type Emitter struct {
 	metrics []sinks.Metric
 	dims    []sinks.Dimension
 	row     hist.Row // each row is read into it; its Buckets are scratch
-	// block is the rows emit reads ahead: their dimension sets, and the
-	// hashes of those unlike the previous row's (fresh, a bit a row).
+	// block is the rows emit reads ahead: their dimension sets, the
+	// hashes of those unlike the previous row's (fresh, a bit a row), and
+	// their series (as judge's rows too: apart).
 	block struct {
 		dims  [64][]byte
 		hash  [64]uint64
+		sids  [64]uint32
 		fresh uint64
 	}
 	all []hist.Stat
@@ -80,7 +82,6 @@ type Emitter struct {
 	run    int
 	judged int
 	cursor [3]int
-	sids   [64]uint32 // the series of the rows judged
 	// hinted counts the rows hinted, grouping and recording (for tests).
 	hinted [2]int
 
@@ -397,9 +398,9 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 			hi := min(lo+len(blk.dims), n)
 			blk.fresh = 0
 			for i := lo; i < hi; i++ {
-				e.sids[i-lo] = snap.Table.SidAt(i)
+				blk.sids[i-lo] = snap.Table.SidAt(i)
 			}
-			hints := apart(e.sids[:hi-lo])
+			hints := apart(blk.sids[:hi-lo])
 			if hints {
 				e.hinted[0] += hi - lo
 				e.addRun(g, g+hi-lo)
@@ -695,12 +696,13 @@ func (e *Emitter) hintAt(p int) {
 // scattered rows reads them) to the runs to hint if they read records
 // apart.
 func (e *Emitter) judge(p int) {
-	e.judged = min(p+len(e.sids), e.offs[len(e.offs)-1])
+	sids := &e.block.sids
+	e.judged = min(p+len(sids), e.offs[len(e.offs)-1])
 	for q := p; q < e.judged; q++ {
 		snap, i := e.rowAt(q, &e.cursor[2])
-		e.sids[q-p] = snap.Table.SidAt(i)
+		sids[q-p] = snap.Table.SidAt(i)
 	}
-	if apart(e.sids[:e.judged-p]) {
+	if apart(sids[:e.judged-p]) {
 		e.addRun(p, e.judged)
 	}
 }
