@@ -2,59 +2,100 @@ package hist
 
 // The histograms of one table live in its Arena. Each histogram is a small
 // open-addressing hash table (linear probing, power-of-two capacity, load
-// factor ≤ 3/4) of packed uint64 entries:
+// factor ≤ 3/4) of packed entries, in one of two widths. A histogram starts
+// narrow, with 32-bit entries:
+//
+//	 31  30         12 11          0
+//	+---+-------------+-------------+
+//	| 1 |  key (19)   | count (12)  |
+//	+---+-------------+-------------+
+//
+// and is widened, once, to 64-bit entries when a count would pass 4095:
 //
 //	 63  62  61         43 42                              0
 //	+---+---+-------------+---------------------------------+
 //	| 1 | h |  key (19)   |           count (43)            |
 //	+---+---+-------------+---------------------------------+
 //
+// Most histograms never are: a bucket of a period rarely takes 4 096 samples
+// of one series, and a timer's 600-odd distinct buckets then fit 4 KiB, not
+// 8 (a timer sample's update is a random read of that block in each
+// period, so the blocks' total is the working set of a timer-heavy load).
+//
 // An all-zero word is an empty slot, so a freshly cleared block is an empty
 // table, and a bucket with count 0 (which pre-aggregated data may carry) is
-// still a present key. A bucket's count is split in two entries: the low 43
-// bits (h = 0) and, only once a count has carried past 2^43, the high part
-// (h = 1, in units of 2^43). Recording any uint64 count therefore touches at
-// most two entries, and reading sums them modulo 2^64, which is MAD's Java
-// long arithmetic.
+// still a present key. A wide bucket's count is split in two entries: the
+// low 43 bits (h = 0) and, only once a count has carried past 2^43, the high
+// part (h = 1, in units of 2^43). Recording any uint64 count therefore
+// touches at most two entries, and reading sums them modulo 2^64, which is
+// MAD's Java long arithmetic.
+//
+// A set's members (AddMember) are 64-bit entries in blocks of the same kind.
 //
 // A histogram handle (Hist) is one uint64 held in the table's hist column:
 //
-//	 63        32 31        8 7       0
-//	+------------+-----------+---------+
-//	|    loc     |   used    | logCap  |     0 = no histogram yet
-//	+------------+-----------+---------+
+//	 63        32 31        8  7  6  5      0
+//	+------------+-----------+---+--+--------+
+//	|    loc     |   used    | n |  | logCap |     0 = no histogram yet
+//	+------------+-----------+---+--+--------+
 //
-// loc = chunk index << 16 | offset in chunk. Blocks are carved from chunks
-// that grow geometrically (so a table with a few rows stays small), blocks
-// never straddle chunks, and a block larger than a chunk gets a dedicated
-// chunk at offset 0. Growing a histogram moves it to a block twice the size;
-// the old block is garbage until the arena is reset, which bounds the waste
-// to the live size.
+// n: the entries are narrow. loc = chunk index << 16 | offset in chunk, in
+// 64-bit words. Blocks are carved from chunks that grow geometrically (so a
+// table with a few rows stays small), blocks never straddle chunks, and a
+// block larger than a chunk gets a dedicated chunk at offset 0. Growing or
+// widening a histogram moves it to a block twice the size; the old block is
+// garbage until the arena is reset, which bounds the waste to the live size.
 
-import "slices"
+import (
+	"slices"
+	"unsafe"
+)
 
 const (
 	countBits               = 43
 	countMask        uint64 = 1<<countBits - 1
 	entryHigh        uint64 = 1 << 62
 	entryUsed        uint64 = 1 << 63
+	narrowCountBits         = 12
+	narrowCountMask  uint32 = 1<<narrowCountBits - 1
+	narrowUsed       uint32 = 1 << 31
 	minLogCap               = 2 // 4 slots
 	firstChunk              = 1 << 9
 	maxChunk                = 1 << 16 // offsets fit in 16 bits
 	loadNum, loadDen        = 3, 4
 	fibonacci32      uint32 = 0x9E3779B1
+
+	handleNarrow = 1 << 7
+	handleLogCap = 1<<6 - 1
 )
 
-func entryKey(e uint64) Key { return Key(e >> countBits & keyMask) }
+func entryKey(e uint64) Key                      { return Key(e >> countBits & keyMask) }
+func narrowKey(e uint32) Key                     { return Key(e >> narrowCountBits & keyMask) }
+func narrowTag(k Key) uint32                     { return narrowUsed | uint32(k&keyMask)<<narrowCountBits }
+func wideTag(k Key) uint64                       { return entryUsed | uint64(k&keyMask)<<countBits }
+func widened(e uint32) uint64                    { return wideTag(narrowKey(e)) | uint64(e&narrowCountMask) }
+func narrowPlace(e uint32, logCap uint32) uint32 { return slot(narrowKey(e), logCap) }
 
 // Hist is a handle to one histogram in an Arena; 0 is the empty histogram.
 type Hist uint64
 
 func (h Hist) loc() uint32    { return uint32(h >> 32) }
 func (h Hist) used() uint32   { return uint32(h) >> 8 }
-func (h Hist) logCap() uint32 { return uint32(h) & 0xFF }
+func (h Hist) logCap() uint32 { return uint32(h) & handleLogCap }
+func (h Hist) narrow() bool   { return uint32(h)&handleNarrow != 0 }
 
-func makeHist(loc, used, logCap uint32) Hist {
+// words is the size of h's block in 64-bit words.
+func (h Hist) words() int { return 1 << h.logCap() >> (uint32(h) >> 7 & 1) }
+
+// withUsed returns h counting used entries.
+func (h Hist) withUsed(used uint32) Hist {
+	return h&^(1<<32-1) | Hist(used<<8|uint32(h)&0xFF)
+}
+
+func makeHist(loc, used, logCap uint32, narrow bool) Hist {
+	if narrow {
+		logCap |= handleNarrow
+	}
 	return Hist(uint64(loc)<<32 | uint64(used)<<8 | uint64(logCap))
 }
 
@@ -156,85 +197,134 @@ func (a *Arena) alloc(n int) (uint32, []uint64) {
 	}
 }
 
+// block returns h's block as 64-bit words, whatever its entries' width.
 func (a *Arena) block(h Hist) []uint64 {
 	loc := h.loc()
 	c := a.chunks[loc>>16]
 	off := int(loc & 0xFFFF)
-	n := 1 << h.logCap()
+	n := h.words()
 	return c[off : off+n : off+n]
+}
+
+// entries returns block b as entries of type E.
+func entries[E uint32 | uint64](b []uint64) []E {
+	var e E
+	return unsafe.Slice((*E)(unsafe.Pointer(unsafe.SliceData(b))), len(b)*8/int(unsafe.Sizeof(e)))
 }
 
 func slot(k Key, logCap uint32) uint32 {
 	return (uint32(k) * fibonacci32) >> (32 - logCap)
 }
 
+// slotAddr returns the address of the slot that recording key k into h
+// starts probing at (h not 0), for prefetch hints.
+func (a *Arena) slotAddr(h Hist, k Key) uintptr {
+	b := a.block(h)
+	i := slot(k, h.logCap())
+	if h.narrow() {
+		return uintptr(unsafe.Pointer(&entries[uint32](b)[i]))
+	}
+	return uintptr(unsafe.Pointer(&b[i]))
+}
+
 // Touch makes *h a (possibly empty) histogram, so that it reads as fed.
 func (a *Arena) Touch(h *Hist) {
 	if *h == 0 {
-		loc, _ := a.alloc(1 << minLogCap)
-		*h = makeHist(loc, 0, minLogCap)
+		loc, _ := a.alloc(1 << minLogCap >> 1)
+		*h = makeHist(loc, 0, minLogCap, true)
 	}
 }
 
 // Record adds count entries of bucket k to the histogram *h.
 func (a *Arena) Record(h *Hist, k Key, count uint64) {
 	a.Touch(h)
-	tag := entryUsed | uint64(k&keyMask)<<countBits
-	e := a.entry(h, tag)
+	if h.narrow() {
+		if count <= uint64(narrowCountMask) {
+			e := probeInsert(a, h, k, narrowTag(k), narrowCountMask)
+			if c := *e&narrowCountMask + uint32(count); c <= narrowCountMask {
+				*e = *e&^narrowCountMask | c
+				return
+			}
+		}
+		a.widen(h)
+	}
+	tag := wideTag(k)
+	e := probeInsert(a, h, k, tag, countMask)
 	low := *e&countMask + count&countMask
 	*e = tag | low&countMask
 	if carry := low>>countBits + count>>countBits; carry != 0 {
-		e = a.entry(h, tag|entryHigh)
+		e = probeInsert(a, h, k, tag|entryHigh, countMask)
 		*e = tag | entryHigh | (*e+carry)&countMask
 	}
 }
 
-// entry returns the entry tagged tag in *h, inserting it with count 0 (and
+// probeInsert returns the entry of key k in *h (whose entries are of type
+// E) whose bits outside free are tag, inserting it with those bits 0 (and
 // growing the table) if absent.
-func (a *Arena) entry(h *Hist, tag uint64) *uint64 {
+func probeInsert[E uint32 | uint64](a *Arena, h *Hist, k Key, tag, free E) *E {
 	for {
 		hh := *h
-		b := a.block(hh)
+		b := entries[E](a.block(hh))
 		mask := uint32(len(b) - 1)
-		i := slot(entryKey(tag), hh.logCap())
+		i := slot(k, hh.logCap())
 		for b[i] != 0 {
-			if b[i]&^countMask == tag {
+			if b[i]&^free == tag {
 				return &b[i]
 			}
 			i = (i + 1) & mask
 		}
 		used := hh.used()
 		if (used+1)*loadDen > uint32(len(b))*loadNum {
-			a.grow(h, histPlace)
+			rehash(a, h, hh.logCap()+1, hh.narrow(), keyPlace[E], same[E])
 			continue
 		}
 		b[i] = tag
-		*h = makeHist(hh.loc(), used+1, hh.logCap())
+		*h = hh.withUsed(used + 1)
 		return &b[i]
 	}
 }
 
-// grow moves *h to a block twice the size, placing entries with place.
-func (a *Arena) grow(h *Hist, place func(e uint64, logCap uint32) uint32) {
+// rehash moves *h, whose entries are of type E, to a new block of 1<<logCap
+// entries of type F (narrow: 32-bit), converting each with conv and placing
+// it with place.
+func rehash[E, F uint32 | uint64](a *Arena, h *Hist, logCap uint32, narrow bool, place func(F, uint32) uint32, conv func(E) F) {
 	old := a.block(*h)
 	a.live -= int64(len(old)) * 8
-	logCap := h.logCap() + 1
-	loc, b := a.alloc(1 << logCap)
+	nh := makeHist(0, h.used(), logCap, narrow)
+	loc, w := a.alloc(nh.words())
+	b := entries[F](w)
 	mask := uint32(len(b) - 1)
-	for _, e := range old {
+	for _, e := range entries[E](old) {
 		if e == 0 {
 			continue
 		}
-		i := place(e, logCap)
+		f := conv(e)
+		i := place(f, logCap)
 		for b[i] != 0 {
 			i = (i + 1) & mask
 		}
-		b[i] = e
+		b[i] = f
 	}
-	*h = makeHist(loc, h.used(), logCap)
+	*h = makeHist(loc, h.used(), logCap, narrow)
+}
+
+// widen moves the narrow histogram *h to 64-bit entries, in a block of as
+// many slots.
+func (a *Arena) widen(h *Hist) {
+	rehash(a, h, h.logCap(), false, histPlace, widened)
 }
 
 func histPlace(e uint64, logCap uint32) uint32 { return slot(entryKey(e), logCap) }
+
+// keyPlace is where a histogram's entry e goes in a block of 1<<logCap.
+func keyPlace[E uint32 | uint64](e E, logCap uint32) uint32 {
+	if unsafe.Sizeof(e) == 4 {
+		return narrowPlace(uint32(e), logCap)
+	}
+	return histPlace(uint64(e), logCap)
+}
+
+func same[E uint32 | uint64](e E) E { return e }
 
 // A set (of a StatsD set metric) uses the same blocks with different
 // entries: each is a member's 64-bit hash (0 is stored as 1, so that 0 can
@@ -249,12 +339,18 @@ const MaxSetMembers = 1<<24 - 1
 
 // AddMember adds member hash x to the set *h and reports whether it was
 // new; ok is false, with nothing changed, for a new member of a set that
-// holds MaxSetMembers already.
+// holds MaxSetMembers already. A set's entries are 64-bit: a set is made
+// wide, and a histogram fed as a set is widened first.
 func (a *Arena) AddMember(h *Hist, x uint64) (added, ok bool) {
 	if x == 0 {
 		x = 1
 	}
-	a.Touch(h)
+	if *h == 0 {
+		loc, _ := a.alloc(1 << minLogCap)
+		*h = makeHist(loc, 0, minLogCap, false)
+	} else if h.narrow() {
+		a.widen(h)
+	}
 	for {
 		hh := *h
 		b := a.block(hh)
@@ -271,11 +367,11 @@ func (a *Arena) AddMember(h *Hist, x uint64) (added, ok bool) {
 			return false, false
 		}
 		if (used+1)*loadDen > uint32(len(b))*loadNum {
-			a.grow(h, memberSlot)
+			rehash(a, h, hh.logCap()+1, false, memberSlot, same[uint64])
 			continue
 		}
 		b[i] = x
-		*h = makeHist(hh.loc(), used+1, hh.logCap())
+		*h = hh.withUsed(used + 1)
 		return true, true
 	}
 }
@@ -285,10 +381,9 @@ func (a *Arena) Merge(h *Hist, from *Arena, src Hist) {
 	if src == 0 {
 		return
 	}
-	for _, e := range from.block(src) {
-		if e != 0 {
-			a.Record(h, entryKey(e), entryCount(e))
-		}
+	var buf [64]Bucket
+	for _, b := range from.AppendBuckets(buf[:0], src) {
+		a.Record(h, b.Key, b.Count)
 	}
 }
 
@@ -312,6 +407,17 @@ func (a *Arena) AppendBuckets(dst []Bucket, h Hist) []Bucket {
 	}
 	blk := a.block(h)
 	n := len(dst)
+	if h.narrow() {
+		nb := entries[uint32](blk)
+		dst = slices.Grow(dst, len(nb))
+		out := dst[n : n+len(nb)]
+		k := 0
+		for _, e := range nb {
+			out[k] = Bucket{Key: narrowKey(e), Count: uint64(e & narrowCountMask)}
+			k += int(e >> 31) // narrowUsed
+		}
+		return dst[:n+k]
+	}
 	dst = slices.Grow(dst, len(blk))
 	out := dst[n : n+len(blk)]
 	k := 0

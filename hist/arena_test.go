@@ -28,11 +28,26 @@ func TestArenaAgainstMap(t *testing.T) {
 			} else {
 				k = Key(131000 + r.IntN(40))
 			}
+			// Small counts, and for a fifth of the histograms large
+			// ones, which widen them (a count past 4095) at some point
+			// of their filling; now and then one past 43 bits.
 			n := uint64(r.IntN(3))
+			switch {
+			case j%5 == 1 && r.IntN(2000) == 0:
+				n = 1<<43 + uint64(r.IntN(9))
+			case j%5 == 1:
+				n = uint64(r.IntN(700))
+			}
 			a.Record(&hs[j], k, n)
 			want[j][k] += n
 		}
+		narrow, wide := 0, 0
 		for j, h := range hs {
+			if h.narrow() {
+				narrow++
+			} else {
+				wide++
+			}
 			got := SortBuckets(a.AppendBuckets(nil, h))
 			if len(got) != len(want[j]) {
 				t.Fatalf("hist %d: %d buckets; want %d", j, len(got), len(want[j]))
@@ -42,6 +57,9 @@ func TestArenaAgainstMap(t *testing.T) {
 					t.Fatalf("hist %d key %d: count %d; want %d", j, b.Key, b.Count, want[j][b.Key])
 				}
 			}
+		}
+		if narrow < len(hs)/2 || wide < len(hs)/10 {
+			t.Fatalf("%d narrow histograms and %d wide: the trial does not cover both", narrow, wide)
 		}
 		// LiveBytes counts the current blocks, not those growth left behind.
 		var live int64
@@ -159,5 +177,86 @@ func TestSetMembersBounded(t *testing.T) {
 	}
 	if h.used() != MaxSetMembers {
 		t.Fatalf("used %d", h.used())
+	}
+}
+
+// TestArenaWidens: a narrow histogram's count stops at 4095; the update
+// that would pass it widens the histogram, once, with every bucket (those
+// with count 0 too) and its count kept, and the update itself applied.
+func TestArenaWidens(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		first uint64 // what the wide bucket has before the update that widens
+		add   uint64
+	}{
+		{"at the bound", 4095, 1},
+		{"one update past it", 0, 4096},
+		{"below it, then far past", 10, 1 << 50},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var a Arena
+			var h Hist
+			k := Pack(1500)
+			want := map[Key]uint64{}
+			for i := range 300 { // grown to 512 narrow slots
+				kk := Pack(float64(i))
+				a.Record(&h, kk, uint64(i%3))
+				want[kk] += uint64(i % 3)
+			}
+			a.Record(&h, k, c.first)
+			want[k] += c.first
+			if !h.narrow() {
+				t.Fatalf("widened at a count of %d", c.first)
+			}
+			logCap, used, live := h.logCap(), h.used(), a.LiveBytes()
+			a.Record(&h, k, c.add)
+			want[k] += c.add
+			if h.narrow() {
+				t.Fatalf("still narrow at a count of %d", want[k])
+			}
+			if h.logCap() != logCap || live != a.LiveBytes()-int64(h.words())*8+int64(h.words())*4 {
+				t.Fatalf("widened to 2^%d slots (from 2^%d), live %d → %d", h.logCap(), logCap, live, a.LiveBytes())
+			}
+			extra := uint32(0)
+			if want[k] > uint64(countMask) {
+				extra = 1 // the count's high part
+			}
+			if h.used() != used+extra {
+				t.Fatalf("%d entries; want %d", h.used(), used+extra)
+			}
+			got := SortBuckets(a.AppendBuckets(nil, h))
+			if len(got) != len(want) {
+				t.Fatalf("%d buckets; want %d", len(got), len(want))
+			}
+			for _, b := range got {
+				if want[b.Key] != b.Count {
+					t.Fatalf("key %d: %d; want %d", b.Key, b.Count, want[b.Key])
+				}
+			}
+			a.Record(&h, k, 1) // and it stays wide
+			if h.narrow() || SortBuckets(a.AppendBuckets(nil, h))[len(got)-1].Count != want[k]+1 {
+				t.Fatal("the wide histogram lost an update")
+			}
+		})
+	}
+}
+
+// TestSetOfAFedHistogram: a set's members are 64-bit entries; a histogram
+// fed as a set (a row whose series changed kind) is widened first and its
+// entries read as members, as wide histograms always were, instead of
+// members being written into 32-bit slots.
+func TestSetOfAFedHistogram(t *testing.T) {
+	var a Arena
+	var h Hist
+	a.Record(&h, Pack(3), 2)
+	if !h.narrow() {
+		t.Fatal("a histogram is made narrow")
+	}
+	if added, ok := a.AddMember(&h, 77); !added || !ok || h.narrow() || h.used() != 2 {
+		t.Fatalf("added %v, ok %v, narrow %v, %d entries", added, ok, h.narrow(), h.used())
+	}
+	var s Hist
+	if a.AddMember(&s, 5); s.narrow() {
+		t.Fatal("a set is made narrow")
 	}
 }

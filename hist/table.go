@@ -378,11 +378,12 @@ func (t *Table) AddValue(row uint32, v float64, unit uint8, need Need) bool {
 // AddValue, AddMember or RecordHist each, a MergeAgg's feeding one) within
 // the chunks a table's histograms may have (what a handle addresses, 32
 // GiB of them). Each allocation adds at most one chunk; a histogram
-// allocates when it is made and when it doubles, and n updates add at most
-// 2n entries (a count's high part is an entry of its own), so n updates
-// take at most 2 + bits.Len(2n) allocations. A caller that gets false
-// refuses the sample for this table, changing nothing.
-func (t *Table) HistRoom(n int) bool { return t.arena.room(2 + bits.Len(uint(2*n))) }
+// allocates when it is made, when it doubles and when it is widened (once),
+// and n updates add at most 2n entries (a count's high part is an entry of
+// its own), so n updates take at most 3 + bits.Len(2n) allocations. A
+// caller that gets false refuses the sample for this table, changing
+// nothing.
+func (t *Table) HistRoom(n int) bool { return t.arena.room(3 + bits.Len(uint(2*n))) }
 
 // LimitHistChunks lowers the chunks t's histograms may take (0: what a
 // handle addresses), for tests. Reset keeps it.
@@ -438,8 +439,7 @@ func (t *Table) HistAddr(row uint32, v float64) uintptr {
 	if hp == nil || *hp == 0 {
 		return 0
 	}
-	h := *hp
-	return uintptr(unsafe.Pointer(&t.arena.block(h)[slot(Pack(v), h.logCap())]))
+	return t.arena.slotAddr(*hp, Pack(v))
 }
 
 // Agg is a set of pre-aggregated statistics to merge into a row (MAD's

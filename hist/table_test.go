@@ -416,3 +416,48 @@ func slicesEqual(a, b []float64) bool {
 	}
 	return true
 }
+
+// TestHistAddr: the hint's address is the slot recording a value starts
+// probing at, in narrow and in wide histograms: probing from it finds the
+// value's entry before an empty slot.
+func TestHistAddr(t *testing.T) {
+	var tb Table
+	need := SetOf(Median).Need()
+	for _, count := range []uint64{1, 5000} { // 5000: widened
+		r := tb.AddRow(uint32(count), need)
+		if tb.HistAddr(r, 42) != 0 {
+			t.Fatal("HistAddr of a row without a histogram")
+		}
+		for v := range 100 {
+			tb.RecordHist(r, Pack(float64(v)), count)
+		}
+		_, hp := tb.lookup(r)
+		if hp.narrow() != (count < 4096) {
+			t.Fatalf("count %d: narrow %v", count, hp.narrow())
+		}
+		b := tb.arena.block(*hp)
+		base, width := uintptr(unsafe.Pointer(&b[0])), uintptr(8)
+		keyAt := func(i int) (Key, bool) { return entryKey(b[i]), b[i] != 0 }
+		if hp.narrow() {
+			nb := entries[uint32](b)
+			width = 4
+			keyAt = func(i int) (Key, bool) { return narrowKey(nb[i]), nb[i] != 0 }
+		}
+		slots := len(b) * 8 / int(width)
+		for v := range 100 {
+			p := tb.HistAddr(r, float64(v))
+			if p < base || (p-base)%width != 0 || int((p-base)/width) >= slots {
+				t.Fatalf("count %d, value %d: HistAddr %#x is not a slot of the block at %#x", count, v, p, base)
+			}
+			for i := int((p - base) / width); ; i = (i + 1) % slots {
+				k, used := keyAt(i)
+				if !used {
+					t.Fatalf("count %d, value %d: not found probing from HistAddr", count, v)
+				}
+				if k == Pack(float64(v)) {
+					break
+				}
+			}
+		}
+	}
+}
