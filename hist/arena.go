@@ -275,7 +275,7 @@ func probeInsert[E uint32 | uint64](a *Arena, h *Hist, k Key, tag, free E) *E {
 		}
 		used := hh.used()
 		if (used+1)*loadDen > uint32(len(b))*loadNum {
-			rehash(a, h, hh.logCap()+1, hh.narrow(), keyPlace[E], same[E])
+			rehash[E, E](a, h, hh.logCap()+1, hh.narrow(), false)
 			continue
 		}
 		b[i] = tag
@@ -285,9 +285,9 @@ func probeInsert[E uint32 | uint64](a *Arena, h *Hist, k Key, tag, free E) *E {
 }
 
 // rehash moves *h, whose entries are of type E, to a new block of 1<<logCap
-// entries of type F (narrow: 32-bit), converting each with conv and placing
-// it with place.
-func rehash[E, F uint32 | uint64](a *Arena, h *Hist, logCap uint32, narrow bool, place func(F, uint32) uint32, conv func(E) F) {
+// entries of type F (narrow: 32-bit), a narrow entry made wide if F is
+// wider, each placed by its key, or by its member hash for members.
+func rehash[E, F uint32 | uint64](a *Arena, h *Hist, logCap uint32, narrow, members bool) {
 	old := a.block(*h)
 	a.live -= int64(len(old)) * 8
 	nh := makeHist(0, h.used(), logCap, narrow)
@@ -298,8 +298,21 @@ func rehash[E, F uint32 | uint64](a *Arena, h *Hist, logCap uint32, narrow bool,
 		if e == 0 {
 			continue
 		}
-		f := conv(e)
-		i := place(f, logCap)
+		var f F
+		if unsafe.Sizeof(f) > unsafe.Sizeof(e) {
+			f = F(widened(uint32(e)))
+		} else {
+			f = F(e)
+		}
+		var i uint32
+		switch {
+		case members:
+			i = memberSlot(uint64(f), logCap)
+		case unsafe.Sizeof(f) == 4:
+			i = narrowPlace(uint32(f), logCap)
+		default:
+			i = histPlace(uint64(f), logCap)
+		}
 		for b[i] != 0 {
 			i = (i + 1) & mask
 		}
@@ -311,20 +324,10 @@ func rehash[E, F uint32 | uint64](a *Arena, h *Hist, logCap uint32, narrow bool,
 // widen moves the narrow histogram *h to 64-bit entries, in a block of as
 // many slots.
 func (a *Arena) widen(h *Hist) {
-	rehash(a, h, h.logCap(), false, histPlace, widened)
+	rehash[uint32, uint64](a, h, h.logCap(), false, false)
 }
 
 func histPlace(e uint64, logCap uint32) uint32 { return slot(entryKey(e), logCap) }
-
-// keyPlace is where a histogram's entry e goes in a block of 1<<logCap.
-func keyPlace[E uint32 | uint64](e E, logCap uint32) uint32 {
-	if unsafe.Sizeof(e) == 4 {
-		return narrowPlace(uint32(e), logCap)
-	}
-	return histPlace(uint64(e), logCap)
-}
-
-func same[E uint32 | uint64](e E) E { return e }
 
 // A set (of a StatsD set metric) uses the same blocks with different
 // entries: each is a member's 64-bit hash (0 is stored as 1, so that 0 can
@@ -367,7 +370,7 @@ func (a *Arena) AddMember(h *Hist, x uint64) (added, ok bool) {
 			return false, false
 		}
 		if (used+1)*loadDen > uint32(len(b))*loadNum {
-			rehash(a, h, hh.logCap()+1, false, memberSlot, same[uint64])
+			rehash[uint64, uint64](a, h, hh.logCap()+1, false, true)
 			continue
 		}
 		b[i] = x

@@ -27,8 +27,9 @@
 // that had data for it, as 32-byte records (count, sum, histogram handle,
 // series, unit) with an extension for min, max and the minimum request time
 // when a row needs them. Histograms are small open-addressing tables of
-// packed uint64 entries carved from the table's Arena, which is reset
-// wholesale when the table is recycled. None of this holds per-row
+// packed entries (32-bit, with counts up to 4095, widened to 64-bit the
+// first time a count would pass that) carved from the table's Arena, which
+// is reset wholesale when the table is recycled. None of this holds per-row
 // pointers, so the garbage collector's work does not grow with the number
 // of series.
 //

@@ -268,8 +268,11 @@ func diffBatch(d *decider, b *sample.Batch, now int64, wide, deltas bool) {
 		if a.Has&sample.HasHist != 0 {
 			for n := d.intn(5); n > 0; n-- {
 				c := uint64(d.intn(6))
-				if d.chance(3) {
+				switch {
+				case d.chance(3):
 					c = 1 << 50
+				case d.chance(4): // about a narrow histogram's bound (4095): some cross it added up
+					c = 2040 + uint64(d.intn(20))
 				}
 				entries = append(entries, sample.HistEntry{Value: randomValue(d), Count: c})
 			}
