@@ -112,6 +112,7 @@ type Arena struct {
 	off    int // next free offset in chunks[cur]
 	bytes  int64
 	live   int64 // bytes of the histograms' current blocks
+	slots  int64 // slots of the histograms' current blocks
 	limit  int   // chunks at most; 0: maxArenaChunks (tests lower it)
 }
 
@@ -146,7 +147,7 @@ func (a *Arena) Reset() {
 	clear(a.chunks[n:])
 	a.chunks = a.chunks[:n]
 	a.cur, a.off = 0, 0
-	a.bytes, a.live = 0, 0
+	a.bytes, a.live, a.slots = 0, 0, 0
 	for _, c := range a.chunks {
 		a.bytes += int64(len(c)) * 8
 	}
@@ -158,6 +159,9 @@ func (a *Arena) Bytes() int64 { return a.bytes }
 // LiveBytes returns the bytes of the histograms' current blocks: what
 // updating them touches (blocks left behind by growth are not).
 func (a *Arena) LiveBytes() int64 { return a.live }
+
+// LiveSlots returns the slots of the histograms' current blocks.
+func (a *Arena) LiveSlots() int64 { return a.slots }
 
 // alloc returns a zeroed block of n words (n a power of two) and its loc.
 func (a *Arena) alloc(n int) (uint32, []uint64) {
@@ -232,6 +236,7 @@ func (a *Arena) Touch(h *Hist) {
 	if *h == 0 {
 		loc, _ := a.alloc(1 << minLogCap >> 1)
 		*h = makeHist(loc, 0, minLogCap, true)
+		a.slots += 1 << minLogCap
 	}
 }
 
@@ -290,6 +295,7 @@ func probeInsert[E uint32 | uint64](a *Arena, h *Hist, k Key, tag, free E) *E {
 func rehash[E, F uint32 | uint64](a *Arena, h *Hist, logCap uint32, narrow, members bool) {
 	old := a.block(*h)
 	a.live -= int64(len(old)) * 8
+	a.slots += 1<<logCap - 1<<h.logCap()
 	nh := makeHist(0, h.used(), logCap, narrow)
 	loc, w := a.alloc(nh.words())
 	b := entries[F](w)
@@ -351,6 +357,7 @@ func (a *Arena) AddMember(h *Hist, x uint64) (added, ok bool) {
 	if *h == 0 {
 		loc, _ := a.alloc(1 << minLogCap)
 		*h = makeHist(loc, 0, minLogCap, false)
+		a.slots += 1 << minLogCap
 	} else if h.narrow() {
 		a.widen(h)
 	}

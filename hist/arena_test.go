@@ -62,18 +62,20 @@ func TestArenaAgainstMap(t *testing.T) {
 			t.Fatalf("%d narrow histograms and %d wide: the trial does not cover both", narrow, wide)
 		}
 		// LiveBytes counts the current blocks, not those growth left behind.
-		var live int64
+		// LiveSlots counts their slots.
+		var live, slots int64
 		for _, h := range hs {
 			if h != 0 {
 				live += int64(len(a.block(h))) * 8
+				slots += 1 << h.logCap()
 			}
 		}
-		if a.LiveBytes() != live || live > a.Bytes() {
-			t.Fatalf("LiveBytes %d; want %d (arena holds %d)", a.LiveBytes(), live, a.Bytes())
+		if a.LiveBytes() != live || live > a.Bytes() || a.LiveSlots() != slots {
+			t.Fatalf("LiveBytes %d, LiveSlots %d; want %d, %d (arena holds %d)", a.LiveBytes(), a.LiveSlots(), live, slots, a.Bytes())
 		}
 		a.Reset()
-		if a.LiveBytes() != 0 {
-			t.Fatalf("LiveBytes %d after Reset", a.LiveBytes())
+		if a.LiveBytes() != 0 || a.LiveSlots() != 0 {
+			t.Fatalf("LiveBytes %d, LiveSlots %d after Reset", a.LiveBytes(), a.LiveSlots())
 		}
 	}
 }
@@ -258,5 +260,8 @@ func TestSetOfAFedHistogram(t *testing.T) {
 	var s Hist
 	if a.AddMember(&s, 5); s.narrow() {
 		t.Fatal("a set is made narrow")
+	}
+	if want := int64(1<<h.logCap() + 1<<s.logCap()); a.LiveSlots() != want {
+		t.Fatalf("LiveSlots %d; want %d", a.LiveSlots(), want)
 	}
 }
