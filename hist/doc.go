@@ -24,9 +24,10 @@
 // # Storage
 //
 // A Table is one open bucket of one period in one shard: a row per series
-// that had data for it, as 32-byte records (count, sum, histogram handle,
-// series, unit) with an extension for min, max and the minimum request time
-// when a row needs them. Histograms are small open-addressing tables of
+// that had data for it, as 24-byte records (count, sum, series, unit; 32
+// bytes with a histogram handle, for a row that keeps a histogram) with an
+// extension for min, max and the minimum request time when a row needs
+// them. Histograms are small open-addressing tables of
 // packed entries (32-bit, with counts up to 4095, widened to 64-bit the
 // first time a count would pass that) carved from the table's Arena, which
 // is reset wholesale when the table is recycled. None of this holds per-row
