@@ -234,10 +234,16 @@ func (a *Arena) slotAddr(h Hist, k Key) uintptr {
 // Touch makes *h a (possibly empty) histogram, so that it reads as fed.
 func (a *Arena) Touch(h *Hist) {
 	if *h == 0 {
-		loc, _ := a.alloc(1 << minLogCap >> 1)
-		*h = makeHist(loc, 0, minLogCap, true)
-		a.slots += 1 << minLogCap
+		*h = a.fresh(true)
 	}
+}
+
+// fresh returns a new empty histogram of the smallest size, narrow or wide.
+func (a *Arena) fresh(narrow bool) Hist {
+	h := makeHist(0, 0, minLogCap, narrow)
+	loc, _ := a.alloc(h.words())
+	a.slots += 1 << minLogCap
+	return h | Hist(loc)<<32
 }
 
 // Record adds count entries of bucket k to the histogram *h.
@@ -298,6 +304,7 @@ func rehash[E, F uint32 | uint64](a *Arena, h *Hist, logCap uint32, narrow, memb
 	a.slots += 1<<logCap - 1<<h.logCap()
 	nh := makeHist(0, h.used(), logCap, narrow)
 	loc, w := a.alloc(nh.words())
+	nh |= Hist(loc) << 32
 	b := entries[F](w)
 	mask := uint32(len(b) - 1)
 	for _, e := range entries[E](old) {
@@ -324,7 +331,7 @@ func rehash[E, F uint32 | uint64](a *Arena, h *Hist, logCap uint32, narrow, memb
 		}
 		b[i] = f
 	}
-	*h = makeHist(loc, h.used(), logCap, narrow)
+	*h = nh
 }
 
 // widen moves the narrow histogram *h to 64-bit entries, in a block of as
@@ -355,9 +362,7 @@ func (a *Arena) AddMember(h *Hist, x uint64) (added, ok bool) {
 		x = 1
 	}
 	if *h == 0 {
-		loc, _ := a.alloc(1 << minLogCap)
-		*h = makeHist(loc, 0, minLogCap, false)
-		a.slots += 1 << minLogCap
+		*h = a.fresh(false)
 	} else if h.narrow() {
 		a.widen(h)
 	}
