@@ -74,6 +74,10 @@ type Decoder struct {
 	// pre is what lazyTags decided of the line being decoded, for cached
 	// (its state is reset for every line).
 	pre lookup
+	// The lines whose lookups are put off (queue): qn of them from q[qh %
+	// queueLen] on.
+	q      [queueLen]pending
+	qh, qn int
 	// relay, while RelayKeys runs, receives each parsed line instead of
 	// the route.
 	relay RelayKeyFunc
@@ -147,6 +151,9 @@ func (d *Decoder) Decode(data []byte, now int64, route sample.Route) {
 		}
 		s = int(e) + 1
 	}
+	if d.qn > 0 {
+		d.flush(route)
+	}
 }
 
 // DecodeLine decodes one line (without '\n').
@@ -154,6 +161,9 @@ func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) {
 	d.bits = classifyInto(d.bits, line)
 	d.pos = flatten(d.pos, d.bits, 0, len(line))
 	d.decode(line, d.pos, 0, len(line), now, route)
+	if d.qn > 0 {
+		d.flush(route)
+	}
 }
 
 // decode decodes the line data[s:e], given the structural positions of data
@@ -168,6 +178,9 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	}
 	d.pre.state = 0
 	if l.tagsAt != 0 { // the DogStatsD tags left unread (setLazy)
+		if d.qn > 0 { // lazyTags may look the line up
+			d.flush(route)
+		}
 		r = d.lazyTags(r, data, pos, s, l)
 	}
 	d.Stats.Lines[r]++
@@ -218,6 +231,9 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	}
 	if d.cache != nil && !d.aggregated(l, kind) && d.cached(kind, l, t, v, unit, flags, route) {
 		return n
+	}
+	if d.qn > 0 {
+		d.flush(route)
 	}
 	if l.tagsAt != 0 && d.readTags(data, pos, s, l) != OK {
 		return n
@@ -384,7 +400,8 @@ func (r *tagRound) hit() { r.hits++ }
 // Line.IdentTags): with its series' handle if the cache has one good in
 // the batch's epoch, else with its key, asking for the handle. It reports
 // false, having done nothing, if the series cannot be cached (its key is
-// too long: the caller refuses it; or too long to cache).
+// too long: the caller refuses it; or too long to cache). An untagged
+// line's lookup is put off (queue): the sample is sent some lines later.
 func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample.Unit, flags uint8, route sample.Route) bool {
 	c := d.cache
 	var i int
@@ -401,6 +418,13 @@ func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample
 			return false
 		}
 		rh = sidcache.Hash(uint8(kind), l.Ident, l.IdentTags)
+		if !tagged && l.IdentTags == nil && len(l.Ident) <= maxQueued {
+			d.queue(pending{ident: l.Ident, rh: rh, t: t, v: v, u: u, flags: flags, kind: kind}, route)
+			return true
+		}
+		if d.qn > 0 {
+			d.flush(route)
+		}
 		i = c.Find(uint8(kind), l.Ident, l.IdentTags, rh)
 		if i >= 0 && tagged {
 			d.tagged.hit()
@@ -418,19 +442,93 @@ func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample
 			return false
 		}
 	}
-	// Cache.Send's body, written out: decode, where this is inlined, is too
-	// big for the inliner to take Send, and the call cost 1-2 % a line
+	d.send(i, t, v, u, flags, route)
+	return true
+}
+
+// send sends a sample of the cache's record i: by the series' handle if
+// it has one good in the batch's epoch, else by its key, asking for the
+// handle.
+func (d *Decoder) send(i int, t int64, v float64, u sample.Unit, flags uint8, route sample.Route) {
+	// Cache.Send's body, written out: the call cost 1-2 % a line
 	// (BENCHMARKS.md, "Graphite lines by their handles").
+	c := d.cache
 	sl := c.Record(i)
 	d.Stats.Samples++
 	b := route(sl.Hash) // may take answers into the cache: sl stays where it is
 	if sl.Handle != 0 && sl.Epoch == b.Epoch {
 		b.AddHandle(sl.Handle, t, v, u, flags)
 		d.Stats.Handles++
-		return true
+		return
 	}
 	b.AddAsking(b.PutKeyBytes(c.Key(i), sl.Hash), t, v, u, flags, c.Ticket(i))
-	return true
+}
+
+// The lookups of untagged lines are put off by queueLen lines, so that the
+// cache's index slot and record, hinted while they wait, are in the core's
+// cache when they are read: with the shards' histograms the cache of even
+// 10 000 series is read from the shared cache or memory, two dependent
+// misses a line otherwise. A line is looked up queueLen lines after it
+// was queued, its record hinted recordAhead lines before. The queue is
+// emptied, in order, before any other line's sample is sent (samples keep
+// the lines' order) or looked up (a lookup's record is good until the next
+// insertion), and at the end of each Decode and DecodeLine.
+const (
+	queueLen    = 8
+	recordAhead = 4
+	// maxQueued bounds a queued identity so that its key is short enough
+	// to cache: a queued line's insertion cannot fail.
+	maxQueued = 4000
+)
+
+// pending is a queued line: an untagged line of kind whose identity
+// (which is its name) is ident, of hash rh, and its sample.
+type pending struct {
+	ident []byte
+	rh    uint64
+	t     int64
+	v     float64
+	u     sample.Unit
+	flags uint8
+	kind  sample.Kind
+}
+
+// queue queues p, hinting its index slot, and sends the oldest line's
+// sample if the queue is full.
+func (d *Decoder) queue(p pending, route sample.Route) {
+	d.cache.HintIndex(p.rh)
+	if d.qn == queueLen {
+		d.lookup(&d.q[d.qh%queueLen], route)
+		d.qh++
+		d.qn--
+	}
+	d.q[(d.qh+d.qn)%queueLen] = p
+	d.qn++
+	if d.qn > recordAhead {
+		d.cache.HintRecord(d.q[(d.qh+d.qn-1-recordAhead)%queueLen].rh)
+	}
+}
+
+// flush sends the queued lines' samples, in order.
+func (d *Decoder) flush(route sample.Route) {
+	for ; d.qn > 0; d.qn-- {
+		d.lookup(&d.q[d.qh%queueLen], route)
+		d.qh++
+	}
+	d.qh = 0
+}
+
+// lookup looks a queued line up, inserts its series if the cache does not
+// know it, and sends its sample.
+func (d *Decoder) lookup(p *pending, route sample.Route) {
+	c := d.cache
+	i := c.Find(uint8(p.kind), p.ident, nil, p.rh)
+	if i < 0 {
+		key, _ := sample.AppendKeySpans(d.key[:0], p.kind, p.ident, nil, nil)
+		d.key = key
+		i = c.Insert(uint8(p.kind), p.ident, nil, p.rh, key, len(key)-len(p.ident)-1, sample.Hash(key))
+	}
+	d.send(i, p.t, p.v, p.u, p.flags, route)
 }
 
 // LastRefused returns the last line refused for reason r (at most 256

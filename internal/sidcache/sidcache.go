@@ -27,6 +27,7 @@ import (
 	"hash/maphash"
 	"unsafe"
 
+	"github.com/gomad/mad/internal/prefetch"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -134,6 +135,32 @@ func (c *Cache) Find(kind uint8, ident, tags []byte, h uint64) int {
 			(len(tags) == 0 || bytes.Equal(unsafe.Slice((*byte)(unsafe.Add(raw, len(ident))), len(tags)), tags)) {
 			return w
 		}
+	}
+}
+
+// HintIndex hints the index slot a lookup of hash h starts at (h is
+// Hash(kind, ident, tags)). Hints change nothing.
+func (c *Cache) HintIndex(h uint64) {
+	prefetch.Line(uintptr(unsafe.Pointer(&c.index[uint32(h)&uint32(len(c.index)-1)])))
+}
+
+// HintRecord hints the record a lookup of hash h would compare first: the
+// record of the first of the next four index slots with h's tag (read from
+// an index line HintIndex hinted a while before). Hints change nothing.
+func (c *Cache) HintRecord(h uint64) {
+	tag := uint32(h)
+	mask := uint32(len(c.index) - 1)
+	i := tag & mask
+	for range 4 {
+		e := c.index[i]
+		if e == 0 {
+			return
+		}
+		if uint32(e>>32) == tag {
+			prefetch.Line(uintptr(unsafe.Pointer(&c.words[int(uint32(e))-1])))
+			return
+		}
+		i = (i + 1) & mask
 	}
 }
 
