@@ -78,6 +78,7 @@ type Decoder struct {
 	// queueLen] on.
 	q      [queueLen]pending
 	qh, qn int
+	ahead  bool // lookups are put off in this Decode (sidcache.Cache.Ahead)
 	// relay, while RelayKeys runs, receives each parsed line instead of
 	// the route.
 	relay RelayKeyFunc
@@ -133,6 +134,7 @@ func (d *Decoder) Decode(data []byte, now int64, route sample.Route) {
 	d.bits = classifyInto(d.bits, data)
 	d.pos = flatten(d.pos, d.bits, 0, len(data))
 	d.nl = flatten(d.nl, d.bits, 1, len(data))
+	d.ahead = d.cache != nil && d.cache.Ahead()
 	pos := d.pos
 	i := 0 // index of the first structural of the line
 	s := 0
@@ -160,10 +162,8 @@ func (d *Decoder) Decode(data []byte, now int64, route sample.Route) {
 func (d *Decoder) DecodeLine(line []byte, now int64, route sample.Route) {
 	d.bits = classifyInto(d.bits, line)
 	d.pos = flatten(d.pos, d.bits, 0, len(line))
+	d.ahead = false
 	d.decode(line, d.pos, 0, len(line), now, route)
-	if d.qn > 0 {
-		d.flush(route)
-	}
 }
 
 // decode decodes the line data[s:e], given the structural positions of data
@@ -418,7 +418,7 @@ func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample
 			return false
 		}
 		rh = sidcache.Hash(uint8(kind), l.Ident, l.IdentTags)
-		if !tagged && l.IdentTags == nil && len(l.Ident) <= maxQueued {
+		if d.ahead && !tagged && l.IdentTags == nil && len(l.Ident) <= maxQueued {
 			d.queue(pending{ident: l.Ident, rh: rh, t: t, v: v, u: u, flags: flags, kind: kind}, route)
 			return true
 		}

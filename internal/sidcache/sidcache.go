@@ -41,10 +41,18 @@ const (
 	minWords  = 256
 )
 
+// AheadFrom is the size of a cache's records from which its lookups are
+// worth hinting ahead (Ahead): below it the index and the records are
+// mostly in the core's own caches, and putting lookups off costs more than
+// the misses it hides (BENCHMARKS.md, "The series cache's lookups put
+// off").
+const AheadFrom = 2 << 20
+
 // Cache maps a series' kind and identity to its key, hash and handle.
 type Cache struct {
 	index []uint64 // tag << 32 | record's word + 1; 0: empty
 	words []uint64 // the records (Record, then the key, in whole words)
+	ahead int      // AheadFrom, in words (tests lower it)
 	used  int
 	seq   uint32 // the last ticket's sequence number
 	first uint32 // the first sequence number given (or to give) since the last clear
@@ -77,7 +85,7 @@ var seed = maphash.MakeSeed()
 
 // New returns an empty cache.
 func New() *Cache {
-	return &Cache{index: make([]uint64, minIndex), words: make([]uint64, 0, minWords)}
+	return &Cache{index: make([]uint64, minIndex), words: make([]uint64, 0, minWords), ahead: AheadFrom / 8}
 }
 
 // Hash returns the hash Find and Insert take for a line's kind and
@@ -137,6 +145,14 @@ func (c *Cache) Find(kind uint8, ident, tags []byte, h uint64) int {
 		}
 	}
 }
+
+// Ahead reports whether a decoder should hint its lookups ahead: the
+// records are AheadFrom bytes or more.
+func (c *Cache) Ahead() bool { return len(c.words) >= c.ahead }
+
+// SetAheadFrom sets the size of the records (bytes) from which Ahead
+// reports true: for tests, which lower it.
+func (c *Cache) SetAheadFrom(n int) { c.ahead = n / 8 }
 
 // HintIndex hints the index slot a lookup of hash h starts at (h is
 // Hash(kind, ident, tags)). Hints change nothing.
