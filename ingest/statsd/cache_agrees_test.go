@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/sidcache"
 	"github.com/gomad/mad/internal/sidcache/sidcachetest"
 	"github.com/gomad/mad/internal/testseed"
 )
@@ -22,7 +23,9 @@ import (
 // random points (answers outstanding or not); some batches are of another
 // epoch than the handles'; and the decoder's tagged round is switched on
 // and off in mid-run, so that tagged lines go through the cache (their
-// tags read lazily) and around it in turn, the switch falling on any line.
+// tags read lazily) and around it in turn, the switch falling on any line;
+// and the lookups of untagged lines are put off (Cache.Ahead) in some
+// stretches, so that their samples are sent lines after they were read.
 func TestCachedDecodeAgrees(t *testing.T) {
 	seed := testseed.Seed(t)
 	datagrams := 6000
@@ -58,7 +61,7 @@ func cachedDecodeAgrees(t *testing.T, r *rand.Rand, cfg Config, datagrams int) {
 	// The datagrams at whose end tagged lines went around the cache, and
 	// through it; the times that changed.
 	var rounds [2]int
-	switches := 0
+	switches, ahead := 0, 0
 	check := func(h heldBatch) {
 		t.Helper()
 		keys, handles, err := sh.Read(h.b)
@@ -85,6 +88,13 @@ func cachedDecodeAgrees(t *testing.T, r *rand.Rand, cfg Config, datagrams int) {
 			switchRound(c, r.IntN(2) == 0)
 		case k < 13:
 			lag = r.IntN(4)
+		case k < 18:
+			// Lookups put off from the first record, or from the size
+			// that these runs never reach.
+			sh.Cache.SetAheadFrom(sidcache.AheadFrom * r.IntN(2))
+		}
+		if sh.Cache.Ahead() {
+			ahead++
 		}
 		data := g.datagram()
 		now := int64(1_700_000_000_000 + n)
@@ -134,9 +144,9 @@ func cachedDecodeAgrees(t *testing.T, r *rand.Rand, cfg Config, datagrams int) {
 	for _, h := range held {
 		check(h)
 	}
-	t.Logf("%d datagrams, %d lines (by result %v): %d samples, %d by handle; tagged lines around the cache in %d datagrams, through it in %d; %d switches",
-		datagrams, g.lines, c.Stats.Lines, c.Stats.Samples, c.Stats.Handles, rounds[0], rounds[1], switches)
-	if c.Stats.Handles*5 < c.Stats.Samples || rounds[0] == 0 || rounds[1] == 0 || switches < 2 {
+	t.Logf("%d datagrams, %d lines (by result %v): %d samples, %d by handle; tagged lines around the cache in %d datagrams, through it in %d; %d switches; lookups put off in %d datagrams",
+		datagrams, g.lines, c.Stats.Lines, c.Stats.Samples, c.Stats.Handles, rounds[0], rounds[1], switches, ahead)
+	if c.Stats.Handles*5 < c.Stats.Samples || rounds[0] == 0 || rounds[1] == 0 || switches < 2 || ahead < datagrams/10 || ahead > datagrams*9/10 {
 		t.Fatalf("the run did not exercise the cache: %+v, rounds %v, %d switches", c.Stats, rounds, switches)
 	}
 }

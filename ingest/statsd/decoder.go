@@ -418,7 +418,7 @@ func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample
 			return false
 		}
 		rh = sidcache.Hash(uint8(kind), l.Ident, l.IdentTags)
-		if d.ahead && !tagged && l.IdentTags == nil && len(l.Ident) <= maxQueued {
+		if d.ahead && !tagged && l.IdentTags == nil && len(l.Ident) == len(l.Name) && len(l.Ident) <= maxQueued {
 			d.queue(pending{ident: l.Ident, rh: rh, t: t, v: v, u: u, flags: flags, kind: kind}, route)
 			return true
 		}
@@ -464,15 +464,16 @@ func (d *Decoder) send(i int, t int64, v float64, u sample.Unit, flags uint8, ro
 	b.AddAsking(b.PutKeyBytes(c.Key(i), sl.Hash), t, v, u, flags, c.Ticket(i))
 }
 
-// The lookups of untagged lines are put off by queueLen lines, so that the
-// cache's index slot and record, hinted while they wait, are in the core's
-// cache when they are read: with the shards' histograms the cache of even
-// 10 000 series is read from the shared cache or memory, two dependent
-// misses a line otherwise. A line is looked up queueLen lines after it
-// was queued, its record hinted recordAhead lines before. The queue is
-// emptied, in order, before any other line's sample is sent (samples keep
-// the lines' order) or looked up (a lookup's record is good until the next
-// insertion), and at the end of each Decode and DecodeLine.
+// Once the series cache holds sidcache.AheadFrom bytes of records
+// (Cache.Ahead, checked once a datagram), a line's lookup reads its index
+// slot and then its record from the shared cache or memory: two dependent
+// misses a line. Decode then puts the lookups of untagged lines off by
+// queueLen lines: a line's index slot is hinted when it is queued, its
+// record recordAhead lines before it is looked up, so both are in the
+// core's cache by then. The queue is emptied, in order, before any other
+// line's sample is sent (samples keep the lines' order) or any other line
+// is looked up (a lookup's record is good until the next insertion), and
+// at the end of each Decode. DecodeLine queues nothing.
 const (
 	queueLen    = 8
 	recordAhead = 4
@@ -481,8 +482,8 @@ const (
 	maxQueued = 4000
 )
 
-// pending is a queued line: an untagged line of kind whose identity
-// (which is its name) is ident, of hash rh, and its sample.
+// pending is a queued line: an untagged line of kind whose identity is
+// its name, ident, of hash rh, and its sample.
 type pending struct {
 	ident []byte
 	rh    uint64
@@ -524,6 +525,7 @@ func (d *Decoder) lookup(p *pending, route sample.Route) {
 	c := d.cache
 	i := c.Find(uint8(p.kind), p.ident, nil, p.rh)
 	if i < 0 {
+		// Neither can fail: the identity is at most maxQueued bytes.
 		key, _ := sample.AppendKeySpans(d.key[:0], p.kind, p.ident, nil, nil)
 		d.key = key
 		i = c.Insert(uint8(p.kind), p.ident, nil, p.rh, key, len(key)-len(p.ident)-1, sample.Hash(key))

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gomad/mad/internal/sample"
+	"github.com/gomad/mad/internal/sidcache"
 	"github.com/gomad/mad/internal/sidcache/sidcachetest"
 )
 
@@ -26,7 +27,8 @@ var seedLines = []string{
 // every non-empty line; every sample it emits has a canonical key whose hash
 // matches, a known unit, and a finite value unless it is a set member. A
 // decoder with a series cache (one for every input, answered as the shards
-// would), decoding the datagram twice, gives the same counts and the same
+// would), decoding the datagram twice, the second time with its untagged
+// lines' lookups put off (Cache.Ahead), gives the same counts and the same
 // samples, by key or by handle, each time.
 //
 //	go test ./ingest/statsd -run '^$' -fuzz FuzzDecode -fuzztime 60s
@@ -53,6 +55,7 @@ func FuzzDecode(f *testing.F) {
 			for round := range 2 {
 				c := cached[ci]
 				c.tagged = tagRound{} // tagged lines through the cache, their tags read lazily
+				shards[ci].Cache.SetAheadFrom(sidcache.AheadFrom * (1 - round))
 				before := c.Stats
 				c.rnd = NewDecoder(cfg).rnd // the same draws as d's
 				var cb sample.Batch

@@ -197,3 +197,48 @@ func TestTaggedIdentities(t *testing.T) {
 		}
 	}
 }
+
+// TestAhead: a cache reports Ahead once its records reach AheadFrom bytes
+// (lowered here), and again after a clear only when they reach it again;
+// hints, at any hash, in any state, change no lookup.
+func TestAhead(t *testing.T) {
+	c := New()
+	if c.Ahead() {
+		t.Fatal("an empty cache is ahead")
+	}
+	c.SetAheadFrom(4096)
+	hint := func() {
+		for h := range uint64(300) {
+			h *= 0x9E3779B97F4A7C15
+			c.HintIndex(h)
+			c.HintRecord(h)
+		}
+	}
+	hint()
+	n := 0
+	for !c.Ahead() {
+		insert(t, c, sample.KindCounter, fmt.Sprintf("m.%d", n))
+		n++
+		hint()
+	}
+	if n < 4096/64 || n > 4096/(8*headerWords) {
+		t.Fatalf("ahead after %d series of 4096 bytes", n)
+	}
+	for i := range n {
+		name := []byte(fmt.Sprintf("m.%d", i))
+		h := Hash(uint8(sample.KindCounter), name, nil)
+		c.HintRecord(h)
+		if c.Find(uint8(sample.KindCounter), name, nil, h) < 0 {
+			t.Fatalf("%s not found after hints", name)
+		}
+	}
+	c.Clear()
+	if c.Ahead() {
+		t.Fatal("a cleared cache is ahead")
+	}
+	hint()
+	c.SetAheadFrom(0)
+	if !c.Ahead() {
+		t.Fatal("not ahead from 0 bytes")
+	}
+}
