@@ -77,8 +77,9 @@ type Decoder struct {
 	// The lines whose lookups are put off (queue): qn of them from q[qh %
 	// queueLen] on.
 	q      [queueLen]pending
-	qh, qn int
-	ahead  bool // lookups are put off in this Decode (sidcache.Cache.Ahead)
+	qh, qn uint
+	ahead  bool   // lookups are put off in this Decode (sidcache.Cache.Ahead)
+	data   []byte // the datagram being decoded while ahead
 	// relay, while RelayKeys runs, receives each parsed line instead of
 	// the route.
 	relay RelayKeyFunc
@@ -134,7 +135,9 @@ func (d *Decoder) Decode(data []byte, now int64, route sample.Route) {
 	d.bits = classifyInto(d.bits, data)
 	d.pos = flatten(d.pos, d.bits, 0, len(data))
 	d.nl = flatten(d.nl, d.bits, 1, len(data))
-	d.ahead = d.cache != nil && d.cache.Ahead()
+	if d.ahead = d.cache != nil && d.cache.Ahead(); d.ahead {
+		d.data = data
+	}
 	pos := d.pos
 	i := 0 // index of the first structural of the line
 	s := 0
@@ -156,6 +159,7 @@ func (d *Decoder) Decode(data []byte, now int64, route sample.Route) {
 	if d.qn > 0 {
 		d.flush(route)
 	}
+	d.data = nil
 }
 
 // DecodeLine decodes one line (without '\n').
@@ -229,7 +233,7 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	if l.Timestamp > 0 {
 		t = l.Timestamp * 1000
 	}
-	if d.cache != nil && !d.aggregated(l, kind) && d.cached(kind, l, t, v, unit, flags, route) {
+	if d.cache != nil && !d.aggregated(l, kind) && d.cached(kind, l, s, t, v, unit, flags, route) {
 		return n
 	}
 	if d.qn > 0 {
@@ -400,9 +404,10 @@ func (r *tagRound) hit() { r.hits++ }
 // Line.IdentTags): with its series' handle if the cache has one good in
 // the batch's epoch, else with its key, asking for the handle. It reports
 // false, having done nothing, if the series cannot be cached (its key is
-// too long: the caller refuses it; or too long to cache). An untagged
-// line's lookup is put off (queue): the sample is sent some lines later.
-func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample.Unit, flags uint8, route sample.Route) bool {
+// too long: the caller refuses it; or too long to cache). The line starts
+// at s in the datagram. An untagged line's lookup may be put off (queue):
+// its sample is then sent some lines later.
+func (d *Decoder) cached(kind sample.Kind, l *Line, s int, t int64, v float64, u sample.Unit, flags uint8, route sample.Route) bool {
 	c := d.cache
 	var i int
 	var rh uint64
@@ -419,7 +424,8 @@ func (d *Decoder) cached(kind sample.Kind, l *Line, t int64, v float64, u sample
 		}
 		rh = sidcache.Hash(uint8(kind), l.Ident, l.IdentTags)
 		if d.ahead && !tagged && l.IdentTags == nil && len(l.Ident) == len(l.Name) && len(l.Ident) <= maxQueued {
-			d.queue(pending{ident: l.Ident, rh: rh, t: t, v: v, u: u, flags: flags, kind: kind}, route)
+			// (The identity, the name, is the line's first bytes.)
+			d.queue(pending{rh: rh, t: t, v: v, at: uint32(s), n: uint16(len(l.Ident)), u: u, flags: flags, kind: kind}, route)
 			return true
 		}
 		if d.qn > 0 {
@@ -483,12 +489,14 @@ const (
 )
 
 // pending is a queued line: an untagged line of kind whose identity is
-// its name, ident, of hash rh, and its sample.
+// its name, data[at:at+n] of the datagram being decoded, of hash rh, and
+// its sample. It holds no pointer, so queueing it is plain stores.
 type pending struct {
-	ident []byte
 	rh    uint64
 	t     int64
 	v     float64
+	at    uint32
+	n     uint16
 	u     sample.Unit
 	flags uint8
 	kind  sample.Kind
@@ -523,12 +531,13 @@ func (d *Decoder) flush(route sample.Route) {
 // know it, and sends its sample.
 func (d *Decoder) lookup(p *pending, route sample.Route) {
 	c := d.cache
-	i := c.Find(uint8(p.kind), p.ident, nil, p.rh)
+	ident := d.data[p.at : p.at+uint32(p.n)]
+	i := c.Find(uint8(p.kind), ident, nil, p.rh)
 	if i < 0 {
 		// Neither can fail: the identity is at most maxQueued bytes.
-		key, _ := sample.AppendKeySpans(d.key[:0], p.kind, p.ident, nil, nil)
+		key, _ := sample.AppendKeySpans(d.key[:0], p.kind, ident, nil, nil)
 		d.key = key
-		i = c.Insert(uint8(p.kind), p.ident, nil, p.rh, key, len(key)-len(p.ident)-1, sample.Hash(key))
+		i = c.Insert(uint8(p.kind), ident, nil, p.rh, key, len(key)-len(ident)-1, sample.Hash(key))
 	}
 	d.send(i, p.t, p.v, p.u, p.flags, route)
 }
