@@ -502,20 +502,22 @@ type pending struct {
 	kind  sample.Kind
 }
 
-// queue queues p, hinting its index slot, and sends the oldest line's
-// sample if the queue is full.
+// queue queues p, hinting its index slot and the record of the line
+// queued recordAhead lines before, and sends the oldest line's sample if
+// the queue is full.
 func (d *Decoder) queue(p pending, route sample.Route) {
-	d.cache.HintIndex(p.rh)
 	if d.qn == queueLen {
 		d.lookup(&d.q[d.qh%queueLen], route)
 		d.qh++
 		d.qn--
 	}
+	r := p.rh // no line that far back: a second hint of p's slot
+	if d.qn >= recordAhead {
+		r = d.q[(d.qh+d.qn-recordAhead)%queueLen].rh
+	}
+	d.cache.Hint(p.rh, r)
 	d.q[(d.qh+d.qn)%queueLen] = p
 	d.qn++
-	if d.qn > recordAhead {
-		d.cache.HintRecord(d.q[(d.qh+d.qn-1-recordAhead)%queueLen].rh)
-	}
 }
 
 // flush sends the queued lines' samples, in order.

@@ -154,30 +154,27 @@ func (c *Cache) Ahead() bool { return len(c.words) >= c.ahead }
 // reports true: for tests, which lower it.
 func (c *Cache) SetAheadFrom(n int) { c.ahead = n / 8 }
 
-// HintIndex hints the index slot a lookup of hash h starts at (h is
-// Hash(kind, ident, tags)). Hints change nothing.
-func (c *Cache) HintIndex(h uint64) {
-	prefetch.Line(uintptr(unsafe.Pointer(&c.index[uint32(h)&uint32(len(c.index)-1)])))
-}
-
-// HintRecord hints the record a lookup of hash h would compare first: the
-// record of the first of the next four index slots with h's tag (read from
-// an index line HintIndex hinted a while before). Hints change nothing.
-func (c *Cache) HintRecord(h uint64) {
-	tag := uint32(h)
+// Hint hints the index slot a lookup of hash h starts at, and the record
+// a lookup of hash r would compare first: the record of the first of the
+// four index slots from r's on with r's tag (an index line hinted a while
+// before, by Hint(r, …)); r = h hints no record. h and r are
+// Hash(kind, ident, tags) of two lines; hints change nothing.
+func (c *Cache) Hint(h, r uint64) {
 	mask := uint32(len(c.index) - 1)
-	i := tag & mask
-	for range 4 {
+	at := &c.index[uint32(h)&mask]
+	rec := unsafe.Pointer(at)
+	tag := uint32(r)
+	for i, n := tag&mask, 0; n < 4 && r != h; i, n = (i+1)&mask, n+1 {
 		e := c.index[i]
 		if e == 0 {
-			return
+			break
 		}
 		if uint32(e>>32) == tag {
-			prefetch.Line(uintptr(unsafe.Pointer(&c.words[int(uint32(e))-1])))
-			return
+			rec = unsafe.Pointer(&c.words[int(uint32(e))-1])
+			break
 		}
-		i = (i + 1) & mask
 	}
+	prefetch.Lines2(uintptr(unsafe.Pointer(at)), uintptr(rec))
 }
 
 // Insert adds kind and identity ident and tags (h is Hash(kind, ident,

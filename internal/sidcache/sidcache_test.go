@@ -209,9 +209,8 @@ func TestAhead(t *testing.T) {
 	c.SetAheadFrom(4096)
 	hint := func() {
 		for h := range uint64(300) {
-			h *= 0x9E3779B97F4A7C15
-			c.HintIndex(h)
-			c.HintRecord(h)
+			c.Hint(h*0x9E3779B97F4A7C15, h)
+			c.Hint(h, h)
 		}
 	}
 	hint()
@@ -227,7 +226,7 @@ func TestAhead(t *testing.T) {
 	for i := range n {
 		name := []byte(fmt.Sprintf("m.%d", i))
 		h := Hash(uint8(sample.KindCounter), name, nil)
-		c.HintRecord(h)
+		c.Hint(h^1, h)
 		if c.Find(uint8(sample.KindCounter), name, nil, h) < 0 {
 			t.Fatalf("%s not found after hints", name)
 		}
