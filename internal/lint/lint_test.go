@@ -31,7 +31,7 @@ var allowed = []struct {
 	// A leaf: appending to a slice without building the element first
 	// (store forwarding), usable by any package.
 	{"internal/inplace", nil},
-	{"internal/sidcache", []string{"internal/sample"}},
+	{"internal/sidcache", []string{"internal/sample", "internal/prefetch"}},
 	{"internal/sidcache/sidcachetest", []string{"internal/sample", "internal/sidcache"}},
 	{"internal/lint", nil},
 	// A leaf of a few instructions (software prefetch hints), usable by
