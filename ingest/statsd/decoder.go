@@ -504,7 +504,10 @@ type pending struct {
 
 // queue queues p, hinting its index slot and the record of the line
 // queued recordAhead lines before, and sends the oldest line's sample if
-// the queue is full.
+// the queue is full. It is not inlined, so that cached still is, into
+// decode: the lines below AheadFrom pay no call for them.
+//
+//go:noinline
 func (d *Decoder) queue(p pending, route sample.Route) {
 	if d.qn == queueLen {
 		d.lookup(&d.q[d.qh%queueLen], route)
@@ -521,6 +524,8 @@ func (d *Decoder) queue(p pending, route sample.Route) {
 }
 
 // flush sends the queued lines' samples, in order.
+//
+//go:noinline
 func (d *Decoder) flush(route sample.Route) {
 	for ; d.qn > 0; d.qn-- {
 		d.lookup(&d.q[d.qh%queueLen], route)
