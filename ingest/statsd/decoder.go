@@ -456,8 +456,9 @@ func (d *Decoder) cached(kind sample.Kind, l *Line, s int, t int64, v float64, u
 // it has one good in the batch's epoch, else by its key, asking for the
 // handle.
 func (d *Decoder) send(i int, t int64, v float64, u sample.Unit, flags uint8, route sample.Route) {
-	// Cache.Send's body, written out: the call cost 1-2 % a line
-	// (BENCHMARKS.md, "Graphite lines by their handles").
+	// Cache.Send's body, written out here (inlined into cached and
+	// lookup): the call of Send cost 1-2 % a line (BENCHMARKS.md,
+	// "Graphite lines by their handles").
 	c := d.cache
 	sl := c.Record(i)
 	d.Stats.Samples++
