@@ -8,8 +8,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gomad/mad/sinks"
@@ -313,7 +315,7 @@ func (s *TCPSink) pump(conn net.Conn, f *flight, dead <-chan error) (err, peer e
 				lost.Add(uint64(len(batch)))
 				s.c.samplesDropped.Add(population)
 				s.c.inflight.Add(-int64(len(batch)))
-				return err, nil
+				return err, ended(err)
 			}
 			s.carried(f, n, uint64(len(batch)), population)
 		}
@@ -330,12 +332,26 @@ func (s *TCPSink) pump(conn net.Conn, f *flight, dead <-chan error) (err, peer e
 		case <-hb.C:
 			n, err := s.write(conn, AppendHeartbeat(buf[:0], time.Now()))
 			if err != nil {
-				return err, nil
+				return err, ended(err)
 			}
 			s.c.heartbeats.Add(1)
 			s.carried(f, n, 0, 0)
 		}
 	}
+}
+
+// ended returns a write's error as the connection's end (pump's peer)
+// when the write took the socket's error: Linux reports a reset or a
+// timeout once, to the first call that asks, and the reader then sees a
+// plain end of stream (read returns 0), which would pass for the target's
+// clean close. A broken pipe (the stream had already ended, and the reader
+// saw how), the write deadline and the sink's own close are not the
+// connection's end: nil, and the reader tells.
+func ended(err error) error {
+	if errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }
 
 // write writes b on conn within WriteTimeout and counts the write.

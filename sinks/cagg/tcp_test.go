@@ -396,3 +396,38 @@ func TestTCPDefaults(t *testing.T) {
 		t.Errorf("defaults %+v", c)
 	}
 }
+
+// TestTCPResetDuringWriteNotSent: a target takes records into its kernel
+// without reading them, then resets the connection while the sink is in a
+// write. Linux reports a reset once: the write takes ECONNRESET and the
+// connection's reader then sees a plain end of stream, as if the target
+// had closed cleanly. The records its TCP acknowledged were never read:
+// none may count as sent.
+func TestTCPResetDuringWriteNotSent(t *testing.T) {
+	for round := range 5 {
+		srv := newTCPServer(t)
+		s := newTCP(t, TCPConfig{ServerAddress: "127.0.0.1", ServerPort: srv.port(), HeartbeatInterval: time.Hour,
+			ReconnectBase: time.Millisecond, MaxQueueSize: 100000, CloseTimeout: 100 * time.Millisecond})
+		c1 := srv.accept(t)
+		srv.ln.Close() // no second connection
+		// Small writes the target's kernel takes whole, acknowledged, unread.
+		const small, batches = 10, 10
+		for i := range batches {
+			s.Record(manyMetrics(small))
+			waitFor(t, "a small write", func() bool { return s.Counters().Requests == uint64(i+1) })
+		}
+		// Then more than the buffers take: the sink is in its write.
+		const big = 20000
+		s.Record(manyMetrics(big))
+		waitFor(t, "a big write", func() bool { return s.Counters().InFlight > small*batches })
+		// The target goes away with what it took unread: a reset.
+		c1.(*net.TCPConn).SetLinger(0)
+		c1.Close()
+		waitFor(t, "records lost", func() bool { c := s.Counters(); return c.Failed > 0 && c.InFlight == 0 })
+		s.Close()
+		const n = small*batches + big
+		if c := s.Counters(); c.Sent != 0 || c.InFlight != 0 || c.Sent+c.Failed+c.ClosedDrops+c.Evicted != n {
+			t.Fatalf("round %d: counters %+v; want none sent (the target read nothing), all %d lost", round, c, n)
+		}
+	}
+}
