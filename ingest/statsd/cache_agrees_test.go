@@ -28,16 +28,25 @@ import (
 // stretches, so that their samples are sent lines after they were read.
 func TestCachedDecodeAgrees(t *testing.T) {
 	seed := testseed.Seed(t)
-	datagrams := 6000
-	if testing.Short() {
-		datagrams = 1000
-	}
-	for ci, cfg := range []Config{{Seed: 3}, {RateMode: RateScale, NegativeGaugeDelta: true, Seed: 5}} {
+	datagrams := short(6000, 1000)
+	for ci, cfg := range agreeConfigs {
 		cachedDecodeAgrees(t, rand.New(rand.NewPCG(seed, uint64(ci))), cfg, datagrams)
 		if t.Failed() {
 			t.Fatalf("config %+v: reproduce with %s=%d", cfg, testseed.Env, seed)
 		}
 	}
+}
+
+// agreeConfigs are the configurations the agreement tests decode with:
+// MAD's rules, and the other sample rate and gauge modes.
+var agreeConfigs = []Config{{Seed: 3}, {RateMode: RateScale, NegativeGaugeDelta: true, Seed: 5}}
+
+// short returns n, or s with -short.
+func short(n, s int) int {
+	if testing.Short() {
+		return s
+	}
+	return n
 }
 
 // heldBatch is a batch the cached decoder filled, its answers held back,

@@ -80,11 +80,8 @@ func queueLine(r *rand.Rand) string {
 // and the cache is cleared at random.
 func TestQueueAgrees(t *testing.T) {
 	seed := testseed.Seed(t)
-	datagrams := 1500
-	if testing.Short() {
-		datagrams = 500
-	}
-	for ci, cfg := range []Config{{Seed: 3}, {RateMode: RateScale, NegativeGaugeDelta: true, Seed: 5}} {
+	datagrams := short(1500, 500)
+	for ci, cfg := range agreeConfigs {
 		r := rand.New(rand.NewPCG(seed, uint64(ci)))
 		sh := sidcachetest.New()
 		sh.Cache.SetAheadFrom(0)
