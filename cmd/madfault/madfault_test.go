@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -159,6 +160,48 @@ func TestReceiverTCP(t *testing.T) {
 	c.Write(frame(frameStatisticSet, "x"))
 	if !waitFor(10*time.Second, func() bool { return r.records.Load() == 3 }) {
 		t.Fatalf("got %d records after coming back; want 3", r.records.Load())
+	}
+}
+
+// onceReader returns its bytes in one read, then fails the test if read
+// again.
+type onceReader struct {
+	t    *testing.T
+	b    []byte
+	read bool
+}
+
+func (o *onceReader) Read(p []byte) (int, error) {
+	if o.read {
+		o.t.Error("read from the connection after it stopped serving")
+		return 0, nil
+	}
+	o.read = true
+	return copy(p, o.b), nil
+}
+
+// TestReceiverCountsBuffered: when a TCP receiver stops serving (a hang
+// ends, or it refuses), the whole frames it had read from the connection
+// into its buffer count, a partial one does not, and nothing more is read.
+func TestReceiverCountsBuffered(t *testing.T) {
+	r, err := newReceiver("tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	data := append(append(frame(frameStatisticSet, "ab"), frame(frameHeartbeat, "c")...), frame(frameStatisticSet, "def")...)
+	partial := frame(frameStatisticSet, "ghij")
+	data = append(data, partial[:len(partial)-2]...)
+	br := bufio.NewReaderSize(&onceReader{t: t, b: data}, 256<<10)
+	if _, err := br.Peek(1); err != nil { // the one read, into the buffer
+		t.Fatal(err)
+	}
+	r.buffered(br)
+	if r.records.Load() != 2 || r.heartbeats.Load() != 1 || r.bad.Load() != 0 {
+		t.Fatalf("counted %d records, %d heartbeats, %d bad; want 2, 1, 0", r.records.Load(), r.heartbeats.Load(), r.bad.Load())
+	}
+	if br.Buffered() != len(partial)-2 {
+		t.Fatalf("%d bytes left buffered; want the partial frame's %d", br.Buffered(), len(partial)-2)
 	}
 }
 

@@ -178,6 +178,11 @@ func (r *caReceiver) count(b []byte) {
 	}
 }
 
+// serveTCP reads and counts the frames of one connection while the
+// receiver serves. When it stops (a hang ends, or it refuses), the whole
+// frames it had already read from the connection are counted too: the
+// target read them, as a Cluster Aggregator's process holds what its
+// reads returned (buffered).
 func (r *caReceiver) serveTCP(c net.Conn) {
 	defer r.forget(c)
 	br := bufio.NewReaderSize(c, 256<<10)
@@ -197,6 +202,22 @@ func (r *caReceiver) serveTCP(c net.Conn) {
 			return
 		}
 		r.count(frame)
+	}
+	r.buffered(br)
+}
+
+// buffered counts the whole frames br holds, reading nothing more from
+// its connection.
+func (r *caReceiver) buffered(br *bufio.Reader) {
+	for br.Buffered() >= 4 {
+		hdr, _ := br.Peek(4)
+		n := int(binary.BigEndian.Uint32(hdr))
+		if n < 5 || n > br.Buffered() {
+			return
+		}
+		frame, _ := br.Peek(n)
+		r.count(frame)
+		br.Discard(n)
 	}
 }
 
