@@ -437,19 +437,27 @@ func (d *Decoder) cached(kind sample.Kind, l *Line, s int, t int64, v float64, u
 		}
 	}
 	if i < 0 {
-		key, err := sample.AppendKeySpans(d.key[:0], kind, l.Name, l.Src, l.Tags)
-		d.key = key
-		if err != nil {
-			return false
-		}
-		// An untagged key ends in its dimensions' count, 0: the identity,
-		// the name, is in it.
-		if i = c.Insert(uint8(kind), l.Ident, l.IdentTags, rh, key, len(key)-len(l.Ident)-1, sample.Hash(key)); i < 0 {
+		if i = d.insert(kind, l.Name, l.Src, l.Tags, l.Ident, l.IdentTags, rh); i < 0 {
 			return false
 		}
 	}
 	d.send(i, t, v, u, flags, route)
 	return true
+}
+
+// insert builds the key of a series of kind the cache does not know (its
+// name, and its tags as spans of src) and caches the series under its
+// identity (ident, identTags, of hash rh). It returns the record, or -1 if
+// the key is too long, or too long to cache.
+func (d *Decoder) insert(kind sample.Kind, name, src []byte, tags []sample.Span, ident, identTags []byte, rh uint64) int {
+	key, err := sample.AppendKeySpans(d.key[:0], kind, name, src, tags)
+	d.key = key
+	if err != nil {
+		return -1
+	}
+	// An untagged key ends in its dimensions' count, 0: the identity, the
+	// name, is in it.
+	return d.cache.Insert(uint8(kind), ident, identTags, rh, key, len(key)-len(ident)-1, sample.Hash(key))
 }
 
 // send sends a sample of the cache's record i: by the series' handle if
@@ -542,10 +550,7 @@ func (d *Decoder) lookup(p *pending, route sample.Route) {
 	ident := d.data[p.at : p.at+uint32(p.n)]
 	i := c.Find(uint8(p.kind), ident, nil, p.rh)
 	if i < 0 {
-		// Neither can fail: the identity is at most maxQueued bytes.
-		key, _ := sample.AppendKeySpans(d.key[:0], p.kind, ident, nil, nil)
-		d.key = key
-		i = c.Insert(uint8(p.kind), ident, nil, p.rh, key, len(key)-len(ident)-1, sample.Hash(key))
+		i = d.insert(p.kind, ident, nil, nil, ident, nil, p.rh) // cannot fail: at most maxQueued bytes
 	}
 	d.send(i, p.t, p.v, p.u, p.flags, route)
 }
