@@ -112,10 +112,15 @@ type Hub struct {
 	stopped  chan struct{}
 	pool     sync.Pool
 
-	// Registry and connections, owned under mu.
+	// Registry, subscriptions and connections, owned under mu. reg is
+	// the registry by service "\x00" metric: each metric's registered
+	// statistics, a bit each; registered counts them. series holds the
+	// triples someone subscribes to, by service "\x00" metric "\x00"
+	// statistic.
 	mu         sync.Mutex
-	series     map[string]*series
+	reg        map[string]*metricReg
 	registered int
+	series     map[string]*series
 	conns      map[*conn]struct{}
 	connClosed bool
 	handlers   sync.WaitGroup
@@ -137,22 +142,27 @@ type Hub struct {
 	quietN        int           // registered then
 	quietCost     time.Duration // what copying it took
 	// quietAll is the dispatcher's own quietSet, kept as triples register;
-	// publishing copies it. lastSM is the service "\x00" metric of the
-	// triple registered last, shared (with its parts) by the next triples
-	// of the same metric, whose statistics arrive together.
+	// publishing copies it. last is the registry entry of the latest
+	// report's metric (nil if unregistered): the statistics of a metric
+	// arrive together, and find it without a lookup.
 	quietAll quietSet
-	lastSM   string
+	last     *metricReg
 
 	// Scratch of the dispatcher goroutine.
 	key []byte
 }
 
-// series is one (service, metric, statistic): registered, subscribed, or
-// both.
+// metricReg is a registered service and metric: its key in the registry
+// (service "\x00" metric), the two parts (which share the key's bytes), and
+// its registered statistics (1 << hist.Stat each).
+type metricReg struct {
+	key, service, metric string
+	stats                uint64
+}
+
+// series is one (service, metric, statistic) someone subscribes to.
 type series struct {
 	service, metric, statistic string
-	stat                       hist.Stat // once registered
-	registered                 bool
 	subs                       []*conn
 }
 
@@ -212,6 +222,7 @@ func NewHub(cfg HubConfig) *Hub {
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
+		reg:      map[string]*metricReg{},
 		series:   map[string]*series{},
 		conns:    map[*conn]struct{}{},
 		quietAll: quietSet{},
@@ -331,28 +342,37 @@ func (h *Hub) dispatch() {
 }
 
 // dispatchOne registers r's triple and sends it to its subscribers; h.mu
-// is held.
+// is held. A registration costs no allocation but its metric's first (its
+// key and entry), and a report nobody subscribes to no lookup but its
+// metric's (BENCHMARKS.md, "The telemetry registry by metric").
 func (h *Hub) dispatchOne(b *batch, r *report) {
-	service, metric, stat := b.span(r.service), b.span(r.metric), statName(r.stat)
-	h.key = append(append(append(append(append(h.key[:0], service...), 0), metric...), 0), stat...)
-	s := h.series[string(h.key)]
-	if s == nil || !s.registered {
+	if r.stat >= hist.NumStats {
+		return // no statistic (the emitter makes none such)
+	}
+	service, metric, bit := b.span(r.service), b.span(r.metric), uint64(1)<<r.stat
+	h.key = append(append(append(h.key[:0], service...), 0), metric...)
+	m := h.last
+	if m == nil || m.key != string(h.key) {
+		m = h.reg[string(h.key)]
+		h.last = m
+	}
+	if m == nil || m.stats&bit == 0 {
 		if h.registered >= h.cfg.MaxMetrics {
 			h.registryFull.Add(1)
 		} else {
-			if sm := h.key[:len(service)+1+len(metric)]; string(sm) != h.lastSM { // service "\x00" metric
-				h.lastSM = string(sm)
+			if m == nil {
+				k := string(h.key)
+				m = &metricReg{key: k, service: k[:len(service)], metric: k[len(service)+1:]}
+				h.reg[k] = m
+				h.last = m
 			}
-			if s == nil {
-				s = &series{service: h.lastSM[:len(service)], metric: h.lastSM[len(service)+1:], statistic: stat}
-				h.series[string(h.key)] = s
-			}
-			s.registered, s.stat = true, r.stat
+			m.stats |= bit
 			h.registered++
-			h.quietAll[h.lastSM] |= 1 << r.stat
+			h.quietAll[m.key] = m.stats
 			if len(h.conns) > 0 { // else nobody to tell
 				// A fresh slice: connections keep it until written.
-				msg := make([]byte, 0, 80+len(service)+len(metric))
+				stat := statName(r.stat)
+				msg := make([]byte, 0, 80+len(service)+len(metric)+len(stat))
 				msg = append(msg, `{"command":"newMetric","data":{"service":`...)
 				msg = jsonstr.Append(msg, service)
 				msg = append(msg, `,"metric":`...)
@@ -366,6 +386,11 @@ func (h *Hub) dispatchOne(b *batch, r *report) {
 			}
 		}
 	}
+	if len(h.series) == 0 {
+		return // nobody subscribes to anything
+	}
+	h.key = append(append(h.key, 0), statName(r.stat)...)
+	s := h.series[string(h.key)]
 	if s == nil || len(s.subs) == 0 {
 		return
 	}
@@ -412,7 +437,7 @@ func (h *Hub) unsubscribe(c *conn, k string) {
 	if i := slices.Index(s.subs, c); i >= 0 {
 		s.subs = slices.Delete(s.subs, i, i+1)
 	}
-	if len(s.subs) == 0 && !s.registered {
+	if len(s.subs) == 0 {
 		delete(h.series, k)
 	}
 }
@@ -426,16 +451,17 @@ func (h *Hub) metricsList() []byte {
 	}
 	h.mu.Lock()
 	tree := map[string]map[string][]string{}
-	for _, s := range h.series {
-		if !s.registered {
-			continue
-		}
-		ms := tree[s.service]
+	for _, m := range h.reg {
+		ms := tree[m.service]
 		if ms == nil {
 			ms = map[string][]string{}
-			tree[s.service] = ms
+			tree[m.service] = ms
 		}
-		ms[s.metric] = append(ms[s.metric], s.statistic)
+		for st := range hist.NumStats {
+			if m.stats&(1<<st) != 0 {
+				ms[m.metric] = append(ms[m.metric], statName(st))
+			}
+		}
 	}
 	h.mu.Unlock()
 	metrics := make([]*node, 0, len(tree))

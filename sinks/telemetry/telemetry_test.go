@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -563,4 +565,89 @@ func TestCloseDispatchesPending(t *testing.T) {
 		t.Errorf("a connection closed with 2 messages buffered: queued %d, dropped %d; want 2 and 2", st.Queued, st.Dropped)
 	}
 	h.Close()
+}
+
+// TestRegistryModel records random buckets (metrics of a few services,
+// their statistics drawn at random, the same metric often in consecutive
+// buckets and split across them) into a hub with a small registry, and
+// checks the hub against a model written here: which triples registered,
+// in what order the registry filled, what getMetrics lists, and how many
+// reports found it full.
+func TestRegistryModel(t *testing.T) {
+	for seed := range uint64(8) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		limit := 5 + r.IntN(40)
+		h := NewHub(HubConfig{MaxMetrics: limit})
+		sink := NewSink("telemetry", h)
+		type triple struct{ service, metric, stat string }
+		registered := map[triple]bool{}
+		full, reports := 0, 0
+		stats := []hist.Stat{hist.Count, hist.Min, hist.Max, hist.Mean, hist.Sum, hist.TP99, hist.Median}
+		for range 300 {
+			service := []string{"svc", "other", "svc.b"}[r.IntN(3)]
+			var ms []sinks.Metric
+			for range 1 + r.IntN(4) {
+				m := sinks.Metric{Name: []byte("m" + strconv.Itoa(r.IntN(12)))}
+				for _, st := range stats {
+					if r.IntN(3) == 0 {
+						m.Statistics = append(m.Statistics, sinks.Statistic{Stat: st, Value: 1, HasValue: r.IntN(8) != 0})
+					}
+				}
+				for _, st := range m.Statistics {
+					if !st.HasValue {
+						continue
+					}
+					reports++
+					k := triple{service, string(m.Name), st.Stat.String()}
+					switch {
+					case registered[k]:
+					case len(registered) < limit:
+						registered[k] = true
+					default:
+						full++
+					}
+				}
+				ms = append(ms, m)
+			}
+			sink.Record(pd(service, ms...))
+		}
+		deadline := time.Now().Add(waitFor)
+		for h.Stats().Reports < uint64(reports) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if st := h.Stats(); st.Reports != uint64(reports) || st.Metrics != len(registered) || st.RegistryFull != uint64(full) {
+			t.Fatalf("seed %d: stats %+v; want %d reports, %d metrics, %d registry-full", seed, st, reports, len(registered), full)
+		}
+		var got struct {
+			Data struct {
+				Metrics []struct {
+					Name     string
+					Children []struct {
+						Name     string
+						Children []struct{ Name string }
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal(h.metricsList(), &got); err != nil {
+			t.Fatal(err)
+		}
+		listed := map[triple]bool{}
+		var order []string
+		for _, s := range got.Data.Metrics {
+			for _, m := range s.Children {
+				for _, st := range m.Children {
+					listed[triple{s.Name, m.Name, st.Name}] = true
+					order = append(order, s.Name+"\x00"+m.Name+"\x00"+st.Name)
+				}
+			}
+		}
+		if !reflect.DeepEqual(listed, registered) {
+			t.Fatalf("seed %d: getMetrics lists %v, want %v", seed, listed, registered)
+		}
+		if !slices.IsSorted(order) {
+			t.Fatalf("seed %d: getMetrics not sorted: %v", seed, order)
+		}
+		h.Close()
+	}
 }
