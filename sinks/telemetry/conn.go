@@ -162,7 +162,7 @@ func (c *conn) handle(cmd *command) {
 		h.mu.Unlock()
 	case unsub:
 		h.mu.Lock()
-		h.unsubscribe(c, cmd.Service+"\x00"+cmd.Metric+"\x00"+cmd.Statistic)
+		h.unsubscribe(c, string(seriesKey(nil, []byte(cmd.Service), []byte(cmd.Metric), cmd.Statistic)))
 		h.mu.Unlock()
 	default:
 		// getLogs, subscribeLog, unsubscribeLog (v2: parsed, no log

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -113,10 +114,9 @@ type Hub struct {
 	pool     sync.Pool
 
 	// Registry, subscriptions and connections, owned under mu. reg is
-	// the registry by service "\x00" metric: each metric's registered
-	// statistics, a bit each; registered counts them. series holds the
-	// triples someone subscribes to, by service "\x00" metric "\x00"
-	// statistic.
+	// the registry by regKey: each metric's registered statistics, a bit
+	// each; registered counts them. series holds the triples someone
+	// subscribes to, by seriesKey.
 	mu         sync.Mutex
 	reg        map[string]*metricReg
 	registered int
@@ -153,8 +153,8 @@ type Hub struct {
 }
 
 // metricReg is a registered service and metric: its key in the registry
-// (service "\x00" metric), the two parts (which share the key's bytes), and
-// its registered statistics (1 << hist.Stat each).
+// (regKey), the two parts (which share the key's bytes), and its
+// registered statistics (1 << hist.Stat each).
 type metricReg struct {
 	key, service, metric string
 	stats                uint64
@@ -166,7 +166,24 @@ type series struct {
 	subs                       []*conn
 }
 
-// quietSet maps service "\x00" metric to the bit set (1 << hist.Stat) of
+// regKey appends the key of a service and metric: the service's length
+// (a uvarint), the service, the metric. A separator byte would let two
+// names meet (service "a" and metric "b\x00m", service "a\x00b" and metric
+// "m"); the length keeps them apart whatever bytes they hold.
+func regKey(dst []byte, service, metric []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(service)))
+	return append(append(dst, service...), metric...)
+}
+
+// seriesKey appends the key of a (service, metric, statistic): regKey's,
+// with the metric's length before the metric, then the statistic.
+func seriesKey(dst []byte, service, metric []byte, statistic string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(service)))
+	dst = binary.AppendUvarint(append(dst, service...), uint64(len(metric)))
+	return append(append(dst, metric...), statistic...)
+}
+
+// quietSet maps a service and metric's regKey to the bit set (1 << hist.Stat) of
 // its registered statistics: reports of those need no dispatch while nobody
 // subscribes to anything, for the dispatcher would only find them
 // registered already and unsubscribed.
@@ -342,15 +359,17 @@ func (h *Hub) dispatch() {
 }
 
 // dispatchOne registers r's triple and sends it to its subscribers; h.mu
-// is held. A registration costs no allocation but its metric's first (its
-// key and entry), and a report nobody subscribes to no lookup but its
-// metric's (BENCHMARKS.md, "The telemetry registry by metric").
+// is held. Registering a statistic allocates only its metric's first entry
+// (and the newMetric message while someone is connected); the statistics
+// of a metric, which come together, find its entry without a lookup; and
+// while nobody subscribes to anything a report's triple is not looked up
+// (BENCHMARKS.md, "The telemetry registry by metric").
 func (h *Hub) dispatchOne(b *batch, r *report) {
 	if r.stat >= hist.NumStats {
 		return // no statistic (the emitter makes none such)
 	}
 	service, metric, bit := b.span(r.service), b.span(r.metric), uint64(1)<<r.stat
-	h.key = append(append(append(h.key[:0], service...), 0), metric...)
+	h.key = regKey(h.key[:0], service, metric)
 	m := h.last
 	if m == nil || m.key != string(h.key) {
 		m = h.reg[string(h.key)]
@@ -362,7 +381,8 @@ func (h *Hub) dispatchOne(b *batch, r *report) {
 		} else {
 			if m == nil {
 				k := string(h.key)
-				m = &metricReg{key: k, service: k[:len(service)], metric: k[len(service)+1:]}
+				at := len(k) - len(service) - len(metric)
+				m = &metricReg{key: k, service: k[at : at+len(service)], metric: k[at+len(service):]}
 				h.reg[k] = m
 				h.last = m
 			}
@@ -389,7 +409,7 @@ func (h *Hub) dispatchOne(b *batch, r *report) {
 	if len(h.series) == 0 {
 		return // nobody subscribes to anything
 	}
-	h.key = append(append(h.key, 0), statName(r.stat)...)
+	h.key = seriesKey(h.key[:0], service, metric, statName(r.stat))
 	s := h.series[string(h.key)]
 	if s == nil || len(s.subs) == 0 {
 		return
@@ -412,7 +432,7 @@ func (h *Hub) dispatchOne(b *batch, r *report) {
 
 // subscribe adds c to the subscribers of a triple; h.mu is held.
 func (h *Hub) subscribe(c *conn, service, metric, statistic string) {
-	k := service + "\x00" + metric + "\x00" + statistic
+	k := string(seriesKey(nil, []byte(service), []byte(metric), statistic))
 	if _, ok := c.subs[k]; ok || len(c.subs) >= h.cfg.MaxSubscriptions {
 		return
 	}

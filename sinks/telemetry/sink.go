@@ -151,7 +151,7 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 		named := false
 		var known uint64 // statistics registered already, while nobody subscribes
 		if quiet != nil {
-			s.key = append(append(append(s.key[:0], service...), 0), m.Name...)
+			s.key = regKey(s.key[:0], service, m.Name)
 			known = quiet[string(s.key)]
 		}
 		for _, st := range m.Statistics {

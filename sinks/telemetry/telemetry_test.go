@@ -496,7 +496,7 @@ func TestQuietFastPath(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if q := f.hub.quietFor(); q["svc\x00lat"] != 1<<hist.Count|1<<hist.Max {
+	if q := f.hub.quietFor(); q[string(regKey(nil, []byte("svc"), []byte("lat")))] != 1<<hist.Count|1<<hist.Max {
 		t.Fatalf("published %v", q)
 	}
 
@@ -570,9 +570,9 @@ func TestCloseDispatchesPending(t *testing.T) {
 // TestRegistryModel records random buckets (metrics of a few services,
 // their statistics drawn at random, the same metric often in consecutive
 // buckets and split across them) into a hub with a small registry, and
-// checks the hub against a model written here: which triples registered,
-// in what order the registry filled, what getMetrics lists, and how many
-// reports found it full.
+// checks the hub against a model written here: which triples registered
+// (the first to come while the registry had room), what getMetrics lists,
+// and how many reports found it full.
 func TestRegistryModel(t *testing.T) {
 	for seed := range uint64(8) {
 		r := rand.New(rand.NewPCG(seed, 7))
@@ -649,5 +649,55 @@ func TestRegistryModel(t *testing.T) {
 			t.Fatalf("seed %d: getMetrics not sorted: %v", seed, order)
 		}
 		h.Close()
+	}
+}
+
+// TestNamesWithSeparators: a service and metric are kept apart whatever
+// bytes they hold. With a separator byte between them, service "a" with
+// metric "b\x00m" and service "a\x00b" with metric "m" were one key: a
+// subscriber to one got the other's reports, the published registry
+// (the quiet path) skipped the second's registration as known, and
+// getMetrics listed both under one name.
+func TestNamesWithSeparators(t *testing.T) {
+	f := newFixture(t, HubConfig{})
+	c := f.dial(t, 2)
+	c.sync()
+	one := func(service, metric string, st hist.Stat, v float64) *sinks.PeriodicData {
+		return pd(service, sinks.Metric{Name: []byte(metric), Statistics: []sinks.Statistic{{Stat: st, Value: v, HasValue: true}}})
+	}
+	f.sink.Record(one("a", "b\x00m", hist.Min, 1))
+	c.until(isCommand("newMetric", map[string]any{"service": "a", "metric": "b\x00m", "statistic": "min"}))
+	deadline := time.Now().Add(waitFor)
+	for f.hub.quietFor() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the registry was never published")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Not known: registered and announced, not skipped.
+	f.sink.Record(one("a\x00b", "m", hist.Min, 2))
+	c.until(isCommand("newMetric", map[string]any{"service": "a\x00b", "metric": "m", "statistic": "min"}))
+
+	c.send(sub(2, "a", "b\x00m", "min"))
+	c.sync()
+	f.sink.Record(one("a\x00b", "m", hist.Min, 3)) // not the subscribed triple
+	f.sink.Record(one("a", "b\x00m", hist.Min, 4))
+	got, before := c.until(isCommand("reportMetric", nil))
+	if d := got["data"].(map[string]any); d["service"] != "a" || d["metric"] != "b\x00m" || d["data"] != 4.0 || len(before) != 0 {
+		t.Fatalf("report %v after %v; want a/b\\x00m's 4 alone", got, before)
+	}
+
+	c.send(map[string]string{"command": "getMetrics"})
+	list, _ := c.until(isCommand("metricsList", nil))
+	leaf := func(n string) map[string]any { return map[string]any{"name": n, "children": []any{}} }
+	node := func(n string, ch ...any) map[string]any { return map[string]any{"name": n, "children": ch} }
+	want := map[string]any{"command": "metricsList", "data": map[string]any{"metrics": []any{
+		node("a", node("b\x00m", leaf("min"))),
+		node("a\x00b", node("m", leaf("min"))),
+	}}}
+	if !reflect.DeepEqual(list, want) {
+		g, _ := json.Marshal(list)
+		w, _ := json.Marshal(want)
+		t.Errorf("got  %s\nwant %s", g, w)
 	}
 }
