@@ -183,10 +183,10 @@ func seriesKey(dst []byte, service, metric []byte, statistic string) []byte {
 	return append(append(dst, metric...), statistic...)
 }
 
-// quietSet maps a service and metric's regKey to the bit set (1 << hist.Stat) of
-// its registered statistics: reports of those need no dispatch while nobody
-// subscribes to anything, for the dispatcher would only find them
-// registered already and unsubscribed.
+// quietSet maps a service and metric's regKey to the bit set (1 <<
+// hist.Stat) of its registered statistics: reports of those need no
+// dispatch while nobody subscribes to anything, for the dispatcher would
+// only find them registered already and unsubscribed.
 type quietSet map[string]uint64
 
 var _ [64 - hist.NumStats]struct{} // a Stat is a bit of a uint64
