@@ -199,6 +199,24 @@ func TestNonUpgradeGets400(t *testing.T) {
 	}
 }
 
+// leaf and node build the getMetrics tree a test expects.
+func leaf(n string) map[string]any { return map[string]any{"name": n, "children": []any{}} }
+
+func node(n string, ch ...any) map[string]any { return map[string]any{"name": n, "children": ch} }
+
+// expectMetrics sends getMetrics and checks the reply lists services.
+func (c *client) expectMetrics(services ...any) {
+	c.t.Helper()
+	c.send(map[string]string{"command": "getMetrics"})
+	got, _ := c.until(isCommand("metricsList", nil))
+	want := map[string]any{"command": "metricsList", "data": map[string]any{"metrics": services}}
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		c.t.Errorf("got  %s\nwant %s", g, w)
+	}
+}
+
 func TestGetMetrics(t *testing.T) {
 	f := newFixture(t, HubConfig{})
 	c := f.dial(t, 2)
@@ -209,19 +227,10 @@ func TestGetMetrics(t *testing.T) {
 	for range 5 {
 		c.until(isCommand("newMetric", nil))
 	}
-	c.send(map[string]string{"command": "getMetrics"})
-	got, _ := c.until(isCommand("metricsList", nil))
-	leaf := func(n string) map[string]any { return map[string]any{"name": n, "children": []any{}} }
-	node := func(n string, ch ...any) map[string]any { return map[string]any{"name": n, "children": ch} }
-	want := map[string]any{"command": "metricsList", "data": map[string]any{"metrics": []any{
+	c.expectMetrics(
 		node("other", node("g", leaf("mean"))),
 		node("svc", node("a.b", leaf("count"), leaf("max")), node("lat", leaf("count"), leaf("max"))),
-	}}}
-	if !reflect.DeepEqual(got, want) {
-		g, _ := json.Marshal(got)
-		w, _ := json.Marshal(want)
-		t.Errorf("got  %s\nwant %s", g, w)
-	}
+	)
 }
 
 func TestSubscribeV1Report(t *testing.T) {
@@ -687,17 +696,8 @@ func TestNamesWithSeparators(t *testing.T) {
 		t.Fatalf("report %v after %v; want a/b\\x00m's 4 alone", got, before)
 	}
 
-	c.send(map[string]string{"command": "getMetrics"})
-	list, _ := c.until(isCommand("metricsList", nil))
-	leaf := func(n string) map[string]any { return map[string]any{"name": n, "children": []any{}} }
-	node := func(n string, ch ...any) map[string]any { return map[string]any{"name": n, "children": ch} }
-	want := map[string]any{"command": "metricsList", "data": map[string]any{"metrics": []any{
+	c.expectMetrics(
 		node("a", node("b\x00m", leaf("min"))),
 		node("a\x00b", node("m", leaf("min"))),
-	}}}
-	if !reflect.DeepEqual(list, want) {
-		g, _ := json.Marshal(list)
-		w, _ := json.Marshal(want)
-		t.Errorf("got  %s\nwant %s", g, w)
-	}
+	)
 }
