@@ -19,7 +19,7 @@ BIN ?= bin/mad
 # More linker flags for build (make image strips the symbol table: -s -w).
 EXTRA_LDFLAGS ?=
 
-.PHONY: build test fmt-check vet lint unit race race-e2e fuzz-smoke bench bench-e2e pgo
+.PHONY: build test fmt-check vet lint unit race race-e2e fuzz-smoke bench bench-e2e goals pgo
 
 test: fmt-check vet lint unit race fuzz-smoke
 
@@ -104,6 +104,13 @@ bench:
 # installs missing peers into ~/.cache/madbench; wants an otherwise idle machine).
 bench-e2e:
 	$(GO) run ./cmd/madbench all -md bench/results/all.md -svg bench/results/all.svg
+
+# Issue 18's goals in one run: the host's probe, the in-process pipeline, the tagged emission,
+# S1 against collectd in alternating order and S2, with medians and fastest runs (about five
+# minutes; wants an otherwise idle machine and collectd, which madbench installs), into
+# bench/results/goals-COMMIT.txt.
+goals:
+	bash bench/goals.sh
 
 # The profile of the daemon's profile-guided build (cmd/mad/default.pgo, which go build and
 # go install use by themselves): CPU profiles of a mad built from this tree, taken through
