@@ -160,10 +160,10 @@ type metricReg struct {
 	stats                uint64
 }
 
-// series is one (service, metric, statistic) someone subscribes to.
+// series is one (service, metric, statistic) someone subscribes to: its
+// subscribers (the triple is its key in Hub.series).
 type series struct {
-	service, metric, statistic string
-	subs                       []*conn
+	subs []*conn
 }
 
 // regKey appends the key of a service and metric: the service's length
@@ -438,7 +438,7 @@ func (h *Hub) subscribe(c *conn, service, metric, statistic string) {
 	}
 	s := h.series[k]
 	if s == nil {
-		s = &series{service: service, metric: metric, statistic: statistic}
+		s = &series{}
 		h.series[k] = s
 	}
 	s.subs = append(s.subs, c)
