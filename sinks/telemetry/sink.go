@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/gomad/mad/hist"
@@ -43,6 +44,27 @@ func (b *batch) addString(s string) span {
 	sp := span{uint32(len(b.arena)), uint32(len(s))}
 	b.arena = append(b.arena, s...)
 	return sp
+}
+
+// reserve makes room for the reports of metrics ms (the rest of a bucket)
+// and their strings, plus extra bytes: a bucket's batch then grows once at
+// most, not by doubling from a fresh batch's size, which was 2-3 % of a
+// daemon's CPU in S1, where every metric is new in a bucket of 4 096
+// (BENCHMARKS.md, "The telemetry sink's batch made at its size").
+func (b *batch) reserve(ms []sinks.Metric, extra int) {
+	n, size := 0, extra
+	for i := range ms {
+		m := &ms[i]
+		size += len(m.Name)
+		for j := range m.Statistics {
+			if st := &m.Statistics[j]; st.HasValue {
+				n++
+				size += len(st.Unit)
+			}
+		}
+	}
+	b.reports = slices.Grow(b.reports, n)
+	b.arena = slices.Grow(b.arena, size)
 }
 
 func (b *batch) span(sp span) []byte { return b.arena[sp.off : sp.off+sp.len] }
@@ -164,6 +186,7 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 			}
 			if b == nil {
 				b = s.hub.getBatch()
+				b.reserve(pd.Metrics[i:], len(host)+len(service))
 				hostSp, serviceSp = b.add(host), b.add(service)
 			}
 			if !named {
