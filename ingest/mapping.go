@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/gomad/mad/internal/sample"
@@ -61,29 +60,6 @@ func (t TimeStamping) Map(src *sample.Batch, route sample.Route) {
 	}
 }
 
-// Mapping is MAD's MappingSource: each metric name is tried against every
-// pattern (Java's find(): unanchored unless the pattern anchors itself);
-// each pattern that matches replaces the name by each of its
-// replacements (Java's replaceAll, $n groups), and the original name is
-// dropped; an empty list of replacements drops the metric. A name no
-// pattern matches passes unchanged. Names that collide after mapping are
-// the same series (and merge, as in MAD) if their metric types agree;
-// unlike MAD, which drops the later of two metrics of different types,
-// mad keeps both as separate series.
-type Mapping struct {
-	rules []mappingRule
-	// scratch
-	dims []sample.Dim
-	key  []byte
-	name []byte
-	locs []int
-}
-
-type mappingRule struct {
-	re    *transform.Regexp
-	repls []*transform.Replacement
-}
-
 // MappingRule is one findAndReplace entry: a pattern and its
 // replacements (Java syntax: $1 for a group).
 type MappingRule struct {
@@ -91,54 +67,40 @@ type MappingRule struct {
 	Replacements []string
 }
 
-// MappingSpec is MappingSource's configuration (findAndReplace, in
-// order), compiled once; its mappers share the compiled patterns.
-type MappingSpec struct {
-	rules    []MappingRule
-	compiled []mappingRule
-}
-
-// NewMappingSpec compiles findAndReplace, in order.
-func NewMappingSpec(rules []MappingRule) (*MappingSpec, error) {
-	s := &MappingSpec{rules: rules}
-	for _, fr := range rules {
-		// Java's patterns and replacement strings (Matcher.replaceAll),
-		// read as TransformingSource reads its patterns.
-		re, err := transform.CompileJava(fr.Pattern)
-		if err != nil {
-			return nil, fmt.Errorf("mapping: %w", err)
-		}
-		var repls []*transform.Replacement
-		for _, r := range fr.Replacements {
-			p, err := re.Replacement(r)
-			if err != nil {
-				return nil, fmt.Errorf("mapping pattern %q: %w", fr.Pattern, err)
-			}
-			repls = append(repls, p)
-		}
-		s.compiled = append(s.compiled, mappingRule{re: re, repls: repls})
+// NewMappingSpec compiles a MappingSource's findAndReplace, in order
+// (transform.Mapping). MAD's MappingSource tries every metric name
+// against every pattern; each pattern that matches replaces the name by
+// each of its replacements, and the original name is dropped; an empty
+// list of replacements drops the metric; a name no pattern matches
+// passes unchanged. Names that collide after mapping are the same series
+// (and merge, as in MAD) if their metric types agree; unlike MAD, which
+// drops the later of two metrics of different types, mad keeps both as
+// separate series.
+//
+// The rules depend on the series alone, so its mappers are rewriters
+// (rewrite.go): each input series is mapped once and its outputs kept in
+// a bounded cache, and a sample costs one lookup, not a regular
+// expression per pattern (32 patterns in the shipped collectd mapping;
+// BENCHMARKS.md, "MappingSource by series").
+func NewMappingSpec(name string, rules []MappingRule) (*RewriteSpec, error) {
+	tr := make([]transform.MappingRule, len(rules))
+	for i, r := range rules {
+		tr[i] = transform.MappingRule(r)
 	}
-	return s, nil
-}
-
-// NewMapper returns a Mapping for one producer.
-func (s *MappingSpec) NewMapper() Mapper { return &Mapping{rules: s.compiled} }
-
-// Equal reports whether o is a MappingSpec of the same rules.
-func (s *MappingSpec) Equal(o MapperSpec) bool {
-	m, ok := o.(*MappingSpec)
-	return ok && slices.EqualFunc(s.rules, m.rules, func(a, b MappingRule) bool {
-		return a.Pattern == b.Pattern && slices.Equal(a.Replacements, b.Replacements)
-	})
+	m, err := transform.CompileMapping(tr)
+	if err != nil {
+		return nil, fmt.Errorf("mapping: %w", err)
+	}
+	return &RewriteSpec{class: "MappingSource", name: name, conf: rules, rules: mappingRules{m}, stats: new(RewriteStats)}, nil
 }
 
 // NewMapping compiles findAndReplace into one mapper.
-func NewMapping(rules []MappingRule) (*Mapping, error) {
-	s, err := NewMappingSpec(rules)
+func NewMapping(rules []MappingRule) (Mapper, error) {
+	s, err := NewMappingSpec("mapping", rules)
 	if err != nil {
 		return nil, err
 	}
-	return s.NewMapper().(*Mapping), nil
+	return s.NewMapper(), nil
 }
 
 // TimeStampingSpec is TimeStampingSource's configuration (it has none).
@@ -151,52 +113,6 @@ func (TimeStampingSpec) NewMapper() Mapper { return TimeStamping{} }
 func (TimeStampingSpec) Equal(o MapperSpec) bool {
 	_, ok := o.(TimeStampingSpec)
 	return ok
-}
-
-// Map applies the rules to every sample.
-func (m *Mapping) Map(src *sample.Batch, route sample.Route) {
-	for i := range src.Samples {
-		s := &src.Samples[i]
-		key := src.Key(s)
-		pk, err := sample.ParseKey(key)
-		if err != nil {
-			continue // cannot happen: decoders write canonical keys
-		}
-		matched := false
-		for _, r := range m.rules {
-			if !r.re.Match(pk.Name) {
-				continue
-			}
-			matched = true
-			for _, repl := range r.repls {
-				m.name, m.locs = r.re.ReplaceAll(m.name[:0], pk.Name, repl, m.locs)
-				m.emit(src, s, pk, m.name, route)
-			}
-		}
-		if !matched {
-			copySample(route(s.Hash), src, s, key, s.Hash, s.Time)
-		}
-	}
-}
-
-// emit routes a copy of s under a new name.
-func (m *Mapping) emit(src *sample.Batch, s *sample.Sample, pk sample.ParsedKey, name []byte, route sample.Route) {
-	m.dims = m.dims[:0]
-	it := pk.DimIter()
-	for {
-		d, ok := it.Next()
-		if !ok {
-			break
-		}
-		m.dims = append(m.dims, d)
-	}
-	key, err := sample.AppendKey(m.key[:0], pk.Kind, name, m.dims)
-	m.key = key
-	if err != nil {
-		return // a key over the limit: the metric cannot be aggregated
-	}
-	h := sample.Hash(key)
-	copySample(route(h), src, s, key, h, s.Time)
 }
 
 // copySample appends s (with its pre-aggregated data) to b under key,

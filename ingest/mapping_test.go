@@ -1,7 +1,11 @@
 package ingest
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomad/mad/internal/sample"
@@ -163,5 +167,115 @@ func TestWrappingSourcesDropRequestTime(t *testing.T) {
 				t.Errorf("%T: a sample kept request time %d", mp, s.ReqTime)
 			}
 		}
+	}
+}
+
+// refMapping is an independent reference of MappingSource for patterns
+// RE2 reads as Java does and replacements of plain text and $n groups
+// (followed by no digit or name character): Go's regexp, Match then
+// ReplaceAll with the replacement as a Go template.
+type refMapping []struct {
+	re    *regexp.Regexp
+	repls []string
+}
+
+func newRefMapping(t *testing.T, rules []MappingRule) refMapping {
+	ref := make(refMapping, len(rules))
+	for i, r := range rules {
+		ref[i].re = regexp.MustCompile(r.Pattern)
+		for _, repl := range r.Replacements {
+			if strings.ContainsAny(repl, `\{`) {
+				t.Fatalf("the reference reads plain $n replacements only: %q", repl)
+			}
+			ref[i].repls = append(ref[i].repls, regexp.MustCompile(`\$(\d+)`).ReplaceAllString(repl, "$${$1}"))
+		}
+	}
+	return ref
+}
+
+func (ref refMapping) names(name string) []string {
+	var out []string
+	matched := false
+	for _, r := range ref {
+		if !r.re.MatchString(name) {
+			continue
+		}
+		matched = true
+		for _, tmpl := range r.repls {
+			out = append(out, r.re.ReplaceAllString(name, tmpl))
+		}
+	}
+	if !matched {
+		out = append(out, name)
+	}
+	return out
+}
+
+// TestMappingAgreesWithReference maps a stream of collectd series (the
+// shipped collectd rules, 100 hosts, names no rule maps among them, every
+// kind) through MappingSource's cached mapper, its cache small enough to
+// be cleared many times, and checks every sample's outputs, in order,
+// against the reference.
+func TestMappingAgreesWithReference(t *testing.T) {
+	spec, err := NewMappingSpec("collectd", shippedCollectdRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.MaxSeries = 500
+	m := spec.NewMapper()
+	ref := newRefMapping(t, shippedCollectdRules)
+	names := append(collectdNames(), "cpu/x/cpu/idle", "df/", "load/load/2min", "", "memcached/ps_count/", "a.b.c")
+	kinds := []sample.Kind{sample.KindCounter, sample.KindGauge, sample.KindTimer}
+	r := rand.New(rand.NewPCG(3, 4))
+	var src, dst sample.Batch
+	route := func(uint64) *sample.Batch { return &dst }
+	var want []string
+	for round := range 40 {
+		src.Reset()
+		dst.Reset()
+		want = want[:0]
+		for i := range 1000 {
+			name, kind := names[r.IntN(len(names))], kinds[r.IntN(len(kinds))]
+			host := fmt.Sprintf("host-%03d", r.IntN(100))
+			addSeries(t, &src, kind, name, float64(round*1000+i), "host", host)
+			for _, n := range ref.names(name) {
+				want = append(want, fmt.Sprintf("%s:%s{host=%s,}=%d", kind, n, host, round*1000+i))
+			}
+		}
+		m.Map(&src, route)
+		got := make([]string, len(dst.Samples))
+		for i := range dst.Samples {
+			s := &dst.Samples[i]
+			got[i] = fmt.Sprintf("%s=%d", readableKey(t, &dst, s), int(s.Value))
+		}
+		if !slices.Equal(got, want) {
+			for i := range min(len(got), len(want)) {
+				if got[i] != want[i] {
+					t.Fatalf("round %d: output %d is %s; want %s (%d outputs, want %d)", round, i, got[i], want[i], len(got), len(want))
+				}
+			}
+			t.Fatalf("round %d: %d outputs, want %d", round, len(got), len(want))
+		}
+	}
+	if st := spec.Stats(); st.Clears.Load() == 0 || st.Hits.Load() == 0 {
+		t.Errorf("cache: %d hits, %d clears; the test wants both", st.Hits.Load(), st.Clears.Load())
+	}
+}
+
+// TestMappingAllocatesNothing: once each series is cached, mapping a batch
+// allocates nothing (the regular expressions run once a series).
+func TestMappingAllocatesNothing(t *testing.T) {
+	m, err := NewMapping(shippedCollectdRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src, dst sample.Batch
+	for i, n := range collectdNames() {
+		addSeries(t, &src, sample.KindGauge, n, float64(i), "host", "h1")
+	}
+	route := func(uint64) *sample.Batch { return &dst }
+	m.Map(&src, route)
+	if n := testing.AllocsPerRun(20, func() { dst.Reset(); m.Map(&src, route) }); n != 0 {
+		t.Errorf("%.1f allocations a batch", n)
 	}
 }

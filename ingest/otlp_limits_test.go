@@ -89,7 +89,7 @@ func (o *otlpServer) drainNamed(t *testing.T) map[string][]float64 {
 // the stage was mapped and reset every 1 024 samples, and the earlier point
 // could no longer be found, so both were published.
 func TestOTLPReplaceBehindMapper(t *testing.T) {
-	spec, err := NewMappingSpec([]MappingRule{{Pattern: "^nomatch$", Replacements: []string{"x"}}})
+	spec, err := NewMappingSpec("m", []MappingRule{{Pattern: "^nomatch$", Replacements: []string{"x"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestOTLPNonFiniteHistogramRejected(t *testing.T) {
 // source's wrapping sources, as a request does; it skipped them on a slot
 // no request had used.
 func TestInjectThroughMappers(t *testing.T) {
-	spec, err := NewMappingSpec([]MappingRule{{Pattern: "^a$", Replacements: []string{"mapped"}}})
+	spec, err := NewMappingSpec("m", []MappingRule{{Pattern: "^a$", Replacements: []string{"mapped"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

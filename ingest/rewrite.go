@@ -12,8 +12,8 @@ import (
 	"github.com/gomad/mad/internal/transform"
 )
 
-// mad-experimental's TransformingSource and TagDroppingSource (MAD-SPEC
-// §13.2, §13.3) rewrite series: an input series (kind, name, dimensions)
+// MAD's MappingSource (MAD-SPEC §3.5) and mad-experimental's
+// TransformingSource and TagDroppingSource (§13.2, §13.3) rewrite series: an input series (kind, name, dimensions)
 // becomes any number of output series, by rules that depend on the series
 // alone (internal/transform). So a rewriter computes each input series'
 // outputs once and keeps them in a bounded cache: a sample costs one
@@ -24,10 +24,19 @@ import (
 // datagram they came in (unlike MAD, which merged within a record and kept
 // the first metric's statistics).
 
-// seriesRules is what a rewriter applies: transform.Transformer or
-// transform.Dropper.
+// seriesRules is what a rewriter applies: transform.Mapping,
+// transform.Transformer or transform.Dropper.
 type seriesRules interface {
 	Apply(s *transform.Scratch, name []byte, dims []sample.Dim, out func(name []byte, dims []sample.Dim)) error
+}
+
+// mappingRules is a transform.Mapping (MappingSource) as seriesRules (it
+// cannot fail).
+type mappingRules struct{ *transform.Mapping }
+
+func (m mappingRules) Apply(s *transform.Scratch, name []byte, dims []sample.Dim, out func(name []byte, dims []sample.Dim)) error {
+	m.Mapping.Apply(s, name, dims, out)
+	return nil
 }
 
 // dropRules is a transform.Dropper as seriesRules (it cannot fail).
@@ -51,11 +60,11 @@ type RewriteStats struct {
 	Dropped atomic.Uint64
 }
 
-// RewriteSpec is the configuration of TransformingSource or
+// RewriteSpec is the configuration of MappingSource, TransformingSource or
 // TagDroppingSource, compiled once; its mappers (one per producer) share
 // the compiled rules and the counters.
 type RewriteSpec struct {
-	class string // "TransformingSource", "TagDroppingSource"
+	class string // "MappingSource", "TransformingSource", "TagDroppingSource"
 	name  string
 	conf  any // the rules as configured, for Equal
 	rules seriesRules
@@ -118,7 +127,7 @@ func (s *RewriteSpec) report(emit func(sm.Value), l []string) {
 		what string
 		n    uint64
 	}{{"hit", st.Hits.Load()}, {"miss", st.Misses.Load()}} {
-		emit(counter("mad_source_rewrite_cache_lookups_total", "Series lookups of a TransformingSource's or TagDroppingSource's cache of each input series' outputs, by result.",
+		emit(counter("mad_source_rewrite_cache_lookups_total", "Series lookups of a MappingSource's, TransformingSource's or TagDroppingSource's cache of each input series' outputs, by result.",
 			sm.With(l, "result", c.what), c.n))
 	}
 	emit(counter("mad_source_rewrite_cache_clears_total", "Times a rewriting source's series cache was full and dropped what it held.", l, st.Clears.Load()))

@@ -30,7 +30,7 @@ func init() {
 			for i, fr := range c.FindAndReplace {
 				rules[i] = ingest.MappingRule{Pattern: fr.Key, Replacements: fr.Values}
 			}
-			m, err := ingest.NewMappingSpec(rules)
+			m, err := ingest.NewMappingSpec(s.Name, rules)
 			if err != nil {
 				return nil, s.failed("source", err)
 			}

@@ -1,8 +1,17 @@
-// Package transform holds the rules of MAD's experimental wrapping sources
-// TransformingSource and TagDroppingSource (MAD-SPEC §13.2, §13.3), applied
-// to one series (name and sorted dimensions) at a time. The ingest mapper
-// calls it once per new input series and caches what it gives, so regular
-// expressions do not run per sample.
+// Package transform holds the rules of MAD's MappingSource (MAD-SPEC §3.5)
+// and of its experimental wrapping sources TransformingSource and
+// TagDroppingSource (§13.2, §13.3), applied to one series (name and sorted
+// dimensions) at a time. The ingest mapper calls it once per new input
+// series and caches what it gives, so regular expressions do not run per
+// sample.
+//
+// # MappingSource (CompileMapping, Mapping.Apply)
+//
+// Every pattern that find()s in the name gives, for each of its
+// replacements, the name with Java's replaceAll applied (Regexp,
+// Replacement); the dimensions are kept. A name no pattern matches is kept;
+// a matching pattern with no replacements gives nothing. A name given twice
+// is given twice (MAD merges the two metrics' samples, so they count twice).
 //
 // # TransformingSource (Compile, Transformer.Apply)
 //
