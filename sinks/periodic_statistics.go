@@ -1,7 +1,8 @@
 package sinks
 
 import (
-	"strings"
+	"encoding/binary"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -27,20 +28,47 @@ type PeriodicStatisticsSink struct {
 	emit                SelfEmitter
 	now                 func() time.Time
 
-	mu      sync.Mutex
-	buckets map[string]*psBucket
-	stop    chan struct{}
-	done    chan struct{}
-	closing sync.Once
+	mu         sync.Mutex
+	buckets    map[string]*psBucket
+	key, dims  []byte        // Record's scratch: a bucket's key, a PeriodicData's dimensions
+	period     time.Duration // the last period Record formatted
+	periodText string
+	stop       chan struct{}
+	done       chan struct{}
+	closing    sync.Once
 }
 
 type psBucket struct {
-	dims                                  [][2]string
-	aggregated, metrics, statistics, smpl float64
-	age, requestAge                       float64
-	hasAge, hasRequestAge                 bool
-	empty                                 int
-	seen                                  map[string]bool
+	dims                  [][2]string
+	aggregated, smpl      float64
+	age, requestAge       float64
+	hasAge, hasRequestAge bool
+	empty                 int
+	names, series         hashSet // unique_metrics, unique_statistics
+}
+
+// hashSet is a set of 64-bit hashes, emptied at each flush; its map keeps
+// its size from one flush to the next unless a flush finds it under a
+// quarter full.
+type hashSet struct {
+	m    map[uint64]struct{}
+	peak int
+}
+
+func (h *hashSet) add(k uint64) {
+	if h.m == nil {
+		h.m = map[uint64]struct{}{}
+	}
+	h.m[k] = struct{}{}
+}
+
+func (h *hashSet) reset() {
+	n := len(h.m)
+	if h.peak = max(h.peak, n); 4*n < h.peak {
+		h.m, h.peak = make(map[uint64]struct{}, n), n
+		return
+	}
+	clear(h.m)
 }
 
 // PeriodicStatisticsConfig configures a PeriodicStatisticsSink (MAD's keys).
@@ -95,56 +123,30 @@ func (s *PeriodicStatisticsSink) run() {
 	}
 }
 
-// Record accounts pd in its bucket.
+// Record accounts pd in its bucket. It allocates only a new bucket (and
+// its sets as they grow): unique_metrics and unique_statistics count the
+// 64-bit hashes (maphash, two seeds) of names and of (name, dimensions)
+// pairs, not the strings, which would hold a hundred bytes a series for a
+// count. Two pairs collide with probability 2⁻⁶⁴, under 3·10⁻⁸ for a
+// million series in one interval, and a collision counts one less.
 func (s *PeriodicStatisticsSink) Record(pd *PeriodicData) {
-	dims := [][2]string{{s.periodDimensionName, FormatPeriod(pd.Period)}}
-	for _, k := range s.dimensions {
-		if v, ok := pd.Dimension(k); ok {
-			dims = append(dims, [2]string{k, string(v)})
-		} else if v, ok := s.defaults[k]; ok {
-			dims = append(dims, [2]string{k, v})
-		}
-	}
-	for _, m := range s.mapped {
-		if v, ok := pd.Dimension(m[0]); ok {
-			dims = append(dims, [2]string{m[1], string(v)})
-		} else if v, ok := s.defaults[m[1]]; ok {
-			dims = append(dims, [2]string{m[1], v})
-		}
-	}
-	var key strings.Builder
-	for _, d := range dims {
-		key.WriteString(d[0])
-		key.WriteByte(0)
-		key.WriteString(d[1])
-		key.WriteByte(0)
-	}
-	var dimKey strings.Builder
-	for _, d := range pd.Dimensions {
-		dimKey.Write(d.Key)
-		dimKey.WriteByte(0)
-		dimKey.Write(d.Value)
-		dimKey.WriteByte(0)
-	}
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.buckets[key.String()]
-	if b == nil {
-		b = &psBucket{dims: dims, seen: map[string]bool{}}
-		s.buckets[key.String()] = b
+	b := s.bucketOf(pd)
+	dk := s.dims[:0]
+	for _, d := range pd.Dimensions {
+		dk = append(binary.AppendUvarint(dk, uint64(len(d.Key))), d.Key...)
+		dk = append(binary.AppendUvarint(dk, uint64(len(d.Value))), d.Value...)
 	}
-	for _, m := range pd.Metrics {
+	s.dims = dk
+	dims := maphash.Bytes(psDimsSeed, dk)
+	for i := range pd.Metrics {
+		m := &pd.Metrics[i]
 		b.aggregated += float64(len(m.Statistics))
-		id := string(m.Name) + "\x00" + dimKey.String()
-		if !b.seen[string(m.Name)] {
-			b.seen[string(m.Name)] = true
-			b.metrics++
-		}
-		if !b.seen[id] {
-			b.seen[id] = true
-			b.statistics++
-		}
+		name := maphash.Bytes(psNameSeed, m.Name)
+		b.names.add(name)
+		b.series.add(name ^ dims)
 		b.smpl += float64(m.PopulationSize)
 	}
 	if age := float64(now.Sub(pd.Start.Add(pd.Period)).Milliseconds()); !b.hasAge || age > b.age {
@@ -156,6 +158,56 @@ func (s *PeriodicStatisticsSink) Record(pd *PeriodicData) {
 		}
 	}
 	b.empty = 0
+}
+
+// psNameSeed hashes names, psDimsSeed a PeriodicData's dimensions (each
+// name and value, length first): two seeds, so that a name and a
+// dimension set whose bytes swap places do not collide.
+var psNameSeed, psDimsSeed = maphash.MakeSeed(), maphash.MakeSeed()
+
+// bucketOf returns pd's bucket, made if new: its key is each of its
+// dimensions' name and value (the period's, the configured ones present or
+// defaulted, the mapped ones), each length first. Under mu.
+func (s *PeriodicStatisticsSink) bucketOf(pd *PeriodicData) *psBucket {
+	if pd.Period != s.period || s.periodText == "" {
+		s.period, s.periodText = pd.Period, FormatPeriod(pd.Period)
+	}
+	k := appendPSDim(s.key[:0], s.periodDimensionName, s.periodText)
+	for _, name := range s.dimensions {
+		if v, ok := pd.Dimension(name); ok {
+			k = appendPSDim(k, name, v)
+		} else if v, ok := s.defaults[name]; ok {
+			k = appendPSDim(k, name, v)
+		}
+	}
+	for _, m := range s.mapped {
+		if v, ok := pd.Dimension(m[0]); ok {
+			k = appendPSDim(k, m[1], v)
+		} else if v, ok := s.defaults[m[1]]; ok {
+			k = appendPSDim(k, m[1], v)
+		}
+	}
+	s.key = k
+	if b := s.buckets[string(k)]; b != nil {
+		return b
+	}
+	b := &psBucket{}
+	for len(k) > 0 {
+		var d [2]string
+		for j := range d {
+			n, w := binary.Uvarint(k)
+			d[j], k = string(k[w:w+int(n)]), k[w+int(n):]
+		}
+		b.dims = append(b.dims, d)
+	}
+	s.buckets[string(s.key)] = b
+	return b
+}
+
+// appendPSDim appends a dimension to a bucket's key.
+func appendPSDim[T string | []byte](k []byte, name string, v T) []byte {
+	k = append(binary.AppendUvarint(k, uint64(len(name))), name...)
+	return append(binary.AppendUvarint(k, uint64(len(v))), v...)
 }
 
 // FlushStatistics emits every bucket's metrics and starts them over.
@@ -172,8 +224,8 @@ func (s *PeriodicStatisticsSink) FlushStatistics() {
 		}
 		r := SelfRecord{Dimensions: b.dims, Metrics: []SelfMetric{
 			{Name: prefix + "aggregated_data", Type: "counter", Values: []float64{b.aggregated}},
-			{Name: prefix + "unique_metrics", Type: "counter", Values: []float64{b.metrics}},
-			{Name: prefix + "unique_statistics", Type: "counter", Values: []float64{b.statistics}},
+			{Name: prefix + "unique_metrics", Type: "counter", Values: []float64{float64(len(b.names.m))}},
+			{Name: prefix + "unique_statistics", Type: "counter", Values: []float64{float64(len(b.series.m))}},
 			{Name: prefix + "metric_samples", Type: "counter", Values: []float64{b.smpl}},
 			{Name: prefix + "age", Type: "timer", Values: []float64{b.age}, Unit: "MILLISECOND"},
 		}}
@@ -181,7 +233,9 @@ func (s *PeriodicStatisticsSink) FlushStatistics() {
 			r.Metrics = append(r.Metrics, SelfMetric{Name: prefix + "request_age", Type: "timer", Values: []float64{b.requestAge}, Unit: "MILLISECOND"})
 		}
 		recs = append(recs, r)
-		*b = psBucket{dims: b.dims, seen: map[string]bool{}}
+		b.aggregated, b.smpl, b.age, b.requestAge, b.hasAge, b.hasRequestAge = 0, 0, 0, 0, false, false
+		b.names.reset()
+		b.series.reset()
 	}
 	s.mu.Unlock()
 	if s.emit != nil {
