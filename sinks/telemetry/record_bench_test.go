@@ -67,13 +67,7 @@ func waitDispatched(h *Hub, n uint64) {
 // registers each (service, metric, statistic) and publishes the quiet set.
 // ns per new metric; pin to one CPU to count both goroutines.
 func BenchmarkRegister(b *testing.B) {
-	h := NewHub(HubConfig{MaxPending: 1 << 30, MaxMetrics: 1 << 30})
-	defer h.Close()
-	s := NewSink("t", h)
-	var stats []sinks.Statistic
-	for _, st := range []hist.Stat{hist.Count, hist.Sum, hist.Mean, hist.Min, hist.Max} {
-		stats = append(stats, sinks.Statistic{Stat: st, Value: 1, HasValue: true, Specified: true})
-	}
+	h, s, stats := newRegistering(b)
 	pds := make([]sinks.PeriodicData, b.N)
 	for i := range pds {
 		pds[i] = sinks.PeriodicData{
@@ -98,13 +92,7 @@ func BenchmarkRegister(b *testing.B) {
 // dimension set, five statistics each. ns per new metric; pin to one CPU.
 func BenchmarkRegisterBucket(b *testing.B) {
 	const perBucket = 4096
-	h := NewHub(HubConfig{MaxPending: 1 << 30, MaxMetrics: 1 << 30})
-	defer h.Close()
-	s := NewSink("t", h)
-	var stats []sinks.Statistic
-	for _, st := range []hist.Stat{hist.Count, hist.Sum, hist.Mean, hist.Min, hist.Max} {
-		stats = append(stats, sinks.Statistic{Stat: st, Value: 1, HasValue: true, Specified: true})
-	}
+	h, s, stats := newRegistering(b)
 	metrics := make([]sinks.Metric, b.N)
 	for i := range metrics {
 		metrics[i] = sinks.Metric{Name: fmt.Appendf(nil, "s1.service.requests_%08d", i), Type: "counter", PopulationSize: 1, Statistics: stats}
@@ -138,4 +126,16 @@ func registered(b *testing.B, h *Hub, s *Sink) {
 		b.Fatalf("%d registered, %d refused; want %d", st.Metrics, st.RegistryFull, 5*b.N)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/metric")
+}
+
+// newRegistering returns a hub without a bound on its metrics (closed when
+// b ends), a sink feeding it, and five statistics with values.
+func newRegistering(b *testing.B) (*Hub, *Sink, []sinks.Statistic) {
+	h := NewHub(HubConfig{MaxPending: 1 << 30, MaxMetrics: 1 << 30})
+	b.Cleanup(func() { h.Close() })
+	var stats []sinks.Statistic
+	for _, st := range []hist.Stat{hist.Count, hist.Sum, hist.Mean, hist.Min, hist.Max} {
+		stats = append(stats, sinks.Statistic{Stat: st, Value: 1, HasValue: true, Specified: true})
+	}
+	return h, NewSink("t", h), stats
 }
