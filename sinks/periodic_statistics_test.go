@@ -138,3 +138,41 @@ func TestPeriodicStatisticsCounts(t *testing.T) {
 		t.Errorf("%d buckets kept after two empty flushes: %v", n, keys)
 	}
 }
+
+// TestPeriodicStatisticsNamesWithSeparators: names and values holding NUL
+// bytes neither merge two buckets nor two metrics. Joined with NUL bytes,
+// {a:"x\0b\0y"} and {a:"x", b:"y"} were one bucket, and a metric "m\0"
+// of data without dimensions was the pair id of metric "m".
+func TestPeriodicStatisticsNamesWithSeparators(t *testing.T) {
+	var mu sync.Mutex
+	var got []SelfRecord
+	s := NewPeriodicStatisticsSink(PeriodicStatisticsConfig{Name: "ps", Interval: time.Hour, Dimensions: []string{"a", "b"},
+		Emit: func(r SelfRecord) { mu.Lock(); got = append(got, r); mu.Unlock() }})
+	defer s.Close()
+	start := time.UnixMilli(1_700_000_000_000)
+	stat := []Statistic{{Stat: hist.Count, Value: 1, HasValue: true}}
+	s.Record(&PeriodicData{Period: time.Second, Start: start, Dimensions: []Dimension{{Key: []byte("a"), Value: []byte("x\x00b\x00y")}},
+		Metrics: []Metric{{Name: []byte("m"), PopulationSize: 1, Statistics: stat}}})
+	s.Record(&PeriodicData{Period: time.Second, Start: start, Dimensions: []Dimension{{Key: []byte("a"), Value: []byte("x")}, {Key: []byte("b"), Value: []byte("y")}},
+		Metrics: []Metric{{Name: []byte("m"), PopulationSize: 1, Statistics: stat}}})
+	s.Record(&PeriodicData{Period: time.Minute, Start: start, Metrics: []Metric{{Name: []byte("m"), PopulationSize: 1, Statistics: stat}, {Name: []byte("m\x00"), PopulationSize: 1, Statistics: stat}}})
+	s.FlushStatistics()
+	mu.Lock()
+	defer mu.Unlock()
+	counts := map[string]float64{}
+	for _, r := range got {
+		for _, m := range r.Metrics {
+			counts[fmt.Sprintf("%q %s", r.Dimensions, m.Name[strings.LastIndexByte(m.Name, '/')+1:])] = m.Values[0]
+		}
+	}
+	for key, want := range map[string]float64{
+		`[["_period" "PT1S"] ["a" "x\x00b\x00y"]] metric_samples`: 1,
+		`[["_period" "PT1S"] ["a" "x"] ["b" "y"]] metric_samples`: 1,
+		`[["_period" "PT1M"]] unique_metrics`:                     2,
+		`[["_period" "PT1M"]] unique_statistics`:                  2,
+	} {
+		if counts[key] != want {
+			t.Errorf("%s = %v; want %v (all: %v)", key, counts[key], want, counts)
+		}
+	}
+}
