@@ -384,6 +384,11 @@ func (s *HTTPSource) Retarget(cfg SourceConfig, lanes []Lanes) error {
 		i++
 	})
 	s.deltas.Store(c.OTLP.deltas(s.deltas.Load()))
+	if old := s.cfg.Load(); old != nil && old.Mappers.Equal(c.Mappers) {
+		// The slots keep their mappers (reconfigure), which count into
+		// the old specs: report those, not the new specs nothing updates.
+		c.Mappers = old.Mappers
+	}
 	s.cfg.Store(&c)
 	return nil
 }

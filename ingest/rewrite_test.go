@@ -10,6 +10,7 @@ import (
 	"github.com/gomad/mad/ingest/statsd"
 
 	"github.com/gomad/mad/internal/sample"
+	sm "github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/internal/transform"
 )
 
@@ -356,4 +357,68 @@ func TestRouteKeySteadyState(t *testing.T) {
 	if got := spec.Stats().Misses.Load(); got != misses || misses != 10 {
 		t.Errorf("misses %d after warming (want 10 series), then %d", misses, got)
 	}
+}
+
+// TestHTTPReloadKeepsWrapperCounters: after a reload that keeps an HTTP
+// source and an equal MappingSource (built anew by the configuration), the
+// slots keep their mappers, which count into the old spec: the source
+// reports that spec's counters. It reported the new spec's, which nothing
+// updates: the lookups went back to zero and stayed there (a review's
+// finding).
+func TestHTTPReloadKeepsWrapperCounters(t *testing.T) {
+	rules := []MappingRule{{Pattern: "^a$", Replacements: []string{"mapped"}}}
+	spec1, _ := NewMappingSpec("m", rules)
+	lanes := NewLanes(1, 64)
+	cfg := HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1, Mappers: MapperChain{spec1}}
+	s, err := NewHTTPSource(cfg, []Lanes{lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	key, _ := sample.AppendKey(nil, sample.KindGauge, []byte("a"), nil)
+	inject := func() {
+		if err := s.Inject(func(route sample.Route) (sample.Counts, error) {
+			h := sample.Hash(key)
+			b := route(h)
+			b.AddValue(b.PutKeyBytes(key, h), 1, 0, 1, sample.UnitNone)
+			return sample.Counts{Records: 1, Samples: 1}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for b, ok := lanes.To[0].Pop(); ok; b, ok = lanes.To[0].Pop() {
+			b.Reset()
+			lanes.Back[0].Push(b)
+		}
+	}
+	inject()
+	inject()
+	before := rewriteLookups(s)
+	// Reload: the same configuration, compiled again.
+	spec2, _ := NewMappingSpec("m", rules)
+	cfg2 := cfg
+	cfg2.Mappers = MapperChain{spec2}
+	if !s.Retargetable(&cfg2) {
+		t.Fatal("not retargetable")
+	}
+	lanes2 := NewLanes(1, 64)
+	if err := s.Retarget(&cfg2, []Lanes{lanes2}); err != nil {
+		t.Fatal(err)
+	}
+	lanes = lanes2
+	inject()
+	inject()
+	after := rewriteLookups(s)
+	if before != 2 || after != before+2 {
+		t.Errorf("mad_source_rewrite_cache_lookups_total went from %v to %v after 2 more samples", before, after)
+	}
+}
+
+// rewriteLookups sums a source's mad_source_rewrite_cache_lookups_total.
+func rewriteLookups(s interface{ Report(func(sm.Value)) }) (n float64) {
+	s.Report(func(v sm.Value) {
+		if v.Name == "mad_source_rewrite_cache_lookups_total" {
+			n += v.V
+		}
+	})
+	return n
 }
