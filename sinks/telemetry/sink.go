@@ -1,7 +1,6 @@
 package telemetry
 
 import (
-	"slices"
 	"sync/atomic"
 
 	"github.com/gomad/mad/hist"
@@ -44,27 +43,6 @@ func (b *batch) addString(s string) span {
 	sp := span{uint32(len(b.arena)), uint32(len(s))}
 	b.arena = append(b.arena, s...)
 	return sp
-}
-
-// reserve makes room for the reports of metrics ms (the rest of a bucket)
-// and their strings, plus extra bytes: a bucket's batch then grows once at
-// most, not by doubling from a fresh batch's size, which was 2-3 % of a
-// daemon's CPU in S1, where every metric is new in a bucket of 4 096
-// (BENCHMARKS.md, "The telemetry sink's batch made at its size").
-func (b *batch) reserve(ms []sinks.Metric, extra int) {
-	n, size := 0, extra
-	for i := range ms {
-		m := &ms[i]
-		size += len(m.Name)
-		for j := range m.Statistics {
-			if st := &m.Statistics[j]; st.HasValue {
-				n++
-				size += len(st.Unit)
-			}
-		}
-	}
-	b.reports = slices.Grow(b.reports, n)
-	b.arena = slices.Grow(b.arena, size)
 }
 
 func (b *batch) span(sp span) []byte { return b.arena[sp.off : sp.off+sp.len] }
@@ -127,7 +105,12 @@ type Sink struct {
 	written atomic.Uint64
 	dropped atomic.Uint64
 	key     []byte // Record's scratch (one emitter calls it)
+	scratch batch  // Record's reports before they are copied into a batch
 }
+
+// maxScratchReports bounds the reports a sink's scratch keeps room for
+// between Records: a part of 4 096 metrics of five statistics.
+const maxScratchReports = 4096 * 5
 
 var _ sinks.Sink = (*Sink)(nil)
 
@@ -160,7 +143,14 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 	if s.closed.Load() || len(pd.Metrics) == 0 {
 		return
 	}
-	var b *batch // taken when the first report needs dispatching
+	// The reports are built in the sink's scratch, then copied into a
+	// batch of their size: a fresh batch appended to grew by doubling (2-3 %
+	// of the daemon's CPU in S1, where every metric of a bucket of 4 096
+	// is new), and one reserved for the rest of the bucket held a bucket's
+	// room for one new metric among known ones.
+	sc := &s.scratch
+	sc.reset()
+	started := false
 	var hostSp, serviceSp span
 	host, hasHost := pd.Dimension("host")
 	service, _ := pd.Dimension("service")
@@ -184,16 +174,15 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 				skipped++ // the dispatcher would find it registered, with no subscriber
 				continue
 			}
-			if b == nil {
-				b = s.hub.getBatch()
-				b.reserve(pd.Metrics[i:], len(host)+len(service))
-				hostSp, serviceSp = b.add(host), b.add(service)
+			if !started {
+				started = true
+				hostSp, serviceSp = sc.add(host), sc.add(service)
 			}
 			if !named {
-				metricSp, named = b.add(m.Name), true
+				metricSp, named = sc.add(m.Name), true
 			}
-			b.reports = append(b.reports, report{
-				host: hostSp, service: serviceSp, metric: metricSp, unit: b.addString(st.Unit),
+			sc.reports = append(sc.reports, report{
+				host: hostSp, service: serviceSp, metric: metricSp, unit: sc.addString(st.Unit),
 				hasHost: hasHost, stat: st.Stat, timestamp: ts, value: st.Value,
 			})
 		}
@@ -202,8 +191,14 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 		s.written.Add(uint64(skipped))
 		s.hub.reports.Add(uint64(skipped))
 	}
-	if b == nil {
+	if !started {
 		return
+	}
+	b := s.hub.getBatch()
+	b.reports = append(b.reports[:0], sc.reports...)
+	b.arena = append(b.arena[:0], sc.arena...)
+	if cap(sc.reports) > maxScratchReports {
+		*sc = batch{} // a burst's scratch is not kept
 	}
 	n := uint64(len(b.reports))
 	if s.hub.submit(b) {
