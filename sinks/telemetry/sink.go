@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/gomad/mad/hist"
@@ -104,13 +105,9 @@ type Sink struct {
 
 	written atomic.Uint64
 	dropped atomic.Uint64
-	key     []byte // Record's scratch (one emitter calls it)
-	scratch batch  // Record's reports before they are copied into a batch
+	key     []byte   // Record's scratch (one emitter calls it)
+	known   []uint64 // Record's: each metric's statistics registered already
 }
-
-// maxScratchReports bounds the reports a sink's scratch keeps room for
-// between Records: a part of 4 096 metrics of five statistics.
-const maxScratchReports = 4096 * 5
 
 var _ sinks.Sink = (*Sink)(nil)
 
@@ -143,68 +140,73 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 	if s.closed.Load() || len(pd.Metrics) == 0 {
 		return
 	}
-	// The reports are built in the sink's scratch, then copied into a
-	// batch of their size: a fresh batch appended to grew by doubling (2-3 %
-	// of the daemon's CPU in S1, where every metric of a bucket of 4 096
-	// is new), and one reserved for the rest of the bucket held a bucket's
-	// room for one new metric among known ones.
-	sc := &s.scratch
-	sc.reset()
-	started := false
-	var hostSp, serviceSp span
 	host, hasHost := pd.Dimension("host")
 	service, _ := pd.Dimension("service")
-	ts := pd.Start.UnixMilli()
 	quiet := s.hub.quietFor()
-	skipped := 0
+	// First the statistics each metric has registered already (while
+	// nobody subscribes), and what the reports to dispatch need; then a
+	// batch of that size (appending to a fresh batch grew it by doubling:
+	// 2-3 % of the daemon's CPU in S1, where every metric of a bucket of
+	// 4 096 is new).
+	known := s.known[:0]
+	skipped, n, size := 0, 0, len(host)+len(service)
 	for i := range pd.Metrics {
 		m := &pd.Metrics[i]
-		var metricSp span
-		named := false
-		var known uint64 // statistics registered already, while nobody subscribes
+		var k uint64
 		if quiet != nil {
 			s.key = regKey(s.key[:0], service, m.Name)
-			known = quiet[string(s.key)]
+			k = quiet[string(s.key)]
 		}
-		for _, st := range m.Statistics {
-			if !st.HasValue {
+		known = append(known, k)
+		before := n
+		for j := range m.Statistics {
+			if st := &m.Statistics[j]; !st.HasValue {
 				continue
-			}
-			if known&(1<<st.Stat) != 0 {
+			} else if k&(1<<st.Stat) != 0 {
 				skipped++ // the dispatcher would find it registered, with no subscriber
-				continue
+			} else {
+				n++
+				size += len(st.Unit)
 			}
-			if !started {
-				started = true
-				hostSp, serviceSp = sc.add(host), sc.add(service)
-			}
-			if !named {
-				metricSp, named = sc.add(m.Name), true
-			}
-			sc.reports = append(sc.reports, report{
-				host: hostSp, service: serviceSp, metric: metricSp, unit: sc.addString(st.Unit),
-				hasHost: hasHost, stat: st.Stat, timestamp: ts, value: st.Value,
-			})
+		}
+		if n > before {
+			size += len(m.Name)
 		}
 	}
+	s.known = known
 	if skipped > 0 { // delivered to nobody, as the dispatcher would have
 		s.written.Add(uint64(skipped))
 		s.hub.reports.Add(uint64(skipped))
 	}
-	if !started {
+	if n == 0 {
 		return
 	}
 	b := s.hub.getBatch()
-	b.reports = append(b.reports[:0], sc.reports...)
-	b.arena = append(b.arena[:0], sc.arena...)
-	if cap(sc.reports) > maxScratchReports {
-		*sc = batch{} // a burst's scratch is not kept
+	b.reports = slices.Grow(b.reports, n)
+	b.arena = slices.Grow(b.arena, size)
+	hostSp, serviceSp := b.add(host), b.add(service)
+	ts := pd.Start.UnixMilli()
+	for i := range pd.Metrics {
+		m := &pd.Metrics[i]
+		var metricSp span
+		named := false
+		for _, st := range m.Statistics {
+			if !st.HasValue || known[i]&(1<<st.Stat) != 0 {
+				continue
+			}
+			if !named {
+				metricSp, named = b.add(m.Name), true
+			}
+			b.reports = append(b.reports, report{
+				host: hostSp, service: serviceSp, metric: metricSp, unit: b.addString(st.Unit),
+				hasHost: hasHost, stat: st.Stat, timestamp: ts, value: st.Value,
+			})
+		}
 	}
-	n := uint64(len(b.reports))
 	if s.hub.submit(b) {
-		s.written.Add(n)
+		s.written.Add(uint64(n))
 	} else {
-		s.dropped.Add(n)
+		s.dropped.Add(uint64(n))
 		s.hub.putBatch(b)
 	}
 }
