@@ -54,9 +54,11 @@ type RewriteStats struct {
 	// and dropped everything it held (each input series is then computed
 	// again once).
 	Hits, Misses, Clears atomic.Uint64
-	// Dropped: samples of series whose outputs' keys would be longer than
-	// sample.MaxKeyLen, or whose templates made a malformed tag tail (MAD
-	// throws and loses the record; mad loses that series' samples).
+	// Dropped: samples of series whose templates made a malformed tag tail
+	// (MAD throws and loses the record; mad loses that series' samples) or
+	// whose outputs' keys would all be longer than sample.MaxKeyLen, once a
+	// sample; and once a sample for each output left out alone for its key's
+	// length.
 	Dropped atomic.Uint64
 }
 
@@ -102,6 +104,7 @@ func (s *RewriteSpec) Stats() *RewriteStats { return s.stats }
 // NewMapper returns a rewriter for one producer.
 func (s *RewriteSpec) NewMapper() Mapper {
 	r := &rewriter{spec: s, maxSeries: s.MaxSeries, maxBytes: s.MaxBytes}
+	r.out = r.addOutput
 	if r.maxSeries <= 0 {
 		r.maxSeries = 1 << 16
 	}
@@ -131,7 +134,7 @@ func (s *RewriteSpec) report(emit func(sm.Value), l []string) {
 			sm.With(l, "result", c.what), c.n))
 	}
 	emit(counter("mad_source_rewrite_cache_clears_total", "Times a rewriting source's series cache was full and dropped what it held.", l, st.Clears.Load()))
-	emit(counter("mad_source_rewrite_dropped_total", "Samples a rewriting source dropped: their output series' key would exceed 64 KiB, or a template made a malformed k=v tail (where MAD throws).", l, st.Dropped.Load()))
+	emit(counter("mad_source_rewrite_dropped_total", "Samples a rewriting source dropped: once a sample of a series it drops (a template made a malformed k=v tail, where MAD throws, or every output key would pass the 65 519-byte limit), and once an output of a series left out because its key alone would pass it.", l, st.Dropped.Load()))
 }
 
 // rewriter applies a RewriteSpec's rules on one producer, with its cache.
@@ -145,7 +148,7 @@ type rewriter struct {
 	// key, and its outputs, each a hash and a key, back to back, so that a
 	// hit reads one or two adjacent cache lines after its slot:
 	//
-	//	[8 hash][4 key length][4 outputs, or rwDropped][key]
+	//	[8 hash][2 key length][2 outputs lost][4 outputs, or rwDropped][key]
 	//	then per output: [8 hash][4 key length][key]
 	//
 	// slots is an open-addressing index (linear probing, at most half
@@ -156,12 +159,17 @@ type rewriter struct {
 	n     int
 	arena []byte
 	dims  []sample.Dim
+	// The output callback of compute (addOutput) and its state.
+	out     func(name []byte, dims []sample.Dim)
+	outKind sample.Kind
+	outN    uint32
+	outLost int
 	// Counted since the last publishStats.
 	hits, misses, dropped uint64
 }
 
 const (
-	rwHeader  = 16 // a record's hash, key length, outputs
+	rwHeader  = 16 // a record's hash, key length, outputs lost, outputs
 	rwOutHead = 12 // an output's hash and key length
 	// rwDropped marks a record whose series is dropped: its outputs' keys
 	// were too long, or the rules failed on it.
@@ -178,9 +186,13 @@ const (
 type rwRecord []byte
 
 func (e rwRecord) hash() uint64    { return binary.LittleEndian.Uint64(e) }
-func (e rwRecord) keyLen() int     { return int(binary.LittleEndian.Uint32(e[8:])) }
+func (e rwRecord) keyLen() int     { return int(binary.LittleEndian.Uint16(e[8:])) }
 func (e rwRecord) outputs() uint32 { return binary.LittleEndian.Uint32(e[12:]) }
 func (e rwRecord) key() []byte     { return e[rwHeader : rwHeader+e.keyLen()] }
+
+// lost returns how many of the series' outputs are left out: their keys
+// would be too long (each counted dropped, a sample at a time).
+func (e rwRecord) lost() uint64 { return uint64(binary.LittleEndian.Uint16(e[10:])) }
 
 // firstOutput returns the offset in e of its first output.
 func (e rwRecord) firstOutput() int { return rwHeader + e.keyLen() }
@@ -204,6 +216,7 @@ func (r *rewriter) Map(src *sample.Batch, route sample.Route) {
 			r.dropped++
 			continue
 		}
+		r.dropped += e.lost()
 		off := e.firstOutput()
 		for range outs {
 			var h uint64
@@ -239,6 +252,7 @@ func (r *rewriter) single(key []byte, h uint64) (oh uint64, okey []byte, n int) 
 	case 0:
 		return 0, nil, 0
 	case 1:
+		r.dropped += e.lost()
 		oh, okey, _ = e.output(e.firstOutput())
 		return oh, okey, 1
 	default:
@@ -297,8 +311,9 @@ func (r *rewriter) compute(h uint64, key []byte) rwRecord {
 	pk, err := sample.ParseKey(key)
 	off := len(r.arena)
 	r.arena = binary.LittleEndian.AppendUint64(r.arena, h)
-	r.arena = binary.LittleEndian.AppendUint32(r.arena, uint32(len(key)))
-	r.arena = binary.LittleEndian.AppendUint32(r.arena, 0)
+	r.arena = binary.LittleEndian.AppendUint16(r.arena, uint16(len(key))) // a batch's key: at most sample.MaxKeyLen
+	r.arena = binary.LittleEndian.AppendUint16(r.arena, 0)                // outputs lost
+	r.arena = binary.LittleEndian.AppendUint32(r.arena, 0)                // outputs
 	r.arena = append(r.arena, key...)
 	outs := rwDropped
 	if err == nil {
@@ -307,27 +322,15 @@ func (r *rewriter) compute(h uint64, key []byte) rwRecord {
 		for d, ok := it.Next(); ok; d, ok = it.Next() {
 			r.dims = append(r.dims, d)
 		}
-		n, tooLong := uint32(0), false
 		end := len(r.arena)
-		err := r.spec.rules.Apply(&r.scratch, pk.Name, r.dims, func(name []byte, dims []sample.Dim) {
-			o := len(r.arena)
-			k, err := sample.AppendKey(append(r.arena, make([]byte, rwOutHead)...), pk.Kind, name, dims)
-			if err != nil {
-				r.arena = r.arena[:o]
-				tooLong = true
-				return
-			}
-			kb := k[o+rwOutHead:]
-			binary.LittleEndian.PutUint64(k[o:], sample.Hash(kb))
-			binary.LittleEndian.PutUint32(k[o+8:], uint32(len(kb)))
-			r.arena = k
-			n++
-		})
+		r.outKind, r.outN, r.outLost = pk.Kind, 0, 0
+		err := r.spec.rules.Apply(&r.scratch, pk.Name, r.dims, r.out)
 		switch {
-		case err != nil || tooLong && n == 0:
+		case err != nil || r.outLost > 0 && r.outN == 0:
 			r.arena = r.arena[:end]
 		default:
-			outs = n
+			outs = r.outN
+			binary.LittleEndian.PutUint16(r.arena[off+10:], uint16(min(r.outLost, 1<<16-1)))
 		}
 	}
 	binary.LittleEndian.PutUint32(r.arena[off+12:], outs)
@@ -339,6 +342,24 @@ func (r *rewriter) compute(h uint64, key []byte) rwRecord {
 			return rwRecord(r.arena[off:])
 		}
 	}
+}
+
+// addOutput appends an output of the series compute computes (kind
+// r.outKind) to its record, or counts it lost if its key would be too
+// long. It is r.out, made once: a closure made at each compute allocated.
+func (r *rewriter) addOutput(name []byte, dims []sample.Dim) {
+	o := len(r.arena)
+	k, err := sample.AppendKey(append(r.arena, make([]byte, rwOutHead)...), r.outKind, name, dims)
+	if err != nil {
+		r.arena = r.arena[:o]
+		r.outLost++
+		return
+	}
+	kb := k[o+rwOutHead:]
+	binary.LittleEndian.PutUint64(k[o:], sample.Hash(kb))
+	binary.LittleEndian.PutUint32(k[o+8:], uint32(len(kb)))
+	r.arena = k
+	r.outN++
 }
 
 // clear drops every cached series.

@@ -422,3 +422,44 @@ func rewriteLookups(s interface{ Report(func(sm.Value)) }) (n float64) {
 	})
 	return n
 }
+
+// TestRewriterCountsOutputsLeftOut: a series one of whose outputs would
+// have a key over the limit keeps its other output, and each sample counts
+// the one left out as dropped (it was left out silently; a review's
+// finding). A series all of whose outputs are too long counts once a sample.
+func TestRewriterCountsOutputsLeftOut(t *testing.T) {
+	spec, err := NewMappingSpec("m", []MappingRule{{Pattern: "^big.*", Replacements: []string{"$0", "$0$0$0"}}, {Pattern: "^huge.*", Replacements: []string{"$0$0$0", "$0$0$0$0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := spec.NewMapper()
+	var src, dst sample.Batch
+	pad := strings.Repeat("x", sample.MaxKeyLen/2-10)
+	for _, name := range []string{"big" + pad, "big" + pad, "huge" + pad} {
+		ref, err := src.PutKey(sample.KindGauge, []byte(name), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.AddValue(ref, 1, 0, 1, sample.UnitNone)
+	}
+	m.Map(&src, func(uint64) *sample.Batch { return &dst })
+	if len(dst.Samples) != 2 {
+		t.Errorf("%d outputs; want 2 (one a big sample)", len(dst.Samples))
+	}
+	if d := spec.Stats().Dropped.Load(); d != 3 {
+		t.Errorf("%d counted dropped; want 3 (an output of each big sample, the huge sample)", d)
+	}
+	// The keyed path (a StatsD line's series looked up by the producer).
+	r := spec.NewMapper().(*rewriter)
+	key, err := sample.AppendKey(nil, sample.KindGauge, []byte("big"+pad), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, n := r.single(key, sample.Hash(key)); n != 1 {
+		t.Errorf("keyed: %d outputs; want 1", n)
+	}
+	r.publishStats()
+	if d := spec.Stats().Dropped.Load(); d != 4 {
+		t.Errorf("keyed: %d counted dropped; want 4", d)
+	}
+}
