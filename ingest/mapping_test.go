@@ -212,8 +212,8 @@ func (ref refMapping) names(name string) []string {
 }
 
 // TestMappingAgreesWithReference maps a stream of collectd series (the
-// shipped collectd rules, 100 hosts, names no rule maps among them, every
-// kind) through MappingSource's cached mapper, its cache small enough to
+// shipped collectd rules, 100 hosts, names no rule maps among them;
+// counters, gauges and timers) through MappingSource's cached mapper, its cache small enough to
 // be cleared many times, and checks every sample's outputs, in order,
 // against the reference.
 func TestMappingAgreesWithReference(t *testing.T) {

@@ -13,16 +13,17 @@ import (
 )
 
 // MAD's MappingSource (MAD-SPEC §3.5) and mad-experimental's
-// TransformingSource and TagDroppingSource (§13.2, §13.3) rewrite series: an input series (kind, name, dimensions)
-// becomes any number of output series, by rules that depend on the series
-// alone (internal/transform). So a rewriter computes each input series'
-// outputs once and keeps them in a bounded cache: a sample costs one
-// lookup by the hash its decoder already computed (the key compared
-// whole), and no regular expression runs in the steady state. The
-// outputs' keys are canonical, so series that now share a key are one
-// series in the shard, and merge there exactly, whatever request or
-// datagram they came in (unlike MAD, which merged within a record and kept
-// the first metric's statistics).
+// TransformingSource and TagDroppingSource (§13.2, §13.3) rewrite series:
+// an input series (kind, name, dimensions) becomes any number of output
+// series, by rules that depend on the series alone (internal/transform).
+// So a rewriter computes each input series' outputs once and keeps them in
+// a bounded cache: a sample costs one lookup by the hash its decoder
+// already computed (the key compared whole), and no regular expression
+// runs in the steady state. The outputs' keys are canonical, so series
+// that now share a key are one series in the shard, and merge there
+// exactly, whatever request or datagram they came in (MAD merged within a
+// record only: MappingSource concatenating the samples and statistics,
+// TransformingSource keeping the first metric's statistics).
 
 // seriesRules is what a rewriter applies: transform.Mapping,
 // transform.Transformer or transform.Dropper.
