@@ -32,7 +32,7 @@ func TestOneNewMetricTakesLittle(t *testing.T) {
 	s.Record(&pd)
 	waitDispatched(h, 5*n)
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		if q := h.quietFor(); q != nil && len(q) >= n {
+		if q := h.quietFor(); len(q) >= n {
 			break
 		}
 		if time.Now().After(deadline) {
