@@ -274,9 +274,10 @@ func (p *Producer) Route(hash uint64) *sample.Batch {
 // RouteKey is Route for a decoder that has the series key (a
 // sample.KeyRoute): it writes the key into the batch it returns. With a
 // single MappingSource, TransformingSource or TagDroppingSource as the
-// mapper, the series' output key is looked up in the rewriter's cache and written straight into
-// the shard's batch (one copy); a series the rules drop returns ok false; a
-// series with several outputs, or any other mapper, is staged and mapped.
+// mapper, the series' output key is looked up in the rewriter's cache and
+// written straight into the shard's batch (one copy); a series the rules
+// drop returns ok false; a series with several outputs, or any other
+// mapper, is staged and mapped.
 // Order is kept: a staged sample is mapped before the next key is routed.
 func (p *Producer) RouteKey(key []byte, hash uint64) (*sample.Batch, sample.KeyRef, bool) {
 	if p.mapper == nil {
