@@ -427,3 +427,49 @@ func TestShippedConfigRuns(t *testing.T) {
 		t.Errorf("V3 with SkipUnavailable: %d %s", code, msg)
 	}
 }
+
+// TestShippedTelegrafMapping: the shipped pipeline's MappingSource around
+// the Telegraf TcpLineSource turns every dot of a metric's name into a
+// slash, as MAD does; on a second line the series is the rewriter's cached
+// one.
+func TestShippedTelegrafMapping(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join(vectorConfigs, "pipeline.conf"))
+	must(t, err)
+	lines := strings.Split(string(text), "\n")
+	if !strings.Contains(lines[88], "telegraftcp_mapping_source") {
+		t.Fatalf("the shipped pipeline changed: line 89 is %q", lines[88])
+	}
+	source := strings.Join(lines[86:104], "\n") // lines 87-104: the Telegraf MappingSource
+	source = strings.NewReplacer(`port="8094"`, `port="0"`, `host="0.0.0.0"`, `host="127.0.0.1"`).Replace(source)
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	out := filepath.Join(dir, "out.jsonl")
+	writeFile(t, pipes, "p.conf", fmt.Sprintf("name=telegraf\nperiods=[\"PT1S\"]\nsources=[\n%s\n]\nsinks=[{type=JsonLinesSink, name=j, path=%q}]\n", source, out))
+	main := writeFile(t, dir, "config.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", pipes))
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs := pipeline.SourcesOf[*ingest.TCPSource](d.Pipelines()[0])
+	if len(srcs) != 1 {
+		t.Fatalf("%d TCP sources", len(srcs))
+	}
+	c, err := net.Dial("tcp", "127.0.0.1:"+portOf(srcs[0].Addr().String()))
+	must(t, err)
+	for range 2 {
+		fmt.Fprintf(c, `{"name":"shop.web","timestamp":%d,"tags":{"host":"h1"},"fields":{"latency.p50":2.5}}`+"\n", time.Now().UnixNano())
+	}
+	c.Close()
+	waitUntil(t, "the Telegraf lines", 30*time.Second, func() bool { return srcs[0].Stats().Lines[0] >= 2 })
+	must(t, d.Stop())
+	b, err := os.ReadFile(out)
+	must(t, err)
+	names := map[string]int{}
+	for _, l := range parseLines(t, string(b)) {
+		names[l.Metric]++
+	}
+	if len(names) != 1 || names["shop/web/latency/p50"] == 0 {
+		t.Errorf("metrics %v; want only shop/web/latency/p50", names)
+	}
+}
