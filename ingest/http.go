@@ -844,10 +844,27 @@ func refusalOf(err error) HTTPRefusal {
 // dropped, and the mapper changed if it differs.
 func (sl *httpSlot) reconfigure(cfg *HTTPConfig) {
 	sl.dropDecoders()
-	if sl.cfg == nil || !sl.cfg.Mappers.Equal(cfg.Mappers) {
+	if sl.cfg == nil || !sameSpecs(sl.cfg.Mappers, cfg.Mappers) {
 		sl.prod.SetMapper(cfg.Mappers.New())
 	}
 	sl.cfg = cfg
+}
+
+// sameSpecs reports whether a and b are the same specs, not just equal
+// ones: a slot keeps its mapper only for the specs it counts into, the
+// ones the source reports (Retarget carries equal specs over; a slot idle
+// through a reload to other specs and back would otherwise keep a mapper
+// of specs no longer reported).
+func sameSpecs(a, b MapperChain) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // ensureDecoder makes the decoder of cfg's kind if the slot has none (an

@@ -411,6 +411,24 @@ func TestHTTPReloadKeepsWrapperCounters(t *testing.T) {
 	if before != 2 || after != before+2 {
 		t.Errorf("mad_source_rewrite_cache_lookups_total went from %v to %v after 2 more samples", before, after)
 	}
+	// Reloads to other rules and back while the slot serves nothing: the
+	// slot, still on the first rules, must not keep their mapper, which
+	// counts into specs no longer reported (a second review's finding).
+	for _, r := range [][]MappingRule{{{Pattern: "^b$", Replacements: []string{"other"}}}, rules} {
+		spec, _ := NewMappingSpec("m", r)
+		c := cfg
+		c.Mappers = MapperChain{spec}
+		lanes = NewLanes(1, 64)
+		if err := s.Retarget(&c, []Lanes{lanes}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before = rewriteLookups(s)
+	inject()
+	inject()
+	if after := rewriteLookups(s); after != before+2 {
+		t.Errorf("after reloads away and back: lookups went from %v to %v after 2 more samples", before, after)
+	}
 }
 
 // rewriteLookups sums a source's mad_source_rewrite_cache_lookups_total.
