@@ -3,6 +3,7 @@ package telemetry
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,8 +41,10 @@ func TestOneNewMetricTakesLittle(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	var total uint64
-	const rounds = 20
+	// The median round: the dispatcher, woken by a Record, may copy its
+	// published registry (200 kB) inside a round's window now and then.
+	const rounds = 21
+	var per []uint64
 	for r := range rounds {
 		runtime.GC()
 		runtime.GC() // empty the pool (and its victim cache)
@@ -50,10 +53,11 @@ func TestOneNewMetricTakesLittle(t *testing.T) {
 		runtime.ReadMemStats(&a)
 		s.Record(&pd)
 		runtime.ReadMemStats(&b)
-		total += b.TotalAlloc - a.TotalAlloc
+		per = append(per, b.TotalAlloc-a.TotalAlloc)
 		waitDispatched(h, 5*n+uint64(5*(r+1)))
 	}
-	if per := total / rounds; per > 32<<10 {
-		t.Errorf("%d bytes allocated a Record for one new metric of five statistics", per)
+	slices.Sort(per)
+	if m := per[rounds/2]; m > 32<<10 {
+		t.Errorf("%d bytes allocated by the median Record of one new metric of five statistics (all: %v)", m, per)
 	}
 }
