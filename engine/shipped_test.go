@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/gomad/mad/engine/config"
 	"github.com/gomad/mad/engine/pipeline"
 	"github.com/gomad/mad/ingest"
+	"github.com/gomad/mad/internal/selfmetric"
 	"github.com/gomad/mad/sinks/cagg/caggtest"
 )
 
@@ -462,6 +464,15 @@ func TestShippedTelegrafMapping(t *testing.T) {
 	}
 	c.Close()
 	waitUntil(t, "the Telegraf lines", 30*time.Second, func() bool { return srcs[0].Stats().Lines[0] >= 2 })
+	hits := 0.0
+	srcs[0].Report(func(v selfmetric.Value) {
+		if v.Name == "mad_source_rewrite_cache_lookups_total" && slices.Contains(v.Labels, "hit") {
+			hits += v.V
+		}
+	})
+	if hits < 1 {
+		t.Errorf("%v cache hits; the second line's series should be the cached one", hits)
+	}
 	must(t, d.Stop())
 	b, err := os.ReadFile(out)
 	must(t, err)
