@@ -186,6 +186,9 @@ const (
 // rwRecord is a cached input series: the arena from its record on.
 type rwRecord []byte
 
+// rwDroppedRecord is the record of a series dropped without being cached.
+var rwDroppedRecord = rwRecord(binary.LittleEndian.AppendUint32(make([]byte, 12, rwHeader), rwDropped))
+
 func (e rwRecord) hash() uint64    { return binary.LittleEndian.Uint64(e) }
 func (e rwRecord) keyLen() int     { return int(binary.LittleEndian.Uint16(e[8:])) }
 func (e rwRecord) outputs() uint32 { return binary.LittleEndian.Uint32(e[12:]) }
@@ -302,6 +305,11 @@ func (r *rewriter) lookup(h uint64, key []byte) (rwRecord, bool) {
 // compute applies the rules to the input series key and caches its
 // outputs.
 func (r *rewriter) compute(h uint64, key []byte) rwRecord {
+	if len(key) > sample.MaxKeyLen {
+		// Not a key a batch holds (its length would not fit the record's
+		// field): dropped, counted, not cached.
+		return rwDroppedRecord
+	}
 	if r.n >= r.maxSeries || len(r.arena) >= r.maxBytes {
 		r.clear()
 		r.spec.stats.Clears.Add(1)

@@ -481,3 +481,21 @@ func TestRewriterCountsOutputsLeftOut(t *testing.T) {
 		t.Errorf("keyed: %d counted dropped; want 4", d)
 	}
 }
+
+// TestRewriterDropsKeysOverTheLimit: a key longer than a batch may hold
+// (its length would not fit a record) is dropped and counted, not cached.
+func TestRewriterDropsKeysOverTheLimit(t *testing.T) {
+	spec, err := NewMappingSpec("m", []MappingRule{{Pattern: "^a", Replacements: []string{"b"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := spec.NewMapper().(*rewriter)
+	key := append([]byte{byte(sample.KindGauge)}, strings.Repeat("a", sample.MaxKeyLen)...)
+	if _, _, n := r.single(key, sample.Hash(key)); n != 0 {
+		t.Errorf("%d outputs; want none", n)
+	}
+	r.publishStats()
+	if d, c := spec.Stats().Dropped.Load(), r.n; d != 1 || c != 0 {
+		t.Errorf("%d dropped, %d cached; want 1 and 0", d, c)
+	}
+}
