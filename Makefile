@@ -76,6 +76,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzTranscode$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/otlp/otlpjson
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/transform
 	$(GO) test -run '^$$' -fuzz '^FuzzJavaReplaceAll$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/transform
+	$(GO) test -run '^$$' -fuzz '^FuzzRewriterCache$$' -fuzztime 5000x -fuzzminimizetime 1s ./ingest
 	$(GO) test -run '^$$' -fuzz '^FuzzCollectd$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/collectd
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV1$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV2$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
