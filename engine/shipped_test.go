@@ -134,23 +134,7 @@ func TestShippedPipelineEndToEnd(t *testing.T) {
 // TestShippedCollectdMapping: the shipped pipeline's MappingSource around
 // CollectdHttpSourceV1 renames collectd's metrics as MAD does.
 func TestShippedCollectdMapping(t *testing.T) {
-	text, err := os.ReadFile(filepath.Join(vectorConfigs, "pipeline.conf"))
-	must(t, err)
-	lines := strings.Split(string(text), "\n")
-	if !strings.Contains(lines[106], "collectd_mapping_source") {
-		t.Fatalf("the shipped pipeline changed: line 107 is %q", lines[106])
-	}
-	source := strings.Join(lines[104:144], "\n") // lines 105-144: the collectd MappingSource
-	dir := t.TempDir()
-	pipes := filepath.Join(dir, "pipelines")
-	must(t, os.Mkdir(pipes, 0o755))
-	out := filepath.Join(dir, "out.jsonl")
-	writeFile(t, pipes, "p.conf", fmt.Sprintf("name=collectd\nperiods=[\"PT1S\"]\nsources=[\n%s\n]\nsinks=[{type=JsonLinesSink, name=j, path=%q}]\n", source, out))
-	main := writeFile(t, dir, "config.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", pipes))
-	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, out := openShippedSource(t, 105, 144, "collectd_mapping_source", nil) // the collectd MappingSource
 	body, err := os.ReadFile("../testdata/mad/parsers/CollectdJsonParserTest/testParse.json")
 	must(t, err)
 	req, _ := http.NewRequest(http.MethodPost, "http://"+d.HTTPAddr().String()+"/metrics/v1/collectd", strings.NewReader(string(body)))
@@ -435,24 +419,8 @@ func TestShippedConfigRuns(t *testing.T) {
 // slash, as MAD does; on a second line the series is the rewriter's cached
 // one.
 func TestShippedTelegrafMapping(t *testing.T) {
-	text, err := os.ReadFile(filepath.Join(vectorConfigs, "pipeline.conf"))
-	must(t, err)
-	lines := strings.Split(string(text), "\n")
-	if !strings.Contains(lines[88], "telegraftcp_mapping_source") {
-		t.Fatalf("the shipped pipeline changed: line 89 is %q", lines[88])
-	}
-	source := strings.Join(lines[86:104], "\n") // lines 87-104: the Telegraf MappingSource
-	source = strings.NewReplacer(`port="8094"`, `port="0"`, `host="0.0.0.0"`, `host="127.0.0.1"`).Replace(source)
-	dir := t.TempDir()
-	pipes := filepath.Join(dir, "pipelines")
-	must(t, os.Mkdir(pipes, 0o755))
-	out := filepath.Join(dir, "out.jsonl")
-	writeFile(t, pipes, "p.conf", fmt.Sprintf("name=telegraf\nperiods=[\"PT1S\"]\nsources=[\n%s\n]\nsinks=[{type=JsonLinesSink, name=j, path=%q}]\n", source, out))
-	main := writeFile(t, dir, "config.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", pipes))
-	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, out := openShippedSource(t, 87, 104, "telegraftcp_mapping_source", // the Telegraf MappingSource
+		strings.NewReplacer(`port="8094"`, `port="0"`, `host="0.0.0.0"`, `host="127.0.0.1"`))
 	srcs := pipeline.SourcesOf[*ingest.TCPSource](d.Pipelines()[0])
 	if len(srcs) != 1 {
 		t.Fatalf("%d TCP sources", len(srcs))
@@ -483,4 +451,33 @@ func TestShippedTelegrafMapping(t *testing.T) {
 	if len(names) != 1 || names["shop/web/latency/p50"] == 0 {
 		t.Errorf("metrics %v; want only shop/web/latency/p50", names)
 	}
+}
+
+// openShippedSource opens a daemon whose one pipeline (PT1S, a JSON lines
+// sink) has the source at lines first to last (1-based) of the shipped
+// pipeline.conf, checking that line first+2 names it, rewritten by r if
+// not nil (ports and hosts). It returns the daemon and the sink's file.
+func openShippedSource(t *testing.T, first, last int, name string, r *strings.Replacer) (*Daemon, string) {
+	t.Helper()
+	text, err := os.ReadFile(filepath.Join(vectorConfigs, "pipeline.conf"))
+	must(t, err)
+	lines := strings.Split(string(text), "\n")
+	if !strings.Contains(lines[first+1], name) {
+		t.Fatalf("the shipped pipeline changed: line %d is %q", first+2, lines[first+1])
+	}
+	source := strings.Join(lines[first-1:last], "\n")
+	if r != nil {
+		source = r.Replace(source)
+	}
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipelines")
+	must(t, os.Mkdir(pipes, 0o755))
+	out := filepath.Join(dir, "out.jsonl")
+	writeFile(t, pipes, "p.conf", fmt.Sprintf("name=shipped\nperiods=[\"PT1S\"]\nsources=[\n%s\n]\nsinks=[{type=JsonLinesSink, name=j, path=%q}]\n", source, out))
+	main := writeFile(t, dir, "config.conf", fmt.Sprintf("pipelinesDirectory=%q\nhttpHost=\"127.0.0.1\"\nhttpPort=0\nreloadInterval=0\n", pipes))
+	d, err := Open(main, nil, config.LoadOptions{Env: env()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, out
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -855,17 +856,7 @@ func (sl *httpSlot) reconfigure(cfg *HTTPConfig) {
 // ones the source reports (Retarget carries equal specs over; a slot idle
 // through a reload to other specs and back would otherwise keep a mapper
 // of specs no longer reported).
-func sameSpecs(a, b MapperChain) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func sameSpecs(a, b MapperChain) bool { return slices.Equal(a, b) }
 
 // ensureDecoder makes the decoder of cfg's kind if the slot has none (an
 // OTLP one with the source's tracker of cumulative sums).

@@ -169,15 +169,7 @@ func TestInjectThroughMappers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	key, _ := sample.AppendKey(nil, sample.KindGauge, []byte("a"), nil)
-	if err := s.Inject(func(route sample.Route) (sample.Counts, error) {
-		h := sample.Hash(key)
-		b := route(h)
-		b.AddValue(b.PutKeyBytes(key, h), 1, 0, 1, sample.UnitNone)
-		return sample.Counts{Records: 1, Samples: 1}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	injectGauge(t, s, "a")
 	var names []string
 	for b, ok := lanes.To[0].Pop(); ok; b, ok = lanes.To[0].Pop() {
 		for i := range b.Samples {
@@ -187,5 +179,23 @@ func TestInjectThroughMappers(t *testing.T) {
 	}
 	if len(names) != 1 || names[0] != "mapped" {
 		t.Fatalf("injected sample published as %q; want [mapped] (the MappingSource around the V3 source)", names)
+	}
+}
+
+// injectGauge injects one sample of gauge name (no dimensions) into s, as
+// a request would.
+func injectGauge(t *testing.T, s *HTTPSource, name string) {
+	t.Helper()
+	key, err := sample.AppendKey(nil, sample.KindGauge, []byte(name), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Inject(func(route sample.Route) (sample.Counts, error) {
+		h := sample.Hash(key)
+		b := route(h)
+		b.AddValue(b.PutKeyBytes(key, h), 1, 0, 1, sample.UnitNone)
+		return sample.Counts{Records: 1, Samples: 1}, nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -375,16 +375,8 @@ func TestHTTPReloadKeepsWrapperCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	key, _ := sample.AppendKey(nil, sample.KindGauge, []byte("a"), nil)
 	inject := func() {
-		if err := s.Inject(func(route sample.Route) (sample.Counts, error) {
-			h := sample.Hash(key)
-			b := route(h)
-			b.AddValue(b.PutKeyBytes(key, h), 1, 0, 1, sample.UnitNone)
-			return sample.Counts{Records: 1, Samples: 1}, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		injectGauge(t, s, "a")
 		for b, ok := lanes.To[0].Pop(); ok; b, ok = lanes.To[0].Pop() {
 			b.Reset()
 			lanes.Back[0].Push(b)
