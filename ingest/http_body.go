@@ -41,6 +41,12 @@ var errTooLarge = bounded.ErrTooLarge
 // deflate block, an 8-byte trailer.
 const gzipMinSize = 20
 
+// maxInflateRatio bounds the bytes a deflate stream inflates to per byte
+// of its own: at best each 258-byte match takes two bits (a one-bit
+// length code, a one-bit distance code), 1032 to 1 (zlib's technical
+// details); a gzip member's header and trailer only lower it.
+const maxInflateRatio = 1032
+
 // readBody reads all of r into buf, refusing more than limit bytes
 // (errTooLarge, having read limit+1). A body of declared size (its
 // Content-Length; -1 if none) within the limit is read into a buffer made
@@ -79,10 +85,18 @@ func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, erro
 	case "gzip", "x-gzip":
 		// The trailer's ISIZE is the size of the last member modulo 2^32:
 		// above the limit, the body is too large, refused before it is
-		// inflated; otherwise it sizes the buffer. A trailer that lies is
-		// held to the limit while inflating, like any body.
+		// inflated; otherwise it sizes the buffer. It is believed only
+		// if the body could inflate to it (maxInflateRatio): the last 4
+		// bytes of a body with bytes after its last member (refused by
+		// the inflater as a bad header, 400), or of a short crafted one,
+		// would otherwise be refused as too large, or size a buffer of
+		// up to the limit for a few bytes of input. A trailer that lies
+		// is held to the limit while inflating, like any body.
 		if len(body) >= gzipMinSize {
 			n := uint64(binary.LittleEndian.Uint32(body[len(body)-4:]))
+			if n > maxInflateRatio*uint64(len(body)) {
+				n = 0 // not this body's size: inflated to find out
+			}
 			if n > uint64(limit) {
 				return nil, errTooLarge
 			}

@@ -333,9 +333,31 @@ func TestGzipTrailer(t *testing.T) {
 		binary.LittleEndian.PutUint32(b[len(b)-4:], n)
 		return b
 	}
-	corrupt := withSize(bytes.Repeat([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 4), limit+1)
+	// Long enough to inflate to its trailer's size (maxInflateRatio).
+	corrupt := withSize(bytes.Repeat([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 100), limit+1)
 	if _, err := new(httpSlot).decompress("gzip", corrupt, limit); err != errTooLarge {
 		t.Errorf("a trailer over the limit: %v; want errTooLarge", err)
+	}
+	// Too short to inflate to what its last 4 bytes say: inflated, and
+	// refused for what it is, with no buffer sized by those bytes.
+	short := withSize(bytes.Repeat([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 4), limit)
+	if out, err := new(httpSlot).decompress("gzip", short, limit); err == nil || err == errTooLarge || cap(out) > 64<<10 {
+		t.Errorf("a trailer no body of %d bytes inflates to: %v, a buffer of %d; want a gzip error and a small buffer", len(short), err, cap(out))
+	}
+	for _, tail := range []string{"GARBAGE", "\n", "\xff\xff\xff\xff"} {
+		body := append(gz([]byte("x")), tail...)
+		if out, err := new(httpSlot).decompress("gzip", body, limit); err == nil || err == errTooLarge || cap(out) > 64<<10 {
+			t.Errorf("%q after the member: %v, a buffer of %d; want a gzip error and a small buffer", tail, err, cap(out))
+		}
+	}
+	// The largest body of the truth: a member as compressed as deflate
+	// goes is still believed, and so refused before it is inflated.
+	dense := gz(make([]byte, 4*limit))
+	if r := 4 * limit / len(dense); r > maxInflateRatio {
+		t.Fatalf("%d bytes compressed to %d: a ratio of %d, over maxInflateRatio", 4*limit, len(dense), r)
+	}
+	if _, err := new(httpSlot).decompress("gzip", dense, limit); err != errTooLarge {
+		t.Errorf("a dense member over the limit: %v; want errTooLarge", err)
 	}
 	sl := new(httpSlot)
 	out, err := sl.decompress("gzip", gz(make([]byte, 300_000)), limit)
@@ -345,6 +367,31 @@ func TestGzipTrailer(t *testing.T) {
 	liar := withSize(gz(make([]byte, 2*limit)), 100)
 	if out, err := new(httpSlot).decompress("gzip", liar, limit); err != errTooLarge || cap(out) > limit+1 {
 		t.Errorf("a trailer that lies: %d bytes in %d, %v; want errTooLarge within %d", len(out), cap(out), err, limit+1)
+	}
+}
+
+// TestGzipBytesAfterTheMember: a gzip body followed by bytes that are not
+// another member is refused as malformed (400, the inflater's word), not
+// as too large for what its last 4 bytes would say as a trailer.
+func TestGzipBytesAfterTheMember(t *testing.T) {
+	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 1}, []Lanes{NewLanes(1, 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(v3Body("m", 10))
+	w.Close()
+	r := httptest.NewRequest(http.MethodPost, HTTPClientV3.Path(), bytes.NewReader(append(buf.Bytes(), "and some garbage"...)))
+	r.Header.Set("Content-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, r)
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "gzip: invalid header") {
+		t.Fatalf("%d %q; want 400 naming gzip's invalid header", rec.Code, rec.Body.String())
+	}
+	if st := s.Stats(); st.Refusals[RefusedDecompressedTooLarge] != 0 || st.Accepted != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
