@@ -41,12 +41,6 @@ var errTooLarge = bounded.ErrTooLarge
 // deflate block, an 8-byte trailer.
 const gzipMinSize = 20
 
-// maxInflateRatio bounds the bytes a deflate stream inflates to per byte
-// of its own: at best each 258-byte match takes two bits (a one-bit
-// length code, a one-bit distance code), 1032 to 1 (zlib's technical
-// details); a gzip member's header and trailer only lower it.
-const maxInflateRatio = 1032
-
 // readBody reads all of r into buf, refusing more than limit bytes
 // (errTooLarge, having read limit+1). A body of declared size (its
 // Content-Length; -1 if none) within the limit is read into a buffer made
@@ -86,15 +80,14 @@ func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, erro
 		// The trailer's ISIZE is the size of the last member modulo 2^32:
 		// above the limit, the body is too large, refused before it is
 		// inflated; otherwise it sizes the buffer. It is believed only
-		// if the body could inflate to it (maxInflateRatio): the last 4
+		// if the body could inflate to it (bounded.Inflates): the last 4
 		// bytes of a body with bytes after its last member (refused by
-		// the inflater as a bad header, 400), or of a short crafted one,
-		// would otherwise be refused as too large, or size a buffer of
-		// up to the limit for a few bytes of input. A trailer that lies
-		// is held to the limit while inflating, like any body.
+		// the inflater as a bad header, 400) would otherwise be refused
+		// as too large. A trailer that lies is held to the limit while
+		// inflating, like any body.
 		if len(body) >= gzipMinSize {
 			n := uint64(binary.LittleEndian.Uint32(body[len(body)-4:]))
-			if n > maxInflateRatio*uint64(len(body)) {
+			if !bounded.Inflates(n, body) {
 				n = 0 // not this body's size: inflated to find out
 			}
 			if n > uint64(limit) {
@@ -121,14 +114,20 @@ func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, erro
 	case "zstd":
 		return sl.unzstd(body, limit)
 	case "snappy":
+		// Snappy as specified (DecodeStrict), as remote write's own
+		// blocks are read (promrw): its declared length is believed only
+		// where the block could hold it, since the decoder allocates it.
 		n, err := snappy.DecodedLen(body)
 		if err != nil {
 			return nil, fmt.Errorf("snappy: %w", err)
 		}
+		if _, hdr := binary.Uvarint(body); !bounded.SnappyHolds(uint64(n), len(body)-hdr) {
+			return nil, fmt.Errorf("snappy: the block declares %d bytes, more than its %d bytes can hold", n, len(body))
+		}
 		if n > limit {
 			return nil, errTooLarge
 		}
-		out, err := snappy.Decode(sl.plain[:cap(sl.plain)], body)
+		out, err := snappy.DecodeStrict(sl.plain[:cap(sl.plain)], body)
 		if err != nil {
 			return nil, fmt.Errorf("snappy: %w", err)
 		}
@@ -148,6 +147,11 @@ func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, erro
 // frames cost time quadratic in its decoded size (a 1 MiB body, half an
 // hour). Here a buffer too small is doubled, up to limit+1, and decoding
 // starts over: at most about twice the work and the memory of the limit.
+// The buffer never grows past what the body could decode to
+// (bounded.ZstdRatio): the decoder refuses a buffer smaller than a frame
+// declares, so a frame header of a few bytes declaring 250 MB had the
+// buffer doubled to the limit, 512 MB allocated, before it was found
+// corrupt.
 func (sl *httpSlot) unzstd(body []byte, limit int) ([]byte, error) {
 	if sl.zs == nil {
 		var err error
@@ -157,9 +161,15 @@ func (sl *httpSlot) unzstd(body []byte, limit int) ([]byte, error) {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
 	}
+	lying := func() error {
+		return fmt.Errorf("zstd: the frames declare more than the body's %d bytes can hold", len(body))
+	}
 	buf := sl.plain[:0]
 	var h zstd.Header
 	if h.Decode(body) == nil && h.HasFCS {
+		if !bounded.Unzstds(h.FrameContentSize, body) {
+			return nil, lying()
+		}
 		if h.FrameContentSize > uint64(limit) {
 			return nil, errTooLarge
 		}
@@ -167,6 +177,7 @@ func (sl *httpSlot) unzstd(body []byte, limit int) ([]byte, error) {
 			buf = make([]byte, 0, h.FrameContentSize+1)
 		}
 	}
+	most := min(uint64(limit), bounded.ZstdRatio*uint64(len(body))) + 1
 	for {
 		sl.note(cap(buf))
 		out, err := sl.zs.DecodeAll(body, buf[:0])
@@ -177,10 +188,13 @@ func (sl *httpSlot) unzstd(body []byte, limit int) ([]byte, error) {
 		if !errors.Is(err, zstd.ErrDecoderSizeExceeded) {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
-		if cap(buf) > limit {
+		switch {
+		case cap(buf) > limit:
 			return nil, errTooLarge
+		case uint64(cap(buf)) >= most:
+			return nil, lying()
 		}
-		buf = make([]byte, 0, min(max(2*cap(buf), 64<<10), limit+1))
+		buf = make([]byte, 0, min(max(2*uint64(cap(buf)), 64<<10), most))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/gomad/mad/internal/bounded"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -353,8 +355,8 @@ func TestGzipTrailer(t *testing.T) {
 	// The largest body of the truth: a member as compressed as deflate
 	// goes is still believed, and so refused before it is inflated.
 	dense := gz(make([]byte, 4*limit))
-	if r := 4 * limit / len(dense); r > maxInflateRatio {
-		t.Fatalf("%d bytes compressed to %d: a ratio of %d, over maxInflateRatio", 4*limit, len(dense), r)
+	if r := 4 * limit / len(dense); r > bounded.InflateRatio {
+		t.Fatalf("%d bytes compressed to %d: a ratio of %d, over bounded.InflateRatio", 4*limit, len(dense), r)
 	}
 	if _, err := new(httpSlot).decompress("gzip", dense, limit); err != errTooLarge {
 		t.Errorf("a dense member over the limit: %v; want errTooLarge", err)
@@ -367,6 +369,55 @@ func TestGzipTrailer(t *testing.T) {
 	liar := withSize(gz(make([]byte, 2*limit)), 100)
 	if out, err := new(httpSlot).decompress("gzip", liar, limit); err != errTooLarge || cap(out) > limit+1 {
 		t.Errorf("a trailer that lies: %d bytes in %d, %v; want errTooLarge within %d", len(out), cap(out), err, limit+1)
+	}
+}
+
+// TestDeclaredSizesNotBelievedBeyondTheBody: a body of a few bytes that
+// declares a size it cannot decode to (in a gzip trailer, a zstd frame
+// header, a snappy block's length), under the limit or over it, is refused
+// for what it is, a format error, without a buffer of that size: snappy's
+// decoder allocated the declared length first (250 MB for 6 bytes).
+func TestDeclaredSizesNotBelievedBeyondTheBody(t *testing.T) {
+	const limit = 256 << 20
+	zstdHeader := func(fcs uint64) []byte {
+		// Magic, a descriptor of a single segment and an 8-byte
+		// content size, the size, then a block header that runs past
+		// the end.
+		b := binary.LittleEndian.AppendUint32(nil, 0xFD2FB528)
+		b = append(b, 0xE0)
+		b = binary.LittleEndian.AppendUint64(b, fcs)
+		return append(b, 0x01, 0x00, 0x40)
+	}
+	// A frame of no declared size whose window is 128 MiB (window
+	// descriptor: exponent 17), then the same block header.
+	zstdWindow := append(binary.LittleEndian.AppendUint32(nil, 0xFD2FB528), 0x00, 17<<3, 0x01, 0x00, 0x40)
+	gzipTrailer := func(isize uint32) []byte {
+		b := []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0x03, 0x00, 0, 0, 0, 0}
+		return binary.LittleEndian.AppendUint32(b, isize)
+	}
+	for _, tc := range []struct {
+		name, enc string
+		body      []byte
+	}{
+		{"snappy under the limit", "snappy", append(binary.AppendUvarint(nil, 250<<20), 0x00, 'x')},
+		{"snappy over the limit", "snappy", append(binary.AppendUvarint(nil, limit+1), 0x00, 'x')},
+		{"zstd under the limit", "zstd", zstdHeader(250 << 20)},
+		{"zstd over the limit", "zstd", zstdHeader(limit + 1)},
+		{"zstd, a large window", "zstd", zstdWindow},
+		{"zstd, a valid frame then a lying one", "zstd", append(zstdFrames(t, 1, 1000), zstdHeader(250<<20)...)},
+		{"gzip under the limit", "gzip", gzipTrailer(250 << 20)},
+		{"gzip over the limit", "gzip", gzipTrailer(limit + 1)},
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		out, err := new(httpSlot).decompress(tc.enc, tc.body, limit)
+		runtime.ReadMemStats(&after)
+		if err == nil || errors.Is(err, errTooLarge) {
+			t.Errorf("%s (%d bytes): %v; want the format's error", tc.name, len(tc.body), err)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 || cap(out) > 64<<10 {
+			t.Errorf("%s: %d bytes allocated, a buffer of %d", tc.name, n, cap(out))
+		}
 	}
 }
 

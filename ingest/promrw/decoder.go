@@ -6,6 +6,7 @@ import (
 
 	"github.com/klauspost/compress/snappy"
 
+	"github.com/gomad/mad/internal/bounded"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -166,10 +167,9 @@ func (d *Decoder) decompress(body []byte) ([]byte, error) {
 	if n > uint64(d.maxLen) {
 		return nil, d.limit(-1, "the decompressed message would be "+strconv.FormatUint(n, 10)+" bytes, more than the limit of "+strconv.Itoa(d.maxLen))
 	}
-	// A snappy element makes at most 64 bytes out of 3 (a 2-byte-offset
-	// copy), so a block declaring more than that cannot be valid: refuse
-	// it before allocating what it claims.
-	if n*3 > uint64(len(body)-hdr)*64 {
+	// A block declaring more than it can hold cannot be valid: refused
+	// before allocating what it claims.
+	if !bounded.SnappyHolds(n, len(body)-hdr) {
 		return nil, d.fail(-1, -1, "corrupt snappy block: declares "+strconv.FormatUint(n, 10)+
 			" bytes, more than "+strconv.Itoa(len(body))+" compressed bytes can hold")
 	}
