@@ -62,6 +62,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadEscape$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/jsonstr
 	$(GO) test -run '^$$' -fuzz '^FuzzReplaceLoneSurrogates$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/jsonstr
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/pbwire
+	$(GO) test -run '^$$' -fuzz '^FuzzZstdMost$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/bounded
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/javanum
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/promrw
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV2$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/promrw

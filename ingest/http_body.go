@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,13 @@ var errTooLarge = bounded.ErrTooLarge
 // gzipMinSize is the smallest gzip member: a 10-byte header, an empty
 // deflate block, an 8-byte trailer.
 const gzipMinSize = 20
+
+// gzipHintRatio bounds how many times its size a gzip body's trailer may
+// size its buffer: metrics inflate 5 to 30 times, and a body past it grows
+// its buffer by doubling instead (deflate reaches 1032 to 1, so a trailer
+// believed that far would let 170 kB ending in a newline, read as a
+// trailer, size 167 MB).
+const gzipHintRatio = 64
 
 // readBody reads all of r into buf, refusing more than limit bytes
 // (errTooLarge, having read limit+1). A body of declared size (its
@@ -77,22 +85,16 @@ func (sl *httpSlot) note(n int) { sl.peak = max(sl.peak, n) }
 func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, error) {
 	switch enc {
 	case "gzip", "x-gzip":
-		// The trailer's ISIZE is the size of the last member modulo 2^32:
-		// above the limit, the body is too large, refused before it is
-		// inflated; otherwise it sizes the buffer. It is believed only
-		// if the body could inflate to it (bounded.Inflates): the last 4
-		// bytes of a body with bytes after its last member (refused by
-		// the inflater as a bad header, 400) would otherwise be refused
-		// as too large. A trailer that lies is held to the limit while
-		// inflating, like any body.
+		// The last 4 bytes are the trailer's ISIZE, the size of the
+		// last member modulo 2^32, if the body ends with a member. It is
+		// not verified until inflated (bytes may follow the member, a
+		// trailer may lie), so it only sizes the buffer, and to at most
+		// gzipHintRatio times the body: a body is refused as too large
+		// once it has inflated past the limit, and a few bytes never
+		// size a buffer of the limit.
 		if len(body) >= gzipMinSize {
 			n := uint64(binary.LittleEndian.Uint32(body[len(body)-4:]))
-			if !bounded.Inflates(n, body) {
-				n = 0 // not this body's size: inflated to find out
-			}
-			if n > uint64(limit) {
-				return nil, errTooLarge
-			}
+			n = min(n, gzipHintRatio*uint64(len(body)), uint64(limit))
 			if int(n) >= cap(sl.plain) {
 				sl.plain = make([]byte, 0, n+1)
 			}
@@ -107,6 +109,8 @@ func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, erro
 		switch {
 		case errors.Is(err, errTooLarge):
 			return out, errTooLarge
+		case err != nil && strings.HasPrefix(err.Error(), "gzip: "):
+			return out, err // the gzip reader's own (a header, a checksum)
 		case err != nil:
 			return out, fmt.Errorf("gzip: %w", err)
 		}
@@ -121,11 +125,11 @@ func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, erro
 		if err != nil {
 			return nil, fmt.Errorf("snappy: %w", err)
 		}
-		if _, hdr := binary.Uvarint(body); !bounded.SnappyHolds(uint64(n), len(body)-hdr) {
-			return nil, fmt.Errorf("snappy: the block declares %d bytes, more than its %d bytes can hold", n, len(body))
-		}
 		if n > limit {
 			return nil, errTooLarge
+		}
+		if _, hdr := binary.Uvarint(body); !bounded.SnappyHolds(uint64(n), len(body)-hdr) {
+			return nil, fmt.Errorf("snappy: the block declares %d bytes, more than its %d bytes after the length can hold", n, len(body)-hdr)
 		}
 		out, err := snappy.DecodeStrict(sl.plain[:cap(sl.plain)], body)
 		if err != nil {
@@ -145,13 +149,17 @@ func (sl *httpSlot) decompress(enc string, body []byte, limit int) ([]byte, erro
 // buffer it is given (WithDecodeAllCapLimit): left to grow the output
 // itself it reallocates it for each frame, which makes a body of many tiny
 // frames cost time quadratic in its decoded size (a 1 MiB body, half an
-// hour). Here a buffer too small is doubled, up to limit+1, and decoding
-// starts over: at most about twice the work and the memory of the limit.
-// The buffer never grows past what the body could decode to
-// (bounded.ZstdRatio): the decoder refuses a buffer smaller than a frame
-// declares, so a frame header of a few bytes declaring 250 MB had the
-// buffer doubled to the limit, 512 MB allocated, before it was found
-// corrupt.
+// hour). Here a buffer too small is doubled, and decoding starts over: at
+// most about twice the work and the memory of what the body can decode to.
+//
+// That is bounded before decoding (bounded.ZstdMost): by the limit, and by
+// what the frames' blocks can make, read from their headers. The decoder
+// wants a buffer as large as a frame declares before it reads the frame's
+// blocks, so a frame header of a few bytes declaring 250 MB had the buffer
+// doubled to the limit, 512 MB allocated, before the frame was found
+// corrupt; a frame declaring more than its blocks make is now refused
+// first. The buffer a slot kept is used only up to the bound, so that a
+// body's answer never depends on the requests before it.
 func (sl *httpSlot) unzstd(body []byte, limit int) ([]byte, error) {
 	if sl.zs == nil {
 		var err error
@@ -162,36 +170,54 @@ func (sl *httpSlot) unzstd(body []byte, limit int) ([]byte, error) {
 		}
 	}
 	lying := func() error {
-		return fmt.Errorf("zstd: the frames declare more than the body's %d bytes can hold", len(body))
+		return fmt.Errorf("zstd: the frames declare more than their %d bytes can hold", len(body))
 	}
-	buf := sl.plain[:0]
+	// bound: the most the body decodes to, from its frames' and blocks'
+	// headers. A body whose headers do not walk (one runs past the end,
+	// or holds a reserved value, or bytes follow that are no frame) is
+	// one the decoder refuses too, after it has sized a buffer by a
+	// frame's declared size; it is refused here first.
+	bound, lies, ok := bounded.ZstdMost(body)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("zstd: a frame or block header runs past the body's %d bytes or is not valid", len(body))
+	case lies:
+		return nil, lying()
+	}
+	most := min(uint64(limit), bound) + 1 // the buffer's largest
+	kept := sl.plain[:0]
+	buf := kept
+	if uint64(cap(buf)) > most {
+		buf = buf[:0:most]
+	}
 	var h zstd.Header
 	if h.Decode(body) == nil && h.HasFCS {
-		if !bounded.Unzstds(h.FrameContentSize, body) {
+		switch {
+		case h.FrameContentSize > bound:
 			return nil, lying()
-		}
-		if h.FrameContentSize > uint64(limit) {
+		case h.FrameContentSize > uint64(limit):
 			return nil, errTooLarge
-		}
-		if int(h.FrameContentSize) > cap(buf) {
+		case int(h.FrameContentSize) >= cap(buf):
 			buf = make([]byte, 0, h.FrameContentSize+1)
 		}
 	}
-	most := min(uint64(limit), bounded.ZstdRatio*uint64(len(body))) + 1
 	for {
 		sl.note(cap(buf))
 		out, err := sl.zs.DecodeAll(body, buf[:0])
 		if err == nil {
 			sl.plain = out[:0]
+			if cap(out) > 0 && cap(out) < cap(kept) && &out[:1][0] == &kept[:1][0] {
+				sl.plain = kept // the kept buffer, whole again
+			}
 			return out, nil
 		}
 		if !errors.Is(err, zstd.ErrDecoderSizeExceeded) {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
-		switch {
-		case cap(buf) > limit:
-			return nil, errTooLarge
-		case uint64(cap(buf)) >= most:
+		if uint64(cap(buf)) >= most {
+			if bound > uint64(limit) {
+				return nil, errTooLarge
+			}
 			return nil, lying()
 		}
 		buf = make([]byte, 0, min(max(2*uint64(cap(buf)), 64<<10), most))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -20,7 +21,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/gomad/mad/internal/bounded"
 	"github.com/gomad/mad/internal/sample"
 )
 
@@ -317,10 +317,12 @@ func TestHTTPSlotKeepsOnlySmallBuffers(t *testing.T) {
 	}
 }
 
-// TestGzipTrailer: a gzip body whose trailer declares more than the limit
-// is refused before it is inflated (here its deflate data is not even
-// valid); one within the limit is inflated into a buffer of its size; a
-// trailer that lies is held to the limit all the same.
+// TestGzipTrailer: a gzip body's last 4 bytes, its trailer's size if it
+// ends with a member, only size its buffer, to at most gzipHintRatio times
+// the body: a member within the limit inflates into one buffer of its size;
+// a body is refused as too large only once it has inflated past the limit,
+// whatever its trailer says; bytes after the last member, short or long,
+// are refused as gzip's error, without a buffer they would size.
 func TestGzipTrailer(t *testing.T) {
 	const limit = 1 << 20
 	gz := func(b []byte) []byte {
@@ -335,59 +337,69 @@ func TestGzipTrailer(t *testing.T) {
 		binary.LittleEndian.PutUint32(b[len(b)-4:], n)
 		return b
 	}
-	// Long enough to inflate to its trailer's size (maxInflateRatio).
-	corrupt := withSize(bytes.Repeat([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 100), limit+1)
-	if _, err := new(httpSlot).decompress("gzip", corrupt, limit); err != errTooLarge {
-		t.Errorf("a trailer over the limit: %v; want errTooLarge", err)
-	}
-	// Too short to inflate to what its last 4 bytes say: inflated, and
-	// refused for what it is, with no buffer sized by those bytes.
-	short := withSize(bytes.Repeat([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 4), limit)
-	if out, err := new(httpSlot).decompress("gzip", short, limit); err == nil || err == errTooLarge || cap(out) > 64<<10 {
-		t.Errorf("a trailer no body of %d bytes inflates to: %v, a buffer of %d; want a gzip error and a small buffer", len(short), err, cap(out))
-	}
-	for _, tail := range []string{"GARBAGE", "\n", "\xff\xff\xff\xff"} {
-		body := append(gz([]byte("x")), tail...)
-		if out, err := new(httpSlot).decompress("gzip", body, limit); err == nil || err == errTooLarge || cap(out) > 64<<10 {
-			t.Errorf("%q after the member: %v, a buffer of %d; want a gzip error and a small buffer", tail, err, cap(out))
+	// Text that inflates about 10 times, as metrics do.
+	text := func(n int) []byte {
+		var b []byte
+		for i := 0; len(b) < n; i++ {
+			b = fmt.Appendf(b, "service.metric_%05d:%d|c|#host:h%03d\n", i*7919%100000, i%1000, i%97)
 		}
+		return b[:n]
 	}
-	// The largest body of the truth: a member as compressed as deflate
-	// goes is still believed, and so refused before it is inflated.
-	dense := gz(make([]byte, 4*limit))
-	if r := 4 * limit / len(dense); r > bounded.InflateRatio {
-		t.Fatalf("%d bytes compressed to %d: a ratio of %d, over bounded.InflateRatio", 4*limit, len(dense), r)
-	}
-	if _, err := new(httpSlot).decompress("gzip", dense, limit); err != errTooLarge {
-		t.Errorf("a dense member over the limit: %v; want errTooLarge", err)
+	allocs := func(f func()) uint64 {
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		f()
+		runtime.ReadMemStats(&b)
+		return b.TotalAlloc - a.TotalAlloc
 	}
 	sl := new(httpSlot)
-	out, err := sl.decompress("gzip", gz(make([]byte, 300_000)), limit)
+	out, err := sl.decompress("gzip", gz(text(300_000)), limit)
 	if err != nil || len(out) != 300_000 || cap(out) != 300_001 {
 		t.Errorf("within the limit: %d bytes in %d, %v; want 300000 in one buffer of 300001", len(out), cap(out), err)
 	}
-	liar := withSize(gz(make([]byte, 2*limit)), 100)
-	if out, err := new(httpSlot).decompress("gzip", liar, limit); err != errTooLarge || cap(out) > limit+1 {
-		t.Errorf("a trailer that lies: %d bytes in %d, %v; want errTooLarge within %d", len(out), cap(out), err, limit+1)
+	if out, err := new(httpSlot).decompress("gzip", gz(make([]byte, 300_000)), limit); err != nil || len(out) != 300_000 {
+		t.Errorf("zeros, past the hint's ratio: %d bytes, %v", len(out), err)
+	}
+	// Not valid, with a trailer over the limit: gzip's error, not 413.
+	corrupt := withSize(bytes.Repeat([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 100), limit+1)
+	if _, err := new(httpSlot).decompress("gzip", corrupt, limit); err == nil || err == errTooLarge {
+		t.Errorf("a corrupt body whose trailer is over the limit: %v; want gzip's error", err)
+	}
+	// Bytes after the last member, after a short member and a long one
+	// (whose 1032-to-1 bound would have believed them): gzip's error.
+	for _, size := range []int{1, 250_000} {
+		for _, tail := range []string{"GARBAGE", "\n", "\xff\xff\xff\xff", "and some garbage"} {
+			body := append(gz(text(size)), tail...)
+			var out []byte
+			var err error
+			n := allocs(func() { out, err = new(httpSlot).decompress("gzip", body, 256<<20) })
+			if err == nil || err == errTooLarge || n > uint64(gzipHintRatio*len(body)+size)+64<<10 {
+				t.Errorf("%q after a member of %d bytes: %v, %d bytes allocated (%d kept); want gzip's error and at most %d times the body",
+					tail, size, err, n, cap(out), gzipHintRatio)
+			}
+		}
+	}
+	// Over the limit, truthful or lying: refused once inflated past it,
+	// in a buffer of the limit at most.
+	for name, body := range map[string][]byte{
+		"a dense member":      gz(make([]byte, 4*limit)),
+		"a trailer that lies": withSize(gz(make([]byte, 2*limit)), 100),
+	} {
+		if out, err := new(httpSlot).decompress("gzip", body, limit); err != errTooLarge || cap(out) > limit+1 {
+			t.Errorf("%s over the limit: %d bytes in %d, %v; want errTooLarge within %d", name, len(out), cap(out), err, limit+1)
+		}
 	}
 }
 
 // TestDeclaredSizesNotBelievedBeyondTheBody: a body of a few bytes that
 // declares a size it cannot decode to (in a gzip trailer, a zstd frame
-// header, a snappy block's length), under the limit or over it, is refused
-// for what it is, a format error, without a buffer of that size: snappy's
-// decoder allocated the declared length first (250 MB for 6 bytes).
+// header, a snappy block's length) is refused for what it is, a format
+// error, without a buffer of that size: snappy's decoder allocated the
+// declared length first (250 MB for 6 bytes), zstd's buffer was doubled
+// to the limit (512 MB). (A snappy block declaring more than the limit
+// is refused as too large first, as remote write's blocks are.)
 func TestDeclaredSizesNotBelievedBeyondTheBody(t *testing.T) {
 	const limit = 256 << 20
-	zstdHeader := func(fcs uint64) []byte {
-		// Magic, a descriptor of a single segment and an 8-byte
-		// content size, the size, then a block header that runs past
-		// the end.
-		b := binary.LittleEndian.AppendUint32(nil, 0xFD2FB528)
-		b = append(b, 0xE0)
-		b = binary.LittleEndian.AppendUint64(b, fcs)
-		return append(b, 0x01, 0x00, 0x40)
-	}
 	// A frame of no declared size whose window is 128 MiB (window
 	// descriptor: exponent 17), then the same block header.
 	zstdWindow := append(binary.LittleEndian.AppendUint32(nil, 0xFD2FB528), 0x00, 17<<3, 0x01, 0x00, 0x40)
@@ -400,11 +412,15 @@ func TestDeclaredSizesNotBelievedBeyondTheBody(t *testing.T) {
 		body      []byte
 	}{
 		{"snappy under the limit", "snappy", append(binary.AppendUvarint(nil, 250<<20), 0x00, 'x')},
-		{"snappy over the limit", "snappy", append(binary.AppendUvarint(nil, limit+1), 0x00, 'x')},
 		{"zstd under the limit", "zstd", zstdHeader(250 << 20)},
 		{"zstd over the limit", "zstd", zstdHeader(limit + 1)},
 		{"zstd, a large window", "zstd", zstdWindow},
 		{"zstd, a valid frame then a lying one", "zstd", append(zstdFrames(t, 1, 1000), zstdHeader(250<<20)...)},
+		// The review's: a frame of 8 KiB of random bytes, then a header
+		// declaring 250 MB (within 32 768 times the body); a header
+		// declaring 250 MB, then 8 000 zero bytes (raw blocks of none).
+		{"zstd, 8 KiB of a frame then a lying one", "zstd", append(zstdOf(t, randomBytes(8<<10)), zstdHeader(250<<20)...)},
+		{"zstd, a lying frame then zeros", "zstd", append(zstdHeader(250 << 20)[:13], make([]byte, 8000)...)},
 		{"gzip under the limit", "gzip", gzipTrailer(250 << 20)},
 		{"gzip over the limit", "gzip", gzipTrailer(limit + 1)},
 	} {
@@ -419,6 +435,57 @@ func TestDeclaredSizesNotBelievedBeyondTheBody(t *testing.T) {
 			t.Errorf("%s: %d bytes allocated, a buffer of %d", tc.name, n, cap(out))
 		}
 	}
+}
+
+// TestZstdAnswerNotTheSlots: a zstd body is answered the same by a new
+// slot and by one whose kept buffer an earlier request grew past the
+// limit (the review's case: a valid frame, then a header declaring more
+// than the limit and than the body holds).
+func TestZstdAnswerNotTheSlots(t *testing.T) {
+	const limit = 4 << 20
+	body := append(zstdOf(t, []byte("hello")), zstdHeader(8<<20)...)
+	_, fresh := new(httpSlot).decompress("zstd", body, limit)
+	warm := new(httpSlot)
+	if out, err := warm.decompress("zstd", zstdOf(t, make([]byte, limit)), limit); err != nil || len(out) != limit {
+		t.Fatal(len(out), err)
+	}
+	_, again := warm.decompress("zstd", body, limit)
+	if fresh == nil || again == nil || fresh.Error() != again.Error() {
+		t.Errorf("a new slot: %v; a slot that kept %d bytes: %v", fresh, cap(warm.plain), again)
+	}
+	if out, err := warm.decompress("zstd", zstdOf(t, []byte("again")), limit); err != nil || string(out) != "again" || cap(warm.plain) < limit {
+		t.Errorf("after: %q, %v; the kept buffer %d bytes", out, err, cap(warm.plain))
+	}
+}
+
+// zstdHeader is the header of a zstd frame of a single segment declaring
+// fcs bytes, then the header of a last raw block of none.
+func zstdHeader(fcs uint64) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, 0xFD2FB528)
+	b = append(b, 0xE0)
+	b = binary.LittleEndian.AppendUint64(b, fcs)
+	return append(b, 0x01, 0x00, 0x00)
+}
+
+// zstdOf is b as one zstd frame.
+func zstdOf(t *testing.T, b []byte) []byte {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	return enc.EncodeAll(b, nil)
+}
+
+// randomBytes is n bytes that do not compress.
+func randomBytes(n int) []byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
 }
 
 // TestGzipBytesAfterTheMember: a gzip body followed by bytes that are not
@@ -438,7 +505,7 @@ func TestGzipBytesAfterTheMember(t *testing.T) {
 	r.Header.Set("Content-Encoding", "gzip")
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, r)
-	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "gzip: invalid header") {
+	if rec.Code != http.StatusBadRequest || !strings.HasPrefix(rec.Body.String(), "gzip: invalid header") {
 		t.Fatalf("%d %q; want 400 naming gzip's invalid header", rec.Code, rec.Body.String())
 	}
 	if st := s.Stats(); st.Refusals[RefusedDecompressedTooLarge] != 0 || st.Accepted != 0 {

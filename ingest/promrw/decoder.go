@@ -171,7 +171,7 @@ func (d *Decoder) decompress(body []byte) ([]byte, error) {
 	// before allocating what it claims.
 	if !bounded.SnappyHolds(n, len(body)-hdr) {
 		return nil, d.fail(-1, -1, "corrupt snappy block: declares "+strconv.FormatUint(n, 10)+
-			" bytes, more than "+strconv.Itoa(len(body))+" compressed bytes can hold")
+			" bytes, more than its "+strconv.Itoa(len(body)-hdr)+" bytes after the length can hold")
 	}
 	if uint64(cap(d.buf)) < n {
 		d.buf = make([]byte, n)

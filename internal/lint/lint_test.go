@@ -83,7 +83,7 @@ var allowed = []struct {
 	{"affinity", nil},
 	{"ring", nil},
 	{"hist", []string{"internal/prefetch", "internal/hugepage", "internal/vmem"}},
-	{"ingest/*", []string{"internal/sample", "internal/sidcache", "internal/javanum", "internal/pbwire", "internal/partials", "internal/jsonstr", "internal/inplace"}},
+	{"ingest/*", []string{"internal/sample", "internal/sidcache", "internal/javanum", "internal/pbwire", "internal/partials", "internal/jsonstr", "internal/inplace", "internal/bounded"}},
 	// Reference decoders: independent of the decoders they check; they
 	// share only the input vocabulary and read numbers with javanumref.
 	{"ingest/statsd/statsdref", []string{"internal/sample", "internal/javanum/javanumref"}},
