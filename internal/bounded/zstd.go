@@ -5,11 +5,13 @@ import "encoding/binary"
 // ZstdMost walks the frames of body and the headers of their blocks (RFC
 // 8878) without decoding them. most is the most the frames can decode to:
 // a raw or RLE block its size, a compressed block its frame's
-// Block_Maximum_Size (the decoder refuses more). lying reports a frame
-// whose declared content size is more than its blocks can make. ok is
-// false when the walk meets what it does not read (a truncated header, a
-// reserved field, bytes that are no frame): then most and lying tell
-// nothing, and the decoder says what is wrong.
+// Block_Maximum_Size (the decoder refuses more), a frame that declares its
+// content size no more than that, a skippable frame nothing. lying reports
+// a frame whose declared content size is more than its blocks can make.
+// ok is false when the walk meets what it does not read (a truncated
+// header, a reserved field, bytes that are no frame): no valid body, as
+// the decoder reads them (FuzzZstdMost holds the walk to it); then most
+// and lying tell nothing.
 func ZstdMost(body []byte) (most uint64, lying, ok bool) {
 	const (
 		frameMagic    = 0xFD2FB528
