@@ -458,6 +458,62 @@ func TestZstdAnswerNotTheSlots(t *testing.T) {
 	}
 }
 
+// TestUnzstdStreamedBodies: valid zstd bodies, whose frames declare their
+// size or not (a stream's, as zstd.Writer and the zstd command write them),
+// decode whole in a new slot and in slots that kept buffers of any size.
+// (The decoder reports a buffer too small for a frame of no declared size
+// as "output bigger than max block size": streamed bodies of 200 kB and
+// more were refused.)
+func TestUnzstdStreamedBodies(t *testing.T) {
+	const limit = 16 << 20
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, lvl := range []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedDefault, zstd.SpeedBestCompression} {
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(lvl))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{1000, 70 << 10, 200 << 10, 1 << 20, 3 << 20} {
+			p := make([]byte, n)
+			for i := range p {
+				p[i] = "abcdefgh"[r.IntN(8)]
+			}
+			var streamed bytes.Buffer
+			enc.Reset(&streamed)
+			enc.Write(p)
+			enc.Close()
+			for name, body := range map[string][]byte{
+				"streamed":                streamed.Bytes(),
+				"declared":                enc.EncodeAll(p, nil),
+				"declared, then streamed": append(enc.EncodeAll(p[:n/2], nil), streamed.Bytes()...),
+			} {
+				for _, kept := range []int{0, 1, 100, 4 << 10, 64 << 10, 100 << 10, 300 << 10, 1 << 20, 2 << 20} {
+					sl := new(httpSlot)
+					if kept > 0 {
+						sl.plain = make([]byte, 0, kept)
+					}
+					out, err := sl.decompress("zstd", body, limit)
+					if err != nil || len(out) < n || !bytes.Equal(out[len(out)-n:], p) {
+						t.Errorf("level %v, %d bytes, %s, a kept buffer of %d: %d bytes, %v", lvl, n, name, kept, len(out), err)
+					}
+				}
+			}
+		}
+		enc.Close()
+	}
+	// A size of 2^64-1 in a frame with a window byte is no size declared,
+	// as the decoders read it.
+	b := binary.LittleEndian.AppendUint32(nil, 0xFD2FB528)
+	b = append(b, 0xC0, 0x00)
+	b = append(b, bytes.Repeat([]byte{0xFF}, 8)...)
+	b = append(b, 0x01|3<<3, 0, 0)
+	b = append(b, "ab\n"...)
+	for name, body := range map[string][]byte{"alone": b, "after a frame": append(zstdOf(t, []byte("hello\n")), b...)} {
+		if out, err := new(httpSlot).decompress("zstd", body, limit); err != nil || !bytes.HasSuffix(out, []byte("ab\n")) {
+			t.Errorf("a size of all ones, %s: %q, %v", name, out, err)
+		}
+	}
+}
+
 // zstdHeader is the header of a zstd frame of a single segment declaring
 // fcs bytes, then the header of a last raw block of none.
 func zstdHeader(fcs uint64) []byte {

@@ -173,6 +173,8 @@ func TestZstdMostRefuses(t *testing.T) {
 		{"a reserved descriptor bit", append(binary.LittleEndian.AppendUint32(nil, 0xFD2FB528), 0xE8, 0, 0x01, 0, 0), false, false},
 		{"an RLE block past its window", block(header(200<<10), 1, 200<<10, 'r'), false, false},
 		{"not a frame", []byte("garbage!"), false, false},
+		// 2^64-1 with a window byte: no size declared (the decoders').
+		{"a size of all ones", block(append(append(binary.LittleEndian.AppendUint32(nil, 0xFD2FB528), 0xC0, 0), bytes.Repeat([]byte{0xFF}, 8)...), 0, 3, 'a', 'b', 'c'), false, true},
 		{"a skippable frame past the end", append(binary.LittleEndian.AppendUint32(nil, 0x184D2A50), 9, 0, 0, 0, 'x'), false, false},
 	} {
 		_, lying, ok := ZstdMost(tc.body)

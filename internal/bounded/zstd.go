@@ -76,6 +76,9 @@ func ZstdMost(body []byte) (most uint64, lying, ok bool) {
 			fcs = binary.LittleEndian.Uint64(body)
 		}
 		body = body[fcsLen:]
+		if fcsLen == 8 && fcs == 1<<64-1 && !single {
+			fcsLen = 0 // the decoders read it as no size declared
+		}
 		if single {
 			window = fcs
 		}
