@@ -403,6 +403,14 @@ func TestDeclaredSizesNotBelievedBeyondTheBody(t *testing.T) {
 	// A frame of no declared size whose window is 128 MiB (window
 	// descriptor: exponent 17), then the same block header.
 	zstdWindow := append(binary.LittleEndian.AppendUint32(nil, 0xFD2FB528), 0x00, 17<<3, 0x01, 0x00, 0x40)
+	fakeBlocks := append(binary.LittleEndian.AppendUint32(nil, 0xFD2FB528), 0x00, 7<<3)
+	for i := range 200 {
+		h := uint32(2)<<1 | 2<<3 // compressed, 2 bytes
+		if i == 199 {
+			h |= 1
+		}
+		fakeBlocks = append(fakeBlocks, byte(h), byte(h>>8), byte(h>>16), 0xAB, 0xCD)
+	}
 	gzipTrailer := func(isize uint32) []byte {
 		b := []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0x03, 0x00, 0, 0, 0, 0}
 		return binary.LittleEndian.AppendUint32(b, isize)
@@ -421,6 +429,9 @@ func TestDeclaredSizesNotBelievedBeyondTheBody(t *testing.T) {
 		// declaring 250 MB, then 8 000 zero bytes (raw blocks of none).
 		{"zstd, 8 KiB of a frame then a lying one", "zstd", append(zstdOf(t, randomBytes(8<<10)), zstdHeader(250<<20)...)},
 		{"zstd, a lying frame then zeros", "zstd", append(zstdHeader(250 << 20)[:13], make([]byte, 8000)...)},
+		// Compressed blocks that are not, in a frame of no declared
+		// size: 128 KiB a block to the walk, refused at the first.
+		{"zstd, compressed blocks that are not", "zstd", fakeBlocks},
 		{"gzip under the limit", "gzip", gzipTrailer(250 << 20)},
 		{"gzip over the limit", "gzip", gzipTrailer(limit + 1)},
 	} {
