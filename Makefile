@@ -78,6 +78,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/transform
 	$(GO) test -run '^$$' -fuzz '^FuzzJavaReplaceAll$$' -fuzztime 20000x -fuzzminimizetime 1s ./internal/transform
 	$(GO) test -run '^$$' -fuzz '^FuzzRewriterCache$$' -fuzztime 5000x -fuzzminimizetime 1s ./ingest
+	$(GO) test -run '^$$' -fuzz '^FuzzUnzstd$$' -fuzztime 2000x -fuzzminimizetime 1s ./ingest
 	$(GO) test -run '^$$' -fuzz '^FuzzCollectd$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/collectd
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV1$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV2$$' -fuzztime 20000x -fuzzminimizetime 1s ./ingest/clientpb
