@@ -169,9 +169,6 @@ func (sl *httpSlot) unzstd(body []byte, limit int) ([]byte, error) {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
 	}
-	lying := func() error {
-		return fmt.Errorf("zstd: the frames declare more than their %d bytes can hold", len(body))
-	}
 	// bound: the most the body decodes to, from its frames' and blocks'
 	// headers. A body whose headers do not walk (one runs past the end,
 	// or holds a reserved value, or bytes follow that are no frame) is
@@ -182,7 +179,7 @@ func (sl *httpSlot) unzstd(body []byte, limit int) ([]byte, error) {
 	case !ok:
 		return nil, fmt.Errorf("zstd: a frame or block header runs past the body's %d bytes or is not valid", len(body))
 	case lies:
-		return nil, lying()
+		return nil, fmt.Errorf("zstd: the frames declare more than their %d bytes can hold", len(body))
 	}
 	most := min(uint64(limit), bound) + 1 // the buffer's largest
 	kept := sl.plain[:0]

@@ -484,18 +484,12 @@ func TestUnzstdStreamedBodies(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, n := range []int{1000, 70 << 10, 200 << 10, 1 << 20, 3 << 20} {
-			p := make([]byte, n)
-			for i := range p {
-				p[i] = "abcdefgh"[r.IntN(8)]
-			}
-			var streamed bytes.Buffer
-			enc.Reset(&streamed)
-			enc.Write(p)
-			enc.Close()
+			p := eightLetters(r, n)
+			streamed := zstdStream(enc, p)
 			for name, body := range map[string][]byte{
-				"streamed":                streamed.Bytes(),
+				"streamed":                streamed,
 				"declared":                enc.EncodeAll(p, nil),
-				"declared, then streamed": append(enc.EncodeAll(p[:n/2], nil), streamed.Bytes()...),
+				"declared, then streamed": append(enc.EncodeAll(p[:n/2], nil), streamed...),
 			} {
 				for _, kept := range []int{0, 1, 100, 4 << 10, 64 << 10, 100 << 10, 300 << 10, 1 << 20, 2 << 20} {
 					sl := new(httpSlot)
@@ -543,6 +537,27 @@ func zstdOf(t *testing.T, b []byte) []byte {
 	}
 	defer enc.Close()
 	return enc.EncodeAll(b, nil)
+}
+
+// eightLetters is n of the letters a to h at random: text whose zstd
+// stream, decoded into a buffer too small, gets the decoder's "output
+// bigger than max block size".
+func eightLetters(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = "abcdefgh"[r.IntN(8)]
+	}
+	return b
+}
+
+// zstdStream is p as enc writes it as a stream: frames that declare no
+// size, as zstd.Writer and the zstd command write them.
+func zstdStream(enc *zstd.Encoder, p []byte) []byte {
+	var b bytes.Buffer
+	enc.Reset(&b)
+	enc.Write(p)
+	enc.Close()
+	return b.Bytes()
 }
 
 // randomBytes is n bytes that do not compress.

@@ -23,24 +23,13 @@ func FuzzUnzstd(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	// 200 kB of eight letters at random: a stream of it, decoded into a
-	// buffer too small, gets the decoder's "output bigger than max block
-	// size".
-	r := rand.New(rand.NewPCG(1, 2))
-	text := make([]byte, 200<<10)
-	for i := range text {
-		text[i] = "abcdefgh"[r.IntN(8)]
-	}
-	var streamed bytes.Buffer
-	enc.Reset(&streamed)
-	enc.Write(text)
-	enc.Close()
+	text := eightLetters(rand.New(rand.NewPCG(1, 2)), 200<<10)
 	rle := append(binary.LittleEndian.AppendUint32(nil, 0xFD2FB528), 0x00, 7<<3)
 	h := uint32(1) | 1<<1 | 1000<<3 // the last block: RLE, 1 000 bytes
 	rle = append(rle, byte(h), byte(h>>8), byte(h>>16), 'r')
 	f.Add(enc.EncodeAll([]byte("hello"), nil), uint32(0))
 	f.Add(enc.EncodeAll(text[:5000], nil), uint32(100))
-	f.Add(streamed.Bytes(), uint32(64<<10))
+	f.Add(zstdStream(enc, text), uint32(64<<10))
 	f.Add(append(enc.EncodeAll(text[:300], nil), rle...), uint32(1))
 	f.Add(zstdHeader(1<<30), uint32(0))
 	enc.Close()

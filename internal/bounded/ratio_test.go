@@ -184,6 +184,18 @@ func TestZstdMostRefuses(t *testing.T) {
 	}
 }
 
+// TestZstdMostAllocatesNothing: the walk reads the headers in place.
+func TestZstdMostAllocatesNothing(t *testing.T) {
+	bodies := zstdCorpus(t)
+	i := 0
+	if n := testing.AllocsPerRun(1000, func() {
+		ZstdMost(bodies[i%len(bodies)])
+		i++
+	}); n != 0 {
+		t.Errorf("%.1f allocations a walk", n)
+	}
+}
+
 // FuzzZstdMost: whatever the decoder accepts walks, declares no more than
 // its blocks make, and decodes to at most what ZstdMost says.
 func FuzzZstdMost(f *testing.F) {
