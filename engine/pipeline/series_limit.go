@@ -46,7 +46,7 @@ const (
 // DefaultMaxSeries returns the series limit of a pipeline of periods
 // periods that sets none: half the usable memory (affinity.Memory, capped
 // by GOMEMLIMIT when set) over seriesBytes(periods). On a 24 GiB machine
-// with MAD's two periods, about 19.7 M series. It assumes the pipeline is
+// with MAD's two periods, about 20.1 M series. It assumes the pipeline is
 // the only one with many series; several such pipelines should each set
 // maxSeries.
 func DefaultMaxSeries(periods int) int { return defaultMaxSeries(usableMemory(), periods) }
