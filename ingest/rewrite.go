@@ -71,8 +71,9 @@ type RewriteSpec struct {
 	name  string
 	conf  any // the rules as configured, for Equal
 	rules seriesRules
-	// MaxSeries bounds each mapper's cache (input series; default 65 536),
-	// MaxBytes its keys (default 16 MiB).
+	// MaxSeries bounds each mapper's cache (input series; default
+	// DefaultRewriteCacheSeries), MaxBytes its keys (default
+	// DefaultRewriteCacheBytes, at most MaxRewriteCacheBytes).
 	MaxSeries, MaxBytes int
 	stats               *RewriteStats
 }
@@ -107,12 +108,12 @@ func (s *RewriteSpec) NewMapper() Mapper {
 	r := &rewriter{spec: s, maxSeries: s.MaxSeries, maxBytes: s.MaxBytes}
 	r.out = r.addOutput
 	if r.maxSeries <= 0 {
-		r.maxSeries = 1 << 16
+		r.maxSeries = DefaultRewriteCacheSeries
 	}
 	if r.maxBytes <= 0 {
-		r.maxBytes = 16 << 20
+		r.maxBytes = DefaultRewriteCacheBytes
 	}
-	r.maxBytes = min(r.maxBytes, rwMaxArena) // slots address 24 bits
+	r.maxBytes = min(r.maxBytes, rwMaxArena) // slots address 24 bits of 8-byte units
 	return r
 }
 
@@ -152,9 +153,10 @@ type rewriter struct {
 	//	[8 hash][2 key length][2 outputs lost][4 outputs, or rwDropped][key]
 	//	then per output: [8 hash][4 key length][key]
 	//
-	// slots is an open-addressing index (linear probing, at most half
-	// full) of records: the top 8 bits of the hash, then the record's
-	// offset + 1 in 24 bits (0: empty; the arena is at most 16 MiB); 4
+	// Records start at multiples of 8 bytes. slots is an open-addressing
+	// index (linear probing, at most half full) of records: a tag (a set
+	// bit, then the hash's top 7 bits: 0 is an empty slot), then the
+	// record's offset / 8 in 24 bits (the arena is at most 128 MiB); 4
 	// bytes a slot keeps the index small enough to stay in cache.
 	slots []uint32
 	n     int
@@ -175,16 +177,35 @@ const (
 	// rwDropped marks a record whose series is dropped: its outputs' keys
 	// were too long, or the rules failed on it.
 	rwDropped = ^uint32(0)
-	// rwOffMask takes a record's offset + 1 from a slot.
+	// rwOffMask takes a record's offset / 8 from a slot.
 	rwOffMask = 1<<24 - 1
 	// rwMaxArena bounds the arena so that every record starts within
 	// what a slot can address (a record starting below it may end
 	// beyond).
-	rwMaxArena = 1<<24 - 1
+	rwMaxArena = 8 << 24
+)
+
+// The bounds of a rewriting source's series cache, each producer's
+// (RewriteSpec.MaxSeries, MaxBytes): by default 65 536 input series in 16
+// MiB, which a load of more series than that through one producer clears
+// and fills again (counted: mad_source_rewrite_cache_clears_total), paying
+// the rules at every sample; the configuration may raise them up to
+// 2^24 series in 128 MiB.
+const (
+	DefaultRewriteCacheSeries = 1 << 16
+	DefaultRewriteCacheBytes  = 16 << 20
+	MaxRewriteCacheSeries     = 1 << 24
+	MaxRewriteCacheBytes      = rwMaxArena
 )
 
 // rwRecord is a cached input series: the arena from its record on.
 type rwRecord []byte
+
+// rwOffset returns the arena offset of the record of slot v.
+func rwOffset(v uint32) int { return int(v&rwOffMask) * 8 }
+
+// rwTag returns the tag of a slot of hash h.
+func rwTag(h uint64) uint32 { return 0x80 | uint32(h>>57) }
 
 // rwDroppedRecord is the record of a series dropped without being cached.
 var rwDroppedRecord = rwRecord(binary.LittleEndian.AppendUint32(make([]byte, 12, rwHeader), rwDropped))
@@ -286,7 +307,7 @@ func (r *rewriter) lookup(h uint64, key []byte) (rwRecord, bool) {
 		return nil, false
 	}
 	m := uint64(len(r.slots) - 1)
-	tag := uint32(h >> 56)
+	tag := rwTag(h)
 	for i := h & m; ; i = (i + 1) & m {
 		v := r.slots[i]
 		if v == 0 {
@@ -295,7 +316,7 @@ func (r *rewriter) lookup(h uint64, key []byte) (rwRecord, bool) {
 		if v>>24 != tag {
 			continue
 		}
-		e := rwRecord(r.arena[v&rwOffMask-1:])
+		e := rwRecord(r.arena[rwOffset(v):])
 		if e.hash() == h && bytes.Equal(e.key(), key) {
 			return e, true
 		}
@@ -310,6 +331,7 @@ func (r *rewriter) compute(h uint64, key []byte) rwRecord {
 		// field): dropped, counted, not cached.
 		return rwDroppedRecord
 	}
+	r.arena = append(r.arena, make([]byte, -len(r.arena)&7)...) // aligned: a slot holds off / 8
 	if r.n >= r.maxSeries || len(r.arena) >= r.maxBytes {
 		r.clear()
 		r.spec.stats.Clears.Add(1)
@@ -346,7 +368,7 @@ func (r *rewriter) compute(h uint64, key []byte) rwRecord {
 	m := uint64(len(r.slots) - 1)
 	for i := h & m; ; i = (i + 1) & m {
 		if r.slots[i] == 0 {
-			r.slots[i] = uint32(h>>56)<<24 | uint32(off+1)
+			r.slots[i] = rwTag(h)<<24 | uint32(off/8)
 			r.n++
 			return rwRecord(r.arena[off:])
 		}
@@ -387,7 +409,7 @@ func (r *rewriter) grow() {
 		if v == 0 {
 			continue
 		}
-		h := rwRecord(r.arena[v&rwOffMask-1:]).hash()
+		h := rwRecord(r.arena[rwOffset(v):]).hash()
 		for i := h & m; ; i = (i + 1) & m {
 			if r.slots[i] == 0 {
 				r.slots[i] = v

@@ -149,6 +149,66 @@ func TestRewriteCacheBounded(t *testing.T) {
 	}
 }
 
+// TestRewriteCacheBeyond16MiB: a cache raised past 16 MiB (what its
+// slots addressed when records started at any byte) holds every series of
+// a load that fills it to more than that, mapped as a fresh cache maps
+// them, and never clears.
+func TestRewriteCacheBeyond16MiB(t *testing.T) {
+	spec, err := NewTransformingSpec("tr", []transform.Set{{Metrics: []transform.Rule{{Pattern: "^app\\.(.*)", Templates: []string{"svc/${1}"}}},
+		Remove: []string{"pid"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.MaxSeries, spec.MaxBytes = 1<<17, 40<<20
+	m := spec.NewMapper()
+	const n = 60_000
+	pad := strings.Repeat("x", 130) // about 330 bytes a record: 20 MB in all
+	batches := make([]sample.Batch, n/1000)
+	for i := range n {
+		addSeries(t, &batches[i/1000], sample.KindCounter, fmt.Sprintf("app.%s.%05d", pad, i), float64(i), "host", fmt.Sprint(i%7), "pid", "1")
+	}
+	var out sample.Batch
+	route := func(uint64) *sample.Batch { return &out }
+	var first []string
+	for i := range batches {
+		m.Map(&batches[i], route)
+		for j := range out.Samples {
+			first = append(first, readableKey(t, &out, &out.Samples[j]))
+		}
+		out.Reset()
+	}
+	if got := len(m.(*rewriter).arena); got <= 16<<20 {
+		t.Fatalf("the records take %d bytes; the test wants more than 16 MiB", got)
+	}
+	misses := spec.Stats().Misses.Load()
+	var again []string
+	for i := range batches {
+		m.Map(&batches[i], route)
+		for j := range out.Samples {
+			again = append(again, readableKey(t, &out, &out.Samples[j]))
+		}
+		out.Reset()
+	}
+	if c := spec.Stats().Clears.Load(); c != 0 || misses != n || spec.Stats().Misses.Load() != n {
+		t.Errorf("%d clears, %d misses for %d series, %d after mapping them again; want none, %d, %d", c, misses, n, spec.Stats().Misses.Load(), n, n)
+	}
+	fresh := spec.NewMapper() // one series at a time: nothing cached past the first
+	for i, k := range again {
+		if k != first[i] {
+			t.Fatalf("sample %d mapped to %s from the cache, %s first", i, k, first[i])
+		}
+		if i%997 == 0 {
+			var one sample.Batch
+			addSeries(t, &one, sample.KindCounter, fmt.Sprintf("app.%s.%05d", pad, i), float64(i), "host", fmt.Sprint(i%7), "pid", "1")
+			fresh.Map(&one, route)
+			if k2 := readableKey(t, &out, &out.Samples[0]); k2 != k {
+				t.Fatalf("sample %d mapped to %s from the cache, %s by a fresh mapper", i, k, k2)
+			}
+			out.Reset()
+		}
+	}
+}
+
 // BenchmarkTCPConsumeTransforming: StatsD counter lines with two tags
 // through a TransformingSource with three rules (a rename by pattern, an
 // injected dimension, a removed one), against the bare source, in one run

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gomad/mad/engine/pipeline"
+	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/sinks"
 	"github.com/gomad/mad/sinks/telemetry"
 )
@@ -145,5 +146,52 @@ func TestExcludeGreaterThanZero(t *testing.T) {
 			t.Errorf("bound %q: PT1S passes %v; want %v", tc.bound, got, tc.passes)
 		}
 		CloseSinks(sks)
+	}
+}
+
+// TestRewriteCacheKeys: mad's maxCachedSeries and maxCachedBytes bound the
+// series cache of each rewriting source's producers (absent: 65 536 series
+// in 16 MiB), and a value outside its range is refused by its key.
+func TestRewriteCacheKeys(t *testing.T) {
+	inner := `source={type=StatsdSource, name=y, host="127.0.0.1", port=0}`
+	for _, class := range []string{
+		`type=MappingSource, findAndReplace={"a":["b"]}`,
+		`type=TransformingSource, transformations=[{injectDimensions={c={value=v}}}]`,
+		`type=TagDroppingSource, dropSets=[{metricPattern=a, removeDimensions=[b]}]`,
+	} {
+		for _, tc := range []struct {
+			keys          string
+			series, bytes int
+			refused       string // the key refused
+		}{
+			{"", ingest.DefaultRewriteCacheSeries, ingest.DefaultRewriteCacheBytes, ""},
+			{", maxCachedSeries=300000, maxCachedBytes=67108864", 300000, 64 << 20, ""},
+			{", maxCachedSeries=0", 0, 0, "maxCachedSeries"},
+			{", maxCachedSeries=16777217", 0, 0, "maxCachedSeries"},
+			{", maxCachedBytes=1023", 0, 0, "maxCachedBytes"},
+			{", maxCachedBytes=268435456", 0, 0, "maxCachedBytes"},
+			{`, maxCachedBytes="lots"`, 0, 0, "maxCachedBytes"},
+		} {
+			text := "name=p\nsources=[{name=x, " + class + tc.keys + ", " + inner + "}]\n"
+			spec, ps := ParsePipeline("p.conf", []byte(text), LoadOptions{Env: env(), ReadFile: func(string) ([]byte, error) { return []byte(text), nil }})
+			if tc.refused != "" {
+				if len(ps) != 1 || !strings.Contains(ps[0].Error(), tc.refused) {
+					t.Errorf("%s%s: problems %v; want one naming %s", class, tc.keys, ps, tc.refused)
+				}
+				continue
+			}
+			if len(ps) != 0 {
+				t.Fatalf("%s%s: %v", class, tc.keys, ps)
+			}
+			src, err := (&Builder{}).Source(spec.Sources[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			ms := src.(*ingest.UDPConfig).Mappers
+			rs, ok := ms[len(ms)-1].(*ingest.RewriteSpec)
+			if !ok || rs.MaxSeries != tc.series || rs.MaxBytes != tc.bytes {
+				t.Errorf("%s%s: the cache bounded at %d series, %d bytes; want %d, %d", class, tc.keys, rs.MaxSeries, rs.MaxBytes, tc.series, tc.bytes)
+			}
+		}
 	}
 }

@@ -45,6 +45,7 @@ type OpenTelemetrySourceConf struct {
 type TransformingSourceConf struct {
 	Source          ClassSpec
 	Transformations []TransformationSet
+	Cache           RewriteCache
 }
 
 // TransformationSet is one of TransformingSource's transformations.
@@ -64,6 +65,7 @@ type InjectDimension struct {
 type TagDroppingSourceConf struct {
 	Source   ClassSpec
 	DropSets []DropSet
+	Cache    RewriteCache
 }
 
 // DropSet is one of TagDroppingSource's dropSets.
@@ -92,7 +94,7 @@ func init() {
 			if err != nil {
 				return nil, s.failed("source", err)
 			}
-			return b.wrapped(c.Source, m)
+			return b.wrapped(c.Source, c.Cache.bounded(m))
 		}})
 	register(&class{fqcn: pkgExpSources + "TagDroppingSource", kind: kindSource, source: func(b *Builder, s ClassSpec) (ingest.SourceConfig, error) {
 		c := s.Conf.(*TagDroppingSourceConf)
@@ -104,9 +106,9 @@ func init() {
 		if err != nil {
 			return nil, s.failed("source", err)
 		}
-		return b.wrapped(c.Source, m)
+		return b.wrapped(c.Source, c.Cache.bounded(m))
 	}, bind: func(n *node) any {
-		c := &TagDroppingSourceConf{Source: n.nested("source", kindSource, true)}
+		c := &TagDroppingSourceConf{Source: n.nested("source", kindSource, true), Cache: bindRewriteCache(n)}
 		n.eachObject("dropSets", func(e *node) {
 			d := DropSet{MetricPattern: e.reqStr("metricPattern")}
 			e.checkRegexp("metricPattern", d.MetricPattern)
@@ -145,7 +147,7 @@ func init() {
 }
 
 func bindTransforming(n *node) any {
-	c := &TransformingSourceConf{Source: n.nested("source", kindSource, true)}
+	c := &TransformingSourceConf{Source: n.nested("source", kindSource, true), Cache: bindRewriteCache(n)}
 	n.eachObject("transformations", func(e *node) {
 		var t TransformationSet
 		t.TransformMetrics = e.listMap("transformMetrics")
