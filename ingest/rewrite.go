@@ -190,11 +190,14 @@ const (
 // MiB, which a load of more series than that through one producer clears
 // and fills again (counted: mad_source_rewrite_cache_clears_total), paying
 // the rules at every sample; the configuration may raise them up to
-// 2^24 series in 128 MiB.
+// 2^22 series in 128 MiB of records. Whichever bound is reached first
+// clears the cache: a record is 24 bytes at the least (a key and no
+// outputs) and 100 to 200 bytes for most series (a key and one or two
+// outputs), so 128 MiB holds about a million of those.
 const (
 	DefaultRewriteCacheSeries = 1 << 16
 	DefaultRewriteCacheBytes  = 16 << 20
-	MaxRewriteCacheSeries     = 1 << 24
+	MaxRewriteCacheSeries     = 1 << 22
 	MaxRewriteCacheBytes      = rwMaxArena
 )
 

@@ -167,7 +167,7 @@ func TestRewriteCacheKeys(t *testing.T) {
 			{"", ingest.DefaultRewriteCacheSeries, ingest.DefaultRewriteCacheBytes, ""},
 			{", maxCachedSeries=300000, maxCachedBytes=67108864", 300000, 64 << 20, ""},
 			{", maxCachedSeries=0", 0, 0, "maxCachedSeries"},
-			{", maxCachedSeries=16777217", 0, 0, "maxCachedSeries"},
+			{", maxCachedSeries=4194305", 0, 0, "maxCachedSeries"},
 			{", maxCachedBytes=1023", 0, 0, "maxCachedBytes"},
 			{", maxCachedBytes=268435456", 0, 0, "maxCachedBytes"},
 			{`, maxCachedBytes="lots"`, 0, 0, "maxCachedBytes"},
