@@ -72,8 +72,9 @@ type RewriteSpec struct {
 	conf  any // the rules as configured, for Equal
 	rules seriesRules
 	// MaxSeries bounds each mapper's cache (input series; default
-	// DefaultRewriteCacheSeries), MaxBytes its keys (default
-	// DefaultRewriteCacheBytes, at most MaxRewriteCacheBytes).
+	// DefaultRewriteCacheSeries), MaxBytes its records (the series' keys,
+	// their outputs' keys and headers; default DefaultRewriteCacheBytes,
+	// at most MaxRewriteCacheBytes).
 	MaxSeries, MaxBytes int
 	stats               *RewriteStats
 }
