@@ -503,13 +503,26 @@ func TestFloatCacheWritesAsAppendNumber(t *testing.T) {
 // engine/pipeline's BenchmarkEmit "tagged" case: a bucket of one metric
 // each, its own three dimensions, counters (count, sum, mean) and timers
 // of one sample (count, sum, mean, three percentiles, the histogram)
-// alternating. ns per line.
+// alternating. ns per line. "text=checked" has the sink check every byte
+// of the names and dimensions for JSON escapes; "text=plain" marks them
+// plain JSON text, as the emitter does for the text a shard noted plain
+// when it interned it (BenchmarkEmit's case).
 func BenchmarkRecord(b *testing.B) {
+	for _, plain := range []bool{false, true} {
+		name := "text=checked"
+		if plain {
+			name = "text=plain"
+		}
+		b.Run(name, func(b *testing.B) { benchRecord(b, plain) })
+	}
+}
+
+func benchRecord(b *testing.B, plain bool) {
 	const n = 4096
 	pds := make([]sinks.PeriodicData, n)
 	start := time.UnixMilli(1_700_000_001_000).UTC()
 	for i := range pds {
-		m := sinks.Metric{Name: fmt.Appendf(nil, "service.metric_%02d", i%50), Type: "counter", PopulationSize: 1}
+		m := sinks.Metric{Name: fmt.Appendf(nil, "service.metric_%02d", i%50), PlainName: plain, Type: "counter", PopulationSize: 1}
 		v := float64(i%1000 + 37)
 		m.Statistics = []sinks.Statistic{
 			{Stat: hist.Count, Value: 1, HasValue: true, Specified: true},
@@ -532,7 +545,8 @@ func BenchmarkRecord(b *testing.B) {
 				{Key: []byte("env"), Value: []byte("prod")},
 				{Key: []byte("host"), Value: fmt.Appendf(nil, "host-%03d", i%100)},
 			},
-			Metrics: []sinks.Metric{m},
+			Metrics:         []sinks.Metric{m},
+			PlainDimensions: plain,
 		}
 	}
 	s := NewWriter("json", io.Discard)
