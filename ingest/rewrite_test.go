@@ -169,26 +169,22 @@ func TestRewriteCacheBeyond16MiB(t *testing.T) {
 	}
 	var out sample.Batch
 	route := func(uint64) *sample.Batch { return &out }
-	var first []string
-	for i := range batches {
-		m.Map(&batches[i], route)
-		for j := range out.Samples {
-			first = append(first, readableKey(t, &out, &out.Samples[j]))
+	mapAll := func() (keys []string) { // every batch through m: the output keys in order
+		for i := range batches {
+			m.Map(&batches[i], route)
+			for j := range out.Samples {
+				keys = append(keys, readableKey(t, &out, &out.Samples[j]))
+			}
+			out.Reset()
 		}
-		out.Reset()
+		return keys
 	}
+	first := mapAll()
 	if got := len(m.(*rewriter).arena); got <= 16<<20 {
 		t.Fatalf("the records take %d bytes; the test wants more than 16 MiB", got)
 	}
 	misses := spec.Stats().Misses.Load()
-	var again []string
-	for i := range batches {
-		m.Map(&batches[i], route)
-		for j := range out.Samples {
-			again = append(again, readableKey(t, &out, &out.Samples[j]))
-		}
-		out.Reset()
-	}
+	again := mapAll()
 	if c := spec.Stats().Clears.Load(); c != 0 || misses != n || spec.Stats().Misses.Load() != n {
 		t.Errorf("%d clears, %d misses for %d series, %d after mapping them again; want none, %d, %d", c, misses, n, spec.Stats().Misses.Load(), n, n)
 	}
