@@ -189,7 +189,7 @@ type HTTPStats struct {
 // atomicity, and no partial request under overload).
 type HTTPSource struct {
 	cfg   atomic.Pointer[HTTPConfig]
-	slots chan *httpSlot
+	slots *slotPool
 	all   []*httpSlot
 	ctl   sync.Mutex // Retarget and Stop
 	stop  bool
@@ -211,6 +211,7 @@ type HTTPSource struct {
 // buffers, decoders and batches are kept for the next request while small,
 // or held after a large accepted one until the slot is idle (http_body.go).
 type httpSlot struct {
+	idx      int // in the source's slots
 	prod     *Producer
 	pb       *clientpb.Decoder
 	prom     *promrw.Decoder
@@ -254,7 +255,7 @@ func NewHTTPSource(cfg HTTPConfig, lanes []Lanes) (*HTTPSource, error) {
 	if len(lanes) != cfg.Slots {
 		return nil, fmt.Errorf("http source %s: %d lanes for %d slots", cfg.Name, len(lanes), cfg.Slots)
 	}
-	s := &HTTPSource{slots: make(chan *httpSlot, cfg.Slots)}
+	s := &HTTPSource{}
 	s.cfg.Store(&cfg)
 	s.deltas.Store(cfg.OTLP.deltas(nil))
 	for _, l := range lanes {
@@ -265,8 +266,8 @@ func NewHTTPSource(cfg HTTPConfig, lanes []Lanes) (*HTTPSource, error) {
 		sl := &httpSlot{prod: p}
 		sl.route = sl.bounded
 		s.all = append(s.all, sl)
-		s.slots <- sl
 	}
+	s.slots = newSlotPool(s.all)
 	s.stopJanitor = make(chan struct{})
 	go s.janitor(s.stopJanitor)
 	if cfg.GRPCAddr != "" {
@@ -333,9 +334,10 @@ func (s *HTTPSource) Stats() HTTPStats {
 // gives them back.
 func (s *HTTPSource) take(f func(sl *httpSlot)) {
 	for range s.all {
-		sl := <-s.slots
+		<-s.slots.tokens
+		sl := s.slots.claim(-1)
 		f(sl)
-		defer func() { s.slots <- sl }()
+		defer s.slots.put(sl)
 	}
 }
 
@@ -412,9 +414,9 @@ func (s *HTTPSource) Stop() error {
 		s.grpc.stop(s.cfg.Load().Deadline + time.Second)
 	}
 	for range s.all {
-		<-s.slots
+		<-s.slots.tokens
 	}
-	close(s.slots)
+	close(s.slots.tokens)
 	return nil
 }
 
@@ -449,7 +451,7 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wait = t // the client gives up then: waiting longer is for nothing
 	}
 	deadline := time.Now().Add(wait)
-	sl, err := s.borrow(wait, r.Context().Done())
+	sl, err := s.borrow(prefOf(r.RemoteAddr, len(s.all)), wait, r.Context().Done())
 	if err != nil {
 		switch err {
 		case errSaturated:
@@ -463,7 +465,7 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	why, err := s.handle(sl, cfg, r, deadline)
 	ost := sl.otlpSt
-	s.slots <- sl
+	s.slots.put(sl)
 	if err != nil {
 		s.refuse(w, r, cfg, why, err)
 		return
@@ -477,25 +479,25 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 var errCanceled = errors.New("canceled")
 
-// borrow takes a free slot, waiting up to d for one (a free slot is always
-// taken, however late).
-func (s *HTTPSource) borrow(d time.Duration, cancel <-chan struct{}) (*httpSlot, error) {
+// borrow takes a free slot, pref if it is free (slotPool), waiting up to d
+// for one (a free slot is always taken, however late).
+func (s *HTTPSource) borrow(pref int, d time.Duration, cancel <-chan struct{}) (*httpSlot, error) {
 	select {
-	case sl, ok := <-s.slots:
+	case _, ok := <-s.slots.tokens:
 		if !ok {
 			return nil, errStopping
 		}
-		return sl, nil
+		return s.slots.claim(pref), nil
 	default:
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
-	case sl, ok := <-s.slots:
+	case _, ok := <-s.slots.tokens:
 		if !ok {
 			return nil, errStopping
 		}
-		return sl, nil
+		return s.slots.claim(pref), nil
 	case <-timer.C:
 		return nil, errSaturated
 	case <-cancel:
@@ -935,11 +937,11 @@ func (s *HTTPSource) count(cfg *HTTPConfig, path string, why HTTPRefusal, err er
 func (s *HTTPSource) Inject(fill func(route sample.Route) (sample.Counts, error)) (err error) {
 	cfg := s.cfg.Load()
 	deadline := time.Now().Add(cfg.Deadline)
-	sl, err := s.borrow(cfg.Deadline, nil)
+	sl, err := s.borrow(-1, cfg.Deadline, nil)
 	if err != nil {
 		return err
 	}
-	defer func() { s.slots <- sl }()
+	defer s.slots.put(sl)
 	if sl.cfg != cfg {
 		// As a request: through the source's wrapping sources (MAD posts
 		// its own metrics to its V3 route).

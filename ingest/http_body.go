@@ -305,16 +305,16 @@ func (s *HTTPSource) sweep(now time.Time) bool {
 	taken := make([]*httpSlot, 0, len(s.all))
 	defer func() {
 		for _, sl := range taken {
-			s.slots <- sl
+			s.slots.put(sl)
 		}
 	}()
 	for range s.all {
 		select {
-		case sl, ok := <-s.slots:
+		case _, ok := <-s.slots.tokens:
 			if !ok {
 				return false
 			}
-			taken = append(taken, sl)
+			taken = append(taken, s.slots.claim(-1))
 		default:
 			return true
 		}

@@ -99,12 +99,12 @@ func TestHTTPBusySlots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := <-s.slots, <-s.slots
+	a, b := s.slots.get(), s.slots.get()
 	if w := serve(s, v3Body("m", 1)); w.Code != http.StatusServiceUnavailable {
 		t.Errorf("no slot: %d", w.Code)
 	}
-	s.slots <- a
-	s.slots <- b
+	s.slots.put(a)
+	s.slots.put(b)
 	if w := serve(s, v3Body("m", 1)); w.Code != http.StatusOK {
 		t.Errorf("with a slot: %d %s", w.Code, w.Body.String())
 	}
@@ -690,11 +690,11 @@ func TestInjectExpandingPastTheBoundStopped(t *testing.T) {
 		if b, ok := lanes.To[0].Pop(); ok {
 			t.Errorf("mapped %v: a stopped Inject published %d samples", mapped, b.Count())
 		}
-		sl := <-s.slots
+		sl := s.slots.get()
 		if n := sl.prod.PendingBytes(); n > httpKeepBytes {
 			t.Errorf("mapped %v: the slot kept %d bytes of batches after the stop", mapped, n)
 		}
-		s.slots <- sl
+		s.slots.put(sl)
 		err = s.Inject(func(route sample.Route) (sample.Counts, error) {
 			h := sample.Hash(key)
 			b := route(h)
@@ -717,12 +717,12 @@ func TestHTTPClientGoneWhileWaitingCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	sl := <-s.slots // every slot busy
+	sl := s.slots.get() // every slot busy
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the client has left
 	r := httptest.NewRequest(http.MethodPost, HTTPClientV3.Path(), bytes.NewReader(v3Body("m", 1))).WithContext(ctx)
 	s.ServeHTTP(httptest.NewRecorder(), r)
-	s.slots <- sl
+	s.slots.put(sl)
 	for why := range NumHTTPRefusals {
 		want := uint64(0)
 		if why == RefusedClientGone {
@@ -797,9 +797,9 @@ func TestHTTPLargeRequestsFillOneSetOfBatches(t *testing.T) {
 	if len(second) != 1 || second[0] == first[0] {
 		t.Fatalf("after a batch kept by the shard: %d batches, the kept one again: %v", len(second), len(second) == 1 && second[0] == first[0])
 	}
-	sl := <-s.slots
+	sl := s.slots.get()
 	returned := sl.prod.Returned()
-	s.slots <- sl
+	s.slots.put(sl)
 	if !returned {
 		t.Fatal("the slot still counts the batch the shard kept as out: every large request would wait for it")
 	}

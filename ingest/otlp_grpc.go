@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -224,7 +225,7 @@ func (s *HTTPSource) exportGRPC(_ any, ctx context.Context, dec func(any) error,
 		wait = time.Until(d) // the client gives up then: waiting longer is for nothing
 	}
 	deadline := time.Now().Add(wait)
-	sl, err := s.borrow(wait, ctx.Done())
+	sl, err := s.borrow(prefOf(peerAddr(ctx), len(s.all)), wait, ctx.Done())
 	if err != nil {
 		switch err {
 		case errSaturated:
@@ -237,7 +238,7 @@ func (s *HTTPSource) exportGRPC(_ any, ctx context.Context, dec func(any) error,
 	}
 	why, err := s.handleGRPC(sl, cfg, ctx, dec, deadline, call)
 	ost := sl.otlpSt
-	s.slots <- sl
+	s.slots.put(sl)
 	if err == errClientGone {
 		s.count(cfg, OTLPGRPCPath, RefusedClientGone, err)
 		return nil, status.FromContextError(ctx.Err()).Err()
@@ -311,4 +312,12 @@ func (s *HTTPSource) refuseGRPC(cfg *HTTPConfig, why HTTPRefusal, err error) err
 		return status.Error(codes.Code(why.GRPCCode()), err.Error())
 	}
 	return status.FromProto(&p).Err()
+}
+
+// peerAddr returns the address of a call's client, or "" if unknown.
+func peerAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
 }

@@ -1,0 +1,74 @@
+package ingest
+
+import (
+	"hash/maphash"
+	"sync/atomic"
+)
+
+// slotPool lends an HTTP source's slots. A request waits for a token, one
+// a free slot, from a channel: first come first served, with its deadline
+// and its client's cancellation, and the channel closed once the source
+// stops, as it waited for the slots themselves before. With a token it
+// then claims a slot: the one its connection prefers if that is free,
+// else the next free one.
+//
+// A connection prefers one slot (prefOf its address), so that the requests
+// of a kept-alive connection go to one slot while it is free: a slot's
+// producer has caches of its own (a rewriting source's cache of its input
+// series), and a client that sends the same series request after request
+// (collectd, an application's client) then fills one slot's cache, not
+// each slot's in turn.
+//
+// Tokens in the channel and tokens taken but not yet used for a claim are
+// never more than the free slots (put frees the slot before it gives its
+// token back), so a claim always finds one.
+type slotPool struct {
+	tokens chan struct{}
+	all    []*httpSlot
+	busy   []atomic.Bool
+}
+
+func newSlotPool(all []*httpSlot) *slotPool {
+	p := &slotPool{tokens: make(chan struct{}, len(all)), all: all, busy: make([]atomic.Bool, len(all))}
+	for i, sl := range all {
+		sl.idx = i
+		p.tokens <- struct{}{}
+	}
+	return p
+}
+
+// claim takes a free slot for a token taken: pref's if it is free (pref
+// < 0: none), else the first free one after it.
+func (p *slotPool) claim(pref int) *httpSlot {
+	n := len(p.all)
+	start := max(pref, 0)
+	for {
+		for k := range n {
+			i := (start + k) % n
+			if !p.busy[i].Load() && p.busy[i].CompareAndSwap(false, true) {
+				return p.all[i]
+			}
+		}
+		// Not reached: a token is a free slot (another claim may have
+		// taken the one this pass saw free only if it held a token of
+		// its own).
+	}
+}
+
+// put gives back a slot claimed.
+func (p *slotPool) put(sl *httpSlot) {
+	p.busy[sl.idx].Store(false)
+	p.tokens <- struct{}{}
+}
+
+// prefSeed keys the slot a connection's address prefers.
+var prefSeed = maphash.MakeSeed()
+
+// prefOf returns the slot of n a connection of address addr prefers, or
+// -1 for none (no address).
+func prefOf(addr string, n int) int {
+	if addr == "" || n <= 0 {
+		return -1
+	}
+	return int(maphash.String(prefSeed, addr) % uint64(n))
+}

@@ -1,0 +1,115 @@
+package ingest
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// get takes a free slot, waiting for one (tests).
+func (p *slotPool) get() *httpSlot {
+	<-p.tokens
+	return p.claim(-1)
+}
+
+// TestSlotPoolClaims: a claim takes the preferred slot when it is free, and
+// else the next free one; and under borrowers racing with their own
+// preferences no slot is ever lent twice at once, and every token comes
+// back.
+func TestSlotPoolClaims(t *testing.T) {
+	all := make([]*httpSlot, 4)
+	for i := range all {
+		all[i] = &httpSlot{}
+	}
+	p := newSlotPool(all)
+	<-p.tokens
+	if sl := p.claim(2); sl != all[2] {
+		t.Fatalf("a free preferred slot: got slot %d", sl.idx)
+	}
+	<-p.tokens
+	if sl := p.claim(2); sl != all[3] {
+		t.Fatalf("the preferred slot taken: got slot %d; want the next, 3", sl.idx)
+	}
+	<-p.tokens
+	if sl := p.claim(3); sl != all[0] {
+		t.Fatalf("slots 2 and 3 taken, 3 preferred: got slot %d; want 0", sl.idx)
+	}
+	<-p.tokens
+	if sl := p.claim(-1); sl != all[1] {
+		t.Fatalf("no preference, one slot left: got slot %d; want 1", sl.idx)
+	}
+	for _, sl := range all {
+		p.put(sl)
+	}
+
+	lent := make([]atomic.Int32, len(all))
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			for range 2000 {
+				<-p.tokens
+				sl := p.claim(r.IntN(len(all)+1) - 1)
+				if n := lent[sl.idx].Add(1); n != 1 {
+					t.Errorf("slot %d lent %d times at once", sl.idx, n)
+				}
+				lent[sl.idx].Add(-1)
+				p.put(sl)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(p.tokens); n != len(all) {
+		t.Errorf("%d tokens after the borrowers left; want %d", n, len(all))
+	}
+}
+
+// TestHTTPConnectionKeepsItsSlot: the requests of one kept-alive
+// connection go to one slot, so a rewriting source's cache of that slot
+// learns the connection's series once. The slots were lent in turn: each
+// of four slots learned the same series (four misses for one series).
+func TestHTTPConnectionKeepsItsSlot(t *testing.T) {
+	spec, err := NewMappingSpec("m", []MappingRule{{Pattern: "^a$", Replacements: []string{"mapped"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lanes []Lanes
+	for range 4 {
+		lanes = append(lanes, NewLanes(1, 64))
+	}
+	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 4, Mappers: MapperChain{spec}}, lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	client := srv.Client()
+	for i := range 12 {
+		resp, err := client.Post(srv.URL+HTTPClientV3.Path(), "application/octet-stream", bytes.NewReader(v3Body("a", 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: %s", i, resp.Status)
+		}
+		for _, l := range lanes {
+			for b, ok := l.To[0].Pop(); ok; b, ok = l.To[0].Pop() {
+				b.Reset()
+				l.Back[0].Push(b)
+			}
+		}
+	}
+	if m, h := spec.Stats().Misses.Load(), spec.Stats().Hits.Load(); m != 1 || h != 11 {
+		t.Errorf("one series in 12 requests of one connection: %d misses, %d hits; want 1 and 11", m, h)
+	}
+}
