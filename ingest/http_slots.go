@@ -13,7 +13,8 @@ import (
 // else the next free one.
 //
 // A connection prefers one slot (prefOf its address), so that the requests
-// of a kept-alive connection go to one slot while it is free: a slot's
+// of a kept-alive connection go to one slot while it is free and ready
+// (its rings have room: claim): a slot's
 // producer has caches of its own (a rewriting source's cache of its input
 // series), and a client that sends the same series request after request
 // (collectd, an application's client) then fills one slot's cache, not
@@ -37,22 +38,57 @@ func newSlotPool(all []*httpSlot) *slotPool {
 	return p
 }
 
-// claim takes a free slot for a token taken: pref's if it is free (pref
-// < 0: none), else the first free one after it.
+// claim takes a free slot for a token taken: the first free one, from
+// pref on (pref < 0: from the first), that would not make the request
+// wait (ready), else the first free one. So a connection keeps its slot
+// while the slot can take its requests at once, and a request never waits
+// on a slot whose rings are full, or whose last request the shards have
+// not taken yet, while another free slot could serve it.
 func (p *slotPool) claim(pref int) *httpSlot {
 	n := len(p.all)
 	start := max(pref, 0)
 	for {
+		var held *httpSlot // the first free slot, kept while a ready one is looked for
 		for k := range n {
 			i := (start + k) % n
-			if !p.busy[i].Load() && p.busy[i].CompareAndSwap(false, true) {
-				return p.all[i]
+			if p.busy[i].Load() || !p.busy[i].CompareAndSwap(false, true) {
+				continue
+			}
+			sl := p.all[i]
+			if sl.ready() {
+				if held != nil {
+					p.busy[held.idx].Store(false)
+				}
+				return sl
+			}
+			if held == nil {
+				held = sl
+			} else {
+				p.busy[i].Store(false)
 			}
 		}
-		// Not reached: a token is a free slot (another claim may have
-		// taken the one this pass saw free only if it held a token of
-		// its own).
+		if held != nil {
+			return held
+		}
+		// Every slot seemed taken: other claims hold slots a moment while
+		// they look, and each lets go of all but one; a token is a free
+		// slot.
 	}
+}
+
+// ready reports whether a request on the slot would start at once: the
+// shards have taken its last request if that was large (settle), and each
+// of its rings has room. Read only by the slot's claim, which holds it.
+func (sl *httpSlot) ready() bool {
+	if sl.queued {
+		return false
+	}
+	for _, r := range sl.prod.lanes.To {
+		if r.Len() >= r.Cap() {
+			return false
+		}
+	}
+	return true
 }
 
 // put gives back a slot claimed.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // get takes a free slot, waiting for one (tests).
@@ -24,7 +25,7 @@ func (p *slotPool) get() *httpSlot {
 func TestSlotPoolClaims(t *testing.T) {
 	all := make([]*httpSlot, 4)
 	for i := range all {
-		all[i] = &httpSlot{}
+		all[i] = &httpSlot{prod: NewProducer(NewLanes(1, 2))}
 	}
 	p := newSlotPool(all)
 	<-p.tokens
@@ -44,6 +45,30 @@ func TestSlotPoolClaims(t *testing.T) {
 		t.Fatalf("no preference, one slot left: got slot %d; want 1", sl.idx)
 	}
 	for _, sl := range all {
+		p.put(sl)
+	}
+	// A slot that would make the request wait (its last large request
+	// still queued to the shards) is passed over for a free one that
+	// would not; if every free slot would, the first is taken.
+	all[1].queued, all[2].queued = true, true
+	<-p.tokens
+	if sl := p.claim(1); sl != all[3] {
+		t.Fatalf("slots 1 and 2 not ready, 1 preferred: got slot %d; want 3", sl.idx)
+	}
+	<-p.tokens
+	if sl := p.claim(1); sl != all[0] {
+		t.Fatalf("slots 1 and 2 not ready, 3 taken, 1 preferred: got slot %d; want 0", sl.idx)
+	}
+	<-p.tokens
+	if sl := p.claim(2); sl != all[2] {
+		t.Fatalf("slots 1 and 2 free but not ready, 2 preferred: got slot %d; want 2", sl.idx)
+	}
+	<-p.tokens
+	if sl := p.claim(2); sl != all[1] {
+		t.Fatalf("slot 1 left: got slot %d", sl.idx)
+	}
+	for _, sl := range all {
+		sl.queued = false
 		p.put(sl)
 	}
 
@@ -112,4 +137,60 @@ func TestHTTPConnectionKeepsItsSlot(t *testing.T) {
 	if m, h := spec.Stats().Misses.Load(), spec.Stats().Hits.Load(); m != 1 || h != 11 {
 		t.Errorf("one series in 12 requests of one connection: %d misses, %d hits; want 1 and 11", m, h)
 	}
+}
+
+// postAll posts bodies one after another on one kept-alive connection to
+// the source, failing the test on any answer but 200.
+func postAll(t *testing.T, s *HTTPSource, bodies ...[]byte) {
+	t.Helper()
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	client := srv.Client()
+	for i, body := range bodies {
+		resp, err := client.Post(srv.URL+HTTPClientV3.Path(), "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d of one connection: %s; accepted %d", i, resp.Status, s.Stats().Accepted)
+		}
+	}
+}
+
+// TestOneConnectionUsesEveryRing: while the shards take nothing, one
+// connection's requests fill every slot's rings, as they did when the
+// slots were lent in turn, instead of waiting on its preferred slot's
+// full rings until refused 503 while the others stood empty (a review's
+// finding: the third request was refused).
+func TestOneConnectionUsesEveryRing(t *testing.T) {
+	var lanes []Lanes
+	for range 4 {
+		lanes = append(lanes, NewLanes(1, httpRingSize))
+	}
+	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 4, Deadline: 2 * time.Second}, lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	var bodies [][]byte
+	for range 4 * httpRingSize {
+		bodies = append(bodies, v3Body("a", 1))
+	}
+	postAll(t, s, bodies...)
+}
+
+// TestLargeRequestThenAnotherOnOneConnection: after a large request, whose
+// slot waits for the shards to take it before its next request, the
+// connection's next request takes another slot at once (a review's
+// finding: it waited on the first slot and was refused 503).
+func TestLargeRequestThenAnotherOnOneConnection(t *testing.T) {
+	lanes := []Lanes{NewLanes(1, 4), NewLanes(1, 4)}
+	s, err := NewHTTPSource(HTTPConfig{Name: "v3", Kind: HTTPClientV3, Slots: 2, Deadline: 2 * time.Second}, lanes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	postAll(t, s, v3Body("big", 200_000), v3Body("small", 1))
 }
