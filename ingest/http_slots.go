@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"hash/maphash"
+	"runtime"
 	"sync/atomic"
 )
 
@@ -43,36 +44,32 @@ func newSlotPool(all []*httpSlot) *slotPool {
 // wait (ready), else the first free one. So a connection keeps its slot
 // while the slot can take its requests at once, and a request never waits
 // on a slot whose rings are full, or whose last request the shards have
-// not taken yet, while another free slot could serve it.
+// not taken yet, while another free slot could serve it. A claim holds
+// one slot at a time (a slot it looks at and passes over is let go before
+// the next), so that with a token a claim always finds a free slot; it
+// yields between passes that found none (other claims were looking at
+// them).
 func (p *slotPool) claim(pref int) *httpSlot {
 	n := len(p.all)
 	start := max(pref, 0)
 	for {
-		var held *httpSlot // the first free slot, kept while a ready one is looked for
 		for k := range n {
 			i := (start + k) % n
 			if p.busy[i].Load() || !p.busy[i].CompareAndSwap(false, true) {
 				continue
 			}
-			sl := p.all[i]
-			if sl.ready() {
-				if held != nil {
-					p.busy[held.idx].Store(false)
-				}
-				return sl
+			if p.all[i].ready() {
+				return p.all[i]
 			}
-			if held == nil {
-				held = sl
-			} else {
-				p.busy[i].Store(false)
+			p.busy[i].Store(false)
+		}
+		for k := range n {
+			i := (start + k) % n
+			if !p.busy[i].Load() && p.busy[i].CompareAndSwap(false, true) {
+				return p.all[i]
 			}
 		}
-		if held != nil {
-			return held
-		}
-		// Every slot seemed taken: other claims hold slots a moment while
-		// they look, and each lets go of all but one; a token is a free
-		// slot.
+		runtime.Gosched()
 	}
 }
 
