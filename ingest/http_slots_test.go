@@ -18,58 +18,41 @@ func (p *slotPool) get() *httpSlot {
 	return p.claim(-1)
 }
 
-// TestSlotPoolClaims: a claim takes the preferred slot when it is free, and
-// else the next free one; and under borrowers racing with their own
-// preferences no slot is ever lent twice at once, and every token comes
-// back.
+// TestSlotPoolClaims: a claim takes the preferred slot when it is free and
+// ready, else the next free and ready one, else the first free one; and
+// under borrowers racing with their own preferences no slot is ever lent
+// twice at once, and every token comes back.
 func TestSlotPoolClaims(t *testing.T) {
 	all := make([]*httpSlot, 4)
 	for i := range all {
 		all[i] = &httpSlot{prod: NewProducer(NewLanes(1, 2))}
 	}
 	p := newSlotPool(all)
-	<-p.tokens
-	if sl := p.claim(2); sl != all[2] {
-		t.Fatalf("a free preferred slot: got slot %d", sl.idx)
-	}
-	<-p.tokens
-	if sl := p.claim(2); sl != all[3] {
-		t.Fatalf("the preferred slot taken: got slot %d; want the next, 3", sl.idx)
-	}
-	<-p.tokens
-	if sl := p.claim(3); sl != all[0] {
-		t.Fatalf("slots 2 and 3 taken, 3 preferred: got slot %d; want 0", sl.idx)
-	}
-	<-p.tokens
-	if sl := p.claim(-1); sl != all[1] {
-		t.Fatalf("no preference, one slot left: got slot %d; want 1", sl.idx)
-	}
-	for _, sl := range all {
-		p.put(sl)
-	}
-	// A slot that would make the request wait (its last large request
-	// still queued to the shards) is passed over for a free one that
-	// would not; if every free slot would, the first is taken.
-	all[1].queued, all[2].queued = true, true
-	<-p.tokens
-	if sl := p.claim(1); sl != all[3] {
-		t.Fatalf("slots 1 and 2 not ready, 1 preferred: got slot %d; want 3", sl.idx)
-	}
-	<-p.tokens
-	if sl := p.claim(1); sl != all[0] {
-		t.Fatalf("slots 1 and 2 not ready, 3 taken, 1 preferred: got slot %d; want 0", sl.idx)
-	}
-	<-p.tokens
-	if sl := p.claim(2); sl != all[2] {
-		t.Fatalf("slots 1 and 2 free but not ready, 2 preferred: got slot %d; want 2", sl.idx)
-	}
-	<-p.tokens
-	if sl := p.claim(2); sl != all[1] {
-		t.Fatalf("slot 1 left: got slot %d", sl.idx)
-	}
-	for _, sl := range all {
-		sl.queued = false
-		p.put(sl)
+	// Claims in turn, each with a token, none given back until the round
+	// ends: what each prefers, the slot it gets, and why.
+	for _, round := range []struct {
+		queued []int // slots that would make a request wait (their last large request not yet taken)
+		claims [][2]int
+		why    []string
+	}{
+		{nil, [][2]int{{2, 2}, {2, 3}, {3, 0}, {-1, 1}},
+			[]string{"a free preferred slot", "the preferred slot taken: the next", "2 and 3 taken, 3 preferred: around to 0", "no preference, one slot left"}},
+		{[]int{1, 2}, [][2]int{{1, 3}, {1, 0}, {2, 2}, {2, 1}},
+			[]string{"1 and 2 not ready, 1 preferred: the next ready one", "3 taken too: around to 0", "only 1 and 2 free, neither ready, 2 preferred", "slot 1 left"}},
+	} {
+		for _, i := range round.queued {
+			all[i].queued = true
+		}
+		for k, c := range round.claims {
+			<-p.tokens
+			if sl := p.claim(c[0]); sl != all[c[1]] {
+				t.Fatalf("%s: got slot %d; want %d", round.why[k], sl.idx, c[1])
+			}
+		}
+		for _, sl := range all {
+			sl.queued = false
+			p.put(sl)
+		}
 	}
 
 	lent := make([]atomic.Int32, len(all))
