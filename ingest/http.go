@@ -479,7 +479,7 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 var errCanceled = errors.New("canceled")
 
-// borrow takes a free slot, pref if it is free (slotPool), waiting up to d
+// borrow takes a free slot, pref first (slotPool.claim), waiting up to d
 // for one (a free slot is always taken, however late).
 func (s *HTTPSource) borrow(pref int, d time.Duration, cancel <-chan struct{}) (*httpSlot, error) {
 	select {

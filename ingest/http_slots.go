@@ -10,16 +10,16 @@ import (
 // a free slot, from a channel: first come first served, with its deadline
 // and its client's cancellation, and the channel closed once the source
 // stops, as it waited for the slots themselves before. With a token it
-// then claims a slot: the one its connection prefers if that is free,
-// else the next free one.
+// then claims a slot (claim): the one its connection prefers if that is
+// free and would not make it wait, else the next such one, else the first
+// free one.
 //
-// A connection prefers one slot (prefOf its address), so that the requests
-// of a kept-alive connection go to one slot while it is free and ready
-// (its rings have room: claim): a slot's
-// producer has caches of its own (a rewriting source's cache of its input
-// series), and a client that sends the same series request after request
-// (collectd, an application's client) then fills one slot's cache, not
-// each slot's in turn.
+// A connection prefers one slot (prefOf its address), so that the
+// requests of a kept-alive connection go to one slot while it can take
+// them: a slot's producer has caches of its own (a rewriting source's
+// cache of its input series), and a client that sends the same series
+// request after request (collectd, an application's client) then fills
+// one slot's cache, not each slot's in turn.
 //
 // Tokens in the channel and tokens taken but not yet used for a claim are
 // never more than the free slots (put frees the slot before it gives its
