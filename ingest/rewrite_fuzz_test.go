@@ -10,7 +10,8 @@ import (
 )
 
 // FuzzRewriterCache: a MappingSource's cached mapper, its cache bounded
-// to a few series so that it clears again and again, gives every sample
+// to a few series, or to 64 bytes to 4 KiB of records (their 8-byte
+// alignment included), so that it clears again and again, gives every sample
 // the outputs, in order, and counts the drops that its rules give applied
 // to the sample directly (transform.Mapping, keys made one by one): a name
 // two replacements give, twice; a name no rule maps, unchanged; an output
@@ -41,6 +42,9 @@ func FuzzRewriterCache(f *testing.F) {
 			t.Fatal(err)
 		}
 		spec.MaxSeries = int(bound%4) + 1
+		if b := bound >> 2 & 7; b < 7 {
+			spec.MaxBytes = 64 << b
+		}
 		m := spec.NewMapper()
 		var src, dst sample.Batch
 		var want []string
