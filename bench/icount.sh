@@ -11,8 +11,11 @@
 #
 # TESTBIN is a test binary (go test -c), run in DIR with -test.bench BENCH
 # (which must match one benchmark) at -test.benchtime N1x and N2x. Prints
-# the instructions an operation and the TOP source lines (default 30) by
-# instructions an operation, with their text. Instructions are not time (a
+# the instructions an operation outside Go's runtime (its collector's work
+# moves from run to run) and with it, and the TOP source lines (default 30) by
+# instructions an operation, with their text. ICOUNT_PER=K divides every
+# count by K as well (K lines an operation: instructions a line);
+# ICOUNT_FILES=REGEX keeps the lines of the files it matches. Instructions are not time (a
 # cache miss is one instruction): they say what a change to a compute-bound
 # path saves, and a timing with benchstat says what it is worth.
 set -euo pipefail
@@ -28,15 +31,20 @@ done
 grep '^Benchmark' "$work/out.$n2" || true
 # Sum each (file, line)'s count over the functions inlined there, in each
 # run, and print the difference an operation.
-awk -v n1="$n1" -v n2="$n2" -v top="$top" '
+awk -v n1="$n1" -v n2="$n2" -v top="$top" -v per="${ICOUNT_PER:-1}" -v files="${ICOUNT_FILES:-.}" '
 	FNR == 1 { run = (FILENAME ~ /\.'"$n1"'$/) ? 1 : 2 }
 	/^fl=/ { fl = substr($0, 4); next }
 	/^(fn|desc|cmd|events|summary)[=:]/ { next }
-	NF == 2 && $1 ~ /^[0-9]+$/ { c[fl ":" $1] += (run == 2 ? $2 : -$2); total += (run == 2 ? $2 : -$2) }
+	NF == 2 && $1 ~ /^[0-9]+$/ {
+		d = run == 2 ? $2 : -$2
+		c[fl ":" $1] += d
+		total += d
+		if (fl !~ /\/src\/runtime\//) code += d
+	}
 	END {
-		ops = n2 - n1
-		printf "%.1f instructions an operation (%d operations counted)\n", total / ops, ops
-		for (k in c) if (c[k] / ops >= 0.5) printf "%.1f\t%s\n", c[k] / ops, k | "sort -rn | head -" top
+		ops = (n2 - n1) * per
+		printf "%.1f instructions an operation%s outside the runtime, %.1f with it (%d operations counted)\n", code / ops, per != 1 ? " / " per : "", total / ops, n2 - n1
+		for (k in c) if (c[k] / ops >= 0.05 && k ~ files) printf "%.2f\t%s\n", c[k] / ops, k | "sort -rn | head -" top
 	}' "$work/cg.$n1" "$work/cg.$n2" > "$work/lines"
 head -1 "$work/lines"
 tail -n +2 "$work/lines" | while IFS=$'\t' read -r n where; do
