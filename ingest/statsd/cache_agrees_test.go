@@ -227,7 +227,10 @@ var (
 	genMembers = []string{"m1", "m2", "m3", "", "x y", "\xff"}
 	genRates   = [2][]string{{"0", "1", "0.5", "0.5", "0.25", "1.0", "1e-30"}, {"2", "-0.5", "x", "", "0.5.5"}}
 	genOther   = []string{"c:abc", "c:", "c", "T1656581400", "T", "Tx", "T-1", "", "zz", "@0.5", "#k:v"}
-	genSkips   = []string{"_e{5,4}:title|text|#a:b", "_e{1,1}:a|b", "_sc|svc.up|0|#a:b", "_sc|x|1", "_e", "_s:1|c"}
+	// genSkips are lines written whole: events and service checks, and
+	// lines whose type follows a structural byte other than '|'.
+	genSkips = []string{"_e{5,4}:title|text|#a:b", "_e{1,1}:a|b", "_sc|svc.up|0|#a:b", "_sc|x|1", "_e", "_s:1|c", "_e{a}:1|c", "_e{:2|ms",
+		"a:1@c", "a:1:ms", "b.c:1=g", "a:1,h", "a:2@d", "a@1|c", "a=1|g", "a|1|ms", "a,1|c"}
 )
 
 func (g *lineGen) pick(s []string) string { return s[g.r.IntN(len(s))] }

@@ -3,6 +3,7 @@ package statsd
 import (
 	"math"
 
+	"github.com/gomad/mad/internal/javanum"
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/internal/sidcache"
 )
@@ -141,6 +142,7 @@ func (d *Decoder) Decode(data []byte, now int64, route sample.Route) {
 	pos := d.pos
 	i := 0 // index of the first structural of the line
 	s := 0
+	plain := d.cache != nil && d.relay == nil
 	for _, e := range d.nl[:len(d.nl)-1] {
 		// The last entry is the sentinel: the end of the last line.
 		if int(e) > s {
@@ -152,7 +154,11 @@ func (d *Decoder) Decode(data []byte, now int64, route sample.Route) {
 			for int(pos[i]) < s {
 				i++
 			}
-			i += d.decode(data, pos[i:], s, int(e), now, route)
+			if plain && d.plain(data, pos[i:], s, int(e), now, route) {
+				i += 2
+			} else {
+				i += d.decode(data, pos[i:], s, int(e), now, route)
+			}
 		}
 		s = int(e) + 1
 	}
@@ -272,6 +278,85 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 	b.AddAgg(k, t, 0, sample.Agg{Min: v, Max: v, Sum: v * times, Count: times,
 		Has: sample.HasMin | sample.HasMax | sample.HasSum | sample.HasCount | sample.HasHist}, d.hist[:], unit)
 	return n
+}
+
+// plain decodes the line data[s:e], given the positions of the
+// structural bytes from its first on, if it is plain: name:value|type and
+// nothing else (no field, no '\r'), the
+// name without '=' and ',' (no Influx tags) and not starting with '_'
+// (events and service checks), the value without a sign, the type one of
+// c, g, h, m, d and ms, and a series the cache knows or can take. It
+// reports false, having done nothing, for any other line, which decode
+// then reads: what plain does for a line is what decode does for it
+// (TestCachedDecodeAgrees, FuzzDecode), without the Line it fills, and in
+// a fifth fewer instructions a line (BENCHMARKS.md, "Plain lines"). The
+// decoder has a cache and no relay.
+func (d *Decoder) plain(data []byte, pos []uint32, s, e int, now int64, route sample.Route) bool {
+	if len(pos) < 2 {
+		return false
+	}
+	// The type's one or two letters after the second structural byte, a
+	// '|', leave no room for another structural byte, a field or a '\r'.
+	c, p := int(pos[0]), int(pos[1])
+	if p >= e || data[c] != ':' || data[p] != '|' || c == s || data[s] == '_' || data[c+1] <= '-' {
+		return false
+	}
+	var typ Type
+	switch e - p {
+	case 2:
+		switch data[p+1] {
+		case 'c':
+			typ = TypeCounter
+		case 'g':
+			typ = TypeGauge
+		case 'h':
+			typ = TypeHistogram
+		case 'm':
+			typ = TypeMeter
+		case 'd':
+			typ = TypeDistribution
+		default:
+			return false
+		}
+	case 3:
+		if data[p+1] != 'm' || data[p+2] != 's' {
+			return false
+		}
+		typ = TypeTimer
+	default:
+		return false
+	}
+	v, n := javanum.Parse(data[c+1 : p])
+	if n == 0 { // (an empty value too)
+		return false
+	}
+	unit := sample.UnitNone
+	if typ == TypeTimer {
+		v, unit = sample.Normalize(v, sample.Millisecond)
+	}
+	if v-v != 0 {
+		return false
+	}
+	kind := kindOf(typ)
+	name := data[s:c]
+	rh := sidcache.Hash(uint8(kind), name, nil)
+	if d.ahead && len(name) <= maxQueued {
+		d.Stats.Lines[OK]++
+		d.queue(pending{rh: rh, t: now, v: v, at: uint32(s), n: uint16(len(name)), u: unit, kind: kind}, route)
+		return true
+	}
+	if d.qn > 0 {
+		d.flush(route)
+	}
+	i := d.cache.Find(uint8(kind), name, nil, rh)
+	if i < 0 {
+		if i = d.insert(kind, name, data[s:e], nil, name, nil, rh); i < 0 {
+			return false
+		}
+	}
+	d.Stats.Lines[OK]++
+	d.send(i, now, v, unit, 0, route)
+	return true
 }
 
 // lookup is what lazyTags decided of a line: with state looked, it looked

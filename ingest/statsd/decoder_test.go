@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomad/mad/internal/sample"
 	"github.com/gomad/mad/internal/sidcache"
+	"github.com/gomad/mad/internal/sidcache/sidcachetest"
 )
 
 // capture decodes into two batches (two "shards") and returns them.
@@ -286,5 +287,42 @@ func TestTagRound(t *testing.T) {
 	}
 	if round(half) != 0 {
 		t.Fatal("did not stop again")
+	}
+}
+
+// TestPlainLines: through a series cache, a plain line (Decoder.plain) is
+// decoded without the parser, which leaves the decoder's Line as the last
+// other line left it, and any other line is parsed; with the lookups put
+// off too. (What plain makes of a line is TestCachedDecodeAgrees'.)
+func TestPlainLines(t *testing.T) {
+	for _, ahead := range []bool{false, true} {
+		sh := sidcachetest.New()
+		if ahead {
+			sh.Cache.SetAheadFrom(0)
+		}
+		d := NewDecoder(Config{})
+		d.SetCache(sh.Cache)
+		var b sample.Batch
+		route := func(uint64) *sample.Batch { return &b }
+		for _, tc := range []struct {
+			line  string
+			plain bool
+		}{
+			{"a.b:1|c", true}, {"t:2.5|ms", true}, {"g:3|g", true}, {"h:4|h", true}, {"m:5|m", true}, {"d:6|d", true},
+			{"x#y z:1e3|c", true}, {"a:12abc|c", true}, {"a.b:1|c", true},
+			{"g:-3|g", false}, {"g:+3|g", false}, {"s:x|s", false}, {"a:1|c|@0.5", false}, {"a:1|c|#k:v", false},
+			{"a,k=v:1|c", false}, {"a:1|c\r", false}, {"_x:1|c", false}, {"a:NaN|c", false}, {"a:1E400|c", false},
+			{"x", false}, {"a:1|q", false}, {"a:1|ms|T12", false}, {"a=b:1|c", false}, {"a@1|c", false}, {":1|c", false},
+			{"a:|c", false},
+		} {
+			d.line.Src = nil
+			d.Decode([]byte(tc.line), 1000, route)
+			if parsed := d.line.Src != nil; parsed == tc.plain {
+				t.Errorf("ahead %v: %q parsed: %v", ahead, tc.line, parsed)
+			}
+		}
+		if d.Stats.Lines[OK] != 21 || d.Stats.NonFinite != 2 || len(b.Samples) != 19 {
+			t.Errorf("ahead %v: %d lines read, %d samples: %+v", ahead, d.Stats.Lines[OK], len(b.Samples), d.Stats)
+		}
 	}
 }

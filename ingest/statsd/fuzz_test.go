@@ -18,7 +18,7 @@ var seedLines = []string{
 	"m:3|m", "d:7|d|@0.2", "users.uniques:1234|s", "x:1,234.5E2|c", "x:12abc|c",
 	"users.online:1|c|#country:china", "users.online,service=statsd:1|c",
 	"n,a=1,b=2:1|c|#c:3|@0.5", "n:1|c|@0.5|#a:b|c:abc123|T1656581400",
-	"_e{5,4}:title|text|#a:b", "_sc|svc.up|0|#a:b",
+	"_e{5,4}:title|text|#a:b", "_sc|svc.up|0|#a:b", "_e{a}:1|c", "_e{:2|ms", "a:1@c", "a:1:ms", "a@1|c", "a=1|g",
 	"users.online:1|c|#country:china,anotherTag", "n,a=1:1|c|#a:2", "x:1|q", ":1|c", "n:1|c\r",
 	"x:Infinity|c", "g:+inf|g", "x:-NaN|ms",
 }
