@@ -282,15 +282,14 @@ func (d *Decoder) decode(data []byte, pos []uint32, s, e int, now int64, route s
 
 // plain decodes the line data[s:e], given the positions of the
 // structural bytes from its first on, if it is plain: name:value|type and
-// nothing else (no field, no '\r'), the
-// name without '=' and ',' (no Influx tags) and not starting with '_'
-// (events and service checks), the value without a sign, the type one of
-// c, g, h, m, d and ms, and a series the cache knows or can take. It
-// reports false, having done nothing, for any other line, which decode
-// then reads: what plain does for a line is what decode does for it
-// (TestCachedDecodeAgrees, FuzzDecode), without the Line it fills, and in
-// a fifth fewer instructions a line (BENCHMARKS.md, "Plain lines"). The
-// decoder has a cache and no relay.
+// nothing else (no field, no '\r'), the name at most maxQueued bytes,
+// without '=' and ',' (no Influx tags) and not starting with '_' (events
+// and service checks), the value without a sign, and the type one of c,
+// g, h, m, d and ms. It reports false, having done nothing, for any other
+// line, which decode then reads: what plain does for a line is what
+// decode does for it (TestCachedDecodeAgrees, FuzzDecode), without the
+// Line it fills, and in a fifth fewer instructions a line (BENCHMARKS.md,
+// "Plain lines"). The decoder has a cache and no relay.
 func (d *Decoder) plain(data []byte, pos []uint32, s, e int, now int64, route sample.Route) bool {
 	if len(pos) < 2 {
 		return false
@@ -337,10 +336,15 @@ func (d *Decoder) plain(data []byte, pos []uint32, s, e int, now int64, route sa
 	if v-v != 0 {
 		return false
 	}
-	kind := kindOf(typ)
 	name := data[s:c]
+	if len(name) > maxQueued {
+		// A name this long may be too long to cache; and from here on
+		// plain changes what it touches (the queue, the cache).
+		return false
+	}
+	kind := kindOf(typ)
 	rh := sidcache.Hash(uint8(kind), name, nil)
-	if d.ahead && len(name) <= maxQueued {
+	if d.ahead {
 		d.Stats.Lines[OK]++
 		d.queue(pending{rh: rh, t: now, v: v, at: uint32(s), n: uint16(len(name)), u: unit, kind: kind}, route)
 		return true
@@ -350,9 +354,9 @@ func (d *Decoder) plain(data []byte, pos []uint32, s, e int, now int64, route sa
 	}
 	i := d.cache.Find(uint8(kind), name, nil, rh)
 	if i < 0 {
-		if i = d.insert(kind, name, data[s:e], nil, name, nil, rh); i < 0 {
-			return false
-		}
+		// (A name of maxQueued bytes or fewer is always short enough to
+		// cache: the insertion cannot fail.)
+		i = d.insert(kind, name, data[s:e], nil, name, nil, rh)
 	}
 	d.Stats.Lines[OK]++
 	d.send(i, now, v, unit, 0, route)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/gomad/mad/internal/sample"
@@ -323,6 +324,39 @@ func TestPlainLines(t *testing.T) {
 		}
 		if d.Stats.Lines[OK] != 21 || d.Stats.NonFinite != 2 || len(b.Samples) != 19 {
 			t.Errorf("ahead %v: %d lines read, %d samples: %+v", ahead, d.Stats.Lines[OK], len(b.Samples), d.Stats)
+		}
+	}
+}
+
+// TestPlainLongNameChangesNothing: a plain line whose name is too long
+// to queue is left to decode before plain has touched anything, with the
+// lookups put off and lines queued (found by a review: plain emptied the
+// queue and then reported false).
+func TestPlainLongNameChangesNothing(t *testing.T) {
+	for _, n := range []int{maxQueued + 1, 4095, 5000} {
+		sh := sidcachetest.New()
+		sh.Cache.SetAheadFrom(0)
+		d := NewDecoder(Config{})
+		d.SetCache(sh.Cache)
+		long := strings.Repeat("R", n) + ":1|c"
+		data := []byte("a:1|c\nb:1|c\nc:1|c\nd:1|c\n" + long)
+		var b sample.Batch
+		route := func(uint64) *sample.Batch { return &b }
+		d.bits = classifyInto(d.bits, data)
+		d.pos = flatten(d.pos, d.bits, 0, len(data))
+		d.ahead, d.data = d.cache.Ahead(), data
+		for l, s := 0, 0; l < 4; l, s = l+1, s+6 {
+			if !d.plain(data, d.pos[2*l:], s, s+5, 1000, route) {
+				t.Fatalf("line %d not plain", l)
+			}
+		}
+		qn, st, cached := d.qn, d.Stats, sh.Cache.Len()
+		if d.plain(data, d.pos[8:], 24, len(data), 1000, route) {
+			t.Fatalf("a name of %d bytes taken as plain", n)
+		}
+		if d.qn != qn || d.Stats != st || sh.Cache.Len() != cached || len(b.Samples) != 0 {
+			t.Errorf("name of %d bytes: plain reported false having changed the decoder: queue %d -> %d lines, stats %+v -> %+v, %d -> %d series cached, %d samples",
+				n, qn, d.qn, st, d.Stats, cached, sh.Cache.Len(), len(b.Samples))
 		}
 	}
 }
