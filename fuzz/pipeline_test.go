@@ -161,7 +161,10 @@ type pipeline struct {
 	sh        *shard.Shard
 	ref       *shardref.Aggregator
 	got, want sample.Batch
-	round     int
+	// answer, if set, takes the answers the shard gave to the asks of
+	// got (a decoder's series cache, as its producer's).
+	answer func([]sample.Ask)
+	round  int
 	// closed counts the buckets compared, for the seed tests' report.
 	closed int
 }
@@ -190,7 +193,9 @@ func newPipeline(t testing.TB, variant int) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pipeline{t: t, sh: sh, ref: shardref.New(rc)}
+	p := &pipeline{t: t, sh: sh, ref: shardref.New(rc)}
+	p.got.Epoch = sh.Epoch().Load()
+	return p
 }
 
 // route is the real decoders' sample.Route.
@@ -205,11 +210,15 @@ func (p *pipeline) endRound() {
 	p.t.Helper()
 	now := p.now()
 	p.sh.Apply(&p.got, now)
+	if p.answer != nil {
+		p.answer(p.got.Asks)
+	}
 	p.ref.Add(&p.want, now)
 	p.sh.Tick(now)
 	p.compare(fmt.Sprintf("round %d (now %d)", p.round, now), p.ref.Close(now))
 	p.got.Reset()
 	p.want.Reset()
+	p.got.Epoch = p.sh.Epoch().Load() // its handles are of the shard's epoch now
 	p.round++
 }
 
