@@ -2,12 +2,13 @@ package fuzz
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 
+	"github.com/gomad/mad/ingest"
 	"github.com/gomad/mad/ingest/statsd"
 	"github.com/gomad/mad/ingest/statsd/statsdref"
 	"github.com/gomad/mad/internal/sample"
-	"github.com/gomad/mad/internal/sidcache"
 )
 
 // FuzzStatsD: StatsD datagrams (one a round) through statsd.Decoder, with
@@ -64,9 +65,12 @@ func runStatsD(t testing.TB, data []byte, variant uint8, handles *uint64) int {
 	neg := variant&1 != 0
 	cfg := statsd.Config{RateMode: statsd.RateScale, NegativeGaugeDelta: neg}
 	dec, cached := statsd.NewDecoder(cfg), statsd.NewDecoder(cfg)
-	cache := sidcache.New()
-	cached.SetCache(cache)
 	p := newPipeline(t, int(variant>>1))
+	// A UDP loop's series cache: its producer's, over lanes to the shard.
+	lanes := ingest.NewLanes(1, 1)
+	lanes.Epochs = []*atomic.Uint32{p.sh.Epoch()}
+	cache := ingest.NewProducer(lanes).Handles()
+	cached.SetCache(cache)
 	p.answer = cache.Answer
 	var aside sample.Batch
 	want := statsdref.Stats{Lines: map[statsdref.Result]int{}}
