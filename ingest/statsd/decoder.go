@@ -294,38 +294,21 @@ func (d *Decoder) plain(data []byte, pos []uint32, s, e int, now int64, route sa
 	if len(pos) < 2 {
 		return false
 	}
+	c, p := int(pos[0]), int(pos[1])
+	if p >= e || data[c] != ':' || data[p] != '|' || c == s || data[s] == '_' {
+		return false
+	}
 	// The type's one or two letters after the second structural byte, a
 	// '|', leave no room for another structural byte, a field or a '\r'.
-	c, p := int(pos[0]), int(pos[1])
-	if p >= e || data[c] != ':' || data[p] != '|' || c == s || data[s] == '_' || data[c+1] <= '-' {
+	typ := typeOf(data[p+1 : e])
+	if typ == 0 || typ == TypeSet {
 		return false
 	}
-	var typ Type
-	switch e - p {
-	case 2:
-		switch data[p+1] {
-		case 'c':
-			typ = TypeCounter
-		case 'g':
-			typ = TypeGauge
-		case 'h':
-			typ = TypeHistogram
-		case 'm':
-			typ = TypeMeter
-		case 'd':
-			typ = TypeDistribution
-		default:
-			return false
-		}
-	case 3:
-		if data[p+1] != 'm' || data[p+2] != 's' {
-			return false
-		}
-		typ = TypeTimer
-	default:
+	raw := data[c+1 : p]
+	if !unsigned(raw) {
 		return false
 	}
-	v, n := javanum.Parse(data[c+1 : p])
+	v, n := javanum.Parse(raw)
 	if n == 0 { // (an empty value too)
 		return false
 	}

@@ -130,6 +130,22 @@ type Line struct {
 	tagsAt, tagsF int
 }
 
+// typeOf returns the type a line's type field names, 0 for none.
+func typeOf(typ []byte) Type {
+	switch len(typ) {
+	case 1:
+		return typeLetters[typ[0]]
+	case 2:
+		if typ[0] == 'm' && typ[1] == 's' {
+			return TypeTimer
+		}
+	}
+	return 0
+}
+
+// typeLetters are the types named by one letter.
+var typeLetters = [256]Type{'c': TypeCounter, 'g': TypeGauge, 'h': TypeHistogram, 'm': TypeMeter, 's': TypeSet, 'd': TypeDistribution}
+
 // ParseLine parses one line (without its '\n'; a trailing '\r' is ignored)
 // into l, reusing l.Tags' capacity. Empty lines are the caller's business.
 //
@@ -225,22 +241,7 @@ func parse(data []byte, pos []uint32, start, end int, l *Line) (Result, int) {
 	l.Raw = data[v:j]
 	// Type: up to the next '|'.
 	k := c.nextPipe(data)
-	switch typ := data[j+1 : k]; {
-	case len(typ) == 1 && typ[0] == 'c':
-		l.Type = TypeCounter
-	case len(typ) == 2 && typ[0] == 'm' && typ[1] == 's':
-		l.Type = TypeTimer
-	case len(typ) == 1 && typ[0] == 'g':
-		l.Type = TypeGauge
-	case len(typ) == 1 && typ[0] == 'h':
-		l.Type = TypeHistogram
-	case len(typ) == 1 && typ[0] == 'm':
-		l.Type = TypeMeter
-	case len(typ) == 1 && typ[0] == 's':
-		l.Type = TypeSet
-	case len(typ) == 1 && typ[0] == 'd':
-		l.Type = TypeDistribution
-	default:
+	if l.Type = typeOf(data[j+1 : k]); l.Type == 0 {
 		return ErrType, c.i
 	}
 	if l.Type != TypeSet {

@@ -15,7 +15,7 @@ import (
 // javanum.Parse(num) itself, so that this inlines and the hot path makes
 // one call.
 func splitSign(b []byte) (num []byte, signed, plus bool) {
-	if len(b) == 0 || b[0] > '-' { // digits and '.' come after '+' ',' '-'
+	if unsigned(b) {
 		return b, false, false
 	}
 	if b[0] == '+' && len(b) > 1 && b[1] != '-' {
@@ -23,6 +23,11 @@ func splitSign(b []byte) (num []byte, signed, plus bool) {
 	}
 	return b, b[0] == '-' || b[0] == '+', false
 }
+
+// unsigned reports whether value text b surely has no sign: it is empty,
+// or its first byte comes after '+' ',' '-' (as digits and '.' do). A text
+// it does not clear may still have none (splitSign tells).
+func unsigned(b []byte) bool { return len(b) == 0 || b[0] > '-' }
 
 // nonFinite reads the spellings of NaN and the infinities that clients
 // write and NumberFormat refuses: "nan", "inf" and "infinity" in any case,
