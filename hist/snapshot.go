@@ -23,11 +23,26 @@ type SeriesKeys interface {
 	Plain(sid uint32) (name, dims bool)
 	// Specified returns the statistics specified for series sid.
 	Specified(sid uint32) Set
+	// Series reads at once what Key, Plain and Specified return for
+	// series sid (an emitter's row reads them all, and each was a call
+	// through the interface and a read of the key's strings of its own).
+	Series(sid uint32, s *Series)
 	// Hint tells the processor what reading series sid will touch, in two
 	// steps a while apart (prefetch instructions, which wait for nothing):
 	// its record (keys false), then, once the record has come in, the
 	// strings of its key (keys true, which loads the record's key word).
 	Hint(sid uint32, keys bool)
+}
+
+// Series is what SeriesKeys.Series reads about a series.
+type Series struct {
+	// Kind, Name and Dims are Key's.
+	Kind       uint8
+	Name, Dims []byte
+	// NamePlain and DimsPlain are Plain's.
+	NamePlain, DimsPlain bool
+	// Specified is Specified's.
+	Specified Set
 }
 
 // Snapshot is a sealed bucket table: immutable, owned by the control plane
@@ -72,6 +87,12 @@ func (s *Snapshot) Plain(i int) (name, dims bool) {
 // Specified().Closure() and marks the others isSpecified=false.
 func (s *Snapshot) Specified(i int) Set {
 	return s.series.Specified(s.Table.SidAt(i))
+}
+
+// Series reads row i's series' key, plain marks and specified statistics
+// (SeriesKeys.Series); the slices are valid until Release.
+func (s *Snapshot) Series(i int, out *Series) {
+	s.series.Series(s.Table.SidAt(i), out)
 }
 
 // Hint hints what reading row i's series will touch (SeriesKeys.Hint).

@@ -141,6 +141,17 @@ func (v *seriesView) Plain(sid uint32) (name, dims bool) {
 	return v.pool.plain(k.name()), v.pool.plain(k.dims())
 }
 
+// Series reads what Key, Plain and Specified return for series sid, the
+// record and each of its key's strings once.
+func (v *seriesView) Series(sid uint32, s *hist.Series) {
+	w := v.recs[int(sid)*v.stride:]
+	k, o := keyWord(w[recKey]), ownerWord(w[recOwner])
+	runtime.KeepAlive(v.keep) // the records are read
+	s.Kind, s.Specified = o.kind(), v.sets[o.spec()]
+	s.Name, s.NamePlain = v.pool.read(k.name())
+	s.Dims, s.DimsPlain = v.pool.read(k.dims())
+}
+
 // Hint hints series sid's record (keys false), or the pool slots of its
 // key's name and dimensions (keys true: the record is read).
 func (v *seriesView) Hint(sid uint32, keys bool) {

@@ -323,6 +323,8 @@ func TestBurstsUnderReaders(t *testing.T) {
 				}
 				snap.Plain(i)
 				snap.Specified(i)
+				var ser hist.Series
+				snap.Series(i, &ser)
 				if !bytes.Contains(dims, []byte("steady")) {
 					emitted.Add(1)
 				}

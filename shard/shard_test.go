@@ -86,10 +86,25 @@ func drain(t testing.TB, s *Shard) []emitted {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkSeries(t, snap, i)
 			r := snap.Table.Row(i, nil)
 			out = append(out, emitted{snap.Table.Period, snap.Table.Start, snap.Table.Expires, string(pk.Name), pk.Kind, r, snap.Specified(i)})
 		}
 		snap.Release()
+	}
+}
+
+// checkSeries checks that row i's Series reads what Key, Plain and
+// Specified read.
+func checkSeries(t testing.TB, snap *hist.Snapshot, i int) {
+	t.Helper()
+	var got hist.Series
+	snap.Series(i, &got)
+	kind, name, dims := snap.Key(i)
+	namePlain, dimsPlain := snap.Plain(i)
+	want := hist.Series{Kind: kind, Name: name, Dims: dims, NamePlain: namePlain, DimsPlain: dimsPlain, Specified: snap.Specified(i)}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("row %d: Series read %+v; Key, Plain and Specified %+v", i, got, want)
 	}
 }
 

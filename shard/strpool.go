@@ -194,6 +194,13 @@ func (v poolView) slot(id uint32) uintptr {
 	return addr(&c[int(id&poolOffMask)*keyAlign])
 }
 
+// read returns the string of id and whether it is plain JSON text (bytes
+// and plain in one read of the slot).
+func (v poolView) read(id uint32) (b []byte, plain bool) {
+	hdr, b := poolSlot(v.keys.chunks, id)
+	return b, hdr[6]&poolPlain != 0
+}
+
 // plain reports whether the string of id is plain JSON text (poolPlain).
 // The flags are written before the string's id is published and never
 // change, while the shard may update the count beside them: a reader

@@ -62,7 +62,8 @@ type Emitter struct {
 	hists   []hist.Bucket
 	metrics []sinks.Metric
 	dims    []sinks.Dimension
-	row     hist.Row // each row is read into it; its Buckets are scratch
+	row     hist.Row    // each row is read into it; its Buckets are scratch
+	series  hist.Series // and its series (hist.Snapshot.Series)
 	// block is the rows emit reads ahead: their dimension sets, the
 	// hashes of those unlike the previous row's (fresh, a bit a row), and
 	// their series (as judge's rows too: apart).
@@ -72,8 +73,8 @@ type Emitter struct {
 		sids  [64]uint32
 		fresh uint64
 	}
-	all []hist.Stat
-	pd  sinks.PeriodicData
+	lists statLists
+	pd    sinks.PeriodicData
 	// The hints of the rows record reads: the runs of positions (in
 	// bucket order) whose rows read records apart, the run at or after
 	// the row being read, the position up to which rows were judged
@@ -474,6 +475,7 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 		e.bigAt = e.now() // trimScratch keeps what this group needed a while
 	}
 	e.buckets.reset() // do not keep the snapshots' keys referenced
+	e.series = hist.Series{}
 }
 
 // sized returns s with length n, reusing its array when it is large enough.
@@ -578,14 +580,15 @@ func (e *Emitter) record(k groupKey, start time.Time, b *bucketRows) {
 			j++
 		}
 		snap, i := e.snaps[j], g-e.offs[j]
-		pk, err := sample.KeyFromParts(snap.Key(i))
+		ser := &e.series
+		snap.Series(i, ser)
+		pk, err := sample.KeyFromParts(ser.Kind, ser.Name, ser.Dims)
 		if err != nil {
 			panic("BUG: engine: a shard emitted a malformed key")
 		}
 		// Every row of the bucket has its dimensions: any row's word on
 		// them is the bucket's.
-		var namePlain bool
-		namePlain, pd.PlainDimensions = snap.Plain(i)
+		pd.PlainDimensions = ser.DimsPlain
 		if pk.Kind == sample.KindNone {
 			continue // the record made the bucket; it has no metric
 		}
@@ -596,28 +599,30 @@ func (e *Emitter) record(k groupKey, start time.Time, b *bucketRows) {
 		// was 8 % of an emission).
 		var m *sinks.Metric
 		e.metrics, m = inplace.Next(e.metrics)
-		m.Name, m.PlainName, m.Type, m.Unit, m.PopulationSize = pk.Name, namePlain, metricType(pk.Kind), "", row.Count
+		m.Name, m.PlainName, m.Type, m.Unit, m.PopulationSize = pk.Name, ser.NamePlain, metricType(pk.Kind), "", row.Count
 		m.Statistics, m.Histogram = nil, nil
 		if row.HasUnit() {
 			m.Unit = sample.Unit(row.Unit).String()
 		}
-		specified := snap.Specified(i)
+		all := e.lists.of(ser.Specified)
+		// Every statistic is written in place, every field (inplace).
 		first := len(e.stats)
-		e.all = specified.Closure().AppendAll(e.all[:0])
-		e.stats = slices.Grow(e.stats, len(e.all))
-		for _, st := range e.all {
-			var s *sinks.Statistic
-			e.stats, s = inplace.Next(e.stats)
-			s.Stat, s.Specified = st, specified.Has(st)
-			v, u, ok := row.Value(st)
-			s.Value, s.HasValue, s.Unit = v, ok, sample.Unit(u).String()
-			if st == hist.Histogram {
-				h := len(e.hists)
-				e.hists = append(e.hists, row.Buckets...)
-				m.Histogram = e.hists[h:len(e.hists):len(e.hists)]
+		e.stats = slices.Grow(e.stats, int(all.n))[:first+int(all.n)]
+		stats := e.stats[first:len(e.stats):len(e.stats)]
+		for k, st := range all.stats[:all.n] {
+			s := &stats[k]
+			v, u, ok := row.Value(st.Stat)
+			s.Stat, s.Specified, s.Value, s.HasValue, s.Unit = st.Stat, st.specified, v, ok, ""
+			if u != 0 {
+				s.Unit = sample.Unit(u).String()
 			}
 		}
-		m.Statistics = e.stats[first:len(e.stats):len(e.stats)]
+		if all.hist {
+			h := len(e.hists)
+			e.hists = append(e.hists, row.Buckets...)
+			m.Histogram = e.hists[h:len(e.hists):len(e.hists)]
+		}
+		m.Statistics = stats
 		if len(e.metrics) >= e.chunkMetrics || len(e.hists) >= e.chunkBuckets {
 			e.send(pd)
 			sent = true
@@ -626,6 +631,48 @@ func (e *Emitter) record(k groupKey, start time.Time, b *bucketRows) {
 	if len(e.metrics) > 0 || !sent {
 		e.send(pd) // the last part, or a bucket without metrics
 	}
+}
+
+// statLists holds the statistics rows emit for the last few sets of
+// specified statistics, a set a slot (direct-mapped): a pipeline has a few
+// sets (a type's, an override's), which rows of different types alternate
+// between, and working out a set's list for every row was 3 % of an
+// emission.
+type statLists struct {
+	slots [8]statList
+}
+
+// statList is the statistics a row whose specified statistics are of emits:
+// their closure, in order, each with whether it is specified, and whether
+// the histogram is one of them.
+type statList struct {
+	of    hist.Set
+	ok    bool
+	hist  bool
+	n     uint8
+	stats [hist.NumStats]emitStat
+}
+
+// emitStat is a statistic a row emits, and whether it is specified.
+type emitStat struct {
+	Stat      hist.Stat
+	specified bool
+}
+
+// of returns the list of the rows whose specified statistics are specified.
+func (c *statLists) of(specified hist.Set) *statList {
+	l := &c.slots[uint64(specified)*0x9E3779B97F4A7C15>>61]
+	if l.ok && l.of == specified {
+		return l
+	}
+	closure := specified.Closure()
+	l.of, l.ok, l.hist, l.n = specified, true, closure.Has(hist.Histogram), 0
+	var all [hist.NumStats]hist.Stat
+	for _, st := range closure.AppendAll(all[:0]) {
+		l.stats[l.n] = emitStat{st, specified.Has(st)}
+		l.n++
+	}
+	return l
 }
 
 // hintAhead is how many rows ahead of the one read the emitter hints the

@@ -28,6 +28,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/decimal"
@@ -82,6 +83,7 @@ type Sink struct {
 	head       []byte
 	prefix     []byte
 	floats     *floatCache
+	kinds      *kindCache
 }
 
 type chunk struct {
@@ -106,7 +108,7 @@ func (c *Config) EnsureDefaults() {
 // New opens the output and starts the writer.
 func New(cfg Config) (*Sink, error) {
 	s := &Sink{name: cfg.Name, output: cfg.Path, log: throttle.NewLog(cfg.Log, throttle.Every), done: make(chan struct{}),
-		floats: new(floatCache)}
+		floats: new(floatCache), kinds: new(kindCache)}
 	switch {
 	case cfg.Writer != nil:
 		s.out, s.output = cfg.Writer, "writer"
@@ -190,7 +192,10 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 	// The start of every line of pd is the same: built once. All buckets
 	// of an emission round share a period and a start: their head is
 	// formatted once.
-	if s.head == nil || pd.Period != s.headPeriod || !pd.Start.Equal(s.headStart) {
+	// (A start of the same representation is the same instant; the
+	// emitter makes every start the same way. One made otherwise only
+	// formats the head again.)
+	if s.head == nil || pd.Period != s.headPeriod || pd.Start != s.headStart {
 		s.headPeriod, s.headStart = pd.Period, pd.Start
 		s.head = appendHead(s.head[:0], pd)
 	}
@@ -209,7 +214,7 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 		} else {
 			s.cur.buf = append(s.cur.buf, s.prefix...)
 		}
-		s.cur.buf = appendMetric(s.cur.buf, &pd.Metrics[i], s.floats)
+		s.cur.buf = appendMetric(s.cur.buf, &pd.Metrics[i], s.floats, s.kinds)
 		s.cur.lines++
 		if len(s.cur.buf) >= flushAt {
 			s.hand()
@@ -289,7 +294,7 @@ func (s *Sink) Name() string { return s.name }
 
 // AppendLine appends the JSON line of metric m of pd, '\n' included.
 func AppendLine(dst []byte, pd *sinks.PeriodicData, m *sinks.Metric) []byte {
-	return appendMetric(appendPrefix(dst, pd, nil), m, nil)
+	return appendMetric(appendPrefix(dst, pd, nil), m, nil, nil)
 }
 
 // appendHead appends what every line of a period and start begins with, up
@@ -310,7 +315,9 @@ func appendPrefix(dst []byte, pd *sinks.PeriodicData, head []byte) []byte {
 	} else {
 		dst = appendHead(dst, pd)
 	}
-	for i, d := range pd.Dimensions {
+	dims := pd.Dimensions
+	for i := range dims {
+		d := &dims[i] // not a copy of its 48 bytes
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -326,31 +333,39 @@ func appendPrefix(dst []byte, pd *sinks.PeriodicData, head []byte) []byte {
 }
 
 // appendMetric appends the rest of a line: the metric and its statistics,
-// its percentiles through floats if given.
-func appendMetric(dst []byte, m *sinks.Metric, floats *floatCache) []byte {
+// its percentiles through floats and its type and unit through kinds if
+// given.
+func appendMetric(dst []byte, m *sinks.Metric, floats *floatCache, kinds *kindCache) []byte {
 	if m.PlainName {
 		dst = jsonstr.AppendPlain(dst, m.Name)
 	} else {
 		dst = jsonstr.Append(dst, m.Name)
 	}
-	dst = append(dst, `,"type":"`...)
-	dst = append(dst, m.Type...)
-	dst = append(dst, `","unit":"`...)
-	dst = append(dst, m.Unit...)
-	dst = append(dst, `","populationSize":`...)
+	if kinds != nil {
+		dst = append(dst, kinds.of(m.Type, m.Unit)...)
+	} else {
+		dst = appendKind(dst, m.Type, m.Unit)
+	}
 	dst = decimal.AppendInt(dst, m.PopulationSize)
 	dst = append(dst, `,"statistics":{`...)
-	for i := range m.Statistics {
-		st := &m.Statistics[i] // not a copy of its 48 bytes
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		if st.Stat < hist.NumStats {
-			dst = append(dst, statKeys[st.Stat]...)
-		} else {
+	stats := m.Statistics
+	for i := range stats {
+		st := &stats[i] // not a copy of its 48 bytes
+		if st.Stat >= hist.NumStats {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
 			dst = append(jsonstr.AppendString(dst, st.Stat.String()), ':')
+			dst = appendNumber(dst, st.Value, st.HasValue)
+			continue
 		}
-		if floats != nil && st.HasValue && st.Stat.IsPercentile() {
+		k := &statKeys[st.Stat]
+		if i > 0 {
+			dst = append(dst, k.comma...)
+		} else {
+			dst = append(dst, k.key...)
+		}
+		if floats != nil && st.HasValue && k.percentile {
 			dst = floats.append(dst, st.Value)
 		} else {
 			dst = appendNumber(dst, st.Value, st.HasValue)
@@ -397,24 +412,68 @@ func (c *floatCache) append(dst []byte, v float64) []byte {
 	return dst
 }
 
-// statKeys are the statistics' JSON keys, colon included: `"tp99":`.
-var statKeys = func() (k [hist.NumStats]string) {
+// statKeys are the statistics' JSON keys, colon included (`"tp99":`), the
+// same after a comma (`,"tp99":`), and whether each is a percentile
+// (written through the sink's floatCache).
+var statKeys = func() (k [hist.NumStats]struct {
+	key, comma string
+	percentile bool
+}) {
 	for st := range hist.NumStats {
-		k[st] = string(jsonstr.AppendString(nil, st.String())) + ":"
+		k[st].key = string(jsonstr.AppendString(nil, st.String())) + ":"
+		k[st].comma = "," + k[st].key
+		k[st].percentile = st.IsPercentile()
 	}
 	return k
 }()
 
+// appendKind appends what a line holds between its metric's name and its
+// population size: its type and its unit.
+func appendKind(dst []byte, typ, unit string) []byte {
+	dst = append(dst, `,"type":"`...)
+	dst = append(dst, typ...)
+	dst = append(dst, `","unit":"`...)
+	dst = append(dst, unit...)
+	return append(dst, `","populationSize":`...)
+}
+
+// kindCache remembers appendKind's text for the latest types and units it
+// wrote, by the strings' identity (their bytes' address and length: the
+// emitter's types and units are a few constant strings), in a direct-mapped
+// table: one copy a line instead of five. It belongs to the sink's Record.
+type kindCache struct {
+	slots [8]struct {
+		typ, unit *byte
+		tn, un    int
+		text      []byte
+	}
+}
+
+// of returns appendKind(nil, typ, unit), valid until the next call.
+func (c *kindCache) of(typ, unit string) []byte {
+	tp, up := unsafe.StringData(typ), unsafe.StringData(unit)
+	sl := &c.slots[(uintptr(unsafe.Pointer(tp))^uintptr(unsafe.Pointer(up))>>3^uintptr(len(typ)))%uintptr(len(c.slots))]
+	if sl.text != nil && sl.typ == tp && sl.unit == up && sl.tn == len(typ) && sl.un == len(unit) {
+		return sl.text
+	}
+	sl.typ, sl.unit, sl.tn, sl.un = tp, up, len(typ), len(unit)
+	sl.text = appendKind(sl.text[:0], typ, unit)
+	return sl.text
+}
+
 // appendNumber writes v as encoding/json does ('f' notation between 1e-6
 // and 1e21, 'e' outside), or null.
 func appendNumber(dst []byte, v float64, ok bool) []byte {
-	if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
-		return append(dst, "null"...)
-	}
 	// Integers (counts, sums of integers) print the same through the
 	// integer formatter, which is several times cheaper; -0 keeps its sign.
-	if v == math.Trunc(v) && math.Abs(v) < 1e15 && (v != 0 || !math.Signbit(v)) {
-		return decimal.AppendInt(dst, int64(v))
+	// The test comes first: a number whose conversion to an integer and
+	// back is itself is finite (NaN and the infinities convert to an
+	// integer that is not them).
+	if i := int64(v); ok && float64(i) == v && i < 1e15 && i > -1e15 && (i != 0 || !math.Signbit(v)) {
+		return decimal.AppendInt(dst, i)
+	}
+	if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(dst, "null"...)
 	}
 	if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
 		dst = strconv.AppendFloat(dst, v, 'e', -1, 64)

@@ -254,16 +254,22 @@ func TestAppendNumberMatchesFloatFormatting(t *testing.T) {
 		}
 		return string(b)
 	}
-	vals := []float64{0, math.Copysign(0, -1), 1, -1, 7, 1e14, 1e15 - 1, 1e15, -1e15 + 1, 123456789012345, 0.5, -2.25, 1e-7, 2.5e-9, 1e-100, 1e21, 1.5e300, 4503599627370496, 9007199254740993}
+	vals := []float64{0, math.Copysign(0, -1), 1, -1, 7, 1e14, 1e15 - 1, 1e15, -1e15 + 1, -1e15, 123456789012345, 0.5, -2.25, 1e-7, 2.5e-9, 1e-100, 1e21, 1.5e300, 4503599627370496, 9007199254740993,
+		-9223372036854775808, 9223372036854775808, -1.5e19, math.MaxFloat64, -math.MaxFloat64, math.NaN(), math.Inf(1), math.Inf(-1)}
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 10000 {
 		vals = append(vals, float64(r.Int64N(1<<50)-1<<49), math.Float64frombits(r.Uint64()), float64(r.IntN(2000))/4)
 	}
 	for _, v := range vals {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			continue
+		// A number without a value is null, whatever the number.
+		if got := string(appendNumber(nil, v, false)); got != "null" {
+			t.Fatalf("appendNumber(%v, false) = %s; want null", v, got)
 		}
-		if got, want := string(appendNumber(nil, v, true)), ref(v); got != want {
+		want := "null" // NaN and the infinities, which encoding/json refuses
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			want = ref(v)
+		}
+		if got := string(appendNumber(nil, v, true)); got != want {
 			t.Fatalf("appendNumber(%v) = %s; want %s", v, got, want)
 		}
 	}
@@ -495,6 +501,34 @@ func TestFloatCacheWritesAsAppendNumber(t *testing.T) {
 			if len(want) <= len(sl.text) && (sl.bits != math.Float64bits(v) || string(sl.text[:sl.n]) != want) {
 				t.Fatalf("%v: the slot holds %#x %q after writing it", v, sl.bits, sl.text[:sl.n])
 			}
+		}
+	}
+}
+
+// TestKindCacheWritesAsAppendKind: the cache of a line's type and unit text
+// writes what appendKind writes, on a miss and on a hit, for the emitter's
+// types and units, for equal strings at other addresses, for strings that
+// are prefixes of another at the same address, and for pairs that share a
+// slot, in a random order.
+func TestKindCacheWritesAsAppendKind(t *testing.T) {
+	c := new(kindCache)
+	types := []string{"counter", "gauge", "timer", "set", "", strings.Clone("counter"), strings.Clone("timer")}
+	// Strings at one address whose lengths differ by the slot count.
+	long, longUnit := "timer-timer-timer", "SECOND-SECOND"
+	units := []string{"", "SECOND", "MILLISECOND", "BYTE", "KELVIN", "MINUTE", strings.Clone("SECOND"), longUnit[:5], longUnit[:13]}
+	types = append(types, long[:1], long[:9], long[:17])
+	r := rand.New(rand.NewPCG(3, 5))
+	for i := range 20000 {
+		typ, unit := types[r.IntN(len(types))], units[r.IntN(len(units))]
+		switch i % 50 {
+		case 0:
+			typ = strings.Clone(typ) // a new address: a miss
+		case 25:
+			unit = strings.Clone(unit)
+		}
+		want := string(appendKind(nil, typ, unit))
+		if got := string(c.of(typ, unit)); got != want {
+			t.Fatalf("of(%q, %q) = %s, want %s", typ, unit, got, want)
 		}
 	}
 }
