@@ -25,10 +25,10 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/internal/decimal"
@@ -438,25 +438,32 @@ func appendKind(dst []byte, typ, unit string) []byte {
 }
 
 // kindCache remembers appendKind's text for the latest types and units it
-// wrote, by the strings' identity (their bytes' address and length: the
-// emitter's types and units are a few constant strings), in a direct-mapped
-// table: one copy a line instead of five. It belongs to the sink's Record.
+// wrote, by their text, in a direct-mapped table: one copy a line instead of
+// five. It keeps copies of them, not the strings it was given (a sink keeps
+// nothing of a bucket past Record). It belongs to the sink's Record.
 type kindCache struct {
 	slots [8]struct {
-		typ, unit *byte
-		tn, un    int
+		typ, unit string // copies
 		text      []byte
 	}
 }
 
 // of returns appendKind(nil, typ, unit), valid until the next call.
 func (c *kindCache) of(typ, unit string) []byte {
-	tp, up := unsafe.StringData(typ), unsafe.StringData(unit)
-	sl := &c.slots[(uintptr(unsafe.Pointer(tp))^uintptr(unsafe.Pointer(up))>>3^uintptr(len(typ)))%uintptr(len(c.slots))]
-	if sl.text != nil && sl.typ == tp && sl.unit == up && sl.tn == len(typ) && sl.un == len(unit) {
+	// The slot, by the lengths and the first bytes (the emitter's types
+	// and units differ in one or the other).
+	h := uint64(len(typ))<<8 | uint64(len(unit))
+	if len(typ) > 0 {
+		h |= uint64(typ[0]) << 16
+	}
+	if len(unit) > 0 {
+		h |= uint64(unit[0]) << 24
+	}
+	sl := &c.slots[h*0x9E3779B97F4A7C15>>61]
+	if sl.text != nil && sl.typ == typ && sl.unit == unit {
 		return sl.text
 	}
-	sl.typ, sl.unit, sl.tn, sl.un = tp, up, len(typ), len(unit)
+	sl.typ, sl.unit = strings.Clone(typ), strings.Clone(unit)
 	sl.text = appendKind(sl.text[:0], typ, unit)
 	return sl.text
 }

@@ -10,11 +10,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gomad/mad/hist"
 	"github.com/gomad/mad/sinks"
@@ -530,6 +532,57 @@ func TestKindCacheWritesAsAppendKind(t *testing.T) {
 		if got := string(c.of(typ, unit)); got != want {
 			t.Fatalf("of(%q, %q) = %s, want %s", typ, unit, got, want)
 		}
+	}
+}
+
+// TestRecordRetainsNoString: a sink keeps nothing of a bucket past Record
+// (sinks.Sink): the memory behind a metric's type and unit can be
+// collected once Record returned (the type and unit cache keeps copies).
+func TestRecordRetainsNoString(t *testing.T) {
+	s := NewWriter("json", io.Discard)
+	defer s.Close()
+	freed := make(chan struct{})
+	func() {
+		big := strings.Repeat("SECOND", 1<<18) // 1.5 MiB, e.g. a decoded request
+		runtime.AddCleanup(unsafe.StringData(big), func(ch chan struct{}) { close(ch) }, freed)
+		pd := testPD()
+		pd.Metrics = pd.Metrics[:1]
+		pd.Metrics[0].Type, pd.Metrics[0].Unit = big[6:11], big[:6]
+		s.Record(pd)
+	}()
+	// Collections until the cleanup ran (it runs on a goroutine of its
+	// own after the collection that found the string unreachable).
+	for range 1000 {
+		runtime.GC()
+		select {
+		case <-freed:
+			runtime.KeepAlive(s)
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	runtime.KeepAlive(s)
+	t.Fatal("a metric's unit and type are still reachable after Record returned: the sink keeps them")
+}
+
+// TestRecordReadsUnitOfReusedBuffer: a producer that writes a unit into a
+// buffer it reuses once Record returned gets each line's own unit.
+func TestRecordReadsUnitOfReusedBuffer(t *testing.T) {
+	var out syncBuffer
+	s := NewWriter("json", &out)
+	buf := make([]byte, 6)
+	for _, u := range []string{"SECOND", "KELVIN"} {
+		copy(buf, u)
+		pd := testPD()
+		pd.Metrics = pd.Metrics[:1]
+		pd.Metrics[0].Unit = unsafe.String(&buf[0], len(buf))
+		s.Record(pd)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.b.String(); !strings.Contains(got, `"unit":"SECOND"`) || !strings.Contains(got, `"unit":"KELVIN"`) {
+		t.Fatalf("a line lost its unit:\n%s", got)
 	}
 }
 
