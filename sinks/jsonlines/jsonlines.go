@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -347,31 +348,45 @@ func appendMetric(dst []byte, m *sinks.Metric, floats *floatCache, kinds *kindCa
 		dst = appendKind(dst, m.Type, m.Unit)
 	}
 	dst = decimal.AppendInt(dst, m.PopulationSize)
-	dst = append(dst, `,"statistics":{`...)
+	// Each statistic is written after a comma; the first one's comma
+	// becomes the object's opening brace.
+	dst = append(dst, `,"statistics":`...)
 	stats := m.Statistics
+	if len(stats) == 0 {
+		dst = append(dst, '{')
+	}
 	for i := range stats {
 		st := &stats[i] // not a copy of its 48 bytes
+		at := len(dst)
 		if st.Stat >= hist.NumStats {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
+			dst = append(dst, ',')
 			dst = append(jsonstr.AppendString(dst, st.Stat.String()), ':')
 			dst = appendNumber(dst, st.Value, st.HasValue)
-			continue
-		}
-		k := &statKeys[st.Stat]
-		if i > 0 {
-			dst = append(dst, k.comma...)
 		} else {
-			dst = append(dst, k.key...)
+			k := &statKeys[st.Stat]
+			dst = appendPadded(dst, &k.comma, int(k.n))
+			if floats != nil && st.HasValue && k.percentile {
+				dst = floats.append(dst, st.Value)
+			} else {
+				dst = appendNumber(dst, st.Value, st.HasValue)
+			}
 		}
-		if floats != nil && st.HasValue && k.percentile {
-			dst = floats.append(dst, st.Value)
-		} else {
-			dst = appendNumber(dst, st.Value, st.HasValue)
+		if i == 0 {
+			dst[at] = '{'
 		}
 	}
 	return append(dst, "}}\n"...)
+}
+
+// appendPadded appends the first n bytes of p, copying all 16 (a copy of a
+// constant size, without a call to memmove) into room it makes if needed.
+func appendPadded(dst []byte, p *[16]byte, n int) []byte {
+	at := len(dst)
+	if cap(dst)-at < len(p) {
+		dst = slices.Grow(dst, len(p))
+	}
+	*(*[16]byte)(dst[at : at+len(p)]) = *p
+	return dst[:at+n]
 }
 
 // floatCache remembers how the latest numbers it wrote were written, by
@@ -412,16 +427,20 @@ func (c *floatCache) append(dst []byte, v float64) []byte {
 	return dst
 }
 
-// statKeys are the statistics' JSON keys, colon included (`"tp99":`), the
-// same after a comma (`,"tp99":`), and whether each is a percentile
-// (written through the sink's floatCache).
+// statKeys are the statistics' JSON keys after a comma, colon included
+// (`,"tp99":`), in 16 bytes (appendPadded), their lengths, and whether each
+// is a percentile (written through the sink's floatCache).
 var statKeys = func() (k [hist.NumStats]struct {
-	key, comma string
+	comma      [16]byte
+	n          uint8
 	percentile bool
 }) {
 	for st := range hist.NumStats {
-		k[st].key = string(jsonstr.AppendString(nil, st.String())) + ":"
-		k[st].comma = "," + k[st].key
+		key := append(jsonstr.AppendString([]byte{','}, st.String()), ':')
+		if len(key) > len(k[st].comma) {
+			panic("jsonlines: a statistic's key is longer than 16 bytes")
+		}
+		k[st].n = uint8(copy(k[st].comma[:], key))
 		k[st].percentile = st.IsPercentile()
 	}
 	return k

@@ -420,14 +420,17 @@ func waitFor(t *testing.T, ok func() bool) {
 
 // TestAppendLineTypesAndStatistics decodes lines of every metric type the
 // emitter writes and one it does not, with the statistics in several
-// orders (the first one written without a comma before it), and checks
-// what encoding/json reads back.
+// orders (the first one written without a comma before it), one of them
+// not a statistic the sink knows, and with none, and checks what
+// encoding/json reads back.
 func TestAppendLineTypesAndStatistics(t *testing.T) {
 	stats := []sinks.Statistic{
 		{Stat: hist.TP90, Value: 7, HasValue: true},
 		{Stat: hist.Count, Value: 2, HasValue: true},
 		{Stat: hist.Max, Value: 1.5, HasValue: true},
+		{Stat: hist.NumStats + 3, Value: 4, HasValue: true},
 	}
+	unknown := fmt.Sprintf("Stat(%d)", hist.NumStats+3)
 	for _, typ := range []string{"counter", "gauge", "timer", "set", "", "other \"type\""} {
 		for first := range stats {
 			ss := append(slices.Clone(stats[first:]), stats[:first]...)
@@ -453,11 +456,15 @@ func TestAppendLineTypesAndStatistics(t *testing.T) {
 			if err := json.Unmarshal(line, &got); err != nil {
 				t.Fatalf("%s: %v", line, err)
 			}
-			if got.Type != typ || got.Unit != "BYTE" || got.PopulationSize != 9 || len(got.Statistics) != 3 ||
-				got.Statistics["tp90"] != 7 || got.Statistics["count"] != 2 || got.Statistics["max"] != 1.5 {
+			if got.Type != typ || got.Unit != "BYTE" || got.PopulationSize != 9 || len(got.Statistics) != 4 ||
+				got.Statistics["tp90"] != 7 || got.Statistics["count"] != 2 || got.Statistics["max"] != 1.5 || got.Statistics[unknown] != 4 {
 				t.Fatalf("decoded %+v from %s", got, line)
 			}
 		}
+	}
+	pd := &sinks.PeriodicData{Period: time.Minute, Start: time.UnixMilli(0).UTC(), Metrics: []sinks.Metric{{Name: []byte("m"), Type: "gauge"}}}
+	if line := AppendLine(nil, pd, &pd.Metrics[0]); !bytes.HasSuffix(line, []byte(`,"statistics":{}}`+"\n")) || !json.Valid(line) {
+		t.Fatalf("a metric without statistics: %s", line)
 	}
 }
 
