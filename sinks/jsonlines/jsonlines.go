@@ -335,7 +335,7 @@ func appendPrefix(dst []byte, pd *sinks.PeriodicData, head []byte) []byte {
 
 // appendMetric appends the rest of a line: the metric and its statistics,
 // its percentiles through floats and its type and unit through kinds if
-// given.
+// given. With kinds, dst is the sink's own (appendPadded).
 func appendMetric(dst []byte, m *sinks.Metric, floats *floatCache, kinds *kindCache) []byte {
 	if m.PlainName {
 		dst = jsonstr.AppendPlain(dst, m.Name)
@@ -364,7 +364,11 @@ func appendMetric(dst []byte, m *sinks.Metric, floats *floatCache, kinds *kindCa
 			dst = appendNumber(dst, st.Value, st.HasValue)
 		} else {
 			k := &statKeys[st.Stat]
-			dst = appendPadded(dst, &k.comma, int(k.n))
+			if kinds != nil { // the sink's own chunk (appendPadded)
+				dst = appendPadded(dst, &k.comma, int(k.n))
+			} else {
+				dst = append(dst, k.comma[:k.n]...)
+			}
 			if floats != nil && st.HasValue && k.percentile {
 				dst = floats.append(dst, st.Value)
 			} else {
@@ -379,7 +383,10 @@ func appendMetric(dst []byte, m *sinks.Metric, floats *floatCache, kinds *kindCa
 }
 
 // appendPadded appends the first n bytes of p, copying all 16 (a copy of a
-// constant size, without a call to memmove) into room it makes if needed.
+// constant size, without a call to memmove) into room it makes if needed:
+// unlike append, it writes past what it appends, which only a buffer the
+// writer owns whole may take (the sink's chunk; AppendLine's caller may
+// own bytes past the line).
 func appendPadded(dst []byte, p *[16]byte, n int) []byte {
 	at := len(dst)
 	if cap(dst)-at < len(p) {

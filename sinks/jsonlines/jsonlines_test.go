@@ -542,6 +542,26 @@ func TestKindCacheWritesAsAppendKind(t *testing.T) {
 	}
 }
 
+// TestAppendLineWritesOnlyWhatItAppends: like append, AppendLine writes
+// nothing of dst's backing array past the line it returns: bytes there may
+// be the caller's (an arena, a buffer split in two). (A helper's review.)
+func TestAppendLineWritesOnlyWhatItAppends(t *testing.T) {
+	pd := &sinks.PeriodicData{Period: time.Second, Start: time.UnixMilli(0).UTC(),
+		Metrics: []sinks.Metric{{Name: []byte("m"), Type: "gauge", PopulationSize: 1,
+			Statistics: []sinks.Statistic{{Stat: hist.Max, Value: 0, HasValue: true}}}}}
+	want := AppendLine(nil, pd, &pd.Metrics[0])
+	backing := make([]byte, len(want)+16)
+	other := backing[len(want):] // the caller's, after where the line goes
+	copy(other, "0123456789abcdef")
+	got := AppendLine(backing[:0], pd, &pd.Metrics[0])
+	if string(got) != string(want) {
+		t.Fatalf("line %q; want %q", got, want)
+	}
+	if string(other) != "0123456789abcdef" {
+		t.Fatalf("AppendLine wrote past the line it returned: the caller's bytes after it are %q; want %q", other, "0123456789abcdef")
+	}
+}
+
 // TestRecordRetainsNoString: a sink keeps nothing of a bucket past Record
 // (sinks.Sink): the memory behind a metric's type and unit can be
 // collected once Record returned (the type and unit cache keeps copies).
