@@ -16,9 +16,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/gomad/mad/hist"
+	"github.com/gomad/mad/internal/jsonstr"
 	"github.com/gomad/mad/sinks"
 )
 
@@ -538,6 +540,129 @@ func TestKindCacheWritesAsAppendKind(t *testing.T) {
 		want := string(appendKind(nil, typ, unit))
 		if got := string(c.of(typ, unit)); got != want {
 			t.Fatalf("of(%q, %q) = %s, want %s", typ, unit, got, want)
+		}
+	}
+}
+
+// TestRandomBucketsReadBackAsGiven writes random buckets through the sink
+// (its type and unit cache, its padded keys, its percentiles' cache) and
+// checks its output twice: byte for byte against AppendLine's (plain
+// appends, no cache), and read back by encoding/json against the buckets
+// themselves: dimensions, names (marked plain only when they are), types,
+// units, population sizes, and every statistic's value (null without one
+// or when not finite), for statistics in random orders, unknown ones
+// among them, and numbers of every kind.
+func TestRandomBucketsReadBackAsGiven(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 19))
+	text := func() []byte {
+		const alphabet = "abcXYZ019._-/ \"\\é\x01"
+		b := make([]byte, 1+r.IntN(12))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		if !utf8.Valid(b) {
+			b = []byte(strings.ToValidUTF8(string(b), "?"))
+		}
+		return b
+	}
+	number := func() float64 {
+		switch r.IntN(8) {
+		case 0:
+			return math.NaN()
+		case 1:
+			return math.Inf(1 - 2*r.IntN(2))
+		case 2:
+			return math.Copysign(0, -1)
+		case 3:
+			return float64(r.Int64N(1<<53) - 1<<52)
+		case 4:
+			return float64(r.IntN(100000)) / 1000 // a percentile's bucket, recurring
+		default:
+			return r.NormFloat64() * math.Pow(10, float64(r.IntN(40)-20))
+		}
+	}
+	types := []string{"counter", "gauge", "timer", "set", ""}
+	units := []string{"", "SECOND", "MILLISECOND", "BYTE", "KELVIN", "MINUTE"}
+	var out syncBuffer
+	s := NewWriter("json", &out)
+	var want []byte
+	var buckets []*sinks.PeriodicData
+	for range 3000 {
+		pd := &sinks.PeriodicData{Period: time.Duration(1+r.IntN(3)) * time.Second, Start: time.UnixMilli(1_700_000_000_000 + int64(r.IntN(3))*1000).UTC()}
+		seen := map[string]bool{}
+		for range r.IntN(4) {
+			k := text()
+			if seen[string(k)] {
+				continue
+			}
+			seen[string(k)] = true
+			pd.Dimensions = append(pd.Dimensions, sinks.Dimension{Key: k, Value: text()})
+		}
+		pd.PlainDimensions = true
+		for _, d := range pd.Dimensions {
+			pd.PlainDimensions = pd.PlainDimensions && jsonstr.Plain(d.Key) && jsonstr.Plain(d.Value)
+		}
+		for range 1 + r.IntN(3) {
+			name := text()
+			m := sinks.Metric{Name: name, PlainName: jsonstr.Plain(name), Type: types[r.IntN(len(types))], Unit: units[r.IntN(len(units))],
+				PopulationSize: r.Int64N(1 << 40)}
+			for _, st := range r.Perm(int(hist.NumStats) + 2)[:r.IntN(int(hist.NumStats)+2)] {
+				m.Statistics = append(m.Statistics, sinks.Statistic{Stat: hist.Stat(st), Value: number(), HasValue: r.IntN(6) > 0})
+			}
+			pd.Metrics = append(pd.Metrics, m)
+		}
+		s.Record(pd)
+		for i := range pd.Metrics {
+			want = AppendLine(want, pd, &pd.Metrics[i])
+		}
+		buckets = append(buckets, pd)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := out.b.Bytes()
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the sink and AppendLine wrote different lines")
+	}
+	lines := bytes.Split(bytes.TrimSuffix(got, []byte("\n")), []byte("\n"))
+	n := 0
+	for _, pd := range buckets {
+		for _, m := range pd.Metrics {
+			var line struct {
+				Period         string                      `json:"period"`
+				Dimensions     map[string]string           `json:"dimensions"`
+				Metric         string                      `json:"metric"`
+				Type           string                      `json:"type"`
+				Unit           string                      `json:"unit"`
+				PopulationSize int64                       `json:"populationSize"`
+				Statistics     map[string]*json.RawMessage `json:"statistics"`
+			}
+			if err := json.Unmarshal(lines[n], &line); err != nil {
+				t.Fatalf("%s: %v", lines[n], err)
+			}
+			n++
+			if line.Period != sinks.FormatPeriod(pd.Period) || line.Metric != string(m.Name) || line.Type != m.Type || line.Unit != m.Unit ||
+				line.PopulationSize != m.PopulationSize || len(line.Dimensions) != len(pd.Dimensions) || len(line.Statistics) != len(m.Statistics) {
+				t.Fatalf("read %+v from %s", line, lines[n-1])
+			}
+			for _, d := range pd.Dimensions {
+				if v, ok := line.Dimensions[string(d.Key)]; !ok || v != string(d.Value) {
+					t.Fatalf("dimension %q: %q in %s", d.Key, v, lines[n-1])
+				}
+			}
+			for _, st := range m.Statistics {
+				raw := line.Statistics[st.Stat.String()]
+				if !st.HasValue || math.IsNaN(st.Value) || math.IsInf(st.Value, 0) {
+					if raw != nil {
+						t.Fatalf("%v: %s, want null, in %s", st.Stat, *raw, lines[n-1])
+					}
+					continue
+				}
+				var v float64
+				if raw == nil || json.Unmarshal(*raw, &v) != nil || v != st.Value || math.Signbit(v) != math.Signbit(st.Value) {
+					t.Fatalf("%v: read %v, want %v, in %s", st.Stat, v, st.Value, lines[n-1])
+				}
+			}
 		}
 	}
 }
