@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,6 +95,12 @@ type chunk struct {
 
 // flushAt is the chunk size handed to the writer.
 const flushAt = 64 << 10
+
+// yieldAt is how many chunks may wait for the writer before Record yields
+// the CPU to it after queuing one (runtime.Gosched: where the writer has a
+// CPU of its own, a yield costs a scheduler call and nothing else). The
+// queue's bound and what a full queue does are unchanged.
+const yieldAt = 4
 
 // EnsureDefaults sets the queue (1024 chunks of 64 KiB) and how long a full
 // queue holds the emitter (10 s) where unset.
@@ -236,6 +243,13 @@ func (s *Sink) Flush() {
 func (s *Sink) hand() {
 	select {
 	case s.queue <- s.cur:
+		if len(s.queue) > yieldAt {
+			// Chunks are waiting: let the writer run (where it
+			// shares the emitter's CPU, it otherwise waits for a
+			// preemption while the emitter takes a new chunk for
+			// every one queued: allocated, zeroed, and cold).
+			runtime.Gosched()
+		}
 	default:
 		t := time.NewTimer(s.block)
 		select {
