@@ -646,9 +646,10 @@ type statLists struct {
 // their closure, in order, each with whether it is specified, and whether
 // the histogram is one of them.
 type statList struct {
-	of    hist.Set
-	ok    bool
-	hist  bool
+	of   hist.Set
+	hist bool
+	// n is the number of stats, 0 for a slot not filled yet (a closure
+	// holds count).
 	n     uint8
 	stats [hist.NumStats]emitStat
 }
@@ -662,11 +663,11 @@ type emitStat struct {
 // of returns the list of the rows whose specified statistics are specified.
 func (c *statLists) of(specified hist.Set) *statList {
 	l := &c.slots[uint64(specified)*0x9E3779B97F4A7C15>>61]
-	if l.ok && l.of == specified {
+	if l.n != 0 && l.of == specified {
 		return l
 	}
 	closure := specified.Closure()
-	l.of, l.ok, l.hist, l.n = specified, true, closure.Has(hist.Histogram), 0
+	l.of, l.hist, l.n = specified, closure.Has(hist.Histogram), 0
 	var all [hist.NumStats]hist.Stat
 	for _, st := range closure.AppendAll(all[:0]) {
 		l.stats[l.n] = emitStat{st, specified.Has(st)}

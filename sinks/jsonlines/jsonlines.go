@@ -84,8 +84,7 @@ type Sink struct {
 	headStart  time.Time
 	head       []byte
 	prefix     []byte
-	floats     *floatCache
-	kinds      *kindCache
+	caches     *lineCaches
 }
 
 type chunk struct {
@@ -116,7 +115,7 @@ func (c *Config) EnsureDefaults() {
 // New opens the output and starts the writer.
 func New(cfg Config) (*Sink, error) {
 	s := &Sink{name: cfg.Name, output: cfg.Path, log: throttle.NewLog(cfg.Log, throttle.Every), done: make(chan struct{}),
-		floats: new(floatCache), kinds: new(kindCache)}
+		caches: new(lineCaches)}
 	switch {
 	case cfg.Writer != nil:
 		s.out, s.output = cfg.Writer, "writer"
@@ -222,7 +221,7 @@ func (s *Sink) Record(pd *sinks.PeriodicData) {
 		} else {
 			s.cur.buf = append(s.cur.buf, s.prefix...)
 		}
-		s.cur.buf = appendMetric(s.cur.buf, &pd.Metrics[i], s.floats, s.kinds)
+		s.cur.buf = appendMetric(s.cur.buf, &pd.Metrics[i], s.caches)
 		s.cur.lines++
 		if len(s.cur.buf) >= flushAt {
 			s.hand()
@@ -309,7 +308,7 @@ func (s *Sink) Name() string { return s.name }
 
 // AppendLine appends the JSON line of metric m of pd, '\n' included.
 func AppendLine(dst []byte, pd *sinks.PeriodicData, m *sinks.Metric) []byte {
-	return appendMetric(appendPrefix(dst, pd, nil), m, nil, nil)
+	return appendMetric(appendPrefix(dst, pd, nil), m, nil)
 }
 
 // appendHead appends what every line of a period and start begins with, up
@@ -348,16 +347,16 @@ func appendPrefix(dst []byte, pd *sinks.PeriodicData, head []byte) []byte {
 }
 
 // appendMetric appends the rest of a line: the metric and its statistics,
-// its percentiles through floats and its type and unit through kinds if
-// given. With kinds, dst is the sink's own (appendPadded).
-func appendMetric(dst []byte, m *sinks.Metric, floats *floatCache, kinds *kindCache) []byte {
+// through the sink's caches if given (Record's: dst is then the sink's own
+// chunk, which appendPadded may write past the line).
+func appendMetric(dst []byte, m *sinks.Metric, c *lineCaches) []byte {
 	if m.PlainName {
 		dst = jsonstr.AppendPlain(dst, m.Name)
 	} else {
 		dst = jsonstr.Append(dst, m.Name)
 	}
-	if kinds != nil {
-		dst = append(dst, kinds.of(m.Type, m.Unit)...)
+	if c != nil {
+		dst = append(dst, c.kinds.of(m.Type, m.Unit)...)
 	} else {
 		dst = appendKind(dst, m.Type, m.Unit)
 	}
@@ -378,13 +377,13 @@ func appendMetric(dst []byte, m *sinks.Metric, floats *floatCache, kinds *kindCa
 			dst = appendNumber(dst, st.Value, st.HasValue)
 		} else {
 			k := &statKeys[st.Stat]
-			if kinds != nil { // the sink's own chunk (appendPadded)
+			if c != nil { // the sink's own chunk (appendPadded)
 				dst = appendPadded(dst, &k.comma, int(k.n))
 			} else {
 				dst = append(dst, k.comma[:k.n]...)
 			}
-			if floats != nil && st.HasValue && k.percentile {
-				dst = floats.append(dst, st.Value)
+			if c != nil && st.HasValue && k.percentile {
+				dst = c.floats.append(dst, st.Value)
 			} else {
 				dst = appendNumber(dst, st.Value, st.HasValue)
 			}
@@ -408,6 +407,13 @@ func appendPadded(dst []byte, p *[16]byte, n int) []byte {
 	}
 	*(*[16]byte)(dst[at : at+len(p)]) = *p
 	return dst[:at+n]
+}
+
+// lineCaches are what the sink's Record remembers from line to line: the
+// text of percentiles, and of types and units.
+type lineCaches struct {
+	floats floatCache
+	kinds  kindCache
 }
 
 // floatCache remembers how the latest numbers it wrote were written, by
