@@ -582,14 +582,18 @@ func (e *Emitter) record(k groupKey, start time.Time, b *bucketRows) {
 		snap, i := e.snaps[j], g-e.offs[j]
 		ser := &e.series
 		snap.Series(i, ser)
-		pk, err := sample.KeyFromParts(ser.Kind, ser.Name, ser.Dims)
-		if err != nil {
+		kind := sample.Kind(ser.Kind)
+		name, ok := sample.ShortNameFromPart(ser.Name)
+		if !ok {
+			name, ok = sample.NameFromPart(ser.Name)
+		}
+		if !ok || !kind.Valid() {
 			panic("BUG: engine: a shard emitted a malformed key")
 		}
 		// Every row of the bucket has its dimensions: any row's word on
 		// them is the bucket's.
 		pd.PlainDimensions = ser.DimsPlain
-		if pk.Kind == sample.KindNone {
+		if kind == sample.KindNone {
 			continue // the record made the bucket; it has no metric
 		}
 		row := &e.row
@@ -599,7 +603,7 @@ func (e *Emitter) record(k groupKey, start time.Time, b *bucketRows) {
 		// was 8 % of an emission).
 		var m *sinks.Metric
 		e.metrics, m = inplace.Next(e.metrics)
-		m.Name, m.PlainName, m.Type, m.Unit, m.PopulationSize = pk.Name, ser.NamePlain, metricType(pk.Kind), "", row.Count
+		m.Name, m.PlainName, m.Type, m.Unit, m.PopulationSize = name, ser.NamePlain, metricType(kind), "", row.Count
 		m.Statistics, m.Histogram = nil, nil
 		if row.HasUnit() {
 			m.Unit = sample.Unit(row.Unit).String()

@@ -13,6 +13,7 @@ func FuzzParseKey(f *testing.F) {
 	f.Add(must(AppendKey(nil, KindTimer, []byte("lat"), dims("a", "1", "b", "2"))))
 	f.Add(must(AppendKey(nil, KindNone, nil, nil)))
 	f.Add([]byte{3, 0xff})
+	f.Add(append([]byte{0x80, 0x01}, bytes.Repeat([]byte("n"), 128)...)) // a name part of 128 bytes
 	f.Fuzz(func(t *testing.T, key []byte) {
 		// readBytes, with its one-byte fast path, against a reading that
 		// knows only the varint rule.
@@ -22,6 +23,9 @@ func FuzzParseKey(f *testing.F) {
 		if ok != wantOK || ok && (!bytes.Equal(v, key[w:w+int(n)]) || !bytes.Equal(rest, key[w+int(n):])) {
 			t.Fatalf("readBytes(%q) = %q, %q, %v; want ok %v", key, v, rest, ok, wantOK)
 		}
+		// NameFromPart and ShortNameFromPart against the same reading:
+		// a name part is one length-prefixed name and nothing after it.
+		checkNameFromPart(t, key)
 		// AppendDims, with its one-byte fast path, against DimIter, on
 		// the input read as a dimension section, after a dimension
 		// already in dst.
@@ -50,6 +54,24 @@ func FuzzParseKey(f *testing.F) {
 			t.Fatalf("accepted key %q re-encodes as %q", key, again)
 		}
 	})
+}
+
+// checkNameFromPart holds NameFromPart(part) to a reading that knows only
+// the varint rule (the name is the whole part after its length), and
+// ShortNameFromPart to NameFromPart where the length is one byte below 128
+// (and to false elsewhere).
+func checkNameFromPart(t *testing.T, part []byte) {
+	t.Helper()
+	n, w := binary.Uvarint(part)
+	wantOK := w > 0 && !(w > 1 && part[w-1] == 0) && n == uint64(len(part)-w)
+	name, ok := NameFromPart(part)
+	if ok != wantOK || ok && !bytes.Equal(name, part[w:]) {
+		t.Fatalf("NameFromPart(%q) = %q, %v; want ok %v", part, name, ok, wantOK)
+	}
+	short, sok := ShortNameFromPart(part)
+	if wantShort := wantOK && w == 1; sok != wantShort || sok && !bytes.Equal(short, name) {
+		t.Fatalf("ShortNameFromPart(%q) = %q, %v; want ok %v (NameFromPart %q)", part, short, sok, wantShort, name)
+	}
 }
 
 // checkAppendDims holds AppendDims(dst, section) to what DimIter reads of

@@ -47,6 +47,9 @@ func (k Kind) String() string {
 	return kindNames[k]
 }
 
+// Valid reports whether k is one of the kinds (KindNone to KindExplicit).
+func (k Kind) Valid() bool { return k < numKinds }
+
 // Ingested reports whether k is a kind ingest may put into a batch.
 func (k Kind) Ingested() bool { return k <= KindSet }
 
@@ -478,9 +481,29 @@ func (p ParsedKey) NamePart(key []byte) []byte { return key[1 : len(key)-len(p.D
 // the length-prefixed name and the dimensions. It checks only the name
 // part; the parts come from a key ParseKey accepted.
 func KeyFromParts(kind uint8, namePart, dims []byte) (ParsedKey, error) {
-	name, rest, ok := readBytes(namePart)
-	if !ok || len(rest) != 0 || Kind(kind) >= numKinds {
+	name, ok := NameFromPart(namePart)
+	if !ok || !Kind(kind).Valid() {
 		return ParsedKey{}, ErrBadKey
 	}
 	return ParsedKey{Kind: Kind(kind), Name: name, Dims: dims}, nil
+}
+
+// NameFromPart returns the name a name part (see NamePart) holds; ok is
+// false if the part is not exactly one length-prefixed name.
+func NameFromPart(part []byte) (name []byte, ok bool) {
+	if name, ok := ShortNameFromPart(part); ok {
+		return name, true
+	}
+	name, rest, ok := readBytes(part)
+	return name, ok && len(rest) == 0
+}
+
+// ShortNameFromPart is NameFromPart for a name shorter than 128 bytes (a
+// one-byte length: nearly every name), small enough to be inlined (the
+// emitter reads every row's name); ok is false for any other part.
+func ShortNameFromPart(part []byte) (name []byte, ok bool) {
+	if n := len(part) - 1; n >= 0 && n < 0x80 && part[0] == byte(n) {
+		return part[1:], true
+	}
+	return nil, false
 }

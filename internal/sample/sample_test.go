@@ -2,6 +2,7 @@ package sample
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -98,6 +99,44 @@ func TestSplitKey(t *testing.T) {
 	// It runs in the shard's prefetch pipeline: no allocation.
 	if n := testing.AllocsPerRun(100, func() { SplitKey(key) }); n != 0 {
 		t.Errorf("SplitKey allocates %v times a call", n)
+	}
+}
+
+// TestNameFromPart: the name parts of names of every length up to 300
+// (one-byte lengths, then varints) read back as their names, the short
+// reading only below 128; parts with a byte too few or too many, a
+// non-minimal length, or no length do not read; neither allocates.
+func TestNameFromPart(t *testing.T) {
+	for n := range 300 {
+		name := bytes.Repeat([]byte{'a' + byte(n%26)}, n)
+		part := binary.AppendUvarint(nil, uint64(n))
+		part = append(part, name...)
+		checkNameFromPart(t, part)
+		if got, ok := NameFromPart(part); !ok || !bytes.Equal(got, name) {
+			t.Fatalf("NameFromPart of a %d-byte name = %q, %v", n, got, ok)
+		}
+		if _, ok := ShortNameFromPart(part); ok != (n < 128) {
+			t.Fatalf("ShortNameFromPart of a %d-byte name: ok %v", n, ok)
+		}
+		for _, bad := range [][]byte{part[:len(part)-1], append(part[:len(part):len(part)], 'x')} {
+			if len(bad) == 0 {
+				continue
+			}
+			checkNameFromPart(t, bad)
+			if _, ok := NameFromPart(bad); ok {
+				t.Fatalf("NameFromPart(%q) read a name", bad)
+			}
+		}
+	}
+	for _, bad := range [][]byte{nil, {}, {0x81, 0x00}, {0x80}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}} {
+		checkNameFromPart(t, bad)
+		if _, ok := NameFromPart(bad); ok {
+			t.Fatalf("NameFromPart(%q) read a name", bad)
+		}
+	}
+	part := []byte("\x05hello")
+	if n := testing.AllocsPerRun(100, func() { NameFromPart(part); ShortNameFromPart(part) }); n != 0 {
+		t.Errorf("NameFromPart allocates %v times a call", n)
 	}
 }
 

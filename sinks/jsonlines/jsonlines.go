@@ -330,20 +330,33 @@ func appendPrefix(dst []byte, pd *sinks.PeriodicData, head []byte) []byte {
 		dst = appendHead(dst, pd)
 	}
 	dims := pd.Dimensions
-	for i := range dims {
-		d := &dims[i] // not a copy of its 48 bytes
-		if i > 0 {
-			dst = append(dst, ',')
+	if len(dims) == 0 {
+		return append(dst, `},"metric":`...)
+	}
+	if pd.PlainDimensions { // no byte to test (jsonstr.Plain)
+		for i := range dims {
+			dst = appendPlainPair(dst, dims[i].Key, dims[i].Value)
 		}
-		if pd.PlainDimensions { // no byte to test (jsonstr.Plain)
-			dst = append(jsonstr.AppendPlain(dst, d.Key), ':')
-			dst = jsonstr.AppendPlain(dst, d.Value)
-		} else {
+	} else {
+		for i := range dims {
+			d := &dims[i] // not a copy of its 48 bytes
 			dst = append(jsonstr.Append(dst, d.Key), ':')
-			dst = jsonstr.Append(dst, d.Value)
+			dst = append(jsonstr.Append(dst, d.Value), ',')
 		}
 	}
-	return append(dst, `},"metric":`...)
+	// Each pair ends with a comma: the last one's closes the object.
+	dst[len(dst)-1] = '}'
+	return append(dst, `,"metric":`...)
+}
+
+// appendPlainPair appends "key":"value", of plain text (jsonstr.Plain),
+// and a comma.
+func appendPlainPair(dst, key, value []byte) []byte {
+	dst = append(dst, '"')
+	dst = append(dst, key...)
+	dst = append(dst, `":"`...)
+	dst = append(dst, value...)
+	return append(dst, `",`...)
 }
 
 // appendMetric appends the rest of a line: the metric and its statistics,
