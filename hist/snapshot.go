@@ -14,7 +14,9 @@ type SeriesKeys interface {
 	// (see sample.KeyFromParts).
 	Key(sid uint32) (kind uint8, name, dims []byte)
 	// Dims returns the dimensions of series sid's key, as Key does,
-	// reading nothing else (no name).
+	// reading nothing else (no name). The series of one snapshot whose
+	// dimensions are equal have them at the same address (the shard
+	// interns them): an emitter groups the rows of one snapshot by it.
 	Dims(sid uint32) []byte
 	// Plain reports whether series sid's name, and every key and value of
 	// its dimensions, are plain JSON text: valid UTF-8 without a quote, a

@@ -1253,3 +1253,63 @@ func TestBurstIndexesLetGo(t *testing.T) {
 		t.Fatalf("a burst of %d series reaped: the series index holds %d slots (%d after the burst), the pool's %d (%d); want at most %d", burst, n, series, m, pool, small)
 	}
 }
+
+// TestEqualDimensionSetsShareAddress: within one snapshot, rows whose
+// series have equal dimension sets read them at one address (the pool
+// interns them; an emitter groups the rows of one snapshot by address),
+// through series that go idle, are reaped and come back, and snapshots
+// held for several ticks or released at once.
+func TestEqualDimensionSetsShareAddress(t *testing.T) {
+	s := newTestShard(t, Config{Periods: []time.Duration{time.Second, 2 * time.Second}, IdleTimeout: time.Second})
+	r := rand.New(rand.NewPCG(11, 13))
+	var held []*hist.Snapshot
+	rows := 0
+	for sec := range int64(60) {
+		now := t0 + sec*1000
+		var b sample.Batch
+		for range 1 + r.IntN(120) {
+			set := r.IntN(12)
+			dims := []string{"host", fmt.Sprintf("h%d", set%4)}
+			if set >= 4 {
+				dims = append(dims, "zone", fmt.Sprintf("z%d", set/4))
+			}
+			if set == 11 {
+				dims = nil
+			}
+			add(t, &b, sample.KindCounter, fmt.Sprintf("m%d", r.IntN(40)), now+int64(r.IntN(1000)), 1, sample.UnitNone, dims...)
+		}
+		s.Apply(&b, now+999)
+		s.Tick(now + 1000)
+		for snap, ok := s.Output().Pop(); ok; snap, ok = s.Output().Pop() {
+			at := map[string]*byte{}
+			for i := range snap.Len() {
+				d := snap.Dims(i)
+				if len(d) == 0 {
+					continue
+				}
+				if p, seen := at[string(d)]; seen && p != &d[0] {
+					t.Fatalf("second %d: set %q at two addresses in one snapshot", sec, d)
+				}
+				at[string(d)] = &d[0]
+				rows++
+			}
+			held = append(held, snap)
+		}
+		// Release some of the snapshots held, the oldest first or at
+		// random: a series' parts outlive its reaping while one holds it.
+		for len(held) > 0 && r.IntN(3) != 0 {
+			k := 0
+			if r.IntN(2) == 0 {
+				k = r.IntN(len(held))
+			}
+			held[k].Release()
+			held = slices.Delete(held, k, k+1)
+		}
+	}
+	for _, snap := range held {
+		snap.Release()
+	}
+	if st := s.Stats(); rows < 1000 || st.SeriesReaped < 200 {
+		t.Fatalf("%d rows read, %d series reaped; want at least 1000 and 200", rows, st.SeriesReaped)
+	}
+}

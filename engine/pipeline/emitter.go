@@ -75,6 +75,9 @@ type Emitter struct {
 	}
 	lists statLists
 	pd    sinks.PeriodicData
+	// interned tells whether the group's equal dimension sets are the
+	// same bytes (emit).
+	interned bool
 	// The hints of the rows record reads: the runs of positions (in
 	// bucket order) whose rows read records apart, the run at or after
 	// the row being read, the position up to which rows were judged
@@ -393,6 +396,13 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 	// has each row's record and key hinted ahead (hintAhead), and is a run
 	// for record to hint again.
 	blk := &e.block
+	// The rows of a group of one snapshot come from one shard, whose key
+	// pool interns dimension sets: a set is the same bytes, at the same
+	// address, in every row that has it (hist.SeriesKeys.Dims). Those rows
+	// are grouped by the set's address, hashed as a number and confirmed
+	// by equality; sets from several shards are hashed and compared byte
+	// for byte.
+	e.interned = len(snaps) == 1
 	for _, snap := range snaps {
 		n := snap.Len()
 		for lo := 0; lo < n; lo += len(blk.dims) {
@@ -418,7 +428,7 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 				dims := snap.Dims(i)
 				blk.dims[i-lo] = dims
 				if g+i-lo == 0 || len(dims) != len(last) || len(dims) > 0 && &dims[0] != &last[0] {
-					h := sample.Hash(dims)
+					h := e.setHash(dims)
 					blk.hash[i-lo] = h
 					blk.fresh |= 1 << (i - lo)
 					prefetch.Line(addr(&e.dimIdx.slots[e.dimIdx.home(h>>32)]))
@@ -518,6 +528,28 @@ func (e *Emitter) addRow(snap *hist.Snapshot, i, b int, bk *bucketRows, g, rows 
 
 func addr[T any](p *T) uintptr { return uintptr(unsafe.Pointer(p)) }
 
+// setHash is the hash of a dimension set of the group (e.interned: see
+// emit): of its address where the group's sets are interned, of its bytes
+// otherwise. Every empty set is the same set, wherever it lies.
+func (e *Emitter) setHash(dims []byte) uint64 {
+	if !e.interned {
+		return sample.Hash(dims)
+	}
+	if len(dims) == 0 {
+		return 0
+	}
+	return uint64(addr(unsafe.SliceData(dims))) * 0x9E3779B97F4A7C15
+}
+
+// sameSet reports whether two dimension sets of the group are the same,
+// as setHash hashes them.
+func (e *Emitter) sameSet(a, b []byte) bool {
+	if !e.interned {
+		return bytes.Equal(a, b)
+	}
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 // bucketOf returns the index in e.buckets of the bucket of dims, whose
 // hash is h, and the bucket itself (chunks never move), adding it if new,
 // with group row g its first.
@@ -539,7 +571,7 @@ func (e *Emitter) bucketOf(dims []byte, h uint64, g int) (int, *bucketRows) {
 			continue
 		}
 		j := int(uint32(v)) - 1
-		if c := e.buckets.at(j); c.hash == h && bytes.Equal(c.dims, dims) {
+		if c := e.buckets.at(j); c.hash == h && e.sameSet(c.dims, dims) {
 			return j, c
 		}
 	}
