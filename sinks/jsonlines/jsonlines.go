@@ -379,11 +379,11 @@ func appendMetric(dst []byte, m *sinks.Metric, c *lineCaches) []byte {
 	dst = append(dst, `,"statistics":`...)
 	stats := m.Statistics
 	if len(stats) == 0 {
-		dst = append(dst, '{')
+		return append(dst, "{}}\n"...)
 	}
+	open := len(dst)
 	for i := range stats {
 		st := &stats[i] // not a copy of its 48 bytes
-		at := len(dst)
 		if st.Stat >= hist.NumStats {
 			dst = append(dst, ',')
 			dst = append(jsonstr.AppendString(dst, st.Stat.String()), ':')
@@ -401,10 +401,8 @@ func appendMetric(dst []byte, m *sinks.Metric, c *lineCaches) []byte {
 				dst = appendNumber(dst, st.Value, st.HasValue)
 			}
 		}
-		if i == 0 {
-			dst[at] = '{'
-		}
 	}
+	dst[open] = '{'
 	return append(dst, "}}\n"...)
 }
 
