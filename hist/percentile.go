@@ -157,6 +157,12 @@ func Percentile(sorted []Bucket, p float64) float64 {
 // builtin min gives what math.Min would (a call): neither operand can be
 // NaN or infinite, and javaInt drops the sign of a zero.
 func percentileOf(sorted []Bucket, entries int64, p float64) float64 {
+	if len(sorted) == 1 && entries > 0 {
+		// One bucket holds every entry: the target is at most entries,
+		// so it is every percentile (a series of one sample in the
+		// bucket, as most are where each line opens a series).
+		return sorted[0].Key.Value()
+	}
 	target := int64(javaInt(min(math.Ceil(float64(entries)*p/100.0), float64(entries))))
 	var acc int64
 	for _, e := range sorted {

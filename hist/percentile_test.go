@@ -80,6 +80,33 @@ func TestPercentileEdges(t *testing.T) {
 	}
 }
 
+// TestPercentileOfOneBucket: a histogram of one bucket (percentileOf's
+// shortcut) gives what MAD's walk gives, written out here, at every
+// percentile, for counts from 0 to beyond the long range (where the walk's
+// sum wraps negative).
+func TestPercentileOfOneBucket(t *testing.T) {
+	walk := func(key Key, count uint64, p float64) float64 {
+		entries := int64(count)
+		target := int64(javaInt(min(math.Ceil(float64(entries)*p/100.0), float64(entries))))
+		if int64(count) >= target {
+			return key.Value()
+		}
+		return 0
+	}
+	for _, v := range []float64{42, -3.5, 0, math.Copysign(0, -1), 1e300} {
+		key := Pack(v)
+		for _, count := range []uint64{0, 1, 2, 3, 100, 1<<31 - 1, 1 << 31, 1 << 33, 1<<63 - 1, 1 << 63, math.MaxUint64} {
+			b := []Bucket{{key, count}}
+			for _, p := range []float64{0, 0.1, 25, 50, 75, 90, 95, 99, 99.9, 100, math.NaN()} {
+				got, want := Percentile(b, p), walk(key, count, p)
+				if got != want || math.Signbit(got) != math.Signbit(want) {
+					t.Fatalf("value %v, count %d, p %v: %v; MAD's walk gives %v", v, count, p, got, want)
+				}
+			}
+		}
+	}
+}
+
 func TestBimodal(t *testing.T) {
 	// HistogramStatisticTest's bimodal case: 999 fast and 1 slow; p99.9
 	// lands in the fast mode, p100 in the slow one.
