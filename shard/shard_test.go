@@ -1255,8 +1255,9 @@ func TestBurstIndexesLetGo(t *testing.T) {
 }
 
 // TestEqualDimensionSetsShareAddress: within one snapshot, rows whose
-// series have equal dimension sets read them at one address (the pool
-// interns them; an emitter groups the rows of one snapshot by address),
+// series have equal dimension sets read them at one address, and rows of
+// different sets at different ones (the pool interns them; an emitter
+// groups the rows of one snapshot by address),
 // through series that go idle, are reaped and come back, and snapshots
 // held for several ticks or released at once.
 func TestEqualDimensionSetsShareAddress(t *testing.T) {
@@ -1281,16 +1282,16 @@ func TestEqualDimensionSetsShareAddress(t *testing.T) {
 		s.Apply(&b, now+999)
 		s.Tick(now + 1000)
 		for snap, ok := s.Output().Pop(); ok; snap, ok = s.Output().Pop() {
-			at := map[string]*byte{}
+			at, set := map[string]*byte{}, map[*byte]string{}
 			for i := range snap.Len() {
-				d := snap.Dims(i)
-				if len(d) == 0 {
-					continue
-				}
+				d := snap.Dims(i) // never empty: an empty set is its count byte
 				if p, seen := at[string(d)]; seen && p != &d[0] {
 					t.Fatalf("second %d: set %q at two addresses in one snapshot", sec, d)
 				}
-				at[string(d)] = &d[0]
+				if o, seen := set[&d[0]]; seen && o != string(d) {
+					t.Fatalf("second %d: sets %q and %q at one address in one snapshot", sec, o, d)
+				}
+				at[string(d)], set[&d[0]] = &d[0], string(d)
 				rows++
 			}
 			held = append(held, snap)

@@ -530,16 +530,20 @@ func addr[T any](p *T) uintptr { return uintptr(unsafe.Pointer(p)) }
 
 // setHash is the hash of a dimension set of the group (e.interned: see
 // emit): of its address where the group's sets are interned, of its bytes
-// otherwise. Every empty set is the same set, wherever it lies.
+// otherwise. (A shard's set is never empty: an empty section is its count
+// byte.)
 func (e *Emitter) setHash(dims []byte) uint64 {
-	if !e.interned {
-		return sample.Hash(dims)
+	if e.interned {
+		return uint64(addr(unsafe.SliceData(dims))) * 0x9E3779B97F4A7C15
 	}
-	if len(dims) == 0 {
-		return 0
-	}
-	return uint64(addr(unsafe.SliceData(dims))) * 0x9E3779B97F4A7C15
+	return bytesHash(dims)
 }
+
+// bytesHash is sample.Hash, not inlined into setHash (which then is, on
+// the interned path).
+//
+//go:noinline
+func bytesHash(dims []byte) uint64 { return sample.Hash(dims) }
 
 // sameSet reports whether two dimension sets of the group are the same,
 // as setHash hashes them.
