@@ -47,8 +47,8 @@ type Config struct {
 	Path string
 	// Writer, if set, is written to instead of Path (tests, embedding).
 	Writer io.Writer
-	// QueueChunks bounds the chunks of 256 KiB waiting to be written
-	// (default 256: 64 MiB).
+	// QueueChunks bounds the chunks of 64 KiB waiting to be written
+	// (default 1024).
 	QueueChunks int
 	// Block is how long Record waits for room in a full queue before it
 	// drops a chunk (and counts its lines); default 10 s. Waiting holds
@@ -92,12 +92,8 @@ type chunk struct {
 	lines int
 }
 
-// flushAt is the chunk size handed to the writer. Each chunk handed on is
-// a channel send, and past yieldAt a yield, that the writer answers on the
-// emitter's CPU when it has no other: 256 KiB chunks took 4-6 % less time
-// a row than 64 KiB ones in an emission of a million tagged rows (fewer
-// hand-offs; BENCHMARKS.md, "Emission under 150 ns a row").
-const flushAt = 256 << 10
+// flushAt is the chunk size handed to the writer.
+const flushAt = 64 << 10
 
 // yieldAt is how many chunks may wait for the writer before Record yields
 // the CPU to it after queuing one (runtime.Gosched: where the writer has a
@@ -105,11 +101,11 @@ const flushAt = 256 << 10
 // queue's bound and what a full queue does are unchanged.
 const yieldAt = 4
 
-// EnsureDefaults sets the queue (256 chunks of 256 KiB) and how long a full
+// EnsureDefaults sets the queue (1024 chunks of 64 KiB) and how long a full
 // queue holds the emitter (10 s) where unset.
 func (c *Config) EnsureDefaults() {
 	if c.QueueChunks <= 0 {
-		c.QueueChunks = 256
+		c.QueueChunks = 1024
 	}
 	if c.Block <= 0 {
 		c.Block = 10 * time.Second
