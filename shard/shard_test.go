@@ -1257,9 +1257,9 @@ func TestBurstIndexesLetGo(t *testing.T) {
 // TestEqualDimensionSetsShareAddress: within one snapshot, rows whose
 // series have equal dimension sets read them at one address, and rows of
 // different sets at different ones (the pool interns them; an emitter
-// groups the rows of one snapshot by address),
-// through series that go idle, are reaped and come back, and snapshots
-// held for several ticks or released at once.
+// groups the rows of one snapshot by address), through series that go
+// idle, are reaped and come back, and snapshots held for several ticks or
+// released at once.
 func TestEqualDimensionSetsShareAddress(t *testing.T) {
 	s := newTestShard(t, Config{Periods: []time.Duration{time.Second, 2 * time.Second}, IdleTimeout: time.Second})
 	r := rand.New(rand.NewPCG(11, 13))
