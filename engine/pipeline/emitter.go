@@ -546,12 +546,12 @@ func (e *Emitter) setHash(dims []byte) uint64 {
 func bytesHash(dims []byte) uint64 { return sample.Hash(dims) }
 
 // sameSet reports whether two dimension sets of the group are the same,
-// as setHash hashes them.
+// as setHash hashes them: the same bytes, or, interned, the same address.
 func (e *Emitter) sameSet(a, b []byte) bool {
 	if !e.interned {
 		return bytes.Equal(a, b)
 	}
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+	return unsafe.SliceData(a) == unsafe.SliceData(b) && len(a) == len(b)
 }
 
 // bucketOf returns the index in e.buckets of the bucket of dims, whose
@@ -651,8 +651,8 @@ func (e *Emitter) record(k groupKey, start time.Time, b *bucketRows) {
 		stats := e.stats[first:len(e.stats):len(e.stats)]
 		for k, st := range all.stats[:all.n] {
 			s := &stats[k]
-			v, u, ok := row.Value(st.Stat)
-			s.Stat, s.Specified, s.Value, s.HasValue, s.Unit = st.Stat, st.specified, v, ok, ""
+			v, u, ok := row.Value(st.stat)
+			s.Stat, s.Specified, s.Value, s.HasValue, s.Unit = st.stat, st.specified, v, ok, ""
 			if u != 0 {
 				s.Unit = sample.Unit(u).String()
 			}
@@ -696,7 +696,7 @@ type statList struct {
 
 // emitStat is a statistic a row emits, and whether it is specified.
 type emitStat struct {
-	Stat      hist.Stat
+	stat      hist.Stat
 	specified bool
 }
 
