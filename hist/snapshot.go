@@ -17,7 +17,11 @@ type SeriesKeys interface {
 	// reading nothing else (no name). The series of one snapshot whose
 	// dimensions are equal have them at the same address (the shard
 	// interns them): an emitter groups the rows of one snapshot by it.
-	Dims(sid uint32) []byte
+	// alone reports that no other series of the snapshot has these
+	// dimensions (the shard counts the series that hold an interned
+	// set), so that an emitter need not look for them; false tells
+	// nothing.
+	Dims(sid uint32) (dims []byte, alone bool)
 	// Plain reports whether series sid's name, and every key and value of
 	// its dimensions, are plain JSON text: valid UTF-8 without a quote, a
 	// backslash or a C0 control, which a JSON writer may copy as it is.
@@ -74,8 +78,9 @@ func (s *Snapshot) Key(i int) (kind uint8, name, dims []byte) {
 	return s.series.Key(s.Table.SidAt(i))
 }
 
-// Dims returns the dimensions of row i's series' key, as Key does.
-func (s *Snapshot) Dims(i int) []byte {
+// Dims returns the dimensions of row i's series' key, as Key does, and
+// whether no other row's series has them (SeriesKeys.Dims).
+func (s *Snapshot) Dims(i int) (dims []byte, alone bool) {
 	return s.series.Dims(s.Table.SidAt(i))
 }
 

@@ -126,11 +126,12 @@ func (v *seriesView) Key(sid uint32) (kind uint8, name, dims []byte) {
 	return o.kind(), v.pool.bytes(k.name()), v.pool.bytes(k.dims())
 }
 
-// Dims returns the dimensions of series sid's key, as Key does.
-func (v *seriesView) Dims(sid uint32) []byte {
+// Dims returns the dimensions of series sid's key, as Key does, and
+// whether no other series of the snapshot has them (poolView.readDims).
+func (v *seriesView) Dims(sid uint32) (dims []byte, alone bool) {
 	k := keyWord(v.recs[int(sid)*v.stride+recKey])
 	runtime.KeepAlive(v.keep) // the records are read
-	return v.pool.bytes(k.dims())
+	return v.pool.readDims(k.dims())
 }
 
 // Plain reports whether series sid's name, and every key and value of its

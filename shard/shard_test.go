@@ -1257,19 +1257,23 @@ func TestBurstIndexesLetGo(t *testing.T) {
 // TestEqualDimensionSetsShareAddress: within one snapshot, rows whose
 // series have equal dimension sets read them at one address, and rows of
 // different sets at different ones (the pool interns them; an emitter
-// groups the rows of one snapshot by address), through series that go
-// idle, are reaped and come back, and snapshots held for several ticks or
-// released at once.
+// groups the rows of one snapshot by address), and a row said to be alone
+// in its set is (an emitter does not look for its set's other rows),
+// through series that go idle, are reaped and come back, and snapshots
+// held for several ticks or released at once.
 func TestEqualDimensionSetsShareAddress(t *testing.T) {
 	s := newTestShard(t, Config{Periods: []time.Duration{time.Second, 2 * time.Second}, IdleTimeout: time.Second})
 	r := rand.New(rand.NewPCG(11, 13))
 	var held []*hist.Snapshot
-	rows := 0
+	rows, alone := 0, 0
 	for sec := range int64(60) {
 		now := t0 + sec*1000
 		var b sample.Batch
 		for range 1 + r.IntN(120) {
 			set := r.IntN(12)
+			if r.IntN(3) == 0 {
+				set = 12 + r.IntN(300) // a set of few series, or of one
+			}
 			dims := []string{"host", fmt.Sprintf("h%d", set%4)}
 			if set >= 4 {
 				dims = append(dims, "zone", fmt.Sprintf("z%d", set/4))
@@ -1282,9 +1286,9 @@ func TestEqualDimensionSetsShareAddress(t *testing.T) {
 		s.Apply(&b, now+999)
 		s.Tick(now + 1000)
 		for snap, ok := s.Output().Pop(); ok; snap, ok = s.Output().Pop() {
-			at, set := map[string]*byte{}, map[*byte]string{}
+			at, set, n := map[string]*byte{}, map[*byte]string{}, map[string]int{}
 			for i := range snap.Len() {
-				d := snap.Dims(i) // never empty: an empty set is its count byte
+				d, _ := snap.Dims(i) // never empty: an empty set is its count byte
 				if p, seen := at[string(d)]; seen && p != &d[0] {
 					t.Fatalf("second %d: set %q at two addresses in one snapshot", sec, d)
 				}
@@ -1292,7 +1296,16 @@ func TestEqualDimensionSetsShareAddress(t *testing.T) {
 					t.Fatalf("second %d: sets %q and %q at one address in one snapshot", sec, o, d)
 				}
 				at[string(d)], set[&d[0]] = &d[0], string(d)
+				n[string(d)]++
 				rows++
+			}
+			for i := range snap.Len() {
+				if d, one := snap.Dims(i); one {
+					if n[string(d)] != 1 {
+						t.Fatalf("second %d: row %d alone in set %q, which %d rows of the snapshot have", sec, i, d, n[string(d)])
+					}
+					alone++
+				}
 			}
 			held = append(held, snap)
 		}
@@ -1310,7 +1323,7 @@ func TestEqualDimensionSetsShareAddress(t *testing.T) {
 	for _, snap := range held {
 		snap.Release()
 	}
-	if st := s.Stats(); rows < 1000 || st.SeriesReaped < 200 {
-		t.Fatalf("%d rows read, %d series reaped; want at least 1000 and 200", rows, st.SeriesReaped)
+	if st := s.Stats(); rows < 1000 || st.SeriesReaped < 200 || alone < 100 {
+		t.Fatalf("%d rows read, %d alone in their set, %d series reaped; want at least 1000, 100 and 200", rows, alone, st.SeriesReaped)
 	}
 }

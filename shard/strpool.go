@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/maphash"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/gomad/mad/internal/hugepage"
 	"github.com/gomad/mad/internal/prefetch"
@@ -37,7 +39,11 @@ import (
 // Ids are reference counted. A string stays in its slot until its last
 // reference is released, which the shard does only once every snapshot that
 // could read it has been released; snapshots read the pool through a
-// poolView taken when the table was sealed.
+// poolView taken when the table was sealed. Every series holds one
+// reference to each of its key's parts until then, so a dimension set an
+// emitter reads a count of 1 for is no other series' of its snapshot
+// (poolView.readDims): the count is read and written atomically, as the
+// shard updates it while emitters read it.
 //
 // Everything is pointer-free at any size: the strings live in a keySlab,
 // the hash index is a tagIndex.
@@ -94,6 +100,14 @@ func poolSlot(chunks [][]byte, id uint32) (hdr, b []byte) {
 	return hdr, c[off+poolHeader : off+poolHeader+n : off+poolHeader+n]
 }
 
+// poolCount is the reference count in a slot's header (hdr, poolSlot's):
+// its first 4 bytes, 8-byte aligned (keyAlign). The shard writes it (a
+// slot's first count is copied in with its bytes, before its id is
+// published); emitters read it (poolView.readDims).
+func poolCount(hdr []byte) *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Pointer(unsafe.SliceData(hdr)))
+}
+
 // acquire returns the id of b, interning a copy of it if it is new, and
 // counts one reference to it. len(b) must be at most 65527 (sample.MaxKeyLen
 // is lower). ok is false, with nothing changed, when b is new and the pool's
@@ -111,7 +125,7 @@ func (p *stringPool) acquire(b []byte, plain func([]byte) bool) (id uint32, ok b
 		if e.tag() == tag {
 			id := e.value()
 			if hdr, s := poolSlot(p.slab.chunks, id); bytes.Equal(s, b) {
-				binary.LittleEndian.PutUint32(hdr, binary.LittleEndian.Uint32(hdr)+1)
+				poolCount(hdr).Add(1)
 				return id, true
 			}
 		}
@@ -142,11 +156,11 @@ func (p *stringPool) prefetch(b []byte) {
 // caller guarantees that nobody reads the string any more.
 func (p *stringPool) release(id uint32) {
 	hdr, b := poolSlot(p.slab.chunks, id)
-	n := binary.LittleEndian.Uint32(hdr)
+	n := poolCount(hdr).Load()
 	if n == 0 {
 		panic("BUG: shard: releasing a free string")
 	}
-	binary.LittleEndian.PutUint32(hdr, n-1)
+	poolCount(hdr).Store(n - 1)
 	if n > 1 {
 		return
 	}
@@ -199,6 +213,17 @@ func (v poolView) slot(id uint32) uintptr {
 func (v poolView) read(id uint32) (b []byte, plain bool) {
 	hdr, b := poolSlot(v.keys.chunks, id)
 	return b, hdr[6]&poolPlain != 0
+}
+
+// readDims returns the string of id and whether no other series of the
+// view's snapshot holds it: its reference count is 1. Each series of a
+// snapshot holds a reference to its key's parts while the snapshot is
+// outstanding, so two of them with this id would count 2 at least; a
+// count read above 1 tells nothing (other series may hold it, in no
+// snapshot; the empty name and the empty dimension section share an id).
+func (v poolView) readDims(id uint32) (b []byte, alone bool) {
+	hdr, b := poolSlot(v.keys.chunks, id)
+	return b, poolCount(hdr).Load() == 1
 }
 
 // plain reports whether the string of id is plain JSON text (poolPlain).

@@ -65,13 +65,14 @@ type Emitter struct {
 	row     hist.Row    // each row is read into it; its Buckets are scratch
 	series  hist.Series // and its series (hist.Snapshot.Series)
 	// block is the rows emit reads ahead: their dimension sets, the
-	// hashes of those unlike the previous row's (fresh, a bit a row), and
-	// their series (as judge's rows too: apart).
+	// hashes of those unlike the previous row's (fresh, a bit a row), the
+	// rows whose set no other row has (alone, a bit a row: they are not
+	// looked for), and their series (as judge's rows too: apart).
 	block struct {
-		dims  [64][]byte
-		hash  [64]uint64
-		sids  [64]uint32
-		fresh uint64
+		dims         [64][]byte
+		hash         [64]uint64
+		sids         [64]uint32
+		fresh, alone uint64
 	}
 	lists statLists
 	pd    sinks.PeriodicData
@@ -188,10 +189,12 @@ func (l *bucketList) release() { *l = bucketList{} }
 // released): open addressing over the sections' hashes, at most half full.
 // A slot holds the hash's high 32 bits beside the bucket, so a probe
 // confirms a candidate against the bucket's bytes only when those match:
-// a new dimension set (every row's, when each series has its own) costs
-// the one slot's cache line, not also a bucket's and its bytes'.
+// a new dimension set costs the one slot's cache line, not also a
+// bucket's and its bytes'. A set the shard says no other row has (a set
+// per series: S2's) is not in the index at all.
 type dimIndex struct {
 	slots []uint64 // hash>>32 << 32 | bucket index + 1; 0 is empty
+	n     int      // slots in use
 }
 
 // home is the first slot probed for a hash's high bits tag (the slot count
@@ -200,6 +203,7 @@ func (x *dimIndex) home(tag uint64) uint64 { return tag * uint64(len(x.slots)) >
 
 // reset empties the index (Emitter.trimScratch lets go of a large one).
 func (x *dimIndex) reset() {
+	x.n = 0
 	if x.slots == nil {
 		x.slots = make([]uint64, 16)
 		return
@@ -394,20 +398,23 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 	// than the caches: a slot a row, each a miss, which the hints overlap.
 	// A block whose rows read their series' records apart (apart) also
 	// has each row's record and key hinted ahead (hintAhead), and is a run
-	// for record to hint again.
+	// for record to hint again. A row whose set no other row has (the
+	// shard says so: alone) is a bucket of its own, neither hashed nor
+	// looked for.
 	blk := &e.block
 	// The rows of a group of one snapshot come from one shard, whose key
 	// pool interns dimension sets: a set is the same bytes, at the same
 	// address, in every row that has it (hist.SeriesKeys.Dims). Those rows
 	// are grouped by the set's address, hashed as a number and confirmed
 	// by equality; sets from several shards are hashed and compared byte
-	// for byte.
+	// for byte. Likewise only the shard knows that no other row has a
+	// set (a row alone).
 	e.interned = len(snaps) == 1
 	for _, snap := range snaps {
 		n := snap.Len()
 		for lo := 0; lo < n; lo += len(blk.dims) {
 			hi := min(lo+len(blk.dims), n)
-			blk.fresh = 0
+			blk.fresh, blk.alone = 0, 0
 			for i := lo; i < hi; i++ {
 				blk.sids[i-lo] = snap.Table.SidAt(i)
 			}
@@ -425,9 +432,11 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 						snap.Hint(a, true)
 					}
 				}
-				dims := snap.Dims(i)
+				dims, alone := snap.Dims(i)
 				blk.dims[i-lo] = dims
-				if g+i-lo == 0 || len(dims) != len(last) || len(dims) > 0 && &dims[0] != &last[0] {
+				if alone && e.interned {
+					blk.alone |= 1 << (i - lo)
+				} else if g+i-lo == 0 || len(dims) != len(last) || len(dims) > 0 && &dims[0] != &last[0] {
 					h := e.setHash(dims)
 					blk.hash[i-lo] = h
 					blk.fresh |= 1 << (i - lo)
@@ -436,7 +445,9 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 				last = dims
 			}
 			for i := lo; i < hi; i++ {
-				if blk.fresh&(1<<(i-lo)) != 0 {
+				if blk.alone&(1<<(i-lo)) != 0 {
+					b, bk = e.buckets.add(blk.dims[i-lo], 0, g)
+				} else if blk.fresh&(1<<(i-lo)) != 0 {
 					b, bk = e.bucketOf(blk.dims[i-lo], blk.hash[i-lo], g)
 				}
 				e.addRow(snap, i, b, bk, g, rows, &scattered)
@@ -566,7 +577,7 @@ func (e *Emitter) bucketOf(dims []byte, h uint64, g int) (int, *bucketRows) {
 		if v == 0 {
 			b, bk := e.buckets.add(dims, h, g)
 			x.slots[slot] = tag<<32 | uint64(b+1)
-			if 2*e.buckets.n > len(x.slots) {
+			if x.n++; 2*x.n > len(x.slots) {
 				x.grow()
 			}
 			return b, bk
