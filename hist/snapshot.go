@@ -17,10 +17,11 @@ type SeriesKeys interface {
 	// reading nothing else (no name). The series of one snapshot whose
 	// dimensions are equal have them at the same address (the shard
 	// interns them): an emitter groups the rows of one snapshot by it.
-	// alone reports that no other series of the snapshot has these
-	// dimensions (the shard counts the series that hold an interned
-	// set), so that an emitter need not look for them; false tells
-	// nothing.
+	// alone reports that no other row's series in the snapshot has
+	// these dimensions (the shard counts the series that hold an
+	// interned set), so that an emitter grouping the rows of this one
+	// snapshot need not look for them (another shard's snapshot may
+	// have them); false tells nothing.
 	Dims(sid uint32) (dims []byte, alone bool)
 	// Plain reports whether series sid's name, and every key and value of
 	// its dimensions, are plain JSON text: valid UTF-8 without a quote, a

@@ -318,6 +318,7 @@ func runDifferential(t testing.TB, d *decider) {
 	var held []heldSnap
 	release := func(h heldSnap) {
 		t.Helper()
+		checkAlone(t, h.snap, "released")
 		if again := shardref.RenderSnapshot(h.snap); !slices.Equal(again, h.rows) {
 			t.Fatalf("snapshot changed while held:\n%s", shardref.Diff(again, h.rows))
 		}
@@ -338,6 +339,7 @@ func runDifferential(t testing.TB, d *decider) {
 				continue
 			}
 			rows := shardref.RenderSnapshot(snap)
+			checkAlone(t, snap, "popped")
 			got = append(got, rows...)
 			// Hold some snapshots across steps, releasing them in any
 			// order, so that reaped series wait in limbo.

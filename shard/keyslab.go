@@ -215,6 +215,11 @@ func (s *keySlab) newChunk(cl, size int) (c int32, ok bool) {
 	// is few pages and a small one stays small.
 	chunkSize := max(keyChunkMin, 16*size, min(hugepage.Threshold, int(s.total/8)))
 	chunk := hugepage.Make[byte](chunkSize, chunkSize)
+	if addr(&chunk[0])%keyAlign != 0 {
+		// Go's large allocations start on a page; the pool's counts
+		// are read atomically in place (poolCount).
+		panic("BUG: shard: a key chunk not aligned to keyAlign")
+	}
 	s.total += int64(chunkSize)
 	if n > 0 {
 		c = s.spare[n-1]

@@ -1254,6 +1254,33 @@ func TestBurstIndexesLetGo(t *testing.T) {
 	}
 }
 
+// checkAlone fails t unless every row of snap is of a different series, and a
+// row said alone in its dimension set (hist.SeriesKeys.Dims) is the only row
+// of the snapshot with that set; it returns the rows said alone. when says
+// when it was called, for the message.
+func checkAlone(t testing.TB, snap *hist.Snapshot, when string) (alone int) {
+	t.Helper()
+	sets, sids := map[string]int{}, map[uint32]int{}
+	for i := range snap.Len() {
+		d, _ := snap.Dims(i)
+		sets[string(d)]++
+		sid := snap.Table.SidAt(i)
+		if j, dup := sids[sid]; dup {
+			t.Fatalf("%s: rows %d and %d of one snapshot are of series %d", when, j, i, sid)
+		}
+		sids[sid] = i
+	}
+	for i := range snap.Len() {
+		if d, one := snap.Dims(i); one {
+			if sets[string(d)] != 1 {
+				t.Fatalf("%s: row %d alone in set %q, which %d rows of the snapshot have", when, i, d, sets[string(d)])
+			}
+			alone++
+		}
+	}
+	return alone
+}
+
 // TestEqualDimensionSetsShareAddress: within one snapshot, rows whose
 // series have equal dimension sets read them at one address, and rows of
 // different sets at different ones (the pool interns them; an emitter
@@ -1286,7 +1313,7 @@ func TestEqualDimensionSetsShareAddress(t *testing.T) {
 		s.Apply(&b, now+999)
 		s.Tick(now + 1000)
 		for snap, ok := s.Output().Pop(); ok; snap, ok = s.Output().Pop() {
-			at, set, n := map[string]*byte{}, map[*byte]string{}, map[string]int{}
+			at, set := map[string]*byte{}, map[*byte]string{}
 			for i := range snap.Len() {
 				d, _ := snap.Dims(i) // never empty: an empty set is its count byte
 				if p, seen := at[string(d)]; seen && p != &d[0] {
@@ -1296,17 +1323,9 @@ func TestEqualDimensionSetsShareAddress(t *testing.T) {
 					t.Fatalf("second %d: sets %q and %q at one address in one snapshot", sec, o, d)
 				}
 				at[string(d)], set[&d[0]] = &d[0], string(d)
-				n[string(d)]++
 				rows++
 			}
-			for i := range snap.Len() {
-				if d, one := snap.Dims(i); one {
-					if n[string(d)] != 1 {
-						t.Fatalf("second %d: row %d alone in set %q, which %d rows of the snapshot have", sec, i, d, n[string(d)])
-					}
-					alone++
-				}
-			}
+			alone += checkAlone(t, snap, fmt.Sprintf("second %d, popped", sec))
 			held = append(held, snap)
 		}
 		// Release some of the snapshots held, the oldest first or at
@@ -1316,6 +1335,7 @@ func TestEqualDimensionSetsShareAddress(t *testing.T) {
 			if r.IntN(2) == 0 {
 				k = r.IntN(len(held))
 			}
+			checkAlone(t, held[k], fmt.Sprintf("second %d, released", sec))
 			held[k].Release()
 			held = slices.Delete(held, k, k+1)
 		}

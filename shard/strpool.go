@@ -101,8 +101,9 @@ func poolSlot(chunks [][]byte, id uint32) (hdr, b []byte) {
 }
 
 // poolCount is the reference count in a slot's header (hdr, poolSlot's):
-// its first 4 bytes, 8-byte aligned (keyAlign). The shard writes it (a
-// slot's first count is copied in with its bytes, before its id is
+// its first 4 bytes, 8-byte aligned (slots are keyAlign apart from a chunk's
+// start, which keySlab.newChunk checks). Only the shard's goroutine writes
+// it (a slot's first count is copied in with its bytes, before its id is
 // published); emitters read it (poolView.readDims).
 func poolCount(hdr []byte) *atomic.Uint32 {
 	return (*atomic.Uint32)(unsafe.Pointer(unsafe.SliceData(hdr)))
@@ -160,7 +161,7 @@ func (p *stringPool) release(id uint32) {
 	if n == 0 {
 		panic("BUG: shard: releasing a free string")
 	}
-	poolCount(hdr).Store(n - 1)
+	poolCount(hdr).Store(n - 1) // the one writer: no read-modify-write needed
 	if n > 1 {
 		return
 	}

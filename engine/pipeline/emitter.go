@@ -113,7 +113,7 @@ type groupKey struct {
 
 type bucketRows struct {
 	dims   []byte // encoded dimension section of the keys
-	hash   uint64 // of dims
+	hash   uint64 // of dims (setHash); 0 for a row alone, never looked for
 	minReq int64  // the rows' minimum request time, 0: none
 	// The bucket's rows: group rows order[start:start+n], or, when each
 	// bucket's rows are consecutive in the group (order empty: one
