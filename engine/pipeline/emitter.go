@@ -407,8 +407,9 @@ func (e *Emitter) emit(k groupKey, snaps []*hist.Snapshot) {
 	// address, in every row that has it (hist.SeriesKeys.Dims). Those rows
 	// are grouped by the set's address, hashed as a number and confirmed
 	// by equality; sets from several shards are hashed and compared byte
-	// for byte. Likewise only the shard knows that no other row has a
-	// set (a row alone).
+	// for byte. A row alone in its set is alone in its snapshot only:
+	// another shard's may have the set, so only such a group takes it
+	// for a bucket of its own.
 	e.interned = len(snaps) == 1
 	for _, snap := range snaps {
 		n := snap.Len()
