@@ -111,7 +111,8 @@ func (c *KafkaConfig) Open(lanes []Lanes) (Source, error) { return opened(OpenKa
 // KafkaStats are a Kafka source's counters.
 type KafkaStats struct {
 	Messages, Bytes, Records, Samples uint64
-	// Refused: messages whose value is not a valid RecordSet (dropped,
+	// Refused: messages whose value is not a valid RecordSet, and those
+	// of a batch that decompresses past the consumer's bound (dropped,
 	// counted, logged).
 	Refused uint64
 	// Polls, PollErrors: polls, and errors the consumer reported.
@@ -454,6 +455,10 @@ func (s *KafkaSource) polled(fs kgo.Fetches) bool {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			return
 		}
+		if big, ok := errors.AsType[*kgo.ErrDecompressTooLarge](err); ok {
+			s.skipOversized(big)
+			return
+		}
 		failed = true
 		s.pollErrors.Add(1)
 		if ok, left := s.errLog.Allow(time.Now()); ok {
@@ -461,6 +466,23 @@ func (s *KafkaSource) polled(fs kgo.Fetches) bool {
 		}
 	})
 	return failed
+}
+
+// skipOversized moves a partition past a batch that decompresses to more
+// than the consumer's bound (MaxDecompressBatchBytes, franz-go's 1 GiB
+// unless set), at which franz-go stops fetching the partition until its
+// offset is set past the batch: left there, one such batch would stall the
+// partition for good, again at every restart. Its messages are counted
+// refused and logged (throttled). A later poll's offsets commit past the
+// batch; until one does, a restart meets it again and skips it again.
+func (s *KafkaSource) skipOversized(big *kgo.ErrDecompressTooLarge) {
+	s.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{big.Topic: {big.Partition: {Epoch: big.Epoch, Offset: big.NextOffset}}})
+	n := max(big.NextOffset-big.Offset, 0)
+	s.refusedN.Add(uint64(n))
+	if ok, left := s.errLog.Allow(time.Now()); ok {
+		s.cfg.Log.Warn("kafka: a batch decompresses past the bound; its messages are skipped", "source", s.cfg.Name,
+			"topic", big.Topic, "partition", big.Partition, "offset", big.Offset, "messages", n, "suppressed", left)
+	}
 }
 
 // consume decodes a poll's records and publishes them, waiting (paused)
@@ -698,7 +720,7 @@ func (s *KafkaSource) Report(emit func(sm.Value)) {
 	emit(counter("mad_source_bytes_total", "Bytes received.", l, st.Bytes))
 	emit(counter("mad_source_records_total", "Records decoded.", l, st.Records))
 	emit(counter("mad_source_samples_total", "Samples produced.", l, st.Samples))
-	emit(counter("mad_source_kafka_refused_total", "Kafka messages whose value the parser refuses (dropped, logged).", l, st.Refused))
+	emit(counter("mad_source_kafka_refused_total", "Kafka messages whose value the parser refuses, or whose batch decompresses past the bound (dropped, logged).", l, st.Refused))
 	emit(counter("mad_source_kafka_poll_errors_total", "Errors the Kafka consumer reported.", l, st.PollErrors))
 	emit(counter("mad_source_ring_dropped_samples_total", "Samples dropped because a shard's ring stayed full.", l, st.Dropped))
 	emit(counter("mad_source_kafka_pauses_total", "Times fetching paused because the shards' rings were full.", l, st.Pauses))
