@@ -3,13 +3,9 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -21,16 +17,7 @@ import (
 // one batch stalled the partition for good, at every restart again.
 func TestKafkaSkipsBatchPastDecompressBound(t *testing.T) {
 	const topic, big, small = "metrics", 40, 5
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addr := c.ListenAddrs()[0]
-	vec, err := os.ReadFile(filepath.Join("..", "testdata", "mad", "parsers", "ProtobufV2ParserTest", "testSingleRecord"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, vec := kafkaWithTopic(t, topic, 1)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
 		kgo.ProducerBatchCompression(kgo.SnappyCompression()))
 	if err != nil {
@@ -81,17 +68,7 @@ func TestKafkaSkipsBatchPastDecompressBound(t *testing.T) {
 		t.Fatalf("%d samples published; stats %+v; want %d messages read, %d refused, %d samples", got, st, small, big, 3*small)
 	}
 	// The group's offset is past both batches: a restart reads on.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "g")
-	if err != nil {
-		t.Fatal(err)
-	}
+	offs := committedOffsets(t, addr, "g")
 	if o, ok := offs.Lookup(topic, 0); !ok || o.At != big+small {
 		t.Fatalf("committed %+v; want offset %d", o, big+small)
 	}

@@ -125,16 +125,7 @@ func pausedKafka(t *testing.T, topic string, n int, lanes Lanes) (*KafkaSource, 
 // each), stopped at the test's end, and returns its address.
 func kafkaWithRecords(t *testing.T, topic string, n int) string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addr := c.ListenAddrs()[0]
-	vec, err := os.ReadFile(filepath.Join("..", "testdata", "mad", "parsers", "ProtobufV2ParserTest", "testSingleRecord"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, vec := kafkaWithTopic(t, topic, 2)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +139,23 @@ func kafkaWithRecords(t *testing.T, topic string, n int) string {
 		t.Fatal(err)
 	}
 	return addr
+}
+
+// kafkaWithTopic starts an in-process Kafka (kfake) with topic of the
+// given partitions, stopped at the test's end, and returns its address and
+// MAD's V2 single-record vector (a message of 3 samples).
+func kafkaWithTopic(t *testing.T, topic string, partitions int32) (addr string, vec []byte) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	vec, err = os.ReadFile(filepath.Join("..", "testdata", "mad", "parsers", "ProtobufV2ParserTest", "testSingleRecord"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.ListenAddrs()[0], vec
 }
 
 // neverSealed is an aggregator that has sealed and emitted nothing: the
@@ -229,17 +237,7 @@ func TestKafkaStopCommitsNothingDropped(t *testing.T) {
 	if st.Dropped == 0 {
 		t.Fatalf("nothing dropped at the stop (%+v): the test proves nothing", st)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Props[0][1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "g")
-	if err != nil {
-		t.Fatal(err)
-	}
+	offs := committedOffsets(t, cfg.Props[0][1], "g")
 	committed := int64(0)
 	offs.Each(func(o kadm.OffsetResponse) { committed += max(o.At, 0) })
 	// Each message holds 3 samples: what was committed must have been
@@ -247,4 +245,21 @@ func TestKafkaStopCommitsNothingDropped(t *testing.T) {
 	if 3*committed > int64(applied) {
 		t.Fatalf("%d samples dropped at the stop, %d applied, yet %d messages (%d samples) committed", st.Dropped, applied, committed, 3*committed)
 	}
+}
+
+// committedOffsets returns group's committed offsets on the Kafka at addr.
+func committedOffsets(t *testing.T, addr, group string) kadm.OffsetResponses {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return offs
 }
