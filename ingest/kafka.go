@@ -475,6 +475,8 @@ func (s *KafkaSource) polled(fs kgo.Fetches) bool {
 // partition for good, again at every restart. Its messages are counted
 // refused and logged (throttled). A later poll's offsets commit past the
 // batch; until one does, a restart meets it again and skips it again.
+// Called on the polling goroutine; were the partition revoked since the
+// poll, SetOffsets leaves it alone and its next owner skips the batch.
 func (s *KafkaSource) skipOversized(big *kgo.ErrDecompressTooLarge) {
 	s.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{big.Topic: {big.Partition: {Epoch: big.Epoch, Offset: big.NextOffset}}})
 	n := max(big.NextOffset-big.Offset, 0)

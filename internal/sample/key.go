@@ -491,16 +491,14 @@ func KeyFromParts(kind uint8, namePart, dims []byte) (ParsedKey, error) {
 // NameFromPart returns the name a name part (see NamePart) holds; ok is
 // false if the part is not exactly one length-prefixed name.
 func NameFromPart(part []byte) (name []byte, ok bool) {
-	if name, ok := ShortNameFromPart(part); ok {
-		return name, true
-	}
 	name, rest, ok := readBytes(part)
 	return name, ok && len(rest) == 0
 }
 
 // ShortNameFromPart is NameFromPart for a name shorter than 128 bytes (a
 // one-byte length: nearly every name), small enough to be inlined (the
-// emitter reads every row's name); ok is false for any other part.
+// emitter reads every row's name, falling back to NameFromPart); ok is
+// false for any other part.
 func ShortNameFromPart(part []byte) (name []byte, ok bool) {
 	if n := len(part) - 1; n >= 0 && n < 0x80 && part[0] == byte(n) {
 		return part[1:], true
